@@ -1,0 +1,125 @@
+// The resource-type table and the per-kind strategy seam (the role of k8s.io/apiserver's
+// rest.RESTCreateStrategy / RESTUpdateStrategy and the generic registry store's options).
+import type { FieldError } from '../server/errors'
+
+/** A Kubernetes object as JSON. Strategies work on plain objects; schemas validate their shape. */
+export type KubeObject = {
+  apiVersion?: string
+  kind?: string
+  metadata?: ObjectMeta
+  [field: string]: unknown
+}
+
+export interface ObjectMeta {
+  name?: string
+  generateName?: string
+  namespace?: string
+  uid?: string
+  resourceVersion?: string
+  generation?: number
+  creationTimestamp?: string
+  deletionTimestamp?: string
+  deletionGracePeriodSeconds?: number
+  labels?: Record<string, string>
+  annotations?: Record<string, string>
+  finalizers?: string[]
+  ownerReferences?: OwnerReference[]
+  managedFields?: unknown[]
+  [field: string]: unknown
+}
+
+export interface OwnerReference {
+  apiVersion: string
+  kind: string
+  name: string
+  uid: string
+  controller?: boolean
+  blockOwnerDeletion?: boolean
+}
+
+export interface UserInfo {
+  username: string
+  uid?: string
+  groups: string[]
+  extra?: Record<string, string[]>
+}
+
+/** What a strategy may know about the request it serves. */
+export interface RequestContext {
+  user?: UserInfo
+  namespace?: string
+  dryRun: boolean
+  /** Warnings to return in `Warning: 299 - "..."` headers. */
+  warnings: string[]
+}
+
+/** One column of a Table (meta.k8s.io/v1) as kubectl prints it. */
+export interface PrinterColumn {
+  name: string
+  type: 'string' | 'integer' | 'number' | 'boolean' | 'date'
+  format?: string
+  description: string
+  /** Shown only with -o wide. */
+  priority?: 0 | 1
+}
+
+export interface Printer {
+  columns: PrinterColumn[]
+  /** One cell per column, in order; the Name column included. */
+  row(obj: KubeObject): unknown[]
+}
+
+/** Where the scale subresource reads and writes replicas, as JSON paths without the leading dot. */
+export interface ScaleSpec {
+  specReplicasPath: string
+  statusReplicasPath: string
+  labelSelectorPath?: string
+}
+
+export interface Strategy {
+  /** Fill in defaults the way the kind's SetDefaults_* functions do. */
+  defaults?(obj: KubeObject): void
+  /** Reset fields a create may not set (status for kinds with a status subresource). */
+  prepareForCreate?(obj: KubeObject, ctx: RequestContext): void
+  /** Carry over fields an update of the main resource may not change (status, for example). */
+  prepareForUpdate?(obj: KubeObject, old: KubeObject, ctx: RequestContext): void
+  validate?(obj: KubeObject, ctx: RequestContext): FieldError[]
+  validateUpdate?(obj: KubeObject, old: KubeObject, ctx: RequestContext): FieldError[]
+  /** For a status subresource update: keep everything but status from old. Defaults to that. */
+  prepareForStatusUpdate?(obj: KubeObject, old: KubeObject): void
+  /** PUT on a missing object creates it (kube-apiserver: true for a few kinds like Lease? no: for none of ours by default). */
+  allowCreateOnUpdate?: boolean
+  /** Fields whose change moves metadata.generation. Default: everything but metadata and status. */
+  specChanged?(obj: KubeObject, old: KubeObject): boolean
+  /** Field selector keys beyond metadata.name/metadata.namespace, with how to read them. */
+  fieldSelectors?: Record<string, (obj: KubeObject) => string | undefined>
+  printer?: Printer
+}
+
+export interface ResourceType {
+  group: string
+  version: string
+  resource: string
+  kind: string
+  listKind: string
+  singular: string
+  namespaced: boolean
+  shortNames?: string[]
+  categories?: string[]
+  verbs: string[]
+  /** The etcd key segment after /registry/ (kube-apiserver's layout: "services/specs", "minions", "ingress"). */
+  storagePrefix: string
+  /** Subresources served under the resource. */
+  subresources?: { status?: boolean; scale?: ScaleSpec }
+  /** This type is a view of another type's storage (events.k8s.io/v1 Event over core/v1 Event). */
+  convert?: { toStorage(obj: KubeObject): KubeObject; fromStorage(obj: KubeObject): KubeObject }
+  /** The apiVersion objects are stored with; defaults to this type's group/version. */
+  storageVersion?: string
+  strategy: Strategy
+}
+
+export const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch']
+
+export function groupVersion(t: { group: string; version: string }): string {
+  return t.group ? `${t.group}/${t.version}` : t.version
+}

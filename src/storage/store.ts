@@ -1,0 +1,64 @@
+// The only way to reach data. Keys are kube-apiserver's etcd keys (/registry/configmaps/<ns>/<name>);
+// values are object JSON without metadata.resourceVersion, which readers derive from modRevision.
+
+export interface KeyValue {
+  key: string
+  value: string
+  createRevision: number
+  modRevision: number
+  version: number
+}
+
+export type StoreEvent =
+  | { type: 'put'; kv: KeyValue; prevKv?: KeyValue }
+  | { type: 'delete'; kv: KeyValue; prevKv: KeyValue } // kv.modRevision is the deletion revision, kv.value the last value
+  | { type: 'progress'; revision: number } // every event up to `revision` under the prefix has been delivered
+
+export interface ListOptions {
+  /** Read as of this revision (0 or undefined: the current one). */
+  revision?: number
+  limit?: number
+  /** Return keys strictly greater than this one. */
+  after?: string
+}
+
+export interface WatchOptions {
+  /** Ask for a progress event this often when nothing else arrives (kube-apiserver bookmarks come from these). */
+  progressIntervalMs?: number
+}
+
+export interface Store {
+  get(key: string): Promise<{ kv?: KeyValue; revision: number }>
+  list(prefix: string, opts?: ListOptions): Promise<{ kvs: KeyValue[]; revision: number; more: boolean; count: number }>
+  create(key: string, value: string): Promise<KeyValue>
+  update(key: string, value: string, expectModRevision: number): Promise<KeyValue>
+  delete(key: string, expectModRevision?: number): Promise<KeyValue>
+  /** Events with revision > afterRevision under prefix, in revision order, until signal aborts. */
+  watch(prefix: string, afterRevision: number, signal: AbortSignal, opts?: WatchOptions): AsyncIterable<StoreEvent>
+  compact(revision: number): Promise<void>
+  currentRevision(): Promise<number>
+}
+
+export type StoreErrorCode = 'KeyExists' | 'NotFound' | 'Conflict' | 'Compacted' | 'FutureRevision' | 'TooLarge'
+
+export class StoreError extends Error {
+  constructor(
+    readonly code: StoreErrorCode,
+    readonly key: string,
+    /** The current pair for Conflict; the compacted revision for Compacted is in `revision`. */
+    readonly current?: KeyValue,
+    readonly revision?: number,
+  ) {
+    super(`${code}: ${key}`)
+    this.name = 'StoreError'
+  }
+}
+
+export function isStoreError(e: unknown, code?: StoreErrorCode): e is StoreError {
+  return e instanceof StoreError && (code === undefined || e.code === code)
+}
+
+/** The exclusive upper bound of a prefix range: every key starting with prefix is >= prefix and < prefixEnd(prefix). */
+export function prefixEnd(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)
+}
