@@ -1,6 +1,7 @@
 // The resource-type table and the per-kind strategy seam (the role of k8s.io/apiserver's
 // rest.RESTCreateStrategy / RESTUpdateStrategy and the generic registry store's options).
 import type { FieldError } from '../server/errors'
+import type { Store } from '../storage/store'
 
 /** A Kubernetes object as JSON. Strategies work on plain objects; schemas validate their shape. */
 export type KubeObject = {
@@ -94,6 +95,15 @@ export interface Strategy {
   /** Field selector keys beyond metadata.name/metadata.namespace, with how to read them. */
   fieldSelectors?: Record<string, (obj: KubeObject) => string | undefined>
   printer?: Printer
+  /** Name rules for metadata.name/generateName: kube-apiserver's NameIsDNSSubdomain unless a kind says otherwise. Returns messages. */
+  validateName?(name: string, prefix: boolean): string[]
+  /**
+   * Work before a create is stored that needs the store: allocating a Service's clusterIP, for example.
+   * Must be undone by afterDelete; runs after validation, skipped on dryRun.
+   */
+  beforeCreate?(obj: KubeObject, store: Store): Promise<void>
+  /** Release what beforeCreate took, once the object is finally removed. */
+  afterDelete?(obj: KubeObject, store: Store): Promise<void>
 }
 
 export interface ResourceType {
