@@ -90,6 +90,8 @@ export interface Strategy {
   prepareForStatusUpdate?(obj: KubeObject, old: KubeObject): void
   /** PUT on a missing object creates it (kube-apiserver: true for a few kinds like Lease? no: for none of ours by default). */
   allowCreateOnUpdate?: boolean
+  /** metadata.generation is 1 on create and moves when the spec changes (kinds with a spec and status). */
+  trackGeneration?: boolean
   /** Fields whose change moves metadata.generation. Default: everything but metadata and status. */
   specChanged?(obj: KubeObject, old: KubeObject): boolean
   /** Field selector keys beyond metadata.name/metadata.namespace, with how to read them. */

@@ -29,6 +29,7 @@ export interface WatchOptions {
 
 export interface Store {
   get(key: string): Promise<{ kv?: KeyValue; revision: number }>
+  /** `count` is how many keys the read range holds (keys under prefix after `after`), as etcd's range count: remainingItemCount = count - kvs.length. */
   list(prefix: string, opts?: ListOptions): Promise<{ kvs: KeyValue[]; revision: number; more: boolean; count: number }>
   create(key: string, value: string): Promise<KeyValue>
   update(key: string, value: string, expectModRevision: number): Promise<KeyValue>
