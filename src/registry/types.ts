@@ -127,6 +127,10 @@ export interface ResourceType {
   convert?: { toStorage(obj: KubeObject): KubeObject; fromStorage(obj: KubeObject): KubeObject }
   /** The apiVersion objects are stored with; defaults to this type's group/version. */
   storageVersion?: string
+  /** Served from a CustomResourceDefinition: no strategic merge patch, schema from the CRD. */
+  custom?: boolean
+  /** DELETE answers with the deleted object rather than a Success Status (pods, services, namespaces). */
+  returnDeletedObject?: boolean
   strategy: Strategy
 }
 

@@ -222,3 +222,7 @@ export function timeout(message: string): StatusError {
 export function toStatusError(err: unknown): StatusError {
   return err instanceof StatusError ? err : internalError(err)
 }
+
+export function isStatusErrorReason(err: unknown, reason: StatusReason): boolean {
+  return err instanceof StatusError && err.reason === reason
+}

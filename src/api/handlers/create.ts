@@ -1,0 +1,14 @@
+import { decodeObject, negotiate, readBodyText, respond } from '../negotiation'
+import { parseDryRun, warningHeaders, type Scope } from '../scope'
+import { methodNotAllowed } from '../../server/errors'
+
+export async function create(s: Scope): Promise<Response> {
+  if (s.info.subresource) throw methodNotAllowed()
+  const target = negotiate(s.req.headers.get('accept'), { table: false, metadata: false })
+  s.ctx.dryRun = parseDryRun(s.query)
+  const obj = decodeObject(await readBodyText(s.req), s.req.headers.get('content-type') ?? '')
+  const created = await s.rs.create(s.namespace, obj, s.ctx)
+  const res = respond(201, created, target.yaml)
+  for (const [k, v] of Object.entries(warningHeaders(s.ctx))) res.headers.set(k, v)
+  return res
+}

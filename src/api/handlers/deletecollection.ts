@@ -1,0 +1,25 @@
+import { selectorFilter } from '../list-filter'
+import { negotiate, respond } from '../negotiation'
+import type { Scope } from '../scope'
+import { groupVersion, type KubeObject } from '../../registry/types'
+import { isStatusErrorReason } from '../../server/errors'
+import { parseDeleteOptions } from './delete'
+import { validateListOptions } from './list'
+
+export async function deletecollection(s: Scope): Promise<Response> {
+  const target = negotiate(s.req.headers.get('accept'), { table: false, metadata: false })
+  const opts = await parseDeleteOptions(s)
+  validateListOptions(s.query.get('resourceVersion') ?? '', s.query.get('resourceVersionMatch') ?? '', '')
+  const { items, resourceVersion } = await s.rs.list(s.namespace, { filter: selectorFilter(s.type, s.query) })
+  const deleted: KubeObject[] = []
+  for (const item of items) {
+    try {
+      const { object } = await s.rs.delete(item.metadata?.namespace, item.metadata!.name!, opts, s.ctx)
+      deleted.push(object)
+    } catch (e) {
+      // Removed by someone else meanwhile: the collection delete still succeeds, as kube-apiserver's does.
+      if (!isStatusErrorReason(e, 'NotFound')) throw e
+    }
+  }
+  return respond(200, { kind: s.type.listKind, apiVersion: groupVersion(s.type), metadata: { resourceVersion }, items: deleted }, target.yaml)
+}

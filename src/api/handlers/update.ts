@@ -1,0 +1,19 @@
+import { decodeObject, negotiate, readBodyText, respond } from '../negotiation'
+import { parseDryRun, warningHeaders, type Scope } from '../scope'
+import { applyScale, getScale } from '../scale'
+import type { KubeObject } from '../../registry/types'
+
+export async function update(s: Scope): Promise<Response> {
+  const target = negotiate(s.req.headers.get('accept'), { table: false, metadata: false })
+  s.ctx.dryRun = parseDryRun(s.query)
+  const body = decodeObject(await readBodyText(s.req), s.req.headers.get('content-type') ?? '') as KubeObject
+  if (s.info.subresource === 'scale') {
+    const { object } = await s.rs.update(s.namespace, s.info.name, (cur) => applyScale(s.type, cur!, body), s.ctx)
+    return respond(200, getScale(s.type, object), target.yaml)
+  }
+  const sub = s.info.subresource === 'status' ? 'status' : ''
+  const { object, created } = await s.rs.update(s.namespace, s.info.name, () => body, s.ctx, sub)
+  const res = respond(created ? 201 : 200, object, target.yaml)
+  for (const [k, v] of Object.entries(warningHeaders(s.ctx))) res.headers.set(k, v)
+  return res
+}

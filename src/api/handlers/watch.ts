@@ -1,0 +1,114 @@
+// A chunked stream of WatchEvents fed by the Store's watch (kube-apiserver's handlers/watch.go with the
+// cacher's selector semantics: an object entering or leaving the selector is ADDED or DELETED).
+import { badRequest, resourceExpired, StatusError, toStatusError } from '../../server/errors'
+import { decode, parseResourceVersion, storageKey } from '../../registry/store'
+import { isStoreError, type StoreEvent } from '../../storage/store'
+import { groupVersion, type KubeObject } from '../../registry/types'
+import { selectorFilter } from '../list-filter'
+import { negotiate } from '../negotiation'
+import { queryInt, type Scope } from '../scope'
+
+const BOOKMARK_INTERVAL_MS = 60_000
+const INITIAL_EVENTS_END_ANNOTATION = 'k8s.io/initial-events-end'
+
+type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR'
+
+export async function watch(s: Scope): Promise<Response> {
+  negotiate(s.req.headers.get('accept'), { table: false, metadata: false })
+  const rvParam = s.query.get('resourceVersion') ?? ''
+  const rvMatch = s.query.get('resourceVersionMatch') ?? ''
+  const sendInitialEvents = s.query.get('sendInitialEvents')
+  const allowBookmarks = s.query.get('allowWatchBookmarks') === 'true'
+  if (sendInitialEvents !== null) {
+    if (sendInitialEvents !== 'true' && sendInitialEvents !== 'false') throw badRequest(`sendInitialEvents: Invalid value: "${sendInitialEvents}"`)
+    if (rvMatch !== 'NotOlderThan') {
+      throw badRequest('resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan')
+    }
+    if (!allowBookmarks) throw badRequest('allowWatchBookmarks: Forbidden: sendInitialEvents requires setting allowWatchBookmarks to true')
+  } else if (rvMatch) {
+    throw badRequest('resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided')
+  }
+  const rv = parseResourceVersion(rvParam) ?? 0
+  const filter = selectorFilter(s.type, s.query) ?? (() => true)
+  const timeoutSeconds = queryInt(s.query, 'timeoutSeconds') ?? (1800 + Math.floor(Math.random() * 1800))
+  // Without sendInitialEvents: resourceVersion unset or "0" starts with the current state; otherwise only changes after rv.
+  const initialEvents = sendInitialEvents === null ? rv === 0 : sendInitialEvents === 'true'
+  const prefix = storageKey(s.type, s.namespace)
+
+  const abort = new AbortController()
+  s.req.signal?.addEventListener('abort', () => abort.abort())
+  const timer = setTimeout(() => abort.abort(), timeoutSeconds * 1000)
+  const encoder = new TextEncoder()
+  const type = s.type
+
+  const bookmark = (revision: number, annotations?: Record<string, string>): KubeObject => ({
+    kind: type.kind, apiVersion: groupVersion(type),
+    metadata: annotations ? { resourceVersion: String(revision), annotations } : { resourceVersion: String(revision) },
+  })
+
+  const stream = new ReadableStream<Uint8Array>({
+    async start(controller) {
+      const send = (t: WatchEventType, object: unknown) => controller.enqueue(encoder.encode(JSON.stringify({ type: t, object }) + '\n'))
+      try {
+        let from = rv
+        if (initialEvents) {
+          const listed = await s.rs.list(s.namespace, { resourceVersion: rvParam && rvParam !== '0' ? rvParam : undefined })
+          for (const obj of listed.items) if (filter(obj)) send('ADDED', obj)
+          from = Number(listed.resourceVersion)
+          if (sendInitialEvents === 'true') send('BOOKMARK', bookmark(from, { [INITIAL_EVENTS_END_ANNOTATION]: 'true' }))
+        }
+        const events = s.store.watch(prefix, from, abort.signal, { progressIntervalMs: allowBookmarks ? BOOKMARK_INTERVAL_MS : undefined })
+        for await (const ev of events) {
+          const out = translate(ev, filter, (kv) => decode(type, kv))
+          if (out === 'bookmark') {
+            if (allowBookmarks && ev.type === 'progress') send('BOOKMARK', bookmark(ev.revision))
+          } else if (out) {
+            send(out.type, out.object)
+          }
+        }
+      } catch (e) {
+        if (!abort.signal.aborted) {
+          const err = isStoreError(e, 'Compacted') ? resourceExpired(`too old resource version: ${rv} (${e.revision})`) : toStatusError(e)
+          try { send('ERROR', (err as StatusError).toStatus()) } catch { /* client already gone */ }
+        }
+      } finally {
+        clearTimeout(timer)
+        abort.abort()
+        try { controller.close() } catch { /* cancelled */ }
+      }
+    },
+    cancel() {
+      clearTimeout(timer)
+      abort.abort()
+    },
+  })
+  return new Response(stream, {
+    status: 200,
+    headers: {
+      'Content-Type': 'application/json',
+      // kubectl asks for gzip; a compressed stream would be held back until it ends.
+      'Content-Encoding': 'identity',
+      'Cache-Control': 'no-cache, private',
+    },
+  })
+}
+
+function translate(
+  ev: StoreEvent,
+  matches: (o: KubeObject) => boolean,
+  decodeKv: (kv: { key: string; value: string; createRevision: number; modRevision: number; version: number }) => KubeObject,
+): { type: WatchEventType; object: KubeObject } | 'bookmark' | undefined {
+  if (ev.type === 'progress') return 'bookmark'
+  if (ev.type === 'delete') {
+    const last = decodeKv({ ...ev.prevKv, modRevision: ev.kv.modRevision })
+    return matches(last) ? { type: 'DELETED', object: last } : undefined
+  }
+  const cur = decodeKv(ev.kv)
+  const curMatch = matches(cur)
+  if (!ev.prevKv) return curMatch ? { type: 'ADDED', object: cur } : undefined
+  const prevMatch = matches(decodeKv(ev.prevKv))
+  if (curMatch && prevMatch) return { type: 'MODIFIED', object: cur }
+  if (curMatch) return { type: 'ADDED', object: cur }
+  if (prevMatch) return { type: 'DELETED', object: cur }
+  return undefined
+}

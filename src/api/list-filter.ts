@@ -1,0 +1,26 @@
+// labelSelector and fieldSelector from a list or watch request, as one predicate over objects.
+import { parseLabelSelector } from './selectors/labels'
+import { parseFieldSelector } from './selectors/fields'
+import type { KubeObject, ResourceType } from '../registry/types'
+
+export type ObjectFilter = (obj: KubeObject) => boolean
+
+/** The fields every kind can be selected by; kinds add theirs in strategy.fieldSelectors. */
+function fieldGetters(type: ResourceType): Record<string, (obj: KubeObject) => string | undefined> {
+  const getters: Record<string, (obj: KubeObject) => string | undefined> = {
+    'metadata.name': (o) => o.metadata?.name,
+    ...type.strategy.fieldSelectors,
+  }
+  if (type.namespaced) getters['metadata.namespace'] = (o) => o.metadata?.namespace
+  return getters
+}
+
+/** undefined when the request selects everything. Throws kube-apiserver's 400 for a malformed or unsupported selector. */
+export function selectorFilter(type: ResourceType, query: URLSearchParams): ObjectFilter | undefined {
+  const ls = query.get('labelSelector') ?? ''
+  const fs = query.get('fieldSelector') ?? ''
+  const labels = ls ? parseLabelSelector(ls) : undefined
+  const fields = fs ? parseFieldSelector(fs, fieldGetters(type)) : undefined
+  if (!labels && !fields) return undefined
+  return (obj) => (!labels || labels.matches(obj.metadata?.labels ?? {})) && (!fields || fields.matches(obj))
+}

@@ -1,0 +1,57 @@
+// Routes a resource request to its verb handler.
+import { methodNotSupported, notFoundPath } from '../server/errors'
+import type { RequestInfo } from '../server/filters/request-info'
+import type { Registry } from '../registry/registry'
+import { RegistryStore } from '../registry/store'
+import type { RequestContext, UserInfo } from '../registry/types'
+import type { Store } from '../storage/store'
+import type { Scope } from './scope'
+import { get } from './handlers/get'
+import { list } from './handlers/list'
+import { watch } from './handlers/watch'
+import { create } from './handlers/create'
+import { update } from './handlers/update'
+import { patch } from './handlers/patch'
+import { del } from './handlers/delete'
+import { deletecollection } from './handlers/deletecollection'
+
+const HANDLERS: Record<string, (s: Scope) => Promise<Response>> = {
+  get, list, watch, create, update, patch, delete: del, deletecollection,
+}
+const SUBRESOURCE_VERBS = new Set(['get', 'update', 'patch'])
+
+export async function serveResource(req: Request, url: URL, info: RequestInfo, registry: Registry, store: Store, user?: UserInfo): Promise<Response> {
+  const type = registry.lookup(info.apiGroup, info.apiVersion, info.resource)
+  if (!type) throw notFoundPath()
+  // A cluster-scoped kind has no path under /namespaces/<ns>/ (the namespace kind itself aside).
+  const underNamespace = info.namespace !== '' && info.resource !== 'namespaces'
+  if (!type.namespaced && underNamespace) throw notFoundPath()
+  if (type.namespaced && !underNamespace && info.name) throw notFoundPath()
+  if (info.subresource) {
+    const served = (info.subresource === 'status' && type.subresources?.status) || (info.subresource === 'scale' && type.subresources?.scale)
+    if (!served || info.parts.length > 3) throw notFoundPath()
+    if (!SUBRESOURCE_VERBS.has(info.verb)) throw methodNotSupported({ group: type.group, resource: `${type.resource}/${info.subresource}` }, info.verb)
+  } else if (info.parts.length > 2) {
+    throw notFoundPath()
+  }
+  const handler = HANDLERS[info.verb]
+  if (!handler) throw methodNotSupported({ group: type.group, resource: type.resource }, info.verb)
+  if (!info.subresource && !type.verbs.includes(info.verb)) throw methodNotSupported({ group: type.group, resource: type.resource }, info.verb)
+
+  const namespaceType = registry.lookup('', 'v1', 'namespaces')
+  const namespaceLookup = async (name: string) => {
+    if (!namespaceType) return undefined
+    try {
+      return await new RegistryStore(namespaceType, store, async () => undefined).get(undefined, name)
+    } catch {
+      return undefined
+    }
+  }
+  const ctx: RequestContext = { user, namespace: info.namespace || undefined, dryRun: false, warnings: [] }
+  const scope: Scope = {
+    req, url, query: url.searchParams, info, type, store, registry, ctx,
+    rs: new RegistryStore(type, store, namespaceLookup),
+    namespace: type.namespaced && underNamespace ? info.namespace : undefined,
+  }
+  return handler(scope)
+}

@@ -1,0 +1,45 @@
+// What kube-apiserver's bootstrap controller and system namespaces controller create on a new cluster:
+// the system namespaces and the `kubernetes` service in default.
+import type { Registry } from '../registry/registry'
+import { RegistryStore } from '../registry/store'
+import type { KubeObject, RequestContext } from '../registry/types'
+import { isStatusErrorReason } from '../server/errors'
+import type { Store } from '../storage/store'
+
+export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease']
+export const KUBERNETES_SERVICE_IP = '10.96.0.1'
+
+async function ensure(rs: RegistryStore, namespace: string | undefined, obj: KubeObject): Promise<void> {
+  const ctx: RequestContext = { dryRun: false, warnings: [], user: { username: 'system:apiserver', groups: ['system:masters'] } }
+  try {
+    await rs.create(namespace, obj, ctx)
+  } catch (e) {
+    if (!isStatusErrorReason(e, 'AlreadyExists')) throw e
+  }
+}
+
+export async function bootstrapCluster(registry: Registry, store: Store, servicePort = 443): Promise<void> {
+  const lookup = (group: string, version: string, resource: string) => {
+    const t = registry.lookup(group, version, resource)
+    if (!t) throw new Error(`bootstrap: ${resource} is not served`)
+    return t
+  }
+  const namespaces = new RegistryStore(lookup('', 'v1', 'namespaces'), store, async () => undefined)
+  // Fast path for every later start: the last object bootstrap writes is there.
+  const { kv } = await store.get('/registry/services/endpoints/default/kubernetes')
+  if (kv) return
+  for (const name of SYSTEM_NAMESPACES) await ensure(namespaces, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } })
+  const nsLookup = (name: string) => namespaces.get(undefined, name).catch(() => undefined)
+  const services = new RegistryStore(lookup('', 'v1', 'services'), store, nsLookup)
+  await ensure(services, 'default', {
+    apiVersion: 'v1', kind: 'Service',
+    metadata: { name: 'kubernetes', namespace: 'default', labels: { component: 'apiserver', provider: 'kubernetes' } },
+    spec: { type: 'ClusterIP', clusterIP: KUBERNETES_SERVICE_IP, sessionAffinity: 'None', ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: servicePort }] },
+  })
+  const endpoints = new RegistryStore(lookup('', 'v1', 'endpoints'), store, nsLookup)
+  await ensure(endpoints, 'default', {
+    apiVersion: 'v1', kind: 'Endpoints',
+    metadata: { name: 'kubernetes', namespace: 'default', labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' } },
+    subsets: [{ addresses: [{ ip: '127.0.0.1' }], ports: [{ name: 'https', port: servicePort, protocol: 'TCP' }] }],
+  })
+}

@@ -1,0 +1,106 @@
+// Builds the Hono app from a Config and a Store factory: request info → limits → authentication →
+// authorization → the API. No globals: the Worker and Node mode each build their own.
+import { Hono } from 'hono'
+import { aggregatedContentType, aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroupDoc, apiGroupList, apiResourceList, apiVersions } from '../api/discovery'
+import { healthResponse, type HealthCheck } from '../api/health'
+import { respond, respondError } from '../api/negotiation'
+import { serveResource } from '../api/resources'
+import { versionInfo } from '../api/version'
+import type { Registry } from '../registry/registry'
+import type { UserInfo } from '../registry/types'
+import type { Store } from '../storage/store'
+import { methodNotAllowed, notFoundPath, StatusError, toStatusError, unauthorized } from './errors'
+import { authenticateRequest, type Authenticator } from './filters/authentication'
+import { authorize } from './filters/authorization'
+import { parseRequestInfo, type RequestInfo } from './filters/request-info'
+
+export interface AppConfig {
+  registry: Registry
+  /** The cluster's Store for this request (the Worker makes a Durable Object stub per request). */
+  store(env: unknown): Store
+  authenticators(env: unknown): Authenticator[]
+  /** Let requests without credentials in as system:anonymous (kube-apiserver's --anonymous-auth, on by default). */
+  anonymous?(env: unknown): boolean
+  /** Runs before the first request is served in an isolate or process: bootstrap objects, for example. */
+  ready?(store: Store): Promise<void>
+}
+
+type Variables = { info: RequestInfo; user: UserInfo; store: Store }
+
+export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
+  const app = new Hono<{ Variables: Variables }>()
+  let ready: Promise<void> | undefined
+
+  app.onError((err) => {
+    const se = toStatusError(err)
+    if (!(err instanceof StatusError)) console.error('internal error', err)
+    return respondError(se)
+  })
+  app.notFound(() => respondError(notFoundPath()))
+
+  app.use('*', async (c, next) => {
+    const url = new URL(c.req.url)
+    c.set('info', parseRequestInfo(c.req.method, url))
+    const store = cfg.store(c.env)
+    c.set('store', store)
+    if (cfg.ready) {
+      ready ??= cfg.ready(store).catch((e) => {
+        ready = undefined
+        throw e
+      })
+      await ready
+    }
+    const auth = await authenticateRequest(c.req.raw, cfg.authenticators(c.env), cfg.anonymous?.(c.env) ?? false)
+    if (!auth.user) return respondError(unauthorized())
+    c.set('user', auth.user)
+    authorize(auth.user, c.get('info'))
+    await next()
+  })
+
+  const healthChecks = (store: Store): HealthCheck[] => [
+    { name: 'ping', check: async () => {} },
+    { name: 'log', check: async () => {} },
+    { name: 'etcd', check: async () => { await store.currentRevision() } },
+    { name: 'poststarthook/bootstrap-cluster', check: async () => { if (cfg.ready) await ready } },
+  ]
+  for (const endpoint of ['healthz', 'livez', 'readyz'] as const) {
+    app.get(`/${endpoint}`, (c) => healthResponse(endpoint, healthChecks(c.get('store')), new URL(c.req.url)))
+    app.get(`/${endpoint}/:check{.+}`, (c) => healthResponse(endpoint, healthChecks(c.get('store')), new URL(c.req.url), c.req.param('check')))
+  }
+  app.get('/version', () => respond(200, versionInfo()))
+
+  app.get('/api', (c) => {
+    const v = aggregatedDiscoveryVersion(c.req.header('accept') ?? null)
+    if (v) return discoveryResponse(aggregatedDiscovery(cfg.registry, true, v), aggregatedContentType(v))
+    return respond(200, apiVersions(new URL(c.req.url).host))
+  })
+  app.get('/apis', (c) => {
+    const v = aggregatedDiscoveryVersion(c.req.header('accept') ?? null)
+    if (v) return discoveryResponse(aggregatedDiscovery(cfg.registry, false, v), aggregatedContentType(v))
+    return respond(200, apiGroupList(cfg.registry))
+  })
+  app.get('/api/:version', (c) => {
+    const doc = apiResourceList(cfg.registry, '', c.req.param('version'))
+    return doc ? respond(200, doc) : respondError(notFoundPath())
+  })
+  app.get('/apis/:group', (c) => {
+    const doc = apiGroupDoc(cfg.registry, c.req.param('group'))
+    return doc ? respond(200, doc) : respondError(notFoundPath())
+  })
+  app.get('/apis/:group/:version', (c) => {
+    const doc = apiResourceList(cfg.registry, c.req.param('group'), c.req.param('version'))
+    return doc ? respond(200, doc) : respondError(notFoundPath())
+  })
+
+  app.all('*', async (c) => {
+    const info = c.get('info')
+    if (!info.isResourceRequest) throw notFoundPath()
+    if (!['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(c.req.method)) throw methodNotAllowed()
+    return serveResource(c.req.raw, new URL(c.req.url), info, cfg.registry, c.get('store'), c.get('user'))
+  })
+  return app
+}
+
+function discoveryResponse(body: unknown, contentType: string): Response {
+  return new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': contentType, 'Cache-Control': 'no-cache, private' } })
+}

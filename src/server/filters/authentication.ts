@@ -1,0 +1,77 @@
+// Authenticators in a chain (kube-apiserver's union authenticator): the first that recognises the
+// credential decides; a credential nobody accepts is 401, never a fall-through to anonymous.
+import type { UserInfo } from '../../registry/types'
+
+export interface Authenticator {
+  /** undefined: this authenticator does not recognise the credential. Throws nothing for bad input. */
+  authenticate(req: Request): Promise<UserInfo | undefined>
+}
+
+export interface AuthenticationResult {
+  user?: UserInfo
+  /** A credential was presented and none of the authenticators accepted it. */
+  rejected: boolean
+}
+
+export async function authenticateRequest(req: Request, chain: Authenticator[], anonymous: boolean): Promise<AuthenticationResult> {
+  const hasCredential = (req.headers.get('authorization') ?? '').trim() !== ''
+  for (const a of chain) {
+    const user = await a.authenticate(req)
+    if (user) return { user: withAuthenticatedGroup(user), rejected: false }
+  }
+  if (hasCredential) return { rejected: true }
+  if (anonymous) return { user: { username: 'system:anonymous', groups: ['system:unauthenticated'] }, rejected: false }
+  return { rejected: true }
+}
+
+function withAuthenticatedGroup(user: UserInfo): UserInfo {
+  return user.groups.includes('system:authenticated') ? user : { ...user, groups: [...user.groups, 'system:authenticated'] }
+}
+
+export function bearerToken(req: Request): string | undefined {
+  const h = req.headers.get('authorization') ?? ''
+  const m = /^Bearer\s+(.+)$/i.exec(h.trim())
+  return m ? m[1].trim() : undefined
+}
+
+/**
+ * The --token-auth-file format: CSV lines `token,user,uid,"group1,group2"`, blank lines and # comments ignored.
+ */
+export function parseTokenFile(text: string): Map<string, UserInfo> {
+  const tokens = new Map<string, UserInfo>()
+  for (const raw of text.split(/\r?\n/)) {
+    const line = raw.trim()
+    if (!line || line.startsWith('#')) continue
+    const fields = parseCsvLine(line)
+    if (fields.length < 3) throw new Error(`token file: line "${line.slice(0, 20)}..." has fewer than 3 fields`)
+    const [token, username, uid, groups] = fields
+    tokens.set(token, { username, uid, groups: groups ? groups.split(',').map((g) => g.trim()).filter(Boolean) : [] })
+  }
+  return tokens
+}
+
+function parseCsvLine(line: string): string[] {
+  const out: string[] = []
+  let cur = ''
+  let quoted = false
+  for (let i = 0; i < line.length; i++) {
+    const ch = line[i]
+    if (quoted) {
+      if (ch === '"' && line[i + 1] === '"') { cur += '"'; i++ }
+      else if (ch === '"') quoted = false
+      else cur += ch
+    } else if (ch === '"') quoted = true
+    else if (ch === ',') { out.push(cur); cur = '' }
+    else cur += ch
+  }
+  out.push(cur)
+  return out
+}
+
+export class TokenFileAuthenticator implements Authenticator {
+  constructor(private readonly tokens: Map<string, UserInfo>) {}
+  async authenticate(req: Request): Promise<UserInfo | undefined> {
+    const token = bearerToken(req)
+    return token ? this.tokens.get(token) : undefined
+  }
+}

@@ -1,0 +1,66 @@
+// What a request is about, parsed from its path and method the way k8s.io/apiserver's RequestInfoFactory does.
+
+export interface RequestInfo {
+  isResourceRequest: boolean
+  path: string
+  verb: string
+  apiPrefix: string
+  apiGroup: string
+  apiVersion: string
+  namespace: string
+  resource: string
+  subresource: string
+  name: string
+  parts: string[]
+}
+
+const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize'])
+const READ_QUERY_VERBS: Record<string, string> = { GET: 'get', HEAD: 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' }
+
+export function parseRequestInfo(method: string, url: URL): RequestInfo {
+  const path = url.pathname
+  const info: RequestInfo = {
+    isResourceRequest: false, path, verb: method.toLowerCase(), apiPrefix: '', apiGroup: '', apiVersion: '',
+    namespace: '', resource: '', subresource: '', name: '', parts: [],
+  }
+  const segments = path.split('/').filter((s) => s !== '')
+  if (segments[0] !== 'api' && segments[0] !== 'apis') return info
+  info.apiPrefix = segments[0]
+  let rest = segments.slice(1)
+  if (info.apiPrefix === 'apis') {
+    if (rest.length < 2) return info
+    info.apiGroup = rest[0]
+    rest = rest.slice(1)
+  } else if (rest.length < 1) {
+    return info
+  }
+  info.apiVersion = rest[0]
+  rest = rest.slice(1)
+  if (rest.length === 0) return info
+  info.isResourceRequest = true
+
+  let verb = READ_QUERY_VERBS[method.toUpperCase()] ?? method.toLowerCase()
+  if (rest[0] === 'watch' || rest[0] === 'proxy') {
+    // The legacy /watch/ prefix: a watch of whatever follows.
+    verb = rest[0]
+    rest = rest.slice(1)
+  }
+  if (rest[0] === 'namespaces') {
+    if (rest.length > 1) {
+      info.namespace = rest[1]
+      // /namespaces/<ns>/<resource>... is inside the namespace; /namespaces/<name>[/status|finalize] is the namespace itself.
+      if (rest.length > 2 && !NAMESPACE_SUBRESOURCES.has(rest[2])) rest = rest.slice(2)
+    }
+  }
+  info.parts = rest
+  if (rest.length >= 3) info.subresource = rest[2]
+  if (rest.length >= 2) info.name = rest[1]
+  info.resource = rest[0] ?? ''
+
+  if (!info.name && verb === 'get') verb = 'list'
+  if (!info.name && verb === 'delete') verb = 'deletecollection'
+  const watch = url.searchParams.get('watch')
+  if ((verb === 'list' || verb === 'get') && (watch === 'true' || watch === '1')) verb = 'watch'
+  info.verb = verb
+  return info
+}
