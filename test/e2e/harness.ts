@@ -1,0 +1,102 @@
+// Starts the server the way a user does (npm start) and drives it with the real kubectl.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+
+const ROOT = resolve(__dirname, '..', '..')
+export const KUBECTL = process.env.KUBECTL ?? '/usr/bin/kubectl'
+
+export interface RunResult { code: number; stdout: string; stderr: string }
+
+export async function freePort(): Promise<number> {
+  return new Promise((res, rej) => {
+    const srv = createServer()
+    srv.once('error', rej)
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address() as { port: number }
+      srv.close(() => res(port))
+    })
+  })
+}
+
+export function run(cmd: string, args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((res, rej) => {
+    const child = spawn(cmd, args, { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
+    child.on('error', rej)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      res({ code: code ?? -1, stdout, stderr })
+    })
+    child.stdin.end(opts.input ?? '')
+  })
+}
+
+export class LocalServer {
+  private child?: ChildProcess
+  readonly kubeconfig: string
+  readonly url: string
+
+  constructor(readonly port: number, readonly stateDir: string, private readonly ownsStateDir: boolean) {
+    this.kubeconfig = join(stateDir, 'kubeconfig')
+    this.url = `http://127.0.0.1:${port}`
+  }
+
+  /** Starts `npm start` on a free port with a fresh (or the given) state dir and waits until it says it serves. */
+  static async start(stateDir?: string): Promise<LocalServer> {
+    const dir = stateDir ?? mkdtempSync(join(tmpdir(), 'edge-apiserver-e2e-'))
+    const server = new LocalServer(await freePort(), dir, !stateDir)
+    await server.boot()
+    return server
+  }
+
+  async boot(): Promise<void> {
+    const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.mjs'), '--port', String(this.port), '--state-dir', this.stateDir], {
+      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' }, detached: true,
+    })
+    this.child = child
+    let output = ''
+    await new Promise<void>((res, rej) => {
+      const onData = (d: Buffer) => {
+        output += d
+        if (output.includes('export KUBECONFIG=')) res()
+      }
+      child.stdout!.on('data', onData)
+      child.stderr!.on('data', (d) => (output += d))
+      child.on('exit', (code) => rej(new Error(`npm start exited with ${code}:\n${output}`)))
+      setTimeout(() => rej(new Error(`npm start did not become ready:\n${output}`)), 120_000)
+    })
+  }
+
+  async stop(): Promise<void> {
+    const child = this.child
+    if (!child || child.exitCode !== null) return
+    const exited = new Promise((r) => child.once('exit', r))
+    try { process.kill(-child.pid!, 'SIGTERM') } catch { /* gone */ }
+    await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))])
+    try { process.kill(-child.pid!, 'SIGKILL') } catch { /* gone */ }
+    this.child = undefined
+  }
+
+  async dispose(): Promise<void> {
+    await this.stop()
+    if (this.ownsStateDir) rmSync(this.stateDir, { recursive: true, force: true })
+  }
+
+  kubectl(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+    return run(KUBECTL, ['--kubeconfig', this.kubeconfig, ...args], opts)
+  }
+
+  /** kubectl that must succeed; returns stdout. */
+  async k(...args: string[]): Promise<string> {
+    const r = await this.kubectl(args)
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`)
+    return r.stdout
+  }
+}
