@@ -1,0 +1,44 @@
+// The etcd v3 client as kube-apiserver configures its own (storagebackend/factory/etcd3.go): every
+// endpoint, optional TLS, unlimited receive size for large lists, a deadline on unary calls.
+import { readFileSync } from 'node:fs'
+import { Etcd3, type IOptions } from 'etcd3'
+
+export interface EtcdClientOptions {
+  /** --etcd-servers: URLs or host:port pairs. */
+  endpoints: string[]
+  /** --etcd-cafile, --etcd-certfile, --etcd-keyfile */
+  caFile?: string
+  certFile?: string
+  keyFile?: string
+  /** Deadline of each unary call; watches have none. */
+  requestTimeoutMs?: number
+}
+
+const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
+/** Reconnect quickly once etcd is back: the watch stream's backoff tops out at this. */
+const MAX_WATCH_BACKOFF_MS = 2_000
+
+interface Backoff { duration: number; next(): Backoff }
+function watchBackoff(ms: number): Backoff {
+  return { duration: ms, next: () => watchBackoff(Math.min(ms * 2, MAX_WATCH_BACKOFF_MS)) }
+}
+
+export function etcdClient(opts: EtcdClientOptions): Etcd3 {
+  if (opts.endpoints.length === 0) throw new Error('--etcd-servers must name at least one etcd endpoint')
+  const tls = opts.caFile !== undefined || opts.certFile !== undefined || opts.endpoints.some((e) => e.startsWith('https://'))
+  if ((opts.certFile === undefined) !== (opts.keyFile === undefined)) throw new Error('--etcd-certfile and --etcd-keyfile go together')
+  const timeout = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
+  const options: IOptions = {
+    hosts: opts.endpoints,
+    grpcOptions: { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 },
+    defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
+    faultHandling: { watchBackoff: { next: () => watchBackoff(100) } as never },
+  }
+  if (tls) {
+    options.credentials = {
+      rootCertificate: opts.caFile ? readFileSync(opts.caFile) : (undefined as unknown as Buffer),
+      ...(opts.certFile ? { certChain: readFileSync(opts.certFile), privateKey: readFileSync(opts.keyFile!) } : {}),
+    }
+  }
+  return new Etcd3(options)
+}

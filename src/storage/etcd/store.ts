@@ -1,0 +1,296 @@
+// The Store over etcd v3, in kube-apiserver's layout (storage/etcd3/store.go): the key is the prefix
+// plus the Store key, the value the object's JSON, writes are transactions comparing revisions, and
+// resourceVersion is the key's mod revision.
+import type { Etcd3, IKeyValue, IRangeRequest, IResponseHeader, Watcher } from 'etcd3'
+import { StoreError, type KeyValue, type ListOptions, type Store, type StoreEvent, type WatchOptions } from '../store'
+import { isCompactedError, isFutureRevisionError, isTooLargeError } from './errors'
+import { DEFAULT_HUB_LIMITS, WatchHub, type HubLimits, type WatchSink, type WatchSource } from './watch-hub'
+
+/** Store keys begin with this; the configured --etcd-prefix takes its place in etcd. */
+const STORE_ROOT = '/registry'
+
+export interface EtcdStoreOptions {
+  /** kube-apiserver's --etcd-prefix (default /registry). */
+  prefix?: string
+  hubLimits?: HubLimits
+}
+
+export class EtcdStore implements Store {
+  readonly prefix: string
+  private readonly hub: WatchHub
+  /** The highest compaction revision seen; reads below it fail. */
+  private compacted = 0
+
+  constructor(
+    readonly client: Etcd3,
+    opts: EtcdStoreOptions = {},
+  ) {
+    this.prefix = (opts.prefix ?? STORE_ROOT).replace(/\/+$/, '')
+    const source: WatchSource = { open: (prefix, after, sink) => this.openWatch(prefix, after, sink) }
+    this.hub = new WatchHub(source, opts.hubLimits ?? DEFAULT_HUB_LIMITS)
+  }
+
+  /** How many etcd watches the store holds for its clients' watches, besides catch-up reads. */
+  get watchFeeds(): number {
+    return this.hub.feedCount
+  }
+
+  async get(key: string): Promise<{ kv?: KeyValue; revision: number }> {
+    const res = await this.client.kv.range({ key: this.etcdKey(key) })
+    return { kv: res.kvs[0] ? this.keyValue(res.kvs[0]) : undefined, revision: revisionOf(res.header) }
+  }
+
+  async list(prefix: string, opts: ListOptions = {}): Promise<{ kvs: KeyValue[]; revision: number; more: boolean; count: number }> {
+    const from = opts.after !== undefined && opts.after >= prefix ? opts.after + '\0' : prefix
+    const req: IRangeRequest = { key: this.etcdKey(from), range_end: rangeEnd(this.etcdKey(prefix)) }
+    if (opts.revision) req.revision = opts.revision
+    if (opts.limit && opts.limit > 0) req.limit = opts.limit
+    let res
+    try {
+      res = await this.client.kv.range(req)
+    } catch (e) {
+      throw await this.readError(e, prefix, opts.revision ?? 0)
+    }
+    return {
+      kvs: res.kvs.map((kv) => this.keyValue(kv)),
+      revision: opts.revision || revisionOf(res.header),
+      more: res.more,
+      count: Number(res.count),
+    }
+  }
+
+  async create(key: string, value: string): Promise<KeyValue> {
+    const k = this.etcdKey(key)
+    const res = await this.txn(key, {
+      compare: [{ key: k, target: 'Create', result: 'Equal', create_revision: 0 }],
+      success: [{ request_put: { key: k, value: Buffer.from(value) } }],
+      failure: [{ request_range: { key: k } }],
+    })
+    if (!res.succeeded) throw new StoreError('KeyExists', key, this.currentOf(res))
+    const rev = revisionOf(res.header)
+    return { key, value, createRevision: rev, modRevision: rev, version: 1 }
+  }
+
+  async update(key: string, value: string, expectModRevision: number): Promise<KeyValue> {
+    const k = this.etcdKey(key)
+    const res = await this.txn(key, {
+      compare: [
+        { key: k, target: 'Version', result: 'Greater', version: 0 },
+        { key: k, target: 'Mod', result: 'Equal', mod_revision: expectModRevision },
+      ],
+      success: [{ request_put: { key: k, value: Buffer.from(value), prev_kv: true } }],
+      failure: [{ request_range: { key: k } }],
+    })
+    if (!res.succeeded) {
+      const current = this.currentOf(res)
+      throw current ? new StoreError('Conflict', key, current) : new StoreError('NotFound', key)
+    }
+    const prev = res.responses[0]!.response_put.prev_kv
+    return { key, value, createRevision: Number(prev.create_revision), modRevision: revisionOf(res.header), version: Number(prev.version) + 1 }
+  }
+
+  async delete(key: string, expectModRevision?: number): Promise<KeyValue> {
+    const k = this.etcdKey(key)
+    const compare = [{ key: k, target: 'Version' as const, result: 'Greater' as const, version: 0 }]
+    if (expectModRevision !== undefined) compare.push({ key: k, target: 'Mod', result: 'Equal', mod_revision: expectModRevision } as never)
+    const res = await this.txn(key, {
+      compare,
+      success: [{ request_delete_range: { key: k, prev_kv: true } }],
+      failure: [{ request_range: { key: k } }],
+    })
+    if (!res.succeeded) {
+      const current = this.currentOf(res)
+      throw current ? new StoreError('Conflict', key, current) : new StoreError('NotFound', key)
+    }
+    const prev = this.keyValue(res.responses[0]!.response_delete_range.prev_kvs[0]!)
+    return { ...prev, modRevision: revisionOf(res.header) }
+  }
+
+  watch(prefix: string, afterRevision: number, signal: AbortSignal, opts?: WatchOptions): AsyncIterable<StoreEvent> {
+    const hub = this.hub
+    const current = () => this.currentRevision()
+    return {
+      async *[Symbol.asyncIterator]() {
+        const rev = await current()
+        if (afterRevision > rev) throw new StoreError('FutureRevision', prefix, undefined, rev)
+        yield* hub.watch(prefix, afterRevision, signal, opts)
+      },
+    }
+  }
+
+  async compact(revision: number): Promise<void> {
+    try {
+      await this.client.kv.compact({ revision })
+    } catch (e) {
+      if (isCompactedError(e)) return // compacted there or later already (by this or another server)
+      if (isFutureRevisionError(e)) throw new StoreError('FutureRevision', '', undefined, await this.currentRevision())
+      throw e
+    }
+    if (revision > this.compacted) this.compacted = revision
+  }
+
+  async currentRevision(): Promise<number> {
+    const res = await this.client.kv.range({ key: this.etcdKey(STORE_ROOT), count_only: true })
+    return revisionOf(res.header)
+  }
+
+  /** Ends every watch and closes the etcd connections. */
+  close(): void {
+    this.hub.close()
+    this.client.close()
+  }
+
+  /** Ends every watch, keeping the connection for writes still in flight (shutdown's first step). */
+  endWatches(): void {
+    this.hub.close()
+  }
+
+  // ---- etcd keys and values ----
+
+  private etcdKey(key: string): Buffer {
+    const rest = key.startsWith(STORE_ROOT) ? key.slice(STORE_ROOT.length) : key
+    return Buffer.from(this.prefix + rest)
+  }
+
+  private storeKey(buf: Buffer): string {
+    return STORE_ROOT + buf.toString('utf8').slice(this.prefix.length)
+  }
+
+  private keyValue(kv: IKeyValue): KeyValue {
+    return {
+      key: this.storeKey(kv.key),
+      value: kv.value ? kv.value.toString('utf8') : '',
+      createRevision: Number(kv.create_revision),
+      modRevision: Number(kv.mod_revision),
+      version: Number(kv.version),
+    }
+  }
+
+  private currentOf(res: { responses: { response_range: { kvs: IKeyValue[] } }[] }): KeyValue | undefined {
+    const kv = res.responses[0]?.response_range?.kvs[0]
+    return kv ? this.keyValue(kv) : undefined
+  }
+
+  private async txn(key: string, req: Parameters<Etcd3['kv']['txn']>[0]) {
+    try {
+      return await this.client.kv.txn(req)
+    } catch (e) {
+      if (isTooLargeError(e)) throw new StoreError('TooLarge', key)
+      throw e
+    }
+  }
+
+  /** A failed read at `revision`: Compacted (with the compaction revision) or FutureRevision, else as it came. */
+  private async readError(e: unknown, key: string, revision: number): Promise<unknown> {
+    if (isCompactedError(e)) return new StoreError('Compacted', key, undefined, await this.compactedRevision(revision))
+    if (isFutureRevisionError(e)) return new StoreError('FutureRevision', key, undefined, await this.currentRevision().catch(() => undefined))
+    return e
+  }
+
+  /**
+   * The revision etcd is compacted to, given one it refused. etcd does not say (its error has no
+   * number), so find the oldest readable revision by bisection: about log2(current) cheap reads, only
+   * on this error path.
+   */
+  private async compactedRevision(refused: number): Promise<number | undefined> {
+    try {
+      let lo = Math.max(refused + 1, this.compacted)
+      let hi = await this.currentRevision()
+      if (lo > hi) return undefined
+      while (lo < hi) {
+        const mid = Math.floor((lo + hi) / 2)
+        if (await this.readableAt(mid)) hi = mid
+        else lo = mid + 1
+      }
+      if (lo > this.compacted) this.compacted = lo
+      return lo
+    } catch {
+      return undefined
+    }
+  }
+
+  private async readableAt(revision: number): Promise<boolean> {
+    try {
+      await this.client.kv.range({ key: this.etcdKey(STORE_ROOT), revision, count_only: true })
+      return true
+    } catch (e) {
+      if (isCompactedError(e)) return false
+      throw e
+    }
+  }
+
+  // ---- watches ----
+
+  /** One etcd watch (with previous values) feeding the hub; resumes where it left off across reconnects. */
+  private openWatch(prefix: string, after: number, sink: WatchSink): { cancel(): void } {
+    const start = this.etcdKey(prefix)
+    const watcher: Watcher = this.client
+      .watch()
+      .inRange({ start, end: rangeEnd(start) })
+      .withPreviousKV()
+      .startRevision(String(after + 1))
+      .watcher()
+    let seen = after
+    let done = false
+    watcher.on('data', (res) => {
+      if (done) return
+      if (res.events.length === 0) {
+        // A progress notification (--experimental-watch-progress-notify-interval): nothing more up to here.
+        const rev = revisionOf(res.header)
+        if (rev > seen) seen = rev
+        sink.progress(rev)
+        return
+      }
+      const events: StoreEvent[] = []
+      for (const ev of res.events) {
+        // etcd3's watcher has already stripped its namespace; ours is the full etcd key.
+        const kv = this.keyValue(ev.kv)
+        const prev = ev.prev_kv ? this.keyValue(ev.prev_kv) : undefined
+        if (ev.type === 'Delete') {
+          events.push({ type: 'delete', kv: { ...(prev ?? kv), modRevision: kv.modRevision }, prevKv: prev ?? kv })
+        } else {
+          events.push(prev && kv.version > 1 ? { type: 'put', kv, prevKv: prev } : { type: 'put', kv })
+        }
+        if (kv.modRevision > seen) seen = kv.modRevision
+      }
+      sink.events(events)
+    })
+    // etcd3 resumes a dropped stream from the revision after the last response header, which can be
+    // past events a catching-up watch has not received yet; resume from what was delivered instead.
+    watcher.on('disconnected', () => {
+      watcher.request.start_revision = String(seen + 1)
+    })
+    watcher.on('error', (err) => {
+      if (done) return
+      done = true
+      // A cancelled watch does not say why in etcd 3.4 (nor the compact revision): ask etcd.
+      void this.readableAt(seen + 1).then(
+        async (ok) => sink.fail(ok ? err : new StoreError('Compacted', prefix, undefined, await this.compactedRevision(seen + 1))),
+        (e) => sink.fail(isCompactedError(e) ? new StoreError('Compacted', prefix) : e),
+      )
+    })
+    return {
+      cancel: () => {
+        if (done) return
+        done = true
+        watcher.cancel().catch(() => {})
+      },
+    }
+  }
+}
+
+function revisionOf(header: IResponseHeader): number {
+  return Number(header.revision)
+}
+
+/** The exclusive end of the range of keys that start with `prefix` (clientv3.GetPrefixRangeEnd). */
+function rangeEnd(prefix: Buffer): Buffer {
+  const end = Buffer.from(prefix)
+  for (let i = end.length - 1; i >= 0; i--) {
+    if (end[i]! < 0xff) {
+      end[i]!++
+      return end.subarray(0, i + 1)
+    }
+  }
+  return Buffer.from([0]) // every key
+}
