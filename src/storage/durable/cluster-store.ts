@@ -1,0 +1,218 @@
+// One cluster's store: etcd's revisioned key-value model on a Durable Object's SQLite. The object's
+// single thread serializes writes, as a single etcd raft group does, and each write is one
+// transactionSync, so the revision, the current state and the history change together or not at all.
+import { DurableObject } from 'cloudflare:workers'
+import type { KeyValue, ListOptions } from '../store'
+import { applyMigrations } from './migrations'
+import { encodeEvent, type CompactResult, type Failure, type GetResult, type ListResult, type WriteResult } from './protocol'
+import { Tables } from './tables'
+import { MAX_PREFIX_LENGTH, WatchHub } from './watch-hub'
+
+export interface ClusterStoreEnv {
+  /** Milliseconds between compactions (default 5 minutes, kube-apiserver's --etcd-compaction-interval). */
+  COMPACTION_INTERVAL_MS?: string
+}
+
+export const DEFAULT_COMPACTION_INTERVAL_MS = 5 * 60 * 1000
+
+/**
+ * The largest value accepted, in UTF-8 bytes: what etcd accepts by default (--max-request-bytes,
+ * 1.5 MiB), so both stores refuse the same objects. It also keeps a row under SQLite's 2 MB.
+ */
+export const MAX_VALUE_BYTES = 1.5 * 1024 * 1024
+
+export class ClusterStore extends DurableObject<ClusterStoreEnv> {
+  private readonly tables: Tables
+  private hub!: WatchHub
+  private revision = 1
+  private compacted = 0
+  private alarmSet = false
+
+  constructor(ctx: DurableObjectState, env: ClusterStoreEnv) {
+    super(ctx, env)
+    this.tables = new Tables(ctx.storage.sql)
+    // Nothing is delivered to the object (requests, socket events after a wake from hibernation) until
+    // this has run.
+    void ctx.blockConcurrencyWhile(async () => {
+      applyMigrations(ctx.storage)
+      this.revision = this.tables.loadRevision()
+      this.compacted = this.tables.meta('compacted')
+      this.hub = new WatchHub({
+        revision: () => this.revision,
+        compacted: () => this.compacted,
+        readLog: (prefix, after, maxEvents, maxSize) => this.tables.readLog({ prefix }, after, this.revision, maxEvents, maxSize),
+      })
+      this.hub.restore(ctx.getWebSockets())
+      this.alarmSet = (await ctx.storage.getAlarm()) !== null
+    })
+  }
+
+  // ---- reads ----
+
+  currentRevision(): number {
+    return this.revision
+  }
+
+  get(key: string): GetResult {
+    return { kv: this.tables.get(key), revision: this.revision }
+  }
+
+  /**
+   * Keys under prefix in key order, as of opts.revision (0: now). `count` is the number of keys in the
+   * range read (under prefix and after opts.after) regardless of limit, as etcd's RangeResponse.count,
+   * from which kube-apiserver computes remainingItemCount.
+   */
+  list(prefix: string, opts: ListOptions = {}): ListResult {
+    const revision = opts.revision || this.revision
+    const bad = this.checkRevision(revision)
+    if (bad) return bad
+    const limit = opts.limit && opts.limit > 0 ? opts.limit : -1
+    const range = { prefix, after: opts.after }
+    const { kvs, count } =
+      revision === this.revision ? this.tables.listCurrent(range, limit) : this.tables.listAt(range, revision, limit)
+    return { ok: true, kvs, revision, more: count > kvs.length, count }
+  }
+
+  // ---- writes ----
+
+  create(key: string, value: string): WriteResult {
+    return this.write(key, value, (current, revision) => {
+      if (current) return { ok: false, code: 'KeyExists', current }
+      return { key, value, createRevision: revision, modRevision: revision, version: 1 }
+    })
+  }
+
+  update(key: string, value: string, expectModRevision: number): WriteResult {
+    return this.write(key, value, (current, revision) => {
+      if (!current) return { ok: false, code: 'NotFound' }
+      if (current.modRevision !== expectModRevision) return { ok: false, code: 'Conflict', current }
+      return { key, value, createRevision: current.createRevision, modRevision: revision, version: current.version + 1 }
+    })
+  }
+
+  /** Returns the deleted pair at the deletion revision, as kube-apiserver returns a deleted object. */
+  delete(key: string, expectModRevision?: number): WriteResult {
+    return this.write(key, undefined, (current) => {
+      if (!current) return { ok: false, code: 'NotFound' }
+      if (expectModRevision != null && current.modRevision !== expectModRevision) return { ok: false, code: 'Conflict', current }
+      return null
+    })
+  }
+
+  /**
+   * Drops the history not needed to read at `revision` or later. Compacting at or below the compacted
+   * revision does nothing (kube-apiserver's compactor treats etcd's ErrCompacted as done).
+   */
+  compact(revision: number): CompactResult {
+    if (revision > this.revision) return { ok: false, code: 'FutureRevision', revision: this.revision }
+    if (revision > this.compacted) this.compactTo(revision)
+    return { ok: true }
+  }
+
+  /**
+   * kube-apiserver compacts etcd every 5 minutes to the revision that was current at the previous tick
+   * (storage/etcd3/compact.go), so a client has at least one interval to resume a watch or a paged list.
+   */
+  override async alarm(): Promise<void> {
+    const mark = this.tables.meta('compaction_mark')
+    if (mark > this.compacted) this.compactTo(mark)
+    this.tables.setMeta('compaction_mark', this.revision)
+    if (this.revision > this.compacted) {
+      await this.ctx.storage.setAlarm(Date.now() + this.compactionInterval())
+    } else {
+      this.alarmSet = false // nothing left to compact: let an idle cluster sleep until its next write
+    }
+  }
+
+  // ---- watch ----
+
+  override async fetch(request: Request): Promise<Response> {
+    const url = new URL(request.url)
+    if (url.pathname !== '/watch') return new Response('not found', { status: 404 })
+    if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket') return new Response('expected a WebSocket upgrade', { status: 426 })
+    const prefix = url.searchParams.get('prefix')
+    const after = Number(url.searchParams.get('after'))
+    if (prefix === null || prefix.length > MAX_PREFIX_LENGTH || !Number.isSafeInteger(after) || after < 0) {
+      return new Response('watch needs prefix (at most 1024 characters) and after (a revision)', { status: 400 })
+    }
+    const { 0: client, 1: server } = new WebSocketPair()
+    this.ctx.acceptWebSocket(server)
+    this.hub.open(server, prefix, after)
+    return new Response(null, { status: 101, webSocket: client })
+  }
+
+  override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
+    this.hub.message(ws, message)
+  }
+
+  override webSocketClose(ws: WebSocket): void {
+    this.hub.closed(ws)
+    try {
+      ws.close(1000, 'watch closed') // complete the close handshake where workerd does not do it for us
+    } catch {
+      // already closed
+    }
+  }
+
+  override webSocketError(ws: WebSocket): void {
+    this.hub.closed(ws)
+  }
+
+  // ---- internals ----
+
+  /**
+   * One compare-and-swap write at the next revision. `decide` sees the current pair and returns the new
+   * pair, a Failure, or null for a delete.
+   */
+  private write(
+    key: string,
+    value: string | undefined,
+    decide: (current: KeyValue | undefined, revision: number) => KeyValue | Failure | null,
+  ): WriteResult {
+    if (value !== undefined && tooLarge(value)) return { ok: false, code: 'TooLarge' }
+    const revision = this.revision + 1
+    const outcome = this.ctx.storage.transactionSync(() => {
+      const current = this.tables.get(key)
+      const next = decide(current, revision)
+      if (next && 'ok' in next) return next
+      if (next) {
+        this.tables.put(next, current)
+        return { kv: next, prev: current, deleted: false }
+      }
+      this.tables.remove(current!, revision)
+      return { kv: { ...current!, modRevision: revision }, prev: current, deleted: true }
+    })
+    if ('ok' in outcome) return outcome
+    this.revision = revision
+    this.hub.publish({ rev: revision, key, json: JSON.stringify(encodeEvent(outcome.kv, outcome.prev, outcome.deleted)) })
+    if (!this.alarmSet) {
+      this.alarmSet = true
+      void this.ctx.storage.setAlarm(Date.now() + this.compactionInterval())
+    }
+    return { ok: true, kv: outcome.kv }
+  }
+
+  private compactTo(revision: number): void {
+    const from = this.compacted
+    this.ctx.storage.transactionSync(() => this.tables.compact(from, revision, this.revision))
+    this.compacted = revision
+  }
+
+  private checkRevision(revision: number): Failure | undefined {
+    if (revision < this.compacted) return { ok: false, code: 'Compacted', revision: this.compacted }
+    if (revision > this.revision) return { ok: false, code: 'FutureRevision', revision: this.revision }
+    return undefined
+  }
+
+  private compactionInterval(): number {
+    const ms = Number(this.env.COMPACTION_INTERVAL_MS)
+    return ms > 0 ? ms : DEFAULT_COMPACTION_INTERVAL_MS
+  }
+}
+
+/** Whether s is over MAX_VALUE_BYTES in UTF-8, encoding it only when its length leaves that open. */
+function tooLarge(s: string): boolean {
+  if (s.length > MAX_VALUE_BYTES) return true // at least one byte per UTF-16 unit
+  if (s.length * 3 <= MAX_VALUE_BYTES) return false // at most three
+  return new TextEncoder().encode(s).length > MAX_VALUE_BYTES
+}

@@ -1,0 +1,218 @@
+// SQL over the schema in migrations/: current state in `kv`, history in `log`, counters in `meta`.
+// Every value is a bound parameter (SQL text is capped at 100 KB); statements are constant strings.
+// Results are read out of the cursors at once: nothing here awaits.
+import type { KeyValue } from '../store'
+import type { LogEvent } from './ring'
+import { encodeEvent, type WireEvent } from './protocol'
+
+type Row = Record<string, SqlStorageValue>
+interface KvRow extends Row {
+  key: string
+  value: string
+  create_rev: number
+  mod_rev: number
+  version: number
+}
+interface LogRow extends Row {
+  rev: number
+  key: string
+  value: string | null
+  create_rev: number
+  version: number
+  prev_rev: number | null
+  prev_value: string | null
+}
+
+const toKv = (r: KvRow): KeyValue => ({
+  key: r.key,
+  value: r.value,
+  createRevision: r.create_rev,
+  modRevision: r.mod_rev,
+  version: r.version,
+})
+
+/** A key range: keys starting with `prefix`, strictly after `after` when given. */
+export interface Range {
+  prefix: string
+  after?: string
+}
+
+// The range as SQL: the lower bound is `> after` when that is the tighter one. SQLite's BINARY collation
+// orders UTF-8 bytes, which is code point order, the order prefixEnd counts in.
+function rangeSql(column: string, range: Range): { where: string; args: string[] } {
+  const useAfter = range.after !== undefined && range.after >= range.prefix
+  const parts = [useAfter ? `${column} > ?` : `${column} >= ?`]
+  const args = [useAfter ? range.after! : range.prefix]
+  const end = prefixEnd(range.prefix)
+  if (end !== undefined) {
+    parts.push(`${column} < ?`)
+    args.push(end)
+  }
+  return { where: parts.join(' AND '), args }
+}
+
+/**
+ * The least string greater than every string starting with prefix (store.ts's prefixEnd, by code
+ * point). Undefined when there is none: for '' or a run of U+10FFFF, every greater string starts with prefix.
+ */
+function prefixEnd(prefix: string): string | undefined {
+  const chars = Array.from(prefix)
+  while (chars.length > 0) {
+    const cp = chars.pop()!.codePointAt(0)!
+    if (cp < 0x10ffff) return chars.join('') + String.fromCodePoint(cp + 1)
+  }
+  return undefined
+}
+
+export class Tables {
+  constructor(private readonly sql: SqlStorage) {}
+
+  // ---- counters ----
+
+  meta(name: 'revision' | 'compacted' | 'compaction_mark'): number {
+    return this.sql.exec<{ value: number }>('SELECT value FROM meta WHERE name = ?', name).one().value
+  }
+
+  setMeta(name: 'revision' | 'compacted' | 'compaction_mark', value: number): void {
+    this.sql.exec('UPDATE meta SET value = ? WHERE name = ?', value, name)
+  }
+
+  /** The current revision: the newest log row, or the one compaction recorded if that row is gone. */
+  loadRevision(): number {
+    const newest = this.sql.exec<{ rev: number | null }>('SELECT max(rev) AS rev FROM log').one().rev ?? 0
+    return Math.max(newest, this.meta('revision'))
+  }
+
+  // ---- current state ----
+
+  get(key: string): KeyValue | undefined {
+    const row = this.sql.exec<KvRow>('SELECT key, value, create_rev, mod_rev, version FROM kv WHERE key = ?', key).toArray()[0]
+    return row && toKv(row)
+  }
+
+  listCurrent(range: Range, limit: number): { kvs: KeyValue[]; count: number } {
+    const { where, args } = rangeSql('key', range)
+    const kvs = this.sql
+      .exec<KvRow>(`SELECT key, value, create_rev, mod_rev, version FROM kv WHERE ${where} ORDER BY key LIMIT ?`, ...args, limit)
+      .toArray()
+      .map(toKv)
+    const count = this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM kv WHERE ${where}`, ...args).one().n
+    return { kvs, count }
+  }
+
+  /**
+   * The range as of `revision`: for each key its newest log row at or below the revision, unless that
+   * row is a tombstone (etcd's MVCC range read). Walks log_key_rev in key order, so LIMIT stops the
+   * scan early and only the rows returned have their values read.
+   */
+  listAt(range: Range, revision: number, limit: number): { kvs: KeyValue[]; count: number } {
+    const { where, args } = rangeSql('l.key', range)
+    const visible = `${where} AND l.rev = (SELECT max(n.rev) FROM log AS n WHERE n.key = l.key AND n.rev <= ?) AND l.value IS NOT NULL`
+    const kvs = this.sql
+      .exec<KvRow>(
+        `SELECT l.key, l.value, l.create_rev, l.rev AS mod_rev, l.version FROM log AS l WHERE ${visible} ORDER BY l.key LIMIT ?`,
+        ...args,
+        revision,
+        limit,
+      )
+      .toArray()
+      .map(toKv)
+    const count = this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM log AS l WHERE ${visible}`, ...args, revision).one().n
+    return { kvs, count }
+  }
+
+  // ---- writes (the caller holds transactionSync) ----
+
+  /** Records a create or update at kv.modRevision; `prev` is the pair it replaces. */
+  put(kv: KeyValue, prev: KeyValue | undefined): void {
+    this.sql.exec(
+      `INSERT INTO kv (key, value, create_rev, mod_rev, version) VALUES (?, ?, ?, ?, ?)
+       ON CONFLICT (key) DO UPDATE SET value = excluded.value, mod_rev = excluded.mod_rev, version = excluded.version`,
+      kv.key,
+      kv.value,
+      kv.createRevision,
+      kv.modRevision,
+      kv.version,
+    )
+    this.sql.exec(
+      'INSERT INTO log (rev, key, value, create_rev, version, prev_rev) VALUES (?, ?, ?, ?, ?, ?)',
+      kv.modRevision,
+      kv.key,
+      kv.value,
+      kv.createRevision,
+      kv.version,
+      prev?.modRevision ?? null,
+    )
+  }
+
+  /** Records the deletion of `prev` at `revision` as a tombstone. */
+  remove(prev: KeyValue, revision: number): void {
+    this.sql.exec('DELETE FROM kv WHERE key = ?', prev.key)
+    this.sql.exec(
+      'INSERT INTO log (rev, key, value, create_rev, version, prev_rev) VALUES (?, ?, NULL, ?, ?, ?)',
+      revision,
+      prev.key,
+      prev.createRevision,
+      prev.version,
+      prev.modRevision,
+    )
+  }
+
+  /**
+   * Removes the history not needed to read at revisions >= `to`: rows superseded by a later row of
+   * the same key at or below `to`, and tombstones at or below `to` (etcd's compaction keeps, per key,
+   * the newest revision at or below the compact revision, unless it is a tombstone). Rows at or below
+   * `from` were compacted before, so only rows in (from, to] can supersede anything new.
+   */
+  compact(from: number, to: number, revision: number): void {
+    this.sql.exec(
+      `DELETE FROM log WHERE rev IN (
+         SELECT older.rev FROM log AS newer JOIN log AS older ON older.key = newer.key AND older.rev < newer.rev
+         WHERE newer.rev > ? AND newer.rev <= ?)`,
+      from,
+      to,
+    )
+    this.sql.exec('DELETE FROM log WHERE rev > ? AND rev <= ? AND value IS NULL', from, to)
+    this.setMeta('compacted', to)
+    this.setMeta('revision', revision)
+  }
+
+  // ---- history for watchers ----
+
+  /**
+   * Events after `after` under `range`, oldest first, up to `maxEvents` events or about `maxSize` of
+   * encoded events. `through` is the revision the read is complete up to: `current` when it ran out of rows.
+   */
+  readLog(range: Range, after: number, current: number, maxEvents: number, maxSize: number): { events: LogEvent[]; through: number } {
+    // Driven by revision (the primary key): '+' keeps SQLite off log_key_rev, which would read every
+    // row under the prefix and sort them to find the few after `after`.
+    const { where, args } = rangeSql('+l.key', range)
+    const cursor = this.sql.exec<LogRow>(
+      `SELECT l.rev, l.key, l.value, l.create_rev, l.version, l.prev_rev, p.value AS prev_value
+       FROM log AS l LEFT JOIN log AS p ON p.rev = l.prev_rev
+       WHERE l.rev > ? AND ${where} ORDER BY l.rev LIMIT ?`,
+      after,
+      ...args,
+      maxEvents,
+    )
+    const events: LogEvent[] = []
+    let size = 0
+    for (const row of cursor) {
+      const json = JSON.stringify(logRowEvent(row))
+      events.push({ rev: row.rev, key: row.key, json })
+      size += json.length
+      if (size >= maxSize) break
+    }
+    const full = events.length === maxEvents || size >= maxSize
+    return { events, through: full ? events[events.length - 1].rev : current }
+  }
+}
+
+function logRowEvent(r: LogRow): WireEvent {
+  const prev: KeyValue | undefined =
+    r.prev_rev === null
+      ? undefined
+      : { key: r.key, value: r.prev_value ?? '', createRevision: r.create_rev, modRevision: r.prev_rev, version: r.version - 1 }
+  const kv: KeyValue = { key: r.key, value: r.value ?? '', createRevision: r.create_rev, modRevision: r.rev, version: r.version }
+  return encodeEvent(kv, prev, r.value === null)
+}
