@@ -1,0 +1,230 @@
+// The Worker side of the ClusterStore: Store calls as Durable Object RPC, watches over a hibernatable
+// WebSocket (protocol.ts has the wire format). Runs on workerd and, in tests, on Node against a
+// Miniflare stub, so it uses nothing but the stub and the WebSocket it hands back.
+import {
+  StoreError,
+  type KeyValue,
+  type ListOptions,
+  type Store,
+  type StoreEvent,
+  type WatchOptions,
+} from '../store'
+import type { ClusterStore } from './cluster-store'
+import {
+  ACK_STEP,
+  CLOSE_SLOW,
+  decodeEvent,
+  watchUrl,
+  type CompactResult,
+  type Failure,
+  type GetResult,
+  type ListResult,
+  type ServerMessage,
+  type WriteResult,
+} from './protocol'
+
+/** The socket a watch response carries: workerd's WebSocket, or Miniflare's in Node. */
+export interface WatchSocket {
+  accept(): void
+  send(message: string): void
+  close(code?: number, reason?: string): void
+  addEventListener(type: 'message', listener: (event: { data: unknown }) => void): void
+  addEventListener(type: 'close', listener: (event: { code: number; reason: string }) => void): void
+  addEventListener(type: 'error', listener: (event: unknown) => void): void
+}
+
+/** What DurableStore needs of a ClusterStore stub; a DurableObjectStub<ClusterStore> is one. */
+export interface ClusterStoreStub {
+  get(key: string): Promise<GetResult>
+  list(prefix: string, opts?: ListOptions): Promise<ListResult>
+  create(key: string, value: string): Promise<WriteResult>
+  update(key: string, value: string, expectModRevision: number): Promise<WriteResult>
+  delete(key: string, expectModRevision?: number): Promise<WriteResult>
+  compact(revision: number): Promise<CompactResult>
+  currentRevision(): Promise<number>
+  fetch(url: string, init: { headers: Record<string, string> }): Promise<{ status: number; webSocket?: WatchSocket | null; text(): Promise<string> }>
+}
+
+export class DurableStore implements Store {
+  constructor(private readonly stub: ClusterStoreStub) {}
+
+  async get(key: string): Promise<{ kv?: KeyValue; revision: number }> {
+    const r = await this.stub.get(key)
+    return r.kv ? { kv: copyKv(r.kv), revision: r.revision } : { revision: r.revision }
+  }
+
+  async list(prefix: string, opts?: ListOptions): Promise<{ kvs: KeyValue[]; revision: number; more: boolean; count: number }> {
+    const r = ok(prefix, await this.stub.list(prefix, opts))
+    return { kvs: r.kvs.map(copyKv), revision: r.revision, more: r.more, count: r.count }
+  }
+
+  async create(key: string, value: string): Promise<KeyValue> {
+    return copyKv(ok(key, await this.stub.create(key, value)).kv)
+  }
+
+  async update(key: string, value: string, expectModRevision: number): Promise<KeyValue> {
+    return copyKv(ok(key, await this.stub.update(key, value, expectModRevision)).kv)
+  }
+
+  async delete(key: string, expectModRevision?: number): Promise<KeyValue> {
+    return copyKv(ok(key, await this.stub.delete(key, expectModRevision)).kv)
+  }
+
+  async compact(revision: number): Promise<void> {
+    ok('', await this.stub.compact(revision))
+  }
+
+  currentRevision(): Promise<number> {
+    return this.stub.currentRevision()
+  }
+
+  /**
+   * Events after afterRevision under prefix until signal aborts or the consumer stops. Throws
+   * StoreError('Compacted') when the history is gone. Ends without an error when the store drops a
+   * watcher that fell behind (the consumer starts a new watch, as client-go does when kube-apiserver
+   * ends one); other unexpected closes throw.
+   */
+  async *watch(prefix: string, afterRevision: number, signal: AbortSignal, opts: WatchOptions = {}): AsyncGenerator<StoreEvent> {
+    if (signal.aborted) return
+    const res = await this.stub.fetch(watchUrl(prefix, afterRevision), { headers: { Upgrade: 'websocket' } })
+    const ws = res.webSocket
+    if (res.status !== 101 || !ws) throw new Error(`watch ${prefix}: HTTP ${res.status}: ${await res.text()}`)
+    ws.accept()
+    const inbox = new Inbox()
+    const progress = opts.progressIntervalMs ? new Ticker(opts.progressIntervalMs, () => send(ws, '{"t":"p"}')) : undefined
+    ws.addEventListener('message', (e) => {
+      progress?.reset() // progress is only asked for when nothing else arrives
+      inbox.push(typeof e.data === 'string' ? e.data : new TextDecoder().decode(e.data as ArrayBuffer))
+    })
+    ws.addEventListener('close', (e) => inbox.end(e))
+    ws.addEventListener('error', () => inbox.end({ code: 1006, reason: 'WebSocket error' }))
+    const onAbort = () => inbox.abort()
+    signal.addEventListener('abort', onAbort)
+    progress?.reset()
+    let unacked = 0
+    try {
+      for (;;) {
+        const next = await inbox.next()
+        if (next === undefined) return // aborted
+        if (typeof next !== 'string') return closedByStore(prefix, next.code, next.reason)
+        const msg = JSON.parse(next) as ServerMessage
+        if (msg.t === 'x') throw new StoreError(msg.c, prefix, undefined, msg.r)
+        if (msg.t === 'c') return closedByStore(prefix, msg.c, msg.m)
+        if (msg.t === 'p') {
+          yield { type: 'progress', revision: msg.r }
+        } else {
+          for (const e of msg.e) {
+            if (signal.aborted) return
+            yield decodeEvent(e)
+          }
+        }
+        // Acknowledge only what the consumer took, so a slow consumer slows the DO's sending rather than
+        // piling events up here.
+        unacked += next.length
+        if (unacked >= ACK_STEP) {
+          send(ws, `{"t":"a","n":${unacked}}`)
+          unacked = 0
+        }
+      }
+    } finally {
+      signal.removeEventListener('abort', onAbort)
+      progress?.stop()
+      try {
+        ws.close(1000, 'watch ended')
+      } catch {
+        // already closed
+      }
+    }
+  }
+}
+
+/** The Store for a cluster: its ClusterStore object is named after it. */
+export function clusterStore(env: { CLUSTER: DurableObjectNamespace<ClusterStore> }, cluster = 'default'): Store {
+  return new DurableStore(env.CLUSTER.getByName(cluster))
+}
+
+/** A watch the store ended: fine for a watcher dropped as too slow, an error otherwise. */
+function closedByStore(prefix: string, code: number, reason: string): void {
+  if (code !== CLOSE_SLOW) throw new Error(`watch ${prefix}: closed by the store (${code} ${reason})`)
+}
+
+function ok<T extends { ok: true }>(key: string, r: T | Failure): T {
+  if (r.ok) return r
+  throw new StoreError(r.code, key, r.current && copyKv(r.current), r.revision)
+}
+
+// RPC results carry a disposer; hand callers plain pairs.
+function copyKv(kv: KeyValue): KeyValue {
+  return { key: kv.key, value: kv.value, createRevision: kv.createRevision, modRevision: kv.modRevision, version: kv.version }
+}
+
+function send(ws: WatchSocket, msg: string): void {
+  try {
+    ws.send(msg)
+  } catch {
+    // the close event ends the watch
+  }
+}
+
+type Closed = { code: number; reason: string }
+
+/** Messages in arrival order, then the close; abort() ends it at once. */
+class Inbox {
+  private items: (string | Closed)[] = []
+  private waiter?: () => void
+  private closed = false
+  private aborted = false
+
+  push(msg: string): void {
+    if (this.closed) return
+    this.items.push(msg)
+    this.wake()
+  }
+
+  end(close: Closed): void {
+    if (this.closed) return
+    this.closed = true
+    this.items.push({ code: close.code, reason: close.reason })
+    this.wake()
+  }
+
+  abort(): void {
+    this.aborted = true
+    this.wake()
+  }
+
+  /** The next message or close, or undefined once aborted. */
+  async next(): Promise<string | Closed | undefined> {
+    while (!this.aborted && this.items.length === 0) await new Promise<void>((resolve) => (this.waiter = resolve))
+    return this.aborted ? undefined : this.items.shift()
+  }
+
+  private wake(): void {
+    const w = this.waiter
+    this.waiter = undefined
+    w?.()
+  }
+}
+
+/** Calls fn after `ms` of quiet; reset() restarts the wait. */
+class Ticker {
+  private timer?: ReturnType<typeof setTimeout>
+
+  constructor(
+    private readonly ms: number,
+    private readonly fn: () => void,
+  ) {}
+
+  reset(): void {
+    this.stop()
+    this.timer = setTimeout(() => {
+      this.fn()
+      this.reset()
+    }, this.ms)
+  }
+
+  stop(): void {
+    if (this.timer !== undefined) clearTimeout(this.timer)
+    this.timer = undefined
+  }
+}
