@@ -1,0 +1,30 @@
+// Test-only Worker around the real ClusterStore. Node reaches the object through it because Miniflare's
+// proxy cannot return a DO stub's RPC results as values (they carry a disposer, so the proxy hands back
+// a remote reference); here the Worker makes the real RPC call and returns the result as JSON.
+//   POST /rpc/<cluster>/<method>   body: JSON array of arguments
+//   GET  /fetch/<cluster>/<path>   forwarded to the object's fetch (the watch WebSocket upgrade)
+import type { ClusterStore } from '../../src/storage/durable/cluster-store'
+
+export { ClusterStore } from '../../src/storage/durable/cluster-store'
+
+interface Env {
+  CLUSTER: DurableObjectNamespace<ClusterStore>
+}
+
+const METHODS = new Set(['get', 'list', 'create', 'update', 'delete', 'compact', 'currentRevision'])
+
+export default {
+  async fetch(request: Request, env: Env): Promise<Response> {
+    const url = new URL(request.url)
+    const [, kind, cluster, ...rest] = url.pathname.split('/')
+    const stub = env.CLUSTER.getByName(decodeURIComponent(cluster ?? ''))
+    if (kind === 'rpc' && METHODS.has(rest[0] ?? '')) {
+      const args = (await request.json()) as unknown[]
+      // Called as a method: an RPC stub's properties are remote too, so no `.apply`.
+      const rpc = stub as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>
+      return Response.json((await rpc[rest[0]!]!(...args)) ?? null)
+    }
+    if (kind === 'fetch') return stub.fetch(new Request(`https://cluster/${rest.join('/')}${url.search}`, request))
+    return new Response('not found', { status: 404 })
+  },
+}
