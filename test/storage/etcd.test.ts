@@ -1,0 +1,198 @@
+// The Store contract and EtcdStore's own behaviour against a real etcd (/usr/bin/etcd on loopback).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { etcdClient } from '../../src/storage/etcd/client'
+import { EtcdStore } from '../../src/storage/etcd/store'
+import { StoreError, type StoreEvent } from '../../src/storage/store'
+import { startEtcd, type EtcdCluster } from '../helpers/etcd'
+import { storeContract } from './contract'
+
+let etcd: EtcdCluster
+beforeAll(async () => {
+  // A short progress interval, so that an idle watch's progress revision visibly advances.
+  etcd = await startEtcd({ progressNotifyInterval: '1s' })
+})
+afterAll(async () => {
+  await etcd?.stop()
+})
+
+function newStore(opts: ConstructorParameters<typeof EtcdStore>[1] = {}): EtcdStore {
+  return new EtcdStore(etcdClient({ endpoints: etcd.endpoints }), opts)
+}
+
+storeContract('EtcdStore on etcd', async () => {
+  const store = newStore()
+  return { store, cleanup: async () => store.close() }
+})
+
+const WAIT_MS = 10_000
+
+async function next<T>(it: AsyncIterator<T>): Promise<T> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const timeout = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error(`nothing from the watch in ${WAIT_MS} ms`)), WAIT_MS)
+  })
+  try {
+    const r = await Promise.race([it.next(), timeout])
+    if (r.done) throw new Error('the watch ended')
+    return r.value
+  } finally {
+    clearTimeout(timer)
+  }
+}
+
+async function events(it: AsyncIterator<StoreEvent>, n: number): Promise<string[]> {
+  const out: string[] = []
+  while (out.length < n) {
+    const ev = await next(it)
+    if (ev.type !== 'progress') out.push(`${ev.type} ${ev.kv.key}=${ev.kv.value}@${ev.kv.modRevision}`)
+  }
+  return out
+}
+
+async function failure(p: Promise<unknown>): Promise<unknown> {
+  try {
+    await p
+  } catch (e) {
+    return e
+  }
+  throw new Error('expected a failure')
+}
+
+const fresh = () => Math.random().toString(36).slice(2, 10)
+
+describe('EtcdStore on etcd', () => {
+  it('keeps keys under --etcd-prefix, with the object JSON as the value', async () => {
+    const store = newStore({ prefix: `/custom-${fresh()}` })
+    try {
+      const value = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'default' }, data: { a: 'b' } })
+      const kv = await store.create('/registry/configmaps/default/x', value)
+      expect(kv.key).toBe('/registry/configmaps/default/x')
+      expect(await store.client.get(`${store.prefix}/configmaps/default/x`).string()).toBe(value)
+      expect(await store.client.get('/registry/configmaps/default/x').string()).toBeNull()
+      expect((await store.list('/registry/configmaps/')).kvs.map((k) => k.key)).toEqual(['/registry/configmaps/default/x'])
+    } finally {
+      store.close()
+    }
+  })
+
+  it('feeds every watch of a resource from one etcd watch', async () => {
+    const store = newStore()
+    const ctl = new AbortController()
+    try {
+      const res = `/registry/widgets-${fresh()}/`
+      const start = await store.currentRevision()
+      const all = store.watch(res, start, ctl.signal)[Symbol.asyncIterator]()
+      const a = store.watch(`${res}a/`, start, ctl.signal)[Symbol.asyncIterator]()
+      const b = store.watch(`${res}b/`, start, ctl.signal)[Symbol.asyncIterator]()
+      const a1 = await store.create(`${res}a/1`, 'a1')
+      const b1 = await store.create(`${res}b/1`, 'b1')
+      const a2 = await store.update(`${res}a/1`, 'a2', a1.modRevision)
+      expect(await events(all, 3)).toEqual([`put ${res}a/1=a1@${a1.modRevision}`, `put ${res}b/1=b1@${b1.modRevision}`, `put ${res}a/1=a2@${a2.modRevision}`])
+      expect(await events(a, 2)).toEqual([`put ${res}a/1=a1@${a1.modRevision}`, `put ${res}a/1=a2@${a2.modRevision}`])
+      expect(await events(b, 1)).toEqual([`put ${res}b/1=b1@${b1.modRevision}`])
+      expect(store.watchFeeds).toBe(1)
+    } finally {
+      ctl.abort()
+      store.close()
+    }
+  })
+
+  it('serves a watch starting before the recent-events ring from etcd, then from the shared feed', async () => {
+    const store = newStore({ hubLimits: { ringEvents: 2, ringBytes: 1 << 20, clientQueue: 1000 } })
+    const ctl = new AbortController()
+    try {
+      const res = `/registry/gadgets-${fresh()}/`
+      const start = await store.currentRevision()
+      const first = store.watch(res, start, ctl.signal)[Symbol.asyncIterator]()
+      const written: string[] = []
+      for (let i = 0; i < 6; i++) {
+        const kv = await store.create(`${res}k${i}`, `v${i}`)
+        written.push(`put ${kv.key}=${kv.value}@${kv.modRevision}`)
+      }
+      expect(await events(first, 6)).toEqual(written) // the feed is past the ring's reach for `start` now
+      const late = store.watch(res, start, ctl.signal)[Symbol.asyncIterator]()
+      expect(await events(late, 6)).toEqual(written)
+      const more = await store.create(`${res}k6`, 'v6')
+      const line = `put ${more.key}=${more.value}@${more.modRevision}`
+      expect(await events(late, 1)).toEqual([line])
+      expect(await events(first, 1)).toEqual([line])
+    } finally {
+      ctl.abort()
+      store.close()
+    }
+  })
+
+  it('reports the compacted revision for reads and watches below it', async () => {
+    const store = newStore()
+    const ctl = new AbortController()
+    try {
+      const p = `/registry/compact-${fresh()}/`
+      const a = await store.create(`${p}a`, '1')
+      await store.update(`${p}a`, '2', a.modRevision)
+      const at = await store.currentRevision()
+      await store.compact(at)
+      const listed = await failure(store.list(p, { revision: a.modRevision }))
+      expect(listed).toMatchObject({ code: 'Compacted', revision: at })
+      const watched = await failure(next(store.watch(p, a.modRevision - 1, ctl.signal)[Symbol.asyncIterator]()))
+      expect(watched).toBeInstanceOf(StoreError)
+      expect(watched).toMatchObject({ code: 'Compacted', revision: at })
+    } finally {
+      ctl.abort()
+      store.close()
+    }
+  })
+
+  it("advances an idle watch's progress with etcd's progress notifications", async () => {
+    const store = newStore()
+    const ctl = new AbortController()
+    try {
+      const p = `/registry/idle-${fresh()}/`
+      const start = await store.currentRevision()
+      const w = store.watch(p, start, ctl.signal, { progressIntervalMs: 100 })[Symbol.asyncIterator]()
+      const elsewhere = await store.create(`/registry/busy-${fresh()}/x`, 'x')
+      for (;;) {
+        const ev = await next(w)
+        expect(ev.type).toBe('progress')
+        if (ev.type === 'progress' && ev.revision >= elsewhere.modRevision) break
+      }
+    } finally {
+      ctl.abort()
+      store.close()
+    }
+  })
+
+  it('fails fast while etcd is down, then serves reads, writes and watches again without a new client', async () => {
+    const own = await startEtcd()
+    const store = new EtcdStore(etcdClient({ endpoints: own.endpoints, requestTimeoutMs: 2_000 }))
+    const ctl = new AbortController()
+    try {
+      const p = `/registry/outage-${fresh()}/`
+      const a = await store.create(`${p}a`, '1')
+      const w = store.watch(p, a.modRevision, ctl.signal)[Symbol.asyncIterator]()
+      const b = await store.create(`${p}b`, '2')
+      expect(await events(w, 1)).toEqual([`put ${p}b=2@${b.modRevision}`])
+
+      await own.members[0]!.kill()
+      const down = await failure(store.get(`${p}a`))
+      expect(down).not.toBeInstanceOf(StoreError)
+      await own.members[0]!.start()
+
+      let c
+      for (let i = 0; ; i++) {
+        try {
+          c = await store.update(`${p}a`, '3', a.modRevision)
+          break
+        } catch (e) {
+          if (i > 100) throw e
+          await new Promise((r) => setTimeout(r, 200)) // the client's circuit breaker reopens after a pause
+        }
+      }
+      expect(await events(w, 1)).toEqual([`put ${p}a=3@${c.modRevision}`])
+      expect((await store.list(p)).kvs.map((kv) => kv.value)).toEqual(['3', '2'])
+    } finally {
+      ctl.abort()
+      store.close()
+      await own.stop()
+    }
+  })
+})
