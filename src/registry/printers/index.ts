@@ -1,0 +1,4 @@
+export * from './duration'
+export * from './format'
+export { defaultPrinter } from './default'
+export { podSummary, readinessGates } from './pod'
