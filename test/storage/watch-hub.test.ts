@@ -166,6 +166,13 @@ describe('WatchHub', () => {
     expect(s.closed?.code).toBe(CLOSE_SLOW)
     expect(s.messages().at(-1)).toMatchObject({ t: 'c', c: CLOSE_SLOW })
     expect(hub.size).toBe(0)
+    // An acknowledgement already on its way does not bring the watcher back.
+    s.closed = undefined
+    const sent = s.sent.length
+    hub.message(asWs(s), JSON.stringify({ t: 'a', n: WATCH_WINDOW }))
+    hub.publish(src.write('/r/after'))
+    expect(hub.size).toBe(0)
+    expect(s.sent.length).toBe(sent)
   })
 
   it('fails a watcher whose cursor falls below the compacted revision while it catches up', () => {

@@ -161,23 +161,25 @@ export class WatchHub {
   }
 
   private fail(ws: WebSocket, code: StoreErrorCode, revision: number, w?: Watcher): void {
-    try {
-      ws.send(JSON.stringify({ t: 'x', c: code, r: revision }))
-      ws.close(CLOSE_ERROR, code)
-    } catch {
-      // already closed
-    }
+    this.end(ws, JSON.stringify({ t: 'x', c: code, r: revision }), CLOSE_ERROR, code)
     if (w) this.remove(w)
   }
 
   private close(w: Watcher, code: number, reason: string): void {
+    this.end(w.ws, JSON.stringify({ t: 'c', c: code, m: reason }), code, reason)
+    this.remove(w)
+  }
+
+  // Says why in-band, then closes. The attachment is cleared first, so a message the client sent
+  // before it saw the close cannot bring the watcher back through adopt().
+  private end(ws: WebSocket, last: string, code: number, reason: string): void {
     try {
-      w.ws.send(JSON.stringify({ t: 'c', c: code, m: reason }))
-      w.ws.close(code, reason)
+      ws.serializeAttachment(null)
+      ws.send(last)
+      ws.close(code, reason)
     } catch {
       // already closed
     }
-    this.remove(w)
   }
 
   private add(ws: WebSocket, prefix: string, live: boolean, cursor: number): Watcher {
