@@ -124,6 +124,37 @@ describe('ClusterStore', () => {
   })
 })
 
+describe('DurableStore inside a Worker on workerd', () => {
+  it('watches through clusterStore(env) as the real Worker does', async () => {
+    const cluster = `test-${crypto.randomUUID()}`
+    const store = fresh(mf, cluster)
+    const a = await store.create('/registry/pods/a', '1')
+    const watching = mf.dispatchFetch(`http://store.test/in-worker/${cluster}/watch?prefix=/registry/pods/&after=1&n=3&progress=50`)
+    await new Promise((r) => setTimeout(r, 300)) // a quiet spell: a progress notification comes
+    const a2 = await store.update(a.key, '2', a.modRevision)
+    const b = await store.create('/registry/pods/b', '3')
+    const { items } = (await (await watching).json()) as { items: StoreEvent[] }
+    expect(items.filter((e) => e.type !== 'progress')).toEqual([
+      { type: 'put', kv: a },
+      { type: 'put', kv: a2, prevKv: a },
+      { type: 'put', kv: b },
+    ])
+    const quiet = items.slice(1, items.findIndex((e) => e.type !== 'progress' && e.kv.modRevision === a2.modRevision))
+    expect(quiet.length).toBeGreaterThan(0)
+    for (const e of quiet) expect(e).toEqual({ type: 'progress', revision: a.modRevision })
+  })
+
+  it('reports Compacted from inside the Worker as a StoreError', async () => {
+    const cluster = `test-${crypto.randomUUID()}`
+    const store = fresh(mf, cluster)
+    const a = await store.create('/registry/a', '1')
+    await store.update(a.key, '2', a.modRevision)
+    await store.compact(3)
+    const res = await mf.dispatchFetch(`http://store.test/in-worker/${cluster}/watch?prefix=/registry/&after=1&n=1`)
+    expect(await res.json()).toEqual({ items: [], error: expect.objectContaining({ name: 'StoreError', code: 'Compacted', revision: 3 }) })
+  })
+})
+
 describe('ClusterStore compaction alarm', () => {
   let fast: Miniflare
   beforeAll(async () => {

@@ -3,7 +3,12 @@
 // a remote reference); here the Worker makes the real RPC call and returns the result as JSON.
 //   POST /rpc/<cluster>/<method>   body: JSON array of arguments
 //   GET  /fetch/<cluster>/<path>   forwarded to the object's fetch (the watch WebSocket upgrade)
+//   GET  /in-worker/<cluster>/watch?prefix=&after=&n=&progress=
+//                                  runs DurableStore.watch here on workerd, as the real Worker does,
+//                                  and returns its items (with progress) up to the n-th event as JSON
+import { clusterStore } from '../../src/storage/durable/client'
 import type { ClusterStore } from '../../src/storage/durable/cluster-store'
+import type { StoreEvent } from '../../src/storage/store'
 
 export { ClusterStore } from '../../src/storage/durable/cluster-store'
 
@@ -24,7 +29,27 @@ export default {
       const rpc = stub as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>
       return Response.json((await rpc[rest[0]!]!(...args)) ?? null)
     }
+    if (kind === 'in-worker') return watchInWorker(env, decodeURIComponent(cluster ?? ''), url.searchParams)
     if (kind === 'fetch') return stub.fetch(new Request(`https://cluster/${rest.join('/')}${url.search}`, request))
     return new Response('not found', { status: 404 })
   },
+}
+
+async function watchInWorker(env: Env, cluster: string, q: URLSearchParams): Promise<Response> {
+  const store = clusterStore(env, cluster)
+  const ctl = new AbortController()
+  const items: StoreEvent[] = []
+  let events = 0
+  try {
+    const progressIntervalMs = Number(q.get('progress')) || undefined
+    for await (const e of store.watch(q.get('prefix') ?? '', Number(q.get('after')), ctl.signal, { progressIntervalMs })) {
+      items.push(e)
+      if (e.type !== 'progress' && ++events >= Number(q.get('n'))) break
+    }
+  } catch (e) {
+    return Response.json({ items, error: e instanceof Error ? { name: e.name, message: e.message, ...e } : String(e) })
+  } finally {
+    ctl.abort()
+  }
+  return Response.json({ items })
 }
