@@ -228,7 +228,7 @@ export class RegistryStore {
       if (kv) throw alreadyExists(this.gr, meta.name!)
       return obj
     }
-    await s.beforeCreate?.(obj, this.store)
+    await s.beforeCreate?.(obj, this.store, ctx)
     try {
       return decode(this.type, await this.store.create(key, encode(this.type, obj)))
     } catch (e) {

@@ -1,5 +1,6 @@
 // The resource-type table and the per-kind strategy seam (the role of k8s.io/apiserver's
 // rest.RESTCreateStrategy / RESTUpdateStrategy and the generic registry store's options).
+import type { AuthContext } from '../auth/context'
 import type { FieldError } from '../server/errors'
 import type { Store } from '../storage/store'
 
@@ -52,6 +53,25 @@ export interface RequestContext {
   dryRun: boolean
   /** Warnings to return in `Warning: 299 - "..."` headers. */
   warnings: string[]
+  /** The request's authorizer and credentials machinery, for kinds that answer with them (reviews, TokenRequest). */
+  auth?: AuthContext
+}
+
+/** A POST answered by code rather than by storing the body: the review kinds, and subresources like serviceaccounts/token. */
+export interface VirtualCreateRequest {
+  store: Store
+  ctx: RequestContext
+  /** The request's namespace (empty for cluster-scoped kinds). */
+  namespace: string
+  /** The parent object's name, for a subresource. */
+  name: string
+}
+
+export interface CreateSubresource {
+  group: string
+  version: string
+  kind: string
+  create(obj: KubeObject, req: VirtualCreateRequest): Promise<KubeObject>
 }
 
 /** One column of a Table (meta.k8s.io/v1) as kubectl prints it. */
@@ -103,7 +123,7 @@ export interface Strategy {
    * Work before a create is stored that needs the store: allocating a Service's clusterIP, for example.
    * Must be undone by afterDelete; runs after validation, skipped on dryRun.
    */
-  beforeCreate?(obj: KubeObject, store: Store): Promise<void>
+  beforeCreate?(obj: KubeObject, store: Store, ctx?: RequestContext): Promise<void>
   /** Release what beforeCreate took, once the object is finally removed. */
   afterDelete?(obj: KubeObject, store: Store): Promise<void>
 }
@@ -131,6 +151,10 @@ export interface ResourceType {
   custom?: boolean
   /** DELETE answers with the deleted object rather than a Success Status (pods, services, namespaces). */
   returnDeletedObject?: boolean
+  /** Create-only kinds that are never stored (SubjectAccessReview, TokenReview): POST answers with what this returns. */
+  virtualCreate?(obj: KubeObject, req: VirtualCreateRequest): Promise<KubeObject>
+  /** Subresources that take a POST of their own kind (serviceaccounts/token takes a TokenRequest). */
+  createSubresources?: Record<string, CreateSubresource>
   strategy: Strategy
 }
 
