@@ -35,7 +35,8 @@ const errInvalidIndex = 'invalid index referenced'
 const errTestFailed = 'test failed'
 const wrap = (cause: string, context: string) => new JsonPatchError(`${context}: ${cause}`)
 
-// encoding/json's string encoding with HTML escaping (the encoder kube-apiserver serializes objects with).
+// encoding/json's string encoding with HTML escaping (the encoder kube-apiserver serializes objects with;
+// \b and \f as short escapes since Go 1.22).
 function goEncodeString(s: string): string {
   let out = '"'
   for (const ch of s) {
@@ -45,6 +46,8 @@ function goEncodeString(s: string): string {
     else if (ch === '\n') out += '\\n'
     else if (ch === '\r') out += '\\r'
     else if (ch === '\t') out += '\\t'
+    else if (ch === '\b') out += '\\b'
+    else if (ch === '\f') out += '\\f'
     else if (c < 0x20 || ch === '<' || ch === '>' || ch === '&' || c === 0x2028 || c === 0x2029) out += `\\u${c.toString(16).padStart(4, '0')}`
     else if (c >= 0xd800 && c <= 0xdfff) out += '\\ufffd'
     else out += ch
