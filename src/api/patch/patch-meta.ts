@@ -58,6 +58,7 @@ const types: Record<string, Record<string, FieldPatchMeta>> = {
   ServiceSpec: { ports: merge('port') },
   StatefulSetSpec: { template: { type: 'PodTemplateSpec' } },
   Webhooks: { webhooks: merge('name') },
+  CSINodeSpec: { drivers: merge('name') },
 }
 
 function root(fields: Record<string, string>, extra: Record<string, FieldPatchMeta> = {}): Record<string, FieldPatchMeta> {
@@ -88,6 +89,9 @@ const kinds: Record<string, Record<string, FieldPatchMeta>> = {
   'apiregistration.k8s.io/APIService': root({ status: 'WithConditions' }),
   'admissionregistration.k8s.io/ValidatingWebhookConfiguration': root({}, { webhooks: merge('name') }),
   'admissionregistration.k8s.io/MutatingWebhookConfiguration': root({}, { webhooks: merge('name') }),
+  'storage.k8s.io/CSINode': root({ spec: 'CSINodeSpec' }),
+  'flowcontrol.apiserver.k8s.io/FlowSchema': root({ status: 'WithConditions' }),
+  'flowcontrol.apiserver.k8s.io/PriorityLevelConfiguration': root({ status: 'WithConditions' }),
 }
 
 const defaultRoot = root({})
