@@ -5,7 +5,9 @@ import type { Registry } from '../registry/registry'
 import { RegistryStore } from '../registry/store'
 import type { RequestContext, UserInfo } from '../registry/types'
 import type { Store } from '../storage/store'
+import type { AuthContext } from '../auth/context'
 import type { Scope } from './scope'
+import { virtualCreate } from './handlers/virtual-create'
 import { get } from './handlers/get'
 import { list } from './handlers/list'
 import { watch } from './handlers/watch'
@@ -20,23 +22,25 @@ const HANDLERS: Record<string, (s: Scope) => Promise<Response>> = {
 }
 const SUBRESOURCE_VERBS = new Set(['get', 'update', 'patch'])
 
-export async function serveResource(req: Request, url: URL, info: RequestInfo, registry: Registry, store: Store, user?: UserInfo): Promise<Response> {
+export async function serveResource(req: Request, url: URL, info: RequestInfo, registry: Registry, store: Store, user?: UserInfo, auth?: AuthContext): Promise<Response> {
   const type = registry.lookup(info.apiGroup, info.apiVersion, info.resource)
   if (!type) throw notFoundPath()
   // A cluster-scoped kind has no path under /namespaces/<ns>/ (the namespace kind itself aside).
   const underNamespace = info.namespace !== '' && info.resource !== 'namespaces'
   if (!type.namespaced && underNamespace) throw notFoundPath()
   if (type.namespaced && !underNamespace && info.name) throw notFoundPath()
-  if (info.subresource) {
+  // Computed creates (the review kinds, serviceaccounts/token) check their own paths and verbs.
+  const computed = type.virtualCreate !== undefined || (info.subresource !== '' && type.createSubresources?.[info.subresource] !== undefined)
+  if (!computed && info.subresource) {
     const served = (info.subresource === 'status' && type.subresources?.status) || (info.subresource === 'scale' && type.subresources?.scale)
     if (!served || info.parts.length > 3) throw notFoundPath()
     if (!SUBRESOURCE_VERBS.has(info.verb)) throw methodNotSupported({ group: type.group, resource: `${type.resource}/${info.subresource}` }, info.verb)
-  } else if (info.parts.length > 2) {
+  } else if (!computed && info.parts.length > 2) {
     throw notFoundPath()
   }
-  const handler = HANDLERS[info.verb]
+  const handler = computed ? virtualCreate : HANDLERS[info.verb]
   if (!handler) throw methodNotSupported({ group: type.group, resource: type.resource }, info.verb)
-  if (!info.subresource && !type.verbs.includes(info.verb)) throw methodNotSupported({ group: type.group, resource: type.resource }, info.verb)
+  if (!computed && !info.subresource && !type.verbs.includes(info.verb)) throw methodNotSupported({ group: type.group, resource: type.resource }, info.verb)
 
   const namespaceType = registry.lookup('', 'v1', 'namespaces')
   const namespaceLookup = async (name: string) => {
@@ -47,7 +51,7 @@ export async function serveResource(req: Request, url: URL, info: RequestInfo, r
       return undefined
     }
   }
-  const ctx: RequestContext = { user, namespace: info.namespace || undefined, dryRun: false, warnings: [] }
+  const ctx: RequestContext = { user, namespace: info.namespace || undefined, dryRun: false, warnings: [], auth }
   const scope: Scope = {
     req, url, query: url.searchParams, info, type, store, registry, ctx,
     rs: new RegistryStore(type, store, namespaceLookup),

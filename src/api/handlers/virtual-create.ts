@@ -1,0 +1,20 @@
+// POST to a kind that is computed rather than stored (the access reviews, TokenReview, SelfSubjectReview) or to a
+// subresource that takes a kind of its own (serviceaccounts/<name>/token): kube-apiserver's NamedCreater and
+// create-only REST storages. Anything but create is not routed for them.
+import { decodeObject, negotiate, readBodyText, respond } from '../negotiation'
+import { parseDryRun, warningHeaders, type Scope } from '../scope'
+import { methodNotAllowed, notFoundPath } from '../../server/errors'
+
+export async function virtualCreate(s: Scope): Promise<Response> {
+  const sub = s.info.subresource ? s.type.createSubresources?.[s.info.subresource] : undefined
+  if (s.info.subresource ? !sub || s.info.parts.length !== 3 : s.info.parts.length !== 1) throw notFoundPath()
+  if (s.info.verb !== 'create') throw methodNotAllowed()
+  const target = negotiate(s.req.headers.get('accept'), { table: false, metadata: false })
+  s.ctx.dryRun = parseDryRun(s.query)
+  const body = decodeObject(await readBodyText(s.req), s.req.headers.get('content-type') ?? '')
+  const req = { store: s.store, ctx: s.ctx, namespace: s.namespace ?? '', name: s.info.name }
+  const out = sub ? await sub.create(body, req) : await s.type.virtualCreate!(body, req)
+  const res = respond(201, out, target.yaml)
+  for (const [k, v] of Object.entries(warningHeaders(s.ctx))) res.headers.set(k, v)
+  return res
+}
