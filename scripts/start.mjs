@@ -2,7 +2,7 @@
 // npm start: the embedded default. Runs the Worker locally on workerd (wrangler dev, offline, no account),
 // with the cluster's state and an admin credential in --state-dir, and writes an admin kubeconfig there.
 import { spawn } from 'node:child_process'
-import { randomBytes } from 'node:crypto'
+import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -32,9 +32,25 @@ mkdirSync(stateDir, { recursive: true, mode: 0o700 })
 const tokenPath = join(stateDir, 'admin-token')
 if (!existsSync(tokenPath)) writeFileSync(tokenPath, randomBytes(32).toString('hex') + '\n', { mode: 0o600 })
 const token = readFileSync(tokenPath, 'utf8').trim()
-const tokenFile = `${token},admin,admin,"system:masters"\n`
+// More users for local testing: lines in <state-dir>/tokens.csv (the --token-auth-file format) are added.
+const extraTokensPath = join(stateDir, 'tokens.csv')
+const extraTokens = existsSync(extraTokensPath) ? readFileSync(extraTokensPath, 'utf8').split(/\r?\n/).filter((l) => l.trim() && !l.trim().startsWith('#')) : []
+const tokenFile = [`${token},admin,admin,"system:masters"`, ...extraTokens].join('\n') + '\n'
 writeFileSync(join(stateDir, 'token-auth-file.csv'), tokenFile, { mode: 0o600 })
-writeFileSync(join(stateDir, 'dev.env'), `TOKEN_AUTH_FILE='${tokenFile.trim()}'\n`, { mode: 0o600 })
+// The service account signing key (kube-apiserver's --service-account-signing-key-file), made once and kept so
+// that tokens issued before a restart still verify. The Worker reads it as a JWK from SERVICE_ACCOUNT_SIGNING_KEY.
+const saKeyPath = join(stateDir, 'service-account.key')
+if (!existsSync(saKeyPath)) {
+  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+  writeFileSync(saKeyPath, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 })
+}
+const saKeyJwk = JSON.stringify(createPrivateKey(readFileSync(saKeyPath, 'utf8')).export({ format: 'jwk' }))
+writeFileSync(join(stateDir, 'dev.env'), [
+  // Single-quoted dotenv values are literal and may span lines (one token per line).
+  `TOKEN_AUTH_FILE='${tokenFile.trim()}'`,
+  `SERVICE_ACCOUNT_SIGNING_KEY='${saKeyJwk}'`,
+  '',
+].join('\n'), { mode: 0o600 })
 
 const server = `http://127.0.0.1:${port}`
 const kubeconfigPath = join(stateDir, 'kubeconfig')

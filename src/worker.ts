@@ -3,8 +3,8 @@ import { buildApp } from './server/app'
 import { Registry } from './registry/registry'
 import { builtinResources } from './registry/builtin'
 import { clusterStore } from './storage/durable/client'
-import { parseTokenFile, TokenFileAuthenticator, type Authenticator } from './server/filters/authentication'
 import { bootstrapCluster } from './controllers/bootstrap'
+import { authOptionsFromEnv, installAuthResources, ServerAuth } from './auth/server-auth'
 import type { ClusterStore } from './storage/durable/cluster-store'
 
 export { ClusterStore } from './storage/durable/cluster-store'
@@ -15,21 +15,37 @@ export interface Env {
   TOKEN_AUTH_FILE?: string
   /** "false" turns off anonymous requests (kube-apiserver --anonymous-auth=false); on by default, as there. */
   ANONYMOUS_AUTH?: string
+  /** --authorization-mode: RBAC (default), AlwaysAllow, AlwaysDeny, comma-separated in order. */
+  AUTHORIZATION_MODE?: string
+  /** --service-account-signing-key-file contents (PKCS#8 PEM or JWK), from a Worker secret. */
+  SERVICE_ACCOUNT_SIGNING_KEY?: string
+  /** --service-account-issuer (comma-separated; the first signs). */
+  SERVICE_ACCOUNT_ISSUER?: string
+  /** --api-audiences (comma-separated); defaults to the issuers. */
+  API_AUDIENCES?: string
 }
 
 const registry = new Registry(builtinResources)
-let tokenAuth: { source: string; authenticator: Authenticator } | undefined
+installAuthResources(registry)
 
-function authenticators(env: Env): Authenticator[] {
-  const source = env.TOKEN_AUTH_FILE ?? ''
-  if (tokenAuth?.source !== source) tokenAuth = { source, authenticator: new TokenFileAuthenticator(parseTokenFile(source)) }
-  return [tokenAuth.authenticator]
+// One ServerAuth per isolate (its RBAC cache lives across requests), rebuilt only if the bindings change.
+let serverAuth: { source: string; auth: ServerAuth } | undefined
+const authByEnv = new WeakMap<object, ServerAuth>()
+function authFor(env: Env): ServerAuth {
+  const known = authByEnv.get(env)
+  if (known) return known
+  const options = authOptionsFromEnv(env as unknown as Record<string, unknown>)
+  const source = JSON.stringify(options)
+  if (serverAuth?.source !== source) serverAuth = { source, auth: new ServerAuth(options) }
+  authByEnv.set(env, serverAuth.auth)
+  return serverAuth.auth
 }
 
 const app = buildApp({
   registry,
   store: (env) => clusterStore(env as Env),
-  authenticators: (env) => authenticators(env as Env),
+  authenticators: (env, store) => authFor(env as Env).authenticators(store),
+  auth: (env, store) => authFor(env as Env).context(store),
   anonymous: (env) => (env as Env).ANONYMOUS_AUTH !== 'false',
   ready: (store) => bootstrapCluster(registry, store),
 })

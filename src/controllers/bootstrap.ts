@@ -1,5 +1,6 @@
 // What kube-apiserver's bootstrap controller and system namespaces controller create on a new cluster:
 // the system namespaces and the `kubernetes` service in default.
+import { ensureBootstrapPolicy } from '../auth/rbac/bootstrap-policy'
 import type { Registry } from '../registry/registry'
 import { RegistryStore } from '../registry/store'
 import type { KubeObject, RequestContext } from '../registry/types'
@@ -25,6 +26,8 @@ export async function bootstrapCluster(registry: Registry, store: Store, service
     return t
   }
   const namespaces = new RegistryStore(lookup('', 'v1', 'namespaces'), store, async () => undefined)
+  // The RBAC post-start hook: default roles and bindings, reconciled on every start as kube-apiserver does.
+  await ensureBootstrapPolicy(store)
   // Fast path for every later start: the last object bootstrap writes is there.
   const { kv } = await store.get('/registry/services/endpoints/default/kubernetes')
   if (kv) return

@@ -1,31 +1,36 @@
 // Builds the Hono app from a Config and a Store factory: request info → limits → authentication →
-// authorization → the API. No globals: the Worker and Node mode each build their own.
+// impersonation → authorization → the API. No globals: the Worker and Node mode each build their own.
 import { Hono } from 'hono'
 import { aggregatedContentType, aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroupDoc, apiGroupList, apiResourceList, apiVersions } from '../api/discovery'
 import { healthResponse, type HealthCheck } from '../api/health'
 import { respond, respondError } from '../api/negotiation'
 import { serveResource } from '../api/resources'
 import { versionInfo } from '../api/version'
+import type { AuthContext } from '../auth/context'
+import { jwks, JWKS_PATH, OPENID_CONFIGURATION_PATH, openIDConfiguration } from '../auth/serviceaccount/discovery'
 import type { Registry } from '../registry/registry'
 import type { UserInfo } from '../registry/types'
 import type { Store } from '../storage/store'
 import { methodNotAllowed, notFoundPath, StatusError, toStatusError, unauthorized } from './errors'
 import { authenticateRequest, type Authenticator } from './filters/authentication'
-import { authorize } from './filters/authorization'
+import { allowAuthenticated, authorize } from './filters/authorization'
+import { impersonate } from './filters/impersonation'
 import { parseRequestInfo, type RequestInfo } from './filters/request-info'
 
 export interface AppConfig {
   registry: Registry
   /** The cluster's Store for this request (the Worker makes a Durable Object stub per request). */
   store(env: unknown): Store
-  authenticators(env: unknown): Authenticator[]
+  authenticators(env: unknown, store: Store): Authenticator[]
+  /** The authorizer and the rest of the auth machinery for a request; without it every authenticated user may do anything. */
+  auth?(env: unknown, store: Store): AuthContext | Promise<AuthContext>
   /** Let requests without credentials in as system:anonymous (kube-apiserver's --anonymous-auth, on by default). */
   anonymous?(env: unknown): boolean
   /** Runs before the first request is served in an isolate or process: bootstrap objects, for example. */
   ready?(store: Store): Promise<void>
 }
 
-type Variables = { info: RequestInfo; user: UserInfo; store: Store }
+type Variables = { info: RequestInfo; user: UserInfo; store: Store; auth: AuthContext }
 
 export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   const app = new Hono<{ Variables: Variables }>()
@@ -50,10 +55,13 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
       })
       await ready
     }
-    const auth = await authenticateRequest(c.req.raw, cfg.authenticators(c.env), cfg.anonymous?.(c.env) ?? false)
+    const auth = await authenticateRequest(c.req.raw, cfg.authenticators(c.env, store), cfg.anonymous?.(c.env) ?? false)
     if (!auth.user) return respondError(unauthorized())
-    c.set('user', auth.user)
-    authorize(auth.user, c.get('info'))
+    const authContext = cfg.auth ? await cfg.auth(c.env, store) : { authorizer: allowAuthenticated }
+    const user = await impersonate(c.req.raw.headers, auth.user, authContext.authorizer)
+    c.set('user', user)
+    c.set('auth', authContext)
+    await authorize(authContext.authorizer, user, c.get('info'))
     await next()
   })
 
@@ -68,6 +76,17 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     app.get(`/${endpoint}/:check{.+}`, (c) => healthResponse(endpoint, healthChecks(c.get('store')), new URL(c.req.url), c.req.param('check')))
   }
   app.get('/version', () => respond(200, versionInfo()))
+  // Service account issuer discovery, served only when a signing key is configured.
+  app.get(OPENID_CONFIGURATION_PATH, (c) => {
+    const tokens = c.get('auth').serviceAccountTokens
+    if (!tokens?.publicKeys().length) throw notFoundPath()
+    return openIDConfiguration(tokens, new URL(c.req.url))
+  })
+  app.get(JWKS_PATH, (c) => {
+    const tokens = c.get('auth').serviceAccountTokens
+    if (!tokens?.publicKeys().length) throw notFoundPath()
+    return jwks(tokens)
+  })
 
   app.get('/api', (c) => {
     const v = aggregatedDiscoveryVersion(c.req.header('accept') ?? null)
@@ -96,7 +115,7 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     const info = c.get('info')
     if (!info.isResourceRequest) throw notFoundPath()
     if (!['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(c.req.method)) throw methodNotAllowed()
-    return serveResource(c.req.raw, new URL(c.req.url), info, cfg.registry, c.get('store'), c.get('user'))
+    return serveResource(c.req.raw, new URL(c.req.url), info, cfg.registry, c.get('store'), c.get('user'), c.get('auth'))
   })
   return app
 }

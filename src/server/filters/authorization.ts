@@ -1,23 +1,35 @@
-// Until RBAC is enforced, every authenticated user may do anything, and anonymous requests may read only
-// what kube-apiserver's default system:public-info-viewer role grants to system:unauthenticated.
+// The authorization filter (k8s.io/apiserver's WithAuthorization): builds the request's attributes from its
+// RequestInfo and the (possibly impersonated) user, asks the configured authorizer, and answers a denial with
+// kube-apiserver's Forbidden Status.
+import { forbiddenError, type Attributes, type Authorizer } from '../../auth/authorizer'
 import type { UserInfo } from '../../registry/types'
-import { forbidden, StatusError } from '../errors'
 import type { RequestInfo } from './request-info'
 
-const PUBLIC_INFO_PATHS = ['/healthz', '/livez', '/readyz', '/version', '/version/']
-
-function isPublicInfoPath(path: string): boolean {
-  return PUBLIC_INFO_PATHS.some((p) => path === p || (p !== '/version/' && path.startsWith(p + '/')))
+export function requestAttributes(user: UserInfo, info: RequestInfo): Attributes {
+  return {
+    user, verb: info.verb, isResourceRequest: info.isResourceRequest, path: info.path,
+    apiGroup: info.apiGroup, apiVersion: info.apiVersion, namespace: info.namespace,
+    resource: info.resource, subresource: info.subresource, name: info.name,
+  }
 }
 
-export function authorize(user: UserInfo, info: RequestInfo): void {
-  if (user.groups.includes('system:authenticated')) return
-  if (!info.isResourceRequest && info.verb === 'get' && isPublicInfoPath(info.path)) return
-  if (!info.isResourceRequest) {
-    throw new StatusError(403, 'Forbidden', `forbidden: User "${user.username}" cannot ${info.verb} path "${info.path}"`, {})
-  }
-  const gr = { group: info.apiGroup, resource: info.subresource ? `${info.resource}/${info.subresource}` : info.resource }
-  const where = info.namespace ? ` in the namespace "${info.namespace}"` : ''
-  const scope = info.namespace ? '' : ' at the cluster scope'
-  throw forbidden(gr, info.name, `User "${user.username}" cannot ${info.verb} resource "${gr.resource}" in API group "${info.apiGroup}"${where || scope}`)
+export async function authorize(authorizer: Authorizer, user: UserInfo, info: RequestInfo): Promise<void> {
+  const a = requestAttributes(user, info)
+  const { decision, reason } = await authorizer.authorize(a)
+  if (decision === 'Allow') return
+  throw forbiddenError(a, reason)
+}
+
+const PUBLIC_INFO_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version', '/version/'])
+
+/**
+ * What a server without an authorization mode configured does: every authenticated user may do anything, and
+ * anonymous requests get only what system:public-info-viewer grants.
+ */
+export const allowAuthenticated: Authorizer = {
+  async authorize(a) {
+    if (a.user.groups.includes('system:authenticated')) return { decision: 'Allow', reason: '' }
+    if (!a.isResourceRequest && a.verb === 'get' && PUBLIC_INFO_PATHS.has(a.path)) return { decision: 'Allow', reason: '' }
+    return { decision: 'NoOpinion', reason: '' }
+  },
 }

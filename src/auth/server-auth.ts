@@ -1,0 +1,180 @@
+// Everything authentication and authorization need, built once per configuration and shared by the Worker and
+// Node mode: the token authenticator chain (token file, service account tokens, bootstrap tokens), the
+// authorizer chain in --authorization-mode order behind the system:masters shortcut, and the per-request context
+// the review kinds and TokenRequest use.
+import type { JWK } from 'jose'
+import type { Registry } from '../registry/registry'
+import type { UserInfo } from '../registry/types'
+import type { Authenticator } from '../server/filters/authentication'
+import { parseTokenFile } from '../server/filters/authentication'
+import type { Store } from '../storage/store'
+import { alwaysAllow, alwaysDeny, privilegedGroups, union, type Authorizer } from './authorizer'
+import { bootstrapTokens } from './bootstrap-token'
+import type { AuthContext } from './context'
+import { RBACAuthorizer, type RBACOptions } from './rbac/authorizer'
+import { RBAC_GROUP } from './rbac/types'
+import { reviewResourceTypes } from './reviews'
+import { loadSigningKey } from './serviceaccount/keys'
+import { withServiceAccountTokenFill } from './serviceaccount/legacy-tokens'
+import { tokenRequestSubresource } from './serviceaccount/token-request'
+import { DEFAULT_ISSUER, ServiceAccountTokens } from './serviceaccount/tokens'
+import { authenticateToken, bearerAuthenticator, staticTokens, type TokenAuthenticator } from './token'
+
+export type AuthorizationMode = 'RBAC' | 'AlwaysAllow' | 'AlwaysDeny'
+const MODES: AuthorizationMode[] = ['RBAC', 'AlwaysAllow', 'AlwaysDeny']
+
+export interface AuthOptions {
+  /** --token-auth-file contents. */
+  tokenAuthFile?: string
+  /** --authorization-mode, in order. Default: RBAC. */
+  authorizationModes?: AuthorizationMode[]
+  /** --service-account-signing-key-file contents: PKCS#8 PEM or a JWK. */
+  serviceAccountSigningKey?: string
+  /** More public keys to accept service account tokens from, as a JWKS (--service-account-key-file). */
+  serviceAccountPublicKeys?: string
+  serviceAccountIssuers?: string[]
+  apiAudiences?: string[]
+  serviceAccountMaxTokenExpirationSeconds?: number
+  serviceAccountJwksUri?: string
+  /** The CA bundle legacy token Secrets get as ca.crt. */
+  rootCA?: string
+  /** --enable-bootstrap-token-auth (on unless false). */
+  bootstrapTokens?: boolean
+  rbac?: RBACOptions
+}
+
+type EnvLike = Record<string, unknown>
+
+function str(env: EnvLike, name: string): string | undefined {
+  const v = env[name]
+  return typeof v === 'string' && v.trim() !== '' ? v : undefined
+}
+function list(env: EnvLike, name: string): string[] | undefined {
+  const v = str(env, name)
+  return v?.split(',').map((s) => s.trim()).filter(Boolean)
+}
+
+/** Reads AuthOptions from Worker bindings (or any record of strings). */
+export function authOptionsFromEnv(env: EnvLike): AuthOptions {
+  const modes = list(env, 'AUTHORIZATION_MODE') ?? ['RBAC']
+  for (const m of modes) {
+    if (!MODES.includes(m as AuthorizationMode)) throw new Error(`AUTHORIZATION_MODE: unsupported authorization mode "${m}" (supported: ${MODES.join(', ')})`)
+  }
+  const maxExp = str(env, 'SERVICE_ACCOUNT_MAX_TOKEN_EXPIRATION')
+  return {
+    tokenAuthFile: str(env, 'TOKEN_AUTH_FILE'),
+    authorizationModes: modes as AuthorizationMode[],
+    serviceAccountSigningKey: str(env, 'SERVICE_ACCOUNT_SIGNING_KEY'),
+    serviceAccountPublicKeys: str(env, 'SERVICE_ACCOUNT_PUBLIC_KEYS'),
+    serviceAccountIssuers: list(env, 'SERVICE_ACCOUNT_ISSUER'),
+    apiAudiences: list(env, 'API_AUDIENCES'),
+    serviceAccountMaxTokenExpirationSeconds: maxExp ? Number(maxExp) : undefined,
+    serviceAccountJwksUri: str(env, 'SERVICE_ACCOUNT_JWKS_URI'),
+    rootCA: str(env, 'SERVICE_ACCOUNT_ROOT_CA'),
+    bootstrapTokens: str(env, 'ENABLE_BOOTSTRAP_TOKEN_AUTH') !== 'false',
+  }
+}
+
+const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection'])
+
+export class ServerAuth {
+  readonly rbac: RBACAuthorizer
+  private readonly staticTokens: Map<string, UserInfo>
+  private tokens?: Promise<ServiceAccountTokens>
+
+  constructor(readonly options: AuthOptions = {}) {
+    this.rbac = new RBACAuthorizer(options.rbac)
+    this.staticTokens = options.tokenAuthFile ? parseTokenFile(options.tokenAuthFile) : new Map()
+  }
+
+  get issuers(): string[] {
+    return this.options.serviceAccountIssuers?.length ? this.options.serviceAccountIssuers : [DEFAULT_ISSUER]
+  }
+
+  get apiAudiences(): string[] {
+    return this.options.apiAudiences?.length ? this.options.apiAudiences : this.issuers
+  }
+
+  /** The service account token issuer and verifier; the signing key is read once. */
+  serviceAccountTokens(): Promise<ServiceAccountTokens> {
+    this.tokens ??= (async () => {
+      const o = this.options
+      let key
+      if (o.serviceAccountSigningKey) {
+        try {
+          key = await loadSigningKey(o.serviceAccountSigningKey)
+        } catch (e) {
+          console.error(`SERVICE_ACCOUNT_SIGNING_KEY: ${(e as Error).message}; service account tokens are disabled`)
+        }
+      }
+      let extraPublicKeys: JWK[] | undefined
+      if (o.serviceAccountPublicKeys) {
+        try {
+          const parsed = JSON.parse(o.serviceAccountPublicKeys) as { keys?: JWK[] } | JWK
+          extraPublicKeys = 'keys' in parsed && parsed.keys ? parsed.keys : [parsed as JWK]
+        } catch (e) {
+          console.error(`SERVICE_ACCOUNT_PUBLIC_KEYS: ${(e as Error).message}`)
+        }
+      }
+      return new ServiceAccountTokens({
+        key, extraPublicKeys, issuers: this.issuers, apiAudiences: this.apiAudiences,
+        maxExpirationSeconds: o.serviceAccountMaxTokenExpirationSeconds, jwksUri: o.serviceAccountJwksUri,
+      })
+    })()
+    return this.tokens
+  }
+
+  /** kube-apiserver's token authenticator order: token file, service account tokens, bootstrap tokens. */
+  tokenAuthenticators(store: Store): TokenAuthenticator[] {
+    const chain: TokenAuthenticator[] = []
+    if (this.staticTokens.size) chain.push(staticTokens(this.staticTokens))
+    chain.push({ authenticateToken: async (token, audiences) => (await this.serviceAccountTokens()).authenticate(token, audiences, store) })
+    if (this.options.bootstrapTokens !== false) chain.push(bootstrapTokens(() => store))
+    return chain
+  }
+
+  authenticators(store: Store): Authenticator[] {
+    return [bearerAuthenticator(this.tokenAuthenticators(store), () => this.apiAudiences)]
+  }
+
+  /** system:masters first, then each --authorization-mode; RBAC writes make the next requests re-read the policy. */
+  authorizer(store: Store): Authorizer {
+    const modes = (this.options.authorizationModes ?? ['RBAC']).map((m) => {
+      if (m === 'AlwaysAllow') return alwaysAllow
+      if (m === 'AlwaysDeny') return alwaysDeny
+      return this.rbac.forStore(store)
+    })
+    const chain = union(privilegedGroups('system:masters'), ...modes)
+    return {
+      authorize: (a) => {
+        if (a.isResourceRequest && a.apiGroup === RBAC_GROUP && WRITE_VERBS.has(a.verb)) this.rbac.noteWrite()
+        return chain.authorize(a)
+      },
+      rulesFor: chain.rulesFor,
+    }
+  }
+
+  async context(store: Store): Promise<AuthContext> {
+    const tokens = await this.serviceAccountTokens()
+    const chain = this.tokenAuthenticators(store)
+    return {
+      authorizer: this.authorizer(store),
+      authenticateToken: (token, audiences) => authenticateToken(chain, token, audiences),
+      apiAudiences: this.apiAudiences,
+      serviceAccountTokens: tokens,
+      rootCA: this.options.rootCA,
+    }
+  }
+}
+
+/**
+ * Adds what authentication and authorization serve to a registry: the review kinds, serviceaccounts/token,
+ * and the legacy token filling of kubernetes.io/service-account-token Secrets.
+ */
+export function installAuthResources(registry: Registry): void {
+  for (const t of reviewResourceTypes) registry.add(t)
+  const sa = registry.lookup('', 'v1', 'serviceaccounts')
+  if (sa) registry.add({ ...sa, createSubresources: { ...sa.createSubresources, token: tokenRequestSubresource } })
+  const secrets = registry.lookup('', 'v1', 'secrets')
+  if (secrets) registry.add({ ...secrets, strategy: withServiceAccountTokenFill(secrets.strategy) })
+}
