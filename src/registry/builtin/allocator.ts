@@ -13,8 +13,8 @@ const size = 2 ** (32 - Number(cidrBits))
 export const IP_FIRST = base + 1
 export const IP_LAST = base + size - 2
 // kube's allocator prefers dynamic allocations above a lower band kept for static ones: min(max(16, size/16), 256).
-const IP_DYNAMIC_OFFSET = Math.min(Math.max(16, size / 16), 256)
-const NODE_PORT_DYNAMIC_OFFSET = Math.min(Math.max(16, (NODE_PORT_RANGE.max - NODE_PORT_RANGE.min + 1) / 32), 128)
+const IP_DYNAMIC_OFFSET = Math.min(Math.max(16, Math.floor(size / 16)), 256)
+const NODE_PORT_DYNAMIC_OFFSET = Math.min(Math.max(16, Math.floor((NODE_PORT_RANGE.max - NODE_PORT_RANGE.min + 1) / 32)), 128)
 
 export const ipToNumber = (ip: string) => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0)
 export const numberToIP = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.')
