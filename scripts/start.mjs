@@ -2,10 +2,13 @@
 // npm start: the embedded default. Runs the Worker locally on workerd (wrangler dev, offline, no account),
 // with the cluster's state and an admin credential in --state-dir, and writes an admin kubeconfig there.
 import { spawn } from 'node:child_process'
+import { get as httpsGet } from 'node:https'
+import { createServer } from 'node:net'
 import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+import { build } from 'esbuild'
 import { parseArgs } from 'node:util'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
@@ -24,6 +27,10 @@ const port = Number(values.port)
 if (!Number.isInteger(port) || port <= 0 || port > 65535) {
   console.error(`--port: invalid port ${values.port}`)
   process.exit(2)
+}
+if (!(await portFree(port))) {
+  console.error(`--port ${port}: 127.0.0.1:${port} is already in use`)
+  process.exit(1)
 }
 const stateDir = resolve(values['state-dir'])
 mkdirSync(stateDir, { recursive: true, mode: 0o700 })
@@ -52,7 +59,17 @@ writeFileSync(join(stateDir, 'dev.env'), [
   '',
 ].join('\n'), { mode: 0o600 })
 
-const server = `http://127.0.0.1:${port}`
+// kubectl sends credentials only over TLS, as kube-apiserver always serves it: a serving CA and certificate
+// are made once into the state dir (the same PKI code Node mode uses, bundled for this script).
+const pkiModule = join(root, 'node_modules', '.cache', 'edge-apiserver', 'pki.mjs')
+await build({ entryPoints: [join(root, 'src', 'node', 'pki.ts')], bundle: true, packages: 'external', platform: 'node', format: 'esm', outfile: pkiModule, logLevel: 'warning' })
+const pki = await import(pathToFileURL(pkiModule).href)
+const ca = pki.ensurePair(join(stateDir, 'pki'), 'ca', () => pki.createCA('edge-apiserver-ca'))
+const serving = pki.ensurePair(join(stateDir, 'pki'), 'apiserver', () => pki.signCertificate(ca, {
+  subject: { commonName: 'kube-apiserver' }, usage: 'server', hosts: pki.servingHosts('127.0.0.1', '10.96.0.1'),
+}), ca.renewed)
+
+const server = `https://127.0.0.1:${port}`
 const kubeconfigPath = join(stateDir, 'kubeconfig')
 writeFileSync(kubeconfigPath, `apiVersion: v1
 kind: Config
@@ -60,6 +77,7 @@ clusters:
 - name: edge-apiserver
   cluster:
     server: ${server}
+    certificate-authority-data: ${Buffer.from(ca.certPem).toString('base64')}
 users:
 - name: admin
   user:
@@ -76,6 +94,7 @@ current-context: edge-apiserver
 const wrangler = join(root, 'node_modules', '.bin', 'wrangler')
 const child = spawn(wrangler, [
   'dev', '--local', '--ip', '127.0.0.1', '--port', String(port),
+  '--local-protocol', 'https', '--https-key-path', serving.keyPath, '--https-cert-path', serving.certPath,
   '--persist-to', join(stateDir, 'workerd'),
   '--env-file', join(stateDir, 'dev.env'),
   '--inspector-port', '0',
@@ -87,8 +106,9 @@ const child = spawn(wrangler, [
     ...process.env,
     WRANGLER_SEND_METRICS: 'false',
     WRANGLER_LOG_PATH: join(stateDir, 'logs'),
-    // Keep wrangler from looking for updates or an account: everything here is local.
+    // Keep wrangler and miniflare off the network: no update check, no Request.cf download.
     WRANGLER_UPDATE_CHECK: 'false',
+    CLOUDFLARE_CF_FETCH_ENABLED: 'false',
     CI: process.env.CI ?? '',
   },
 })
@@ -100,8 +120,7 @@ child.on('exit', (code, signal) => process.exit(code ?? (signal ? 0 : 1)))
 const started = Date.now()
 for (;;) {
   try {
-    const res = await fetch(`${server}/readyz`)
-    if (res.ok) break
+    if (await ready(port, ca.certPem)) break
   } catch { /* not listening yet */ }
   if (Date.now() - started > 120_000) {
     console.error('edge-apiserver did not become ready within 120s')
@@ -112,3 +131,22 @@ for (;;) {
 }
 console.log(`edge-apiserver is serving at ${server}`)
 console.log(`export KUBECONFIG=${kubeconfigPath}`)
+
+function ready(port, caPem) {
+  return new Promise((resolve) => {
+    const req = httpsGet({ host: '127.0.0.1', port, path: '/readyz', ca: caPem, timeout: 2000 }, (res) => {
+      res.resume()
+      resolve(res.statusCode === 200)
+    })
+    req.on('error', () => resolve(false))
+    req.on('timeout', () => { req.destroy(); resolve(false) })
+  })
+}
+
+function portFree(port) {
+  return new Promise((resolve) => {
+    const probe = createServer()
+    probe.once('error', () => resolve(false))
+    probe.listen(port, '127.0.0.1', () => probe.close(() => resolve(true)))
+  })
+}
