@@ -26,7 +26,8 @@ export interface HubLimits {
   clientQueue: number
 }
 
-export const DEFAULT_HUB_LIMITS: HubLimits = { ringEvents: 10_000, ringBytes: 32 * 1024 * 1024, clientQueue: 100_000 }
+// A feed lives as long as the store and there is one per watched resource: keep each ring modest.
+export const DEFAULT_HUB_LIMITS: HubLimits = { ringEvents: 1_000, ringBytes: 8 * 1024 * 1024, clientQueue: 100_000 }
 
 export function eventRevision(ev: StoreEvent): number {
   return ev.type === 'progress' ? ev.revision : ev.kv.modRevision

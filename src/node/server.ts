@@ -1,0 +1,234 @@
+// Node mode: the same Hono app as the Worker, served over HTTPS by node:https through the Hono node
+// adapter, with EtcdStore as the store, x509 client certificates and static tokens for authentication,
+// kube-apiserver's etcd compactor, and a graceful shutdown.
+import { getRequestListener } from '@hono/node-server'
+import { readFileSync, mkdirSync } from 'node:fs'
+import { createServer, type Server } from 'node:https'
+import type { IncomingMessage, ServerResponse } from 'node:http'
+import { join, resolve } from 'node:path'
+import { respondError } from '../api/negotiation'
+import { bootstrapCluster, KUBERNETES_SERVICE_IP } from '../controllers/bootstrap'
+import type { Registry } from '../registry/registry'
+import { buildApp } from '../server/app'
+import { unauthorized } from '../server/errors'
+import type { Authenticator } from '../server/filters/authentication'
+import { installAuthResources, ServerAuth } from '../auth/server-auth'
+import { etcdClient } from '../storage/etcd/client'
+import { EtcdStore } from '../storage/etcd/store'
+import { startCompactor, type Compactor } from './compactor'
+import type { NodeConfig } from './flags'
+import { writeKubeconfig } from './kubeconfig'
+import { createCA, ensurePair, servingHosts, signCertificate } from './pki'
+import { ClientCertificateAuthenticator, rejectedClientCertificate, tlsSocket } from './x509'
+
+/** A failure to start that deserves one line, not a stack trace. */
+export class StartupError extends Error {}
+
+export interface NodeServer {
+  /** https://<host>:<port> */
+  url: string
+  /** The admin kubeconfig, when the server made the client CA that signs its certificate. */
+  kubeconfigPath?: string
+  store: EtcdStore
+  /** Stop accepting, let requests in flight finish, end watches, close etcd. */
+  shutdown(): Promise<void>
+}
+
+export interface StartOptions {
+  registry: Registry
+  log?: (msg: string) => void
+}
+
+interface Tls {
+  key: string
+  cert: string
+  /** The serving CA, for kubeconfigs (only when generated). */
+  servingCA?: string
+  clientCA: string
+  admin?: { certPem: string; keyPem: string }
+}
+
+/** The serving and client certificates: the files named by flags, or ones generated into <state-dir>/pki. */
+function prepareTls(cfg: NodeConfig, stateDir: string): Tls {
+  const pki = join(stateDir, 'pki')
+  const read = (flag: string, path: string) => {
+    try {
+      return readFileSync(path, 'utf8')
+    } catch (e) {
+      throw new StartupError(`--${flag}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+    }
+  }
+  let key: string
+  let cert: string
+  let servingCA: string | undefined
+  if (cfg.tlsCertFile && cfg.tlsPrivateKeyFile) {
+    cert = read('tls-cert-file', cfg.tlsCertFile)
+    key = read('tls-private-key-file', cfg.tlsPrivateKeyFile)
+  } else {
+    const ca = ensurePair(pki, 'ca', () => createCA('edge-apiserver-ca'))
+    const serving = ensurePair(pki, 'apiserver', () => signCertificate(ca, {
+      subject: { commonName: 'kube-apiserver' }, usage: 'server', hosts: servingHosts(cfg.bindAddress, KUBERNETES_SERVICE_IP),
+    }), ca.renewed)
+    cert = serving.certPem
+    key = serving.keyPem
+    servingCA = ca.certPem
+  }
+  let clientCA: string
+  let admin: Tls['admin']
+  if (cfg.clientCAFile) {
+    clientCA = read('client-ca-file', cfg.clientCAFile)
+  } else {
+    const ca = ensurePair(pki, 'client-ca', () => createCA('edge-apiserver-client-ca'))
+    clientCA = ca.certPem
+    admin = ensurePair(pki, 'admin', () => signCertificate(ca, {
+      subject: { commonName: 'kubernetes-admin', organizations: ['system:masters'] }, usage: 'client',
+    }), ca.renewed)
+  }
+  return { key, cert, servingCA, clientCA, admin }
+}
+
+async function waitForEtcd(store: EtcdStore, endpoints: string[], timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      await store.currentRevision()
+      return
+    } catch (e) {
+      if (Date.now() > deadline) {
+        const reason = (e instanceof Error ? e.message : String(e)).split('\n')[0]
+        throw new StartupError(`cannot reach etcd at ${endpoints.join(',')}: ${reason}`)
+      }
+      await new Promise((r) => setTimeout(r, 500))
+    }
+  }
+}
+
+export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Promise<NodeServer> {
+  const log = opts.log ?? ((msg: string) => console.error(msg))
+  const stateDir = resolve(cfg.stateDir)
+  mkdirSync(stateDir, { recursive: true, mode: 0o700 })
+  const tls = prepareTls(cfg, stateDir)
+
+  const readFlagFile = (flag: string, path: string | undefined) => {
+    if (path === undefined) return undefined
+    try {
+      return readFileSync(path, 'utf8')
+    } catch (e) {
+      throw new StartupError(`--${flag}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+    }
+  }
+  let serverAuth: ServerAuth
+  try {
+    serverAuth = new ServerAuth({
+      tokenAuthFile: readFlagFile('token-auth-file', cfg.tokenAuthFile),
+      authorizationModes: cfg.authorizationModes,
+      serviceAccountSigningKey: readFlagFile('service-account-signing-key-file', cfg.serviceAccountSigningKeyFile),
+      serviceAccountIssuers: cfg.serviceAccountIssuers,
+      apiAudiences: cfg.apiAudiences,
+      rootCA: tls.servingCA ?? tls.cert,
+    })
+  } catch (e) {
+    if (e instanceof StartupError) throw e
+    throw new StartupError(`--token-auth-file: ${(e as Error).message}`)
+  }
+  const registry = opts.registry
+  installAuthResources(registry)
+
+  let client
+  try {
+    client = etcdClient({ endpoints: cfg.etcdServers, caFile: cfg.etcdCAFile, certFile: cfg.etcdCertFile, keyFile: cfg.etcdKeyFile })
+  } catch (e) {
+    throw new StartupError(`etcd client: ${(e as Error).message}`)
+  }
+  const store = new EtcdStore(client, { prefix: cfg.etcdPrefix })
+  let compactor: Compactor | undefined
+  try {
+    await waitForEtcd(store, cfg.etcdServers, cfg.etcdStartTimeoutMs)
+    await bootstrapCluster(opts.registry, store, cfg.securePort)
+  } catch (e) {
+    store.close()
+    throw e
+  }
+
+  const app = buildApp({
+    registry,
+    store: () => store,
+    // kube-apiserver's order: x509 client certificates, then bearer tokens.
+    authenticators: (env, s) => [new ClientCertificateAuthenticator(tlsSocket(env)), ...serverAuth.authenticators(s)] as Authenticator[],
+    auth: (_env, s) => serverAuth.context(s),
+    anonymous: () => cfg.anonymousAuth,
+    ready: (s) => bootstrapCluster(registry, s, cfg.securePort),
+  })
+
+  // Requests in flight, so shutdown can wait for them (writes above all) before closing etcd.
+  const inFlight = new Set<ServerResponse>()
+  let drained: (() => void) | undefined
+  let shuttingDown = false
+  const listener = getRequestListener(app.fetch)
+  const handle = (req: IncomingMessage, res: ServerResponse) => {
+    inFlight.add(res)
+    res.on('close', () => {
+      inFlight.delete(res)
+      if (inFlight.size === 0) drained?.()
+    })
+    if (shuttingDown) res.setHeader('Connection', 'close')
+    // A client certificate that does not verify is a rejected credential: 401, anonymous or not
+    // (kube-apiserver's union authenticator fails on error before anonymous is tried).
+    if (rejectedClientCertificate(tlsSocket({ incoming: req }))) {
+      const r = respondError(unauthorized())
+      res.writeHead(r.status, Object.fromEntries(r.headers))
+      void r.text().then((body) => res.end(body))
+      return
+    }
+    void listener(req, res)
+  }
+
+  const server: Server = createServer({
+    key: tls.key,
+    cert: tls.cert,
+    ca: tls.clientCA,
+    requestCert: true,
+    rejectUnauthorized: false, // verified per request, so that a bad certificate gets a 401 Status
+  }, handle)
+  await new Promise<void>((resolveListen, reject) => {
+    server.once('error', (e: NodeJS.ErrnoException) => {
+      store.close()
+      reject(new StartupError(`cannot listen on ${cfg.bindAddress}:${cfg.securePort}: ${e.code ?? e.message}`))
+    })
+    server.listen(cfg.securePort, cfg.bindAddress, () => resolveListen())
+  })
+
+  compactor = startCompactor(store, cfg.etcdCompactionIntervalMs, log)
+
+  const host = cfg.bindAddress === '0.0.0.0' || cfg.bindAddress === '::' ? '127.0.0.1' : cfg.bindAddress
+  const url = `https://${host.includes(':') ? `[${host}]` : host}:${cfg.securePort}`
+  let kubeconfigPath: string | undefined
+  if (tls.admin) {
+    kubeconfigPath = join(stateDir, 'kubeconfig')
+    writeKubeconfig(kubeconfigPath, { server: url, caPem: tls.servingCA, clientCertPem: tls.admin.certPem, clientKeyPem: tls.admin.keyPem })
+  }
+
+  let shutdown: Promise<void> | undefined
+  return {
+    url,
+    kubeconfigPath,
+    store,
+    shutdown: () => (shutdown ??= (async () => {
+      shuttingDown = true
+      compactor?.stop()
+      const closed = new Promise<void>((r) => server.close(() => r()))
+      server.closeIdleConnections()
+      // Watches end with a clean end of their streams; clients watch again elsewhere.
+      store.endWatches()
+      if (inFlight.size > 0) {
+        await Promise.race([
+          new Promise<void>((r) => { drained = r }),
+          new Promise<void>((r) => setTimeout(r, cfg.shutdownTimeoutMs).unref()),
+        ])
+      }
+      server.closeAllConnections()
+      await closed
+      store.close()
+    })()),
+  }
+}

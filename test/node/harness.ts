@@ -1,0 +1,181 @@
+// Starts Node mode the way a user does (the built dist/node.js with kube-apiserver flags) and talks
+// to it with the real kubectl, etcdctl, or a raw HTTPS request with a chosen client certificate.
+import { spawn, type ChildProcess } from 'node:child_process'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { request } from 'node:https'
+import { tmpdir } from 'node:os'
+import { join, resolve } from 'node:path'
+import { parse } from 'yaml'
+import { freePort } from '../helpers/etcd'
+
+export const ROOT = resolve(__dirname, '..', '..')
+export const KUBECTL = process.env.KUBECTL ?? '/usr/bin/kubectl'
+export const ETCDCTL = process.env.ETCDCTL ?? 'etcdctl'
+
+export interface RunResult { code: number; stdout: string; stderr: string }
+
+export function run(cmd: string, args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+  return new Promise((res, rej) => {
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    let stdout = ''
+    let stderr = ''
+    child.stdout.on('data', (d) => (stdout += d))
+    child.stderr.on('data', (d) => (stderr += d))
+    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
+    child.on('error', rej)
+    child.on('close', (code) => {
+      clearTimeout(timer)
+      res({ code: code ?? -1, stdout, stderr })
+    })
+  })
+}
+
+let built: Promise<void> | undefined
+
+/** `npm run build:node`, once per test process. */
+export function buildNode(): Promise<void> {
+  built ??= run('npm', ['run', 'build:node', '--silent'], { cwd: ROOT, timeoutMs: 120_000 }).then((r) => {
+    if (r.code !== 0) throw new Error(`npm run build:node failed:\n${r.stdout}${r.stderr}`)
+  })
+  return built
+}
+
+export interface ClientCert { cert: string; key: string }
+
+export class NodeServer {
+  private child?: ChildProcess
+  output = ''
+  readonly kubeconfig: string
+
+  private constructor(readonly port: number, readonly stateDir: string, readonly args: string[]) {
+    this.kubeconfig = join(stateDir, 'kubeconfig')
+  }
+
+  get url(): string {
+    return `https://127.0.0.1:${this.port}`
+  }
+
+  /** Starts dist/node.js against etcd and waits until it says it serves (the kubeconfig is written by then). */
+  static async start(etcdServers: string[], extra: string[] = []): Promise<NodeServer> {
+    const stateDir = mkdtempSync(join(tmpdir(), 'edge-node-e2e-'))
+    const port = await freePort()
+    const server = new NodeServer(port, stateDir, [
+      `--etcd-servers=${etcdServers.join(',')}`, `--secure-port=${port}`, `--state-dir=${stateDir}`, ...extra,
+    ])
+    await server.boot()
+    return server
+  }
+
+  async boot(): Promise<void> {
+    await buildNode()
+    this.output = ''
+    const child = spawn(process.execPath, [join(ROOT, 'dist', 'node.js'), ...this.args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    this.child = child
+    await new Promise<void>((res, rej) => {
+      const timer = setTimeout(() => rej(new Error(`Node mode did not become ready:\n${this.output}`)), 60_000)
+      child.stdout!.on('data', (d) => {
+        this.output += d
+        if (/is serving at .*\n/.test(this.output)) {
+          clearTimeout(timer)
+          res()
+        }
+      })
+      child.stderr!.on('data', (d) => (this.output += d))
+      child.on('exit', (code) => {
+        clearTimeout(timer)
+        rej(new Error(`Node mode exited with ${code}:\n${this.output}`))
+      })
+    })
+  }
+
+  /** SIGTERM, and the exit code. */
+  async stop(): Promise<number | null> {
+    const child = this.child
+    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null
+    const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
+    child.kill('SIGTERM')
+    const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
+    const code = await exited
+    clearTimeout(timer)
+    return code
+  }
+
+  async destroy(): Promise<void> {
+    await this.stop()
+    rmSync(this.stateDir, { recursive: true, force: true })
+  }
+
+  kubectl(...args: string[]): Promise<RunResult> {
+    return run(KUBECTL, ['--kubeconfig', this.kubeconfig, ...args])
+  }
+
+  /**
+   * `kubectl create -f` of a ConfigMap. The manifest path sends JSON (`kubectl create configmap` sends
+   * protobuf, which the server does not decode yet); client-side validation needs the OpenAPI
+   * document, which is not served yet either.
+   */
+  createConfigMap(name: string, data: Record<string, string> = {}): Promise<RunResult> {
+    const file = join(this.stateDir, `${name}.json`)
+    writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data }))
+    return this.kubectl('create', '-f', file, '--validate=false')
+  }
+
+  /** The serving CA and the admin's client certificate, from the written kubeconfig. */
+  credentials(): { ca: string } & ClientCert {
+    const cfg = parse(readFileSync(this.kubeconfig, 'utf8')) as {
+      clusters: { cluster: { 'certificate-authority-data': string } }[]
+      users: { user: { 'client-certificate-data': string; 'client-key-data': string } }[]
+    }
+    const d = (s: string) => Buffer.from(s, 'base64').toString()
+    return {
+      ca: d(cfg.clusters[0]!.cluster['certificate-authority-data']),
+      cert: d(cfg.users[0]!.user['client-certificate-data']),
+      key: d(cfg.users[0]!.user['client-key-data']),
+    }
+  }
+
+  /** One HTTPS request with a client certificate (or none), as this server's CA trusts it. */
+  request(path: string, client?: ClientCert, opts: { method?: string; body?: unknown; ca?: string } = {}): Promise<{ status: number; body: string }> {
+    const body = opts.body === undefined ? undefined : JSON.stringify(opts.body)
+    return new Promise((res, rej) => {
+      const req = request({
+        host: '127.0.0.1', port: this.port, path, method: opts.method ?? 'GET', ca: opts.ca ?? this.credentials().ca, cert: client?.cert, key: client?.key,
+        headers: body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+      }, (r) => {
+        let body = ''
+        r.on('data', (d) => (body += d))
+        r.on('end', () => res({ status: r.statusCode ?? 0, body }))
+        r.on('error', rej)
+      })
+      req.on('error', rej)
+      req.end(body)
+    })
+  }
+
+  /** A watch stream: its lines as they come, and how it ended ('end' for a clean close). */
+  watch(path: string, client: ClientCert & { ca?: string }): { lines: string[]; ended: Promise<'end' | 'error'>; firstLine: Promise<void> } {
+    const lines: string[] = []
+    let first: () => void = () => {}
+    const firstLine = new Promise<void>((r) => { first = r })
+    const ended = new Promise<'end' | 'error'>((res) => {
+      const req = request({ host: '127.0.0.1', port: this.port, path, ca: client.ca ?? this.credentials().ca, cert: client.cert, key: client.key }, (r) => {
+        let buf = ''
+        r.on('data', (d) => {
+          buf += d
+          let i
+          while ((i = buf.indexOf('\n')) >= 0) {
+            lines.push(buf.slice(0, i))
+            buf = buf.slice(i + 1)
+            first()
+          }
+        })
+        r.on('end', () => res('end'))
+        r.on('error', () => res('error'))
+        r.on('aborted', () => res('error'))
+      })
+      req.on('error', () => res('error'))
+      req.end()
+    })
+    return { lines, ended, firstLine }
+  }
+}

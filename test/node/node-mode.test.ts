@@ -1,0 +1,127 @@
+// Node mode end to end: dist/node.js on a real etcd, driven by the real kubectl over HTTPS with the
+// client certificate from the kubeconfig it writes, and checked in etcd with etcdctl.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createCA, signCertificate } from '../../src/node/pki'
+import { freePort, startEtcd, type EtcdCluster } from '../helpers/etcd'
+import { buildNode, ETCDCTL, NodeServer, ROOT, run } from './harness'
+
+async function eventually<T>(what: string, f: () => Promise<T | undefined>): Promise<T> {
+  for (let i = 0; ; i++) {
+    const v = await f()
+    if (v !== undefined) return v
+    if (i >= 150) throw new Error(`${what}: not reached`)
+    await new Promise((r) => setTimeout(r, 200))
+  }
+}
+
+describe('Node mode on a real etcd', () => {
+  let etcd: EtcdCluster
+  let server: NodeServer
+
+  beforeAll(async () => {
+    etcd = await startEtcd()
+    server = await NodeServer.start(etcd.endpoints)
+  })
+  afterAll(async () => {
+    await server?.destroy()
+    await etcd?.stop()
+  })
+
+  it('writes an admin kubeconfig that kubectl uses over HTTPS with a client certificate', async () => {
+    const ns = await server.kubectl('get', 'namespaces', '-o', 'name')
+    expect(ns.stderr).toBe('')
+    expect(ns.stdout.split('\n')).toEqual(expect.arrayContaining(['namespace/default', 'namespace/kube-system', 'namespace/kube-public']))
+    const cfg = server.credentials()
+    expect(cfg.ca).toContain('BEGIN CERTIFICATE')
+    expect(cfg.cert).toContain('BEGIN CERTIFICATE')
+  })
+
+  it('creates and gets a configmap with kubectl, stored as JSON under /registry in etcd', async () => {
+    const created = await server.createConfigMap('e2e-cm', { greeting: 'hello' })
+    expect(created.stdout.trim()).toBe('configmap/e2e-cm created')
+    const got = await server.kubectl('get', 'configmap', 'e2e-cm', '-o', 'jsonpath={.data.greeting}')
+    expect(got.stdout).toBe('hello')
+
+    const raw = await run(ETCDCTL, [`--endpoints=${etcd.endpoints.join(',')}`, 'get', '/registry/configmaps/default/e2e-cm', '--print-value-only'], {
+      env: { ETCDCTL_API: '3' },
+    })
+    expect(raw.code).toBe(0)
+    const stored = JSON.parse(raw.stdout)
+    expect(stored).toMatchObject({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'e2e-cm', namespace: 'default' }, data: { greeting: 'hello' } })
+    expect(stored.metadata.resourceVersion).toBeUndefined()
+  })
+
+  it('reports etcd in /readyz?verbose', async () => {
+    const res = await server.request('/readyz?verbose', server.credentials())
+    expect(res.status).toBe(200)
+    expect(res.body).toContain('[+]etcd ok')
+  })
+
+  it('answers a client certificate from another CA with a 401 Unauthorized Status', async () => {
+    const stranger = signCertificate(createCA('not-the-client-ca'), { subject: { commonName: 'mallory', organizations: ['system:masters'] }, usage: 'client' })
+    const res = await server.request('/api/v1/namespaces', { cert: stranger.certPem, key: stranger.keyPem })
+    expect(res.status).toBe(401)
+    expect(JSON.parse(res.body)).toMatchObject({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 })
+  })
+
+  it('exits with a one-line error when etcd is unreachable at start', async () => {
+    await buildNode()
+    const port = await freePort()
+    const r = await run(process.execPath, ['dist/node.js', `--etcd-servers=http://127.0.0.1:${port}`, '--etcd-start-timeout=1s', `--secure-port=${await freePort()}`, `--state-dir=${server.stateDir}/unreachable`], { cwd: ROOT })
+    expect(r.code).toBe(1)
+    expect(r.stdout).toBe('')
+    expect(r.stderr.trim().split('\n')).toHaveLength(1)
+    expect(r.stderr).toMatch(new RegExp(`^Error: cannot reach etcd at http://127\\.0\\.0\\.1:${port}: `))
+  })
+
+  it('ends watches with a clean close and exits 0 on SIGTERM', async () => {
+    const second = await NodeServer.start(etcd.endpoints)
+    try {
+      const admin = second.credentials()
+      const w = second.watch('/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=0', admin)
+      const made = await second.createConfigMap('e2e-watched')
+      expect(made.stdout.trim()).toBe('configmap/e2e-watched created')
+      await eventually('the watch event', async () => (w.lines.some((l) => l.includes('"e2e-watched"')) ? true : undefined))
+      expect(await second.stop()).toBe(0)
+      expect(await w.ended).toBe('end')
+      // Another server on the same etcd has the object.
+      expect((await server.kubectl('get', 'configmap', 'e2e-watched', '-o', 'name')).stdout.trim()).toBe('configmap/e2e-watched')
+    } finally {
+      await second.destroy()
+    }
+  })
+})
+
+describe('Node mode while etcd goes away and comes back', () => {
+  let etcd: EtcdCluster
+  let server: NodeServer
+
+  beforeAll(async () => {
+    etcd = await startEtcd()
+    server = await NodeServer.start(etcd.endpoints)
+  })
+  afterAll(async () => {
+    await server?.destroy()
+    await etcd?.stop()
+  })
+
+  it('answers 5xx with etcd failing in /readyz, then serves again without a restart, losing nothing', async () => {
+    expect((await server.createConfigMap('before-outage', { k: 'v' })).stdout.trim()).toBe('configmap/before-outage created')
+    await etcd.members[0]!.kill()
+
+    const ready = await server.request('/readyz?verbose', server.credentials())
+    expect(ready.status).toBe(500)
+    expect(ready.body).toContain('[-]etcd failed')
+    const get = await server.request('/api/v1/namespaces/default/configmaps/before-outage', server.credentials())
+    expect(get.status).toBeGreaterThanOrEqual(500)
+    expect(JSON.parse(get.body)).toMatchObject({ kind: 'Status', status: 'Failure' })
+
+    await etcd.members[0]!.start()
+    const back = await eventually('kubectl get after etcd is back', async () => {
+      const r = await server.kubectl('get', 'configmap', 'before-outage', '-o', 'jsonpath={.data.k}')
+      return r.code === 0 ? r.stdout : undefined
+    })
+    expect(back).toBe('v')
+    expect((await server.createConfigMap('after-outage')).stdout.trim()).toBe('configmap/after-outage created')
+  })
+})
