@@ -1,6 +1,6 @@
 // Node mode: the same Hono app as the Worker, served over HTTPS by node:https through the Hono node
-// adapter, with EtcdStore as the store, x509 client certificates and static tokens for authentication,
-// kube-apiserver's etcd compactor, and a graceful shutdown.
+// adapter, with EtcdStore as the store, x509 client certificates ahead of the shared token and RBAC
+// machinery (ServerAuth), kube-apiserver's etcd compactor, and a graceful shutdown.
 import { getRequestListener } from '@hono/node-server'
 import { readFileSync, mkdirSync } from 'node:fs'
 import { createServer, type Server } from 'node:https'
@@ -11,11 +11,10 @@ import { bootstrapCluster, KUBERNETES_SERVICE_IP } from '../controllers/bootstra
 import type { Registry } from '../registry/registry'
 import { buildApp } from '../server/app'
 import { unauthorized } from '../server/errors'
-import type { Authenticator } from '../server/filters/authentication'
 import { installAuthResources, ServerAuth } from '../auth/server-auth'
 import { etcdClient } from '../storage/etcd/client'
 import { EtcdStore } from '../storage/etcd/store'
-import { startCompactor, type Compactor } from './compactor'
+import { startCompactor } from './compactor'
 import type { NodeConfig } from './flags'
 import { writeKubeconfig } from './kubeconfig'
 import { createCA, ensurePair, servingHosts, signCertificate } from './pki'
@@ -89,15 +88,16 @@ function prepareTls(cfg: NodeConfig, stateDir: string): Tls {
 
 async function waitForEtcd(store: EtcdStore, endpoints: string[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
+  let reason = ''
   for (;;) {
     try {
       await store.currentRevision()
       return
     } catch (e) {
-      if (Date.now() > deadline) {
-        const reason = (e instanceof Error ? e.message : String(e)).split('\n')[0]
-        throw new StartupError(`cannot reach etcd at ${endpoints.join(',')}: ${reason}`)
-      }
+      const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.replace(/\s*Resolution note:.*$/, '')
+      // The client's circuit breaker hides the cause after a few failures: keep the cause.
+      if (!reason || !msg.includes('circuit breaker')) reason = msg
+      if (Date.now() > deadline) throw new StartupError(`cannot reach etcd at ${endpoints.join(',')}: ${reason}`)
       await new Promise((r) => setTimeout(r, 500))
     }
   }
@@ -141,23 +141,23 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     throw new StartupError(`etcd client: ${(e as Error).message}`)
   }
   const store = new EtcdStore(client, { prefix: cfg.etcdPrefix })
-  let compactor: Compactor | undefined
   try {
     await waitForEtcd(store, cfg.etcdServers, cfg.etcdStartTimeoutMs)
-    await bootstrapCluster(opts.registry, store, cfg.securePort)
+    // kube-apiserver's post-start hooks, before serving: system namespaces, the kubernetes service, RBAC policy.
+    await bootstrapCluster(registry, store, cfg.securePort)
   } catch (e) {
     store.close()
-    throw e
+    if (e instanceof StartupError) throw e
+    throw new StartupError(`bootstrap: ${e instanceof Error ? e.message : String(e)}`)
   }
 
   const app = buildApp({
     registry,
     store: () => store,
     // kube-apiserver's order: x509 client certificates, then bearer tokens.
-    authenticators: (env, s) => [new ClientCertificateAuthenticator(tlsSocket(env)), ...serverAuth.authenticators(s)] as Authenticator[],
+    authenticators: (env, s) => [new ClientCertificateAuthenticator(tlsSocket(env)), ...serverAuth.authenticators(s)],
     auth: (_env, s) => serverAuth.context(s),
     anonymous: () => cfg.anonymousAuth,
-    ready: (s) => bootstrapCluster(registry, s, cfg.securePort),
   })
 
   // Requests in flight, so shutdown can wait for them (writes above all) before closing etcd.
@@ -198,7 +198,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     server.listen(cfg.securePort, cfg.bindAddress, () => resolveListen())
   })
 
-  compactor = startCompactor(store, cfg.etcdCompactionIntervalMs, log)
+  const compactor = startCompactor(store, cfg.etcdCompactionIntervalMs, log)
 
   const host = cfg.bindAddress === '0.0.0.0' || cfg.bindAddress === '::' ? '127.0.0.1' : cfg.bindAddress
   const url = `https://${host.includes(':') ? `[${host}]` : host}:${cfg.securePort}`
@@ -215,7 +215,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     store,
     shutdown: () => (shutdown ??= (async () => {
       shuttingDown = true
-      compactor?.stop()
+      compactor.stop()
       const closed = new Promise<void>((r) => server.close(() => r()))
       server.closeIdleConnections()
       // Watches end with a clean end of their streams; clients watch again elsewhere.
