@@ -1,6 +1,7 @@
 // Starts the server the way a user does (npm start) and drives it with the real kubectl.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { request as httpsRequest } from 'node:https'
 import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -87,6 +88,25 @@ export class LocalServer {
   async dispose(): Promise<void> {
     await this.stop()
     if (this.ownsStateDir) rmSync(this.stateDir, { recursive: true, force: true })
+  }
+
+  /** A raw HTTPS request as the admin (or with the given headers), for what kubectl checks client-side. */
+  request(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+    const token = readFileSync(join(this.stateDir, 'admin-token'), 'utf8').trim()
+    const ca = readFileSync(join(this.stateDir, 'pki', 'ca.crt'))
+    return new Promise((res, rej) => {
+      const req = httpsRequest({
+        host: '127.0.0.1', port: this.port, path, method, ca,
+        headers: { Authorization: `Bearer ${token}`, Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}), ...headers },
+      }, (r) => {
+        let data = ''
+        r.setEncoding('utf8')
+        r.on('data', (d) => (data += d))
+        r.on('end', () => res({ status: r.statusCode ?? 0, headers: r.headers, body: data }))
+      })
+      req.on('error', rej)
+      req.end(body)
+    })
   }
 
   kubectl(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {

@@ -3,7 +3,8 @@ import { parseDryRun, warningHeaders, type Scope } from '../scope'
 import { methodNotAllowed } from '../../server/errors'
 
 export async function create(s: Scope): Promise<Response> {
-  if (s.info.subresource) throw methodNotAllowed()
+  // POST goes to the collection; a named path takes no POST (virtual subresources like token are routed elsewhere).
+  if (s.info.subresource || s.info.name) throw methodNotAllowed()
   const target = negotiate(s.req.headers.get('accept'), { table: false, metadata: false })
   s.ctx.dryRun = parseDryRun(s.query)
   const obj = decodeObject(await readBodyText(s.req), s.req.headers.get('content-type') ?? '')

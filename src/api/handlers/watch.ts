@@ -6,6 +6,7 @@ import { isStoreError, type StoreEvent } from '../../storage/store'
 import { groupVersion, type KubeObject } from '../../registry/types'
 import { selectorFilter } from '../list-filter'
 import { negotiate } from '../negotiation'
+import { partialObjectMetadata, parseIncludeObject, toTable } from '../table'
 import { queryInt, type Scope } from '../scope'
 
 const BOOKMARK_INTERVAL_MS = 60_000
@@ -14,7 +15,8 @@ const INITIAL_EVENTS_END_ANNOTATION = 'k8s.io/initial-events-end'
 type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR'
 
 export async function watch(s: Scope): Promise<Response> {
-  negotiate(s.req.headers.get('accept'), { table: false, metadata: false })
+  const target = negotiate(s.req.headers.get('accept'), { table: true, metadata: true })
+  const includeObject = parseIncludeObject(s.query.get('includeObject'))
   const rvParam = s.query.get('resourceVersion') ?? ''
   const rvMatch = s.query.get('resourceVersionMatch') ?? ''
   const sendInitialEvents = s.query.get('sendInitialEvents')
@@ -48,7 +50,20 @@ export async function watch(s: Scope): Promise<Response> {
 
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
-      const send = (t: WatchEventType, object: unknown) => controller.enqueue(encoder.encode(JSON.stringify({ type: t, object }) + '\n'))
+      let columnsSent = false
+      // kubectl get -w asks for Table rows; like kube-apiserver, only the first row carries the column definitions.
+      const render = (t: WatchEventType, object: KubeObject): unknown => {
+        if (t === 'ERROR' || t === 'BOOKMARK') return object
+        if (target.as === 'Table') {
+          const table = toTable(type, [object], { resourceVersion: object.metadata?.resourceVersion }, includeObject, target.version)
+          if (columnsSent) table.columnDefinitions = []
+          columnsSent = true
+          return table
+        }
+        if (target.as) return partialObjectMetadata(object, target.version)
+        return object
+      }
+      const send = (t: WatchEventType, object: KubeObject) => controller.enqueue(encoder.encode(JSON.stringify({ type: t, object: render(t, object) }) + '\n'))
       try {
         let from = rv
         if (initialEvents) {
@@ -69,7 +84,7 @@ export async function watch(s: Scope): Promise<Response> {
       } catch (e) {
         if (!abort.signal.aborted) {
           const err = isStoreError(e, 'Compacted') ? resourceExpired(`too old resource version: ${rv} (${e.revision})`) : toStatusError(e)
-          try { send('ERROR', (err as StatusError).toStatus()) } catch { /* client already gone */ }
+          try { send('ERROR', (err as StatusError).toStatus() as unknown as KubeObject) } catch { /* client already gone */ }
         }
       } finally {
         clearTimeout(timer)
