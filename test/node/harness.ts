@@ -6,7 +6,7 @@ import { request } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse } from 'yaml'
-import { freePort } from '../helpers/etcd'
+import { freePort, startEtcd, type EtcdCluster } from '../helpers/etcd'
 
 export const ROOT = resolve(__dirname, '..', '..')
 export const KUBECTL = process.env.KUBECTL ?? '/usr/bin/kubectl'
@@ -14,9 +14,9 @@ export const ETCDCTL = process.env.ETCDCTL ?? 'etcdctl'
 
 export interface RunResult { code: number; stdout: string; stderr: string }
 
-export function run(cmd: string, args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(cmd: string, args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
   return new Promise((res, rej) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
@@ -27,6 +27,7 @@ export function run(cmd: string, args: string[], opts: { env?: Record<string, st
       clearTimeout(timer)
       res({ code: code ?? -1, stdout, stderr })
     })
+    child.stdin.end(opts.input ?? '')
   })
 }
 
@@ -109,6 +110,12 @@ export class NodeServer {
     return run(KUBECTL, ['--kubeconfig', this.kubeconfig, ...args])
   }
 
+  /** A stopped server starts again on the same port, etcd and state dir. */
+  async restart(): Promise<void> {
+    await this.stop()
+    await this.boot()
+  }
+
   /**
    * `kubectl create -f` of a ConfigMap. The manifest path sends JSON (`kubectl create configmap` sends
    * protobuf, which the server does not decode yet); client-side validation needs the OpenAPI
@@ -177,5 +184,46 @@ export class NodeServer {
       req.end()
     })
     return { lines, ended, firstLine }
+  }
+}
+
+/**
+ * test/e2e/harness.ts's LocalServer, over Node mode on an etcd of its own: lets the kubectl end-to-end
+ * suite run unchanged against Node mode (test/node/kubectl-suite.test.ts).
+ */
+export class NodeModeLocalServer {
+  private constructor(private readonly etcd: EtcdCluster, private readonly server: NodeServer) {}
+
+  static async start(): Promise<NodeModeLocalServer> {
+    const etcd = await startEtcd()
+    try {
+      return new NodeModeLocalServer(etcd, await NodeServer.start(etcd.endpoints))
+    } catch (e) {
+      await etcd.stop()
+      throw e
+    }
+  }
+
+  get kubeconfig(): string { return this.server.kubeconfig }
+  get url(): string { return this.server.url }
+  get stateDir(): string { return this.server.stateDir }
+  get port(): number { return this.server.port }
+
+  boot(): Promise<void> { return this.server.boot() }
+  async stop(): Promise<void> { await this.server.stop() }
+
+  async dispose(): Promise<void> {
+    await this.server.destroy()
+    await this.etcd.stop()
+  }
+
+  kubectl(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+    return run(KUBECTL, ['--kubeconfig', this.kubeconfig, ...args], opts)
+  }
+
+  async k(...args: string[]): Promise<string> {
+    const r = await this.kubectl(args)
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`)
+    return r.stdout
   }
 }
