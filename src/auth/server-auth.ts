@@ -12,6 +12,7 @@ import { alwaysAllow, alwaysDeny, privilegedGroups, union, type Authorizer } fro
 import { bootstrapTokens } from './bootstrap-token'
 import type { AuthContext } from './context'
 import { RBACAuthorizer, type RBACOptions } from './rbac/authorizer'
+import { withEscalationPrevention } from './rbac/escalation'
 import { RBAC_GROUP } from './rbac/types'
 import { reviewResourceTypes } from './reviews'
 import { loadSigningKey } from './serviceaccount/keys'
@@ -157,8 +158,10 @@ export class ServerAuth {
   async context(store: Store): Promise<AuthContext> {
     const tokens = await this.serviceAccountTokens()
     const chain = this.tokenAuthenticators(store)
+    const rbacEnabled = (this.options.authorizationModes ?? ['RBAC']).includes('RBAC')
     return {
       authorizer: this.authorizer(store),
+      rbac: rbacEnabled ? this.rbac.resolverFor(store) : undefined,
       authenticateToken: (token, audiences) => authenticateToken(chain, token, audiences),
       apiAudiences: this.apiAudiences,
       serviceAccountTokens: tokens,
@@ -169,7 +172,7 @@ export class ServerAuth {
 
 /**
  * Adds what authentication and authorization serve to a registry: the review kinds, serviceaccounts/token,
- * and the legacy token filling of kubernetes.io/service-account-token Secrets.
+ * the legacy token filling of kubernetes.io/service-account-token Secrets, and RBAC escalation prevention.
  */
 export function installAuthResources(registry: Registry): void {
   for (const t of reviewResourceTypes) registry.add(t)
@@ -177,4 +180,8 @@ export function installAuthResources(registry: Registry): void {
   if (sa) registry.add({ ...sa, createSubresources: { ...sa.createSubresources, token: tokenRequestSubresource } })
   const secrets = registry.lookup('', 'v1', 'secrets')
   if (secrets) registry.add({ ...secrets, strategy: withServiceAccountTokenFill(secrets.strategy) })
+  for (const resource of ['roles', 'clusterroles', 'rolebindings', 'clusterrolebindings']) {
+    const t = registry.lookup(RBAC_GROUP, 'v1', resource)
+    if (t) registry.add({ ...t, strategy: withEscalationPrevention(resource, t.strategy) })
+  }
 }

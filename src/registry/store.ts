@@ -220,6 +220,7 @@ export class RegistryStore {
     s.defaults?.(obj)
     s.prepareForCreate?.(obj, ctx)
     this.validate(obj, s.validate?.(obj, ctx) ?? [])
+    await s.beforeWrite?.(obj, undefined, this.store, ctx)
 
     if (this.type.namespaced) await this.requireActiveNamespace(namespace!, meta.name!)
     const key = this.key(namespace, meta.name!)
@@ -279,6 +280,7 @@ export class RegistryStore {
         throw conflict(this.gr, name, OPTIMISTIC_LOCK_MESSAGE)
       }
       this.prepareUpdate(obj, old, ctx, subresource)
+      await s.beforeWrite?.(obj, old, this.store, ctx)
       if (ctx.dryRun) return { object: { ...obj, metadata: { ...obj.metadata, resourceVersion: String(kv.modRevision) } }, created: false }
 
       // An update that leaves a deleting object without finalizers completes its deletion (store.go's

@@ -124,6 +124,11 @@ export interface Strategy {
    * Must be undone by afterDelete; runs after validation, skipped on dryRun.
    */
   beforeCreate?(obj: KubeObject, store: Store, ctx?: RequestContext): Promise<void>
+  /**
+   * Checks that need the store or the requester before a create (old undefined) or update is stored, dryRun
+   * included: RBAC's escalation prevention, for example. Throws the StatusError to answer with.
+   */
+  beforeWrite?(obj: KubeObject, old: KubeObject | undefined, store: Store, ctx: RequestContext): Promise<void>
   /** Release what beforeCreate took, once the object is finally removed. */
   afterDelete?(obj: KubeObject, store: Store): Promise<void>
 }

@@ -212,3 +212,52 @@ describe('service account tokens end to end in the app', () => {
     expect(who.json.status.userInfo.username).toBe('system:serviceaccount:default:ci')
   })
 })
+
+describe('RBAC escalation prevention', () => {
+  it('lets a namespace admin grant what they hold, and nothing more without bind or escalate', async () => {
+    const t = makeApp()
+    await t.call('POST', '/api/v1/namespaces', ADMIN, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'team' } })
+    expect((await t.call('POST', '/apis/rbac.authorization.k8s.io/v1/namespaces/team/rolebindings', ADMIN,
+      rolebinding('bob-admin', 'admin', { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'bob' }))).status).toBe(201)
+
+    const rbPath = '/apis/rbac.authorization.k8s.io/v1/namespaces/team/rolebindings'
+    expect((await t.call('POST', rbPath, BOB, rolebinding('carol-view', 'view', { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'carol' }))).status).toBe(201)
+    const escalate = await t.call('POST', rbPath, BOB, rolebinding('carol-root', 'cluster-admin', { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'carol' }))
+    expect(escalate.status).toBe(403)
+    expect(escalate.json.message).toBe('rolebindings.rbac.authorization.k8s.io "carol-root" is forbidden: user "bob" (groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently held:\n'
+      + '{APIGroups:["*"], Resources:["*"], Verbs:["*"]}\n{NonResourceURLs:["*"], Verbs:["*"]}')
+    const missing = await t.call('POST', rbPath, BOB, rolebinding('x', 'no-such-role', { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'carol' }))
+    expect([missing.status, missing.json.message]).toEqual([404, 'clusterroles.rbac.authorization.k8s.io "no-such-role" not found'])
+
+    const rolePath = '/apis/rbac.authorization.k8s.io/v1/namespaces/team/roles'
+    const role = (name: string, rules: unknown[]) => ({ apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'Role', metadata: { name }, rules })
+    expect((await t.call('POST', rolePath, BOB, role('secret-reader', [{ apiGroups: [''], resources: ['secrets'], verbs: ['get', 'list'] }]))).status).toBe(201)
+    const tooMuch = await t.call('POST', rolePath, BOB, role('node-lister', [{ apiGroups: [''], resources: ['nodes', 'pods'], verbs: ['list', 'get'] }]))
+    expect(tooMuch.json.message).toBe('roles.rbac.authorization.k8s.io "node-lister" is forbidden: user "bob" (groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently held:\n'
+      + '{APIGroups:[""], Resources:["nodes"], Verbs:["list" "get"]}')
+    const dry = await t.call('POST', `${rolePath}?dryRun=All`, BOB, role('node-lister', [{ apiGroups: [''], resources: ['nodes'], verbs: ['list'] }]))
+    expect(dry.status).toBe(403)
+
+    // The bind verb on a role lets its holder bind it without holding its permissions.
+    await t.call('POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', ADMIN, {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRole', metadata: { name: 'binder' },
+      rules: [{ apiGroups: ['rbac.authorization.k8s.io'], resources: ['clusterroles'], verbs: ['bind'], resourceNames: ['cluster-admin'] }],
+    })
+    await t.call('POST', rbPath, ADMIN, rolebinding('bob-binder', 'binder', { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'bob' }))
+    expect((await t.call('POST', rbPath, BOB, rolebinding('carol-root', 'cluster-admin', { kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'carol' }))).status).toBe(201)
+  })
+
+  it('keeps an edit user from binding cluster-admin cluster-wide', async () => {
+    const t = makeApp()
+    await t.call('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', ADMIN, {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'bob-edit' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'edit' }, subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'bob' }],
+    })
+    const r = await t.call('POST', '/apis/rbac.authorization.k8s.io/v1/clusterrolebindings', BOB, {
+      apiVersion: 'rbac.authorization.k8s.io/v1', kind: 'ClusterRoleBinding', metadata: { name: 'bob-root' },
+      roleRef: { apiGroup: 'rbac.authorization.k8s.io', kind: 'ClusterRole', name: 'cluster-admin' }, subjects: [{ kind: 'User', apiGroup: 'rbac.authorization.k8s.io', name: 'bob' }],
+    })
+    expect(r.status).toBe(403)
+    expect(r.json.message).toBe('clusterrolebindings.rbac.authorization.k8s.io is forbidden: User "bob" cannot create resource "clusterrolebindings" in API group "rbac.authorization.k8s.io" at the cluster scope')
+  })
+})

@@ -224,3 +224,21 @@ describe('bootstrap policy', () => {
     expect(JSON.parse((await store.get('/registry/clusterroles/admin')).kv!.value).rules).toContainEqual({ verbs: ['get'], apiGroups: ['example.com'], resources: ['widgets'] })
   })
 })
+
+describe('escalation coverage (validation.Covers)', async () => {
+  const { covers } = await import('../../src/auth/rbac/escalation')
+  it('breaks rules down and finds what the owner does not hold', () => {
+    const owner = [
+      { verbs: ['get', 'list'], apiGroups: [''], resources: ['pods', '*/status'] },
+      { verbs: ['get'], apiGroups: ['apps'], resources: ['deployments'], resourceNames: ['web'] },
+      { verbs: ['get'], nonResourceURLs: ['/healthz/*'] },
+    ]
+    expect(covers(owner, [{ verbs: ['get'], apiGroups: [''], resources: ['pods', 'services/status'] }])).toEqual([])
+    expect(covers(owner, [{ verbs: ['get', 'delete'], apiGroups: [''], resources: ['pods'] }]))
+      .toEqual([{ verbs: ['delete'], apiGroups: [''], resources: ['pods'] }])
+    expect(covers(owner, [{ verbs: ['get'], apiGroups: ['apps'], resources: ['deployments'], resourceNames: ['web'] }])).toEqual([])
+    // A rule for every name is more than a rule for one.
+    expect(covers(owner, [{ verbs: ['get'], apiGroups: ['apps'], resources: ['deployments'] }])).toHaveLength(1)
+    expect(covers(owner, [{ verbs: ['get'], nonResourceURLs: ['/healthz/etcd', '/metrics'] }])).toEqual([{ verbs: ['get'], nonResourceURLs: ['/metrics'] }])
+  })
+})

@@ -2,11 +2,20 @@
 // every request, so the snapshot is reused while the store's revision has not moved, and the revision itself is
 // checked at most once per ttl, except right after an RBAC write, when every request checks it.
 import type { UserInfo } from '../../registry/types'
+import { notFound, type StatusError } from '../../server/errors'
 import type { Store } from '../../storage/store'
 import { aggregateMessage, type Attributes, type AuthorizationResult, type Authorizer, type RulesResult } from '../authorizer'
 import { loadPolicy, type PolicySnapshot } from './policy'
 import { ruleAllows } from './rules'
-import type { PolicyRule } from './types'
+import { RBAC_GROUP, type Binding, type PolicyRule } from './types'
+
+/** The RBAC rule resolver the RBAC registry uses for escalation checks (rbacregistryvalidation.AuthorizationRuleResolver). */
+export interface RuleResolver {
+  /** Every rule that applies to the user in the namespace, and the errors met resolving them. */
+  rulesFor(user: UserInfo, namespace: string): Promise<{ rules: PolicyRule[]; errors: string[] }>
+  /** The rules a roleRef names, or the NotFound the registry would answer for a missing role. */
+  roleRefRules(ref: Binding['roleRef'], namespace: string): Promise<{ rules?: PolicyRule[]; error?: StatusError }>
+}
 
 export interface RBACOptions {
   /** How long a snapshot is used without asking the store for its revision. */
@@ -62,6 +71,28 @@ export class RBACAuthorizer {
     if (!this.snapshot || snap.revision >= this.snapshot.revision) this.snapshot = snap
     this.checkedAt = this.now()
     return snap
+  }
+
+  /** The rule resolver for one request's store. */
+  resolverFor(store: Store): RuleResolver {
+    return {
+      rulesFor: async (user, namespace) => {
+        const rules: PolicyRule[] = []
+        const errors: string[] = []
+        ;(await this.policy(store)).visitRulesFor(user, namespace, (_s, rule, error) => {
+          if (rule) rules.push(rule)
+          if (error) errors.push(error)
+          return true
+        })
+        return { rules, errors }
+      },
+      roleRefRules: async (ref, namespace) => {
+        const { rules, error } = (await this.policy(store)).roleRefRules(ref, namespace)
+        if (!error) return { rules }
+        const resource = ref?.kind === 'Role' ? 'roles' : 'clusterroles'
+        return { error: notFound({ group: RBAC_GROUP, resource }, ref?.name ?? '') }
+      },
+    }
   }
 
   /** The Authorizer for one request's store. */
