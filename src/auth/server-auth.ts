@@ -10,6 +10,7 @@ import { parseTokenFile } from '../server/filters/authentication'
 import type { Store } from '../storage/store'
 import { alwaysAllow, alwaysDeny, privilegedGroups, union, type Authorizer } from './authorizer'
 import { bootstrapTokens } from './bootstrap-token'
+import { CloudflareClientCertAuthenticator, RequestHeaderAuthenticator, type ClientCertOptions, type RequestHeaderOptions } from './client-cert'
 import type { AuthContext } from './context'
 import { RBACAuthorizer, type RBACOptions } from './rbac/authorizer'
 import { withEscalationPrevention } from './rbac/escalation'
@@ -20,6 +21,8 @@ import { withServiceAccountTokenFill } from './serviceaccount/legacy-tokens'
 import { tokenRequestSubresource } from './serviceaccount/token-request'
 import { DEFAULT_ISSUER, ServiceAccountTokens } from './serviceaccount/tokens'
 import { authenticateToken, bearerAuthenticator, staticTokens, type TokenAuthenticator } from './token'
+import { OIDCAuthenticator, type OIDCOptions } from './oidc'
+import { WebhookTokenAuthenticator, type WebhookTokenOptions } from './webhook-token'
 
 export type AuthorizationMode = 'RBAC' | 'AlwaysAllow' | 'AlwaysDeny'
 const MODES: AuthorizationMode[] = ['RBAC', 'AlwaysAllow', 'AlwaysDeny']
@@ -41,6 +44,14 @@ export interface AuthOptions {
   rootCA?: string
   /** --enable-bootstrap-token-auth (on unless false). */
   bootstrapTokens?: boolean
+  /** --oidc-*: an external OpenID Connect identity provider. */
+  oidc?: OIDCOptions
+  /** --authentication-token-webhook-*: TokenReview to a URL. */
+  webhookToken?: WebhookTokenOptions
+  /** x509 client certificates verified by Cloudflare mTLS (request.cf.tlsClientAuth). */
+  clientCertificates?: ClientCertOptions
+  /** --requestheader-*: a front proxy with a verified client certificate may name the user in headers. */
+  requestHeader?: RequestHeaderOptions
   rbac?: RBACOptions
 }
 
@@ -55,13 +66,38 @@ function list(env: EnvLike, name: string): string[] | undefined {
   return v?.split(',').map((s) => s.trim()).filter(Boolean)
 }
 
-/** Reads AuthOptions from Worker bindings (or any record of strings). */
+/**
+ * Reads AuthOptions from Worker bindings (or any record of strings), named after kube-apiserver's flags:
+ * TOKEN_AUTH_FILE, AUTHORIZATION_MODE, SERVICE_ACCOUNT_SIGNING_KEY, SERVICE_ACCOUNT_PUBLIC_KEYS (JWKS),
+ * SERVICE_ACCOUNT_ISSUER, API_AUDIENCES, SERVICE_ACCOUNT_MAX_TOKEN_EXPIRATION (s), SERVICE_ACCOUNT_JWKS_URI,
+ * SERVICE_ACCOUNT_ROOT_CA, ENABLE_BOOTSTRAP_TOKEN_AUTH, OIDC_ISSUER_URL, OIDC_CLIENT_ID, OIDC_USERNAME_CLAIM,
+ * OIDC_USERNAME_PREFIX, OIDC_GROUPS_CLAIM, OIDC_GROUPS_PREFIX, OIDC_REQUIRED_CLAIM (k=v,...), OIDC_SIGNING_ALGS,
+ * AUTHENTICATION_TOKEN_WEBHOOK_URL, AUTHENTICATION_TOKEN_WEBHOOK_TOKEN, AUTHENTICATION_TOKEN_WEBHOOK_CACHE_TTL (s),
+ * CLIENT_CERT_AUTH=cloudflare, CLIENT_CERT_ISSUER_DNS, REQUESTHEADER_ALLOWED_NAMES, REQUESTHEADER_ISSUER_DNS,
+ * REQUESTHEADER_USERNAME_HEADERS, REQUESTHEADER_UID_HEADERS, REQUESTHEADER_GROUP_HEADERS,
+ * REQUESTHEADER_EXTRA_HEADERS_PREFIX. Lists are comma-separated; lists of DNs semicolon-separated.
+ */
 export function authOptionsFromEnv(env: EnvLike): AuthOptions {
   const modes = list(env, 'AUTHORIZATION_MODE') ?? ['RBAC']
   for (const m of modes) {
     if (!MODES.includes(m as AuthorizationMode)) throw new Error(`AUTHORIZATION_MODE: unsupported authorization mode "${m}" (supported: ${MODES.join(', ')})`)
   }
   const maxExp = str(env, 'SERVICE_ACCOUNT_MAX_TOKEN_EXPIRATION')
+  const issuerURL = str(env, 'OIDC_ISSUER_URL')
+  const clientID = str(env, 'OIDC_CLIENT_ID')
+  const oidc: OIDCOptions | undefined = issuerURL && clientID ? {
+    issuerURL, clientID,
+    usernameClaim: str(env, 'OIDC_USERNAME_CLAIM'),
+    usernamePrefix: typeof env.OIDC_USERNAME_PREFIX === 'string' ? env.OIDC_USERNAME_PREFIX : undefined,
+    groupsClaim: str(env, 'OIDC_GROUPS_CLAIM'),
+    groupsPrefix: typeof env.OIDC_GROUPS_PREFIX === 'string' ? env.OIDC_GROUPS_PREFIX : undefined,
+    requiredClaims: Object.fromEntries((list(env, 'OIDC_REQUIRED_CLAIM') ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
+    signingAlgs: list(env, 'OIDC_SIGNING_ALGS'),
+  } : undefined
+  const webhookURL = str(env, 'AUTHENTICATION_TOKEN_WEBHOOK_URL')
+  const webhookTTL = str(env, 'AUTHENTICATION_TOKEN_WEBHOOK_CACHE_TTL')
+  // Distinguished names contain commas: lists of them are separated by semicolons.
+  const dns = (name: string) => str(env, name)?.split(';').map((s) => s.trim()).filter(Boolean)
   return {
     tokenAuthFile: str(env, 'TOKEN_AUTH_FILE'),
     authorizationModes: modes as AuthorizationMode[],
@@ -73,6 +109,19 @@ export function authOptionsFromEnv(env: EnvLike): AuthOptions {
     serviceAccountJwksUri: str(env, 'SERVICE_ACCOUNT_JWKS_URI'),
     rootCA: str(env, 'SERVICE_ACCOUNT_ROOT_CA'),
     bootstrapTokens: str(env, 'ENABLE_BOOTSTRAP_TOKEN_AUTH') !== 'false',
+    oidc,
+    webhookToken: webhookURL ? {
+      url: webhookURL, bearerToken: str(env, 'AUTHENTICATION_TOKEN_WEBHOOK_TOKEN'), cacheTTLms: webhookTTL ? Number(webhookTTL) * 1000 : undefined,
+    } : undefined,
+    clientCertificates: str(env, 'CLIENT_CERT_AUTH') === 'cloudflare' ? { issuerDNs: dns('CLIENT_CERT_ISSUER_DNS') } : undefined,
+    requestHeader: {
+      allowedNames: list(env, 'REQUESTHEADER_ALLOWED_NAMES') ?? [],
+      issuerDNs: dns('REQUESTHEADER_ISSUER_DNS'),
+      usernameHeaders: list(env, 'REQUESTHEADER_USERNAME_HEADERS'),
+      uidHeaders: list(env, 'REQUESTHEADER_UID_HEADERS'),
+      groupHeaders: list(env, 'REQUESTHEADER_GROUP_HEADERS'),
+      extraHeaderPrefixes: list(env, 'REQUESTHEADER_EXTRA_HEADERS_PREFIX'),
+    },
   }
 }
 
@@ -82,10 +131,19 @@ export class ServerAuth {
   readonly rbac: RBACAuthorizer
   private readonly staticTokens: Map<string, UserInfo>
   private tokens?: Promise<ServiceAccountTokens>
+  private readonly oidc?: OIDCAuthenticator
+  private readonly webhook?: WebhookTokenAuthenticator
+  private readonly requestHeader: RequestHeaderAuthenticator
+  private readonly clientCert?: CloudflareClientCertAuthenticator
 
   constructor(readonly options: AuthOptions = {}) {
     this.rbac = new RBACAuthorizer(options.rbac)
     this.staticTokens = options.tokenAuthFile ? parseTokenFile(options.tokenAuthFile) : new Map()
+    if (options.oidc) this.oidc = new OIDCAuthenticator(options.oidc)
+    if (options.webhookToken) this.webhook = new WebhookTokenAuthenticator(options.webhookToken)
+    // Always in the chain: with no allowed proxy names, X-Remote-User from anyone is refused with 401.
+    this.requestHeader = new RequestHeaderAuthenticator(options.requestHeader ?? { allowedNames: [] })
+    if (options.clientCertificates) this.clientCert = new CloudflareClientCertAuthenticator(options.clientCertificates)
   }
 
   get issuers(): string[] {
@@ -125,17 +183,23 @@ export class ServerAuth {
     return this.tokens
   }
 
-  /** kube-apiserver's token authenticator order: token file, service account tokens, bootstrap tokens. */
+  /** kube-apiserver's token authenticator order: token file, service account tokens, bootstrap tokens, OIDC, webhook. */
   tokenAuthenticators(store: Store): TokenAuthenticator[] {
     const chain: TokenAuthenticator[] = []
     if (this.staticTokens.size) chain.push(staticTokens(this.staticTokens))
     chain.push({ authenticateToken: async (token, audiences) => (await this.serviceAccountTokens()).authenticate(token, audiences, store) })
     if (this.options.bootstrapTokens !== false) chain.push(bootstrapTokens(() => store))
+    if (this.oidc) chain.push(this.oidc)
+    if (this.webhook) chain.push(this.webhook)
     return chain
   }
 
+  /** kube-apiserver's order: front proxy headers, client certificates, then bearer tokens. */
   authenticators(store: Store): Authenticator[] {
-    return [bearerAuthenticator(this.tokenAuthenticators(store), () => this.apiAudiences)]
+    const chain: Authenticator[] = [this.requestHeader]
+    if (this.clientCert) chain.push(this.clientCert)
+    chain.push(bearerAuthenticator(this.tokenAuthenticators(store), () => this.apiAudiences))
+    return chain
   }
 
   /** system:masters first, then each --authorization-mode; RBAC writes make the next requests re-read the policy. */

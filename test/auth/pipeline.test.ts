@@ -139,11 +139,13 @@ describe('authentication failures and anonymous requests', () => {
     expect((await closed.call('GET', '/version')).status).toBe(401)
   })
 
-  it('ignores X-Remote-User from a client that is not a verified front proxy', async () => {
+  it('refuses X-Remote-User from a client that is not a verified front proxy with 401', async () => {
     const t = makeApp()
     const r = await t.call('GET', '/api/v1/namespaces', undefined, undefined, { 'x-remote-user': 'admin', 'x-remote-group': 'system:masters' })
-    expect(r.status).toBe(403)
-    expect(r.json.message).toContain('User "system:anonymous"')
+    expect(r.status).toBe(401)
+    const withToken = await t.call('GET', '/api/v1/namespaces', BOB, undefined, { 'x-remote-user': 'admin', 'x-remote-group': 'system:masters' })
+    expect(withToken.status).toBe(403)
+    expect(withToken.json.message).toContain('User "bob"')
   })
 })
 

@@ -5,6 +5,9 @@ import type { UserInfo } from '../../registry/types'
 export interface Authenticator {
   /** undefined: this authenticator does not recognise the credential. Throws nothing for bad input. */
   authenticate(req: Request): Promise<UserInfo | undefined>
+  /** The request carries this authenticator's kind of credential (a client certificate, X-Remote-User), so
+   * that if nobody accepts it the answer is 401 rather than anonymous. Bearer tokens are always one. */
+  presented?(req: Request): boolean
 }
 
 export interface AuthenticationResult {
@@ -14,7 +17,7 @@ export interface AuthenticationResult {
 }
 
 export async function authenticateRequest(req: Request, chain: Authenticator[], anonymous: boolean): Promise<AuthenticationResult> {
-  const hasCredential = (req.headers.get('authorization') ?? '').trim() !== ''
+  const hasCredential = (req.headers.get('authorization') ?? '').trim() !== '' || chain.some((a) => a.presented?.(req))
   for (const a of chain) {
     const user = await a.authenticate(req)
     if (user) return { user: withAuthenticatedGroup(user), rejected: false }
