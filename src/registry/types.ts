@@ -3,6 +3,7 @@
 import type { AuthContext } from '../auth/context'
 import type { FieldError } from '../server/errors'
 import type { Store } from '../storage/store'
+import type { TypeSchema } from './schema/types'
 
 /** A Kubernetes object as JSON. Strategies work on plain objects; schemas validate their shape. */
 export type KubeObject = {
@@ -154,6 +155,12 @@ export interface ResourceType {
   storageVersion?: string
   /** Served from a CustomResourceDefinition: no strategic merge patch, schema from the CRD. */
   custom?: boolean
+  /**
+   * The kind's structural schema: published in OpenAPI, and used to prune and report unknown fields and to
+   * track field ownership for server-side apply. Built-in kinds fall back to the built-in table when unset;
+   * a custom resource without one is treated as schemaless (x-kubernetes-preserve-unknown-fields).
+   */
+  schema?(): TypeSchema | undefined
   /** DELETE answers with the deleted object rather than a Success Status (pods, services, namespaces). */
   returnDeletedObject?: boolean
   /** Create-only kinds that are never stored (SubjectAccessReview, TokenReview): POST answers with what this returns. */

@@ -4,6 +4,7 @@ import { Hono } from 'hono'
 import { aggregatedContentType, aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroupDoc, apiGroupList, apiResourceList, apiVersions } from '../api/discovery'
 import { healthResponse, type HealthCheck } from '../api/health'
 import { respond, respondError } from '../api/negotiation'
+import { serveOpenAPIV2, serveOpenAPIV3GroupVersion, serveOpenAPIV3Root } from '../api/openapi/handler'
 import { serveResource } from '../api/resources'
 import { versionInfo } from '../api/version'
 import type { AuthContext } from '../auth/context'
@@ -110,6 +111,10 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     const doc = apiResourceList(cfg.registry, c.req.param('group'), c.req.param('version'))
     return doc ? respond(200, doc) : respondError(notFoundPath())
   })
+
+  app.get('/openapi/v2', (c) => serveOpenAPIV2(c.req.raw, cfg.registry))
+  app.get('/openapi/v3', (c) => serveOpenAPIV3Root(c.req.raw, cfg.registry))
+  app.get('/openapi/v3/*', (c) => serveOpenAPIV3GroupVersion(c.req.raw, new URL(c.req.url), cfg.registry))
 
   app.all('*', async (c) => {
     const info = c.get('info')

@@ -10,7 +10,7 @@ import { since } from '../printers/duration'
 
 export type Obj = Record<string, any>
 
-export interface KindDefinition extends Omit<ResourceType, 'listKind' | 'singular' | 'verbs' | 'storagePrefix' | 'strategy'> {
+export interface KindDefinition extends Omit<ResourceType, 'listKind' | 'singular' | 'verbs' | 'storagePrefix' | 'strategy' | 'schema'> {
   listKind?: string
   singular?: string
   verbs?: string[]

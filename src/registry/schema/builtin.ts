@@ -1,0 +1,39 @@
+// The schemas of the built-in kinds: the definitions derived from kubernetes-models (the library whose
+// validators check these kinds; see scripts/gen-builtin-schemas.mjs) with this server's descriptions.
+import data from './builtin-definitions.json'
+import { COMMON_FIELDS, DESCRIPTIONS } from './descriptions'
+import type { JSONSchema, TypeSchema } from './types'
+
+let table: Record<string, JSONSchema> | undefined
+
+/** Every built-in definition, described; built once per isolate. */
+export function builtinDefinitions(): Readonly<Record<string, JSONSchema>> {
+  if (table) return table
+  const defs = structuredClone((data as unknown as { definitions: Record<string, JSONSchema> }).definitions)
+  for (const [name, def] of Object.entries(defs)) {
+    const d = DESCRIPTIONS[name]
+    if (d) def.description = d
+    const isKind = !!(def.properties?.kind && def.properties.apiVersion)
+    for (const [field, prop] of Object.entries(def.properties ?? {})) {
+      const fd = DESCRIPTIONS[`${name}.${field}`] ?? (isKind ? COMMON_FIELDS[field] : undefined)
+      if (fd) prop.description = fd
+    }
+  }
+  table = defs
+  return defs
+}
+
+// The Go package group of each API group, as in the definition names (io.k8s.api.<short>.<version>.<Kind>).
+export function builtinDefinitionName(group: string, version: string, kind: string): string {
+  const short = group === '' ? 'core' : group.split('.')[0]
+  return `io.k8s.api.${short}.${version}.${kind}`
+}
+
+/** The TypeSchema of a built-in kind, or undefined when the library has no declaration for it. */
+export function builtinTypeSchema(group: string, version: string, kind: string): TypeSchema | undefined {
+  const name = builtinDefinitionName(group, version, kind)
+  const definitions = builtinDefinitions()
+  return definitions[name] ? { name, definitions } : undefined
+}
+
+export { type JSONSchema, type TypeSchema } from './types'
