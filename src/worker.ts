@@ -5,17 +5,16 @@ import { builtinResources } from './registry/builtin'
 import { clusterStore } from './storage/durable/client'
 import { bootstrapCluster } from './controllers/bootstrap'
 import { authOptionsFromEnv, installAuthResources, ServerAuth } from './auth/server-auth'
-import type { ClusterStore } from './storage/durable/cluster-store'
-
-export { ClusterStore } from './storage/durable/cluster-store'
+import type { ClusterStore as ClusterStoreObject } from './storage/durable/cluster-store'
+import { withControllers } from './controllers/edge'
 
 export interface Env {
-  CLUSTER: DurableObjectNamespace<ClusterStore>
+  CLUSTER: DurableObjectNamespace<ClusterStoreObject>
   /** --token-auth-file contents, from a Worker secret (the local state dir in development). */
   TOKEN_AUTH_FILE?: string
   /** "false" turns off anonymous requests (kube-apiserver --anonymous-auth=false); on by default, as there. */
   ANONYMOUS_AUTH?: string
-  /** --authorization-mode: RBAC (default), AlwaysAllow, AlwaysDeny, comma-separated in order. */
+  /** --authorization-mode: Node,RBAC by default; also Webhook, AlwaysAllow, AlwaysDeny; comma-separated, in order. */
   AUTHORIZATION_MODE?: string
   /** --service-account-signing-key-file contents (PKCS#8 PEM or JWK), from a Worker secret. */
   SERVICE_ACCOUNT_SIGNING_KEY?: string
@@ -23,10 +22,15 @@ export interface Env {
   SERVICE_ACCOUNT_ISSUER?: string
   /** --api-audiences (comma-separated); defaults to the issuers. */
   API_AUDIENCES?: string
+  /** The cluster CA (PEM) the control loops publish as kube-root-ca.crt in every namespace (src/controllers/edge.ts). */
+  CLUSTER_CA_CERT?: string
 }
 
 const registry = new Registry(builtinResources)
 installAuthResources(registry)
+
+/** The cluster's Durable Object: the store, with the control loops (src/controllers) run by its alarm. */
+export const ClusterStore = withControllers(registry)
 
 // One ServerAuth per isolate (its RBAC cache lives across requests), rebuilt only if the bindings change.
 let serverAuth: { source: string; auth: ServerAuth } | undefined

@@ -23,14 +23,17 @@ import { DEFAULT_ISSUER, ServiceAccountTokens } from './serviceaccount/tokens'
 import { authenticateToken, bearerAuthenticator, staticTokens, type TokenAuthenticator } from './token'
 import { OIDCAuthenticator, type OIDCOptions } from './oidc'
 import { WebhookTokenAuthenticator, type WebhookTokenOptions } from './webhook-token'
+import { WebhookAuthorizer, type WebhookAuthorizerOptions } from './webhook-authorizer'
+import { NodeAuthorizer } from './node-authorizer'
 
-export type AuthorizationMode = 'RBAC' | 'AlwaysAllow' | 'AlwaysDeny'
-const MODES: AuthorizationMode[] = ['RBAC', 'AlwaysAllow', 'AlwaysDeny']
+export type AuthorizationMode = 'Node' | 'RBAC' | 'Webhook' | 'AlwaysAllow' | 'AlwaysDeny'
+const MODES: AuthorizationMode[] = ['Node', 'RBAC', 'Webhook', 'AlwaysAllow', 'AlwaysDeny']
+const DEFAULT_MODES: AuthorizationMode[] = ['Node', 'RBAC']
 
 export interface AuthOptions {
   /** --token-auth-file contents. */
   tokenAuthFile?: string
-  /** --authorization-mode, in order. Default: RBAC. */
+  /** --authorization-mode, in order. Default: Node,RBAC. */
   authorizationModes?: AuthorizationMode[]
   /** --service-account-signing-key-file contents: PKCS#8 PEM or a JWK. */
   serviceAccountSigningKey?: string
@@ -48,6 +51,8 @@ export interface AuthOptions {
   oidc?: OIDCOptions
   /** --authentication-token-webhook-*: TokenReview to a URL. */
   webhookToken?: WebhookTokenOptions
+  /** --authorization-webhook-*: the Webhook authorization mode's SubjectAccessReview endpoint. */
+  webhookAuthorizer?: WebhookAuthorizerOptions
   /** x509 client certificates verified by Cloudflare mTLS (request.cf.tlsClientAuth). */
   clientCertificates?: ClientCertOptions
   /** --requestheader-*: a front proxy with a verified client certificate may name the user in headers. */
@@ -60,6 +65,10 @@ type EnvLike = Record<string, unknown>
 function str(env: EnvLike, name: string): string | undefined {
   const v = env[name]
   return typeof v === 'string' && v.trim() !== '' ? v : undefined
+}
+function seconds(env: EnvLike, name: string): number | undefined {
+  const v = str(env, name)
+  return v === undefined ? undefined : Number(v) * 1000
 }
 function list(env: EnvLike, name: string): string[] | undefined {
   const v = str(env, name)
@@ -75,13 +84,16 @@ function list(env: EnvLike, name: string): string[] | undefined {
  * AUTHENTICATION_TOKEN_WEBHOOK_URL, AUTHENTICATION_TOKEN_WEBHOOK_TOKEN, AUTHENTICATION_TOKEN_WEBHOOK_CACHE_TTL (s),
  * CLIENT_CERT_AUTH=cloudflare, CLIENT_CERT_ISSUER_DNS, REQUESTHEADER_ALLOWED_NAMES, REQUESTHEADER_ISSUER_DNS,
  * REQUESTHEADER_USERNAME_HEADERS, REQUESTHEADER_UID_HEADERS, REQUESTHEADER_GROUP_HEADERS,
- * REQUESTHEADER_EXTRA_HEADERS_PREFIX. Lists are comma-separated; lists of DNs semicolon-separated.
+ * REQUESTHEADER_EXTRA_HEADERS_PREFIX, AUTHORIZATION_WEBHOOK_URL, AUTHORIZATION_WEBHOOK_TOKEN,
+ * AUTHORIZATION_WEBHOOK_CACHE_AUTHORIZED_TTL (s), AUTHORIZATION_WEBHOOK_CACHE_UNAUTHORIZED_TTL (s).
+ * Lists are comma-separated; lists of DNs semicolon-separated.
  */
 export function authOptionsFromEnv(env: EnvLike): AuthOptions {
-  const modes = list(env, 'AUTHORIZATION_MODE') ?? ['RBAC']
+  const modes = list(env, 'AUTHORIZATION_MODE') ?? DEFAULT_MODES
   for (const m of modes) {
     if (!MODES.includes(m as AuthorizationMode)) throw new Error(`AUTHORIZATION_MODE: unsupported authorization mode "${m}" (supported: ${MODES.join(', ')})`)
   }
+  if (modes.includes('Webhook') && !str(env, 'AUTHORIZATION_WEBHOOK_URL')) throw new Error('AUTHORIZATION_MODE: Webhook needs AUTHORIZATION_WEBHOOK_URL')
   const maxExp = str(env, 'SERVICE_ACCOUNT_MAX_TOKEN_EXPIRATION')
   const issuerURL = str(env, 'OIDC_ISSUER_URL')
   const clientID = str(env, 'OIDC_CLIENT_ID')
@@ -109,6 +121,10 @@ export function authOptionsFromEnv(env: EnvLike): AuthOptions {
     serviceAccountJwksUri: str(env, 'SERVICE_ACCOUNT_JWKS_URI'),
     rootCA: str(env, 'SERVICE_ACCOUNT_ROOT_CA'),
     bootstrapTokens: str(env, 'ENABLE_BOOTSTRAP_TOKEN_AUTH') !== 'false',
+    webhookAuthorizer: str(env, 'AUTHORIZATION_WEBHOOK_URL') ? {
+      url: str(env, 'AUTHORIZATION_WEBHOOK_URL')!, bearerToken: str(env, 'AUTHORIZATION_WEBHOOK_TOKEN'),
+      authorizedTTLms: seconds(env, 'AUTHORIZATION_WEBHOOK_CACHE_AUTHORIZED_TTL'), unauthorizedTTLms: seconds(env, 'AUTHORIZATION_WEBHOOK_CACHE_UNAUTHORIZED_TTL'),
+    } : undefined,
     oidc,
     webhookToken: webhookURL ? {
       url: webhookURL, bearerToken: str(env, 'AUTHENTICATION_TOKEN_WEBHOOK_TOKEN'), cacheTTLms: webhookTTL ? Number(webhookTTL) * 1000 : undefined,
@@ -135,6 +151,8 @@ export class ServerAuth {
   private readonly webhook?: WebhookTokenAuthenticator
   private readonly requestHeader: RequestHeaderAuthenticator
   private readonly clientCert?: CloudflareClientCertAuthenticator
+  private readonly node = new NodeAuthorizer()
+  private readonly webhookAuthz?: WebhookAuthorizer
 
   constructor(readonly options: AuthOptions = {}) {
     this.rbac = new RBACAuthorizer(options.rbac)
@@ -144,6 +162,11 @@ export class ServerAuth {
     // Always in the chain: with no allowed proxy names, X-Remote-User from anyone is refused with 401.
     this.requestHeader = new RequestHeaderAuthenticator(options.requestHeader ?? { allowedNames: [] })
     if (options.clientCertificates) this.clientCert = new CloudflareClientCertAuthenticator(options.clientCertificates)
+    if (options.webhookAuthorizer) this.webhookAuthz = new WebhookAuthorizer(options.webhookAuthorizer)
+  }
+
+  get authorizationModes(): AuthorizationMode[] {
+    return this.options.authorizationModes ?? DEFAULT_MODES
   }
 
   get issuers(): string[] {
@@ -204,10 +227,16 @@ export class ServerAuth {
 
   /** system:masters first, then each --authorization-mode; RBAC writes make the next requests re-read the policy. */
   authorizer(store: Store): Authorizer {
-    const modes = (this.options.authorizationModes ?? ['RBAC']).map((m) => {
-      if (m === 'AlwaysAllow') return alwaysAllow
-      if (m === 'AlwaysDeny') return alwaysDeny
-      return this.rbac.forStore(store)
+    const modes = this.authorizationModes.map((m): Authorizer => {
+      switch (m) {
+        case 'AlwaysAllow': return alwaysAllow
+        case 'AlwaysDeny': return alwaysDeny
+        case 'Node': return this.node.forStore(store)
+        case 'Webhook':
+          if (!this.webhookAuthz) throw new Error('the Webhook authorization mode needs a webhook URL')
+          return this.webhookAuthz
+        default: return this.rbac.forStore(store)
+      }
     })
     const chain = union(privilegedGroups('system:masters'), ...modes)
     return {
@@ -222,7 +251,7 @@ export class ServerAuth {
   async context(store: Store): Promise<AuthContext> {
     const tokens = await this.serviceAccountTokens()
     const chain = this.tokenAuthenticators(store)
-    const rbacEnabled = (this.options.authorizationModes ?? ['RBAC']).includes('RBAC')
+    const rbacEnabled = this.authorizationModes.includes('RBAC')
     return {
       authorizer: this.authorizer(store),
       rbac: rbacEnabled ? this.rbac.resolverFor(store) : undefined,

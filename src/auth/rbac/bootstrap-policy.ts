@@ -175,6 +175,11 @@ const CLUSTER_ROLE_BINDINGS: { name: string; role?: string; subjects: Subject[] 
   { name: 'system:kube-dns', subjects: [{ kind: 'ServiceAccount', name: 'kube-dns', namespace: 'kube-system' }] },
 ]
 
+/** NodeRules: what the system:node role grants, which the Node authorizer applies to kubelets directly. */
+export function nodeRules(): PolicyRule[] {
+  return structuredClone(CLUSTER_ROLES.find((r) => r.name === 'system:node')!.rules!)
+}
+
 function meta(name: string, labels?: Record<string, string>) {
   return { name, labels: { ...BOOTSTRAP_LABELS, ...labels }, annotations: { [AUTOUPDATE]: 'true' } }
 }

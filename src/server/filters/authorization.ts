@@ -3,6 +3,7 @@
 // kube-apiserver's Forbidden Status.
 import { forbiddenError, type Attributes, type Authorizer } from '../../auth/authorizer'
 import type { UserInfo } from '../../registry/types'
+import { internalError } from '../errors'
 import type { RequestInfo } from './request-info'
 
 export function requestAttributes(user: UserInfo, info: RequestInfo): Attributes {
@@ -15,8 +16,10 @@ export function requestAttributes(user: UserInfo, info: RequestInfo): Attributes
 
 export async function authorize(authorizer: Authorizer, user: UserInfo, info: RequestInfo): Promise<void> {
   const a = requestAttributes(user, info)
-  const { decision, reason } = await authorizer.authorize(a)
+  const { decision, reason, error } = await authorizer.authorize(a)
   if (decision === 'Allow') return
+  // An authorizer that could not decide (a webhook out of reach) fails the request rather than denying it.
+  if (error) throw internalError(new Error(error))
   throw forbiddenError(a, reason)
 }
 
