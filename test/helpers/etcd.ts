@@ -10,7 +10,7 @@ export const ETCD_BIN = process.env.ETCD_BIN ?? 'etcd'
 
 export interface EtcdMember {
   name: string
-  /** http://127.0.0.1:<port> */
+  /** http://127.0.0.1:<port> (https:// with TLS) */
   clientUrl: string
   peerUrl: string
   dataDir: string
@@ -31,6 +31,8 @@ export interface EtcdOptions {
   members?: number
   /** etcd's --experimental-watch-progress-notify-interval (etcd's default is 10m). */
   progressNotifyInterval?: string
+  /** Serve clients over TLS with this certificate, and require client certificates from this CA. */
+  tls?: { certFile: string; keyFile: string; clientCAFile: string }
 }
 
 /** A free loopback TCP port (bound once and released; etcd binds it right after). */
@@ -55,6 +57,8 @@ class Member implements EtcdMember {
     readonly peerUrl: string,
     readonly dataDir: string,
     private readonly args: string[],
+    /** Plain HTTP /health, also when clients need TLS. */
+    private readonly metricsUrl: string,
   ) {}
 
   async start(): Promise<void> {
@@ -84,7 +88,7 @@ class Member implements EtcdMember {
       const p = this.proc
       if (!p || p.exitCode !== null || p.signalCode !== null) throw new Error(`etcd ${this.name} exited before it was ready:\n${this.output}`)
       try {
-        const res = await fetch(`${this.clientUrl}/health`)
+        const res = await fetch(`${this.metricsUrl}/health`)
         const body = (await res.json()) as { health?: string }
         if (res.ok && body.health === 'true') return
       } catch { /* not listening yet */ }
@@ -97,11 +101,12 @@ class Member implements EtcdMember {
 export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdCluster> {
   const n = opts.members ?? 1
   const root = mkdtempSync(join(tmpdir(), 'edge-etcd-'))
-  const specs: { name: string; client: number; peer: number }[] = []
-  for (let i = 0; i < n; i++) specs.push({ name: `m${i}`, client: await freePort(), peer: await freePort() })
+  const specs: { name: string; client: number; peer: number; metrics: number }[] = []
+  for (let i = 0; i < n; i++) specs.push({ name: `m${i}`, client: await freePort(), peer: await freePort(), metrics: await freePort() })
   const initialCluster = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peer}`).join(',')
   const members = specs.map((s) => {
-    const clientUrl = `http://127.0.0.1:${s.client}`
+    const clientUrl = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${s.client}`
+    const metricsUrl = `http://127.0.0.1:${s.metrics}`
     const peerUrl = `http://127.0.0.1:${s.peer}`
     const dataDir = join(root, s.name)
     const args = [
@@ -109,10 +114,14 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdCluster> {
       '--listen-client-urls', clientUrl, '--advertise-client-urls', clientUrl,
       '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl,
       '--initial-cluster', initialCluster, '--initial-cluster-state', 'new', '--initial-cluster-token', root,
+      '--listen-metrics-urls', metricsUrl,
       '--logger', 'zap', '--log-level', 'error',
     ]
+    if (opts.tls) {
+      args.push('--cert-file', opts.tls.certFile, '--key-file', opts.tls.keyFile, '--client-cert-auth', '--trusted-ca-file', opts.tls.clientCAFile)
+    }
     if (opts.progressNotifyInterval) args.push('--experimental-watch-progress-notify-interval', opts.progressNotifyInterval)
-    return new Member(s.name, clientUrl, peerUrl, dataDir, args)
+    return new Member(s.name, clientUrl, peerUrl, dataDir, args, metricsUrl)
   })
   const stop = async () => {
     for (const m of members) await m.kill()

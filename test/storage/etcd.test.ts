@@ -1,5 +1,9 @@
 // The Store contract and EtcdStore's own behaviour against a real etcd (/usr/bin/etcd on loopback).
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { createCA, signCertificate } from '../../src/node/pki'
 import { etcdClient } from '../../src/storage/etcd/client'
 import { EtcdStore } from '../../src/storage/etcd/store'
 import { StoreError, type StoreEvent } from '../../src/storage/store'
@@ -142,6 +146,18 @@ describe('EtcdStore on etcd', () => {
     }
   })
 
+  it("refuses a value over etcd's request size limit with TooLarge", async () => {
+    const store = newStore()
+    try {
+      const big = JSON.stringify({ data: 'x'.repeat(2 * 1024 * 1024) })
+      const e = await failure(store.create(`/registry/big-${fresh()}/x`, big))
+      expect(e).toBeInstanceOf(StoreError)
+      expect(e).toMatchObject({ code: 'TooLarge' })
+    } finally {
+      store.close()
+    }
+  })
+
   it("advances an idle watch's progress with etcd's progress notifications", async () => {
     const store = newStore()
     const ctl = new AbortController()
@@ -193,6 +209,34 @@ describe('EtcdStore on etcd', () => {
       ctl.abort()
       store.close()
       await own.stop()
+    }
+  })
+})
+
+describe('EtcdStore on etcd over TLS', () => {
+  it('connects with --etcd-cafile, --etcd-certfile and --etcd-keyfile, and not without a client certificate', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-etcd-tls-'))
+    const file = (name: string, text: string) => {
+      writeFileSync(join(dir, name), text)
+      return join(dir, name)
+    }
+    const ca = createCA('etcd-ca')
+    const serving = signCertificate(ca, { subject: { commonName: 'etcd' }, usage: 'server', hosts: ['127.0.0.1', 'localhost'] })
+    const client = signCertificate(ca, { subject: { commonName: 'kube-apiserver-etcd-client' }, usage: 'client' })
+    const caFile = file('ca.crt', ca.certPem)
+    const own = await startEtcd({ tls: { certFile: file('etcd.crt', serving.certPem), keyFile: file('etcd.key', serving.keyPem), clientCAFile: caFile } })
+    const store = new EtcdStore(etcdClient({ endpoints: own.endpoints, caFile, certFile: file('client.crt', client.certPem), keyFile: file('client.key', client.keyPem) }))
+    const anonymous = new EtcdStore(etcdClient({ endpoints: own.endpoints, caFile, requestTimeoutMs: 500 }))
+    try {
+      expect(own.endpoints[0]).toMatch(/^https:/)
+      const kv = await store.create('/registry/configmaps/default/tls', '{"tls":true}')
+      expect((await store.get('/registry/configmaps/default/tls')).kv).toEqual(kv)
+      expect(await failure(anonymous.currentRevision())).not.toBeInstanceOf(StoreError)
+    } finally {
+      store.close()
+      anonymous.close()
+      await own.stop()
+      rmSync(dir, { recursive: true, force: true })
     }
   })
 })
