@@ -1,8 +1,31 @@
 // The command line, with kube-apiserver's flag names where they apply (`--flag=value` or `--flag value`).
 import { parseArgs } from 'node:util'
-import type { AuthorizationMode } from '../auth/server-auth'
 
-const AUTHORIZATION_MODES: AuthorizationMode[] = ['RBAC', 'AlwaysAllow', 'AlwaysDeny']
+/**
+ * kube-apiserver's authentication and authorization flags, handed to the shared auth configuration
+ * (src/auth/server-auth.ts, authOptionsFromEnv) under their upper-case names, so that defaults and
+ * validation live in one place for both modes.
+ */
+const AUTH_FLAGS = [
+  'authorization-mode', 'api-audiences', 'service-account-jwks-uri', 'enable-bootstrap-token-auth',
+  'oidc-issuer-url', 'oidc-client-id', 'oidc-username-claim', 'oidc-username-prefix', 'oidc-groups-claim',
+  'oidc-groups-prefix', 'oidc-signing-algs',
+]
+/** The same, given more than once (or comma separated). */
+const AUTH_LIST_FLAGS = ['service-account-issuer', 'oidc-required-claim']
+/** Flags naming a file whose contents the auth configuration takes. */
+const AUTH_FILE_FLAGS = ['token-auth-file', 'service-account-signing-key-file']
+
+export const authEnvName = (flag: string) => flag.toUpperCase().replace(/-/g, '_')
+const AUTH_ENV_NAMES: Record<string, string> = {
+  'token-auth-file': 'TOKEN_AUTH_FILE',
+  'service-account-signing-key-file': 'SERVICE_ACCOUNT_SIGNING_KEY',
+  'service-account-max-token-expiration': 'SERVICE_ACCOUNT_MAX_TOKEN_EXPIRATION',
+}
+/** The auth configuration's name for a flag. */
+export function authEnvNameOf(flag: string): string {
+  return AUTH_ENV_NAMES[flag] ?? authEnvName(flag)
+}
 
 export interface NodeConfig {
   etcdServers: string[]
@@ -17,12 +40,11 @@ export interface NodeConfig {
   tlsCertFile?: string
   tlsPrivateKeyFile?: string
   clientCAFile?: string
-  tokenAuthFile?: string
   anonymousAuth: boolean
-  authorizationModes: AuthorizationMode[]
-  serviceAccountSigningKeyFile?: string
-  serviceAccountIssuers?: string[]
-  apiAudiences?: string[]
+  /** Auth flags by their auth-configuration names (see AUTH_FLAGS); file flags hold the file's path. */
+  auth: Record<string, string>
+  /** Which entries of `auth` are file paths to read, with the flag that named each. */
+  authFiles: Record<string, string>
   stateDir: string
   /** How long start keeps trying to reach etcd before giving up. */
   etcdStartTimeoutMs: number
@@ -53,18 +75,26 @@ Flags (kube-apiserver's names):
                                    without it a client CA is generated in the state dir
   --token-auth-file=FILE           static bearer tokens: token,user,uid,"group1,group2"
   --anonymous-auth=BOOL            let requests without credentials in as system:anonymous (default true)
-  --authorization-mode=MODES       RBAC, AlwaysAllow, AlwaysDeny, comma separated, in order (default RBAC);
+  --authorization-mode=MODES       authorizers in order, comma separated (default Node,RBAC);
                                    system:masters may always do everything
   --service-account-signing-key-file=FILE
                                    private key (PKCS#8 PEM or JWK) that signs service account tokens
   --service-account-issuer=URL     issuer of service account tokens (repeatable, the first signs)
+  --service-account-jwks-uri=URL   jwks_uri in the issuer discovery document
+  --service-account-max-token-expiration=DUR
+                                   the longest TokenRequest expiration granted
   --api-audiences=LIST             audiences tokens must be for (default: the issuers)
+  --enable-bootstrap-token-auth=BOOL
+                                   accept bootstrap tokens from kube-system Secrets (default true)
+  --oidc-issuer-url, --oidc-client-id, --oidc-username-claim, --oidc-username-prefix,
+  --oidc-groups-claim, --oidc-groups-prefix, --oidc-required-claim (repeatable), --oidc-signing-algs
+                                   an OpenID Connect identity provider's ID tokens, as kube-apiserver
   --shutdown-timeout=DUR           how long SIGTERM waits for requests in flight (default 60s)
   --state-dir=DIR                  generated certificates and the admin kubeconfig (default .local/node)
   -h, --help                       this text
 `
 
-const BOOLEAN_FLAGS = ['anonymous-auth']
+const BOOLEAN_FLAGS = ['anonymous-auth', 'enable-bootstrap-token-auth']
 
 /** Go's time.ParseDuration for the units kube-apiserver's flags use: "5m0s", "30s", "1h", "250ms", "0". */
 export function parseDuration(flag: string, s: string): number {
@@ -118,10 +148,8 @@ export function parseFlags(argv: string[]): NodeConfig | 'help' {
         'client-ca-file': { type: 'string' },
         'token-auth-file': { type: 'string' },
         'anonymous-auth': { type: 'string' },
-        'authorization-mode': { type: 'string' },
-        'service-account-signing-key-file': { type: 'string' },
-        'service-account-issuer': { type: 'string', multiple: true },
-        'api-audiences': { type: 'string' },
+        ...Object.fromEntries([...AUTH_FLAGS, ...AUTH_FILE_FLAGS, 'service-account-max-token-expiration'].map((f) => [f, { type: 'string' as const }])),
+        ...Object.fromEntries(AUTH_LIST_FLAGS.map((f) => [f, { type: 'string' as const, multiple: true as const }])),
         'shutdown-timeout': { type: 'string' },
         'state-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -140,14 +168,19 @@ export function parseFlags(argv: string[]): NodeConfig | 'help' {
   if (str('etcd-certfile') !== undefined && str('etcd-keyfile') === undefined) throw new FlagError('--etcd-certfile needs --etcd-keyfile')
   if (str('etcd-keyfile') !== undefined && str('etcd-certfile') === undefined) throw new FlagError('--etcd-keyfile needs --etcd-certfile')
   const prefix = str('etcd-prefix') ?? '/registry'
-  const list = (k: string) => str(k)?.split(',').map((s) => s.trim()).filter(Boolean)
-  const modes = list('authorization-mode') ?? ['RBAC']
-  for (const m of modes) {
-    if (!AUTHORIZATION_MODES.includes(m as AuthorizationMode)) {
-      throw new FlagError(`--authorization-mode: unsupported authorization mode "${m}" (supported: ${AUTHORIZATION_MODES.join(', ')})`)
-    }
+  const auth: Record<string, string> = {}
+  const authFiles: Record<string, string> = {}
+  for (const f of [...AUTH_FLAGS, ...AUTH_FILE_FLAGS]) if (str(f) !== undefined) auth[authEnvNameOf(f)] = str(f)!
+  for (const f of AUTH_FILE_FLAGS) if (str(f) !== undefined) authFiles[authEnvNameOf(f)] = f
+  for (const f of AUTH_LIST_FLAGS) {
+    const v = values[f] as string[] | undefined
+    if (v?.length) auth[authEnvNameOf(f)] = v.join(',')
   }
-  const issuers = (values['service-account-issuer'] as string[] | undefined)?.flatMap((v) => v.split(',')).map((s) => s.trim()).filter(Boolean)
+  if (str('enable-bootstrap-token-auth') !== undefined) {
+    auth.ENABLE_BOOTSTRAP_TOKEN_AUTH = String(parseBool('enable-bootstrap-token-auth', str('enable-bootstrap-token-auth')!))
+  }
+  const maxExp = str('service-account-max-token-expiration')
+  if (maxExp !== undefined) auth.SERVICE_ACCOUNT_MAX_TOKEN_EXPIRATION = String(Math.floor(parseDuration('service-account-max-token-expiration', maxExp) / 1000))
   return {
     etcdServers: servers,
     etcdPrefix: prefix.startsWith('/') ? prefix : `/${prefix}`,
@@ -161,12 +194,9 @@ export function parseFlags(argv: string[]): NodeConfig | 'help' {
     tlsCertFile: str('tls-cert-file'),
     tlsPrivateKeyFile: str('tls-private-key-file'),
     clientCAFile: str('client-ca-file'),
-    tokenAuthFile: str('token-auth-file'),
     anonymousAuth: parseBool('anonymous-auth', str('anonymous-auth') ?? 'true'),
-    authorizationModes: modes as AuthorizationMode[],
-    serviceAccountSigningKeyFile: str('service-account-signing-key-file'),
-    serviceAccountIssuers: issuers?.length ? issuers : undefined,
-    apiAudiences: list('api-audiences'),
+    auth,
+    authFiles,
     shutdownTimeoutMs: parseDuration('shutdown-timeout', str('shutdown-timeout') ?? '60s'),
     stateDir: str('state-dir') ?? '.local/node',
   }

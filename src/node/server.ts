@@ -11,7 +11,7 @@ import { bootstrapCluster, KUBERNETES_SERVICE_IP } from '../controllers/bootstra
 import type { Registry } from '../registry/registry'
 import { buildApp } from '../server/app'
 import { unauthorized } from '../server/errors'
-import { installAuthResources, ServerAuth } from '../auth/server-auth'
+import { authOptionsFromEnv, installAuthResources, ServerAuth } from '../auth/server-auth'
 import { etcdClient } from '../storage/etcd/client'
 import { EtcdStore } from '../storage/etcd/store'
 import { startCompactor } from './compactor'
@@ -86,6 +86,11 @@ function prepareTls(cfg: NodeConfig, stateDir: string): Tls {
   return { key, cert, servingCA, clientCA, admin }
 }
 
+/** The shared auth configuration names settings as environment variables: say the flag instead. */
+function flagNames(message: string): string {
+  return message.replace(/\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\b/g, (name) => `--${name.toLowerCase().replace(/_/g, '-')}`)
+}
+
 async function waitForEtcd(store: EtcdStore, endpoints: string[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   let reason = ''
@@ -109,27 +114,20 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   mkdirSync(stateDir, { recursive: true, mode: 0o700 })
   const tls = prepareTls(cfg, stateDir)
 
-  const readFlagFile = (flag: string, path: string | undefined) => {
-    if (path === undefined) return undefined
+  // Auth flags go through the shared configuration, file flags as their files' contents.
+  const authEnv: Record<string, string> = { ...cfg.auth }
+  for (const [name, flag] of Object.entries(cfg.authFiles)) {
     try {
-      return readFileSync(path, 'utf8')
+      authEnv[name] = readFileSync(cfg.auth[name]!, 'utf8')
     } catch (e) {
-      throw new StartupError(`--${flag}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+      throw new StartupError(`--${flag}: cannot read ${cfg.auth[name]}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
     }
   }
   let serverAuth: ServerAuth
   try {
-    serverAuth = new ServerAuth({
-      tokenAuthFile: readFlagFile('token-auth-file', cfg.tokenAuthFile),
-      authorizationModes: cfg.authorizationModes,
-      serviceAccountSigningKey: readFlagFile('service-account-signing-key-file', cfg.serviceAccountSigningKeyFile),
-      serviceAccountIssuers: cfg.serviceAccountIssuers,
-      apiAudiences: cfg.apiAudiences,
-      rootCA: tls.servingCA ?? tls.cert,
-    })
+    serverAuth = new ServerAuth({ ...authOptionsFromEnv(authEnv), rootCA: tls.servingCA ?? tls.cert })
   } catch (e) {
-    if (e instanceof StartupError) throw e
-    throw new StartupError(`--token-auth-file: ${(e as Error).message}`)
+    throw new StartupError(flagNames((e as Error).message))
   }
   const registry = opts.registry
   installAuthResources(registry)

@@ -5,7 +5,7 @@ describe('Node mode flags', () => {
   it("uses kube-apiserver's defaults, with loopback as the bind address", () => {
     expect(parseFlags([])).toMatchObject({
       etcdServers: ['http://127.0.0.1:2379'], etcdPrefix: '/registry', securePort: 6443, bindAddress: '127.0.0.1',
-      anonymousAuth: true, etcdCompactionIntervalMs: 300_000, authorizationModes: ['RBAC'], stateDir: '.local/node',
+      anonymousAuth: true, etcdCompactionIntervalMs: 300_000, stateDir: '.local/node', auth: {}, authFiles: {},
     })
   })
 
@@ -13,13 +13,28 @@ describe('Node mode flags', () => {
     const cfg = parseFlags([
       '--etcd-servers=https://10.0.0.1:2379,https://10.0.0.2:2379', '--secure-port', '8443', '--etcd-prefix', 'kube',
       '--anonymous-auth', '--tls-cert-file=a.crt', '--tls-private-key-file=a.key', '--service-account-issuer=https://a',
-      '--service-account-issuer', 'https://b', '--authorization-mode=AlwaysAllow',
+      '--service-account-issuer', 'https://b', '--authorization-mode=AlwaysAllow', '--token-auth-file=/t.csv',
     ])
     expect(cfg).toMatchObject({
       etcdServers: ['https://10.0.0.1:2379', 'https://10.0.0.2:2379'], securePort: 8443, etcdPrefix: '/kube', anonymousAuth: true,
-      tlsCertFile: 'a.crt', tlsPrivateKeyFile: 'a.key', serviceAccountIssuers: ['https://a', 'https://b'], authorizationModes: ['AlwaysAllow'],
+      tlsCertFile: 'a.crt', tlsPrivateKeyFile: 'a.key',
     })
     expect(parseFlags(['--anonymous-auth=false'])).toMatchObject({ anonymousAuth: false })
+  })
+
+  it("hands kube-apiserver's auth flags to the shared auth configuration by their upper-case names", () => {
+    expect(parseFlags([
+      '--authorization-mode=Node,RBAC', '--token-auth-file=/t.csv', '--service-account-issuer=https://a', '--service-account-issuer', 'https://b',
+      '--oidc-issuer-url=https://idp', '--oidc-client-id=kube', '--oidc-required-claim=a=b', '--enable-bootstrap-token-auth=false',
+      '--service-account-max-token-expiration=48h',
+    ])).toMatchObject({
+      auth: {
+        AUTHORIZATION_MODE: 'Node,RBAC', TOKEN_AUTH_FILE: '/t.csv', SERVICE_ACCOUNT_ISSUER: 'https://a,https://b',
+        OIDC_ISSUER_URL: 'https://idp', OIDC_CLIENT_ID: 'kube', OIDC_REQUIRED_CLAIM: 'a=b', ENABLE_BOOTSTRAP_TOKEN_AUTH: 'false',
+        SERVICE_ACCOUNT_MAX_TOKEN_EXPIRATION: '172800',
+      },
+      authFiles: { TOKEN_AUTH_FILE: 'token-auth-file' },
+    })
   })
 
   it("parses Go durations as kube-apiserver's flags do", () => {
@@ -36,7 +51,6 @@ describe('Node mode flags', () => {
     expect(() => parseFlags(['--secure-port=http'])).toThrow('invalid argument "http" for "--secure-port" flag')
     expect(() => parseFlags(['--anonymous-auth=maybe'])).toThrow('strconv.ParseBool: parsing "maybe": invalid syntax')
     expect(() => parseFlags(['--tls-cert-file=a.crt'])).toThrow('--tls-cert-file and --tls-private-key-file must be given together')
-    expect(() => parseFlags(['--authorization-mode=Node'])).toThrow('unsupported authorization mode "Node"')
     expect(parseFlags(['-h'])).toBe('help')
   })
 })

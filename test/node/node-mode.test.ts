@@ -1,9 +1,12 @@
 // Node mode end to end: dist/node.js on a real etcd, driven by the real kubectl over HTTPS with the
 // client certificate from the kubeconfig it writes, and checked in etcd with etcdctl.
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCA, signCertificate } from '../../src/node/pki'
 import { freePort, startEtcd, type EtcdCluster } from '../helpers/etcd'
-import { buildNode, ETCDCTL, NodeServer, ROOT, run } from './harness'
+import { buildNode, ETCDCTL, KUBECTL, NodeServer, ROOT, run } from './harness'
 
 async function eventually<T>(what: string, f: () => Promise<T | undefined>): Promise<T> {
   for (let i = 0; ; i++) {
@@ -17,14 +20,18 @@ async function eventually<T>(what: string, f: () => Promise<T | undefined>): Pro
 describe('Node mode on a real etcd', () => {
   let etcd: EtcdCluster
   let server: NodeServer
+  const files = mkdtempSync(join(tmpdir(), 'edge-node-files-'))
+  const tokenFile = join(files, 'tokens.csv')
 
   beforeAll(async () => {
+    writeFileSync(tokenFile, 'sekret-token,jane,1001,"system:masters"\n')
     etcd = await startEtcd()
-    server = await NodeServer.start(etcd.endpoints)
+    server = await NodeServer.start(etcd.endpoints, [`--token-auth-file=${tokenFile}`])
   })
   afterAll(async () => {
     await server?.destroy()
     await etcd?.stop()
+    rmSync(files, { recursive: true, force: true })
   })
 
   it('writes an admin kubeconfig that kubectl uses over HTTPS with a client certificate', async () => {
@@ -62,6 +69,24 @@ describe('Node mode on a real etcd', () => {
     const res = await server.request('/api/v1/namespaces', { cert: stranger.certPem, key: stranger.keyPem })
     expect(res.status).toBe(401)
     expect(JSON.parse(res.body)).toMatchObject({ kind: 'Status', apiVersion: 'v1', status: 'Failure', message: 'Unauthorized', reason: 'Unauthorized', code: 401 })
+  })
+
+  it('authenticates bearer tokens from --token-auth-file, and answers an unknown one with 401', async () => {
+    const asToken = (token: string) => run(KUBECTL, [
+      '--kubeconfig=/dev/null', `--server=${server.url}`, `--certificate-authority=${join(server.stateDir, 'pki', 'ca.crt')}`, `--token=${token}`,
+      'get', 'namespace', 'default', '-o', 'name',
+    ])
+    expect((await asToken('sekret-token')).stdout.trim()).toBe('namespace/default')
+    const bad = await asToken('not-a-token')
+    expect(bad.code).not.toBe(0)
+    expect(bad.stderr).toContain('error: You must be logged in to the server (Unauthorized)')
+  })
+
+  it('refuses an unknown --authorization-mode in one line', async () => {
+    await buildNode()
+    const r = await run(process.execPath, ['dist/node.js', '--authorization-mode=Bogus', `--state-dir=${server.stateDir}/bogus`], { cwd: ROOT })
+    expect(r.code).toBe(1)
+    expect(r.stderr.trim().split('\n')).toEqual([expect.stringMatching(/^Error: --authorization-mode: unsupported authorization mode "Bogus"/)])
   })
 
   it('exits with a one-line error when etcd is unreachable at start', async () => {
