@@ -54,6 +54,9 @@ export function apiResourceList(registry: Registry, group: string, version: stri
     if (t.shortNames?.length) r.shortNames = t.shortNames
     if (t.categories?.length) r.categories = t.categories
     resources.push(r)
+    if (t.subresources?.finalize) {
+      resources.push({ name: `${t.resource}/finalize`, singularName: '', namespaced: t.namespaced, kind: t.kind, verbs: ['update'] })
+    }
     if (t.subresources?.status) {
       resources.push({ name: `${t.resource}/status`, singularName: '', namespaced: t.namespaced, kind: t.kind, verbs: SUBRESOURCE_VERBS })
     }
@@ -75,6 +78,7 @@ function discoveryResource(t: ResourceType): Record<string, unknown> {
   if (t.shortNames?.length) r.shortNames = t.shortNames
   if (t.categories?.length) r.categories = t.categories
   const subresources: Record<string, unknown>[] = []
+  if (t.subresources?.finalize) subresources.push({ subresource: 'finalize', responseKind: { group: t.group, version: t.version, kind: t.kind }, verbs: ['update'] })
   if (t.subresources?.status) subresources.push({ subresource: 'status', responseKind: { group: t.group, version: t.version, kind: t.kind }, verbs: SUBRESOURCE_VERBS })
   if (t.subresources?.scale) subresources.push({ subresource: 'scale', responseKind: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, verbs: SUBRESOURCE_VERBS })
   if (subresources.length) r.subresources = subresources

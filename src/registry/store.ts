@@ -30,7 +30,7 @@ export interface DeleteOptions {
   gracePeriodSeconds?: number
 }
 
-export type Subresource = '' | 'status'
+export type Subresource = '' | 'status' | 'finalize'
 
 const GENERATE_NAME_CHARS = 'bcdfghjklmnpqrstvwxz2456789'
 const MAX_UPDATE_RETRIES = 10
@@ -285,7 +285,7 @@ export class RegistryStore {
 
       // An update that leaves a deleting object without finalizers completes its deletion (store.go's
       // shouldDeleteDuringUpdate).
-      const finishDeletion = !!obj.metadata!.deletionTimestamp && !(obj.metadata!.finalizers?.length)
+      const finishDeletion = !!obj.metadata!.deletionTimestamp && !(obj.metadata!.finalizers?.length) && (s.deleteDuringUpdate?.(obj) ?? true)
       try {
         if (finishDeletion) {
           const deleted = await this.store.delete(key, kv.modRevision)
@@ -326,6 +326,8 @@ export class RegistryStore {
       if (status === undefined) delete obj.status
       else obj.status = status
       s.prepareForStatusUpdate?.(obj, old)
+    } else if (subresource === 'finalize') {
+      s.prepareForFinalizeUpdate?.(obj, old)
     } else {
       if (this.type.subresources?.status) {
         if (old.status === undefined) delete obj.status
@@ -363,6 +365,17 @@ export class RegistryStore {
       }
       if (pre?.resourceVersion && pre.resourceVersion !== meta.resourceVersion) {
         throw conflict(this.gr, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in meta: ${meta.resourceVersion}`)
+      }
+      const own = this.type.strategy.beforeDelete?.(obj, opts)
+      if (own === 'keep') return { object: obj, deleted: false }
+      if (own) {
+        if (ctx.dryRun) return { object: own, deleted: false }
+        try {
+          return { object: decode(this.type, await this.store.update(key, encode(this.type, own), kv.modRevision)), deleted: false }
+        } catch (e) {
+          if ((isStoreError(e, 'Conflict') || isStoreError(e, 'NotFound')) && attempt < MAX_UPDATE_RETRIES) continue
+          throw e
+        }
       }
       const finalizers = [...(meta.finalizers ?? [])]
       if (opts.propagationPolicy === 'Foreground' && !finalizers.includes('foregroundDeletion')) finalizers.push('foregroundDeletion')

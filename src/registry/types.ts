@@ -132,6 +132,19 @@ export interface Strategy {
   beforeWrite?(obj: KubeObject, old: KubeObject | undefined, store: Store, ctx: RequestContext): Promise<void>
   /** Release what beforeCreate took, once the object is finally removed. */
   afterDelete?(obj: KubeObject, store: Store): Promise<void>
+  /**
+   * A delete that is a state change first, as kube's namespace REST Delete: returns the object to store in
+   * place of deleting it (the client gets it back, not deleted), 'keep' to answer with the object as it is,
+   * or undefined to go on with the generic delete.
+   */
+  beforeDelete?(obj: KubeObject, opts: { propagationPolicy?: 'Orphan' | 'Background' | 'Foreground' }): KubeObject | 'keep' | undefined
+  /**
+   * Whether an update that leaves a deleting object without metadata.finalizers removes it (the generic
+   * store's ShouldDeleteDuringUpdate; namespaces also wait for spec.finalizers). Default: it does.
+   */
+  deleteDuringUpdate?(obj: KubeObject): boolean
+  /** The finalize subresource's update (namespaces/finalize): keep what it may not change from old. */
+  prepareForFinalizeUpdate?(obj: KubeObject, old: KubeObject): void
 }
 
 export interface ResourceType {
@@ -148,7 +161,7 @@ export interface ResourceType {
   /** The etcd key segment after /registry/ (kube-apiserver's layout: "services/specs", "minions", "ingress"). */
   storagePrefix: string
   /** Subresources served under the resource. */
-  subresources?: { status?: boolean; scale?: ScaleSpec }
+  subresources?: { status?: boolean; scale?: ScaleSpec; /** PUT-only namespaces/finalize. */ finalize?: boolean }
   /** This type is a view of another type's storage (events.k8s.io/v1 Event over core/v1 Event). */
   convert?: { toStorage(obj: KubeObject): KubeObject; fromStorage(obj: KubeObject): KubeObject }
   /** The apiVersion objects are stored with; defaults to this type's group/version. */

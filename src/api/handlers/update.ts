@@ -11,7 +11,7 @@ export async function update(s: Scope): Promise<Response> {
     const { object } = await s.rs.update(s.namespace, s.info.name, (cur) => applyScale(s.type, cur!, body), s.ctx)
     return respond(200, getScale(s.type, object), target.yaml)
   }
-  const sub = s.info.subresource === 'status' ? 'status' : ''
+  const sub = s.info.subresource === 'status' || s.info.subresource === 'finalize' ? s.info.subresource : ''
   const { object, created } = await s.rs.update(s.namespace, s.info.name, () => body, s.ctx, sub)
   const res = respond(created ? 201 : 200, object, target.yaml)
   for (const [k, v] of Object.entries(warningHeaders(s.ctx))) res.headers.set(k, v)

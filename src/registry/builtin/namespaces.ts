@@ -17,7 +17,7 @@ function validateFinalizers(obj: Obj): FieldError[] {
 export const namespaces = defineKind({
   group: '', version: 'v1', resource: 'namespaces', kind: 'Namespace', namespaced: false, shortNames: ['ns'], returnDeletedObject: true,
   verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
-  subresources: { status: true },
+  subresources: { status: true, finalize: true },
   schema: 'CoreV1Namespace',
   initialStatus: () => ({ phase: 'Active' }),
   strategy: {
@@ -37,6 +37,36 @@ export const namespaces = defineKind({
     },
     prepareForStatusUpdate(obj, old) {
       obj.spec = old.spec
+    },
+    prepareForFinalizeUpdate(obj, old) {
+      // namespaceFinalizeStrategy: everything but status comes from the request.
+      if (old.status === undefined) delete obj.status
+      else obj.status = old.status
+    },
+    beforeDelete(obj, opts) {
+      const meta = obj.metadata ?? {}
+      // The namespace REST Delete: the first delete moves the namespace to Terminating and leaves the rest to
+      // the namespace controller; a later one deletes it only once spec.finalizers is empty.
+      if (!meta.deletionTimestamp) {
+        meta.deletionTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z')
+        obj.status = { ...(obj.status as Obj), phase: 'Terminating' }
+        const has = (f: string) => meta.finalizers?.includes(f) ?? false
+        const orphan = opts.propagationPolicy ? opts.propagationPolicy === 'Orphan' : has('orphan')
+        const foreground = opts.propagationPolicy ? opts.propagationPolicy === 'Foreground' : has('foregroundDeletion')
+        if (orphan !== has('orphan') || foreground !== has('foregroundDeletion')) {
+          const finalizers = (meta.finalizers ?? []).filter((f) => f !== 'orphan' && f !== 'foregroundDeletion')
+          if (orphan) finalizers.push('orphan')
+          if (foreground) finalizers.push('foregroundDeletion')
+          meta.finalizers = finalizers
+        }
+        obj.metadata = meta
+        return obj
+      }
+      return ((obj.spec as Obj)?.finalizers?.length ?? 0) > 0 ? 'keep' : undefined
+    },
+    deleteDuringUpdate(obj) {
+      // ShouldDeleteNamespaceDuringUpdate: metadata.finalizers and spec.finalizers both empty.
+      return !((obj.spec as Obj)?.finalizers?.length)
     },
     validate: validateFinalizers,
     fieldSelectors: fieldsAt({ 'status.phase': 'status.phase' }),
