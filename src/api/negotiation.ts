@@ -1,6 +1,7 @@
 // Request bodies in and response bodies out: the content types kube-apiserver accepts and produces.
 import { parse as parseYaml, stringify as stringifyYaml } from 'yaml'
 import { badRequest, notAcceptable, requestEntityTooLarge, StatusError, unsupportedMediaType } from '../server/errors'
+import { decodeProtobufObject, PROTOBUF_MEDIA_TYPE, type DecodeInto } from './protobuf/envelope'
 
 /** kube-apiserver's default --max-request-bytes for a single object body. */
 export const MAX_REQUEST_BYTES = 3 * 1024 * 1024
@@ -35,11 +36,22 @@ export async function readBodyText(req: Request, limit = MAX_REQUEST_BYTES): Pro
     buf.set(c, off)
     off += c.byteLength
   }
+  // A protobuf body is not text: keep its bytes, one char each (a "binary string"), for decodeObject.
+  if (mediaType(req.headers.get('content-type')) === PROTOBUF_MEDIA_TYPE) return binaryString(buf)
   return new TextDecoder().decode(buf)
 }
 
-/** Decodes an object body sent as JSON or YAML, answering bad input the way kube-apiserver's decoder does. */
-export function decodeObject(text: string, contentType: string): Record<string, unknown> {
+function binaryString(b: Uint8Array): string {
+  let s = ''
+  for (let i = 0; i < b.length; i += 0x8000) s += String.fromCharCode(...b.subarray(i, i + 0x8000))
+  return s
+}
+
+/**
+ * Decodes an object body sent as JSON, YAML or protobuf (as read by readBodyText), answering bad input the way
+ * kube-apiserver's decoder does; `into`, where known, names the endpoint's kind in protobuf errors.
+ */
+export function decodeObject(text: string, contentType: string, into?: DecodeInto): Record<string, unknown> {
   const mt = mediaType(contentType) || 'application/json'
   let value: unknown
   if (mt === 'application/json') {
@@ -54,8 +66,8 @@ export function decodeObject(text: string, contentType: string): Record<string, 
     } catch (e) {
       throw badRequest(`error converting YAML to JSON: ${(e as Error).message.split('\n')[0]}`)
     }
-  } else if (mt === 'application/vnd.kubernetes.protobuf') {
-    throw unsupportedMediaType(mt, ['application/json', 'application/yaml'])
+  } else if (mt === PROTOBUF_MEDIA_TYPE) {
+    value = decodeProtobufObject(Uint8Array.from(text, (c) => c.charCodeAt(0)), into)
   } else {
     throw unsupportedMediaType(mt, ['application/json', 'application/yaml', 'application/vnd.kubernetes.protobuf'])
   }
