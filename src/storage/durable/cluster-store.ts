@@ -2,7 +2,7 @@
 // single thread serializes writes, as a single etcd raft group does, and each write is one
 // transactionSync, so the revision, the current state and the history change together or not at all.
 import { DurableObject } from 'cloudflare:workers'
-import type { KeyValue, ListOptions } from '../store'
+import type { KeyValue, ListOptions, StoreEvent } from '../store'
 import { applyMigrations } from './migrations'
 import { encodeEvent, type CompactResult, type Failure, type GetResult, type ListResult, type WriteResult } from './protocol'
 import { Tables } from './tables'
@@ -14,6 +14,21 @@ export interface ClusterStoreEnv {
 }
 
 export const DEFAULT_COMPACTION_INTERVAL_MS = 5 * 60 * 1000
+/** A new instance runs its background work this soon: whatever an evicted instance had queued is gone. */
+export const BACKGROUND_START_DELAY_MS = 100
+const BACKGROUND_RETRY_MS = 1000
+
+/**
+ * Work the object does in its alarm besides compaction, fed every committed write: the control loops at the
+ * edge (src/controllers/edge.ts). It runs on the object's thread over the object's own tables, with no
+ * outbound I/O, so requests do not interleave with it.
+ */
+export interface BackgroundWork {
+  /** Sees each committed write; returns in how many ms it wants to run, or undefined. Must not throw or wait. */
+  observe(event: StoreEvent): number | undefined
+  /** Runs in the alarm (`resync` on a compaction tick); returns in how many ms it wants to run again, or undefined. */
+  run(opts: { resync: boolean }): Promise<number | undefined>
+}
 
 /**
  * The largest value accepted, in UTF-8 bytes: what etcd accepts by default (--max-request-bytes,
@@ -26,7 +41,12 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
   private hub!: WatchHub
   private revision = 1
   private compacted = 0
-  private alarmSet = false
+  /** When the alarm is set for, as far as this instance knows (null: not set). */
+  private alarmAt: number | null = null
+  /** When the next compaction tick is due (0: none pending); kept in meta so it outlives the instance. */
+  private compactionDue = 0
+  private background?: BackgroundWork
+  private inBackground = false
 
   constructor(ctx: DurableObjectState, env: ClusterStoreEnv) {
     super(ctx, env)
@@ -43,8 +63,18 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
         readLog: (prefix, after, maxEvents, maxSize) => this.tables.readLog({ prefix }, after, this.revision, maxEvents, maxSize),
       })
       this.hub.restore(ctx.getWebSockets())
-      this.alarmSet = (await ctx.storage.getAlarm()) !== null
+      this.alarmAt = await ctx.storage.getAlarm()
+      this.compactionDue = this.tables.meta('compaction_due')
+      // Before compaction_due existed, a pending alarm was always a compaction tick.
+      if (!this.compactionDue && this.alarmAt !== null) this.setCompactionDue(this.alarmAt)
+      this.background = this.startBackground()
+      if (this.background) this.schedule(Date.now() + BACKGROUND_START_DELAY_MS)
     })
+  }
+
+  /** Subclasses that run work in the alarm (src/controllers/edge.ts) return it; called once the tables are ready. */
+  protected startBackground(): BackgroundWork | undefined {
+    return undefined
   }
 
   // ---- reads ----
@@ -112,16 +142,34 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
   /**
    * kube-apiserver compacts etcd every 5 minutes to the revision that was current at the previous tick
    * (storage/etcd3/compact.go), so a client has at least one interval to resume a watch or a paged list.
+   * The same alarm runs the background work (the control loops) when a subclass has any.
    */
   override async alarm(): Promise<void> {
-    const mark = this.tables.meta('compaction_mark')
-    if (mark > this.compacted) this.compactTo(mark)
-    this.tables.setMeta('compaction_mark', this.revision)
-    if (this.revision > this.compacted) {
-      await this.ctx.storage.setAlarm(Date.now() + this.compactionInterval())
-    } else {
-      this.alarmSet = false // nothing left to compact: let an idle cluster sleep until its next write
+    this.alarmAt = null
+    let tick = false
+    if (this.compactionDue && Date.now() >= this.compactionDue) {
+      tick = true
+      const mark = this.tables.meta('compaction_mark')
+      if (mark > this.compacted) this.compactTo(mark)
+      this.tables.setMeta('compaction_mark', this.revision)
+      // Nothing left to compact: let an idle cluster sleep until its next write.
+      this.setCompactionDue(this.revision > this.compacted ? Date.now() + this.compactionInterval() : 0)
     }
+    if (this.compactionDue) this.schedule(this.compactionDue)
+    if (!this.background) return
+    // The background work resyncs on each compaction tick: as long as the cluster has writes to compact,
+    // nothing depends on the loops having seen every write.
+    this.inBackground = true
+    let next: number | undefined
+    try {
+      next = await this.background.run({ resync: tick })
+    } catch (e) {
+      console.error('ClusterStore background work failed', e)
+      next = BACKGROUND_RETRY_MS
+    } finally {
+      this.inBackground = false
+    }
+    if (next !== undefined) this.schedule(Date.now() + next)
   }
 
   // ---- watch ----
@@ -185,11 +233,38 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     if ('ok' in outcome) return outcome
     this.revision = revision
     this.hub.publish({ rev: revision, key, json: JSON.stringify(encodeEvent(outcome.kv, outcome.prev, outcome.deleted)) })
-    if (!this.alarmSet) {
-      this.alarmSet = true
-      void this.ctx.storage.setAlarm(Date.now() + this.compactionInterval())
+    if (!this.compactionDue) {
+      this.setCompactionDue(Date.now() + this.compactionInterval())
+      this.schedule(this.compactionDue)
     }
+    if (this.background) this.observe(outcome.kv, outcome.prev, outcome.deleted)
     return { ok: true, kv: outcome.kv }
+  }
+
+  /** Hands a committed write to the background work and wakes it when it asks. */
+  private observe(kv: KeyValue, prev: KeyValue | undefined, deleted: boolean): void {
+    const event: StoreEvent = deleted ? { type: 'delete', kv, prevKv: prev! } : prev ? { type: 'put', kv, prevKv: prev } : { type: 'put', kv }
+    let ms: number | undefined
+    try {
+      ms = this.background!.observe(event)
+    } catch (e) {
+      console.error('ClusterStore background work failed to observe a write', e)
+      ms = BACKGROUND_RETRY_MS
+    }
+    // Writes the work makes itself are followed up by what its run returns.
+    if (ms !== undefined && !this.inBackground) this.schedule(Date.now() + ms)
+  }
+
+  /** Sets the alarm for `at` unless it is already set for earlier: one alarm serves compaction and background work. */
+  private schedule(at: number): void {
+    if (this.alarmAt !== null && this.alarmAt <= at) return
+    this.alarmAt = at
+    void this.ctx.storage.setAlarm(at)
+  }
+
+  private setCompactionDue(at: number): void {
+    this.compactionDue = at
+    this.tables.setMeta('compaction_due', at)
   }
 
   private compactTo(revision: number): void {

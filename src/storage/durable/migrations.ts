@@ -1,13 +1,17 @@
 // Schema migrations, applied in order by the ClusterStore constructor; each is recorded so it runs once.
 // Add a file under migrations/ and a line here: the bundler only includes what is imported.
 import init from '../../../migrations/0001_init.sql'
+import compactionDue from '../../../migrations/0002_compaction_due.sql'
 
 export interface Migration {
   name: string
   sql: string
 }
 
-export const MIGRATIONS: readonly Migration[] = [{ name: '0001_init', sql: init }]
+export const MIGRATIONS: readonly Migration[] = [
+  { name: '0001_init', sql: init },
+  { name: '0002_compaction_due', sql: compactionDue },
+]
 
 /** Applies the migrations not yet recorded, each in its own transaction. Returns the names applied. */
 export function applyMigrations(storage: DurableObjectStorage, migrations: readonly Migration[] = MIGRATIONS): string[] {

@@ -31,6 +31,9 @@ const toKv = (r: KvRow): KeyValue => ({
   version: r.version,
 })
 
+/** The counters in `meta` (migrations/0001_init.sql, 0002_compaction_due.sql). */
+export type MetaName = 'revision' | 'compacted' | 'compaction_mark' | 'compaction_due'
+
 /** A key range: keys starting with `prefix`, strictly after `after` when given. */
 export interface Range {
   prefix: string
@@ -69,11 +72,11 @@ export class Tables {
 
   // ---- counters ----
 
-  meta(name: 'revision' | 'compacted' | 'compaction_mark'): number {
+  meta(name: MetaName): number {
     return this.sql.exec<{ value: number }>('SELECT value FROM meta WHERE name = ?', name).one().value
   }
 
-  setMeta(name: 'revision' | 'compacted' | 'compaction_mark', value: number): void {
+  setMeta(name: MetaName, value: number): void {
     this.sql.exec('UPDATE meta SET value = ? WHERE name = ?', value, name)
   }
 
