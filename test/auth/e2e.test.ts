@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { createLocalJWKSet, decodeJwt, jwtVerify } from 'jose'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { LocalServer, type RunResult } from '../e2e/harness'
+import { KUBECTL, LocalServer, run as runCommand, type RunResult } from '../e2e/harness'
 
 const BOB = 'bob-e2e-token-0123456789'
 const CAROL = 'carol-e2e-token-0123456789'
@@ -168,15 +168,49 @@ describe('kubectl commands that send protobuf bodies', () => {
     expect(r.stdout).toMatch(/^Groups\s+\[devs system:authenticated\]$/m)
   })
 
-  it('kubectl create token gives a token that authenticates', async (ctx) => {
+  it('kubectl create sa, create token, and a kubeconfig with that token: 403, then list but not delete after create rolebinding', async (ctx) => {
     if (!protobufBodies) return ctx.skip()
-    expect((await kubectl(['create', 'sa', 'builder'])).code).toBe(0)
-    const r = await kubectl(['create', 'token', 'builder', '--duration', '20m'])
-    expect(r.code).toBe(0)
-    const who = await as(r.stdout.trim(), 'auth', 'whoami')
-    expect(who.stdout).toMatch(/^Username\s+system:serviceaccount:default:builder$/m)
+    expect((await kubectl(['create', 'namespace', 'demo'])).code).toBe(0)
+    expect((await kubectl(['-n', 'demo', 'create', 'sa', 'builder'])).stdout.trim()).toBe('serviceaccount/builder created')
+    const created = await kubectl(['-n', 'demo', 'create', 'token', 'builder', '--duration', '20m'])
+    expect(created.code).toBe(0)
+    const token = created.stdout.trim()
+    const claims = decodeJwt(token)
+    expect(claims.sub).toBe('system:serviceaccount:demo:builder')
+    expect(claims.exp! - claims.iat!).toBe(1200)
+    const kubeconfig = join(server.stateDir, 'builder.kubeconfig')
+    writeFileSync(kubeconfig, readFileSync(server.kubeconfig, 'utf8').replace(/^(\s+token: ).*$/m, `$1${token}`))
+    const asBuilder = (...args: string[]) => run(['--kubeconfig', kubeconfig, '-n', 'demo', ...args])
+    expectForbidden(await asBuilder('get', 'cm'),
+      'configmaps is forbidden: User "system:serviceaccount:demo:builder" cannot list resource "configmaps" in API group "" in the namespace "demo"')
+    const who = await asBuilder('auth', 'whoami')
+    expect(who.stdout).toMatch(/^Username\s+system:serviceaccount:demo:builder$/m)
+    expect((await kubectl(['-n', 'demo', 'create', 'rolebinding', 'builder-view', '--clusterrole=view', '--serviceaccount=demo:builder'])).code).toBe(0)
+    expect((await asBuilder('get', 'cm')).code).toBe(0)
+    expectForbidden(await asBuilder('delete', 'sa', 'builder'),
+      'serviceaccounts "builder" is forbidden: User "system:serviceaccount:demo:builder" cannot delete resource "serviceaccounts" in API group "" in the namespace "demo"')
+  })
+
+  it('keeps a namespace admin from granting cluster-admin, and an edit user from binding it cluster-wide', async (ctx) => {
+    if (!protobufBodies) return ctx.skip()
+    expect((await kubectl(['create', 'namespace', 'team'])).code).toBe(0)
+    expect((await kubectl(['-n', 'team', 'create', 'rolebinding', 'bob-admin', '--clusterrole=admin', '--user=bob'])).code).toBe(0)
+    expect((await as(BOB, '-n', 'team', 'create', 'rolebinding', 'carol-view', '--clusterrole=view', '--user=carol')).code).toBe(0)
+    const escalate = await as(BOB, '-n', 'team', 'create', 'rolebinding', 'carol-root', '--clusterrole=cluster-admin', '--user=carol')
+    expect(escalate.code).toBe(1)
+    expect(escalate.stderr.trim()).toBe('error: failed to create rolebinding: rolebindings.rbac.authorization.k8s.io "carol-root" is forbidden: '
+      + 'user "bob" (groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently held:\n'
+      + '{APIGroups:["*"], Resources:["*"], Verbs:["*"]}\n{NonResourceURLs:["*"], Verbs:["*"]}')
+    expect((await kubectl(['create', 'clusterrolebinding', 'carol-edit', '--clusterrole=edit', '--user=carol'])).code).toBe(0)
+    const crb = await as(CAROL, 'create', 'clusterrolebinding', 'carol-root', '--clusterrole=cluster-admin', '--user=carol')
+    expect(crb.stderr.trim()).toBe('error: failed to create clusterrolebinding: clusterrolebindings.rbac.authorization.k8s.io is forbidden: '
+      + 'User "carol" cannot create resource "clusterrolebindings" in API group "rbac.authorization.k8s.io" at the cluster scope')
   })
 })
+
+function run(args: string[]): Promise<RunResult> {
+  return runCommand(KUBECTL, args)
+}
 
 /** A GET without credentials, trusting the CA of the admin kubeconfig. */
 function anonymousGet(path: string): Promise<{ status: number; body: string }> {
