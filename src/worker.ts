@@ -7,6 +7,7 @@ import { bootstrapCluster } from './controllers/bootstrap'
 import { authOptionsFromEnv, installAuthResources, ServerAuth } from './auth/server-auth'
 import type { ClusterStore as ClusterStoreObject } from './storage/durable/cluster-store'
 import { withControllers } from './controllers/edge'
+import { buildAdmission, type AdmissionChain } from './admission/chain'
 
 export interface Env {
   CLUSTER: DurableObjectNamespace<ClusterStoreObject>
@@ -24,6 +25,10 @@ export interface Env {
   API_AUDIENCES?: string
   /** The cluster CA (PEM) the control loops publish as kube-root-ca.crt in every namespace (src/controllers/edge.ts). */
   CLUSTER_CA_CERT?: string
+  /** --enable-admission-plugins: plugins to turn on beyond kube-apiserver's default set (comma-separated). */
+  ENABLE_ADMISSION_PLUGINS?: string
+  /** --disable-admission-plugins: plugins of the default set to turn off (comma-separated). */
+  DISABLE_ADMISSION_PLUGINS?: string
 }
 
 const registry = new Registry(builtinResources)
@@ -45,12 +50,23 @@ function authFor(env: Env): ServerAuth {
   return serverAuth.auth
 }
 
+// One admission chain per isolate, rebuilt only if the plugin flags change.
+let admission: { source: string; chain: AdmissionChain } | undefined
+function admissionFor(env: Env): AdmissionChain {
+  const source = `${env.ENABLE_ADMISSION_PLUGINS ?? ''}|${env.DISABLE_ADMISSION_PLUGINS ?? ''}`
+  if (admission?.source !== source) {
+    admission = { source, chain: buildAdmission({ registry, enable: env.ENABLE_ADMISSION_PLUGINS, disable: env.DISABLE_ADMISSION_PLUGINS }) }
+  }
+  return admission.chain
+}
+
 const app = buildApp({
   registry,
   store: (env) => clusterStore(env as Env),
   authenticators: (env, store) => authFor(env as Env).authenticators(store),
   auth: (env, store) => authFor(env as Env).context(store),
   anonymous: (env) => (env as Env).ANONYMOUS_AUTH !== 'false',
+  admission: (env) => admissionFor(env as Env),
   ready: (store) => bootstrapCluster(registry, store),
 })
 

@@ -6,6 +6,7 @@ import { RegistryStore } from '../registry/store'
 import type { RequestContext, UserInfo } from '../registry/types'
 import type { Store } from '../storage/store'
 import type { AuthContext } from '../auth/context'
+import type { Admission } from '../admission/types'
 import type { Scope } from './scope'
 import { virtualCreate } from './handlers/virtual-create'
 import { get } from './handlers/get'
@@ -22,7 +23,7 @@ const HANDLERS: Record<string, (s: Scope) => Promise<Response>> = {
 }
 const SUBRESOURCE_VERBS = new Set(['get', 'update', 'patch'])
 
-export async function serveResource(req: Request, url: URL, info: RequestInfo, registry: Registry, store: Store, user?: UserInfo, auth?: AuthContext): Promise<Response> {
+export async function serveResource(req: Request, url: URL, info: RequestInfo, registry: Registry, store: Store, user?: UserInfo, auth?: AuthContext, admission?: Admission): Promise<Response> {
   const type = registry.lookup(info.apiGroup, info.apiVersion, info.resource)
   if (!type) throw notFoundPath()
   // A cluster-scoped kind has no path under /namespaces/<ns>/ (the namespace kind itself aside).
@@ -44,19 +45,10 @@ export async function serveResource(req: Request, url: URL, info: RequestInfo, r
   if (!handler) throw methodNotSupported({ group: type.group, resource: type.resource }, info.verb)
   if (!computed && !info.subresource && !type.verbs.includes(info.verb)) throw methodNotSupported({ group: type.group, resource: type.resource }, info.verb)
 
-  const namespaceType = registry.lookup('', 'v1', 'namespaces')
-  const namespaceLookup = async (name: string) => {
-    if (!namespaceType) return undefined
-    try {
-      return await new RegistryStore(namespaceType, store, async () => undefined).get(undefined, name)
-    } catch {
-      return undefined
-    }
-  }
   const ctx: RequestContext = { user, namespace: info.namespace || undefined, dryRun: false, warnings: [], auth }
   const scope: Scope = {
     req, url, query: url.searchParams, info, type, store, registry, ctx,
-    rs: new RegistryStore(type, store, namespaceLookup),
+    rs: new RegistryStore(type, store, undefined, { admission }),
     namespace: type.namespaced && underNamespace ? info.namespace : undefined,
   }
   return handler(scope)

@@ -1,10 +1,12 @@
 // The generic registry store: turns API verbs into Store calls for every kind, with the kind's Strategy
 // supplying what differs (the role of k8s.io/apiserver/pkg/registry/generic/registry/store.go).
 import {
-  alreadyExists, badRequest, conflict, forbidden, invalid, notFound, resourceExpired, OPTIMISTIC_LOCK_MESSAGE,
+  alreadyExists, badRequest, conflict, invalid, notFound, resourceExpired, OPTIMISTIC_LOCK_MESSAGE,
   StatusError, type FieldError, type GroupKind, type GroupResource,
 } from '../server/errors'
 import { isStoreError, type KeyValue, type Store } from '../storage/store'
+import type { Admission, Attributes, Operation } from '../admission/types'
+import { ObjectReader } from '../admission/reader'
 import { validateObjectMeta, validateObjectMetaUpdate } from './validation'
 import { groupVersion, type KubeObject, type RequestContext, type ResourceType } from './types'
 
@@ -112,13 +114,60 @@ function specOf(obj: KubeObject): unknown {
   return rest
 }
 
+export interface RegistryStoreOptions {
+  /**
+   * The admission chain: mutating plugins run after defaulting and before the strategy prepares and validates;
+   * validating plugins run after validation, right before the Store write (create, update and delete).
+   * Without it nothing is admitted or refused beyond the strategy (bootstrap, controllers, unit tests).
+   */
+  admission?: Admission
+}
+
+/** Hooks a plugin registered for after the write (quota replenishment) or for when it does not happen. */
+interface PendingHooks { commit: (() => Promise<void>)[]; abort: (() => Promise<void>)[] }
+
 export class RegistryStore {
+  private readonly admission?: Admission
+  private reader?: ObjectReader
+
   constructor(
     readonly type: ResourceType,
     private readonly store: Store,
-    /** Resolves the namespace object for the namespace-exists check; undefined when there is none. */
-    private readonly namespaceLookup: (name: string) => Promise<KubeObject | undefined>,
-  ) {}
+    /**
+     * Unused: the namespace-exists rule is the NamespaceLifecycle admission plugin's now. Kept so that existing
+     * callers compile.
+     */
+    _namespaceLookup?: (name: string) => Promise<KubeObject | undefined>,
+    options: RegistryStoreOptions = {},
+  ) {
+    this.admission = options.admission
+  }
+
+  /** admission.Attributes for one attempt at a write. */
+  private attributes(op: Operation, namespace: string | undefined, name: string, obj: KubeObject | undefined, old: KubeObject | undefined, ctx: RequestContext, subresource: string, hooks: PendingHooks): Attributes {
+    this.reader ??= new ObjectReader(this.store)
+    const optionsKind = op === 'CREATE' ? 'CreateOptions' : op === 'UPDATE' ? 'UpdateOptions' : 'DeleteOptions'
+    return {
+      operation: op, type: this.type, subresource,
+      namespace: this.type.namespaced ? (namespace ?? '') : '',
+      name, object: obj, oldObject: old,
+      options: { kind: optionsKind, apiVersion: 'meta.k8s.io/v1', ...(ctx.dryRun ? { dryRun: ['All'] } : {}) },
+      dryRun: ctx.dryRun, user: ctx.user, store: this.store, reader: this.reader,
+      warnings: ctx.warnings, annotations: (ctx.auditAnnotations ??= {}),
+      onCommit: (fn) => { hooks.commit.push(fn) },
+      onAbort: (fn) => { hooks.abort.push(fn) },
+    }
+  }
+
+  private static async runHooks(fns: (() => Promise<void>)[]): Promise<void> {
+    for (const fn of fns.splice(0)) {
+      try {
+        await fn()
+      } catch (e) {
+        console.error('admission hook failed', e)
+      }
+    }
+  }
 
   private get gr(): GroupResource { return groupResource(this.type) }
   private get gk(): GroupKind { return groupKind(this.type) }
@@ -208,33 +257,52 @@ export class RegistryStore {
     const nameErrs = validateObjectMeta(meta, { namespaced: this.type.namespaced, validateName: this.type.strategy.validateName })
     if (nameErrs.length) throw invalid(this.gk, meta.name ?? meta.generateName ?? '', nameErrs)
 
-    // rest.BeforeCreate: the server owns these fields.
-    delete meta.resourceVersion
-    delete meta.deletionTimestamp
-    delete meta.deletionGracePeriodSeconds
-    meta.uid = crypto.randomUUID()
-    meta.creationTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z')
-    if (this.tracksGeneration()) meta.generation = 1
-    else delete meta.generation
     const s = this.type.strategy
     s.defaults?.(obj)
-    s.prepareForCreate?.(obj, ctx)
-    this.validate(obj, s.validate?.(obj, ctx) ?? [])
-    await s.beforeWrite?.(obj, undefined, this.store, ctx)
-
-    if (this.type.namespaced) await this.requireActiveNamespace(namespace!, meta.name!)
-    const key = this.key(namespace, meta.name!)
-    if (ctx.dryRun) {
-      const { kv } = await this.store.get(key)
-      if (kv) throw alreadyExists(this.gr, meta.name!)
-      return obj
-    }
-    await s.beforeCreate?.(obj, this.store, ctx)
+    // Mutating admission sees the decoded, defaulted object, before the strategy prepares it (kube's create
+    // handler admits before rest.BeforeCreate).
+    const hooks: PendingHooks = { commit: [], abort: [] }
+    const attrs = this.attributes('CREATE', namespace, meta.name!, obj, undefined, ctx, '', hooks)
     try {
-      return decode(this.type, await this.store.create(key, encode(this.type, obj)))
+      if (this.admission) {
+        await this.admission.admit(attrs)
+        this.checkTypeMeta(obj)
+        this.checkNamespace((obj.metadata ??= {}), namespace)
+        if (obj.metadata.name !== meta.name) throw badRequest('metadata.name: Invalid value: the name may not be changed by admission')
+      }
+      const m = obj.metadata!
+      // rest.BeforeCreate: the server owns these fields.
+      delete m.resourceVersion
+      delete m.deletionTimestamp
+      delete m.deletionGracePeriodSeconds
+      m.uid = crypto.randomUUID()
+      m.creationTimestamp = new Date().toISOString().replace(/\.\d+Z$/, 'Z')
+      if (this.tracksGeneration()) m.generation = 1
+      else delete m.generation
+      s.prepareForCreate?.(obj, ctx)
+      this.validate(obj, s.validate?.(obj, ctx) ?? [])
+      await this.admission?.validate(attrs)
+      await s.beforeWrite?.(obj, undefined, this.store, ctx)
+
+      const key = this.key(namespace, m.name!)
+      if (ctx.dryRun) {
+        const { kv } = await this.store.get(key)
+        if (kv) throw alreadyExists(this.gr, m.name!)
+        return obj
+      }
+      await s.beforeCreate?.(obj, this.store, ctx)
+      let created: KubeObject
+      try {
+        created = decode(this.type, await this.store.create(key, encode(this.type, obj)))
+      } catch (e) {
+        await s.afterDelete?.(obj, this.store)
+        if (isStoreError(e, 'KeyExists')) throw alreadyExists(this.gr, m.name!)
+        throw e
+      }
+      await RegistryStore.runHooks(hooks.commit)
+      return created
     } catch (e) {
-      await s.afterDelete?.(obj, this.store)
-      if (isStoreError(e, 'KeyExists')) throw alreadyExists(this.gr, meta.name!)
+      await RegistryStore.runHooks(hooks.abort)
       throw e
     }
   }
@@ -279,22 +347,39 @@ export class RegistryStore {
         parseResourceVersion(requestedRV)
         throw conflict(this.gr, name, OPTIMISTIC_LOCK_MESSAGE)
       }
-      this.prepareUpdate(obj, old, ctx, subresource)
-      await s.beforeWrite?.(obj, old, this.store, ctx)
-      if (ctx.dryRun) return { object: { ...obj, metadata: { ...obj.metadata, resourceVersion: String(kv.modRevision) } }, created: false }
+      const hooks: PendingHooks = { commit: [], abort: [] }
+      const attrs = this.attributes('UPDATE', namespace, name, obj, old, ctx, subresource, hooks)
+      try {
+        await this.prepareUpdate(obj, old, ctx, subresource, attrs)
+        await s.beforeWrite?.(obj, old, this.store, ctx)
+      } catch (e) {
+        await RegistryStore.runHooks(hooks.abort)
+        throw e
+      }
+      if (ctx.dryRun) {
+        await RegistryStore.runHooks(hooks.abort)
+        return { object: { ...obj, metadata: { ...obj.metadata, resourceVersion: String(kv.modRevision) } }, created: false }
+      }
 
       // An update that leaves a deleting object without finalizers completes its deletion (store.go's
       // shouldDeleteDuringUpdate).
       const finishDeletion = !!obj.metadata!.deletionTimestamp && !(obj.metadata!.finalizers?.length) && (s.deleteDuringUpdate?.(obj) ?? true)
       try {
+        let result: { object: KubeObject; created: boolean }
         if (finishDeletion) {
           const deleted = await this.store.delete(key, kv.modRevision)
           await s.afterDelete?.(old, this.store)
-          return { object: { ...obj, metadata: { ...obj.metadata, resourceVersion: String(deleted.modRevision) } }, created: false }
+          result = { object: { ...obj, metadata: { ...obj.metadata, resourceVersion: String(deleted.modRevision) } }, created: false }
+        } else if (deepEqual(specAndMeta(obj), specAndMeta(old))) {
+          await RegistryStore.runHooks(hooks.abort)
+          return { object: old, created: false }
+        } else {
+          result = { object: decode(this.type, await this.store.update(key, encode(this.type, obj), kv.modRevision)), created: false }
         }
-        if (deepEqual(specAndMeta(obj), specAndMeta(old))) return { object: old, created: false }
-        return { object: decode(this.type, await this.store.update(key, encode(this.type, obj), kv.modRevision)), created: false }
+        await RegistryStore.runHooks(hooks.commit)
+        return result
       } catch (e) {
+        await RegistryStore.runHooks(hooks.abort)
         // Without a resourceVersion from the client an update is unconditional: retry on a concurrent write.
         if ((isStoreError(e, 'Conflict') || isStoreError(e, 'NotFound')) && !requestedRV && attempt < MAX_UPDATE_RETRIES) continue
         if (isStoreError(e, 'Conflict')) throw conflict(this.gr, name, OPTIMISTIC_LOCK_MESSAGE)
@@ -304,10 +389,20 @@ export class RegistryStore {
     }
   }
 
-  private prepareUpdate(obj: KubeObject, old: KubeObject, ctx: RequestContext, subresource: Subresource): void {
+  private async prepareUpdate(obj: KubeObject, old: KubeObject, ctx: RequestContext, subresource: Subresource, attrs: Attributes): Promise<void> {
     const s = this.type.strategy
-    const meta = obj.metadata!
     const oldMeta = old.metadata!
+    if (this.admission) {
+      // Mutating admission sees the client's object, defaulted, before the strategy prepares it (kube runs it
+      // as the first transformer of the update, ahead of rest.BeforeUpdate).
+      if (subresource !== 'status') s.defaults?.(obj)
+      await this.admission.admit(attrs)
+      this.checkTypeMeta(obj)
+      this.checkNamespace((obj.metadata ??= {}), attrs.namespace || undefined)
+      if (obj.metadata.name !== undefined && obj.metadata.name !== oldMeta.name) throw badRequest('metadata.name: Invalid value: the name may not be changed by admission')
+      obj.metadata.name = oldMeta.name
+    }
+    const meta = obj.metadata!
     // rest.BeforeUpdate: fields the client may omit are carried over; changes to them are invalid.
     meta.uid ??= oldMeta.uid
     meta.creationTimestamp ??= oldMeta.creationTimestamp
@@ -321,10 +416,13 @@ export class RegistryStore {
     if (subresource === 'status') {
       // The status subresource changes status only (and, as kube-apiserver allows, nothing of metadata but what it keeps).
       const status = obj.status
+      // The field manager's record of this write stays (metav1's ResetObjectMetaForStatus keeps managedFields).
+      const managedFields = obj.metadata?.managedFields
       for (const k of Object.keys(obj)) delete obj[k]
       Object.assign(obj, structuredClone(old))
       if (status === undefined) delete obj.status
       else obj.status = status
+      if (managedFields !== undefined) obj.metadata = { ...obj.metadata, managedFields }
       s.prepareForStatusUpdate?.(obj, old)
     } else if (subresource === 'finalize') {
       s.prepareForFinalizeUpdate?.(obj, old)
@@ -350,6 +448,7 @@ export class RegistryStore {
       ...(s.validateUpdate?.(obj, old, ctx) ?? s.validate?.(obj, ctx) ?? []),
     ]
     if (errs.length) throw invalid(this.gk, meta.name ?? '', errs)
+    await this.admission?.validate(attrs)
   }
 
   async delete(namespace: string | undefined, name: string, opts: DeleteOptions, ctx: RequestContext): Promise<{ object: KubeObject; deleted: boolean }> {
@@ -365,6 +464,13 @@ export class RegistryStore {
       }
       if (pre?.resourceVersion && pre.resourceVersion !== meta.resourceVersion) {
         throw conflict(this.gr, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in meta: ${meta.resourceVersion}`)
+      }
+      const hooks: PendingHooks = { commit: [], abort: [] }
+      if (this.admission) {
+        const attrs = this.attributes('DELETE', namespace, name, undefined, obj, ctx, '', hooks)
+        attrs.options = { kind: 'DeleteOptions', apiVersion: 'meta.k8s.io/v1', ...(ctx.dryRun ? { dryRun: ['All'] } : {}), ...(opts.propagationPolicy ? { propagationPolicy: opts.propagationPolicy } : {}), ...(opts.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: opts.gracePeriodSeconds } : {}), ...(opts.preconditions ? { preconditions: opts.preconditions } : {}) }
+        await this.admission.admit(attrs)
+        await this.admission.validate(attrs)
       }
       const own = this.type.strategy.beforeDelete?.(obj, opts)
       if (own === 'keep') return { object: obj, deleted: false }
@@ -398,6 +504,7 @@ export class RegistryStore {
         if (ctx.dryRun) return { object: obj, deleted: true }
         const gone = await this.store.delete(key, kv.modRevision)
         await this.type.strategy.afterDelete?.(obj, this.store)
+        await RegistryStore.runHooks(hooks.commit)
         return { object: { ...obj, metadata: { ...meta, resourceVersion: String(gone.modRevision) } }, deleted: true }
       } catch (e) {
         if ((isStoreError(e, 'Conflict') || isStoreError(e, 'NotFound')) && attempt < MAX_UPDATE_RETRIES) continue
@@ -438,13 +545,6 @@ export class RegistryStore {
     meta.namespace = namespace
   }
 
-  private async requireActiveNamespace(namespace: string, name: string): Promise<void> {
-    const ns = await this.namespaceLookup(namespace)
-    if (!ns) throw notFound({ group: '', resource: 'namespaces' }, namespace)
-    if (ns.metadata?.deletionTimestamp || (ns.status as { phase?: string } | undefined)?.phase === 'Terminating') {
-      throw forbidden(this.gr, name, `unable to create new content in namespace ${namespace} because it is being terminated`)
-    }
-  }
 }
 
 function specAndMeta(obj: KubeObject): unknown {

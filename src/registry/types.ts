@@ -54,6 +54,8 @@ export interface RequestContext {
   dryRun: boolean
   /** Warnings to return in `Warning: 299 - "..."` headers. */
   warnings: string[]
+  /** Audit annotations added by admission plugins (webhooks, PodSecurity, policies) for the audit log. */
+  auditAnnotations?: Record<string, string>
   /** The request's authorizer and credentials machinery, for kinds that answer with them (reviews, TokenRequest). */
   auth?: AuthContext
 }

@@ -8,6 +8,7 @@ import { serveOpenAPIV2, serveOpenAPIV3GroupVersion, serveOpenAPIV3Root } from '
 import { serveResource } from '../api/resources'
 import { versionInfo } from '../api/version'
 import type { AuthContext } from '../auth/context'
+import type { Admission } from '../admission/types'
 import { jwks, JWKS_PATH, OPENID_CONFIGURATION_PATH, openIDConfiguration } from '../auth/serviceaccount/discovery'
 import type { Registry } from '../registry/registry'
 import type { UserInfo } from '../registry/types'
@@ -27,6 +28,8 @@ export interface AppConfig {
   auth?(env: unknown, store: Store): AuthContext | Promise<AuthContext>
   /** Let requests without credentials in as system:anonymous (kube-apiserver's --anonymous-auth, on by default). */
   anonymous?(env: unknown): boolean
+  /** The admission chain for writes (--enable/--disable-admission-plugins); without it nothing is admitted. */
+  admission?(env: unknown): Admission | undefined
   /** Runs before the first request is served in an isolate or process: bootstrap objects, for example. */
   ready?(store: Store): Promise<void>
 }
@@ -120,7 +123,7 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     const info = c.get('info')
     if (!info.isResourceRequest) throw notFoundPath()
     if (!['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(c.req.method)) throw methodNotAllowed()
-    return serveResource(c.req.raw, new URL(c.req.url), info, cfg.registry, c.get('store'), c.get('user'), c.get('auth'))
+    return serveResource(c.req.raw, new URL(c.req.url), info, cfg.registry, c.get('store'), c.get('user'), c.get('auth'), cfg.admission?.(c.env))
   })
   return app
 }

@@ -6,6 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCA, signCertificate } from '../../src/node/pki'
 import { etcdClient } from '../../src/storage/etcd/client'
 import { EtcdStore } from '../../src/storage/etcd/store'
+import { WatchHub, type WatchSink, type WatchSource } from '../../src/storage/etcd/watch-hub'
 import { StoreError, type StoreEvent } from '../../src/storage/store'
 import { startEtcd, type EtcdCluster } from '../helpers/etcd'
 import { storeContract } from './contract'
@@ -238,5 +239,104 @@ describe('EtcdStore on etcd over TLS', () => {
       await own.stop()
       rmSync(dir, { recursive: true, force: true })
     }
+  })
+})
+
+describe('the watch hub behind EtcdStore (with a scripted etcd)', () => {
+  interface Opened { prefix: string; after: number; sink: WatchSink; cancelled: boolean }
+  function scripted() {
+    const opened: Opened[] = []
+    const source: WatchSource = {
+      open(prefix, after, sink) {
+        const o: Opened = { prefix, after, sink, cancelled: false }
+        opened.push(o)
+        return { cancel: () => { o.cancelled = true } }
+      },
+    }
+    return { opened, source }
+  }
+  const put = (key: string, rev: number): StoreEvent => ({ type: 'put', kv: { key, value: `v${rev}`, createRevision: rev, modRevision: rev, version: 1 } })
+  const line = (ev: StoreEvent) => (ev.type === 'progress' ? `progress@${ev.revision}` : `${ev.kv.key}@${ev.kv.modRevision}`)
+  async function pullLines(it: AsyncIterator<StoreEvent>, n: number): Promise<string[]> {
+    const out: string[] = []
+    while (out.length < n) out.push(line(await next(it)))
+    return out
+  }
+
+  it('hands a catching-up watch over to the shared feed without gaps or repeats', async () => {
+    const { opened, source } = scripted()
+    const hub = new WatchHub(source, { ringEvents: 1, ringBytes: 1 << 20, clientQueue: 100 })
+    const ctl = new AbortController()
+    const first = hub.watch('/registry/pods/', 10, ctl.signal)[Symbol.asyncIterator]()
+    const firstNext = pullLines(first, 3)
+    opened[0]!.sink.events([put('/registry/pods/a', 11), put('/registry/pods/b', 12), put('/registry/pods/c', 13)])
+    expect(await firstNext).toEqual(['/registry/pods/a@11', '/registry/pods/b@12', '/registry/pods/c@13'])
+
+    // The ring holds one event (13): a watch from 10 reads 11..13 from etcd on a watch of its own.
+    const late = hub.watch('/registry/pods/', 10, ctl.signal)[Symbol.asyncIterator]()
+    const lateNext = pullLines(late, 5)
+    await new Promise((r) => setTimeout(r, 0))
+    expect(opened.map((o) => [o.prefix, o.after])).toEqual([['/registry/pods/', 10], ['/registry/pods/', 10]])
+    opened[0]!.sink.events([put('/registry/pods/d', 14)]) // the feed moves on while it catches up: held
+    opened[1]!.sink.events([put('/registry/pods/a', 11), put('/registry/pods/b', 12)])
+    opened[1]!.sink.events([put('/registry/pods/c', 13)]) // reaches the feed's position when it came: joins
+    expect(opened[1]!.cancelled).toBe(true)
+    opened[0]!.sink.events([put('/registry/pods/e', 15)])
+    expect(await lateNext).toEqual(['/registry/pods/a@11', '/registry/pods/b@12', '/registry/pods/c@13', '/registry/pods/d@14', '/registry/pods/e@15'])
+    expect(hub.feedCount).toBe(1)
+    ctl.abort()
+    hub.close()
+  })
+
+  it('sends progress at the feed position only when nothing else went out', async () => {
+    const { opened, source } = scripted()
+    const hub = new WatchHub(source)
+    const ctl = new AbortController()
+    const w = hub.watch('/registry/pods/ns/', 5, ctl.signal, { progressIntervalMs: 20 })[Symbol.asyncIterator]()
+    expect(await pullLines(w, 1)).toEqual(['progress@5'])
+    opened[0]!.sink.events([put('/registry/pods/other/x', 7)]) // not under this watch, but the feed saw 7
+    opened[0]!.sink.progress(9)
+    let seen = ''
+    while (seen !== 'progress@9') seen = (await pullLines(w, 1))[0]!
+    ctl.abort()
+    hub.close()
+  })
+
+  it("ends every watch of a failed feed with the feed's error, and starts a new feed for the next watch", async () => {
+    const { opened, source } = scripted()
+    const hub = new WatchHub(source)
+    const ctl = new AbortController()
+    const a = hub.watch('/registry/pods/', 3, ctl.signal)[Symbol.asyncIterator]()
+    const b = hub.watch('/registry/pods/x/', 3, ctl.signal)[Symbol.asyncIterator]()
+    const pa = failure(next(a))
+    const pb = failure(next(b))
+    await new Promise((r) => setTimeout(r, 0))
+    const compacted = new StoreError('Compacted', '/registry/pods/', undefined, 8)
+    opened[0]!.sink.fail(compacted)
+    expect(await pa).toBe(compacted)
+    expect(await pb).toBe(compacted)
+    const c = hub.watch('/registry/pods/', 8, ctl.signal)[Symbol.asyncIterator]()
+    const pc = pullLines(c, 1)
+    await new Promise((r) => setTimeout(r, 0))
+    expect(opened).toHaveLength(2)
+    opened[1]!.sink.events([put('/registry/pods/y', 9)])
+    expect(await pc).toEqual(['/registry/pods/y@9'])
+    ctl.abort()
+    hub.close()
+  })
+
+  it('ends a watch whose client falls too far behind, instead of buffering without bound', async () => {
+    const { opened, source } = scripted()
+    const hub = new WatchHub(source, { ringEvents: 10, ringBytes: 1 << 20, clientQueue: 3 })
+    const ctl = new AbortController()
+    const w = hub.watch('/registry/pods/', 0, ctl.signal)[Symbol.asyncIterator]()
+    const firstPull = w.next()
+    await new Promise((r) => setTimeout(r, 0))
+    opened[0]!.sink.events([1, 2, 3, 4, 5, 6].map((r) => put(`/registry/pods/p${r}`, r)))
+    const got: string[] = []
+    for (let r = await firstPull; !r.done; r = await w.next()) got.push(line(r.value))
+    expect(got).toEqual(['/registry/pods/p1@1', '/registry/pods/p2@2', '/registry/pods/p3@3']) // then it ended
+    ctl.abort()
+    hub.close()
   })
 })
