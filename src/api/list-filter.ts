@@ -1,6 +1,6 @@
 // labelSelector and fieldSelector from a list or watch request, as one predicate over objects.
 import { parseLabelSelector } from './selectors/labels'
-import { parseFieldSelector } from './selectors/fields'
+import { customResourceFieldLabelConversion, parseFieldSelector } from './selectors/fields'
 import type { KubeObject, ResourceType } from '../registry/types'
 
 export type ObjectFilter = (obj: KubeObject) => boolean
@@ -20,7 +20,9 @@ export function selectorFilter(type: ResourceType, query: URLSearchParams): Obje
   const ls = query.get('labelSelector') ?? ''
   const fs = query.get('fieldSelector') ?? ''
   const labels = ls ? parseLabelSelector(ls) : undefined
-  const fields = fs ? parseFieldSelector(fs, fieldGetters(type)) : undefined
+  // Custom resources answer unknown fields with crConverter's message, whatever their selectableFields.
+  const convert = type.custom ? customResourceFieldLabelConversion(type.namespaced, Object.keys(type.strategy.fieldSelectors ?? {})) : undefined
+  const fields = fs ? parseFieldSelector(fs, fieldGetters(type), { convert }) : undefined
   if (!labels && !fields) return undefined
   return (obj) => (!labels || labels.matches(obj.metadata?.labels ?? {})) && (!fields || fields.matches(obj))
 }

@@ -1,9 +1,15 @@
 // The resource-type table: what is served, looked up by group/version/resource or by kind.
+import type { Store } from '../storage/store'
 import { groupVersion, type ResourceType } from './types'
 
 export class Registry {
   private byGVR = new Map<string, ResourceType>()
   private types: ResourceType[] = []
+  /**
+   * Learns the types CustomResourceDefinitions define from the store (set by the app, src/apiextensions/serving.ts).
+   * Code that enumerates every type (namespace deletion, garbage collection) awaits it first.
+   */
+  refreshCustomResources: (store: Store) => Promise<void> = async () => {}
 
   constructor(types: ResourceType[] = []) {
     for (const t of types) this.add(t)

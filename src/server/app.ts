@@ -6,6 +6,7 @@ import { healthResponse, type HealthCheck } from '../api/health'
 import { respond, respondError } from '../api/negotiation'
 import { serveOpenAPIV2, serveOpenAPIV3GroupVersion, serveOpenAPIV3Root } from '../api/openapi/handler'
 import { serveResource } from '../api/resources'
+import { afterCustomResourceDefinitionRequest, checkCustomResourceRequest, CustomResourceDefinitions } from '../apiextensions/serving'
 import { versionInfo } from '../api/version'
 import type { AuthContext } from '../auth/context'
 import type { Admission } from '../admission/types'
@@ -92,6 +93,14 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     return jwks(tokens)
   })
 
+  // Discovery and the OpenAPI documents list every CRD first; a resource request re-reads only the CRD it names.
+  const customResources = new CustomResourceDefinitions(cfg.registry)
+  app.use('*', async (c, next) => {
+    const info = c.get('info')
+    if (!info.isResourceRequest && /^\/(api|apis|openapi)(\/|$)/.test(info.path)) await customResources.refreshAll(c.get('store'))
+    await next()
+  })
+
   app.get('/api', (c) => {
     const v = aggregatedDiscoveryVersion(c.req.header('accept') ?? null)
     if (v) return discoveryResponse(aggregatedDiscovery(cfg.registry, true, v), aggregatedContentType(v))
@@ -123,7 +132,11 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     const info = c.get('info')
     if (!info.isResourceRequest) throw notFoundPath()
     if (!['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(c.req.method)) throw methodNotAllowed()
-    return serveResource(c.req.raw, new URL(c.req.url), info, cfg.registry, c.get('store'), c.get('user'), c.get('auth'), cfg.admission?.(c.env))
+    const store = c.get('store')
+    checkCustomResourceRequest(await customResources.forRequest(store, info), info)
+    const res = await serveResource(c.req.raw, new URL(c.req.url), info, cfg.registry, store, c.get('user'), c.get('auth'), cfg.admission?.(c.env))
+    await afterCustomResourceDefinitionRequest(store, info, res)
+    return res
   })
   return app
 }

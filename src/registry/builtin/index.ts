@@ -25,6 +25,7 @@ import { secrets } from './secrets'
 import { serviceaccounts } from './serviceaccounts'
 import { services } from './services'
 import { storageclasses } from './storage'
+import { customresourcedefinitions } from '../../apiextensions/crd'
 
 export const builtinResources: ResourceType[] = [
   // core/v1
@@ -42,6 +43,7 @@ export const builtinResources: ResourceType[] = [
   horizontalpodautoscalers,
   ...rbacResources,
   ...admissionregistrationResources,
+  customresourcedefinitions,
 ]
 
 export { SERVICE_CIDR, NODE_PORT_RANGE } from './allocator'

@@ -4,6 +4,7 @@ import { validate as AdmissionregistrationV1MutatingWebhookConfiguration } from 
 import { validate as AdmissionregistrationV1ValidatingAdmissionPolicy } from 'kubernetes-models/_schemas/IoK8sApiAdmissionregistrationV1ValidatingAdmissionPolicy'
 import { validate as AdmissionregistrationV1ValidatingAdmissionPolicyBinding } from 'kubernetes-models/_schemas/IoK8sApiAdmissionregistrationV1ValidatingAdmissionPolicyBinding'
 import { validate as AdmissionregistrationV1ValidatingWebhookConfiguration } from 'kubernetes-models/_schemas/IoK8sApiAdmissionregistrationV1ValidatingWebhookConfiguration'
+import { validate as ApiextensionsV1CustomResourceDefinition } from 'kubernetes-models/_schemas/IoK8sApiextensionsApiserverPkgApisApiextensionsV1CustomResourceDefinition'
 import { validate as AppsV1ControllerRevision } from 'kubernetes-models/_schemas/IoK8sApiAppsV1ControllerRevision'
 import { validate as AppsV1DaemonSet } from 'kubernetes-models/_schemas/IoK8sApiAppsV1DaemonSet'
 import { validate as AppsV1Deployment } from 'kubernetes-models/_schemas/IoK8sApiAppsV1Deployment'
@@ -45,6 +46,7 @@ import type { SchemaValidator } from './schema'
 export const schemas = {
   AdmissionregistrationV1MutatingWebhookConfiguration, AdmissionregistrationV1ValidatingAdmissionPolicy,
   AdmissionregistrationV1ValidatingAdmissionPolicyBinding, AdmissionregistrationV1ValidatingWebhookConfiguration,
+  ApiextensionsV1CustomResourceDefinition,
   AppsV1ControllerRevision, AppsV1DaemonSet, AppsV1Deployment, AppsV1ReplicaSet, AppsV1StatefulSet,
   AutoscalingV2HorizontalPodAutoscaler, BatchV1CronJob, BatchV1Job, CoordinationV1Lease, CoreV1ConfigMap, CoreV1Endpoints,
   CoreV1Event, CoreV1LimitRange, CoreV1Namespace, CoreV1Node, CoreV1PersistentVolume, CoreV1PersistentVolumeClaim, CoreV1Pod,
