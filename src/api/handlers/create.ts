@@ -1,5 +1,6 @@
-import { decodeObject, negotiate, readBodyText, respond } from '../negotiation'
+import { negotiate, readBodyText, respond } from '../negotiation'
 import { parseDryRun, warningHeaders, type Scope } from '../scope'
+import { decodeForWrite, withManagedFields, writeOptions } from '../writes'
 import { methodNotAllowed } from '../../server/errors'
 
 export async function create(s: Scope): Promise<Response> {
@@ -7,8 +8,9 @@ export async function create(s: Scope): Promise<Response> {
   if (s.info.subresource || s.info.name) throw methodNotAllowed()
   const target = negotiate(s.req.headers.get('accept'), { table: false, metadata: false })
   s.ctx.dryRun = parseDryRun(s.query)
-  const obj = decodeObject(await readBodyText(s.req), s.req.headers.get('content-type') ?? '')
-  const created = await s.rs.create(s.namespace, obj, s.ctx)
+  const opts = writeOptions(s, 'CreateOptions')
+  const obj = decodeForWrite(s, await readBodyText(s.req), s.req.headers.get('content-type') ?? '', opts.fieldValidation)
+  const created = await s.rs.create(s.namespace, withManagedFields(s, undefined, obj, opts.manager), s.ctx)
   const res = respond(201, created, target.yaml)
   for (const [k, v] of Object.entries(warningHeaders(s.ctx))) res.headers.set(k, v)
   return res

@@ -1,36 +1,52 @@
 import { badRequest } from '../../server/errors'
-import { mediaType, negotiate, readBodyText, respond } from '../negotiation'
-import { applyPatch } from '../patch'
+import { decodeObject, mediaType, negotiate, readBodyText, respond } from '../negotiation'
+import { APPLY_PATCH_YAML, applyPatchWithWarnings } from '../patch'
 import { parseDryRun, warningHeaders, type Scope } from '../scope'
 import { applyScale, getScale } from '../scale'
+import { applyToLive, enforceFieldValidation, pruneForPatch, withManagedFields, writeOptions } from '../writes'
 import type { KubeObject } from '../../registry/types'
 
 export async function patch(s: Scope): Promise<Response> {
   const target = negotiate(s.req.headers.get('accept'), { table: false, metadata: false })
   s.ctx.dryRun = parseDryRun(s.query)
   const contentType = mediaType(s.req.headers.get('content-type'))
+  const opts = writeOptions(s, 'PatchOptions', contentType)
   const text = await readBodyText(s.req)
   if (!text.trim()) throw badRequest('the body of the request was empty')
   const builtin = !s.type.custom
   const patchOne = (doc: KubeObject): KubeObject => {
-    const out = applyPatch(contentType, doc, text, { builtin, kind: s.type.kind, group: s.type.group }) as KubeObject
-    return out
+    const { object, strictErrors } = applyPatchWithWarnings(contentType, doc, text, { builtin, kind: s.type.kind, group: s.type.group, fieldValidation: opts.fieldValidation })
+    const patched = object as KubeObject
+    // patch.go: the patched object is decoded strictly; the patch's own duplicate fields come first.
+    enforceFieldValidation(opts.fieldValidation, [...strictErrors, ...pruneForPatch(s, patched)], s.ctx)
+    return patched
   }
   if (s.info.subresource === 'scale') {
     const { object } = await s.rs.update(s.namespace, s.info.name, (cur) => {
-      const scale = patchOne(getScale(s.type, cur!))
+      const scale = applyPatchWithWarnings(contentType, getScale(s.type, cur!), text, { builtin, kind: 'Scale', group: 'autoscaling', fieldValidation: opts.fieldValidation }).object as KubeObject
       return applyScale(s.type, cur!, scale)
     }, s.ctx)
     return respond(200, getScale(s.type, object), target.yaml)
   }
   const sub = s.info.subresource === 'status' ? 'status' : ''
+  // A patch that leaves resourceVersion alone applies to whatever is current (the patcher's retry loop);
+  // one that sets it is a precondition, and fails with a Conflict once the object has moved on.
+  const unpinned = (out: KubeObject, cur: KubeObject | undefined) => {
+    if (out.metadata && out.metadata.resourceVersion === cur?.metadata?.resourceVersion) delete out.metadata.resourceVersion
+    return out
+  }
+  if (contentType === APPLY_PATCH_YAML) {
+    const config = decodeObject(text, APPLY_PATCH_YAML) as KubeObject
+    const { object, created } = await s.rs.update(s.namespace, s.info.name, (cur) => unpinned(applyToLive(s, cur, structuredClone(config), opts, sub), cur), s.ctx, sub, { forceAllowCreate: true })
+    const res = respond(created ? 201 : 200, object, target.yaml)
+    for (const [k, v] of Object.entries(warningHeaders(s.ctx))) res.headers.set(k, v)
+    return res
+  }
+  const warningsBefore = s.ctx.warnings.length
   const { object } = await s.rs.update(s.namespace, s.info.name, (cur) => {
-    const currentRV = cur?.metadata?.resourceVersion
-    const patched = patchOne(cur!)
-    // A patch that leaves resourceVersion alone applies to whatever is current (the patcher's retry loop);
-    // one that sets it is a precondition, and fails with a Conflict once the object has moved on.
-    if (patched.metadata && patched.metadata.resourceVersion === currentRV) delete patched.metadata.resourceVersion
-    return patched
+    // A retried attempt warns afresh.
+    s.ctx.warnings.length = warningsBefore
+    return unpinned(withManagedFields(s, cur, patchOne(cur!), opts.manager, sub), cur)
   }, s.ctx, sub)
   const res = respond(200, object, target.yaml)
   for (const [k, v] of Object.entries(warningHeaders(s.ctx))) res.headers.set(k, v)

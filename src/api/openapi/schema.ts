@@ -31,6 +31,11 @@ const LIST_TYPES: Record<string, { type: 'atomic' | 'set' | 'map'; keys?: string
   ['io.k8s.api.rbac.v1.ClusterRoleBinding.subjects']: { type: 'atomic' },
   ['io.k8s.api.apps.v1.StatefulSetSpec.volumeClaimTemplates']: { type: 'atomic' },
 }
+// Defaults kube publishes for list map keys, so an item may omit them (structured-merge-diff fills them in).
+const KEY_DEFAULTS: Record<string, unknown> = {
+  [`${CORE}.ContainerPort.protocol`]: 'TCP',
+  [`${CORE}.ServicePort.protocol`]: 'TCP',
+}
 // Structs kube marks +structType=atomic: owned and replaced as a whole.
 const ATOMIC_STRUCTS = [
   `${META}.LabelSelector`, `${CORE}.LocalObjectReference`, `${CORE}.ConfigMapKeySelector`, `${CORE}.SecretKeySelector`,
@@ -51,6 +56,11 @@ function applyListTypes(defs: Record<string, JSONSchema>): void {
     if (lt.keys) prop['x-kubernetes-list-map-keys'] = lt.keys
   }
   for (const name of ATOMIC_STRUCTS) if (defs[name]) defs[name]['x-kubernetes-map-type'] = 'atomic'
+  for (const [path, value] of Object.entries(KEY_DEFAULTS)) {
+    const dot = path.lastIndexOf('.')
+    const prop = defs[path.slice(0, dot)]?.properties?.[path.slice(dot + 1)]
+    if (prop) prop.default = value
+  }
 }
 
 /** Adds patch strategies along the kind's fields, as forkedjson.LookupPatchMetadata would find them. */

@@ -34,8 +34,8 @@ export function supportedPatchTypes(builtin: boolean): string[] {
 
 /**
  * Applies patchBody to doc (not mutated) by content type (parameters after ";" are ignored). A type the
- * resource does not accept is 415 with kube-apiserver's list. Server-side apply (apply-patch+yaml) is not
- * implemented yet and answers the same 415.
+ * resource does not accept is 415 with kube-apiserver's list. Server-side apply (apply-patch+yaml) is not a
+ * patch of this kind: the patch handler merges it through src/api/fieldmanager instead.
  */
 export function applyPatchWithWarnings(contentType: string, doc: unknown, patchBody: string, info: PatchSchemaInfo = {}): PatchResult {
   const semi = contentType.indexOf(';')
