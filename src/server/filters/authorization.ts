@@ -10,7 +10,7 @@ export function requestAttributes(user: UserInfo, info: RequestInfo): Attributes
   return {
     user, verb: info.verb, isResourceRequest: info.isResourceRequest, path: info.path,
     apiGroup: info.apiGroup, apiVersion: info.apiVersion, namespace: info.namespace,
-    resource: info.resource, subresource: info.subresource, name: info.name,
+    resource: info.resource, subresource: info.subresource, name: info.name || info.selectorName,
   }
 }
 

@@ -12,6 +12,12 @@ export interface RequestInfo {
   subresource: string
   name: string
   parts: string[]
+  /**
+   * For a list or watch, the name a `metadata.name=<name>` field selector pins: kube's RequestInfoFactory puts it
+   * in RequestInfo.Name, so that authorization sees it (RBAC resourceNames, the Node authorizer). Kept apart here
+   * so that the handlers still see a collection request.
+   */
+  selectorName: string
 }
 
 const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize'])
@@ -21,7 +27,7 @@ export function parseRequestInfo(method: string, url: URL): RequestInfo {
   const path = url.pathname
   const info: RequestInfo = {
     isResourceRequest: false, path, verb: method.toLowerCase(), apiPrefix: '', apiGroup: '', apiVersion: '',
-    namespace: '', resource: '', subresource: '', name: '', parts: [],
+    namespace: '', resource: '', subresource: '', name: '', parts: [], selectorName: '',
   }
   const segments = path.split('/').filter((s) => s !== '')
   if (segments[0] !== 'api' && segments[0] !== 'apis') return info
@@ -62,5 +68,17 @@ export function parseRequestInfo(method: string, url: URL): RequestInfo {
   const watch = url.searchParams.get('watch')
   if ((verb === 'list' || verb === 'get') && (watch === 'true' || watch === '1')) verb = 'watch'
   info.verb = verb
+  if ((verb === 'list' || verb === 'watch') && !info.name) info.selectorName = exactNameSelector(url.searchParams.get('fieldSelector') ?? '')
   return info
+}
+
+/** fields.Selector.RequiresExactMatch("metadata.name"), for a name that is a valid path segment. */
+function exactNameSelector(selector: string): string {
+  for (const term of selector.split(/(?<!\\),/)) {
+    const m = /^metadata\.name(==|=)(.*)$/.exec(term)
+    if (!m) continue
+    const name = m[2].replace(/\\(.)/g, '$1')
+    if (name && name !== '.' && name !== '..' && !/[/%]/.test(name)) return name
+  }
+  return ''
 }
