@@ -1,9 +1,678 @@
-// npm run bench: every bench/*.bench.mjs in turn. Benchmarks print numbers; they assert nothing about time.
-import { readdirSync } from 'node:fs'
+#!/usr/bin/env node
+// npm run bench [-- --smoke] [-- --only=ceiling,reads,writes,watch,node,store,bundle] [-- --help]
+//
+// Starts each mode itself on 127.0.0.1 with a fresh state dir, loads it from this process (autocannon,
+// and forked watcher processes), and writes bench/results/<date>.json and .md. Every process it starts
+// is in its own process group and is ended on exit, on failure and on Ctrl-C. See bench/README.md.
+import { execFileSync, fork, spawnSync } from 'node:child_process'
+import { createRequire } from 'node:module'
+import { existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs'
+import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
+import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { parseArgs } from 'node:util'
+import { gzipSync } from 'node:zlib'
+import { forEachConcurrent } from './lib/http.mjs'
+import { cannon, loop, measure, median, percentile } from './lib/load.mjs'
+import { installCleanup, memorySampler, sleep, stopAll, treeRss } from './lib/procs.mjs'
+import { etcdVersion, startEdge, startEtcd, startNode, startWranglerWorker, tempDir } from './lib/servers.mjs'
+import { renderMarkdown } from './lib/report.mjs'
 
-const dir = fileURLToPath(new URL('.', import.meta.url))
-for (const f of readdirSync(dir).filter((f) => f.endsWith('.bench.mjs')).sort()) {
-  await import(new URL(f, import.meta.url).href)
-  console.log()
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+const require = createRequire(import.meta.url)
+const ALL = ['ceiling', 'reads', 'writes', 'watch', 'node', 'store', 'bundle', 'micro']
+
+const { values: a } = parseArgs({
+  options: {
+    smoke: { type: 'boolean', default: false },
+    only: { type: 'string' },
+    duration: { type: 'string' },
+    warmup: { type: 'string' },
+    runs: { type: 'string' },
+    connections: { type: 'string' },
+    'list-connections': { type: 'string' },
+    'list-sizes': { type: 'string' },
+    pods: { type: 'string' },
+    watchers: { type: 'string' },
+    'watch-writes': { type: 'string' },
+    'watch-procs': { type: 'string' },
+    'watch-events': { type: 'string' },
+    'store-ops': { type: 'string' },
+    'store-rpc-ops': { type: 'string' },
+    out: { type: 'string' },
+    help: { type: 'boolean', short: 'h' },
+  },
+})
+if (a.help) {
+  console.log(`Usage: npm run bench -- [flags]
+  --smoke                 every scenario briefly, small sizes; results go to a temp dir unless --out
+  --only=LIST             scenarios, comma separated: ${ALL.join(',')} (default: all)
+  --duration=S            seconds per timed run (default 3)         --warmup=S   warm-up seconds (default 1)
+  --runs=N                timed runs per figure, the median is reported (default 3)
+  --connections=N         concurrent clients for GET and writes (default 16)
+  --list-connections=N    concurrent clients for LISTs of 1,000+ and Table (default 4)
+  --list-sizes=LIST       ConfigMaps per LIST (default 10,1000,10000)   --pods=N  pods for Table (default 1000)
+  --watchers=LIST         concurrent watchers (default 100,1000,10000)
+  --watch-writes=N        writes timed one by one to the last watcher (default 50)
+  --watch-procs=N         watcher processes (default 2)  --watch-events=N  events delivered in the burst (default 200000)
+  --store-ops=N           operations per in-object store loop (default 20000)
+  --store-rpc-ops=N       operations per Worker→object RPC loop (default 500)
+  --out=DIR               results directory (default bench/results)`)
+  process.exit(0)
+}
+const smoke = a.smoke
+const num = (v, d, s) => Number(v ?? (smoke ? s : d))
+const list = (v, d, s) => String(v ?? (smoke ? s : d)).split(',').filter(Boolean).map(Number)
+const P = {
+  only: a.only ? a.only.split(',') : ALL,
+  durationS: num(a.duration, 3, 0.5),
+  warmupS: num(a.warmup, 1, 0.3),
+  runs: num(a.runs, 3, 1),
+  connections: num(a.connections, 16, 16),
+  listConnections: num(a['list-connections'], 4, 4),
+  listSizes: list(a['list-sizes'], '10,1000,10000', '10,600'),
+  pods: num(a.pods, 1000, 30),
+  watchers: list(a.watchers, '100,1000,10000', '10,50'),
+  watchWrites: num(a['watch-writes'], 50, 5),
+  watchProcs: num(a['watch-procs'], 2, 1),
+  watchEvents: num(a['watch-events'], 200_000, 500),
+  storeOps: num(a['store-ops'], 20_000, 500),
+  storeRpcOps: num(a['store-rpc-ops'], 500, 50),
+  smoke,
+}
+for (const s of P.only) if (!ALL.includes(s)) throw new Error(`--only: unknown scenario ${s} (${ALL.join(', ')})`)
+const outDir = resolve(a.out ?? (smoke ? tempDir('smoke-results') : join(root, 'bench', 'results')))
+const timing = { warmupS: P.warmupS, durationS: P.durationS, runs: P.runs }
+const want = (s) => P.only.includes(s)
+
+installCleanup()
+
+const startedAt = new Date()
+const results = {
+  date: startedAt.toISOString(),
+  machine: machineInfo(),
+  params: P,
+  startup: {},
+  edge: {},
+  watch: [],
+  node: {},
+  store: {},
+  bundle: undefined,
+  micro: [],
+  notes: [],
+}
+const log = (...m) => console.error(`[bench ${((performance.now()) / 1000).toFixed(0)}s]`, ...m)
+
+try {
+  if (want('bundle')) await bundleScenario()
+  if (want('ceiling')) await ceilingScenario()
+  if (want('reads') || want('writes') || want('watch')) await edgeScenarios()
+  if (want('store')) await storeScenario()
+  if (want('node')) await nodeScenarios()
+  if (want('micro')) microBenchmarks()
+} catch (err) {
+  results.notes.push(`aborted: ${err?.stack ?? err}`)
+  console.error(err)
+  process.exitCode = 1
+} finally {
+  await stopAll()
+}
+results.machine.loadAvgEnd = loadavg().map((x) => +x.toFixed(2))
+results.finishedAt = new Date().toISOString()
+results.elapsedS = Math.round((Date.now() - startedAt.getTime()) / 1000)
+mkdirSync(outDir, { recursive: true })
+const stamp = startedAt.toISOString().replace(/:/g, '-').replace(/\..*$/, 'Z')
+const md = renderMarkdown(results)
+writeFileSync(join(outDir, `${stamp}.json`), JSON.stringify(results, null, 2) + '\n')
+writeFileSync(join(outDir, `${stamp}.md`), md)
+console.log(md)
+console.log(`\nwritten: ${join(outDir, `${stamp}.json`)} and .md`)
+process.exit()
+
+// ---- scenarios ------------------------------------------------------------------------------------
+
+/** In-process microbenchmarks next to this file (bench/*.bench.mjs), each run as its own process. */
+function microBenchmarks() {
+  const dir = join(root, 'bench')
+  for (const f of readdirSync(dir).filter((x) => x.endsWith('.bench.mjs')).sort()) {
+    log(`micro: ${f}`)
+    const r = spawnSync(process.execPath, [join(dir, f)], { cwd: root, encoding: 'utf8', timeout: 300_000, env: { ...process.env, BENCH_SMOKE: smoke ? '1' : '' } })
+    results.micro.push({ file: f, status: r.status, output: (r.stdout + (r.status ? r.stderr : '')).trim().slice(-8000) })
+  }
+}
+
+async function bundleScenario() {
+  log('bundle: wrangler deploy --dry-run')
+  const out = tempDir('bundle')
+  const r = spawnSync(join(root, 'node_modules', '.bin', 'wrangler'), ['deploy', '--dry-run', '--outdir', out], {
+    cwd: root, encoding: 'utf8', env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_UPDATE_CHECK: 'false', WRANGLER_LOG_PATH: out }, timeout: 180_000,
+  })
+  if (r.status !== 0) {
+    results.bundle = { error: (r.stderr || r.stdout || String(r.error)).slice(-2000) }
+    return
+  }
+  let raw = 0
+  let gz = 0
+  const files = []
+  const walk = (d) => {
+    for (const f of readdirSync(d)) {
+      const p = join(d, f)
+      if (statSync(p).isDirectory()) walk(p)
+      else if (!f.endsWith('.map') && !f.endsWith('.log') && f !== 'README.md') {
+        const buf = readFileSync(p)
+        raw += buf.length
+        gz += gzipSync(buf, { level: 9 }).length
+        files.push(p.slice(out.length + 1))
+      }
+    }
+  }
+  walk(out)
+  const m = /Total Upload:\s*([\d.]+)\s*KiB\s*\/\s*gzip:\s*([\d.]+)\s*KiB/.exec(r.stdout + r.stderr)
+  results.bundle = {
+    rawBytes: raw,
+    gzipBytes: gz,
+    files,
+    wranglerReport: m ? { rawKiB: Number(m[1]), gzipKiB: Number(m[2]) } : undefined,
+    limitGzipBytes: 3 * 1024 * 1024,
+  }
+  rmSync(out, { recursive: true, force: true })
+}
+
+async function ceilingScenario() {
+  log('ceiling: bare Hono route on wrangler dev (HTTPS)')
+  const srv = await startWranglerWorker(root, join(root, 'bench', 'ceiling', 'wrangler.toml'), 'ceiling')
+  results.startup.ceiling = { readyMs: srv.readyMs }
+  results.edge.ceiling = await httpScenario(srv, 'ceiling', { path: '/readyz', connections: P.connections })
+  await srv.proc.stop()
+}
+
+async function edgeScenarios() {
+  log('edge: npm start (fresh state dir)')
+  const srv = await startEdge(root)
+  results.startup.edge = { readyMs: srv.readyMs, rssAfterStart: treeRss(srv.pid ?? srv.proc.pid) }
+  if (want('reads')) {
+    await seedReads(srv)
+    Object.assign(results.edge, await readScenarios(srv))
+  }
+  if (want('writes')) Object.assign(results.edge, await writeScenarios(srv))
+  if (want('watch')) await watchScenarios(srv)
+  srv.client.close()
+  await srv.proc.stop()
+}
+
+async function nodeScenarios() {
+  log('node: npm run build:node, etcd, node dist/node.js (fresh state dir)')
+  try {
+    execFileSync('npm', ['run', 'build:node', '--silent'], { cwd: root, stdio: 'pipe', timeout: 120_000 })
+  } catch (err) {
+    results.node = { error: `npm run build:node failed: ${String(err.stderr || err.message).slice(0, 2000)}` }
+    return
+  }
+  const etcd = await startEtcd()
+  let srv
+  try {
+    srv = await startNode(root, etcd.endpoint)
+  } catch (err) {
+    results.node = { error: `node mode did not start: ${String(err.message).slice(0, 3000)}` }
+    await etcd.proc.stop()
+    return
+  }
+  results.startup.node = { readyMs: srv.readyMs }
+  const rssRoots = { etcd: etcd.proc.pid }
+  await seedReads(srv)
+  const ours = { ...(await readScenarios(srv, rssRoots)), ...(await writeScenarios(srv, rssRoots)) }
+  srv.client.close()
+  await srv.proc.stop()
+  const direct = await etcdDirect(etcd)
+  results.node = { etcd: etcd.endpoint && 'loopback', ours, etcd3: direct }
+  await etcd.proc.stop()
+}
+
+// ---- HTTP scenarios (shared by edge and node mode) -------------------------------------------------
+
+function authHeaders(srv, extra = {}) {
+  const h = { accept: 'application/json', ...extra }
+  if (srv.token) h.authorization = `Bearer ${srv.token}`
+  return h
+}
+
+/** A measured autocannon scenario with the peak RSS of the server's process tree (and of extra roots). */
+async function httpScenario(srv, name, spec, extraRoots = {}) {
+  log(`  ${srv.kind} ${name}`)
+  const sampler = memorySampler({ server: srv.proc.pid, ...extraRoots })
+  const run = spec.run ?? (async (durationS) => {
+    await spec.before?.()
+    return cannon({
+      url: srv.url, headers: authHeaders(srv, spec.headers), connections: spec.connections ?? P.connections, durationS,
+      path: spec.path, method: spec.method, body: spec.body, requests: spec.requests?.(), perClient: spec.perClient,
+    })
+  })
+  const m = await measure(run, spec.timing ?? timing)
+  const peak = sampler.stop()
+  return { ...m, connections: spec.connections ?? P.connections, rss: peak.server?.total, workerdRss: peak.server?.byComm.workerd, etcdRss: peak.etcd?.total }
+}
+
+function ns(n) { return `bench-l${n}` }
+function cmBody(name, i) { return { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: { key: `value-${i}` } } }
+function podBody(name) { return { apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.9' }] } } }
+function pad(i) { return String(i).padStart(5, '0') }
+
+async function seedReads(srv) {
+  const c = srv.client
+  const t0 = performance.now()
+  for (const name of [...P.listSizes.map(ns), 'bench-pods', 'bench-w', 'bench-pw', 'bench-watch']) {
+    await c.must('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } })
+  }
+  let created = 0
+  for (const n of P.listSizes) {
+    await forEachConcurrent(n, 16, (i) => c.must('POST', `/api/v1/namespaces/${ns(n)}/configmaps`, { body: cmBody(`cm-${pad(i)}`, i) }))
+    created += n
+  }
+  await forEachConcurrent(P.pods, 16, (i) => c.must('POST', '/api/v1/namespaces/bench-pods/pods', { body: podBody(`pod-${pad(i)}`) }))
+  created += P.pods
+  const s = (performance.now() - t0) / 1000
+  log(`  ${srv.kind} seeded ${created} objects in ${s.toFixed(1)} s`)
+  results.notes.push(`${srv.kind}: seeding ${created} objects with 16 clients took ${s.toFixed(1)} s (${(created / s).toFixed(0)}/s)`)
+}
+
+async function readScenarios(srv, extraRoots) {
+  const out = {}
+  const first = P.listSizes[0]
+  out.get = await httpScenario(srv, 'get', { path: `/api/v1/namespaces/${ns(first)}/configmaps/cm-00000` }, extraRoots)
+  for (const n of P.listSizes) {
+    const conns = n >= 1000 ? P.listConnections : P.connections
+    const path = `/api/v1/namespaces/${ns(n)}/configmaps`
+    out[`list-${n}`] = await httpScenario(srv, `list-${n}`, { path, connections: conns }, extraRoots)
+    if (n > 500) out[`list-${n}-paged`] = await httpScenario(srv, `list-${n}-paged`, { connections: conns, run: pagedRun(srv, path, conns) }, extraRoots)
+  }
+  out[`table-pods-${P.pods}`] = await httpScenario(srv, 'table', {
+    path: '/api/v1/namespaces/bench-pods/pods', connections: P.listConnections,
+    headers: { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' },
+  }, extraRoots)
+  return out
+}
+
+/** A paginated LIST walk (limit=500, following continue) as one operation: walks/s and walk latency. */
+function pagedRun(srv, path, connections) {
+  return async (durationS) => {
+    const walks = []
+    let bad = 0
+    const r = await cannon({
+      url: srv.url, headers: authHeaders(srv), connections, durationS,
+      perClient: () => {
+        const walk = { cont: undefined, start: 0 }
+        return [{
+          method: 'GET',
+          setupRequest(req) {
+            if (!walk.cont) walk.start = performance.now()
+            return { ...req, path: `${path}?limit=500${walk.cont ? `&continue=${encodeURIComponent(walk.cont)}` : ''}` }
+          },
+          onResponse(status, body) {
+            if (status !== 200) {
+              bad++
+              walk.cont = undefined
+              return
+            }
+            const m = /"continue":"([^"]*)"/.exec(body.slice(0, 2000))
+            if (m && m[1]) walk.cont = m[1]
+            else {
+              walk.cont = undefined
+              walks.push(performance.now() - walk.start)
+            }
+          },
+        }]
+      },
+    })
+    walks.sort((x, y) => x - y)
+    return { ops: walks.length, failed: bad + r.failed, seconds: r.seconds, rps: walks.length / r.seconds, p50: percentile(walks, 50), p99: percentile(walks, 99), pagesPerS: r.rps }
+  }
+}
+
+async function writeScenarios(srv, extraRoots) {
+  const out = {}
+  const c = srv.client
+  const base = '/api/v1/namespaces/bench-w/configmaps'
+  // create: unique names; what was created is deleted by the delete scenario
+  let seq = 0
+  const created = []
+  out.create = await httpScenario(srv, 'create', {
+    perClient: () => {
+      let name
+      return [{
+        method: 'POST', path: base,
+        setupRequest(req) {
+          name = `c-${seq++}`
+          return { ...req, headers: { ...req.headers, 'content-type': 'application/json' }, body: JSON.stringify(cmBody(name, seq)) }
+        },
+        onResponse(status) { if (status === 201) created.push(name) },
+      }]
+    },
+  }, extraRoots)
+  // update (PUT with resourceVersion) and merge patch: each client its own object
+  const rv = []
+  for (let i = 0; i < P.connections; i++) {
+    const r = await c.must('POST', base, { body: cmBody(`u-${i}`, i) })
+    rv[i] = r.json().metadata.resourceVersion
+  }
+  // a run ends with requests in flight whose answers are never read: start each run from the objects' rv
+  // (once the server has finished them: the same rvs read twice 300 ms apart)
+  const readAll = async () => {
+    const out = []
+    for (let i = 0; i < P.connections; i++) out[i] = (await c.must('GET', `${base}/u-${i}`)).json().metadata.resourceVersion
+    return out
+  }
+  const refresh = async () => {
+    let now = await readAll()
+    for (let tries = 0; tries < 20; tries++) {
+      await sleep(300)
+      const again = await readAll()
+      if (again.join() === now.join()) break
+      now = again
+    }
+    now.forEach((v, i) => { rv[i] = v })
+  }
+  out.update = await httpScenario(srv, 'update', {
+    before: refresh,
+    perClient: (client) => {
+      const i = client % P.connections
+      let n = 0
+      return [{
+        method: 'PUT',
+        setupRequest(req) {
+          const body = cmBody(`u-${i}`, n++)
+          body.metadata.resourceVersion = rv[i]
+          return { ...req, path: `${base}/u-${i}`, headers: { ...req.headers, 'content-type': 'application/json' }, body: JSON.stringify(body) }
+        },
+        onResponse(status, body) {
+          const m = /"resourceVersion":"(\d+)"/.exec(body)
+          if (status === 200 && m) rv[i] = m[1]
+        },
+      }]
+    },
+  }, extraRoots)
+  out.patch = await httpScenario(srv, 'merge patch', {
+    perClient: (client) => {
+      const i = client % P.connections
+      let n = 0
+      return [{
+        method: 'PATCH',
+        setupRequest(req) {
+          return { ...req, path: `${base}/u-${i}`, headers: { ...req.headers, 'content-type': 'application/merge-patch+json' }, body: JSON.stringify({ data: { key: `patched-${n++}` } }) }
+        },
+      }]
+    },
+  }, extraRoots)
+  // delete: the objects the create scenario made, split evenly over the warm-up and the timed runs
+  const per = Math.floor(created.length / (P.runs + (P.warmupS > 0 ? 1 : 0)))
+  if (per > 0) {
+    out.delete = await httpScenario(srv, 'delete', {
+      run: async () => cannon({
+        url: srv.url, headers: authHeaders(srv), connections: Math.min(P.connections, per), amount: per,
+        requests: [{ method: 'DELETE', setupRequest: (req) => ({ ...req, path: `${base}/${created.shift()}` }) }],
+      }),
+    }, extraRoots)
+    out.delete.note = `${per} objects per run (those made by create)`
+  }
+  let pseq = 0
+  out['create-pod'] = await httpScenario(srv, 'create pod', {
+    requests: () => [{
+      method: 'POST', path: '/api/v1/namespaces/bench-pw/pods',
+      setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'content-type': 'application/json' }, body: JSON.stringify(podBody(`p-${pseq++}`)) }),
+    }],
+  }, extraRoots)
+  return out
+}
+
+// ---- watch ------------------------------------------------------------------------------------------
+
+async function watchScenarios(srv) {
+  const c = srv.client
+  const base = '/api/v1/namespaces/bench-watch/configmaps'
+  const pid = srv.proc.pid
+  if (!want('reads')) await c.must('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench-watch' } } })
+  for (let i = 0; i < 16; i++) await c.must('POST', base, { body: cmBody(`w-${i}`, i) })
+  const limit = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'))
+  results.notes.push(`watch: open-file limit of this run and its children: ${limit?.replace(/\s+/g, ' ').trim()} (the bench does not change it)`)
+  for (const n of P.watchers) {
+    log(`  watch: ${n} watchers`)
+    const r = { watchers: n }
+    results.watch.push(r)
+    const procs = []
+    try {
+      await sleep(1000)
+      const rv = (await c.must('GET', base)).json().metadata.resourceVersion
+      const before = treeRss(pid)
+      const sampler = memorySampler({ server: pid })
+      const k = P.watchProcs
+      const state = { events: new Map(), closed: 0, waiters: [] }
+      for (let p = 0; p < k; p++) {
+        const child = fork(join(root, 'bench', 'lib', 'watchers.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+        const entry = { child, k: 0, t: [], opened: undefined, closedByServer: 0 }
+        child.on('message', (m) => {
+          if (m.type === 'opened') entry.opened = m
+          else if (m.type === 'event') {
+            entry.k = m.k
+            entry.t[m.k] = BigInt(m.t)
+          } else if (m.type === 'ended') entry.closedByServer = m.closedByServer
+          for (const w of state.waiters.splice(0)) w()
+        })
+        child.on('exit', () => { entry.exited = true; for (const w of state.waiters.splice(0)) w() })
+        procs.push(entry)
+      }
+      const tOpen = performance.now()
+      const path = `${base}?watch=true&resourceVersion=${rv}`
+      procs.forEach((e, i) => e.child.send({ cmd: 'open', url: srv.url, path, token: srv.token, ca: srv.ca, count: Math.floor(n / k) + (i < n % k ? 1 : 0) }))
+      const changed = () => new Promise((res) => state.waiters.push(res))
+      const until = async (cond, ms) => {
+        const end = Date.now() + ms
+        while (!cond()) {
+          if (Date.now() > end) return false
+          await Promise.race([changed(), sleep(500)])
+        }
+        return true
+      }
+      await until(() => procs.every((e) => e.opened || e.exited), 600_000)
+      r.opened = procs.reduce((s, e) => s + (e.opened?.ok ?? 0), 0)
+      r.openFailed = procs.reduce((s, e) => s + (e.opened?.failed ?? 0), 0)
+      r.openError = procs.map((e) => e.opened?.firstError).find(Boolean)
+      r.openSeconds = (performance.now() - tOpen) / 1000
+      log(`    opened ${r.opened}/${n} in ${r.openSeconds.toFixed(1)} s${r.openError ? ` (first error: ${r.openError})` : ''}`)
+      if (!r.opened) throw new Error(`no watcher opened: ${r.openError}`)
+      const done = (kk) => procs.every((e) => e.exited || e.k >= kk)
+      const lastArrival = (kk) => procs.reduce((m, e) => (e.t[kk] != null && e.t[kk] > m ? e.t[kk] : m), 0n)
+      // latency: one write at a time, from its response to its event at the last watcher
+      const lat = []
+      let kk = 0
+      for (let i = 0; i < P.watchWrites; i++) {
+        const res = await c.must('PATCH', `${base}/w-0`, { body: { data: { key: `l-${i}` } }, headers: { 'content-type': 'application/merge-patch+json' } })
+        const tResp = process.hrtime.bigint()
+        kk++
+        if (!(await until(() => done(kk), 60_000))) {
+          r.timeout = `event ${kk} did not reach every watcher within 60 s`
+          break
+        }
+        lat.push(Number(lastArrival(kk) - tResp) / 1e6)
+        void res
+        if (i === 0) r.rssAfterFirstEvent = treeRss(pid)
+      }
+      const after = treeRss(pid)
+      lat.sort((x, y) => x - y)
+      r.latency = { writes: lat.length, p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat.at(-1) }
+      r.memPerWatcher = {
+        tree: (after.total - before.total) / r.opened,
+        workerd: ((after.byComm.workerd ?? 0) - (before.byComm.workerd ?? 0)) / r.opened,
+        before, after,
+      }
+      // delivery: a burst of writes from 16 clients, until every event reached every watcher
+      if (!r.timeout) {
+        const burst = Math.max(10, Math.min(200, Math.ceil(P.watchEvents / r.opened)))
+        const t0 = process.hrtime.bigint()
+        await forEachConcurrent(burst, 16, (i) => c.must('PATCH', `${base}/w-${i % 16}`, { body: { data: { key: `b-${i}` } }, headers: { 'content-type': 'application/merge-patch+json' } }))
+        const writesDone = process.hrtime.bigint()
+        const target = kk + burst
+        if (await until(() => done(target), 300_000)) {
+          const s = Number(lastArrival(target) - t0) / 1e9
+          const alive = r.opened - procs.reduce((x, e) => x + e.closedByServer, 0)
+          r.delivery = { writes: burst, seconds: s, writeSeconds: Number(writesDone - t0) / 1e9, eventsPerS: (alive * burst) / s }
+        } else r.timeout = `the burst of ${burst} writes did not reach every watcher within 300 s`
+      }
+      r.closedByServer = procs.reduce((x, e) => x + e.closedByServer, 0)
+      r.peak = sampler.stop().server
+      log(`    p50 ${r.latency.p50?.toFixed(1)} ms, p99 ${r.latency.p99?.toFixed(1)} ms, ${(r.memPerWatcher.tree / 1024).toFixed(1)} KiB/watcher, ${r.delivery?.eventsPerS?.toFixed(0)} events/s${r.closedByServer ? `, ${r.closedByServer} closed by the server` : ''}`)
+    } catch (err) {
+      r.error = String(err?.message ?? err).slice(0, 2000)
+      log(`    failed: ${r.error}`)
+    } finally {
+      for (const e of procs) {
+        if (!e.exited) {
+          try { e.child.send({ cmd: 'close' }) } catch { /* gone */ }
+        }
+      }
+      await sleep(500)
+      for (const e of procs) if (!e.exited) e.child.kill('SIGKILL')
+    }
+  }
+}
+
+// ---- store ------------------------------------------------------------------------------------------
+
+async function storeScenario() {
+  log('store: ClusterStore loops (bench/store) on wrangler dev')
+  const srv = await startWranglerWorker(root, join(root, 'bench', 'store', 'wrangler.toml'), 'store')
+  const out = {}
+  const sampler = memorySampler({ server: srv.proc.pid })
+  let runId = 0
+  const loopOnce = async (where, op, n, c, run) => {
+    const r = await srv.client.must('GET', `/loop?where=${where}&op=${op}&n=${n}&c=${c}&run=${run}`, { timeoutMs: 600_000 })
+    const j = r.json()
+    if (j.failed) throw new Error(`store ${where} ${op}: ${j.failed} of ${n} failed`)
+    return j.ms
+  }
+  for (const [where, n, c] of [['inside', P.storeOps, 1], ['rpc', P.storeRpcOps, 1], ['rpc', P.storeRpcOps, 16]]) {
+    await loopOnce(where, 'create', Math.min(n, 200), c, `warm-${where}-${c}`) // warm-up
+    for (const op of ['create', 'update', 'get']) {
+      log(`  store ${where} ${op} x${n}${c > 1 ? ` (${c} concurrent)` : ''}`)
+      const ms = []
+      for (let i = 0; i < P.runs; i++) {
+        // update and get work on the keys of the matching create run
+        const run = `${where}-${c}-${op === 'create' ? ++runId : runId - P.runs + 1 + i}`
+        ms.push(await loopOnce(where, op, n, c, run))
+      }
+      const m = median(ms)
+      out[`${where}${c > 1 ? `-c${c}` : ''}-${op}`] = { where, op, n, concurrency: c, ms, opsPerS: m > 0 ? (n / m) * 1000 : null, usPerOp: (m * 1000) / n }
+    }
+  }
+  out.peak = sampler.stop().server
+  results.store = out
+  await srv.proc.stop()
+}
+
+// ---- etcd directly (the same operations Node mode does, with its client) ----------------------------
+
+async function etcdDirect(etcd) {
+  const { Etcd3 } = require('etcd3')
+  const client = new Etcd3({ hosts: etcd.endpoint })
+  const out = {}
+  const run = (name, op, { concurrency = P.connections } = {}) => {
+    log(`  etcd3 ${name}`)
+    return measure((durationS) => loop({ concurrency, durationS, op }), timing)
+  }
+  const first = P.listSizes[0]
+  const cmKey = (n) => `/registry/configmaps/${ns(n)}/`
+  const cmValue = (await client.get(`${cmKey(first)}cm-00000`).string()) ?? JSON.stringify(cmBody('x', 0))
+  const podValue = (await client.get('/registry/pods/bench-pods/pod-00000').string()) ?? JSON.stringify(podBody('x'))
+  out.get = await run('get', () => client.get(`${cmKey(first)}cm-00000`).buffer())
+  for (const n of P.listSizes) {
+    const conns = n >= 1000 ? P.listConnections : P.connections
+    out[`list-${n}`] = await run(`list-${n}`, () => client.getAll().prefix(cmKey(n)).exec(), { concurrency: conns })
+    if (n > 500) {
+      out[`list-${n}-paged`] = await run(`list-${n}-paged`, async () => {
+        const prefix = cmKey(n)
+        const end = prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)
+        let start = prefix
+        for (;;) {
+          const r = await client.getAll().inRange({ start, end }).limit(500).exec()
+          if (!r.more) break
+          start = r.kvs.at(-1).key.toString() + '\0'
+        }
+      }, { concurrency: conns })
+    }
+  }
+  out[`table-pods-${P.pods}`] = await run('list pods (as Table)', () => client.getAll().prefix('/registry/pods/bench-pods/').exec(), { concurrency: P.listConnections })
+  const dk = (kind, name) => `/bench-direct/${kind}/bench-w/${name}`
+  let seq = 0
+  const created = []
+  out.create = await run('create', async () => {
+    const key = dk('configmaps', `c-${seq++}`)
+    const r = await client.if(key, 'Create', '==', 0).then(client.put(key).value(cmValue)).commit()
+    if (!r.succeeded) throw new Error('exists')
+    created.push(key)
+  })
+  const mod = []
+  for (let i = 0; i < P.connections; i++) {
+    const key = dk('configmaps', `u-${i}`)
+    mod[i] = Number((await client.if(key, 'Create', '==', 0).then(client.put(key).value(cmValue)).commit()).header.revision)
+  }
+  out.update = await run('update', async (w) => {
+    const key = dk('configmaps', `u-${w}`)
+    const r = await client.if(key, 'Mod', '==', mod[w]).then(client.put(key).value(cmValue)).commit()
+    if (!r.succeeded) throw new Error('conflict')
+    mod[w] = Number(r.header.revision)
+  })
+  out.patch = await run('merge patch (get + compare-and-swap put)', async (w) => {
+    const key = dk('configmaps', `u-${w}`)
+    const cur = await client.get(key).exec()
+    const m = cur.kvs[0].mod_revision
+    const r = await client.if(key, 'Mod', '==', m).then(client.put(key).value(cmValue)).commit()
+    if (!r.succeeded) throw new Error('conflict')
+  })
+  const per = Math.floor(created.length / (P.runs + (P.warmupS > 0 ? 1 : 0)))
+  if (per > 0) {
+    out.delete = await measure(() => loop({
+      concurrency: Math.min(P.connections, per), amount: per,
+      op: async () => {
+        const key = created.shift()
+        const r = await client.if(key, 'Version', '>', 0).then(client.delete().key(key)).commit()
+        if (!r.succeeded) throw new Error('not found')
+      },
+    }), timing)
+  }
+  let pseq = 0
+  out['create-pod'] = await run('create pod', async () => {
+    const key = dk('pods', `p-${pseq++}`)
+    const r = await client.if(key, 'Create', '==', 0).then(client.put(key).value(podValue)).commit()
+    if (!r.succeeded) throw new Error('exists')
+  })
+  client.close()
+  return out
+}
+
+// ---- machine ------------------------------------------------------------------------------------------
+
+function machineInfo() {
+  const pkgVersion = (name) => {
+    try {
+      return JSON.parse(readFileSync(join(root, 'node_modules', ...name.split('/'), 'package.json'), 'utf8')).version
+    } catch {
+      return undefined
+    }
+  }
+  let gitCommit
+  try {
+    gitCommit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: root, encoding: 'utf8' }).trim()
+  } catch { /* not a checkout */ }
+  return {
+    cpu: cpus()[0]?.model,
+    cores: cpus().length,
+    memoryGiB: +(totalmem() / 2 ** 30).toFixed(1),
+    kernel: release(),
+    node: process.version,
+    wrangler: pkgVersion('wrangler'),
+    workerd: pkgVersion('workerd'),
+    autocannon: pkgVersion('autocannon'),
+    etcd: existsSync('/usr/bin/etcd') ? etcdVersion() : undefined,
+    gitCommit,
+    loadAvgStart: loadavg().map((x) => +x.toFixed(2)),
+    tmp: tmpdir(),
+  }
 }

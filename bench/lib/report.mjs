@@ -1,0 +1,121 @@
+// The Markdown report of one bench run (bench/results/<date>.md, printed, and pasted into the README).
+
+const f0 = (x) => (x == null || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2))
+const ms = (x) => (x == null || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2))
+const mib = (b) => (b == null ? '–' : (b / 2 ** 20).toFixed(0))
+const kib = (b) => (b == null || !Number.isFinite(b) ? '–' : (b / 1024).toFixed(1))
+const ratio = (x, y) => (x == null || y == null || !y ? '–' : `${(x / y).toFixed(x / y >= 10 ? 0 : 2)}×`)
+
+const LABELS = {
+  ceiling: 'ceiling: bare Hono GET',
+  get: 'GET one ConfigMap',
+  create: 'create ConfigMap',
+  update: 'update ConfigMap (PUT with resourceVersion)',
+  patch: 'merge patch ConfigMap',
+  delete: 'delete ConfigMap',
+  'create-pod': 'create Pod (admission)',
+}
+function label(key) {
+  if (LABELS[key]) return LABELS[key]
+  let m = /^list-(\d+)-paged$/.exec(key)
+  if (m) return `LIST ${Number(m[1]).toLocaleString('en-US')} ConfigMaps, limit=500 pages (whole walk)`
+  m = /^list-(\d+)$/.exec(key)
+  if (m) return `LIST ${Number(m[1]).toLocaleString('en-US')} ConfigMaps`
+  m = /^table-pods-(\d+)$/.exec(key)
+  if (m) return `LIST ${Number(m[1]).toLocaleString('en-US')} Pods as Table`
+  return key
+}
+
+export function renderMarkdown(r) {
+  const L = []
+  const m = r.machine
+  const p = r.params
+  L.push(`### Bench run ${r.date.slice(0, 10)}${p.smoke ? ' (smoke: tiny sizes, not figures)' : ''}`)
+  L.push('')
+  L.push(`Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}; Node ${m.node}, wrangler ${m.wrangler} (workerd ${m.workerd}), etcd ${m.etcd ?? '–'}; commit ${m.gitCommit ?? '–'}. ` +
+    `Load average at start ${m.loadAvgStart?.join(' ')}, at end ${m.loadAvgEnd?.join(' ')} (other work on the machine shares its 2 cores). ` +
+    `Each figure: median of ${p.runs} runs of ${p.durationS} s after a ${p.warmupS} s warm-up; ${p.connections} connections (LISTs of 1,000+ and Table: ${p.listConnections}); client: autocannon ${m.autocannon} over HTTPS keep-alive from the bench process. ` +
+    `RSS is the peak during the scenario of the whole server process tree (wrangler + workerd + esbuild for the edge), and of workerd alone. Whole run: ${r.elapsedS ?? '–'} s.`)
+  L.push('')
+  const ceil = r.edge?.ceiling
+  const edgeKeys = Object.keys(r.edge ?? {})
+  if (edgeKeys.length) {
+    L.push('**Edge (`npm start`: wrangler dev, workerd, HTTPS, Durable Object store)**')
+    L.push('')
+    L.push('| scenario | req/s | p50 ms | p99 ms | req/s vs ceiling | p50 vs ceiling | peak RSS MiB tree / workerd |')
+    L.push('|---|---:|---:|---:|---:|---:|---:|')
+    for (const k of edgeKeys) {
+      const e = r.edge[k]
+      const fail = e.failed ? ` (${e.failed} failed)` : ''
+      L.push(`| ${label(k)}${fail} | ${f0(e.rps)} | ${ms(e.p50)} | ${ms(e.p99)} | ${k === 'ceiling' ? '1' : ratio(e.rps, ceil?.rps)} | ${k === 'ceiling' ? '1' : ratio(e.p50, ceil?.p50)} | ${mib(e.rss)} / ${mib(e.workerdRss)} |`)
+    }
+    L.push('')
+  }
+  if (r.watch?.length) {
+    L.push(`**Watch (edge)**: N watchers, each its own HTTP/1.1 keep-alive connection to \`?watch=true&resourceVersion=<rv>\` on one namespace, held by ${p.watchProcs} client process(es). ` +
+      `Latency: ${p.watchWrites} merge patches one at a time, from the write's response to its event at the last watcher. Delivery: a burst of writes from 16 clients until every event reached every watcher. ` +
+      'Memory per watcher: RSS growth of the server tree (and of workerd) divided by N.')
+    L.push('')
+    L.push('| watchers | opened (s to open) | write → last watcher p50 ms | p99 ms | memory / watcher KiB tree / workerd | events/s delivered | closed by server | note |')
+    L.push('|---:|---:|---:|---:|---:|---:|---:|---|')
+    for (const w of r.watch) {
+      const note = [w.error, w.timeout, w.openError && `first open error: ${w.openError}`].filter(Boolean).join('; ').replace(/\|/g, '/').replace(/\n/g, ' ').slice(0, 200)
+      L.push(`| ${w.watchers.toLocaleString('en-US')} | ${w.opened ?? '–'}${w.openSeconds != null ? ` (${w.openSeconds.toFixed(1)})` : ''} | ${ms(w.latency?.p50)} | ${ms(w.latency?.p99)} | ${kib(w.memPerWatcher?.tree)} / ${kib(w.memPerWatcher?.workerd)} | ${f0(w.delivery?.eventsPerS)} | ${w.closedByServer ?? '–'} | ${note} |`)
+    }
+    L.push('')
+  }
+  if (r.node?.error) {
+    L.push(`**Node mode**: not measured: ${r.node.error.split('\n')[0].slice(0, 300)}`)
+    L.push('')
+  } else if (r.node?.ours) {
+    L.push('**Node mode on etcd** (`node dist/node.js`, HTTPS, etcd 3.4 on loopback) next to the same operations done directly with the `etcd3` client (16 or 4 concurrent, the same keys and values)')
+    L.push('')
+    L.push('| scenario | ours req/s | p50 ms | p99 ms | etcd3 direct ops/s | p50 ms | p99 ms | throughput ours / etcd | peak RSS MiB node / etcd |')
+    L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
+    for (const k of Object.keys(r.node.ours)) {
+      const o = r.node.ours[k]
+      const d = r.node.etcd3?.[k]
+      const fail = o.failed ? ` (${o.failed} failed)` : ''
+      L.push(`| ${label(k)}${fail} | ${f0(o.rps)} | ${ms(o.p50)} | ${ms(o.p99)} | ${f0(d?.rps)} | ${ms(d?.p50)} | ${ms(d?.p99)} | ${ratio(o.rps, d?.rps)} | ${mib(o.rss)} / ${mib(o.etcdRss)} |`)
+    }
+    L.push('')
+  }
+  const storeKeys = Object.keys(r.store ?? {}).filter((k) => k !== 'peak')
+  if (storeKeys.length) {
+    L.push('**Store (the ClusterStore Durable Object without HTTP, `bench/store`)**: `inside` is a loop in the object (SQLite, revision, event ring; no I/O between operations); `rpc` is one Worker→object RPC per operation (what the API server pays per store call), sequential or 16 at a time.')
+    L.push('')
+    L.push('| loop | ops | ops/s | µs/op |')
+    L.push('|---|---:|---:|---:|')
+    for (const k of storeKeys) {
+      const s = r.store[k]
+      L.push(`| ${s.where}${s.concurrency > 1 ? ` ×${s.concurrency}` : ''} ${s.op} | ${s.n.toLocaleString('en-US')} | ${f0(s.opsPerS)} | ${f0(s.usPerOp)} |`)
+    }
+    L.push('')
+  }
+  const b = r.bundle
+  const st = r.startup ?? {}
+  if (b || Object.keys(st).length) {
+    const parts = []
+    if (b?.error) parts.push(`bundle: \`wrangler deploy --dry-run\` failed: ${b.error.split('\n').filter(Boolean).slice(-1)[0]}`)
+    else if (b) parts.push(`bundle (\`wrangler deploy --dry-run\`): ${kib(b.rawBytes)} KiB raw, ${kib(b.gzipBytes)} KiB gzipped${b.wranglerReport ? ` (wrangler: ${b.wranglerReport.rawKiB} / ${b.wranglerReport.gzipKiB} KiB)` : ''}, ${((b.gzipBytes / b.limitGzipBytes) * 100).toFixed(0)}% of the free plan's 3 MiB`)
+    if (st.edge) parts.push(`\`npm start\` to first /readyz 200: ${(st.edge.readyMs / 1000).toFixed(1)} s (fresh state dir: PKI, bundling, workerd)`)
+    if (st.ceiling) parts.push(`ceiling worker: ${(st.ceiling.readyMs / 1000).toFixed(1)} s`)
+    if (st.node) parts.push(`Node mode: ${(st.node.readyMs / 1000).toFixed(1)} s`)
+    L.push(`**Bundle and start**: ${parts.join('; ')}.`)
+    L.push('')
+  }
+  for (const mb of r.micro ?? []) {
+    L.push(`**Micro: ${mb.file}**${mb.status ? ` (exit ${mb.status})` : ''}`)
+    L.push('')
+    L.push('```')
+    L.push(mb.output)
+    L.push('```')
+    L.push('')
+  }
+  if (r.notes?.length) {
+    L.push('Notes:')
+    for (const n of r.notes) L.push(`- ${n.split('\n')[0]}`)
+    L.push('')
+  }
+  return L.join('\n')
+}

@@ -1,0 +1,108 @@
+// A watcher process (forked by bench/run.mjs, scenario "watch"): opens `count` watches, each on its own
+// HTTP/1.1 keep-alive connection, and tells the parent when the k-th event after the start revision has
+// reached every open watcher, with the monotonic clock (process.hrtime, CLOCK_MONOTONIC, shared by every
+// process on the machine) of the last arrival.
+//
+// parent → {cmd: 'open', url, path, token, ca, count, parallel}   child → {type: 'opened', ok, failed, firstError, ms}
+// parent → {cmd: 'close'}                                          child exits
+// child  → {type: 'event', k, t (ns, string)}  every time event k has reached every watcher still open
+// child  → {type: 'ended', watchers, closedByServer}                a watch stream ended before we closed it
+import { Agent, request } from 'node:https'
+
+let watchers = [] // {res, req, count}
+let expected = 0
+const arrivals = [] // arrivals[k]: how many watchers have seen event k
+const last = [] // last[k]: monotonic ns of the latest arrival of event k
+let reported = 0 // events reported complete
+let closedByServer = 0
+let closing = false
+
+function onData(w, buf) {
+  let n = 0
+  for (let i = buf.indexOf(10); i !== -1; i = buf.indexOf(10, i + 1)) n++
+  if (!n) return
+  const now = process.hrtime.bigint()
+  for (let j = 0; j < n; j++) {
+    const k = ++w.count
+    arrivals[k] = (arrivals[k] ?? 0) + 1
+    last[k] = now
+  }
+  flush()
+}
+
+function flush() {
+  while (expected > 0 && (arrivals[reported + 1] ?? 0) >= expected) {
+    reported++
+    process.send({ type: 'event', k: reported, t: String(last[reported]) })
+  }
+}
+
+function open({ url, path, token, ca, count, parallel = 64 }) {
+  const base = new URL(url)
+  const agent = new Agent({ keepAlive: true, maxSockets: Infinity, ca, maxCachedSessions: 1000 })
+  const t0 = performance.now()
+  let next = 0
+  let ok = 0
+  let failed = 0
+  let firstError
+  const one = () => new Promise((resolve) => {
+    const w = { count: 0, res: undefined, req: undefined }
+    const req = request({
+      host: base.hostname, port: base.port, path, method: 'GET', agent,
+      headers: { authorization: `Bearer ${token}`, accept: 'application/json', connection: 'keep-alive' },
+    }, (res) => {
+      if (res.statusCode !== 200) {
+        failed++
+        firstError ??= `HTTP ${res.statusCode}`
+        res.resume()
+        resolve()
+        return
+      }
+      w.res = res
+      watchers.push(w)
+      ok++
+      res.on('data', (buf) => onData(w, buf))
+      res.on('end', () => ended(w))
+      res.on('error', () => ended(w))
+      resolve()
+    })
+    w.req = req
+    req.on('error', (err) => {
+      if (w.res) return ended(w)
+      failed++
+      firstError ??= err.message
+      resolve()
+    })
+    req.end()
+  })
+  const worker = async () => {
+    while (next < count) {
+      next++
+      await one()
+    }
+  }
+  Promise.all(Array.from({ length: Math.min(parallel, count) }, worker)).then(() => {
+    expected = watchers.length
+    process.send({ type: 'opened', ok, failed, firstError, ms: performance.now() - t0 })
+  })
+}
+
+function ended(w) {
+  if (w.ended || closing) return
+  w.ended = true
+  closedByServer++
+  expected = watchers.filter((x) => !x.ended).length
+  process.send({ type: 'ended', watchers: expected, closedByServer })
+  flush()
+}
+
+process.on('message', (msg) => {
+  if (msg.cmd === 'open') open(msg)
+  else if (msg.cmd === 'close') {
+    closing = true
+    for (const w of watchers) w.req?.destroy()
+    watchers = []
+    process.exit(0)
+  }
+})
+process.on('disconnect', () => process.exit(0))
