@@ -283,3 +283,18 @@ describe('authorizing by name', () => {
     expect((await t.call('GET', '/api/v1/configmaps?fieldSelector=metadata.name%3Da', ADMIN)).status).toBe(200)
   })
 })
+
+describe('discovery', () => {
+  it('lists serviceaccounts/token and the review kinds as kube-apiserver does', async () => {
+    const t = makeApp()
+    const core = await t.call('GET', '/api/v1', ADMIN)
+    expect(core.json.resources).toContainEqual({
+      name: 'serviceaccounts/token', singularName: '', namespaced: true, group: 'authentication.k8s.io', version: 'v1', kind: 'TokenRequest', verbs: ['create'],
+    })
+    const authz = await t.call('GET', '/apis/authorization.k8s.io/v1', ADMIN)
+    expect(authz.json.resources.map((r: { name: string }) => r.name).sort())
+      .toEqual(['localsubjectaccessreviews', 'selfsubjectaccessreviews', 'selfsubjectrulesreviews', 'subjectaccessreviews'])
+    expect((await t.call('GET', '/apis/authentication.k8s.io/v1', ADMIN)).json.resources).toContainEqual(
+      expect.objectContaining({ name: 'selfsubjectreviews', kind: 'SelfSubjectReview', namespaced: false, verbs: ['create'] }))
+  })
+})
