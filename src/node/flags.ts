@@ -50,6 +50,9 @@ export interface NodeConfig {
   etcdStartTimeoutMs: number
   /** How long shutdown waits for requests in flight before closing their connections. */
   shutdownTimeoutMs: number
+  /** --enable-admission-plugins / --disable-admission-plugins, as given (validated when the chain is built). */
+  enableAdmissionPlugins?: string
+  disableAdmissionPlugins?: string
 }
 
 export class FlagError extends Error {}
@@ -68,6 +71,8 @@ Flags (kube-apiserver's names):
                                    0 turns it off (default 5m0s)
   --etcd-start-timeout=DUR         how long start keeps trying to reach etcd (ours; default 15s)
   --secure-port=PORT               HTTPS port (default 6443)
+  --enable-admission-plugins=LIST  admission plugins to turn on beyond the default set, comma separated
+  --disable-admission-plugins=LIST admission plugins of the default set to turn off, comma separated
   --bind-address=IP                address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
   --tls-cert-file=FILE             serving certificate; without it one is generated in the state dir
   --tls-private-key-file=FILE      key of --tls-cert-file
@@ -150,6 +155,8 @@ export function parseFlags(argv: string[]): NodeConfig | 'help' {
         'anonymous-auth': { type: 'string' },
         ...Object.fromEntries([...AUTH_FLAGS, ...AUTH_FILE_FLAGS, 'service-account-max-token-expiration'].map((f) => [f, { type: 'string' as const }])),
         ...Object.fromEntries(AUTH_LIST_FLAGS.map((f) => [f, { type: 'string' as const, multiple: true as const }])),
+        'enable-admission-plugins': { type: 'string' },
+        'disable-admission-plugins': { type: 'string' },
         'shutdown-timeout': { type: 'string' },
         'state-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -199,5 +206,7 @@ export function parseFlags(argv: string[]): NodeConfig | 'help' {
     authFiles,
     shutdownTimeoutMs: parseDuration('shutdown-timeout', str('shutdown-timeout') ?? '60s'),
     stateDir: str('state-dir') ?? '.local/node',
+    enableAdmissionPlugins: str('enable-admission-plugins'),
+    disableAdmissionPlugins: str('disable-admission-plugins'),
   }
 }

@@ -10,6 +10,8 @@ import { respondError } from '../api/negotiation'
 import { bootstrapCluster, KUBERNETES_SERVICE_IP } from '../controllers/bootstrap'
 import type { Registry } from '../registry/registry'
 import { buildApp } from '../server/app'
+import { AdmissionConfigError, buildAdmission, type AdmissionChain } from '../admission/chain'
+import { nodeWebhookFetch } from './webhook-fetch'
 import { unauthorized } from '../server/errors'
 import { authOptionsFromEnv, installAuthResources, ServerAuth } from '../auth/server-auth'
 import { etcdClient } from '../storage/etcd/client'
@@ -149,6 +151,14 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     throw new StartupError(`bootstrap: ${e instanceof Error ? e.message : String(e)}`)
   }
 
+  let admission: AdmissionChain
+  try {
+    admission = buildAdmission({ registry: opts.registry, enable: cfg.enableAdmissionPlugins, disable: cfg.disableAdmissionPlugins, webhook: { fetch: nodeWebhookFetch } })
+  } catch (e) {
+    store.close()
+    if (e instanceof AdmissionConfigError) throw new StartupError(e.message)
+    throw e
+  }
   const app = buildApp({
     registry,
     store: () => store,
@@ -156,6 +166,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     authenticators: (env, s) => [new ClientCertificateAuthenticator(tlsSocket(env)), ...serverAuth.authenticators(s)],
     auth: (_env, s) => serverAuth.context(s),
     anonymous: () => cfg.anonymousAuth,
+    admission: () => admission,
   })
 
   // Requests in flight, so shutdown can wait for them (writes above all) before closing etcd.

@@ -5,6 +5,23 @@ import { child, index } from '../validation/path'
 import { col } from '../printers/format'
 import type { ResourceType } from '../types'
 import { defineKind, printer, type Obj } from './define'
+import { CelCompileError, compile } from '../../admission/cel'
+
+/** A CEL expression that does not compile is invalid at create time, with the compiler's message (kube's CEL validation). */
+function celErrors(expression: unknown, path: string): FieldError[] {
+  if (typeof expression !== 'string' || !expression.trim()) return []
+  try {
+    compile(expression)
+    return []
+  } catch (e) {
+    if (e instanceof CelCompileError) return [fieldInvalid(path, expression, `compilation failed: ${e.message}`)]
+    throw e
+  }
+}
+
+function matchConditionErrors(conds: Obj[] | undefined, path: string): FieldError[] {
+  return (conds ?? []).flatMap((c, i) => celErrors(c.expression, child(index(path, i), 'expression')))
+}
 
 const GROUP = 'admissionregistration.k8s.io'
 const CATEGORIES = ['api-extensions']
@@ -64,6 +81,7 @@ function validateWebhooks(obj: Obj): FieldError[] {
     const cc = w.clientConfig ?? {}
     if (!cc.url === !cc.service) errs.push(fieldRequired(child(p, 'clientConfig'), 'exactly one of url or service is required'))
     if (cc.url && !/^https:\/\//.test(cc.url)) errs.push(fieldInvalid(child(p, 'clientConfig', 'url'), cc.url, "'https' is the only allowed URL scheme"))
+    errs.push(...matchConditionErrors(w.matchConditions, child(p, 'matchConditions')))
     if (w.timeoutSeconds != null && (w.timeoutSeconds < 1 || w.timeoutSeconds > 30)) {
       errs.push(fieldInvalid(child(p, 'timeoutSeconds'), w.timeoutSeconds, 'the timeout value must be between 1 and 30 seconds'))
     }
@@ -96,7 +114,12 @@ function validatePolicy(vap: Obj): FieldError[] {
   }
   ;((spec.validations ?? []) as Obj[]).forEach((v, i) => {
     if (!String(v.expression ?? '').trim()) errs.push(fieldRequired(child(index('spec.validations', i), 'expression')))
+    errs.push(...celErrors(v.expression, child(index('spec.validations', i), 'expression')))
+    errs.push(...celErrors(v.messageExpression, child(index('spec.validations', i), 'messageExpression')))
   })
+  ;((spec.variables ?? []) as Obj[]).forEach((v, i) => errs.push(...celErrors(v.expression, child(index('spec.variables', i), 'expression'))))
+  ;((spec.auditAnnotations ?? []) as Obj[]).forEach((v, i) => errs.push(...celErrors(v.valueExpression, child(index('spec.auditAnnotations', i), 'valueExpression'))))
+  errs.push(...matchConditionErrors(spec.matchConditions, 'spec.matchConditions'))
   if (spec.failurePolicy && !['Fail', 'Ignore'].includes(spec.failurePolicy)) errs.push(fieldNotSupported('spec.failurePolicy', spec.failurePolicy, ['Fail', 'Ignore']))
   return errs
 }
