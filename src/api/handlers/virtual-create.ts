@@ -4,6 +4,7 @@
 import { decodeObject, negotiate, readBodyText, respond } from '../negotiation'
 import { parseDryRun, warningHeaders, type Scope } from '../scope'
 import { methodNotAllowed, notFoundPath } from '../../server/errors'
+import { groupVersion } from '../../registry/types'
 
 export async function virtualCreate(s: Scope): Promise<Response> {
   const sub = s.info.subresource ? s.type.createSubresources?.[s.info.subresource] : undefined
@@ -11,7 +12,8 @@ export async function virtualCreate(s: Scope): Promise<Response> {
   if (s.info.verb !== 'create') throw methodNotAllowed()
   const target = negotiate(s.req.headers.get('accept'), { table: false, metadata: false })
   s.ctx.dryRun = parseDryRun(s.query)
-  const body = decodeObject(await readBodyText(s.req), s.req.headers.get('content-type') ?? '')
+  const into = sub ? { apiVersion: `${sub.group}/${sub.version}`, kind: sub.kind } : { apiVersion: groupVersion(s.type), kind: s.type.kind }
+  const body = decodeObject(await readBodyText(s.req), s.req.headers.get('content-type') ?? '', into)
   const req = { store: s.store, ctx: s.ctx, namespace: s.namespace ?? '', name: s.info.name }
   const out = sub ? await sub.create(body, req) : await s.type.virtualCreate!(body, req)
   const res = respond(201, out, target.yaml)
