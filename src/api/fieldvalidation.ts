@@ -2,23 +2,12 @@
 // strict decoding reports. Unknown fields are those the kind's schema does not declare; a built-in kind's
 // decoder drops them whatever the directive (they never reach storage), Warn answers a Warning header for
 // each, Strict fails the request. Duplicate JSON fields are reported the same way.
-import { invalid, badRequest, fieldNotSupported, StatusError } from '../server/errors'
+import { badRequest, StatusError } from '../server/errors'
 import { deref, type JSONSchema, type TypeSchema } from '../registry/schema/types'
 import type { RequestContext } from '../registry/types'
 import { decodeGoJson, GoJsonSyntaxError } from './patch/gojson'
 
 export type FieldValidation = 'Ignore' | 'Warn' | 'Strict'
-
-/**
- * The directive of a create, update or patch (metav1's ValidateFieldValidation; Warn when absent, as
- * kube-apiserver has defaulted since 1.27).
- */
-export function parseFieldValidation(query: URLSearchParams, optionsKind: 'CreateOptions' | 'UpdateOptions' | 'PatchOptions'): FieldValidation {
-  const v = query.get('fieldValidation') ?? ''
-  if (v === '') return 'Warn'
-  if (v === 'Ignore' || v === 'Warn' || v === 'Strict') return v
-  throw invalid({ group: 'meta.k8s.io', kind: optionsKind }, '', [fieldNotSupported('fieldValidation', v, ['', 'Ignore', 'Strict', 'Warn'])])
-}
 
 /**
  * Removes from obj every field its schema does not declare and returns kube's strict decoding errors for

@@ -1,7 +1,8 @@
 // What create, update and patch share beyond their verb: the write options (fieldManager, fieldValidation,
 // force), the strict decoding of a body against the kind's published schema, and the managed fields every
 // write records.
-import { fieldForbidden, fieldInvalid, fieldNotSupported, fieldRequired, fieldTooLong, invalid, type FieldError } from '../server/errors'
+import { parse as parseYaml } from 'yaml'
+import { badRequest, fieldForbidden, fieldInvalid, fieldNotSupported, fieldRequired, fieldTooLong, invalid, type FieldError } from '../server/errors'
 import { groupVersion, type KubeObject } from '../registry/types'
 import { applyConfiguration, managerOrUserAgent, updateManagedFields, type FieldManagerScope } from './fieldmanager'
 import { decodeFailure, duplicateFields, enforceFieldValidation, pruneUnknownFields, type FieldValidation } from './fieldvalidation'
@@ -66,6 +67,25 @@ export function decodeForWrite(s: Scope, text: string, contentType: string, fiel
   const version = typeof obj.apiVersion === 'string' ? obj.apiVersion.split('/').pop()! : s.type.version
   enforceFieldValidation(fieldValidation, [...duplicates, ...unknown], s.ctx, decodeFailure(s.type.kind, version))
   return obj
+}
+
+/**
+ * An apply-patch+yaml body as applyPatcher decodes it (yaml.Unmarshal into a map): "error decoding YAML: ..."
+ * for what does not parse or is not an object; null and an empty document are an empty configuration.
+ */
+export function decodeApplyConfiguration(text: string): KubeObject {
+  let value: unknown
+  try {
+    value = parseYaml(text, { maxAliasCount: 100 })
+  } catch (e) {
+    throw badRequest(`error decoding YAML: error converting YAML to JSON: yaml: ${(e as Error).message.split('\n')[0]}`)
+  }
+  if (value === null || value === undefined) return {}
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    const kind = Array.isArray(value) ? 'array' : typeof value === 'string' ? 'string' : typeof value === 'boolean' ? 'bool' : 'number'
+    throw badRequest(`error decoding YAML: json: cannot unmarshal ${kind} into Go value of type map[string]interface {}`)
+  }
+  return value as KubeObject
 }
 
 /** Drops undeclared fields from a patched object; returns the strict decoding errors about them. */

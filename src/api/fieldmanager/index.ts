@@ -101,11 +101,17 @@ function withoutManagedFields(obj: KubeObject | undefined): KubeObject {
   return { ...obj, metadata }
 }
 
-function setManagedFields(obj: KubeObject, managers: Managers): KubeObject {
+/** obj with its managed fields; managedFields keeps the place it had in live's metadata, so an unchanged write stays a no-op. */
+function setManagedFields(obj: KubeObject, managers: Managers, live: KubeObject | undefined): KubeObject {
   const entries = encodeManagers(managers)
-  const meta = { ...(obj.metadata ?? {}) }
+  const meta: Record<string, unknown> = {}
+  const source = obj.metadata ?? {}
+  const order = Object.keys(live?.metadata ?? {})
+  const at = order.indexOf('managedFields')
+  const before = at >= 0 ? new Set(order.slice(0, at)) : undefined
+  for (const [k, v] of Object.entries(source)) if (k !== 'managedFields' && (!before || before.has(k))) meta[k] = v
   if (entries) meta.managedFields = entries
-  else delete meta.managedFields
+  for (const [k, v] of Object.entries(source)) if (k !== 'managedFields' && before && !before.has(k)) meta[k] = v
   return { ...obj, metadata: meta }
 }
 
@@ -121,7 +127,7 @@ function typedFailure(what: 'patch' | 'live', obj: KubeObject, scope: FieldManag
   if (!(err instanceof TypedError)) throw err
   const meta = obj.metadata ?? {}
   const gv = scope.apiVersion.includes('/') ? scope.apiVersion : `/${scope.apiVersion}`
-  return new UnknownStatusError(`failed to create typed ${what} object (${meta.namespace ?? ''}/${meta.name ?? ''}; ${gv}, Kind=${obj.kind ?? scope.kind}): ${err.message}`)
+  return new UnknownStatusError(`failed to create typed ${what} object (${meta.namespace ?? ''}/${meta.name ?? ''}; ${gv}, Kind=${obj.kind ?? ''}): ${err.message}`)
 }
 
 /**
@@ -154,7 +160,7 @@ export function updateManagedFields(live: KubeObject | undefined, obj: KubeObjec
   const time = previous && previous.set.equals(set) ? previous.entry.time : now()
   managers.set(id, { entry: { ...entry, time }, set })
   capUpdateManagers(managers)
-  return setManagedFields(obj, managers)
+  return setManagedFields(obj, managers, live)
 }
 
 // capManagersManager: beyond ten Update entries, the oldest merge into "ancient-changes".
@@ -298,7 +304,7 @@ export function applyConfiguration(live: KubeObject | undefined, config: KubeObj
     }
   }
   if ('conflicts' in result) throw conflictError(result.conflicts)
-  let object = setManagedFields(result.object, result.managers)
+  let object = setManagedFields(result.object, result.managers, live)
   // lastAppliedUpdater: a kubectl applier keeps an existing client-side apply annotation in step.
   if (manager.startsWith('kubectl') && object.metadata?.annotations?.[LAST_APPLIED] !== undefined) {
     object = { ...object, metadata: { ...object.metadata, annotations: { ...object.metadata.annotations, [LAST_APPLIED]: buildLastApplied(config) } } }

@@ -1,9 +1,9 @@
 import { badRequest } from '../../server/errors'
-import { decodeObject, mediaType, negotiate, readBodyText, respond } from '../negotiation'
+import { mediaType, negotiate, readBodyText, respond } from '../negotiation'
 import { APPLY_PATCH_YAML, applyPatchWithWarnings } from '../patch'
 import { parseDryRun, warningHeaders, type Scope } from '../scope'
 import { applyScale, getScale } from '../scale'
-import { applyToLive, enforceFieldValidation, pruneForPatch, withManagedFields, writeOptions } from '../writes'
+import { applyToLive, decodeApplyConfiguration, enforceFieldValidation, pruneForPatch, withManagedFields, writeOptions } from '../writes'
 import type { KubeObject } from '../../registry/types'
 
 export async function patch(s: Scope): Promise<Response> {
@@ -36,7 +36,7 @@ export async function patch(s: Scope): Promise<Response> {
     return out
   }
   if (contentType === APPLY_PATCH_YAML) {
-    const config = decodeObject(text, APPLY_PATCH_YAML) as KubeObject
+    const config = decodeApplyConfiguration(text)
     const { object, created } = await s.rs.update(s.namespace, s.info.name, (cur) => unpinned(applyToLive(s, cur, structuredClone(config), opts, sub), cur), s.ctx, sub, { forceAllowCreate: true })
     const res = respond(created ? 201 : 200, object, target.yaml)
     for (const [k, v] of Object.entries(warningHeaders(s.ctx))) res.headers.set(k, v)
