@@ -79,7 +79,7 @@ function list(env: EnvLike, name: string): string[] | undefined {
  * Reads AuthOptions from Worker bindings (or any record of strings), named after kube-apiserver's flags:
  * TOKEN_AUTH_FILE, AUTHORIZATION_MODE, SERVICE_ACCOUNT_SIGNING_KEY, SERVICE_ACCOUNT_PUBLIC_KEYS (JWKS),
  * SERVICE_ACCOUNT_ISSUER, API_AUDIENCES, SERVICE_ACCOUNT_MAX_TOKEN_EXPIRATION (s), SERVICE_ACCOUNT_JWKS_URI,
- * SERVICE_ACCOUNT_ROOT_CA, ENABLE_BOOTSTRAP_TOKEN_AUTH, OIDC_ISSUER_URL, OIDC_CLIENT_ID, OIDC_USERNAME_CLAIM,
+ * SERVICE_ACCOUNT_ROOT_CA (else CLUSTER_CA_CERT), ENABLE_BOOTSTRAP_TOKEN_AUTH, OIDC_ISSUER_URL, OIDC_CLIENT_ID, OIDC_USERNAME_CLAIM,
  * OIDC_USERNAME_PREFIX, OIDC_GROUPS_CLAIM, OIDC_GROUPS_PREFIX, OIDC_REQUIRED_CLAIM (k=v,...), OIDC_SIGNING_ALGS,
  * AUTHENTICATION_TOKEN_WEBHOOK_URL, AUTHENTICATION_TOKEN_WEBHOOK_TOKEN, AUTHENTICATION_TOKEN_WEBHOOK_CACHE_TTL (s),
  * CLIENT_CERT_AUTH=cloudflare, CLIENT_CERT_ISSUER_DNS, REQUESTHEADER_ALLOWED_NAMES, REQUESTHEADER_ISSUER_DNS,
@@ -119,7 +119,8 @@ export function authOptionsFromEnv(env: EnvLike): AuthOptions {
     apiAudiences: list(env, 'API_AUDIENCES'),
     serviceAccountMaxTokenExpirationSeconds: maxExp ? Number(maxExp) : undefined,
     serviceAccountJwksUri: str(env, 'SERVICE_ACCOUNT_JWKS_URI'),
-    rootCA: str(env, 'SERVICE_ACCOUNT_ROOT_CA'),
+    // The ca.crt of legacy token Secrets is the cluster CA, as kube-root-ca.crt publishes it.
+    rootCA: str(env, 'SERVICE_ACCOUNT_ROOT_CA') ?? str(env, 'CLUSTER_CA_CERT'),
     bootstrapTokens: str(env, 'ENABLE_BOOTSTRAP_TOKEN_AUTH') !== 'false',
     webhookAuthorizer: str(env, 'AUTHORIZATION_WEBHOOK_URL') ? {
       url: str(env, 'AUTHORIZATION_WEBHOOK_URL')!, bearerToken: str(env, 'AUTHORIZATION_WEBHOOK_TOKEN'),
