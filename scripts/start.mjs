@@ -5,7 +5,7 @@ import { spawn } from 'node:child_process'
 import { get as httpsGet } from 'node:https'
 import { createServer } from 'node:net'
 import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto'
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { build } from 'esbuild'
@@ -68,6 +68,9 @@ const ca = pki.ensurePair(join(stateDir, 'pki'), 'ca', () => pki.createCA('edge-
 const serving = pki.ensurePair(join(stateDir, 'pki'), 'apiserver', () => pki.signCertificate(ca, {
   subject: { commonName: 'kube-apiserver' }, usage: 'server', hosts: pki.servingHosts('127.0.0.1', '10.96.0.1'),
 }), ca.renewed)
+// The cluster CA the control loops publish in every namespace as the kube-root-ca.crt ConfigMap (what pods use
+// to verify kubernetes.default.svc); a deployed Worker gets it as the CLUSTER_CA_CERT secret.
+appendFileSync(join(stateDir, 'dev.env'), `CLUSTER_CA_CERT='${ca.certPem.trim()}'\n`)
 
 const server = `https://127.0.0.1:${port}`
 const kubeconfigPath = join(stateDir, 'kubeconfig')

@@ -18,8 +18,9 @@ export interface ControllersEnv extends ClusterStoreEnv {
 export function withControllers(registry: Registry): typeof ClusterStore {
   return class ClusterStoreWithControllers extends ClusterStore {
     protected override startBackground(): BackgroundWork {
-      const env = this.env as ControllersEnv
-      return new ControllerManager(new LocalStore(this), registry, { rootCA: env.CLUSTER_CA_CERT?.trim() ? env.CLUSTER_CA_CERT : undefined })
+      const ca = (this.env as ControllersEnv).CLUSTER_CA_CERT?.trim()
+      // A PEM file ends with a newline; secrets and env files tend to lose it.
+      return new ControllerManager(new LocalStore(this), registry, { rootCA: ca ? `${ca}\n` : undefined })
     }
   }
 }

@@ -121,7 +121,9 @@ export class ControllerManager {
       if (IGNORED_PREFIXES.some((p) => key.startsWith(p))) return undefined
       const obj = parse(deleted ? event.prevKv.value : event.kv.value)
       if (!obj) return undefined
-      const prev = !deleted && event.prevKv ? parse(event.prevKv.value) : undefined
+      // The previous value matters only to the garbage collector, and only where ownership was involved.
+      const prevValue = !deleted ? event.prevKv?.value : undefined
+      const prev = prevValue && (obj.metadata?.ownerReferences || obj.metadata?.deletionTimestamp || prevValue.includes('"ownerReferences"')) ? parse(prevValue) : undefined
       this.handle(key, obj, prev, deleted, false)
     } catch (e) {
       this.log(`controllers: observing a write failed: ${(e as Error).message}`)

@@ -1,0 +1,93 @@
+// An in-memory Store with etcd's revisions that reports each committed write, as the ClusterStore hands
+// writes to its background work, and serves watches from its log, as the Node-mode store does.
+import { StoreError, type KeyValue, type ListOptions, type Store, type StoreEvent } from '../../src/storage/store'
+
+export class MemoryStore implements Store {
+  private data = new Map<string, KeyValue>()
+  private log: StoreEvent[] = []
+  private rev = 1
+  private wake: (() => void)[] = []
+  /** Called synchronously with each committed write (the ClusterStore's observe). */
+  onWrite?: (e: StoreEvent) => void
+
+  async get(key: string) {
+    return { kv: this.data.get(key), revision: this.rev }
+  }
+
+  async list(prefix: string, opts: ListOptions = {}) {
+    const keys = [...this.data.keys()].filter((k) => k.startsWith(prefix) && (opts.after === undefined || k > opts.after)).sort()
+    const limited = opts.limit ? keys.slice(0, opts.limit) : keys
+    return { kvs: limited.map((k) => this.data.get(k)!), revision: this.rev, more: limited.length < keys.length, count: keys.length }
+  }
+
+  async create(key: string, value: string) {
+    if (this.data.has(key)) throw new StoreError('KeyExists', key, this.data.get(key))
+    const kv = { key, value, createRevision: this.rev + 1, modRevision: this.rev + 1, version: 1 }
+    this.commit({ type: 'put', kv })
+    return kv
+  }
+
+  async update(key: string, value: string, expectModRevision: number) {
+    const cur = this.data.get(key)
+    if (!cur) throw new StoreError('NotFound', key)
+    if (cur.modRevision !== expectModRevision) throw new StoreError('Conflict', key, cur)
+    const kv = { key, value, createRevision: cur.createRevision, modRevision: this.rev + 1, version: cur.version + 1 }
+    this.commit({ type: 'put', kv, prevKv: cur })
+    return kv
+  }
+
+  async delete(key: string, expectModRevision?: number) {
+    const cur = this.data.get(key)
+    if (!cur) throw new StoreError('NotFound', key)
+    if (expectModRevision !== undefined && cur.modRevision !== expectModRevision) throw new StoreError('Conflict', key, cur)
+    const kv = { ...cur, modRevision: this.rev + 1 }
+    this.commit({ type: 'delete', kv, prevKv: cur })
+    return kv
+  }
+
+  async *watch(prefix: string, afterRevision: number, signal: AbortSignal): AsyncIterable<StoreEvent> {
+    let next = afterRevision
+    while (!signal.aborted) {
+      const events = this.log.filter((e) => e.type !== 'progress' && e.kv.modRevision > next && e.kv.key.startsWith(prefix))
+      for (const e of events) {
+        if (signal.aborted) return
+        next = (e as { kv: KeyValue }).kv.modRevision
+        yield e
+      }
+      if (!events.length) {
+        await new Promise<void>((resolve) => {
+          this.wake.push(resolve)
+          signal.addEventListener('abort', () => resolve(), { once: true })
+        })
+      }
+    }
+  }
+
+  async compact() {}
+
+  async currentRevision() {
+    return this.rev
+  }
+
+  /** Keys under prefix (tests). */
+  keys(prefix: string): string[] {
+    return [...this.data.keys()].filter((k) => k.startsWith(prefix)).sort()
+  }
+
+  /** The object at key, parsed (tests). */
+  object(key: string): Record<string, any> | undefined {
+    const kv = this.data.get(key)
+    return kv && JSON.parse(kv.value)
+  }
+
+  private commit(e: Exclude<StoreEvent, { type: 'progress' }>): void {
+    this.rev = e.kv.modRevision
+    if (e.type === 'delete') this.data.delete(e.kv.key)
+    else this.data.set(e.kv.key, e.kv)
+    this.log.push(e)
+    this.onWrite?.(e)
+    const wake = this.wake
+    this.wake = []
+    for (const w of wake) w()
+  }
+}
