@@ -84,7 +84,27 @@ export class AdmissionChain implements Admission {
   constructor(readonly plugins: AdmissionPlugin[]) {}
 
   async admit(a: Attributes): Promise<void> {
+    this.prefetch(a)
     for (const p of this.plugins) if (p.admit) await p.admit(a)
+  }
+
+  /**
+   * Starts the reads the plugins will make, together: each is a round trip to the Durable Object, and run one
+   * after another they would add up on every write. The reader memoizes them for the plugins to await.
+   */
+  private prefetch(a: Attributes): void {
+    const reads: Promise<unknown>[] = []
+    const on = (name: string) => this.plugins.some((p) => p.name === name)
+    if (on('MutatingAdmissionWebhook')) reads.push(a.reader.list('mutatingwebhookconfigurations', ''))
+    if (on('ValidatingAdmissionWebhook')) reads.push(a.reader.list('validatingwebhookconfigurations', ''))
+    if (on('ValidatingAdmissionPolicy')) reads.push(a.reader.list('validatingadmissionpolicies', ''), a.reader.list('validatingadmissionpolicybindings', ''))
+    if (a.namespace) {
+      reads.push(a.reader.get('namespaces', '', a.namespace))
+      if (on('ResourceQuota')) reads.push(a.reader.listWithRevisions('resourcequotas', a.namespace))
+      if (on('LimitRanger') && (a.type.resource === 'pods' || a.type.resource === 'persistentvolumeclaims') && a.type.group === '') reads.push(a.reader.list('limitranges', a.namespace))
+    }
+    // Failures surface where the plugin awaits the same read.
+    for (const r of reads) r.catch(() => {})
   }
 
   async validate(a: Attributes): Promise<void> {
