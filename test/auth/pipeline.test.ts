@@ -32,7 +32,7 @@ function makeApp(opts: { anonymous?: boolean } = {}) {
   const call = async (method: string, path: string, token?: string, body?: unknown, headers: Record<string, string> = {}) => {
     const h: Record<string, string> = { ...headers }
     if (token) h.authorization = `Bearer ${token}`
-    if (body !== undefined) h['content-type'] = 'application/json'
+    if (body !== undefined) h['content-type'] ??= 'application/json'
     const res = await app.request(path, { method, headers: h, body: body === undefined ? undefined : JSON.stringify(body) })
     const text = await res.text()
     let json: Record<string, any> = {}
@@ -239,6 +239,13 @@ describe('RBAC escalation prevention', () => {
       + '{APIGroups:[""], Resources:["nodes"], Verbs:["list" "get"]}')
     const dry = await t.call('POST', `${rolePath}?dryRun=All`, BOB, role('node-lister', [{ apiGroups: [''], resources: ['nodes'], verbs: ['list'] }]))
     expect(dry.status).toBe(403)
+    // Updates are checked too: widening an existing role is an escalation; touching only finalizers is not.
+    const widen = await t.call('PATCH', `${rolePath}/secret-reader`, BOB, { rules: [{ apiGroups: ['*'], resources: ['*'], verbs: ['*'] }] },
+      { 'content-type': 'application/merge-patch+json' })
+    expect(widen.status).toBe(403)
+    expect(widen.json.message).toMatch(/^roles.rbac.authorization.k8s.io "secret-reader" is forbidden: user "bob" .* is attempting to grant RBAC permissions not currently held:\n\{APIGroups:\["\*"\], Resources:\["\*"\], Verbs:\["\*"\]\}$/)
+    const gcOnly = await t.call('PATCH', `${rolePath}/secret-reader`, BOB, { metadata: { finalizers: ['example.com/keep'] } }, { 'content-type': 'application/merge-patch+json' })
+    expect(gcOnly.status).toBe(200)
 
     // The bind verb on a role lets its holder bind it without holding its permissions.
     await t.call('POST', '/apis/rbac.authorization.k8s.io/v1/clusterroles', ADMIN, {
