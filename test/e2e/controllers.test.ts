@@ -102,6 +102,21 @@ describe('namespaces', () => {
     expect(await names('namespace', 'held')).toEqual([])
   })
 
+  it('kubectl replace --raw .../finalize with no finalizers ends a Terminating namespace at once', async () => {
+    await apply(namespace('stuck'))
+    await apply({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'held', namespace: 'stuck', finalizers: ['example.com/hold'] } })
+    await server.k('delete', 'namespace', 'stuck', '--wait=false')
+    const ns = await eventually(() => json('get', 'namespace', 'stuck'), (n) => (n.status?.conditions ?? []).length > 0)
+    const r = await server.kubectl(['replace', '--raw', '/api/v1/namespaces/stuck/finalize', '-f', '-'], { input: JSON.stringify({ ...ns, spec: { finalizers: [] } }) })
+    expect(r.stderr).toBe('')
+    expect(JSON.parse(r.stdout)).toMatchObject({ kind: 'Namespace', metadata: { name: 'stuck' }, spec: { finalizers: [] }, status: { phase: 'Terminating' } })
+    expect(await names('namespace', 'stuck')).toEqual([])
+    // As with kube-apiserver, content left behind is not deleted by this: the held ConfigMap is still stored.
+    expect(await names('configmap', 'held', '-n', 'stuck')).toEqual(['configmap/held'])
+    const get = await server.kubectl(['get', '--raw', '/api/v1/namespaces/stuck/finalize'])
+    expect(get.code).not.toBe(0)
+  })
+
   it('has the default ServiceAccount and kube-root-ca.crt, with the cluster CA, soon after it is created', async () => {
     await apply(namespace('fresh'))
     const sa = await eventually(() => names('serviceaccount', 'default', '-n', 'fresh'), (n) => n.length > 0)
