@@ -1,6 +1,7 @@
 // Node mode: the same Hono app as the Worker, served over HTTPS by node:https through the Hono node
 // adapter, with EtcdStore as the store, x509 client certificates ahead of the shared token and RBAC
-// machinery (ServerAuth), kube-apiserver's etcd compactor, and a graceful shutdown.
+// machinery (ServerAuth), admission, the control loops on timers, kube-apiserver's etcd compactor, and a
+// graceful shutdown.
 import { getRequestListener } from '@hono/node-server'
 import { readFileSync, mkdirSync } from 'node:fs'
 import { createServer, type Server } from 'node:https'
@@ -13,9 +14,10 @@ import { buildApp } from '../server/app'
 import { AdmissionConfigError, buildAdmission, type AdmissionChain } from '../admission/chain'
 import { nodeWebhookFetch } from './webhook-fetch'
 import { unauthorized } from '../server/errors'
-import { authOptionsFromEnv, installAuthResources, ServerAuth } from '../auth/server-auth'
+import { authOptionsFromEnv, installAuthResources, ServerAuth, type AuthOptions } from '../auth/server-auth'
 import { etcdClient } from '../storage/etcd/client'
 import { EtcdStore } from '../storage/etcd/store'
+import { startControllers } from '../controllers/run'
 import { startCompactor } from './compactor'
 import type { NodeConfig } from './flags'
 import { writeKubeconfig } from './kubeconfig'
@@ -114,9 +116,8 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   const log = opts.log ?? ((msg: string) => console.error(msg))
   const stateDir = resolve(cfg.stateDir)
   mkdirSync(stateDir, { recursive: true, mode: 0o700 })
-  const tls = prepareTls(cfg, stateDir)
-
-  // Auth flags go through the shared configuration, file flags as their files' contents.
+  // Auth flags go through the shared configuration, file flags as their files' contents; checked before
+  // anything is generated, so a bad flag fails at once.
   const authEnv: Record<string, string> = { ...cfg.auth }
   for (const [name, flag] of Object.entries(cfg.authFiles)) {
     try {
@@ -125,11 +126,19 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
       throw new StartupError(`--${flag}: cannot read ${cfg.auth[name]}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
     }
   }
-  let serverAuth: ServerAuth
+  let authOptions: AuthOptions
   try {
-    serverAuth = new ServerAuth({ ...authOptionsFromEnv(authEnv), rootCA: tls.servingCA ?? tls.cert })
+    authOptions = authOptionsFromEnv(authEnv)
   } catch (e) {
     throw new StartupError(flagNames((e as Error).message))
+  }
+
+  const tls = prepareTls(cfg, stateDir)
+  let serverAuth: ServerAuth
+  try {
+    serverAuth = new ServerAuth({ ...authOptions, rootCA: tls.servingCA ?? tls.cert })
+  } catch (e) {
+    throw new StartupError(flagNames((e as Error).message)) // a malformed --token-auth-file, say
   }
   const registry = opts.registry
   installAuthResources(registry)
@@ -208,6 +217,9 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   })
 
   const compactor = startCompactor(store, cfg.etcdCompactionIntervalMs, log)
+  // kube-controller-manager's loops this server owns (namespaces, garbage collection, service accounts,
+  // kube-root-ca.crt, quota), fed by a watch of the store; several servers repeat each other harmlessly.
+  const controllers = startControllers(store, registry, { rootCA: tls.servingCA, log })
 
   const host = cfg.bindAddress === '0.0.0.0' || cfg.bindAddress === '::' ? '127.0.0.1' : cfg.bindAddress
   const url = `https://${host.includes(':') ? `[${host}]` : host}:${cfg.securePort}`
@@ -227,6 +239,8 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
       compactor.stop()
       const closed = new Promise<void>((r) => server.close(() => r()))
       server.closeIdleConnections()
+      // Before the watches end: the loops would otherwise take the end of their watch for a reason to resync.
+      await controllers.stop()
       // Watches end with a clean end of their streams; clients watch again elsewhere.
       store.endWatches()
       if (inFlight.size > 0) {

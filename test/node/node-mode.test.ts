@@ -58,6 +58,19 @@ describe('Node mode on a real etcd', () => {
     expect(stored.metadata.resourceVersion).toBeUndefined()
   })
 
+  it("runs the control loops: each namespace gets its default service account and kube-root-ca.crt", async () => {
+    const ca = await eventually('kube-root-ca.crt in default', async () => {
+      const r = await server.kubectl('get', 'configmap', 'kube-root-ca.crt', '-n', 'default', '-o', 'jsonpath={.data.ca\\.crt}')
+      return r.code === 0 && r.stdout ? r.stdout : undefined
+    })
+    expect(ca.trim()).toBe(server.credentials().ca.trim())
+    const sa = await eventually('the default service account', async () => {
+      const r = await server.kubectl('get', 'serviceaccount', 'default', '-n', 'kube-system', '-o', 'name')
+      return r.code === 0 ? r.stdout.trim() : undefined
+    })
+    expect(sa).toBe('serviceaccount/default')
+  })
+
   it('reports etcd in /readyz?verbose', async () => {
     const res = await server.request('/readyz?verbose', server.credentials())
     expect(res.status).toBe(200)
