@@ -2,7 +2,9 @@
 // table of CRD-derived resource types, kept in the shared Registry. The store is the only source of truth:
 // - a request for a resource of a non-built-in group re-reads that one CRD (one get by its key,
 //   "<plural>.<group>") and rebuilds its types if the CRD's modRevision moved, so a CR is served at once
-//   after its CRD is created or changed, even when another isolate wrote the CRD;
+//   after its CRD is created, even when another isolate wrote the CRD. A CRD this isolate checked less
+//   than VERIFY_TTL_MS ago is not read again (a large CRD is hundreds of KB); writes to a CRD through this
+//   isolate drop its entry, so only another isolate's CRD update can be seen that much later;
 // - discovery (and Registry.refreshCustomResources, for controllers) lists all CRDs and reconciles.
 import type { Registry } from '../registry/registry'
 import type { ResourceType } from '../registry/types'
@@ -11,9 +13,11 @@ import { StatusError } from '../server/errors'
 import type { KeyValue, Store } from '../storage/store'
 import { finalizeCustomResourceDefinition, finalizeTerminatingCustomResourceDefinitions } from '../controllers/crd-finalizer'
 import { customResourceTypes } from './custom-resource'
-import { CRD_PREFIX, isCRDConditionTrue, type CRD } from './types'
+import { CRD_GROUP, CRD_PREFIX, isCRDConditionTrue, type CRD } from './types'
 
-interface Known { revision: number; crd: CRD; types: ResourceType[] }
+interface Known { revision: number; crd: CRD; types: ResourceType[]; verifiedAt: number }
+
+const VERIFY_TTL_MS = 1000
 
 // kube's version priority (version.CompareKubeAwareVersionStrings): GA > beta > alpha > other, higher numbers first.
 const KUBE_VERSION = /^v(\d+)(?:(alpha|beta)(\d+))?$/
@@ -40,6 +44,8 @@ export class CustomResourceDefinitions {
   async forRequest(store: Store, info: RequestInfo): Promise<CRD | undefined> {
     if (!info.isResourceRequest || this.builtinGroups.has(info.apiGroup) || !info.resource) return undefined
     const name = `${info.resource}.${info.apiGroup}`
+    const known = this.known.get(name)
+    if (known && Date.now() - known.verifiedAt < VERIFY_TTL_MS) return known.crd
     const { kv, revision } = await store.get(CRD_PREFIX + name)
     this.apply(name, kv, revision)
     return this.known.get(name)?.crd
@@ -67,7 +73,10 @@ export class CustomResourceDefinitions {
       }
       return
     }
-    if (cur && cur.revision >= kv.modRevision) return
+    if (cur && cur.revision >= kv.modRevision) {
+      cur.verifiedAt = Date.now()
+      return
+    }
     let crd: CRD
     let types: ResourceType[]
     try {
@@ -79,7 +88,25 @@ export class CustomResourceDefinitions {
     }
     if (cur) this.unregister(cur)
     for (const t of types) this.registry.add(t)
-    this.known.set(name, { revision: kv.modRevision, crd, types })
+    this.known.set(name, { revision: kv.modRevision, crd, types, verifiedAt: Date.now() })
+  }
+
+  /**
+   * After a request on customresourcedefinitions: the written CRD is read again on its next use, and a
+   * delete (or deletecollection) runs the cleanup finalizer at once, as apiextensions-apiserver's
+   * finalizer controller would right after, so kubectl's wait sees the CRD go.
+   */
+  async afterRequest(store: Store, info: RequestInfo, res: Response): Promise<void> {
+    if (info.apiGroup !== CRD_GROUP || info.resource !== 'customresourcedefinitions' || !res.ok || info.verb === 'get' || info.verb === 'list' || info.verb === 'watch') return
+    for (const k of info.name ? [this.known.get(info.name)] : [...this.known.values()]) if (k) k.verifiedAt = 0
+    if (info.subresource) return
+    if (info.verb === 'delete' && info.name) {
+      const { kv } = await store.get(CRD_PREFIX + info.name)
+      if (kv) await finalizeCustomResourceDefinition(store, info.name)
+      else await deleteOrphanedCustomResources(store, info.name)
+    } else if (info.verb === 'deletecollection') {
+      await finalizeTerminatingCustomResourceDefinitions(store)
+    }
   }
 
   private unregister(k: Known): void {
@@ -96,20 +123,6 @@ export function checkCustomResourceRequest(crd: CRD | undefined, info: RequestIn
       group: info.apiGroup, kind: info.resource,
     })
   }
-}
-
-/**
- * After a CRD delete (or deletecollection) marked CRDs terminating, run the cleanup finalizer at once, as
- * apiextensions-apiserver's finalizer controller would right after: kubectl's wait then sees the CRD go.
- */
-export async function afterCustomResourceDefinitionRequest(store: Store, info: RequestInfo, res: Response): Promise<void> {
-  if (info.apiGroup !== 'apiextensions.k8s.io' || info.resource !== 'customresourcedefinitions' || info.subresource || !res.ok) return
-  if (info.verb === 'delete' && info.name) {
-    const { kv } = await store.get(CRD_PREFIX + info.name)
-    if (kv) await finalizeCustomResourceDefinition(store, info.name)
-    else await deleteOrphanedCustomResources(store, info.name)
-  }
-  else if (info.verb === 'deletecollection' || (info.verb === 'delete' && !info.name)) await finalizeTerminatingCustomResourceDefinitions(store)
 }
 
 /** A CRD removed without its cleanup finalizer (a store without the CRD's delete hook) leaves no objects behind. */

@@ -6,7 +6,7 @@ import { healthResponse, type HealthCheck } from '../api/health'
 import { respond, respondError } from '../api/negotiation'
 import { serveOpenAPIV2, serveOpenAPIV3GroupVersion, serveOpenAPIV3Root } from '../api/openapi/handler'
 import { serveResource } from '../api/resources'
-import { afterCustomResourceDefinitionRequest, checkCustomResourceRequest, CustomResourceDefinitions } from '../apiextensions/serving'
+import { checkCustomResourceRequest, CustomResourceDefinitions } from '../apiextensions/serving'
 import { versionInfo } from '../api/version'
 import type { AuthContext } from '../auth/context'
 import type { Admission } from '../admission/types'
@@ -135,7 +135,7 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     const store = c.get('store')
     checkCustomResourceRequest(await customResources.forRequest(store, info), info)
     const res = await serveResource(c.req.raw, new URL(c.req.url), info, cfg.registry, store, c.get('user'), c.get('auth'), cfg.admission?.(c.env))
-    await afterCustomResourceDefinitionRequest(store, info, res)
+    await customResources.afterRequest(store, info, res)
     return res
   })
   return app

@@ -175,8 +175,8 @@ spec: {selfSigned: {}}
     child.stdout.on('data', (d) => (out += d))
     child.stderr.on('data', (d) => (out += d))
     try {
-      // kubectl says the list was empty, then watches.
-      for (let i = 0; i < 300 && !/No resources found/.test(out); i++) await new Promise((r) => setTimeout(r, 100))
+      // Give kubectl time to list and start its watch.
+      await new Promise((r) => setTimeout(r, 3000))
       await server.k('create', '-f', file('sm.yaml', `
 apiVersion: monitoring.coreos.com/v1
 kind: ServiceMonitor
