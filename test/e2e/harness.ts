@@ -97,7 +97,12 @@ export class LocalServer {
     return new Promise((res, rej) => {
       const req = httpsRequest({
         host: '127.0.0.1', port: this.port, path, method, ca,
-        headers: { Authorization: `Bearer ${token}`, Accept: 'application/json', ...(body !== undefined ? { 'Content-Type': 'application/json' } : {}), ...headers },
+        headers: {
+          Authorization: `Bearer ${token}`, Accept: 'application/json',
+          // Framed explicitly: Node sends a DELETE body without Content-Length or chunking otherwise.
+          ...(body !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) } : {}),
+          ...headers,
+        },
       }, (r) => {
         let data = ''
         r.setEncoding('utf8')
