@@ -11,8 +11,6 @@ const WATCH_RETRY_MS = 1000
 
 export interface RunningControllers {
   readonly manager: ControllerManager
-  /** Resolves once nothing is queued or running (tests). */
-  idle(): Promise<void>
   /** Ends the watch and the timers, after the sync in progress. */
   stop(): Promise<void>
 }
@@ -30,7 +28,6 @@ export function startControllers(store: Store, registry: Registry, opts: StartOp
   let running: Promise<void> | undefined
   let again = false
   let resyncDue = false
-  let idleWaiters: (() => void)[] = []
 
   const schedule = (ms: number) => {
     if (ctl.signal.aborted) return
@@ -63,11 +60,6 @@ export function startControllers(store: Store, registry: Registry, opts: StartOp
       if (again) {
         again = false
         schedule(0)
-      } else if (timer === undefined || wakeAt - Date.now() > 1000) {
-        // Nothing due soon: whoever waits for quiet may go on.
-        const waiters = idleWaiters
-        idleWaiters = []
-        for (const w of waiters) w()
       }
     })
   }
@@ -98,18 +90,12 @@ export function startControllers(store: Store, registry: Registry, opts: StartOp
 
   return {
     manager,
-    idle: () => new Promise<void>((resolve) => {
-      if (manager.hasSynced && !running && (timer === undefined || wakeAt - Date.now() > 1000)) resolve()
-      else idleWaiters.push(resolve)
-    }),
     async stop() {
       ctl.abort()
       if (timer !== undefined) clearTimeout(timer)
       if (resyncTimer !== undefined) clearInterval(resyncTimer)
       await running
       await watching
-      for (const w of idleWaiters) w()
-      idleWaiters = []
     },
   }
 }
