@@ -97,6 +97,25 @@ describe('write options and field validation', () => {
   })
 })
 
+describe('the scale subresource', () => {
+  let t: ReturnType<typeof makeApp>
+  beforeAll(async () => {
+    t = makeApp()
+    await t.call('POST', `${DEPLOY}?fieldManager=creator`, deployment(1))
+  })
+
+  it('records a scale write under its manager with subresource scale, owning only the replicas', async () => {
+    const r = await t.call('PATCH', `${DEPLOY}/web/scale?fieldManager=hpa`, { spec: { replicas: 4 } }, MERGE)
+    expect(r.status).toBe(200)
+    const d = (await t.call('GET', `${DEPLOY}/web`)).json
+    expect(d.spec.replicas).toBe(4)
+    const hpa = d.metadata.managedFields.find((m: Any) => m.manager === 'hpa')
+    expect(hpa).toMatchObject({ operation: 'Update', apiVersion: 'apps/v1', subresource: 'scale', fieldsV1: { 'f:spec': { 'f:replicas': {} } } })
+    const creator = d.metadata.managedFields.find((m: Any) => m.manager === 'creator')
+    expect(creator.fieldsV1['f:spec']['f:replicas']).toBeUndefined()
+  })
+})
+
 describe('server-side apply over HTTP', () => {
   let t: ReturnType<typeof makeApp>
   beforeAll(() => { t = makeApp() })

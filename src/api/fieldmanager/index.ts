@@ -34,6 +34,8 @@ export interface FieldManagerScope {
   subresource: string
   /** The main resource's writes do not own status (kinds with a status subresource reset it). */
   statusIsSubresource: boolean
+  /** For the scale subresource: the one field a Scale write sets in the object ("spec.replicas"). */
+  scaleReplicasPath?: string[]
 }
 
 interface Manager { entry: ManagedFieldsEntry; set: FieldSet }
@@ -90,6 +92,10 @@ function ownable(scope: FieldManagerScope): (p: Path) => boolean {
       if ('field' in second && STRIPPED_META.has(second.field)) return false
     }
     if (scope.subresource === 'status') return first === 'status'
+    if (scope.subresource === 'scale') {
+      const want = scope.scaleReplicasPath ?? ['spec', 'replicas']
+      return p.length === want.length && p.every((pe, i) => 'field' in pe && pe.field === want[i])
+    }
     if (scope.statusIsSubresource && !scope.subresource && first === 'status') return false
     return true
   }

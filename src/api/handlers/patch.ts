@@ -24,7 +24,7 @@ export async function patch(s: Scope): Promise<Response> {
   if (s.info.subresource === 'scale') {
     const { object } = await s.rs.update(s.namespace, s.info.name, (cur) => {
       const scale = applyPatchWithWarnings(contentType, getScale(s.type, cur!), text, { builtin, kind: 'Scale', group: 'autoscaling', fieldValidation: opts.fieldValidation }).object as KubeObject
-      return applyScale(s.type, cur!, scale)
+      return withManagedFields(s, cur, applyScale(s.type, structuredClone(cur!), scale), opts.manager, 'scale')
     }, s.ctx)
     return respond(200, getScale(s.type, object), target.yaml)
   }

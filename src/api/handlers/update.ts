@@ -12,7 +12,7 @@ export async function update(s: Scope): Promise<Response> {
   const contentType = s.req.headers.get('content-type') ?? ''
   if (s.info.subresource === 'scale') {
     const body = decodeObject(text, contentType) as KubeObject
-    const { object } = await s.rs.update(s.namespace, s.info.name, (cur) => applyScale(s.type, cur!, body), s.ctx)
+    const { object } = await s.rs.update(s.namespace, s.info.name, (cur) => withManagedFields(s, cur, applyScale(s.type, structuredClone(cur!), body), opts.manager, 'scale'), s.ctx)
     return respond(200, getScale(s.type, object), target.yaml)
   }
   const body = decodeForWrite(s, text, contentType, opts.fieldValidation)
