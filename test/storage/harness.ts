@@ -16,12 +16,13 @@ function compatibility(): { compatibilityDate: string; compatibilityFlags: strin
   return { compatibilityDate: date, compatibilityFlags: [...flags.matchAll(/"([^"]+)"/g)].map((m) => m[1]!) }
 }
 
-let bundle: Promise<string> | undefined
+const bundles = new Map<string, Promise<string>>()
 
-/** test/storage/worker.ts and the store, bundled as wrangler would (SQL files as text). */
-function bundleWorker(): Promise<string> {
-  bundle ??= build({
-    entryPoints: [`${root}test/storage/worker.ts`],
+/** test/storage/worker.ts (or another test Worker) and the store, bundled as wrangler would (SQL files as text). */
+function bundleWorker(entry = 'test/storage/worker.ts'): Promise<string> {
+  let bundle = bundles.get(entry)
+  if (!bundle) bundles.set(entry, (bundle = build({
+    entryPoints: [`${root}${entry}`],
     bundle: true,
     write: false,
     format: 'esm',
@@ -30,7 +31,7 @@ function bundleWorker(): Promise<string> {
     external: ['cloudflare:*'],
     loader: { '.sql': 'text' },
     logLevel: 'silent',
-  }).then((r) => r.outputFiles[0]!.text)
+  }).then((r) => r.outputFiles[0]!.text)))
   return bundle
 }
 
@@ -38,11 +39,13 @@ export interface StartOptions {
   /** Keep Durable Object storage in this directory across instances. */
   persist?: string
   bindings?: Record<string, string>
+  /** The test Worker to run, relative to the repository (default test/storage/worker.ts). */
+  entry?: string
 }
 
 export async function startMiniflare(opts: StartOptions = {}): Promise<Miniflare> {
   const mf = new Miniflare({
-    modules: [{ type: 'ESModule', path: 'worker.mjs', contents: await bundleWorker() }],
+    modules: [{ type: 'ESModule', path: 'worker.mjs', contents: await bundleWorker(opts.entry) }],
     ...compatibility(),
     durableObjects: { CLUSTER: { className: 'ClusterStore', useSQLite: true } },
     durableObjectsPersist: opts.persist ?? false,
