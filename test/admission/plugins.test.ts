@@ -249,3 +249,18 @@ describe('DefaultStorageClass', () => {
     expect(r.json.spec.storageClassName).toBe('fast')
   })
 })
+
+describe('dry run', () => {
+  it('checks quota without charging it', async () => {
+    const t = makeApp()
+    await t.ns('dry')
+    await t.sa('dry')
+    await t.call('POST', '/api/v1/namespaces/dry/resourcequotas', { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'q' }, spec: { hard: { pods: '1' } } })
+    const r = await t.call('POST', '/api/v1/namespaces/dry/pods?dryRun=All', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'a' }, spec: { containers: [{ name: 'c', image: 'nginx' }] } })
+    expect(r.status).toBe(201)
+    expect((await t.call('GET', '/api/v1/namespaces/dry/resourcequotas/q')).json.status.used).toEqual({ pods: '0' })
+    expect((await t.pod('dry', 'b')).status).toBe(201)
+    const again = await t.call('POST', '/api/v1/namespaces/dry/pods?dryRun=All', { apiVersion: 'v1', kind: 'Pod', metadata: { name: 'c' }, spec: { containers: [{ name: 'c', image: 'nginx' }] } })
+    expect(again.json.message).toBe('pods "c" is forbidden: exceeded quota: q, requested: pods=1, used: pods=1, limited: pods=1')
+  })
+})

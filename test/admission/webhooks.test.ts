@@ -193,3 +193,31 @@ describe('ValidatingAdmissionPolicy', () => {
     expect(r.json.message).toMatch(/^ValidatingAdmissionPolicy\.admissionregistration\.k8s\.io "max-replicas" is invalid: spec\.validations\[0\]\.expression: Invalid value: "object\.spec\.replicas <=": compilation failed: /)
   })
 })
+
+describe('ValidatingAdmissionPolicy params', () => {
+  it('reads params from a ConfigMap named by the binding, and denies when they are missing', async () => {
+    const t = makeApp()
+    await t.call('POST', '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicies', {
+      apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicy', metadata: { name: 'max' },
+      spec: {
+        paramKind: { apiVersion: 'v1', kind: 'ConfigMap' },
+        matchConstraints: { resourceRules: [{ apiGroups: ['apps'], apiVersions: ['v1'], operations: ['CREATE'], resources: ['deployments'] }] },
+        validations: [{ expression: 'object.spec.replicas <= int(params.data.max)', messageExpression: "'at most ' + params.data.max + ' replicas'" }],
+      },
+    })
+    await t.call('POST', '/apis/admissionregistration.k8s.io/v1/validatingadmissionpolicybindings', {
+      apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicyBinding', metadata: { name: 'max-b' },
+      spec: { policyName: 'max', validationActions: ['Deny'], paramRef: { name: 'limits', namespace: 'default', parameterNotFoundAction: 'Deny' } },
+    })
+    const deployment = (name: string, replicas: number) => ({
+      apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name },
+      spec: { replicas, selector: { matchLabels: { app: 'a' } }, template: { metadata: { labels: { app: 'a' } }, spec: { containers: [{ name: 'c', image: 'nginx' }] } } },
+    })
+    const missing = await t.call('POST', '/apis/apps/v1/namespaces/default/deployments', deployment('a', 1))
+    expect(missing.json.message).toBe('deployments.apps "a" is forbidden: ValidatingAdmissionPolicy \'max\' with binding \'max-b\' denied request: failed to configure binding: no params found for policy binding with `Deny` parameterNotFoundAction')
+    await t.call('POST', '/api/v1/namespaces/default/configmaps', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'limits' }, data: { max: '3' } })
+    expect((await t.call('POST', '/apis/apps/v1/namespaces/default/deployments', deployment('b', 3))).status).toBe(201)
+    const over = await t.call('POST', '/apis/apps/v1/namespaces/default/deployments', deployment('c', 4))
+    expect(over.json.message).toBe('deployments.apps "c" is forbidden: ValidatingAdmissionPolicy \'max\' with binding \'max-b\' denied request: at most 3 replicas')
+  })
+})

@@ -54,7 +54,7 @@ async function resolveParams(ctx: PluginContext, policy: Obj, binding: Obj, a: A
   }
   if (!found.length) {
     if ((ref.parameterNotFoundAction ?? 'Deny') === 'Allow') return { params: [] }
-    return { params: undefined, denied: 'no params found for policy binding with `Deny` parameterNotFoundAction' }
+    return { params: undefined, denied: 'failed to configure binding: no params found for policy binding with `Deny` parameterNotFoundAction' }
   }
   return { params: found }
 }
