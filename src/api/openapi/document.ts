@@ -152,6 +152,13 @@ function pathsFor(t: ResourceType, names: TypeNames): Map<string, PathItem> {
   return out
 }
 
+// kube-openapi publishes these as oneOf in v3 (OpenAPIV3OneOfTypes) and as strings in v2; kubectl explain
+// then names them (<map[string]Quantity>, <IntOrString>) instead of calling them strings.
+const V3_ONE_OF: Record<string, JSONSchema> = {
+  'io.k8s.apimachinery.pkg.api.resource.Quantity': { oneOf: [{ type: 'string' }, { type: 'number' }] },
+  'io.k8s.apimachinery.pkg.util.intstr.IntOrString': { format: 'int-or-string', oneOf: [{ type: 'integer' }, { type: 'string' }] },
+}
+
 function refTo(name: string, flavor: Flavor): string {
   return flavor === 'v3' ? `#/components/schemas/${name}` : `#/definitions/${name}`
 }
@@ -256,7 +263,7 @@ function build(types: readonly ResourceType[], flavor: Flavor): Built {
     const reached = new Set<string>()
     collectRefs(found.schema, reached, found.defs)
     for (const r of reached) if (!done.has(r)) queue.push(r)
-    const published = publish(found.schema, flavor)
+    const published = flavor === 'v3' && V3_ONE_OF[name] ? { ...V3_ONE_OF[name], ...(found.schema.description ? { description: found.schema.description } : {}) } : publish(found.schema, flavor)
     const gvk = gvks.get(name)
     if (gvk) published['x-kubernetes-group-version-kind'] = gvk
     schemas[name] = published

@@ -31,6 +31,8 @@ const LIST_TYPES: Record<string, { type: 'atomic' | 'set' | 'map'; keys?: string
   ['io.k8s.api.rbac.v1.ClusterRoleBinding.subjects']: { type: 'atomic' },
   ['io.k8s.api.apps.v1.StatefulSetSpec.volumeClaimTemplates']: { type: 'atomic' },
 }
+// Maps kube marks +mapType=atomic: a selector is owned and replaced as a whole.
+const ATOMIC_MAP_FIELDS = [`${CORE}.ServiceSpec.selector`, `${CORE}.ReplicationControllerSpec.selector`]
 // Defaults kube publishes for list map keys, so an item may omit them (structured-merge-diff fills them in).
 const KEY_DEFAULTS: Record<string, unknown> = {
   [`${CORE}.ContainerPort.protocol`]: 'TCP',
@@ -56,6 +58,11 @@ function applyListTypes(defs: Record<string, JSONSchema>): void {
     if (lt.keys) prop['x-kubernetes-list-map-keys'] = lt.keys
   }
   for (const name of ATOMIC_STRUCTS) if (defs[name]) defs[name]['x-kubernetes-map-type'] = 'atomic'
+  for (const path of ATOMIC_MAP_FIELDS) {
+    const dot = path.lastIndexOf('.')
+    const prop = defs[path.slice(0, dot)]?.properties?.[path.slice(dot + 1)]
+    if (prop) prop['x-kubernetes-map-type'] = 'atomic'
+  }
   for (const [path, value] of Object.entries(KEY_DEFAULTS)) {
     const dot = path.lastIndexOf('.')
     const prop = defs[path.slice(0, dot)]?.properties?.[path.slice(dot + 1)]

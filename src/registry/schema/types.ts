@@ -14,6 +14,7 @@ export interface JSONSchema {
   additionalProperties?: JSONSchema | boolean
   $ref?: string
   allOf?: JSONSchema[]
+  oneOf?: JSONSchema[]
   'x-kubernetes-group-version-kind'?: { group: string; version: string; kind: string }[]
   'x-kubernetes-patch-strategy'?: string
   'x-kubernetes-patch-merge-key'?: string
