@@ -62,6 +62,7 @@ function encode(t: ResourceType, obj: KubeObject): string {
   return JSON.stringify({ ...stored, metadata })
 }
 
+/** rv -1 is the inconsistent continuation kube-apiserver hands out with an expired token: read at the latest revision. */
 interface ContinueToken { rv: number; start: string }
 
 // kube-apiserver's continue token: base64 of {"v":"meta.k8s.io/v1","rv":<revision>,"start":"<key after prefix>\u0000"}.
@@ -189,7 +190,7 @@ export class RegistryStore {
     let after: string | undefined
     if (opts.continue) {
       const token = decodeContinue(opts.continue)
-      revision = token.rv
+      revision = token.rv === -1 ? undefined : token.rv
       after = prefix + token.start
     } else {
       const rv = parseResourceVersion(opts.resourceVersion)
@@ -210,7 +211,10 @@ export class RegistryStore {
         page = await this.store.list(prefix, { revision: readRevision || undefined, limit: pageLimit, after })
       } catch (e) {
         if (isStoreError(e, 'Compacted')) {
-          if (opts.continue) throw new StatusError(410, 'Expired', EXPIRED_CONTINUE_MESSAGE)
+          if (opts.continue) {
+            const resumeFrom = (after ?? prefix).slice(prefix.length)
+            throw new StatusError(410, 'Expired', EXPIRED_CONTINUE_MESSAGE, undefined, { continue: encodeContinue(-1, resumeFrom) })
+          }
           throw resourceExpired(`too old resource version: ${readRevision} (${e.revision})`)
         }
         if (isStoreError(e, 'FutureRevision')) throw tooLargeResourceVersion(readRevision)

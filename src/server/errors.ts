@@ -43,13 +43,15 @@ export class StatusError extends Error {
     readonly reason: StatusReason,
     message: string,
     readonly details?: StatusDetails,
+    /** ListMeta carried by the Status: the continue token that resumes an expired list inconsistently. */
+    readonly listMeta?: { continue?: string },
   ) {
     super(message)
     this.name = 'StatusError'
   }
 
   toStatus(): Status {
-    const s: Status = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message: this.message, reason: this.reason, code: this.code }
+    const s: Status = { kind: 'Status', apiVersion: 'v1', metadata: { ...this.listMeta }, status: 'Failure', message: this.message, reason: this.reason, code: this.code }
     if (this.details) s.details = this.details
     return s
   }

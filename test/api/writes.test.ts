@@ -6,7 +6,7 @@ import { bootstrapCluster } from '../../src/controllers/bootstrap'
 import { builtinResources } from '../../src/registry/builtin'
 import { Registry } from '../../src/registry/registry'
 import { buildApp } from '../../src/server/app'
-import { MemoryStore } from '../auth/memory-store'
+import { MemoryStore } from '../helpers/memory-store'
 
 const ADMIN = 'admin-token'
 type Any = Record<string, any>

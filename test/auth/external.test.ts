@@ -8,7 +8,7 @@ import { OIDCAuthenticator } from '../../src/auth/oidc'
 import { ServerAuth } from '../../src/auth/server-auth'
 import { WebhookTokenAuthenticator } from '../../src/auth/webhook-token'
 import { authenticateRequest } from '../../src/server/filters/authentication'
-import { MemoryStore } from './memory-store'
+import { MemoryStore } from '../helpers/memory-store'
 
 function listen(handler: Parameters<typeof createServer>[1]): Promise<{ server: Server; url: string }> {
   return new Promise((resolve) => {

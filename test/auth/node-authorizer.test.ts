@@ -4,7 +4,7 @@ import type { Attributes } from '../../src/auth/authorizer'
 import { NodeAuthorizer, nodeIdentity } from '../../src/auth/node-authorizer'
 import { WebhookAuthorizer } from '../../src/auth/webhook-authorizer'
 import type { UserInfo } from '../../src/registry/types'
-import { MemoryStore } from './memory-store'
+import { MemoryStore } from '../helpers/memory-store'
 
 const kubelet: UserInfo = { username: 'system:node:n1', groups: ['system:nodes', 'system:authenticated'] }
 const a = (over: Partial<Attributes>, user = kubelet): Attributes => ({

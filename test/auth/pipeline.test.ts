@@ -8,7 +8,7 @@ import { bootstrapCluster } from '../../src/controllers/bootstrap'
 import { builtinResources } from '../../src/registry/builtin'
 import { Registry } from '../../src/registry/registry'
 import { buildApp } from '../../src/server/app'
-import { MemoryStore } from './memory-store'
+import { MemoryStore } from '../helpers/memory-store'
 
 const ADMIN = 'admin-token'
 const BOB = 'bob-token'

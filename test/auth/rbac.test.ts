@@ -4,7 +4,7 @@ import { RBACAuthorizer } from '../../src/auth/rbac/authorizer'
 import { aggregateClusterRoles, ensureBootstrapPolicy } from '../../src/auth/rbac/bootstrap-policy'
 import { nonResourceURLMatches, resourceMatches, ruleAllows } from '../../src/auth/rbac/rules'
 import type { UserInfo } from '../../src/registry/types'
-import { MemoryStore } from './memory-store'
+import { MemoryStore } from '../helpers/memory-store'
 
 const bob: UserInfo = { username: 'bob', groups: ['system:authenticated'] }
 const RBAC = 'rbac.authorization.k8s.io/v1'

@@ -7,7 +7,7 @@ import { fillServiceAccountToken } from '../../src/auth/serviceaccount/legacy-to
 import { tokenRequestSubresource } from '../../src/auth/serviceaccount/token-request'
 import { encodeBase64, ServiceAccountTokens } from '../../src/auth/serviceaccount/tokens'
 import type { KubeObject, RequestContext } from '../../src/registry/types'
-import { MemoryStore } from './memory-store'
+import { MemoryStore } from '../helpers/memory-store'
 
 const ISSUER = 'https://kubernetes.default.svc.cluster.local'
 

@@ -8,7 +8,7 @@ import { Registry } from '../../src/registry/registry'
 import { RegistryStore } from '../../src/registry/store'
 import type { KubeObject, OwnerReference, RequestContext } from '../../src/registry/types'
 import type { StoreEvent } from '../../src/storage/store'
-import { MemoryStore } from './memory-store'
+import { MemoryStore } from '../helpers/memory-store'
 
 const CA = '-----BEGIN CERTIFICATE-----\nMIIBtest\n-----END CERTIFICATE-----\n'
 const ctx = (): RequestContext => ({ dryRun: false, warnings: [] })

@@ -2,7 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { StatusError } from '../../src/server/errors'
 import { ipKey, nodePortKey } from '../../src/registry/builtin/allocator'
 import { create, kind } from './helpers'
-import { AllocStore } from './memory-store'
+import { MemoryStore } from '../helpers/memory-store'
 
 const services = kind('', 'services')
 const svc = (name: string, spec: Record<string, unknown>) => create(services, { metadata: { name, namespace: 'default' }, spec: { ports: [{ port: 80 }], ...spec } }).obj
@@ -18,7 +18,7 @@ async function rejection(p: Promise<unknown>): Promise<StatusError> {
 
 describe('service allocation', () => {
   it('allocates a cluster IP from 10.96.0.0/12 and records it under /registry/ipaddresses', async () => {
-    const store = new AllocStore()
+    const store = new MemoryStore()
     const s = svc('web', {})
     await services.strategy.beforeCreate!(s, store)
     const ip = (s.spec as any).clusterIP as string
@@ -29,7 +29,7 @@ describe('service allocation', () => {
   })
 
   it('honours a requested IP and refuses it when taken, as kube words it', async () => {
-    const store = new AllocStore()
+    const store = new MemoryStore()
     await services.strategy.beforeCreate!(svc('a', { clusterIP: '10.96.0.5' }), store)
     const err = await rejection(services.strategy.beforeCreate!(svc('b', { clusterIP: '10.96.0.5' }), store))
     expect(err.code).toBe(422)
@@ -39,7 +39,7 @@ describe('service allocation', () => {
   })
 
   it('allocates nothing for a headless service', async () => {
-    const store = new AllocStore()
+    const store = new MemoryStore()
     const s = svc('h', { clusterIP: 'None' })
     await services.strategy.beforeCreate!(s, store)
     expect((s.spec as any).clusterIPs).toEqual(['None'])
@@ -47,7 +47,7 @@ describe('service allocation', () => {
   })
 
   it('allocates node ports in 30000-32767 and rejects a taken or out-of-range one', async () => {
-    const store = new AllocStore()
+    const store = new MemoryStore()
     const s = svc('np', { type: 'NodePort' })
     await services.strategy.beforeCreate!(s, store)
     const port = (s.spec as any).ports[0].nodePort
@@ -62,7 +62,7 @@ describe('service allocation', () => {
   })
 
   it('hands out distinct whole ports', async () => {
-    const store = new AllocStore()
+    const store = new MemoryStore()
     const ports = new Set<number>()
     for (let i = 0; i < 50; i++) {
       const s = svc(`s${i}`, { type: 'NodePort', clusterIP: 'None' })
@@ -74,7 +74,7 @@ describe('service allocation', () => {
   })
 
   it('releases what it took once the service is deleted', async () => {
-    const store = new AllocStore()
+    const store = new MemoryStore()
     const s = svc('gone', { type: 'NodePort' })
     await services.strategy.beforeCreate!(s, store)
     await services.strategy.afterDelete!(s, store)

@@ -1,20 +1,28 @@
-// An in-memory Store with etcd's revisions that reports each committed write, as the ClusterStore hands
-// writes to its background work, and serves watches from its log, as the Node-mode store does.
+// The in-memory Store for unit tests: etcd's revisions and key ranges, a compaction mark, a watch served
+// from its log, and a hook that sees each committed write (as the ClusterStore hands writes to its
+// background work).
 import { StoreError, type KeyValue, type ListOptions, type Store, type StoreEvent } from '../../src/storage/store'
 
 export class MemoryStore implements Store {
-  private data = new Map<string, KeyValue>()
+  readonly data = new Map<string, KeyValue>()
   private log: StoreEvent[] = []
   private rev = 1
+  private compacted = 0
   private wake: (() => void)[] = []
+  /** Reads served, for tests of caching. */
+  reads = 0
   /** Called synchronously with each committed write (the ClusterStore's observe). */
   onWrite?: (e: StoreEvent) => void
 
   async get(key: string) {
+    this.reads++
     return { kv: this.data.get(key), revision: this.rev }
   }
 
+  /** Reads the current state only; a revision older than the compaction mark fails as etcd's would. */
   async list(prefix: string, opts: ListOptions = {}) {
+    this.reads++
+    if (opts.revision && opts.revision < this.compacted) throw new StoreError('Compacted', prefix, undefined, this.compacted)
     const keys = [...this.data.keys()].filter((k) => k.startsWith(prefix) && (opts.after === undefined || k > opts.after)).sort()
     const limited = opts.limit ? keys.slice(0, opts.limit) : keys
     return { kvs: limited.map((k) => this.data.get(k)!), revision: this.rev, more: limited.length < keys.length, count: keys.length }
@@ -63,10 +71,22 @@ export class MemoryStore implements Store {
     }
   }
 
-  async compact() {}
+  async compact(revision: number) {
+    this.compacted = Math.max(this.compacted, revision)
+  }
 
   async currentRevision() {
     return this.rev
+  }
+
+  /** Stores an object as JSON under its key, with uid and creationTimestamp. */
+  async put(key: string, obj: Record<string, unknown>): Promise<Record<string, unknown>> {
+    const meta = (obj.metadata ?? {}) as Record<string, unknown>
+    const full = { ...obj, metadata: { uid: crypto.randomUUID(), creationTimestamp: '2024-01-01T00:00:00Z', ...meta } }
+    const cur = this.data.get(key)
+    if (cur) await this.update(key, JSON.stringify(full), cur.modRevision)
+    else await this.create(key, JSON.stringify(full))
+    return full
   }
 
   /** Keys under prefix (tests). */
