@@ -19,19 +19,48 @@ export function canonicalJSON(v: unknown): string {
   return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonicalJSON(o[k])}`).join(',')}}`
 }
 
-/** The fieldsV1 key of an element: "f:name", "k:{...}", "v:...", "i:0". */
+// The key is kept on the element itself, under a symbol (JSON and `in` checks do not see it).
+const KEY = Symbol('elementKey')
+type Keyed = PathElement & { [KEY]?: string }
+const fields = new Map<string, PathElement>()
+const parsed = new Map<string, PathElement>()
+
+/** The element of a field name, one object per name, so that its key is computed once. */
+export function fieldElement(name: string): PathElement {
+  let pe = fields.get(name)
+  if (!pe) {
+    pe = { field: name }
+    if (fields.size < 10_000) fields.set(name, pe)
+  }
+  return pe
+}
+
+/** The fieldsV1 key of an element: "f:name", "k:{...}", "v:...", "i:0" (memoized: sets compare elements by it). */
 export function elementKey(pe: PathElement): string {
-  if ('field' in pe) return `f:${pe.field}`
-  if ('key' in pe) return `k:${canonicalJSON(Object.fromEntries(pe.key))}`
-  if ('value' in pe) return `v:${canonicalJSON(pe.value)}`
-  return `i:${pe.index}`
+  let k = (pe as Keyed)[KEY]
+  if (k !== undefined) return k
+  if ('field' in pe) k = `f:${pe.field}`
+  else if ('key' in pe) k = `k:${canonicalJSON(Object.fromEntries(pe.key))}`
+  else if ('value' in pe) k = `v:${canonicalJSON(pe.value)}`
+  else k = `i:${pe.index}`
+  Object.defineProperty(pe, KEY, { value: k })
+  return k
 }
 
 export function parseElementKey(k: string): PathElement {
+  let pe = parsed.get(k)
+  if (!pe) {
+    pe = parseElementKeyUncached(k)
+    if (parsed.size < 10_000) parsed.set(k, pe)
+  }
+  return pe
+}
+
+function parseElementKeyUncached(k: string): PathElement {
   const kind = k.slice(0, 2)
   const rest = k.slice(2)
   switch (kind) {
-    case 'f:': return { field: rest }
+    case 'f:': return fieldElement(rest)
     case 'k:': {
       const o = JSON.parse(rest) as Record<string, unknown>
       return { key: Object.keys(o).sort().map((f) => [f, o[f]]) }
@@ -129,29 +158,75 @@ export class FieldSet {
 
   union(other: FieldSet): FieldSet {
     const out = this.clone()
-    for (const p of other.paths()) out.insert(p)
+    out.addAll(other)
     return out
   }
 
+  private addAll(other: FieldSet): void {
+    for (const [k, pe] of other.members) this.members.set(k, pe)
+    for (const [k, c] of other.children) {
+      let mine = this.children.get(k)
+      if (!mine) this.children.set(k, (mine = { pe: c.pe, set: new FieldSet() }))
+      mine.set.addAll(c.set)
+    }
+  }
+
   difference(other: FieldSet): FieldSet {
-    return FieldSet.fromPaths(this.paths().filter((p) => !other.has(p)))
+    const out = new FieldSet()
+    for (const [k, pe] of this.members) if (!other.members.has(k)) out.members.set(k, pe)
+    for (const [k, c] of this.children) {
+      const o = other.children.get(k)
+      const sub = o ? c.set.difference(o.set) : c.set.clone()
+      if (!sub.empty()) out.children.set(k, { pe: c.pe, set: sub })
+    }
+    return out
   }
 
   intersection(other: FieldSet): FieldSet {
-    return FieldSet.fromPaths(this.paths().filter((p) => other.has(p)))
+    const out = new FieldSet()
+    for (const [k, pe] of this.members) if (other.members.has(k)) out.members.set(k, pe)
+    for (const [k, c] of this.children) {
+      const o = other.children.get(k)
+      if (!o) continue
+      const sub = c.set.intersection(o.set)
+      if (!sub.empty()) out.children.set(k, { pe: c.pe, set: sub })
+    }
+    return out
   }
 
-  /** Members under (or at) prefix only. */
+  /** The members whose path keep accepts. */
   filter(keep: (p: Path) => boolean): FieldSet {
-    return FieldSet.fromPaths(this.paths().filter(keep))
+    const out = new FieldSet()
+    const walk = (node: FieldSet, into: FieldSet, prefix: Path) => {
+      for (const [k, pe] of node.members) if (keep([...prefix, pe])) into.members.set(k, pe)
+      for (const [k, c] of node.children) {
+        const sub = new FieldSet()
+        walk(c.set, sub, [...prefix, c.pe])
+        if (!sub.empty()) into.children.set(k, { pe: c.pe, set: sub })
+      }
+    }
+    walk(this, out, [])
+    return out
   }
 
   clone(): FieldSet {
-    return FieldSet.fromPaths(this.paths())
+    const out = new FieldSet()
+    for (const [k, pe] of this.members) out.members.set(k, pe)
+    for (const [k, c] of this.children) out.children.set(k, { pe: c.pe, set: c.set.clone() })
+    return out
   }
 
   equals(other: FieldSet): boolean {
-    return JSON.stringify(this.toFieldsV1()) === JSON.stringify(other.toFieldsV1())
+    if (this.members.size !== other.members.size) return false
+    for (const k of this.members.keys()) if (!other.members.has(k)) return false
+    const mine = [...this.children].filter(([, c]) => !c.set.empty())
+    const theirs = [...other.children].filter(([, c]) => !c.set.empty())
+    if (mine.length !== theirs.length) return false
+    for (const [k, c] of mine) {
+      const o = other.children.get(k)
+      if (!o || !c.set.equals(o.set)) return false
+    }
+    return true
   }
 
   /** The fieldsV1 object; "." marks a node that is a member and has children. */

@@ -5,7 +5,7 @@
 // granular unless x-kubernetes-map-type is atomic. A part without schema is "deduced": objects are granular
 // maps, lists atomic.
 import { deref, type JSONSchema, type TypeSchema } from '../../registry/schema/types'
-import { canonicalJSON, elementKey, FieldSet, pathString, type Path, type PathElement } from './fieldpath'
+import { canonicalJSON, elementKey, fieldElement, FieldSet, pathString, type Path, type PathElement } from './fieldpath'
 
 type Defs = TypeSchema['definitions']
 type Obj = Record<string, unknown>
@@ -43,9 +43,23 @@ export function shapeOf(s: JSONSchema | undefined, defs: Defs, value: unknown): 
   return { kind: 'scalar' }
 }
 
+// The element of an associative list item, remembered per item object (walks meet the same items often).
+const itemElements = new WeakMap<object, { keys: string[]; pe: PathElement }>()
+
 /** The path element of a list item (listItemToPathElement), with defaulted key fields filled in. */
 function itemElement(shape: Extract<Shape, { kind: 'list' }>, item: unknown, defs: Defs, path: Path): PathElement {
   if (shape.listType === 'set') return { value: item }
+  if (isObj(item)) {
+    const hit = itemElements.get(item)
+    if (hit && hit.keys === shape.keys) return hit.pe
+    const pe = mapItemElement(shape, item, defs, path)
+    itemElements.set(item, { keys: shape.keys, pe })
+    return pe
+  }
+  return mapItemElement(shape, item, defs, path)
+}
+
+function mapItemElement(shape: Extract<Shape, { kind: 'list' }>, item: unknown, defs: Defs, path: Path): PathElement {
   if (!isObj(item)) throw new TypedError(`${pathString(path)}: associative list with keys has an element that is not a map`)
   const elem = deref(shape.elem, defs)
   const key: [string, unknown][] = []
@@ -65,11 +79,11 @@ function childrenOf(value: unknown, shape: Shape, defs: Defs, path: Path): Child
   if (shape.kind === 'struct' && isObj(value)) {
     return Object.keys(value).map((k) => {
       const declared = shape.fields[k]
-      return { pe: { field: k }, value: value[k], schema: declared ?? shape.extra, entry: !declared }
+      return { pe: fieldElement(k), value: value[k], schema: declared ?? shape.extra, entry: !declared }
     })
   }
   if (shape.kind === 'map' && isObj(value)) {
-    return Object.keys(value).map((k) => ({ pe: { field: k }, value: value[k], schema: shape.elem, entry: true }))
+    return Object.keys(value).map((k) => ({ pe: fieldElement(k), value: value[k], schema: shape.elem, entry: true }))
   }
   if (shape.kind === 'list' && Array.isArray(value)) {
     const out: Child[] = []
