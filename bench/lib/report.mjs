@@ -59,8 +59,9 @@ export function renderMarkdown(r) {
     L.push('| watchers | opened (s to open) | write → last watcher p50 ms | p99 ms | memory / watcher KiB tree / workerd | events/s delivered | closed by server | note |')
     L.push('|---:|---:|---:|---:|---:|---:|---:|---|')
     for (const w of r.watch) {
-      const note = [w.error, w.timeout, w.openError && `first open error: ${w.openError}`].filter(Boolean).join('; ').replace(/\|/g, '/').replace(/\n/g, ' ').slice(0, 200)
-      L.push(`| ${w.watchers.toLocaleString('en-US')} | ${w.opened ?? '–'}${w.openSeconds != null ? ` (${w.openSeconds.toFixed(1)})` : ''} | ${ms(w.latency?.p50)} | ${ms(w.latency?.p99)} | ${kib(w.memPerWatcher?.tree)} / ${kib(w.memPerWatcher?.workerd)} | ${f0(w.delivery?.eventsPerS)} | ${w.closedByServer ?? '–'} | ${note} |`)
+      const note = [w.error, w.timeout, w.openStopped, w.writesStopped, w.openError && `first open error: ${w.openError}`,
+        w.burstRetried && `${w.burstRetried} burst writes answered 503 (${(w.burstError ?? '').slice(9, 60)}…) and were sent again`].filter(Boolean).join('; ').replace(/\|/g, '/').replace(/\n/g, ' ').slice(0, 300)
+      L.push(`| ${w.watchers.toLocaleString('en-US')} | ${w.opened?.toLocaleString('en-US') ?? '–'}${w.openSeconds != null ? ` (${w.openSeconds.toFixed(1)})` : ''} | ${ms(w.latency?.p50)} | ${ms(w.latency?.p99)} | ${kib(w.memPerWatcher?.tree)} / ${kib(w.memPerWatcher?.workerd)} | ${f0(w.delivery?.eventsPerS)} | ${w.closedByServer ?? '–'} | ${note} |`)
     }
     L.push('')
   }

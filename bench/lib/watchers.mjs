@@ -4,6 +4,7 @@
 // process on the machine) of the last arrival.
 //
 // parent → {cmd: 'open', url, path, token, ca, count, parallel}   child → {type: 'opened', ok, failed, firstError, ms}
+// parent → {cmd: 'stop-opening'}                                   open no more; 'opened' follows
 // parent → {cmd: 'close'}                                          child exits
 // child  → {type: 'event', k, t (ns, string)}  every time event k has reached every watcher still open
 // child  → {type: 'ended', watchers, closedByServer}                a watch stream ended before we closed it
@@ -16,6 +17,7 @@ const last = [] // last[k]: monotonic ns of the latest arrival of event k
 let reported = 0 // events reported complete
 let closedByServer = 0
 let closing = false
+let stopOpening = false
 
 function onData(w, buf) {
   let n = 0
@@ -76,7 +78,7 @@ function open({ url, path, token, ca, count, parallel = 64 }) {
     req.end()
   })
   const worker = async () => {
-    while (next < count) {
+    while (next < count && !stopOpening) {
       next++
       await one()
     }
@@ -98,6 +100,7 @@ function ended(w) {
 
 process.on('message', (msg) => {
   if (msg.cmd === 'open') open(msg)
+  else if (msg.cmd === 'stop-opening') stopOpening = true // the parent's time is up: report what is open
   else if (msg.cmd === 'close') {
     closing = true
     for (const w of watchers) w.req?.destroy()
