@@ -9,7 +9,7 @@ const root = fileURLToPath(new URL('..', import.meta.url))
 const entry = `
 export { ServerAuth } from './src/auth/server-auth'
 export { ensureBootstrapPolicy } from './src/auth/rbac/bootstrap-policy'
-export { MemoryStore } from './test/auth/memory-store'
+export { MemoryStore } from './test/helpers/memory-store'
 `
 const out = await build({ stdin: { contents: entry, resolveDir: root, loader: 'ts' }, bundle: true, write: false, format: 'esm', platform: 'neutral', logLevel: 'silent' })
 const { ServerAuth, ensureBootstrapPolicy, MemoryStore } = await import(`data:text/javascript;base64,${Buffer.from(out.outputFiles[0].text).toString('base64')}`)
