@@ -66,7 +66,12 @@ export function createCA(commonName: string): KeyPair {
     { name: 'subjectKeyIdentifier' },
   ])
   cert.sign(key.forgeKey, forge.md.sha256.create())
-  return { certPem: forge.pki.certificateToPem(cert), keyPem: key.pem }
+  return { certPem: pem(cert), keyPem: key.pem }
+}
+
+/** forge writes PEM with CRLF; Go's pem.Encode (and every file kube tools write) uses LF. */
+function pem(cert: forge.pki.Certificate): string {
+  return forge.pki.certificateToPem(cert).replace(/\r\n/g, '\n')
 }
 
 export interface LeafOptions {
@@ -101,7 +106,7 @@ export function signCertificate(ca: KeyPair, opts: LeafOptions): KeyPair {
   }
   cert.setExtensions(extensions)
   cert.sign(forge.pki.privateKeyFromPem(ca.keyPem), forge.md.sha256.create())
-  return { certPem: forge.pki.certificateToPem(cert), keyPem: key.pem }
+  return { certPem: pem(cert), keyPem: key.pem }
 }
 
 /** The names the generated serving certificate covers: loopback, this host, and the in-cluster service names. */
@@ -144,4 +149,18 @@ export function ensurePair(dir: string, name: string, make: () => KeyPair, renew
   const keyPath = join(dir, `${name}.key`)
   if (!renew && usable(certPath, keyPath)) return { ...load(certPath, keyPath), certPath, keyPath, renewed: false }
   return { ...save(certPath, keyPath, make()), certPath, keyPath, renewed: true }
+}
+
+/**
+ * The service account signing key (kubeadm's sa.key): an ECDSA P-256 key in PKCS#8 PEM, made once and
+ * kept, so tokens issued before a restart still verify. Servers sharing one etcd must share it.
+ */
+export function ensureServiceAccountKey(dir: string): { keyPem: string; keyPath: string } {
+  mkdirSync(dir, { recursive: true, mode: 0o700 })
+  const keyPath = join(dir, 'sa.key')
+  if (!existsSync(keyPath)) {
+    const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
+    writeFileSync(keyPath, privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), { mode: 0o600 })
+  }
+  return { keyPem: readFileSync(keyPath, 'utf8'), keyPath }
 }

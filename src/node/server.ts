@@ -21,7 +21,7 @@ import { startControllers } from '../controllers/run'
 import { startCompactor } from './compactor'
 import type { NodeConfig } from './flags'
 import { writeKubeconfig } from './kubeconfig'
-import { createCA, ensurePair, servingHosts, signCertificate } from './pki'
+import { createCA, ensurePair, ensureServiceAccountKey, servingHosts, signCertificate } from './pki'
 import { ClientCertificateAuthenticator, rejectedClientCertificate, tlsSocket } from './x509'
 
 /** A failure to start that deserves one line, not a stack trace. */
@@ -126,6 +126,8 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
       throw new StartupError(`--${flag}: cannot read ${cfg.auth[name]}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
     }
   }
+  // Without --service-account-signing-key-file, a key is made in the state dir (as kubeadm makes sa.key).
+  authEnv.SERVICE_ACCOUNT_SIGNING_KEY ??= ensureServiceAccountKey(join(stateDir, 'pki')).keyPem
   let authOptions: AuthOptions
   try {
     authOptions = authOptionsFromEnv(authEnv)

@@ -1,7 +1,7 @@
 // Starts Node mode the way a user does (the built dist/node.js with kube-apiserver flags) and talks
 // to it with the real kubectl, etcdctl, or a raw HTTPS request with a chosen client certificate.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { request } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -110,23 +110,6 @@ export class NodeServer {
     return run(KUBECTL, ['--kubeconfig', this.kubeconfig, ...args])
   }
 
-  /** A stopped server starts again on the same port, etcd and state dir. */
-  async restart(): Promise<void> {
-    await this.stop()
-    await this.boot()
-  }
-
-  /**
-   * `kubectl create -f` of a ConfigMap. The manifest path sends JSON (`kubectl create configmap` sends
-   * protobuf, which the server does not decode yet); client-side validation needs the OpenAPI
-   * document, which is not served yet either.
-   */
-  createConfigMap(name: string, data: Record<string, string> = {}): Promise<RunResult> {
-    const file = join(this.stateDir, `${name}.json`)
-    writeFileSync(file, JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data }))
-    return this.kubectl('create', '-f', file, '--validate=false')
-  }
-
   /** The serving CA and the admin's client certificate, from the written kubeconfig. */
   credentials(): { ca: string } & ClientCert {
     const cfg = parse(readFileSync(this.kubeconfig, 'utf8')) as {
@@ -225,5 +208,32 @@ export class NodeModeLocalServer {
     const r = await this.kubectl(args)
     if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`)
     return r.stdout
+  }
+
+  /**
+   * A raw HTTPS request as the admin, by client certificate; with an Authorization header of the
+   * caller's, without the certificate (x509 comes first in kube-apiserver's authenticator chain).
+   */
+  request(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+    const creds = this.server.credentials()
+    const asCaller = Object.keys(headers).some((h) => h.toLowerCase() === 'authorization')
+    return new Promise((res, rej) => {
+      const req = request({
+        host: '127.0.0.1', port: this.port, path, method, ca: creds.ca,
+        ...(asCaller ? {} : { cert: creds.cert, key: creds.key }),
+        headers: {
+          Accept: 'application/json',
+          ...(body !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) } : {}),
+          ...headers,
+        },
+      }, (r) => {
+        let data = ''
+        r.setEncoding('utf8')
+        r.on('data', (d) => (data += d))
+        r.on('end', () => res({ status: r.statusCode ?? 0, headers: r.headers, body: data }))
+      })
+      req.on('error', rej)
+      req.end(body)
+    })
   }
 }

@@ -44,7 +44,7 @@ describe('Node mode on a real etcd', () => {
   })
 
   it('creates and gets a configmap with kubectl, stored as JSON under /registry in etcd', async () => {
-    const created = await server.createConfigMap('e2e-cm', { greeting: 'hello' })
+    const created = await server.kubectl('create', 'configmap', 'e2e-cm', '--from-literal=greeting=hello')
     expect(created.stdout.trim()).toBe('configmap/e2e-cm created')
     const got = await server.kubectl('get', 'configmap', 'e2e-cm', '-o', 'jsonpath={.data.greeting}')
     expect(got.stdout).toBe('hello')
@@ -117,7 +117,7 @@ describe('Node mode on a real etcd', () => {
     try {
       const admin = second.credentials()
       const w = second.watch('/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=0', admin)
-      const made = await second.createConfigMap('e2e-watched')
+      const made = await second.kubectl('create', 'configmap', 'e2e-watched')
       expect(made.stdout.trim()).toBe('configmap/e2e-watched created')
       await eventually('the watch event', async () => (w.lines.some((l) => l.includes('"e2e-watched"')) ? true : undefined))
       expect(await second.stop()).toBe(0)
@@ -144,7 +144,7 @@ describe('Node mode while etcd goes away and comes back', () => {
   })
 
   it('answers 5xx with etcd failing in /readyz, then serves again without a restart, losing nothing', async () => {
-    expect((await server.createConfigMap('before-outage', { k: 'v' })).stdout.trim()).toBe('configmap/before-outage created')
+    expect((await server.kubectl('create', 'configmap', 'before-outage', '--from-literal=k=v')).stdout.trim()).toBe('configmap/before-outage created')
     await etcd.members[0]!.kill()
 
     const ready = await server.request('/readyz?verbose', server.credentials())
@@ -160,6 +160,6 @@ describe('Node mode while etcd goes away and comes back', () => {
       return r.code === 0 ? r.stdout : undefined
     })
     expect(back).toBe('v')
-    expect((await server.createConfigMap('after-outage')).stdout.trim()).toBe('configmap/after-outage created')
+    expect((await server.kubectl('create', 'configmap', 'after-outage')).stdout.trim()).toBe('configmap/after-outage created')
   })
 })

@@ -1,5 +1,6 @@
 // Scale out like kube-apiserver: two Node-mode servers on one 3-member etcd cluster serve one
-// consistent cluster. They share the certificates (the second is given the first's files).
+// consistent cluster. They share the certificates and the service account key (the second is given the
+// first's files).
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startEtcd, type EtcdCluster } from '../helpers/etcd'
@@ -19,6 +20,7 @@ describe('two Node-mode servers on a 3-member etcd cluster', () => {
     const pki = join(a.stateDir, 'pki')
     b = await NodeServer.start(etcd.endpoints, [
       `--tls-cert-file=${pki}/apiserver.crt`, `--tls-private-key-file=${pki}/apiserver.key`, `--client-ca-file=${pki}/client-ca.crt`,
+      `--service-account-signing-key-file=${pki}/sa.key`,
     ])
     admin = a.credentials()
   })
