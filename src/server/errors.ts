@@ -1,4 +1,5 @@
 // Errors as values, named after k8s.io/apimachinery/pkg/api/errors, rendered to a Status in one place.
+import { goValue } from './gofmt'
 
 export type StatusReason =
   | 'NotFound' | 'AlreadyExists' | 'Conflict' | 'Invalid' | 'BadRequest' | 'MethodNotAllowed'
@@ -116,15 +117,6 @@ export function fieldTypeInvalid(field: string, badValue: unknown, detail: strin
   return { type: 'FieldValueTypeInvalid', field, badValue, detail }
 }
 
-// Go's %#v-like rendering that field.Error uses for bad values: strings quoted, numbers bare, objects elided.
-function renderValue(v: unknown): string {
-  if (typeof v === 'string') return JSON.stringify(v)
-  if (typeof v === 'number' || typeof v === 'boolean') return String(v)
-  if (v === null || v === undefined) return 'null'
-  if (Array.isArray(v)) return `[]${v.length ? JSON.stringify(v) : ''}`.replace(/^\[\]/, '[]').slice(0, 200)
-  return '"object"'
-}
-
 /** The part after "field: " in field.Error.Error(). */
 export function fieldErrorBody(e: FieldError): string {
   switch (e.type) {
@@ -134,18 +126,18 @@ export function fieldErrorBody(e: FieldError): string {
       return e.detail ? `Forbidden: ${e.detail}` : 'Forbidden'
     case 'FieldValueNotSupported': {
       const supported = (e.supported ?? []).map((s) => JSON.stringify(s)).join(', ')
-      return `Unsupported value: ${renderValue(e.badValue)}${supported ? `: supported values: ${supported}` : ''}`
+      return `Unsupported value: ${goValue(e.badValue)}${supported ? `: supported values: ${supported}` : ''}`
     }
     case 'FieldValueDuplicate':
-      return `Duplicate value: ${renderValue(e.badValue)}`
+      return `Duplicate value: ${goValue(e.badValue)}`
     case 'FieldValueTooLong':
       return `Too long: ${e.detail}`
     case 'FieldValueTooMany':
       return `Too many: ${e.detail ?? ''}`
     case 'FieldValueTypeInvalid':
-      return `Invalid value: ${renderValue(e.badValue)}: ${e.detail ?? ''}`
+      return `Invalid value: ${goValue(e.badValue)}: ${e.detail ?? ''}`
     default:
-      return e.detail ? `Invalid value: ${renderValue(e.badValue)}: ${e.detail}` : `Invalid value: ${renderValue(e.badValue)}`
+      return e.detail ? `Invalid value: ${goValue(e.badValue)}: ${e.detail}` : `Invalid value: ${goValue(e.badValue)}`
   }
 }
 

@@ -106,19 +106,19 @@ describe('parseLabelSelector', () => {
   it('reports an invalid key with the parser\'s nil field path', () => {
     expect(parseError('A_').message).toBe(`unable to parse requirement: <nil>: Invalid value: "A_": ${nameRegex}`)
     expect(parseError('a/b/c').message).toBe(
-      "unable to parse requirement: <nil>: Invalid value: \"a/b/c\": a valid label key must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
+      "unable to parse requirement: <nil>: Invalid value: \"a/b/c\": a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
     )
     expect(parseError('/a').message).toBe('unable to parse requirement: <nil>: Invalid value: "/a": prefix part must be non-empty')
     expect(parseError('Ex.com/a').message).toBe(
       "unable to parse requirement: <nil>: Invalid value: \"Ex.com/a\": prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
     )
     expect(parseError('a/').message).toBe(`unable to parse requirement: <nil>: Invalid value: "a/": name part must be non-empty; ${nameRegex}`)
-    expect(parseError('a'.repeat(64)).message).toBe(`unable to parse requirement: <nil>: Invalid value: "${'a'.repeat(64)}": name part must be no more than 63 bytes`)
+    expect(parseError('a'.repeat(64)).message).toBe(`unable to parse requirement: <nil>: Invalid value: "${'a'.repeat(64)}": name part must be no more than 63 characters`)
   })
 
   it('reports an invalid value with its values[i][key] path', () => {
     expect(parseError('a=b_').message).toBe(`unable to parse requirement: values[0][a]: Invalid value: "b_": ${valueRegex}`)
-    expect(parseError(`a=${'b'.repeat(64)}`).message).toBe(`unable to parse requirement: values[0][a]: Invalid value: "${'b'.repeat(64)}": must be no more than 63 bytes`)
+    expect(parseError(`a=${'b'.repeat(64)}`).message).toBe(`unable to parse requirement: values[0][a]: Invalid value: "${'b'.repeat(64)}": must be no more than 63 characters`)
     expect(parseError('a in (x_,y_)').message).toBe(
       `unable to parse requirement: [values[0][a]: Invalid value: "x_": ${valueRegex}, values[1][a]: Invalid value: "y_": ${valueRegex}]`,
     )

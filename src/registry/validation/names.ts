@@ -38,9 +38,10 @@ export function maxLenError(length: number): string {
   return `must be no more than ${length} characters`
 }
 
+/** validation.RegexError, spacing included: examples are joined as "'a',  or 'b', " (two spaces), as Go writes them. */
 export function regexError(msg: string, fmt: string, ...examples: string[]): string {
   if (examples.length === 0) return `${msg} (regex used for validation is '${fmt}')`
-  return `${msg} (e.g. ${examples.map((e) => `'${e}', `).join('or ')}regex used for validation is '${fmt}')`
+  return `${msg} (e.g. ${examples.map((e) => `'${e}', `).join(' or ')}regex used for validation is '${fmt}')`
 }
 
 export const emptyError = () => 'must be non-empty'

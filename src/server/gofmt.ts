@@ -1,0 +1,37 @@
+// Go's formatting of values in the messages kube-apiserver writes: strconv.Quote (%q) and the %#v forms
+// field.Error uses for bad values.
+
+// unicode.IsPrint is false for these: controls, format, private use, unassigned, separators but ' '.
+const notPrintable = /^[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{Zl}\p{Zp}\p{Zs}]$/u
+
+/** strconv.Quote: Go's double-quoted string literal (what %q prints). */
+export function goQuote(s: string): string {
+  let out = '"'
+  for (const ch of s) {
+    const c = ch.codePointAt(0)!
+    switch (ch) {
+      case '"': out += '\\"'; continue
+      case '\\': out += '\\\\'; continue
+      case '\x07': out += '\\a'; continue
+      case '\b': out += '\\b'; continue
+      case '\f': out += '\\f'; continue
+      case '\n': out += '\\n'; continue
+      case '\r': out += '\\r'; continue
+      case '\t': out += '\\t'; continue
+      case '\v': out += '\\v'; continue
+    }
+    if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`
+    else if (c >= 0x80 && notPrintable.test(ch)) out += c < 0x10000 ? `\\u${c.toString(16).padStart(4, '0')}` : `\\U${c.toString(16).padStart(8, '0')}`
+    else out += ch
+  }
+  return out + '"'
+}
+
+/** %#v of a field.Error bad value: quoted strings, bare numbers, []string{...} for string lists. */
+export function goValue(v: unknown): string {
+  if (typeof v === 'string') return goQuote(v)
+  if (typeof v === 'number' || typeof v === 'boolean') return String(v)
+  if (v === null || v === undefined) return 'null'
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return `[]string{${v.map(goQuote).join(', ')}}`
+  return '"object"'
+}
