@@ -4,7 +4,7 @@
 import { storageKey } from '../registry/store'
 import type { KubeObject, ResourceType } from '../registry/types'
 import { isGoneOrSkipped, Skip, type ControllerContext, type SyncResult } from './context'
-import { add, canonical, count, formatQuantity, max, parseQuantity, zero, type Quantity } from './quantity'
+import { add, canonical, count, formatQuantity, max, tryParseQuantity as parseQuantity, ZERO, type Quantity } from '../registry/quantity'
 
 type Obj = Record<string, any>
 type Usage = Map<string, Quantity>
@@ -69,9 +69,9 @@ function sortedStatus(status: Obj | undefined): unknown {
 async function calculateUsage(c: ControllerContext, quota: Obj, resources: string[], listOf: (t: ResourceType) => Promise<KubeObject[]>): Promise<Usage> {
   const used: Usage = new Map()
   const selectors = scopeSelectors(quota)
-  const sum = (name: string, q: Quantity) => used.set(name, add(used.get(name) ?? zero(), q))
+  const sum = (name: string, q: Quantity) => used.set(name, add(used.get(name) ?? ZERO, q))
   const track = (names: string[]) => {
-    for (const r of names) if (!used.has(r)) used.set(r, zero())
+    for (const r of names) if (!used.has(r)) used.set(r, ZERO)
   }
 
   const podNames = resources.filter(isPodResource)
@@ -108,7 +108,7 @@ async function calculateUsage(c: ControllerContext, quota: Obj, resources: strin
       type = dot < 0 ? c.resources.byGroupResource('', gr) : c.resources.byGroupResource(gr.slice(dot + 1), gr.slice(0, dot))
     }
     if (!type || !type.namespaced) continue
-    used.set(r, scoped ? zero() : count((await listOf(type)).length))
+    used.set(r, scoped ? ZERO : count((await listOf(type)).length))
   }
   return used
 }
@@ -197,7 +197,7 @@ function listQuantities(list: Obj | undefined): Usage {
 }
 
 function sumInto(into: Usage, from: Usage): void {
-  for (const [k, q] of from) into.set(k, add(into.get(k) ?? zero(), q))
+  for (const [k, q] of from) into.set(k, add(into.get(k) ?? ZERO, q))
 }
 
 /** resourcehelper.PodRequests / PodLimits: containers (and sidecars) summed, init containers as a floor, plus overhead. */
@@ -215,12 +215,12 @@ function podResources(pod: Obj, field: 'requests' | 'limits'): Usage {
     }
     const peak: Usage = new Map(own)
     sumInto(peak, sidecars)
-    for (const [k, q] of peak) initFloor.set(k, max(initFloor.get(k) ?? zero(), q))
+    for (const [k, q] of peak) initFloor.set(k, max(initFloor.get(k) ?? ZERO, q))
   }
-  for (const [k, q] of initFloor) total.set(k, max(total.get(k) ?? zero(), q))
+  for (const [k, q] of initFloor) total.set(k, max(total.get(k) ?? ZERO, q))
   for (const [k, q] of listQuantities(pod.spec?.overhead)) {
     // Overhead adds to every request, but only to limits that are set.
-    if (field === 'requests' || total.has(k)) total.set(k, add(total.get(k) ?? zero(), q))
+    if (field === 'requests' || total.has(k)) total.set(k, add(total.get(k) ?? ZERO, q))
   }
   return total
 }
@@ -256,7 +256,7 @@ function podUsage(pod: Obj, now: number): Usage {
 
 function serviceUsage(svc: Obj): Usage {
   const ports: Obj[] = svc.spec?.ports ?? []
-  const usage: Usage = new Map([['count/services', count(1)], ['services', count(1)], ['services.loadbalancers', zero()], ['services.nodeports', zero()]])
+  const usage: Usage = new Map([['count/services', count(1)], ['services', count(1)], ['services.loadbalancers', ZERO], ['services.nodeports', ZERO]])
   switch (svc.spec?.type) {
     case 'NodePort':
       usage.set('services.nodeports', count(ports.length))

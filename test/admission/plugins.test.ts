@@ -1,7 +1,7 @@
 // Built-in admission plugins through the API, asserting on what kubectl sees: kube-apiserver's messages.
 import { describe, expect, it } from 'vitest'
 import { enabledPlugins } from '../../src/admission/chain'
-import { canonical, formatQuantity, parseQuantity } from '../../src/admission/quantity'
+import { canonical, formatQuantity, parseQuantity } from '../../src/registry/quantity'
 import { makeApp } from './app'
 
 describe('the admission chain', () => {

@@ -1,7 +1,7 @@
 // LimitRanger (plugin/pkg/admission/limitranger): container defaults from the namespace's LimitRanges in the
 // mutating phase; min, max and maxLimitRequestRatio enforced on pods and PVCs in the validating phase.
 import { admissionForbidden, isKind, type AdmissionPlugin, type Attributes } from '../types'
-import { add, cmp, formatQuantity, parseQuantity, tryParseQuantity, type Quantity } from '../quantity'
+import { add, cmp, formatQuantity, parseQuantity, tryParseQuantity, type Quantity } from '../../registry/quantity'
 
 type Obj = Record<string, any>
 const ANNOTATION = 'kubernetes.io/limit-ranger'

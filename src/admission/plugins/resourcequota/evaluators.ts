@@ -2,7 +2,7 @@
 // object consumes, which quota resource names an evaluator understands, and the scopes a pod falls under.
 import type { Registry } from '../../../registry/registry'
 import type { ResourceType } from '../../../registry/types'
-import { add, cmp, formatQuantity, ONE, parseResourceList, quantity, tryParseQuantity, type Quantity, type ResourceList } from '../../quantity'
+import { add, cmp, formatQuantity, ONE, parseResourceList, quantity, tryParseQuantity, type Quantity, type ResourceList } from '../../../registry/quantity'
 import type { Operation } from '../../types'
 
 type Obj = Record<string, any>

@@ -12,7 +12,7 @@
 import type { Registry } from '../../../registry/registry'
 import { conflict, OPTIMISTIC_LOCK_MESSAGE } from '../../../server/errors'
 import { isStoreError } from '../../../storage/store'
-import { add, cmp, formatQuantity, parseResourceList, sub, ZERO, type ResourceList } from '../../quantity'
+import { add, cmp, formatQuantity, parseResourceList, sub, ZERO, type ResourceList } from '../../../registry/quantity'
 import type { StoredObject } from '../../reader'
 import { admissionForbidden, type AdmissionPlugin, type Attributes } from '../../types'
 import { evaluatorFor, format, resourcesFor, type Evaluator } from './evaluators'

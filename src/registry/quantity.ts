@@ -1,5 +1,5 @@
-// resource.Quantity (k8s.io/apimachinery/pkg/api/resource) as far as admission needs it: exact arithmetic in
-// nano-units, comparisons, and the canonical string kube prints ("500m", "128Mi", "1536").
+// resource.Quantity (k8s.io/apimachinery/pkg/api/resource) as far as admission and quota need it: exact
+// arithmetic in nano-units, comparisons, and the canonical string kube prints ("500m", "128Mi", "1536").
 export type QuantityFormat = 'DecimalSI' | 'BinarySI' | 'DecimalExponent'
 
 export interface Quantity {
@@ -57,9 +57,17 @@ export function quantity(nano: bigint, format: QuantityFormat = 'DecimalSI'): Qu
 export const ZERO: Quantity = { nano: 0n, format: 'DecimalSI' }
 export const ONE: Quantity = { nano: NANO, format: 'DecimalSI' }
 
-/** Quantity.Add keeps the receiver's format. */
+/** A count of objects as a quantity (quota's "pods: 3"). */
+export function count(n: number): Quantity {
+  return { nano: BigInt(n) * NANO, format: 'DecimalSI' }
+}
+
+/** Quantity.Add keeps the receiver's format, except that a zero receiver takes the other's. */
 export function add(a: Quantity, b: Quantity): Quantity {
-  return { nano: a.nano + b.nano, format: a.format }
+  return { nano: a.nano + b.nano, format: a.nano === 0n ? b.format : a.format }
+}
+export function max(a: Quantity, b: Quantity): Quantity {
+  return b.nano > a.nano ? b : a
 }
 export function sub(a: Quantity, b: Quantity): Quantity {
   return { nano: a.nano - b.nano, format: a.format }

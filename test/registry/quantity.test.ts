@@ -1,8 +1,8 @@
 // Quota sums and kube's canonical quantity strings (resource.Quantity's String()).
 import { describe, expect, it } from 'vitest'
-import { add, canonical, formatQuantity, parseQuantity, zero } from '../../src/controllers/quantity'
+import { add, canonical, formatQuantity, tryParseQuantity as parseQuantity, ZERO } from '../../src/registry/quantity'
 
-const sum = (...qs: string[]) => formatQuantity(qs.map((q) => parseQuantity(q)!).reduce(add, zero()))
+const sum = (...qs: string[]) => formatQuantity(qs.map((q) => parseQuantity(q)!).reduce(add, ZERO))
 
 describe('quantities', () => {
   it('prints the canonical form kube stores', () => {
