@@ -5,7 +5,6 @@
 // and forked watcher processes), and writes bench/results/<date>.json and .md. Every process it starts
 // is in its own process group and is ended on exit, on failure and on Ctrl-C. See bench/README.md.
 import { execFileSync, fork, spawnSync } from 'node:child_process'
-import { createRequire } from 'node:module'
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -14,12 +13,11 @@ import { parseArgs } from 'node:util'
 import { gzipSync } from 'node:zlib'
 import { forEachConcurrent } from './lib/http.mjs'
 import { cannon, loop, measure, median, percentile } from './lib/load.mjs'
-import { installCleanup, memorySampler, sleep, stopAll, treeRss } from './lib/procs.mjs'
-import { etcdVersion, startEdge, startEtcd, startNode, startWranglerWorker, tempDir } from './lib/servers.mjs'
+import { installCleanup, memorySampler, sleep, stopAll, treeMembers, treeRss } from './lib/procs.mjs'
+import { directTarget, etcdVersion, projectEtcdClient, startEdge, startEtcd, startNode, startWranglerWorker, tempDir } from './lib/servers.mjs'
 import { renderMarkdown } from './lib/report.mjs'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const require = createRequire(import.meta.url)
 const ALL = ['ceiling', 'reads', 'writes', 'watch', 'node', 'store', 'bundle', 'micro']
 
 const { values: a } = parseArgs({
@@ -216,6 +214,9 @@ async function ceilingScenario() {
   const srv = await startWranglerWorker(root, join(root, 'bench', 'ceiling', 'wrangler.toml'), 'ceiling')
   results.startup.ceiling = { readyMs: srv.readyMs }
   results.edge.ceiling = await httpScenario(srv, 'ceiling', { path: '/readyz', connections: P.connections })
+  const direct = directTarget(srv.stateDir)
+  if (direct) results.edge['ceiling-direct'] = await httpScenario(directServer(srv, direct), 'ceiling, direct to workerd', { path: '/readyz' })
+  else results.notes.push('ceiling: the user Worker address was not found in the wrangler log; no direct figures')
   await srv.proc.stop()
 }
 
@@ -228,9 +229,24 @@ async function edgeScenarios() {
     Object.assign(results.edge, await readScenarios(srv))
   }
   if (want('writes')) Object.assign(results.edge, await writeScenarios(srv))
-  if (want('watch')) await watchScenarios(srv)
+  // the same GET and create without wrangler dev's proxy Worker and TLS in front (see bench/README.md)
+  const direct = directTarget(srv.stateDir)
+  if (direct && (want('reads') || want('writes'))) {
+    const d = directServer(srv, direct)
+    if (want('reads')) results.edge['get-direct'] = await httpScenario(d, 'get, direct to workerd', { path: `/api/v1/namespaces/${ns(P.listSizes[0])}/configmaps/cm-00000` })
+    if (want('writes')) {
+      let seq = 0
+      results.edge['create-direct'] = await httpScenario(d, 'create, direct to workerd', {
+        requests: () => [{
+          method: 'POST', path: '/api/v1/namespaces/bench-w/configmaps',
+          setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'content-type': 'application/json' }, body: JSON.stringify(cmBody(`d-${seq++}`, seq)) }),
+        }],
+      })
+    }
+  }
   srv.client.close()
   await srv.proc.stop()
+  if (want('watch')) await watchScenarios()
 }
 
 async function nodeScenarios() {
@@ -263,8 +279,13 @@ async function nodeScenarios() {
 
 // ---- HTTP scenarios (shared by edge and node mode) -------------------------------------------------
 
+/** The same server addressed at its user Worker directly (plain HTTP on loopback, no dev proxy). */
+function directServer(srv, direct) {
+  return { ...srv, kind: `${srv.kind} direct`, url: direct.url, extraHeaders: direct.headers }
+}
+
 function authHeaders(srv, extra = {}) {
-  const h = { accept: 'application/json', ...extra }
+  const h = { accept: 'application/json', ...srv.extraHeaders, ...extra }
   if (srv.token) h.authorization = `Bearer ${srv.token}`
   return h
 }
@@ -458,20 +479,35 @@ async function writeScenarios(srv, extraRoots) {
 
 // ---- watch ------------------------------------------------------------------------------------------
 
-async function watchScenarios(srv) {
-  const c = srv.client
+/** Open descriptors of each workerd in a tree: [{pid, role, fds}] (role: the proxy serves the port). */
+function workerdFds(rootPid, port) {
+  const out = []
+  for (const m of treeMembers(rootPid)) {
+    if (m.comm !== 'workerd') continue
+    try {
+      const cmd = readFileSync(`/proc/${m.pid}/cmdline`, 'utf8')
+      out.push({ pid: m.pid, role: cmd.includes(`entry=127.0.0.1:${port}`) ? 'proxy' : 'user worker', fds: readdirSync(`/proc/${m.pid}/fd`).length })
+    } catch { /* gone */ }
+  }
+  return out
+}
+
+/** Each N on a fresh `npm start`, so that nothing of the previous N (or of the reads) is counted. */
+async function watchScenarios() {
   const base = '/api/v1/namespaces/bench-watch/configmaps'
-  const pid = srv.proc.pid
-  if (!want('reads')) await c.must('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench-watch' } } })
-  for (let i = 0; i < 16; i++) await c.must('POST', base, { body: cmBody(`w-${i}`, i) })
   const limit = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'))
   results.notes.push(`watch: open-file limit of this run and its children: ${limit?.replace(/\s+/g, ' ').trim()} (the bench does not change it)`)
   for (const n of P.watchers) {
-    log(`  watch: ${n} watchers`)
+    log(`  watch: ${n} watchers (fresh npm start)`)
     const r = { watchers: n }
     results.watch.push(r)
     const procs = []
+    const srv = await startEdge(root)
+    const c = srv.client
+    const pid = srv.proc.pid
     try {
+      await c.must('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench-watch' } } })
+      for (let i = 0; i < 16; i++) await c.must('POST', base, { body: cmBody(`w-${i}`, i) })
       await sleep(1000)
       const rv = (await c.must('GET', base)).json().metadata.resourceVersion
       const before = treeRss(pid)
@@ -514,18 +550,22 @@ async function watchScenarios(srv) {
       r.openFailed = procs.reduce((s, e) => s + (e.opened?.failed ?? 0), 0)
       r.openError = procs.map((e) => e.opened?.firstError).find(Boolean)
       r.openSeconds = (performance.now() - tOpen) / 1000
+      r.workerdFds = workerdFds(pid, srv.port)
       log(`    opened ${r.opened}/${n} in ${r.openSeconds.toFixed(1)} s${r.openError ? ` (first error: ${r.openError})` : ''}`)
       if (!r.opened) throw new Error(`no watcher opened: ${r.openError}`)
       const done = (kk) => procs.every((e) => e.exited || e.k >= kk)
       const lastArrival = (kk) => procs.reduce((m, e) => (e.t[kk] != null && e.t[kk] > m ? e.t[kk] : m), 0n)
       // latency: one write at a time, from its response to its event at the last watcher
       const lat = []
+      const fromSend = []
+      const writeMs = []
       let kk = 0
       for (let i = 0; i < P.watchWrites; i++) {
         if (i >= 5 && performance.now() > budgetEnd - P.watchBudgetS * 150) {
           r.writesStopped = `timed writes stopped after ${i} (--watch-budget)`
           break
         }
+        const tSend = process.hrtime.bigint()
         const res = await c.must('PATCH', `${base}/w-0`, { body: { data: { key: `l-${i}` } }, headers: { 'content-type': 'application/merge-patch+json' } })
         const tResp = process.hrtime.bigint()
         kk++
@@ -534,12 +574,17 @@ async function watchScenarios(srv) {
           break
         }
         lat.push(Number(lastArrival(kk) - tResp) / 1e6)
+        fromSend.push(Number(lastArrival(kk) - tSend) / 1e6)
+        writeMs.push(Number(tResp - tSend) / 1e6)
         void res
         if (i === 0) r.rssAfterFirstEvent = treeRss(pid)
       }
       const after = treeRss(pid)
-      lat.sort((x, y) => x - y)
+      for (const xs of [lat, fromSend, writeMs]) xs.sort((x, y) => x - y)
       r.latency = { writes: lat.length, p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat.at(-1) }
+      // the write's own time, and from sending it: a write may answer only after its fan-out
+      r.fromSend = { p50: percentile(fromSend, 50), p99: percentile(fromSend, 99) }
+      r.writeMs = { p50: percentile(writeMs, 50), p99: percentile(writeMs, 99) }
       r.memPerWatcher = {
         tree: (after.total - before.total) / r.opened,
         workerd: ((after.byComm.workerd ?? 0) - (before.byComm.workerd ?? 0)) / r.opened,
@@ -580,7 +625,6 @@ async function watchScenarios(srv) {
       if (fatal) {
         r.error = `the server died: ${fatal} (after: ${r.error})`
         log(`    ${r.error}`)
-        break
       }
     } finally {
       for (const e of procs) {
@@ -590,6 +634,8 @@ async function watchScenarios(srv) {
       }
       await sleep(500)
       for (const e of procs) if (!e.exited) e.child.kill('SIGKILL')
+      c.close()
+      await srv.proc.stop()
     }
   }
 }
@@ -641,8 +687,7 @@ async function storeScenario() {
 // ---- etcd directly (the same operations Node mode does, with its client) ----------------------------
 
 async function etcdDirect(etcd) {
-  const { Etcd3 } = require('etcd3')
-  const client = new Etcd3({ hosts: etcd.endpoint })
+  const client = await projectEtcdClient(root, etcd.endpoint)
   const out = {}
   const run = (name, op, { concurrency = P.connections } = {}) => {
     log(`  etcd3 ${name}`)

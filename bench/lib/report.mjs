@@ -8,6 +8,9 @@ const ratio = (x, y) => (x == null || y == null || !y ? '–' : `${(x / y).toFix
 
 const LABELS = {
   ceiling: 'ceiling: bare Hono GET',
+  'ceiling-direct': 'ceiling, direct to workerd (no dev proxy, HTTP)',
+  'get-direct': 'GET one ConfigMap, direct to workerd',
+  'create-direct': 'create ConfigMap, direct to workerd',
   get: 'GET one ConfigMap',
   create: 'create ConfigMap',
   update: 'update ConfigMap (PUT with resourceVersion)',
@@ -38,7 +41,10 @@ export function renderMarkdown(r) {
     `RSS is the peak during the scenario of the whole server process tree (wrangler + workerd + esbuild for the edge), and of workerd alone. Whole run: ${r.elapsedS ?? '–'} s.`)
   L.push('')
   const ceil = r.edge?.ceiling
-  const edgeKeys = Object.keys(r.edge ?? {})
+  // each direct figure right under the one it shadows
+  const all = Object.keys(r.edge ?? {})
+  const edgeKeys = all.filter((k) => !k.endsWith('-direct')).flatMap((k) => (all.includes(`${k}-direct`) ? [k, `${k}-direct`] : [k]))
+  for (const k of all) if (!edgeKeys.includes(k)) edgeKeys.push(k)
   if (edgeKeys.length) {
     L.push('**Edge (`npm start`: wrangler dev, workerd, HTTPS, Durable Object store)**')
     L.push('')
@@ -47,21 +53,25 @@ export function renderMarkdown(r) {
     for (const k of edgeKeys) {
       const e = r.edge[k]
       const fail = e.failed ? ` (${e.failed} failed)` : ''
-      L.push(`| ${label(k)}${fail} | ${f0(e.rps)} | ${ms(e.p50)} | ${ms(e.p99)} | ${k === 'ceiling' ? '1' : ratio(e.rps, ceil?.rps)} | ${k === 'ceiling' ? '1' : ratio(e.p50, ceil?.p50)} | ${mib(e.rss)} / ${mib(e.workerdRss)} |`)
+      // direct figures compare with the direct ceiling
+      const c0 = k.endsWith('-direct') ? r.edge['ceiling-direct'] : ceil
+      const one = k === 'ceiling' || k === 'ceiling-direct'
+      L.push(`| ${label(k)}${fail} | ${f0(e.rps)} | ${ms(e.p50)} | ${ms(e.p99)} | ${one ? '1' : ratio(e.rps, c0?.rps)} | ${one ? '1' : ratio(e.p50, c0?.p50)} | ${mib(e.rss)} / ${mib(e.workerdRss)} |`)
     }
     L.push('')
   }
   if (r.watch?.length) {
     L.push(`**Watch (edge)**: N watchers, each its own HTTP/1.1 keep-alive connection to \`?watch=true&resourceVersion=<rv>\` on one namespace, held by ${p.watchProcs} client process(es). ` +
-      `Latency: ${p.watchWrites} merge patches one at a time, from the write's response to its event at the last watcher. Delivery: a burst of writes from 16 clients until every event reached every watcher. ` +
+      `Latency: ${p.watchWrites} merge patches one at a time, from the write's response (and from sending it) to its event at the last watcher; a write may answer only once its fan-out is done. Delivery: a burst of writes from 16 clients until every event reached every watcher. ` +
       'Memory per watcher: RSS growth of the server tree (and of workerd) divided by N.')
     L.push('')
-    L.push('| watchers | opened (s to open) | write → last watcher p50 ms | p99 ms | memory / watcher KiB tree / workerd | events/s delivered | closed by server | note |')
-    L.push('|---:|---:|---:|---:|---:|---:|---:|---|')
+    L.push('| watchers | opened (s to open) | write response → last watcher p50 / p99 ms | write sent → last watcher p50 / p99 ms | write itself p50 / p99 ms | memory / watcher KiB tree / workerd | events/s delivered | closed by server | note |')
+    L.push('|---:|---:|---:|---:|---:|---:|---:|---:|---|')
     for (const w of r.watch) {
-      const note = [w.error, w.timeout, w.openStopped, w.writesStopped, w.openError && `first open error: ${w.openError}`,
+      const fds = w.workerdFds?.length ? `open fds after opening: ${w.workerdFds.map((x) => `${x.role} ${x.fds}`).join(', ')}` : undefined
+      const note = [fds, w.error, w.timeout, w.openStopped, w.writesStopped, w.openError && `first open error: ${w.openError}`,
         w.burstRetried && `${w.burstRetried} burst writes answered 503 (${(w.burstError ?? '').slice(9, 60)}…) and were sent again`].filter(Boolean).join('; ').replace(/\|/g, '/').replace(/\n/g, ' ').slice(0, 300)
-      L.push(`| ${w.watchers.toLocaleString('en-US')} | ${w.opened?.toLocaleString('en-US') ?? '–'}${w.openSeconds != null ? ` (${w.openSeconds.toFixed(1)})` : ''} | ${ms(w.latency?.p50)} | ${ms(w.latency?.p99)} | ${kib(w.memPerWatcher?.tree)} / ${kib(w.memPerWatcher?.workerd)} | ${f0(w.delivery?.eventsPerS)} | ${w.closedByServer ?? '–'} | ${note} |`)
+      L.push(`| ${w.watchers.toLocaleString('en-US')} | ${w.opened?.toLocaleString('en-US') ?? '–'}${w.openSeconds != null ? ` (${w.openSeconds.toFixed(1)})` : ''} | ${ms(w.latency?.p50)} / ${ms(w.latency?.p99)} | ${ms(w.fromSend?.p50)} / ${ms(w.fromSend?.p99)} | ${ms(w.writeMs?.p50)} / ${ms(w.writeMs?.p99)} | ${kib(w.memPerWatcher?.tree)} / ${kib(w.memPerWatcher?.workerd)} | ${f0(w.delivery?.eventsPerS)} | ${w.closedByServer ?? '–'} | ${note} |`)
     }
     L.push('')
   }

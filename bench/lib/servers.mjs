@@ -1,7 +1,7 @@
 // Starting each mode on loopback with a fresh state dir, and the etcd that Node mode runs on.
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -135,4 +135,40 @@ export async function startNode(root, etcdEndpoint) {
   const client = new Client(url, { token, ca })
   await waitFor(readyCheck(client), { what: 'node mode /readyz', proc, intervalMs: 50, timeoutMs: 60_000 })
   return { kind: 'node', proc, url, port, token, ca, client, stateDir, readyMs: performance.now() - t0 }
+}
+
+/**
+ * Where wrangler dev's proxy forwards to: the user Worker's own loopback HTTP address and the header it
+ * expects, read from the wrangler log in the state dir. Requests sent there skip the proxy Worker (and
+ * TLS), which a deployed Worker does not have either.
+ */
+export function directTarget(stateDir) {
+  let found
+  try {
+    for (const f of readdirSync(join(stateDir, 'logs')).sort()) {
+      const text = readFileSync(join(stateDir, 'logs', f), 'utf8')
+      for (const m of text.matchAll(/"reloadComplete","proxyData":(\{.*\})\}/g)) {
+        try {
+          const data = JSON.parse(m[1])
+          found = data
+        } catch { /* a line cut short */ }
+      }
+    }
+  } catch {
+    return undefined
+  }
+  if (!found?.userWorkerUrl) return undefined
+  const u = found.userWorkerUrl
+  return { url: `${u.protocol}//${u.hostname}:${u.port}`, headers: found.headers ?? {} }
+}
+
+let etcdModule
+/** The project's own etcd client builder (src/storage/etcd/client.ts: kube-apiserver's settings). */
+export async function projectEtcdClient(root, endpoint) {
+  if (!etcdModule) {
+    const out = join(root, 'node_modules', '.cache', 'edge-apiserver-bench', 'etcd-client.mjs')
+    await build({ entryPoints: [join(root, 'src', 'storage', 'etcd', 'client.ts')], bundle: true, packages: 'external', platform: 'node', format: 'esm', outfile: out, logLevel: 'warning', absWorkingDir: root })
+    etcdModule = await import(pathToFileURL(out).href + `?${Date.now()}`)
+  }
+  return etcdModule.etcdClient({ endpoints: [endpoint] })
 }
