@@ -479,17 +479,24 @@ async function writeScenarios(srv, extraRoots) {
 
 // ---- watch ------------------------------------------------------------------------------------------
 
-/** Open descriptors of each workerd in a tree: [{pid, role, fds}] (role: the proxy serves the port). */
+/**
+ * Each workerd in a tree: [{pid, role, fds, rss}]. The proxy (wrangler dev's proxy Worker) serves the
+ * port; the user worker runs the API server and the Durable Object.
+ */
 function workerdFds(rootPid, port) {
   const out = []
   for (const m of treeMembers(rootPid)) {
     if (m.comm !== 'workerd') continue
     try {
       const cmd = readFileSync(`/proc/${m.pid}/cmdline`, 'utf8')
-      out.push({ pid: m.pid, role: cmd.includes(`entry=127.0.0.1:${port}`) ? 'proxy' : 'user worker', fds: readdirSync(`/proc/${m.pid}/fd`).length })
+      out.push({ pid: m.pid, role: cmd.includes(`entry=127.0.0.1:${port}`) ? 'proxy' : 'user worker', fds: readdirSync(`/proc/${m.pid}/fd`).length, rss: m.rss })
     } catch { /* gone */ }
   }
   return out
+}
+
+function roleRss(list, role) {
+  return list.filter((x) => x.role === role).reduce((a, x) => a + x.rss, 0)
 }
 
 /** Each N on a fresh `npm start`, so that nothing of the previous N (or of the reads) is counted. */
@@ -511,6 +518,7 @@ async function watchScenarios() {
       await sleep(1000)
       const rv = (await c.must('GET', base)).json().metadata.resourceVersion
       const before = treeRss(pid)
+      const beforeWorkerd = workerdFds(pid, srv.port)
       const sampler = memorySampler({ server: pid })
       const k = P.watchProcs
       const state = { events: new Map(), closed: 0, waiters: [] }
@@ -580,6 +588,7 @@ async function watchScenarios() {
         if (i === 0) r.rssAfterFirstEvent = treeRss(pid)
       }
       const after = treeRss(pid)
+      const afterWorkerd = workerdFds(pid, srv.port)
       for (const xs of [lat, fromSend, writeMs]) xs.sort((x, y) => x - y)
       r.latency = { writes: lat.length, p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat.at(-1) }
       // the write's own time, and from sending it: a write may answer only after its fan-out
@@ -588,6 +597,8 @@ async function watchScenarios() {
       r.memPerWatcher = {
         tree: (after.total - before.total) / r.opened,
         workerd: ((after.byComm.workerd ?? 0) - (before.byComm.workerd ?? 0)) / r.opened,
+        userWorker: (roleRss(afterWorkerd, 'user worker') - roleRss(beforeWorkerd, 'user worker')) / r.opened,
+        proxy: (roleRss(afterWorkerd, 'proxy') - roleRss(beforeWorkerd, 'proxy')) / r.opened,
         before, after,
       }
       // delivery: a burst of writes from 16 clients, until every event reached every watcher

@@ -63,15 +63,15 @@ export function renderMarkdown(r) {
   if (r.watch?.length) {
     L.push(`**Watch (edge)**: N watchers, each its own HTTP/1.1 keep-alive connection to \`?watch=true&resourceVersion=<rv>\` on one namespace, held by ${p.watchProcs} client process(es). ` +
       `Latency: ${p.watchWrites} merge patches one at a time, from the write's response (and from sending it) to its event at the last watcher; a write may answer only once its fan-out is done. Delivery: a burst of writes from 16 clients until every event reached every watcher. ` +
-      'Memory per watcher: RSS growth of the server tree (and of workerd) divided by N.')
+      'Memory per watcher: RSS growth divided by N, of the server tree, of the workerd running the API server and its Durable Object (user worker), and of the workerd running wrangler dev\'s proxy Worker. Each N on a fresh `npm start`.')
     L.push('')
-    L.push('| watchers | opened (s to open) | write response → last watcher p50 / p99 ms | write sent → last watcher p50 / p99 ms | write itself p50 / p99 ms | memory / watcher KiB tree / workerd | events/s delivered | closed by server | note |')
+    L.push('| watchers | opened (s to open) | write response → last watcher p50 / p99 ms | write sent → last watcher p50 / p99 ms | write itself p50 / p99 ms | memory / watcher KiB: tree / user worker / dev proxy | events/s delivered | closed by server | note |')
     L.push('|---:|---:|---:|---:|---:|---:|---:|---:|---|')
     for (const w of r.watch) {
       const fds = w.workerdFds?.length ? `open fds after opening: ${w.workerdFds.map((x) => `${x.role} ${x.fds}`).join(', ')}` : undefined
       const note = [fds, w.error, w.timeout, w.openStopped, w.writesStopped, w.openError && `first open error: ${w.openError}`,
         w.burstRetried && `${w.burstRetried} burst writes answered 503 (${(w.burstError ?? '').slice(9, 60)}…) and were sent again`].filter(Boolean).join('; ').replace(/\|/g, '/').replace(/\n/g, ' ').slice(0, 300)
-      L.push(`| ${w.watchers.toLocaleString('en-US')} | ${w.opened?.toLocaleString('en-US') ?? '–'}${w.openSeconds != null ? ` (${w.openSeconds.toFixed(1)})` : ''} | ${ms(w.latency?.p50)} / ${ms(w.latency?.p99)} | ${ms(w.fromSend?.p50)} / ${ms(w.fromSend?.p99)} | ${ms(w.writeMs?.p50)} / ${ms(w.writeMs?.p99)} | ${kib(w.memPerWatcher?.tree)} / ${kib(w.memPerWatcher?.workerd)} | ${f0(w.delivery?.eventsPerS)} | ${w.closedByServer ?? '–'} | ${note} |`)
+      L.push(`| ${w.watchers.toLocaleString('en-US')} | ${w.opened?.toLocaleString('en-US') ?? '–'}${w.openSeconds != null ? ` (${w.openSeconds.toFixed(1)})` : ''} | ${ms(w.latency?.p50)} / ${ms(w.latency?.p99)} | ${ms(w.fromSend?.p50)} / ${ms(w.fromSend?.p99)} | ${ms(w.writeMs?.p50)} / ${ms(w.writeMs?.p99)} | ${kib(w.memPerWatcher?.tree)} / ${kib(w.memPerWatcher?.userWorker)} / ${kib(w.memPerWatcher?.proxy)} | ${f0(w.delivery?.eventsPerS)} | ${w.closedByServer ?? '–'} | ${note} |`)
     }
     L.push('')
   }
