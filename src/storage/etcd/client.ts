@@ -32,7 +32,8 @@ export function etcdClient(opts: EtcdClientOptions): Etcd3 {
     hosts: opts.endpoints,
     grpcOptions: { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 },
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
-    faultHandling: { watchBackoff: { next: () => watchBackoff(100) } as never },
+    // etcd3 types this as a backoff but uses it as a factory of backoffs (WatchManager calls next() first).
+    faultHandling: { watchBackoff: { next: () => watchBackoff(100) } as unknown as NonNullable<IOptions['faultHandling']>['watchBackoff'] },
   }
   if (tls) {
     options.credentials = {

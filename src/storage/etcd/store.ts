@@ -1,7 +1,7 @@
 // The Store over etcd v3, in kube-apiserver's layout (storage/etcd3/store.go): the key is the prefix
 // plus the Store key, the value the object's JSON, writes are transactions comparing revisions, and
 // resourceVersion is the key's mod revision.
-import type { Etcd3, IKeyValue, IRangeRequest, IResponseHeader, Watcher } from 'etcd3'
+import type { Etcd3, ICompare, IKeyValue, IRangeRequest, IResponseHeader, Watcher } from 'etcd3'
 import { StoreError, type KeyValue, type ListOptions, type Store, type StoreEvent, type WatchOptions } from '../store'
 import { isCompactedError, isFutureRevisionError, isTooLargeError } from './errors'
 import { DEFAULT_HUB_LIMITS, WatchHub, type HubLimits, type WatchSink, type WatchSource } from './watch-hub'
@@ -91,8 +91,8 @@ export class EtcdStore implements Store {
 
   async delete(key: string, expectModRevision?: number): Promise<KeyValue> {
     const k = this.etcdKey(key)
-    const compare = [{ key: k, target: 'Version' as const, result: 'Greater' as const, version: 0 }]
-    if (expectModRevision !== undefined) compare.push({ key: k, target: 'Mod', result: 'Equal', mod_revision: expectModRevision } as never)
+    const compare: ICompare[] = [{ key: k, target: 'Version', result: 'Greater', version: 0 }]
+    if (expectModRevision !== undefined) compare.push({ key: k, target: 'Mod', result: 'Equal', mod_revision: expectModRevision })
     const res = await this.txn(key, {
       compare,
       success: [{ request_delete_range: { key: k, prev_kv: true } }],
