@@ -190,7 +190,7 @@ export function parseFlags(argv: string[]): NodeConfig | 'help' {
   if (maxExp !== undefined) auth.SERVICE_ACCOUNT_MAX_TOKEN_EXPIRATION = String(Math.floor(parseDuration('service-account-max-token-expiration', maxExp) / 1000))
   return {
     etcdServers: servers,
-    etcdPrefix: prefix.startsWith('/') ? prefix : `/${prefix}`,
+    etcdPrefix: prefix, // joined to keys as kube-apiserver's path.Join does (the store drops a trailing /)
     etcdCAFile: str('etcd-cafile'),
     etcdCertFile: str('etcd-certfile'),
     etcdKeyFile: str('etcd-keyfile'),

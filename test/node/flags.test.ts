@@ -16,7 +16,7 @@ describe('Node mode flags', () => {
       '--service-account-issuer', 'https://b', '--authorization-mode=AlwaysAllow', '--token-auth-file=/t.csv',
     ])
     expect(cfg).toMatchObject({
-      etcdServers: ['https://10.0.0.1:2379', 'https://10.0.0.2:2379'], securePort: 8443, etcdPrefix: '/kube', anonymousAuth: true,
+      etcdServers: ['https://10.0.0.1:2379', 'https://10.0.0.2:2379'], securePort: 8443, etcdPrefix: 'kube', anonymousAuth: true,
       tlsCertFile: 'a.crt', tlsPrivateKeyFile: 'a.key',
     })
     expect(parseFlags(['--anonymous-auth=false'])).toMatchObject({ anonymousAuth: false })
