@@ -20,12 +20,8 @@ const file = (name: string, text: string): string => {
   return p
 }
 
-/** kubectl apply --server-side; kubectl create where the server does not take apply patches yet (415). */
-async function applyServerSide(path: string): Promise<string> {
-  const r = await kubectl('apply', '--server-side', '-f', path)
-  if (r.code === 0) return r.stdout
-  if (!/unknown format|not supported/.test(r.stderr)) throw new Error(`apply --server-side -f ${path}: ${r.stderr}`)
-  return server.k('create', '-f', path)
+function applyServerSide(path: string): Promise<string> {
+  return server.k('apply', '--server-side', '-f', path)
 }
 
 const crontabCRD = `
