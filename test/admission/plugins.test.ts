@@ -2,7 +2,7 @@
 import { describe, expect, it } from 'vitest'
 import { enabledPlugins } from '../../src/admission/chain'
 import { canonical, formatQuantity, parseQuantity } from '../../src/registry/quantity'
-import { makeApp } from './app'
+import { makeApp } from '../helpers/app'
 
 describe('the admission chain', () => {
   it('turns on kube-apiserver\'s default plugins and honours enable/disable', () => {

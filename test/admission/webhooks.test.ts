@@ -5,7 +5,7 @@ import type { AddressInfo } from 'node:net'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCA, signCertificate } from '../../src/node/pki'
 import { nodeWebhookFetch } from '../../src/node/webhook-fetch'
-import { makeApp } from './app'
+import { makeApp } from '../helpers/app'
 
 type Obj = Record<string, any>
 let server: Server

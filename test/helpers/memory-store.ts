@@ -54,6 +54,7 @@ export class MemoryStore implements Store {
   }
 
   async *watch(prefix: string, afterRevision: number, signal: AbortSignal): AsyncIterable<StoreEvent> {
+    if (afterRevision < this.compacted) throw new StoreError('Compacted', prefix, undefined, this.compacted)
     let next = afterRevision
     while (!signal.aborted) {
       const events = this.log.filter((e) => e.type !== 'progress' && e.kv.modRevision > next && e.kv.key.startsWith(prefix))

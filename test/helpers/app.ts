@@ -1,4 +1,4 @@
-// The request path with the admission chain over an in-memory store, driven as kubectl drives it.
+// The whole request path (authentication, RBAC, admission) over an in-memory store, driven as kubectl drives it.
 import { buildAdmission } from '../../src/admission/chain'
 import type { WebhookFetch } from '../../src/admission/webhook/client'
 import { installAuthResources, ServerAuth } from '../../src/auth/server-auth'
@@ -6,7 +6,7 @@ import { bootstrapCluster } from '../../src/controllers/bootstrap'
 import { builtinResources } from '../../src/registry/builtin'
 import { Registry } from '../../src/registry/registry'
 import { buildApp } from '../../src/server/app'
-import { MemoryStore } from '../helpers/memory-store'
+import { MemoryStore } from './memory-store'
 
 export const ADMIN = 'admin-token'
 
