@@ -70,7 +70,7 @@ export function renderMarkdown(r) {
     for (const w of r.watch) {
       const fds = w.workerdFds?.length ? `open fds after opening: ${w.workerdFds.map((x) => `${x.role} ${x.fds}`).join(', ')}` : undefined
       const note = [fds, w.error, w.timeout, w.openStopped, w.writesStopped, w.openError && `first open error: ${w.openError}`,
-        w.burstRetried && `${w.burstRetried} burst writes answered 503 (${(w.burstError ?? '').slice(9, 60)}…) and were sent again`].filter(Boolean).join('; ').replace(/\|/g, '/').replace(/\n/g, ' ').slice(0, 300)
+        w.writeRetries && `${w.writeRetries} writes failed (first: ${(w.writeError ?? '').slice(0, 70)}…) and were checked and sent again`].filter(Boolean).join('; ').replace(/\|/g, '/').replace(/\n/g, ' ').slice(0, 300)
       L.push(`| ${w.watchers.toLocaleString('en-US')} | ${w.opened?.toLocaleString('en-US') ?? '–'}${w.openSeconds != null ? ` (${w.openSeconds.toFixed(1)})` : ''} | ${ms(w.latency?.p50)} / ${ms(w.latency?.p99)} | ${ms(w.fromSend?.p50)} / ${ms(w.fromSend?.p99)} | ${ms(w.writeMs?.p50)} / ${ms(w.writeMs?.p99)} | ${kib(w.memPerWatcher?.tree)} / ${kib(w.memPerWatcher?.userWorker)} / ${kib(w.memPerWatcher?.proxy)} | ${f0(w.delivery?.eventsPerS)} | ${w.closedByServer ?? '–'} | ${note} |`)
     }
     L.push('')

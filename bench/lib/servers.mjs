@@ -1,7 +1,7 @@
 // Starting each mode on loopback with a fresh state dir, and the etcd that Node mode runs on.
 import { execFileSync } from 'node:child_process'
 import { randomBytes } from 'node:crypto'
-import { mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
@@ -15,8 +15,16 @@ export const quietEnv = {
   CLOUDFLARE_CF_FETCH_ENABLED: 'false',
 }
 
+const made = []
 export function tempDir(prefix) {
-  return mkdtempSync(join(tmpdir(), `edge-bench-${prefix}-`))
+  const dir = mkdtempSync(join(tmpdir(), `edge-bench-${prefix}-`))
+  made.push(dir)
+  return dir
+}
+
+/** Removes every temp dir made by this run but those named in keep (call after the servers stopped). */
+export function removeTempDirs(keep = []) {
+  for (const d of made.splice(0)) if (!keep.includes(d)) rmSync(d, { recursive: true, force: true })
 }
 
 /** A file's text once it is complete (a PEM file is written after it is created). */
