@@ -14,21 +14,24 @@ afterAll(async () => {
   await server?.dispose()
 })
 
-/** Starts kubectl in the background and collects its output until `until` matches or it exits. */
-function background(args: string[]): { output: () => string; waitFor: (re: RegExp) => Promise<void>; exited: Promise<number>; kill: () => void } {
+/** Starts kubectl in the background; waitFor polls its stdout, or its stderr (where -v logs go). */
+function background(args: string[]) {
   const child = spawn(KUBECTL, ['--kubeconfig', server.kubeconfig, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
   let out = ''
+  let err = ''
   child.stdout.on('data', (d) => (out += d))
-  child.stderr.on('data', (d) => (out += d))
+  child.stderr.on('data', (d) => (err += d))
   const exited = new Promise<number>((r) => child.on('close', (code) => r(code ?? -1)))
+  const poll = async (text: () => string, re: RegExp) => {
+    for (let i = 0; i < 300 && !re.test(text()); i++) await new Promise((r) => setTimeout(r, 100))
+    if (!re.test(text())) throw new Error(`never saw ${re} in:\n${text()}\n${err}`)
+  }
   return {
     output: () => out,
     exited,
     kill: () => child.kill('SIGTERM'),
-    waitFor: async (re) => {
-      for (let i = 0; i < 300 && !re.test(out); i++) await new Promise((r) => setTimeout(r, 100))
-      if (!re.test(out)) throw new Error(`never saw ${re} in:\n${out}`)
-    },
+    waitFor: (re: RegExp) => poll(() => out, re),
+    waitForLog: (re: RegExp) => poll(() => err, re),
   }
 }
 
@@ -43,8 +46,10 @@ async function eventually<T>(fn: () => T | Promise<T>, ok: (v: T) => boolean): P
 
 describe('watch', () => {
   it('kubectl get -w sees ADDED, MODIFIED and DELETED made by a second kubectl', async () => {
-    const w = background(['get', 'cm', '-n', 'w', '-w', '--output-watch-events', '--watch-only'])
-    await new Promise((r) => setTimeout(r, 1500))
+    // Start from a settled namespace, and write only once the watch is open (-v=6 logs its request).
+    await eventually(() => server.kubectl(['get', 'cm', 'kube-root-ca.crt', '-n', 'w']), (r) => r.code === 0)
+    const w = background(['get', 'cm', '-n', 'w', '-w', '--output-watch-events', '--watch-only', '-v=6'])
+    await w.waitForLog(/configmaps\?.*watch=true.* 200 OK/)
     await server.k('create', 'configmap', 'seen', '-n', 'w')
     await w.waitFor(/ADDED\s+seen/)
     await server.k('label', 'cm', 'seen', '-n', 'w', 'x=1')
@@ -71,8 +76,8 @@ describe('watch', () => {
     })
     expect(await server.k('delete', 'cm', 'held', '-n', 'w', '--wait=false')).toBe('configmap "held" deleted\n')
     expect(await server.k('get', 'cm', 'held', '-n', 'w', '-o', 'jsonpath={.metadata.deletionTimestamp}')).toMatch(/^\d{4}-\d\d-\d\dT/)
-    const wait = background(['wait', '--for=delete', 'cm/held', '-n', 'w', '--timeout=60s'])
-    await new Promise((r) => setTimeout(r, 1500))
+    const wait = background(['wait', '--for=delete', 'cm/held', '-n', 'w', '--timeout=60s', '-v=6'])
+    await wait.waitForLog(/watch=true.* 200 OK/)
     await server.k('patch', 'cm', 'held', '-n', 'w', '--type=json', '-p', '[{"op":"remove","path":"/metadata/finalizers"}]')
     expect(await wait.exited).toBe(0)
     expect(wait.output()).toBe('configmap/held condition met\n')
@@ -80,8 +85,8 @@ describe('watch', () => {
 
   it('kubectl wait --for=condition returns when the status condition appears', async () => {
     await server.k('create', 'deployment', 'waiter', '-n', 'w', '--image=nginx')
-    const wait = background(['wait', '--for=condition=Available', 'deploy/waiter', '-n', 'w', '--timeout=60s'])
-    await new Promise((r) => setTimeout(r, 1500))
+    const wait = background(['wait', '--for=condition=Available', 'deploy/waiter', '-n', 'w', '--timeout=60s', '-v=6'])
+    await wait.waitForLog(/watch=true.* 200 OK/)
     await server.k('patch', 'deploy', 'waiter', '-n', 'w', '--subresource=status', '--type=merge', '-p',
       JSON.stringify({ status: { conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', message: 'ok', lastUpdateTime: '2026-01-01T00:00:00Z', lastTransitionTime: '2026-01-01T00:00:00Z' }] } }))
     expect(await wait.exited).toBe(0)
