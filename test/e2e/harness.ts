@@ -2,42 +2,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { request as httpsRequest } from 'node:https'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
+import { freePort, KUBECTL, run, type RunResult } from '../helpers/process'
 
 const ROOT = resolve(__dirname, '..', '..')
-export const KUBECTL = process.env.KUBECTL ?? '/usr/bin/kubectl'
-
-export interface RunResult { code: number; stdout: string; stderr: string }
-
-export async function freePort(): Promise<number> {
-  return new Promise((res, rej) => {
-    const srv = createServer()
-    srv.once('error', rej)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => res(port))
-    })
-  })
-}
-
-export function run(cmd: string, args: string[], opts: { env?: Record<string, string>; input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
-  return new Promise((res, rej) => {
-    const child = spawn(cmd, args, { env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
-    child.on('error', rej)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      res({ code: code ?? -1, stdout, stderr })
-    })
-    child.stdin.end(opts.input ?? '')
-  })
-}
+export { KUBECTL, run, freePort, type RunResult }
 
 export class LocalServer {
   private child?: ChildProcess

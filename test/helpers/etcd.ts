@@ -2,7 +2,7 @@
 // (and its data removed) by stop(). Members of a cluster share one initial-cluster line.
 import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { freePort } from './process'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -36,17 +36,6 @@ export interface EtcdOptions {
 }
 
 /** A free loopback TCP port (bound once and released; etcd binds it right after). */
-export async function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer()
-    srv.once('error', reject)
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number }
-      srv.close(() => resolve(port))
-    })
-  })
-}
-
 class Member implements EtcdMember {
   private proc: ChildProcess | undefined
   private output = ''

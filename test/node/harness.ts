@@ -6,30 +6,12 @@ import { request } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse } from 'yaml'
-import { freePort, startEtcd, type EtcdCluster } from '../helpers/etcd'
+import { startEtcd, type EtcdCluster } from '../helpers/etcd'
+import { freePort, KUBECTL, run, type RunResult } from '../helpers/process'
 
 export const ROOT = resolve(__dirname, '..', '..')
-export const KUBECTL = process.env.KUBECTL ?? '/usr/bin/kubectl'
 export const ETCDCTL = process.env.ETCDCTL ?? 'etcdctl'
-
-export interface RunResult { code: number; stdout: string; stderr: string }
-
-export function run(cmd: string, args: string[], opts: { env?: Record<string, string>; cwd?: string; timeoutMs?: number; input?: string } = {}): Promise<RunResult> {
-  return new Promise((res, rej) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] })
-    let stdout = ''
-    let stderr = ''
-    child.stdout.on('data', (d) => (stdout += d))
-    child.stderr.on('data', (d) => (stderr += d))
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 60_000)
-    child.on('error', rej)
-    child.on('close', (code) => {
-      clearTimeout(timer)
-      res({ code: code ?? -1, stdout, stderr })
-    })
-    child.stdin.end(opts.input ?? '')
-  })
-}
+export { KUBECTL, run, type RunResult }
 
 let built: Promise<void> | undefined
 

@@ -5,7 +5,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCA, signCertificate } from '../../src/node/pki'
-import { freePort, startEtcd, type EtcdCluster } from '../helpers/etcd'
+import { startEtcd, type EtcdCluster } from '../helpers/etcd'
+import { freePort } from '../helpers/process'
 import { buildNode, ETCDCTL, KUBECTL, NodeServer, ROOT, run } from './harness'
 
 async function eventually<T>(what: string, f: () => Promise<T | undefined>): Promise<T> {
