@@ -1,21 +1,14 @@
 // kubectl apply (client-side and server-side), diff, edit, explain and field validation through the real
 // kubectl against `npm start` (the Worker on workerd): what kubectl needs OpenAPI, strategic merge patch,
 // managed fields and server-side apply for.
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { KUBECTL, LocalServer, run, type RunResult } from './harness'
 
 let server: LocalServer
-let dir: string
 
 const kubectl = (...args: string[]): Promise<RunResult> => server.kubectl(args)
-const file = (name: string, text: string): string => {
-  const p = join(dir, name)
-  writeFileSync(p, text)
-  return p
-}
+const file = (name: string, text: string): string => server.file(name, text)
 const jsonOf = async (...args: string[]) => JSON.parse(await server.k(...args, '--show-managed-fields', '-o', 'json'))
 
 const deployment = (opts: { replicas: number; containers: [string, string][]; extra?: string }) => `
@@ -53,7 +46,6 @@ stringData:
 ${deployment({ replicas: 2, containers: [['a', 'nginx:1.25'], ['b', 'busybox:1'], ['c', 'redis:7']] })}`
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'edge-apiserver-apply-e2e-'))
   server = await LocalServer.start()
 }, 180_000)
 
@@ -82,7 +74,7 @@ describe('client-side kubectl apply', () => {
   })
 
   it('re-applies an edit that drops one container and reorders the others: containers merge by name', async () => {
-    const r = await kubectl('apply', '-f', join(dir, 'm2.yaml'))
+    const r = await kubectl('apply', '-f', join(server.stateDir, 'm2.yaml'))
     expect(r.stdout).toBe('deployment.apps/web configured\n')
     const d = await jsonOf('get', 'deployment', 'web')
     expect(d.spec.replicas).toBe(3)

@@ -3,8 +3,7 @@
 // printer columns, watch, merge/json/strategic patch, schema and CEL validation, scale, field selectors,
 // explain), and deleting a CRD with its objects.
 import { spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { readdirSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { KUBECTL, LocalServer, type RunResult } from './harness'
@@ -12,13 +11,8 @@ import { KUBECTL, LocalServer, type RunResult } from './harness'
 const CRDS = resolve(__dirname, '..', '..', '..', 'shared', 'crds')
 
 let server: LocalServer
-let dir: string
 const kubectl = (...args: string[]): Promise<RunResult> => server.kubectl(args)
-const file = (name: string, text: string): string => {
-  const p = join(dir, name)
-  writeFileSync(p, text)
-  return p
-}
+const file = (name: string, text: string): string => server.file(name, text)
 
 function applyServerSide(path: string): Promise<string> {
   return server.k('apply', '--server-side', '-f', path)
@@ -77,7 +71,6 @@ spec: ${spec}
 `
 
 beforeAll(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'crd-e2e-'))
   server = await LocalServer.start()
 })
 afterAll(async () => {

@@ -1,10 +1,9 @@
 // Starts the server the way a user does (npm start) and drives it with the real kubectl.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
-import { request as httpsRequest } from 'node:https'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { freePort, KUBECTL, run, type RunResult } from '../helpers/process'
+import { freePort, httpsRequest, KUBECTL, run, type HttpsResponse, type RunResult } from '../helpers/process'
 
 const ROOT = resolve(__dirname, '..', '..')
 export { KUBECTL, run, freePort, type RunResult }
@@ -61,27 +60,17 @@ export class LocalServer {
   }
 
   /** A raw HTTPS request as the admin (or with the given headers), for what kubectl checks client-side. */
-  request(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  request(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<HttpsResponse> {
     const token = readFileSync(join(this.stateDir, 'admin-token'), 'utf8').trim()
     const ca = readFileSync(join(this.stateDir, 'pki', 'ca.crt'))
-    return new Promise((res, rej) => {
-      const req = httpsRequest({
-        host: '127.0.0.1', port: this.port, path, method, ca,
-        headers: {
-          Authorization: `Bearer ${token}`, Accept: 'application/json',
-          // Framed explicitly: Node sends a DELETE body without Content-Length or chunking otherwise.
-          ...(body !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) } : {}),
-          ...headers,
-        },
-      }, (r) => {
-        let data = ''
-        r.setEncoding('utf8')
-        r.on('data', (d) => (data += d))
-        r.on('end', () => res({ status: r.statusCode ?? 0, headers: r.headers, body: data }))
-      })
-      req.on('error', rej)
-      req.end(body)
-    })
+    return httpsRequest({ port: this.port, method, path, ca, body, headers: { Authorization: `Bearer ${token}`, ...headers } })
+  }
+
+  /** Writes a file (a manifest, say) into the state dir and returns its path. */
+  file(name: string, text: string): string {
+    const p = join(this.stateDir, name)
+    writeFileSync(p, text)
+    return p
   }
 
   kubectl(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {

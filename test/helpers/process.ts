@@ -1,5 +1,7 @@
-// Running the real command-line tools the tests drive, and finding loopback ports for servers.
+// Running the real command-line tools the tests drive, raw HTTPS requests for what kubectl checks
+// client-side, and loopback ports for servers.
 import { spawn } from 'node:child_process'
+import { request } from 'node:https'
 import { createServer } from 'node:net'
 
 export const KUBECTL = process.env.KUBECTL ?? '/usr/bin/kubectl'
@@ -32,5 +34,33 @@ export function freePort(): Promise<number> {
       const { port } = srv.address() as { port: number }
       srv.close(() => res(port))
     })
+  })
+}
+
+export interface HttpsResponse { status: number; headers: Record<string, string | string[] | undefined>; body: string }
+
+/** One HTTPS request to 127.0.0.1 that trusts `ca`, optionally with a client certificate. */
+export function httpsRequest(opts: {
+  port: number; method: string; path: string; ca: string | Buffer; cert?: string; key?: string
+  headers?: Record<string, string>; body?: string | Buffer
+}): Promise<HttpsResponse> {
+  const { body } = opts
+  return new Promise((res, rej) => {
+    const req = request({
+      host: '127.0.0.1', port: opts.port, path: opts.path, method: opts.method, ca: opts.ca, cert: opts.cert, key: opts.key,
+      headers: {
+        Accept: 'application/json',
+        // Framed explicitly: Node sends a DELETE body without Content-Length or chunking otherwise.
+        ...(body !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) } : {}),
+        ...opts.headers,
+      },
+    }, (r) => {
+      let data = ''
+      r.setEncoding('utf8')
+      r.on('data', (d) => (data += d))
+      r.on('end', () => res({ status: r.statusCode ?? 0, headers: r.headers, body: data }))
+    })
+    req.on('error', rej)
+    req.end(body)
   })
 }

@@ -1,13 +1,13 @@
 // Starts Node mode the way a user does (the built dist/node.js with kube-apiserver flags) and talks
 // to it with the real kubectl, etcdctl, or a raw HTTPS request with a chosen client certificate.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse } from 'yaml'
 import { startEtcd, type EtcdCluster } from '../helpers/etcd'
-import { freePort, KUBECTL, run, type RunResult } from '../helpers/process'
+import { freePort, httpsRequest, KUBECTL, run, type HttpsResponse, type RunResult } from '../helpers/process'
 
 export const ROOT = resolve(__dirname, '..', '..')
 export const ETCDCTL = process.env.ETCDCTL ?? 'etcdctl'
@@ -196,26 +196,16 @@ export class NodeModeLocalServer {
    * A raw HTTPS request as the admin, by client certificate; with an Authorization header of the
    * caller's, without the certificate (x509 comes first in kube-apiserver's authenticator chain).
    */
-  request(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<{ status: number; headers: Record<string, string | string[] | undefined>; body: string }> {
+  request(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<HttpsResponse> {
     const creds = this.server.credentials()
     const asCaller = Object.keys(headers).some((h) => h.toLowerCase() === 'authorization')
-    return new Promise((res, rej) => {
-      const req = request({
-        host: '127.0.0.1', port: this.port, path, method, ca: creds.ca,
-        ...(asCaller ? {} : { cert: creds.cert, key: creds.key }),
-        headers: {
-          Accept: 'application/json',
-          ...(body !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) } : {}),
-          ...headers,
-        },
-      }, (r) => {
-        let data = ''
-        r.setEncoding('utf8')
-        r.on('data', (d) => (data += d))
-        r.on('end', () => res({ status: r.statusCode ?? 0, headers: r.headers, body: data }))
-      })
-      req.on('error', rej)
-      req.end(body)
-    })
+    return httpsRequest({ port: this.port, method, path, ca: creds.ca, ...(asCaller ? {} : { cert: creds.cert, key: creds.key }), body, headers })
+  }
+
+  /** Writes a file (a manifest, say) into the state dir and returns its path. */
+  file(name: string, text: string): string {
+    const p = join(this.stateDir, name)
+    writeFileSync(p, text)
+    return p
   }
 }
