@@ -1,5 +1,6 @@
 // Errors as values, named after k8s.io/apimachinery/pkg/api/errors, rendered to a Status in one place.
 import { goValue } from './gofmt'
+import { isStoreError } from '../storage/store'
 
 export type StatusReason =
   | 'NotFound' | 'AlreadyExists' | 'Conflict' | 'Invalid' | 'BadRequest' | 'MethodNotAllowed'
@@ -214,7 +215,11 @@ export function timeout(message: string): StatusError {
 }
 
 export function toStatusError(err: unknown): StatusError {
-  return err instanceof StatusError ? err : internalError(err)
+  if (err instanceof StatusError) return err
+  // A value past the store's limit (etcd's 1.5 MiB request limit): kube-apiserver passes etcd's error on as a
+  // bare 500 (kubernetes/kubernetes#112152), and so do we, with etcd's words.
+  if (isStoreError(err, 'TooLarge')) return new StatusError(500, 'InternalError', 'etcdserver: request is too large')
+  return internalError(err)
 }
 
 export function isStatusErrorReason(err: unknown, reason: StatusReason): boolean {

@@ -57,6 +57,19 @@ describe('bad input', () => {
     expect((await server.request('GET', `${CM}/big`)).status).toBe(404)
   })
 
+  it('answers a body under the request limit but over the store\'s with etcd\'s 500, and stores nothing', async () => {
+    // A ConfigMap stops at 1 MiB of data in validation; a PodTemplate has no such rule, so it reaches the store.
+    const templates = '/api/v1/namespaces/default/podtemplates'
+    const big = JSON.stringify({
+      apiVersion: 'v1', kind: 'PodTemplate', metadata: { name: 'big' },
+      template: { spec: { containers: [{ name: 'c', image: 'nginx', env: [{ name: 'X', value: 'a'.repeat(2 * 1024 * 1024) }] }] } },
+    })
+    const r = await server.request('POST', templates, big)
+    expect(r.status).toBe(500)
+    expect(status(r.body).message).toBe('etcdserver: request is too large')
+    expect((await server.request('GET', `${templates}/big`)).status).toBe(404)
+  })
+
   it('answers an unknown kind or resource with 404 NotFound', async () => {
     const r = await server.request('GET', '/api/v1/namespaces/default/gizmos')
     expect(r.status).toBe(404)
