@@ -63,3 +63,13 @@ export function isStoreError(e: unknown, code?: StoreErrorCode): e is StoreError
 export function prefixEnd(prefix: string): string {
   return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)
 }
+
+/** etcd's default --max-request-bytes: the largest value either store takes (StoreError 'TooLarge' beyond it). */
+export const MAX_VALUE_BYTES = 1.5 * 1024 * 1024
+
+/** Whether a value is over MAX_VALUE_BYTES in UTF-8, encoding it only when its length leaves that open. */
+export function exceedsValueLimit(s: string): boolean {
+  if (s.length > MAX_VALUE_BYTES) return true // at least one byte per UTF-16 unit
+  if (s.length * 3 <= MAX_VALUE_BYTES) return false // at most three
+  return new TextEncoder().encode(s).length > MAX_VALUE_BYTES
+}

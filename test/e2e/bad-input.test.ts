@@ -67,7 +67,9 @@ describe('bad input', () => {
     const r = await server.request('POST', templates, big)
     expect(r.status).toBe(500)
     expect(status(r.body).message).toBe('etcdserver: request is too large')
-    expect((await server.request('GET', `${templates}/big`)).status).toBe(404)
+    const after = await server.request('GET', `${templates}/big`)
+    expect(after.body).toContain('not found')
+    expect(after.status).toBe(404)
   })
 
   it('answers an unknown kind or resource with 404 NotFound', async () => {

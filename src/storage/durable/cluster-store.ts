@@ -2,7 +2,7 @@
 // single thread serializes writes, as a single etcd raft group does, and each write is one
 // transactionSync, so the revision, the current state and the history change together or not at all.
 import { DurableObject } from 'cloudflare:workers'
-import type { KeyValue, ListOptions, StoreEvent } from '../store'
+import { exceedsValueLimit, type KeyValue, type ListOptions, type StoreEvent } from '../store'
 import { applyMigrations } from './migrations'
 import { encodeEvent, type CompactResult, type Failure, type GetResult, type ListResult, type WriteResult } from './protocol'
 import { Tables } from './tables'
@@ -34,7 +34,7 @@ export interface BackgroundWork {
  * The largest value accepted, in UTF-8 bytes: what etcd accepts by default (--max-request-bytes,
  * 1.5 MiB), so both stores refuse the same objects. It also keeps a row under SQLite's 2 MB.
  */
-export const MAX_VALUE_BYTES = 1.5 * 1024 * 1024
+export { MAX_VALUE_BYTES } from '../store'
 
 export class ClusterStore extends DurableObject<ClusterStoreEnv> {
   private readonly tables: Tables
@@ -217,7 +217,7 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     value: string | undefined,
     decide: (current: KeyValue | undefined, revision: number) => KeyValue | Failure | null,
   ): WriteResult {
-    if (value !== undefined && tooLarge(value)) return { ok: false, code: 'TooLarge' }
+    if (value !== undefined && exceedsValueLimit(value)) return { ok: false, code: 'TooLarge' }
     const revision = this.revision + 1
     const outcome = this.ctx.storage.transactionSync(() => {
       const current = this.tables.get(key)
@@ -285,9 +285,3 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
   }
 }
 
-/** Whether s is over MAX_VALUE_BYTES in UTF-8, encoding it only when its length leaves that open. */
-function tooLarge(s: string): boolean {
-  if (s.length > MAX_VALUE_BYTES) return true // at least one byte per UTF-16 unit
-  if (s.length * 3 <= MAX_VALUE_BYTES) return false // at most three
-  return new TextEncoder().encode(s).length > MAX_VALUE_BYTES
-}

@@ -2,7 +2,7 @@
 // plus the Store key, the value the object's JSON, writes are transactions comparing revisions, and
 // resourceVersion is the key's mod revision.
 import type { Etcd3, ICompare, IKeyValue, IRangeRequest, IResponseHeader, Watcher } from 'etcd3'
-import { StoreError, type KeyValue, type ListOptions, type Store, type StoreEvent, type WatchOptions } from '../store'
+import { exceedsValueLimit, StoreError, type KeyValue, type ListOptions, type Store, type StoreEvent, type WatchOptions } from '../store'
 import { isCompactedError, isFutureRevisionError, isTooLargeError } from './errors'
 import { DEFAULT_HUB_LIMITS, WatchHub, type HubLimits, type WatchSink, type WatchSource } from './watch-hub'
 
@@ -60,6 +60,7 @@ export class EtcdStore implements Store {
   }
 
   async create(key: string, value: string): Promise<KeyValue> {
+    this.checkSize(key, value)
     const k = this.etcdKey(key)
     const res = await this.txn(key, {
       compare: [{ key: k, target: 'Create', result: 'Equal', create_revision: 0 }],
@@ -72,6 +73,7 @@ export class EtcdStore implements Store {
   }
 
   async update(key: string, value: string, expectModRevision: number): Promise<KeyValue> {
+    this.checkSize(key, value)
     const k = this.etcdKey(key)
     const res = await this.txn(key, {
       compare: [
@@ -169,6 +171,14 @@ export class EtcdStore implements Store {
   private currentOf(res: { responses: { response_range: { kvs: IKeyValue[] } }[] }): KeyValue | undefined {
     const kv = res.responses[0]?.response_range?.kvs[0]
     return kv ? this.keyValue(kv) : undefined
+  }
+
+  /**
+   * Refused here rather than by etcd: etcd3's client counts etcd's refusal as a recoverable failure, retries it
+   * and, after three, opens its circuit breaker on every other request for seconds.
+   */
+  private checkSize(key: string, value: string): void {
+    if (exceedsValueLimit(value)) throw new StoreError('TooLarge', key)
   }
 
   private async txn(key: string, req: Parameters<Etcd3['kv']['txn']>[0]) {
