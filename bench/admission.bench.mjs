@@ -12,7 +12,7 @@ export { buildAdmission } from './src/admission/chain'
 export { RegistryStore } from './src/registry/store'
 export { Registry } from './src/registry/registry'
 export { builtinResources } from './src/registry/builtin'
-export { MemoryStore } from './test/auth/memory-store'
+export { MemoryStore } from './test/helpers/memory-store'
 `
 // Bundled to a file (not a data: URL) so that packages resolve from node_modules.
 const outfile = join(root, 'node_modules', '.cache', 'edge-apiserver', 'admission-bench.mjs')
