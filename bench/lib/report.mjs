@@ -37,7 +37,7 @@ export function renderMarkdown(r) {
   L.push('')
   L.push(`Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}; Node ${m.node}, wrangler ${m.wrangler} (workerd ${m.workerd}), etcd ${m.etcd ?? '–'}; commit ${m.gitCommit ?? '–'}. ` +
     `Load average at start ${m.loadAvgStart?.join(' ')}, at end ${m.loadAvgEnd?.join(' ')} (other work on the machine shares its 2 cores). ` +
-    `Each figure: median of ${p.runs} runs of ${p.durationS} s after a ${p.warmupS} s warm-up; ${p.connections} connections (LISTs of 1,000+ and Table: ${p.listConnections}); client: autocannon ${m.autocannon} over HTTPS keep-alive from the bench process. ` +
+    `Each figure: median of ${p.runs} runs of ${p.durationS} s after a ${p.warmupS} s warm-up (the ceiling: of ${p.runs} runs before the edge's reads and writes and ${p.runs} after); ${p.connections} connections (LISTs of 1,000+ and Table: ${p.listConnections}); client: autocannon ${m.autocannon} over HTTPS keep-alive from the bench process. ` +
     `RSS is the peak during the scenario of the whole server process tree (wrangler + workerd + esbuild for the edge), and of workerd alone. Whole run: ${r.elapsedS ?? '–'} s.`)
   L.push('')
   const ceil = r.edge?.ceiling
