@@ -26,7 +26,7 @@ const type = (resource) => registry.lookup('', 'v1', resource)
 const admin = { username: 'admin', groups: ['system:masters', 'system:authenticated'] }
 const ctx = () => ({ dryRun: false, warnings: [], user: admin })
 const plain = (t) => new RegistryStore(t, store)
-const admitted = (t) => new RegistryStore(t, store, undefined, { admission })
+const admitted = (t) => new RegistryStore(t, store, { admission })
 
 await plain(type('namespaces')).create(undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench' } }, ctx())
 await plain(type('serviceaccounts')).create('bench', { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: 'default' } }, ctx())

@@ -48,7 +48,7 @@ export async function serveResource(req: Request, url: URL, info: RequestInfo, r
   const ctx: RequestContext = { user, namespace: info.namespace || undefined, dryRun: false, warnings: [], auth }
   const scope: Scope = {
     req, url, query: url.searchParams, info, type, store, registry, ctx,
-    rs: new RegistryStore(type, store, undefined, { admission }),
+    rs: new RegistryStore(type, store, { admission }),
     namespace: type.namespaced && underNamespace ? info.namespace : undefined,
   }
   return handler(scope)

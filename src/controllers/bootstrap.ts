@@ -25,21 +25,20 @@ export async function bootstrapCluster(registry: Registry, store: Store, service
     if (!t) throw new Error(`bootstrap: ${resource} is not served`)
     return t
   }
-  const namespaces = new RegistryStore(lookup('', 'v1', 'namespaces'), store, async () => undefined)
+  const namespaces = new RegistryStore(lookup('', 'v1', 'namespaces'), store)
   // The RBAC post-start hook: default roles and bindings, reconciled on every start as kube-apiserver does.
   await ensureBootstrapPolicy(store)
   // Fast path for every later start: the last object bootstrap writes is there.
   const { kv } = await store.get('/registry/services/endpoints/default/kubernetes')
   if (kv) return
   for (const name of SYSTEM_NAMESPACES) await ensure(namespaces, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } })
-  const nsLookup = (name: string) => namespaces.get(undefined, name).catch(() => undefined)
-  const services = new RegistryStore(lookup('', 'v1', 'services'), store, nsLookup)
+  const services = new RegistryStore(lookup('', 'v1', 'services'), store)
   await ensure(services, 'default', {
     apiVersion: 'v1', kind: 'Service',
     metadata: { name: 'kubernetes', namespace: 'default', labels: { component: 'apiserver', provider: 'kubernetes' } },
     spec: { type: 'ClusterIP', clusterIP: KUBERNETES_SERVICE_IP, sessionAffinity: 'None', ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: servicePort }] },
   })
-  const endpoints = new RegistryStore(lookup('', 'v1', 'endpoints'), store, nsLookup)
+  const endpoints = new RegistryStore(lookup('', 'v1', 'endpoints'), store)
   await ensure(endpoints, 'default', {
     apiVersion: 'v1', kind: 'Endpoints',
     metadata: { name: 'kubernetes', namespace: 'default', labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' } },

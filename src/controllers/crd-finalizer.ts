@@ -36,10 +36,10 @@ export async function finalizeCustomResourceDefinition(store: Store, name: strin
   if (!kv) return
   const crd = decode(customresourcedefinitions, kv) as CRD
   if (!crd.metadata?.deletionTimestamp || !crd.metadata.finalizers?.includes(CLEANUP_FINALIZER)) return
-  const crds = new RegistryStore(customresourcedefinitions, store, async () => undefined)
+  const crds = new RegistryStore(customresourcedefinitions, store)
   const type = storageType(crd)
   const prefix = `/registry/${type.storagePrefix}/`
-  const crs = new RegistryStore(type, store, async () => undefined)
+  const crs = new RegistryStore(type, store)
   if ((await store.list(prefix, { limit: 1 })).kvs.length) {
     await setTerminating(crds, name, 'InstanceDeletionInProgress', 'CustomResource deletion is in progress')
     const { kvs } = await store.list(prefix)

@@ -147,14 +147,9 @@ export class ResourceTable {
     this.crdPrefixes.set(key, t.storagePrefix)
   }
 
-  /** The generic store for a kind, with the namespace check reading namespaces from the same store. */
+  /** The generic store for a kind (controller writes skip admission, as bootstrap's do). */
   registryStore(type: ResourceType, store: Store): RegistryStore {
-    const namespaces = this.builtin.get('namespaces')
-    return new RegistryStore(type, store, async (name) => {
-      if (!namespaces) return undefined
-      const { kv } = await store.get(storageKey(namespaces, undefined, name))
-      return kv ? (JSON.parse(kv.value) as KubeObject) : undefined
-    })
+    return new RegistryStore(type, store)
   }
 }
 

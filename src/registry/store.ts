@@ -134,11 +134,6 @@ export class RegistryStore {
   constructor(
     readonly type: ResourceType,
     private readonly store: Store,
-    /**
-     * Unused: the namespace-exists rule is the NamespaceLifecycle admission plugin's now. Kept so that existing
-     * callers compile.
-     */
-    _namespaceLookup?: (name: string) => Promise<KubeObject | undefined>,
     options: RegistryStoreOptions = {},
   ) {
     this.admission = options.admission

@@ -1,4 +1,4 @@
-// Builds the Hono app from a Config and a Store factory: request info → limits → authentication →
+// Builds the Hono app from a Config and a Store factory: request info → authentication →
 // impersonation → authorization → the API. No globals: the Worker and Node mode each build their own.
 import { Hono } from 'hono'
 import { aggregatedContentType, aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroupDoc, apiGroupList, apiResourceList, apiVersions } from '../api/discovery'

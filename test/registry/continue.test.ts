@@ -11,7 +11,7 @@ const ctx = { dryRun: false, warnings: [] }
 
 async function seeded(n: number) {
   const store = new MemoryStore()
-  const rs = new RegistryStore(configmaps, store, async (name) => ({ metadata: { name } }))
+  const rs = new RegistryStore(configmaps, store)
   for (let i = 0; i < n; i++) await rs.create('default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: `c${i}` } }, ctx)
   return { store, rs }
 }

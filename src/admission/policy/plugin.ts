@@ -3,7 +3,7 @@
 // matchConditions, validationActions Deny/Warn/Audit and messageExpression.
 import { StatusError, type StatusReason } from '../../server/errors'
 import type { PluginContext } from '../chain'
-import { CelCompileError, CelEvalError, evaluate, evaluateBool, fromCel, toCel } from '../cel'
+import { CelCompileError, CelEvalError, evaluate, evaluateBool, toCel } from '../cel'
 import { admissionForbidden, type AdmissionPlugin, type Attributes } from '../types'
 import { namespaceSelectorMatches, objectSelectorMatches, ruleMatches } from '../webhook/matching'
 import { admissionRequest } from '../webhook/review'
