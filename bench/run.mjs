@@ -640,10 +640,14 @@ async function watchScenarios() {
           fromSend.push(Number(lastArrival(kk) - tSend) / 1e6)
           writeMs.push(Number(tResp - tSend) / 1e6)
         }
-        if (i === 0) r.rssAfterFirstEvent = treeRss(pid)
+        // memory is read once every watcher is open and has had an event (later, watchers may be gone)
+        if (i === 0) {
+          r.rssAfterFirstEvent = treeRss(pid)
+          r.workerdAfterFirstEvent = workerdFds(pid, srv.port)
+        }
       }
-      const after = treeRss(pid)
-      const afterWorkerd = workerdFds(pid, srv.port)
+      const after = r.rssAfterFirstEvent ?? treeRss(pid)
+      const afterWorkerd = r.workerdAfterFirstEvent ?? workerdFds(pid, srv.port)
       for (const xs of [lat, fromSend, writeMs]) xs.sort((x, y) => x - y)
       r.latency = { writes: lat.length, p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat.at(-1) }
       // the write's own time, and from sending it: a write may answer only after its fan-out
