@@ -1,3 +1,4 @@
+import { thrown } from '../helpers/status'
 import { describe, expect, it } from 'vitest'
 import {
   builtinFieldLabelConversion,
@@ -8,17 +9,9 @@ import {
   parseFieldSelector,
   unescapeFieldValue,
 } from '../../src/api/selectors/fields'
-import { StatusError } from '../../src/server/errors'
 
 function failure(fn: () => unknown): { code: number; reason: string; message: string } {
-  try {
-    fn()
-  } catch (e) {
-    expect(e).toBeInstanceOf(StatusError)
-    const err = e as StatusError
-    return { code: err.code, reason: err.reason, message: err.message }
-  }
-  throw new Error('expected a failure')
+  return thrown(() => fn())
 }
 
 interface Obj { name: string; phase?: string }

@@ -1,6 +1,6 @@
+import { thrown } from '../helpers/status'
 import { describe, expect, it } from 'vitest'
 import { JsonPatchApplyError, applyJsonPatch, applyJsonPatchOperations } from '../../src/api/patch/json-patch'
-import { StatusError } from '../../src/server/errors'
 
 const cm = () => ({
   apiVersion: 'v1',
@@ -25,14 +25,7 @@ function applyFailure(doc: unknown, ops: unknown): { code: number; reason: strin
 }
 
 function failure(doc: unknown, body: string): { code: number; reason: string; message: string } {
-  try {
-    applyJsonPatch(doc, body)
-  } catch (e) {
-    expect(e).toBeInstanceOf(StatusError)
-    const err = e as StatusError
-    return { code: err.code, reason: err.reason, message: err.message }
-  }
-  throw new Error('expected the patch to fail')
+  return thrown(() => applyJsonPatch(doc, body))
 }
 
 describe('applyJsonPatch', () => {

@@ -1,3 +1,4 @@
+import { thrown } from '../helpers/status'
 import { describe, expect, it } from 'vitest'
 import {
   formatLabelSelector,
@@ -6,17 +7,9 @@ import {
   labelSelectorToString,
   parseLabelSelector,
 } from '../../src/api/selectors/labels'
-import { StatusError } from '../../src/server/errors'
 
 function parseError(s: string): { code: number; reason: string; message: string } {
-  try {
-    parseLabelSelector(s)
-  } catch (e) {
-    expect(e).toBeInstanceOf(StatusError)
-    const err = e as StatusError
-    return { code: err.code, reason: err.reason, message: err.message }
-  }
-  throw new Error(`expected ${JSON.stringify(s)} to fail`)
+  return thrown(() => parseLabelSelector(s))
 }
 
 const nameRegex = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"

@@ -1,6 +1,6 @@
+import { thrown } from '../helpers/status'
 import { describe, expect, it } from 'vitest'
 import { applyMergePatch } from '../../src/api/patch/merge-patch'
-import { StatusError } from '../../src/server/errors'
 
 const doc = () => ({
   metadata: { name: 'c', labels: { a: '1', b: '2' } },
@@ -10,14 +10,7 @@ const doc = () => ({
 })
 
 function failure(body: string, fieldValidation?: string): { code: number; reason: string; message: string } {
-  try {
-    applyMergePatch(doc(), body, { fieldValidation })
-  } catch (e) {
-    expect(e).toBeInstanceOf(StatusError)
-    const err = e as StatusError
-    return { code: err.code, reason: err.reason, message: err.message }
-  }
-  throw new Error('expected the patch to fail')
+  return thrown(() => applyMergePatch(doc(), body, { fieldValidation }))
 }
 
 describe('applyMergePatch', () => {

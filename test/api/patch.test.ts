@@ -1,6 +1,6 @@
+import { thrownStatus } from '../helpers/status'
 import { describe, expect, it } from 'vitest'
 import { applyPatch, applyPatchWithWarnings, supportedPatchTypes } from '../../src/api/patch'
-import { StatusError } from '../../src/server/errors'
 
 const deploy = () => ({
   apiVersion: 'apps/v1',
@@ -11,13 +11,7 @@ const deploy = () => ({
 const builtin = { builtin: true, group: 'apps', kind: 'Deployment' }
 
 function status(fn: () => unknown) {
-  try {
-    fn()
-  } catch (e) {
-    expect(e).toBeInstanceOf(StatusError)
-    return (e as StatusError).toStatus()
-  }
-  throw new Error('expected a failure')
+  return thrownStatus(() => fn())
 }
 
 describe('applyPatch', () => {

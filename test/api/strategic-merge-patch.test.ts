@@ -1,3 +1,4 @@
+import { thrown } from '../helpers/status'
 import { describe, expect, it } from 'vitest'
 import { UnknownStatusError, applyStrategicMergePatch, strategicMergeMapPatch } from '../../src/api/patch/strategic-merge-patch'
 import { StatusError } from '../../src/server/errors'
@@ -23,14 +24,7 @@ const smp = (doc: Json, patch: unknown, kind = 'Pod', group = ''): Json => strat
 const smpBody = (doc: Json, body: string, kind = 'Pod', group = ''): Json => applyStrategicMergePatch(doc, body, group, kind) as Json
 
 function failure(doc: Json, body: string, kind = 'Pod'): { code: number; reason?: string; message: string } {
-  try {
-    applyStrategicMergePatch(doc, body, '', kind)
-  } catch (e) {
-    expect(e).toBeInstanceOf(StatusError)
-    const s = (e as StatusError).toStatus()
-    return { code: s.code, reason: s.reason, message: s.message! }
-  }
-  throw new Error('expected the patch to fail')
+  return thrown(() => applyStrategicMergePatch(doc, body, '', kind))
 }
 
 describe('strategic merge patch', () => {

@@ -1,3 +1,4 @@
+import { thrown } from '../helpers/status'
 import { describe, expect, it } from 'vitest'
 import { builtinResources } from '../../src/registry/builtin'
 import { StatusError } from '../../src/server/errors'
@@ -137,12 +138,7 @@ describe('deployments', () => {
     expect(() => create(deploys, { ...d, spec: { ...d.spec, replicas: 'x' } })).toThrowError(
       'Deployment in version "v1" cannot be handled as a Deployment: json: cannot unmarshal string into Go struct field DeploymentSpec.spec.replicas of type int32',
     )
-    try {
-      create(deploys, { ...d, spec: { ...d.spec, replicas: 'x' } })
-    } catch (e) {
-      expect(e).toBeInstanceOf(StatusError)
-      expect((e as StatusError).code).toBe(400)
-    }
+    expect(thrown(() => create(deploys, { ...d, spec: { ...d.spec, replicas: 'x' } })).code).toBe(400)
   })
 
   it('bumps generation on spec and annotation changes only', () => {

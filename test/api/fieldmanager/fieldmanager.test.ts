@@ -1,3 +1,4 @@
+import { thrownStatus } from '../../helpers/status'
 import { describe, expect, it } from 'vitest'
 import { applyConfiguration, updateManagedFields, type FieldManagerScope } from '../../../src/api/fieldmanager'
 import { FieldSet } from '../../../src/api/fieldmanager/fieldpath'
@@ -5,7 +6,6 @@ import { compare, merge, toFieldSet } from '../../../src/api/fieldmanager/typed'
 import { publishedSchema } from '../../../src/api/openapi/schema'
 import { builtinResources } from '../../../src/registry/builtin'
 import { Registry } from '../../../src/registry/registry'
-import { StatusError } from '../../../src/server/errors'
 import type { KubeObject } from '../../../src/registry/types'
 
 const registry = new Registry(builtinResources)
@@ -20,13 +20,7 @@ const podSpec = (containers: unknown[]) => ({ selector: { matchLabels: { app: 'w
 type Entry = { manager: string; operation: string; fieldsV1: Record<string, any>; apiVersion: string }
 const entries = (o: KubeObject) => o.metadata!.managedFields as Entry[]
 const statusOf = (fn: () => unknown) => {
-  try {
-    fn()
-  } catch (e) {
-    expect(e).toBeInstanceOf(StatusError)
-    return (e as StatusError).toStatus()
-  }
-  throw new Error('expected a failure')
+  return thrownStatus(() => fn())
 }
 
 describe('field sets', () => {

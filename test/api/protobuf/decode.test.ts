@@ -1,11 +1,11 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
+import { thrown } from '../../helpers/status'
 import { describe, expect, it } from 'vitest'
 import { decodeObject, negotiate, readBodyText } from '../../../src/api/negotiation'
 import { formatDuration } from '../../../src/api/protobuf/decode'
 import { decodeProtobufObject } from '../../../src/api/protobuf/envelope'
 import { messages } from '../../../src/api/protobuf/messages'
-import { StatusError } from '../../../src/server/errors'
 import { bytes, concat, entry, envelope, msg, str, timestamp, varint } from './wire'
 
 const FIXTURES = join(__dirname, 'fixtures')
@@ -13,14 +13,7 @@ const fixture = (name: string) => new Uint8Array(readFileSync(join(FIXTURES, nam
 const PROTOBUF = 'application/vnd.kubernetes.protobuf'
 
 function failure(fn: () => unknown): { code: number; reason: string; message: string } {
-  try {
-    fn()
-  } catch (e) {
-    expect(e).toBeInstanceOf(StatusError)
-    const err = e as StatusError
-    return { code: err.code, reason: err.reason, message: err.message }
-  }
-  throw new Error('expected a StatusError')
+  return thrown(() => fn())
 }
 
 describe('bodies kubectl 1.32 sends as protobuf (captured by capture.mjs)', () => {
