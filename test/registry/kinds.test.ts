@@ -1,7 +1,6 @@
 import { thrown } from '../helpers/status'
 import { describe, expect, it } from 'vitest'
 import { builtinResources } from '../../src/registry/builtin'
-import { StatusError } from '../../src/server/errors'
 import { create, kind, update } from './helpers'
 
 const meta = (name: string, extra: Record<string, unknown> = {}) => ({ name, namespace: 'default', ...extra })
