@@ -1,5 +1,5 @@
-// Go's formatting of values in the messages kube-apiserver writes: strconv.Quote (%q) and the %#v forms
-// field.Error uses for bad values.
+// Go's formatting of values in the messages kube-apiserver writes: strconv.Quote (%q), the %#v forms
+// field.Error uses for bad values, and the string order sort.Strings gives them.
 
 // unicode.IsPrint is false for these: controls, format, private use, unassigned, separators but ' '.
 const notPrintable = /^[\p{Cc}\p{Cf}\p{Co}\p{Cn}\p{Cs}\p{Zl}\p{Zp}\p{Zs}]$/u
@@ -34,4 +34,15 @@ export function goValue(v: unknown): string {
   if (v === null || v === undefined) return 'null'
   if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return `[]string{${v.map(goQuote).join(', ')}}`
   return '"object"'
+}
+
+/** sort.Strings order: bytewise on UTF-8, which for JS strings is code point order (not UTF-16 unit order). */
+export function compareStrings(a: string, b: string): number {
+  if (a === b) return 0
+  const ai = [...a]
+  const bi = [...b]
+  for (let i = 0; i < Math.min(ai.length, bi.length); i++) {
+    if (ai[i] !== bi[i]) return ai[i].codePointAt(0)! < bi[i].codePointAt(0)! ? -1 : 1
+  }
+  return ai.length - bi.length
 }

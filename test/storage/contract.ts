@@ -35,7 +35,8 @@ async function take(it: AsyncIterator<StoreEvent>, n: number): Promise<StoreEven
   return out
 }
 
-async function rejection(p: Promise<unknown>): Promise<StoreError> {
+/** The StoreError p rejects with (a test failure if it resolves). */
+export async function rejection(p: Promise<unknown>): Promise<StoreError> {
   try {
     await p
   } catch (e) {

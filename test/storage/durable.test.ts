@@ -7,7 +7,7 @@ import type { Miniflare } from 'miniflare'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DurableStore } from '../../src/storage/durable/client'
 import { StoreError, type Store, type StoreEvent } from '../../src/storage/store'
-import { storeContract } from './contract'
+import { rejection, storeContract } from './contract'
 import { clusterStub, startMiniflare } from './harness'
 
 let mf: Miniflare
@@ -23,15 +23,6 @@ const fresh = (on = mf, cluster = `test-${crypto.randomUUID()}`): Store => new D
 
 storeContract('DurableStore over ClusterStore on workerd', async () => ({ store: fresh(), cleanup: async () => {} }))
 
-async function failure(p: Promise<unknown>): Promise<StoreError> {
-  try {
-    await p
-  } catch (e) {
-    if (e instanceof StoreError) return e
-    throw e
-  }
-  throw new Error('expected a StoreError')
-}
 
 async function events(it: AsyncIterator<StoreEvent>, n: number): Promise<StoreEvent[]> {
   const out: StoreEvent[] = []
@@ -56,12 +47,12 @@ describe('ClusterStore', () => {
     const store = fresh()
     const max = 'x'.repeat(1.5 * MiB)
     await store.create('/registry/big/ascii', max)
-    expect((await failure(store.create('/registry/big/over', max + 'x'))).code).toBe('TooLarge')
+    expect((await rejection(store.create('/registry/big/over', max + 'x'))).code).toBe('TooLarge')
     // 0.6 Mi characters, 1.2 MiB in UTF-8: not too large; 0.8 Mi of them, 1.6 MiB: too large.
     await store.create('/registry/big/utf8', 'é'.repeat(0.6 * MiB))
-    expect((await failure(store.create('/registry/big/utf8-over', 'é'.repeat(0.8 * MiB)))).code).toBe('TooLarge')
+    expect((await rejection(store.create('/registry/big/utf8-over', 'é'.repeat(0.8 * MiB)))).code).toBe('TooLarge')
     const kv = (await store.get('/registry/big/ascii')).kv!
-    expect((await failure(store.update(kv.key, max + 'y', kv.modRevision))).code).toBe('TooLarge')
+    expect((await rejection(store.update(kv.key, max + 'y', kv.modRevision))).code).toBe('TooLarge')
     expect(await store.currentRevision()).toBe(3)
   })
 
@@ -81,13 +72,13 @@ describe('ClusterStore', () => {
     const a = await store.create('/registry/a', '1')
     await store.update(a.key, '2', a.modRevision)
     await store.compact(3)
-    expect(await failure(store.list('/registry/', { revision: 2 }))).toMatchObject({ code: 'Compacted', revision: 3 })
+    expect(await rejection(store.list('/registry/', { revision: 2 }))).toMatchObject({ code: 'Compacted', revision: 3 })
     const watched = store.watch('/registry/', 1, new AbortController().signal)[Symbol.asyncIterator]()
-    expect(await failure(watched.next())).toMatchObject({ code: 'Compacted', revision: 3 })
-    expect(await failure(store.list('/registry/', { revision: 9 }))).toMatchObject({ code: 'FutureRevision', revision: 3 })
+    expect(await rejection(watched.next())).toMatchObject({ code: 'Compacted', revision: 3 })
+    expect(await rejection(store.list('/registry/', { revision: 9 }))).toMatchObject({ code: 'FutureRevision', revision: 3 })
     const future = store.watch('/registry/', 9, new AbortController().signal)[Symbol.asyncIterator]()
-    expect(await failure(future.next())).toMatchObject({ code: 'FutureRevision', revision: 3 })
-    expect(await failure(store.compact(9))).toMatchObject({ code: 'FutureRevision' })
+    expect(await rejection(future.next())).toMatchObject({ code: 'FutureRevision', revision: 3 })
+    expect(await rejection(store.compact(9))).toMatchObject({ code: 'FutureRevision' })
   })
 
   it('delivers a backlog larger than the watch window completely, paced by the consumer', async () => {
@@ -203,7 +194,7 @@ describe('ClusterStore across a restart', () => {
       expect(await after.currentRevision()).toBe(revision)
       expect((await after.get(a.key)).kv).toEqual(a2)
       expect((await after.list('/registry/', { revision: a2.modRevision })).kvs).toEqual([a2, b])
-      expect((await failure(after.list('/registry/', { revision: a.modRevision }))).code).toBe('Compacted')
+      expect((await rejection(after.list('/registry/', { revision: a.modRevision }))).code).toBe('Compacted')
       // The ring of recent events is gone: the watch replays from the SQLite log.
       const ctl = new AbortController()
       const it = after.watch('/registry/', a2.modRevision, ctl.signal)[Symbol.asyncIterator]()

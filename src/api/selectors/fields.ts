@@ -2,7 +2,7 @@
 // values escaped with \ , = ), and the per-kind check of which fields a kind can be selected by
 // (the scheme's field label conversion functions, run by the list handler through Selector.Transform).
 import { badRequest } from '../../server/errors'
-import { goQuote } from './validation'
+import { compareStrings, goQuote } from '../../server/gofmt'
 
 export type FieldOperator = '=' | '!='
 
@@ -90,16 +90,6 @@ function splitTerm(term: string): { lhs: string; op: (typeof termOperators)[numb
   return undefined
 }
 
-// Go's sort.StringSlice order: bytewise on UTF-8, which is code point order.
-function compareStrings(a: string, b: string): number {
-  if (a === b) return 0
-  const ai = [...a]
-  const bi = [...b]
-  for (let i = 0; i < Math.min(ai.length, bi.length); i++) {
-    if (ai[i] !== bi[i]) return ai[i].codePointAt(0)! < bi[i].codePointAt(0)! ? -1 : 1
-  }
-  return ai.length - bi.length
-}
 
 /** fields.ParseSelector, throwing FieldSelectorParseError with apimachinery's message. */
 export function parseFieldRequirements(selector: string): FieldRequirement[] {

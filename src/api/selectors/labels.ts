@@ -1,6 +1,7 @@
 // Label selectors as k8s.io/apimachinery/pkg/labels parses and matches them: the query-string grammar
 // (labels.Parse), metav1.LabelSelector (LabelSelectorAsSelector) and their String() forms.
 import { badRequest } from '../../server/errors'
+import { compareStrings } from '../../server/gofmt'
 import { aggregateError, goQuote, invalidValueError, isLabelKey, isLabelValue } from './validation'
 
 /** selection.Operator values. */
@@ -22,16 +23,6 @@ export interface LabelSelector {
   toString(): string
 }
 
-// Go's sort.Strings / sort.Sort(ByKey) order: bytewise on UTF-8, which for JS strings is code point order.
-function compareStrings(a: string, b: string): number {
-  if (a === b) return 0
-  const ai = [...a]
-  const bi = [...b]
-  for (let i = 0; i < Math.min(ai.length, bi.length); i++) {
-    if (ai[i] !== bi[i]) return ai[i].codePointAt(0)! < bi[i].codePointAt(0)! ? -1 : 1
-  }
-  return ai.length - bi.length
-}
 
 const int64Min = -(2n ** 63n)
 const int64Max = 2n ** 63n - 1n
