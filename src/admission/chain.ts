@@ -3,6 +3,7 @@
 // DISABLE_ADMISSION_PLUGINS).
 import type { Registry } from '../registry/registry'
 import type { Admission, AdmissionPlugin, Attributes } from './types'
+import type { Prefetch } from './reader'
 import { namespaceLifecycle } from './plugins/namespace-lifecycle'
 import { limitRanger } from './plugins/limit-ranger'
 import { serviceAccount } from './plugins/service-account'
@@ -89,22 +90,22 @@ export class AdmissionChain implements Admission {
   }
 
   /**
-   * Starts the reads the plugins will make, together: each is a round trip to the Durable Object, and run one
-   * after another they would add up on every write. The reader memoizes them for the plugins to await.
+   * Reads what the plugins will read, in one round trip to the store: one trip per object, even made at the
+   * same time, would cost the Durable Object several RPCs on every write. The reader memoizes them for the
+   * plugins to await.
    */
   private prefetch(a: Attributes): void {
-    const reads: Promise<unknown>[] = []
+    const reads: Prefetch[] = []
     const on = (name: string) => this.plugins.some((p) => p.name === name)
-    if (on('MutatingAdmissionWebhook')) reads.push(a.reader.list('mutatingwebhookconfigurations', ''))
-    if (on('ValidatingAdmissionWebhook')) reads.push(a.reader.list('validatingwebhookconfigurations', ''))
-    if (on('ValidatingAdmissionPolicy')) reads.push(a.reader.list('validatingadmissionpolicies', ''), a.reader.list('validatingadmissionpolicybindings', ''))
+    if (on('MutatingAdmissionWebhook')) reads.push({ list: ['mutatingwebhookconfigurations', ''] })
+    if (on('ValidatingAdmissionWebhook')) reads.push({ list: ['validatingwebhookconfigurations', ''] })
+    if (on('ValidatingAdmissionPolicy')) reads.push({ list: ['validatingadmissionpolicies', ''] }, { list: ['validatingadmissionpolicybindings', ''] })
     if (a.namespace) {
-      reads.push(a.reader.get('namespaces', '', a.namespace))
-      if (on('ResourceQuota')) reads.push(a.reader.listWithRevisions('resourcequotas', a.namespace))
-      if (on('LimitRanger') && (a.type.resource === 'pods' || a.type.resource === 'persistentvolumeclaims') && a.type.group === '') reads.push(a.reader.list('limitranges', a.namespace))
+      reads.push({ get: ['namespaces', '', a.namespace] })
+      if (on('ResourceQuota')) reads.push({ list: ['resourcequotas', a.namespace] })
+      if (on('LimitRanger') && (a.type.resource === 'pods' || a.type.resource === 'persistentvolumeclaims') && a.type.group === '') reads.push({ list: ['limitranges', a.namespace] })
     }
-    // Failures surface where the plugin awaits the same read.
-    for (const r of reads) r.catch(() => {})
+    a.reader.prefetch(reads)
   }
 
   async validate(a: Attributes): Promise<void> {

@@ -2,7 +2,7 @@
 // configurations), memoized for one request so that two plugins asking for the same thing cost one Store call.
 // kube-apiserver's plugins read informer caches; at the edge the Store is the cache.
 import type { KubeObject } from '../registry/types'
-import type { KeyValue, Store } from '../storage/store'
+import type { BatchRead, KeyValue, Store } from '../storage/store'
 
 export interface StoredObject { object: KubeObject; modRevision: number }
 
@@ -10,6 +10,15 @@ function decode(kv: KeyValue): StoredObject {
   const object = JSON.parse(kv.value) as KubeObject
   object.metadata = { ...object.metadata, resourceVersion: String(kv.modRevision) }
   return { object, modRevision: kv.modRevision }
+}
+
+/** What prefetch reads: one object, or every object under a namespace ('' for a cluster-scoped kind). */
+export type Prefetch = { get: [storagePrefix: string, namespace: string, name: string] } | { list: [storagePrefix: string, namespace: string] }
+
+const LIST_PAGE = 1000
+
+function listPrefix(storagePrefix: string, namespace: string): string {
+  return namespace ? `/registry/${storagePrefix}/${namespace}/` : `/registry/${storagePrefix}/`
 }
 
 /** The etcd key of an object: /registry/<storagePrefix>/[<namespace>/]<name>. */
@@ -53,25 +62,48 @@ export class ObjectReader {
     return found ? structuredClone(found.object) : undefined
   }
 
+  /**
+   * Starts several reads in one round trip to the store and remembers them for the get/list calls that follow.
+   * Reads already remembered are not made again; a failure is left for the caller of that read to see.
+   */
+  prefetch(reads: Prefetch[]): void {
+    const todo = reads
+      .map((r) => ('get' in r ? { memo: 'get:' + objectKey(...r.get), read: { key: objectKey(...r.get) } } : { memo: 'list:' + listPrefix(...r.list), read: { prefix: listPrefix(...r.list), limit: LIST_PAGE } }))
+      .filter((r) => !this.memo.has(r.memo))
+    if (!todo.length) return
+    const batch = this.store.readBatch(todo.map((r): BatchRead => r.read))
+    todo.forEach((r, i) => {
+      const load = async () => {
+        const { kvs, more } = (await batch).results[i]
+        if ('key' in r.read) return kvs[0] ? decode(kvs[0]) : undefined
+        const objects = kvs.map(decode)
+        return more ? [...objects, ...(await this.listFrom(r.read.prefix, kvs[kvs.length - 1].key))] : objects
+      }
+      this.once(r.memo, load)
+    })
+  }
+
   /** Every object under a namespace (or every object, for a cluster-scoped kind when namespace is ''). */
   async listWithRevisions(storagePrefix: string, namespace: string, fresh = false): Promise<StoredObject[]> {
-    const prefix = namespace ? `/registry/${storagePrefix}/${namespace}/` : `/registry/${storagePrefix}/`
-    const load = async () => {
-      const out: StoredObject[] = []
-      let after: string | undefined
-      for (;;) {
-        const page = await this.store.list(prefix, { after, limit: 1000 })
-        for (const kv of page.kvs) out.push(decode(kv))
-        if (!page.more || !page.kvs.length) return out
-        after = page.kvs[page.kvs.length - 1].key
-      }
-    }
+    const prefix = listPrefix(storagePrefix, namespace)
+    const load = () => this.listFrom(prefix)
     if (fresh) {
       const p = load()
       this.memo.set('list:' + prefix, p)
       return p
     }
     return this.once('list:' + prefix, load)
+  }
+
+  /** The objects under prefix after the key `after`, a page at a time. */
+  private async listFrom(prefix: string, after?: string): Promise<StoredObject[]> {
+    const out: StoredObject[] = []
+    for (;;) {
+      const page = await this.store.list(prefix, { after, limit: LIST_PAGE })
+      for (const kv of page.kvs) out.push(decode(kv))
+      if (!page.more || !page.kvs.length) return out
+      after = page.kvs[page.kvs.length - 1].key
+    }
   }
 
   async list(storagePrefix: string, namespace: string): Promise<KubeObject[]> {

@@ -22,6 +22,11 @@ export interface ListOptions {
   after?: string
 }
 
+/** One read of a batch: a key, or the first `limit` keys under a prefix (every key when limit is unset). */
+export type BatchRead = { key: string } | { prefix: string; limit?: number }
+/** A batch read's answer: the key's pair (or none), or the keys under the prefix with whether more follow. */
+export interface BatchReadResult { kvs: KeyValue[]; more: boolean }
+
 export interface WatchOptions {
   /** Ask for a progress event this often when nothing else arrives (kube-apiserver bookmarks come from these). */
   progressIntervalMs?: number
@@ -31,6 +36,11 @@ export interface Store {
   get(key: string): Promise<{ kv?: KeyValue; revision: number }>
   /** `count` is how many keys the read range holds (keys under prefix after `after`), as etcd's range count: remainingItemCount = count - kvs.length. */
   list(prefix: string, opts?: ListOptions): Promise<{ kvs: KeyValue[]; revision: number; more: boolean; count: number }>
+  /**
+   * Several reads in one round trip, all at the current revision (etcd: one Txn of ranges). What a request
+   * needs to read before it writes costs one trip to the store instead of one per object.
+   */
+  readBatch(reads: BatchRead[]): Promise<{ results: BatchReadResult[]; revision: number }>
   create(key: string, value: string): Promise<KeyValue>
   update(key: string, value: string, expectModRevision: number): Promise<KeyValue>
   delete(key: string, expectModRevision?: number): Promise<KeyValue>

@@ -1,7 +1,7 @@
 // The in-memory Store for unit tests: etcd's revisions and key ranges, a compaction mark, a watch served
 // from its log, and a hook that sees each committed write (as the ClusterStore hands writes to its
 // background work).
-import { StoreError, type KeyValue, type ListOptions, type Store, type StoreEvent } from '../../src/storage/store'
+import { StoreError, type BatchRead, type KeyValue, type ListOptions, type Store, type StoreEvent } from '../../src/storage/store'
 
 export class MemoryStore implements Store {
   readonly data = new Map<string, KeyValue>()
@@ -26,6 +26,21 @@ export class MemoryStore implements Store {
     const keys = [...this.data.keys()].filter((k) => k.startsWith(prefix) && (opts.after === undefined || k > opts.after)).sort()
     const limited = opts.limit ? keys.slice(0, opts.limit) : keys
     return { kvs: limited.map((k) => this.data.get(k)!), revision: this.rev, more: limited.length < keys.length, count: keys.length }
+  }
+
+  /** One read, as one round trip to a real store. */
+  async readBatch(reads: BatchRead[]) {
+    this.reads++
+    const results = reads.map((r) => {
+      if ('key' in r) {
+        const kv = this.data.get(r.key)
+        return { kvs: kv ? [kv] : [], more: false }
+      }
+      const keys = [...this.data.keys()].filter((k) => k.startsWith(r.prefix)).sort()
+      const limited = r.limit ? keys.slice(0, r.limit) : keys
+      return { kvs: limited.map((k) => this.data.get(k)!), more: limited.length < keys.length }
+    })
+    return { results, revision: this.rev }
   }
 
   async create(key: string, value: string) {

@@ -271,6 +271,28 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
       })
     })
 
+    describe('readBatch', () => {
+      it('answers gets and lists together, at the current revision, in the order asked', async () => {
+        const a = await store.create(`${p}ns/a`, 'a')
+        for (const k of ['q/1', 'q/2', 'q/3']) await store.create(`${p}${k}`, k)
+        const { results, revision } = await store.readBatch([
+          { key: `${p}ns/a` },
+          { key: `${p}ns/missing` },
+          { prefix: `${p}q/` },
+          { prefix: `${p}q/`, limit: 2 },
+          { prefix: `${p}none/` },
+        ])
+        expect(revision).toBe(await store.currentRevision())
+        expect(results[0]).toEqual({ kvs: [a], more: false })
+        expect(results[1]).toEqual({ kvs: [], more: false })
+        expect(results[2]!.kvs.map((kv) => kv.value)).toEqual(['q/1', 'q/2', 'q/3'])
+        expect(results[2]!.more).toBe(false)
+        expect(results[3]!.kvs.map((kv) => kv.value)).toEqual(['q/1', 'q/2'])
+        expect(results[3]!.more).toBe(true)
+        expect(results[4]).toEqual({ kvs: [], more: false })
+      })
+    })
+
     describe('compaction', () => {
       it('fails reads below the compacted revision and keeps reads at and after it right', async () => {
         const a = await store.create(`${p}a`, 'a1')

@@ -70,6 +70,7 @@ export function clusterStub(mf: Miniflare, cluster: string): ClusterStoreStub {
   return {
     get: rpc('get'),
     list: rpc('list'),
+    readBatch: rpc('readBatch'),
     create: rpc('create'),
     update: rpc('update'),
     delete: rpc('delete'),

@@ -3,6 +3,8 @@
 // Miniflare stub, so it uses nothing but the stub and the WebSocket it hands back.
 import {
   StoreError,
+  type BatchRead,
+  type BatchReadResult,
   type KeyValue,
   type ListOptions,
   type Store,
@@ -37,6 +39,7 @@ export interface WatchSocket {
 export interface ClusterStoreStub {
   get(key: string): Promise<GetResult>
   list(prefix: string, opts?: ListOptions): Promise<ListResult>
+  readBatch(reads: BatchRead[]): Promise<{ results: BatchReadResult[]; revision: number }>
   create(key: string, value: string): Promise<WriteResult>
   update(key: string, value: string, expectModRevision: number): Promise<WriteResult>
   delete(key: string, expectModRevision?: number): Promise<WriteResult>
@@ -56,6 +59,11 @@ export class DurableStore implements Store {
   async list(prefix: string, opts?: ListOptions): Promise<{ kvs: KeyValue[]; revision: number; more: boolean; count: number }> {
     const r = ok(prefix, await this.stub.list(prefix, opts))
     return { kvs: r.kvs.map(copyKv), revision: r.revision, more: r.more, count: r.count }
+  }
+
+  async readBatch(reads: BatchRead[]): Promise<{ results: BatchReadResult[]; revision: number }> {
+    const r = await this.stub.readBatch(reads)
+    return { results: r.results.map((x) => ({ kvs: x.kvs.map(copyKv), more: x.more })), revision: r.revision }
   }
 
   async create(key: string, value: string): Promise<KeyValue> {

@@ -2,7 +2,7 @@
 // single thread serializes writes, as a single etcd raft group does, and each write is one
 // transactionSync, so the revision, the current state and the history change together or not at all.
 import { DurableObject } from 'cloudflare:workers'
-import { exceedsValueLimit, type KeyValue, type ListOptions, type StoreEvent } from '../store'
+import { exceedsValueLimit, type BatchRead, type BatchReadResult, type KeyValue, type ListOptions, type StoreEvent } from '../store'
 import { applyMigrations } from './migrations'
 import { encodeEvent, type CompactResult, type Failure, type GetResult, type ListResult, type WriteResult } from './protocol'
 import { Tables } from './tables'
@@ -101,6 +101,20 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     const { kvs, count } =
       revision === this.revision ? this.tables.listCurrent(range, limit) : this.tables.listAt(range, revision, limit)
     return { ok: true, kvs, revision, more: count > kvs.length, count }
+  }
+
+  /** Several reads at the current revision in one RPC: a write's admission reads, for one round trip. */
+  readBatch(reads: BatchRead[]): { results: BatchReadResult[]; revision: number } {
+    const results = reads.map((r): BatchReadResult => {
+      if ('key' in r) {
+        const kv = this.tables.get(r.key)
+        return { kvs: kv ? [kv] : [], more: false }
+      }
+      const limit = r.limit && r.limit > 0 ? r.limit : -1
+      const { kvs, count } = this.tables.listCurrent({ prefix: r.prefix }, limit)
+      return { kvs, more: count > kvs.length }
+    })
+    return { results, revision: this.revision }
   }
 
   // ---- writes ----

@@ -99,8 +99,7 @@ export class Tables {
       .exec<KvRow>(`SELECT key, value, create_rev, mod_rev, version FROM kv WHERE ${where} ORDER BY key LIMIT ?`, ...args, limit)
       .toArray()
       .map(toKv)
-    const count = this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM kv WHERE ${where}`, ...args).one().n
-    return { kvs, count }
+    return { kvs, count: this.countBeyond(kvs, limit, () => this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM kv WHERE ${where}`, ...args).one().n) }
   }
 
   /**
@@ -120,8 +119,12 @@ export class Tables {
       )
       .toArray()
       .map(toKv)
-    const count = this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM log AS l WHERE ${visible}`, ...args, revision).one().n
-    return { kvs, count }
+    return { kvs, count: this.countBeyond(kvs, limit, () => this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM log AS l WHERE ${visible}`, ...args, revision).one().n) }
+  }
+
+  /** A range's size: a page short of its limit is the whole range, so only a full page pays for a count query. */
+  private countBeyond(page: KeyValue[], limit: number, count: () => number): number {
+    return limit < 0 || page.length < limit ? page.length : count()
   }
 
   // ---- writes (the caller holds transactionSync) ----

@@ -2,7 +2,7 @@
 // plus the Store key, the value the object's JSON, writes are transactions comparing revisions, and
 // resourceVersion is the key's mod revision.
 import type { Etcd3, ICompare, IKeyValue, IRangeRequest, IResponseHeader, Watcher } from 'etcd3'
-import { exceedsValueLimit, StoreError, type KeyValue, type ListOptions, type Store, type StoreEvent, type WatchOptions } from '../store'
+import { exceedsValueLimit, StoreError, type BatchRead, type BatchReadResult, type KeyValue, type ListOptions, type Store, type StoreEvent, type WatchOptions } from '../store'
 import { isCompactedError, isFutureRevisionError, isTooLargeError } from './errors'
 import { DEFAULT_HUB_LIMITS, WatchHub, type HubLimits, type WatchSink, type WatchSource } from './watch-hub'
 
@@ -57,6 +57,21 @@ export class EtcdStore implements Store {
       more: res.more,
       count: Number(res.count),
     }
+  }
+
+  async readBatch(reads: BatchRead[]): Promise<{ results: BatchReadResult[]; revision: number }> {
+    const ranges = reads.map((r): IRangeRequest => {
+      if ('key' in r) return { key: this.etcdKey(r.key) }
+      const req: IRangeRequest = { key: this.etcdKey(r.prefix), range_end: rangeEnd(this.etcdKey(r.prefix)) }
+      if (r.limit && r.limit > 0) req.limit = r.limit
+      return req
+    })
+    const res = await this.txn('', { success: ranges.map((request_range) => ({ request_range })) })
+    const results = res.responses.map(({ response_range }) => ({
+      kvs: response_range!.kvs.map((kv) => this.keyValue(kv)),
+      more: response_range!.more,
+    }))
+    return { results, revision: revisionOf(res.header) }
   }
 
   async create(key: string, value: string): Promise<KeyValue> {
