@@ -116,13 +116,15 @@ export function negotiate(accept: string | null | undefined, allowed: { table: b
 }
 
 export function respond(status: number, body: unknown, yaml = false): Response {
-  const headers: Record<string, string> = { 'Content-Type': yaml ? 'application/yaml' : 'application/json', 'Cache-Control': 'no-cache, private' }
-  return new Response(yaml ? stringifyYaml(body) : JSON.stringify(body), { status, headers })
+  if (!yaml) return respondJSON(status, JSON.stringify(body))
+  return new Response(stringifyYaml(body), { status, headers: { 'Content-Type': 'application/yaml', 'Cache-Control': 'no-cache, private' } })
+}
+
+/** A body already written as JSON text. */
+export function respondJSON(status: number, text: string): Response {
+  return new Response(text, { status, headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' } })
 }
 
 export function respondError(err: StatusError): Response {
-  return new Response(JSON.stringify(err.toStatus()), {
-    status: err.code,
-    headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' },
-  })
+  return respondJSON(err.code, JSON.stringify(err.toStatus()))
 }

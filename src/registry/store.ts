@@ -19,8 +19,8 @@ export interface ListOptions {
   resourceVersionMatch?: string
 }
 
-export interface ListResult {
-  items: KubeObject[]
+export interface ListResult<Item = KubeObject> {
+  items: Item[]
   resourceVersion: string
   continue?: string
   remainingItemCount?: number
@@ -56,10 +56,30 @@ export function decode(t: ResourceType, kv: KeyValue): KubeObject {
   return t.convert ? t.convert.fromStorage(stored) : stored
 }
 
+/**
+ * The stored form: without resourceVersion (the store's mod revision is the object's), and with apiVersion,
+ * kind and metadata first, as kube-apiserver's JSON serializer writes them — which is what lets a list splice
+ * the resourceVersion into the text (jsonWithRevision) instead of parsing it.
+ */
 function encode(t: ResourceType, obj: KubeObject): string {
-  const stored = t.convert ? t.convert.toStorage(obj) : { ...obj }
-  const { resourceVersion: _rv, ...metadata } = stored.metadata ?? {}
-  return JSON.stringify({ ...stored, metadata })
+  const { apiVersion, kind, metadata: { resourceVersion: _rv, ...metadata } = {}, ...rest } = t.convert ? t.convert.toStorage(obj) : obj
+  return JSON.stringify({ apiVersion, kind, metadata, ...rest })
+}
+
+// What encode() writes at the start of a value: the text up to the first key inside metadata.
+const ENCODED_HEAD = /^\{"apiVersion":"(?:[^"\\]|\\.)*","kind":"(?:[^"\\]|\\.)*","metadata":\{/
+
+/**
+ * decode() written back as JSON text. A value encode() wrote without conversion gets its resourceVersion
+ * spliced in as the first key of metadata, so a large list is not parsed and serialized again object by
+ * object. A value that names a resourceVersion anywhere (an object written by other code, or one with a
+ * resourceVersion field of its own) goes the long way, so the spliced key is never a duplicate.
+ */
+export function jsonWithRevision(t: ResourceType, kv: KeyValue): string {
+  const head = t.convert ? null : ENCODED_HEAD.exec(kv.value)
+  if (!head || kv.value.includes('"resourceVersion":')) return JSON.stringify(decode(t, kv))
+  const at = head[0].length
+  return `${kv.value.slice(0, at)}"resourceVersion":"${kv.modRevision}"${kv.value[at] === '}' ? '' : ','}${kv.value.slice(at)}`
 }
 
 /** rv -1 is the inconsistent continuation kube-apiserver hands out with an expired token: read at the latest revision. */
@@ -178,7 +198,20 @@ export class RegistryStore {
     return decode(this.type, kv)
   }
 
-  async list(namespace: string | undefined, opts: ListOptions = {}): Promise<ListResult> {
+  list(namespace: string | undefined, opts: ListOptions = {}): Promise<ListResult> {
+    return this.listItems(namespace, opts, (kv) => decode(this.type, kv))
+  }
+
+  /** The list with each item as JSON text, for a caller that only writes the items out (see jsonWithRevision). */
+  listJSON(namespace: string | undefined, opts: Omit<ListOptions, 'filter'> = {}): Promise<ListResult<string>> {
+    return this.listItems(namespace, opts, (kv) => jsonWithRevision(this.type, kv))
+  }
+
+  private async listItems<Item>(
+    namespace: string | undefined,
+    opts: Omit<ListOptions, 'filter'> & { filter?: (item: Item) => boolean },
+    decodeItem: (kv: KeyValue) => Item,
+  ): Promise<ListResult<Item>> {
     const prefix = storageKey(this.type, namespace)
     const limit = opts.limit && opts.limit > 0 ? opts.limit : undefined
     let revision: number | undefined
@@ -193,7 +226,7 @@ export class RegistryStore {
       else if (rv && rv > 0) await this.waitForRevision(rv)
     }
 
-    const items: KubeObject[] = []
+    const items: Item[] = []
     let lastKey: string | undefined
     let more = false
     let readRevision = revision ?? 0
@@ -218,9 +251,9 @@ export class RegistryStore {
       readRevision = page.revision
       for (let i = 0; i < page.kvs.length; i++) {
         const kv = page.kvs[i]
-        const obj = decode(this.type, kv)
+        const item = decodeItem(kv)
         lastKey = kv.key
-        if (!opts.filter || opts.filter(obj)) items.push(obj)
+        if (!opts.filter || opts.filter(item)) items.push(item)
         if (limit && items.length >= limit) {
           more = i < page.kvs.length - 1 || page.more
           if (!opts.filter) remaining = page.count - (i + 1)
@@ -231,7 +264,7 @@ export class RegistryStore {
       if (!page.more) break
       after = lastKey
     }
-    const result: ListResult = { items, resourceVersion: String(readRevision) }
+    const result: ListResult<Item> = { items, resourceVersion: String(readRevision) }
     if (more && lastKey) {
       result.continue = encodeContinue(readRevision, lastKey.slice(prefix.length))
       if (remaining !== undefined && !opts.filter) result.remainingItemCount = remaining

@@ -1,9 +1,10 @@
 import { badRequest } from '../../server/errors'
 import { selectorFilter } from '../list-filter'
-import { negotiate, respond } from '../negotiation'
+import { negotiate, respond, respondJSON } from '../negotiation'
 import { partialObjectMetadata, parseIncludeObject, toTable } from '../table'
 import { queryInt, type Scope } from '../scope'
 import { groupVersion } from '../../registry/types'
+import type { ListResult } from '../../registry/store'
 
 export async function list(s: Scope): Promise<Response> {
   const target = negotiate(s.req.headers.get('accept'), { table: true, metadata: true })
@@ -11,16 +12,21 @@ export async function list(s: Scope): Promise<Response> {
   const rv = s.query.get('resourceVersion') ?? ''
   const cont = s.query.get('continue') ?? ''
   validateListOptions(rv, rvMatch, cont)
-  const result = await s.rs.list(s.namespace, {
-    filter: selectorFilter(s.type, s.query),
+  const filter = selectorFilter(s.type, s.query)
+  const opts = {
     limit: queryInt(s.query, 'limit'),
     continue: cont || undefined,
     resourceVersion: rv || undefined,
     resourceVersionMatch: rvMatch || undefined,
-  })
-  const listMeta: Record<string, unknown> = { resourceVersion: result.resourceVersion }
-  if (result.continue) listMeta.continue = result.continue
-  if (result.remainingItemCount !== undefined) listMeta.remainingItemCount = result.remainingItemCount
+  }
+  if (!target.as && !target.yaml && !filter) {
+    // Items go out as stored: no object is parsed and serialized again.
+    const result = await s.rs.listJSON(s.namespace, opts)
+    const head = JSON.stringify({ kind: s.type.listKind, apiVersion: groupVersion(s.type), metadata: listMetadata(result) })
+    return respondJSON(200, `${head.slice(0, -1)},"items":[${result.items.join(',')}]}`)
+  }
+  const result = await s.rs.list(s.namespace, { ...opts, filter })
+  const listMeta = listMetadata(result)
   if (target.as === 'Table') {
     return respond(200, toTable(s.type, result.items, listMeta, parseIncludeObject(s.query.get('includeObject')), target.version), target.yaml)
   }
@@ -31,6 +37,13 @@ export async function list(s: Scope): Promise<Response> {
     }, target.yaml)
   }
   return respond(200, { kind: s.type.listKind, apiVersion: groupVersion(s.type), metadata: listMeta, items: result.items }, target.yaml)
+}
+
+function listMetadata(result: ListResult<unknown>): Record<string, unknown> {
+  const listMeta: Record<string, unknown> = { resourceVersion: result.resourceVersion }
+  if (result.continue) listMeta.continue = result.continue
+  if (result.remainingItemCount !== undefined) listMeta.remainingItemCount = result.remainingItemCount
+  return listMeta
 }
 
 // apimachinery's ValidateListOptions, with its messages.
