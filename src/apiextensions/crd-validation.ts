@@ -270,8 +270,9 @@ function walkSchema(s: JSONSchemaProps, path: string, errs: FieldError[], st: Wa
   } else if (s['x-kubernetes-list-map-keys'] !== undefined) {
     errs.push(fieldInvalid(`${path}.x-kubernetes-list-map-keys`, s['x-kubernetes-list-map-keys'], 'must only be used if x-kubernetes-list-type is "map"'))
   }
-  if (s.pattern !== undefined && compilePattern(s.pattern) === null) {
-    errs.push(fieldInvalid(`${path}.pattern`, s.pattern, 'must be a valid regular expression, but isn\'t'))
+  if (s.pattern) {
+    const c = compilePattern(s.pattern)
+    if (!c.ok) errs.push(fieldInvalid(`${path}.pattern`, s.pattern, `must be a valid regular expression, but isn't: ${c.error}`))
   }
   if (!st.valueValidation && s.default !== undefined) validateDefault(s, path, errs)
   s['x-kubernetes-validations']?.forEach((r, i) => {
