@@ -202,9 +202,9 @@ function validateRootSchema(schema: JSONSchemaProps, path: string): FieldError[]
   walkSchema(schema, path, errs, { root: true, valueValidation: false, depth: 0, cardinality: 1, total })
   if (total.total > STATIC_ESTIMATED_CRD_COST_LIMIT) {
     for (const e of total.mostExpensive) {
-      errs.push(fieldForbidden(e.path, 'contributed to estimated rule & messageExpression cost total exceeding cost limit for entire OpenAPIv3 schema'))
+      errs.push(fieldForbidden(e.path, 'contributed to estimated rule cost total exceeding cost limit for entire OpenAPIv3 schema'))
     }
-    errs.push(fieldForbidden(path, costErrorMessage('x-kubernetes-validations estimated rule & messageExpression cost total for entire OpenAPIv3 schema', total.total, STATIC_ESTIMATED_CRD_COST_LIMIT)))
+    errs.push(fieldForbidden(path, costErrorMessage('x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema', total.total, STATIC_ESTIMATED_CRD_COST_LIMIT)))
   }
   const meta = schema.properties?.metadata
   if (meta) {

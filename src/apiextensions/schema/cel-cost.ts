@@ -31,7 +31,7 @@ export function costErrorMessage(costName: string, cost: number, limit: number):
   if (factor > 100) f = 'more than 100x'
   else if (factor < 1.5) f = `${factor.toFixed(6)}x` // Go's %f
   else f = `${factor.toFixed(1)}x`
-  return `${costName} exceeds budget by factor of ${f} (try simplifying the rule(s), or adding maxItems, maxProperties, and maxLength where arrays, maps, and strings are declared)`
+  return `${costName} exceeds budget by factor of ${f} (try simplifying the rule, or adding maxItems, maxProperties, and maxLength where arrays, maps, and strings are declared)`
 }
 
 const mul = (a: number, b: number) => (a === 0 ? 0 : Math.min(a * b, MAX_UINT64))
