@@ -4,10 +4,11 @@
 import { fieldForbidden, fieldInvalid, fieldNotSupported, fieldRequired, type FieldError } from '../server/errors'
 import { isDNS1035Label, isDNS1123Subdomain } from '../registry/validation/names'
 import { validateImmutableField } from '../registry/validation/objectmeta'
-import { compileError } from './schema/cel'
+import { compileError, estimateExpressionCost } from './schema/cel'
+import { costErrorMessage, costTimes, STATIC_ESTIMATED_COST_LIMIT, STATIC_ESTIMATED_CRD_COST_LIMIT, TotalCost, unboundedCardinality } from './schema/cel-cost'
 import { parseJSONPath } from './jsonpath'
 import { isObject, type JSONSchemaProps } from './schema/types'
-import { compilePattern, validateValue } from './schema/validate'
+import { compilePattern, jsonEqual, validateValue } from './schema/validate'
 import { prune } from './schema/prune'
 import type { CRD, CRDNames, CRDVersion } from './types'
 
@@ -97,7 +98,12 @@ function validateSpec(spec: CRD['spec']): FieldError[] {
     }
   }
 
-  versions.forEach((v, i) => errs.push(...validateVersion(v, `spec.versions[${i}]`)))
+  // kube's conversion to the internal version moves a schema all versions share to spec.validation, and
+  // validates (and words its errors) there.
+  const first = versions[0]?.schema?.openAPIV3Schema
+  const shared = first !== undefined && versions.every((v) => v.schema?.openAPIV3Schema !== undefined && jsonEqual(v.schema.openAPIV3Schema, first))
+  if (shared) errs.push(...validateRootSchema(first, 'spec.validation.openAPIV3Schema'))
+  versions.forEach((v, i) => errs.push(...validateVersion(v, `spec.versions[${i}]`, !shared)))
   return errs
 }
 
@@ -124,11 +130,11 @@ function validateNames(names: Partial<CRDNames>, path: string): FieldError[] {
   return errs
 }
 
-function validateVersion(v: CRDVersion, path: string): FieldError[] {
+function validateVersion(v: CRDVersion, path: string, ownSchema: boolean): FieldError[] {
   const errs: FieldError[] = []
   const schema = v.schema?.openAPIV3Schema
   if (!schema) errs.push(fieldRequired(`${path}.schema.openAPIV3Schema`, 'schemas are required'))
-  else errs.push(...validateRootSchema(schema, `${path}.schema.openAPIV3Schema`))
+  else if (ownSchema) errs.push(...validateRootSchema(schema, `${path}.schema.openAPIV3Schema`))
 
   const scale = v.subresources?.scale
   if (scale) {
@@ -192,7 +198,14 @@ function validateRootSchema(schema: JSONSchemaProps, path: string): FieldError[]
     if (!schema.type) errs.push(fieldRequired(`${path}.type`, 'must not be empty at the root'))
     else errs.push(fieldInvalid(`${path}.type`, schema.type, 'must be object at the root'))
   }
-  walkSchema(schema, path, errs, { root: true, valueValidation: false, depth: 0 })
+  const total = new TotalCost()
+  walkSchema(schema, path, errs, { root: true, valueValidation: false, depth: 0, cardinality: 1, total })
+  if (total.total > STATIC_ESTIMATED_CRD_COST_LIMIT) {
+    for (const e of total.mostExpensive) {
+      errs.push(fieldForbidden(e.path, 'contributed to estimated rule cost total exceeding cost limit for entire OpenAPIv3 schema'))
+    }
+    errs.push(fieldForbidden(path, costErrorMessage('x-kubernetes-validations estimated rule cost total for entire OpenAPIv3 schema', total.total, STATIC_ESTIMATED_CRD_COST_LIMIT)))
+  }
   const meta = schema.properties?.metadata
   if (meta) {
     const extra = Object.keys(meta.properties ?? {}).filter((k) => k !== 'name' && k !== 'generateName')
@@ -203,7 +216,12 @@ function validateRootSchema(schema: JSONSchemaProps, path: string): FieldError[]
   return errs
 }
 
-interface WalkState { root: boolean; valueValidation: boolean; depth: number; intOrString?: boolean }
+interface WalkState {
+  root: boolean; valueValidation: boolean; depth: number; intOrString?: boolean
+  /** How often a value at this node can occur in one object: the product of maxItems/maxProperties above it; null when one is missing. */
+  cardinality: number | null
+  total?: TotalCost
+}
 
 function walkSchema(s: JSONSchemaProps, path: string, errs: FieldError[], st: WalkState): void {
   if (typeof s !== "object" || s === null) return
@@ -213,8 +231,9 @@ function walkSchema(s: JSONSchemaProps, path: string, errs: FieldError[], st: Wa
   }
   // Under x-kubernetes-int-or-string, anyOf/allOf may name the integer and string types (kube's one exception).
   const intOrString = st.valueValidation ? st.intOrString : s['x-kubernetes-int-or-string'] === true
-  const next = (sub: JSONSchemaProps, p: string, vv = st.valueValidation) =>
-    walkSchema(sub, p, errs, { root: false, valueValidation: vv, depth: st.depth + 1, intOrString: vv && intOrString })
+  const next = (sub: JSONSchemaProps, p: string, vv = st.valueValidation, cardinality: number | null = st.cardinality) =>
+    walkSchema(sub, p, errs, { root: false, valueValidation: vv, depth: st.depth + 1, intOrString: vv && intOrString, cardinality, total: st.total })
+  const times = (max: number | undefined) => (st.cardinality === null || max === undefined ? null : costTimes(st.cardinality, max))
   if (s.$ref !== undefined) errs.push(fieldForbidden(`${path}.$ref`, '$ref is not supported'))
   if (s.$schema !== undefined) errs.push(fieldForbidden(`${path}.$schema`, '$schema is not supported'))
   if (s.id !== undefined) errs.push(fieldForbidden(`${path}.id`, 'id is not supported'))
@@ -270,8 +289,9 @@ function walkSchema(s: JSONSchemaProps, path: string, errs: FieldError[], st: Wa
   } else if (s['x-kubernetes-list-map-keys'] !== undefined) {
     errs.push(fieldInvalid(`${path}.x-kubernetes-list-map-keys`, s['x-kubernetes-list-map-keys'], 'must only be used if x-kubernetes-list-type is "map"'))
   }
-  if (s.pattern !== undefined && compilePattern(s.pattern) === null) {
-    errs.push(fieldInvalid(`${path}.pattern`, s.pattern, 'must be a valid regular expression, but isn\'t'))
+  if (s.pattern) {
+    const c = compilePattern(s.pattern)
+    if (!c.ok) errs.push(fieldInvalid(`${path}.pattern`, s.pattern, `must be a valid regular expression, but isn't: ${c.error}`))
   }
   if (!st.valueValidation && s.default !== undefined) validateDefault(s, path, errs)
   s['x-kubernetes-validations']?.forEach((r, i) => {
@@ -279,9 +299,21 @@ function walkSchema(s: JSONSchemaProps, path: string, errs: FieldError[], st: Wa
     if (!r.rule) { errs.push(fieldRequired(`${rp}.rule`, '')); return }
     const ce = compileError(r.rule)
     if (ce) errs.push(fieldInvalid(`${rp}.rule`, r.rule, `compilation failed: ${ce}`))
+    else if (!st.valueValidation) {
+      // getExpressionCost: the rule's cost times how often it can run; without maxItems/maxProperties on the way
+      // down, as often as the smallest value of this node fits in a request.
+      const cost = costTimes(estimateExpressionCost(r.rule, s) ?? 0, st.cardinality ?? unboundedCardinality(s))
+      if (cost > STATIC_ESTIMATED_COST_LIMIT) errs.push(fieldForbidden(`${rp}.rule`, costErrorMessage('estimated rule cost', cost, STATIC_ESTIMATED_COST_LIMIT)))
+      st.total?.observe(`${rp}.rule`, cost)
+    }
     if (r.messageExpression) {
       const me = compileError(r.messageExpression)
       if (me) errs.push(fieldInvalid(`${rp}.messageExpression`, r.messageExpression, `messageExpression compilation failed: ${me}`))
+      else if (!st.valueValidation) {
+        const cost = estimateExpressionCost(r.messageExpression, s) ?? 0
+        if (cost > STATIC_ESTIMATED_COST_LIMIT) errs.push(fieldForbidden(`${rp}.messageExpression`, costErrorMessage('estimated messageExpression cost', cost, STATIC_ESTIMATED_COST_LIMIT)))
+        st.total?.observe(`${rp}.messageExpression`, cost)
+      }
     }
     if (r.message !== undefined && !r.message.trim()) errs.push(fieldRequired(`${rp}.message`, 'message must be non-empty if specified'))
     if (r.message && r.message.includes('\n')) errs.push(fieldInvalid(`${rp}.message`, r.message, 'message must not contain line breaks'))
@@ -291,10 +323,10 @@ function walkSchema(s: JSONSchemaProps, path: string, errs: FieldError[], st: Wa
   })
 
   for (const [k, sub] of Object.entries(s.properties ?? {})) next(sub, `${path}.properties[${k}]`)
-  if (isObject(s.additionalProperties)) next(s.additionalProperties as JSONSchemaProps, `${path}.additionalProperties`)
+  if (isObject(s.additionalProperties)) next(s.additionalProperties as JSONSchemaProps, `${path}.additionalProperties`, st.valueValidation, times(s.maxProperties))
   if (s.items) {
     if (Array.isArray(s.items)) errs.push(fieldForbidden(`${path}.items`, 'items must be a schema object and not an array'))
-    else next(s.items, `${path}.items`)
+    else next(s.items, `${path}.items`, st.valueValidation, times(s.maxItems))
   }
   s.allOf?.forEach((sub, i) => next(sub, `${path}.allOf[${i}]`, true))
   s.anyOf?.forEach((sub, i) => next(sub, `${path}.anyOf[${i}]`, true))

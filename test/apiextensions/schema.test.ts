@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import { compilePattern, validateStructure, validateValue } from '../../src/apiextensions/schema/validate'
+import { compilePattern, patternMatches, validateStructure, validateValue } from '../../src/apiextensions/schema/validate'
 import { applyDefaults, prune, pruneNonNullableNulls } from '../../src/apiextensions/schema/prune'
 import { validateRules } from '../../src/apiextensions/schema/cel'
 import { evalJSONPath, parseJSONPath } from '../../src/apiextensions/jsonpath'
@@ -148,10 +148,24 @@ describe('x-kubernetes-validations', () => {
 })
 
 describe('Go regular expressions', () => {
-  it('translates RE2 inline flags, anchors and POSIX classes', () => {
-    expect(compilePattern('^(?i)(abort|warn)?$')!.test('ABORT')).toBe(true)
-    expect(compilePattern('^[[:alpha:]]+\\z')!.test('abc')).toBe(true)
-    expect(compilePattern('[')).toBeNull()
+  it('compiles RE2 inline flags, anchors and POSIX classes as Go does', () => {
+    expect(patternMatches('^(?i)(abort|warn)?$', 'ABORT')).toBe(true)
+    expect(patternMatches('^[[:alpha:]]+\\z', 'abc')).toBe(true)
+    expect(patternMatches('^[[:alpha:]]+\\z', 'ab1')).toBe(false)
+    // Go's MatchString is a search, not a full match.
+    expect(patternMatches('b', 'abc')).toBe(true)
+  })
+  it('gives the error Go\'s regexp.Compile gives for what RE2 does not accept', () => {
+    expect(compilePattern('[')).toEqual({ ok: false, error: 'error parsing regexp: missing closing ]: `[`' })
+    expect(compilePattern('(a)\\1')).toEqual({ ok: false, error: 'error parsing regexp: invalid escape sequence: `\\1`' })
+    expect(compilePattern('a(?=b)')).toEqual({ ok: false, error: 'error parsing regexp: invalid or unsupported Perl syntax: `(?=`' })
+    expect(patternMatches('(?<!a)b', 'b')).toBeUndefined()
+  })
+  it('matches a pattern that backtracks exponentially in a JS RegExp in linear time', () => {
+    // Under a backtracking engine this input takes ~2^40 steps; the test would hit vitest's timeout.
+    const errs: FieldError[] = []
+    validateValue({ type: 'string', pattern: '^(a+)+$' }, 'a'.repeat(40) + 'b', 'spec.name', errs)
+    expect(errs.map(fieldErrorString)).toEqual([`spec.name: Invalid value: "${"a".repeat(40)}b": spec.name in body should match '^(a+)+$'`])
   })
 })
 

@@ -254,6 +254,6 @@ spec:
     expect(r.stderr).toContain('metadata.name: Invalid value: "widgets.example.com": must be spec.names.plural+"."+spec.group')
     expect(r.stderr).toContain('spec.scope: Unsupported value: "Galaxy": supported values: "Cluster", "Namespaced"')
     expect(r.stderr).toContain('must have exactly one version marked as storage version')
-    expect(r.stderr).toContain('spec.versions[0].schema.openAPIV3Schema.properties[spec].type: Required value: must not be empty for specified object fields')
+    expect(r.stderr).toContain('spec.validation.openAPIV3Schema.properties[spec].type: Required value: must not be empty for specified object fields')
   })
 })

@@ -6,6 +6,7 @@ import { fieldDuplicate, fieldInvalid, fieldNotSupported, fieldRequired, fieldTo
 import { isDNS1035Label } from '../../registry/validation/names'
 import { childPath, isObject, type JSONSchemaProps } from './types'
 import { checkFormat } from './formats'
+import { RE2JS } from 're2js'
 
 /** Field of errors kube-openapi reports without a path of their own (oneOf/anyOf/allOf/not): a nil field.Path. */
 export const NIL_PATH = '<nil>'
@@ -25,36 +26,36 @@ function schemaTypes(s: JSONSchemaProps): string[] {
   return s.type ? [s.type] : []
 }
 
-const regexCache = new Map<string, RegExp | null>()
-const POSIX_CLASSES: Record<string, string> = {
-  alnum: '0-9A-Za-z', alpha: 'A-Za-z', ascii: '\\x00-\\x7F', blank: '\\t ', cntrl: '\\x00-\\x1F\\x7F', digit: '0-9',
-  graph: '!-~', lower: 'a-z', print: ' -~', punct: '!-\\/:-@\\[-`{-~', space: '\\t\\n\\v\\f\\r ', upper: 'A-Z',
-  word: '0-9A-Za-z_', xdigit: '0-9A-Fa-f',
-}
+/** A compiled CRD pattern, or the error Go's regexp.Compile gives for it. */
+export type CompiledPattern = { ok: true; re: RE2JS } | { ok: false; error: string }
+
+const patternCache = new Map<string, CompiledPattern>()
 
 /**
- * A CRD pattern in Go's RE2 syntax as a JS RegExp: inline flag groups ("(?i)") become flags, \A and \z
- * anchors and [[:alpha:]] classes are rewritten. null when it still does not compile.
+ * A CRD pattern compiled as kube-apiserver compiles it: Go's regexp (RE2 syntax, linear-time matching), here
+ * re2js, its port. A JS RegExp would both accept patterns kube rejects (backreferences, lookaround) and
+ * backtrack exponentially on patterns like ^(a+)+$, freezing the isolate for every other client.
+ * Compiled once per pattern string: every custom resource of the CRD shares it.
  */
-export function compilePattern(pattern: string): RegExp | null {
-  let re = regexCache.get(pattern)
-  if (re === undefined) {
-    let flags = ''
-    let src = pattern.replace(/\(\?([imsU]+)\)/g, (_m, f: string) => {
-      for (const c of f) if (c !== 'U' && !flags.includes(c)) flags += c
-      return ''
-    })
-    src = src.replace(/\\A/g, '^').replace(/\\z/g, '$').replace(/\[:(\^?)([a-z]+):\]/g, (m, neg: string, name: string) =>
-      POSIX_CLASSES[name] ? (neg ? `^${POSIX_CLASSES[name]}` : POSIX_CLASSES[name]) : m)
+export function compilePattern(pattern: string): CompiledPattern {
+  let c = patternCache.get(pattern)
+  if (c === undefined) {
     try {
-      re = new RegExp(src, flags + 'u')
-    } catch {
-      try { re = new RegExp(src, flags) } catch { re = null }
+      c = { ok: true, re: RE2JS.compile(pattern) }
+    } catch (e) {
+      // re2js words its syntax errors as Go does: "error parsing regexp: missing closing ): `(`".
+      c = { ok: false, error: e instanceof Error ? e.message : String(e) }
     }
-    if (regexCache.size > 2000) regexCache.clear()
-    regexCache.set(pattern, re)
+    if (patternCache.size > 2000) patternCache.clear()
+    patternCache.set(pattern, c)
   }
-  return re
+  return c
+}
+
+/** regexp.MatchString: true when the pattern matches anywhere in value (unanchored, as Go's). */
+export function patternMatches(pattern: string, value: string): boolean | undefined {
+  const c = compilePattern(pattern)
+  return c.ok ? c.re.matcher(value).find() : undefined
 }
 
 const runeLength = (s: string) => {
@@ -91,8 +92,7 @@ export function validateValue(s: JSONSchemaProps, value: unknown, path: string, 
       errs.push(fieldInvalid(field, value, `${at} in body should be at least ${s.minLength} chars long`))
     }
     if (s.pattern !== undefined) {
-      const re = compilePattern(s.pattern)
-      if (re && !re.test(value)) errs.push(fieldInvalid(field, value, `${at} in body should match '${s.pattern}'`))
+      if (patternMatches(s.pattern, value) === false) errs.push(fieldInvalid(field, value, `${at} in body should match '${s.pattern}'`))
     }
     if (s.format && !checkFormat(s.format, value)) {
       errs.push(fieldTypeInvalid(field, value, `${at} in body must be of type ${s.format}: ${JSON.stringify(value)}`))
