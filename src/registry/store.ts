@@ -50,16 +50,31 @@ export function groupKind(t: ResourceType): GroupKind {
   return { group: t.group, kind: t.kind }
 }
 
-export function decode(t: ResourceType, kv: KeyValue): KubeObject {
+function decodeStored(kv: KeyValue): KubeObject {
   const stored = JSON.parse(kv.value) as KubeObject
   stored.metadata = { ...stored.metadata, resourceVersion: String(kv.modRevision) }
+  return stored
+}
+
+/** The stored object in t's version; a type with batch conversion gets it as stored (see convertBatch). */
+export function decode(t: ResourceType, kv: KeyValue): KubeObject {
+  const stored = decodeStored(kv)
   return t.convert ? t.convert.fromStorage(stored) : stored
 }
 
-function encode(t: ResourceType, obj: KubeObject): string {
-  const stored = t.convert ? t.convert.toStorage(obj) : { ...obj }
+/** Objects of several kvs in t's version: with batch conversion, one conversion call for them all. */
+export async function decodeAll(t: ResourceType, kvs: KeyValue[], store: Store): Promise<KubeObject[]> {
+  if (!t.convertBatch) return kvs.map((kv) => decode(t, kv))
+  return kvs.length ? t.convertBatch.fromStorage(kvs.map(decodeStored), store) : []
+}
+
+function encodeStored(stored: KubeObject): string {
   const { resourceVersion: _rv, ...metadata } = stored.metadata ?? {}
   return JSON.stringify({ ...stored, metadata })
+}
+
+function encode(t: ResourceType, obj: KubeObject): string {
+  return encodeStored(t.convert ? t.convert.toStorage(obj) : { ...obj })
 }
 
 /** rv -1 is the inconsistent continuation kube-apiserver hands out with an expired token: read at the latest revision. */
@@ -165,6 +180,15 @@ export class RegistryStore {
     }
   }
 
+  /** decode, and for a type with batch conversion (a conversion webhook) the call that converts. */
+  private async fromStorage(kv: KeyValue): Promise<KubeObject> {
+    return this.type.convertBatch ? (await decodeAll(this.type, [kv], this.store))[0] : decode(this.type, kv)
+  }
+
+  private async toStorage(obj: KubeObject): Promise<string> {
+    return this.type.convertBatch ? encodeStored((await this.type.convertBatch.toStorage([obj], this.store))[0]) : encode(this.type, obj)
+  }
+
   private get gr(): GroupResource { return groupResource(this.type) }
   private get gk(): GroupKind { return groupKind(this.type) }
 
@@ -175,7 +199,7 @@ export class RegistryStore {
   async get(namespace: string | undefined, name: string): Promise<KubeObject> {
     const { kv } = await this.store.get(this.key(namespace, name))
     if (!kv) throw notFound(this.gr, name)
-    return decode(this.type, kv)
+    return this.fromStorage(kv)
   }
 
   async list(namespace: string | undefined, opts: ListOptions = {}): Promise<ListResult> {
@@ -216,9 +240,11 @@ export class RegistryStore {
         throw e
       }
       readRevision = page.revision
+      // A converting webhook gets the page in one ConversionReview; other types decode inline, without an await.
+      const converted = this.type.convertBatch ? await decodeAll(this.type, page.kvs, this.store) : undefined
       for (let i = 0; i < page.kvs.length; i++) {
         const kv = page.kvs[i]
-        const obj = decode(this.type, kv)
+        const obj = converted ? converted[i] : decode(this.type, kv)
         lastKey = kv.key
         if (!opts.filter || opts.filter(obj)) items.push(obj)
         if (limit && items.length >= limit) {
@@ -292,7 +318,7 @@ export class RegistryStore {
       await s.beforeCreate?.(obj, this.store, ctx)
       let created: KubeObject
       try {
-        created = decode(this.type, await this.store.create(key, encode(this.type, obj)))
+        created = await this.fromStorage(await this.store.create(key, await this.toStorage(obj)))
       } catch (e) {
         await s.afterDelete?.(obj, this.store)
         if (isStoreError(e, 'KeyExists')) throw alreadyExists(this.gr, m.name!)
@@ -331,7 +357,7 @@ export class RegistryStore {
         if (meta.resourceVersion) throw notFound(this.gr, name)
         return { object: await this.create(namespace, obj, ctx), created: true }
       }
-      const old = decode(this.type, kv)
+      const old = await this.fromStorage(kv)
       const obj = await mutate(structuredClone(old))
       this.checkTypeMeta(obj)
       const meta = (obj.metadata ??= {})
@@ -373,7 +399,7 @@ export class RegistryStore {
           await RegistryStore.runHooks(hooks.abort)
           return { object: old, created: false }
         } else {
-          result = { object: decode(this.type, await this.store.update(key, encode(this.type, obj), kv.modRevision)), created: false }
+          result = { object: await this.fromStorage(await this.store.update(key, await this.toStorage(obj), kv.modRevision)), created: false }
         }
         await RegistryStore.runHooks(hooks.commit)
         return result
@@ -455,7 +481,7 @@ export class RegistryStore {
     for (let attempt = 0; ; attempt++) {
       const { kv } = await this.store.get(key)
       if (!kv) throw notFound(this.gr, name)
-      const obj = decode(this.type, kv)
+      const obj = await this.fromStorage(kv)
       const meta = obj.metadata!
       const pre = opts.preconditions
       if (pre?.uid && pre.uid !== meta.uid) {
@@ -476,7 +502,7 @@ export class RegistryStore {
       if (own) {
         if (ctx.dryRun) return { object: own, deleted: false }
         try {
-          return { object: decode(this.type, await this.store.update(key, encode(this.type, own), kv.modRevision)), deleted: false }
+          return { object: await this.fromStorage(await this.store.update(key, await this.toStorage(own), kv.modRevision)), deleted: false }
         } catch (e) {
           if ((isStoreError(e, 'Conflict') || isStoreError(e, 'NotFound')) && attempt < MAX_UPDATE_RETRIES) continue
           throw e
@@ -496,7 +522,7 @@ export class RegistryStore {
               if (this.tracksGeneration()) meta.generation = (meta.generation ?? 1) + 1
             }
             if (ctx.dryRun) return { object: obj, deleted: false }
-            return { object: decode(this.type, await this.store.update(key, encode(this.type, obj), kv.modRevision)), deleted: false }
+            return { object: await this.fromStorage(await this.store.update(key, await this.toStorage(obj), kv.modRevision)), deleted: false }
           }
           return { object: obj, deleted: false }
         }
@@ -522,7 +548,7 @@ export class RegistryStore {
 
   private checkTypeMeta(obj: KubeObject): void {
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw badRequest('the body of the request must be a JSON object')
-    const expected = this.type.storageVersion && !this.type.convert ? this.type.storageVersion : groupVersion(this.type)
+    const expected = this.type.storageVersion && !this.type.convert && !this.type.convertBatch ? this.type.storageVersion : groupVersion(this.type)
     if (obj.apiVersion !== undefined && obj.apiVersion !== groupVersion(this.type) && obj.apiVersion !== expected) {
       throw badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${groupVersion(this.type)})`)
     }
