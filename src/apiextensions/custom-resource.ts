@@ -161,6 +161,17 @@ export function customResourceTypeSchema(group: string, version: string, kind: s
   return { name, definitions }
 }
 
+/**
+ * What a conversion webhook returned is pruned against the target version's schema, as apiextensions-apiserver's
+ * schema-coercing converter does after every conversion: a field the webhook carried over that the version does
+ * not know is not stored or served. Objects the webhook never saw are left alone.
+ */
+function pruneConverted(sent: KubeObject[], converted: KubeObject[], schema: JSONSchemaProps | undefined, crd: CRD): KubeObject[] {
+  if (!schema || crd.spec.preserveUnknownFields) return converted
+  converted.forEach((o, i) => { if (o !== sent[i]) prune(o, schema, true) })
+  return converted
+}
+
 /** The storage version's name. */
 export function storageVersionOf(crd: CRD): string {
   return crd.spec.versions.find((v) => v.storage)?.name ?? crd.spec.versions[0]?.name
@@ -173,6 +184,7 @@ export function customResourceTypes(crd: CRD, opts: ConversionOptions = {}): Res
   const group = crd.spec.group
   const storageGV = `${group}/${storageVersionOf(crd)}`
   const webhook = crd.spec.conversion?.strategy === 'Webhook' ? webhookConverter(crd, opts) : undefined
+  const storageSchema = crd.spec.versions.find((v) => v.storage)?.schema?.openAPIV3Schema
   const types: ResourceType[] = []
   for (const v of crd.spec.versions) {
     if (!v.served) continue
@@ -210,9 +222,9 @@ export function customResourceTypes(crd: CRD, opts: ConversionOptions = {}): Res
         },
       },
       convertBatch: webhook ? {
-        toStorage: (objs, store) => webhook(objs, storageGV, store),
+        toStorage: async (objs, store) => pruneConverted(objs, await webhook(objs, storageGV, store), storageSchema, crd),
         fromStorage: async (objs, store) => {
-          const out = await webhook(objs, gv, store)
+          const out = pruneConverted(objs, await webhook(objs, gv, store), schema, crd)
           if (schema) for (const o of out) applyDefaults(o, schema)
           return out
         },
