@@ -9,6 +9,7 @@ import { RegistryStore } from '../../src/registry/store'
 import type { KubeObject, RequestContext, ResourceType } from '../../src/registry/types'
 import { StatusError } from '../../src/server/errors'
 import { MemoryStore } from '../helpers/memory-store'
+import { ADMIN, makeApp } from '../helpers/app'
 
 type Obj = Record<string, any>
 
@@ -233,5 +234,71 @@ describe('CRD Webhook conversion', () => {
     await v1.create('default', widget('example.com/v1', 'a', { size: 1 }), ctx())
     fake.answer = (_r, response) => ({ ...response, kind: 'AdmissionReview' })
     expect((await failure(v2.get('default', 'a'))).message).toBe('conversion webhook for example.com/v1, Kind=Widget failed: expected webhook response of apiextensions.k8s.io/v1, Kind=ConversionReview, got apiextensions.k8s.io/v1, Kind=AdmissionReview')
+  })
+})
+
+describe('CRD Webhook conversion through the request path', () => {
+  const V1 = '/apis/example.com/v1/namespaces/default/widgets'
+  const V2 = '/apis/example.com/v2/namespaces/default/widgets'
+
+  async function setup() {
+    const fake = fakeWebhook()
+    const t = makeApp({ conversionFetch: fake.fetch })
+    const { metadata: _m, status: _s, ...crd } = widgetsCRD()
+    const created = await t.call('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { ...crd, metadata: { name: 'widgets.example.com' } })
+    expect(created.status).toBe(201)
+    return { t, fake }
+  }
+
+  /** Reads watch events until `count` arrived, making the writes once the watch is open. */
+  async function watch(t: ReturnType<typeof makeApp>, path: string, count: number, during: () => Promise<void>): Promise<Obj[]> {
+    const res = await t.app.request(path, { headers: { authorization: `Bearer ${ADMIN}` } })
+    expect(res.status).toBe(200)
+    const reader = res.body!.getReader()
+    const decoder = new TextDecoder()
+    const events: Obj[] = []
+    let buf = ''
+    const writes = during()
+    while (events.length < count) {
+      const { done, value } = await reader.read()
+      if (done) break
+      buf += decoder.decode(value, { stream: true })
+      for (let nl = buf.indexOf('\n'); nl >= 0; nl = buf.indexOf('\n')) {
+        events.push(JSON.parse(buf.slice(0, nl)))
+        buf = buf.slice(nl + 1)
+      }
+    }
+    await writes
+    await reader.cancel()
+    return events
+  }
+
+  it('converts each watch event with one ConversionReview for its new and previous object', async () => {
+    const { t, fake } = await setup()
+    const rv = (await t.call('GET', V1)).json.metadata.resourceVersion
+    const events = await watch(t, `${V2}?watch=true&resourceVersion=${rv}`, 3, async () => {
+      expect((await t.call('POST', V1, widget('example.com/v1', 'w', { size: 1 }))).status).toBe(201)
+      expect((await t.call('PATCH', `${V1}/w`, { spec: { size: 2 } })).status).toBe(200)
+      expect((await t.call('DELETE', `${V1}/w`)).status).toBe(200)
+    })
+    expect(events.map((e) => [e.type, e.object.apiVersion, e.object.spec])).toEqual([
+      ['ADDED', 'example.com/v2', { dimension: 1, unit: 'cm' }],
+      ['MODIFIED', 'example.com/v2', { dimension: 2, unit: 'cm' }],
+      ['DELETED', 'example.com/v2', { dimension: 2, unit: 'cm' }],
+    ])
+    // Writes through v1 need no conversion; each event is one review, a MODIFIED one with both states.
+    expect(fake.reviews.map((r) => r.request.objects.map((o: Obj) => o.spec.size))).toEqual([[1], [2, 1], [2]])
+  })
+
+  it('answers a read in v2 with kube\'s bare 500 when the webhook fails', async () => {
+    const { t, fake } = await setup()
+    expect((await t.call('POST', V1, widget('example.com/v1', 'w', { size: 1 }))).status).toBe(201)
+    fake.answer = (_r, response) => ({ ...response, response: { uid: response.response.uid, result: { status: 'Failure', message: 'no' } } })
+    const got = await t.call('GET', `${V2}/w`)
+    expect(got.status).toBe(500)
+    // ErrorToAPIStatus of an error that is no Status: code 500, no reason (kubectl prints "Error from server: ...").
+    expect(got.json).toEqual({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', code: 500, message: 'conversion webhook for example.com/v1, Kind=Widget failed: no' })
+    const list = await t.call('GET', V2)
+    expect(list.json.message).toBe('conversion webhook for example.com/v1, Kind=Widget failed: no')
   })
 })
