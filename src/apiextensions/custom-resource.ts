@@ -2,7 +2,7 @@
 // /registry/<group>/<plural>/[<ns>/]<name> in the storage version. Requests are pruned, nulls dropped and
 // defaults applied as apiextensions-apiserver's decoder does, then validated against the version's
 // structural schema, its list types and embedded resources, and its x-kubernetes-validations rules.
-// Conversion between versions is "None": only apiVersion changes.
+// Conversion between versions is "None" (only apiVersion changes) or "Webhook" (conversion/webhook.ts).
 import { ALL_VERBS, type KubeObject, type Printer, type PrinterColumn, type ResourceType, type Strategy } from '../registry/types'
 import { CREATION_TIMESTAMP_DESCRIPTION, nameColumn } from '../registry/printers/format'
 import { since } from '../registry/printers/duration'
@@ -17,6 +17,7 @@ import type { JSONSchemaProps } from './schema/types'
 import { builtinDefinitions } from '../registry/schema/builtin'
 import type { JSONSchema, TypeSchema } from '../registry/schema/types'
 import { isCRDConditionTrue, type CRD, type CRDVersion, type PrinterColumnDefinition } from './types'
+import { webhookConverter, type ConversionOptions } from './conversion/webhook'
 
 const DEFAULT_COLUMNS: PrinterColumnDefinition[] = [
   { name: 'Age', type: 'date', description: CREATION_TIMESTAMP_DESCRIPTION, jsonPath: '.metadata.creationTimestamp' },
@@ -160,17 +161,30 @@ export function customResourceTypeSchema(group: string, version: string, kind: s
   return { name, definitions }
 }
 
+/**
+ * What a conversion webhook returned is pruned against the target version's schema, as apiextensions-apiserver's
+ * schema-coercing converter does after every conversion: a field the webhook carried over that the version does
+ * not know is not stored or served. Objects the webhook never saw are left alone.
+ */
+function pruneConverted(sent: KubeObject[], converted: KubeObject[], schema: JSONSchemaProps | undefined, crd: CRD): KubeObject[] {
+  if (!schema || crd.spec.preserveUnknownFields) return converted
+  converted.forEach((o, i) => { if (o !== sent[i]) prune(o, schema, true) })
+  return converted
+}
+
 /** The storage version's name. */
 export function storageVersionOf(crd: CRD): string {
   return crd.spec.versions.find((v) => v.storage)?.name ?? crd.spec.versions[0]?.name
 }
 
 /** The types a CRD serves now: none until it is Established; one per served version after. */
-export function customResourceTypes(crd: CRD): ResourceType[] {
+export function customResourceTypes(crd: CRD, opts: ConversionOptions = {}): ResourceType[] {
   if (!isCRDConditionTrue(crd, 'Established')) return []
   const names = crd.status?.acceptedNames ?? crd.spec.names
   const group = crd.spec.group
   const storageGV = `${group}/${storageVersionOf(crd)}`
+  const webhook = crd.spec.conversion?.strategy === 'Webhook' ? webhookConverter(crd, opts) : undefined
+  const storageSchema = crd.spec.versions.find((v) => v.storage)?.schema?.openAPIV3Schema
   const types: ResourceType[] = []
   for (const v of crd.spec.versions) {
     if (!v.served) continue
@@ -197,9 +211,9 @@ export function customResourceTypes(crd: CRD): ResourceType[] {
       },
       custom: true,
       storageVersion: storageGV,
-      // Conversion "None": objects are stored in the storage version and read in the requested one;
-      // defaults apply on read too, as apiextensions-apiserver's decoder does for stored objects.
-      convert: {
+      // Objects are stored in the storage version and read in the requested one; defaults apply on read
+      // too, after conversion, as apiextensions-apiserver's decoder does for stored objects.
+      convert: webhook ? undefined : {
         toStorage: (obj) => ({ ...obj, apiVersion: storageGV }),
         fromStorage: (obj) => {
           const out = { ...obj, apiVersion: gv }
@@ -207,6 +221,14 @@ export function customResourceTypes(crd: CRD): ResourceType[] {
           return out
         },
       },
+      convertBatch: webhook ? {
+        toStorage: async (objs, store) => pruneConverted(objs, await webhook(objs, storageGV, store), storageSchema, crd),
+        fromStorage: async (objs, store) => {
+          const out = pruneConverted(objs, await webhook(objs, gv, store), schema, crd)
+          if (schema) for (const o of out) applyDefaults(o, schema)
+          return out
+        },
+      } : undefined,
       strategy: strategy(crd, v, schema),
       schema: () => (published ??= customResourceTypeSchema(group, v.name, crd.spec.names.kind, schema)),
     }

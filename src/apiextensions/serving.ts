@@ -13,6 +13,7 @@ import { StatusError } from '../server/errors'
 import type { KeyValue, Store } from '../storage/store'
 import { finalizeCustomResourceDefinition, finalizeTerminatingCustomResourceDefinitions } from '../controllers/crd-finalizer'
 import { customResourceTypes } from './custom-resource'
+import type { ConversionOptions } from './conversion/webhook'
 import { CRD_GROUP, CRD_PREFIX, isCRDConditionTrue, type CRD } from './types'
 
 interface Known { revision: number; crd: CRD; types: ResourceType[]; verifiedAt: number }
@@ -35,7 +36,7 @@ export class CustomResourceDefinitions {
   private known = new Map<string, Known>()
   private readonly builtinGroups: Set<string>
 
-  constructor(private readonly registry: Registry) {
+  constructor(private readonly registry: Registry, private readonly conversion: ConversionOptions = {}) {
     this.builtinGroups = new Set(registry.all().map((t) => t.group))
     registry.refreshCustomResources = (store) => this.refreshAll(store)
   }
@@ -81,7 +82,7 @@ export class CustomResourceDefinitions {
     let types: ResourceType[]
     try {
       crd = JSON.parse(kv.value) as CRD
-      types = customResourceTypes(crd).sort((a, b) => compareKubeVersions(a.version, b.version))
+      types = customResourceTypes(crd, this.conversion).sort((a, b) => compareKubeVersions(a.version, b.version))
     } catch (e) {
       console.error(`customresourcedefinition ${name}: cannot serve`, e)
       return

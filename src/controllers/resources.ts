@@ -62,11 +62,15 @@ export class ResourceTable {
     }
   }
 
-  /** Every stored kind, built-in first, each once. */
+  /**
+   * Every stored kind, built-in first, each once. A CRD whose versions convert through a webhook is handled in
+   * its storage version, as stored (the CRD-derived type): the loops read and write metadata only, and in the
+   * Durable Object they must make no outbound call.
+   */
   all(): ResourceType[] {
     const out = new Map(this.builtin)
     for (const t of this.registry.all()) {
-      if (t.custom && !t.virtualCreate && !out.has(t.storagePrefix)) out.set(t.storagePrefix, t)
+      if (t.custom && !t.virtualCreate && !t.convertBatch && !out.has(t.storagePrefix)) out.set(t.storagePrefix, t)
     }
     for (const [p, t] of this.custom) if (!out.has(p)) out.set(p, t)
     return [...out.values()]
@@ -78,7 +82,7 @@ export class ResourceTable {
   }
 
   byPrefix(storagePrefix: string): ResourceType | undefined {
-    return this.builtin.get(storagePrefix) ?? this.registry.all().find((t) => t.custom && t.storagePrefix === storagePrefix) ?? this.custom.get(storagePrefix)
+    return this.builtin.get(storagePrefix) ?? this.registry.all().find((t) => t.custom && !t.convertBatch && t.storagePrefix === storagePrefix) ?? this.custom.get(storagePrefix)
   }
 
   /** The kind an ownerReference names, by group and kind (any served version maps to the same objects). */

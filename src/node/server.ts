@@ -178,6 +178,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     auth: (_env, s) => serverAuth.context(s),
     anonymous: () => cfg.anonymousAuth,
     admission: () => admission,
+    conversion: { fetch: nodeWebhookFetch },
   })
 
   // Requests in flight, so shutdown can wait for them (writes above all) before closing etcd.

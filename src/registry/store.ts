@@ -50,10 +50,22 @@ export function groupKind(t: ResourceType): GroupKind {
   return { group: t.group, kind: t.kind }
 }
 
-export function decode(t: ResourceType, kv: KeyValue): KubeObject {
+function decodeStored(kv: KeyValue): KubeObject {
   const stored = JSON.parse(kv.value) as KubeObject
   stored.metadata = { ...stored.metadata, resourceVersion: String(kv.modRevision) }
+  return stored
+}
+
+/** The stored object in t's version; a type with batch conversion gets it as stored (see convertBatch). */
+export function decode(t: ResourceType, kv: KeyValue): KubeObject {
+  const stored = decodeStored(kv)
   return t.convert ? t.convert.fromStorage(stored) : stored
+}
+
+/** Objects of several kvs in t's version: with batch conversion, one conversion call for them all. */
+export async function decodeAll(t: ResourceType, kvs: KeyValue[], store: Store): Promise<KubeObject[]> {
+  if (!t.convertBatch) return kvs.map((kv) => decode(t, kv))
+  return kvs.length ? t.convertBatch.fromStorage(kvs.map(decodeStored), store) : []
 }
 
 /**
@@ -61,25 +73,29 @@ export function decode(t: ResourceType, kv: KeyValue): KubeObject {
  * kind and metadata first, as kube-apiserver's JSON serializer writes them — which is what lets a list splice
  * the resourceVersion into the text (jsonWithRevision) instead of parsing it.
  */
-function encode(t: ResourceType, obj: KubeObject): string {
-  const { apiVersion, kind, metadata: { resourceVersion: _rv, ...metadata } = {}, ...rest } = t.convert ? t.convert.toStorage(obj) : obj
+function encodeStored(stored: KubeObject): string {
+  const { apiVersion, kind, metadata: { resourceVersion: _rv, ...metadata } = {}, ...rest } = stored
   return JSON.stringify({ apiVersion, kind, metadata, ...rest })
 }
 
-// What encode() writes at the start of a value: the text up to the first key inside metadata.
+// What encodeStored() writes at the start of a value: the text up to the first key inside metadata.
 const ENCODED_HEAD = /^\{"apiVersion":"(?:[^"\\]|\\.)*","kind":"(?:[^"\\]|\\.)*","metadata":\{/
 
 /**
- * decode() written back as JSON text. A value encode() wrote without conversion gets its resourceVersion
- * spliced in as the first key of metadata, so a large list is not parsed and serialized again object by
- * object. A value that names a resourceVersion anywhere (an object written by other code, or one with a
- * resourceVersion field of its own) goes the long way, so the spliced key is never a duplicate.
+ * decode() written back as JSON text. A value encodeStored() wrote, read without conversion, gets its
+ * resourceVersion spliced in as the first key of metadata, so a large list is not parsed and serialized again
+ * object by object. A value that names a resourceVersion anywhere (an object written by other code, or one with
+ * a resourceVersion field of its own) goes the long way, so the spliced key is never a duplicate.
  */
-export function jsonWithRevision(t: ResourceType, kv: KeyValue): string {
+function jsonWithRevision(t: ResourceType, kv: KeyValue): string {
   const head = t.convert ? null : ENCODED_HEAD.exec(kv.value)
   if (!head || kv.value.includes('"resourceVersion":')) return JSON.stringify(decode(t, kv))
   const at = head[0].length
   return `${kv.value.slice(0, at)}"resourceVersion":"${kv.modRevision}"${kv.value[at] === '}' ? '' : ','}${kv.value.slice(at)}`
+}
+
+function encode(t: ResourceType, obj: KubeObject): string {
+  return encodeStored(t.convert ? t.convert.toStorage(obj) : obj)
 }
 
 /** rv -1 is the inconsistent continuation kube-apiserver hands out with an expired token: read at the latest revision. */
@@ -185,6 +201,15 @@ export class RegistryStore {
     }
   }
 
+  /** decode, and for a type with batch conversion (a conversion webhook) the call that converts. */
+  private async fromStorage(kv: KeyValue): Promise<KubeObject> {
+    return this.type.convertBatch ? (await decodeAll(this.type, [kv], this.store))[0] : decode(this.type, kv)
+  }
+
+  private async toStorage(obj: KubeObject): Promise<string> {
+    return this.type.convertBatch ? encodeStored((await this.type.convertBatch.toStorage([obj], this.store))[0]) : encode(this.type, obj)
+  }
+
   private get gr(): GroupResource { return groupResource(this.type) }
   private get gk(): GroupKind { return groupKind(this.type) }
 
@@ -195,22 +220,25 @@ export class RegistryStore {
   async get(namespace: string | undefined, name: string): Promise<KubeObject> {
     const { kv } = await this.store.get(this.key(namespace, name))
     if (!kv) throw notFound(this.gr, name)
-    return decode(this.type, kv)
+    return this.fromStorage(kv)
   }
 
   list(namespace: string | undefined, opts: ListOptions = {}): Promise<ListResult> {
-    return this.listItems(namespace, opts, (kv) => decode(this.type, kv))
+    return this.listItems(namespace, opts, (kvs) => decodeAll(this.type, kvs, this.store))
   }
 
   /** The list with each item as JSON text, for a caller that only writes the items out (see jsonWithRevision). */
   listJSON(namespace: string | undefined, opts: Omit<ListOptions, 'filter'> = {}): Promise<ListResult<string>> {
-    return this.listItems(namespace, opts, (kv) => jsonWithRevision(this.type, kv))
+    return this.listItems(namespace, opts, async (kvs) =>
+      this.type.convertBatch ? (await decodeAll(this.type, kvs, this.store)).map((o) => JSON.stringify(o)) : kvs.map((kv) => jsonWithRevision(this.type, kv)),
+    )
   }
 
+  /** decodePage: a page of the store's pairs as items (a converting webhook gets the page in one ConversionReview). */
   private async listItems<Item>(
     namespace: string | undefined,
     opts: Omit<ListOptions, 'filter'> & { filter?: (item: Item) => boolean },
-    decodeItem: (kv: KeyValue) => Item,
+    decodePage: (kvs: KeyValue[]) => Item[] | Promise<Item[]>,
   ): Promise<ListResult<Item>> {
     const prefix = storageKey(this.type, namespace)
     const limit = opts.limit && opts.limit > 0 ? opts.limit : undefined
@@ -249,9 +277,10 @@ export class RegistryStore {
         throw e
       }
       readRevision = page.revision
+      const decoded = await decodePage(page.kvs)
       for (let i = 0; i < page.kvs.length; i++) {
         const kv = page.kvs[i]
-        const item = decodeItem(kv)
+        const item = decoded[i]
         lastKey = kv.key
         if (!opts.filter || opts.filter(item)) items.push(item)
         if (limit && items.length >= limit) {
@@ -325,7 +354,7 @@ export class RegistryStore {
       await s.beforeCreate?.(obj, this.store, ctx)
       let created: KubeObject
       try {
-        created = decode(this.type, await this.store.create(key, encode(this.type, obj)))
+        created = await this.fromStorage(await this.store.create(key, await this.toStorage(obj)))
       } catch (e) {
         await s.afterDelete?.(obj, this.store)
         if (isStoreError(e, 'KeyExists')) throw alreadyExists(this.gr, m.name!)
@@ -364,7 +393,7 @@ export class RegistryStore {
         if (meta.resourceVersion) throw notFound(this.gr, name)
         return { object: await this.create(namespace, obj, ctx), created: true }
       }
-      const old = decode(this.type, kv)
+      const old = await this.fromStorage(kv)
       const obj = await mutate(structuredClone(old))
       this.checkTypeMeta(obj)
       const meta = (obj.metadata ??= {})
@@ -406,7 +435,7 @@ export class RegistryStore {
           await RegistryStore.runHooks(hooks.abort)
           return { object: old, created: false }
         } else {
-          result = { object: decode(this.type, await this.store.update(key, encode(this.type, obj), kv.modRevision)), created: false }
+          result = { object: await this.fromStorage(await this.store.update(key, await this.toStorage(obj), kv.modRevision)), created: false }
         }
         await RegistryStore.runHooks(hooks.commit)
         return result
@@ -488,7 +517,7 @@ export class RegistryStore {
     for (let attempt = 0; ; attempt++) {
       const { kv } = await this.store.get(key)
       if (!kv) throw notFound(this.gr, name)
-      const obj = decode(this.type, kv)
+      const obj = await this.fromStorage(kv)
       const meta = obj.metadata!
       const pre = opts.preconditions
       if (pre?.uid && pre.uid !== meta.uid) {
@@ -509,7 +538,7 @@ export class RegistryStore {
       if (own) {
         if (ctx.dryRun) return { object: own, deleted: false }
         try {
-          return { object: decode(this.type, await this.store.update(key, encode(this.type, own), kv.modRevision)), deleted: false }
+          return { object: await this.fromStorage(await this.store.update(key, await this.toStorage(own), kv.modRevision)), deleted: false }
         } catch (e) {
           if ((isStoreError(e, 'Conflict') || isStoreError(e, 'NotFound')) && attempt < MAX_UPDATE_RETRIES) continue
           throw e
@@ -529,7 +558,7 @@ export class RegistryStore {
               if (this.tracksGeneration()) meta.generation = (meta.generation ?? 1) + 1
             }
             if (ctx.dryRun) return { object: obj, deleted: false }
-            return { object: decode(this.type, await this.store.update(key, encode(this.type, obj), kv.modRevision)), deleted: false }
+            return { object: await this.fromStorage(await this.store.update(key, await this.toStorage(obj), kv.modRevision)), deleted: false }
           }
           return { object: obj, deleted: false }
         }
@@ -555,7 +584,7 @@ export class RegistryStore {
 
   private checkTypeMeta(obj: KubeObject): void {
     if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw badRequest('the body of the request must be a JSON object')
-    const expected = this.type.storageVersion && !this.type.convert ? this.type.storageVersion : groupVersion(this.type)
+    const expected = this.type.storageVersion && !this.type.convert && !this.type.convertBatch ? this.type.storageVersion : groupVersion(this.type)
     if (obj.apiVersion !== undefined && obj.apiVersion !== groupVersion(this.type) && obj.apiVersion !== expected) {
       throw badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${groupVersion(this.type)})`)
     }

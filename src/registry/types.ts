@@ -166,6 +166,15 @@ export interface ResourceType {
   subresources?: { status?: boolean; scale?: ScaleSpec; /** PUT-only namespaces/finalize. */ finalize?: boolean }
   /** This type is a view of another type's storage (events.k8s.io/v1 Event over core/v1 Event). */
   convert?: { toStorage(obj: KubeObject): KubeObject; fromStorage(obj: KubeObject): KubeObject }
+  /**
+   * Conversion that calls out (a CRD's Webhook strategy), in batches: a list page or a watch event is one call.
+   * Only the RegistryStore and watch use it; a plain decode() of such a type gives the object as stored, which
+   * is all that controllers reading metadata need.
+   */
+  convertBatch?: {
+    toStorage(objs: KubeObject[], store: Store): Promise<KubeObject[]>
+    fromStorage(objs: KubeObject[], store: Store): Promise<KubeObject[]>
+  }
   /** The apiVersion objects are stored with; defaults to this type's group/version. */
   storageVersion?: string
   /** Served from a CustomResourceDefinition: no strategic merge patch, schema from the CRD. */

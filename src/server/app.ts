@@ -19,6 +19,7 @@ import { authenticateRequest, type Authenticator } from './filters/authenticatio
 import { allowAuthenticated, authorize } from './filters/authorization'
 import { impersonate } from './filters/impersonation'
 import { parseRequestInfo, type RequestInfo } from './filters/request-info'
+import type { ConversionOptions } from '../apiextensions/conversion/webhook'
 
 export interface AppConfig {
   registry: Registry
@@ -31,6 +32,8 @@ export interface AppConfig {
   anonymous?(env: unknown): boolean
   /** The admission chain for writes (--enable/--disable-admission-plugins); without it nothing is admitted. */
   admission?(env: unknown): Admission | undefined
+  /** How conversion webhooks of CRDs are called (Node mode verifies against their caBundle). */
+  conversion?: ConversionOptions
   /** Runs before the first request is served in an isolate or process: bootstrap objects, for example. */
   ready?(store: Store): Promise<void>
 }
@@ -94,7 +97,7 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   })
 
   // Discovery and the OpenAPI documents list every CRD first; a resource request re-reads only the CRD it names.
-  const customResources = new CustomResourceDefinitions(cfg.registry)
+  const customResources = new CustomResourceDefinitions(cfg.registry, cfg.conversion)
   app.use('*', async (c, next) => {
     const info = c.get('info')
     if (!info.isResourceRequest && /^\/(api|apis|openapi)(\/|$)/.test(info.path)) await customResources.refreshAll(c.get('store'))

@@ -53,7 +53,8 @@ export class StatusError extends Error {
   }
 
   toStatus(): Status {
-    const s: Status = { kind: 'Status', apiVersion: 'v1', metadata: { ...this.listMeta }, status: 'Failure', message: this.message, reason: this.reason, code: this.code }
+    // StatusReasonUnknown is "", which metav1.Status omits (omitempty).
+    const s: Status = { kind: 'Status', apiVersion: 'v1', metadata: { ...this.listMeta }, status: 'Failure', message: this.message, ...(this.reason ? { reason: this.reason } : {}), code: this.code }
     if (this.details) s.details = this.details
     return s
   }

@@ -1,6 +1,8 @@
 // The control loops against an in-memory Store that hands each write to the manager, as the ClusterStore
 // Durable Object does, and against its watch, as Node mode does.
 import { describe, expect, it } from 'vitest'
+import { customResourceTypes } from '../../src/apiextensions/custom-resource'
+import type { CRD } from '../../src/apiextensions/types'
 import { ControllerManager } from '../../src/controllers/manager'
 import { startControllers } from '../../src/controllers/run'
 import { builtinResources } from '../../src/registry/builtin'
@@ -107,6 +109,34 @@ describe('namespace lifecycle', () => {
       expect(c.store.keys(prefix)).toEqual([])
     }
     expect(c.store.keys('/registry/configmaps/kept/')).toEqual(['/registry/configmaps/kept/cm', '/registry/configmaps/kept/kube-root-ca.crt'])
+    expect(c.logs).toEqual([])
+  })
+
+  it('deletes custom resources of a CRD with a conversion webhook in their stored version, without calling the webhook', async () => {
+    const c = cluster()
+    await c.namespace('doomed')
+    const crd = {
+      apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition', metadata: { name: 'widgets.example.com', uid: 'crd-uid' },
+      spec: {
+        group: 'example.com', scope: 'Namespaced', names: { plural: 'widgets', singular: 'widget', kind: 'Widget', listKind: 'WidgetList' },
+        conversion: { strategy: 'Webhook', webhook: { conversionReviewVersions: ['v1'], clientConfig: { url: 'https://127.0.0.1:9/convert' } } },
+        versions: [{ name: 'v1', served: true, storage: true }, { name: 'v2', served: true, storage: false }],
+      },
+      status: { conditions: [{ type: 'Established', status: 'True' }] },
+    } as CRD
+    await c.store.create('/registry/apiextensions.k8s.io/customresourcedefinitions/widgets.example.com', JSON.stringify(crd))
+    // The served types, as the API's CRD table registers them (v2 first: kube's version priority).
+    const calls: string[] = []
+    for (const t of customResourceTypes(crd, { fetch: async (call) => { calls.push(call.url); throw new Error('unreachable') } }).reverse()) c.registry.add(t)
+    await c.store.create('/registry/example.com/widgets/doomed/w1', JSON.stringify({ apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w1', namespace: 'doomed', uid: 'w1-uid', finalizers: ['example.com/hold'] } }))
+    await c.settle()
+
+    await c.api('', 'namespaces').delete(undefined, 'doomed', {}, ctx())
+    await c.settle()
+    const held = JSON.parse(c.store.data.get('/registry/example.com/widgets/doomed/w1')!.value)
+    expect(held.apiVersion).toBe('example.com/v1')
+    expect(held.metadata.deletionTimestamp).toBeDefined()
+    expect(calls).toEqual([])
     expect(c.logs).toEqual([])
   })
 

@@ -10,7 +10,8 @@ import { MemoryStore } from './memory-store'
 
 export const ADMIN = 'admin-token'
 
-export function makeApp(opts: { enable?: string; disable?: string; fetch?: WebhookFetch } = {}) {
+/** fetch reaches admission webhooks, conversionFetch CRD conversion webhooks. */
+export function makeApp(opts: { enable?: string; disable?: string; fetch?: WebhookFetch; conversionFetch?: WebhookFetch } = {}) {
   const registry = new Registry(builtinResources)
   installAuthResources(registry)
   const store = new MemoryStore()
@@ -23,6 +24,7 @@ export function makeApp(opts: { enable?: string; disable?: string; fetch?: Webho
     auth: (_env, s) => auth.context(s),
     anonymous: () => false,
     admission: () => admission,
+    conversion: { fetch: opts.conversionFetch },
     ready: (s) => bootstrapCluster(registry, s),
   })
   const call = async (method: string, path: string, body?: unknown, token = ADMIN) => {

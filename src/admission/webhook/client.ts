@@ -2,7 +2,8 @@
 // and the HTTPS call itself. At the edge the call is the Worker's fetch, which trusts the platform's roots only:
 // a caBundle cannot be honoured there (workerd has no per-request CA; in `npm start` the local runtime trusts
 // the file named by NODE_EXTRA_CA_CERTS). Node mode passes a WebhookFetch that verifies against the caBundle.
-import type { Attributes } from '../types'
+// Admission webhooks and CRD conversion webhooks share it.
+import type { ObjectReader } from '../reader'
 
 type Obj = Record<string, any>
 
@@ -30,6 +31,42 @@ export const defaultWebhookFetch: WebhookFetch = async (call) => {
   return { status: res.status, body: await res.text() }
 }
 
+/** Why a POST to a webhook gave no JSON body: the transport failed, or the answer was not a JSON 2xx. */
+export class WebhookPostError extends Error {
+  constructor(readonly stage: 'transport' | 'response', message: string) {
+    super(message)
+  }
+}
+
+/**
+ * POSTs a JSON review with a deadline and returns the parsed JSON answer. Messages are client-go's: a transport
+ * failure reads `Post "<url>": <why>`; callers put their own prefix in front, as kube's callers do.
+ */
+export async function postWebhook(fetcher: WebhookFetch, target: { url: string; caBundle?: string; serverName?: string }, body: string, timeoutSeconds: number): Promise<unknown> {
+  const controller = new AbortController()
+  const timer = setTimeout(() => controller.abort(), timeoutSeconds * 1000)
+  let res: { status: number; body: string }
+  try {
+    res = await fetcher({ url: target.url, body, caBundle: target.caBundle, serverName: target.serverName, timeoutMs: timeoutSeconds * 1000, signal: controller.signal })
+  } catch (e) {
+    const why = controller.signal.aborted ? 'context deadline exceeded' : (e instanceof Error ? e.message : String(e))
+    throw new WebhookPostError('transport', `Post "${target.url}": ${why}`)
+  } finally {
+    clearTimeout(timer)
+  }
+  if (res.status < 200 || res.status >= 300) throw new WebhookPostError('response', `the server responded with the status code ${res.status} but did not return more information (post ${target.url.replace(/^https?:\/\/[^/]+/, '')})`)
+  try {
+    return JSON.parse(res.body)
+  } catch (e) {
+    throw new WebhookPostError('response', (e as Error).message)
+  }
+}
+
+/** The URL with client-go's ?timeout= parameter (the request's deadline, as Go's duration string). */
+export function withTimeoutParam(url: string, timeoutSeconds: number): string {
+  return `${url}${url.includes('?') ? '&' : '?'}timeout=${timeoutSeconds}s`
+}
+
 function decodeCA(caBundle: string | undefined): string | undefined {
   if (!caBundle) return undefined
   try {
@@ -44,7 +81,7 @@ function decodeCA(caBundle: string | undefined): string | undefined {
  * Endpoints (what kube-apiserver does with --enable-aggregator-routing), to its externalName for an ExternalName
  * Service, and otherwise to https://<name>.<namespace>.svc:<port>, which only answers where that name resolves.
  */
-export async function resolveClientConfig(cc: Obj, a: Attributes): Promise<{ url: string; caBundle?: string; serverName?: string }> {
+export async function resolveClientConfig(cc: Obj, a: { reader: ObjectReader }): Promise<{ url: string; caBundle?: string; serverName?: string }> {
   const caBundle = decodeCA(cc.caBundle)
   if (cc.url) return { url: cc.url, caBundle }
   const svc = cc.service as Obj

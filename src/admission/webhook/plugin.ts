@@ -9,7 +9,7 @@ import type { KubeObject } from '../../registry/types'
 import { CelCompileError, CelEvalError, evaluateBool, toCel } from '../cel'
 import type { PluginContext } from '../chain'
 import type { AdmissionPlugin, Attributes } from '../types'
-import { defaultWebhookFetch, resolveClientConfig, type WebhookFetch } from './client'
+import { defaultWebhookFetch, postWebhook, resolveClientConfig, WebhookPostError, withTimeoutParam, type WebhookFetch } from './client'
 import { namespaceSelectorMatches, objectSelectorMatches, rulesMatch } from './matching'
 import { admissionRequest, verifyResponse } from './review'
 
@@ -21,10 +21,6 @@ export interface WebhookOptions {
 }
 
 class CallError extends Error {}
-
-function timeoutText(seconds: number): string {
-  return `${seconds}s`
-}
 
 async function shouldCall(w: Obj, a: Attributes): Promise<boolean> {
   if (!rulesMatch(w.rules, a)) return false
@@ -65,25 +61,14 @@ async function call(w: Obj, a: Attributes, fetcher: WebhookFetch): Promise<NonNu
   if (!matchConditions(w, a, request)) return { uid, allowed: true }
   const timeoutSeconds = w.timeoutSeconds ?? 10
   const { url, caBundle, serverName } = await resolveClientConfig(w.clientConfig ?? {}, a)
-  const target = `${url}${url.includes('?') ? '&' : '?'}timeout=${timeoutText(timeoutSeconds)}`
+  const target = withTimeoutParam(url, timeoutSeconds)
   const body = JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', request })
-  const controller = new AbortController()
-  const timer = setTimeout(() => controller.abort(), timeoutSeconds * 1000)
-  let res: { status: number; body: string }
-  try {
-    res = await fetcher({ url: target, body, caBundle, serverName, timeoutMs: timeoutSeconds * 1000, signal: controller.signal })
-  } catch (e) {
-    const why = controller.signal.aborted ? 'context deadline exceeded' : (e instanceof Error ? e.message : String(e))
-    throw new CallError(`failed to call webhook: Post "${target}": ${why}`)
-  } finally {
-    clearTimeout(timer)
-  }
-  if (res.status < 200 || res.status >= 300) throw new CallError(`received invalid webhook response: the server responded with the status code ${res.status} but did not return more information (post ${target.replace(/^https:\/\/[^/]+/, '')})`)
   let parsed: unknown
   try {
-    parsed = JSON.parse(res.body)
+    parsed = await postWebhook(fetcher, { url: target, caBundle, serverName }, body, timeoutSeconds)
   } catch (e) {
-    throw new CallError(`received invalid webhook response: ${(e as Error).message}`)
+    if (!(e instanceof WebhookPostError)) throw e
+    throw new CallError(e.stage === 'transport' ? `failed to call webhook: ${e.message}` : `received invalid webhook response: ${e.message}`)
   }
   try {
     return verifyResponse(parsed, uid, !!w.reinvocationPolicy || w.__mutating === true)

@@ -1,9 +1,9 @@
 // A chunked stream of WatchEvents fed by the Store's watch (kube-apiserver's handlers/watch.go with the
 // cacher's selector semantics: an object entering or leaving the selector is ADDED or DELETED).
 import { badRequest, resourceExpired, StatusError, toStatusError } from '../../server/errors'
-import { decode, parseResourceVersion, storageKey } from '../../registry/store'
-import { isStoreError, type StoreEvent } from '../../storage/store'
-import { groupVersion, type KubeObject } from '../../registry/types'
+import { decode, decodeAll, parseResourceVersion, storageKey } from '../../registry/store'
+import { isStoreError, type KeyValue, type Store, type StoreEvent } from '../../storage/store'
+import { groupVersion, type KubeObject, type ResourceType } from '../../registry/types'
 import { selectorFilter } from '../list-filter'
 import { negotiate } from '../negotiation'
 import { partialObjectMetadata, parseIncludeObject, toTable } from '../table'
@@ -74,7 +74,8 @@ export async function watch(s: Scope): Promise<Response> {
         }
         const events = s.store.watch(prefix, from, abort.signal, { progressIntervalMs: allowBookmarks ? BOOKMARK_INTERVAL_MS : undefined })
         for await (const ev of events) {
-          const out = translate(ev, filter, (kv) => decode(type, kv))
+          const decodeKv = type.convertBatch && ev.type !== 'progress' ? await eventDecoder(type, ev, s.store) : (kv: KeyValue) => decode(type, kv)
+          const out = translate(ev, filter, decodeKv)
           if (out === 'bookmark') {
             if (allowBookmarks && ev.type === 'progress') send('BOOKMARK', bookmark(ev.revision))
           } else if (out) {
@@ -108,6 +109,20 @@ export async function watch(s: Scope): Promise<Response> {
   })
 }
 
+/** The objects of one event, converted together (one ConversionReview for the new and the previous object). */
+async function eventDecoder(type: ResourceType, ev: StoreEvent, store: Store): Promise<(kv: KeyValue) => KubeObject> {
+  if (ev.type === 'progress') return (kv) => decode(type, kv)
+  const kvs = ev.type === 'delete' ? [deletedKv(ev)] : ev.prevKv ? [ev.kv, ev.prevKv] : [ev.kv]
+  const objs = await decodeAll(type, kvs, store)
+  const byKv = new Map(kvs.map((kv, i) => [`${kv.modRevision}\u0000${kv.value}`, objs[i]]))
+  return (kv) => byKv.get(`${kv.modRevision}\u0000${kv.value}`)!
+}
+
+/** A delete event carries the last state in prevKv; the object it reports has the deletion's revision. */
+function deletedKv(ev: StoreEvent & { type: 'delete' }): KeyValue {
+  return { ...ev.prevKv, modRevision: ev.kv.modRevision }
+}
+
 function translate(
   ev: StoreEvent,
   matches: (o: KubeObject) => boolean,
@@ -115,7 +130,7 @@ function translate(
 ): { type: WatchEventType; object: KubeObject } | 'bookmark' | undefined {
   if (ev.type === 'progress') return 'bookmark'
   if (ev.type === 'delete') {
-    const last = decodeKv({ ...ev.prevKv, modRevision: ev.kv.modRevision })
+    const last = decodeKv(deletedKv(ev))
     return matches(last) ? { type: 'DELETED', object: last } : undefined
   }
   const cur = decodeKv(ev.kv)
