@@ -148,6 +148,7 @@ export class WatchHub {
   flush(): void {
     while (this.pass || this.backlog.length > 0) this.step()
   }
+
   message(ws: WebSocket, data: string | ArrayBuffer): void {
     const w = this.watchers.get(ws) ?? this.adopt(ws)
     if (!w) return
@@ -210,7 +211,7 @@ export class WatchHub {
           if (!w.live || w.cursor >= to) continue
           shared ??= frames(events.filter((ev) => ev.key.startsWith(prefix)))
           if (shared.length === 0) break
-          // Caught up during this pass's slices: it read part of the batch itself.
+          // Went live after the batch was taken: it read the start of the batch itself, from the ring.
           const msgs = w.cursor <= from ? shared : frames(events.filter((ev) => ev.rev > w.cursor && ev.key.startsWith(prefix)))
           if (!this.sendAll(w, msgs)) continue
           w.cursor = to
