@@ -2,7 +2,7 @@
 // progress, acknowledges, and how it turns what the DO says into events, errors and endings.
 import { describe, expect, it } from 'vitest'
 import { DurableStore, type ClusterStoreStub, type WatchSocket } from '../../src/storage/durable/client'
-import { ACK_STEP, CLOSE_SLOW, encodeEvent } from '../../src/storage/durable/protocol'
+import { ACK_STEP, CLOSE_RESTARTED, CLOSE_SLOW, encodeEvent } from '../../src/storage/durable/protocol'
 import { StoreError, type StoreEvent } from '../../src/storage/store'
 
 class ScriptedSocket implements WatchSocket {
@@ -131,7 +131,7 @@ describe('DurableStore.watch', () => {
     expect(ws.closedWith).toBe(1000)
   })
 
-  it('ends quietly when dropped as too slow, and throws on any other close', async () => {
+  it('ends quietly when dropped as too slow or cut off by a restart, and throws on any other close', async () => {
     const slow = new ScriptedSocket()
     const a = storeWith(slow).store.watch('/r/', 1, new AbortController().signal)[Symbol.asyncIterator]()
     const pa = a.next()
@@ -140,6 +140,14 @@ describe('DurableStore.watch', () => {
     slow.deliver({ t: 'c', c: CLOSE_SLOW, m: 'watcher fell behind' })
     expect((await pa).done).toBe(false)
     expect((await a.next()).done).toBe(true)
+
+    // Cut off by a restart with events perhaps unsent: the consumer watches again from what it took.
+    const restarted = new ScriptedSocket()
+    const r = storeWith(restarted).store.watch('/r/', 1, new AbortController().signal)[Symbol.asyncIterator]()
+    const pr = r.next()
+    await new Promise((r) => setTimeout(r, 5))
+    restarted.deliver({ t: 'c', c: CLOSE_RESTARTED, m: 'watch interrupted by a restart' })
+    expect((await pr).done).toBe(true)
 
     const reset = new ScriptedSocket()
     const b = storeWith(reset).store.watch('/r/', 1, new AbortController().signal)[Symbol.asyncIterator]()

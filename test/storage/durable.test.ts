@@ -94,6 +94,23 @@ describe('ClusterStore', () => {
     expect(got.map((e) => (e.type === 'put' ? e.kv.modRevision : 0))).toEqual([...written, live].map((kv) => kv.modRevision))
   })
 
+  it('sends writes made concurrently to every watcher in revision order, each once', async () => {
+    const store = fresh()
+    const ctl = new AbortController()
+    const watchers = Array.from({ length: 5 }, () => store.watch('/registry/many/', 1, ctl.signal)[Symbol.asyncIterator]())
+    const firsts = watchers.map((w) => w.next())
+    await store.create('/registry/many/first', 'x')
+    await Promise.all(firsts)
+    // Many writes in flight at once land while earlier ones are still being sent out.
+    const written = await Promise.all(Array.from({ length: 60 }, (_, i) => store.create(`/registry/many/${i}`, String(i))))
+    const revisions = written.map((kv) => kv.modRevision).sort((a, b) => a - b)
+    for (const w of watchers) {
+      const got = await events(w, revisions.length)
+      expect(got.map((e) => (e.type === 'put' ? e.kv.modRevision : 0))).toEqual(revisions)
+    }
+    ctl.abort()
+  })
+
   it('closes a live watcher that stops taking events, ending its iteration without an error', async () => {
     const store = fresh()
     const ctl = new AbortController()

@@ -1,9 +1,9 @@
 // The watch hub and its ring with fake sockets: what workerd does not let a test force (hibernation,
 // a ring that no longer reaches back), and the bookkeeping behind the fan-out.
 import { describe, expect, it, vi } from 'vitest'
-import { CLOSE_ERROR, CLOSE_SLOW, MAX_BATCH_SIZE, WATCH_WINDOW, encodeEvent, type ServerMessage } from '../../src/storage/durable/protocol'
+import { CLOSE_ERROR, CLOSE_RESTARTED, CLOSE_SLOW, MAX_BATCH_SIZE, WATCH_WINDOW, encodeEvent, type ServerMessage } from '../../src/storage/durable/protocol'
 import { EventRing, type LogEvent } from '../../src/storage/durable/ring'
-import { WatchHub, type WatchSource } from '../../src/storage/durable/watch-hub'
+import { FANOUT_SLICE, WatchHub, type WatchSource } from '../../src/storage/durable/watch-hub'
 
 class FakeSocket {
   sent: string[] = []
@@ -39,8 +39,13 @@ class FakeSource implements WatchSource {
   rev = 1
   compactedRev = 0
   logReads = 0
+  /** What the hub last recorded as the start of a pending fan-out (the ClusterStore keeps it in SQLite). */
+  fanoutFrom = 0
   revision = () => this.rev
   compacted = () => this.compactedRev
+  fanoutPending = (from: number) => {
+    this.fanoutFrom = from
+  }
   readLog(prefix: string, after: number, maxEvents: number, maxSize: number) {
     this.logReads++
     const events: LogEvent[] = []
@@ -60,6 +65,28 @@ class FakeSource implements WatchSource {
     this.log.push(ev)
     return ev
   }
+}
+
+/** The object's later turns, run when the test says (the hub's default is setTimeout). */
+class Turns {
+  queue: (() => void)[] = []
+  defer = (fn: () => void) => void this.queue.push(fn)
+  /** Runs one turn; false when none was pending. */
+  one(): boolean {
+    const fn = this.queue.shift()
+    fn?.()
+    return fn !== undefined
+  }
+  all(): number {
+    let n = 0
+    while (this.one()) n++
+    return n
+  }
+}
+
+/** A hub whose fan-out runs only when the test runs its turns (or calls flush()). */
+function newHub(src: FakeSource, turns = new Turns()): WatchHub {
+  return new WatchHub(src, turns.defer)
 }
 
 describe('EventRing', () => {
@@ -100,7 +127,7 @@ describe('EventRing', () => {
 describe('WatchHub', () => {
   it('sends each event to the live watchers of the prefixes it is under, reading no attachment', () => {
     const src = new FakeSource()
-    const hub = new WatchHub(src)
+    const hub = newHub(src)
     const a = new FakeSocket()
     const ab = new FakeSocket()
     const all = new FakeSocket()
@@ -111,6 +138,7 @@ describe('WatchHub', () => {
     hub.publish(src.write('/r/a/x'))
     hub.publish(src.write('/r/ab/y'))
     hub.publish(src.write('/r/b/z'))
+    hub.flush()
     expect(reads).not.toHaveBeenCalled()
     reads.mockRestore()
     expect(a.revisions()).toEqual([2])
@@ -120,11 +148,12 @@ describe('WatchHub', () => {
 
   it('answers a progress request with the revision everything before it covers', () => {
     const src = new FakeSource()
-    const hub = new WatchHub(src)
+    const hub = newHub(src)
     const s = new FakeSocket()
     hub.open(asWs(s), '/r/', 1)
     hub.publish(src.write('/r/a'))
     hub.publish(src.write('/other/b'))
+    hub.flush()
     hub.message(asWs(s), '{"t":"p"}')
     expect(s.messages().at(-1)).toEqual({ t: 'p', r: 3 })
   })
@@ -132,7 +161,7 @@ describe('WatchHub', () => {
   it('replays from the log what the ring no longer holds', () => {
     const src = new FakeSource()
     for (let i = 0; i < 5; i++) src.write(`/r/${i}`) // committed before this hub's ring began
-    const hub = new WatchHub(src)
+    const hub = newHub(src)
     hub.publish(src.write('/r/new'))
     const s = new FakeSocket()
     hub.open(asWs(s), '/r/', 2)
@@ -142,7 +171,7 @@ describe('WatchHub', () => {
 
   it('paces a catch-up by acknowledgements and closes a live watcher that stops acknowledging', () => {
     const src = new FakeSource()
-    const hub = new WatchHub(src)
+    const hub = newHub(src)
     const big = 'x'.repeat(MAX_BATCH_SIZE)
     const n = Math.ceil((2 * WATCH_WINDOW) / MAX_BATCH_SIZE)
     for (let i = 0; i < n; i++) hub.publish(src.write(`/r/${i}`, big))
@@ -162,7 +191,10 @@ describe('WatchHub', () => {
     expect(s.attachment).toEqual({ p: '/r/' }) // live
 
     // Live now; without acknowledgements it gets the window's worth, then a close.
-    for (let i = 0; !s.closed && i < 2 * n; i++) hub.publish(src.write(`/r/live${i}`, big))
+    for (let i = 0; !s.closed && i < 2 * n; i++) {
+      hub.publish(src.write(`/r/live${i}`, big))
+      hub.flush()
+    }
     expect(s.closed?.code).toBe(CLOSE_SLOW)
     expect(s.messages().at(-1)).toMatchObject({ t: 'c', c: CLOSE_SLOW })
     expect(hub.size).toBe(0)
@@ -171,13 +203,14 @@ describe('WatchHub', () => {
     const sent = s.sent.length
     hub.message(asWs(s), JSON.stringify({ t: 'a', n: WATCH_WINDOW }))
     hub.publish(src.write('/r/after'))
+    hub.flush()
     expect(hub.size).toBe(0)
     expect(s.sent.length).toBe(sent)
   })
 
   it('fails a watcher whose cursor falls below the compacted revision while it catches up', () => {
     const src = new FakeSource()
-    const hub = new WatchHub(src)
+    const hub = newHub(src)
     const big = 'x'.repeat(MAX_BATCH_SIZE)
     for (let i = 0; i < 12; i++) hub.publish(src.write(`/r/${i}`, big))
     const s = new FakeSocket()
@@ -191,7 +224,7 @@ describe('WatchHub', () => {
 
   it('rebuilds its watchers from socket attachments after hibernation', () => {
     const src = new FakeSource()
-    const before = new WatchHub(src)
+    const before = newHub(src)
     const live = new FakeSocket()
     const parked = new FakeSocket()
     const big = 'x'.repeat(MAX_BATCH_SIZE)
@@ -202,10 +235,11 @@ describe('WatchHub', () => {
     const parkedAt = parked.revisions().length
 
     // Hibernation: the object's memory is gone; the sockets and their attachments are not.
-    const after = new WatchHub(src)
+    const after = newHub(src)
     after.restore([asWs(live), asWs(parked)])
     expect(after.size).toBe(2)
     after.publish(src.write('/live/x'))
+    after.flush()
     expect(live.revisions()).toEqual([src.rev])
     expect(parked.revisions().length).toBe(parkedAt)
     for (let i = 0; i < 10 && parked.attachment && 'c' in (parked.attachment as object); i++) {
@@ -215,13 +249,133 @@ describe('WatchHub', () => {
 
     after.closed(asWs(live))
     after.publish(src.write('/live/y'))
+    after.flush()
     expect(live.revisions()).toEqual([src.rev - 1])
     expect(after.size).toBe(1)
   })
 
+  it('sends nothing inside the write: the fan-out runs on a later turn', () => {
+    const src = new FakeSource()
+    const turns = new Turns()
+    const hub = newHub(src, turns)
+    let publishing = false
+    const sentDuringPublish: number[] = []
+    const sockets = Array.from({ length: 3 }, () => {
+      const s = new FakeSocket()
+      const send = s.send.bind(s)
+      s.send = (msg) => {
+        if (publishing) sentDuringPublish.push(1)
+        send(msg)
+      }
+      hub.open(asWs(s), '/r/', 1)
+      return s
+    })
+    publishing = true
+    hub.publish(src.write('/r/a'))
+    publishing = false
+    expect(sentDuringPublish).toEqual([])
+    expect(sockets.map((s) => s.revisions())).toEqual([[], [], []])
+    // Recorded with the write, so a restart before the fan-out knows it was pending.
+    expect(src.fanoutFrom).toBe(2)
+    turns.all()
+    expect(sockets.map((s) => s.revisions())).toEqual([[2], [2], [2]])
+    expect(src.fanoutFrom).toBe(0)
+  })
+
+  it('keeps each watcher in revision order, without gaps or repeats, across writes that land mid-pass', () => {
+    const src = new FakeSource()
+    const turns = new Turns()
+    const hub = newHub(src, turns)
+    const open = (prefix: string, after = src.rev) => {
+      const s = new FakeSocket()
+      hub.open(asWs(s), prefix, after)
+      return s
+    }
+    // More watchers than one slice sends to, under two prefixes.
+    const all = Array.from({ length: 2 * FANOUT_SLICE + 10 }, () => open('/r/'))
+    const onlyA = Array.from({ length: 20 }, () => open('/r/a/'))
+    const expectedAll: number[] = []
+    const expectedA: number[] = []
+    const write = (key: string) => {
+      const ev = src.write(key)
+      hub.publish(ev)
+      expectedAll.push(ev.rev)
+      if (key.startsWith('/r/a/')) expectedA.push(ev.rev)
+    }
+    write('/r/a/1')
+    write('/r/b/1')
+    expect(turns.one()).toBe(true) // one slice: some watchers have the first batch, the rest do not yet
+    expect(all.filter((s) => s.revisions().length > 0).length).toBe(FANOUT_SLICE)
+    const pending = all.find((s) => s.revisions().length === 0)!
+    // Progress for a watcher the pass has not reached yet covers only what it was sent.
+    hub.message(asWs(pending), '{"t":"p"}')
+    expect(pending.messages().at(-1)).toEqual({ t: 'p', r: 1 })
+    write('/r/a/2')
+    write('/r/b/2')
+    write('/r/a/3')
+    // Opened mid-pass: it reads everything so far from the ring and must not get any of it twice.
+    const late = open('/r/', 1)
+    expect(late.revisions()).toEqual(expectedAll)
+    expect(turns.one()).toBe(true)
+    write('/r/b/3')
+    expect(turns.all()).toBeGreaterThan(0)
+    expect(hub.size).toBe(all.length + onlyA.length + 1)
+    for (const s of [...all, late]) expect(s.revisions()).toEqual(expectedAll)
+    for (const s of onlyA) expect(s.revisions()).toEqual(expectedA)
+    // The writes that landed while the first pass was under way went out together in the second: one
+    // message per watcher, not one per event.
+    expect(all[0]!.messages().filter((m) => m.t === 'e').map((m) => (m.t === 'e' ? m.e.length : 0))).toEqual([2, 4])
+    expect(src.fanoutFrom).toBe(0)
+  })
+
+  it('closes live watchers after a restart that cut a pending fan-out short, and keeps catching-up ones', () => {
+    const src = new FakeSource()
+    const big = 'x'.repeat(MAX_BATCH_SIZE)
+    const n = Math.ceil((2 * WATCH_WINDOW) / MAX_BATCH_SIZE)
+    const before = newHub(src, new Turns()) // its turns never run: the object goes away first
+    for (let i = 0; i < n; i++) before.publish(src.write(`/r/${i}`, big))
+    const live = new FakeSocket()
+    const parked = new FakeSocket()
+    before.open(asWs(live), '/live/', src.rev)
+    before.open(asWs(parked), '/r/', 1)
+    const parkedAt = parked.revisions().length
+    before.publish(src.write('/live/lost'))
+    expect(live.revisions()).toEqual([])
+    expect(src.fanoutFrom).toBe(src.rev)
+
+    const after = newHub(src)
+    after.restore([asWs(live), asWs(parked)], src.fanoutFrom)
+    expect(live.messages().at(-1)).toMatchObject({ t: 'c', c: CLOSE_RESTARTED })
+    expect(live.closed?.code).toBe(CLOSE_RESTARTED)
+    expect(live.attachment).toBeNull()
+    expect(src.fanoutFrom).toBe(0)
+    expect(after.size).toBe(1)
+    // The watcher catching up resumes from its attachment and misses nothing.
+    for (let i = 0; i < 10 && parked.attachment && 'c' in (parked.attachment as object); i++) {
+      after.message(asWs(parked), JSON.stringify({ t: 'a', n: WATCH_WINDOW }))
+    }
+    expect(parked.revisions().length).toBeGreaterThan(parkedAt)
+    expect(parked.revisions()).toEqual(Array.from({ length: n }, (_, i) => i + 2))
+  })
+
+  it('keeps live watchers across a restart when no fan-out was pending', () => {
+    const src = new FakeSource()
+    const before = newHub(src)
+    const live = new FakeSocket()
+    before.open(asWs(live), '/r/', 1)
+    before.publish(src.write('/r/a'))
+    before.flush()
+    const after = newHub(src)
+    after.restore([asWs(live)], src.fanoutFrom)
+    expect(live.closed).toBeUndefined()
+    after.publish(src.write('/r/b'))
+    after.flush()
+    expect(live.revisions()).toEqual([2, 3])
+  })
+
   it('refuses a start revision in the future', () => {
     const src = new FakeSource()
-    const hub = new WatchHub(src)
+    const hub = newHub(src)
     const s = new FakeSocket()
     hub.open(asWs(s), '/r/', 5)
     expect(s.messages()).toEqual([{ t: 'x', c: 'FutureRevision', r: 1 }])

@@ -14,6 +14,7 @@ import {
 import type { ClusterStore } from './cluster-store'
 import {
   ACK_STEP,
+  CLOSE_RESTARTED,
   CLOSE_SLOW,
   decodeEvent,
   watchUrl,
@@ -151,9 +152,12 @@ export function clusterStore(env: { CLUSTER: DurableObjectNamespace<ClusterStore
   return new DurableStore(env.CLUSTER.getByName(cluster))
 }
 
-/** A watch the store ended: fine for a watcher dropped as too slow, an error otherwise. */
+/**
+ * A watch the store ended: fine for a watcher dropped as too slow or cut off by a restart (the consumer
+ * watches again from the last revision it took), an error otherwise.
+ */
 function closedByStore(prefix: string, code: number, reason: string): void {
-  if (code !== CLOSE_SLOW) throw new Error(`watch ${prefix}: closed by the store (${code} ${reason})`)
+  if (code !== CLOSE_SLOW && code !== CLOSE_RESTARTED) throw new Error(`watch ${prefix}: closed by the store (${code} ${reason})`)
 }
 
 function ok<T extends { ok: true }>(key: string, r: T | Failure): T {

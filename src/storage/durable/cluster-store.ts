@@ -61,8 +61,9 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
         revision: () => this.revision,
         compacted: () => this.compacted,
         readLog: (prefix, after, maxEvents, maxSize) => this.tables.readLog({ prefix }, after, this.revision, maxEvents, maxSize),
+        fanoutPending: (from) => this.tables.setMeta('fanout_from', from),
       })
-      this.hub.restore(ctx.getWebSockets())
+      this.hub.restore(ctx.getWebSockets(), this.tables.meta('fanout_from'))
       this.alarmAt = await ctx.storage.getAlarm()
       this.compactionDue = this.tables.meta('compaction_due')
       // Before compaction_due existed, a pending alarm was always a compaction tick.
@@ -246,6 +247,8 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     })
     if ('ok' in outcome) return outcome
     this.revision = revision
+    // Sent to the watchers after this answers; the record that a fan-out is pending (if it is the first)
+    // is written in this same turn, so it is committed with the write.
     this.hub.publish({ rev: revision, key, json: JSON.stringify(encodeEvent(outcome.kv, outcome.prev, outcome.deleted)) })
     if (!this.compactionDue) {
       this.setCompactionDue(Date.now() + this.compactionInterval())

@@ -2,6 +2,7 @@
 // Add a file under migrations/ and a line here: the bundler only includes what is imported.
 import init from '../../../migrations/0001_init.sql'
 import compactionDue from '../../../migrations/0002_compaction_due.sql'
+import fanoutFrom from '../../../migrations/0003_fanout_from.sql'
 
 export interface Migration {
   name: string
@@ -11,6 +12,7 @@ export interface Migration {
 export const MIGRATIONS: readonly Migration[] = [
   { name: '0001_init', sql: init },
   { name: '0002_compaction_due', sql: compactionDue },
+  { name: '0003_fanout_from', sql: fanoutFrom },
 ]
 
 /** Applies the migrations not yet recorded, each in its own transaction. Returns the names applied. */

@@ -59,6 +59,11 @@ export const CLOSE_ERROR = 4000 // after an {"t":"x"} message
 /** The watcher did not take its events fast enough (kube-apiserver's cacher drops such a watcher too). */
 export const CLOSE_SLOW = 4008
 export const CLOSE_BAD_MESSAGE = 4003
+/**
+ * The object restarted while events were still to be sent to this live watcher: it cannot tell which of
+ * them went out, so the client watches again from the last revision it received (as after CLOSE_SLOW).
+ */
+export const CLOSE_RESTARTED = 4009
 
 /**
  * Data the DO may have sent to a live watcher that the consumer has not acknowledged. Past it the

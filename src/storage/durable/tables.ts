@@ -31,8 +31,8 @@ const toKv = (r: KvRow): KeyValue => ({
   version: r.version,
 })
 
-/** The counters in `meta` (migrations/0001_init.sql, 0002_compaction_due.sql). */
-export type MetaName = 'revision' | 'compacted' | 'compaction_mark' | 'compaction_due'
+/** The counters in `meta` (migrations/0001_init.sql, 0002_compaction_due.sql, 0003_fanout_from.sql). */
+export type MetaName = 'revision' | 'compacted' | 'compaction_mark' | 'compaction_due' | 'fanout_from'
 
 /** A key range: keys starting with `prefix`, strictly after `after` when given. */
 export interface Range {
