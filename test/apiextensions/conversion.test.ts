@@ -10,6 +10,7 @@ import type { KubeObject, RequestContext, ResourceType } from '../../src/registr
 import { StatusError } from '../../src/server/errors'
 import { MemoryStore } from '../helpers/memory-store'
 import { ADMIN, makeApp } from '../helpers/app'
+import { convertSizeDimension } from '../helpers/size-conversion'
 
 type Obj = Record<string, any>
 
@@ -33,16 +34,6 @@ function widgetsCRD(reviewVersions = ['v1']): CRD {
   }
 }
 
-/** spec.size in v1 is spec.dimension in v2. */
-function convertWidget(obj: Obj, desired: string): Obj {
-  const out = structuredClone(obj)
-  out.apiVersion = desired
-  const spec = out.spec ?? {}
-  if (desired.endsWith('/v2') && 'size' in spec) { spec.dimension = spec.size; delete spec.size }
-  if (desired.endsWith('/v1') && 'dimension' in spec) { spec.size = spec.dimension; delete spec.dimension }
-  return out
-}
-
 interface Fake {
   fetch: WebhookFetch
   reviews: Obj[]
@@ -62,7 +53,7 @@ function fakeWebhook(): Fake {
       const { uid, desiredAPIVersion, objects } = review.request
       const response = {
         apiVersion: review.apiVersion, kind: 'ConversionReview',
-        response: { uid, result: { status: 'Success' }, convertedObjects: (objects as Obj[]).map((o) => convertWidget(o, desiredAPIVersion)) },
+        response: { uid, result: { status: 'Success' }, convertedObjects: (objects as Obj[]).map((o) => convertSizeDimension(o, desiredAPIVersion)) },
       }
       return { status: 200, body: JSON.stringify(fake.answer(review, response)) }
     },

@@ -1,59 +1,32 @@
 // Admission through the real kubectl against `npm start`: kube-apiserver's built-in plugins, webhooks served by
 // the test on loopback HTTPS, and a ValidatingAdmissionPolicy.
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, type Server } from 'node:https'
-import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createCA, signCertificate } from '../../src/node/pki'
+import { startWebhookServer, type WebhookServer } from '../helpers/webhook-server'
 import { LocalServer } from './harness'
 
 type Obj = Record<string, any>
 let server: LocalServer
-let webhook: Server
-let webhookURL = ''
-let caBundle = ''
-const dir = mkdtempSync(join(tmpdir(), 'edge-admission-e2e-'))
-const savedExtraCA = process.env.NODE_EXTRA_CA_CERTS
+let webhook: WebhookServer
 
 beforeAll(async () => {
-  // The webhook's CA: given to webhooks as caBundle, and (the Worker's fetch cannot take a CA per call) to the
-  // local runtime through NODE_EXTRA_CA_CERTS, which `npm start` passes on to workerd.
-  const ca = createCA('admission-e2e-webhook-ca')
-  const leaf = signCertificate(ca, { subject: { commonName: 'webhook' }, usage: 'server', hosts: ['127.0.0.1'] })
-  writeFileSync(join(dir, 'ca.pem'), ca.certPem)
-  caBundle = Buffer.from(ca.certPem).toString('base64')
-  process.env.NODE_EXTRA_CA_CERTS = join(dir, 'ca.pem')
-  webhook = createServer({ key: leaf.keyPem, cert: leaf.certPem }, (req, res) => {
-    let body = ''
-    req.on('data', (c) => (body += c))
-    req.on('end', () => {
-      const r = (JSON.parse(body) as Obj).request
-      const path = (req.url ?? '').split('?')[0]
-      let response: Obj = { uid: r.uid, allowed: true }
-      if (path === '/validate' && r.object?.metadata?.labels?.forbidden === 'yes') {
-        response = { uid: r.uid, allowed: false, status: { code: 403, message: 'ConfigMaps labelled forbidden=yes are not allowed' } }
-      }
-      if (path === '/mutate') {
-        const patch = [{ op: 'add', path: '/metadata/labels', value: { ...(r.object?.metadata?.labels ?? {}), 'mutated-by': 'webhook' } }]
-        response = { uid: r.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') }
-      }
-      res.setHeader('content-type', 'application/json')
-      res.end(JSON.stringify({ apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response }))
-    })
+  webhook = await startWebhookServer('admission-e2e', (review, path) => {
+    const r = review.request
+    let response: Obj = { uid: r.uid, allowed: true }
+    if (path === '/validate' && r.object?.metadata?.labels?.forbidden === 'yes') {
+      response = { uid: r.uid, allowed: false, status: { code: 403, message: 'ConfigMaps labelled forbidden=yes are not allowed' } }
+    }
+    if (path === '/mutate') {
+      const patch = [{ op: 'add', path: '/metadata/labels', value: { ...(r.object?.metadata?.labels ?? {}), 'mutated-by': 'webhook' } }]
+      response = { uid: r.uid, allowed: true, patchType: 'JSONPatch', patch: Buffer.from(JSON.stringify(patch)).toString('base64') }
+    }
+    return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response }
   })
-  await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', () => r()))
-  webhookURL = `https://127.0.0.1:${(webhook.address() as AddressInfo).port}`
   server = await LocalServer.start()
 })
 
 afterAll(async () => {
   await server?.dispose()
-  await new Promise<void>((r) => (webhook ? webhook.close(() => r()) : r()))
-  if (savedExtraCA === undefined) delete process.env.NODE_EXTRA_CA_CERTS
-  else process.env.NODE_EXTRA_CA_CERTS = savedExtraCA
-  rmSync(dir, { recursive: true, force: true })
+  await webhook?.close()
 })
 
 const create = (obj: unknown, ...args: string[]) => server.kubectl(['create', '-f', '-', ...args], { input: JSON.stringify(obj) })
@@ -127,7 +100,7 @@ describe('built-in admission plugins through kubectl', () => {
 
 describe('webhooks and policies through kubectl', () => {
   const hook = (path: string) => ({
-    clientConfig: { url: webhookURL + path, caBundle },
+    clientConfig: { url: webhook.url + path, caBundle: webhook.caBundle },
     rules: [{ operations: ['CREATE'], apiGroups: [''], apiVersions: ['v1'], resources: ['configmaps'] }],
     namespaceSelector: { matchLabels: { webhooks: 'on' } },
     sideEffects: 'None', admissionReviewVersions: ['v1'], timeoutSeconds: 5,

@@ -1,66 +1,31 @@
 // CRD Webhook conversion through the real kubectl against `npm start`: a CRD with two versions (v1 stored,
 // v2 with spec.size renamed spec.dimension) whose conversion webhook the test serves on loopback HTTPS.
-import { spawn } from 'node:child_process'
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { createServer, type Server } from 'node:https'
-import type { AddressInfo } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { createCA, signCertificate } from '../../src/node/pki'
-import { KUBECTL, LocalServer } from './harness'
+import { convertSizeDimension } from '../helpers/size-conversion'
+import { startWebhookServer, type WebhookServer } from '../helpers/webhook-server'
+import { backgroundKubectl, LocalServer } from './harness'
 
 type Obj = Record<string, any>
 let server: LocalServer
-let webhook: Server
-let webhookURL = ''
-let caBundle = ''
+let webhook: WebhookServer
 /** Every ConversionReview request the webhook received. */
 const reviews: Obj[] = []
-const dir = mkdtempSync(join(tmpdir(), 'edge-conversion-e2e-'))
-const savedExtraCA = process.env.NODE_EXTRA_CA_CERTS
-
-function convert(obj: Obj, desired: string): Obj {
-  const out = structuredClone(obj)
-  out.apiVersion = desired
-  const spec = out.spec ?? {}
-  if (desired.endsWith('/v2') && 'size' in spec) { spec.dimension = spec.size; delete spec.size }
-  if (desired.endsWith('/v1') && 'dimension' in spec) { spec.size = spec.dimension; delete spec.dimension }
-  return out
-}
 
 beforeAll(async () => {
-  // As in admission.test.ts: the CA is the CRD's caBundle (Node mode) and NODE_EXTRA_CA_CERTS (workerd).
-  const ca = createCA('conversion-e2e-webhook-ca')
-  const leaf = signCertificate(ca, { subject: { commonName: 'webhook' }, usage: 'server', hosts: ['127.0.0.1'] })
-  writeFileSync(join(dir, 'ca.pem'), ca.certPem)
-  caBundle = Buffer.from(ca.certPem).toString('base64')
-  process.env.NODE_EXTRA_CA_CERTS = join(dir, 'ca.pem')
-  webhook = createServer({ key: leaf.keyPem, cert: leaf.certPem }, (req, res) => {
-    let body = ''
-    req.on('data', (c) => (body += c))
-    req.on('end', () => {
-      const review = JSON.parse(body) as Obj
-      reviews.push(review.request)
-      const { uid, desiredAPIVersion, objects } = review.request
-      res.setHeader('content-type', 'application/json')
-      res.end(JSON.stringify({
-        apiVersion: 'apiextensions.k8s.io/v1', kind: 'ConversionReview',
-        response: { uid, result: { status: 'Success' }, convertedObjects: (objects as Obj[]).map((o) => convert(o, desiredAPIVersion)) },
-      }))
-    })
+  webhook = await startWebhookServer('conversion-e2e', (review) => {
+    reviews.push(review.request)
+    const { uid, desiredAPIVersion, objects } = review.request
+    return {
+      apiVersion: 'apiextensions.k8s.io/v1', kind: 'ConversionReview',
+      response: { uid, result: { status: 'Success' }, convertedObjects: (objects as Obj[]).map((o) => convertSizeDimension(o, desiredAPIVersion)) },
+    }
   })
-  await new Promise<void>((r) => webhook.listen(0, '127.0.0.1', () => r()))
-  webhookURL = `https://127.0.0.1:${(webhook.address() as AddressInfo).port}`
   server = await LocalServer.start()
 })
 
 afterAll(async () => {
   await server?.dispose()
-  await new Promise<void>((r) => (webhook?.listening ? webhook.close(() => r()) : r()))
-  if (savedExtraCA === undefined) delete process.env.NODE_EXTRA_CA_CERTS
-  else process.env.NODE_EXTRA_CA_CERTS = savedExtraCA
-  rmSync(dir, { recursive: true, force: true })
+  await webhook?.close()
 })
 
 const specSchema = (props: Obj) => ({ openAPIV3Schema: { type: 'object', properties: { spec: { type: 'object', properties: props } } } })
@@ -69,7 +34,7 @@ const gadgetsCRD = () => ({
   spec: {
     group: 'conv.example.com', scope: 'Namespaced',
     names: { plural: 'gadgets', singular: 'gadget', kind: 'Gadget', listKind: 'GadgetList' },
-    conversion: { strategy: 'Webhook', webhook: { conversionReviewVersions: ['v1'], clientConfig: { url: `${webhookURL}/convert`, caBundle } } },
+    conversion: { strategy: 'Webhook', webhook: { conversionReviewVersions: ['v1'], clientConfig: { url: `${webhook.url}/convert`, caBundle: webhook.caBundle } } },
     versions: [
       { name: 'v1', served: true, storage: true, schema: specSchema({ size: { type: 'integer' } }),
         additionalPrinterColumns: [{ name: 'Size', type: 'integer', jsonPath: '.spec.size' }] },
@@ -85,20 +50,6 @@ async function create(obj: unknown): Promise<void> {
   if (r.code !== 0) throw new Error(`kubectl create failed: ${r.stderr}`)
 }
 const json = async (...args: string[]) => JSON.parse(await server.k(...args, '-o', 'json'))
-
-/** kubectl in the background; waitFor polls its stdout, waitForLog its stderr (where -v logs go). */
-function background(args: string[]) {
-  const child = spawn(KUBECTL, ['--kubeconfig', server.kubeconfig, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (d) => (out += d))
-  child.stderr.on('data', (d) => (err += d))
-  const poll = async (text: () => string, re: RegExp) => {
-    for (let i = 0; i < 300 && !re.test(text()); i++) await new Promise((r) => setTimeout(r, 100))
-    if (!re.test(text())) throw new Error(`never saw ${re} in:\n${text()}\n${err}`)
-  }
-  return { output: () => out, kill: () => child.kill('SIGTERM'), waitFor: (re: RegExp) => poll(() => out, re), waitForLog: (re: RegExp) => poll(() => err, re) }
-}
 
 describe('CRD Webhook conversion through kubectl', () => {
   beforeAll(async () => {
@@ -141,7 +92,7 @@ describe('CRD Webhook conversion through kubectl', () => {
   })
 
   it('kubectl get -w in v2 shows objects written in v1 converted', async () => {
-    const w = background(['get', 'gadgets.v2.conv.example.com', '-w', '--output-watch-events', '--watch-only', '-v=6'])
+    const w = backgroundKubectl(server.kubeconfig, ['get', 'gadgets.v2.conv.example.com', '-w', '--output-watch-events', '--watch-only', '-v=6'])
     await w.waitForLog(/gadgets\?.*watch=true.* 200 OK/)
     await create(gadget('v1', 'watched', { size: 11 }))
     await w.waitFor(/ADDED\s+watched\s+11/)
@@ -154,18 +105,15 @@ describe('CRD Webhook conversion through kubectl', () => {
   })
 
   it('shows kube\'s conversion error when the webhook is down, and still serves the storage version', async () => {
-    await new Promise<void>((r) => {
-      webhook.close(() => r())
-      webhook.closeAllConnections()
-    })
+    await webhook.close()
     const r = await server.kubectl(['get', 'gadgets.v2.conv.example.com', 'one'])
     expect(r.code).not.toBe(0)
     // After the POST comes the transport's own words: Go's dial error in Node mode; workerd's fetch (the Worker)
     // says only that the connection was lost.
-    const port = new URL(webhookURL).port
+    const port = new URL(webhook.url).port
     expect(r.stderr.trim()).toMatch(new RegExp(`^Error from server: conversion webhook for conv\\.example\\.com/v1, Kind=Gadget failed: Post "https://127\\.0\\.0\\.1:${port}/convert\\?timeout=30s": (dial tcp 127\\.0\\.0\\.1:${port}: connect: connection refused|Network connection lost\\.)$`))
     const created = await server.kubectl(['create', '-f', '-'], { input: JSON.stringify(gadget('v2', 'four', { dimension: 1 })) })
-    expect(created.stderr).toContain(`Error from server: error when creating "STDIN": conversion webhook for conv.example.com/v2, Kind=Gadget failed: Post "${webhookURL}/convert?timeout=30s": `)
+    expect(created.stderr).toContain(`Error from server: error when creating "STDIN": conversion webhook for conv.example.com/v2, Kind=Gadget failed: Post "${webhook.url}/convert?timeout=30s": `)
     expect((await json('get', 'gadgets.v1.conv.example.com', 'one')).spec).toEqual({ size: 3 })
   })
 })

@@ -3,10 +3,10 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { freePort, httpsRequest, KUBECTL, run, type HttpsResponse, type RunResult } from '../helpers/process'
+import { backgroundKubectl, freePort, httpsRequest, KUBECTL, run, type HttpsResponse, type RunResult } from '../helpers/process'
 
 const ROOT = resolve(__dirname, '..', '..')
-export { KUBECTL, run, freePort, type RunResult }
+export { backgroundKubectl, KUBECTL, run, freePort, type RunResult }
 
 export class LocalServer {
   private child?: ChildProcess

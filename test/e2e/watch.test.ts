@@ -1,8 +1,7 @@
 // list+watch through real clients: kubectl get -w, kubectl wait, and @kubernetes/client-node's informer.
-import { spawn } from 'node:child_process'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CoreV1Api, KubeConfig, makeInformer, type V1ConfigMap } from '@kubernetes/client-node'
-import { KUBECTL, LocalServer } from './harness'
+import { backgroundKubectl, LocalServer } from './harness'
 
 let server: LocalServer
 
@@ -13,27 +12,6 @@ beforeAll(async () => {
 afterAll(async () => {
   await server?.dispose()
 })
-
-/** Starts kubectl in the background; waitFor polls its stdout, or its stderr (where -v logs go). */
-function background(args: string[]) {
-  const child = spawn(KUBECTL, ['--kubeconfig', server.kubeconfig, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
-  let out = ''
-  let err = ''
-  child.stdout.on('data', (d) => (out += d))
-  child.stderr.on('data', (d) => (err += d))
-  const exited = new Promise<number>((r) => child.on('close', (code) => r(code ?? -1)))
-  const poll = async (text: () => string, re: RegExp) => {
-    for (let i = 0; i < 300 && !re.test(text()); i++) await new Promise((r) => setTimeout(r, 100))
-    if (!re.test(text())) throw new Error(`never saw ${re} in:\n${text()}\n${err}`)
-  }
-  return {
-    output: () => out,
-    exited,
-    kill: () => child.kill('SIGTERM'),
-    waitFor: (re: RegExp) => poll(() => out, re),
-    waitForLog: (re: RegExp) => poll(() => err, re),
-  }
-}
 
 async function eventually<T>(fn: () => T | Promise<T>, ok: (v: T) => boolean): Promise<T> {
   let v = await fn()
@@ -48,7 +26,7 @@ describe('watch', () => {
   it('kubectl get -w sees ADDED, MODIFIED and DELETED made by a second kubectl', async () => {
     // Start from a settled namespace, and write only once the watch is open (-v=6 logs its request).
     await eventually(() => server.kubectl(['get', 'cm', 'kube-root-ca.crt', '-n', 'w']), (r) => r.code === 0)
-    const w = background(['get', 'cm', '-n', 'w', '-w', '--output-watch-events', '--watch-only', '-v=6'])
+    const w = backgroundKubectl(server.kubeconfig, ['get', 'cm', '-n', 'w', '-w', '--output-watch-events', '--watch-only', '-v=6'])
     await w.waitForLog(/configmaps\?.*watch=true.* 200 OK/)
     await server.k('create', 'configmap', 'seen', '-n', 'w')
     await w.waitFor(/ADDED\s+seen/)
@@ -62,7 +40,7 @@ describe('watch', () => {
 
   it('kubectl get -w first prints the current state in the kind\'s columns', async () => {
     await server.k('create', 'configmap', 'existing', '-n', 'w', '--from-literal=a=b')
-    const w = background(['get', 'cm', '-n', 'w', '-w'])
+    const w = backgroundKubectl(server.kubeconfig, ['get', 'cm', '-n', 'w', '-w'])
     await w.waitFor(/existing/)
     await server.k('create', 'configmap', 'later', '-n', 'w')
     await w.waitFor(/later/)
@@ -76,7 +54,7 @@ describe('watch', () => {
     })
     expect(await server.k('delete', 'cm', 'held', '-n', 'w', '--wait=false')).toBe('configmap "held" deleted\n')
     expect(await server.k('get', 'cm', 'held', '-n', 'w', '-o', 'jsonpath={.metadata.deletionTimestamp}')).toMatch(/^\d{4}-\d\d-\d\dT/)
-    const wait = background(['wait', '--for=delete', 'cm/held', '-n', 'w', '--timeout=60s', '-v=6'])
+    const wait = backgroundKubectl(server.kubeconfig, ['wait', '--for=delete', 'cm/held', '-n', 'w', '--timeout=60s', '-v=6'])
     await wait.waitForLog(/watch=true.* 200 OK/)
     await server.k('patch', 'cm', 'held', '-n', 'w', '--type=json', '-p', '[{"op":"remove","path":"/metadata/finalizers"}]')
     expect(await wait.exited).toBe(0)
@@ -85,7 +63,7 @@ describe('watch', () => {
 
   it('kubectl wait --for=condition returns when the status condition appears', async () => {
     await server.k('create', 'deployment', 'waiter', '-n', 'w', '--image=nginx')
-    const wait = background(['wait', '--for=condition=Available', 'deploy/waiter', '-n', 'w', '--timeout=60s', '-v=6'])
+    const wait = backgroundKubectl(server.kubeconfig, ['wait', '--for=condition=Available', 'deploy/waiter', '-n', 'w', '--timeout=60s', '-v=6'])
     await wait.waitForLog(/watch=true.* 200 OK/)
     await server.k('patch', 'deploy', 'waiter', '-n', 'w', '--subresource=status', '--type=merge', '-p',
       JSON.stringify({ status: { conditions: [{ type: 'Available', status: 'True', reason: 'MinimumReplicasAvailable', message: 'ok', lastUpdateTime: '2026-01-01T00:00:00Z', lastTransitionTime: '2026-01-01T00:00:00Z' }] } }))

@@ -25,6 +25,38 @@ export function run(cmd: string, args: string[], opts: { env?: Record<string, st
   })
 }
 
+/** A kubectl left running (get -w, wait), whose output a test waits for while it changes what kubectl watches. */
+export interface BackgroundKubectl {
+  output(): string
+  /** Its exit code, once it exits. */
+  exited: Promise<number>
+  kill(): void
+  /** Waits up to 30s for stdout to match. */
+  waitFor(re: RegExp): Promise<void>
+  /** Waits up to 30s for stderr to match: where -v=6 logs the watch request, so a test writes only once it is open. */
+  waitForLog(re: RegExp): Promise<void>
+}
+
+export function backgroundKubectl(kubeconfig: string, args: string[]): BackgroundKubectl {
+  const child = spawn(KUBECTL, ['--kubeconfig', kubeconfig, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  let out = ''
+  let err = ''
+  child.stdout.on('data', (d) => (out += d))
+  child.stderr.on('data', (d) => (err += d))
+  const exited = new Promise<number>((r) => child.on('close', (code) => r(code ?? -1)))
+  const poll = async (text: () => string, re: RegExp) => {
+    for (let i = 0; i < 300 && !re.test(text()); i++) await new Promise((r) => setTimeout(r, 100))
+    if (!re.test(text())) throw new Error(`never saw ${re} in:\n${text()}\n${err}`)
+  }
+  return {
+    output: () => out,
+    exited,
+    kill: () => child.kill('SIGTERM'),
+    waitFor: (re) => poll(() => out, re),
+    waitForLog: (re) => poll(() => err, re),
+  }
+}
+
 /** A port nothing listens on now, on 127.0.0.1. */
 export function freePort(): Promise<number> {
   return new Promise((res, rej) => {
