@@ -35,7 +35,9 @@ const { values: a } = parseArgs({
     'watch-writes': { type: 'string' },
     'watch-procs': { type: 'string' },
     'watch-events': { type: 'string' },
-    'watch-budget': { type: 'string' },
+    'watch-open-seconds': { type: 'string' },
+    'watch-write-seconds': { type: 'string' },
+    'watch-event-seconds': { type: 'string' },
     'store-ops': { type: 'string' },
     'store-rpc-ops': { type: 'string' },
     out: { type: 'string' },
@@ -55,8 +57,10 @@ if (a.help) {
   --list-sizes=LIST       ConfigMaps per LIST (default 10,1000,10000)   --pods=N  pods for Table (default 1000)
   --watchers=LIST         concurrent watchers (default 100,1000,9000,10000)
   --watch-writes=N        writes timed one by one to the last watcher (default 50)
-  --watch-procs=N         watcher processes (default 2)  --watch-events=N  events delivered in the burst (default 100000)
-  --watch-budget=S        time for one N: opening stops at 60% of it, timed writes stop at 85% (default 420)
+  --watch-procs=N         watcher processes (default 2)  --watch-events=N  events delivered in the burst (default 50000)
+  --watch-open-seconds=S  opening watchers for one N stops after S (default 150)
+  --watch-write-seconds=S timed writes for one N stop after S once 10 are done (default 20)
+  --watch-event-seconds=S an event that has not reached every watcher after S ends that N (default 30)
   --store-ops=N           operations per in-object store loop (default 20000)
   --store-rpc-ops=N       operations per Worker→object RPC loop (default 500)
   --out=DIR               results directory (default bench/results)
@@ -80,8 +84,10 @@ const P = {
   watchers: list(a.watchers, '100,1000,9000,10000', '10,50'),
   watchWrites: num(a['watch-writes'], 50, 5),
   watchProcs: num(a['watch-procs'], 2, 1),
-  watchEvents: num(a['watch-events'], 100_000, 500),
-  watchBudgetS: num(a['watch-budget'], 420, 60),
+  watchEvents: num(a['watch-events'], 50_000, 500),
+  watchOpenS: num(a['watch-open-seconds'], 150, 30),
+  watchWriteS: num(a['watch-write-seconds'], 20, 5),
+  watchEventS: num(a['watch-event-seconds'], 30, 10),
   storeOps: num(a['store-ops'], 20_000, 500),
   storeRpcOps: num(a['store-rpc-ops'], 500, 50),
   smoke,
@@ -529,175 +535,233 @@ function roleRss(list, role) {
   return list.filter((x) => x.role === role).reduce((a, x) => a + x.rss, 0)
 }
 
-/** Each N on a fresh `npm start`, so that nothing of the previous N (or of the reads) is counted. */
+/**
+ * One `npm start` for every N, the watchers added to those already open (100, then 900 more, ...):
+ * opening is the slow part (TLS and a store watch per watcher), and opening 100 + 1,000 + 9,000 + 10,000
+ * afresh took half of the old run. Memory per watcher is the growth since the fresh server before the
+ * first watcher, over every watcher open. A step that loses watchers, times out or fails leaves a server
+ * that is no longer "N healthy watchers", so the next N starts on a fresh `npm start`.
+ */
 async function watchScenarios() {
   const base = '/api/v1/namespaces/bench-watch/configmaps'
   const limit = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'))
   results.notes.push(`watch: open-file limit of this run and its children: ${limit?.replace(/\s+/g, ' ').trim()} (the bench does not change it)`)
-  for (const n of P.watchers) {
-    log(`  watch: ${n} watchers (fresh npm start)`)
-    const r = { watchers: n }
-    results.watch.push(r)
-    const procs = []
-    const srv = await startEdge(root)
-    const c = srv.client
-    const pid = srv.proc.pid
-    try {
-      await c.must('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench-watch' } } })
-      for (let i = 0; i < 16; i++) await c.must('POST', base, { body: cmBody(`w-${i}`, i) })
-      await sleep(1000)
-      const rv = (await c.must('GET', base)).json().metadata.resourceVersion
-      const before = treeRss(pid)
-      const beforeWorkerd = workerdFds(pid, srv.port)
-      const sampler = memorySampler({ server: pid })
-      const k = P.watchProcs
-      const state = { events: new Map(), closed: 0, waiters: [] }
-      for (let p = 0; p < k; p++) {
-        const child = fork(join(root, 'bench', 'lib', 'watchers.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-        const entry = { child, k: 0, t: [], opened: undefined, closedByServer: 0 }
-        child.on('message', (m) => {
-          if (m.type === 'opened') entry.opened = m
-          else if (m.type === 'event') {
-            entry.k = m.k
-            entry.t[m.k] = BigInt(m.t)
-          } else if (m.type === 'ended') entry.closedByServer = m.closedByServer
-          for (const w of state.waiters.splice(0)) w()
-        })
-        child.on('exit', () => { entry.exited = true; for (const w of state.waiters.splice(0)) w() })
-        procs.push(entry)
+  let live
+  try {
+    for (const n of [...P.watchers].sort((x, y) => x - y)) {
+      if (live && (!live.healthy || live.total > n)) {
+        await endWatchServer(live)
+        live = undefined
       }
-      const tOpen = performance.now()
-      const path = `${base}?watch=true&resourceVersion=${rv}`
-      procs.forEach((e, i) => e.child.send({ cmd: 'open', url: srv.url, path, token: srv.token, ca: srv.ca, count: Math.floor(n / k) + (i < n % k ? 1 : 0) }))
-      const changed = () => new Promise((res) => state.waiters.push(res))
-      const until = async (cond, ms) => {
-        const end = Date.now() + ms
-        while (!cond()) {
-          if (Date.now() > end) return false
-          await Promise.race([changed(), sleep(500)])
-        }
-        return true
-      }
-      const budgetEnd = performance.now() + P.watchBudgetS * 1000
-      if (!(await until(() => procs.every((e) => e.opened || e.exited), P.watchBudgetS * 600))) {
-        r.openStopped = `opening stopped after ${(P.watchBudgetS * 0.6).toFixed(0)} s (--watch-budget)`
-        for (const e of procs) e.child.send({ cmd: 'stop-opening' })
-        await until(() => procs.every((e) => e.opened || e.exited), 120_000)
-      }
-      r.opened = procs.reduce((s, e) => s + (e.opened?.ok ?? 0), 0)
-      r.openFailed = procs.reduce((s, e) => s + (e.opened?.failed ?? 0), 0)
-      r.openError = procs.map((e) => e.opened?.firstError).find(Boolean)
-      r.openSeconds = (performance.now() - tOpen) / 1000
-      r.workerdFds = workerdFds(pid, srv.port)
-      log(`    opened ${r.opened}/${n} in ${r.openSeconds.toFixed(1)} s${r.openError ? ` (first error: ${r.openError})` : ''}`)
-      if (!r.opened) throw new Error(`no watcher opened: ${r.openError}`)
-      // One write that must happen exactly once (each is counted as one event): a 503 from wrangler's
-      // proxy or a dropped connection is checked against the object, then sent again; both are counted.
-      r.writeRetries = 0
-      const patchOnce = async (name, value) => {
-        for (let attempt = 0; ; attempt++) {
-          let failure
-          try {
-            const res = await c.request('PATCH', `${base}/${name}`, { body: { data: { key: value } }, headers: { 'content-type': 'application/merge-patch+json' } })
-            if (res.status === 200) return
-            if (res.status !== 503) throw new Error(`PATCH ${name}: HTTP ${res.status}: ${res.body.slice(0, 300)}`)
-            failure = `HTTP 503: ${res.body.slice(0, 120)}`
-          } catch (err) {
-            if (String(err?.message).startsWith('PATCH ')) throw err
-            failure = String(err?.message ?? err)
-          }
-          r.writeRetries++
-          r.writeError ??= failure
-          if (attempt >= 5) throw new Error(`PATCH ${name}: ${failure} (5 retries)`)
-          await sleep(100)
-          const now = await c.request('GET', `${base}/${name}`)
-          if (now.status === 200 && now.json().data?.key === value) return // it was written; the answer was lost
+      const r = { watchers: n }
+      results.watch.push(r)
+      try {
+        if (!live) live = await startWatchServer(base)
+        else r.addedTo = live.total
+        log(`  watch: ${n} watchers (${r.addedTo ? `${n - r.addedTo} more on the server with ${r.addedTo}` : 'fresh npm start'})`)
+        await watchStep(live, base, n, r)
+      } catch (err) {
+        r.error = String(err?.message ?? err).slice(0, 2000)
+        log(`    failed: ${r.error}`)
+        if (live) {
+          live.healthy = false
+          r.serverOutput = live.srv.proc.output.slice(-4000)
+          const fatal = serverFatal(live.srv)
+          if (fatal && !r.error.startsWith('the server died')) r.error = `the server died: ${fatal} (after: ${r.error})`
         }
       }
-      const done = (kk) => procs.every((e) => e.exited || e.k >= kk)
-      const lastArrival = (kk) => procs.reduce((m, e) => (e.t[kk] != null && e.t[kk] > m ? e.t[kk] : m), 0n)
-      // latency: one write at a time, from its response to its event at the last watcher
-      const lat = []
-      const fromSend = []
-      const writeMs = []
-      let kk = 0
-      for (let i = 0; i < P.watchWrites; i++) {
-        if (i >= 5 && performance.now() > budgetEnd - P.watchBudgetS * 150) {
-          r.writesStopped = `timed writes stopped after ${i} (--watch-budget)`
-          break
-        }
-        const tSend = process.hrtime.bigint()
-        const retriesBefore = r.writeRetries
-        await patchOnce('w-0', `l-${i}`)
-        const tResp = process.hrtime.bigint()
-        kk++
-        if (!(await until(() => done(kk), 60_000))) {
-          r.timeout = `event ${kk} did not reach every watcher within 60 s`
-          break
-        }
-        if (r.writeRetries === retriesBefore) { // a retried write has no meaningful latency
-          lat.push(Number(lastArrival(kk) - tResp) / 1e6)
-          fromSend.push(Number(lastArrival(kk) - tSend) / 1e6)
-          writeMs.push(Number(tResp - tSend) / 1e6)
-        }
-        // memory is read once every watcher is open and has had an event (later, watchers may be gone)
-        if (i === 0) {
-          r.rssAfterFirstEvent = treeRss(pid)
-          r.workerdAfterFirstEvent = workerdFds(pid, srv.port)
-        }
+    }
+  } finally {
+    if (live) await endWatchServer(live)
+  }
+}
+
+async function startWatchServer(base) {
+  const srv = await startEdge(root)
+  const c = srv.client
+  await c.must('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench-watch' } } })
+  for (let i = 0; i < 16; i++) await c.must('POST', base, { body: cmBody(`w-${i}`, i) })
+  await sleep(1000)
+  const live = { srv, c, pid: srv.proc.pid, procs: [], total: 0, kk: 0, healthy: true, waiters: [] }
+  live.before = treeRss(live.pid)
+  live.beforeWorkerd = workerdFds(live.pid, srv.port)
+  for (let p = 0; p < P.watchProcs; p++) {
+    const child = fork(join(root, 'bench', 'lib', 'watchers.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const entry = { child, k: 0, t: [], opened: undefined, alive: 0, closedByServer: 0 }
+    child.on('message', (m) => {
+      if (m.type === 'opened') {
+        entry.opened = m
+        entry.alive = m.alive
+      } else if (m.type === 'event') {
+        entry.k = m.k
+        entry.t[m.k] = BigInt(m.t)
+      } else if (m.type === 'ended') {
+        entry.closedByServer = m.closedByServer
+        entry.alive = m.watchers
       }
-      const after = r.rssAfterFirstEvent ?? treeRss(pid)
-      const afterWorkerd = r.workerdAfterFirstEvent ?? workerdFds(pid, srv.port)
-      for (const xs of [lat, fromSend, writeMs]) xs.sort((x, y) => x - y)
-      r.latency = { writes: lat.length, p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat.at(-1) }
-      // the write's own time, and from sending it: a write may answer only after its fan-out
-      r.fromSend = { p50: percentile(fromSend, 50), p99: percentile(fromSend, 99) }
-      r.writeMs = { p50: percentile(writeMs, 50), p99: percentile(writeMs, 99) }
-      r.memPerWatcher = {
-        tree: (after.total - before.total) / r.opened,
-        workerd: ((after.byComm.workerd ?? 0) - (before.byComm.workerd ?? 0)) / r.opened,
-        userWorker: (roleRss(afterWorkerd, 'user worker') - roleRss(beforeWorkerd, 'user worker')) / r.opened,
-        proxy: (roleRss(afterWorkerd, 'proxy') - roleRss(beforeWorkerd, 'proxy')) / r.opened,
-        before, after,
-      }
-      // delivery: a burst of writes from 16 clients, until every event reached every watcher
-      if (!r.timeout) {
-        const burst = Math.max(10, Math.min(200, Math.ceil(P.watchEvents / r.opened)))
-        const t0 = process.hrtime.bigint()
-        await forEachConcurrent(burst, 16, (i) => patchOnce(`w-${i % 16}`, `b-${i}`))
-        const writesDone = process.hrtime.bigint()
-        const target = kk + burst
-        if (await until(() => done(target), 300_000)) {
-          const s = Number(lastArrival(target) - t0) / 1e9
-          const alive = r.opened - procs.reduce((x, e) => x + e.closedByServer, 0)
-          r.delivery = { writes: burst, seconds: s, writeSeconds: Number(writesDone - t0) / 1e9, eventsPerS: (alive * burst) / s }
-        } else r.timeout = `the burst of ${burst} writes did not reach every watcher within 300 s`
-      }
-      r.closedByServer = procs.reduce((x, e) => x + e.closedByServer, 0)
-      if (r.writeRetries) r.serverOutput = srv.proc.output.slice(-4000)
-      r.peak = sampler.stop().server
-      log(`    p50 ${r.latency.p50?.toFixed(1)} ms, p99 ${r.latency.p99?.toFixed(1)} ms, ${(r.memPerWatcher.tree / 1024).toFixed(1)} KiB/watcher, ${r.delivery?.eventsPerS?.toFixed(0)} events/s${r.closedByServer ? `, ${r.closedByServer} closed by the server` : ''}`)
-    } catch (err) {
-      r.error = String(err?.message ?? err).slice(0, 2000)
-      log(`    failed: ${r.error}`)
-      r.serverOutput = srv.proc.output.slice(-4000)
-      const fatal = serverFatal(srv)
-      if (fatal) {
-        r.error = `the server died: ${fatal} (after: ${r.error})`
-        log(`    ${r.error}`)
-      }
-    } finally {
-      for (const e of procs) {
-        if (!e.exited) {
-          try { e.child.send({ cmd: 'close' }) } catch { /* gone */ }
-        }
-      }
-      await sleep(500)
-      for (const e of procs) if (!e.exited) e.child.kill('SIGKILL')
-      c.close()
-      await srv.proc.stop()
+      for (const w of live.waiters.splice(0)) w()
+    })
+    child.on('exit', () => { entry.exited = true; for (const w of live.waiters.splice(0)) w() })
+    live.procs.push(entry)
+  }
+  return live
+}
+
+async function endWatchServer(live) {
+  for (const e of live.procs) {
+    if (!e.exited) {
+      try { e.child.send({ cmd: 'close' }) } catch { /* gone */ }
     }
   }
+  await sleep(500)
+  for (const e of live.procs) if (!e.exited) e.child.kill('SIGKILL')
+  live.c.close()
+  await live.srv.proc.stop()
+}
+
+/** Brings the server's watchers up to n, then the latency, memory and delivery figures at n. */
+async function watchStep(live, base, n, r) {
+  const { srv, c, pid, procs } = live
+  const rv = (await c.must('GET', base)).json().metadata.resourceVersion
+  const sampler = memorySampler({ server: pid })
+  const changed = () => new Promise((res) => live.waiters.push(res))
+  let fatal
+  let fatalCheckedAt = 0
+  // workerd aborting (out of open files) does not end wrangler dev; its log says so
+  const died = () => {
+    if (!fatal && Date.now() - fatalCheckedAt > 1000) {
+      fatalCheckedAt = Date.now()
+      fatal = srv.proc.exited ? `wrangler dev exited (${srv.proc.exitCode})` : serverFatal(srv)
+    }
+    return fatal
+  }
+  const until = async (cond, ms) => {
+    const end = Date.now() + ms
+    while (!cond()) {
+      if (Date.now() > end) return false
+      await Promise.race([changed(), sleep(500)])
+    }
+    return true
+  }
+  const add = n - live.total
+  const k = procs.length
+  const tOpen = performance.now()
+  const path = `${base}?watch=true&resourceVersion=${rv}`
+  procs.forEach((e, i) => {
+    e.opened = undefined
+    e.child.send({ cmd: 'open', url: srv.url, path, token: srv.token, ca: srv.ca, count: Math.floor(add / k) + (i < add % k ? 1 : 0), k0: live.kk })
+  })
+  const allOpened = () => procs.every((e) => e.opened || e.exited)
+  // stopped as soon as the server is gone: the rest of the opening would only count errors
+  if (!(await until(() => allOpened() || died(), P.watchOpenS * 1000)) || (fatal && !allOpened())) {
+    if (!fatal) r.openStopped = `opening stopped after ${P.watchOpenS} s (--watch-open-seconds)`
+    for (const e of procs) e.child.send({ cmd: 'stop-opening' })
+    await until(allOpened, 30_000)
+  }
+  r.openedNow = procs.reduce((s, e) => s + (e.opened?.ok ?? 0), 0)
+  r.openFailed = procs.reduce((s, e) => s + (e.opened?.failed ?? 0), 0)
+  r.openError = procs.map((e) => e.opened?.firstError).find(Boolean)
+  r.openSeconds = (performance.now() - tOpen) / 1000
+  live.total += r.openedNow
+  r.opened = procs.reduce((s, e) => s + e.alive, 0)
+  r.workerdFds = workerdFds(pid, srv.port)
+  log(`    opened ${r.openedNow}/${add} in ${r.openSeconds.toFixed(1)} s, ${r.opened} open${r.openError ? ` (first error: ${r.openError})` : ''}`)
+  if (died()) throw new Error(`the server died: ${fatal}${r.openError ? ` (first open error: ${r.openError})` : ''}`)
+  if (!r.opened) throw new Error(`no watcher open: ${r.openError}`)
+  if (r.openFailed || r.openedNow < add) live.healthy = false
+  // One write that must happen exactly once (each is counted as one event): a 503 from wrangler's
+  // proxy or a dropped connection is checked against the object, then sent again; both are counted.
+  r.writeRetries = 0
+  const patchOnce = async (name, value) => {
+    for (let attempt = 0; ; attempt++) {
+      let failure
+      try {
+        const res = await c.request('PATCH', `${base}/${name}`, { body: { data: { key: value } }, headers: { 'content-type': 'application/merge-patch+json' } })
+        if (res.status === 200) return
+        if (res.status !== 503) throw new Error(`PATCH ${name}: HTTP ${res.status}: ${res.body.slice(0, 300)}`)
+        failure = `HTTP 503: ${res.body.slice(0, 120)}`
+      } catch (err) {
+        if (String(err?.message).startsWith('PATCH ')) throw err
+        failure = String(err?.message ?? err)
+      }
+      r.writeRetries++
+      r.writeError ??= failure
+      if (attempt >= 5) throw new Error(`PATCH ${name}: ${failure} (5 retries)`)
+      await sleep(100)
+      const now = await c.request('GET', `${base}/${name}`)
+      if (now.status === 200 && now.json().data?.key === value) return // it was written; the answer was lost
+    }
+  }
+  const gone = () => procs.every((e) => e.exited || e.alive === 0)
+  const done = (kk) => procs.every((e) => e.exited || e.alive === 0 || e.k >= kk)
+  const lastArrival = (kk) => procs.reduce((m, e) => (e.t[kk] != null && e.t[kk] > m ? e.t[kk] : m), 0n)
+  // latency: one write at a time, from its response to its event at the last watcher; at most
+  // --watch-write-seconds of them once 10 are done (at 9,000 watchers one takes seconds)
+  const lat = []
+  const fromSend = []
+  const writeMs = []
+  const tWrites = performance.now()
+  for (let i = 0; i < P.watchWrites; i++) {
+    if (i >= 10 && performance.now() - tWrites > P.watchWriteS * 1000) {
+      r.writesStopped = `${i} timed writes (--watch-write-seconds)`
+      break
+    }
+    const tSend = process.hrtime.bigint()
+    const retriesBefore = r.writeRetries
+    await patchOnce('w-0', `l-${r.watchers}-${i}`)
+    const tResp = process.hrtime.bigint()
+    const kk = ++live.kk
+    if (!(await until(() => done(kk), P.watchEventS * 1000))) {
+      r.timeout = `event ${kk} did not reach every watcher within ${P.watchEventS} s`
+      break
+    }
+    if (gone()) {
+      r.timeout = `every watcher was closed by the server before event ${kk} reached it`
+      break
+    }
+    if (r.writeRetries === retriesBefore) { // a retried write has no meaningful latency
+      lat.push(Number(lastArrival(kk) - tResp) / 1e6)
+      fromSend.push(Number(lastArrival(kk) - tSend) / 1e6)
+      writeMs.push(Number(tResp - tSend) / 1e6)
+    }
+    // memory is read once every watcher is open and has had an event (later, watchers may be gone)
+    if (i === 0) {
+      r.rssAfterFirstEvent = treeRss(pid)
+      r.workerdAfterFirstEvent = workerdFds(pid, srv.port)
+    }
+  }
+  const after = r.rssAfterFirstEvent ?? treeRss(pid)
+  const afterWorkerd = r.workerdAfterFirstEvent ?? workerdFds(pid, srv.port)
+  for (const xs of [lat, fromSend, writeMs]) xs.sort((x, y) => x - y)
+  r.latency = { writes: lat.length, p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat.at(-1) }
+  // the write's own time, and from sending it: a write may answer only after its fan-out
+  r.fromSend = { p50: percentile(fromSend, 50), p99: percentile(fromSend, 99) }
+  r.writeMs = { p50: percentile(writeMs, 50), p99: percentile(writeMs, 99) }
+  r.memPerWatcher = {
+    tree: (after.total - live.before.total) / live.total,
+    workerd: ((after.byComm.workerd ?? 0) - (live.before.byComm.workerd ?? 0)) / live.total,
+    userWorker: (roleRss(afterWorkerd, 'user worker') - roleRss(live.beforeWorkerd, 'user worker')) / live.total,
+    proxy: (roleRss(afterWorkerd, 'proxy') - roleRss(live.beforeWorkerd, 'proxy')) / live.total,
+    before: live.before, after,
+  }
+  // delivery: a burst of writes from 16 clients, until every event reached every watcher
+  if (!r.timeout) {
+    const burst = Math.max(10, Math.min(200, Math.ceil(P.watchEvents / r.opened)))
+    const t0 = process.hrtime.bigint()
+    await forEachConcurrent(burst, 16, (i) => patchOnce(`w-${i % 16}`, `b-${r.watchers}-${i}`))
+    const writesDone = process.hrtime.bigint()
+    const target = (live.kk += burst)
+    if (await until(() => done(target), 300_000) && !gone()) {
+      const s = Number(lastArrival(target) - t0) / 1e9
+      const alive = procs.reduce((x, e) => x + e.alive, 0)
+      r.delivery = { writes: burst, seconds: s, writeSeconds: Number(writesDone - t0) / 1e9, eventsPerS: (alive * burst) / s }
+    } else r.timeout = `the burst of ${burst} writes did not reach every watcher within 300 s`
+  }
+  r.closedByServer = procs.reduce((x, e) => x + e.closedByServer, 0)
+  if (r.timeout || r.closedByServer) live.healthy = false
+  if (r.writeRetries) r.serverOutput = srv.proc.output.slice(-4000)
+  r.peak = sampler.stop().server
+  log(`    p50 ${r.latency.p50?.toFixed(1)} ms, p99 ${r.latency.p99?.toFixed(1)} ms over ${lat.length} writes, ${(r.memPerWatcher.tree / 1024).toFixed(1)} KiB/watcher, ${r.delivery?.eventsPerS?.toFixed(0)} events/s${r.closedByServer ? `, ${r.closedByServer} closed by the server` : ''}`)
 }
 
 /** A fatal error in the wrangler log of an `npm start` state dir (workerd aborting), if any. */
