@@ -5,6 +5,7 @@
 // and forked watcher processes), and writes bench/results/<date>.json and .md. Every process it starts
 // is in its own process group and is ended on exit, on failure and on Ctrl-C. See bench/README.md.
 import { execFileSync, fork, spawnSync } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -13,12 +14,12 @@ import { parseArgs } from 'node:util'
 import { gzipSync } from 'node:zlib'
 import { forEachConcurrent } from './lib/http.mjs'
 import { cannon, loop, measure, median, percentile } from './lib/load.mjs'
-import { installCleanup, memorySampler, sleep, stopAll, treeMembers, treeRss } from './lib/procs.mjs'
+import { installCleanup, memorySampler, sleep, startProcess, stopAll, treeMembers, treeRss } from './lib/procs.mjs'
 import { directTarget, etcdVersion, projectEtcdClient, removeTempDirs, startEdge, startEtcd, startNode, startWranglerWorker, tempDir } from './lib/servers.mjs'
 import { renderMarkdown } from './lib/report.mjs'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const ALL = ['ceiling', 'reads', 'writes', 'watch', 'node', 'store', 'bundle', 'micro']
+const ALL = ['ceiling', 'reads', 'writes', 'crd', 'watch', 'node', 'store', 'bundle', 'micro']
 
 const { values: a } = parseArgs({
   options: {
@@ -40,6 +41,8 @@ const { values: a } = parseArgs({
     'watch-event-seconds': { type: 'string' },
     'store-ops': { type: 'string' },
     'store-rpc-ops': { type: 'string' },
+    'seed-connections': { type: 'string' },
+    'crd-objects': { type: 'string' },
     out: { type: 'string' },
     worktree: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
@@ -50,7 +53,7 @@ if (a.help) {
   console.log(`Usage: npm run bench -- [flags]
   --smoke                 every scenario briefly, small sizes; results go to a temp dir unless --out
   --only=LIST             scenarios, comma separated: ${ALL.join(',')} (default: all)
-  --duration=S            seconds per timed run (default 3)         --warmup=S   warm-up seconds (default 1)
+  --duration=S            seconds per timed run (default 2)         --warmup=S   warm-up seconds (default 0.5)
   --runs=N                timed runs per figure, the median is reported (default 3)
   --connections=N         concurrent clients for GET and writes (default 16)
   --list-connections=N    concurrent clients for LISTs of 1,000+ and Table (default 4)
@@ -63,6 +66,8 @@ if (a.help) {
   --watch-event-seconds=S an event that has not reached every watcher after S ends that N (default 30)
   --store-ops=N           operations per in-object store loop (default 20000)
   --store-rpc-ops=N       operations per Worker→object RPC loop (default 500)
+  --seed-connections=N    concurrent clients seeding objects through the API (default 32)
+  --crd-objects=N         custom resources (and ConfigMaps) per LIST in the crd scenario (default 1000)
   --out=DIR               results directory (default bench/results)
   --worktree              bench the working tree as it is, not HEAD (see "What is measured" in bench/README.md)
   --keep                  keep the servers' state dirs (temp dir, edge-bench-*) for a look afterwards`)
@@ -73,8 +78,8 @@ const num = (v, d, s) => Number(v ?? (smoke ? s : d))
 const list = (v, d, s) => String(v ?? (smoke ? s : d)).split(',').filter(Boolean).map(Number)
 const P = {
   only: a.only ? a.only.split(',') : ALL,
-  durationS: num(a.duration, 3, 0.5),
-  warmupS: num(a.warmup, 1, 0.3),
+  durationS: num(a.duration, 2, 0.5),
+  warmupS: num(a.warmup, 0.5, 0.3),
   runs: num(a.runs, 3, 1),
   connections: num(a.connections, 16, 16),
   listConnections: num(a['list-connections'], 4, 4),
@@ -90,6 +95,8 @@ const P = {
   watchEventS: num(a['watch-event-seconds'], 30, 10),
   storeOps: num(a['store-ops'], 20_000, 500),
   storeRpcOps: num(a['store-rpc-ops'], 500, 50),
+  seedConnections: num(a['seed-connections'], 32, 32),
+  crdObjects: num(a['crd-objects'], 1000, 50),
   smoke,
 }
 for (const s of P.only) if (!ALL.includes(s)) throw new Error(`--only: unknown scenario ${s} (${ALL.join(', ')})`)
@@ -116,19 +123,26 @@ const results = {
   node: {},
   store: {},
   bundle: undefined,
+  crd: {},
   micro: [],
   notes: [],
+  phases: [], // [{name, seconds}]: where the run's time goes
 }
 let ceilingSrv // the ceiling's server, kept between its two halves
 const log = (...m) => console.error(`[bench ${((performance.now()) / 1000).toFixed(0)}s]`, ...m)
 
+// Building the bundle and Node mode measures no time, so both run while the edge is being seeded
+// (which measures nothing either) instead of on their own.
+let sideWork
+let nodeBuild
+const edgeWanted = ['reads', 'writes', 'crd', 'watch'].some(want)
 try {
-  if (want('bundle')) await bundleScenario()
-  if (want('ceiling')) await ceilingScenario('before')
-  if (want('reads') || want('writes') || want('watch')) await edgeScenarios()
-  if (want('store')) await storeScenario()
+  if (want('ceiling')) await phase('ceiling (before)', () => ceilingScenario('before'))
+  if (edgeWanted) await edgeScenarios()
+  await (sideWork ??= startSideWork())
+  if (want('store')) await phase('store', storeScenario)
   if (want('node')) await nodeScenarios()
-  if (want('micro')) microBenchmarks()
+  if (want('micro')) await phase('micro', microBenchmarks)
 } catch (err) {
   results.notes.push(`aborted: ${err?.stack ?? err}`)
   console.error(err)
@@ -150,6 +164,33 @@ console.log(`\nwritten: ${join(outDir, `${stamp}.json`)} and .md`)
 process.exit()
 
 // ---- scenarios ------------------------------------------------------------------------------------
+
+async function phase(name, fn) {
+  const t0 = performance.now()
+  try {
+    return await fn()
+  } finally {
+    results.phases.push({ name, seconds: +((performance.now() - t0) / 1000).toFixed(1) })
+  }
+}
+
+/** The bundle and `npm run build:node`, side by side; nodeBuild resolves to an error message or undefined. */
+function startSideWork() {
+  const t0 = performance.now()
+  if (want('node')) nodeBuild = runQuiet('npm', ['run', 'build:node', '--silent']).then((r) => (r.status === 0 ? undefined : `npm run build:node failed: ${r.output.slice(-2000)}`))
+  if (!want('bundle') && !want('node')) return Promise.resolve()
+  return Promise.all([want('bundle') ? bundleScenario() : undefined, nodeBuild]).then(() => {
+    results.phases.push({ name: 'bundle and build:node (during the edge seeding when there is one)', seconds: +((performance.now() - t0) / 1000).toFixed(1) })
+  })
+}
+
+/** A command in its own process group (ended with the bench), its output kept: {status, output}. */
+async function runQuiet(cmd, args, env = {}) {
+  const proc = startProcess(cmd, args, { cwd: root, env: { ...process.env, ...env } })
+  await proc.exit
+  await proc.stop()
+  return { status: proc.exitCode, output: proc.output }
+}
 
 function snapshot() {
   const dir = tempDir('tree')
@@ -185,11 +226,9 @@ function microBenchmarks() {
 async function bundleScenario() {
   log('bundle: wrangler deploy --dry-run')
   const out = tempDir('bundle')
-  const r = spawnSync(join(root, 'node_modules', '.bin', 'wrangler'), ['deploy', '--dry-run', '--outdir', out], {
-    cwd: root, encoding: 'utf8', env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_UPDATE_CHECK: 'false', WRANGLER_LOG_PATH: out }, timeout: 180_000,
-  })
+  const r = await runQuiet(join(root, 'node_modules', '.bin', 'wrangler'), ['deploy', '--dry-run', '--outdir', out], { WRANGLER_SEND_METRICS: 'false', WRANGLER_UPDATE_CHECK: 'false', WRANGLER_LOG_PATH: out })
   if (r.status !== 0) {
-    results.bundle = { error: (r.stderr || r.stdout || String(r.error)).slice(-2000) }
+    results.bundle = { error: r.output.slice(-2000) }
     return
   }
   let raw = 0
@@ -208,7 +247,7 @@ async function bundleScenario() {
     }
   }
   walk(out)
-  const m = /Total Upload:\s*([\d.]+)\s*KiB\s*\/\s*gzip:\s*([\d.]+)\s*KiB/.exec(r.stdout + r.stderr)
+  const m = /Total Upload:\s*([\d.]+)\s*KiB\s*\/\s*gzip:\s*([\d.]+)\s*KiB/.exec(r.output)
   results.bundle = {
     rawBytes: raw,
     gzipBytes: gz,
@@ -248,7 +287,7 @@ async function ceilingScenario(half) {
   const direct = directTarget(srv.stateDir)
   if (direct) merge('ceiling-direct', await httpScenario(directServer(srv, direct), `ceiling, direct to workerd (${half})`, { path: '/readyz' }))
   else if (half === 'before') results.notes.push('ceiling: the user Worker address was not found in the wrangler log; no direct figures')
-  if (half === 'after' || !(want('reads') || want('writes'))) {
+  if (half === 'after' || !(want('reads') || want('writes') || want('crd'))) {
     ceilingSrv.client.close()
     await ceilingSrv.proc.stop()
     ceilingSrv = undefined
@@ -257,13 +296,19 @@ async function ceilingScenario(half) {
 
 async function edgeScenarios() {
   log('edge: npm start (fresh state dir)')
-  const srv = await startEdge(root)
+  const srv = await phase('edge: npm start', () => startEdge(root))
   results.startup.edge = { readyMs: srv.readyMs, rssAfterStart: treeRss(srv.pid ?? srv.proc.pid) }
-  if (want('reads')) {
-    await seedReads(srv)
-    Object.assign(results.edge, await readScenarios(srv))
+  if (want('reads') || want('crd')) {
+    sideWork = startSideWork()
+    await phase('edge: seeding', async () => {
+      if (want('reads')) await seedReads(srv)
+      if (want('crd')) await seedCrd(srv)
+    })
+    await sideWork
   }
-  if (want('writes')) Object.assign(results.edge, await writeScenarios(srv))
+  if (want('reads')) Object.assign(results.edge, await phase('edge: reads', () => readScenarios(srv)))
+  if (want('writes')) Object.assign(results.edge, await phase('edge: writes', () => writeScenarios(srv)))
+  if (want('crd')) results.crd.edge = await phase('edge: crd', () => crdScenarios(srv))
   // the same GET and create without wrangler dev's proxy Worker and TLS in front (see bench/README.md)
   const direct = directTarget(srv.stateDir)
   if (direct && (want('reads') || want('writes'))) {
@@ -281,18 +326,18 @@ async function edgeScenarios() {
   }
   srv.client.close()
   await srv.proc.stop()
-  if (ceilingSrv) await ceilingScenario('after')
-  if (want('watch')) await watchScenarios()
+  if (ceilingSrv) await phase('ceiling (after)', () => ceilingScenario('after'))
+  if (want('watch')) await phase('watch', watchScenarios)
 }
 
 async function nodeScenarios() {
-  log('node: npm run build:node, etcd, node dist/node.js (fresh state dir)')
-  try {
-    execFileSync('npm', ['run', 'build:node', '--silent'], { cwd: root, stdio: 'pipe', timeout: 120_000 })
-  } catch (err) {
-    results.node = { error: `npm run build:node failed: ${String(err.stderr || err.message).slice(0, 2000)}` }
+  log('node: etcd, node dist/node.js (fresh state dir)')
+  const buildError = await nodeBuild
+  if (buildError) {
+    results.node = { error: buildError }
     return
   }
+  const t0 = performance.now()
   const etcd = await startEtcd()
   let srv
   try {
@@ -303,12 +348,18 @@ async function nodeScenarios() {
     return
   }
   results.startup.node = { readyMs: srv.readyMs }
+  results.phases.push({ name: 'node: etcd and node dist/node.js', seconds: +((performance.now() - t0) / 1000).toFixed(1) })
   const rssRoots = { etcd: etcd.proc.pid }
-  await seedReads(srv)
-  const ours = { ...(await readScenarios(srv, rssRoots)), ...(await writeScenarios(srv, rssRoots)) }
+  srv.etcd = await projectEtcdClient(root, etcd.endpoint)
+  await phase('node: seeding', async () => {
+    await seedReads(srv)
+    if (want('crd')) await seedCrd(srv)
+  })
+  const ours = { ...(await phase('node: reads', () => readScenarios(srv, rssRoots))), ...(await phase('node: writes', () => writeScenarios(srv, rssRoots))) }
+  if (want('crd')) results.crd.node = await phase('node: crd', () => crdScenarios(srv, rssRoots))
   srv.client.close()
   await srv.proc.stop()
-  const direct = await etcdDirect(etcd)
+  const direct = await phase('node: etcd3 directly', () => etcdDirect(etcd))
   results.node = { etcd: etcd.endpoint && 'loopback', ours, etcd3: direct }
   await etcd.proc.stop()
 }
@@ -347,22 +398,65 @@ function cmBody(name, i) { return { apiVersion: 'v1', kind: 'ConfigMap', metadat
 function podBody(name) { return { apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.9' }] } } }
 function pad(i) { return String(i).padStart(5, '0') }
 
-async function seedReads(srv) {
-  const c = srv.client
-  const t0 = performance.now()
-  for (const name of [...P.listSizes.map(ns), 'bench-pods', 'bench-w', 'bench-pw', 'bench-watch']) {
-    await c.must('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } })
+async function createNamespaces(srv, names) {
+  for (const name of names) await srv.client.must('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } })
+}
+
+/**
+ * n objects body(0) … body(n-1) in the collection at `path`, for the reads to read. Through the API with
+ * --seed-connections clients; in Node mode (srv.etcd) only the first goes through the API and the others
+ * are copies of its stored value (their own name, uid and data or spec) put into etcd directly, 128 to a
+ * transaction: the server then reads them as it reads what it wrote itself, and the minute that seeding
+ * 12,000 objects through a server that writes ~200/s would take measures nothing the writes do not.
+ */
+async function seedObjects(srv, path, n, body) {
+  if (!srv.etcd) return forEachConcurrent(n, P.seedConnections, (i) => srv.client.must('POST', path, { body: body(i) }))
+  if (n < 1) return
+  const first = body(0).metadata.name
+  await srv.client.must('POST', path, { body: body(0) })
+  const namespace = /\/namespaces\/([^/]+)\//.exec(path)[1]
+  const key = (await srv.etcd.getAll().prefix('/registry/').keys()).find((k) => k.endsWith(`/${namespace}/${first}`))
+  if (!key) throw new Error(`seeding: ${path}/${first} is not in etcd`)
+  const stored = await srv.etcd.get(key).string()
+  const dir = key.slice(0, -first.length)
+  for (let i = 1; i < n; i += 128) {
+    const ops = []
+    for (let j = i; j < Math.min(n, i + 128); j++) {
+      const b = body(j)
+      const o = JSON.parse(stored)
+      o.metadata.name = b.metadata.name
+      o.metadata.uid = randomUUID()
+      if (b.data) o.data = b.data
+      if (b.spec && b.kind !== 'Pod') o.spec = b.spec // a Pod's spec is the same for all, as the server defaulted it
+      ops.push(srv.etcd.put(dir + b.metadata.name).value(JSON.stringify(o)))
+    }
+    const r = await srv.etcd.if(dir + body(i).metadata.name, 'Create', '==', 0).then(...ops).commit()
+    if (!r.succeeded) throw new Error(`seeding: ${dir}${body(i).metadata.name} exists`)
   }
-  let created = 0
-  for (const n of P.listSizes) {
-    await forEachConcurrent(n, 16, (i) => c.must('POST', `/api/v1/namespaces/${ns(n)}/configmaps`, { body: cmBody(`cm-${pad(i)}`, i) }))
-    created += n
-  }
-  await forEachConcurrent(P.pods, 16, (i) => c.must('POST', '/api/v1/namespaces/bench-pods/pods', { body: podBody(`pod-${pad(i)}`) }))
-  created += P.pods
+  // the server must list every copy as its own object
+  const items = (await srv.client.must('GET', path)).json().items
+  if (items.length !== n || new Set(items.map((o) => o.metadata.uid)).size !== n) throw new Error(`seeding: ${path} lists ${items.length} objects, not ${n}`)
+}
+
+function seedNote(srv, created, t0) {
   const s = (performance.now() - t0) / 1000
   log(`  ${srv.kind} seeded ${created} objects in ${s.toFixed(1)} s`)
-  results.notes.push(`${srv.kind}: seeding ${created} objects with 16 clients took ${s.toFixed(1)} s (${(created / s).toFixed(0)}/s)`)
+  results.notes.push(srv.etcd
+    ? `${srv.kind}: seeding ${created} objects took ${s.toFixed(1)} s (one of each kind and namespace through the API, the rest copies of its stored value put into etcd directly)`
+    : `${srv.kind}: seeding ${created} objects with ${P.seedConnections} clients took ${s.toFixed(1)} s (${(created / s).toFixed(0)}/s${sideWork ? ', beside the bundle and build:node' : ''})`)
+}
+
+async function seedReads(srv) {
+  const t0 = performance.now()
+  await createNamespaces(srv, [...P.listSizes.map(ns), 'bench-pods', 'bench-w', 'bench-pw'])
+  let created = 0
+  for (const n of P.listSizes) {
+    await seedObjects(srv, `/api/v1/namespaces/${ns(n)}/configmaps`, n, (i) => cmBody(`cm-${pad(i)}`, i))
+    created += n
+  }
+  await seedObjects(srv, '/api/v1/namespaces/bench-pods/pods', P.pods, (i) => podBody(`pod-${pad(i)}`))
+  created += P.pods
+  seedNote(srv, created, t0)
 }
 
 async function readScenarios(srv, extraRoots) {
@@ -510,6 +604,98 @@ async function writeScenarios(srv, extraRoots) {
       setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'content-type': 'application/json' }, body: JSON.stringify(podBody(`p-${pseq++}`)) }),
     }],
   }, extraRoots)
+  return out
+}
+
+// ---- custom resources next to a built-in kind of the same size --------------------------------------
+
+// functions, not constants: the scenarios above run before a constant down here would be initialized
+function crdGroup() { return 'bench.example.com' }
+function crdObject() {
+  const CRD_GROUP = crdGroup()
+  return {
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: { name: `widgets.${CRD_GROUP}` },
+  spec: {
+    group: CRD_GROUP,
+    scope: 'Namespaced',
+    names: { plural: 'widgets', singular: 'widget', kind: 'Widget', listKind: 'WidgetList' },
+    versions: [{
+      name: 'v1', served: true, storage: true,
+      schema: {
+        openAPIV3Schema: {
+          type: 'object',
+          properties: {
+            spec: {
+              type: 'object',
+              required: ['image', 'size'],
+              properties: {
+                image: { type: 'string', maxLength: 253 },
+                size: { type: 'string', pattern: '^[0-9]+(Mi|Gi)$' },
+                owner: { type: 'string', maxLength: 63 },
+                note: { type: 'string', maxLength: 256 },
+              },
+              'x-kubernetes-validations': [{ rule: "!self.image.endsWith(':latest')", message: 'pin the image to a version' }],
+            },
+          },
+        },
+      },
+    }],
+  },
+  }
+}
+function crBody(name, i) {
+  return { apiVersion: `${crdGroup()}/v1`, kind: 'Widget', metadata: { name }, spec: { image: 'registry.example.com/team-a/app:1.4.2', size: '10Gi', owner: 'team-a', note: `value-${i}` } }
+}
+/** A ConfigMap holding the custom resource's fields, its note padded so that both bodies are as long. */
+function cmLikeCr(name, i) {
+  const cr = crBody(name, i)
+  const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: { ...cr.spec } }
+  cm.data.note += '-'.repeat(JSON.stringify(cr).length - JSON.stringify(cm).length)
+  return cm
+}
+function CR_PATH(namespace) { return `/apis/${crdGroup()}/v1/namespaces/${namespace}/widgets` }
+function CM_PATH(namespace) { return `/api/v1/namespaces/${namespace}/configmaps` }
+
+async function seedCrd(srv) {
+  const t0 = performance.now()
+  await srv.client.must('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { body: crdObject() })
+  // served once Established (set with the CRD's own write here; waited for as a client would)
+  await waitForServed(srv)
+  await createNamespaces(srv, ['bench-crd', 'bench-crd-w'])
+  await seedObjects(srv, CR_PATH('bench-crd'), P.crdObjects, (i) => crBody(`cr-${pad(i)}`, i))
+  await seedObjects(srv, CM_PATH('bench-crd'), P.crdObjects, (i) => cmLikeCr(`cm-${pad(i)}`, i))
+  seedNote(srv, 2 * P.crdObjects, t0)
+}
+
+async function waitForServed(srv) {
+  for (let i = 0; i < 100; i++) {
+    if ((await srv.client.request('GET', CR_PATH('default'))).status === 200) return
+    await sleep(100)
+  }
+  throw new Error('the bench CRD is not served after 10 s')
+}
+
+/**
+ * Create (16 clients) and LIST of --crd-objects, for the custom resource and for ConfigMaps of the same
+ * JSON size, one after the other in the same run (ConfigMap first, then the custom resource, for each).
+ */
+async function crdScenarios(srv, extraRoots) {
+  const out = { bytes: JSON.stringify(crBody('cr-00000', 0)).length, cmBytes: JSON.stringify(cmLikeCr('cm-00000', 0)).length, objects: P.crdObjects }
+  const create = (label, path, body) => {
+    let seq = 0
+    return httpScenario(srv, `crd: create ${label}`, {
+      requests: () => [{
+        method: 'POST', path,
+        setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'content-type': 'application/json' }, body: JSON.stringify(body(`${label}-${seq}`, seq++)) }),
+      }],
+    }, extraRoots)
+  }
+  out['create-cm'] = await create('cm', CM_PATH('bench-crd-w'), cmLikeCr)
+  out['create-cr'] = await create('cr', CR_PATH('bench-crd-w'), crBody)
+  out['list-cm'] = await httpScenario(srv, `crd: list ${P.crdObjects} cm`, { path: CM_PATH('bench-crd'), connections: P.listConnections }, extraRoots)
+  out['list-cr'] = await httpScenario(srv, `crd: list ${P.crdObjects} cr`, { path: CR_PATH('bench-crd'), connections: P.listConnections }, extraRoots)
   return out
 }
 

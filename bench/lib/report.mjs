@@ -37,8 +37,8 @@ export function renderMarkdown(r) {
   L.push('')
   L.push(`Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}; Node ${m.node}, wrangler ${m.wrangler} (workerd ${m.workerd}), etcd ${m.etcd ?? '–'}; commit ${m.gitCommit ?? '–'}. ` +
     `Load average at start ${m.loadAvgStart?.join(' ')}, at end ${m.loadAvgEnd?.join(' ')} (other work on the machine shares its 2 cores). ` +
-    `Each figure: median of ${p.runs} runs of ${p.durationS} s after a ${p.warmupS} s warm-up (the ceiling: of ${p.runs} runs before the edge's reads and writes and ${p.runs} after); ${p.connections} connections (LISTs of 1,000+ and Table: ${p.listConnections}); client: autocannon ${m.autocannon} over HTTPS keep-alive from the bench process. ` +
-    `RSS is the peak during the scenario of the whole server process tree (wrangler + workerd + esbuild for the edge), and of workerd alone. Whole run: ${r.elapsedS ?? '–'} s.`)
+    `Each figure: median of ${p.runs} runs of ${p.durationS} s after a ${p.warmupS} s warm-up (the ceiling: of ${p.runs} runs before the edge's reads and writes and ${p.runs} after), the warm-up not counted; ${p.connections} connections (LISTs of 1,000+ and Table: ${p.listConnections}); client: autocannon ${m.autocannon} over HTTPS keep-alive from the bench process. ` +
+    `RSS is the peak during the scenario of the whole server process tree (wrangler + workerd + esbuild for the edge), and of workerd alone. Whole run: ${r.elapsedS ?? '–'} s (pessimistic: the machine is shared).`)
   L.push('')
   const ceil = r.edge?.ceiling
   // each direct figure right under the one it shadows
@@ -93,6 +93,25 @@ export function renderMarkdown(r) {
     }
     L.push('')
   }
+  const modes = [['edge', 'edge (`npm start`)'], ['node', 'Node mode on etcd']].filter(([k]) => r.crd?.[k])
+  if (modes.length) {
+    const c0 = r.crd[modes[0][0]]
+    L.push(`**Custom resources next to a built-in kind** (issue #8): a CRD with a structural schema (four string fields, a pattern, maxLengths, one \`x-kubernetes-validations\` CEL rule), its objects ${c0.bytes} bytes of JSON, next to ConfigMaps of the same JSON size (${c0.cmBytes} bytes: the same fields as data), one after the other in the same run. Create: ${p.connections} clients, each object new; LIST: ${c0.objects?.toLocaleString('en-US')} objects of one namespace, ${p.listConnections} clients.`)
+    L.push('')
+    L.push('| mode | operation | custom resource req/s | p50 / p99 ms | ConfigMap req/s | p50 / p99 ms | throughput CR / ConfigMap | p50 CR / ConfigMap |')
+    L.push('|---|---|---:|---:|---:|---:|---:|---:|')
+    for (const [k, name] of modes) {
+      const c = r.crd[k]
+      for (const [op, opName] of [['create', 'create'], ['list', `LIST ${c.objects?.toLocaleString('en-US')}`]]) {
+        const cr = c[`${op}-cr`]
+        const cm = c[`${op}-cm`]
+        if (!cr || !cm) continue
+        const fail = cr.failed || cm.failed ? ` (failed: CR ${cr.failed}, ConfigMap ${cm.failed})` : ''
+        L.push(`| ${name} | ${opName}${fail} | ${f0(cr.rps)} | ${ms(cr.p50)} / ${ms(cr.p99)} | ${f0(cm.rps)} | ${ms(cm.p50)} / ${ms(cm.p99)} | ${ratio(cr.rps, cm.rps)} | ${ratio(cr.p50, cm.p50)} |`)
+      }
+    }
+    L.push('')
+  }
   const storeKeys = Object.keys(r.store ?? {}).filter((k) => k !== 'peak')
   if (storeKeys.length) {
     L.push('**Store (the ClusterStore Durable Object without HTTP, `bench/store`)**: `inside` is a loop in the object (SQLite, revision, event ring; no I/O between operations); `rpc` is one Worker→object RPC per operation (what the API server pays per store call), sequential or 16 at a time.')
@@ -123,6 +142,10 @@ export function renderMarkdown(r) {
     L.push('```')
     L.push(mb.output)
     L.push('```')
+    L.push('')
+  }
+  if (r.phases?.length) {
+    L.push(`Time per part of the run (s): ${r.phases.map((x) => `${x.name} ${x.seconds}`).join('; ')}.`)
     L.push('')
   }
   if (r.notes?.length) {
