@@ -81,7 +81,7 @@ export function renderMarkdown(r) {
     L.push(`**Node mode**: not measured: ${r.node.error.split('\n')[0].slice(0, 300)}`)
     L.push('')
   } else if (r.node?.ours) {
-    L.push('**Node mode on etcd** (`node dist/node.js`, HTTPS, etcd 3.4 on loopback) next to the same operations done directly with the `etcd3` client (16 or 4 concurrent, the same keys and values)')
+    L.push(`**Node mode on etcd** (\`node dist/node.js\`, HTTPS, etcd 3.4 on loopback) next to the same operations done directly with the \`etcd3\` client (16 or 4 concurrent, the same keys and values; runs of ${p.etcdDurationS ?? p.durationS} s)`)
     L.push('')
     L.push('| scenario | ours req/s | p50 ms | p99 ms | etcd3 direct ops/s | p50 ms | p99 ms | throughput ours / etcd | peak RSS MiB node / etcd |')
     L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
