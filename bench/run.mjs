@@ -845,8 +845,11 @@ async function watchStep(live, base, n, r) {
   })
   const allOpened = () => procs.every((e) => e.opened || e.exited)
   // stopped as soon as the server is gone: the rest of the opening would only count errors
-  if (!(await until(() => allOpened() || died(), P.watchOpenS * 1000)) || (fatal && !allOpened())) {
-    if (!fatal) r.openStopped = `opening stopped after ${P.watchOpenS} s (--watch-open-seconds)`
+  // bounded by the step's size too (20 watchers/s at least), so that a proxy that stops accepting
+  // without dying does not hold the 10,000 attempt for the whole --watch-open-seconds
+  const openLimitS = Math.min(P.watchOpenS, Math.max(30, add / 20))
+  if (!(await until(() => allOpened() || died(), openLimitS * 1000)) || (fatal && !allOpened())) {
+    if (!fatal) r.openStopped = `opening stopped after ${openLimitS.toFixed(0)} s (--watch-open-seconds, or 20 watchers/s)`
     for (const e of procs) e.child.send({ cmd: 'stop-opening' })
     await until(allOpened, 30_000)
   }
