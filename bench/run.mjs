@@ -62,7 +62,7 @@ if (a.help) {
   --list-sizes=LIST       ConfigMaps per LIST (default 10,1000,10000)   --pods=N  pods for Table (default 1000)
   --watchers=LIST         concurrent watchers (default 100,1000,9000,10000)
   --watch-writes=N        writes timed one by one to the last watcher (default 50)
-  --watch-procs=N         watcher processes (default 2)  --watch-events=N  events delivered in the burst (default 50000)
+  --watch-procs=N         watcher processes (default 2)  --watch-events=N  events delivered in the burst (default 20000)
   --watch-open-seconds=S  opening watchers for one N stops after S (default 150)
   --watch-write-seconds=S timed writes for one N stop after S once 10 are done (default 20)
   --watch-event-seconds=S an event that has not reached every watcher after S ends that N (default 30)
@@ -93,7 +93,7 @@ const P = {
   watchers: list(a.watchers, '100,1000,9000,10000', '10,50'),
   watchWrites: num(a['watch-writes'], 50, 5),
   watchProcs: num(a['watch-procs'], 2, 1),
-  watchEvents: num(a['watch-events'], 50_000, 500),
+  watchEvents: num(a['watch-events'], 20_000, 500),
   watchOpenS: num(a['watch-open-seconds'], 150, 30),
   watchWriteS: num(a['watch-write-seconds'], 20, 5),
   watchEventS: num(a['watch-event-seconds'], 30, 10),
@@ -941,7 +941,8 @@ async function watchStep(live, base, n, r) {
   }
   // delivery: a burst of writes from 16 clients, until every event reached every watcher
   if (!r.timeout) {
-    const burst = Math.max(10, Math.min(200, Math.ceil(P.watchEvents / r.opened)))
+    // at least 5 writes (45,000 events at 9,000 watchers): delivery takes seconds per write there
+    const burst = Math.max(5, Math.min(200, Math.ceil(P.watchEvents / r.opened)))
     const t0 = process.hrtime.bigint()
     await forEachConcurrent(burst, 16, (i) => patchOnce(`w-${i % 16}`, `b-${r.watchers}-${i}`))
     const writesDone = process.hrtime.bigint()
