@@ -73,7 +73,7 @@ export function renderMarkdown(r) {
       const note = [fds, w.error, w.timeout, w.openStopped, w.writesStopped, w.openError && `first open error: ${w.openError}`,
         w.writeRetries && `${w.writeRetries} writes failed (first: ${(w.writeError ?? '').slice(0, 70)}…) and were checked and sent again`].filter(Boolean).join('; ').replace(/\|/g, '/').replace(/\n/g, ' ').slice(0, 300)
       const opened = w.opened == null ? '–' : w.addedTo ? `${w.opened.toLocaleString('en-US')} (+${w.openedNow?.toLocaleString('en-US')} in ${w.openSeconds?.toFixed(1)})` : `${w.opened.toLocaleString('en-US')} (${w.openSeconds?.toFixed(1)})`
-      L.push(`| ${w.watchers.toLocaleString('en-US')} | ${opened} | ${ms(w.latency?.p50)} / ${ms(w.latency?.p99)} | ${ms(w.fromSend?.p50)} / ${ms(w.fromSend?.p99)} | ${ms(w.writeMs?.p50)} / ${ms(w.writeMs?.p99)} | ${kib(w.memPerWatcher?.tree)} / ${kib(w.memPerWatcher?.userWorker)} / ${kib(w.memPerWatcher?.proxy)} | ${f0(w.delivery?.eventsPerS)} | ${w.closedByServer ?? '–'} | ${note} |`)
+      L.push(`| ${w.watchers.toLocaleString('en-US')} | ${opened} | ${ms(w.latency?.p50)} / ${ms(w.latency?.p99)} | ${ms(w.fromSend?.p50)} / ${ms(w.fromSend?.p99)} | ${ms(w.writeMs?.p50)} / ${ms(w.writeMs?.p99)} | ${kib(w.memPerWatcher?.tree)} / ${kib(w.memPerWatcher?.userWorker)} / ${kib(w.memPerWatcher?.proxy)} | ${f0(w.delivery?.eventsPerS)}${w.delivery ? ` (${w.delivery.writes} writes)` : ""} | ${w.closedByServer ?? '–'} | ${note} |`)
     }
     L.push('')
   }
