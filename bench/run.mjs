@@ -44,6 +44,7 @@ const { values: a } = parseArgs({
     'store-rpc-ops': { type: 'string' },
     'seed-connections': { type: 'string' },
     'crd-objects': { type: 'string' },
+    'crd-node': { type: 'boolean', default: false },
     out: { type: 'string' },
     worktree: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
@@ -54,7 +55,7 @@ if (a.help) {
   console.log(`Usage: npm run bench -- [flags]
   --smoke                 every scenario briefly, small sizes; results go to a temp dir unless --out
   --only=LIST             scenarios, comma separated: ${ALL.join(',')} (default: all)
-  --duration=S            seconds per timed run (default 2)         --warmup=S   warm-up seconds (default 0.5)
+  --duration=S            seconds per timed run (default 1.5)         --warmup=S   warm-up seconds (default 0.5)
   --runs=N                timed runs per figure, the median is reported (default 3)
   --etcd-duration=S       seconds per timed run of the etcd3 client directly (default 1)
   --connections=N         concurrent clients for GET and writes (default 16)
@@ -68,7 +69,8 @@ if (a.help) {
   --watch-event-seconds=S an event that has not reached every watcher after S ends that N (default 30)
   --store-ops=N           operations per in-object store loop (default 20000)
   --store-rpc-ops=N       operations per Worker→object RPC loop (default 500)
-  --seed-connections=N    concurrent clients seeding objects through the API (default 32)
+  --seed-connections=N    concurrent clients seeding objects through the API (default 16)
+  --crd-node              the crd scenario in Node mode too (half a minute more)
   --crd-objects=N         custom resources (and ConfigMaps) per LIST in the crd scenario (default 1000)
   --out=DIR               results directory (default bench/results)
   --worktree              bench the working tree as it is, not HEAD (see "What is measured" in bench/README.md)
@@ -80,7 +82,7 @@ const num = (v, d, s) => Number(v ?? (smoke ? s : d))
 const list = (v, d, s) => String(v ?? (smoke ? s : d)).split(',').filter(Boolean).map(Number)
 const P = {
   only: a.only ? a.only.split(',') : ALL,
-  durationS: num(a.duration, 2, 0.5),
+  durationS: num(a.duration, 1.5, 0.5),
   // etcd by itself answers in single milliseconds: a second holds hundreds of its operations
   etcdDurationS: num(a['etcd-duration'], 1, 0.5),
   warmupS: num(a.warmup, 0.5, 0.3),
@@ -99,7 +101,8 @@ const P = {
   watchEventS: num(a['watch-event-seconds'], 30, 10),
   storeOps: num(a['store-ops'], 20_000, 500),
   storeRpcOps: num(a['store-rpc-ops'], 500, 50),
-  seedConnections: num(a['seed-connections'], 32, 32),
+  seedConnections: num(a['seed-connections'], 16, 16),
+  crdNode: a['crd-node'],
   crdObjects: num(a['crd-objects'], 1000, 50),
   smoke,
 }
@@ -357,10 +360,10 @@ async function nodeScenarios() {
   srv.etcd = await projectEtcdClient(root, etcd.endpoint)
   await phase('node: seeding', async () => {
     await seedReads(srv)
-    if (want('crd')) await seedCrd(srv)
+    if (want('crd') && P.crdNode) await seedCrd(srv)
   })
   const ours = { ...(await phase('node: reads', () => readScenarios(srv, rssRoots))), ...(await phase('node: writes', () => writeScenarios(srv, rssRoots))) }
-  if (want('crd')) results.crd.node = await phase('node: crd', () => crdScenarios(srv, rssRoots))
+  if (want('crd') && P.crdNode) results.crd.node = await phase('node: crd', () => crdScenarios(srv, rssRoots))
   srv.client.close()
   await srv.proc.stop()
   const direct = await phase('node: etcd3 directly', () => etcdDirect(etcd))
@@ -947,7 +950,9 @@ async function watchStep(live, base, n, r) {
     await forEachConcurrent(burst, 16, (i) => patchOnce(`w-${i % 16}`, `b-${r.watchers}-${i}`))
     const writesDone = process.hrtime.bigint()
     const target = (live.kk += burst)
-    if (await until(() => done(target), 300_000) && !gone()) {
+    const reached = await until(() => done(target), 300_000)
+    if (gone()) r.timeout = `every watcher was closed by the server during the burst of ${burst} writes`
+    else if (reached) {
       const s = Number(lastArrival(target) - t0) / 1e9
       const alive = procs.reduce((x, e) => x + e.alive, 0)
       r.delivery = { writes: burst, seconds: s, writeSeconds: Number(writesDone - t0) / 1e9, eventsPerS: (alive * burst) / s }

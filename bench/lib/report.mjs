@@ -6,6 +6,9 @@ const mib = (b) => (b == null ? '–' : (b / 2 ** 20).toFixed(0))
 const kib = (b) => (b == null || !Number.isFinite(b) ? '–' : (b / 1024).toFixed(1))
 const ratio = (x, y) => (x == null || y == null || !y ? '–' : `${(x / y).toFixed(x / y >= 10 ? 0 : 2)}×`)
 
+/** A figure whose runs were made longer than --duration (too slow for 8 operations in one). */
+const longer = (x, d, who = '') => (x?.durationS > d ? ` (${who}runs of ${x.durationS.toFixed(1)} s)` : '')
+
 const LABELS = {
   ceiling: 'ceiling: bare Hono GET',
   'ceiling-direct': 'ceiling, direct to workerd (no dev proxy, HTTP)',
@@ -37,7 +40,7 @@ export function renderMarkdown(r) {
   L.push('')
   L.push(`Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}; Node ${m.node}, wrangler ${m.wrangler} (workerd ${m.workerd}), etcd ${m.etcd ?? '–'}; commit ${m.gitCommit ?? '–'}. ` +
     `Load average at start ${m.loadAvgStart?.join(' ')}, at end ${m.loadAvgEnd?.join(' ')} (other work on the machine shares its 2 cores). ` +
-    `Each figure: median of ${p.runs} runs of ${p.durationS} s after a ${p.warmupS} s warm-up (the ceiling: of ${p.runs} runs before the edge's reads and writes and ${p.runs} after), the warm-up not counted; ${p.connections} connections (LISTs of 1,000+ and Table: ${p.listConnections}); client: autocannon ${m.autocannon} over HTTPS keep-alive from the bench process. ` +
+    `Each figure: median of ${p.runs} runs of ${p.durationS} s after a ${p.warmupS} s warm-up (the ceiling: of ${p.runs} runs before the edge's reads and writes and ${p.runs} after), the warm-up not counted (a run lasts longer when fewer than 8 operations would complete in it); ${p.connections} connections (LISTs of 1,000+ and Table: ${p.listConnections}); client: autocannon ${m.autocannon} over HTTPS keep-alive from the bench process. ` +
     `RSS is the peak during the scenario of the whole server process tree (wrangler + workerd + esbuild for the edge), and of workerd alone. Whole run: ${r.elapsedS ?? '–'} s (pessimistic: the machine is shared).`)
   L.push('')
   const ceil = r.edge?.ceiling
@@ -52,7 +55,7 @@ export function renderMarkdown(r) {
     L.push('|---|---:|---:|---:|---:|---:|---:|')
     for (const k of edgeKeys) {
       const e = r.edge[k]
-      const fail = e.failed ? ` (${e.failed} failed)` : ''
+      const fail = (e.failed ? ` (${e.failed} failed)` : '') + longer(e, p.durationS)
       // direct figures compare with the direct ceiling
       const c0 = k.endsWith('-direct') ? r.edge['ceiling-direct'] : ceil
       const one = k === 'ceiling' || k === 'ceiling-direct'
@@ -88,7 +91,7 @@ export function renderMarkdown(r) {
     for (const k of Object.keys(r.node.ours)) {
       const o = r.node.ours[k]
       const d = r.node.etcd3?.[k]
-      const fail = o.failed ? ` (${o.failed} failed)` : ''
+      const fail = (o.failed ? ` (${o.failed} failed)` : '') + longer(o, p.durationS) + (d ? longer(d, p.etcdDurationS, 'etcd3 ') : '')
       L.push(`| ${label(k)}${fail} | ${f0(o.rps)} | ${ms(o.p50)} | ${ms(o.p99)} | ${f0(d?.rps)} | ${ms(d?.p50)} | ${ms(d?.p99)} | ${ratio(o.rps, d?.rps)} | ${mib(o.rss)} / ${mib(o.etcdRss)} |`)
     }
     L.push('')
