@@ -115,7 +115,7 @@ export async function measure(run, { warmupS, durationS, runs, minOps = 8, maxDu
   let d = durationS
   if (warmupS > 0) {
     const w = await run(warmupS, true)
-    const rate = Math.max(w?.ops ?? 0, 0.5) / Math.max(w?.seconds ?? warmupS, warmupS)
+    const rate = w?.rateHint || Math.max(w?.ops ?? 0, 0.5) / Math.max(w?.seconds ?? warmupS, warmupS)
     if (w && rate * durationS < minOps) d = Math.min(maxDurationS, Math.max(durationS, minOps / rate))
   }
   const results = []
