@@ -818,7 +818,8 @@ async function endWatchServer(live) {
 /** Brings the server's watchers up to n, then the latency, memory and delivery figures at n. */
 async function watchStep(live, base, n, r) {
   const { srv, c, pid, procs } = live
-  const rv = (await c.must('GET', base)).json().metadata.resourceVersion
+  // 30 s, not the client's 120: after the 9,000 step one of these once hung for the whole 120 s
+  const rv = (await c.must('GET', base, { timeoutMs: 30_000 })).json().metadata.resourceVersion
   const sampler = memorySampler({ server: pid })
   const changed = () => new Promise((res) => live.waiters.push(res))
   let fatal
