@@ -5,6 +5,7 @@
 // and forked watcher processes), and writes bench/results/<date>.json and .md. Every process it starts
 // is in its own process group and is ended on exit, on failure and on Ctrl-C. See bench/README.md.
 import { execFileSync, fork, spawnSync } from 'node:child_process'
+import { randomUUID } from 'node:crypto'
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -13,18 +14,19 @@ import { parseArgs } from 'node:util'
 import { gzipSync } from 'node:zlib'
 import { forEachConcurrent } from './lib/http.mjs'
 import { cannon, loop, measure, median, percentile } from './lib/load.mjs'
-import { installCleanup, memorySampler, sleep, stopAll, treeMembers, treeRss } from './lib/procs.mjs'
+import { installCleanup, memorySampler, sleep, startProcess, stopAll, treeMembers, treeRss } from './lib/procs.mjs'
 import { directTarget, etcdVersion, projectEtcdClient, removeTempDirs, startEdge, startEtcd, startNode, startWranglerWorker, tempDir } from './lib/servers.mjs'
 import { renderMarkdown } from './lib/report.mjs'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const ALL = ['ceiling', 'reads', 'writes', 'watch', 'node', 'store', 'bundle', 'micro']
+const ALL = ['ceiling', 'reads', 'writes', 'crd', 'watch', 'node', 'store', 'bundle', 'micro']
 
 const { values: a } = parseArgs({
   options: {
     smoke: { type: 'boolean', default: false },
     only: { type: 'string' },
     duration: { type: 'string' },
+    'etcd-duration': { type: 'string' },
     warmup: { type: 'string' },
     runs: { type: 'string' },
     connections: { type: 'string' },
@@ -35,9 +37,14 @@ const { values: a } = parseArgs({
     'watch-writes': { type: 'string' },
     'watch-procs': { type: 'string' },
     'watch-events': { type: 'string' },
-    'watch-budget': { type: 'string' },
+    'watch-open-seconds': { type: 'string' },
+    'watch-write-seconds': { type: 'string' },
+    'watch-event-seconds': { type: 'string' },
     'store-ops': { type: 'string' },
     'store-rpc-ops': { type: 'string' },
+    'seed-connections': { type: 'string' },
+    'crd-objects': { type: 'string' },
+    'crd-node': { type: 'boolean', default: false },
     out: { type: 'string' },
     worktree: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
@@ -48,17 +55,23 @@ if (a.help) {
   console.log(`Usage: npm run bench -- [flags]
   --smoke                 every scenario briefly, small sizes; results go to a temp dir unless --out
   --only=LIST             scenarios, comma separated: ${ALL.join(',')} (default: all)
-  --duration=S            seconds per timed run (default 3)         --warmup=S   warm-up seconds (default 1)
+  --duration=S            seconds per timed run (default 1.5)         --warmup=S   warm-up seconds (default 0.5)
   --runs=N                timed runs per figure, the median is reported (default 3)
+  --etcd-duration=S       seconds per timed run of the etcd3 client directly (default 1)
   --connections=N         concurrent clients for GET and writes (default 16)
   --list-connections=N    concurrent clients for LISTs of 1,000+ and Table (default 4)
   --list-sizes=LIST       ConfigMaps per LIST (default 10,1000,10000)   --pods=N  pods for Table (default 1000)
   --watchers=LIST         concurrent watchers (default 100,1000,9000,10000)
   --watch-writes=N        writes timed one by one to the last watcher (default 50)
-  --watch-procs=N         watcher processes (default 2)  --watch-events=N  events delivered in the burst (default 100000)
-  --watch-budget=S        time for one N: opening stops at 60% of it, timed writes stop at 85% (default 420)
+  --watch-procs=N         watcher processes (default 2)  --watch-events=N  events delivered in the burst (default 20000)
+  --watch-open-seconds=S  opening watchers for one N stops after S (default 150)
+  --watch-write-seconds=S timed writes for one N stop after S once 10 are done (default 20)
+  --watch-event-seconds=S an event that has not reached every watcher after S ends that N (default 30)
   --store-ops=N           operations per in-object store loop (default 20000)
   --store-rpc-ops=N       operations per Worker→object RPC loop (default 500)
+  --seed-connections=N    concurrent clients seeding objects through the API (default 16)
+  --crd-node              the crd scenario in Node mode too (half a minute more)
+  --crd-objects=N         custom resources (and ConfigMaps) per LIST in the crd scenario (default 1000)
   --out=DIR               results directory (default bench/results)
   --worktree              bench the working tree as it is, not HEAD (see "What is measured" in bench/README.md)
   --keep                  keep the servers' state dirs (temp dir, edge-bench-*) for a look afterwards`)
@@ -69,8 +82,10 @@ const num = (v, d, s) => Number(v ?? (smoke ? s : d))
 const list = (v, d, s) => String(v ?? (smoke ? s : d)).split(',').filter(Boolean).map(Number)
 const P = {
   only: a.only ? a.only.split(',') : ALL,
-  durationS: num(a.duration, 3, 0.5),
-  warmupS: num(a.warmup, 1, 0.3),
+  durationS: num(a.duration, 1.5, 0.5),
+  // etcd by itself answers in single milliseconds: a second holds hundreds of its operations
+  etcdDurationS: num(a['etcd-duration'], 1, 0.5),
+  warmupS: num(a.warmup, 0.5, 0.3),
   runs: num(a.runs, 3, 1),
   connections: num(a.connections, 16, 16),
   listConnections: num(a['list-connections'], 4, 4),
@@ -80,10 +95,15 @@ const P = {
   watchers: list(a.watchers, '100,1000,9000,10000', '10,50'),
   watchWrites: num(a['watch-writes'], 50, 5),
   watchProcs: num(a['watch-procs'], 2, 1),
-  watchEvents: num(a['watch-events'], 100_000, 500),
-  watchBudgetS: num(a['watch-budget'], 420, 60),
+  watchEvents: num(a['watch-events'], 20_000, 500),
+  watchOpenS: num(a['watch-open-seconds'], 150, 30),
+  watchWriteS: num(a['watch-write-seconds'], 20, 5),
+  watchEventS: num(a['watch-event-seconds'], 30, 10),
   storeOps: num(a['store-ops'], 20_000, 500),
   storeRpcOps: num(a['store-rpc-ops'], 500, 50),
+  seedConnections: num(a['seed-connections'], 16, 16),
+  crdNode: a['crd-node'],
+  crdObjects: num(a['crd-objects'], 1000, 50),
   smoke,
 }
 for (const s of P.only) if (!ALL.includes(s)) throw new Error(`--only: unknown scenario ${s} (${ALL.join(', ')})`)
@@ -110,19 +130,26 @@ const results = {
   node: {},
   store: {},
   bundle: undefined,
+  crd: {},
   micro: [],
   notes: [],
+  phases: [], // [{name, seconds}]: where the run's time goes
 }
 let ceilingSrv // the ceiling's server, kept between its two halves
 const log = (...m) => console.error(`[bench ${((performance.now()) / 1000).toFixed(0)}s]`, ...m)
 
+// Building the bundle and Node mode measures no time, so both run while the edge is being seeded
+// (which measures nothing either) instead of on their own.
+let sideWork
+let nodeBuild
+const edgeWanted = ['reads', 'writes', 'crd', 'watch'].some(want)
 try {
-  if (want('bundle')) await bundleScenario()
-  if (want('ceiling')) await ceilingScenario('before')
-  if (want('reads') || want('writes') || want('watch')) await edgeScenarios()
-  if (want('store')) await storeScenario()
+  if (want('ceiling')) await phase('ceiling (before)', () => ceilingScenario('before'))
+  if (edgeWanted) await edgeScenarios()
+  await (sideWork ??= startSideWork())
+  if (want('store')) await phase('store', storeScenario)
   if (want('node')) await nodeScenarios()
-  if (want('micro')) microBenchmarks()
+  if (want('micro')) await phase('micro', microBenchmarks)
 } catch (err) {
   results.notes.push(`aborted: ${err?.stack ?? err}`)
   console.error(err)
@@ -144,6 +171,33 @@ console.log(`\nwritten: ${join(outDir, `${stamp}.json`)} and .md`)
 process.exit()
 
 // ---- scenarios ------------------------------------------------------------------------------------
+
+async function phase(name, fn) {
+  const t0 = performance.now()
+  try {
+    return await fn()
+  } finally {
+    results.phases.push({ name, seconds: +((performance.now() - t0) / 1000).toFixed(1) })
+  }
+}
+
+/** The bundle and `npm run build:node`, side by side; nodeBuild resolves to an error message or undefined. */
+function startSideWork() {
+  const t0 = performance.now()
+  if (want('node')) nodeBuild = runQuiet('npm', ['run', 'build:node', '--silent']).then((r) => (r.status === 0 ? undefined : `npm run build:node failed: ${r.output.slice(-2000)}`))
+  if (!want('bundle') && !want('node')) return Promise.resolve()
+  return Promise.all([want('bundle') ? bundleScenario() : undefined, nodeBuild]).then(() => {
+    results.phases.push({ name: 'bundle and build:node (during the edge seeding when there is one)', seconds: +((performance.now() - t0) / 1000).toFixed(1) })
+  })
+}
+
+/** A command in its own process group (ended with the bench), its output kept: {status, output}. */
+async function runQuiet(cmd, args, env = {}) {
+  const proc = startProcess(cmd, args, { cwd: root, env: { ...process.env, ...env } })
+  await proc.exit
+  await proc.stop()
+  return { status: proc.exitCode, output: proc.output }
+}
 
 function snapshot() {
   const dir = tempDir('tree')
@@ -179,11 +233,9 @@ function microBenchmarks() {
 async function bundleScenario() {
   log('bundle: wrangler deploy --dry-run')
   const out = tempDir('bundle')
-  const r = spawnSync(join(root, 'node_modules', '.bin', 'wrangler'), ['deploy', '--dry-run', '--outdir', out], {
-    cwd: root, encoding: 'utf8', env: { ...process.env, WRANGLER_SEND_METRICS: 'false', WRANGLER_UPDATE_CHECK: 'false', WRANGLER_LOG_PATH: out }, timeout: 180_000,
-  })
+  const r = await runQuiet(join(root, 'node_modules', '.bin', 'wrangler'), ['deploy', '--dry-run', '--outdir', out], { WRANGLER_SEND_METRICS: 'false', WRANGLER_UPDATE_CHECK: 'false', WRANGLER_LOG_PATH: out })
   if (r.status !== 0) {
-    results.bundle = { error: (r.stderr || r.stdout || String(r.error)).slice(-2000) }
+    results.bundle = { error: r.output.slice(-2000) }
     return
   }
   let raw = 0
@@ -202,7 +254,7 @@ async function bundleScenario() {
     }
   }
   walk(out)
-  const m = /Total Upload:\s*([\d.]+)\s*KiB\s*\/\s*gzip:\s*([\d.]+)\s*KiB/.exec(r.stdout + r.stderr)
+  const m = /Total Upload:\s*([\d.]+)\s*KiB\s*\/\s*gzip:\s*([\d.]+)\s*KiB/.exec(r.output)
   results.bundle = {
     rawBytes: raw,
     gzipBytes: gz,
@@ -242,7 +294,7 @@ async function ceilingScenario(half) {
   const direct = directTarget(srv.stateDir)
   if (direct) merge('ceiling-direct', await httpScenario(directServer(srv, direct), `ceiling, direct to workerd (${half})`, { path: '/readyz' }))
   else if (half === 'before') results.notes.push('ceiling: the user Worker address was not found in the wrangler log; no direct figures')
-  if (half === 'after' || !(want('reads') || want('writes'))) {
+  if (half === 'after' || !(want('reads') || want('writes') || want('crd'))) {
     ceilingSrv.client.close()
     await ceilingSrv.proc.stop()
     ceilingSrv = undefined
@@ -251,13 +303,19 @@ async function ceilingScenario(half) {
 
 async function edgeScenarios() {
   log('edge: npm start (fresh state dir)')
-  const srv = await startEdge(root)
+  const srv = await phase('edge: npm start', () => startEdge(root))
   results.startup.edge = { readyMs: srv.readyMs, rssAfterStart: treeRss(srv.pid ?? srv.proc.pid) }
-  if (want('reads')) {
-    await seedReads(srv)
-    Object.assign(results.edge, await readScenarios(srv))
+  if (want('reads') || want('crd')) {
+    sideWork = startSideWork()
+    await phase('edge: seeding', async () => {
+      if (want('reads')) await seedReads(srv)
+      if (want('crd')) await seedCrd(srv)
+    })
+    await sideWork
   }
-  if (want('writes')) Object.assign(results.edge, await writeScenarios(srv))
+  if (want('reads')) Object.assign(results.edge, await phase('edge: reads', () => readScenarios(srv)))
+  if (want('writes')) Object.assign(results.edge, await phase('edge: writes', () => writeScenarios(srv)))
+  if (want('crd')) results.crd.edge = await phase('edge: crd', () => crdScenarios(srv))
   // the same GET and create without wrangler dev's proxy Worker and TLS in front (see bench/README.md)
   const direct = directTarget(srv.stateDir)
   if (direct && (want('reads') || want('writes'))) {
@@ -275,18 +333,18 @@ async function edgeScenarios() {
   }
   srv.client.close()
   await srv.proc.stop()
-  if (ceilingSrv) await ceilingScenario('after')
-  if (want('watch')) await watchScenarios()
+  if (ceilingSrv) await phase('ceiling (after)', () => ceilingScenario('after'))
+  if (want('watch')) await phase('watch', watchScenarios)
 }
 
 async function nodeScenarios() {
-  log('node: npm run build:node, etcd, node dist/node.js (fresh state dir)')
-  try {
-    execFileSync('npm', ['run', 'build:node', '--silent'], { cwd: root, stdio: 'pipe', timeout: 120_000 })
-  } catch (err) {
-    results.node = { error: `npm run build:node failed: ${String(err.stderr || err.message).slice(0, 2000)}` }
+  log('node: etcd, node dist/node.js (fresh state dir)')
+  const buildError = await nodeBuild
+  if (buildError) {
+    results.node = { error: buildError }
     return
   }
+  const t0 = performance.now()
   const etcd = await startEtcd()
   let srv
   try {
@@ -297,12 +355,18 @@ async function nodeScenarios() {
     return
   }
   results.startup.node = { readyMs: srv.readyMs }
+  results.phases.push({ name: 'node: etcd and node dist/node.js', seconds: +((performance.now() - t0) / 1000).toFixed(1) })
   const rssRoots = { etcd: etcd.proc.pid }
-  await seedReads(srv)
-  const ours = { ...(await readScenarios(srv, rssRoots)), ...(await writeScenarios(srv, rssRoots)) }
+  srv.etcd = await projectEtcdClient(root, etcd.endpoint)
+  await phase('node: seeding', async () => {
+    await seedReads(srv)
+    if (want('crd') && P.crdNode) await seedCrd(srv)
+  })
+  const ours = { ...(await phase('node: reads', () => readScenarios(srv, rssRoots))), ...(await phase('node: writes', () => writeScenarios(srv, rssRoots))) }
+  if (want('crd') && P.crdNode) results.crd.node = await phase('node: crd', () => crdScenarios(srv, rssRoots))
   srv.client.close()
   await srv.proc.stop()
-  const direct = await etcdDirect(etcd)
+  const direct = await phase('node: etcd3 directly', () => etcdDirect(etcd))
   results.node = { etcd: etcd.endpoint && 'loopback', ours, etcd3: direct }
   await etcd.proc.stop()
 }
@@ -341,22 +405,67 @@ function cmBody(name, i) { return { apiVersion: 'v1', kind: 'ConfigMap', metadat
 function podBody(name) { return { apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: { containers: [{ name: 'app', image: 'registry.k8s.io/pause:3.9' }] } } }
 function pad(i) { return String(i).padStart(5, '0') }
 
-async function seedReads(srv) {
-  const c = srv.client
-  const t0 = performance.now()
-  for (const name of [...P.listSizes.map(ns), 'bench-pods', 'bench-w', 'bench-pw', 'bench-watch']) {
-    await c.must('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } })
+async function createNamespaces(srv, names) {
+  for (const name of names) await srv.client.must('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name } } })
+}
+
+/**
+ * n objects body(0) … body(n-1) in the collection at `path`, for the reads to read. Through the API with
+ * --seed-connections clients; in Node mode (srv.etcd) only the first goes through the API and the others
+ * are copies of its stored value (their own name, uid and data or spec) put into etcd directly, 128 to a
+ * transaction: the server then reads them as it reads what it wrote itself, and the minute that seeding
+ * 12,000 objects through a server that writes ~200/s would take measures nothing the writes do not.
+ */
+async function seedObjects(srv, path, n, body) {
+  if (!srv.etcd) return forEachConcurrent(n, P.seedConnections, (i) => srv.client.must('POST', path, { body: body(i) }))
+  if (n < 1) return
+  const first = body(0).metadata.name
+  await srv.client.must('POST', path, { body: body(0) })
+  const namespace = /\/namespaces\/([^/]+)\//.exec(path)[1]
+  const key = (await srv.etcd.getAll().prefix('/registry/').keys()).find((k) => k.endsWith(`/${namespace}/${first}`))
+  if (!key) throw new Error(`seeding: ${path}/${first} is not in etcd`)
+  const stored = await srv.etcd.get(key).string()
+  const dir = key.slice(0, -first.length)
+  for (let i = 1; i < n; i += 128) {
+    const ops = []
+    for (let j = i; j < Math.min(n, i + 128); j++) {
+      const b = body(j)
+      const o = JSON.parse(stored)
+      o.metadata.name = b.metadata.name
+      o.metadata.uid = randomUUID()
+      if (b.data) o.data = b.data
+      if (b.spec && b.kind !== 'Pod') o.spec = b.spec // a Pod's spec is the same for all, as the server defaulted it
+      ops.push(srv.etcd.put(dir + b.metadata.name).value(JSON.stringify(o)))
+    }
+    const r = await srv.etcd.if(dir + body(i).metadata.name, 'Create', '==', 0).then(...ops).commit()
+    if (!r.succeeded) throw new Error(`seeding: ${dir}${body(i).metadata.name} exists`)
   }
-  let created = 0
-  for (const n of P.listSizes) {
-    await forEachConcurrent(n, 16, (i) => c.must('POST', `/api/v1/namespaces/${ns(n)}/configmaps`, { body: cmBody(`cm-${pad(i)}`, i) }))
-    created += n
-  }
-  await forEachConcurrent(P.pods, 16, (i) => c.must('POST', '/api/v1/namespaces/bench-pods/pods', { body: podBody(`pod-${pad(i)}`) }))
-  created += P.pods
+  // the server must list every copy as its own object (beside what controllers add: kube-root-ca.crt)
+  const items = (await srv.client.must('GET', path)).json().items
+  const names = new Set(Array.from({ length: n }, (_, i) => body(i).metadata.name))
+  const ours = items.filter((o) => names.has(o.metadata.name))
+  if (ours.length !== n || new Set(ours.map((o) => o.metadata.uid)).size !== n) throw new Error(`seeding: ${path} lists ${ours.length} of the ${n} objects`)
+}
+
+function seedNote(srv, created, t0) {
   const s = (performance.now() - t0) / 1000
   log(`  ${srv.kind} seeded ${created} objects in ${s.toFixed(1)} s`)
-  results.notes.push(`${srv.kind}: seeding ${created} objects with 16 clients took ${s.toFixed(1)} s (${(created / s).toFixed(0)}/s)`)
+  results.notes.push(srv.etcd
+    ? `${srv.kind}: seeding ${created} objects took ${s.toFixed(1)} s (one of each kind and namespace through the API, the rest copies of its stored value put into etcd directly)`
+    : `${srv.kind}: seeding ${created} objects with ${P.seedConnections} clients took ${s.toFixed(1)} s (${(created / s).toFixed(0)}/s${sideWork ? ', beside the bundle and build:node' : ''})`)
+}
+
+async function seedReads(srv) {
+  const t0 = performance.now()
+  await createNamespaces(srv, [...P.listSizes.map(ns), 'bench-pods', 'bench-w', 'bench-pw'])
+  let created = 0
+  for (const n of P.listSizes) {
+    await seedObjects(srv, `/api/v1/namespaces/${ns(n)}/configmaps`, n, (i) => cmBody(`cm-${pad(i)}`, i))
+    created += n
+  }
+  await seedObjects(srv, '/api/v1/namespaces/bench-pods/pods', P.pods, (i) => podBody(`pod-${pad(i)}`))
+  created += P.pods
+  seedNote(srv, created, t0)
 }
 
 async function readScenarios(srv, extraRoots) {
@@ -367,7 +476,7 @@ async function readScenarios(srv, extraRoots) {
     const conns = n >= 1000 ? P.listConnections : P.connections
     const path = `/api/v1/namespaces/${ns(n)}/configmaps`
     out[`list-${n}`] = await httpScenario(srv, `list-${n}`, { path, connections: conns }, extraRoots)
-    if (n > 500) out[`list-${n}-paged`] = await httpScenario(srv, `list-${n}-paged`, { connections: conns, run: pagedRun(srv, path, conns) }, extraRoots)
+    if (n > 500) out[`list-${n}-paged`] = await httpScenario(srv, `list-${n}-paged`, { connections: conns, run: pagedRun(srv, path, conns, Math.ceil(n / 500)) }, extraRoots)
   }
   out[`table-pods-${P.pods}`] = await httpScenario(srv, 'table', {
     path: '/api/v1/namespaces/bench-pods/pods', connections: P.listConnections,
@@ -377,7 +486,7 @@ async function readScenarios(srv, extraRoots) {
 }
 
 /** A paginated LIST walk (limit=500, following continue) as one operation: walks/s and walk latency. */
-function pagedRun(srv, path, connections) {
+function pagedRun(srv, path, connections, pagesPerWalk) {
   return async (durationS) => {
     const walks = []
     let bad = 0
@@ -408,7 +517,8 @@ function pagedRun(srv, path, connections) {
       },
     })
     walks.sort((x, y) => x - y)
-    return { ops: walks.length, failed: bad + r.failed, seconds: r.seconds, rps: walks.length / r.seconds, p50: percentile(walks, 50), p99: percentile(walks, 99), pagesPerS: r.rps }
+    // rateHint: walks/s from the pages, for a warm-up too short to finish a walk (see measure)
+    return { ops: walks.length, failed: bad + r.failed, seconds: r.seconds, rps: walks.length / r.seconds, p50: percentile(walks, 50), p99: percentile(walks, 99), pagesPerS: r.rps, rateHint: r.rps / pagesPerWalk }
   }
 }
 
@@ -507,6 +617,98 @@ async function writeScenarios(srv, extraRoots) {
   return out
 }
 
+// ---- custom resources next to a built-in kind of the same size --------------------------------------
+
+// functions, not constants: the scenarios above run before a constant down here would be initialized
+function crdGroup() { return 'bench.example.com' }
+function crdObject() {
+  const CRD_GROUP = crdGroup()
+  return {
+  apiVersion: 'apiextensions.k8s.io/v1',
+  kind: 'CustomResourceDefinition',
+  metadata: { name: `widgets.${CRD_GROUP}` },
+  spec: {
+    group: CRD_GROUP,
+    scope: 'Namespaced',
+    names: { plural: 'widgets', singular: 'widget', kind: 'Widget', listKind: 'WidgetList' },
+    versions: [{
+      name: 'v1', served: true, storage: true,
+      schema: {
+        openAPIV3Schema: {
+          type: 'object',
+          properties: {
+            spec: {
+              type: 'object',
+              required: ['image', 'size'],
+              properties: {
+                image: { type: 'string', maxLength: 253 },
+                size: { type: 'string', pattern: '^[0-9]+(Mi|Gi)$' },
+                owner: { type: 'string', maxLength: 63 },
+                note: { type: 'string', maxLength: 256 },
+              },
+              'x-kubernetes-validations': [{ rule: "!self.image.endsWith(':latest')", message: 'pin the image to a version' }],
+            },
+          },
+        },
+      },
+    }],
+  },
+  }
+}
+function crBody(name, i) {
+  return { apiVersion: `${crdGroup()}/v1`, kind: 'Widget', metadata: { name }, spec: { image: 'registry.example.com/team-a/app:1.4.2', size: '10Gi', owner: 'team-a', note: `value-${i}` } }
+}
+/** A ConfigMap holding the custom resource's fields, its note padded so that both bodies are as long. */
+function cmLikeCr(name, i) {
+  const cr = crBody(name, i)
+  const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: { ...cr.spec } }
+  cm.data.note += '-'.repeat(JSON.stringify(cr).length - JSON.stringify(cm).length)
+  return cm
+}
+function CR_PATH(namespace) { return `/apis/${crdGroup()}/v1/namespaces/${namespace}/widgets` }
+function CM_PATH(namespace) { return `/api/v1/namespaces/${namespace}/configmaps` }
+
+async function seedCrd(srv) {
+  const t0 = performance.now()
+  await srv.client.must('POST', '/apis/apiextensions.k8s.io/v1/customresourcedefinitions', { body: crdObject() })
+  // served once Established (set with the CRD's own write here; waited for as a client would)
+  await waitForServed(srv)
+  await createNamespaces(srv, ['bench-crd', 'bench-crd-w'])
+  await seedObjects(srv, CR_PATH('bench-crd'), P.crdObjects, (i) => crBody(`cr-${pad(i)}`, i))
+  await seedObjects(srv, CM_PATH('bench-crd'), P.crdObjects, (i) => cmLikeCr(`cm-${pad(i)}`, i))
+  seedNote(srv, 2 * P.crdObjects, t0)
+}
+
+async function waitForServed(srv) {
+  for (let i = 0; i < 100; i++) {
+    if ((await srv.client.request('GET', CR_PATH('default'))).status === 200) return
+    await sleep(100)
+  }
+  throw new Error('the bench CRD is not served after 10 s')
+}
+
+/**
+ * Create (16 clients) and LIST of --crd-objects, for the custom resource and for ConfigMaps of the same
+ * JSON size, one after the other in the same run (ConfigMap first, then the custom resource, for each).
+ */
+async function crdScenarios(srv, extraRoots) {
+  const out = { bytes: JSON.stringify(crBody('cr-00000', 0)).length, cmBytes: JSON.stringify(cmLikeCr('cm-00000', 0)).length, objects: P.crdObjects }
+  const create = (label, path, body) => {
+    let seq = 0
+    return httpScenario(srv, `crd: create ${label}`, {
+      requests: () => [{
+        method: 'POST', path,
+        setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'content-type': 'application/json' }, body: JSON.stringify(body(`${label}-${seq}`, seq++)) }),
+      }],
+    }, extraRoots)
+  }
+  out['create-cm'] = await create('cm', CM_PATH('bench-crd-w'), cmLikeCr)
+  out['create-cr'] = await create('cr', CR_PATH('bench-crd-w'), crBody)
+  out['list-cm'] = await httpScenario(srv, `crd: list ${P.crdObjects} cm`, { path: CM_PATH('bench-crd'), connections: P.listConnections }, extraRoots)
+  out['list-cr'] = await httpScenario(srv, `crd: list ${P.crdObjects} cr`, { path: CR_PATH('bench-crd'), connections: P.listConnections }, extraRoots)
+  return out
+}
+
 // ---- watch ------------------------------------------------------------------------------------------
 
 /**
@@ -529,175 +731,240 @@ function roleRss(list, role) {
   return list.filter((x) => x.role === role).reduce((a, x) => a + x.rss, 0)
 }
 
-/** Each N on a fresh `npm start`, so that nothing of the previous N (or of the reads) is counted. */
+/**
+ * One `npm start` for every N, the watchers added to those already open (100, then 900 more, ...):
+ * opening is the slow part (TLS and a store watch per watcher), and opening 100 + 1,000 + 9,000 + 10,000
+ * afresh took half of the old run. Memory per watcher is the growth since the fresh server before the
+ * first watcher, over every watcher open. A step that loses watchers, times out or fails leaves a server
+ * that is no longer "N healthy watchers", so the next N starts on a fresh `npm start`.
+ */
 async function watchScenarios() {
   const base = '/api/v1/namespaces/bench-watch/configmaps'
   const limit = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'))
   results.notes.push(`watch: open-file limit of this run and its children: ${limit?.replace(/\s+/g, ' ').trim()} (the bench does not change it)`)
-  for (const n of P.watchers) {
-    log(`  watch: ${n} watchers (fresh npm start)`)
-    const r = { watchers: n }
-    results.watch.push(r)
-    const procs = []
-    const srv = await startEdge(root)
-    const c = srv.client
-    const pid = srv.proc.pid
-    try {
-      await c.must('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench-watch' } } })
-      for (let i = 0; i < 16; i++) await c.must('POST', base, { body: cmBody(`w-${i}`, i) })
-      await sleep(1000)
-      const rv = (await c.must('GET', base)).json().metadata.resourceVersion
-      const before = treeRss(pid)
-      const beforeWorkerd = workerdFds(pid, srv.port)
-      const sampler = memorySampler({ server: pid })
-      const k = P.watchProcs
-      const state = { events: new Map(), closed: 0, waiters: [] }
-      for (let p = 0; p < k; p++) {
-        const child = fork(join(root, 'bench', 'lib', 'watchers.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
-        const entry = { child, k: 0, t: [], opened: undefined, closedByServer: 0 }
-        child.on('message', (m) => {
-          if (m.type === 'opened') entry.opened = m
-          else if (m.type === 'event') {
-            entry.k = m.k
-            entry.t[m.k] = BigInt(m.t)
-          } else if (m.type === 'ended') entry.closedByServer = m.closedByServer
-          for (const w of state.waiters.splice(0)) w()
-        })
-        child.on('exit', () => { entry.exited = true; for (const w of state.waiters.splice(0)) w() })
-        procs.push(entry)
+  let live
+  try {
+    for (const n of [...P.watchers].sort((x, y) => x - y)) {
+      if (live && (!live.healthy || live.total > n)) {
+        await endWatchServer(live)
+        live = undefined
       }
-      const tOpen = performance.now()
-      const path = `${base}?watch=true&resourceVersion=${rv}`
-      procs.forEach((e, i) => e.child.send({ cmd: 'open', url: srv.url, path, token: srv.token, ca: srv.ca, count: Math.floor(n / k) + (i < n % k ? 1 : 0) }))
-      const changed = () => new Promise((res) => state.waiters.push(res))
-      const until = async (cond, ms) => {
-        const end = Date.now() + ms
-        while (!cond()) {
-          if (Date.now() > end) return false
-          await Promise.race([changed(), sleep(500)])
-        }
-        return true
-      }
-      const budgetEnd = performance.now() + P.watchBudgetS * 1000
-      if (!(await until(() => procs.every((e) => e.opened || e.exited), P.watchBudgetS * 600))) {
-        r.openStopped = `opening stopped after ${(P.watchBudgetS * 0.6).toFixed(0)} s (--watch-budget)`
-        for (const e of procs) e.child.send({ cmd: 'stop-opening' })
-        await until(() => procs.every((e) => e.opened || e.exited), 120_000)
-      }
-      r.opened = procs.reduce((s, e) => s + (e.opened?.ok ?? 0), 0)
-      r.openFailed = procs.reduce((s, e) => s + (e.opened?.failed ?? 0), 0)
-      r.openError = procs.map((e) => e.opened?.firstError).find(Boolean)
-      r.openSeconds = (performance.now() - tOpen) / 1000
-      r.workerdFds = workerdFds(pid, srv.port)
-      log(`    opened ${r.opened}/${n} in ${r.openSeconds.toFixed(1)} s${r.openError ? ` (first error: ${r.openError})` : ''}`)
-      if (!r.opened) throw new Error(`no watcher opened: ${r.openError}`)
-      // One write that must happen exactly once (each is counted as one event): a 503 from wrangler's
-      // proxy or a dropped connection is checked against the object, then sent again; both are counted.
-      r.writeRetries = 0
-      const patchOnce = async (name, value) => {
-        for (let attempt = 0; ; attempt++) {
-          let failure
-          try {
-            const res = await c.request('PATCH', `${base}/${name}`, { body: { data: { key: value } }, headers: { 'content-type': 'application/merge-patch+json' } })
-            if (res.status === 200) return
-            if (res.status !== 503) throw new Error(`PATCH ${name}: HTTP ${res.status}: ${res.body.slice(0, 300)}`)
-            failure = `HTTP 503: ${res.body.slice(0, 120)}`
-          } catch (err) {
-            if (String(err?.message).startsWith('PATCH ')) throw err
-            failure = String(err?.message ?? err)
-          }
-          r.writeRetries++
-          r.writeError ??= failure
-          if (attempt >= 5) throw new Error(`PATCH ${name}: ${failure} (5 retries)`)
-          await sleep(100)
-          const now = await c.request('GET', `${base}/${name}`)
-          if (now.status === 200 && now.json().data?.key === value) return // it was written; the answer was lost
+      const r = { watchers: n }
+      results.watch.push(r)
+      try {
+        if (!live) live = await startWatchServer(base)
+        else r.addedTo = live.total
+        log(`  watch: ${n} watchers (${r.addedTo ? `${n - r.addedTo} more on the server with ${r.addedTo}` : 'fresh npm start'})`)
+        await watchStep(live, base, n, r)
+      } catch (err) {
+        r.error = String(err?.message ?? err).slice(0, 2000)
+        log(`    failed: ${r.error}`)
+        if (live) {
+          live.healthy = false
+          r.serverOutput = live.srv.proc.output.slice(-4000)
+          const fatal = serverFatal(live.srv)
+          if (fatal && !r.error.startsWith('the server died')) r.error = `the server died: ${fatal} (after: ${r.error})`
         }
       }
-      const done = (kk) => procs.every((e) => e.exited || e.k >= kk)
-      const lastArrival = (kk) => procs.reduce((m, e) => (e.t[kk] != null && e.t[kk] > m ? e.t[kk] : m), 0n)
-      // latency: one write at a time, from its response to its event at the last watcher
-      const lat = []
-      const fromSend = []
-      const writeMs = []
-      let kk = 0
-      for (let i = 0; i < P.watchWrites; i++) {
-        if (i >= 5 && performance.now() > budgetEnd - P.watchBudgetS * 150) {
-          r.writesStopped = `timed writes stopped after ${i} (--watch-budget)`
-          break
-        }
-        const tSend = process.hrtime.bigint()
-        const retriesBefore = r.writeRetries
-        await patchOnce('w-0', `l-${i}`)
-        const tResp = process.hrtime.bigint()
-        kk++
-        if (!(await until(() => done(kk), 60_000))) {
-          r.timeout = `event ${kk} did not reach every watcher within 60 s`
-          break
-        }
-        if (r.writeRetries === retriesBefore) { // a retried write has no meaningful latency
-          lat.push(Number(lastArrival(kk) - tResp) / 1e6)
-          fromSend.push(Number(lastArrival(kk) - tSend) / 1e6)
-          writeMs.push(Number(tResp - tSend) / 1e6)
-        }
-        // memory is read once every watcher is open and has had an event (later, watchers may be gone)
-        if (i === 0) {
-          r.rssAfterFirstEvent = treeRss(pid)
-          r.workerdAfterFirstEvent = workerdFds(pid, srv.port)
-        }
+    }
+  } finally {
+    if (live) await endWatchServer(live)
+  }
+}
+
+async function startWatchServer(base) {
+  const srv = await startEdge(root)
+  const c = srv.client
+  await c.must('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench-watch' } } })
+  for (let i = 0; i < 16; i++) await c.must('POST', base, { body: cmBody(`w-${i}`, i) })
+  await sleep(1000)
+  const live = { srv, c, pid: srv.proc.pid, procs: [], total: 0, kk: 0, healthy: true, waiters: [] }
+  live.before = treeRss(live.pid)
+  live.beforeWorkerd = workerdFds(live.pid, srv.port)
+  for (let p = 0; p < P.watchProcs; p++) {
+    const child = fork(join(root, 'bench', 'lib', 'watchers.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
+    const entry = { child, k: 0, t: [], opened: undefined, alive: 0, closedByServer: 0 }
+    child.on('message', (m) => {
+      if (m.type === 'opened') {
+        entry.opened = m
+        entry.alive = m.alive
+      } else if (m.type === 'event') {
+        entry.k = m.k
+        entry.t[m.k] = BigInt(m.t)
+      } else if (m.type === 'ended') {
+        entry.closedByServer = m.closedByServer
+        entry.alive = m.watchers
       }
-      const after = r.rssAfterFirstEvent ?? treeRss(pid)
-      const afterWorkerd = r.workerdAfterFirstEvent ?? workerdFds(pid, srv.port)
-      for (const xs of [lat, fromSend, writeMs]) xs.sort((x, y) => x - y)
-      r.latency = { writes: lat.length, p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat.at(-1) }
-      // the write's own time, and from sending it: a write may answer only after its fan-out
-      r.fromSend = { p50: percentile(fromSend, 50), p99: percentile(fromSend, 99) }
-      r.writeMs = { p50: percentile(writeMs, 50), p99: percentile(writeMs, 99) }
-      r.memPerWatcher = {
-        tree: (after.total - before.total) / r.opened,
-        workerd: ((after.byComm.workerd ?? 0) - (before.byComm.workerd ?? 0)) / r.opened,
-        userWorker: (roleRss(afterWorkerd, 'user worker') - roleRss(beforeWorkerd, 'user worker')) / r.opened,
-        proxy: (roleRss(afterWorkerd, 'proxy') - roleRss(beforeWorkerd, 'proxy')) / r.opened,
-        before, after,
-      }
-      // delivery: a burst of writes from 16 clients, until every event reached every watcher
-      if (!r.timeout) {
-        const burst = Math.max(10, Math.min(200, Math.ceil(P.watchEvents / r.opened)))
-        const t0 = process.hrtime.bigint()
-        await forEachConcurrent(burst, 16, (i) => patchOnce(`w-${i % 16}`, `b-${i}`))
-        const writesDone = process.hrtime.bigint()
-        const target = kk + burst
-        if (await until(() => done(target), 300_000)) {
-          const s = Number(lastArrival(target) - t0) / 1e9
-          const alive = r.opened - procs.reduce((x, e) => x + e.closedByServer, 0)
-          r.delivery = { writes: burst, seconds: s, writeSeconds: Number(writesDone - t0) / 1e9, eventsPerS: (alive * burst) / s }
-        } else r.timeout = `the burst of ${burst} writes did not reach every watcher within 300 s`
-      }
-      r.closedByServer = procs.reduce((x, e) => x + e.closedByServer, 0)
-      if (r.writeRetries) r.serverOutput = srv.proc.output.slice(-4000)
-      r.peak = sampler.stop().server
-      log(`    p50 ${r.latency.p50?.toFixed(1)} ms, p99 ${r.latency.p99?.toFixed(1)} ms, ${(r.memPerWatcher.tree / 1024).toFixed(1)} KiB/watcher, ${r.delivery?.eventsPerS?.toFixed(0)} events/s${r.closedByServer ? `, ${r.closedByServer} closed by the server` : ''}`)
-    } catch (err) {
-      r.error = String(err?.message ?? err).slice(0, 2000)
-      log(`    failed: ${r.error}`)
-      r.serverOutput = srv.proc.output.slice(-4000)
-      const fatal = serverFatal(srv)
-      if (fatal) {
-        r.error = `the server died: ${fatal} (after: ${r.error})`
-        log(`    ${r.error}`)
-      }
-    } finally {
-      for (const e of procs) {
-        if (!e.exited) {
-          try { e.child.send({ cmd: 'close' }) } catch { /* gone */ }
-        }
-      }
-      await sleep(500)
-      for (const e of procs) if (!e.exited) e.child.kill('SIGKILL')
-      c.close()
-      await srv.proc.stop()
+      for (const w of live.waiters.splice(0)) w()
+    })
+    child.on('exit', () => { entry.exited = true; for (const w of live.waiters.splice(0)) w() })
+    live.procs.push(entry)
+  }
+  return live
+}
+
+async function endWatchServer(live) {
+  for (const e of live.procs) {
+    if (!e.exited) {
+      try { e.child.send({ cmd: 'close' }) } catch { /* gone */ }
     }
   }
+  await sleep(500)
+  for (const e of live.procs) if (!e.exited) e.child.kill('SIGKILL')
+  live.c.close()
+  await live.srv.proc.stop()
+}
+
+/** Brings the server's watchers up to n, then the latency, memory and delivery figures at n. */
+async function watchStep(live, base, n, r) {
+  const { srv, c, pid, procs } = live
+  // 30 s, not the client's 120: after the 9,000 step one of these once hung for the whole 120 s
+  const rv = (await c.must('GET', base, { timeoutMs: 30_000 })).json().metadata.resourceVersion
+  const sampler = memorySampler({ server: pid })
+  const changed = () => new Promise((res) => live.waiters.push(res))
+  let fatal
+  let fatalCheckedAt = 0
+  // workerd aborting (out of open files) does not end wrangler dev; its log says so
+  const died = () => {
+    if (!fatal && Date.now() - fatalCheckedAt > 1000) {
+      fatalCheckedAt = Date.now()
+      fatal = srv.proc.exited ? `wrangler dev exited (${srv.proc.exitCode})` : serverFatal(srv)
+    }
+    return fatal
+  }
+  const until = async (cond, ms) => {
+    const end = Date.now() + ms
+    while (!cond()) {
+      if (Date.now() > end) return false
+      await Promise.race([changed(), sleep(500)])
+    }
+    return true
+  }
+  const add = n - live.total
+  const k = procs.length
+  const tOpen = performance.now()
+  const path = `${base}?watch=true&resourceVersion=${rv}`
+  procs.forEach((e, i) => {
+    e.opened = undefined
+    e.child.send({ cmd: 'open', url: srv.url, path, token: srv.token, ca: srv.ca, count: Math.floor(add / k) + (i < add % k ? 1 : 0), k0: live.kk })
+  })
+  const allOpened = () => procs.every((e) => e.opened || e.exited)
+  // stopped as soon as the server is gone: the rest of the opening would only count errors
+  // bounded by the step's size too (20 watchers/s at least), so that a proxy that stops accepting
+  // without dying does not hold the 10,000 attempt for the whole --watch-open-seconds
+  const openLimitS = Math.min(P.watchOpenS, Math.max(30, add / 20))
+  if (!(await until(() => allOpened() || died(), openLimitS * 1000)) || (fatal && !allOpened())) {
+    if (!fatal) r.openStopped = `opening stopped after ${openLimitS.toFixed(0)} s (--watch-open-seconds, or 20 watchers/s)`
+    for (const e of procs) e.child.send({ cmd: 'stop-opening' })
+    await until(allOpened, 30_000)
+  }
+  r.openedNow = procs.reduce((s, e) => s + (e.opened?.ok ?? 0), 0)
+  r.openFailed = procs.reduce((s, e) => s + (e.opened?.failed ?? 0), 0)
+  r.openError = procs.map((e) => e.opened?.firstError).find(Boolean)
+  r.openSeconds = (performance.now() - tOpen) / 1000
+  live.total += r.openedNow
+  r.opened = procs.reduce((s, e) => s + e.alive, 0)
+  r.workerdFds = workerdFds(pid, srv.port)
+  log(`    opened ${r.openedNow}/${add} in ${r.openSeconds.toFixed(1)} s, ${r.opened} open${r.openError ? ` (first error: ${r.openError})` : ''}`)
+  if (died()) throw new Error(`the server died: ${fatal}${r.openError ? ` (first open error: ${r.openError})` : ''}`)
+  if (!r.opened) throw new Error(`no watcher open: ${r.openError}`)
+  if (r.openFailed || r.openedNow < add) live.healthy = false
+  // One write that must happen exactly once (each is counted as one event): a 503 from wrangler's
+  // proxy or a dropped connection is checked against the object, then sent again; both are counted.
+  r.writeRetries = 0
+  const patchOnce = async (name, value) => {
+    for (let attempt = 0; ; attempt++) {
+      let failure
+      try {
+        const res = await c.request('PATCH', `${base}/${name}`, { body: { data: { key: value } }, headers: { 'content-type': 'application/merge-patch+json' } })
+        if (res.status === 200) return
+        if (res.status !== 503) throw new Error(`PATCH ${name}: HTTP ${res.status}: ${res.body.slice(0, 300)}`)
+        failure = `HTTP 503: ${res.body.slice(0, 120)}`
+      } catch (err) {
+        if (String(err?.message).startsWith('PATCH ')) throw err
+        failure = String(err?.message ?? err)
+      }
+      r.writeRetries++
+      r.writeError ??= failure
+      if (attempt >= 5) throw new Error(`PATCH ${name}: ${failure} (5 retries)`)
+      await sleep(100)
+      const now = await c.request('GET', `${base}/${name}`)
+      if (now.status === 200 && now.json().data?.key === value) return // it was written; the answer was lost
+    }
+  }
+  const gone = () => procs.every((e) => e.exited || e.alive === 0)
+  const done = (kk) => procs.every((e) => e.exited || e.alive === 0 || e.k >= kk)
+  const lastArrival = (kk) => procs.reduce((m, e) => (e.t[kk] != null && e.t[kk] > m ? e.t[kk] : m), 0n)
+  // latency: one write at a time, from its response to its event at the last watcher; at most
+  // --watch-write-seconds of them once 10 are done (at 9,000 watchers one takes seconds)
+  const lat = []
+  const fromSend = []
+  const writeMs = []
+  const tWrites = performance.now()
+  for (let i = 0; i < P.watchWrites; i++) {
+    if (i >= 10 && performance.now() - tWrites > P.watchWriteS * 1000) {
+      r.writesStopped = `${i} timed writes (--watch-write-seconds)`
+      break
+    }
+    const tSend = process.hrtime.bigint()
+    const retriesBefore = r.writeRetries
+    await patchOnce('w-0', `l-${r.watchers}-${i}`)
+    const tResp = process.hrtime.bigint()
+    const kk = ++live.kk
+    if (!(await until(() => done(kk), P.watchEventS * 1000))) {
+      r.timeout = `event ${kk} did not reach every watcher within ${P.watchEventS} s`
+      break
+    }
+    if (gone()) {
+      r.timeout = `every watcher was closed by the server before event ${kk} reached it`
+      break
+    }
+    if (r.writeRetries === retriesBefore) { // a retried write has no meaningful latency
+      lat.push(Number(lastArrival(kk) - tResp) / 1e6)
+      fromSend.push(Number(lastArrival(kk) - tSend) / 1e6)
+      writeMs.push(Number(tResp - tSend) / 1e6)
+    }
+    // memory is read once every watcher is open and has had an event (later, watchers may be gone)
+    if (i === 0) {
+      r.rssAfterFirstEvent = treeRss(pid)
+      r.workerdAfterFirstEvent = workerdFds(pid, srv.port)
+    }
+  }
+  const after = r.rssAfterFirstEvent ?? treeRss(pid)
+  const afterWorkerd = r.workerdAfterFirstEvent ?? workerdFds(pid, srv.port)
+  for (const xs of [lat, fromSend, writeMs]) xs.sort((x, y) => x - y)
+  r.latency = { writes: lat.length, p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat.at(-1) }
+  // the write's own time, and from sending it: a write may answer only after its fan-out
+  r.fromSend = { p50: percentile(fromSend, 50), p99: percentile(fromSend, 99) }
+  r.writeMs = { p50: percentile(writeMs, 50), p99: percentile(writeMs, 99) }
+  r.memPerWatcher = {
+    tree: (after.total - live.before.total) / live.total,
+    workerd: ((after.byComm.workerd ?? 0) - (live.before.byComm.workerd ?? 0)) / live.total,
+    userWorker: (roleRss(afterWorkerd, 'user worker') - roleRss(live.beforeWorkerd, 'user worker')) / live.total,
+    proxy: (roleRss(afterWorkerd, 'proxy') - roleRss(live.beforeWorkerd, 'proxy')) / live.total,
+    before: live.before, after,
+  }
+  // delivery: a burst of writes from 16 clients, until every event reached every watcher
+  if (!r.timeout) {
+    // at least 5 writes (45,000 events at 9,000 watchers): delivery takes seconds per write there
+    const burst = Math.max(5, Math.min(200, Math.ceil(P.watchEvents / r.opened)))
+    const t0 = process.hrtime.bigint()
+    await forEachConcurrent(burst, 16, (i) => patchOnce(`w-${i % 16}`, `b-${r.watchers}-${i}`))
+    const writesDone = process.hrtime.bigint()
+    const target = (live.kk += burst)
+    const reached = await until(() => done(target), 300_000)
+    if (gone()) r.timeout = `every watcher was closed by the server during the burst of ${burst} writes`
+    else if (reached) {
+      const s = Number(lastArrival(target) - t0) / 1e9
+      const alive = procs.reduce((x, e) => x + e.alive, 0)
+      r.delivery = { writes: burst, seconds: s, writeSeconds: Number(writesDone - t0) / 1e9, eventsPerS: (alive * burst) / s }
+    } else r.timeout = `the burst of ${burst} writes did not reach every watcher within 300 s`
+  }
+  r.closedByServer = procs.reduce((x, e) => x + e.closedByServer, 0)
+  if (r.timeout || r.closedByServer) live.healthy = false
+  if (r.writeRetries) r.serverOutput = srv.proc.output.slice(-4000)
+  r.peak = sampler.stop().server
+  log(`    p50 ${r.latency.p50?.toFixed(1)} ms, p99 ${r.latency.p99?.toFixed(1)} ms over ${lat.length} writes, ${(r.memPerWatcher.tree / 1024).toFixed(1)} KiB/watcher, ${r.delivery?.eventsPerS?.toFixed(0)} events/s${r.closedByServer ? `, ${r.closedByServer} closed by the server` : ''}`)
 }
 
 /** A fatal error in the wrangler log of an `npm start` state dir (workerd aborting), if any. */
@@ -749,9 +1016,10 @@ async function storeScenario() {
 async function etcdDirect(etcd) {
   const client = await projectEtcdClient(root, etcd.endpoint)
   const out = {}
+  const etcdTiming = { ...timing, durationS: P.etcdDurationS }
   const run = (name, op, { concurrency = P.connections } = {}) => {
     log(`  etcd3 ${name}`)
-    return measure((durationS) => loop({ concurrency, durationS, op }), timing)
+    return measure((durationS) => loop({ concurrency, durationS, op }), etcdTiming)
   }
   const first = P.listSizes[0]
   const cmKey = (n) => `/registry/configmaps/${ns(n)}/`
@@ -811,7 +1079,7 @@ async function etcdDirect(etcd) {
         const r = await client.if(key, 'Version', '>', 0).then(client.delete().key(key)).commit()
         if (!r.succeeded) throw new Error('not found')
       },
-    }), timing)
+    }), etcdTiming)
   }
   let pseq = 0
   out['create-pod'] = await run('create pod', async () => {

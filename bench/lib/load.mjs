@@ -108,11 +108,20 @@ export async function loop({ concurrency, durationS, amount, op }) {
  * A warm-up run (not reported), then `runs` timed runs of run(durationS); the figures are the medians
  * of the runs, each run kept in `runs`.
  */
-export async function measure(run, { warmupS, durationS, runs }) {
-  if (warmupS > 0) await run(warmupS, true)
+export async function measure(run, { warmupS, durationS, runs, minOps = 8, maxDurationS = 15 }) {
+  // A run counts only what completes within it: an operation slower than the run (a LIST of 10,000 on a
+  // busy machine) would give no figure at all. So each run lasts long enough for about minOps operations
+  // at the warm-up's rate (at most maxDurationS).
+  let d = durationS
+  if (warmupS > 0) {
+    const w = await run(warmupS, true)
+    const rate = w?.rateHint || Math.max(w?.ops ?? 0, 0.5) / Math.max(w?.seconds ?? warmupS, warmupS)
+    if (w && rate * durationS < minOps) d = Math.min(maxDurationS, Math.max(durationS, minOps / rate))
+  }
   const results = []
-  for (let i = 0; i < runs; i++) results.push(await run(durationS, false))
+  for (let i = 0; i < runs; i++) results.push(await run(d, false))
   return {
+    durationS: d,
     rps: median(results.map((r) => r.rps)),
     p50: median(results.map((r) => r.p50)),
     p99: median(results.map((r) => r.p99)),

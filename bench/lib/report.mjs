@@ -6,6 +6,9 @@ const mib = (b) => (b == null ? '–' : (b / 2 ** 20).toFixed(0))
 const kib = (b) => (b == null || !Number.isFinite(b) ? '–' : (b / 1024).toFixed(1))
 const ratio = (x, y) => (x == null || y == null || !y ? '–' : `${(x / y).toFixed(x / y >= 10 ? 0 : 2)}×`)
 
+/** A figure whose runs were made longer than --duration (too slow for 8 operations in one). */
+const longer = (x, d, who = '') => (x?.durationS > d ? ` (${who}runs of ${x.durationS.toFixed(1)} s)` : '')
+
 const LABELS = {
   ceiling: 'ceiling: bare Hono GET',
   'ceiling-direct': 'ceiling, direct to workerd (no dev proxy, HTTP)',
@@ -37,8 +40,8 @@ export function renderMarkdown(r) {
   L.push('')
   L.push(`Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}; Node ${m.node}, wrangler ${m.wrangler} (workerd ${m.workerd}), etcd ${m.etcd ?? '–'}; commit ${m.gitCommit ?? '–'}. ` +
     `Load average at start ${m.loadAvgStart?.join(' ')}, at end ${m.loadAvgEnd?.join(' ')} (other work on the machine shares its 2 cores). ` +
-    `Each figure: median of ${p.runs} runs of ${p.durationS} s after a ${p.warmupS} s warm-up (the ceiling: of ${p.runs} runs before the edge's reads and writes and ${p.runs} after); ${p.connections} connections (LISTs of 1,000+ and Table: ${p.listConnections}); client: autocannon ${m.autocannon} over HTTPS keep-alive from the bench process. ` +
-    `RSS is the peak during the scenario of the whole server process tree (wrangler + workerd + esbuild for the edge), and of workerd alone. Whole run: ${r.elapsedS ?? '–'} s.`)
+    `Each figure: median of ${p.runs} runs of ${p.durationS} s after a ${p.warmupS} s warm-up (the ceiling: of ${p.runs} runs before the edge's reads and writes and ${p.runs} after), the warm-up not counted (a run lasts longer when fewer than 8 operations would complete in it); ${p.connections} connections (LISTs of 1,000+ and Table: ${p.listConnections}); client: autocannon ${m.autocannon} over HTTPS keep-alive from the bench process. ` +
+    `RSS is the peak during the scenario of the whole server process tree (wrangler + workerd + esbuild for the edge), and of workerd alone. Whole run: ${r.elapsedS ?? '–'} s (pessimistic: the machine is shared).`)
   L.push('')
   const ceil = r.edge?.ceiling
   // each direct figure right under the one it shadows
@@ -52,7 +55,7 @@ export function renderMarkdown(r) {
     L.push('|---|---:|---:|---:|---:|---:|---:|')
     for (const k of edgeKeys) {
       const e = r.edge[k]
-      const fail = e.failed ? ` (${e.failed} failed)` : ''
+      const fail = (e.failed ? ` (${e.failed} failed)` : '') + longer(e, p.durationS)
       // direct figures compare with the direct ceiling
       const c0 = k.endsWith('-direct') ? r.edge['ceiling-direct'] : ceil
       const one = k === 'ceiling' || k === 'ceiling-direct'
@@ -63,15 +66,17 @@ export function renderMarkdown(r) {
   if (r.watch?.length) {
     L.push(`**Watch (edge)**: N watchers, each its own HTTP/1.1 keep-alive connection to \`?watch=true&resourceVersion=<rv>\` on one namespace, held by ${p.watchProcs} client process(es). ` +
       `Latency: ${p.watchWrites} merge patches one at a time, from the write's response (and from sending it) to its event at the last watcher; a write may answer only once its fan-out is done. Delivery: a burst of writes from 16 clients until every event reached every watcher. ` +
-      'Memory per watcher: RSS growth divided by N, of the server tree, of the workerd running the API server and its Durable Object (user worker), and of the workerd running wrangler dev\'s proxy Worker. Each N on a fresh `npm start`.')
+      'Memory per watcher: RSS growth since the fresh server divided by N, of the server tree, of the workerd running the API server and its Durable Object (user worker), and of the workerd running wrangler dev\'s proxy Worker. ' +
+      `One \`npm start\` for every N, watchers added to those already open (a fresh one after an N that lost watchers or failed); at most ${p.watchWriteS ?? '–'} s of timed writes per N once 10 are done.`)
     L.push('')
-    L.push('| watchers | opened (s to open) | write response → last watcher p50 / p99 ms | write sent → last watcher p50 / p99 ms | write itself p50 / p99 ms | memory / watcher KiB: tree / user worker / dev proxy | events/s delivered | closed by server | note |')
+    L.push('| watchers | open (+ added, s to open) | write response → last watcher p50 / p99 ms | write sent → last watcher p50 / p99 ms | write itself p50 / p99 ms | memory / watcher KiB: tree / user worker / dev proxy | events/s delivered | closed by server | note |')
     L.push('|---:|---:|---:|---:|---:|---:|---:|---:|---|')
     for (const w of r.watch) {
       const fds = w.workerdFds?.length ? `open fds after opening: ${w.workerdFds.map((x) => `${x.role} ${x.fds}`).join(', ')}` : undefined
       const note = [fds, w.error, w.timeout, w.openStopped, w.writesStopped, w.openError && `first open error: ${w.openError}`,
         w.writeRetries && `${w.writeRetries} writes failed (first: ${(w.writeError ?? '').slice(0, 70)}…) and were checked and sent again`].filter(Boolean).join('; ').replace(/\|/g, '/').replace(/\n/g, ' ').slice(0, 300)
-      L.push(`| ${w.watchers.toLocaleString('en-US')} | ${w.opened?.toLocaleString('en-US') ?? '–'}${w.openSeconds != null ? ` (${w.openSeconds.toFixed(1)})` : ''} | ${ms(w.latency?.p50)} / ${ms(w.latency?.p99)} | ${ms(w.fromSend?.p50)} / ${ms(w.fromSend?.p99)} | ${ms(w.writeMs?.p50)} / ${ms(w.writeMs?.p99)} | ${kib(w.memPerWatcher?.tree)} / ${kib(w.memPerWatcher?.userWorker)} / ${kib(w.memPerWatcher?.proxy)} | ${f0(w.delivery?.eventsPerS)} | ${w.closedByServer ?? '–'} | ${note} |`)
+      const opened = w.opened == null ? '–' : w.addedTo ? `${w.opened.toLocaleString('en-US')} (+${w.openedNow?.toLocaleString('en-US')} in ${w.openSeconds?.toFixed(1)})` : `${w.opened.toLocaleString('en-US')} (${w.openSeconds?.toFixed(1)})`
+      L.push(`| ${w.watchers.toLocaleString('en-US')} | ${opened} | ${ms(w.latency?.p50)} / ${ms(w.latency?.p99)} | ${ms(w.fromSend?.p50)} / ${ms(w.fromSend?.p99)} | ${ms(w.writeMs?.p50)} / ${ms(w.writeMs?.p99)} | ${kib(w.memPerWatcher?.tree)} / ${kib(w.memPerWatcher?.userWorker)} / ${kib(w.memPerWatcher?.proxy)} | ${f0(w.delivery?.eventsPerS)}${w.delivery ? ` (${w.delivery.writes} writes)` : ""} | ${w.closedByServer ?? '–'} | ${note} |`)
     }
     L.push('')
   }
@@ -79,15 +84,34 @@ export function renderMarkdown(r) {
     L.push(`**Node mode**: not measured: ${r.node.error.split('\n')[0].slice(0, 300)}`)
     L.push('')
   } else if (r.node?.ours) {
-    L.push('**Node mode on etcd** (`node dist/node.js`, HTTPS, etcd 3.4 on loopback) next to the same operations done directly with the `etcd3` client (16 or 4 concurrent, the same keys and values)')
+    L.push(`**Node mode on etcd** (\`node dist/node.js\`, HTTPS, etcd 3.4 on loopback) next to the same operations done directly with the \`etcd3\` client (16 or 4 concurrent, the same keys and values; runs of ${p.etcdDurationS ?? p.durationS} s)`)
     L.push('')
     L.push('| scenario | ours req/s | p50 ms | p99 ms | etcd3 direct ops/s | p50 ms | p99 ms | throughput ours / etcd | peak RSS MiB node / etcd |')
     L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
     for (const k of Object.keys(r.node.ours)) {
       const o = r.node.ours[k]
       const d = r.node.etcd3?.[k]
-      const fail = o.failed ? ` (${o.failed} failed)` : ''
+      const fail = (o.failed ? ` (${o.failed} failed)` : '') + longer(o, p.durationS) + (d ? longer(d, p.etcdDurationS, 'etcd3 ') : '')
       L.push(`| ${label(k)}${fail} | ${f0(o.rps)} | ${ms(o.p50)} | ${ms(o.p99)} | ${f0(d?.rps)} | ${ms(d?.p50)} | ${ms(d?.p99)} | ${ratio(o.rps, d?.rps)} | ${mib(o.rss)} / ${mib(o.etcdRss)} |`)
+    }
+    L.push('')
+  }
+  const modes = [['edge', 'edge (`npm start`)'], ['node', 'Node mode on etcd']].filter(([k]) => r.crd?.[k])
+  if (modes.length) {
+    const c0 = r.crd[modes[0][0]]
+    L.push(`**Custom resources next to a built-in kind** (issue #8): a CRD with a structural schema (four string fields, a pattern, maxLengths, one \`x-kubernetes-validations\` CEL rule), its objects ${c0.bytes} bytes of JSON, next to ConfigMaps of the same JSON size (${c0.cmBytes} bytes: the same fields as data), one after the other in the same run. Create: ${p.connections} clients, each object new; LIST: ${c0.objects?.toLocaleString('en-US')} objects of one namespace, ${p.listConnections} clients.`)
+    L.push('')
+    L.push('| mode | operation | custom resource req/s | p50 / p99 ms | ConfigMap req/s | p50 / p99 ms | throughput CR / ConfigMap | p50 CR / ConfigMap |')
+    L.push('|---|---|---:|---:|---:|---:|---:|---:|')
+    for (const [k, name] of modes) {
+      const c = r.crd[k]
+      for (const [op, opName] of [['create', 'create'], ['list', `LIST ${c.objects?.toLocaleString('en-US')}`]]) {
+        const cr = c[`${op}-cr`]
+        const cm = c[`${op}-cm`]
+        if (!cr || !cm) continue
+        const fail = cr.failed || cm.failed ? ` (failed: CR ${cr.failed}, ConfigMap ${cm.failed})` : ''
+        L.push(`| ${name} | ${opName}${fail} | ${f0(cr.rps)} | ${ms(cr.p50)} / ${ms(cr.p99)} | ${f0(cm.rps)} | ${ms(cm.p50)} / ${ms(cm.p99)} | ${ratio(cr.rps, cm.rps)} | ${ratio(cr.p50, cm.p50)} |`)
+      }
     }
     L.push('')
   }
@@ -121,6 +145,10 @@ export function renderMarkdown(r) {
     L.push('```')
     L.push(mb.output)
     L.push('```')
+    L.push('')
+  }
+  if (r.phases?.length) {
+    L.push(`Time per part of the run (s): ${r.phases.map((x) => `${x.name} ${x.seconds}`).join('; ')}.`)
     L.push('')
   }
   if (r.notes?.length) {

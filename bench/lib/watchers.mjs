@@ -3,11 +3,13 @@
 // reached every open watcher, with the monotonic clock (process.hrtime, CLOCK_MONOTONIC, shared by every
 // process on the machine) of the last arrival.
 //
-// parent → {cmd: 'open', url, path, token, ca, count, parallel}   child → {type: 'opened', ok, failed, firstError, ms}
+// parent → {cmd: 'open', url, path, token, ca, count, parallel, k0}  child → {type: 'opened', ok, failed, firstError, ms, alive}
+//   (sent again to add watchers: the new ones start at the path's resourceVersion, after event k0)
 // parent → {cmd: 'stop-opening'}                                   open no more; 'opened' follows
 // parent → {cmd: 'close'}                                          child exits
 // child  → {type: 'event', k, t (ns, string)}  every time event k has reached every watcher still open
 // child  → {type: 'ended', watchers, closedByServer}                a watch stream ended before we closed it
+//   (watchers: how many are still open)
 import { Agent, request } from 'node:https'
 
 let watchers = [] // {res, req, count}
@@ -39,16 +41,19 @@ function flush() {
   }
 }
 
-function open({ url, path, token, ca, count, parallel = 64 }) {
+let agent
+function open({ url, path, token, ca, count, parallel = 64, k0 = 0 }) {
   const base = new URL(url)
-  const agent = new Agent({ keepAlive: true, maxSockets: Infinity, ca, maxCachedSessions: 1000 })
+  // one agent for every round, so that later rounds resume the TLS sessions of the first
+  agent ??= new Agent({ keepAlive: true, maxSockets: Infinity, ca, maxCachedSessions: 1000 })
+  stopOpening = false
   const t0 = performance.now()
   let next = 0
   let ok = 0
   let failed = 0
   let firstError
   const one = () => new Promise((resolve) => {
-    const w = { count: 0, res: undefined, req: undefined }
+    const w = { count: k0, res: undefined, req: undefined }
     const req = request({
       host: base.hostname, port: base.port, path, method: 'GET', agent,
       headers: { authorization: `Bearer ${token}`, accept: 'application/json', connection: 'keep-alive' },
@@ -84,8 +89,8 @@ function open({ url, path, token, ca, count, parallel = 64 }) {
     }
   }
   Promise.all(Array.from({ length: Math.min(parallel, count) }, worker)).then(() => {
-    expected = watchers.length
-    process.send({ type: 'opened', ok, failed, firstError, ms: performance.now() - t0 })
+    expected = watchers.filter((x) => !x.ended).length
+    process.send({ type: 'opened', ok, failed, firstError, ms: performance.now() - t0, alive: expected })
   })
 }
 
