@@ -10,7 +10,7 @@ import { fieldInvalid, type FieldError } from '../server/errors'
 import { semanticEqual } from '../registry/validation/equality'
 import { finalizeCustomResourceDefinition } from '../controllers/crd-finalizer'
 import { evalJSONPath, parseJSONPath } from './jsonpath'
-import { applyDefaults, prune, pruneNonNullableNulls } from './schema/prune'
+import { applyDefaults, hasDefaults, prune, pruneNonNullableNulls } from './schema/prune'
 import { schemaHasRules, validateRules } from './schema/cel'
 import { NIL_PATH, validateStructure, validateValue } from './schema/validate'
 import type { JSONSchemaProps } from './schema/types'
@@ -190,6 +190,7 @@ export function customResourceTypes(crd: CRD, opts: ConversionOptions = {}): Res
     if (!v.served) continue
     const gv = `${group}/${v.name}`
     const schema = v.schema?.openAPIV3Schema
+    const defaulting = hasDefaults(schema)
     const scale = v.subresources?.scale
     let published: TypeSchema | undefined
     const t: ResourceType = {
@@ -220,6 +221,7 @@ export function customResourceTypes(crd: CRD, opts: ConversionOptions = {}): Res
           if (schema) applyDefaults(out, schema)
           return out
         },
+        unchanged: (storedApiVersion) => storedApiVersion === gv && !defaulting,
       },
       convertBatch: webhook ? {
         toStorage: async (objs, store) => pruneConverted(objs, await webhook(objs, storageGV, store), storageSchema, crd),

@@ -79,17 +79,19 @@ function encodeStored(stored: KubeObject): string {
 }
 
 // What encodeStored() writes at the start of a value: the text up to the first key inside metadata.
-const ENCODED_HEAD = /^\{"apiVersion":"(?:[^"\\]|\\.)*","kind":"(?:[^"\\]|\\.)*","metadata":\{/
+const ENCODED_HEAD = /^\{"apiVersion":"((?:[^"\\]|\\.)*)","kind":"(?:[^"\\]|\\.)*","metadata":\{/
 
 /**
- * decode() written back as JSON text. A value encodeStored() wrote, read without conversion, gets its
- * resourceVersion spliced in as the first key of metadata, so a large list is not parsed and serialized again
- * object by object. A value that names a resourceVersion anywhere (an object written by other code, or one with
- * a resourceVersion field of its own) goes the long way, so the spliced key is never a duplicate.
+ * decode() written back as JSON text. A value encodeStored() wrote, read without conversion (or with one that
+ * leaves it unchanged), gets its resourceVersion spliced in as the first key of metadata, so a large list is not
+ * parsed and serialized again object by object. A value that names a resourceVersion anywhere (an object written
+ * by other code, or one with a resourceVersion field of its own) goes the long way, so the spliced key is never
+ * a duplicate.
  */
 function jsonWithRevision(t: ResourceType, kv: KeyValue): string {
-  const head = t.convert ? null : ENCODED_HEAD.exec(kv.value)
-  if (!head || kv.value.includes('"resourceVersion":')) return JSON.stringify(decode(t, kv))
+  const head = ENCODED_HEAD.exec(kv.value)
+  const asStored = head && (!t.convert || t.convert.unchanged?.(head[1]))
+  if (!asStored || kv.value.includes('"resourceVersion":')) return JSON.stringify(decode(t, kv))
   const at = head[0].length
   return `${kv.value.slice(0, at)}"resourceVersion":"${kv.modRevision}"${kv.value[at] === '}' ? '' : ','}${kv.value.slice(at)}`
 }

@@ -165,7 +165,12 @@ export interface ResourceType {
   /** Subresources served under the resource. */
   subresources?: { status?: boolean; scale?: ScaleSpec; /** PUT-only namespaces/finalize. */ finalize?: boolean }
   /** This type is a view of another type's storage (events.k8s.io/v1 Event over core/v1 Event). */
-  convert?: { toStorage(obj: KubeObject): KubeObject; fromStorage(obj: KubeObject): KubeObject }
+  convert?: {
+    toStorage(obj: KubeObject): KubeObject
+    fromStorage(obj: KubeObject): KubeObject
+    /** Whether fromStorage leaves an object stored with this apiVersion as it is (a list may then write it out as stored). */
+    unchanged?(storedApiVersion: string): boolean
+  }
   /**
    * Conversion that calls out (a CRD's Webhook strategy), in batches: a list page or a watch event is one call.
    * Only the RegistryStore and watch use it; a plain decode() of such a type gives the object as stored, which

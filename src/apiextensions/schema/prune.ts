@@ -68,6 +68,13 @@ export function pruneNonNullableNulls(value: unknown, s: JSONSchemaProps | undef
   }
 }
 
+/** Whether applyDefaults could change anything: a default anywhere under s. */
+export function hasDefaults(s: JSONSchemaProps | undefined): boolean {
+  if (!s) return false
+  if (s.default !== undefined) return true
+  return hasDefaults(s.items) || hasDefaults(additionalSchema(s)) || Object.values(s.properties ?? {}).some(hasDefaults)
+}
+
 /** Fills absent (or non-nullable null) fields from their schema's default, then descends into the result. */
 export function applyDefaults(value: unknown, s: JSONSchemaProps | undefined): void {
   if (!s) return
