@@ -65,7 +65,7 @@ export function renderMarkdown(r) {
   }
   if (r.watch?.length) {
     L.push(`**Watch (edge)**: N watchers, each its own HTTP/1.1 keep-alive connection to \`?watch=true&resourceVersion=<rv>\` on one namespace, held by ${p.watchProcs} client process(es). ` +
-      `Latency: ${p.watchWrites} merge patches one at a time, from the write's response (and from sending it) to its event at the last watcher; a write may answer only once its fan-out is done. Delivery: a burst of writes from 16 clients until every event reached every watcher. ` +
+      `Latency: ${p.watchWrites} merge patches one at a time, from the write's response (and from sending it) to its event at the last watcher (the Durable Object answers a write first and sends its event to watchers after). Delivery: a burst of writes from 16 clients until every event reached every watcher. ` +
       'Memory per watcher: RSS growth since the fresh server divided by N, of the server tree, of the workerd running the API server and its Durable Object (user worker), and of the workerd running wrangler dev\'s proxy Worker. ' +
       `One \`npm start\` for every N, watchers added to those already open (a fresh one after an N that lost watchers or failed); at most ${p.watchWriteS ?? '–'} s of timed writes per N once 10 are done.`)
     L.push('')
