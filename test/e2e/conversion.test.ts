@@ -99,7 +99,7 @@ describe('CRD Webhook conversion through kubectl', () => {
     await server.k('patch', 'gadgets.v1.conv.example.com', 'watched', '--type=merge', '-p', '{"spec":{"size":12}}')
     await w.waitFor(/MODIFIED\s+watched\s+12/)
     await server.k('delete', 'gadgets.v1.conv.example.com', 'watched')
-    await w.waitFor(/DELETED\s+watched\s+12/)
+    await w.waitFor(/DELETED\s+watched\s+12\n/) // the whole line: output may arrive mid-line
     w.kill()
     expect(w.output()).toMatch(/^EVENT\s+NAME\s+DIMENSION\nADDED\s+watched\s+11\nMODIFIED\s+watched\s+12\nDELETED\s+watched\s+12\n$/)
   })

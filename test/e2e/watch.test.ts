@@ -33,7 +33,7 @@ describe('watch', () => {
     await server.k('label', 'cm', 'seen', '-n', 'w', 'x=1')
     await w.waitFor(/MODIFIED\s+seen/)
     await server.k('delete', 'cm', 'seen', '-n', 'w')
-    await w.waitFor(/DELETED\s+seen/)
+    await w.waitFor(/DELETED\s+seen\s+0\s+\d+s\n/) // the whole line: output may arrive mid-line
     w.kill()
     expect(w.output()).toMatch(/^EVENT\s+NAME\s+DATA\s+AGE\nADDED\s+seen\s+0\s+\d+s\nMODIFIED\s+seen\s+0\s+\d+s\nDELETED\s+seen\s+0\s+\d+s\n/)
   })
@@ -43,7 +43,7 @@ describe('watch', () => {
     const w = backgroundKubectl(server.kubeconfig, ['get', 'cm', '-n', 'w', '-w'])
     await w.waitFor(/existing/)
     await server.k('create', 'configmap', 'later', '-n', 'w')
-    await w.waitFor(/later/)
+    await w.waitFor(/later\s+0\s+\d+s\n/)
     w.kill()
     expect(w.output()).toMatch(/^NAME\s+DATA\s+AGE\nexisting\s+1\s+\d+s\nkube-root-ca\.crt\s+1\s+\d+s\nlater\s+0\s+\d+s\n/)
   })
