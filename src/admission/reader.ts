@@ -21,6 +21,16 @@ function listPrefix(storagePrefix: string, namespace: string): string {
   return namespace ? `/registry/${storagePrefix}/${namespace}/` : `/registry/${storagePrefix}/`
 }
 
+/** A prefetch as the store read it makes, and the memo entry the get or list call that follows looks up. */
+function storeRead(r: Prefetch): { memo: string; read: BatchRead } {
+  if ('get' in r) {
+    const key = objectKey(...r.get)
+    return { memo: 'get:' + key, read: { key } }
+  }
+  const prefix = listPrefix(...r.list)
+  return { memo: 'list:' + prefix, read: { prefix, limit: LIST_PAGE } }
+}
+
 /** The etcd key of an object: /registry/<storagePrefix>/[<namespace>/]<name>. */
 export function objectKey(storagePrefix: string, namespace: string, name: string): string {
   return namespace ? `/registry/${storagePrefix}/${namespace}/${name}` : `/registry/${storagePrefix}/${name}`
@@ -67,11 +77,9 @@ export class ObjectReader {
    * Reads already remembered are not made again; a failure is left for the caller of that read to see.
    */
   prefetch(reads: Prefetch[]): void {
-    const todo = reads
-      .map((r) => ('get' in r ? { memo: 'get:' + objectKey(...r.get), read: { key: objectKey(...r.get) } } : { memo: 'list:' + listPrefix(...r.list), read: { prefix: listPrefix(...r.list), limit: LIST_PAGE } }))
-      .filter((r) => !this.memo.has(r.memo))
+    const todo = reads.map(storeRead).filter((r) => !this.memo.has(r.memo))
     if (!todo.length) return
-    const batch = this.store.readBatch(todo.map((r): BatchRead => r.read))
+    const batch = this.store.readBatch(todo.map((r) => r.read))
     todo.forEach((r, i) => {
       const load = async () => {
         const { kvs, more } = (await batch).results[i]
