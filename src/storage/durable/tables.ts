@@ -6,13 +6,6 @@ import type { LogEvent } from './ring'
 import { encodeEvent, type WireEvent } from './protocol'
 
 type Row = Record<string, SqlStorageValue>
-interface KvRow extends Row {
-  key: string
-  value: string
-  create_rev: number
-  mod_rev: number
-  version: number
-}
 interface LogRow extends Row {
   rev: number
   key: string
@@ -23,13 +16,17 @@ interface LogRow extends Row {
   prev_value: string | null
 }
 
-const toKv = (r: KvRow): KeyValue => ({
-  key: r.key,
-  value: r.value,
-  createRevision: r.create_rev,
-  modRevision: r.mod_rev,
-  version: r.version,
-})
+/**
+ * The pairs of a query selecting key, value, create_rev, mod_rev, version in that order. Rows are read as
+ * arrays: an object per row with named columns (toArray) cost a LIST of 10,000 about 15% more CPU.
+ */
+function kvsOf(cursor: SqlStorageCursor<Row>): KeyValue[] {
+  const kvs: KeyValue[] = []
+  for (const [key, value, createRevision, modRevision, version] of cursor.raw<[string, string, number, number, number]>()) {
+    kvs.push({ key, value, createRevision, modRevision, version })
+  }
+  return kvs
+}
 
 /** The counters in `meta` (migrations/0001_init.sql, 0002_compaction_due.sql, 0003_fanout_from.sql). */
 export type MetaName = 'revision' | 'compacted' | 'compaction_mark' | 'compaction_due' | 'fanout_from'
@@ -89,16 +86,12 @@ export class Tables {
   // ---- current state ----
 
   get(key: string): KeyValue | undefined {
-    const row = this.sql.exec<KvRow>('SELECT key, value, create_rev, mod_rev, version FROM kv WHERE key = ?', key).toArray()[0]
-    return row && toKv(row)
+    return kvsOf(this.sql.exec('SELECT key, value, create_rev, mod_rev, version FROM kv WHERE key = ?', key))[0]
   }
 
   listCurrent(range: Range, limit: number): { kvs: KeyValue[]; count: number } {
     const { where, args } = rangeSql('key', range)
-    const kvs = this.sql
-      .exec<KvRow>(`SELECT key, value, create_rev, mod_rev, version FROM kv WHERE ${where} ORDER BY key LIMIT ?`, ...args, limit)
-      .toArray()
-      .map(toKv)
+    const kvs = kvsOf(this.sql.exec(`SELECT key, value, create_rev, mod_rev, version FROM kv WHERE ${where} ORDER BY key LIMIT ?`, ...args, limit))
     return { kvs, count: this.countBeyond(kvs, limit, () => this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM kv WHERE ${where}`, ...args).one().n) }
   }
 
@@ -110,15 +103,9 @@ export class Tables {
   listAt(range: Range, revision: number, limit: number): { kvs: KeyValue[]; count: number } {
     const { where, args } = rangeSql('l.key', range)
     const visible = `${where} AND l.rev = (SELECT max(n.rev) FROM log AS n WHERE n.key = l.key AND n.rev <= ?) AND l.value IS NOT NULL`
-    const kvs = this.sql
-      .exec<KvRow>(
-        `SELECT l.key, l.value, l.create_rev, l.rev AS mod_rev, l.version FROM log AS l WHERE ${visible} ORDER BY l.key LIMIT ?`,
-        ...args,
-        revision,
-        limit,
-      )
-      .toArray()
-      .map(toKv)
+    const kvs = kvsOf(
+      this.sql.exec(`SELECT l.key, l.value, l.create_rev, l.rev AS mod_rev, l.version FROM log AS l WHERE ${visible} ORDER BY l.key LIMIT ?`, ...args, revision, limit),
+    )
     return { kvs, count: this.countBeyond(kvs, limit, () => this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM log AS l WHERE ${visible}`, ...args, revision).one().n) }
   }
 
