@@ -56,6 +56,13 @@ const DEFAULT_MAX_SYNCS = 200
 const NAMESPACES_PREFIX = '/registry/namespaces/'
 /** Kube's garbage collector ignores events; so do the loops (their writes are the busiest and own nothing). */
 const IGNORED_PREFIXES = ['/registry/events/']
+/** Kinds whose quota usage an update can change (a pod turning terminal, a service's type, a claim's request). */
+const USAGE_CHANGES_ON_UPDATE = new Set(['Pod', 'Service', 'PersistentVolumeClaim'])
+
+function sameHard(a: KubeObject, b: KubeObject): boolean {
+  const hard = (o: KubeObject) => Object.entries(((o.spec as { hard?: Record<string, unknown> } | undefined)?.hard) ?? {}).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
+  return JSON.stringify(hard(a)) === JSON.stringify(hard(b))
+}
 
 interface Queued {
   work: Work
@@ -121,9 +128,12 @@ export class ControllerManager {
       if (IGNORED_PREFIXES.some((p) => key.startsWith(p))) return undefined
       const obj = parse(deleted ? event.prevKv.value : event.kv.value)
       if (!obj) return undefined
-      // The previous value matters only to the garbage collector, and only where ownership was involved.
+      // The previous value matters to the garbage collector where ownership was involved, and to quota where
+      // a quota's hard limits or an object's usage may have changed.
       const prevValue = !deleted ? event.prevKv?.value : undefined
-      const prev = prevValue && (obj.metadata?.ownerReferences || obj.metadata?.deletionTimestamp || prevValue.includes('"ownerReferences"')) ? parse(prevValue) : undefined
+      const prevNeeded = obj.metadata?.ownerReferences || obj.metadata?.deletionTimestamp || prevValue?.includes('"ownerReferences"') ||
+        key.startsWith(RESOURCE_QUOTAS_PREFIX) || USAGE_CHANGES_ON_UPDATE.has(obj.kind ?? '')
+      const prev = prevValue && prevNeeded ? parse(prevValue) : undefined
       this.handle(key, obj, prev, deleted, false)
     } catch (e) {
       this.log(`controllers: observing a write failed: ${(e as Error).message}`)
@@ -240,8 +250,13 @@ export class ControllerManager {
         if (deleted) names.delete(meta.name ?? '')
         else names.add(meta.name ?? '')
         if (!names.size) this.quotas.delete(namespace)
-        if (!deleted) this.enqueue({ loop: 'quota', namespace })
-      } else if (this.quotas.has(namespace) && !initial) {
+        // kube's quota controller syncs a quota that is new or whose spec.hard changed, not one whose status.used
+        // admission just charged: a recount then would miss the objects charged and not stored yet, and lower
+        // the usage under them.
+        if (!deleted && (initial || !prev || !sameHard(prev, obj))) this.enqueue({ loop: 'quota', namespace })
+      } else if (this.quotas.has(namespace) && !initial && (deleted || (prev && USAGE_CHANGES_ON_UPDATE.has(obj.kind ?? '')))) {
+        // Usage given back (kube's replenishment): a deletion, or an update that can change a pod's, service's
+        // or claim's usage. A creation was charged by admission, and recounting then races as above.
         this.enqueue({ loop: 'quota', namespace })
       }
     }

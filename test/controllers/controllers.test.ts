@@ -346,10 +346,27 @@ describe('resource quota status', () => {
     await c.api('', 'pods').update('q', 'done', (cur) => ({ ...cur!, status: { phase: 'Succeeded' } }), ctx(), 'status')
     await c.create('', 'services', { apiVersion: 'v1', kind: 'Service', metadata: { name: 'np', namespace: 'q' }, spec: { type: 'NodePort', ports: [{ name: 'http', port: 80 }, { name: 'https', port: 443 }] } })
     await c.create('apps', 'deployments', deployment('q', 'web'))
+    // Creations are charged by admission (not run here); the controller counts them at its periodic resync.
+    await c.manager.run({ resync: true })
     await c.settle()
     expect(c.store.object('/registry/resourcequotas/q/quota')!.status.used).toEqual({
       configmaps: '1', 'count/deployments.apps': '1', 'limits.memory': '128Mi', pods: '2', 'requests.cpu': '350m', 'requests.memory': '192Mi', services: '1', 'services.nodeports': '2',
     })
+  })
+
+  it('leaves the usage admission charged for a creation, and recounts when usage is given back', async () => {
+    const c = cluster()
+    await c.namespace('q')
+    await c.create('', 'resourcequotas', { apiVersion: 'v1', kind: 'ResourceQuota', metadata: { name: 'quota', namespace: 'q' }, spec: { hard: { pods: '10' } } })
+    await c.settle()
+    // As admission leaves it while two more pods it admitted are still on their way to the store.
+    await c.api('', 'resourcequotas').update('q', 'quota', (cur) => ({ ...cur!, status: { hard: { pods: '10' }, used: { pods: '3' } } }), ctx(), 'status')
+    await c.create('', 'pods', pod('q', 'a'))
+    await c.settle()
+    expect(c.store.object('/registry/resourcequotas/q/quota')!.status.used).toEqual({ pods: '3' })
+    await c.api('', 'pods').delete('q', 'a', {}, ctx())
+    await c.settle()
+    expect(c.store.object('/registry/resourcequotas/q/quota')!.status.used).toEqual({ pods: '0' })
   })
 
   it('counts only the pods a scoped quota selects', async () => {
@@ -361,6 +378,7 @@ describe('resource quota status', () => {
     })
     await c.create('', 'pods', pod('q', 'free'))
     await c.create('', 'pods', pod('q', 'paid', [], { requests: { cpu: '1' } }))
+    await c.manager.run({ resync: true })
     await c.settle()
     expect(c.store.object('/registry/resourcequotas/q/best-effort')!.status).toEqual({ hard: { pods: '5' }, used: { pods: '1' } })
   })
