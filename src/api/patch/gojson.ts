@@ -1,6 +1,7 @@
 // Decoding JSON the way Go's encoding/json reports it (the messages kube-apiserver returns for a malformed
 // patch body come from there), and printing decoded values as Go's fmt does (%v, %s, reflect type names),
 // which strategic merge patch errors embed.
+import { compareStrings } from '../../server/gofmt'
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue }
 
@@ -254,7 +255,7 @@ export function goSprint(v: unknown): string {
   if (typeof v === 'number') return Number.isInteger(v) && Math.abs(v) < 2 ** 63 ? BigInt(v).toString() : formatFloat(v)
   if (Array.isArray(v)) return `[${v.map(goSprint).join(' ')}]`
   if (typeof v === 'object') {
-    const keys = Object.keys(v).sort(byteOrder)
+    const keys = Object.keys(v).sort(compareStrings)
     return `map[${keys.map((k) => `${k}:${goSprint((v as Record<string, unknown>)[k])}`).join(' ')}]`
   }
   return String(v)
@@ -276,16 +277,6 @@ export function goTypeName(v: unknown): string {
   if (typeof v === 'number') return Number.isInteger(v) ? 'int64' : 'float64'
   if (Array.isArray(v)) return '[]interface {}'
   return 'map[string]interface {}'
-}
-
-export function byteOrder(a: string, b: string): number {
-  if (a === b) return 0
-  const ai = [...a]
-  const bi = [...b]
-  for (let k = 0; k < Math.min(ai.length, bi.length); k++) {
-    if (ai[k] !== bi[k]) return ai[k].codePointAt(0)! < bi[k].codePointAt(0)! ? -1 : 1
-  }
-  return ai.length - bi.length
 }
 
 /** A deep copy of a JSON value (patches never mutate the object they are given). */
