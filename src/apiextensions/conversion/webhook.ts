@@ -10,6 +10,7 @@ import { ObjectReader } from '../../admission/reader'
 import { defaultWebhookFetch, postWebhook, resolveClientConfig, withTimeoutParam, type WebhookFetch } from '../../admission/webhook/client'
 import { validateAnnotations, validateLabels } from '../../registry/validation/objectmeta'
 import type { CRD } from '../types'
+import { goTypeName } from '../../api/patch/gojson'
 
 type Obj = Record<string, any>
 
@@ -105,16 +106,9 @@ function restoreObjectMeta(original: KubeObject, converted: Obj): string | undef
   return undefined
 }
 
-/** The Go type name kube's %T prints for a JSON value decoded into interface{}. */
+/** %T of a JSON value decoded into interface{}: goTypeName, and "<nil>" for nil. */
 function goType(v: unknown): string {
-  if (v === null || v === undefined) return '<nil>'
-  if (Array.isArray(v)) return '[]interface {}'
-  switch (typeof v) {
-    case 'string': return 'string'
-    case 'number': return Number.isInteger(v) ? 'int64' : 'float64'
-    case 'boolean': return 'bool'
-    default: return 'map[string]interface {}'
-  }
+  return v === null || v === undefined ? '<nil>' : goTypeName(v)
 }
 
 /** The converter of a CRD whose spec.conversion.strategy is Webhook. */
