@@ -162,7 +162,8 @@ export class NodeModeLocalServer {
   static async start(): Promise<NodeModeLocalServer> {
     const etcd = await startEtcd()
     try {
-      return new NodeModeLocalServer(etcd, await NodeServer.start(etcd.endpoints))
+      // kubeadm's --allow-privileged=true: the suites create privileged pods for PodSecurity to judge.
+      return new NodeModeLocalServer(etcd, await NodeServer.start(etcd.endpoints, ['--allow-privileged=true']))
     } catch (e) {
       await etcd.stop()
       throw e

@@ -14,6 +14,15 @@ const INITIAL_EVENTS_END_ANNOTATION = 'k8s.io/initial-events-end'
 
 type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR'
 
+/**
+ * kube-apiserver's --min-request-timeout (1800 s): a watch without timeoutSeconds ends after a random time
+ * between it and twice it, to spread out the watches that start again.
+ */
+let minRequestTimeoutSeconds = 1800
+export function setMinRequestTimeout(seconds: number): void {
+  minRequestTimeoutSeconds = seconds
+}
+
 export async function watch(s: Scope): Promise<Response> {
   const target = negotiate(s.req.headers.get('accept'), { table: true, metadata: true })
   const includeObject = parseIncludeObject(s.query.get('includeObject'))
@@ -32,7 +41,7 @@ export async function watch(s: Scope): Promise<Response> {
   }
   const rv = parseResourceVersion(rvParam) ?? 0
   const filter = selectorFilter(s.type, s.query)
-  const timeoutSeconds = queryInt(s.query, 'timeoutSeconds') ?? (1800 + Math.floor(Math.random() * 1800))
+  const timeoutSeconds = queryInt(s.query, 'timeoutSeconds') ?? (minRequestTimeoutSeconds + Math.floor(Math.random() * minRequestTimeoutSeconds))
   // Without sendInitialEvents: resourceVersion unset or "0" starts with the current state; otherwise only changes after rv.
   const initialEvents = sendInitialEvents === null ? rv === 0 : sendInitialEvents === 'true'
   const prefix = storageKey(s.type, s.namespace)

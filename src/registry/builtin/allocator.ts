@@ -3,22 +3,51 @@
 // Cluster IPs live where kube-apiserver's IPAddress allocator keeps them: /registry/ipaddresses/<ip>.
 import { isStoreError, type Store } from '../../storage/store'
 
+/** The ranges kube-apiserver's --service-cluster-ip-range and --service-node-port-range set (kubeadm's defaults). */
 export const SERVICE_CIDR = '10.96.0.0/12'
 export const NODE_PORT_RANGE = { min: 30000, max: 32767 }
 
-const [cidrBase, cidrBits] = SERVICE_CIDR.split('/')
-const base = cidrBase.split('.').reduce((a, o) => a * 256 + Number(o), 0)
-const size = 2 ** (32 - Number(cidrBits))
-/** First and last assignable addresses: the network and broadcast addresses are never handed out. */
-export const IP_FIRST = base + 1
-export const IP_LAST = base + size - 2
-// kube's allocator prefers dynamic allocations above a lower band kept for static ones: min(max(16, size/16), 256).
-const IP_DYNAMIC_OFFSET = Math.min(Math.max(16, Math.floor(size / 16)), 256)
-const NODE_PORT_DYNAMIC_OFFSET = Math.min(Math.max(16, Math.floor((NODE_PORT_RANGE.max - NODE_PORT_RANGE.min + 1) / 32)), 128)
+interface ServiceNetwork {
+  cidr: string
+  /** First and last assignable addresses: the network and broadcast addresses are never handed out. */
+  first: number
+  last: number
+  /** kube's allocator prefers dynamic allocations above a lower band kept for static ones: min(max(16, size/16), 256). */
+  dynamicOffset: number
+  nodePorts: { min: number; max: number }
+  nodePortDynamicOffset: number
+}
+
+function serviceNetwork(cidr: string, nodePorts: { min: number; max: number }): ServiceNetwork {
+  const [cidrBase, cidrBits] = cidr.split('/')
+  const size = 2 ** (32 - Number(cidrBits))
+  const base = Math.floor(ipToNumber(cidrBase!) / size) * size
+  return {
+    cidr, first: base + 1, last: base + size - 2, dynamicOffset: Math.min(Math.max(16, Math.floor(size / 16)), 256),
+    nodePorts, nodePortDynamicOffset: Math.min(Math.max(16, Math.floor((nodePorts.max - nodePorts.min + 1) / 32)), 128),
+  }
+}
+
+let network: ServiceNetwork | undefined
+const net = () => (network ??= serviceNetwork(SERVICE_CIDR, NODE_PORT_RANGE))
+
+/**
+ * Sets the service IP range (one IPv4 CIDR) and the node port range for this process, as
+ * --service-cluster-ip-range and --service-node-port-range do; one configuration per process.
+ */
+export function configureServiceNetwork(cidr: string, nodePorts: { min: number; max: number } = NODE_PORT_RANGE): void {
+  network = serviceNetwork(cidr, nodePorts)
+}
+
+/** The configured range, as kube prints it in allocation errors. */
+export const serviceCIDR = () => net().cidr
+export const nodePortRange = () => net().nodePorts
+/** The `kubernetes` Service's IP: the first address of the range (kube's GetIndexedIP(range, 1)). */
+export const kubernetesServiceIP = () => numberToIP(net().first)
 
 export const ipToNumber = (ip: string) => ip.split('.').reduce((a, o) => a * 256 + Number(o), 0)
 export const numberToIP = (n: number) => [24, 16, 8, 0].map((s) => Math.floor(n / 2 ** s) % 256).join('.')
-export const ipInRange = (ip: string) => /^\d+\.\d+\.\d+\.\d+$/.test(ip) && ipToNumber(ip) >= IP_FIRST && ipToNumber(ip) <= IP_LAST
+export const ipInRange = (ip: string) => /^\d+\.\d+\.\d+\.\d+$/.test(ip) && ipToNumber(ip) >= net().first && ipToNumber(ip) <= net().last
 
 export const ipKey = (ip: string) => `/registry/ipaddresses/${ip}`
 export const nodePortKey = (port: number) => `/registry/servicenodeports/${port}`
@@ -75,13 +104,16 @@ async function claimNext(store: Store, first: number, last: number, offset: numb
 
 export const claimIP = (store: Store, ip: string, owner: Owner) => claim(store, ipKey(ip), ipAddressObject(ip, owner))
 export async function claimNextIP(store: Store, owner: Owner): Promise<string | undefined> {
-  const n = await claimNext(store, IP_FIRST, IP_LAST, IP_DYNAMIC_OFFSET, (n) => claimIP(store, numberToIP(n), owner), 4096)
+  const { first, last, dynamicOffset } = net()
+  const n = await claimNext(store, first, last, dynamicOffset, (n) => claimIP(store, numberToIP(n), owner), 4096)
   return n === undefined ? undefined : numberToIP(n)
 }
 
 export const claimNodePort = (store: Store, port: number, owner: Owner) => claim(store, nodePortKey(port), nodePortValue(port, owner))
-export const claimNextNodePort = (store: Store, owner: Owner) =>
-  claimNext(store, NODE_PORT_RANGE.min, NODE_PORT_RANGE.max, NODE_PORT_DYNAMIC_OFFSET, (n) => claimNodePort(store, n, owner), NODE_PORT_RANGE.max - NODE_PORT_RANGE.min + 1)
+export function claimNextNodePort(store: Store, owner: Owner): Promise<number | undefined> {
+  const { nodePorts: { min, max }, nodePortDynamicOffset } = net()
+  return claimNext(store, min, max, nodePortDynamicOffset, (n) => claimNodePort(store, n, owner), max - min + 1)
+}
 
 function ownedBy(value: string, owner: Owner): boolean {
   try {

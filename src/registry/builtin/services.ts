@@ -8,7 +8,7 @@ import { validateLabels } from '../validation/objectmeta'
 import { child, index } from '../validation/path'
 import { col, formatLabels } from '../printers/format'
 import {
-  claimIP, claimNextIP, claimNextNodePort, claimNodePort, ipInRange, ipKey, NODE_PORT_RANGE, nodePortKey, release, SERVICE_CIDR, type Owner,
+  claimIP, claimNextIP, claimNextNodePort, claimNodePort, ipInRange, ipKey, nodePortKey, nodePortRange, release, serviceCIDR, type Owner,
 } from './allocator'
 import { defineKind, fieldsAt, printer, type Obj } from './define'
 
@@ -174,7 +174,7 @@ async function allocate(svc: KubeObject, store: Store): Promise<void> {
       if (wanted) {
         const ips: string[] = spec.clusterIPs ?? [wanted]
         if (!ipInRange(wanted)) {
-          throw rejected(svc, [fieldInvalid('spec.clusterIPs', ips, `failed to allocate IP ${wanted}: the provided IP (${wanted}) is not in the valid range. The range of valid IPs is ${SERVICE_CIDR}`)])
+          throw rejected(svc, [fieldInvalid('spec.clusterIPs', ips, `failed to allocate IP ${wanted}: the provided IP (${wanted}) is not in the valid range. The range of valid IPs is ${serviceCIDR()}`)])
         }
         if (!(await claimIP(store, wanted, owner))) throw rejected(svc, [fieldInvalid('spec.clusterIPs', ips, `failed to allocate IP ${wanted}: provided IP is already allocated`)])
         taken.push(ipKey(wanted))
@@ -193,8 +193,9 @@ async function allocate(svc: KubeObject, store: Store): Promise<void> {
     const mine = new Set<number>()
     const claimSpecific = async (port: number, onError: (why: string) => Error) => {
       if (mine.has(port)) return
-      if (port < NODE_PORT_RANGE.min || port > NODE_PORT_RANGE.max) {
-        throw onError(`provided port is not in the valid range. The range of valid ports is ${NODE_PORT_RANGE.min}-${NODE_PORT_RANGE.max}`)
+      const range = nodePortRange()
+      if (port < range.min || port > range.max) {
+        throw onError(`provided port is not in the valid range. The range of valid ports is ${range.min}-${range.max}`)
       }
       if (!(await claimNodePort(store, port, owner))) throw onError('provided port is already allocated')
       taken.push(nodePortKey(port))
