@@ -1,8 +1,8 @@
 // Node mode with --authorization-mode=Node,Webhook and --authentication-token-webhook-config-file in
 // kube's kubeconfig format: a webhook stand-in on loopback (HTTPS with its own CA, a bearer token the
 // server must send) decides SubjectAccessReviews and TokenReviews. The same server checks the other
-// kube-apiserver flags it is started with: --request-timeout, --cors-allowed-origins and the default
-// --allow-privileged=false.
+// kube-apiserver flags it is started with: --request-timeout, --cors-allowed-origins, --tls-min-version,
+// --runtime-config, --feature-gates and the default --allow-privileged=false.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:https'
 import type { AddressInfo } from 'node:net'
@@ -70,7 +70,8 @@ describe('Node mode with webhook authorization and token authentication from kub
     server = await NodeServer.start(etcd.endpoints, [
       '--authorization-mode=Node,Webhook', `--authorization-webhook-config-file=${join(dir, 'authz.yaml')}`,
       `--authentication-token-webhook-config-file=${join(dir, 'authn.yaml')}`, `--token-auth-file=${join(dir, 'tokens.csv')}`,
-      '--request-timeout=2s', '--cors-allowed-origins=^https://console\\.example\\.com$',
+      '--request-timeout=2s', '--cors-allowed-origins=^https://console\\.example\\.com$', '--tls-min-version=VersionTLS13',
+      '--runtime-config=batch/v1=false', '--feature-gates=WatchList=true,AllAlpha=false',
     ])
   }, 120_000)
   afterAll(async () => {
@@ -132,5 +133,21 @@ describe('Node mode with webhook authorization and token authentication from kub
     expect(preflight).toContain('access-control-allow-methods: post, get, options, put, delete, patch')
     const other = await headers(['-H', 'Origin: https://evil.example.com', `${server.url}/version`])
     expect(other).not.toContain('access-control-allow-origin')
+  })
+
+  it('serves TLS 1.3 only with --tls-min-version=VersionTLS13', async () => {
+    const ok = await run('curl', ['-sk', '-o', '/dev/null', '-w', '%{http_code}', `${server.url}/livez`])
+    expect(ok.stdout).toBe('200')
+    const old = await run('curl', ['-sk', '--tls-max', '1.2', `${server.url}/livez`])
+    expect(old.code).toBe(35) // CURLE_SSL_CONNECT_ERROR: the handshake is refused
+  })
+
+  it('turns off a group version with --runtime-config', async () => {
+    const jobs = await run(KUBECTL, ['--kubeconfig', server.kubeconfig, 'get', 'jobs'])
+    expect(jobs.stderr.trim()).toBe('error: the server doesn\'t have a resource type "jobs"')
+    const cronjobs = await run(KUBECTL, ['--kubeconfig', server.kubeconfig, 'get', 'cronjobs'])
+    expect(cronjobs.code).toBe(1)
+    const apps = await run(KUBECTL, ['--kubeconfig', server.kubeconfig, 'get', 'deployments'])
+    expect(apps.stderr.trim()).toBe('No resources found in default namespace.')
   })
 })
