@@ -70,7 +70,7 @@ export interface NodeConfig {
   authenticationTokenWebhook?: WebhookFlags & { cacheTTLms: number }
   /** --allow-privileged (kube's default false; kubeadm sets true). */
   allowPrivileged: boolean
-  /** --service-cluster-ip-range. */
+  /** --service-cluster-ip-range: one CIDR, or two comma separated (dual-stack, the first primary). */
   serviceClusterIPRange: string
   serviceNodePortRange: { min: number; max: number }
   /** --kubelet-* (kept for the node proxy paths). */
@@ -370,28 +370,27 @@ function parsePortRange(s: string): { min: number; max: number } {
   return { min, max }
 }
 
-/** --service-cluster-ip-range: one IPv4 CIDR, with kube's checks (ValidateServiceClusterIPRanges). */
+/**
+ * --service-cluster-ip-range: one CIDR, or two of different families (dual-stack, the first primary),
+ * with kube's checks (ValidateServiceClusterIPRanges).
+ */
 function serviceRange(s: string): string {
   const ranges = s.split(',').map((r) => r.trim())
   if (ranges.length > 2) throw new FlagError('--service-cluster-ip-range and --secondary-service-cluster-ip-range can not be used together, and --service-cluster-ip-range can take at most two CIDRs')
-  for (const r of ranges) {
+  ranges.forEach((r, i) => {
     const m = /^(.+)\/(\d+)$/.exec(r)
-    if (!m || !isIP(m[1]!) || Number(m[2]) > (isIP(m[1]!) === 4 ? 32 : 128)) {
-      throw new FlagError(`service-cluster-ip-range[0]: invalid CIDR address: ${r}`)
-    }
+    const family = m ? isIP(m[1]!) : 0
+    if (!m || !family || Number(m[2]) > (family === 4 ? 32 : 128)) throw new FlagError(`service-cluster-ip-range[${i}]: invalid CIDR address: ${r}`)
+    const bits = Number(m[2])
+    // kube: at least 8 addresses, and the allocator's bitmap holds at most 2^20 (IPv4) or 2^16 (IPv6).
+    if ((family === 4 ? 32 : 128) - bits < 3) throw new FlagError(`specified --service-cluster-ip-range[${i}] is too small; it must contain at least 8 IP addresses`)
+    if (family === 4 && bits < 12) throw new FlagError(`specified --service-cluster-ip-range[${i}] is too large; for 32-bit addresses, the mask must be >= 12`)
+    if (family === 6 && bits < 108) throw new FlagError(`specified --service-cluster-ip-range[${i}] is too large; for 128-bit addresses, the mask must be >= 108`)
+  })
+  if (ranges.length === 2 && isIP(ranges[0]!.split('/')[0]!) === isIP(ranges[1]!.split('/')[0]!)) {
+    throw new FlagError('--service-cluster-ip-range[0] and --service-cluster-ip-range[1] must be of different IP family')
   }
-  if (ranges.length === 2) {
-    if (isIP(ranges[0]!.split('/')[0]!) === isIP(ranges[1]!.split('/')[0]!)) {
-      throw new FlagError('--service-cluster-ip-range[0] and --service-cluster-ip-range[1] must be of different IP family')
-    }
-    throw new FlagError('--service-cluster-ip-range: dual-stack service ranges are not supported by this server yet')
-  }
-  const [ip, bits] = ranges[0]!.split('/')
-  if (isIP(ip!) === 6) throw new FlagError('--service-cluster-ip-range: IPv6 service ranges are not supported by this server yet')
-  // kube: the range must hold at least 8 addresses (a /29), and the allocator's bitmap at most 2^16.
-  if (Number(bits) > 29) throw new FlagError(`specified --service-cluster-ip-range[0] is too small (${bits}); it must contain at least 8 IP addresses`)
-  if (32 - Number(bits) > 20) throw new FlagError(`specified --service-cluster-ip-range[0] is too large; for 32-bit addresses, the mask must be >= 12`)
-  return ranges[0]!
+  return ranges.join(',')
 }
 
 /** A webhook's --*-version: v1 or v1beta1, as kube-apiserver accepts. */

@@ -2,7 +2,8 @@
 // kube's kubeconfig format: a webhook stand-in on loopback (HTTPS with its own CA, a bearer token the
 // server must send) decides SubjectAccessReviews and TokenReviews. The same server checks the other
 // kube-apiserver flags it is started with: --request-timeout, --cors-allowed-origins, --tls-min-version,
-// --runtime-config, --feature-gates and the default --allow-privileged=false.
+// --runtime-config, --feature-gates, a dual-stack --service-cluster-ip-range, --service-node-port-range
+// and the default --allow-privileged=false.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:https'
 import type { AddressInfo } from 'node:net'
@@ -72,6 +73,7 @@ describe('Node mode with webhook authorization and token authentication from kub
       `--authentication-token-webhook-config-file=${join(dir, 'authn.yaml')}`, `--token-auth-file=${join(dir, 'tokens.csv')}`,
       '--request-timeout=2s', '--cors-allowed-origins=^https://console\\.example\\.com$', '--tls-min-version=VersionTLS13',
       '--runtime-config=batch/v1=false', '--feature-gates=WatchList=true,AllAlpha=false',
+      '--service-cluster-ip-range=10.98.0.0/16,fd00:10:98::/112', '--service-node-port-range=31000-31099',
     ])
   }, 120_000)
   afterAll(async () => {
@@ -149,5 +151,23 @@ describe('Node mode with webhook authorization and token authentication from kub
     expect(cronjobs.code).toBe(1)
     const apps = await run(KUBECTL, ['--kubeconfig', server.kubeconfig, 'get', 'deployments'])
     expect(apps.stderr.trim()).toBe('No resources found in default namespace.')
+  })
+
+  it('allocates from a dual-stack --service-cluster-ip-range and --service-node-port-range', async () => {
+    const k = (...args: string[]) => run(KUBECTL, ['--kubeconfig', server.kubeconfig, ...args])
+    expect((await k('get', 'service', 'kubernetes', '-o', 'jsonpath={.spec.clusterIPs} {.spec.ipFamilies}')).stdout).toBe('["10.98.0.1"] ["IPv4"]')
+    const svc = JSON.stringify({
+      apiVersion: 'v1', kind: 'Service', metadata: { name: 'dual' },
+      spec: { type: 'NodePort', ipFamilyPolicy: 'PreferDualStack', selector: { app: 'x' }, ports: [{ port: 80 }] },
+    })
+    expect((await run(KUBECTL, ['--kubeconfig', server.kubeconfig, 'create', '-f', '-'], { input: svc })).stdout.trim()).toBe('service/dual created')
+    const got = JSON.parse((await k('get', 'service', 'dual', '-o', 'json')).stdout)
+    expect(got.spec.ipFamilies).toEqual(['IPv4', 'IPv6'])
+    expect(got.spec.clusterIPs[0]).toMatch(/^10\.98\./)
+    expect(got.spec.clusterIPs[1]).toMatch(/^fd00:10:98::[0-9a-f]+$/)
+    expect(got.spec.ports[0].nodePort).toBeGreaterThanOrEqual(31000)
+    expect(got.spec.ports[0].nodePort).toBeLessThanOrEqual(31099)
+    const outside = await k('create', 'service', 'nodeport', 'np', '--tcp=80:80', '--node-port=30080')
+    expect(outside.stderr).toContain('spec.ports[0].nodePort: Invalid value: 30080: provided port is not in the valid range. The range of valid ports is 31000-31099')
   })
 })
