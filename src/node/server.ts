@@ -311,6 +311,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     if (e instanceof AdmissionConfigError) throw new StartupError(e.message)
     throw e
   }
+  let shutdownInitiated = false
   const requestHeader = authOptions.requestHeader ?? { allowedNames: [] }
   const frontProxy: FrontProxyConfig | undefined = requestHeaderCAs.length ? {
     cas: requestHeaderCAs,
@@ -331,6 +332,8 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     anonymous: () => cfg.anonymousAuth,
     admission: () => admission,
     conversion: { fetch: nodeWebhookFetch },
+    // kube's `shutdown` readyz check: not ready from SIGTERM on, while --shutdown-delay-duration still serves.
+    readyChecks: [{ name: 'shutdown', check: async () => { if (shutdownInitiated) throw new Error('shutdown initiated') } }],
   })
   const fetchWithFilters = withCORS(cfg.corsAllowedOrigins, withRequestTimeout(cfg.requestTimeoutMs, app.fetch))
 
@@ -410,8 +413,9 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     kubelet,
     proxyClient,
     shutdown: () => (shutdown ??= (async () => {
-      // --shutdown-delay-duration: keep serving normally while load balancers notice, then stop. The
-      // endpoints drop this server first, as kube-apiserver's do.
+      // --shutdown-delay-duration: keep serving normally while load balancers notice (/readyz fails),
+      // then stop. The endpoints drop this server first, as kube-apiserver's do.
+      shutdownInitiated = true
       await reconciler?.stop()
       if (cfg.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, cfg.shutdownDelayMs))
       shuttingDown = true

@@ -36,6 +36,8 @@ export interface AppConfig {
   conversion?: ConversionOptions
   /** Runs before the first request is served in an isolate or process: bootstrap objects, for example. */
   ready?(store: Store): Promise<void>
+  /** More /readyz checks (Node mode's `shutdown`, which fails once a graceful shutdown has begun). */
+  readyChecks?: HealthCheck[]
 }
 
 type Variables = { info: RequestInfo; user: UserInfo; store: Store; auth: AuthContext }
@@ -79,9 +81,11 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     { name: 'etcd', check: async () => { await store.currentRevision() } },
     { name: 'poststarthook/bootstrap-cluster', check: async () => { if (cfg.ready) await ready } },
   ]
+  const checksFor = (endpoint: 'healthz' | 'livez' | 'readyz', store: Store) =>
+    endpoint === 'readyz' ? [...healthChecks(store), ...(cfg.readyChecks ?? [])] : healthChecks(store)
   for (const endpoint of ['healthz', 'livez', 'readyz'] as const) {
-    app.get(`/${endpoint}`, (c) => healthResponse(endpoint, healthChecks(c.get('store')), new URL(c.req.url)))
-    app.get(`/${endpoint}/:check{.+}`, (c) => healthResponse(endpoint, healthChecks(c.get('store')), new URL(c.req.url), c.req.param('check')))
+    app.get(`/${endpoint}`, (c) => healthResponse(endpoint, checksFor(endpoint, c.get('store')), new URL(c.req.url)))
+    app.get(`/${endpoint}/:check{.+}`, (c) => healthResponse(endpoint, checksFor(endpoint, c.get('store')), new URL(c.req.url), c.req.param('check')))
   }
   app.get('/version', () => respond(200, versionInfo()))
   // Service account issuer discovery, served only when a signing key is configured.

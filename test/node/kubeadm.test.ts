@@ -226,19 +226,29 @@ describe('Node mode with the flags of kubeadm 1.32\'s kube-apiserver manifest', 
     expect(r.stdout.trim()).toBe('pod/priv created')
   })
 
-  it("keeps a lease per server: a second server's address joins the endpoints and leaves when it stops", async () => {
+  it("keeps a lease per server: a second server's address joins the endpoints, and on SIGTERM leaves them before --shutdown-delay-duration", async () => {
     // Same port on another loopback address, as control-plane nodes share the port.
-    const second = await NodeServer.startExactly(
-      [...kubeadmFlags(pki, etcd.endpoints.join(','), port).map((a) => (a.startsWith('--advertise-address=') ? '--advertise-address=192.0.2.11' : a)), '--bind-address=127.0.0.2'],
-      port, mkdtempSync(join(dir, 'second-')),
-    )
+    const second = await NodeServer.startExactly([
+      ...kubeadmFlags(pki, etcd.endpoints.join(','), port).map((a) => (a.startsWith('--advertise-address=') ? '--advertise-address=192.0.2.11' : a)),
+      '--bind-address=127.0.0.2', '--shutdown-delay-duration=3s',
+    ], port, mkdtempSync(join(dir, 'second-')))
+    let stopped: Promise<number | null> | undefined
     try {
       expect(await ok(admin, 'get', 'endpoints', 'kubernetes', '-o', 'jsonpath={.subsets[*].addresses[*].ip}')).toBe(`${ADVERTISE} 192.0.2.11`)
       expect(await ok(admin, 'get', 'endpointslice', 'kubernetes', '-o', 'jsonpath={.endpoints[*].addresses[0]}')).toBe(`${ADVERTISE} 192.0.2.11`)
+      const sigterm = Date.now()
+      stopped = second.stop()
+      await eventually('the second address leaving the endpoints', async () =>
+        ((await ok(admin, 'get', 'endpoints', 'kubernetes', '-o', 'jsonpath={.subsets[*].addresses[*].ip}')) === ADVERTISE ? true : undefined))
+      expect(await ok(admin, 'get', 'endpointslice', 'kubernetes', '-o', 'jsonpath={.endpoints[*].addresses[0]}')).toBe(ADVERTISE)
+      // Still serving during the delay, with /readyz failing on kube's shutdown check.
+      const curl = (path: string) => run('curl', ['-s', '--cacert', `${pki}/ca.crt`, '--cert', `${pki}/super-admin.crt`, '--key', `${pki}/super-admin.key`, `https://127.0.0.2:${port}${path}`])
+      expect((await curl('/api/v1/namespaces/default')).stdout).toContain('"name":"default"')
+      expect((await curl('/readyz?verbose')).stdout).toContain('[-]shutdown failed: reason withheld')
+      expect(await stopped).toBe(0)
+      expect(Date.now() - sigterm).toBeGreaterThanOrEqual(3000)
     } finally {
-      expect(await second.stop()).toBe(0)
+      await (stopped ?? second.stop())
     }
-    expect(await ok(admin, 'get', 'endpoints', 'kubernetes', '-o', 'jsonpath={.subsets[*].addresses[*].ip}')).toBe(ADVERTISE)
-    expect(await ok(admin, 'get', 'endpointslice', 'kubernetes', '-o', 'jsonpath={.endpoints[*].addresses[0]}')).toBe(ADVERTISE)
   })
 })
