@@ -2,22 +2,21 @@ import { badRequest } from '../../server/errors'
 import { selectorFilter } from '../list-filter'
 import { negotiate, respond, respondJSON } from '../negotiation'
 import { partialObjectMetadata, parseIncludeObject, toTable } from '../table'
-import { queryInt, type Scope } from '../scope'
+import type { Scope } from '../scope'
+import { decodeListOptions, decodeTableOptions } from '../query'
 import { groupVersion } from '../../registry/types'
 import type { ListResult } from '../../registry/store'
 
 export async function list(s: Scope): Promise<Response> {
   const target = negotiate(s.req.headers.get('accept'), { table: true, metadata: true })
-  const rvMatch = s.query.get('resourceVersionMatch') ?? ''
-  const rv = s.query.get('resourceVersion') ?? ''
-  const cont = s.query.get('continue') ?? ''
-  validateListOptions(rv, rvMatch, cont)
-  const filter = selectorFilter(s.type, s.query)
+  const options = decodeListOptions(s.query)
+  const filter = selectorFilter(s.type, options)
+  validateListOptions(options.resourceVersion, options.resourceVersionMatch, options.continue)
   const opts = {
-    limit: queryInt(s.query, 'limit'),
-    continue: cont || undefined,
-    resourceVersion: rv || undefined,
-    resourceVersionMatch: rvMatch || undefined,
+    limit: options.limit > 0 ? options.limit : undefined,
+    continue: options.continue || undefined,
+    resourceVersion: options.resourceVersion || undefined,
+    resourceVersionMatch: options.resourceVersionMatch || undefined,
   }
   if (!target.as && !target.yaml && !filter) {
     // Items go out as stored: no object is parsed and serialized again.
@@ -28,7 +27,7 @@ export async function list(s: Scope): Promise<Response> {
   const result = await s.rs.list(s.namespace, { ...opts, filter })
   const listMeta = listMetadata(result)
   if (target.as === 'Table') {
-    return respond(200, toTable(s.type, result.items, listMeta, parseIncludeObject(s.query.get('includeObject')), target.version), target.yaml)
+    return respond(200, toTable(s.type, result.items, listMeta, parseIncludeObject(decodeTableOptions(s.query).includeObject), target.version), target.yaml)
   }
   if (target.as === 'PartialObjectMetadata' || target.as === 'PartialObjectMetadataList') {
     return respond(200, {
