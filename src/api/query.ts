@@ -3,7 +3,7 @@
 // k8s.io/apimachinery/pkg/apis/meta/v1 with the string conversions of pkg/runtime/conversion.go).
 // Every handler decodes its options here, so that `watch=True` (what the Python client sends) is a watch
 // everywhere and `limit=abc` is the same 400 on a list, a watch and a deletecollection.
-import { badRequest } from '../server/errors'
+import { badRequest, fieldForbidden, fieldNotSupported, invalid, type FieldError } from '../server/errors'
 import { goEqualFold, goQuote } from '../server/gofmt'
 
 /** The Go type a parameter converts to; a pointer is unset when the parameter is absent. */
@@ -153,6 +153,38 @@ export function decodeListOptions(query: URLSearchParams): ListOptions {
     continue: r.string('continue'),
     sendInitialEvents: r.pointerBool('sendInitialEvents'),
   }
+}
+
+/**
+ * apimachinery's internalversion ValidateListOptions, which the list, watch and deletecollection handlers
+ * answer with 422 Invalid on ListOptions.meta.k8s.io, every error at once. WatchList is enabled here
+ * (sendInitialEvents is served).
+ */
+export function validateListOptions(o: ListOptions): void {
+  const errs: FieldError[] = []
+  const match = o.resourceVersionMatch
+  if (o.watch) {
+    if (o.sendInitialEvents !== undefined) {
+      if (match !== 'NotOlderThan') errs.push(fieldForbidden('resourceVersionMatch', 'sendInitialEvents requires setting resourceVersionMatch to NotOlderThan'))
+      if (!o.allowWatchBookmarks) errs.push(fieldForbidden('allowWatchBookmarks', 'sendInitialEvents requires setting allowWatchBookmarks to true'))
+    }
+    if (match) {
+      if (o.sendInitialEvents === undefined) errs.push(fieldForbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided'))
+      if (match !== 'NotOlderThan') errs.push(fieldNotSupported('resourceVersionMatch', match, ['NotOlderThan']))
+      if (o.continue) errs.push(fieldForbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden when continue is provided'))
+    }
+  } else {
+    if (match) {
+      if (!o.resourceVersion) errs.push(fieldForbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden unless resourceVersion is provided'))
+      if (o.continue) errs.push(fieldForbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden when continue is provided'))
+      if (match !== 'Exact' && match !== 'NotOlderThan') errs.push(fieldNotSupported('resourceVersionMatch', match, ['Exact', 'NotOlderThan', '']))
+      if (match === 'Exact' && o.resourceVersion === '0') {
+        errs.push(fieldForbidden('resourceVersionMatch', 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'))
+      }
+    }
+    if (o.sendInitialEvents !== undefined) errs.push(fieldForbidden('sendInitialEvents', 'sendInitialEvents is forbidden for list'))
+  }
+  if (errs.length) throw invalid({ group: 'meta.k8s.io', kind: 'ListOptions' }, '', errs)
 }
 
 /** RequestInfoFactory: a collection GET is a watch when `watch` converts to true. */

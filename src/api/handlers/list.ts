@@ -3,7 +3,7 @@ import { selectorFilter } from '../list-filter'
 import { negotiate, respond, respondJSON } from '../negotiation'
 import { partialObjectMetadata, parseIncludeObject, toTable } from '../table'
 import type { Scope } from '../scope'
-import { decodeListOptions, decodeTableOptions } from '../query'
+import { decodeListOptions, decodeTableOptions, validateListOptions } from '../query'
 import { groupVersion } from '../../registry/types'
 import type { ListResult } from '../../registry/store'
 
@@ -11,7 +11,11 @@ export async function list(s: Scope): Promise<Response> {
   const target = negotiate(s.req.headers.get('accept'), { table: true, metadata: true })
   const options = decodeListOptions(s.query)
   const filter = selectorFilter(s.type, options)
-  validateListOptions(options.resourceVersion, options.resourceVersionMatch, options.continue)
+  validateListOptions(options)
+  // The storage layer's check, after the handler's validation (kube's etcd3 store and cacher).
+  if (options.continue && options.resourceVersion && options.resourceVersion !== '0') {
+    throw badRequest('specifying resource version is not allowed when using continue')
+  }
   const opts = {
     limit: options.limit > 0 ? options.limit : undefined,
     continue: options.continue || undefined,
@@ -43,17 +47,4 @@ function listMetadata(result: ListResult<unknown>): Record<string, unknown> {
   if (result.continue) listMeta.continue = result.continue
   if (result.remainingItemCount !== undefined) listMeta.remainingItemCount = result.remainingItemCount
   return listMeta
-}
-
-// apimachinery's ValidateListOptions, with its messages.
-export function validateListOptions(rv: string, rvMatch: string, cont: string): void {
-  if (rvMatch) {
-    if (rvMatch !== 'Exact' && rvMatch !== 'NotOlderThan') {
-      throw badRequest(`resourceVersionMatch: Unsupported value: "${rvMatch}": supported values: "Exact", "NotOlderThan"`)
-    }
-    if (!rv) throw badRequest('resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided')
-    if (cont) throw badRequest('resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden when continue is provided')
-    if (rvMatch === 'Exact' && rv === '0') throw badRequest('resourceVersionMatch: Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"')
-  }
-  if (cont && rv && rv !== '0') throw badRequest('resourceVersion: Forbidden: specifying resource version is not allowed when using continue')
 }

@@ -1,6 +1,6 @@
 // A chunked stream of WatchEvents fed by the Store's watch (kube-apiserver's handlers/watch.go with the
 // cacher's selector semantics: an object entering or leaving the selector is ADDED or DELETED).
-import { badRequest, resourceExpired, StatusError, toStatusError } from '../../server/errors'
+import { resourceExpired, StatusError, toStatusError } from '../../server/errors'
 import { decode, decodeAll, parseResourceVersion, storageKey } from '../../registry/store'
 import { isStoreError, type KeyValue, type Store, type StoreEvent } from '../../storage/store'
 import { groupVersion, type KubeObject, type ResourceType } from '../../registry/types'
@@ -8,7 +8,7 @@ import { selectorFilter } from '../list-filter'
 import { negotiate } from '../negotiation'
 import { partialObjectMetadata, parseIncludeObject, toTable } from '../table'
 import type { Scope } from '../scope'
-import { decodeListOptions, decodeTableOptions } from '../query'
+import { decodeListOptions, decodeTableOptions, validateListOptions } from '../query'
 
 const BOOKMARK_INTERVAL_MS = 60_000
 const INITIAL_EVENTS_END_ANNOTATION = 'k8s.io/initial-events-end'
@@ -20,15 +20,8 @@ export async function watch(s: Scope): Promise<Response> {
   const includeObject = parseIncludeObject(decodeTableOptions(s.query).includeObject)
   const options = decodeListOptions(s.query)
   const filter = selectorFilter(s.type, options)
-  const { resourceVersion: rvParam, resourceVersionMatch: rvMatch, sendInitialEvents, allowWatchBookmarks: allowBookmarks } = options
-  if (sendInitialEvents !== undefined) {
-    if (rvMatch !== 'NotOlderThan') {
-      throw badRequest('resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan')
-    }
-    if (!allowBookmarks) throw badRequest('allowWatchBookmarks: Forbidden: sendInitialEvents requires setting allowWatchBookmarks to true')
-  } else if (rvMatch) {
-    throw badRequest('resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided')
-  }
+  validateListOptions(options)
+  const { resourceVersion: rvParam, sendInitialEvents, allowWatchBookmarks: allowBookmarks } = options
   const rv = parseResourceVersion(rvParam) ?? 0
   const timeoutMs = watchTimeoutMs(options.timeoutSeconds)
   // Without sendInitialEvents: resourceVersion unset or "0" starts with the current state; otherwise only changes after rv.
