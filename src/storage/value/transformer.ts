@@ -77,7 +77,7 @@ export class AESCBCTransformer implements Transformer {
   private readonly key: Promise<CryptoKey>
 
   constructor(secret: Uint8Array) {
-    this.key = crypto.subtle.importKey('raw', secret, 'AES-CBC', false, ['encrypt', 'decrypt'])
+    this.key = crypto.subtle.importKey('raw', buf(secret), 'AES-CBC', false, ['encrypt', 'decrypt'])
   }
 
   async fromStorage(data: Uint8Array): Promise<{ data: Uint8Array; stale: boolean }> {
@@ -88,7 +88,7 @@ export class AESCBCTransformer implements Transformer {
     let plain: ArrayBuffer
     try {
       // WebCrypto checks and strips the PKCS#7 padding itself.
-      plain = await crypto.subtle.decrypt({ name: 'AES-CBC', iv: data.subarray(0, 16) }, await this.key, body)
+      plain = await crypto.subtle.decrypt({ name: 'AES-CBC', iv: buf(data.subarray(0, 16)) }, await this.key, buf(body))
     } catch {
       throw new Error('invalid padding on input')
     }
@@ -97,7 +97,7 @@ export class AESCBCTransformer implements Transformer {
 
   async toStorage(data: Uint8Array): Promise<Uint8Array> {
     const iv = crypto.getRandomValues(new Uint8Array(16))
-    return concat(iv, new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-CBC', iv }, await this.key, data)))
+    return concat(iv, new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-CBC', iv }, await this.key, buf(data))))
   }
 }
 
@@ -106,14 +106,14 @@ export class AESGCMTransformer implements Transformer {
   private readonly key: Promise<CryptoKey>
 
   constructor(secret: Uint8Array) {
-    this.key = crypto.subtle.importKey('raw', secret, 'AES-GCM', false, ['encrypt', 'decrypt'])
+    this.key = crypto.subtle.importKey('raw', buf(secret), 'AES-GCM', false, ['encrypt', 'decrypt'])
   }
 
   async fromStorage(data: Uint8Array, authenticatedData: Uint8Array): Promise<{ data: Uint8Array; stale: boolean }> {
     if (data.length < 12) throw new Error('the stored data was shorter than the required size')
     let plain: ArrayBuffer
     try {
-      plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: data.subarray(0, 12), additionalData: authenticatedData }, await this.key, data.subarray(12))
+      plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: buf(data.subarray(0, 12)), additionalData: buf(authenticatedData) }, await this.key, buf(data.subarray(12)))
     } catch {
       throw new Error('cipher: message authentication failed') // Go's crypto/cipher words
     }
@@ -122,7 +122,7 @@ export class AESGCMTransformer implements Transformer {
 
   async toStorage(data: Uint8Array, authenticatedData: Uint8Array): Promise<Uint8Array> {
     const iv = crypto.getRandomValues(new Uint8Array(12))
-    return concat(iv, new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: authenticatedData }, await this.key, data)))
+    return concat(iv, new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: buf(authenticatedData) }, await this.key, buf(data))))
   }
 }
 
@@ -206,6 +206,9 @@ export class ResourceTransformers {
 const grKey = (gr: GroupResource) => `${gr.group}/${gr.resource}`
 /** How kube names a group resource in these messages: "*." for every core resource, else resource.group. */
 const grYAML = (gr: GroupResource) => (gr.group === '' && gr.resource === '*' ? '*.' : gr.group ? `${gr.resource}.${gr.group}` : gr.resource)
+
+/** WebCrypto's types want an ArrayBuffer-backed view; these always are. */
+const buf = (u: Uint8Array) => u as Uint8Array<ArrayBuffer>
 
 export function bytes(s: string): Uint8Array {
   return new TextEncoder().encode(s)
