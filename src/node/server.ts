@@ -105,7 +105,8 @@ function loadEncryption(file: string | undefined) {
   try {
     text = readFileSync(file, 'utf8')
   } catch (e) {
-    throw new StartupError(`error while parsing file: error opening encryption provider configuration file ${JSON.stringify(file)}: open ${file}: ${(e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message}`)
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message
+    throw new StartupError(`error while parsing file: error opening encryption provider configuration file ${JSON.stringify(file)}: open ${file}: ${why}`)
   }
   try {
     return loadEncryptionConfiguration(text, file)

@@ -107,6 +107,13 @@ describe('EncryptionConfiguration', () => {
     )
   })
 
+  it('fails every use of the store with a configuration kube would refuse, rather than writing in the clear', () => {
+    const bad = config(['secrets'], aescbc('key1', 'c2hvcnQ='))
+    const message = 'error while parsing file: resources[0].providers[0].aescbc.keys[0].secret: Invalid value: "REDACTED": secret is not of the expected length, got 5, expected one of [16 24 32]'
+    expect(() => withEncryption(new MemoryStore(), bad, registry, { source: 'ENCRYPTION_PROVIDER_CONFIG' })).toThrow(message)
+    expect(() => withEncryption(new MemoryStore(), bad, registry, { source: 'ENCRYPTION_PROVIDER_CONFIG' })).toThrow(message)
+  })
+
   it('leaves the store alone without a configuration', () => {
     const inner = new MemoryStore()
     expect(withEncryption(inner, undefined, registry, { source: 'X' })).toBe(inner)

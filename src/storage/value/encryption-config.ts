@@ -62,13 +62,18 @@ export function parseEncryptionConfiguration(text: string, source: string): Encr
     throw new EncryptionConfigError(`error converting YAML to JSON: ${(e as Error).message.split('\n')[0]}`)
   }
   const head = (doc ?? {}) as { apiVersion?: unknown; kind?: unknown }
-  if (typeof head !== 'object' || Array.isArray(head)) throw new EncryptionConfigError("couldn't get version/kind; json parse error: cannot unmarshal into Go value of type struct")
+  if (typeof head !== 'object' || Array.isArray(head)) {
+    throw new EncryptionConfigError("couldn't get version/kind; json parse error: cannot unmarshal into Go value of type struct")
+  }
   if (!head.kind) throw new EncryptionConfigError(`Object 'Kind' is missing in '${JSON.stringify(doc)}'`)
   const known =
     (head.apiVersion === 'apiserver.config.k8s.io/v1' && head.kind === 'EncryptionConfiguration') ||
     (head.apiVersion === 'v1' && head.kind === 'EncryptionConfig')
   if (!known) {
-    throw new EncryptionConfigError(`no kind ${JSON.stringify(head.kind)} is registered for version ${JSON.stringify(head.apiVersion ?? '')} in scheme "k8s.io/apiserver/pkg/server/options/encryptionconfig/config.go"`)
+    const version = JSON.stringify(head.apiVersion ?? '')
+    throw new EncryptionConfigError(
+      `no kind ${JSON.stringify(head.kind)} is registered for version ${version} in scheme "k8s.io/apiserver/pkg/server/options/encryptionconfig/config.go"`,
+    )
   }
   const parsed = encryptionConfiguration.safeParse(doc)
   if (!parsed.success) throw new EncryptionConfigError(decodingError(parsed.error))
@@ -84,7 +89,9 @@ export function parseEncryptionConfiguration(text: string, source: string): Encr
 /** A strict decoding failure as kube's decoder words it: unknown fields by path, else the type that did not fit. */
 function decodingError(error: z.ZodError): string {
   const path = (p: PropertyKey[]) => p.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? String(s) : `.${String(s)}`)).join('')
-  const unknown = error.issues.flatMap((i) => (i.code === 'unrecognized_keys' ? i.keys.map((k) => `unknown field ${JSON.stringify(path([...i.path, k]))}`) : []))
+  const unknown = error.issues.flatMap((i) =>
+    i.code === 'unrecognized_keys' ? i.keys.map((k) => `unknown field ${JSON.stringify(path([...i.path, k]))}`) : [],
+  )
   if (unknown.length) return `strict decoding error: ${unknown.join(', ')}`
   const first = error.issues[0]!
   return `json: cannot unmarshal into Go struct field EncryptionConfiguration.${path(first.path)}: ${first.message}`
@@ -172,6 +179,8 @@ function validateResourceOverlap(resources: string[], path: string): FieldError[
   return errs
 }
 
+const NON_REST_RESOURCES = ['apiserveripinfo', 'serviceipallocations', 'servicenodeportallocations']
+
 function validateResourceNames(resources: string[], path: string): FieldError[] {
   const errs: FieldError[] = []
   resources.forEach((res, j) => {
@@ -179,7 +188,7 @@ function validateResourceNames(resources: string[], path: string): FieldError[] 
     const gr = parseGroupResource(res)
     if (res.toLowerCase() !== res) errs.push(fieldInvalid(at, res, MESSAGES.resourceName))
     else if (res === '*') errs.push(fieldInvalid(at, res, MESSAGES.starResource))
-    else if (['apiserveripinfo', 'serviceipallocations', 'servicenodeportallocations'].includes(res)) errs.push(fieldInvalid(at, res, MESSAGES.nonRESTAPIResource))
+    else if (NON_REST_RESOURCES.includes(res)) errs.push(fieldInvalid(at, res, MESSAGES.nonRESTAPIResource))
     else if (gr.group === 'events.k8s.io') errs.push(fieldInvalid(at, res, MESSAGES.eventsGroup))
     else if (gr.group === 'extensions') errs.push(fieldInvalid(at, res, MESSAGES.extensionsGroup))
     else if (gr.group === '*' && gr.resource !== '*') errs.push(fieldInvalid(at, res, MESSAGES.resourceAcrossGroup))

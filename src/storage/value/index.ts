@@ -34,7 +34,12 @@ const resources = new WeakMap<StoredTypes, ReturnType<typeof storageResources>>(
  * The store with encryption at rest as the configuration text says, or the store itself without one. A bad
  * configuration fails every use of the store: nothing is written in the clear that the operator meant encrypted.
  */
-export function withEncryption(store: Store, text: string | undefined, types: StoredTypes, opts: { source: string; authenticatedData?(key: string): string }): Store {
+export function withEncryption(
+  store: Store,
+  text: string | undefined,
+  types: StoredTypes,
+  opts: { source: string; authenticatedData?(key: string): string },
+): Store {
   if (!text?.trim()) return store
   if (cached?.text !== text) {
     let transformers: ResourceTransformers | Error

@@ -113,7 +113,8 @@ export class AESGCMTransformer implements Transformer {
     if (data.length < 12) throw new Error('the stored data was shorter than the required size')
     let plain: ArrayBuffer
     try {
-      plain = await crypto.subtle.decrypt({ name: 'AES-GCM', iv: buf(data.subarray(0, 12)), additionalData: buf(authenticatedData) }, await this.key, buf(data.subarray(12)))
+      const params = { name: 'AES-GCM', iv: buf(data.subarray(0, 12)), additionalData: buf(authenticatedData) }
+      plain = await crypto.subtle.decrypt(params, await this.key, buf(data.subarray(12)))
     } catch {
       throw new Error('cipher: message authentication failed') // Go's crypto/cipher words
     }

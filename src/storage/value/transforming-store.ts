@@ -76,7 +76,10 @@ export class TransformingStore implements Store {
   async readEvent(e: StoreEvent): Promise<StoreEvent> {
     if (e.type === 'progress') return e
     const kv = await this.read(e.kv)
-    if (e.type === 'delete') return { type: 'delete', kv, prevKv: e.prevKv.value === e.kv.value ? { ...e.prevKv, value: kv.value } : await this.read(e.prevKv) }
+    if (e.type === 'delete') {
+      const prevKv = e.prevKv.value === e.kv.value ? { ...e.prevKv, value: kv.value } : await this.read(e.prevKv)
+      return { type: 'delete', kv, prevKv }
+    }
     return e.prevKv ? { type: 'put', kv, prevKv: await this.read(e.prevKv) } : { type: 'put', kv }
   }
 
@@ -151,7 +154,9 @@ interface StoredType {
 export function storageResources(types: readonly StoredType[]): (key: string) => GroupResource {
   const byPrefix = new Map<string, GroupResource>()
   // A view of another type's storage (events.k8s.io Events over core Events) is stored, and encrypted, as that type.
-  for (const t of types) if (!t.convert && !t.virtualCreate && !byPrefix.has(t.storagePrefix)) byPrefix.set(t.storagePrefix, { group: t.group, resource: t.resource })
+  for (const t of types) {
+    if (!t.convert && !t.virtualCreate && !byPrefix.has(t.storagePrefix)) byPrefix.set(t.storagePrefix, { group: t.group, resource: t.resource })
+  }
   return (key) => {
     const segs = key.slice('/registry/'.length).split('/')
     const known = byPrefix.get(`${segs[0]}/${segs[1]}`) ?? byPrefix.get(segs[0]!)
