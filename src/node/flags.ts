@@ -45,6 +45,8 @@ export interface NodeConfig {
   etcdKeyFile?: string
   /** 0 turns compaction off. */
   etcdCompactionIntervalMs: number
+  /** --encryption-provider-config: the EncryptionConfiguration file for encryption at rest. */
+  encryptionProviderConfig?: string
   securePort: number
   bindAddress: string
   /** --advertise-address: the IP the `kubernetes` Service's endpoints carry for this server. */
@@ -148,6 +150,8 @@ export const FLAGS: Def[] = [
   f('Etcd flags', 'etcd-compaction-interval', 'duration', 'The interval of compaction requests. If 0, the compaction request from apiserver is disabled.', { def: '5m0s' }),
   no('Etcd flags', 'etcd-count-metric-poll-period', 'duration', 'there are no metrics'),
   no('Etcd flags', 'etcd-db-metric-poll-interval', 'duration', 'there are no metrics'),
+  f('Etcd flags', 'encryption-provider-config', 'string', 'The file containing configuration for encryption providers to be used for storing secrets in etcd'),
+  f('Etcd flags', 'encryption-provider-config-automatic-reload', 'bool', 'Determines if the file set by --encryption-provider-config should be automatically reloaded if the disk contents change. Only false is accepted: the file is read at start.'),
   no('Etcd flags', 'etcd-healthcheck-timeout', 'duration', NOT_YET),
   f('Etcd flags', 'etcd-keyfile', 'string', 'SSL key file used to secure etcd communication.'),
   f('Etcd flags', 'etcd-prefix', 'string', 'The prefix to prepend to all resource paths in etcd.', { def: '"/registry"' }),
@@ -452,6 +456,9 @@ function toConfig(flags: ParsedFlags): NodeConfig {
   }
   if (!bool('service-account-lookup', true)) throw new FlagError('--service-account-lookup=false is not supported by this server: service account tokens are always looked up')
   if (!bool('service-account-extend-token-expiration', true)) throw new FlagError('--service-account-extend-token-expiration=false is not supported by this server yet')
+  if (bool('encryption-provider-config-automatic-reload', false)) {
+    throw new FlagError('--encryption-provider-config-automatic-reload is not supported by this server yet: the file is read at start')
+  }
   if (bool('profiling', true) && flags.has('profiling')) throw new FlagError('--profiling is not supported by this server: it has no /debug/pprof endpoints (--profiling=false is accepted)')
 
   const modes = list('authorization-mode') ?? ['Node', 'RBAC']
@@ -533,6 +540,7 @@ function toConfig(flags: ParsedFlags): NodeConfig {
     etcdCertFile: str('etcd-certfile'),
     etcdKeyFile: str('etcd-keyfile'),
     etcdCompactionIntervalMs: duration('etcd-compaction-interval', '5m0s'),
+    encryptionProviderConfig: str('encryption-provider-config'),
     etcdStartTimeoutMs: duration('etcd-start-timeout', '15s'),
     securePort,
     bindAddress: str('bind-address') ?? '127.0.0.1',

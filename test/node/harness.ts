@@ -30,7 +30,7 @@ export class NodeServer {
   output = ''
   readonly kubeconfig: string
 
-  private constructor(readonly port: number, readonly stateDir: string, readonly args: string[], private readonly cwd = ROOT) {
+  private constructor(readonly port: number, readonly stateDir: string, public args: string[], private readonly cwd = ROOT) {
     this.kubeconfig = join(stateDir, 'kubeconfig')
   }
 
@@ -167,13 +167,14 @@ export class NodeServer {
  * suite run unchanged against Node mode (test/node/kubectl-suite.test.ts).
  */
 export class NodeModeLocalServer {
+  readonly runtime = 'node' as const
   private constructor(private readonly etcd: EtcdCluster, private readonly server: NodeServer) {}
 
-  static async start(): Promise<NodeModeLocalServer> {
+  static async start(_stateDir?: string, args: string[] = []): Promise<NodeModeLocalServer> {
     const etcd = await startEtcd()
     try {
       // kubeadm's --allow-privileged=true: the suites create privileged pods for PodSecurity to judge.
-      return new NodeModeLocalServer(etcd, await NodeServer.start(etcd.endpoints, ['--allow-privileged=true']))
+      return new NodeModeLocalServer(etcd, await NodeServer.start(etcd.endpoints, ['--allow-privileged=true', ...args]))
     } catch (e) {
       await etcd.stop()
       throw e
@@ -187,6 +188,20 @@ export class NodeModeLocalServer {
 
   boot(): Promise<void> { return this.server.boot() }
   async stop(): Promise<void> { await this.server.stop() }
+
+  /** Stops and starts again on the same etcd and state dir, with these flags instead of the extra ones given before. */
+  async restart(args: string[]): Promise<void> {
+    await this.server.stop()
+    this.server.args = [...this.server.args.filter((a) => /^--(etcd-servers|secure-port|state-dir)=/.test(a)), ...args]
+    await this.server.boot()
+  }
+
+  /** Every value the cluster holds in etcd now, as etcdctl prints them. */
+  async storage(): Promise<Buffer> {
+    const r = await run(ETCDCTL, [`--endpoints=${this.etcd.endpoints.join(',')}`, 'get', '--prefix', '/registry'])
+    if (r.code !== 0) throw new Error(`etcdctl get failed: ${r.stderr}`)
+    return Buffer.from(r.stdout)
+  }
 
   async dispose(): Promise<void> {
     await this.server.destroy()
