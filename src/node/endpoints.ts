@@ -15,7 +15,11 @@ export const LEASE_TTL_MS = 15_000
 export const RECONCILE_INTERVAL_MS = 10_000
 const LEASES_PREFIX = '/registry/masterleases/'
 
-const ctx = (): RequestContext => ({ dryRun: false, warnings: [], user: { username: 'system:apiserver', groups: ['system:masters'] } })
+const ctx = (): RequestContext => ({
+  dryRun: false,
+  warnings: [],
+  user: { username: 'system:apiserver', groups: ['system:masters'] },
+})
 
 export interface EndpointReconciler {
   /** Once now (so the endpoints carry this server before it serves), then on a timer. */
@@ -59,7 +63,12 @@ export function leaseEndpointReconciler(opts: {
         else await store.create(key, value)
         return
       } catch (e) {
-        if (!isStoreError(e, 'Conflict') && !isStoreError(e, 'KeyExists') && !isStoreError(e, 'NotFound')) throw e
+        if (
+          !isStoreError(e, 'Conflict') &&
+          !isStoreError(e, 'KeyExists') &&
+          !isStoreError(e, 'NotFound')
+        )
+          throw e
       }
     }
   }
@@ -73,7 +82,9 @@ export function leaseEndpointReconciler(opts: {
       let lease: LeaseValue | undefined
       try {
         lease = JSON.parse(kv.value) as LeaseValue
-      } catch { /* not ours: treat as expired */ }
+      } catch {
+        /* not ours: treat as expired */
+      }
       if (lease && lease.expires > now) {
         ips.push(lease.ip)
         continue
@@ -89,16 +100,33 @@ export function leaseEndpointReconciler(opts: {
 
   function desiredEndpoints(ips: string[]): KubeObject {
     return {
-      apiVersion: 'v1', kind: 'Endpoints',
-      metadata: { name: 'kubernetes', namespace: 'default', labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' } },
-      subsets: ips.length ? [{ addresses: ips.map((a) => ({ ip: a })), ports: [{ name: 'https', port, protocol: 'TCP' }] }] : [],
+      apiVersion: 'v1',
+      kind: 'Endpoints',
+      metadata: {
+        name: 'kubernetes',
+        namespace: 'default',
+        labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' },
+      },
+      subsets: ips.length
+        ? [
+            {
+              addresses: ips.map((a) => ({ ip: a })),
+              ports: [{ name: 'https', port, protocol: 'TCP' }],
+            },
+          ]
+        : [],
     }
   }
 
   function desiredSlice(ips: string[]): KubeObject {
     return {
-      apiVersion: 'discovery.k8s.io/v1', kind: 'EndpointSlice',
-      metadata: { name: 'kubernetes', namespace: 'default', labels: { 'kubernetes.io/service-name': 'kubernetes' } },
+      apiVersion: 'discovery.k8s.io/v1',
+      kind: 'EndpointSlice',
+      metadata: {
+        name: 'kubernetes',
+        namespace: 'default',
+        labels: { 'kubernetes.io/service-name': 'kubernetes' },
+      },
       addressType: family,
       endpoints: ips.map((a) => ({ addresses: [a], conditions: { ready: true } })),
       ports: [{ name: 'https', port, protocol: 'TCP' }],
@@ -121,15 +149,31 @@ export function leaseEndpointReconciler(opts: {
         if (!isStatusErrorReason(e, 'AlreadyExists')) throw e
       }
     }
-    const same = (o: KubeObject | undefined) => !!o && fields.every((f) => JSON.stringify((o as Record<string, unknown>)[f] ?? null) === JSON.stringify((want as Record<string, unknown>)[f] ?? null))
-      && JSON.stringify(o.metadata?.labels ?? {}) === JSON.stringify({ ...(o.metadata?.labels ?? {}), ...want.metadata!.labels })
+    const same = (o: KubeObject | undefined) =>
+      !!o &&
+      fields.every(
+        (f) =>
+          JSON.stringify((o as Record<string, unknown>)[f] ?? null) ===
+          JSON.stringify((want as Record<string, unknown>)[f] ?? null),
+      ) &&
+      JSON.stringify(o.metadata?.labels ?? {}) ===
+        JSON.stringify({ ...(o.metadata?.labels ?? {}), ...want.metadata!.labels })
     if (same(current)) return
-    await rs.update('default', 'kubernetes', (cur) => {
-      const next = structuredClone(cur ?? want)
-      for (const f of fields) (next as Record<string, unknown>)[f] = (want as Record<string, unknown>)[f]
-      next.metadata = { ...next.metadata, labels: { ...(next.metadata?.labels ?? {}), ...want.metadata!.labels } }
-      return next
-    }, ctx())
+    await rs.update(
+      'default',
+      'kubernetes',
+      (cur) => {
+        const next = structuredClone(cur ?? want)
+        for (const f of fields)
+          (next as Record<string, unknown>)[f] = (want as Record<string, unknown>)[f]
+        next.metadata = {
+          ...next.metadata,
+          labels: { ...(next.metadata?.labels ?? {}), ...want.metadata!.labels },
+        }
+        return next
+      },
+      ctx(),
+    )
   }
 
   async function reconcile(withSelf: boolean): Promise<void> {
@@ -140,7 +184,11 @@ export function leaseEndpointReconciler(opts: {
   }
 
   const tick = () => {
-    running = running.then(() => reconcile(true)).catch((e) => opts.log?.(`endpoint reconciler: ${e instanceof Error ? e.message : String(e)}`))
+    running = running
+      .then(() => reconcile(true))
+      .catch((e) =>
+        opts.log?.(`endpoint reconciler: ${e instanceof Error ? e.message : String(e)}`),
+      )
   }
 
   return {
@@ -157,7 +205,9 @@ export function leaseEndpointReconciler(opts: {
         if (kv) await store.delete(kv.key, kv.modRevision)
         await reconcile(false)
       } catch (e) {
-        opts.log?.(`endpoint reconciler: removing ${ip}: ${e instanceof Error ? e.message : String(e)}`)
+        opts.log?.(
+          `endpoint reconciler: removing ${ip}: ${e instanceof Error ? e.message : String(e)}`,
+        )
       }
     },
   }

@@ -34,7 +34,16 @@ export type ParsedFlags = Map<string, FlagValue>
 /** Go's time.ParseDuration, in milliseconds: "5m0s", "30s", "1h", "250ms", "0", "-1s". */
 export function parseGoDuration(s: string): number | undefined {
   if (s === '0') return 0
-  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, μs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
+  const units: Record<string, number> = {
+    ns: 1e-6,
+    us: 1e-3,
+    µs: 1e-3,
+    μs: 1e-3,
+    ms: 1,
+    s: 1000,
+    m: 60_000,
+    h: 3_600_000,
+  }
   let rest = s
   let sign = 1
   if (rest.startsWith('-') || rest.startsWith('+')) {
@@ -127,7 +136,8 @@ export class FlagSet {
       let shown: string
       if (a.startsWith('--')) {
         const body = a.slice(2)
-        if (body.startsWith('-') || body.startsWith('=')) throw new FlagError(`bad flag syntax: ${a}`)
+        if (body.startsWith('-') || body.startsWith('='))
+          throw new FlagError(`bad flag syntax: ${a}`)
         const eq = body.indexOf('=')
         const name = normalize(eq < 0 ? body : body.slice(0, eq))
         if (eq >= 0) value = body.slice(eq + 1)
@@ -147,7 +157,10 @@ export class FlagSet {
       if (value === undefined) {
         if (def.kind === 'bool') value = 'true'
         else if (i + 1 < argv.length) value = argv[++i]!
-        else throw new FlagError(`flag needs an argument: ${def.shorthand && shown.startsWith('-') && !shown.startsWith('--') ? `'${def.shorthand}' in ${shown}` : shown}`)
+        else
+          throw new FlagError(
+            `flag needs an argument: ${def.shorthand && shown.startsWith('-') && !shown.startsWith('--') ? `'${def.shorthand}' in ${shown}` : shown}`,
+          )
       }
       flags.set(def.name, this.set(def, value, flags.get(def.name)))
     }
@@ -155,7 +168,10 @@ export class FlagSet {
   }
 
   private set(def: FlagDef, value: string, previous: FlagValue | undefined): FlagValue {
-    const invalid = (why: string) => new FlagError(`invalid argument "${value}" for "${def.shorthand ? `-${def.shorthand}, ` : ''}--${def.name}" flag: ${why}`)
+    const invalid = (why: string) =>
+      new FlagError(
+        `invalid argument "${value}" for "${def.shorthand ? `-${def.shorthand}, ` : ''}--${def.name}" flag: ${why}`,
+      )
     switch (def.kind) {
       case 'string':
         return value
@@ -165,7 +181,8 @@ export class FlagSet {
         return b
       }
       case 'int': {
-        if (!/^[+-]?\d+$/.test(value)) throw invalid(`strconv.ParseInt: parsing "${value}": invalid syntax`)
+        if (!/^[+-]?\d+$/.test(value))
+          throw invalid(`strconv.ParseInt: parsing "${value}": invalid syntax`)
         return Number(value)
       }
       case 'duration': {

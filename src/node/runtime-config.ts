@@ -37,11 +37,17 @@ export function applyRuntimeConfig(registry: Registry, config: Record<string, bo
   if (unknown.length) throw new FlagError(`unknown api groups ${unknown.join(',')}`)
   for (const t of types) {
     const gv = gvKey(t.group, t.version)
-    let on: boolean | undefined = rs.get(`${gv}/${t.resource}`) ?? gvs.get(gv) ?? config[`api/${stability(t.version)}`] ?? config['api/all']
+    let on: boolean | undefined =
+      rs.get(`${gv}/${t.resource}`) ??
+      gvs.get(gv) ??
+      config[`api/${stability(t.version)}`] ??
+      config['api/all']
     if (on === undefined) on = true
     if (!on) registry.remove(t.group, t.version, t.resource)
   }
   if (!registry.lookup('', 'v1', 'namespaces')) {
-    throw new FlagError('--runtime-config: this server cannot run without v1 (the core group); add v1=true')
+    throw new FlagError(
+      '--runtime-config: this server cannot run without v1 (the core group); add v1=true',
+    )
   }
 }

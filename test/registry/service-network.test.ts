@@ -2,14 +2,23 @@
 // dual-stack cluster (initIPFamilyFields), IPv6 addresses in their canonical spelling.
 import { afterAll, describe, expect, it } from 'vitest'
 import {
-  configureServiceNetwork, formatIP, ipKey, kubernetesServiceIP, parseIP, SERVICE_CIDR,
+  configureServiceNetwork,
+  formatIP,
+  ipKey,
+  kubernetesServiceIP,
+  parseIP,
+  SERVICE_CIDR,
 } from '../../src/registry/builtin/allocator'
 import { StatusError } from '../../src/server/errors'
 import { MemoryStore } from '../helpers/memory-store'
 import { create, kind } from './helpers'
 
 const services = kind('', 'services')
-const svc = (name: string, spec: Record<string, unknown>) => create(services, { metadata: { name, namespace: 'default' }, spec: { ports: [{ port: 80 }], ...spec } })
+const svc = (name: string, spec: Record<string, unknown>) =>
+  create(services, {
+    metadata: { name, namespace: 'default' },
+    spec: { ports: [{ port: 80 }], ...spec },
+  })
 
 afterAll(() => configureServiceNetwork(SERVICE_CIDR))
 
@@ -38,7 +47,11 @@ describe('a dual-stack service network', () => {
     const single = svc('single', {})
     expect(single.errors).toEqual([])
     await services.strategy.beforeCreate!(single.obj, store)
-    expect(single.obj.spec).toMatchObject({ ipFamilyPolicy: 'SingleStack', ipFamilies: ['IPv4'], clusterIPs: [expect.stringMatching(/^10\.97\./)] })
+    expect(single.obj.spec).toMatchObject({
+      ipFamilyPolicy: 'SingleStack',
+      ipFamilies: ['IPv4'],
+      clusterIPs: [expect.stringMatching(/^10\.97\./)],
+    })
 
     const dual = svc('dual', { ipFamilyPolicy: 'PreferDualStack' })
     expect(dual.errors).toEqual([])
@@ -47,30 +60,47 @@ describe('a dual-stack service network', () => {
     expect(spec.ipFamilies).toEqual(['IPv4', 'IPv6'])
     expect(spec.clusterIPs[0]).toMatch(/^10\.97\./)
     expect(spec.clusterIPs[1]).toMatch(/^fd00:10:96::[0-9a-f]+$/)
-    expect(JSON.parse(store.data.get(ipKey(spec.clusterIPs[1]!))!.value).metadata.labels['ipaddress.kubernetes.io/ip-family']).toBe('IPv6')
+    expect(
+      JSON.parse(store.data.get(ipKey(spec.clusterIPs[1]!))!.value).metadata.labels[
+        'ipaddress.kubernetes.io/ip-family'
+      ],
+    ).toBe('IPv6')
 
     const v6first = svc('v6first', { ipFamilyPolicy: 'RequireDualStack', ipFamilies: ['IPv6'] })
     expect(v6first.errors).toEqual([])
     expect(v6first.obj.spec).toMatchObject({ ipFamilies: ['IPv6', 'IPv4'] })
 
-    const asked = svc('asked', { ipFamilyPolicy: 'PreferDualStack', clusterIPs: ['fd00:10:96::0:50', '10.97.1.2'] })
+    const asked = svc('asked', {
+      ipFamilyPolicy: 'PreferDualStack',
+      clusterIPs: ['fd00:10:96::0:50', '10.97.1.2'],
+    })
     expect(asked.errors).toEqual([])
     await services.strategy.beforeCreate!(asked.obj, store)
-    expect(asked.obj.spec).toMatchObject({ ipFamilies: ['IPv6', 'IPv4'], clusterIPs: ['fd00:10:96::0:50', '10.97.1.2'] })
+    expect(asked.obj.spec).toMatchObject({
+      ipFamilies: ['IPv6', 'IPv4'],
+      clusterIPs: ['fd00:10:96::0:50', '10.97.1.2'],
+    })
     expect(store.data.has(ipKey('fd00:10:96::50'))).toBe(true)
   })
 
   it("refuses what a single-stack cluster cannot give, in kube's words", async () => {
     configureServiceNetwork('10.97.0.0/16')
     const required = svc('req', { ipFamilyPolicy: 'RequireDualStack' })
-    expect(required.errors).toContain('spec.ipFamilyPolicy: Invalid value: "RequireDualStack": this cluster is not configured for dual-stack services')
+    expect(required.errors).toContain(
+      'spec.ipFamilyPolicy: Invalid value: "RequireDualStack": this cluster is not configured for dual-stack services',
+    )
     const preferred = svc('pref', { ipFamilyPolicy: 'PreferDualStack' })
     expect(preferred.errors).toEqual([])
     expect(preferred.obj.spec).toMatchObject({ ipFamilies: ['IPv4'] })
     const v6 = svc('v6', { clusterIP: 'fd00::5' })
-    expect(v6.errors).toContain('spec.ipFamilies[0]: Invalid value: "IPv6": not configured on this cluster')
+    expect(v6.errors).toContain(
+      'spec.ipFamilies[0]: Invalid value: "IPv6": not configured on this cluster',
+    )
     const store = new MemoryStore()
-    const outside = await services.strategy.beforeCreate!(svc('out', { clusterIP: '10.96.0.9' }).obj, store).catch((e: StatusError) => e)
+    const outside = await services.strategy.beforeCreate!(
+      svc('out', { clusterIP: '10.96.0.9' }).obj,
+      store,
+    ).catch((e: StatusError) => e)
     expect((outside as StatusError).message).toContain('The range of valid IPs is 10.97.0.0/16')
   })
 })
