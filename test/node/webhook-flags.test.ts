@@ -2,7 +2,7 @@
 // kube's kubeconfig format: a webhook stand-in on loopback (HTTPS with its own CA, a bearer token the
 // server must send) decides SubjectAccessReviews and TokenReviews. The same server checks the other
 // kube-apiserver flags it is started with: --request-timeout, --cors-allowed-origins, --tls-min-version,
-// --runtime-config, --feature-gates, a dual-stack --service-cluster-ip-range, --service-node-port-range
+// --runtime-config, --feature-gates, --min-request-timeout, a dual-stack --service-cluster-ip-range, --service-node-port-range
 // and the default --allow-privileged=false.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:https'
@@ -115,6 +115,7 @@ describe('Node mode with webhook authorization and token authentication from kub
       '--tls-min-version=VersionTLS13',
       '--runtime-config=batch/v1=false',
       '--feature-gates=WatchList=true,AllAlpha=false',
+      '--min-request-timeout=1',
       '--service-cluster-ip-range=10.98.0.0/16,fd00:10:98::/112',
       '--service-node-port-range=31000-31099',
     ])
@@ -316,5 +317,14 @@ describe('Node mode with webhook authorization and token authentication from kub
     expect(outside.stderr).toContain(
       'spec.ports[0].nodePort: Invalid value: 30080: provided port is not in the valid range. The range of valid ports is 31000-31099',
     )
+  })
+
+  it('ends a watch without timeoutSeconds between --min-request-timeout and twice it', async () => {
+    const started = Date.now()
+    const w = server.watch('/api/v1/namespaces/default/configmaps?watch=1', server.credentials())
+    expect(await w.ended).toBe('end')
+    const took = Date.now() - started
+    expect(took).toBeGreaterThanOrEqual(1000)
+    expect(took).toBeLessThan(2500)
   })
 })
