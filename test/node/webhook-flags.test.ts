@@ -2,8 +2,8 @@
 // kube's kubeconfig format: a webhook stand-in on loopback (HTTPS with its own CA, a bearer token the
 // server must send) decides SubjectAccessReviews and TokenReviews. The same server checks the other
 // kube-apiserver flags it is started with: --request-timeout, --cors-allowed-origins, --tls-min-version,
-// --runtime-config, --feature-gates, --min-request-timeout, a dual-stack --service-cluster-ip-range, --service-node-port-range
-// and the default --allow-privileged=false.
+// --runtime-config, --feature-gates, --min-request-timeout, a dual-stack --service-cluster-ip-range,
+// --service-node-port-range and the default --allow-privileged=false.
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { createServer, type Server } from 'node:https'
 import type { AddressInfo } from 'node:net'
