@@ -1,8 +1,11 @@
 // The schemas of the built-in kinds: the definitions derived from kubernetes-models (the library whose
-// validators check these kinds; see scripts/gen-builtin-schemas.mjs) with this server's descriptions.
+// validators check these kinds; see scripts/gen-builtin-schemas.mjs) with kube's descriptions, which the
+// same library carries, as kube-apiserver publishes them and kubectl explain prints them.
 import data from './builtin-definitions.json'
-import { COMMON_FIELDS, DESCRIPTIONS } from './descriptions'
+import descriptionData from './builtin-descriptions.json'
 import type { JSONSchema, TypeSchema } from './types'
+
+const DESCRIPTIONS = (descriptionData as { descriptions: Record<string, string> }).descriptions
 
 let table: Record<string, JSONSchema> | undefined
 
@@ -13,9 +16,8 @@ export function builtinDefinitions(): Readonly<Record<string, JSONSchema>> {
   for (const [name, def] of Object.entries(defs)) {
     const d = DESCRIPTIONS[name]
     if (d) def.description = d
-    const isKind = !!(def.properties?.kind && def.properties.apiVersion)
     for (const [field, prop] of Object.entries(def.properties ?? {})) {
-      const fd = DESCRIPTIONS[`${name}.${field}`] ?? (isKind ? COMMON_FIELDS[field] : undefined)
+      const fd = DESCRIPTIONS[`${name}.${field}`]
       if (fd) prop.description = fd
     }
   }
