@@ -6,7 +6,7 @@
 // required, enums, references, maps, lists) and the integer/format details from probing its validators.
 // The descriptions are kube's own (the API's Go doc comments, which kubernetes-models carries as the
 // declarations' doc comments) and go to a second file, src/registry/schema/builtin-descriptions.json, keyed
-// "<definition>" and "<definition>.<field>": kubectl explain prints them.
+// "<definition>" and "<definition>.<field>" (list kinds included): kubectl explain prints them.
 //
 //   node scripts/gen-builtin-schemas.mjs          regenerate
 //   node scripts/gen-builtin-schemas.mjs --check  exit 1 when the file is out of date (run by the tests)
@@ -226,11 +226,36 @@ while (queue.length) {
   definitions[info.name] = await definitionOf(info, refs)
   for (const r of refs) if (!seen.has(r)) { seen.add(r); queue.push(r) }
 }
+// The list kinds are published from the kind (src/api/openapi/document.ts), described in kube's words.
+for (const kind of kindRoots()) {
+  const info = byAlias.get(nameToAlias.get(`${kind}List`))
+  if (!info) continue
+  const source = ts.createSourceFile(info.file, info.text, ts.ScriptTarget.Latest, true)
+  source.forEachChild((n) => {
+    if (!ts.isInterfaceDeclaration(n) || n.name.text !== info.local) return
+    const doc = docOf(n, source)
+    if (doc) descriptions[info.name] = doc
+    for (const m of n.members) {
+      if (!ts.isPropertySignature(m)) continue
+      const key = m.name.text
+      const fieldDoc = docOf(m, source) ?? TYPE_META_DOCS[key]
+      if (fieldDoc) descriptions[`${info.name}.${key}`] = fieldDoc
+    }
+  })
+}
 const sorted = Object.fromEntries(Object.keys(definitions).sort().map((k) => [k, definitions[k]]))
 const modelsVersion = JSON.parse(readFileSync(join(MODELS, 'package.json'), 'utf8')).version
 const out = JSON.stringify({ source: `kubernetes-models@${modelsVersion}`, definitions: sorted }) + '\n'
-const sortedDescriptions = Object.fromEntries(Object.keys(descriptions).sort().map((k) => [k, descriptions[k]]))
-const descriptionsOut = JSON.stringify({ source: `kubernetes-models@${modelsVersion}`, descriptions: sortedDescriptions }) + '\n'
+// Each text once (TypeMeta's apiVersion and kind and ObjectMeta's "Standard object's metadata" recur on every
+// kind), the keys naming its index: a fifth less to bundle into the Worker.
+const texts = []
+const textIndex = new Map()
+const sortedDescriptions = Object.fromEntries(Object.keys(descriptions).sort().map((k) => {
+  const text = descriptions[k]
+  if (!textIndex.has(text)) textIndex.set(text, texts.push(text) - 1)
+  return [k, textIndex.get(text)]
+}))
+const descriptionsOut = JSON.stringify({ source: `kubernetes-models@${modelsVersion}`, texts, descriptions: sortedDescriptions }) + '\n'
 
 for (const [file, text, what] of [[OUT, out, `${Object.keys(sorted).length} definitions`], [DESCRIPTIONS_OUT, descriptionsOut, `${Object.keys(sortedDescriptions).length} descriptions`]]) {
   if (process.argv.includes('--check')) {

@@ -5,7 +5,13 @@ import data from './builtin-definitions.json'
 import descriptionData from './builtin-descriptions.json'
 import type { JSONSchema, TypeSchema } from './types'
 
-const DESCRIPTIONS = (descriptionData as { descriptions: Record<string, string> }).descriptions
+const { texts, descriptions } = descriptionData as { texts: string[]; descriptions: Record<string, number> }
+
+/** kube's description of a built-in definition ("io.k8s.api.core.v1.ConfigMap") or field ("...ConfigMap.data"). */
+export function builtinDescription(key: string): string | undefined {
+  const i = descriptions[key]
+  return i === undefined ? undefined : texts[i]
+}
 
 let table: Record<string, JSONSchema> | undefined
 
@@ -14,10 +20,10 @@ export function builtinDefinitions(): Readonly<Record<string, JSONSchema>> {
   if (table) return table
   const defs = structuredClone((data as unknown as { definitions: Record<string, JSONSchema> }).definitions)
   for (const [name, def] of Object.entries(defs)) {
-    const d = DESCRIPTIONS[name]
+    const d = builtinDescription(name)
     if (d) def.description = d
     for (const [field, prop] of Object.entries(def.properties ?? {})) {
-      const fd = DESCRIPTIONS[`${name}.${field}`]
+      const fd = builtinDescription(`${name}.${field}`)
       if (fd) prop.description = fd
     }
   }
