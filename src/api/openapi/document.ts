@@ -203,6 +203,42 @@ function collectRefs(s: JSONSchema | undefined, into: Set<string>, defs: Readonl
 
 interface Built { paths: Map<string, PathItem>; schemas: Record<string, JSONSchema> }
 
+/**
+ * A custom resource's schema as swagger 2.0 can carry it, as apiextensions-apiserver's ToStructuralOpenAPIV2
+ * makes it: no junctors (allOf, oneOf, anyOf, not), a nullable field untyped and without items or
+ * properties (and not required), a field that keeps unknown fields without items or properties, and an
+ * array left without items untyped.
+ */
+function structuralV2(s: JSONSchema): JSONSchema {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(s)) {
+    if (k === 'allOf' || k === 'oneOf' || k === 'anyOf' || k === 'not' || k === 'nullable') continue
+    if (k === 'properties') out.properties = Object.fromEntries(Object.entries(v as Record<string, JSONSchema>).map(([f, p]) => [f, structuralV2(p)]))
+    else if (k === 'items' || (k === 'additionalProperties' && typeof v === 'object')) out[k] = structuralV2(v as JSONSchema)
+    else out[k] = v
+  }
+  const nullable = (x: JSONSchema | undefined) => !!(x as { nullable?: boolean } | undefined)?.nullable
+  if (nullable(s)) delete out.type
+  if (nullable(s) || s['x-kubernetes-preserve-unknown-fields']) {
+    delete out.items
+    delete out.properties
+  }
+  if (out.type === 'array' && !out.items) delete out.type
+  let required = s.required?.filter((f) => !nullable(s.properties?.[f]))
+  if (typeof s.additionalProperties === 'object' && nullable(s.additionalProperties)) required = undefined
+  if (required?.length) out.required = required
+  else delete out.required
+  return out as JSONSchema
+}
+// The builder adds apiVersion, kind and metadata to the root after that conversion: they stay even when the
+// root keeps unknown fields.
+function structuralV2Root(s: JSONSchema): JSONSchema {
+  const out = structuralV2(s)
+  const typeMeta = Object.entries(s.properties ?? {}).filter(([f]) => f === 'apiVersion' || f === 'kind' || f === 'metadata')
+  if (typeMeta.length) out.properties = { ...Object.fromEntries(typeMeta), ...out.properties }
+  return out
+}
+
 // TypeMeta's and the CRD list's descriptions, as apiextensions-apiserver's builder gives a custom resource's list.
 const TYPE_META_API_VERSION = 'APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources'
 const TYPE_META_KIND = 'Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds'
@@ -244,7 +280,7 @@ function build(types: readonly ResourceType[], flavor: Flavor): Built {
     }
     const objectSchema: JSONSchema = names.schema?.definitions[names.schema.name] ?? { type: 'object', 'x-kubernetes-preserve-unknown-fields': true }
     const defs = names.schema?.definitions ?? {}
-    named.set(names.object, { schema: objectSchema, defs })
+    named.set(names.object, { schema: flavor === 'v2' && t.custom ? structuralV2Root(objectSchema) : objectSchema, defs })
     named.set(names.list, { defs, schema: listSchema(t, names) })
     addGVK(names.object, { group: t.group, version: t.version, kind: t.kind })
     addGVK(names.list, { group: t.group, version: t.version, kind: t.listKind })

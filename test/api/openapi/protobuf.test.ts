@@ -6,6 +6,7 @@ import { parse as parseYAML } from 'yaml'
 import { describe, expect, it } from 'vitest'
 import { openapiV2Document } from '../../../src/api/openapi/document'
 import { openapiV2Protobuf } from '../../../src/api/openapi/protobuf'
+import { customResourceTypes } from '../../../src/apiextensions/custom-resource'
 import { builtinResources } from '../../../src/registry/builtin'
 import { Registry } from '../../../src/registry/registry'
 
@@ -93,5 +94,60 @@ describe('/openapi/v2 as gnostic protobuf', () => {
     const data = def.properties.additional_properties.find((p: Any) => p.name === 'data').value
     expect(data.type.value).toEqual(['object'])
     expect(data.additional_properties.schema.type.value).toEqual(['string'])
+  })
+})
+
+// A CRD whose schema uses what swagger 2.0 has no words for: kube publishes it in /openapi/v2 as
+// apiextensions-apiserver's ToStructuralOpenAPIV2 leaves it, and gnostic can then parse every key.
+describe('/openapi/v2 of a custom resource', () => {
+  const crd = {
+    apiVersion: 'apiextensions.k8s.io/v1', kind: 'CustomResourceDefinition',
+    metadata: { name: 'gadgets.v2.example.com' },
+    spec: {
+      group: 'v2.example.com', scope: 'Namespaced',
+      names: { plural: 'gadgets', singular: 'gadget', kind: 'Gadget', listKind: 'GadgetList' },
+      versions: [{
+        name: 'v1', served: true, storage: true,
+        schema: {
+          openAPIV3Schema: {
+            type: 'object',
+            properties: {
+              spec: {
+                type: 'object', required: ['size', 'note'],
+                properties: {
+                  size: { anyOf: [{ type: 'integer' }, { type: 'string' }], 'x-kubernetes-int-or-string': true },
+                  note: { type: 'string', nullable: true },
+                  tags: { type: 'array', items: { type: 'string' }, nullable: true },
+                  free: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true, properties: { a: { type: 'string' } } },
+                  mode: { type: 'string', enum: ['a', 'b'], default: 'a', oneOf: [{ pattern: '^a' }, { pattern: '^b' }] },
+                },
+              },
+            },
+          },
+        },
+      }],
+    },
+    status: { conditions: [{ type: 'Established', status: 'True' }], acceptedNames: { plural: 'gadgets', singular: 'gadget', kind: 'Gadget', listKind: 'GadgetList' } },
+  }
+  const registry = new Registry([...builtinResources, ...customResourceTypes(crd as any)])
+  const doc = openapiV2Document(registry) as Any
+  const def = Object.entries(doc.definitions as Any).find(([name]) => name === 'com.example.v2.v1.Gadget')![1] as Any
+  const spec = def.properties.spec
+
+  it('drops junctors and nullable, and what an untyped or open field cannot carry', () => {
+    expect(JSON.stringify(def)).not.toMatch(/"(anyOf|oneOf|allOf|not|nullable)"/)
+    expect(spec.properties.size).toEqual({ 'x-kubernetes-int-or-string': true })
+    expect(spec.properties.note).toEqual({})
+    expect(spec.properties.tags).toEqual({})
+    expect(spec.properties.free).toEqual({ type: 'object', 'x-kubernetes-preserve-unknown-fields': true })
+    expect(spec.properties.mode).toEqual({ type: 'string', enum: ['a', 'b'], default: 'a' })
+    expect(spec.required).toEqual(['size'])
+    expect(Object.keys(def.properties)).toEqual(expect.arrayContaining(['apiVersion', 'kind', 'metadata', 'spec']))
+    expect(doc.definitions[Object.keys(doc.definitions).find((n) => n === 'com.example.v2.v1.GadgetList')!].description).toBe('GadgetList is a list of Gadget')
+  })
+
+  it('decodes with protobufjs to the JSON document', () => {
+    const decoded = Document.toObject(Document.decode(openapiV2Protobuf(doc)), { longs: Number, defaults: false }) as Any
+    expect(toSwagger(Document, decoded)).toEqual(withoutDefaults(doc))
   })
 })
