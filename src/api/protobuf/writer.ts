@@ -1,6 +1,6 @@
-// The protobuf wire format, written: varints, length-delimited strings and messages, 64-bit doubles. A nested
-// message is written into its own writer first and copied in behind its length, which keeps the writer
-// simple; the documents it writes are built once and cached.
+// The protobuf wire format, written: varints, length-delimited strings and messages, 64-bit doubles, all into
+// one growing buffer. A length-delimited field reserves the five bytes its longest length takes, and once its
+// content is written the content moves back over the bytes the length did not need.
 import { WIRE_BYTES, WIRE_FIXED64, WIRE_VARINT } from './reader'
 
 const utf8 = new TextEncoder()
@@ -53,7 +53,31 @@ export class WireWriter {
   }
 
   string(no: number, s: string): this {
-    return this.bytes(no, utf8.encode(s))
+    return this.delimited(no, () => {
+      this.room(s.length * 3)
+      this.len += utf8.encodeInto(s, this.buf.subarray(this.len)).written
+    })
+  }
+
+  /** A length-delimited field whose content write puts at the end of the buffer. */
+  private delimited(no: number, write: () => void): this {
+    this.key(no, WIRE_BYTES)
+    this.room(5)
+    const start = this.len
+    this.len += 5
+    write()
+    const size = this.len - start - 5
+    let n = 1
+    while (size >= 2 ** (7 * n)) n++
+    if (n < 5) {
+      this.buf.copyWithin(start + n, start + 5, this.len)
+      this.len -= 5 - n
+    }
+    const end = this.len
+    this.len = start
+    this.varint(size)
+    this.len = end
+    return this
   }
 
   bool(no: number, b: boolean): this {
@@ -74,11 +98,9 @@ export class WireWriter {
     return this
   }
 
-  /** A nested message, written by fill into a writer of its own. */
+  /** A nested message, whose fields fill writes. */
   message(no: number, fill: (w: WireWriter) => void): this {
-    const inner = new WireWriter()
-    fill(inner)
-    return this.bytes(no, inner.finish())
+    return this.delimited(no, () => fill(this))
   }
 
   finish(): Uint8Array<ArrayBuffer> {
