@@ -10,7 +10,9 @@ import { WireWriter } from '../protobuf/writer'
 type Json = unknown
 type Obj = Record<string, Json>
 type Encode = (w: WireWriter, no: number, value: Json) => void
-type Spec = readonly (readonly [number, string, Encode])[]
+/** A message's fields in field-number order, numbered from 1 as every gnostic message numbers them. */
+type Field = [string, Encode]
+type Fields = readonly Field[]
 
 const isObj = (v: Json): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v)
 
@@ -30,6 +32,7 @@ const int: Encode = (w, no, v) => {
 const strings: Encode = (w, no, v) => {
   for (const s of Array.isArray(v) ? v : []) w.string(no, String(s))
 }
+// Any { google.protobuf.Any value = 1; string yaml = 2 }
 const anyMessage = (w: WireWriter, v: Json) => {
   w.string(2, `${JSON.stringify(v)}\n`)
 }
@@ -40,29 +43,44 @@ const anys: Encode = (w, no, v) => {
   for (const x of Array.isArray(v) ? v : []) w.message(no, (m) => anyMessage(m, x))
 }
 
-/** A message from its spec; keys starting with "x-" go to vendorNo as NamedAny { name = 1, value = 2 }. */
-function message(spec: Spec, vendorNo?: number): Encode {
-  return (w, no, v) => {
-    if (isObj(v)) w.message(no, (m) => fields(m, spec, v, vendorNo))
-  }
+function writeFields(w: WireWriter, spec: Fields, v: Obj): void {
+  spec.forEach(([key, encode], i) => {
+    if (v[key] !== undefined) encode(w, i + 1, v[key])
+  })
 }
-function fields(w: WireWriter, spec: Spec, v: Obj, vendorNo?: number): void {
-  for (const [no, key, encode] of spec) if (v[key] !== undefined) encode(w, no, v[key])
-  if (vendorNo === undefined) return
+/** Every "x-" key as a NamedAny { name = 1, value = 2 } in field no. */
+function writeVendorExtensions(w: WireWriter, no: number, v: Obj): void {
   for (const [key, value] of Object.entries(v)) {
-    if (key.startsWith('x-')) w.message(vendorNo, (m) => m.string(1, key).message(2, (a) => anyMessage(a, value)))
+    if (key.startsWith('x-')) w.message(no, (m) => m.string(1, key).message(2, (a) => anyMessage(a, value)))
   }
 }
-/** A JSON object as a repeated Named<X> { name = 1, value = 2 } in field no of a wrapper message. */
-function named(value: Encode, wrapperNo = 1): Encode {
+/** A message of these fields; unless told otherwise, the vendor extensions follow in the next number. */
+function message(spec: Fields, vendorExtensions = true): Encode {
   return (w, no, v) => {
     if (!isObj(v)) return
     w.message(no, (m) => {
-      for (const [name, x] of Object.entries(v)) m.message(wrapperNo, (n) => {
+      writeFields(m, spec, v)
+      if (vendorExtensions) writeVendorExtensions(m, spec.length + 1, v)
+    })
+  }
+}
+/** A JSON object as repeated Named<X> { name = 1, value = 2 } in field entriesNo of a message. */
+function named(value: Encode, entriesNo = 1, skipExtensions = false): (w: WireWriter, v: Obj) => void {
+  return (w, v) => {
+    for (const [name, x] of Object.entries(v)) {
+      if (skipExtensions && name.startsWith('x-')) continue
+      w.message(entriesNo, (n) => {
         n.string(1, name)
         value(n, 2, x)
       })
-    })
+    }
+  }
+}
+/** A message that is nothing but named values (Definitions, Properties, SecurityRequirement...). */
+function namedMessage(value: Encode): Encode {
+  const entries = named(value)
+  return (w, no, v) => {
+    if (isObj(v)) w.message(no, (m) => entries(m, v))
   }
 }
 function repeated(one: Encode): Encode {
@@ -70,158 +88,151 @@ function repeated(one: Encode): Encode {
     for (const x of Array.isArray(v) ? v : []) one(w, no, x)
   }
 }
-/** A message whose oneof is chosen from the value: choose returns the field number and how to write it. */
-function oneof(choose: (v: Json) => [number, Encode] | undefined): Encode {
+/** A message of one oneof, the member chosen from the value: its field number and how to write it. */
+function oneof(choose: (v: Obj) => [number, Encode] | undefined): Encode {
   return (w, no, v) => {
-    const chosen = choose(v)
+    const chosen = isObj(v) ? choose(v) : undefined
     if (chosen) w.message(no, (m) => chosen[1](m, chosen[0], v))
   }
 }
+// A list of fields defined later, for the messages that contain themselves.
+function late(): [Field[], Encode] {
+  const spec: Field[] = []
+  return [spec, message(spec)]
+}
 
-const EXTERNAL_DOCS = message([[1, 'description', str], [2, 'url', str]], 3)
+const EXTERNAL_DOCS = message([['description', str], ['url', str]])
 
-const schemaSpec: [number, string, Encode][] = []
-const SCHEMA = message(schemaSpec, 31)
-schemaSpec.push(
-  [1, '$ref', str], [2, 'format', str], [3, 'title', str], [4, 'description', str], [5, 'default', any],
-  [6, 'multipleOf', dbl], [7, 'maximum', dbl], [8, 'exclusiveMaximum', bool], [9, 'minimum', dbl],
-  [10, 'exclusiveMinimum', bool], [11, 'maxLength', int], [12, 'minLength', int], [13, 'pattern', str],
-  [14, 'maxItems', int], [15, 'minItems', int], [16, 'uniqueItems', bool], [17, 'maxProperties', int],
-  [18, 'minProperties', int], [19, 'required', strings], [20, 'enum', anys],
-  // AdditionalPropertiesItem { oneof { Schema schema = 1; bool boolean = 2 } }: a false is written too.
-  [21, 'additionalProperties', oneof((v) => (typeof v === 'boolean' ? [2, (w, no, b) => w.bool(no, b as boolean)] : isObj(v) ? [1, SCHEMA] : undefined))],
+const [schemaFields, SCHEMA] = late()
+// AdditionalPropertiesItem { oneof { Schema schema = 1; bool boolean = 2 } }: a false is written too.
+const ADDITIONAL_PROPERTIES: Encode = (w, no, v) => {
+  if (typeof v === 'boolean') w.message(no, (m) => m.bool(2, v))
+  else if (isObj(v)) w.message(no, (m) => SCHEMA(m, 1, v))
+}
+schemaFields.push(
+  ['$ref', str], ['format', str], ['title', str], ['description', str], ['default', any],
+  ['multipleOf', dbl], ['maximum', dbl], ['exclusiveMaximum', bool], ['minimum', dbl],
+  ['exclusiveMinimum', bool], ['maxLength', int], ['minLength', int], ['pattern', str],
+  ['maxItems', int], ['minItems', int], ['uniqueItems', bool], ['maxProperties', int],
+  ['minProperties', int], ['required', strings], ['enum', anys],
+  ['additionalProperties', ADDITIONAL_PROPERTIES],
   // TypeItem { repeated string value = 1 }
-  [22, 'type', (w, no, v) => w.message(no, (m) => strings(m, 1, Array.isArray(v) ? v : [v]))],
+  ['type', (w, no, v) => w.message(no, (m) => strings(m, 1, Array.isArray(v) ? v : [v]))],
   // ItemsItem { repeated Schema schema = 1 }: one schema or a list of them.
-  [23, 'items', (w, no, v) => w.message(no, (m) => repeated(SCHEMA)(m, 1, Array.isArray(v) ? v : [v]))],
-  [24, 'allOf', repeated(SCHEMA)], [25, 'properties', named(SCHEMA)], [26, 'discriminator', str],
-  [27, 'readOnly', bool],
-  [28, 'xml', message([[1, 'name', str], [2, 'namespace', str], [3, 'prefix', str], [4, 'attribute', bool], [5, 'wrapped', bool]], 6)],
-  [29, 'externalDocs', EXTERNAL_DOCS], [30, 'example', any],
+  ['items', (w, no, v) => w.message(no, (m) => repeated(SCHEMA)(m, 1, Array.isArray(v) ? v : [v]))],
+  ['allOf', repeated(SCHEMA)], ['properties', namedMessage(SCHEMA)], ['discriminator', str],
+  ['readOnly', bool],
+  ['xml', message([['name', str], ['namespace', str], ['prefix', str], ['attribute', bool], ['wrapped', bool]])],
+  ['externalDocs', EXTERNAL_DOCS], ['example', any],
 )
 
-const primitivesSpec: [number, string, Encode][] = []
-const PRIMITIVES_ITEMS = message(primitivesSpec, 18)
-primitivesSpec.push(
-  [1, 'type', str], [2, 'format', str], [3, 'items', PRIMITIVES_ITEMS], [4, 'collectionFormat', str],
-  [5, 'default', any], [6, 'maximum', dbl], [7, 'exclusiveMaximum', bool], [8, 'minimum', dbl],
-  [9, 'exclusiveMinimum', bool], [10, 'maxLength', int], [11, 'minLength', int], [12, 'pattern', str],
-  [13, 'maxItems', int], [14, 'minItems', int], [15, 'uniqueItems', bool], [16, 'enum', anys], [17, 'multipleOf', dbl],
-)
+const [primitivesFields, PRIMITIVES_ITEMS] = late()
+// The validations parameters, headers and primitive items share, in their order there.
+const VALIDATIONS: Fields = [
+  ['type', str], ['format', str], ['items', PRIMITIVES_ITEMS], ['collectionFormat', str], ['default', any],
+  ['maximum', dbl], ['exclusiveMaximum', bool], ['minimum', dbl], ['exclusiveMinimum', bool],
+  ['maxLength', int], ['minLength', int], ['pattern', str], ['maxItems', int], ['minItems', int],
+  ['uniqueItems', bool], ['enum', anys], ['multipleOf', dbl],
+]
+primitivesFields.push(...VALIDATIONS)
 
-// Query and formData parameters carry allowEmptyValue at 5 and number the rest one higher than path and header.
-const VALIDATIONS = [
-  'type', 'format', 'items', 'collectionFormat', 'default', 'maximum', 'exclusiveMaximum', 'minimum', 'exclusiveMinimum',
-  'maxLength', 'minLength', 'pattern', 'maxItems', 'minItems', 'uniqueItems', 'enum', 'multipleOf',
-] as const
-const VALIDATION_ENCODERS: Record<(typeof VALIDATIONS)[number], Encode> = {
-  type: str, format: str, items: PRIMITIVES_ITEMS, collectionFormat: str, default: any, maximum: dbl,
-  exclusiveMaximum: bool, minimum: dbl, exclusiveMinimum: bool, maxLength: int, minLength: int, pattern: str,
-  maxItems: int, minItems: int, uniqueItems: bool, enum: anys, multipleOf: dbl,
-}
-function parameterSpec(allowEmptyValue: boolean): Spec {
-  const head: [number, string, Encode][] = [[1, 'required', bool], [2, 'in', str], [3, 'description', str], [4, 'name', str]]
-  if (allowEmptyValue) head.push([5, 'allowEmptyValue', bool])
-  const first = head.length + 1
-  return [...head, ...VALIDATIONS.map((k, i) => [first + i, k, VALIDATION_ENCODERS[k]] as const)]
-}
-const QUERY = message(parameterSpec(true), 23)
-const FORM_DATA = message(parameterSpec(true), 23)
-const PATH = message(parameterSpec(false), 22)
-const HEADER = message(parameterSpec(false), 22)
-const BODY = message([[1, 'description', str], [2, 'name', str], [3, 'in', str], [4, 'required', bool], [5, 'schema', SCHEMA]], 6)
-const JSON_REFERENCE = message([[1, '$ref', str], [2, 'description', str]])
+const PARAMETER_HEAD: Fields = [['required', bool], ['in', str], ['description', str], ['name', str]]
+// Query and formData parameters carry allowEmptyValue at 5; path and header parameters have none.
+const QUERY = message([...PARAMETER_HEAD, ['allowEmptyValue', bool], ...VALIDATIONS])
+const FORM_DATA = QUERY
+const PATH = message([...PARAMETER_HEAD, ...VALIDATIONS])
+const HEADER = PATH
+const BODY = message([['description', str], ['name', str], ['in', str], ['required', bool], ['schema', SCHEMA]])
+const JSON_REFERENCE = message([['$ref', str], ['description', str]], false)
 
 // NonBodyParameter { oneof { header = 1; formData = 2; query = 3; path = 4 } }
-const NON_BODY_IN: Record<string, [number, Encode]> = { header: [1, HEADER], formData: [2, FORM_DATA], query: [3, QUERY], path: [4, PATH] }
-const NON_BODY = oneof((v) => NON_BODY_IN[String((v as Obj).in)])
+const NON_BODY_IN: Record<string, [number, Encode]> = {
+  header: [1, HEADER], formData: [2, FORM_DATA], query: [3, QUERY], path: [4, PATH],
+}
+const NON_BODY = oneof((v) => NON_BODY_IN[String(v.in)])
 // Parameter { oneof { BodyParameter body_parameter = 1; NonBodyParameter non_body_parameter = 2 } }
-const PARAMETER = oneof((v) => (isObj(v) ? ((v as Obj).in === 'body' ? [1, BODY] : [2, NON_BODY]) : undefined))
+const PARAMETER = oneof((v) => (v.in === 'body' ? [1, BODY] : [2, NON_BODY]))
 // ParametersItem { oneof { Parameter parameter = 1; JsonReference json_reference = 2 } }
-const PARAMETERS_ITEM = oneof((v) => (isObj(v) ? (v.$ref !== undefined ? [2, JSON_REFERENCE] : [1, PARAMETER]) : undefined))
+const PARAMETERS_ITEM = oneof((v) => (v.$ref !== undefined ? [2, JSON_REFERENCE] : [1, PARAMETER]))
 
-// SchemaItem { oneof { Schema schema = 1; FileSchema file_schema = 2 } }: a schema of type file is a FileSchema.
 const FILE_SCHEMA = message([
-  [1, 'format', str], [2, 'title', str], [3, 'description', str], [4, 'default', any], [5, 'required', strings],
-  [6, 'type', str], [7, 'readOnly', bool], [8, 'externalDocs', EXTERNAL_DOCS], [9, 'example', any],
-], 10)
-const SCHEMA_ITEM = oneof((v) => (isObj(v) ? (v.type === 'file' ? [2, FILE_SCHEMA] : [1, SCHEMA]) : undefined))
-const HEADERS = named(message(
-  [...VALIDATIONS.map((k, i) => [i + 1, k, VALIDATION_ENCODERS[k]] as const), [18, 'description', str]], 19))
+  ['format', str], ['title', str], ['description', str], ['default', any], ['required', strings],
+  ['type', str], ['readOnly', bool], ['externalDocs', EXTERNAL_DOCS], ['example', any],
+])
+// SchemaItem { oneof { Schema schema = 1; FileSchema file_schema = 2 } }: a schema of type file is a FileSchema.
+const SCHEMA_ITEM = oneof((v) => (v.type === 'file' ? [2, FILE_SCHEMA] : [1, SCHEMA]))
 const RESPONSE = message([
-  [1, 'description', str], [2, 'schema', SCHEMA_ITEM], [3, 'headers', HEADERS],
-  [4, 'examples', named((w, no, v) => w.message(no, (m) => anyMessage(m, v)))],
-], 5)
+  ['description', str], ['schema', SCHEMA_ITEM],
+  ['headers', namedMessage(message([...VALIDATIONS, ['description', str]]))],
+  ['examples', namedMessage((w, no, v) => w.message(no, (m) => anyMessage(m, v)))],
+])
 // ResponseValue { oneof { Response response = 1; JsonReference json_reference = 2 } }
-const RESPONSE_VALUE = oneof((v) => (isObj(v) ? (v.$ref !== undefined ? [2, JSON_REFERENCE] : [1, RESPONSE]) : undefined))
-// Responses { repeated NamedResponseValue response_code = 1; vendor_extension = 2 }
+const RESPONSE_VALUE = oneof((v) => (v.$ref !== undefined ? [2, JSON_REFERENCE] : [1, RESPONSE]))
+// Responses { repeated NamedResponseValue response_code = 1; repeated NamedAny vendor_extension = 2 }
+const responseCodes = named(RESPONSE_VALUE, 1, true)
 const RESPONSES: Encode = (w, no, v) => {
   if (!isObj(v)) return
   w.message(no, (m) => {
-    for (const [code, r] of Object.entries(v)) if (!code.startsWith('x-')) m.message(1, (n) => {
-        n.string(1, code)
-        RESPONSE_VALUE(n, 2, r)
-      })
-    fields(m, [], v, 2)
+    responseCodes(m, v)
+    writeVendorExtensions(m, 2, v)
   })
 }
 // SecurityRequirement { repeated NamedStringArray additional_properties = 1 }, StringArray { repeated string value = 1 }
-const SECURITY_REQUIREMENT = named((w, no, v) => w.message(no, (m) => strings(m, 1, v)))
+const SECURITY_REQUIREMENT = namedMessage((w, no, v) => w.message(no, (m) => strings(m, 1, v)))
 
 const OPERATION = message([
-  [1, 'tags', strings], [2, 'summary', str], [3, 'description', str], [4, 'externalDocs', EXTERNAL_DOCS],
-  [5, 'operationId', str], [6, 'produces', strings], [7, 'consumes', strings], [8, 'parameters', repeated(PARAMETERS_ITEM)],
-  [9, 'responses', RESPONSES], [10, 'schemes', strings], [11, 'deprecated', bool], [12, 'security', repeated(SECURITY_REQUIREMENT)],
-], 13)
+  ['tags', strings], ['summary', str], ['description', str], ['externalDocs', EXTERNAL_DOCS],
+  ['operationId', str], ['produces', strings], ['consumes', strings], ['parameters', repeated(PARAMETERS_ITEM)],
+  ['responses', RESPONSES], ['schemes', strings], ['deprecated', bool], ['security', repeated(SECURITY_REQUIREMENT)],
+])
 const PATH_ITEM = message([
-  [1, '$ref', str], [2, 'get', OPERATION], [3, 'put', OPERATION], [4, 'post', OPERATION], [5, 'delete', OPERATION],
-  [6, 'options', OPERATION], [7, 'head', OPERATION], [8, 'patch', OPERATION], [9, 'parameters', repeated(PARAMETERS_ITEM)],
-], 10)
-// Paths { vendor_extension = 1; repeated NamedPathItem path = 2 }
+  ['$ref', str], ['get', OPERATION], ['put', OPERATION], ['post', OPERATION], ['delete', OPERATION],
+  ['options', OPERATION], ['head', OPERATION], ['patch', OPERATION], ['parameters', repeated(PARAMETERS_ITEM)],
+])
+// Paths { repeated NamedAny vendor_extension = 1; repeated NamedPathItem path = 2 }
+const pathItems = named(PATH_ITEM, 2, true)
 const PATHS: Encode = (w, no, v) => {
   if (!isObj(v)) return
   w.message(no, (m) => {
-    fields(m, [], v, 1)
-    for (const [path, item] of Object.entries(v)) if (!path.startsWith('x-')) m.message(2, (n) => {
-        n.string(1, path)
-        PATH_ITEM(n, 2, item)
-      })
+    writeVendorExtensions(m, 1, v)
+    pathItems(m, v)
   })
 }
 
-// SecurityDefinitionsItem { oneof { basic = 1; apiKey = 2; oauth2 implicit = 3, password = 4, application = 5, accessCode = 6 } }
-const OAUTH2_SCOPES = named(str)
+// SecurityDefinitionsItem { oneof { basic = 1; apiKey = 2; oauth2: implicit = 3, password = 4,
+// application = 5, accessCode = 6 } }
+const OAUTH2_SCOPES = namedMessage(str)
+const OAUTH2_HEAD: Fields = [['type', str], ['flow', str], ['scopes', OAUTH2_SCOPES]]
 const OAUTH2: Record<string, [number, Encode]> = {
-  implicit: [3, message([[1, 'type', str], [2, 'flow', str], [3, 'scopes', OAUTH2_SCOPES], [4, 'authorizationUrl', str], [5, 'description', str]], 6)],
-  password: [4, message([[1, 'type', str], [2, 'flow', str], [3, 'scopes', OAUTH2_SCOPES], [4, 'tokenUrl', str], [5, 'description', str]], 6)],
-  application: [5, message([[1, 'type', str], [2, 'flow', str], [3, 'scopes', OAUTH2_SCOPES], [4, 'tokenUrl', str], [5, 'description', str]], 6)],
-  accessCode: [6, message([[1, 'type', str], [2, 'flow', str], [3, 'scopes', OAUTH2_SCOPES], [4, 'authorizationUrl', str], [5, 'tokenUrl', str], [6, 'description', str]], 7)],
+  implicit: [3, message([...OAUTH2_HEAD, ['authorizationUrl', str], ['description', str]])],
+  password: [4, message([...OAUTH2_HEAD, ['tokenUrl', str], ['description', str]])],
+  application: [5, message([...OAUTH2_HEAD, ['tokenUrl', str], ['description', str]])],
+  accessCode: [6, message([...OAUTH2_HEAD, ['authorizationUrl', str], ['tokenUrl', str], ['description', str]])],
 }
-const SECURITY_DEFINITIONS_ITEM = oneof((v) => {
-  if (!isObj(v)) return undefined
-  if (v.type === 'basic') return [1, message([[1, 'type', str], [2, 'description', str]], 3)]
-  if (v.type === 'apiKey') return [2, message([[1, 'type', str], [2, 'name', str], [3, 'in', str], [4, 'description', str]], 5)]
-  return OAUTH2[String(v.flow)]
-})
+const BASIC = message([['type', str], ['description', str]])
+const API_KEY = message([['type', str], ['name', str], ['in', str], ['description', str]])
+const SECURITY_DEFINITIONS_ITEM = oneof((v) =>
+  v.type === 'basic' ? [1, BASIC] : v.type === 'apiKey' ? [2, API_KEY] : OAUTH2[String(v.flow)])
 
 const INFO = message([
-  [1, 'title', str], [2, 'version', str], [3, 'description', str], [4, 'termsOfService', str],
-  [5, 'contact', message([[1, 'name', str], [2, 'url', str], [3, 'email', str]], 4)],
-  [6, 'license', message([[1, 'name', str], [2, 'url', str]], 3)],
-], 7)
+  ['title', str], ['version', str], ['description', str], ['termsOfService', str],
+  ['contact', message([['name', str], ['url', str], ['email', str]])],
+  ['license', message([['name', str], ['url', str]])],
+])
 
-const DOCUMENT: Spec = [
-  [1, 'swagger', str], [2, 'info', INFO], [3, 'host', str], [4, 'basePath', str], [5, 'schemes', strings],
-  [6, 'consumes', strings], [7, 'produces', strings], [8, 'paths', PATHS], [9, 'definitions', named(SCHEMA)],
-  [10, 'parameters', named(PARAMETER)], [11, 'responses', named(RESPONSE)], [12, 'security', repeated(SECURITY_REQUIREMENT)],
-  [13, 'securityDefinitions', named(SECURITY_DEFINITIONS_ITEM)],
-  [14, 'tags', repeated(message([[1, 'name', str], [2, 'description', str], [3, 'externalDocs', EXTERNAL_DOCS]], 4))],
-  [15, 'externalDocs', EXTERNAL_DOCS],
+const DOCUMENT: Fields = [
+  ['swagger', str], ['info', INFO], ['host', str], ['basePath', str], ['schemes', strings],
+  ['consumes', strings], ['produces', strings], ['paths', PATHS], ['definitions', namedMessage(SCHEMA)],
+  ['parameters', namedMessage(PARAMETER)], ['responses', namedMessage(RESPONSE)],
+  ['security', repeated(SECURITY_REQUIREMENT)], ['securityDefinitions', namedMessage(SECURITY_DEFINITIONS_ITEM)],
+  ['tags', repeated(message([['name', str], ['description', str], ['externalDocs', EXTERNAL_DOCS]]))],
+  ['externalDocs', EXTERNAL_DOCS],
 ]
 
 /** The swagger 2.0 document as an openapi_v2.Document message. */
 export function openapiV2Protobuf(doc: Record<string, unknown>): Uint8Array<ArrayBuffer> {
   const w = new WireWriter()
-  fields(w, DOCUMENT, doc, 16)
+  writeFields(w, DOCUMENT, doc)
+  writeVendorExtensions(w, DOCUMENT.length + 1, doc)
   return w.finish()
 }
