@@ -9,7 +9,7 @@ import { openapiV2Document, openapiV3Document, openapiV3Paths } from './document
 import { decodeOpenAPIHash } from '../query'
 import { openapiV2Protobuf } from './protobuf'
 
-interface Cached { sig: readonly unknown[]; body: string; etag: string; doc?: Record<string, unknown>; protobuf?: Uint8Array<ArrayBuffer> }
+interface Cached { sig: readonly unknown[]; body: string; etag: string; protobuf?: Uint8Array<ArrayBuffer> }
 const caches = new WeakMap<Registry, Map<string, Cached>>()
 
 async function sha512Hex(text: string): Promise<string> {
@@ -35,7 +35,7 @@ async function cached(registry: Registry, key: string, types: readonly ResourceT
   const doc = make()
   if (doc === undefined) return undefined
   const body = JSON.stringify(doc)
-  const entry: Cached = { sig, body, etag: await sha512Hex(body), doc: doc as Record<string, unknown> }
+  const entry: Cached = { sig, body, etag: await sha512Hex(body) }
   cache.set(key, entry)
   return entry
 }
@@ -67,7 +67,9 @@ function documentResponse(req: Request, entry: Cached, headers: Record<string, s
   const h = { 'Content-Type': type, Etag: `"${entry.etag}"`, Vary: 'Accept', ...headers }
   if (notModified(req, entry.etag)) return new Response(null, { status: 304, headers: h })
   if (req.method === 'HEAD') return new Response(null, { status: 200, headers: h })
-  if (protobuf) entry.protobuf ??= openapiV2Protobuf(entry.doc!)
+  // Made from the JSON text on first request, as kube-openapi's ToProtoBinary does, so that the document
+  // object need not stay in memory beside the two encodings.
+  if (protobuf) entry.protobuf ??= openapiV2Protobuf(JSON.parse(entry.body))
   return new Response(protobuf ? entry.protobuf : entry.body, { status: 200, headers: h })
 }
 
