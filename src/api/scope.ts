@@ -20,10 +20,6 @@ export interface Scope {
   namespace: string | undefined
 }
 
-export function warningHeaders(ctx: RequestContext): Record<string, string> {
-  return ctx.warnings.length ? { Warning: ctx.warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') } : {}
-}
-
 /** dryRun accepts only "All" (apiserver's ValidateDryRun). */
 export function parseDryRun(query: URLSearchParams): boolean {
   const values = query.getAll('dryRun')

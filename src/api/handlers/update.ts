@@ -1,5 +1,5 @@
 import { decodeObject, negotiate, readBodyText, respond } from '../negotiation'
-import { parseDryRun, warningHeaders, type Scope } from '../scope'
+import { parseDryRun, type Scope } from '../scope'
 import { applyScale, getScale } from '../scale'
 import { decodeForWrite, withManagedFields, writeOptions } from '../writes'
 import type { KubeObject } from '../../registry/types'
@@ -18,7 +18,5 @@ export async function update(s: Scope): Promise<Response> {
   const body = decodeForWrite(s, text, contentType, opts.fieldValidation)
   const sub = s.info.subresource === 'status' || s.info.subresource === 'finalize' ? s.info.subresource : ''
   const { object, created } = await s.rs.update(s.namespace, s.info.name, (cur) => withManagedFields(s, cur, body, opts.manager, sub), s.ctx, sub)
-  const res = respond(created ? 201 : 200, object, target.yaml)
-  for (const [k, v] of Object.entries(warningHeaders(s.ctx))) res.headers.set(k, v)
-  return res
+  return respond(created ? 201 : 200, object, target.yaml)
 }
