@@ -47,7 +47,7 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
 
   app.onError((err) => {
     const se = toStatusError(err)
-    if (!(err instanceof StatusError)) console.error('internal error', err)
+    if (!(err instanceof StatusError) && se.code >= 500) console.error('internal error', err)
     return respondError(se)
   })
   app.notFound(() => respondError(notFoundPath()))

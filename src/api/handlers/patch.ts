@@ -3,7 +3,7 @@ import { mediaType, negotiate, readBodyText, respond } from '../negotiation'
 import { APPLY_PATCH_YAML, applyPatchWithWarnings } from '../patch'
 import { parseDryRun, type Scope } from '../scope'
 import { applyScale, getScale } from '../scale'
-import { applyToLive, decodeApplyConfiguration, enforceFieldValidation, pruneForPatch, withManagedFields, writeOptions } from '../writes'
+import { applyToLive, decodeApplyConfiguration, enforceFieldValidation, patchDecodeError, pruneForPatch, withManagedFields, writeOptions } from '../writes'
 import type { KubeObject } from '../../registry/types'
 
 export async function patch(s: Scope): Promise<Response> {
@@ -17,6 +17,8 @@ export async function patch(s: Scope): Promise<Response> {
   const patchOne = (doc: KubeObject): KubeObject => {
     const { object, strictErrors } = applyPatchWithWarnings(contentType, doc, text, { builtin, kind: s.type.kind, group: s.type.group, fieldValidation: opts.fieldValidation })
     const patched = object as KubeObject
+    const decodeError = patchDecodeError(s, contentType, text, patched)
+    if (decodeError) throw decodeError
     // patch.go: the patched object is decoded strictly; the patch's own duplicate fields come first.
     enforceFieldValidation(opts.fieldValidation, [...strictErrors, ...pruneForPatch(s, patched)], s.ctx)
     return patched

@@ -11,7 +11,7 @@ export async function update(s: Scope): Promise<Response> {
   const text = await readBodyText(s.req)
   const contentType = s.req.headers.get('content-type') ?? ''
   if (s.info.subresource === 'scale') {
-    const body = decodeObject(text, contentType) as KubeObject
+    const body = decodeObject(text, contentType, { apiVersion: 'autoscaling/v1', kind: 'Scale' }) as KubeObject
     const { object } = await s.rs.update(s.namespace, s.info.name, (cur) => withManagedFields(s, cur, applyScale(s.type, structuredClone(cur!), body), opts.manager, 'scale'), s.ctx)
     return respond(200, getScale(s.type, object), target.yaml)
   }
