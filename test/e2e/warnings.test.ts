@@ -1,17 +1,25 @@
 // Warnings reach the client on every verb, errors included, as kube-apiserver's WithWarningRecorder writes
 // them: kubectl prints each "Warning: ..." on stderr. A ValidatingAdmissionPolicy bound with
 // validationActions [Warn] warns on every write of a ConfigMap in namespace "warned", deletes included;
-// a second one, bound with [Deny], refuses a ConfigMap labelled deny.
+// a second one, bound with [Deny], refuses a ConfigMap labelled deny. A validating webhook served by the test
+// answers every delete of a Secret there with a warning, twice.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { startWebhookServer, type WebhookServer } from '../helpers/webhook-server'
 import { LocalServer } from './harness'
 
 let server: LocalServer
+let webhook: WebhookServer
 const NS = 'warned'
 const WARNING = "Validation failed for ValidatingAdmissionPolicy 'watch-configmaps' with binding 'watch-configmaps-binding': configmaps here are watched"
 
 const apply = (obj: unknown) => server.kubectl(['apply', '-f', '-'], { input: JSON.stringify(obj) })
 
 beforeAll(async () => {
+  webhook = await startWebhookServer('warnings-e2e', (review) => {
+    const r = review.request
+    const warning = `webhook saw ${r.operation} of secrets/${r.name}`
+    return { apiVersion: 'admission.k8s.io/v1', kind: 'AdmissionReview', response: { uid: r.uid, allowed: true, warnings: [warning, warning] } }
+  })
   server = await LocalServer.start()
   await server.k('create', 'namespace', NS)
   const rules = [{ apiGroups: [''], apiVersions: ['v1'], operations: ['CREATE', 'UPDATE', 'DELETE'], resources: ['configmaps'] }]
@@ -30,6 +38,14 @@ beforeAll(async () => {
       },
     },
     { apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingAdmissionPolicyBinding', metadata: { name: 'deny-labelled-binding' }, spec: { policyName: 'deny-labelled', validationActions: ['Deny'] } },
+    {
+      apiVersion: 'admissionregistration.k8s.io/v1', kind: 'ValidatingWebhookConfiguration', metadata: { name: 'warn-secret-deletes' },
+      webhooks: [{
+        name: 'warn.secrets.example.com', clientConfig: { url: `${webhook.url}/warn`, caBundle: webhook.caBundle },
+        rules: [{ apiGroups: [''], apiVersions: ['v1'], operations: ['DELETE'], resources: ['secrets'] }],
+        namespaceSelector: inNamespace, sideEffects: 'None', admissionReviewVersions: ['v1'],
+      }],
+    },
   ]) {
     const r = await apply(obj)
     expect(r.stderr).toBe('')
@@ -38,6 +54,7 @@ beforeAll(async () => {
 })
 afterAll(async () => {
   await server?.dispose()
+  await webhook?.close()
 })
 
 describe('warnings on every verb', () => {
@@ -78,6 +95,17 @@ describe('warnings on every verb', () => {
     expect(r.code).toBe(0)
     expect(r.stderr).toBe(`Warning: ${WARNING}\n`)
     expect(r.stdout).toBe('configmap "w" deleted\n')
+  })
+
+  it('kubectl delete prints an admission webhook\'s warning, which the server sends once', async () => {
+    await server.k('create', 'secret', 'generic', 's', '-n', NS, '--from-literal=a=1')
+    const r = await server.kubectl(['delete', 'secret', 's', '-n', NS])
+    expect(r.code).toBe(0)
+    expect(r.stderr).toBe('Warning: webhook saw DELETE of secrets/s\n')
+    await server.k('create', 'secret', 'generic', 't', '-n', NS, '--from-literal=a=1')
+    const raw = await server.request('DELETE', `/api/v1/namespaces/${NS}/secrets/t`)
+    expect(raw.status).toBe(200)
+    expect(raw.headers.warning).toBe('299 - "webhook saw DELETE of secrets/t"')
   })
 
   it('a refused write prints the warnings recorded before the refusal, then the error', async () => {
