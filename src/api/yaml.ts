@@ -39,7 +39,10 @@ export function yamlToJson(text: string): unknown {
   }
 }
 
-interface CstNode { items?: { key?: unknown; value?: unknown }[]; value?: unknown }
+interface CstNode {
+  items?: { key?: unknown; value?: unknown }[]
+  value?: unknown
+}
 
 /** How deep collections nest in text's syntax tree, walked with an explicit stack. */
 function nestingDepth(text: string): number {

@@ -1,7 +1,11 @@
 // The warning recorder's header values, against the cases of kube's warning_test.go.
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
-import { warningHeaderValues, withWarningRecorder, type WarningVariables } from '../../src/server/filters/warnings'
+import {
+  warningHeaderValues,
+  withWarningRecorder,
+  type WarningVariables,
+} from '../../src/server/filters/warnings'
 import { badRequest } from '../../src/server/errors'
 import { respondError } from '../../src/api/negotiation'
 
@@ -9,7 +13,10 @@ describe('warningHeaderValues', () => {
   it('writes each text once, quoted, with agent "-"', () => {
     expect(warningHeaderValues([])).toEqual([])
     expect(warningHeaderValues([''])).toEqual([])
-    expect(warningHeaderValues(['mytext', 'mytext', 'other "quoted" \\'])).toEqual(['299 - "mytext"', '299 - "other \\"quoted\\" \\\\"'])
+    expect(warningHeaderValues(['mytext', 'mytext', 'other "quoted" \\'])).toEqual([
+      '299 - "mytext"',
+      '299 - "other \\"quoted\\" \\\\"',
+    ])
   })
 
   it('drops a text with control characters, as net.NewWarningHeader refuses it', () => {
@@ -17,9 +24,33 @@ describe('warningHeaderValues', () => {
   })
 
   it('truncates every warning once the total passes the limit, and stops adding when it is reached again', () => {
-    const out = warningHeaderValues(['aaaaaaaaaa', 'aaaaaaaaaa', 'bb', 'ccc', 'Iñtërnâtiô', 'e', 'ffffffffff', 'ffffffffff', 'gggggggggg', 'h'], 25, 5)
-    const latin1ToUtf8 = (s: string) => new TextDecoder().decode(Uint8Array.from(s, (c) => c.charCodeAt(0)))
-    expect(out.map(latin1ToUtf8)).toEqual(['299 - "aaaaa"', '299 - "bb"', '299 - "ccc"', '299 - "Iñtër"', '299 - "e"', '299 - "fffff"', '299 - "ggggg"'])
+    const out = warningHeaderValues(
+      [
+        'aaaaaaaaaa',
+        'aaaaaaaaaa',
+        'bb',
+        'ccc',
+        'Iñtërnâtiô',
+        'e',
+        'ffffffffff',
+        'ffffffffff',
+        'gggggggggg',
+        'h',
+      ],
+      25,
+      5,
+    )
+    const latin1ToUtf8 = (s: string) =>
+      new TextDecoder().decode(Uint8Array.from(s, (c) => c.charCodeAt(0)))
+    expect(out.map(latin1ToUtf8)).toEqual([
+      '299 - "aaaaa"',
+      '299 - "bb"',
+      '299 - "ccc"',
+      '299 - "Iñtër"',
+      '299 - "e"',
+      '299 - "fffff"',
+      '299 - "ggggg"',
+    ])
   })
 
   it('keeps everything below the limit whole', () => {

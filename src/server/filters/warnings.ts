@@ -19,7 +19,11 @@ export type WarningVariables = { warnings: Warnings }
  * TRUNCATE_ITEM_RUNES and later ones are added cut, until the total is reached again. A text that cannot
  * be a header (control characters) is dropped, as net.NewWarningHeader refuses it.
  */
-export function warningHeaderValues(warnings: readonly string[], totalRunes = TRUNCATE_AT_TOTAL_RUNES, itemRunes = TRUNCATE_ITEM_RUNES): string[] {
+export function warningHeaderValues(
+  warnings: readonly string[],
+  totalRunes = TRUNCATE_AT_TOTAL_RUNES,
+  itemRunes = TRUNCATE_ITEM_RUNES,
+): string[] {
   const recorded = new Set<string>()
   const ordered: string[] = []
   let headers: string[] = []
