@@ -19,6 +19,7 @@ import { authenticateRequest, type Authenticator } from './filters/authenticatio
 import { allowAuthenticated, authorize } from './filters/authorization'
 import { impersonate } from './filters/impersonation'
 import { parseRequestInfo, type RequestInfo } from './filters/request-info'
+import { withWarningRecorder, type Warnings } from './filters/warnings'
 import type { ConversionOptions } from '../apiextensions/conversion/webhook'
 
 export interface AppConfig {
@@ -40,7 +41,7 @@ export interface AppConfig {
   readyChecks?: HealthCheck[]
 }
 
-type Variables = { info: RequestInfo; user: UserInfo; store: Store; auth: AuthContext }
+type Variables = { info: RequestInfo; user: UserInfo; store: Store; auth: AuthContext; warnings: Warnings }
 
 export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   const app = new Hono<{ Variables: Variables }>()
@@ -48,11 +49,14 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
 
   app.onError((err) => {
     const se = toStatusError(err)
-    if (!(err instanceof StatusError)) console.error('internal error', err)
+    if (!(err instanceof StatusError) && se.code >= 500) console.error('internal error', err)
     return respondError(se)
   })
   app.notFound(() => respondError(notFoundPath()))
 
+  // Outside everything else, as kube's DefaultBuildHandlerChain places it: any layer may warn, and every
+  // response, errors included, carries what was recorded.
+  app.use('*', withWarningRecorder())
   app.use('*', async (c, next) => {
     const url = new URL(c.req.url)
     c.set('info', parseRequestInfo(c.req.method, url))
@@ -141,7 +145,7 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     if (!['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(c.req.method)) throw methodNotAllowed()
     const store = c.get('store')
     checkCustomResourceRequest(await customResources.forRequest(store, info), info)
-    const res = await serveResource(c.req.raw, new URL(c.req.url), info, cfg.registry, store, c.get('user'), c.get('auth'), cfg.admission?.(c.env))
+    const res = await serveResource(c.req.raw, new URL(c.req.url), info, cfg.registry, store, c.get('user'), c.get('auth'), cfg.admission?.(c.env), c.get('warnings'))
     await customResources.afterRequest(store, info, res)
     return res
   })
