@@ -18,6 +18,7 @@ import { authOptionsFromEnv, installAuthResources, ServerAuth, type AuthOptions 
 import { etcdClient } from '../storage/etcd/client'
 import { EtcdStore } from '../storage/etcd/store'
 import { startControllers } from '../controllers/run'
+import { kmsV2Transformer } from './kms'
 import { loadEncryptionConfiguration, TransformingStore } from '../storage/value'
 import { storageResources } from '../storage/value/transforming-store'
 import type { Store } from '../storage/store'
@@ -109,7 +110,7 @@ function loadEncryption(file: string | undefined) {
     throw new StartupError(`error while parsing file: error opening encryption provider configuration file ${JSON.stringify(file)}: open ${file}: ${why}`)
   }
   try {
-    return loadEncryptionConfiguration(text, file)
+    return loadEncryptionConfiguration(text, file, { kms: kmsV2Transformer })
   } catch (e) {
     throw new StartupError((e as Error).message)
   }
