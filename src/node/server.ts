@@ -28,6 +28,27 @@ import { writeKubeconfig } from './kubeconfig'
 import { createCA, ensurePair, ensureServiceAccountKey, servingHosts, signCertificate } from './pki'
 import { ClientCertificateAuthenticator, rejectedClientCertificate, tlsSocket } from './x509'
 
+/**
+ * kube-apiserver's http.Server takes MaxHeaderBytes 1 MiB, and Go reads up to 4 KiB past it before it
+ * gives up on the request line and headers. Node's default (16 KiB) would refuse, say, a 64 KiB label
+ * selector that kube-apiserver serves.
+ */
+export const MAX_HEADER_BYTES = (1 << 20) + 4096
+
+/**
+ * What Go's net/http writes, before any handler, for a request it cannot read: 431 with its fixed text for a
+ * request line and headers over the limit, 400 for one that does not parse. Node's own answers carry no body.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
+  // Go answers only what it could not parse; a reset or a read timeout just closes the connection.
+  if (!socket.writable || !err.code?.startsWith('HPE_')) {
+    socket.destroy()
+    return
+  }
+  const publicErr = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request'
+  socket.end(`HTTP/1.1 ${publicErr}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${publicErr}`)
+}
+
 /** A failure to start that deserves one line, not a stack trace. */
 export class StartupError extends Error {}
 
@@ -237,7 +258,9 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     ca: tls.clientCA,
     requestCert: true,
     rejectUnauthorized: false, // verified per request, so that a bad certificate gets a 401 Status
+    maxHeaderSize: MAX_HEADER_BYTES,
   }, handle)
+  server.on('clientError', answerClientError)
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
       store.close()

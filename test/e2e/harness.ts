@@ -9,6 +9,8 @@ const ROOT = resolve(__dirname, '..', '..')
 export { backgroundKubectl, KUBECTL, run, freePort, type RunResult }
 
 export class LocalServer {
+  /** Which runtime serves: a test of a runtime's own limits asserts what each one answers. */
+  readonly runtime: 'workerd' | 'node' = 'workerd'
   private child?: ChildProcess
   readonly kubeconfig: string
   readonly url: string

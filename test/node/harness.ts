@@ -157,6 +157,7 @@ export class NodeServer {
  * suite run unchanged against Node mode (test/node/kubectl-suite.test.ts).
  */
 export class NodeModeLocalServer {
+  readonly runtime = 'node' as const
   private constructor(private readonly etcd: EtcdCluster, private readonly server: NodeServer) {}
 
   static async start(_stateDir?: string, args: string[] = []): Promise<NodeModeLocalServer> {
