@@ -242,6 +242,33 @@ export class KMSv2Transformer implements Transformer {
     })
   }
 
+  private health?: { err?: Error; at: number; ttl: number }
+
+  /**
+   * kube-apiserver's kms-provider-N check (kmsv2PluginProbe): the plugin's Status must say healthz "ok",
+   * version v2 and a key ID; an answer is kept 20 s, a failure 3 s.
+   */
+  async check(): Promise<void> {
+    const h = this.health
+    if (h && Date.now() - h.at < h.ttl) {
+      if (h.err) throw h.err
+      return
+    }
+    let err: Error | undefined
+    try {
+      const s = await this.service.status()
+      const errs: string[] = []
+      if (s.healthz !== 'ok') errs.push(`got unexpected healthz status: ${s.healthz}`)
+      if (s.version !== 'v2') errs.push(`expected KMSv2 API version v2, got ${s.version}`)
+      if (!s.keyID) errs.push(`expected KMSv2 KeyID to be set, got ${s.keyID}`)
+      if (errs.length) err = new Error(`kmsv2 Provider ${this.name} is not healthy, error: ${errs.length === 1 ? errs[0] : `[${errs.join(', ')}]`}`)
+    } catch (e) {
+      err = new Error(`failed to perform status section of the healthz check for KMS Provider ${this.name}, error: ${(e as Error).message}`)
+    }
+    this.health = { err, at: Date.now(), ttl: err ? 3_000 : 20_000 }
+    if (err) throw err
+  }
+
   close(): void {
     this.service.close()
   }
@@ -252,7 +279,7 @@ export class KMSv2Transformer implements Transformer {
 }
 
 /** The factory ResourceTransformers calls for a kms v2 provider in Node mode. */
-export function kmsV2Transformer(c: KMSConfiguration): Transformer {
+export function kmsV2Transformer(c: KMSConfiguration): KMSv2Transformer {
   const timeout = c.timeout === undefined ? 3000 : parseTimeout(c.timeout)
   return new KMSv2Transformer(new KMSv2Service(c.endpoint ?? '', timeout), c.name ?? '')
 }

@@ -18,7 +18,7 @@ import { authOptionsFromEnv, installAuthResources, ServerAuth, type AuthOptions 
 import { etcdClient } from '../storage/etcd/client'
 import { EtcdStore } from '../storage/etcd/store'
 import { startControllers } from '../controllers/run'
-import { kmsV2Transformer } from './kms'
+import { kmsV2Transformer, type KMSv2Transformer } from './kms'
 import { loadEncryptionConfiguration, TransformingStore } from '../storage/value'
 import { storageResources } from '../storage/value/transforming-store'
 import type { Store } from '../storage/store'
@@ -121,7 +121,7 @@ function flagNames(message: string): string {
 }
 
 /** --encryption-provider-config's transformers; a file kube-apiserver would refuse stops the start with kube's words. */
-function loadEncryption(file: string | undefined) {
+function loadEncryption(file: string | undefined, kmsProviders: KMSv2Transformer[]) {
   if (file === undefined) return undefined
   let text: string
   try {
@@ -131,7 +131,13 @@ function loadEncryption(file: string | undefined) {
     throw new StartupError(`error while parsing file: error opening encryption provider configuration file ${JSON.stringify(file)}: open ${file}: ${why}`)
   }
   try {
-    return loadEncryptionConfiguration(text, file, { kms: kmsV2Transformer })
+    return loadEncryptionConfiguration(text, file, {
+      kms: (c) => {
+        const t = kmsV2Transformer(c)
+        kmsProviders.push(t)
+        return t
+      },
+    })
   } catch (e) {
     throw new StartupError((e as Error).message)
   }
@@ -186,7 +192,8 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   }
   const registry = opts.registry
   installAuthResources(registry)
-  const encryption = loadEncryption(cfg.encryptionProviderConfig)
+  const kmsProviders: KMSv2Transformer[] = []
+  const encryption = loadEncryption(cfg.encryptionProviderConfig, kmsProviders)
 
   let client
   try {
@@ -227,6 +234,8 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     anonymous: () => cfg.anonymousAuth,
     admission: () => admission,
     conversion: { fetch: nodeWebhookFetch },
+    // kube-apiserver names a check per KMS plugin when the configuration is not reloaded automatically.
+    healthChecks: kmsProviders.map((t, i) => ({ name: `kms-provider-${i}`, check: () => t.check() })),
   })
 
   // Requests in flight, so shutdown can wait for them (writes above all) before closing etcd.
@@ -305,6 +314,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
       server.closeAllConnections()
       await closed
       store.close()
+      for (const t of kmsProviders) t.close()
     })()),
   }
 }

@@ -36,6 +36,8 @@ export interface AppConfig {
   conversion?: ConversionOptions
   /** Runs before the first request is served in an isolate or process: bootstrap objects, for example. */
   ready?(store: Store): Promise<void>
+  /** Checks of /healthz, /livez and /readyz beyond the store's (the KMS plugins': kms-provider-0, ...). */
+  healthChecks?: HealthCheck[]
 }
 
 type Variables = { info: RequestInfo; user: UserInfo; store: Store; auth: AuthContext }
@@ -77,6 +79,7 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     { name: 'ping', check: async () => {} },
     { name: 'log', check: async () => {} },
     { name: 'etcd', check: async () => { await store.currentRevision() } },
+    ...(cfg.healthChecks ?? []),
     { name: 'poststarthook/bootstrap-cluster', check: async () => { if (cfg.ready) await ready } },
   ]
   for (const endpoint of ['healthz', 'livez', 'readyz'] as const) {

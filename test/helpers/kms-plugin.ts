@@ -54,6 +54,8 @@ export function protoFields(buf: Buffer): Map<number, Buffer> {
 export class FakeKMSPlugin {
   readonly kek = randomBytes(32)
   keyID = 'fake-key-1'
+  /** What Status says of the plugin's health ("ok" when healthy). */
+  healthz = 'ok'
   encrypts = 0
   decrypts = 0
   private readonly server = new Server()
@@ -74,7 +76,7 @@ export class FakeKMSPlugin {
       },
     })
     const methods = {
-      Status: unary('Status', () => protoBytes([[1, 'v2'], [2, 'ok'], [3, plugin.keyID]])),
+      Status: unary('Status', () => protoBytes([[1, 'v2'], [2, plugin.healthz], [3, plugin.keyID]])),
       Encrypt: unary('Encrypt', (req) => {
         plugin.encrypts++
         return protoBytes([[1, plugin.wrap(protoFields(req).get(1) ?? Buffer.alloc(0))], [2, plugin.keyID]])

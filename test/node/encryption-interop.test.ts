@@ -156,6 +156,18 @@ resources:
     expect(Buffer.from(read.stdout, 'base64').toString()).toBe('kms-protected-value')
   })
 
+  it('reports the plugin in the kms-provider-0 health check, as kube-apiserver does', async () => {
+    const admin = kmsServer.credentials()
+    plugin.healthz = 'sealed'
+    const down = await kmsServer.request('/readyz?verbose', admin)
+    expect(down.status).toBe(500)
+    expect(down.body).toContain('[-]kms-provider-0 failed: reason withheld')
+    plugin.healthz = 'ok'
+    await new Promise((r) => setTimeout(r, 3_100)) // a failure is remembered for 3 s
+    const up = await kmsServer.request('/readyz/kms-provider-0', admin)
+    expect(up).toEqual({ status: 200, body: 'ok' })
+  })
+
   it('reads a Secret another kube-apiserver sealed with its own seed, asking the plugin to unwrap it', async () => {
     const secret = {
       kind: 'Secret', apiVersion: 'v1', type: 'Opaque',
