@@ -24,6 +24,7 @@ import { authOptionsFromEnv, installAuthResources, ServerAuth, type AuthOptions 
 import { etcdClient } from '../storage/etcd/client'
 import { EtcdStore } from '../storage/etcd/store'
 import { startControllers } from '../controllers/run'
+import { kmsV2Transformer, type KMSv2Transformer } from './kms'
 import { loadEncryptionConfiguration, TransformingStore } from '../storage/value'
 import { storageResources } from '../storage/value/transforming-store'
 import type { Store } from '../storage/store'
@@ -207,7 +208,7 @@ function flagNames(message: string): string {
 }
 
 /** --encryption-provider-config's transformers; a file kube-apiserver would refuse stops the start with kube's words. */
-function loadEncryption(file: string | undefined) {
+function loadEncryption(file: string | undefined, kmsProviders: KMSv2Transformer[]) {
   if (file === undefined) return undefined
   let text: string
   try {
@@ -217,7 +218,13 @@ function loadEncryption(file: string | undefined) {
     throw new StartupError(`error while parsing file: error opening encryption provider configuration file ${JSON.stringify(file)}: open ${file}: ${why}`)
   }
   try {
-    return loadEncryptionConfiguration(text, file)
+    return loadEncryptionConfiguration(text, file, {
+      kms: (c) => {
+        const t = kmsV2Transformer(c)
+        kmsProviders.push(t)
+        return t
+      },
+    })
   } catch (e) {
     throw new StartupError((e as Error).message)
   }
@@ -326,7 +333,8 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     if (e instanceof FlagError) throw new StartupError(e.message)
     throw e
   }
-  const encryption = loadEncryption(cfg.encryptionProviderConfig)
+  const kmsProviders: KMSv2Transformer[] = []
+  const encryption = loadEncryption(cfg.encryptionProviderConfig, kmsProviders)
 
   let client
   try {
@@ -379,6 +387,8 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     anonymous: () => cfg.anonymousAuth,
     admission: () => admission,
     conversion: { fetch: nodeWebhookFetch },
+    // kube-apiserver names a check per KMS plugin when the configuration is not reloaded automatically.
+    healthChecks: kmsProviders.map((t, i) => ({ name: `kms-provider-${i}`, check: () => t.check() })),
     // kube's `shutdown` readyz check: not ready from SIGTERM on, while --shutdown-delay-duration still serves.
     readyChecks: [{ name: 'shutdown', check: async () => { if (shutdownInitiated) throw new Error('shutdown initiated') } }],
   })
@@ -484,6 +494,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
       server.closeAllConnections()
       await closed
       store.close()
+      for (const t of kmsProviders) t.close()
     })()),
   }
 }

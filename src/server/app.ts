@@ -37,6 +37,8 @@ export interface AppConfig {
   conversion?: ConversionOptions
   /** Runs before the first request is served in an isolate or process: bootstrap objects, for example. */
   ready?(store: Store): Promise<void>
+  /** Checks of /healthz, /livez and /readyz beyond the store's (the KMS plugins': kms-provider-0, ...). */
+  healthChecks?: HealthCheck[]
   /** More /readyz checks (Node mode's `shutdown`, which fails once a graceful shutdown has begun). */
   readyChecks?: HealthCheck[]
 }
@@ -83,6 +85,7 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     { name: 'ping', check: async () => {} },
     { name: 'log', check: async () => {} },
     { name: 'etcd', check: async () => { await store.currentRevision() } },
+    ...(cfg.healthChecks ?? []),
     { name: 'poststarthook/bootstrap-cluster', check: async () => { if (cfg.ready) await ready } },
   ]
   const checksFor = (endpoint: 'healthz' | 'livez' | 'readyz', store: Store) =>

@@ -83,8 +83,29 @@ export function prefixEnd(prefix: string): string {
 /** etcd's default --max-request-bytes: the largest value either store takes (StoreError 'TooLarge' beyond it). */
 export const MAX_VALUE_BYTES = 1.5 * 1024 * 1024
 
-/** Whether a value is over MAX_VALUE_BYTES in UTF-8, encoding it only when its length leaves that open. */
+/**
+ * A value encrypted at rest (src/storage/value: "k8s:enc:" and ciphertext) is bytes, carried in a Store value as a
+ * byte string, one character (U+0000 to U+00FF) per byte; each store keeps it as those bytes. Other values are text.
+ */
+export function isByteString(s: string): boolean {
+  return s.startsWith('k8s:enc:')
+}
+
+export function toByteString(data: Uint8Array): string {
+  let s = ''
+  for (let i = 0; i < data.length; i += 0x8000) s += String.fromCharCode(...data.subarray(i, i + 0x8000))
+  return s
+}
+
+export function fromByteString(s: string): Uint8Array {
+  const out = new Uint8Array(s.length)
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i)
+  return out
+}
+
+/** Whether a value is over MAX_VALUE_BYTES as stored: UTF-8, or a byte string's bytes. */
 export function exceedsValueLimit(s: string): boolean {
+  if (isByteString(s)) return s.length > MAX_VALUE_BYTES
   if (s.length > MAX_VALUE_BYTES) return true // at least one byte per UTF-16 unit
   if (s.length * 3 <= MAX_VALUE_BYTES) return false // at most three
   return new TextEncoder().encode(s).length > MAX_VALUE_BYTES

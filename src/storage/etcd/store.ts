@@ -2,7 +2,7 @@
 // plus the Store key, the value the object's JSON, writes are transactions comparing revisions, and
 // resourceVersion is the key's mod revision.
 import type { Etcd3, ICompare, IKeyValue, IRangeRequest, IResponseHeader, Watcher } from 'etcd3'
-import { exceedsValueLimit, StoreError, type BatchRead, type BatchReadResult, type KeyValue, type ListOptions, type Store, type StoreEvent, type WatchOptions } from '../store'
+import { exceedsValueLimit, isByteString, StoreError, type BatchRead, type BatchReadResult, type KeyValue, type ListOptions, type Store, type StoreEvent, type WatchOptions } from '../store'
 import { isCompactedError, isFutureRevisionError, isTooLargeError } from './errors'
 import { DEFAULT_HUB_LIMITS, WatchHub, type HubLimits, type WatchSink, type WatchSource } from './watch-hub'
 
@@ -315,7 +315,7 @@ export class EtcdStore implements Store {
  */
 const ENCRYPTED = Buffer.from('k8s:enc:')
 function storedValue(value: string): Buffer {
-  return Buffer.from(value, value.startsWith('k8s:enc:') ? 'latin1' : 'utf8')
+  return Buffer.from(value, isByteString(value) ? 'latin1' : 'utf8')
 }
 function valueOf(buf: Buffer): string {
   return buf.toString(buf.subarray(0, ENCRYPTED.length).equals(ENCRYPTED) ? 'latin1' : 'utf8')
