@@ -15,6 +15,7 @@ import type { Registry } from '../registry/registry'
 import type { UserInfo } from '../registry/types'
 import type { Store } from '../storage/store'
 import { methodNotAllowed, notFoundPath, StatusError, toStatusError, unauthorized } from './errors'
+import { interpretStrayStoreError } from '../registry/store-errors'
 import { authenticateRequest, type Authenticator } from './filters/authentication'
 import { allowAuthenticated, authorize } from './filters/authorization'
 import { impersonate } from './filters/impersonation'
@@ -44,8 +45,8 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   const app = new Hono<{ Variables: Variables }>()
   let ready: Promise<void> | undefined
 
-  app.onError((err) => {
-    const se = toStatusError(err)
+  app.onError((err, c) => {
+    const se = toStatusError(interpretStrayStoreError(err, c.req.method))
     if (!(err instanceof StatusError)) console.error('internal error', err)
     return respondError(se)
   })

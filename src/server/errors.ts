@@ -1,6 +1,5 @@
 // Errors as values, named after k8s.io/apimachinery/pkg/api/errors, rendered to a Status in one place.
 import { goValue } from './gofmt'
-import { isStoreError } from '../storage/store'
 
 export type StatusReason =
   | 'NotFound' | 'AlreadyExists' | 'Conflict' | 'Invalid' | 'BadRequest' | 'MethodNotAllowed'
@@ -40,6 +39,12 @@ export function qualifiedKind(gk: GroupKind): string {
 }
 
 export class StatusError extends Error {
+  /**
+   * Written as kube-apiserver's timeout filter writes its Status: without kind and apiVersion, as text
+   * (see registry/store-errors.ts readTimeout).
+   */
+  bare = false
+
   constructor(
     readonly code: number,
     readonly reason: StatusReason,
@@ -215,11 +220,9 @@ export function timeout(message: string): StatusError {
   return new StatusError(504, 'Timeout', message)
 }
 
+/** Store errors are interpreted before this (registry/store-errors.ts); anything else unnamed is a 500. */
 export function toStatusError(err: unknown): StatusError {
   if (err instanceof StatusError) return err
-  // A value past the store's limit (etcd's 1.5 MiB request limit): kube-apiserver passes etcd's error on as a
-  // bare 500 (kubernetes/kubernetes#112152), and so do we, with etcd's words.
-  if (isStoreError(err, 'TooLarge')) return new StatusError(500, 'InternalError', 'etcdserver: request is too large')
   return internalError(err)
 }
 

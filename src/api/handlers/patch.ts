@@ -29,15 +29,11 @@ export async function patch(s: Scope): Promise<Response> {
     return respond(200, getScale(s.type, object), target.yaml)
   }
   const sub = s.info.subresource === 'status' ? 'status' : ''
-  // A patch that leaves resourceVersion alone applies to whatever is current (the patcher's retry loop);
-  // one that sets it is a precondition, and fails with a Conflict once the object has moved on.
-  const unpinned = (out: KubeObject, cur: KubeObject | undefined) => {
-    if (out.metadata && out.metadata.resourceVersion === cur?.metadata?.resourceVersion) delete out.metadata.resourceVersion
-    return out
-  }
+  // A patch that leaves resourceVersion alone carries the current one, so it applies to whatever is current
+  // (the registry store retries it on a conflict); one that sets it is a precondition.
   if (contentType === APPLY_PATCH_YAML) {
     const config = decodeApplyConfiguration(text)
-    const { object, created } = await s.rs.update(s.namespace, s.info.name, (cur) => unpinned(applyToLive(s, cur, structuredClone(config), opts, sub), cur), s.ctx, sub, { forceAllowCreate: true })
+    const { object, created } = await s.rs.update(s.namespace, s.info.name, (cur) => applyToLive(s, cur, structuredClone(config), opts, sub), s.ctx, sub, { forceAllowCreate: true })
     const res = respond(created ? 201 : 200, object, target.yaml)
     for (const [k, v] of Object.entries(warningHeaders(s.ctx))) res.headers.set(k, v)
     return res
@@ -46,7 +42,7 @@ export async function patch(s: Scope): Promise<Response> {
   const { object } = await s.rs.update(s.namespace, s.info.name, (cur) => {
     // A retried attempt warns afresh.
     s.ctx.warnings.length = warningsBefore
-    return unpinned(withManagedFields(s, cur, patchOne(cur!), opts.manager, sub), cur)
+    return withManagedFields(s, cur, patchOne(cur!), opts.manager, sub)
   }, s.ctx, sub)
   const res = respond(200, object, target.yaml)
   for (const [k, v] of Object.entries(warningHeaders(s.ctx))) res.headers.set(k, v)
