@@ -1,7 +1,7 @@
 // The in-memory Store for unit tests: etcd's revisions and key ranges, a compaction mark, a watch served
 // from its log, and a hook that sees each committed write (as the ClusterStore hands writes to its
-// background work).
-import { StoreError, type BatchRead, type KeyValue, type ListOptions, type Store, type StoreEvent } from '../../src/storage/store'
+// background work). It throws what src/storage/store.ts says each method throws, as the real stores do.
+import { exceedsValueLimit, StoreError, type BatchRead, type KeyValue, type ListOptions, type Store, type StoreEvent } from '../../src/storage/store'
 
 export class MemoryStore implements Store {
   readonly data = new Map<string, KeyValue>()
@@ -23,6 +23,7 @@ export class MemoryStore implements Store {
   async list(prefix: string, opts: ListOptions = {}) {
     this.reads++
     if (opts.revision && opts.revision < this.compacted) throw new StoreError('Compacted', prefix, undefined, this.compacted)
+    if (opts.revision && opts.revision > this.rev) throw new StoreError('FutureRevision', prefix, undefined, this.rev)
     const keys = [...this.data.keys()].filter((k) => k.startsWith(prefix) && (opts.after === undefined || k > opts.after)).sort()
     const limited = opts.limit ? keys.slice(0, opts.limit) : keys
     return { kvs: limited.map((k) => this.data.get(k)!), revision: this.rev, more: limited.length < keys.length, count: keys.length }
@@ -44,6 +45,7 @@ export class MemoryStore implements Store {
   }
 
   async create(key: string, value: string) {
+    if (exceedsValueLimit(value)) throw new StoreError('TooLarge', key)
     if (this.data.has(key)) throw new StoreError('KeyExists', key, this.data.get(key))
     const kv = { key, value, createRevision: this.rev + 1, modRevision: this.rev + 1, version: 1 }
     this.commit({ type: 'put', kv })
@@ -51,6 +53,7 @@ export class MemoryStore implements Store {
   }
 
   async update(key: string, value: string, expectModRevision: number) {
+    if (exceedsValueLimit(value)) throw new StoreError('TooLarge', key)
     const cur = this.data.get(key)
     if (!cur) throw new StoreError('NotFound', key)
     if (cur.modRevision !== expectModRevision) throw new StoreError('Conflict', key, cur)
@@ -70,6 +73,7 @@ export class MemoryStore implements Store {
 
   async *watch(prefix: string, afterRevision: number, signal: AbortSignal): AsyncIterable<StoreEvent> {
     if (afterRevision < this.compacted) throw new StoreError('Compacted', prefix, undefined, this.compacted)
+    if (afterRevision > this.rev) throw new StoreError('FutureRevision', prefix, undefined, this.rev)
     let next = afterRevision
     while (!signal.aborted) {
       const events = this.log.filter((e) => e.type !== 'progress' && e.kv.modRevision > next && e.kv.key.startsWith(prefix))
@@ -88,6 +92,7 @@ export class MemoryStore implements Store {
   }
 
   async compact(revision: number) {
+    if (revision > this.rev) throw new StoreError('FutureRevision', '', undefined, this.rev)
     this.compacted = Math.max(this.compacted, revision)
   }
 
