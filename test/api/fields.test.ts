@@ -10,7 +10,7 @@ import {
   unescapeFieldValue,
 } from '../../src/api/selectors/fields'
 
-function failure(fn: () => unknown): { code: number; reason: string; message: string } {
+function failure(fn: () => unknown): { code: number; reason: string | undefined; message: string } {
   return thrown(() => fn())
 }
 

@@ -24,7 +24,7 @@ function applyFailure(doc: unknown, ops: unknown): { code: number; reason: strin
   throw new Error('expected the patch to fail')
 }
 
-function failure(doc: unknown, body: string): { code: number; reason: string; message: string } {
+function failure(doc: unknown, body: string): { code: number; reason: string | undefined; message: string } {
   return thrown(() => applyJsonPatch(doc, body))
 }
 

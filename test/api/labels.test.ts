@@ -8,7 +8,7 @@ import {
   parseLabelSelector,
 } from '../../src/api/selectors/labels'
 
-function parseError(s: string): { code: number; reason: string; message: string } {
+function parseError(s: string): { code: number; reason: string | undefined; message: string } {
   return thrown(() => parseLabelSelector(s))
 }
 

@@ -9,7 +9,7 @@ const doc = () => ({
   spec: { template: { x: 1 } },
 })
 
-function failure(body: string, fieldValidation?: string): { code: number; reason: string; message: string } {
+function failure(body: string, fieldValidation?: string): { code: number; reason: string | undefined; message: string } {
   return thrown(() => applyMergePatch(doc(), body, { fieldValidation }))
 }
 

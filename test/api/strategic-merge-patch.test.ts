@@ -1,7 +1,6 @@
 import { thrown } from '../helpers/status'
 import { describe, expect, it } from 'vitest'
 import { UnknownStatusError, applyStrategicMergePatch, strategicMergeMapPatch } from '../../src/api/patch/strategic-merge-patch'
-import { StatusError } from '../../src/server/errors'
 
 type Json = Record<string, any> // eslint-disable-line @typescript-eslint/no-explicit-any
 

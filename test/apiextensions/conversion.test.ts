@@ -128,7 +128,7 @@ describe('CRD Webhook conversion', () => {
 
   it('updates through v2: the old object is read in v2 and the new one stored in v1', async () => {
     await v1.create('default', widget('example.com/v1', 'a', { size: 1 }), ctx())
-    const { object } = await v2.update('default', 'a', (cur) => ({ ...cur!, spec: { ...cur!.spec, dimension: 5 } }), ctx())
+    const { object } = await v2.update('default', 'a', (cur) => ({ ...cur!, spec: { ...(cur!.spec as Obj), dimension: 5 } }), ctx())
     expect(object.spec).toEqual({ dimension: 5, unit: 'cm' })
     // v2's defaulted unit, carried over by the webhook, is pruned by v1's schema before it is stored.
     expect(JSON.parse(store.data.get(KEY + 'a')!.value).spec).toEqual({ size: 5 })

@@ -1,5 +1,5 @@
 // CustomResourceDefinitions through the real kubectl against `npm start`: the real-world CRDs under
-// ../shared/crds (cert-manager, Prometheus Operator, Argo CD), their custom resources (create, list, get with
+// test/fixtures/crds (cert-manager, Prometheus Operator, Argo CD), their custom resources (create, list, get with
 // printer columns, watch, merge/json/strategic patch, schema and CEL validation, scale, field selectors,
 // explain), and deleting a CRD with its objects.
 import { spawn } from 'node:child_process'
@@ -8,7 +8,7 @@ import { join, resolve } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { KUBECTL, LocalServer, type RunResult } from './harness'
 
-const CRDS = resolve(__dirname, '..', '..', '..', 'shared', 'crds')
+const CRDS = resolve(__dirname, '..', 'fixtures', 'crds')
 
 let server: LocalServer
 const kubectl = (...args: string[]): Promise<RunResult> => server.kubectl(args)
@@ -78,7 +78,7 @@ afterAll(async () => {
 })
 
 describe('real-world CustomResourceDefinitions', () => {
-  it('applies every CRD under shared/crds and establishes it', async () => {
+  it('applies every CRD under test/fixtures/crds and establishes it', async () => {
     const files = readdirSync(CRDS).filter((f) => f.endsWith('.yaml')).sort()
     expect(files.length).toBe(8)
     for (const f of files) await applyServerSide(join(CRDS, f))

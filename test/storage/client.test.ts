@@ -35,6 +35,7 @@ function storeWith(socket: ScriptedSocket): { store: DurableStore; urls: string[
   const stub: ClusterStoreStub = {
     get: unused,
     list: unused,
+    readBatch: unused,
     create: unused,
     update: unused,
     delete: unused,

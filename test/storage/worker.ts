@@ -47,7 +47,7 @@ async function watchInWorker(env: Env, cluster: string, q: URLSearchParams): Pro
       if (e.type !== 'progress' && ++events >= Number(q.get('n'))) break
     }
   } catch (e) {
-    return Response.json({ items, error: e instanceof Error ? { name: e.name, message: e.message, ...e } : String(e) })
+    return Response.json({ items, error: e instanceof Error ? { ...e, name: e.name, message: e.message } : String(e) })
   } finally {
     ctl.abort()
   }

@@ -12,7 +12,7 @@ const FIXTURES = join(__dirname, 'fixtures')
 const fixture = (name: string) => new Uint8Array(readFileSync(join(FIXTURES, name)))
 const PROTOBUF = 'application/vnd.kubernetes.protobuf'
 
-function failure(fn: () => unknown): { code: number; reason: string; message: string } {
+function failure(fn: () => unknown): { code: number; reason: string | undefined; message: string } {
   return thrown(() => fn())
 }
 
