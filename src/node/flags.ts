@@ -48,6 +48,8 @@ export interface NodeConfig {
   stateDir: string
   /** How long start keeps trying to reach etcd before giving up. */
   etcdStartTimeoutMs: number
+  /** --request-timeout: how long a request waits for an unreachable etcd before it times out. */
+  requestTimeoutMs: number
   /** How long shutdown waits for requests in flight before closing their connections. */
   shutdownTimeoutMs: number
   /** --enable-admission-plugins / --disable-admission-plugins, as given (validated when the chain is built). */
@@ -94,6 +96,8 @@ Flags (kube-apiserver's names):
   --oidc-issuer-url, --oidc-client-id, --oidc-username-claim, --oidc-username-prefix,
   --oidc-groups-claim, --oidc-groups-prefix, --oidc-required-claim (repeatable), --oidc-signing-algs
                                    an OpenID Connect identity provider's ID tokens, as kube-apiserver
+  --request-timeout=DUR            how long a request waits for etcd before it times out; writes
+                                   wait at most 34s (default 1m0s)
   --shutdown-timeout=DUR           how long SIGTERM waits for requests in flight (default 60s)
   --state-dir=DIR                  generated certificates and the admin kubeconfig (default .local/node)
   -h, --help                       this text
@@ -146,6 +150,7 @@ export function parseFlags(argv: string[]): NodeConfig | 'help' {
         'etcd-keyfile': { type: 'string' },
         'etcd-compaction-interval': { type: 'string' },
         'etcd-start-timeout': { type: 'string' },
+        'request-timeout': { type: 'string' },
         'secure-port': { type: 'string' },
         'bind-address': { type: 'string' },
         'tls-cert-file': { type: 'string' },
@@ -196,6 +201,7 @@ export function parseFlags(argv: string[]): NodeConfig | 'help' {
     etcdKeyFile: str('etcd-keyfile'),
     etcdCompactionIntervalMs: parseDuration('etcd-compaction-interval', str('etcd-compaction-interval') ?? '5m0s'),
     etcdStartTimeoutMs: parseDuration('etcd-start-timeout', str('etcd-start-timeout') ?? '15s'),
+    requestTimeoutMs: parseDuration('request-timeout', str('request-timeout') ?? '1m0s'),
     securePort: parsePort('secure-port', str('secure-port') ?? '6443'),
     bindAddress: str('bind-address') ?? '127.0.0.1',
     tlsCertFile: str('tls-cert-file'),

@@ -100,12 +100,11 @@ async function waitForEtcd(store: EtcdStore, endpoints: string[], timeoutMs: num
   let reason = ''
   for (;;) {
     try {
-      await store.currentRevision()
+      await store.probeRevision()
       return
     } catch (e) {
       const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.replace(/\s*Resolution note:.*$/, '')
-      // The client's circuit breaker hides the cause after a few failures: keep the cause.
-      if (!reason || !msg.includes('circuit breaker')) reason = msg
+      reason = msg
       if (Date.now() > deadline) throw new StartupError(`cannot reach etcd at ${endpoints.join(',')}: ${reason}`)
       await new Promise((r) => setTimeout(r, 500))
     }
@@ -151,7 +150,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   } catch (e) {
     throw new StartupError(`etcd client: ${(e as Error).message}`)
   }
-  const store = new EtcdStore(client, { prefix: cfg.etcdPrefix })
+  const store = new EtcdStore(client, { prefix: cfg.etcdPrefix, requestTimeoutMs: cfg.requestTimeoutMs })
   try {
     await waitForEtcd(store, cfg.etcdServers, cfg.etcdStartTimeoutMs)
     // kube-apiserver's post-start hooks, before serving: system namespaces, the kubernetes service, RBAC policy.
