@@ -58,10 +58,11 @@ export class StatusError extends Error {
   }
 
   toStatus(): Status {
-    // StatusReasonUnknown is "", which metav1.Status omits (omitempty).
-    const s: Status = { kind: 'Status', apiVersion: 'v1', metadata: { ...this.listMeta }, status: 'Failure', message: this.message, ...(this.reason ? { reason: this.reason } : {}), code: this.code }
-    if (this.details) s.details = this.details
-    return s
+    // StatusReasonUnknown is "", which metav1.Status omits (omitempty); fields in metav1.Status's order.
+    return {
+      kind: 'Status', apiVersion: 'v1', metadata: { ...this.listMeta }, status: 'Failure', message: this.message,
+      ...(this.reason ? { reason: this.reason } : {}), ...(this.details ? { details: this.details } : {}), code: this.code,
+    }
   }
 }
 
