@@ -1,7 +1,7 @@
 // The in-memory Store for unit tests: etcd's revisions and key ranges, a compaction mark, a watch served
 // from its log, and a hook that sees each committed write (as the ClusterStore hands writes to its
 // background work). It throws what src/storage/store.ts says each method throws, as the real stores do.
-import { exceedsValueLimit, StoreError, type BatchRead, type KeyValue, type ListOptions, type Store, type StoreEvent } from '../../src/storage/store'
+import { exceedsValueLimit, StoreError, type BatchRead, type KeyValue, type ListOptions, type Store, type StoreEvent, type WatchOptions } from '../../src/storage/store'
 
 export class MemoryStore implements Store {
   readonly data = new Map<string, KeyValue>()
@@ -19,14 +19,25 @@ export class MemoryStore implements Store {
     return { kv: this.data.get(key), revision: this.rev }
   }
 
-  /** Reads the current state only; a revision older than the compaction mark fails as etcd's would. */
+  /** Reads at a revision replay the log up to it; one older than the compaction mark fails as etcd's would. */
   async list(prefix: string, opts: ListOptions = {}) {
     this.reads++
     if (opts.revision && opts.revision < this.compacted) throw new StoreError('Compacted', prefix, undefined, this.compacted)
     if (opts.revision && opts.revision > this.rev) throw new StoreError('FutureRevision', prefix, undefined, this.rev)
-    const keys = [...this.data.keys()].filter((k) => k.startsWith(prefix) && (opts.after === undefined || k > opts.after)).sort()
+    const data = opts.revision && opts.revision < this.rev ? this.stateAt(opts.revision) : this.data
+    const keys = [...data.keys()].filter((k) => k.startsWith(prefix) && (opts.after === undefined || k > opts.after)).sort()
     const limited = opts.limit ? keys.slice(0, opts.limit) : keys
-    return { kvs: limited.map((k) => this.data.get(k)!), revision: this.rev, more: limited.length < keys.length, count: keys.length }
+    return { kvs: limited.map((k) => data.get(k)!), revision: opts.revision || this.rev, more: limited.length < keys.length, count: keys.length }
+  }
+
+  private stateAt(revision: number): Map<string, KeyValue> {
+    const state = new Map<string, KeyValue>()
+    for (const e of this.log) {
+      if (e.type === 'progress' || e.kv.modRevision > revision) continue
+      if (e.type === 'delete') state.delete(e.kv.key)
+      else state.set(e.kv.key, e.kv)
+    }
+    return state
   }
 
   /** One read, as one round trip to a real store. */
@@ -71,7 +82,7 @@ export class MemoryStore implements Store {
     return kv
   }
 
-  async *watch(prefix: string, afterRevision: number, signal: AbortSignal): AsyncIterable<StoreEvent> {
+  async *watch(prefix: string, afterRevision: number, signal: AbortSignal, opts: WatchOptions = {}): AsyncIterable<StoreEvent> {
     if (afterRevision < this.compacted) throw new StoreError('Compacted', prefix, undefined, this.compacted)
     if (afterRevision > this.rev) throw new StoreError('FutureRevision', prefix, undefined, this.rev)
     let next = afterRevision
@@ -83,10 +94,13 @@ export class MemoryStore implements Store {
         yield e
       }
       if (!events.length) {
-        await new Promise<void>((resolve) => {
-          this.wake.push(resolve)
-          signal.addEventListener('abort', () => resolve(), { once: true })
+        const woken = await new Promise<boolean>((resolve) => {
+          this.wake.push(() => resolve(true))
+          signal.addEventListener('abort', () => resolve(true), { once: true })
+          if (opts.progressIntervalMs) setTimeout(() => resolve(false), opts.progressIntervalMs)
         })
+        // Nothing happened for a while: every event up to the current revision has been delivered.
+        if (!woken && !signal.aborted) yield { type: 'progress', revision: this.rev }
       }
     }
   }
