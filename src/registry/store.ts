@@ -1,7 +1,7 @@
 // The generic registry store: turns API verbs into Store calls for every kind, with the kind's Strategy
 // supplying what differs (the role of k8s.io/apiserver/pkg/registry/generic/registry/store.go).
 import {
-  alreadyExists, badRequest, conflict, fieldInvalid, invalid, notFound, OPTIMISTIC_LOCK_MESSAGE,
+  alreadyExists, badRequest, conflict, fieldInvalid, invalid, isStatusErrorReason, notFound, OPTIMISTIC_LOCK_MESSAGE,
   StatusError, type FieldError, type GroupKind, type GroupResource,
 } from '../server/errors'
 import { isStoreError, type KeyValue, type Store } from '../storage/store'
@@ -395,7 +395,15 @@ export class RegistryStore {
         const meta = (obj.metadata ??= {})
         if (meta.name !== name) throw badRequest('the name of the object (' + (meta.name ?? '') + ') does not match the name on the URL (' + name + ')')
         if (meta.resourceVersion) throw notFound(this.gr, name)
-        return { object: await this.create(namespace, obj, ctx), created: true }
+        try {
+          return { object: await this.create(namespace, obj, ctx), created: true }
+        } catch (e) {
+          // Created by a concurrent write meanwhile: GuaranteedUpdate reads it and updates it instead.
+          if (!isStatusErrorReason(e, 'AlreadyExists') || Date.now() > deadline) throw e
+          kv = await this.read(key, (err) => interpretUpdateError(err, this.gr, name))
+          if (!kv) throw e
+          continue
+        }
       }
       const old = await this.fromStorage(kv)
       const uid = opts.preconditions?.uid

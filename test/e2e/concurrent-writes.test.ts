@@ -71,6 +71,16 @@ describe(`${N} concurrent writes to one ConfigMap`, () => {
     }
   }, 180_000)
 
+  it('server-side applies that all create the same object at once all succeed', async () => {
+    const runs = Array.from({ length: 15 }, (_, i) => {
+      const manifest = server.file(`fresh${i}.yaml`, `apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: fresh\n  namespace: ${NS}\ndata:\n  f${i}: "${i}"\n`)
+      return kubectl('apply', '--server-side', '--field-manager', `c${i}`, '-f', manifest)
+    })
+    await allSucceed(runs)
+    const d = await data('fresh')
+    for (let i = 0; i < 15; i++) expect(d[`f${i}`]).toBe(String(i))
+  }, 180_000)
+
   it('all four kinds of write at once all succeed', async () => {
     const runs = Array.from({ length: 8 }, (_, i) => [
       kubectl('patch', 'configmap', 'shared', '--type', 'merge', '-p', JSON.stringify({ data: { [`mix-merge${i}`]: 'v' } })),

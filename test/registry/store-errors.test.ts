@@ -98,6 +98,19 @@ class RacingStore extends MemoryStore {
     }
   }
 
+  /** Before the next create of a key, another writer creates it first. */
+  createRaces = 0
+
+  override async create(key: string, value: string) {
+    if (this.createRaces > 0) {
+      this.createRaces--
+      const theirs = JSON.parse(value)
+      theirs.data = { theirs: 'first' }
+      await super.create(key, JSON.stringify(theirs))
+    }
+    return super.create(key, value)
+  }
+
   override async get(key: string) {
     if (this.unreachable) throw new StoreError('Unreachable', key, undefined, undefined, 'connect ECONNREFUSED')
     return super.get(key)
@@ -130,6 +143,16 @@ describe('writes that retry until they win, as GuaranteedUpdate', () => {
     const { object } = await rs.update('default', 'x', withData('mine'), { ...ctx, warnings: [] })
     expect(Object.keys(object.data as object)).toHaveLength(2 + 25)
     expect(store.races).toBe(0)
+  })
+
+  it('turns a create-on-update that another write beat into an update of what it created', async () => {
+    const store = new RacingStore()
+    const rs = new RegistryStore(kind('', 'configmaps'), store)
+    store.createRaces = 1
+    const apply = (cur: KubeObject | undefined): KubeObject => ({ apiVersion: 'v1', kind: 'ConfigMap', ...cur, metadata: { ...cur?.metadata, name: 'y' }, data: { ...(cur?.data as object), mine: 'v' } })
+    const { object, created } = await rs.update('default', 'y', apply, { ...ctx, warnings: [] }, '', { forceAllowCreate: true })
+    expect(created).toBe(false)
+    expect(object.data).toEqual({ theirs: 'first', mine: 'v' })
   })
 
   it('makes an update without resourceVersion, or with "0", unconditional, and retries it', async () => {
