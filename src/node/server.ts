@@ -19,7 +19,8 @@ import type { Registry } from '../registry/registry'
 import { buildApp } from '../server/app'
 import { AdmissionConfigError, buildAdmission, type AdmissionChain } from '../admission/chain'
 import { nodeWebhookFetch } from './webhook-fetch'
-import { StatusError, unauthorized } from '../server/errors'
+import { unauthorized } from '../server/errors'
+import { readTimeout, writeTimeout } from '../registry/store-errors'
 import { authOptionsFromEnv, installAuthResources, ServerAuth, type AuthOptions } from '../auth/server-auth'
 import { etcdClient } from '../storage/etcd/client'
 import { EtcdStore } from '../storage/etcd/store'
@@ -235,12 +236,11 @@ async function waitForEtcd(store: EtcdStore, endpoints: string[], timeoutMs: num
   let reason = ''
   for (;;) {
     try {
-      await store.currentRevision()
+      await store.probeRevision()
       return
     } catch (e) {
       const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.replace(/\s*Resolution note:.*$/, '')
-      // The client's circuit breaker hides the cause after a few failures: keep the cause.
-      if (!reason || !msg.includes('circuit breaker')) reason = msg
+      reason = msg
       if (Date.now() > deadline) throw new StartupError(`cannot reach etcd at ${endpoints.join(',')}: ${reason}`)
       await new Promise((r) => setTimeout(r, 500))
     }
@@ -342,7 +342,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   } catch (e) {
     throw new StartupError(`etcd client: ${(e as Error).message}`)
   }
-  const store = new EtcdStore(client, { prefix: cfg.etcdPrefix })
+  const store = new EtcdStore(client, { prefix: cfg.etcdPrefix, requestTimeoutMs: cfg.requestTimeoutMs })
   // Everything but the compactor and shutdown goes through encryption at rest, when configured; the
   // authenticated data of a value is its etcd key, as kube-apiserver's.
   const apiStore: Store = encryption
@@ -529,7 +529,9 @@ export function withRequestTimeout(timeoutMs: number, next: FetchHandler): Fetch
     if (parsed !== undefined && parsed > 0 && parsed < ms) ms = parsed
     let timer: ReturnType<typeof setTimeout> | undefined
     const timedOut = new Promise<Response>((resolveTimeout) => {
-      timer = setTimeout(() => resolveTimeout(respondError(new StatusError(504, 'Timeout', 'Timeout: request did not complete within requested timeout - context deadline exceeded', {}))), ms)
+      // A write's finisher answers at its deadline; a read has none, and kube's timeout filter answers.
+      const err = req.method === 'GET' || req.method === 'HEAD' ? readTimeout() : writeTimeout()
+      timer = setTimeout(() => resolveTimeout(respondError(err)), ms)
     })
     return Promise.race([Promise.resolve(next(req, env)), timedOut]).finally(() => clearTimeout(timer))
   }

@@ -15,6 +15,7 @@ import type { Registry } from '../registry/registry'
 import type { UserInfo } from '../registry/types'
 import type { Store } from '../storage/store'
 import { methodNotAllowed, notFoundPath, StatusError, toStatusError, unauthorized } from './errors'
+import { interpretStrayStoreError } from '../registry/store-errors'
 import { authenticateRequest, type Authenticator } from './filters/authentication'
 import { allowAuthenticated, authorize } from './filters/authorization'
 import { impersonate } from './filters/impersonation'
@@ -49,8 +50,8 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   const app = new Hono<{ Variables: Variables }>()
   let ready: Promise<void> | undefined
 
-  app.onError((err) => {
-    const se = toStatusError(err)
+  app.onError((err, c) => {
+    const se = toStatusError(interpretStrayStoreError(err, c.req.method))
     if (!(err instanceof StatusError) && se.code >= 500) console.error('internal error', err)
     return respondError(se)
   })
@@ -84,7 +85,9 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   const healthChecks = (store: Store): HealthCheck[] => [
     { name: 'ping', check: async () => {} },
     { name: 'log', check: async () => {} },
-    { name: 'etcd', check: async () => { await store.currentRevision() } },
+    // kube-apiserver's etcd check gives up after --etcd-healthcheck-timeout (2s), sooner than a request
+    // waits for etcd.
+    { name: 'etcd', check: () => withinHealthcheckTimeout(store.currentRevision()) },
     ...(cfg.healthChecks ?? []),
     { name: 'poststarthook/bootstrap-cluster', check: async () => { if (cfg.ready) await ready } },
   ]
@@ -111,7 +114,7 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   const customResources = new CustomResourceDefinitions(cfg.registry, cfg.conversion)
   app.use('*', async (c, next) => {
     const info = c.get('info')
-    if (!info.isResourceRequest && /^\/(api|apis|openapi)(\/|$)/.test(info.path)) await customResources.refreshAll(c.get('store'))
+    if (!info.isResourceRequest && /^\/(api|apis|openapi)(\/|$)/.test(info.path)) await customResources.refreshForDiscovery(c.get('store'))
     await next()
   })
 
@@ -157,4 +160,18 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
 
 function discoveryResponse(body: unknown, contentType: string): Response {
   return new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': contentType, 'Cache-Control': 'no-cache, private' } })
+}
+
+const ETCD_HEALTHCHECK_TIMEOUT_MS = 2_000
+
+async function withinHealthcheckTimeout(p: Promise<unknown>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('etcd health check timed out')), ETCD_HEALTHCHECK_TIMEOUT_MS)
+  })
+  try {
+    await Promise.race([p, late])
+  } finally {
+    if (timer !== undefined) clearTimeout(timer)
+  }
 }

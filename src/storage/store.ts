@@ -38,25 +38,60 @@ export interface WatchOptions {
   progressIntervalMs?: number
 }
 
+/**
+ * Each method says which StoreErrors it throws, as k8s.io/apiserver's storage.Interface does; callers turn
+ * them into API errors per verb in one place (src/registry/store-errors.ts, kube's storeerr). Any method
+ * may also throw StoreError 'Unreachable' when the backend cannot be reached (etcd down, its client's
+ * deadline passed). Anything else an implementation throws is a fault it cannot name, which the API
+ * answers as kube-apiserver answers an unclassified storage error: 500.
+ */
 export interface Store {
+  /** A missing key is no error: `kv` is undefined. Throws: Unreachable. */
   get(key: string): Promise<{ kv?: KeyValue; revision: number }>
-  /** `count` is how many keys the read range holds (keys under prefix after `after`), as etcd's range count: remainingItemCount = count - kvs.length. */
+  /**
+   * `count` is how many keys the read range holds (keys under prefix after `after`), as etcd's range count:
+   * remainingItemCount = count - kvs.length.
+   * Throws: Compacted (opts.revision is older than the compaction, `revision` is the compacted one when
+   * known), FutureRevision (opts.revision is newer than the store's), Unreachable.
+   */
   list(prefix: string, opts?: ListOptions): Promise<{ kvs: KeyValue[]; revision: number; more: boolean; count: number }>
   /**
    * Several reads in one round trip, all at the current revision (etcd: one Txn of ranges). What a request
    * needs to read before it writes costs one trip to the store instead of one per object.
+   * Throws: Unreachable.
    */
   readBatch(reads: BatchRead[]): Promise<{ results: BatchReadResult[]; revision: number }>
+  /** Throws: KeyExists (with the `current` pair), TooLarge (value over MAX_VALUE_BYTES), Unreachable. */
   create(key: string, value: string): Promise<KeyValue>
+  /**
+   * Writes only over the pair at expectModRevision.
+   * Throws: Conflict (another revision is current: `current` is that pair), NotFound, TooLarge, Unreachable.
+   */
   update(key: string, value: string, expectModRevision: number): Promise<KeyValue>
+  /**
+   * Returns the deleted pair at the deletion revision; with expectModRevision, only if that is current.
+   * Throws: Conflict (with the `current` pair), NotFound, Unreachable.
+   */
   delete(key: string, expectModRevision?: number): Promise<KeyValue>
-  /** Events with revision > afterRevision under prefix, in revision order, until signal aborts. */
+  /**
+   * Events with revision > afterRevision under prefix, in revision order, until signal aborts.
+   * Throws, on starting or while iterating: Compacted (the history after afterRevision is gone),
+   * FutureRevision (afterRevision is newer than the store's), Unreachable.
+   */
   watch(prefix: string, afterRevision: number, signal: AbortSignal, opts?: WatchOptions): AsyncIterable<StoreEvent>
+  /** At or below an earlier compaction it does nothing. Throws: FutureRevision, Unreachable. */
   compact(revision: number): Promise<void>
+  /** Throws: Unreachable. */
   currentRevision(): Promise<number>
 }
 
-export type StoreErrorCode = 'KeyExists' | 'NotFound' | 'Conflict' | 'Compacted' | 'FutureRevision' | 'TooLarge'
+/**
+ * k8s.io/apiserver's storage error codes, as far as a Store can raise them: KeyExists, NotFound, Conflict
+ * (ErrCodeResourceVersionConflicts) and Unreachable (ErrCodeUnreachable: the backend cannot be reached
+ * or did not answer in time); Compacted and FutureRevision are etcd's mvcc errors, TooLarge its
+ * request size limit.
+ */
+export type StoreErrorCode = 'KeyExists' | 'NotFound' | 'Conflict' | 'Compacted' | 'FutureRevision' | 'TooLarge' | 'Unreachable'
 
 export class StoreError extends Error {
   constructor(
@@ -65,8 +100,10 @@ export class StoreError extends Error {
     /** The current pair for Conflict; the compacted revision for Compacted is in `revision`. */
     readonly current?: KeyValue,
     readonly revision?: number,
+    /** What the backend said (Unreachable: the client's own error, for logs). */
+    readonly detail?: string,
   ) {
-    super(`${code}: ${key}`)
+    super(detail ? `${code}: ${key}: ${detail}` : `${code}: ${key}`)
     this.name = 'StoreError'
   }
 }

@@ -1,8 +1,9 @@
 // A chunked stream of WatchEvents fed by the Store's watch (kube-apiserver's handlers/watch.go with the
 // cacher's selector semantics: an object entering or leaving the selector is ADDED or DELETED).
-import { resourceExpired, StatusError, toStatusError } from '../../server/errors'
+import { StatusError, toStatusError } from '../../server/errors'
 import { decode, decodeAll, parseResourceVersion, storageKey } from '../../registry/store'
-import { isStoreError, type KeyValue, type Store, type StoreEvent } from '../../storage/store'
+import { interpretWatchError } from '../../registry/store-errors'
+import { type KeyValue, type Store, type StoreEvent } from '../../storage/store'
 import { groupVersion, type KubeObject, type ResourceType } from '../../registry/types'
 import { selectorFilter } from '../list-filter'
 import { negotiate } from '../negotiation'
@@ -84,7 +85,7 @@ export async function watch(s: Scope): Promise<Response> {
         }
       } catch (e) {
         if (!abort.signal.aborted) {
-          const err = isStoreError(e, 'Compacted') ? resourceExpired(`too old resource version: ${rv} (${e.revision})`) : toStatusError(e)
+          const err = toStatusError(interpretWatchError(e, rv))
           try { send('ERROR', (err as StatusError).toStatus() as unknown as KubeObject) } catch { /* client already gone */ }
         }
       } finally {
