@@ -14,7 +14,15 @@ import { goEqualFold, goQuote } from '../server/gofmt'
 
 /** The Go type a parameter converts to; a pointer is unset when the parameter is absent. */
 export type QueryParameterType =
-  'string' | 'bool' | '*bool' | 'int64' | '*int64' | '[]string' | 'presence'
+  | 'string'
+  | 'bool'
+  | '*bool'
+  | 'int64'
+  | '*int64'
+  | '[]string'
+  | 'presence'
+  /** strconv.ParseBool, whose error counts as false */
+  | 'ParseBool'
 
 export interface QueryParameter {
   name: string
@@ -58,6 +66,7 @@ export const QUERY_PARAMETERS: readonly QueryParameter[] = [
   },
   { name: 'force', type: '*bool', readBy: ['PatchOptions'] },
   { name: 'includeObject', type: 'string', readBy: ['TableOptions'] },
+  { name: 'pretty', type: 'ParseBool', readBy: ['negotiation'] },
   { name: 'exclude', type: '[]string', readBy: ['healthz'] },
   { name: 'verbose', type: 'presence', readBy: ['healthz'] },
   { name: 'hash', type: 'string', readBy: ['openapi/v3'] },
@@ -328,6 +337,12 @@ export interface TableOptions {
 
 export function decodeTableOptions(query: URLSearchParams): TableOptions {
   return { includeObject: new Reader(query).string('includeObject') }
+}
+
+/** isPrettyPrint's reading of `pretty`: undefined when absent or empty (the User-Agent decides then). */
+export function decodePretty(query: URLSearchParams): boolean | undefined {
+  const pp = new Reader(query).string('pretty')
+  return pp ? (goParseBool(pp) ?? false) : undefined
 }
 
 export interface HealthOptions {

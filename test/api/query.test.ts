@@ -1,6 +1,7 @@
 // The shared query decoder against Go's own answers: strconv.ParseInt(s, 10, 64), runtime's
 // Convert_Slice_string_To_bool, strconv.ParseBool, and the options kinds built from them.
 import { describe, expect, it } from 'vitest'
+import { wantsPrettyJSON } from '../../src/api/pretty'
 import {
   decodeDeleteOptions,
   decodeListOptions,
@@ -242,5 +243,23 @@ describe('QUERY_PARAMETERS', () => {
         'sendInitialEvents',
       ]),
     )
+  })
+})
+
+describe("wantsPrettyJSON (negotiation's isPrettyPrint)", () => {
+  const cases: [string, string | undefined, boolean][] = [
+    ['pretty=true', undefined, true],
+    ['pretty=T', 'kubectl/v1.34.0', true],
+    ['pretty=yes', undefined, false],
+    ['pretty=false', 'curl/8.5.0', false],
+    ['pretty=', 'curl/8.5.0', true],
+    ['', 'curl/8.5.0', true],
+    ['', 'Wget/1.21', true],
+    ['', 'Mozilla/5.0 (X11)', true],
+    ['', 'kubectl/v1.34.0', false],
+    ['', undefined, false],
+  ]
+  it.each(cases)('%j with User-Agent %j is %s', (q, ua, v) => {
+    expect(wantsPrettyJSON(new URLSearchParams(q), ua)).toBe(v)
   })
 })

@@ -167,4 +167,22 @@ describe('query parameters', () => {
     expect(r.status).toBe(200)
     expect(JSON.parse(r.body)).toMatchObject({ kind: 'ConfigMap', metadata: { name: 'c' } })
   })
+
+  it("pretty indents JSON as kube's pretty serializer does: by strconv.ParseBool, else for curl", async () => {
+    const indented = (body: string) => body.startsWith('{\n  "')
+    const get = async (query: string, ua = 'edge-apiserver-e2e') =>
+      (await server.request('GET', `${CM}/c${query}`, undefined, { 'User-Agent': ua })).body
+    expect(indented(await get('?pretty=true'))).toBe(true)
+    expect(indented(await get('?pretty=T'))).toBe(true)
+    expect(indented(await get('?pretty=1'))).toBe(true)
+    expect(indented(await get(''))).toBe(false)
+    expect(indented(await get('?pretty=yes'))).toBe(false) // ParseBool's error counts as false
+    expect(indented(await get('', 'curl/8.5.0'))).toBe(true)
+    expect(indented(await get('?pretty=false', 'curl/8.5.0'))).toBe(false)
+    const pretty = await get('?pretty=true')
+    expect(pretty).toBe(JSON.stringify(JSON.parse(pretty), null, 2))
+    const missing = await server.request('GET', `${CM}/nope?pretty=true`)
+    expect(missing.status).toBe(404)
+    expect(missing.body).toMatch(/^\{\n {2}"kind": "Status",\n/)
+  })
 })
