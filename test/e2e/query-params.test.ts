@@ -185,4 +185,20 @@ describe('query parameters', () => {
     expect(missing.status).toBe(404)
     expect(missing.body).toMatch(/^\{\n {2}"kind": "Status",\n/)
   })
+
+  it("the deprecated /watch/ path with a name watches that one object, as kube's ListResource does", async () => {
+    const path = `/api/v1/watch/namespaces/${NS}/configmaps/c`
+    const r = await server.request('GET', `${path}?timeoutSeconds=1`)
+    expect(r.status).toBe(200)
+    const events = r.body
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l))
+    expect(events.map((e) => [e.type, e.object.metadata.name])).toEqual([['ADDED', 'c']])
+    const other = await server.request('GET', `${path}?fieldSelector=metadata.name%3Db`)
+    expect(other.status).toBe(400)
+    expect(status(other.body).message).toBe(
+      "fieldSelector metadata.name doesn't match requested name",
+    )
+  })
 })
