@@ -18,6 +18,9 @@ import { authOptionsFromEnv, installAuthResources, ServerAuth, type AuthOptions 
 import { etcdClient } from '../storage/etcd/client'
 import { EtcdStore } from '../storage/etcd/store'
 import { startControllers } from '../controllers/run'
+import { loadEncryptionConfiguration, TransformingStore } from '../storage/value'
+import { storageResources } from '../storage/value/transforming-store'
+import type { Store } from '../storage/store'
 import { startCompactor } from './compactor'
 import type { NodeConfig } from './flags'
 import { writeKubeconfig } from './kubeconfig'
@@ -116,6 +119,23 @@ function flagNames(message: string): string {
   return message.replace(/\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\b/g, (name) => `--${name.toLowerCase().replace(/_/g, '-')}`)
 }
 
+/** --encryption-provider-config's transformers; a file kube-apiserver would refuse stops the start with kube's words. */
+function loadEncryption(file: string | undefined) {
+  if (file === undefined) return undefined
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message
+    throw new StartupError(`error while parsing file: error opening encryption provider configuration file ${JSON.stringify(file)}: open ${file}: ${why}`)
+  }
+  try {
+    return loadEncryptionConfiguration(text, file)
+  } catch (e) {
+    throw new StartupError((e as Error).message)
+  }
+}
+
 async function waitForEtcd(store: EtcdStore, endpoints: string[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   let reason = ''
@@ -165,6 +185,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   }
   const registry = opts.registry
   installAuthResources(registry)
+  const encryption = loadEncryption(cfg.encryptionProviderConfig)
 
   let client
   try {
@@ -173,10 +194,15 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     throw new StartupError(`etcd client: ${(e as Error).message}`)
   }
   const store = new EtcdStore(client, { prefix: cfg.etcdPrefix })
+  // Everything but the compactor and shutdown goes through encryption at rest, when configured; the
+  // authenticated data of a value is its etcd key, as kube-apiserver's.
+  const apiStore: Store = encryption
+    ? new TransformingStore(store, encryption, { resourceOf: storageResources(registry.all()), authenticatedData: (key) => store.etcdKeyOf(key) })
+    : store
   try {
     await waitForEtcd(store, cfg.etcdServers, cfg.etcdStartTimeoutMs)
     // kube-apiserver's post-start hooks, before serving: system namespaces, the kubernetes service, RBAC policy.
-    await bootstrapCluster(registry, store, cfg.securePort)
+    await bootstrapCluster(registry, apiStore, cfg.securePort)
   } catch (e) {
     store.close()
     if (e instanceof StartupError) throw e
@@ -193,7 +219,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   }
   const app = buildApp({
     registry,
-    store: () => store,
+    store: () => apiStore,
     // kube-apiserver's order: x509 client certificates, then bearer tokens.
     authenticators: (env, s) => [new ClientCertificateAuthenticator(tlsSocket(env)), ...serverAuth.authenticators(s)],
     auth: (_env, s) => serverAuth.context(s),
@@ -245,7 +271,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   const compactor = startCompactor(store, cfg.etcdCompactionIntervalMs, log)
   // kube-controller-manager's loops this server owns (namespaces, garbage collection, service accounts,
   // kube-root-ca.crt, quota), fed by a watch of the store; several servers repeat each other harmlessly.
-  const controllers = startControllers(store, registry, { rootCA: tls.servingCA, log })
+  const controllers = startControllers(apiStore, registry, { rootCA: tls.servingCA, log })
 
   const host = cfg.bindAddress === '0.0.0.0' || cfg.bindAddress === '::' ? '127.0.0.1' : cfg.bindAddress
   const url = `https://${host.includes(':') ? `[${host}]` : host}:${cfg.securePort}`

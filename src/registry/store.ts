@@ -413,7 +413,7 @@ export class RegistryStore {
           const deleted = await this.store.delete(key, kv.modRevision)
           await s.afterDelete?.(old, this.store)
           result = { object: { ...obj, metadata: { ...obj.metadata, resourceVersion: String(deleted.modRevision) } }, created: false }
-        } else if (deepEqual(specAndMeta(obj), specAndMeta(old))) {
+        } else if (!kv.stale && deepEqual(specAndMeta(obj), specAndMeta(old))) {
           await RegistryStore.runHooks(hooks.abort)
           return { object: old, created: false }
         } else {

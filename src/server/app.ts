@@ -123,16 +123,16 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     if (v) return discoveryResponse(aggregatedDiscovery(cfg.registry, false, v), aggregatedContentType(v))
     return respond(200, apiGroupList(cfg.registry))
   })
-  app.get('/api/:version', (c) => {
-    const doc = apiResourceList(cfg.registry, '', c.req.param('version'))
+  app.get('/api/:version', async (c) => {
+    const doc = await apiResourceList(cfg.registry, '', c.req.param('version'))
     return doc ? respond(200, doc) : respondError(notFoundPath())
   })
   app.get('/apis/:group', (c) => {
     const doc = apiGroupDoc(cfg.registry, c.req.param('group'))
     return doc ? respond(200, doc) : respondError(notFoundPath())
   })
-  app.get('/apis/:group/:version', (c) => {
-    const doc = apiResourceList(cfg.registry, c.req.param('group'), c.req.param('version'))
+  app.get('/apis/:group/:version', async (c) => {
+    const doc = await apiResourceList(cfg.registry, c.req.param('group'), c.req.param('version'))
     return doc ? respond(200, doc) : respondError(notFoundPath())
   })
 
