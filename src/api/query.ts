@@ -34,6 +34,11 @@ export interface QueryParameter {
 /**
  * Every query parameter the server reads. The options kinds are metav1's; a parameter read outside them
  * names the part of the server that reads it. Parameters no entry names are ignored, as kube ignores them.
+ *
+ * Read by kube-apiserver and not here: `timeout` (WithRequestDeadline's per-request deadline, a Go
+ * duration; this server sets no request deadline, so a malformed one is not refused either), and
+ * DeleteOptions' `ignoreStoreReadErrorWithClusterBreakingPotential` (the unsafe delete of an object storage
+ * cannot decode is not offered).
  */
 export const QUERY_PARAMETERS: readonly QueryParameter[] = [
   { name: 'labelSelector', type: 'string', readBy: ['ListOptions'] },

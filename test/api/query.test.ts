@@ -2,6 +2,7 @@
 // Convert_Slice_string_To_bool, strconv.ParseBool, and the options kinds built from them.
 import { describe, expect, it } from 'vitest'
 import { wantsPrettyJSON } from '../../src/api/pretty'
+import { watchTimeoutMs } from '../../src/api/handlers/watch'
 import {
   decodeDeleteOptions,
   decodeListOptions,
@@ -261,5 +262,28 @@ describe("wantsPrettyJSON (negotiation's isPrettyPrint)", () => {
   ]
   it.each(cases)('%j with User-Agent %j is %s', (q, ua, v) => {
     expect(wantsPrettyJSON(new URLSearchParams(q), ua)).toBe(v)
+  })
+})
+
+describe('watchTimeoutMs (time.Duration(timeoutSeconds) * time.Second)', () => {
+  it('is the randomized default for unset or 0', () => {
+    for (const t of [undefined, 0n]) {
+      const ms = watchTimeoutMs(t)
+      expect(ms).toBeGreaterThanOrEqual(1800_000)
+      expect(ms).toBeLessThan(3600_000)
+    }
+  })
+
+  const cases: [bigint, number][] = [
+    [1n, 1000],
+    [-1n, 0],
+    [9223372036n, 9223372036000],
+    // Past int64 nanoseconds the product wraps as Go's does: negative ends the watch at once...
+    [9223372037n, 0],
+    // ...and a wrap back to a small positive duration is that duration.
+    [18446744074n, 290],
+  ]
+  it.each(cases)('timeoutSeconds=%s runs %s ms', (t, ms) => {
+    expect(watchTimeoutMs(t)).toBe(ms)
   })
 })
