@@ -23,6 +23,8 @@ export type QueryParameterType =
   | 'presence'
   /** strconv.ParseBool, whose error counts as false */
   | 'ParseBool'
+  /** time.ParseDuration (src/go/duration.ts) */
+  | 'duration'
 
 export interface QueryParameter {
   name: string
@@ -35,10 +37,8 @@ export interface QueryParameter {
  * Every query parameter the server reads. The options kinds are metav1's; a parameter read outside them
  * names the part of the server that reads it. Parameters no entry names are ignored, as kube ignores them.
  *
- * Read by kube-apiserver and not here: `timeout` (WithRequestDeadline's per-request deadline, a Go
- * duration; this server sets no request deadline, so a malformed one is not refused either), and
- * DeleteOptions' `ignoreStoreReadErrorWithClusterBreakingPotential` (the unsafe delete of an object storage
- * cannot decode is not offered).
+ * Read by kube-apiserver and not here: DeleteOptions' `ignoreStoreReadErrorWithClusterBreakingPotential`
+ * (the unsafe delete of an object storage cannot decode is not offered).
  */
 export const QUERY_PARAMETERS: readonly QueryParameter[] = [
   { name: 'labelSelector', type: 'string', readBy: ['ListOptions'] },
@@ -74,6 +74,7 @@ export const QUERY_PARAMETERS: readonly QueryParameter[] = [
   { name: 'pretty', type: 'ParseBool', readBy: ['negotiation'] },
   { name: 'exclude', type: '[]string', readBy: ['healthz'] },
   { name: 'verbose', type: 'presence', readBy: ['healthz'] },
+  { name: 'timeout', type: 'duration', readBy: ['RequestDeadline'] },
   { name: 'hash', type: 'string', readBy: ['openapi/v3'] },
 ]
 

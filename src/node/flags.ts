@@ -1,12 +1,12 @@
 // The command line: kube-apiserver's flags, in its syntax (./pflag.ts) and groups, each honoured or
 // refused with a message naming it. A kubeadm control plane's kube-apiserver manifest runs unchanged.
 import { isIP } from 'node:net'
+import { GoDurationError, parseGoDuration } from '../go/duration'
 import { FEATURE_GATES } from './feature-gates'
 import {
   FlagError,
   FlagSet,
   parseGoBool,
-  parseGoDuration,
   type FlagDef,
   type FlagKind,
   type ParsedFlags,
@@ -788,12 +788,12 @@ export const USAGE = usage()
 
 /** Go's time.ParseDuration in milliseconds, with pflag's message for a bad value. */
 export function parseDuration(flag: string, s: string): number {
-  const ms = parseGoDuration(s)
-  if (ms === undefined)
-    throw new FlagError(
-      `invalid argument "${s}" for "--${flag}" flag: time: invalid duration "${s}"`,
-    )
-  return ms
+  try {
+    return parseGoDuration(s)
+  } catch (e) {
+    if (e instanceof GoDurationError) throw new FlagError(`invalid argument "${s}" for "--${flag}" flag: ${e.message}`)
+    throw e
+  }
 }
 
 /** crypto/tls names of the TLS 1.0-1.2 suites kube-apiserver accepts, as OpenSSL names them for node:tls. */

@@ -2,6 +2,7 @@
 // `--flag value`, a bool flag alone (`--flag`) or with `=false`, repeatable list flags whose values are
 // also comma separated, `-v 2` shorthands, `_` read as `-` in names (kube's WordSepNormalizeFunc),
 // and pflag's error wording, which cobra prints after `Error: `.
+import { GoDurationError, parseGoDuration } from '../go/duration'
 
 export type FlagKind =
   | 'string'
@@ -30,36 +31,6 @@ export type FlagValue = string | string[] | boolean | number
 
 /** The flags given, by name, with pflag's value for each (defaults are not filled in). */
 export type ParsedFlags = Map<string, FlagValue>
-
-/** Go's time.ParseDuration, in milliseconds: "5m0s", "30s", "1h", "250ms", "0", "-1s". */
-export function parseGoDuration(s: string): number | undefined {
-  if (s === '0') return 0
-  const units: Record<string, number> = {
-    ns: 1e-6,
-    us: 1e-3,
-    µs: 1e-3,
-    μs: 1e-3,
-    ms: 1,
-    s: 1000,
-    m: 60_000,
-    h: 3_600_000,
-  }
-  let rest = s
-  let sign = 1
-  if (rest.startsWith('-') || rest.startsWith('+')) {
-    sign = rest.startsWith('-') ? -1 : 1
-    rest = rest.slice(1)
-  }
-  if (!rest) return undefined
-  let total = 0
-  while (rest) {
-    const m = /^(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|μs|ms|s|m|h)/.exec(rest)
-    if (!m) return undefined
-    total += Number(m[1]) * units[m[2]!]!
-    rest = rest.slice(m[0].length)
-  }
-  return sign * Math.round(total)
-}
 
 /** Go's strconv.ParseBool. */
 export function parseGoBool(s: string): boolean | undefined {
@@ -186,7 +157,12 @@ export class FlagSet {
         return Number(value)
       }
       case 'duration': {
-        if (parseGoDuration(value) === undefined) throw invalid(`time: invalid duration "${value}"`)
+        try {
+          parseGoDuration(value)
+        } catch (e) {
+          if (e instanceof GoDurationError) throw invalid(e.message)
+          throw e
+        }
         return value
       }
       case 'strings': {

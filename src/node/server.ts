@@ -20,7 +20,6 @@ import { buildApp } from '../server/app'
 import { AdmissionConfigError, buildAdmission, type AdmissionChain } from '../admission/chain'
 import { nodeWebhookFetch } from './webhook-fetch'
 import { unauthorized } from '../server/errors'
-import { readTimeout, writeTimeout } from '../registry/store-errors'
 import { authOptionsFromEnv, installAuthResources, ServerAuth, type AuthOptions } from '../auth/server-auth'
 import { etcdClient } from '../storage/etcd/client'
 import { EtcdStore } from '../storage/etcd/store'
@@ -391,8 +390,9 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     healthChecks: kmsProviders.map((t, i) => ({ name: `kms-provider-${i}`, check: () => t.check() })),
     // kube's `shutdown` readyz check: not ready from SIGTERM on, while --shutdown-delay-duration still serves.
     readyChecks: [{ name: 'shutdown', check: async () => { if (shutdownInitiated) throw new Error('shutdown initiated') } }],
+    requestTimeoutMs: cfg.requestTimeoutMs,
   })
-  const fetchWithFilters = withCORS(cfg.corsAllowedOrigins, withRequestTimeout(cfg.requestTimeoutMs, app.fetch))
+  const fetchWithFilters = withCORS(cfg.corsAllowedOrigins, app.fetch)
 
   // Requests in flight, so shutdown can wait for them (writes above all) before closing etcd.
   const inFlight = new Set<ServerResponse>()
@@ -505,44 +505,6 @@ type FetchHandler = (req: Request, env?: unknown) => Response | Promise<Response
  * kube's long-running requests, which --request-timeout does not end: watches, and the streaming
  * subresources (exec, attach, portforward, proxy, log).
  */
-function longRunning(url: URL): boolean {
-  const watch = url.searchParams.get('watch')
-  if (watch === 'true' || watch === '1') return true
-  const parts = url.pathname.split('/').filter(Boolean)
-  if (parts.includes('watch')) return true
-  if (parts[parts.length - 1] === 'log' && url.searchParams.get('follow') === 'true') return true
-  return ['exec', 'attach', 'portforward', 'proxy'].includes(parts[parts.length - 1] ?? '') || parts.includes('proxy')
-}
-
-/**
- * --request-timeout (WithTimeoutForNonLongRunningRequests): a request still running after it, or after
- * its own shorter ?timeout=, gets kube's 504 `Timeout: request did not complete within requested timeout`.
- */
-export function withRequestTimeout(timeoutMs: number, next: FetchHandler): FetchHandler {
-  if (timeoutMs <= 0) return next
-  return (req, env) => {
-    const url = new URL(req.url)
-    if (longRunning(url)) return next(req, env)
-    let ms = timeoutMs
-    const own = url.searchParams.get('timeout')
-    const parsed = own ? parseDurationParam(own) : undefined
-    if (parsed !== undefined && parsed > 0 && parsed < ms) ms = parsed
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const timedOut = new Promise<Response>((resolveTimeout) => {
-      // A write's finisher answers at its deadline; a read has none, and kube's timeout filter answers.
-      const err = req.method === 'GET' || req.method === 'HEAD' ? readTimeout() : writeTimeout()
-      timer = setTimeout(() => resolveTimeout(respondError(err)), ms)
-    })
-    return Promise.race([Promise.resolve(next(req, env)), timedOut]).finally(() => clearTimeout(timer))
-  }
-}
-
-function parseDurationParam(s: string): number | undefined {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(s)
-  if (!m) return undefined
-  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h']
-}
-
 /**
  * --cors-allowed-origins (k8s.io/apiserver/pkg/server/filters.WithCORS): an Origin matching one of the
  * patterns gets kube's Access-Control-* headers, and its preflight OPTIONS a 204; others are served

@@ -20,6 +20,7 @@ import { interpretStrayStoreError } from '../registry/store-errors'
 import { authenticateRequest, type Authenticator } from './filters/authentication'
 import { allowAuthenticated, authorize } from './filters/authorization'
 import { impersonate } from './filters/impersonation'
+import { DEFAULT_REQUEST_TIMEOUT_MS, withRequestDeadline } from './filters/request-deadline'
 import { parseRequestInfo, type RequestInfo } from './filters/request-info'
 import { withWarningRecorder, type Warnings } from './filters/warnings'
 import type { ConversionOptions } from '../apiextensions/conversion/webhook'
@@ -43,6 +44,8 @@ export interface AppConfig {
   healthChecks?: HealthCheck[]
   /** More /readyz checks (Node mode's `shutdown`, which fails once a graceful shutdown has begun). */
   readyChecks?: HealthCheck[]
+  /** --request-timeout in milliseconds (default one minute, as kube-apiserver's); 0: no deadline. */
+  requestTimeoutMs?: number
 }
 
 type Variables = { info: RequestInfo; user: UserInfo; store: Store; auth: AuthContext; warnings: Warnings }
@@ -66,12 +69,15 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     if (wantsPrettyJSON(url.searchParams, c.req.header('user-agent'))) c.res = await prettyJSON(c.res)
   })
 
-  // Outside everything but the indenting, as kube's DefaultBuildHandlerChain places it: any layer may
-  // warn, and every response, errors included, carries what was recorded.
+  app.use('*', async (c, next) => {
+    c.set('info', parseRequestInfo(c.req.method, new URL(c.req.url)))
+    await next()
+  })
+  app.use('*', withRequestDeadline(cfg.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS))
+  // Inside the deadline and outside everything else, as kube's DefaultBuildHandlerChain places it: any
+  // layer may warn, and every response, errors included, carries what was recorded.
   app.use('*', withWarningRecorder())
   app.use('*', async (c, next) => {
-    const url = new URL(c.req.url)
-    c.set('info', parseRequestInfo(c.req.method, url))
     const store = cfg.store(c.env)
     c.set('store', store)
     if (cfg.ready) {

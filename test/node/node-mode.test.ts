@@ -150,8 +150,9 @@ describe('Node mode while etcd goes away and comes back', () => {
 
   beforeAll(async () => {
     etcd = await startEtcd()
-    // A short --request-timeout, so that requests give up on etcd within the test's time.
-    server = await NodeServer.start(etcd.endpoints, ['--request-timeout=2s'])
+    // A short --request-timeout, so that requests give up on etcd within the test's time; longer than the
+    // etcd health check's 2 s, so that /readyz answers before its own deadline, as with kube's defaults.
+    server = await NodeServer.start(etcd.endpoints, ['--request-timeout=3s'])
   })
   afterAll(async () => {
     await server?.destroy()

@@ -2,6 +2,7 @@
 // or the legacy `apiVersion: v1, kind: EncryptionConfig` kube still registers "due to a docs bug"), decoded
 // strictly as kube's loadConfig does and checked with the rules and words of
 // k8s.io/apiserver/pkg/apis/apiserver/validation/validation_encryption.go.
+import { tryParseGoDuration } from '../../go/duration'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { fieldErrorString, fieldInvalid, fieldRequired, type FieldError } from '../../server/errors'
@@ -220,7 +221,7 @@ function validateKMS(c: KMSConfiguration, path: string, names: Set<string>): Fie
   if (!name) errs.push(fieldRequired(`${path}.name`, MESSAGES.mandatoryField('name', 'provider')))
   if (apiVersion !== 'v1' && name.includes(':')) errs.push(fieldInvalid(`${path}.name`, name, MESSAGES.invalidKMSName(name)))
   if (apiVersion !== 'v1' && names.has(name)) errs.push(fieldInvalid(`${path}.name`, name, MESSAGES.duplicateKMSName(name)))
-  const timeout = c.timeout === undefined ? 3000 : goDurationMs(c.timeout)
+  const timeout = c.timeout === undefined ? 3000 : tryParseGoDuration(c.timeout)
   if (timeout === undefined) {
     errs.push(fieldInvalid(`${path}.timeout`, c.timeout, `time: invalid duration ${JSON.stringify(c.timeout)}`))
   } else if (timeout <= 0) {
@@ -237,17 +238,6 @@ function validateKMS(c: KMSConfiguration, path: string, names: Set<string>): Fie
   if (apiVersion === 'v1' && c.cachesize === 0) errs.push(fieldInvalid(`${path}.cachesize`, 0, MESSAGES.cacheSizeNonZero))
   if (apiVersion !== 'v1' && apiVersion !== 'v2') errs.push(fieldInvalid(`${path}.apiVersion`, apiVersion, MESSAGES.unsupportedKMSAPIVersion))
   return errs
-}
-
-/** metav1.Duration's text (Go's time.ParseDuration) in milliseconds, or undefined when it does not parse. */
-function goDurationMs(s: string): number | undefined {
-  const units: Record<string, number> = { ns: 1e-6, us: 1e-3, µs: 1e-3, ms: 1, s: 1000, m: 60_000, h: 3_600_000 }
-  const m = /^([-+]?)((?:\d+(?:\.\d*)?|\.\d+)(?:ns|us|µs|ms|s|m|h))+$/.exec(s)
-  if (s === '0' || s === '-0' || s === '+0') return 0
-  if (!m) return undefined
-  let total = 0
-  for (const part of s.replace(/^[-+]/, '').matchAll(/(\d+(?:\.\d*)?|\.\d+)(ns|us|µs|ms|s|m|h)/g)) total += Number(part[1]) * units[part[2]!]!
-  return m[1] === '-' ? -total : total
 }
 
 /** Go's base64.StdEncoding.DecodeString: padded standard alphabet, or undefined. */
