@@ -8,7 +8,7 @@ import { isStoreError, type KeyValue, type Store } from '../storage/store'
 import type { Admission, Attributes, Operation } from '../admission/types'
 import { ObjectReader } from '../admission/reader'
 import { validateObjectMeta, validateObjectMetaUpdate } from './validation'
-import { groupVersion, type KubeObject, type RequestContext, type ResourceType } from './types'
+import { groupVersion, type KubeObject, type RequestContext, type ResourceType, type Strategy } from './types'
 
 export interface ListOptions {
   /** Applied after decoding; pagination keeps reading until `limit` objects match. */
@@ -32,7 +32,8 @@ export interface DeleteOptions {
   gracePeriodSeconds?: number
 }
 
-export type Subresource = '' | 'status' | 'finalize'
+/** '' for the main resource, 'status', 'finalize', or one of the type's subresources.updates. */
+export type Subresource = string
 
 const GENERATE_NAME_CHARS = 'bcdfghjklmnpqrstvwxz2456789'
 const MAX_UPDATE_RETRIES = 10
@@ -175,6 +176,11 @@ export class RegistryStore {
     options: RegistryStoreOptions = {},
   ) {
     this.admission = options.admission
+  }
+
+  /** A store for another kind that admits writes as this one does. */
+  forType(t: ResourceType): RegistryStore {
+    return new RegistryStore(t, this.store, { admission: this.admission })
   }
 
   /** admission.Attributes for one attempt at a write. */
@@ -414,7 +420,9 @@ export class RegistryStore {
       const attrs = this.attributes('UPDATE', namespace, name, obj, old, ctx, subresource, hooks)
       try {
         await this.prepareUpdate(obj, old, ctx, subresource, attrs)
-        await s.beforeWrite?.(obj, old, this.store, ctx)
+        const own = this.type.subresources?.updates?.[subresource]
+        if (own) await own.beforeWrite?.(obj, old, this.store, ctx)
+        else await s.beforeWrite?.(obj, old, this.store, ctx)
       } catch (e) {
         await RegistryStore.runHooks(hooks.abort)
         throw e
@@ -489,6 +497,10 @@ export class RegistryStore {
       s.prepareForStatusUpdate?.(obj, old)
     } else if (subresource === 'finalize') {
       s.prepareForFinalizeUpdate?.(obj, old)
+    } else if (subresource) {
+      const own = this.type.subresources?.updates?.[subresource]
+      if (!own) throw notFound(this.gr, meta.name ?? '')
+      own.prepareForUpdate(obj, old, ctx)
     } else {
       if (this.type.subresources?.status) {
         if (old.status === undefined) delete obj.status
@@ -508,7 +520,7 @@ export class RegistryStore {
     const errs = [
       ...validateObjectMeta(meta, { namespaced: this.type.namespaced, validateName: s.validateName }),
       ...validateObjectMetaUpdate(meta, oldMeta),
-      ...(s.validateUpdate?.(obj, old, ctx) ?? s.validate?.(obj, ctx) ?? []),
+      ...(this.validateUpdateFor(subresource)?.(obj, old, ctx) ?? s.validate?.(obj, ctx) ?? []),
     ]
     if (errs.length) throw invalid(this.gk, meta.name ?? '', errs)
     await this.admission?.validate(attrs)
@@ -571,6 +583,34 @@ export class RegistryStore {
         return { object: { ...obj, metadata: { ...meta, resourceVersion: String(gone.modRevision) } }, deleted: true }
       } catch (e) {
         if ((isStoreError(e, 'Conflict') || isStoreError(e, 'NotFound')) && attempt < MAX_UPDATE_RETRIES) continue
+        throw e
+      }
+    }
+  }
+
+  private validateUpdateFor(subresource: Subresource): Strategy['validateUpdate'] {
+    const s = this.type.strategy
+    if (subresource === 'status' && s.validateStatusUpdate) return s.validateStatusUpdate
+    return this.type.subresources?.updates?.[subresource]?.validateUpdate ?? s.validateUpdate
+  }
+
+  /**
+   * storage.GuaranteedUpdate: a read-modify-write of the stored object that no strategy, admission or
+   * validation sees, retried on a concurrent write; for the REST storages that change an object on a
+   * client's behalf (pods/binding). `tryUpdate` throws to give up; its object is written as it returns it.
+   */
+  async guaranteedUpdate(namespace: string | undefined, name: string, tryUpdate: (current: KubeObject) => KubeObject, opts: { dryRun?: boolean } = {}): Promise<KubeObject> {
+    const key = this.key(namespace, name)
+    for (let attempt = 0; ; attempt++) {
+      const { kv } = await this.store.get(key)
+      if (!kv) throw notFound(this.gr, name)
+      const obj = tryUpdate(await this.fromStorage(kv))
+      if (opts.dryRun) return obj
+      try {
+        return await this.fromStorage(await this.store.update(key, await this.toStorage(obj), kv.modRevision))
+      } catch (e) {
+        if ((isStoreError(e, 'Conflict') || isStoreError(e, 'NotFound')) && attempt < MAX_UPDATE_RETRIES) continue
+        if (isStoreError(e, 'NotFound')) throw notFound(this.gr, name)
         throw e
       }
     }

@@ -28,7 +28,7 @@ export async function patch(s: Scope): Promise<Response> {
     }, s.ctx)
     return respond(200, getScale(s.type, object), target.yaml)
   }
-  const sub = s.info.subresource === 'status' ? 'status' : ''
+  const sub = s.info.subresource
   // A patch that leaves resourceVersion alone applies to whatever is current (the patcher's retry loop);
   // one that sets it is a precondition, and fails with a Conflict once the object has moved on.
   const unpinned = (out: KubeObject, cur: KubeObject | undefined) => {

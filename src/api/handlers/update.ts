@@ -16,7 +16,7 @@ export async function update(s: Scope): Promise<Response> {
     return respond(200, getScale(s.type, object), target.yaml)
   }
   const body = decodeForWrite(s, text, contentType, opts.fieldValidation)
-  const sub = s.info.subresource === 'status' || s.info.subresource === 'finalize' ? s.info.subresource : ''
+  const sub = s.info.subresource
   const { object, created } = await s.rs.update(s.namespace, s.info.name, (cur) => withManagedFields(s, cur, body, opts.manager, sub), s.ctx, sub)
   const res = respond(created ? 201 : 200, object, target.yaml)
   for (const [k, v] of Object.entries(warningHeaders(s.ctx))) res.headers.set(k, v)
