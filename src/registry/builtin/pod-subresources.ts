@@ -235,6 +235,14 @@ const EPHEMERAL_ALLOWED = new Set([
   'targetContainerName',
 ])
 
+/** reflect.Value.IsZero as validateFieldAllowList sees a decoded field: clients send `resources: {}`. */
+function isZero(v: unknown): boolean {
+  if (v === undefined || v === null || v === '' || v === 0 || v === false) return true
+  if (Array.isArray(v)) return v.length === 0
+  if (typeof v === 'object') return Object.values(v).every(isZero)
+  return false
+}
+
 function validateEphemeralContainers(pod: Obj): FieldError[] {
   const spec = pod.spec ?? {}
   const errs: FieldError[] = []
@@ -249,7 +257,7 @@ function validateEphemeralContainers(pod: Obj): FieldError[] {
     }
     if (!ec?.image) errs.push(fieldRequired(`${path}.image`))
     for (const [k, v] of Object.entries(ec ?? {})) {
-      if (!EPHEMERAL_ALLOWED.has(k) && v !== undefined && v !== null) errs.push(fieldForbidden(`${path}.${k}`, 'cannot be set for an Ephemeral Container'))
+      if (!EPHEMERAL_ALLOWED.has(k) && !isZero(v)) errs.push(fieldForbidden(`${path}.${k}`, 'cannot be set for an Ephemeral Container'))
     }
   })
   return errs
