@@ -176,24 +176,24 @@ export async function checkSignature(csr: ParsedCSR): Promise<void> {
   const subtle = crypto.subtle
   let ok = false
   if (alg.key === RSA) {
-    const key = await subtle.importKey('spki', csr.spki, { name: 'RSASSA-PKCS1-v1_5', hash: alg.hash! }, false, ['verify']).catch(() => { throw new Error('x509: cannot verify signature: malformed RSA public key') })
-    ok = await subtle.verify('RSASSA-PKCS1-v1_5', key, csr.signature, csr.info)
+    const key = await subtle.importKey('spki', csr.spki.slice(), { name: 'RSASSA-PKCS1-v1_5', hash: alg.hash! }, false, ['verify']).catch(() => { throw new Error('x509: cannot verify signature: malformed RSA public key') })
+    ok = await subtle.verify('RSASSA-PKCS1-v1_5', key, csr.signature.slice(), csr.info.slice())
     if (!ok) throw new Error('crypto/rsa: verification error')
   } else if (alg.key === EC) {
     const curve = CURVES[csr.keyCurve ?? '']
     if (!curve) throw new Error('x509: unsupported elliptic curve')
-    const key = await subtle.importKey('spki', csr.spki, { name: 'ECDSA', namedCurve: curve.name }, false, ['verify']).catch(() => { throw new Error('x509: failed to unmarshal elliptic curve point') })
+    const key = await subtle.importKey('spki', csr.spki.slice(), { name: 'ECDSA', namedCurve: curve.name }, false, ['verify']).catch(() => { throw new Error('x509: failed to unmarshal elliptic curve point') })
     let raw: Uint8Array
     try {
       raw = ecdsaRaw(csr.signature, curve.size)
     } catch {
       throw new Error('x509: ECDSA verification failure')
     }
-    ok = await subtle.verify({ name: 'ECDSA', hash: alg.hash! }, key, raw, csr.info)
+    ok = await subtle.verify({ name: 'ECDSA', hash: alg.hash! }, key, raw.slice(), csr.info.slice())
     if (!ok) throw new Error('x509: ECDSA verification failure')
   } else {
-    const key = await subtle.importKey('spki', csr.spki, { name: 'Ed25519' }, false, ['verify']).catch(() => { throw new Error('x509: malformed Ed25519 public key') })
-    ok = await subtle.verify({ name: 'Ed25519' }, key, csr.signature, csr.info)
+    const key = await subtle.importKey('spki', csr.spki.slice(), { name: 'Ed25519' }, false, ['verify']).catch(() => { throw new Error('x509: malformed Ed25519 public key') })
+    ok = await subtle.verify({ name: 'Ed25519' }, key, csr.signature.slice(), csr.info.slice())
     if (!ok) throw new Error('x509: Ed25519 verification failure')
   }
 }
