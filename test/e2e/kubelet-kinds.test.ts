@@ -134,6 +134,34 @@ describe('CertificateSigningRequest', () => {
     expect(JSON.parse(bad.body).details.causes[0].message).toMatch(/: (x509: ECDSA verification failure|asn1: .*)$/)
   })
 
+  it('approves only for users who may approve for the signer (CertificateApproval)', async () => {
+    await server.k('apply', '-f', server.file('carol.yaml', csrManifest('carol', opensslCSR('carol', '/CN=carol')) + `---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: csr-approval-writer}
+rules:
+- {apiGroups: [certificates.k8s.io], resources: [certificatesigningrequests], verbs: [get, list]}
+- {apiGroups: [certificates.k8s.io], resources: [certificatesigningrequests/approval], verbs: [update]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: bob-csr-approval-writer}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: csr-approval-writer}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: bob}]
+`))
+    const refused = await server.kubectl(['certificate', 'approve', 'carol', '--as=bob'])
+    expect(refused.code).not.toBe(0)
+    expect(refused.stderr).toContain('certificatesigningrequests.certificates.k8s.io "carol" is forbidden: user not permitted to approve requests with signerName "kubernetes.io/kube-apiserver-client"')
+    // The bootstrap approver role for that signer is what is missing.
+    const role = await jsonOf('get', 'clusterrole', 'system:certificates.k8s.io:kube-apiserver-client-approver')
+    expect(role.rules).toEqual([{ apiGroups: ['certificates.k8s.io'], resources: ['signers'], resourceNames: ['kubernetes.io/kube-apiserver-client'], verbs: ['approve'] }])
+    await server.k('create', 'clusterrolebinding', 'bob-approver', '--clusterrole=system:certificates.k8s.io:kube-apiserver-client-approver', '--user=bob')
+    expect(await server.k('certificate', 'approve', 'carol', '--as=bob')).toContain('certificatesigningrequest.certificates.k8s.io/carol approved')
+    for (const name of ['certificatesigningrequests:nodeclient', 'certificatesigningrequests:selfnodeclient', 'kube-apiserver-client-kubelet-approver', 'kubelet-serving-approver', 'legacy-unknown-approver']) {
+      expect((await server.kubectl(['get', 'clusterrole', `system:certificates.k8s.io:${name}`])).code).toBe(0)
+    }
+  })
+
   it('is described by kubectl explain', async () => {
     const out = await server.k('explain', 'csr.spec')
     expect(out).toContain('KIND:       CertificateSigningRequest')
