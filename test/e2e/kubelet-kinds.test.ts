@@ -314,9 +314,14 @@ ${POD('db-0', '{app: db}', 'drain-node')}`))
     expect(Object.keys(pdb.status.disruptedPods)).toEqual(['db-0'])
   })
 
-  it('evicts a pod no budget covers', async () => {
-    await server.k('apply', '-f', server.file('free.yaml', POD('free', '{app: free}')))
-    const r = await server.request('POST', '/api/v1/namespaces/default/pods/free/eviction', JSON.stringify({ apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'free' } }), json)
+  it('evicts a pod no budget covers, and lets a kubelet evict only its own pods', async () => {
+    await server.k('apply', '-f', server.file('free.yaml', POD('free', '{app: free}', 'node-x')))
+    const eviction = JSON.stringify({ apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name: 'free' } })
+    const asNode = (node: string) => ({ ...json, 'Impersonate-User': `system:node:${node}`, 'Impersonate-Group': 'system:nodes' })
+    const other = await server.request('POST', '/api/v1/namespaces/default/pods/free/eviction', eviction, asNode('node-y'))
+    expect(other.status).toBe(403)
+    expect(JSON.parse(other.body).message).toBe('pods "free" is forbidden: node node-y can only evict pods with spec.nodeName set to itself')
+    const r = await server.request('POST', '/api/v1/namespaces/default/pods/free/eviction', eviction, asNode('node-x'))
     expect(r.status).toBe(201)
     expect(JSON.parse(r.body)).toMatchObject({ kind: 'Status', status: 'Success' })
     expect((await server.kubectl(['get', 'pod', 'free'])).code).not.toBe(0)

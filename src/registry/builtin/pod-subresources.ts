@@ -12,6 +12,7 @@ import type { RegistryStore } from '../store'
 import type { CreateSubresource, KubeObject, ResourceType, UpdateSubresource, VirtualCreateRequest } from '../types'
 import { selectorMatches } from './workload'
 import { defaultPod } from './podspec'
+import { nodeIdentity } from '../../auth/node-authorizer'
 import type { Obj } from './define'
 
 const PODS = { group: '', resource: 'pods' }
@@ -176,6 +177,11 @@ async function evict(eviction: KubeObject, req: VirtualCreateRequest, pods: Reso
   const podStore = podsStore(req, pods)
   const pdbStore = podsStore(req, pdbType)
   const pod = (await podStore.get(req.namespace, name)) as Obj
+  // NodeRestriction's admitPodEviction: a kubelet evicts only pods bound to its own node.
+  const node = req.ctx.user ? nodeIdentity(req.ctx.user) : undefined
+  if (node !== undefined && pod.spec?.nodeName !== node) {
+    throw forbidden(PODS, name, node ? `node ${node} can only evict pods with spec.nodeName set to itself` : `could not determine node from user "${req.ctx.user!.username}"`)
+  }
   const del = async (opts: DeleteOptionsBody) => {
     await podStore.delete(req.namespace, name, { gracePeriodSeconds: opts.gracePeriodSeconds, preconditions: opts.preconditions, propagationPolicy: opts.propagationPolicy }, req.ctx)
     return success()
