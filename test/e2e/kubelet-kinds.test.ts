@@ -162,6 +162,12 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: bob}]
     }
   })
 
+  it('refuses a system:masters client certificate request (CertificateSubjectRestriction)', async () => {
+    const r = await server.kubectl(['create', '-f', server.file('root.yaml', csrManifest('root', opensslCSR('root', '/CN=root/O=system:masters')))])
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toContain('certificatesigningrequests.certificates.k8s.io "root" is forbidden: use of kubernetes.io/kube-apiserver-client signer with system:masters group is not allowed')
+  })
+
   it('is described by kubectl explain', async () => {
     const out = await server.k('explain', 'csr.spec')
     expect(out).toContain('KIND:       CertificateSigningRequest')

@@ -1,11 +1,11 @@
 // certificates.k8s.io/v1 CertificateSigningRequest: pkg/apis/certificates/validation and
 // pkg/registry/certificates/certificates (the main, status and approval strategies), with the CSR printer.
 import {
-  fieldDuplicate, fieldForbidden, fieldInvalid, fieldNotSupported, fieldRequired, fieldTooLong, invalid, StatusError,
+  fieldDuplicate, fieldForbidden, fieldInvalid, fieldNotSupported, fieldRequired, fieldTooLong, forbidden, invalid,
   type FieldError,
 } from '../../server/errors'
 import { isDNS1123Label, isDNS1123Subdomain, DNS1123_LABEL_MAX, DNS1123_SUBDOMAIN_MAX } from '../validation/names'
-import { base64Decode, checkSignature, parseCSR, validateCertificatePEM } from '../validation/csr'
+import { base64Decode, checkSignature, parseCSR, validateCertificatePEM, type ParsedCSR } from '../validation/csr'
 import { semanticEqual } from '../validation/equality'
 import { col } from '../printers/format'
 import { humanDuration } from '../printers/duration'
@@ -14,11 +14,7 @@ import { defineKind, printer, type Obj } from './define'
 
 const GK = { group: 'certificates.k8s.io', kind: 'CertificateSigningRequest' }
 export const LEGACY_UNKNOWN_SIGNER = 'kubernetes.io/legacy-unknown'
-/** The signers kube-controller-manager's csrsigning runs (and kube-apiserver-client for any client). */
-export const KUBE_SIGNERS = [
-  'kubernetes.io/kube-apiserver-client', 'kubernetes.io/kube-apiserver-client-kubelet', 'kubernetes.io/kubelet-serving',
-  LEGACY_UNKNOWN_SIGNER,
-]
+const ORGANIZATION = '2.5.4.10'
 
 const ALL_USAGES = [
   'any', 'cert sign', 'client auth', 'code signing', 'content commitment', 'crl sign', 'data encipherment',
@@ -233,7 +229,7 @@ async function authorizeApproval(csr: Obj, ctx: RequestContext): Promise<void> {
     })
     if (r.decision === 'Allow') return
   }
-  throw new StatusError(403, 'Forbidden', `certificatesigningrequests.certificates.k8s.io "${csr.metadata?.name ?? ''}" is forbidden: user not permitted to approve requests with signerName ${JSON.stringify(signerName)}`, { name: csr.metadata?.name, group: 'certificates.k8s.io', kind: 'certificatesigningrequests' })
+  throw forbidden({ group: GK.group, resource: 'certificatesigningrequests' }, csr.metadata?.name ?? '', `user not permitted to approve requests with signerName ${JSON.stringify(signerName)}`)
 }
 
 const approval: UpdateSubresource = {
@@ -317,11 +313,18 @@ export const certificatesigningrequests = defineKind({
     async beforeWrite(obj, old) {
       // The signature check of validateCSR, on create (the request is immutable afterwards).
       if (old) return
-      const request = bytesOf((obj.spec as Obj).request)
+      const spec = obj.spec as Obj
+      const request = bytesOf(spec.request)
+      let parsed: ParsedCSR
       try {
-        await checkSignature(parseCSR(request))
+        parsed = parseCSR(request)
+        await checkSignature(parsed)
       } catch (e) {
         throw invalid(GK, obj.metadata?.name ?? '', [fieldInvalid('spec.request', request, (e as Error).message)])
+      }
+      // The CertificateSubjectRestriction admission plugin: no system:masters certificates from the client signer.
+      if (spec.signerName === 'kubernetes.io/kube-apiserver-client' && parsed.subject.some((a) => a.oid === ORGANIZATION && a.value === 'system:masters')) {
+        throw forbidden({ group: GK.group, resource: 'certificatesigningrequests' }, obj.metadata?.name ?? '', `use of ${spec.signerName} signer with system:masters group is not allowed`)
       }
     },
     fieldSelectors: { 'spec.signerName': (o) => String((o.spec as Obj | undefined)?.signerName ?? '') },
