@@ -118,9 +118,22 @@ export interface ScaleSpec {
   labelSelectorPath?: string
 }
 
+export interface TypeMismatch {
+  /** encoding/json's UnmarshalTypeError text ("json: cannot unmarshal string into Go struct field ..."). */
+  message: string
+  /** The value that does not fit, and the Go type it was to go into ("map[string]string", "int32", "v1.ObjectMeta"). */
+  value: unknown
+  goType: string
+}
+
 export interface Strategy {
   /** Fill in defaults the way the kind's SetDefaults_* functions do. */
   defaults?(obj: KubeObject): void
+  /**
+   * The first value, in document order, whose JSON type the kind's Go struct cannot take (what encoding/json
+   * and the unstructured converter fail on); undefined when the object decodes. Built-in kinds only.
+   */
+  typeMismatch?(obj: KubeObject): TypeMismatch | undefined
   /** Reset fields a create may not set (status for kinds with a status subresource). */
   prepareForCreate?(obj: KubeObject, ctx: RequestContext): void
   /** Carry over fields an update of the main resource may not change (status, for example). */

@@ -19,6 +19,7 @@ import { authenticateRequest, type Authenticator } from './filters/authenticatio
 import { allowAuthenticated, authorize } from './filters/authorization'
 import { impersonate } from './filters/impersonation'
 import { parseRequestInfo, type RequestInfo } from './filters/request-info'
+import { withWarningRecorder, type Warnings } from './filters/warnings'
 import type { ConversionOptions } from '../apiextensions/conversion/webhook'
 
 export interface AppConfig {
@@ -36,9 +37,11 @@ export interface AppConfig {
   conversion?: ConversionOptions
   /** Runs before the first request is served in an isolate or process: bootstrap objects, for example. */
   ready?(store: Store): Promise<void>
+  /** More /readyz checks (Node mode's `shutdown`, which fails once a graceful shutdown has begun). */
+  readyChecks?: HealthCheck[]
 }
 
-type Variables = { info: RequestInfo; user: UserInfo; store: Store; auth: AuthContext }
+type Variables = { info: RequestInfo; user: UserInfo; store: Store; auth: AuthContext; warnings: Warnings }
 
 export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   const app = new Hono<{ Variables: Variables }>()
@@ -46,11 +49,14 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
 
   app.onError((err) => {
     const se = toStatusError(err)
-    if (!(err instanceof StatusError)) console.error('internal error', err)
+    if (!(err instanceof StatusError) && se.code >= 500) console.error('internal error', err)
     return respondError(se)
   })
   app.notFound(() => respondError(notFoundPath()))
 
+  // Outside everything else, as kube's DefaultBuildHandlerChain places it: any layer may warn, and every
+  // response, errors included, carries what was recorded.
+  app.use('*', withWarningRecorder())
   app.use('*', async (c, next) => {
     const url = new URL(c.req.url)
     c.set('info', parseRequestInfo(c.req.method, url))
@@ -79,9 +85,11 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     { name: 'etcd', check: async () => { await store.currentRevision() } },
     { name: 'poststarthook/bootstrap-cluster', check: async () => { if (cfg.ready) await ready } },
   ]
+  const checksFor = (endpoint: 'healthz' | 'livez' | 'readyz', store: Store) =>
+    endpoint === 'readyz' ? [...healthChecks(store), ...(cfg.readyChecks ?? [])] : healthChecks(store)
   for (const endpoint of ['healthz', 'livez', 'readyz'] as const) {
-    app.get(`/${endpoint}`, (c) => healthResponse(endpoint, healthChecks(c.get('store')), new URL(c.req.url)))
-    app.get(`/${endpoint}/:check{.+}`, (c) => healthResponse(endpoint, healthChecks(c.get('store')), new URL(c.req.url), c.req.param('check')))
+    app.get(`/${endpoint}`, (c) => healthResponse(endpoint, checksFor(endpoint, c.get('store')), new URL(c.req.url)))
+    app.get(`/${endpoint}/:check{.+}`, (c) => healthResponse(endpoint, checksFor(endpoint, c.get('store')), new URL(c.req.url), c.req.param('check')))
   }
   app.get('/version', () => respond(200, versionInfo()))
   // Service account issuer discovery, served only when a signing key is configured.
@@ -114,16 +122,16 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     if (v) return discoveryResponse(aggregatedDiscovery(cfg.registry, false, v), aggregatedContentType(v))
     return respond(200, apiGroupList(cfg.registry))
   })
-  app.get('/api/:version', (c) => {
-    const doc = apiResourceList(cfg.registry, '', c.req.param('version'))
+  app.get('/api/:version', async (c) => {
+    const doc = await apiResourceList(cfg.registry, '', c.req.param('version'))
     return doc ? respond(200, doc) : respondError(notFoundPath())
   })
   app.get('/apis/:group', (c) => {
     const doc = apiGroupDoc(cfg.registry, c.req.param('group'))
     return doc ? respond(200, doc) : respondError(notFoundPath())
   })
-  app.get('/apis/:group/:version', (c) => {
-    const doc = apiResourceList(cfg.registry, c.req.param('group'), c.req.param('version'))
+  app.get('/apis/:group/:version', async (c) => {
+    const doc = await apiResourceList(cfg.registry, c.req.param('group'), c.req.param('version'))
     return doc ? respond(200, doc) : respondError(notFoundPath())
   })
 
@@ -137,7 +145,7 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     if (!['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(c.req.method)) throw methodNotAllowed()
     const store = c.get('store')
     checkCustomResourceRequest(await customResources.forRequest(store, info), info)
-    const res = await serveResource(c.req.raw, new URL(c.req.url), info, cfg.registry, store, c.get('user'), c.get('auth'), cfg.admission?.(c.env))
+    const res = await serveResource(c.req.raw, new URL(c.req.url), info, cfg.registry, store, c.get('user'), c.get('auth'), cfg.admission?.(c.env), c.get('warnings'))
     await customResources.afterRequest(store, info, res)
     return res
   })

@@ -15,6 +15,15 @@ const INITIAL_EVENTS_END_ANNOTATION = 'k8s.io/initial-events-end'
 
 type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR'
 
+/**
+ * kube-apiserver's --min-request-timeout (1800 s): a watch without timeoutSeconds ends after a random time
+ * between it and twice it, to spread out the watches that start again.
+ */
+let minRequestTimeoutSeconds = 1800
+export function setMinRequestTimeout(seconds: number): void {
+  minRequestTimeoutSeconds = seconds
+}
+
 export async function watch(s: Scope): Promise<Response> {
   const target = negotiate(s.req.headers.get('accept'), { table: true, metadata: true })
   const includeObject = parseIncludeObject(decodeTableOptions(s.query).includeObject)
@@ -103,11 +112,11 @@ export async function watch(s: Scope): Promise<Response> {
 /**
  * How long a watch runs, as kube's ListResource computes it: time.Duration(timeoutSeconds) * time.Second,
  * which wraps around in int64 nanoseconds (so a timeout past ~292 years may come out negative: the watch
- * ends at once); zero or unset is the server's randomized default (kube: minRequestTimeout 30 min, x1-2).
+ * ends at once); zero or unset is the server's randomized default (--min-request-timeout, 30 min, x1-2).
  */
 export function watchTimeoutMs(timeoutSeconds: bigint | undefined): number {
   const ns = timeoutSeconds === undefined ? 0n : BigInt.asIntN(64, timeoutSeconds * 1_000_000_000n)
-  if (ns === 0n) return (1800 + Math.random() * 1800) * 1000
+  if (ns === 0n) return (minRequestTimeoutSeconds + Math.random() * minRequestTimeoutSeconds) * 1000
   return ns < 0n ? 0 : Number(ns / 1_000_000n)
 }
 
