@@ -1,11 +1,29 @@
 // certificates.k8s.io/v1 CertificateSigningRequest: pkg/apis/certificates/validation and
 // pkg/registry/certificates/certificates (the main, status and approval strategies), with the CSR printer.
 import {
-  fieldDuplicate, fieldForbidden, fieldInvalid, fieldNotSupported, fieldRequired, fieldTooLong, forbidden, invalid,
+  fieldDuplicate,
+  fieldForbidden,
+  fieldInvalid,
+  fieldNotSupported,
+  fieldRequired,
+  fieldTooLong,
+  forbidden,
+  invalid,
   type FieldError,
 } from '../../server/errors'
-import { isDNS1123Label, isDNS1123Subdomain, DNS1123_LABEL_MAX, DNS1123_SUBDOMAIN_MAX } from '../validation/names'
-import { base64Decode, checkSignature, parseCSR, validateCertificatePEM, type ParsedCSR } from '../validation/csr'
+import {
+  isDNS1123Label,
+  isDNS1123Subdomain,
+  DNS1123_LABEL_MAX,
+  DNS1123_SUBDOMAIN_MAX,
+} from '../validation/names'
+import {
+  base64Decode,
+  checkSignature,
+  parseCSR,
+  validateCertificatePEM,
+  type ParsedCSR,
+} from '../validation/csr'
 import { semanticEqual } from '../validation/equality'
 import { col } from '../printers/format'
 import { humanDuration } from '../printers/duration'
@@ -17,10 +35,29 @@ export const LEGACY_UNKNOWN_SIGNER = 'kubernetes.io/legacy-unknown'
 const ORGANIZATION = '2.5.4.10'
 
 const ALL_USAGES = [
-  'any', 'cert sign', 'client auth', 'code signing', 'content commitment', 'crl sign', 'data encipherment',
-  'decipher only', 'digital signature', 'email protection', 'encipher only', 'ipsec end system', 'ipsec tunnel',
-  'ipsec user', 'key agreement', 'key encipherment', 'microsoft sgc', 'netscape sgc', 'ocsp signing', 's/mime',
-  'server auth', 'signing', 'timestamping',
+  'any',
+  'cert sign',
+  'client auth',
+  'code signing',
+  'content commitment',
+  'crl sign',
+  'data encipherment',
+  'decipher only',
+  'digital signature',
+  'email protection',
+  'encipher only',
+  'ipsec end system',
+  'ipsec tunnel',
+  'ipsec user',
+  'key agreement',
+  'key encipherment',
+  'microsoft sgc',
+  'netscape sgc',
+  'ocsp signing',
+  's/mime',
+  'server auth',
+  'signing',
+  'timestamping',
 ]
 const TRUE_ONLY_CONDITIONS = ['Approved', 'Denied', 'Failed']
 
@@ -37,7 +74,8 @@ interface Options {
   allowDuplicateUsages?: boolean
 }
 
-const conditionsOf = (csr: Obj): Obj[] => (Array.isArray(csr.status?.conditions) ? csr.status.conditions : [])
+const conditionsOf = (csr: Obj): Obj[] =>
+  Array.isArray(csr.status?.conditions) ? csr.status.conditions : []
 const usagesOf = (csr: Obj): string[] => (Array.isArray(csr.spec?.usages) ? csr.spec.usages : [])
 const hasDuplicates = (xs: unknown[]) => new Set(xs).size !== xs.length
 
@@ -55,11 +93,13 @@ function optionsFor(csr: Obj, old?: Obj): Options {
   if (!old) return {}
   const oldConditions = conditionsOf(old).map((c) => c.type)
   return {
-    allowBothApprovedAndDenied: oldConditions.includes('Approved') && oldConditions.includes('Denied'),
+    allowBothApprovedAndDenied:
+      oldConditions.includes('Approved') && oldConditions.includes('Denied'),
     allowLegacySignerName: old.spec?.signerName === LEGACY_UNKNOWN_SIGNER,
     allowDuplicateConditionTypes: hasDuplicates(oldConditions),
     allowEmptyConditionType: oldConditions.some((t) => !t),
-    allowArbitraryCertificate: (csr.status?.certificate ?? '') === (old.status?.certificate ?? '') ||
+    allowArbitraryCertificate:
+      (csr.status?.certificate ?? '') === (old.status?.certificate ?? '') ||
       validateCertificatePEM(bytesOf(old.status?.certificate)) !== undefined,
     allowUnknownUsages: usagesOf(old).some((u) => !ALL_USAGES.includes(u)),
     allowDuplicateUsages: hasDuplicates(usagesOf(old)),
@@ -70,23 +110,36 @@ function optionsFor(csr: Obj, old?: Obj): Options {
 export function validateSignerName(path: string, signerName: unknown): FieldError[] {
   if (typeof signerName !== 'string' || !signerName) return [fieldRequired(path)]
   const segments = signerName.split('/')
-  if (segments.length !== 2) return [fieldInvalid(path, signerName, "must be a fully qualified domain and path of the form 'example.com/signer-name'")]
+  if (segments.length !== 2)
+    return [
+      fieldInvalid(
+        path,
+        signerName,
+        "must be a fully qualified domain and path of the form 'example.com/signer-name'",
+      ),
+    ]
   const [domain, rest] = segments
   const errs: FieldError[] = []
-  if (domain.length > DNS1123_SUBDOMAIN_MAX) errs.push(fieldTooLong(path, '', DNS1123_SUBDOMAIN_MAX))
+  if (domain.length > DNS1123_SUBDOMAIN_MAX)
+    errs.push(fieldTooLong(path, '', DNS1123_SUBDOMAIN_MAX))
   const labels = domain.split('.')
   for (const label of labels) {
     const msgs = isDNS1123Label(label)
     if (msgs.length) {
-      for (const m of msgs) errs.push(fieldInvalid(path, domain, `validating label ${JSON.stringify(label)}: ${m}`))
+      for (const m of msgs)
+        errs.push(fieldInvalid(path, domain, `validating label ${JSON.stringify(label)}: ${m}`))
       break
     }
   }
-  if (labels.length < 2) errs.push(fieldInvalid(path, domain, 'should be a domain with at least two segments separated by dots'))
+  if (labels.length < 2)
+    errs.push(
+      fieldInvalid(path, domain, 'should be a domain with at least two segments separated by dots'),
+    )
   for (const label of rest.split('.')) {
     const msgs = isDNS1123Subdomain(label)
     if (msgs.length) {
-      for (const m of msgs) errs.push(fieldInvalid(path, rest, `validating label ${JSON.stringify(label)}: ${m}`))
+      for (const m of msgs)
+        errs.push(fieldInvalid(path, rest, `validating label ${JSON.stringify(label)}: ${m}`))
       break
     }
   }
@@ -105,14 +158,29 @@ function validateConditions(csr: Obj, opts: Options): FieldError[] {
     if (!opts.allowEmptyConditionType && !c.type) errs.push(fieldRequired(`${path}.type`))
     const allowed = TRUE_ONLY_CONDITIONS.includes(c.type) ? ['True'] : ['False', 'True', 'Unknown']
     if (!c.status) errs.push(fieldRequired(`${path}.status`))
-    else if (!allowed.includes(c.status)) errs.push(fieldNotSupported(`${path}.status`, c.status, allowed))
+    else if (!allowed.includes(c.status))
+      errs.push(fieldNotSupported(`${path}.status`, c.status, allowed))
     if (!opts.allowBothApprovedAndDenied) {
       if (c.type === 'Approved') {
         approved = true
-        if (denied) errs.push(fieldInvalid(`${path}.type`, c.type, 'Approved and Denied conditions are mutually exclusive'))
+        if (denied)
+          errs.push(
+            fieldInvalid(
+              `${path}.type`,
+              c.type,
+              'Approved and Denied conditions are mutually exclusive',
+            ),
+          )
       } else if (c.type === 'Denied') {
         denied = true
-        if (approved) errs.push(fieldInvalid(`${path}.type`, c.type, 'Approved and Denied conditions are mutually exclusive'))
+        if (approved)
+          errs.push(
+            fieldInvalid(
+              `${path}.type`,
+              c.type,
+              'Approved and Denied conditions are mutually exclusive',
+            ),
+          )
       }
     }
     if (!opts.allowDuplicateConditionTypes) {
@@ -148,12 +216,24 @@ export function validateCSR(csr: Obj, opts: Options = {}): FieldError[] {
     })
   }
   if (!opts.allowLegacySignerName && spec.signerName === LEGACY_UNKNOWN_SIGNER) {
-    errs.push(fieldInvalid('spec.signerName', spec.signerName, 'the legacy signerName is not allowed via this API version'))
+    errs.push(
+      fieldInvalid(
+        'spec.signerName',
+        spec.signerName,
+        'the legacy signerName is not allowed via this API version',
+      ),
+    )
   } else {
     errs.push(...validateSignerName('spec.signerName', spec.signerName))
   }
   if (typeof spec.expirationSeconds === 'number' && spec.expirationSeconds < 600) {
-    errs.push(fieldInvalid('spec.expirationSeconds', spec.expirationSeconds, 'may not specify a duration less than 600 seconds (10 minutes)'))
+    errs.push(
+      fieldInvalid(
+        'spec.expirationSeconds',
+        spec.expirationSeconds,
+        'may not specify a duration less than 600 seconds (10 minutes)',
+      ),
+    )
   }
   errs.push(...validateConditions(csr, opts))
   if (!opts.allowArbitraryCertificate) {
@@ -171,22 +251,42 @@ export function validateCSRUpdate(csr: Obj, old: Obj, extra: Options = {}): Fiel
   const errs = validateCSR(csr, opts)
   for (const t of ['Approved', 'Denied', 'Failed']) {
     if (findConditions(csr, t).length < findConditions(old, t).length) {
-      errs.push(fieldForbidden('status.conditions', `updates may not remove a condition of type ${JSON.stringify(t)}`))
+      errs.push(
+        fieldForbidden(
+          'status.conditions',
+          `updates may not remove a condition of type ${JSON.stringify(t)}`,
+        ),
+      )
     }
   }
   if (!opts.allowSettingApprovalConditions) {
     for (const t of ['Approved', 'Denied']) {
       const was = findConditions(old, t)
       const now = findConditions(csr, t)
-      if (now.length > was.length) errs.push(fieldForbidden('status.conditions', `updates may not add a condition of type ${JSON.stringify(t)}`))
+      if (now.length > was.length)
+        errs.push(
+          fieldForbidden(
+            'status.conditions',
+            `updates may not add a condition of type ${JSON.stringify(t)}`,
+          ),
+        )
       else if (now.length === was.length && !semanticEqual(was, now)) {
-        errs.push(fieldForbidden('status.conditions', `updates may not modify a condition of type ${JSON.stringify(t)}`))
+        errs.push(
+          fieldForbidden(
+            'status.conditions',
+            `updates may not modify a condition of type ${JSON.stringify(t)}`,
+          ),
+        )
       }
     }
   }
   if ((csr.status?.certificate ?? '') !== (old.status?.certificate ?? '')) {
-    if (!opts.allowSettingCertificate) errs.push(fieldForbidden('status.certificate', 'updates may not set certificate content'))
-    else if (bytesOf(old.status?.certificate).length) errs.push(fieldForbidden('status.certificate', 'updates may not modify existing certificate content'))
+    if (!opts.allowSettingCertificate)
+      errs.push(fieldForbidden('status.certificate', 'updates may not set certificate content'))
+    else if (bytesOf(old.status?.certificate).length)
+      errs.push(
+        fieldForbidden('status.certificate', 'updates may not modify existing certificate content'),
+      )
   }
   return errs
 }
@@ -199,7 +299,9 @@ function populateConditionTimestamps(csr: Obj, old: Obj): void {
   for (const c of conditionsOf(csr)) {
     if (!c.lastUpdateTime) c.lastUpdateTime = now
     if (!c.lastTransitionTime) {
-      const same = conditionsOf(old).find((o) => o.type === c.type && o.status === c.status && o.lastTransitionTime)
+      const same = conditionsOf(old).find(
+        (o) => o.type === c.type && o.status === c.status && o.lastTransitionTime,
+      )
       c.lastTransitionTime = same?.lastTransitionTime ?? now
     }
   }
@@ -210,7 +312,9 @@ function preserveConditionInstances(csr: Obj, old: Obj, type: string): void {
   const newIdx = conditionsOf(csr).flatMap((c, i) => (c.type === type ? [i] : []))
   const oldIdx = conditionsOf(old).flatMap((c, i) => (c.type === type ? [i] : []))
   if (newIdx.length !== oldIdx.length) return
-  newIdx.forEach((n, i) => (csr.status.conditions[n] = structuredClone(old.status.conditions[oldIdx[i]])))
+  newIdx.forEach(
+    (n, i) => (csr.status.conditions[n] = structuredClone(old.status.conditions[oldIdx[i]])),
+  )
 }
 
 /**
@@ -224,12 +328,24 @@ async function authorizeApproval(csr: Obj, ctx: RequestContext): Promise<void> {
   const names = [signerName, `${signerName.split('/')[0]}/*`]
   for (const name of names) {
     const r = await authorizer.authorize({
-      user: ctx.user, verb: 'approve', apiGroup: 'certificates.k8s.io', apiVersion: '*', resource: 'signers', subresource: '', namespace: '', name,
-      isResourceRequest: true, path: '',
+      user: ctx.user,
+      verb: 'approve',
+      apiGroup: 'certificates.k8s.io',
+      apiVersion: '*',
+      resource: 'signers',
+      subresource: '',
+      namespace: '',
+      name,
+      isResourceRequest: true,
+      path: '',
     })
     if (r.decision === 'Allow') return
   }
-  throw forbidden({ group: GK.group, resource: 'certificatesigningrequests' }, csr.metadata?.name ?? '', `user not permitted to approve requests with signerName ${JSON.stringify(signerName)}`)
+  throw forbidden(
+    { group: GK.group, resource: 'certificatesigningrequests' },
+    csr.metadata?.name ?? '',
+    `user not permitted to approve requests with signerName ${JSON.stringify(signerName)}`,
+  )
 }
 
 const approval: UpdateSubresource = {
@@ -244,7 +360,8 @@ const approval: UpdateSubresource = {
     preserveConditionInstances(obj, old, 'Failed')
     populateConditionTimestamps(obj, old)
   },
-  validateUpdate: (obj, old) => validateCSRUpdate(obj, old, { allowSettingApprovalConditions: true }),
+  validateUpdate: (obj, old) =>
+    validateCSRUpdate(obj, old, { allowSettingApprovalConditions: true }),
   async beforeWrite(obj, _old, _store, ctx) {
     await authorizeApproval(obj, ctx)
   },
@@ -253,9 +370,12 @@ const approval: UpdateSubresource = {
 
 const csrDoc = {
   signerName: 'signerName indicates the requested signer, and is a qualified name.',
-  username: 'username contains the name of the user that created the CertificateSigningRequest. Populated by the API server on creation and immutable.',
-  expirationSeconds: 'expirationSeconds is the requested duration of validity of the issued certificate. The certificate signer may issue a certificate with a different validity duration so a client must check the delta between the notBefore and and notAfter fields in the issued certificate to determine the actual duration.',
-  conditions: 'conditions applied to the request. Known conditions are "Approved", "Denied", and "Failed".',
+  username:
+    'username contains the name of the user that created the CertificateSigningRequest. Populated by the API server on creation and immutable.',
+  expirationSeconds:
+    'expirationSeconds is the requested duration of validity of the issued certificate. The certificate signer may issue a certificate with a different validity duration so a client must check the delta between the notBefore and and notAfter fields in the issued certificate to determine the actual duration.',
+  conditions:
+    'conditions applied to the request. Known conditions are "Approved", "Denied", and "Failed".',
 }
 
 /** extractCSRStatus: Denied over Approved over Pending, then Failed and Issued. */
@@ -268,7 +388,11 @@ function csrCondition(csr: Obj): string {
 }
 
 export const certificatesigningrequests = defineKind({
-  group: 'certificates.k8s.io', version: 'v1', resource: 'certificatesigningrequests', kind: 'CertificateSigningRequest', namespaced: false,
+  group: 'certificates.k8s.io',
+  version: 'v1',
+  resource: 'certificatesigningrequests',
+  kind: 'CertificateSigningRequest',
+  namespaced: false,
   shortNames: ['csr'],
   subresources: { status: true, updates: { approval } },
   schema: 'CertificatesV1CertificateSigningRequest',
@@ -279,7 +403,8 @@ export const certificatesigningrequests = defineKind({
     validateName: () => [],
     defaults(obj) {
       // SetDefaults_CertificateSigningRequestCondition: a condition's status is True unless said.
-      for (const c of conditionsOf(obj)) if (c && typeof c === 'object' && !c.status) c.status = 'True'
+      for (const c of conditionsOf(obj))
+        if (c && typeof c === 'object' && !c.status) c.status = 'True'
     },
     prepareForCreate(obj, ctx) {
       // The requester's identity, never the client's word for it.
@@ -309,7 +434,8 @@ export const certificatesigningrequests = defineKind({
     },
     validate: (obj) => validateCSR(obj),
     validateUpdate: (obj, old) => validateCSRUpdate(obj, old),
-    validateStatusUpdate: (obj, old) => validateCSRUpdate(obj, old, { allowSettingCertificate: true }),
+    validateStatusUpdate: (obj, old) =>
+      validateCSRUpdate(obj, old, { allowSettingCertificate: true }),
     async beforeWrite(obj, old) {
       // The signature check of validateCSR, on create (the request is immutable afterwards).
       if (old) return
@@ -320,14 +446,25 @@ export const certificatesigningrequests = defineKind({
         parsed = parseCSR(request)
         await checkSignature(parsed)
       } catch (e) {
-        throw invalid(GK, obj.metadata?.name ?? '', [fieldInvalid('spec.request', request, (e as Error).message)])
+        throw invalid(GK, obj.metadata?.name ?? '', [
+          fieldInvalid('spec.request', request, (e as Error).message),
+        ])
       }
       // The CertificateSubjectRestriction admission plugin: no system:masters certificates from the client signer.
-      if (spec.signerName === 'kubernetes.io/kube-apiserver-client' && parsed.subject.some((a) => a.oid === ORGANIZATION && a.value === 'system:masters')) {
-        throw forbidden({ group: GK.group, resource: 'certificatesigningrequests' }, obj.metadata?.name ?? '', `use of ${spec.signerName} signer with system:masters group is not allowed`)
+      if (
+        spec.signerName === 'kubernetes.io/kube-apiserver-client' &&
+        parsed.subject.some((a) => a.oid === ORGANIZATION && a.value === 'system:masters')
+      ) {
+        throw forbidden(
+          { group: GK.group, resource: 'certificatesigningrequests' },
+          obj.metadata?.name ?? '',
+          `use of ${spec.signerName} signer with system:masters group is not allowed`,
+        )
       }
     },
-    fieldSelectors: { 'spec.signerName': (o) => String((o.spec as Obj | undefined)?.signerName ?? '') },
+    fieldSelectors: {
+      'spec.signerName': (o) => String((o.spec as Obj | undefined)?.signerName ?? ''),
+    },
     printer: printer(
       [
         col('SignerName', 'string', csrDoc.signerName),
@@ -338,7 +475,9 @@ export const certificatesigningrequests = defineKind({
       (o) => [
         o.spec?.signerName || '<none>',
         o.spec?.username ?? '',
-        typeof o.spec?.expirationSeconds === 'number' ? humanDuration(o.spec.expirationSeconds * 1000) : '<none>',
+        typeof o.spec?.expirationSeconds === 'number'
+          ? humanDuration(o.spec.expirationSeconds * 1000)
+          : '<none>',
         csrCondition(o),
       ],
       { age: 0 },

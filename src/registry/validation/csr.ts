@@ -17,7 +17,13 @@ export interface ParsedCSR {
   subject: { oid: string; value: string }[]
 }
 
-interface Tlv { tag: number; start: number; header: number; length: number; end: number }
+interface Tlv {
+  tag: number
+  start: number
+  header: number
+  length: number
+  end: number
+}
 
 class Asn1Error extends Error {}
 
@@ -29,7 +35,8 @@ function readTlv(der: Uint8Array, at: number, limit = der.length): Tlv {
   let header = 2
   if (length & 0x80) {
     const n = length & 0x7f
-    if (n === 0 || n > 4) throw new Asn1Error('asn1: syntax error: indefinite length found (not DER)')
+    if (n === 0 || n > 4)
+      throw new Asn1Error('asn1: syntax error: indefinite length found (not DER)')
     if (at + 2 + n > limit) throw new Asn1Error('asn1: syntax error: data truncated')
     length = 0
     for (let i = 0; i < n; i++) length = length * 256 + der[at + 2 + i]
@@ -82,14 +89,24 @@ function base64Decode(s: string): Uint8Array {
 }
 
 /** encoding/pem.Decode of the first block: its type, headers and bytes, or undefined when there is none. */
-export function pemDecode(text: string): { type: string; headers: boolean; bytes: Uint8Array; rest: string } | undefined {
+export function pemDecode(
+  text: string,
+): { type: string; headers: boolean; bytes: Uint8Array; rest: string } | undefined {
   const re = /-----BEGIN ([^\n-]*)-----\r?\n([\s\S]*?)-----END \1-----/g
   for (let m = re.exec(text); m; m = re.exec(text)) {
     const lines = m[2].split(/\r?\n/)
     const headers = lines.some((l) => l.includes(':'))
-    const b64 = lines.filter((l) => !l.includes(':')).join('').replace(/\s+/g, '')
+    const b64 = lines
+      .filter((l) => !l.includes(':'))
+      .join('')
+      .replace(/\s+/g, '')
     try {
-      return { type: m[1], headers, bytes: base64Decode(b64), rest: text.slice(m.index + m[0].length) }
+      return {
+        type: m[1],
+        headers,
+        bytes: base64Decode(b64),
+        rest: text.slice(m.index + m[0].length),
+      }
     } catch {
       continue
     }
@@ -114,7 +131,10 @@ export function parseCertificateRequest(der: Uint8Array): ParsedCSR {
   for (const rdn of children(der, subjectT)) {
     for (const atv of children(der, rdn)) {
       const [o, v] = children(der, atv)
-      subject.push({ oid: oid(der, expect(o, 0x06, 'attribute type')), value: new TextDecoder().decode(body(der, v)) })
+      subject.push({
+        oid: oid(der, expect(o, 0x06, 'attribute type')),
+        value: new TextDecoder().decode(body(der, v)),
+      })
     }
   }
   return {
@@ -131,7 +151,8 @@ export function parseCertificateRequest(der: Uint8Array): ParsedCSR {
 /** certificates.ParseCSR over spec.request's bytes. */
 export function parseCSR(pemBytes: Uint8Array): ParsedCSR {
   const block = pemDecode(new TextDecoder().decode(pemBytes))
-  if (!block || block.type !== 'CERTIFICATE REQUEST') throw new Error('PEM block type must be CERTIFICATE REQUEST')
+  if (!block || block.type !== 'CERTIFICATE REQUEST')
+    throw new Error('PEM block type must be CERTIFICATE REQUEST')
   return parseCertificateRequest(block.bytes)
 }
 
@@ -172,17 +193,39 @@ function ecdsaRaw(sig: Uint8Array, size: number): Uint8Array {
 export async function checkSignature(csr: ParsedCSR): Promise<void> {
   const alg = SIGNATURES[csr.signatureAlgorithm]
   if (!alg) throw new Error('x509: cannot verify signature: algorithm unimplemented')
-  if (alg.key !== csr.keyAlgorithm) throw new Error('x509: signature algorithm specifies an ' + (alg.key === RSA ? 'RSA' : alg.key === EC ? 'ECDSA' : 'Ed25519') + ' public key, but have public key of type ' + (csr.keyAlgorithm === RSA ? '*rsa.PublicKey' : csr.keyAlgorithm === EC ? '*ecdsa.PublicKey' : 'ed25519.PublicKey'))
+  if (alg.key !== csr.keyAlgorithm)
+    throw new Error(
+      'x509: signature algorithm specifies an ' +
+        (alg.key === RSA ? 'RSA' : alg.key === EC ? 'ECDSA' : 'Ed25519') +
+        ' public key, but have public key of type ' +
+        (csr.keyAlgorithm === RSA
+          ? '*rsa.PublicKey'
+          : csr.keyAlgorithm === EC
+            ? '*ecdsa.PublicKey'
+            : 'ed25519.PublicKey'),
+    )
   const subtle = crypto.subtle
   let ok = false
   if (alg.key === RSA) {
-    const key = await subtle.importKey('spki', csr.spki.slice(), { name: 'RSASSA-PKCS1-v1_5', hash: alg.hash! }, false, ['verify']).catch(() => { throw new Error('x509: cannot verify signature: malformed RSA public key') })
+    const key = await subtle
+      .importKey('spki', csr.spki.slice(), { name: 'RSASSA-PKCS1-v1_5', hash: alg.hash! }, false, [
+        'verify',
+      ])
+      .catch(() => {
+        throw new Error('x509: cannot verify signature: malformed RSA public key')
+      })
     ok = await subtle.verify('RSASSA-PKCS1-v1_5', key, csr.signature.slice(), csr.info.slice())
     if (!ok) throw new Error('crypto/rsa: verification error')
   } else if (alg.key === EC) {
     const curve = CURVES[csr.keyCurve ?? '']
     if (!curve) throw new Error('x509: unsupported elliptic curve')
-    const key = await subtle.importKey('spki', csr.spki.slice(), { name: 'ECDSA', namedCurve: curve.name }, false, ['verify']).catch(() => { throw new Error('x509: failed to unmarshal elliptic curve point') })
+    const key = await subtle
+      .importKey('spki', csr.spki.slice(), { name: 'ECDSA', namedCurve: curve.name }, false, [
+        'verify',
+      ])
+      .catch(() => {
+        throw new Error('x509: failed to unmarshal elliptic curve point')
+      })
     let raw: Uint8Array
     try {
       raw = ecdsaRaw(csr.signature, curve.size)
@@ -192,7 +235,11 @@ export async function checkSignature(csr: ParsedCSR): Promise<void> {
     ok = await subtle.verify({ name: 'ECDSA', hash: alg.hash! }, key, raw.slice(), csr.info.slice())
     if (!ok) throw new Error('x509: ECDSA verification failure')
   } else {
-    const key = await subtle.importKey('spki', csr.spki.slice(), { name: 'Ed25519' }, false, ['verify']).catch(() => { throw new Error('x509: malformed Ed25519 public key') })
+    const key = await subtle
+      .importKey('spki', csr.spki.slice(), { name: 'Ed25519' }, false, ['verify'])
+      .catch(() => {
+        throw new Error('x509: malformed Ed25519 public key')
+      })
     ok = await subtle.verify({ name: 'Ed25519' }, key, csr.signature.slice(), csr.info.slice())
     if (!ok) throw new Error('x509: Ed25519 verification failure')
   }
@@ -204,14 +251,18 @@ export function validateCertificatePEM(pemBytes: Uint8Array): string | undefined
   let text = new TextDecoder().decode(pemBytes)
   let blocks = 0
   for (let block = pemDecode(text); block; block = pemDecode(text)) {
-    if (block.type !== 'CERTIFICATE') return `only CERTIFICATE PEM blocks are allowed, found ${JSON.stringify(block.type)}`
+    if (block.type !== 'CERTIFICATE')
+      return `only CERTIFICATE PEM blocks are allowed, found ${JSON.stringify(block.type)}`
     if (block.headers) return 'no PEM block headers are permitted'
     blocks++
     try {
       const t = readTlv(block.bytes, 0)
-      if (t.tag !== 0x30 || t.end !== block.bytes.length) throw new Asn1Error('x509: malformed certificate')
+      if (t.tag !== 0x30 || t.end !== block.bytes.length)
+        throw new Asn1Error('x509: malformed certificate')
     } catch (e) {
-      return e instanceof Asn1Error && e.message.startsWith('x509') ? e.message : 'x509: malformed certificate'
+      return e instanceof Asn1Error && e.message.startsWith('x509')
+        ? e.message
+        : 'x509: malformed certificate'
     }
     text = block.rest
   }
