@@ -564,6 +564,22 @@ describe('pods/binding and bindings', () => {
       'name in URL does not match name in Binding object',
     )
     expect(await server.k('get', 'pods', '-o', 'wide')).toMatch(/^unbound\s.*\snode-a\s/m)
+    // ValidatePodBinding's aggregate is not an API status: kube-apiserver answers 500 with its text.
+    const noTarget = await server.request(
+      'POST',
+      '/api/v1/namespaces/default/pods/unbound/binding',
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Binding',
+        metadata: { name: 'unbound' },
+        target: { kind: 'Pod' },
+      }),
+      json,
+    )
+    expect(noTarget.status).toBe(500)
+    expect(JSON.parse(noTarget.body).message).toBe(
+      '[target.kind: Unsupported value: "Pod": supported values: "Node", "<empty>", target.name: Required value]',
+    )
   })
 })
 
@@ -655,6 +671,68 @@ ${POD('db-0', '{app: db}', 'drain-node')}`,
     const pdb = await jsonOf('get', 'pdb', 'db-pdb')
     expect(pdb.status.disruptionsAllowed).toBe(0)
     expect(Object.keys(pdb.status.disruptedPods)).toEqual(['db-0'])
+  })
+
+  it('lets an unready pod go while its budget is met, and refuses a pod under two budgets', async () => {
+    await server.k(
+      'apply',
+      '-f',
+      server.file(
+        'unready.yaml',
+        `${POD('cache-0', '{app: cache, tier: a}')}---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: cache-pdb, namespace: default}
+spec: {minAvailable: 1, selector: {matchLabels: {app: cache}}}
+`,
+      ),
+    )
+    await server.k(
+      'patch',
+      'pdb',
+      'cache-pdb',
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      JSON.stringify({
+        status: {
+          observedGeneration: 1,
+          disruptionsAllowed: 0,
+          currentHealthy: 1,
+          desiredHealthy: 1,
+          expectedPods: 2,
+        },
+      }),
+    )
+    const evict = (name: string) =>
+      server.request(
+        'POST',
+        `/api/v1/namespaces/default/pods/${name}/eviction`,
+        JSON.stringify({ apiVersion: 'policy/v1', kind: 'Eviction', metadata: { name } }),
+        json,
+      )
+    // Not ready, so not one of the healthy pods the budget counts: it goes, and the budget keeps its room.
+    expect((await evict('cache-0')).status).toBe(201)
+    expect((await jsonOf('get', 'pdb', 'cache-pdb')).status.disruptionsAllowed).toBe(0)
+
+    await server.k(
+      'apply',
+      '-f',
+      server.file(
+        'two.yaml',
+        `${POD('cache-1', '{app: cache, tier: a}')}---
+apiVersion: policy/v1
+kind: PodDisruptionBudget
+metadata: {name: tier-pdb, namespace: default}
+spec: {maxUnavailable: 1, selector: {matchLabels: {tier: a}}}
+`,
+      ),
+    )
+    const two = await evict('cache-1')
+    expect(two.status).toBe(500)
+    expect(JSON.parse(two.body).message).toBe(
+      'This pod has more than one PodDisruptionBudget, which the eviction subresource does not support.',
+    )
   })
 
   it('evicts a pod no budget covers, and lets a kubelet evict only its own pods', async () => {
