@@ -402,7 +402,7 @@ export class RegistryStore {
         await this.prepareUpdate(obj, old, ctx, subresource, attrs)
         const own = this.type.subresources?.updates?.[subresource]
         if (own) await own.beforeWrite?.(obj, old, this.store, ctx)
-        else await s.beforeWrite?.(obj, old, this.store, ctx)
+        else await s.beforeWrite?.(obj, old, this.store, ctx, subresource)
       } catch (e) {
         await RegistryStore.runHooks(hooks.abort)
         throw e

@@ -162,9 +162,10 @@ export interface Strategy {
   beforeCreate?(obj: KubeObject, store: Store, ctx?: RequestContext): Promise<void>
   /**
    * Checks that need the store or the requester before a create (old undefined) or update is stored, dryRun
-   * included: RBAC's escalation prevention, for example. Throws the StatusError to answer with.
+   * included: RBAC's escalation prevention, for example. Throws the StatusError to answer with. `subresource`
+   * is the one an update writes through ('' for the main resource, 'status').
    */
-  beforeWrite?(obj: KubeObject, old: KubeObject | undefined, store: Store, ctx: RequestContext): Promise<void>
+  beforeWrite?(obj: KubeObject, old: KubeObject | undefined, store: Store, ctx: RequestContext, subresource?: string): Promise<void>
   /** Release what beforeCreate took, once the object is finally removed. */
   afterDelete?(obj: KubeObject, store: Store): Promise<void>
   /**

@@ -310,6 +310,81 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: bob}]
     }
   })
 
+  it('issues through status only for users who may sign for the signer (CertificateSigning)', async () => {
+    await server.k(
+      'apply',
+      '-f',
+      server.file(
+        'signer.yaml',
+        `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: csr-status-writer}
+rules:
+- {apiGroups: [certificates.k8s.io], resources: [certificatesigningrequests], verbs: [get]}
+- {apiGroups: [certificates.k8s.io], resources: [certificatesigningrequests/status], verbs: [get, patch, update]}
+---
+apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRoleBinding
+metadata: {name: dave-csr-status-writer}
+roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: csr-status-writer}
+subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: dave}]
+`,
+      ),
+    )
+    const failed = JSON.stringify([
+      {
+        op: 'add',
+        path: '/status/conditions/-',
+        value: { type: 'Failed', status: 'True', reason: 'SignerError', message: 'no key' },
+      },
+    ])
+    const refused = await server.kubectl([
+      'patch',
+      'csr',
+      'alice',
+      '--subresource=status',
+      '--type=json',
+      '-p',
+      failed,
+      '--as=dave',
+    ])
+    expect(refused.code).not.toBe(0)
+    expect(refused.stderr).toContain(
+      'certificatesigningrequests.certificates.k8s.io "alice" is forbidden: user not permitted to sign requests with signerName "kubernetes.io/kube-apiserver-client"',
+    )
+    // The role kube-controller-manager's signer holds: sign for the kubernetes.io signers.
+    await server.k(
+      'apply',
+      '-f',
+      server.file(
+        'client-signer.yaml',
+        `apiVersion: rbac.authorization.k8s.io/v1
+kind: ClusterRole
+metadata: {name: client-signer}
+rules: [{apiGroups: [certificates.k8s.io], resources: [signers], resourceNames: [kubernetes.io/*], verbs: [sign]}]
+`,
+      ),
+    )
+    await server.k(
+      'create',
+      'clusterrolebinding',
+      'dave-signer',
+      '--clusterrole=client-signer',
+      '--user=dave',
+    )
+    await server.k(
+      'patch',
+      'csr',
+      'alice',
+      '--subresource=status',
+      '--type=json',
+      '-p',
+      failed,
+      '--as=dave',
+    )
+    expect(rows(await server.k('get', 'csr', 'alice'))[1].at(-1)).toBe('Approved,Failed')
+  })
+
   it('refuses a system:masters client certificate request (CertificateSubjectRestriction)', async () => {
     const r = await server.kubectl([
       'create',

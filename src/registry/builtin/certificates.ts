@@ -318,10 +318,15 @@ function preserveConditionInstances(csr: Obj, old: Obj, type: string): void {
 }
 
 /**
- * The CertificateApproval admission plugin: approving or denying needs the `approve` verb on the signer
- * (certificates.k8s.io signers, named after the signerName or its "<domain>/*").
+ * The CertificateApproval and CertificateSigning admission plugins: approving or denying needs the `approve`
+ * verb, issuing through status the `sign` verb, on the signer (certificates.k8s.io signers, named after the
+ * signerName or its "<domain>/*").
  */
-async function authorizeApproval(csr: Obj, ctx: RequestContext): Promise<void> {
+async function authorizeForSigner(
+  csr: Obj,
+  ctx: RequestContext,
+  verb: 'approve' | 'sign',
+): Promise<void> {
   const authorizer = ctx.auth?.authorizer
   if (!authorizer || !ctx.user) return
   const signerName = String(csr.spec?.signerName ?? '')
@@ -329,7 +334,7 @@ async function authorizeApproval(csr: Obj, ctx: RequestContext): Promise<void> {
   for (const name of names) {
     const r = await authorizer.authorize({
       user: ctx.user,
-      verb: 'approve',
+      verb,
       apiGroup: 'certificates.k8s.io',
       apiVersion: '*',
       resource: 'signers',
@@ -344,7 +349,7 @@ async function authorizeApproval(csr: Obj, ctx: RequestContext): Promise<void> {
   throw forbidden(
     { group: GK.group, resource: 'certificatesigningrequests' },
     csr.metadata?.name ?? '',
-    `user not permitted to approve requests with signerName ${JSON.stringify(signerName)}`,
+    `user not permitted to ${verb} requests with signerName ${JSON.stringify(signerName)}`,
   )
 }
 
@@ -363,7 +368,7 @@ const approval: UpdateSubresource = {
   validateUpdate: (obj, old) =>
     validateCSRUpdate(obj, old, { allowSettingApprovalConditions: true }),
   async beforeWrite(obj, _old, _store, ctx) {
-    await authorizeApproval(obj, ctx)
+    await authorizeForSigner(obj, ctx, 'approve')
   },
   ownedFields: [['status', 'conditions']],
 }
@@ -436,9 +441,18 @@ export const certificatesigningrequests = defineKind({
     validateUpdate: (obj, old) => validateCSRUpdate(obj, old),
     validateStatusUpdate: (obj, old) =>
       validateCSRUpdate(obj, old, { allowSettingCertificate: true }),
-    async beforeWrite(obj, old) {
+    async beforeWrite(obj, old, _store, ctx, subresource) {
+      if (old) {
+        // CertificateSigning: a status write that changes the certificate or the conditions signs.
+        const was = (old.status ?? {}) as Obj
+        const now = (obj.status ?? {}) as Obj
+        const changed =
+          (was.certificate ?? '') !== (now.certificate ?? '') ||
+          !semanticEqual(was.conditions ?? [], now.conditions ?? [])
+        if (subresource === 'status' && changed) await authorizeForSigner(old, ctx, 'sign')
+        return
+      }
       // The signature check of validateCSR, on create (the request is immutable afterwards).
-      if (old) return
       const spec = obj.spec as Obj
       const request = bytesOf(spec.request)
       let parsed: ParsedCSR
