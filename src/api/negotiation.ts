@@ -154,5 +154,10 @@ export function respondJSON(status: number, text: string): Response {
 }
 
 export function respondError(err: StatusError): Response {
+  if (err.bare) {
+    // Go's json.Encoder on a Status without TypeMeta, and net/http's sniffed content type.
+    const { kind: _k, apiVersion: _a, ...status } = err.toStatus()
+    return new Response(JSON.stringify(status) + '\n', { status: err.code, headers: { 'Content-Type': 'text/plain; charset=utf-8' } })
+  }
   return respondJSON(err.code, JSON.stringify(err.toStatus()))
 }

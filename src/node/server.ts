@@ -19,11 +19,13 @@ import type { Registry } from '../registry/registry'
 import { buildApp } from '../server/app'
 import { AdmissionConfigError, buildAdmission, type AdmissionChain } from '../admission/chain'
 import { nodeWebhookFetch } from './webhook-fetch'
-import { StatusError, unauthorized } from '../server/errors'
+import { unauthorized } from '../server/errors'
+import { readTimeout, writeTimeout } from '../registry/store-errors'
 import { authOptionsFromEnv, installAuthResources, ServerAuth, type AuthOptions } from '../auth/server-auth'
 import { etcdClient } from '../storage/etcd/client'
 import { EtcdStore } from '../storage/etcd/store'
 import { startControllers } from '../controllers/run'
+import { kmsV2Transformer, type KMSv2Transformer } from './kms'
 import { loadEncryptionConfiguration, TransformingStore } from '../storage/value'
 import { storageResources } from '../storage/value/transforming-store'
 import type { Store } from '../storage/store'
@@ -207,7 +209,7 @@ function flagNames(message: string): string {
 }
 
 /** --encryption-provider-config's transformers; a file kube-apiserver would refuse stops the start with kube's words. */
-function loadEncryption(file: string | undefined) {
+function loadEncryption(file: string | undefined, kmsProviders: KMSv2Transformer[]) {
   if (file === undefined) return undefined
   let text: string
   try {
@@ -217,7 +219,13 @@ function loadEncryption(file: string | undefined) {
     throw new StartupError(`error while parsing file: error opening encryption provider configuration file ${JSON.stringify(file)}: open ${file}: ${why}`)
   }
   try {
-    return loadEncryptionConfiguration(text, file)
+    return loadEncryptionConfiguration(text, file, {
+      kms: (c) => {
+        const t = kmsV2Transformer(c)
+        kmsProviders.push(t)
+        return t
+      },
+    })
   } catch (e) {
     throw new StartupError((e as Error).message)
   }
@@ -228,12 +236,11 @@ async function waitForEtcd(store: EtcdStore, endpoints: string[], timeoutMs: num
   let reason = ''
   for (;;) {
     try {
-      await store.currentRevision()
+      await store.probeRevision()
       return
     } catch (e) {
       const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.replace(/\s*Resolution note:.*$/, '')
-      // The client's circuit breaker hides the cause after a few failures: keep the cause.
-      if (!reason || !msg.includes('circuit breaker')) reason = msg
+      reason = msg
       if (Date.now() > deadline) throw new StartupError(`cannot reach etcd at ${endpoints.join(',')}: ${reason}`)
       await new Promise((r) => setTimeout(r, 500))
     }
@@ -326,7 +333,8 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     if (e instanceof FlagError) throw new StartupError(e.message)
     throw e
   }
-  const encryption = loadEncryption(cfg.encryptionProviderConfig)
+  const kmsProviders: KMSv2Transformer[] = []
+  const encryption = loadEncryption(cfg.encryptionProviderConfig, kmsProviders)
 
   let client
   try {
@@ -334,7 +342,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   } catch (e) {
     throw new StartupError(`etcd client: ${(e as Error).message}`)
   }
-  const store = new EtcdStore(client, { prefix: cfg.etcdPrefix })
+  const store = new EtcdStore(client, { prefix: cfg.etcdPrefix, requestTimeoutMs: cfg.requestTimeoutMs })
   // Everything but the compactor and shutdown goes through encryption at rest, when configured; the
   // authenticated data of a value is its etcd key, as kube-apiserver's.
   const apiStore: Store = encryption
@@ -379,6 +387,8 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     anonymous: () => cfg.anonymousAuth,
     admission: () => admission,
     conversion: { fetch: nodeWebhookFetch },
+    // kube-apiserver names a check per KMS plugin when the configuration is not reloaded automatically.
+    healthChecks: kmsProviders.map((t, i) => ({ name: `kms-provider-${i}`, check: () => t.check() })),
     // kube's `shutdown` readyz check: not ready from SIGTERM on, while --shutdown-delay-duration still serves.
     readyChecks: [{ name: 'shutdown', check: async () => { if (shutdownInitiated) throw new Error('shutdown initiated') } }],
   })
@@ -484,6 +494,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
       server.closeAllConnections()
       await closed
       store.close()
+      for (const t of kmsProviders) t.close()
     })()),
   }
 }
@@ -518,7 +529,9 @@ export function withRequestTimeout(timeoutMs: number, next: FetchHandler): Fetch
     if (parsed !== undefined && parsed > 0 && parsed < ms) ms = parsed
     let timer: ReturnType<typeof setTimeout> | undefined
     const timedOut = new Promise<Response>((resolveTimeout) => {
-      timer = setTimeout(() => resolveTimeout(respondError(new StatusError(504, 'Timeout', 'Timeout: request did not complete within requested timeout - context deadline exceeded', {}))), ms)
+      // A write's finisher answers at its deadline; a read has none, and kube's timeout filter answers.
+      const err = req.method === 'GET' || req.method === 'HEAD' ? readTimeout() : writeTimeout()
+      timer = setTimeout(() => resolveTimeout(respondError(err)), ms)
     })
     return Promise.race([Promise.resolve(next(req, env)), timedOut]).finally(() => clearTimeout(timer))
   }

@@ -146,6 +146,12 @@ export interface Strategy {
   validateStatusUpdate?(obj: KubeObject, old: KubeObject, ctx: RequestContext): FieldError[]
   /** PUT on a missing object creates it (kube-apiserver: true for a few kinds like Lease? no: for none of ours by default). */
   allowCreateOnUpdate?: boolean
+  /**
+   * A PUT without metadata.resourceVersion (or with "0") overwrites whatever is stored (the strategy's
+   * AllowUnconditionalUpdate). Default: it does, as for most kinds; false demands the version, as for
+   * CRDs, custom resources and admission configuration.
+   */
+  allowUnconditionalUpdate?: boolean
   /** metadata.generation is 1 on create and moves when the spec changes (kinds with a spec and status). */
   trackGeneration?: boolean
   /** Fields whose change moves metadata.generation. Default: everything but metadata and status. */

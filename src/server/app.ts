@@ -4,6 +4,7 @@ import { Hono } from 'hono'
 import { aggregatedContentType, aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroupDoc, apiGroupList, apiResourceList, apiVersions } from '../api/discovery'
 import { healthResponse, type HealthCheck } from '../api/health'
 import { respond, respondError } from '../api/negotiation'
+import { prettyJSON, wantsPrettyJSON } from '../api/pretty'
 import { serveOpenAPIV2, serveOpenAPIV3GroupVersion, serveOpenAPIV3Root } from '../api/openapi/handler'
 import { serveResource } from '../api/resources'
 import { checkCustomResourceRequest, CustomResourceDefinitions } from '../apiextensions/serving'
@@ -15,6 +16,7 @@ import type { Registry } from '../registry/registry'
 import type { UserInfo } from '../registry/types'
 import type { Store } from '../storage/store'
 import { methodNotAllowed, notFoundPath, StatusError, toStatusError, unauthorized } from './errors'
+import { interpretStrayStoreError } from '../registry/store-errors'
 import { authenticateRequest, type Authenticator } from './filters/authentication'
 import { allowAuthenticated, authorize } from './filters/authorization'
 import { impersonate } from './filters/impersonation'
@@ -37,6 +39,8 @@ export interface AppConfig {
   conversion?: ConversionOptions
   /** Runs before the first request is served in an isolate or process: bootstrap objects, for example. */
   ready?(store: Store): Promise<void>
+  /** Checks of /healthz, /livez and /readyz beyond the store's (the KMS plugins': kms-provider-0, ...). */
+  healthChecks?: HealthCheck[]
   /** More /readyz checks (Node mode's `shutdown`, which fails once a graceful shutdown has begun). */
   readyChecks?: HealthCheck[]
 }
@@ -47,15 +51,23 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   const app = new Hono<{ Variables: Variables }>()
   let ready: Promise<void> | undefined
 
-  app.onError((err) => {
-    const se = toStatusError(err)
+  app.onError((err, c) => {
+    const se = toStatusError(interpretStrayStoreError(err, c.req.method))
     if (!(err instanceof StatusError) && se.code >= 500) console.error('internal error', err)
     return respondError(se)
   })
   app.notFound(() => respondError(notFoundPath()))
 
-  // Outside everything else, as kube's DefaultBuildHandlerChain places it: any layer may warn, and every
-  // response, errors included, carries what was recorded.
+  // Registered first, so that it indents errors from every later step too.
+  app.use('*', async (c, next) => {
+    await next()
+    const url = new URL(c.req.url)
+    if (!/^\/apis?(\/|$)/.test(url.pathname) || c.get('info')?.verb === 'watch') return
+    if (wantsPrettyJSON(url.searchParams, c.req.header('user-agent'))) c.res = await prettyJSON(c.res)
+  })
+
+  // Outside everything but the indenting, as kube's DefaultBuildHandlerChain places it: any layer may
+  // warn, and every response, errors included, carries what was recorded.
   app.use('*', withWarningRecorder())
   app.use('*', async (c, next) => {
     const url = new URL(c.req.url)
@@ -82,7 +94,10 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   const healthChecks = (store: Store): HealthCheck[] => [
     { name: 'ping', check: async () => {} },
     { name: 'log', check: async () => {} },
-    { name: 'etcd', check: async () => { await store.currentRevision() } },
+    // kube-apiserver's etcd check gives up after --etcd-healthcheck-timeout (2s), sooner than a request
+    // waits for etcd.
+    { name: 'etcd', check: () => withinHealthcheckTimeout(store.currentRevision()) },
+    ...(cfg.healthChecks ?? []),
     { name: 'poststarthook/bootstrap-cluster', check: async () => { if (cfg.ready) await ready } },
   ]
   const checksFor = (endpoint: 'healthz' | 'livez' | 'readyz', store: Store) =>
@@ -108,7 +123,7 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   const customResources = new CustomResourceDefinitions(cfg.registry, cfg.conversion)
   app.use('*', async (c, next) => {
     const info = c.get('info')
-    if (!info.isResourceRequest && /^\/(api|apis|openapi)(\/|$)/.test(info.path)) await customResources.refreshAll(c.get('store'))
+    if (!info.isResourceRequest && /^\/(api|apis|openapi)(\/|$)/.test(info.path)) await customResources.refreshForDiscovery(c.get('store'))
     await next()
   })
 
@@ -154,4 +169,18 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
 
 function discoveryResponse(body: unknown, contentType: string): Response {
   return new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': contentType, 'Cache-Control': 'no-cache, private' } })
+}
+
+const ETCD_HEALTHCHECK_TIMEOUT_MS = 2_000
+
+async function withinHealthcheckTimeout(p: Promise<unknown>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('etcd health check timed out')), ETCD_HEALTHCHECK_TIMEOUT_MS)
+  })
+  try {
+    await Promise.race([p, late])
+  } finally {
+    if (timer !== undefined) clearTimeout(timer)
+  }
 }

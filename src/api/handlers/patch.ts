@@ -31,18 +31,14 @@ export async function patch(s: Scope): Promise<Response> {
     return respond(200, getScale(s.type, object), target.yaml)
   }
   const sub = s.info.subresource
-  // A patch that leaves resourceVersion alone applies to whatever is current (the patcher's retry loop);
-  // one that sets it is a precondition, and fails with a Conflict once the object has moved on.
-  const unpinned = (out: KubeObject, cur: KubeObject | undefined) => {
-    if (out.metadata && out.metadata.resourceVersion === cur?.metadata?.resourceVersion) delete out.metadata.resourceVersion
-    return out
-  }
+  // A patch that leaves resourceVersion alone carries the current one, so it applies to whatever is current
+  // (the registry store retries it on a conflict); one that sets it is a precondition.
   if (contentType === APPLY_PATCH_YAML) {
     const config = decodeApplyConfiguration(text)
-    const { object, created } = await s.rs.update(s.namespace, s.info.name, (cur) => unpinned(applyToLive(s, cur, structuredClone(config), opts, sub), cur), s.ctx, sub, { forceAllowCreate: true })
+    const { object, created } = await s.rs.update(s.namespace, s.info.name, (cur) => applyToLive(s, cur, structuredClone(config), opts, sub), s.ctx, sub, { forceAllowCreate: true })
     return respond(created ? 201 : 200, object, target.yaml)
   }
   // A retried attempt warns again; the recorder keeps each text once, as kube's does.
-  const { object } = await s.rs.update(s.namespace, s.info.name, (cur) => unpinned(withManagedFields(s, cur, patchOne(cur!), opts.manager, sub), cur), s.ctx, sub)
+  const { object } = await s.rs.update(s.namespace, s.info.name, (cur) => withManagedFields(s, cur, patchOne(cur!), opts.manager, sub), s.ctx, sub)
   return respond(200, object, target.yaml)
 }

@@ -17,6 +17,9 @@ export async function update(s: Scope): Promise<Response> {
   }
   const body = decodeForWrite(s, text, contentType, opts.fieldValidation)
   const sub = s.info.subresource
-  const { object, created } = await s.rs.update(s.namespace, s.info.name, (cur) => withManagedFields(s, cur, body, opts.manager, sub), s.ctx, sub)
+  // The body's uid is a precondition (rest.DefaultUpdatedObjectInfo's Preconditions); each attempt
+  // starts from the body as sent.
+  const preconditions = { uid: body.metadata?.uid }
+  const { object, created } = await s.rs.update(s.namespace, s.info.name, (cur) => withManagedFields(s, cur, structuredClone(body), opts.manager, sub), s.ctx, sub, { preconditions })
   return respond(created ? 201 : 200, object, target.yaml)
 }

@@ -1,14 +1,16 @@
 // A chunked stream of WatchEvents fed by the Store's watch (kube-apiserver's handlers/watch.go with the
 // cacher's selector semantics: an object entering or leaving the selector is ADDED or DELETED).
-import { resourceExpired, StatusError, toStatusError } from '../../server/errors'
+import { badRequest, StatusError, toStatusError } from '../../server/errors'
 import { decode, decodeAll, parseResourceVersion, storageKey } from '../../registry/store'
-import { isStoreError, type KeyValue, type Store, type StoreEvent } from '../../storage/store'
+import { interpretWatchError } from '../../registry/store-errors'
+import { type KeyValue, type Store, type StoreEvent } from '../../storage/store'
 import { groupVersion, type KubeObject, type ResourceType } from '../../registry/types'
 import { selectorFilter } from '../list-filter'
 import { negotiate } from '../negotiation'
 import { partialObjectMetadata, parseIncludeObject, toTable } from '../table'
 import type { Scope } from '../scope'
-import { decodeListOptions, decodeTableOptions, validateListOptions } from '../query'
+import { decodeListOptions, decodeTableOptions, validateListOptions, type ListOptions } from '../query'
+import { escapeFieldValue, parseFieldSelector } from '../selectors/fields'
 
 const BOOKMARK_INTERVAL_MS = 60_000
 const INITIAL_EVENTS_END_ANNOTATION = 'k8s.io/initial-events-end'
@@ -27,7 +29,7 @@ export function setMinRequestTimeout(seconds: number): void {
 export async function watch(s: Scope): Promise<Response> {
   const target = negotiate(s.req.headers.get('accept'), { table: true, metadata: true })
   const includeObject = parseIncludeObject(decodeTableOptions(s.query).includeObject)
-  const options = decodeListOptions(s.query)
+  const options = watchedName(decodeListOptions(s.query), s.info.name)
   const filter = selectorFilter(s.type, options)
   validateListOptions(options)
   const { resourceVersion: rvParam, sendInitialEvents, allowWatchBookmarks: allowBookmarks } = options
@@ -84,7 +86,7 @@ export async function watch(s: Scope): Promise<Response> {
         }
       } catch (e) {
         if (!abort.signal.aborted) {
-          const err = isStoreError(e, 'Compacted') ? resourceExpired(`too old resource version: ${rv} (${e.revision})`) : toStatusError(e)
+          const err = toStatusError(interpretWatchError(e, rv))
           try { send('ERROR', (err as StatusError).toStatus() as unknown as KubeObject) } catch { /* client already gone */ }
         }
       } finally {
@@ -107,6 +109,19 @@ export async function watch(s: Scope): Promise<Response> {
       'Cache-Control': 'no-cache, private',
     },
   })
+}
+
+/**
+ * The deprecated /watch/<resource>/<name> path watches one object: kube's ListResource makes the name a
+ * metadata.name field selector, and refuses a field selector that pins another name.
+ */
+function watchedName(options: ListOptions, name: string): ListOptions {
+  if (!name) return options
+  if (!options.fieldSelector) return { ...options, fieldSelector: `metadata.name=${escapeFieldValue(name)}` }
+  if (parseFieldSelector(options.fieldSelector).requiresExactMatch('metadata.name') !== name) {
+    throw badRequest("fieldSelector metadata.name doesn't match requested name")
+  }
+  return options
 }
 
 /**
