@@ -29,6 +29,8 @@ const KINDS = {
   'authentication.k8s.io/v1': 'SelfSubjectReview TokenRequest TokenReview',
   'authorization.k8s.io/v1': 'LocalSubjectAccessReview SelfSubjectAccessReview SelfSubjectRulesReview SubjectAccessReview',
   'storage.k8s.io/v1': 'CSIDriver CSINode CSIStorageCapacity StorageClass VolumeAttachment',
+  'certificates.k8s.io/v1': 'CertificateSigningRequest',
+  'node.k8s.io/v1': 'RuntimeClass',
   'discovery.k8s.io/v1': 'EndpointSlice',
   'events.k8s.io/v1': 'Event',
   'admissionregistration.k8s.io/v1': 'MutatingWebhookConfiguration ValidatingAdmissionPolicy ValidatingAdmissionPolicyBinding ValidatingWebhookConfiguration',
@@ -253,7 +255,7 @@ if (problems.length) {
   process.exit(1)
 }
 
-const ORDER = ['metav1', 'corev1', 'appsv1', 'batchv1', 'autoscalingv1', 'autoscalingv2', 'rbacv1', 'policyv1', 'networkingv1', 'schedulingv1', 'coordinationv1', 'authenticationv1', 'authorizationv1', 'storagev1', 'discoveryv1', 'eventsv1', 'admissionregistrationv1']
+const ORDER = ['metav1', 'corev1', 'appsv1', 'batchv1', 'autoscalingv1', 'autoscalingv2', 'rbacv1', 'policyv1', 'networkingv1', 'schedulingv1', 'coordinationv1', 'authenticationv1', 'authorizationv1', 'storagev1', 'certificatesv1', 'nodev1', 'discoveryv1', 'eventsv1', 'admissionregistrationv1']
 const aliases = [...out.keys()].sort((x, y) => ORDER.indexOf(x) - ORDER.indexOf(y))
 if (aliases.some((x) => !ORDER.includes(x))) throw new Error(`unordered package in ${aliases}`)
 const body = aliases.map((x) => {

@@ -100,6 +100,9 @@ export async function apiResourceList(registry: Registry, group: string, version
     if (t.subresources?.scale) {
       resources.push({ name: `${t.resource}/scale`, singularName: '', namespaced: t.namespaced, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: SUBRESOURCE_VERBS })
     }
+    for (const name of Object.keys(t.subresources?.updates ?? {})) {
+      resources.push({ name: `${t.resource}/${name}`, singularName: '', namespaced: t.namespaced, kind: t.kind, verbs: SUBRESOURCE_VERBS })
+    }
     for (const [name, sub] of Object.entries(t.createSubresources ?? {})) {
       resources.push({ name: `${t.resource}/${name}`, singularName: '', namespaced: t.namespaced, group: sub.group, version: sub.version, kind: sub.kind, verbs: ['create'] })
     }
@@ -121,6 +124,9 @@ function discoveryResource(t: ResourceType): Record<string, unknown> {
   if (t.subresources?.finalize) subresources.push({ subresource: 'finalize', responseKind: { group: t.group, version: t.version, kind: t.kind }, verbs: ['update'] })
   if (t.subresources?.status) subresources.push({ subresource: 'status', responseKind: { group: t.group, version: t.version, kind: t.kind }, verbs: SUBRESOURCE_VERBS })
   if (t.subresources?.scale) subresources.push({ subresource: 'scale', responseKind: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, verbs: SUBRESOURCE_VERBS })
+  for (const name of Object.keys(t.subresources?.updates ?? {})) {
+    subresources.push({ subresource: name, responseKind: { group: t.group, version: t.version, kind: t.kind }, verbs: SUBRESOURCE_VERBS })
+  }
   for (const [name, sub] of Object.entries(t.createSubresources ?? {})) {
     subresources.push({ subresource: name, responseKind: { group: sub.group, version: sub.version, kind: sub.kind }, verbs: ['create'] })
   }

@@ -38,7 +38,7 @@ export async function serveResource(
   const computed = type.virtualCreate !== undefined || (info.subresource !== '' && type.createSubresources?.[info.subresource] !== undefined)
   if (!computed && info.subresource) {
     const served = (info.subresource === 'status' && type.subresources?.status) || (info.subresource === 'scale' && type.subresources?.scale) ||
-      (info.subresource === 'finalize' && type.subresources?.finalize)
+      (info.subresource === 'finalize' && type.subresources?.finalize) || !!type.subresources?.updates?.[info.subresource]
     if (!served || info.parts.length > 3) throw notFoundPath()
     // namespaces/finalize takes a PUT only (kube's FinalizeREST is an Updater and nothing else).
     if (!(info.subresource === 'finalize' ? info.verb === 'update' : SUBRESOURCE_VERBS.has(info.verb))) throw methodNotSupported({ group: type.group, resource: `${type.resource}/${info.subresource}` }, info.verb)

@@ -162,7 +162,7 @@ function managerScope(s: Scope, subresource: string): FieldManagerScope | undefi
     // A schemaless kind still tracks ownership, with every part of it deduced from the values.
     return { schema: { name: 'object', definitions: { object: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true } } }, apiVersion: groupVersion(s.type), kind: s.type.kind, subresource, statusIsSubresource: !!s.type.subresources?.status }
   }
-  return { schema, apiVersion: groupVersion(s.type), kind: s.type.kind, subresource, statusIsSubresource: !!s.type.subresources?.status, scaleReplicasPath: s.type.subresources?.scale?.specReplicasPath.split('.') }
+  return { schema, apiVersion: groupVersion(s.type), kind: s.type.kind, subresource, statusIsSubresource: !!s.type.subresources?.status, scaleReplicasPath: s.type.subresources?.scale?.specReplicasPath.split('.'), subresourceFields: s.type.subresources?.updates?.[subresource]?.ownedFields }
 }
 
 /**

@@ -13,7 +13,7 @@ import type { Admission, Attributes, Operation } from '../admission/types'
 import { ObjectReader } from '../admission/reader'
 import { decodeContinue, encodeContinue } from './continue'
 import { validateObjectMeta, validateObjectMetaUpdate } from './validation'
-import { groupVersion, type KubeObject, type RequestContext, type ResourceType } from './types'
+import { groupVersion, type KubeObject, type RequestContext, type ResourceType, type Strategy } from './types'
 
 export interface ListOptions {
   /** Applied after decoding; pagination keeps reading until `limit` objects match. */
@@ -37,7 +37,8 @@ export interface DeleteOptions {
   gracePeriodSeconds?: number
 }
 
-export type Subresource = '' | 'status' | 'finalize'
+/** '' for the main resource, 'status', 'finalize', or one of the type's subresources.updates. */
+export type Subresource = string
 
 const GENERATE_NAME_CHARS = 'bcdfghjklmnpqrstvwxz2456789'
 /**
@@ -162,6 +163,11 @@ export class RegistryStore {
     options: RegistryStoreOptions = {},
   ) {
     this.admission = options.admission
+  }
+
+  /** A store for another kind that admits writes as this one does. */
+  forType(t: ResourceType): RegistryStore {
+    return new RegistryStore(t, this.store, { admission: this.admission })
   }
 
   /** admission.Attributes for one attempt at a write. */
@@ -425,7 +431,9 @@ export class RegistryStore {
       const attrs = this.attributes('UPDATE', namespace, name, obj, old, ctx, subresource, hooks)
       try {
         await this.prepareUpdate(obj, old, ctx, subresource, attrs)
-        await s.beforeWrite?.(obj, old, this.store, ctx)
+        const own = this.type.subresources?.updates?.[subresource]
+        if (own) await own.beforeWrite?.(obj, old, this.store, ctx)
+        else await s.beforeWrite?.(obj, old, this.store, ctx, subresource)
       } catch (e) {
         await RegistryStore.runHooks(hooks.abort)
         throw e
@@ -524,6 +532,10 @@ export class RegistryStore {
       s.prepareForStatusUpdate?.(obj, old)
     } else if (subresource === 'finalize') {
       s.prepareForFinalizeUpdate?.(obj, old)
+    } else if (subresource) {
+      const own = this.type.subresources?.updates?.[subresource]
+      if (!own) throw notFound(this.gr, meta.name ?? '')
+      own.prepareForUpdate(obj, old, ctx)
     } else {
       if (this.type.subresources?.status) {
         if (old.status === undefined) delete obj.status
@@ -543,7 +555,7 @@ export class RegistryStore {
     const errs = [
       ...validateObjectMeta(meta, { namespaced: this.type.namespaced, validateName: s.validateName }),
       ...validateObjectMetaUpdate(meta, oldMeta),
-      ...(s.validateUpdate?.(obj, old, ctx) ?? s.validate?.(obj, ctx) ?? []),
+      ...(this.validateUpdateFor(subresource)?.(obj, old, ctx) ?? s.validate?.(obj, ctx) ?? []),
     ]
     if (errs.length) throw invalid(this.gk, meta.name ?? '', errs)
     await this.admission?.validate(attrs)
@@ -614,6 +626,34 @@ export class RegistryStore {
           continue
         }
         throw interpret(e)
+      }
+    }
+  }
+
+  private validateUpdateFor(subresource: Subresource): Strategy['validateUpdate'] {
+    const s = this.type.strategy
+    if (subresource === 'status' && s.validateStatusUpdate) return s.validateStatusUpdate
+    return this.type.subresources?.updates?.[subresource]?.validateUpdate ?? s.validateUpdate
+  }
+
+  /**
+   * storage.GuaranteedUpdate: a read-modify-write of the stored object that no strategy, admission or
+   * validation sees, retried on a concurrent write; for the REST storages that change an object on a
+   * client's behalf (pods/binding). `tryUpdate` throws to give up; its object is written as it returns it.
+   */
+  async guaranteedUpdate(namespace: string | undefined, name: string, tryUpdate: (current: KubeObject) => KubeObject, opts: { dryRun?: boolean } = {}): Promise<KubeObject> {
+    const key = this.key(namespace, name)
+    for (;;) {
+      const kv = await this.read(key, (e) => interpretUpdateError(e, this.gr, name))
+      if (!kv) throw notFound(this.gr, name)
+      const obj = tryUpdate(await this.fromStorage(kv))
+      if (opts.dryRun) return obj
+      try {
+        return await this.fromStorage(await this.store.update(key, await this.toStorage(obj), kv.modRevision))
+      } catch (e) {
+        // Another write came first: start again from what it left, as GuaranteedUpdate does.
+        if (isStoreError(e, 'Conflict')) continue
+        throw interpretUpdateError(e, this.gr, name)
       }
     }
   }

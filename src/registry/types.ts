@@ -4,6 +4,7 @@ import type { AuthContext } from '../auth/context'
 import type { FieldError } from '../server/errors'
 import type { Store } from '../storage/store'
 import type { TypeSchema } from './schema/types'
+import type { RegistryStore } from './store'
 
 /** A Kubernetes object as JSON. Strategies work on plain objects; schemas validate their shape. */
 export type KubeObject = {
@@ -68,6 +69,23 @@ export interface VirtualCreateRequest {
   namespace: string
   /** The parent object's name, for a subresource. */
   name: string
+  /** A registry store for another kind, with the request's admission (pods/eviction deletes the pod). */
+  storeFor?(t: ResourceType): RegistryStore
+}
+
+/**
+ * A subresource that reads the whole object and writes only part of it, as kube's per-subresource strategies
+ * do (the CSR approval strategy, the pod ephemeral containers strategy).
+ */
+export interface UpdateSubresource {
+  /** obj is the client's object: make it old with only what this subresource may change taken from obj. */
+  prepareForUpdate(obj: KubeObject, old: KubeObject, ctx: RequestContext): void
+  /** The subresource's own update validation; the kind's validateUpdate when unset. */
+  validateUpdate?(obj: KubeObject, old: KubeObject, ctx: RequestContext): FieldError[]
+  /** Checks that need the store or the requester (an admission plugin of its own); throws the StatusError. */
+  beforeWrite?(obj: KubeObject, old: KubeObject, store: Store, ctx: RequestContext): Promise<void>
+  /** The fields a write through it owns for server-side apply (["status", "conditions"]). */
+  ownedFields: string[][]
 }
 
 export interface CreateSubresource {
@@ -124,6 +142,8 @@ export interface Strategy {
   validateUpdate?(obj: KubeObject, old: KubeObject, ctx: RequestContext): FieldError[]
   /** For a status subresource update: keep everything but status from old. Defaults to that. */
   prepareForStatusUpdate?(obj: KubeObject, old: KubeObject): void
+  /** The status subresource's own update validation, when it differs from validateUpdate (CSR's may set a certificate). */
+  validateStatusUpdate?(obj: KubeObject, old: KubeObject, ctx: RequestContext): FieldError[]
   /** PUT on a missing object creates it (kube-apiserver: true for a few kinds like Lease? no: for none of ours by default). */
   allowCreateOnUpdate?: boolean
   /**
@@ -148,9 +168,10 @@ export interface Strategy {
   beforeCreate?(obj: KubeObject, store: Store, ctx?: RequestContext): Promise<void>
   /**
    * Checks that need the store or the requester before a create (old undefined) or update is stored, dryRun
-   * included: RBAC's escalation prevention, for example. Throws the StatusError to answer with.
+   * included: RBAC's escalation prevention, for example. Throws the StatusError to answer with. `subresource`
+   * is the one an update writes through ('' for the main resource, 'status').
    */
-  beforeWrite?(obj: KubeObject, old: KubeObject | undefined, store: Store, ctx: RequestContext): Promise<void>
+  beforeWrite?(obj: KubeObject, old: KubeObject | undefined, store: Store, ctx: RequestContext, subresource?: string): Promise<void>
   /** Release what beforeCreate took, once the object is finally removed. */
   afterDelete?(obj: KubeObject, store: Store): Promise<void>
   /**
@@ -182,7 +203,14 @@ export interface ResourceType {
   /** The etcd key segment after /registry/ (kube-apiserver's layout: "services/specs", "minions", "ingress"). */
   storagePrefix: string
   /** Subresources served under the resource. */
-  subresources?: { status?: boolean; scale?: ScaleSpec; /** PUT-only namespaces/finalize. */ finalize?: boolean }
+  subresources?: {
+    status?: boolean
+    scale?: ScaleSpec
+    /** PUT-only namespaces/finalize. */
+    finalize?: boolean
+    /** Other get/update/patch views of the object (certificatesigningrequests/approval, pods/ephemeralcontainers). */
+    updates?: Record<string, UpdateSubresource>
+  }
   /** This type is a view of another type's storage (events.k8s.io/v1 Event over core/v1 Event). */
   convert?: {
     toStorage(obj: KubeObject): KubeObject

@@ -37,6 +37,8 @@ export function goValue(v: unknown): string {
   if (typeof v === 'number' || typeof v === 'boolean') return String(v)
   if (v === null || v === undefined) return 'null'
   if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return `[]string{${v.map(goQuote).join(', ')}}`
+  // A []byte field (a CSR's spec.request): Go prints each byte in hex.
+  if (v instanceof Uint8Array) return `[]byte{${Array.from(v, (b) => `0x${b.toString(16)}`).join(', ')}}`
   return '"object"'
 }
 

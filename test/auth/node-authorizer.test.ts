@@ -48,6 +48,28 @@ describe('Node authorizer', () => {
     expect(await z.authorize(a({ verb: 'delete', name: 'pull' }))).toEqual({ decision: 'NoOpinion', reason: 'can only read resources of this type' })
   })
 
+  it('lets a node get the VolumeAttachments for it and keep only its own CSINode', async () => {
+    await store.put('/registry/volumeattachments/va-mine', { metadata: { name: 'va-mine' }, spec: { attacher: 'd.example.com', nodeName: 'n1', source: { persistentVolumeName: 'pv-1' } } })
+    await store.put('/registry/volumeattachments/va-other', { metadata: { name: 'va-other' }, spec: { attacher: 'd.example.com', nodeName: 'n2', source: { persistentVolumeName: 'pv-2' } } })
+    const va = (over: Partial<Attributes>) => a({ apiGroup: 'storage.k8s.io', resource: 'volumeattachments', namespace: '', ...over })
+    expect((await z.authorize(va({ name: 'va-mine' }))).decision).toBe('Allow')
+    expect(await z.authorize(va({ name: 'va-other' }))).toEqual({ decision: 'NoOpinion', reason: "no relationship found between node 'n1' and this object" })
+    expect(await z.authorize(va({ verb: 'list' }))).toEqual({ decision: 'NoOpinion', reason: 'can only get individual resources of this type' })
+    const csinode = (over: Partial<Attributes>) => a({ apiGroup: 'storage.k8s.io', resource: 'csinodes', namespace: '', ...over })
+    expect((await z.authorize(csinode({ verb: 'update', name: 'n1' }))).decision).toBe('Allow')
+    expect((await z.authorize(csinode({ verb: 'create' }))).decision).toBe('Allow')
+    expect(await z.authorize(csinode({ verb: 'update', name: 'n2' }))).toEqual({ decision: 'NoOpinion', reason: 'can only access CSINode with the same name as the requesting node' })
+    // What the system:node role grants for TLS bootstrap, runtime classes, CSI drivers and evictions, and no binding.
+    const rule = async (over: Partial<Attributes>) => (await z.authorize(a({ namespace: '', ...over }))).decision
+    expect(await rule({ apiGroup: 'certificates.k8s.io', resource: 'certificatesigningrequests', verb: 'create' })).toBe('Allow')
+    expect(await rule({ apiGroup: 'certificates.k8s.io', resource: 'certificatesigningrequests', verb: 'watch' })).toBe('Allow')
+    expect(await rule({ apiGroup: 'certificates.k8s.io', resource: 'certificatesigningrequests', subresource: 'approval', verb: 'update', name: 'x' })).toBe('NoOpinion')
+    expect(await rule({ apiGroup: 'node.k8s.io', resource: 'runtimeclasses', verb: 'list' })).toBe('Allow')
+    expect(await rule({ apiGroup: 'storage.k8s.io', resource: 'csidrivers', verb: 'watch' })).toBe('Allow')
+    expect(await rule({ resource: 'pods', subresource: 'eviction', verb: 'create', namespace: 'default', name: 'web' })).toBe('Allow')
+    expect(await rule({ resource: 'pods', subresource: 'binding', verb: 'create', namespace: 'default', name: 'web' })).toBe('NoOpinion')
+  })
+
   it('lets a node keep only its own lease, and falls back to the system:node rules', async () => {
     const lease = (name: string, namespace = 'kube-node-lease') => a({ apiGroup: 'coordination.k8s.io', resource: 'leases', namespace, name, verb: 'update' })
     expect((await z.authorize(lease('n1'))).decision).toBe('Allow')

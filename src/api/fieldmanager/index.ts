@@ -36,6 +36,8 @@ export interface FieldManagerScope {
   statusIsSubresource: boolean
   /** For the scale subresource: the one field a Scale write sets in the object ("spec.replicas"). */
   scaleReplicasPath?: string[]
+  /** For a subresource that writes part of the object (CSR approval): the fields its writes own. */
+  subresourceFields?: string[][]
 }
 
 interface Manager { entry: ManagedFieldsEntry; set: FieldSet }
@@ -91,6 +93,7 @@ function ownable(scope: FieldManagerScope): (p: Path) => boolean {
       const second = p[1]
       if ('field' in second && STRIPPED_META.has(second.field)) return false
     }
+    if (scope.subresourceFields) return scope.subresourceFields.some((want) => want.every((f, i) => p[i] && 'field' in p[i] && (p[i] as { field: string }).field === f))
     if (scope.subresource === 'status') return first === 'status'
     if (scope.subresource === 'scale') {
       const want = scope.scaleReplicasPath ?? ['spec', 'replicas']

@@ -30,7 +30,7 @@ export async function patch(s: Scope): Promise<Response> {
     }, s.ctx)
     return respond(200, getScale(s.type, object), target.yaml)
   }
-  const sub = s.info.subresource === 'status' ? 'status' : ''
+  const sub = s.info.subresource
   // A patch that leaves resourceVersion alone carries the current one, so it applies to whatever is current
   // (the registry store retries it on a conflict); one that sets it is a precondition.
   if (contentType === APPLY_PATCH_YAML) {

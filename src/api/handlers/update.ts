@@ -16,7 +16,7 @@ export async function update(s: Scope): Promise<Response> {
     return respond(200, getScale(s.type, object), target.yaml)
   }
   const body = decodeForWrite(s, text, contentType, opts.fieldValidation)
-  const sub = s.info.subresource === 'status' || s.info.subresource === 'finalize' ? s.info.subresource : ''
+  const sub = s.info.subresource
   // The body's uid is a precondition (rest.DefaultUpdatedObjectInfo's Preconditions); each attempt
   // starts from the body as sent.
   const preconditions = { uid: body.metadata?.uid }

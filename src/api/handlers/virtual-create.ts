@@ -4,7 +4,7 @@
 import { decodeObject, negotiate, readBodyText, respond } from '../negotiation'
 import { parseDryRun, type Scope } from '../scope'
 import { methodNotAllowed, notFoundPath } from '../../server/errors'
-import { groupVersion } from '../../registry/types'
+import { groupVersion, type ResourceType } from '../../registry/types'
 
 export async function virtualCreate(s: Scope): Promise<Response> {
   const sub = s.info.subresource ? s.type.createSubresources?.[s.info.subresource] : undefined
@@ -14,7 +14,7 @@ export async function virtualCreate(s: Scope): Promise<Response> {
   s.ctx.dryRun = parseDryRun(s.query)
   const into = sub ? { apiVersion: `${sub.group}/${sub.version}`, kind: sub.kind } : { apiVersion: groupVersion(s.type), kind: s.type.kind }
   const body = decodeObject(await readBodyText(s.req), s.req.headers.get('content-type') ?? '', into)
-  const req = { store: s.store, ctx: s.ctx, namespace: s.namespace ?? '', name: s.info.name }
+  const req = { store: s.store, ctx: s.ctx, namespace: s.namespace ?? '', name: s.info.name, storeFor: (t: ResourceType) => s.rs.forType(t) }
   const out = sub ? await sub.create(body, req) : await s.type.virtualCreate!(body, req)
   return respond(201, out, target.yaml)
 }

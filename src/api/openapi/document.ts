@@ -142,6 +142,7 @@ function pathsFor(t: ResourceType, names: TypeNames): Map<string, PathItem> {
   if (can('delete')) add(item, itemParams, { verb: 'delete', action: 'delete', id: `delete${G}${ns}${t.kind}`, description: `delete a ${t.kind}`, gvk, params: DELETE_PARAMS, body: { schema: `${META}.DeleteOptions`, types: ['*/*'] }, responses: { '200': { schema: t.returnDeletedObject ? names.object : `${META}.Status`, description: 'OK' }, '202': { schema: t.returnDeletedObject ? names.object : `${META}.Status`, description: 'Accepted' } }, produces: OBJECT_TYPES })
   if (t.subresources?.status) itemOps(`${item}/status`, 'status', names.object, gvk)
   if (t.subresources?.scale) itemOps(`${item}/scale`, 'scale', SCALE, { group: 'autoscaling', version: 'v1', kind: 'Scale' })
+  for (const sub of Object.keys(t.subresources?.updates ?? {})) itemOps(`${item}/${sub}`, sub, names.object, gvk)
   for (const [sub, cs] of Object.entries(t.createSubresources ?? {})) {
     const csGVK = { group: cs.group, version: cs.version, kind: cs.kind }
     const schema = `io.k8s.api.${cs.group ? cs.group.split('.')[0] : 'core'}.${cs.version}.${cs.kind}`

@@ -26,6 +26,8 @@ export const PROTOBUF_KINDS: Record<string, string> = {
   'authentication.k8s.io/v1': 'SelfSubjectReview TokenRequest TokenReview',
   'authorization.k8s.io/v1': 'LocalSubjectAccessReview SelfSubjectAccessReview SelfSubjectRulesReview SubjectAccessReview',
   'storage.k8s.io/v1': 'CSIDriver CSINode CSIStorageCapacity StorageClass VolumeAttachment',
+  'certificates.k8s.io/v1': 'CertificateSigningRequest',
+  'node.k8s.io/v1': 'RuntimeClass',
   'discovery.k8s.io/v1': 'EndpointSlice',
   'events.k8s.io/v1': 'Event',
   'admissionregistration.k8s.io/v1': 'MutatingWebhookConfiguration ValidatingAdmissionPolicy ValidatingAdmissionPolicyBinding ValidatingWebhookConfiguration',
@@ -416,6 +418,18 @@ export const PROTOBUF_MESSAGES: Record<string, string> = {
     VolumeAttachmentStatus: 1 attached! b, 2 attachmentMetadata {s:s}, 3 attachError *VolumeError, 4 detachError *VolumeError
     VolumeError: 1 time metav1.Time, 2 message s
     VolumeNodeResources: 1 count *i32
+  `,
+  certificatesv1: `
+    CertificateSigningRequest: 1 metadata metav1.ObjectMeta, 2 spec! CertificateSigningRequestSpec, 3 status CertificateSigningRequestStatus
+    CertificateSigningRequestCondition: 1 type! s, 6 status! s, 2 reason s, 3 message s, 4 lastUpdateTime metav1.Time, 5 lastTransitionTime metav1.Time
+    CertificateSigningRequestSpec: 1 request! bytes, 7 signerName! s, 8 expirationSeconds *i32, 5 usages []s, 2 username s, 3 uid s, 4 groups []s, 6 extra {s:ExtraValue}
+    CertificateSigningRequestStatus: 1 conditions []CertificateSigningRequestCondition, 2 certificate bytes
+    ExtraValue: []s
+  `,
+  nodev1: `
+    Overhead: 1 podFixed {s:resource.Quantity}
+    RuntimeClass: 1 metadata metav1.ObjectMeta, 2 handler! s, 3 overhead *Overhead, 4 scheduling *Scheduling
+    Scheduling: 1 nodeSelector {s:s}, 2 tolerations []corev1.Toleration
   `,
   discoveryv1: `
     Endpoint: 1 addresses! []s, 2 conditions EndpointConditions, 3 hostname *s, 4 targetRef *corev1.ObjectReference, 5 deprecatedTopology {s:s}, 6 nodeName *s, 7 zone *s, 8 hints *EndpointHints

@@ -14,7 +14,8 @@ import { namespaces } from './namespaces'
 import { networkingResources } from './networking'
 import { nodes } from './nodes'
 import { persistentvolumeclaims, persistentvolumes } from './persistentvolumes'
-import { pods } from './pods'
+import { pods as podsType } from './pods'
+import { bindingsType, bindingSubresource, evictionSubresource } from './pod-subresources'
 import { poddisruptionbudgets } from './policy'
 import { podtemplates } from './podtemplates'
 import { rbacResources } from './rbac'
@@ -24,12 +25,20 @@ import { priorityclasses } from './scheduling'
 import { secrets } from './secrets'
 import { serviceaccounts } from './serviceaccounts'
 import { services } from './services'
-import { storageclasses } from './storage'
+import { csidrivers, csinodes, csistoragecapacities, storageclasses, volumeattachments } from './storage'
+import { certificatesigningrequests } from './certificates'
+import { runtimeclasses } from './node'
 import { customresourcedefinitions } from '../../apiextensions/crd'
+
+// pods/binding and pods/eviction write pods and PodDisruptionBudgets through their own kinds.
+const pods: ResourceType = {
+  ...podsType,
+  createSubresources: { binding: bindingSubresource(podsType), eviction: evictionSubresource(podsType, poddisruptionbudgets) },
+}
 
 export const builtinResources: ResourceType[] = [
   // core/v1
-  configmaps, endpoints, events, limitranges, namespaces, nodes, persistentvolumeclaims, persistentvolumes, pods, podtemplates,
+  bindingsType(podsType), configmaps, endpoints, events, limitranges, namespaces, nodes, persistentvolumeclaims, persistentvolumes, pods, podtemplates,
   replicationcontrollers, resourcequotas, secrets, serviceaccounts, services,
   ...appsResources,
   ...batchResources,
@@ -38,7 +47,9 @@ export const builtinResources: ResourceType[] = [
   endpointslices,
   ...networkingResources,
   poddisruptionbudgets,
-  storageclasses,
+  storageclasses, csidrivers, csinodes, csistoragecapacities, volumeattachments,
+  certificatesigningrequests,
+  runtimeclasses,
   priorityclasses,
   horizontalpodautoscalers,
   ...rbacResources,

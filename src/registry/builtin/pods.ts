@@ -3,11 +3,12 @@ import { col } from '../printers/format'
 import { podSummary, readinessGates } from '../printers/pod'
 import { defineKind, fieldsAt, printer, type Obj } from './define'
 import { defaultPod, podQOS, validatePodSpec, validatePodSpecUpdate } from './podspec'
+import { ephemeralContainersSubresource } from './pod-subresources'
 
 
 export const pods = defineKind({
   group: '', version: 'v1', resource: 'pods', kind: 'Pod', namespaced: true, shortNames: ['po'], categories: ['all'], returnDeletedObject: true,
-  subresources: { status: true },
+  subresources: { status: true, updates: { ephemeralcontainers: ephemeralContainersSubresource } },
   schema: 'CoreV1Pod',
   initialStatus: (pod) => ({ phase: 'Pending', qosClass: podQOS(pod.spec ?? {}) }),
   strategy: {

@@ -41,6 +41,12 @@ import { validate as RbacV1Role } from 'kubernetes-models/_schemas/IoK8sApiRbacV
 import { validate as RbacV1RoleBinding } from 'kubernetes-models/_schemas/IoK8sApiRbacV1RoleBinding'
 import { validate as SchedulingV1PriorityClass } from 'kubernetes-models/_schemas/IoK8sApiSchedulingV1PriorityClass'
 import { validate as StorageV1StorageClass } from 'kubernetes-models/_schemas/IoK8sApiStorageV1StorageClass'
+import { validate as CertificatesV1CertificateSigningRequest } from 'kubernetes-models/_schemas/IoK8sApiCertificatesV1CertificateSigningRequest'
+import { validate as NodeV1RuntimeClass } from 'kubernetes-models/_schemas/IoK8sApiNodeV1RuntimeClass'
+import { validate as StorageV1CSIDriver } from 'kubernetes-models/_schemas/IoK8sApiStorageV1CSIDriver'
+import { validate as StorageV1CSINode } from 'kubernetes-models/_schemas/IoK8sApiStorageV1CSINode'
+import { validate as StorageV1CSIStorageCapacity } from 'kubernetes-models/_schemas/IoK8sApiStorageV1CSIStorageCapacity'
+import { validate as StorageV1VolumeAttachment } from 'kubernetes-models/_schemas/IoK8sApiStorageV1VolumeAttachment'
 import type { SchemaValidator } from './schema'
 
 export const schemas = {
@@ -54,6 +60,8 @@ export const schemas = {
   DiscoveryV1EndpointSlice, EventsV1Event, NetworkingV1Ingress, NetworkingV1IngressClass, NetworkingV1NetworkPolicy,
   PolicyV1PodDisruptionBudget, RbacV1ClusterRole, RbacV1ClusterRoleBinding, RbacV1Role, RbacV1RoleBinding,
   SchedulingV1PriorityClass, StorageV1StorageClass,
+  CertificatesV1CertificateSigningRequest, NodeV1RuntimeClass, StorageV1CSIDriver, StorageV1CSINode,
+  StorageV1CSIStorageCapacity, StorageV1VolumeAttachment,
 } satisfies Record<string, SchemaValidator>
 
 export type SchemaName = keyof typeof schemas

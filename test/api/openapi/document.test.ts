@@ -92,6 +92,8 @@ describe('OpenAPI v2', () => {
 })
 
 // Wording checked against kube-apiserver's own document (kubernetes/kubernetes api/openapi-spec/swagger.json).
+const UNDESCRIBED_IN_KUBE = new Set(['CertificateSigningRequest.metadata'])
+
 describe("kube's descriptions in /openapi/v2", () => {
   const doc = openapiV2Document(registry) as Any
   const params = (op: Any, path: Any) => Object.fromEntries([...(path.parameters ?? []), ...(op.parameters ?? [])].map((p: Any) => [p.name, p.description]))
@@ -111,7 +113,11 @@ describe("kube's descriptions in /openapi/v2", () => {
     for (const t of kinds) {
       const def = doc.definitions[`io.k8s.api.${t.group ? t.group.split('.')[0] : 'core'}.${t.version}.${t.kind}`]
       expect(def.description, t.kind).toBeTruthy()
-      for (const [f, p] of Object.entries(def.properties as Any)) expect(p.description, `${t.kind}.${f}`).toBeTruthy()
+      for (const [f, p] of Object.entries(def.properties as Any)) {
+        // kube's own document leaves these undescribed (no doc comment on the Go field).
+        if (UNDESCRIBED_IN_KUBE.has(`${t.kind}.${f}`)) expect(p.description, `${t.kind}.${f}`).toBeUndefined()
+        else expect(p.description, `${t.kind}.${f}`).toBeTruthy()
+      }
     }
   })
 
