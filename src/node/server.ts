@@ -21,6 +21,8 @@ import { startControllers } from '../controllers/run'
 import { startCompactor } from './compactor'
 import type { NodeConfig } from './flags'
 import { writeKubeconfig } from './kubeconfig'
+import { InProcessMetrics } from '../metrics/cluster'
+import { processMetrics } from './process-metrics'
 import { createCA, ensurePair, ensureServiceAccountKey, servingHosts, signCertificate } from './pki'
 import { ClientCertificateAuthenticator, rejectedClientCertificate, tlsSocket } from './x509'
 
@@ -179,6 +181,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     anonymous: () => cfg.anonymousAuth,
     admission: () => admission,
     conversion: { fetch: nodeWebhookFetch },
+    metrics: new InProcessMetrics(processMetrics()),
   })
 
   // Requests in flight, so shutdown can wait for them (writes above all) before closing etcd.

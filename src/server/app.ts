@@ -1,4 +1,4 @@
-// Builds the Hono app from a Config and a Store factory: request info → authentication →
+// Builds the Hono app from a Config and a Store factory: request info → metrics → authentication →
 // impersonation → authorization → the API. No globals: the Worker and Node mode each build their own.
 import { Hono } from 'hono'
 import { aggregatedContentType, aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroupDoc, apiGroupList, apiResourceList, apiVersions } from '../api/discovery'
@@ -20,6 +20,11 @@ import { allowAuthenticated, authorize } from './filters/authorization'
 import { impersonate } from './filters/impersonation'
 import { parseRequestInfo, type RequestInfo } from './filters/request-info'
 import type { ConversionOptions } from '../apiextensions/conversion/webhook'
+import { compressUsername, metrics, SLI_METRICS } from '../metrics/apiserver'
+import { InProcessMetrics, type MetricsBackend } from '../metrics/cluster'
+import { REACHED_HANDLER, requestMetrics } from '../metrics/middleware'
+import type { Registry as MetricsRegistry } from '../metrics/registry'
+import { instrumentStore, KeyResources } from '../metrics/store'
 
 export interface AppConfig {
   registry: Registry
@@ -36,9 +41,11 @@ export interface AppConfig {
   conversion?: ConversionOptions
   /** Runs before the first request is served in an isolate or process: bootstrap objects, for example. */
   ready?(store: Store): Promise<void>
+  /** Where /metrics counts live (the edge: the cluster's Durable Object); in this process by default. */
+  metrics?: MetricsBackend
 }
 
-type Variables = { info: RequestInfo; user: UserInfo; store: Store; auth: AuthContext }
+type Variables = { info: RequestInfo; user: UserInfo; store: Store; auth: AuthContext; [REACHED_HANDLER]: boolean }
 
 export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   const app = new Hono<{ Variables: Variables }>()
@@ -51,10 +58,16 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   })
   app.notFound(() => respondError(notFoundPath()))
 
+  const metricsBackend = cfg.metrics ?? new InProcessMetrics()
+  const keyResources = new KeyResources(cfg.registry)
+
   app.use('*', async (c, next) => {
-    const url = new URL(c.req.url)
-    c.set('info', parseRequestInfo(c.req.method, url))
-    const store = cfg.store(c.env)
+    c.set('info', parseRequestInfo(c.req.method, new URL(c.req.url)))
+    await next()
+  })
+  app.use('*', requestMetrics({ recorded: (c) => metricsBackend.recorded(c) }))
+  app.use('*', async (c, next) => {
+    const store = instrumentStore(cfg.store(c.env), keyResources)
     c.set('store', store)
     if (cfg.ready) {
       ready ??= cfg.ready(store).catch((e) => {
@@ -63,13 +76,20 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
       })
       await ready
     }
+    const started = performance.now()
     const auth = await authenticateRequest(c.req.raw, cfg.authenticators(c.env, store), cfg.anonymous?.(c.env) ?? false)
+    // WithAuthentication's metrics: "error" when a credential was refused, "failure" when there was none.
+    const result = auth.user ? 'success' : auth.presented ? 'error' : 'failure'
+    metrics.authenticationAttempts.inc([result])
+    metrics.authenticationDuration.observe([result], (performance.now() - started) / 1000)
     if (!auth.user) return respondError(unauthorized())
+    metrics.authenticatedUserRequests.inc([compressUsername(auth.user.username)])
     const authContext = cfg.auth ? await cfg.auth(c.env, store) : { authorizer: allowAuthenticated }
     const user = await impersonate(c.req.raw.headers, auth.user, authContext.authorizer)
     c.set('user', user)
     c.set('auth', authContext)
     await authorize(authContext.authorizer, user, c.get('info'))
+    c.set(REACHED_HANDLER, true)
     await next()
   })
 
@@ -79,10 +99,38 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     { name: 'etcd', check: async () => { await store.currentRevision() } },
     { name: 'poststarthook/bootstrap-cluster', check: async () => { if (cfg.ready) await ready } },
   ]
+  // Each check's outcome goes to /metrics/slis (component-base's slis: kubernetes_healthcheck{,s_total}).
+  const recordedChecks = (store: Store, type: string): HealthCheck[] =>
+    healthChecks(store).map((h) => ({
+      name: h.name,
+      check: async () => {
+        try {
+          await h.check()
+          metrics.healthcheck.set([h.name, type], 1)
+          metrics.healthchecksTotal.inc([h.name, 'success', type])
+        } catch (e) {
+          metrics.healthcheck.set([h.name, type], 0)
+          metrics.healthchecksTotal.inc([h.name, 'error', type])
+          throw e
+        }
+      },
+    }))
   for (const endpoint of ['healthz', 'livez', 'readyz'] as const) {
-    app.get(`/${endpoint}`, (c) => healthResponse(endpoint, healthChecks(c.get('store')), new URL(c.req.url)))
-    app.get(`/${endpoint}/:check{.+}`, (c) => healthResponse(endpoint, healthChecks(c.get('store')), new URL(c.req.url), c.req.param('check')))
+    app.get(`/${endpoint}`, (c) => healthResponse(endpoint, recordedChecks(c.get('store'), endpoint), new URL(c.req.url)))
+    app.get(`/${endpoint}/:check{.+}`, (c) =>
+      healthResponse(endpoint, recordedChecks(c.get('store'), endpoint), new URL(c.req.url), c.req.param('check')),
+    )
   }
+  // Prometheus' text format, version 0.0.4, as kube-apiserver's legacyregistry handler serves it.
+  const exposition = (registries: MetricsRegistry[], slis: boolean) =>
+    new Response(registries.map((r) => r.render((m) => SLI_METRICS.has(m.name) === slis)).join(''), {
+      headers: { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' },
+    })
+  app.get('/metrics', async (c) => {
+    await customResources.refreshAll(c.get('store'))
+    return exposition(await metricsBackend.collect(c, c.get('store'), keyResources), false)
+  })
+  app.get('/metrics/slis', async (c) => exposition(await metricsBackend.collect(c, c.get('store'), keyResources), true))
   app.get('/version', () => respond(200, versionInfo()))
   // Service account issuer discovery, served only when a signing key is configured.
   app.get(OPENID_CONFIGURATION_PATH, (c) => {

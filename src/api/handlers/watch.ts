@@ -8,6 +8,7 @@ import { selectorFilter } from '../list-filter'
 import { negotiate } from '../negotiation'
 import { partialObjectMetadata, parseIncludeObject, toTable } from '../table'
 import { queryInt, type Scope } from '../scope'
+import { metrics } from '../../metrics/apiserver'
 
 const BOOKMARK_INTERVAL_MS = 60_000
 const INITIAL_EVENTS_END_ANNOTATION = 'k8s.io/initial-events-end'
@@ -63,7 +64,15 @@ export async function watch(s: Scope): Promise<Response> {
         if (target.as) return partialObjectMetadata(object, target.version)
         return object
       }
-      const send = (t: WatchEventType, object: KubeObject) => controller.enqueue(encoder.encode(JSON.stringify({ type: t, object: render(t, object) }) + '\n'))
+      // The watched kind's series (handlers/watch.go: apiserver_watch_events_total and _sizes).
+      const kindLabels = [type.group, type.version, type.kind]
+      const send = (t: WatchEventType, object: KubeObject) => {
+        const bytes = encoder.encode(JSON.stringify({ type: t, object: render(t, object) }) + '\n')
+        metrics.watchEvents.inc(kindLabels)
+        metrics.watchEventsSizes.observe(kindLabels, bytes.byteLength)
+        controller.enqueue(bytes)
+      }
+      metrics.registeredWatchers.inc(kindLabels)
       try {
         let from = rv
         if (initialEvents) {
@@ -88,6 +97,7 @@ export async function watch(s: Scope): Promise<Response> {
           try { send('ERROR', (err as StatusError).toStatus() as unknown as KubeObject) } catch { /* client already gone */ }
         }
       } finally {
+        metrics.registeredWatchers.dec(kindLabels)
         clearTimeout(timer)
         abort.abort()
         try { controller.close() } catch { /* cancelled */ }
