@@ -16,11 +16,16 @@ const { values } = parseArgs({
   options: {
     port: { type: 'string', default: '8787' },
     'state-dir': { type: 'string', default: '.local' },
+    'encryption-provider-config': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 })
 if (values.help) {
-  console.log('Usage: npm start -- [--port N] [--state-dir DIR]')
+  console.log(`Usage: npm start -- [--port N] [--state-dir DIR] [--encryption-provider-config FILE]
+
+  --encryption-provider-config FILE  kube-apiserver's EncryptionConfiguration: the Worker gets it as the
+                                     ENCRYPTION_PROVIDER_CONFIG secret and encrypts Secrets (or what it names)
+                                     before they reach the Durable Object`)
   process.exit(0)
 }
 const port = Number(values.port)
@@ -58,6 +63,25 @@ writeFileSync(join(stateDir, 'dev.env'), [
   `SERVICE_ACCOUNT_SIGNING_KEY='${saKeyJwk}'`,
   '',
 ].join('\n'), { mode: 0o600 })
+
+// Encryption at rest: the configuration file's text, keys included, as the Worker secret a deployment would set
+// (wrangler secret put ENCRYPTION_PROVIDER_CONFIG < file).
+if (values['encryption-provider-config'] !== undefined) {
+  let config
+  try {
+    config = readFileSync(resolve(values['encryption-provider-config']), 'utf8')
+  } catch (e) {
+    console.error(`--encryption-provider-config: cannot read ${values['encryption-provider-config']}: ${e.code ?? e.message}`)
+    process.exit(2)
+  }
+  // A dotenv value may span lines inside quotes that do not occur in it (double quotes would expand \n).
+  const quote = ["'", '`', '"'].find((q) => !config.includes(q))
+  if (!quote) {
+    console.error('--encryption-provider-config: the file uses every quote character (\' ` "); a .env value cannot hold it')
+    process.exit(2)
+  }
+  appendFileSync(join(stateDir, 'dev.env'), `ENCRYPTION_PROVIDER_CONFIG=${quote}${config.trimEnd()}${quote}\n`)
+}
 
 // kubectl sends credentials only over TLS, as kube-apiserver always serves it: a serving CA and certificate
 // are made once into the state dir (the same PKI code Node mode uses, bundled for this script).

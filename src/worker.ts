@@ -9,6 +9,7 @@ import type { ClusterStore as ClusterStoreObject } from './storage/durable/clust
 import { withControllers } from './controllers/edge'
 import { buildAdmission, type AdmissionChain } from './admission/chain'
 import { ClusterMetrics } from './metrics/cluster'
+import { withEncryption } from './storage/value'
 
 export interface Env {
   CLUSTER: DurableObjectNamespace<ClusterStoreObject>
@@ -30,6 +31,11 @@ export interface Env {
   ENABLE_ADMISSION_PLUGINS?: string
   /** --disable-admission-plugins: plugins of the default set to turn off (comma-separated). */
   DISABLE_ADMISSION_PLUGINS?: string
+  /**
+   * --encryption-provider-config contents (an EncryptionConfiguration, YAML or JSON, keys included), from a
+   * Worker secret: Secrets (or what it names) are encrypted before they reach the Durable Object.
+   */
+  ENCRYPTION_PROVIDER_CONFIG?: string
 }
 
 const registry = new Registry(builtinResources)
@@ -63,7 +69,7 @@ function admissionFor(env: Env): AdmissionChain {
 
 const app = buildApp({
   registry,
-  store: (env) => clusterStore(env as Env),
+  store: (env) => withEncryption(clusterStore(env as Env), (env as Env).ENCRYPTION_PROVIDER_CONFIG, registry, { source: 'ENCRYPTION_PROVIDER_CONFIG' }),
   authenticators: (env, store) => authFor(env as Env).authenticators(store),
   auth: (env, store) => authFor(env as Env).context(store),
   anonymous: (env) => (env as Env).ANONYMOUS_AUTH !== 'false',

@@ -1,4 +1,5 @@
 // /healthz, /livez, /readyz with kube-apiserver's verbose and exclude forms.
+import { decodeHealthOptions } from './query'
 
 export interface HealthCheck {
   name: string
@@ -17,8 +18,9 @@ export async function healthResponse(endpoint: 'healthz' | 'livez' | 'readyz', c
       return text(`internal server error: ${only} check failed\n`, 500)
     }
   }
-  const excluded = new Set(url.searchParams.getAll('exclude'))
-  const verbose = url.searchParams.has('verbose')
+  const options = decodeHealthOptions(url.searchParams)
+  const excluded = new Set(options.exclude)
+  const verbose = options.verbose
   const lines: string[] = []
   let failed = false
   for (const c of checks) {

@@ -2,6 +2,7 @@
 import { parseLabelSelector } from './selectors/labels'
 import { customResourceFieldLabelConversion, parseFieldSelector } from './selectors/fields'
 import type { KubeObject, ResourceType } from '../registry/types'
+import type { ListOptions } from './query'
 
 export type ObjectFilter = (obj: KubeObject) => boolean
 
@@ -16,9 +17,9 @@ function fieldGetters(type: ResourceType): Record<string, (obj: KubeObject) => s
 }
 
 /** undefined when the request selects everything. Throws kube-apiserver's 400 for a malformed or unsupported selector. */
-export function selectorFilter(type: ResourceType, query: URLSearchParams): ObjectFilter | undefined {
-  const ls = query.get('labelSelector') ?? ''
-  const fs = query.get('fieldSelector') ?? ''
+export function selectorFilter(type: ResourceType, options: Pick<ListOptions, 'labelSelector' | 'fieldSelector'>): ObjectFilter | undefined {
+  const ls = options.labelSelector
+  const fs = options.fieldSelector
   const labels = ls ? parseLabelSelector(ls) : undefined
   // Custom resources answer unknown fields with crConverter's message, whatever their selectableFields.
   const convert = type.custom ? customResourceFieldLabelConversion(type.namespaced, Object.keys(type.strategy.fieldSelectors ?? {})) : undefined

@@ -4,7 +4,7 @@ import type { RegistryStore } from '../registry/store'
 import type { RequestContext, ResourceType } from '../registry/types'
 import type { RequestInfo } from '../server/filters/request-info'
 import type { Store } from '../storage/store'
-import { badRequest } from '../server/errors'
+import { decodeWriteOptions, validateDryRun } from './query'
 
 export interface Scope {
   req: Request
@@ -24,18 +24,7 @@ export function warningHeaders(ctx: RequestContext): Record<string, string> {
   return ctx.warnings.length ? { Warning: ctx.warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') } : {}
 }
 
-/** dryRun accepts only "All" (apiserver's ValidateDryRun). */
+/** The dryRun of CreateOptions, UpdateOptions or PatchOptions (DeleteOptions may carry it in the body). */
 export function parseDryRun(query: URLSearchParams): boolean {
-  const values = query.getAll('dryRun')
-  for (const v of values) {
-    if (v !== 'All') throw badRequest(`Invalid dryRun value: "${v}": supported values: "All"`)
-  }
-  return values.length > 0
-}
-
-export function queryInt(query: URLSearchParams, name: string): number | undefined {
-  const v = query.get(name)
-  if (v === null || v === '') return undefined
-  if (!/^-?\d+$/.test(v)) throw badRequest(`${name}: Invalid value: "${v}": strconv.ParseInt: parsing "${v}": invalid syntax`)
-  return Number(v)
+  return validateDryRun(decodeWriteOptions(query, 'CreateOptions').dryRun)
 }

@@ -10,8 +10,8 @@ const DEFAULT_COLUMNS: PrinterColumn[] = [
 
 export type IncludeObject = 'None' | 'Metadata' | 'Object'
 
-export function parseIncludeObject(v: string | null): IncludeObject {
-  if (v === null || v === '' || v === 'Metadata') return 'Metadata'
+export function parseIncludeObject(v: string): IncludeObject {
+  if (v === '' || v === 'Metadata') return 'Metadata'
   if (v === 'None' || v === 'Object') return v
   throw badRequest(`includeObject: Unsupported value: "${v}": supported values: "Metadata", "None", "Object"`)
 }

@@ -10,6 +10,7 @@ import { decodeObject, mediaType } from './negotiation'
 import { APPLY_PATCH_YAML } from './patch'
 import { publishedSchema } from './openapi/schema'
 import type { Scope } from './scope'
+import { decodeWriteOptions } from './query'
 
 export interface WriteOptions {
   fieldValidation: FieldValidation
@@ -27,11 +28,10 @@ const FIELD_MANAGER_MAX_LENGTH = 128
  */
 export function writeOptions(s: Scope, optionsKind: 'CreateOptions' | 'UpdateOptions' | 'PatchOptions', patchType?: string): WriteOptions {
   const errs: FieldError[] = []
-  const fieldManager = s.query.get('fieldManager') ?? ''
-  const force = s.query.get('force')
+  const { fieldManager, fieldValidation: fv, force } = decodeWriteOptions(s.query, optionsKind)
   if (patchType !== undefined) {
     if (patchType !== APPLY_PATCH_YAML) {
-      if (force !== null) errs.push(fieldForbidden('force', 'may not be specified for non-apply patch'))
+      if (force !== undefined) errs.push(fieldForbidden('force', 'may not be specified for non-apply patch'))
     } else if (!fieldManager) {
       errs.push(fieldRequired('fieldManager', 'is required for apply patch'))
     }
@@ -45,13 +45,12 @@ export function writeOptions(s: Scope, optionsKind: 'CreateOptions' | 'UpdateOpt
     }
     i += new TextEncoder().encode(ch).length
   }
-  const fv = s.query.get('fieldValidation') ?? ''
   if (!['', 'Ignore', 'Warn', 'Strict'].includes(fv)) errs.push(fieldNotSupported('fieldValidation', fv, ['', 'Ignore', 'Strict', 'Warn']))
   if (errs.length) throw invalid({ group: 'meta.k8s.io', kind: optionsKind }, '', errs)
   return {
     fieldValidation: (fv || 'Warn') as FieldValidation,
     manager: managerOrUserAgent(fieldManager, s.req.headers.get('user-agent')),
-    force: force === 'true' || force === '1',
+    force: force === true,
   }
 }
 

@@ -4,7 +4,9 @@
 import type { Registry } from '../registry/registry'
 import { ClusterStore, type BackgroundWork, type ClusterStoreEnv } from '../storage/durable/cluster-store'
 import { LocalStore } from '../storage/durable/local-store'
-import { ControllerManager } from './manager'
+import type { StoreEvent } from '../storage/store'
+import { TransformingStore, withEncryption } from '../storage/value'
+import { COALESCE_MS, ControllerManager } from './manager'
 
 export interface ControllersEnv extends ClusterStoreEnv {
   /**
@@ -12,15 +14,63 @@ export interface ControllersEnv extends ClusterStoreEnv {
    * or var; npm start passes the serving CA it writes into the state dir (<state-dir>/pki/ca.crt).
    */
   CLUSTER_CA_CERT?: string
+  /** The Worker's encryption at rest configuration (src/worker.ts): the loops read Secrets too. */
+  ENCRYPTION_PROVIDER_CONFIG?: string
 }
 
 /** The ClusterStore class the Worker exports: the store, with the control loops in its alarm. */
 export function withControllers(registry: Registry): typeof ClusterStore {
   return class ClusterStoreWithControllers extends ClusterStore {
-    protected override startBackground(): BackgroundWork {
-      const ca = (this.env as ControllersEnv).CLUSTER_CA_CERT?.trim()
+    protected override startBackground(): BackgroundWork | undefined {
+      const env = this.env as ControllersEnv
+      const ca = env.CLUSTER_CA_CERT?.trim()
+      let store
+      try {
+        store = withEncryption(new LocalStore(this), env.ENCRYPTION_PROVIDER_CONFIG, registry, { source: 'ENCRYPTION_PROVIDER_CONFIG' })
+      } catch (e) {
+        // The Worker refuses every request with the same message; the loops have nothing to do meanwhile.
+        console.error(`ClusterStore control loops not started: ${(e as Error).message}`)
+        return undefined
+      }
       // A PEM file ends with a newline; secrets and env files tend to lose it.
-      return new ControllerManager(new LocalStore(this), registry, { rootCA: ca ? `${ca}\n` : undefined })
+      const manager = new ControllerManager(store, registry, { rootCA: ca ? `${ca}\n` : undefined })
+      return store instanceof TransformingStore ? new DecryptingWork(manager, store) : manager
     }
+  }
+}
+
+/**
+ * The loops see each committed write as it is stored; an encrypted one is decrypted first, which takes a wait
+ * that observe() may not make, so such writes (and every one after, to keep their order) are held until the
+ * next run.
+ */
+class DecryptingWork implements BackgroundWork {
+  private pending: StoreEvent[] = []
+
+  constructor(
+    private readonly manager: ControllerManager,
+    private readonly store: TransformingStore,
+  ) {}
+
+  observe(event: StoreEvent): number | undefined {
+    if (event.type === 'progress') return undefined
+    const needs = this.store.needsTransform(event.kv) || (event.prevKv !== undefined && this.store.needsTransform(event.prevKv))
+    if (!needs && this.pending.length === 0) return this.manager.observe(event)
+    this.pending.push(event)
+    return COALESCE_MS
+  }
+
+  async run(opts: { resync: boolean }): Promise<number | undefined> {
+    while (this.pending.length) {
+      const event = this.pending.shift()!
+      try {
+        this.manager.observe(await this.store.readEvent(event))
+      } catch (e) {
+        console.error(`ClusterStore control loops: cannot read a write to ${event.type === 'progress' ? '' : event.kv.key}: ${(e as Error).message}`)
+      }
+    }
+    const next = await this.manager.run(opts)
+    // Writes the loops made themselves in this run may be waiting here.
+    return this.pending.length ? Math.min(next ?? COALESCE_MS, COALESCE_MS) : next
   }
 }

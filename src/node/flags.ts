@@ -53,6 +53,8 @@ export interface NodeConfig {
   /** --enable-admission-plugins / --disable-admission-plugins, as given (validated when the chain is built). */
   enableAdmissionPlugins?: string
   disableAdmissionPlugins?: string
+  /** --encryption-provider-config: the EncryptionConfiguration file for encryption at rest. */
+  encryptionProviderConfig?: string
 }
 
 export class FlagError extends Error {}
@@ -73,6 +75,9 @@ Flags (kube-apiserver's names):
   --secure-port=PORT               HTTPS port (default 6443)
   --enable-admission-plugins=LIST  admission plugins to turn on beyond the default set, comma separated
   --disable-admission-plugins=LIST admission plugins of the default set to turn off, comma separated
+  --encryption-provider-config=FILE
+                                   EncryptionConfiguration of the providers that encrypt resources (Secrets)
+                                   in etcd: aescbc, aesgcm, secretbox, identity
   --bind-address=IP                address to listen on (default 127.0.0.1; 0.0.0.0 for every interface)
   --tls-cert-file=FILE             serving certificate; without it one is generated in the state dir
   --tls-private-key-file=FILE      key of --tls-cert-file
@@ -157,6 +162,7 @@ export function parseFlags(argv: string[]): NodeConfig | 'help' {
         ...Object.fromEntries(AUTH_LIST_FLAGS.map((f) => [f, { type: 'string' as const, multiple: true as const }])),
         'enable-admission-plugins': { type: 'string' },
         'disable-admission-plugins': { type: 'string' },
+        'encryption-provider-config': { type: 'string' },
         'shutdown-timeout': { type: 'string' },
         'state-dir': { type: 'string' },
         help: { type: 'boolean', short: 'h' },
@@ -208,5 +214,6 @@ export function parseFlags(argv: string[]): NodeConfig | 'help' {
     stateDir: str('state-dir') ?? '.local/node',
     enableAdmissionPlugins: str('enable-admission-plugins'),
     disableAdmissionPlugins: str('disable-admission-plugins'),
+    encryptionProviderConfig: str('encryption-provider-config'),
   }
 }

@@ -18,6 +18,9 @@ import { authOptionsFromEnv, installAuthResources, ServerAuth, type AuthOptions 
 import { etcdClient } from '../storage/etcd/client'
 import { EtcdStore } from '../storage/etcd/store'
 import { startControllers } from '../controllers/run'
+import { loadEncryptionConfiguration, TransformingStore } from '../storage/value'
+import { storageResources } from '../storage/value/transforming-store'
+import type { Store } from '../storage/store'
 import { startCompactor } from './compactor'
 import type { NodeConfig } from './flags'
 import { writeKubeconfig } from './kubeconfig'
@@ -25,6 +28,27 @@ import { InProcessMetrics } from '../metrics/cluster'
 import { processMetrics } from './process-metrics'
 import { createCA, ensurePair, ensureServiceAccountKey, servingHosts, signCertificate } from './pki'
 import { ClientCertificateAuthenticator, rejectedClientCertificate, tlsSocket } from './x509'
+
+/**
+ * kube-apiserver's http.Server takes MaxHeaderBytes 1 MiB, and Go reads up to 4 KiB past it before it
+ * gives up on the request line and headers. Node's default (16 KiB) would refuse, say, a 64 KiB label
+ * selector that kube-apiserver serves.
+ */
+export const MAX_HEADER_BYTES = (1 << 20) + 4096
+
+/**
+ * What Go's net/http writes, before any handler, for a request it cannot read: 431 with its fixed text for a
+ * request line and headers over the limit, 400 for one that does not parse. Node's own answers carry no body.
+ */
+function answerClientError(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
+  // Go answers only what it could not parse; a reset or a read timeout just closes the connection.
+  if (!socket.writable || !err.code?.startsWith('HPE_')) {
+    socket.destroy()
+    return
+  }
+  const publicErr = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request'
+  socket.end(`HTTP/1.1 ${publicErr}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${publicErr}`)
+}
 
 /** A failure to start that deserves one line, not a stack trace. */
 export class StartupError extends Error {}
@@ -97,6 +121,23 @@ function flagNames(message: string): string {
   return message.replace(/\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\b/g, (name) => `--${name.toLowerCase().replace(/_/g, '-')}`)
 }
 
+/** --encryption-provider-config's transformers; a file kube-apiserver would refuse stops the start with kube's words. */
+function loadEncryption(file: string | undefined) {
+  if (file === undefined) return undefined
+  let text: string
+  try {
+    text = readFileSync(file, 'utf8')
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message
+    throw new StartupError(`error while parsing file: error opening encryption provider configuration file ${JSON.stringify(file)}: open ${file}: ${why}`)
+  }
+  try {
+    return loadEncryptionConfiguration(text, file)
+  } catch (e) {
+    throw new StartupError((e as Error).message)
+  }
+}
+
 async function waitForEtcd(store: EtcdStore, endpoints: string[], timeoutMs: number): Promise<void> {
   const deadline = Date.now() + timeoutMs
   let reason = ''
@@ -146,6 +187,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   }
   const registry = opts.registry
   installAuthResources(registry)
+  const encryption = loadEncryption(cfg.encryptionProviderConfig)
 
   let client
   try {
@@ -154,10 +196,15 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     throw new StartupError(`etcd client: ${(e as Error).message}`)
   }
   const store = new EtcdStore(client, { prefix: cfg.etcdPrefix })
+  // Everything but the compactor and shutdown goes through encryption at rest, when configured; the
+  // authenticated data of a value is its etcd key, as kube-apiserver's.
+  const apiStore: Store = encryption
+    ? new TransformingStore(store, encryption, { resourceOf: storageResources(registry.all()), authenticatedData: (key) => store.etcdKeyOf(key) })
+    : store
   try {
     await waitForEtcd(store, cfg.etcdServers, cfg.etcdStartTimeoutMs)
     // kube-apiserver's post-start hooks, before serving: system namespaces, the kubernetes service, RBAC policy.
-    await bootstrapCluster(registry, store, cfg.securePort)
+    await bootstrapCluster(registry, apiStore, cfg.securePort)
   } catch (e) {
     store.close()
     if (e instanceof StartupError) throw e
@@ -174,7 +221,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   }
   const app = buildApp({
     registry,
-    store: () => store,
+    store: () => apiStore,
     // kube-apiserver's order: x509 client certificates, then bearer tokens.
     authenticators: (env, s) => [new ClientCertificateAuthenticator(tlsSocket(env)), ...serverAuth.authenticators(s)],
     auth: (_env, s) => serverAuth.context(s),
@@ -213,7 +260,9 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     ca: tls.clientCA,
     requestCert: true,
     rejectUnauthorized: false, // verified per request, so that a bad certificate gets a 401 Status
+    maxHeaderSize: MAX_HEADER_BYTES,
   }, handle)
+  server.on('clientError', answerClientError)
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
       store.close()
@@ -225,7 +274,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   const compactor = startCompactor(store, cfg.etcdCompactionIntervalMs, log)
   // kube-controller-manager's loops this server owns (namespaces, garbage collection, service accounts,
   // kube-root-ca.crt, quota), fed by a watch of the store; several servers repeat each other harmlessly.
-  const controllers = startControllers(store, registry, { rootCA: tls.servingCA, log })
+  const controllers = startControllers(apiStore, registry, { rootCA: tls.servingCA, log })
 
   const host = cfg.bindAddress === '0.0.0.0' || cfg.bindAddress === '::' ? '127.0.0.1' : cfg.bindAddress
   const url = `https://${host.includes(':') ? `[${host}]` : host}:${cfg.securePort}`

@@ -7,6 +7,7 @@ import {
 import { isStoreError, type KeyValue, type Store } from '../storage/store'
 import type { Admission, Attributes, Operation } from '../admission/types'
 import { ObjectReader } from '../admission/reader'
+import { decodeContinue, encodeContinue } from './continue'
 import { validateObjectMeta, validateObjectMetaUpdate } from './validation'
 import { groupVersion, type KubeObject, type RequestContext, type ResourceType } from './types'
 
@@ -98,28 +99,6 @@ function jsonWithRevision(t: ResourceType, kv: KeyValue): string {
 
 function encode(t: ResourceType, obj: KubeObject): string {
   return encodeStored(t.convert ? t.convert.toStorage(obj) : obj)
-}
-
-/** rv -1 is the inconsistent continuation kube-apiserver hands out with an expired token: read at the latest revision. */
-interface ContinueToken { rv: number; start: string }
-
-// kube-apiserver's continue token: base64 of {"v":"meta.k8s.io/v1","rv":<revision>,"start":"<key after prefix>\u0000"}.
-export function encodeContinue(rv: number, lastKeyRelative: string): string {
-  return btoa(unescape(encodeURIComponent(JSON.stringify({ v: 'meta.k8s.io/v1', rv, start: lastKeyRelative + '\u0000' }))))
-}
-
-export function decodeContinue(token: string): ContinueToken {
-  let parsed: { v?: string; rv?: number; start?: string }
-  try {
-    parsed = JSON.parse(decodeURIComponent(escape(atob(token))))
-  } catch {
-    throw badRequest('continue key is not valid: illegal base64 data at input byte 0')
-  }
-  if (parsed.v !== 'meta.k8s.io/v1') throw badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)')
-  if (typeof parsed.rv !== 'number' || parsed.rv === 0) throw badRequest('continue key is not valid: incorrect encoded start resourceVersion (version meta.k8s.io/v1)')
-  const start = parsed.start ?? ''
-  if (!start || start.includes('/')) throw badRequest('continue key is not valid: start key must be a name within the list')
-  return { rv: parsed.rv, start: start.endsWith('\u0000') ? start.slice(0, -1) : start }
 }
 
 const EXPIRED_CONTINUE_MESSAGE =
@@ -248,7 +227,8 @@ export class RegistryStore {
     let after: string | undefined
     if (opts.continue) {
       const token = decodeContinue(opts.continue)
-      revision = token.rv === -1 ? undefined : token.rv
+      // A negative rv (an expired list's inconsistent continuation) reads at the latest revision.
+      revision = token.rv < 0 ? undefined : token.rv
       after = prefix + token.start
     } else {
       const rv = parseResourceVersion(opts.resourceVersion)
@@ -433,7 +413,7 @@ export class RegistryStore {
           const deleted = await this.store.delete(key, kv.modRevision)
           await s.afterDelete?.(old, this.store)
           result = { object: { ...obj, metadata: { ...obj.metadata, resourceVersion: String(deleted.modRevision) } }, created: false }
-        } else if (deepEqual(specAndMeta(obj), specAndMeta(old))) {
+        } else if (!kv.stale && deepEqual(specAndMeta(obj), specAndMeta(old))) {
           await RegistryStore.runHooks(hooks.abort)
           return { object: old, created: false }
         } else {

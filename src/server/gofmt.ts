@@ -46,3 +46,16 @@ export function compareStrings(a: string, b: string): number {
   }
   return ai.length - bi.length
 }
+
+/**
+ * strings.EqualFold against an ASCII word: simple Unicode case folding, under which only the long s
+ * (U+017F) and the Kelvin sign (U+212A) fold onto ASCII letters from outside ASCII.
+ */
+export function goEqualFold(s: string, asciiWord: string): boolean {
+  const runes = [...s]
+  if (runes.length !== asciiWord.length) return false
+  return runes.every((r, i) => {
+    const folded = r === '\u017f' ? 's' : r === '\u212a' ? 'k' : r >= 'A' && r <= 'Z' ? r.toLowerCase() : r
+    return folded === asciiWord[i].toLowerCase()
+  })
+}

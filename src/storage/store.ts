@@ -7,6 +7,12 @@ export interface KeyValue {
   createRevision: number
   modRevision: number
   version: number
+  /**
+   * Read through a transformer other than the one that writes (encryption at rest after a key rotation, or a
+   * value still in the clear): an update writes it even when nothing changed, as kube's GuaranteedUpdate does
+   * for a stale value, so that `kubectl replace` re-encrypts with the current key.
+   */
+  stale?: boolean
 }
 
 export type StoreEvent =

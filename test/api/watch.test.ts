@@ -90,13 +90,24 @@ describe('watch', () => {
     expect(ended).toBe(true)
   })
 
-  it('rejects malformed watch options with kube-apiserver\'s 400', async () => {
+  it('rejects watch and list options ValidateListOptions refuses with kube-apiserver\'s 422 on ListOptions', async () => {
     const t = makeApp()
     const noMatch = await t.call('GET', `${CMS}?watch=true&sendInitialEvents=true`)
-    expect(noMatch.status).toBe(400)
-    expect(noMatch.json.message).toBe('resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan')
+    expect(noMatch.status).toBe(422)
+    expect(noMatch.json).toMatchObject({ reason: 'Invalid', details: { group: 'meta.k8s.io', kind: 'ListOptions', name: '' } })
+    expect(noMatch.json.message).toBe('ListOptions.meta.k8s.io "" is invalid: [' +
+      'resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan, ' +
+      'allowWatchBookmarks: Forbidden: sendInitialEvents requires setting allowWatchBookmarks to true]')
     const rvMatchAlone = await t.call('GET', `${CMS}?resourceVersionMatch=Exact`)
-    expect(rvMatchAlone.json.message).toBe('resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided')
+    expect(rvMatchAlone.status).toBe(422)
+    expect(rvMatchAlone.json.message).toBe('ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided')
+    const unsupported = await t.call('GET', `${CMS}?resourceVersionMatch=Newest&resourceVersion=1`)
+    expect(unsupported.json.message).toBe('ListOptions.meta.k8s.io "" is invalid: resourceVersionMatch: Unsupported value: "Newest": supported values: "Exact", "NotOlderThan", ""')
+    const listInitial = await t.call('GET', `${CMS}?sendInitialEvents=false`)
+    expect(listInitial.json.message).toBe('ListOptions.meta.k8s.io "" is invalid: sendInitialEvents: Forbidden: sendInitialEvents is forbidden for list')
+    const rvWithContinue = await t.call('GET', `${CMS}?resourceVersion=5&continue=x`)
+    expect(rvWithContinue.status).toBe(400)
+    expect(rvWithContinue.json.message).toBe('specifying resource version is not allowed when using continue')
     const badRv = await t.call('GET', `${CMS}?watch=true&resourceVersion=abc`)
     expect(badRv.status).toBe(400)
     const badSelector = await t.call('GET', `${CMS}?watch=true&labelSelector=a%20in%20(b`)

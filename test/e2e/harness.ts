@@ -1,6 +1,6 @@
 // Starts the server the way a user does (npm start) and drives it with the real kubectl.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { backgroundKubectl, freePort, httpsRequest, KUBECTL, run, type HttpsResponse, type RunResult } from '../helpers/process'
@@ -9,9 +9,14 @@ const ROOT = resolve(__dirname, '..', '..')
 export { backgroundKubectl, KUBECTL, run, freePort, type RunResult }
 
 export class LocalServer {
+  /** Which runtime serves: a test of a runtime's own limits asserts what each one answers. */
+  readonly runtime: 'workerd' | 'node' = 'workerd'
   private child?: ChildProcess
   readonly kubeconfig: string
   readonly url: string
+
+  /** Flags of npm start beyond --port and --state-dir (restart() changes them). */
+  private args: string[] = []
 
   constructor(readonly port: number, readonly stateDir: string, private readonly ownsStateDir: boolean) {
     this.kubeconfig = join(stateDir, 'kubeconfig')
@@ -19,15 +24,16 @@ export class LocalServer {
   }
 
   /** Starts `npm start` on a free port with a fresh (or the given) state dir and waits until it says it serves. */
-  static async start(stateDir?: string): Promise<LocalServer> {
+  static async start(stateDir?: string, args: string[] = []): Promise<LocalServer> {
     const dir = stateDir ?? mkdtempSync(join(tmpdir(), 'edge-apiserver-e2e-'))
     const server = new LocalServer(await freePort(), dir, !stateDir)
+    server.args = args
     await server.boot()
     return server
   }
 
   async boot(): Promise<void> {
-    const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.mjs'), '--port', String(this.port), '--state-dir', this.stateDir], {
+    const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.mjs'), '--port', String(this.port), '--state-dir', this.stateDir, ...this.args], {
       cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' }, detached: true,
     })
     this.child = child
@@ -52,6 +58,22 @@ export class LocalServer {
     await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))])
     try { process.kill(-child.pid!, 'SIGKILL') } catch { /* gone */ }
     this.child = undefined
+  }
+
+  /** Stops and starts again on the same state, with these flags. */
+  async restart(args: string[]): Promise<void> {
+    await this.stop()
+    this.args = args
+    await this.boot()
+  }
+
+  /**
+   * Every byte the cluster's store holds at rest: the Durable Object's SQLite files (and their write-ahead
+   * logs) under the state dir, as they lie on disk.
+   */
+  async storage(): Promise<Buffer> {
+    const dir = join(this.stateDir, 'workerd')
+    return Buffer.concat(readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => readFileSync(join(e.parentPath, e.name))))
   }
 
   async dispose(): Promise<void> {

@@ -30,7 +30,7 @@ export class NodeServer {
   output = ''
   readonly kubeconfig: string
 
-  private constructor(readonly port: number, readonly stateDir: string, readonly args: string[]) {
+  private constructor(readonly port: number, readonly stateDir: string, public args: string[]) {
     this.kubeconfig = join(stateDir, 'kubeconfig')
   }
 
@@ -157,12 +157,13 @@ export class NodeServer {
  * suite run unchanged against Node mode (test/node/kubectl-suite.test.ts).
  */
 export class NodeModeLocalServer {
+  readonly runtime = 'node' as const
   private constructor(private readonly etcd: EtcdCluster, private readonly server: NodeServer) {}
 
-  static async start(): Promise<NodeModeLocalServer> {
+  static async start(_stateDir?: string, args: string[] = []): Promise<NodeModeLocalServer> {
     const etcd = await startEtcd()
     try {
-      return new NodeModeLocalServer(etcd, await NodeServer.start(etcd.endpoints))
+      return new NodeModeLocalServer(etcd, await NodeServer.start(etcd.endpoints, args))
     } catch (e) {
       await etcd.stop()
       throw e
@@ -176,6 +177,20 @@ export class NodeModeLocalServer {
 
   boot(): Promise<void> { return this.server.boot() }
   async stop(): Promise<void> { await this.server.stop() }
+
+  /** Stops and starts again on the same etcd and state dir, with these flags instead of the extra ones given before. */
+  async restart(args: string[]): Promise<void> {
+    await this.server.stop()
+    this.server.args = [...this.server.args.filter((a) => /^--(etcd-servers|secure-port|state-dir)=/.test(a)), ...args]
+    await this.server.boot()
+  }
+
+  /** Every value the cluster holds in etcd now, as etcdctl prints them. */
+  async storage(): Promise<Buffer> {
+    const r = await run(ETCDCTL, [`--endpoints=${this.etcd.endpoints.join(',')}`, 'get', '--prefix', '/registry'])
+    if (r.code !== 0) throw new Error(`etcdctl get failed: ${r.stderr}`)
+    return Buffer.from(r.stdout)
+  }
 
   async dispose(): Promise<void> {
     await this.server.destroy()

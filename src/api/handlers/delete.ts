@@ -1,32 +1,42 @@
 import { decodeObject, negotiate, readBodyText, respond } from '../negotiation'
-import { parseDryRun, queryInt, type Scope } from '../scope'
+import type { Scope } from '../scope'
+import { decodeDeleteOptions, validateDryRun } from '../query'
 import { badRequest, methodNotAllowed } from '../../server/errors'
 import type { DeleteOptions } from '../../registry/store'
 import type { KubeObject, ResourceType } from '../../registry/types'
 
+/**
+ * DeleteOptions from the body when there is one, else from the query, never both (kube's delete and
+ * deletecollection handlers decode the query only for a request without a body).
+ */
 export async function parseDeleteOptions(s: Scope): Promise<DeleteOptions> {
   const text = await readBodyText(s.req)
-  const body = text.trim() ? decodeObject(text, s.req.headers.get('content-type') || 'application/json') : {}
+  const body = text.trim() ? decodeObject(text, s.req.headers.get('content-type') || 'application/json') : undefined
+  const given = body
+    ? {
+        propagationPolicy: body.propagationPolicy as string | undefined,
+        orphanDependents: body.orphanDependents as boolean | undefined,
+        gracePeriodSeconds: body.gracePeriodSeconds as number | undefined,
+        dryRun: (body.dryRun as string[] | undefined) ?? [],
+      }
+    : decodeDeleteOptions(s.query)
   const opts: DeleteOptions = {}
-  const policy = (body.propagationPolicy as string | undefined) ?? s.query.get('propagationPolicy') ?? undefined
+  const policy = given.propagationPolicy
   if (policy !== undefined) {
     if (policy !== 'Orphan' && policy !== 'Background' && policy !== 'Foreground') {
       throw badRequest(`propagationPolicy: Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan"`)
     }
     opts.propagationPolicy = policy
   }
-  const orphan = (body.orphanDependents as boolean | undefined) ?? (s.query.has('orphanDependents') ? s.query.get('orphanDependents') === 'true' : undefined)
+  const orphan = given.orphanDependents
   if (orphan !== undefined) {
     if (opts.propagationPolicy) throw badRequest('Invalid value: "": orphanDependents and deletionPropagation cannot be both set')
     opts.propagationPolicy = orphan ? 'Orphan' : 'Background'
   }
-  const pre = body.preconditions as DeleteOptions['preconditions']
+  const pre = body?.preconditions as DeleteOptions['preconditions']
   if (pre) opts.preconditions = pre
-  const grace = (body.gracePeriodSeconds as number | undefined) ?? queryInt(s.query, 'gracePeriodSeconds')
-  if (grace !== undefined) opts.gracePeriodSeconds = grace
-  const dryRun = body.dryRun as string[] | undefined
-  if (dryRun?.length) for (const v of dryRun) s.query.append('dryRun', v)
-  s.ctx.dryRun = parseDryRun(s.query)
+  if (given.gracePeriodSeconds !== undefined) opts.gracePeriodSeconds = given.gracePeriodSeconds
+  s.ctx.dryRun = validateDryRun(given.dryRun)
   return opts
 }
 

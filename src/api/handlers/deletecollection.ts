@@ -1,16 +1,19 @@
 import { selectorFilter } from '../list-filter'
+import { decodeListOptions, validateListOptions } from '../query'
 import { negotiate, respond } from '../negotiation'
 import type { Scope } from '../scope'
 import { groupVersion, type KubeObject } from '../../registry/types'
 import { isStatusErrorReason } from '../../server/errors'
 import { parseDeleteOptions } from './delete'
-import { validateListOptions } from './list'
 
 export async function deletecollection(s: Scope): Promise<Response> {
   const target = negotiate(s.req.headers.get('accept'), { table: false, metadata: false })
+  // kube's DeleteCollection: the list options first, then the delete options.
+  const listOptions = decodeListOptions(s.query)
+  const filter = selectorFilter(s.type, listOptions)
+  validateListOptions(listOptions)
   const opts = await parseDeleteOptions(s)
-  validateListOptions(s.query.get('resourceVersion') ?? '', s.query.get('resourceVersionMatch') ?? '', '')
-  const { items, resourceVersion } = await s.rs.list(s.namespace, { filter: selectorFilter(s.type, s.query) })
+  const { items, resourceVersion } = await s.rs.list(s.namespace, { filter })
   const deleted: KubeObject[] = []
   for (const item of items) {
     try {

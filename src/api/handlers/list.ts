@@ -2,22 +2,25 @@ import { badRequest } from '../../server/errors'
 import { selectorFilter } from '../list-filter'
 import { negotiate, respond, respondJSON } from '../negotiation'
 import { partialObjectMetadata, parseIncludeObject, toTable } from '../table'
-import { queryInt, type Scope } from '../scope'
+import type { Scope } from '../scope'
+import { decodeListOptions, decodeTableOptions, validateListOptions } from '../query'
 import { groupVersion } from '../../registry/types'
 import type { ListResult } from '../../registry/store'
 
 export async function list(s: Scope): Promise<Response> {
   const target = negotiate(s.req.headers.get('accept'), { table: true, metadata: true })
-  const rvMatch = s.query.get('resourceVersionMatch') ?? ''
-  const rv = s.query.get('resourceVersion') ?? ''
-  const cont = s.query.get('continue') ?? ''
-  validateListOptions(rv, rvMatch, cont)
-  const filter = selectorFilter(s.type, s.query)
+  const options = decodeListOptions(s.query)
+  const filter = selectorFilter(s.type, options)
+  validateListOptions(options)
+  // The storage layer's check, after the handler's validation (kube's etcd3 store and cacher).
+  if (options.continue && options.resourceVersion && options.resourceVersion !== '0') {
+    throw badRequest('specifying resource version is not allowed when using continue')
+  }
   const opts = {
-    limit: queryInt(s.query, 'limit'),
-    continue: cont || undefined,
-    resourceVersion: rv || undefined,
-    resourceVersionMatch: rvMatch || undefined,
+    limit: options.limit > 0 ? options.limit : undefined,
+    continue: options.continue || undefined,
+    resourceVersion: options.resourceVersion || undefined,
+    resourceVersionMatch: options.resourceVersionMatch || undefined,
   }
   if (!target.as && !target.yaml && !filter) {
     // Items go out as stored: no object is parsed and serialized again.
@@ -28,7 +31,7 @@ export async function list(s: Scope): Promise<Response> {
   const result = await s.rs.list(s.namespace, { ...opts, filter })
   const listMeta = listMetadata(result)
   if (target.as === 'Table') {
-    return respond(200, toTable(s.type, result.items, listMeta, parseIncludeObject(s.query.get('includeObject')), target.version), target.yaml)
+    return respond(200, toTable(s.type, result.items, listMeta, parseIncludeObject(decodeTableOptions(s.query).includeObject), target.version), target.yaml)
   }
   if (target.as === 'PartialObjectMetadata' || target.as === 'PartialObjectMetadataList') {
     return respond(200, {
@@ -44,17 +47,4 @@ function listMetadata(result: ListResult<unknown>): Record<string, unknown> {
   if (result.continue) listMeta.continue = result.continue
   if (result.remainingItemCount !== undefined) listMeta.remainingItemCount = result.remainingItemCount
   return listMeta
-}
-
-// apimachinery's ValidateListOptions, with its messages.
-export function validateListOptions(rv: string, rvMatch: string, cont: string): void {
-  if (rvMatch) {
-    if (rvMatch !== 'Exact' && rvMatch !== 'NotOlderThan') {
-      throw badRequest(`resourceVersionMatch: Unsupported value: "${rvMatch}": supported values: "Exact", "NotOlderThan"`)
-    }
-    if (!rv) throw badRequest('resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden unless resourceVersion is provided')
-    if (cont) throw badRequest('resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden when continue is provided')
-    if (rvMatch === 'Exact' && rv === '0') throw badRequest('resourceVersionMatch: Forbidden: resourceVersionMatch "exact" is forbidden for resourceVersion "0"')
-  }
-  if (cont && rv && rv !== '0') throw badRequest('resourceVersion: Forbidden: specifying resource version is not allowed when using continue')
 }

@@ -1,13 +1,14 @@
 // A chunked stream of WatchEvents fed by the Store's watch (kube-apiserver's handlers/watch.go with the
 // cacher's selector semantics: an object entering or leaving the selector is ADDED or DELETED).
-import { badRequest, resourceExpired, StatusError, toStatusError } from '../../server/errors'
+import { resourceExpired, StatusError, toStatusError } from '../../server/errors'
 import { decode, decodeAll, parseResourceVersion, storageKey } from '../../registry/store'
 import { isStoreError, type KeyValue, type Store, type StoreEvent } from '../../storage/store'
 import { groupVersion, type KubeObject, type ResourceType } from '../../registry/types'
 import { selectorFilter } from '../list-filter'
 import { negotiate } from '../negotiation'
 import { partialObjectMetadata, parseIncludeObject, toTable } from '../table'
-import { queryInt, type Scope } from '../scope'
+import type { Scope } from '../scope'
+import { decodeListOptions, decodeTableOptions, validateListOptions } from '../query'
 import { metrics } from '../../metrics/apiserver'
 
 const BOOKMARK_INTERVAL_MS = 60_000
@@ -17,30 +18,20 @@ type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR'
 
 export async function watch(s: Scope): Promise<Response> {
   const target = negotiate(s.req.headers.get('accept'), { table: true, metadata: true })
-  const includeObject = parseIncludeObject(s.query.get('includeObject'))
-  const rvParam = s.query.get('resourceVersion') ?? ''
-  const rvMatch = s.query.get('resourceVersionMatch') ?? ''
-  const sendInitialEvents = s.query.get('sendInitialEvents')
-  const allowBookmarks = s.query.get('allowWatchBookmarks') === 'true'
-  if (sendInitialEvents !== null) {
-    if (sendInitialEvents !== 'true' && sendInitialEvents !== 'false') throw badRequest(`sendInitialEvents: Invalid value: "${sendInitialEvents}"`)
-    if (rvMatch !== 'NotOlderThan') {
-      throw badRequest('resourceVersionMatch: Forbidden: sendInitialEvents requires setting resourceVersionMatch to NotOlderThan')
-    }
-    if (!allowBookmarks) throw badRequest('allowWatchBookmarks: Forbidden: sendInitialEvents requires setting allowWatchBookmarks to true')
-  } else if (rvMatch) {
-    throw badRequest('resourceVersionMatch: Forbidden: resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided')
-  }
+  const includeObject = parseIncludeObject(decodeTableOptions(s.query).includeObject)
+  const options = decodeListOptions(s.query)
+  const filter = selectorFilter(s.type, options)
+  validateListOptions(options)
+  const { resourceVersion: rvParam, sendInitialEvents, allowWatchBookmarks: allowBookmarks } = options
   const rv = parseResourceVersion(rvParam) ?? 0
-  const filter = selectorFilter(s.type, s.query)
-  const timeoutSeconds = queryInt(s.query, 'timeoutSeconds') ?? (1800 + Math.floor(Math.random() * 1800))
+  const timeoutMs = watchTimeoutMs(options.timeoutSeconds)
   // Without sendInitialEvents: resourceVersion unset or "0" starts with the current state; otherwise only changes after rv.
-  const initialEvents = sendInitialEvents === null ? rv === 0 : sendInitialEvents === 'true'
+  const initialEvents = sendInitialEvents === undefined ? rv === 0 : sendInitialEvents
   const prefix = storageKey(s.type, s.namespace)
 
   const abort = new AbortController()
   s.req.signal?.addEventListener('abort', () => abort.abort())
-  const timer = setTimeout(() => abort.abort(), timeoutSeconds * 1000)
+  const timer = longTimeout(() => abort.abort(), timeoutMs)
   const encoder = new TextEncoder()
   const type = s.type
 
@@ -79,7 +70,7 @@ export async function watch(s: Scope): Promise<Response> {
           const listed = await s.rs.list(s.namespace, { resourceVersion: rvParam && rvParam !== '0' ? rvParam : undefined })
           for (const obj of listed.items) if (!filter || filter(obj)) send('ADDED', obj)
           from = Number(listed.resourceVersion)
-          if (sendInitialEvents === 'true') send('BOOKMARK', bookmark(from, { [INITIAL_EVENTS_END_ANNOTATION]: 'true' }))
+          if (sendInitialEvents) send('BOOKMARK', bookmark(from, { [INITIAL_EVENTS_END_ANNOTATION]: 'true' }))
         }
         const events = s.store.watch(prefix, from, abort.signal, { progressIntervalMs: allowBookmarks ? BOOKMARK_INTERVAL_MS : undefined })
         for await (const ev of events) {
@@ -98,13 +89,13 @@ export async function watch(s: Scope): Promise<Response> {
         }
       } finally {
         metrics.registeredWatchers.dec(kindLabels)
-        clearTimeout(timer)
+        timer.clear()
         abort.abort()
         try { controller.close() } catch { /* cancelled */ }
       }
     },
     cancel() {
-      clearTimeout(timer)
+      timer.clear()
       abort.abort()
     },
   })
@@ -117,6 +108,30 @@ export async function watch(s: Scope): Promise<Response> {
       'Cache-Control': 'no-cache, private',
     },
   })
+}
+
+/**
+ * How long a watch runs, as kube's ListResource computes it: time.Duration(timeoutSeconds) * time.Second,
+ * which wraps around in int64 nanoseconds (so a timeout past ~292 years may come out negative: the watch
+ * ends at once); zero or unset is the server's randomized default (kube: minRequestTimeout 30 min, x1-2).
+ */
+export function watchTimeoutMs(timeoutSeconds: bigint | undefined): number {
+  const ns = timeoutSeconds === undefined ? 0n : BigInt.asIntN(64, timeoutSeconds * 1_000_000_000n)
+  if (ns === 0n) return (1800 + Math.random() * 1800) * 1000
+  return ns < 0n ? 0 : Number(ns / 1_000_000n)
+}
+
+/** setTimeout past 2^31-1 ms fires at once (workerd and Node alike): wait in steps that it takes. */
+function longTimeout(fn: () => void, ms: number): { clear(): void } {
+  const STEP = 2 ** 31 - 1
+  const due = Date.now() + ms
+  let handle: ReturnType<typeof setTimeout>
+  const arm = () => {
+    const left = due - Date.now()
+    handle = left > STEP ? setTimeout(arm, STEP) : setTimeout(fn, Math.max(left, 0))
+  }
+  arm()
+  return { clear: () => clearTimeout(handle) }
 }
 
 /** The objects of one event, converted together (one ConversionReview for the new and the previous object). */

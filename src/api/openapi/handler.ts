@@ -5,6 +5,7 @@
 import type { Registry } from '../../registry/registry'
 import type { ResourceType } from '../../registry/types'
 import { openapiV2Document, openapiV3Document, openapiV3Paths } from './document'
+import { decodeOpenAPIHash } from '../query'
 
 interface Cached { sig: readonly unknown[]; body: string; etag: string }
 const caches = new WeakMap<Registry, Map<string, Cached>>()
@@ -98,7 +99,7 @@ export async function serveOpenAPIV3GroupVersion(req: Request, url: URL, registr
   const entry = await groupVersionDoc(registry, group, version)
   if (!entry) return NOT_FOUND()
   if (!acceptsJSON(req.headers.get('accept'))) return NOT_ACCEPTABLE()
-  const hash = url.searchParams.get('hash')
+  const hash = decodeOpenAPIHash(url.searchParams)
   if (hash) {
     if (hash !== entry.etag) {
       return new Response(null, { status: 301, headers: { Location: `/openapi/v3/${parts.join('/')}?hash=${entry.etag}`, 'Cache-Control': 'no-cache, private' } })

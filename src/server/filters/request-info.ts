@@ -1,4 +1,5 @@
 // What a request is about, parsed from its path and method the way k8s.io/apiserver's RequestInfoFactory does.
+import { decodeListOptions, isWatchRequest } from '../../api/query'
 
 export interface RequestInfo {
   isResourceRequest: boolean
@@ -63,13 +64,21 @@ export function parseRequestInfo(method: string, url: URL): RequestInfo {
   if (rest.length >= 2) info.name = rest[1]
   info.resource = rest[0] ?? ''
 
-  if (!info.name && verb === 'get') verb = 'list'
+  // Only a collection GET becomes a watch; a GET of one object with ?watch answers the object, as kube's does.
+  if (!info.name && verb === 'get') verb = isWatchRequest(url.searchParams) ? 'watch' : 'list'
   if (!info.name && verb === 'delete') verb = 'deletecollection'
-  const watch = url.searchParams.get('watch')
-  if ((verb === 'list' || verb === 'get') && (watch === 'true' || watch === '1')) verb = 'watch'
   info.verb = verb
-  if ((verb === 'list' || verb === 'watch') && !info.name) info.selectorName = exactNameSelector(url.searchParams.get('fieldSelector') ?? '')
+  if ((verb === 'list' || verb === 'watch') && !info.name) info.selectorName = exactNameSelector(fieldSelectorOf(url.searchParams))
   return info
+}
+
+/** Options the parameter codec cannot decode (limit=abc, say) pin no name: the handler answers them with 400. */
+function fieldSelectorOf(query: URLSearchParams): string {
+  try {
+    return decodeListOptions(query).fieldSelector
+  } catch {
+    return ''
+  }
 }
 
 /** fields.Selector.RequiresExactMatch("metadata.name"), for a name that is a valid path segment. */

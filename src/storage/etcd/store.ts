@@ -79,7 +79,7 @@ export class EtcdStore implements Store {
     const k = this.etcdKey(key)
     const res = await this.txn(key, {
       compare: [{ key: k, target: 'Create', result: 'Equal', create_revision: 0 }],
-      success: [{ request_put: { key: k, value: Buffer.from(value) } }],
+      success: [{ request_put: { key: k, value: storedValue(value) } }],
       failure: [{ request_range: { key: k } }],
     })
     if (!res.succeeded) throw new StoreError('KeyExists', key, this.currentOf(res))
@@ -95,7 +95,7 @@ export class EtcdStore implements Store {
         { key: k, target: 'Version', result: 'Greater', version: 0 },
         { key: k, target: 'Mod', result: 'Equal', mod_revision: expectModRevision },
       ],
-      success: [{ request_put: { key: k, value: Buffer.from(value), prev_kv: true } }],
+      success: [{ request_put: { key: k, value: storedValue(value), prev_kv: true } }],
       failure: [{ request_range: { key: k } }],
     })
     if (!res.succeeded) {
@@ -169,6 +169,11 @@ export class EtcdStore implements Store {
     return Buffer.from(this.prefix + rest)
   }
 
+  /** The etcd key of a Store key as text: what kube-apiserver authenticates an encrypted value with. */
+  etcdKeyOf(key: string): string {
+    return this.etcdKey(key).toString('utf8')
+  }
+
   private storeKey(buf: Buffer): string {
     return STORE_ROOT + buf.toString('utf8').slice(this.prefix.length)
   }
@@ -176,7 +181,7 @@ export class EtcdStore implements Store {
   private keyValue(kv: IKeyValue): KeyValue {
     return {
       key: this.storeKey(kv.key),
-      value: kv.value ? kv.value.toString('utf8') : '',
+      value: kv.value ? valueOf(kv.value) : '',
       createRevision: Number(kv.create_revision),
       modRevision: Number(kv.mod_revision),
       version: Number(kv.version),
@@ -302,6 +307,18 @@ export class EtcdStore implements Store {
       },
     }
   }
+}
+
+/**
+ * An encrypted value ("k8s:enc:..." and ciphertext, src/storage/value) is bytes, which the Store carries as a
+ * byte string (a character per byte) and etcd holds as they are, in kube-apiserver's layout; other values are UTF-8.
+ */
+const ENCRYPTED = Buffer.from('k8s:enc:')
+function storedValue(value: string): Buffer {
+  return Buffer.from(value, value.startsWith('k8s:enc:') ? 'latin1' : 'utf8')
+}
+function valueOf(buf: Buffer): string {
+  return buf.toString(buf.subarray(0, ENCRYPTED.length).equals(ENCRYPTED) ? 'latin1' : 'utf8')
 }
 
 function revisionOf(header: IResponseHeader): number {

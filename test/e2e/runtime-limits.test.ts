@@ -1,0 +1,73 @@
+// Where the runtime, not the server, decides: long label selectors and large request headers. kube-apiserver
+// (Go's net/http with MaxHeaderBytes 1 MiB) serves a 64 KiB label selector and answers past 1 MiB with 431.
+// Node mode does the same; workerd under `npm start` refuses a request line past ~64 KiB and headers past
+// 128 KiB itself, before the Worker runs (the README's list of differences says so).
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { LocalServer } from './harness'
+
+let server: LocalServer
+const NS = 'limits'
+const CM = `/api/v1/namespaces/${NS}/configmaps`
+
+beforeAll(async () => {
+  server = await LocalServer.start()
+  await server.k('create', 'ns', NS)
+  await server.k('create', 'configmap', 'labelled', '-n', NS)
+  await server.k('label', 'configmap', 'labelled', '-n', NS, 'k0=v')
+})
+afterAll(async () => {
+  await server?.dispose()
+})
+
+/** A label selector of valid terms (k0=v,k1=v,...) at least `bytes` long. */
+function selector(bytes: number): string {
+  let s = ''
+  for (let i = 0; s.length < bytes; i++) s += `${s ? ',' : ''}k${i}=v`
+  return s
+}
+
+describe('limits of the runtime', () => {
+  it('serves a 16 KiB label selector in both runtimes, as kube-apiserver does', async () => {
+    const r = await server.kubectl(['get', 'configmaps', '-n', NS, '-l', selector(16 * 1024)])
+    expect(r).toMatchObject({ code: 0, stderr: `No resources found in ${NS} namespace.\n` })
+  })
+
+  it('answers a label selector labels.Parse refuses with kube\'s 400 Status, however long', async () => {
+    const value = 'x'.repeat(30 * 1024)
+    const r = await server.kubectl(['get', 'configmaps', '-n', NS, '-l', `k0=${value}`])
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toContain(`unable to parse requirement: values[0][k0]: Invalid value: "${value}": must be no more than 63 characters`)
+  })
+
+  it('a 64 KiB label selector: served in Node mode; refused by workerd with 431 before the Worker runs', async () => {
+    const r = await server.kubectl(['get', 'configmaps', '-n', NS, '-l', selector(64 * 1024)])
+    if (server.runtime === 'node') {
+      expect(r).toMatchObject({ code: 0, stderr: `No resources found in ${NS} namespace.\n` })
+    } else {
+      expect(r.code).not.toBe(0)
+      expect(r.stderr).toBe('Error from server: the server responded with the status code 431 but did not return more information (get configmaps)\n')
+    }
+  })
+
+  it('a 200 KiB header: served in Node mode (under kube\'s 1 MiB); 431 from workerd (over its 128 KiB)', async () => {
+    const r = await server.request('GET', CM, undefined, { 'X-Padding': 'a'.repeat(200 * 1024) })
+    if (server.runtime === 'node') {
+      expect(r.status).toBe(200)
+      expect(JSON.parse(r.body).items.map((o: { metadata: { name: string } }) => o.metadata.name)).toContain('labelled')
+    } else {
+      expect({ status: r.status, body: r.body, type: r.headers['content-type'] }).toEqual({ status: 431, body: 'ERROR: header too large.', type: 'text/plain' })
+    }
+  })
+
+  it('headers past 1 MiB get Go\'s 431 text in Node mode, workerd\'s in workerd', async () => {
+    const r = await server.request('GET', CM, undefined, { 'X-Padding': 'a'.repeat(1100 * 1024) })
+    expect(r.status).toBe(431)
+    if (server.runtime === 'node') {
+      expect({ body: r.body, type: r.headers['content-type'] }).toEqual({ body: '431 Request Header Fields Too Large', type: 'text/plain; charset=utf-8' })
+    } else {
+      expect(r.body).toBe('ERROR: header too large.')
+    }
+    // The server keeps serving.
+    expect((await server.request('GET', `${CM}/labelled`)).status).toBe(200)
+  })
+})
