@@ -235,17 +235,23 @@ export function requestMetrics(opts: RequestMetricsOptions = {}): MiddlewareHand
       }
       const relay = new TransformStream<Uint8Array, Uint8Array>({ flush: finish })
       res.body.pipeTo(relay.writable).catch(finish)
-      c.res = new Response(relay.readable, res)
+      replaceResponse(c, new Response(relay.readable, res))
       return
     }
     // kube observes response sizes of reads only; reading the body here also gives it a Content-Length.
     const read = labels.verb === 'GET' || labels.verb === 'LIST'
     if (read && res.body && counted && res.status !== 204 && res.status !== 304) {
       const body = await res.arrayBuffer()
-      c.res = new Response(body, res)
+      replaceResponse(c, new Response(body, res))
       record(body.byteLength)
       return
     }
     record()
   }
+}
+
+/** Hono's c.res setter copies a replaced response once more (body and headers); this one has them all. */
+function replaceResponse(c: Context, res: Response): void {
+  c.res = undefined
+  c.res = res
 }
