@@ -117,6 +117,14 @@ describe('/metrics', () => {
     expect(after.get(objects)! - before.get(objects)!).toBe(3)
     const creates = 'etcd_requests_total{group="",operation="create",resource="configmaps"}'
     expect(after.get(creates)! - (before.get(creates) ?? 0)).toBe(3)
+    // Each of the three creates passed both admission steps and every enabled plugin of each.
+    const steps = delta(before, after, 'apiserver_admission_step_admission_duration_seconds_count{')
+    expect(steps.get('apiserver_admission_step_admission_duration_seconds_count{operation="CREATE",rejected="false",type="admit"}')).toBe(3)
+    expect(steps.get('apiserver_admission_step_admission_duration_seconds_count{operation="CREATE",rejected="false",type="validate"}')).toBe(3)
+    const plugin = delta(before, after, 'apiserver_admission_controller_admission_duration_seconds_count{')
+    expect(
+      plugin.get('apiserver_admission_controller_admission_duration_seconds_count{name="NamespaceLifecycle",operation="CREATE",rejected="false",type="admit"}'),
+    ).toBe(3)
   })
 
   it('counts a watch when it ends, and each event it sent', async () => {
