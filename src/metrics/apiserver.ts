@@ -3,7 +3,14 @@
 // (authentication), pkg/admission/metrics (admission), pkg/storage/etcd3/metrics (storage) and
 // k8s.io/component-base/metrics/prometheus/slis (health checks). Like kube's legacyregistry, one set per
 // process or isolate: every layer records into it without being handed it.
-import { Counter, exponentialBuckets, Gauge, Histogram, Registry, type StabilityLevel } from './registry'
+import {
+  Counter,
+  exponentialBuckets,
+  Gauge,
+  Histogram,
+  Registry,
+  type StabilityLevel,
+} from './registry'
 
 const counter = (name: string, stability: StabilityLevel, help: string, labelNames: string[]) =>
   new Counter({ name, help, stability, labelNames })
@@ -19,11 +26,21 @@ const histogram = (
 
 /** apiserver_request_duration_seconds' buckets, which etcd_request_duration_seconds shares (for comparison). */
 const REQUEST_BUCKETS = [
-  0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45, 60,
+  0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45,
+  60,
 ]
 const ADMISSION_BUCKETS = [0.005, 0.025, 0.1, 0.5, 1.0, 2.5]
 const WEBHOOK_BUCKETS = [0.005, 0.025, 0.1, 0.5, 1.0, 2.5, 10, 25]
-const REQUEST_LABELS = ['verb', 'dry_run', 'group', 'version', 'resource', 'subresource', 'scope', 'component']
+const REQUEST_LABELS = [
+  'verb',
+  'dry_run',
+  'group',
+  'version',
+  'resource',
+  'subresource',
+  'scope',
+  'component',
+]
 
 export function apiserverMetrics() {
   const r = new Registry()
@@ -113,11 +130,12 @@ export function apiserverMetrics() {
       ),
     ),
     etcdRequests: r.register(
-      counter('etcd_requests_total', 'ALPHA', 'Etcd request counts for each operation and object type.', [
-        'operation',
-        'group',
-        'resource',
-      ]),
+      counter(
+        'etcd_requests_total',
+        'ALPHA',
+        'Etcd request counts for each operation and object type.',
+        ['operation', 'group', 'resource'],
+      ),
     ),
     etcdRequestErrors: r.register(
       counter(
@@ -155,9 +173,12 @@ export function apiserverMetrics() {
       ),
     ),
     authenticatedUserRequests: r.register(
-      counter('authenticated_user_requests', 'ALPHA', 'Counter of authenticated requests broken out by username.', [
-        'username',
-      ]),
+      counter(
+        'authenticated_user_requests',
+        'ALPHA',
+        'Counter of authenticated requests broken out by username.',
+        ['username'],
+      ),
     ),
     authenticationAttempts: r.register(
       counter('authentication_attempts', 'ALPHA', 'Counter of authenticated attempts.', ['result']),
@@ -172,17 +193,20 @@ export function apiserverMetrics() {
       ),
     ),
     healthcheck: r.register(
-      gauge('kubernetes_healthcheck', 'STABLE', 'This metric records the result of a single healthcheck.', [
-        'name',
-        'type',
-      ]),
+      gauge(
+        'kubernetes_healthcheck',
+        'STABLE',
+        'This metric records the result of a single healthcheck.',
+        ['name', 'type'],
+      ),
     ),
     healthchecksTotal: r.register(
-      counter('kubernetes_healthchecks_total', 'STABLE', 'This metric records the results of all healthcheck.', [
-        'name',
-        'status',
-        'type',
-      ]),
+      counter(
+        'kubernetes_healthchecks_total',
+        'STABLE',
+        'This metric records the results of all healthcheck.',
+        ['name', 'status', 'type'],
+      ),
     ),
   }
 }
@@ -207,7 +231,15 @@ export const CLUSTER_GAUGES = new Set([
 
 /** metrics.compressUsername in k8s.io/apiserver/pkg/endpoints/filters: a bounded set of label values. */
 export function compressUsername(username: string): string {
-  if (['admin', 'client', 'kube_proxy', 'kubelet', 'system:serviceaccount:kube-system:default'].includes(username)) {
+  if (
+    [
+      'admin',
+      'client',
+      'kube_proxy',
+      'kubelet',
+      'system:serviceaccount:kube-system:default',
+    ].includes(username)
+  ) {
     return username
   }
   if (username.includes('@')) return 'email_id'

@@ -27,7 +27,11 @@ export interface MetricsBackend {
 
 /** The Durable Object's side (ClusterStore.recordMetrics / scrapeMetrics). */
 export interface ClusterMetricsStub {
-  recordMetrics(isolate: string, counts: SeriesSample[], gauges: SeriesSample[] | null): Promise<void>
+  recordMetrics(
+    isolate: string,
+    counts: SeriesSample[],
+    gauges: SeriesSample[] | null,
+  ): Promise<void>
   scrapeMetrics(prefixes: string[]): Promise<ClusterMetricsSnapshot>
 }
 
@@ -53,7 +57,12 @@ export class InProcessMetrics implements MetricsBackend {
     const prefixes = keys.prefixes()
     // kube-apiserver counts each resource's keys in etcd (a count-only range); so does this, per scrape.
     const counts = await Promise.all(
-      prefixes.map((p) => store.list(p.prefix, { limit: 1 }).then((r) => r.count, () => -1)),
+      prefixes.map((p) =>
+        store.list(p.prefix, { limit: 1 }).then(
+          (r) => r.count,
+          () => -1,
+        ),
+      ),
     )
     setStorageObjects(this.m, prefixes, counts)
     return [this.m.registry, ...this.extra()]
@@ -133,7 +142,9 @@ export class ClusterMetrics implements MetricsBackend {
     cluster.merge(this.m.healthcheck.samples())
     const storageObjects = cluster.get('apiserver_storage_objects')
     if (storageObjects?.type === 'gauge') {
-      prefixes.forEach((p, i) => storageObjects.set([storageResource(p)], snapshot.objects[i] ?? -1))
+      prefixes.forEach((p, i) =>
+        storageObjects.set([storageResource(p)], snapshot.objects[i] ?? -1),
+      )
     }
     return [cluster]
   }

@@ -55,12 +55,16 @@ export function cleanScope(info: RequestInfo): string {
 /** cleanVerb(CanonicalVerb(method, scope), ...): LIST from GET, WATCH, APPLY, CONNECT, else the method. */
 export function reportedVerb(req: Request, url: URL, info: RequestInfo, scope: string): string {
   const method = req.method.toUpperCase()
-  let verb = (method === 'GET' || method === 'HEAD') && scope !== 'resource' && scope !== '' ? 'LIST' : method
+  let verb =
+    (method === 'GET' || method === 'HEAD') && scope !== 'resource' && scope !== ''
+      ? 'LIST'
+      : method
   if (method === 'HEAD') verb = verb === 'LIST' ? 'LIST' : 'GET'
   if (info.verb === 'watch') return 'WATCH'
   if (method === 'GET' && isTrue(url.searchParams.get('watch'))) verb = 'WATCH'
   if (verb === 'WATCHLIST') verb = 'WATCH'
-  if (verb === 'PATCH' && req.headers.get('content-type') === 'application/apply-patch+yaml') verb = 'APPLY'
+  if (verb === 'PATCH' && req.headers.get('content-type') === 'application/apply-patch+yaml')
+    verb = 'APPLY'
   if (info.isResourceRequest && CONNECT_SUBRESOURCES.has(info.subresource)) verb = 'CONNECT'
   return VALID_VERBS.has(verb) ? verb : 'other'
 }
@@ -187,7 +191,8 @@ export function requestMetrics(opts: RequestMetricsOptions = {}): MiddlewareHand
       if (!longRunning) inflight.end(kind)
     }
     const res = c.res
-    const counted = c.get(REACHED_HANDLER as never) === true && (info.isResourceRequest || res.status !== 404)
+    const counted =
+      c.get(REACHED_HANDLER as never) === true && (info.isResourceRequest || res.status !== 404)
     const record = (size?: number) => {
       if (counted) {
         const base = [

@@ -45,7 +45,9 @@ abstract class Metric {
 
   protected at(labels: readonly string[]): Series {
     if (labels.length !== this.opts.labelNames.length) {
-      throw new Error(`${this.name}: ${labels.length} label values for ${this.opts.labelNames.length} labels`)
+      throw new Error(
+        `${this.name}: ${labels.length} label values for ${this.opts.labelNames.length} labels`,
+      )
     }
     const key = labels.join('\u0000')
     let s = this.series.get(key)
@@ -204,11 +206,17 @@ export class Registry {
           let cumulative = 0
           m.buckets.forEach((le, i) => {
             cumulative += s.buckets![i]!
-            lines.push(`${m.name}_bucket${labelText(m.opts.labelNames, s.labels, ['le', formatValue(le)])} ${cumulative}`)
+            lines.push(
+              `${m.name}_bucket${labelText(m.opts.labelNames, s.labels, ['le', formatValue(le)])} ${cumulative}`,
+            )
           })
           cumulative += s.buckets![m.buckets.length]!
-          lines.push(`${m.name}_bucket${labelText(m.opts.labelNames, s.labels, ['le', '+Inf'])} ${cumulative}`)
-          lines.push(`${m.name}_sum${labelText(m.opts.labelNames, s.labels)} ${formatValue(s.sum!)}`)
+          lines.push(
+            `${m.name}_bucket${labelText(m.opts.labelNames, s.labels, ['le', '+Inf'])} ${cumulative}`,
+          )
+          lines.push(
+            `${m.name}_sum${labelText(m.opts.labelNames, s.labels)} ${formatValue(s.sum!)}`,
+          )
           lines.push(`${m.name}_count${labelText(m.opts.labelNames, s.labels)} ${cumulative}`)
         } else {
           lines.push(`${m.name}${labelText(m.opts.labelNames, s.labels)} ${formatValue(s.value!)}`)
@@ -225,7 +233,11 @@ function compareLabels(a: string[], b: string[]): number {
 }
 
 /** Label pairs in name order, as the Go client writes them; a histogram's le last. */
-function labelText(names: readonly string[], values: readonly string[], extra?: [string, string]): string {
+function labelText(
+  names: readonly string[],
+  values: readonly string[],
+  extra?: [string, string],
+): string {
   const parts = names
     .map((n, i) => [n, values[i]!] as const)
     .sort((a, b) => (a[0] < b[0] ? -1 : 1))
@@ -253,6 +265,7 @@ export function formatValue(v: number): string {
   if (v === 0) return '0'
   const [mantissa, e] = v.toExponential().split('e') as [string, string]
   const exp = Number(e)
-  if (exp < -4 || exp >= 6) return `${mantissa}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`
+  if (exp < -4 || exp >= 6)
+    return `${mantissa}e${exp < 0 ? '-' : '+'}${String(Math.abs(exp)).padStart(2, '0')}`
   return String(v)
 }

@@ -35,7 +35,9 @@ export class KeyResources {
   }
 
   private match(segments: string[]): GroupResource | undefined {
-    return this.byPrefix.get(`${segments[0]}/${segments[1]}`) ?? this.byPrefix.get(segments[0] ?? '')
+    return (
+      this.byPrefix.get(`${segments[0]}/${segments[1]}`) ?? this.byPrefix.get(segments[0] ?? '')
+    )
   }
 
   private rebuild(): void {
@@ -53,7 +55,11 @@ export class KeyResources {
 const instrumented = new WeakMap<Store, Store>()
 
 /** The store with each call recorded; the same wrapper for the same store, so caches keyed by it still hit. */
-export function instrumentStore(store: Store, keys: KeyResources, m: ApiserverMetrics = defaultMetrics): Store {
+export function instrumentStore(
+  store: Store,
+  keys: KeyResources,
+  m: ApiserverMetrics = defaultMetrics,
+): Store {
   const known = instrumented.get(store)
   if (known) return known
   const timed = async <T>(operation: string, key: string, call: () => Promise<T>): Promise<T> => {

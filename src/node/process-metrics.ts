@@ -4,16 +4,24 @@
 import { readdirSync, readFileSync } from 'node:fs'
 import { Counter, Gauge, Registry } from '../metrics/registry'
 
-const gauge = (name: string, help: string) => new Gauge({ name, help, stability: 'ALPHA', labelNames: [] })
+const gauge = (name: string, help: string) =>
+  new Gauge({ name, help, stability: 'ALPHA', labelNames: [] })
 
 export function processMetrics(): () => Registry[] {
   const r = new Registry()
   const cpu = r.register(
-    new Counter({ name: 'process_cpu_seconds_total', help: 'Total user and system CPU time spent in seconds.', stability: 'ALPHA', labelNames: [] }),
+    new Counter({
+      name: 'process_cpu_seconds_total',
+      help: 'Total user and system CPU time spent in seconds.',
+      stability: 'ALPHA',
+      labelNames: [],
+    }),
   )
   const rss = r.register(gauge('process_resident_memory_bytes', 'Resident memory size in bytes.'))
   const vsize = r.register(gauge('process_virtual_memory_bytes', 'Virtual memory size in bytes.'))
-  const start = r.register(gauge('process_start_time_seconds', 'Start time of the process since unix epoch in seconds.'))
+  const start = r.register(
+    gauge('process_start_time_seconds', 'Start time of the process since unix epoch in seconds.'),
+  )
   const openFds = r.register(gauge('process_open_fds', 'Number of open file descriptors.'))
   const maxFds = r.register(gauge('process_max_fds', 'Maximum number of open file descriptors.'))
   const startedAt = Math.round((Date.now() - performance.now()) / 10) / 100

@@ -22,7 +22,10 @@ beforeAll(async () => {
   await server.k('create', 'serviceaccount', 'nosy', '-n', 'kube-system')
   // kube's bootstrap policy grants /metrics to the system:monitoring ClusterRole.
   await server.k(
-    'create', 'clusterrolebinding', 'prometheus-monitoring', '--clusterrole=system:monitoring',
+    'create',
+    'clusterrolebinding',
+    'prometheus-monitoring',
+    '--clusterrole=system:monitoring',
     '--serviceaccount=kube-system:prometheus',
   )
   token = (await server.k('create', 'token', 'prometheus', '-n', 'kube-system')).trim()
@@ -49,7 +52,11 @@ function samples(text: string): Map<string, number> {
   return out
 }
 
-function delta(before: Map<string, number>, after: Map<string, number>, prefix: string): Map<string, number> {
+function delta(
+  before: Map<string, number>,
+  after: Map<string, number>,
+  prefix: string,
+): Map<string, number> {
   const out = new Map<string, number>()
   for (const [k, v] of after) {
     if (!k.startsWith(prefix)) continue
@@ -66,13 +73,17 @@ const requestSeries = (verb: string, scope: string, code: number, resource = 'co
 describe('/metrics', () => {
   it('is served to system:monitoring and forbidden to a service account without it', async () => {
     const nosy = (await server.k('create', 'token', 'nosy', '-n', 'kube-system')).trim()
-    const denied = await server.request('GET', '/metrics', undefined, { Authorization: `Bearer ${nosy}` })
+    const denied = await server.request('GET', '/metrics', undefined, {
+      Authorization: `Bearer ${nosy}`,
+    })
     expect(denied.status).toBe(403)
     expect(JSON.parse(denied.body).message).toBe(
       'forbidden: User "system:serviceaccount:kube-system:nosy" cannot get path "/metrics"',
     )
     const text = await scrape()
-    expect(text).toContain('# HELP apiserver_request_total [STABLE] Counter of apiserver requests broken out')
+    expect(text).toContain(
+      '# HELP apiserver_request_total [STABLE] Counter of apiserver requests broken out',
+    )
     expect(text).toContain('# TYPE apiserver_request_duration_seconds histogram')
     expect(text).toMatch(/^apiserver_storage_objects\{resource="namespaces"\} [1-9]/m)
     const slis = await scrape('/metrics/slis')
@@ -119,32 +130,55 @@ describe('/metrics', () => {
     expect(after.get(creates)! - (before.get(creates) ?? 0)).toBe(3)
     // Each of the three creates passed both admission steps and every enabled plugin of each.
     const steps = delta(before, after, 'apiserver_admission_step_admission_duration_seconds_count{')
-    expect(steps.get('apiserver_admission_step_admission_duration_seconds_count{operation="CREATE",rejected="false",type="admit"}')).toBe(3)
-    expect(steps.get('apiserver_admission_step_admission_duration_seconds_count{operation="CREATE",rejected="false",type="validate"}')).toBe(3)
-    const plugin = delta(before, after, 'apiserver_admission_controller_admission_duration_seconds_count{')
     expect(
-      plugin.get('apiserver_admission_controller_admission_duration_seconds_count{name="NamespaceLifecycle",operation="CREATE",rejected="false",type="admit"}'),
+      steps.get(
+        'apiserver_admission_step_admission_duration_seconds_count{operation="CREATE",rejected="false",type="admit"}',
+      ),
+    ).toBe(3)
+    expect(
+      steps.get(
+        'apiserver_admission_step_admission_duration_seconds_count{operation="CREATE",rejected="false",type="validate"}',
+      ),
+    ).toBe(3)
+    const plugin = delta(
+      before,
+      after,
+      'apiserver_admission_controller_admission_duration_seconds_count{',
+    )
+    expect(
+      plugin.get(
+        'apiserver_admission_controller_admission_duration_seconds_count{name="NamespaceLifecycle",operation="CREATE",rejected="false",type="admit"}',
+      ),
     ).toBe(3)
   })
 
   it('counts a watch when it ends, and each event it sent', async () => {
     const before = samples(await scrape())
     // A watch from resourceVersion 0 starts with every object as ADDED, and ends after timeoutSeconds.
-    const w = await server.request('GET', '/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=0&timeoutSeconds=2')
+    const w = await server.request(
+      'GET',
+      '/api/v1/namespaces/default/configmaps?watch=1&resourceVersion=0&timeoutSeconds=2',
+    )
     const events = w.body.split('\n').filter((l) => l.trim()).length
     expect(events).toBeGreaterThan(0)
     await new Promise((r) => setTimeout(r, FLUSH_WAIT_MS))
     const after = samples(await scrape())
     const d = (series: string) => (after.get(series) ?? 0) - (before.get(series) ?? 0)
     expect(d('apiserver_watch_events_total{group="",kind="ConfigMap",version="v1"}')).toBe(events)
-    expect(d('apiserver_watch_events_sizes_count{group="",kind="ConfigMap",version="v1"}')).toBe(events)
-    expect(d('apiserver_watch_events_sizes_sum{group="",kind="ConfigMap",version="v1"}')).toBe(Buffer.byteLength(w.body))
+    expect(d('apiserver_watch_events_sizes_count{group="",kind="ConfigMap",version="v1"}')).toBe(
+      events,
+    )
+    expect(d('apiserver_watch_events_sizes_sum{group="",kind="ConfigMap",version="v1"}')).toBe(
+      Buffer.byteLength(w.body),
+    )
     expect(d(requestSeries('WATCH', 'namespace', 200))).toBe(1)
     const longRunning =
       'apiserver_longrunning_requests{component="apiserver",group="",resource="configmaps",scope="namespace",' +
       'subresource="",verb="WATCH",version="v1"}'
     expect(after.get(longRunning) ?? 0).toBe(0)
-    expect(after.get('apiserver_registered_watchers{group="",kind="ConfigMap",version="v1"}') ?? 0).toBe(0)
+    expect(
+      after.get('apiserver_registered_watchers{group="",kind="ConfigMap",version="v1"}') ?? 0,
+    ).toBe(0)
   })
 
   it('passes promtool check metrics; its only lint findings are names kube-apiserver itself uses', async () => {
@@ -187,8 +221,12 @@ describe('/metrics', () => {
     prom.stderr!.on('data', (d) => (log += d))
     try {
       const query = async (q: string) => {
-        const res = await fetch(`http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(q)}`)
-        return (await res.json()) as { data: { result: { metric: Record<string, string>; value: [number, string] }[] } }
+        const res = await fetch(
+          `http://127.0.0.1:${port}/api/v1/query?query=${encodeURIComponent(q)}`,
+        )
+        return (await res.json()) as {
+          data: { result: { metric: Record<string, string>; value: [number, string] }[] }
+        }
       }
       let series: { metric: Record<string, string>; value: [number, string] }[] = []
       for (let i = 0; i < 40 && !series.length; i++) {
@@ -199,7 +237,12 @@ describe('/metrics', () => {
         )
       }
       expect(series, log).not.toHaveLength(0)
-      expect(series[0]!.metric).toMatchObject({ job: 'apiserver', code: '201', scope: 'resource', component: 'apiserver' })
+      expect(series[0]!.metric).toMatchObject({
+        job: 'apiserver',
+        code: '201',
+        scope: 'resource',
+        component: 'apiserver',
+      })
       expect(Number(series[0]!.value[1])).toBe(2)
       const up = await query('up{job="apiserver"}')
       expect(up.data.result[0]!.value[1]).toBe('1')

@@ -21,11 +21,16 @@ afterAll(async () => {
 })
 
 function metricsStub(cluster: string): ClusterMetricsStub {
-  const rpc = (method: string) => async (...args: unknown[]) => {
-    const res = await mf.dispatchFetch(`http://store.test/rpc/${cluster}/${method}`, { method: 'POST', body: JSON.stringify(args) })
-    if (!res.ok) throw new Error(`${method}: HTTP ${res.status}`)
-    return (await res.json()) as never
-  }
+  const rpc =
+    (method: string) =>
+    async (...args: unknown[]) => {
+      const res = await mf.dispatchFetch(`http://store.test/rpc/${cluster}/${method}`, {
+        method: 'POST',
+        body: JSON.stringify(args),
+      })
+      if (!res.ok) throw new Error(`${method}: HTTP ${res.status}`)
+      return (await res.json()) as never
+    }
   return { recordMetrics: rpc('recordMetrics'), scrapeMetrics: rpc('scrapeMetrics') }
 }
 
@@ -35,7 +40,10 @@ const context = { env: {} } as unknown as Context
 const LIST = ['LIST', '', '', 'v1', 'configmaps', '', 'namespace', 'apiserver']
 const WATCH = ['WATCH', '', 'v1', 'configmaps', '', 'namespace', 'apiserver']
 
-function isolate(cluster: string, stub = metricsStub(cluster)): { m: ApiserverMetrics; edge: ClusterMetrics } {
+function isolate(
+  cluster: string,
+  stub = metricsStub(cluster),
+): { m: ApiserverMetrics; edge: ClusterMetrics } {
   const m = apiserverMetrics()
   return { m, edge: new ClusterMetrics(() => stub, m) }
 }
@@ -84,7 +92,8 @@ describe('cluster-wide metrics at the edge', () => {
     const real = metricsStub(cluster)
     let down = true
     const flaky: ClusterMetricsStub = {
-      recordMetrics: (...args) => (down ? Promise.reject(new Error('object unreachable')) : real.recordMetrics(...args)),
+      recordMetrics: (...args) =>
+        down ? Promise.reject(new Error('object unreachable')) : real.recordMetrics(...args),
       scrapeMetrics: (...args) => real.scrapeMetrics(...args),
     }
     const a = isolate(cluster, flaky)

@@ -11,12 +11,20 @@ function labels(method: string, path: string, headers: Record<string, string> = 
 
 describe('request labels', () => {
   it('reports LIST for a collection GET and GET for one object, with kube scopes', () => {
-    expect(labels('GET', '/api/v1/namespaces/default/configmaps')).toMatchObject({ verb: 'LIST', scope: 'namespace' })
+    expect(labels('GET', '/api/v1/namespaces/default/configmaps')).toMatchObject({
+      verb: 'LIST',
+      scope: 'namespace',
+    })
     expect(labels('GET', '/api/v1/configmaps')).toMatchObject({ verb: 'LIST', scope: 'cluster' })
-    expect(labels('GET', '/api/v1/namespaces/default/configmaps/x')).toMatchObject({ verb: 'GET', scope: 'resource' })
+    expect(labels('GET', '/api/v1/namespaces/default/configmaps/x')).toMatchObject({
+      verb: 'GET',
+      scope: 'resource',
+    })
     expect(labels('HEAD', '/api/v1/namespaces/default/configmaps/x')).toMatchObject({ verb: 'GET' })
     // RequestInfo.Name carries a metadata.name field selector: kube scopes such a list to the resource.
-    expect(labels('GET', '/api/v1/namespaces/default/configmaps?fieldSelector=metadata.name%3Dx')).toMatchObject({
+    expect(
+      labels('GET', '/api/v1/namespaces/default/configmaps?fieldSelector=metadata.name%3Dx'),
+    ).toMatchObject({
       verb: 'GET',
       scope: 'resource',
     })
@@ -26,21 +34,46 @@ describe('request labels', () => {
     expect(labels('GET', '/api/v1/namespaces/default/pods?watch=true').verb).toBe('WATCH')
     expect(labels('GET', '/api/v1/namespaces/default/pods?watch=0').verb).toBe('LIST')
     expect(labels('GET', '/api/v1/watch/namespaces/default/pods').verb).toBe('WATCH')
-    expect(labels('PATCH', '/api/v1/namespaces/default/pods/p', { 'content-type': 'application/apply-patch+yaml' }).verb).toBe('APPLY')
-    expect(labels('PATCH', '/api/v1/namespaces/default/pods/p', { 'content-type': 'application/merge-patch+json' }).verb).toBe('PATCH')
+    expect(
+      labels('PATCH', '/api/v1/namespaces/default/pods/p', {
+        'content-type': 'application/apply-patch+yaml',
+      }).verb,
+    ).toBe('APPLY')
+    expect(
+      labels('PATCH', '/api/v1/namespaces/default/pods/p', {
+        'content-type': 'application/merge-patch+json',
+      }).verb,
+    ).toBe('PATCH')
     expect(labels('POST', '/api/v1/namespaces/default/pods/p/exec').verb).toBe('CONNECT')
-    expect(labels('POST', '/api/v1/namespaces/default/pods')).toMatchObject({ verb: 'POST', scope: 'resource' })
+    expect(labels('POST', '/api/v1/namespaces/default/pods')).toMatchObject({
+      verb: 'POST',
+      scope: 'resource',
+    })
     expect(labels('PUT', '/api/v1/namespaces/default/pods/p').verb).toBe('PUT')
-    expect(labels('DELETE', '/api/v1/namespaces/default/pods')).toMatchObject({ verb: 'DELETE', scope: 'namespace' })
+    expect(labels('DELETE', '/api/v1/namespaces/default/pods')).toMatchObject({
+      verb: 'DELETE',
+      scope: 'namespace',
+    })
     expect(labels('OPTIONS', '/api/v1/namespaces/default/pods').verb).toBe('other')
   })
 
   it('reports dryRun as kube cleans it, and non-resource paths as the subresource', () => {
     expect(labels('POST', '/api/v1/namespaces/default/pods?dryRun=All').dryRun).toBe('All')
-    expect(labels('POST', '/api/v1/namespaces/default/pods?dryRun=All&dryRun=All').dryRun).toBe('All')
+    expect(labels('POST', '/api/v1/namespaces/default/pods?dryRun=All&dryRun=All').dryRun).toBe(
+      'All',
+    )
     expect(labels('POST', '/api/v1/namespaces/default/pods?dryRun=Some').dryRun).toBe('invalid')
-    expect(labels('GET', '/healthz')).toMatchObject({ verb: 'GET', subresource: '/healthz', scope: '', component: '' })
-    expect(labels('GET', '/apis')).toMatchObject({ verb: 'GET', subresource: '/apis', component: 'apiserver' })
+    expect(labels('GET', '/healthz')).toMatchObject({
+      verb: 'GET',
+      subresource: '/healthz',
+      scope: '',
+      component: '',
+    })
+    expect(labels('GET', '/apis')).toMatchObject({
+      verb: 'GET',
+      subresource: '/apis',
+      component: 'apiserver',
+    })
   })
 })
 
@@ -56,7 +89,12 @@ describe('exposition', () => {
 
   it('renders a histogram with cumulative buckets, labels in name order and le last', () => {
     const r = new Registry()
-    const h = r.register(new Histogram({ name: 'x_seconds', help: 'X.', stability: 'ALPHA', labelNames: ['verb', 'code'] }, [0.1, 1]))
+    const h = r.register(
+      new Histogram(
+        { name: 'x_seconds', help: 'X.', stability: 'ALPHA', labelNames: ['verb', 'code'] },
+        [0.1, 1],
+      ),
+    )
     h.observe(['GET', '200'], 0.05)
     h.observe(['GET', '200'], 0.5)
     h.observe(['GET', '200'], 5)

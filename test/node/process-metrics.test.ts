@@ -9,8 +9,12 @@ describe('process metrics', () => {
     expect(text).toContain('# TYPE process_cpu_seconds_total counter')
     expect(value('process_cpu_seconds_total')).toBeGreaterThan(0)
     expect(value('process_resident_memory_bytes')).toBeGreaterThan(1024 * 1024)
-    expect(value('process_virtual_memory_bytes')).toBeGreaterThanOrEqual(value('process_resident_memory_bytes'))
-    expect(Math.abs(value('process_start_time_seconds') - (Date.now() - performance.now()) / 1000)).toBeLessThan(1)
+    expect(value('process_virtual_memory_bytes')).toBeGreaterThanOrEqual(
+      value('process_resident_memory_bytes'),
+    )
+    expect(
+      Math.abs(value('process_start_time_seconds') - (Date.now() - performance.now()) / 1000),
+    ).toBeLessThan(1)
     expect(value('process_open_fds')).toBeGreaterThan(2)
     expect(value('process_max_fds')).toBeGreaterThanOrEqual(value('process_open_fds'))
   })

@@ -35,12 +35,18 @@ export class MetricsTable {
           const sum = (row?.sum ?? 0) + (c.sum ?? 0)
           sql.exec(
             'INSERT OR REPLACE INTO metrics (name, labels, value, sum, buckets) VALUES (?, ?, ?, ?, ?)',
-            c.name, labels, value, sum, JSON.stringify(buckets),
+            c.name,
+            labels,
+            value,
+            sum,
+            JSON.stringify(buckets),
           )
         } else {
           sql.exec(
             'INSERT OR REPLACE INTO metrics (name, labels, value, sum, buckets) VALUES (?, ?, ?, NULL, NULL)',
-            c.name, labels, value,
+            c.name,
+            labels,
+            value,
           )
         }
       }
