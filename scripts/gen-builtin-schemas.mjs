@@ -4,7 +4,9 @@
 // (src/registry/validation/schemas.ts). No npm package ships Kubernetes' OpenAPI definitions as data for
 // a recent release, so the structure comes from the library's type declarations (property names,
 // required, enums, references, maps, lists) and the integer/format details from probing its validators.
-// Descriptions are not copied: the server adds its own (src/registry/schema/descriptions.ts).
+// The descriptions are kube's own (the API's Go doc comments, which kubernetes-models carries as the
+// declarations' doc comments) and go to a second file, src/registry/schema/builtin-descriptions.json, keyed
+// "<definition>" and "<definition>.<field>" (list kinds included): kubectl explain prints them.
 //
 //   node scripts/gen-builtin-schemas.mjs          regenerate
 //   node scripts/gen-builtin-schemas.mjs --check  exit 1 when the file is out of date (run by the tests)
@@ -15,6 +17,7 @@ import ts from 'typescript'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
 const OUT = join(root, 'src/registry/schema/builtin-definitions.json')
+const DESCRIPTIONS_OUT = join(root, 'src/registry/schema/builtin-descriptions.json')
 const MODELS = join(root, 'node_modules/kubernetes-models')
 const APIMACHINERY = join(root, 'node_modules/@kubernetes-models/apimachinery')
 
@@ -110,14 +113,43 @@ function typeOf(node, info, refs) {
   throw new Error(`${info.name}: unsupported type ${ts.SyntaxKind[node.kind]}`)
 }
 
+// The text of the /** */ comment right before a node, its " * " margins removed (an indented line, such as
+// an item of "Possible enum values:", keeps the spaces after the margin, as kube's text has them).
+function docOf(node, source) {
+  const ranges = ts.getLeadingCommentRanges(source.text, node.getFullStart()) ?? []
+  const last = ranges.filter((r) => source.text.startsWith('/**', r.pos)).pop()
+  if (!last) return undefined
+  const body = source.text.slice(last.pos + 3, last.end - 2)
+  const lines = body.split('\n').map((l) => l.replace(/^\s*\* ?/, '').replace(/\s+$/, ''))
+  const text = lines.join('\n').replace(/^\n+|\n+$/g, '')
+  return text || undefined
+}
+
+const descriptions = {}
+
+// A kind's declaration pins apiVersion and kind to literals and drops their doc comments; kube describes them
+// as TypeMeta does everywhere, which meta/v1 Status, whose are plain strings, still carries.
+const TYPE_META_DOCS = (() => {
+  const info = byAlias.get('IIoK8sApimachineryPkgApisMetaV1Status')
+  const source = ts.createSourceFile(info.file, info.text, ts.ScriptTarget.Latest, true)
+  const out = {}
+  source.forEachChild((n) => {
+    if (!ts.isInterfaceDeclaration(n)) return
+    for (const m of n.members) if (ts.isPropertySignature(m) && ['apiVersion', 'kind'].includes(m.name.text)) out[m.name.text] = docOf(m, source)
+  })
+  return out
+})()
+
 async function definitionOf(info, refs) {
-  if (SCALARS[info.name]) return SCALARS[info.name]
   info.source = ts.createSourceFile(info.file, info.text, ts.ScriptTarget.Latest, true)
   let decl
   info.source.forEachChild((n) => {
     if ((ts.isInterfaceDeclaration(n) || ts.isTypeAliasDeclaration(n)) && n.name.text === info.local) decl = n
   })
   if (!decl) throw new Error(`${info.name}: no declaration ${info.local}`)
+  const doc = docOf(decl, info.source)
+  if (doc) descriptions[info.name] = doc
+  if (SCALARS[info.name]) return SCALARS[info.name]
   if (ts.isTypeAliasDeclaration(decl)) return typeOf(decl.type, info, refs)
   const properties = {}
   const required = []
@@ -127,9 +159,13 @@ async function definitionOf(info, refs) {
     // A kind's declaration pins apiVersion and kind to its own; the published schema says string, optional.
     if ((key === 'apiVersion' || key === 'kind') && m.type.kind === ts.SyntaxKind.LiteralType) {
       properties[key] = { type: 'string' }
+      const typeMetaDoc = TYPE_META_DOCS[key]
+      if (typeMetaDoc) descriptions[`${info.name}.${key}`] = typeMetaDoc
       continue
     }
     properties[key] = typeOf(m.type, info, refs)
+    const fieldDoc = docOf(m, info.source)
+    if (fieldDoc) descriptions[`${info.name}.${key}`] = fieldDoc
     if (!m.questionToken) required.push(key)
   }
   const def = { type: 'object', properties }
@@ -190,17 +226,46 @@ while (queue.length) {
   definitions[info.name] = await definitionOf(info, refs)
   for (const r of refs) if (!seen.has(r)) { seen.add(r); queue.push(r) }
 }
+// The list kinds are published from the kind (src/api/openapi/document.ts), described in kube's words.
+for (const kind of kindRoots()) {
+  const info = byAlias.get(nameToAlias.get(`${kind}List`))
+  if (!info) continue
+  const source = ts.createSourceFile(info.file, info.text, ts.ScriptTarget.Latest, true)
+  source.forEachChild((n) => {
+    if (!ts.isInterfaceDeclaration(n) || n.name.text !== info.local) return
+    const doc = docOf(n, source)
+    if (doc) descriptions[info.name] = doc
+    for (const m of n.members) {
+      if (!ts.isPropertySignature(m)) continue
+      const key = m.name.text
+      const fieldDoc = docOf(m, source) ?? TYPE_META_DOCS[key]
+      if (fieldDoc) descriptions[`${info.name}.${key}`] = fieldDoc
+    }
+  })
+}
 const sorted = Object.fromEntries(Object.keys(definitions).sort().map((k) => [k, definitions[k]]))
 const modelsVersion = JSON.parse(readFileSync(join(MODELS, 'package.json'), 'utf8')).version
 const out = JSON.stringify({ source: `kubernetes-models@${modelsVersion}`, definitions: sorted }) + '\n'
+// Each text once (TypeMeta's apiVersion and kind and ObjectMeta's "Standard object's metadata" recur on every
+// kind), the keys naming its index: a fifth less to bundle into the Worker.
+const texts = []
+const textIndex = new Map()
+const sortedDescriptions = Object.fromEntries(Object.keys(descriptions).sort().map((k) => {
+  const text = descriptions[k]
+  if (!textIndex.has(text)) textIndex.set(text, texts.push(text) - 1)
+  return [k, textIndex.get(text)]
+}))
+const descriptionsOut = JSON.stringify({ source: `kubernetes-models@${modelsVersion}`, texts, descriptions: sortedDescriptions }) + '\n'
 
-if (process.argv.includes('--check')) {
-  const current = existsSync(OUT) ? readFileSync(OUT, 'utf8') : ''
-  if (current !== out) {
-    console.error(`${relative(root, OUT)} is out of date: run node scripts/gen-builtin-schemas.mjs`)
-    process.exit(1)
+for (const [file, text, what] of [[OUT, out, `${Object.keys(sorted).length} definitions`], [DESCRIPTIONS_OUT, descriptionsOut, `${Object.keys(sortedDescriptions).length} descriptions`]]) {
+  if (process.argv.includes('--check')) {
+    const current = existsSync(file) ? readFileSync(file, 'utf8') : ''
+    if (current !== text) {
+      console.error(`${relative(root, file)} is out of date: run node scripts/gen-builtin-schemas.mjs`)
+      process.exit(1)
+    }
+  } else {
+    writeFileSync(file, text)
+    console.log(`${relative(root, file)}: ${what}, ${text.length} bytes`)
   }
-} else {
-  writeFileSync(OUT, out)
-  console.log(`${relative(root, OUT)}: ${Object.keys(sorted).length} definitions, ${out.length} bytes`)
 }

@@ -41,11 +41,46 @@ export function apiGroupDoc(registry: Registry, group: string): Record<string, u
   return g && { kind: 'APIGroup', apiVersion: 'v1', ...apiGroup(g.group, g.versions) }
 }
 
+const hashes = new Map<string, Promise<string>>()
+
+/**
+ * kube's StorageVersionHash (apiserver/pkg/endpoints/discovery/storageversionhash.go): the first 8 bytes of
+ * the SHA-256 of "<group>/<version>/<kind>" of the version objects are stored in, base64. Clients such as
+ * the storage version migrator compare it across discovery reads to notice a change of storage version.
+ */
+export function storageVersionHash(group: string, version: string, kind: string): Promise<string> {
+  const gvk = `${group}/${version}/${kind}`
+  let hash = hashes.get(gvk)
+  if (!hash) {
+    hash = crypto.subtle.digest('SHA-256', new TextEncoder().encode(gvk)).then((digest) => {
+      let bin = ''
+      for (const b of new Uint8Array(digest, 0, 8)) bin += String.fromCharCode(b)
+      return btoa(bin)
+    })
+    hashes.set(gvk, hash)
+  }
+  return hash
+}
+
+/**
+ * The hash a resource publishes: that of the group-version objects are stored in (events.k8s.io/v1 Events
+ * are core v1 Events in storage, a CRD's resources are in its storage version), under the type's own kind.
+ * Kinds that are never stored (the review kinds) publish none: their kube registries are no
+ * StorageVersionProvider.
+ */
+function resourceStorageHash(t: ResourceType): Promise<string> | undefined {
+  if (t.virtualCreate) return undefined
+  const stored = t.storageVersion ?? groupVersion(t)
+  const slash = stored.indexOf('/')
+  return slash < 0 ? storageVersionHash('', stored, t.kind) : storageVersionHash(stored.slice(0, slash), stored.slice(slash + 1), t.kind)
+}
+
 function typesOf(registry: Registry, group: string, version: string): ResourceType[] {
   return registry.all().filter((t) => t.group === group && t.version === version)
 }
 
-export function apiResourceList(registry: Registry, group: string, version: string): Record<string, unknown> | undefined {
+/** /api/<v> or /apis/<g>/<v>; subresources carry no storageVersionHash, as in kube. */
+export async function apiResourceList(registry: Registry, group: string, version: string): Promise<Record<string, unknown> | undefined> {
   const types = typesOf(registry, group, version)
   if (!types.length) return undefined
   const resources: Record<string, unknown>[] = []
@@ -53,6 +88,8 @@ export function apiResourceList(registry: Registry, group: string, version: stri
     const r: Record<string, unknown> = { name: t.resource, singularName: t.singular, namespaced: t.namespaced, kind: t.kind, verbs: t.verbs }
     if (t.shortNames?.length) r.shortNames = t.shortNames
     if (t.categories?.length) r.categories = t.categories
+    const hash = await resourceStorageHash(t)
+    if (hash) r.storageVersionHash = hash
     resources.push(r)
     if (t.subresources?.finalize) {
       resources.push({ name: `${t.resource}/finalize`, singularName: '', namespaced: t.namespaced, kind: t.kind, verbs: ['update'] })

@@ -5,7 +5,6 @@
 import { badRequest, StatusError } from '../server/errors'
 import { deref, type JSONSchema, type TypeSchema } from '../registry/schema/types'
 import type { RequestContext } from '../registry/types'
-import { decodeGoJson, GoJsonSyntaxError } from './patch/gojson'
 
 export type FieldValidation = 'Ignore' | 'Warn' | 'Strict'
 
@@ -45,19 +44,6 @@ function walk(value: unknown, s: JSONSchema | undefined, defs: TypeSchema['defin
       delete obj[key]
     }
   }
-}
-
-/** Duplicate fields of a JSON body (kjson.UnmarshalStrict's `duplicate field "a.b"`); none for other media types. */
-export function duplicateFields(text: string, mediaType: string): string[] {
-  if (mediaType !== 'application/json' && mediaType !== '') return []
-  const duplicates: string[] = []
-  try {
-    decodeGoJson(text, { duplicates })
-  } catch (e) {
-    if (!(e instanceof GoJsonSyntaxError)) throw e
-    return []
-  }
-  return duplicates
 }
 
 /**

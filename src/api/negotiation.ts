@@ -1,7 +1,9 @@
 // Request bodies in and response bodies out: the content types kube-apiserver accepts and produces.
-import { parse as parseYaml, stringify as stringifyYaml } from 'yaml'
+import { stringify as stringifyYaml } from 'yaml'
 import { badRequest, notAcceptable, requestEntityTooLarge, StatusError, unsupportedMediaType } from '../server/errors'
-import { decodeProtobufObject, PROTOBUF_MEDIA_TYPE, type DecodeInto } from './protobuf/envelope'
+import { decodeGoJson, GoJsonSyntaxError, jsonKind, type DecodeOptions, type JsonValue } from './patch/gojson'
+import { decodeProtobufObject, PROTOBUF_MEDIA_TYPE, summarizeData, type DecodeInto } from './protobuf/envelope'
+import { YamlError, yamlToJson } from './yaml'
 
 /** kube-apiserver's default --max-request-bytes for a single object body. */
 export const MAX_REQUEST_BYTES = 3 * 1024 * 1024
@@ -47,39 +49,65 @@ function binaryString(b: Uint8Array): string {
   return s
 }
 
+// The struct apimachinery's SimpleMetaFactory.Interpret decodes a body into to find its kind, as
+// reflect prints it in encoding/json's errors.
+const FIND_KIND_TYPE = 'struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }'
+
 /**
  * Decodes an object body sent as JSON, YAML or protobuf (as read by readBodyText), answering bad input the way
- * kube-apiserver's decoder does; `into`, where known, names the endpoint's kind in protobuf errors.
+ * kube-apiserver's decoder does. `into` names the endpoint's kind: what cannot be read far enough to know the
+ * body's own kind is "the object provided is unrecognized (must be of type <kind>)", as transformDecodeError
+ * says it; without it (DeleteOptions) the decoder's error stands alone. A JSON null is an empty object, whose
+ * kind the endpoint supplies. `options` collects duplicate fields of a JSON body.
  */
-export function decodeObject(text: string, contentType: string, into?: DecodeInto): Record<string, unknown> {
+export function decodeObject(text: string, contentType: string, into?: DecodeInto, options: DecodeOptions = {}): Record<string, unknown> {
   const mt = mediaType(contentType) || 'application/json'
   let value: unknown
-  if (mt === 'application/json') {
+  if (mt === 'application/json' || mt === 'application/yaml' || mt === 'application/apply-patch+yaml') {
     try {
-      value = JSON.parse(text)
+      value = mt === 'application/json' ? decodeGoJson(text, options) : yamlToJson(text)
     } catch (e) {
-      throw badRequest(`couldn't get version/kind; json parse error: ${jsonErrorText(e)}`)
+      if (e instanceof GoJsonSyntaxError) throw decodeError(`couldn't get version/kind; json parse error: ${e.message}`, text, into)
+      if (e instanceof YamlError) throw decodeError(`error converting YAML to JSON: yaml: ${e.message}`, text, into)
+      throw e
     }
-  } else if (mt === 'application/yaml' || mt === 'application/apply-patch+yaml') {
-    try {
-      value = parseYaml(text, { maxAliasCount: 100 })
-    } catch (e) {
-      throw badRequest(`error converting YAML to JSON: ${(e as Error).message.split('\n')[0]}`)
-    }
+    const kindError = interpretError(value)
+    if (kindError) throw decodeError(kindError, text, into)
   } else if (mt === PROTOBUF_MEDIA_TYPE) {
     value = decodeProtobufObject(Uint8Array.from(text, (c) => c.charCodeAt(0)), into)
   } else {
     throw unsupportedMediaType(mt, ['application/json', 'application/yaml', 'application/vnd.kubernetes.protobuf'])
   }
-  if (value === null || typeof value !== 'object' || Array.isArray(value)) {
-    throw badRequest(`Object 'Kind' is missing in '${text.slice(0, 200)}'`)
-  }
-  return value as Record<string, unknown>
+  return (value ?? {}) as Record<string, unknown>
 }
 
-function jsonErrorText(e: unknown): string {
-  const msg = e instanceof Error ? e.message : String(e)
-  return msg.replace(/^JSON\.parse: /, '')
+/**
+ * SimpleMetaFactory.Interpret: encoding/json's type errors for a body that is not an object or whose
+ * apiVersion or kind is not a string (its fields match keys case-insensitively), and ParseGroupVersion's.
+ */
+function interpretError(value: unknown): string | undefined {
+  if (value === null) return undefined
+  if (typeof value !== 'object' || Array.isArray(value)) {
+    return `couldn't get version/kind; json parse error: json: cannot unmarshal ${jsonKind(value as JsonValue)} into Go value of type ${FIND_KIND_TYPE}`
+  }
+  let apiVersion = ''
+  for (const [key, v] of Object.entries(value)) {
+    const field = key.toLowerCase() === 'apiversion' ? 'apiVersion' : key.toLowerCase() === 'kind' ? 'kind' : undefined
+    if (!field || v === null) continue
+    if (typeof v !== 'string') {
+      return `couldn't get version/kind; json parse error: json: cannot unmarshal ${jsonKind(v as JsonValue)} into Go struct field .${field} of type string`
+    }
+    if (field === 'apiVersion') apiVersion = v
+  }
+  if (apiVersion.split('/').length > 2) return `unexpected GroupVersion string: ${apiVersion}`
+  return undefined
+}
+
+function decodeError(message: string, text: string, into: DecodeInto | undefined): StatusError {
+  if (!into) return badRequest(message)
+  // summarizeData looks at 30 bytes; 31 characters are at least 31 bytes, enough to know there is more.
+  const head = new TextEncoder().encode(text.length > 30 ? text.slice(0, 31) : text)
+  return badRequest(`the object provided is unrecognized (must be of type ${into.kind}): ${message} (${summarizeData(head, 30)})`)
 }
 
 export interface AcceptTarget {
@@ -126,5 +154,10 @@ export function respondJSON(status: number, text: string): Response {
 }
 
 export function respondError(err: StatusError): Response {
+  if (err.bare) {
+    // Go's json.Encoder on a Status without TypeMeta, and net/http's sniffed content type.
+    const { kind: _k, apiVersion: _a, ...status } = err.toStatus()
+    return new Response(JSON.stringify(status) + '\n', { status: err.code, headers: { 'Content-Type': 'text/plain; charset=utf-8' } })
+  }
   return respondJSON(err.code, JSON.stringify(err.toStatus()))
 }

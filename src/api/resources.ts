@@ -23,7 +23,11 @@ const HANDLERS: Record<string, (s: Scope) => Promise<Response>> = {
 }
 const SUBRESOURCE_VERBS = new Set(['get', 'update', 'patch'])
 
-export async function serveResource(req: Request, url: URL, info: RequestInfo, registry: Registry, store: Store, user?: UserInfo, auth?: AuthContext, admission?: Admission): Promise<Response> {
+/** `warnings` is the request's recorder (server/filters/warnings.ts): whatever the verb adds reaches the client. */
+export async function serveResource(
+  req: Request, url: URL, info: RequestInfo, registry: Registry, store: Store, user?: UserInfo, auth?: AuthContext,
+  admission?: Admission, warnings: string[] = [],
+): Promise<Response> {
   const type = registry.lookup(info.apiGroup, info.apiVersion, info.resource)
   if (!type) throw notFoundPath()
   // A cluster-scoped kind has no path under /namespaces/<ns>/ (the namespace kind itself aside).
@@ -45,7 +49,7 @@ export async function serveResource(req: Request, url: URL, info: RequestInfo, r
   if (!handler) throw methodNotSupported({ group: type.group, resource: type.resource }, info.verb)
   if (!computed && !info.subresource && !type.verbs.includes(info.verb)) throw methodNotSupported({ group: type.group, resource: type.resource }, info.verb)
 
-  const ctx: RequestContext = { user, namespace: info.namespace || undefined, dryRun: false, warnings: [], auth }
+  const ctx: RequestContext = { user, namespace: info.namespace || undefined, dryRun: false, warnings, auth }
   const scope: Scope = {
     req, url, query: url.searchParams, info, type, store, registry, ctx,
     rs: new RegistryStore(type, store, { admission }),

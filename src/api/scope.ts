@@ -20,10 +20,6 @@ export interface Scope {
   namespace: string | undefined
 }
 
-export function warningHeaders(ctx: RequestContext): Record<string, string> {
-  return ctx.warnings.length ? { Warning: ctx.warnings.map((w) => `299 - ${JSON.stringify(w)}`).join(', ') } : {}
-}
-
 /** The dryRun of CreateOptions, UpdateOptions or PatchOptions (DeleteOptions may carry it in the body). */
 export function parseDryRun(query: URLSearchParams): boolean {
   return validateDryRun(decodeWriteOptions(query, 'CreateOptions').dryRun)

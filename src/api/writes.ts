@@ -1,13 +1,14 @@
 // What create, update and patch share beyond their verb: the write options (fieldManager, fieldValidation,
 // force), the strict decoding of a body against the kind's published schema, and the managed fields every
 // write records.
-import { parse as parseYaml } from 'yaml'
-import { badRequest, fieldForbidden, fieldInvalid, fieldNotSupported, fieldRequired, fieldTooLong, invalid, type FieldError } from '../server/errors'
-import { groupVersion, type KubeObject } from '../registry/types'
+import { badRequest, fieldForbidden, fieldInvalid, fieldNotSupported, fieldRequired, fieldTooLong, invalid, type FieldError, type StatusError } from '../server/errors'
+import { groupVersion, type KubeObject, type TypeMismatch } from '../registry/types'
 import { applyConfiguration, managerOrUserAgent, updateManagedFields, type FieldManagerScope } from './fieldmanager'
-import { decodeFailure, duplicateFields, enforceFieldValidation, pruneUnknownFields, type FieldValidation } from './fieldvalidation'
-import { decodeObject, mediaType } from './negotiation'
-import { APPLY_PATCH_YAML } from './patch'
+import { decodeFailure, enforceFieldValidation, pruneUnknownFields, type FieldValidation } from './fieldvalidation'
+import { decodeObject } from './negotiation'
+import { YamlError, yamlToJson } from './yaml'
+import { APPLY_PATCH_YAML, STRATEGIC_MERGE_PATCH } from './patch'
+import { decodeGoJson, goJsonMarshal, goSprint } from './patch/gojson'
 import { publishedSchema } from './openapi/schema'
 import type { Scope } from './scope'
 import { decodeWriteOptions } from './query'
@@ -59,13 +60,42 @@ export function writeOptions(s: Scope, optionsKind: 'CreateOptions' | 'UpdateOpt
  * (and duplicate fields) as fieldValidation says, in kube-apiserver's words.
  */
 export function decodeForWrite(s: Scope, text: string, contentType: string, fieldValidation: FieldValidation): KubeObject {
-  const obj = decodeObject(text, contentType) as KubeObject
+  const duplicates: string[] = []
+  const into = { apiVersion: groupVersion(s.type), kind: s.type.kind }
+  const obj = decodeObject(text, contentType, into, fieldValidation === 'Ignore' ? {} : { duplicates }) as KubeObject
+  checkDecodedKind(s, obj)
   const schema = publishedSchema(s.type)
   const unknown = pruneUnknownFields(obj, schema)
-  const duplicates = fieldValidation === 'Ignore' ? [] : duplicateFields(text, mediaType(contentType))
   const version = typeof obj.apiVersion === 'string' ? obj.apiVersion.split('/').pop()! : s.type.version
   enforceFieldValidation(fieldValidation, [...duplicates, ...unknown], s.ctx, decodeFailure(s.type.kind, version))
   return obj
+}
+
+// The package kube's internal (hub) types of a group live in, which conversion errors name.
+const INTERNAL_PACKAGES: Record<string, string> = { '': 'core', 'events.k8s.io': 'core', 'internal.apiserver.k8s.io': 'apiserverinternal' }
+
+/**
+ * A built-in endpoint decodes a body of another kind as that kind and then fails to convert it to its own
+ * (the versioning codec's Convert), or fails to make one at all for a kind kube's scheme does not have; both
+ * reach the client through transformDecodeError. The body's kind and version default to the endpoint's
+ * (gvkWithDefaults). The same kind in another version is the registry store's to refuse, as create.go does
+ * after decoding.
+ */
+function checkDecodedKind(s: Scope, obj: KubeObject): void {
+  if (s.type.custom) return
+  const apiVersion = typeof obj.apiVersion === 'string' ? obj.apiVersion : ''
+  const kind = typeof obj.kind === 'string' && obj.kind ? obj.kind : s.type.kind
+  if (kind === s.type.kind) return
+  let [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion]
+  if (!version && (!group || group === s.type.group)) [group, version] = [s.type.group, s.type.version]
+  const gv = group ? `${group}/${version}` : version
+  const handled = `${kind} in version ${JSON.stringify(version)} cannot be handled as a ${s.type.kind}`
+  const known = s.registry.byKind(gv, kind)
+  if (!known || known.custom) {
+    throw badRequest(`${handled}: no kind ${JSON.stringify(kind)} is registered for version ${JSON.stringify(gv)} in scheme "pkg/api/legacyscheme/scheme.go:30"`)
+  }
+  const hub = INTERNAL_PACKAGES[s.type.group] ?? s.type.group.split('.')[0]
+  throw badRequest(`${handled}: converting (${version}.${kind}) to (${hub}.${s.type.kind}): unknown conversion`)
 }
 
 /**
@@ -75,9 +105,10 @@ export function decodeForWrite(s: Scope, text: string, contentType: string, fiel
 export function decodeApplyConfiguration(text: string): KubeObject {
   let value: unknown
   try {
-    value = parseYaml(text, { maxAliasCount: 100 })
+    value = yamlToJson(text)
   } catch (e) {
-    throw badRequest(`error decoding YAML: error converting YAML to JSON: yaml: ${(e as Error).message.split('\n')[0]}`)
+    if (!(e instanceof YamlError)) throw e
+    throw badRequest(`error decoding YAML: error converting YAML to JSON: yaml: ${e.message}`)
   }
   if (value === null || value === undefined) return {}
   if (typeof value !== 'object' || Array.isArray(value)) {
@@ -85,6 +116,37 @@ export function decodeApplyConfiguration(text: string): KubeObject {
     throw badRequest(`error decoding YAML: json: cannot unmarshal ${kind} into Go value of type map[string]interface {}`)
   }
   return value as KubeObject
+}
+
+/**
+ * What the patch handler answers for a patched built-in object that does not decode into its Go struct:
+ * 422 with the patch as the invalid value. The JSON and merge patchers decode the patched JSON (the value is
+ * that JSON, the detail encoding/json's error); the strategic merge patcher converts the patched map with
+ * the unstructured converter (the value is the patch map as %+v prints it, the detail the converter's error).
+ */
+export function patchDecodeError(s: Scope, patchType: string, patchBody: string, patched: KubeObject): StatusError | undefined {
+  const mismatch = s.type.custom ? undefined : s.type.strategy.typeMismatch?.(patched)
+  if (!mismatch) return undefined
+  const [value, detail] = patchType === STRATEGIC_MERGE_PATCH
+    ? [goSprint(decodeGoJson(patchBody)), fromUnstructuredError(mismatch)]
+    : [goJsonMarshal(patched), mismatch.message]
+  return invalid({ group: '', kind: '' }, '', [fieldInvalid('patch', value, detail)])
+}
+
+// Go types with their own UnmarshalJSON, which the converter calls: their errors are encoding/json's.
+const CUSTOM_UNMARSHALERS = new Set(['v1.Time', 'v1.MicroTime', 'resource.Quantity', 'intstr.IntOrString', '[]byte'])
+
+/** runtime.DefaultUnstructuredConverter.FromUnstructured's error for a value of the wrong kind. */
+function fromUnstructuredError(m: TypeMismatch): string {
+  if (CUSTOM_UNMARSHALERS.has(m.goType)) return m.message
+  const v = m.value
+  const kind = typeof v === 'string' ? 'string' : typeof v === 'boolean' ? 'bool' : typeof v === 'number'
+    ? (Number.isInteger(v) ? 'int64' : 'float64') : Array.isArray(v) ? 'slice' : 'map'
+  if (m.goType.startsWith('map[') || m.goType.endsWith('.ResourceList')) return `cannot restore map from ${kind}`
+  if (m.goType.startsWith('[]')) return `cannot restore slice from ${kind}`
+  if (m.goType.includes('.')) return `cannot restore struct from: ${kind}`
+  const type = kind === 'slice' ? '[]interface {}' : kind === 'map' ? 'map[string]interface {}' : kind
+  return `cannot convert ${type} to ${m.goType}`
 }
 
 /** Drops undeclared fields from a patched object; returns the strict decoding errors about them. */

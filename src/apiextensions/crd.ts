@@ -118,6 +118,7 @@ export const customresourcedefinitions = defineKind({
 
 function crdStrategy(): Strategy & { beforeDelete(obj: KubeObject): KubeObject | undefined } {
   return {
+    allowUnconditionalUpdate: false,
     defaults: (obj) => setDefaults(obj as CRD),
     prepareForCreate(obj) {
       // Names are accepted now, as if no other CRD of the group held them; beforeCreate checks the others.

@@ -97,6 +97,8 @@ function strategy(crd: CRD, v: CRDVersion, schema: JSONSchemaProps | undefined):
     }
   }
   return {
+    // customResourceStrategy.AllowUnconditionalUpdate: false, an update must carry the version it read.
+    allowUnconditionalUpdate: false,
     trackGeneration: true,
     specChanged: (obj, old) => !semanticEqual(contentOf(obj, !statusEnabled), contentOf(old, !statusEnabled)),
     defaults(obj) {

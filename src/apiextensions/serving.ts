@@ -10,7 +10,7 @@ import type { Registry } from '../registry/registry'
 import type { ResourceType } from '../registry/types'
 import type { RequestInfo } from '../server/filters/request-info'
 import { StatusError } from '../server/errors'
-import type { KeyValue, Store } from '../storage/store'
+import { isStoreError, type KeyValue, type Store } from '../storage/store'
 import { finalizeCustomResourceDefinition, finalizeTerminatingCustomResourceDefinitions } from '../controllers/crd-finalizer'
 import { customResourceTypes } from './custom-resource'
 import type { ConversionOptions } from './conversion/webhook'
@@ -19,6 +19,8 @@ import { CRD_GROUP, CRD_PREFIX, isCRDConditionTrue, type CRD } from './types'
 interface Known { revision: number; crd: CRD; types: ResourceType[]; verifiedAt: number }
 
 const VERIFY_TTL_MS = 1000
+/** How long discovery waits for the store before it serves the CRDs it knows. */
+const DISCOVERY_WAIT_MS = 1000
 
 // kube's version priority (version.CompareKubeAwareVersionStrings): GA > beta > alpha > other, higher numbers first.
 const KUBE_VERSION = /^v(\d+)(?:(alpha|beta)(\d+))?$/
@@ -50,6 +52,23 @@ export class CustomResourceDefinitions {
     const { kv, revision } = await store.get(CRD_PREFIX + name)
     this.apply(name, kv, revision)
     return this.known.get(name)?.crd
+  }
+
+  /**
+   * refreshAll for discovery and OpenAPI, which kube-apiserver serves from memory: with the store out of
+   * reach, or not answering within DISCOVERY_WAIT_MS, the CRDs last read are served.
+   */
+  async refreshForDiscovery(store: Store): Promise<void> {
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const waited = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), DISCOVERY_WAIT_MS) })
+    const refreshed = this.refreshAll(store).catch((e) => {
+      if (!isStoreError(e, 'Unreachable')) throw e
+    })
+    try {
+      await Promise.race([refreshed, waited])
+    } finally {
+      if (timer !== undefined) clearTimeout(timer)
+    }
   }
 
   /** Reconciles the table with every CRD in the store. */

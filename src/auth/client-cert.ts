@@ -118,6 +118,13 @@ export class RequestHeaderAuthenticator implements Authenticator {
       console.warn(`Unable to authenticate the request: ${this.usernameHeaders[0]} sent by a client that is not a trusted front proxy`)
       return undefined
     }
+    return this.fromHeaders(req)
+  }
+
+  /** The user the headers name, once the front proxy's certificate is trusted (by whoever checked it). */
+  fromHeaders(req: Request): UserInfo | undefined {
+    const username = this.usernameHeaders.map((h) => req.headers.get(h)?.trim()).find((v) => v)
+    if (!username) return undefined
     const user: UserInfo = { username, groups: this.groupHeaders.flatMap((h) => values(req.headers, h)) }
     const uid = this.uidHeaders.map((h) => req.headers.get(h)?.trim()).find((v) => v)
     if (uid) user.uid = uid

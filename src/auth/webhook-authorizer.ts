@@ -10,10 +10,12 @@ export interface WebhookAuthorizerOptions {
   unauthorizedTTLms?: number
   timeoutMs?: number
   fetch?: typeof fetch
+  /** --authorization-webhook-version: v1beta1 names the groups `group`, v1 `groups`. Default v1. */
+  version?: 'v1' | 'v1beta1'
 }
 
 /** The SubjectAccessReview spec a webhook receives for a request's attributes. */
-export function subjectAccessReviewSpec(a: Attributes): Record<string, unknown> {
+export function subjectAccessReviewSpec(a: Attributes, version: 'v1' | 'v1beta1' = 'v1'): Record<string, unknown> {
   const spec: Record<string, unknown> = {}
   if (a.isResourceRequest) {
     const r: Record<string, string> = {}
@@ -29,7 +31,7 @@ export function subjectAccessReviewSpec(a: Attributes): Record<string, unknown> 
     spec.nonResourceAttributes = { path: a.path, verb: a.verb }
   }
   spec.user = a.user.username
-  if (a.user.groups.length) spec.groups = a.user.groups
+  if (a.user.groups.length) spec[version === 'v1beta1' ? 'group' : 'groups'] = a.user.groups
   if (a.user.uid) spec.uid = a.user.uid
   if (a.user.extra && Object.keys(a.user.extra).length) spec.extra = a.user.extra
   return spec
@@ -43,7 +45,8 @@ export class WebhookAuthorizer implements Authorizer {
   constructor(readonly options: WebhookAuthorizerOptions) {}
 
   async authorize(a: Attributes): Promise<AuthorizationResult> {
-    const spec = subjectAccessReviewSpec(a)
+    const version = this.options.version ?? 'v1'
+    const spec = subjectAccessReviewSpec(a, version)
     const key = JSON.stringify(spec)
     const now = Date.now()
     const hit = this.cache.get(key)
@@ -55,7 +58,7 @@ export class WebhookAuthorizer implements Authorizer {
     try {
       const res = await (this.options.fetch ?? fetch)(this.options.url, {
         method: 'POST', headers, signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
-        body: JSON.stringify({ apiVersion: 'authorization.k8s.io/v1', kind: 'SubjectAccessReview', spec }),
+        body: JSON.stringify({ apiVersion: `authorization.k8s.io/${version}`, kind: 'SubjectAccessReview', spec }),
       })
       if (!res.ok) throw new Error(`the webhook answered ${res.status}`)
       status = ((await res.json()) as { status?: SARStatus }).status ?? {}

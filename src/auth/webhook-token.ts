@@ -10,6 +10,8 @@ export interface WebhookTokenOptions {
   cacheTTLms?: number
   timeoutMs?: number
   fetch?: typeof fetch
+  /** --authentication-token-webhook-version (the TokenReview's shape is the same in both). Default v1. */
+  version?: 'v1' | 'v1beta1'
 }
 
 interface TokenReviewStatus {
@@ -32,7 +34,7 @@ export class WebhookTokenAuthenticator implements TokenAuthenticator {
 
     const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' }
     if (this.options.bearerToken) headers.authorization = `Bearer ${this.options.bearerToken}`
-    const review = { apiVersion: 'authentication.k8s.io/v1', kind: 'TokenReview', spec: { token, audiences } }
+    const review = { apiVersion: `authentication.k8s.io/${this.options.version ?? 'v1'}`, kind: 'TokenReview', spec: { token, audiences } }
     let status: TokenReviewStatus
     try {
       const res = await (this.options.fetch ?? fetch)(this.options.url, {

@@ -2,13 +2,13 @@
 // the system namespaces and the `kubernetes` service in default.
 import { ensureBootstrapPolicy } from '../auth/rbac/bootstrap-policy'
 import type { Registry } from '../registry/registry'
+import { kubernetesServiceIP } from '../registry/builtin/allocator'
 import { RegistryStore } from '../registry/store'
 import type { KubeObject, RequestContext } from '../registry/types'
 import { isStatusErrorReason } from '../server/errors'
 import type { Store } from '../storage/store'
 
 export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease']
-export const KUBERNETES_SERVICE_IP = '10.96.0.1'
 
 async function ensure(rs: RegistryStore, namespace: string | undefined, obj: KubeObject): Promise<void> {
   const ctx: RequestContext = { dryRun: false, warnings: [], user: { username: 'system:apiserver', groups: ['system:masters'] } }
@@ -19,7 +19,11 @@ async function ensure(rs: RegistryStore, namespace: string | undefined, obj: Kub
   }
 }
 
-export async function bootstrapCluster(registry: Registry, store: Store, servicePort = 443): Promise<void> {
+/**
+ * `endpoints: false` leaves the `kubernetes` Endpoints and EndpointSlice to an endpoint reconciler (Node
+ * mode's, src/node/endpoints.ts), as kube-apiserver's bootstrap controller does.
+ */
+export async function bootstrapCluster(registry: Registry, store: Store, servicePort = 443, endpoints = true): Promise<void> {
   const lookup = (group: string, version: string, resource: string) => {
     const t = registry.lookup(group, version, resource)
     if (!t) throw new Error(`bootstrap: ${resource} is not served`)
@@ -29,17 +33,17 @@ export async function bootstrapCluster(registry: Registry, store: Store, service
   // The RBAC post-start hook: default roles and bindings, reconciled on every start as kube-apiserver does.
   await ensureBootstrapPolicy(store)
   // Fast path for every later start: the last object bootstrap writes is there.
-  const { kv } = await store.get('/registry/services/endpoints/default/kubernetes')
+  const { kv } = await store.get(endpoints ? '/registry/services/endpoints/default/kubernetes' : '/registry/services/specs/default/kubernetes')
   if (kv) return
   for (const name of SYSTEM_NAMESPACES) await ensure(namespaces, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } })
   const services = new RegistryStore(lookup('', 'v1', 'services'), store)
   await ensure(services, 'default', {
     apiVersion: 'v1', kind: 'Service',
     metadata: { name: 'kubernetes', namespace: 'default', labels: { component: 'apiserver', provider: 'kubernetes' } },
-    spec: { type: 'ClusterIP', clusterIP: KUBERNETES_SERVICE_IP, sessionAffinity: 'None', ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: servicePort }] },
+    spec: { type: 'ClusterIP', clusterIP: kubernetesServiceIP(), sessionAffinity: 'None', ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: servicePort }] },
   })
-  const endpoints = new RegistryStore(lookup('', 'v1', 'endpoints'), store)
-  await ensure(endpoints, 'default', {
+  if (!endpoints) return
+  await ensure(new RegistryStore(lookup('', 'v1', 'endpoints'), store), 'default', {
     apiVersion: 'v1', kind: 'Endpoints',
     metadata: { name: 'kubernetes', namespace: 'default', labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' } },
     subsets: [{ addresses: [{ ip: '127.0.0.1' }], ports: [{ name: 'https', port: servicePort, protocol: 'TCP' }] }],

@@ -10,7 +10,8 @@ async function main(): Promise<number> {
     cfg = parseFlags(process.argv.slice(2))
   } catch (e) {
     if (e instanceof FlagError) {
-      console.error(`Error: ${e.message}\n\n${USAGE}`)
+      // kube-apiserver's command silences cobra's usage text after an error; --help prints it.
+      console.error(`Error: ${e.message}`)
       return 2
     }
     throw e

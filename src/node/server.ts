@@ -3,21 +3,29 @@
 // machinery (ServerAuth), admission, the control loops on timers, kube-apiserver's etcd compactor, and a
 // graceful shutdown.
 import { getRequestListener } from '@hono/node-server'
+import { createHash, createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto'
 import { readFileSync, mkdirSync } from 'node:fs'
 import { createServer, type Server } from 'node:https'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import { networkInterfaces } from 'node:os'
 import { join, resolve } from 'node:path'
 import { respondError } from '../api/negotiation'
-import { bootstrapCluster, KUBERNETES_SERVICE_IP } from '../controllers/bootstrap'
+import { setMinRequestTimeout } from '../api/handlers/watch'
+import { RequestHeaderAuthenticator } from '../auth/client-cert'
+import { bootstrapCluster } from '../controllers/bootstrap'
+import { configureServiceNetwork, kubernetesServiceIP } from '../registry/builtin/allocator'
+import { setAllowPrivileged } from '../registry/builtin/podspec'
 import type { Registry } from '../registry/registry'
 import { buildApp } from '../server/app'
 import { AdmissionConfigError, buildAdmission, type AdmissionChain } from '../admission/chain'
 import { nodeWebhookFetch } from './webhook-fetch'
 import { unauthorized } from '../server/errors'
+import { readTimeout, writeTimeout } from '../registry/store-errors'
 import { authOptionsFromEnv, installAuthResources, ServerAuth, type AuthOptions } from '../auth/server-auth'
 import { etcdClient } from '../storage/etcd/client'
 import { EtcdStore } from '../storage/etcd/store'
 import { startControllers } from '../controllers/run'
+import { kmsV2Transformer, type KMSv2Transformer } from './kms'
 import { loadEncryptionConfiguration, TransformingStore } from '../storage/value'
 import { storageResources } from '../storage/value/transforming-store'
 import type { Store } from '../storage/store'
@@ -27,7 +35,13 @@ import { writeKubeconfig } from './kubeconfig'
 import { InProcessMetrics } from '../metrics/cluster'
 import { processMetrics } from './process-metrics'
 import { createCA, ensurePair, ensureServiceAccountKey, servingHosts, signCertificate } from './pki'
-import { ClientCertificateAuthenticator, rejectedClientCertificate, tlsSocket } from './x509'
+import { leaseEndpointReconciler, type EndpointReconciler } from './endpoints'
+import { applyRuntimeConfig } from './runtime-config'
+import { FlagError } from './pflag'
+import { loadWebhookKubeconfig, WebhookConfigError } from './webhook-config'
+import {
+  certificateBundle, ClientCertificateAuthenticator, NodeRequestHeaderAuthenticator, rejectedClientCertificate, tlsSocket, type FrontProxyConfig,
+} from './x509'
 
 /**
  * kube-apiserver's http.Server takes MaxHeaderBytes 1 MiB, and Go reads up to 4 KiB past it before it
@@ -59,6 +73,12 @@ export interface NodeServer {
   /** The admin kubeconfig, when the server made the client CA that signs its certificate. */
   kubeconfigPath?: string
   store: EtcdStore
+  /** The IP the `kubernetes` Service's endpoints carry for this server. */
+  advertiseAddress: string
+  /** --kubelet-client-* and --kubelet-preferred-address-types, read at start, for the node proxy paths. */
+  kubelet: { clientCertPem?: string; clientKeyPem?: string; preferredAddressTypes: string[] }
+  /** --proxy-client-cert-file / --proxy-client-key-file, read at start, for aggregation. */
+  proxyClient?: { certPem: string; keyPem: string }
   /** Stop accepting, let requests in flight finish, end watches, close etcd. */
   shutdown(): Promise<void>
 }
@@ -74,19 +94,23 @@ interface Tls {
   /** The serving CA, for kubeconfigs (only when generated). */
   servingCA?: string
   clientCA: string
+  /** --requestheader-client-ca-file */
+  requestHeaderCA?: string
   admin?: { certPem: string; keyPem: string }
 }
 
-/** The serving and client certificates: the files named by flags, or ones generated into <state-dir>/pki. */
-function prepareTls(cfg: NodeConfig, stateDir: string): Tls {
-  const pki = join(stateDir, 'pki')
-  const read = (flag: string, path: string) => {
-    try {
-      return readFileSync(path, 'utf8')
-    } catch (e) {
-      throw new StartupError(`--${flag}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
-    }
+function readFlagFile(flag: string, path: string): string {
+  try {
+    return readFileSync(path, 'utf8')
+  } catch (e) {
+    throw new StartupError(`--${flag}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
   }
+}
+
+/** The serving and client certificates: the files named by flags, or ones generated into <state-dir>/pki. */
+function prepareTls(cfg: NodeConfig, stateDir: string, advertiseAddress: string): Tls {
+  const pki = join(stateDir, 'pki')
+  const read = readFlagFile
   let key: string
   let cert: string
   let servingCA: string | undefined
@@ -96,7 +120,7 @@ function prepareTls(cfg: NodeConfig, stateDir: string): Tls {
   } else {
     const ca = ensurePair(pki, 'ca', () => createCA('edge-apiserver-ca'))
     const serving = ensurePair(pki, 'apiserver', () => signCertificate(ca, {
-      subject: { commonName: 'kube-apiserver' }, usage: 'server', hosts: servingHosts(cfg.bindAddress, KUBERNETES_SERVICE_IP),
+      subject: { commonName: 'kube-apiserver' }, usage: 'server', hosts: [...new Set([...servingHosts(cfg.bindAddress, kubernetesServiceIP()), advertiseAddress])],
     }), ca.renewed)
     cert = serving.certPem
     key = serving.keyPem
@@ -113,7 +137,72 @@ function prepareTls(cfg: NodeConfig, stateDir: string): Tls {
       subject: { commonName: 'kubernetes-admin', organizations: ['system:masters'] }, usage: 'client',
     }), ca.renewed)
   }
-  return { key, cert, servingCA, clientCA, admin }
+  const requestHeaderCA = cfg.requestHeaderClientCAFile ? read('requestheader-client-ca-file', cfg.requestHeaderClientCAFile) : undefined
+  return { key, cert, servingCA, clientCA, requestHeaderCA, admin }
+}
+
+const PEM_BLOCK = /-----BEGIN ([A-Z ]+)-----[\s\S]+?-----END \1-----/g
+
+/** The JWK kube would publish for a public key, with kube's key id (base64url SHA-256 of the PKIX DER). */
+function publicJwk(key: KeyObject): Record<string, unknown> | undefined {
+  const jwk = key.export({ format: 'jwk' }) as Record<string, unknown>
+  const alg = jwk.kty === 'RSA' ? 'RS256' : ({ 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' } as Record<string, string>)[String(jwk.crv)]
+  if (!alg) return undefined
+  const kid = createHash('sha256').update(key.export({ format: 'der', type: 'spki' })).digest('base64url')
+  return { ...jwk, use: 'sig', kid, alg }
+}
+
+/**
+ * --service-account-key-file, as kube's keyutil.ParsePublicKeysPEM reads each file: every RSA or ECDSA
+ * public key, private key (PKCS#1, SEC 1, PKCS#8) and certificate in it verifies service account tokens.
+ */
+function serviceAccountPublicKeys(files: string[]): Record<string, unknown>[] {
+  const keys: Record<string, unknown>[] = []
+  for (const file of files) {
+    const text = readFlagFile('service-account-key-file', file)
+    const found: Record<string, unknown>[] = []
+    for (const m of text.matchAll(PEM_BLOCK)) {
+      let key: KeyObject | undefined
+      try {
+        if (m[1] === 'CERTIFICATE') key = new X509Certificate(m[0]).publicKey
+        else if (m[1]!.endsWith('PRIVATE KEY')) key = createPublicKey(createPrivateKey(m[0]))
+        else if (m[1]!.endsWith('PUBLIC KEY')) key = createPublicKey(m[0])
+      } catch {
+        continue // kube skips blocks it cannot parse
+      }
+      const jwk = key && publicJwk(key)
+      if (jwk) found.push(jwk)
+    }
+    if (!found.length) throw new StartupError(`failed to parse service-account-key-file: error reading public key file ${file}: data does not contain any valid RSA or ECDSA public keys`)
+    keys.push(...found)
+  }
+  return keys
+}
+
+/** --service-account-signing-key-file: kube reads PKCS#1, SEC 1 and PKCS#8 keys; the shared code takes PKCS#8. */
+function signingKeyPkcs8(file: string): { pem: string; kid?: string } {
+  const text = readFlagFile('service-account-signing-key-file', file)
+  if (text.trim().startsWith('{')) return { pem: text } // a JWK
+  try {
+    const key = createPrivateKey(text)
+    return { pem: key.export({ format: 'pem', type: 'pkcs8' }).toString(), kid: publicJwk(createPublicKey(key))?.kid as string | undefined }
+  } catch (e) {
+    throw new StartupError(`failed to parse service-account-issuer-key-file: ${file}: ${(e as Error).message}`)
+  }
+}
+
+/** kube's default advertise address: the bind address, or when that is unspecified this host's first address. */
+function defaultAdvertiseAddress(bindAddress: string): string {
+  if (bindAddress !== '0.0.0.0' && bindAddress !== '::') return bindAddress
+  for (const addrs of Object.values(networkInterfaces())) {
+    const a = addrs?.find((x) => x.family === 'IPv4' && !x.internal)
+    if (a) return a.address
+  }
+  return '127.0.0.1'
+}
+
+function rootCA(tls: Tls, cfg: NodeConfig): string {
+  return tls.servingCA ?? (cfg.clientCAFile ? tls.clientCA : tls.cert)
 }
 
 /** The shared auth configuration names settings as environment variables: say the flag instead. */
@@ -122,7 +211,7 @@ function flagNames(message: string): string {
 }
 
 /** --encryption-provider-config's transformers; a file kube-apiserver would refuse stops the start with kube's words. */
-function loadEncryption(file: string | undefined) {
+function loadEncryption(file: string | undefined, kmsProviders: KMSv2Transformer[]) {
   if (file === undefined) return undefined
   let text: string
   try {
@@ -132,7 +221,13 @@ function loadEncryption(file: string | undefined) {
     throw new StartupError(`error while parsing file: error opening encryption provider configuration file ${JSON.stringify(file)}: open ${file}: ${why}`)
   }
   try {
-    return loadEncryptionConfiguration(text, file)
+    return loadEncryptionConfiguration(text, file, {
+      kms: (c) => {
+        const t = kmsV2Transformer(c)
+        kmsProviders.push(t)
+        return t
+      },
+    })
   } catch (e) {
     throw new StartupError((e as Error).message)
   }
@@ -143,12 +238,11 @@ async function waitForEtcd(store: EtcdStore, endpoints: string[], timeoutMs: num
   let reason = ''
   for (;;) {
     try {
-      await store.currentRevision()
+      await store.probeRevision()
       return
     } catch (e) {
       const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.replace(/\s*Resolution note:.*$/, '')
-      // The client's circuit breaker hides the cause after a few failures: keep the cause.
-      if (!reason || !msg.includes('circuit breaker')) reason = msg
+      reason = msg
       if (Date.now() > deadline) throw new StartupError(`cannot reach etcd at ${endpoints.join(',')}: ${reason}`)
       await new Promise((r) => setTimeout(r, 500))
     }
@@ -159,35 +253,90 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   const log = opts.log ?? ((msg: string) => console.error(msg))
   const stateDir = resolve(cfg.stateDir)
   mkdirSync(stateDir, { recursive: true, mode: 0o700 })
+  // Process-wide settings the shared handlers read: kube-apiserver's flags for them.
+  configureServiceNetwork(cfg.serviceClusterIPRange, cfg.serviceNodePortRange)
+  setAllowPrivileged(cfg.allowPrivileged)
+  setMinRequestTimeout(cfg.minRequestTimeoutSeconds)
+  const advertiseAddress = cfg.advertiseAddress ?? defaultAdvertiseAddress(cfg.bindAddress)
   // Auth flags go through the shared configuration, file flags as their files' contents; checked before
   // anything is generated, so a bad flag fails at once.
   const authEnv: Record<string, string> = { ...cfg.auth }
-  for (const [name, flag] of Object.entries(cfg.authFiles)) {
-    try {
-      authEnv[name] = readFileSync(cfg.auth[name]!, 'utf8')
-    } catch (e) {
-      throw new StartupError(`--${flag}: cannot read ${cfg.auth[name]}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
-    }
-  }
+  for (const [name, flag] of Object.entries(cfg.authFiles)) authEnv[name] = readFlagFile(flag, cfg.auth[name]!)
   // Without --service-account-signing-key-file, a key is made in the state dir (as kubeadm makes sa.key).
-  authEnv.SERVICE_ACCOUNT_SIGNING_KEY ??= ensureServiceAccountKey(join(stateDir, 'pki')).keyPem
+  const signing = cfg.serviceAccountSigningKeyFile
+    ? signingKeyPkcs8(cfg.serviceAccountSigningKeyFile)
+    : { pem: ensureServiceAccountKey(join(stateDir, 'pki')).keyPem, kid: undefined }
+  authEnv.SERVICE_ACCOUNT_SIGNING_KEY = signing.pem
+  // The signing key's own public half is published once, whichever file also holds it.
+  const extraKeys = serviceAccountPublicKeys(cfg.serviceAccountKeyFiles).filter((k, i, all) => k.kid !== signing.kid && all.findIndex((o) => o.kid === k.kid) === i)
+  if (extraKeys.length) authEnv.SERVICE_ACCOUNT_PUBLIC_KEYS = JSON.stringify({ keys: extraKeys })
+  let authzWebhook, tokenWebhook
+  try {
+    if (cfg.authorizationWebhook) {
+      authzWebhook = loadWebhookKubeconfig('authorization-webhook-config-file', cfg.authorizationWebhook.configFile)
+      authEnv.AUTHORIZATION_WEBHOOK_URL = authzWebhook.url
+    }
+    if (cfg.authenticationTokenWebhook) {
+      tokenWebhook = loadWebhookKubeconfig('authentication-token-webhook-config-file', cfg.authenticationTokenWebhook.configFile)
+      authEnv.AUTHENTICATION_TOKEN_WEBHOOK_URL = tokenWebhook.url
+    }
+  } catch (e) {
+    if (e instanceof WebhookConfigError) throw new StartupError(e.message)
+    throw e
+  }
   let authOptions: AuthOptions
   try {
     authOptions = authOptionsFromEnv(authEnv)
   } catch (e) {
     throw new StartupError(flagNames((e as Error).message))
   }
+  if (authzWebhook && cfg.authorizationWebhook) {
+    authOptions.webhookAuthorizer = {
+      url: authzWebhook.url, bearerToken: authzWebhook.bearerToken, fetch: authzWebhook.fetch, version: cfg.authorizationWebhook.version,
+      authorizedTTLms: cfg.authorizationWebhook.authorizedTTLms, unauthorizedTTLms: cfg.authorizationWebhook.unauthorizedTTLms,
+    }
+  }
+  if (tokenWebhook && cfg.authenticationTokenWebhook) {
+    authOptions.webhookToken = {
+      url: tokenWebhook.url, bearerToken: tokenWebhook.bearerToken, fetch: tokenWebhook.fetch, version: cfg.authenticationTokenWebhook.version,
+      cacheTTLms: cfg.authenticationTokenWebhook.cacheTTLms,
+    }
+  }
+  const kubelet: NodeServer['kubelet'] = {
+    clientCertPem: cfg.kubelet.clientCertificate ? readFlagFile('kubelet-client-certificate', cfg.kubelet.clientCertificate) : undefined,
+    clientKeyPem: cfg.kubelet.clientKey ? readFlagFile('kubelet-client-key', cfg.kubelet.clientKey) : undefined,
+    preferredAddressTypes: cfg.kubelet.preferredAddressTypes,
+  }
+  const proxyClient = cfg.proxyClient
+    ? { certPem: readFlagFile('proxy-client-cert-file', cfg.proxyClient.certFile), keyPem: readFlagFile('proxy-client-key-file', cfg.proxyClient.keyFile) }
+    : undefined
 
-  const tls = prepareTls(cfg, stateDir)
+  const tls = prepareTls(cfg, stateDir, advertiseAddress)
+  let clientCAs, requestHeaderCAs
+  try {
+    clientCAs = certificateBundle(tls.clientCA)
+    requestHeaderCAs = tls.requestHeaderCA ? certificateBundle(tls.requestHeaderCA) : []
+  } catch (e) {
+    throw new StartupError(`--client-ca-file / --requestheader-client-ca-file: ${(e as Error).message}`)
+  }
   let serverAuth: ServerAuth
   try {
-    serverAuth = new ServerAuth({ ...authOptions, rootCA: tls.servingCA ?? tls.cert })
+    // The cluster CA (kubeadm's ca.crt: the client CA, which signed the serving certificate) when the
+    // serving certificate is the operator's; kube takes it from kube-controller-manager's --root-ca-file.
+    serverAuth = new ServerAuth({ ...authOptions, rootCA: rootCA(tls, cfg) })
   } catch (e) {
     throw new StartupError(flagNames((e as Error).message)) // a malformed --token-auth-file, say
   }
   const registry = opts.registry
   installAuthResources(registry)
-  const encryption = loadEncryption(cfg.encryptionProviderConfig)
+  try {
+    applyRuntimeConfig(registry, cfg.runtimeConfig)
+  } catch (e) {
+    if (e instanceof FlagError) throw new StartupError(e.message)
+    throw e
+  }
+  const kmsProviders: KMSv2Transformer[] = []
+  const encryption = loadEncryption(cfg.encryptionProviderConfig, kmsProviders)
 
   let client
   try {
@@ -195,7 +344,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   } catch (e) {
     throw new StartupError(`etcd client: ${(e as Error).message}`)
   }
-  const store = new EtcdStore(client, { prefix: cfg.etcdPrefix })
+  const store = new EtcdStore(client, { prefix: cfg.etcdPrefix, requestTimeoutMs: cfg.requestTimeoutMs })
   // Everything but the compactor and shutdown goes through encryption at rest, when configured; the
   // authenticated data of a value is its etcd key, as kube-apiserver's.
   const apiStore: Store = encryption
@@ -204,7 +353,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   try {
     await waitForEtcd(store, cfg.etcdServers, cfg.etcdStartTimeoutMs)
     // kube-apiserver's post-start hooks, before serving: system namespaces, the kubernetes service, RBAC policy.
-    await bootstrapCluster(registry, apiStore, cfg.securePort)
+    await bootstrapCluster(registry, apiStore, cfg.securePort, false)
   } catch (e) {
     store.close()
     if (e instanceof StartupError) throw e
@@ -219,23 +368,40 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     if (e instanceof AdmissionConfigError) throw new StartupError(e.message)
     throw e
   }
+  let shutdownInitiated = false
+  const requestHeader = authOptions.requestHeader ?? { allowedNames: [] }
+  const frontProxy: FrontProxyConfig | undefined = requestHeaderCAs.length ? {
+    cas: requestHeaderCAs,
+    allowedNames: requestHeader.allowedNames,
+    usernameHeaders: (requestHeader.usernameHeaders?.length ? requestHeader.usernameHeaders : ['X-Remote-User']).map((h) => h.toLowerCase()),
+    headers: new RequestHeaderAuthenticator(requestHeader),
+  } : undefined
   const app = buildApp({
     registry,
     store: () => apiStore,
-    // kube-apiserver's order: x509 client certificates, then bearer tokens.
-    authenticators: (env, s) => [new ClientCertificateAuthenticator(tlsSocket(env)), ...serverAuth.authenticators(s)],
+    // kube-apiserver's order: the front proxy's headers, x509 client certificates, then bearer tokens.
+    authenticators: (env, s) => [
+      ...(frontProxy ? [new NodeRequestHeaderAuthenticator((env as { incoming: IncomingMessage }).incoming, frontProxy)] : []),
+      new ClientCertificateAuthenticator(tlsSocket(env), clientCAs),
+      ...serverAuth.authenticators(s),
+    ],
     auth: (_env, s) => serverAuth.context(s),
     anonymous: () => cfg.anonymousAuth,
     admission: () => admission,
     conversion: { fetch: nodeWebhookFetch },
     metrics: new InProcessMetrics(processMetrics()),
+    // kube-apiserver names a check per KMS plugin when the configuration is not reloaded automatically.
+    healthChecks: kmsProviders.map((t, i) => ({ name: `kms-provider-${i}`, check: () => t.check() })),
+    // kube's `shutdown` readyz check: not ready from SIGTERM on, while --shutdown-delay-duration still serves.
+    readyChecks: [{ name: 'shutdown', check: async () => { if (shutdownInitiated) throw new Error('shutdown initiated') } }],
   })
+  const fetchWithFilters = withCORS(cfg.corsAllowedOrigins, withRequestTimeout(cfg.requestTimeoutMs, app.fetch))
 
   // Requests in flight, so shutdown can wait for them (writes above all) before closing etcd.
   const inFlight = new Set<ServerResponse>()
   let drained: (() => void) | undefined
   let shuttingDown = false
-  const listener = getRequestListener(app.fetch)
+  const listener = getRequestListener(fetchWithFilters)
   const handle = (req: IncomingMessage, res: ServerResponse) => {
     inFlight.add(res)
     res.on('close', () => {
@@ -245,7 +411,8 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     if (shuttingDown) res.setHeader('Connection', 'close')
     // A client certificate that does not verify is a rejected credential: 401, anonymous or not
     // (kube-apiserver's union authenticator fails on error before anonymous is tried).
-    if (rejectedClientCertificate(tlsSocket({ incoming: req }))) {
+    const proxy = frontProxy && new NodeRequestHeaderAuthenticator(req, frontProxy)
+    if (rejectedClientCertificate(tlsSocket({ incoming: req }), clientCAs, proxy)) {
       const r = respondError(unauthorized())
       res.writeHead(r.status, Object.fromEntries(r.headers))
       void r.text().then((body) => res.end(body))
@@ -257,9 +424,12 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   const server: Server = createServer({
     key: tls.key,
     cert: tls.cert,
-    ca: tls.clientCA,
+    // The handshake accepts certificates of either CA; which one issued it is checked per request.
+    ca: [tls.clientCA, ...(tls.requestHeaderCA ? [tls.requestHeaderCA] : [])],
     requestCert: true,
     rejectUnauthorized: false, // verified per request, so that a bad certificate gets a 401 Status
+    ...(cfg.tlsMinVersion ? { minVersion: cfg.tlsMinVersion } : {}),
+    ...(cfg.tlsCiphers ? { ciphers: cfg.tlsCiphers } : {}),
     maxHeaderSize: MAX_HEADER_BYTES,
   }, handle)
   server.on('clientError', answerClientError)
@@ -271,10 +441,22 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     server.listen(cfg.securePort, cfg.bindAddress, () => resolveListen())
   })
 
+  // The `kubernetes` Service's endpoints carry this server before it says it serves.
+  let reconciler: EndpointReconciler | undefined
+  if (cfg.endpointReconcilerType === 'lease') {
+    reconciler = leaseEndpointReconciler({ registry, store: apiStore, ip: advertiseAddress, port: cfg.securePort, log })
+    try {
+      await reconciler.start()
+    } catch (e) {
+      server.close()
+      store.close()
+      throw new StartupError(`endpoint reconciler: ${e instanceof Error ? e.message : String(e)}`)
+    }
+  }
   const compactor = startCompactor(store, cfg.etcdCompactionIntervalMs, log)
   // kube-controller-manager's loops this server owns (namespaces, garbage collection, service accounts,
   // kube-root-ca.crt, quota), fed by a watch of the store; several servers repeat each other harmlessly.
-  const controllers = startControllers(apiStore, registry, { rootCA: tls.servingCA, log })
+  const controllers = startControllers(apiStore, registry, { rootCA: rootCA(tls, cfg), log })
 
   const host = cfg.bindAddress === '0.0.0.0' || cfg.bindAddress === '::' ? '127.0.0.1' : cfg.bindAddress
   const url = `https://${host.includes(':') ? `[${host}]` : host}:${cfg.securePort}`
@@ -289,7 +471,15 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     url,
     kubeconfigPath,
     store,
+    advertiseAddress,
+    kubelet,
+    proxyClient,
     shutdown: () => (shutdown ??= (async () => {
+      // --shutdown-delay-duration: keep serving normally while load balancers notice (/readyz fails),
+      // then stop. The endpoints drop this server first, as kube-apiserver's do.
+      shutdownInitiated = true
+      await reconciler?.stop()
+      if (cfg.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, cfg.shutdownDelayMs))
       shuttingDown = true
       compactor.stop()
       const closed = new Promise<void>((r) => server.close(() => r()))
@@ -307,6 +497,77 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
       server.closeAllConnections()
       await closed
       store.close()
+      for (const t of kmsProviders) t.close()
     })()),
+  }
+}
+
+type FetchHandler = (req: Request, env?: unknown) => Response | Promise<Response>
+
+/**
+ * kube's long-running requests, which --request-timeout does not end: watches, and the streaming
+ * subresources (exec, attach, portforward, proxy, log).
+ */
+function longRunning(url: URL): boolean {
+  const watch = url.searchParams.get('watch')
+  if (watch === 'true' || watch === '1') return true
+  const parts = url.pathname.split('/').filter(Boolean)
+  if (parts.includes('watch')) return true
+  if (parts[parts.length - 1] === 'log' && url.searchParams.get('follow') === 'true') return true
+  return ['exec', 'attach', 'portforward', 'proxy'].includes(parts[parts.length - 1] ?? '') || parts.includes('proxy')
+}
+
+/**
+ * --request-timeout (WithTimeoutForNonLongRunningRequests): a request still running after it, or after
+ * its own shorter ?timeout=, gets kube's 504 `Timeout: request did not complete within requested timeout`.
+ */
+export function withRequestTimeout(timeoutMs: number, next: FetchHandler): FetchHandler {
+  if (timeoutMs <= 0) return next
+  return (req, env) => {
+    const url = new URL(req.url)
+    if (longRunning(url)) return next(req, env)
+    let ms = timeoutMs
+    const own = url.searchParams.get('timeout')
+    const parsed = own ? parseDurationParam(own) : undefined
+    if (parsed !== undefined && parsed > 0 && parsed < ms) ms = parsed
+    let timer: ReturnType<typeof setTimeout> | undefined
+    const timedOut = new Promise<Response>((resolveTimeout) => {
+      // A write's finisher answers at its deadline; a read has none, and kube's timeout filter answers.
+      const err = req.method === 'GET' || req.method === 'HEAD' ? readTimeout() : writeTimeout()
+      timer = setTimeout(() => resolveTimeout(respondError(err)), ms)
+    })
+    return Promise.race([Promise.resolve(next(req, env)), timedOut]).finally(() => clearTimeout(timer))
+  }
+}
+
+function parseDurationParam(s: string): number | undefined {
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h)$/.exec(s)
+  if (!m) return undefined
+  return Number(m[1]) * { ms: 1, s: 1000, m: 60_000, h: 3_600_000 }[m[2] as 'ms' | 's' | 'm' | 'h']
+}
+
+/**
+ * --cors-allowed-origins (k8s.io/apiserver/pkg/server/filters.WithCORS): an Origin matching one of the
+ * patterns gets kube's Access-Control-* headers, and its preflight OPTIONS a 204; others are served
+ * without them.
+ */
+export function withCORS(origins: string[], next: FetchHandler): FetchHandler {
+  if (!origins.length) return next
+  const patterns = origins.map((o) => new RegExp(o))
+  return async (req, env) => {
+    const origin = req.headers.get('origin')
+    if (!origin || !patterns.some((p) => p.test(origin))) return next(req, env)
+    const cors: Record<string, string> = {
+      'Access-Control-Allow-Origin': origin,
+      'Access-Control-Allow-Methods': 'POST, GET, OPTIONS, PUT, DELETE, PATCH',
+      'Access-Control-Allow-Headers': 'Content-Type, Content-Length, Accept-Encoding, X-CSRF-Token, Authorization, X-Requested-With, If-Modified-Since',
+      'Access-Control-Expose-Headers': 'Date',
+      'Access-Control-Allow-Credentials': 'true',
+    }
+    if (req.method === 'OPTIONS') return new Response(null, { status: 204, headers: cors })
+    const res = await next(req, env)
+    const out = new Response(res.body, res)
+    for (const [k, v] of Object.entries(cors)) out.headers.set(k, v)
+    return out
   }
 }

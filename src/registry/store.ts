@@ -1,10 +1,14 @@
 // The generic registry store: turns API verbs into Store calls for every kind, with the kind's Strategy
 // supplying what differs (the role of k8s.io/apiserver/pkg/registry/generic/registry/store.go).
 import {
-  alreadyExists, badRequest, conflict, invalid, notFound, resourceExpired, OPTIMISTIC_LOCK_MESSAGE,
+  alreadyExists, badRequest, conflict, fieldInvalid, invalid, isStatusErrorReason, notFound, OPTIMISTIC_LOCK_MESSAGE,
   StatusError, type FieldError, type GroupKind, type GroupResource,
 } from '../server/errors'
 import { isStoreError, type KeyValue, type Store } from '../storage/store'
+import {
+  interpretCreateError, interpretDeleteError, interpretGetError, interpretListError, interpretUpdateError,
+  preconditionFailed, tooLargeResourceVersion, writeTimeout,
+} from './store-errors'
 import type { Admission, Attributes, Operation } from '../admission/types'
 import { ObjectReader } from '../admission/reader'
 import { decodeContinue, encodeContinue } from './continue'
@@ -36,7 +40,11 @@ export interface DeleteOptions {
 export type Subresource = '' | 'status' | 'finalize'
 
 const GENERATE_NAME_CHARS = 'bcdfghjklmnpqrstvwxz2456789'
-const MAX_UPDATE_RETRIES = 10
+/**
+ * How long a write retries on conflicts with concurrent writers: GuaranteedUpdate retries until the
+ * request's context ends, which the write handlers bound by requestTimeoutUpperBound (34 s).
+ */
+export const WRITE_TIMEOUT_MS = 34_000
 
 export function storageKey(t: ResourceType, namespace: string | undefined, name?: string): string {
   const base = `/registry/${t.storagePrefix}/`
@@ -199,9 +207,18 @@ export class RegistryStore {
   }
 
   async get(namespace: string | undefined, name: string): Promise<KubeObject> {
-    const { kv } = await this.store.get(this.key(namespace, name))
+    const kv = await this.read(this.key(namespace, name), (e) => interpretGetError(e, this.gr, name))
     if (!kv) throw notFound(this.gr, name)
     return this.fromStorage(kv)
+  }
+
+  /** The pair at key, with the store's errors interpreted for the verb reading it. */
+  private async read(key: string, interpret: (e: unknown) => unknown): Promise<KeyValue | undefined> {
+    try {
+      return (await this.store.get(key)).kv
+    } catch (e) {
+      throw interpret(e)
+    }
   }
 
   list(namespace: string | undefined, opts: ListOptions = {}): Promise<ListResult> {
@@ -248,15 +265,12 @@ export class RegistryStore {
       try {
         page = await this.store.list(prefix, { revision: readRevision || undefined, limit: pageLimit, after })
       } catch (e) {
-        if (isStoreError(e, 'Compacted')) {
-          if (opts.continue) {
-            const resumeFrom = (after ?? prefix).slice(prefix.length)
-            throw new StatusError(410, 'Expired', EXPIRED_CONTINUE_MESSAGE, undefined, { continue: encodeContinue(-1, resumeFrom) })
-          }
-          throw resourceExpired(`too old resource version: ${readRevision} (${e.revision})`)
+        if (isStoreError(e, 'Compacted') && opts.continue) {
+          // etcd3 store's list: an expired continue token gets one that resumes inconsistently.
+          const resumeFrom = (after ?? prefix).slice(prefix.length)
+          throw new StatusError(410, 'Expired', EXPIRED_CONTINUE_MESSAGE, undefined, { continue: encodeContinue(-1, resumeFrom) })
         }
-        if (isStoreError(e, 'FutureRevision')) throw tooLargeResourceVersion(readRevision)
-        throw e
+        throw interpretListError(e, this.gr, readRevision)
       }
       readRevision = page.revision
       const decoded = await decodePage(page.kvs)
@@ -286,7 +300,13 @@ export class RegistryStore {
   /** resourceVersion on a list or get means "not older than": a revision the store has not reached yet waits briefly, as the watch cache does. */
   private async waitForRevision(rv: number): Promise<void> {
     for (let i = 0; i < 30; i++) {
-      if ((await this.store.currentRevision()) >= rv) return
+      let current
+      try {
+        current = await this.store.currentRevision()
+      } catch (e) {
+        throw interpretListError(e, this.gr, rv)
+      }
+      if (current >= rv) return
       await new Promise((r) => setTimeout(r, 100))
     }
     throw tooLargeResourceVersion(rv)
@@ -329,8 +349,7 @@ export class RegistryStore {
 
       const key = this.key(namespace, m.name!)
       if (ctx.dryRun) {
-        const { kv } = await this.store.get(key)
-        if (kv) throw alreadyExists(this.gr, m.name!)
+        if (await this.read(key, (e) => interpretCreateError(e, this.gr, m.name!))) throw alreadyExists(this.gr, m.name!)
         return obj
       }
       await s.beforeCreate?.(obj, this.store, ctx)
@@ -339,8 +358,7 @@ export class RegistryStore {
         created = await this.fromStorage(await this.store.create(key, await this.toStorage(obj)))
       } catch (e) {
         await s.afterDelete?.(obj, this.store)
-        if (isStoreError(e, 'KeyExists')) throw alreadyExists(this.gr, m.name!)
-        throw e
+        throw interpretCreateError(e, this.gr, m.name!)
       }
       await RegistryStore.runHooks(hooks.commit)
       return created
@@ -353,6 +371,9 @@ export class RegistryStore {
   /**
    * PUT of the main resource or its status. `mutate` receives the current object (or undefined) and
    * returns the desired one: a plain PUT returns the body, a patch applies itself to the current object.
+   * As GuaranteedUpdate, a write that loses to a concurrent one reads the object again and calls `mutate`
+   * again, until it wins or the write's deadline passes; only the object's own resourceVersion, or
+   * `preconditions.uid` (a PUT's metadata.uid), makes it fail with a Conflict.
    */
   async update(
     namespace: string | undefined,
@@ -360,12 +381,13 @@ export class RegistryStore {
     mutate: (current: KubeObject | undefined) => KubeObject | Promise<KubeObject>,
     ctx: RequestContext,
     subresource: Subresource = '',
-    opts: { forceAllowCreate?: boolean } = {},
+    opts: { forceAllowCreate?: boolean; preconditions?: { uid?: string } } = {},
   ): Promise<{ object: KubeObject; created: boolean }> {
     const key = this.key(namespace, name)
     const s = this.type.strategy
-    for (let attempt = 0; ; attempt++) {
-      const { kv } = await this.store.get(key)
+    const deadline = Date.now() + WRITE_TIMEOUT_MS
+    let kv = await this.read(key, (e) => interpretUpdateError(e, this.gr, name))
+    for (;;) {
       if (!kv) {
         if (!(s.allowCreateOnUpdate || opts.forceAllowCreate) || subresource) throw notFound(this.gr, name)
         const obj = await mutate(undefined)
@@ -373,9 +395,22 @@ export class RegistryStore {
         const meta = (obj.metadata ??= {})
         if (meta.name !== name) throw badRequest('the name of the object (' + (meta.name ?? '') + ') does not match the name on the URL (' + name + ')')
         if (meta.resourceVersion) throw notFound(this.gr, name)
-        return { object: await this.create(namespace, obj, ctx), created: true }
+        try {
+          return { object: await this.create(namespace, obj, ctx), created: true }
+        } catch (e) {
+          // Created by a concurrent write meanwhile: GuaranteedUpdate reads it and updates it instead.
+          if (!isStatusErrorReason(e, 'AlreadyExists') || Date.now() > deadline) throw e
+          kv = await this.read(key, (err) => interpretUpdateError(err, this.gr, name))
+          if (!kv) throw e
+          continue
+        }
       }
       const old = await this.fromStorage(kv)
+      const uid = opts.preconditions?.uid
+      if (uid && uid !== old.metadata?.uid) {
+        // storage.Preconditions.Check in GuaranteedUpdate, before the object is handed to the update.
+        throw preconditionFailed(this.gr, name, key, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${old.metadata?.uid ?? ''}`)
+      }
       const obj = await mutate(structuredClone(old))
       this.checkTypeMeta(obj)
       const meta = (obj.metadata ??= {})
@@ -385,11 +420,7 @@ export class RegistryStore {
       this.checkNamespace(meta, namespace)
       meta.name = name
       if (this.type.namespaced) meta.namespace = namespace
-      const requestedRV = meta.resourceVersion
-      if (requestedRV && requestedRV !== String(kv.modRevision)) {
-        parseResourceVersion(requestedRV)
-        throw conflict(this.gr, name, OPTIMISTIC_LOCK_MESSAGE)
-      }
+      this.checkResourceVersion(meta, kv, name)
       const hooks: PendingHooks = { commit: [], abort: [] }
       const attrs = this.attributes('UPDATE', namespace, name, obj, old, ctx, subresource, hooks)
       try {
@@ -423,12 +454,36 @@ export class RegistryStore {
         return result
       } catch (e) {
         await RegistryStore.runHooks(hooks.abort)
-        // Without a resourceVersion from the client an update is unconditional: retry on a concurrent write.
-        if ((isStoreError(e, 'Conflict') || isStoreError(e, 'NotFound')) && !requestedRV && attempt < MAX_UPDATE_RETRIES) continue
-        if (isStoreError(e, 'Conflict')) throw conflict(this.gr, name, OPTIMISTIC_LOCK_MESSAGE)
-        if (isStoreError(e, 'NotFound')) throw notFound(this.gr, name)
-        throw e
+        // Another write came first: start again from what it left (GuaranteedUpdate's retry).
+        if (isStoreError(e, 'Conflict') || isStoreError(e, 'NotFound')) {
+          if (Date.now() > deadline) throw writeTimeout()
+          kv = e.current ?? (await this.read(key, (err) => interpretUpdateError(err, this.gr, name)))
+          continue
+        }
+        throw interpretUpdateError(e, this.gr, name)
       }
+    }
+  }
+
+  /**
+   * The generic store's check of the object's resourceVersion against the stored one: none (or 0) is an
+   * unconditional update where the strategy allows one (AllowUnconditionalUpdate) and is then set to the
+   * stored one; any other must be the stored one.
+   */
+  private checkResourceVersion(meta: NonNullable<KubeObject['metadata']>, kv: KeyValue, name: string): void {
+    const rv = meta.resourceVersion
+    if (rv === undefined || rv === '' || /^0+$/.test(rv)) {
+      if (this.type.strategy.allowUnconditionalUpdate === false) {
+        // kube names the resource where the kind goes (its TODO in store.go), and %#v prints the uint64 0 as 0x0.
+        const gk = { group: this.gr.group, kind: this.gr.resource }
+        throw invalid(gk, name, [fieldInvalid('metadata.resourceVersion', 0n, 'must be specified for an update')])
+      }
+      meta.resourceVersion = String(kv.modRevision)
+      return
+    }
+    if (rv !== String(kv.modRevision)) {
+      parseResourceVersion(rv)
+      throw conflict(this.gr, name, OPTIMISTIC_LOCK_MESSAGE)
     }
   }
 
@@ -494,19 +549,26 @@ export class RegistryStore {
     await this.admission?.validate(attrs)
   }
 
+  /**
+   * As the generic store's Delete: the preconditions are checked on the object read first (rest.BeforeDelete,
+   * in its words), then on every attempt at the write (storage.Preconditions.Check, in the storage's); a write
+   * that loses to a concurrent one reads again and retries until it wins or the deadline passes.
+   */
   async delete(namespace: string | undefined, name: string, opts: DeleteOptions, ctx: RequestContext): Promise<{ object: KubeObject; deleted: boolean }> {
     const key = this.key(namespace, name)
+    const deadline = Date.now() + WRITE_TIMEOUT_MS
+    const interpret = (e: unknown) => interpretDeleteError(e, this.gr, name)
+    let kv = await this.read(key, interpret)
+    const pre = opts.preconditions
     for (let attempt = 0; ; attempt++) {
-      const { kv } = await this.store.get(key)
       if (!kv) throw notFound(this.gr, name)
       const obj = await this.fromStorage(kv)
       const meta = obj.metadata!
-      const pre = opts.preconditions
-      if (pre?.uid && pre.uid !== meta.uid) {
-        throw conflict(this.gr, name, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${meta.uid}`)
-      }
-      if (pre?.resourceVersion && pre.resourceVersion !== meta.resourceVersion) {
-        throw conflict(this.gr, name, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in meta: ${meta.resourceVersion}`)
+      if (attempt === 0) this.checkDeletePreconditions(meta, name, pre)
+      else if (pre?.uid && pre.uid !== meta.uid) {
+        throw preconditionFailed(this.gr, name, key, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${meta.uid ?? ''}`)
+      } else if (pre?.resourceVersion && pre.resourceVersion !== meta.resourceVersion) {
+        throw preconditionFailed(this.gr, name, key, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in meta: ${meta.resourceVersion}`)
       }
       const hooks: PendingHooks = { commit: [], abort: [] }
       if (this.admission) {
@@ -515,21 +577,16 @@ export class RegistryStore {
         await this.admission.admit(attrs)
         await this.admission.validate(attrs)
       }
-      const own = this.type.strategy.beforeDelete?.(obj, opts)
-      if (own === 'keep') return { object: obj, deleted: false }
-      if (own) {
-        if (ctx.dryRun) return { object: own, deleted: false }
-        try {
-          return { object: await this.fromStorage(await this.store.update(key, await this.toStorage(own), kv.modRevision)), deleted: false }
-        } catch (e) {
-          if ((isStoreError(e, 'Conflict') || isStoreError(e, 'NotFound')) && attempt < MAX_UPDATE_RETRIES) continue
-          throw e
-        }
-      }
-      const finalizers = [...(meta.finalizers ?? [])]
-      if (opts.propagationPolicy === 'Foreground' && !finalizers.includes('foregroundDeletion')) finalizers.push('foregroundDeletion')
-      if (opts.propagationPolicy === 'Orphan' && !finalizers.includes('orphan')) finalizers.push('orphan')
       try {
+        const own = this.type.strategy.beforeDelete?.(obj, opts)
+        if (own === 'keep') return { object: obj, deleted: false }
+        if (own) {
+          if (ctx.dryRun) return { object: own, deleted: false }
+          return { object: await this.fromStorage(await this.store.update(key, await this.toStorage(own), kv.modRevision)), deleted: false }
+        }
+        const finalizers = [...(meta.finalizers ?? [])]
+        if (opts.propagationPolicy === 'Foreground' && !finalizers.includes('foregroundDeletion')) finalizers.push('foregroundDeletion')
+        if (opts.propagationPolicy === 'Orphan' && !finalizers.includes('orphan')) finalizers.push('orphan')
         if (finalizers.length) {
           // Graceful: mark, and let whoever owns each finalizer remove it (store.go's updateForGracefulDeletionAndFinalizers).
           if (!meta.deletionTimestamp || finalizers.length !== (meta.finalizers?.length ?? 0)) {
@@ -550,9 +607,28 @@ export class RegistryStore {
         await RegistryStore.runHooks(hooks.commit)
         return { object: { ...obj, metadata: { ...meta, resourceVersion: String(gone.modRevision) } }, deleted: true }
       } catch (e) {
-        if ((isStoreError(e, 'Conflict') || isStoreError(e, 'NotFound')) && attempt < MAX_UPDATE_RETRIES) continue
-        throw e
+        // Another write came first: read again and retry, as the etcd3 store's conditional delete does.
+        if (isStoreError(e, 'Conflict') || isStoreError(e, 'NotFound')) {
+          if (Date.now() > deadline) throw writeTimeout()
+          kv = e.current ?? (await this.read(key, interpret))
+          continue
+        }
+        throw interpret(e)
       }
+    }
+  }
+
+  /**
+   * rest.BeforeDelete's early check of the delete preconditions, which names the kind where the resource
+   * goes ("Operation cannot be fulfilled on ConfigMap ...").
+   */
+  private checkDeletePreconditions(meta: NonNullable<KubeObject['metadata']>, name: string, pre: DeleteOptions['preconditions']): void {
+    const byKind = { group: this.type.group, resource: this.type.kind }
+    if (pre?.uid && pre.uid !== meta.uid) {
+      throw conflict(byKind, name, `the UID in the precondition (${pre.uid}) does not match the UID in record (${meta.uid ?? ''}). The object might have been deleted and then recreated`)
+    }
+    if (pre?.resourceVersion && pre.resourceVersion !== meta.resourceVersion) {
+      throw conflict(byKind, name, `the ResourceVersion in the precondition (${pre.resourceVersion}) does not match the ResourceVersion in record (${meta.resourceVersion}). The object might have been modified`)
     }
   }
 
@@ -595,9 +671,4 @@ function specAndMeta(obj: KubeObject): unknown {
   return { ...obj, metadata: meta }
 }
 
-export function tooLargeResourceVersion(rv: number): StatusError {
-  return new StatusError(504, 'Timeout', `Too large resource version: ${rv}, current: unknown`, {
-    causes: [{ reason: 'ResourceVersionTooLarge', message: 'Too large resource version' }],
-    retryAfterSeconds: 1,
-  })
-}
+export { tooLargeResourceVersion }

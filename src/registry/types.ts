@@ -100,9 +100,22 @@ export interface ScaleSpec {
   labelSelectorPath?: string
 }
 
+export interface TypeMismatch {
+  /** encoding/json's UnmarshalTypeError text ("json: cannot unmarshal string into Go struct field ..."). */
+  message: string
+  /** The value that does not fit, and the Go type it was to go into ("map[string]string", "int32", "v1.ObjectMeta"). */
+  value: unknown
+  goType: string
+}
+
 export interface Strategy {
   /** Fill in defaults the way the kind's SetDefaults_* functions do. */
   defaults?(obj: KubeObject): void
+  /**
+   * The first value, in document order, whose JSON type the kind's Go struct cannot take (what encoding/json
+   * and the unstructured converter fail on); undefined when the object decodes. Built-in kinds only.
+   */
+  typeMismatch?(obj: KubeObject): TypeMismatch | undefined
   /** Reset fields a create may not set (status for kinds with a status subresource). */
   prepareForCreate?(obj: KubeObject, ctx: RequestContext): void
   /** Carry over fields an update of the main resource may not change (status, for example). */
@@ -113,6 +126,12 @@ export interface Strategy {
   prepareForStatusUpdate?(obj: KubeObject, old: KubeObject): void
   /** PUT on a missing object creates it (kube-apiserver: true for a few kinds like Lease? no: for none of ours by default). */
   allowCreateOnUpdate?: boolean
+  /**
+   * A PUT without metadata.resourceVersion (or with "0") overwrites whatever is stored (the strategy's
+   * AllowUnconditionalUpdate). Default: it does, as for most kinds; false demands the version, as for
+   * CRDs, custom resources and admission configuration.
+   */
+  allowUnconditionalUpdate?: boolean
   /** metadata.generation is 1 on create and moves when the spec changes (kinds with a spec and status). */
   trackGeneration?: boolean
   /** Fields whose change moves metadata.generation. Default: everything but metadata and status. */

@@ -15,10 +15,12 @@ import type { Registry } from '../registry/registry'
 import type { UserInfo } from '../registry/types'
 import type { Store } from '../storage/store'
 import { methodNotAllowed, notFoundPath, StatusError, toStatusError, unauthorized } from './errors'
+import { interpretStrayStoreError } from '../registry/store-errors'
 import { authenticateRequest, type Authenticator } from './filters/authentication'
 import { allowAuthenticated, authorize } from './filters/authorization'
 import { impersonate } from './filters/impersonation'
 import { parseRequestInfo, type RequestInfo } from './filters/request-info'
+import { withWarningRecorder, type Warnings } from './filters/warnings'
 import type { ConversionOptions } from '../apiextensions/conversion/webhook'
 import { compressUsername, metrics, SLI_METRICS } from '../metrics/apiserver'
 import { InProcessMetrics, type MetricsBackend } from '../metrics/cluster'
@@ -43,17 +45,28 @@ export interface AppConfig {
   ready?(store: Store): Promise<void>
   /** Where /metrics counts live (the edge: the cluster's Durable Object); in this process by default. */
   metrics?: MetricsBackend
+  /** Checks of /healthz, /livez and /readyz beyond the store's (the KMS plugins': kms-provider-0, ...). */
+  healthChecks?: HealthCheck[]
+  /** More /readyz checks (Node mode's `shutdown`, which fails once a graceful shutdown has begun). */
+  readyChecks?: HealthCheck[]
 }
 
-type Variables = { info: RequestInfo; user: UserInfo; store: Store; auth: AuthContext; [REACHED_HANDLER]: boolean }
+type Variables = {
+  info: RequestInfo
+  user: UserInfo
+  store: Store
+  auth: AuthContext
+  warnings: Warnings
+  [REACHED_HANDLER]: boolean
+}
 
 export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   const app = new Hono<{ Variables: Variables }>()
   let ready: Promise<void> | undefined
 
-  app.onError((err) => {
-    const se = toStatusError(err)
-    if (!(err instanceof StatusError)) console.error('internal error', err)
+  app.onError((err, c) => {
+    const se = toStatusError(interpretStrayStoreError(err, c.req.method))
+    if (!(err instanceof StatusError) && se.code >= 500) console.error('internal error', err)
     return respondError(se)
   })
   app.notFound(() => respondError(notFoundPath()))
@@ -61,6 +74,9 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   const metricsBackend = cfg.metrics ?? new InProcessMetrics()
   const keyResources = new KeyResources(cfg.registry)
 
+  // Outside everything else, as kube's DefaultBuildHandlerChain places it: any layer may warn, and every
+  // response, errors included, carries what was recorded.
+  app.use('*', withWarningRecorder())
   app.use('*', async (c, next) => {
     c.set('info', parseRequestInfo(c.req.method, new URL(c.req.url)))
     await next()
@@ -96,29 +112,34 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   const healthChecks = (store: Store): HealthCheck[] => [
     { name: 'ping', check: async () => {} },
     { name: 'log', check: async () => {} },
-    { name: 'etcd', check: async () => { await store.currentRevision() } },
+    // kube-apiserver's etcd check gives up after --etcd-healthcheck-timeout (2s), sooner than a request
+    // waits for etcd.
+    { name: 'etcd', check: () => withinHealthcheckTimeout(store.currentRevision()) },
+    ...(cfg.healthChecks ?? []),
     { name: 'poststarthook/bootstrap-cluster', check: async () => { if (cfg.ready) await ready } },
   ]
+  const checksFor = (endpoint: 'healthz' | 'livez' | 'readyz', store: Store) =>
+    endpoint === 'readyz' ? [...healthChecks(store), ...(cfg.readyChecks ?? [])] : healthChecks(store)
   // Each check's outcome goes to /metrics/slis (component-base's slis: kubernetes_healthcheck{,s_total}).
-  const recordedChecks = (store: Store, type: string): HealthCheck[] =>
-    healthChecks(store).map((h) => ({
+  const recordedChecks = (endpoint: 'healthz' | 'livez' | 'readyz', store: Store): HealthCheck[] =>
+    checksFor(endpoint, store).map((h) => ({
       name: h.name,
       check: async () => {
         try {
           await h.check()
-          metrics.healthcheck.set([h.name, type], 1)
-          metrics.healthchecksTotal.inc([h.name, 'success', type])
+          metrics.healthcheck.set([h.name, endpoint], 1)
+          metrics.healthchecksTotal.inc([h.name, 'success', endpoint])
         } catch (e) {
-          metrics.healthcheck.set([h.name, type], 0)
-          metrics.healthchecksTotal.inc([h.name, 'error', type])
+          metrics.healthcheck.set([h.name, endpoint], 0)
+          metrics.healthchecksTotal.inc([h.name, 'error', endpoint])
           throw e
         }
       },
     }))
   for (const endpoint of ['healthz', 'livez', 'readyz'] as const) {
-    app.get(`/${endpoint}`, (c) => healthResponse(endpoint, recordedChecks(c.get('store'), endpoint), new URL(c.req.url)))
+    app.get(`/${endpoint}`, (c) => healthResponse(endpoint, recordedChecks(endpoint, c.get('store')), new URL(c.req.url)))
     app.get(`/${endpoint}/:check{.+}`, (c) =>
-      healthResponse(endpoint, recordedChecks(c.get('store'), endpoint), new URL(c.req.url), c.req.param('check')),
+      healthResponse(endpoint, recordedChecks(endpoint, c.get('store')), new URL(c.req.url), c.req.param('check')),
     )
   }
   // Prometheus' text format, version 0.0.4, as kube-apiserver's legacyregistry handler serves it.
@@ -148,7 +169,7 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   const customResources = new CustomResourceDefinitions(cfg.registry, cfg.conversion)
   app.use('*', async (c, next) => {
     const info = c.get('info')
-    if (!info.isResourceRequest && /^\/(api|apis|openapi)(\/|$)/.test(info.path)) await customResources.refreshAll(c.get('store'))
+    if (!info.isResourceRequest && /^\/(api|apis|openapi)(\/|$)/.test(info.path)) await customResources.refreshForDiscovery(c.get('store'))
     await next()
   })
 
@@ -162,16 +183,16 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     if (v) return discoveryResponse(aggregatedDiscovery(cfg.registry, false, v), aggregatedContentType(v))
     return respond(200, apiGroupList(cfg.registry))
   })
-  app.get('/api/:version', (c) => {
-    const doc = apiResourceList(cfg.registry, '', c.req.param('version'))
+  app.get('/api/:version', async (c) => {
+    const doc = await apiResourceList(cfg.registry, '', c.req.param('version'))
     return doc ? respond(200, doc) : respondError(notFoundPath())
   })
   app.get('/apis/:group', (c) => {
     const doc = apiGroupDoc(cfg.registry, c.req.param('group'))
     return doc ? respond(200, doc) : respondError(notFoundPath())
   })
-  app.get('/apis/:group/:version', (c) => {
-    const doc = apiResourceList(cfg.registry, c.req.param('group'), c.req.param('version'))
+  app.get('/apis/:group/:version', async (c) => {
+    const doc = await apiResourceList(cfg.registry, c.req.param('group'), c.req.param('version'))
     return doc ? respond(200, doc) : respondError(notFoundPath())
   })
 
@@ -185,7 +206,7 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     if (!['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(c.req.method)) throw methodNotAllowed()
     const store = c.get('store')
     checkCustomResourceRequest(await customResources.forRequest(store, info), info)
-    const res = await serveResource(c.req.raw, new URL(c.req.url), info, cfg.registry, store, c.get('user'), c.get('auth'), cfg.admission?.(c.env))
+    const res = await serveResource(c.req.raw, new URL(c.req.url), info, cfg.registry, store, c.get('user'), c.get('auth'), cfg.admission?.(c.env), c.get('warnings'))
     await customResources.afterRequest(store, info, res)
     return res
   })
@@ -194,4 +215,18 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
 
 function discoveryResponse(body: unknown, contentType: string): Response {
   return new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': contentType, 'Cache-Control': 'no-cache, private' } })
+}
+
+const ETCD_HEALTHCHECK_TIMEOUT_MS = 2_000
+
+async function withinHealthcheckTimeout(p: Promise<unknown>): Promise<void> {
+  let timer: ReturnType<typeof setTimeout> | undefined
+  const late = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new Error('etcd health check timed out')), ETCD_HEALTHCHECK_TIMEOUT_MS)
+  })
+  try {
+    await Promise.race([p, late])
+  } finally {
+    if (timer !== undefined) clearTimeout(timer)
+  }
 }

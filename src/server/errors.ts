@@ -1,6 +1,5 @@
 // Errors as values, named after k8s.io/apimachinery/pkg/api/errors, rendered to a Status in one place.
 import { goValue } from './gofmt'
-import { isStoreError } from '../storage/store'
 
 export type StatusReason =
   | 'NotFound' | 'AlreadyExists' | 'Conflict' | 'Invalid' | 'BadRequest' | 'MethodNotAllowed'
@@ -40,6 +39,12 @@ export function qualifiedKind(gk: GroupKind): string {
 }
 
 export class StatusError extends Error {
+  /**
+   * Written as kube-apiserver's timeout filter writes its Status: without kind and apiVersion, as text
+   * (see registry/store-errors.ts readTimeout).
+   */
+  bare = false
+
   constructor(
     readonly code: number,
     readonly reason: StatusReason,
@@ -53,10 +58,11 @@ export class StatusError extends Error {
   }
 
   toStatus(): Status {
-    // StatusReasonUnknown is "", which metav1.Status omits (omitempty).
-    const s: Status = { kind: 'Status', apiVersion: 'v1', metadata: { ...this.listMeta }, status: 'Failure', message: this.message, ...(this.reason ? { reason: this.reason } : {}), code: this.code }
-    if (this.details) s.details = this.details
-    return s
+    // StatusReasonUnknown is "", which metav1.Status omits (omitempty); fields in metav1.Status's order.
+    return {
+      kind: 'Status', apiVersion: 'v1', metadata: { ...this.listMeta }, status: 'Failure', message: this.message,
+      ...(this.reason ? { reason: this.reason } : {}), ...(this.details ? { details: this.details } : {}), code: this.code,
+    }
   }
 }
 
@@ -152,9 +158,11 @@ export function invalid(gk: GroupKind, name: string, errs: FieldError[]): Status
   const causes = errs.map((e) => ({ reason: e.type, message: fieldErrorBody(e), field: e.field }))
   const list = errs.map(fieldErrorString)
   const agg = list.length === 1 ? list[0] : `[${list.join(', ')}]`
-  const details: StatusDetails = { name }
+  // StatusDetails' name and kind are omitempty: the patch handler's Invalid names neither.
+  const details: StatusDetails = {}
+  if (name) details.name = name
   if (gk.group) details.group = gk.group
-  details.kind = gk.kind
+  if (gk.kind) details.kind = gk.kind
   details.causes = causes
   return new StatusError(422, 'Invalid', `${qualifiedKind(gk)} "${name}" is invalid: ${agg}`, details)
 }
@@ -215,11 +223,22 @@ export function timeout(message: string): StatusError {
   return new StatusError(504, 'Timeout', message)
 }
 
+/**
+ * Our answer for a body that decodes (kube's decoders allow 10000 levels) but nests deeper than a walk over
+ * it can recurse on the JavaScript stack (patching, cloning, field sets, JSON encoding: a few thousand levels,
+ * depending on the runtime): a client's input, so a 400 rather than a 500. kube-apiserver, whose stacks grow,
+ * accepts such bodies; the README lists the difference.
+ */
+export const NESTED_TOO_DEEPLY = 'the request body is nested too deeply to be processed: exceeded max depth'
+
+function isStackExhaustion(err: unknown): boolean {
+  return err instanceof RangeError && err.message.includes('Maximum call stack size exceeded')
+}
+
+/** Store errors are interpreted before this (registry/store-errors.ts); anything else unnamed is a 500. */
 export function toStatusError(err: unknown): StatusError {
   if (err instanceof StatusError) return err
-  // A value past the store's limit (etcd's 1.5 MiB request limit): kube-apiserver passes etcd's error on as a
-  // bare 500 (kubernetes/kubernetes#112152), and so do we, with etcd's words.
-  if (isStoreError(err, 'TooLarge')) return new StatusError(500, 'InternalError', 'etcdserver: request is too large')
+  if (isStackExhaustion(err)) return badRequest(NESTED_TOO_DEEPLY)
   return internalError(err)
 }
 

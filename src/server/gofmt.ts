@@ -27,9 +27,13 @@ export function goQuote(s: string): string {
   return out + '"'
 }
 
-/** %#v of a field.Error bad value: quoted strings, bare numbers, []string{...} for string lists. */
+/**
+ * %#v of a field.Error bad value: quoted strings, bare numbers, []string{...} for string lists; a bigint
+ * stands for a Go uint64, which %#v prints in hex (0x0).
+ */
 export function goValue(v: unknown): string {
   if (typeof v === 'string') return goQuote(v)
+  if (typeof v === 'bigint') return `0x${v.toString(16)}`
   if (typeof v === 'number' || typeof v === 'boolean') return String(v)
   if (v === null || v === undefined) return 'null'
   if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return `[]string{${v.map(goQuote).join(', ')}}`

@@ -38,25 +38,60 @@ export interface WatchOptions {
   progressIntervalMs?: number
 }
 
+/**
+ * Each method says which StoreErrors it throws, as k8s.io/apiserver's storage.Interface does; callers turn
+ * them into API errors per verb in one place (src/registry/store-errors.ts, kube's storeerr). Any method
+ * may also throw StoreError 'Unreachable' when the backend cannot be reached (etcd down, its client's
+ * deadline passed). Anything else an implementation throws is a fault it cannot name, which the API
+ * answers as kube-apiserver answers an unclassified storage error: 500.
+ */
 export interface Store {
+  /** A missing key is no error: `kv` is undefined. Throws: Unreachable. */
   get(key: string): Promise<{ kv?: KeyValue; revision: number }>
-  /** `count` is how many keys the read range holds (keys under prefix after `after`), as etcd's range count: remainingItemCount = count - kvs.length. */
+  /**
+   * `count` is how many keys the read range holds (keys under prefix after `after`), as etcd's range count:
+   * remainingItemCount = count - kvs.length.
+   * Throws: Compacted (opts.revision is older than the compaction, `revision` is the compacted one when
+   * known), FutureRevision (opts.revision is newer than the store's), Unreachable.
+   */
   list(prefix: string, opts?: ListOptions): Promise<{ kvs: KeyValue[]; revision: number; more: boolean; count: number }>
   /**
    * Several reads in one round trip, all at the current revision (etcd: one Txn of ranges). What a request
    * needs to read before it writes costs one trip to the store instead of one per object.
+   * Throws: Unreachable.
    */
   readBatch(reads: BatchRead[]): Promise<{ results: BatchReadResult[]; revision: number }>
+  /** Throws: KeyExists (with the `current` pair), TooLarge (value over MAX_VALUE_BYTES), Unreachable. */
   create(key: string, value: string): Promise<KeyValue>
+  /**
+   * Writes only over the pair at expectModRevision.
+   * Throws: Conflict (another revision is current: `current` is that pair), NotFound, TooLarge, Unreachable.
+   */
   update(key: string, value: string, expectModRevision: number): Promise<KeyValue>
+  /**
+   * Returns the deleted pair at the deletion revision; with expectModRevision, only if that is current.
+   * Throws: Conflict (with the `current` pair), NotFound, Unreachable.
+   */
   delete(key: string, expectModRevision?: number): Promise<KeyValue>
-  /** Events with revision > afterRevision under prefix, in revision order, until signal aborts. */
+  /**
+   * Events with revision > afterRevision under prefix, in revision order, until signal aborts.
+   * Throws, on starting or while iterating: Compacted (the history after afterRevision is gone),
+   * FutureRevision (afterRevision is newer than the store's), Unreachable.
+   */
   watch(prefix: string, afterRevision: number, signal: AbortSignal, opts?: WatchOptions): AsyncIterable<StoreEvent>
+  /** At or below an earlier compaction it does nothing. Throws: FutureRevision, Unreachable. */
   compact(revision: number): Promise<void>
+  /** Throws: Unreachable. */
   currentRevision(): Promise<number>
 }
 
-export type StoreErrorCode = 'KeyExists' | 'NotFound' | 'Conflict' | 'Compacted' | 'FutureRevision' | 'TooLarge'
+/**
+ * k8s.io/apiserver's storage error codes, as far as a Store can raise them: KeyExists, NotFound, Conflict
+ * (ErrCodeResourceVersionConflicts) and Unreachable (ErrCodeUnreachable: the backend cannot be reached
+ * or did not answer in time); Compacted and FutureRevision are etcd's mvcc errors, TooLarge its
+ * request size limit.
+ */
+export type StoreErrorCode = 'KeyExists' | 'NotFound' | 'Conflict' | 'Compacted' | 'FutureRevision' | 'TooLarge' | 'Unreachable'
 
 export class StoreError extends Error {
   constructor(
@@ -65,8 +100,10 @@ export class StoreError extends Error {
     /** The current pair for Conflict; the compacted revision for Compacted is in `revision`. */
     readonly current?: KeyValue,
     readonly revision?: number,
+    /** What the backend said (Unreachable: the client's own error, for logs). */
+    readonly detail?: string,
   ) {
-    super(`${code}: ${key}`)
+    super(detail ? `${code}: ${key}: ${detail}` : `${code}: ${key}`)
     this.name = 'StoreError'
   }
 }
@@ -83,8 +120,29 @@ export function prefixEnd(prefix: string): string {
 /** etcd's default --max-request-bytes: the largest value either store takes (StoreError 'TooLarge' beyond it). */
 export const MAX_VALUE_BYTES = 1.5 * 1024 * 1024
 
-/** Whether a value is over MAX_VALUE_BYTES in UTF-8, encoding it only when its length leaves that open. */
+/**
+ * A value encrypted at rest (src/storage/value: "k8s:enc:" and ciphertext) is bytes, carried in a Store value as a
+ * byte string, one character (U+0000 to U+00FF) per byte; each store keeps it as those bytes. Other values are text.
+ */
+export function isByteString(s: string): boolean {
+  return s.startsWith('k8s:enc:')
+}
+
+export function toByteString(data: Uint8Array): string {
+  let s = ''
+  for (let i = 0; i < data.length; i += 0x8000) s += String.fromCharCode(...data.subarray(i, i + 0x8000))
+  return s
+}
+
+export function fromByteString(s: string): Uint8Array {
+  const out = new Uint8Array(s.length)
+  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i)
+  return out
+}
+
+/** Whether a value is over MAX_VALUE_BYTES as stored: UTF-8, or a byte string's bytes. */
 export function exceedsValueLimit(s: string): boolean {
+  if (isByteString(s)) return s.length > MAX_VALUE_BYTES
   if (s.length > MAX_VALUE_BYTES) return true // at least one byte per UTF-16 unit
   if (s.length * 3 <= MAX_VALUE_BYTES) return false // at most three
   return new TextEncoder().encode(s).length > MAX_VALUE_BYTES

@@ -46,3 +46,26 @@ describe('Go-compatible JSON', () => {
     expect(goQuote('a"b\\c\n\u0001\u00a0é')).toBe('"a\\"b\\\\c\\n\\x01\\u00a0é"')
   })
 })
+
+describe('Go-compatible JSON nesting', () => {
+  it('decodes nesting as deep as encoding/json allows without using the JavaScript stack', () => {
+    const deep = '['.repeat(10000) + ']'.repeat(10000)
+    let v = decodeGoJson(deep)
+    for (let d = 1; d < 10000; d++) v = (v as unknown[])[0] as never
+    expect(v).toEqual([])
+    const objects = '{"a":'.repeat(10000) + '1' + '}'.repeat(10000)
+    expect(() => decodeGoJson(objects)).not.toThrow()
+  })
+
+  it('refuses one level more with the scanner\'s "exceeded max depth"', () => {
+    expect(syntax('['.repeat(10001) + ']'.repeat(10001))).toBe("invalid character '[' exceeded max depth")
+    expect(syntax('{"a":'.repeat(10001) + '1' + '}'.repeat(10001))).toBe("invalid character '{' exceeded max depth")
+    expect(syntax('['.repeat(10001))).toBe("invalid character '[' exceeded max depth")
+  })
+
+  it('names duplicate fields by their path through objects and arrays', () => {
+    const dups: string[] = []
+    decodeGoJson('{"a":[{"b":1},{"b":{"c":1,"c":2}}],"a":0}', { duplicates: dups })
+    expect(dups).toEqual(['duplicate field "a[1].b.c"', 'duplicate field "a"'])
+  })
+})

@@ -221,11 +221,15 @@ describe('OpenAPI endpoints', () => {
     expect((await t.call('GET', '/openapi/v3/apis/nope.example.com/v1')).status).toBe(404)
   })
 
-  it('answers 406 to a client that accepts only protobuf, so it falls back to JSON', async () => {
-    const pb = await t.call('GET', '/openapi/v2', undefined, { accept: 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf' })
-    expect(pb.status).toBe(406)
-    const json = await t.call('GET', '/openapi/v2', undefined, { accept: 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf, application/json' })
+  it('answers /openapi/v2 in protobuf to a client that asks for it, and 406 for the v3 documents, which are JSON only', async () => {
+    const PB = 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf'
+    const pb = await t.call('GET', '/openapi/v2', undefined, { accept: PB })
+    expect(pb.status).toBe(200)
+    expect(pb.headers.get('content-type')).toBe('application/com.github.proto-openapi.spec.v2.v1.0+protobuf')
+    const json = await t.call('GET', '/openapi/v2', undefined, { accept: `application/json, ${PB}` })
     expect(json.status).toBe(200)
     expect(json.json.swagger).toBe('2.0')
+    const v3 = await t.call('GET', '/openapi/v3/api/v1', undefined, { accept: 'application/com.github.proto-openapi.spec.v3@v1.0+protobuf' })
+    expect(v3.status).toBe(406)
   })
 })

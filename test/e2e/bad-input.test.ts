@@ -143,3 +143,135 @@ describe('bad input', () => {
     expect(((await stored()) as { data: unknown }).data).toEqual({ a: '2' })
   })
 })
+
+// Bodies kube-apiserver's decoders refuse, through every verb that takes a body, with its exact answer.
+describe('bodies that do not decode', () => {
+  const DECODE = '/api/v1/namespaces/default/configmaps/decode'
+  const NAMESPACES = '/api/v1/namespaces'
+  const FIND_KIND = 'struct { APIVersion string "json:\\"apiVersion,omitempty\\""; Kind string "json:\\"kind,omitempty\\"" }'
+  const hex = (s: string) => Buffer.from(s).toString('hex')
+  const unrecognized = (kind: string, err: string, body: string) => {
+    const bytes = Buffer.from(body)
+    const summary = bytes.length === 0 ? '<empty>' : bytes[0] === 0x7b ? (bytes.length > 30 ? `${bytes.subarray(0, 30)} ...` : body) : bytes.length > 30 ? `${hex(body).slice(0, 60)} ...` : hex(body)
+    return `the object provided is unrecognized (must be of type ${kind}): ${err} (${summary})`
+  }
+  const deepArray = (n: number) => '['.repeat(n) + ']'.repeat(n)
+  const deepObject = (n: number) => '{"a":'.repeat(n) + '1' + '}'.repeat(n)
+
+  beforeAll(async () => {
+    const r = await server.request('POST', CM, JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'decode' }, data: { a: '1' } }))
+    expect(r.status).toBe(201)
+  })
+
+  async function expectStatus(method: string, path: string, body: string, contentType: string, code: number, reason: string, message: string) {
+    const r = await server.request(method, path, body, { 'Content-Type': contentType })
+    const s = status(r.body)
+    expect({ code: r.status, reason: s.reason, message: s.message }).toEqual({ code, reason, message })
+  }
+
+  // Create and update decode into the endpoint's kind: what cannot be read far enough to know the body's own
+  // kind is "unrecognized", with the body summarized; a body of another kind fails to convert.
+  const objectBodies: [string, string, string, (kind: string) => string][] = [
+    ['not JSON', 'xyz', 'application/json', (k) => unrecognized(k, "couldn't get version/kind; json parse error: invalid character 'x' looking for beginning of value", 'xyz')],
+    ['empty', '', 'application/json', (k) => unrecognized(k, "couldn't get version/kind; json parse error: unexpected end of JSON input", '')],
+    ['cut short', '{"apiVersion": "v1", "kind": ', 'application/json', (k) => unrecognized(k, "couldn't get version/kind; json parse error: unexpected end of JSON input", '{"apiVersion": "v1", "kind": ')],
+    ['a JSON string', '"str"', 'application/json', (k) => unrecognized(k, `couldn't get version/kind; json parse error: json: cannot unmarshal string into Go value of type ${FIND_KIND}`, '"str"')],
+    ['a number kind', '{"apiVersion":"v1","kind":5}', 'application/json', (k) => unrecognized(k, "couldn't get version/kind; json parse error: json: cannot unmarshal number into Go struct field .kind of type string", '{"apiVersion":"v1","kind":5}')],
+    ['a three-part apiVersion', '{"apiVersion":"a/b/c"}', 'application/json', (k) => unrecognized(k, 'unexpected GroupVersion string: a/b/c', '{"apiVersion":"a/b/c"}')],
+    ['a YAML list', '- a\n', 'application/yaml', (k) => unrecognized(k, `couldn't get version/kind; json parse error: json: cannot unmarshal array into Go value of type ${FIND_KIND}`, '- a\n')],
+    ['another kind', '{"apiVersion":"v1","kind":"Secret","metadata":{"name":"decode"}}', 'application/json', (k) => `Secret in version "v1" cannot be handled as a ${k}: converting (v1.Secret) to (core.${k}): unknown conversion`],
+    ['a kind no scheme has', '{"apiVersion":"v1","kind":"Gizmo","metadata":{"name":"decode"}}', 'application/json', (k) => `Gizmo in version "v1" cannot be handled as a ${k}: no kind "Gizmo" is registered for version "v1" in scheme "pkg/api/legacyscheme/scheme.go:30"`],
+    ['JSON nested 10000 deep', deepArray(10000), 'application/json', (k) => unrecognized(k, `couldn't get version/kind; json parse error: json: cannot unmarshal array into Go value of type ${FIND_KIND}`, deepArray(10000))],
+    ['JSON nested past 10000', deepArray(10001), 'application/json', (k) => unrecognized(k, "couldn't get version/kind; json parse error: invalid character '[' exceeded max depth", deepArray(10001))],
+    ['YAML nested 10000 deep', deepArray(10000), 'application/yaml', (k) => unrecognized(k, `couldn't get version/kind; json parse error: json: cannot unmarshal array into Go value of type ${FIND_KIND}`, deepArray(10000))],
+    ['YAML nested past 10000', deepArray(10001), 'application/yaml', (k) => unrecognized(k, 'error converting YAML to JSON: yaml: exceeded max depth of 10000', deepArray(10001))],
+  ]
+  for (const [name, body, contentType, message] of objectBodies) {
+    it(`answers a create and an update with ${name} as kube's decoder does`, async () => {
+      await expectStatus('POST', CM, body, contentType, 400, 'BadRequest', message('ConfigMap'))
+      await expectStatus('PUT', DECODE, body, contentType, 400, 'BadRequest', message('ConfigMap'))
+      await expectStatus('POST', NAMESPACES, body, contentType, 400, 'BadRequest', message('Namespace'))
+    })
+  }
+
+  it('answers a value of the wrong type in a create or update with encoding/json\'s error', async () => {
+    const body = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'decode' }, data: 'x' })
+    const message = 'ConfigMap in version "v1" cannot be handled as a ConfigMap: json: cannot unmarshal string into Go struct field ConfigMap.data of type map[string]string'
+    await expectStatus('POST', CM, body, 'application/json', 400, 'BadRequest', message)
+    await expectStatus('PUT', DECODE, body, 'application/json', 400, 'BadRequest', message)
+  })
+
+  it('answers a strategic merge patch of the wrong type with the unstructured converter\'s error', async () => {
+    const smp = 'application/strategic-merge-patch+json'
+    await expectStatus('PATCH', DECODE, '{"data":"x"}', smp, 422, 'Invalid', ' "" is invalid: patch: Invalid value: "map[data:x]": cannot restore map from string')
+    await expectStatus('PATCH', DECODE, '{"data":{"a":1}}', smp, 422, 'Invalid', ' "" is invalid: patch: Invalid value: "map[data:map[a:1]]": cannot convert int64 to string')
+    await expectStatus('PATCH', DECODE, '{"metadata":"x"}', smp, 422, 'Invalid', ' "" is invalid: patch: Invalid value: "map[metadata:x]": cannot restore struct from: string')
+    await expectStatus('PATCH', DECODE, '{"data":["a"]}', smp, 422, 'Invalid', ' "" is invalid: patch: Invalid value: "map[data:[a]]": cannot restore map from slice')
+  })
+
+  it('answers a merge or JSON patch of the wrong type with the patched object and encoding/json\'s error', async () => {
+    for (const [contentType, patch] of [['application/merge-patch+json', '{"data":"x"}'], ['application/json-patch+json', '[{"op":"replace","path":"/data","value":"x"}]']]) {
+      const r = await server.request('PATCH', DECODE, patch, { 'Content-Type': contentType })
+      expect(r.status).toBe(422)
+      const s = status(r.body)
+      expect(s.reason).toBe('Invalid')
+      const live = JSON.parse((await server.request('GET', DECODE)).body)
+      const patched = { ...live, data: 'x' }
+      const goJson = (v: unknown): string => v === null || typeof v !== 'object' ? JSON.stringify(v)
+        : Array.isArray(v) ? `[${v.map(goJson).join(',')}]`
+        : `{${Object.keys(v).sort().map((k) => `${JSON.stringify(k)}:${goJson((v as Record<string, unknown>)[k])}`).join(',')}}`
+      expect(s.message).toBe(` "" is invalid: patch: Invalid value: ${JSON.stringify(goJson(patched))}: json: cannot unmarshal string into Go struct field ConfigMap.data of type map[string]string`)
+    }
+  })
+
+  it('answers patch bodies that do not decode, of every patch type, with kube\'s message', async () => {
+    const path = `${DECODE}?fieldManager=m`
+    const cases: [string, string, string][] = [
+      ['application/strategic-merge-patch+json', 'xyz', "invalid character 'x' looking for beginning of value"],
+      ['application/merge-patch+json', 'xyz', "error decoding patch: invalid character 'x' looking for beginning of value"],
+      ['application/json-patch+json', 'xyz', "error decoding patch: invalid character 'x' looking for beginning of value"],
+      ['application/apply-patch+yaml', 'xyz', 'error decoding YAML: json: cannot unmarshal string into Go value of type map[string]interface {}'],
+      ['application/strategic-merge-patch+json', deepObject(10001), "invalid character '{' exceeded max depth"],
+      ['application/merge-patch+json', deepObject(10001), "error decoding patch: invalid character '{' exceeded max depth"],
+      ['application/json-patch+json', deepObject(10001), "error decoding patch: invalid character '{' exceeded max depth"],
+      ['application/apply-patch+yaml', deepObject(10001), 'error decoding YAML: error converting YAML to JSON: yaml: exceeded max depth of 10000'],
+    ]
+    for (const [contentType, body, message] of cases) await expectStatus('PATCH', path, body, contentType, 400, 'BadRequest', message)
+  })
+
+  it('answers bodies that decode but nest deeper than the server can walk with a 400, never a 500', async () => {
+    const deep = deepObject(9000)
+    const message = 'the request body is nested too deeply to be processed: exceeded max depth'
+    for (const [contentType, body] of [
+      ['application/strategic-merge-patch+json', `{"metadata":{"annotations":${deep}}}`],
+      ['application/merge-patch+json', `{"metadata":{"annotations":${deep}}}`],
+      ['application/json-patch+json', `[{"op":"add","path":"/metadata/labels","value":${deep}}]`],
+      ['application/apply-patch+yaml', `{"metadata":{"annotations":${deep}}}`],
+    ]) {
+      await expectStatus('PATCH', `${DECODE}?fieldManager=m`, body, contentType, 400, 'BadRequest', message)
+    }
+    const managedFields = `[{"manager":"x","operation":"Update","apiVersion":"v1","fieldsType":"FieldsV1","fieldsV1":${'{"f:a":'.repeat(9000)}{}${'}'.repeat(9000)}}]`
+    await expectStatus('POST', CM, `{"apiVersion":"v1","kind":"ConfigMap","metadata":{"name":"deep","managedFields":${managedFields}}}`, 'application/json', 400, 'BadRequest', message)
+  })
+
+  it('answers a DeleteOptions body that does not decode with 400 and encoding/json\'s error, on delete and deletecollection', async () => {
+    for (const path of [DECODE, CM]) {
+      await expectStatus('DELETE', path, '{x', 'application/json', 400, 'BadRequest', "couldn't get version/kind; json parse error: invalid character 'x' looking for beginning of object key string")
+      await expectStatus('DELETE', path, '{"gracePeriodSeconds":"x"}', 'application/json', 400, 'BadRequest', 'json: cannot unmarshal string into Go struct field DeleteOptions.gracePeriodSeconds of type int64')
+      await expectStatus('DELETE', path, '{"dryRun":"All"}', 'application/json', 400, 'BadRequest', 'json: cannot unmarshal string into Go struct field DeleteOptions.dryRun of type []string')
+      await expectStatus('DELETE', path, '{"preconditions":{"uid":1}}', 'application/json', 400, 'BadRequest', 'json: cannot unmarshal number into Go struct field Preconditions.preconditions.uid of type types.UID')
+      await expectStatus('DELETE', path, deepArray(10001), 'application/json', 400, 'BadRequest', "couldn't get version/kind; json parse error: invalid character '[' exceeded max depth")
+    }
+    expect((await server.request('GET', DECODE)).status).toBe(200)
+  })
+
+  it('kubectl prints kube\'s words for a body of another kind and a strategic merge patch of the wrong type', async () => {
+    const wrongKind = server.file('wrong-kind.json', JSON.stringify({ apiVersion: 'v1', kind: 'Secret', metadata: { name: 'x' } }))
+    const created = await server.kubectl(['create', '--raw', '/api/v1/namespaces', '-f', wrongKind])
+    expect(created.code).toBe(1)
+    expect(created.stderr).toBe('Error from server (BadRequest): Secret in version "v1" cannot be handled as a Namespace: converting (v1.Secret) to (core.Namespace): unknown conversion\n')
+    const patched = await server.kubectl(['patch', 'configmap', 'decode', '--type', 'strategic', '-p', '{"data":"x"}'])
+    expect(patched.code).toBe(1)
+    expect(patched.stderr).toBe('The request is invalid: patch: Invalid value: "map[data:x]": cannot restore map from string\n')
+  })
+})

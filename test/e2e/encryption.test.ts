@@ -65,6 +65,14 @@ describe('encryption at rest with aescbc', () => {
     expect(stored.includes('k8s:enc:aescbc:v1:key1:')).toBe(true)
   })
 
+  it('stores a Secret of a megabyte encrypted: ciphertext is kept as bytes, within the size limit of both stores', async () => {
+    const file = join(dir, 'blob')
+    writeFileSync(file, Buffer.alloc(1_000_000, 'x'))
+    await server.k('create', 'secret', 'generic', 'big', `--from-file=blob=${file}`)
+    const data = await server.k('get', 'secret', 'big', '-o', 'jsonpath={.data.blob}')
+    expect(Buffer.from(data, 'base64').length).toBe(1_000_000)
+  })
+
   it('lists and watches Secrets decrypted', async () => {
     const list = JSON.parse(await server.k('get', 'secrets', '-A', '-o', 'json')) as { items: { metadata: { name: string }; data?: Record<string, string> }[] }
     expect(list.items.find((s) => s.metadata.name === 'db')?.data?.password).toBe(b64(PASSWORD))

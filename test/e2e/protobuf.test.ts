@@ -112,7 +112,7 @@ describe('raw protobuf bodies', () => {
     // Preconditions { uid = "not-it" }: kube's precondition failure, so the options were read.
     const bad = await del(envelope('v1', 'DeleteOptions', varint(1, 0), msg(2, str(1, 'not-it'))))
     expect(bad.status, bad.body).toBe(409)
-    expect(JSON.parse(bad.body).message).toContain('Precondition failed: UID in precondition: not-it')
+    expect(JSON.parse(bad.body).message).toContain('the UID in the precondition (not-it) does not match the UID in record')
     const ok = await del(envelope('v1', 'DeleteOptions', varint(1, 0)))
     expect(ok.status, ok.body).toBe(200)
   })

@@ -1,7 +1,7 @@
 // The in-memory Store for unit tests: etcd's revisions and key ranges, a compaction mark, a watch served
 // from its log, and a hook that sees each committed write (as the ClusterStore hands writes to its
-// background work).
-import { StoreError, type BatchRead, type KeyValue, type ListOptions, type Store, type StoreEvent } from '../../src/storage/store'
+// background work). It throws what src/storage/store.ts says each method throws, as the real stores do.
+import { exceedsValueLimit, StoreError, type BatchRead, type KeyValue, type ListOptions, type Store, type StoreEvent, type WatchOptions } from '../../src/storage/store'
 
 export class MemoryStore implements Store {
   readonly data = new Map<string, KeyValue>()
@@ -19,13 +19,25 @@ export class MemoryStore implements Store {
     return { kv: this.data.get(key), revision: this.rev }
   }
 
-  /** Reads the current state only; a revision older than the compaction mark fails as etcd's would. */
+  /** Reads at a revision replay the log up to it; one older than the compaction mark fails as etcd's would. */
   async list(prefix: string, opts: ListOptions = {}) {
     this.reads++
     if (opts.revision && opts.revision < this.compacted) throw new StoreError('Compacted', prefix, undefined, this.compacted)
-    const keys = [...this.data.keys()].filter((k) => k.startsWith(prefix) && (opts.after === undefined || k > opts.after)).sort()
+    if (opts.revision && opts.revision > this.rev) throw new StoreError('FutureRevision', prefix, undefined, this.rev)
+    const data = opts.revision && opts.revision < this.rev ? this.stateAt(opts.revision) : this.data
+    const keys = [...data.keys()].filter((k) => k.startsWith(prefix) && (opts.after === undefined || k > opts.after)).sort()
     const limited = opts.limit ? keys.slice(0, opts.limit) : keys
-    return { kvs: limited.map((k) => this.data.get(k)!), revision: this.rev, more: limited.length < keys.length, count: keys.length }
+    return { kvs: limited.map((k) => data.get(k)!), revision: opts.revision || this.rev, more: limited.length < keys.length, count: keys.length }
+  }
+
+  private stateAt(revision: number): Map<string, KeyValue> {
+    const state = new Map<string, KeyValue>()
+    for (const e of this.log) {
+      if (e.type === 'progress' || e.kv.modRevision > revision) continue
+      if (e.type === 'delete') state.delete(e.kv.key)
+      else state.set(e.kv.key, e.kv)
+    }
+    return state
   }
 
   /** One read, as one round trip to a real store. */
@@ -44,6 +56,7 @@ export class MemoryStore implements Store {
   }
 
   async create(key: string, value: string) {
+    if (exceedsValueLimit(value)) throw new StoreError('TooLarge', key)
     if (this.data.has(key)) throw new StoreError('KeyExists', key, this.data.get(key))
     const kv = { key, value, createRevision: this.rev + 1, modRevision: this.rev + 1, version: 1 }
     this.commit({ type: 'put', kv })
@@ -51,6 +64,7 @@ export class MemoryStore implements Store {
   }
 
   async update(key: string, value: string, expectModRevision: number) {
+    if (exceedsValueLimit(value)) throw new StoreError('TooLarge', key)
     const cur = this.data.get(key)
     if (!cur) throw new StoreError('NotFound', key)
     if (cur.modRevision !== expectModRevision) throw new StoreError('Conflict', key, cur)
@@ -68,8 +82,9 @@ export class MemoryStore implements Store {
     return kv
   }
 
-  async *watch(prefix: string, afterRevision: number, signal: AbortSignal): AsyncIterable<StoreEvent> {
+  async *watch(prefix: string, afterRevision: number, signal: AbortSignal, opts: WatchOptions = {}): AsyncIterable<StoreEvent> {
     if (afterRevision < this.compacted) throw new StoreError('Compacted', prefix, undefined, this.compacted)
+    if (afterRevision > this.rev) throw new StoreError('FutureRevision', prefix, undefined, this.rev)
     let next = afterRevision
     while (!signal.aborted) {
       const events = this.log.filter((e) => e.type !== 'progress' && e.kv.modRevision > next && e.kv.key.startsWith(prefix))
@@ -79,15 +94,19 @@ export class MemoryStore implements Store {
         yield e
       }
       if (!events.length) {
-        await new Promise<void>((resolve) => {
-          this.wake.push(resolve)
-          signal.addEventListener('abort', () => resolve(), { once: true })
+        const woken = await new Promise<boolean>((resolve) => {
+          this.wake.push(() => resolve(true))
+          signal.addEventListener('abort', () => resolve(true), { once: true })
+          if (opts.progressIntervalMs) setTimeout(() => resolve(false), opts.progressIntervalMs)
         })
+        // Nothing happened for a while: every event up to the current revision has been delivered.
+        if (!woken && !signal.aborted) yield { type: 'progress', revision: this.rev }
       }
     }
   }
 
   async compact(revision: number) {
+    if (revision > this.rev) throw new StoreError('FutureRevision', '', undefined, this.rev)
     this.compacted = Math.max(this.compacted, revision)
   }
 

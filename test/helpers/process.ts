@@ -69,7 +69,8 @@ export function freePort(): Promise<number> {
   })
 }
 
-export interface HttpsResponse { status: number; headers: Record<string, string | string[] | undefined>; body: string }
+/** body is the response as UTF-8 text; raw, its bytes (for binary answers such as protobuf). */
+export interface HttpsResponse { status: number; headers: Record<string, string | string[] | undefined>; body: string; raw: Buffer }
 
 /** One HTTPS request to 127.0.0.1 that trusts `ca`, optionally with a client certificate. */
 export function httpsRequest(opts: {
@@ -87,10 +88,12 @@ export function httpsRequest(opts: {
         ...opts.headers,
       },
     }, (r) => {
-      let data = ''
-      r.setEncoding('utf8')
-      r.on('data', (d) => (data += d))
-      r.on('end', () => res({ status: r.statusCode ?? 0, headers: r.headers, body: data }))
+      const chunks: Buffer[] = []
+      r.on('data', (d: Buffer) => chunks.push(d))
+      r.on('end', () => {
+        const raw = Buffer.concat(chunks)
+        res({ status: r.statusCode ?? 0, headers: r.headers, body: raw.toString('utf8'), raw })
+      })
     })
     req.on('error', rej)
     req.end(body)

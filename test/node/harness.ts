@@ -30,8 +30,18 @@ export class NodeServer {
   output = ''
   readonly kubeconfig: string
 
-  private constructor(readonly port: number, readonly stateDir: string, public args: string[]) {
+  private constructor(readonly port: number, readonly stateDir: string, public args: string[], private readonly cwd = ROOT) {
     this.kubeconfig = join(stateDir, 'kubeconfig')
+  }
+
+  /**
+   * Starts dist/node.js with exactly `args` (no flags of the harness's), in `cwd`, where the default
+   * --state-dir (.local/node) then lands; `port` is the --secure-port among them.
+   */
+  static async startExactly(args: string[], port: number, cwd: string): Promise<NodeServer> {
+    const server = new NodeServer(port, join(cwd, '.local', 'node'), args, cwd)
+    await server.boot()
+    return server
   }
 
   get url(): string {
@@ -52,7 +62,7 @@ export class NodeServer {
   async boot(): Promise<void> {
     await buildNode()
     this.output = ''
-    const child = spawn(process.execPath, [join(ROOT, 'dist', 'node.js'), ...this.args], { cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [join(ROOT, 'dist', 'node.js'), ...this.args], { cwd: this.cwd, stdio: ['ignore', 'pipe', 'pipe'] })
     this.child = child
     await new Promise<void>((res, rej) => {
       const timer = setTimeout(() => rej(new Error(`Node mode did not become ready:\n${this.output}`)), 60_000)
@@ -163,7 +173,8 @@ export class NodeModeLocalServer {
   static async start(_stateDir?: string, args: string[] = []): Promise<NodeModeLocalServer> {
     const etcd = await startEtcd()
     try {
-      return new NodeModeLocalServer(etcd, await NodeServer.start(etcd.endpoints, args))
+      // kubeadm's --allow-privileged=true: the suites create privileged pods for PodSecurity to judge.
+      return new NodeModeLocalServer(etcd, await NodeServer.start(etcd.endpoints, ['--allow-privileged=true', ...args]))
     } catch (e) {
       await etcd.stop()
       throw e

@@ -19,8 +19,9 @@ beforeAll(async () => {
   const serving = signCertificate(servingCA, { subject: { commonName: 'kube-apiserver' }, usage: 'server', hosts: ['localhost', '127.0.0.1'] })
   server = createServer({ key: serving.keyPem, cert: serving.certPem, ca: clientCA.certPem, requestCert: true, rejectUnauthorized: false }, async (req, res) => {
     const socket = tlsSocket({ incoming: req })
-    const user = await new ClientCertificateAuthenticator(socket).authenticate()
-    res.end(JSON.stringify({ user: user ?? null, rejected: rejectedClientCertificate(socket) }))
+    const cas = [new X509Certificate(clientCA.certPem)]
+    const user = await new ClientCertificateAuthenticator(socket, cas).authenticate()
+    res.end(JSON.stringify({ user: user ?? null, rejected: rejectedClientCertificate(socket, cas) }))
   })
   await new Promise<void>((r) => server.listen(0, '127.0.0.1', () => r()))
   port = (server.address() as AddressInfo).port

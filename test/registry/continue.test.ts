@@ -32,6 +32,8 @@ describe('continue tokens', () => {
   it('answers 410 Expired with an inconsistent continue token once the revision is compacted', async () => {
     const { store, rs } = await seeded(5)
     const first = await rs.list('default', { limit: 2 })
+    // A write elsewhere moves the revision on, so compaction can pass the one the token reads at.
+    await store.put('/registry/configmaps/elsewhere/x', { metadata: { name: 'x' } })
     await store.compact(Number(first.resourceVersion) + 1)
     const err = await rs.list('default', { limit: 2, continue: first.continue }).catch((e) => e)
     expect(err).toBeInstanceOf(StatusError)

@@ -96,6 +96,16 @@ describe('configmaps and secrets', () => {
     expect(update(secrets, { ...obj, type: 'kubernetes.io/tls' }, obj).errors[0]).toBe('type: Invalid value: "kubernetes.io/tls": field is immutable')
   })
 
+  it('reports a docker config that is not a JSON object in encoding/json\'s words', () => {
+    const b64 = (s: string) => Buffer.from(s).toString('base64')
+    const dockerConfig = (text: string) =>
+      create(secrets, { metadata: meta('d'), type: 'kubernetes.io/dockerconfigjson', data: { '.dockerconfigjson': b64(text) } }).errors
+    expect(dockerConfig('{"auths":{}}')).toEqual([])
+    expect(dockerConfig('{"auths":')).toEqual(['data[.dockerconfigjson]: Invalid value: "<secret contents redacted>": unexpected end of JSON input'])
+    expect(dockerConfig('xyz')).toEqual(['data[.dockerconfigjson]: Invalid value: "<secret contents redacted>": invalid character \'x\' looking for beginning of value'])
+    expect(dockerConfig('[]')).toEqual(['data[.dockerconfigjson]: Invalid value: "<secret contents redacted>": json: cannot unmarshal array into Go value of type map[string]interface {}'])
+  })
+
   it('answers 400 for a value that is not base64, as decoding does', () => {
     expect(() => create(secrets, { metadata: meta('s'), data: { a: 'not base64!' } })).toThrowError('Secret in version "v1" cannot be handled as a Secret: illegal base64 data at input byte 3')
   })

@@ -99,9 +99,9 @@ describe('EncryptionConfiguration', () => {
     expect(refusal(text)).toBe('error while parsing file: resource "secrets" is masked by earlier rule "*.*"')
   })
 
-  it('refuses a kms provider, naming what is missing, rather than storing its resources in the clear', () => {
+  it('refuses a kms provider where no plugin can be reached (the Worker), rather than storing in the clear', () => {
     const kms = '- kms:\n    apiVersion: v2\n    name: vault\n    endpoint: unix:///run/kms.sock\n'
-    expect(refusal(config(['secrets'], kms))).toMatch(/^error while parsing file: could not configure KMSv2 plugin "vault": this server does not implement the KMS v2 gRPC client/)
+    expect(refusal(config(['secrets'], kms))).toMatch(/^error while parsing file: could not configure KMSv2 plugin "vault": a Worker cannot reach the plugin's unix socket/)
     expect(refusal(config(['secrets'], '- kms:\n    apiVersion: v2\n    name: vault\n    endpoint: tcp://kms:1\n'))).toBe(
       'error while parsing file: resources[0].providers[0].kms.endpoint: Invalid value: "tcp://kms:1": unsupported scheme "tcp" for KMS provider, only unix is supported',
     )

@@ -108,7 +108,8 @@ function recordResponse(w: Obj, a: Attributes, r: Obj): void {
 
 /** What happens when calling a webhook failed: Ignore goes on, Fail stops the request with the webhook named. */
 function onCallFailure(w: Obj, a: Attributes, e: unknown, key: string): void {
-  if (e instanceof StatusError) throw e
+  // An object too deep to encode into the review is the request's failure, not the webhook's.
+  if (e instanceof StatusError || e instanceof RangeError) throw e
   const msg = `failed calling webhook "${w.name}": ${(e as Error).message}`
   if ((w.failurePolicy ?? 'Fail') === 'Ignore') {
     a.annotations[key] = JSON.stringify({ name: w.name })

@@ -1,5 +1,5 @@
 import { negotiate, readBodyText, respond } from '../negotiation'
-import { parseDryRun, warningHeaders, type Scope } from '../scope'
+import { parseDryRun, type Scope } from '../scope'
 import { decodeForWrite, withManagedFields, writeOptions } from '../writes'
 import { methodNotAllowed } from '../../server/errors'
 
@@ -11,7 +11,5 @@ export async function create(s: Scope): Promise<Response> {
   const opts = writeOptions(s, 'CreateOptions')
   const obj = decodeForWrite(s, await readBodyText(s.req), s.req.headers.get('content-type') ?? '', opts.fieldValidation)
   const created = await s.rs.create(s.namespace, withManagedFields(s, undefined, obj, opts.manager), s.ctx)
-  const res = respond(201, created, target.yaml)
-  for (const [k, v] of Object.entries(warningHeaders(s.ctx))) res.headers.set(k, v)
-  return res
+  return respond(201, created, target.yaml)
 }

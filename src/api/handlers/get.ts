@@ -1,6 +1,6 @@
 import { negotiate, respond } from '../negotiation'
 import { partialObjectMetadata, parseIncludeObject, toTable } from '../table'
-import { warningHeaders, type Scope } from '../scope'
+import { type Scope } from '../scope'
 import { parseResourceVersion } from '../../registry/store'
 import { getScale } from '../scale'
 import { decodeGetOptions, decodeTableOptions } from '../query'
@@ -16,7 +16,5 @@ export async function get(s: Scope): Promise<Response> {
   } else if (target.as === 'PartialObjectMetadata') {
     body = partialObjectMetadata(obj, target.version)
   }
-  const res = respond(200, body, target.yaml)
-  for (const [k, v] of Object.entries(warningHeaders(s.ctx))) res.headers.set(k, v)
-  return res
+  return respond(200, body, target.yaml)
 }

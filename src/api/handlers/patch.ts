@@ -1,9 +1,9 @@
 import { badRequest } from '../../server/errors'
 import { mediaType, negotiate, readBodyText, respond } from '../negotiation'
 import { APPLY_PATCH_YAML, applyPatchWithWarnings } from '../patch'
-import { parseDryRun, warningHeaders, type Scope } from '../scope'
+import { parseDryRun, type Scope } from '../scope'
 import { applyScale, getScale } from '../scale'
-import { applyToLive, decodeApplyConfiguration, enforceFieldValidation, pruneForPatch, withManagedFields, writeOptions } from '../writes'
+import { applyToLive, decodeApplyConfiguration, enforceFieldValidation, patchDecodeError, pruneForPatch, withManagedFields, writeOptions } from '../writes'
 import type { KubeObject } from '../../registry/types'
 
 export async function patch(s: Scope): Promise<Response> {
@@ -17,6 +17,8 @@ export async function patch(s: Scope): Promise<Response> {
   const patchOne = (doc: KubeObject): KubeObject => {
     const { object, strictErrors } = applyPatchWithWarnings(contentType, doc, text, { builtin, kind: s.type.kind, group: s.type.group, fieldValidation: opts.fieldValidation })
     const patched = object as KubeObject
+    const decodeError = patchDecodeError(s, contentType, text, patched)
+    if (decodeError) throw decodeError
     // patch.go: the patched object is decoded strictly; the patch's own duplicate fields come first.
     enforceFieldValidation(opts.fieldValidation, [...strictErrors, ...pruneForPatch(s, patched)], s.ctx)
     return patched
@@ -29,26 +31,14 @@ export async function patch(s: Scope): Promise<Response> {
     return respond(200, getScale(s.type, object), target.yaml)
   }
   const sub = s.info.subresource === 'status' ? 'status' : ''
-  // A patch that leaves resourceVersion alone applies to whatever is current (the patcher's retry loop);
-  // one that sets it is a precondition, and fails with a Conflict once the object has moved on.
-  const unpinned = (out: KubeObject, cur: KubeObject | undefined) => {
-    if (out.metadata && out.metadata.resourceVersion === cur?.metadata?.resourceVersion) delete out.metadata.resourceVersion
-    return out
-  }
+  // A patch that leaves resourceVersion alone carries the current one, so it applies to whatever is current
+  // (the registry store retries it on a conflict); one that sets it is a precondition.
   if (contentType === APPLY_PATCH_YAML) {
     const config = decodeApplyConfiguration(text)
-    const { object, created } = await s.rs.update(s.namespace, s.info.name, (cur) => unpinned(applyToLive(s, cur, structuredClone(config), opts, sub), cur), s.ctx, sub, { forceAllowCreate: true })
-    const res = respond(created ? 201 : 200, object, target.yaml)
-    for (const [k, v] of Object.entries(warningHeaders(s.ctx))) res.headers.set(k, v)
-    return res
+    const { object, created } = await s.rs.update(s.namespace, s.info.name, (cur) => applyToLive(s, cur, structuredClone(config), opts, sub), s.ctx, sub, { forceAllowCreate: true })
+    return respond(created ? 201 : 200, object, target.yaml)
   }
-  const warningsBefore = s.ctx.warnings.length
-  const { object } = await s.rs.update(s.namespace, s.info.name, (cur) => {
-    // A retried attempt warns afresh.
-    s.ctx.warnings.length = warningsBefore
-    return unpinned(withManagedFields(s, cur, patchOne(cur!), opts.manager, sub), cur)
-  }, s.ctx, sub)
-  const res = respond(200, object, target.yaml)
-  for (const [k, v] of Object.entries(warningHeaders(s.ctx))) res.headers.set(k, v)
-  return res
+  // A retried attempt warns again; the recorder keeps each text once, as kube's does.
+  const { object } = await s.rs.update(s.namespace, s.info.name, (cur) => withManagedFields(s, cur, patchOne(cur!), opts.manager, sub), s.ctx, sub)
+  return respond(200, object, target.yaml)
 }

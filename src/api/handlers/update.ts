@@ -1,5 +1,5 @@
 import { decodeObject, negotiate, readBodyText, respond } from '../negotiation'
-import { parseDryRun, warningHeaders, type Scope } from '../scope'
+import { parseDryRun, type Scope } from '../scope'
 import { applyScale, getScale } from '../scale'
 import { decodeForWrite, withManagedFields, writeOptions } from '../writes'
 import type { KubeObject } from '../../registry/types'
@@ -11,14 +11,15 @@ export async function update(s: Scope): Promise<Response> {
   const text = await readBodyText(s.req)
   const contentType = s.req.headers.get('content-type') ?? ''
   if (s.info.subresource === 'scale') {
-    const body = decodeObject(text, contentType) as KubeObject
+    const body = decodeObject(text, contentType, { apiVersion: 'autoscaling/v1', kind: 'Scale' }) as KubeObject
     const { object } = await s.rs.update(s.namespace, s.info.name, (cur) => withManagedFields(s, cur, applyScale(s.type, structuredClone(cur!), body), opts.manager, 'scale'), s.ctx)
     return respond(200, getScale(s.type, object), target.yaml)
   }
   const body = decodeForWrite(s, text, contentType, opts.fieldValidation)
   const sub = s.info.subresource === 'status' || s.info.subresource === 'finalize' ? s.info.subresource : ''
-  const { object, created } = await s.rs.update(s.namespace, s.info.name, (cur) => withManagedFields(s, cur, body, opts.manager, sub), s.ctx, sub)
-  const res = respond(created ? 201 : 200, object, target.yaml)
-  for (const [k, v] of Object.entries(warningHeaders(s.ctx))) res.headers.set(k, v)
-  return res
+  // The body's uid is a precondition (rest.DefaultUpdatedObjectInfo's Preconditions); each attempt
+  // starts from the body as sent.
+  const preconditions = { uid: body.metadata?.uid }
+  const { object, created } = await s.rs.update(s.namespace, s.info.name, (cur) => withManagedFields(s, cur, structuredClone(body), opts.manager, sub), s.ctx, sub, { preconditions })
+  return respond(created ? 201 : 200, object, target.yaml)
 }

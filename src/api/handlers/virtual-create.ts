@@ -2,7 +2,7 @@
 // subresource that takes a kind of its own (serviceaccounts/<name>/token): kube-apiserver's NamedCreater and
 // create-only REST storages. Anything but create is not routed for them.
 import { decodeObject, negotiate, readBodyText, respond } from '../negotiation'
-import { parseDryRun, warningHeaders, type Scope } from '../scope'
+import { parseDryRun, type Scope } from '../scope'
 import { methodNotAllowed, notFoundPath } from '../../server/errors'
 import { groupVersion } from '../../registry/types'
 
@@ -16,7 +16,5 @@ export async function virtualCreate(s: Scope): Promise<Response> {
   const body = decodeObject(await readBodyText(s.req), s.req.headers.get('content-type') ?? '', into)
   const req = { store: s.store, ctx: s.ctx, namespace: s.namespace ?? '', name: s.info.name }
   const out = sub ? await sub.create(body, req) : await s.type.virtualCreate!(body, req)
-  const res = respond(201, out, target.yaml)
-  for (const [k, v] of Object.entries(warningHeaders(s.ctx))) res.headers.set(k, v)
-  return res
+  return respond(201, out, target.yaml)
 }

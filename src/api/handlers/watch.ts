@@ -1,8 +1,9 @@
 // A chunked stream of WatchEvents fed by the Store's watch (kube-apiserver's handlers/watch.go with the
 // cacher's selector semantics: an object entering or leaving the selector is ADDED or DELETED).
-import { resourceExpired, StatusError, toStatusError } from '../../server/errors'
+import { StatusError, toStatusError } from '../../server/errors'
 import { decode, decodeAll, parseResourceVersion, storageKey } from '../../registry/store'
-import { isStoreError, type KeyValue, type Store, type StoreEvent } from '../../storage/store'
+import { interpretWatchError } from '../../registry/store-errors'
+import { type KeyValue, type Store, type StoreEvent } from '../../storage/store'
 import { groupVersion, type KubeObject, type ResourceType } from '../../registry/types'
 import { selectorFilter } from '../list-filter'
 import { negotiate } from '../negotiation'
@@ -15,6 +16,15 @@ const BOOKMARK_INTERVAL_MS = 60_000
 const INITIAL_EVENTS_END_ANNOTATION = 'k8s.io/initial-events-end'
 
 type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR'
+
+/**
+ * kube-apiserver's --min-request-timeout (1800 s): a watch without timeoutSeconds ends after a random time
+ * between it and twice it, to spread out the watches that start again.
+ */
+let minRequestTimeoutSeconds = 1800
+export function setMinRequestTimeout(seconds: number): void {
+  minRequestTimeoutSeconds = seconds
+}
 
 export async function watch(s: Scope): Promise<Response> {
   const target = negotiate(s.req.headers.get('accept'), { table: true, metadata: true })
@@ -84,7 +94,7 @@ export async function watch(s: Scope): Promise<Response> {
         }
       } catch (e) {
         if (!abort.signal.aborted) {
-          const err = isStoreError(e, 'Compacted') ? resourceExpired(`too old resource version: ${rv} (${e.revision})`) : toStatusError(e)
+          const err = toStatusError(interpretWatchError(e, rv))
           try { send('ERROR', (err as StatusError).toStatus() as unknown as KubeObject) } catch { /* client already gone */ }
         }
       } finally {
@@ -113,11 +123,11 @@ export async function watch(s: Scope): Promise<Response> {
 /**
  * How long a watch runs, as kube's ListResource computes it: time.Duration(timeoutSeconds) * time.Second,
  * which wraps around in int64 nanoseconds (so a timeout past ~292 years may come out negative: the watch
- * ends at once); zero or unset is the server's randomized default (kube: minRequestTimeout 30 min, x1-2).
+ * ends at once); zero or unset is the server's randomized default (--min-request-timeout, 30 min, x1-2).
  */
 export function watchTimeoutMs(timeoutSeconds: bigint | undefined): number {
   const ns = timeoutSeconds === undefined ? 0n : BigInt.asIntN(64, timeoutSeconds * 1_000_000_000n)
-  if (ns === 0n) return (1800 + Math.random() * 1800) * 1000
+  if (ns === 0n) return (minRequestTimeoutSeconds + Math.random() * minRequestTimeoutSeconds) * 1000
   return ns < 0n ? 0 : Number(ns / 1_000_000n)
 }
 

@@ -4,6 +4,7 @@
 // fieldValidation parameter (query_param_verifier_v3.go), for `kubectl explain`, and for client-side
 // strategic merge patches.
 import type { Registry } from '../../registry/registry'
+import { builtinDescription } from '../../registry/schema/builtin'
 import { refName, type JSONSchema, type TypeSchema } from '../../registry/schema/types'
 import type { ResourceType } from '../../registry/types'
 import { supportedPatchTypes } from '../patch'
@@ -18,27 +19,31 @@ export const KUBERNETES_VERSION = 'v1.32.0'
 
 interface Param { name: string; in: 'query' | 'path'; description: string; required?: boolean; type: 'string' | 'integer' | 'boolean' }
 
-// Query parameters, described in this server's words.
+// Query parameters in kube's words: kube-openapi describes each with the doc comment of its field in
+// ListOptions, CreateOptions, PatchOptions or DeleteOptions (the "parameters" of kube's swagger.json).
+const DRY_RUN = 'When present, indicates that modifications should not be persisted. An invalid or unrecognized dryRun directive will result in an error response and no further processing of the request. Valid values are: - All: all dry run stages will be processed'
+const FIELD_MANAGER = 'fieldManager is a name associated with the actor or entity that is making these changes. The value must be less than or 128 characters long, and only contain printable characters, as defined by https://golang.org/pkg/unicode/#IsPrint.'
 const Q: Record<string, Param> = {
-  pretty: { name: 'pretty', in: 'query', type: 'string', description: "If 'true', the output is indented." },
-  dryRun: { name: 'dryRun', in: 'query', type: 'string', description: 'When present, the request is checked and answered as if it succeeded but nothing is stored. The only valid value is All.' },
-  fieldManager: { name: 'fieldManager', in: 'query', type: 'string', description: 'The name of the actor making the change, recorded in managedFields. Required for apply patches; at most 128 printable characters.' },
-  fieldValidation: { name: 'fieldValidation', in: 'query', type: 'string', description: 'What to do with unknown or duplicate fields in the body: Ignore drops them silently, Warn drops them and returns a Warning header for each, Strict fails the request. Defaults to Warn.' },
-  force: { name: 'force', in: 'query', type: 'boolean', description: 'Apply patches only: take ownership of fields other managers own instead of failing with a conflict.' },
-  allowWatchBookmarks: { name: 'allowWatchBookmarks', in: 'query', type: 'boolean', description: 'Ask a watch for BOOKMARK events carrying the latest resourceVersion.' },
-  continue: { name: 'continue', in: 'query', type: 'string', description: 'The continue token of the previous page of a paginated list.' },
-  fieldSelector: { name: 'fieldSelector', in: 'query', type: 'string', description: 'Only return objects whose fields match, e.g. metadata.name=foo.' },
-  labelSelector: { name: 'labelSelector', in: 'query', type: 'string', description: 'Only return objects whose labels match.' },
-  limit: { name: 'limit', in: 'query', type: 'integer', description: 'Return at most this many objects and a continue token for the rest.' },
-  resourceVersion: { name: 'resourceVersion', in: 'query', type: 'string', description: 'How fresh the answer must be; see resourceVersionMatch.' },
-  resourceVersionMatch: { name: 'resourceVersionMatch', in: 'query', type: 'string', description: 'How resourceVersion applies to a list: Exact or NotOlderThan.' },
-  sendInitialEvents: { name: 'sendInitialEvents', in: 'query', type: 'boolean', description: 'Start a watch with ADDED events for the current state, then a bookmark.' },
-  timeoutSeconds: { name: 'timeoutSeconds', in: 'query', type: 'integer', description: 'End the list or watch after this many seconds.' },
-  watch: { name: 'watch', in: 'query', type: 'boolean', description: 'Stream changes instead of returning a list.' },
-  gracePeriodSeconds: { name: 'gracePeriodSeconds', in: 'query', type: 'integer', description: 'Seconds to wait before the object is deleted; 0 deletes immediately.' },
-  orphanDependents: { name: 'orphanDependents', in: 'query', type: 'boolean', description: 'Deprecated: use propagationPolicy.' },
-  propagationPolicy: { name: 'propagationPolicy', in: 'query', type: 'string', description: 'Whether and how dependents are deleted: Orphan, Background or Foreground.' },
-  ignoreStoreReadErrorWithClusterBreakingPotential: { name: 'ignoreStoreReadErrorWithClusterBreakingPotential', in: 'query', type: 'boolean', description: 'Delete an object that cannot be read from storage. Dangerous.' },
+  pretty: { name: 'pretty', in: 'query', type: 'string', description: "If 'true', then the output is pretty printed. Defaults to 'false' unless the user-agent indicates a browser or command-line HTTP tool (curl and wget)." },
+  dryRun: { name: 'dryRun', in: 'query', type: 'string', description: DRY_RUN },
+  fieldManager: { name: 'fieldManager', in: 'query', type: 'string', description: FIELD_MANAGER },
+  patchFieldManager: { name: 'fieldManager', in: 'query', type: 'string', description: `${FIELD_MANAGER} This field is required for apply requests (application/apply-patch) but optional for non-apply patch types (JsonPatch, MergePatch, StrategicMergePatch).` },
+  fieldValidation: { name: 'fieldValidation', in: 'query', type: 'string', description: 'fieldValidation instructs the server on how to handle objects in the request (POST/PUT/PATCH) containing unknown or duplicate fields. Valid values are: - Ignore: This will ignore any unknown fields that are silently dropped from the object, and will ignore all but the last duplicate field that the decoder encounters. This is the default behavior prior to v1.23. - Warn: This will send a warning via the standard warning response header for each unknown field that is dropped from the object, and for each duplicate field that is encountered. The request will still succeed if there are no other errors, and will only persist the last of any duplicate fields. This is the default in v1.23+ - Strict: This will fail the request with a BadRequest error if any unknown fields would be dropped from the object, or if any duplicate fields are present. The error returned from the server will contain all unknown and duplicate fields encountered.' },
+  force: { name: 'force', in: 'query', type: 'boolean', description: 'Force is going to "force" Apply requests. It means user will re-acquire conflicting fields owned by other people. Force flag must be unset for non-apply patch requests.' },
+  allowWatchBookmarks: { name: 'allowWatchBookmarks', in: 'query', type: 'boolean', description: 'allowWatchBookmarks requests watch events with type "BOOKMARK". Servers that do not implement bookmarks may ignore this flag and bookmarks are sent at the server\'s discretion. Clients should not assume bookmarks are returned at any specific interval, nor may they assume the server will send any BOOKMARK event during a session. If this is not a watch, this field is ignored.' },
+  continue: { name: 'continue', in: 'query', type: 'string', description: 'The continue option should be set when retrieving more results from the server. Since this value is server defined, clients may only use the continue value from a previous query result with identical query parameters (except for the value of continue) and the server may reject a continue value it does not recognize. If the specified continue value is no longer valid whether due to expiration (generally five to fifteen minutes) or a configuration change on the server, the server will respond with a 410 ResourceExpired error together with a continue token. If the client needs a consistent list, it must restart their list without the continue field. Otherwise, the client may send another list request with the token received with the 410 error, the server will respond with a list starting from the next key, but from the latest snapshot, which is inconsistent from the previous list results - objects that are created, modified, or deleted after the first list request will be included in the response, as long as their keys are after the "next key".\n\nThis field is not supported when watch is true. Clients may start a watch from the last resourceVersion value returned by the server and not miss any modifications.' },
+  fieldSelector: { name: 'fieldSelector', in: 'query', type: 'string', description: 'A selector to restrict the list of returned objects by their fields. Defaults to everything.' },
+  labelSelector: { name: 'labelSelector', in: 'query', type: 'string', description: 'A selector to restrict the list of returned objects by their labels. Defaults to everything.' },
+  limit: { name: 'limit', in: 'query', type: 'integer', description: 'limit is a maximum number of responses to return for a list call. If more items exist, the server will set the `continue` field on the list metadata to a value that can be used with the same initial query to retrieve the next set of results. Setting a limit may return fewer than the requested amount of items (up to zero items) in the event all requested objects are filtered out and clients should only use the presence of the continue field to determine whether more results are available. Servers may choose not to support the limit argument and will return all of the available results. If limit is specified and the continue field is empty, clients may assume that no more results are available. This field is not supported if watch is true.\n\nThe server guarantees that the objects returned when using continue will be identical to issuing a single list call without a limit - that is, no objects created, modified, or deleted after the first request is issued will be included in any subsequent continued requests. This is sometimes referred to as a consistent snapshot, and ensures that a client that is using limit to receive smaller chunks of a very large result can ensure they see all possible objects. If objects are updated during a chunked list the version of the object that was present at the time the first list result was calculated is returned.' },
+  resourceVersion: { name: 'resourceVersion', in: 'query', type: 'string', description: 'resourceVersion sets a constraint on what resource versions a request may be served from. See https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions for details.\n\nDefaults to unset' },
+  resourceVersionMatch: { name: 'resourceVersionMatch', in: 'query', type: 'string', description: 'resourceVersionMatch determines how resourceVersion is applied to list calls. It is highly recommended that resourceVersionMatch be set for list calls where resourceVersion is set See https://kubernetes.io/docs/reference/using-api/api-concepts/#resource-versions for details.\n\nDefaults to unset' },
+  sendInitialEvents: { name: 'sendInitialEvents', in: 'query', type: 'boolean', description: '`sendInitialEvents=true` may be set together with `watch=true`. In that case, the watch stream will begin with synthetic events to produce the current state of objects in the collection. Once all such events have been sent, a synthetic "Bookmark" event  will be sent. The bookmark will report the ResourceVersion (RV) corresponding to the set of objects, and be marked with `"k8s.io/initial-events-end": "true"` annotation. Afterwards, the watch stream will proceed as usual, sending watch events corresponding to changes (subsequent to the RV) to objects watched.\n\nWhen `sendInitialEvents` option is set, we require `resourceVersionMatch` option to also be set. The semantic of the watch request is as following: - `resourceVersionMatch` = NotOlderThan\n  is interpreted as "data at least as new as the provided `resourceVersion`"\n  and the bookmark event is send when the state is synced\n  to a `resourceVersion` at least as fresh as the one provided by the ListOptions.\n  If `resourceVersion` is unset, this is interpreted as "consistent read" and the\n  bookmark event is send when the state is synced at least to the moment\n  when request started being processed.\n- `resourceVersionMatch` set to any other value or unset\n  Invalid error is returned.\n\nDefaults to true if `resourceVersion=""` or `resourceVersion="0"` (for backward compatibility reasons) and to false otherwise.' },
+  timeoutSeconds: { name: 'timeoutSeconds', in: 'query', type: 'integer', description: 'Timeout for the list/watch call. This limits the duration of the call, regardless of any activity or inactivity.' },
+  watch: { name: 'watch', in: 'query', type: 'boolean', description: 'Watch for changes to the described resources and return them as a stream of add, update, and remove notifications. Specify resourceVersion.' },
+  gracePeriodSeconds: { name: 'gracePeriodSeconds', in: 'query', type: 'integer', description: 'The duration in seconds before the object should be deleted. Value must be non-negative integer. The value zero indicates delete immediately. If this value is nil, the default grace period for the specified type will be used. Defaults to a per object value if not specified. zero means delete immediately.' },
+  orphanDependents: { name: 'orphanDependents', in: 'query', type: 'boolean', description: 'Deprecated: please use the PropagationPolicy, this field will be deprecated in 1.7. Should the dependent objects be orphaned. If true/false, the "orphan" finalizer will be added to/removed from the object\'s finalizers list. Either this field or PropagationPolicy may be set, but not both.' },
+  propagationPolicy: { name: 'propagationPolicy', in: 'query', type: 'string', description: "Whether and how garbage collection will be performed. Either this field or OrphanDependents may be set, but not both. The default policy is decided by the existing finalizer set in the metadata.finalizers and the resource-specific default policy. Acceptable values are: 'Orphan' - orphan the dependents; 'Background' - allow the garbage collector to delete the dependents in the background; 'Foreground' - a cascading policy that deletes all dependents in the foreground." },
+  ignoreStoreReadErrorWithClusterBreakingPotential: { name: 'ignoreStoreReadErrorWithClusterBreakingPotential', in: 'query', type: 'boolean', description: 'if set to true, it will trigger an unsafe deletion of the resource in case the normal deletion flow fails with a corrupt object error. A resource is considered corrupt if it can not be retrieved from the underlying storage successfully because of a) its data can not be transformed e.g. decryption failure, or b) it fails to decode into an object. NOTE: unsafe deletion ignores finalizer constraints, skips precondition checks, and removes the object from the storage. WARNING: This may potentially break the cluster if the workload associated with the resource being unsafe-deleted relies on normal deletion flow. Use only if you REALLY know what you are doing. The default value is false, and the user must opt in to enable it' },
 }
 const NAME = (kind: string): Param => ({ name: 'name', in: 'path', required: true, type: 'string', description: `name of the ${kind}` })
 const NAMESPACE: Param = { name: 'namespace', in: 'path', required: true, type: 'string', description: 'object name and auth scope, such as for teams and projects' }
@@ -131,7 +136,7 @@ function pathsFor(t: ResourceType, names: TypeNames): Map<string, PathItem> {
     const responses = { '200': { schema, description: 'OK' } }
     if (sub || can('get')) add(path, itemParams, { verb: 'get', action: 'get', id: `read${G}${ns}${t.kind}${S}`, description: `read ${what}`, gvk: opGVK, params: [], responses, produces: OBJECT_TYPES })
     if (sub || can('update')) add(path, itemParams, { verb: 'put', action: 'put', id: `replace${G}${ns}${t.kind}${S}`, description: `replace ${what}`, gvk: opGVK, params: WRITE_PARAMS, body: { schema, types: ['*/*'] }, responses: { ...responses, '201': { schema, description: 'Created' } }, produces: OBJECT_TYPES })
-    if (sub || can('patch')) add(path, itemParams, { verb: 'patch', action: 'patch', id: `patch${G}${ns}${t.kind}${S}`, description: `partially update ${what}`, gvk: opGVK, params: [...WRITE_PARAMS, Q.force], body: { schema: `${META}.Patch`, types: patchTypes }, responses: { ...responses, '201': { schema, description: 'Created' } }, produces: OBJECT_TYPES })
+    if (sub || can('patch')) add(path, itemParams, { verb: 'patch', action: 'patch', id: `patch${G}${ns}${t.kind}${S}`, description: `partially update ${what}`, gvk: opGVK, params: [Q.dryRun, Q.patchFieldManager, Q.fieldValidation, Q.force], body: { schema: `${META}.Patch`, types: patchTypes }, responses: { ...responses, '201': { schema, description: 'Created' } }, produces: OBJECT_TYPES })
   }
   itemOps(item, '', names.object, gvk)
   if (can('delete')) add(item, itemParams, { verb: 'delete', action: 'delete', id: `delete${G}${ns}${t.kind}`, description: `delete a ${t.kind}`, gvk, params: DELETE_PARAMS, body: { schema: `${META}.DeleteOptions`, types: ['*/*'] }, responses: { '200': { schema: t.returnDeletedObject ? names.object : `${META}.Status`, description: 'OK' }, '202': { schema: t.returnDeletedObject ? names.object : `${META}.Status`, description: 'Accepted' } }, produces: OBJECT_TYPES })
@@ -198,6 +203,64 @@ function collectRefs(s: JSONSchema | undefined, into: Set<string>, defs: Readonl
 
 interface Built { paths: Map<string, PathItem>; schemas: Record<string, JSONSchema> }
 
+/**
+ * A custom resource's schema as swagger 2.0 can carry it, as apiextensions-apiserver's ToStructuralOpenAPIV2
+ * makes it: no junctors (allOf, oneOf, anyOf, not), a nullable field untyped and without items or
+ * properties (and not required), a field that keeps unknown fields without items or properties, and an
+ * array left without items untyped.
+ */
+function structuralV2(s: JSONSchema): JSONSchema {
+  const out: Record<string, unknown> = {}
+  for (const [k, v] of Object.entries(s)) {
+    if (k === 'allOf' || k === 'oneOf' || k === 'anyOf' || k === 'not' || k === 'nullable') continue
+    if (k === 'properties') out.properties = Object.fromEntries(Object.entries(v as Record<string, JSONSchema>).map(([f, p]) => [f, structuralV2(p)]))
+    else if (k === 'items' || (k === 'additionalProperties' && typeof v === 'object')) out[k] = structuralV2(v as JSONSchema)
+    else out[k] = v
+  }
+  const nullable = (x: JSONSchema | undefined) => !!(x as { nullable?: boolean } | undefined)?.nullable
+  if (nullable(s)) delete out.type
+  if (nullable(s) || s['x-kubernetes-preserve-unknown-fields']) {
+    delete out.items
+    delete out.properties
+  }
+  if (out.type === 'array' && !out.items) delete out.type
+  let required = s.required?.filter((f) => !nullable(s.properties?.[f]))
+  if (typeof s.additionalProperties === 'object' && nullable(s.additionalProperties)) required = undefined
+  if (required?.length) out.required = required
+  else delete out.required
+  return out as JSONSchema
+}
+// The builder adds apiVersion, kind and metadata to the root after that conversion: they stay even when the
+// root keeps unknown fields.
+function structuralV2Root(s: JSONSchema): JSONSchema {
+  const out = structuralV2(s)
+  const typeMeta = Object.entries(s.properties ?? {}).filter(([f]) => f === 'apiVersion' || f === 'kind' || f === 'metadata')
+  if (typeMeta.length) out.properties = { ...Object.fromEntries(typeMeta), ...out.properties }
+  return out
+}
+
+// TypeMeta's and the CRD list's descriptions, as apiextensions-apiserver's builder gives a custom resource's list.
+const TYPE_META_API_VERSION = 'APIVersion defines the versioned schema of this representation of an object. Servers should convert recognized schemas to the latest internal value, and may reject unrecognized values. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#resources'
+const TYPE_META_KIND = 'Kind is a string value representing the REST resource this object represents. Servers may infer this from the endpoint the client submits requests to. Cannot be updated. In CamelCase. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds'
+const LIST_METADATA = 'Standard list metadata. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#types-kinds'
+
+/** The list kind's schema: a built-in list described as kube describes it, a custom resource's list as the CRD builder does. */
+function listSchema(t: ResourceType, names: TypeNames): JSONSchema {
+  const own = (field?: string) => (t.custom ? undefined : builtinDescription(field ? `${names.list}.${field}` : names.list))
+  return {
+    type: 'object', description: own() ?? `${t.listKind} is a list of ${t.kind}`, required: ['items'],
+    properties: {
+      apiVersion: { type: 'string', description: own('apiVersion') ?? TYPE_META_API_VERSION },
+      items: {
+        type: 'array', items: { $ref: names.object },
+        description: own('items') ?? `List of ${t.resource}. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md`,
+      },
+      kind: { type: 'string', description: own('kind') ?? TYPE_META_KIND },
+      metadata: { $ref: `${META}.ListMeta`, description: own('metadata') ?? LIST_METADATA },
+    },
+  }
+}
+
 function build(types: readonly ResourceType[], flavor: Flavor): Built {
   const paths = new Map<string, PathItem>()
   const gvks = new Map<string, GVK[]>()
@@ -217,19 +280,8 @@ function build(types: readonly ResourceType[], flavor: Flavor): Built {
     }
     const objectSchema: JSONSchema = names.schema?.definitions[names.schema.name] ?? { type: 'object', 'x-kubernetes-preserve-unknown-fields': true }
     const defs = names.schema?.definitions ?? {}
-    named.set(names.object, { schema: objectSchema, defs })
-    named.set(names.list, {
-      defs,
-      schema: {
-        type: 'object', description: `A list of ${t.kind} objects.`, required: ['items'],
-        properties: {
-          apiVersion: { type: 'string', description: 'The versioned schema of this list.' },
-          items: { type: 'array', description: `The ${t.kind} objects.`, items: { $ref: names.object } },
-          kind: { type: 'string', description: 'The list type.' },
-          metadata: { $ref: `${META}.ListMeta`, description: 'Where the list was read (resourceVersion) and how to read its next page (continue).' },
-        },
-      },
-    })
+    named.set(names.object, { schema: flavor === 'v2' && t.custom ? structuralV2Root(objectSchema) : objectSchema, defs })
+    named.set(names.list, { defs, schema: listSchema(t, names) })
     addGVK(names.object, { group: t.group, version: t.version, kind: t.kind })
     addGVK(names.list, { group: t.group, version: t.version, kind: t.listKind })
     gvRoots.add(names.object)

@@ -1,13 +1,15 @@
 // Serving the OpenAPI documents with kube-openapi's caching rules (pkg/handler3): the v3 root lists each
 // group-version's document URL with ?hash=<ETag>; a document fetched with the current hash is immutable
-// for a year, one fetched with an old hash redirects (301) to the current one. Only JSON is served: a
-// client that accepts nothing but protobuf gets 406 and falls back to JSON.
+// for a year, one fetched with an old hash redirects (301) to the current one. /openapi/v2 is served as JSON or
+// as gnostic's protobuf message (pkg/handler); the v3 documents only as JSON: a client that accepts nothing
+// but protobuf there gets 406 and falls back to JSON.
 import type { Registry } from '../../registry/registry'
 import type { ResourceType } from '../../registry/types'
 import { openapiV2Document, openapiV3Document, openapiV3Paths } from './document'
 import { decodeOpenAPIHash } from '../query'
+import { openapiV2Protobuf } from './protobuf'
 
-interface Cached { sig: readonly unknown[]; body: string; etag: string }
+interface Cached { sig: readonly unknown[]; body: string; etag: string; protobuf?: Uint8Array<ArrayBuffer> }
 const caches = new WeakMap<Registry, Map<string, Cached>>()
 
 async function sha512Hex(text: string): Promise<string> {
@@ -33,7 +35,7 @@ async function cached(registry: Registry, key: string, types: readonly ResourceT
   const doc = make()
   if (doc === undefined) return undefined
   const body = JSON.stringify(doc)
-  const entry = { sig, body, etag: await sha512Hex(body) }
+  const entry: Cached = { sig, body, etag: await sha512Hex(body) }
   cache.set(key, entry)
   return entry
 }
@@ -60,10 +62,47 @@ function notModified(req: Request, etag: string): boolean {
   return !!inm && inm.split(',').some((t) => t.trim() === `"${etag}"` || t.trim() === '*')
 }
 
-function documentResponse(req: Request, entry: Cached, headers: Record<string, string>): Response {
-  const h = { 'Content-Type': 'application/json', Etag: `"${entry.etag}"`, Vary: 'Accept', ...headers }
+function documentResponse(req: Request, entry: Cached, headers: Record<string, string>, protobuf = false): Response {
+  const type = protobuf ? PROTOBUF_V2 : 'application/json'
+  const h = { 'Content-Type': type, Etag: `"${entry.etag}"`, Vary: 'Accept', ...headers }
   if (notModified(req, entry.etag)) return new Response(null, { status: 304, headers: h })
-  return new Response(req.method === 'HEAD' ? null : entry.body, { status: 200, headers: h })
+  if (req.method === 'HEAD') return new Response(null, { status: 200, headers: h })
+  // Made from the JSON text on first request, as kube-openapi's ToProtoBinary does, so that the document
+  // object need not stay in memory beside the two encodings.
+  if (protobuf) entry.protobuf ??= openapiV2Protobuf(JSON.parse(entry.body))
+  return new Response(protobuf ? entry.protobuf : entry.body, { status: 200, headers: h })
+}
+
+// kube-openapi's names for the protobuf form; the first is deprecated but is what client-go asks for, and
+// both are answered with the second. The ETag is the JSON document's, as there.
+const PROTOBUF_V2 = 'application/com.github.proto-openapi.spec.v2.v1.0+protobuf'
+const PROTOBUF_V2_DEPRECATED = 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf'
+const V2_TYPES = ['application/json', PROTOBUF_V2_DEPRECATED, PROTOBUF_V2]
+
+/**
+ * The type /openapi/v2 answers with, chosen as kube-openapi's handler chooses: the Accept clauses sorted as
+ * goautoneg sorts them (by q, then the more specific first), and for each the first of JSON, the deprecated
+ * protobuf name and the protobuf name that it matches; undefined when none matches (406).
+ */
+function negotiateV2(accept: string | null): 'json' | 'protobuf' | undefined {
+  const clauses = (accept || '*/*').split(',').map((part, i) => {
+    const [range, ...params] = part.split(';').map((x) => x.trim())
+    const [type = '', subtype = ''] = range.toLowerCase().split('/')
+    const q = params.map((p) => /^q=([0-9.]+)$/.exec(p)).find(Boolean)
+    return { type, subtype, q: q ? Number(q[1]) : 1, i }
+  }).filter((c) => c.type && c.subtype)
+  clauses.sort((a, b) => b.q - a.q || specificity(b) - specificity(a) || a.i - b.i)
+  for (const c of clauses) {
+    const match = V2_TYPES.find((t) => {
+      const [type, subtype] = t.split('/')
+      return (c.type === type || c.type === '*') && (c.subtype === subtype || c.subtype === '*')
+    })
+    if (match) return match === 'application/json' ? 'json' : 'protobuf'
+  }
+  return undefined
+}
+function specificity(c: { type: string; subtype: string }): number {
+  return c.type === '*' ? 0 : c.subtype === '*' ? 1 : 2
 }
 
 const NOT_ACCEPTABLE = () => new Response(null, { status: 406, headers: { Vary: 'Accept', 'Cache-Control': 'no-cache, private' } })
@@ -71,9 +110,10 @@ const NOT_FOUND = () => new Response('404 page not found\n', { status: 404, head
 
 /** GET /openapi/v2 */
 export async function serveOpenAPIV2(req: Request, registry: Registry): Promise<Response> {
-  if (!acceptsJSON(req.headers.get('accept'))) return NOT_ACCEPTABLE()
+  const as = negotiateV2(req.headers.get('accept'))
+  if (!as) return NOT_ACCEPTABLE()
   const entry = (await cached(registry, 'v2', registry.all(), () => openapiV2Document(registry)))!
-  return documentResponse(req, entry, { 'Cache-Control': 'no-cache, private' })
+  return documentResponse(req, entry, { 'Cache-Control': 'no-cache, private' }, as === 'protobuf')
 }
 
 /** GET /openapi/v3: the group-versions and the hashed URL of each document. */

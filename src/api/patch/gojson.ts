@@ -31,6 +31,9 @@ function quoteChar(ch: string): string {
   return `'${c}'`
 }
 
+/** encoding/json's maxNestingDepth (sigs.k8s.io/json, which kube decodes with, keeps it). */
+export const MAX_NESTING_DEPTH = 10000
+
 const isSpace = (c: string) => c === ' ' || c === '\t' || c === '\r' || c === '\n'
 const isDigit = (c: string) => c >= '0' && c <= '9'
 const isHex = (c: string) => /^[0-9a-fA-F]$/.test(c)
@@ -132,68 +135,7 @@ export function decodeGoJson(text: string, opts: DecodeOptions = {}): JsonValue 
     return Number(text.slice(start, i))
   }
 
-  const value = (path: string): JsonValue => {
-    skip()
-    if (i >= n) fail('')
-    const c = text[i]
-    if (c === '{') {
-      i++
-      const obj: { [k: string]: JsonValue } = {}
-      skip()
-      if (i < n && text[i] === '}') {
-        i++
-        return obj
-      }
-      for (;;) {
-        skip()
-        if (i >= n) fail('')
-        if (text[i] !== '"') fail('looking for beginning of object key string')
-        const key = string()
-        skip()
-        if (i >= n) fail('')
-        if (text[i] !== ':') fail('after object key')
-        i++
-        const childPath = path ? `${path}.${key}` : key
-        const v = value(childPath)
-        if (opts.duplicates && Object.prototype.hasOwnProperty.call(obj, key)) opts.duplicates.push(`duplicate field "${childPath}"`)
-        // Object.defineProperty keeps a "__proto__" key an ordinary property.
-        Object.defineProperty(obj, key, { value: v, enumerable: true, writable: true, configurable: true })
-        skip()
-        if (i >= n) fail('')
-        if (text[i] === ',') {
-          i++
-          continue
-        }
-        if (text[i] === '}') {
-          i++
-          return obj
-        }
-        fail('after object key:value pair')
-      }
-    }
-    if (c === '[') {
-      i++
-      const arr: JsonValue[] = []
-      skip()
-      if (i < n && text[i] === ']') {
-        i++
-        return arr
-      }
-      for (;;) {
-        arr.push(value(`${path}[${arr.length}]`))
-        skip()
-        if (i >= n) fail('')
-        if (text[i] === ',') {
-          i++
-          continue
-        }
-        if (text[i] === ']') {
-          i++
-          return arr
-        }
-        fail('after array element')
-      }
-    }
+  const scalar = (c: string): JsonValue => {
     const start = i
     let v: JsonValue
     if (c === '"') v = string()
@@ -205,10 +147,106 @@ export function decodeGoJson(text: string, opts: DecodeOptions = {}): JsonValue 
     return opts.leaf ? (opts.leaf(text.slice(start, i), v) as JsonValue) : v
   }
 
-  const v = value('')
+  // The open objects and arrays, innermost last: an explicit stack, so that nesting as deep as Go's
+  // scanner allows costs no JavaScript stack. An object frame holds the key its next value goes to.
+  interface Frame { obj?: { [k: string]: JsonValue }; arr?: JsonValue[]; key: string }
+  const stack: Frame[] = []
+  // kjson.UnmarshalStrict's field path ("a.b[0].c"), built only when a duplicate is found.
+  const pathTo = (key: string): string => {
+    let p = ''
+    for (const f of stack) {
+      if (f.arr) p += `[${f.arr.length}]`
+      else p = p ? `${p}.${f.key}` : f.key
+    }
+    return p ? `${p}.${key}` : key
+  }
+  const objectKey = (frame: Frame) => {
+    skip()
+    if (i >= n) fail('')
+    if (text[i] !== '"') fail('looking for beginning of object key string')
+    frame.key = string()
+    skip()
+    if (i >= n) fail('')
+    if (text[i] !== ':') fail('after object key')
+    i++
+  }
+
+  let result: JsonValue
+  value: for (;;) {
+    skip()
+    if (i >= n) fail('')
+    const c = text[i]
+    let v: JsonValue
+    if (c === '{' || c === '[') {
+      // encoding/json's scanner refuses the container that opens past maxNestingDepth.
+      if (stack.length >= MAX_NESTING_DEPTH) fail('exceeded max depth')
+      i++
+      skip()
+      if (c === '{') {
+        if (i < n && text[i] === '}') {
+          i++
+          v = {}
+        } else {
+          const frame: Frame = { obj: {}, key: '' }
+          objectKey(frame)
+          stack.push(frame)
+          continue value
+        }
+      } else if (i < n && text[i] === ']') {
+        i++
+        v = []
+      } else {
+        stack.push({ arr: [], key: '' })
+        continue value
+      }
+    } else {
+      v = scalar(c)
+    }
+    // A value is complete: hand it to the container it is in, closing every container that ends with it.
+    for (;;) {
+      const top = stack[stack.length - 1]
+      if (!top) {
+        result = v
+        break value
+      }
+      if (top.arr) {
+        top.arr.push(v)
+        skip()
+        if (i >= n) fail('')
+        if (text[i] === ',') {
+          i++
+          continue value
+        }
+        if (text[i] !== ']') fail('after array element')
+        i++
+        stack.pop()
+        v = top.arr
+        continue
+      }
+      const obj = top.obj!
+      if (opts.duplicates && Object.prototype.hasOwnProperty.call(obj, top.key)) {
+        stack.pop()
+        opts.duplicates.push(`duplicate field "${pathTo(top.key)}"`)
+        stack.push(top)
+      }
+      // Object.defineProperty keeps a "__proto__" key an ordinary property.
+      Object.defineProperty(obj, top.key, { value: v, enumerable: true, writable: true, configurable: true })
+      skip()
+      if (i >= n) fail('')
+      if (text[i] === ',') {
+        i++
+        objectKey(top)
+        continue value
+      }
+      if (text[i] !== '}') fail('after object key:value pair')
+      i++
+      stack.pop()
+      v = obj
+    }
+  }
   skip()
   if (i < n) fail('after top-level value')
-  return v
+  return result
 }
 
 /** The JSON type name json.UnmarshalTypeError reports ("object", "array", "string", "number", "bool"). */
@@ -277,6 +315,24 @@ export function goTypeName(v: unknown): string {
   if (typeof v === 'number') return Number.isInteger(v) ? 'int64' : 'float64'
   if (Array.isArray(v)) return '[]interface {}'
   return 'map[string]interface {}'
+}
+
+/**
+ * json.Marshal of a decoded value: map keys sorted, and <, >, &, U+2028 and U+2029 escaped as encoding/json
+ * escapes them for HTML.
+ */
+export function goJsonMarshal(v: unknown): string {
+  if (v === null || v === undefined) return 'null'
+  if (Array.isArray(v)) return `[${v.map(goJsonMarshal).join(',')}]`
+  if (typeof v === 'object') {
+    const keys = Object.keys(v).sort(compareStrings)
+    return `{${keys.map((k) => `${goJsonString(k)}:${goJsonMarshal((v as Record<string, unknown>)[k])}`).join(',')}}`
+  }
+  return typeof v === 'string' ? goJsonString(v) : JSON.stringify(v)
+}
+
+function goJsonString(s: string): string {
+  return JSON.stringify(s).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
 }
 
 /** A deep copy of a JSON value (patches never mutate the object they are given). */

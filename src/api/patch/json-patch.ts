@@ -161,6 +161,7 @@ function aryContainer(a: Node[]): Container {
       try {
         idx = atoi(key)
       } catch (e) {
+        if (e instanceof RangeError) throw e // stack exhaustion is not the patch's failure
         throw wrap((e as Error).message, `value was not a proper array index: '${key}'`)
       }
       const size = a.length + 1
@@ -244,6 +245,7 @@ function applyOperation(root: { doc: Node }, op: Operation): void {
       try {
         f.con.add(f.key, copyNode(valueOf(op) ?? null))
       } catch (e) {
+        if (e instanceof RangeError) throw e
         throw wrap((e as Error).message, `error in add for path: '${path}'`)
       }
       return
@@ -256,6 +258,7 @@ function applyOperation(root: { doc: Node }, op: Operation): void {
       try {
         f.con.remove(f.key)
       } catch (e) {
+        if (e instanceof RangeError) throw e
         throw wrap((e as Error).message, `error in remove for path: '${path}'`)
       }
       return
@@ -280,6 +283,7 @@ function applyOperation(root: { doc: Node }, op: Operation): void {
       try {
         f.con.set(f.key, copyNode(valueOf(op) ?? null))
       } catch (e) {
+        if (e instanceof RangeError) throw e
         throw wrap((e as Error).message, `error in remove for path: '${path}'`)
       }
       return
@@ -294,6 +298,7 @@ function applyOperation(root: { doc: Node }, op: Operation): void {
         val = src.con.get(src.key)
         src.con.remove(src.key)
       } catch (e) {
+        if (e instanceof RangeError) throw e
         throw wrap((e as Error).message, `error in move for path: '${src.key}'`)
       }
       const path = pathOf(op, 'path')
@@ -303,6 +308,7 @@ function applyOperation(root: { doc: Node }, op: Operation): void {
       try {
         dst.con.add(dst.key, val ?? null)
       } catch (e) {
+        if (e instanceof RangeError) throw e
         throw wrap((e as Error).message, `error in move for path: '${path}'`)
       }
       return
@@ -322,6 +328,7 @@ function applyOperation(root: { doc: Node }, op: Operation): void {
       try {
         val = f.con.get(f.key)
       } catch (e) {
+        if (e instanceof RangeError) throw e
         throw wrap((e as Error).message, `error in test for path: '${path}'`)
       }
       // A missing key and a null both read as a nil node, which only a null value matches.
@@ -341,6 +348,7 @@ function applyOperation(root: { doc: Node }, op: Operation): void {
       try {
         val = src.con.get(src.key)
       } catch (e) {
+        if (e instanceof RangeError) throw e
         throw wrap((e as Error).message, `error in copy for from: '${from}'`)
       }
       const path = pathOf(op, 'path')
@@ -350,6 +358,7 @@ function applyOperation(root: { doc: Node }, op: Operation): void {
       try {
         dst.con.add(dst.key, val === undefined ? null : copyNode(val))
       } catch (e) {
+        if (e instanceof RangeError) throw e
         throw wrap((e as Error).message, 'error while adding value during copy')
       }
       return

@@ -81,7 +81,7 @@ function unrecognized(e: unknown, body: Uint8Array, into: DecodeInto | undefined
 }
 
 /** apiserver's summarizeData: the body's start as text if it looks like JSON, else as hex. */
-function summarizeData(data: Uint8Array, max: number): string {
+export function summarizeData(data: Uint8Array, max: number): string {
   if (data.length === 0) return '<empty>'
   const head = data.subarray(0, max)
   const more = data.length > max ? ' ...' : ''

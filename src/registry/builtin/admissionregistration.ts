@@ -95,14 +95,15 @@ export const mutatingwebhookconfigurations = defineKind({
   group: GROUP, version: 'v1', resource: 'mutatingwebhookconfigurations', kind: 'MutatingWebhookConfiguration', namespaced: false, categories: CATEGORIES,
   schema: 'AdmissionregistrationV1MutatingWebhookConfiguration',
   generation: true,
-  strategy: { defaults: (obj) => defaultWebhooks(obj, true), validate: validateWebhooks, printer: webhookPrinter },
+  // AllowUnconditionalUpdate is false for admission configuration: an update must name the version it read.
+  strategy: { defaults: (obj) => defaultWebhooks(obj, true), validate: validateWebhooks, printer: webhookPrinter, allowUnconditionalUpdate: false },
 })
 
 export const validatingwebhookconfigurations = defineKind({
   group: GROUP, version: 'v1', resource: 'validatingwebhookconfigurations', kind: 'ValidatingWebhookConfiguration', namespaced: false, categories: CATEGORIES,
   schema: 'AdmissionregistrationV1ValidatingWebhookConfiguration',
   generation: true,
-  strategy: { defaults: (obj) => defaultWebhooks(obj, false), validate: validateWebhooks, printer: webhookPrinter },
+  strategy: { defaults: (obj) => defaultWebhooks(obj, false), validate: validateWebhooks, printer: webhookPrinter, allowUnconditionalUpdate: false },
 })
 
 function validatePolicy(vap: Obj): FieldError[] {
@@ -145,6 +146,7 @@ export const validatingadmissionpolicies = defineKind({
   generation: true,
   initialStatus: () => ({}),
   strategy: {
+    allowUnconditionalUpdate: false,
     defaults(obj) {
       const spec = ((obj.spec as Obj) ??= {})
       spec.failurePolicy ||= 'Fail'
@@ -177,6 +179,7 @@ export const validatingadmissionpolicybindings = defineKind({
   schema: 'AdmissionregistrationV1ValidatingAdmissionPolicyBinding',
   generation: true,
   strategy: {
+    allowUnconditionalUpdate: false,
     defaults(obj) {
       defaultMatchResources((obj.spec as Obj)?.matchResources)
     },

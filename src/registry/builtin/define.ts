@@ -3,7 +3,7 @@
 import type { FieldError } from '../../server/errors'
 import { ALL_VERBS, type KubeObject, type Printer, type PrinterColumn, type ResourceType, type Strategy } from '../types'
 import { clone, semanticEqual } from '../validation/equality'
-import { checkDecodable, mergeFieldErrors, schemaFieldErrors } from '../validation/schema'
+import { checkDecodable, mergeFieldErrors, schemaFieldErrors, typeMismatch } from '../validation/schema'
 import { schemas, type SchemaName } from '../validation/schemas'
 import { ageColumn, creationOf, nameColumn, nameOf } from '../printers/format'
 import { since } from '../printers/duration'
@@ -52,6 +52,7 @@ export function defineKind(def: KindDefinition): ResourceType {
       checkDecodable(validator, obj, target)
       own.defaults?.(obj)
     },
+    typeMismatch: (obj) => typeMismatch(validator, obj, target),
     prepareForCreate(obj, ctx) {
       const meta = (obj.metadata ??= {})
       if (generation) meta.generation = 1

@@ -143,6 +143,15 @@ function validateVolumes(volumes: Obj[], path: string): { errs: FieldError[]; na
   return { errs, names }
 }
 
+/**
+ * kube-apiserver's --allow-privileged (capabilities.AllowPrivileged). The Worker has no such flag and
+ * allows them; Node mode sets it from the flag, false by default as kube-apiserver.
+ */
+let allowPrivileged = true
+export function setAllowPrivileged(allow: boolean): void {
+  allowPrivileged = allow
+}
+
 function validateContainer(c: Obj, p: string, names: Set<string>, volumes: Set<string>): FieldError[] {
   const errs: FieldError[] = []
   if (!c.name) errs.push(fieldRequired(child(p, 'name')))
@@ -180,6 +189,10 @@ function validateContainer(c: Obj, p: string, names: Set<string>, volumes: Set<s
   if (c.imagePullPolicy && !PULL_POLICIES.includes(c.imagePullPolicy)) errs.push(fieldNotSupported(child(p, 'imagePullPolicy'), c.imagePullPolicy, PULL_POLICIES))
   if (c.terminationMessagePolicy && !MESSAGE_POLICIES.includes(c.terminationMessagePolicy)) {
     errs.push(fieldNotSupported(child(p, 'terminationMessagePolicy'), c.terminationMessagePolicy, MESSAGE_POLICIES))
+  }
+  // validateSecurityContext
+  if (c.securityContext?.privileged === true && !allowPrivileged) {
+    errs.push(fieldForbidden(child(child(p, 'securityContext'), 'privileged'), 'disallowed by cluster policy'))
   }
   return errs
 }

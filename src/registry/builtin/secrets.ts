@@ -1,4 +1,5 @@
 // core/v1 Secret (ValidateSecret, ValidateSecretUpdate; stringData folds into data on decode).
+import { decodeGoJson, GoJsonSyntaxError, isObject, jsonKind, type JsonValue } from '../../api/patch/gojson'
 import { fieldInvalid, fieldRequired, fieldTooLong, type FieldError } from '../../server/errors'
 import { isConfigMapKey } from '../validation/names'
 import { validateImmutableField } from '../validation/objectmeta'
@@ -26,13 +27,17 @@ function decodeText(b64: string): string | undefined {
   }
 }
 
+/** json.Unmarshal(text, &map[string]interface{}{})'s error, in encoding/json's words, as ValidateSecret reports it. */
 function validJSON(text: string | undefined): string | undefined {
+  let value: JsonValue
   try {
-    JSON.parse(text ?? '')
-    return undefined
+    value = decodeGoJson(text ?? '')
   } catch (e) {
-    return e instanceof Error ? e.message : String(e)
+    if (e instanceof GoJsonSyntaxError) return e.message
+    throw e
   }
+  if (value !== null && !isObject(value)) return `json: cannot unmarshal ${jsonKind(value)} into Go value of type map[string]interface {}`
+  return undefined
 }
 
 function validateSecret(secret: Obj): FieldError[] {

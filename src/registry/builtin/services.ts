@@ -3,12 +3,13 @@
 import { fieldDuplicate, fieldForbidden, fieldInvalid, fieldNotSupported, fieldRequired, internalError, invalid, type FieldError } from '../../server/errors'
 import type { Store } from '../../storage/store'
 import type { KubeObject } from '../types'
-import { isDNS1123Label, isDNS1123Subdomain, isValidIP, isValidIPv4, isValidPortName, isValidPortNum, nameIsDNS1035Label } from '../validation/names'
+import { isDNS1123Label, isDNS1123Subdomain, isValidIP, isValidPortName, isValidPortNum, nameIsDNS1035Label } from '../validation/names'
 import { validateLabels } from '../validation/objectmeta'
 import { child, index } from '../validation/path'
 import { col, formatLabels } from '../printers/format'
 import {
-  claimIP, claimNextIP, claimNextNodePort, claimNodePort, ipInRange, ipKey, NODE_PORT_RANGE, nodePortKey, release, SERVICE_CIDR, type Owner,
+  canonicalIP, claimIP, claimNextIP, claimNextNodePort, claimNodePort, ipFamilyOf, ipInRange, ipKey, nodePortKey, nodePortRange, release, serviceCIDR,
+  serviceIPFamilies, type IPFamily, type Owner,
 } from './allocator'
 import { defineKind, fieldsAt, printer, type Obj } from './define'
 
@@ -49,12 +50,27 @@ function normalizeClusterIPs(spec: Obj) {
   else if (!spec.clusterIP && (spec.clusterIPs ?? []).length) spec.clusterIP = spec.clusterIPs[0]
 }
 
-// This cluster is IPv4 single-stack: the REST layer's family defaults for that case.
+// The REST layer's family defaults (initIPFamilyFields) for the configured ranges: families follow the
+// cluster IPs given, then the primary range; PreferDualStack and RequireDualStack get the other family
+// too on a dual-stack cluster, and PreferDualStack drops a family the cluster does not have.
 function defaultIPFamilies(spec: Obj) {
   if (spec.type === 'ExternalName') return
-  if (isHeadless(spec) && !Object.keys(spec.selector ?? {}).length) spec.ipFamilyPolicy ||= 'RequireDualStack'
-  else spec.ipFamilyPolicy ||= 'SingleStack'
-  if (!(spec.ipFamilies ?? []).length) spec.ipFamilies = ['IPv4']
+  const cluster = serviceIPFamilies()
+  const selectorless = isHeadless(spec) && !Object.keys(spec.selector ?? {}).length
+  const families: string[] = [...(spec.ipFamilies ?? [])]
+  ;((spec.clusterIPs ?? []) as string[]).forEach((ip, i) => {
+    const f = ip === 'None' ? undefined : ipFamilyOf(ip)
+    if (f && families[i] === undefined) families[i] = f
+  })
+  if (!spec.ipFamilyPolicy) spec.ipFamilyPolicy = selectorless ? 'RequireDualStack' : families.length > 1 ? undefined : 'SingleStack'
+  if (!families.length) families.push(cluster[0]!)
+  const dual = spec.ipFamilyPolicy === 'PreferDualStack' || spec.ipFamilyPolicy === 'RequireDualStack'
+  if (dual && families.length === 1 && cluster.length === 2) families.push(cluster.find((f) => f !== families[0])!)
+  if (spec.ipFamilyPolicy === 'PreferDualStack' || (selectorless && cluster.length === 1)) {
+    const kept = families.filter((f) => cluster.includes(f as IPFamily))
+    if (kept.length) families.splice(0, families.length, ...kept)
+  }
+  spec.ipFamilies = families
 }
 
 function validatePortNumOrName(v: unknown, path: string): FieldError[] {
@@ -102,15 +118,27 @@ function validateService(svc: Obj): FieldError[] {
   })
   if (spec.clusterIP && ips.length && ips[0] !== spec.clusterIP) errs.push(fieldInvalid('spec.clusterIPs', ips, 'first value must match `clusterIP`'))
   if (spec.ipFamilyPolicy && !FAMILY_POLICIES.includes(spec.ipFamilyPolicy)) errs.push(fieldNotSupported('spec.ipFamilyPolicy', spec.ipFamilyPolicy, FAMILY_POLICIES))
-  if (spec.ipFamilyPolicy === 'RequireDualStack' && !isHeadless(spec)) {
+  const cluster = serviceIPFamilies()
+  const families: string[] = spec.ipFamilies ?? []
+  if (!spec.ipFamilyPolicy && spec.type !== 'ExternalName' && families.length > 1) {
+    errs.push(fieldInvalid('spec.ipFamilyPolicy', null, "must be RequireDualStack or PreferDualStack when multiple 'ipFamilies' are specified"))
+  }
+  if (spec.ipFamilyPolicy === 'SingleStack' && families.length > 1) {
+    errs.push(fieldInvalid('spec.ipFamilies', families, 'when multiple IP families are specified, ipFamilyPolicy must be set to PreferDualStack or RequireDualStack'))
+  }
+  if (spec.ipFamilyPolicy === 'RequireDualStack' && cluster.length < 2 && !isHeadless(spec)) {
     errs.push(fieldInvalid('spec.ipFamilyPolicy', spec.ipFamilyPolicy, 'this cluster is not configured for dual-stack services'))
   }
-  ;((spec.ipFamilies ?? []) as string[]).forEach((f, i) => {
+  families.forEach((f, i) => {
     if (!FAMILIES.includes(f)) errs.push(fieldNotSupported(index('spec.ipFamilies', i), f, FAMILIES))
-    else if (f !== 'IPv4' && !isHeadless(spec)) errs.push(fieldInvalid(index('spec.ipFamilies', i), f, 'not configured on this cluster'))
+    else if (i > 0 && families[0] === f) errs.push(fieldDuplicate(index('spec.ipFamilies', i), f))
+    else if (!cluster.includes(f as IPFamily) && !isHeadless(spec)) errs.push(fieldInvalid(index('spec.ipFamilies', i), f, 'not configured on this cluster'))
   })
   ips.forEach((ip, i) => {
-    if (ip !== 'None' && isValidIP(ip) && !isValidIPv4(ip) && !isHeadless(spec)) errs.push(fieldInvalid(index('spec.clusterIPs', i), ip, 'expected an IPv4 value as indicated by `ipFamilies[0]`'))
+    const want = families[i]
+    if (ip !== 'None' && isValidIP(ip) && want && ipFamilyOf(ip) !== want && !isHeadless(spec)) {
+      errs.push(fieldInvalid(index('spec.clusterIPs', i), ip, `expected an ${want} value as indicated by \`ipFamilies[${i}]\``))
+    }
   })
   if (spec.externalTrafficPolicy) {
     if (!TRAFFIC_POLICIES.includes(spec.externalTrafficPolicy)) errs.push(fieldNotSupported('spec.externalTrafficPolicy', spec.externalTrafficPolicy, TRAFFIC_POLICIES))
@@ -170,21 +198,28 @@ async function allocate(svc: KubeObject, store: Store): Promise<void> {
   const taken: string[] = []
   try {
     if (spec.type !== 'ExternalName' && !isHeadless(spec)) {
-      const wanted: string | undefined = spec.clusterIPs?.[0] ?? spec.clusterIP
-      if (wanted) {
-        const ips: string[] = spec.clusterIPs ?? [wanted]
-        if (!ipInRange(wanted)) {
-          throw rejected(svc, [fieldInvalid('spec.clusterIPs', ips, `failed to allocate IP ${wanted}: the provided IP (${wanted}) is not in the valid range. The range of valid IPs is ${SERVICE_CIDR}`)])
+      // One IP per family, in ipFamilies' order: the one asked for, or the next free one of that range.
+      const asked: string[] = spec.clusterIPs ?? (spec.clusterIP ? [spec.clusterIP] : [])
+      const families: IPFamily[] = spec.ipFamilies ?? [serviceIPFamilies()[0]!]
+      const got: string[] = []
+      for (let i = 0; i < families.length; i++) {
+        const wanted = asked[i]
+        if (wanted) {
+          if (!ipInRange(wanted)) {
+            throw rejected(svc, [fieldInvalid('spec.clusterIPs', asked, `failed to allocate IP ${wanted}: the provided IP (${wanted}) is not in the valid range. The range of valid IPs is ${serviceCIDR(families[i])}`)])
+          }
+          if (!(await claimIP(store, wanted, owner))) throw rejected(svc, [fieldInvalid('spec.clusterIPs', asked, `failed to allocate IP ${wanted}: provided IP is already allocated`)])
+          taken.push(ipKey(canonicalIP(wanted)))
+          got.push(wanted)
+        } else {
+          const ip = await claimNextIP(store, owner, families[i])
+          if (!ip) throw internalError(new Error('failed to allocate a serviceIP: range is full'))
+          taken.push(ipKey(ip))
+          got.push(ip)
         }
-        if (!(await claimIP(store, wanted, owner))) throw rejected(svc, [fieldInvalid('spec.clusterIPs', ips, `failed to allocate IP ${wanted}: provided IP is already allocated`)])
-        taken.push(ipKey(wanted))
-      } else {
-        const ip = await claimNextIP(store, owner)
-        if (!ip) throw internalError(new Error('failed to allocate a serviceIP: range is full'))
-        taken.push(ipKey(ip))
-        spec.clusterIP = ip
-        spec.clusterIPs = [ip]
       }
+      spec.clusterIP = got[0]
+      spec.clusterIPs = got
     } else if (isHeadless(spec)) {
       spec.clusterIPs = ['None']
     }
@@ -193,8 +228,9 @@ async function allocate(svc: KubeObject, store: Store): Promise<void> {
     const mine = new Set<number>()
     const claimSpecific = async (port: number, onError: (why: string) => Error) => {
       if (mine.has(port)) return
-      if (port < NODE_PORT_RANGE.min || port > NODE_PORT_RANGE.max) {
-        throw onError(`provided port is not in the valid range. The range of valid ports is ${NODE_PORT_RANGE.min}-${NODE_PORT_RANGE.max}`)
+      const range = nodePortRange()
+      if (port < range.min || port > range.max) {
+        throw onError(`provided port is not in the valid range. The range of valid ports is ${range.min}-${range.max}`)
       }
       if (!(await claimNodePort(store, port, owner))) throw onError('provided port is already allocated')
       taken.push(nodePortKey(port))
@@ -226,7 +262,7 @@ async function allocate(svc: KubeObject, store: Store): Promise<void> {
 async function releaseAll(svc: KubeObject, store: Store): Promise<void> {
   const spec = (svc.spec ?? {}) as Obj
   const owner = ownerOf(svc)
-  for (const ip of (spec.clusterIPs ?? []) as string[]) if (ip !== 'None') await release(store, ipKey(ip), owner)
+  for (const ip of (spec.clusterIPs ?? []) as string[]) if (ip !== 'None') await release(store, ipKey(canonicalIP(ip)), owner)
   const nodePorts = new Set<number>(ports(spec).map((p) => p.nodePort).filter(Boolean))
   if (spec.healthCheckNodePort) nodePorts.add(spec.healthCheckNodePort)
   for (const port of nodePorts) await release(store, nodePortKey(port), owner)

@@ -1,8 +1,17 @@
 // The schemas of the built-in kinds: the definitions derived from kubernetes-models (the library whose
-// validators check these kinds; see scripts/gen-builtin-schemas.mjs) with this server's descriptions.
+// validators check these kinds; see scripts/gen-builtin-schemas.mjs) with kube's descriptions, which the
+// same library carries, as kube-apiserver publishes them and kubectl explain prints them.
 import data from './builtin-definitions.json'
-import { COMMON_FIELDS, DESCRIPTIONS } from './descriptions'
+import descriptionData from './builtin-descriptions.json'
 import type { JSONSchema, TypeSchema } from './types'
+
+const { texts, descriptions } = descriptionData as { texts: string[]; descriptions: Record<string, number> }
+
+/** kube's description of a built-in definition ("io.k8s.api.core.v1.ConfigMap") or field ("...ConfigMap.data"). */
+export function builtinDescription(key: string): string | undefined {
+  const i = descriptions[key]
+  return i === undefined ? undefined : texts[i]
+}
 
 let table: Record<string, JSONSchema> | undefined
 
@@ -11,11 +20,10 @@ export function builtinDefinitions(): Readonly<Record<string, JSONSchema>> {
   if (table) return table
   const defs = structuredClone((data as unknown as { definitions: Record<string, JSONSchema> }).definitions)
   for (const [name, def] of Object.entries(defs)) {
-    const d = DESCRIPTIONS[name]
+    const d = builtinDescription(name)
     if (d) def.description = d
-    const isKind = !!(def.properties?.kind && def.properties.apiVersion)
     for (const [field, prop] of Object.entries(def.properties ?? {})) {
-      const fd = DESCRIPTIONS[`${name}.${field}`] ?? (isKind ? COMMON_FIELDS[field] : undefined)
+      const fd = builtinDescription(`${name}.${field}`)
       if (fd) prop.description = fd
     }
   }

@@ -12,6 +12,7 @@
 //   wording ("Required value", "Unsupported value: ...: supported values: ..."), merged with the kind's
 //   own validation and never duplicating it.
 import { badRequest, fieldNotSupported, fieldRequired, type FieldError, type StatusError } from '../../server/errors'
+import type { TypeMismatch } from '../types'
 
 export interface SchemaError {
   instancePath: string
@@ -201,22 +202,23 @@ function base64ErrorOffset(s: string): number {
   return clean.length - (clean.length % 4)
 }
 
-function decodeMessage(err: SchemaError, root: unknown, target: SchemaTarget, oneOfPaths: Set<string>): string {
+function decodeMismatch(err: SchemaError, root: unknown, target: SchemaTarget, oneOfPaths: Set<string>): TypeMismatch {
   const loc = locate(root, err.instancePath, target)
+  const mismatch = (message: string, goType: string): TypeMismatch => ({ message, value: loc.value, goType })
   if (err.keyword === 'format') {
     const format = err.params.format
-    if (format === 'byte') return `illegal base64 data at input byte ${base64ErrorOffset(String(loc.value))}`
-    if (format === 'quantity') return "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'"
-    if (format === 'date-time') return `parsing time ${JSON.stringify(loc.value)} as "2006-01-02T15:04:05Z07:00": cannot parse ${JSON.stringify(loc.value)} as "2006"`
+    if (format === 'byte') return mismatch(`illegal base64 data at input byte ${base64ErrorOffset(String(loc.value))}`, '[]byte')
+    if (format === 'quantity') return mismatch("quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'", 'resource.Quantity')
+    if (format === 'date-time') return mismatch(`parsing time ${JSON.stringify(loc.value)} as "2006-01-02T15:04:05Z07:00": cannot parse ${JSON.stringify(loc.value)} as "2006"`, 'v1.Time')
   }
   if (oneOfPaths.has(err.instancePath)) {
     // intstr.IntOrString decodes a non-string as an int32 on its own, outside any struct context.
-    return `json: cannot unmarshal ${jsonValueKind(loc.value, false)} into Go value of type int32`
+    return mismatch(`json: cannot unmarshal ${jsonValueKind(loc.value, false)} into Go value of type int32`, 'intstr.IntOrString')
   }
   const integer = err.params.type === 'integer' || err.keyword === 'format'
   const type = goType(err, loc, target)
   const value = jsonValueKind(loc.value, integer && typeof loc.value === 'number')
-  return `json: cannot unmarshal ${value} into Go struct field ${loc.containing}.${loc.fieldPath.join('.')} of type ${type}`
+  return mismatch(`json: cannot unmarshal ${value} into Go struct field ${loc.containing}.${loc.fieldPath.join('.')} of type ${type}`, type)
 }
 
 function valueAt(root: unknown, pointer: string): unknown {
@@ -225,14 +227,21 @@ function valueAt(root: unknown, pointer: string): unknown {
   return v
 }
 
-// The order encoding/json meets values in: document order.
+// The order encoding/json meets values in: document order. An explicit stack: the values may nest as deep as
+// the JSON decoder allows.
 function documentOrder(root: unknown): Map<string, number> {
   const order = new Map<string, number>()
-  const walk = (v: unknown, p: string) => {
+  const pending: [unknown, string][] = [[root, '']]
+  while (pending.length) {
+    const [v, p] = pending.pop()!
     order.set(p, order.size)
-    if (v && typeof v === 'object') for (const [k, c] of Object.entries(v)) walk(c, `${p}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`)
+    if (!v || typeof v !== 'object') continue
+    const children = Object.entries(v)
+    for (let i = children.length - 1; i >= 0; i--) {
+      const [k, c] = children[i]
+      pending.push([c, `${p}/${k.replace(/~/g, '~0').replace(/\//g, '~1')}`])
+    }
   }
-  walk(root, '')
   return order
 }
 
@@ -246,6 +255,13 @@ export function checkDecodable(validate: SchemaValidator, obj: unknown, target: 
 }
 
 export function decodeError(validate: SchemaValidator, obj: unknown, target: SchemaTarget): StatusError | undefined {
+  const mismatch = typeMismatch(validate, obj, target)
+  if (!mismatch) return undefined
+  return badRequest(`${target.kind} in version "${target.version}" cannot be handled as a ${target.kind}: ${mismatch.message}`)
+}
+
+/** The first value, in document order, that does not decode into the kind's Go struct. */
+export function typeMismatch(validate: SchemaValidator, obj: unknown, target: SchemaTarget): TypeMismatch | undefined {
   if (validate(obj)) return undefined
   const errors = validate.errors ?? []
   const oneOfPaths = new Set(errors.filter((e) => e.keyword === 'oneOf').map((e) => e.instancePath))
@@ -265,8 +281,7 @@ export function decodeError(validate: SchemaValidator, obj: unknown, target: Sch
   const order = documentOrder(obj)
   typeErrors.sort((a, b) => (order.get(a.instancePath) ?? 0) - (order.get(b.instancePath) ?? 0))
   const first = typeErrors[0]
-  const message = decodeMessage(first, obj, target, first.keyword === 'oneOf' ? oneOfPaths : new Set())
-  return badRequest(`${target.kind} in version "${target.version}" cannot be handled as a ${target.kind}: ${message}`)
+  return decodeMismatch(first, obj, target, first.keyword === 'oneOf' ? oneOfPaths : new Set())
 }
 
 /** kube's field path for a JSON pointer into obj: "/spec/ports/0/name" → "spec.ports[0].name". */

@@ -1,7 +1,7 @@
 // SQL over the schema in migrations/: current state in `kv`, history in `log`, counters in `meta`.
 // Every value is a bound parameter (SQL text is capped at 100 KB); statements are constant strings.
 // Results are read out of the cursors at once: nothing here awaits.
-import type { KeyValue } from '../store'
+import { fromByteString, isByteString, toByteString, type KeyValue } from '../store'
 import type { LogEvent } from './ring'
 import { encodeEvent, type WireEvent } from './protocol'
 
@@ -9,11 +9,23 @@ type Row = Record<string, SqlStorageValue>
 interface LogRow extends Row {
   rev: number
   key: string
-  value: string | null
+  value: string | ArrayBuffer | null
   create_rev: number
   version: number
   prev_rev: number | null
-  prev_value: string | null
+  prev_value: string | ArrayBuffer | null
+}
+
+/**
+ * An encrypted value (a byte string) is kept as a BLOB of its bytes: as text its upper half would take two
+ * bytes each in UTF-8, and a Secret near the size limit would pass SQLite's 2 MB row limit.
+ */
+function columnValue(value: string): string | ArrayBuffer {
+  return isByteString(value) ? (fromByteString(value).buffer as ArrayBuffer) : value
+}
+
+function storeValue(v: string | ArrayBuffer): string {
+  return typeof v === 'string' ? v : toByteString(new Uint8Array(v))
 }
 
 /**
@@ -22,8 +34,8 @@ interface LogRow extends Row {
  */
 function kvsOf(cursor: SqlStorageCursor<Row>): KeyValue[] {
   const kvs: KeyValue[] = []
-  for (const [key, value, createRevision, modRevision, version] of cursor.raw<[string, string, number, number, number]>()) {
-    kvs.push({ key, value, createRevision, modRevision, version })
+  for (const [key, value, createRevision, modRevision, version] of cursor.raw<[string, string | ArrayBuffer, number, number, number]>()) {
+    kvs.push({ key, value: typeof value === 'string' ? value : storeValue(value), createRevision, modRevision, version })
   }
   return kvs
 }
@@ -128,7 +140,7 @@ export class Tables {
       `INSERT INTO kv (key, value, create_rev, mod_rev, version) VALUES (?, ?, ?, ?, ?)
        ON CONFLICT (key) DO UPDATE SET value = excluded.value, mod_rev = excluded.mod_rev, version = excluded.version`,
       kv.key,
-      kv.value,
+      columnValue(kv.value),
       kv.createRevision,
       kv.modRevision,
       kv.version,
@@ -137,7 +149,7 @@ export class Tables {
       'INSERT INTO log (rev, key, value, create_rev, version, prev_rev) VALUES (?, ?, ?, ?, ?, ?)',
       kv.modRevision,
       kv.key,
-      kv.value,
+      columnValue(kv.value),
       kv.createRevision,
       kv.version,
       prev?.modRevision ?? null,
@@ -211,7 +223,7 @@ function logRowEvent(r: LogRow): WireEvent {
   const prev: KeyValue | undefined =
     r.prev_rev === null
       ? undefined
-      : { key: r.key, value: r.prev_value ?? '', createRevision: r.create_rev, modRevision: r.prev_rev, version: r.version - 1 }
-  const kv: KeyValue = { key: r.key, value: r.value ?? '', createRevision: r.create_rev, modRevision: r.rev, version: r.version }
+      : { key: r.key, value: storeValue(r.prev_value ?? ''), createRevision: r.create_rev, modRevision: r.prev_rev, version: r.version - 1 }
+  const kv: KeyValue = { key: r.key, value: storeValue(r.value ?? ''), createRevision: r.create_rev, modRevision: r.rev, version: r.version }
   return encodeEvent(kv, prev, r.value === null)
 }

@@ -3,6 +3,18 @@
 import { readFileSync } from 'node:fs'
 import { Etcd3, type IOptions } from 'etcd3'
 
+type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>
+
+/**
+ * A call straight through: no retries and no circuit breaker in the client. etcd3's defaults answer every
+ * call "circuit breaker is open" for seconds after three failures, also once etcd is back; EtcdStore
+ * waits for etcd itself, as clientv3 (WaitForReady) does for kube-apiserver.
+ */
+const PASS_THROUGH = {
+  // async: a callback that throws at once (etcd3's markFailed passes one) rejects, as cockatiel's policies do.
+  execute: async (fn: (ctx: { signal: AbortSignal; attempt: number }) => unknown) => fn({ signal: new AbortController().signal, attempt: 0 }),
+} as unknown as Policy
+
 export interface EtcdClientOptions {
   /** --etcd-servers: URLs or host:port pairs. */
   endpoints: string[]
@@ -33,7 +45,11 @@ export function etcdClient(opts: EtcdClientOptions): Etcd3 {
     grpcOptions: { 'grpc.max_receive_message_length': -1, 'grpc.max_send_message_length': -1 },
     defaultCallOptions: (ctx) => (ctx.isStream ? {} : { deadline: Date.now() + timeout }),
     // etcd3 types this as a backoff but uses it as a factory of backoffs (WatchManager calls next() first).
-    faultHandling: { watchBackoff: { next: () => watchBackoff(100) } as unknown as NonNullable<IOptions['faultHandling']>['watchBackoff'] },
+    faultHandling: {
+      host: () => PASS_THROUGH,
+      global: PASS_THROUGH,
+      watchBackoff: { next: () => watchBackoff(100) } as unknown as NonNullable<IOptions['faultHandling']>['watchBackoff'],
+    },
   }
   if (tls) {
     options.credentials = {

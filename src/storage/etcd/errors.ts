@@ -1,4 +1,5 @@
 // etcd's errors arrive as gRPC status messages (etcd's rpctypes); the Store speaks StoreError.
+import { GRPCUnavailableError, isRecoverableError } from 'etcd3'
 
 function message(e: unknown): string {
   return e instanceof Error ? e.message : String(e)
@@ -18,4 +19,17 @@ export function isFutureRevisionError(e: unknown): boolean {
 export function isTooLargeError(e: unknown): boolean {
   const m = message(e)
   return m.includes('request is too large') || m.includes('message larger than max') || m.includes('trying to send message larger')
+}
+
+/** etcd out of reach: no connection, a dropped one, or no answer before the call's deadline. */
+export function isUnreachableError(e: unknown): boolean {
+  return typeof e === 'object' && e !== null && isRecoverableError(e as Error)
+}
+
+/**
+ * A call that never left: no connection to send it on. Only such a write is safe to send again
+ * (clientv3's isSafeRetryMutableRPC); any other failure leaves its outcome unknown.
+ */
+export function wasNotSent(e: unknown): boolean {
+  return e instanceof GRPCUnavailableError && /No connection established|ECONNREFUSED|no connection available/.test(e.message)
 }

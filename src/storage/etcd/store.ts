@@ -2,17 +2,26 @@
 // plus the Store key, the value the object's JSON, writes are transactions comparing revisions, and
 // resourceVersion is the key's mod revision.
 import type { Etcd3, ICompare, IKeyValue, IRangeRequest, IResponseHeader, Watcher } from 'etcd3'
-import { exceedsValueLimit, StoreError, type BatchRead, type BatchReadResult, type KeyValue, type ListOptions, type Store, type StoreEvent, type WatchOptions } from '../store'
-import { isCompactedError, isFutureRevisionError, isTooLargeError } from './errors'
+import { exceedsValueLimit, isByteString, StoreError, type BatchRead, type BatchReadResult, type KeyValue, type ListOptions, type Store, type StoreEvent, type WatchOptions } from '../store'
+import { isCompactedError, isFutureRevisionError, isTooLargeError, isUnreachableError, wasNotSent } from './errors'
 import { DEFAULT_HUB_LIMITS, WatchHub, type HubLimits, type WatchSink, type WatchSource } from './watch-hub'
 
 /** Store keys begin with this; the configured --etcd-prefix takes its place in etcd. */
 const STORE_ROOT = '/registry'
+/** kube-apiserver's --request-timeout default: how long a read waits for etcd. */
+const DEFAULT_REQUEST_TIMEOUT_MS = 60_000
+/** The write handlers' requestTimeoutUpperBound: a write waits at most this long. */
+const WRITE_TIMEOUT_UPPER_BOUND_MS = 34_000
 
 export interface EtcdStoreOptions {
   /** kube-apiserver's --etcd-prefix (default /registry). */
   prefix?: string
   hubLimits?: HubLimits
+  /**
+   * kube-apiserver's --request-timeout: how long a call waits for an unreachable etcd before it throws
+   * StoreError 'Unreachable' (writes: at most 34 s).
+   */
+  requestTimeoutMs?: number
 }
 
 export class EtcdStore implements Store {
@@ -20,12 +29,16 @@ export class EtcdStore implements Store {
   private readonly hub: WatchHub
   /** The highest compaction revision seen; reads below it fail. */
   private compacted = 0
+  private readonly readTimeoutMs: number
+  private readonly writeTimeoutMs: number
 
   constructor(
     readonly client: Etcd3,
     opts: EtcdStoreOptions = {},
   ) {
     this.prefix = (opts.prefix ?? STORE_ROOT).replace(/\/+$/, '')
+    this.readTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
+    this.writeTimeoutMs = Math.min(this.readTimeoutMs, WRITE_TIMEOUT_UPPER_BOUND_MS)
     const source: WatchSource = { open: (prefix, after, sink) => this.openWatch(prefix, after, sink) }
     this.hub = new WatchHub(source, opts.hubLimits ?? DEFAULT_HUB_LIMITS)
   }
@@ -36,7 +49,7 @@ export class EtcdStore implements Store {
   }
 
   async get(key: string): Promise<{ kv?: KeyValue; revision: number }> {
-    const res = await this.client.kv.range({ key: this.etcdKey(key) })
+    const res = await this.call(key, 'read', (options) => this.client.kv.range({ key: this.etcdKey(key) }, options))
     return { kv: res.kvs[0] ? this.keyValue(res.kvs[0]) : undefined, revision: revisionOf(res.header) }
   }
 
@@ -47,7 +60,7 @@ export class EtcdStore implements Store {
     if (opts.limit && opts.limit > 0) req.limit = opts.limit
     let res
     try {
-      res = await this.client.kv.range(req)
+      res = await this.call(prefix, 'read', (options) => this.client.kv.range(req, options))
     } catch (e) {
       throw await this.readError(e, prefix, opts.revision ?? 0)
     }
@@ -66,7 +79,7 @@ export class EtcdStore implements Store {
       if (r.limit && r.limit > 0) req.limit = r.limit
       return req
     })
-    const res = await this.txn('', { success: ranges.map((request_range) => ({ request_range })) })
+    const res = await this.txn('', { success: ranges.map((request_range) => ({ request_range })) }, 'read')
     const results = res.responses.map(({ response_range }) => ({
       kvs: response_range!.kvs.map((kv) => this.keyValue(kv)),
       more: response_range!.more,
@@ -137,7 +150,7 @@ export class EtcdStore implements Store {
 
   async compact(revision: number): Promise<void> {
     try {
-      await this.client.kv.compact({ revision })
+      await this.call('', 'write', (options) => this.client.kv.compact({ revision }, options))
     } catch (e) {
       if (isCompactedError(e)) return // compacted there or later already (by this or another server)
       if (isFutureRevisionError(e)) throw new StoreError('FutureRevision', '', undefined, await this.currentRevision())
@@ -147,6 +160,12 @@ export class EtcdStore implements Store {
   }
 
   async currentRevision(): Promise<number> {
+    const res = await this.call('', 'read', (options) => this.client.kv.range({ key: this.etcdKey(STORE_ROOT), count_only: true }, options))
+    return revisionOf(res.header)
+  }
+
+  /** The current revision, asked once without waiting for etcd: startup's probe, which says why it failed. */
+  async probeRevision(): Promise<number> {
     const res = await this.client.kv.range({ key: this.etcdKey(STORE_ROOT), count_only: true })
     return revisionOf(res.header)
   }
@@ -201,12 +220,32 @@ export class EtcdStore implements Store {
     if (exceedsValueLimit(value)) throw new StoreError('TooLarge', key)
   }
 
-  private async txn(key: string, req: Parameters<Etcd3['kv']['txn']>[0]) {
+  private async txn(key: string, req: Parameters<Etcd3['kv']['txn']>[0], mode: 'read' | 'write' = 'write') {
     try {
-      return await this.client.kv.txn(req)
+      return await this.call(key, mode, (options) => this.client.kv.txn(req, options))
     } catch (e) {
       if (isTooLargeError(e)) throw new StoreError('TooLarge', key)
       throw e
+    }
+  }
+
+  /**
+   * One unary call that waits for an unreachable etcd, as kube-apiserver's clientv3 does (WaitForReady)
+   * until the request's deadline: a read is sent again until then; a write only while it cannot have
+   * been sent, since any other failure leaves its outcome unknown. Then StoreError 'Unreachable'.
+   */
+  private async call<T>(key: string, mode: 'read' | 'write', fn: (options: { deadline: number }) => Promise<T>): Promise<T> {
+    const deadline = Date.now() + (mode === 'read' ? this.readTimeoutMs : this.writeTimeoutMs)
+    for (let backoff = 25; ; backoff = Math.min(backoff * 2, 1_000)) {
+      try {
+        // The request's deadline bounds the call, as kube-apiserver's request context bounds clientv3's.
+        return await fn({ deadline })
+      } catch (e) {
+        if (!isUnreachableError(e)) throw e
+        const again = (mode === 'read' || wasNotSent(e)) && Date.now() < deadline
+        if (!again) throw new StoreError('Unreachable', key, undefined, undefined, e instanceof Error ? e.message : String(e))
+        await new Promise((r) => setTimeout(r, Math.min(backoff, deadline - Date.now())))
+      }
     }
   }
 
@@ -315,7 +354,7 @@ export class EtcdStore implements Store {
  */
 const ENCRYPTED = Buffer.from('k8s:enc:')
 function storedValue(value: string): Buffer {
-  return Buffer.from(value, value.startsWith('k8s:enc:') ? 'latin1' : 'utf8')
+  return Buffer.from(value, isByteString(value) ? 'latin1' : 'utf8')
 }
 function valueOf(buf: Buffer): string {
   return buf.toString(buf.subarray(0, ENCRYPTED.length).equals(ENCRYPTED) ? 'latin1' : 'utf8')

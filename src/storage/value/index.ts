@@ -3,7 +3,7 @@
 // (read by the Worker and by the ClusterStore Durable Object's control loops alike).
 import type { Store } from '../store'
 import { EncryptionConfigError, parseEncryptionConfiguration } from './encryption-config'
-import { ResourceTransformers } from './transformer'
+import { ResourceTransformers, type TransformerOptions } from './transformer'
 import { storageResources, TransformingStore } from './transforming-store'
 
 export { EncryptionConfigError } from './encryption-config'
@@ -17,9 +17,9 @@ interface StoredTypes {
  * The transformers of a configuration text; a configuration kube would refuse throws with kube's message,
  * prefixed as kube-apiserver's LoadEncryptionConfig prefixes it.
  */
-export function loadEncryptionConfiguration(text: string, source: string): ResourceTransformers {
+export function loadEncryptionConfiguration(text: string, source: string, opts: TransformerOptions = {}): ResourceTransformers {
   try {
-    return new ResourceTransformers(parseEncryptionConfiguration(text, source))
+    return new ResourceTransformers(parseEncryptionConfiguration(text, source), opts)
   } catch (e) {
     throw new EncryptionConfigError(`error while parsing file: ${(e as Error).message}`)
   }

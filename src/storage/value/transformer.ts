@@ -4,7 +4,7 @@
 // new first entry. The providers are encrypt/aes/aes.go, encrypt/secretbox/secretbox.go and
 // encrypt/identity/identity.go, with WebCrypto for AES (workerd has it) and @noble/ciphers for XSalsa20-Poly1305.
 import { xsalsa20poly1305 } from '@noble/ciphers/salsa.js'
-import { decodeBase64, parseGroupResource, type EncryptionConfiguration, type Key, type ProviderConfiguration } from './encryption-config'
+import { decodeBase64, parseGroupResource, type EncryptionConfiguration, type Key, type KMSConfiguration, type ProviderConfiguration } from './encryption-config'
 
 export interface Transformer {
   /** The value as stored, back to what was written; `stale` when it was not written by the first transformer. */
@@ -146,8 +146,13 @@ export class SecretboxTransformer implements Transformer {
   }
 }
 
+export interface TransformerOptions {
+  /** The kms v2 provider's transformer, where the runtime can reach a plugin's unix socket (Node mode). */
+  kms?(c: KMSConfiguration): Transformer
+}
+
 /** One provider entry as its prefixed transformer (config.go's prefixTransformers). */
-function providerTransformer(p: ProviderConfiguration): PrefixTransformer {
+function providerTransformer(p: ProviderConfiguration, opts: TransformerOptions): PrefixTransformer {
   if (p.aesgcm) return keyed('k8s:enc:aesgcm:v1:', p.aesgcm.keys ?? [], (k) => new AESGCMTransformer(k), 'AES')
   if (p.aescbc) return keyed('k8s:enc:aescbc:v1:', p.aescbc.keys ?? [], (k) => new AESCBCTransformer(k), 'AES')
   if (p.secretbox) return keyed('k8s:enc:secretbox:v1:', p.secretbox.keys ?? [], (k) => new SecretboxTransformer(k), 'Secretbox')
@@ -155,10 +160,11 @@ function providerTransformer(p: ProviderConfiguration): PrefixTransformer {
   if (p.kms) {
     const name = p.kms.name ?? ''
     if ((p.kms.apiVersion || 'v1') === 'v1') throw new Error(KMS_V1_DEPRECATED)
+    if (opts.kms) return { prefix: bytes(`k8s:enc:kms:v2:${name}:`), transformer: opts.kms(p.kms) }
     // Refused rather than accepted and ignored: a Secret meant for the plugin must never be written in the clear.
     throw new Error(
-      `could not configure KMSv2 plugin ${JSON.stringify(name)}: this server does not implement the KMS v2 gRPC client ` +
-        `(v2.KeyManagementService at ${p.kms.endpoint}) yet; use the aescbc, aesgcm or secretbox provider`,
+      `could not configure KMSv2 plugin ${JSON.stringify(name)}: a Worker cannot reach the plugin's unix socket ` +
+        `(${p.kms.endpoint}); use the aescbc, aesgcm or secretbox provider at the edge, or Node mode`,
     )
   }
   throw new Error('provider does not contain any of the expected providers: KMS, AESGCM, AESCBC, Secretbox, Identity')
@@ -181,10 +187,10 @@ export interface GroupResource {
 export class ResourceTransformers {
   private readonly byResource = new Map<string, Transformer>()
 
-  constructor(config: EncryptionConfiguration) {
+  constructor(config: EncryptionConfiguration, opts: TransformerOptions = {}) {
     const lists = new Map<string, PrefixTransformer[]>()
     for (const rc of config.resources) {
-      const transformers = rc.providers.map(providerTransformer)
+      const transformers = rc.providers.map((p) => providerTransformer(p, opts))
       for (const res of rc.resources) {
         const gr = parseGroupResource(res)
         for (const masking of [{ group: gr.group, resource: '*' }, { group: '*', resource: '*' }]) {

@@ -6,7 +6,7 @@
 // A Store value is a string: an encrypted value travels as a byte string (one character per byte, U+0000 to
 // U+00FF), which EtcdStore writes to etcd as those bytes (kube's exact layout, "k8s:enc:aescbc:v1:key1:" and
 // the ciphertext) and the Durable Object keeps as text.
-import { isStoreError, StoreError, type BatchRead, type BatchReadResult, type KeyValue, type ListOptions, type Store, type StoreEvent, type WatchOptions } from '../store'
+import { fromByteString, isStoreError, StoreError, toByteString, type BatchRead, type BatchReadResult, type KeyValue, type ListOptions, type Store, type StoreEvent, type WatchOptions } from '../store'
 import { bytes, ENCRYPTED_PREFIX, hasPrefix, identityTransformer, type GroupResource, type ResourceTransformers, type Transformer } from './transformer'
 
 export interface TransformingStoreOptions {
@@ -126,17 +126,7 @@ export class TransformingStore implements Store {
 
 const ENCRYPTED_BYTES = bytes(ENCRYPTED_PREFIX)
 
-export function toByteString(data: Uint8Array): string {
-  let s = ''
-  for (let i = 0; i < data.length; i += 0x8000) s += String.fromCharCode(...data.subarray(i, i + 0x8000))
-  return s
-}
-
-export function fromByteString(s: string): Uint8Array {
-  const out = new Uint8Array(s.length)
-  for (let i = 0; i < s.length; i++) out[i] = s.charCodeAt(i)
-  return out
-}
+export { fromByteString, toByteString }
 
 interface StoredType {
   group: string

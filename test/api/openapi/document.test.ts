@@ -90,3 +90,48 @@ describe('OpenAPI v2', () => {
     for (const r of refs) expect(doc.definitions[r.slice('#/definitions/'.length)], r).toBeDefined()
   })
 })
+
+// Wording checked against kube-apiserver's own document (kubernetes/kubernetes api/openapi-spec/swagger.json).
+describe("kube's descriptions in /openapi/v2", () => {
+  const doc = openapiV2Document(registry) as Any
+  const params = (op: Any, path: Any) => Object.fromEntries([...(path.parameters ?? []), ...(op.parameters ?? [])].map((p: Any) => [p.name, p.description]))
+
+  it('describes fields and kinds as kube does', () => {
+    const cm = doc.definitions['io.k8s.api.core.v1.ConfigMap']
+    expect(cm.description).toBe('ConfigMap holds configuration data for pods to consume.')
+    expect(cm.properties.data.description).toBe("Data contains the configuration data. Each key must consist of alphanumeric characters, '-', '_' or '.'. Values with non-UTF-8 byte sequences must use the BinaryData field. The keys stored in Data must not overlap with the keys in the BinaryData field, this is enforced during validation process.")
+    expect(cm.properties.kind.description).toMatch(/^Kind is a string value representing the REST resource this object represents\./)
+    expect(doc.definitions['io.k8s.api.core.v1.ServiceSpec'].properties.externalTrafficPolicy.description).toContain('\n\nPossible enum values:\n - `"Cluster"` routes traffic to all endpoints.')
+    const list = doc.definitions['io.k8s.api.core.v1.ConfigMapList']
+    expect(list.description).toBe('ConfigMapList is a resource containing a list of ConfigMap objects.')
+    expect(list.properties.items.description).toBe('Items is the list of ConfigMaps.')
+    // Every property of every published built-in kind is described, as in kube's document.
+    const kinds = registry.all().filter((t) => !t.custom && doc.definitions[`io.k8s.api.${t.group ? t.group.split('.')[0] : 'core'}.${t.version}.${t.kind}`])
+    expect(kinds.length).toBeGreaterThan(30)
+    for (const t of kinds) {
+      const def = doc.definitions[`io.k8s.api.${t.group ? t.group.split('.')[0] : 'core'}.${t.version}.${t.kind}`]
+      expect(def.description, t.kind).toBeTruthy()
+      for (const [f, p] of Object.entries(def.properties as Any)) expect(p.description, `${t.kind}.${f}`).toBeTruthy()
+    }
+  })
+
+  it("names and describes operations and their parameters as kube's generated ones", () => {
+    const item = doc.paths['/api/v1/namespaces/{namespace}/configmaps/{name}']
+    expect(item.get.operationId).toBe('readCoreV1NamespacedConfigMap')
+    expect(item.get.description).toBe('read the specified ConfigMap')
+    expect(item.patch.description).toBe('partially update the specified ConfigMap')
+    expect(params(item.get, item)).toMatchObject({
+      name: 'name of the ConfigMap',
+      namespace: 'object name and auth scope, such as for teams and projects',
+      pretty: "If 'true', then the output is pretty printed. Defaults to 'false' unless the user-agent indicates a browser or command-line HTTP tool (curl and wget).",
+    })
+    expect(params(item.patch, item).fieldManager).toMatch(/This field is required for apply requests \(application\/apply-patch\) but optional for non-apply patch types/)
+    expect(params(item.put, item).fieldManager).toBe('fieldManager is a name associated with the actor or entity that is making these changes. The value must be less than or 128 characters long, and only contain printable characters, as defined by https://golang.org/pkg/unicode/#IsPrint.')
+    const collection = doc.paths['/api/v1/namespaces/{namespace}/configmaps']
+    expect(collection.get.operationId).toBe('listCoreV1NamespacedConfigMap')
+    expect(collection.get.description).toBe('list or watch objects of kind ConfigMap')
+    expect(params(collection.get, collection).timeoutSeconds).toBe('Timeout for the list/watch call. This limits the duration of the call, regardless of any activity or inactivity.')
+    expect(doc.paths['/apis/apps/v1/namespaces/{namespace}/deployments/{name}/status'].get.description).toBe('read status of the specified Deployment')
+    expect(doc.paths['/apis/apps/v1/watch/namespaces/{namespace}/deployments'].get.description).toBe("watch individual changes to a list of Deployment. deprecated: use the 'watch' parameter with a list operation instead.")
+  })
+})

@@ -1,0 +1,109 @@
+// The protobuf wire format, written: varints, length-delimited strings and messages, 64-bit doubles, all into
+// one growing buffer. A length-delimited field reserves the five bytes its longest length takes, and once its
+// content is written the content moves back over the bytes the length did not need.
+import { WIRE_BYTES, WIRE_FIXED64, WIRE_VARINT } from './reader'
+
+const utf8 = new TextEncoder()
+
+export class WireWriter {
+  private buf: Uint8Array<ArrayBuffer> = new Uint8Array(256)
+  private len = 0
+
+  private room(n: number): void {
+    if (this.len + n <= this.buf.length) return
+    let size = this.buf.length * 2
+    while (size < this.len + n) size *= 2
+    const next = new Uint8Array(size)
+    next.set(this.buf.subarray(0, this.len))
+    this.buf = next
+  }
+
+  /** An unsigned varint; negative numbers are written as their 64-bit two's complement, ten bytes. */
+  varint(v: number): this {
+    if (v < 0 || v > Number.MAX_SAFE_INTEGER) {
+      let big = BigInt.asUintN(64, BigInt(Math.trunc(v)))
+      this.room(10)
+      while (big >= 0x80n) {
+        this.buf[this.len++] = Number(big & 0x7fn) | 0x80
+        big >>= 7n
+      }
+      this.buf[this.len++] = Number(big)
+      return this
+    }
+    this.room(10)
+    while (v >= 0x80) {
+      this.buf[this.len++] = (v % 0x80) | 0x80
+      v = Math.floor(v / 0x80)
+    }
+    this.buf[this.len++] = v
+    return this
+  }
+
+  private key(no: number, wire: number): void {
+    this.varint(no * 8 + wire)
+  }
+
+  bytes(no: number, b: Uint8Array): this {
+    this.key(no, WIRE_BYTES)
+    this.varint(b.length)
+    this.room(b.length)
+    this.buf.set(b, this.len)
+    this.len += b.length
+    return this
+  }
+
+  string(no: number, s: string): this {
+    return this.delimited(no, () => {
+      this.room(s.length * 3)
+      this.len += utf8.encodeInto(s, this.buf.subarray(this.len)).written
+    })
+  }
+
+  /** A length-delimited field whose content write puts at the end of the buffer. */
+  private delimited(no: number, write: () => void): this {
+    this.key(no, WIRE_BYTES)
+    this.room(5)
+    const start = this.len
+    this.len += 5
+    write()
+    const size = this.len - start - 5
+    let n = 1
+    while (size >= 2 ** (7 * n)) n++
+    if (n < 5) {
+      this.buf.copyWithin(start + n, start + 5, this.len)
+      this.len -= 5 - n
+    }
+    const end = this.len
+    this.len = start
+    this.varint(size)
+    this.len = end
+    return this
+  }
+
+  bool(no: number, b: boolean): this {
+    this.key(no, WIRE_VARINT)
+    return this.varint(b ? 1 : 0)
+  }
+
+  int64(no: number, v: number): this {
+    this.key(no, WIRE_VARINT)
+    return this.varint(v)
+  }
+
+  double(no: number, v: number): this {
+    this.key(no, WIRE_FIXED64)
+    this.room(8)
+    new DataView(this.buf.buffer, this.buf.byteOffset + this.len, 8).setFloat64(0, v, true)
+    this.len += 8
+    return this
+  }
+
+  /** A nested message, whose fields fill writes. */
+  message(no: number, fill: (w: WireWriter) => void): this {
+    return this.delimited(no, () => fill(this))
+  }
+
+  finish(): Uint8Array<ArrayBuffer> {
+    return this.buf.subarray(0, this.len)
+  }
+}

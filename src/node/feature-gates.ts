@@ -1,0 +1,63 @@
+// The feature gates kube-apiserver 1.32 knows (pkg/features, k8s.io/apiserver, apiextensions-apiserver,
+// component-base's logging and metrics gates, client-go's), so that --feature-gates accepts what kube
+// accepts and refuses the rest as kube does (`unrecognized feature gate: X`). GA gates locked to their
+// default refuse the other value (`cannot set feature gate X to false, feature is locked to true`).
+// This server's behaviour does not change with them.
+
+/** Gates known in 1.32 whose value may be set either way. */
+const OPEN = `
+AllAlpha AllBeta AllowDNSOnlyNodeCSR AllowInsecureKubeletCertificateSigningRequests
+AllowOverwriteTerminationGracePeriodSeconds AnonymousAuthConfigurableEndpoints AnyVolumeDataSource
+APIResponseCompression APIServerIdentity APIServerTracing APIServingWithRoutine AuthorizeNodeWithSelectors
+AuthorizeWithSelectors BtreeWatchCache CBORServingAndStorage ClientsAllowCBOR ClientsPreferCBOR
+CloudControllerManagerWebhook ClusterTrustBundle ClusterTrustBundleProjection ConcurrentWatchObjectDecode
+ConsistentListFromCache ContainerCheckpoint ContextualLogging CoordinatedLeaderElection CPUCFSQuotaPeriod
+CPUManagerPolicyAlphaOptions CPUManagerPolicyBetaOptions CPUManagerPolicyOptions CronJobsScheduledAnnotation
+CRDValidationRatcheting CrossNamespaceVolumeDataSource CSIMigrationPortworx CSIVolumeHealth
+DisableAllocatorDualWrite DisableNodeKubeProxyVersion DRAAdminAccess DRAResourceClaimDeviceStatus
+DynamicResourceAllocation EventedPLEG ExecProbeTimeout GracefulNodeShutdown
+GracefulNodeShutdownBasedOnPodPriority HonorPVReclaimPolicy HPAScaleToZero ImageMaximumGCAge ImageVolume
+InformerResourceVersion InPlacePodVerticalScaling InPlacePodVerticalScalingAllocatedStatus
+InPlacePodVerticalScalingExclusiveCPUs InTreePluginPortworxUnregister JobBackoffLimitPerIndex JobManagedBy
+JobPodReplacementPolicy JobSuccessPolicy KMSv1 KubeletCgroupDriverFromCRI KubeletCrashLoopBackOffMax
+KubeletFineGrainedAuthz KubeletInUserNamespace KubeletPodResourcesDynamicResources KubeletPodResourcesGet
+KubeletRegistrationGetOnExistsOnly KubeletSeparateDiskGC KubeletTracing
+LocalStorageCapacityIsolationFSQuotaMonitoring LoggingAlphaOptions LoggingBetaOptions
+MatchLabelKeysInPodAffinity MatchLabelKeysInPodTopologySpread MaxUnavailableStatefulSet MemoryManager MemoryQoS
+MultiCIDRServiceAllocator MutatingAdmissionPolicy NFTablesProxyMode NodeInclusionPolicyInPodTopologySpread
+NodeLogQuery NodeSwap OpenAPIEnums PodAndContainerStatsFromCRI PodDeletionCost PodIndexLabel
+PodLevelResources PodLifecycleSleepAction PodLogsQuerySplitStreams PodReadyToStartContainersCondition
+PortForwardWebsockets ProcMountType QOSReserved RecoverVolumeExpansionFailure RecursiveReadOnlyMounts
+RelaxedDNSSearchValidation RelaxedEnvironmentVariableValidation ReloadKubeletServerCertificateFile
+RemoteRequestHeaderUID ResilientWatchCacheInitialization ResourceHealthStatus RotateKubeletServerCertificate
+RuntimeClassInImageCriAPI SchedulerAsyncPreemption SchedulerQueueingHints SELinuxChangePolicy SELinuxMount
+SELinuxMountReadWriteOncePod SeparateCacheWatchRPC SeparateTaintEvictionController
+ServiceAccountTokenNodeBinding ServiceTrafficDistribution SidecarContainers SizeMemoryBackedVolumes
+StatefulSetAutoDeletePVC StorageNamespaceIndex StorageVersionAPI StorageVersionHash StorageVersionMigrator
+StructuredAuthenticationConfiguration SupplementalGroupsPolicy SystemdWatchdog TopologyAwareHints
+TopologyManagerPolicyAlphaOptions TopologyManagerPolicyBetaOptions TopologyManagerPolicyOptions
+TranslateStreamCloseWebsocketRequests UnauthenticatedHTTP2DOSMitigation UnknownVersionInteroperabilityProxy
+UserNamespacesPodSecurityStandards UserNamespacesSupport VolumeAttributesClass VolumeCapacityPriority
+WatchCacheInitializationPostStartHook WatchFromStorageWithoutResourceVersion WatchList WatchListClient WinDSR
+WinOverlay WindowsHostNetwork
+`
+
+/** GA gates locked to true in 1.32. */
+const LOCKED_TRUE = `
+AdmissionWebhookMatchConditions AggregatedDiscoveryEndpoint APIListChunking AppArmor AppArmorFields
+ComponentSLIs CPUManager CustomResourceFieldSelectors DevicePluginCDIDevices DisableCloudProviders
+DisableKubeletCloudCredentialProviders EfficientWatchResumption ElasticIndexedJob HPAContainerMetrics
+JobPodFailurePolicy KubeProxyDrainingTerminatingNodes LoadBalancerIPMode LogarithmicScaleDown
+PDBUnhealthyPodEvictionPolicy PersistentVolumeLastPhaseTransitionTime PodDisruptionConditions PodHostIPs
+PodSchedulingReadiness RemainingItemCount RetryGenerateName ServiceAccountTokenJTI
+ServiceAccountTokenNodeBindingValidation ServiceAccountTokenPodNodeInfo StatefulSetStartOrdinal
+StrictCostEnforcementForVAP StrictCostEnforcementForWebhooks StructuredAuthorizationConfiguration
+WatchBookmark ZeroLimitedNominalConcurrencyShares
+`
+
+const words = (s: string) => s.split(/\s+/).filter(Boolean)
+
+export const FEATURE_GATES: ReadonlyMap<string, { locked?: boolean }> = new Map([
+  ...words(OPEN).map((n) => [n, {}] as const),
+  ...words(LOCKED_TRUE).map((n) => [n, { locked: true }] as const),
+])
