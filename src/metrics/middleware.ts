@@ -10,6 +10,7 @@
 import type { Context, MiddlewareHandler } from 'hono'
 import type { RequestInfo } from '../server/filters/request-info'
 import { metrics as defaultMetrics, type ApiserverMetrics } from './apiserver'
+import { knownSize } from './response-size'
 
 const VALID_VERBS = new Set([
   'APPLY',
@@ -246,6 +247,12 @@ export function requestMetrics(opts: RequestMetricsOptions = {}): MiddlewareHand
     // kube observes response sizes of reads only; reading the body here also gives it a Content-Length.
     const read = labels.verb === 'GET' || labels.verb === 'LIST'
     if (read && res.body && counted && res.status !== 204 && res.status !== 304) {
+      const known = knownSize(res)
+      if (known !== undefined) {
+        record(known)
+        return
+      }
+      // A body not made by respond() (protobuf, text): read it once, which also gives it a Content-Length.
       const body = await res.arrayBuffer()
       replaceResponse(c, new Response(body, res))
       record(body.byteLength)

@@ -152,6 +152,18 @@ describe('/metrics', () => {
     ).toBe(3)
   })
 
+  it('observes the bytes of each GET response in apiserver_response_sizes', async () => {
+    const before = samples(await scrape())
+    const r = await server.request('GET', '/api/v1/namespaces/default/configmaps/kube-root-ca.crt')
+    expect(r.status).toBe(200)
+    await new Promise((resolve) => setTimeout(resolve, FLUSH_WAIT_MS))
+    const after = samples(await scrape())
+    const series =
+      'apiserver_response_sizes_sum{component="apiserver",group="",resource="configmaps",scope="resource",' +
+      'subresource="",verb="GET",version="v1"}'
+    expect(after.get(series)! - (before.get(series) ?? 0)).toBe(Buffer.byteLength(r.body))
+  })
+
   it('counts a watch when it ends, and each event it sent', async () => {
     const before = samples(await scrape())
     // A watch from resourceVersion 0 starts with every object as ADDED, and ends after timeoutSeconds.
