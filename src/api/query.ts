@@ -3,11 +3,26 @@
 // k8s.io/apimachinery/pkg/apis/meta/v1 with the string conversions of pkg/runtime/conversion.go).
 // Every handler decodes its options here, so that `watch=True` (what the Python client sends) is a watch
 // everywhere and `limit=abc` is the same 400 on a list, a watch and a deletecollection.
-import { badRequest, fieldForbidden, fieldNotSupported, invalid, type FieldError } from '../server/errors'
+import {
+  badRequest,
+  fieldForbidden,
+  fieldNotSupported,
+  invalid,
+  type FieldError,
+} from '../server/errors'
 import { goEqualFold, goQuote } from '../server/gofmt'
 
 /** The Go type a parameter converts to; a pointer is unset when the parameter is absent. */
-export type QueryParameterType = 'string' | 'bool' | '*bool' | 'int64' | '*int64' | '[]string' | 'presence'
+export type QueryParameterType =
+  | 'string'
+  | 'bool'
+  | '*bool'
+  | 'int64'
+  | '*int64'
+  | '[]string'
+  | 'presence'
+  /** strconv.ParseBool, whose error counts as false */
+  | 'ParseBool'
 
 export interface QueryParameter {
   name: string
@@ -19,6 +34,11 @@ export interface QueryParameter {
 /**
  * Every query parameter the server reads. The options kinds are metav1's; a parameter read outside them
  * names the part of the server that reads it. Parameters no entry names are ignored, as kube ignores them.
+ *
+ * Read by kube-apiserver and not here: `timeout` (WithRequestDeadline's per-request deadline, a Go
+ * duration; this server sets no request deadline, so a malformed one is not refused either), and
+ * DeleteOptions' `ignoreStoreReadErrorWithClusterBreakingPotential` (the unsafe delete of an object storage
+ * cannot decode is not offered).
  */
 export const QUERY_PARAMETERS: readonly QueryParameter[] = [
   { name: 'labelSelector', type: 'string', readBy: ['ListOptions'] },
@@ -34,11 +54,24 @@ export const QUERY_PARAMETERS: readonly QueryParameter[] = [
   { name: 'gracePeriodSeconds', type: '*int64', readBy: ['DeleteOptions'] },
   { name: 'orphanDependents', type: '*bool', readBy: ['DeleteOptions'] },
   { name: 'propagationPolicy', type: 'string', readBy: ['DeleteOptions'] },
-  { name: 'dryRun', type: '[]string', readBy: ['DeleteOptions', 'CreateOptions', 'UpdateOptions', 'PatchOptions'] },
-  { name: 'fieldManager', type: 'string', readBy: ['CreateOptions', 'UpdateOptions', 'PatchOptions'] },
-  { name: 'fieldValidation', type: 'string', readBy: ['CreateOptions', 'UpdateOptions', 'PatchOptions'] },
+  {
+    name: 'dryRun',
+    type: '[]string',
+    readBy: ['DeleteOptions', 'CreateOptions', 'UpdateOptions', 'PatchOptions'],
+  },
+  {
+    name: 'fieldManager',
+    type: 'string',
+    readBy: ['CreateOptions', 'UpdateOptions', 'PatchOptions'],
+  },
+  {
+    name: 'fieldValidation',
+    type: 'string',
+    readBy: ['CreateOptions', 'UpdateOptions', 'PatchOptions'],
+  },
   { name: 'force', type: '*bool', readBy: ['PatchOptions'] },
   { name: 'includeObject', type: 'string', readBy: ['TableOptions'] },
+  { name: 'pretty', type: 'ParseBool', readBy: ['negotiation'] },
   { name: 'exclude', type: '[]string', readBy: ['healthz'] },
   { name: 'verbose', type: 'presence', readBy: ['healthz'] },
   { name: 'hash', type: 'string', readBy: ['openapi/v3'] },
@@ -51,7 +84,8 @@ const INT64_CUTOFF = 2n ** 63n
 
 /** strconv.ParseInt(s, 10, 64); throws Go's *NumError text ("strconv.ParseInt: parsing ...: invalid syntax"). */
 export function goParseInt64(s: string): bigint {
-  const fail = (why: 'invalid syntax' | 'value out of range') => new Error(`strconv.ParseInt: parsing ${goQuote(s)}: ${why}`)
+  const fail = (why: 'invalid syntax' | 'value out of range') =>
+    new Error(`strconv.ParseInt: parsing ${goQuote(s)}: ${why}`)
   if (s === '') throw fail('invalid syntax')
   const neg = s[0] === '-'
   const digits = s[0] === '+' || s[0] === '-' ? s.slice(1) : s
@@ -148,7 +182,13 @@ export function decodeListOptions(query: URLSearchParams): ListOptions {
   const timeoutSeconds = r.pointerInt64('timeoutSeconds')
   const limit = r.int64('limit')
   return {
-    labelSelector, fieldSelector, watch, allowWatchBookmarks, resourceVersion, resourceVersionMatch, timeoutSeconds,
+    labelSelector,
+    fieldSelector,
+    watch,
+    allowWatchBookmarks,
+    resourceVersion,
+    resourceVersionMatch,
+    timeoutSeconds,
     limit: limit > BigInt(Number.MAX_SAFE_INTEGER) ? Number.MAX_SAFE_INTEGER : Number(limit),
     continue: r.string('continue'),
     sendInitialEvents: r.pointerBool('sendInitialEvents'),
@@ -165,24 +205,68 @@ export function validateListOptions(o: ListOptions): void {
   const match = o.resourceVersionMatch
   if (o.watch) {
     if (o.sendInitialEvents !== undefined) {
-      if (match !== 'NotOlderThan') errs.push(fieldForbidden('resourceVersionMatch', 'sendInitialEvents requires setting resourceVersionMatch to NotOlderThan'))
-      if (!o.allowWatchBookmarks) errs.push(fieldForbidden('allowWatchBookmarks', 'sendInitialEvents requires setting allowWatchBookmarks to true'))
+      if (match !== 'NotOlderThan')
+        errs.push(
+          fieldForbidden(
+            'resourceVersionMatch',
+            'sendInitialEvents requires setting resourceVersionMatch to NotOlderThan',
+          ),
+        )
+      if (!o.allowWatchBookmarks)
+        errs.push(
+          fieldForbidden(
+            'allowWatchBookmarks',
+            'sendInitialEvents requires setting allowWatchBookmarks to true',
+          ),
+        )
     }
     if (match) {
-      if (o.sendInitialEvents === undefined) errs.push(fieldForbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided'))
-      if (match !== 'NotOlderThan') errs.push(fieldNotSupported('resourceVersionMatch', match, ['NotOlderThan']))
-      if (o.continue) errs.push(fieldForbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden when continue is provided'))
+      if (o.sendInitialEvents === undefined)
+        errs.push(
+          fieldForbidden(
+            'resourceVersionMatch',
+            'resourceVersionMatch is forbidden for watch unless sendInitialEvents is provided',
+          ),
+        )
+      if (match !== 'NotOlderThan')
+        errs.push(fieldNotSupported('resourceVersionMatch', match, ['NotOlderThan']))
+      if (o.continue)
+        errs.push(
+          fieldForbidden(
+            'resourceVersionMatch',
+            'resourceVersionMatch is forbidden when continue is provided',
+          ),
+        )
     }
   } else {
     if (match) {
-      if (!o.resourceVersion) errs.push(fieldForbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden unless resourceVersion is provided'))
-      if (o.continue) errs.push(fieldForbidden('resourceVersionMatch', 'resourceVersionMatch is forbidden when continue is provided'))
-      if (match !== 'Exact' && match !== 'NotOlderThan') errs.push(fieldNotSupported('resourceVersionMatch', match, ['Exact', 'NotOlderThan', '']))
+      if (!o.resourceVersion)
+        errs.push(
+          fieldForbidden(
+            'resourceVersionMatch',
+            'resourceVersionMatch is forbidden unless resourceVersion is provided',
+          ),
+        )
+      if (o.continue)
+        errs.push(
+          fieldForbidden(
+            'resourceVersionMatch',
+            'resourceVersionMatch is forbidden when continue is provided',
+          ),
+        )
+      if (match !== 'Exact' && match !== 'NotOlderThan')
+        errs.push(fieldNotSupported('resourceVersionMatch', match, ['Exact', 'NotOlderThan', '']))
       if (match === 'Exact' && o.resourceVersion === '0') {
-        errs.push(fieldForbidden('resourceVersionMatch', 'resourceVersionMatch "exact" is forbidden for resourceVersion "0"'))
+        errs.push(
+          fieldForbidden(
+            'resourceVersionMatch',
+            'resourceVersionMatch "exact" is forbidden for resourceVersion "0"',
+          ),
+        )
       }
     }
-    if (o.sendInitialEvents !== undefined) errs.push(fieldForbidden('sendInitialEvents', 'sendInitialEvents is forbidden for list'))
+    if (o.sendInitialEvents !== undefined)
+      errs.push(fieldForbidden('sendInitialEvents', 'sendInitialEvents is forbidden for list'))
   }
   if (errs.length) throw invalid({ group: 'meta.k8s.io', kind: 'ListOptions' }, '', errs)
 }
@@ -192,7 +276,9 @@ export function isWatchRequest(query: URLSearchParams): boolean {
   return new Reader(query).bool('watch')
 }
 
-export interface GetOptions { resourceVersion: string }
+export interface GetOptions {
+  resourceVersion: string
+}
 
 export function decodeGetOptions(query: URLSearchParams): GetOptions {
   return { resourceVersion: new Reader(query).string('resourceVersion') }
@@ -227,11 +313,19 @@ export interface WriteOptionsQuery {
 }
 
 /** CreateOptions, UpdateOptions and PatchOptions (force is PatchOptions' alone). */
-export function decodeWriteOptions(query: URLSearchParams, kind: 'CreateOptions' | 'UpdateOptions' | 'PatchOptions'): WriteOptionsQuery {
+export function decodeWriteOptions(
+  query: URLSearchParams,
+  kind: 'CreateOptions' | 'UpdateOptions' | 'PatchOptions',
+): WriteOptionsQuery {
   const r = new Reader(query)
   const dryRun = r.strings('dryRun')
   const force = kind === 'PatchOptions' ? r.pointerBool('force') : undefined
-  return { dryRun, fieldManager: r.string('fieldManager'), fieldValidation: r.string('fieldValidation'), ...(force !== undefined ? { force } : {}) }
+  return {
+    dryRun,
+    fieldManager: r.string('fieldManager'),
+    fieldValidation: r.string('fieldValidation'),
+    ...(force !== undefined ? { force } : {}),
+  }
 }
 
 /** dryRun accepts only "All" (apiserver's ValidateDryRun); true when the request is a dry run. */
@@ -242,13 +336,24 @@ export function validateDryRun(values: string[]): boolean {
   return values.length > 0
 }
 
-export interface TableOptions { includeObject: string }
+export interface TableOptions {
+  includeObject: string
+}
 
 export function decodeTableOptions(query: URLSearchParams): TableOptions {
   return { includeObject: new Reader(query).string('includeObject') }
 }
 
-export interface HealthOptions { exclude: string[]; verbose: boolean }
+/** isPrettyPrint's reading of `pretty`: undefined when absent or empty (the User-Agent decides then). */
+export function decodePretty(query: URLSearchParams): boolean | undefined {
+  const pp = new Reader(query).string('pretty')
+  return pp ? (goParseBool(pp) ?? false) : undefined
+}
+
+export interface HealthOptions {
+  exclude: string[]
+  verbose: boolean
+}
 
 /** healthz.handleRootHealth: `verbose` counts by its presence, `exclude` by each of its values. */
 export function decodeHealthOptions(query: URLSearchParams): HealthOptions {

@@ -6,7 +6,10 @@ import { goEqualFold } from '../server/gofmt'
 import { decodeGoJson, GoJsonSyntaxError, jsonKind, type JsonValue } from '../api/patch/gojson'
 
 /** rv < 0: the inconsistent continuation kube-apiserver hands out with an expired token; read at the latest revision. */
-export interface ContinueToken { rv: number; start: string }
+export interface ContinueToken {
+  rv: number
+  start: string
+}
 
 const B64URL = 'ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_'
 
@@ -32,7 +35,10 @@ function decodeRawURL(s: string): Uint8Array {
     const c = s[i]
     if (c === '\r' || c === '\n') continue
     const v = B64URL.indexOf(c)
-    if (v < 0 || c.length !== 1) throw new Error(`illegal base64 data at input byte ${new TextEncoder().encode(s.slice(0, i)).length}`)
+    if (v < 0 || c.length !== 1)
+      throw new Error(
+        `illegal base64 data at input byte ${new TextEncoder().encode(s.slice(0, i)).length}`,
+      )
     acc = (acc << 6) | v
     bits += 6
     count++
@@ -43,13 +49,19 @@ function decodeRawURL(s: string): Uint8Array {
     }
   }
   // A lone character in the last quantum carries fewer than 8 bits: Go reports the byte after the data.
-  if (count % 4 === 1) throw new Error(`illegal base64 data at input byte ${new TextEncoder().encode(s.slice(0, lastIndex)).length}`)
+  if (count % 4 === 1)
+    throw new Error(
+      `illegal base64 data at input byte ${new TextEncoder().encode(s.slice(0, lastIndex)).length}`,
+    )
   return Uint8Array.from(out)
 }
 
 /** json.Marshal's string escaping beyond JSON.stringify's: HTML-safe <, > and &, and U+2028/U+2029. */
 function goJSONString(value: unknown): string {
-  return JSON.stringify(value).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  return JSON.stringify(value).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
 }
 
 export function encodeContinue(rv: number, lastKeyRelative: string): string {
@@ -67,23 +79,35 @@ class NumberLiteral {
 
 /** json.Unmarshal into continueToken: the first UnmarshalTypeError, fields matched case-insensitively. */
 function unmarshalToken(data: string): { v: string; rv: bigint; start: string } {
-  const parsed = decodeGoJson(data, { leaf: (raw, value) => (typeof value === 'number' ? new NumberLiteral(raw) : value) }) as unknown
+  const parsed = decodeGoJson(data, {
+    leaf: (raw, value) => (typeof value === 'number' ? new NumberLiteral(raw) : value),
+  }) as unknown
   const token = { v: '', rv: 0n, start: '' }
   if (parsed === null) return token
   if (typeof parsed !== 'object' || Array.isArray(parsed) || isNumber(parsed)) {
-    throw new Error(`json: cannot unmarshal ${isNumber(parsed) ? 'number' : jsonKind(parsed as JsonValue)} into Go value of type storage.continueToken`)
+    throw new Error(
+      `json: cannot unmarshal ${isNumber(parsed) ? 'number' : jsonKind(parsed as JsonValue)} into Go value of type storage.continueToken`,
+    )
   }
   let firstError: string | undefined
   const typeError = (value: unknown, field: string, type: string) => {
-    const what = isNumber(value) ? `number${type === 'string' ? '' : ` ${value.raw}`}` : jsonKind(value as JsonValue)
+    const what = isNumber(value)
+      ? `number${type === 'string' ? '' : ` ${value.raw}`}`
+      : jsonKind(value as JsonValue)
     firstError ??= `json: cannot unmarshal ${what} into Go struct field continueToken.${field} of type ${type}`
   }
   for (const [key, value] of Object.entries(parsed as Record<string, unknown>)) {
-    const field = ['v', 'rv', 'start'].find((f) => f === key) ?? ['v', 'rv', 'start'].find((f) => goEqualFold(key, f))
+    const field =
+      ['v', 'rv', 'start'].find((f) => f === key) ??
+      ['v', 'rv', 'start'].find((f) => goEqualFold(key, f))
     if (!field || value === null) continue
     if (field === 'rv') {
       if (!isNumber(value)) typeError(value, field, 'int64')
-      else if (!/^-?[0-9]+$/.test(value.raw) || BigInt(value.raw) !== BigInt.asIntN(64, BigInt(value.raw))) typeError(value, field, 'int64')
+      else if (
+        !/^-?[0-9]+$/.test(value.raw) ||
+        BigInt(value.raw) !== BigInt.asIntN(64, BigInt(value.raw))
+      )
+        typeError(value, field, 'int64')
       else token.rv = BigInt(value.raw)
     } else if (typeof value !== 'string') {
       typeError(value, field, 'string')
@@ -103,7 +127,10 @@ function isNumber(v: unknown): v is NumberLiteral {
 function isCleanRooted(p: string): boolean {
   if (p === '/') return true
   if (p.endsWith('/')) return false
-  return p.slice(1).split('/').every((e) => e !== '' && e !== '.' && e !== '..')
+  return p
+    .slice(1)
+    .split('/')
+    .every((e) => e !== '' && e !== '.' && e !== '..')
 }
 
 /** storage.DecodeContinue, with the 400 the storage layer answers for every refusal. */
@@ -116,9 +143,14 @@ export function decodeContinue(token: string): ContinueToken {
     const why = e instanceof GoJsonSyntaxError || e instanceof Error ? e.message : String(e)
     throw invalidToken(`${GENERIC}: ${why}`)
   }
-  if (c.v !== 'meta.k8s.io/v1') throw invalidToken(`${GENERIC}: server does not recognize this encoded version ${c.v}`)
-  if (c.rv === 0n) throw invalidToken(`${GENERIC}: incorrect encoded start resourceVersion (version meta.k8s.io/v1)`)
-  if (c.start === '') throw invalidToken(`${GENERIC}: encoded start key empty (version meta.k8s.io/v1)`)
+  if (c.v !== 'meta.k8s.io/v1')
+    throw invalidToken(`${GENERIC}: server does not recognize this encoded version ${c.v}`)
+  if (c.rv === 0n)
+    throw invalidToken(
+      `${GENERIC}: incorrect encoded start resourceVersion (version meta.k8s.io/v1)`,
+    )
+  if (c.start === '')
+    throw invalidToken(`${GENERIC}: encoded start key empty (version meta.k8s.io/v1)`)
   // Against path traversal: the start key must stay under the list's prefix.
   const key = c.start.startsWith('/') ? c.start : `/${c.start}`
   if (!isCleanRooted(key)) throw invalidToken(`${GENERIC}: ${c.start}`)

@@ -4,6 +4,7 @@ import { Hono } from 'hono'
 import { aggregatedContentType, aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroupDoc, apiGroupList, apiResourceList, apiVersions } from '../api/discovery'
 import { healthResponse, type HealthCheck } from '../api/health'
 import { respond, respondError } from '../api/negotiation'
+import { prettyJSON, wantsPrettyJSON } from '../api/pretty'
 import { serveOpenAPIV2, serveOpenAPIV3GroupVersion, serveOpenAPIV3Root } from '../api/openapi/handler'
 import { serveResource } from '../api/resources'
 import { checkCustomResourceRequest, CustomResourceDefinitions } from '../apiextensions/serving'
@@ -74,8 +75,16 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   const metricsBackend = cfg.metrics ?? new InProcessMetrics()
   const keyResources = new KeyResources(cfg.registry)
 
-  // Outside everything else, as kube's DefaultBuildHandlerChain places it: any layer may warn, and every
-  // response, errors included, carries what was recorded.
+  // Registered first, so that it indents errors from every later step too.
+  app.use('*', async (c, next) => {
+    await next()
+    const url = new URL(c.req.url)
+    if (!/^\/apis?(\/|$)/.test(url.pathname) || c.get('info')?.verb === 'watch') return
+    if (wantsPrettyJSON(url.searchParams, c.req.header('user-agent'))) c.res = await prettyJSON(c.res)
+  })
+
+  // Outside everything but the indenting, as kube's DefaultBuildHandlerChain places it: any layer may
+  // warn, and every response, errors included, carries what was recorded.
   app.use('*', withWarningRecorder())
   app.use('*', async (c, next) => {
     c.set('info', parseRequestInfo(c.req.method, new URL(c.req.url)))

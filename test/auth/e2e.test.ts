@@ -43,7 +43,7 @@ metadata: {name: bob-view, namespace: default}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
 subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: bob}]
 `
-    const created = await kubectl(['create', '--validate=false', '-f', '-'], binding)
+    const created = await kubectl(['create', '-f', '-'], binding)
     expect(created.stderr).toBe('')
     expect(created.stdout.trim()).toBe('rolebinding.rbac.authorization.k8s.io/bob-view created')
     const list = await as(BOB, 'get', 'cm')
@@ -72,7 +72,7 @@ metadata: {name: devs-view}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
 subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: devs}]
 `
-    expect((await kubectl(['create', '--validate=false', '-f', '-'], binding)).code).toBe(0)
+    expect((await kubectl(['create', '-f', '-'], binding)).code).toBe(0)
     expect((await as(CAROL, 'get', 'pods', '-A')).code).toBe(0)
     expectForbidden(await as(CAROL, 'get', 'secrets', '-A'),
       'secrets is forbidden: User "carol" cannot list resource "secrets" in API group "" at the cluster scope')
@@ -101,7 +101,7 @@ describe('service account tokens', () => {
   let token = ''
 
   it('a TokenRequest for a service account gives a token that authenticates as it', async () => {
-    expect((await kubectl(['create', '--validate=false', '-f', '-'], 'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: bot, namespace: default}\n')).code).toBe(0)
+    expect((await kubectl(['create', '-f', '-'], 'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: bot, namespace: default}\n')).code).toBe(0)
     const body = join(server.stateDir, 'tokenrequest.json')
     writeFileSync(body, JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } }))
     const r = await kubectl(['create', '--raw', '/api/v1/namespaces/default/serviceaccounts/bot/token', '-f', body])
@@ -116,7 +116,7 @@ metadata: {name: bot-view, namespace: default}
 roleRef: {apiGroup: rbac.authorization.k8s.io, kind: ClusterRole, name: view}
 subjects: [{kind: ServiceAccount, name: bot, namespace: default}]
 `
-    expect((await kubectl(['create', '--validate=false', '-f', '-'], binding)).code).toBe(0)
+    expect((await kubectl(['create', '-f', '-'], binding)).code).toBe(0)
     expect((await as(token, 'get', 'cm')).code).toBe(0)
     expectForbidden(await as(token, 'delete', 'sa', 'bot'),
       'serviceaccounts "bot" is forbidden: User "system:serviceaccount:default:bot" cannot delete resource "serviceaccounts" in API group "" in the namespace "default"')

@@ -112,11 +112,10 @@ describe('encryption at rest with aescbc', () => {
     await server.k('create', 'secret', 'generic', 'fresh', '--from-literal=k=v')
     expect((await server.storage()).includes('k8s:enc:aescbc:v1:key2:')).toBe(true)
 
-    // kube's documented way to rewrite every Secret with the current write key. kubectl validates a List
-    // client-side against /openapi/v2, which it fetches as protobuf only, and this server serves that document
-    // as JSON only (406): hence --validate=false; the Secrets themselves are validated by the server.
+    // kube's documented way to rewrite every Secret with the current write key (kubectl validates the List
+    // client-side against /openapi/v2 in protobuf).
     const secrets = await server.k('get', 'secrets', '-A', '-o', 'json')
-    const replaced = await server.kubectl(['replace', '--validate=false', '-f', '-'], { input: secrets })
+    const replaced = await server.kubectl(['replace', '-f', '-'], { input: secrets })
     expect(replaced.stderr).toBe('')
     expect(replaced.code).toBe(0)
 

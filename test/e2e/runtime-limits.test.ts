@@ -32,11 +32,13 @@ describe('limits of the runtime', () => {
     expect(r).toMatchObject({ code: 0, stderr: `No resources found in ${NS} namespace.\n` })
   })
 
-  it('answers a label selector labels.Parse refuses with kube\'s 400 Status, however long', async () => {
+  it("answers a label selector labels.Parse refuses with kube's 400 Status, however long", async () => {
     const value = 'x'.repeat(30 * 1024)
     const r = await server.kubectl(['get', 'configmaps', '-n', NS, '-l', `k0=${value}`])
     expect(r.code).not.toBe(0)
-    expect(r.stderr).toContain(`unable to parse requirement: values[0][k0]: Invalid value: "${value}": must be no more than 63 characters`)
+    expect(r.stderr).toContain(
+      `unable to parse requirement: values[0][k0]: Invalid value: "${value}": must be no more than 63 characters`,
+    )
   })
 
   it('a 64 KiB label selector: served in Node mode; refused by workerd with 431 before the Worker runs', async () => {
@@ -45,25 +47,36 @@ describe('limits of the runtime', () => {
       expect(r).toMatchObject({ code: 0, stderr: `No resources found in ${NS} namespace.\n` })
     } else {
       expect(r.code).not.toBe(0)
-      expect(r.stderr).toBe('Error from server: the server responded with the status code 431 but did not return more information (get configmaps)\n')
+      expect(r.stderr).toBe(
+        'Error from server: the server responded with the status code 431 but did not return more information (get configmaps)\n',
+      )
     }
   })
 
-  it('a 200 KiB header: served in Node mode (under kube\'s 1 MiB); 431 from workerd (over its 128 KiB)', async () => {
+  it("a 200 KiB header: served in Node mode (under kube's 1 MiB); 431 from workerd (over its 128 KiB)", async () => {
     const r = await server.request('GET', CM, undefined, { 'X-Padding': 'a'.repeat(200 * 1024) })
     if (server.runtime === 'node') {
       expect(r.status).toBe(200)
-      expect(JSON.parse(r.body).items.map((o: { metadata: { name: string } }) => o.metadata.name)).toContain('labelled')
+      expect(
+        JSON.parse(r.body).items.map((o: { metadata: { name: string } }) => o.metadata.name),
+      ).toContain('labelled')
     } else {
-      expect({ status: r.status, body: r.body, type: r.headers['content-type'] }).toEqual({ status: 431, body: 'ERROR: header too large.', type: 'text/plain' })
+      expect({ status: r.status, body: r.body, type: r.headers['content-type'] }).toEqual({
+        status: 431,
+        body: 'ERROR: header too large.',
+        type: 'text/plain',
+      })
     }
   })
 
-  it('headers past 1 MiB get Go\'s 431 text in Node mode, workerd\'s in workerd', async () => {
+  it("headers past 1 MiB get Go's 431 text in Node mode, workerd's in workerd", async () => {
     const r = await server.request('GET', CM, undefined, { 'X-Padding': 'a'.repeat(1100 * 1024) })
     expect(r.status).toBe(431)
     if (server.runtime === 'node') {
-      expect({ body: r.body, type: r.headers['content-type'] }).toEqual({ body: '431 Request Header Fields Too Large', type: 'text/plain; charset=utf-8' })
+      expect({ body: r.body, type: r.headers['content-type'] }).toEqual({
+        body: '431 Request Header Fields Too Large',
+        type: 'text/plain; charset=utf-8',
+      })
     } else {
       expect(r.body).toBe('ERROR: header too large.')
     }

@@ -49,7 +49,7 @@ describe('watch', () => {
   })
 
   it('kubectl wait --for=delete returns once the last finalizer is removed', async () => {
-    await server.kubectl(['apply', '--validate=false', '-f', '-'], {
+    await server.kubectl(['apply', '-f', '-'], {
       input: JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'held', namespace: 'w', finalizers: ['example.com/hold'] } }),
     })
     expect(await server.k('delete', 'cm', 'held', '-n', 'w', '--wait=false')).toBe('configmap "held" deleted\n')

@@ -1,6 +1,6 @@
 // A chunked stream of WatchEvents fed by the Store's watch (kube-apiserver's handlers/watch.go with the
 // cacher's selector semantics: an object entering or leaving the selector is ADDED or DELETED).
-import { StatusError, toStatusError } from '../../server/errors'
+import { badRequest, StatusError, toStatusError } from '../../server/errors'
 import { decode, decodeAll, parseResourceVersion, storageKey } from '../../registry/store'
 import { interpretWatchError } from '../../registry/store-errors'
 import { type KeyValue, type Store, type StoreEvent } from '../../storage/store'
@@ -9,7 +9,8 @@ import { selectorFilter } from '../list-filter'
 import { negotiate } from '../negotiation'
 import { partialObjectMetadata, parseIncludeObject, toTable } from '../table'
 import type { Scope } from '../scope'
-import { decodeListOptions, decodeTableOptions, validateListOptions } from '../query'
+import { decodeListOptions, decodeTableOptions, validateListOptions, type ListOptions } from '../query'
+import { escapeFieldValue, parseFieldSelector } from '../selectors/fields'
 import { metrics } from '../../metrics/apiserver'
 
 const BOOKMARK_INTERVAL_MS = 60_000
@@ -29,7 +30,7 @@ export function setMinRequestTimeout(seconds: number): void {
 export async function watch(s: Scope): Promise<Response> {
   const target = negotiate(s.req.headers.get('accept'), { table: true, metadata: true })
   const includeObject = parseIncludeObject(decodeTableOptions(s.query).includeObject)
-  const options = decodeListOptions(s.query)
+  const options = watchedName(decodeListOptions(s.query), s.info.name)
   const filter = selectorFilter(s.type, options)
   validateListOptions(options)
   const { resourceVersion: rvParam, sendInitialEvents, allowWatchBookmarks: allowBookmarks } = options
@@ -118,6 +119,19 @@ export async function watch(s: Scope): Promise<Response> {
       'Cache-Control': 'no-cache, private',
     },
   })
+}
+
+/**
+ * The deprecated /watch/<resource>/<name> path watches one object: kube's ListResource makes the name a
+ * metadata.name field selector, and refuses a field selector that pins another name.
+ */
+function watchedName(options: ListOptions, name: string): ListOptions {
+  if (!name) return options
+  if (!options.fieldSelector) return { ...options, fieldSelector: `metadata.name=${escapeFieldValue(name)}` }
+  if (parseFieldSelector(options.fieldSelector).requiresExactMatch('metadata.name') !== name) {
+    throw badRequest("fieldSelector metadata.name doesn't match requested name")
+  }
+  return options
 }
 
 /**
