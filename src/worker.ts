@@ -8,6 +8,7 @@ import { authOptionsFromEnv, installAuthResources, ServerAuth } from './auth/ser
 import type { ClusterStore as ClusterStoreObject } from './storage/durable/cluster-store'
 import { withControllers } from './controllers/edge'
 import { buildAdmission, type AdmissionChain } from './admission/chain'
+import { ClusterMetrics } from './metrics/cluster'
 import { withEncryption } from './storage/value'
 
 export interface Env {
@@ -74,6 +75,8 @@ const app = buildApp({
   anonymous: (env) => (env as Env).ANONYMOUS_AUTH !== 'false',
   admission: (env) => admissionFor(env as Env),
   ready: (store) => bootstrapCluster(registry, store),
+  // Counts are cluster-wide: each isolate's are flushed to the cluster's object (src/metrics/cluster.ts).
+  metrics: new ClusterMetrics((env) => (env as Env).CLUSTER.getByName('default')),
 })
 
 export default app

@@ -16,6 +16,7 @@ import { defaultStorageClass } from './plugins/default-storage-class'
 import { resourceQuota } from './plugins/resourcequota/plugin'
 import { mutatingAdmissionWebhook, validatingAdmissionWebhook, type WebhookOptions } from './webhook/plugin'
 import { validatingAdmissionPolicy } from './policy/plugin'
+import { metrics } from '../metrics/apiserver'
 
 export interface PluginContext {
   registry: Registry
@@ -86,7 +87,9 @@ export class AdmissionChain implements Admission {
 
   async admit(a: Attributes): Promise<void> {
     this.prefetch(a)
-    for (const p of this.plugins) if (p.admit) await p.admit(a)
+    await timedStep('admit', a, async () => {
+      for (const p of this.plugins) if (p.admit) await timedPlugin(p.name, 'admit', a, () => p.admit!(a))
+    })
   }
 
   /**
@@ -109,7 +112,33 @@ export class AdmissionChain implements Admission {
   }
 
   async validate(a: Attributes): Promise<void> {
-    for (const p of this.plugins) if (p.validate) await p.validate(a)
+    await timedStep('validate', a, async () => {
+      for (const p of this.plugins) if (p.validate) await timedPlugin(p.name, 'validate', a, () => p.validate!(a))
+    })
+  }
+}
+
+// k8s.io/apiserver/pkg/admission/metrics: the whole step and each plugin, by operation and whether it
+// rejected the request.
+async function timedStep(type: 'admit' | 'validate', a: Attributes, run: () => Promise<void>): Promise<void> {
+  const start = performance.now()
+  let rejected = true
+  try {
+    await run()
+    rejected = false
+  } finally {
+    metrics.admissionStep.observe([type, a.operation, String(rejected)], (performance.now() - start) / 1000)
+  }
+}
+
+async function timedPlugin(name: string, type: 'admit' | 'validate', a: Attributes, run: () => Promise<void> | void): Promise<void> {
+  const start = performance.now()
+  let rejected = true
+  try {
+    await run()
+    rejected = false
+  } finally {
+    metrics.admissionController.observe([name, type, a.operation, String(rejected)], (performance.now() - start) / 1000)
   }
 }
 

@@ -1,4 +1,5 @@
 // Request bodies in and response bodies out: the content types kube-apiserver accepts and produces.
+import { sizedResponse } from '../metrics/response-size'
 import { stringify as stringifyYaml } from 'yaml'
 import { badRequest, notAcceptable, requestEntityTooLarge, StatusError, unsupportedMediaType } from '../server/errors'
 import { decodeGoJson, GoJsonSyntaxError, jsonKind, type DecodeOptions, type JsonValue } from './patch/gojson'
@@ -145,12 +146,12 @@ export function negotiate(accept: string | null | undefined, allowed: { table: b
 
 export function respond(status: number, body: unknown, yaml = false): Response {
   if (!yaml) return respondJSON(status, JSON.stringify(body))
-  return new Response(stringifyYaml(body), { status, headers: { 'Content-Type': 'application/yaml', 'Cache-Control': 'no-cache, private' } })
+  return sizedResponse(stringifyYaml(body), { status, headers: { 'Content-Type': 'application/yaml', 'Cache-Control': 'no-cache, private' } })
 }
 
 /** A body already written as JSON text. */
 export function respondJSON(status: number, text: string): Response {
-  return new Response(text, { status, headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' } })
+  return sizedResponse(text, { status, headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' } })
 }
 
 export function respondError(err: StatusError): Response {

@@ -31,6 +31,8 @@ import type { Store } from '../storage/store'
 import { startCompactor } from './compactor'
 import type { NodeConfig } from './flags'
 import { writeKubeconfig } from './kubeconfig'
+import { InProcessMetrics } from '../metrics/cluster'
+import { processMetrics } from './process-metrics'
 import { createCA, ensurePair, ensureServiceAccountKey, servingHosts, signCertificate } from './pki'
 import { leaseEndpointReconciler, type EndpointReconciler } from './endpoints'
 import { applyRuntimeConfig } from './runtime-config'
@@ -386,6 +388,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     anonymous: () => cfg.anonymousAuth,
     admission: () => admission,
     conversion: { fetch: nodeWebhookFetch },
+    metrics: new InProcessMetrics(processMetrics()),
     // kube-apiserver names a check per KMS plugin when the configuration is not reloaded automatically.
     healthChecks: kmsProviders.map((t, i) => ({ name: `kms-provider-${i}`, check: () => t.check() })),
     // kube's `shutdown` readyz check: not ready from SIGTERM on, while --shutdown-delay-duration still serves.

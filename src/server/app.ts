@@ -1,4 +1,4 @@
-// Builds the Hono app from a Config and a Store factory: request info → authentication →
+// Builds the Hono app from a Config and a Store factory: request info → metrics → authentication →
 // impersonation → authorization → the API. No globals: the Worker and Node mode each build their own.
 import { Hono } from 'hono'
 import { aggregatedContentType, aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroupDoc, apiGroupList, apiResourceList, apiVersions } from '../api/discovery'
@@ -24,6 +24,11 @@ import { DEFAULT_REQUEST_TIMEOUT_MS, withRequestDeadline } from './filters/reque
 import { parseRequestInfo, type RequestInfo } from './filters/request-info'
 import { withWarningRecorder, type Warnings } from './filters/warnings'
 import type { ConversionOptions } from '../apiextensions/conversion/webhook'
+import { compressUsername, metrics, SLI_METRICS } from '../metrics/apiserver'
+import { InProcessMetrics, type MetricsBackend } from '../metrics/cluster'
+import { REACHED_HANDLER, requestMetrics } from '../metrics/middleware'
+import type { Registry as MetricsRegistry } from '../metrics/registry'
+import { instrumentStore, KeyResources } from '../metrics/store'
 
 export interface AppConfig {
   registry: Registry
@@ -40,6 +45,8 @@ export interface AppConfig {
   conversion?: ConversionOptions
   /** Runs before the first request is served in an isolate or process: bootstrap objects, for example. */
   ready?(store: Store): Promise<void>
+  /** Where /metrics counts live (the edge: the cluster's Durable Object); in this process by default. */
+  metrics?: MetricsBackend
   /** Checks of /healthz, /livez and /readyz beyond the store's (the KMS plugins': kms-provider-0, ...). */
   healthChecks?: HealthCheck[]
   /** More /readyz checks (Node mode's `shutdown`, which fails once a graceful shutdown has begun). */
@@ -48,7 +55,14 @@ export interface AppConfig {
   requestTimeoutMs?: number
 }
 
-type Variables = { info: RequestInfo; user: UserInfo; store: Store; auth: AuthContext; warnings: Warnings }
+type Variables = {
+  info: RequestInfo
+  user: UserInfo
+  store: Store
+  auth: AuthContext
+  warnings: Warnings
+  [REACHED_HANDLER]: boolean
+}
 
 export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   const app = new Hono<{ Variables: Variables }>()
@@ -60,6 +74,9 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     return respondError(se)
   })
   app.notFound(() => respondError(notFoundPath()))
+
+  const metricsBackend = cfg.metrics ?? new InProcessMetrics()
+  const keyResources = new KeyResources(cfg.registry)
 
   // Registered first, so that it indents errors from every later step too.
   app.use('*', async (c, next) => {
@@ -77,8 +94,9 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   // Inside the deadline and outside everything else, as kube's DefaultBuildHandlerChain places it: any
   // layer may warn, and every response, errors included, carries what was recorded.
   app.use('*', withWarningRecorder())
+  app.use('*', requestMetrics({ recorded: (c) => metricsBackend.recorded(c) }))
   app.use('*', async (c, next) => {
-    const store = cfg.store(c.env)
+    const store = instrumentStore(cfg.store(c.env), keyResources)
     c.set('store', store)
     if (cfg.ready) {
       ready ??= cfg.ready(store).catch((e) => {
@@ -87,13 +105,20 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
       })
       await ready
     }
+    const started = performance.now()
     const auth = await authenticateRequest(c.req.raw, cfg.authenticators(c.env, store), cfg.anonymous?.(c.env) ?? false)
+    // WithAuthentication's metrics: "error" when a credential was refused, "failure" when there was none.
+    const result = auth.user ? 'success' : auth.presented ? 'error' : 'failure'
+    metrics.authenticationAttempts.inc([result])
+    metrics.authenticationDuration.observe([result], (performance.now() - started) / 1000)
     if (!auth.user) return respondError(unauthorized())
+    metrics.authenticatedUserRequests.inc([compressUsername(auth.user.username)])
     const authContext = cfg.auth ? await cfg.auth(c.env, store) : { authorizer: allowAuthenticated }
     const user = await impersonate(c.req.raw.headers, auth.user, authContext.authorizer)
     c.set('user', user)
     c.set('auth', authContext)
     await authorize(authContext.authorizer, user, c.get('info'))
+    c.set(REACHED_HANDLER, true)
     await next()
   })
 
@@ -108,10 +133,38 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   ]
   const checksFor = (endpoint: 'healthz' | 'livez' | 'readyz', store: Store) =>
     endpoint === 'readyz' ? [...healthChecks(store), ...(cfg.readyChecks ?? [])] : healthChecks(store)
+  // Each check's outcome goes to /metrics/slis (component-base's slis: kubernetes_healthcheck{,s_total}).
+  const recordedChecks = (endpoint: 'healthz' | 'livez' | 'readyz', store: Store): HealthCheck[] =>
+    checksFor(endpoint, store).map((h) => ({
+      name: h.name,
+      check: async () => {
+        try {
+          await h.check()
+          metrics.healthcheck.set([h.name, endpoint], 1)
+          metrics.healthchecksTotal.inc([h.name, 'success', endpoint])
+        } catch (e) {
+          metrics.healthcheck.set([h.name, endpoint], 0)
+          metrics.healthchecksTotal.inc([h.name, 'error', endpoint])
+          throw e
+        }
+      },
+    }))
   for (const endpoint of ['healthz', 'livez', 'readyz'] as const) {
-    app.get(`/${endpoint}`, (c) => healthResponse(endpoint, checksFor(endpoint, c.get('store')), new URL(c.req.url)))
-    app.get(`/${endpoint}/:check{.+}`, (c) => healthResponse(endpoint, checksFor(endpoint, c.get('store')), new URL(c.req.url), c.req.param('check')))
+    app.get(`/${endpoint}`, (c) => healthResponse(endpoint, recordedChecks(endpoint, c.get('store')), new URL(c.req.url)))
+    app.get(`/${endpoint}/:check{.+}`, (c) =>
+      healthResponse(endpoint, recordedChecks(endpoint, c.get('store')), new URL(c.req.url), c.req.param('check')),
+    )
   }
+  // Prometheus' text format, version 0.0.4, as kube-apiserver's legacyregistry handler serves it.
+  const exposition = (registries: MetricsRegistry[], slis: boolean) =>
+    new Response(registries.map((r) => r.render((m) => SLI_METRICS.has(m.name) === slis)).join(''), {
+      headers: { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' },
+    })
+  app.get('/metrics', async (c) => {
+    await customResources.refreshAll(c.get('store'))
+    return exposition(await metricsBackend.collect(c, c.get('store'), keyResources), false)
+  })
+  app.get('/metrics/slis', async (c) => exposition(await metricsBackend.collect(c, c.get('store'), keyResources), true))
   app.get('/version', () => respond(200, versionInfo()))
   // Service account issuer discovery, served only when a signing key is configured.
   app.get(OPENID_CONFIGURATION_PATH, (c) => {

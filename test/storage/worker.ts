@@ -16,7 +16,9 @@ interface Env {
   CLUSTER: DurableObjectNamespace<ClusterStore>
 }
 
-const METHODS = new Set(['get', 'list', 'readBatch', 'create', 'update', 'delete', 'compact', 'currentRevision'])
+const METHODS = new Set([
+  'get', 'list', 'readBatch', 'create', 'update', 'delete', 'compact', 'currentRevision', 'recordMetrics', 'scrapeMetrics',
+])
 
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {

@@ -4,6 +4,7 @@
 // let other writes interleave). Mutating webhooks run in order and patch the object with JSON patch; validating
 // webhooks run in parallel. failurePolicy decides what a failed call means; errors name the webhook.
 import { applyJsonPatch } from '../../api/patch'
+import { metrics } from '../../metrics/apiserver'
 import { StatusError, badRequest, internalError, type StatusReason } from '../../server/errors'
 import type { KubeObject } from '../../registry/types'
 import { CelCompileError, CelEvalError, evaluateBool, toCel } from '../cel'
@@ -55,7 +56,21 @@ function sideEffectsAllowDryRun(w: Obj): boolean {
   return w.sideEffects === 'None' || w.sideEffects === 'NoneOnDryRun'
 }
 
+/** One call, timed for apiserver_admission_webhook_admission_duration_seconds (rejected: failed or denied). */
 async function call(w: Obj, a: Attributes, fetcher: WebhookFetch): Promise<NonNullable<ReturnType<typeof verifyResponse>>> {
+  const start = performance.now()
+  let rejected = true
+  try {
+    const r = await callOnce(w, a, fetcher)
+    rejected = !r.allowed
+    return r
+  } finally {
+    const type = w.__mutating === true ? 'admit' : 'validate'
+    metrics.admissionWebhook.observe([String(w.name), type, a.operation, String(rejected)], (performance.now() - start) / 1000)
+  }
+}
+
+async function callOnce(w: Obj, a: Attributes, fetcher: WebhookFetch): Promise<NonNullable<ReturnType<typeof verifyResponse>>> {
   const uid = crypto.randomUUID()
   const request = admissionRequest(a, uid)
   if (!matchConditions(w, a, request)) return { uid, allowed: true }

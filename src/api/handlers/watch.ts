@@ -11,6 +11,7 @@ import { partialObjectMetadata, parseIncludeObject, toTable } from '../table'
 import type { Scope } from '../scope'
 import { decodeListOptions, decodeTableOptions, validateListOptions, type ListOptions } from '../query'
 import { escapeFieldValue, parseFieldSelector } from '../selectors/fields'
+import { metrics } from '../../metrics/apiserver'
 
 const BOOKMARK_INTERVAL_MS = 60_000
 const INITIAL_EVENTS_END_ANNOTATION = 'k8s.io/initial-events-end'
@@ -65,7 +66,15 @@ export async function watch(s: Scope): Promise<Response> {
         if (target.as) return partialObjectMetadata(object, target.version)
         return object
       }
-      const send = (t: WatchEventType, object: KubeObject) => controller.enqueue(encoder.encode(JSON.stringify({ type: t, object: render(t, object) }) + '\n'))
+      // The watched kind's series (handlers/watch.go: apiserver_watch_events_total and _sizes).
+      const kindLabels = [type.group, type.version, type.kind]
+      const send = (t: WatchEventType, object: KubeObject) => {
+        const bytes = encoder.encode(JSON.stringify({ type: t, object: render(t, object) }) + '\n')
+        metrics.watchEvents.inc(kindLabels)
+        metrics.watchEventsSizes.observe(kindLabels, bytes.byteLength)
+        controller.enqueue(bytes)
+      }
+      metrics.registeredWatchers.inc(kindLabels)
       try {
         let from = rv
         if (initialEvents) {
@@ -90,6 +99,7 @@ export async function watch(s: Scope): Promise<Response> {
           try { send('ERROR', (err as StatusError).toStatus() as unknown as KubeObject) } catch { /* client already gone */ }
         }
       } finally {
+        metrics.registeredWatchers.dec(kindLabels)
         timer.clear()
         abort.abort()
         try { controller.close() } catch { /* cancelled */ }

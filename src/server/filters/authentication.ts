@@ -14,15 +14,17 @@ export interface AuthenticationResult {
   user?: UserInfo
   /** A credential was presented and none of the authenticators accepted it. */
   rejected: boolean
+  /** The request carried a credential (for authentication_attempts: a refused one is an "error"). */
+  presented?: boolean
 }
 
 export async function authenticateRequest(req: Request, chain: Authenticator[], anonymous: boolean): Promise<AuthenticationResult> {
   const hasCredential = (req.headers.get('authorization') ?? '').trim() !== '' || chain.some((a) => a.presented?.(req))
   for (const a of chain) {
     const user = await a.authenticate(req)
-    if (user) return { user: withAuthenticatedGroup(user), rejected: false }
+    if (user) return { user: withAuthenticatedGroup(user), rejected: false, presented: true }
   }
-  if (hasCredential) return { rejected: true }
+  if (hasCredential) return { rejected: true, presented: true }
   if (anonymous) return { user: { username: 'system:anonymous', groups: ['system:unauthenticated'] }, rejected: false }
   return { rejected: true }
 }

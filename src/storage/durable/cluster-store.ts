@@ -7,6 +7,9 @@ import { applyMigrations } from './migrations'
 import { encodeEvent, type CompactResult, type Failure, type GetResult, type ListResult, type WriteResult } from './protocol'
 import { Tables } from './tables'
 import { MAX_PREFIX_LENGTH, WatchHub } from './watch-hub'
+import { MetricsTable } from './metrics-table'
+import { GAUGE_TTL_MS, type ClusterMetricsSnapshot } from '../../metrics/cluster'
+import type { SeriesSample } from '../../metrics/registry'
 
 export interface ClusterStoreEnv {
   /** Milliseconds between compactions (default 5 minutes, kube-apiserver's --etcd-compaction-interval). */
@@ -38,6 +41,7 @@ export { MAX_VALUE_BYTES } from '../store'
 
 export class ClusterStore extends DurableObject<ClusterStoreEnv> {
   private readonly tables: Tables
+  private readonly metrics: MetricsTable
   private hub!: WatchHub
   private revision = 1
   private compacted = 0
@@ -51,6 +55,7 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
   constructor(ctx: DurableObjectState, env: ClusterStoreEnv) {
     super(ctx, env)
     this.tables = new Tables(ctx.storage.sql)
+    this.metrics = new MetricsTable(ctx.storage, GAUGE_TTL_MS)
     // Nothing is delivered to the object (requests, socket events after a wake from hibernation) until
     // this has run.
     void ctx.blockConcurrencyWhile(async () => {
@@ -185,6 +190,20 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
       this.inBackground = false
     }
     if (next !== undefined) this.schedule(Date.now() + next)
+  }
+
+  // ---- metrics (src/metrics/cluster.ts): totals across the Worker isolates, no alarm of their own ----
+
+  recordMetrics(isolate: string, counts: SeriesSample[], gauges: SeriesSample[] | null): void {
+    this.metrics.record(isolate, counts, gauges)
+  }
+
+  scrapeMetrics(prefixes: string[]): ClusterMetricsSnapshot {
+    return {
+      counts: this.metrics.totals(),
+      gauges: this.metrics.liveGauges(),
+      objects: prefixes.map((p) => this.tables.countKeys(p)),
+    }
   }
 
   // ---- watch ----

@@ -79,6 +79,12 @@ function prefixEnd(prefix: string): string | undefined {
 export class Tables {
   constructor(private readonly sql: SqlStorage) {}
 
+  /** How many live keys start with prefix (apiserver_storage_objects). */
+  countKeys(prefix: string): number {
+    const { where, args } = rangeSql('key', { prefix })
+    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM kv WHERE ${where}`, ...args).one().n
+  }
+
   // ---- counters ----
 
   meta(name: MetaName): number {

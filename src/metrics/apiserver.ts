@@ -1,0 +1,251 @@
+// kube-apiserver's metrics for what this server does, with its names, HELP texts, labels and buckets:
+// k8s.io/apiserver/pkg/endpoints/metrics (requests, watches), pkg/endpoints/filters/metrics.go
+// (authentication), pkg/admission/metrics (admission), pkg/storage/etcd3/metrics (storage) and
+// k8s.io/component-base/metrics/prometheus/slis (health checks). Like kube's legacyregistry, one set per
+// process or isolate: every layer records into it without being handed it.
+import {
+  Counter,
+  exponentialBuckets,
+  Gauge,
+  Histogram,
+  Registry,
+  type StabilityLevel,
+} from './registry'
+
+const counter = (name: string, stability: StabilityLevel, help: string, labelNames: string[]) =>
+  new Counter({ name, help, stability, labelNames })
+const gauge = (name: string, stability: StabilityLevel, help: string, labelNames: string[]) =>
+  new Gauge({ name, help, stability, labelNames })
+const histogram = (
+  name: string,
+  stability: StabilityLevel,
+  help: string,
+  labelNames: string[],
+  buckets: number[],
+) => new Histogram({ name, help, stability, labelNames }, buckets)
+
+/** apiserver_request_duration_seconds' buckets, which etcd_request_duration_seconds shares (for comparison). */
+const REQUEST_BUCKETS = [
+  0.005, 0.025, 0.05, 0.1, 0.2, 0.4, 0.6, 0.8, 1.0, 1.25, 1.5, 2, 3, 4, 5, 6, 8, 10, 15, 20, 30, 45,
+  60,
+]
+const ADMISSION_BUCKETS = [0.005, 0.025, 0.1, 0.5, 1.0, 2.5]
+const WEBHOOK_BUCKETS = [0.005, 0.025, 0.1, 0.5, 1.0, 2.5, 10, 25]
+const REQUEST_LABELS = [
+  'verb',
+  'dry_run',
+  'group',
+  'version',
+  'resource',
+  'subresource',
+  'scope',
+  'component',
+]
+
+export function apiserverMetrics() {
+  const r = new Registry()
+  return {
+    registry: r,
+    requestTotal: r.register(
+      counter(
+        'apiserver_request_total',
+        'STABLE',
+        'Counter of apiserver requests broken out for each verb, dry run value, group, version, resource, scope, component, and HTTP response code.',
+        [...REQUEST_LABELS, 'code'],
+      ),
+    ),
+    requestDuration: r.register(
+      histogram(
+        'apiserver_request_duration_seconds',
+        'STABLE',
+        'Response latency distribution in seconds for each verb, dry run value, group, version, resource, subresource, scope and component.',
+        REQUEST_LABELS,
+        REQUEST_BUCKETS,
+      ),
+    ),
+    responseSizes: r.register(
+      histogram(
+        'apiserver_response_sizes',
+        'STABLE',
+        'Response size distribution in bytes for each group, version, verb, resource, subresource, scope and component.',
+        ['verb', 'group', 'version', 'resource', 'subresource', 'scope', 'component'],
+        exponentialBuckets(1000, 10, 7),
+      ),
+    ),
+    currentInflight: r.register(
+      gauge(
+        'apiserver_current_inflight_requests',
+        'STABLE',
+        'Maximal number of currently used inflight request limit of this apiserver per request kind in last second.',
+        ['request_kind'],
+      ),
+    ),
+    longRunning: r.register(
+      gauge(
+        'apiserver_longrunning_requests',
+        'STABLE',
+        'Gauge of all active long-running apiserver requests broken out by verb, group, version, resource, scope and component. Not all requests are tracked this way.',
+        ['verb', 'group', 'version', 'resource', 'subresource', 'scope', 'component'],
+      ),
+    ),
+    registeredWatchers: r.register(
+      gauge(
+        'apiserver_registered_watchers',
+        'ALPHA',
+        'Number of currently registered watchers for a given resources',
+        ['group', 'version', 'kind'],
+      ),
+    ),
+    watchEvents: r.register(
+      counter('apiserver_watch_events_total', 'ALPHA', 'Number of events sent in watch clients', [
+        'group',
+        'version',
+        'kind',
+      ]),
+    ),
+    watchEventsSizes: r.register(
+      histogram(
+        'apiserver_watch_events_sizes',
+        'ALPHA',
+        'Watch event size distribution in bytes',
+        ['group', 'version', 'kind'],
+        exponentialBuckets(1024, 2, 8),
+      ),
+    ),
+    storageObjects: r.register(
+      gauge(
+        'apiserver_storage_objects',
+        'STABLE',
+        'Number of stored objects at the time of last check split by kind. In case of a fetching error, the value will be -1.',
+        ['resource'],
+      ),
+    ),
+    etcdRequestDuration: r.register(
+      histogram(
+        'etcd_request_duration_seconds',
+        'ALPHA',
+        'Etcd request latency in seconds for each operation and object type.',
+        ['operation', 'group', 'resource'],
+        REQUEST_BUCKETS,
+      ),
+    ),
+    etcdRequests: r.register(
+      counter(
+        'etcd_requests_total',
+        'ALPHA',
+        'Etcd request counts for each operation and object type.',
+        ['operation', 'group', 'resource'],
+      ),
+    ),
+    etcdRequestErrors: r.register(
+      counter(
+        'etcd_request_errors_total',
+        'ALPHA',
+        'Etcd failed request counts for each operation and object type.',
+        ['operation', 'group', 'resource'],
+      ),
+    ),
+    admissionStep: r.register(
+      histogram(
+        'apiserver_admission_step_admission_duration_seconds',
+        'STABLE',
+        'Admission sub-step latency histogram in seconds, broken out for each operation and API resource and step type (validate or admit).',
+        ['type', 'operation', 'rejected'],
+        ADMISSION_BUCKETS,
+      ),
+    ),
+    admissionController: r.register(
+      histogram(
+        'apiserver_admission_controller_admission_duration_seconds',
+        'STABLE',
+        'Admission controller latency histogram in seconds, identified by name and broken out for each operation and API resource and type (validate or admit).',
+        ['name', 'type', 'operation', 'rejected'],
+        ADMISSION_BUCKETS,
+      ),
+    ),
+    admissionWebhook: r.register(
+      histogram(
+        'apiserver_admission_webhook_admission_duration_seconds',
+        'STABLE',
+        'Admission webhook latency histogram in seconds, identified by name and broken out for each operation and API resource and type (validate or admit).',
+        ['name', 'type', 'operation', 'rejected'],
+        WEBHOOK_BUCKETS,
+      ),
+    ),
+    authenticatedUserRequests: r.register(
+      counter(
+        'authenticated_user_requests',
+        'ALPHA',
+        'Counter of authenticated requests broken out by username.',
+        ['username'],
+      ),
+    ),
+    authenticationAttempts: r.register(
+      counter('authentication_attempts', 'ALPHA', 'Counter of authenticated attempts.', ['result']),
+    ),
+    authenticationDuration: r.register(
+      histogram(
+        'authentication_duration_seconds',
+        'ALPHA',
+        'Authentication duration in seconds broken out by result.',
+        ['result'],
+        exponentialBuckets(0.001, 2, 15),
+      ),
+    ),
+    healthcheck: r.register(
+      gauge(
+        'kubernetes_healthcheck',
+        'STABLE',
+        'This metric records the result of a single healthcheck.',
+        ['name', 'type'],
+      ),
+    ),
+    healthchecksTotal: r.register(
+      counter(
+        'kubernetes_healthchecks_total',
+        'STABLE',
+        'This metric records the results of all healthcheck.',
+        ['name', 'status', 'type'],
+      ),
+    ),
+  }
+}
+
+export type ApiserverMetrics = ReturnType<typeof apiserverMetrics>
+
+/** This process's or isolate's metrics (kube's legacyregistry). */
+export const metrics: ApiserverMetrics = apiserverMetrics()
+
+/** The health-check series, served on /metrics/slis rather than /metrics (component-base's slis registry). */
+export const SLI_METRICS = new Set(['kubernetes_healthcheck', 'kubernetes_healthchecks_total'])
+
+/**
+ * Gauges that add up across isolates at the edge (each isolate's own requests in flight); the rest are
+ * computed where they are served (storage objects) or describe only the isolate that ran the check.
+ */
+export const CLUSTER_GAUGES = new Set([
+  'apiserver_current_inflight_requests',
+  'apiserver_longrunning_requests',
+  'apiserver_registered_watchers',
+])
+
+/** metrics.compressUsername in k8s.io/apiserver/pkg/endpoints/filters: a bounded set of label values. */
+export function compressUsername(username: string): string {
+  if (
+    [
+      'admin',
+      'client',
+      'kube_proxy',
+      'kubelet',
+      'system:serviceaccount:kube-system:default',
+    ].includes(username)
+  ) {
+    return username
+  }
+  if (username.includes('@')) return 'email_id'
+  return 'other'
+}
+
+export function seconds(startMs: number): number {
+  return (performance.now() - startMs) / 1000
+}
