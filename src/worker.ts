@@ -62,14 +62,24 @@ let admission: { source: string; chain: AdmissionChain } | undefined
 function admissionFor(env: Env): AdmissionChain {
   const source = `${env.ENABLE_ADMISSION_PLUGINS ?? ''}|${env.DISABLE_ADMISSION_PLUGINS ?? ''}`
   if (admission?.source !== source) {
-    admission = { source, chain: buildAdmission({ registry, enable: env.ENABLE_ADMISSION_PLUGINS, disable: env.DISABLE_ADMISSION_PLUGINS }) }
+    admission = {
+      source,
+      chain: buildAdmission({
+        registry,
+        enable: env.ENABLE_ADMISSION_PLUGINS,
+        disable: env.DISABLE_ADMISSION_PLUGINS,
+      }),
+    }
   }
   return admission.chain
 }
 
 const app = buildApp({
   registry,
-  store: (env) => withEncryption(clusterStore(env as Env), (env as Env).ENCRYPTION_PROVIDER_CONFIG, registry, { source: 'ENCRYPTION_PROVIDER_CONFIG' }),
+  store: (env) =>
+    withEncryption(clusterStore(env as Env), (env as Env).ENCRYPTION_PROVIDER_CONFIG, registry, {
+      source: 'ENCRYPTION_PROVIDER_CONFIG',
+    }),
   authenticators: (env, store) => authFor(env as Env).authenticators(store),
   auth: (env, store) => authFor(env as Env).context(store),
   anonymous: (env) => (env as Env).ANONYMOUS_AUTH !== 'false',

@@ -3,12 +3,24 @@
 // as kube's unstructured conversion makes int64s of them.
 import { Environment } from '@marcbachmann/cel-js'
 
-export const ADMISSION_VARIABLES = ['object', 'oldObject', 'request', 'params', 'namespaceObject', 'authorizer', 'variables'] as const
+export const ADMISSION_VARIABLES = [
+  'object',
+  'oldObject',
+  'request',
+  'params',
+  'namespaceObject',
+  'authorizer',
+  'variables',
+] as const
 
 let env: Environment | undefined
 function environment(): Environment {
   if (!env) {
-    env = new Environment({ unlistedVariablesAreDyn: true, enableOptionalTypes: true, homogeneousAggregateLiterals: false })
+    env = new Environment({
+      unlistedVariablesAreDyn: true,
+      enableOptionalTypes: true,
+      homogeneousAggregateLiterals: false,
+    })
     for (const v of ADMISSION_VARIABLES) env.registerVariable(v, 'dyn')
   }
   return env
@@ -78,6 +90,7 @@ export function evaluate(expression: string, vars: Record<string, unknown>): unk
 
 export function evaluateBool(expression: string, vars: Record<string, unknown>): boolean {
   const v = evaluate(expression, vars)
-  if (typeof v !== 'boolean') throw new CelEvalError(`expression '${expression}' resulted in error: no such overload`)
+  if (typeof v !== 'boolean')
+    throw new CelEvalError(`expression '${expression}' resulted in error: no such overload`)
   return v
 }

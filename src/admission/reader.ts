@@ -4,7 +4,10 @@
 import type { KubeObject } from '../registry/types'
 import type { BatchRead, KeyValue, Store } from '../storage/store'
 
-export interface StoredObject { object: KubeObject; modRevision: number }
+export interface StoredObject {
+  object: KubeObject
+  modRevision: number
+}
 
 function decode(kv: KeyValue): StoredObject {
   const object = JSON.parse(kv.value) as KubeObject
@@ -13,7 +16,9 @@ function decode(kv: KeyValue): StoredObject {
 }
 
 /** What prefetch reads: one object, or every object under a namespace ('' for a cluster-scoped kind). */
-export type Prefetch = { get: [storagePrefix: string, namespace: string, name: string] } | { list: [storagePrefix: string, namespace: string] }
+export type Prefetch =
+  | { get: [storagePrefix: string, namespace: string, name: string] }
+  | { list: [storagePrefix: string, namespace: string] }
 
 const LIST_PAGE = 1000
 
@@ -33,7 +38,9 @@ function storeRead(r: Prefetch): { memo: string; read: BatchRead } {
 
 /** The etcd key of an object: /registry/<storagePrefix>/[<namespace>/]<name>. */
 export function objectKey(storagePrefix: string, namespace: string, name: string): string {
-  return namespace ? `/registry/${storagePrefix}/${namespace}/${name}` : `/registry/${storagePrefix}/${name}`
+  return namespace
+    ? `/registry/${storagePrefix}/${namespace}/${name}`
+    : `/registry/${storagePrefix}/${name}`
 }
 
 export class ObjectReader {
@@ -53,7 +60,12 @@ export class ObjectReader {
   }
 
   /** One object with its mod revision, or undefined. `fresh` skips the memo (compare-and-swap loops). */
-  async getWithRevision(storagePrefix: string, namespace: string, name: string, fresh = false): Promise<StoredObject | undefined> {
+  async getWithRevision(
+    storagePrefix: string,
+    namespace: string,
+    name: string,
+    fresh = false,
+  ): Promise<StoredObject | undefined> {
     const key = objectKey(storagePrefix, namespace, name)
     const load = async () => {
       const { kv } = await this.store.get(key)
@@ -67,7 +79,11 @@ export class ObjectReader {
     return this.once('get:' + key, load)
   }
 
-  async get(storagePrefix: string, namespace: string, name: string): Promise<KubeObject | undefined> {
+  async get(
+    storagePrefix: string,
+    namespace: string,
+    name: string,
+  ): Promise<KubeObject | undefined> {
     const found = await this.getWithRevision(storagePrefix, namespace, name)
     return found ? structuredClone(found.object) : undefined
   }
@@ -85,14 +101,20 @@ export class ObjectReader {
         const { kvs, more } = (await batch).results[i]
         if ('key' in r.read) return kvs[0] ? decode(kvs[0]) : undefined
         const objects = kvs.map(decode)
-        return more ? [...objects, ...(await this.listFrom(r.read.prefix, kvs[kvs.length - 1].key))] : objects
+        return more
+          ? [...objects, ...(await this.listFrom(r.read.prefix, kvs[kvs.length - 1].key))]
+          : objects
       }
       this.once(r.memo, load)
     })
   }
 
   /** Every object under a namespace (or every object, for a cluster-scoped kind when namespace is ''). */
-  async listWithRevisions(storagePrefix: string, namespace: string, fresh = false): Promise<StoredObject[]> {
+  async listWithRevisions(
+    storagePrefix: string,
+    namespace: string,
+    fresh = false,
+  ): Promise<StoredObject[]> {
     const prefix = listPrefix(storagePrefix, namespace)
     const load = () => this.listFrom(prefix)
     if (fresh) {
@@ -115,6 +137,8 @@ export class ObjectReader {
   }
 
   async list(storagePrefix: string, namespace: string): Promise<KubeObject[]> {
-    return (await this.listWithRevisions(storagePrefix, namespace)).map((s) => structuredClone(s.object))
+    return (await this.listWithRevisions(storagePrefix, namespace)).map((s) =>
+      structuredClone(s.object),
+    )
   }
 }

@@ -8,7 +8,12 @@ const SUBRESOURCE_VERBS = ['get', 'patch', 'update']
 /** The discovery API version a client asked for in Accept, if it asked for the aggregated form. */
 export function aggregatedDiscoveryVersion(accept: string | null): string | undefined {
   for (const part of (accept ?? '').split(',')) {
-    const params = new Map(part.split(';').slice(1).map((p) => p.trim().split('=') as [string, string]))
+    const params = new Map(
+      part
+        .split(';')
+        .slice(1)
+        .map((p) => p.trim().split('=') as [string, string]),
+    )
     if (params.get('g') === 'apidiscovery.k8s.io' && params.get('as') === AGGREGATED_AS) {
       const v = params.get('v')
       if (v === 'v2' || v === 'v2beta1') return v
@@ -23,7 +28,11 @@ export function aggregatedContentType(version: string): string {
 }
 
 export function apiVersions(host: string): Record<string, unknown> {
-  return { kind: 'APIVersions', versions: ['v1'], serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: host }] }
+  return {
+    kind: 'APIVersions',
+    versions: ['v1'],
+    serverAddressByClientCIDRs: [{ clientCIDR: '0.0.0.0/0', serverAddress: host }],
+  }
 }
 
 function apiGroup(name: string, versions: string[]): Record<string, unknown> {
@@ -32,11 +41,17 @@ function apiGroup(name: string, versions: string[]): Record<string, unknown> {
 }
 
 export function apiGroupList(registry: Registry): Record<string, unknown> {
-  const groups = registry.groupVersions().filter((g) => g.group !== '').map((g) => apiGroup(g.group, g.versions))
+  const groups = registry
+    .groupVersions()
+    .filter((g) => g.group !== '')
+    .map((g) => apiGroup(g.group, g.versions))
   return { kind: 'APIGroupList', apiVersion: 'v1', groups }
 }
 
-export function apiGroupDoc(registry: Registry, group: string): Record<string, unknown> | undefined {
+export function apiGroupDoc(
+  registry: Registry,
+  group: string,
+): Record<string, unknown> | undefined {
   const g = registry.groupVersions().find((x) => x.group === group && group !== '')
   return g && { kind: 'APIGroup', apiVersion: 'v1', ...apiGroup(g.group, g.versions) }
 }
@@ -72,7 +87,9 @@ function resourceStorageHash(t: ResourceType): Promise<string> | undefined {
   if (t.virtualCreate) return undefined
   const stored = t.storageVersion ?? groupVersion(t)
   const slash = stored.indexOf('/')
-  return slash < 0 ? storageVersionHash('', stored, t.kind) : storageVersionHash(stored.slice(0, slash), stored.slice(slash + 1), t.kind)
+  return slash < 0
+    ? storageVersionHash('', stored, t.kind)
+    : storageVersionHash(stored.slice(0, slash), stored.slice(slash + 1), t.kind)
 }
 
 function typesOf(registry: Registry, group: string, version: string): ResourceType[] {
@@ -80,34 +97,83 @@ function typesOf(registry: Registry, group: string, version: string): ResourceTy
 }
 
 /** /api/<v> or /apis/<g>/<v>; subresources carry no storageVersionHash, as in kube. */
-export async function apiResourceList(registry: Registry, group: string, version: string): Promise<Record<string, unknown> | undefined> {
+export async function apiResourceList(
+  registry: Registry,
+  group: string,
+  version: string,
+): Promise<Record<string, unknown> | undefined> {
   const types = typesOf(registry, group, version)
   if (!types.length) return undefined
   const resources: Record<string, unknown>[] = []
   for (const t of types) {
-    const r: Record<string, unknown> = { name: t.resource, singularName: t.singular, namespaced: t.namespaced, kind: t.kind, verbs: t.verbs }
+    const r: Record<string, unknown> = {
+      name: t.resource,
+      singularName: t.singular,
+      namespaced: t.namespaced,
+      kind: t.kind,
+      verbs: t.verbs,
+    }
     if (t.shortNames?.length) r.shortNames = t.shortNames
     if (t.categories?.length) r.categories = t.categories
     const hash = await resourceStorageHash(t)
     if (hash) r.storageVersionHash = hash
     resources.push(r)
     if (t.subresources?.finalize) {
-      resources.push({ name: `${t.resource}/finalize`, singularName: '', namespaced: t.namespaced, kind: t.kind, verbs: ['update'] })
+      resources.push({
+        name: `${t.resource}/finalize`,
+        singularName: '',
+        namespaced: t.namespaced,
+        kind: t.kind,
+        verbs: ['update'],
+      })
     }
     if (t.subresources?.status) {
-      resources.push({ name: `${t.resource}/status`, singularName: '', namespaced: t.namespaced, kind: t.kind, verbs: SUBRESOURCE_VERBS })
+      resources.push({
+        name: `${t.resource}/status`,
+        singularName: '',
+        namespaced: t.namespaced,
+        kind: t.kind,
+        verbs: SUBRESOURCE_VERBS,
+      })
     }
     if (t.subresources?.scale) {
-      resources.push({ name: `${t.resource}/scale`, singularName: '', namespaced: t.namespaced, group: 'autoscaling', version: 'v1', kind: 'Scale', verbs: SUBRESOURCE_VERBS })
+      resources.push({
+        name: `${t.resource}/scale`,
+        singularName: '',
+        namespaced: t.namespaced,
+        group: 'autoscaling',
+        version: 'v1',
+        kind: 'Scale',
+        verbs: SUBRESOURCE_VERBS,
+      })
     }
     for (const name of Object.keys(t.subresources?.updates ?? {})) {
-      resources.push({ name: `${t.resource}/${name}`, singularName: '', namespaced: t.namespaced, kind: t.kind, verbs: SUBRESOURCE_VERBS })
+      resources.push({
+        name: `${t.resource}/${name}`,
+        singularName: '',
+        namespaced: t.namespaced,
+        kind: t.kind,
+        verbs: SUBRESOURCE_VERBS,
+      })
     }
     for (const [name, sub] of Object.entries(t.createSubresources ?? {})) {
-      resources.push({ name: `${t.resource}/${name}`, singularName: '', namespaced: t.namespaced, group: sub.group, version: sub.version, kind: sub.kind, verbs: ['create'] })
+      resources.push({
+        name: `${t.resource}/${name}`,
+        singularName: '',
+        namespaced: t.namespaced,
+        group: sub.group,
+        version: sub.version,
+        kind: sub.kind,
+        verbs: ['create'],
+      })
     }
   }
-  return { kind: 'APIResourceList', apiVersion: 'v1', groupVersion: group ? `${group}/${version}` : version, resources }
+  return {
+    kind: 'APIResourceList',
+    apiVersion: 'v1',
+    groupVersion: group ? `${group}/${version}` : version,
+    resources,
+  }
 }
 
 function discoveryResource(t: ResourceType): Record<string, unknown> {
@@ -121,26 +187,58 @@ function discoveryResource(t: ResourceType): Record<string, unknown> {
   if (t.shortNames?.length) r.shortNames = t.shortNames
   if (t.categories?.length) r.categories = t.categories
   const subresources: Record<string, unknown>[] = []
-  if (t.subresources?.finalize) subresources.push({ subresource: 'finalize', responseKind: { group: t.group, version: t.version, kind: t.kind }, verbs: ['update'] })
-  if (t.subresources?.status) subresources.push({ subresource: 'status', responseKind: { group: t.group, version: t.version, kind: t.kind }, verbs: SUBRESOURCE_VERBS })
-  if (t.subresources?.scale) subresources.push({ subresource: 'scale', responseKind: { group: 'autoscaling', version: 'v1', kind: 'Scale' }, verbs: SUBRESOURCE_VERBS })
+  if (t.subresources?.finalize)
+    subresources.push({
+      subresource: 'finalize',
+      responseKind: { group: t.group, version: t.version, kind: t.kind },
+      verbs: ['update'],
+    })
+  if (t.subresources?.status)
+    subresources.push({
+      subresource: 'status',
+      responseKind: { group: t.group, version: t.version, kind: t.kind },
+      verbs: SUBRESOURCE_VERBS,
+    })
+  if (t.subresources?.scale)
+    subresources.push({
+      subresource: 'scale',
+      responseKind: { group: 'autoscaling', version: 'v1', kind: 'Scale' },
+      verbs: SUBRESOURCE_VERBS,
+    })
   for (const name of Object.keys(t.subresources?.updates ?? {})) {
-    subresources.push({ subresource: name, responseKind: { group: t.group, version: t.version, kind: t.kind }, verbs: SUBRESOURCE_VERBS })
+    subresources.push({
+      subresource: name,
+      responseKind: { group: t.group, version: t.version, kind: t.kind },
+      verbs: SUBRESOURCE_VERBS,
+    })
   }
   for (const [name, sub] of Object.entries(t.createSubresources ?? {})) {
-    subresources.push({ subresource: name, responseKind: { group: sub.group, version: sub.version, kind: sub.kind }, verbs: ['create'] })
+    subresources.push({
+      subresource: name,
+      responseKind: { group: sub.group, version: sub.version, kind: sub.kind },
+      verbs: ['create'],
+    })
   }
   if (subresources.length) r.subresources = subresources
   return r
 }
 
 /** /api (core only) or /apis (every named group) in the aggregated form kubectl 1.30+ asks for first. */
-export function aggregatedDiscovery(registry: Registry, legacy: boolean, version: string): Record<string, unknown> {
-  const items = registry.groupVersions()
+export function aggregatedDiscovery(
+  registry: Registry,
+  legacy: boolean,
+  version: string,
+): Record<string, unknown> {
+  const items = registry
+    .groupVersions()
     .filter((g) => (g.group === '') === legacy)
     .map((g) => ({
       metadata: { name: g.group, creationTimestamp: null },
-      versions: g.versions.map((v) => ({ version: v, resources: typesOf(registry, g.group, v).map(discoveryResource), freshness: 'Current' })),
+      versions: g.versions.map((v) => ({
+        version: v,
+        resources: typesOf(registry, g.group, v).map(discoveryResource),
+        freshness: 'Current',
+      })),
     }))
   return { kind: AGGREGATED_AS, apiVersion: `apidiscovery.k8s.io/${version}`, metadata: {}, items }
 }

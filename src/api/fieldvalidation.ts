@@ -20,16 +20,31 @@ export function pruneUnknownFields(obj: unknown, schema: TypeSchema | undefined)
   return out
 }
 
-function walk(value: unknown, s: JSONSchema | undefined, defs: TypeSchema['definitions'], path: string, out: string[], root: boolean): void {
+function walk(
+  value: unknown,
+  s: JSONSchema | undefined,
+  defs: TypeSchema['definitions'],
+  path: string,
+  out: string[],
+  root: boolean,
+): void {
   const schema = deref(s, defs)
-  if (!schema || schema['x-kubernetes-preserve-unknown-fields'] || value === null || typeof value !== 'object') return
+  if (
+    !schema ||
+    schema['x-kubernetes-preserve-unknown-fields'] ||
+    value === null ||
+    typeof value !== 'object'
+  )
+    return
   if (Array.isArray(value)) {
-    if (schema.items) value.forEach((v, i) => walk(v, schema.items, defs, `${path}[${i}]`, out, false))
+    if (schema.items)
+      value.forEach((v, i) => walk(v, schema.items, defs, `${path}[${i}]`, out, false))
     return
   }
   const obj = value as Record<string, unknown>
   const props = schema.properties
-  const extra = typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined
+  const extra =
+    typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined
   if (!props && !extra) return // a free-form object (RawExtension, FieldsV1)
   // An embedded object, and a custom resource's root, may carry apiVersion, kind and metadata undeclared.
   const embedded = root || !!schema['x-kubernetes-embedded-resource']
@@ -50,7 +65,12 @@ function walk(value: unknown, s: JSONSchema | undefined, defs: TypeSchema['defin
  * Acts on strict decoding errors by directive: Warn adds one warning each, Strict throws what `fail`
  * builds from "strict decoding error: <errors joined by ', '>", Ignore drops them.
  */
-export function enforceFieldValidation(directive: FieldValidation, errors: string[], ctx: RequestContext, fail: (message: string) => StatusError = badRequest): void {
+export function enforceFieldValidation(
+  directive: FieldValidation,
+  errors: string[],
+  ctx: RequestContext,
+  fail: (message: string) => StatusError = badRequest,
+): void {
   if (!errors.length || directive === 'Ignore') return
   if (directive === 'Warn') {
     ctx.warnings.push(...errors)
@@ -61,5 +81,8 @@ export function enforceFieldValidation(directive: FieldValidation, errors: strin
 
 /** The decode error of a create or update body: transformDecodeError's "<Kind> in version ... cannot be handled as a <Kind>: ...". */
 export function decodeFailure(kind: string, version: string): (message: string) => StatusError {
-  return (message) => badRequest(`${kind} in version ${JSON.stringify(version)} cannot be handled as a ${kind}: ${message}`)
+  return (message) =>
+    badRequest(
+      `${kind} in version ${JSON.stringify(version)} cannot be handled as a ${kind}: ${message}`,
+    )
 }

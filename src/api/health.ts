@@ -6,8 +6,21 @@ export interface HealthCheck {
   check(): Promise<void>
 }
 
-export async function healthResponse(endpoint: 'healthz' | 'livez' | 'readyz', checks: HealthCheck[], url: URL, only?: string): Promise<Response> {
-  const text = (body: string, status = 200) => new Response(body, { status, headers: { 'Content-Type': 'text/plain; charset=utf-8', 'X-Content-Type-Options': 'nosniff', 'Cache-Control': 'no-cache, private' } })
+export async function healthResponse(
+  endpoint: 'healthz' | 'livez' | 'readyz',
+  checks: HealthCheck[],
+  url: URL,
+  only?: string,
+): Promise<Response> {
+  const text = (body: string, status = 200) =>
+    new Response(body, {
+      status,
+      headers: {
+        'Content-Type': 'text/plain; charset=utf-8',
+        'X-Content-Type-Options': 'nosniff',
+        'Cache-Control': 'no-cache, private',
+      },
+    })
   if (only !== undefined) {
     const c = checks.find((x) => x.name === only)
     if (!c) return text('404 page not found\n', 404)
@@ -42,6 +55,8 @@ export async function healthResponse(endpoint: 'healthz' | 'livez' | 'readyz', c
     return text(`${lines.join('\n')}\n${endpoint} check failed\n`, 500)
   }
   if (!verbose) return text('ok')
-  const warn = notFound.length ? `warn: some health checks cannot be excluded: no matches for "${notFound.join('", "')}"\n` : ''
+  const warn = notFound.length
+    ? `warn: some health checks cannot be excluded: no matches for "${notFound.join('", "')}"\n`
+    : ''
   return text(`${lines.join('\n')}\n${warn}${endpoint} check passed\n`)
 }

@@ -17,13 +17,22 @@ function fieldGetters(type: ResourceType): Record<string, (obj: KubeObject) => s
 }
 
 /** undefined when the request selects everything. Throws kube-apiserver's 400 for a malformed or unsupported selector. */
-export function selectorFilter(type: ResourceType, options: Pick<ListOptions, 'labelSelector' | 'fieldSelector'>): ObjectFilter | undefined {
+export function selectorFilter(
+  type: ResourceType,
+  options: Pick<ListOptions, 'labelSelector' | 'fieldSelector'>,
+): ObjectFilter | undefined {
   const ls = options.labelSelector
   const fs = options.fieldSelector
   const labels = ls ? parseLabelSelector(ls) : undefined
   // Custom resources answer unknown fields with crConverter's message, whatever their selectableFields.
-  const convert = type.custom ? customResourceFieldLabelConversion(type.namespaced, Object.keys(type.strategy.fieldSelectors ?? {})) : undefined
+  const convert = type.custom
+    ? customResourceFieldLabelConversion(
+        type.namespaced,
+        Object.keys(type.strategy.fieldSelectors ?? {}),
+      )
+    : undefined
   const fields = fs ? parseFieldSelector(fs, fieldGetters(type), { convert }) : undefined
   if (!labels && !fields) return undefined
-  return (obj) => (!labels || labels.matches(obj.metadata?.labels ?? {})) && (!fields || fields.matches(obj))
+  return (obj) =>
+    (!labels || labels.matches(obj.metadata?.labels ?? {})) && (!fields || fields.matches(obj))
 }

@@ -19,14 +19,28 @@ import { del } from './handlers/delete'
 import { deletecollection } from './handlers/deletecollection'
 
 const HANDLERS: Record<string, (s: Scope) => Promise<Response>> = {
-  get, list, watch, create, update, patch, delete: del, deletecollection,
+  get,
+  list,
+  watch,
+  create,
+  update,
+  patch,
+  delete: del,
+  deletecollection,
 }
 const SUBRESOURCE_VERBS = new Set(['get', 'update', 'patch'])
 
 /** `warnings` is the request's recorder (server/filters/warnings.ts): whatever the verb adds reaches the client. */
 export async function serveResource(
-  req: Request, url: URL, info: RequestInfo, registry: Registry, store: Store, user?: UserInfo, auth?: AuthContext,
-  admission?: Admission, warnings: string[] = [],
+  req: Request,
+  url: URL,
+  info: RequestInfo,
+  registry: Registry,
+  store: Store,
+  user?: UserInfo,
+  auth?: AuthContext,
+  admission?: Admission,
+  warnings: string[] = [],
 ): Promise<Response> {
   const type = registry.lookup(info.apiGroup, info.apiVersion, info.resource)
   if (!type) throw notFoundPath()
@@ -35,23 +49,48 @@ export async function serveResource(
   if (!type.namespaced && underNamespace) throw notFoundPath()
   if (type.namespaced && !underNamespace && info.name) throw notFoundPath()
   // Computed creates (the review kinds, serviceaccounts/token) check their own paths and verbs.
-  const computed = type.virtualCreate !== undefined || (info.subresource !== '' && type.createSubresources?.[info.subresource] !== undefined)
+  const computed =
+    type.virtualCreate !== undefined ||
+    (info.subresource !== '' && type.createSubresources?.[info.subresource] !== undefined)
   if (!computed && info.subresource) {
-    const served = (info.subresource === 'status' && type.subresources?.status) || (info.subresource === 'scale' && type.subresources?.scale) ||
-      (info.subresource === 'finalize' && type.subresources?.finalize) || !!type.subresources?.updates?.[info.subresource]
+    const served =
+      (info.subresource === 'status' && type.subresources?.status) ||
+      (info.subresource === 'scale' && type.subresources?.scale) ||
+      (info.subresource === 'finalize' && type.subresources?.finalize) ||
+      !!type.subresources?.updates?.[info.subresource]
     if (!served || info.parts.length > 3) throw notFoundPath()
     // namespaces/finalize takes a PUT only (kube's FinalizeREST is an Updater and nothing else).
-    if (!(info.subresource === 'finalize' ? info.verb === 'update' : SUBRESOURCE_VERBS.has(info.verb))) throw methodNotSupported({ group: type.group, resource: `${type.resource}/${info.subresource}` }, info.verb)
+    if (
+      !(info.subresource === 'finalize' ? info.verb === 'update' : SUBRESOURCE_VERBS.has(info.verb))
+    )
+      throw methodNotSupported(
+        { group: type.group, resource: `${type.resource}/${info.subresource}` },
+        info.verb,
+      )
   } else if (!computed && info.parts.length > 2) {
     throw notFoundPath()
   }
   const handler = computed ? virtualCreate : HANDLERS[info.verb]
   if (!handler) throw methodNotSupported({ group: type.group, resource: type.resource }, info.verb)
-  if (!computed && !info.subresource && !type.verbs.includes(info.verb)) throw methodNotSupported({ group: type.group, resource: type.resource }, info.verb)
+  if (!computed && !info.subresource && !type.verbs.includes(info.verb))
+    throw methodNotSupported({ group: type.group, resource: type.resource }, info.verb)
 
-  const ctx: RequestContext = { user, namespace: info.namespace || undefined, dryRun: false, warnings, auth }
+  const ctx: RequestContext = {
+    user,
+    namespace: info.namespace || undefined,
+    dryRun: false,
+    warnings,
+    auth,
+  }
   const scope: Scope = {
-    req, url, query: url.searchParams, info, type, store, registry, ctx,
+    req,
+    url,
+    query: url.searchParams,
+    info,
+    type,
+    store,
+    registry,
+    ctx,
     rs: new RegistryStore(type, store, { admission }),
     namespace: type.namespaced && underNamespace ? info.namespace : undefined,
   }

@@ -31,13 +31,23 @@ function scaleSpec(type: ResourceType): ScaleSpec {
 export function getScale(type: ResourceType, obj: KubeObject): KubeObject {
   const spec = scaleSpec(type)
   const selector = spec.labelSelectorPath ? read(obj, spec.labelSelectorPath) : undefined
-  const status: Record<string, unknown> = { replicas: (read(obj, spec.statusReplicasPath) as number | undefined) ?? 0 }
-  if (selector !== undefined) status.selector = typeof selector === 'string' ? selector : labelSelectorToString(selector as never)
+  const status: Record<string, unknown> = {
+    replicas: (read(obj, spec.statusReplicasPath) as number | undefined) ?? 0,
+  }
+  if (selector !== undefined)
+    status.selector =
+      typeof selector === 'string' ? selector : labelSelectorToString(selector as never)
   const m = obj.metadata ?? {}
   return {
     kind: 'Scale',
     apiVersion: 'autoscaling/v1',
-    metadata: { name: m.name, namespace: m.namespace, uid: m.uid, resourceVersion: m.resourceVersion, creationTimestamp: m.creationTimestamp },
+    metadata: {
+      name: m.name,
+      namespace: m.namespace,
+      uid: m.uid,
+      resourceVersion: m.resourceVersion,
+      creationTimestamp: m.creationTimestamp,
+    },
     spec: { replicas: (read(obj, spec.specReplicasPath) as number | undefined) ?? 0 },
     status,
   }
@@ -47,9 +57,17 @@ export function getScale(type: ResourceType, obj: KubeObject): KubeObject {
 export function applyScale(type: ResourceType, obj: KubeObject, scale: KubeObject): KubeObject {
   const spec = scaleSpec(type)
   const replicas = (scale.spec as { replicas?: unknown } | undefined)?.replicas
-  if (replicas !== undefined && (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0)) {
+  if (
+    replicas !== undefined &&
+    (typeof replicas !== 'number' || !Number.isInteger(replicas) || replicas < 0)
+  ) {
     throw invalid({ group: 'autoscaling', kind: 'Scale' }, obj.metadata?.name ?? '', [
-      { type: 'FieldValueInvalid', field: 'spec.replicas', badValue: replicas, detail: 'must be greater than or equal to 0' },
+      {
+        type: 'FieldValueInvalid',
+        field: 'spec.replicas',
+        badValue: replicas,
+        detail: 'must be greater than or equal to 0',
+      },
     ])
   }
   write(obj as Record<string, unknown>, spec.specReplicasPath, replicas ?? 0)

@@ -41,7 +41,10 @@ export function setCondition(crd: CRD, cond: CRDCondition): void {
 }
 
 /** The names other CRDs of the group have claimed: plurals, singulars and short names; kinds and list kinds. */
-function claimedNames(others: CRD[], group: string): { resources: Set<string>; kinds: Set<string> } {
+function claimedNames(
+  others: CRD[],
+  group: string,
+): { resources: Set<string>; kinds: Set<string> } {
   const resources = new Set<string>()
   const kinds = new Set<string>()
   for (const o of others) {
@@ -63,33 +66,66 @@ export function acceptNames(crd: CRD, others: CRD[] = []): void {
   const next: Partial<CRDNames> = { ...accepted }
   const { resources, kinds } = claimedNames(others, crd.spec.group)
   let conflict: { reason: string; message: string } | undefined
-  const fresh = (requestedName: string | undefined, acceptedName: string | undefined, used: Set<string>) =>
-    !requestedName || requestedName === acceptedName || !used.has(requestedName)
+  const fresh = (
+    requestedName: string | undefined,
+    acceptedName: string | undefined,
+    used: Set<string>,
+  ) => !requestedName || requestedName === acceptedName || !used.has(requestedName)
   if (fresh(requested.plural, accepted.plural, resources)) next.plural = requested.plural
   else conflict = { reason: 'PluralConflict', message: `"${requested.plural}" is already in use` }
   if (fresh(requested.singular, accepted.singular, resources)) next.singular = requested.singular
-  else conflict = { reason: 'SingularConflict', message: `"${requested.singular}" is already in use` }
-  const shortConflicts = (requested.shortNames ?? []).filter((s) => !(accepted.shortNames ?? []).includes(s) && resources.has(s))
+  else
+    conflict = { reason: 'SingularConflict', message: `"${requested.singular}" is already in use` }
+  const shortConflicts = (requested.shortNames ?? []).filter(
+    (s) => !(accepted.shortNames ?? []).includes(s) && resources.has(s),
+  )
   if (!shortConflicts.length) next.shortNames = requested.shortNames
   else {
     const msgs = shortConflicts.map((s) => `"${s}" is already in use`)
-    conflict = { reason: 'ShortNamesConflict', message: msgs.length === 1 ? msgs[0] : `[${msgs.join(', ')}]` }
+    conflict = {
+      reason: 'ShortNamesConflict',
+      message: msgs.length === 1 ? msgs[0] : `[${msgs.join(', ')}]`,
+    }
   }
   if (fresh(requested.kind, accepted.kind, kinds)) next.kind = requested.kind
   else conflict = { reason: 'KindConflict', message: `"${requested.kind}" is already in use` }
   if (fresh(requested.listKind, accepted.listKind, kinds)) next.listKind = requested.listKind
-  else conflict = { reason: 'ListKindConflict', message: `"${requested.listKind}" is already in use` }
+  else
+    conflict = { reason: 'ListKindConflict', message: `"${requested.listKind}" is already in use` }
   next.categories = requested.categories
   for (const k of Object.keys(next) as (keyof CRDNames)[]) if (next[k] === undefined) delete next[k]
   const status = (crd.status ??= {})
   status.acceptedNames = next as CRDNames
-  setCondition(crd, conflict
-    ? { type: 'NamesAccepted', status: 'False', ...conflict }
-    : { type: 'NamesAccepted', status: 'True', reason: 'NoConflicts', message: 'no conflicts found' })
+  setCondition(
+    crd,
+    conflict
+      ? { type: 'NamesAccepted', status: 'False', ...conflict }
+      : {
+          type: 'NamesAccepted',
+          status: 'True',
+          reason: 'NoConflicts',
+          message: 'no conflicts found',
+        },
+  )
   const established = status.conditions!.find((c) => c.type === 'Established')
   if (established?.status === 'True') return
-  if (conflict) setCondition(crd, established ?? { type: 'Established', status: 'False', reason: 'NotAccepted', message: 'not all names are accepted' })
-  else setCondition(crd, { type: 'Established', status: 'True', reason: 'InitialNamesAccepted', message: 'the initial names have been accepted' })
+  if (conflict)
+    setCondition(
+      crd,
+      established ?? {
+        type: 'Established',
+        status: 'False',
+        reason: 'NotAccepted',
+        message: 'not all names are accepted',
+      },
+    )
+  else
+    setCondition(crd, {
+      type: 'Established',
+      status: 'True',
+      reason: 'InitialNamesAccepted',
+      message: 'the initial names have been accepted',
+    })
 }
 
 function storageVersion(crd: CRD): string | undefined {
@@ -102,8 +138,13 @@ async function otherCRDs(store: Store, name: string | undefined): Promise<CRD[]>
 }
 
 export const customresourcedefinitions = defineKind({
-  group: 'apiextensions.k8s.io', version: 'v1', resource: 'customresourcedefinitions', kind: 'CustomResourceDefinition',
-  namespaced: false, shortNames: ['crd', 'crds'], categories: ['api-extensions'],
+  group: 'apiextensions.k8s.io',
+  version: 'v1',
+  resource: 'customresourcedefinitions',
+  kind: 'CustomResourceDefinition',
+  namespaced: false,
+  shortNames: ['crd', 'crds'],
+  categories: ['api-extensions'],
   storagePrefix: 'apiextensions.k8s.io/customresourcedefinitions',
   subresources: { status: true },
   schema: 'ApiextensionsV1CustomResourceDefinition',
@@ -149,10 +190,14 @@ function crdStrategy(): Strategy & { beforeDelete(obj: KubeObject): KubeObject |
       meta.deletionTimestamp = now()
       meta.deletionGracePeriodSeconds = 0
       meta.generation = (meta.generation ?? 1) + 1
-      if (!meta.finalizers?.includes(CLEANUP_FINALIZER)) meta.finalizers = [...(meta.finalizers ?? []), CLEANUP_FINALIZER]
+      if (!meta.finalizers?.includes(CLEANUP_FINALIZER))
+        meta.finalizers = [...(meta.finalizers ?? []), CLEANUP_FINALIZER]
       setCondition(crd, {
-        type: 'Terminating', status: 'True', reason: 'InstanceDeletionPending',
-        message: 'CustomResourceDefinition marked for deletion; CustomResource deletion will begin soon',
+        type: 'Terminating',
+        status: 'True',
+        reason: 'InstanceDeletionPending',
+        message:
+          'CustomResourceDefinition marked for deletion; CustomResource deletion will begin soon',
       })
       return crd as KubeObject
     },

@@ -36,16 +36,25 @@ function parseSteps(s: string, from: number, to: number): Step[] {
       if (s[i + 1] === '.') {
         i += 2
         const m = /^(\*|[\w\-/\\]+)/.exec(s.slice(i, to))
-        if (!m) throw new Error(`unrecognized character in action: ${JSON.stringify(s.slice(i, i + 1))}`)
+        if (!m)
+          throw new Error(`unrecognized character in action: ${JSON.stringify(s.slice(i, i + 1))}`)
         steps.push({ kind: 'recursive', name: m[1] })
         i += m[1].length
         continue
       }
       i++
-      if (s[i] === '*') { steps.push({ kind: 'wildcard' }); i++; continue }
+      if (s[i] === '*') {
+        steps.push({ kind: 'wildcard' })
+        i++
+        continue
+      }
       let name = ''
       while (i < to && /[\w\-/\\]/.test(s[i])) {
-        if (s[i] === '\\' && i + 1 < to) { name += s[i + 1]; i += 2; continue }
+        if (s[i] === '\\' && i + 1 < to) {
+          name += s[i + 1]
+          i += 2
+          continue
+        }
         name += s[i++]
       }
       if (!name) {
@@ -62,10 +71,17 @@ function parseSteps(s: string, from: number, to: number): Step[] {
       i = close + 1
       continue
     }
-    if (/\s/.test(c)) { i++; continue }
+    if (/\s/.test(c)) {
+      i++
+      continue
+    }
     // A leading bare name ("spec.replicas") reads as a field, as kube's parser accepts it.
     const m = /^[\w\-/]+/.exec(s.slice(i, to))
-    if (m && steps.length === 0) { steps.push({ kind: 'field', name: m[0] }); i += m[0].length; continue }
+    if (m && steps.length === 0) {
+      steps.push({ kind: 'field', name: m[0] })
+      i += m[0].length
+      continue
+    }
     throw new Error(`unrecognized character in action: ${JSON.stringify(c)}`)
   }
   return steps
@@ -76,7 +92,10 @@ function findClose(s: string, open: number, to: number): number {
   let quote = ''
   for (let i = open; i < to; i++) {
     const c = s[i]
-    if (quote) { if (c === quote) quote = ''; continue }
+    if (quote) {
+      if (c === quote) quote = ''
+      continue
+    }
     if (c === '"' || c === "'") quote = c
     else if (c === '[') depth++
     else if (c === ']' && --depth === 0) return i
@@ -86,7 +105,8 @@ function findClose(s: string, open: number, to: number): number {
 
 function parseLiteral(v: string): unknown {
   v = v.trim()
-  if ((v.startsWith('"') && v.endsWith('"')) || (v.startsWith("'") && v.endsWith("'"))) return v.slice(1, -1)
+  if ((v.startsWith('"') && v.endsWith('"')) || (v.startsWith("'") && v.endsWith("'")))
+    return v.slice(1, -1)
   if (v === 'true') return true
   if (v === 'false') return false
   if (v === 'nil' || v === 'null') return null
@@ -98,8 +118,17 @@ function parseBracket(inner: string): Step {
   if (inner === '*') return { kind: 'wildcard' }
   if (/^-?\d+$/.test(inner)) return { kind: 'index', index: Number(inner) }
   const slice = /^(-?\d*)\s*:\s*(-?\d*)$/.exec(inner)
-  if (slice) return { kind: 'slice', start: slice[1] ? Number(slice[1]) : undefined, end: slice[2] ? Number(slice[2]) : undefined }
-  if ((inner.startsWith("'") && inner.endsWith("'")) || (inner.startsWith('"') && inner.endsWith('"'))) return { kind: 'field', name: inner.slice(1, -1) }
+  if (slice)
+    return {
+      kind: 'slice',
+      start: slice[1] ? Number(slice[1]) : undefined,
+      end: slice[2] ? Number(slice[2]) : undefined,
+    }
+  if (
+    (inner.startsWith("'") && inner.endsWith("'")) ||
+    (inner.startsWith('"') && inner.endsWith('"'))
+  )
+    return { kind: 'field', name: inner.slice(1, -1) }
   if (inner.startsWith('?(') && inner.endsWith(')')) {
     const body = inner.slice(2, -1).trim()
     const m = /^@((?:\.[\w\-/]+|\[[^\]]*\])*)\s*(==|!=|<=|>=|<|>)?\s*(.*)$/.exec(body)
@@ -119,22 +148,29 @@ function children(v: unknown): unknown[] {
 
 function compare(a: unknown, op: string, b: unknown): boolean {
   switch (op) {
-    case '==': return a === b
-    case '!=': return a !== b
+    case '==':
+      return a === b
+    case '!=':
+      return a !== b
   }
   if (typeof a !== typeof b || (typeof a !== 'number' && typeof a !== 'string')) return false
   switch (op) {
-    case '<': return (a as number) < (b as number)
-    case '<=': return (a as number) <= (b as number)
-    case '>': return (a as number) > (b as number)
-    default: return (a as number) >= (b as number)
+    case '<':
+      return (a as number) < (b as number)
+    case '<=':
+      return (a as number) <= (b as number)
+    case '>':
+      return (a as number) > (b as number)
+    default:
+      return (a as number) >= (b as number)
   }
 }
 
 function recurse(v: unknown, name: string, out: unknown[]): void {
   if (v && typeof v === 'object') {
     if (name === '*') out.push(...children(v))
-    else if (!Array.isArray(v) && Object.prototype.hasOwnProperty.call(v, name)) out.push((v as Record<string, unknown>)[name])
+    else if (!Array.isArray(v) && Object.prototype.hasOwnProperty.call(v, name))
+      out.push((v as Record<string, unknown>)[name])
     for (const c of children(v)) recurse(c, name, out)
   }
 }
@@ -147,10 +183,20 @@ export function evalJSONPath(path: JSONPath, obj: unknown): unknown[] {
     for (const v of cur) {
       switch (step.kind) {
         case 'field':
-          if (v && typeof v === 'object' && !Array.isArray(v) && Object.prototype.hasOwnProperty.call(v, step.name)) next.push((v as Record<string, unknown>)[step.name])
+          if (
+            v &&
+            typeof v === 'object' &&
+            !Array.isArray(v) &&
+            Object.prototype.hasOwnProperty.call(v, step.name)
+          )
+            next.push((v as Record<string, unknown>)[step.name])
           break
-        case 'recursive': recurse(v, step.name, next); break
-        case 'wildcard': next.push(...children(v)); break
+        case 'recursive':
+          recurse(v, step.name, next)
+          break
+        case 'wildcard':
+          next.push(...children(v))
+          break
         case 'index':
           if (Array.isArray(v)) {
             const i = step.index < 0 ? v.length + step.index : step.index
@@ -163,7 +209,10 @@ export function evalJSONPath(path: JSONPath, obj: unknown): unknown[] {
         case 'filter':
           for (const item of children(v)) {
             const found = evalJSONPath(step.path, item)
-            if (!step.op) { if (found.length) next.push(item); continue }
+            if (!step.op) {
+              if (found.length) next.push(item)
+              continue
+            }
             if (found.some((x) => compare(x, step.op!, step.value))) next.push(item)
           }
           break

@@ -11,12 +11,20 @@ import type { ResourceType } from '../registry/types'
 import type { RequestInfo } from '../server/filters/request-info'
 import { StatusError } from '../server/errors'
 import { isStoreError, type KeyValue, type Store } from '../storage/store'
-import { finalizeCustomResourceDefinition, finalizeTerminatingCustomResourceDefinitions } from '../controllers/crd-finalizer'
+import {
+  finalizeCustomResourceDefinition,
+  finalizeTerminatingCustomResourceDefinitions,
+} from '../controllers/crd-finalizer'
 import { customResourceTypes } from './custom-resource'
 import type { ConversionOptions } from './conversion/webhook'
 import { CRD_GROUP, CRD_PREFIX, isCRDConditionTrue, type CRD } from './types'
 
-interface Known { revision: number; crd: CRD; types: ResourceType[]; verifiedAt: number }
+interface Known {
+  revision: number
+  crd: CRD
+  types: ResourceType[]
+  verifiedAt: number
+}
 
 const VERIFY_TTL_MS = 1000
 /** How long discovery waits for the store before it serves the CRDs it knows. */
@@ -38,14 +46,18 @@ export class CustomResourceDefinitions {
   private known = new Map<string, Known>()
   private readonly builtinGroups: Set<string>
 
-  constructor(private readonly registry: Registry, private readonly conversion: ConversionOptions = {}) {
+  constructor(
+    private readonly registry: Registry,
+    private readonly conversion: ConversionOptions = {},
+  ) {
     this.builtinGroups = new Set(registry.all().map((t) => t.group))
     registry.refreshCustomResources = (store) => this.refreshAll(store)
   }
 
   /** The CRD behind a request's group and resource, current as of this request; undefined for built-in groups. */
   async forRequest(store: Store, info: RequestInfo): Promise<CRD | undefined> {
-    if (!info.isResourceRequest || this.builtinGroups.has(info.apiGroup) || !info.resource) return undefined
+    if (!info.isResourceRequest || this.builtinGroups.has(info.apiGroup) || !info.resource)
+      return undefined
     const name = `${info.resource}.${info.apiGroup}`
     const known = this.known.get(name)
     if (known && Date.now() - known.verifiedAt < VERIFY_TTL_MS) return known.crd
@@ -60,7 +72,9 @@ export class CustomResourceDefinitions {
    */
   async refreshForDiscovery(store: Store): Promise<void> {
     let timer: ReturnType<typeof setTimeout> | undefined
-    const waited = new Promise<'late'>((resolve) => { timer = setTimeout(() => resolve('late'), DISCOVERY_WAIT_MS) })
+    const waited = new Promise<'late'>((resolve) => {
+      timer = setTimeout(() => resolve('late'), DISCOVERY_WAIT_MS)
+    })
     const refreshed = this.refreshAll(store).catch((e) => {
       if (!isStoreError(e, 'Unreachable')) throw e
     })
@@ -80,7 +94,8 @@ export class CustomResourceDefinitions {
       seen.add(name)
       this.apply(name, kv, revision)
     }
-    for (const name of [...this.known.keys()]) if (!seen.has(name)) this.apply(name, undefined, revision)
+    for (const name of [...this.known.keys()])
+      if (!seen.has(name)) this.apply(name, undefined, revision)
   }
 
   private apply(name: string, kv: KeyValue | undefined, readRevision: number): void {
@@ -101,7 +116,9 @@ export class CustomResourceDefinitions {
     let types: ResourceType[]
     try {
       crd = JSON.parse(kv.value) as CRD
-      types = customResourceTypes(crd, this.conversion).sort((a, b) => compareKubeVersions(a.version, b.version))
+      types = customResourceTypes(crd, this.conversion).sort((a, b) =>
+        compareKubeVersions(a.version, b.version),
+      )
     } catch (e) {
       console.error(`customresourcedefinition ${name}: cannot serve`, e)
       return
@@ -117,8 +134,17 @@ export class CustomResourceDefinitions {
    * finalizer controller would right after, so kubectl's wait sees the CRD go.
    */
   async afterRequest(store: Store, info: RequestInfo, res: Response): Promise<void> {
-    if (info.apiGroup !== CRD_GROUP || info.resource !== 'customresourcedefinitions' || !res.ok || info.verb === 'get' || info.verb === 'list' || info.verb === 'watch') return
-    for (const k of info.name ? [this.known.get(info.name)] : [...this.known.values()]) if (k) k.verifiedAt = 0
+    if (
+      info.apiGroup !== CRD_GROUP ||
+      info.resource !== 'customresourcedefinitions' ||
+      !res.ok ||
+      info.verb === 'get' ||
+      info.verb === 'list' ||
+      info.verb === 'watch'
+    )
+      return
+    for (const k of info.name ? [this.known.get(info.name)] : [...this.known.values()])
+      if (k) k.verifiedAt = 0
     if (info.subresource) return
     if (info.verb === 'delete' && info.name) {
       const { kv } = await store.get(CRD_PREFIX + info.name)
@@ -131,7 +157,8 @@ export class CustomResourceDefinitions {
 
   private unregister(k: Known): void {
     for (const t of k.types) {
-      if (this.registry.lookup(t.group, t.version, t.resource) === t) this.registry.remove(t.group, t.version, t.resource)
+      if (this.registry.lookup(t.group, t.version, t.resource) === t)
+        this.registry.remove(t.group, t.version, t.resource)
     }
   }
 }
@@ -139,9 +166,15 @@ export class CustomResourceDefinitions {
 /** crdHandler: a terminating CRD's resources take no new objects. */
 export function checkCustomResourceRequest(crd: CRD | undefined, info: RequestInfo): void {
   if (crd && isCRDConditionTrue(crd, 'Terminating') && info.verb === 'create') {
-    throw new StatusError(405, 'MethodNotAllowed', 'create not allowed while custom resource definition is terminating', {
-      group: info.apiGroup, kind: info.resource,
-    })
+    throw new StatusError(
+      405,
+      'MethodNotAllowed',
+      'create not allowed while custom resource definition is terminating',
+      {
+        group: info.apiGroup,
+        kind: info.resource,
+      },
+    )
   }
 }
 

@@ -58,7 +58,10 @@ export interface CRD extends KubeObject {
     names: CRDNames
     scope: 'Namespaced' | 'Cluster'
     versions: CRDVersion[]
-    conversion?: { strategy: 'None' | 'Webhook'; webhook?: { clientConfig?: WebhookClientConfig; conversionReviewVersions?: string[] } }
+    conversion?: {
+      strategy: 'None' | 'Webhook'
+      webhook?: { clientConfig?: WebhookClientConfig; conversionReviewVersions?: string[] }
+    }
     preserveUnknownFields?: boolean
   }
   status?: {

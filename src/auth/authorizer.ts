@@ -28,8 +28,16 @@ export interface AuthorizationResult {
 }
 
 /** A rule as authorization.k8s.io's rules reviews list it. */
-export interface ResourceRule { verbs: string[]; apiGroups?: string[]; resources?: string[]; resourceNames?: string[] }
-export interface NonResourceRule { verbs: string[]; nonResourceURLs?: string[] }
+export interface ResourceRule {
+  verbs: string[]
+  apiGroups?: string[]
+  resources?: string[]
+  resourceNames?: string[]
+}
+export interface NonResourceRule {
+  verbs: string[]
+  nonResourceURLs?: string[]
+}
 
 export interface RulesResult {
   resourceRules: ResourceRule[]
@@ -48,22 +56,34 @@ export interface Authorizer {
 const NO_OPINION: AuthorizationResult = { decision: 'NoOpinion', reason: '' }
 
 export const alwaysAllow: Authorizer = {
-  async authorize() { return { decision: 'Allow', reason: '' } },
+  async authorize() {
+    return { decision: 'Allow', reason: '' }
+  },
   async rulesFor() {
-    return { resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }], nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }], incomplete: false }
+    return {
+      resourceRules: [{ verbs: ['*'], apiGroups: ['*'], resources: ['*'] }],
+      nonResourceRules: [{ verbs: ['*'], nonResourceURLs: ['*'] }],
+      incomplete: false,
+    }
   },
 }
 
 export const alwaysDeny: Authorizer = {
-  async authorize() { return { decision: 'NoOpinion', reason: 'Everything is forbidden.' } },
-  async rulesFor() { return { resourceRules: [], nonResourceRules: [], incomplete: true } },
+  async authorize() {
+    return { decision: 'NoOpinion', reason: 'Everything is forbidden.' }
+  },
+  async rulesFor() {
+    return { resourceRules: [], nonResourceRules: [], incomplete: true }
+  },
 }
 
 /** kube-apiserver puts this in front of every chain: members of these groups may do anything (system:masters). */
 export function privilegedGroups(...groups: string[]): Authorizer {
   return {
     async authorize(a) {
-      return a.user.groups.some((g) => groups.includes(g)) ? { decision: 'Allow', reason: '' } : NO_OPINION
+      return a.user.groups.some((g) => groups.includes(g))
+        ? { decision: 'Allow', reason: '' }
+        : NO_OPINION
     },
   }
 }
@@ -124,7 +144,8 @@ export function forbiddenError(a: Attributes, reason: string): StatusError {
   if (a.name) details.name = a.name
   if (a.apiGroup) details.group = a.apiGroup
   if (resource) details.kind = resource
-  if (!resource && !a.apiGroup) return new StatusError(403, 'Forbidden', `forbidden: ${why}`, details)
+  if (!resource && !a.apiGroup)
+    return new StatusError(403, 'Forbidden', `forbidden: ${why}`, details)
   const qualified = a.apiGroup ? `${resource}.${a.apiGroup}` : resource
   const target = a.name ? `${qualified} "${a.name}"` : qualified
   return new StatusError(403, 'Forbidden', `${target} is forbidden: ${why}`, details)

@@ -22,19 +22,36 @@ export function bootstrapTokens(store: () => Store): TokenAuthenticator {
       const m = TOKEN.exec(token)
       if (!m) return undefined
       const [, id, secretPart] = m
-      const secret = await readObject(store(), `/registry/secrets/kube-system/bootstrap-token-${id}`)
-      if (!secret || secret.metadata?.deletionTimestamp || secret.type !== BOOTSTRAP_TOKEN_SECRET_TYPE) return undefined
+      const secret = await readObject(
+        store(),
+        `/registry/secrets/kube-system/bootstrap-token-${id}`,
+      )
+      if (
+        !secret ||
+        secret.metadata?.deletionTimestamp ||
+        secret.type !== BOOTSTRAP_TOKEN_SECRET_TYPE
+      )
+        return undefined
       const raw = (secret.data ?? {}) as Record<string, string>
       const data = (k: string) => (raw[k] === undefined ? '' : decodeBase64(raw[k]))
-      if (!constantTimeEqual(data('token-secret'), secretPart) || data('token-id') !== id) return undefined
+      if (!constantTimeEqual(data('token-secret'), secretPart) || data('token-id') !== id)
+        return undefined
       const expiration = data('expiration')
       if (expiration && !(Date.parse(expiration) > Date.now())) return undefined
       if (data('usage-bootstrap-authentication') !== 'true') return undefined
-      const extra = data('auth-extra-groups').split(',').map((g) => g.trim()).filter(Boolean)
+      const extra = data('auth-extra-groups')
+        .split(',')
+        .map((g) => g.trim())
+        .filter(Boolean)
       for (const g of extra) {
-        if (!EXTRA_GROUP.test(g)) throw new TokenRejected(`bootstrap-token-${id}: auth-extra-groups contains an invalid group name "${g}"`)
+        if (!EXTRA_GROUP.test(g))
+          throw new TokenRejected(
+            `bootstrap-token-${id}: auth-extra-groups contains an invalid group name "${g}"`,
+          )
       }
-      return { user: { username: `system:bootstrap:${id}`, groups: ['system:bootstrappers', ...extra] } }
+      return {
+        user: { username: `system:bootstrap:${id}`, groups: ['system:bootstrappers', ...extra] },
+      }
     },
   }
 }

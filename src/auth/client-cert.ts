@@ -29,8 +29,15 @@ export function parseDN(dn: string): Array<[string, string]> {
   const parts: string[] = []
   for (let i = 0; i < dn.length; i++) {
     const ch = dn[i]
-    if (ch === '\\' && i + 1 < dn.length) { cur += dn[++i]; continue }
-    if (ch === ',' || ch === '+') { parts.push(cur); cur = ''; continue }
+    if (ch === '\\' && i + 1 < dn.length) {
+      cur += dn[++i]
+      continue
+    }
+    if (ch === ',' || ch === '+') {
+      parts.push(cur)
+      cur = ''
+      continue
+    }
     cur += ch
   }
   parts.push(cur)
@@ -44,13 +51,23 @@ export function parseDN(dn: string): Array<[string, string]> {
 
 function subjectOf(auth: TLSClientAuth): { cn: string; orgs: string[] } {
   const dn = parseDN(auth.certSubjectDNRFC2253 || auth.certSubjectDN || '')
-  return { cn: dn.find(([k]) => k === 'CN')?.[1] ?? '', orgs: dn.filter(([k]) => k === 'O').map(([, v]) => v) }
+  return {
+    cn: dn.find(([k]) => k === 'CN')?.[1] ?? '',
+    orgs: dn.filter(([k]) => k === 'O').map(([, v]) => v),
+  }
 }
 
 /** A certificate Cloudflare verified, not revoked, from an allowed issuer (when issuers are configured). */
 function verified(auth: TLSClientAuth | undefined, issuerDNs: string[] | undefined): boolean {
-  if (!auth || auth.certPresented !== '1' || auth.certVerified !== 'SUCCESS' || auth.certRevoked === '1') return false
-  if (issuerDNs?.length && !issuerDNs.includes(auth.certIssuerDNRFC2253 || auth.certIssuerDN || '')) return false
+  if (
+    !auth ||
+    auth.certPresented !== '1' ||
+    auth.certVerified !== 'SUCCESS' ||
+    auth.certRevoked === '1'
+  )
+    return false
+  if (issuerDNs?.length && !issuerDNs.includes(auth.certIssuerDNRFC2253 || auth.certIssuerDN || ''))
+    return false
   return true
 }
 
@@ -70,7 +87,10 @@ export class CloudflareClientCertAuthenticator implements Authenticator {
   async authenticate(req: Request): Promise<UserInfo | undefined> {
     const auth = tlsClientAuth(req)
     if (!verified(auth, this.options.issuerDNs)) {
-      if (auth?.certPresented === '1') console.warn(`Unable to authenticate the request: client certificate not accepted (${auth.certVerified})`)
+      if (auth?.certPresented === '1')
+        console.warn(
+          `Unable to authenticate the request: client certificate not accepted (${auth.certVerified})`,
+        )
       return undefined
     }
     const { cn, orgs } = subjectOf(auth!)
@@ -88,7 +108,11 @@ export interface RequestHeaderOptions extends ClientCertOptions {
   extraHeaderPrefixes?: string[]
 }
 
-const values = (headers: Headers, name: string) => (headers.get(name) ?? '').split(',').map((s) => s.trim()).filter(Boolean)
+const values = (headers: Headers, name: string) =>
+  (headers.get(name) ?? '')
+    .split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
 
 export class RequestHeaderAuthenticator implements Authenticator {
   private readonly usernameHeaders: string[]
@@ -97,7 +121,8 @@ export class RequestHeaderAuthenticator implements Authenticator {
   private readonly extraPrefixes: string[]
 
   constructor(readonly options: RequestHeaderOptions) {
-    const lower = (xs: string[] | undefined, d: string[]) => (xs?.length ? xs : d).map((x) => x.toLowerCase())
+    const lower = (xs: string[] | undefined, d: string[]) =>
+      (xs?.length ? xs : d).map((x) => x.toLowerCase())
     this.usernameHeaders = lower(options.usernameHeaders, ['x-remote-user'])
     this.uidHeaders = lower(options.uidHeaders, ['x-remote-uid'])
     this.groupHeaders = lower(options.groupHeaders, ['x-remote-group'])
@@ -115,7 +140,9 @@ export class RequestHeaderAuthenticator implements Authenticator {
     const auth = tlsClientAuth(req)
     const proxy = verified(auth, this.options.issuerDNs) ? subjectOf(auth!).cn : ''
     if (!proxy || !this.options.allowedNames.includes(proxy)) {
-      console.warn(`Unable to authenticate the request: ${this.usernameHeaders[0]} sent by a client that is not a trusted front proxy`)
+      console.warn(
+        `Unable to authenticate the request: ${this.usernameHeaders[0]} sent by a client that is not a trusted front proxy`,
+      )
       return undefined
     }
     return this.fromHeaders(req)
@@ -125,7 +152,10 @@ export class RequestHeaderAuthenticator implements Authenticator {
   fromHeaders(req: Request): UserInfo | undefined {
     const username = this.usernameHeaders.map((h) => req.headers.get(h)?.trim()).find((v) => v)
     if (!username) return undefined
-    const user: UserInfo = { username, groups: this.groupHeaders.flatMap((h) => values(req.headers, h)) }
+    const user: UserInfo = {
+      username,
+      groups: this.groupHeaders.flatMap((h) => values(req.headers, h)),
+    }
     const uid = this.uidHeaders.map((h) => req.headers.get(h)?.trim()).find((v) => v)
     if (uid) user.uid = uid
     const extra: Record<string, string[]> = {}
@@ -133,8 +163,17 @@ export class RequestHeaderAuthenticator implements Authenticator {
       const prefix = this.extraPrefixes.find((p) => name.toLowerCase().startsWith(p))
       if (!prefix) continue
       let key = name.toLowerCase().slice(prefix.length)
-      try { key = decodeURIComponent(key) } catch { /* keep as sent */ }
-      ;(extra[key] ??= []).push(...value.split(',').map((s) => s.trim()).filter(Boolean))
+      try {
+        key = decodeURIComponent(key)
+      } catch {
+        /* keep as sent */
+      }
+      ;(extra[key] ??= []).push(
+        ...value
+          .split(',')
+          .map((s) => s.trim())
+          .filter(Boolean),
+      )
     }
     if (Object.keys(extra).length) user.extra = extra
     return user

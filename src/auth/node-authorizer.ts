@@ -17,7 +17,8 @@ const deny = (reason: string): AuthorizationResult => ({ decision: 'NoOpinion', 
 
 /** nodeidentifier: the node name of a system:node:<name> user in system:nodes, '' for one without a name. */
 export function nodeIdentity(user: UserInfo): string | undefined {
-  if (!user.username.startsWith(NODE_PREFIX) || !user.groups.includes('system:nodes')) return undefined
+  if (!user.username.startsWith(NODE_PREFIX) || !user.groups.includes('system:nodes'))
+    return undefined
   return user.username.slice(NODE_PREFIX.length)
 }
 
@@ -26,11 +27,20 @@ type Obj = Record<string, any>
 
 /** Names a pod refers to, as podutil.VisitPodSecretNames/VisitPodConfigmapNames and the graph populator see them. */
 export function podReferences(pod: KubeObject): Record<Kind, Set<string>> {
-  const refs: Record<Kind, Set<string>> = { secret: new Set(), configmap: new Set(), pvc: new Set(), serviceaccount: new Set() }
+  const refs: Record<Kind, Set<string>> = {
+    secret: new Set(),
+    configmap: new Set(),
+    pvc: new Set(),
+    serviceaccount: new Set(),
+  }
   const spec = (pod.spec ?? {}) as Obj
   refs.serviceaccount.add(spec.serviceAccountName || 'default')
   for (const s of spec.imagePullSecrets ?? []) if (s?.name) refs.secret.add(s.name)
-  for (const c of [...(spec.containers ?? []), ...(spec.initContainers ?? []), ...(spec.ephemeralContainers ?? [])]) {
+  for (const c of [
+    ...(spec.containers ?? []),
+    ...(spec.initContainers ?? []),
+    ...(spec.ephemeralContainers ?? []),
+  ]) {
     for (const e of c?.env ?? []) {
       if (e?.valueFrom?.secretKeyRef?.name) refs.secret.add(e.valueFrom.secretKeyRef.name)
       if (e?.valueFrom?.configMapKeyRef?.name) refs.configmap.add(e.valueFrom.configMapKeyRef.name)
@@ -47,7 +57,8 @@ export function podReferences(pod: KubeObject): Record<Kind, Set<string>> {
       if (src?.secret?.name) refs.secret.add(src.secret.name)
       if (src?.configMap?.name) refs.configmap.add(src.configMap.name)
     }
-    for (const k of ['cephfs', 'cinder', 'flexVolume', 'iscsi', 'rbd', 'scaleIO', 'storageos']) if (v?.[k]?.secretRef?.name) refs.secret.add(v[k].secretRef.name)
+    for (const k of ['cephfs', 'cinder', 'flexVolume', 'iscsi', 'rbd', 'scaleIO', 'storageos'])
+      if (v?.[k]?.secretRef?.name) refs.secret.add(v[k].secretRef.name)
     if (v?.azureFile?.secretName) refs.secret.add(v.azureFile.secretName)
     if (v?.csi?.nodePublishSecretRef?.name) refs.secret.add(v.csi.nodePublishSecretRef.name)
     if (v?.persistentVolumeClaim?.claimName) refs.pvc.add(v.persistentVolumeClaim.claimName)
@@ -63,8 +74,14 @@ export class NodeAuthorizer {
     return {
       authorize: (a) => this.authorize(a, store),
       rulesFor: async (user): Promise<RulesResult> => {
-        if (nodeIdentity(user) === undefined) return { resourceRules: [], nonResourceRules: [], incomplete: false }
-        return { resourceRules: [], nonResourceRules: [], incomplete: true, evaluationError: 'node authorizer does not support user rule resolution' }
+        if (nodeIdentity(user) === undefined)
+          return { resourceRules: [], nonResourceRules: [], incomplete: false }
+        return {
+          resourceRules: [],
+          nonResourceRules: [],
+          incomplete: true,
+          evaluationError: 'node authorizer does not support user rule resolution',
+        }
       },
     }
   }
@@ -76,16 +93,29 @@ export class NodeAuthorizer {
     if (a.isResourceRequest) {
       const gr = `${a.apiGroup}/${a.resource}`
       switch (gr) {
-        case '/secrets': return this.readNamespaced(node, 'secret', a, store)
-        case '/configmaps': return this.readNamespaced(node, 'configmap', a, store)
+        case '/secrets':
+          return this.readNamespaced(node, 'secret', a, store)
+        case '/configmaps':
+          return this.readNamespaced(node, 'configmap', a, store)
         case '/persistentvolumeclaims':
           if (a.subresource === 'status') return this.statusUpdate(node, a, store)
           return this.get(node, a, () => this.related(node, 'pvc', a.namespace, a.name, store))
-        case '/persistentvolumes': return this.get(node, a, () => this.volumeRelated(node, a.name, store))
+        case '/persistentvolumes':
+          return this.get(node, a, () => this.volumeRelated(node, a.name, store))
         case 'storage.k8s.io/volumeattachments':
-          return this.get(node, a, async () => ((await readObject(store, `/registry/volumeattachments/${a.name}`))?.spec as Obj | undefined)?.nodeName === node)
-        case '/serviceaccounts': return this.createToken(node, a, store)
-        case 'coordination.k8s.io/leases': return this.ownObject(node, a, 'a node lease', 'node lease', 'kube-node-lease')
+          return this.get(
+            node,
+            a,
+            async () =>
+              (
+                (await readObject(store, `/registry/volumeattachments/${a.name}`))?.spec as
+                  Obj | undefined
+              )?.nodeName === node,
+          )
+        case '/serviceaccounts':
+          return this.createToken(node, a, store)
+        case 'coordination.k8s.io/leases':
+          return this.ownObject(node, a, 'a node lease', 'node lease', 'kube-node-lease')
         case 'storage.k8s.io/csinodes':
           if (a.subresource) return deny('cannot authorize CSINode subresources')
           return this.ownObject(node, a, 'a CSINode', 'CSINode')
@@ -98,38 +128,71 @@ export class NodeAuthorizer {
     return ok ? ALLOW : deny(`no relationship found between node '${node}' and this object`)
   }
 
-  private async readNamespaced(node: string, kind: Kind, a: Attributes, store: Store): Promise<AuthorizationResult> {
-    if (!['get', 'list', 'watch'].includes(a.verb)) return deny('can only read resources of this type')
+  private async readNamespaced(
+    node: string,
+    kind: Kind,
+    a: Attributes,
+    store: Store,
+  ): Promise<AuthorizationResult> {
+    if (!['get', 'list', 'watch'].includes(a.verb))
+      return deny('can only read resources of this type')
     if (a.subresource) return deny('cannot read subresource')
     if (!a.namespace) return deny('can only read namespaced object of this type')
     if (!a.name) return deny('No Object name found')
     return this.relationship(node, await this.related(node, kind, a.namespace, a.name, store))
   }
 
-  private async get(node: string, a: Attributes, related: () => Promise<boolean>): Promise<AuthorizationResult> {
+  private async get(
+    node: string,
+    a: Attributes,
+    related: () => Promise<boolean>,
+  ): Promise<AuthorizationResult> {
     if (a.verb !== 'get') return deny('can only get individual resources of this type')
     if (a.subresource) return deny('cannot get subresource')
     if (!a.name) return deny('No Object name found')
     return this.relationship(node, await related())
   }
 
-  private async statusUpdate(node: string, a: Attributes, store: Store): Promise<AuthorizationResult> {
-    if (a.verb !== 'update' && a.verb !== 'patch') return deny('can only get/update/patch this type')
+  private async statusUpdate(
+    node: string,
+    a: Attributes,
+    store: Store,
+  ): Promise<AuthorizationResult> {
+    if (a.verb !== 'update' && a.verb !== 'patch')
+      return deny('can only get/update/patch this type')
     if (!a.name) return deny('No Object name found')
     return this.relationship(node, await this.related(node, 'pvc', a.namespace, a.name, store))
   }
 
-  private async createToken(node: string, a: Attributes, store: Store): Promise<AuthorizationResult> {
-    if (a.verb !== 'create' || !a.name) return deny('can only create tokens for individual service accounts')
-    if (a.subresource !== 'token') return deny('can only create token subresource of serviceaccount')
-    return this.relationship(node, await this.related(node, 'serviceaccount', a.namespace, a.name, store))
+  private async createToken(
+    node: string,
+    a: Attributes,
+    store: Store,
+  ): Promise<AuthorizationResult> {
+    if (a.verb !== 'create' || !a.name)
+      return deny('can only create tokens for individual service accounts')
+    if (a.subresource !== 'token')
+      return deny('can only create token subresource of serviceaccount')
+    return this.relationship(
+      node,
+      await this.related(node, 'serviceaccount', a.namespace, a.name, store),
+    )
   }
 
   /** Leases in kube-node-lease and CSINodes: only the node's own (create is left to NodeRestriction admission). */
-  private ownObject(node: string, a: Attributes, what: string, short: string, namespace?: string): AuthorizationResult {
-    if (!['get', 'create', 'update', 'patch', 'delete'].includes(a.verb)) return deny(`can only get, create, update, patch, or delete ${what}`)
-    if (namespace !== undefined && a.namespace !== namespace) return deny(`can only access leases in the "${namespace}" system namespace`)
-    if (a.verb !== 'create' && a.name !== node) return deny(`can only access ${short} with the same name as the requesting node`)
+  private ownObject(
+    node: string,
+    a: Attributes,
+    what: string,
+    short: string,
+    namespace?: string,
+  ): AuthorizationResult {
+    if (!['get', 'create', 'update', 'patch', 'delete'].includes(a.verb))
+      return deny(`can only get, create, update, patch, or delete ${what}`)
+    if (namespace !== undefined && a.namespace !== namespace)
+      return deny(`can only access leases in the "${namespace}" system namespace`)
+    if (a.verb !== 'create' && a.name !== node)
+      return deny(`can only access ${short} with the same name as the requesting node`)
     return ALLOW
   }
 
@@ -143,9 +206,17 @@ export class NodeAuthorizer {
     return pods
   }
 
-  private async related(node: string, kind: Kind, namespace: string, name: string, store: Store): Promise<boolean> {
+  private async related(
+    node: string,
+    kind: Kind,
+    namespace: string,
+    name: string,
+    store: Store,
+  ): Promise<boolean> {
     if (!namespace || !name) return false
-    return (await this.podsOnNode(node, namespace, store)).some((pod) => podReferences(pod)[kind].has(name))
+    return (await this.podsOnNode(node, namespace, store)).some((pod) =>
+      podReferences(pod)[kind].has(name),
+    )
   }
 
   /** A PersistentVolume is the node's when the claim bound to it is used by a pod on the node. */
@@ -153,7 +224,10 @@ export class NodeAuthorizer {
     const pv = await readObject(store, `/registry/persistentvolumes/${name}`)
     const claim = (pv?.spec as Obj | undefined)?.claimRef
     if (!claim?.namespace || !claim?.name) return false
-    const pvc = await readObject(store, `/registry/persistentvolumeclaims/${claim.namespace}/${claim.name}`)
+    const pvc = await readObject(
+      store,
+      `/registry/persistentvolumeclaims/${claim.namespace}/${claim.name}`,
+    )
     if ((pvc?.spec as Obj | undefined)?.volumeName !== name) return false
     return this.related(node, 'pvc', claim.namespace, claim.name, store)
   }

@@ -10,7 +10,12 @@ import { parseTokenFile } from '../server/filters/authentication'
 import type { Store } from '../storage/store'
 import { alwaysAllow, alwaysDeny, privilegedGroups, union, type Authorizer } from './authorizer'
 import { bootstrapTokens } from './bootstrap-token'
-import { CloudflareClientCertAuthenticator, RequestHeaderAuthenticator, type ClientCertOptions, type RequestHeaderOptions } from './client-cert'
+import {
+  CloudflareClientCertAuthenticator,
+  RequestHeaderAuthenticator,
+  type ClientCertOptions,
+  type RequestHeaderOptions,
+} from './client-cert'
 import type { AuthContext } from './context'
 import { RBACAuthorizer, type RBACOptions } from './rbac/authorizer'
 import { withEscalationPrevention } from './rbac/escalation'
@@ -20,7 +25,12 @@ import { loadSigningKey } from './serviceaccount/keys'
 import { withServiceAccountTokenFill } from './serviceaccount/legacy-tokens'
 import { tokenRequestSubresource } from './serviceaccount/token-request'
 import { DEFAULT_ISSUER, ServiceAccountTokens } from './serviceaccount/tokens'
-import { authenticateToken, bearerAuthenticator, staticTokens, type TokenAuthenticator } from './token'
+import {
+  authenticateToken,
+  bearerAuthenticator,
+  staticTokens,
+  type TokenAuthenticator,
+} from './token'
 import { OIDCAuthenticator, type OIDCOptions } from './oidc'
 import { WebhookTokenAuthenticator, type WebhookTokenOptions } from './webhook-token'
 import { WebhookAuthorizer, type WebhookAuthorizerOptions } from './webhook-authorizer'
@@ -72,7 +82,10 @@ function seconds(env: EnvLike, name: string): number | undefined {
 }
 function list(env: EnvLike, name: string): string[] | undefined {
   const v = str(env, name)
-  return v?.split(',').map((s) => s.trim()).filter(Boolean)
+  return v
+    ?.split(',')
+    .map((s) => s.trim())
+    .filter(Boolean)
 }
 
 /**
@@ -91,25 +104,44 @@ function list(env: EnvLike, name: string): string[] | undefined {
 export function authOptionsFromEnv(env: EnvLike): AuthOptions {
   const modes = list(env, 'AUTHORIZATION_MODE') ?? DEFAULT_MODES
   for (const m of modes) {
-    if (!MODES.includes(m as AuthorizationMode)) throw new Error(`AUTHORIZATION_MODE: unsupported authorization mode "${m}" (supported: ${MODES.join(', ')})`)
+    if (!MODES.includes(m as AuthorizationMode))
+      throw new Error(
+        `AUTHORIZATION_MODE: unsupported authorization mode "${m}" (supported: ${MODES.join(', ')})`,
+      )
   }
-  if (modes.includes('Webhook') && !str(env, 'AUTHORIZATION_WEBHOOK_URL')) throw new Error('AUTHORIZATION_MODE: Webhook needs AUTHORIZATION_WEBHOOK_URL')
+  if (modes.includes('Webhook') && !str(env, 'AUTHORIZATION_WEBHOOK_URL'))
+    throw new Error('AUTHORIZATION_MODE: Webhook needs AUTHORIZATION_WEBHOOK_URL')
   const maxExp = str(env, 'SERVICE_ACCOUNT_MAX_TOKEN_EXPIRATION')
   const issuerURL = str(env, 'OIDC_ISSUER_URL')
   const clientID = str(env, 'OIDC_CLIENT_ID')
-  const oidc: OIDCOptions | undefined = issuerURL && clientID ? {
-    issuerURL, clientID,
-    usernameClaim: str(env, 'OIDC_USERNAME_CLAIM'),
-    usernamePrefix: typeof env.OIDC_USERNAME_PREFIX === 'string' ? env.OIDC_USERNAME_PREFIX : undefined,
-    groupsClaim: str(env, 'OIDC_GROUPS_CLAIM'),
-    groupsPrefix: typeof env.OIDC_GROUPS_PREFIX === 'string' ? env.OIDC_GROUPS_PREFIX : undefined,
-    requiredClaims: Object.fromEntries((list(env, 'OIDC_REQUIRED_CLAIM') ?? []).map((kv) => [kv.slice(0, kv.indexOf('=')), kv.slice(kv.indexOf('=') + 1)])),
-    signingAlgs: list(env, 'OIDC_SIGNING_ALGS'),
-  } : undefined
+  const oidc: OIDCOptions | undefined =
+    issuerURL && clientID
+      ? {
+          issuerURL,
+          clientID,
+          usernameClaim: str(env, 'OIDC_USERNAME_CLAIM'),
+          usernamePrefix:
+            typeof env.OIDC_USERNAME_PREFIX === 'string' ? env.OIDC_USERNAME_PREFIX : undefined,
+          groupsClaim: str(env, 'OIDC_GROUPS_CLAIM'),
+          groupsPrefix:
+            typeof env.OIDC_GROUPS_PREFIX === 'string' ? env.OIDC_GROUPS_PREFIX : undefined,
+          requiredClaims: Object.fromEntries(
+            (list(env, 'OIDC_REQUIRED_CLAIM') ?? []).map((kv) => [
+              kv.slice(0, kv.indexOf('=')),
+              kv.slice(kv.indexOf('=') + 1),
+            ]),
+          ),
+          signingAlgs: list(env, 'OIDC_SIGNING_ALGS'),
+        }
+      : undefined
   const webhookURL = str(env, 'AUTHENTICATION_TOKEN_WEBHOOK_URL')
   const webhookTTL = str(env, 'AUTHENTICATION_TOKEN_WEBHOOK_CACHE_TTL')
   // Distinguished names contain commas: lists of them are separated by semicolons.
-  const dns = (name: string) => str(env, name)?.split(';').map((s) => s.trim()).filter(Boolean)
+  const dns = (name: string) =>
+    str(env, name)
+      ?.split(';')
+      .map((s) => s.trim())
+      .filter(Boolean)
   return {
     tokenAuthFile: str(env, 'TOKEN_AUTH_FILE'),
     authorizationModes: modes as AuthorizationMode[],
@@ -122,15 +154,26 @@ export function authOptionsFromEnv(env: EnvLike): AuthOptions {
     // The ca.crt of legacy token Secrets is the cluster CA, as kube-root-ca.crt publishes it.
     rootCA: str(env, 'SERVICE_ACCOUNT_ROOT_CA') ?? str(env, 'CLUSTER_CA_CERT'),
     bootstrapTokens: str(env, 'ENABLE_BOOTSTRAP_TOKEN_AUTH') !== 'false',
-    webhookAuthorizer: str(env, 'AUTHORIZATION_WEBHOOK_URL') ? {
-      url: str(env, 'AUTHORIZATION_WEBHOOK_URL')!, bearerToken: str(env, 'AUTHORIZATION_WEBHOOK_TOKEN'),
-      authorizedTTLms: seconds(env, 'AUTHORIZATION_WEBHOOK_CACHE_AUTHORIZED_TTL'), unauthorizedTTLms: seconds(env, 'AUTHORIZATION_WEBHOOK_CACHE_UNAUTHORIZED_TTL'),
-    } : undefined,
+    webhookAuthorizer: str(env, 'AUTHORIZATION_WEBHOOK_URL')
+      ? {
+          url: str(env, 'AUTHORIZATION_WEBHOOK_URL')!,
+          bearerToken: str(env, 'AUTHORIZATION_WEBHOOK_TOKEN'),
+          authorizedTTLms: seconds(env, 'AUTHORIZATION_WEBHOOK_CACHE_AUTHORIZED_TTL'),
+          unauthorizedTTLms: seconds(env, 'AUTHORIZATION_WEBHOOK_CACHE_UNAUTHORIZED_TTL'),
+        }
+      : undefined,
     oidc,
-    webhookToken: webhookURL ? {
-      url: webhookURL, bearerToken: str(env, 'AUTHENTICATION_TOKEN_WEBHOOK_TOKEN'), cacheTTLms: webhookTTL ? Number(webhookTTL) * 1000 : undefined,
-    } : undefined,
-    clientCertificates: str(env, 'CLIENT_CERT_AUTH') === 'cloudflare' ? { issuerDNs: dns('CLIENT_CERT_ISSUER_DNS') } : undefined,
+    webhookToken: webhookURL
+      ? {
+          url: webhookURL,
+          bearerToken: str(env, 'AUTHENTICATION_TOKEN_WEBHOOK_TOKEN'),
+          cacheTTLms: webhookTTL ? Number(webhookTTL) * 1000 : undefined,
+        }
+      : undefined,
+    clientCertificates:
+      str(env, 'CLIENT_CERT_AUTH') === 'cloudflare'
+        ? { issuerDNs: dns('CLIENT_CERT_ISSUER_DNS') }
+        : undefined,
     requestHeader: {
       allowedNames: list(env, 'REQUESTHEADER_ALLOWED_NAMES') ?? [],
       issuerDNs: dns('REQUESTHEADER_ISSUER_DNS'),
@@ -161,9 +204,13 @@ export class ServerAuth {
     if (options.oidc) this.oidc = new OIDCAuthenticator(options.oidc)
     if (options.webhookToken) this.webhook = new WebhookTokenAuthenticator(options.webhookToken)
     // Always in the chain: with no allowed proxy names, X-Remote-User from anyone is refused with 401.
-    this.requestHeader = new RequestHeaderAuthenticator(options.requestHeader ?? { allowedNames: [] })
-    if (options.clientCertificates) this.clientCert = new CloudflareClientCertAuthenticator(options.clientCertificates)
-    if (options.webhookAuthorizer) this.webhookAuthz = new WebhookAuthorizer(options.webhookAuthorizer)
+    this.requestHeader = new RequestHeaderAuthenticator(
+      options.requestHeader ?? { allowedNames: [] },
+    )
+    if (options.clientCertificates)
+      this.clientCert = new CloudflareClientCertAuthenticator(options.clientCertificates)
+    if (options.webhookAuthorizer)
+      this.webhookAuthz = new WebhookAuthorizer(options.webhookAuthorizer)
   }
 
   get authorizationModes(): AuthorizationMode[] {
@@ -171,7 +218,9 @@ export class ServerAuth {
   }
 
   get issuers(): string[] {
-    return this.options.serviceAccountIssuers?.length ? this.options.serviceAccountIssuers : [DEFAULT_ISSUER]
+    return this.options.serviceAccountIssuers?.length
+      ? this.options.serviceAccountIssuers
+      : [DEFAULT_ISSUER]
   }
 
   get apiAudiences(): string[] {
@@ -187,7 +236,9 @@ export class ServerAuth {
         try {
           key = await loadSigningKey(o.serviceAccountSigningKey)
         } catch (e) {
-          console.error(`SERVICE_ACCOUNT_SIGNING_KEY: ${(e as Error).message}; service account tokens are disabled`)
+          console.error(
+            `SERVICE_ACCOUNT_SIGNING_KEY: ${(e as Error).message}; service account tokens are disabled`,
+          )
         }
       }
       let extraPublicKeys: JWK[] | undefined
@@ -200,8 +251,12 @@ export class ServerAuth {
         }
       }
       return new ServiceAccountTokens({
-        key, extraPublicKeys, issuers: this.issuers, apiAudiences: this.apiAudiences,
-        maxExpirationSeconds: o.serviceAccountMaxTokenExpirationSeconds, jwksUri: o.serviceAccountJwksUri,
+        key,
+        extraPublicKeys,
+        issuers: this.issuers,
+        apiAudiences: this.apiAudiences,
+        maxExpirationSeconds: o.serviceAccountMaxTokenExpirationSeconds,
+        jwksUri: o.serviceAccountJwksUri,
       })
     })()
     return this.tokens
@@ -211,7 +266,10 @@ export class ServerAuth {
   tokenAuthenticators(store: Store): TokenAuthenticator[] {
     const chain: TokenAuthenticator[] = []
     if (this.staticTokens.size) chain.push(staticTokens(this.staticTokens))
-    chain.push({ authenticateToken: async (token, audiences) => (await this.serviceAccountTokens()).authenticate(token, audiences, store) })
+    chain.push({
+      authenticateToken: async (token, audiences) =>
+        (await this.serviceAccountTokens()).authenticate(token, audiences, store),
+    })
     if (this.options.bootstrapTokens !== false) chain.push(bootstrapTokens(() => store))
     if (this.oidc) chain.push(this.oidc)
     if (this.webhook) chain.push(this.webhook)
@@ -230,19 +288,25 @@ export class ServerAuth {
   authorizer(store: Store): Authorizer {
     const modes = this.authorizationModes.map((m): Authorizer => {
       switch (m) {
-        case 'AlwaysAllow': return alwaysAllow
-        case 'AlwaysDeny': return alwaysDeny
-        case 'Node': return this.node.forStore(store)
+        case 'AlwaysAllow':
+          return alwaysAllow
+        case 'AlwaysDeny':
+          return alwaysDeny
+        case 'Node':
+          return this.node.forStore(store)
         case 'Webhook':
-          if (!this.webhookAuthz) throw new Error('the Webhook authorization mode needs a webhook URL')
+          if (!this.webhookAuthz)
+            throw new Error('the Webhook authorization mode needs a webhook URL')
           return this.webhookAuthz
-        default: return this.rbac.forStore(store)
+        default:
+          return this.rbac.forStore(store)
       }
     })
     const chain = union(privilegedGroups('system:masters'), ...modes)
     return {
       authorize: (a) => {
-        if (a.isResourceRequest && a.apiGroup === RBAC_GROUP && WRITE_VERBS.has(a.verb)) this.rbac.noteWrite()
+        if (a.isResourceRequest && a.apiGroup === RBAC_GROUP && WRITE_VERBS.has(a.verb))
+          this.rbac.noteWrite()
         return chain.authorize(a)
       },
       rulesFor: chain.rulesFor,
@@ -271,7 +335,11 @@ export class ServerAuth {
 export function installAuthResources(registry: Registry): void {
   for (const t of reviewResourceTypes) registry.add(t)
   const sa = registry.lookup('', 'v1', 'serviceaccounts')
-  if (sa) registry.add({ ...sa, createSubresources: { ...sa.createSubresources, token: tokenRequestSubresource } })
+  if (sa)
+    registry.add({
+      ...sa,
+      createSubresources: { ...sa.createSubresources, token: tokenRequestSubresource },
+    })
   const secrets = registry.lookup('', 'v1', 'secrets')
   if (secrets) registry.add({ ...secrets, strategy: withServiceAccountTokenFill(secrets.strategy) })
   for (const resource of ['roles', 'clusterroles', 'rolebindings', 'clusterrolebindings']) {

@@ -21,10 +21,17 @@ export class TokenRejected extends Error {
   override name = 'TokenRejected'
 }
 
-export interface TokenChainResult { result?: TokenResult; errors: string[] }
+export interface TokenChainResult {
+  result?: TokenResult
+  errors: string[]
+}
 
 /** The union token authenticator: the first that accepts the token wins; failures are collected for TokenReview. */
-export async function authenticateToken(chain: TokenAuthenticator[], token: string, audiences: string[]): Promise<TokenChainResult> {
+export async function authenticateToken(
+  chain: TokenAuthenticator[],
+  token: string,
+  audiences: string[],
+): Promise<TokenChainResult> {
   const errors: string[] = []
   for (const a of chain) {
     try {
@@ -38,13 +45,17 @@ export async function authenticateToken(chain: TokenAuthenticator[], token: stri
 }
 
 /** The Authenticator for Authorization: Bearer headers over a token chain; rejections are logged, never the token. */
-export function bearerAuthenticator(chain: TokenAuthenticator[], audiences: () => string[]): Authenticator {
+export function bearerAuthenticator(
+  chain: TokenAuthenticator[],
+  audiences: () => string[],
+): Authenticator {
   return {
     async authenticate(req) {
       const token = bearerToken(req)
       if (!token) return undefined
       const { result, errors } = await authenticateToken(chain, token, audiences())
-      if (!result && errors.length) console.warn(`Unable to authenticate the request: ${errors.join('; ')}`)
+      if (!result && errors.length)
+        console.warn(`Unable to authenticate the request: ${errors.join('; ')}`)
       return result?.user
     },
   }

@@ -15,7 +15,10 @@ export interface WebhookAuthorizerOptions {
 }
 
 /** The SubjectAccessReview spec a webhook receives for a request's attributes. */
-export function subjectAccessReviewSpec(a: Attributes, version: 'v1' | 'v1beta1' = 'v1'): Record<string, unknown> {
+export function subjectAccessReviewSpec(
+  a: Attributes,
+  version: 'v1' | 'v1beta1' = 'v1',
+): Record<string, unknown> {
   const spec: Record<string, unknown> = {}
   if (a.isResourceRequest) {
     const r: Record<string, string> = {}
@@ -37,7 +40,12 @@ export function subjectAccessReviewSpec(a: Attributes, version: 'v1' | 'v1beta1'
   return spec
 }
 
-interface SARStatus { allowed?: boolean; denied?: boolean; reason?: string; evaluationError?: string }
+interface SARStatus {
+  allowed?: boolean
+  denied?: boolean
+  reason?: string
+  evaluationError?: string
+}
 
 export class WebhookAuthorizer implements Authorizer {
   private cache = new Map<string, { result: AuthorizationResult; until: number }>()
@@ -52,25 +60,41 @@ export class WebhookAuthorizer implements Authorizer {
     const hit = this.cache.get(key)
     if (hit && hit.until > now) return hit.result
 
-    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' }
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: 'application/json',
+    }
     if (this.options.bearerToken) headers.authorization = `Bearer ${this.options.bearerToken}`
     let status: SARStatus
     try {
       const res = await (this.options.fetch ?? fetch)(this.options.url, {
-        method: 'POST', headers, signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
-        body: JSON.stringify({ apiVersion: `authorization.k8s.io/${version}`, kind: 'SubjectAccessReview', spec }),
+        method: 'POST',
+        headers,
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+        body: JSON.stringify({
+          apiVersion: `authorization.k8s.io/${version}`,
+          kind: 'SubjectAccessReview',
+          spec,
+        }),
       })
       if (!res.ok) throw new Error(`the webhook answered ${res.status}`)
       status = ((await res.json()) as { status?: SARStatus }).status ?? {}
     } catch (e) {
-      return { decision: 'NoOpinion', reason: '', error: `error contacting the authorization webhook: ${(e as Error).message}` }
+      return {
+        decision: 'NoOpinion',
+        reason: '',
+        error: `error contacting the authorization webhook: ${(e as Error).message}`,
+      }
     }
     const result: AuthorizationResult = {
       decision: status.allowed ? 'Allow' : status.denied ? 'Deny' : 'NoOpinion',
       reason: status.reason ?? '',
     }
     if (status.evaluationError) result.error = status.evaluationError
-    const ttl = result.decision === 'Allow' ? (this.options.authorizedTTLms ?? 300_000) : (this.options.unauthorizedTTLms ?? 30_000)
+    const ttl =
+      result.decision === 'Allow'
+        ? (this.options.authorizedTTLms ?? 300_000)
+        : (this.options.unauthorizedTTLms ?? 30_000)
     this.cache.set(key, { result, until: now + ttl })
     if (this.cache.size > 10_000) this.cache.delete(this.cache.keys().next().value!)
     return result

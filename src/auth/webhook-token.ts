@@ -32,13 +32,23 @@ export class WebhookTokenAuthenticator implements TokenAuthenticator {
     const hit = this.cache.get(key)
     if (hit && hit.until > now) return hit.result
 
-    const headers: Record<string, string> = { 'content-type': 'application/json', accept: 'application/json' }
+    const headers: Record<string, string> = {
+      'content-type': 'application/json',
+      accept: 'application/json',
+    }
     if (this.options.bearerToken) headers.authorization = `Bearer ${this.options.bearerToken}`
-    const review = { apiVersion: `authentication.k8s.io/${this.options.version ?? 'v1'}`, kind: 'TokenReview', spec: { token, audiences } }
+    const review = {
+      apiVersion: `authentication.k8s.io/${this.options.version ?? 'v1'}`,
+      kind: 'TokenReview',
+      spec: { token, audiences },
+    }
     let status: TokenReviewStatus
     try {
       const res = await (this.options.fetch ?? fetch)(this.options.url, {
-        method: 'POST', headers, body: JSON.stringify(review), signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
+        method: 'POST',
+        headers,
+        body: JSON.stringify(review),
+        signal: AbortSignal.timeout(this.options.timeoutMs ?? 10_000),
       })
       if (!res.ok) throw new Error(`the webhook answered ${res.status}`)
       status = ((await res.json()) as { status?: TokenReviewStatus }).status ?? {}

@@ -10,8 +10,16 @@ import type { Store } from '../storage/store'
 
 export const SYSTEM_NAMESPACES = ['default', 'kube-system', 'kube-public', 'kube-node-lease']
 
-async function ensure(rs: RegistryStore, namespace: string | undefined, obj: KubeObject): Promise<void> {
-  const ctx: RequestContext = { dryRun: false, warnings: [], user: { username: 'system:apiserver', groups: ['system:masters'] } }
+async function ensure(
+  rs: RegistryStore,
+  namespace: string | undefined,
+  obj: KubeObject,
+): Promise<void> {
+  const ctx: RequestContext = {
+    dryRun: false,
+    warnings: [],
+    user: { username: 'system:apiserver', groups: ['system:masters'] },
+  }
   try {
     await rs.create(namespace, obj, ctx)
   } catch (e) {
@@ -23,7 +31,12 @@ async function ensure(rs: RegistryStore, namespace: string | undefined, obj: Kub
  * `endpoints: false` leaves the `kubernetes` Endpoints and EndpointSlice to an endpoint reconciler (Node
  * mode's, src/node/endpoints.ts), as kube-apiserver's bootstrap controller does.
  */
-export async function bootstrapCluster(registry: Registry, store: Store, servicePort = 443, endpoints = true): Promise<void> {
+export async function bootstrapCluster(
+  registry: Registry,
+  store: Store,
+  servicePort = 443,
+  endpoints = true,
+): Promise<void> {
   const lookup = (group: string, version: string, resource: string) => {
     const t = registry.lookup(group, version, resource)
     if (!t) throw new Error(`bootstrap: ${resource} is not served`)
@@ -33,19 +46,44 @@ export async function bootstrapCluster(registry: Registry, store: Store, service
   // The RBAC post-start hook: default roles and bindings, reconciled on every start as kube-apiserver does.
   await ensureBootstrapPolicy(store)
   // Fast path for every later start: the last object bootstrap writes is there.
-  const { kv } = await store.get(endpoints ? '/registry/services/endpoints/default/kubernetes' : '/registry/services/specs/default/kubernetes')
+  const { kv } = await store.get(
+    endpoints
+      ? '/registry/services/endpoints/default/kubernetes'
+      : '/registry/services/specs/default/kubernetes',
+  )
   if (kv) return
-  for (const name of SYSTEM_NAMESPACES) await ensure(namespaces, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } })
+  for (const name of SYSTEM_NAMESPACES)
+    await ensure(namespaces, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } })
   const services = new RegistryStore(lookup('', 'v1', 'services'), store)
   await ensure(services, 'default', {
-    apiVersion: 'v1', kind: 'Service',
-    metadata: { name: 'kubernetes', namespace: 'default', labels: { component: 'apiserver', provider: 'kubernetes' } },
-    spec: { type: 'ClusterIP', clusterIP: kubernetesServiceIP(), sessionAffinity: 'None', ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: servicePort }] },
+    apiVersion: 'v1',
+    kind: 'Service',
+    metadata: {
+      name: 'kubernetes',
+      namespace: 'default',
+      labels: { component: 'apiserver', provider: 'kubernetes' },
+    },
+    spec: {
+      type: 'ClusterIP',
+      clusterIP: kubernetesServiceIP(),
+      sessionAffinity: 'None',
+      ports: [{ name: 'https', port: 443, protocol: 'TCP', targetPort: servicePort }],
+    },
   })
   if (!endpoints) return
   await ensure(new RegistryStore(lookup('', 'v1', 'endpoints'), store), 'default', {
-    apiVersion: 'v1', kind: 'Endpoints',
-    metadata: { name: 'kubernetes', namespace: 'default', labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' } },
-    subsets: [{ addresses: [{ ip: '127.0.0.1' }], ports: [{ name: 'https', port: servicePort, protocol: 'TCP' }] }],
+    apiVersion: 'v1',
+    kind: 'Endpoints',
+    metadata: {
+      name: 'kubernetes',
+      namespace: 'default',
+      labels: { 'endpointslice.kubernetes.io/skip-mirror': 'true' },
+    },
+    subsets: [
+      {
+        addresses: [{ ip: '127.0.0.1' }],
+        ports: [{ name: 'https', port: servicePort, protocol: 'TCP' }],
+      },
+    ],
   })
 }

@@ -20,7 +20,10 @@ export interface ControllerContext {
 /** What a sync asks of its queue: nothing (done), or to run again after a while. */
 export type SyncResult = void | { requeueAfterMs: number }
 
-export const CONTROLLER_USER = { username: 'system:kube-controller-manager', groups: ['system:authenticated'] }
+export const CONTROLLER_USER = {
+  username: 'system:kube-controller-manager',
+  groups: ['system:authenticated'],
+}
 
 export function controllerRequest(): RequestContext {
   return { dryRun: false, warnings: [], user: CONTROLLER_USER }
@@ -35,7 +38,9 @@ export class Skip extends Error {
 
 /** Someone else got there first: the object is gone, changed its uid, or its namespace is going away. */
 export function isGoneOrSkipped(e: unknown): boolean {
-  return e instanceof Skip || isStatusErrorReason(e, 'NotFound') || isStatusErrorReason(e, 'Conflict')
+  return (
+    e instanceof Skip || isStatusErrorReason(e, 'NotFound') || isStatusErrorReason(e, 'Conflict')
+  )
 }
 
 /** metav1.Now() as it serializes: RFC 3339 with seconds. */

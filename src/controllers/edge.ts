@@ -2,7 +2,11 @@
 // and runs it from its alarm, a moment after the writes that need it (coalesced), and resyncs it on start
 // and on every compaction tick. The loops read and write the object's own tables: no outbound I/O.
 import type { Registry } from '../registry/registry'
-import { ClusterStore, type BackgroundWork, type ClusterStoreEnv } from '../storage/durable/cluster-store'
+import {
+  ClusterStore,
+  type BackgroundWork,
+  type ClusterStoreEnv,
+} from '../storage/durable/cluster-store'
 import { LocalStore } from '../storage/durable/local-store'
 import type { StoreEvent } from '../storage/store'
 import { TransformingStore, withEncryption } from '../storage/value'
@@ -26,7 +30,9 @@ export function withControllers(registry: Registry): typeof ClusterStore {
       const ca = env.CLUSTER_CA_CERT?.trim()
       let store
       try {
-        store = withEncryption(new LocalStore(this), env.ENCRYPTION_PROVIDER_CONFIG, registry, { source: 'ENCRYPTION_PROVIDER_CONFIG' })
+        store = withEncryption(new LocalStore(this), env.ENCRYPTION_PROVIDER_CONFIG, registry, {
+          source: 'ENCRYPTION_PROVIDER_CONFIG',
+        })
       } catch (e) {
         // The Worker refuses every request with the same message; the loops have nothing to do meanwhile.
         console.error(`ClusterStore control loops not started: ${(e as Error).message}`)
@@ -54,7 +60,9 @@ class DecryptingWork implements BackgroundWork {
 
   observe(event: StoreEvent): number | undefined {
     if (event.type === 'progress') return undefined
-    const needs = this.store.needsTransform(event.kv) || (event.prevKv !== undefined && this.store.needsTransform(event.prevKv))
+    const needs =
+      this.store.needsTransform(event.kv) ||
+      (event.prevKv !== undefined && this.store.needsTransform(event.prevKv))
     if (!needs && this.pending.length === 0) return this.manager.observe(event)
     this.pending.push(event)
     return COALESCE_MS
@@ -66,7 +74,9 @@ class DecryptingWork implements BackgroundWork {
       try {
         this.manager.observe(await this.store.readEvent(event))
       } catch (e) {
-        console.error(`ClusterStore control loops: cannot read a write to ${event.type === 'progress' ? '' : event.kv.key}: ${(e as Error).message}`)
+        console.error(
+          `ClusterStore control loops: cannot read a write to ${event.type === 'progress' ? '' : event.kv.key}: ${(e as Error).message}`,
+        )
       }
     }
     const next = await this.manager.run(opts)

@@ -6,7 +6,13 @@
 import { decode } from '../registry/store'
 import type { KubeObject, OwnerReference, ResourceType } from '../registry/types'
 import { isStatusErrorReason } from '../server/errors'
-import { finalizersOf, isGoneOrSkipped, Skip, type ControllerContext, type SyncResult } from './context'
+import {
+  finalizersOf,
+  isGoneOrSkipped,
+  Skip,
+  type ControllerContext,
+  type SyncResult,
+} from './context'
 
 export const FOREGROUND_FINALIZER = 'foregroundDeletion'
 export const ORPHAN_FINALIZER = 'orphan'
@@ -49,7 +55,8 @@ export class OwnerIndex {
   }
 }
 
-const deletingDependents = (obj: KubeObject) => !!obj.metadata?.deletionTimestamp && finalizersOf(obj).includes(FOREGROUND_FINALIZER)
+const deletingDependents = (obj: KubeObject) =>
+  !!obj.metadata?.deletionTimestamp && finalizersOf(obj).includes(FOREGROUND_FINALIZER)
 
 interface Loaded {
   type: ResourceType
@@ -88,7 +95,11 @@ async function classify(c: ControllerContext, item: Loaded): Promise<Owner[]> {
 }
 
 /** attemptToDeleteItem for the object at key (and processDeletingDependentsItem when it is an owner in the foreground). */
-export async function attemptToDelete(c: ControllerContext, index: OwnerIndex, key: string): Promise<SyncResult> {
+export async function attemptToDelete(
+  c: ControllerContext,
+  index: OwnerIndex,
+  key: string,
+): Promise<SyncResult> {
   const item = await load(c, key)
   if (!item) return // gone: its dependents were queued when the store said so
   const meta = item.obj.metadata ?? {}
@@ -107,7 +118,9 @@ export async function attemptToDelete(c: ControllerContext, index: OwnerIndex, k
     if (!stale.length) return
     // Drop references to owners that are gone or waiting on their dependents (else those owners wait forever).
     await mutate(c, item, (obj) => {
-      obj.metadata!.ownerReferences = (obj.metadata!.ownerReferences ?? []).filter((r) => !stale.includes(r.uid))
+      obj.metadata!.ownerReferences = (obj.metadata!.ownerReferences ?? []).filter(
+        (r) => !stale.includes(r.uid),
+      )
       if (!obj.metadata!.ownerReferences.length) delete obj.metadata!.ownerReferences
     })
     return
@@ -119,7 +132,8 @@ export async function attemptToDelete(c: ControllerContext, index: OwnerIndex, k
       const d = await load(c, dep)
       if (d && deletingDependents(d.obj)) {
         await mutate(c, item, (obj) => {
-          for (const r of obj.metadata!.ownerReferences ?? []) if (r.blockOwnerDeletion) r.blockOwnerDeletion = false
+          for (const r of obj.metadata!.ownerReferences ?? [])
+            if (r.blockOwnerDeletion) r.blockOwnerDeletion = false
         })
         break
       }
@@ -127,12 +141,20 @@ export async function attemptToDelete(c: ControllerContext, index: OwnerIndex, k
     return deleteObject(c, item, 'Foreground')
   }
   const fin = finalizersOf(item.obj)
-  const policy = fin.includes(ORPHAN_FINALIZER) ? 'Orphan' : fin.includes(FOREGROUND_FINALIZER) ? 'Foreground' : 'Background'
+  const policy = fin.includes(ORPHAN_FINALIZER)
+    ? 'Orphan'
+    : fin.includes(FOREGROUND_FINALIZER)
+      ? 'Foreground'
+      : 'Background'
   return deleteObject(c, item, policy)
 }
 
 /** processDeletingDependentsItem: done once no dependent blocks; else make sure each blocking one is on its way. */
-async function processDeletingDependents(c: ControllerContext, index: OwnerIndex, owner: Loaded): Promise<SyncResult> {
+async function processDeletingDependents(
+  c: ControllerContext,
+  index: OwnerIndex,
+  owner: Loaded,
+): Promise<SyncResult> {
   const uid = owner.obj.metadata?.uid
   let blocking = 0
   const retry: string[] = []
@@ -150,15 +172,26 @@ async function processDeletingDependents(c: ControllerContext, index: OwnerIndex
 }
 
 /** attemptToOrphanWorker: remove the owner from its dependents' ownerReferences, then the `orphan` finalizer. */
-export async function attemptToOrphan(c: ControllerContext, index: OwnerIndex, key: string): Promise<SyncResult> {
+export async function attemptToOrphan(
+  c: ControllerContext,
+  index: OwnerIndex,
+  key: string,
+): Promise<SyncResult> {
   const owner = await load(c, key)
-  if (!owner || !owner.obj.metadata?.deletionTimestamp || !finalizersOf(owner.obj).includes(ORPHAN_FINALIZER)) return
+  if (
+    !owner ||
+    !owner.obj.metadata?.deletionTimestamp ||
+    !finalizersOf(owner.obj).includes(ORPHAN_FINALIZER)
+  )
+    return
   const uid = owner.obj.metadata.uid
   for (const depKey of index.dependentsOf(uid)) {
     const dep = await load(c, depKey)
     if (!dep || !dep.obj.metadata?.ownerReferences?.some((r) => r.uid === uid)) continue
     await mutate(c, dep, (obj) => {
-      obj.metadata!.ownerReferences = (obj.metadata!.ownerReferences ?? []).filter((r) => r.uid !== uid)
+      obj.metadata!.ownerReferences = (obj.metadata!.ownerReferences ?? []).filter(
+        (r) => r.uid !== uid,
+      )
       if (!obj.metadata!.ownerReferences.length) delete obj.metadata!.ownerReferences
     })
   }
@@ -166,14 +199,23 @@ export async function attemptToOrphan(c: ControllerContext, index: OwnerIndex, k
 }
 
 /** An update of the object the loop read (same uid), retried on conflicts; gone or replaced is fine. */
-async function mutate(c: ControllerContext, item: Loaded, change: (obj: KubeObject) => void): Promise<void> {
+async function mutate(
+  c: ControllerContext,
+  item: Loaded,
+  change: (obj: KubeObject) => void,
+): Promise<void> {
   const uid = item.obj.metadata?.uid
   try {
-    await c.registryStore(item.type).update(item.namespace, item.name, (cur) => {
-      if (!cur || cur.metadata?.uid !== uid) throw new Skip()
-      change(cur)
-      return cur
-    }, c.request)
+    await c.registryStore(item.type).update(
+      item.namespace,
+      item.name,
+      (cur) => {
+        if (!cur || cur.metadata?.uid !== uid) throw new Skip()
+        change(cur)
+        return cur
+      },
+      c.request,
+    )
   } catch (e) {
     if (!isGoneOrSkipped(e)) throw e
   }
@@ -187,9 +229,20 @@ function removeFinalizer(c: ControllerContext, item: Loaded, finalizer: string):
 }
 
 /** deleteObject: a delete with the item's uid as precondition and the given propagation. */
-async function deleteObject(c: ControllerContext, item: Loaded, propagationPolicy: 'Orphan' | 'Background' | 'Foreground'): Promise<void> {
+async function deleteObject(
+  c: ControllerContext,
+  item: Loaded,
+  propagationPolicy: 'Orphan' | 'Background' | 'Foreground',
+): Promise<void> {
   try {
-    await c.registryStore(item.type).delete(item.namespace, item.name, { propagationPolicy, preconditions: { uid: item.obj.metadata?.uid } }, c.request)
+    await c
+      .registryStore(item.type)
+      .delete(
+        item.namespace,
+        item.name,
+        { propagationPolicy, preconditions: { uid: item.obj.metadata?.uid } },
+        c.request,
+      )
   } catch (e) {
     if (!isGoneOrSkipped(e) && !isStatusErrorReason(e, 'MethodNotAllowed')) throw e
   }

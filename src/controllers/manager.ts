@@ -12,7 +12,13 @@ import type { KubeObject, ResourceType } from '../registry/types'
 import type { Store, StoreEvent } from '../storage/store'
 import { CLUSTER_ROLES_PREFIX, syncClusterRoleAggregation } from './clusterrole-aggregation'
 import { controllerRequest, finalizersOf, type ControllerContext, type SyncResult } from './context'
-import { attemptToDelete, attemptToOrphan, FOREGROUND_FINALIZER, ORPHAN_FINALIZER, OwnerIndex } from './garbage-collector'
+import {
+  attemptToDelete,
+  attemptToOrphan,
+  FOREGROUND_FINALIZER,
+  ORPHAN_FINALIZER,
+  OwnerIndex,
+} from './garbage-collector'
 import { syncNamespace } from './namespace'
 import { CRD_PREFIX, parse, ResourceTable } from './resources'
 import { RESOURCE_QUOTAS_PREFIX, syncResourceQuotas } from './resourcequota'
@@ -38,12 +44,18 @@ type Work =
 
 const workId = (w: Work): string => {
   switch (w.loop) {
-    case 'namespace': return `namespace:${w.name}`
-    case 'serviceaccounts': return `serviceaccounts:${w.namespace}`
-    case 'gc': return `gc:${w.key}`
-    case 'orphan': return `orphan:${w.key}`
-    case 'aggregation': return 'aggregation'
-    case 'quota': return `quota:${w.namespace}`
+    case 'namespace':
+      return `namespace:${w.name}`
+    case 'serviceaccounts':
+      return `serviceaccounts:${w.namespace}`
+    case 'gc':
+      return `gc:${w.key}`
+    case 'orphan':
+      return `orphan:${w.key}`
+    case 'aggregation':
+      return 'aggregation'
+    case 'quota':
+      return `quota:${w.namespace}`
   }
 }
 
@@ -60,7 +72,10 @@ const IGNORED_PREFIXES = ['/registry/events/']
 const USAGE_CHANGES_ON_UPDATE = new Set(['Pod', 'Service', 'PersistentVolumeClaim'])
 
 function sameHard(a: KubeObject, b: KubeObject): boolean {
-  const hard = (o: KubeObject) => Object.entries(((o.spec as { hard?: Record<string, unknown> } | undefined)?.hard) ?? {}).sort(([x], [y]) => (x < y ? -1 : x > y ? 1 : 0))
+  const hard = (o: KubeObject) =>
+    Object.entries((o.spec as { hard?: Record<string, unknown> } | undefined)?.hard ?? {}).sort(
+      ([x], [y]) => (x < y ? -1 : x > y ? 1 : 0),
+    )
   return JSON.stringify(hard(a)) === JSON.stringify(hard(b))
 }
 
@@ -99,7 +114,8 @@ export class ControllerManager {
       log: this.log,
       registryStore: (t: ResourceType) => {
         let rs = stores.get(t.storagePrefix)
-        if (!rs || rs.type !== t) stores.set(t.storagePrefix, (rs = this.resources.registryStore(t, store)))
+        if (!rs || rs.type !== t)
+          stores.set(t.storagePrefix, (rs = this.resources.registryStore(t, store)))
         return rs
       },
     }
@@ -131,8 +147,12 @@ export class ControllerManager {
       // The previous value matters to the garbage collector where ownership was involved, and to quota where
       // a quota's hard limits or an object's usage may have changed.
       const prevValue = !deleted ? event.prevKv?.value : undefined
-      const prevNeeded = obj.metadata?.ownerReferences || obj.metadata?.deletionTimestamp || prevValue?.includes('"ownerReferences"') ||
-        key.startsWith(RESOURCE_QUOTAS_PREFIX) || USAGE_CHANGES_ON_UPDATE.has(obj.kind ?? '')
+      const prevNeeded =
+        obj.metadata?.ownerReferences ||
+        obj.metadata?.deletionTimestamp ||
+        prevValue?.includes('"ownerReferences"') ||
+        key.startsWith(RESOURCE_QUOTAS_PREFIX) ||
+        USAGE_CHANGES_ON_UPDATE.has(obj.kind ?? '')
       const prev = prevValue && prevNeeded ? parse(prevValue) : undefined
       this.handle(key, obj, prev, deleted, false)
     } catch (e) {
@@ -152,7 +172,11 @@ export class ControllerManager {
     let revision = 0
     let after: string | undefined
     for (;;) {
-      const page = await store.list('/registry/', { limit: 500, after, revision: revision || undefined })
+      const page = await store.list('/registry/', {
+        limit: 500,
+        after,
+        revision: revision || undefined,
+      })
       revision = page.revision
       for (const kv of page.kvs) {
         if (IGNORED_PREFIXES.some((p) => kv.key.startsWith(p))) continue
@@ -209,17 +233,29 @@ export class ControllerManager {
   private sync(w: Work): Promise<SyncResult> {
     const c = this.context
     switch (w.loop) {
-      case 'namespace': return syncNamespace(c, w.name)
-      case 'serviceaccounts': return syncServiceAccounts(c, w.namespace)
-      case 'gc': return attemptToDelete(c, this.owners, w.key)
-      case 'orphan': return attemptToOrphan(c, this.owners, w.key)
-      case 'aggregation': return syncClusterRoleAggregation(c)
-      case 'quota': return syncResourceQuotas(c, w.namespace)
+      case 'namespace':
+        return syncNamespace(c, w.name)
+      case 'serviceaccounts':
+        return syncServiceAccounts(c, w.namespace)
+      case 'gc':
+        return attemptToDelete(c, this.owners, w.key)
+      case 'orphan':
+        return attemptToOrphan(c, this.owners, w.key)
+      case 'aggregation':
+        return syncClusterRoleAggregation(c)
+      case 'quota':
+        return syncResourceQuotas(c, w.namespace)
     }
   }
 
   /** What one object's write (or, on resync, its presence) means for each loop. */
-  private handle(key: string, obj: KubeObject, prev: KubeObject | undefined, deleted: boolean, initial: boolean): void {
+  private handle(
+    key: string,
+    obj: KubeObject,
+    prev: KubeObject | undefined,
+    deleted: boolean,
+    initial: boolean,
+  ): void {
     const meta = obj.metadata ?? {}
     const namespace = meta.namespace
 
@@ -241,7 +277,11 @@ export class ControllerManager {
     if (namespace) {
       // Content of a terminating namespace changed (went away, lost a finalizer): look at the namespace again.
       if (this.terminating.has(namespace)) this.enqueue({ loop: 'namespace', name: namespace })
-      if (!initial && ((obj.kind === 'ServiceAccount' && meta.name === DEFAULT_SERVICE_ACCOUNT) || (obj.kind === 'ConfigMap' && meta.name === ROOT_CA_CONFIGMAP))) {
+      if (
+        !initial &&
+        ((obj.kind === 'ServiceAccount' && meta.name === DEFAULT_SERVICE_ACCOUNT) ||
+          (obj.kind === 'ConfigMap' && meta.name === ROOT_CA_CONFIGMAP))
+      ) {
         this.enqueue({ loop: 'serviceaccounts', namespace })
       }
       if (key.startsWith(RESOURCE_QUOTAS_PREFIX)) {
@@ -253,8 +293,13 @@ export class ControllerManager {
         // kube's quota controller syncs a quota that is new or whose spec.hard changed, not one whose status.used
         // admission just charged: a recount then would miss the objects charged and not stored yet, and lower
         // the usage under them.
-        if (!deleted && (initial || !prev || !sameHard(prev, obj))) this.enqueue({ loop: 'quota', namespace })
-      } else if (this.quotas.has(namespace) && !initial && (deleted || (prev && USAGE_CHANGES_ON_UPDATE.has(obj.kind ?? '')))) {
+        if (!deleted && (initial || !prev || !sameHard(prev, obj)))
+          this.enqueue({ loop: 'quota', namespace })
+      } else if (
+        this.quotas.has(namespace) &&
+        !initial &&
+        (deleted || (prev && USAGE_CHANGES_ON_UPDATE.has(obj.kind ?? '')))
+      ) {
         // Usage given back (kube's replenishment): a deletion, or an update that can change a pod's, service's
         // or claim's usage. A creation was charged by admission, and recounting then races as above.
         this.enqueue({ loop: 'quota', namespace })
@@ -267,7 +312,13 @@ export class ControllerManager {
   }
 
   /** The garbage collector's share of a write (graph_builder.go's processGraphChanges). */
-  private handleOwnership(key: string, obj: KubeObject, prev: KubeObject | undefined, deleted: boolean, initial: boolean): void {
+  private handleOwnership(
+    key: string,
+    obj: KubeObject,
+    prev: KubeObject | undefined,
+    deleted: boolean,
+    initial: boolean,
+  ): void {
     const meta = obj.metadata ?? {}
     const refs = meta.ownerReferences ?? []
     const prevRefs = prev?.metadata?.ownerReferences ?? []
@@ -285,16 +336,20 @@ export class ControllerManager {
     }
     this.owners.set(key, refs)
     const fin = finalizersOf(obj)
-    if (meta.deletionTimestamp && fin.includes(ORPHAN_FINALIZER)) this.enqueue({ loop: 'orphan', key })
+    if (meta.deletionTimestamp && fin.includes(ORPHAN_FINALIZER))
+      this.enqueue({ loop: 'orphan', key })
     if (meta.deletionTimestamp && fin.includes(FOREGROUND_FINALIZER)) {
       this.enqueue({ loop: 'gc', key })
       // Starts waiting for its dependents: each of them is looked at (processTransitions).
-      const wasWaiting = !!prev?.metadata?.deletionTimestamp && finalizersOf(prev).includes(FOREGROUND_FINALIZER)
-      if (!wasWaiting || initial) for (const dep of this.owners.dependentsOf(meta.uid)) this.enqueue({ loop: 'gc', key: dep })
+      const wasWaiting =
+        !!prev?.metadata?.deletionTimestamp && finalizersOf(prev).includes(FOREGROUND_FINALIZER)
+      if (!wasWaiting || initial)
+        for (const dep of this.owners.dependentsOf(meta.uid)) this.enqueue({ loop: 'gc', key: dep })
     }
     if (initial) return
     // New or changed references: check the owners exist.
-    if (refs.length && JSON.stringify(refs) !== JSON.stringify(prevRefs)) this.enqueue({ loop: 'gc', key })
+    if (refs.length && JSON.stringify(refs) !== JSON.stringify(prevRefs))
+      this.enqueue({ loop: 'gc', key })
     // References dropped or no longer blocking: an owner waiting on this one may be done.
     for (const p of prevRefs) {
       const now = refs.find((r) => r.uid === p.uid)

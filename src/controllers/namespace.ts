@@ -4,7 +4,14 @@
 import { decode, storageKey } from '../registry/store'
 import type { KubeObject, ResourceType } from '../registry/types'
 import { isStatusErrorReason } from '../server/errors'
-import { finalizersOf, isGoneOrSkipped, nowTimestamp, Skip, type ControllerContext, type SyncResult } from './context'
+import {
+  finalizersOf,
+  isGoneOrSkipped,
+  nowTimestamp,
+  Skip,
+  type ControllerContext,
+  type SyncResult,
+} from './context'
 
 export const NAMESPACE_FINALIZER = 'kubernetes'
 /** finalizerEstimateSeconds: how long to wait for content that has finalizers before looking again. */
@@ -33,7 +40,8 @@ const CONDITION_TYPES = [
 const OK_MESSAGES: Record<string, string> = {
   NamespaceDeletionDiscoveryFailure: 'All resources successfully discovered',
   NamespaceDeletionGroupVersionParsingFailure: 'All legacy kube types successfully parsed',
-  NamespaceDeletionContentFailure: 'All content successfully deleted, may be waiting on finalization',
+  NamespaceDeletionContentFailure:
+    'All content successfully deleted, may be waiting on finalization',
   NamespaceContentRemaining: 'All content successfully removed',
   NamespaceFinalizersRemaining: 'All content-preserving finalizers finished',
 }
@@ -57,7 +65,10 @@ interface Remaining {
 }
 
 class ContentError extends Error {
-  constructor(message: string, readonly remaining?: Remaining) {
+  constructor(
+    message: string,
+    readonly remaining?: Remaining,
+  ) {
     super(message)
   }
 }
@@ -80,17 +91,25 @@ export async function syncNamespace(c: ControllerContext, name: string): Promise
   // updateNamespaceStatusFunc: a deleting namespace is Terminating.
   if ((ns.status as Obj | undefined)?.phase !== 'Terminating') {
     try {
-      ns = (await rs.update(undefined, name, (cur) => {
-        if (cur?.metadata?.uid !== uid) throw new Skip()
-        return { ...cur, status: { ...(cur!.status as Obj), phase: 'Terminating' } }
-      }, c.request, 'status')).object
+      ns = (
+        await rs.update(
+          undefined,
+          name,
+          (cur) => {
+            if (cur?.metadata?.uid !== uid) throw new Skip()
+            return { ...cur, status: { ...(cur!.status as Obj), phase: 'Terminating' } }
+          },
+          c.request,
+          'status',
+        )
+      ).object
     } catch (e) {
       if (isGoneOrSkipped(e)) return
       throw e
     }
   }
   // Finalized already: whoever holds the remaining finalizers finishes it.
-  if (!((ns.spec as Obj | undefined)?.finalizers?.length)) return
+  if (!(ns.spec as Obj | undefined)?.finalizers?.length) return
 
   const { estimate, conditions, errors, budgetSpent } = await deleteAllContent(c, name)
   if (budgetSpent) return { requeueAfterMs: 0 }
@@ -98,15 +117,25 @@ export async function syncNamespace(c: ControllerContext, name: string): Promise
   const status = structuredClone((ns.status ?? {}) as Obj)
   if (updateConditions(status, conditions, nowTimestamp(c.now()))) {
     try {
-      ns = (await rs.update(undefined, name, (cur) => {
-        if (cur?.metadata?.uid !== uid) throw new Skip()
-        const curStatus = structuredClone((cur!.status ?? {}) as Obj)
-        updateConditions(curStatus, conditions, nowTimestamp(c.now()))
-        return { ...cur, status: curStatus }
-      }, c.request, 'status')).object
+      ns = (
+        await rs.update(
+          undefined,
+          name,
+          (cur) => {
+            if (cur?.metadata?.uid !== uid) throw new Skip()
+            const curStatus = structuredClone((cur!.status ?? {}) as Obj)
+            updateConditions(curStatus, conditions, nowTimestamp(c.now()))
+            return { ...cur, status: curStatus }
+          },
+          c.request,
+          'status',
+        )
+      ).object
     } catch (e) {
       if (isGoneOrSkipped(e)) return
-      c.log(`namespace controller: couldn't update status condition for namespace "${name}": ${(e as Error).message}`)
+      c.log(
+        `namespace controller: couldn't update status condition for namespace "${name}": ${(e as Error).message}`,
+      )
     }
   }
   if (errors.length) throw new Error(errors.join(', '))
@@ -114,12 +143,22 @@ export async function syncNamespace(c: ControllerContext, name: string): Promise
 
   // finalizeNamespace: drop our token through the finalize subresource; with no finalizer left it is deleted.
   try {
-    await rs.update(undefined, name, (cur) => {
-      if (cur?.metadata?.uid !== uid) throw new Skip()
-      const spec = (cur!.spec ?? {}) as Obj
-      const rest = [...new Set(((spec.finalizers ?? []) as string[]).filter((f) => f !== NAMESPACE_FINALIZER))].sort()
-      return { ...cur, spec: { ...spec, finalizers: rest } }
-    }, c.request, 'finalize')
+    await rs.update(
+      undefined,
+      name,
+      (cur) => {
+        if (cur?.metadata?.uid !== uid) throw new Skip()
+        const spec = (cur!.spec ?? {}) as Obj
+        const rest = [
+          ...new Set(
+            ((spec.finalizers ?? []) as string[]).filter((f) => f !== NAMESPACE_FINALIZER),
+          ),
+        ].sort()
+        return { ...cur, spec: { ...spec, finalizers: rest } }
+      },
+      c.request,
+      'finalize',
+    )
   } catch (e) {
     if (isGoneOrSkipped(e)) return
     throw e
@@ -141,7 +180,13 @@ async function deleteAllContent(c: ControllerContext, namespace: string): Promis
   try {
     await c.resources.loadCustomResources(c.store)
   } catch (e) {
-    conditions.push({ type: 'NamespaceDeletionDiscoveryFailure', status: 'True', lastTransitionTime: now, reason: 'DiscoveryFailed', message: (e as Error).message })
+    conditions.push({
+      type: 'NamespaceDeletionDiscoveryFailure',
+      status: 'True',
+      lastTransitionTime: now,
+      reason: 'DiscoveryFailed',
+      message: (e as Error).message,
+    })
   }
   let estimate = 0
   const remainingByResource: string[] = []
@@ -160,27 +205,41 @@ async function deleteAllContent(c: ControllerContext, namespace: string): Promis
     if (budget.deletes <= 0) return { estimate, conditions, errors, budgetSpent: true }
     estimate = Math.max(estimate, r.estimate)
     if (r.numRemaining > 0) {
-      remainingByResource.push(`${type.resource}.${type.group} has ${r.numRemaining} resource instances`)
-      for (const [f, n] of r.finalizers) remainingByFinalizer.set(f, (remainingByFinalizer.get(f) ?? 0) + n)
+      remainingByResource.push(
+        `${type.resource}.${type.group} has ${r.numRemaining} resource instances`,
+      )
+      for (const [f, n] of r.finalizers)
+        remainingByFinalizer.set(f, (remainingByFinalizer.get(f) ?? 0) + n)
     }
   }
   // ProcessContentTotals and the delete-content errors, sorted for stable updates.
   if (remainingByResource.length) {
     conditions.push({
-      type: 'NamespaceContentRemaining', status: 'True', lastTransitionTime: now, reason: 'SomeResourcesRemain',
+      type: 'NamespaceContentRemaining',
+      status: 'True',
+      lastTransitionTime: now,
+      reason: 'SomeResourcesRemain',
       message: `Some resources are remaining: ${remainingByResource.sort().join(', ')}`,
     })
   }
   if (remainingByFinalizer.size) {
-    const byFinalizer = [...remainingByFinalizer].map(([f, n]) => `${f} in ${n} resource instances`).sort()
+    const byFinalizer = [...remainingByFinalizer]
+      .map(([f, n]) => `${f} in ${n} resource instances`)
+      .sort()
     conditions.push({
-      type: 'NamespaceFinalizersRemaining', status: 'True', lastTransitionTime: now, reason: 'SomeFinalizersRemain',
+      type: 'NamespaceFinalizersRemaining',
+      status: 'True',
+      lastTransitionTime: now,
+      reason: 'SomeFinalizersRemain',
       message: `Some content in the namespace has finalizers remaining: ${byFinalizer.join(', ')}`,
     })
   }
   if (errors.length) {
     conditions.push({
-      type: 'NamespaceDeletionContentFailure', status: 'True', lastTransitionTime: now, reason: 'ContentDeletionFailed',
+      type: 'NamespaceDeletionContentFailure',
+      status: 'True',
+      lastTransitionTime: now,
+      reason: 'ContentDeletionFailed',
       message: `Failed to delete all resource types, ${errors.length} remaining: ${[...errors].sort().join(', ')}`,
     })
   }
@@ -188,7 +247,12 @@ async function deleteAllContent(c: ControllerContext, namespace: string): Promis
 }
 
 /** deleteAllContentForGroupVersionResource: delete the collection, then say what is left and why. */
-async function deleteAllContentForType(c: ControllerContext, type: ResourceType, namespace: string, budget: { deletes: number }): Promise<Remaining> {
+async function deleteAllContentForType(
+  c: ControllerContext,
+  type: ResourceType,
+  namespace: string,
+  budget: { deletes: number },
+): Promise<Remaining> {
   const rs = c.registryStore(type)
   const prefix = storageKey(type, namespace)
   const list = async () => (await c.store.list(prefix)).kvs.map((kv) => decode(type, kv))
@@ -196,21 +260,36 @@ async function deleteAllContentForType(c: ControllerContext, type: ResourceType,
     if (item.metadata?.deletionTimestamp) continue // on its way: nothing a second delete would change
     if (budget.deletes-- <= 0) return { estimate: 0, numRemaining: 0, finalizers: new Map() }
     try {
-      await rs.delete(namespace, item.metadata!.name!, { propagationPolicy: 'Background', preconditions: { uid: item.metadata?.uid } }, c.request)
+      await rs.delete(
+        namespace,
+        item.metadata!.name!,
+        { propagationPolicy: 'Background', preconditions: { uid: item.metadata?.uid } },
+        c.request,
+      )
     } catch (e) {
       if (!isGoneOrSkipped(e) && !isStatusErrorReason(e, 'MethodNotAllowed')) {
-        throw new ContentError(`${type.resource}.${type.group} "${item.metadata?.name}": ${(e as Error).message}`)
+        throw new ContentError(
+          `${type.resource}.${type.group} "${item.metadata?.name}": ${(e as Error).message}`,
+        )
       }
     }
   }
   const remaining = await list()
   if (!remaining.length) return { estimate: 0, numRemaining: 0, finalizers: new Map() }
   const finalizers = new Map<string, number>()
-  for (const item of remaining) for (const f of finalizersOf(item)) finalizers.set(f, (finalizers.get(f) ?? 0) + 1)
-  const r: Remaining = { estimate: FINALIZER_ESTIMATE_SECONDS, numRemaining: remaining.length, finalizers }
+  for (const item of remaining)
+    for (const f of finalizersOf(item)) finalizers.set(f, (finalizers.get(f) ?? 0) + 1)
+  const r: Remaining = {
+    estimate: FINALIZER_ESTIMATE_SECONDS,
+    numRemaining: remaining.length,
+    finalizers,
+  }
   // Content with finalizers is normal (whoever owns them finishes); content without any should be gone.
   if (finalizers.size) return r
-  throw new ContentError(`unexpected items still remain in namespace: ${namespace} for gvr: ${gvrString(type)}`, { ...r, estimate: 0 })
+  throw new ContentError(
+    `unexpected items still remain in namespace: ${namespace} for gvr: ${gvrString(type)}`,
+    { ...r, estimate: 0 },
+  )
 }
 
 /** updateConditions: each managed type set from the new conditions or its "ok" variant; true when changed. */
@@ -219,13 +298,21 @@ export function updateConditions(status: Obj, fresh: Condition[], now: string): 
   const current: Condition[] = (status.conditions ??= [])
   for (const type of CONDITION_TYPES) {
     const next = fresh.find((x) => x.type === type) ?? {
-      type, status: 'False' as const, lastTransitionTime: now, reason: OK_REASONS[type]!, message: OK_MESSAGES[type]!,
+      type,
+      status: 'False' as const,
+      lastTransitionTime: now,
+      reason: OK_REASONS[type]!,
+      message: OK_MESSAGES[type]!,
     }
     const old = current.find((x) => x.type === type)
     if (!old) {
       current.push({ ...next })
       changed = true
-    } else if (old.status !== next.status || old.message !== next.message || old.reason !== next.reason) {
+    } else if (
+      old.status !== next.status ||
+      old.message !== next.message ||
+      old.reason !== next.reason
+    ) {
       if (old.status !== next.status) old.lastTransitionTime = now
       old.status = next.status
       old.reason = next.reason

@@ -4,26 +4,67 @@
 import { storageKey } from '../registry/store'
 import type { KubeObject, ResourceType } from '../registry/types'
 import { isGoneOrSkipped, Skip, type ControllerContext, type SyncResult } from './context'
-import { add, canonical, count, formatQuantity, max, tryParseQuantity as parseQuantity, ZERO, type Quantity } from '../registry/quantity'
+import {
+  add,
+  canonical,
+  count,
+  formatQuantity,
+  max,
+  tryParseQuantity as parseQuantity,
+  ZERO,
+  type Quantity,
+} from '../registry/quantity'
 
 type Obj = Record<string, any>
 type Usage = Map<string, Quantity>
 
 export const RESOURCE_QUOTAS_PREFIX = '/registry/resourcequotas/'
 
-const POD_RESOURCES = new Set(['pods', 'count/pods', 'cpu', 'memory', 'ephemeral-storage', 'requests.cpu', 'requests.memory', 'requests.ephemeral-storage', 'limits.cpu', 'limits.memory', 'limits.ephemeral-storage'])
-const SERVICE_RESOURCES = new Set(['services', 'count/services', 'services.loadbalancers', 'services.nodeports'])
-const PVC_RESOURCES = new Set(['persistentvolumeclaims', 'count/persistentvolumeclaims', 'requests.storage'])
+const POD_RESOURCES = new Set([
+  'pods',
+  'count/pods',
+  'cpu',
+  'memory',
+  'ephemeral-storage',
+  'requests.cpu',
+  'requests.memory',
+  'requests.ephemeral-storage',
+  'limits.cpu',
+  'limits.memory',
+  'limits.ephemeral-storage',
+])
+const SERVICE_RESOURCES = new Set([
+  'services',
+  'count/services',
+  'services.loadbalancers',
+  'services.nodeports',
+])
+const PVC_RESOURCES = new Set([
+  'persistentvolumeclaims',
+  'count/persistentvolumeclaims',
+  'requests.storage',
+])
 /** The object counts quota has always had names for (besides pods, services and claims). */
-const LEGACY_COUNTS: Record<string, string> = { configmaps: 'configmaps', secrets: 'secrets', replicationcontrollers: 'replicationcontrollers', resourcequotas: 'resourcequotas' }
+const LEGACY_COUNTS: Record<string, string> = {
+  configmaps: 'configmaps',
+  secrets: 'secrets',
+  replicationcontrollers: 'replicationcontrollers',
+  resourcequotas: 'resourcequotas',
+}
 const STORAGE_CLASS_SUFFIX = '.storageclass.storage.k8s.io/'
 
 const isPodResource = (r: string) =>
-  POD_RESOURCES.has(r) || r.startsWith('hugepages-') || r.startsWith('requests.hugepages-') || (r.startsWith('requests.') && r.slice(9).includes('/'))
+  POD_RESOURCES.has(r) ||
+  r.startsWith('hugepages-') ||
+  r.startsWith('requests.hugepages-') ||
+  (r.startsWith('requests.') && r.slice(9).includes('/'))
 const isPvcResource = (r: string) => PVC_RESOURCES.has(r) || r.includes(STORAGE_CLASS_SUFFIX)
 
 /** Recomputes status of every ResourceQuota in the namespace; writes only what changed. */
-export async function syncResourceQuotas(c: ControllerContext, namespace: string): Promise<SyncResult> {
+export async function syncResourceQuotas(
+  c: ControllerContext,
+  namespace: string,
+): Promise<SyncResult> {
   const quotaType = c.resources.byPrefix('resourcequotas')
   if (!quotaType) return
   const { kvs } = await c.store.list(storageKey(quotaType, namespace))
@@ -31,7 +72,13 @@ export async function syncResourceQuotas(c: ControllerContext, namespace: string
   const lists = new Map<string, Promise<KubeObject[]>>()
   const listOf = (t: ResourceType) => {
     let p = lists.get(t.storagePrefix)
-    if (!p) lists.set(t.storagePrefix, (p = c.store.list(storageKey(t, namespace)).then((r) => r.kvs.map((kv) => JSON.parse(kv.value) as KubeObject))))
+    if (!p)
+      lists.set(
+        t.storagePrefix,
+        (p = c.store
+          .list(storageKey(t, namespace))
+          .then((r) => r.kvs.map((kv) => JSON.parse(kv.value) as KubeObject))),
+      )
     return p
   }
   for (const kv of kvs) {
@@ -41,14 +88,26 @@ export async function syncResourceQuotas(c: ControllerContext, namespace: string
     // Resources nothing tracks keep whatever used value they had (kube copies the old status first).
     const status = {
       hard: canonicalList(hard),
-      used: canonicalList(Object.fromEntries(Object.keys(hard).map((r) => [r, used.has(r) ? formatQuantity(used.get(r)!) : quota.status?.used?.[r]]).filter(([, v]) => v !== undefined))),
+      used: canonicalList(
+        Object.fromEntries(
+          Object.keys(hard)
+            .map((r) => [r, used.has(r) ? formatQuantity(used.get(r)!) : quota.status?.used?.[r]])
+            .filter(([, v]) => v !== undefined),
+        ),
+      ),
     }
     if (JSON.stringify(sortedStatus(quota.status)) === JSON.stringify(status)) continue
     try {
-      await c.registryStore(quotaType).update(namespace, quota.metadata.name, (cur) => {
-        if (cur?.metadata?.uid !== quota.metadata.uid) throw new Skip()
-        return { ...cur, status: { ...(cur!.status as Obj), ...status } }
-      }, c.request, 'status')
+      await c.registryStore(quotaType).update(
+        namespace,
+        quota.metadata.name,
+        (cur) => {
+          if (cur?.metadata?.uid !== quota.metadata.uid) throw new Skip()
+          return { ...cur, status: { ...(cur!.status as Obj), ...status } }
+        },
+        c.request,
+        'status',
+      )
     } catch (e) {
       if (!isGoneOrSkipped(e)) throw e
     }
@@ -66,7 +125,12 @@ function sortedStatus(status: Obj | undefined): unknown {
 }
 
 /** CalculateUsage: each tracked resource of hard starts at zero and sums its evaluator's usage per object. */
-async function calculateUsage(c: ControllerContext, quota: Obj, resources: string[], listOf: (t: ResourceType) => Promise<KubeObject[]>): Promise<Usage> {
+async function calculateUsage(
+  c: ControllerContext,
+  quota: Obj,
+  resources: string[],
+  listOf: (t: ResourceType) => Promise<KubeObject[]>,
+): Promise<Usage> {
   const used: Usage = new Map()
   const selectors = scopeSelectors(quota)
   const sum = (name: string, q: Quantity) => used.set(name, add(used.get(name) ?? ZERO, q))
@@ -89,13 +153,17 @@ async function calculateUsage(c: ControllerContext, quota: Obj, resources: strin
   const services = c.resources.byPrefix('services/specs')
   if (serviceNames.length && services) {
     track(serviceNames)
-    if (!scoped) for (const svc of await listOf(services)) for (const [name, q] of serviceUsage(svc)) if (serviceNames.includes(name)) sum(name, q)
+    if (!scoped)
+      for (const svc of await listOf(services))
+        for (const [name, q] of serviceUsage(svc)) if (serviceNames.includes(name)) sum(name, q)
   }
   const pvcNames = resources.filter(isPvcResource)
   const pvcs = c.resources.byPrefix('persistentvolumeclaims')
   if (pvcNames.length && pvcs) {
     track(pvcNames)
-    if (!scoped) for (const pvc of await listOf(pvcs)) for (const [name, q] of pvcUsage(pvc)) if (pvcNames.includes(name)) sum(name, q)
+    if (!scoped)
+      for (const pvc of await listOf(pvcs))
+        for (const [name, q] of pvcUsage(pvc)) if (pvcNames.includes(name)) sum(name, q)
   }
   // Object counts: the legacy names and count/<resource>[.<group>] for any stored kind.
   for (const r of resources) {
@@ -105,7 +173,10 @@ async function calculateUsage(c: ControllerContext, quota: Obj, resources: strin
     else if (r.startsWith('count/')) {
       const gr = r.slice(6)
       const dot = gr.indexOf('.')
-      type = dot < 0 ? c.resources.byGroupResource('', gr) : c.resources.byGroupResource(gr.slice(dot + 1), gr.slice(0, dot))
+      type =
+        dot < 0
+          ? c.resources.byGroupResource('', gr)
+          : c.resources.byGroupResource(gr.slice(dot + 1), gr.slice(0, dot))
     }
     if (!type || !type.namespaced) continue
     used.set(r, scoped ? ZERO : count((await listOf(type)).length))
@@ -122,33 +193,49 @@ interface ScopeSelector {
 }
 
 function scopeSelectors(quota: Obj): ScopeSelector[] {
-  const out: ScopeSelector[] = ((quota.spec?.scopes ?? []) as string[]).map((scopeName) => ({ scopeName, operator: 'Exists' }))
-  for (const e of (quota.spec?.scopeSelector?.matchExpressions ?? []) as ScopeSelector[]) out.push(e)
+  const out: ScopeSelector[] = ((quota.spec?.scopes ?? []) as string[]).map((scopeName) => ({
+    scopeName,
+    operator: 'Exists',
+  }))
+  for (const e of (quota.spec?.scopeSelector?.matchExpressions ?? []) as ScopeSelector[])
+    out.push(e)
   return out
 }
 
 function podMatchesScope(pod: Obj, s: ScopeSelector): boolean {
   switch (s.scopeName) {
-    case 'Terminating': return isTerminating(pod)
-    case 'NotTerminating': return !isTerminating(pod)
-    case 'BestEffort': return isBestEffort(pod)
-    case 'NotBestEffort': return !isBestEffort(pod)
+    case 'Terminating':
+      return isTerminating(pod)
+    case 'NotTerminating':
+      return !isTerminating(pod)
+    case 'BestEffort':
+      return isBestEffort(pod)
+    case 'NotBestEffort':
+      return !isBestEffort(pod)
     case 'PriorityClass': {
       const name: string | undefined = pod.spec?.priorityClassName
       switch (s.operator) {
-        case 'Exists': return !!name
-        case 'DoesNotExist': return !name
-        case 'In': return !!name && (s.values ?? []).includes(name)
-        case 'NotIn': return !name || !(s.values ?? []).includes(name)
-        default: return false
+        case 'Exists':
+          return !!name
+        case 'DoesNotExist':
+          return !name
+        case 'In':
+          return !!name && (s.values ?? []).includes(name)
+        case 'NotIn':
+          return !name || !(s.values ?? []).includes(name)
+        default:
+          return false
       }
     }
-    case 'CrossNamespacePodAffinity': return usesCrossNamespaceAffinity(pod)
-    default: return false
+    case 'CrossNamespacePodAffinity':
+      return usesCrossNamespaceAffinity(pod)
+    default:
+      return false
   }
 }
 
-const isTerminating = (pod: Obj) => typeof pod.spec?.activeDeadlineSeconds === 'number' && pod.spec.activeDeadlineSeconds >= 0
+const isTerminating = (pod: Obj) =>
+  typeof pod.spec?.activeDeadlineSeconds === 'number' && pod.spec.activeDeadlineSeconds >= 0
 
 function containersOf(pod: Obj): Obj[] {
   return [...(pod.spec?.initContainers ?? []), ...(pod.spec?.containers ?? [])]
@@ -171,8 +258,14 @@ function usesCrossNamespaceAffinity(pod: Obj): boolean {
   const affinity = pod.spec?.affinity ?? {}
   for (const kind of ['podAffinity', 'podAntiAffinity']) {
     const a = affinity[kind] ?? {}
-    const terms = [...(a.requiredDuringSchedulingIgnoredDuringExecution ?? []), ...(a.preferredDuringSchedulingIgnoredDuringExecution ?? []).map((w: Obj) => w.podAffinityTerm ?? {})]
-    if (terms.some((t: Obj) => (t.namespaces?.length ?? 0) > 0 || t.namespaceSelector != null)) return true
+    const terms = [
+      ...(a.requiredDuringSchedulingIgnoredDuringExecution ?? []),
+      ...(a.preferredDuringSchedulingIgnoredDuringExecution ?? []).map(
+        (w: Obj) => w.podAffinityTerm ?? {},
+      ),
+    ]
+    if (terms.some((t: Obj) => (t.namespaces?.length ?? 0) > 0 || t.namespaceSelector != null))
+      return true
   }
   return false
 }
@@ -183,7 +276,8 @@ function countsForCompute(pod: Obj, now: number): boolean {
   if (phase === 'Succeeded' || phase === 'Failed') return false
   const deletedAt = pod.metadata?.deletionTimestamp
   const grace = pod.metadata?.deletionGracePeriodSeconds
-  if (deletedAt && typeof grace === 'number' && now > Date.parse(deletedAt) + grace * 1000) return false
+  if (deletedAt && typeof grace === 'number' && now > Date.parse(deletedAt) + grace * 1000)
+    return false
   return true
 }
 
@@ -203,7 +297,8 @@ function sumInto(into: Usage, from: Usage): void {
 /** resourcehelper.PodRequests / PodLimits: containers (and sidecars) summed, init containers as a floor, plus overhead. */
 function podResources(pod: Obj, field: 'requests' | 'limits'): Usage {
   const total: Usage = new Map()
-  for (const ctr of pod.spec?.containers ?? []) sumInto(total, listQuantities(ctr.resources?.[field]))
+  for (const ctr of pod.spec?.containers ?? [])
+    sumInto(total, listQuantities(ctr.resources?.[field]))
   const sidecars: Usage = new Map()
   const initFloor: Usage = new Map()
   for (const ctr of pod.spec?.initContainers ?? []) {
@@ -256,14 +351,26 @@ function podUsage(pod: Obj, now: number): Usage {
 
 function serviceUsage(svc: Obj): Usage {
   const ports: Obj[] = svc.spec?.ports ?? []
-  const usage: Usage = new Map([['count/services', count(1)], ['services', count(1)], ['services.loadbalancers', ZERO], ['services.nodeports', ZERO]])
+  const usage: Usage = new Map([
+    ['count/services', count(1)],
+    ['services', count(1)],
+    ['services.loadbalancers', ZERO],
+    ['services.nodeports', ZERO],
+  ])
   switch (svc.spec?.type) {
     case 'NodePort':
       usage.set('services.nodeports', count(ports.length))
       break
     case 'LoadBalancer':
       // With node ports not allocated for load balancers, only the ports that ask for one count.
-      usage.set('services.nodeports', count(svc.spec?.allocateLoadBalancerNodePorts === false ? ports.filter((p) => p.nodePort).length : ports.length))
+      usage.set(
+        'services.nodeports',
+        count(
+          svc.spec?.allocateLoadBalancerNodePorts === false
+            ? ports.filter((p) => p.nodePort).length
+            : ports.length,
+        ),
+      )
       usage.set('services.loadbalancers', count(1))
       break
   }
@@ -273,9 +380,13 @@ function serviceUsage(svc: Obj): Usage {
 // ---- persistent volume claims (persistent_volume_claims.go) ----
 
 function pvcUsage(pvc: Obj): Usage {
-  const usage: Usage = new Map([['count/persistentvolumeclaims', count(1)], ['persistentvolumeclaims', count(1)]])
+  const usage: Usage = new Map([
+    ['count/persistentvolumeclaims', count(1)],
+    ['persistentvolumeclaims', count(1)],
+  ])
   const storageClass: string | undefined = pvc.spec?.storageClassName
-  if (storageClass) usage.set(`${storageClass}${STORAGE_CLASS_SUFFIX}persistentvolumeclaims`, count(1))
+  if (storageClass)
+    usage.set(`${storageClass}${STORAGE_CLASS_SUFFIX}persistentvolumeclaims`, count(1))
   // The request, or what was allocated if that is more (an expansion in progress).
   let request = parseQuantity(pvc.spec?.resources?.requests?.storage)
   const allocated = parseQuantity(pvc.status?.allocatedResources?.storage)

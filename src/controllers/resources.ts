@@ -3,7 +3,12 @@
 // Kube's controllers learn the same from discovery and a RESTMapper.
 import { RegistryStore, storageKey } from '../registry/store'
 import type { Registry } from '../registry/registry'
-import { ALL_VERBS, type KubeObject, type OwnerReference, type ResourceType } from '../registry/types'
+import {
+  ALL_VERBS,
+  type KubeObject,
+  type OwnerReference,
+  type ResourceType,
+} from '../registry/types'
 import type { Store } from '../storage/store'
 
 export const CRD_PREFIX = '/registry/apiextensions.k8s.io/customresourcedefinitions/'
@@ -36,7 +41,10 @@ export function customResourceType(crd: CRDObject): ResourceType | undefined {
   const version = spec?.versions?.find((v) => v.storage)?.name ?? spec?.versions?.[0]?.name
   if (!group || !plural || !kind || !version) return undefined
   return {
-    group, version, resource: plural, kind,
+    group,
+    version,
+    resource: plural,
+    kind,
     listKind: spec?.names?.listKind ?? `${kind}List`,
     singular: spec?.names?.singular || kind.toLowerCase(),
     namespaced: spec?.scope !== 'Cluster',
@@ -70,7 +78,8 @@ export class ResourceTable {
   all(): ResourceType[] {
     const out = new Map(this.builtin)
     for (const t of this.registry.all()) {
-      if (t.custom && !t.virtualCreate && !t.convertBatch && !out.has(t.storagePrefix)) out.set(t.storagePrefix, t)
+      if (t.custom && !t.virtualCreate && !t.convertBatch && !out.has(t.storagePrefix))
+        out.set(t.storagePrefix, t)
     }
     for (const [p, t] of this.custom) if (!out.has(p)) out.set(p, t)
     return [...out.values()]
@@ -78,11 +87,19 @@ export class ResourceTable {
 
   /** The namespaced kinds a namespace's deletion removes: those that can be listed and deleted. */
   namespaced(): ResourceType[] {
-    return this.all().filter((t) => t.namespaced && t.verbs.includes('delete') && t.verbs.includes('list'))
+    return this.all().filter(
+      (t) => t.namespaced && t.verbs.includes('delete') && t.verbs.includes('list'),
+    )
   }
 
   byPrefix(storagePrefix: string): ResourceType | undefined {
-    return this.builtin.get(storagePrefix) ?? this.registry.all().find((t) => t.custom && !t.convertBatch && t.storagePrefix === storagePrefix) ?? this.custom.get(storagePrefix)
+    return (
+      this.builtin.get(storagePrefix) ??
+      this.registry
+        .all()
+        .find((t) => t.custom && !t.convertBatch && t.storagePrefix === storagePrefix) ??
+      this.custom.get(storagePrefix)
+    )
   }
 
   /** The kind an ownerReference names, by group and kind (any served version maps to the same objects). */
@@ -112,7 +129,10 @@ export class ResourceTable {
   }
 
   /** The key an ownerReference of an object in `namespace` points at, or undefined when its kind is unknown. */
-  ownerKey(ref: OwnerReference, namespace: string | undefined): { key: string; type: ResourceType } | 'unresolvable' {
+  ownerKey(
+    ref: OwnerReference,
+    namespace: string | undefined,
+  ): { key: string; type: ResourceType } | 'unresolvable' {
     const slash = ref.apiVersion?.indexOf('/') ?? -1
     const group = slash >= 0 ? ref.apiVersion.slice(0, slash) : ''
     const type = this.byGroupKind(group, ref.kind)
@@ -135,7 +155,8 @@ export class ResourceTable {
       if (!page.more || !page.kvs.length) break
       after = page.kvs[page.kvs.length - 1]!.key
     }
-    for (const key of [...this.crdPrefixes.keys()]) if (!seen.has(key)) this.observeCRD(key, undefined)
+    for (const key of [...this.crdPrefixes.keys()])
+      if (!seen.has(key)) this.observeCRD(key, undefined)
   }
 
   /** A CRD written (obj) or deleted (undefined). */
@@ -160,7 +181,9 @@ export class ResourceTable {
 export function parse(value: string): KubeObject | undefined {
   try {
     const obj = JSON.parse(value) as unknown
-    return obj && typeof obj === 'object' && !Array.isArray(obj) && (obj as KubeObject).metadata ? (obj as KubeObject) : undefined
+    return obj && typeof obj === 'object' && !Array.isArray(obj) && (obj as KubeObject).metadata
+      ? (obj as KubeObject)
+      : undefined
   } catch {
     return undefined
   }

@@ -19,7 +19,11 @@ export interface StartOptions extends ControllerOptions {
   resyncIntervalMs?: number
 }
 
-export function startControllers(store: Store, registry: Registry, opts: StartOptions = {}): RunningControllers {
+export function startControllers(
+  store: Store,
+  registry: Registry,
+  opts: StartOptions = {},
+): RunningControllers {
   const log = opts.log ?? ((msg: string) => console.error(msg))
   const manager = new ControllerManager(store, registry, { ...opts, log })
   const ctl = new AbortController()
@@ -47,21 +51,24 @@ export function startControllers(store: Store, registry: Registry, opts: StartOp
     }
     const resync = resyncDue
     resyncDue = false
-    running = manager.run({ resync }).then(
-      (next) => {
-        if (next !== undefined) schedule(next)
-      },
-      (e) => {
-        log(`controllers: ${(e as Error).message}`)
-        schedule(WATCH_RETRY_MS)
-      },
-    ).finally(() => {
-      running = undefined
-      if (again) {
-        again = false
-        schedule(0)
-      }
-    })
+    running = manager
+      .run({ resync })
+      .then(
+        (next) => {
+          if (next !== undefined) schedule(next)
+        },
+        (e) => {
+          log(`controllers: ${(e as Error).message}`)
+          schedule(WATCH_RETRY_MS)
+        },
+      )
+      .finally(() => {
+        running = undefined
+        if (again) {
+          again = false
+          schedule(0)
+        }
+      })
   }
 
   const watching = (async () => {
@@ -82,10 +89,13 @@ export function startControllers(store: Store, registry: Registry, opts: StartOp
   })()
 
   const resyncEvery = opts.resyncIntervalMs ?? DEFAULT_RESYNC_INTERVAL_MS
-  const resyncTimer = resyncEvery > 0 ? setInterval(() => {
-    resyncDue = true
-    schedule(0)
-  }, resyncEvery) : undefined
+  const resyncTimer =
+    resyncEvery > 0
+      ? setInterval(() => {
+          resyncDue = true
+          schedule(0)
+        }, resyncEvery)
+      : undefined
   ;(resyncTimer as { unref?: () => void } | undefined)?.unref?.()
 
   return {

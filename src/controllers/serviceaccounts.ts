@@ -15,14 +15,18 @@ export const ROOT_CA_DESCRIPTION =
 
 type Obj = Record<string, any>
 
-export async function syncServiceAccounts(c: ControllerContext, namespace: string): Promise<SyncResult> {
+export async function syncServiceAccounts(
+  c: ControllerContext,
+  namespace: string,
+): Promise<SyncResult> {
   const nsType = c.resources.byPrefix('namespaces')
   if (!nsType) return
   const { kv } = await c.store.get(storageKey(nsType, undefined, namespace))
   if (!kv) return
   const ns = JSON.parse(kv.value) as KubeObject
   // Both controllers act on active namespaces only; creating in a terminating one is refused anyway.
-  if (ns.metadata?.deletionTimestamp || (ns.status as Obj | undefined)?.phase === 'Terminating') return
+  if (ns.metadata?.deletionTimestamp || (ns.status as Obj | undefined)?.phase === 'Terminating')
+    return
   await ensureDefaultServiceAccount(c, namespace)
   if (c.rootCA) await publishRootCA(c, namespace, c.rootCA)
 }
@@ -32,36 +36,69 @@ async function ensureDefaultServiceAccount(c: ControllerContext, namespace: stri
   if (!type) return
   const { kv } = await c.store.get(storageKey(type, namespace, DEFAULT_SERVICE_ACCOUNT))
   if (kv) return
-  await createIgnoringRaces(c.registryStore(type).create(namespace, {
-    apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name: DEFAULT_SERVICE_ACCOUNT, namespace },
-  }, c.request))
+  await createIgnoringRaces(
+    c.registryStore(type).create(
+      namespace,
+      {
+        apiVersion: 'v1',
+        kind: 'ServiceAccount',
+        metadata: { name: DEFAULT_SERVICE_ACCOUNT, namespace },
+      },
+      c.request,
+    ),
+  )
 }
 
-async function publishRootCA(c: ControllerContext, namespace: string, rootCA: string): Promise<void> {
+async function publishRootCA(
+  c: ControllerContext,
+  namespace: string,
+  rootCA: string,
+): Promise<void> {
   const type = c.resources.byPrefix('configmaps')
   if (!type) return
   const rs = c.registryStore(type)
   const data = { 'ca.crt': rootCA }
   const { kv } = await c.store.get(storageKey(type, namespace, ROOT_CA_CONFIGMAP))
   if (!kv) {
-    await createIgnoringRaces(rs.create(namespace, {
-      apiVersion: 'v1', kind: 'ConfigMap',
-      metadata: { name: ROOT_CA_CONFIGMAP, namespace, annotations: { [DESCRIPTION_ANNOTATION]: ROOT_CA_DESCRIPTION } },
-      data,
-    }, c.request))
+    await createIgnoringRaces(
+      rs.create(
+        namespace,
+        {
+          apiVersion: 'v1',
+          kind: 'ConfigMap',
+          metadata: {
+            name: ROOT_CA_CONFIGMAP,
+            namespace,
+            annotations: { [DESCRIPTION_ANNOTATION]: ROOT_CA_DESCRIPTION },
+          },
+          data,
+        },
+        c.request,
+      ),
+    )
     return
   }
   // The data and the one annotation describing its use must match; anything else on it is left alone.
-  const upToDate = (cm: Obj) => JSON.stringify(cm.data ?? {}) === JSON.stringify(data) && !!cm.metadata?.annotations?.[DESCRIPTION_ANNOTATION]
+  const upToDate = (cm: Obj) =>
+    JSON.stringify(cm.data ?? {}) === JSON.stringify(data) &&
+    !!cm.metadata?.annotations?.[DESCRIPTION_ANNOTATION]
   if (upToDate(JSON.parse(kv.value))) return
   try {
-    await rs.update(namespace, ROOT_CA_CONFIGMAP, (cur) => {
-      const cm = structuredClone(cur!) as Obj
-      if (upToDate(cm)) return cm
-      cm.data = data
-      cm.metadata.annotations = { ...cm.metadata.annotations, [DESCRIPTION_ANNOTATION]: ROOT_CA_DESCRIPTION }
-      return cm
-    }, c.request)
+    await rs.update(
+      namespace,
+      ROOT_CA_CONFIGMAP,
+      (cur) => {
+        const cm = structuredClone(cur!) as Obj
+        if (upToDate(cm)) return cm
+        cm.data = data
+        cm.metadata.annotations = {
+          ...cm.metadata.annotations,
+          [DESCRIPTION_ANNOTATION]: ROOT_CA_DESCRIPTION,
+        }
+        return cm
+      },
+      c.request,
+    )
   } catch (e) {
     if (!isGoneOrSkipped(e)) throw e
   }
@@ -72,7 +109,12 @@ async function createIgnoringRaces(p: Promise<unknown>): Promise<void> {
   try {
     await p
   } catch (e) {
-    if (isStatusErrorReason(e, 'AlreadyExists') || isStatusErrorReason(e, 'NotFound') || isStatusErrorReason(e, 'Forbidden')) return
+    if (
+      isStatusErrorReason(e, 'AlreadyExists') ||
+      isStatusErrorReason(e, 'NotFound') ||
+      isStatusErrorReason(e, 'Forbidden')
+    )
+      return
     throw e
   }
 }

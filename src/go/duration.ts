@@ -4,8 +4,8 @@
 const UNIT_MS: Record<string, number> = {
   ns: 1e-6,
   us: 1e-3,
-  'µs': 1e-3, // U+00B5
-  'μs': 1e-3, // U+03BC
+  µs: 1e-3, // U+00B5
+  μs: 1e-3, // U+03BC
   ms: 1,
   s: 1000,
   m: 60_000,
@@ -35,7 +35,8 @@ export function parseGoDuration(text: string): number {
     const unit = /^[^.0-9]*/.exec(s)![0]
     if (unit === '') throw new GoDurationError(`time: missing unit in duration ${quoted}`)
     const ms = UNIT_MS[unit]
-    if (ms === undefined) throw new GoDurationError(`time: unknown unit ${JSON.stringify(unit)} in duration ${quoted}`)
+    if (ms === undefined)
+      throw new GoDurationError(`time: unknown unit ${JSON.stringify(unit)} in duration ${quoted}`)
     s = s.slice(unit.length)
     total += Number(`${number[1] || '0'}.${number[2] || '0'}`) * ms
   }

@@ -11,7 +11,11 @@ export interface Compactor {
   tick(): Promise<void>
 }
 
-export function startCompactor(store: EtcdStore, intervalMs: number, log: (msg: string) => void = () => {}): Compactor {
+export function startCompactor(
+  store: EtcdStore,
+  intervalMs: number,
+  log: (msg: string) => void = () => {},
+): Compactor {
   const key = Buffer.from(COMPACT_REV_KEY)
   // The version of compact_rev_key this server last saw, and the revision it saw then.
   let compactTime = 0
@@ -42,14 +46,18 @@ export function startCompactor(store: EtcdStore, intervalMs: number, log: (msg: 
   const tick = (): Promise<void> => {
     running ??= compactOnce()
       .catch((e) => log(`etcd compaction failed: ${e instanceof Error ? e.message : String(e)}`))
-      .finally(() => { running = undefined })
+      .finally(() => {
+        running = undefined
+      })
     return running
   }
   const timer = intervalMs > 0 ? setInterval(() => void tick(), intervalMs) : undefined
   timer?.unref()
   if (intervalMs > 0) void tick()
   return {
-    stop: () => { if (timer) clearInterval(timer) },
+    stop: () => {
+      if (timer) clearInterval(timer)
+    },
     tick,
   }
 }

@@ -791,7 +791,8 @@ export function parseDuration(flag: string, s: string): number {
   try {
     return parseGoDuration(s)
   } catch (e) {
-    if (e instanceof GoDurationError) throw new FlagError(`invalid argument "${s}" for "--${flag}" flag: ${e.message}`)
+    if (e instanceof GoDurationError)
+      throw new FlagError(`invalid argument "${s}" for "--${flag}" flag: ${e.message}`)
     throw e
   }
 }

@@ -21,8 +21,24 @@ export function kubeconfig(o: KubeconfigOptions): string {
   return stringify({
     apiVersion: 'v1',
     kind: 'Config',
-    clusters: [{ name: cluster, cluster: { server: o.server, ...(o.caPem ? { 'certificate-authority-data': b64(o.caPem) } : {}) } }],
-    users: [{ name: user, user: { 'client-certificate-data': b64(o.clientCertPem), 'client-key-data': b64(o.clientKeyPem) } }],
+    clusters: [
+      {
+        name: cluster,
+        cluster: {
+          server: o.server,
+          ...(o.caPem ? { 'certificate-authority-data': b64(o.caPem) } : {}),
+        },
+      },
+    ],
+    users: [
+      {
+        name: user,
+        user: {
+          'client-certificate-data': b64(o.clientCertPem),
+          'client-key-data': b64(o.clientKeyPem),
+        },
+      },
+    ],
     contexts: [{ name: cluster, context: { cluster, user, namespace: 'default' } }],
     'current-context': cluster,
     preferences: {},

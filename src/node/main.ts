@@ -40,10 +40,13 @@ async function main(): Promise<number> {
       if (stopping) return
       stopping = true
       console.error(`${signal}: shutting down`)
-      server.shutdown().then(() => resolve(0), (e) => {
-        console.error(`shutdown: ${e instanceof Error ? e.message : String(e)}`)
-        resolve(1)
-      })
+      server.shutdown().then(
+        () => resolve(0),
+        (e) => {
+          console.error(`shutdown: ${e instanceof Error ? e.message : String(e)}`)
+          resolve(1)
+        },
+      )
     }
     process.on('SIGTERM', () => stop('SIGTERM'))
     process.on('SIGINT', () => stop('SIGINT'))

@@ -24,13 +24,19 @@ const LEAF_DAYS = 365
 /** A certificate this close to expiry is made again at start. */
 const RENEW_BEFORE_DAYS = 30
 
-function newKey(): { pem: string; forgeKey: forge.pki.rsa.PrivateKey; forgePublic: forge.pki.rsa.PublicKey } {
+function newKey(): {
+  pem: string
+  forgeKey: forge.pki.rsa.PrivateKey
+  forgePublic: forge.pki.rsa.PublicKey
+} {
   const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 })
   const pem = privateKey.export({ type: 'pkcs1', format: 'pem' }).toString()
   return {
     pem,
     forgeKey: forge.pki.privateKeyFromPem(pem),
-    forgePublic: forge.pki.publicKeyFromPem(publicKey.export({ type: 'spki', format: 'pem' }).toString()),
+    forgePublic: forge.pki.publicKeyFromPem(
+      publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+    ),
   }
 }
 
@@ -42,7 +48,10 @@ function serial(): string {
 }
 
 function attributes(s: Subject): forge.pki.CertificateField[] {
-  return [...(s.organizations ?? []).map((o) => ({ shortName: 'O', value: o })), { shortName: 'CN', value: s.commonName }]
+  return [
+    ...(s.organizations ?? []).map((o) => ({ shortName: 'O', value: o })),
+    { shortName: 'CN', value: s.commonName },
+  ]
 }
 
 function validity(cert: forge.pki.Certificate, days: number): void {
@@ -95,7 +104,9 @@ export function signCertificate(ca: KeyPair, opts: LeafOptions): KeyPair {
   const extensions: object[] = [
     { name: 'basicConstraints', cA: false, critical: true },
     { name: 'keyUsage', digitalSignature: true, keyEncipherment: true, critical: true },
-    opts.usage === 'server' ? { name: 'extKeyUsage', serverAuth: true } : { name: 'extKeyUsage', clientAuth: true },
+    opts.usage === 'server'
+      ? { name: 'extKeyUsage', serverAuth: true }
+      : { name: 'extKeyUsage', clientAuth: true },
     { name: 'authorityKeyIdentifier', keyIdentifier: caKeyId },
   ]
   if (opts.hosts?.length) {
@@ -112,8 +123,15 @@ export function signCertificate(ca: KeyPair, opts: LeafOptions): KeyPair {
 /** The names the generated serving certificate covers: loopback, this host, and the in-cluster service names. */
 export function servingHosts(bindAddress: string, serviceIP: string): string[] {
   const hosts = new Set([
-    'localhost', '127.0.0.1', '::1', hostname(),
-    'kubernetes', 'kubernetes.default', 'kubernetes.default.svc', 'kubernetes.default.svc.cluster.local', serviceIP,
+    'localhost',
+    '127.0.0.1',
+    '::1',
+    hostname(),
+    'kubernetes',
+    'kubernetes.default',
+    'kubernetes.default.svc',
+    'kubernetes.default.svc.cluster.local',
+    serviceIP,
   ])
   if (bindAddress !== '0.0.0.0' && bindAddress !== '::') hosts.add(bindAddress)
   return [...hosts]
@@ -143,11 +161,17 @@ function save(certPath: string, keyPath: string, pair: KeyPair): KeyPair {
  * `<dir>/<name>.crt` and `.key`, made by `make` when absent, near expiry, or `renew` (its issuer was
  * made again); `renewed` says it was made now.
  */
-export function ensurePair(dir: string, name: string, make: () => KeyPair, renew = false): KeyPair & { certPath: string; keyPath: string; renewed: boolean } {
+export function ensurePair(
+  dir: string,
+  name: string,
+  make: () => KeyPair,
+  renew = false,
+): KeyPair & { certPath: string; keyPath: string; renewed: boolean } {
   mkdirSync(dir, { recursive: true, mode: 0o700 })
   const certPath = join(dir, `${name}.crt`)
   const keyPath = join(dir, `${name}.key`)
-  if (!renew && usable(certPath, keyPath)) return { ...load(certPath, keyPath), certPath, keyPath, renewed: false }
+  if (!renew && usable(certPath, keyPath))
+    return { ...load(certPath, keyPath), certPath, keyPath, renewed: false }
   return { ...save(certPath, keyPath, make()), certPath, keyPath, renewed: true }
 }
 
@@ -160,7 +184,9 @@ export function ensureServiceAccountKey(dir: string): { keyPem: string; keyPath:
   const keyPath = join(dir, 'sa.key')
   if (!existsSync(keyPath)) {
     const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-    writeFileSync(keyPath, privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), { mode: 0o600 })
+    writeFileSync(keyPath, privateKey.export({ format: 'pem', type: 'pkcs8' }).toString(), {
+      mode: 0o600,
+    })
   }
   return { keyPem: readFileSync(keyPath, 'utf8'), keyPath }
 }

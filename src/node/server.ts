@@ -3,7 +3,13 @@
 // machinery (ServerAuth), admission, the control loops on timers, kube-apiserver's etcd compactor, and a
 // graceful shutdown.
 import { getRequestListener } from '@hono/node-server'
-import { createHash, createPrivateKey, createPublicKey, X509Certificate, type KeyObject } from 'node:crypto'
+import {
+  createHash,
+  createPrivateKey,
+  createPublicKey,
+  X509Certificate,
+  type KeyObject,
+} from 'node:crypto'
 import { readFileSync, mkdirSync } from 'node:fs'
 import { createServer, type Server } from 'node:https'
 import type { IncomingMessage, ServerResponse } from 'node:http'
@@ -20,7 +26,12 @@ import { buildApp } from '../server/app'
 import { AdmissionConfigError, buildAdmission, type AdmissionChain } from '../admission/chain'
 import { nodeWebhookFetch } from './webhook-fetch'
 import { unauthorized } from '../server/errors'
-import { authOptionsFromEnv, installAuthResources, ServerAuth, type AuthOptions } from '../auth/server-auth'
+import {
+  authOptionsFromEnv,
+  installAuthResources,
+  ServerAuth,
+  type AuthOptions,
+} from '../auth/server-auth'
 import { etcdClient } from '../storage/etcd/client'
 import { EtcdStore } from '../storage/etcd/store'
 import { startControllers } from '../controllers/run'
@@ -39,7 +50,12 @@ import { applyRuntimeConfig } from './runtime-config'
 import { FlagError } from './pflag'
 import { loadWebhookKubeconfig, WebhookConfigError } from './webhook-config'
 import {
-  certificateBundle, ClientCertificateAuthenticator, NodeRequestHeaderAuthenticator, rejectedClientCertificate, tlsSocket, type FrontProxyConfig,
+  certificateBundle,
+  ClientCertificateAuthenticator,
+  NodeRequestHeaderAuthenticator,
+  rejectedClientCertificate,
+  tlsSocket,
+  type FrontProxyConfig,
 } from './x509'
 
 /**
@@ -59,8 +75,11 @@ function answerClientError(err: NodeJS.ErrnoException, socket: import('node:stre
     socket.destroy()
     return
   }
-  const publicErr = err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request'
-  socket.end(`HTTP/1.1 ${publicErr}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${publicErr}`)
+  const publicErr =
+    err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request'
+  socket.end(
+    `HTTP/1.1 ${publicErr}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${publicErr}`,
+  )
 }
 
 /** A failure to start that deserves one line, not a stack trace. */
@@ -102,7 +121,9 @@ function readFlagFile(flag: string, path: string): string {
   try {
     return readFileSync(path, 'utf8')
   } catch (e) {
-    throw new StartupError(`--${flag}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`)
+    throw new StartupError(
+      `--${flag}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    )
   }
 }
 
@@ -118,9 +139,19 @@ function prepareTls(cfg: NodeConfig, stateDir: string, advertiseAddress: string)
     key = read('tls-private-key-file', cfg.tlsPrivateKeyFile)
   } else {
     const ca = ensurePair(pki, 'ca', () => createCA('edge-apiserver-ca'))
-    const serving = ensurePair(pki, 'apiserver', () => signCertificate(ca, {
-      subject: { commonName: 'kube-apiserver' }, usage: 'server', hosts: [...new Set([...servingHosts(cfg.bindAddress, kubernetesServiceIP()), advertiseAddress])],
-    }), ca.renewed)
+    const serving = ensurePair(
+      pki,
+      'apiserver',
+      () =>
+        signCertificate(ca, {
+          subject: { commonName: 'kube-apiserver' },
+          usage: 'server',
+          hosts: [
+            ...new Set([...servingHosts(cfg.bindAddress, kubernetesServiceIP()), advertiseAddress]),
+          ],
+        }),
+      ca.renewed,
+    )
     cert = serving.certPem
     key = serving.keyPem
     servingCA = ca.certPem
@@ -132,11 +163,20 @@ function prepareTls(cfg: NodeConfig, stateDir: string, advertiseAddress: string)
   } else {
     const ca = ensurePair(pki, 'client-ca', () => createCA('edge-apiserver-client-ca'))
     clientCA = ca.certPem
-    admin = ensurePair(pki, 'admin', () => signCertificate(ca, {
-      subject: { commonName: 'kubernetes-admin', organizations: ['system:masters'] }, usage: 'client',
-    }), ca.renewed)
+    admin = ensurePair(
+      pki,
+      'admin',
+      () =>
+        signCertificate(ca, {
+          subject: { commonName: 'kubernetes-admin', organizations: ['system:masters'] },
+          usage: 'client',
+        }),
+      ca.renewed,
+    )
   }
-  const requestHeaderCA = cfg.requestHeaderClientCAFile ? read('requestheader-client-ca-file', cfg.requestHeaderClientCAFile) : undefined
+  const requestHeaderCA = cfg.requestHeaderClientCAFile
+    ? read('requestheader-client-ca-file', cfg.requestHeaderClientCAFile)
+    : undefined
   return { key, cert, servingCA, clientCA, requestHeaderCA, admin }
 }
 
@@ -145,9 +185,16 @@ const PEM_BLOCK = /-----BEGIN ([A-Z ]+)-----[\s\S]+?-----END \1-----/g
 /** The JWK kube would publish for a public key, with kube's key id (base64url SHA-256 of the PKIX DER). */
 function publicJwk(key: KeyObject): Record<string, unknown> | undefined {
   const jwk = key.export({ format: 'jwk' }) as Record<string, unknown>
-  const alg = jwk.kty === 'RSA' ? 'RS256' : ({ 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' } as Record<string, string>)[String(jwk.crv)]
+  const alg =
+    jwk.kty === 'RSA'
+      ? 'RS256'
+      : ({ 'P-256': 'ES256', 'P-384': 'ES384', 'P-521': 'ES512' } as Record<string, string>)[
+          String(jwk.crv)
+        ]
   if (!alg) return undefined
-  const kid = createHash('sha256').update(key.export({ format: 'der', type: 'spki' })).digest('base64url')
+  const kid = createHash('sha256')
+    .update(key.export({ format: 'der', type: 'spki' }))
+    .digest('base64url')
   return { ...jwk, use: 'sig', kid, alg }
 }
 
@@ -172,7 +219,10 @@ function serviceAccountPublicKeys(files: string[]): Record<string, unknown>[] {
       const jwk = key && publicJwk(key)
       if (jwk) found.push(jwk)
     }
-    if (!found.length) throw new StartupError(`failed to parse service-account-key-file: error reading public key file ${file}: data does not contain any valid RSA or ECDSA public keys`)
+    if (!found.length)
+      throw new StartupError(
+        `failed to parse service-account-key-file: error reading public key file ${file}: data does not contain any valid RSA or ECDSA public keys`,
+      )
     keys.push(...found)
   }
   return keys
@@ -184,9 +234,14 @@ function signingKeyPkcs8(file: string): { pem: string; kid?: string } {
   if (text.trim().startsWith('{')) return { pem: text } // a JWK
   try {
     const key = createPrivateKey(text)
-    return { pem: key.export({ format: 'pem', type: 'pkcs8' }).toString(), kid: publicJwk(createPublicKey(key))?.kid as string | undefined }
+    return {
+      pem: key.export({ format: 'pem', type: 'pkcs8' }).toString(),
+      kid: publicJwk(createPublicKey(key))?.kid as string | undefined,
+    }
   } catch (e) {
-    throw new StartupError(`failed to parse service-account-issuer-key-file: ${file}: ${(e as Error).message}`)
+    throw new StartupError(
+      `failed to parse service-account-issuer-key-file: ${file}: ${(e as Error).message}`,
+    )
   }
 }
 
@@ -206,7 +261,10 @@ function rootCA(tls: Tls, cfg: NodeConfig): string {
 
 /** The shared auth configuration names settings as environment variables: say the flag instead. */
 function flagNames(message: string): string {
-  return message.replace(/\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\b/g, (name) => `--${name.toLowerCase().replace(/_/g, '-')}`)
+  return message.replace(
+    /\b([A-Z][A-Z0-9]*(?:_[A-Z0-9]+)+)\b/g,
+    (name) => `--${name.toLowerCase().replace(/_/g, '-')}`,
+  )
 }
 
 /** --encryption-provider-config's transformers; a file kube-apiserver would refuse stops the start with kube's words. */
@@ -216,8 +274,13 @@ function loadEncryption(file: string | undefined, kmsProviders: KMSv2Transformer
   try {
     text = readFileSync(file, 'utf8')
   } catch (e) {
-    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : (e as Error).message
-    throw new StartupError(`error while parsing file: error opening encryption provider configuration file ${JSON.stringify(file)}: open ${file}: ${why}`)
+    const why =
+      (e as NodeJS.ErrnoException).code === 'ENOENT'
+        ? 'no such file or directory'
+        : (e as Error).message
+    throw new StartupError(
+      `error while parsing file: error opening encryption provider configuration file ${JSON.stringify(file)}: open ${file}: ${why}`,
+    )
   }
   try {
     return loadEncryptionConfiguration(text, file, {
@@ -232,7 +295,11 @@ function loadEncryption(file: string | undefined, kmsProviders: KMSv2Transformer
   }
 }
 
-async function waitForEtcd(store: EtcdStore, endpoints: string[], timeoutMs: number): Promise<void> {
+async function waitForEtcd(
+  store: EtcdStore,
+  endpoints: string[],
+  timeoutMs: number,
+): Promise<void> {
   const deadline = Date.now() + timeoutMs
   let reason = ''
   for (;;) {
@@ -240,9 +307,12 @@ async function waitForEtcd(store: EtcdStore, endpoints: string[], timeoutMs: num
       await store.probeRevision()
       return
     } catch (e) {
-      const msg = (e instanceof Error ? e.message : String(e)).split('\n')[0]!.replace(/\s*Resolution note:.*$/, '')
+      const msg = (e instanceof Error ? e.message : String(e))
+        .split('\n')[0]!
+        .replace(/\s*Resolution note:.*$/, '')
       reason = msg
-      if (Date.now() > deadline) throw new StartupError(`cannot reach etcd at ${endpoints.join(',')}: ${reason}`)
+      if (Date.now() > deadline)
+        throw new StartupError(`cannot reach etcd at ${endpoints.join(',')}: ${reason}`)
       await new Promise((r) => setTimeout(r, 500))
     }
   }
@@ -260,23 +330,32 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   // Auth flags go through the shared configuration, file flags as their files' contents; checked before
   // anything is generated, so a bad flag fails at once.
   const authEnv: Record<string, string> = { ...cfg.auth }
-  for (const [name, flag] of Object.entries(cfg.authFiles)) authEnv[name] = readFlagFile(flag, cfg.auth[name]!)
+  for (const [name, flag] of Object.entries(cfg.authFiles))
+    authEnv[name] = readFlagFile(flag, cfg.auth[name]!)
   // Without --service-account-signing-key-file, a key is made in the state dir (as kubeadm makes sa.key).
   const signing = cfg.serviceAccountSigningKeyFile
     ? signingKeyPkcs8(cfg.serviceAccountSigningKeyFile)
     : { pem: ensureServiceAccountKey(join(stateDir, 'pki')).keyPem, kid: undefined }
   authEnv.SERVICE_ACCOUNT_SIGNING_KEY = signing.pem
   // The signing key's own public half is published once, whichever file also holds it.
-  const extraKeys = serviceAccountPublicKeys(cfg.serviceAccountKeyFiles).filter((k, i, all) => k.kid !== signing.kid && all.findIndex((o) => o.kid === k.kid) === i)
+  const extraKeys = serviceAccountPublicKeys(cfg.serviceAccountKeyFiles).filter(
+    (k, i, all) => k.kid !== signing.kid && all.findIndex((o) => o.kid === k.kid) === i,
+  )
   if (extraKeys.length) authEnv.SERVICE_ACCOUNT_PUBLIC_KEYS = JSON.stringify({ keys: extraKeys })
   let authzWebhook, tokenWebhook
   try {
     if (cfg.authorizationWebhook) {
-      authzWebhook = loadWebhookKubeconfig('authorization-webhook-config-file', cfg.authorizationWebhook.configFile)
+      authzWebhook = loadWebhookKubeconfig(
+        'authorization-webhook-config-file',
+        cfg.authorizationWebhook.configFile,
+      )
       authEnv.AUTHORIZATION_WEBHOOK_URL = authzWebhook.url
     }
     if (cfg.authenticationTokenWebhook) {
-      tokenWebhook = loadWebhookKubeconfig('authentication-token-webhook-config-file', cfg.authenticationTokenWebhook.configFile)
+      tokenWebhook = loadWebhookKubeconfig(
+        'authentication-token-webhook-config-file',
+        cfg.authenticationTokenWebhook.configFile,
+      )
       authEnv.AUTHENTICATION_TOKEN_WEBHOOK_URL = tokenWebhook.url
     }
   } catch (e) {
@@ -291,23 +370,37 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   }
   if (authzWebhook && cfg.authorizationWebhook) {
     authOptions.webhookAuthorizer = {
-      url: authzWebhook.url, bearerToken: authzWebhook.bearerToken, fetch: authzWebhook.fetch, version: cfg.authorizationWebhook.version,
-      authorizedTTLms: cfg.authorizationWebhook.authorizedTTLms, unauthorizedTTLms: cfg.authorizationWebhook.unauthorizedTTLms,
+      url: authzWebhook.url,
+      bearerToken: authzWebhook.bearerToken,
+      fetch: authzWebhook.fetch,
+      version: cfg.authorizationWebhook.version,
+      authorizedTTLms: cfg.authorizationWebhook.authorizedTTLms,
+      unauthorizedTTLms: cfg.authorizationWebhook.unauthorizedTTLms,
     }
   }
   if (tokenWebhook && cfg.authenticationTokenWebhook) {
     authOptions.webhookToken = {
-      url: tokenWebhook.url, bearerToken: tokenWebhook.bearerToken, fetch: tokenWebhook.fetch, version: cfg.authenticationTokenWebhook.version,
+      url: tokenWebhook.url,
+      bearerToken: tokenWebhook.bearerToken,
+      fetch: tokenWebhook.fetch,
+      version: cfg.authenticationTokenWebhook.version,
       cacheTTLms: cfg.authenticationTokenWebhook.cacheTTLms,
     }
   }
   const kubelet: NodeServer['kubelet'] = {
-    clientCertPem: cfg.kubelet.clientCertificate ? readFlagFile('kubelet-client-certificate', cfg.kubelet.clientCertificate) : undefined,
-    clientKeyPem: cfg.kubelet.clientKey ? readFlagFile('kubelet-client-key', cfg.kubelet.clientKey) : undefined,
+    clientCertPem: cfg.kubelet.clientCertificate
+      ? readFlagFile('kubelet-client-certificate', cfg.kubelet.clientCertificate)
+      : undefined,
+    clientKeyPem: cfg.kubelet.clientKey
+      ? readFlagFile('kubelet-client-key', cfg.kubelet.clientKey)
+      : undefined,
     preferredAddressTypes: cfg.kubelet.preferredAddressTypes,
   }
   const proxyClient = cfg.proxyClient
-    ? { certPem: readFlagFile('proxy-client-cert-file', cfg.proxyClient.certFile), keyPem: readFlagFile('proxy-client-key-file', cfg.proxyClient.keyFile) }
+    ? {
+        certPem: readFlagFile('proxy-client-cert-file', cfg.proxyClient.certFile),
+        keyPem: readFlagFile('proxy-client-key-file', cfg.proxyClient.keyFile),
+      }
     : undefined
 
   const tls = prepareTls(cfg, stateDir, advertiseAddress)
@@ -316,7 +409,9 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     clientCAs = certificateBundle(tls.clientCA)
     requestHeaderCAs = tls.requestHeaderCA ? certificateBundle(tls.requestHeaderCA) : []
   } catch (e) {
-    throw new StartupError(`--client-ca-file / --requestheader-client-ca-file: ${(e as Error).message}`)
+    throw new StartupError(
+      `--client-ca-file / --requestheader-client-ca-file: ${(e as Error).message}`,
+    )
   }
   let serverAuth: ServerAuth
   try {
@@ -339,15 +434,26 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
 
   let client
   try {
-    client = etcdClient({ endpoints: cfg.etcdServers, caFile: cfg.etcdCAFile, certFile: cfg.etcdCertFile, keyFile: cfg.etcdKeyFile })
+    client = etcdClient({
+      endpoints: cfg.etcdServers,
+      caFile: cfg.etcdCAFile,
+      certFile: cfg.etcdCertFile,
+      keyFile: cfg.etcdKeyFile,
+    })
   } catch (e) {
     throw new StartupError(`etcd client: ${(e as Error).message}`)
   }
-  const store = new EtcdStore(client, { prefix: cfg.etcdPrefix, requestTimeoutMs: cfg.requestTimeoutMs })
+  const store = new EtcdStore(client, {
+    prefix: cfg.etcdPrefix,
+    requestTimeoutMs: cfg.requestTimeoutMs,
+  })
   // Everything but the compactor and shutdown goes through encryption at rest, when configured; the
   // authenticated data of a value is its etcd key, as kube-apiserver's.
   const apiStore: Store = encryption
-    ? new TransformingStore(store, encryption, { resourceOf: storageResources(registry.all()), authenticatedData: (key) => store.etcdKeyOf(key) })
+    ? new TransformingStore(store, encryption, {
+        resourceOf: storageResources(registry.all()),
+        authenticatedData: (key) => store.etcdKeyOf(key),
+      })
     : store
   try {
     await waitForEtcd(store, cfg.etcdServers, cfg.etcdStartTimeoutMs)
@@ -361,7 +467,12 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
 
   let admission: AdmissionChain
   try {
-    admission = buildAdmission({ registry: opts.registry, enable: cfg.enableAdmissionPlugins, disable: cfg.disableAdmissionPlugins, webhook: { fetch: nodeWebhookFetch } })
+    admission = buildAdmission({
+      registry: opts.registry,
+      enable: cfg.enableAdmissionPlugins,
+      disable: cfg.disableAdmissionPlugins,
+      webhook: { fetch: nodeWebhookFetch },
+    })
   } catch (e) {
     store.close()
     if (e instanceof AdmissionConfigError) throw new StartupError(e.message)
@@ -369,18 +480,30 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   }
   let shutdownInitiated = false
   const requestHeader = authOptions.requestHeader ?? { allowedNames: [] }
-  const frontProxy: FrontProxyConfig | undefined = requestHeaderCAs.length ? {
-    cas: requestHeaderCAs,
-    allowedNames: requestHeader.allowedNames,
-    usernameHeaders: (requestHeader.usernameHeaders?.length ? requestHeader.usernameHeaders : ['X-Remote-User']).map((h) => h.toLowerCase()),
-    headers: new RequestHeaderAuthenticator(requestHeader),
-  } : undefined
+  const frontProxy: FrontProxyConfig | undefined = requestHeaderCAs.length
+    ? {
+        cas: requestHeaderCAs,
+        allowedNames: requestHeader.allowedNames,
+        usernameHeaders: (requestHeader.usernameHeaders?.length
+          ? requestHeader.usernameHeaders
+          : ['X-Remote-User']
+        ).map((h) => h.toLowerCase()),
+        headers: new RequestHeaderAuthenticator(requestHeader),
+      }
+    : undefined
   const app = buildApp({
     registry,
     store: () => apiStore,
     // kube-apiserver's order: the front proxy's headers, x509 client certificates, then bearer tokens.
     authenticators: (env, s) => [
-      ...(frontProxy ? [new NodeRequestHeaderAuthenticator((env as { incoming: IncomingMessage }).incoming, frontProxy)] : []),
+      ...(frontProxy
+        ? [
+            new NodeRequestHeaderAuthenticator(
+              (env as { incoming: IncomingMessage }).incoming,
+              frontProxy,
+            ),
+          ]
+        : []),
       new ClientCertificateAuthenticator(tlsSocket(env), clientCAs),
       ...serverAuth.authenticators(s),
     ],
@@ -390,9 +513,19 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     conversion: { fetch: nodeWebhookFetch },
     metrics: new InProcessMetrics(processMetrics()),
     // kube-apiserver names a check per KMS plugin when the configuration is not reloaded automatically.
-    healthChecks: kmsProviders.map((t, i) => ({ name: `kms-provider-${i}`, check: () => t.check() })),
+    healthChecks: kmsProviders.map((t, i) => ({
+      name: `kms-provider-${i}`,
+      check: () => t.check(),
+    })),
     // kube's `shutdown` readyz check: not ready from SIGTERM on, while --shutdown-delay-duration still serves.
-    readyChecks: [{ name: 'shutdown', check: async () => { if (shutdownInitiated) throw new Error('shutdown initiated') } }],
+    readyChecks: [
+      {
+        name: 'shutdown',
+        check: async () => {
+          if (shutdownInitiated) throw new Error('shutdown initiated')
+        },
+      },
+    ],
     requestTimeoutMs: cfg.requestTimeoutMs,
   })
   const fetchWithFilters = withCORS(cfg.corsAllowedOrigins, app.fetch)
@@ -421,22 +554,29 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     void listener(req, res)
   }
 
-  const server: Server = createServer({
-    key: tls.key,
-    cert: tls.cert,
-    // The handshake accepts certificates of either CA; which one issued it is checked per request.
-    ca: [tls.clientCA, ...(tls.requestHeaderCA ? [tls.requestHeaderCA] : [])],
-    requestCert: true,
-    rejectUnauthorized: false, // verified per request, so that a bad certificate gets a 401 Status
-    ...(cfg.tlsMinVersion ? { minVersion: cfg.tlsMinVersion } : {}),
-    ...(cfg.tlsCiphers ? { ciphers: cfg.tlsCiphers } : {}),
-    maxHeaderSize: MAX_HEADER_BYTES,
-  }, handle)
+  const server: Server = createServer(
+    {
+      key: tls.key,
+      cert: tls.cert,
+      // The handshake accepts certificates of either CA; which one issued it is checked per request.
+      ca: [tls.clientCA, ...(tls.requestHeaderCA ? [tls.requestHeaderCA] : [])],
+      requestCert: true,
+      rejectUnauthorized: false, // verified per request, so that a bad certificate gets a 401 Status
+      ...(cfg.tlsMinVersion ? { minVersion: cfg.tlsMinVersion } : {}),
+      ...(cfg.tlsCiphers ? { ciphers: cfg.tlsCiphers } : {}),
+      maxHeaderSize: MAX_HEADER_BYTES,
+    },
+    handle,
+  )
   server.on('clientError', answerClientError)
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
       store.close()
-      reject(new StartupError(`cannot listen on ${cfg.bindAddress}:${cfg.securePort}: ${e.code ?? e.message}`))
+      reject(
+        new StartupError(
+          `cannot listen on ${cfg.bindAddress}:${cfg.securePort}: ${e.code ?? e.message}`,
+        ),
+      )
     })
     server.listen(cfg.securePort, cfg.bindAddress, () => resolveListen())
   })
@@ -444,7 +584,13 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   // The `kubernetes` Service's endpoints carry this server before it says it serves.
   let reconciler: EndpointReconciler | undefined
   if (cfg.endpointReconcilerType === 'lease') {
-    reconciler = leaseEndpointReconciler({ registry, store: apiStore, ip: advertiseAddress, port: cfg.securePort, log })
+    reconciler = leaseEndpointReconciler({
+      registry,
+      store: apiStore,
+      ip: advertiseAddress,
+      port: cfg.securePort,
+      log,
+    })
     try {
       await reconciler.start()
     } catch (e) {
@@ -458,12 +604,18 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   // kube-root-ca.crt, quota), fed by a watch of the store; several servers repeat each other harmlessly.
   const controllers = startControllers(apiStore, registry, { rootCA: rootCA(tls, cfg), log })
 
-  const host = cfg.bindAddress === '0.0.0.0' || cfg.bindAddress === '::' ? '127.0.0.1' : cfg.bindAddress
+  const host =
+    cfg.bindAddress === '0.0.0.0' || cfg.bindAddress === '::' ? '127.0.0.1' : cfg.bindAddress
   const url = `https://${host.includes(':') ? `[${host}]` : host}:${cfg.securePort}`
   let kubeconfigPath: string | undefined
   if (tls.admin) {
     kubeconfigPath = join(stateDir, 'kubeconfig')
-    writeKubeconfig(kubeconfigPath, { server: url, caPem: tls.servingCA, clientCertPem: tls.admin.certPem, clientKeyPem: tls.admin.keyPem })
+    writeKubeconfig(kubeconfigPath, {
+      server: url,
+      caPem: tls.servingCA,
+      clientCertPem: tls.admin.certPem,
+      clientKeyPem: tls.admin.keyPem,
+    })
   }
 
   let shutdown: Promise<void> | undefined
@@ -474,31 +626,34 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     advertiseAddress,
     kubelet,
     proxyClient,
-    shutdown: () => (shutdown ??= (async () => {
-      // --shutdown-delay-duration: keep serving normally while load balancers notice (/readyz fails),
-      // then stop. The endpoints drop this server first, as kube-apiserver's do.
-      shutdownInitiated = true
-      await reconciler?.stop()
-      if (cfg.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, cfg.shutdownDelayMs))
-      shuttingDown = true
-      compactor.stop()
-      const closed = new Promise<void>((r) => server.close(() => r()))
-      server.closeIdleConnections()
-      // Before the watches end: the loops would otherwise take the end of their watch for a reason to resync.
-      await controllers.stop()
-      // Watches end with a clean end of their streams; clients watch again elsewhere.
-      store.endWatches()
-      if (inFlight.size > 0) {
-        await Promise.race([
-          new Promise<void>((r) => { drained = r }),
-          new Promise<void>((r) => setTimeout(r, cfg.shutdownTimeoutMs).unref()),
-        ])
-      }
-      server.closeAllConnections()
-      await closed
-      store.close()
-      for (const t of kmsProviders) t.close()
-    })()),
+    shutdown: () =>
+      (shutdown ??= (async () => {
+        // --shutdown-delay-duration: keep serving normally while load balancers notice (/readyz fails),
+        // then stop. The endpoints drop this server first, as kube-apiserver's do.
+        shutdownInitiated = true
+        await reconciler?.stop()
+        if (cfg.shutdownDelayMs > 0) await new Promise((r) => setTimeout(r, cfg.shutdownDelayMs))
+        shuttingDown = true
+        compactor.stop()
+        const closed = new Promise<void>((r) => server.close(() => r()))
+        server.closeIdleConnections()
+        // Before the watches end: the loops would otherwise take the end of their watch for a reason to resync.
+        await controllers.stop()
+        // Watches end with a clean end of their streams; clients watch again elsewhere.
+        store.endWatches()
+        if (inFlight.size > 0) {
+          await Promise.race([
+            new Promise<void>((r) => {
+              drained = r
+            }),
+            new Promise<void>((r) => setTimeout(r, cfg.shutdownTimeoutMs).unref()),
+          ])
+        }
+        server.closeAllConnections()
+        await closed
+        store.close()
+        for (const t of kmsProviders) t.close()
+      })()),
   }
 }
 
@@ -522,7 +677,8 @@ export function withCORS(origins: string[], next: FetchHandler): FetchHandler {
     const cors: Record<string, string> = {
       'Access-Control-Allow-Origin': origin,
       'Access-Control-Allow-Methods': 'POST, GET, OPTIONS, PUT, DELETE, PATCH',
-      'Access-Control-Allow-Headers': 'Content-Type, Content-Length, Accept-Encoding, X-CSRF-Token, Authorization, X-Requested-With, If-Modified-Since',
+      'Access-Control-Allow-Headers':
+        'Content-Type, Content-Length, Accept-Encoding, X-CSRF-Token, Authorization, X-Requested-With, If-Modified-Since',
       'Access-Control-Expose-Headers': 'Date',
       'Access-Control-Allow-Credentials': 'true',
     }

@@ -32,7 +32,9 @@ function values(v: string | string[] | undefined): string[] {
 
 /** The certificates of a PEM bundle (--client-ca-file, --requestheader-client-ca-file). */
 export function certificateBundle(pem: string): X509Certificate[] {
-  return (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map((b) => new X509Certificate(b))
+  return (pem.match(/-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g) ?? []).map(
+    (b) => new X509Certificate(b),
+  )
 }
 
 /**
@@ -44,7 +46,8 @@ function issuedByOneOf(socket: TLSSocket | undefined, cas: X509Certificate[]): b
   const leaf = socket.getPeerX509Certificate()
   if (!leaf) return false
   const cert = peerCertificate(socket)
-  if (cert?.ext_key_usage !== undefined && !cert.ext_key_usage.includes(CLIENT_AUTH_OID)) return false
+  if (cert?.ext_key_usage !== undefined && !cert.ext_key_usage.includes(CLIENT_AUTH_OID))
+    return false
   return cas.some((ca) => leaf.checkIssued(ca) && leaf.verify(ca.publicKey))
 }
 
@@ -53,7 +56,11 @@ function issuedByOneOf(socket: TLSSocket | undefined, cas: X509Certificate[]): b
  * not for client auth), and is not a front proxy's naming a user: kube-apiserver answers 401 whatever
  * else the request carries (its x509 authenticator fails, which fails the union).
  */
-export function rejectedClientCertificate(socket: TLSSocket | undefined, clientCAs: X509Certificate[], frontProxy?: NodeRequestHeaderAuthenticator): boolean {
+export function rejectedClientCertificate(
+  socket: TLSSocket | undefined,
+  clientCAs: X509Certificate[],
+  frontProxy?: NodeRequestHeaderAuthenticator,
+): boolean {
   const cert = peerCertificate(socket)
   if (!cert) return false
   if (issuedByOneOf(socket, clientCAs)) return false
@@ -61,7 +68,10 @@ export function rejectedClientCertificate(socket: TLSSocket | undefined, clientC
 }
 
 export class ClientCertificateAuthenticator implements Authenticator {
-  constructor(private readonly socket: TLSSocket | undefined, private readonly clientCAs: X509Certificate[]) {}
+  constructor(
+    private readonly socket: TLSSocket | undefined,
+    private readonly clientCAs: X509Certificate[],
+  ) {}
 
   async authenticate(): Promise<UserInfo | undefined> {
     const cert = peerCertificate(this.socket)
@@ -89,7 +99,10 @@ export interface FrontProxyConfig {
  * (k8s.io/apiserver/pkg/authentication/request/headerrequest).
  */
 export class NodeRequestHeaderAuthenticator implements Authenticator {
-  constructor(private readonly incoming: IncomingMessage, private readonly cfg: FrontProxyConfig) {}
+  constructor(
+    private readonly incoming: IncomingMessage,
+    private readonly cfg: FrontProxyConfig,
+  ) {}
 
   private get socket(): TLSSocket | undefined {
     return tlsSocket({ incoming: this.incoming })
@@ -97,7 +110,9 @@ export class NodeRequestHeaderAuthenticator implements Authenticator {
 
   /** The peer is a front proxy this server trusts and it names a user. */
   vouches(): boolean {
-    const named = this.cfg.usernameHeaders.some((h) => String(this.incoming.headers[h] ?? '').trim() !== '')
+    const named = this.cfg.usernameHeaders.some(
+      (h) => String(this.incoming.headers[h] ?? '').trim() !== '',
+    )
     if (!named || !issuedByOneOf(this.socket, this.cfg.cas)) return false
     const [cn] = values(peerCertificate(this.socket)?.subject?.CN)
     return !this.cfg.allowedNames.length || (cn !== undefined && this.cfg.allowedNames.includes(cn))

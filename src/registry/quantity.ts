@@ -9,8 +9,26 @@ export interface Quantity {
 }
 
 const NANO = 1_000_000_000n
-const BINARY: Record<string, bigint> = { Ki: 1n << 10n, Mi: 1n << 20n, Gi: 1n << 30n, Ti: 1n << 40n, Pi: 1n << 50n, Ei: 1n << 60n }
-const DECIMAL: Record<string, number> = { n: -9, u: -6, m: -3, '': 0, k: 3, M: 6, G: 9, T: 12, P: 15, E: 18 }
+const BINARY: Record<string, bigint> = {
+  Ki: 1n << 10n,
+  Mi: 1n << 20n,
+  Gi: 1n << 30n,
+  Ti: 1n << 40n,
+  Pi: 1n << 50n,
+  Ei: 1n << 60n,
+}
+const DECIMAL: Record<string, number> = {
+  n: -9,
+  u: -6,
+  m: -3,
+  '': 0,
+  k: 3,
+  M: 6,
+  G: 9,
+  T: 12,
+  P: 15,
+  E: 18,
+}
 const QUANTITY_RE = /^([+-]?)(\d*)(?:\.(\d*))?(Ki|Mi|Gi|Ti|Pi|Ei|[numkMGTPE]|[eE][+-]?\d+)?$/
 
 export class QuantityParseError extends Error {}
@@ -23,7 +41,10 @@ function ceilDiv(a: bigint, b: bigint): bigint {
 export function parseQuantity(input: string | number): Quantity {
   const s = typeof input === 'number' ? String(input) : input.trim()
   const m = QUANTITY_RE.exec(s)
-  if (!m || (m[2] === '' && (m[3] ?? '') === '')) throw new QuantityParseError('quantities must match the regular expression \'^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$\'')
+  if (!m || (m[2] === '' && (m[3] ?? '') === ''))
+    throw new QuantityParseError(
+      "quantities must match the regular expression '^([+-]?[0-9.]+)([eEinumkKMGTP]*[-+]?[0-9]*)$'",
+    )
   const [, sign, whole, frac = '', suffix = ''] = m
   const digits = BigInt((whole || '0') + frac)
   const scale = frac.length
@@ -91,7 +112,18 @@ export function formatQuantity(q: Quantity): string {
   }
   if (q.format === 'BinarySI' && abs % NANO === 0n) return `${sign}${abs / NANO}`
   // DecimalSI (and BinarySI with a fraction or below 1024): the largest SI suffix with an integral mantissa.
-  const suffixes: [string, number][] = [['E', 18], ['P', 15], ['T', 12], ['G', 9], ['M', 6], ['k', 3], ['', 0], ['m', -3], ['u', -6], ['n', -9]]
+  const suffixes: [string, number][] = [
+    ['E', 18],
+    ['P', 15],
+    ['T', 12],
+    ['G', 9],
+    ['M', 6],
+    ['k', 3],
+    ['', 0],
+    ['m', -3],
+    ['u', -6],
+    ['n', -9],
+  ]
   for (const [suffix, exp] of suffixes) {
     const unit = 10n ** BigInt(exp + 9)
     if (abs % unit === 0n) {

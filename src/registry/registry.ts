@@ -17,7 +17,8 @@ export class Registry {
 
   add(t: ResourceType): void {
     const k = gvrKey(t.group, t.version, t.resource)
-    if (this.byGVR.has(k)) this.types = this.types.filter((x) => gvrKey(x.group, x.version, x.resource) !== k)
+    if (this.byGVR.has(k))
+      this.types = this.types.filter((x) => gvrKey(x.group, x.version, x.resource) !== k)
     this.byGVR.set(k, t)
     this.types.push(t)
   }

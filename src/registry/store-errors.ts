@@ -2,7 +2,13 @@
 // (storage/errors/storage.go: InterpretCreateError, InterpretUpdateError, ...) turns storage errors into
 // the Status a client sees. The generic registry store and the watch handler call nothing else.
 import {
-  alreadyExists, conflict, internalError, notFound, resourceExpired, StatusError, type GroupResource,
+  alreadyExists,
+  conflict,
+  internalError,
+  notFound,
+  resourceExpired,
+  StatusError,
+  type GroupResource,
 } from '../server/errors'
 import { isStoreError, type StoreError } from '../storage/store'
 
@@ -20,7 +26,12 @@ export type StorageErrorCode = keyof typeof STORAGE_ERROR_CODES
  * storage.StorageError's Error(): what kube-apiserver puts after "Operation cannot be fulfilled on ...: "
  * when a storage-level check fails, e.g. a delete precondition that no longer holds on a retry.
  */
-export function storageErrorMessage(code: StorageErrorCode, key: string, additional?: string, resourceVersion = 0): string {
+export function storageErrorMessage(
+  code: StorageErrorCode,
+  key: string,
+  additional?: string,
+  resourceVersion = 0,
+): string {
   const [n, text] = STORAGE_ERROR_CODES[code]
   return `StorageError: ${text}, Code: ${n}, Key: ${key}, ResourceVersion: ${resourceVersion}, AdditionalErrorMsg: ${additional ?? '<nil>'}`
 }
@@ -29,7 +40,12 @@ export function storageErrorMessage(code: StorageErrorCode, key: string, additio
  * A storage precondition that failed (storage.Preconditions.Check: an InvalidObjError), as
  * InterpretUpdateError and InterpretDeleteError answer it: 409 Conflict with the storage error's text.
  */
-export function preconditionFailed(gr: GroupResource, name: string, key: string, why: string): StatusError {
+export function preconditionFailed(
+  gr: GroupResource,
+  name: string,
+  key: string,
+  why: string,
+): StatusError {
   return conflict(gr, name, storageErrorMessage('InvalidObj', key, why))
 }
 
@@ -39,7 +55,12 @@ export function preconditionFailed(gr: GroupResource, name: string, key: string,
  * 504 Timeout with the context's error.
  */
 export function writeTimeout(): StatusError {
-  return new StatusError(504, 'Timeout', 'Timeout: request did not complete within requested timeout - context deadline exceeded', {})
+  return new StatusError(
+    504,
+    'Timeout',
+    'Timeout: request did not complete within requested timeout - context deadline exceeded',
+    {},
+  )
 }
 
 /**
@@ -49,7 +70,12 @@ export function writeTimeout(): StatusError {
  * response in the time allotted, but may still be processing the request (get configmaps x)".
  */
 export function readTimeout(): StatusError {
-  const e = new StatusError(504, 'Timeout', 'Timeout: request did not complete within the allotted timeout', {})
+  const e = new StatusError(
+    504,
+    'Timeout',
+    'Timeout: request did not complete within the allotted timeout',
+    {},
+  )
   e.bare = true
   return e
 }
@@ -63,7 +89,8 @@ export function readTimeout(): StatusError {
 function unexpected(e: StoreError): StatusError {
   // A value past the store's limit (etcd's 1.5 MiB request limit): kube-apiserver passes etcd's error on as a
   // bare 500 (kubernetes/kubernetes#112152), and so do we, with etcd's words.
-  if (e.code === 'TooLarge') return new StatusError(500, 'InternalError', 'etcdserver: request is too large')
+  if (e.code === 'TooLarge')
+    return new StatusError(500, 'InternalError', 'etcdserver: request is too large')
   return internalError(e)
 }
 
@@ -163,7 +190,8 @@ export function interpretWatchError(e: unknown, rv: number): unknown {
  */
 export function interpretStrayStoreError(e: unknown, method: string): unknown {
   if (!isStoreError(e)) return e
-  if (e.code === 'Unreachable') return method === 'GET' || method === 'HEAD' ? readTimeout() : writeTimeout()
+  if (e.code === 'Unreachable')
+    return method === 'GET' || method === 'HEAD' ? readTimeout() : writeTimeout()
   return unexpected(e)
 }
 

@@ -1,19 +1,41 @@
 // The generic registry store: turns API verbs into Store calls for every kind, with the kind's Strategy
 // supplying what differs (the role of k8s.io/apiserver/pkg/registry/generic/registry/store.go).
 import {
-  alreadyExists, badRequest, conflict, fieldInvalid, invalid, isStatusErrorReason, notFound, OPTIMISTIC_LOCK_MESSAGE,
-  StatusError, type FieldError, type GroupKind, type GroupResource,
+  alreadyExists,
+  badRequest,
+  conflict,
+  fieldInvalid,
+  invalid,
+  isStatusErrorReason,
+  notFound,
+  OPTIMISTIC_LOCK_MESSAGE,
+  StatusError,
+  type FieldError,
+  type GroupKind,
+  type GroupResource,
 } from '../server/errors'
 import { isStoreError, type KeyValue, type Store } from '../storage/store'
 import {
-  interpretCreateError, interpretDeleteError, interpretGetError, interpretListError, interpretUpdateError,
-  preconditionFailed, tooLargeResourceVersion, writeTimeout,
+  interpretCreateError,
+  interpretDeleteError,
+  interpretGetError,
+  interpretListError,
+  interpretUpdateError,
+  preconditionFailed,
+  tooLargeResourceVersion,
+  writeTimeout,
 } from './store-errors'
 import type { Admission, Attributes, Operation } from '../admission/types'
 import { ObjectReader } from '../admission/reader'
 import { decodeContinue, encodeContinue } from './continue'
 import { validateObjectMeta, validateObjectMetaUpdate } from './validation'
-import { groupVersion, type KubeObject, type RequestContext, type ResourceType, type Strategy } from './types'
+import {
+  groupVersion,
+  type KubeObject,
+  type RequestContext,
+  type ResourceType,
+  type Strategy,
+} from './types'
 
 export interface ListOptions {
   /** Applied after decoding; pagination keeps reading until `limit` objects match. */
@@ -49,7 +71,8 @@ export const WRITE_TIMEOUT_MS = 34_000
 
 export function storageKey(t: ResourceType, namespace: string | undefined, name?: string): string {
   const base = `/registry/${t.storagePrefix}/`
-  if (t.namespaced && namespace) return name === undefined ? `${base}${namespace}/` : `${base}${namespace}/${name}`
+  if (t.namespaced && namespace)
+    return name === undefined ? `${base}${namespace}/` : `${base}${namespace}/${name}`
   return name === undefined ? base : `${base}${name}`
 }
 
@@ -73,7 +96,11 @@ export function decode(t: ResourceType, kv: KeyValue): KubeObject {
 }
 
 /** Objects of several kvs in t's version: with batch conversion, one conversion call for them all. */
-export async function decodeAll(t: ResourceType, kvs: KeyValue[], store: Store): Promise<KubeObject[]> {
+export async function decodeAll(
+  t: ResourceType,
+  kvs: KeyValue[],
+  store: Store,
+): Promise<KubeObject[]> {
   if (!t.convertBatch) return kvs.map((kv) => decode(t, kv))
   return kvs.length ? t.convertBatch.fromStorage(kvs.map(decodeStored), store) : []
 }
@@ -113,7 +140,10 @@ function encode(t: ResourceType, obj: KubeObject): string {
 const EXPIRED_CONTINUE_MESSAGE =
   'The provided continue parameter is too old to display a consistent list result. You can start a new list without the continue parameter, or use the continue token in this response to retrieve the remainder of the results. Continuing with the provided token results in an inconsistent list - objects that were created, modified, or deleted between the time the first chunk was returned and now may show up in the list.'
 
-export function parseResourceVersion(rv: string | undefined, what = 'resourceVersion'): number | undefined {
+export function parseResourceVersion(
+  rv: string | undefined,
+  what = 'resourceVersion',
+): number | undefined {
   if (rv === undefined || rv === '') return undefined
   if (!/^\d+$/.test(rv)) throw invalidResourceVersion(rv, what)
   return Number(rv)
@@ -151,7 +181,10 @@ export interface RegistryStoreOptions {
 }
 
 /** Hooks a plugin registered for after the write (quota replenishment) or for when it does not happen. */
-interface PendingHooks { commit: (() => Promise<void>)[]; abort: (() => Promise<void>)[] }
+interface PendingHooks {
+  commit: (() => Promise<void>)[]
+  abort: (() => Promise<void>)[]
+}
 
 export class RegistryStore {
   private readonly admission?: Admission
@@ -171,18 +204,44 @@ export class RegistryStore {
   }
 
   /** admission.Attributes for one attempt at a write. */
-  private attributes(op: Operation, namespace: string | undefined, name: string, obj: KubeObject | undefined, old: KubeObject | undefined, ctx: RequestContext, subresource: string, hooks: PendingHooks): Attributes {
+  private attributes(
+    op: Operation,
+    namespace: string | undefined,
+    name: string,
+    obj: KubeObject | undefined,
+    old: KubeObject | undefined,
+    ctx: RequestContext,
+    subresource: string,
+    hooks: PendingHooks,
+  ): Attributes {
     this.reader ??= new ObjectReader(this.store)
-    const optionsKind = op === 'CREATE' ? 'CreateOptions' : op === 'UPDATE' ? 'UpdateOptions' : 'DeleteOptions'
+    const optionsKind =
+      op === 'CREATE' ? 'CreateOptions' : op === 'UPDATE' ? 'UpdateOptions' : 'DeleteOptions'
     return {
-      operation: op, type: this.type, subresource,
+      operation: op,
+      type: this.type,
+      subresource,
       namespace: this.type.namespaced ? (namespace ?? '') : '',
-      name, object: obj, oldObject: old,
-      options: { kind: optionsKind, apiVersion: 'meta.k8s.io/v1', ...(ctx.dryRun ? { dryRun: ['All'] } : {}) },
-      dryRun: ctx.dryRun, user: ctx.user, store: this.store, reader: this.reader,
-      warnings: ctx.warnings, annotations: (ctx.auditAnnotations ??= {}),
-      onCommit: (fn) => { hooks.commit.push(fn) },
-      onAbort: (fn) => { hooks.abort.push(fn) },
+      name,
+      object: obj,
+      oldObject: old,
+      options: {
+        kind: optionsKind,
+        apiVersion: 'meta.k8s.io/v1',
+        ...(ctx.dryRun ? { dryRun: ['All'] } : {}),
+      },
+      dryRun: ctx.dryRun,
+      user: ctx.user,
+      store: this.store,
+      reader: this.reader,
+      warnings: ctx.warnings,
+      annotations: (ctx.auditAnnotations ??= {}),
+      onCommit: (fn) => {
+        hooks.commit.push(fn)
+      },
+      onAbort: (fn) => {
+        hooks.abort.push(fn)
+      },
     }
   }
 
@@ -198,28 +257,41 @@ export class RegistryStore {
 
   /** decode, and for a type with batch conversion (a conversion webhook) the call that converts. */
   private async fromStorage(kv: KeyValue): Promise<KubeObject> {
-    return this.type.convertBatch ? (await decodeAll(this.type, [kv], this.store))[0] : decode(this.type, kv)
+    return this.type.convertBatch
+      ? (await decodeAll(this.type, [kv], this.store))[0]
+      : decode(this.type, kv)
   }
 
   private async toStorage(obj: KubeObject): Promise<string> {
-    return this.type.convertBatch ? encodeStored((await this.type.convertBatch.toStorage([obj], this.store))[0]) : encode(this.type, obj)
+    return this.type.convertBatch
+      ? encodeStored((await this.type.convertBatch.toStorage([obj], this.store))[0])
+      : encode(this.type, obj)
   }
 
-  private get gr(): GroupResource { return groupResource(this.type) }
-  private get gk(): GroupKind { return groupKind(this.type) }
+  private get gr(): GroupResource {
+    return groupResource(this.type)
+  }
+  private get gk(): GroupKind {
+    return groupKind(this.type)
+  }
 
   key(namespace: string | undefined, name: string): string {
     return storageKey(this.type, namespace, name)
   }
 
   async get(namespace: string | undefined, name: string): Promise<KubeObject> {
-    const kv = await this.read(this.key(namespace, name), (e) => interpretGetError(e, this.gr, name))
+    const kv = await this.read(this.key(namespace, name), (e) =>
+      interpretGetError(e, this.gr, name),
+    )
     if (!kv) throw notFound(this.gr, name)
     return this.fromStorage(kv)
   }
 
   /** The pair at key, with the store's errors interpreted for the verb reading it. */
-  private async read(key: string, interpret: (e: unknown) => unknown): Promise<KeyValue | undefined> {
+  private async read(
+    key: string,
+    interpret: (e: unknown) => unknown,
+  ): Promise<KeyValue | undefined> {
     try {
       return (await this.store.get(key)).kv
     } catch (e) {
@@ -232,9 +304,14 @@ export class RegistryStore {
   }
 
   /** The list with each item as JSON text, for a caller that only writes the items out (see jsonWithRevision). */
-  listJSON(namespace: string | undefined, opts: Omit<ListOptions, 'filter'> = {}): Promise<ListResult<string>> {
+  listJSON(
+    namespace: string | undefined,
+    opts: Omit<ListOptions, 'filter'> = {},
+  ): Promise<ListResult<string>> {
     return this.listItems(namespace, opts, async (kvs) =>
-      this.type.convertBatch ? (await decodeAll(this.type, kvs, this.store)).map((o) => JSON.stringify(o)) : kvs.map((kv) => jsonWithRevision(this.type, kv)),
+      this.type.convertBatch
+        ? (await decodeAll(this.type, kvs, this.store)).map((o) => JSON.stringify(o))
+        : kvs.map((kv) => jsonWithRevision(this.type, kv)),
     )
   }
 
@@ -266,15 +343,23 @@ export class RegistryStore {
     let remaining: number | undefined
     // With a filter, keep reading pages until limit objects match (etcd3 store's list does the same).
     for (;;) {
-      const pageLimit = limit ? Math.max(limit - items.length, opts.filter ? Math.min(limit * 2, 1000) : 0) : undefined
+      const pageLimit = limit
+        ? Math.max(limit - items.length, opts.filter ? Math.min(limit * 2, 1000) : 0)
+        : undefined
       let page
       try {
-        page = await this.store.list(prefix, { revision: readRevision || undefined, limit: pageLimit, after })
+        page = await this.store.list(prefix, {
+          revision: readRevision || undefined,
+          limit: pageLimit,
+          after,
+        })
       } catch (e) {
         if (isStoreError(e, 'Compacted') && opts.continue) {
           // etcd3 store's list: an expired continue token gets one that resumes inconsistently.
           const resumeFrom = (after ?? prefix).slice(prefix.length)
-          throw new StatusError(410, 'Expired', EXPIRED_CONTINUE_MESSAGE, undefined, { continue: encodeContinue(-1, resumeFrom) })
+          throw new StatusError(410, 'Expired', EXPIRED_CONTINUE_MESSAGE, undefined, {
+            continue: encodeContinue(-1, resumeFrom),
+          })
         }
         throw interpretListError(e, this.gr, readRevision)
       }
@@ -318,12 +403,19 @@ export class RegistryStore {
     throw tooLargeResourceVersion(rv)
   }
 
-  async create(namespace: string | undefined, obj: KubeObject, ctx: RequestContext): Promise<KubeObject> {
+  async create(
+    namespace: string | undefined,
+    obj: KubeObject,
+    ctx: RequestContext,
+  ): Promise<KubeObject> {
     this.checkTypeMeta(obj)
     const meta = (obj.metadata ??= {})
     this.checkNamespace(meta, namespace)
     if (!meta.name && meta.generateName) meta.name = meta.generateName + randomSuffix()
-    const nameErrs = validateObjectMeta(meta, { namespaced: this.type.namespaced, validateName: this.type.strategy.validateName })
+    const nameErrs = validateObjectMeta(meta, {
+      namespaced: this.type.namespaced,
+      validateName: this.type.strategy.validateName,
+    })
     if (nameErrs.length) throw invalid(this.gk, meta.name ?? meta.generateName ?? '', nameErrs)
 
     const s = this.type.strategy
@@ -337,7 +429,8 @@ export class RegistryStore {
         await this.admission.admit(attrs)
         this.checkTypeMeta(obj)
         this.checkNamespace((obj.metadata ??= {}), namespace)
-        if (obj.metadata.name !== meta.name) throw badRequest('metadata.name: Invalid value: the name may not be changed by admission')
+        if (obj.metadata.name !== meta.name)
+          throw badRequest('metadata.name: Invalid value: the name may not be changed by admission')
       }
       const m = obj.metadata!
       // rest.BeforeCreate: the server owns these fields.
@@ -355,7 +448,8 @@ export class RegistryStore {
 
       const key = this.key(namespace, m.name!)
       if (ctx.dryRun) {
-        if (await this.read(key, (e) => interpretCreateError(e, this.gr, m.name!))) throw alreadyExists(this.gr, m.name!)
+        if (await this.read(key, (e) => interpretCreateError(e, this.gr, m.name!)))
+          throw alreadyExists(this.gr, m.name!)
         return obj
       }
       await s.beforeCreate?.(obj, this.store, ctx)
@@ -395,11 +489,19 @@ export class RegistryStore {
     let kv = await this.read(key, (e) => interpretUpdateError(e, this.gr, name))
     for (;;) {
       if (!kv) {
-        if (!(s.allowCreateOnUpdate || opts.forceAllowCreate) || subresource) throw notFound(this.gr, name)
+        if (!(s.allowCreateOnUpdate || opts.forceAllowCreate) || subresource)
+          throw notFound(this.gr, name)
         const obj = await mutate(undefined)
         this.checkTypeMeta(obj)
         const meta = (obj.metadata ??= {})
-        if (meta.name !== name) throw badRequest('the name of the object (' + (meta.name ?? '') + ') does not match the name on the URL (' + name + ')')
+        if (meta.name !== name)
+          throw badRequest(
+            'the name of the object (' +
+              (meta.name ?? '') +
+              ') does not match the name on the URL (' +
+              name +
+              ')',
+          )
         if (meta.resourceVersion) throw notFound(this.gr, name)
         try {
           return { object: await this.create(namespace, obj, ctx), created: true }
@@ -415,13 +517,20 @@ export class RegistryStore {
       const uid = opts.preconditions?.uid
       if (uid && uid !== old.metadata?.uid) {
         // storage.Preconditions.Check in GuaranteedUpdate, before the object is handed to the update.
-        throw preconditionFailed(this.gr, name, key, `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${old.metadata?.uid ?? ''}`)
+        throw preconditionFailed(
+          this.gr,
+          name,
+          key,
+          `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${old.metadata?.uid ?? ''}`,
+        )
       }
       const obj = await mutate(structuredClone(old))
       this.checkTypeMeta(obj)
       const meta = (obj.metadata ??= {})
       if (meta.name !== undefined && meta.name !== name) {
-        throw badRequest(`the name of the object (${meta.name}) does not match the name on the URL (${name})`)
+        throw badRequest(
+          `the name of the object (${meta.name}) does not match the name on the URL (${name})`,
+        )
       }
       this.checkNamespace(meta, namespace)
       meta.name = name
@@ -440,23 +549,43 @@ export class RegistryStore {
       }
       if (ctx.dryRun) {
         await RegistryStore.runHooks(hooks.abort)
-        return { object: { ...obj, metadata: { ...obj.metadata, resourceVersion: String(kv.modRevision) } }, created: false }
+        return {
+          object: {
+            ...obj,
+            metadata: { ...obj.metadata, resourceVersion: String(kv.modRevision) },
+          },
+          created: false,
+        }
       }
 
       // An update that leaves a deleting object without finalizers completes its deletion (store.go's
       // shouldDeleteDuringUpdate).
-      const finishDeletion = !!obj.metadata!.deletionTimestamp && !(obj.metadata!.finalizers?.length) && (s.deleteDuringUpdate?.(obj) ?? true)
+      const finishDeletion =
+        !!obj.metadata!.deletionTimestamp &&
+        !obj.metadata!.finalizers?.length &&
+        (s.deleteDuringUpdate?.(obj) ?? true)
       try {
         let result: { object: KubeObject; created: boolean }
         if (finishDeletion) {
           const deleted = await this.store.delete(key, kv.modRevision)
           await s.afterDelete?.(old, this.store)
-          result = { object: { ...obj, metadata: { ...obj.metadata, resourceVersion: String(deleted.modRevision) } }, created: false }
+          result = {
+            object: {
+              ...obj,
+              metadata: { ...obj.metadata, resourceVersion: String(deleted.modRevision) },
+            },
+            created: false,
+          }
         } else if (!kv.stale && deepEqual(specAndMeta(obj), specAndMeta(old))) {
           await RegistryStore.runHooks(hooks.abort)
           return { object: old, created: false }
         } else {
-          result = { object: await this.fromStorage(await this.store.update(key, await this.toStorage(obj), kv.modRevision)), created: false }
+          result = {
+            object: await this.fromStorage(
+              await this.store.update(key, await this.toStorage(obj), kv.modRevision),
+            ),
+            created: false,
+          }
         }
         await RegistryStore.runHooks(hooks.commit)
         return result
@@ -465,7 +594,8 @@ export class RegistryStore {
         // Another write came first: start again from what it left (GuaranteedUpdate's retry).
         if (isStoreError(e, 'Conflict') || isStoreError(e, 'NotFound')) {
           if (Date.now() > deadline) throw writeTimeout()
-          kv = e.current ?? (await this.read(key, (err) => interpretUpdateError(err, this.gr, name)))
+          kv =
+            e.current ?? (await this.read(key, (err) => interpretUpdateError(err, this.gr, name)))
           continue
         }
         throw interpretUpdateError(e, this.gr, name)
@@ -478,13 +608,19 @@ export class RegistryStore {
    * unconditional update where the strategy allows one (AllowUnconditionalUpdate) and is then set to the
    * stored one; any other must be the stored one.
    */
-  private checkResourceVersion(meta: NonNullable<KubeObject['metadata']>, kv: KeyValue, name: string): void {
+  private checkResourceVersion(
+    meta: NonNullable<KubeObject['metadata']>,
+    kv: KeyValue,
+    name: string,
+  ): void {
     const rv = meta.resourceVersion
     if (rv === undefined || rv === '' || /^0+$/.test(rv)) {
       if (this.type.strategy.allowUnconditionalUpdate === false) {
         // kube names the resource where the kind goes (its TODO in store.go), and %#v prints the uint64 0 as 0x0.
         const gk = { group: this.gr.group, kind: this.gr.resource }
-        throw invalid(gk, name, [fieldInvalid('metadata.resourceVersion', 0n, 'must be specified for an update')])
+        throw invalid(gk, name, [
+          fieldInvalid('metadata.resourceVersion', 0n, 'must be specified for an update'),
+        ])
       }
       meta.resourceVersion = String(kv.modRevision)
       return
@@ -495,7 +631,13 @@ export class RegistryStore {
     }
   }
 
-  private async prepareUpdate(obj: KubeObject, old: KubeObject, ctx: RequestContext, subresource: Subresource, attrs: Attributes): Promise<void> {
+  private async prepareUpdate(
+    obj: KubeObject,
+    old: KubeObject,
+    ctx: RequestContext,
+    subresource: Subresource,
+    attrs: Attributes,
+  ): Promise<void> {
     const s = this.type.strategy
     const oldMeta = old.metadata!
     if (this.admission) {
@@ -505,7 +647,8 @@ export class RegistryStore {
       await this.admission.admit(attrs)
       this.checkTypeMeta(obj)
       this.checkNamespace((obj.metadata ??= {}), attrs.namespace || undefined)
-      if (obj.metadata.name !== undefined && obj.metadata.name !== oldMeta.name) throw badRequest('metadata.name: Invalid value: the name may not be changed by admission')
+      if (obj.metadata.name !== undefined && obj.metadata.name !== oldMeta.name)
+        throw badRequest('metadata.name: Invalid value: the name may not be changed by admission')
       obj.metadata.name = oldMeta.name
     }
     const meta = obj.metadata!
@@ -553,7 +696,10 @@ export class RegistryStore {
       delete meta.generation
     }
     const errs = [
-      ...validateObjectMeta(meta, { namespaced: this.type.namespaced, validateName: s.validateName }),
+      ...validateObjectMeta(meta, {
+        namespaced: this.type.namespaced,
+        validateName: s.validateName,
+      }),
       ...validateObjectMetaUpdate(meta, oldMeta),
       ...(this.validateUpdateFor(subresource)?.(obj, old, ctx) ?? s.validate?.(obj, ctx) ?? []),
     ]
@@ -566,7 +712,12 @@ export class RegistryStore {
    * in its words), then on every attempt at the write (storage.Preconditions.Check, in the storage's); a write
    * that loses to a concurrent one reads again and retries until it wins or the deadline passes.
    */
-  async delete(namespace: string | undefined, name: string, opts: DeleteOptions, ctx: RequestContext): Promise<{ object: KubeObject; deleted: boolean }> {
+  async delete(
+    namespace: string | undefined,
+    name: string,
+    opts: DeleteOptions,
+    ctx: RequestContext,
+  ): Promise<{ object: KubeObject; deleted: boolean }> {
     const key = this.key(namespace, name)
     const deadline = Date.now() + WRITE_TIMEOUT_MS
     const interpret = (e: unknown) => interpretDeleteError(e, this.gr, name)
@@ -578,14 +729,33 @@ export class RegistryStore {
       const meta = obj.metadata!
       if (attempt === 0) this.checkDeletePreconditions(meta, name, pre)
       else if (pre?.uid && pre.uid !== meta.uid) {
-        throw preconditionFailed(this.gr, name, key, `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${meta.uid ?? ''}`)
+        throw preconditionFailed(
+          this.gr,
+          name,
+          key,
+          `Precondition failed: UID in precondition: ${pre.uid}, UID in object meta: ${meta.uid ?? ''}`,
+        )
       } else if (pre?.resourceVersion && pre.resourceVersion !== meta.resourceVersion) {
-        throw preconditionFailed(this.gr, name, key, `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in meta: ${meta.resourceVersion}`)
+        throw preconditionFailed(
+          this.gr,
+          name,
+          key,
+          `Precondition failed: ResourceVersion in precondition: ${pre.resourceVersion}, ResourceVersion in meta: ${meta.resourceVersion}`,
+        )
       }
       const hooks: PendingHooks = { commit: [], abort: [] }
       if (this.admission) {
         const attrs = this.attributes('DELETE', namespace, name, undefined, obj, ctx, '', hooks)
-        attrs.options = { kind: 'DeleteOptions', apiVersion: 'meta.k8s.io/v1', ...(ctx.dryRun ? { dryRun: ['All'] } : {}), ...(opts.propagationPolicy ? { propagationPolicy: opts.propagationPolicy } : {}), ...(opts.gracePeriodSeconds !== undefined ? { gracePeriodSeconds: opts.gracePeriodSeconds } : {}), ...(opts.preconditions ? { preconditions: opts.preconditions } : {}) }
+        attrs.options = {
+          kind: 'DeleteOptions',
+          apiVersion: 'meta.k8s.io/v1',
+          ...(ctx.dryRun ? { dryRun: ['All'] } : {}),
+          ...(opts.propagationPolicy ? { propagationPolicy: opts.propagationPolicy } : {}),
+          ...(opts.gracePeriodSeconds !== undefined
+            ? { gracePeriodSeconds: opts.gracePeriodSeconds }
+            : {}),
+          ...(opts.preconditions ? { preconditions: opts.preconditions } : {}),
+        }
         await this.admission.admit(attrs)
         await this.admission.validate(attrs)
       }
@@ -594,11 +764,18 @@ export class RegistryStore {
         if (own === 'keep') return { object: obj, deleted: false }
         if (own) {
           if (ctx.dryRun) return { object: own, deleted: false }
-          return { object: await this.fromStorage(await this.store.update(key, await this.toStorage(own), kv.modRevision)), deleted: false }
+          return {
+            object: await this.fromStorage(
+              await this.store.update(key, await this.toStorage(own), kv.modRevision),
+            ),
+            deleted: false,
+          }
         }
         const finalizers = [...(meta.finalizers ?? [])]
-        if (opts.propagationPolicy === 'Foreground' && !finalizers.includes('foregroundDeletion')) finalizers.push('foregroundDeletion')
-        if (opts.propagationPolicy === 'Orphan' && !finalizers.includes('orphan')) finalizers.push('orphan')
+        if (opts.propagationPolicy === 'Foreground' && !finalizers.includes('foregroundDeletion'))
+          finalizers.push('foregroundDeletion')
+        if (opts.propagationPolicy === 'Orphan' && !finalizers.includes('orphan'))
+          finalizers.push('orphan')
         if (finalizers.length) {
           // Graceful: mark, and let whoever owns each finalizer remove it (store.go's updateForGracefulDeletionAndFinalizers).
           if (!meta.deletionTimestamp || finalizers.length !== (meta.finalizers?.length ?? 0)) {
@@ -609,7 +786,12 @@ export class RegistryStore {
               if (this.tracksGeneration()) meta.generation = (meta.generation ?? 1) + 1
             }
             if (ctx.dryRun) return { object: obj, deleted: false }
-            return { object: await this.fromStorage(await this.store.update(key, await this.toStorage(obj), kv.modRevision)), deleted: false }
+            return {
+              object: await this.fromStorage(
+                await this.store.update(key, await this.toStorage(obj), kv.modRevision),
+              ),
+              deleted: false,
+            }
           }
           return { object: obj, deleted: false }
         }
@@ -617,7 +799,10 @@ export class RegistryStore {
         const gone = await this.store.delete(key, kv.modRevision)
         await this.type.strategy.afterDelete?.(obj, this.store)
         await RegistryStore.runHooks(hooks.commit)
-        return { object: { ...obj, metadata: { ...meta, resourceVersion: String(gone.modRevision) } }, deleted: true }
+        return {
+          object: { ...obj, metadata: { ...meta, resourceVersion: String(gone.modRevision) } },
+          deleted: true,
+        }
       } catch (e) {
         // Another write came first: read again and retry, as the etcd3 store's conditional delete does.
         if (isStoreError(e, 'Conflict') || isStoreError(e, 'NotFound')) {
@@ -641,7 +826,12 @@ export class RegistryStore {
    * validation sees, retried on a concurrent write; for the REST storages that change an object on a
    * client's behalf (pods/binding). `tryUpdate` throws to give up; its object is written as it returns it.
    */
-  async guaranteedUpdate(namespace: string | undefined, name: string, tryUpdate: (current: KubeObject) => KubeObject, opts: { dryRun?: boolean } = {}): Promise<KubeObject> {
+  async guaranteedUpdate(
+    namespace: string | undefined,
+    name: string,
+    tryUpdate: (current: KubeObject) => KubeObject,
+    opts: { dryRun?: boolean } = {},
+  ): Promise<KubeObject> {
     const key = this.key(namespace, name)
     for (;;) {
       const kv = await this.read(key, (e) => interpretUpdateError(e, this.gr, name))
@@ -649,7 +839,9 @@ export class RegistryStore {
       const obj = tryUpdate(await this.fromStorage(kv))
       if (opts.dryRun) return obj
       try {
-        return await this.fromStorage(await this.store.update(key, await this.toStorage(obj), kv.modRevision))
+        return await this.fromStorage(
+          await this.store.update(key, await this.toStorage(obj), kv.modRevision),
+        )
       } catch (e) {
         // Another write came first: start again from what it left, as GuaranteedUpdate does.
         if (isStoreError(e, 'Conflict')) continue
@@ -662,13 +854,25 @@ export class RegistryStore {
    * rest.BeforeDelete's early check of the delete preconditions, which names the kind where the resource
    * goes ("Operation cannot be fulfilled on ConfigMap ...").
    */
-  private checkDeletePreconditions(meta: NonNullable<KubeObject['metadata']>, name: string, pre: DeleteOptions['preconditions']): void {
+  private checkDeletePreconditions(
+    meta: NonNullable<KubeObject['metadata']>,
+    name: string,
+    pre: DeleteOptions['preconditions'],
+  ): void {
     const byKind = { group: this.type.group, resource: this.type.kind }
     if (pre?.uid && pre.uid !== meta.uid) {
-      throw conflict(byKind, name, `the UID in the precondition (${pre.uid}) does not match the UID in record (${meta.uid ?? ''}). The object might have been deleted and then recreated`)
+      throw conflict(
+        byKind,
+        name,
+        `the UID in the precondition (${pre.uid}) does not match the UID in record (${meta.uid ?? ''}). The object might have been deleted and then recreated`,
+      )
     }
     if (pre?.resourceVersion && pre.resourceVersion !== meta.resourceVersion) {
-      throw conflict(byKind, name, `the ResourceVersion in the precondition (${pre.resourceVersion}) does not match the ResourceVersion in record (${meta.resourceVersion}). The object might have been modified`)
+      throw conflict(
+        byKind,
+        name,
+        `the ResourceVersion in the precondition (${pre.resourceVersion}) does not match the ResourceVersion in record (${meta.resourceVersion}). The object might have been modified`,
+      )
     }
   }
 
@@ -681,29 +885,45 @@ export class RegistryStore {
   }
 
   private checkTypeMeta(obj: KubeObject): void {
-    if (typeof obj !== 'object' || obj === null || Array.isArray(obj)) throw badRequest('the body of the request must be a JSON object')
-    const expected = this.type.storageVersion && !this.type.convert && !this.type.convertBatch ? this.type.storageVersion : groupVersion(this.type)
-    if (obj.apiVersion !== undefined && obj.apiVersion !== groupVersion(this.type) && obj.apiVersion !== expected) {
-      throw badRequest(`the API version in the data (${obj.apiVersion}) does not match the expected API version (${groupVersion(this.type)})`)
+    if (typeof obj !== 'object' || obj === null || Array.isArray(obj))
+      throw badRequest('the body of the request must be a JSON object')
+    const expected =
+      this.type.storageVersion && !this.type.convert && !this.type.convertBatch
+        ? this.type.storageVersion
+        : groupVersion(this.type)
+    if (
+      obj.apiVersion !== undefined &&
+      obj.apiVersion !== groupVersion(this.type) &&
+      obj.apiVersion !== expected
+    ) {
+      throw badRequest(
+        `the API version in the data (${obj.apiVersion}) does not match the expected API version (${groupVersion(this.type)})`,
+      )
     }
     if (obj.kind !== undefined && obj.kind !== this.type.kind) {
-      throw badRequest(`the kind in the data (${obj.kind}) does not match the expected kind (${this.type.kind})`)
+      throw badRequest(
+        `the kind in the data (${obj.kind}) does not match the expected kind (${this.type.kind})`,
+      )
     }
     obj.apiVersion = groupVersion(this.type)
     obj.kind = this.type.kind
   }
 
-  private checkNamespace(meta: KubeObject['metadata'] & object, namespace: string | undefined): void {
+  private checkNamespace(
+    meta: KubeObject['metadata'] & object,
+    namespace: string | undefined,
+  ): void {
     if (!this.type.namespaced) {
       delete meta.namespace
       return
     }
     if (meta.namespace && meta.namespace !== namespace) {
-      throw badRequest('the namespace of the provided object does not match the namespace sent on the request')
+      throw badRequest(
+        'the namespace of the provided object does not match the namespace sent on the request',
+      )
     }
     meta.namespace = namespace
   }
-
 }
 
 function specAndMeta(obj: KubeObject): unknown {

@@ -171,7 +171,13 @@ export interface Strategy {
    * included: RBAC's escalation prevention, for example. Throws the StatusError to answer with. `subresource`
    * is the one an update writes through ('' for the main resource, 'status').
    */
-  beforeWrite?(obj: KubeObject, old: KubeObject | undefined, store: Store, ctx: RequestContext, subresource?: string): Promise<void>
+  beforeWrite?(
+    obj: KubeObject,
+    old: KubeObject | undefined,
+    store: Store,
+    ctx: RequestContext,
+    subresource?: string,
+  ): Promise<void>
   /** Release what beforeCreate took, once the object is finally removed. */
   afterDelete?(obj: KubeObject, store: Store): Promise<void>
   /**
@@ -179,7 +185,10 @@ export interface Strategy {
    * place of deleting it (the client gets it back, not deleted), 'keep' to answer with the object as it is,
    * or undefined to go on with the generic delete.
    */
-  beforeDelete?(obj: KubeObject, opts: { propagationPolicy?: 'Orphan' | 'Background' | 'Foreground' }): KubeObject | 'keep' | undefined
+  beforeDelete?(
+    obj: KubeObject,
+    opts: { propagationPolicy?: 'Orphan' | 'Background' | 'Foreground' },
+  ): KubeObject | 'keep' | undefined
   /**
    * Whether an update that leaves a deleting object without metadata.finalizers removes it (the generic
    * store's ShouldDeleteDuringUpdate; namespaces also wait for spec.finalizers). Default: it does.
@@ -246,7 +255,16 @@ export interface ResourceType {
   strategy: Strategy
 }
 
-export const ALL_VERBS = ['create', 'delete', 'deletecollection', 'get', 'list', 'patch', 'update', 'watch']
+export const ALL_VERBS = [
+  'create',
+  'delete',
+  'deletecollection',
+  'get',
+  'list',
+  'patch',
+  'update',
+  'watch',
+]
 
 export function groupVersion(t: { group: string; version: string }): string {
   return t.group ? `${t.group}/${t.version}` : t.version

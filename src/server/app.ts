@@ -1,17 +1,34 @@
 // Builds the Hono app from a Config and a Store factory: request info → metrics → authentication →
 // impersonation → authorization → the API. No globals: the Worker and Node mode each build their own.
 import { Hono } from 'hono'
-import { aggregatedContentType, aggregatedDiscovery, aggregatedDiscoveryVersion, apiGroupDoc, apiGroupList, apiResourceList, apiVersions } from '../api/discovery'
+import {
+  aggregatedContentType,
+  aggregatedDiscovery,
+  aggregatedDiscoveryVersion,
+  apiGroupDoc,
+  apiGroupList,
+  apiResourceList,
+  apiVersions,
+} from '../api/discovery'
 import { healthResponse, type HealthCheck } from '../api/health'
 import { respond, respondError } from '../api/negotiation'
 import { prettyJSON, wantsPrettyJSON } from '../api/pretty'
-import { serveOpenAPIV2, serveOpenAPIV3GroupVersion, serveOpenAPIV3Root } from '../api/openapi/handler'
+import {
+  serveOpenAPIV2,
+  serveOpenAPIV3GroupVersion,
+  serveOpenAPIV3Root,
+} from '../api/openapi/handler'
 import { serveResource } from '../api/resources'
 import { checkCustomResourceRequest, CustomResourceDefinitions } from '../apiextensions/serving'
 import { versionInfo } from '../api/version'
 import type { AuthContext } from '../auth/context'
 import type { Admission } from '../admission/types'
-import { jwks, JWKS_PATH, OPENID_CONFIGURATION_PATH, openIDConfiguration } from '../auth/serviceaccount/discovery'
+import {
+  jwks,
+  JWKS_PATH,
+  OPENID_CONFIGURATION_PATH,
+  openIDConfiguration,
+} from '../auth/serviceaccount/discovery'
 import type { Registry } from '../registry/registry'
 import type { UserInfo } from '../registry/types'
 import type { Store } from '../storage/store'
@@ -83,7 +100,8 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     await next()
     const url = new URL(c.req.url)
     if (!/^\/apis?(\/|$)/.test(url.pathname) || c.get('info')?.verb === 'watch') return
-    if (wantsPrettyJSON(url.searchParams, c.req.header('user-agent'))) c.res = await prettyJSON(c.res)
+    if (wantsPrettyJSON(url.searchParams, c.req.header('user-agent')))
+      c.res = await prettyJSON(c.res)
   })
 
   app.use('*', async (c, next) => {
@@ -106,7 +124,11 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
       await ready
     }
     const started = performance.now()
-    const auth = await authenticateRequest(c.req.raw, cfg.authenticators(c.env, store), cfg.anonymous?.(c.env) ?? false)
+    const auth = await authenticateRequest(
+      c.req.raw,
+      cfg.authenticators(c.env, store),
+      cfg.anonymous?.(c.env) ?? false,
+    )
     // WithAuthentication's metrics: "error" when a credential was refused, "failure" when there was none.
     const result = auth.user ? 'success' : auth.presented ? 'error' : 'failure'
     metrics.authenticationAttempts.inc([result])
@@ -129,10 +151,17 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     // waits for etcd.
     { name: 'etcd', check: () => withinHealthcheckTimeout(store.currentRevision()) },
     ...(cfg.healthChecks ?? []),
-    { name: 'poststarthook/bootstrap-cluster', check: async () => { if (cfg.ready) await ready } },
+    {
+      name: 'poststarthook/bootstrap-cluster',
+      check: async () => {
+        if (cfg.ready) await ready
+      },
+    },
   ]
   const checksFor = (endpoint: 'healthz' | 'livez' | 'readyz', store: Store) =>
-    endpoint === 'readyz' ? [...healthChecks(store), ...(cfg.readyChecks ?? [])] : healthChecks(store)
+    endpoint === 'readyz'
+      ? [...healthChecks(store), ...(cfg.readyChecks ?? [])]
+      : healthChecks(store)
   // Each check's outcome goes to /metrics/slis (component-base's slis: kubernetes_healthcheck{,s_total}).
   const recordedChecks = (endpoint: 'healthz' | 'livez' | 'readyz', store: Store): HealthCheck[] =>
     checksFor(endpoint, store).map((h) => ({
@@ -150,21 +179,33 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
       },
     }))
   for (const endpoint of ['healthz', 'livez', 'readyz'] as const) {
-    app.get(`/${endpoint}`, (c) => healthResponse(endpoint, recordedChecks(endpoint, c.get('store')), new URL(c.req.url)))
+    app.get(`/${endpoint}`, (c) =>
+      healthResponse(endpoint, recordedChecks(endpoint, c.get('store')), new URL(c.req.url)),
+    )
     app.get(`/${endpoint}/:check{.+}`, (c) =>
-      healthResponse(endpoint, recordedChecks(endpoint, c.get('store')), new URL(c.req.url), c.req.param('check')),
+      healthResponse(
+        endpoint,
+        recordedChecks(endpoint, c.get('store')),
+        new URL(c.req.url),
+        c.req.param('check'),
+      ),
     )
   }
   // Prometheus' text format, version 0.0.4, as kube-apiserver's legacyregistry handler serves it.
   const exposition = (registries: MetricsRegistry[], slis: boolean) =>
-    new Response(registries.map((r) => r.render((m) => SLI_METRICS.has(m.name) === slis)).join(''), {
-      headers: { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' },
-    })
+    new Response(
+      registries.map((r) => r.render((m) => SLI_METRICS.has(m.name) === slis)).join(''),
+      {
+        headers: { 'Content-Type': 'text/plain; version=0.0.4; charset=utf-8' },
+      },
+    )
   app.get('/metrics', async (c) => {
     await customResources.refreshAll(c.get('store'))
     return exposition(await metricsBackend.collect(c, c.get('store'), keyResources), false)
   })
-  app.get('/metrics/slis', async (c) => exposition(await metricsBackend.collect(c, c.get('store'), keyResources), true))
+  app.get('/metrics/slis', async (c) =>
+    exposition(await metricsBackend.collect(c, c.get('store'), keyResources), true),
+  )
   app.get('/version', () => respond(200, versionInfo()))
   // Service account issuer discovery, served only when a signing key is configured.
   app.get(OPENID_CONFIGURATION_PATH, (c) => {
@@ -182,18 +223,24 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   const customResources = new CustomResourceDefinitions(cfg.registry, cfg.conversion)
   app.use('*', async (c, next) => {
     const info = c.get('info')
-    if (!info.isResourceRequest && /^\/(api|apis|openapi)(\/|$)/.test(info.path)) await customResources.refreshForDiscovery(c.get('store'))
+    if (!info.isResourceRequest && /^\/(api|apis|openapi)(\/|$)/.test(info.path))
+      await customResources.refreshForDiscovery(c.get('store'))
     await next()
   })
 
   app.get('/api', (c) => {
     const v = aggregatedDiscoveryVersion(c.req.header('accept') ?? null)
-    if (v) return discoveryResponse(aggregatedDiscovery(cfg.registry, true, v), aggregatedContentType(v))
+    if (v)
+      return discoveryResponse(aggregatedDiscovery(cfg.registry, true, v), aggregatedContentType(v))
     return respond(200, apiVersions(new URL(c.req.url).host))
   })
   app.get('/apis', (c) => {
     const v = aggregatedDiscoveryVersion(c.req.header('accept') ?? null)
-    if (v) return discoveryResponse(aggregatedDiscovery(cfg.registry, false, v), aggregatedContentType(v))
+    if (v)
+      return discoveryResponse(
+        aggregatedDiscovery(cfg.registry, false, v),
+        aggregatedContentType(v),
+      )
     return respond(200, apiGroupList(cfg.registry))
   })
   app.get('/api/:version', async (c) => {
@@ -211,15 +258,28 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
 
   app.get('/openapi/v2', (c) => serveOpenAPIV2(c.req.raw, cfg.registry))
   app.get('/openapi/v3', (c) => serveOpenAPIV3Root(c.req.raw, cfg.registry))
-  app.get('/openapi/v3/*', (c) => serveOpenAPIV3GroupVersion(c.req.raw, new URL(c.req.url), cfg.registry))
+  app.get('/openapi/v3/*', (c) =>
+    serveOpenAPIV3GroupVersion(c.req.raw, new URL(c.req.url), cfg.registry),
+  )
 
   app.all('*', async (c) => {
     const info = c.get('info')
     if (!info.isResourceRequest) throw notFoundPath()
-    if (!['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(c.req.method)) throw methodNotAllowed()
+    if (!['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(c.req.method))
+      throw methodNotAllowed()
     const store = c.get('store')
     checkCustomResourceRequest(await customResources.forRequest(store, info), info)
-    const res = await serveResource(c.req.raw, new URL(c.req.url), info, cfg.registry, store, c.get('user'), c.get('auth'), cfg.admission?.(c.env), c.get('warnings'))
+    const res = await serveResource(
+      c.req.raw,
+      new URL(c.req.url),
+      info,
+      cfg.registry,
+      store,
+      c.get('user'),
+      c.get('auth'),
+      cfg.admission?.(c.env),
+      c.get('warnings'),
+    )
     await customResources.afterRequest(store, info, res)
     return res
   })
@@ -227,7 +287,10 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
 }
 
 function discoveryResponse(body: unknown, contentType: string): Response {
-  return new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': contentType, 'Cache-Control': 'no-cache, private' } })
+  return new Response(JSON.stringify(body), {
+    status: 200,
+    headers: { 'Content-Type': contentType, 'Cache-Control': 'no-cache, private' },
+  })
 }
 
 const ETCD_HEALTHCHECK_TIMEOUT_MS = 2_000
@@ -235,7 +298,10 @@ const ETCD_HEALTHCHECK_TIMEOUT_MS = 2_000
 async function withinHealthcheckTimeout(p: Promise<unknown>): Promise<void> {
   let timer: ReturnType<typeof setTimeout> | undefined
   const late = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new Error('etcd health check timed out')), ETCD_HEALTHCHECK_TIMEOUT_MS)
+    timer = setTimeout(
+      () => reject(new Error('etcd health check timed out')),
+      ETCD_HEALTHCHECK_TIMEOUT_MS,
+    )
   })
   try {
     await Promise.race([p, late])

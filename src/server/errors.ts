@@ -2,11 +2,29 @@
 import { goValue } from './gofmt'
 
 export type StatusReason =
-  | 'NotFound' | 'AlreadyExists' | 'Conflict' | 'Invalid' | 'BadRequest' | 'MethodNotAllowed'
-  | 'NotAcceptable' | 'UnsupportedMediaType' | 'RequestEntityTooLarge' | 'Forbidden' | 'Unauthorized'
-  | 'Gone' | 'Expired' | 'TooManyRequests' | 'InternalError' | 'Timeout' | 'ServiceUnavailable'
+  | 'NotFound'
+  | 'AlreadyExists'
+  | 'Conflict'
+  | 'Invalid'
+  | 'BadRequest'
+  | 'MethodNotAllowed'
+  | 'NotAcceptable'
+  | 'UnsupportedMediaType'
+  | 'RequestEntityTooLarge'
+  | 'Forbidden'
+  | 'Unauthorized'
+  | 'Gone'
+  | 'Expired'
+  | 'TooManyRequests'
+  | 'InternalError'
+  | 'Timeout'
+  | 'ServiceUnavailable'
 
-export interface StatusCause { reason?: string; message?: string; field?: string }
+export interface StatusCause {
+  reason?: string
+  message?: string
+  field?: string
+}
 export interface StatusDetails {
   name?: string
   group?: string
@@ -28,8 +46,14 @@ export interface Status {
 }
 
 /** A group and resource ("configmaps", "deployments.apps") as kube-apiserver names them in messages. */
-export interface GroupResource { group: string; resource: string }
-export interface GroupKind { group: string; kind: string }
+export interface GroupResource {
+  group: string
+  resource: string
+}
+export interface GroupKind {
+  group: string
+  kind: string
+}
 
 export function qualifiedResource(gr: GroupResource): string {
   return gr.group ? `${gr.resource}.${gr.group}` : gr.resource
@@ -60,8 +84,14 @@ export class StatusError extends Error {
   toStatus(): Status {
     // StatusReasonUnknown is "", which metav1.Status omits (omitempty); fields in metav1.Status's order.
     return {
-      kind: 'Status', apiVersion: 'v1', metadata: { ...this.listMeta }, status: 'Failure', message: this.message,
-      ...(this.reason ? { reason: this.reason } : {}), ...(this.details ? { details: this.details } : {}), code: this.code,
+      kind: 'Status',
+      apiVersion: 'v1',
+      metadata: { ...this.listMeta },
+      status: 'Failure',
+      message: this.message,
+      ...(this.reason ? { reason: this.reason } : {}),
+      ...(this.details ? { details: this.details } : {}),
+      code: this.code,
     }
   }
 }
@@ -75,7 +105,12 @@ function grDetails(gr: GroupResource, name?: string): StatusDetails {
 }
 
 export function notFound(gr: GroupResource, name: string): StatusError {
-  return new StatusError(404, 'NotFound', `${qualifiedResource(gr)} "${name}" not found`, grDetails(gr, name))
+  return new StatusError(
+    404,
+    'NotFound',
+    `${qualifiedResource(gr)} "${name}" not found`,
+    grDetails(gr, name),
+  )
 }
 
 /** A path that names no served resource. */
@@ -84,18 +119,37 @@ export function notFoundPath(): StatusError {
 }
 
 export function alreadyExists(gr: GroupResource, name: string): StatusError {
-  return new StatusError(409, 'AlreadyExists', `${qualifiedResource(gr)} "${name}" already exists`, grDetails(gr, name))
+  return new StatusError(
+    409,
+    'AlreadyExists',
+    `${qualifiedResource(gr)} "${name}" already exists`,
+    grDetails(gr, name),
+  )
 }
 
-export const OPTIMISTIC_LOCK_MESSAGE = 'the object has been modified; please apply your changes to the latest version and try again'
+export const OPTIMISTIC_LOCK_MESSAGE =
+  'the object has been modified; please apply your changes to the latest version and try again'
 
 export function conflict(gr: GroupResource, name: string, why: string): StatusError {
-  return new StatusError(409, 'Conflict', `Operation cannot be fulfilled on ${qualifiedResource(gr)} "${name}": ${why}`, grDetails(gr, name))
+  return new StatusError(
+    409,
+    'Conflict',
+    `Operation cannot be fulfilled on ${qualifiedResource(gr)} "${name}": ${why}`,
+    grDetails(gr, name),
+  )
 }
 
 /** A validation failure on one field, as field.Error renders it ("spec.replicas: Invalid value: -1: must be ..."). */
 export interface FieldError {
-  type: 'FieldValueInvalid' | 'FieldValueRequired' | 'FieldValueNotSupported' | 'FieldValueForbidden' | 'FieldValueDuplicate' | 'FieldValueTooLong' | 'FieldValueTypeInvalid' | 'FieldValueTooMany'
+  type:
+    | 'FieldValueInvalid'
+    | 'FieldValueRequired'
+    | 'FieldValueNotSupported'
+    | 'FieldValueForbidden'
+    | 'FieldValueDuplicate'
+    | 'FieldValueTooLong'
+    | 'FieldValueTypeInvalid'
+    | 'FieldValueTooMany'
   field: string
   badValue?: unknown
   detail?: string
@@ -112,7 +166,11 @@ export function fieldRequired(field: string, detail = ''): FieldError {
 export function fieldForbidden(field: string, detail: string): FieldError {
   return { type: 'FieldValueForbidden', field, detail }
 }
-export function fieldNotSupported(field: string, badValue: unknown, supported: string[]): FieldError {
+export function fieldNotSupported(
+  field: string,
+  badValue: unknown,
+  supported: string[],
+): FieldError {
   return { type: 'FieldValueNotSupported', field, badValue, supported }
 }
 export function fieldDuplicate(field: string, badValue: unknown): FieldError {
@@ -145,7 +203,9 @@ export function fieldErrorBody(e: FieldError): string {
     case 'FieldValueTypeInvalid':
       return `Invalid value: ${goValue(e.badValue)}: ${e.detail ?? ''}`
     default:
-      return e.detail ? `Invalid value: ${goValue(e.badValue)}: ${e.detail}` : `Invalid value: ${goValue(e.badValue)}`
+      return e.detail
+        ? `Invalid value: ${goValue(e.badValue)}: ${e.detail}`
+        : `Invalid value: ${goValue(e.badValue)}`
   }
 }
 
@@ -164,7 +224,12 @@ export function invalid(gk: GroupKind, name: string, errs: FieldError[]): Status
   if (gk.group) details.group = gk.group
   if (gk.kind) details.kind = gk.kind
   details.causes = causes
-  return new StatusError(422, 'Invalid', `${qualifiedKind(gk)} "${name}" is invalid: ${agg}`, details)
+  return new StatusError(
+    422,
+    'Invalid',
+    `${qualifiedKind(gk)} "${name}" is invalid: ${agg}`,
+    details,
+  )
 }
 
 export function badRequest(message: string): StatusError {
@@ -172,17 +237,32 @@ export function badRequest(message: string): StatusError {
 }
 
 export function methodNotSupported(gr: GroupResource, verb: string): StatusError {
-  return new StatusError(405, 'MethodNotAllowed', `${verb} is not supported on resources of kind "${qualifiedResource(gr)}"`, grDetails(gr))
+  return new StatusError(
+    405,
+    'MethodNotAllowed',
+    `${verb} is not supported on resources of kind "${qualifiedResource(gr)}"`,
+    grDetails(gr),
+  )
 }
 
 /** What kube-apiserver answers for an HTTP method the route does not take. */
 export function methodNotAllowed(): StatusError {
-  return new StatusError(405, 'MethodNotAllowed', 'the server does not allow this method on the requested resource', {})
+  return new StatusError(
+    405,
+    'MethodNotAllowed',
+    'the server does not allow this method on the requested resource',
+    {},
+  )
 }
 
 export function forbidden(gr: GroupResource, name: string, why: string): StatusError {
   const target = name ? `${qualifiedResource(gr)} "${name}"` : qualifiedResource(gr)
-  return new StatusError(403, 'Forbidden', `${target} is forbidden: ${why}`, grDetails(gr, name || undefined))
+  return new StatusError(
+    403,
+    'Forbidden',
+    `${target} is forbidden: ${why}`,
+    grDetails(gr, name || undefined),
+  )
 }
 
 export function unauthorized(message = 'Unauthorized'): StatusError {
@@ -203,20 +283,39 @@ export function tooManyRequests(message: string, retryAfterSeconds: number): Sta
 }
 
 export function requestEntityTooLarge(limit: number): StatusError {
-  return new StatusError(413, 'RequestEntityTooLarge', `Request entity too large: limit is ${limit}`)
+  return new StatusError(
+    413,
+    'RequestEntityTooLarge',
+    `Request entity too large: limit is ${limit}`,
+  )
 }
 
 export function unsupportedMediaType(contentType: string, accepted: string[]): StatusError {
-  return new StatusError(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`, { causes: contentType ? [{ reason: 'UnexpectedServerResponse', message: contentType }] : undefined })
+  return new StatusError(
+    415,
+    'UnsupportedMediaType',
+    `the body of the request was in an unknown format - accepted media types include: ${accepted.join(', ')}`,
+    {
+      causes: contentType
+        ? [{ reason: 'UnexpectedServerResponse', message: contentType }]
+        : undefined,
+    },
+  )
 }
 
 export function notAcceptable(accepted: string[]): StatusError {
-  return new StatusError(406, 'NotAcceptable', `only the following media types are accepted: ${accepted.join(', ')}`)
+  return new StatusError(
+    406,
+    'NotAcceptable',
+    `only the following media types are accepted: ${accepted.join(', ')}`,
+  )
 }
 
 export function internalError(err: unknown): StatusError {
   const msg = err instanceof Error ? err.message : String(err)
-  return new StatusError(500, 'InternalError', `Internal error occurred: ${msg}`, { causes: [{ message: msg }] })
+  return new StatusError(500, 'InternalError', `Internal error occurred: ${msg}`, {
+    causes: [{ message: msg }],
+  })
 }
 
 export function timeout(message: string): StatusError {
@@ -229,7 +328,8 @@ export function timeout(message: string): StatusError {
  * depending on the runtime): a client's input, so a 400 rather than a 500. kube-apiserver, whose stacks grow,
  * accepts such bodies; the README lists the difference.
  */
-export const NESTED_TOO_DEEPLY = 'the request body is nested too deeply to be processed: exceeded max depth'
+export const NESTED_TOO_DEEPLY =
+  'the request body is nested too deeply to be processed: exceeded max depth'
 
 function isStackExhaustion(err: unknown): boolean {
   return err instanceof RangeError && err.message.includes('Maximum call stack size exceeded')

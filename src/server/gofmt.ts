@@ -10,18 +10,40 @@ export function goQuote(s: string): string {
   for (const ch of s) {
     const c = ch.codePointAt(0)!
     switch (ch) {
-      case '"': out += '\\"'; continue
-      case '\\': out += '\\\\'; continue
-      case '\x07': out += '\\a'; continue
-      case '\b': out += '\\b'; continue
-      case '\f': out += '\\f'; continue
-      case '\n': out += '\\n'; continue
-      case '\r': out += '\\r'; continue
-      case '\t': out += '\\t'; continue
-      case '\v': out += '\\v'; continue
+      case '"':
+        out += '\\"'
+        continue
+      case '\\':
+        out += '\\\\'
+        continue
+      case '\x07':
+        out += '\\a'
+        continue
+      case '\b':
+        out += '\\b'
+        continue
+      case '\f':
+        out += '\\f'
+        continue
+      case '\n':
+        out += '\\n'
+        continue
+      case '\r':
+        out += '\\r'
+        continue
+      case '\t':
+        out += '\\t'
+        continue
+      case '\v':
+        out += '\\v'
+        continue
     }
     if (c < 0x20 || c === 0x7f) out += `\\x${c.toString(16).padStart(2, '0')}`
-    else if (c >= 0x80 && notPrintable.test(ch)) out += c < 0x10000 ? `\\u${c.toString(16).padStart(4, '0')}` : `\\U${c.toString(16).padStart(8, '0')}`
+    else if (c >= 0x80 && notPrintable.test(ch))
+      out +=
+        c < 0x10000
+          ? `\\u${c.toString(16).padStart(4, '0')}`
+          : `\\U${c.toString(16).padStart(8, '0')}`
     else out += ch
   }
   return out + '"'
@@ -36,9 +58,11 @@ export function goValue(v: unknown): string {
   if (typeof v === 'bigint') return `0x${v.toString(16)}`
   if (typeof v === 'number' || typeof v === 'boolean') return String(v)
   if (v === null || v === undefined) return 'null'
-  if (Array.isArray(v) && v.every((x) => typeof x === 'string')) return `[]string{${v.map(goQuote).join(', ')}}`
+  if (Array.isArray(v) && v.every((x) => typeof x === 'string'))
+    return `[]string{${v.map(goQuote).join(', ')}}`
   // A []byte field (a CSR's spec.request): Go prints each byte in hex.
-  if (v instanceof Uint8Array) return `[]byte{${Array.from(v, (b) => `0x${b.toString(16)}`).join(', ')}}`
+  if (v instanceof Uint8Array)
+    return `[]byte{${Array.from(v, (b) => `0x${b.toString(16)}`).join(', ')}}`
   return '"object"'
 }
 
@@ -61,7 +85,8 @@ export function goEqualFold(s: string, asciiWord: string): boolean {
   const runes = [...s]
   if (runes.length !== asciiWord.length) return false
   return runes.every((r, i) => {
-    const folded = r === '\u017f' ? 's' : r === '\u212a' ? 'k' : r >= 'A' && r <= 'Z' ? r.toLowerCase() : r
+    const folded =
+      r === '\u017f' ? 's' : r === '\u212a' ? 'k' : r >= 'A' && r <= 'Z' ? r.toLowerCase() : r
     return folded === asciiWord[i].toLowerCase()
   })
 }

@@ -31,7 +31,10 @@ export interface ListOptions {
 /** One read of a batch: a key, or the first `limit` keys under a prefix (every key when limit is unset). */
 export type BatchRead = { key: string } | { prefix: string; limit?: number }
 /** A batch read's answer: the key's pair (or none), or the keys under the prefix with whether more follow. */
-export interface BatchReadResult { kvs: KeyValue[]; more: boolean }
+export interface BatchReadResult {
+  kvs: KeyValue[]
+  more: boolean
+}
 
 export interface WatchOptions {
   /** Ask for a progress event this often when nothing else arrives (kube-apiserver bookmarks come from these). */
@@ -54,7 +57,10 @@ export interface Store {
    * Throws: Compacted (opts.revision is older than the compaction, `revision` is the compacted one when
    * known), FutureRevision (opts.revision is newer than the store's), Unreachable.
    */
-  list(prefix: string, opts?: ListOptions): Promise<{ kvs: KeyValue[]; revision: number; more: boolean; count: number }>
+  list(
+    prefix: string,
+    opts?: ListOptions,
+  ): Promise<{ kvs: KeyValue[]; revision: number; more: boolean; count: number }>
   /**
    * Several reads in one round trip, all at the current revision (etcd: one Txn of ranges). What a request
    * needs to read before it writes costs one trip to the store instead of one per object.
@@ -78,7 +84,12 @@ export interface Store {
    * Throws, on starting or while iterating: Compacted (the history after afterRevision is gone),
    * FutureRevision (afterRevision is newer than the store's), Unreachable.
    */
-  watch(prefix: string, afterRevision: number, signal: AbortSignal, opts?: WatchOptions): AsyncIterable<StoreEvent>
+  watch(
+    prefix: string,
+    afterRevision: number,
+    signal: AbortSignal,
+    opts?: WatchOptions,
+  ): AsyncIterable<StoreEvent>
   /** At or below an earlier compaction it does nothing. Throws: FutureRevision, Unreachable. */
   compact(revision: number): Promise<void>
   /** Throws: Unreachable. */
@@ -91,7 +102,14 @@ export interface Store {
  * or did not answer in time); Compacted and FutureRevision are etcd's mvcc errors, TooLarge its
  * request size limit.
  */
-export type StoreErrorCode = 'KeyExists' | 'NotFound' | 'Conflict' | 'Compacted' | 'FutureRevision' | 'TooLarge' | 'Unreachable'
+export type StoreErrorCode =
+  | 'KeyExists'
+  | 'NotFound'
+  | 'Conflict'
+  | 'Compacted'
+  | 'FutureRevision'
+  | 'TooLarge'
+  | 'Unreachable'
 
 export class StoreError extends Error {
   constructor(
@@ -130,7 +148,8 @@ export function isByteString(s: string): boolean {
 
 export function toByteString(data: Uint8Array): string {
   let s = ''
-  for (let i = 0; i < data.length; i += 0x8000) s += String.fromCharCode(...data.subarray(i, i + 0x8000))
+  for (let i = 0; i < data.length; i += 0x8000)
+    s += String.fromCharCode(...data.subarray(i, i + 0x8000))
   return s
 }
 

@@ -64,9 +64,14 @@ const KUBE: Record<string, string> = {
 }
 // Resources kube publishes without a hash (the same file's NoStorageVersionHash): never stored.
 const KUBE_NONE = [
-  'v1/bindings', 'v1/componentstatuses', 'authentication.k8s.io/v1/selfsubjectreviews', 'authentication.k8s.io/v1/tokenreviews',
-  'authorization.k8s.io/v1/localsubjectaccessreviews', 'authorization.k8s.io/v1/selfsubjectaccessreviews',
-  'authorization.k8s.io/v1/selfsubjectrulesreviews', 'authorization.k8s.io/v1/subjectaccessreviews',
+  'v1/bindings',
+  'v1/componentstatuses',
+  'authentication.k8s.io/v1/selfsubjectreviews',
+  'authentication.k8s.io/v1/tokenreviews',
+  'authorization.k8s.io/v1/localsubjectaccessreviews',
+  'authorization.k8s.io/v1/selfsubjectaccessreviews',
+  'authorization.k8s.io/v1/selfsubjectrulesreviews',
+  'authorization.k8s.io/v1/subjectaccessreviews',
 ]
 
 async function served(): Promise<Map<string, Any>> {
@@ -81,8 +86,12 @@ async function served(): Promise<Map<string, Any>> {
 }
 
 describe('storageVersionHash', () => {
-  it('is kube\'s hash of <group>/<version>/<kind>: the first 8 bytes of its SHA-256, base64', async () => {
-    for (const gvk of ['/v1/ConfigMap', 'apps/v1/Deployment', 'stable.example.com/v1beta1/CronTab']) {
+  it("is kube's hash of <group>/<version>/<kind>: the first 8 bytes of its SHA-256, base64", async () => {
+    for (const gvk of [
+      '/v1/ConfigMap',
+      'apps/v1/Deployment',
+      'stable.example.com/v1beta1/CronTab',
+    ]) {
       const [group, version, kind] = gvk.split('/')
       const expected = createHash('sha256').update(gvk).digest().subarray(0, 8).toString('base64')
       expect(await storageVersionHash(group, version, kind)).toBe(expected)
@@ -94,13 +103,16 @@ describe('storageVersionHash', () => {
     const both = Object.keys(KUBE).filter((k) => ours.has(k))
     expect(both.length).toBeGreaterThan(30)
     for (const k of both) expect(ours.get(k)!.storageVersionHash, k).toBe(KUBE[k])
-    for (const k of KUBE_NONE.filter((x) => ours.has(x))) expect(ours.get(k)!.storageVersionHash, k).toBeUndefined()
+    for (const k of KUBE_NONE.filter((x) => ours.has(x)))
+      expect(ours.get(k)!.storageVersionHash, k).toBeUndefined()
   })
 
   it('is on every stored resource and on no subresource', async () => {
     const ours = await served()
     for (const [k, r] of ours) {
-      const type = registry.all().find((t) => `${t.group ? `${t.group}/` : ''}${t.version}/${t.resource}` === k)
+      const type = registry
+        .all()
+        .find((t) => `${t.group ? `${t.group}/` : ''}${t.version}/${t.resource}` === k)
       if (r.name.includes('/')) expect(r.storageVersionHash, k).toBeUndefined()
       else if (type?.virtualCreate) expect(r.storageVersionHash, k).toBeUndefined()
       else expect(r.storageVersionHash, k).toMatch(/^[A-Za-z0-9+/]{11}=$/)

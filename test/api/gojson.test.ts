@@ -1,5 +1,11 @@
 import { describe, expect, it } from 'vitest'
-import { GoJsonSyntaxError, decodeGoJson, goSprint, goSprintS, goTypeName } from '../../src/api/patch/gojson'
+import {
+  GoJsonSyntaxError,
+  decodeGoJson,
+  goSprint,
+  goSprintS,
+  goTypeName,
+} from '../../src/api/patch/gojson'
 import { goQuote } from '../../src/api/selectors/validation'
 
 const syntax = (s: string) => {
@@ -14,7 +20,9 @@ const syntax = (s: string) => {
 
 describe('Go-compatible JSON', () => {
   it('decodes values and keeps the last of duplicate keys', () => {
-    expect(decodeGoJson(' {"a":[1,-2.5e3,true,false,null,"\\u00e9\\n"],"a":{}} ')).toEqual({ a: {} })
+    expect(decodeGoJson(' {"a":[1,-2.5e3,true,false,null,"\\u00e9\\n"],"a":{}} ')).toEqual({
+      a: {},
+    })
     const dups: string[] = []
     decodeGoJson('{"x":{"y":1,"y":2}}', { duplicates: dups })
     expect(dups).toEqual(['duplicate field "x.y"'])
@@ -24,7 +32,9 @@ describe('Go-compatible JSON', () => {
     expect(syntax('é')).toBe("invalid character 'Ã' looking for beginning of value")
     expect(syntax('\u0001')).toBe("invalid character '\\x01' looking for beginning of value")
     expect(syntax('[1,]')).toBe("invalid character ']' looking for beginning of value")
-    expect(syntax('{"a":1,}')).toBe("invalid character '}' looking for beginning of object key string")
+    expect(syntax('{"a":1,}')).toBe(
+      "invalid character '}' looking for beginning of object key string",
+    )
     expect(syntax('"\\u12x4"')).toBe("invalid character 'x' in \\u hexadecimal character escape")
     expect(syntax('01')).toBe("invalid character '1' after top-level value")
     expect(syntax('nul')).toBe('unexpected end of JSON input')
@@ -58,8 +68,12 @@ describe('Go-compatible JSON nesting', () => {
   })
 
   it('refuses one level more with the scanner\'s "exceeded max depth"', () => {
-    expect(syntax('['.repeat(10001) + ']'.repeat(10001))).toBe("invalid character '[' exceeded max depth")
-    expect(syntax('{"a":'.repeat(10001) + '1' + '}'.repeat(10001))).toBe("invalid character '{' exceeded max depth")
+    expect(syntax('['.repeat(10001) + ']'.repeat(10001))).toBe(
+      "invalid character '[' exceeded max depth",
+    )
+    expect(syntax('{"a":'.repeat(10001) + '1' + '}'.repeat(10001))).toBe(
+      "invalid character '{' exceeded max depth",
+    )
     expect(syntax('['.repeat(10001))).toBe("invalid character '[' exceeded max depth")
   })
 

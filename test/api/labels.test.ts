@@ -12,8 +12,10 @@ function parseError(s: string): { code: number; reason: string | undefined; mess
   return thrown(() => parseLabelSelector(s))
 }
 
-const nameRegex = "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
-const valueRegex = "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
+const nameRegex =
+  "name part must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]')"
+const valueRegex =
+  "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyValue',  or 'my_value',  or '12345', regex used for validation is '(([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9])?')"
 
 describe('parseLabelSelector', () => {
   it('parses every operator and prints requirements sorted by key', () => {
@@ -76,51 +78,89 @@ describe('parseLabelSelector', () => {
   })
 
   it('answers an unterminated set with 400 BadRequest and labels.Parse wording', () => {
-    expect(parseError('a in (b')).toEqual({ code: 400, reason: 'BadRequest', message: "unable to parse requirement: found '', expected: ',' or ')'" })
+    expect(parseError('a in (b')).toEqual({
+      code: 400,
+      reason: 'BadRequest',
+      message: "unable to parse requirement: found '', expected: ',' or ')'",
+    })
   })
 
   it('reports grammar errors word for word', () => {
-    expect(parseError('a in b').message).toBe("unable to parse requirement: found 'b' expected: '('")
-    expect(parseError('a b').message).toBe("unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt")
+    expect(parseError('a in b').message).toBe(
+      "unable to parse requirement: found 'b' expected: '('",
+    )
+    expect(parseError('a b').message).toBe(
+      "unable to parse requirement: found 'b', expected: in, notin, =, ==, !=, gt, lt",
+    )
     expect(parseError('a=b c').message).toBe("found 'c', expected: ',' or 'end of string'")
     expect(parseError('a=b,').message).toBe("found '', expected: identifier after ','")
     expect(parseError('a=b,=c').message).toBe("found '=', expected: identifier after ','")
     expect(parseError('=a').message).toBe("found '=', expected: !, identifier, or 'end of string'")
-    expect(parseError('a in (b c)').message).toBe("unable to parse requirement: found 'c', expected: ',' or ')'")
-    expect(parseError('a in (=)').message).toBe("unable to parse requirement: found '=', expected: ',', ')' or identifier")
-    expect(parseError('a in (b,=)').message).toBe("unable to parse requirement: found '=', expected: ',', or identifier")
+    expect(parseError('a in (b c)').message).toBe(
+      "unable to parse requirement: found 'c', expected: ',' or ')'",
+    )
+    expect(parseError('a in (=)').message).toBe(
+      "unable to parse requirement: found '=', expected: ',', ')' or identifier",
+    )
+    expect(parseError('a in (b,=)').message).toBe(
+      "unable to parse requirement: found '=', expected: ',', or identifier",
+    )
     expect(parseLabelSelector('a==,b').toString()).toBe('a==,b')
-    expect(parseError('a=(').message).toBe("unable to parse requirement: found '(', expected: identifier")
-    expect(parseError('!=a').message).toBe("found '!=', expected: !, identifier, or 'end of string'")
-    expect(parseError('!!a').message).toBe("unable to parse requirement: found '!', expected: identifier")
+    expect(parseError('a=(').message).toBe(
+      "unable to parse requirement: found '(', expected: identifier",
+    )
+    expect(parseError('!=a').message).toBe(
+      "found '!=', expected: !, identifier, or 'end of string'",
+    )
+    expect(parseError('!!a').message).toBe(
+      "unable to parse requirement: found '!', expected: identifier",
+    )
     expect(parseError('!a=b').message).toBe("found '=', expected: ',' or 'end of string'")
   })
 
-  it('reports an invalid key with the parser\'s nil field path', () => {
-    expect(parseError('A_').message).toBe(`unable to parse requirement: <nil>: Invalid value: "A_": ${nameRegex}`)
+  it("reports an invalid key with the parser's nil field path", () => {
+    expect(parseError('A_').message).toBe(
+      `unable to parse requirement: <nil>: Invalid value: "A_": ${nameRegex}`,
+    )
     expect(parseError('a/b/c').message).toBe(
       "unable to parse requirement: <nil>: Invalid value: \"a/b/c\": a qualified name must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character (e.g. 'MyName',  or 'my.name',  or '123-abc', regex used for validation is '([A-Za-z0-9][-A-Za-z0-9_.]*)?[A-Za-z0-9]') with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
     )
-    expect(parseError('/a').message).toBe('unable to parse requirement: <nil>: Invalid value: "/a": prefix part must be non-empty')
+    expect(parseError('/a').message).toBe(
+      'unable to parse requirement: <nil>: Invalid value: "/a": prefix part must be non-empty',
+    )
     expect(parseError('Ex.com/a').message).toBe(
       "unable to parse requirement: <nil>: Invalid value: \"Ex.com/a\": prefix part a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character (e.g. 'example.com', regex used for validation is '[a-z0-9]([-a-z0-9]*[a-z0-9])?(\\.[a-z0-9]([-a-z0-9]*[a-z0-9])?)*')",
     )
-    expect(parseError('a/').message).toBe(`unable to parse requirement: <nil>: Invalid value: "a/": name part must be non-empty; ${nameRegex}`)
-    expect(parseError('a'.repeat(64)).message).toBe(`unable to parse requirement: <nil>: Invalid value: "${'a'.repeat(64)}": name part must be no more than 63 characters`)
+    expect(parseError('a/').message).toBe(
+      `unable to parse requirement: <nil>: Invalid value: "a/": name part must be non-empty; ${nameRegex}`,
+    )
+    expect(parseError('a'.repeat(64)).message).toBe(
+      `unable to parse requirement: <nil>: Invalid value: "${'a'.repeat(64)}": name part must be no more than 63 characters`,
+    )
   })
 
   it('reports an invalid value with its values[i][key] path', () => {
-    expect(parseError('a=b_').message).toBe(`unable to parse requirement: values[0][a]: Invalid value: "b_": ${valueRegex}`)
-    expect(parseError(`a=${'b'.repeat(64)}`).message).toBe(`unable to parse requirement: values[0][a]: Invalid value: "${'b'.repeat(64)}": must be no more than 63 characters`)
+    expect(parseError('a=b_').message).toBe(
+      `unable to parse requirement: values[0][a]: Invalid value: "b_": ${valueRegex}`,
+    )
+    expect(parseError(`a=${'b'.repeat(64)}`).message).toBe(
+      `unable to parse requirement: values[0][a]: Invalid value: "${'b'.repeat(64)}": must be no more than 63 characters`,
+    )
     expect(parseError('a in (x_,y_)').message).toBe(
       `unable to parse requirement: [values[0][a]: Invalid value: "x_": ${valueRegex}, values[1][a]: Invalid value: "y_": ${valueRegex}]`,
     )
   })
 
   it('requires integers for gt and lt', () => {
-    expect(parseError('a>b').message).toBe(`unable to parse requirement: values[0]: Invalid value: "b": for 'Gt', 'Lt' operators, the value must be an integer`)
-    expect(parseError('a<').message).toBe(`unable to parse requirement: values[0]: Invalid value: "": for 'Gt', 'Lt' operators, the value must be an integer`)
-    expect(parseError('a>-1').message).toBe(`unable to parse requirement: values[0][a]: Invalid value: "-1": ${valueRegex}`)
+    expect(parseError('a>b').message).toBe(
+      `unable to parse requirement: values[0]: Invalid value: "b": for 'Gt', 'Lt' operators, the value must be an integer`,
+    )
+    expect(parseError('a<').message).toBe(
+      `unable to parse requirement: values[0]: Invalid value: "": for 'Gt', 'Lt' operators, the value must be an integer`,
+    )
+    expect(parseError('a>-1').message).toBe(
+      `unable to parse requirement: values[0][a]: Invalid value: "-1": ${valueRegex}`,
+    )
   })
 })
 
@@ -148,23 +188,33 @@ describe('labelSelectorFromObject (metav1.LabelSelectorAsSelector)', () => {
   })
 
   it('rejects an unknown operator and invalid requirements with apimachinery messages', () => {
-    expect(() => labelSelectorFromObject({ matchExpressions: [{ key: 'a', operator: 'Foo', values: [] }] })).toThrow(
-      '"Foo" is not a valid label selector operator',
-    )
-    expect(() => labelSelectorFromObject({ matchExpressions: [{ key: 'a', operator: 'In', values: [] }] })).toThrow(
+    expect(() =>
+      labelSelectorFromObject({ matchExpressions: [{ key: 'a', operator: 'Foo', values: [] }] }),
+    ).toThrow('"Foo" is not a valid label selector operator')
+    expect(() =>
+      labelSelectorFromObject({ matchExpressions: [{ key: 'a', operator: 'In', values: [] }] }),
+    ).toThrow(
       "values: Invalid value: []string{}: for 'in', 'notin' operators, values set can't be empty",
     )
-    expect(() => labelSelectorFromObject({ matchExpressions: [{ key: 'a', operator: 'Exists', values: ['x'] }] })).toThrow(
+    expect(() =>
+      labelSelectorFromObject({
+        matchExpressions: [{ key: 'a', operator: 'Exists', values: ['x'] }],
+      }),
+    ).toThrow(
       'values: Invalid value: []string{"x"}: values set must be empty for exists and does not exist',
     )
-    expect(() => labelSelectorFromObject({ matchLabels: { 'a b': 'c' } })).toThrow(`key: Invalid value: "a b": ${nameRegex}`)
+    expect(() => labelSelectorFromObject({ matchLabels: { 'a b': 'c' } })).toThrow(
+      `key: Invalid value: "a b": ${nameRegex}`,
+    )
   })
 
   it('prints the forms the scale subresource and kubectl use', () => {
     expect(labelSelectorToString({ matchLabels: { b: '2', a: '1' } })).toBe('a=1,b=2')
     expect(labelSelectorToString({})).toBe('')
     expect(formatLabelSelector({})).toBe('<none>')
-    expect(formatLabelSelector({ matchExpressions: [{ key: 'a', operator: 'Bad' }] })).toBe('<error>')
+    expect(formatLabelSelector({ matchExpressions: [{ key: 'a', operator: 'Bad' }] })).toBe(
+      '<error>',
+    )
     expect(labelSelectorFromSet({ b: '2', a: '1' }).toString()).toBe('a=1,b=2')
   })
 })

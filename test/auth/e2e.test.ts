@@ -12,7 +12,8 @@ const CAROL = 'carol-e2e-token-0123456789'
 
 let server: LocalServer
 
-const kubectl = (args: string[], input?: string): Promise<RunResult> => server.kubectl(args, { input })
+const kubectl = (args: string[], input?: string): Promise<RunResult> =>
+  server.kubectl(args, { input })
 const as = (token: string, ...args: string[]) => kubectl(['--token', token, ...args])
 
 function expectForbidden(r: RunResult, message: string) {
@@ -31,9 +32,15 @@ afterAll(async () => {
 })
 
 describe('kubectl against RBAC', () => {
-  it('a token-file user with no bindings gets kube-apiserver\'s Forbidden message', async () => {
-    expectForbidden(await as(BOB, 'get', 'cm'), 'configmaps is forbidden: User "bob" cannot list resource "configmaps" in API group "" in the namespace "default"')
-    expectForbidden(await as(BOB, 'get', 'nodes'), 'nodes is forbidden: User "bob" cannot list resource "nodes" in API group "" at the cluster scope')
+  it("a token-file user with no bindings gets kube-apiserver's Forbidden message", async () => {
+    expectForbidden(
+      await as(BOB, 'get', 'cm'),
+      'configmaps is forbidden: User "bob" cannot list resource "configmaps" in API group "" in the namespace "default"',
+    )
+    expectForbidden(
+      await as(BOB, 'get', 'nodes'),
+      'nodes is forbidden: User "bob" cannot list resource "nodes" in API group "" at the cluster scope',
+    )
   })
 
   it('after a RoleBinding to view the user can list but not delete', async () => {
@@ -49,23 +56,33 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: User, name: bob}]
     const list = await as(BOB, 'get', 'cm')
     expect(list.code).toBe(0)
     expect(list.stderr).not.toContain('Forbidden')
-    expectForbidden(await as(BOB, 'delete', 'cm', 'anything'),
-      'configmaps "anything" is forbidden: User "bob" cannot delete resource "configmaps" in API group "" in the namespace "default"')
-    expectForbidden(await as(BOB, 'get', 'cm', '-n', 'kube-system'),
-      'configmaps is forbidden: User "bob" cannot list resource "configmaps" in API group "" in the namespace "kube-system"')
+    expectForbidden(
+      await as(BOB, 'delete', 'cm', 'anything'),
+      'configmaps "anything" is forbidden: User "bob" cannot delete resource "configmaps" in API group "" in the namespace "default"',
+    )
+    expectForbidden(
+      await as(BOB, 'get', 'cm', '-n', 'kube-system'),
+      'configmaps is forbidden: User "bob" cannot list resource "configmaps" in API group "" in the namespace "kube-system"',
+    )
   })
 
-  it('--as impersonates when allowed and is refused with kube\'s message otherwise', async () => {
-    expectForbidden(await kubectl(['--as', 'bob', 'get', 'secrets']),
-      'secrets is forbidden: User "bob" cannot list resource "secrets" in API group "" in the namespace "default"')
+  it("--as impersonates when allowed and is refused with kube's message otherwise", async () => {
+    expectForbidden(
+      await kubectl(['--as', 'bob', 'get', 'secrets']),
+      'secrets is forbidden: User "bob" cannot list resource "secrets" in API group "" in the namespace "default"',
+    )
     expect((await kubectl(['--as', 'bob', 'get', 'cm'])).code).toBe(0)
-    expectForbidden(await kubectl(['--as', 'carol', '--as-group', 'devs', 'get', 'pods']),
-      'pods is forbidden: User "carol" cannot list resource "pods" in API group "" in the namespace "default"')
-    expectForbidden(await as(BOB, '--as', 'alice', 'get', 'cm'),
-      'users "alice" is forbidden: User "bob" cannot impersonate resource "users" in API group "" at the cluster scope')
+    expectForbidden(
+      await kubectl(['--as', 'carol', '--as-group', 'devs', 'get', 'pods']),
+      'pods is forbidden: User "carol" cannot list resource "pods" in API group "" in the namespace "default"',
+    )
+    expectForbidden(
+      await as(BOB, '--as', 'alice', 'get', 'cm'),
+      'users "alice" is forbidden: User "bob" cannot impersonate resource "users" in API group "" at the cluster scope',
+    )
   })
 
-  it('a group binding applies to the group\'s members', async () => {
+  it("a group binding applies to the group's members", async () => {
     const binding = `apiVersion: rbac.authorization.k8s.io/v1
 kind: ClusterRoleBinding
 metadata: {name: devs-view}
@@ -74,8 +91,10 @@ subjects: [{apiGroup: rbac.authorization.k8s.io, kind: Group, name: devs}]
 `
     expect((await kubectl(['create', '-f', '-'], binding)).code).toBe(0)
     expect((await as(CAROL, 'get', 'pods', '-A')).code).toBe(0)
-    expectForbidden(await as(CAROL, 'get', 'secrets', '-A'),
-      'secrets is forbidden: User "carol" cannot list resource "secrets" in API group "" at the cluster scope')
+    expectForbidden(
+      await as(CAROL, 'get', 'secrets', '-A'),
+      'secrets is forbidden: User "carol" cannot list resource "secrets" in API group "" at the cluster scope',
+    )
   })
 })
 
@@ -88,12 +107,17 @@ describe('authentication failures and anonymous requests', () => {
 
   it('anonymous requests reach the public health and version endpoints and nothing else', async () => {
     // kubectl without credentials asks for a username, so this one goes without kubectl.
-    for (const p of ['/healthz', '/livez', '/readyz', '/version']) expect((await anonymousGet(p)).status).toBe(200)
+    for (const p of ['/healthz', '/livez', '/readyz', '/version'])
+      expect((await anonymousGet(p)).status).toBe(200)
     expect((await anonymousGet('/healthz')).body).toBe('ok')
     const ns = await anonymousGet('/api/v1/namespaces')
     expect(ns.status).toBe(403)
-    expect(JSON.parse(ns.body).message).toBe('namespaces is forbidden: User "system:anonymous" cannot list resource "namespaces" in API group "" at the cluster scope')
-    expect(JSON.parse((await anonymousGet('/apis')).body).message).toBe('forbidden: User "system:anonymous" cannot get path "/apis"')
+    expect(JSON.parse(ns.body).message).toBe(
+      'namespaces is forbidden: User "system:anonymous" cannot list resource "namespaces" in API group "" at the cluster scope',
+    )
+    expect(JSON.parse((await anonymousGet('/apis')).body).message).toBe(
+      'forbidden: User "system:anonymous" cannot get path "/apis"',
+    )
   })
 })
 
@@ -101,15 +125,37 @@ describe('service account tokens', () => {
   let token = ''
 
   it('a TokenRequest for a service account gives a token that authenticates as it', async () => {
-    expect((await kubectl(['create', '-f', '-'], 'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: bot, namespace: default}\n')).code).toBe(0)
+    expect(
+      (
+        await kubectl(
+          ['create', '-f', '-'],
+          'apiVersion: v1\nkind: ServiceAccount\nmetadata: {name: bot, namespace: default}\n',
+        )
+      ).code,
+    ).toBe(0)
     const body = join(server.stateDir, 'tokenrequest.json')
-    writeFileSync(body, JSON.stringify({ apiVersion: 'authentication.k8s.io/v1', kind: 'TokenRequest', spec: { expirationSeconds: 3600 } }))
-    const r = await kubectl(['create', '--raw', '/api/v1/namespaces/default/serviceaccounts/bot/token', '-f', body])
+    writeFileSync(
+      body,
+      JSON.stringify({
+        apiVersion: 'authentication.k8s.io/v1',
+        kind: 'TokenRequest',
+        spec: { expirationSeconds: 3600 },
+      }),
+    )
+    const r = await kubectl([
+      'create',
+      '--raw',
+      '/api/v1/namespaces/default/serviceaccounts/bot/token',
+      '-f',
+      body,
+    ])
     expect(r.stderr).toBe('')
     token = JSON.parse(r.stdout).status.token
     expect(decodeJwt(token).sub).toBe('system:serviceaccount:default:bot')
-    expectForbidden(await as(token, 'get', 'cm'),
-      'configmaps is forbidden: User "system:serviceaccount:default:bot" cannot list resource "configmaps" in API group "" in the namespace "default"')
+    expectForbidden(
+      await as(token, 'get', 'cm'),
+      'configmaps is forbidden: User "system:serviceaccount:default:bot" cannot list resource "configmaps" in API group "" in the namespace "default"',
+    )
     const binding = `apiVersion: rbac.authorization.k8s.io/v1
 kind: RoleBinding
 metadata: {name: bot-view, namespace: default}
@@ -118,30 +164,48 @@ subjects: [{kind: ServiceAccount, name: bot, namespace: default}]
 `
     expect((await kubectl(['create', '-f', '-'], binding)).code).toBe(0)
     expect((await as(token, 'get', 'cm')).code).toBe(0)
-    expectForbidden(await as(token, 'delete', 'sa', 'bot'),
-      'serviceaccounts "bot" is forbidden: User "system:serviceaccount:default:bot" cannot delete resource "serviceaccounts" in API group "" in the namespace "default"')
+    expectForbidden(
+      await as(token, 'delete', 'sa', 'bot'),
+      'serviceaccounts "bot" is forbidden: User "system:serviceaccount:default:bot" cannot delete resource "serviceaccounts" in API group "" in the namespace "default"',
+    )
   })
 
   it('a tampered token is 401', async () => {
     const [h, p, s] = token.split('.')
     const tampered = [h, p, s.slice(0, -4) + (s.endsWith('AAAA') ? 'BBBB' : 'AAAA')].join('.')
-    expect((await as(tampered, 'get', 'cm')).stderr.trim()).toBe('error: You must be logged in to the server (Unauthorized)')
+    expect((await as(tampered, 'get', 'cm')).stderr.trim()).toBe(
+      'error: You must be logged in to the server (Unauthorized)',
+    )
   })
 
-  it('the issuer\'s discovery documents verify the token with an independent JWT check', async () => {
-    const conf = JSON.parse((await as(token, 'get', '--raw', '/.well-known/openid-configuration')).stdout)
-    expect(conf).toMatchObject({ issuer: 'https://kubernetes.default.svc.cluster.local', response_types_supported: ['id_token'], subject_types_supported: ['public'] })
+  it("the issuer's discovery documents verify the token with an independent JWT check", async () => {
+    const conf = JSON.parse(
+      (await as(token, 'get', '--raw', '/.well-known/openid-configuration')).stdout,
+    )
+    expect(conf).toMatchObject({
+      issuer: 'https://kubernetes.default.svc.cluster.local',
+      response_types_supported: ['id_token'],
+      subject_types_supported: ['public'],
+    })
     expect(conf.jwks_uri).toMatch(/\/openid\/v1\/jwks$/)
     const jwks = JSON.parse((await as(token, 'get', '--raw', '/openid/v1/jwks')).stdout)
-    const { payload } = await jwtVerify(token, createLocalJWKSet(jwks), { issuer: conf.issuer, audience: conf.issuer })
-    expect(payload['kubernetes.io']).toMatchObject({ namespace: 'default', serviceaccount: { name: 'bot' } })
+    const { payload } = await jwtVerify(token, createLocalJWKSet(jwks), {
+      issuer: conf.issuer,
+      audience: conf.issuer,
+    })
+    expect(payload['kubernetes.io']).toMatchObject({
+      namespace: 'default',
+      serviceaccount: { name: 'bot' },
+    })
   })
 
   it('a token stops working once its service account is deleted', async () => {
     expect((await kubectl(['delete', 'sa', 'bot'])).code).toBe(0)
     // kube-apiserver, like this server, keeps successful token authentications for 10s.
     await new Promise((r) => setTimeout(r, 11_000))
-    expect((await as(token, 'get', 'cm')).stderr.trim()).toBe('error: You must be logged in to the server (Unauthorized)')
+    expect((await as(token, 'get', 'cm')).stderr.trim()).toBe(
+      'error: You must be logged in to the server (Unauthorized)',
+    )
   })
 })
 
@@ -164,7 +228,9 @@ describe('kubectl commands that send protobuf bodies', () => {
 
   it('kubectl create sa, create token, and a kubeconfig with that token: 403, then list but not delete after create rolebinding', async () => {
     expect((await kubectl(['create', 'namespace', 'demo'])).code).toBe(0)
-    expect((await kubectl(['-n', 'demo', 'create', 'sa', 'builder'])).stdout.trim()).toBe('serviceaccount/builder created')
+    expect((await kubectl(['-n', 'demo', 'create', 'sa', 'builder'])).stdout.trim()).toBe(
+      'serviceaccount/builder created',
+    )
     const created = await kubectl(['-n', 'demo', 'create', 'token', 'builder', '--duration', '20m'])
     expect(created.code).toBe(0)
     const token = created.stdout.trim()
@@ -172,31 +238,106 @@ describe('kubectl commands that send protobuf bodies', () => {
     expect(claims.sub).toBe('system:serviceaccount:demo:builder')
     expect(claims.exp! - claims.iat!).toBe(1200)
     const kubeconfig = join(server.stateDir, 'builder.kubeconfig')
-    writeFileSync(kubeconfig, readFileSync(server.kubeconfig, 'utf8').replace(/^(\s+token: ).*$/m, `$1${token}`))
-    const asBuilder = (...args: string[]) => run(['--kubeconfig', kubeconfig, '-n', 'demo', ...args])
-    expectForbidden(await asBuilder('get', 'cm'),
-      'configmaps is forbidden: User "system:serviceaccount:demo:builder" cannot list resource "configmaps" in API group "" in the namespace "demo"')
+    writeFileSync(
+      kubeconfig,
+      readFileSync(server.kubeconfig, 'utf8').replace(/^(\s+token: ).*$/m, `$1${token}`),
+    )
+    const asBuilder = (...args: string[]) =>
+      run(['--kubeconfig', kubeconfig, '-n', 'demo', ...args])
+    expectForbidden(
+      await asBuilder('get', 'cm'),
+      'configmaps is forbidden: User "system:serviceaccount:demo:builder" cannot list resource "configmaps" in API group "" in the namespace "demo"',
+    )
     const who = await asBuilder('auth', 'whoami')
     expect(who.stdout).toMatch(/^Username\s+system:serviceaccount:demo:builder$/m)
-    expect((await kubectl(['-n', 'demo', 'create', 'rolebinding', 'builder-view', '--clusterrole=view', '--serviceaccount=demo:builder'])).code).toBe(0)
+    expect(
+      (
+        await kubectl([
+          '-n',
+          'demo',
+          'create',
+          'rolebinding',
+          'builder-view',
+          '--clusterrole=view',
+          '--serviceaccount=demo:builder',
+        ])
+      ).code,
+    ).toBe(0)
     expect((await asBuilder('get', 'cm')).code).toBe(0)
-    expectForbidden(await asBuilder('delete', 'sa', 'builder'),
-      'serviceaccounts "builder" is forbidden: User "system:serviceaccount:demo:builder" cannot delete resource "serviceaccounts" in API group "" in the namespace "demo"')
+    expectForbidden(
+      await asBuilder('delete', 'sa', 'builder'),
+      'serviceaccounts "builder" is forbidden: User "system:serviceaccount:demo:builder" cannot delete resource "serviceaccounts" in API group "" in the namespace "demo"',
+    )
   })
 
   it('keeps a namespace admin from granting cluster-admin, and an edit user from binding it cluster-wide', async () => {
     expect((await kubectl(['create', 'namespace', 'team'])).code).toBe(0)
-    expect((await kubectl(['-n', 'team', 'create', 'rolebinding', 'bob-admin', '--clusterrole=admin', '--user=bob'])).code).toBe(0)
-    expect((await as(BOB, '-n', 'team', 'create', 'rolebinding', 'carol-view', '--clusterrole=view', '--user=carol')).code).toBe(0)
-    const escalate = await as(BOB, '-n', 'team', 'create', 'rolebinding', 'carol-root', '--clusterrole=cluster-admin', '--user=carol')
+    expect(
+      (
+        await kubectl([
+          '-n',
+          'team',
+          'create',
+          'rolebinding',
+          'bob-admin',
+          '--clusterrole=admin',
+          '--user=bob',
+        ])
+      ).code,
+    ).toBe(0)
+    expect(
+      (
+        await as(
+          BOB,
+          '-n',
+          'team',
+          'create',
+          'rolebinding',
+          'carol-view',
+          '--clusterrole=view',
+          '--user=carol',
+        )
+      ).code,
+    ).toBe(0)
+    const escalate = await as(
+      BOB,
+      '-n',
+      'team',
+      'create',
+      'rolebinding',
+      'carol-root',
+      '--clusterrole=cluster-admin',
+      '--user=carol',
+    )
     expect(escalate.code).toBe(1)
-    expect(escalate.stderr.trim()).toBe('error: failed to create rolebinding: rolebindings.rbac.authorization.k8s.io "carol-root" is forbidden: '
-      + 'user "bob" (groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently held:\n'
-      + '{APIGroups:["*"], Resources:["*"], Verbs:["*"]}\n{NonResourceURLs:["*"], Verbs:["*"]}')
-    expect((await kubectl(['create', 'clusterrolebinding', 'carol-edit', '--clusterrole=edit', '--user=carol'])).code).toBe(0)
-    const crb = await as(CAROL, 'create', 'clusterrolebinding', 'carol-root', '--clusterrole=cluster-admin', '--user=carol')
-    expect(crb.stderr.trim()).toBe('error: failed to create clusterrolebinding: clusterrolebindings.rbac.authorization.k8s.io is forbidden: '
-      + 'User "carol" cannot create resource "clusterrolebindings" in API group "rbac.authorization.k8s.io" at the cluster scope')
+    expect(escalate.stderr.trim()).toBe(
+      'error: failed to create rolebinding: rolebindings.rbac.authorization.k8s.io "carol-root" is forbidden: ' +
+        'user "bob" (groups=["system:authenticated"]) is attempting to grant RBAC permissions not currently held:\n' +
+        '{APIGroups:["*"], Resources:["*"], Verbs:["*"]}\n{NonResourceURLs:["*"], Verbs:["*"]}',
+    )
+    expect(
+      (
+        await kubectl([
+          'create',
+          'clusterrolebinding',
+          'carol-edit',
+          '--clusterrole=edit',
+          '--user=carol',
+        ])
+      ).code,
+    ).toBe(0)
+    const crb = await as(
+      CAROL,
+      'create',
+      'clusterrolebinding',
+      'carol-root',
+      '--clusterrole=cluster-admin',
+      '--user=carol',
+    )
+    expect(crb.stderr.trim()).toBe(
+      'error: failed to create clusterrolebinding: clusterrolebindings.rbac.authorization.k8s.io is forbidden: ' +
+        'User "carol" cannot create resource "clusterrolebindings" in API group "rbac.authorization.k8s.io" at the cluster scope',
+    )
   })
 })
 

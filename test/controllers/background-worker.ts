@@ -1,7 +1,10 @@
 // Test Worker: the real ClusterStore with a small BackgroundWork that copies each key written under
 // /registry/in/ to /registry/out/ from the alarm, through the in-object LocalStore: enough to see the
 // seam the control loops use (observe on write, run from a coalesced alarm, compaction alongside).
-import { ClusterStore as StoreObject, type BackgroundWork } from '../../src/storage/durable/cluster-store'
+import {
+  ClusterStore as StoreObject,
+  type BackgroundWork,
+} from '../../src/storage/durable/cluster-store'
 import { LocalStore } from '../../src/storage/durable/local-store'
 import { isStoreError } from '../../src/storage/store'
 

@@ -8,7 +8,10 @@ import { clusterStub, startMiniflare } from '../storage/harness'
 
 let mf: Miniflare
 beforeAll(async () => {
-  mf = await startMiniflare({ entry: 'test/controllers/background-worker.ts', bindings: { COMPACTION_INTERVAL_MS: '1000' } })
+  mf = await startMiniflare({
+    entry: 'test/controllers/background-worker.ts',
+    bindings: { COMPACTION_INTERVAL_MS: '1000' },
+  })
 })
 afterAll(async () => {
   await mf?.dispose()
@@ -30,9 +33,14 @@ describe('ClusterStore background work', () => {
   it('runs from the alarm soon after the writes that ask for it, over the tables of the object', async () => {
     const store = fresh()
     for (const k of ['a', 'b', 'c']) await store.create(`/registry/in/${k}`, k)
-    const out = await until(() => store.list('/registry/out/'), (r) => r.kvs.length === 3)
+    const out = await until(
+      () => store.list('/registry/out/'),
+      (r) => r.kvs.length === 3,
+    )
     expect(out.kvs.map((kv) => [kv.key, JSON.parse(kv.value).value])).toEqual([
-      ['/registry/out/a', 'a'], ['/registry/out/b', 'b'], ['/registry/out/c', 'c'],
+      ['/registry/out/a', 'a'],
+      ['/registry/out/b', 'b'],
+      ['/registry/out/c', 'c'],
     ])
     // Its own writes are events like any other: watchers see them.
     const ctl = new AbortController()
@@ -51,7 +59,11 @@ describe('ClusterStore background work', () => {
       await store.create(`/registry/in/y${i}`, String(i)) // more alarms for the work, none of them a compaction tick
     }
     const compacted = await until(
-      () => store.list('/registry/', { revision: a.modRevision }).then(() => undefined, (e: unknown) => e),
+      () =>
+        store.list('/registry/', { revision: a.modRevision }).then(
+          () => undefined,
+          (e: unknown) => e,
+        ),
       (e) => e instanceof StoreError,
     )
     expect(compacted).toMatchObject({ code: 'Compacted' })

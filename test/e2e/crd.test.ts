@@ -79,26 +79,48 @@ afterAll(async () => {
 
 describe('real-world CustomResourceDefinitions', () => {
   it('applies every CRD under test/fixtures/crds and establishes it', async () => {
-    const files = readdirSync(CRDS).filter((f) => f.endsWith('.yaml')).sort()
+    const files = readdirSync(CRDS)
+      .filter((f) => f.endsWith('.yaml'))
+      .sort()
     expect(files.length).toBe(8)
     for (const f of files) await applyServerSide(join(CRDS, f))
     const crds = JSON.parse(await server.k('get', 'crd', '-o', 'json')).items as any[]
-    expect(crds.map((c) => c.metadata.name)).toEqual(expect.arrayContaining([
-      'certificates.cert-manager.io', 'issuers.cert-manager.io', 'clusterissuers.cert-manager.io', 'servicemonitors.monitoring.coreos.com',
-      'prometheusrules.monitoring.coreos.com', 'prometheuses.monitoring.coreos.com', 'applications.argoproj.io', 'appprojects.argoproj.io',
-    ]))
+    expect(crds.map((c) => c.metadata.name)).toEqual(
+      expect.arrayContaining([
+        'certificates.cert-manager.io',
+        'issuers.cert-manager.io',
+        'clusterissuers.cert-manager.io',
+        'servicemonitors.monitoring.coreos.com',
+        'prometheusrules.monitoring.coreos.com',
+        'prometheuses.monitoring.coreos.com',
+        'applications.argoproj.io',
+        'appprojects.argoproj.io',
+      ]),
+    )
     for (const c of crds) {
-      const conditions = Object.fromEntries(c.status.conditions.map((x: any) => [x.type, [x.status, x.reason]]))
-      expect(conditions).toEqual({ NamesAccepted: ['True', 'NoConflicts'], Established: ['True', 'InitialNamesAccepted'] })
+      const conditions = Object.fromEntries(
+        c.status.conditions.map((x: any) => [x.type, [x.status, x.reason]]),
+      )
+      expect(conditions).toEqual({
+        NamesAccepted: ['True', 'NoConflicts'],
+        Established: ['True', 'InitialNamesAccepted'],
+      })
       expect(c.status.acceptedNames.kind).toBe(c.spec.names.kind)
       expect(c.status.storedVersions).toEqual([c.spec.versions.find((v: any) => v.storage).name])
     }
     const resources = await server.k('api-resources', '--api-group=cert-manager.io')
-    expect(resources).toMatch(/certificates\s+cert,certs\s+cert-manager.io\/v1\s+true\s+Certificate/)
+    expect(resources).toMatch(
+      /certificates\s+cert,certs\s+cert-manager.io\/v1\s+true\s+Certificate/,
+    )
   })
 
   it('creates, lists and shows a Certificate with its printer columns', async () => {
-    await server.k('create', '-f', file('cert.yaml', `
+    await server.k(
+      'create',
+      '-f',
+      file(
+        'cert.yaml',
+        `
 apiVersion: cert-manager.io/v1
 kind: Certificate
 metadata: {name: example, namespace: default}
@@ -106,51 +128,106 @@ spec:
   secretName: example-tls
   dnsNames: [example.com]
   issuerRef: {name: ca-issuer, kind: Issuer}
-`))
+`,
+      ),
+    )
     const table = await server.k('get', 'certificates')
     expect(table.split('\n')[0]).toMatch(/^NAME\s+READY\s+SECRET\s+AGE$/)
     expect(table).toMatch(/^example\s+example-tls\s+\d+s$/m)
     const wide = await server.k('get', 'cert', 'example', '-o', 'wide')
-    expect(wide.split('\n')[0]).toMatch(/^NAME\s+READY\s+SECRET\s+ISSUER\s+STATUS\s+EXPIRATION\s+AGE$/)
+    expect(wide.split('\n')[0]).toMatch(
+      /^NAME\s+READY\s+SECRET\s+ISSUER\s+STATUS\s+EXPIRATION\s+AGE$/,
+    )
     const obj = JSON.parse(await server.k('get', 'certs', 'example', '-o', 'json'))
-    expect(obj).toMatchObject({ apiVersion: 'cert-manager.io/v1', kind: 'Certificate', metadata: { generation: 1 }, spec: { secretName: 'example-tls' } })
+    expect(obj).toMatchObject({
+      apiVersion: 'cert-manager.io/v1',
+      kind: 'Certificate',
+      metadata: { generation: 1 },
+      spec: { secretName: 'example-tls' },
+    })
   })
 
   it('patches a custom resource with merge and JSON patches, and answers a strategic merge patch with 415', async () => {
-    await server.k('patch', 'cert', 'example', '--type=merge', '-p', '{"spec":{"secretName":"merged"}}')
-    await server.k('patch', 'cert', 'example', '--type=json', '-p', '[{"op":"add","path":"/spec/duration","value":"2160h"}]')
+    await server.k(
+      'patch',
+      'cert',
+      'example',
+      '--type=merge',
+      '-p',
+      '{"spec":{"secretName":"merged"}}',
+    )
+    await server.k(
+      'patch',
+      'cert',
+      'example',
+      '--type=json',
+      '-p',
+      '[{"op":"add","path":"/spec/duration","value":"2160h"}]',
+    )
     const obj = JSON.parse(await server.k('get', 'cert', 'example', '-o', 'json'))
     expect(obj.spec).toMatchObject({ secretName: 'merged', duration: '2160h' })
     expect(obj.metadata.generation).toBe(3)
-    const r = await kubectl('patch', 'cert', 'example', '--type=strategic', '-p', '{"spec":{"secretName":"x"}}')
+    const r = await kubectl(
+      'patch',
+      'cert',
+      'example',
+      '--type=strategic',
+      '-p',
+      '{"spec":{"secretName":"x"}}',
+    )
     expect(r.code).not.toBe(0)
-    expect(r.stderr).toContain('the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml')
+    expect(r.stderr).toContain(
+      'the body of the request was in an unknown format - accepted media types include: application/json-patch+json, application/merge-patch+json, application/apply-patch+yaml',
+    )
   })
 
-  it('rejects an object its schema does not allow with kube-apiserver\'s message', async () => {
-    const r = await kubectl('patch', 'cert', 'example', '--type=merge', '-p', '{"spec":{"dnsNames":"example.com","issuerRef":null}}')
+  it("rejects an object its schema does not allow with kube-apiserver's message", async () => {
+    const r = await kubectl(
+      'patch',
+      'cert',
+      'example',
+      '--type=merge',
+      '-p',
+      '{"spec":{"dnsNames":"example.com","issuerRef":null}}',
+    )
     expect(r.code).not.toBe(0)
     expect(r.stderr).toContain('The Certificate "example" is invalid')
-    expect(r.stderr).toContain('spec.dnsNames: Invalid value: "string": spec.dnsNames in body must be of type array: "string"')
+    expect(r.stderr).toContain(
+      'spec.dnsNames: Invalid value: "string": spec.dnsNames in body must be of type array: "string"',
+    )
     expect(r.stderr).toContain('spec.issuerRef: Required value')
-    const missing = await kubectl('create', '-f', file('bad-cert.yaml', `
+    const missing = await kubectl(
+      'create',
+      '-f',
+      file(
+        'bad-cert.yaml',
+        `
 apiVersion: cert-manager.io/v1
 kind: Certificate
 metadata: {name: bad, namespace: default}
 spec: {dnsNames: [a.example.com]}
-`))
+`,
+      ),
+    )
     expect(missing.stderr).toContain('The Certificate "bad" is invalid: ')
     expect(missing.stderr).toContain('spec.issuerRef: Required value')
     expect(missing.stderr).toContain('spec.secretName: Required value')
   })
 
   it('serves cluster-scoped custom resources and explains their fields', async () => {
-    await server.k('create', '-f', file('issuer.yaml', `
+    await server.k(
+      'create',
+      '-f',
+      file(
+        'issuer.yaml',
+        `
 apiVersion: cert-manager.io/v1
 kind: ClusterIssuer
 metadata: {name: selfsigned}
 spec: {selfSigned: {}}
-`))
+`,
+      ),
+    )
     expect(await server.k('get', 'clusterissuers')).toMatch(/^selfsigned\s+\d+s$/m)
     expect((await kubectl('get', 'clusterissuers', '-n', 'default', 'selfsigned')).code).toBe(0)
     const explain = await server.k('explain', 'certificate.spec.secretName')
@@ -159,21 +236,32 @@ spec: {selfSigned: {}}
   })
 
   it('watches custom resources with kubectl get -w', async () => {
-    const child = spawn(KUBECTL, ['--kubeconfig', server.kubeconfig, 'get', 'servicemonitors', '-n', 'default', '-w'], { stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(
+      KUBECTL,
+      ['--kubeconfig', server.kubeconfig, 'get', 'servicemonitors', '-n', 'default', '-w'],
+      { stdio: ['ignore', 'pipe', 'pipe'] },
+    )
     let out = ''
     child.stdout.on('data', (d) => (out += d))
     child.stderr.on('data', (d) => (out += d))
     try {
       // Give kubectl time to list and start its watch.
       await new Promise((r) => setTimeout(r, 3000))
-      await server.k('create', '-f', file('sm.yaml', `
+      await server.k(
+        'create',
+        '-f',
+        file(
+          'sm.yaml',
+          `
 apiVersion: monitoring.coreos.com/v1
 kind: ServiceMonitor
 metadata: {name: web, namespace: default}
 spec:
   selector: {matchLabels: {app: web}}
   endpoints: [{port: http}]
-`))
+`,
+        ),
+      )
       for (let i = 0; i < 300 && !/web/.test(out); i++) await new Promise((r) => setTimeout(r, 100))
       expect(out).toMatch(/^web\s+\d+s$/m)
     } finally {
@@ -182,7 +270,9 @@ spec:
   })
 
   it('deletes a custom resource', async () => {
-    expect(await server.k('delete', 'cert', 'example')).toContain('certificate.cert-manager.io "example" deleted')
+    expect(await server.k('delete', 'cert', 'example')).toContain(
+      'certificate.cert-manager.io "example" deleted',
+    )
     const r = await kubectl('get', 'cert', 'example')
     expect(r.stderr).toContain('certificates.cert-manager.io "example" not found')
   })
@@ -191,48 +281,92 @@ spec:
 describe('a CRD of our own', () => {
   it('serves every version, defaults, scales, selects by selectable fields and runs CEL rules', async () => {
     await server.k('create', '-f', file('crontab-crd.yaml', crontabCRD))
-    await server.k('create', '-f', file('ct.yaml', crontab('my-cron', '{cronSpec: "* * * * */5", image: my-image}')))
+    await server.k(
+      'create',
+      '-f',
+      file('ct.yaml', crontab('my-cron', '{cronSpec: "* * * * */5", image: my-image}')),
+    )
     expect(await server.k('get', 'ct')).toMatch(/^my-cron\s+\* \* \* \* \*\/5\s+1\s+\d+s$/m)
     // category "all"
     expect(await server.k('get', 'all')).toContain('crontab.stable.example.com/my-cron')
-    const beta = JSON.parse(await server.k('get', 'crontabs.v1beta1.stable.example.com', 'my-cron', '-o', 'json'))
+    const beta = JSON.parse(
+      await server.k('get', 'crontabs.v1beta1.stable.example.com', 'my-cron', '-o', 'json'),
+    )
     expect(beta.apiVersion).toBe('stable.example.com/v1beta1')
     expect(beta.spec.replicas).toBe(1)
 
     await server.k('scale', 'ct', 'my-cron', '--replicas=3')
     expect(await server.k('get', 'ct', 'my-cron', '-o', 'jsonpath={.spec.replicas}')).toBe('3')
     const cel = await kubectl('scale', 'ct', 'my-cron', '--replicas=30')
-    expect(cel.stderr).toContain('The CronTab "my-cron" is invalid: spec: Invalid value: "object": replicas must be at most 10')
-    const transition = await kubectl('patch', 'ct', 'my-cron', '--type=merge', '-p', '{"spec":{"image":"other"}}')
+    expect(cel.stderr).toContain(
+      'The CronTab "my-cron" is invalid: spec: Invalid value: "object": replicas must be at most 10',
+    )
+    const transition = await kubectl(
+      'patch',
+      'ct',
+      'my-cron',
+      '--type=merge',
+      '-p',
+      '{"spec":{"image":"other"}}',
+    )
     expect(transition.stderr).toContain('spec: Invalid value: "object": image is immutable')
-    const pattern = await kubectl('create', '-f', file('ct-bad.yaml', crontab('bad', '{cronSpec: "never", image: x}')))
-    expect(pattern.stderr).toContain('spec.cronSpec: Invalid value: "never": spec.cronSpec in body should match')
+    const pattern = await kubectl(
+      'create',
+      '-f',
+      file('ct-bad.yaml', crontab('bad', '{cronSpec: "never", image: x}')),
+    )
+    expect(pattern.stderr).toContain(
+      'spec.cronSpec: Invalid value: "never": spec.cronSpec in body should match',
+    )
 
-    expect(await server.k('get', 'ct', '--field-selector', 'spec.cronSpec=* * * * */5', '-o', 'name')).toBe('crontab.stable.example.com/my-cron\n')
+    expect(
+      await server.k('get', 'ct', '--field-selector', 'spec.cronSpec=* * * * */5', '-o', 'name'),
+    ).toBe('crontab.stable.example.com/my-cron\n')
     const badField = await kubectl('get', 'ct', '--field-selector', 'spec.image=x')
     expect(badField.stderr).toContain('field label not supported: spec.image')
 
     // status changes only through the status subresource
     await server.k('patch', 'ct', 'my-cron', '--type=merge', '-p', '{"status":{"replicas":5}}')
     expect(await server.k('get', 'ct', 'my-cron', '-o', 'jsonpath={.status.replicas}')).toBe('')
-    await server.k('patch', 'ct', 'my-cron', '--subresource=status', '--type=merge', '-p', '{"status":{"replicas":2}}')
+    await server.k(
+      'patch',
+      'ct',
+      'my-cron',
+      '--subresource=status',
+      '--type=merge',
+      '-p',
+      '{"status":{"replicas":2}}',
+    )
     expect(await server.k('get', 'ct', 'my-cron', '-o', 'jsonpath={.status.replicas}')).toBe('2')
   })
 
   it('deleting the CRD deletes its custom resources and its discovery', async () => {
-    await server.k('create', '-f', file('ct2.yaml', crontab('other', '{cronSpec: "* * * * *", image: x}')))
+    await server.k(
+      'create',
+      '-f',
+      file('ct2.yaml', crontab('other', '{cronSpec: "* * * * *", image: x}')),
+    )
     expect(await server.k('delete', 'crd', 'crontabs.stable.example.com')).toContain('deleted')
-    expect((await kubectl('get', 'crd', 'crontabs.stable.example.com')).stderr).toContain('not found')
+    expect((await kubectl('get', 'crd', 'crontabs.stable.example.com')).stderr).toContain(
+      'not found',
+    )
     const gone = await kubectl('get', 'ct')
     expect(gone.code).not.toBe(0)
-    expect(gone.stderr).toMatch(/the server doesn't have a resource type "ct"|could not find the requested resource/)
+    expect(gone.stderr).toMatch(
+      /the server doesn't have a resource type "ct"|could not find the requested resource/,
+    )
     // The same CRD again starts with no objects left over from before.
     await server.k('create', '-f', file('crontab-crd.yaml', crontabCRD))
     expect((await kubectl('get', 'ct', '-A')).stderr).toContain('No resources found')
   })
 
-  it('rejects an invalid CRD with kube-apiserver\'s messages', async () => {
-    const r = await kubectl('create', '-f', file('bad-crd.yaml', `
+  it("rejects an invalid CRD with kube-apiserver's messages", async () => {
+    const r = await kubectl(
+      'create',
+      '-f',
+      file(
+        'bad-crd.yaml',
+        `
 apiVersion: apiextensions.k8s.io/v1
 kind: CustomResourceDefinition
 metadata: {name: widgets.example.com}
@@ -249,11 +383,19 @@ spec:
         type: object
         properties:
           spec: {properties: {size: {type: integer}}}
-`))
+`,
+      ),
+    )
     expect(r.stderr).toContain('The CustomResourceDefinition "widgets.example.com" is invalid')
-    expect(r.stderr).toContain('metadata.name: Invalid value: "widgets.example.com": must be spec.names.plural+"."+spec.group')
-    expect(r.stderr).toContain('spec.scope: Unsupported value: "Galaxy": supported values: "Cluster", "Namespaced"')
+    expect(r.stderr).toContain(
+      'metadata.name: Invalid value: "widgets.example.com": must be spec.names.plural+"."+spec.group',
+    )
+    expect(r.stderr).toContain(
+      'spec.scope: Unsupported value: "Galaxy": supported values: "Cluster", "Namespaced"',
+    )
     expect(r.stderr).toContain('must have exactly one version marked as storage version')
-    expect(r.stderr).toContain('spec.validation.openAPIV3Schema.properties[spec].type: Required value: must not be empty for specified object fields')
+    expect(r.stderr).toContain(
+      'spec.validation.openAPIV3Schema.properties[spec].type: Required value: must not be empty for specified object fields',
+    )
   })
 })

@@ -15,7 +15,9 @@ const dir = mkdtempSync(join(tmpdir(), 'edge-encryption-'))
 function configFile(name: string, keys: [string, string][], withIdentity = true): string {
   const aescbc = keys.map(([n, s]) => `          - name: ${n}\n            secret: ${s}\n`).join('')
   const file = join(dir, name)
-  writeFileSync(file, `apiVersion: apiserver.config.k8s.io/v1
+  writeFileSync(
+    file,
+    `apiVersion: apiserver.config.k8s.io/v1
 kind: EncryptionConfiguration
 resources:
   - resources:
@@ -23,7 +25,8 @@ resources:
     providers:
       - aescbc:
           keys:
-${aescbc}${withIdentity ? '      - identity: {}\n' : ''}`)
+${aescbc}${withIdentity ? '      - identity: {}\n' : ''}`,
+  )
   return file
 }
 
@@ -35,7 +38,9 @@ const b64 = (s: string) => Buffer.from(s).toString('base64')
 let server: LocalServer
 
 beforeAll(async () => {
-  server = await LocalServer.start(undefined, [`--encryption-provider-config=${configFile('key1.yaml', [['key1', KEY1]])}`])
+  server = await LocalServer.start(undefined, [
+    `--encryption-provider-config=${configFile('key1.yaml', [['key1', KEY1]])}`,
+  ])
 })
 afterAll(async () => {
   await server?.dispose()
@@ -55,7 +60,9 @@ describe('encryption at rest with aescbc', () => {
   it('stores a Secret encrypted, with kube-apiserver prefix, and serves it decrypted', async () => {
     await server.k('create', 'secret', 'generic', 'db', `--from-literal=password=${PASSWORD}`)
     await server.k('create', 'configmap', 'plain', `--from-literal=marker=${MARKER}`)
-    expect(await server.k('get', 'secret', 'db', '-o', 'jsonpath={.data.password}')).toBe(b64(PASSWORD))
+    expect(await server.k('get', 'secret', 'db', '-o', 'jsonpath={.data.password}')).toBe(
+      b64(PASSWORD),
+    )
 
     const stored = await server.storage()
     // The ConfigMap is not configured for encryption: it is there in the clear, so the files are the right ones.
@@ -74,13 +81,30 @@ describe('encryption at rest with aescbc', () => {
   })
 
   it('lists and watches Secrets decrypted', async () => {
-    const list = JSON.parse(await server.k('get', 'secrets', '-A', '-o', 'json')) as { items: { metadata: { name: string }; data?: Record<string, string> }[] }
+    const list = JSON.parse(await server.k('get', 'secrets', '-A', '-o', 'json')) as {
+      items: { metadata: { name: string }; data?: Record<string, string> }[]
+    }
     expect(list.items.find((s) => s.metadata.name === 'db')?.data?.password).toBe(b64(PASSWORD))
 
-    const watch = backgroundKubectl(server.kubeconfig, ['get', 'secret', 'db', '--watch', '--output-watch-events', '-o', 'json', '-v=6'])
+    const watch = backgroundKubectl(server.kubeconfig, [
+      'get',
+      'secret',
+      'db',
+      '--watch',
+      '--output-watch-events',
+      '-o',
+      'json',
+      '-v=6',
+    ])
     try {
       await watch.waitForLog(/watch=true/)
-      await server.k('patch', 'secret', 'db', '-p', JSON.stringify({ stringData: { extra: 'watched' } }))
+      await server.k(
+        'patch',
+        'secret',
+        'db',
+        '-p',
+        JSON.stringify({ stringData: { extra: 'watched' } }),
+      )
       await watch.waitFor(new RegExp(`"extra": ?"${b64('watched')}"`))
       expect(watch.output()).toMatch(new RegExp(`"password": ?"${b64(PASSWORD)}"`))
     } finally {
@@ -89,26 +113,56 @@ describe('encryption at rest with aescbc', () => {
   })
 
   it('lets the control loops read encrypted Secrets: garbage collection and namespace deletion', async () => {
-    const owner = JSON.parse(await server.k('create', 'configmap', 'owner', '-o', 'json')) as { metadata: { uid: string } }
+    const owner = JSON.parse(await server.k('create', 'configmap', 'owner', '-o', 'json')) as {
+      metadata: { uid: string }
+    }
     const dependent = {
-      apiVersion: 'v1', kind: 'Secret', metadata: { name: 'owned', ownerReferences: [{ apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata.uid }] },
+      apiVersion: 'v1',
+      kind: 'Secret',
+      metadata: {
+        name: 'owned',
+        ownerReferences: [
+          { apiVersion: 'v1', kind: 'ConfigMap', name: 'owner', uid: owner.metadata.uid },
+        ],
+      },
       stringData: { k: 'v' },
     }
     await server.kubectl(['create', '-f', '-'], { input: JSON.stringify(dependent) })
     await server.k('delete', 'configmap', 'owner')
-    const left = await eventually(() => server.k('get', 'secret', 'owned', '--ignore-not-found', '-o', 'name'), (s) => s.trim() === '')
+    const left = await eventually(
+      () => server.k('get', 'secret', 'owned', '--ignore-not-found', '-o', 'name'),
+      (s) => s.trim() === '',
+    )
     expect(left.trim()).toBe('')
 
     await server.k('create', 'namespace', 'enc-doomed')
-    await server.k('create', 'secret', 'generic', 'inside', '-n', 'enc-doomed', '--from-literal=k=v')
+    await server.k(
+      'create',
+      'secret',
+      'generic',
+      'inside',
+      '-n',
+      'enc-doomed',
+      '--from-literal=k=v',
+    )
     await server.k('delete', 'namespace', 'enc-doomed', '--wait=false')
-    const ns = await eventually(() => server.k('get', 'namespace', 'enc-doomed', '--ignore-not-found', '-o', 'name'), (s) => s.trim() === '')
+    const ns = await eventually(
+      () => server.k('get', 'namespace', 'enc-doomed', '--ignore-not-found', '-o', 'name'),
+      (s) => s.trim() === '',
+    )
     expect(ns.trim()).toBe('')
   })
 
   it('rotates keys: the new first key writes, the old one still reads, and replace rewrites every Secret', async () => {
-    await server.restart([`--encryption-provider-config=${configFile('rotate.yaml', [['key2', KEY2], ['key1', KEY1]])}`])
-    expect(await server.k('get', 'secret', 'db', '-o', 'jsonpath={.data.password}')).toBe(b64(PASSWORD))
+    await server.restart([
+      `--encryption-provider-config=${configFile('rotate.yaml', [
+        ['key2', KEY2],
+        ['key1', KEY1],
+      ])}`,
+    ])
+    expect(await server.k('get', 'secret', 'db', '-o', 'jsonpath={.data.password}')).toBe(
+      b64(PASSWORD),
+    )
     await server.k('create', 'secret', 'generic', 'fresh', '--from-literal=k=v')
     expect((await server.storage()).includes('k8s:enc:aescbc:v1:key2:')).toBe(true)
 
@@ -120,8 +174,12 @@ describe('encryption at rest with aescbc', () => {
     expect(replaced.code).toBe(0)
 
     // Without key1 (and without identity), every Secret still reads: each was written again with key2.
-    await server.restart([`--encryption-provider-config=${configFile('key2.yaml', [['key2', KEY2]], false)}`])
-    const list = JSON.parse(await server.k('get', 'secrets', '-A', '-o', 'json')) as { items: { metadata: { name: string }; data?: Record<string, string> }[] }
+    await server.restart([
+      `--encryption-provider-config=${configFile('key2.yaml', [['key2', KEY2]], false)}`,
+    ])
+    const list = JSON.parse(await server.k('get', 'secrets', '-A', '-o', 'json')) as {
+      items: { metadata: { name: string }; data?: Record<string, string> }[]
+    }
     expect(list.items.find((s) => s.metadata.name === 'db')?.data?.password).toBe(b64(PASSWORD))
     expect(list.items.map((s) => s.metadata.name)).toContain('fresh')
   })

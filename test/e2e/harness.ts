@@ -3,7 +3,15 @@ import { spawn, type ChildProcess } from 'node:child_process'
 import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
-import { backgroundKubectl, freePort, httpsRequest, KUBECTL, run, type HttpsResponse, type RunResult } from '../helpers/process'
+import {
+  backgroundKubectl,
+  freePort,
+  httpsRequest,
+  KUBECTL,
+  run,
+  type HttpsResponse,
+  type RunResult,
+} from '../helpers/process'
 
 const ROOT = resolve(__dirname, '..', '..')
 export { backgroundKubectl, KUBECTL, run, freePort, type RunResult }
@@ -18,7 +26,11 @@ export class LocalServer {
   /** Flags of npm start beyond --port and --state-dir (restart() changes them). */
   private args: string[] = []
 
-  constructor(readonly port: number, readonly stateDir: string, private readonly ownsStateDir: boolean) {
+  constructor(
+    readonly port: number,
+    readonly stateDir: string,
+    private readonly ownsStateDir: boolean,
+  ) {
     this.kubeconfig = join(stateDir, 'kubeconfig')
     this.url = `http://127.0.0.1:${port}`
   }
@@ -33,9 +45,23 @@ export class LocalServer {
   }
 
   async boot(): Promise<void> {
-    const child = spawn(process.execPath, [join(ROOT, 'scripts', 'start.mjs'), '--port', String(this.port), '--state-dir', this.stateDir, ...this.args], {
-      cwd: ROOT, stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, WRANGLER_SEND_METRICS: 'false' }, detached: true,
-    })
+    const child = spawn(
+      process.execPath,
+      [
+        join(ROOT, 'scripts', 'start.mjs'),
+        '--port',
+        String(this.port),
+        '--state-dir',
+        this.stateDir,
+        ...this.args,
+      ],
+      {
+        cwd: ROOT,
+        stdio: ['ignore', 'pipe', 'pipe'],
+        env: { ...process.env, WRANGLER_SEND_METRICS: 'false' },
+        detached: true,
+      },
+    )
     this.child = child
     let output = ''
     await new Promise<void>((res, rej) => {
@@ -54,9 +80,17 @@ export class LocalServer {
     const child = this.child
     if (!child || child.exitCode !== null) return
     const exited = new Promise((r) => child.once('exit', r))
-    try { process.kill(-child.pid!, 'SIGTERM') } catch { /* gone */ }
+    try {
+      process.kill(-child.pid!, 'SIGTERM')
+    } catch {
+      /* gone */
+    }
     await Promise.race([exited, new Promise((r) => setTimeout(r, 10_000))])
-    try { process.kill(-child.pid!, 'SIGKILL') } catch { /* gone */ }
+    try {
+      process.kill(-child.pid!, 'SIGKILL')
+    } catch {
+      /* gone */
+    }
     this.child = undefined
   }
 
@@ -73,7 +107,11 @@ export class LocalServer {
    */
   async storage(): Promise<Buffer> {
     const dir = join(this.stateDir, 'workerd')
-    return Buffer.concat(readdirSync(dir, { recursive: true, withFileTypes: true }).filter((e) => e.isFile()).map((e) => readFileSync(join(e.parentPath, e.name))))
+    return Buffer.concat(
+      readdirSync(dir, { recursive: true, withFileTypes: true })
+        .filter((e) => e.isFile())
+        .map((e) => readFileSync(join(e.parentPath, e.name))),
+    )
   }
 
   async dispose(): Promise<void> {
@@ -82,10 +120,22 @@ export class LocalServer {
   }
 
   /** A raw HTTPS request as the admin (or with the given headers), for what kubectl checks client-side. */
-  request(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<HttpsResponse> {
+  request(
+    method: string,
+    path: string,
+    body?: string | Buffer,
+    headers: Record<string, string> = {},
+  ): Promise<HttpsResponse> {
     const token = readFileSync(join(this.stateDir, 'admin-token'), 'utf8').trim()
     const ca = readFileSync(join(this.stateDir, 'pki', 'ca.crt'))
-    return httpsRequest({ port: this.port, method, path, ca, body, headers: { Authorization: `Bearer ${token}`, ...headers } })
+    return httpsRequest({
+      port: this.port,
+      method,
+      path,
+      ca,
+      body,
+      headers: { Authorization: `Bearer ${token}`, ...headers },
+    })
   }
 
   /** Writes a file (a manifest, say) into the state dir and returns its path. */

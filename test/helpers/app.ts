@@ -11,12 +11,26 @@ import { MemoryStore } from './memory-store'
 export const ADMIN = 'admin-token'
 
 /** fetch reaches admission webhooks, conversionFetch CRD conversion webhooks. */
-export function makeApp(opts: { enable?: string; disable?: string; fetch?: WebhookFetch; conversionFetch?: WebhookFetch } = {}) {
+export function makeApp(
+  opts: {
+    enable?: string
+    disable?: string
+    fetch?: WebhookFetch
+    conversionFetch?: WebhookFetch
+  } = {},
+) {
   const registry = new Registry(builtinResources)
   installAuthResources(registry)
   const store = new MemoryStore()
-  const auth = new ServerAuth({ tokenAuthFile: `${ADMIN},admin,admin-uid,"system:masters"\nnode-token,system:node:n1,n1,"system:nodes"\n` })
-  const admission = buildAdmission({ registry, enable: opts.enable, disable: opts.disable, webhook: { fetch: opts.fetch } })
+  const auth = new ServerAuth({
+    tokenAuthFile: `${ADMIN},admin,admin-uid,"system:masters"\nnode-token,system:node:n1,n1,"system:nodes"\n`,
+  })
+  const admission = buildAdmission({
+    registry,
+    enable: opts.enable,
+    disable: opts.disable,
+    webhook: { fetch: opts.fetch },
+  })
   const app = buildApp({
     registry,
     store: () => store,
@@ -29,16 +43,46 @@ export function makeApp(opts: { enable?: string; disable?: string; fetch?: Webho
   })
   const call = async (method: string, path: string, body?: unknown, token = ADMIN) => {
     const headers: Record<string, string> = { authorization: `Bearer ${token}` }
-    if (body !== undefined) headers['content-type'] = method === 'PATCH' ? 'application/merge-patch+json' : 'application/json'
-    const res = await app.request(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) })
+    if (body !== undefined)
+      headers['content-type'] =
+        method === 'PATCH' ? 'application/merge-patch+json' : 'application/json'
+    const res = await app.request(path, {
+      method,
+      headers,
+      body: body === undefined ? undefined : JSON.stringify(body),
+    })
     const text = await res.text()
     let json: Record<string, any> = {}
-    try { json = JSON.parse(text) } catch { /* not JSON */ }
+    try {
+      json = JSON.parse(text)
+    } catch {
+      /* not JSON */
+    }
     return { status: res.status, json, text, warning: res.headers.get('warning') ?? '' }
   }
-  const ns = (name: string, labels: Record<string, string> = {}) => call('POST', '/api/v1/namespaces', { apiVersion: 'v1', kind: 'Namespace', metadata: { name, labels } })
-  const sa = (namespace: string, name = 'default') => call('POST', `/api/v1/namespaces/${namespace}/serviceaccounts`, { apiVersion: 'v1', kind: 'ServiceAccount', metadata: { name } })
-  const pod = (namespace: string, name: string, spec: Record<string, unknown> = {}, meta: Record<string, unknown> = {}) =>
-    call('POST', `/api/v1/namespaces/${namespace}/pods`, { apiVersion: 'v1', kind: 'Pod', metadata: { name, ...meta }, spec: { containers: [{ name: 'c', image: 'nginx' }], ...spec } })
+  const ns = (name: string, labels: Record<string, string> = {}) =>
+    call('POST', '/api/v1/namespaces', {
+      apiVersion: 'v1',
+      kind: 'Namespace',
+      metadata: { name, labels },
+    })
+  const sa = (namespace: string, name = 'default') =>
+    call('POST', `/api/v1/namespaces/${namespace}/serviceaccounts`, {
+      apiVersion: 'v1',
+      kind: 'ServiceAccount',
+      metadata: { name },
+    })
+  const pod = (
+    namespace: string,
+    name: string,
+    spec: Record<string, unknown> = {},
+    meta: Record<string, unknown> = {},
+  ) =>
+    call('POST', `/api/v1/namespaces/${namespace}/pods`, {
+      apiVersion: 'v1',
+      kind: 'Pod',
+      metadata: { name, ...meta },
+      spec: { containers: [{ name: 'c', image: 'nginx' }], ...spec },
+    })
   return { app, store, registry, call, ns, sa, pod }
 }

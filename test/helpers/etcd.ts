@@ -54,13 +54,16 @@ class Member implements EtcdMember {
     this.output = ''
     const proc = spawn(ETCD_BIN, this.args, { stdio: ['ignore', 'pipe', 'pipe'] })
     this.proc = proc
-    const keep = (d: Buffer) => { this.output = (this.output + d.toString()).slice(-8_000) }
+    const keep = (d: Buffer) => {
+      this.output = (this.output + d.toString()).slice(-8_000)
+    }
     proc.stdout!.on('data', keep)
     proc.stderr!.on('data', keep)
     // No skip when etcd is missing, on CI or off it: Node mode is half of what npm test checks.
     proc.on('error', (e: NodeJS.ErrnoException) => {
       this.output += `\n${e.message}`
-      if (e.code === 'ENOENT') this.output += `\nNode-mode tests need etcd: apt-get install etcd-server, or set ETCD_BIN`
+      if (e.code === 'ENOENT')
+        this.output += `\nNode-mode tests need etcd: apt-get install etcd-server, or set ETCD_BIN`
     })
     await this.waitHealthy()
   }
@@ -79,13 +82,19 @@ class Member implements EtcdMember {
     const deadline = Date.now() + 30_000
     for (;;) {
       const p = this.proc
-      if (!p || p.exitCode !== null || p.signalCode !== null) throw new Error(`etcd ${this.name} exited before it was ready:\n${this.output}`)
+      if (!p || p.exitCode !== null || p.signalCode !== null)
+        throw new Error(`etcd ${this.name} exited before it was ready:\n${this.output}`)
       try {
         const res = await fetch(`${this.metricsUrl}/health`)
         const body = (await res.json()) as { health?: string }
         if (res.ok && body.health === 'true') return
-      } catch { /* not listening yet */ }
-      if (Date.now() > deadline) throw new Error(`etcd ${this.name} at ${this.clientUrl} did not become healthy within 30s:\n${this.output}`)
+      } catch {
+        /* not listening yet */
+      }
+      if (Date.now() > deadline)
+        throw new Error(
+          `etcd ${this.name} at ${this.clientUrl} did not become healthy within 30s:\n${this.output}`,
+        )
       await new Promise((r) => setTimeout(r, 100))
     }
   }
@@ -95,7 +104,13 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdCluster> {
   const n = opts.members ?? 1
   const root = mkdtempSync(join(tmpdir(), 'edge-etcd-'))
   const specs: { name: string; client: number; peer: number; metrics: number }[] = []
-  for (let i = 0; i < n; i++) specs.push({ name: `m${i}`, client: await freePort(), peer: await freePort(), metrics: await freePort() })
+  for (let i = 0; i < n; i++)
+    specs.push({
+      name: `m${i}`,
+      client: await freePort(),
+      peer: await freePort(),
+      metrics: await freePort(),
+    })
   const initialCluster = specs.map((s) => `${s.name}=http://127.0.0.1:${s.peer}`).join(',')
   const members = specs.map((s) => {
     const clientUrl = `${opts.tls ? 'https' : 'http'}://127.0.0.1:${s.client}`
@@ -103,17 +118,44 @@ export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdCluster> {
     const peerUrl = `http://127.0.0.1:${s.peer}`
     const dataDir = join(root, s.name)
     const args = [
-      '--name', s.name, '--data-dir', dataDir,
-      '--listen-client-urls', clientUrl, '--advertise-client-urls', clientUrl,
-      '--listen-peer-urls', peerUrl, '--initial-advertise-peer-urls', peerUrl,
-      '--initial-cluster', initialCluster, '--initial-cluster-state', 'new', '--initial-cluster-token', root,
-      '--listen-metrics-urls', metricsUrl,
-      '--logger', 'zap', '--log-level', 'error',
+      '--name',
+      s.name,
+      '--data-dir',
+      dataDir,
+      '--listen-client-urls',
+      clientUrl,
+      '--advertise-client-urls',
+      clientUrl,
+      '--listen-peer-urls',
+      peerUrl,
+      '--initial-advertise-peer-urls',
+      peerUrl,
+      '--initial-cluster',
+      initialCluster,
+      '--initial-cluster-state',
+      'new',
+      '--initial-cluster-token',
+      root,
+      '--listen-metrics-urls',
+      metricsUrl,
+      '--logger',
+      'zap',
+      '--log-level',
+      'error',
     ]
     if (opts.tls) {
-      args.push('--cert-file', opts.tls.certFile, '--key-file', opts.tls.keyFile, '--client-cert-auth', '--trusted-ca-file', opts.tls.clientCAFile)
+      args.push(
+        '--cert-file',
+        opts.tls.certFile,
+        '--key-file',
+        opts.tls.keyFile,
+        '--client-cert-auth',
+        '--trusted-ca-file',
+        opts.tls.clientCAFile,
+      )
     }
-    if (opts.progressNotifyInterval) args.push('--experimental-watch-progress-notify-interval', opts.progressNotifyInterval)
+    if (opts.progressNotifyInterval)
+      args.push('--experimental-watch-progress-notify-interval', opts.progressNotifyInterval)
     return new Member(s.name, clientUrl, peerUrl, dataDir, args, metricsUrl)
   })
   const stop = async () => {

@@ -64,9 +64,19 @@ export class FakeKMSPlugin {
 
   static async start(socket: string): Promise<FakeKMSPlugin> {
     const plugin = new FakeKMSPlugin(socket)
-    const raw = { requestSerialize: (b: Buffer) => b, requestDeserialize: (b: Buffer) => b, responseSerialize: (b: Buffer) => b, responseDeserialize: (b: Buffer) => b }
+    const raw = {
+      requestSerialize: (b: Buffer) => b,
+      requestDeserialize: (b: Buffer) => b,
+      responseSerialize: (b: Buffer) => b,
+      responseDeserialize: (b: Buffer) => b,
+    }
     const unary = (name: string, fn: (req: Buffer) => Buffer) => ({
-      [name]: { path: `/v2.KeyManagementService/${name}`, requestStream: false, responseStream: false, ...raw },
+      [name]: {
+        path: `/v2.KeyManagementService/${name}`,
+        requestStream: false,
+        responseStream: false,
+        ...raw,
+      },
       impl: (call: ServerUnaryCall<Buffer, Buffer>, cb: sendUnaryData<Buffer>) => {
         try {
           cb(null, fn(call.request))
@@ -76,10 +86,19 @@ export class FakeKMSPlugin {
       },
     })
     const methods = {
-      Status: unary('Status', () => protoBytes([[1, 'v2'], [2, plugin.healthz], [3, plugin.keyID]])),
+      Status: unary('Status', () =>
+        protoBytes([
+          [1, 'v2'],
+          [2, plugin.healthz],
+          [3, plugin.keyID],
+        ]),
+      ),
       Encrypt: unary('Encrypt', (req) => {
         plugin.encrypts++
-        return protoBytes([[1, plugin.wrap(protoFields(req).get(1) ?? Buffer.alloc(0))], [2, plugin.keyID]])
+        return protoBytes([
+          [1, plugin.wrap(protoFields(req).get(1) ?? Buffer.alloc(0))],
+          [2, plugin.keyID],
+        ])
       }),
       Decrypt: unary('Decrypt', (req) => {
         plugin.decrypts++
@@ -87,10 +106,16 @@ export class FakeKMSPlugin {
       }),
     }
     plugin.server.addService(
-      Object.fromEntries(Object.entries(methods).map(([k, m]) => [k, (m as unknown as Record<string, unknown>)[k]])) as never,
+      Object.fromEntries(
+        Object.entries(methods).map(([k, m]) => [k, (m as unknown as Record<string, unknown>)[k]]),
+      ) as never,
       Object.fromEntries(Object.entries(methods).map(([k, m]) => [k, m.impl])),
     )
-    await new Promise<void>((res, rej) => plugin.server.bindAsync(`unix://${socket}`, ServerCredentials.createInsecure(), (err) => (err ? rej(err) : res())))
+    await new Promise<void>((res, rej) =>
+      plugin.server.bindAsync(`unix://${socket}`, ServerCredentials.createInsecure(), (err) =>
+        err ? rej(err) : res(),
+      ),
+    )
     return plugin
   }
 

@@ -1,7 +1,16 @@
 // The in-memory Store for unit tests: etcd's revisions and key ranges, a compaction mark, a watch served
 // from its log, and a hook that sees each committed write (as the ClusterStore hands writes to its
 // background work). It throws what src/storage/store.ts says each method throws, as the real stores do.
-import { exceedsValueLimit, StoreError, type BatchRead, type KeyValue, type ListOptions, type Store, type StoreEvent, type WatchOptions } from '../../src/storage/store'
+import {
+  exceedsValueLimit,
+  StoreError,
+  type BatchRead,
+  type KeyValue,
+  type ListOptions,
+  type Store,
+  type StoreEvent,
+  type WatchOptions,
+} from '../../src/storage/store'
 
 export class MemoryStore implements Store {
   readonly data = new Map<string, KeyValue>()
@@ -22,12 +31,21 @@ export class MemoryStore implements Store {
   /** Reads at a revision replay the log up to it; one older than the compaction mark fails as etcd's would. */
   async list(prefix: string, opts: ListOptions = {}) {
     this.reads++
-    if (opts.revision && opts.revision < this.compacted) throw new StoreError('Compacted', prefix, undefined, this.compacted)
-    if (opts.revision && opts.revision > this.rev) throw new StoreError('FutureRevision', prefix, undefined, this.rev)
+    if (opts.revision && opts.revision < this.compacted)
+      throw new StoreError('Compacted', prefix, undefined, this.compacted)
+    if (opts.revision && opts.revision > this.rev)
+      throw new StoreError('FutureRevision', prefix, undefined, this.rev)
     const data = opts.revision && opts.revision < this.rev ? this.stateAt(opts.revision) : this.data
-    const keys = [...data.keys()].filter((k) => k.startsWith(prefix) && (opts.after === undefined || k > opts.after)).sort()
+    const keys = [...data.keys()]
+      .filter((k) => k.startsWith(prefix) && (opts.after === undefined || k > opts.after))
+      .sort()
     const limited = opts.limit ? keys.slice(0, opts.limit) : keys
-    return { kvs: limited.map((k) => data.get(k)!), revision: opts.revision || this.rev, more: limited.length < keys.length, count: keys.length }
+    return {
+      kvs: limited.map((k) => data.get(k)!),
+      revision: opts.revision || this.rev,
+      more: limited.length < keys.length,
+      count: keys.length,
+    }
   }
 
   private stateAt(revision: number): Map<string, KeyValue> {
@@ -68,7 +86,13 @@ export class MemoryStore implements Store {
     const cur = this.data.get(key)
     if (!cur) throw new StoreError('NotFound', key)
     if (cur.modRevision !== expectModRevision) throw new StoreError('Conflict', key, cur)
-    const kv = { key, value, createRevision: cur.createRevision, modRevision: this.rev + 1, version: cur.version + 1 }
+    const kv = {
+      key,
+      value,
+      createRevision: cur.createRevision,
+      modRevision: this.rev + 1,
+      version: cur.version + 1,
+    }
     this.commit({ type: 'put', kv, prevKv: cur })
     return kv
   }
@@ -76,18 +100,28 @@ export class MemoryStore implements Store {
   async delete(key: string, expectModRevision?: number) {
     const cur = this.data.get(key)
     if (!cur) throw new StoreError('NotFound', key)
-    if (expectModRevision !== undefined && cur.modRevision !== expectModRevision) throw new StoreError('Conflict', key, cur)
+    if (expectModRevision !== undefined && cur.modRevision !== expectModRevision)
+      throw new StoreError('Conflict', key, cur)
     const kv = { ...cur, modRevision: this.rev + 1 }
     this.commit({ type: 'delete', kv, prevKv: cur })
     return kv
   }
 
-  async *watch(prefix: string, afterRevision: number, signal: AbortSignal, opts: WatchOptions = {}): AsyncIterable<StoreEvent> {
-    if (afterRevision < this.compacted) throw new StoreError('Compacted', prefix, undefined, this.compacted)
-    if (afterRevision > this.rev) throw new StoreError('FutureRevision', prefix, undefined, this.rev)
+  async *watch(
+    prefix: string,
+    afterRevision: number,
+    signal: AbortSignal,
+    opts: WatchOptions = {},
+  ): AsyncIterable<StoreEvent> {
+    if (afterRevision < this.compacted)
+      throw new StoreError('Compacted', prefix, undefined, this.compacted)
+    if (afterRevision > this.rev)
+      throw new StoreError('FutureRevision', prefix, undefined, this.rev)
     let next = afterRevision
     while (!signal.aborted) {
-      const events = this.log.filter((e) => e.type !== 'progress' && e.kv.modRevision > next && e.kv.key.startsWith(prefix))
+      const events = this.log.filter(
+        (e) => e.type !== 'progress' && e.kv.modRevision > next && e.kv.key.startsWith(prefix),
+      )
       for (const e of events) {
         if (signal.aborted) return
         next = (e as { kv: KeyValue }).kv.modRevision
@@ -117,7 +151,10 @@ export class MemoryStore implements Store {
   /** Stores an object as JSON under its key, with uid and creationTimestamp. */
   async put(key: string, obj: Record<string, unknown>): Promise<Record<string, unknown>> {
     const meta = (obj.metadata ?? {}) as Record<string, unknown>
-    const full = { ...obj, metadata: { uid: crypto.randomUUID(), creationTimestamp: '2024-01-01T00:00:00Z', ...meta } }
+    const full = {
+      ...obj,
+      metadata: { uid: crypto.randomUUID(), creationTimestamp: '2024-01-01T00:00:00Z', ...meta },
+    }
     const cur = this.data.get(key)
     if (cur) await this.update(key, JSON.stringify(full), cur.modRevision)
     else await this.create(key, JSON.stringify(full))

@@ -6,11 +6,23 @@ import { createServer } from 'node:net'
 
 export const KUBECTL = process.env.KUBECTL ?? '/usr/bin/kubectl'
 
-export interface RunResult { code: number; stdout: string; stderr: string }
+export interface RunResult {
+  code: number
+  stdout: string
+  stderr: string
+}
 
-export function run(cmd: string, args: string[], opts: { env?: Record<string, string>; cwd?: string; input?: string; timeoutMs?: number } = {}): Promise<RunResult> {
+export function run(
+  cmd: string,
+  args: string[],
+  opts: { env?: Record<string, string>; cwd?: string; input?: string; timeoutMs?: number } = {},
+): Promise<RunResult> {
   return new Promise((res, rej) => {
-    const child = spawn(cmd, args, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdio: ['pipe', 'pipe', 'pipe'] })
+    const child = spawn(cmd, args, {
+      cwd: opts.cwd,
+      env: { ...process.env, ...opts.env },
+      stdio: ['pipe', 'pipe', 'pipe'],
+    })
     let stdout = ''
     let stderr = ''
     child.stdout.on('data', (d) => (stdout += d))
@@ -38,7 +50,9 @@ export interface BackgroundKubectl {
 }
 
 export function backgroundKubectl(kubeconfig: string, args: string[]): BackgroundKubectl {
-  const child = spawn(KUBECTL, ['--kubeconfig', kubeconfig, ...args], { stdio: ['ignore', 'pipe', 'pipe'] })
+  const child = spawn(KUBECTL, ['--kubeconfig', kubeconfig, ...args], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
   let out = ''
   let err = ''
   child.stdout.on('data', (d) => (out += d))
@@ -70,31 +84,56 @@ export function freePort(): Promise<number> {
 }
 
 /** body is the response as UTF-8 text; raw, its bytes (for binary answers such as protobuf). */
-export interface HttpsResponse { status: number; headers: Record<string, string | string[] | undefined>; body: string; raw: Buffer }
+export interface HttpsResponse {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: string
+  raw: Buffer
+}
 
 /** One HTTPS request to 127.0.0.1 that trusts `ca`, optionally with a client certificate. */
 export function httpsRequest(opts: {
-  port: number; method: string; path: string; ca: string | Buffer; cert?: string; key?: string
-  headers?: Record<string, string>; body?: string | Buffer
+  port: number
+  method: string
+  path: string
+  ca: string | Buffer
+  cert?: string
+  key?: string
+  headers?: Record<string, string>
+  body?: string | Buffer
 }): Promise<HttpsResponse> {
   const { body } = opts
   return new Promise((res, rej) => {
-    const req = request({
-      host: '127.0.0.1', port: opts.port, path: opts.path, method: opts.method, ca: opts.ca, cert: opts.cert, key: opts.key,
-      headers: {
-        Accept: 'application/json',
-        // Framed explicitly: Node sends a DELETE body without Content-Length or chunking otherwise.
-        ...(body !== undefined ? { 'Content-Type': 'application/json', 'Content-Length': String(Buffer.byteLength(body)) } : {}),
-        ...opts.headers,
+    const req = request(
+      {
+        host: '127.0.0.1',
+        port: opts.port,
+        path: opts.path,
+        method: opts.method,
+        ca: opts.ca,
+        cert: opts.cert,
+        key: opts.key,
+        headers: {
+          Accept: 'application/json',
+          // Framed explicitly: Node sends a DELETE body without Content-Length or chunking otherwise.
+          ...(body !== undefined
+            ? {
+                'Content-Type': 'application/json',
+                'Content-Length': String(Buffer.byteLength(body)),
+              }
+            : {}),
+          ...opts.headers,
+        },
       },
-    }, (r) => {
-      const chunks: Buffer[] = []
-      r.on('data', (d: Buffer) => chunks.push(d))
-      r.on('end', () => {
-        const raw = Buffer.concat(chunks)
-        res({ status: r.statusCode ?? 0, headers: r.headers, body: raw.toString('utf8'), raw })
-      })
-    })
+      (r) => {
+        const chunks: Buffer[] = []
+        r.on('data', (d: Buffer) => chunks.push(d))
+        r.on('end', () => {
+          const raw = Buffer.concat(chunks)
+          res({ status: r.statusCode ?? 0, headers: r.headers, body: raw.toString('utf8'), raw })
+        })
+      },
+    )
     req.on('error', rej)
     req.end(body)
   })

@@ -6,7 +6,13 @@ export function convertSizeDimension(obj: Obj, desired: string): Obj {
   const out = structuredClone(obj)
   out.apiVersion = desired
   const spec = out.spec ?? {}
-  if (desired.endsWith('/v2') && 'size' in spec) { spec.dimension = spec.size; delete spec.size }
-  if (desired.endsWith('/v1') && 'dimension' in spec) { spec.size = spec.dimension; delete spec.dimension }
+  if (desired.endsWith('/v2') && 'size' in spec) {
+    spec.dimension = spec.size
+    delete spec.size
+  }
+  if (desired.endsWith('/v1') && 'dimension' in spec) {
+    spec.size = spec.dimension
+    delete spec.dimension
+  }
   return out
 }

@@ -13,7 +13,11 @@ export function thrownStatus(fn: () => unknown): Status {
 }
 
 /** The code, reason and message of the Status fn throws. */
-export function thrown(fn: () => unknown): { code: number; reason: string | undefined; message: string } {
+export function thrown(fn: () => unknown): {
+  code: number
+  reason: string | undefined
+  message: string
+} {
   const s = thrownStatus(fn)
   return { code: s.code, reason: s.reason, message: s.message ?? '' }
 }

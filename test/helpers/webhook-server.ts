@@ -24,9 +24,16 @@ export interface WebhookServer {
  * Worker's fetch cannot take a CA per call, so it also goes to the local runtime through NODE_EXTRA_CA_CERTS,
  * which `npm start` passes on to workerd when it starts.
  */
-export async function startWebhookServer(name: string, handle: (body: Obj, path: string) => Obj): Promise<WebhookServer> {
+export async function startWebhookServer(
+  name: string,
+  handle: (body: Obj, path: string) => Obj,
+): Promise<WebhookServer> {
   const ca = createCA(`${name}-webhook-ca`)
-  const leaf = signCertificate(ca, { subject: { commonName: 'webhook' }, usage: 'server', hosts: ['127.0.0.1'] })
+  const leaf = signCertificate(ca, {
+    subject: { commonName: 'webhook' },
+    usage: 'server',
+    hosts: ['127.0.0.1'],
+  })
   const dir = mkdtempSync(join(tmpdir(), `edge-${name}-webhook-`))
   writeFileSync(join(dir, 'ca.pem'), ca.certPem)
   const savedExtraCA = process.env.NODE_EXTRA_CA_CERTS

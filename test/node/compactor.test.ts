@@ -42,7 +42,9 @@ describe('etcd compactor', () => {
       await ca.tick() // compacts to what it saw in its first round (after `first`, plus its own marker write)
       expect(log.filter((l) => l.startsWith('a: compacted'))).toHaveLength(1)
       expect(await code(a.list(p, { revision: first.modRevision }))).toBe('Compacted')
-      expect((await a.list(p, { revision: second.modRevision })).kvs.map((kv) => kv.value)).toEqual(['2'])
+      expect((await a.list(p, { revision: second.modRevision })).kvs.map((kv) => kv.value)).toEqual(
+        ['2'],
+      )
 
       await cb.tick() // b lost the race for this round: it only catches up on the turn count
       expect(log.filter((l) => l.startsWith('b: compacted'))).toHaveLength(0)

@@ -16,7 +16,9 @@ import { ETCDCTL, NodeServer, ROOT, run } from './harness'
 const KEY = randomBytes(32)
 const dir = mkdtempSync(join(tmpdir(), 'edge-encryption-interop-'))
 const configPath = join(dir, 'encryption.yaml')
-writeFileSync(configPath, `apiVersion: apiserver.config.k8s.io/v1
+writeFileSync(
+  configPath,
+  `apiVersion: apiserver.config.k8s.io/v1
 kind: EncryptionConfiguration
 resources:
   - resources: ["secrets"]
@@ -25,7 +27,8 @@ resources:
           keys:
             - name: key1
               secret: ${KEY.toString('base64')}
-`)
+`,
+)
 
 let etcd: EtcdCluster
 let server: NodeServer
@@ -43,13 +46,25 @@ afterAll(async () => {
 describe('encrypted Secrets interchangeable with kube-apiserver', () => {
   it('reads a Secret kube-apiserver encrypted with aescbc into etcd', async () => {
     const secret = {
-      kind: 'Secret', apiVersion: 'v1', type: 'Opaque',
-      metadata: { name: 'from-kube', namespace: 'default', uid: '7c1b1a0e-2a3b-4c5d-8e9f-0a1b2c3d4e5f', creationTimestamp: '2026-01-01T00:00:00Z' },
+      kind: 'Secret',
+      apiVersion: 'v1',
+      type: 'Opaque',
+      metadata: {
+        name: 'from-kube',
+        namespace: 'default',
+        uid: '7c1b1a0e-2a3b-4c5d-8e9f-0a1b2c3d4e5f',
+        creationTimestamp: '2026-01-01T00:00:00Z',
+      },
       data: { token: Buffer.from('kube-wrote-this').toString('base64') },
     }
     const iv = randomBytes(16)
     const cipher = createCipheriv('aes-256-cbc', KEY, iv)
-    const value = Buffer.concat([Buffer.from('k8s:enc:aescbc:v1:key1:'), iv, cipher.update(JSON.stringify(secret)), cipher.final()])
+    const value = Buffer.concat([
+      Buffer.from('k8s:enc:aescbc:v1:key1:'),
+      iv,
+      cipher.update(JSON.stringify(secret)),
+      cipher.final(),
+    ])
     const client = new Etcd3({ hosts: etcd.endpoints })
     try {
       await client.put('/registry/secrets/default/from-kube').value(value)
@@ -62,16 +77,29 @@ describe('encrypted Secrets interchangeable with kube-apiserver', () => {
   })
 
   it('writes what kube-apiserver reads: etcdctl gets the aescbc value, node:crypto decrypts it', async () => {
-    const created = await server.kubectl('create', 'secret', 'generic', 'to-kube', '--from-literal=password=s3cr3t-for-kube')
+    const created = await server.kubectl(
+      'create',
+      'secret',
+      'generic',
+      'to-kube',
+      '--from-literal=password=s3cr3t-for-kube',
+    )
     expect(created.stderr).toBe('')
-    const stored = execFileSync(ETCDCTL, [`--endpoints=${etcd.endpoints.join(',')}`, 'get', '--print-value-only', '/registry/secrets/default/to-kube'])
+    const stored = execFileSync(ETCDCTL, [
+      `--endpoints=${etcd.endpoints.join(',')}`,
+      'get',
+      '--print-value-only',
+      '/registry/secrets/default/to-kube',
+    ])
     const prefix = 'k8s:enc:aescbc:v1:key1:'
     expect(stored.subarray(0, prefix.length).toString()).toBe(prefix)
     expect(stored.includes('s3cr3t-for-kube')).toBe(false)
     // etcdctl prints the value and a newline.
     const body = stored.subarray(prefix.length, stored.length - 1)
     const d = createDecipheriv('aes-256-cbc', KEY, body.subarray(0, 16))
-    const secret = JSON.parse(Buffer.concat([d.update(body.subarray(16)), d.final()]).toString()) as { data: { password: string } }
+    const secret = JSON.parse(
+      Buffer.concat([d.update(body.subarray(16)), d.final()]).toString(),
+    ) as { data: { password: string } }
     expect(Buffer.from(secret.data.password, 'base64').toString()).toBe('s3cr3t-for-kube')
   })
 })
@@ -80,7 +108,17 @@ describe('configurations refused at start', () => {
   async function startFails(config: string): Promise<string> {
     const file = join(dir, `bad-${Math.random().toString(36).slice(2)}.yaml`)
     writeFileSync(file, config)
-    const r = await run(process.execPath, [join(ROOT, 'dist', 'node.js'), `--etcd-servers=${etcd.endpoints.join(',')}`, '--secure-port=1', `--state-dir=${dir}/state`, `--encryption-provider-config=${file}`], { cwd: ROOT })
+    const r = await run(
+      process.execPath,
+      [
+        join(ROOT, 'dist', 'node.js'),
+        `--etcd-servers=${etcd.endpoints.join(',')}`,
+        '--secure-port=1',
+        `--state-dir=${dir}/state`,
+        `--encryption-provider-config=${file}`,
+      ],
+      { cwd: ROOT },
+    )
     expect(r.code).not.toBe(0)
     return r.stderr
   }
@@ -96,24 +134,36 @@ resources:
             - name: k
               secret: ${Buffer.alloc(10).toString('base64')}
 `)
-    expect(stderr).toContain('error while parsing file: resources[0].providers[0].aesgcm.keys[0].secret: Invalid value: "REDACTED": secret is not of the expected length, got 10, expected one of [16 24 32]')
+    expect(stderr).toContain(
+      'error while parsing file: resources[0].providers[0].aesgcm.keys[0].secret: Invalid value: "REDACTED": secret is not of the expected length, got 10, expected one of [16 24 32]',
+    )
   })
-
 })
 
 describe('the kms v2 provider, with a plugin on a unix socket', () => {
   let kmsEtcd: EtcdCluster
   let kmsServer: NodeServer
   let plugin: FakeKMSPlugin
-  const etcdGet = (key: string) => execFileSync(ETCDCTL, [`--endpoints=${kmsEtcd.endpoints.join(',')}`, 'get', '--print-value-only', key])
+  const etcdGet = (key: string) =>
+    execFileSync(ETCDCTL, [
+      `--endpoints=${kmsEtcd.endpoints.join(',')}`,
+      'get',
+      '--print-value-only',
+      key,
+    ])
 
   /** HKDF-Expand (RFC 5869) to 32 bytes: one HMAC block, the seed as the pseudorandom key. */
-  const expand = (seed: Buffer, info: Buffer) => createHmac('sha256', seed).update(Buffer.concat([info, Buffer.from([1])])).digest()
+  const expand = (seed: Buffer, info: Buffer) =>
+    createHmac('sha256', seed)
+      .update(Buffer.concat([info, Buffer.from([1])]))
+      .digest()
 
   beforeAll(async () => {
     plugin = await FakeKMSPlugin.start(join(dir, 'kms.sock'))
     const config = join(dir, 'kms.yaml')
-    writeFileSync(config, `apiVersion: apiserver.config.k8s.io/v1
+    writeFileSync(
+      config,
+      `apiVersion: apiserver.config.k8s.io/v1
 kind: EncryptionConfiguration
 resources:
   - resources: ["secrets"]
@@ -123,9 +173,12 @@ resources:
           name: fake
           endpoint: unix://${join(dir, 'kms.sock')}
           timeout: 3s
-`)
+`,
+    )
     kmsEtcd = await startEtcd()
-    kmsServer = await NodeServer.start(kmsEtcd.endpoints, [`--encryption-provider-config=${config}`])
+    kmsServer = await NodeServer.start(kmsEtcd.endpoints, [
+      `--encryption-provider-config=${config}`,
+    ])
   })
   afterAll(async () => {
     await kmsServer?.destroy()
@@ -134,7 +187,13 @@ resources:
   })
 
   it('stores a Secret as kube-apiserver does: k8s:enc:kms:v2:<name>: and an EncryptedObject sealed with a seed the plugin wrapped', async () => {
-    const created = await kmsServer.kubectl('create', 'secret', 'generic', 'via-kms', '--from-literal=password=kms-protected-value')
+    const created = await kmsServer.kubectl(
+      'create',
+      'secret',
+      'generic',
+      'via-kms',
+      '--from-literal=password=kms-protected-value',
+    )
     expect(created.stderr).toBe('')
     expect(plugin.encrypts).toBeGreaterThan(0)
     const stored = etcdGet('/registry/secrets/default/via-kms')
@@ -146,13 +205,25 @@ resources:
     expect(o.get(2)?.toString()).toBe('fake-key-1')
     const seed = plugin.unwrap(o.get(3)!)
     const data = o.get(1)!
-    const d = createDecipheriv('aes-256-gcm', expand(seed, data.subarray(0, 32)), data.subarray(32, 44))
+    const d = createDecipheriv(
+      'aes-256-gcm',
+      expand(seed, data.subarray(0, 32)),
+      data.subarray(32, 44),
+    )
     d.setAAD(Buffer.from('/registry/secrets/default/via-kms'))
     d.setAuthTag(data.subarray(data.length - 16))
-    const secret = JSON.parse(Buffer.concat([d.update(data.subarray(44, data.length - 16)), d.final()]).toString()) as { data: { password: string } }
+    const secret = JSON.parse(
+      Buffer.concat([d.update(data.subarray(44, data.length - 16)), d.final()]).toString(),
+    ) as { data: { password: string } }
     expect(Buffer.from(secret.data.password, 'base64').toString()).toBe('kms-protected-value')
 
-    const read = await kmsServer.kubectl('get', 'secret', 'via-kms', '-o', 'jsonpath={.data.password}')
+    const read = await kmsServer.kubectl(
+      'get',
+      'secret',
+      'via-kms',
+      '-o',
+      'jsonpath={.data.password}',
+    )
     expect(Buffer.from(read.stdout, 'base64').toString()).toBe('kms-protected-value')
   })
 
@@ -170,8 +241,15 @@ resources:
 
   it('reads a Secret another kube-apiserver sealed with its own seed, asking the plugin to unwrap it', async () => {
     const secret = {
-      kind: 'Secret', apiVersion: 'v1', type: 'Opaque',
-      metadata: { name: 'kms-from-kube', namespace: 'default', uid: '0d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d', creationTimestamp: '2026-01-01T00:00:00Z' },
+      kind: 'Secret',
+      apiVersion: 'v1',
+      type: 'Opaque',
+      metadata: {
+        name: 'kms-from-kube',
+        namespace: 'default',
+        uid: '0d1c2b3a-4e5f-4a6b-8c7d-9e0f1a2b3c4d',
+        creationTimestamp: '2026-01-01T00:00:00Z',
+      },
       data: { token: Buffer.from('sealed-elsewhere').toString('base64') },
     }
     const seed = randomBytes(32)
@@ -181,17 +259,29 @@ resources:
     c.setAAD(Buffer.from('/registry/secrets/default/kms-from-kube'))
     const sealed = Buffer.concat([c.update(JSON.stringify(secret)), c.final(), c.getAuthTag()])
     const encryptedObject = Buffer.concat([
-      protoBytes([[1, Buffer.concat([info, nonce, sealed])], [2, 'fake-key-1'], [3, plugin.wrap(seed)]]),
+      protoBytes([
+        [1, Buffer.concat([info, nonce, sealed])],
+        [2, 'fake-key-1'],
+        [3, plugin.wrap(seed)],
+      ]),
       Buffer.from([5 << 3, 1]), // encryptedDEKSourceType: HKDF_SHA256_XNONCE_AES_GCM_SEED
     ])
     const client = new Etcd3({ hosts: kmsEtcd.endpoints })
     try {
-      await client.put('/registry/secrets/default/kms-from-kube').value(Buffer.concat([Buffer.from('k8s:enc:kms:v2:fake:'), encryptedObject]))
+      await client
+        .put('/registry/secrets/default/kms-from-kube')
+        .value(Buffer.concat([Buffer.from('k8s:enc:kms:v2:fake:'), encryptedObject]))
     } finally {
       client.close()
     }
     const decryptsBefore = plugin.decrypts
-    const r = await kmsServer.kubectl('get', 'secret', 'kms-from-kube', '-o', 'jsonpath={.data.token}')
+    const r = await kmsServer.kubectl(
+      'get',
+      'secret',
+      'kms-from-kube',
+      '-o',
+      'jsonpath={.data.token}',
+    )
     expect(r.stderr).toBe('')
     expect(Buffer.from(r.stdout, 'base64').toString()).toBe('sealed-elsewhere')
     expect(plugin.decrypts).toBe(decryptsBefore + 1)

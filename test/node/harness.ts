@@ -7,7 +7,14 @@ import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse } from 'yaml'
 import { startEtcd, type EtcdCluster } from '../helpers/etcd'
-import { freePort, httpsRequest, KUBECTL, run, type HttpsResponse, type RunResult } from '../helpers/process'
+import {
+  freePort,
+  httpsRequest,
+  KUBECTL,
+  run,
+  type HttpsResponse,
+  type RunResult,
+} from '../helpers/process'
 
 export const ROOT = resolve(__dirname, '..', '..')
 export const ETCDCTL = process.env.ETCDCTL ?? 'etcdctl'
@@ -17,20 +24,30 @@ let built: Promise<void> | undefined
 
 /** `npm run build:node`, once per test process. */
 export function buildNode(): Promise<void> {
-  built ??= run('npm', ['run', 'build:node', '--silent'], { cwd: ROOT, timeoutMs: 120_000 }).then((r) => {
-    if (r.code !== 0) throw new Error(`npm run build:node failed:\n${r.stdout}${r.stderr}`)
-  })
+  built ??= run('npm', ['run', 'build:node', '--silent'], { cwd: ROOT, timeoutMs: 120_000 }).then(
+    (r) => {
+      if (r.code !== 0) throw new Error(`npm run build:node failed:\n${r.stdout}${r.stderr}`)
+    },
+  )
   return built
 }
 
-export interface ClientCert { cert: string; key: string }
+export interface ClientCert {
+  cert: string
+  key: string
+}
 
 export class NodeServer {
   private child?: ChildProcess
   output = ''
   readonly kubeconfig: string
 
-  private constructor(readonly port: number, readonly stateDir: string, public args: string[], private readonly cwd = ROOT) {
+  private constructor(
+    readonly port: number,
+    readonly stateDir: string,
+    public args: string[],
+    private readonly cwd = ROOT,
+  ) {
     this.kubeconfig = join(stateDir, 'kubeconfig')
   }
 
@@ -53,7 +70,10 @@ export class NodeServer {
     const stateDir = mkdtempSync(join(tmpdir(), 'edge-node-e2e-'))
     const port = await freePort()
     const server = new NodeServer(port, stateDir, [
-      `--etcd-servers=${etcdServers.join(',')}`, `--secure-port=${port}`, `--state-dir=${stateDir}`, ...extra,
+      `--etcd-servers=${etcdServers.join(',')}`,
+      `--secure-port=${port}`,
+      `--state-dir=${stateDir}`,
+      ...extra,
     ])
     await server.boot()
     return server
@@ -62,10 +82,16 @@ export class NodeServer {
   async boot(): Promise<void> {
     await buildNode()
     this.output = ''
-    const child = spawn(process.execPath, [join(ROOT, 'dist', 'node.js'), ...this.args], { cwd: this.cwd, stdio: ['ignore', 'pipe', 'pipe'] })
+    const child = spawn(process.execPath, [join(ROOT, 'dist', 'node.js'), ...this.args], {
+      cwd: this.cwd,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    })
     this.child = child
     await new Promise<void>((res, rej) => {
-      const timer = setTimeout(() => rej(new Error(`Node mode did not become ready:\n${this.output}`)), 60_000)
+      const timer = setTimeout(
+        () => rej(new Error(`Node mode did not become ready:\n${this.output}`)),
+        60_000,
+      )
       child.stdout!.on('data', (d) => {
         this.output += d
         if (/is serving at .*\n/.test(this.output)) {
@@ -84,7 +110,8 @@ export class NodeServer {
   /** SIGTERM, and the exit code. */
   async stop(): Promise<number | null> {
     const child = this.child
-    if (!child || child.exitCode !== null || child.signalCode !== null) return child?.exitCode ?? null
+    if (!child || child.exitCode !== null || child.signalCode !== null)
+      return child?.exitCode ?? null
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
     child.kill('SIGTERM')
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
@@ -117,44 +144,75 @@ export class NodeServer {
   }
 
   /** One HTTPS request with a client certificate (or none), as this server's CA trusts it. */
-  request(path: string, client?: ClientCert, opts: { method?: string; body?: unknown; ca?: string } = {}): Promise<{ status: number; body: string }> {
+  request(
+    path: string,
+    client?: ClientCert,
+    opts: { method?: string; body?: unknown; ca?: string } = {},
+  ): Promise<{ status: number; body: string }> {
     const body = opts.body === undefined ? undefined : JSON.stringify(opts.body)
     return new Promise((res, rej) => {
-      const req = request({
-        host: '127.0.0.1', port: this.port, path, method: opts.method ?? 'GET', ca: opts.ca ?? this.credentials().ca, cert: client?.cert, key: client?.key,
-        headers: body === undefined ? {} : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
-      }, (r) => {
-        let body = ''
-        r.on('data', (d) => (body += d))
-        r.on('end', () => res({ status: r.statusCode ?? 0, body }))
-        r.on('error', rej)
-      })
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: this.port,
+          path,
+          method: opts.method ?? 'GET',
+          ca: opts.ca ?? this.credentials().ca,
+          cert: client?.cert,
+          key: client?.key,
+          headers:
+            body === undefined
+              ? {}
+              : { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) },
+        },
+        (r) => {
+          let body = ''
+          r.on('data', (d) => (body += d))
+          r.on('end', () => res({ status: r.statusCode ?? 0, body }))
+          r.on('error', rej)
+        },
+      )
       req.on('error', rej)
       req.end(body)
     })
   }
 
   /** A watch stream: its lines as they come, and how it ended ('end' for a clean close). */
-  watch(path: string, client: ClientCert & { ca?: string }): { lines: string[]; ended: Promise<'end' | 'error'>; firstLine: Promise<void> } {
+  watch(
+    path: string,
+    client: ClientCert & { ca?: string },
+  ): { lines: string[]; ended: Promise<'end' | 'error'>; firstLine: Promise<void> } {
     const lines: string[] = []
     let first: () => void = () => {}
-    const firstLine = new Promise<void>((r) => { first = r })
+    const firstLine = new Promise<void>((r) => {
+      first = r
+    })
     const ended = new Promise<'end' | 'error'>((res) => {
-      const req = request({ host: '127.0.0.1', port: this.port, path, ca: client.ca ?? this.credentials().ca, cert: client.cert, key: client.key }, (r) => {
-        let buf = ''
-        r.on('data', (d) => {
-          buf += d
-          let i
-          while ((i = buf.indexOf('\n')) >= 0) {
-            lines.push(buf.slice(0, i))
-            buf = buf.slice(i + 1)
-            first()
-          }
-        })
-        r.on('end', () => res('end'))
-        r.on('error', () => res('error'))
-        r.on('aborted', () => res('error'))
-      })
+      const req = request(
+        {
+          host: '127.0.0.1',
+          port: this.port,
+          path,
+          ca: client.ca ?? this.credentials().ca,
+          cert: client.cert,
+          key: client.key,
+        },
+        (r) => {
+          let buf = ''
+          r.on('data', (d) => {
+            buf += d
+            let i
+            while ((i = buf.indexOf('\n')) >= 0) {
+              lines.push(buf.slice(0, i))
+              buf = buf.slice(i + 1)
+              first()
+            }
+          })
+          r.on('end', () => res('end'))
+          r.on('error', () => res('error'))
+          r.on('aborted', () => res('error'))
+        },
+      )
       req.on('error', () => res('error'))
       req.end()
     })
@@ -168,37 +226,63 @@ export class NodeServer {
  */
 export class NodeModeLocalServer {
   readonly runtime = 'node' as const
-  private constructor(private readonly etcd: EtcdCluster, private readonly server: NodeServer) {}
+  private constructor(
+    private readonly etcd: EtcdCluster,
+    private readonly server: NodeServer,
+  ) {}
 
   static async start(_stateDir?: string, args: string[] = []): Promise<NodeModeLocalServer> {
     const etcd = await startEtcd()
     try {
       // kubeadm's --allow-privileged=true: the suites create privileged pods for PodSecurity to judge.
-      return new NodeModeLocalServer(etcd, await NodeServer.start(etcd.endpoints, ['--allow-privileged=true', ...args]))
+      return new NodeModeLocalServer(
+        etcd,
+        await NodeServer.start(etcd.endpoints, ['--allow-privileged=true', ...args]),
+      )
     } catch (e) {
       await etcd.stop()
       throw e
     }
   }
 
-  get kubeconfig(): string { return this.server.kubeconfig }
-  get url(): string { return this.server.url }
-  get stateDir(): string { return this.server.stateDir }
-  get port(): number { return this.server.port }
+  get kubeconfig(): string {
+    return this.server.kubeconfig
+  }
+  get url(): string {
+    return this.server.url
+  }
+  get stateDir(): string {
+    return this.server.stateDir
+  }
+  get port(): number {
+    return this.server.port
+  }
 
-  boot(): Promise<void> { return this.server.boot() }
-  async stop(): Promise<void> { await this.server.stop() }
+  boot(): Promise<void> {
+    return this.server.boot()
+  }
+  async stop(): Promise<void> {
+    await this.server.stop()
+  }
 
   /** Stops and starts again on the same etcd and state dir, with these flags instead of the extra ones given before. */
   async restart(args: string[]): Promise<void> {
     await this.server.stop()
-    this.server.args = [...this.server.args.filter((a) => /^--(etcd-servers|secure-port|state-dir)=/.test(a)), ...args]
+    this.server.args = [
+      ...this.server.args.filter((a) => /^--(etcd-servers|secure-port|state-dir)=/.test(a)),
+      ...args,
+    ]
     await this.server.boot()
   }
 
   /** Every value the cluster holds in etcd now, as etcdctl prints them. */
   async storage(): Promise<Buffer> {
-    const r = await run(ETCDCTL, [`--endpoints=${this.etcd.endpoints.join(',')}`, 'get', '--prefix', '/registry'])
+    const r = await run(ETCDCTL, [
+      `--endpoints=${this.etcd.endpoints.join(',')}`,
+      'get',
+      '--prefix',
+      '/registry',
+    ])
     if (r.code !== 0) throw new Error(`etcdctl get failed: ${r.stderr}`)
     return Buffer.from(r.stdout)
   }
@@ -222,10 +306,23 @@ export class NodeModeLocalServer {
    * A raw HTTPS request as the admin, by client certificate; with an Authorization header of the
    * caller's, without the certificate (x509 comes first in kube-apiserver's authenticator chain).
    */
-  request(method: string, path: string, body?: string | Buffer, headers: Record<string, string> = {}): Promise<HttpsResponse> {
+  request(
+    method: string,
+    path: string,
+    body?: string | Buffer,
+    headers: Record<string, string> = {},
+  ): Promise<HttpsResponse> {
     const creds = this.server.credentials()
     const asCaller = Object.keys(headers).some((h) => h.toLowerCase() === 'authorization')
-    return httpsRequest({ port: this.port, method, path, ca: creds.ca, ...(asCaller ? {} : { cert: creds.cert, key: creds.key }), body, headers })
+    return httpsRequest({
+      port: this.port,
+      method,
+      path,
+      ca: creds.ca,
+      ...(asCaller ? {} : { cert: creds.cert, key: creds.key }),
+      body,
+      headers,
+    })
   }
 
   /** Writes a file (a manifest, say) into the state dir and returns its path. */

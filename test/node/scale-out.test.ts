@@ -19,7 +19,9 @@ describe('two Node-mode servers on a 3-member etcd cluster', () => {
     a = await NodeServer.start(etcd.endpoints)
     const pki = join(a.stateDir, 'pki')
     b = await NodeServer.start(etcd.endpoints, [
-      `--tls-cert-file=${pki}/apiserver.crt`, `--tls-private-key-file=${pki}/apiserver.key`, `--client-ca-file=${pki}/client-ca.crt`,
+      `--tls-cert-file=${pki}/apiserver.crt`,
+      `--tls-private-key-file=${pki}/apiserver.key`,
+      `--client-ca-file=${pki}/client-ca.crt`,
       `--service-account-signing-key-file=${pki}/sa.key`,
     ])
     admin = a.credentials()
@@ -31,7 +33,11 @@ describe('two Node-mode servers on a 3-member etcd cluster', () => {
   })
 
   const create = (s: NodeServer, name: string, data: Record<string, string> = {}) =>
-    s.request(CM, admin, { method: 'POST', body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data }, ca: admin.ca })
+    s.request(CM, admin, {
+      method: 'POST',
+      body: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data },
+      ca: admin.ca,
+    })
   const get = (s: NodeServer, name: string) => s.request(`${CM}/${name}`, admin, { ca: admin.ca })
 
   it('shows a write through one server to a watch on the other', async () => {
@@ -44,18 +50,27 @@ describe('two Node-mode servers on a 3-member etcd cluster', () => {
       await new Promise((r) => setTimeout(r, 100))
     }
     const ev = JSON.parse(w.lines.find((l) => l.includes('"through-a"'))!)
-    expect(ev).toMatchObject({ type: 'ADDED', object: { metadata: { name: 'through-a', resourceVersion: rv } } })
+    expect(ev).toMatchObject({
+      type: 'ADDED',
+      object: { metadata: { name: 'through-a', resourceVersion: rv } },
+    })
   })
 
   it('gives exactly one 409 Conflict for the same stale write through both servers at once', async () => {
     const made = JSON.parse((await create(a, 'contended', { v: '0' })).body)
     const put = (s: NodeServer, v: string) =>
-      s.request(`${CM}/contended`, admin, { method: 'PUT', body: { ...made, data: { v } }, ca: admin.ca })
+      s.request(`${CM}/contended`, admin, {
+        method: 'PUT',
+        body: { ...made, data: { v } },
+        ca: admin.ca,
+      })
     const [ra, rb] = await Promise.all([put(a, 'a'), put(b, 'b')])
     expect([ra.status, rb.status].sort()).toEqual([200, 409])
     const loser = JSON.parse((ra.status === 409 ? ra : rb).body)
     expect(loser).toMatchObject({ kind: 'Status', reason: 'Conflict', code: 409 })
-    expect(loser.message).toContain('the object has been modified; please apply your changes to the latest version and try again')
+    expect(loser.message).toContain(
+      'the object has been modified; please apply your changes to the latest version and try again',
+    )
     const winner = ra.status === 200 ? 'a' : 'b'
     expect(JSON.parse((await get(b, 'contended')).body).data).toEqual({ v: winner })
   })
@@ -72,7 +87,9 @@ describe('two Node-mode servers on a 3-member etcd cluster', () => {
     expect(await a.stop()).toBe(0)
     for (const name of acknowledged) expect((await get(b, name)).status).toBe(200)
     await etcd.members[1]!.start()
-    const list = JSON.parse((await b.request(CM, admin, { ca: admin.ca })).body) as { items: { metadata: { name: string } }[] }
+    const list = JSON.parse((await b.request(CM, admin, { ca: admin.ca })).body) as {
+      items: { metadata: { name: string } }[]
+    }
     expect(list.items.map((i) => i.metadata.name)).toEqual(expect.arrayContaining(acknowledged))
   })
 })

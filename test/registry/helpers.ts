@@ -20,7 +20,11 @@ export function create(t: ResourceType, obj: KubeObject): { obj: KubeObject; err
   return { obj: o, errors: (t.strategy.validate?.(o, ctx) ?? []).map(fieldErrorString) }
 }
 
-export function update(t: ResourceType, obj: KubeObject, old: KubeObject): { obj: KubeObject; errors: string[] } {
+export function update(
+  t: ResourceType,
+  obj: KubeObject,
+  old: KubeObject,
+): { obj: KubeObject; errors: string[] } {
   const o: KubeObject = JSON.parse(JSON.stringify(obj))
   t.strategy.defaults?.(o)
   t.strategy.prepareForUpdate?.(o, old, ctx)

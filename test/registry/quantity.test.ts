@@ -1,14 +1,22 @@
 // Quota sums and kube's canonical quantity strings (resource.Quantity's String()).
 import { describe, expect, it } from 'vitest'
-import { add, canonical, formatQuantity, tryParseQuantity as parseQuantity, ZERO } from '../../src/registry/quantity'
+import {
+  add,
+  canonical,
+  formatQuantity,
+  tryParseQuantity as parseQuantity,
+  ZERO,
+} from '../../src/registry/quantity'
 
 const sum = (...qs: string[]) => formatQuantity(qs.map((q) => parseQuantity(q)!).reduce(add, ZERO))
 
 describe('quantities', () => {
   it('prints the canonical form kube stores', () => {
-    expect(['1.5', '1000m', '12000', '1200', '0.5Gi', '1Ki', '1024', '1e3', '0', '100n', '2.5k'].map(canonical)).toEqual([
-      '1500m', '1', '12k', '1200', '512Mi', '1Ki', '1024', '1e3', '0', '100n', '2500',
-    ])
+    expect(
+      ['1.5', '1000m', '12000', '1200', '0.5Gi', '1Ki', '1024', '1e3', '0', '100n', '2.5k'].map(
+        canonical,
+      ),
+    ).toEqual(['1500m', '1', '12k', '1200', '512Mi', '1Ki', '1024', '1e3', '0', '100n', '2500'])
   })
 
   it('sums exactly, in the format of the first non-zero term', () => {

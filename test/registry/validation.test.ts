@@ -1,10 +1,20 @@
 import { describe, expect, it } from 'vitest'
 import { fieldErrorString } from '../../src/server/errors'
 import {
-  isDNS1035Label, isDNS1123Label, isDNS1123Subdomain, isQualifiedName, isValidLabelValue, isConfigMapKey, isValidPortName,
-  nameIsDNSSubdomain, validatePathSegmentName,
+  isDNS1035Label,
+  isDNS1123Label,
+  isDNS1123Subdomain,
+  isQualifiedName,
+  isValidLabelValue,
+  isConfigMapKey,
+  isValidPortName,
+  nameIsDNSSubdomain,
+  validatePathSegmentName,
 } from '../../src/registry/validation/names'
-import { validateObjectMeta, validateObjectMetaUpdate } from '../../src/registry/validation/objectmeta'
+import {
+  validateObjectMeta,
+  validateObjectMetaUpdate,
+} from '../../src/registry/validation/objectmeta'
 
 const strings = (errs: Parameters<typeof fieldErrorString>[0][]) => errs.map(fieldErrorString)
 
@@ -58,33 +68,63 @@ describe('name validators', () => {
 
 describe('validateObjectMeta', () => {
   it('requires a name or generateName', () => {
-    expect(strings(validateObjectMeta({ namespace: 'default' }, { namespaced: true }))).toEqual(['metadata.name: Required value: name or generateName is required'])
+    expect(strings(validateObjectMeta({ namespace: 'default' }, { namespaced: true }))).toEqual([
+      'metadata.name: Required value: name or generateName is required',
+    ])
   })
 
   it('requires a namespace for namespaced kinds and forbids it for cluster-scoped ones', () => {
-    expect(strings(validateObjectMeta({ name: 'a' }, { namespaced: true }))).toEqual(['metadata.namespace: Required value'])
-    expect(strings(validateObjectMeta({ name: 'a', namespace: 'x' }, { namespaced: false }))).toEqual(['metadata.namespace: Forbidden: not allowed on this type'])
+    expect(strings(validateObjectMeta({ name: 'a' }, { namespaced: true }))).toEqual([
+      'metadata.namespace: Required value',
+    ])
+    expect(
+      strings(validateObjectMeta({ name: 'a', namespace: 'x' }, { namespaced: false })),
+    ).toEqual(['metadata.namespace: Forbidden: not allowed on this type'])
   })
 
   it('reports a bad name with the kind name rule', () => {
-    const errs = strings(validateObjectMeta({ name: 'Bad', namespace: 'default' }, { namespaced: true }))
+    const errs = strings(
+      validateObjectMeta({ name: 'Bad', namespace: 'default' }, { namespaced: true }),
+    )
     expect(errs[0]).toMatch(/^metadata\.name: Invalid value: "Bad": a lowercase RFC 1123 subdomain/)
   })
 
   it('validates label keys and values', () => {
-    const errs = strings(validateObjectMeta({ name: 'a', namespace: 'n', labels: { 'a b': 'ok', k: '-' } }, { namespaced: true }))
+    const errs = strings(
+      validateObjectMeta(
+        { name: 'a', namespace: 'n', labels: { 'a b': 'ok', k: '-' } },
+        { namespaced: true },
+      ),
+    )
     expect(errs).toHaveLength(2)
     expect(errs[0]).toMatch(/^metadata\.labels: Invalid value: "a b": name part must consist of/)
-    expect(errs[1]).toMatch(/^metadata\.labels: Invalid value: "-": a valid label must be an empty string/)
+    expect(errs[1]).toMatch(
+      /^metadata\.labels: Invalid value: "-": a valid label must be an empty string/,
+    )
   })
 
   it('caps annotations at 256 KiB in total', () => {
-    const errs = strings(validateObjectMeta({ name: 'a', namespace: 'n', annotations: { big: 'x'.repeat(256 * 1024) } }, { namespaced: true }))
+    const errs = strings(
+      validateObjectMeta(
+        { name: 'a', namespace: 'n', annotations: { big: 'x'.repeat(256 * 1024) } },
+        { namespaced: true },
+      ),
+    )
     expect(errs).toEqual(['metadata.annotations: Too long: may not be more than 262144 bytes'])
   })
 
   it('checks owner references and finalizers', () => {
-    const errs = strings(validateObjectMeta({ name: 'a', namespace: 'n', ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: '', uid: 'u' }], finalizers: ['bad finalizer'] }, { namespaced: true }))
+    const errs = strings(
+      validateObjectMeta(
+        {
+          name: 'a',
+          namespace: 'n',
+          ownerReferences: [{ apiVersion: 'v1', kind: 'Pod', name: '', uid: 'u' }],
+          finalizers: ['bad finalizer'],
+        },
+        { namespaced: true },
+      ),
+    )
     expect(errs[0]).toBe('metadata.ownerReferences.name: Invalid value: "": must not be empty')
     expect(errs[1]).toMatch(/^metadata\.finalizers: Invalid value: "bad finalizer": name part/)
   })
@@ -93,8 +133,12 @@ describe('validateObjectMeta', () => {
 describe('validateObjectMetaUpdate', () => {
   const old = { name: 'a', namespace: 'n', uid: 'u1', creationTimestamp: '2024-01-01T00:00:00Z' }
   it('keeps identity and creation time immutable', () => {
-    expect(strings(validateObjectMetaUpdate({ ...old, uid: 'u2' }, old))).toEqual(['metadata.uid: Invalid value: "u2": field is immutable'])
-    expect(strings(validateObjectMetaUpdate({ ...old, creationTimestamp: '2025-01-01T00:00:00Z' }, old))).toEqual([
+    expect(strings(validateObjectMetaUpdate({ ...old, uid: 'u2' }, old))).toEqual([
+      'metadata.uid: Invalid value: "u2": field is immutable',
+    ])
+    expect(
+      strings(validateObjectMetaUpdate({ ...old, creationTimestamp: '2025-01-01T00:00:00Z' }, old)),
+    ).toEqual([
       'metadata.creationTimestamp: Invalid value: "2025-01-01T00:00:00Z": field is immutable',
     ])
     expect(validateObjectMetaUpdate({ ...old, labels: { a: 'b' } }, old)).toEqual([])
@@ -102,7 +146,9 @@ describe('validateObjectMetaUpdate', () => {
 
   it('refuses new finalizers on an object being deleted', () => {
     const deleting = { ...old, deletionTimestamp: '2024-01-02T00:00:00Z', finalizers: ['a/b'] }
-    expect(strings(validateObjectMetaUpdate({ ...deleting, finalizers: ['a/b', 'c/d'] }, deleting))).toEqual([
+    expect(
+      strings(validateObjectMetaUpdate({ ...deleting, finalizers: ['a/b', 'c/d'] }, deleting)),
+    ).toEqual([
       'metadata.finalizers: Forbidden: no new finalizers can be added if the object is being deleted, found new finalizers []string{"c/d"}',
     ])
   })

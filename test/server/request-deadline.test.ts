@@ -38,12 +38,15 @@ describe('withRequestDeadline', () => {
   })
 
   it("answers a write that runs over with the finisher's 504 Status", async () => {
-    const r = await app(50, 2000).request('/api/v1/namespaces/default/configmaps', { method: 'POST' })
+    const r = await app(50, 2000).request('/api/v1/namespaces/default/configmaps', {
+      method: 'POST',
+    })
     expect(r.status).toBe(504)
     expect(await r.json()).toMatchObject({
       kind: 'Status',
       apiVersion: 'v1',
-      message: 'Timeout: request did not complete within requested timeout - context deadline exceeded',
+      message:
+        'Timeout: request did not complete within requested timeout - context deadline exceeded',
     })
   })
 
@@ -58,14 +61,17 @@ describe('withRequestDeadline', () => {
   it("refuses a timeout Go cannot parse with kube's 400", async () => {
     const r = await app(2000, 10).request('/api/v1/configmaps?timeout=5')
     expect(r.status).toBe(400)
-    expect(((await r.json()) as { message: string }).message).toBe('invalid timeout specified in the request URL - time: missing unit in duration "5"')
+    expect(((await r.json()) as { message: string }).message).toBe(
+      'invalid timeout specified in the request URL - time: missing unit in duration "5"',
+    )
   })
 
   it('never cuts a watch, in any spelling of the parameter, nor exec, attach, log, port-forward or proxy', async () => {
     for (const watch of ['true', 'True', '1', '']) {
       expect((await app(50, 200).request(`/api/v1/configmaps?watch=${watch}`)).status).toBe(200)
     }
-    const info = (path: string, method = 'GET') => parseRequestInfo(method, new URL(`https://x${path}`))
+    const info = (path: string, method = 'GET') =>
+      parseRequestInfo(method, new URL(`https://x${path}`))
     for (const sub of ['exec', 'attach', 'log', 'portforward', 'proxy']) {
       expect(isLongRunning(info(`/api/v1/namespaces/d/pods/p/${sub}`, 'POST'))).toBe(true)
     }

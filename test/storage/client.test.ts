@@ -1,8 +1,17 @@
 // DurableStore's side of the watch protocol, against a scripted socket: when it closes, asks for
 // progress, acknowledges, and how it turns what the DO says into events, errors and endings.
 import { describe, expect, it } from 'vitest'
-import { DurableStore, type ClusterStoreStub, type WatchSocket } from '../../src/storage/durable/client'
-import { ACK_STEP, CLOSE_RESTARTED, CLOSE_SLOW, encodeEvent } from '../../src/storage/durable/protocol'
+import {
+  DurableStore,
+  type ClusterStoreStub,
+  type WatchSocket,
+} from '../../src/storage/durable/client'
+import {
+  ACK_STEP,
+  CLOSE_RESTARTED,
+  CLOSE_SLOW,
+  encodeEvent,
+} from '../../src/storage/durable/protocol'
 import { StoreError, type StoreEvent } from '../../src/storage/store'
 
 class ScriptedSocket implements WatchSocket {
@@ -56,14 +65,25 @@ describe('DurableStore.watch', () => {
   it('opens the watch URL and yields events, then progress, in order', async () => {
     const ws = new ScriptedSocket()
     const { store, urls } = storeWith(ws)
-    const it = store.watch('/registry/pods/a b/', 7, new AbortController().signal)[Symbol.asyncIterator]()
+    const it = store
+      .watch('/registry/pods/a b/', 7, new AbortController().signal)
+      [Symbol.asyncIterator]()
     const first = it.next()
     await new Promise((r) => setTimeout(r, 5))
-    ws.deliver({ t: 'e', e: [put(8, '/registry/pods/a b/x', '1'), put(9, '/registry/pods/a b/y', '2')] })
+    ws.deliver({
+      t: 'e',
+      e: [put(8, '/registry/pods/a b/x', '1'), put(9, '/registry/pods/a b/y', '2')],
+    })
     ws.deliver({ t: 'p', r: 12 })
-    const got: StoreEvent[] = [(await first).value, (await it.next()).value, (await it.next()).value]
+    const got: StoreEvent[] = [
+      (await first).value,
+      (await it.next()).value,
+      (await it.next()).value,
+    ]
     expect(urls).toEqual(['https://cluster/watch?prefix=%2Fregistry%2Fpods%2Fa%20b%2F&after=7'])
-    expect(got.map((e) => (e.type === 'progress' ? e.revision : e.kv.modRevision))).toEqual([8, 9, 12])
+    expect(got.map((e) => (e.type === 'progress' ? e.revision : e.kv.modRevision))).toEqual([
+      8, 9, 12,
+    ])
     expect(got[2]).toEqual({ type: 'progress', revision: 12 })
     await it.return?.(undefined)
     expect(ws.closedWith).toBe(1000)
@@ -134,7 +154,9 @@ describe('DurableStore.watch', () => {
 
   it('ends quietly when dropped as too slow or cut off by a restart, and throws on any other close', async () => {
     const slow = new ScriptedSocket()
-    const a = storeWith(slow).store.watch('/r/', 1, new AbortController().signal)[Symbol.asyncIterator]()
+    const a = storeWith(slow)
+      .store.watch('/r/', 1, new AbortController().signal)
+      [Symbol.asyncIterator]()
     const pa = a.next()
     await new Promise((r) => setTimeout(r, 5))
     slow.deliver({ t: 'e', e: [put(2, '/r/a', '1')] })
@@ -144,14 +166,18 @@ describe('DurableStore.watch', () => {
 
     // Cut off by a restart with events perhaps unsent: the consumer watches again from what it took.
     const restarted = new ScriptedSocket()
-    const r = storeWith(restarted).store.watch('/r/', 1, new AbortController().signal)[Symbol.asyncIterator]()
+    const r = storeWith(restarted)
+      .store.watch('/r/', 1, new AbortController().signal)
+      [Symbol.asyncIterator]()
     const pr = r.next()
     await new Promise((r) => setTimeout(r, 5))
     restarted.deliver({ t: 'c', c: CLOSE_RESTARTED, m: 'watch interrupted by a restart' })
     expect((await pr).done).toBe(true)
 
     const reset = new ScriptedSocket()
-    const b = storeWith(reset).store.watch('/r/', 1, new AbortController().signal)[Symbol.asyncIterator]()
+    const b = storeWith(reset)
+      .store.watch('/r/', 1, new AbortController().signal)
+      [Symbol.asyncIterator]()
     const pb = b.next()
     await new Promise((r) => setTimeout(r, 5))
     reset.end(1006, 'Durable Object reset')

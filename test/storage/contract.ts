@@ -2,7 +2,14 @@
 // uses nothing but the Store interface. Revisions are only compared with each other, never with
 // absolute numbers, so it holds for a store shared with other data too; keys are under a fresh prefix.
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
-import { isStoreError, StoreError, type KeyValue, type Store, type StoreErrorCode, type StoreEvent } from '../../src/storage/store'
+import {
+  isStoreError,
+  StoreError,
+  type KeyValue,
+  type Store,
+  type StoreErrorCode,
+  type StoreEvent,
+} from '../../src/storage/store'
 
 export interface StoreFixture {
   store: Store
@@ -53,7 +60,9 @@ async function expectCode(p: Promise<unknown>, code: StoreErrorCode): Promise<St
 }
 
 const summary = (e: StoreEvent) =>
-  e.type === 'progress' ? `progress@${e.revision}` : `${e.type} ${e.kv.key}=${e.kv.value}@${e.kv.modRevision}`
+  e.type === 'progress'
+    ? `progress@${e.revision}`
+    : `${e.type} ${e.kv.key}=${e.kv.value}@${e.kv.modRevision}`
 
 export function storeContract(name: string, makeStore: () => Promise<StoreFixture>): void {
   describe(`Store contract: ${name}`, () => {
@@ -76,7 +85,9 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
     function watch(prefix: string, after: number, progressIntervalMs?: number) {
       const ctl = new AbortController()
       watches.push(ctl)
-      const it = store.watch(prefix, after, ctl.signal, progressIntervalMs ? { progressIntervalMs } : {})[Symbol.asyncIterator]()
+      const it = store
+        .watch(prefix, after, ctl.signal, progressIntervalMs ? { progressIntervalMs } : {})
+        [Symbol.asyncIterator]()
       return { it, ctl }
     }
 
@@ -84,7 +95,13 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
       it('creates a key at the next revision with version 1', async () => {
         const before = await store.currentRevision()
         const kv = await store.create(`${p}a`, '{"a":1}')
-        expect(kv).toEqual({ key: `${p}a`, value: '{"a":1}', createRevision: before + 1, modRevision: before + 1, version: 1 })
+        expect(kv).toEqual({
+          key: `${p}a`,
+          value: '{"a":1}',
+          createRevision: before + 1,
+          modRevision: before + 1,
+          version: 1,
+        })
         expect(await store.get(`${p}a`)).toEqual({ kv, revision: before + 1 })
         expect(await store.currentRevision()).toBe(before + 1)
       })
@@ -116,7 +133,13 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
       it('replaces the value when the expected modRevision matches', async () => {
         const a = await store.create(`${p}a`, 'v1')
         const b = await store.update(`${p}a`, 'v2', a.modRevision)
-        expect(b).toEqual({ key: `${p}a`, value: 'v2', createRevision: a.createRevision, modRevision: a.modRevision + 1, version: 2 })
+        expect(b).toEqual({
+          key: `${p}a`,
+          value: 'v2',
+          createRevision: a.createRevision,
+          modRevision: a.modRevision + 1,
+          version: 2,
+        })
         expect((await store.get(`${p}a`)).kv).toEqual(b)
       })
 
@@ -176,7 +199,12 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         const a2 = await store.update(`${p}a`, '2', a.modRevision)
         await expectCode(store.update(`${p}b`, '2', a.modRevision), 'Conflict')
         const bd = await store.delete(`${p}b`)
-        expect([a, b, a2, bd].map((kv) => kv.modRevision)).toEqual([start + 1, start + 2, start + 3, start + 4])
+        expect([a, b, a2, bd].map((kv) => kv.modRevision)).toEqual([
+          start + 1,
+          start + 2,
+          start + 3,
+          start + 4,
+        ])
         expect(await store.currentRevision()).toBe(start + 4)
       })
 
@@ -185,7 +213,10 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         const a2 = await store.update(`${p}a`, '2', a1.modRevision)
         const a3 = await store.update(`${p}a`, '3', a2.modRevision)
         expect([a1.version, a2.version, a3.version]).toEqual([1, 2, 3])
-        expect([a2.createRevision, a3.createRevision]).toEqual([a1.createRevision, a1.createRevision])
+        expect([a2.createRevision, a3.createRevision]).toEqual([
+          a1.createRevision,
+          a1.createRevision,
+        ])
         await store.delete(`${p}a`)
         const again = await store.create(`${p}a`, 'new')
         expect(again.version).toBe(1)
@@ -196,14 +227,20 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
 
     describe('list', () => {
       it('returns exactly the keys under the prefix, in key order', async () => {
-        for (const k of ['pods/a/x', 'pods/ab/y', 'pods/a/z', 'pods/b/w', 'podsx/a/q']) await store.create(`${p}${k}`, k)
+        for (const k of ['pods/a/x', 'pods/ab/y', 'pods/a/z', 'pods/b/w', 'podsx/a/q'])
+          await store.create(`${p}${k}`, k)
         const a = await store.list(`${p}pods/a/`)
         expect(a.kvs.map((kv) => kv.value)).toEqual(['pods/a/x', 'pods/a/z'])
         expect(a.count).toBe(2)
         expect(a.more).toBe(false)
         expect(a.revision).toBe(await store.currentRevision())
         const all = await store.list(`${p}pods/`)
-        expect(all.kvs.map((kv) => kv.value)).toEqual(['pods/a/x', 'pods/a/z', 'pods/ab/y', 'pods/b/w'])
+        expect(all.kvs.map((kv) => kv.value)).toEqual([
+          'pods/a/x',
+          'pods/a/z',
+          'pods/ab/y',
+          'pods/b/w',
+        ])
         const none = await store.list(`${p}pods/c/`)
         expect(none).toMatchObject({ kvs: [], count: 0, more: false })
       })
@@ -220,10 +257,18 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         const page1 = await store.list(p, { limit: 3 })
         expect(page1.kvs.map((kv) => kv.key)).toEqual(keys.slice(0, 3))
         expect(page1).toMatchObject({ more: true, count: 7 })
-        const page2 = await store.list(p, { limit: 3, after: page1.kvs[2]!.key, revision: page1.revision })
+        const page2 = await store.list(p, {
+          limit: 3,
+          after: page1.kvs[2]!.key,
+          revision: page1.revision,
+        })
         expect(page2.kvs.map((kv) => kv.key)).toEqual(keys.slice(3, 6))
         expect(page2).toMatchObject({ more: true, count: 4, revision: page1.revision })
-        const page3 = await store.list(p, { limit: 3, after: page2.kvs[2]!.key, revision: page1.revision })
+        const page3 = await store.list(p, {
+          limit: 3,
+          after: page2.kvs[2]!.key,
+          revision: page1.revision,
+        })
         expect(page3.kvs.map((kv) => kv.key)).toEqual(keys.slice(6))
         expect(page3).toMatchObject({ more: false, count: 1 })
         const exact = await store.list(p, { limit: 7 })
@@ -267,7 +312,10 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
 
       it('fails with FutureRevision above the current revision', async () => {
         await store.create(`${p}a`, '1')
-        await expectCode(store.list(p, { revision: (await store.currentRevision()) + 10 }), 'FutureRevision')
+        await expectCode(
+          store.list(p, { revision: (await store.currentRevision()) + 10 }),
+          'FutureRevision',
+        )
       })
     })
 
@@ -333,7 +381,11 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         expect(events[0]).toEqual({ type: 'put', kv: a1 })
         expect(events[1]).toEqual({ type: 'put', kv: a2, prevKv: a1 })
         expect(events[2]).toEqual({ type: 'put', kv: b1 })
-        expect(events[3]).toMatchObject({ type: 'delete', kv: { key: `${p}a`, value: 'a2', modRevision: ad.modRevision }, prevKv: a2 })
+        expect(events[3]).toMatchObject({
+          type: 'delete',
+          kv: { key: `${p}a`, value: 'a2', modRevision: ad.modRevision },
+          prevKv: a2,
+        })
 
         const b2 = await store.update(`${p}b`, 'b2', b1.modRevision)
         expect(await take(w, 1)).toEqual([{ type: 'put', kv: b2, prevKv: b1 }])
@@ -347,7 +399,10 @@ export function storeContract(name: string, makeStore: () => Promise<StoreFixtur
         const yes = await store.create(`${p}pods/a/y`, 'yes')
         await store.create(`${p}pods/b/z`, 'no')
         const yes2 = await store.update(`${p}pods/a/y`, 'yes2', yes.modRevision)
-        expect((await take(w, 2)).map(summary)).toEqual([summary({ type: 'put', kv: yes }), summary({ type: 'put', kv: yes2 })])
+        expect((await take(w, 2)).map(summary)).toEqual([
+          summary({ type: 'put', kv: yes }),
+          summary({ type: 'put', kv: yes2 }),
+        ])
       })
 
       it('fails with Compacted when asked for events from before the compacted revision', async () => {

@@ -19,10 +19,13 @@ afterAll(async () => {
 })
 
 /** Each test gets its own ClusterStore object. */
-const fresh = (on = mf, cluster = `test-${crypto.randomUUID()}`): Store => new DurableStore(clusterStub(on, cluster))
+const fresh = (on = mf, cluster = `test-${crypto.randomUUID()}`): Store =>
+  new DurableStore(clusterStub(on, cluster))
 
-storeContract('DurableStore over ClusterStore on workerd', async () => ({ store: fresh(), cleanup: async () => {} }))
-
+storeContract('DurableStore over ClusterStore on workerd', async () => ({
+  store: fresh(),
+  cleanup: async () => {},
+}))
 
 async function events(it: AsyncIterator<StoreEvent>, n: number): Promise<StoreEvent[]> {
   const out: StoreEvent[] = []
@@ -50,7 +53,9 @@ describe('ClusterStore', () => {
     expect((await rejection(store.create('/registry/big/over', max + 'x'))).code).toBe('TooLarge')
     // 0.6 Mi characters, 1.2 MiB in UTF-8: not too large; 0.8 Mi of them, 1.6 MiB: too large.
     await store.create('/registry/big/utf8', 'é'.repeat(0.6 * MiB))
-    expect((await rejection(store.create('/registry/big/utf8-over', 'é'.repeat(0.8 * MiB)))).code).toBe('TooLarge')
+    expect(
+      (await rejection(store.create('/registry/big/utf8-over', 'é'.repeat(0.8 * MiB)))).code,
+    ).toBe('TooLarge')
     const kv = (await store.get('/registry/big/ascii')).kv!
     expect((await rejection(store.update(kv.key, max + 'y', kv.modRevision))).code).toBe('TooLarge')
     expect(await store.currentRevision()).toBe(3)
@@ -72,11 +77,21 @@ describe('ClusterStore', () => {
     const a = await store.create('/registry/a', '1')
     await store.update(a.key, '2', a.modRevision)
     await store.compact(3)
-    expect(await rejection(store.list('/registry/', { revision: 2 }))).toMatchObject({ code: 'Compacted', revision: 3 })
-    const watched = store.watch('/registry/', 1, new AbortController().signal)[Symbol.asyncIterator]()
+    expect(await rejection(store.list('/registry/', { revision: 2 }))).toMatchObject({
+      code: 'Compacted',
+      revision: 3,
+    })
+    const watched = store
+      .watch('/registry/', 1, new AbortController().signal)
+      [Symbol.asyncIterator]()
     expect(await rejection(watched.next())).toMatchObject({ code: 'Compacted', revision: 3 })
-    expect(await rejection(store.list('/registry/', { revision: 9 }))).toMatchObject({ code: 'FutureRevision', revision: 3 })
-    const future = store.watch('/registry/', 9, new AbortController().signal)[Symbol.asyncIterator]()
+    expect(await rejection(store.list('/registry/', { revision: 9 }))).toMatchObject({
+      code: 'FutureRevision',
+      revision: 3,
+    })
+    const future = store
+      .watch('/registry/', 9, new AbortController().signal)
+      [Symbol.asyncIterator]()
     expect(await rejection(future.next())).toMatchObject({ code: 'FutureRevision', revision: 3 })
     expect(await rejection(store.compact(9))).toMatchObject({ code: 'FutureRevision' })
   })
@@ -84,25 +99,34 @@ describe('ClusterStore', () => {
   it('delivers a backlog larger than the watch window completely, paced by the consumer', async () => {
     const store = fresh()
     const written = []
-    for (let i = 0; i < 12; i++) written.push(await store.create(`/registry/backlog/${i}`, String.fromCharCode(97 + i).repeat(MiB)))
+    for (let i = 0; i < 12; i++)
+      written.push(
+        await store.create(`/registry/backlog/${i}`, String.fromCharCode(97 + i).repeat(MiB)),
+      )
     const ctl = new AbortController()
     const it = store.watch('/registry/backlog/', 1, ctl.signal)[Symbol.asyncIterator]()
     const got = await events(it, 12)
     const live = await store.create('/registry/backlog/live', 'live')
     got.push(...(await events(it, 1)))
     ctl.abort()
-    expect(got.map((e) => (e.type === 'put' ? e.kv.modRevision : 0))).toEqual([...written, live].map((kv) => kv.modRevision))
+    expect(got.map((e) => (e.type === 'put' ? e.kv.modRevision : 0))).toEqual(
+      [...written, live].map((kv) => kv.modRevision),
+    )
   })
 
   it('sends writes made concurrently to every watcher in revision order, each once', async () => {
     const store = fresh()
     const ctl = new AbortController()
-    const watchers = Array.from({ length: 5 }, () => store.watch('/registry/many/', 1, ctl.signal)[Symbol.asyncIterator]())
+    const watchers = Array.from({ length: 5 }, () =>
+      store.watch('/registry/many/', 1, ctl.signal)[Symbol.asyncIterator](),
+    )
     const firsts = watchers.map((w) => w.next())
     await store.create('/registry/many/first', 'x')
     await Promise.all(firsts)
     // Many writes in flight at once land while earlier ones are still being sent out.
-    const written = await Promise.all(Array.from({ length: 60 }, (_, i) => store.create(`/registry/many/${i}`, String(i))))
+    const written = await Promise.all(
+      Array.from({ length: 60 }, (_, i) => store.create(`/registry/many/${i}`, String(i))),
+    )
     const revisions = written.map((kv) => kv.modRevision).sort((a, b) => a - b)
     for (const w of watchers) {
       const got = await events(w, revisions.length)
@@ -126,7 +150,9 @@ describe('ClusterStore', () => {
     expect((await it.next()).done).toBe(true)
     // The cluster is unharmed and a new watch from where that one stopped gets the rest.
     const last = got[got.length - 1]!
-    const rest = store.watch('/registry/slow/', last.type === 'progress' ? 0 : last.kv.modRevision, ctl.signal)[Symbol.asyncIterator]()
+    const rest = store
+      .watch('/registry/slow/', last.type === 'progress' ? 0 : last.kv.modRevision, ctl.signal)
+      [Symbol.asyncIterator]()
     expect((await events(rest, 12 - got.length)).length).toBe(12 - got.length)
     ctl.abort()
   })
@@ -137,7 +163,9 @@ describe('DurableStore inside a Worker on workerd', () => {
     const cluster = `test-${crypto.randomUUID()}`
     const store = fresh(mf, cluster)
     const a = await store.create('/registry/pods/a', '1')
-    const watching = mf.dispatchFetch(`http://store.test/in-worker/${cluster}/watch?prefix=/registry/pods/&after=1&n=3&progress=50`)
+    const watching = mf.dispatchFetch(
+      `http://store.test/in-worker/${cluster}/watch?prefix=/registry/pods/&after=1&n=3&progress=50`,
+    )
     await new Promise((r) => setTimeout(r, 300)) // a quiet spell: a progress notification comes
     const a2 = await store.update(a.key, '2', a.modRevision)
     const b = await store.create('/registry/pods/b', '3')
@@ -147,7 +175,10 @@ describe('DurableStore inside a Worker on workerd', () => {
       { type: 'put', kv: a2, prevKv: a },
       { type: 'put', kv: b },
     ])
-    const quiet = items.slice(1, items.findIndex((e) => e.type !== 'progress' && e.kv.modRevision === a2.modRevision))
+    const quiet = items.slice(
+      1,
+      items.findIndex((e) => e.type !== 'progress' && e.kv.modRevision === a2.modRevision),
+    )
     expect(quiet.length).toBeGreaterThan(0)
     for (const e of quiet) expect(e).toEqual({ type: 'progress', revision: a.modRevision })
   })
@@ -158,8 +189,13 @@ describe('DurableStore inside a Worker on workerd', () => {
     const a = await store.create('/registry/a', '1')
     await store.update(a.key, '2', a.modRevision)
     await store.compact(3)
-    const res = await mf.dispatchFetch(`http://store.test/in-worker/${cluster}/watch?prefix=/registry/&after=1&n=1`)
-    expect(await res.json()).toEqual({ items: [], error: expect.objectContaining({ name: 'StoreError', code: 'Compacted', revision: 3 }) })
+    const res = await mf.dispatchFetch(
+      `http://store.test/in-worker/${cluster}/watch?prefix=/registry/&after=1&n=1`,
+    )
+    expect(await res.json()).toEqual({
+      items: [],
+      error: expect.objectContaining({ name: 'StoreError', code: 'Compacted', revision: 3 }),
+    })
   })
 })
 
@@ -211,12 +247,18 @@ describe('ClusterStore across a restart', () => {
       expect(await after.currentRevision()).toBe(revision)
       expect((await after.get(a.key)).kv).toEqual(a2)
       expect((await after.list('/registry/', { revision: a2.modRevision })).kvs).toEqual([a2, b])
-      expect((await rejection(after.list('/registry/', { revision: a.modRevision }))).code).toBe('Compacted')
+      expect((await rejection(after.list('/registry/', { revision: a.modRevision }))).code).toBe(
+        'Compacted',
+      )
       // The ring of recent events is gone: the watch replays from the SQLite log.
       const ctl = new AbortController()
       const it = after.watch('/registry/', a2.modRevision, ctl.signal)[Symbol.asyncIterator]()
       const [deleted] = await events(it, 1)
-      expect(deleted).toMatchObject({ type: 'delete', kv: { key: b.key, value: 'b1', modRevision: revision }, prevKv: b })
+      expect(deleted).toMatchObject({
+        type: 'delete',
+        kv: { key: b.key, value: 'b1', modRevision: revision },
+        prevKv: b,
+      })
       const c = await after.create('/registry/c', 'c1')
       expect(c.modRevision).toBe(revision + 1)
       expect(await events(it, 1)).toEqual([{ type: 'put', kv: c }])

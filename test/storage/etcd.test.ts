@@ -49,7 +49,8 @@ async function events(it: AsyncIterator<StoreEvent>, n: number): Promise<string[
   const out: string[] = []
   while (out.length < n) {
     const ev = await next(it)
-    if (ev.type !== 'progress') out.push(`${ev.type} ${ev.kv.key}=${ev.kv.value}@${ev.kv.modRevision}`)
+    if (ev.type !== 'progress')
+      out.push(`${ev.type} ${ev.kv.key}=${ev.kv.value}@${ev.kv.modRevision}`)
   }
   return out
 }
@@ -69,12 +70,19 @@ describe('EtcdStore on etcd', () => {
   it('keeps keys under --etcd-prefix, with the object JSON as the value', async () => {
     const store = newStore({ prefix: `/custom-${fresh()}` })
     try {
-      const value = JSON.stringify({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x', namespace: 'default' }, data: { a: 'b' } })
+      const value = JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: 'x', namespace: 'default' },
+        data: { a: 'b' },
+      })
       const kv = await store.create('/registry/configmaps/default/x', value)
       expect(kv.key).toBe('/registry/configmaps/default/x')
       expect(await store.client.get(`${store.prefix}/configmaps/default/x`).string()).toBe(value)
       expect(await store.client.get('/registry/configmaps/default/x').string()).toBeNull()
-      expect((await store.list('/registry/configmaps/')).kvs.map((k) => k.key)).toEqual(['/registry/configmaps/default/x'])
+      expect((await store.list('/registry/configmaps/')).kvs.map((k) => k.key)).toEqual([
+        '/registry/configmaps/default/x',
+      ])
     } finally {
       store.close()
     }
@@ -92,8 +100,15 @@ describe('EtcdStore on etcd', () => {
       const a1 = await store.create(`${res}a/1`, 'a1')
       const b1 = await store.create(`${res}b/1`, 'b1')
       const a2 = await store.update(`${res}a/1`, 'a2', a1.modRevision)
-      expect(await events(all, 3)).toEqual([`put ${res}a/1=a1@${a1.modRevision}`, `put ${res}b/1=b1@${b1.modRevision}`, `put ${res}a/1=a2@${a2.modRevision}`])
-      expect(await events(a, 2)).toEqual([`put ${res}a/1=a1@${a1.modRevision}`, `put ${res}a/1=a2@${a2.modRevision}`])
+      expect(await events(all, 3)).toEqual([
+        `put ${res}a/1=a1@${a1.modRevision}`,
+        `put ${res}b/1=b1@${b1.modRevision}`,
+        `put ${res}a/1=a2@${a2.modRevision}`,
+      ])
+      expect(await events(a, 2)).toEqual([
+        `put ${res}a/1=a1@${a1.modRevision}`,
+        `put ${res}a/1=a2@${a2.modRevision}`,
+      ])
       expect(await events(b, 1)).toEqual([`put ${res}b/1=b1@${b1.modRevision}`])
       expect(store.watchFeeds).toBe(1)
     } finally {
@@ -138,7 +153,9 @@ describe('EtcdStore on etcd', () => {
       await store.compact(at)
       const listed = await failure(store.list(p, { revision: a.modRevision }))
       expect(listed).toMatchObject({ code: 'Compacted', revision: at })
-      const watched = await failure(next(store.watch(p, a.modRevision - 1, ctl.signal)[Symbol.asyncIterator]()))
+      const watched = await failure(
+        next(store.watch(p, a.modRevision - 1, ctl.signal)[Symbol.asyncIterator]()),
+      )
       expect(watched).toBeInstanceOf(StoreError)
       expect(watched).toMatchObject({ code: 'Compacted', revision: at })
     } finally {
@@ -165,7 +182,9 @@ describe('EtcdStore on etcd', () => {
     try {
       const p = `/registry/idle-${fresh()}/`
       const start = await store.currentRevision()
-      const w = store.watch(p, start, ctl.signal, { progressIntervalMs: 100 })[Symbol.asyncIterator]()
+      const w = store
+        .watch(p, start, ctl.signal, { progressIntervalMs: 100 })
+        [Symbol.asyncIterator]()
       const elsewhere = await store.create(`/registry/busy-${fresh()}/x`, 'x')
       for (;;) {
         const ev = await next(w)
@@ -180,7 +199,9 @@ describe('EtcdStore on etcd', () => {
 
   it('waits for etcd up to the request timeout, then throws Unreachable; serves again once etcd is back, without a new client', async () => {
     const own = await startEtcd()
-    const store = new EtcdStore(etcdClient({ endpoints: own.endpoints }), { requestTimeoutMs: 1_500 })
+    const store = new EtcdStore(etcdClient({ endpoints: own.endpoints }), {
+      requestTimeoutMs: 1_500,
+    })
     const ctl = new AbortController()
     try {
       const p = `/registry/outage-${fresh()}/`
@@ -195,7 +216,9 @@ describe('EtcdStore on etcd', () => {
       expect(down).toBeInstanceOf(StoreError)
       expect(down).toMatchObject({ code: 'Unreachable', key: `${p}a` })
       expect(Date.now() - started).toBeGreaterThanOrEqual(1_000)
-      expect(await failure(store.update(`${p}a`, 'x', a.modRevision))).toMatchObject({ code: 'Unreachable' })
+      expect(await failure(store.update(`${p}a`, 'x', a.modRevision))).toMatchObject({
+        code: 'Unreachable',
+      })
 
       // A write sent while etcd is down waits for it (clientv3's WaitForReady) and lands once it is back.
       const patient = new EtcdStore(store.client, { requestTimeoutMs: 30_000 })
@@ -220,12 +243,34 @@ describe('EtcdStore on etcd over TLS', () => {
       return join(dir, name)
     }
     const ca = createCA('etcd-ca')
-    const serving = signCertificate(ca, { subject: { commonName: 'etcd' }, usage: 'server', hosts: ['127.0.0.1', 'localhost'] })
-    const client = signCertificate(ca, { subject: { commonName: 'kube-apiserver-etcd-client' }, usage: 'client' })
+    const serving = signCertificate(ca, {
+      subject: { commonName: 'etcd' },
+      usage: 'server',
+      hosts: ['127.0.0.1', 'localhost'],
+    })
+    const client = signCertificate(ca, {
+      subject: { commonName: 'kube-apiserver-etcd-client' },
+      usage: 'client',
+    })
     const caFile = file('ca.crt', ca.certPem)
-    const own = await startEtcd({ tls: { certFile: file('etcd.crt', serving.certPem), keyFile: file('etcd.key', serving.keyPem), clientCAFile: caFile } })
-    const store = new EtcdStore(etcdClient({ endpoints: own.endpoints, caFile, certFile: file('client.crt', client.certPem), keyFile: file('client.key', client.keyPem) }))
-    const anonymous = new EtcdStore(etcdClient({ endpoints: own.endpoints, caFile }), { requestTimeoutMs: 500 })
+    const own = await startEtcd({
+      tls: {
+        certFile: file('etcd.crt', serving.certPem),
+        keyFile: file('etcd.key', serving.keyPem),
+        clientCAFile: caFile,
+      },
+    })
+    const store = new EtcdStore(
+      etcdClient({
+        endpoints: own.endpoints,
+        caFile,
+        certFile: file('client.crt', client.certPem),
+        keyFile: file('client.key', client.keyPem),
+      }),
+    )
+    const anonymous = new EtcdStore(etcdClient({ endpoints: own.endpoints, caFile }), {
+      requestTimeoutMs: 500,
+    })
     try {
       expect(own.endpoints[0]).toMatch(/^https:/)
       const kv = await store.create('/registry/configmaps/default/tls', '{"tls":true}')
@@ -241,20 +286,33 @@ describe('EtcdStore on etcd over TLS', () => {
 })
 
 describe('the watch hub behind EtcdStore (with a scripted etcd)', () => {
-  interface Opened { prefix: string; after: number; sink: WatchSink; cancelled: boolean }
+  interface Opened {
+    prefix: string
+    after: number
+    sink: WatchSink
+    cancelled: boolean
+  }
   function scripted() {
     const opened: Opened[] = []
     const source: WatchSource = {
       open(prefix, after, sink) {
         const o: Opened = { prefix, after, sink, cancelled: false }
         opened.push(o)
-        return { cancel: () => { o.cancelled = true } }
+        return {
+          cancel: () => {
+            o.cancelled = true
+          },
+        }
       },
     }
     return { opened, source }
   }
-  const put = (key: string, rev: number): StoreEvent => ({ type: 'put', kv: { key, value: `v${rev}`, createRevision: rev, modRevision: rev, version: 1 } })
-  const line = (ev: StoreEvent) => (ev.type === 'progress' ? `progress@${ev.revision}` : `${ev.kv.key}@${ev.kv.modRevision}`)
+  const put = (key: string, rev: number): StoreEvent => ({
+    type: 'put',
+    kv: { key, value: `v${rev}`, createRevision: rev, modRevision: rev, version: 1 },
+  })
+  const line = (ev: StoreEvent) =>
+    ev.type === 'progress' ? `progress@${ev.revision}` : `${ev.kv.key}@${ev.kv.modRevision}`
   async function pullLines(it: AsyncIterator<StoreEvent>, n: number): Promise<string[]> {
     const out: string[] = []
     while (out.length < n) out.push(line(await next(it)))
@@ -267,20 +325,37 @@ describe('the watch hub behind EtcdStore (with a scripted etcd)', () => {
     const ctl = new AbortController()
     const first = hub.watch('/registry/pods/', 10, ctl.signal)[Symbol.asyncIterator]()
     const firstNext = pullLines(first, 3)
-    opened[0]!.sink.events([put('/registry/pods/a', 11), put('/registry/pods/b', 12), put('/registry/pods/c', 13)])
-    expect(await firstNext).toEqual(['/registry/pods/a@11', '/registry/pods/b@12', '/registry/pods/c@13'])
+    opened[0]!.sink.events([
+      put('/registry/pods/a', 11),
+      put('/registry/pods/b', 12),
+      put('/registry/pods/c', 13),
+    ])
+    expect(await firstNext).toEqual([
+      '/registry/pods/a@11',
+      '/registry/pods/b@12',
+      '/registry/pods/c@13',
+    ])
 
     // The ring holds one event (13): a watch from 10 reads 11..13 from etcd on a watch of its own.
     const late = hub.watch('/registry/pods/', 10, ctl.signal)[Symbol.asyncIterator]()
     const lateNext = pullLines(late, 5)
     await new Promise((r) => setTimeout(r, 0))
-    expect(opened.map((o) => [o.prefix, o.after])).toEqual([['/registry/pods/', 10], ['/registry/pods/', 10]])
+    expect(opened.map((o) => [o.prefix, o.after])).toEqual([
+      ['/registry/pods/', 10],
+      ['/registry/pods/', 10],
+    ])
     opened[0]!.sink.events([put('/registry/pods/d', 14)]) // the feed moves on while it catches up: held
     opened[1]!.sink.events([put('/registry/pods/a', 11), put('/registry/pods/b', 12)])
     opened[1]!.sink.events([put('/registry/pods/c', 13)]) // reaches the feed's position when it came: joins
     expect(opened[1]!.cancelled).toBe(true)
     opened[0]!.sink.events([put('/registry/pods/e', 15)])
-    expect(await lateNext).toEqual(['/registry/pods/a@11', '/registry/pods/b@12', '/registry/pods/c@13', '/registry/pods/d@14', '/registry/pods/e@15'])
+    expect(await lateNext).toEqual([
+      '/registry/pods/a@11',
+      '/registry/pods/b@12',
+      '/registry/pods/c@13',
+      '/registry/pods/d@14',
+      '/registry/pods/e@15',
+    ])
     expect(hub.feedCount).toBe(1)
     ctl.abort()
     hub.close()
@@ -290,7 +365,9 @@ describe('the watch hub behind EtcdStore (with a scripted etcd)', () => {
     const { opened, source } = scripted()
     const hub = new WatchHub(source)
     const ctl = new AbortController()
-    const w = hub.watch('/registry/pods/ns/', 5, ctl.signal, { progressIntervalMs: 20 })[Symbol.asyncIterator]()
+    const w = hub
+      .watch('/registry/pods/ns/', 5, ctl.signal, { progressIntervalMs: 20 })
+      [Symbol.asyncIterator]()
     expect(await pullLines(w, 1)).toEqual(['progress@5'])
     opened[0]!.sink.events([put('/registry/pods/other/x', 7)]) // not under this watch, but the feed saw 7
     opened[0]!.sink.progress(9)

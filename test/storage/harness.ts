@@ -13,7 +13,10 @@ function compatibility(): { compatibilityDate: string; compatibilityFlags: strin
   const date = /^compatibility_date\s*=\s*"([^"]+)"/m.exec(toml)?.[1]
   const flags = /^compatibility_flags\s*=\s*\[([^\]]*)\]/m.exec(toml)?.[1] ?? ''
   if (!date) throw new Error('wrangler.toml has no compatibility_date')
-  return { compatibilityDate: date, compatibilityFlags: [...flags.matchAll(/"([^"]+)"/g)].map((m) => m[1]!) }
+  return {
+    compatibilityDate: date,
+    compatibilityFlags: [...flags.matchAll(/"([^"]+)"/g)].map((m) => m[1]!),
+  }
 }
 
 const bundles = new Map<string, Promise<string>>()
@@ -21,17 +24,21 @@ const bundles = new Map<string, Promise<string>>()
 /** test/storage/worker.ts (or another test Worker) and the store, bundled as wrangler would (SQL files as text). */
 function bundleWorker(entry = 'test/storage/worker.ts'): Promise<string> {
   let bundle = bundles.get(entry)
-  if (!bundle) bundles.set(entry, (bundle = build({
-    entryPoints: [`${root}${entry}`],
-    bundle: true,
-    write: false,
-    format: 'esm',
-    platform: 'neutral',
-    target: 'es2022',
-    external: ['cloudflare:*'],
-    loader: { '.sql': 'text' },
-    logLevel: 'silent',
-  }).then((r) => r.outputFiles[0]!.text)))
+  if (!bundle)
+    bundles.set(
+      entry,
+      (bundle = build({
+        entryPoints: [`${root}${entry}`],
+        bundle: true,
+        write: false,
+        format: 'esm',
+        platform: 'neutral',
+        target: 'es2022',
+        external: ['cloudflare:*'],
+        loader: { '.sql': 'text' },
+        logLevel: 'silent',
+      }).then((r) => r.outputFiles[0]!.text)),
+    )
   return bundle
 }
 
@@ -63,7 +70,10 @@ export function clusterStub(mf: Miniflare, cluster: string): ClusterStoreStub {
     (method: string) =>
     async (...args: unknown[]): Promise<never> => {
       while (args.length > 0 && args[args.length - 1] === undefined) args.pop() // JSON would make them null
-      const res = await mf.dispatchFetch(`${base}/rpc/${name}/${method}`, { method: 'POST', body: JSON.stringify(args) })
+      const res = await mf.dispatchFetch(`${base}/rpc/${name}/${method}`, {
+        method: 'POST',
+        body: JSON.stringify(args),
+      })
       if (!res.ok) throw new Error(`${method}: HTTP ${res.status}: ${await res.text()}`)
       return (await res.json()) as never
     }

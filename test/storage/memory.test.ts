@@ -3,4 +3,7 @@
 import { storeContract } from './contract'
 import { MemoryStore } from '../helpers/memory-store'
 
-storeContract('MemoryStore (unit tests)', async () => ({ store: new MemoryStore(), cleanup: async () => {} }))
+storeContract('MemoryStore (unit tests)', async () => ({
+  store: new MemoryStore(),
+  cleanup: async () => {},
+}))

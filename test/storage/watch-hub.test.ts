@@ -1,7 +1,15 @@
 // The watch hub and its ring with fake sockets: what workerd does not let a test force (hibernation,
 // a ring that no longer reaches back), and the bookkeeping behind the fan-out.
 import { describe, expect, it, vi } from 'vitest'
-import { CLOSE_ERROR, CLOSE_RESTARTED, CLOSE_SLOW, MAX_BATCH_SIZE, WATCH_WINDOW, encodeEvent, type ServerMessage } from '../../src/storage/durable/protocol'
+import {
+  CLOSE_ERROR,
+  CLOSE_RESTARTED,
+  CLOSE_SLOW,
+  MAX_BATCH_SIZE,
+  WATCH_WINDOW,
+  encodeEvent,
+  type ServerMessage,
+} from '../../src/storage/durable/protocol'
 import { EventRing, type LogEvent } from '../../src/storage/durable/ring'
 import { FANOUT_SLICE, WatchHub, type WatchSource } from '../../src/storage/durable/watch-hub'
 
@@ -61,7 +69,17 @@ class FakeSource implements WatchSource {
   /** Commits a put of key=value and returns the event to publish. */
   write(key: string, value = 'v'): LogEvent {
     this.rev++
-    const ev = { rev: this.rev, key, json: JSON.stringify(encodeEvent({ key, value, createRevision: this.rev, modRevision: this.rev, version: 1 }, undefined, false)) }
+    const ev = {
+      rev: this.rev,
+      key,
+      json: JSON.stringify(
+        encodeEvent(
+          { key, value, createRevision: this.rev, modRevision: this.rev, version: 1 },
+          undefined,
+          false,
+        ),
+      ),
+    }
     this.log.push(ev)
     return ev
   }
@@ -324,7 +342,12 @@ describe('WatchHub', () => {
     for (const s of onlyA) expect(s.revisions()).toEqual(expectedA)
     // The writes that landed while the first pass was under way went out together in the second: one
     // message per watcher, not one per event.
-    expect(all[0]!.messages().filter((m) => m.t === 'e').map((m) => (m.t === 'e' ? m.e.length : 0))).toEqual([2, 4])
+    expect(
+      all[0]!
+        .messages()
+        .filter((m) => m.t === 'e')
+        .map((m) => (m.t === 'e' ? m.e.length : 0)),
+    ).toEqual([2, 4])
     expect(src.fanoutFrom).toBe(0)
   })
 

@@ -17,7 +17,16 @@ interface Env {
 }
 
 const METHODS = new Set([
-  'get', 'list', 'readBatch', 'create', 'update', 'delete', 'compact', 'currentRevision', 'recordMetrics', 'scrapeMetrics',
+  'get',
+  'list',
+  'readBatch',
+  'create',
+  'update',
+  'delete',
+  'compact',
+  'currentRevision',
+  'recordMetrics',
+  'scrapeMetrics',
 ])
 
 export default {
@@ -31,8 +40,10 @@ export default {
       const rpc = stub as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>
       return Response.json((await rpc[rest[0]!]!(...args)) ?? null)
     }
-    if (kind === 'in-worker') return watchInWorker(env, decodeURIComponent(cluster ?? ''), url.searchParams)
-    if (kind === 'fetch') return stub.fetch(new Request(`https://cluster/${rest.join('/')}${url.search}`, request))
+    if (kind === 'in-worker')
+      return watchInWorker(env, decodeURIComponent(cluster ?? ''), url.searchParams)
+    if (kind === 'fetch')
+      return stub.fetch(new Request(`https://cluster/${rest.join('/')}${url.search}`, request))
     return new Response('not found', { status: 404 })
   },
 }
@@ -44,12 +55,17 @@ async function watchInWorker(env: Env, cluster: string, q: URLSearchParams): Pro
   let events = 0
   try {
     const progressIntervalMs = Number(q.get('progress')) || undefined
-    for await (const e of store.watch(q.get('prefix') ?? '', Number(q.get('after')), ctl.signal, { progressIntervalMs })) {
+    for await (const e of store.watch(q.get('prefix') ?? '', Number(q.get('after')), ctl.signal, {
+      progressIntervalMs,
+    })) {
       items.push(e)
       if (e.type !== 'progress' && ++events >= Number(q.get('n'))) break
     }
   } catch (e) {
-    return Response.json({ items, error: e instanceof Error ? { ...e, name: e.name, message: e.message } : String(e) })
+    return Response.json({
+      items,
+      error: e instanceof Error ? { ...e, name: e.name, message: e.message } : String(e),
+    })
   } finally {
     ctl.abort()
   }

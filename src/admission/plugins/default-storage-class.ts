@@ -8,7 +8,9 @@ const BETA_IS_DEFAULT = 'storageclass.beta.kubernetes.io/is-default-class'
 
 export function isDefaultClass(sc: Obj): boolean {
   const ann = sc.metadata?.annotations ?? {}
-  return ann[IS_DEFAULT] === 'true' || (ann[IS_DEFAULT] === undefined && ann[BETA_IS_DEFAULT] === 'true')
+  return (
+    ann[IS_DEFAULT] === 'true' || (ann[IS_DEFAULT] === undefined && ann[BETA_IS_DEFAULT] === 'true')
+  )
 }
 
 /** GetDefaultClass: the newest default class; on a tie, the name that sorts first. */
@@ -27,12 +29,19 @@ export function defaultStorageClass(): AdmissionPlugin {
   return {
     name: 'DefaultStorageClass',
     async admit(a) {
-      if (a.operation !== 'CREATE' || !isResource(a, '', 'persistentvolumeclaims') || a.subresource || !a.object) return
+      if (
+        a.operation !== 'CREATE' ||
+        !isResource(a, '', 'persistentvolumeclaims') ||
+        a.subresource ||
+        !a.object
+      )
+        return
       const pvc = a.object as Obj
       pvc.spec ??= {}
       // An explicit class, even "", is the user's choice; so is the beta annotation.
       if (pvc.spec.storageClassName !== undefined && pvc.spec.storageClassName !== null) return
-      if (pvc.metadata?.annotations?.['volume.beta.kubernetes.io/storage-class'] !== undefined) return
+      if (pvc.metadata?.annotations?.['volume.beta.kubernetes.io/storage-class'] !== undefined)
+        return
       const def = defaultClass(await a.reader.list('storageclasses', ''))
       if (def) pvc.spec.storageClassName = def.metadata?.name
     },

@@ -7,7 +7,10 @@ export const DEFAULT_TOLERATION_SECONDS = 300
 const NOT_READY = 'node.kubernetes.io/not-ready'
 const UNREACHABLE = 'node.kubernetes.io/unreachable'
 
-export function defaultTolerationSeconds(notReadySeconds = DEFAULT_TOLERATION_SECONDS, unreachableSeconds = DEFAULT_TOLERATION_SECONDS): AdmissionPlugin {
+export function defaultTolerationSeconds(
+  notReadySeconds = DEFAULT_TOLERATION_SECONDS,
+  unreachableSeconds = DEFAULT_TOLERATION_SECONDS,
+): AdmissionPlugin {
   return {
     name: 'DefaultTolerationSeconds',
     async admit(a) {
@@ -15,10 +18,25 @@ export function defaultTolerationSeconds(notReadySeconds = DEFAULT_TOLERATION_SE
       if (!isResource(a, '', 'pods') || a.subresource || !a.object) return
       const spec = ((a.object as Obj).spec ??= {})
       const tolerations = (spec.tolerations ?? []) as Obj[]
-      const tolerates = (key: string) => tolerations.some((t) => (t.key === key || !t.key) && (t.effect === 'NoExecute' || !t.effect))
+      const tolerates = (key: string) =>
+        tolerations.some(
+          (t) => (t.key === key || !t.key) && (t.effect === 'NoExecute' || !t.effect),
+        )
       const add: Obj[] = []
-      if (!tolerates(NOT_READY)) add.push({ key: NOT_READY, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: notReadySeconds })
-      if (!tolerates(UNREACHABLE)) add.push({ key: UNREACHABLE, operator: 'Exists', effect: 'NoExecute', tolerationSeconds: unreachableSeconds })
+      if (!tolerates(NOT_READY))
+        add.push({
+          key: NOT_READY,
+          operator: 'Exists',
+          effect: 'NoExecute',
+          tolerationSeconds: notReadySeconds,
+        })
+      if (!tolerates(UNREACHABLE))
+        add.push({
+          key: UNREACHABLE,
+          operator: 'Exists',
+          effect: 'NoExecute',
+          tolerationSeconds: unreachableSeconds,
+        })
       if (add.length) spec.tolerations = [...tolerations, ...add]
     },
   }

@@ -14,7 +14,11 @@ export function namespaceLifecycle(): AdmissionPlugin {
       if (a.operation === 'CONNECT') return
       const isNamespace = isKind(a, '', 'Namespace')
       if (a.operation === 'DELETE' && isNamespace && IMMORTAL.has(a.name)) {
-        throw forbidden({ group: '', resource: 'namespaces' }, a.name, 'this namespace may not be deleted')
+        throw forbidden(
+          { group: '', resource: 'namespaces' },
+          a.name,
+          'this namespace may not be deleted',
+        )
       }
       if (!a.namespace && !isNamespace) return
       if (isNamespace) return
@@ -24,10 +28,24 @@ export function namespaceLifecycle(): AdmissionPlugin {
       const ns = await a.reader.get('namespaces', '', a.namespace)
       if (!ns) throw notFound({ group: '', resource: 'namespaces' }, a.namespace)
       // kube's namespace delete sets deletionTimestamp and phase Terminating together.
-      const terminating = (ns.status as { phase?: string } | undefined)?.phase === 'Terminating' || !!ns.metadata?.deletionTimestamp
+      const terminating =
+        (ns.status as { phase?: string } | undefined)?.phase === 'Terminating' ||
+        !!ns.metadata?.deletionTimestamp
       if (a.operation === 'CREATE' && terminating) {
-        const err = admissionForbidden(a, `unable to create new content in namespace ${a.namespace} because it is being terminated`)
-        const details = { ...err.details, causes: [{ reason: 'NamespaceTerminating', message: `namespace ${a.namespace} is being terminated`, field: 'metadata.namespace' }] }
+        const err = admissionForbidden(
+          a,
+          `unable to create new content in namespace ${a.namespace} because it is being terminated`,
+        )
+        const details = {
+          ...err.details,
+          causes: [
+            {
+              reason: 'NamespaceTerminating',
+              message: `namespace ${a.namespace} is being terminated`,
+              field: 'metadata.namespace',
+            },
+          ],
+        }
         throw new StatusError(err.code, err.reason, err.message, details)
       }
     },

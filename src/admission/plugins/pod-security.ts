@@ -13,10 +13,16 @@ const MODES = ['enforce', 'warn', 'audit'] as const
 type Mode = (typeof MODES)[number]
 const LABEL = 'pod-security.kubernetes.io/'
 
-export interface LevelVersion { level: Level; version: string }
+export interface LevelVersion {
+  level: Level
+  version: string
+}
 export const levelString = (lv: LevelVersion) => `${lv.level}:${lv.version}`
 
-interface CheckResult { reason: string; detail: string }
+interface CheckResult {
+  reason: string
+  detail: string
+}
 type Check = (meta: Obj, spec: Obj) => CheckResult | undefined
 
 // --- helpers (policy/helpers.go) ---
@@ -29,12 +35,17 @@ function visitContainers(spec: Obj, fn: (c: Obj) => void): void {
   for (const c of (spec.ephemeralContainers ?? []) as Obj[]) fn(c)
 }
 const uniqSorted = (xs: Iterable<string>) => [...new Set(xs)].sort()
-const containersPhrase = (names: string[]) => `${pluralize('container', 'containers', names.length)} ${joinQuote(names)}`
+const containersPhrase = (names: string[]) =>
+  `${pluralize('container', 'containers', names.length)} ${joinQuote(names)}`
 
 // --- baseline checks ---
 
 const hostNamespaces: Check = (_m, spec) => {
-  const ns = [spec.hostNetwork && 'hostNetwork', spec.hostPID && 'hostPID', spec.hostIPC && 'hostIPC'].filter(Boolean) as string[]
+  const ns = [
+    spec.hostNetwork && 'hostNetwork',
+    spec.hostPID && 'hostPID',
+    spec.hostIPC && 'hostIPC',
+  ].filter(Boolean) as string[]
   return ns.length ? { reason: 'host namespaces', detail: ns.sort().join(', ') } : undefined
 }
 
@@ -43,18 +54,32 @@ const hostPorts: Check = (_m, spec) => {
   const ports = new Set<string>()
   visitContainers(spec, (c) => {
     let ok = true
-    for (const p of (c.ports ?? []) as Obj[]) if (p.hostPort) { ok = false; ports.add(String(p.hostPort)) }
+    for (const p of (c.ports ?? []) as Obj[])
+      if (p.hostPort) {
+        ok = false
+        ports.add(String(p.hostPort))
+      }
     if (!ok) bad.push(c.name)
   })
   if (!bad.length) return undefined
   const list = uniqSorted(ports)
-  return { reason: 'hostPort', detail: `${containersPhrase(bad)} ${pluralize('uses', 'use', bad.length)} ${pluralize('hostPort', 'hostPorts', list.length)} ${list.join(', ')}` }
+  return {
+    reason: 'hostPort',
+    detail: `${containersPhrase(bad)} ${pluralize('uses', 'use', bad.length)} ${pluralize('hostPort', 'hostPorts', list.length)} ${list.join(', ')}`,
+  }
 }
 
 const privileged: Check = (_m, spec) => {
   const bad: string[] = []
-  visitContainers(spec, (c) => { if (c.securityContext?.privileged === true) bad.push(c.name) })
-  return bad.length ? { reason: 'privileged', detail: `${containersPhrase(bad)} must not set securityContext.privileged=true` } : undefined
+  visitContainers(spec, (c) => {
+    if (c.securityContext?.privileged === true) bad.push(c.name)
+  })
+  return bad.length
+    ? {
+        reason: 'privileged',
+        detail: `${containersPhrase(bad)} must not set securityContext.privileged=true`,
+      }
+    : undefined
 }
 
 const procMount: Check = (_m, spec) => {
@@ -64,18 +89,37 @@ const procMount: Check = (_m, spec) => {
   const values = new Set<string>()
   visitContainers(spec, (c) => {
     const pm = c.securityContext?.procMount
-    if (pm !== undefined && pm !== 'Default') { bad.push(c.name); values.add(pm) }
+    if (pm !== undefined && pm !== 'Default') {
+      bad.push(c.name)
+      values.add(pm)
+    }
   })
-  return bad.length ? { reason: 'procMount', detail: `${containersPhrase(bad)} must not set securityContext.procMount to ${joinQuote(uniqSorted(values))}` } : undefined
+  return bad.length
+    ? {
+        reason: 'procMount',
+        detail: `${containersPhrase(bad)} must not set securityContext.procMount to ${joinQuote(uniqSorted(values))}`,
+      }
+    : undefined
 }
 
 const ALLOWED_SYSCTLS = new Set([
-  'kernel.shm_rmid_forced', 'net.ipv4.ip_local_port_range', 'net.ipv4.ip_unprivileged_port_start', 'net.ipv4.tcp_syncookies',
-  'net.ipv4.ping_group_range', 'net.ipv4.ip_local_reserved_ports', 'net.ipv4.tcp_keepalive_time', 'net.ipv4.tcp_fin_timeout',
-  'net.ipv4.tcp_keepalive_intvl', 'net.ipv4.tcp_keepalive_probes', 'net.ipv4.tcp_rmem', 'net.ipv4.tcp_wmem',
+  'kernel.shm_rmid_forced',
+  'net.ipv4.ip_local_port_range',
+  'net.ipv4.ip_unprivileged_port_start',
+  'net.ipv4.tcp_syncookies',
+  'net.ipv4.ping_group_range',
+  'net.ipv4.ip_local_reserved_ports',
+  'net.ipv4.tcp_keepalive_time',
+  'net.ipv4.tcp_fin_timeout',
+  'net.ipv4.tcp_keepalive_intvl',
+  'net.ipv4.tcp_keepalive_probes',
+  'net.ipv4.tcp_rmem',
+  'net.ipv4.tcp_wmem',
 ])
 const sysctls: Check = (_m, spec) => {
-  const bad = ((spec.securityContext?.sysctls ?? []) as Obj[]).map((s) => String(s.name)).filter((n) => !ALLOWED_SYSCTLS.has(n))
+  const bad = ((spec.securityContext?.sysctls ?? []) as Obj[])
+    .map((s) => String(s.name))
+    .filter((n) => !ALLOWED_SYSCTLS.has(n))
   return bad.length ? { reason: 'forbidden sysctls', detail: bad.join(', ') } : undefined
 }
 
@@ -83,44 +127,93 @@ const windowsHostProcess: Check = (_m, spec) => {
   const setters: string[] = []
   if (spec.securityContext?.windowsOptions?.hostProcess === true) setters.push('pod')
   const bad: string[] = []
-  visitContainers(spec, (c) => { if (c.securityContext?.windowsOptions?.hostProcess === true) bad.push(c.name) })
+  visitContainers(spec, (c) => {
+    if (c.securityContext?.windowsOptions?.hostProcess === true) bad.push(c.name)
+  })
   if (bad.length) setters.push(containersPhrase(bad))
-  return setters.length ? { reason: 'hostProcess', detail: `${setters.join(' and ')} must not set securityContext.windowsOptions.hostProcess=true` } : undefined
+  return setters.length
+    ? {
+        reason: 'hostProcess',
+        detail: `${setters.join(' and ')} must not set securityContext.windowsOptions.hostProcess=true`,
+      }
+    : undefined
 }
 
 // Baseline checks that restricted replaces with stricter ones (Overlap in kube's registry).
-const CAPABILITIES_BASELINE = new Set(['AUDIT_WRITE', 'CHOWN', 'DAC_OVERRIDE', 'FOWNER', 'FSETID', 'KILL', 'MKNOD', 'NET_BIND_SERVICE', 'SETFCAP', 'SETGID', 'SETPCAP', 'SETUID', 'SYS_CHROOT'])
+const CAPABILITIES_BASELINE = new Set([
+  'AUDIT_WRITE',
+  'CHOWN',
+  'DAC_OVERRIDE',
+  'FOWNER',
+  'FSETID',
+  'KILL',
+  'MKNOD',
+  'NET_BIND_SERVICE',
+  'SETFCAP',
+  'SETGID',
+  'SETPCAP',
+  'SETUID',
+  'SYS_CHROOT',
+])
 const capabilitiesBaseline: Check = (_m, spec) => {
   const bad: string[] = []
   const caps = new Set<string>()
   visitContainers(spec, (c) => {
     let ok = true
-    for (const cap of (c.securityContext?.capabilities?.add ?? []) as string[]) if (!CAPABILITIES_BASELINE.has(cap)) { ok = false; caps.add(cap) }
+    for (const cap of (c.securityContext?.capabilities?.add ?? []) as string[])
+      if (!CAPABILITIES_BASELINE.has(cap)) {
+        ok = false
+        caps.add(cap)
+      }
     if (!ok) bad.push(c.name)
   })
-  return bad.length ? { reason: 'non-default capabilities', detail: `${containersPhrase(bad)} must not include ${joinQuote(uniqSorted(caps))} in securityContext.capabilities.add` } : undefined
+  return bad.length
+    ? {
+        reason: 'non-default capabilities',
+        detail: `${containersPhrase(bad)} must not include ${joinQuote(uniqSorted(caps))} in securityContext.capabilities.add`,
+      }
+    : undefined
 }
 
 const hostPathVolumes: Check = (_m, spec) => {
   const bad = ((spec.volumes ?? []) as Obj[]).filter((v) => v.hostPath).map((v) => v.name)
-  return bad.length ? { reason: 'hostPath volumes', detail: `${pluralize('volume', 'volumes', bad.length)} ${joinQuote(bad)}` } : undefined
+  return bad.length
+    ? {
+        reason: 'hostPath volumes',
+        detail: `${pluralize('volume', 'volumes', bad.length)} ${joinQuote(bad)}`,
+      }
+    : undefined
 }
 
 const seccompBaseline: Check = (_m, spec) => {
   const setters: string[] = []
   if (spec.securityContext?.seccompProfile?.type === 'Unconfined') setters.push('pod')
   const bad: string[] = []
-  visitContainers(spec, (c) => { if (c.securityContext?.seccompProfile?.type === 'Unconfined') bad.push(c.name) })
+  visitContainers(spec, (c) => {
+    if (c.securityContext?.seccompProfile?.type === 'Unconfined') bad.push(c.name)
+  })
   if (bad.length) setters.push(containersPhrase(bad))
-  return setters.length ? { reason: 'seccompProfile', detail: `${setters.join(' and ')} must not set securityContext.seccompProfile.type to "Unconfined"` } : undefined
+  return setters.length
+    ? {
+        reason: 'seccompProfile',
+        detail: `${setters.join(' and ')} must not set securityContext.seccompProfile.type to "Unconfined"`,
+      }
+    : undefined
 }
 
 // --- restricted checks ---
 
 const allowPrivilegeEscalation: Check = (_m, spec) => {
   const bad: string[] = []
-  visitContainers(spec, (c) => { if (c.securityContext?.allowPrivilegeEscalation !== false) bad.push(c.name) })
-  return bad.length ? { reason: 'allowPrivilegeEscalation != false', detail: `${containersPhrase(bad)} must set securityContext.allowPrivilegeEscalation=false` } : undefined
+  visitContainers(spec, (c) => {
+    if (c.securityContext?.allowPrivilegeEscalation !== false) bad.push(c.name)
+  })
+  return bad.length
+    ? {
+        reason: 'allowPrivilegeEscalation != false',
+        detail: `${containersPhrase(bad)} must set securityContext.allowPrivilegeEscalation=false`,
+      }
+    : undefined
 }
 
 const capabilitiesRestricted: Check = (_m, spec) => {
@@ -129,20 +222,67 @@ const capabilitiesRestricted: Check = (_m, spec) => {
   const caps = new Set<string>()
   visitContainers(spec, (c) => {
     const capabilities = c.securityContext?.capabilities
-    if (!capabilities) { missingDrop.push(c.name); return }
+    if (!capabilities) {
+      missingDrop.push(c.name)
+      return
+    }
     if (!((capabilities.drop ?? []) as string[]).includes('ALL')) missingDrop.push(c.name)
     let added = false
-    for (const cap of (capabilities.add ?? []) as string[]) if (cap !== 'NET_BIND_SERVICE') { added = true; caps.add(cap) }
+    for (const cap of (capabilities.add ?? []) as string[])
+      if (cap !== 'NET_BIND_SERVICE') {
+        added = true
+        caps.add(cap)
+      }
     if (added) adding.push(c.name)
   })
   const details: string[] = []
-  if (missingDrop.length) details.push(`${containersPhrase(missingDrop)} must set securityContext.capabilities.drop=["ALL"]`)
-  if (adding.length) details.push(`${containersPhrase(adding)} must not include ${joinQuote(uniqSorted(caps))} in securityContext.capabilities.add`)
-  return details.length ? { reason: 'unrestricted capabilities', detail: details.join('; ') } : undefined
+  if (missingDrop.length)
+    details.push(
+      `${containersPhrase(missingDrop)} must set securityContext.capabilities.drop=["ALL"]`,
+    )
+  if (adding.length)
+    details.push(
+      `${containersPhrase(adding)} must not include ${joinQuote(uniqSorted(caps))} in securityContext.capabilities.add`,
+    )
+  return details.length
+    ? { reason: 'unrestricted capabilities', detail: details.join('; ') }
+    : undefined
 }
 
-const ALLOWED_VOLUME_SOURCES = ['configMap', 'csi', 'downwardAPI', 'emptyDir', 'ephemeral', 'persistentVolumeClaim', 'projected', 'secret', 'image']
-const KNOWN_VOLUME_SOURCES = ['hostPath', 'gcePersistentDisk', 'awsElasticBlockStore', 'gitRepo', 'nfs', 'iscsi', 'glusterfs', 'rbd', 'flexVolume', 'cinder', 'cephfs', 'flocker', 'fc', 'azureFile', 'vsphereVolume', 'quobyte', 'azureDisk', 'photonPersistentDisk', 'portworxVolume', 'scaleIO', 'storageos']
+const ALLOWED_VOLUME_SOURCES = [
+  'configMap',
+  'csi',
+  'downwardAPI',
+  'emptyDir',
+  'ephemeral',
+  'persistentVolumeClaim',
+  'projected',
+  'secret',
+  'image',
+]
+const KNOWN_VOLUME_SOURCES = [
+  'hostPath',
+  'gcePersistentDisk',
+  'awsElasticBlockStore',
+  'gitRepo',
+  'nfs',
+  'iscsi',
+  'glusterfs',
+  'rbd',
+  'flexVolume',
+  'cinder',
+  'cephfs',
+  'flocker',
+  'fc',
+  'azureFile',
+  'vsphereVolume',
+  'quobyte',
+  'azureDisk',
+  'photonPersistentDisk',
+  'portworxVolume',
+  'scaleIO',
+  'storageos',
+]
 const restrictedVolumes: Check = (_m, spec) => {
   const bad: string[] = []
   const types = new Set<string>()
@@ -153,7 +293,10 @@ const restrictedVolumes: Check = (_m, spec) => {
   }
   if (!bad.length) return undefined
   const t = uniqSorted(types)
-  return { reason: 'restricted volume types', detail: `${pluralize('volume', 'volumes', bad.length)} ${joinQuote(bad)} ${pluralize('uses', 'use', bad.length)} ${pluralize('restricted volume type', 'restricted volume types', t.length)} ${joinQuote(t)}` }
+  return {
+    reason: 'restricted volume types',
+    detail: `${pluralize('volume', 'volumes', bad.length)} ${joinQuote(bad)} ${pluralize('uses', 'use', bad.length)} ${pluralize('restricted volume type', 'restricted volume types', t.length)} ${joinQuote(t)}`,
+  }
 }
 
 const runAsNonRoot: Check = (_m, spec) => {
@@ -167,11 +310,21 @@ const runAsNonRoot: Check = (_m, spec) => {
   const implicit: string[] = []
   visitContainers(spec, (c) => {
     const v = c.securityContext?.runAsNonRoot
-    if (typeof v === 'boolean') { if (!v) explicit.push(c.name) } else if (!podNonRoot) implicit.push(c.name)
+    if (typeof v === 'boolean') {
+      if (!v) explicit.push(c.name)
+    } else if (!podNonRoot) implicit.push(c.name)
   })
   if (explicit.length) setters.push(containersPhrase(explicit))
-  if (setters.length) return { reason: 'runAsNonRoot != true', detail: `${setters.join(' and ')} must not set securityContext.runAsNonRoot=false` }
-  if (implicit.length) return { reason: 'runAsNonRoot != true', detail: `pod or ${containersPhrase(implicit)} must set securityContext.runAsNonRoot=true` }
+  if (setters.length)
+    return {
+      reason: 'runAsNonRoot != true',
+      detail: `${setters.join(' and ')} must not set securityContext.runAsNonRoot=false`,
+    }
+  if (implicit.length)
+    return {
+      reason: 'runAsNonRoot != true',
+      detail: `pod or ${containersPhrase(implicit)} must set securityContext.runAsNonRoot=true`,
+    }
   return undefined
 }
 
@@ -180,9 +333,13 @@ const runAsUser: Check = (_m, spec) => {
   const setters: string[] = []
   if (spec.securityContext?.runAsUser === 0) setters.push('pod')
   const bad: string[] = []
-  visitContainers(spec, (c) => { if (c.securityContext?.runAsUser === 0) bad.push(c.name) })
+  visitContainers(spec, (c) => {
+    if (c.securityContext?.runAsUser === 0) bad.push(c.name)
+  })
   if (bad.length) setters.push(containersPhrase(bad))
-  return setters.length ? { reason: 'runAsUser=0', detail: `${setters.join(' and ')} must not set runAsUser=0` } : undefined
+  return setters.length
+    ? { reason: 'runAsUser=0', detail: `${setters.join(' and ')} must not set runAsUser=0` }
+    : undefined
 }
 
 const validSeccomp = (t: unknown) => t === 'RuntimeDefault' || t === 'Localhost'
@@ -192,29 +349,60 @@ const seccompRestricted: Check = (_m, spec) => {
   let podSet = false
   const podProfile = spec.securityContext?.seccompProfile
   if (podProfile) {
-    if (!validSeccomp(podProfile.type)) { setters.push('pod'); values.add(String(podProfile.type ?? '')) } else podSet = true
+    if (!validSeccomp(podProfile.type)) {
+      setters.push('pod')
+      values.add(String(podProfile.type ?? ''))
+    } else podSet = true
   }
   const explicit: string[] = []
   const implicit: string[] = []
   visitContainers(spec, (c) => {
     const p = c.securityContext?.seccompProfile
-    if (p) { if (!validSeccomp(p.type)) { explicit.push(c.name); values.add(String(p.type ?? '')) } } else if (!podSet) implicit.push(c.name)
+    if (p) {
+      if (!validSeccomp(p.type)) {
+        explicit.push(c.name)
+        values.add(String(p.type ?? ''))
+      }
+    } else if (!podSet) implicit.push(c.name)
   })
   if (explicit.length) setters.push(containersPhrase(explicit))
-  if (setters.length) return { reason: 'seccompProfile', detail: `${setters.join(' and ')} must not set securityContext.seccompProfile.type to ${joinQuote(uniqSorted(values))}` }
-  if (implicit.length) return { reason: 'seccompProfile', detail: `pod or ${containersPhrase(implicit)} must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost"` }
+  if (setters.length)
+    return {
+      reason: 'seccompProfile',
+      detail: `${setters.join(' and ')} must not set securityContext.seccompProfile.type to ${joinQuote(uniqSorted(values))}`,
+    }
+  if (implicit.length)
+    return {
+      reason: 'seccompProfile',
+      detail: `pod or ${containersPhrase(implicit)} must set securityContext.seccompProfile.type to "RuntimeDefault" or "Localhost"`,
+    }
   return undefined
 }
 
 // In kube's registration order (check_*.go file order): baseline checks, overlapping baseline checks, restricted checks.
-const BASELINE: Check[] = [hostNamespaces, hostPorts, privileged, procMount, sysctls, windowsHostProcess]
+const BASELINE: Check[] = [
+  hostNamespaces,
+  hostPorts,
+  privileged,
+  procMount,
+  sysctls,
+  windowsHostProcess,
+]
 const BASELINE_ONLY: Check[] = [capabilitiesBaseline, hostPathVolumes, seccompBaseline]
-const RESTRICTED: Check[] = [allowPrivilegeEscalation, capabilitiesRestricted, restrictedVolumes, runAsNonRoot, runAsUser, seccompRestricted]
+const RESTRICTED: Check[] = [
+  allowPrivilegeEscalation,
+  capabilitiesRestricted,
+  restrictedVolumes,
+  runAsNonRoot,
+  runAsUser,
+  seccompRestricted,
+]
 
 /** The failed checks of a pod against a level, in kube's order. */
 export function evaluatePod(level: Level, meta: Obj, spec: Obj): CheckResult[] {
   if (level === 'privileged') return []
-  const checks = level === 'baseline' ? [...BASELINE, ...BASELINE_ONLY] : [...BASELINE, ...RESTRICTED]
+  const checks =
+    level === 'baseline' ? [...BASELINE, ...BASELINE_ONLY] : [...BASELINE, ...RESTRICTED]
   return checks.map((c) => c(meta ?? {}, spec ?? {})).filter((r): r is CheckResult => !!r)
 }
 
@@ -227,7 +415,12 @@ export function forbiddenDetail(results: CheckResult[]): string {
 
 const VERSION_RE = /^v1\.(0|[1-9]\d*)$/
 
-export interface NamespacePolicy { enforce: LevelVersion; warn: LevelVersion; audit: LevelVersion; errors: FieldError[] }
+export interface NamespacePolicy {
+  enforce: LevelVersion
+  warn: LevelVersion
+  audit: LevelVersion
+  errors: FieldError[]
+}
 
 /**
  * api.PolicyToEvaluate: the levels from a namespace's labels. warn follows an enforce label that is stricter
@@ -244,19 +437,34 @@ export function policyFor(labels: Record<string, string> | undefined): Namespace
     let version = 'latest'
     const lv = labels?.[levelKey]
     if (lv !== undefined) {
-      if ((LEVELS as string[]).includes(lv)) { level = lv as Level; has.level[mode] = true }
-      else errors.push(fieldInvalid(`metadata.labels[${levelKey}]`, lv, `must be one of ${LEVELS.join(', ')}`))
+      if ((LEVELS as string[]).includes(lv)) {
+        level = lv as Level
+        has.level[mode] = true
+      } else
+        errors.push(
+          fieldInvalid(`metadata.labels[${levelKey}]`, lv, `must be one of ${LEVELS.join(', ')}`),
+        )
     }
     const vv = labels?.[versionKey]
     if (vv !== undefined) {
       has.version[mode] = true
       if (vv === 'latest' || VERSION_RE.test(vv)) version = vv
-      else errors.push(fieldInvalid(`metadata.labels[${versionKey}]`, vv, 'must be "latest" or "v1.x"'))
+      else
+        errors.push(
+          fieldInvalid(`metadata.labels[${versionKey}]`, vv, 'must be "latest" or "v1.x"'),
+        )
     }
     out[mode] = { level, version }
   }
-  if (!labels?.[`${LABEL}warn`] && has.level.enforce && LEVELS.indexOf(out.enforce.level) > LEVELS.indexOf(out.warn.level)) {
-    out.warn = { level: out.enforce.level, version: has.version.warn ? out.warn.version : out.enforce.version }
+  if (
+    !labels?.[`${LABEL}warn`] &&
+    has.level.enforce &&
+    LEVELS.indexOf(out.enforce.level) > LEVELS.indexOf(out.warn.level)
+  ) {
+    out.warn = {
+      level: out.enforce.level,
+      version: has.version.warn ? out.warn.version : out.enforce.version,
+    }
   }
   if (errors.length) out.enforce = { level: 'restricted', version: 'latest' }
   return { ...out, errors }
@@ -275,7 +483,9 @@ const POD_TEMPLATE_RESOURCES: Record<string, (o: Obj) => Obj | undefined> = {
 
 function specWithoutImages(spec: Obj | undefined): string {
   const copy = structuredClone(spec ?? {})
-  visitContainers(copy, (c) => { delete c.image })
+  visitContainers(copy, (c) => {
+    delete c.image
+  })
   return JSON.stringify(copy)
 }
 
@@ -287,38 +497,58 @@ async function namespacePolicy(a: Attributes): Promise<NamespacePolicy> {
 async function admitPodLike(a: Attributes, meta: Obj, spec: Obj, isPod: boolean): Promise<void> {
   const policy = await namespacePolicy(a)
   const cache = new Map<Level, CheckResult[]>()
-  const results = (lv: LevelVersion) => cache.get(lv.level) ?? (cache.set(lv.level, evaluatePod(lv.level, meta, spec)), cache.get(lv.level)!)
+  const results = (lv: LevelVersion) =>
+    cache.get(lv.level) ??
+    (cache.set(lv.level, evaluatePod(lv.level, meta, spec)), cache.get(lv.level)!)
   if (isPod) {
     a.annotations['pod-security.kubernetes.io/enforce-policy'] = levelString(policy.enforce)
     const failed = results(policy.enforce)
     if (failed.length) {
       const why = `violates PodSecurity "${levelString(policy.enforce)}": ${forbiddenDetail(failed)}`
-      a.annotations['pod-security.kubernetes.io/audit-violations'] = `would violate PodSecurity "${levelString(policy.enforce)}": ${forbiddenDetail(failed)}`
-      throw forbidden({ group: a.type.group, resource: a.type.resource }, a.name || (a.object?.metadata?.name ?? ''), why)
+      a.annotations['pod-security.kubernetes.io/audit-violations'] =
+        `would violate PodSecurity "${levelString(policy.enforce)}": ${forbiddenDetail(failed)}`
+      throw forbidden(
+        { group: a.type.group, resource: a.type.resource },
+        a.name || (a.object?.metadata?.name ?? ''),
+        why,
+      )
     }
   }
   const auditFailed = results(policy.audit)
-  if (auditFailed.length) a.annotations['pod-security.kubernetes.io/audit-violations'] = `would violate PodSecurity "${levelString(policy.audit)}": ${forbiddenDetail(auditFailed)}`
+  if (auditFailed.length)
+    a.annotations['pod-security.kubernetes.io/audit-violations'] =
+      `would violate PodSecurity "${levelString(policy.audit)}": ${forbiddenDetail(auditFailed)}`
   const warnFailed = results(policy.warn)
-  if (warnFailed.length) a.warnings.push(`would violate PodSecurity "${levelString(policy.warn)}": ${forbiddenDetail(warnFailed)}`)
+  if (warnFailed.length)
+    a.warnings.push(
+      `would violate PodSecurity "${levelString(policy.warn)}": ${forbiddenDetail(warnFailed)}`,
+    )
 }
 
 async function admitNamespace(a: Attributes): Promise<void> {
   const ns = a.object as Obj
   const policy = policyFor(ns.metadata?.labels)
-  if (policy.errors.length) throw invalid({ group: '', kind: 'Namespace' }, ns.metadata?.name ?? a.name, policy.errors)
+  if (policy.errors.length)
+    throw invalid({ group: '', kind: 'Namespace' }, ns.metadata?.name ?? a.name, policy.errors)
   if (a.operation !== 'UPDATE') return
   const old = policyFor((a.oldObject as Obj | undefined)?.metadata?.labels)
-  if (levelString(old.enforce) === levelString(policy.enforce) || policy.enforce.level === 'privileged') return
+  if (
+    levelString(old.enforce) === levelString(policy.enforce) ||
+    policy.enforce.level === 'privileged'
+  )
+    return
   // checkPodsAgainstNewLevel: tell the user which running pods the new enforce level would reject.
   const pods = (await a.reader.list('pods', ns.metadata?.name ?? a.name)) as Obj[]
   const lines: string[] = []
   for (const pod of pods) {
     const failed = evaluatePod(policy.enforce.level, pod.metadata, pod.spec)
-    if (failed.length) lines.push(`${pod.metadata?.name}: ${failed.map((r) => r.reason).join(', ')}`)
+    if (failed.length)
+      lines.push(`${pod.metadata?.name}: ${failed.map((r) => r.reason).join(', ')}`)
   }
   if (lines.length) {
-    a.warnings.push(`existing pods in namespace "${ns.metadata?.name}" violate the new PodSecurity enforce level "${levelString(policy.enforce)}"`)
+    a.warnings.push(
+      `existing pods in namespace "${ns.metadata?.name}" violate the new PodSecurity enforce level "${levelString(policy.enforce)}"`,
+    )
     a.warnings.push(...lines)
   }
 }
@@ -336,7 +566,12 @@ export function podSecurity(): AdmissionPlugin {
       if (isResource(a, '', 'pods')) {
         if (a.subresource !== '' && a.subresource !== 'ephemeralcontainers') return
         const pod = a.object as Obj
-        if (a.operation === 'UPDATE' && a.subresource === '' && specWithoutImages(pod.spec) === specWithoutImages((a.oldObject as Obj | undefined)?.spec)) return
+        if (
+          a.operation === 'UPDATE' &&
+          a.subresource === '' &&
+          specWithoutImages(pod.spec) === specWithoutImages((a.oldObject as Obj | undefined)?.spec)
+        )
+          return
         return admitPodLike(a, pod.metadata ?? {}, pod.spec ?? {}, true)
       }
       const template = POD_TEMPLATE_RESOURCES[`${a.type.group}/${a.type.resource}`]

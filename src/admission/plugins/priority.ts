@@ -19,8 +19,10 @@ async function admitPod(a: Attributes): Promise<void> {
   pod.spec ??= {}
   if (a.operation === 'UPDATE') {
     const old = (a.oldObject ?? {}) as Obj
-    if (pod.spec.priority === undefined && old.spec?.priority !== undefined) pod.spec.priority = old.spec.priority
-    if (pod.spec.preemptionPolicy === undefined && old.spec?.preemptionPolicy !== undefined) pod.spec.preemptionPolicy = old.spec.preemptionPolicy
+    if (pod.spec.priority === undefined && old.spec?.priority !== undefined)
+      pod.spec.priority = old.spec.priority
+    if (pod.spec.preemptionPolicy === undefined && old.spec?.preemptionPolicy !== undefined)
+      pod.spec.preemptionPolicy = old.spec.preemptionPolicy
     return
   }
   let priority: number
@@ -36,18 +38,29 @@ async function admitPod(a: Attributes): Promise<void> {
       preemptionPolicy = 'PreemptLowerPriority'
     }
   } else {
-    const pc = (await a.reader.get('priorityclasses', '', pod.spec.priorityClassName)) as Obj | undefined
-    if (!pc) throw admissionForbidden(a, `no PriorityClass with name ${pod.spec.priorityClassName} was found`)
+    const pc = (await a.reader.get('priorityclasses', '', pod.spec.priorityClassName)) as
+      Obj | undefined
+    if (!pc)
+      throw admissionForbidden(
+        a,
+        `no PriorityClass with name ${pod.spec.priorityClassName} was found`,
+      )
     priority = pc.value
     preemptionPolicy = pc.preemptionPolicy
   }
   if (typeof pod.spec.priority === 'number' && pod.spec.priority !== priority) {
-    throw admissionForbidden(a, `the integer value of priority (${pod.spec.priority}) must not be provided in pod spec; priority admission controller computed ${priority} from the given PriorityClass name`)
+    throw admissionForbidden(
+      a,
+      `the integer value of priority (${pod.spec.priority}) must not be provided in pod spec; priority admission controller computed ${priority} from the given PriorityClass name`,
+    )
   }
   pod.spec.priority = priority
   if (preemptionPolicy) {
     if (pod.spec.preemptionPolicy && pod.spec.preemptionPolicy !== preemptionPolicy) {
-      throw admissionForbidden(a, `the string value of PreemptionPolicy (${pod.spec.preemptionPolicy}) must not be provided in pod spec; priority admission controller computed ${preemptionPolicy} from the given PriorityClass name`)
+      throw admissionForbidden(
+        a,
+        `the string value of PreemptionPolicy (${pod.spec.preemptionPolicy}) must not be provided in pod spec; priority admission controller computed ${preemptionPolicy} from the given PriorityClass name`,
+      )
     }
     pod.spec.preemptionPolicy = preemptionPolicy
   }
@@ -58,16 +71,24 @@ export function priority(): AdmissionPlugin {
     name: 'Priority',
     async admit(a) {
       if (a.subresource || !a.object) return
-      if (isResource(a, '', 'pods') && (a.operation === 'CREATE' || a.operation === 'UPDATE')) await admitPod(a)
+      if (isResource(a, '', 'pods') && (a.operation === 'CREATE' || a.operation === 'UPDATE'))
+        await admitPod(a)
     },
     async validate(a) {
       if (a.subresource || !a.object) return
-      if (!isResource(a, 'scheduling.k8s.io', 'priorityclasses') || (a.operation !== 'CREATE' && a.operation !== 'UPDATE')) return
+      if (
+        !isResource(a, 'scheduling.k8s.io', 'priorityclasses') ||
+        (a.operation !== 'CREATE' && a.operation !== 'UPDATE')
+      )
+        return
       const pc = a.object as Obj
       if (!pc.globalDefault) return
       const current = await defaultPriorityClass(a)
       if (current && (a.operation === 'CREATE' || current.metadata?.name !== pc.metadata?.name)) {
-        throw admissionForbidden(a, `PriorityClass ${current.metadata?.name} is already marked as default. Only one default can exist`)
+        throw admissionForbidden(
+          a,
+          `PriorityClass ${current.metadata?.name} is already marked as default. Only one default can exist`,
+        )
       }
     },
   }

@@ -29,14 +29,27 @@ export function tokenVolume(name: string): Obj {
       sources: [
         { serviceAccountToken: { expirationSeconds: 3607, path: 'token' } },
         { configMap: { name: 'kube-root-ca.crt', items: [{ key: 'ca.crt', path: 'ca.crt' }] } },
-        { downwardAPI: { items: [{ fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' }, path: 'namespace' }] } },
+        {
+          downwardAPI: {
+            items: [
+              {
+                fieldRef: { apiVersion: 'v1', fieldPath: 'metadata.namespace' },
+                path: 'namespace',
+              },
+            ],
+          },
+        },
       ],
     },
   }
 }
 
 function ignored(a: Attributes): boolean {
-  return !isResource(a, '', 'pods') || (a.subresource !== '' && a.subresource !== 'ephemeralcontainers') || !a.object
+  return (
+    !isResource(a, '', 'pods') ||
+    (a.subresource !== '' && a.subresource !== 'ephemeralcontainers') ||
+    !a.object
+  )
 }
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms))
@@ -59,23 +72,32 @@ async function lookupOrForbid(a: Attributes, pod: Obj): Promise<Obj> {
   try {
     return await getServiceAccount(a, pod.spec.serviceAccountName)
   } catch (e) {
-    throw admissionForbidden(a, `error looking up service account ${a.namespace}/${pod.spec.serviceAccountName}: ${(e as Error).message}`)
+    throw admissionForbidden(
+      a,
+      `error looking up service account ${a.namespace}/${pod.spec.serviceAccountName}: ${(e as Error).message}`,
+    )
   }
 }
 
 function shouldAutomount(sa: Obj, pod: Obj): boolean {
-  if (typeof pod.spec.automountServiceAccountToken === 'boolean') return pod.spec.automountServiceAccountToken
+  if (typeof pod.spec.automountServiceAccountToken === 'boolean')
+    return pod.spec.automountServiceAccountToken
   if (typeof sa.automountServiceAccountToken === 'boolean') return sa.automountServiceAccountToken
   return true
 }
 
 export function mountServiceAccountToken(pod: Obj, suffix = randomSuffix()): void {
   const volumes = (pod.spec.volumes ?? []) as Obj[]
-  const existing = volumes.find((v) => typeof v.name === 'string' && v.name.startsWith(VOLUME_PREFIX))
+  const existing = volumes.find(
+    (v) => typeof v.name === 'string' && v.name.startsWith(VOLUME_PREFIX),
+  )
   const volumeName = existing?.name ?? VOLUME_PREFIX + suffix
   const mount = { name: volumeName, readOnly: true, mountPath: TOKEN_MOUNT_PATH }
   let needsVolume = false
-  for (const c of [...((pod.spec.initContainers ?? []) as Obj[]), ...((pod.spec.containers ?? []) as Obj[])]) {
+  for (const c of [
+    ...((pod.spec.initContainers ?? []) as Obj[]),
+    ...((pod.spec.containers ?? []) as Obj[]),
+  ]) {
     if (((c.volumeMounts ?? []) as Obj[]).some((m) => m.mountPath === TOKEN_MOUNT_PATH)) continue
     c.volumeMounts = [...(c.volumeMounts ?? []), { ...mount }]
     needsVolume = true
@@ -87,10 +109,16 @@ function secretNames(pod: Obj): string[] {
   const names: string[] = []
   for (const v of (pod.spec.volumes ?? []) as Obj[]) {
     if (v.secret?.secretName) names.push(v.secret.secretName)
-    for (const s of (v.projected?.sources ?? []) as Obj[]) if (s.secret?.name) names.push(s.secret.name)
+    for (const s of (v.projected?.sources ?? []) as Obj[])
+      if (s.secret?.name) names.push(s.secret.name)
   }
-  for (const c of [...(pod.spec.initContainers ?? []), ...(pod.spec.containers ?? []), ...(pod.spec.ephemeralContainers ?? [])] as Obj[]) {
-    for (const e of (c.env ?? []) as Obj[]) if (e.valueFrom?.secretKeyRef?.name) names.push(e.valueFrom.secretKeyRef.name)
+  for (const c of [
+    ...(pod.spec.initContainers ?? []),
+    ...(pod.spec.containers ?? []),
+    ...(pod.spec.ephemeralContainers ?? []),
+  ] as Obj[]) {
+    for (const e of (c.env ?? []) as Obj[])
+      if (e.valueFrom?.secretKeyRef?.name) names.push(e.valueFrom.secretKeyRef.name)
     for (const e of (c.envFrom ?? []) as Obj[]) if (e.secretRef?.name) names.push(e.secretRef.name)
   }
   for (const s of (pod.spec.imagePullSecrets ?? []) as Obj[]) if (s.name) names.push(s.name)
@@ -115,7 +143,8 @@ function limitSecretReferences(sa: Obj, pod: Obj): string | undefined {
     }
     return undefined
   }
-  const bad = check(pod.spec.initContainers, 'init container') ?? check(pod.spec.containers, 'container')
+  const bad =
+    check(pod.spec.initContainers, 'init container') ?? check(pod.spec.containers, 'container')
   if (bad) return bad
   const pullSecrets = new Set(((sa.imagePullSecrets ?? []) as Obj[]).map((s) => s.name))
   const refs = (pod.spec.imagePullSecrets ?? []) as Obj[]
@@ -130,16 +159,28 @@ function limitSecretReferences(sa: Obj, pod: Obj): string | undefined {
 async function validatePod(a: Attributes, pod: Obj): Promise<void> {
   if (a.operation !== 'CREATE') return
   if (pod.metadata?.annotations?.[MIRROR_POD_ANNOTATION] !== undefined) {
-    if (pod.spec.serviceAccountName) throw admissionForbidden(a, 'a mirror pod may not reference service accounts')
-    if (secretNames(pod).length) throw admissionForbidden(a, 'a mirror pod may not reference secrets')
+    if (pod.spec.serviceAccountName)
+      throw admissionForbidden(a, 'a mirror pod may not reference service accounts')
+    if (secretNames(pod).length)
+      throw admissionForbidden(a, 'a mirror pod may not reference secrets')
     for (const v of (pod.spec.volumes ?? []) as Obj[]) {
-      if (v.projected?.sources?.some((s: Obj) => s.serviceAccountToken)) throw admissionForbidden(a, 'a mirror pod may not use ServiceAccountToken volume projections')
+      if (v.projected?.sources?.some((s: Obj) => s.serviceAccountToken))
+        throw admissionForbidden(
+          a,
+          'a mirror pod may not use ServiceAccountToken volume projections',
+        )
     }
     return
   }
-  if (!pod.spec.serviceAccountName) throw admissionForbidden(a, `no service account specified for pod ${a.namespace}/${pod.metadata?.name ?? ''}`)
+  if (!pod.spec.serviceAccountName)
+    throw admissionForbidden(
+      a,
+      `no service account specified for pod ${a.namespace}/${pod.metadata?.name ?? ''}`,
+    )
   const sa = await lookupOrForbid(a, pod)
-  const enforce = ['true', '1', 't', 'T', 'TRUE', 'True'].includes(sa.metadata?.annotations?.[ENFORCE_MOUNTABLE_SECRETS] ?? '')
+  const enforce = ['true', '1', 't', 'T', 'TRUE', 'True'].includes(
+    sa.metadata?.annotations?.[ENFORCE_MOUNTABLE_SECRETS] ?? '',
+  )
   if (enforce) {
     const bad = limitSecretReferences(sa, pod)
     if (bad) throw admissionForbidden(a, bad)
@@ -153,9 +194,11 @@ export function serviceAccount(): AdmissionPlugin {
       if (ignored(a) || a.operation !== 'CREATE') return
       const pod = a.object as Obj
       pod.spec ??= {}
-      if (pod.metadata?.annotations?.[MIRROR_POD_ANNOTATION] !== undefined) return validatePod(a, pod)
+      if (pod.metadata?.annotations?.[MIRROR_POD_ANNOTATION] !== undefined)
+        return validatePod(a, pod)
       // The v1 field serviceAccount is the deprecated alias of serviceAccountName; both are served.
-      if (!pod.spec.serviceAccountName && pod.spec.serviceAccount) pod.spec.serviceAccountName = pod.spec.serviceAccount
+      if (!pod.spec.serviceAccountName && pod.spec.serviceAccount)
+        pod.spec.serviceAccountName = pod.spec.serviceAccount
       if (!pod.spec.serviceAccountName) pod.spec.serviceAccountName = DEFAULT_SERVICE_ACCOUNT
       pod.spec.serviceAccount = pod.spec.serviceAccountName
       const sa = await lookupOrForbid(a, pod)

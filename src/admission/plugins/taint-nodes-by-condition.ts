@@ -9,7 +9,8 @@ export function taintNodesByCondition(): AdmissionPlugin {
   return {
     name: 'TaintNodesByCondition',
     async admit(a) {
-      if (a.operation !== 'CREATE' || !isResource(a, '', 'nodes') || a.subresource || !a.object) return
+      if (a.operation !== 'CREATE' || !isResource(a, '', 'nodes') || a.subresource || !a.object)
+        return
       const spec = ((a.object as Obj).spec ??= {})
       const taints = (spec.taints ?? []) as Obj[]
       if (taints.some((t) => t.key === NOT_READY && t.effect === 'NoSchedule')) return

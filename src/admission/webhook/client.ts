@@ -33,7 +33,10 @@ export const defaultWebhookFetch: WebhookFetch = async (call) => {
 
 /** Why a POST to a webhook gave no JSON body: the transport failed, or the answer was not a JSON 2xx. */
 export class WebhookPostError extends Error {
-  constructor(readonly stage: 'transport' | 'response', message: string) {
+  constructor(
+    readonly stage: 'transport' | 'response',
+    message: string,
+  ) {
     super(message)
   }
 }
@@ -42,19 +45,39 @@ export class WebhookPostError extends Error {
  * POSTs a JSON review with a deadline and returns the parsed JSON answer. Messages are client-go's: a transport
  * failure reads `Post "<url>": <why>`; callers put their own prefix in front, as kube's callers do.
  */
-export async function postWebhook(fetcher: WebhookFetch, target: { url: string; caBundle?: string; serverName?: string }, body: string, timeoutSeconds: number): Promise<unknown> {
+export async function postWebhook(
+  fetcher: WebhookFetch,
+  target: { url: string; caBundle?: string; serverName?: string },
+  body: string,
+  timeoutSeconds: number,
+): Promise<unknown> {
   const controller = new AbortController()
   const timer = setTimeout(() => controller.abort(), timeoutSeconds * 1000)
   let res: { status: number; body: string }
   try {
-    res = await fetcher({ url: target.url, body, caBundle: target.caBundle, serverName: target.serverName, timeoutMs: timeoutSeconds * 1000, signal: controller.signal })
+    res = await fetcher({
+      url: target.url,
+      body,
+      caBundle: target.caBundle,
+      serverName: target.serverName,
+      timeoutMs: timeoutSeconds * 1000,
+      signal: controller.signal,
+    })
   } catch (e) {
-    const why = controller.signal.aborted ? 'context deadline exceeded' : (e instanceof Error ? e.message : String(e))
+    const why = controller.signal.aborted
+      ? 'context deadline exceeded'
+      : e instanceof Error
+        ? e.message
+        : String(e)
     throw new WebhookPostError('transport', `Post "${target.url}": ${why}`)
   } finally {
     clearTimeout(timer)
   }
-  if (res.status < 200 || res.status >= 300) throw new WebhookPostError('response', `the server responded with the status code ${res.status} but did not return more information (post ${target.url.replace(/^https?:\/\/[^/]+/, '')})`)
+  if (res.status < 200 || res.status >= 300)
+    throw new WebhookPostError(
+      'response',
+      `the server responded with the status code ${res.status} but did not return more information (post ${target.url.replace(/^https?:\/\/[^/]+/, '')})`,
+    )
   try {
     return JSON.parse(res.body)
   } catch (e) {
@@ -81,25 +104,32 @@ function decodeCA(caBundle: string | undefined): string | undefined {
  * Endpoints (what kube-apiserver does with --enable-aggregator-routing), to its externalName for an ExternalName
  * Service, and otherwise to https://<name>.<namespace>.svc:<port>, which only answers where that name resolves.
  */
-export async function resolveClientConfig(cc: Obj, a: { reader: ObjectReader }): Promise<{ url: string; caBundle?: string; serverName?: string }> {
+export async function resolveClientConfig(
+  cc: Obj,
+  a: { reader: ObjectReader },
+): Promise<{ url: string; caBundle?: string; serverName?: string }> {
   const caBundle = decodeCA(cc.caBundle)
   if (cc.url) return { url: cc.url, caBundle }
   const svc = cc.service as Obj
   const port = svc.port ?? 443
   const path = svc.path ?? ''
   const serverName = `${svc.name}.${svc.namespace}.svc`
-  const service = await a.reader.get('services/specs', svc.namespace, svc.name) as Obj | undefined
+  const service = (await a.reader.get('services/specs', svc.namespace, svc.name)) as Obj | undefined
   if (service?.spec?.type === 'ExternalName' && service.spec.externalName) {
     return { url: `https://${service.spec.externalName}:${port}${path}`, caBundle, serverName }
   }
-  const endpoints = await a.reader.get('services/endpoints', svc.namespace, svc.name) as Obj | undefined
+  const endpoints = (await a.reader.get('services/endpoints', svc.namespace, svc.name)) as
+    Obj | undefined
   if (service && endpoints) {
     const svcPort = ((service.spec?.ports ?? []) as Obj[]).find((p) => p.port === port)
     for (const subset of (endpoints.subsets ?? []) as Obj[]) {
       const addr = (subset.addresses ?? [])[0]
       if (!addr?.ip) continue
-      const epPort = ((subset.ports ?? []) as Obj[]).find((p) => !svcPort?.name || p.name === svcPort.name)
-      const target = epPort?.port ?? (typeof svcPort?.targetPort === 'number' ? svcPort.targetPort : port)
+      const epPort = ((subset.ports ?? []) as Obj[]).find(
+        (p) => !svcPort?.name || p.name === svcPort.name,
+      )
+      const target =
+        epPort?.port ?? (typeof svcPort?.targetPort === 'number' ? svcPort.targetPort : port)
       const host = addr.ip.includes(':') ? `[${addr.ip}]` : addr.ip
       return { url: `https://${host}:${target}${path}`, caBundle, serverName }
     }

@@ -24,7 +24,8 @@ export function ruleMatches(rule: Obj, a: Attributes): boolean {
   if (!ok) return false
   const scope = rule.scope ?? '*'
   if (scope === 'Cluster' && a.namespace) return false
-  if (scope === 'Namespaced' && (!a.type.namespaced || a.type.resource === 'namespaces')) return false
+  if (scope === 'Namespaced' && (!a.type.namespaced || a.type.resource === 'namespaces'))
+    return false
   return true
 }
 
@@ -36,7 +37,10 @@ export function rulesMatch(rules: Obj[] | undefined, a: Attributes): boolean {
  * namespaceSelector: cluster-scoped objects other than namespaces always match; a namespace is matched by its
  * own labels; everything else by its namespace's labels.
  */
-export async function namespaceSelectorMatches(selector: Obj | undefined, a: Attributes): Promise<boolean> {
+export async function namespaceSelectorMatches(
+  selector: Obj | undefined,
+  a: Attributes,
+): Promise<boolean> {
   const sel = labelSelectorFromObjectOrError(selector ?? {})
   if (sel.empty) return true
   const isNamespace = a.type.group === '' && a.type.resource === 'namespaces'
@@ -54,5 +58,8 @@ export function objectSelectorMatches(selector: Obj | undefined, a: Attributes):
   const sel = labelSelectorFromObjectOrError(selector ?? {})
   if (sel.empty) return true
   const labelsOf = (o: Obj | undefined) => o?.metadata?.labels ?? {}
-  return (!!a.object && sel.matches(labelsOf(a.object as Obj))) || (!!a.oldObject && sel.matches(labelsOf(a.oldObject as Obj)))
+  return (
+    (!!a.object && sel.matches(labelsOf(a.object as Obj))) ||
+    (!!a.oldObject && sel.matches(labelsOf(a.oldObject as Obj)))
+  )
 }

@@ -4,10 +4,7 @@
 // form is metadata.managedFields[].fieldsV1: {"f:spec": {"f:containers": {"k:{\"name\":\"a\"}": {".": {}}}}}.
 
 export type PathElement =
-  | { field: string }
-  | { key: [string, unknown][] }
-  | { value: unknown }
-  | { index: number }
+  { field: string } | { key: [string, unknown][] } | { value: unknown } | { index: number }
 
 export type Path = PathElement[]
 
@@ -16,7 +13,10 @@ export function canonicalJSON(v: unknown): string {
   if (v === null || typeof v !== 'object') return JSON.stringify(v) ?? 'null'
   if (Array.isArray(v)) return `[${v.map(canonicalJSON).join(',')}]`
   const o = v as Record<string, unknown>
-  return `{${Object.keys(o).sort().map((k) => `${JSON.stringify(k)}:${canonicalJSON(o[k])}`).join(',')}}`
+  return `{${Object.keys(o)
+    .sort()
+    .map((k) => `${JSON.stringify(k)}:${canonicalJSON(o[k])}`)
+    .join(',')}}`
 }
 
 // The key is kept on the element itself, under a symbol (JSON and `in` checks do not see it).
@@ -60,13 +60,20 @@ function parseElementKeyUncached(k: string): PathElement {
   const kind = k.slice(0, 2)
   const rest = k.slice(2)
   switch (kind) {
-    case 'f:': return fieldElement(rest)
+    case 'f:':
+      return fieldElement(rest)
     case 'k:': {
       const o = JSON.parse(rest) as Record<string, unknown>
-      return { key: Object.keys(o).sort().map((f) => [f, o[f]]) }
+      return {
+        key: Object.keys(o)
+          .sort()
+          .map((f) => [f, o[f]]),
+      }
     }
-    case 'v:': return { value: JSON.parse(rest) }
-    case 'i:': return { index: Number(rest) }
+    case 'v:':
+      return { value: JSON.parse(rest) }
+    case 'i:':
+      return { index: Number(rest) }
   }
   throw new Error(`invalid path element ${JSON.stringify(k)}`)
 }
@@ -130,7 +137,8 @@ export class FieldSet {
 
   has(path: Path): boolean {
     let node: FieldSet | undefined = this
-    for (let i = 0; node && i < path.length - 1; i++) node = node.children.get(elementKey(path[i]))?.set
+    for (let i = 0; node && i < path.length - 1; i++)
+      node = node.children.get(elementKey(path[i]))?.set
     return !!node && path.length > 0 && node.members.has(elementKey(path[path.length - 1]))
   }
 
@@ -231,7 +239,10 @@ export class FieldSet {
 
   /** The fieldsV1 object; "." marks a node that is a member and has children. */
   toFieldsV1(): Record<string, unknown> {
-    const keys = new Set([...this.members.keys(), ...[...this.children].filter(([, c]) => !c.set.empty()).map(([k]) => k)])
+    const keys = new Set([
+      ...this.members.keys(),
+      ...[...this.children].filter(([, c]) => !c.set.empty()).map(([k]) => k),
+    ])
     const out: Record<string, unknown> = {}
     for (const k of [...keys].sort(compareKeys)) {
       const c = this.children.get(k)
@@ -251,7 +262,10 @@ export class FieldSet {
       for (const [k, inner] of Object.entries(obj)) {
         if (k === '.') continue
         const pe = parseElementKey(k)
-        const innerObj = (inner && typeof inner === 'object' ? inner : {}) as Record<string, unknown>
+        const innerObj = (inner && typeof inner === 'object' ? inner : {}) as Record<
+          string,
+          unknown
+        >
         const keys = Object.keys(innerObj)
         if (keys.length === 0 || '.' in innerObj) node.members.set(elementKey(pe), pe)
         if (keys.some((x) => x !== '.')) read(node.child(pe, true)!, innerObj)

@@ -5,7 +5,15 @@
 // granular unless x-kubernetes-map-type is atomic. A part without schema is "deduced": objects are granular
 // maps, lists atomic.
 import { deref, type JSONSchema, type TypeSchema } from '../../registry/schema/types'
-import { canonicalJSON, elementKey, fieldElement, FieldSet, pathString, type Path, type PathElement } from './fieldpath'
+import {
+  canonicalJSON,
+  elementKey,
+  fieldElement,
+  FieldSet,
+  pathString,
+  type Path,
+  type PathElement,
+} from './fieldpath'
 
 type Defs = TypeSchema['definitions']
 type Obj = Record<string, unknown>
@@ -23,7 +31,13 @@ const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !
 
 export function shapeOf(s: JSONSchema | undefined, defs: Defs, value: unknown): Shape {
   const schema = deref(s, defs)
-  if (!schema || schema['x-kubernetes-preserve-unknown-fields'] || (schema.type === 'object' && !schema.properties && typeof schema.additionalProperties !== 'object')) {
+  if (
+    !schema ||
+    schema['x-kubernetes-preserve-unknown-fields'] ||
+    (schema.type === 'object' &&
+      !schema.properties &&
+      typeof schema.additionalProperties !== 'object')
+  ) {
     // Deduced from the value.
     if (isObj(value)) return { kind: 'map' }
     if (Array.isArray(value)) return { kind: 'atomic' }
@@ -31,13 +45,25 @@ export function shapeOf(s: JSONSchema | undefined, defs: Defs, value: unknown): 
   }
   if (schema.type === 'array') {
     const lt = schema['x-kubernetes-list-type']
-    if (lt === 'map') return { kind: 'list', elem: schema.items, listType: 'map', keys: schema['x-kubernetes-list-map-keys'] ?? [] }
+    if (lt === 'map')
+      return {
+        kind: 'list',
+        elem: schema.items,
+        listType: 'map',
+        keys: schema['x-kubernetes-list-map-keys'] ?? [],
+      }
     if (lt === 'set') return { kind: 'list', elem: schema.items, listType: 'set', keys: [] }
     return { kind: 'atomic' }
   }
   if (schema.properties || typeof schema.additionalProperties === 'object') {
     if (schema['x-kubernetes-map-type'] === 'atomic') return { kind: 'atomic' }
-    if (schema.properties) return { kind: 'struct', fields: schema.properties, extra: typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined }
+    if (schema.properties)
+      return {
+        kind: 'struct',
+        fields: schema.properties,
+        extra:
+          typeof schema.additionalProperties === 'object' ? schema.additionalProperties : undefined,
+      }
     return { kind: 'map', elem: schema.additionalProperties as JSONSchema }
   }
   return { kind: 'scalar' }
@@ -47,7 +73,12 @@ export function shapeOf(s: JSONSchema | undefined, defs: Defs, value: unknown): 
 const itemElements = new WeakMap<object, { keys: string[]; pe: PathElement }>()
 
 /** The path element of a list item (listItemToPathElement), with defaulted key fields filled in. */
-function itemElement(shape: Extract<Shape, { kind: 'list' }>, item: unknown, defs: Defs, path: Path): PathElement {
+function itemElement(
+  shape: Extract<Shape, { kind: 'list' }>,
+  item: unknown,
+  defs: Defs,
+  path: Path,
+): PathElement {
   if (shape.listType === 'set') return { value: item }
   if (isObj(item)) {
     const hit = itemElements.get(item)
@@ -59,31 +90,57 @@ function itemElement(shape: Extract<Shape, { kind: 'list' }>, item: unknown, def
   return mapItemElement(shape, item, defs, path)
 }
 
-function mapItemElement(shape: Extract<Shape, { kind: 'list' }>, item: unknown, defs: Defs, path: Path): PathElement {
-  if (!isObj(item)) throw new TypedError(`${pathString(path)}: associative list with keys has an element that is not a map`)
+function mapItemElement(
+  shape: Extract<Shape, { kind: 'list' }>,
+  item: unknown,
+  defs: Defs,
+  path: Path,
+): PathElement {
+  if (!isObj(item))
+    throw new TypedError(
+      `${pathString(path)}: associative list with keys has an element that is not a map`,
+    )
   const elem = deref(shape.elem, defs)
   const key: [string, unknown][] = []
   for (const k of shape.keys) {
     let v = item[k]
     if (v === undefined) v = deref(elem?.properties?.[k], defs)?.default
-    if (v === undefined) throw new TypedError(`${pathString(path)}: associative list with keys has an element that omits key field ${JSON.stringify(k)} (and doesn't have default value)`)
+    if (v === undefined)
+      throw new TypedError(
+        `${pathString(path)}: associative list with keys has an element that omits key field ${JSON.stringify(k)} (and doesn't have default value)`,
+      )
     key.push([k, v])
   }
   return { key: key.sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)) }
 }
 
-interface Child { pe: PathElement; value: unknown; schema?: JSONSchema; entry: boolean }
+interface Child {
+  pe: PathElement
+  value: unknown
+  schema?: JSONSchema
+  entry: boolean
+}
 
 /** The children of a granular value; entry marks map entries and list items (which structured-merge-diff tracks themselves). */
 function childrenOf(value: unknown, shape: Shape, defs: Defs, path: Path): Child[] {
   if (shape.kind === 'struct' && isObj(value)) {
     return Object.keys(value).map((k) => {
       const declared = shape.fields[k]
-      return { pe: fieldElement(k), value: value[k], schema: declared ?? shape.extra, entry: !declared }
+      return {
+        pe: fieldElement(k),
+        value: value[k],
+        schema: declared ?? shape.extra,
+        entry: !declared,
+      }
     })
   }
   if (shape.kind === 'map' && isObj(value)) {
-    return Object.keys(value).map((k) => ({ pe: fieldElement(k), value: value[k], schema: shape.elem, entry: true }))
+    return Object.keys(value).map((k) => ({
+      pe: fieldElement(k),
+      value: value[k],
+      schema: shape.elem,
+      entry: true,
+    }))
   }
   if (shape.kind === 'list' && Array.isArray(value)) {
     const out: Child[] = []
@@ -91,7 +148,8 @@ function childrenOf(value: unknown, shape: Shape, defs: Defs, path: Path): Child
     for (const item of value) {
       const pe = itemElement(shape, item, defs, path)
       const k = elementKey(pe)
-      if (seen.has(k)) throw new TypedError(`${pathString(path)}: duplicate entries for key ${pathString([pe])}`)
+      if (seen.has(k))
+        throw new TypedError(`${pathString(path)}: duplicate entries for key ${pathString([pe])}`)
       seen.add(k)
       out.push({ pe, value: item, schema: shape.elem, entry: true })
     }
@@ -106,7 +164,11 @@ const granular = (s: Shape) => s.kind === 'struct' || s.kind === 'map' || s.kind
  * typed.ToFieldSet: the leaves the object sets, list items and map entries included. Strict (an apply
  * configuration) fails on fields the schema does not declare, as the typed conversion of a patch does.
  */
-export function toFieldSet(obj: unknown, schema: TypeSchema, opts: { strict?: boolean } = {}): FieldSet {
+export function toFieldSet(
+  obj: unknown,
+  schema: TypeSchema,
+  opts: { strict?: boolean } = {},
+): FieldSet {
   const set = new FieldSet()
   const errors: string[] = []
   const walk = (v: unknown, s: JSONSchema | undefined, path: Path) => {
@@ -118,12 +180,16 @@ export function toFieldSet(obj: unknown, schema: TypeSchema, opts: { strict?: bo
     for (const c of childrenOf(v, shape, schema.definitions, path)) {
       const p = [...path, c.pe]
       if (opts.strict && c.schema === undefined && shape.kind === 'struct') {
-        const root = path.length === 0 && 'field' in c.pe && (c.pe.field === 'apiVersion' || c.pe.field === 'kind')
+        const root =
+          path.length === 0 &&
+          'field' in c.pe &&
+          (c.pe.field === 'apiVersion' || c.pe.field === 'kind')
         if (!root) errors.push(`${pathString(p)}: field not declared in schema`)
         continue
       }
       walk(c.value, c.schema, p)
-      if (c.entry || c.value === null || (isObj(c.value) && !Object.keys(c.value).length)) set.insert(p)
+      if (c.entry || c.value === null || (isObj(c.value) && !Object.keys(c.value).length))
+        set.insert(p)
     }
   }
   walk(obj, schema.definitions[schema.name], [])
@@ -132,9 +198,16 @@ export function toFieldSet(obj: unknown, schema: TypeSchema, opts: { strict?: bo
   return set
 }
 
-export interface Comparison { added: FieldSet; modified: FieldSet; removed: FieldSet }
+export interface Comparison {
+  added: FieldSet
+  modified: FieldSet
+  removed: FieldSet
+}
 
-const isEmpty = (v: unknown) => v === undefined || v === null || (Array.isArray(v) ? v.length === 0 : isObj(v) && Object.keys(v).length === 0)
+const isEmpty = (v: unknown) =>
+  v === undefined ||
+  v === null ||
+  (Array.isArray(v) ? v.length === 0 : isObj(v) && Object.keys(v).length === 0)
 
 /** typed.Compare: what is added, modified and removed going from lhs to rhs. */
 export function compare(lhs: unknown, rhs: unknown, schema: TypeSchema): Comparison {
@@ -148,10 +221,15 @@ export function compare(lhs: unknown, rhs: unknown, schema: TypeSchema): Compari
   const walk = (l: unknown, r: unknown, s: JSONSchema | undefined, path: Path, entry: boolean) => {
     const shape = shapeOf(s, schema.definitions, r !== undefined ? r : l)
     if (!granular(shape) || (isEmpty(l) && isEmpty(r))) return leaf(l, r, path)
-    const lc = new Map(childrenOf(l, shape, schema.definitions, path).map((x) => [elementKey(x.pe), x]))
-    const rc = new Map(childrenOf(r, shape, schema.definitions, path).map((x) => [elementKey(x.pe), x]))
+    const lc = new Map(
+      childrenOf(l, shape, schema.definitions, path).map((x) => [elementKey(x.pe), x]),
+    )
+    const rc = new Map(
+      childrenOf(r, shape, schema.definitions, path).map((x) => [elementKey(x.pe), x]),
+    )
     for (const [k, x] of rc) walk(lc.get(k)?.value, x.value, x.schema, [...path, x.pe], x.entry)
-    for (const [k, x] of lc) if (!rc.has(k)) walk(x.value, undefined, x.schema, [...path, x.pe], x.entry)
+    for (const [k, x] of lc)
+      if (!rc.has(k)) walk(x.value, undefined, x.schema, [...path, x.pe], x.entry)
     // A map entry or list item that appears or goes is itself added or removed (compare.go's postItemHook);
     // so is a map (labels) that appears or goes, not a struct.
     if (path.length && (entry || shape.kind !== 'struct')) {
@@ -182,7 +260,9 @@ export function merge(lhs: unknown, rhs: unknown, schema: TypeSchema): unknown {
       if (!Array.isArray(l) || !Array.isArray(r)) return r
       const lc = childrenOf(l, shape, schema.definitions, path)
       const rc = childrenOf(r, shape, schema.definitions, path)
-      return mergeOrder(lc, rc).map(([lx, rx]) => (lx && rx ? walk(lx.value, rx.value, rx.schema, [...path, rx.pe]) : (rx ?? lx)!.value))
+      return mergeOrder(lc, rc).map(([lx, rx]) =>
+        lx && rx ? walk(lx.value, rx.value, rx.schema, [...path, rx.pe]) : (rx ?? lx)!.value,
+      )
     }
     return r
   }
@@ -261,7 +341,9 @@ export function valueAt(obj: unknown, path: Path, schema: TypeSchema): unknown {
   const walked: Path = []
   for (const pe of path) {
     const shape = shapeOf(s, schema.definitions, v)
-    const c = childrenOf(v, shape, schema.definitions, walked).find((x) => elementKey(x.pe) === elementKey(pe))
+    const c = childrenOf(v, shape, schema.definitions, walked).find(
+      (x) => elementKey(x.pe) === elementKey(pe),
+    )
     if (!c) return undefined
     v = c.value
     s = c.schema

@@ -9,7 +9,16 @@ export async function create(s: Scope): Promise<Response> {
   const target = negotiate(s.req.headers.get('accept'), { table: false, metadata: false })
   s.ctx.dryRun = parseDryRun(s.query)
   const opts = writeOptions(s, 'CreateOptions')
-  const obj = decodeForWrite(s, await readBodyText(s.req), s.req.headers.get('content-type') ?? '', opts.fieldValidation)
-  const created = await s.rs.create(s.namespace, withManagedFields(s, undefined, obj, opts.manager), s.ctx)
+  const obj = decodeForWrite(
+    s,
+    await readBodyText(s.req),
+    s.req.headers.get('content-type') ?? '',
+    opts.fieldValidation,
+  )
+  const created = await s.rs.create(
+    s.namespace,
+    withManagedFields(s, undefined, obj, opts.manager),
+    s.ctx,
+  )
   return respond(201, created, target.yaml)
 }

@@ -12,7 +12,9 @@ import type { KubeObject, ResourceType } from '../../registry/types'
  */
 export async function parseDeleteOptions(s: Scope): Promise<DeleteOptions> {
   const text = await readBodyText(s.req)
-  const body = text.trim() ? decodeObject(text, s.req.headers.get('content-type') || 'application/json') : undefined
+  const body = text.trim()
+    ? decodeObject(text, s.req.headers.get('content-type') || 'application/json')
+    : undefined
   const typeError = body && deleteOptionsTypeError(body)
   if (typeError) throw badRequest(typeError)
   const given = body
@@ -27,13 +29,18 @@ export async function parseDeleteOptions(s: Scope): Promise<DeleteOptions> {
   const policy = given.propagationPolicy
   if (policy !== undefined) {
     if (policy !== 'Orphan' && policy !== 'Background' && policy !== 'Foreground') {
-      throw badRequest(`propagationPolicy: Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan"`)
+      throw badRequest(
+        `propagationPolicy: Unsupported value: "${policy}": supported values: "Foreground", "Background", "Orphan"`,
+      )
     }
     opts.propagationPolicy = policy
   }
   const orphan = given.orphanDependents
   if (orphan !== undefined) {
-    if (opts.propagationPolicy) throw badRequest('Invalid value: "": orphanDependents and deletionPropagation cannot be both set')
+    if (opts.propagationPolicy)
+      throw badRequest(
+        'Invalid value: "": orphanDependents and deletionPropagation cannot be both set',
+      )
     opts.propagationPolicy = orphan ? 'Orphan' : 'Background'
   }
   const pre = body?.preconditions as DeleteOptions['preconditions']
@@ -45,8 +52,12 @@ export async function parseDeleteOptions(s: Scope): Promise<DeleteOptions> {
 
 // DeleteOptions' fields and the Go types kjson decodes them into (all pointers: null is no value).
 const DELETE_OPTIONS_FIELDS: Record<string, string> = {
-  gracePeriodSeconds: 'int64', preconditions: 'v1.Preconditions', orphanDependents: 'bool',
-  propagationPolicy: 'v1.DeletionPropagation', dryRun: '[]string', ignoreStoreReadErrorWithClusterBreakingPotential: 'bool',
+  gracePeriodSeconds: 'int64',
+  preconditions: 'v1.Preconditions',
+  orphanDependents: 'bool',
+  propagationPolicy: 'v1.DeletionPropagation',
+  dryRun: '[]string',
+  ignoreStoreReadErrorWithClusterBreakingPotential: 'bool',
 }
 
 /**
@@ -54,7 +65,8 @@ const DELETE_OPTIONS_FIELDS: Record<string, string> = {
  * its Go type cannot take; kube-apiserver answers it as a 400 (since 1.35; a 500 before).
  */
 function deleteOptionsTypeError(body: Record<string, unknown>): string | undefined {
-  const err = (value: string, field: string, type: string) => `json: cannot unmarshal ${value} into Go struct field ${field} of type ${type}`
+  const err = (value: string, field: string, type: string) =>
+    `json: cannot unmarshal ${value} into Go struct field ${field} of type ${type}`
   for (const [field, v] of Object.entries(body)) {
     const type = DELETE_OPTIONS_FIELDS[field]
     if (!type || v === null) continue
@@ -62,15 +74,28 @@ function deleteOptionsTypeError(body: Record<string, unknown>): string | undefin
     if (type === 'int64') {
       if (typeof v !== 'number') return err(kind, `DeleteOptions.${field}`, type)
       if (!Number.isInteger(v)) return err(`number ${v}`, `DeleteOptions.${field}`, type)
-    } else if (type === 'bool' ? typeof v !== 'boolean' : type === '[]string' ? !Array.isArray(v) : type === 'v1.Preconditions' ? kind !== 'object' : typeof v !== 'string') {
+    } else if (
+      type === 'bool'
+        ? typeof v !== 'boolean'
+        : type === '[]string'
+          ? !Array.isArray(v)
+          : type === 'v1.Preconditions'
+            ? kind !== 'object'
+            : typeof v !== 'string'
+    ) {
       return err(kind, `DeleteOptions.${field}`, type)
     } else if (type === '[]string') {
       const bad = (v as unknown[]).find((x) => x !== null && typeof x !== 'string')
-      if (bad !== undefined) return err(jsonKind(bad as JsonValue), `DeleteOptions.${field}`, 'string')
+      if (bad !== undefined)
+        return err(jsonKind(bad as JsonValue), `DeleteOptions.${field}`, 'string')
     } else if (type === 'v1.Preconditions') {
       for (const [k, p] of Object.entries(v as Record<string, unknown>)) {
         if ((k === 'uid' || k === 'resourceVersion') && p !== null && typeof p !== 'string') {
-          return err(jsonKind(p as JsonValue), `Preconditions.preconditions.${k}`, k === 'uid' ? 'types.UID' : 'string')
+          return err(
+            jsonKind(p as JsonValue),
+            `Preconditions.preconditions.${k}`,
+            k === 'uid' ? 'types.UID' : 'string',
+          )
         }
       }
     }

@@ -17,12 +17,26 @@ export async function deletecollection(s: Scope): Promise<Response> {
   const deleted: KubeObject[] = []
   for (const item of items) {
     try {
-      const { object } = await s.rs.delete(item.metadata?.namespace, item.metadata!.name!, opts, s.ctx)
+      const { object } = await s.rs.delete(
+        item.metadata?.namespace,
+        item.metadata!.name!,
+        opts,
+        s.ctx,
+      )
       deleted.push(object)
     } catch (e) {
       // Removed by someone else meanwhile: the collection delete still succeeds, as kube-apiserver's does.
       if (!isStatusErrorReason(e, 'NotFound')) throw e
     }
   }
-  return respond(200, { kind: s.type.listKind, apiVersion: groupVersion(s.type), metadata: { resourceVersion }, items: deleted }, target.yaml)
+  return respond(
+    200,
+    {
+      kind: s.type.listKind,
+      apiVersion: groupVersion(s.type),
+      metadata: { resourceVersion },
+      items: deleted,
+    },
+    target.yaml,
+  )
 }

@@ -12,7 +12,13 @@ export async function get(s: Scope): Promise<Response> {
   if (s.info.subresource === 'scale') return respond(200, getScale(s.type, obj), target.yaml)
   let body = obj
   if (target.as === 'Table') {
-    body = toTable(s.type, [obj], { resourceVersion: obj.metadata?.resourceVersion }, parseIncludeObject(decodeTableOptions(s.query).includeObject), target.version)
+    body = toTable(
+      s.type,
+      [obj],
+      { resourceVersion: obj.metadata?.resourceVersion },
+      parseIncludeObject(decodeTableOptions(s.query).includeObject),
+      target.version,
+    )
   } else if (target.as === 'PartialObjectMetadata') {
     body = partialObjectMetadata(obj, target.version)
   }

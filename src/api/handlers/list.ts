@@ -25,26 +25,56 @@ export async function list(s: Scope): Promise<Response> {
   if (!target.as && !target.yaml && !filter) {
     // Items go out as stored: no object is parsed and serialized again.
     const result = await s.rs.listJSON(s.namespace, opts)
-    const head = JSON.stringify({ kind: s.type.listKind, apiVersion: groupVersion(s.type), metadata: listMetadata(result) })
+    const head = JSON.stringify({
+      kind: s.type.listKind,
+      apiVersion: groupVersion(s.type),
+      metadata: listMetadata(result),
+    })
     return respondJSON(200, `${head.slice(0, -1)},"items":[${result.items.join(',')}]}`)
   }
   const result = await s.rs.list(s.namespace, { ...opts, filter })
   const listMeta = listMetadata(result)
   if (target.as === 'Table') {
-    return respond(200, toTable(s.type, result.items, listMeta, parseIncludeObject(decodeTableOptions(s.query).includeObject), target.version), target.yaml)
+    return respond(
+      200,
+      toTable(
+        s.type,
+        result.items,
+        listMeta,
+        parseIncludeObject(decodeTableOptions(s.query).includeObject),
+        target.version,
+      ),
+      target.yaml,
+    )
   }
   if (target.as === 'PartialObjectMetadata' || target.as === 'PartialObjectMetadataList') {
-    return respond(200, {
-      kind: 'PartialObjectMetadataList', apiVersion: `meta.k8s.io/${target.version}`, metadata: listMeta,
-      items: result.items.map((o) => partialObjectMetadata(o, target.version)),
-    }, target.yaml)
+    return respond(
+      200,
+      {
+        kind: 'PartialObjectMetadataList',
+        apiVersion: `meta.k8s.io/${target.version}`,
+        metadata: listMeta,
+        items: result.items.map((o) => partialObjectMetadata(o, target.version)),
+      },
+      target.yaml,
+    )
   }
-  return respond(200, { kind: s.type.listKind, apiVersion: groupVersion(s.type), metadata: listMeta, items: result.items }, target.yaml)
+  return respond(
+    200,
+    {
+      kind: s.type.listKind,
+      apiVersion: groupVersion(s.type),
+      metadata: listMeta,
+      items: result.items,
+    },
+    target.yaml,
+  )
 }
 
 function listMetadata(result: ListResult<unknown>): Record<string, unknown> {
   const listMeta: Record<string, unknown> = { resourceVersion: result.resourceVersion }
   if (result.continue) listMeta.continue = result.continue
-  if (result.remainingItemCount !== undefined) listMeta.remainingItemCount = result.remainingItemCount
+  if (result.remainingItemCount !== undefined)
+    listMeta.remainingItemCount = result.remainingItemCount
   return listMeta
 }

@@ -3,7 +3,15 @@ import { mediaType, negotiate, readBodyText, respond } from '../negotiation'
 import { APPLY_PATCH_YAML, applyPatchWithWarnings } from '../patch'
 import { parseDryRun, type Scope } from '../scope'
 import { applyScale, getScale } from '../scale'
-import { applyToLive, decodeApplyConfiguration, enforceFieldValidation, patchDecodeError, pruneForPatch, withManagedFields, writeOptions } from '../writes'
+import {
+  applyToLive,
+  decodeApplyConfiguration,
+  enforceFieldValidation,
+  patchDecodeError,
+  pruneForPatch,
+  withManagedFields,
+  writeOptions,
+} from '../writes'
 import type { KubeObject } from '../../registry/types'
 
 export async function patch(s: Scope): Promise<Response> {
@@ -15,19 +23,44 @@ export async function patch(s: Scope): Promise<Response> {
   if (!text.trim()) throw badRequest('the body of the request was empty')
   const builtin = !s.type.custom
   const patchOne = (doc: KubeObject): KubeObject => {
-    const { object, strictErrors } = applyPatchWithWarnings(contentType, doc, text, { builtin, kind: s.type.kind, group: s.type.group, fieldValidation: opts.fieldValidation })
+    const { object, strictErrors } = applyPatchWithWarnings(contentType, doc, text, {
+      builtin,
+      kind: s.type.kind,
+      group: s.type.group,
+      fieldValidation: opts.fieldValidation,
+    })
     const patched = object as KubeObject
     const decodeError = patchDecodeError(s, contentType, text, patched)
     if (decodeError) throw decodeError
     // patch.go: the patched object is decoded strictly; the patch's own duplicate fields come first.
-    enforceFieldValidation(opts.fieldValidation, [...strictErrors, ...pruneForPatch(s, patched)], s.ctx)
+    enforceFieldValidation(
+      opts.fieldValidation,
+      [...strictErrors, ...pruneForPatch(s, patched)],
+      s.ctx,
+    )
     return patched
   }
   if (s.info.subresource === 'scale') {
-    const { object } = await s.rs.update(s.namespace, s.info.name, (cur) => {
-      const scale = applyPatchWithWarnings(contentType, getScale(s.type, cur!), text, { builtin, kind: 'Scale', group: 'autoscaling', fieldValidation: opts.fieldValidation }).object as KubeObject
-      return withManagedFields(s, cur, applyScale(s.type, structuredClone(cur!), scale), opts.manager, 'scale')
-    }, s.ctx)
+    const { object } = await s.rs.update(
+      s.namespace,
+      s.info.name,
+      (cur) => {
+        const scale = applyPatchWithWarnings(contentType, getScale(s.type, cur!), text, {
+          builtin,
+          kind: 'Scale',
+          group: 'autoscaling',
+          fieldValidation: opts.fieldValidation,
+        }).object as KubeObject
+        return withManagedFields(
+          s,
+          cur,
+          applyScale(s.type, structuredClone(cur!), scale),
+          opts.manager,
+          'scale',
+        )
+      },
+      s.ctx,
+    )
     return respond(200, getScale(s.type, object), target.yaml)
   }
   const sub = s.info.subresource
@@ -35,10 +68,23 @@ export async function patch(s: Scope): Promise<Response> {
   // (the registry store retries it on a conflict); one that sets it is a precondition.
   if (contentType === APPLY_PATCH_YAML) {
     const config = decodeApplyConfiguration(text)
-    const { object, created } = await s.rs.update(s.namespace, s.info.name, (cur) => applyToLive(s, cur, structuredClone(config), opts, sub), s.ctx, sub, { forceAllowCreate: true })
+    const { object, created } = await s.rs.update(
+      s.namespace,
+      s.info.name,
+      (cur) => applyToLive(s, cur, structuredClone(config), opts, sub),
+      s.ctx,
+      sub,
+      { forceAllowCreate: true },
+    )
     return respond(created ? 201 : 200, object, target.yaml)
   }
   // A retried attempt warns again; the recorder keeps each text once, as kube's does.
-  const { object } = await s.rs.update(s.namespace, s.info.name, (cur) => withManagedFields(s, cur, patchOne(cur!), opts.manager, sub), s.ctx, sub)
+  const { object } = await s.rs.update(
+    s.namespace,
+    s.info.name,
+    (cur) => withManagedFields(s, cur, patchOne(cur!), opts.manager, sub),
+    s.ctx,
+    sub,
+  )
   return respond(200, object, target.yaml)
 }

@@ -11,8 +11,23 @@ export async function update(s: Scope): Promise<Response> {
   const text = await readBodyText(s.req)
   const contentType = s.req.headers.get('content-type') ?? ''
   if (s.info.subresource === 'scale') {
-    const body = decodeObject(text, contentType, { apiVersion: 'autoscaling/v1', kind: 'Scale' }) as KubeObject
-    const { object } = await s.rs.update(s.namespace, s.info.name, (cur) => withManagedFields(s, cur, applyScale(s.type, structuredClone(cur!), body), opts.manager, 'scale'), s.ctx)
+    const body = decodeObject(text, contentType, {
+      apiVersion: 'autoscaling/v1',
+      kind: 'Scale',
+    }) as KubeObject
+    const { object } = await s.rs.update(
+      s.namespace,
+      s.info.name,
+      (cur) =>
+        withManagedFields(
+          s,
+          cur,
+          applyScale(s.type, structuredClone(cur!), body),
+          opts.manager,
+          'scale',
+        ),
+      s.ctx,
+    )
     return respond(200, getScale(s.type, object), target.yaml)
   }
   const body = decodeForWrite(s, text, contentType, opts.fieldValidation)
@@ -20,6 +35,13 @@ export async function update(s: Scope): Promise<Response> {
   // The body's uid is a precondition (rest.DefaultUpdatedObjectInfo's Preconditions); each attempt
   // starts from the body as sent.
   const preconditions = { uid: body.metadata?.uid }
-  const { object, created } = await s.rs.update(s.namespace, s.info.name, (cur) => withManagedFields(s, cur, structuredClone(body), opts.manager, sub), s.ctx, sub, { preconditions })
+  const { object, created } = await s.rs.update(
+    s.namespace,
+    s.info.name,
+    (cur) => withManagedFields(s, cur, structuredClone(body), opts.manager, sub),
+    s.ctx,
+    sub,
+    { preconditions },
+  )
   return respond(created ? 201 : 200, object, target.yaml)
 }

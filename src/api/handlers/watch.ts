@@ -9,7 +9,12 @@ import { selectorFilter } from '../list-filter'
 import { negotiate } from '../negotiation'
 import { partialObjectMetadata, parseIncludeObject, toTable } from '../table'
 import type { Scope } from '../scope'
-import { decodeListOptions, decodeTableOptions, validateListOptions, type ListOptions } from '../query'
+import {
+  decodeListOptions,
+  decodeTableOptions,
+  validateListOptions,
+  type ListOptions,
+} from '../query'
 import { escapeFieldValue, parseFieldSelector } from '../selectors/fields'
 import { metrics } from '../../metrics/apiserver'
 
@@ -33,7 +38,11 @@ export async function watch(s: Scope): Promise<Response> {
   const options = watchedName(decodeListOptions(s.query), s.info.name)
   const filter = selectorFilter(s.type, options)
   validateListOptions(options)
-  const { resourceVersion: rvParam, sendInitialEvents, allowWatchBookmarks: allowBookmarks } = options
+  const {
+    resourceVersion: rvParam,
+    sendInitialEvents,
+    allowWatchBookmarks: allowBookmarks,
+  } = options
   const rv = parseResourceVersion(rvParam) ?? 0
   const timeoutMs = watchTimeoutMs(options.timeoutSeconds)
   // Without sendInitialEvents: resourceVersion unset or "0" starts with the current state; otherwise only changes after rv.
@@ -47,8 +56,11 @@ export async function watch(s: Scope): Promise<Response> {
   const type = s.type
 
   const bookmark = (revision: number, annotations?: Record<string, string>): KubeObject => ({
-    kind: type.kind, apiVersion: groupVersion(type),
-    metadata: annotations ? { resourceVersion: String(revision), annotations } : { resourceVersion: String(revision) },
+    kind: type.kind,
+    apiVersion: groupVersion(type),
+    metadata: annotations
+      ? { resourceVersion: String(revision), annotations }
+      : { resourceVersion: String(revision) },
   })
 
   const stream = new ReadableStream<Uint8Array>({
@@ -58,7 +70,13 @@ export async function watch(s: Scope): Promise<Response> {
       const render = (t: WatchEventType, object: KubeObject): unknown => {
         if (t === 'ERROR' || t === 'BOOKMARK') return object
         if (target.as === 'Table') {
-          const table = toTable(type, [object], { resourceVersion: object.metadata?.resourceVersion }, includeObject, target.version)
+          const table = toTable(
+            type,
+            [object],
+            { resourceVersion: object.metadata?.resourceVersion },
+            includeObject,
+            target.version,
+          )
           if (columnsSent) table.columnDefinitions = []
           columnsSent = true
           return table
@@ -78,14 +96,22 @@ export async function watch(s: Scope): Promise<Response> {
       try {
         let from = rv
         if (initialEvents) {
-          const listed = await s.rs.list(s.namespace, { resourceVersion: rvParam && rvParam !== '0' ? rvParam : undefined })
+          const listed = await s.rs.list(s.namespace, {
+            resourceVersion: rvParam && rvParam !== '0' ? rvParam : undefined,
+          })
           for (const obj of listed.items) if (!filter || filter(obj)) send('ADDED', obj)
           from = Number(listed.resourceVersion)
-          if (sendInitialEvents) send('BOOKMARK', bookmark(from, { [INITIAL_EVENTS_END_ANNOTATION]: 'true' }))
+          if (sendInitialEvents)
+            send('BOOKMARK', bookmark(from, { [INITIAL_EVENTS_END_ANNOTATION]: 'true' }))
         }
-        const events = s.store.watch(prefix, from, abort.signal, { progressIntervalMs: allowBookmarks ? BOOKMARK_INTERVAL_MS : undefined })
+        const events = s.store.watch(prefix, from, abort.signal, {
+          progressIntervalMs: allowBookmarks ? BOOKMARK_INTERVAL_MS : undefined,
+        })
         for await (const ev of events) {
-          const decodeKv = type.convertBatch && ev.type !== 'progress' ? await eventDecoder(type, ev, s.store) : (kv: KeyValue) => decode(type, kv)
+          const decodeKv =
+            type.convertBatch && ev.type !== 'progress'
+              ? await eventDecoder(type, ev, s.store)
+              : (kv: KeyValue) => decode(type, kv)
           const out = translate(ev, filter, decodeKv)
           if (out === 'bookmark') {
             if (allowBookmarks && ev.type === 'progress') send('BOOKMARK', bookmark(ev.revision))
@@ -96,13 +122,21 @@ export async function watch(s: Scope): Promise<Response> {
       } catch (e) {
         if (!abort.signal.aborted) {
           const err = toStatusError(interpretWatchError(e, rv))
-          try { send('ERROR', (err as StatusError).toStatus() as unknown as KubeObject) } catch { /* client already gone */ }
+          try {
+            send('ERROR', (err as StatusError).toStatus() as unknown as KubeObject)
+          } catch {
+            /* client already gone */
+          }
         }
       } finally {
         metrics.registeredWatchers.dec(kindLabels)
         timer.clear()
         abort.abort()
-        try { controller.close() } catch { /* cancelled */ }
+        try {
+          controller.close()
+        } catch {
+          /* cancelled */
+        }
       }
     },
     cancel() {
@@ -127,7 +161,8 @@ export async function watch(s: Scope): Promise<Response> {
  */
 function watchedName(options: ListOptions, name: string): ListOptions {
   if (!name) return options
-  if (!options.fieldSelector) return { ...options, fieldSelector: `metadata.name=${escapeFieldValue(name)}` }
+  if (!options.fieldSelector)
+    return { ...options, fieldSelector: `metadata.name=${escapeFieldValue(name)}` }
   if (parseFieldSelector(options.fieldSelector).requiresExactMatch('metadata.name') !== name) {
     throw badRequest("fieldSelector metadata.name doesn't match requested name")
   }
@@ -159,7 +194,11 @@ function longTimeout(fn: () => void, ms: number): { clear(): void } {
 }
 
 /** The objects of one event, converted together (one ConversionReview for the new and the previous object). */
-async function eventDecoder(type: ResourceType, ev: StoreEvent, store: Store): Promise<(kv: KeyValue) => KubeObject> {
+async function eventDecoder(
+  type: ResourceType,
+  ev: StoreEvent,
+  store: Store,
+): Promise<(kv: KeyValue) => KubeObject> {
   if (ev.type === 'progress') return (kv) => decode(type, kv)
   const kvs = ev.type === 'delete' ? [deletedKv(ev)] : ev.prevKv ? [ev.kv, ev.prevKv] : [ev.kv]
   const objs = await decodeAll(type, kvs, store)
@@ -176,7 +215,13 @@ function deletedKv(ev: StoreEvent & { type: 'delete' }): KeyValue {
 function translate(
   ev: StoreEvent,
   matches: ((o: KubeObject) => boolean) | undefined,
-  decodeKv: (kv: { key: string; value: string; createRevision: number; modRevision: number; version: number }) => KubeObject,
+  decodeKv: (kv: {
+    key: string
+    value: string
+    createRevision: number
+    modRevision: number
+    version: number
+  }) => KubeObject,
 ): { type: WatchEventType; object: KubeObject } | 'bookmark' | undefined {
   if (ev.type === 'progress') return 'bookmark'
   if (ev.type === 'delete') {

@@ -9,11 +9,18 @@ import { openapiV2Document, openapiV3Document, openapiV3Paths } from './document
 import { decodeOpenAPIHash } from '../query'
 import { openapiV2Protobuf } from './protobuf'
 
-interface Cached { sig: readonly unknown[]; body: string; etag: string; protobuf?: Uint8Array<ArrayBuffer> }
+interface Cached {
+  sig: readonly unknown[]
+  body: string
+  etag: string
+  protobuf?: Uint8Array<ArrayBuffer>
+}
 const caches = new WeakMap<Registry, Map<string, Cached>>()
 
 async function sha512Hex(text: string): Promise<string> {
-  const digest = new Uint8Array(await crypto.subtle.digest('SHA-512', new TextEncoder().encode(text)))
+  const digest = new Uint8Array(
+    await crypto.subtle.digest('SHA-512', new TextEncoder().encode(text)),
+  )
   let hex = ''
   for (const b of digest) hex += b.toString(16).padStart(2, '0')
   return hex.toUpperCase()
@@ -26,7 +33,12 @@ function signature(types: readonly ResourceType[]): unknown[] {
 }
 
 /** A document, rebuilt only when the types behind it changed (a CRD added, updated or removed). */
-async function cached(registry: Registry, key: string, types: readonly ResourceType[], make: () => unknown): Promise<Cached | undefined> {
+async function cached(
+  registry: Registry,
+  key: string,
+  types: readonly ResourceType[],
+  make: () => unknown,
+): Promise<Cached | undefined> {
   let cache = caches.get(registry)
   if (!cache) caches.set(registry, (cache = new Map()))
   const sig = signature(types)
@@ -40,10 +52,16 @@ async function cached(registry: Registry, key: string, types: readonly ResourceT
   return entry
 }
 
-function groupVersionDoc(registry: Registry, group: string, version: string): Promise<Cached | undefined> {
+function groupVersionDoc(
+  registry: Registry,
+  group: string,
+  version: string,
+): Promise<Cached | undefined> {
   const types = registry.all().filter((t) => t.group === group && t.version === version)
   if (!types.length) return Promise.resolve(undefined)
-  return cached(registry, `v3:${group}/${version}`, types, () => openapiV3Document(registry, group, version))
+  return cached(registry, `v3:${group}/${version}`, types, () =>
+    openapiV3Document(registry, group, version),
+  )
 }
 
 /** Whether an Accept header lets us answer JSON (*\/*, application/*, application/json). */
@@ -62,7 +80,12 @@ function notModified(req: Request, etag: string): boolean {
   return !!inm && inm.split(',').some((t) => t.trim() === `"${etag}"` || t.trim() === '*')
 }
 
-function documentResponse(req: Request, entry: Cached, headers: Record<string, string>, protobuf = false): Response {
+function documentResponse(
+  req: Request,
+  entry: Cached,
+  headers: Record<string, string>,
+  protobuf = false,
+): Response {
   const type = protobuf ? PROTOBUF_V2 : 'application/json'
   const h = { 'Content-Type': type, Etag: `"${entry.etag}"`, Vary: 'Accept', ...headers }
   if (notModified(req, entry.etag)) return new Response(null, { status: 304, headers: h })
@@ -85,12 +108,15 @@ const V2_TYPES = ['application/json', PROTOBUF_V2_DEPRECATED, PROTOBUF_V2]
  * protobuf name and the protobuf name that it matches; undefined when none matches (406).
  */
 function negotiateV2(accept: string | null): 'json' | 'protobuf' | undefined {
-  const clauses = (accept || '*/*').split(',').map((part, i) => {
-    const [range, ...params] = part.split(';').map((x) => x.trim())
-    const [type = '', subtype = ''] = range.toLowerCase().split('/')
-    const q = params.map((p) => /^q=([0-9.]+)$/.exec(p)).find(Boolean)
-    return { type, subtype, q: q ? Number(q[1]) : 1, i }
-  }).filter((c) => c.type && c.subtype)
+  const clauses = (accept || '*/*')
+    .split(',')
+    .map((part, i) => {
+      const [range, ...params] = part.split(';').map((x) => x.trim())
+      const [type = '', subtype = ''] = range.toLowerCase().split('/')
+      const q = params.map((p) => /^q=([0-9.]+)$/.exec(p)).find(Boolean)
+      return { type, subtype, q: q ? Number(q[1]) : 1, i }
+    })
+    .filter((c) => c.type && c.subtype)
   clauses.sort((a, b) => b.q - a.q || specificity(b) - specificity(a) || a.i - b.i)
   for (const c of clauses) {
     const match = V2_TYPES.find((t) => {
@@ -105,8 +131,16 @@ function specificity(c: { type: string; subtype: string }): number {
   return c.type === '*' ? 0 : c.subtype === '*' ? 1 : 2
 }
 
-const NOT_ACCEPTABLE = () => new Response(null, { status: 406, headers: { Vary: 'Accept', 'Cache-Control': 'no-cache, private' } })
-const NOT_FOUND = () => new Response('404 page not found\n', { status: 404, headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache, private' } })
+const NOT_ACCEPTABLE = () =>
+  new Response(null, {
+    status: 406,
+    headers: { Vary: 'Accept', 'Cache-Control': 'no-cache, private' },
+  })
+const NOT_FOUND = () =>
+  new Response('404 page not found\n', {
+    status: 404,
+    headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache, private' },
+  })
 
 /** GET /openapi/v2 */
 export async function serveOpenAPIV2(req: Request, registry: Registry): Promise<Response> {
@@ -123,14 +157,27 @@ export async function serveOpenAPIV3Root(req: Request, registry: Registry): Prom
     const entry = await groupVersionDoc(registry, gv.group, gv.version)
     if (entry) paths[gv.path] = { serverRelativeURL: `/openapi/v3/${gv.path}?hash=${entry.etag}` }
   }
-  const body = JSON.stringify({ paths: Object.fromEntries(Object.keys(paths).sort().map((k) => [k, paths[k]])) })
+  const body = JSON.stringify({
+    paths: Object.fromEntries(
+      Object.keys(paths)
+        .sort()
+        .map((k) => [k, paths[k]]),
+    ),
+  })
   const etag = await sha512Hex(body)
   return documentResponse(req, { sig: [], body, etag }, { 'Cache-Control': 'no-cache, private' })
 }
 
 /** GET /openapi/v3/api/<version> and /openapi/v3/apis/<group>/<version> */
-export async function serveOpenAPIV3GroupVersion(req: Request, url: URL, registry: Registry): Promise<Response> {
-  const parts = url.pathname.replace(/^\/openapi\/v3\//, '').split('/').filter(Boolean)
+export async function serveOpenAPIV3GroupVersion(
+  req: Request,
+  url: URL,
+  registry: Registry,
+): Promise<Response> {
+  const parts = url.pathname
+    .replace(/^\/openapi\/v3\//, '')
+    .split('/')
+    .filter(Boolean)
   let group: string
   let version: string
   if (parts[0] === 'api' && parts.length === 2) [group, version] = ['', parts[1]]
@@ -142,9 +189,17 @@ export async function serveOpenAPIV3GroupVersion(req: Request, url: URL, registr
   const hash = decodeOpenAPIHash(url.searchParams)
   if (hash) {
     if (hash !== entry.etag) {
-      return new Response(null, { status: 301, headers: { Location: `/openapi/v3/${parts.join('/')}?hash=${entry.etag}`, 'Cache-Control': 'no-cache, private' } })
+      return new Response(null, {
+        status: 301,
+        headers: {
+          Location: `/openapi/v3/${parts.join('/')}?hash=${entry.etag}`,
+          'Cache-Control': 'no-cache, private',
+        },
+      })
     }
-    const expires = new Date(Date.now() + 365 * 24 * 3600 * 1000).toUTCString().replace('GMT', 'UTC')
+    const expires = new Date(Date.now() + 365 * 24 * 3600 * 1000)
+      .toUTCString()
+      .replace('GMT', 'UTC')
     return documentResponse(req, entry, { 'Cache-Control': 'public, immutable', Expires: expires })
   }
   return documentResponse(req, entry, { 'Cache-Control': 'no-cache, private' })

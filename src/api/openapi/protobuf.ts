@@ -51,7 +51,8 @@ function writeFields(w: WireWriter, spec: Fields, v: Obj): void {
 /** Every "x-" key as a NamedAny { name = 1, value = 2 } in field no. */
 function writeVendorExtensions(w: WireWriter, no: number, v: Obj): void {
   for (const [key, value] of Object.entries(v)) {
-    if (key.startsWith('x-')) w.message(no, (m) => m.string(1, key).message(2, (a) => anyMessage(a, value)))
+    if (key.startsWith('x-'))
+      w.message(no, (m) => m.string(1, key).message(2, (a) => anyMessage(a, value)))
   }
 }
 /** A message of these fields; unless told otherwise, the vendor extensions follow in the next number. */
@@ -65,7 +66,11 @@ function message(spec: Fields, vendorExtensions = true): Encode {
   }
 }
 /** A JSON object as repeated Named<X> { name = 1, value = 2 } in field entriesNo of a message. */
-function named(value: Encode, entriesNo = 1, skipExtensions = false): (w: WireWriter, v: Obj) => void {
+function named(
+  value: Encode,
+  entriesNo = 1,
+  skipExtensions = false,
+): (w: WireWriter, v: Obj) => void {
   return (w, v) => {
     for (const [name, x] of Object.entries(v)) {
       if (skipExtensions && name.startsWith('x-')) continue
@@ -101,7 +106,10 @@ function late(): [Field[], Encode] {
   return [spec, message(spec)]
 }
 
-const EXTERNAL_DOCS = message([['description', str], ['url', str]])
+const EXTERNAL_DOCS = message([
+  ['description', str],
+  ['url', str],
+])
 
 const [schemaFields, SCHEMA] = late()
 // AdditionalPropertiesItem { oneof { Schema schema = 1; bool boolean = 2 } }: a false is written too.
@@ -110,44 +118,104 @@ const ADDITIONAL_PROPERTIES: Encode = (w, no, v) => {
   else if (isObj(v)) w.message(no, (m) => SCHEMA(m, 1, v))
 }
 schemaFields.push(
-  ['$ref', str], ['format', str], ['title', str], ['description', str], ['default', any],
-  ['multipleOf', dbl], ['maximum', dbl], ['exclusiveMaximum', bool], ['minimum', dbl],
-  ['exclusiveMinimum', bool], ['maxLength', int], ['minLength', int], ['pattern', str],
-  ['maxItems', int], ['minItems', int], ['uniqueItems', bool], ['maxProperties', int],
-  ['minProperties', int], ['required', strings], ['enum', anys],
+  ['$ref', str],
+  ['format', str],
+  ['title', str],
+  ['description', str],
+  ['default', any],
+  ['multipleOf', dbl],
+  ['maximum', dbl],
+  ['exclusiveMaximum', bool],
+  ['minimum', dbl],
+  ['exclusiveMinimum', bool],
+  ['maxLength', int],
+  ['minLength', int],
+  ['pattern', str],
+  ['maxItems', int],
+  ['minItems', int],
+  ['uniqueItems', bool],
+  ['maxProperties', int],
+  ['minProperties', int],
+  ['required', strings],
+  ['enum', anys],
   ['additionalProperties', ADDITIONAL_PROPERTIES],
   // TypeItem { repeated string value = 1 }
   ['type', (w, no, v) => w.message(no, (m) => strings(m, 1, Array.isArray(v) ? v : [v]))],
   // ItemsItem { repeated Schema schema = 1 }: one schema or a list of them.
   ['items', (w, no, v) => w.message(no, (m) => repeated(SCHEMA)(m, 1, Array.isArray(v) ? v : [v]))],
-  ['allOf', repeated(SCHEMA)], ['properties', namedMessage(SCHEMA)], ['discriminator', str],
+  ['allOf', repeated(SCHEMA)],
+  ['properties', namedMessage(SCHEMA)],
+  ['discriminator', str],
   ['readOnly', bool],
-  ['xml', message([['name', str], ['namespace', str], ['prefix', str], ['attribute', bool], ['wrapped', bool]])],
-  ['externalDocs', EXTERNAL_DOCS], ['example', any],
+  [
+    'xml',
+    message([
+      ['name', str],
+      ['namespace', str],
+      ['prefix', str],
+      ['attribute', bool],
+      ['wrapped', bool],
+    ]),
+  ],
+  ['externalDocs', EXTERNAL_DOCS],
+  ['example', any],
 )
 
 const [primitivesFields, PRIMITIVES_ITEMS] = late()
 // The validations parameters, headers and primitive items share, in their order there.
 const VALIDATIONS: Fields = [
-  ['type', str], ['format', str], ['items', PRIMITIVES_ITEMS], ['collectionFormat', str], ['default', any],
-  ['maximum', dbl], ['exclusiveMaximum', bool], ['minimum', dbl], ['exclusiveMinimum', bool],
-  ['maxLength', int], ['minLength', int], ['pattern', str], ['maxItems', int], ['minItems', int],
-  ['uniqueItems', bool], ['enum', anys], ['multipleOf', dbl],
+  ['type', str],
+  ['format', str],
+  ['items', PRIMITIVES_ITEMS],
+  ['collectionFormat', str],
+  ['default', any],
+  ['maximum', dbl],
+  ['exclusiveMaximum', bool],
+  ['minimum', dbl],
+  ['exclusiveMinimum', bool],
+  ['maxLength', int],
+  ['minLength', int],
+  ['pattern', str],
+  ['maxItems', int],
+  ['minItems', int],
+  ['uniqueItems', bool],
+  ['enum', anys],
+  ['multipleOf', dbl],
 ]
 primitivesFields.push(...VALIDATIONS)
 
-const PARAMETER_HEAD: Fields = [['required', bool], ['in', str], ['description', str], ['name', str]]
+const PARAMETER_HEAD: Fields = [
+  ['required', bool],
+  ['in', str],
+  ['description', str],
+  ['name', str],
+]
 // Query and formData parameters carry allowEmptyValue at 5; path and header parameters have none.
 const QUERY = message([...PARAMETER_HEAD, ['allowEmptyValue', bool], ...VALIDATIONS])
 const FORM_DATA = QUERY
 const PATH = message([...PARAMETER_HEAD, ...VALIDATIONS])
 const HEADER = PATH
-const BODY = message([['description', str], ['name', str], ['in', str], ['required', bool], ['schema', SCHEMA]])
-const JSON_REFERENCE = message([['$ref', str], ['description', str]], false)
+const BODY = message([
+  ['description', str],
+  ['name', str],
+  ['in', str],
+  ['required', bool],
+  ['schema', SCHEMA],
+])
+const JSON_REFERENCE = message(
+  [
+    ['$ref', str],
+    ['description', str],
+  ],
+  false,
+)
 
 // NonBodyParameter { oneof { header = 1; formData = 2; query = 3; path = 4 } }
 const NON_BODY_IN: Record<string, [number, Encode]> = {
-  header: [1, HEADER], formData: [2, FORM_DATA], query: [3, QUERY], path: [4, PATH],
+  header: [1, HEADER],
+  formData: [2, FORM_DATA],
+  query: [3, QUERY],
+  path: [4, PATH],
 }
 const NON_BODY = oneof((v) => NON_BODY_IN[String(v.in)])
 // Parameter { oneof { BodyParameter body_parameter = 1; NonBodyParameter non_body_parameter = 2 } }
@@ -156,13 +224,21 @@ const PARAMETER = oneof((v) => (v.in === 'body' ? [1, BODY] : [2, NON_BODY]))
 const PARAMETERS_ITEM = oneof((v) => (v.$ref !== undefined ? [2, JSON_REFERENCE] : [1, PARAMETER]))
 
 const FILE_SCHEMA = message([
-  ['format', str], ['title', str], ['description', str], ['default', any], ['required', strings],
-  ['type', str], ['readOnly', bool], ['externalDocs', EXTERNAL_DOCS], ['example', any],
+  ['format', str],
+  ['title', str],
+  ['description', str],
+  ['default', any],
+  ['required', strings],
+  ['type', str],
+  ['readOnly', bool],
+  ['externalDocs', EXTERNAL_DOCS],
+  ['example', any],
 ])
 // SchemaItem { oneof { Schema schema = 1; FileSchema file_schema = 2 } }: a schema of type file is a FileSchema.
 const SCHEMA_ITEM = oneof((v) => (v.type === 'file' ? [2, FILE_SCHEMA] : [1, SCHEMA]))
 const RESPONSE = message([
-  ['description', str], ['schema', SCHEMA_ITEM],
+  ['description', str],
+  ['schema', SCHEMA_ITEM],
   ['headers', namedMessage(message([...VALIDATIONS, ['description', str]]))],
   ['examples', namedMessage((w, no, v) => w.message(no, (m) => anyMessage(m, v)))],
 ])
@@ -181,13 +257,29 @@ const RESPONSES: Encode = (w, no, v) => {
 const SECURITY_REQUIREMENT = namedMessage((w, no, v) => w.message(no, (m) => strings(m, 1, v)))
 
 const OPERATION = message([
-  ['tags', strings], ['summary', str], ['description', str], ['externalDocs', EXTERNAL_DOCS],
-  ['operationId', str], ['produces', strings], ['consumes', strings], ['parameters', repeated(PARAMETERS_ITEM)],
-  ['responses', RESPONSES], ['schemes', strings], ['deprecated', bool], ['security', repeated(SECURITY_REQUIREMENT)],
+  ['tags', strings],
+  ['summary', str],
+  ['description', str],
+  ['externalDocs', EXTERNAL_DOCS],
+  ['operationId', str],
+  ['produces', strings],
+  ['consumes', strings],
+  ['parameters', repeated(PARAMETERS_ITEM)],
+  ['responses', RESPONSES],
+  ['schemes', strings],
+  ['deprecated', bool],
+  ['security', repeated(SECURITY_REQUIREMENT)],
 ])
 const PATH_ITEM = message([
-  ['$ref', str], ['get', OPERATION], ['put', OPERATION], ['post', OPERATION], ['delete', OPERATION],
-  ['options', OPERATION], ['head', OPERATION], ['patch', OPERATION], ['parameters', repeated(PARAMETERS_ITEM)],
+  ['$ref', str],
+  ['get', OPERATION],
+  ['put', OPERATION],
+  ['post', OPERATION],
+  ['delete', OPERATION],
+  ['options', OPERATION],
+  ['head', OPERATION],
+  ['patch', OPERATION],
+  ['parameters', repeated(PARAMETERS_ITEM)],
 ])
 // Paths { repeated NamedAny vendor_extension = 1; repeated NamedPathItem path = 2 }
 const pathItems = named(PATH_ITEM, 2, true)
@@ -202,30 +294,80 @@ const PATHS: Encode = (w, no, v) => {
 // SecurityDefinitionsItem { oneof { basic = 1; apiKey = 2; oauth2: implicit = 3, password = 4,
 // application = 5, accessCode = 6 } }
 const OAUTH2_SCOPES = namedMessage(str)
-const OAUTH2_HEAD: Fields = [['type', str], ['flow', str], ['scopes', OAUTH2_SCOPES]]
+const OAUTH2_HEAD: Fields = [
+  ['type', str],
+  ['flow', str],
+  ['scopes', OAUTH2_SCOPES],
+]
 const OAUTH2: Record<string, [number, Encode]> = {
   implicit: [3, message([...OAUTH2_HEAD, ['authorizationUrl', str], ['description', str]])],
   password: [4, message([...OAUTH2_HEAD, ['tokenUrl', str], ['description', str]])],
   application: [5, message([...OAUTH2_HEAD, ['tokenUrl', str], ['description', str]])],
-  accessCode: [6, message([...OAUTH2_HEAD, ['authorizationUrl', str], ['tokenUrl', str], ['description', str]])],
+  accessCode: [
+    6,
+    message([...OAUTH2_HEAD, ['authorizationUrl', str], ['tokenUrl', str], ['description', str]]),
+  ],
 }
-const BASIC = message([['type', str], ['description', str]])
-const API_KEY = message([['type', str], ['name', str], ['in', str], ['description', str]])
+const BASIC = message([
+  ['type', str],
+  ['description', str],
+])
+const API_KEY = message([
+  ['type', str],
+  ['name', str],
+  ['in', str],
+  ['description', str],
+])
 const SECURITY_DEFINITIONS_ITEM = oneof((v) =>
-  v.type === 'basic' ? [1, BASIC] : v.type === 'apiKey' ? [2, API_KEY] : OAUTH2[String(v.flow)])
+  v.type === 'basic' ? [1, BASIC] : v.type === 'apiKey' ? [2, API_KEY] : OAUTH2[String(v.flow)],
+)
 
 const INFO = message([
-  ['title', str], ['version', str], ['description', str], ['termsOfService', str],
-  ['contact', message([['name', str], ['url', str], ['email', str]])],
-  ['license', message([['name', str], ['url', str]])],
+  ['title', str],
+  ['version', str],
+  ['description', str],
+  ['termsOfService', str],
+  [
+    'contact',
+    message([
+      ['name', str],
+      ['url', str],
+      ['email', str],
+    ]),
+  ],
+  [
+    'license',
+    message([
+      ['name', str],
+      ['url', str],
+    ]),
+  ],
 ])
 
 const DOCUMENT: Fields = [
-  ['swagger', str], ['info', INFO], ['host', str], ['basePath', str], ['schemes', strings],
-  ['consumes', strings], ['produces', strings], ['paths', PATHS], ['definitions', namedMessage(SCHEMA)],
-  ['parameters', namedMessage(PARAMETER)], ['responses', namedMessage(RESPONSE)],
-  ['security', repeated(SECURITY_REQUIREMENT)], ['securityDefinitions', namedMessage(SECURITY_DEFINITIONS_ITEM)],
-  ['tags', repeated(message([['name', str], ['description', str], ['externalDocs', EXTERNAL_DOCS]]))],
+  ['swagger', str],
+  ['info', INFO],
+  ['host', str],
+  ['basePath', str],
+  ['schemes', strings],
+  ['consumes', strings],
+  ['produces', strings],
+  ['paths', PATHS],
+  ['definitions', namedMessage(SCHEMA)],
+  ['parameters', namedMessage(PARAMETER)],
+  ['responses', namedMessage(RESPONSE)],
+  ['security', repeated(SECURITY_REQUIREMENT)],
+  ['securityDefinitions', namedMessage(SECURITY_DEFINITIONS_ITEM)],
+  [
+    'tags',
+    repeated(
+      message([
+        ['name', str],
+        ['description', str],
+        ['externalDocs', EXTERNAL_DOCS],
+      ]),
+    ),
+  ],
   ['externalDocs', EXTERNAL_DOCS],
 ]
 

@@ -15,7 +15,10 @@ const LIST_TYPES: Record<string, { type: 'atomic' | 'set' | 'map'; keys?: string
   [`${CORE}.Container.ports`]: { type: 'map', keys: ['containerPort', 'protocol'] },
   [`${CORE}.EphemeralContainer.ports`]: { type: 'map', keys: ['containerPort', 'protocol'] },
   [`${CORE}.ServiceSpec.ports`]: { type: 'map', keys: ['port', 'protocol'] },
-  [`${CORE}.PodSpec.topologySpreadConstraints`]: { type: 'map', keys: ['topologyKey', 'whenUnsatisfiable'] },
+  [`${CORE}.PodSpec.topologySpreadConstraints`]: {
+    type: 'map',
+    keys: ['topologyKey', 'whenUnsatisfiable'],
+  },
   [`${CORE}.PodSpec.tolerations`]: { type: 'atomic' },
   [`${CORE}.Container.args`]: { type: 'atomic' },
   [`${CORE}.Container.command`]: { type: 'atomic' },
@@ -32,7 +35,10 @@ const LIST_TYPES: Record<string, { type: 'atomic' | 'set' | 'map'; keys?: string
   ['io.k8s.api.apps.v1.StatefulSetSpec.volumeClaimTemplates']: { type: 'atomic' },
 }
 // Maps kube marks +mapType=atomic: a selector is owned and replaced as a whole.
-const ATOMIC_MAP_FIELDS = [`${CORE}.ServiceSpec.selector`, `${CORE}.ReplicationControllerSpec.selector`]
+const ATOMIC_MAP_FIELDS = [
+  `${CORE}.ServiceSpec.selector`,
+  `${CORE}.ReplicationControllerSpec.selector`,
+]
 // Defaults kube publishes for list map keys, so an item may omit them (structured-merge-diff fills them in).
 const KEY_DEFAULTS: Record<string, unknown> = {
   [`${CORE}.ContainerPort.protocol`]: 'TCP',
@@ -40,8 +46,14 @@ const KEY_DEFAULTS: Record<string, unknown> = {
 }
 // Structs kube marks +structType=atomic: owned and replaced as a whole.
 const ATOMIC_STRUCTS = [
-  `${META}.LabelSelector`, `${CORE}.LocalObjectReference`, `${CORE}.ConfigMapKeySelector`, `${CORE}.SecretKeySelector`,
-  `${CORE}.ObjectFieldSelector`, `${CORE}.ResourceFieldSelector`, `${CORE}.TypedLocalObjectReference`, `${CORE}.NodeSelector`,
+  `${META}.LabelSelector`,
+  `${CORE}.LocalObjectReference`,
+  `${CORE}.ConfigMapKeySelector`,
+  `${CORE}.SecretKeySelector`,
+  `${CORE}.ObjectFieldSelector`,
+  `${CORE}.ResourceFieldSelector`,
+  `${CORE}.TypedLocalObjectReference`,
+  `${CORE}.NodeSelector`,
 ]
 
 let listTypesApplied = false
@@ -71,7 +83,12 @@ function applyListTypes(defs: Record<string, JSONSchema>): void {
 }
 
 /** Adds patch strategies along the kind's fields, as forkedjson.LookupPatchMetadata would find them. */
-function applyPatchMeta(defs: Record<string, JSONSchema>, root: string, group: string, kind: string): void {
+function applyPatchMeta(
+  defs: Record<string, JSONSchema>,
+  root: string,
+  group: string,
+  kind: string,
+): void {
   const key = `${root}|${group}|${kind}`
   if (walkedRoots.has(key)) return
   walkedRoots.add(key)
@@ -85,7 +102,11 @@ function applyPatchMeta(defs: Record<string, JSONSchema>, root: string, group: s
       if (meta.strategies.length) {
         prop['x-kubernetes-patch-strategy'] = meta.strategies.join(',')
         if (meta.mergeKey) prop['x-kubernetes-patch-merge-key'] = meta.mergeKey
-        if (prop.type === 'array' && !prop['x-kubernetes-list-type'] && meta.strategies.includes('merge')) {
+        if (
+          prop.type === 'array' &&
+          !prop['x-kubernetes-list-type'] &&
+          meta.strategies.includes('merge')
+        ) {
           // structured-merge-diff reads a merge strategy without a list type as a map keyed by the merge key, or a set.
           prop['x-kubernetes-list-type'] = meta.mergeKey ? 'map' : 'set'
           if (meta.mergeKey) prop['x-kubernetes-list-map-keys'] = [meta.mergeKey]

@@ -22,7 +22,15 @@ function quoteChar(ch: string): string {
   const b = utf8.encode(ch)[0]
   const c = String.fromCharCode(b)
   if (b < 0x20 || b === 0x7f) {
-    const named: Record<number, string> = { 7: '\\a', 8: '\\b', 9: '\\t', 10: '\\n', 11: '\\v', 12: '\\f', 13: '\\r' }
+    const named: Record<number, string> = {
+      7: '\\a',
+      8: '\\b',
+      9: '\\t',
+      10: '\\n',
+      11: '\\v',
+      12: '\\f',
+      13: '\\r',
+    }
     return `'${named[b] ?? `\\x${b.toString(16).padStart(2, '0')}`}'`
   }
   if (c === '\\') return "'\\\\'"
@@ -54,7 +62,9 @@ export function decodeGoJson(text: string, opts: DecodeOptions = {}): JsonValue 
   const n = text.length
   const fail = (context: string): never => {
     if (i >= n) throw new GoJsonSyntaxError('unexpected end of JSON input')
-    throw new GoJsonSyntaxError(`invalid character ${quoteChar(String.fromCodePoint(text.codePointAt(i)!))} ${context}`)
+    throw new GoJsonSyntaxError(
+      `invalid character ${quoteChar(String.fromCodePoint(text.codePointAt(i)!))} ${context}`,
+    )
   }
   const skip = () => {
     while (i < n && isSpace(text[i])) i++
@@ -85,7 +95,16 @@ export function decodeGoJson(text: string, opts: DecodeOptions = {}): JsonValue 
         i++
         if (i >= n) fail('')
         const e = text[i]
-        const simple: Record<string, string> = { b: '\b', f: '\f', n: '\n', r: '\r', t: '\t', '\\': '\\', '/': '/', '"': '"' }
+        const simple: Record<string, string> = {
+          b: '\b',
+          f: '\f',
+          n: '\n',
+          r: '\r',
+          t: '\t',
+          '\\': '\\',
+          '/': '/',
+          '"': '"',
+        }
         if (e in simple) {
           out += simple[e]
           i++
@@ -149,7 +168,11 @@ export function decodeGoJson(text: string, opts: DecodeOptions = {}): JsonValue 
 
   // The open objects and arrays, innermost last: an explicit stack, so that nesting as deep as Go's
   // scanner allows costs no JavaScript stack. An object frame holds the key its next value goes to.
-  interface Frame { obj?: { [k: string]: JsonValue }; arr?: JsonValue[]; key: string }
+  interface Frame {
+    obj?: { [k: string]: JsonValue }
+    arr?: JsonValue[]
+    key: string
+  }
   const stack: Frame[] = []
   // kjson.UnmarshalStrict's field path ("a.b[0].c"), built only when a duplicate is found.
   const pathTo = (key: string): string => {
@@ -230,7 +253,12 @@ export function decodeGoJson(text: string, opts: DecodeOptions = {}): JsonValue 
         stack.push(top)
       }
       // Object.defineProperty keeps a "__proto__" key an ordinary property.
-      Object.defineProperty(obj, top.key, { value: v, enumerable: true, writable: true, configurable: true })
+      Object.defineProperty(obj, top.key, {
+        value: v,
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      })
       skip()
       if (i >= n) fail('')
       if (text[i] === ',') {
@@ -290,7 +318,8 @@ export function goSprint(v: unknown): string {
   if (v === null || v === undefined) return '<nil>'
   if (typeof v === 'string') return v
   if (typeof v === 'boolean') return String(v)
-  if (typeof v === 'number') return Number.isInteger(v) && Math.abs(v) < 2 ** 63 ? BigInt(v).toString() : formatFloat(v)
+  if (typeof v === 'number')
+    return Number.isInteger(v) && Math.abs(v) < 2 ** 63 ? BigInt(v).toString() : formatFloat(v)
   if (Array.isArray(v)) return `[${v.map(goSprint).join(' ')}]`
   if (typeof v === 'object') {
     const keys = Object.keys(v).sort(compareStrings)
@@ -332,7 +361,10 @@ export function goJsonMarshal(v: unknown): string {
 }
 
 function goJsonString(s: string): string {
-  return JSON.stringify(s).replace(/[<>&\u2028\u2029]/g, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`)
+  return JSON.stringify(s).replace(
+    /[<>&\u2028\u2029]/g,
+    (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`,
+  )
 }
 
 /** A deep copy of a JSON value (patches never mutate the object they are given). */
@@ -341,7 +373,12 @@ export function cloneJson<T>(v: T): T {
   if (Array.isArray(v)) return v.map(cloneJson) as T
   const out: Record<string, unknown> = {}
   for (const [k, val] of Object.entries(v)) {
-    Object.defineProperty(out, k, { value: cloneJson(val), enumerable: true, writable: true, configurable: true })
+    Object.defineProperty(out, k, {
+      value: cloneJson(val),
+      enumerable: true,
+      writable: true,
+      configurable: true,
+    })
   }
   return out as T
 }
@@ -358,5 +395,9 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   const ak = Object.keys(a)
   const bo = b as Record<string, unknown>
   if (ak.length !== Object.keys(bo).length) return false
-  return ak.every((k) => Object.prototype.hasOwnProperty.call(bo, k) && jsonEqual((a as Record<string, unknown>)[k], bo[k]))
+  return ak.every(
+    (k) =>
+      Object.prototype.hasOwnProperty.call(bo, k) &&
+      jsonEqual((a as Record<string, unknown>)[k], bo[k]),
+  )
 }

@@ -29,7 +29,9 @@ export interface PatchResult {
  * strategic merge patch.
  */
 export function supportedPatchTypes(builtin: boolean): string[] {
-  return builtin ? [JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, APPLY_PATCH_YAML] : [JSON_PATCH, MERGE_PATCH, APPLY_PATCH_YAML]
+  return builtin
+    ? [JSON_PATCH, MERGE_PATCH, STRATEGIC_MERGE_PATCH, APPLY_PATCH_YAML]
+    : [JSON_PATCH, MERGE_PATCH, APPLY_PATCH_YAML]
 }
 
 /**
@@ -37,19 +39,36 @@ export function supportedPatchTypes(builtin: boolean): string[] {
  * resource does not accept is 415 with kube-apiserver's list. Server-side apply (apply-patch+yaml) is not a
  * patch of this kind: the patch handler merges it through src/api/fieldmanager instead.
  */
-export function applyPatchWithWarnings(contentType: string, doc: unknown, patchBody: string, info: PatchSchemaInfo = {}): PatchResult {
+export function applyPatchWithWarnings(
+  contentType: string,
+  doc: unknown,
+  patchBody: string,
+  info: PatchSchemaInfo = {},
+): PatchResult {
   const semi = contentType.indexOf(';')
   const mediaType = (semi > 0 ? contentType.slice(0, semi) : contentType).trim()
   const builtin = info.builtin ?? false
   const strictErrors: string[] = []
   switch (mediaType) {
     case JSON_PATCH:
-      return { object: applyJsonPatch(doc, patchBody, { fieldValidation: info.fieldValidation }), strictErrors }
+      return {
+        object: applyJsonPatch(doc, patchBody, { fieldValidation: info.fieldValidation }),
+        strictErrors,
+      }
     case MERGE_PATCH:
-      return { object: applyMergePatch(doc, patchBody, { fieldValidation: info.fieldValidation, strictErrors }), strictErrors }
+      return {
+        object: applyMergePatch(doc, patchBody, {
+          fieldValidation: info.fieldValidation,
+          strictErrors,
+        }),
+        strictErrors,
+      }
     case STRATEGIC_MERGE_PATCH:
       if (builtin) {
-        const object = applyStrategicMergePatch(doc, patchBody, info.group ?? '', info.kind ?? '', { fieldValidation: info.fieldValidation, strictErrors })
+        const object = applyStrategicMergePatch(doc, patchBody, info.group ?? '', info.kind ?? '', {
+          fieldValidation: info.fieldValidation,
+          strictErrors,
+        })
         return { object, strictErrors }
       }
       break
@@ -60,10 +79,26 @@ export function applyPatchWithWarnings(contentType: string, doc: unknown, patchB
 }
 
 /** applyPatchWithWarnings without the strict errors: the patched object. */
-export function applyPatch(contentType: string, doc: unknown, patchBody: string, info: PatchSchemaInfo = {}): unknown {
+export function applyPatch(
+  contentType: string,
+  doc: unknown,
+  patchBody: string,
+  info: PatchSchemaInfo = {},
+): unknown {
   return applyPatchWithWarnings(contentType, doc, patchBody, info).object
 }
 
-export { applyJsonPatch, applyJsonPatchOperations, JsonPatchApplyError, JsonPatchError, MAX_JSON_PATCH_OPERATIONS } from './json-patch'
+export {
+  applyJsonPatch,
+  applyJsonPatchOperations,
+  JsonPatchApplyError,
+  JsonPatchError,
+  MAX_JSON_PATCH_OPERATIONS,
+} from './json-patch'
 export { applyMergePatch, mergePatchValues, INVALID_JSON_PATCH } from './merge-patch'
-export { applyStrategicMergePatch, strategicMergeMapPatch, StrategicMergePatchError, UnknownStatusError } from './strategic-merge-patch'
+export {
+  applyStrategicMergePatch,
+  strategicMergeMapPatch,
+  StrategicMergePatchError,
+  UnknownStatusError,
+} from './strategic-merge-patch'

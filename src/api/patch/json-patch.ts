@@ -12,15 +12,20 @@ export const MAX_JSON_PATCH_OPERATIONS = 10000
  * scalars by their compacted JSON text ("1.0" is not 1, "\u0041" is not "A").
  */
 class RawScalar {
-  constructor(readonly raw: string, readonly value: JsonValue) {}
+  constructor(
+    readonly raw: string,
+    readonly value: JsonValue,
+  ) {}
 }
 
 type Node = JsonValue | RawScalar | Node[] | { [k: string]: Node }
 type Obj = { [k: string]: Node }
 
-const isObj = (v: unknown): v is Obj => v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof RawScalar)
+const isObj = (v: unknown): v is Obj =>
+  v !== null && typeof v === 'object' && !Array.isArray(v) && !(v instanceof RawScalar)
 const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k)
-const setKey = (o: Obj, k: string, v: Node) => Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true })
+const setKey = (o: Obj, k: string, v: Node) =>
+  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true })
 
 /** The evanphx/json-patch error text (github.com/pkg/errors wrapping: "context: cause"). */
 export class JsonPatchError extends Error {
@@ -48,7 +53,8 @@ function goEncodeString(s: string): string {
     else if (ch === '\t') out += '\\t'
     else if (ch === '\b') out += '\\b'
     else if (ch === '\f') out += '\\f'
-    else if (c < 0x20 || ch === '<' || ch === '>' || ch === '&' || c === 0x2028 || c === 0x2029) out += `\\u${c.toString(16).padStart(4, '0')}`
+    else if (c < 0x20 || ch === '<' || ch === '>' || ch === '&' || c === 0x2028 || c === 0x2029)
+      out += `\\u${c.toString(16).padStart(4, '0')}`
     else if (c >= 0xd800 && c <= 0xdfff) out += '\\ufffd'
     else out += ch
   }
@@ -91,7 +97,13 @@ function unwrap(v: Node): JsonValue {
   if (Array.isArray(v)) return v.map(unwrap)
   if (v !== null && typeof v === 'object') {
     const out: { [k: string]: JsonValue } = {}
-    for (const [k, val] of Object.entries(v)) Object.defineProperty(out, k, { value: unwrap(val), enumerable: true, writable: true, configurable: true })
+    for (const [k, val] of Object.entries(v))
+      Object.defineProperty(out, k, {
+        value: unwrap(val),
+        enumerable: true,
+        writable: true,
+        configurable: true,
+      })
     return out
   }
   return v
@@ -110,7 +122,9 @@ function copyNode(v: Node): Node {
 // strconv.Atoi.
 function atoi(key: string): number {
   if (!/^[+-]?[0-9]+$/.test(key) || !Number.isSafeInteger(Number(key))) {
-    throw new JsonPatchError(`strconv.Atoi: parsing ${JSON.stringify(key)}: ${/^[+-]?[0-9]+$/.test(key) ? 'value out of range' : 'invalid syntax'}`)
+    throw new JsonPatchError(
+      `strconv.Atoi: parsing ${JSON.stringify(key)}: ${/^[+-]?[0-9]+$/.test(key) ? 'value out of range' : 'invalid syntax'}`,
+    )
   }
   return Number(key)
 }
@@ -188,7 +202,10 @@ function containerOf(v: Node | undefined): Container | undefined {
 const decodePatchKey = (k: string) => k.replace(/~1/g, '/').replace(/~0/g, '~')
 
 // findObject: the container holding the last reference token, or undefined when the path does not resolve.
-function findObject(root: { doc: Node }, path: string): { con: Container; key: string } | undefined {
+function findObject(
+  root: { doc: Node },
+  path: string,
+): { con: Container; key: string } | undefined {
   const split = path.split('/')
   if (split.length < 2) return undefined
   let con = containerOf(root.doc)!
@@ -210,12 +227,19 @@ function findObject(root: { doc: Node }, path: string): { con: Container; key: s
 /** One operation as decoded from the patch: a JSON object whose member values keep their raw text. */
 type Operation = Map<string, Node> | null
 
-function opString(op: Operation, field: string): { ok: true; value: string } | { ok: false; missing: boolean; err: string } {
+function opString(
+  op: Operation,
+  field: string,
+): { ok: true; value: string } | { ok: false; missing: boolean; err: string } {
   const v = op?.get(field)
   if (v === undefined || v === null) return { ok: false, missing: true, err: '' }
   const val = v instanceof RawScalar ? v.value : v
   if (typeof val === 'string') return { ok: true, value: val }
-  return { ok: false, missing: false, err: `json: cannot unmarshal ${jsonKind(unwrap(v))} into Go value of type string` }
+  return {
+    ok: false,
+    missing: false,
+    err: `json: cannot unmarshal ${jsonKind(unwrap(v))} into Go value of type string`,
+  }
 }
 
 function kind(op: Operation): string {
@@ -227,12 +251,19 @@ function kind(op: Operation): string {
 function pathOf(op: Operation, field: 'path' | 'from'): string | { err: string } {
   const r = opString(op, field)
   if (r.ok) return r.value
-  if (r.missing) return { err: field === 'path' ? `operation missing path field: ${errMissing}` : `operation, missing from field: ${errMissing}` }
+  if (r.missing)
+    return {
+      err:
+        field === 'path'
+          ? `operation missing path field: ${errMissing}`
+          : `operation, missing from field: ${errMissing}`,
+    }
   return { err: r.err }
 }
 
 // op.value(): undefined without a "value" member (Go: a nil *lazyNode), null for "value": null.
-const valueOf = (op: Operation): Node | undefined => (op?.has('value') ? op.get('value')! : undefined)
+const valueOf = (op: Operation): Node | undefined =>
+  op?.has('value') ? op.get('value')! : undefined
 
 function applyOperation(root: { doc: Node }, op: Operation): void {
   const k = kind(op)
@@ -254,7 +285,8 @@ function applyOperation(root: { doc: Node }, op: Operation): void {
       const path = pathOf(op, 'path')
       if (typeof path !== 'string') throw wrap(errMissing, 'remove operation failed to decode path')
       const f = findObject(root, path)
-      if (!f) throw wrap(errMissing, `remove operation does not apply: doc is missing path: "${path}"`)
+      if (!f)
+        throw wrap(errMissing, `remove operation does not apply: doc is missing path: "${path}"`)
       try {
         f.con.remove(f.key)
       } catch (e) {
@@ -274,7 +306,8 @@ function applyOperation(root: { doc: Node }, op: Operation): void {
         return
       }
       const f = findObject(root, path)
-      if (!f) throw wrap(errMissing, `replace operation does not apply: doc is missing path: ${path}`)
+      if (!f)
+        throw wrap(errMissing, `replace operation does not apply: doc is missing path: ${path}`)
       try {
         f.con.get(f.key)
       } catch {
@@ -292,7 +325,8 @@ function applyOperation(root: { doc: Node }, op: Operation): void {
       const from = pathOf(op, 'from')
       if (typeof from !== 'string') throw wrap(from.err, 'move operation failed to decode from')
       const src = findObject(root, from)
-      if (!src) throw wrap(errMissing, `move operation does not apply: doc is missing from path: ${from}`)
+      if (!src)
+        throw wrap(errMissing, `move operation does not apply: doc is missing from path: ${from}`)
       let val: Node | undefined
       try {
         val = src.con.get(src.key)
@@ -304,7 +338,11 @@ function applyOperation(root: { doc: Node }, op: Operation): void {
       const path = pathOf(op, 'path')
       if (typeof path !== 'string') throw wrap(path.err, 'move operation failed to decode path')
       const dst = findObject(root, path)
-      if (!dst) throw wrap(errMissing, `move operation does not apply: doc is missing destination path: ${path}`)
+      if (!dst)
+        throw wrap(
+          errMissing,
+          `move operation does not apply: doc is missing destination path: ${path}`,
+        )
       try {
         dst.con.add(dst.key, val ?? null)
       } catch (e) {
@@ -343,7 +381,8 @@ function applyOperation(root: { doc: Node }, op: Operation): void {
       const from = pathOf(op, 'from')
       if (typeof from !== 'string') throw wrap(from.err, 'copy operation failed to decode from')
       const src = findObject(root, from)
-      if (!src) throw wrap(errMissing, `copy operation does not apply: doc is missing from path: ${from}`)
+      if (!src)
+        throw wrap(errMissing, `copy operation does not apply: doc is missing from path: ${from}`)
       let val: Node | undefined
       try {
         val = src.con.get(src.key)
@@ -354,7 +393,11 @@ function applyOperation(root: { doc: Node }, op: Operation): void {
       const path = pathOf(op, 'path')
       if (typeof path !== 'string') throw wrap(errMissing, 'copy operation failed to decode path')
       const dst = findObject(root, path)
-      if (!dst) throw wrap(errMissing, `copy operation does not apply: doc is missing destination path: ${path}`)
+      if (!dst)
+        throw wrap(
+          errMissing,
+          `copy operation does not apply: doc is missing destination path: ${path}`,
+        )
       try {
         dst.con.add(dst.key, val === undefined ? null : copyNode(val))
       } catch (e) {
@@ -378,9 +421,15 @@ function decodeOperations(body: string): Operation[] {
     throw e
   }
   if (parsed === null) return []
-  if (!Array.isArray(parsed)) throw badRequest(`json: cannot unmarshal ${jsonKind(unwrap(parsed))} into Go value of type jsonpatch.Patch`)
+  if (!Array.isArray(parsed))
+    throw badRequest(
+      `json: cannot unmarshal ${jsonKind(unwrap(parsed))} into Go value of type jsonpatch.Patch`,
+    )
   const bad = parsed.find((op) => op !== null && !isObj(op))
-  if (bad !== undefined) throw badRequest(`json: cannot unmarshal ${jsonKind(unwrap(bad))} into Go value of type jsonpatch.Operation`)
+  if (bad !== undefined)
+    throw badRequest(
+      `json: cannot unmarshal ${jsonKind(unwrap(bad))} into Go value of type jsonpatch.Operation`,
+    )
   return parsed.map((op) => (op === null ? null : new Map(Object.entries(op as Obj))))
 }
 
@@ -412,14 +461,22 @@ function strictCheck(body: string): void {
     throw e
   }
   if (parsed === null) return
-  if (!Array.isArray(parsed)) return fail(`json: cannot unmarshal ${jsonKind(parsed)} into Go value of type []handlers.jsonPatchOp`)
+  if (!Array.isArray(parsed))
+    return fail(
+      `json: cannot unmarshal ${jsonKind(parsed)} into Go value of type []handlers.jsonPatchOp`,
+    )
   for (const op of parsed) {
     if (op === null) continue
-    if (typeof op !== 'object' || Array.isArray(op)) return fail(`json: cannot unmarshal ${jsonKind(op)} into Go value of type handlers.jsonPatchOp`)
+    if (typeof op !== 'object' || Array.isArray(op))
+      return fail(
+        `json: cannot unmarshal ${jsonKind(op)} into Go value of type handlers.jsonPatchOp`,
+      )
     for (const f of ['op', 'path', 'from']) {
       const v = op[f]
       if (v !== undefined && v !== null && typeof v !== 'string') {
-        return fail(`json: cannot unmarshal ${jsonKind(v)} into Go struct field jsonPatchOp.${f} of type string`)
+        return fail(
+          `json: cannot unmarshal ${jsonKind(v)} into Go struct field jsonPatchOp.${f} of type string`,
+        )
       }
     }
   }
@@ -430,12 +487,20 @@ function strictCheck(body: string): void {
  * malformed JSON is 400 BadRequest with encoding/json's message, more than 10000 operations 413, and
  * any operation that fails 422 with the generic message (JsonPatchApplyError, evanphx text in detail).
  */
-export function applyJsonPatch(doc: unknown, patchBody: string, options: JsonPatchOptions = {}): unknown {
-  if (options.fieldValidation === 'Strict' || options.fieldValidation === 'Warn') strictCheck(patchBody)
+export function applyJsonPatch(
+  doc: unknown,
+  patchBody: string,
+  options: JsonPatchOptions = {},
+): unknown {
+  if (options.fieldValidation === 'Strict' || options.fieldValidation === 'Warn')
+    strictCheck(patchBody)
   const ops = decodeOperations(patchBody)
   if (ops.length > MAX_JSON_PATCH_OPERATIONS) {
-    throw new StatusError(413, 'RequestEntityTooLarge',
-      `Request entity too large: The allowed maximum operations in a JSON patch is ${MAX_JSON_PATCH_OPERATIONS}, got ${ops.length}`)
+    throw new StatusError(
+      413,
+      'RequestEntityTooLarge',
+      `Request entity too large: The allowed maximum operations in a JSON patch is ${MAX_JSON_PATCH_OPERATIONS}, got ${ops.length}`,
+    )
   }
   const root = { doc: cloneJson(doc) as Node }
   try {
@@ -451,10 +516,14 @@ export function applyJsonPatch(doc: unknown, patchBody: string, options: JsonPat
  * Applies already-decoded operations (for callers that build patches themselves), throwing JsonPatchError
  * with evanphx/json-patch's text on the first failing operation.
  */
-export function applyJsonPatchOperations(doc: unknown, ops: Array<Record<string, unknown> | null>): unknown {
+export function applyJsonPatchOperations(
+  doc: unknown,
+  ops: Array<Record<string, unknown> | null>,
+): unknown {
   const root = { doc: cloneJson(doc) as Node }
   for (const op of ops) {
-    const m: Operation = op === null ? null : new Map(Object.entries(op).map(([k, v]) => [k, toNode(v as JsonValue)]))
+    const m: Operation =
+      op === null ? null : new Map(Object.entries(op).map(([k, v]) => [k, toNode(v as JsonValue)]))
     applyOperation(root, m)
   }
   return unwrap(root.doc)

@@ -3,11 +3,19 @@
 // values that replace (from objects, and from arrays as elements), except from a non-object value that
 // replaces an object.
 import { badRequest } from '../../server/errors'
-import { GoJsonSyntaxError, cloneJson, decodeGoJson, isObject, jsonKind, type JsonValue } from './gojson'
+import {
+  GoJsonSyntaxError,
+  cloneJson,
+  decodeGoJson,
+  isObject,
+  jsonKind,
+  type JsonValue,
+} from './gojson'
 
 type Obj = { [k: string]: JsonValue }
 const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k)
-const setKey = (o: Obj, k: string, v: JsonValue) => Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true })
+const setKey = (o: Obj, k: string, v: JsonValue) =>
+  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true })
 
 /** evanphx/json-patch's errBadJSONPatch; kube-apiserver answers it with 400 BadRequest. */
 export const INVALID_JSON_PATCH = 'Invalid JSON Patch'
@@ -78,7 +86,11 @@ export interface MergePatchOptions {
  * Applies a JSON merge patch body to a document (not mutated) as kube-apiserver does: a body that is not
  * JSON, is null, or is a scalar answers 400 BadRequest "Invalid JSON Patch".
  */
-export function applyMergePatch(doc: unknown, patchBody: string, options: MergePatchOptions = {}): unknown {
+export function applyMergePatch(
+  doc: unknown,
+  patchBody: string,
+  options: MergePatchOptions = {},
+): unknown {
   const strict = options.fieldValidation === 'Strict' || options.fieldValidation === 'Warn'
   const duplicates: string[] = []
   let patch: JsonValue
@@ -90,7 +102,9 @@ export function applyMergePatch(doc: unknown, patchBody: string, options: MergeP
   }
   if (strict) {
     if (patch !== null && !isObject(patch)) {
-      throw badRequest(`error decoding patch: json: cannot unmarshal ${jsonKind(patch)} into Go value of type map[string]interface {}`)
+      throw badRequest(
+        `error decoding patch: json: cannot unmarshal ${jsonKind(patch)} into Go value of type map[string]interface {}`,
+      )
     }
     options.strictErrors?.push(...duplicates)
   }

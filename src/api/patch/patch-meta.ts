@@ -14,8 +14,18 @@ export interface FieldPatchMeta {
   elemKind?: string
 }
 
-const merge = (mergeKey: string, type?: string): FieldPatchMeta => ({ strategies: ['merge'], mergeKey, type, elemKind: 'struct' })
-const mergeRetainKeys = (mergeKey: string, type?: string): FieldPatchMeta => ({ strategies: ['merge', 'retainKeys'], mergeKey, type, elemKind: 'struct' })
+const merge = (mergeKey: string, type?: string): FieldPatchMeta => ({
+  strategies: ['merge'],
+  mergeKey,
+  type,
+  elemKind: 'struct',
+})
+const mergeRetainKeys = (mergeKey: string, type?: string): FieldPatchMeta => ({
+  strategies: ['merge', 'retainKeys'],
+  mergeKey,
+  type,
+  elemKind: 'struct',
+})
 const mergePrimitives: FieldPatchMeta = { strategies: ['merge'], elemKind: 'string' }
 const conditions = merge('type')
 
@@ -50,7 +60,10 @@ const types: Record<string, Record<string, FieldPatchMeta>> = {
   },
   WithConditions: { conditions },
   WithTemplate: { template: { type: 'PodTemplateSpec' } },
-  DeploymentSpec: { template: { type: 'PodTemplateSpec' }, strategy: { strategies: ['retainKeys'] } },
+  DeploymentSpec: {
+    template: { type: 'PodTemplateSpec' },
+    strategy: { strategies: ['retainKeys'] },
+  },
   JobTemplateSpec: { metadata: { type: 'ObjectMeta' }, spec: { type: 'WithTemplate' } },
   CronJobSpec: { jobTemplate: { type: 'JobTemplateSpec' } },
   NodeSpec: { podCIDRs: mergePrimitives },
@@ -61,7 +74,10 @@ const types: Record<string, Record<string, FieldPatchMeta>> = {
   CSINodeSpec: { drivers: merge('name') },
 }
 
-function root(fields: Record<string, string>, extra: Record<string, FieldPatchMeta> = {}): Record<string, FieldPatchMeta> {
+function root(
+  fields: Record<string, string>,
+  extra: Record<string, FieldPatchMeta> = {},
+): Record<string, FieldPatchMeta> {
   const out: Record<string, FieldPatchMeta> = { metadata: { type: 'ObjectMeta' }, ...extra }
   for (const [field, type] of Object.entries(fields)) out[field] = { type }
   return out
@@ -87,8 +103,14 @@ const kinds: Record<string, Record<string, FieldPatchMeta>> = {
   'autoscaling/HorizontalPodAutoscaler': root({ status: 'WithConditions' }),
   'policy/PodDisruptionBudget': root({ status: 'WithConditions' }),
   'apiregistration.k8s.io/APIService': root({ status: 'WithConditions' }),
-  'admissionregistration.k8s.io/ValidatingWebhookConfiguration': root({}, { webhooks: merge('name') }),
-  'admissionregistration.k8s.io/MutatingWebhookConfiguration': root({}, { webhooks: merge('name') }),
+  'admissionregistration.k8s.io/ValidatingWebhookConfiguration': root(
+    {},
+    { webhooks: merge('name') },
+  ),
+  'admissionregistration.k8s.io/MutatingWebhookConfiguration': root(
+    {},
+    { webhooks: merge('name') },
+  ),
   'storage.k8s.io/CSINode': root({ spec: 'CSINodeSpec' }),
   'flowcontrol.apiserver.k8s.io/FlowSchema': root({ status: 'WithConditions' }),
   'flowcontrol.apiserver.k8s.io/PriorityLevelConfiguration': root({ status: 'WithConditions' }),

@@ -4,7 +4,17 @@
 // and $setElementOrder/<f>, list merging by patchMergeKey, and the ordering rules of
 // preserve-order-in-strategic-merge-patch. Errors are mapped to Status as handlers/patch.go does.
 import { StatusError, badRequest } from '../../server/errors'
-import { GoJsonSyntaxError, cloneJson, decodeGoJson, goSprint, goSprintS, goTypeName, isObject, jsonKind, type JsonValue } from './gojson'
+import {
+  GoJsonSyntaxError,
+  cloneJson,
+  decodeGoJson,
+  goSprint,
+  goSprintS,
+  goTypeName,
+  isObject,
+  jsonKind,
+  type JsonValue,
+} from './gojson'
 import { lookupPatchMetadata, rootPatchType, type PatchType } from './patch-meta'
 
 type Obj = { [k: string]: JsonValue }
@@ -22,27 +32,39 @@ const setElementOrderDirectivePrefix = '$setElementOrder'
 type ErrorClass = 'BadRequest' | 'Unprocessable' | 'Unknown'
 
 export class StrategicMergePatchError extends Error {
-  constructor(message: string, readonly errorClass: ErrorClass = 'Unknown') {
+  constructor(
+    message: string,
+    readonly errorClass: ErrorClass = 'Unknown',
+  ) {
     super(message)
     this.name = 'StrategicMergePatchError'
   }
 }
 
 // k8s.io/apimachinery/pkg/util/mergepatch's errors.
-const errNoListOfLists = () => new StrategicMergePatchError('lists of lists are not supported', 'Unprocessable')
-const errBadPatchFormatForPrimitiveList = () => new StrategicMergePatchError('invalid patch format of primitive list', 'BadRequest')
-const errBadPatchFormatForRetainKeys = () => new StrategicMergePatchError('invalid patch format of retainKeys', 'BadRequest')
-const errBadPatchFormatForSetElementOrderList = () => new StrategicMergePatchError('invalid patch format of setElementOrder list', 'BadRequest')
-const errNoMergeKey = (m: unknown, k: string) => new StrategicMergePatchError(`map: ${goSprint(m)} does not contain declared merge key: ${k}`)
-const errBadArgType = (expected: string, actual: unknown) => new StrategicMergePatchError(`expected a ${expected}, but received a ${goTypeName(actual)}`)
-const errBadPatchType = (t: unknown, m: Obj) => new StrategicMergePatchError(`unknown patch type: ${goSprintS(t)} in map: ${goSprint(m)}`)
+const errNoListOfLists = () =>
+  new StrategicMergePatchError('lists of lists are not supported', 'Unprocessable')
+const errBadPatchFormatForPrimitiveList = () =>
+  new StrategicMergePatchError('invalid patch format of primitive list', 'BadRequest')
+const errBadPatchFormatForRetainKeys = () =>
+  new StrategicMergePatchError('invalid patch format of retainKeys', 'BadRequest')
+const errBadPatchFormatForSetElementOrderList = () =>
+  new StrategicMergePatchError('invalid patch format of setElementOrder list', 'BadRequest')
+const errNoMergeKey = (m: unknown, k: string) =>
+  new StrategicMergePatchError(`map: ${goSprint(m)} does not contain declared merge key: ${k}`)
+const errBadArgType = (expected: string, actual: unknown) =>
+  new StrategicMergePatchError(`expected a ${expected}, but received a ${goTypeName(actual)}`)
+const errBadPatchType = (t: unknown, m: Obj) =>
+  new StrategicMergePatchError(`unknown patch type: ${goSprintS(t)} in map: ${goSprint(m)}`)
 const mapType = 'map[string]interface {}'
 const sliceType = '[]interface {}'
 
 const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k)
-const setKey = (o: Obj, k: string, v: JsonValue) => Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true })
+const setKey = (o: Obj, k: string, v: JsonValue) =>
+  Object.defineProperty(o, k, { value: v, enumerable: true, writable: true, configurable: true })
 // Go's == on interface{} values holding JSON scalars (maps and slices never compare equal here).
-const goEq = (a: unknown, b: unknown) => (a === undefined ? null : a) === (b === undefined ? null : b)
+const goEq = (a: unknown, b: unknown) =>
+  (a === undefined ? null : a) === (b === undefined ? null : b)
 
 type Kind = 'map' | 'slice' | 'string' | 'number' | 'bool' | 'nil'
 function kindOf(v: unknown): Kind {
@@ -57,10 +79,15 @@ function typeOf(v: unknown): string {
   return typeof v === 'number' ? goTypeName(v) : kindOf(v)
 }
 
-function extractRetainKeysPatchStrategy(strategies: string[]): { retainKeys: boolean; strategy: string } {
+function extractRetainKeysPatchStrategy(strategies: string[]): {
+  retainKeys: boolean
+  strategy: string
+} {
   if (strategies.length === 0) return { retainKeys: false, strategy: '' }
   if (strategies.length === 1) {
-    return strategies[0] === retainKeysStrategy ? { retainKeys: true, strategy: '' } : { retainKeys: false, strategy: strategies[0] }
+    return strategies[0] === retainKeysStrategy
+      ? { retainKeys: true, strategy: '' }
+      : { retainKeys: false, strategy: strategies[0] }
   }
   if (strategies.length === 2) {
     if (strategies[0] === retainKeysStrategy) return { retainKeys: true, strategy: strategies[1] }
@@ -87,16 +114,22 @@ function sliceElementKind(...slices: JsonValue[][]): Kind {
       const t = typeOf(v)
       if (prev === undefined) {
         // Go asks a nil reflect.Type for its Kind here and panics.
-        if (v === null) throw new StrategicMergePatchError('runtime error: invalid memory address or nil pointer dereference')
+        if (v === null)
+          throw new StrategicMergePatchError(
+            'runtime error: invalid memory address or nil pointer dereference',
+          )
         prev = t
         prevKind = kindOf(v)
         if (prevKind === 'slice') throw errNoListOfLists()
       } else if (prev !== t) {
-        throw new StrategicMergePatchError(`list element types are not identical: ${goSprint(slices)}`)
+        throw new StrategicMergePatchError(
+          `list element types are not identical: ${goSprint(slices)}`,
+        )
       }
     }
   }
-  if (prev === undefined) throw new StrategicMergePatchError('no elements in any of the given slices')
+  if (prev === undefined)
+    throw new StrategicMergePatchError('no elements in any of the given slices')
   return prevKind
 }
 
@@ -214,7 +247,10 @@ function sliceStable<T>(data: T[], less: (a: T, b: T) => boolean): void {
 }
 
 function index(l: JsonValue[], val: JsonValue, mergeKey: string, kind: Kind): number {
-  const get = kind === 'map' ? (item: JsonValue) => (isObject(item) ? item[mergeKey] : null) : (item: JsonValue) => item
+  const get =
+    kind === 'map'
+      ? (item: JsonValue) => (isObject(item) ? item[mergeKey] : null)
+      : (item: JsonValue) => item
   const want = get(val)
   return l.findIndex((v) => goEq(want, get(v)))
 }
@@ -239,7 +275,12 @@ function extractToDeleteItems(l: JsonValue[]): { nonDelete: JsonValue[]; toDelet
   return { nonDelete, toDelete }
 }
 
-function normalizeSliceOrder(toSort: JsonValue[], order: JsonValue[], mergeKey: string, kind: Kind): JsonValue[] {
+function normalizeSliceOrder(
+  toSort: JsonValue[],
+  order: JsonValue[],
+  mergeKey: string,
+  kind: Kind,
+): JsonValue[] {
   let toDelete: JsonValue[] = []
   if (kind === 'map') {
     validateMergeKeyInLists(mergeKey, toSort, order)
@@ -258,11 +299,19 @@ function normalizeSliceOrder(toSort: JsonValue[], order: JsonValue[], mergeKey: 
   return [...toSort, ...toDelete]
 }
 
-function mergeSortedSlice(left: JsonValue[], right: JsonValue[], serverOrder: JsonValue[], mergeKey: string, kind: Kind): JsonValue[] {
+function mergeSortedSlice(
+  left: JsonValue[],
+  right: JsonValue[],
+  serverOrder: JsonValue[],
+  mergeKey: string,
+  kind: Kind,
+): JsonValue[] {
   const less = (l: JsonValue, r: JsonValue): { less: boolean; foundBoth: boolean } => {
     const li = index(serverOrder, l, mergeKey, kind)
     const ri = index(serverOrder, r, mergeKey, kind)
-    return li >= 0 && ri >= 0 ? { less: li < ri, foundBoth: true } : { less: false, foundBoth: false }
+    return li >= 0 && ri >= 0
+      ? { less: li < ri, foundBoth: true }
+      : { less: false, foundBoth: false }
   }
   const out: JsonValue[] = []
   let i = 0
@@ -280,7 +329,14 @@ function mergeSortedSlice(left: JsonValue[], right: JsonValue[], serverOrder: Js
   return out
 }
 
-function normalizeElementOrder(patch: JsonValue[], serverOnly: JsonValue[], patchOrder: JsonValue[], serverOrder: JsonValue[], mergeKey: string, kind: Kind): JsonValue[] {
+function normalizeElementOrder(
+  patch: JsonValue[],
+  serverOnly: JsonValue[],
+  patchOrder: JsonValue[],
+  serverOrder: JsonValue[],
+  mergeKey: string,
+  kind: Kind,
+): JsonValue[] {
   const p = normalizeSliceOrder(patch, patchOrder, mergeKey, kind)
   const s = normalizeSliceOrder(serverOnly, serverOrder, mergeKey, kind)
   return mergeSortedSlice(s, p, serverOrder, mergeKey, kind)
@@ -295,20 +351,30 @@ function findMapInSliceBasedOnKeyValue(m: JsonValue[], key: string, value: JsonV
   return -1
 }
 
-function partitionPrimitivesByPresentInList(original: JsonValue[], partitionBy: JsonValue[]): { patch: JsonValue[]; serverOnly: JsonValue[] } {
+function partitionPrimitivesByPresentInList(
+  original: JsonValue[],
+  partitionBy: JsonValue[],
+): { patch: JsonValue[]; serverOnly: JsonValue[] } {
   const patch: JsonValue[] = []
   const serverOnly: JsonValue[] = []
   for (const v of original) (partitionBy.some((p) => goEq(p, v)) ? patch : serverOnly).push(v)
   return { patch, serverOnly }
 }
 
-function partitionMapsByPresentInList(original: JsonValue[], partitionBy: JsonValue[], mergeKey: string): { patch: JsonValue[]; serverOnly: JsonValue[] } {
+function partitionMapsByPresentInList(
+  original: JsonValue[],
+  partitionBy: JsonValue[],
+  mergeKey: string,
+): { patch: JsonValue[]; serverOnly: JsonValue[] } {
   const patch: JsonValue[] = []
   const serverOnly: JsonValue[] = []
   for (const v of original) {
     if (!isObject(v)) throw errBadArgType(mapType, v)
     if (!has(v, mergeKey)) throw errNoMergeKey(v, mergeKey)
-    ;(findMapInSliceBasedOnKeyValue(partitionBy, mergeKey, v[mergeKey]) >= 0 ? patch : serverOnly).push(v)
+    ;(findMapInSliceBasedOnKeyValue(partitionBy, mergeKey, v[mergeKey]) >= 0
+      ? patch
+      : serverOnly
+    ).push(v)
   }
   return { patch, serverOnly }
 }
@@ -322,7 +388,11 @@ function mergeKeyValueEqual(left: JsonValue, right: JsonValue, mergeKey: string)
   return goEq(left[mergeKey], right[mergeKey])
 }
 
-function validatePatchWithSetOrderList(patchList: JsonValue[], setOrderList: JsonValue[], mergeKey: string): void {
+function validatePatchWithSetOrderList(
+  patchList: JsonValue[],
+  setOrderList: JsonValue[],
+  mergeKey: string,
+): void {
   if (setOrderList.length === 0 || patchList.length === 0) return
   const nonDelete = mergeKey ? extractToDeleteItems(patchList).nonDelete : patchList
   let pi = 0
@@ -349,7 +419,12 @@ function applyRetainKeysDirective(original: Obj, patch: Obj): void {
   if (!Array.isArray(retainKeys)) throw errBadPatchFormatForRetainKeys()
   const keep = (k: string) => retainKeys.some((v) => goEq(v, k))
   for (const [k, v] of Object.entries(patch)) {
-    if (v === null || k.startsWith(deleteFromPrimitiveListDirectivePrefix) || k.startsWith(setElementOrderDirectivePrefix)) continue
+    if (
+      v === null ||
+      k.startsWith(deleteFromPrimitiveListDirectivePrefix) ||
+      k.startsWith(setElementOrderDirectivePrefix)
+    )
+      continue
     if (!keep(k)) throw errBadPatchFormatForRetainKeys()
   }
   for (const k of Object.keys(original)) if (!keep(k)) delete original[k]
@@ -376,13 +451,34 @@ function mergePatchIntoOriginal(original: Obj, patch: Obj, t: PatchType): void {
     let merged: JsonValue[]
     if (foundOriginal && !foundPatch) merged = originalFieldValue
     else if (!foundOriginal && foundPatch) merged = patchFieldValue
-    else if (foundOriginal && foundPatch) merged = mergeSliceHandler(originalList as JsonValue[], patchFieldValue, meta.type, strategy, meta.mergeKey, meta.elemKind, false)
+    else if (foundOriginal && foundPatch)
+      merged = mergeSliceHandler(
+        originalList as JsonValue[],
+        patchFieldValue,
+        meta.type,
+        strategy,
+        meta.mergeKey,
+        meta.elemKind,
+        false,
+      )
     else continue
-    const parts = meta.mergeKey === ''
-      ? partitionPrimitivesByPresentInList(merged, setElementOrder)
-      : partitionMapsByPresentInList(merged, setElementOrder, meta.mergeKey)
+    const parts =
+      meta.mergeKey === ''
+        ? partitionPrimitivesByPresentInList(merged, setElementOrder)
+        : partitionMapsByPresentInList(merged, setElementOrder, meta.mergeKey)
     const kind = sliceElementKind(originalFieldValue, patchFieldValue)
-    setKey(original, originalKey, normalizeElementOrder(parts.patch, parts.serverOnly, setElementOrder, originalFieldValue, meta.mergeKey, kind))
+    setKey(
+      original,
+      originalKey,
+      normalizeElementOrder(
+        parts.patch,
+        parts.serverOnly,
+        setElementOrder,
+        originalFieldValue,
+        meta.mergeKey,
+        kind,
+      ),
+    )
     delete patch[originalKey]
   }
 }
@@ -398,7 +494,8 @@ function handleDirectiveInMergeMap(directive: JsonValue, patch: Obj): Obj {
 }
 
 function mergeMap(original: Obj | null, patch: Obj | null, t: PatchType): Obj {
-  if (patch && has(patch, directiveMarker)) return handleDirectiveInMergeMap(patch[directiveMarker], patch)
+  if (patch && has(patch, directiveMarker))
+    return handleDirectiveInMergeMap(patch[directiveMarker], patch)
   const orig = original ?? {}
   if (!patch) return orig
   applyRetainKeysDirective(orig, patch)
@@ -427,9 +524,25 @@ function mergeMap(original: Obj | null, patch: Obj | null, t: PatchType): Obj {
     const meta = lookupPatchMetadata(t, k)
     const { strategy } = extractRetainKeysPatchStrategy(meta.strategies)
     if (isObject(cur)) {
-      setKey(orig, k, strategy !== replaceDirective ? mergeMap(cur, patchV as Obj, meta.type) : patchV)
+      setKey(
+        orig,
+        k,
+        strategy !== replaceDirective ? mergeMap(cur, patchV as Obj, meta.type) : patchV,
+      )
     } else if (Array.isArray(cur)) {
-      setKey(orig, k, mergeSliceHandler(cur, patchV as JsonValue[], meta.type, strategy, meta.mergeKey, meta.elemKind, isDeleteList))
+      setKey(
+        orig,
+        k,
+        mergeSliceHandler(
+          cur,
+          patchV as JsonValue[],
+          meta.type,
+          strategy,
+          meta.mergeKey,
+          meta.elemKind,
+          isDeleteList,
+        ),
+      )
     } else {
       setKey(orig, k, patchV)
     }
@@ -437,12 +550,25 @@ function mergeMap(original: Obj | null, patch: Obj | null, t: PatchType): Obj {
   return orig
 }
 
-function mergeSliceHandler(original: JsonValue[], patch: JsonValue[], elemType: PatchType, strategy: string, mergeKey: string, elemKind: string, isDeleteList: boolean): JsonValue[] {
-  if (strategy === mergeDirective) return mergeSlice(original, patch, elemType, mergeKey, elemKind, isDeleteList)
+function mergeSliceHandler(
+  original: JsonValue[],
+  patch: JsonValue[],
+  elemType: PatchType,
+  strategy: string,
+  mergeKey: string,
+  elemKind: string,
+  isDeleteList: boolean,
+): JsonValue[] {
+  if (strategy === mergeDirective)
+    return mergeSlice(original, patch, elemType, mergeKey, elemKind, isDeleteList)
   return patch
 }
 
-function deleteMatchingEntries(original: JsonValue[], mergeKey: string, mergeValue: JsonValue): JsonValue[] {
+function deleteMatchingEntries(
+  original: JsonValue[],
+  mergeKey: string,
+  mergeValue: JsonValue,
+): JsonValue[] {
   for (;;) {
     const idx = findMapInSliceBasedOnKeyValue(original, mergeKey, mergeValue)
     if (idx < 0) return original
@@ -450,7 +576,11 @@ function deleteMatchingEntries(original: JsonValue[], mergeKey: string, mergeVal
   }
 }
 
-function mergeSliceWithSpecialElements(original: JsonValue[], patch: JsonValue[], mergeKey: string): { original: JsonValue[]; patch: JsonValue[] } {
+function mergeSliceWithSpecialElements(
+  original: JsonValue[],
+  patch: JsonValue[],
+  mergeKey: string,
+): { original: JsonValue[]; patch: JsonValue[] } {
   const withoutSpecial: JsonValue[] = []
   let replace = false
   for (const v of patch) {
@@ -476,7 +606,12 @@ function mergeSliceWithSpecialElements(original: JsonValue[], patch: JsonValue[]
   return { original, patch: withoutSpecial }
 }
 
-function mergeSliceWithoutSpecialElements(original: JsonValue[], patch: JsonValue[], mergeKey: string, elemType: PatchType): JsonValue[] {
+function mergeSliceWithoutSpecialElements(
+  original: JsonValue[],
+  patch: JsonValue[],
+  mergeKey: string,
+  elemType: PatchType,
+): JsonValue[] {
   const out = [...original]
   for (const v of patch) {
     const typed = v as Obj
@@ -488,7 +623,14 @@ function mergeSliceWithoutSpecialElements(original: JsonValue[], patch: JsonValu
   return out
 }
 
-function mergeSlice(original: JsonValue[], patch: JsonValue[], elemType: PatchType, mergeKey: string, elemKind: string, isDeleteList: boolean): JsonValue[] {
+function mergeSlice(
+  original: JsonValue[],
+  patch: JsonValue[],
+  elemType: PatchType,
+  mergeKey: string,
+  elemKind: string,
+  isDeleteList: boolean,
+): JsonValue[] {
   if (original.length === 0 && patch.length === 0) return original
   const kind = sliceElementKind(original, patch)
   let merged: JsonValue[]
@@ -498,11 +640,17 @@ function mergeSlice(original: JsonValue[], patch: JsonValue[], elemType: PatchTy
     }
     merged = deduplicateScalars([...original, ...patch])
   } else {
-    if (mergeKey === '') throw new StrategicMergePatchError(`cannot merge lists without merge key for type ${elemKind}`)
+    if (mergeKey === '')
+      throw new StrategicMergePatchError(
+        `cannot merge lists without merge key for type ${elemKind}`,
+      )
     ;({ original, patch } = mergeSliceWithSpecialElements(original, patch, mergeKey))
     merged = mergeSliceWithoutSpecialElements(original, patch, mergeKey, elemType)
   }
-  const parts = mergeKey === '' ? partitionPrimitivesByPresentInList(merged, patch) : partitionMapsByPresentInList(merged, patch, mergeKey)
+  const parts =
+    mergeKey === ''
+      ? partitionPrimitivesByPresentInList(merged, patch)
+      : partitionMapsByPresentInList(merged, patch, mergeKey)
   return normalizeElementOrder(parts.patch, parts.serverOnly, patch, original, mergeKey, kind)
 }
 
@@ -510,7 +658,12 @@ function mergeSlice(original: JsonValue[], patch: JsonValue[], elemType: PatchTy
  * strategicpatch.StrategicMergeMapPatch for a built-in kind, on decoded values (neither is mutated).
  * Throws StrategicMergePatchError with apimachinery's text.
  */
-export function strategicMergeMapPatch(original: unknown, patch: JsonValue, group: string, kind: string): JsonValue {
+export function strategicMergeMapPatch(
+  original: unknown,
+  patch: JsonValue,
+  group: string,
+  kind: string,
+): JsonValue {
   const orig = cloneJson(original) as Obj | null
   const p = cloneJson(patch)
   return mergeMap(isObject(orig) ? orig : null, isObject(p) ? p : null, rootPatchType(group, kind))
@@ -522,7 +675,12 @@ export function strategicMergePatchStatus(err: StrategicMergePatchError): Status
     case 'BadRequest':
       return badRequest(err.message)
     case 'Unprocessable':
-      return new StatusError(422, 'Invalid', 'the server rejected our request due to an error in our request', {})
+      return new StatusError(
+        422,
+        'Invalid',
+        'the server rejected our request due to an error in our request',
+        {},
+      )
     default:
       return new UnknownStatusError(err.message)
   }
@@ -550,7 +708,13 @@ export interface StrategicMergePatchOptions {
  * Applies a strategic merge patch body to a built-in object (not mutated) as kube-apiserver's smpPatcher
  * does: an undecodable body is 400 with encoding/json's message; a JSON null patches nothing.
  */
-export function applyStrategicMergePatch(doc: unknown, patchBody: string, group: string, kind: string, options: StrategicMergePatchOptions = {}): unknown {
+export function applyStrategicMergePatch(
+  doc: unknown,
+  patchBody: string,
+  group: string,
+  kind: string,
+  options: StrategicMergePatchOptions = {},
+): unknown {
   const strict = options.fieldValidation === 'Strict' || options.fieldValidation === 'Warn'
   const duplicates: string[] = []
   let patch: JsonValue
@@ -560,7 +724,10 @@ export function applyStrategicMergePatch(doc: unknown, patchBody: string, group:
     if (e instanceof GoJsonSyntaxError) throw badRequest(e.message)
     throw e
   }
-  if (patch !== null && !isObject(patch)) throw badRequest(`json: cannot unmarshal ${jsonKind(patch)} into Go value of type map[string]interface {}`)
+  if (patch !== null && !isObject(patch))
+    throw badRequest(
+      `json: cannot unmarshal ${jsonKind(patch)} into Go value of type map[string]interface {}`,
+    )
   if (strict) options.strictErrors?.push(...duplicates)
   try {
     return strategicMergeMapPatch(doc, patch, group, kind)

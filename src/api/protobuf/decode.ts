@@ -4,12 +4,29 @@
 // drops zero values of omitempty fields, writes null for nil pointers, slices and maps without omitempty, and
 // always writes structs. So each field is read into what the Go struct would hold and written the way
 // encoding/json writes that struct.
-import { ProtobufError, WireReader, WIRE_BYTES, WIRE_FIXED32, WIRE_FIXED64, WIRE_VARINT } from './reader'
-import { messages, type Field, type FieldType, type Message, type Scalar, type Special } from './messages'
+import {
+  ProtobufError,
+  WireReader,
+  WIRE_BYTES,
+  WIRE_FIXED32,
+  WIRE_FIXED64,
+  WIRE_VARINT,
+} from './reader'
+import {
+  messages,
+  type Field,
+  type FieldType,
+  type Message,
+  type Scalar,
+  type Special,
+} from './messages'
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json }
 
-interface Occurrence { wire: number; value: bigint | Uint8Array | DataView }
+interface Occurrence {
+  wire: number
+  value: bigint | Uint8Array | DataView
+}
 
 const utf8 = new TextDecoder()
 const EMPTY = new Uint8Array(0)
@@ -23,7 +40,8 @@ export function decodeMessage(msg: Message, bytes: Uint8Array): { [k: string]: J
     if (f.json === '') {
       // An embedded struct: encoding/json lifts its fields into the parent at this position.
       const inner = f.type.kind === 'message' ? messages().get(f.type.message)! : undefined
-      if (!inner) throw new ProtobufError(`proto: ${goName(msg.name)}: unsupported inline field ${f.no}`)
+      if (!inner)
+        throw new ProtobufError(`proto: ${goName(msg.name)}: unsupported inline field ${f.no}`)
       if (f.type.kind === 'message' && f.type.pointer && occ.length === 0) continue
       Object.assign(out, decodeMessage(inner, joined(occ)))
       continue
@@ -46,7 +64,12 @@ function readFields(msg: Message, bytes: Uint8Array): Map<number, Occurrence[]> 
       continue
     }
     if (!wireOf(field.type).includes(wire)) throw wrongWireType(wire, field)
-    const value = wire === WIRE_VARINT ? r.uint64() : wire === WIRE_BYTES ? r.bytes() : r.fixed(wire === WIRE_FIXED64 ? 8 : 4)
+    const value =
+      wire === WIRE_VARINT
+        ? r.uint64()
+        : wire === WIRE_BYTES
+          ? r.bytes()
+          : r.fixed(wire === WIRE_FIXED64 ? 8 : 4)
     let list = seen.get(no)
     if (!list) seen.set(no, (list = []))
     list.push({ wire, value })
@@ -70,7 +93,9 @@ function wireOf(t: FieldType): number[] {
 }
 
 function wrongWireType(wire: number, f: Field): ProtobufError {
-  return new ProtobufError(`proto: wrong wireType = ${wire} for field ${f.json ? f.json[0].toUpperCase() + f.json.slice(1) : 'Inline'}`)
+  return new ProtobufError(
+    `proto: wrong wireType = ${wire} for field ${f.json ? f.json[0].toUpperCase() + f.json.slice(1) : 'Inline'}`,
+  )
 }
 
 /** The message name as gogo's errors print it: "ObjectMeta". */
@@ -125,7 +150,9 @@ function fieldJson(f: Field, occ: Occurrence[]): Json | undefined {
     case 'special': {
       if (t.pointer && occ.length === 0) return f.always ? null : undefined
       // A struct value is always written, omitempty or not; absent, it is the zero struct.
-      return t.kind === 'message' ? messageJson(t.message, joined(occ)) : specialJson(t.special, joined(occ))
+      return t.kind === 'message'
+        ? messageJson(t.message, joined(occ))
+        : specialJson(t.special, joined(occ))
     }
   }
 }
@@ -170,7 +197,13 @@ function mapEntry(value: FieldType, bytes: Uint8Array): [string, Json] {
   if (value.kind === 'scalar') {
     if (value.scalar === 'bytes') return [key, base64((val as Uint8Array | undefined) ?? EMPTY)]
     if (val === undefined) return [key, zeroScalar(value.scalar)]
-    return [key, scalar(value.scalar, { wire: typeof val === 'bigint' ? WIRE_VARINT : WIRE_BYTES, value: val })]
+    return [
+      key,
+      scalar(value.scalar, {
+        wire: typeof val === 'bigint' ? WIRE_VARINT : WIRE_BYTES,
+        value: val,
+      }),
+    ]
   }
   const body = (val as Uint8Array | undefined) ?? EMPTY
   if (value.kind === 'message') return [key, messageJson(value.message, body)]
@@ -189,15 +222,24 @@ function messageJson(name: string, bytes: Uint8Array): Json {
 function scalar(s: Scalar, o: Occurrence): Json {
   const v = o.value
   switch (s) {
-    case 's': return utf8.decode(v as Uint8Array)
-    case 'bytes': return base64(v as Uint8Array)
-    case 'b': return (v as bigint) !== 0n
-    case 'i32': return Number(BigInt.asIntN(32, v as bigint))
-    case 'i64': return Number(BigInt.asIntN(64, v as bigint))
-    case 'u32': return Number(BigInt.asUintN(32, v as bigint))
-    case 'u64': return Number(v as bigint)
-    case 'f64': return (v as DataView).getFloat64(0, true)
-    case 'f32': return (v as DataView).getFloat32(0, true)
+    case 's':
+      return utf8.decode(v as Uint8Array)
+    case 'bytes':
+      return base64(v as Uint8Array)
+    case 'b':
+      return (v as bigint) !== 0n
+    case 'i32':
+      return Number(BigInt.asIntN(32, v as bigint))
+    case 'i64':
+      return Number(BigInt.asIntN(64, v as bigint))
+    case 'u32':
+      return Number(BigInt.asUintN(32, v as bigint))
+    case 'u64':
+      return Number(v as bigint)
+    case 'f64':
+      return (v as DataView).getFloat64(0, true)
+    case 'f32':
+      return (v as DataView).getFloat32(0, true)
   }
 }
 
@@ -218,8 +260,10 @@ function smallFields(bytes: Uint8Array, name: string): Map<number, bigint | Uint
   return out
 }
 
-const num = (v: bigint | Uint8Array | undefined, bits: 32 | 64 = 64): number => (typeof v === 'bigint' ? Number(BigInt.asIntN(bits, v)) : 0)
-const text = (v: bigint | Uint8Array | undefined): string => (v instanceof Uint8Array ? utf8.decode(v) : '')
+const num = (v: bigint | Uint8Array | undefined, bits: 32 | 64 = 64): number =>
+  typeof v === 'bigint' ? Number(BigInt.asIntN(bits, v)) : 0
+const text = (v: bigint | Uint8Array | undefined): string =>
+  v instanceof Uint8Array ? utf8.decode(v) : ''
 
 // Go's zero time.Time is 0001-01-01T00:00:00Z; metav1.Time writes it as null.
 const ZERO_TIME_SECONDS = -62135596800
@@ -237,7 +281,9 @@ function specialJson(special: Special, bytes: Uint8Array): Json {
       return formatTime(seconds, nanos, special === 'metav1.MicroTime')
     }
     case 'metav1.Duration':
-      return formatDuration(BigInt.asIntN(64, (smallFields(bytes, 'Duration').get(1) as bigint | undefined) ?? 0n))
+      return formatDuration(
+        BigInt.asIntN(64, (smallFields(bytes, 'Duration').get(1) as bigint | undefined) ?? 0n),
+      )
     case 'resource.Quantity': {
       // Quantity { string string = 1 }, already canonical (Quantity.Marshal writes q.String()); zero is "0".
       const s = text(smallFields(bytes, 'Quantity').get(1))
@@ -250,12 +296,17 @@ function specialJson(special: Special, bytes: Uint8Array): Json {
     case 'runtime.RawExtension':
     case 'metav1.FieldsV1': {
       // Both carry raw JSON in field 1 and write it as is; nil is null.
-      const raw = smallFields(bytes, special === 'metav1.FieldsV1' ? 'FieldsV1' : 'RawExtension').get(1)
+      const raw = smallFields(
+        bytes,
+        special === 'metav1.FieldsV1' ? 'FieldsV1' : 'RawExtension',
+      ).get(1)
       if (!(raw instanceof Uint8Array) || raw.length === 0) return null
       try {
         return JSON.parse(utf8.decode(raw)) as Json
       } catch (e) {
-        throw new ProtobufError(`json: error calling MarshalJSON for type *${special === 'metav1.FieldsV1' ? 'v1.FieldsV1' : 'runtime.RawExtension'}: ${(e as Error).message}`)
+        throw new ProtobufError(
+          `json: error calling MarshalJSON for type *${special === 'metav1.FieldsV1' ? 'v1.FieldsV1' : 'runtime.RawExtension'}: ${(e as Error).message}`,
+        )
       }
     }
   }
@@ -276,7 +327,8 @@ export function formatDuration(d: bigint): string {
   let out: string
   if (u < 1_000_000_000n) {
     // Under a second: the largest of ns, µs, ms that keeps a whole part.
-    const [unit, scale] = u < 1000n ? ['ns', 1n] : u < 1_000_000n ? ['µs', 1000n] : ['ms', 1_000_000n]
+    const [unit, scale] =
+      u < 1000n ? ['ns', 1n] : u < 1_000_000n ? ['µs', 1000n] : ['ms', 1_000_000n]
     out = fraction(u, scale) + unit
   } else {
     const h = u / 3_600_000_000_000n

@@ -10,9 +10,16 @@ export const PROTOBUF_MEDIA_TYPE = 'application/vnd.kubernetes.protobuf'
 const MAGIC = [0x6b, 0x38, 0x73, 0x00] // "k8s\0"
 
 /** What the endpoint decodes into: it names the kind in errors and fills a missing kind or apiVersion, as kube's copyKindDefaults does. */
-export interface DecodeInto { apiVersion: string; kind: string }
+export interface DecodeInto {
+  apiVersion: string
+  kind: string
+}
 
-interface Unknown { apiVersion: string; kind: string; raw: Uint8Array }
+interface Unknown {
+  apiVersion: string
+  kind: string
+  raw: Uint8Array
+}
 
 /**
  * Decodes a protobuf body to the object a JSON client would have sent for it (kind and apiVersion from the
@@ -29,17 +36,30 @@ export function decodeProtobufObject(body: Uint8Array, into?: DecodeInto): Recor
   // copyKindDefaults: a missing kind, or a missing version, comes from the endpoint.
   if (!unk.kind && into) unk.kind = into.kind
   if (!unk.apiVersion.split('/').pop() && into) unk.apiVersion = into.apiVersion
-  if (!unk.kind) throw unrecognized(new ProtobufError(`Object 'Kind' is missing in '${typeMetaGoString(unk)}'`), body, into)
-  if (!unk.apiVersion.split('/').pop()) throw unrecognized(new ProtobufError(`Object 'apiVersion' is missing in '${typeMetaGoString(unk)}'`), body, into)
+  if (!unk.kind)
+    throw unrecognized(
+      new ProtobufError(`Object 'Kind' is missing in '${typeMetaGoString(unk)}'`),
+      body,
+      into,
+    )
+  if (!unk.apiVersion.split('/').pop())
+    throw unrecognized(
+      new ProtobufError(`Object 'apiVersion' is missing in '${typeMetaGoString(unk)}'`),
+      body,
+      into,
+    )
 
   const msg = messageForKind(unk.apiVersion, unk.kind)
-  if (!msg) throw unsupportedMediaType(PROTOBUF_MEDIA_TYPE, ['application/json', 'application/yaml'])
+  if (!msg)
+    throw unsupportedMediaType(PROTOBUF_MEDIA_TYPE, ['application/json', 'application/yaml'])
   try {
     return { kind: unk.kind, apiVersion: unk.apiVersion, ...decodeMessage(msg, unk.raw) }
   } catch (e) {
     if (!(e instanceof ProtobufError)) throw e
     const version = unk.apiVersion.slice(unk.apiVersion.indexOf('/') + 1)
-    throw badRequest(`${unk.kind} in version ${JSON.stringify(version)} cannot be handled as a ${into?.kind ?? unk.kind}: ${e.message}`)
+    throw badRequest(
+      `${unk.kind} in version ${JSON.stringify(version)} cannot be handled as a ${into?.kind ?? unk.kind}: ${e.message}`,
+    )
   }
 }
 
@@ -47,19 +67,27 @@ function readEnvelope(body: Uint8Array): Unknown {
   // The checks and texts of the protobuf Serializer's Decode.
   if (body.length === 0) throw new ProtobufError('empty data')
   if (body.length < MAGIC.length || MAGIC.some((b, i) => body[i] !== b)) {
-    throw new ProtobufError(`provided data does not appear to be a protobuf message, expected prefix [${MAGIC.join(' ')}]`)
+    throw new ProtobufError(
+      `provided data does not appear to be a protobuf message, expected prefix [${MAGIC.join(' ')}]`,
+    )
   }
   if (body.length === MAGIC.length) throw new ProtobufError('empty body')
   const unk: Unknown = { apiVersion: '', kind: '', raw: new Uint8Array(0) }
   const r = new WireReader(body.subarray(MAGIC.length))
   while (!r.done) {
     const { no, wire } = r.key('Unknown')
-    if (no >= 1 && no <= 4 && wire !== WIRE_BYTES) throw new ProtobufError(`proto: wrong wireType = ${wire} for field ${['TypeMeta', 'Raw', 'ContentEncoding', 'ContentType'][no - 1]}`)
+    if (no >= 1 && no <= 4 && wire !== WIRE_BYTES)
+      throw new ProtobufError(
+        `proto: wrong wireType = ${wire} for field ${['TypeMeta', 'Raw', 'ContentEncoding', 'ContentType'][no - 1]}`,
+      )
     if (no === 1) {
       const t = new WireReader(r.bytes())
       while (!t.done) {
         const f = t.key('TypeMeta')
-        if ((f.no === 1 || f.no === 2) && f.wire !== WIRE_BYTES) throw new ProtobufError(`proto: wrong wireType = ${f.wire} for field ${f.no === 1 ? 'APIVersion' : 'Kind'}`)
+        if ((f.no === 1 || f.no === 2) && f.wire !== WIRE_BYTES)
+          throw new ProtobufError(
+            `proto: wrong wireType = ${f.wire} for field ${f.no === 1 ? 'APIVersion' : 'Kind'}`,
+          )
         if (f.no === 1) unk.apiVersion = new TextDecoder().decode(t.bytes())
         else if (f.no === 2) unk.kind = new TextDecoder().decode(t.bytes())
         else t.skip(f.wire, 'TypeMeta')
@@ -74,10 +102,16 @@ function readEnvelope(body: Uint8Array): Unknown {
 }
 
 /** transformDecodeError for a body whose kind is not known. */
-function unrecognized(e: unknown, body: Uint8Array, into: DecodeInto | undefined): StatusError | unknown {
+function unrecognized(
+  e: unknown,
+  body: Uint8Array,
+  into: DecodeInto | undefined,
+): StatusError | unknown {
   if (!(e instanceof ProtobufError)) return e
   if (!into) return badRequest(e.message)
-  return badRequest(`the object provided is unrecognized (must be of type ${into.kind}): ${e.message} (${summarizeData(body, 30)})`)
+  return badRequest(
+    `the object provided is unrecognized (must be of type ${into.kind}): ${e.message} (${summarizeData(body, 30)})`,
+  )
 }
 
 /** apiserver's summarizeData: the body's start as text if it looks like JSON, else as hex. */

@@ -5,8 +5,13 @@ export type Scalar = 's' | 'b' | 'i32' | 'i64' | 'u32' | 'u64' | 'f32' | 'f64' |
 
 /** Types with their own wire and JSON forms. */
 export const SPECIAL_TYPES = [
-  'metav1.Time', 'metav1.MicroTime', 'metav1.Duration', 'metav1.FieldsV1',
-  'resource.Quantity', 'intstr.IntOrString', 'runtime.RawExtension',
+  'metav1.Time',
+  'metav1.MicroTime',
+  'metav1.Duration',
+  'metav1.FieldsV1',
+  'resource.Quantity',
+  'intstr.IntOrString',
+  'runtime.RawExtension',
 ] as const
 export type Special = (typeof SPECIAL_TYPES)[number]
 
@@ -42,13 +47,15 @@ let table: Map<string, Message> | undefined
 
 function parseType(text: string, pkg: string, where: string): FieldType {
   if (text.startsWith('[]')) return { kind: 'repeated', elem: parseType(text.slice(2), pkg, where) }
-  if (text.startsWith('{s:') && text.endsWith('}')) return { kind: 'map', value: parseType(text.slice(3, -1), pkg, where) }
+  if (text.startsWith('{s:') && text.endsWith('}'))
+    return { kind: 'map', value: parseType(text.slice(3, -1), pkg, where) }
   const pointer = text.startsWith('*')
   const name = pointer ? text.slice(1) : text
   if (SCALARS.has(name)) return { kind: 'scalar', scalar: name as Scalar, pointer }
   const qualified = name.includes('.') ? name : `${pkg}.${name}`
   if (SPECIALS.has(qualified)) return { kind: 'special', special: qualified as Special, pointer }
-  if (!/^[a-z0-9]+\.[A-Z][A-Za-z0-9]*$/.test(qualified)) throw new Error(`protobuf schema: bad type ${text} in ${where}`)
+  if (!/^[a-z0-9]+\.[A-Z][A-Za-z0-9]*$/.test(qualified))
+    throw new Error(`protobuf schema: bad type ${text} in ${where}`)
   return { kind: 'message', message: qualified, pointer }
 }
 
@@ -64,12 +71,22 @@ function load(): Map<string, Message> {
       const msg: Message = { name, fields: [], byNumber: new Map() }
       if (body.startsWith('[]')) {
         msg.list = parseType(body.slice(2), pkg, name)
-        msg.byNumber.set(1, { no: 1, json: 'items', always: false, type: { kind: 'repeated', elem: msg.list } })
+        msg.byNumber.set(1, {
+          no: 1,
+          json: 'items',
+          always: false,
+          type: { kind: 'repeated', elem: msg.list },
+        })
       } else {
         for (const spec of body.split(', ')) {
           const [no, jsonName, type] = spec.split(' ')
           const always = jsonName.endsWith('!')
-          const field: Field = { no: Number(no), json: jsonName === '...' ? '' : jsonName.replace(/!$/, ''), always, type: parseType(type, pkg, name) }
+          const field: Field = {
+            no: Number(no),
+            json: jsonName === '...' ? '' : jsonName.replace(/!$/, ''),
+            always,
+            type: parseType(type, pkg, name),
+          }
           msg.fields.push(field)
           msg.byNumber.set(field.no, field)
         }
@@ -81,7 +98,8 @@ function load(): Map<string, Message> {
     const check = (t: FieldType): void => {
       if (t.kind === 'repeated') check(t.elem)
       else if (t.kind === 'map') check(t.value)
-      else if (t.kind === 'message' && !out.has(t.message)) throw new Error(`protobuf schema: ${msg.name} refers to unknown ${t.message}`)
+      else if (t.kind === 'message' && !out.has(t.message))
+        throw new Error(`protobuf schema: ${msg.name} refers to unknown ${t.message}`)
     }
     for (const f of msg.fields) check(f.type)
     if (msg.list) check(msg.list)

@@ -26,7 +26,8 @@ export class WireReader {
     const key = this.uint64()
     const no = Number(BigInt.asIntN(32, key >> 3n))
     const wire = Number(key & 7n)
-    if (wire === WIRE_END_GROUP) throw new ProtobufError(`proto: ${message}: wiretype end group for non-group`)
+    if (wire === WIRE_END_GROUP)
+      throw new ProtobufError(`proto: ${message}: wiretype end group for non-group`)
     // gogo prints the whole key after "wire type".
     if (no <= 0) throw new ProtobufError(`proto: ${message}: illegal tag ${no} (wire type ${key})`)
     return { no, wire }
@@ -82,10 +83,18 @@ export class WireReader {
   /** Skips a field of an unknown number, as gogo's skipGenerated does (groups included). */
   skip(wire: number, message: string): void {
     switch (wire) {
-      case WIRE_VARINT: this.uint64(); return
-      case WIRE_FIXED64: this.fixed(8); return
-      case WIRE_BYTES: this.bytes(); return
-      case WIRE_FIXED32: this.fixed(4); return
+      case WIRE_VARINT:
+        this.uint64()
+        return
+      case WIRE_FIXED64:
+        this.fixed(8)
+        return
+      case WIRE_BYTES:
+        this.bytes()
+        return
+      case WIRE_FIXED32:
+        this.fixed(4)
+        return
       case WIRE_START_GROUP:
         for (;;) {
           if (this.done) throw unexpectedEOF()

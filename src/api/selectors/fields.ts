@@ -47,15 +47,20 @@ export function unescapeFieldValue(s: string): string {
   for (const c of s) {
     if (inSlash) {
       if (c === '\\' || c === ',' || c === '=') out += c
-      else throw new FieldSelectorParseError(`invalid field selector: invalid escape sequence: \\${c}`)
+      else
+        throw new FieldSelectorParseError(`invalid field selector: invalid escape sequence: \\${c}`)
       inSlash = false
       continue
     }
     if (c === '\\') inSlash = true
-    else if (c === ',' || c === '=') throw new FieldSelectorParseError(`invalid field selector: unescaped character in value: ${c.codePointAt(0)}`)
+    else if (c === ',' || c === '=')
+      throw new FieldSelectorParseError(
+        `invalid field selector: unescaped character in value: ${c.codePointAt(0)}`,
+      )
     else out += c
   }
-  if (inSlash) throw new FieldSelectorParseError('invalid field selector: invalid escape sequence: \\')
+  if (inSlash)
+    throw new FieldSelectorParseError('invalid field selector: invalid escape sequence: \\')
   return out
 }
 
@@ -81,15 +86,17 @@ function splitTerms(s: string): string[] {
 const termOperators = ['!=', '==', '='] as const
 
 // splitTerm: the first operator found from the left splits the term; the field itself has no escaping.
-function splitTerm(term: string): { lhs: string; op: (typeof termOperators)[number]; rhs: string } | undefined {
+function splitTerm(
+  term: string,
+): { lhs: string; op: (typeof termOperators)[number]; rhs: string } | undefined {
   for (let i = 0; i < term.length; i++) {
     for (const op of termOperators) {
-      if (term.startsWith(op, i)) return { lhs: term.slice(0, i), op, rhs: term.slice(i + op.length) }
+      if (term.startsWith(op, i))
+        return { lhs: term.slice(0, i), op, rhs: term.slice(i + op.length) }
     }
   }
   return undefined
 }
-
 
 /** fields.ParseSelector, throwing FieldSelectorParseError with apimachinery's message. */
 export function parseFieldRequirements(selector: string): FieldRequirement[] {
@@ -98,7 +105,10 @@ export function parseFieldRequirements(selector: string): FieldRequirement[] {
   for (const part of parts) {
     if (part === '') continue
     const t = splitTerm(part)
-    if (!t) throw new FieldSelectorParseError(`invalid selector: '${selector}'; can't understand '${part}'`)
+    if (!t)
+      throw new FieldSelectorParseError(
+        `invalid selector: '${selector}'; can't understand '${part}'`,
+      )
     const value = unescapeFieldValue(t.rhs)
     reqs.push({ field: t.lhs, operator: t.op === '!=' ? '!=' : '=', value })
   }
@@ -109,7 +119,10 @@ export function parseFieldRequirements(selector: string): FieldRequirement[] {
  * A field label conversion function (runtime.FieldLabelConversionFunc): the canonical field and value, or
  * throws with the message kube-apiserver puts in its 400 for a field the kind cannot be selected by.
  */
-export type FieldLabelConversion = (label: string, value: string) => { label: string; value: string }
+export type FieldLabelConversion = (
+  label: string,
+  value: string,
+) => { label: string; value: string }
 
 function notSupported(message: string): never {
   throw new FieldSelectorParseError(message)
@@ -118,14 +131,21 @@ function notSupported(message: string): never {
 /** runtime.DefaultMetaV1FieldSelectorConversion: every kind without its own function. */
 export const defaultFieldLabelConversion: FieldLabelConversion = (label, value) => {
   if (label === 'metadata.name' || label === 'metadata.namespace') return { label, value }
-  return notSupported(`${goQuote(label)} is not a known field selector: only "metadata.name", "metadata.namespace"`)
+  return notSupported(
+    `${goQuote(label)} is not a known field selector: only "metadata.name", "metadata.namespace"`,
+  )
 }
 
-function allowList(labels: string[], message: (label: string) => string, aliases: Record<string, string> = {}): FieldLabelConversion {
+function allowList(
+  labels: string[],
+  message: (label: string) => string,
+  aliases: Record<string, string> = {},
+): FieldLabelConversion {
   const allowed = new Set(labels)
   return (label, value) => {
     if (allowed.has(label)) return { label, value }
-    if (Object.prototype.hasOwnProperty.call(aliases, label)) return { label: aliases[label], value }
+    if (Object.prototype.hasOwnProperty.call(aliases, label))
+      return { label: aliases[label], value }
     return notSupported(message(label))
   }
 }
@@ -138,26 +158,64 @@ const fieldLabelNotSupported = (label: string) => `field label not supported: ${
  */
 const builtinConversions: Record<string, FieldLabelConversion> = {
   '/Pod': allowList(
-    ['metadata.name', 'metadata.namespace', 'spec.nodeName', 'spec.restartPolicy', 'spec.schedulerName', 'spec.serviceAccountName',
-      'spec.hostNetwork', 'status.phase', 'status.podIP', 'status.podIPs', 'status.nominatedNodeName'],
+    [
+      'metadata.name',
+      'metadata.namespace',
+      'spec.nodeName',
+      'spec.restartPolicy',
+      'spec.schedulerName',
+      'spec.serviceAccountName',
+      'spec.hostNetwork',
+      'status.phase',
+      'status.podIP',
+      'status.podIPs',
+      'status.nominatedNodeName',
+    ],
     fieldLabelNotSupported,
     // Old v1 clients sent spec.host.
     { 'spec.host': 'spec.nodeName' },
   ),
   '/Node': allowList(['metadata.name', 'spec.unschedulable'], fieldLabelNotSupported),
-  '/ReplicationController': allowList(['metadata.name', 'metadata.namespace', 'status.replicas'], fieldLabelNotSupported),
+  '/ReplicationController': allowList(
+    ['metadata.name', 'metadata.namespace', 'status.replicas'],
+    fieldLabelNotSupported,
+  ),
   '/Event': allowList(
-    ['involvedObject.kind', 'involvedObject.namespace', 'involvedObject.name', 'involvedObject.uid', 'involvedObject.apiVersion',
-      'involvedObject.resourceVersion', 'involvedObject.fieldPath', 'reason', 'reportingComponent', 'source', 'type',
-      'metadata.namespace', 'metadata.name'],
+    [
+      'involvedObject.kind',
+      'involvedObject.namespace',
+      'involvedObject.name',
+      'involvedObject.uid',
+      'involvedObject.apiVersion',
+      'involvedObject.resourceVersion',
+      'involvedObject.fieldPath',
+      'reason',
+      'reportingComponent',
+      'source',
+      'type',
+      'metadata.namespace',
+      'metadata.name',
+    ],
     fieldLabelNotSupported,
   ),
   '/Namespace': allowList(['status.phase', 'metadata.name'], fieldLabelNotSupported),
   '/Secret': allowList(['type', 'metadata.namespace', 'metadata.name'], fieldLabelNotSupported),
-  '/Service': allowList(['metadata.namespace', 'metadata.name', 'spec.clusterIP', 'spec.type'], fieldLabelNotSupported),
-  'batch/Job': allowList(['metadata.name', 'metadata.namespace', 'status.successful'], (l) => `field label ${goQuote(l)} not supported for batchv1.Job`),
-  'certificates.k8s.io/CertificateSigningRequest': allowList(['metadata.name', 'spec.signerName'], fieldLabelNotSupported),
-  'certificates.k8s.io/ClusterTrustBundle': allowList(['metadata.name', 'spec.signerName'], fieldLabelNotSupported),
+  '/Service': allowList(
+    ['metadata.namespace', 'metadata.name', 'spec.clusterIP', 'spec.type'],
+    fieldLabelNotSupported,
+  ),
+  'batch/Job': allowList(
+    ['metadata.name', 'metadata.namespace', 'status.successful'],
+    (l) => `field label ${goQuote(l)} not supported for batchv1.Job`,
+  ),
+  'certificates.k8s.io/CertificateSigningRequest': allowList(
+    ['metadata.name', 'spec.signerName'],
+    fieldLabelNotSupported,
+  ),
+  'certificates.k8s.io/ClusterTrustBundle': allowList(
+    ['metadata.name', 'spec.signerName'],
+    fieldLabelNotSupported,
+  ),
 }
 
 /** The field label conversion kube-apiserver uses for a built-in kind. */
@@ -169,10 +227,18 @@ export function builtinFieldLabelConversion(group: string, kind: string): FieldL
  * A custom resource's conversion (apiextensions-apiserver crConverter): metadata.name, metadata.namespace
  * when namespaced, and the CRD version's selectableFields jsonPaths (without their leading dot).
  */
-export function customResourceFieldLabelConversion(namespaced: boolean, selectableFields: string[] = []): FieldLabelConversion {
+export function customResourceFieldLabelConversion(
+  namespaced: boolean,
+  selectableFields: string[] = [],
+): FieldLabelConversion {
   const allowed = new Set(selectableFields.map((f) => f.replace(/^\./, '')))
   return (label, value) => {
-    if (label === 'metadata.name' || (namespaced && label === 'metadata.namespace') || allowed.has(label)) return { label, value }
+    if (
+      label === 'metadata.name' ||
+      (namespaced && label === 'metadata.namespace') ||
+      allowed.has(label)
+    )
+      return { label, value }
     return notSupported(fieldLabelNotSupported(label))
   }
 }
@@ -187,22 +253,31 @@ export interface ParseFieldSelectorOptions {
 }
 
 class Selector<T> implements FieldSelector<T> {
-  constructor(readonly requirements: readonly FieldRequirement[], private readonly getters?: Record<string, FieldGetter<T>>) {}
+  constructor(
+    readonly requirements: readonly FieldRequirement[],
+    private readonly getters?: Record<string, FieldGetter<T>>,
+  ) {}
   get empty(): boolean {
     return this.requirements.length === 0
   }
   matchesFields(get: (field: string) => string | undefined): boolean {
-    return this.requirements.every((r) => ((get(r.field) ?? '') === r.value) === (r.operator === '='))
+    return this.requirements.every(
+      (r) => ((get(r.field) ?? '') === r.value) === (r.operator === '='),
+    )
   }
   matches(obj: T): boolean {
     const getters = this.getters ?? {}
-    return this.matchesFields((f) => (Object.prototype.hasOwnProperty.call(getters, f) ? getters[f](obj) : undefined))
+    return this.matchesFields((f) =>
+      Object.prototype.hasOwnProperty.call(getters, f) ? getters[f](obj) : undefined,
+    )
   }
   requiresExactMatch(field: string): string | undefined {
     return this.requirements.find((r) => r.field === field && r.operator === '=')?.value
   }
   toString(): string {
-    return this.requirements.map((r) => `${r.field}${r.operator}${escapeFieldValue(r.value)}`).join(',')
+    return this.requirements
+      .map((r) => `${r.field}${r.operator}${escapeFieldValue(r.value)}`)
+      .join(',')
   }
 }
 
@@ -211,7 +286,8 @@ function conversionFromGetters(getters: Record<string, unknown>): FieldLabelConv
   const extra = keys.some((k) => k !== 'metadata.name' && k !== 'metadata.namespace')
   return allowList(keys, extra ? fieldLabelNotSupported : (l) => defaultMessage(l))
 }
-const defaultMessage = (label: string) => `${goQuote(label)} is not a known field selector: only "metadata.name", "metadata.namespace"`
+const defaultMessage = (label: string) =>
+  `${goQuote(label)} is not a known field selector: only "metadata.name", "metadata.namespace"`
 
 /**
  * The fieldSelector parameter of a list, watch or deletecollection: parse, then run each requirement
@@ -244,6 +320,10 @@ export function parseFieldSelector<T = unknown>(
 }
 
 /** fields.OneTermEqualSelector. */
-export function oneTermEqualSelector<T = unknown>(field: string, value: string, getters?: Record<string, FieldGetter<T>>): FieldSelector<T> {
+export function oneTermEqualSelector<T = unknown>(
+  field: string,
+  value: string,
+  getters?: Record<string, FieldGetter<T>>,
+): FieldSelector<T> {
   return new Selector([{ field, operator: '=', value }], getters)
 }

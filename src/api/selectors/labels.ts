@@ -23,7 +23,6 @@ export interface LabelSelector {
   toString(): string
 }
 
-
 const int64Min = -(2n ** 63n)
 const int64Max = 2n ** 63n - 1n
 /** strconv.ParseInt(s, 10, 64): undefined where Go returns an error. */
@@ -37,15 +36,19 @@ function requirementMatches(r: LabelRequirement, labels: Record<string, string>)
   const has = Object.prototype.hasOwnProperty.call(labels, r.key)
   const val = has ? labels[r.key] : undefined
   switch (r.operator) {
-    case 'in': case '=': case '==':
+    case 'in':
+    case '=':
+    case '==':
       return has && r.values.includes(val!)
-    case 'notin': case '!=':
+    case 'notin':
+    case '!=':
       return !has || !r.values.includes(val!)
     case 'exists':
       return has
     case '!':
       return !has
-    case 'gt': case 'lt': {
+    case 'gt':
+    case 'lt': {
       if (!has) return false
       const lv = parseInt64(val!)
       if (lv === undefined || r.values.length !== 1) return false
@@ -59,12 +62,23 @@ function requirementMatches(r: LabelRequirement, labels: Record<string, string>)
 function requirementString(r: LabelRequirement): string {
   let out = r.operator === '!' ? `!${r.key}` : r.key
   switch (r.operator) {
-    case 'exists': case '!': return out
-    case 'in': out += ' in '; break
-    case 'notin': out += ' notin '; break
-    case 'gt': out += '>'; break
-    case 'lt': out += '<'; break
-    default: out += r.operator
+    case 'exists':
+    case '!':
+      return out
+    case 'in':
+      out += ' in '
+      break
+    case 'notin':
+      out += ' notin '
+      break
+    case 'gt':
+      out += '>'
+      break
+    case 'lt':
+      out += '<'
+      break
+    default:
+      out += r.operator
   }
   const values = r.values.length === 1 ? r.values[0] : [...r.values].sort(compareStrings).join(',')
   return r.operator === 'in' || r.operator === 'notin' ? `${out}(${values})` : out + values
@@ -86,7 +100,8 @@ class InternalSelector implements LabelSelector {
   requiresExactMatch(key: string): string | undefined {
     const r = this.requirements.find((x) => x.key === key)
     if (!r) return undefined
-    if ((r.operator === '=' || r.operator === '==' || r.operator === 'in') && r.values.length === 1) return r.values[0]
+    if ((r.operator === '=' || r.operator === '==' || r.operator === 'in') && r.values.length === 1)
+      return r.values[0]
     return undefined
   }
   toString(): string {
@@ -130,19 +145,35 @@ function newRequirement(key: string, operator: LabelOperator, values: string[]):
   if (keyErrs.length) errs.push(invalidValueError('key', key, keyErrs.join('; ')))
   const badValues = (detail: string) => `values: Invalid value: ${goStringSlice(values)}: ${detail}`
   switch (operator) {
-    case 'in': case 'notin':
-      if (values.length === 0) errs.push(badValues("for 'in', 'notin' operators, values set can't be empty"))
+    case 'in':
+    case 'notin':
+      if (values.length === 0)
+        errs.push(badValues("for 'in', 'notin' operators, values set can't be empty"))
       break
-    case '=': case '==': case '!=':
-      if (values.length !== 1) errs.push(badValues('exact-match compatibility requires one single value'))
+    case '=':
+    case '==':
+    case '!=':
+      if (values.length !== 1)
+        errs.push(badValues('exact-match compatibility requires one single value'))
       break
-    case 'exists': case '!':
-      if (values.length !== 0) errs.push(badValues('values set must be empty for exists and does not exist'))
+    case 'exists':
+    case '!':
+      if (values.length !== 0)
+        errs.push(badValues('values set must be empty for exists and does not exist'))
       break
-    case 'gt': case 'lt':
-      if (values.length !== 1) errs.push(badValues("for 'Gt', 'Lt' operators, exactly one value is required"))
+    case 'gt':
+    case 'lt':
+      if (values.length !== 1)
+        errs.push(badValues("for 'Gt', 'Lt' operators, exactly one value is required"))
       values.forEach((v, i) => {
-        if (parseInt64(v) === undefined) errs.push(invalidValueError(`values[${i}]`, v, "for 'Gt', 'Lt' operators, the value must be an integer"))
+        if (parseInt64(v) === undefined)
+          errs.push(
+            invalidValueError(
+              `values[${i}]`,
+              v,
+              "for 'Gt', 'Lt' operators, the value must be an integer",
+            ),
+          )
       })
       break
   }
@@ -162,19 +193,43 @@ function goStringSlice(values: string[]): string {
 // ---- the lexer and parser of labels.Parse ----
 
 const enum Tok {
-  Error, EndOfString, ClosedPar, Comma, DoesNotExist, DoubleEquals, Equals, GreaterThan, Identifier, In,
-  LessThan, NotEquals, NotIn, OpenPar,
+  Error,
+  EndOfString,
+  ClosedPar,
+  Comma,
+  DoesNotExist,
+  DoubleEquals,
+  Equals,
+  GreaterThan,
+  Identifier,
+  In,
+  LessThan,
+  NotEquals,
+  NotIn,
+  OpenPar,
 }
 
 const string2token: Record<string, Tok> = {
-  ')': Tok.ClosedPar, ',': Tok.Comma, '!': Tok.DoesNotExist, '==': Tok.DoubleEquals, '=': Tok.Equals,
-  '>': Tok.GreaterThan, in: Tok.In, '<': Tok.LessThan, '!=': Tok.NotEquals, notin: Tok.NotIn, '(': Tok.OpenPar,
+  ')': Tok.ClosedPar,
+  ',': Tok.Comma,
+  '!': Tok.DoesNotExist,
+  '==': Tok.DoubleEquals,
+  '=': Tok.Equals,
+  '>': Tok.GreaterThan,
+  in: Tok.In,
+  '<': Tok.LessThan,
+  '!=': Tok.NotEquals,
+  notin: Tok.NotIn,
+  '(': Tok.OpenPar,
 }
 
 const isWhitespace = (ch: string) => ch === ' ' || ch === '\t' || ch === '\r' || ch === '\n'
 const isSpecialSymbol = (ch: string) => '=!(),><'.includes(ch) && ch !== ''
 
-interface Item { tok: Tok; lit: string }
+interface Item {
+  tok: Tok
+  lit: string
+}
 
 function lex(s: string): Item[] {
   let pos = 0
@@ -183,7 +238,9 @@ function lex(s: string): Item[] {
     if (pos < s.length) return s[pos++]
     return '\0'
   }
-  const unread = () => { pos-- }
+  const unread = () => {
+    pos--
+  }
   const items: Item[] = []
   for (;;) {
     let ch = read()
@@ -202,7 +259,10 @@ function lex(s: string): Item[] {
           buffer += c
           const t = string2token[buffer]
           if (t !== undefined) last = { tok: t, lit: buffer }
-          else if (last) { unread(); break }
+          else if (last) {
+            unread()
+            break
+          }
         } else {
           unread()
           break
@@ -215,10 +275,15 @@ function lex(s: string): Item[] {
       for (;;) {
         const c = read()
         if (c === '\0') break
-        if (isSpecialSymbol(c) || isWhitespace(c)) { unread(); break }
+        if (isSpecialSymbol(c) || isWhitespace(c)) {
+          unread()
+          break
+        }
         buffer += c
       }
-      const t = Object.prototype.hasOwnProperty.call(string2token, buffer) ? string2token[buffer] : Tok.Identifier
+      const t = Object.prototype.hasOwnProperty.call(string2token, buffer)
+        ? string2token[buffer]
+        : Tok.Identifier
       item = { tok: t, lit: buffer }
     }
     items.push(item)
@@ -235,7 +300,9 @@ class Parser {
   // In a values context the keywords 'in' and 'notin' are plain identifiers ("a in (in)").
   lookahead(values: boolean): Item {
     const it = this.items[this.position]
-    return values && (it.tok === Tok.In || it.tok === Tok.NotIn) ? { tok: Tok.Identifier, lit: it.lit } : it
+    return values && (it.tok === Tok.In || it.tok === Tok.NotIn)
+      ? { tok: Tok.Identifier, lit: it.lit }
+      : it
   }
   consume(values: boolean): Item {
     const it = this.lookahead(values)
@@ -277,7 +344,8 @@ class Parser {
     const { key, op } = this.parseKeyAndInferOperator()
     if (op === 'exists' || op === '!') return newRequirement(key, op, [])
     const operator = this.parseOperator()
-    const values = operator === 'in' || operator === 'notin' ? this.parseValues() : this.parseExactValue()
+    const values =
+      operator === 'in' || operator === 'notin' ? this.parseValues() : this.parseExactValue()
     // sets.String.List(): unique and sorted.
     return newRequirement(key, operator, [...values].sort(compareStrings))
   }
@@ -301,14 +369,22 @@ class Parser {
   parseOperator(): LabelOperator {
     const { tok, lit } = this.consume(false)
     switch (tok) {
-      case Tok.In: return 'in'
-      case Tok.Equals: return '='
-      case Tok.DoubleEquals: return '=='
-      case Tok.GreaterThan: return 'gt'
-      case Tok.LessThan: return 'lt'
-      case Tok.NotIn: return 'notin'
-      case Tok.NotEquals: return '!='
-      default: throw new Error(`found '${lit}', expected: ${binaryOperators.join(', ')}`)
+      case Tok.In:
+        return 'in'
+      case Tok.Equals:
+        return '='
+      case Tok.DoubleEquals:
+        return '=='
+      case Tok.GreaterThan:
+        return 'gt'
+      case Tok.LessThan:
+        return 'lt'
+      case Tok.NotIn:
+        return 'notin'
+      case Tok.NotEquals:
+        return '!='
+      default:
+        throw new Error(`found '${lit}', expected: ${binaryOperators.join(', ')}`)
     }
   }
 
@@ -391,7 +467,9 @@ export interface LabelSelectorObject {
  * SelectorParseError with apimachinery's message (callers choose the Status; the scale subresource and
  * controllers answer 400 with it).
  */
-export function labelSelectorFromObjectOrError(sel: LabelSelectorObject | null | undefined): LabelSelector {
+export function labelSelectorFromObjectOrError(
+  sel: LabelSelectorObject | null | undefined,
+): LabelSelector {
   if (sel === null || sel === undefined) return nothing
   const matchLabels = sel.matchLabels ?? {}
   const exprs = sel.matchExpressions ?? []
@@ -401,11 +479,22 @@ export function labelSelectorFromObjectOrError(sel: LabelSelectorObject | null |
   for (const e of exprs) {
     let op: LabelOperator
     switch (e.operator) {
-      case 'In': op = 'in'; break
-      case 'NotIn': op = 'notin'; break
-      case 'Exists': op = 'exists'; break
-      case 'DoesNotExist': op = '!'; break
-      default: throw new SelectorParseError(`${goQuote(String(e.operator ?? ''))} is not a valid label selector operator`)
+      case 'In':
+        op = 'in'
+        break
+      case 'NotIn':
+        op = 'notin'
+        break
+      case 'Exists':
+        op = 'exists'
+        break
+      case 'DoesNotExist':
+        op = '!'
+        break
+      default:
+        throw new SelectorParseError(
+          `${goQuote(String(e.operator ?? ''))} is not a valid label selector operator`,
+        )
     }
     reqs.push(newRequirement(e.key, op, [...(e.values ?? [])]))
   }
@@ -413,7 +502,9 @@ export function labelSelectorFromObjectOrError(sel: LabelSelectorObject | null |
 }
 
 /** labelSelectorFromObjectOrError, answering an invalid selector with 400 BadRequest and its message. */
-export function labelSelectorFromObject(sel: LabelSelectorObject | null | undefined): LabelSelector {
+export function labelSelectorFromObject(
+  sel: LabelSelectorObject | null | undefined,
+): LabelSelector {
   try {
     return labelSelectorFromObjectOrError(sel)
   } catch (e) {
@@ -442,6 +533,10 @@ export function formatLabelSelector(sel: LabelSelectorObject | null | undefined)
 }
 
 /** labels.SelectorFromSet: every key must carry exactly its value. */
-export function labelSelectorFromSet(set: Record<string, string> | null | undefined): LabelSelector {
-  return new InternalSelector(Object.entries(set ?? {}).map(([key, v]) => ({ key, operator: '=' as const, values: [v] })))
+export function labelSelectorFromSet(
+  set: Record<string, string> | null | undefined,
+): LabelSelector {
+  return new InternalSelector(
+    Object.entries(set ?? {}).map(([key, v]) => ({ key, operator: '=' as const, values: [v] })),
+  )
 }

@@ -5,7 +5,11 @@
 import { goQuote } from '../../server/gofmt'
 
 export { goQuote }
-export { isQualifiedName as isLabelKey, isValidLabelValue as isLabelValue, isDNS1123Subdomain } from '../../registry/validation/names'
+export {
+  isQualifiedName as isLabelKey,
+  isValidLabelValue as isLabelValue,
+  isDNS1123Subdomain,
+} from '../../registry/validation/names'
 
 /** field.Invalid(path, value, detail).Error() for a string value. */
 export function invalidValueError(path: string, value: string, detail: string): string {

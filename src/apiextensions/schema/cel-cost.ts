@@ -29,7 +29,8 @@ export function costErrorMessage(costName: string, cost: number, limit: number):
   const factor = cost / limit
   let f: string
   if (factor > 100) f = 'more than 100x'
-  else if (factor < 1.5) f = `${factor.toFixed(6)}x` // Go's %f
+  else if (factor < 1.5)
+    f = `${factor.toFixed(6)}x` // Go's %f
   else f = `${factor.toFixed(1)}x`
   return `${costName} exceeds budget by factor of ${f} (try simplifying the rule, or adding maxItems, maxProperties, and maxLength where arrays, maps, and strings are declared)`
 }
@@ -40,12 +41,19 @@ const mul = (a: number, b: number) => (a === 0 ? 0 : Math.min(a * b, MAX_UINT64)
 export function minSizeJSON(s: JSONSchemaProps | undefined): number {
   if (!s) return 1
   switch (s.type) {
-    case 'boolean': return 4
-    case 'number': case 'integer': return 1
-    case 'string': return 2
-    case 'array': return 2
-    case 'object': return 2
-    default: return 1
+    case 'boolean':
+      return 4
+    case 'number':
+    case 'integer':
+      return 1
+    case 'string':
+      return 2
+    case 'array':
+      return 2
+    case 'object':
+      return 2
+    default:
+      return 1
   }
 }
 
@@ -56,7 +64,8 @@ export function unboundedCardinality(s: JSONSchemaProps | undefined): number {
 
 function maxStringLength(s: JSONSchemaProps): number {
   if (s.maxLength !== undefined) return s.maxLength
-  if (s.enum?.length) return Math.max(0, ...s.enum.map((e) => (typeof e === 'string' ? e.length : 0)))
+  if (s.enum?.length)
+    return Math.max(0, ...s.enum.map((e) => (typeof e === 'string' ? e.length : 0)))
   if (!s['x-kubernetes-int-or-string']) {
     if (s.format === 'duration' || s.format === 'date-time') return 32
     if (s.format === 'date') return 10
@@ -67,19 +76,35 @@ function maxStringLength(s: JSONSchemaProps): number {
 /** The most items (arrays), properties (maps) or characters (strings) a value of the schema may hold. */
 export function maxSize(s: JSONSchemaProps): number {
   if (s.type === 'string' || s['x-kubernetes-int-or-string']) return maxStringLength(s)
-  if (s.type === 'array') return s.maxItems ?? Math.floor((MAX_REQUEST_SIZE_BYTES - 2) / (minSizeJSON(s.items) + 1))
+  if (s.type === 'array')
+    return s.maxItems ?? Math.floor((MAX_REQUEST_SIZE_BYTES - 2) / (minSizeJSON(s.items) + 1))
   if (isObject(s.additionalProperties)) {
-    return s.maxProperties ?? Math.floor((MAX_REQUEST_SIZE_BYTES - 2) / (minSizeJSON(s.additionalProperties as JSONSchemaProps) + 6))
+    return (
+      s.maxProperties ??
+      Math.floor(
+        (MAX_REQUEST_SIZE_BYTES - 2) / (minSizeJSON(s.additionalProperties as JSONSchemaProps) + 6),
+      )
+    )
   }
   if (s.properties) return Object.keys(s.properties).length
   return s.maxProperties ?? Math.floor((MAX_REQUEST_SIZE_BYTES - 2) / 7)
 }
 
 /** The estimated value of a sub-expression: its worst cost, its largest size, and its schema where known. */
-interface Est { cost: number; size: number; schema?: JSONSchemaProps; elem?: Est }
+interface Est {
+  cost: number
+  size: number
+  schema?: JSONSchemaProps
+  elem?: Est
+}
 
-export interface Node { op: string; args: unknown; meta: { alternate?: Node; macro?: Record<string, unknown> } }
-const isNode = (x: unknown): x is Node => typeof x === 'object' && x !== null && typeof (x as Node).op === 'string'
+export interface Node {
+  op: string
+  args: unknown
+  meta: { alternate?: Node; macro?: Record<string, unknown> }
+}
+const isNode = (x: unknown): x is Node =>
+  typeof x === 'object' && x !== null && typeof (x as Node).op === 'string'
 
 const fromSchema = (s: JSONSchemaProps | undefined, cost: number): Est => {
   if (!s) return { cost, size: 0 }
@@ -97,14 +122,30 @@ function elementOf(e: Est): Est {
 function fieldOf(e: Est, name: string, cost: number): Est {
   const s = e.schema
   if (!s) return { cost, size: 0 }
-  if (s.properties && Object.prototype.hasOwnProperty.call(s.properties, name)) return fromSchema(s.properties[name], cost)
-  if (isObject(s.additionalProperties)) return fromSchema(s.additionalProperties as JSONSchemaProps, cost)
+  if (s.properties && Object.prototype.hasOwnProperty.call(s.properties, name))
+    return fromSchema(s.properties[name], cost)
+  if (isObject(s.additionalProperties))
+    return fromSchema(s.additionalProperties as JSONSchemaProps, cost)
   if (s.type === 'array') return fromSchema(s.items, cost)
   return { cost, size: 0 }
 }
 
 const traversal = (size: number) => Math.ceil(size * STRING_TRAVERSAL_COST_FACTOR)
-const STRING_FUNCTIONS = new Set(['lowerAscii', 'upperAscii', 'trim', 'replace', 'split', 'join', 'substring', 'indexOf', 'lastIndexOf', 'charAt', 'format', 'quote', 'reverse'])
+const STRING_FUNCTIONS = new Set([
+  'lowerAscii',
+  'upperAscii',
+  'trim',
+  'replace',
+  'split',
+  'join',
+  'substring',
+  'indexOf',
+  'lastIndexOf',
+  'charAt',
+  'format',
+  'quote',
+  'reverse',
+])
 
 function estimate(n: unknown, vars: Map<string, Est>): Est {
   if (!isNode(n)) return { cost: 0, size: 0 }
@@ -119,48 +160,78 @@ function estimate(n: unknown, vars: Map<string, Est>): Est {
       const v = vars.get(n.args as string)
       return v ? { ...v, cost: 1 } : { cost: 1, size: 0 }
     }
-    case '.': case '.?': {
+    case '.':
+    case '.?': {
       const o = estimate(args[0], vars)
       return fieldOf(o, args[1] as string, o.cost + 1)
     }
-    case '[]': case '[?]': {
+    case '[]':
+    case '[?]': {
       const o = estimate(args[0], vars)
       const k = estimate(args[1], vars)
-      const key = isNode(args[1]) && args[1].op === 'value' && typeof args[1].args === 'string' ? args[1].args : ''
+      const key =
+        isNode(args[1]) && args[1].op === 'value' && typeof args[1].args === 'string'
+          ? args[1].args
+          : ''
       return fieldOf(o, key, o.cost + k.cost + 1)
     }
     case 'list': {
       const items = args.map((a) => estimate(a, vars))
-      return { cost: 10 + items.reduce((t, i) => t + i.cost, 0), size: items.length, elem: items[0] }
+      return {
+        cost: 10 + items.reduce((t, i) => t + i.cost, 0),
+        size: items.length,
+        elem: items[0],
+      }
     }
     case 'map': {
-      const cost = (args as unknown[][]).reduce((t, [k, v]) => t + estimate(k, vars).cost + estimate(v, vars).cost, 30)
+      const cost = (args as unknown[][]).reduce(
+        (t, [k, v]) => t + estimate(k, vars).cost + estimate(v, vars).cost,
+        30,
+      )
       return { cost, size: args.length }
     }
     case '?:': {
       const [c, a, b] = args.map((x) => estimate(x, vars))
-      return a.cost >= b.cost ? { ...a, cost: c.cost + a.cost, size: Math.max(a.size, b.size) } : { ...b, cost: c.cost + b.cost, size: Math.max(a.size, b.size) }
+      return a.cost >= b.cost
+        ? { ...a, cost: c.cost + a.cost, size: Math.max(a.size, b.size) }
+        : { ...b, cost: c.cost + b.cost, size: Math.max(a.size, b.size) }
     }
-    case '&&': case '||': {
+    case '&&':
+    case '||': {
       const [a, b] = args.map((x) => estimate(x, vars))
       return { cost: a.cost + b.cost, size: 0 }
     }
-    case '!_': case '-_': return { cost: estimate(n.args, vars).cost + 1, size: 0 }
-    case 'comprehension': return comprehension(n.args as Record<string, unknown>, vars)
+    case '!_':
+    case '-_':
+      return { cost: estimate(n.args, vars).cost + 1, size: 0 }
+    case 'comprehension':
+      return comprehension(n.args as Record<string, unknown>, vars)
     case 'accuPush': {
       const a = estimate(n.args, vars)
       return { cost: a.cost + 1, size: 0 }
     }
-    case 'accuValue': case 'accuInc': return { cost: 0, size: 0 }
-    case 'call': case 'rcall': return call(n, vars)
+    case 'accuValue':
+    case 'accuInc':
+      return { cost: 0, size: 0 }
+    case 'call':
+    case 'rcall':
+      return call(n, vars)
     default: {
       // Binary operators.
       if (!Array.isArray(args) || args.length !== 2) return { cost: 1, size: 0 }
       const [l, r] = args.map((x) => estimate(x, vars))
       const base = l.cost + r.cost + 1
-      const stringish = l.schema?.type === 'string' || r.schema?.type === 'string' || l.size > 0 || r.size > 0
-      if (n.op === '+' && stringish) return { cost: base + traversal(l.size + r.size), size: l.size + r.size, elem: l.elem ?? r.elem, schema: l.schema?.type === 'array' ? l.schema : undefined }
-      if (n.op === 'in') return { cost: base + (r.schema?.type === 'array' || r.elem ? r.size : 0), size: 0 }
+      const stringish =
+        l.schema?.type === 'string' || r.schema?.type === 'string' || l.size > 0 || r.size > 0
+      if (n.op === '+' && stringish)
+        return {
+          cost: base + traversal(l.size + r.size),
+          size: l.size + r.size,
+          elem: l.elem ?? r.elem,
+          schema: l.schema?.type === 'array' ? l.schema : undefined,
+        }
+      if (n.op === 'in')
+        return { cost: base + (r.schema?.type === 'array' || r.elem ? r.size : 0), size: 0 }
       if (['==', '!=', '<', '<=', '>', '>='].includes(n.op)) {
         const sz = Math.min(l.size, r.size)
         const listy = l.schema?.type === 'array' || r.schema?.type === 'array'
@@ -204,13 +275,37 @@ function call(n: Node, vars: Map<string, Est>): Est {
   const base = 1 + (recv?.cost ?? 0) + params.reduce((t, x) => t + x.cost, 0)
   const target = recv ?? params[0]
   switch (name) {
-    case 'contains': case 'startsWith': case 'endsWith':
-      return { cost: base + mul(traversal(target?.size ?? 0), Math.max(1, traversal(params[params.length - 1]?.size ?? 0))), size: 0 }
+    case 'contains':
+    case 'startsWith':
+    case 'endsWith':
+      return {
+        cost:
+          base +
+          mul(
+            traversal(target?.size ?? 0),
+            Math.max(1, traversal(params[params.length - 1]?.size ?? 0)),
+          ),
+        size: 0,
+      }
     case 'matches':
-      return { cost: base + mul(traversal(target?.size ?? 0), Math.max(1, traversal(params[params.length - 1]?.size ?? 0))), size: 0 }
-    case 'size': return { cost: base, size: 0 }
+      return {
+        cost:
+          base +
+          mul(
+            traversal(target?.size ?? 0),
+            Math.max(1, traversal(params[params.length - 1]?.size ?? 0)),
+          ),
+        size: 0,
+      }
+    case 'size':
+      return { cost: base, size: 0 }
     default:
-      if (STRING_FUNCTIONS.has(name)) return { cost: base + traversal(target?.size ?? 0), size: target?.size ?? 0, schema: target?.schema?.type === 'string' ? target.schema : undefined }
+      if (STRING_FUNCTIONS.has(name))
+        return {
+          cost: base + traversal(target?.size ?? 0),
+          size: target?.size ?? 0,
+          schema: target?.schema?.type === 'string' ? target.schema : undefined,
+        }
       return { cost: base, size: target?.size ?? 0 }
   }
 }
@@ -220,7 +315,10 @@ function call(n: Node, vars: Map<string, Est>): Est {
  * self, and oldSelf where the rule names it, have the node's schema.
  */
 export function estimateCost(ast: unknown, s: JSONSchemaProps): number {
-  const vars = new Map<string, Est>([['self', fromSchema(s, 1)], ['oldSelf', fromSchema(s, 1)]])
+  const vars = new Map<string, Est>([
+    ['self', fromSchema(s, 1)],
+    ['oldSelf', fromSchema(s, 1)],
+  ])
   return Math.min(estimate(ast, vars).cost, MAX_UINT64)
 }
 
@@ -250,10 +348,15 @@ export class TotalCost {
 export const COST_LIMIT_ERROR = 'operation cancelled: actual cost limit exceeded'
 
 export class CostLimitExceeded extends Error {
-  constructor() { super(COST_LIMIT_ERROR) }
+  constructor() {
+    super(COST_LIMIT_ERROR)
+  }
 }
 
-interface Meter { used: number; limit: number }
+interface Meter {
+  used: number
+  limit: number
+}
 let meter: Meter | undefined
 const instrumented = new WeakSet<object>()
 
@@ -271,12 +374,19 @@ function instrumentNode(node: Node & { evaluate?: EvaluateFn }): void {
   Object.defineProperty(node, 'evaluate', {
     configurable: true,
     get: () => metered,
-    set: (fn: EvaluateFn) => { inner = fn },
+    set: (fn: EvaluateFn) => {
+      inner = fn
+    },
   })
 }
 
 /** Calls fn on every node of a parsed program's AST: macro expansions (comprehensions, has, bind) included. */
-export function visitNodes(x: unknown, fn: (n: Node) => void, seen = new WeakSet<object>(), depth = 0): void {
+export function visitNodes(
+  x: unknown,
+  fn: (n: Node) => void,
+  seen = new WeakSet<object>(),
+  depth = 0,
+): void {
   if (typeof x !== 'object' || x === null || seen.has(x) || depth > 2000) return
   seen.add(x)
   if (Array.isArray(x)) {
@@ -291,7 +401,8 @@ export function visitNodes(x: unknown, fn: (n: Node) => void, seen = new WeakSet
     return
   }
   // Comprehension arguments and macro records are plain objects holding nodes.
-  if (Object.getPrototypeOf(x) === Object.prototype) for (const v of Object.values(x)) visitNodes(v, fn, seen, depth + 1)
+  if (Object.getPrototypeOf(x) === Object.prototype)
+    for (const v of Object.values(x)) visitNodes(v, fn, seen, depth + 1)
 }
 
 /** Puts the meter on every node of a parsed program's AST (once per node). */
@@ -304,7 +415,8 @@ export function instrument(ast: unknown): void {
 }
 
 /** The outcome of a metered evaluation and the cost it used, whether it returned or threw. */
-export type Metered<T> = { ok: true; result: T; cost: number } | { ok: false; error: unknown; cost: number }
+export type Metered<T> =
+  { ok: true; result: T; cost: number } | { ok: false; error: unknown; cost: number }
 
 /** Runs fn under a cost limit. A run past the limit fails with CostLimitExceeded. */
 export function metered<T>(limit: number, fn: () => T): Metered<T> {

@@ -3,14 +3,17 @@
 import { isValidIPv4, isValidIPv6 } from '../../registry/validation/names'
 
 const UUID = /^[0-9a-f]{8}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{4}-?[0-9a-f]{12}$/i
-const HOSTNAME = /^([a-zA-Z0-9\p{S}\p{L}]((-?[a-zA-Z0-9\p{S}\p{L}]{0,62})?)|([a-zA-Z0-9\p{S}\p{L}](([a-zA-Z0-9-\p{S}\p{L}]{0,61}[a-zA-Z0-9\p{S}\p{L}])?)(\.)){1,}([a-zA-Z\p{L}]){2,63})$/u
+const HOSTNAME =
+  /^([a-zA-Z0-9\p{S}\p{L}]((-?[a-zA-Z0-9\p{S}\p{L}]{0,62})?)|([a-zA-Z0-9\p{S}\p{L}](([a-zA-Z0-9-\p{S}\p{L}]{0,61}[a-zA-Z0-9\p{S}\p{L}])?)(\.)){1,}([a-zA-Z\p{L}]){2,63})$/u
 const EMAIL = /^[^@\s]+@[^@\s]+$/
 const DATE = /^\d{4}-\d{2}-\d{2}$/
 const DATE_TIME = /^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}(:\d{2}(\.\d+)?)?([Zz]|[+-]\d{2}:?\d{2})?$/
-const MAC = /^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$|^([0-9A-Fa-f]{2}[:-]){7}[0-9A-Fa-f]{2}$|^([0-9A-Fa-f]{4}\.){2}[0-9A-Fa-f]{4}$/
+const MAC =
+  /^([0-9A-Fa-f]{2}[:-]){5}[0-9A-Fa-f]{2}$|^([0-9A-Fa-f]{2}[:-]){7}[0-9A-Fa-f]{2}$|^([0-9A-Fa-f]{4}\.){2}[0-9A-Fa-f]{4}$/
 const BASE64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/
 // strfmt's duration: Go durations and "<n> <unit>" forms.
-const DURATION = /^((\d+(\.\d+)?\s*(ns|us|µs|ms|s|m|h|d|w|mo|y|seconds?|minutes?|hours?|days?|weeks?))\s*)+$/
+const DURATION =
+  /^((\d+(\.\d+)?\s*(ns|us|µs|ms|s|m|h|d|w|mo|y|seconds?|minutes?|hours?|days?|weeks?))\s*)+$/
 const HEXCOLOR = /^#?([0-9a-fA-F]{3}|[0-9a-fA-F]{6})$/
 const RGBCOLOR = /^rgb\(\s*\d{1,3}\s*,\s*\d{1,3}\s*,\s*\d{1,3}\s*\)$/
 
@@ -34,7 +37,14 @@ function isCIDR(s: string): boolean {
 
 const checks: Record<string, (s: string) => boolean> = {
   bsonobjectid: (s) => /^[0-9a-fA-F]{24}$/.test(s),
-  uri: (s) => { try { new URL(s, 'http://x'); return true } catch { return false } },
+  uri: (s) => {
+    try {
+      new URL(s, 'http://x')
+      return true
+    } catch {
+      return false
+    }
+  },
   email: (s) => EMAIL.test(s),
   hostname: (s) => s.length <= 255 && HOSTNAME.test(s),
   ipv4: isValidIPv4,

@@ -2,7 +2,15 @@
 // kube-openapi's validators (pkg/validation/validate) turned into field errors the way apiextensions-apiserver's
 // kubeOpenAPIResultToFieldErrors does, then the embedded-resource and list-type checks
 // (schema/objectmeta, schema/listtype). Paths are kube-openapi's: "spec.items[0].name".
-import { fieldDuplicate, fieldInvalid, fieldNotSupported, fieldRequired, fieldTooLong, fieldTypeInvalid, type FieldError } from '../../server/errors'
+import {
+  fieldDuplicate,
+  fieldInvalid,
+  fieldNotSupported,
+  fieldRequired,
+  fieldTooLong,
+  fieldTypeInvalid,
+  type FieldError,
+} from '../../server/errors'
 import { isDNS1035Label } from '../../registry/validation/names'
 import { childPath, isObject, type JSONSchemaProps } from './types'
 import { checkFormat } from './formats'
@@ -71,69 +79,130 @@ const num = (n: number) => String(n)
  * Validates value against schema (kube-openapi's SchemaValidator.Validate); errors are appended to errs.
  * Value validations of a schema without structure (allOf/anyOf/oneOf/not branches) run through the same walk.
  */
-export function validateValue(s: JSONSchemaProps, value: unknown, path: string, errs: FieldError[]): void {
+export function validateValue(
+  s: JSONSchemaProps,
+  value: unknown,
+  path: string,
+  errs: FieldError[],
+): void {
   const types = schemaTypes(s)
   const at = path
   const field = path || NIL_PATH
   // typeValidator
   if (value === null || value === undefined) {
-    if (types.length && !s.nullable) errs.push(fieldTypeInvalid(field, 'null', `${at} in body must be of type ${types.join(',')}: "null"`))
+    if (types.length && !s.nullable)
+      errs.push(
+        fieldTypeInvalid(field, 'null', `${at} in body must be of type ${types.join(',')}: "null"`),
+      )
     return
   }
   const t = jsonType(value)
   const typeOK = !types.length || types.includes(t) || (t === 'integer' && types.includes('number'))
   if (!typeOK) {
-    errs.push(fieldTypeInvalid(field, t, `${at} in body must be of type ${types.join(',')}: "${t}"`))
+    errs.push(
+      fieldTypeInvalid(field, t, `${at} in body must be of type ${types.join(',')}: "${t}"`),
+    )
   }
   schemaPropsValidate(s, value, path, errs)
   if (typeof value === 'string') {
-    if (s.maxLength !== undefined && runeLength(value) > s.maxLength) errs.push(fieldTooLong(field, value, s.maxLength))
+    if (s.maxLength !== undefined && runeLength(value) > s.maxLength)
+      errs.push(fieldTooLong(field, value, s.maxLength))
     if (s.minLength !== undefined && runeLength(value) < s.minLength) {
-      errs.push(fieldInvalid(field, value, `${at} in body should be at least ${s.minLength} chars long`))
+      errs.push(
+        fieldInvalid(field, value, `${at} in body should be at least ${s.minLength} chars long`),
+      )
     }
     if (s.pattern !== undefined) {
-      if (patternMatches(s.pattern, value) === false) errs.push(fieldInvalid(field, value, `${at} in body should match '${s.pattern}'`))
+      if (patternMatches(s.pattern, value) === false)
+        errs.push(fieldInvalid(field, value, `${at} in body should match '${s.pattern}'`))
     }
     if (s.format && !checkFormat(s.format, value)) {
-      errs.push(fieldTypeInvalid(field, value, `${at} in body must be of type ${s.format}: ${JSON.stringify(value)}`))
+      errs.push(
+        fieldTypeInvalid(
+          field,
+          value,
+          `${at} in body must be of type ${s.format}: ${JSON.stringify(value)}`,
+        ),
+      )
     }
   }
   if (typeof value === 'number') {
     if (s.multipleOf !== undefined && s.multipleOf > 0) {
       const q = value / s.multipleOf
-      if (Math.abs(q - Math.round(q)) > 1e-9) errs.push(fieldInvalid(field, value, `${at} in body should be a multiple of ${num(s.multipleOf)}`))
+      if (Math.abs(q - Math.round(q)) > 1e-9)
+        errs.push(
+          fieldInvalid(field, value, `${at} in body should be a multiple of ${num(s.multipleOf)}`),
+        )
     }
     if (s.maximum !== undefined && (s.exclusiveMaximum ? value >= s.maximum : value > s.maximum)) {
-      errs.push(fieldInvalid(field, value, `${at} in body should be less than ${s.exclusiveMaximum ? '' : 'or equal to '}${num(s.maximum)}`))
+      errs.push(
+        fieldInvalid(
+          field,
+          value,
+          `${at} in body should be less than ${s.exclusiveMaximum ? '' : 'or equal to '}${num(s.maximum)}`,
+        ),
+      )
     }
     if (s.minimum !== undefined && (s.exclusiveMinimum ? value <= s.minimum : value < s.minimum)) {
-      errs.push(fieldInvalid(field, value, `${at} in body should be greater than ${s.exclusiveMinimum ? '' : 'or equal to '}${num(s.minimum)}`))
+      errs.push(
+        fieldInvalid(
+          field,
+          value,
+          `${at} in body should be greater than ${s.exclusiveMinimum ? '' : 'or equal to '}${num(s.minimum)}`,
+        ),
+      )
     }
   }
   if (Array.isArray(value)) {
-    if (s.items) for (let i = 0; i < value.length; i++) validateValue(s.items, value[i], `${path}[${i}]`, errs)
+    if (s.items)
+      for (let i = 0; i < value.length; i++) validateValue(s.items, value[i], `${path}[${i}]`, errs)
     if (s.minItems !== undefined && value.length < s.minItems) {
-      errs.push(fieldInvalid(field, value.length, `${at} in body should have at least ${s.minItems} items`))
+      errs.push(
+        fieldInvalid(field, value.length, `${at} in body should have at least ${s.minItems} items`),
+      )
     }
-    if (s.maxItems !== undefined && value.length > s.maxItems) errs.push(tooMany(field, value.length, s.maxItems))
+    if (s.maxItems !== undefined && value.length > s.maxItems)
+      errs.push(tooMany(field, value.length, s.maxItems))
   }
   // commonValidator: enum
   if (s.enum && !s.enum.some((e) => jsonEqual(e, value))) {
-    errs.push(fieldNotSupported(field, value, s.enum.map((e) => (typeof e === 'string' ? e : JSON.stringify(e)))))
+    errs.push(
+      fieldNotSupported(
+        field,
+        value,
+        s.enum.map((e) => (typeof e === 'string' ? e : JSON.stringify(e))),
+      ),
+    )
   }
   if (isObject(value)) validateObject(s, value, path, errs)
 }
 
 function tooMany(field: string, actual: number, max: number): FieldError {
-  return { type: 'FieldValueTooMany', field, badValue: actual, detail: `${actual}: must have at most ${max} ${max === 1 ? 'item' : 'items'}` }
+  return {
+    type: 'FieldValueTooMany',
+    field,
+    badValue: actual,
+    detail: `${actual}: must have at most ${max} ${max === 1 ? 'item' : 'items'}`,
+  }
 }
 
-function validateObject(s: JSONSchemaProps, value: Record<string, unknown>, path: string, errs: FieldError[]): void {
+function validateObject(
+  s: JSONSchemaProps,
+  value: Record<string, unknown>,
+  path: string,
+  errs: FieldError[],
+): void {
   const field = path || NIL_PATH
   const n = Object.keys(value).length
   // objectValidator returns at once on a property count failure.
   if (s.minProperties !== undefined && n < s.minProperties) {
-    errs.push(fieldInvalid(field, s.minProperties, `${path} in body should have at least ${s.minProperties} properties`))
+    errs.push(
+      fieldInvalid(
+        field,
+        s.minProperties,
+        `${path} in body should have at least ${s.minProperties} properties`,
+      ),
+    )
     return
   }
   if (s.maxProperties !== undefined && n > s.maxProperties) {
@@ -141,27 +210,38 @@ function validateObject(s: JSONSchemaProps, value: Record<string, unknown>, path
     return
   }
   const props = s.properties ?? {}
-  const additional = isObject(s.additionalProperties) ? (s.additionalProperties as JSONSchemaProps) : undefined
+  const additional = isObject(s.additionalProperties)
+    ? (s.additionalProperties as JSONSchemaProps)
+    : undefined
   if (s.additionalProperties === false) {
     for (const k of Object.keys(value)) {
-      if (!(k in props)) errs.push(fieldInvalid(field, k, `${path}.${k} in body is a forbidden property`))
+      if (!(k in props))
+        errs.push(fieldInvalid(field, k, `${path}.${k} in body is a forbidden property`))
     }
   } else if (additional) {
     for (const [k, v] of Object.entries(value)) {
-      if (!Object.prototype.hasOwnProperty.call(props, k)) validateValue(additional, v, childPath(path, k), errs)
+      if (!Object.prototype.hasOwnProperty.call(props, k))
+        validateValue(additional, v, childPath(path, k), errs)
     }
   }
   for (const [k, ps] of Object.entries(props)) {
-    if (Object.prototype.hasOwnProperty.call(value, k)) validateValue(ps, value[k], childPath(path, k), errs)
+    if (Object.prototype.hasOwnProperty.call(value, k))
+      validateValue(ps, value[k], childPath(path, k), errs)
   }
   for (const k of s.required ?? []) {
-    if (!Object.prototype.hasOwnProperty.call(value, k)) errs.push(fieldRequired(childPath(path, k), ''))
+    if (!Object.prototype.hasOwnProperty.call(value, k))
+      errs.push(fieldRequired(childPath(path, k), ''))
   }
 }
 
 // schemaPropsValidator: allOf, oneOf, anyOf, not. Their own failures are composite errors, which
 // kubeOpenAPIResultToFieldErrors reports at the nil path with an empty value.
-function schemaPropsValidate(s: JSONSchemaProps, value: unknown, path: string, errs: FieldError[]): void {
+function schemaPropsValidate(
+  s: JSONSchemaProps,
+  value: unknown,
+  path: string,
+  errs: FieldError[],
+): void {
   const quoted = JSON.stringify(path)
   if (s.anyOf?.length) {
     let best: FieldError[] | undefined
@@ -169,7 +249,10 @@ function schemaPropsValidate(s: JSONSchemaProps, value: unknown, path: string, e
     for (const sub of s.anyOf) {
       const e: FieldError[] = []
       validateValue(sub, value, path, e)
-      if (!e.length) { ok = true; break }
+      if (!e.length) {
+        ok = true
+        break
+      }
       if (!best || e.length < best.length) best = e
     }
     if (!ok) {
@@ -188,7 +271,13 @@ function schemaPropsValidate(s: JSONSchemaProps, value: unknown, path: string, e
     }
     if (valid !== 1) {
       const more = valid === 0 ? 'Found none valid' : `Found ${valid} valid alternatives`
-      errs.push(fieldInvalid(NIL_PATH, '', `${quoted} must validate one and only one schema (oneOf). ${more}`))
+      errs.push(
+        fieldInvalid(
+          NIL_PATH,
+          '',
+          `${quoted} must validate one and only one schema (oneOf). ${more}`,
+        ),
+      )
       if (valid === 0 && best) errs.push(...best)
     }
   }
@@ -203,14 +292,17 @@ function schemaPropsValidate(s: JSONSchemaProps, value: unknown, path: string, e
     }
     if (valid !== s.allOf.length) {
       const more = valid === 0 ? '. None validated' : ''
-      errs.push(fieldInvalid(NIL_PATH, '', `${quoted} must validate all the schemas (allOf)${more}`))
+      errs.push(
+        fieldInvalid(NIL_PATH, '', `${quoted} must validate all the schemas (allOf)${more}`),
+      )
       errs.push(...all)
     }
   }
   if (s.not) {
     const e: FieldError[] = []
     validateValue(s.not, value, path, e)
-    if (!e.length) errs.push(fieldInvalid(NIL_PATH, '', `${quoted} must not validate the schema (not)`))
+    if (!e.length)
+      errs.push(fieldInvalid(NIL_PATH, '', `${quoted} must not validate the schema (not)`))
   }
 }
 
@@ -224,14 +316,26 @@ export function jsonEqual(a: unknown, b: unknown): boolean {
   }
   const ak = Object.keys(a as object)
   const bo = b as Record<string, unknown>
-  return ak.length === Object.keys(bo).length && ak.every((k) => Object.prototype.hasOwnProperty.call(bo, k) && jsonEqual((a as Record<string, unknown>)[k], bo[k]))
+  return (
+    ak.length === Object.keys(bo).length &&
+    ak.every(
+      (k) =>
+        Object.prototype.hasOwnProperty.call(bo, k) &&
+        jsonEqual((a as Record<string, unknown>)[k], bo[k]),
+    )
+  )
 }
 
 /**
  * schema/objectmeta.Validate for x-kubernetes-embedded-resource objects and structurallisttype's
  * list-type invariants (sets and maps hold no duplicates), walking the structural part of the schema.
  */
-export function validateStructure(s: JSONSchemaProps, value: unknown, path: string, errs: FieldError[]): void {
+export function validateStructure(
+  s: JSONSchemaProps,
+  value: unknown,
+  path: string,
+  errs: FieldError[],
+): void {
   if (Array.isArray(value)) {
     const listType = s['x-kubernetes-list-type']
     if (listType === 'set') {
@@ -245,7 +349,9 @@ export function validateStructure(s: JSONSchemaProps, value: unknown, path: stri
       const seen = new Set<string>()
       value.forEach((v, i) => {
         if (!isObject(v)) return
-        const k = JSON.stringify(keys.map((key) => v[key] ?? s.items?.properties?.[key]?.default ?? null))
+        const k = JSON.stringify(
+          keys.map((key) => v[key] ?? s.items?.properties?.[key]?.default ?? null),
+        )
         if (seen.has(k)) {
           const dup: Record<string, unknown> = {}
           for (const key of keys) if (v[key] !== undefined) dup[key] = v[key]
@@ -259,7 +365,9 @@ export function validateStructure(s: JSONSchemaProps, value: unknown, path: stri
   if (!isObject(value)) return
   if (s['x-kubernetes-embedded-resource']) validateEmbedded(value, path, errs)
   const props = s.properties ?? {}
-  const additional = isObject(s.additionalProperties) ? (s.additionalProperties as JSONSchemaProps) : undefined
+  const additional = isObject(s.additionalProperties)
+    ? (s.additionalProperties as JSONSchemaProps)
+    : undefined
   for (const [k, v] of Object.entries(value)) {
     const sub = Object.prototype.hasOwnProperty.call(props, k) ? props[k] : additional
     if (sub) validateStructure(sub, v, childPath(path, k), errs)
@@ -267,21 +375,39 @@ export function validateStructure(s: JSONSchemaProps, value: unknown, path: stri
 }
 
 function validateEmbedded(x: Record<string, unknown>, path: string, errs: FieldError[]): void {
-  if (!('apiVersion' in x)) errs.push(fieldRequired(childPath(path, 'apiVersion'), 'must not be empty'))
+  if (!('apiVersion' in x))
+    errs.push(fieldRequired(childPath(path, 'apiVersion'), 'must not be empty'))
   if (!('kind' in x)) errs.push(fieldRequired(childPath(path, 'kind'), 'must not be empty'))
   const apiVersion = x.apiVersion
   if (apiVersion !== undefined) {
-    if (typeof apiVersion !== 'string') errs.push(fieldInvalid(childPath(path, 'apiVersion'), apiVersion, 'must be a string'))
-    else if (!apiVersion) errs.push(fieldInvalid(childPath(path, 'apiVersion'), apiVersion, 'must not be empty'))
-    else if (apiVersion.split('/').length > 2) errs.push(fieldInvalid(childPath(path, 'apiVersion'), apiVersion, `unexpected GroupVersion string: ${apiVersion}`))
+    if (typeof apiVersion !== 'string')
+      errs.push(fieldInvalid(childPath(path, 'apiVersion'), apiVersion, 'must be a string'))
+    else if (!apiVersion)
+      errs.push(fieldInvalid(childPath(path, 'apiVersion'), apiVersion, 'must not be empty'))
+    else if (apiVersion.split('/').length > 2)
+      errs.push(
+        fieldInvalid(
+          childPath(path, 'apiVersion'),
+          apiVersion,
+          `unexpected GroupVersion string: ${apiVersion}`,
+        ),
+      )
   }
   const kind = x.kind
   if (kind !== undefined) {
-    if (typeof kind !== 'string') errs.push(fieldInvalid(childPath(path, 'kind'), kind, 'must be a string'))
+    if (typeof kind !== 'string')
+      errs.push(fieldInvalid(childPath(path, 'kind'), kind, 'must be a string'))
     else if (!kind) errs.push(fieldInvalid(childPath(path, 'kind'), kind, 'must not be empty'))
     else {
       const e = isDNS1035Label(kind.toLowerCase())
-      if (e.length) errs.push(fieldInvalid(childPath(path, 'kind'), kind, 'may have mixed case, but should otherwise match: ' + e.join(',')))
+      if (e.length)
+        errs.push(
+          fieldInvalid(
+            childPath(path, 'kind'),
+            kind,
+            'may have mixed case, but should otherwise match: ' + e.join(','),
+          ),
+        )
     }
   }
 }

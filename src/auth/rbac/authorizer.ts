@@ -4,7 +4,13 @@
 import type { UserInfo } from '../../registry/types'
 import { notFound, type StatusError } from '../../server/errors'
 import type { Store } from '../../storage/store'
-import { aggregateMessage, type Attributes, type AuthorizationResult, type Authorizer, type RulesResult } from '../authorizer'
+import {
+  aggregateMessage,
+  type Attributes,
+  type AuthorizationResult,
+  type Authorizer,
+  type RulesResult,
+} from '../authorizer'
 import { loadPolicy, type PolicySnapshot } from './policy'
 import { ruleAllows } from './rules'
 import { RBAC_GROUP, type Binding, type PolicyRule } from './types'
@@ -14,7 +20,10 @@ export interface RuleResolver {
   /** Every rule that applies to the user in the namespace, and the errors met resolving them. */
   rulesFor(user: UserInfo, namespace: string): Promise<{ rules: PolicyRule[]; errors: string[] }>
   /** The rules a roleRef names, or the NotFound the registry would answer for a missing role. */
-  roleRefRules(ref: Binding['roleRef'], namespace: string): Promise<{ rules?: PolicyRule[]; error?: StatusError }>
+  roleRefRules(
+    ref: Binding['roleRef'],
+    namespace: string,
+  ): Promise<{ rules?: PolicyRule[]; error?: StatusError }>
 }
 
 export interface RBACOptions {
@@ -130,11 +139,16 @@ export function rulesWith(policy: PolicySnapshot, user: UserInfo, namespace: str
   const out: RulesResult = { resourceRules: [], nonResourceRules: [], incomplete: false }
   for (const r of rules) {
     if (r.resources?.length) {
-      const rr: RulesResult['resourceRules'][number] = { verbs: r.verbs, apiGroups: r.apiGroups ?? [], resources: r.resources }
+      const rr: RulesResult['resourceRules'][number] = {
+        verbs: r.verbs,
+        apiGroups: r.apiGroups ?? [],
+        resources: r.resources,
+      }
       if (r.resourceNames?.length) rr.resourceNames = r.resourceNames
       out.resourceRules.push(rr)
     }
-    if (r.nonResourceURLs?.length) out.nonResourceRules.push({ verbs: r.verbs, nonResourceURLs: r.nonResourceURLs })
+    if (r.nonResourceURLs?.length)
+      out.nonResourceRules.push({ verbs: r.verbs, nonResourceURLs: r.nonResourceURLs })
   }
   if (errors.length) out.evaluationError = aggregateMessage(errors)
   return out

@@ -13,7 +13,12 @@ const READ_WRITE = [...READ, ...WRITE]
 const AUTOUPDATE = 'rbac.authorization.kubernetes.io/autoupdate'
 const BOOTSTRAP_LABELS = { 'kubernetes.io/bootstrapping': 'rbac-defaults' }
 
-function rule(verbs: string[], apiGroups: string[], resources: string[], resourceNames?: string[]): PolicyRule {
+function rule(
+  verbs: string[],
+  apiGroups: string[],
+  resources: string[],
+  resourceNames?: string[],
+): PolicyRule {
   const r: PolicyRule = { verbs, apiGroups, resources }
   if (resourceNames) r.resourceNames = resourceNames
   return r
@@ -23,23 +28,80 @@ function urls(verbs: string[], nonResourceURLs: string[]): PolicyRule {
 }
 const eventsRule = rule(['create', 'update', 'patch'], ['', 'events.k8s.io'], ['events'])
 
-interface RoleSpec { name: string; labels?: Record<string, string>; rules?: PolicyRule[]; aggregateFrom?: string }
+interface RoleSpec {
+  name: string
+  labels?: Record<string, string>
+  rules?: PolicyRule[]
+  aggregateFrom?: string
+}
 
 const CLUSTER_ROLES: RoleSpec[] = [
   { name: 'cluster-admin', rules: [rule(['*'], ['*'], ['*']), urls(['*'], ['*'])] },
-  { name: 'system:discovery', rules: [urls(['get'], ['/livez', '/readyz', '/healthz', '/version', '/version/', '/openapi', '/openapi/*', '/api', '/api/*', '/apis', '/apis/*'])] },
-  { name: 'system:monitoring', rules: [urls(['get'], ['/healthz', '/healthz/*', '/livez', '/livez/*', '/metrics', '/metrics/slis', '/readyz', '/readyz/*'])] },
+  {
+    name: 'system:discovery',
+    rules: [
+      urls(
+        ['get'],
+        [
+          '/livez',
+          '/readyz',
+          '/healthz',
+          '/version',
+          '/version/',
+          '/openapi',
+          '/openapi/*',
+          '/api',
+          '/api/*',
+          '/apis',
+          '/apis/*',
+        ],
+      ),
+    ],
+  },
+  {
+    name: 'system:monitoring',
+    rules: [
+      urls(
+        ['get'],
+        [
+          '/healthz',
+          '/healthz/*',
+          '/livez',
+          '/livez/*',
+          '/metrics',
+          '/metrics/slis',
+          '/readyz',
+          '/readyz/*',
+        ],
+      ),
+    ],
+  },
   {
     name: 'system:basic-user',
     rules: [
-      rule(['create'], ['authorization.k8s.io'], ['selfsubjectaccessreviews', 'selfsubjectrulesreviews']),
+      rule(
+        ['create'],
+        ['authorization.k8s.io'],
+        ['selfsubjectaccessreviews', 'selfsubjectrulesreviews'],
+      ),
       rule(['create'], ['authentication.k8s.io'], ['selfsubjectreviews']),
     ],
   },
-  { name: 'system:public-info-viewer', rules: [urls(['get'], ['/livez', '/readyz', '/healthz', '/version', '/version/'])] },
+  {
+    name: 'system:public-info-viewer',
+    rules: [urls(['get'], ['/livez', '/readyz', '/healthz', '/version', '/version/'])],
+  },
   { name: 'admin', aggregateFrom: 'rbac.authorization.k8s.io/aggregate-to-admin' },
-  { name: 'edit', labels: { 'rbac.authorization.k8s.io/aggregate-to-admin': 'true' }, aggregateFrom: 'rbac.authorization.k8s.io/aggregate-to-edit' },
-  { name: 'view', labels: { 'rbac.authorization.k8s.io/aggregate-to-edit': 'true' }, aggregateFrom: 'rbac.authorization.k8s.io/aggregate-to-view' },
+  {
+    name: 'edit',
+    labels: { 'rbac.authorization.k8s.io/aggregate-to-admin': 'true' },
+    aggregateFrom: 'rbac.authorization.k8s.io/aggregate-to-edit',
+  },
+  {
+    name: 'view',
+    labels: { 'rbac.authorization.k8s.io/aggregate-to-edit': 'true' },
+    aggregateFrom: 'rbac.authorization.k8s.io/aggregate-to-view',
+  },
   {
     name: 'system:aggregate-to-admin',
     labels: { 'rbac.authorization.k8s.io/aggregate-to-admin': 'true' },
@@ -52,16 +114,61 @@ const CLUSTER_ROLES: RoleSpec[] = [
     name: 'system:aggregate-to-edit',
     labels: { 'rbac.authorization.k8s.io/aggregate-to-edit': 'true' },
     rules: [
-      rule(READ, [''], ['pods/attach', 'pods/proxy', 'pods/exec', 'pods/portforward', 'secrets', 'services/proxy']),
+      rule(
+        READ,
+        [''],
+        ['pods/attach', 'pods/proxy', 'pods/exec', 'pods/portforward', 'secrets', 'services/proxy'],
+      ),
       rule(['impersonate'], [''], ['serviceaccounts']),
       rule(WRITE, [''], ['pods', 'pods/attach', 'pods/proxy', 'pods/exec', 'pods/portforward']),
       rule(['create'], [''], ['pods/eviction']),
-      rule(WRITE, [''], ['replicationcontrollers', 'replicationcontrollers/scale', 'serviceaccounts', 'services', 'services/proxy', 'persistentvolumeclaims', 'configmaps', 'secrets', 'events']),
+      rule(
+        WRITE,
+        [''],
+        [
+          'replicationcontrollers',
+          'replicationcontrollers/scale',
+          'serviceaccounts',
+          'services',
+          'services/proxy',
+          'persistentvolumeclaims',
+          'configmaps',
+          'secrets',
+          'events',
+        ],
+      ),
       rule(['create'], [''], ['serviceaccounts/token']),
-      rule(WRITE, ['apps'], ['statefulsets', 'statefulsets/scale', 'daemonsets', 'deployments', 'deployments/scale', 'deployments/rollback', 'replicasets', 'replicasets/scale']),
+      rule(
+        WRITE,
+        ['apps'],
+        [
+          'statefulsets',
+          'statefulsets/scale',
+          'daemonsets',
+          'deployments',
+          'deployments/scale',
+          'deployments/rollback',
+          'replicasets',
+          'replicasets/scale',
+        ],
+      ),
       rule(WRITE, ['autoscaling'], ['horizontalpodautoscalers']),
       rule(WRITE, ['batch'], ['jobs', 'cronjobs']),
-      rule(WRITE, ['extensions'], ['daemonsets', 'deployments', 'deployments/scale', 'deployments/rollback', 'ingresses', 'replicasets', 'replicasets/scale', 'replicationcontrollers/scale', 'networkpolicies']),
+      rule(
+        WRITE,
+        ['extensions'],
+        [
+          'daemonsets',
+          'deployments',
+          'deployments/scale',
+          'deployments/rollback',
+          'ingresses',
+          'replicasets',
+          'replicasets/scale',
+          'replicationcontrollers/scale',
+          'networkpolicies',
+        ],
+      ),
       rule(WRITE, ['policy'], ['poddisruptionbudgets']),
       rule(WRITE, ['networking.k8s.io'], ['networkpolicies', 'ingresses']),
       rule(READ_WRITE, ['coordination.k8s.io'], ['leases']),
@@ -71,26 +178,111 @@ const CLUSTER_ROLES: RoleSpec[] = [
     name: 'system:aggregate-to-view',
     labels: { 'rbac.authorization.k8s.io/aggregate-to-view': 'true' },
     rules: [
-      rule(READ, [''], ['pods', 'replicationcontrollers', 'replicationcontrollers/scale', 'serviceaccounts', 'services', 'services/status', 'endpoints', 'persistentvolumeclaims', 'persistentvolumeclaims/status', 'configmaps']),
-      rule(READ, [''], ['limitranges', 'resourcequotas', 'bindings', 'events', 'pods/status', 'resourcequotas/status', 'namespaces/status', 'replicationcontrollers/status', 'pods/log']),
+      rule(
+        READ,
+        [''],
+        [
+          'pods',
+          'replicationcontrollers',
+          'replicationcontrollers/scale',
+          'serviceaccounts',
+          'services',
+          'services/status',
+          'endpoints',
+          'persistentvolumeclaims',
+          'persistentvolumeclaims/status',
+          'configmaps',
+        ],
+      ),
+      rule(
+        READ,
+        [''],
+        [
+          'limitranges',
+          'resourcequotas',
+          'bindings',
+          'events',
+          'pods/status',
+          'resourcequotas/status',
+          'namespaces/status',
+          'replicationcontrollers/status',
+          'pods/log',
+        ],
+      ),
       rule(READ, [''], ['namespaces']),
       rule(READ, ['discovery.k8s.io'], ['endpointslices']),
-      rule(READ, ['apps'], ['controllerrevisions', 'statefulsets', 'statefulsets/status', 'statefulsets/scale', 'daemonsets', 'daemonsets/status', 'deployments', 'deployments/status', 'deployments/scale', 'replicasets', 'replicasets/status', 'replicasets/scale']),
+      rule(
+        READ,
+        ['apps'],
+        [
+          'controllerrevisions',
+          'statefulsets',
+          'statefulsets/status',
+          'statefulsets/scale',
+          'daemonsets',
+          'daemonsets/status',
+          'deployments',
+          'deployments/status',
+          'deployments/scale',
+          'replicasets',
+          'replicasets/status',
+          'replicasets/scale',
+        ],
+      ),
       rule(READ, ['autoscaling'], ['horizontalpodautoscalers', 'horizontalpodautoscalers/status']),
       rule(READ, ['batch'], ['jobs', 'cronjobs', 'cronjobs/status', 'jobs/status']),
-      rule(READ, ['extensions'], ['daemonsets', 'daemonsets/status', 'deployments', 'deployments/scale', 'deployments/status', 'ingresses', 'ingresses/status', 'replicasets', 'replicasets/scale', 'replicasets/status', 'replicationcontrollers/scale', 'networkpolicies']),
+      rule(
+        READ,
+        ['extensions'],
+        [
+          'daemonsets',
+          'daemonsets/status',
+          'deployments',
+          'deployments/scale',
+          'deployments/status',
+          'ingresses',
+          'ingresses/status',
+          'replicasets',
+          'replicasets/scale',
+          'replicasets/status',
+          'replicationcontrollers/scale',
+          'networkpolicies',
+        ],
+      ),
       rule(READ, ['policy'], ['poddisruptionbudgets', 'poddisruptionbudgets/status']),
       rule(READ, ['networking.k8s.io'], ['networkpolicies', 'ingresses', 'ingresses/status']),
     ],
   },
-  { name: 'system:auth-delegator', rules: [rule(['create'], ['authentication.k8s.io'], ['tokenreviews']), rule(['create'], ['authorization.k8s.io'], ['subjectaccessreviews'])] },
-  { name: 'system:service-account-issuer-discovery', rules: [urls(['get'], ['/.well-known/openid-configuration', '/openid/v1/jwks'])] },
-  { name: 'system:node-bootstrapper', rules: [rule(['create', 'get', 'list', 'watch'], ['certificates.k8s.io'], ['certificatesigningrequests'])] },
+  {
+    name: 'system:auth-delegator',
+    rules: [
+      rule(['create'], ['authentication.k8s.io'], ['tokenreviews']),
+      rule(['create'], ['authorization.k8s.io'], ['subjectaccessreviews']),
+    ],
+  },
+  {
+    name: 'system:service-account-issuer-discovery',
+    rules: [urls(['get'], ['/.well-known/openid-configuration', '/openid/v1/jwks'])],
+  },
+  {
+    name: 'system:node-bootstrapper',
+    rules: [
+      rule(
+        ['create', 'get', 'list', 'watch'],
+        ['certificates.k8s.io'],
+        ['certificatesigningrequests'],
+      ),
+    ],
+  },
   {
     name: 'system:node',
     rules: [
       rule(['create'], ['authentication.k8s.io'], ['tokenreviews']),
-      rule(['create'], ['authorization.k8s.io'], ['subjectaccessreviews', 'localsubjectaccessreviews']),
+      rule(
+        ['create'],
+        ['authorization.k8s.io'],
+        ['subjectaccessreviews', 'localsubjectaccessreviews'],
+      ),
       rule(READ, [''], ['services']),
       rule(['create', 'get', 'list', 'watch'], [''], ['nodes']),
       rule(['update', 'patch'], [''], ['nodes/status']),
@@ -103,7 +295,11 @@ const CLUSTER_ROLES: RoleSpec[] = [
       rule(READ, [''], ['secrets', 'configmaps']),
       rule(['get'], [''], ['persistentvolumeclaims', 'persistentvolumes']),
       rule(['get'], [''], ['endpoints']),
-      rule(['create', 'get', 'list', 'watch'], ['certificates.k8s.io'], ['certificatesigningrequests']),
+      rule(
+        ['create', 'get', 'list', 'watch'],
+        ['certificates.k8s.io'],
+        ['certificatesigningrequests'],
+      ),
       rule(['get', 'create', 'update', 'patch', 'delete'], ['coordination.k8s.io'], ['leases']),
       rule(['get'], ['storage.k8s.io'], ['volumeattachments']),
       rule(['create'], [''], ['serviceaccounts/token']),
@@ -113,7 +309,15 @@ const CLUSTER_ROLES: RoleSpec[] = [
       rule(READ, ['node.k8s.io'], ['runtimeclasses']),
     ],
   },
-  { name: 'system:node-proxier', rules: [rule(['list', 'watch'], [''], ['services', 'endpoints']), rule(READ, [''], ['nodes']), eventsRule, rule(['list', 'watch'], ['discovery.k8s.io'], ['endpointslices'])] },
+  {
+    name: 'system:node-proxier',
+    rules: [
+      rule(['list', 'watch'], [''], ['services', 'endpoints']),
+      rule(READ, [''], ['nodes']),
+      eventsRule,
+      rule(['list', 'watch'], ['discovery.k8s.io'], ['endpointslices']),
+    ],
+  },
   {
     name: 'system:kube-controller-manager',
     rules: [
@@ -153,15 +357,60 @@ const CLUSTER_ROLES: RoleSpec[] = [
       rule(READ, ['storage.k8s.io'], ['csistoragecapacities']),
     ],
   },
-  { name: 'system:volume-scheduler', rules: [rule(['get', 'list', 'watch', 'update', 'patch'], [''], ['persistentvolumes']), rule(READ, ['storage.k8s.io'], ['storageclasses']), rule(['get', 'list', 'watch', 'update', 'patch'], [''], ['persistentvolumeclaims'])] },
+  {
+    name: 'system:volume-scheduler',
+    rules: [
+      rule(['get', 'list', 'watch', 'update', 'patch'], [''], ['persistentvolumes']),
+      rule(READ, ['storage.k8s.io'], ['storageclasses']),
+      rule(['get', 'list', 'watch', 'update', 'patch'], [''], ['persistentvolumeclaims']),
+    ],
+  },
   { name: 'system:kube-dns', rules: [rule(['list', 'watch'], [''], ['endpoints', 'services'])] },
   // TLS bootstrap: who may ask for a node client certificate, and who may approve each kube signer's requests.
-  { name: 'system:certificates.k8s.io:certificatesigningrequests:nodeclient', rules: [rule(['create'], ['certificates.k8s.io'], ['certificatesigningrequests/nodeclient'])] },
-  { name: 'system:certificates.k8s.io:certificatesigningrequests:selfnodeclient', rules: [rule(['create'], ['certificates.k8s.io'], ['certificatesigningrequests/selfnodeclient'])] },
-  { name: 'system:certificates.k8s.io:kube-apiserver-client-approver', rules: [rule(['approve'], ['certificates.k8s.io'], ['signers'], ['kubernetes.io/kube-apiserver-client'])] },
-  { name: 'system:certificates.k8s.io:kube-apiserver-client-kubelet-approver', rules: [rule(['approve'], ['certificates.k8s.io'], ['signers'], ['kubernetes.io/kube-apiserver-client-kubelet'])] },
-  { name: 'system:certificates.k8s.io:kubelet-serving-approver', rules: [rule(['approve'], ['certificates.k8s.io'], ['signers'], ['kubernetes.io/kubelet-serving'])] },
-  { name: 'system:certificates.k8s.io:legacy-unknown-approver', rules: [rule(['approve'], ['certificates.k8s.io'], ['signers'], ['kubernetes.io/legacy-unknown'])] },
+  {
+    name: 'system:certificates.k8s.io:certificatesigningrequests:nodeclient',
+    rules: [rule(['create'], ['certificates.k8s.io'], ['certificatesigningrequests/nodeclient'])],
+  },
+  {
+    name: 'system:certificates.k8s.io:certificatesigningrequests:selfnodeclient',
+    rules: [
+      rule(['create'], ['certificates.k8s.io'], ['certificatesigningrequests/selfnodeclient']),
+    ],
+  },
+  {
+    name: 'system:certificates.k8s.io:kube-apiserver-client-approver',
+    rules: [
+      rule(
+        ['approve'],
+        ['certificates.k8s.io'],
+        ['signers'],
+        ['kubernetes.io/kube-apiserver-client'],
+      ),
+    ],
+  },
+  {
+    name: 'system:certificates.k8s.io:kube-apiserver-client-kubelet-approver',
+    rules: [
+      rule(
+        ['approve'],
+        ['certificates.k8s.io'],
+        ['signers'],
+        ['kubernetes.io/kube-apiserver-client-kubelet'],
+      ),
+    ],
+  },
+  {
+    name: 'system:certificates.k8s.io:kubelet-serving-approver',
+    rules: [
+      rule(['approve'], ['certificates.k8s.io'], ['signers'], ['kubernetes.io/kubelet-serving']),
+    ],
+  },
+  {
+    name: 'system:certificates.k8s.io:legacy-unknown-approver',
+    rules: [
+      rule(['approve'], ['certificates.k8s.io'], ['signers'], ['kubernetes.io/legacy-unknown']),
+    ],
+  },
 ]
 
 const group = (name: string): Subject => ({ kind: 'Group', apiGroup: RBAC_GROUP, name })
@@ -171,7 +420,10 @@ const CLUSTER_ROLE_BINDINGS: { name: string; role?: string; subjects: Subject[] 
   { name: 'cluster-admin', subjects: [group('system:masters')] },
   { name: 'system:basic-user', subjects: [group('system:authenticated')] },
   { name: 'system:discovery', subjects: [group('system:authenticated')] },
-  { name: 'system:public-info-viewer', subjects: [group('system:authenticated'), group('system:unauthenticated')] },
+  {
+    name: 'system:public-info-viewer',
+    subjects: [group('system:authenticated'), group('system:unauthenticated')],
+  },
   { name: 'system:monitoring', subjects: [group('system:monitoring')] },
   { name: 'system:service-account-issuer-discovery', subjects: [group('system:serviceaccounts')] },
   { name: 'system:node', subjects: [] },
@@ -179,7 +431,10 @@ const CLUSTER_ROLE_BINDINGS: { name: string; role?: string; subjects: Subject[] 
   { name: 'system:kube-controller-manager', subjects: [user('system:kube-controller-manager')] },
   { name: 'system:kube-scheduler', subjects: [user('system:kube-scheduler')] },
   { name: 'system:volume-scheduler', subjects: [user('system:kube-scheduler')] },
-  { name: 'system:kube-dns', subjects: [{ kind: 'ServiceAccount', name: 'kube-dns', namespace: 'kube-system' }] },
+  {
+    name: 'system:kube-dns',
+    subjects: [{ kind: 'ServiceAccount', name: 'kube-dns', namespace: 'kube-system' }],
+  },
 ]
 
 /** NodeRules: what the system:node role grants, which the Node authorizer applies to kubelets directly. */
@@ -193,8 +448,15 @@ function meta(name: string, labels?: Record<string, string>) {
 
 export function bootstrapClusterRoles(): Role[] {
   return CLUSTER_ROLES.map((s) => {
-    const role: Role = { apiVersion: `${RBAC_GROUP}/v1`, kind: 'ClusterRole', metadata: meta(s.name, s.labels) }
-    if (s.aggregateFrom) role.aggregationRule = { clusterRoleSelectors: [{ matchLabels: { [s.aggregateFrom]: 'true' } }] }
+    const role: Role = {
+      apiVersion: `${RBAC_GROUP}/v1`,
+      kind: 'ClusterRole',
+      metadata: meta(s.name, s.labels),
+    }
+    if (s.aggregateFrom)
+      role.aggregationRule = {
+        clusterRoleSelectors: [{ matchLabels: { [s.aggregateFrom]: 'true' } }],
+      }
     role.rules = s.rules ?? []
     return role
   })
@@ -203,7 +465,9 @@ export function bootstrapClusterRoles(): Role[] {
 export function bootstrapClusterRoleBindings(): Binding[] {
   return CLUSTER_ROLE_BINDINGS.map((b) => {
     const binding: Binding = {
-      apiVersion: `${RBAC_GROUP}/v1`, kind: 'ClusterRoleBinding', metadata: meta(b.name),
+      apiVersion: `${RBAC_GROUP}/v1`,
+      kind: 'ClusterRoleBinding',
+      metadata: meta(b.name),
       roleRef: { apiGroup: RBAC_GROUP, kind: 'ClusterRole', name: b.role ?? b.name },
     }
     if (b.subjects.length) binding.subjects = b.subjects
@@ -212,11 +476,22 @@ export function bootstrapClusterRoleBindings(): Binding[] {
 }
 
 function stamp<T extends Role | Binding>(obj: T): T {
-  obj.metadata = { ...obj.metadata, uid: crypto.randomUUID(), creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z') }
+  obj.metadata = {
+    ...obj.metadata,
+    uid: crypto.randomUUID(),
+    creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+  }
   return obj
 }
 
-const ruleKey = (r: PolicyRule) => JSON.stringify([r.verbs, r.apiGroups ?? [], r.resources ?? [], r.resourceNames ?? [], r.nonResourceURLs ?? []])
+const ruleKey = (r: PolicyRule) =>
+  JSON.stringify([
+    r.verbs,
+    r.apiGroups ?? [],
+    r.resources ?? [],
+    r.resourceNames ?? [],
+    r.nonResourceURLs ?? [],
+  ])
 const subjectKey = (s: Subject) => `${s.kind}/${s.namespace ?? ''}/${s.name}`
 
 /** Reconcile (additively, as kube's reconciler does without --confirm removal): the changed object or undefined. */
@@ -255,7 +530,12 @@ function reconcileBinding(existing: Binding, wanted: Binding): Binding | undefin
   return { ...structuredClone(existing), subjects: [...(existing.subjects ?? []), ...missing] }
 }
 
-async function ensureAll<T extends Role | Binding>(store: Store, prefix: string, wanted: T[], reconcile: (e: T, w: T) => T | undefined): Promise<void> {
+async function ensureAll<T extends Role | Binding>(
+  store: Store,
+  prefix: string,
+  wanted: T[],
+  reconcile: (e: T, w: T) => T | undefined,
+): Promise<void> {
   const { kvs } = await store.list(prefix)
   const existing = new Map(kvs.map((kv) => [kv.key, kv]))
   for (const obj of wanted) {
@@ -278,7 +558,12 @@ async function ensureAll<T extends Role | Binding>(store: Store, prefix: string,
 /** Creates (or restores) the default cluster roles and bindings, then fills in the aggregated roles' rules. */
 export async function ensureBootstrapPolicy(store: Store): Promise<void> {
   await ensureAll(store, RBAC_PREFIXES.clusterRoles, bootstrapClusterRoles(), reconcileRole)
-  await ensureAll(store, RBAC_PREFIXES.clusterRoleBindings, bootstrapClusterRoleBindings(), reconcileBinding)
+  await ensureAll(
+    store,
+    RBAC_PREFIXES.clusterRoleBindings,
+    bootstrapClusterRoleBindings(),
+    reconcileBinding,
+  )
   await aggregateClusterRoles(store)
 }
 
@@ -290,7 +575,9 @@ export async function ensureBootstrapPolicy(store: Store): Promise<void> {
 export async function aggregateClusterRoles(store: Store): Promise<void> {
   for (let pass = 0; pass < 5; pass++) {
     const { kvs } = await store.list(RBAC_PREFIXES.clusterRoles)
-    const roles = kvs.map((kv) => ({ kv, role: JSON.parse(kv.value) as Role })).sort((a, b) => (a.role.metadata!.name! < b.role.metadata!.name! ? -1 : 1))
+    const roles = kvs
+      .map((kv) => ({ kv, role: JSON.parse(kv.value) as Role }))
+      .sort((a, b) => (a.role.metadata!.name! < b.role.metadata!.name! ? -1 : 1))
     let changed = false
     for (const { kv, role } of roles) {
       const selectors = role.aggregationRule?.clusterRoleSelectors

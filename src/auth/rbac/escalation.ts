@@ -20,14 +20,21 @@ export function breakdownRule(rule: PolicyRule): PolicyRule[] {
     for (const resource of rule.resources ?? []) {
       for (const verb of rule.verbs ?? []) {
         if (rule.resourceNames?.length) {
-          for (const name of rule.resourceNames) out.push({ apiGroups: [group], resources: [resource], verbs: [verb], resourceNames: [name] })
+          for (const name of rule.resourceNames)
+            out.push({
+              apiGroups: [group],
+              resources: [resource],
+              verbs: [verb],
+              resourceNames: [name],
+            })
         } else {
           out.push({ apiGroups: [group], resources: [resource], verbs: [verb] })
         }
       }
     }
   }
-  for (const url of rule.nonResourceURLs ?? []) for (const verb of rule.verbs ?? []) out.push({ nonResourceURLs: [url], verbs: [verb] })
+  for (const url of rule.nonResourceURLs ?? [])
+    for (const verb of rule.verbs ?? []) out.push({ nonResourceURLs: [url], verbs: [verb] })
   return out
 }
 
@@ -47,16 +54,24 @@ export function ruleCovers(owner: PolicyRule, sub: PolicyRule): boolean {
   const verbs = owner.verbs.includes('*') || hasAll(owner.verbs, sub.verbs)
   const groups = (owner.apiGroups ?? []).includes('*') || hasAll(owner.apiGroups, sub.apiGroups)
   const resources = resourcesCover(owner.resources, sub.resources)
-  const urls = (sub.nonResourceURLs ?? []).every((u) => nonResourceURLMatches({ verbs: [], nonResourceURLs: owner.nonResourceURLs }, u) && (owner.nonResourceURLs ?? []).length > 0)
+  const urls = (sub.nonResourceURLs ?? []).every(
+    (u) =>
+      nonResourceURLMatches({ verbs: [], nonResourceURLs: owner.nonResourceURLs }, u) &&
+      (owner.nonResourceURLs ?? []).length > 0,
+  )
   const ownerNames = owner.resourceNames ?? []
-  const names = (sub.resourceNames ?? []).length === 0 ? ownerNames.length === 0 : ownerNames.length === 0 || hasAll(ownerNames, sub.resourceNames)
+  const names =
+    (sub.resourceNames ?? []).length === 0
+      ? ownerNames.length === 0
+      : ownerNames.length === 0 || hasAll(ownerNames, sub.resourceNames)
   return verbs && groups && resources && names && urls
 }
 
 /** Covers: whether owner rules cover the servant rules, and the broken-down rules they miss. */
 export function covers(owner: PolicyRule[], servant: PolicyRule[]): PolicyRule[] {
   const missing: PolicyRule[] = []
-  for (const sub of servant.flatMap(breakdownRule)) if (!owner.some((o) => ruleCovers(o, sub))) missing.push(sub)
+  for (const sub of servant.flatMap(breakdownRule))
+    if (!owner.some((o) => ruleCovers(o, sub))) missing.push(sub)
   return missing
 }
 
@@ -65,8 +80,15 @@ function compactRules(rules: PolicyRule[]): PolicyRule[] {
   const out: PolicyRule[] = []
   const simple = new Map<string, PolicyRule>()
   for (const r of rules) {
-    const isSimple = (r.resourceNames ?? []).length <= 1 && !(r.nonResourceURLs ?? []).length && (r.apiGroups ?? []).length === 1 && (r.resources ?? []).length === 1
-    if (!isSimple) { out.push(r); continue }
+    const isSimple =
+      (r.resourceNames ?? []).length <= 1 &&
+      !(r.nonResourceURLs ?? []).length &&
+      (r.apiGroups ?? []).length === 1 &&
+      (r.resources ?? []).length === 1
+    if (!isSimple) {
+      out.push(r)
+      continue
+    }
     const key = JSON.stringify([r.apiGroups![0], r.resources![0], r.resourceNames?.[0] ?? null])
     const existing = simple.get(key)
     if (existing) existing.verbs = [...existing.verbs, ...r.verbs]
@@ -78,7 +100,12 @@ function compactRules(rules: PolicyRule[]): PolicyRule[] {
 const goQuoteList = (xs: string[]) => `[${xs.map((x) => JSON.stringify(x)).join(' ')}]`
 
 /** ConfirmNoEscalation: the requester's rules in the namespace must cover what is granted. */
-async function confirmNoEscalation(resolver: RuleResolver, user: UserInfo, namespace: string, rules: PolicyRule[]): Promise<string | undefined> {
+async function confirmNoEscalation(
+  resolver: RuleResolver,
+  user: UserInfo,
+  namespace: string,
+  rules: PolicyRule[],
+): Promise<string | undefined> {
   const owner = await resolver.rulesFor(user, namespace)
   const missing = covers(owner.rules, rules)
   if (!missing.length) return undefined
@@ -93,9 +120,25 @@ function escalationAllowed(user: UserInfo | undefined): boolean {
   return !user || user.groups.includes('system:masters')
 }
 
-async function allowed(authorizer: Authorizer, user: UserInfo, verb: string, resource: string, namespace: string, name: string): Promise<boolean> {
+async function allowed(
+  authorizer: Authorizer,
+  user: UserInfo,
+  verb: string,
+  resource: string,
+  namespace: string,
+  name: string,
+): Promise<boolean> {
   const r = await authorizer.authorize({
-    user, verb, isResourceRequest: true, path: '', apiGroup: RBAC_GROUP, apiVersion: '*', namespace, resource, subresource: '', name,
+    user,
+    verb,
+    isResourceRequest: true,
+    path: '',
+    apiGroup: RBAC_GROUP,
+    apiVersion: '*',
+    namespace,
+    resource,
+    subresource: '',
+    name,
   })
   return r.decision === 'Allow'
 }
@@ -104,7 +147,13 @@ async function allowed(authorizer: Authorizer, user: UserInfo, verb: string, res
 function onlyGCFields(obj: KubeObject, old: KubeObject | undefined): boolean {
   if (!old) return false
   const strip = (o: KubeObject) => {
-    const { ownerReferences: _o, finalizers: _f, managedFields: _m, resourceVersion: _r, ...meta } = o.metadata ?? {}
+    const {
+      ownerReferences: _o,
+      finalizers: _f,
+      managedFields: _m,
+      resourceVersion: _r,
+      ...meta
+    } = o.metadata ?? {}
     return JSON.stringify({ ...o, metadata: meta })
   }
   return strip(obj) === strip(old)
@@ -123,7 +172,13 @@ export function withEscalationPrevention(resource: string, strategy: Strategy): 
   }
 }
 
-async function checkEscalation(resource: string, isRole: boolean, obj: KubeObject, old: KubeObject | undefined, ctx: RequestContext): Promise<void> {
+async function checkEscalation(
+  resource: string,
+  isRole: boolean,
+  obj: KubeObject,
+  old: KubeObject | undefined,
+  ctx: RequestContext,
+): Promise<void> {
   const resolver = ctx.auth?.rbac
   const authorizer = ctx.auth?.authorizer
   // Without RBAC among the authorization modes there is nothing to escalate.
@@ -137,11 +192,14 @@ async function checkEscalation(resource: string, isRole: boolean, obj: KubeObjec
   if (isRole) {
     if (await allowed(authorizer, user!, 'escalate', resource, namespace, name)) return
     const role = obj as Role
-    rules = resource === 'clusterroles' && role.aggregationRule ? FULL_AUTHORITY : (role.rules ?? [])
+    rules =
+      resource === 'clusterroles' && role.aggregationRule ? FULL_AUTHORITY : (role.rules ?? [])
   } else {
     const ref = (obj as Binding).roleRef
-    const refResource = ref?.kind === 'Role' ? 'roles' : ref?.kind === 'ClusterRole' ? 'clusterroles' : ''
-    if (refResource && (await allowed(authorizer, user!, 'bind', refResource, namespace, ref.name))) return
+    const refResource =
+      ref?.kind === 'Role' ? 'roles' : ref?.kind === 'ClusterRole' ? 'clusterroles' : ''
+    if (refResource && (await allowed(authorizer, user!, 'bind', refResource, namespace, ref.name)))
+      return
     const resolved = await resolver.roleRefRules(ref, namespace)
     if (resolved.error) throw resolved.error
     rules = resolved.rules!

@@ -13,9 +13,16 @@ export const RBAC_PREFIXES = {
 } as const
 
 /** Called per rule that applies to the user (source describes where it came from) and per resolution error; false stops. */
-export type RuleVisitor = (source: (() => string) | undefined, rule: PolicyRule | undefined, error: string | undefined) => boolean
+export type RuleVisitor = (
+  source: (() => string) | undefined,
+  rule: PolicyRule | undefined,
+  error: string | undefined,
+) => boolean
 
-interface Indexed { binding: Binding; order: number }
+interface Indexed {
+  binding: Binding
+  order: number
+}
 
 /** Bindings by the user name or group name a subject names; ServiceAccount subjects go under their username. */
 class SubjectIndex {
@@ -72,7 +79,12 @@ export class PolicySnapshot {
 
   constructor(
     readonly revision: number,
-    objects: { roles: Role[]; roleBindings: Binding[]; clusterRoles: Role[]; clusterRoleBindings: Binding[] },
+    objects: {
+      roles: Role[]
+      roleBindings: Binding[]
+      clusterRoles: Role[]
+      clusterRoleBindings: Binding[]
+    },
   ) {
     for (const r of objects.clusterRoles) this.clusterRoles.set(r.metadata?.name ?? '', r)
     for (const r of objects.roles) this.roles.set(`${r.metadata?.namespace}/${r.metadata?.name}`, r)
@@ -121,14 +133,21 @@ export class PolicySnapshot {
   }
 
   /** GetRoleReferenceRules: the rules a binding's roleRef names, or the error kube's listers give. */
-  roleRefRules(ref: Binding['roleRef'], bindingNamespace: string): { rules?: PolicyRule[]; error?: string } {
+  roleRefRules(
+    ref: Binding['roleRef'],
+    bindingNamespace: string,
+  ): { rules?: PolicyRule[]; error?: string } {
     if (ref?.kind === 'ClusterRole') {
       const rules = this.clusterRoleRules(ref.name)
-      return rules ? { rules } : { error: `clusterrole.rbac.authorization.k8s.io "${ref.name}" not found` }
+      return rules
+        ? { rules }
+        : { error: `clusterrole.rbac.authorization.k8s.io "${ref.name}" not found` }
     }
     if (ref?.kind === 'Role') {
       const role = this.roles.get(`${bindingNamespace}/${ref.name}`)
-      return role ? { rules: role.rules ?? [] } : { error: `role.rbac.authorization.k8s.io "${ref.name}" not found` }
+      return role
+        ? { rules: role.rules ?? [] }
+        : { error: `role.rbac.authorization.k8s.io "${ref.name}" not found` }
     }
     return { error: `unsupported role reference kind: "${ref?.kind ?? ''}"` }
   }
@@ -146,19 +165,29 @@ export class PolicySnapshot {
     }
   }
 
-  private visitBinding(user: UserInfo, b: Binding, namespace: string, kind: string, visit: RuleVisitor): boolean {
+  private visitBinding(
+    user: UserInfo,
+    b: Binding,
+    namespace: string,
+    kind: string,
+    visit: RuleVisitor,
+  ): boolean {
     const subject = (b.subjects ?? []).find((s) => subjectAppliesTo(user, s, namespace))
     if (!subject) return true
     const { rules, error } = this.roleRefRules(b.roleRef, namespace)
     if (error) return visit(undefined, undefined, error)
     const name = namespace ? `${b.metadata?.name}/${namespace}` : b.metadata?.name
-    const describe = () => `${kind} "${name}" of ${b.roleRef.kind} "${b.roleRef.name}" to ${describeSubject(subject, namespace)}`
+    const describe = () =>
+      `${kind} "${name}" of ${b.roleRef.kind} "${b.roleRef.name}" to ${describeSubject(subject, namespace)}`
     for (const r of rules!) if (!visit(describe, r, undefined)) return false
     return true
   }
 }
 
-async function listAll(store: Store, prefix: string): Promise<{ kvs: KeyValue[]; revision: number }> {
+async function listAll(
+  store: Store,
+  prefix: string,
+): Promise<{ kvs: KeyValue[]; revision: number }> {
   const kvs: KeyValue[] = []
   let after: string | undefined
   let revision: number | undefined
@@ -174,7 +203,11 @@ async function listAll(store: Store, prefix: string): Promise<{ kvs: KeyValue[];
 function decodeAll<T>(kvs: KeyValue[]): T[] {
   const out: T[] = []
   for (const kv of kvs) {
-    try { out.push(JSON.parse(kv.value) as T) } catch { /* a corrupt object grants nothing */ }
+    try {
+      out.push(JSON.parse(kv.value) as T)
+    } catch {
+      /* a corrupt object grants nothing */
+    }
   }
   return out
 }

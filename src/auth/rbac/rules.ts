@@ -16,7 +16,13 @@ export function apiGroupMatches(rule: PolicyRule, group: string): boolean {
 export function resourceMatches(rule: PolicyRule, combined: string, subresource: string): boolean {
   for (const r of rule.resources ?? []) {
     if (r === '*' || r === combined) return true
-    if (subresource && r.length === subresource.length + 2 && r.startsWith('*/') && r.endsWith(subresource)) return true
+    if (
+      subresource &&
+      r.length === subresource.length + 2 &&
+      r.startsWith('*/') &&
+      r.endsWith(subresource)
+    )
+      return true
   }
   return false
 }
@@ -39,7 +45,12 @@ export function nonResourceURLMatches(rule: PolicyRule, path: string): boolean {
 export function ruleAllows(a: Attributes, rule: PolicyRule): boolean {
   if (a.isResourceRequest) {
     const combined = a.subresource ? `${a.resource}/${a.subresource}` : a.resource
-    return verbMatches(rule, a.verb) && apiGroupMatches(rule, a.apiGroup) && resourceMatches(rule, combined, a.subresource) && resourceNameMatches(rule, a.name)
+    return (
+      verbMatches(rule, a.verb) &&
+      apiGroupMatches(rule, a.apiGroup) &&
+      resourceMatches(rule, combined, a.subresource) &&
+      resourceNameMatches(rule, a.name)
+    )
   }
   return verbMatches(rule, a.verb) && nonResourceURLMatches(rule, a.path)
 }
@@ -51,7 +62,9 @@ export function serviceAccountUsername(namespace: string, name: string): string 
 }
 
 /** serviceaccount.SplitUsername: system:serviceaccount:<namespace>:<name>, both parts non-empty and without ':'. */
-export function splitServiceAccountUsername(username: string): { namespace: string; name: string } | undefined {
+export function splitServiceAccountUsername(
+  username: string,
+): { namespace: string; name: string } | undefined {
   if (!username.startsWith(SERVICE_ACCOUNT_USERNAME_PREFIX)) return undefined
   const parts = username.slice(SERVICE_ACCOUNT_USERNAME_PREFIX.length).split(':')
   if (parts.length !== 2 || !parts[0] || !parts[1]) return undefined
@@ -64,7 +77,11 @@ export function serviceAccountGroups(namespace: string): string[] {
 }
 
 /** appliesToUser: a ServiceAccount subject without a namespace means the binding's namespace. */
-export function subjectAppliesTo(user: UserInfo, subject: Subject, bindingNamespace: string): boolean {
+export function subjectAppliesTo(
+  user: UserInfo,
+  subject: Subject,
+  bindingNamespace: string,
+): boolean {
   switch (subject.kind) {
     case 'User':
       return user.username === subject.name
@@ -80,17 +97,29 @@ export function subjectAppliesTo(user: UserInfo, subject: Subject, bindingNamesp
 }
 
 /** A label selector (metav1.LabelSelector) against an object's labels; an empty selector matches everything. */
-export function labelSelectorMatches(sel: LabelSelector, labels: Record<string, string> = {}): boolean {
+export function labelSelectorMatches(
+  sel: LabelSelector,
+  labels: Record<string, string> = {},
+): boolean {
   for (const [k, v] of Object.entries(sel.matchLabels ?? {})) if (labels[k] !== v) return false
   for (const req of sel.matchExpressions ?? []) {
     const has = Object.prototype.hasOwnProperty.call(labels, req.key)
     const values = req.values ?? []
     switch (req.operator) {
-      case 'In': if (!has || !values.includes(labels[req.key])) return false; break
-      case 'NotIn': if (has && values.includes(labels[req.key])) return false; break
-      case 'Exists': if (!has) return false; break
-      case 'DoesNotExist': if (has) return false; break
-      default: return false
+      case 'In':
+        if (!has || !values.includes(labels[req.key])) return false
+        break
+      case 'NotIn':
+        if (has && values.includes(labels[req.key])) return false
+        break
+      case 'Exists':
+        if (!has) return false
+        break
+      case 'DoesNotExist':
+        if (has) return false
+        break
+      default:
+        return false
     }
   }
   return true

@@ -22,8 +22,15 @@ export interface RoleRef {
   name: string
 }
 
-export interface LabelSelectorRequirement { key: string; operator: string; values?: string[] }
-export interface LabelSelector { matchLabels?: Record<string, string>; matchExpressions?: LabelSelectorRequirement[] }
+export interface LabelSelectorRequirement {
+  key: string
+  operator: string
+  values?: string[]
+}
+export interface LabelSelector {
+  matchLabels?: Record<string, string>
+  matchExpressions?: LabelSelectorRequirement[]
+}
 
 export interface Role extends KubeObject {
   rules?: PolicyRule[] | null

@@ -9,8 +9,16 @@ export const JWKS_PATH = '/openid/v1/jwks'
 const CACHE_CONTROL = 'public, max-age=3600'
 
 export function openIDConfiguration(tokens: ServiceAccountTokens, requestUrl: URL): Response {
-  const jwksUri = tokens.config.jwksUri ?? new URL(JWKS_PATH, `https://${requestUrl.host}`).toString()
-  const algs = [...new Set(tokens.publicKeys().map((k) => k.alg).filter((a): a is string => !!a))].sort()
+  const jwksUri =
+    tokens.config.jwksUri ?? new URL(JWKS_PATH, `https://${requestUrl.host}`).toString()
+  const algs = [
+    ...new Set(
+      tokens
+        .publicKeys()
+        .map((k) => k.alg)
+        .filter((a): a is string => !!a),
+    ),
+  ].sort()
   const body = {
     issuer: tokens.issuers[0],
     jwks_uri: jwksUri,
@@ -18,11 +26,15 @@ export function openIDConfiguration(tokens: ServiceAccountTokens, requestUrl: UR
     subject_types_supported: ['public'],
     id_token_signing_alg_values_supported: algs,
   }
-  return new Response(JSON.stringify(body), { status: 200, headers: { 'Content-Type': 'application/json', 'Cache-Control': CACHE_CONTROL } })
+  return new Response(JSON.stringify(body), {
+    status: 200,
+    headers: { 'Content-Type': 'application/json', 'Cache-Control': CACHE_CONTROL },
+  })
 }
 
 export function jwks(tokens: ServiceAccountTokens): Response {
   return new Response(JSON.stringify({ keys: tokens.publicKeys() }), {
-    status: 200, headers: { 'Content-Type': 'application/jwk-set+json', 'Cache-Control': CACHE_CONTROL },
+    status: 200,
+    headers: { 'Content-Type': 'application/jwk-set+json', 'Cache-Control': CACHE_CONTROL },
   })
 }

@@ -12,21 +12,26 @@ export interface SigningKey {
 const PRIVATE_JWK_FIELDS = ['d', 'p', 'q', 'dp', 'dq', 'qi', 'oth', 'k']
 
 function algForJwk(jwk: JWK): SigningKey['alg'] {
-  if (jwk.alg && ['RS256', 'ES256', 'ES384', 'ES512'].includes(jwk.alg)) return jwk.alg as SigningKey['alg']
+  if (jwk.alg && ['RS256', 'ES256', 'ES384', 'ES512'].includes(jwk.alg))
+    return jwk.alg as SigningKey['alg']
   if (jwk.kty === 'RSA') return 'RS256'
-  if (jwk.kty === 'EC') return jwk.crv === 'P-384' ? 'ES384' : jwk.crv === 'P-521' ? 'ES512' : 'ES256'
+  if (jwk.kty === 'EC')
+    return jwk.crv === 'P-384' ? 'ES384' : jwk.crv === 'P-521' ? 'ES512' : 'ES256'
   throw new Error(`service account signing key: unsupported key type ${jwk.kty}`)
 }
 
 export function publicPart(jwk: JWK): JWK {
   const pub: JWK = {}
-  for (const [k, v] of Object.entries(jwk)) if (!PRIVATE_JWK_FIELDS.includes(k)) (pub as Record<string, unknown>)[k] = v
+  for (const [k, v] of Object.entries(jwk))
+    if (!PRIVATE_JWK_FIELDS.includes(k)) (pub as Record<string, unknown>)[k] = v
   return pub
 }
 
 /** keyIDFromPublicKey: base64url(SHA-256(PKIX DER of the public key)), no padding. */
 export async function keyIdOf(publicJwk: JWK, alg: string): Promise<string> {
-  const key = (await importJWK({ ...publicJwk, ext: true }, alg, { extractable: true })) as CryptoKey
+  const key = (await importJWK({ ...publicJwk, ext: true }, alg, {
+    extractable: true,
+  })) as CryptoKey
   const spki = await crypto.subtle.exportKey('spki', key as unknown as globalThis.CryptoKey)
   const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', spki as ArrayBuffer))
   let bin = ''
@@ -54,10 +59,15 @@ export async function loadSigningKey(text: string): Promise<SigningKey> {
         lastError = e
       }
     }
-    if (!key) throw new Error(`service account signing key: cannot read the PKCS#8 key: ${(lastError as Error)?.message}`)
+    if (!key)
+      throw new Error(
+        `service account signing key: cannot read the PKCS#8 key: ${(lastError as Error)?.message}`,
+      )
     jwk = await exportJWK(key)
   } else {
-    throw new Error('service account signing key: expected a PKCS#8 PEM ("-----BEGIN PRIVATE KEY-----") or a JWK')
+    throw new Error(
+      'service account signing key: expected a PKCS#8 PEM ("-----BEGIN PRIVATE KEY-----") or a JWK',
+    )
   }
   const alg = algForJwk(jwk)
   const privateKey = (await importJWK({ ...jwk, alg }, alg)) as CryptoKey

@@ -9,7 +9,11 @@ export const SERVICE_ACCOUNT_TOKEN_TYPE = 'kubernetes.io/service-account-token'
 export const SA_NAME_ANNOTATION = 'kubernetes.io/service-account.name'
 export const SA_UID_ANNOTATION = 'kubernetes.io/service-account.uid'
 
-export async function fillServiceAccountToken(obj: KubeObject, store: Store, ctx?: RequestContext): Promise<void> {
+export async function fillServiceAccountToken(
+  obj: KubeObject,
+  store: Store,
+  ctx?: RequestContext,
+): Promise<void> {
   if (obj.type !== SERVICE_ACCOUNT_TOKEN_TYPE) return
   const tokens = ctx?.auth?.serviceAccountTokens
   if (!tokens?.canSign) return
@@ -27,7 +31,12 @@ export async function fillServiceAccountToken(obj: KubeObject, store: Store, ctx
   if (wantedUid && wantedUid !== uid) return
   const token = await tokens.issueLegacy(namespace, { name: saName, uid }, meta.name)
   meta.annotations = { ...meta.annotations, [SA_UID_ANNOTATION]: uid }
-  obj.data = { ...data, token: encodeBase64(token), 'ca.crt': encodeBase64(ctx?.auth?.rootCA ?? ''), namespace: encodeBase64(namespace) }
+  obj.data = {
+    ...data,
+    token: encodeBase64(token),
+    'ca.crt': encodeBase64(ctx?.auth?.rootCA ?? ''),
+    namespace: encodeBase64(namespace),
+  }
 }
 
 /** The Secret strategy with the token filled in before the Secret is stored. */

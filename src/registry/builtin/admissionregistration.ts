@@ -1,5 +1,11 @@
 // admissionregistration.k8s.io/v1: webhook configurations and validating admission policies.
-import { fieldDuplicate, fieldInvalid, fieldNotSupported, fieldRequired, type FieldError } from '../../server/errors'
+import {
+  fieldDuplicate,
+  fieldInvalid,
+  fieldNotSupported,
+  fieldRequired,
+  type FieldError,
+} from '../../server/errors'
 import { isDNS1123Subdomain } from '../validation/names'
 import { child, index } from '../validation/path'
 import { col } from '../printers/format'
@@ -14,13 +20,16 @@ function celErrors(expression: unknown, path: string): FieldError[] {
     compile(expression)
     return []
   } catch (e) {
-    if (e instanceof CelCompileError) return [fieldInvalid(path, expression, `compilation failed: ${e.message}`)]
+    if (e instanceof CelCompileError)
+      return [fieldInvalid(path, expression, `compilation failed: ${e.message}`)]
     throw e
   }
 }
 
 function matchConditionErrors(conds: Obj[] | undefined, path: string): FieldError[] {
-  return (conds ?? []).flatMap((c, i) => celErrors(c.expression, child(index(path, i), 'expression')))
+  return (conds ?? []).flatMap((c, i) =>
+    celErrors(c.expression, child(index(path, i), 'expression')),
+  )
 }
 
 const GROUP = 'admissionregistration.k8s.io'
@@ -59,7 +68,10 @@ function fullyQualified(name: string, path: string): FieldError[] {
   if (!name) return [fieldRequired(path)]
   const msgs = isDNS1123Subdomain(name)
   if (msgs.length) return [fieldInvalid(path, name, msgs.join(','))]
-  if (name.split('.').length < 3) return [fieldInvalid(path, name, 'should be a domain with at least three segments separated by dots')]
+  if (name.split('.').length < 3)
+    return [
+      fieldInvalid(path, name, 'should be a domain with at least three segments separated by dots'),
+    ]
   return []
 }
 
@@ -71,39 +83,95 @@ function validateWebhooks(obj: Obj): FieldError[] {
     errs.push(...fullyQualified(w.name ?? '', child(p, 'name')))
     if (w.name && names.has(w.name)) errs.push(fieldDuplicate(child(p, 'name'), w.name))
     names.add(w.name)
-    if (!w.sideEffects) errs.push(fieldRequired(child(p, 'sideEffects'), 'must specify one of None, NoneOnDryRun'))
-    else if (!SIDE_EFFECTS.includes(w.sideEffects)) errs.push(fieldNotSupported(child(p, 'sideEffects'), w.sideEffects, SIDE_EFFECTS))
+    if (!w.sideEffects)
+      errs.push(fieldRequired(child(p, 'sideEffects'), 'must specify one of None, NoneOnDryRun'))
+    else if (!SIDE_EFFECTS.includes(w.sideEffects))
+      errs.push(fieldNotSupported(child(p, 'sideEffects'), w.sideEffects, SIDE_EFFECTS))
     const versions = (w.admissionReviewVersions ?? []) as string[]
-    if (!versions.length) errs.push(fieldRequired(child(p, 'admissionReviewVersions'), 'must specify one of v1, v1beta1'))
+    if (!versions.length)
+      errs.push(
+        fieldRequired(child(p, 'admissionReviewVersions'), 'must specify one of v1, v1beta1'),
+      )
     else if (!versions.some((v) => REVIEW_VERSIONS.includes(v))) {
-      errs.push(fieldInvalid(child(p, 'admissionReviewVersions'), versions, 'must include at least one of v1, v1beta1'))
+      errs.push(
+        fieldInvalid(
+          child(p, 'admissionReviewVersions'),
+          versions,
+          'must include at least one of v1, v1beta1',
+        ),
+      )
     }
     const cc = w.clientConfig ?? {}
-    if (!cc.url === !cc.service) errs.push(fieldRequired(child(p, 'clientConfig'), 'exactly one of url or service is required'))
-    if (cc.url && !/^https:\/\//.test(cc.url)) errs.push(fieldInvalid(child(p, 'clientConfig', 'url'), cc.url, "'https' is the only allowed URL scheme"))
+    if (!cc.url === !cc.service)
+      errs.push(
+        fieldRequired(child(p, 'clientConfig'), 'exactly one of url or service is required'),
+      )
+    if (cc.url && !/^https:\/\//.test(cc.url))
+      errs.push(
+        fieldInvalid(
+          child(p, 'clientConfig', 'url'),
+          cc.url,
+          "'https' is the only allowed URL scheme",
+        ),
+      )
     errs.push(...matchConditionErrors(w.matchConditions, child(p, 'matchConditions')))
     if (w.timeoutSeconds != null && (w.timeoutSeconds < 1 || w.timeoutSeconds > 30)) {
-      errs.push(fieldInvalid(child(p, 'timeoutSeconds'), w.timeoutSeconds, 'the timeout value must be between 1 and 30 seconds'))
+      errs.push(
+        fieldInvalid(
+          child(p, 'timeoutSeconds'),
+          w.timeoutSeconds,
+          'the timeout value must be between 1 and 30 seconds',
+        ),
+      )
     }
   })
   return errs
 }
 
-const webhookPrinter = printer([col('Webhooks', 'integer', 'Webhooks indicates the number of webhooks registered in this configuration')], (o) => [(o.webhooks ?? []).length])
+const webhookPrinter = printer(
+  [
+    col(
+      'Webhooks',
+      'integer',
+      'Webhooks indicates the number of webhooks registered in this configuration',
+    ),
+  ],
+  (o) => [(o.webhooks ?? []).length],
+)
 
 export const mutatingwebhookconfigurations = defineKind({
-  group: GROUP, version: 'v1', resource: 'mutatingwebhookconfigurations', kind: 'MutatingWebhookConfiguration', namespaced: false, categories: CATEGORIES,
+  group: GROUP,
+  version: 'v1',
+  resource: 'mutatingwebhookconfigurations',
+  kind: 'MutatingWebhookConfiguration',
+  namespaced: false,
+  categories: CATEGORIES,
   schema: 'AdmissionregistrationV1MutatingWebhookConfiguration',
   generation: true,
   // AllowUnconditionalUpdate is false for admission configuration: an update must name the version it read.
-  strategy: { defaults: (obj) => defaultWebhooks(obj, true), validate: validateWebhooks, printer: webhookPrinter, allowUnconditionalUpdate: false },
+  strategy: {
+    defaults: (obj) => defaultWebhooks(obj, true),
+    validate: validateWebhooks,
+    printer: webhookPrinter,
+    allowUnconditionalUpdate: false,
+  },
 })
 
 export const validatingwebhookconfigurations = defineKind({
-  group: GROUP, version: 'v1', resource: 'validatingwebhookconfigurations', kind: 'ValidatingWebhookConfiguration', namespaced: false, categories: CATEGORIES,
+  group: GROUP,
+  version: 'v1',
+  resource: 'validatingwebhookconfigurations',
+  kind: 'ValidatingWebhookConfiguration',
+  namespaced: false,
+  categories: CATEGORIES,
   schema: 'AdmissionregistrationV1ValidatingWebhookConfiguration',
   generation: true,
-  strategy: { defaults: (obj) => defaultWebhooks(obj, false), validate: validateWebhooks, printer: webhookPrinter, allowUnconditionalUpdate: false },
+  strategy: {
+    defaults: (obj) => defaultWebhooks(obj, false),
+    validate: validateWebhooks,
+    printer: webhookPrinter,
+    allowUnconditionalUpdate: false,
+  },
 })
 
 function validatePolicy(vap: Obj): FieldError[] {
@@ -111,17 +179,32 @@ function validatePolicy(vap: Obj): FieldError[] {
   const errs: FieldError[] = []
   if (!spec.matchConstraints) errs.push(fieldRequired('spec.matchConstraints'))
   if (!(spec.validations ?? []).length && !(spec.auditAnnotations ?? []).length) {
-    errs.push(fieldRequired('spec.validations', 'validations or auditAnnotations must contain at least one item'))
+    errs.push(
+      fieldRequired(
+        'spec.validations',
+        'validations or auditAnnotations must contain at least one item',
+      ),
+    )
   }
   ;((spec.validations ?? []) as Obj[]).forEach((v, i) => {
-    if (!String(v.expression ?? '').trim()) errs.push(fieldRequired(child(index('spec.validations', i), 'expression')))
+    if (!String(v.expression ?? '').trim())
+      errs.push(fieldRequired(child(index('spec.validations', i), 'expression')))
     errs.push(...celErrors(v.expression, child(index('spec.validations', i), 'expression')))
-    errs.push(...celErrors(v.messageExpression, child(index('spec.validations', i), 'messageExpression')))
+    errs.push(
+      ...celErrors(v.messageExpression, child(index('spec.validations', i), 'messageExpression')),
+    )
   })
-  ;((spec.variables ?? []) as Obj[]).forEach((v, i) => errs.push(...celErrors(v.expression, child(index('spec.variables', i), 'expression'))))
-  ;((spec.auditAnnotations ?? []) as Obj[]).forEach((v, i) => errs.push(...celErrors(v.valueExpression, child(index('spec.auditAnnotations', i), 'valueExpression'))))
+  ;((spec.variables ?? []) as Obj[]).forEach((v, i) =>
+    errs.push(...celErrors(v.expression, child(index('spec.variables', i), 'expression'))),
+  )
+  ;((spec.auditAnnotations ?? []) as Obj[]).forEach((v, i) =>
+    errs.push(
+      ...celErrors(v.valueExpression, child(index('spec.auditAnnotations', i), 'valueExpression')),
+    ),
+  )
   errs.push(...matchConditionErrors(spec.matchConditions, 'spec.matchConditions'))
-  if (spec.failurePolicy && !['Fail', 'Ignore'].includes(spec.failurePolicy)) errs.push(fieldNotSupported('spec.failurePolicy', spec.failurePolicy, ['Fail', 'Ignore']))
+  if (spec.failurePolicy && !['Fail', 'Ignore'].includes(spec.failurePolicy))
+    errs.push(fieldNotSupported('spec.failurePolicy', spec.failurePolicy, ['Fail', 'Ignore']))
   return errs
 }
 
@@ -132,15 +215,22 @@ function validateBinding(b: Obj): FieldError[] {
   const errs: FieldError[] = []
   if (!spec.policyName) errs.push(fieldRequired('spec.policyName'))
   const actions = (spec.validationActions ?? []) as string[]
-  if (!actions.length) errs.push(fieldRequired('spec.validationActions', 'at least one validation action is required'))
+  if (!actions.length)
+    errs.push(fieldRequired('spec.validationActions', 'at least one validation action is required'))
   actions.forEach((a, i) => {
-    if (!VALIDATION_ACTIONS.includes(a)) errs.push(fieldNotSupported(index('spec.validationActions', i), a, VALIDATION_ACTIONS))
+    if (!VALIDATION_ACTIONS.includes(a))
+      errs.push(fieldNotSupported(index('spec.validationActions', i), a, VALIDATION_ACTIONS))
   })
   return errs
 }
 
 export const validatingadmissionpolicies = defineKind({
-  group: GROUP, version: 'v1', resource: 'validatingadmissionpolicies', kind: 'ValidatingAdmissionPolicy', namespaced: false, categories: CATEGORIES,
+  group: GROUP,
+  version: 'v1',
+  resource: 'validatingadmissionpolicies',
+  kind: 'ValidatingAdmissionPolicy',
+  namespaced: false,
+  categories: CATEGORIES,
   subresources: { status: true },
   schema: 'AdmissionregistrationV1ValidatingAdmissionPolicy',
   generation: true,
@@ -155,10 +245,21 @@ export const validatingadmissionpolicies = defineKind({
     validate: validatePolicy,
     printer: printer(
       [
-        col('Validations', 'integer', 'Validations indicates the number of validation rules defined in this configuration'),
-        col('ParamKind', 'string', 'ParamKind specifies the kind of resources used to parameterize this policy'),
+        col(
+          'Validations',
+          'integer',
+          'Validations indicates the number of validation rules defined in this configuration',
+        ),
+        col(
+          'ParamKind',
+          'string',
+          'ParamKind specifies the kind of resources used to parameterize this policy',
+        ),
       ],
-      (o) => [(o.spec?.validations ?? []).length, o.spec?.paramKind ? `${o.spec.paramKind.apiVersion}/${o.spec.paramKind.kind}` : '<unset>'],
+      (o) => [
+        (o.spec?.validations ?? []).length,
+        o.spec?.paramKind ? `${o.spec.paramKind.apiVersion}/${o.spec.paramKind.kind}` : '<unset>',
+      ],
     ),
   },
 })
@@ -168,14 +269,21 @@ function paramRefText(o: Obj): string {
   if (!pr) return '<unset>'
   if (pr.name) return pr.namespace ? `${pr.namespace}/${pr.name}` : `*/${pr.name}`
   if (pr.selector) {
-    const ml = Object.entries((pr.selector.matchLabels ?? {}) as Record<string, string>).sort(([a], [b]) => (a < b ? -1 : 1)).map(([k, v]) => `${k}=${v}`)
+    const ml = Object.entries((pr.selector.matchLabels ?? {}) as Record<string, string>)
+      .sort(([a], [b]) => (a < b ? -1 : 1))
+      .map(([k, v]) => `${k}=${v}`)
     return ml.join(',')
   }
   return '<unset>'
 }
 
 export const validatingadmissionpolicybindings = defineKind({
-  group: GROUP, version: 'v1', resource: 'validatingadmissionpolicybindings', kind: 'ValidatingAdmissionPolicyBinding', namespaced: false, categories: CATEGORIES,
+  group: GROUP,
+  version: 'v1',
+  resource: 'validatingadmissionpolicybindings',
+  kind: 'ValidatingAdmissionPolicyBinding',
+  namespaced: false,
+  categories: CATEGORIES,
   schema: 'AdmissionregistrationV1ValidatingAdmissionPolicyBinding',
   generation: true,
   strategy: {
@@ -186,8 +294,16 @@ export const validatingadmissionpolicybindings = defineKind({
     validate: validateBinding,
     printer: printer(
       [
-        col('PolicyName', 'string', 'PolicyName indicates the policy definition which the policy binding binded to'),
-        col('ParamRef', 'string', 'ParamRef indicates the param resource which sets the configration param'),
+        col(
+          'PolicyName',
+          'string',
+          'PolicyName indicates the policy definition which the policy binding binded to',
+        ),
+        col(
+          'ParamRef',
+          'string',
+          'ParamRef indicates the param resource which sets the configration param',
+        ),
       ],
       (o) => [o.spec?.policyName ?? '', paramRefText(o)],
     ),
@@ -195,5 +311,8 @@ export const validatingadmissionpolicybindings = defineKind({
 })
 
 export const admissionregistrationResources: ResourceType[] = [
-  mutatingwebhookconfigurations, validatingwebhookconfigurations, validatingadmissionpolicies, validatingadmissionpolicybindings,
+  mutatingwebhookconfigurations,
+  validatingwebhookconfigurations,
+  validatingadmissionpolicies,
+  validatingadmissionpolicybindings,
 ]

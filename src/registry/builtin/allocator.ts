@@ -72,15 +72,22 @@ function ipRange(cidr: string): IPRange {
   const base = (parsed.n / size) * size
   const assignable = Number(size > 65536n ? 65536n : size)
   return {
-    cidr: `${formatIP(parsed.family, base)}/${bits}`, family: parsed.family, first: base + 1n,
-    last: base + size - (parsed.family === 'IPv4' ? 2n : 1n), dynamicOffset: Math.min(Math.max(16, Math.floor(assignable / 16)), 256),
+    cidr: `${formatIP(parsed.family, base)}/${bits}`,
+    family: parsed.family,
+    first: base + 1n,
+    last: base + size - (parsed.family === 'IPv4' ? 2n : 1n),
+    dynamicOffset: Math.min(Math.max(16, Math.floor(assignable / 16)), 256),
   }
 }
 
 function serviceNetwork(cidrs: string[], nodePorts: { min: number; max: number }): ServiceNetwork {
   return {
-    ranges: cidrs.map(ipRange), nodePorts,
-    nodePortDynamicOffset: Math.min(Math.max(16, Math.floor((nodePorts.max - nodePorts.min + 1) / 32)), 128),
+    ranges: cidrs.map(ipRange),
+    nodePorts,
+    nodePortDynamicOffset: Math.min(
+      Math.max(16, Math.floor((nodePorts.max - nodePorts.min + 1) / 32)),
+      128,
+    ),
   }
 }
 
@@ -91,7 +98,10 @@ const net = () => (network ??= serviceNetwork([SERVICE_CIDR], NODE_PORT_RANGE))
  * Sets the service IP ranges (one CIDR, or two of different families for dual-stack) and the node port
  * range for this process, as --service-cluster-ip-range and --service-node-port-range do.
  */
-export function configureServiceNetwork(cidrs: string | string[], nodePorts: { min: number; max: number } = NODE_PORT_RANGE): void {
+export function configureServiceNetwork(
+  cidrs: string | string[],
+  nodePorts: { min: number; max: number } = NODE_PORT_RANGE,
+): void {
   network = serviceNetwork(typeof cidrs === 'string' ? cidrs.split(',') : cidrs, nodePorts)
 }
 
@@ -99,7 +109,8 @@ export function configureServiceNetwork(cidrs: string | string[], nodePorts: { m
 export const serviceIPFamilies = (): IPFamily[] => net().ranges.map((r) => r.family)
 const rangeOf = (family: IPFamily) => net().ranges.find((r) => r.family === family)
 /** The configured range of a family (the primary by default), as kube prints it in allocation errors. */
-export const serviceCIDR = (family?: IPFamily) => (family ? rangeOf(family)?.cidr ?? '' : net().ranges[0]!.cidr)
+export const serviceCIDR = (family?: IPFamily) =>
+  family ? (rangeOf(family)?.cidr ?? '') : net().ranges[0]!.cidr
 export const nodePortRange = () => net().nodePorts
 /** The `kubernetes` Service's IP: the first address of the primary range (kube's GetIndexedIP(range, 1)). */
 export const kubernetesServiceIP = () => formatIP(net().ranges[0]!.family, net().ranges[0]!.first)
@@ -140,9 +151,14 @@ function ipAddressObject(ip: string, owner: Owner): string {
       name: ip,
       uid: crypto.randomUUID(),
       creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
-      labels: { 'ipaddress.kubernetes.io/ip-family': family, 'ipaddress.kubernetes.io/managed-by': 'ipallocator.k8s.io' },
+      labels: {
+        'ipaddress.kubernetes.io/ip-family': family,
+        'ipaddress.kubernetes.io/managed-by': 'ipallocator.k8s.io',
+      },
     },
-    spec: { parentRef: { group: '', resource: 'services', namespace: owner.namespace, name: owner.name } },
+    spec: {
+      parentRef: { group: '', resource: 'services', namespace: owner.namespace, name: owner.name },
+    },
   })
 }
 
@@ -160,7 +176,14 @@ async function claim(store: Store, key: string, value: string): Promise<boolean>
 }
 
 // Scans from a random point of the dynamic band, then the rest of the range, as kube's bitmap allocator does.
-async function claimNext(store: Store, first: number, last: number, offset: number, take: (n: number) => Promise<boolean>, maxTries: number): Promise<number | undefined> {
+async function claimNext(
+  store: Store,
+  first: number,
+  last: number,
+  offset: number,
+  take: (n: number) => Promise<boolean>,
+  maxTries: number,
+): Promise<number | undefined> {
   const span = last - first + 1
   const dynamicStart = first + Math.min(offset, span - 1)
   const start = dynamicStart + randomInt(last - dynamicStart + 1)
@@ -171,22 +194,45 @@ async function claimNext(store: Store, first: number, last: number, offset: numb
   return undefined
 }
 
-export const claimIP = (store: Store, ip: string, owner: Owner) => claim(store, ipKey(canonicalIP(ip)), ipAddressObject(canonicalIP(ip), owner))
+export const claimIP = (store: Store, ip: string, owner: Owner) =>
+  claim(store, ipKey(canonicalIP(ip)), ipAddressObject(canonicalIP(ip), owner))
 /** A free IP of the family's range (the primary's by default), taken for `owner`. */
-export async function claimNextIP(store: Store, owner: Owner, family?: IPFamily): Promise<string | undefined> {
+export async function claimNextIP(
+  store: Store,
+  owner: Owner,
+  family?: IPFamily,
+): Promise<string | undefined> {
   const r = family ? rangeOf(family) : net().ranges[0]
   if (!r) return undefined
   // Offsets from the first address; kube's bitmap covers at most 2^16 addresses of a range.
   const span = r.last - r.first + 1n > 65536n ? 65536 : Number(r.last - r.first + 1n)
   const ipAt = (i: number) => formatIP(r.family, r.first + BigInt(i))
-  const i = await claimNext(store, 0, span - 1, r.dynamicOffset, (i) => claimIP(store, ipAt(i), owner), 4096)
+  const i = await claimNext(
+    store,
+    0,
+    span - 1,
+    r.dynamicOffset,
+    (i) => claimIP(store, ipAt(i), owner),
+    4096,
+  )
   return i === undefined ? undefined : ipAt(i)
 }
 
-export const claimNodePort = (store: Store, port: number, owner: Owner) => claim(store, nodePortKey(port), nodePortValue(port, owner))
+export const claimNodePort = (store: Store, port: number, owner: Owner) =>
+  claim(store, nodePortKey(port), nodePortValue(port, owner))
 export function claimNextNodePort(store: Store, owner: Owner): Promise<number | undefined> {
-  const { nodePorts: { min, max }, nodePortDynamicOffset } = net()
-  return claimNext(store, min, max, nodePortDynamicOffset, (n) => claimNodePort(store, n, owner), max - min + 1)
+  const {
+    nodePorts: { min, max },
+    nodePortDynamicOffset,
+  } = net()
+  return claimNext(
+    store,
+    min,
+    max,
+    nodePortDynamicOffset,
+    (n) => claimNodePort(store, n, owner),
+    max - min + 1,
+  )
 }
 
 function ownedBy(value: string, owner: Owner): boolean {

@@ -7,7 +7,12 @@ function defaultRules(rules: Obj | undefined, up: boolean): Obj {
   const r = rules ?? {}
   r.stabilizationWindowSeconds ??= up ? 0 : 300
   r.selectPolicy ||= 'Max'
-  r.policies ??= up ? [{ type: 'Pods', value: 4, periodSeconds: 15 }, { type: 'Percent', value: 100, periodSeconds: 15 }] : [{ type: 'Percent', value: 100, periodSeconds: 15 }]
+  r.policies ??= up
+    ? [
+        { type: 'Pods', value: 4, periodSeconds: 15 },
+        { type: 'Percent', value: 100, periodSeconds: 15 },
+      ]
+    : [{ type: 'Percent', value: 100, periodSeconds: 15 }]
   return r
 }
 
@@ -16,9 +21,20 @@ function validateHPA(hpa: Obj): FieldError[] {
   const errs: FieldError[] = []
   if (!spec.scaleTargetRef?.kind) errs.push(fieldRequired('spec.scaleTargetRef.kind'))
   if (!spec.scaleTargetRef?.name) errs.push(fieldRequired('spec.scaleTargetRef.name'))
-  if (spec.minReplicas != null && spec.minReplicas < 1) errs.push(fieldInvalid('spec.minReplicas', spec.minReplicas, 'must be greater than or equal to 1'))
-  if ((spec.maxReplicas ?? 0) < 1) errs.push(fieldInvalid('spec.maxReplicas', spec.maxReplicas ?? 0, 'must be greater than 0'))
-  else if (spec.minReplicas != null && spec.maxReplicas < spec.minReplicas) errs.push(fieldInvalid('spec.maxReplicas', spec.maxReplicas, 'must be greater than or equal to `minReplicas`'))
+  if (spec.minReplicas != null && spec.minReplicas < 1)
+    errs.push(
+      fieldInvalid('spec.minReplicas', spec.minReplicas, 'must be greater than or equal to 1'),
+    )
+  if ((spec.maxReplicas ?? 0) < 1)
+    errs.push(fieldInvalid('spec.maxReplicas', spec.maxReplicas ?? 0, 'must be greater than 0'))
+  else if (spec.minReplicas != null && spec.maxReplicas < spec.minReplicas)
+    errs.push(
+      fieldInvalid(
+        'spec.maxReplicas',
+        spec.maxReplicas,
+        'must be greater than or equal to `minReplicas`',
+      ),
+    )
   return errs
 }
 
@@ -35,7 +51,8 @@ function formatMetrics(hpa: Obj): string {
       case 'Object': {
         const key = m.type === 'External' ? 'external' : 'object'
         const t = target(m[key]?.target)
-        if (t.averageValue != null) return `${st?.[key]?.current?.averageValue ?? '<unknown>'}/${t.averageValue} (avg)`
+        if (t.averageValue != null)
+          return `${st?.[key]?.current?.averageValue ?? '<unknown>'}/${t.averageValue} (avg)`
         return `${st?.[key]?.current?.value ?? '<unknown>'}/${t.value}`
       }
       case 'Pods':
@@ -44,19 +61,30 @@ function formatMetrics(hpa: Obj): string {
       case 'ContainerResource': {
         const key = m.type === 'Resource' ? 'resource' : 'containerResource'
         const t = target(m[key]?.target)
-        if (t.averageValue != null) return `${m[key]?.name}: ${st?.[key]?.current?.averageValue ?? '<unknown>'}/${t.averageValue}`
-        const current = st?.[key]?.current?.averageUtilization != null ? `${st[key].current.averageUtilization}%` : '<unknown>'
+        if (t.averageValue != null)
+          return `${m[key]?.name}: ${st?.[key]?.current?.averageValue ?? '<unknown>'}/${t.averageValue}`
+        const current =
+          st?.[key]?.current?.averageUtilization != null
+            ? `${st[key].current.averageUtilization}%`
+            : '<unknown>'
         return `${m[key]?.name}: ${current}/${t.averageUtilization != null ? `${t.averageUtilization}%` : '<auto>'}`
       }
     }
     return '<unknown type>'
   })
-  return list.length > 2 ? `${list.slice(0, 2).join(', ')} + ${list.length - 2} more...` : list.join(', ')
+  return list.length > 2
+    ? `${list.slice(0, 2).join(', ')} + ${list.length - 2} more...`
+    : list.join(', ')
 }
 
 export const horizontalpodautoscalers = defineKind({
-  group: 'autoscaling', version: 'v2', resource: 'horizontalpodautoscalers', kind: 'HorizontalPodAutoscaler', namespaced: true,
-  shortNames: ['hpa'], categories: ['all'],
+  group: 'autoscaling',
+  version: 'v2',
+  resource: 'horizontalpodautoscalers',
+  kind: 'HorizontalPodAutoscaler',
+  namespaced: true,
+  shortNames: ['hpa'],
+  categories: ['all'],
   subresources: { status: true },
   schema: 'AutoscalingV2HorizontalPodAutoscaler',
   goPackage: 'v2',
@@ -66,7 +94,13 @@ export const horizontalpodautoscalers = defineKind({
     defaults(obj) {
       const spec = ((obj.spec as Obj) ??= {})
       spec.minReplicas ??= 1
-      if (!(spec.metrics ?? []).length) spec.metrics = [{ type: 'Resource', resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } } }]
+      if (!(spec.metrics ?? []).length)
+        spec.metrics = [
+          {
+            type: 'Resource',
+            resource: { name: 'cpu', target: { type: 'Utilization', averageUtilization: 80 } },
+          },
+        ]
       if (spec.behavior) {
         spec.behavior.scaleUp = defaultRules(spec.behavior.scaleUp, true)
         spec.behavior.scaleDown = defaultRules(spec.behavior.scaleDown, false)
@@ -75,11 +109,31 @@ export const horizontalpodautoscalers = defineKind({
     validate: validateHPA,
     printer: printer(
       [
-        col('Reference', 'string', 'scaleTargetRef points to the target resource to scale, and is used to the pods for which metrics should be collected, as well as to actually change the replica count.'),
-        col('Targets', 'string', 'metrics contains the specifications for which to use to calculate the desired replica count (the maximum replica count across all metrics will be used).  The desired replica count is calculated multiplying the ratio between the target value and the current value by the current number of pods.  Ergo, metrics used must decrease as the pod count is increased, and vice-versa.  See the individual metric source types for more information about how each type of metric must respond.'),
-        col('MinPods', 'string', 'minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down.  It defaults to 1 pod.  minReplicas is allowed to be 0 if the alpha feature gate HPAScaleToZero is enabled and at least one Object or External metric is configured.  Scaling is active as long as at least one metric value is available.'),
-        col('MaxPods', 'string', 'maxReplicas is the upper limit for the number of replicas to which the autoscaler can scale up. It cannot be less that minReplicas.'),
-        col('Replicas', 'string', 'currentReplicas is current number of replicas of pods managed by this autoscaler, as last seen by the autoscaler.'),
+        col(
+          'Reference',
+          'string',
+          'scaleTargetRef points to the target resource to scale, and is used to the pods for which metrics should be collected, as well as to actually change the replica count.',
+        ),
+        col(
+          'Targets',
+          'string',
+          'metrics contains the specifications for which to use to calculate the desired replica count (the maximum replica count across all metrics will be used).  The desired replica count is calculated multiplying the ratio between the target value and the current value by the current number of pods.  Ergo, metrics used must decrease as the pod count is increased, and vice-versa.  See the individual metric source types for more information about how each type of metric must respond.',
+        ),
+        col(
+          'MinPods',
+          'string',
+          'minReplicas is the lower limit for the number of replicas to which the autoscaler can scale down.  It defaults to 1 pod.  minReplicas is allowed to be 0 if the alpha feature gate HPAScaleToZero is enabled and at least one Object or External metric is configured.  Scaling is active as long as at least one metric value is available.',
+        ),
+        col(
+          'MaxPods',
+          'string',
+          'maxReplicas is the upper limit for the number of replicas to which the autoscaler can scale up. It cannot be less that minReplicas.',
+        ),
+        col(
+          'Replicas',
+          'string',
+          'currentReplicas is current number of replicas of pods managed by this autoscaler, as last seen by the autoscaler.',
+        ),
       ],
       (o) => [
         `${o.spec?.scaleTargetRef?.kind ?? ''}/${o.spec?.scaleTargetRef?.name ?? ''}`,

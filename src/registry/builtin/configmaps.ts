@@ -17,7 +17,8 @@ function validateConfigMap(cm: Obj): FieldError[] {
   const binary = (cm.binaryData ?? {}) as Record<string, string>
   for (const [k, v] of Object.entries(data)) {
     for (const msg of isConfigMapKey(k)) errs.push(fieldInvalid(key('data', k), k, msg))
-    if (k in binary) errs.push(fieldInvalid(key('data', k), k, 'duplicate of key present in binaryData'))
+    if (k in binary)
+      errs.push(fieldInvalid(key('data', k), k, 'duplicate of key present in binaryData'))
     total += byteLength(String(v ?? ''))
   }
   for (const [k, v] of Object.entries(binary)) {
@@ -33,17 +34,34 @@ export function immutableDataErrors(obj: Obj, old: Obj, fields: string[]): Field
   if (old.immutable !== true) return []
   const errs: FieldError[] = []
   if (obj.immutable !== true) errs.push(fieldForbidden('immutable', IMMUTABLE_WHEN_SET))
-  for (const f of fields) if (!semanticEqual(obj[f], old[f])) errs.push(fieldForbidden(f, IMMUTABLE_WHEN_SET))
+  for (const f of fields)
+    if (!semanticEqual(obj[f], old[f])) errs.push(fieldForbidden(f, IMMUTABLE_WHEN_SET))
   return errs
 }
 
 export const configmaps = defineKind({
-  group: '', version: 'v1', resource: 'configmaps', kind: 'ConfigMap', namespaced: true, shortNames: ['cm'],
+  group: '',
+  version: 'v1',
+  resource: 'configmaps',
+  kind: 'ConfigMap',
+  namespaced: true,
+  shortNames: ['cm'],
   schema: 'CoreV1ConfigMap',
   strategy: {
     validate: validateConfigMap,
-    validateUpdate: (obj, old) => [...immutableDataErrors(obj, old, ['data', 'binaryData']), ...validateConfigMap(obj)],
-    printer: printer([col('Data', 'string', 'Data contains the configuration data. Each key must consist of alphanumeric characters, \'-\', \'_\' or \'.\'. Values with non-UTF-8 byte sequences must use the BinaryData field. The keys stored in Data must not overlap with the keys in the BinaryData field, this is enforced during validation process.')],
-      (o) => [Object.keys(o.data ?? {}).length + Object.keys(o.binaryData ?? {}).length]),
+    validateUpdate: (obj, old) => [
+      ...immutableDataErrors(obj, old, ['data', 'binaryData']),
+      ...validateConfigMap(obj),
+    ],
+    printer: printer(
+      [
+        col(
+          'Data',
+          'string',
+          "Data contains the configuration data. Each key must consist of alphanumeric characters, '-', '_' or '.'. Values with non-UTF-8 byte sequences must use the BinaryData field. The keys stored in Data must not overlap with the keys in the BinaryData field, this is enforced during validation process.",
+        ),
+      ],
+      (o) => [Object.keys(o.data ?? {}).length + Object.keys(o.binaryData ?? {}).length],
+    ),
   },
 })

@@ -1,16 +1,31 @@
 // One place that turns a kind's small description into a ResourceType: discovery defaults, the decode
 // (schema) step, status and generation handling, and schema field errors merged with the kind's own.
 import type { FieldError } from '../../server/errors'
-import { ALL_VERBS, type KubeObject, type Printer, type PrinterColumn, type ResourceType, type Strategy } from '../types'
+import {
+  ALL_VERBS,
+  type KubeObject,
+  type Printer,
+  type PrinterColumn,
+  type ResourceType,
+  type Strategy,
+} from '../types'
 import { clone, semanticEqual } from '../validation/equality'
-import { checkDecodable, mergeFieldErrors, schemaFieldErrors, typeMismatch } from '../validation/schema'
+import {
+  checkDecodable,
+  mergeFieldErrors,
+  schemaFieldErrors,
+  typeMismatch,
+} from '../validation/schema'
 import { schemas, type SchemaName } from '../validation/schemas'
 import { ageColumn, creationOf, nameColumn, nameOf } from '../printers/format'
 import { since } from '../printers/duration'
 
 export type Obj = Record<string, any>
 
-export interface KindDefinition extends Omit<ResourceType, 'listKind' | 'singular' | 'verbs' | 'storagePrefix' | 'strategy' | 'schema'> {
+export interface KindDefinition extends Omit<
+  ResourceType,
+  'listKind' | 'singular' | 'verbs' | 'storagePrefix' | 'strategy' | 'schema'
+> {
   listKind?: string
   singular?: string
   verbs?: string[]
@@ -37,11 +52,22 @@ const specOf = (o: KubeObject) => {
 }
 
 export function defineKind(def: KindDefinition): ResourceType {
-  const { schema: schemaName, goPackage, generation, initialStatus, schemaOptional = [], strategy: own = {}, ...rest } = def
+  const {
+    schema: schemaName,
+    goPackage,
+    generation,
+    initialStatus,
+    schemaOptional = [],
+    strategy: own = {},
+    ...rest
+  } = def
   const validator = schemas[schemaName]
   const target = { kind: def.kind, version: def.version, goPackage }
   const withSchema = (errs: FieldError[], obj: KubeObject) =>
-    mergeFieldErrors(errs, schemaFieldErrors(validator, obj).filter((e) => !schemaOptional.includes(e.field)))
+    mergeFieldErrors(
+      errs,
+      schemaFieldErrors(validator, obj).filter((e) => !schemaOptional.includes(e.field)),
+    )
   const hasStatus = !!def.subresources?.status
 
   const strategy: Strategy = {
@@ -77,10 +103,14 @@ export function defineKind(def: KindDefinition): ResourceType {
       return withSchema(own.validate?.(obj, ctx) ?? [], obj)
     },
     validateUpdate(obj, old, ctx) {
-      const errs = own.validateUpdate ? own.validateUpdate(obj, old, ctx) : (own.validate?.(obj, ctx) ?? [])
+      const errs = own.validateUpdate
+        ? own.validateUpdate(obj, old, ctx)
+        : (own.validate?.(obj, ctx) ?? [])
       return withSchema(errs, obj)
     },
-    specChanged: own.specChanged ?? (generation ? (obj, old) => !semanticEqual(specOf(obj), specOf(old)) : () => false),
+    specChanged:
+      own.specChanged ??
+      (generation ? (obj, old) => !semanticEqual(specOf(obj), specOf(old)) : () => false),
   }
 
   return {
@@ -94,7 +124,16 @@ export function defineKind(def: KindDefinition): ResourceType {
 }
 
 /** A printer whose first column is NAME and, unless said otherwise, whose AGE follows the given columns. */
-export function printer(columns: PrinterColumn[], cells: (obj: Obj, now: number) => unknown[], opts: { age?: 'after' | 'none' | number; wide?: PrinterColumn[]; wideCells?: (obj: Obj) => unknown[]; name?: (obj: Obj) => string } = {}): Printer {
+export function printer(
+  columns: PrinterColumn[],
+  cells: (obj: Obj, now: number) => unknown[],
+  opts: {
+    age?: 'after' | 'none' | number
+    wide?: PrinterColumn[]
+    wideCells?: (obj: Obj) => unknown[]
+    name?: (obj: Obj) => string
+  } = {},
+): Printer {
   const age = opts.age ?? 'after'
   const cols = [nameColumn, ...columns]
   if (typeof age === 'number') cols.splice(age + 1, 0, ageColumn)
@@ -114,7 +153,9 @@ export function printer(columns: PrinterColumn[], cells: (obj: Obj, now: number)
 }
 
 /** Field selector readers: dotted paths stringified the way kube's field sets do. */
-export function fieldsAt(paths: Record<string, string>): Record<string, (obj: KubeObject) => string | undefined> {
+export function fieldsAt(
+  paths: Record<string, string>,
+): Record<string, (obj: KubeObject) => string | undefined> {
   const out: Record<string, (obj: KubeObject) => string | undefined> = {}
   for (const [label, path] of Object.entries(paths)) {
     out[label] = (obj) => {

@@ -30,14 +30,26 @@ function rename(obj: KubeObject, pairs: [string, string][], apiVersion: string):
 }
 
 export const toCoreEvent = (e: KubeObject) => rename(e, RENAMES, 'v1')
-export const fromCoreEvent = (e: KubeObject) => rename(e, RENAMES.map(([a, b]) => [b, a]), 'events.k8s.io/v1')
+export const fromCoreEvent = (e: KubeObject) =>
+  rename(
+    e,
+    RENAMES.map(([a, b]) => [b, a]),
+    'events.k8s.io/v1',
+  )
 
 // ValidateEventCreate's rule every client meets: a namespaced involved object lives in the event's namespace.
 function validateCoreEvent(ev: Obj): FieldError[] {
   const errs: FieldError[] = []
   const involved = ev.involvedObject ?? {}
   const ns = ev.metadata?.namespace ?? ''
-  if (involved.namespace && involved.namespace !== ns) errs.push(fieldInvalid('involvedObject.namespace', involved.namespace, 'does not match event.namespace'))
+  if (involved.namespace && involved.namespace !== ns)
+    errs.push(
+      fieldInvalid(
+        'involvedObject.namespace',
+        involved.namespace,
+        'does not match event.namespace',
+      ),
+    )
   return errs
 }
 
@@ -49,9 +61,13 @@ function validateEventsV1(ev: Obj): FieldError[] {
   if (!ev.reportingInstance) errs.push(fieldRequired('reportingInstance'))
   if (!ev.action) errs.push(fieldRequired('action'))
   if (!ev.reason) errs.push(fieldRequired('reason'))
-  if (ev.type && ev.type !== 'Normal' && ev.type !== 'Warning') errs.push(fieldInvalid('type', ev.type, 'has invalid value: ' + ev.type))
+  if (ev.type && ev.type !== 'Normal' && ev.type !== 'Warning')
+    errs.push(fieldInvalid('type', ev.type, 'has invalid value: ' + ev.type))
   const involved = ev.regarding ?? {}
-  if (involved.namespace && involved.namespace !== (ev.metadata?.namespace ?? '')) errs.push(fieldInvalid('regarding.namespace', involved.namespace, 'does not match event.namespace'))
+  if (involved.namespace && involved.namespace !== (ev.metadata?.namespace ?? ''))
+    errs.push(
+      fieldInvalid('regarding.namespace', involved.namespace, 'does not match event.namespace'),
+    )
   return errs
 }
 
@@ -64,14 +80,41 @@ const sourceText = (ev: Obj) => {
 /** printEvent: LAST SEEN, TYPE, REASON, OBJECT, MESSAGE (and the wide columns), over a core/v1 Event. */
 const coreEventPrinter: Printer = {
   columns: [
-    col('Last Seen', 'string', 'The time at which the most recent occurrence of this event was recorded.'),
-    col('Type', 'string', 'Type of this event (Normal, Warning), new types could be added in the future'),
-    col('Reason', 'string', 'This should be a short, machine understandable string that gives the reason for the transition into the object\'s current status.'),
+    col(
+      'Last Seen',
+      'string',
+      'The time at which the most recent occurrence of this event was recorded.',
+    ),
+    col(
+      'Type',
+      'string',
+      'Type of this event (Normal, Warning), new types could be added in the future',
+    ),
+    col(
+      'Reason',
+      'string',
+      "This should be a short, machine understandable string that gives the reason for the transition into the object's current status.",
+    ),
     col('Object', 'string', 'The object that this event is about.'),
-    col('Subobject', 'string', 'If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement, such as desiredState.manifest.containers[2]. For example, if the object reference is to a container within a pod, this would take on a value like: "spec.containers{name}" (where "name" refers to the name of the container that triggered the event) or if no container name is specified "spec.containers[2]" (container with index 2 in this pod). This syntax is chosen only to have some well-defined way of referencing a part of an object.', 1),
-    col('Source', 'string', 'The component reporting this event. Should be a short machine understandable string.', 1),
+    col(
+      'Subobject',
+      'string',
+      'If referring to a piece of an object instead of an entire object, this string should contain a valid JSON/Go field access statement, such as desiredState.manifest.containers[2]. For example, if the object reference is to a container within a pod, this would take on a value like: "spec.containers{name}" (where "name" refers to the name of the container that triggered the event) or if no container name is specified "spec.containers[2]" (container with index 2 in this pod). This syntax is chosen only to have some well-defined way of referencing a part of an object.',
+      1,
+    ),
+    col(
+      'Source',
+      'string',
+      'The component reporting this event. Should be a short machine understandable string.',
+      1,
+    ),
     col('Message', 'string', 'A human-readable description of the status of this operation.'),
-    col('First Seen', 'string', 'The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)', 1),
+    col(
+      'First Seen',
+      'string',
+      'The time at which the event was first recorded. (Time of server receipt is in TypeMeta.)',
+      1,
+    ),
     col('Count', 'string', 'The number of times this event has occurred.', 1),
     { name: 'Name', type: 'string', format: 'name', description: NAME_DESCRIPTION, priority: 1 },
   ],
@@ -88,12 +131,28 @@ const coreEventPrinter: Printer = {
     const involved = ev.involvedObject ?? {}
     const kind = String(involved.kind ?? '').toLowerCase()
     const target = involved.name ? `${kind}/${involved.name}` : kind
-    return [last, ev.type ?? '', ev.reason ?? '', target, involved.fieldPath ?? '', sourceText(ev), String(ev.message ?? '').trim(), first, count, ev.metadata?.name ?? '']
+    return [
+      last,
+      ev.type ?? '',
+      ev.reason ?? '',
+      target,
+      involved.fieldPath ?? '',
+      sourceText(ev),
+      String(ev.message ?? '').trim(),
+      first,
+      count,
+      ev.metadata?.name ?? '',
+    ]
   },
 }
 
 export const events = defineKind({
-  group: '', version: 'v1', resource: 'events', kind: 'Event', namespaced: true, shortNames: ['ev'],
+  group: '',
+  version: 'v1',
+  resource: 'events',
+  kind: 'Event',
+  namespaced: true,
+  shortNames: ['ev'],
   schema: 'CoreV1Event',
   strategy: {
     validate: validateCoreEvent,
@@ -115,7 +174,12 @@ export const events = defineKind({
 })
 
 export const eventsV1 = defineKind({
-  group: 'events.k8s.io', version: 'v1', resource: 'events', kind: 'Event', namespaced: true, shortNames: ['ev'],
+  group: 'events.k8s.io',
+  version: 'v1',
+  resource: 'events',
+  kind: 'Event',
+  namespaced: true,
+  shortNames: ['ev'],
   schema: 'EventsV1Event',
   storageVersion: 'v1',
   convert: { toStorage: toCoreEvent, fromStorage: fromCoreEvent },
@@ -131,9 +195,12 @@ export const eventsV1 = defineKind({
       'regarding.fieldPath': 'regarding.fieldPath',
       reason: 'reason',
       reportingController: 'reportingController',
-      'deprecatedSource': 'deprecatedSource.component',
+      deprecatedSource: 'deprecatedSource.component',
       type: 'type',
     }),
-    printer: { columns: coreEventPrinter.columns, row: (obj) => coreEventPrinter.row(toCoreEvent(obj)) },
+    printer: {
+      columns: coreEventPrinter.columns,
+      row: (obj) => coreEventPrinter.row(toCoreEvent(obj)),
+    },
   },
 })

@@ -25,7 +25,13 @@ import { priorityclasses } from './scheduling'
 import { secrets } from './secrets'
 import { serviceaccounts } from './serviceaccounts'
 import { services } from './services'
-import { csidrivers, csinodes, csistoragecapacities, storageclasses, volumeattachments } from './storage'
+import {
+  csidrivers,
+  csinodes,
+  csistoragecapacities,
+  storageclasses,
+  volumeattachments,
+} from './storage'
 import { certificatesigningrequests } from './certificates'
 import { runtimeclasses } from './node'
 import { customresourcedefinitions } from '../../apiextensions/crd'
@@ -33,13 +39,30 @@ import { customresourcedefinitions } from '../../apiextensions/crd'
 // pods/binding and pods/eviction write pods and PodDisruptionBudgets through their own kinds.
 const pods: ResourceType = {
   ...podsType,
-  createSubresources: { binding: bindingSubresource(podsType), eviction: evictionSubresource(podsType, poddisruptionbudgets) },
+  createSubresources: {
+    binding: bindingSubresource(podsType),
+    eviction: evictionSubresource(podsType, poddisruptionbudgets),
+  },
 }
 
 export const builtinResources: ResourceType[] = [
   // core/v1
-  bindingsType(podsType), configmaps, endpoints, events, limitranges, namespaces, nodes, persistentvolumeclaims, persistentvolumes, pods, podtemplates,
-  replicationcontrollers, resourcequotas, secrets, serviceaccounts, services,
+  bindingsType(podsType),
+  configmaps,
+  endpoints,
+  events,
+  limitranges,
+  namespaces,
+  nodes,
+  persistentvolumeclaims,
+  persistentvolumes,
+  pods,
+  podtemplates,
+  replicationcontrollers,
+  resourcequotas,
+  secrets,
+  serviceaccounts,
+  services,
   ...appsResources,
   ...batchResources,
   leases,
@@ -47,7 +70,11 @@ export const builtinResources: ResourceType[] = [
   endpointslices,
   ...networkingResources,
   poddisruptionbudgets,
-  storageclasses, csidrivers, csinodes, csistoragecapacities, volumeattachments,
+  storageclasses,
+  csidrivers,
+  csinodes,
+  csistoragecapacities,
+  volumeattachments,
   certificatesigningrequests,
   runtimeclasses,
   priorityclasses,

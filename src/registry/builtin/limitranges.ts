@@ -20,7 +20,13 @@ function defaultItem(item: Obj) {
 }
 
 export const limitranges = defineKind({
-  group: '', version: 'v1', resource: 'limitranges', kind: 'LimitRange', namespaced: true, shortNames: ['limits'], returnDeletedObject: true,
+  group: '',
+  version: 'v1',
+  resource: 'limitranges',
+  kind: 'LimitRange',
+  namespaced: true,
+  shortNames: ['limits'],
+  returnDeletedObject: true,
   schema: 'CoreV1LimitRange',
   strategy: {
     defaults(obj) {
@@ -29,7 +35,10 @@ export const limitranges = defineKind({
     validate(obj): FieldError[] {
       const errs: FieldError[] = []
       ;(((obj.spec as Obj)?.limits ?? []) as Obj[]).forEach((item, i) => {
-        if (!LIMIT_TYPES.includes(item.type)) errs.push(fieldNotSupported(`${index('spec.limits', i)}.type`, item.type ?? '', LIMIT_TYPES))
+        if (!LIMIT_TYPES.includes(item.type))
+          errs.push(
+            fieldNotSupported(`${index('spec.limits', i)}.type`, item.type ?? '', LIMIT_TYPES),
+          )
       })
       return errs
     },

@@ -9,13 +9,20 @@ import { index } from '../validation/path'
 function validateFinalizers(obj: Obj): FieldError[] {
   const errs: FieldError[] = []
   ;((obj.spec?.finalizers as string[]) ?? []).forEach((f, i) => {
-    for (const msg of isQualifiedName(f)) errs.push(fieldInvalid(index('spec.finalizers', i), f, msg))
+    for (const msg of isQualifiedName(f))
+      errs.push(fieldInvalid(index('spec.finalizers', i), f, msg))
   })
   return errs
 }
 
 export const namespaces = defineKind({
-  group: '', version: 'v1', resource: 'namespaces', kind: 'Namespace', namespaced: false, shortNames: ['ns'], returnDeletedObject: true,
+  group: '',
+  version: 'v1',
+  resource: 'namespaces',
+  kind: 'Namespace',
+  namespaced: false,
+  shortNames: ['ns'],
+  returnDeletedObject: true,
   verbs: ['create', 'delete', 'get', 'list', 'patch', 'update', 'watch'],
   subresources: { status: true, finalize: true },
   schema: 'CoreV1Namespace',
@@ -25,7 +32,8 @@ export const namespaces = defineKind({
     defaults(obj) {
       // SetDefaults_Namespace: every namespace is selectable by its name.
       const meta = (obj.metadata ??= {})
-      if (meta.name) meta.labels = { ...(meta.labels ?? {}), 'kubernetes.io/metadata.name': meta.name }
+      if (meta.name)
+        meta.labels = { ...(meta.labels ?? {}), 'kubernetes.io/metadata.name': meta.name }
     },
     prepareForCreate(obj) {
       obj.spec = { ...(obj.spec as Obj), finalizers: ['kubernetes'] }
@@ -52,9 +60,13 @@ export const namespaces = defineKind({
         obj.status = { ...(obj.status as Obj), phase: 'Terminating' }
         const has = (f: string) => meta.finalizers?.includes(f) ?? false
         const orphan = opts.propagationPolicy ? opts.propagationPolicy === 'Orphan' : has('orphan')
-        const foreground = opts.propagationPolicy ? opts.propagationPolicy === 'Foreground' : has('foregroundDeletion')
+        const foreground = opts.propagationPolicy
+          ? opts.propagationPolicy === 'Foreground'
+          : has('foregroundDeletion')
         if (orphan !== has('orphan') || foreground !== has('foregroundDeletion')) {
-          const finalizers = (meta.finalizers ?? []).filter((f) => f !== 'orphan' && f !== 'foregroundDeletion')
+          const finalizers = (meta.finalizers ?? []).filter(
+            (f) => f !== 'orphan' && f !== 'foregroundDeletion',
+          )
           if (orphan) finalizers.push('orphan')
           if (foreground) finalizers.push('foregroundDeletion')
           meta.finalizers = finalizers
@@ -66,10 +78,12 @@ export const namespaces = defineKind({
     },
     deleteDuringUpdate(obj) {
       // ShouldDeleteNamespaceDuringUpdate: metadata.finalizers and spec.finalizers both empty.
-      return !((obj.spec as Obj)?.finalizers?.length)
+      return !(obj.spec as Obj)?.finalizers?.length
     },
     validate: validateFinalizers,
     fieldSelectors: fieldsAt({ 'status.phase': 'status.phase' }),
-    printer: printer([col('Status', 'string', 'The status of the namespace')], (o) => [o.status?.phase ?? '']),
+    printer: printer([col('Status', 'string', 'The status of the namespace')], (o) => [
+      o.status?.phase ?? '',
+    ]),
   },
 })

@@ -1,9 +1,21 @@
 // PodSpec and PodTemplateSpec: the defaults (pkg/apis/core/v1/defaults.go) and the validation
 // (pkg/apis/core/validation) shared by Pods, PodTemplates and every workload kind.
-import { fieldDuplicate, fieldForbidden, fieldInvalid, fieldNotSupported, fieldRequired, type FieldError } from '../../server/errors'
+import {
+  fieldDuplicate,
+  fieldForbidden,
+  fieldInvalid,
+  fieldNotSupported,
+  fieldRequired,
+  type FieldError,
+} from '../../server/errors'
 import { semanticEqual } from '../validation/equality'
 import {
-  isDNS1123Label, isDNS1123Subdomain, isEnvVarName, isValidPortName, isValidPortNum, nameIsDNSSubdomain,
+  isDNS1123Label,
+  isDNS1123Subdomain,
+  isEnvVarName,
+  isValidPortName,
+  isValidPortNum,
+  nameIsDNSSubdomain,
 } from '../validation/names'
 import { validateLabels, validateTemplateMeta } from '../validation/objectmeta'
 import { child, index } from '../validation/path'
@@ -37,7 +49,8 @@ function defaultHandler(h: Obj | undefined) {
 function defaultContainer(c: Obj) {
   c.terminationMessagePath ||= '/dev/termination-log'
   c.terminationMessagePolicy ||= 'File'
-  if (!c.imagePullPolicy) c.imagePullPolicy = imageTag(String(c.image ?? '')) === 'latest' ? 'Always' : 'IfNotPresent'
+  if (!c.imagePullPolicy)
+    c.imagePullPolicy = imageTag(String(c.image ?? '')) === 'latest' ? 'Always' : 'IfNotPresent'
   // ResourceRequirements is a struct, so kube always prints `resources: {}`.
   c.resources ??= {}
   for (const p of list(c.ports)) p.protocol ||= 'TCP'
@@ -56,8 +69,10 @@ function defaultVolume(v: Obj) {
   if (sources.length === 0) v.emptyDir = {}
   for (const s of VOLUME_SOURCES_WITH_MODE) if (v[s]) v[s].defaultMode ??= 420
   if (v.hostPath) v.hostPath.type ??= ''
-  for (const src of list(v.projected?.sources)) if (src.serviceAccountToken) src.serviceAccountToken.expirationSeconds ??= 3600
-  for (const item of list(v.downwardAPI?.items)) if (item.fieldRef) item.fieldRef.apiVersion ||= 'v1'
+  for (const src of list(v.projected?.sources))
+    if (src.serviceAccountToken) src.serviceAccountToken.expirationSeconds ??= 3600
+  for (const item of list(v.downwardAPI?.items))
+    if (item.fieldRef) item.fieldRef.apiVersion ||= 'v1'
 }
 
 /** SetDefaults_PodSpec and everything nested in it. */
@@ -72,7 +87,8 @@ export function defaultPodSpec(spec: Obj) {
   for (const v of list(spec.volumes)) defaultVolume(v)
   if (spec.hostNetwork) {
     // With host networking a container port is a host port.
-    for (const c of [...list(spec.containers), ...list(spec.initContainers)]) for (const p of list(c.ports)) p.hostPort ??= p.containerPort
+    for (const c of [...list(spec.containers), ...list(spec.initContainers)])
+      for (const p of list(c.ports)) p.hostPort ??= p.containerPort
   }
 }
 
@@ -132,13 +148,17 @@ function validateVolumes(volumes: Obj[], path: string): { errs: FieldError[]; na
     const p = index(path, i)
     if (!v.name) errs.push(fieldRequired(child(p, 'name')))
     else {
-      for (const msg of isDNS1123Label(v.name)) errs.push(fieldInvalid(child(p, 'name'), v.name, msg))
+      for (const msg of isDNS1123Label(v.name))
+        errs.push(fieldInvalid(child(p, 'name'), v.name, msg))
       if (names.has(v.name)) errs.push(fieldDuplicate(child(p, 'name'), v.name))
       names.add(v.name)
     }
-    const sources = Object.keys(v).filter((k) => k !== 'name' && v[k] !== null && v[k] !== undefined)
+    const sources = Object.keys(v).filter(
+      (k) => k !== 'name' && v[k] !== null && v[k] !== undefined,
+    )
     if (sources.length === 0) errs.push(fieldRequired(p, 'must specify a volume type'))
-    else if (sources.length > 1) errs.push(fieldForbidden(child(p, sources[1]), 'may not specify more than 1 volume type'))
+    else if (sources.length > 1)
+      errs.push(fieldForbidden(child(p, sources[1]), 'may not specify more than 1 volume type'))
   })
   return { errs, names }
 }
@@ -152,7 +172,12 @@ export function setAllowPrivileged(allow: boolean): void {
   allowPrivileged = allow
 }
 
-function validateContainer(c: Obj, p: string, names: Set<string>, volumes: Set<string>): FieldError[] {
+function validateContainer(
+  c: Obj,
+  p: string,
+  names: Set<string>,
+  volumes: Set<string>,
+): FieldError[] {
   const errs: FieldError[] = []
   if (!c.name) errs.push(fieldRequired(child(p, 'name')))
   else {
@@ -165,34 +190,55 @@ function validateContainer(c: Obj, p: string, names: Set<string>, volumes: Set<s
   list(c.ports).forEach((port, i) => {
     const pp = index(child(p, 'ports'), i)
     if (port.name) {
-      for (const msg of isValidPortName(port.name)) errs.push(fieldInvalid(child(pp, 'name'), port.name, msg))
+      for (const msg of isValidPortName(port.name))
+        errs.push(fieldInvalid(child(pp, 'name'), port.name, msg))
       if (portNames.has(port.name)) errs.push(fieldDuplicate(child(pp, 'name'), port.name))
       portNames.add(port.name)
     }
     if (!port.containerPort) errs.push(fieldRequired(child(pp, 'containerPort')))
-    else for (const msg of isValidPortNum(port.containerPort)) errs.push(fieldInvalid(child(pp, 'containerPort'), port.containerPort, msg))
-    if (port.hostPort) for (const msg of isValidPortNum(port.hostPort)) errs.push(fieldInvalid(child(pp, 'hostPort'), port.hostPort, msg))
+    else
+      for (const msg of isValidPortNum(port.containerPort))
+        errs.push(fieldInvalid(child(pp, 'containerPort'), port.containerPort, msg))
+    if (port.hostPort)
+      for (const msg of isValidPortNum(port.hostPort))
+        errs.push(fieldInvalid(child(pp, 'hostPort'), port.hostPort, msg))
     if (!port.protocol) errs.push(fieldRequired(child(pp, 'protocol')))
-    else if (!PROTOCOLS.includes(port.protocol)) errs.push(fieldNotSupported(child(pp, 'protocol'), port.protocol, PROTOCOLS))
+    else if (!PROTOCOLS.includes(port.protocol))
+      errs.push(fieldNotSupported(child(pp, 'protocol'), port.protocol, PROTOCOLS))
   })
   list(c.env).forEach((e, i) => {
     const ep = index(child(p, 'env'), i)
     if (!e.name) errs.push(fieldRequired(child(ep, 'name')))
-    else for (const msg of isEnvVarName(e.name)) errs.push(fieldInvalid(child(ep, 'name'), e.name, msg))
+    else
+      for (const msg of isEnvVarName(e.name))
+        errs.push(fieldInvalid(child(ep, 'name'), e.name, msg))
   })
   list(c.volumeMounts).forEach((m, i) => {
     const mp = index(child(p, 'volumeMounts'), i)
     if (!m.name) errs.push(fieldRequired(child(mp, 'name')))
-    else if (!volumes.has(m.name)) errs.push(fieldInvalid(child(mp, 'name'), m.name, 'must match the name of a volume'))
+    else if (!volumes.has(m.name))
+      errs.push(fieldInvalid(child(mp, 'name'), m.name, 'must match the name of a volume'))
     if (!m.mountPath) errs.push(fieldRequired(child(mp, 'mountPath')))
   })
-  if (c.imagePullPolicy && !PULL_POLICIES.includes(c.imagePullPolicy)) errs.push(fieldNotSupported(child(p, 'imagePullPolicy'), c.imagePullPolicy, PULL_POLICIES))
+  if (c.imagePullPolicy && !PULL_POLICIES.includes(c.imagePullPolicy))
+    errs.push(fieldNotSupported(child(p, 'imagePullPolicy'), c.imagePullPolicy, PULL_POLICIES))
   if (c.terminationMessagePolicy && !MESSAGE_POLICIES.includes(c.terminationMessagePolicy)) {
-    errs.push(fieldNotSupported(child(p, 'terminationMessagePolicy'), c.terminationMessagePolicy, MESSAGE_POLICIES))
+    errs.push(
+      fieldNotSupported(
+        child(p, 'terminationMessagePolicy'),
+        c.terminationMessagePolicy,
+        MESSAGE_POLICIES,
+      ),
+    )
   }
   // validateSecurityContext
   if (c.securityContext?.privileged === true && !allowPrivileged) {
-    errs.push(fieldForbidden(child(child(p, 'securityContext'), 'privileged'), 'disallowed by cluster policy'))
+    errs.push(
+      fieldForbidden(
+        child(child(p, 'securityContext'), 'privileged'),
+        'disallowed by cluster policy',
+      ),
+    )
   }
   return errs
 }
@@ -203,21 +249,51 @@ export function validatePodSpec(spec: Obj | undefined, path: string): FieldError
   const { errs, names: volumes } = validateVolumes(list(s.volumes), child(path, 'volumes'))
   const containerNames = new Set<string>()
   if (list(s.containers).length === 0) errs.push(fieldRequired(child(path, 'containers')))
-  list(s.containers).forEach((c, i) => errs.push(...validateContainer(c, index(child(path, 'containers'), i), containerNames, volumes)))
-  list(s.initContainers).forEach((c, i) => errs.push(...validateContainer(c, index(child(path, 'initContainers'), i), containerNames, volumes)))
+  list(s.containers).forEach((c, i) =>
+    errs.push(
+      ...validateContainer(c, index(child(path, 'containers'), i), containerNames, volumes),
+    ),
+  )
+  list(s.initContainers).forEach((c, i) =>
+    errs.push(
+      ...validateContainer(c, index(child(path, 'initContainers'), i), containerNames, volumes),
+    ),
+  )
   if (!s.restartPolicy) errs.push(fieldRequired(child(path, 'restartPolicy')))
-  else if (!RESTART_POLICIES.includes(s.restartPolicy)) errs.push(fieldNotSupported(child(path, 'restartPolicy'), s.restartPolicy, RESTART_POLICIES))
-  if (s.dnsPolicy && !DNS_POLICIES.includes(s.dnsPolicy)) errs.push(fieldNotSupported(child(path, 'dnsPolicy'), s.dnsPolicy, DNS_POLICIES))
+  else if (!RESTART_POLICIES.includes(s.restartPolicy))
+    errs.push(fieldNotSupported(child(path, 'restartPolicy'), s.restartPolicy, RESTART_POLICIES))
+  if (s.dnsPolicy && !DNS_POLICIES.includes(s.dnsPolicy))
+    errs.push(fieldNotSupported(child(path, 'dnsPolicy'), s.dnsPolicy, DNS_POLICIES))
   errs.push(...validateLabels(s.nodeSelector, child(path, 'nodeSelector')))
-  if (s.serviceAccountName) for (const msg of nameIsDNSSubdomain(s.serviceAccountName, false)) errs.push(fieldInvalid(child(path, 'serviceAccountName'), s.serviceAccountName, msg))
-  if (s.hostname) for (const msg of isDNS1123Label(s.hostname)) errs.push(fieldInvalid(child(path, 'hostname'), s.hostname, msg))
-  if (s.subdomain) for (const msg of isDNS1123Label(s.subdomain)) errs.push(fieldInvalid(child(path, 'subdomain'), s.subdomain, msg))
-  if (s.priorityClassName) for (const msg of isDNS1123Subdomain(s.priorityClassName)) errs.push(fieldInvalid(child(path, 'priorityClassName'), s.priorityClassName, msg))
+  if (s.serviceAccountName)
+    for (const msg of nameIsDNSSubdomain(s.serviceAccountName, false))
+      errs.push(fieldInvalid(child(path, 'serviceAccountName'), s.serviceAccountName, msg))
+  if (s.hostname)
+    for (const msg of isDNS1123Label(s.hostname))
+      errs.push(fieldInvalid(child(path, 'hostname'), s.hostname, msg))
+  if (s.subdomain)
+    for (const msg of isDNS1123Label(s.subdomain))
+      errs.push(fieldInvalid(child(path, 'subdomain'), s.subdomain, msg))
+  if (s.priorityClassName)
+    for (const msg of isDNS1123Subdomain(s.priorityClassName))
+      errs.push(fieldInvalid(child(path, 'priorityClassName'), s.priorityClassName, msg))
   if (typeof s.terminationGracePeriodSeconds === 'number' && s.terminationGracePeriodSeconds < 0) {
-    errs.push(fieldInvalid(child(path, 'terminationGracePeriodSeconds'), s.terminationGracePeriodSeconds, 'must be greater than or equal to 0'))
+    errs.push(
+      fieldInvalid(
+        child(path, 'terminationGracePeriodSeconds'),
+        s.terminationGracePeriodSeconds,
+        'must be greater than or equal to 0',
+      ),
+    )
   }
   if (typeof s.activeDeadlineSeconds === 'number' && s.activeDeadlineSeconds <= 0) {
-    errs.push(fieldInvalid(child(path, 'activeDeadlineSeconds'), s.activeDeadlineSeconds, 'must be between 1 and 2147483647, inclusive'))
+    errs.push(
+      fieldInvalid(
+        child(path, 'activeDeadlineSeconds'),
+        s.activeDeadlineSeconds,
+        'must be between 1 and 2147483647, inclusive',
+      ),
+    )
   }
   return errs
 }
@@ -225,7 +301,10 @@ export function validatePodSpec(spec: Obj | undefined, path: string): FieldError
 /** ValidatePodTemplateSpec. */
 export function validatePodTemplate(template: Obj | undefined, path: string): FieldError[] {
   if (!template) return [fieldRequired(path)]
-  return [...validateTemplateMeta(template.metadata, child(path, 'metadata')), ...validatePodSpec(template.spec, child(path, 'spec'))]
+  return [
+    ...validateTemplateMeta(template.metadata, child(path, 'metadata')),
+    ...validatePodSpec(template.spec, child(path, 'spec')),
+  ]
 }
 
 const POD_UPDATABLE =
@@ -242,10 +321,17 @@ function maskMutable(spec: Obj, old: Obj): Obj {
   }
   masked.activeDeadlineSeconds = o.activeDeadlineSeconds
   const oldTolerations = list(o.tolerations)
-  if (list(masked.tolerations).length >= oldTolerations.length && oldTolerations.every((t, i) => semanticEqual(t, masked.tolerations[i]))) {
+  if (
+    list(masked.tolerations).length >= oldTolerations.length &&
+    oldTolerations.every((t, i) => semanticEqual(t, masked.tolerations[i]))
+  ) {
     masked.tolerations = o.tolerations
   }
-  if (typeof o.terminationGracePeriodSeconds === 'number' && o.terminationGracePeriodSeconds < 0 && masked.terminationGracePeriodSeconds === 1) {
+  if (
+    typeof o.terminationGracePeriodSeconds === 'number' &&
+    o.terminationGracePeriodSeconds < 0 &&
+    masked.terminationGracePeriodSeconds === 1
+  ) {
     masked.terminationGracePeriodSeconds = o.terminationGracePeriodSeconds
   }
   return masked
@@ -255,7 +341,12 @@ function diffPaths(a: unknown, b: unknown, path: string, out: string[]) {
   if (semanticEqual(a, b)) return
   if (a && b && typeof a === 'object' && typeof b === 'object') {
     for (const k of new Set([...Object.keys(a), ...Object.keys(b)])) {
-      diffPaths((a as Obj)[k], (b as Obj)[k], Array.isArray(a) ? `${path}[${k}]` : `${path}.${k}`, out)
+      diffPaths(
+        (a as Obj)[k],
+        (b as Obj)[k],
+        Array.isArray(a) ? `${path}[${k}]` : `${path}.${k}`,
+        out,
+      )
     }
     return
   }

@@ -4,7 +4,12 @@ import { defineKind, printer, type Obj } from './define'
 import { defaultPodTemplate, validatePodTemplate } from './podspec'
 
 export const podtemplates = defineKind({
-  group: '', version: 'v1', resource: 'podtemplates', kind: 'PodTemplate', namespaced: true, returnDeletedObject: true,
+  group: '',
+  version: 'v1',
+  resource: 'podtemplates',
+  kind: 'PodTemplate',
+  namespaced: true,
+  returnDeletedObject: true,
   schema: 'CoreV1PodTemplate',
   strategy: {
     defaults: (obj) => defaultPodTemplate(obj.template as Obj),
@@ -15,7 +20,10 @@ export const podtemplates = defineKind({
         col('Images', 'string', 'Images referenced by each container in the template.'),
         col('Pod Labels', 'string', 'The labels for the pod template.'),
       ],
-      (o) => [...containerCells(o.template?.spec?.containers), formatLabels(o.template?.metadata?.labels)],
+      (o) => [
+        ...containerCells(o.template?.spec?.containers),
+        formatLabels(o.template?.metadata?.labels),
+      ],
       { age: 'none' },
     ),
   },

@@ -17,15 +17,29 @@ function quotaCells(q: Obj): [string, string] {
 }
 
 export const resourcequotas = defineKind({
-  group: '', version: 'v1', resource: 'resourcequotas', kind: 'ResourceQuota', namespaced: true, shortNames: ['quota'], returnDeletedObject: true,
+  group: '',
+  version: 'v1',
+  resource: 'resourcequotas',
+  kind: 'ResourceQuota',
+  namespaced: true,
+  shortNames: ['quota'],
+  returnDeletedObject: true,
   subresources: { status: true },
   schema: 'CoreV1ResourceQuota',
   initialStatus: () => ({}),
   strategy: {
     printer: printer(
       [
-        col('Request', 'string', 'Request represents a minimum amount of cpu/memory that a container may consume.'),
-        col('Limit', 'string', 'Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node.'),
+        col(
+          'Request',
+          'string',
+          'Request represents a minimum amount of cpu/memory that a container may consume.',
+        ),
+        col(
+          'Limit',
+          'string',
+          'Limits control the maximum amount of cpu/memory that a container may use independent of contention on the node.',
+        ),
       ],
       (o) => quotaCells(o),
     ),

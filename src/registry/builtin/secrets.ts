@@ -1,5 +1,11 @@
 // core/v1 Secret (ValidateSecret, ValidateSecretUpdate; stringData folds into data on decode).
-import { decodeGoJson, GoJsonSyntaxError, isObject, jsonKind, type JsonValue } from '../../api/patch/gojson'
+import {
+  decodeGoJson,
+  GoJsonSyntaxError,
+  isObject,
+  jsonKind,
+  type JsonValue,
+} from '../../api/patch/gojson'
 import { fieldInvalid, fieldRequired, fieldTooLong, type FieldError } from '../../server/errors'
 import { isConfigMapKey } from '../validation/names'
 import { validateImmutableField } from '../validation/objectmeta'
@@ -36,7 +42,8 @@ function validJSON(text: string | undefined): string | undefined {
     if (e instanceof GoJsonSyntaxError) return e.message
     throw e
   }
-  if (value !== null && !isObject(value)) return `json: cannot unmarshal ${jsonKind(value)} into Go value of type map[string]interface {}`
+  if (value !== null && !isObject(value))
+    return `json: cannot unmarshal ${jsonKind(value)} into Go value of type map[string]interface {}`
   return undefined
 }
 
@@ -52,7 +59,8 @@ function validateSecret(secret: Obj): FieldError[] {
   const has = (k: string) => k in data
   switch (secret.type) {
     case 'kubernetes.io/service-account-token':
-      if (!secret.metadata?.annotations?.['kubernetes.io/service-account.name']) errs.push(fieldRequired(key('metadata.annotations', 'kubernetes.io/service-account.name')))
+      if (!secret.metadata?.annotations?.['kubernetes.io/service-account.name'])
+        errs.push(fieldRequired(key('metadata.annotations', 'kubernetes.io/service-account.name')))
       break
     case 'kubernetes.io/dockercfg':
     case 'kubernetes.io/dockerconfigjson': {
@@ -65,7 +73,8 @@ function validateSecret(secret: Obj): FieldError[] {
       break
     }
     case 'kubernetes.io/basic-auth':
-      if (!has('username') && !has('password')) errs.push(fieldRequired(key('data', 'username')), fieldRequired(key('data', 'password')))
+      if (!has('username') && !has('password'))
+        errs.push(fieldRequired(key('data', 'username')), fieldRequired(key('data', 'password')))
       break
     case 'kubernetes.io/ssh-auth':
       if (!data['ssh-privatekey']) errs.push(fieldRequired(key('data', 'ssh-privatekey')))
@@ -79,24 +88,44 @@ function validateSecret(secret: Obj): FieldError[] {
 }
 
 export const secrets = defineKind({
-  group: '', version: 'v1', resource: 'secrets', kind: 'Secret', namespaced: true,
+  group: '',
+  version: 'v1',
+  resource: 'secrets',
+  kind: 'Secret',
+  namespaced: true,
   schema: 'CoreV1Secret',
   strategy: {
     defaults(obj) {
       // Convert_v1_Secret_To_core_Secret: stringData is write-only and overlays data.
       if (obj.stringData && typeof obj.stringData === 'object') {
         const data = ((obj.data as Obj) ??= {})
-        for (const [k, v] of Object.entries(obj.stringData as Record<string, string>)) data[k] = base64OfUtf8(String(v ?? ''))
+        for (const [k, v] of Object.entries(obj.stringData as Record<string, string>))
+          data[k] = base64OfUtf8(String(v ?? ''))
       }
       delete obj.stringData
       obj.type ||= 'Opaque'
     },
     validate: validateSecret,
-    validateUpdate: (obj, old) => [...validateImmutableField(obj.type, old.type, 'type'), ...immutableDataErrors(obj, old, ['data']), ...validateSecret(obj)],
+    validateUpdate: (obj, old) => [
+      ...validateImmutableField(obj.type, old.type, 'type'),
+      ...immutableDataErrors(obj, old, ['data']),
+      ...validateSecret(obj),
+    ],
     fieldSelectors: fieldsAt({ type: 'type' }),
-    printer: printer([
-      col('Type', 'string', 'Used to facilitate programmatic handling of secret data. More info: https://kubernetes.io/docs/concepts/configuration/secret/#secret-types'),
-      col('Data', 'string', "Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' or '.'. The serialized form of the secret data is a base64 encoded string, representing the arbitrary (possibly non-string) data value here. Described in https://tools.ietf.org/html/rfc4648#section-4"),
-    ], (o) => [o.type ?? '', Object.keys(o.data ?? {}).length]),
+    printer: printer(
+      [
+        col(
+          'Type',
+          'string',
+          'Used to facilitate programmatic handling of secret data. More info: https://kubernetes.io/docs/concepts/configuration/secret/#secret-types',
+        ),
+        col(
+          'Data',
+          'string',
+          "Data contains the secret data. Each key must consist of alphanumeric characters, '-', '_' or '.'. The serialized form of the secret data is a base64 encoded string, representing the arbitrary (possibly non-string) data value here. Described in https://tools.ietf.org/html/rfc4648#section-4",
+        ),
+      ],
+      (o) => [o.type ?? '', Object.keys(o.data ?? {}).length],
+    ),
   },
 })

@@ -5,7 +5,9 @@ type Obj = Record<string, any>
 
 /** labels.FormatLabels: "a=b,c=d" sorted by key, "<none>" when empty. */
 export function formatLabels(labels: unknown): string {
-  const entries = Object.entries((labels as Record<string, string>) ?? {}).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  const entries = Object.entries((labels as Record<string, string>) ?? {}).sort(([a], [b]) =>
+    a < b ? -1 : a > b ? 1 : 0,
+  )
   return entries.length ? entries.map(([k, v]) => `${k}=${v}`).join(',') : '<none>'
 }
 
@@ -18,18 +20,26 @@ interface LabelSelector {
 export function selectorString(selector: LabelSelector | undefined | null): string {
   if (!selector) return ''
   const reqs: { key: string; text: string }[] = []
-  for (const [k, v] of Object.entries(selector.matchLabels ?? {})) reqs.push({ key: k, text: `${k}=${v}` })
+  for (const [k, v] of Object.entries(selector.matchLabels ?? {}))
+    reqs.push({ key: k, text: `${k}=${v}` })
   for (const e of selector.matchExpressions ?? []) {
     const values = [...(e.values ?? [])].sort().join(',')
     const text =
-      e.operator === 'In' ? `${e.key} in (${values})`
-        : e.operator === 'NotIn' ? `${e.key} notin (${values})`
-          : e.operator === 'Exists' ? e.key
-            : e.operator === 'DoesNotExist' ? `!${e.key}`
+      e.operator === 'In'
+        ? `${e.key} in (${values})`
+        : e.operator === 'NotIn'
+          ? `${e.key} notin (${values})`
+          : e.operator === 'Exists'
+            ? e.key
+            : e.operator === 'DoesNotExist'
+              ? `!${e.key}`
               : `${e.key} ${e.operator} (${values})`
     reqs.push({ key: e.key, text })
   }
-  return reqs.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0)).map((r) => r.text).join(',')
+  return reqs
+    .sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0))
+    .map((r) => r.text)
+    .join(',')
 }
 
 /** metav1.FormatLabelSelector: "<none>" when it selects by nothing. */
@@ -60,7 +70,8 @@ export function listWithMore(items: string[], max = 3): string {
   return items.length ? items.join(',') : '<unset>'
 }
 
-export const printBoolPtr = (v: unknown) => (typeof v === 'boolean' ? (v ? 'True' : 'False') : '<unset>')
+export const printBoolPtr = (v: unknown) =>
+  typeof v === 'boolean' ? (v ? 'True' : 'False') : '<unset>'
 
 export const get = (obj: unknown, path: string): any =>
   path.split('.').reduce<any>((v, k) => (v === undefined || v === null ? undefined : v[k]), obj)
@@ -73,12 +84,35 @@ export const NAME_DESCRIPTION =
 export const CREATION_TIMESTAMP_DESCRIPTION =
   'CreationTimestamp is a timestamp representing the server time when this object was created. It is not guaranteed to be set in happens-before order across separate operations. Clients may not set this value. It is represented in RFC3339 form and is in UTC.\n\nPopulated by the system. Read-only. Null for lists. More info: https://git.k8s.io/community/contributors/devel/sig-architecture/api-conventions.md#metadata'
 
-export const nameColumn: PrinterColumn = { name: 'Name', type: 'string', format: 'name', description: NAME_DESCRIPTION }
-export const ageColumn: PrinterColumn = { name: 'Age', type: 'string', description: CREATION_TIMESTAMP_DESCRIPTION }
-export const col = (name: string, type: PrinterColumn['type'], description: string, priority: 0 | 1 = 0): PrinterColumn =>
-  priority ? { name, type, description, priority } : { name, type, description }
-export const containersColumn = col('Containers', 'string', 'Names of each container in the template.', 1)
-export const imagesColumn = col('Images', 'string', 'Images referenced by each container in the template.', 1)
+export const nameColumn: PrinterColumn = {
+  name: 'Name',
+  type: 'string',
+  format: 'name',
+  description: NAME_DESCRIPTION,
+}
+export const ageColumn: PrinterColumn = {
+  name: 'Age',
+  type: 'string',
+  description: CREATION_TIMESTAMP_DESCRIPTION,
+}
+export const col = (
+  name: string,
+  type: PrinterColumn['type'],
+  description: string,
+  priority: 0 | 1 = 0,
+): PrinterColumn => (priority ? { name, type, description, priority } : { name, type, description })
+export const containersColumn = col(
+  'Containers',
+  'string',
+  'Names of each container in the template.',
+  1,
+)
+export const imagesColumn = col(
+  'Images',
+  'string',
+  'Images referenced by each container in the template.',
+  1,
+)
 
 export const nameOf = (obj: KubeObject) => obj.metadata?.name ?? ''
 export const creationOf = (obj: KubeObject) => obj.metadata?.creationTimestamp

@@ -5,8 +5,10 @@ type Obj = Record<string, any>
 const list = (v: unknown): Obj[] => (Array.isArray(v) ? v : [])
 
 const isRestartableInit = (c: Obj | undefined) => c?.restartPolicy === 'Always'
-const later = (a: string | undefined, b: string | undefined) => (!a ? b : !b ? a : Date.parse(b) > Date.parse(a) ? b : a)
-const hasCondition = (status: Obj, type: string) => list(status.conditions).some((c) => c.type === type && c.status === 'True')
+const later = (a: string | undefined, b: string | undefined) =>
+  !a ? b : !b ? a : Date.parse(b) > Date.parse(a) ? b : a
+const hasCondition = (status: Obj, type: string) =>
+  list(status.conditions).some((c) => c.type === type && c.status === 'True')
 
 export interface PodSummary {
   ready: string
@@ -25,7 +27,8 @@ export function podSummary(pod: Obj, now = Date.now()): PodSummary {
   let lastRestartableInitRestart: string | undefined
 
   let reason: string = status.reason || status.phase || ''
-  for (const c of list(status.conditions)) if (c.type === 'PodScheduled' && c.reason === 'SchedulingGated') reason = 'SchedulingGated'
+  for (const c of list(status.conditions))
+    if (c.type === 'PodScheduled' && c.reason === 'SchedulingGated') reason = 'SchedulingGated'
 
   const initContainers = new Map<string, Obj>()
   for (const c of list(spec.initContainers)) {
@@ -53,7 +56,11 @@ export function podSummary(pod: Obj, now = Date.now()): PodSummary {
       continue
     }
     if (terminated) {
-      reason = terminated.reason ? `Init:${terminated.reason}` : terminated.signal ? `Init:Signal:${terminated.signal}` : `Init:ExitCode:${terminated.exitCode ?? 0}`
+      reason = terminated.reason
+        ? `Init:${terminated.reason}`
+        : terminated.signal
+          ? `Init:Signal:${terminated.signal}`
+          : `Init:ExitCode:${terminated.exitCode ?? 0}`
     } else if (waiting?.reason && waiting.reason !== 'PodInitializing') {
       reason = `Init:${waiting.reason}`
     } else {
@@ -76,21 +83,28 @@ export function podSummary(pod: Obj, now = Date.now()): PodSummary {
       const terminated = c.state?.terminated
       if (waiting?.reason) reason = waiting.reason
       else if (terminated?.reason) reason = terminated.reason
-      else if (terminated) reason = terminated.signal ? `Signal:${terminated.signal}` : `ExitCode:${terminated.exitCode ?? 0}`
+      else if (terminated)
+        reason = terminated.signal
+          ? `Signal:${terminated.signal}`
+          : `ExitCode:${terminated.exitCode ?? 0}`
       else if (c.ready && c.state?.running) {
         hasRunning = true
         readyContainers++
       }
     }
     // A pod whose last container completed while another still runs is Running (or NotReady).
-    if (reason === 'Completed' && hasRunning) reason = hasCondition(status, 'Ready') ? 'Running' : 'NotReady'
+    if (reason === 'Completed' && hasRunning)
+      reason = hasCondition(status, 'Ready') ? 'Running' : 'NotReady'
   }
 
   const terminal = status.phase === 'Succeeded' || status.phase === 'Failed'
   if (pod.metadata?.deletionTimestamp && status.reason === 'NodeLost') reason = 'Unknown'
   else if (pod.metadata?.deletionTimestamp && !terminal) reason = 'Terminating'
 
-  const restartsText = restarts !== 0 && lastRestart ? `${restarts} (${since(lastRestart, now)} ago)` : String(restarts)
+  const restartsText =
+    restarts !== 0 && lastRestart
+      ? `${restarts} (${since(lastRestart, now)} ago)`
+      : String(restarts)
   return { ready: `${readyContainers}/${totalContainers}`, status: reason, restarts: restartsText }
 }
 
@@ -99,6 +113,8 @@ export function readinessGates(pod: Obj): string {
   const gates = list(pod.spec?.readinessGates)
   if (gates.length === 0) return '<none>'
   const conditions = list(pod.status?.conditions)
-  const trueCount = gates.filter((g) => conditions.find((c) => c.type === g.conditionType)?.status === 'True').length
+  const trueCount = gates.filter(
+    (g) => conditions.find((c) => c.type === g.conditionType)?.status === 'True',
+  ).length
   return `${trueCount}/${gates.length}`
 }

@@ -5,7 +5,10 @@ import data from './builtin-definitions.json'
 import descriptionData from './builtin-descriptions.json'
 import type { JSONSchema, TypeSchema } from './types'
 
-const { texts, descriptions } = descriptionData as { texts: string[]; descriptions: Record<string, number> }
+const { texts, descriptions } = descriptionData as {
+  texts: string[]
+  descriptions: Record<string, number>
+}
 
 /** kube's description of a built-in definition ("io.k8s.api.core.v1.ConfigMap") or field ("...ConfigMap.data"). */
 export function builtinDescription(key: string): string | undefined {
@@ -18,7 +21,9 @@ let table: Record<string, JSONSchema> | undefined
 /** Every built-in definition, described; built once per isolate. */
 export function builtinDefinitions(): Readonly<Record<string, JSONSchema>> {
   if (table) return table
-  const defs = structuredClone((data as unknown as { definitions: Record<string, JSONSchema> }).definitions)
+  const defs = structuredClone(
+    (data as unknown as { definitions: Record<string, JSONSchema> }).definitions,
+  )
   for (const [name, def] of Object.entries(defs)) {
     const d = builtinDescription(name)
     if (d) def.description = d
@@ -38,7 +43,11 @@ export function builtinDefinitionName(group: string, version: string, kind: stri
 }
 
 /** The TypeSchema of a built-in kind, or undefined when the library has no declaration for it. */
-export function builtinTypeSchema(group: string, version: string, kind: string): TypeSchema | undefined {
+export function builtinTypeSchema(
+  group: string,
+  version: string,
+  kind: string,
+): TypeSchema | undefined {
   const name = builtinDefinitionName(group, version, kind)
   const definitions = builtinDefinitions()
   return definitions[name] ? { name, definitions } : undefined

@@ -38,7 +38,10 @@ export interface TypeSchema {
 }
 
 /** Follows a reference (bare, "#/components/schemas/x" or "#/definitions/x") or a lone allOf to the schema it names. */
-export function deref(s: JSONSchema | undefined, defs: Readonly<Record<string, JSONSchema>>): JSONSchema | undefined {
+export function deref(
+  s: JSONSchema | undefined,
+  defs: Readonly<Record<string, JSONSchema>>,
+): JSONSchema | undefined {
   for (let i = 0; s && i < 32; i++) {
     if (s.$ref) {
       s = defs[refName(s.$ref)]

@@ -45,7 +45,8 @@ export function regexError(msg: string, fmt: string, ...examples: string[]): str
 }
 
 export const emptyError = () => 'must be non-empty'
-export const inclusiveRangeError = (lo: number, hi: number) => `must be between ${lo} and ${hi}, inclusive`
+export const inclusiveRangeError = (lo: number, hi: number) =>
+  `must be between ${lo} and ${hi}, inclusive`
 
 export function isDNS1123Label(value: string): string[] {
   const errs: string[] = []
@@ -53,7 +54,15 @@ export function isDNS1123Label(value: string): string[] {
   if (!dns1123LabelRe.test(value)) {
     // A valid subdomain that is not a valid label can only be failing on its dots.
     if (dns1123SubdomainRe.test(value)) errs.push('must not contain dots')
-    else errs.push(regexError("a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character", dns1123LabelFmt, 'my-name', '123-abc'))
+    else
+      errs.push(
+        regexError(
+          "a lowercase RFC 1123 label must consist of lower case alphanumeric characters or '-', and must start and end with an alphanumeric character",
+          dns1123LabelFmt,
+          'my-name',
+          '123-abc',
+        ),
+      )
   }
   return errs
 }
@@ -62,7 +71,13 @@ export function isDNS1123Subdomain(value: string): string[] {
   const errs: string[] = []
   if (byteLength(value) > DNS1123_SUBDOMAIN_MAX) errs.push(maxLenError(DNS1123_SUBDOMAIN_MAX))
   if (!dns1123SubdomainRe.test(value)) {
-    errs.push(regexError("a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character", dns1123SubdomainFmt, 'example.com'))
+    errs.push(
+      regexError(
+        "a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.', and must start and end with an alphanumeric character",
+        dns1123SubdomainFmt,
+        'example.com',
+      ),
+    )
   }
   return errs
 }
@@ -71,7 +86,14 @@ export function isDNS1035Label(value: string): string[] {
   const errs: string[] = []
   if (byteLength(value) > DNS1123_LABEL_MAX) errs.push(maxLenError(DNS1123_LABEL_MAX))
   if (!dns1035LabelRe.test(value)) {
-    errs.push(regexError("a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character", dns1035LabelFmt, 'my-name', 'abc-123'))
+    errs.push(
+      regexError(
+        "a DNS-1035 label must consist of lower case alphanumeric characters or '-', start with an alphabetic character, and end with an alphanumeric character",
+        dns1035LabelFmt,
+        'my-name',
+        'abc-123',
+      ),
+    )
   }
   return errs
 }
@@ -80,7 +102,13 @@ export function isWildcardDNS1123Subdomain(value: string): string[] {
   const errs: string[] = []
   if (byteLength(value) > DNS1123_SUBDOMAIN_MAX) errs.push(maxLenError(DNS1123_SUBDOMAIN_MAX))
   if (!wildcardRe.test(value)) {
-    errs.push(regexError("a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, which must consist of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric character", wildcardDNS1123SubdomainFmt, '*.example.com'))
+    errs.push(
+      regexError(
+        "a wildcard DNS-1123 subdomain must start with '*.', followed by a valid DNS subdomain, which must consist of lower case alphanumeric characters, '-' or '.' and end with an alphanumeric character",
+        wildcardDNS1123SubdomainFmt,
+        '*.example.com',
+      ),
+    )
   }
   return errs
 }
@@ -99,14 +127,31 @@ export function isQualifiedName(value: string): string[] {
     else for (const msg of isDNS1123Subdomain(prefix)) errs.push('prefix part ' + msg)
   } else {
     return [
-      'a qualified name ' + regexError("must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character", qualifiedNameFmt, 'MyName', 'my.name', '123-abc') +
+      'a qualified name ' +
+        regexError(
+          "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+          qualifiedNameFmt,
+          'MyName',
+          'my.name',
+          '123-abc',
+        ) +
         " with an optional DNS subdomain prefix and '/' (e.g. 'example.com/MyName')",
     ]
   }
   if (name.length === 0) errs.push('name part ' + emptyError())
-  else if (byteLength(name) > QUALIFIED_NAME_MAX) errs.push('name part ' + maxLenError(QUALIFIED_NAME_MAX))
+  else if (byteLength(name) > QUALIFIED_NAME_MAX)
+    errs.push('name part ' + maxLenError(QUALIFIED_NAME_MAX))
   if (!qualifiedNameRe.test(name)) {
-    errs.push('name part ' + regexError("must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character", qualifiedNameFmt, 'MyName', 'my.name', '123-abc'))
+    errs.push(
+      'name part ' +
+        regexError(
+          "must consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+          qualifiedNameFmt,
+          'MyName',
+          'my.name',
+          '123-abc',
+        ),
+    )
   }
   return errs
 }
@@ -115,7 +160,15 @@ export function isValidLabelValue(value: string): string[] {
   const errs: string[] = []
   if (byteLength(value) > LABEL_VALUE_MAX) errs.push(maxLenError(LABEL_VALUE_MAX))
   if (!labelValueRe.test(value)) {
-    errs.push(regexError("a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character", labelValueFmt, 'MyValue', 'my_value', '12345'))
+    errs.push(
+      regexError(
+        "a valid label must be an empty string or consist of alphanumeric characters, '-', '_' or '.', and must start and end with an alphanumeric character",
+        labelValueFmt,
+        'MyValue',
+        'my_value',
+        '12345',
+      ),
+    )
   }
   return errs
 }
@@ -124,7 +177,15 @@ export function isConfigMapKey(value: string): string[] {
   const errs: string[] = []
   if (byteLength(value) > DNS1123_SUBDOMAIN_MAX) errs.push(maxLenError(DNS1123_SUBDOMAIN_MAX))
   if (!configMapKeyRe.test(value)) {
-    errs.push(regexError("a valid config key must consist of alphanumeric characters, '-', '_' or '.'", configMapKeyFmt, 'key.name', 'KEY_NAME', 'key-name'))
+    errs.push(
+      regexError(
+        "a valid config key must consist of alphanumeric characters, '-', '_' or '.'",
+        configMapKeyFmt,
+        'key.name',
+        'KEY_NAME',
+        'key-name',
+      ),
+    )
   }
   if (value === '.') errs.push("must not be '.'")
   else if (value === '..') errs.push("must not be '..'")
@@ -144,19 +205,40 @@ export function isInRange(value: number, min: number, max: number): string[] {
 export function isValidPortName(port: string): string[] {
   const errs: string[] = []
   if (byteLength(port) > 15) errs.push(maxLenError(15))
-  if (!/^[-a-z0-9]+$/.test(port)) errs.push('must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)')
+  if (!/^[-a-z0-9]+$/.test(port))
+    errs.push('must contain only alpha-numeric characters (a-z, 0-9), and hyphens (-)')
   if (!/[a-z]/.test(port)) errs.push('must contain at least one letter (a-z)')
   if (port.includes('--')) errs.push('must not contain consecutive hyphens')
-  if (port.length > 0 && (port.startsWith('-') || port.endsWith('-'))) errs.push('must not begin or end with a hyphen')
+  if (port.length > 0 && (port.startsWith('-') || port.endsWith('-')))
+    errs.push('must not begin or end with a hyphen')
   return errs
 }
 
 export function isValidPercent(percent: string): string[] {
-  return percentRe.test(percent) ? [] : [regexError("a valid percent string must be a numeric string followed by an ending '%'", percentFmt, '1%', '93%')]
+  return percentRe.test(percent)
+    ? []
+    : [
+        regexError(
+          "a valid percent string must be a numeric string followed by an ending '%'",
+          percentFmt,
+          '1%',
+          '93%',
+        ),
+      ]
 }
 
 export function isCIdentifier(value: string): string[] {
-  return cIdentifierRe.test(value) ? [] : [regexError("a valid C identifier must start with alphabetic character or '_', followed by a string of alphanumeric characters or '_'", cIdentifierFmt, 'my_name', 'MY_NAME', 'MyName')]
+  return cIdentifierRe.test(value)
+    ? []
+    : [
+        regexError(
+          "a valid C identifier must start with alphabetic character or '_', followed by a string of alphanumeric characters or '_'",
+          cIdentifierFmt,
+          'my_name',
+          'MY_NAME',
+          'MyName',
+        ),
+      ]
 }
 
 /** RelaxedEnvironmentVariableValidation (on by default since 1.32): printable ASCII other than '='. */
@@ -166,7 +248,9 @@ export function isEnvVarName(value: string): string[] {
   for (const ch of value) {
     const c = ch.codePointAt(0)!
     if (c > 0x7e || c < 0x20 || ch === '=') {
-      errs.push("a valid environment variable name must consist only of printable ASCII characters other than '='")
+      errs.push(
+        "a valid environment variable name must consist only of printable ASCII characters other than '='",
+      )
       break
     }
   }
@@ -176,7 +260,9 @@ export function isEnvVarName(value: string): string[] {
 /** IsValidIP as kube 1.32 words it for Service and Endpoints addresses. */
 export function isValidIPv4(value: string): boolean {
   const parts = value.split('.')
-  return parts.length === 4 && parts.every((p) => /^(0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255)
+  return (
+    parts.length === 4 && parts.every((p) => /^(0|[1-9][0-9]{0,2})$/.test(p) && Number(p) <= 255)
+  )
 }
 export function isValidIP(value: string): boolean {
   return isValidIPv4(value) || isValidIPv6(value)
@@ -197,17 +283,22 @@ export function isValidPathSegmentName(name: string): string[] {
 }
 export function isValidPathSegmentPrefix(name: string): string[] {
   const errs: string[] = []
-  for (const illegal of ['/', '%']) if (name.includes(illegal)) errs.push(`may not contain '${illegal}'`)
+  for (const illegal of ['/', '%'])
+    if (name.includes(illegal)) errs.push(`may not contain '${illegal}'`)
   return errs
 }
-export const validatePathSegmentName: NameValidator = (name, prefix) => (prefix ? isValidPathSegmentPrefix(name) : isValidPathSegmentName(name))
+export const validatePathSegmentName: NameValidator = (name, prefix) =>
+  prefix ? isValidPathSegmentPrefix(name) : isValidPathSegmentName(name)
 
 // A generateName prefix may end in '-'; kube masks it (with its off-by-one quirk) before checking.
 function maskTrailingDash(name: string): string {
   return name.length > 1 && name.endsWith('-') ? name.slice(0, -2) + 'a' : name
 }
 
-export const nameIsDNSSubdomain: NameValidator = (name, prefix) => isDNS1123Subdomain(prefix ? maskTrailingDash(name) : name)
-export const nameIsDNSLabel: NameValidator = (name, prefix) => isDNS1123Label(prefix ? maskTrailingDash(name) : name)
-export const nameIsDNS1035Label: NameValidator = (name, prefix) => isDNS1035Label(prefix ? maskTrailingDash(name) : name)
+export const nameIsDNSSubdomain: NameValidator = (name, prefix) =>
+  isDNS1123Subdomain(prefix ? maskTrailingDash(name) : name)
+export const nameIsDNSLabel: NameValidator = (name, prefix) =>
+  isDNS1123Label(prefix ? maskTrailingDash(name) : name)
+export const nameIsDNS1035Label: NameValidator = (name, prefix) =>
+  isDNS1035Label(prefix ? maskTrailingDash(name) : name)
 export const validateNamespaceName: NameValidator = nameIsDNSLabel

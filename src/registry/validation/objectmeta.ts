@@ -1,9 +1,20 @@
 // ObjectMeta validation (k8s.io/apimachinery/pkg/api/validation/objectmeta.go, plus core's finalizer rule).
-import { fieldForbidden, fieldInvalid, fieldRequired, fieldTooLong, type FieldError } from '../../server/errors'
+import {
+  fieldForbidden,
+  fieldInvalid,
+  fieldRequired,
+  fieldTooLong,
+  type FieldError,
+} from '../../server/errors'
 import type { ObjectMeta, OwnerReference } from '../types'
 import { semanticEqual } from './equality'
 import {
-  byteLength, isQualifiedName, isValidLabelValue, nameIsDNSSubdomain, validateNamespaceName, validatePathSegmentName,
+  byteLength,
+  isQualifiedName,
+  isValidLabelValue,
+  nameIsDNSSubdomain,
+  validateNamespaceName,
+  validatePathSegmentName,
   type NameValidator,
 } from './names'
 import { child, index } from './path'
@@ -13,9 +24,14 @@ export const IS_NEGATIVE = 'must be greater than or equal to 0'
 export const TOTAL_ANNOTATION_SIZE_LIMIT = 256 * 1024
 
 const asString = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined)
-const asMap = (v: unknown): Record<string, unknown> => (v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {})
+const asMap = (v: unknown): Record<string, unknown> =>
+  v && typeof v === 'object' && !Array.isArray(v) ? (v as Record<string, unknown>) : {}
 
-export function validateImmutableField(newVal: unknown, oldVal: unknown, path: string): FieldError[] {
+export function validateImmutableField(
+  newVal: unknown,
+  oldVal: unknown,
+  path: string,
+): FieldError[] {
   return semanticEqual(newVal, oldVal) ? [] : [fieldInvalid(path, newVal ?? null, FIELD_IMMUTABLE)]
 }
 
@@ -45,7 +61,8 @@ export function validateAnnotations(annotations: unknown, path: string): FieldEr
     for (const msg of isQualifiedName(k.toLowerCase())) errs.push(fieldInvalid(path, k, msg))
     total += byteLength(k) + byteLength(asString(v) ?? '')
   }
-  if (total > TOTAL_ANNOTATION_SIZE_LIMIT) errs.push(fieldTooLong(path, '', TOTAL_ANNOTATION_SIZE_LIMIT))
+  if (total > TOTAL_ANNOTATION_SIZE_LIMIT)
+    errs.push(fieldTooLong(path, '', TOTAL_ANNOTATION_SIZE_LIMIT))
   return errs
 }
 
@@ -61,18 +78,33 @@ export function validateLabelSelector(selector: unknown, path: string): FieldErr
     switch (e.operator) {
       case 'In':
       case 'NotIn':
-        if (values.length === 0) errs.push(fieldRequired(child(p, 'values'), "must be specified when `operator` is 'In' or 'NotIn'"))
+        if (values.length === 0)
+          errs.push(
+            fieldRequired(
+              child(p, 'values'),
+              "must be specified when `operator` is 'In' or 'NotIn'",
+            ),
+          )
         break
       case 'Exists':
       case 'DoesNotExist':
-        if (values.length > 0) errs.push(fieldForbidden(child(p, 'values'), "may not be specified when `operator` is 'Exists' or 'DoesNotExist'"))
+        if (values.length > 0)
+          errs.push(
+            fieldForbidden(
+              child(p, 'values'),
+              "may not be specified when `operator` is 'Exists' or 'DoesNotExist'",
+            ),
+          )
         break
       default:
-        errs.push(fieldInvalid(child(p, 'operator'), e.operator ?? '', 'not a valid selector operator'))
+        errs.push(
+          fieldInvalid(child(p, 'operator'), e.operator ?? '', 'not a valid selector operator'),
+        )
     }
     errs.push(...validateLabelName(e.key ?? '', child(p, 'key')))
     values.forEach((v, j) => {
-      for (const msg of isValidLabelValue(v)) errs.push(fieldInvalid(index(child(p, 'values'), j), v, msg))
+      for (const msg of isValidLabelValue(v))
+        errs.push(fieldInvalid(index(child(p, 'values'), j), v, msg))
     })
   })
   return errs
@@ -83,16 +115,26 @@ function validateOwnerReferences(refs: OwnerReference[] | undefined, path: strin
   let firstController = ''
   for (const ref of refs ?? []) {
     const apiVersion = ref.apiVersion ?? ''
-    const version = apiVersion.includes('/') ? apiVersion.slice(apiVersion.indexOf('/') + 1) : apiVersion
-    if (!version) errs.push(fieldInvalid(child(path, 'apiVersion'), apiVersion, 'version must not be empty'))
+    const version = apiVersion.includes('/')
+      ? apiVersion.slice(apiVersion.indexOf('/') + 1)
+      : apiVersion
+    if (!version)
+      errs.push(fieldInvalid(child(path, 'apiVersion'), apiVersion, 'version must not be empty'))
     if (!ref.kind) errs.push(fieldInvalid(child(path, 'kind'), ref.kind ?? '', 'must not be empty'))
     if (!ref.name) errs.push(fieldInvalid(child(path, 'name'), ref.name ?? '', 'must not be empty'))
     if (!ref.uid) errs.push(fieldInvalid(child(path, 'uid'), ref.uid ?? '', 'must not be empty'))
-    if (apiVersion === 'v1' && ref.kind === 'Event') errs.push(fieldInvalid(path, ref, '/v1, Kind=Event is disallowed from being an owner'))
+    if (apiVersion === 'v1' && ref.kind === 'Event')
+      errs.push(fieldInvalid(path, ref, '/v1, Kind=Event is disallowed from being an owner'))
     if (ref.controller) {
       const name = `${ref.kind}/${ref.name}`
       if (firstController) {
-        errs.push(fieldInvalid(path, refs, `Only one reference can have Controller set to true. Found "true" in references for ${firstController} and ${name}`))
+        errs.push(
+          fieldInvalid(
+            path,
+            refs,
+            `Only one reference can have Controller set to true. Found "true" in references for ${firstController} and ${name}`,
+          ),
+        )
       } else firstController = name
     }
   }
@@ -104,7 +146,9 @@ function validateFinalizers(finalizers: string[] | undefined, path: string): Fie
   const list = finalizers ?? []
   for (const f of list) for (const msg of isQualifiedName(f)) errs.push(fieldInvalid(path, f, msg))
   if (list.includes('orphan') && list.includes('foregroundDeletion')) {
-    errs.push(fieldInvalid(path, list, 'finalizer orphan and foregroundDeletion cannot be both set'))
+    errs.push(
+      fieldInvalid(path, list, 'finalizer orphan and foregroundDeletion cannot be both set'),
+    )
   }
   return errs
 }
@@ -114,8 +158,12 @@ function validateManagedFields(entries: unknown[] | undefined, path: string): Fi
   ;(entries ?? []).forEach((raw, i) => {
     const e = asMap(raw)
     const p = index(path, i)
-    if (e.operation !== 'Apply' && e.operation !== 'Update') errs.push(fieldInvalid(child(p, 'operation'), e.operation ?? '', 'must be `Apply` or `Update`'))
-    if (e.fieldsType && e.fieldsType !== 'FieldsV1') errs.push(fieldInvalid(child(p, 'fieldsType'), e.fieldsType, 'must be `FieldsV1`'))
+    if (e.operation !== 'Apply' && e.operation !== 'Update')
+      errs.push(
+        fieldInvalid(child(p, 'operation'), e.operation ?? '', 'must be `Apply` or `Update`'),
+      )
+    if (e.fieldsType && e.fieldsType !== 'FieldsV1')
+      errs.push(fieldInvalid(child(p, 'fieldsType'), e.fieldsType, 'must be `FieldsV1`'))
   })
   return errs
 }
@@ -124,7 +172,9 @@ function validateMetaCommon(meta: ObjectMeta, namespaced: boolean): FieldError[]
   const errs: FieldError[] = []
   if (namespaced) {
     if (!meta.namespace) errs.push(fieldRequired('metadata.namespace'))
-    else for (const msg of validateNamespaceName(meta.namespace, false)) errs.push(fieldInvalid('metadata.namespace', meta.namespace, msg))
+    else
+      for (const msg of validateNamespaceName(meta.namespace, false))
+        errs.push(fieldInvalid('metadata.namespace', meta.namespace, msg))
   } else if (meta.namespace) {
     errs.push(fieldForbidden('metadata.namespace', 'not allowed on this type'))
   }
@@ -144,37 +194,70 @@ export interface ObjectMetaOptions {
 }
 
 /** ValidateObjectMeta on create: expects name generation to have happened already. */
-export function validateObjectMeta(meta: ObjectMeta | undefined, opts: ObjectMetaOptions): FieldError[] {
+export function validateObjectMeta(
+  meta: ObjectMeta | undefined,
+  opts: ObjectMetaOptions,
+): FieldError[] {
   const m = meta ?? {}
   const nameFn = opts.validateName ?? nameIsDNSSubdomain
   const errs: FieldError[] = []
-  if (m.generateName) for (const msg of nameFn(m.generateName, true)) errs.push(fieldInvalid('metadata.generateName', m.generateName, msg))
+  if (m.generateName)
+    for (const msg of nameFn(m.generateName, true))
+      errs.push(fieldInvalid('metadata.generateName', m.generateName, msg))
   if (!m.name) errs.push(fieldRequired('metadata.name', 'name or generateName is required'))
-  else for (const msg of nameFn(m.name, false)) errs.push(fieldInvalid('metadata.name', m.name, msg))
+  else
+    for (const msg of nameFn(m.name, false)) errs.push(fieldInvalid('metadata.name', m.name, msg))
   errs.push(...validateMetaCommon(m, opts.namespaced))
   // rest.BeforeCreate then checks every name is a valid path segment, once the kind's own rules pass.
-  if (errs.length === 0 && m.name) for (const msg of validatePathSegmentName(m.name, false)) errs.push(fieldInvalid('metadata.name', m.name, msg))
+  if (errs.length === 0 && m.name)
+    for (const msg of validatePathSegmentName(m.name, false))
+      errs.push(fieldInvalid('metadata.name', m.name, msg))
   return errs
 }
 
-const sameInstant = (a?: string, b?: string) => (a && b ? Date.parse(a) === Date.parse(b) : !a && !b)
+const sameInstant = (a?: string, b?: string) =>
+  a && b ? Date.parse(a) === Date.parse(b) : !a && !b
 
 /** ValidateObjectMetaUpdate: identity and timestamps are immutable; labels and annotations revalidated. */
-export function validateObjectMetaUpdate(newMeta: ObjectMeta | undefined, oldMeta: ObjectMeta | undefined): FieldError[] {
+export function validateObjectMetaUpdate(
+  newMeta: ObjectMeta | undefined,
+  oldMeta: ObjectMeta | undefined,
+): FieldError[] {
   const n = newMeta ?? {}
   const o = oldMeta ?? {}
   const errs: FieldError[] = []
   if (o.deletionTimestamp) {
-    const added = [...new Set((n.finalizers ?? []).filter((f) => !(o.finalizers ?? []).includes(f)))].sort()
-    if (added.length) errs.push(fieldForbidden('metadata.finalizers', `no new finalizers can be added if the object is being deleted, found new finalizers []string{${added.map((f) => JSON.stringify(f)).join(', ')}}`))
+    const added = [
+      ...new Set((n.finalizers ?? []).filter((f) => !(o.finalizers ?? []).includes(f))),
+    ].sort()
+    if (added.length)
+      errs.push(
+        fieldForbidden(
+          'metadata.finalizers',
+          `no new finalizers can be added if the object is being deleted, found new finalizers []string{${added.map((f) => JSON.stringify(f)).join(', ')}}`,
+        ),
+      )
   }
-  if ((n.generation ?? 0) < (o.generation ?? 0)) errs.push(fieldInvalid('metadata.generation', n.generation ?? 0, 'must not be decremented'))
+  if ((n.generation ?? 0) < (o.generation ?? 0))
+    errs.push(fieldInvalid('metadata.generation', n.generation ?? 0, 'must not be decremented'))
   errs.push(...validateImmutableField(n.name, o.name, 'metadata.name'))
   errs.push(...validateImmutableField(n.namespace, o.namespace, 'metadata.namespace'))
   errs.push(...validateImmutableField(n.uid, o.uid, 'metadata.uid'))
-  if (!sameInstant(n.creationTimestamp, o.creationTimestamp)) errs.push(fieldInvalid('metadata.creationTimestamp', n.creationTimestamp ?? null, FIELD_IMMUTABLE))
-  if (!sameInstant(n.deletionTimestamp, o.deletionTimestamp)) errs.push(fieldInvalid('metadata.deletionTimestamp', n.deletionTimestamp ?? null, FIELD_IMMUTABLE))
-  errs.push(...validateImmutableField(n.deletionGracePeriodSeconds, o.deletionGracePeriodSeconds, 'metadata.deletionGracePeriodSeconds'))
+  if (!sameInstant(n.creationTimestamp, o.creationTimestamp))
+    errs.push(
+      fieldInvalid('metadata.creationTimestamp', n.creationTimestamp ?? null, FIELD_IMMUTABLE),
+    )
+  if (!sameInstant(n.deletionTimestamp, o.deletionTimestamp))
+    errs.push(
+      fieldInvalid('metadata.deletionTimestamp', n.deletionTimestamp ?? null, FIELD_IMMUTABLE),
+    )
+  errs.push(
+    ...validateImmutableField(
+      n.deletionGracePeriodSeconds,
+      o.deletionGracePeriodSeconds,
+      'metadata.deletionGracePeriodSeconds',
+    ),
+  )
   errs.push(...validateLabels(n.labels, 'metadata.labels'))
   errs.push(...validateAnnotations(n.annotations, 'metadata.annotations'))
   errs.push(...validateOwnerReferences(n.ownerReferences, 'metadata.ownerReferences'))
@@ -186,5 +269,8 @@ export function validateObjectMetaUpdate(newMeta: ObjectMeta | undefined, oldMet
 /** ValidateObjectMeta for an embedded template's metadata (labels and annotations only matter there). */
 export function validateTemplateMeta(meta: unknown, path: string): FieldError[] {
   const m = asMap(meta)
-  return [...validateLabels(m.labels, child(path, 'labels')), ...validateAnnotations(m.annotations, child(path, 'annotations'))]
+  return [
+    ...validateLabels(m.labels, child(path, 'labels')),
+    ...validateAnnotations(m.annotations, child(path, 'annotations')),
+  ]
 }

@@ -18,19 +18,30 @@ export interface AuthenticationResult {
   presented?: boolean
 }
 
-export async function authenticateRequest(req: Request, chain: Authenticator[], anonymous: boolean): Promise<AuthenticationResult> {
-  const hasCredential = (req.headers.get('authorization') ?? '').trim() !== '' || chain.some((a) => a.presented?.(req))
+export async function authenticateRequest(
+  req: Request,
+  chain: Authenticator[],
+  anonymous: boolean,
+): Promise<AuthenticationResult> {
+  const hasCredential =
+    (req.headers.get('authorization') ?? '').trim() !== '' || chain.some((a) => a.presented?.(req))
   for (const a of chain) {
     const user = await a.authenticate(req)
     if (user) return { user: withAuthenticatedGroup(user), rejected: false, presented: true }
   }
   if (hasCredential) return { rejected: true, presented: true }
-  if (anonymous) return { user: { username: 'system:anonymous', groups: ['system:unauthenticated'] }, rejected: false }
+  if (anonymous)
+    return {
+      user: { username: 'system:anonymous', groups: ['system:unauthenticated'] },
+      rejected: false,
+    }
   return { rejected: true }
 }
 
 function withAuthenticatedGroup(user: UserInfo): UserInfo {
-  return user.groups.includes('system:authenticated') ? user : { ...user, groups: [...user.groups, 'system:authenticated'] }
+  return user.groups.includes('system:authenticated')
+    ? user
+    : { ...user, groups: [...user.groups, 'system:authenticated'] }
 }
 
 export function bearerToken(req: Request): string | undefined {
@@ -48,9 +59,19 @@ export function parseTokenFile(text: string): Map<string, UserInfo> {
     const line = raw.trim()
     if (!line || line.startsWith('#')) continue
     const fields = parseCsvLine(line)
-    if (fields.length < 3) throw new Error(`token file: line "${line.slice(0, 20)}..." has fewer than 3 fields`)
+    if (fields.length < 3)
+      throw new Error(`token file: line "${line.slice(0, 20)}..." has fewer than 3 fields`)
     const [token, username, uid, groups] = fields
-    tokens.set(token, { username, uid, groups: groups ? groups.split(',').map((g) => g.trim()).filter(Boolean) : [] })
+    tokens.set(token, {
+      username,
+      uid,
+      groups: groups
+        ? groups
+            .split(',')
+            .map((g) => g.trim())
+            .filter(Boolean)
+        : [],
+    })
   }
   return tokens
 }
@@ -62,12 +83,16 @@ function parseCsvLine(line: string): string[] {
   for (let i = 0; i < line.length; i++) {
     const ch = line[i]
     if (quoted) {
-      if (ch === '"' && line[i + 1] === '"') { cur += '"'; i++ }
-      else if (ch === '"') quoted = false
+      if (ch === '"' && line[i + 1] === '"') {
+        cur += '"'
+        i++
+      } else if (ch === '"') quoted = false
       else cur += ch
     } else if (ch === '"') quoted = true
-    else if (ch === ',') { out.push(cur); cur = '' }
-    else cur += ch
+    else if (ch === ',') {
+      out.push(cur)
+      cur = ''
+    } else cur += ch
   }
   out.push(cur)
   return out

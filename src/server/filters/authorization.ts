@@ -8,13 +8,24 @@ import type { RequestInfo } from './request-info'
 
 export function requestAttributes(user: UserInfo, info: RequestInfo): Attributes {
   return {
-    user, verb: info.verb, isResourceRequest: info.isResourceRequest, path: info.path,
-    apiGroup: info.apiGroup, apiVersion: info.apiVersion, namespace: info.namespace,
-    resource: info.resource, subresource: info.subresource, name: info.name || info.selectorName,
+    user,
+    verb: info.verb,
+    isResourceRequest: info.isResourceRequest,
+    path: info.path,
+    apiGroup: info.apiGroup,
+    apiVersion: info.apiVersion,
+    namespace: info.namespace,
+    resource: info.resource,
+    subresource: info.subresource,
+    name: info.name || info.selectorName,
   }
 }
 
-export async function authorize(authorizer: Authorizer, user: UserInfo, info: RequestInfo): Promise<void> {
+export async function authorize(
+  authorizer: Authorizer,
+  user: UserInfo,
+  info: RequestInfo,
+): Promise<void> {
   const a = requestAttributes(user, info)
   const { decision, reason, error } = await authorizer.authorize(a)
   if (decision === 'Allow') return
@@ -32,7 +43,8 @@ const PUBLIC_INFO_PATHS = new Set(['/healthz', '/livez', '/readyz', '/version', 
 export const allowAuthenticated: Authorizer = {
   async authorize(a) {
     if (a.user.groups.includes('system:authenticated')) return { decision: 'Allow', reason: '' }
-    if (!a.isResourceRequest && a.verb === 'get' && PUBLIC_INFO_PATHS.has(a.path)) return { decision: 'Allow', reason: '' }
+    if (!a.isResourceRequest && a.verb === 'get' && PUBLIC_INFO_PATHS.has(a.path))
+      return { decision: 'Allow', reason: '' }
     return { decision: 'NoOpinion', reason: '' }
   },
 }

@@ -1,7 +1,11 @@
 // The impersonation filter (k8s.io/apiserver's WithImpersonation): Impersonate-User, -Group, -Uid and
 // -Extra-<key> headers switch the request's user once the requester is allowed to impersonate each of them.
 import { forbiddenError, type Attributes, type Authorizer } from '../../auth/authorizer'
-import { serviceAccountGroups, serviceAccountUsername, splitServiceAccountUsername } from '../../auth/rbac/rules'
+import {
+  serviceAccountGroups,
+  serviceAccountUsername,
+  splitServiceAccountUsername,
+} from '../../auth/rbac/rules'
 import type { UserInfo } from '../../registry/types'
 import { StatusError } from '../errors'
 
@@ -21,12 +25,19 @@ interface ImpersonationRequest {
 function headerValues(headers: Headers, name: string): string[] {
   const v = headers.get(name)
   if (v === null) return []
-  return v.split(',').map((s) => s.trim()).filter((s) => s !== '')
+  return v
+    .split(',')
+    .map((s) => s.trim())
+    .filter((s) => s !== '')
 }
 
 /** Extra keys arrive percent-encoded in header names (kubectl escapes what a header name may not carry). */
 function unescapeExtraKey(key: string): string {
-  try { return decodeURIComponent(key) } catch { return key }
+  try {
+    return decodeURIComponent(key)
+  } catch {
+    return key
+  }
 }
 
 export function impersonationRequests(headers: Headers): ImpersonationRequest[] {
@@ -34,7 +45,11 @@ export function impersonationRequests(headers: Headers): ImpersonationRequest[] 
   const requestedUser = headers.get(USER) ?? ''
   if (requestedUser) {
     const sa = splitServiceAccountUsername(requestedUser)
-    out.push(sa ? { kind: 'ServiceAccount', name: sa.name, namespace: sa.namespace } : { kind: 'User', name: requestedUser })
+    out.push(
+      sa
+        ? { kind: 'ServiceAccount', name: sa.name, namespace: sa.namespace }
+        : { kind: 'User', name: requestedUser },
+    )
   }
   const groups = headerValues(headers, GROUP)
   for (const g of groups) out.push({ kind: 'Group', name: g })
@@ -43,19 +58,28 @@ export function impersonationRequests(headers: Headers): ImpersonationRequest[] 
     if (!name.toLowerCase().startsWith(EXTRA_PREFIX)) continue
     hasExtra = true
     const key = unescapeExtraKey(name.toLowerCase().slice(EXTRA_PREFIX.length))
-    for (const value of headerValues(headers, name)) out.push({ kind: 'UserExtra', name: value, extraKey: key })
+    for (const value of headerValues(headers, name))
+      out.push({ kind: 'UserExtra', name: value, extraKey: key })
   }
   const uid = headers.get(UID) ?? ''
   if (uid) out.push({ kind: 'UID', name: uid })
   if ((groups.length || hasExtra || uid) && !requestedUser) {
     const described = out.map((r) => `{${r.kind} ${r.namespace ?? ''} ${r.name}}`).join(' ')
-    throw new StatusError(500, 'InternalError', `Internal error occurred: requested [${described}] without impersonating a user`)
+    throw new StatusError(
+      500,
+      'InternalError',
+      `Internal error occurred: requested [${described}] without impersonating a user`,
+    )
   }
   return out
 }
 
 /** The user the request acts as: the authenticated one, or whom it impersonates once each part is authorized. */
-export async function impersonate(headers: Headers, requestor: UserInfo, authorizer: Authorizer): Promise<UserInfo> {
+export async function impersonate(
+  headers: Headers,
+  requestor: UserInfo,
+  authorizer: Authorizer,
+): Promise<UserInfo> {
   const requests = impersonationRequests(headers)
   if (!requests.length) return requestor
   // Groups given explicitly are the whole truth (system:authenticated included or not); a service account
@@ -67,9 +91,16 @@ export async function impersonate(headers: Headers, requestor: UserInfo, authori
   const extra: Record<string, string[]> = {}
   for (const r of requests) {
     const a: Attributes = {
-      user: requestor, verb: 'impersonate', isResourceRequest: true, path: '',
+      user: requestor,
+      verb: 'impersonate',
+      isResourceRequest: true,
+      path: '',
       apiGroup: r.kind === 'UserExtra' || r.kind === 'UID' ? 'authentication.k8s.io' : '',
-      apiVersion: 'v1', namespace: r.namespace ?? '', resource: '', subresource: '', name: r.name,
+      apiVersion: 'v1',
+      namespace: r.namespace ?? '',
+      resource: '',
+      subresource: '',
+      name: r.name,
     }
     switch (r.kind) {
       case 'ServiceAccount':
@@ -99,7 +130,8 @@ export async function impersonate(headers: Headers, requestor: UserInfo, authori
     if (decision !== 'Allow') throw forbiddenError(a, reason)
   }
   if (username !== 'system:anonymous') {
-    if (!groups.includes('system:authenticated') && !groups.includes('system:unauthenticated')) groups.push('system:authenticated')
+    if (!groups.includes('system:authenticated') && !groups.includes('system:unauthenticated'))
+      groups.push('system:authenticated')
   } else if (!groups.includes('system:unauthenticated')) {
     groups.push('system:unauthenticated')
   }

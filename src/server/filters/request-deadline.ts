@@ -33,7 +33,8 @@ export function requestDeadlineMs(query: URLSearchParams, maxMs: number): number
   try {
     asked = parseGoDuration(value)
   } catch (e) {
-    if (e instanceof GoDurationError) throw badRequest(`invalid timeout specified in the request URL - ${e.message}`)
+    if (e instanceof GoDurationError)
+      throw badRequest(`invalid timeout specified in the request URL - ${e.message}`)
     throw e
   }
   return asked > 0 && asked < maxMs ? asked : maxMs
@@ -43,7 +44,9 @@ export function requestDeadlineMs(query: URLSearchParams, maxMs: number): number
  * `info` must be set before this runs. A write is answered by its handler's finisher at the deadline
  * (a full Status); a read by the timeout filter (the bare Status, which client-go cannot decode).
  */
-export function withRequestDeadline(maxMs: number): MiddlewareHandler<{ Variables: { info: RequestInfo } }> {
+export function withRequestDeadline(
+  maxMs: number,
+): MiddlewareHandler<{ Variables: { info: RequestInfo } }> {
   return async (c, next) => {
     if (maxMs <= 0 || isLongRunning(c.get('info'))) return next()
     const ms = requestDeadlineMs(new URL(c.req.url).searchParams, maxMs)

@@ -22,13 +22,30 @@ export interface RequestInfo {
 }
 
 const NAMESPACE_SUBRESOURCES = new Set(['status', 'finalize'])
-const READ_QUERY_VERBS: Record<string, string> = { GET: 'get', HEAD: 'get', POST: 'create', PUT: 'update', PATCH: 'patch', DELETE: 'delete' }
+const READ_QUERY_VERBS: Record<string, string> = {
+  GET: 'get',
+  HEAD: 'get',
+  POST: 'create',
+  PUT: 'update',
+  PATCH: 'patch',
+  DELETE: 'delete',
+}
 
 export function parseRequestInfo(method: string, url: URL): RequestInfo {
   const path = url.pathname
   const info: RequestInfo = {
-    isResourceRequest: false, path, verb: method.toLowerCase(), apiPrefix: '', apiGroup: '', apiVersion: '',
-    namespace: '', resource: '', subresource: '', name: '', parts: [], selectorName: '',
+    isResourceRequest: false,
+    path,
+    verb: method.toLowerCase(),
+    apiPrefix: '',
+    apiGroup: '',
+    apiVersion: '',
+    namespace: '',
+    resource: '',
+    subresource: '',
+    name: '',
+    parts: [],
+    selectorName: '',
   }
   const segments = path.split('/').filter((s) => s !== '')
   if (segments[0] !== 'api' && segments[0] !== 'apis') return info
@@ -68,7 +85,8 @@ export function parseRequestInfo(method: string, url: URL): RequestInfo {
   if (!info.name && verb === 'get') verb = isWatchRequest(url.searchParams) ? 'watch' : 'list'
   if (!info.name && verb === 'delete') verb = 'deletecollection'
   info.verb = verb
-  if ((verb === 'list' || verb === 'watch') && !info.name) info.selectorName = exactNameSelector(fieldSelectorOf(url.searchParams))
+  if ((verb === 'list' || verb === 'watch') && !info.name)
+    info.selectorName = exactNameSelector(fieldSelectorOf(url.searchParams))
   return info
 }
 

@@ -46,7 +46,10 @@ export interface ClusterStoreStub {
   delete(key: string, expectModRevision?: number): Promise<WriteResult>
   compact(revision: number): Promise<CompactResult>
   currentRevision(): Promise<number>
-  fetch(url: string, init: { headers: Record<string, string> }): Promise<{ status: number; webSocket?: WatchSocket | null; text(): Promise<string> }>
+  fetch(
+    url: string,
+    init: { headers: Record<string, string> },
+  ): Promise<{ status: number; webSocket?: WatchSocket | null; text(): Promise<string> }>
 }
 
 export class DurableStore implements Store {
@@ -57,14 +60,20 @@ export class DurableStore implements Store {
     return r.kv ? { kv: copyKv(r.kv), revision: r.revision } : { revision: r.revision }
   }
 
-  async list(prefix: string, opts?: ListOptions): Promise<{ kvs: KeyValue[]; revision: number; more: boolean; count: number }> {
+  async list(
+    prefix: string,
+    opts?: ListOptions,
+  ): Promise<{ kvs: KeyValue[]; revision: number; more: boolean; count: number }> {
     const r = ok(prefix, await this.stub.list(prefix, opts))
     return { kvs: r.kvs.map(copyKv), revision: r.revision, more: r.more, count: r.count }
   }
 
   async readBatch(reads: BatchRead[]): Promise<{ results: BatchReadResult[]; revision: number }> {
     const r = await this.stub.readBatch(reads)
-    return { results: r.results.map((x) => ({ kvs: x.kvs.map(copyKv), more: x.more })), revision: r.revision }
+    return {
+      results: r.results.map((x) => ({ kvs: x.kvs.map(copyKv), more: x.more })),
+      revision: r.revision,
+    }
   }
 
   async create(key: string, value: string): Promise<KeyValue> {
@@ -93,17 +102,29 @@ export class DurableStore implements Store {
    * watcher that fell behind (the consumer starts a new watch, as client-go does when kube-apiserver
    * ends one); other unexpected closes throw.
    */
-  async *watch(prefix: string, afterRevision: number, signal: AbortSignal, opts: WatchOptions = {}): AsyncGenerator<StoreEvent> {
+  async *watch(
+    prefix: string,
+    afterRevision: number,
+    signal: AbortSignal,
+    opts: WatchOptions = {},
+  ): AsyncGenerator<StoreEvent> {
     if (signal.aborted) return
-    const res = await this.stub.fetch(watchUrl(prefix, afterRevision), { headers: { Upgrade: 'websocket' } })
+    const res = await this.stub.fetch(watchUrl(prefix, afterRevision), {
+      headers: { Upgrade: 'websocket' },
+    })
     const ws = res.webSocket
-    if (res.status !== 101 || !ws) throw new Error(`watch ${prefix}: HTTP ${res.status}: ${await res.text()}`)
+    if (res.status !== 101 || !ws)
+      throw new Error(`watch ${prefix}: HTTP ${res.status}: ${await res.text()}`)
     ws.accept()
     const inbox = new Inbox()
-    const progress = opts.progressIntervalMs ? new Ticker(opts.progressIntervalMs, () => send(ws, '{"t":"p"}')) : undefined
+    const progress = opts.progressIntervalMs
+      ? new Ticker(opts.progressIntervalMs, () => send(ws, '{"t":"p"}'))
+      : undefined
     ws.addEventListener('message', (e) => {
       progress?.reset() // progress is only asked for when nothing else arrives
-      inbox.push(typeof e.data === 'string' ? e.data : new TextDecoder().decode(e.data as ArrayBuffer))
+      inbox.push(
+        typeof e.data === 'string' ? e.data : new TextDecoder().decode(e.data as ArrayBuffer),
+      )
     })
     ws.addEventListener('close', (e) => inbox.end(e))
     ws.addEventListener('error', () => inbox.end({ code: 1006, reason: 'WebSocket error' }))
@@ -148,7 +169,10 @@ export class DurableStore implements Store {
 }
 
 /** The Store for a cluster: its ClusterStore object is named after it. */
-export function clusterStore(env: { CLUSTER: DurableObjectNamespace<ClusterStore> }, cluster = 'default'): Store {
+export function clusterStore(
+  env: { CLUSTER: DurableObjectNamespace<ClusterStore> },
+  cluster = 'default',
+): Store {
   return new DurableStore(env.CLUSTER.getByName(cluster))
 }
 
@@ -157,7 +181,8 @@ export function clusterStore(env: { CLUSTER: DurableObjectNamespace<ClusterStore
  * watches again from the last revision it took), an error otherwise.
  */
 function closedByStore(prefix: string, code: number, reason: string): void {
-  if (code !== CLOSE_SLOW && code !== CLOSE_RESTARTED) throw new Error(`watch ${prefix}: closed by the store (${code} ${reason})`)
+  if (code !== CLOSE_SLOW && code !== CLOSE_RESTARTED)
+    throw new Error(`watch ${prefix}: closed by the store (${code} ${reason})`)
 }
 
 function ok<T extends { ok: true }>(key: string, r: T | Failure): T {
@@ -167,7 +192,13 @@ function ok<T extends { ok: true }>(key: string, r: T | Failure): T {
 
 // RPC results carry a disposer; hand callers plain pairs.
 function copyKv(kv: KeyValue): KeyValue {
-  return { key: kv.key, value: kv.value, createRevision: kv.createRevision, modRevision: kv.modRevision, version: kv.version }
+  return {
+    key: kv.key,
+    value: kv.value,
+    createRevision: kv.createRevision,
+    modRevision: kv.modRevision,
+    version: kv.version,
+  }
 }
 
 function send(ws: WatchSocket, msg: string): void {
@@ -207,7 +238,8 @@ class Inbox {
 
   /** The next message or close, or undefined once aborted. */
   async next(): Promise<string | Closed | undefined> {
-    while (!this.aborted && this.items.length === 0) await new Promise<void>((resolve) => (this.waiter = resolve))
+    while (!this.aborted && this.items.length === 0)
+      await new Promise<void>((resolve) => (this.waiter = resolve))
     return this.aborted ? undefined : this.items.shift()
   }
 

@@ -2,9 +2,23 @@
 // single thread serializes writes, as a single etcd raft group does, and each write is one
 // transactionSync, so the revision, the current state and the history change together or not at all.
 import { DurableObject } from 'cloudflare:workers'
-import { exceedsValueLimit, type BatchRead, type BatchReadResult, type KeyValue, type ListOptions, type StoreEvent } from '../store'
+import {
+  exceedsValueLimit,
+  type BatchRead,
+  type BatchReadResult,
+  type KeyValue,
+  type ListOptions,
+  type StoreEvent,
+} from '../store'
 import { applyMigrations } from './migrations'
-import { encodeEvent, type CompactResult, type Failure, type GetResult, type ListResult, type WriteResult } from './protocol'
+import {
+  encodeEvent,
+  type CompactResult,
+  type Failure,
+  type GetResult,
+  type ListResult,
+  type WriteResult,
+} from './protocol'
 import { Tables } from './tables'
 import { MAX_PREFIX_LENGTH, WatchHub } from './watch-hub'
 import { MetricsTable } from './metrics-table'
@@ -65,7 +79,8 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
       this.hub = new WatchHub({
         revision: () => this.revision,
         compacted: () => this.compacted,
-        readLog: (prefix, after, maxEvents, maxSize) => this.tables.readLog({ prefix }, after, this.revision, maxEvents, maxSize),
+        readLog: (prefix, after, maxEvents, maxSize) =>
+          this.tables.readLog({ prefix }, after, this.revision, maxEvents, maxSize),
         fanoutPending: (from) => this.tables.setMeta('fanout_from', from),
       })
       this.hub.restore(ctx.getWebSockets(), this.tables.meta('fanout_from'))
@@ -105,7 +120,9 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     const limit = opts.limit && opts.limit > 0 ? opts.limit : -1
     const range = { prefix, after: opts.after }
     const { kvs, count } =
-      revision === this.revision ? this.tables.listCurrent(range, limit) : this.tables.listAt(range, revision, limit)
+      revision === this.revision
+        ? this.tables.listCurrent(range, limit)
+        : this.tables.listAt(range, revision, limit)
     return { ok: true, kvs, revision, more: count > kvs.length, count }
   }
 
@@ -136,7 +153,13 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     return this.write(key, value, (current, revision) => {
       if (!current) return { ok: false, code: 'NotFound' }
       if (current.modRevision !== expectModRevision) return { ok: false, code: 'Conflict', current }
-      return { key, value, createRevision: current.createRevision, modRevision: revision, version: current.version + 1 }
+      return {
+        key,
+        value,
+        createRevision: current.createRevision,
+        modRevision: revision,
+        version: current.version + 1,
+      }
     })
   }
 
@@ -144,7 +167,8 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
   delete(key: string, expectModRevision?: number): WriteResult {
     return this.write(key, undefined, (current) => {
       if (!current) return { ok: false, code: 'NotFound' }
-      if (expectModRevision != null && current.modRevision !== expectModRevision) return { ok: false, code: 'Conflict', current }
+      if (expectModRevision != null && current.modRevision !== expectModRevision)
+        return { ok: false, code: 'Conflict', current }
       return null
     })
   }
@@ -154,7 +178,8 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
    * revision does nothing (kube-apiserver's compactor treats etcd's ErrCompacted as done).
    */
   compact(revision: number): CompactResult {
-    if (revision > this.revision) return { ok: false, code: 'FutureRevision', revision: this.revision }
+    if (revision > this.revision)
+      return { ok: false, code: 'FutureRevision', revision: this.revision }
     if (revision > this.compacted) this.compactTo(revision)
     return { ok: true }
   }
@@ -173,7 +198,9 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
       if (mark > this.compacted) this.compactTo(mark)
       this.tables.setMeta('compaction_mark', this.revision)
       // Nothing left to compact: let an idle cluster sleep until its next write.
-      this.setCompactionDue(this.revision > this.compacted ? Date.now() + this.compactionInterval() : 0)
+      this.setCompactionDue(
+        this.revision > this.compacted ? Date.now() + this.compactionInterval() : 0,
+      )
     }
     if (this.compactionDue) this.schedule(this.compactionDue)
     if (!this.background) return
@@ -211,11 +238,19 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
   override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url)
     if (url.pathname !== '/watch') return new Response('not found', { status: 404 })
-    if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket') return new Response('expected a WebSocket upgrade', { status: 426 })
+    if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket')
+      return new Response('expected a WebSocket upgrade', { status: 426 })
     const prefix = url.searchParams.get('prefix')
     const after = Number(url.searchParams.get('after'))
-    if (prefix === null || prefix.length > MAX_PREFIX_LENGTH || !Number.isSafeInteger(after) || after < 0) {
-      return new Response('watch needs prefix (at most 1024 characters) and after (a revision)', { status: 400 })
+    if (
+      prefix === null ||
+      prefix.length > MAX_PREFIX_LENGTH ||
+      !Number.isSafeInteger(after) ||
+      after < 0
+    ) {
+      return new Response('watch needs prefix (at most 1024 characters) and after (a revision)', {
+        status: 400,
+      })
     }
     const { 0: client, 1: server } = new WebSocketPair()
     this.ctx.acceptWebSocket(server)
@@ -268,7 +303,11 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     this.revision = revision
     // Sent to the watchers after this answers; the record that a fan-out is pending (if it is the first)
     // is written in this same turn, so it is committed with the write.
-    this.hub.publish({ rev: revision, key, json: JSON.stringify(encodeEvent(outcome.kv, outcome.prev, outcome.deleted)) })
+    this.hub.publish({
+      rev: revision,
+      key,
+      json: JSON.stringify(encodeEvent(outcome.kv, outcome.prev, outcome.deleted)),
+    })
     if (!this.compactionDue) {
       this.setCompactionDue(Date.now() + this.compactionInterval())
       this.schedule(this.compactionDue)
@@ -279,7 +318,11 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
 
   /** Hands a committed write to the background work and wakes it when it asks. */
   private observe(kv: KeyValue, prev: KeyValue | undefined, deleted: boolean): void {
-    const event: StoreEvent = deleted ? { type: 'delete', kv, prevKv: prev! } : prev ? { type: 'put', kv, prevKv: prev } : { type: 'put', kv }
+    const event: StoreEvent = deleted
+      ? { type: 'delete', kv, prevKv: prev! }
+      : prev
+        ? { type: 'put', kv, prevKv: prev }
+        : { type: 'put', kv }
     let ms: number | undefined
     try {
       ms = this.background!.observe(event)
@@ -311,7 +354,8 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
 
   private checkRevision(revision: number): Failure | undefined {
     if (revision < this.compacted) return { ok: false, code: 'Compacted', revision: this.compacted }
-    if (revision > this.revision) return { ok: false, code: 'FutureRevision', revision: this.revision }
+    if (revision > this.revision)
+      return { ok: false, code: 'FutureRevision', revision: this.revision }
     return undefined
   }
 
@@ -320,4 +364,3 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     return ms > 0 ? ms : DEFAULT_COMPACTION_INTERVAL_MS
   }
 }
-

@@ -1,17 +1,32 @@
 // The Store over a ClusterStore's own tables, for work that runs inside the object (the control loops in its
 // alarm): the calls the Worker makes over RPC, made in-process. Each is synchronous underneath, so nothing
 // else the object serves interleaves with a caller that awaits only these.
-import { StoreError, type BatchRead, type BatchReadResult, type KeyValue, type ListOptions, type Store, type StoreEvent } from '../store'
+import {
+  StoreError,
+  type BatchRead,
+  type BatchReadResult,
+  type KeyValue,
+  type ListOptions,
+  type Store,
+  type StoreEvent,
+} from '../store'
 import type { Failure } from './protocol'
 
 /** The ClusterStore methods used; a ClusterStore is one. */
 export interface LocalCluster {
   currentRevision(): number
   get(key: string): { kv?: KeyValue; revision: number }
-  list(prefix: string, opts?: ListOptions): { ok: true; kvs: KeyValue[]; revision: number; more: boolean; count: number } | Failure
+  list(
+    prefix: string,
+    opts?: ListOptions,
+  ): { ok: true; kvs: KeyValue[]; revision: number; more: boolean; count: number } | Failure
   readBatch(reads: BatchRead[]): { results: BatchReadResult[]; revision: number }
   create(key: string, value: string): { ok: true; kv: KeyValue } | Failure
-  update(key: string, value: string, expectModRevision: number): { ok: true; kv: KeyValue } | Failure
+  update(
+    key: string,
+    value: string,
+    expectModRevision: number,
+  ): { ok: true; kv: KeyValue } | Failure
   delete(key: string, expectModRevision?: number): { ok: true; kv: KeyValue } | Failure
   compact(revision: number): { ok: true } | Failure
 }
@@ -23,7 +38,10 @@ export class LocalStore implements Store {
     return this.cluster.get(key)
   }
 
-  async list(prefix: string, opts?: ListOptions): Promise<{ kvs: KeyValue[]; revision: number; more: boolean; count: number }> {
+  async list(
+    prefix: string,
+    opts?: ListOptions,
+  ): Promise<{ kvs: KeyValue[]; revision: number; more: boolean; count: number }> {
     const r = ok(prefix, this.cluster.list(prefix, opts))
     return { kvs: r.kvs, revision: r.revision, more: r.more, count: r.count }
   }

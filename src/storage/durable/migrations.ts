@@ -18,10 +18,20 @@ export const MIGRATIONS: readonly Migration[] = [
 ]
 
 /** Applies the migrations not yet recorded, each in its own transaction. Returns the names applied. */
-export function applyMigrations(storage: DurableObjectStorage, migrations: readonly Migration[] = MIGRATIONS): string[] {
+export function applyMigrations(
+  storage: DurableObjectStorage,
+  migrations: readonly Migration[] = MIGRATIONS,
+): string[] {
   const sql = storage.sql
-  sql.exec('CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)')
-  const done = new Set(sql.exec<{ name: string }>('SELECT name FROM schema_migrations').toArray().map((r) => r.name))
+  sql.exec(
+    'CREATE TABLE IF NOT EXISTS schema_migrations (name TEXT PRIMARY KEY, applied_at INTEGER NOT NULL)',
+  )
+  const done = new Set(
+    sql
+      .exec<{ name: string }>('SELECT name FROM schema_migrations')
+      .toArray()
+      .map((r) => r.name),
+  )
   const applied: string[] = []
   for (const m of migrations) {
     if (done.has(m.name)) continue

@@ -15,7 +15,8 @@ export interface Failure {
   revision?: number
 }
 export type WriteResult = { ok: true; kv: KeyValue } | Failure
-export type ListResult = { ok: true; kvs: KeyValue[]; revision: number; more: boolean; count: number } | Failure
+export type ListResult =
+  { ok: true; kvs: KeyValue[]; revision: number; more: boolean; count: number } | Failure
 export type CompactResult = { ok: true } | Failure
 export interface GetResult {
   kv?: KeyValue
@@ -45,7 +46,15 @@ export interface GetResult {
 
 export type WireEvent =
   | [modRev: number, key: string, createRev: number, version: number, value: string]
-  | [modRev: number, key: string, createRev: number, version: number, value: string | null, prevModRev: number, prevValue: string]
+  | [
+      modRev: number,
+      key: string,
+      createRev: number,
+      version: number,
+      value: string | null,
+      prevModRev: number,
+      prevValue: string,
+    ]
 
 export type ServerMessage =
   | { t: 'e'; e: WireEvent[] }
@@ -79,12 +88,24 @@ export const MAX_BATCH_EVENTS = 1000
 
 export function encodeEvent(kv: KeyValue, prev: KeyValue | undefined, deleted: boolean): WireEvent {
   if (!prev) return [kv.modRevision, kv.key, kv.createRevision, kv.version, kv.value]
-  return [kv.modRevision, kv.key, kv.createRevision, kv.version, deleted ? null : kv.value, prev.modRevision, prev.value]
+  return [
+    kv.modRevision,
+    kv.key,
+    kv.createRevision,
+    kv.version,
+    deleted ? null : kv.value,
+    prev.modRevision,
+    prev.value,
+  ]
 }
 
 export function decodeEvent(e: WireEvent): StoreEvent {
   const [modRevision, key, createRevision, version, value] = e
-  if (e.length === 5) return { type: 'put', kv: { key, value: value as string, createRevision, modRevision, version } }
+  if (e.length === 5)
+    return {
+      type: 'put',
+      kv: { key, value: value as string, createRevision, modRevision, version },
+    }
   const [, , , , , prevModRevision, prevValue] = e
   if (value === null) {
     return {
@@ -96,7 +117,13 @@ export function decodeEvent(e: WireEvent): StoreEvent {
   return {
     type: 'put',
     kv: { key, value, createRevision, modRevision, version },
-    prevKv: { key, value: prevValue, createRevision, modRevision: prevModRevision, version: version - 1 },
+    prevKv: {
+      key,
+      value: prevValue,
+      createRevision,
+      modRevision: prevModRevision,
+      version: version - 1,
+    },
   }
 }
 

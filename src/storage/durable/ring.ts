@@ -35,7 +35,11 @@ export class EventRing {
   push(ev: LogEvent): void {
     if (ev.rev !== this.last + 1) this.clear() // not contiguous: keep only what can be served correctly
     this.last = ev.rev
-    while (this.count > 0 && (this.count >= this.maxEvents || this.size + ev.json.length > this.maxSize)) this.dropOldest()
+    while (
+      this.count > 0 &&
+      (this.count >= this.maxEvents || this.size + ev.json.length > this.maxSize)
+    )
+      this.dropOldest()
     const cap = Math.max(this.buf.length, 1)
     if (this.count === this.buf.length) this.grow(Math.min(cap * 2, this.maxEvents))
     this.buf[(this.start + this.count) % this.buf.length] = ev
@@ -51,7 +55,8 @@ export class EventRing {
   /** Events after `after`, oldest first. Only valid when covers(after). */
   *after(after: number): IterableIterator<LogEvent> {
     const first = this.last - this.count + 1
-    for (let i = Math.max(after + 1 - first, 0); i < this.count; i++) yield this.buf[(this.start + i) % this.buf.length]!
+    for (let i = Math.max(after + 1 - first, 0); i < this.count; i++)
+      yield this.buf[(this.start + i) % this.buf.length]!
   }
 
   private dropOldest(): void {

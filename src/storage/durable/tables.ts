@@ -34,14 +34,23 @@ function storeValue(v: string | ArrayBuffer): string {
  */
 function kvsOf(cursor: SqlStorageCursor<Row>): KeyValue[] {
   const kvs: KeyValue[] = []
-  for (const [key, value, createRevision, modRevision, version] of cursor.raw<[string, string | ArrayBuffer, number, number, number]>()) {
-    kvs.push({ key, value: typeof value === 'string' ? value : storeValue(value), createRevision, modRevision, version })
+  for (const [key, value, createRevision, modRevision, version] of cursor.raw<
+    [string, string | ArrayBuffer, number, number, number]
+  >()) {
+    kvs.push({
+      key,
+      value: typeof value === 'string' ? value : storeValue(value),
+      createRevision,
+      modRevision,
+      version,
+    })
   }
   return kvs
 }
 
 /** The counters in `meta` (migrations/0001_init.sql, 0002_compaction_due.sql, 0003_fanout_from.sql). */
-export type MetaName = 'revision' | 'compacted' | 'compaction_mark' | 'compaction_due' | 'fanout_from'
+export type MetaName =
+  'revision' | 'compacted' | 'compaction_mark' | 'compaction_due' | 'fanout_from'
 
 /** A key range: keys starting with `prefix`, strictly after `after` when given. */
 export interface Range {
@@ -82,13 +91,16 @@ export class Tables {
   /** How many live keys start with prefix (apiserver_storage_objects). */
   countKeys(prefix: string): number {
     const { where, args } = rangeSql('key', { prefix })
-    return this.sql.exec<{ n: number }>(`SELECT COUNT(*) AS n FROM kv WHERE ${where}`, ...args).one().n
+    return this.sql
+      .exec<{ n: number }>(`SELECT COUNT(*) AS n FROM kv WHERE ${where}`, ...args)
+      .one().n
   }
 
   // ---- counters ----
 
   meta(name: MetaName): number {
-    return this.sql.exec<{ value: number }>('SELECT value FROM meta WHERE name = ?', name).one().value
+    return this.sql.exec<{ value: number }>('SELECT value FROM meta WHERE name = ?', name).one()
+      .value
   }
 
   setMeta(name: MetaName, value: number): void {
@@ -97,20 +109,38 @@ export class Tables {
 
   /** The current revision: the newest log row, or the one compaction recorded if that row is gone. */
   loadRevision(): number {
-    const newest = this.sql.exec<{ rev: number | null }>('SELECT max(rev) AS rev FROM log').one().rev ?? 0
+    const newest =
+      this.sql.exec<{ rev: number | null }>('SELECT max(rev) AS rev FROM log').one().rev ?? 0
     return Math.max(newest, this.meta('revision'))
   }
 
   // ---- current state ----
 
   get(key: string): KeyValue | undefined {
-    return kvsOf(this.sql.exec('SELECT key, value, create_rev, mod_rev, version FROM kv WHERE key = ?', key))[0]
+    return kvsOf(
+      this.sql.exec('SELECT key, value, create_rev, mod_rev, version FROM kv WHERE key = ?', key),
+    )[0]
   }
 
   listCurrent(range: Range, limit: number): { kvs: KeyValue[]; count: number } {
     const { where, args } = rangeSql('key', range)
-    const kvs = kvsOf(this.sql.exec(`SELECT key, value, create_rev, mod_rev, version FROM kv WHERE ${where} ORDER BY key LIMIT ?`, ...args, limit))
-    return { kvs, count: this.countBeyond(kvs, limit, () => this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM kv WHERE ${where}`, ...args).one().n) }
+    const kvs = kvsOf(
+      this.sql.exec(
+        `SELECT key, value, create_rev, mod_rev, version FROM kv WHERE ${where} ORDER BY key LIMIT ?`,
+        ...args,
+        limit,
+      ),
+    )
+    return {
+      kvs,
+      count: this.countBeyond(
+        kvs,
+        limit,
+        () =>
+          this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM kv WHERE ${where}`, ...args).one()
+            .n,
+      ),
+    }
   }
 
   /**
@@ -122,9 +152,28 @@ export class Tables {
     const { where, args } = rangeSql('l.key', range)
     const visible = `${where} AND l.rev = (SELECT max(n.rev) FROM log AS n WHERE n.key = l.key AND n.rev <= ?) AND l.value IS NOT NULL`
     const kvs = kvsOf(
-      this.sql.exec(`SELECT l.key, l.value, l.create_rev, l.rev AS mod_rev, l.version FROM log AS l WHERE ${visible} ORDER BY l.key LIMIT ?`, ...args, revision, limit),
+      this.sql.exec(
+        `SELECT l.key, l.value, l.create_rev, l.rev AS mod_rev, l.version FROM log AS l WHERE ${visible} ORDER BY l.key LIMIT ?`,
+        ...args,
+        revision,
+        limit,
+      ),
     )
-    return { kvs, count: this.countBeyond(kvs, limit, () => this.sql.exec<{ n: number }>(`SELECT count(*) AS n FROM log AS l WHERE ${visible}`, ...args, revision).one().n) }
+    return {
+      kvs,
+      count: this.countBeyond(
+        kvs,
+        limit,
+        () =>
+          this.sql
+            .exec<{ n: number }>(
+              `SELECT count(*) AS n FROM log AS l WHERE ${visible}`,
+              ...args,
+              revision,
+            )
+            .one().n,
+      ),
+    }
   }
 
   /** A range's size: a page short of its limit is the whole range, so only a full page pays for a count query. */
@@ -194,7 +243,13 @@ export class Tables {
    * Events after `after` under `range`, oldest first, up to `maxEvents` events or about `maxSize` of
    * encoded events. `through` is the revision the read is complete up to: `current` when it ran out of rows.
    */
-  readLog(range: Range, after: number, current: number, maxEvents: number, maxSize: number): { events: LogEvent[]; through: number } {
+  readLog(
+    range: Range,
+    after: number,
+    current: number,
+    maxEvents: number,
+    maxSize: number,
+  ): { events: LogEvent[]; through: number } {
     // Driven by revision (the primary key): '+' keeps SQLite off log_key_rev, which would read every
     // row under the prefix and sort them to find the few after `after`.
     const { where, args } = rangeSql('+l.key', range)
@@ -223,7 +278,19 @@ function logRowEvent(r: LogRow): WireEvent {
   const prev: KeyValue | undefined =
     r.prev_rev === null
       ? undefined
-      : { key: r.key, value: storeValue(r.prev_value ?? ''), createRevision: r.create_rev, modRevision: r.prev_rev, version: r.version - 1 }
-  const kv: KeyValue = { key: r.key, value: storeValue(r.value ?? ''), createRevision: r.create_rev, modRevision: r.rev, version: r.version }
+      : {
+          key: r.key,
+          value: storeValue(r.prev_value ?? ''),
+          createRevision: r.create_rev,
+          modRevision: r.prev_rev,
+          version: r.version - 1,
+        }
+  const kv: KeyValue = {
+    key: r.key,
+    value: storeValue(r.value ?? ''),
+    createRevision: r.create_rev,
+    modRevision: r.rev,
+    version: r.version,
+  }
   return encodeEvent(kv, prev, r.value === null)
 }

@@ -36,7 +36,12 @@ export interface WatchSource {
   revision(): number
   compacted(): number
   /** History after `after` under `prefix` (see Tables.readLog). */
-  readLog(prefix: string, after: number, maxEvents: number, maxSize: number): { events: LogEvent[]; through: number }
+  readLog(
+    prefix: string,
+    after: number,
+    maxEvents: number,
+    maxSize: number,
+  ): { events: LogEvent[]; through: number }
   /**
    * Records durably, with the write that calls publish, that events from `from` on may not have reached
    * every live watcher yet; 0 once they all have. Read back as restore()'s `interruptedFrom`.
@@ -110,7 +115,11 @@ export class WatchHub {
     for (const ws of sockets) {
       const w = this.adopt(ws)
       if (w?.live && interruptedFrom > 0) {
-        this.close(w, CLOSE_RESTARTED, `watch interrupted by a restart; events from revision ${interruptedFrom} on may not have been sent`)
+        this.close(
+          w,
+          CLOSE_RESTARTED,
+          `watch interrupted by a restart; events from revision ${interruptedFrom} on may not have been sent`,
+        )
       }
     }
     if (interruptedFrom > 0) this.source.fanoutPending(0)
@@ -122,7 +131,8 @@ export class WatchHub {
 
   /** Starts a watcher on an accepted socket: events after `after` under `prefix`. */
   open(ws: WebSocket, prefix: string, after: number): void {
-    if (after > this.source.revision()) return this.fail(ws, 'FutureRevision', this.source.revision())
+    if (after > this.source.revision())
+      return this.fail(ws, 'FutureRevision', this.source.revision())
     const w = this.add(ws, prefix, false, after)
     this.pump(w)
   }
@@ -154,7 +164,9 @@ export class WatchHub {
     if (!w) return
     let msg: ClientMessage
     try {
-      msg = JSON.parse(typeof data === 'string' ? data : new TextDecoder().decode(data)) as ClientMessage
+      msg = JSON.parse(
+        typeof data === 'string' ? data : new TextDecoder().decode(data),
+      ) as ClientMessage
     } catch {
       return this.close(w, CLOSE_BAD_MESSAGE, 'malformed message')
     }
@@ -212,7 +224,10 @@ export class WatchHub {
           shared ??= frames(events.filter((ev) => ev.key.startsWith(prefix)))
           if (shared.length === 0) break
           // Went live after the batch was taken: it read the start of the batch itself, from the ring.
-          const msgs = w.cursor <= from ? shared : frames(events.filter((ev) => ev.rev > w.cursor && ev.key.startsWith(prefix)))
+          const msgs =
+            w.cursor <= from
+              ? shared
+              : frames(events.filter((ev) => ev.rev > w.cursor && ev.key.startsWith(prefix)))
           if (!this.sendAll(w, msgs)) continue
           w.cursor = to
           if (++sends % FANOUT_SLICE === 0) yield
@@ -240,7 +255,11 @@ export class WatchHub {
       if (w.cursor < compacted) return this.fail(w.ws, 'Compacted', compacted, w)
       if (w.pending >= WATCH_WINDOW) break
       const { events, through } = this.read(w.prefix, w.cursor)
-      if (events.length > 0 && !this.send(w, `{"t":"e","e":[${events.map((e) => e.json).join(',')}]}`)) return
+      if (
+        events.length > 0 &&
+        !this.send(w, `{"t":"e","e":[${events.map((e) => e.json).join(',')}]}`)
+      )
+        return
       w.cursor = through
       if (w.cursor >= this.source.revision()) w.live = true
     }
@@ -248,7 +267,8 @@ export class WatchHub {
   }
 
   private read(prefix: string, after: number): { events: LogEvent[]; through: number } {
-    if (!this.ring.covers(after)) return this.source.readLog(prefix, after, MAX_BATCH_EVENTS, MAX_BATCH_SIZE)
+    if (!this.ring.covers(after))
+      return this.source.readLog(prefix, after, MAX_BATCH_EVENTS, MAX_BATCH_SIZE)
     const events: LogEvent[] = []
     let size = 0
     let through = after
@@ -344,7 +364,12 @@ function frames(events: LogEvent[]): string[] {
   for (let i = 0; i < events.length; i++) {
     size += events[i]!.json.length
     if (i + 1 - start >= MAX_BATCH_EVENTS || size >= MAX_BATCH_SIZE || i === events.length - 1) {
-      out.push(`{"t":"e","e":[${events.slice(start, i + 1).map((e) => e.json).join(',')}]}`)
+      out.push(
+        `{"t":"e","e":[${events
+          .slice(start, i + 1)
+          .map((e) => e.json)
+          .join(',')}]}`,
+      )
       start = i + 1
       size = 0
     }

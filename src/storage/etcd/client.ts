@@ -12,7 +12,8 @@ type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>
  */
 const PASS_THROUGH = {
   // async: a callback that throws at once (etcd3's markFailed passes one) rejects, as cockatiel's policies do.
-  execute: async (fn: (ctx: { signal: AbortSignal; attempt: number }) => unknown) => fn({ signal: new AbortController().signal, attempt: 0 }),
+  execute: async (fn: (ctx: { signal: AbortSignal; attempt: number }) => unknown) =>
+    fn({ signal: new AbortController().signal, attempt: 0 }),
 } as unknown as Policy
 
 export interface EtcdClientOptions {
@@ -30,15 +31,23 @@ const DEFAULT_REQUEST_TIMEOUT_MS = 10_000
 /** Reconnect quickly once etcd is back: the watch stream's backoff tops out at this. */
 const MAX_WATCH_BACKOFF_MS = 2_000
 
-interface Backoff { duration: number; next(): Backoff }
+interface Backoff {
+  duration: number
+  next(): Backoff
+}
 function watchBackoff(ms: number): Backoff {
   return { duration: ms, next: () => watchBackoff(Math.min(ms * 2, MAX_WATCH_BACKOFF_MS)) }
 }
 
 export function etcdClient(opts: EtcdClientOptions): Etcd3 {
-  if (opts.endpoints.length === 0) throw new Error('--etcd-servers must name at least one etcd endpoint')
-  const tls = opts.caFile !== undefined || opts.certFile !== undefined || opts.endpoints.some((e) => e.startsWith('https://'))
-  if ((opts.certFile === undefined) !== (opts.keyFile === undefined)) throw new Error('--etcd-certfile and --etcd-keyfile go together')
+  if (opts.endpoints.length === 0)
+    throw new Error('--etcd-servers must name at least one etcd endpoint')
+  const tls =
+    opts.caFile !== undefined ||
+    opts.certFile !== undefined ||
+    opts.endpoints.some((e) => e.startsWith('https://'))
+  if ((opts.certFile === undefined) !== (opts.keyFile === undefined))
+    throw new Error('--etcd-certfile and --etcd-keyfile go together')
   const timeout = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
   const options: IOptions = {
     hosts: opts.endpoints,
@@ -48,13 +57,17 @@ export function etcdClient(opts: EtcdClientOptions): Etcd3 {
     faultHandling: {
       host: () => PASS_THROUGH,
       global: PASS_THROUGH,
-      watchBackoff: { next: () => watchBackoff(100) } as unknown as NonNullable<IOptions['faultHandling']>['watchBackoff'],
+      watchBackoff: { next: () => watchBackoff(100) } as unknown as NonNullable<
+        IOptions['faultHandling']
+      >['watchBackoff'],
     },
   }
   if (tls) {
     options.credentials = {
       rootCertificate: opts.caFile ? readFileSync(opts.caFile) : (undefined as unknown as Buffer),
-      ...(opts.certFile ? { certChain: readFileSync(opts.certFile), privateKey: readFileSync(opts.keyFile!) } : {}),
+      ...(opts.certFile
+        ? { certChain: readFileSync(opts.certFile), privateKey: readFileSync(opts.keyFile!) }
+        : {}),
     }
   }
   return new Etcd3(options)

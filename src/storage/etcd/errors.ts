@@ -18,7 +18,11 @@ export function isFutureRevisionError(e: unknown): boolean {
 /** rpctypes.ErrRequestTooLarge (--max-request-bytes), or the gRPC message size limit. */
 export function isTooLargeError(e: unknown): boolean {
   const m = message(e)
-  return m.includes('request is too large') || m.includes('message larger than max') || m.includes('trying to send message larger')
+  return (
+    m.includes('request is too large') ||
+    m.includes('message larger than max') ||
+    m.includes('trying to send message larger')
+  )
 }
 
 /** etcd out of reach: no connection, a dropped one, or no answer before the call's deadline. */
@@ -31,5 +35,8 @@ export function isUnreachableError(e: unknown): boolean {
  * (clientv3's isSafeRetryMutableRPC); any other failure leaves its outcome unknown.
  */
 export function wasNotSent(e: unknown): boolean {
-  return e instanceof GRPCUnavailableError && /No connection established|ECONNREFUSED|no connection available/.test(e.message)
+  return (
+    e instanceof GRPCUnavailableError &&
+    /No connection established|ECONNREFUSED|no connection available/.test(e.message)
+  )
 }

@@ -2,9 +2,32 @@
 // plus the Store key, the value the object's JSON, writes are transactions comparing revisions, and
 // resourceVersion is the key's mod revision.
 import type { Etcd3, ICompare, IKeyValue, IRangeRequest, IResponseHeader, Watcher } from 'etcd3'
-import { exceedsValueLimit, isByteString, StoreError, type BatchRead, type BatchReadResult, type KeyValue, type ListOptions, type Store, type StoreEvent, type WatchOptions } from '../store'
-import { isCompactedError, isFutureRevisionError, isTooLargeError, isUnreachableError, wasNotSent } from './errors'
-import { DEFAULT_HUB_LIMITS, WatchHub, type HubLimits, type WatchSink, type WatchSource } from './watch-hub'
+import {
+  exceedsValueLimit,
+  isByteString,
+  StoreError,
+  type BatchRead,
+  type BatchReadResult,
+  type KeyValue,
+  type ListOptions,
+  type Store,
+  type StoreEvent,
+  type WatchOptions,
+} from '../store'
+import {
+  isCompactedError,
+  isFutureRevisionError,
+  isTooLargeError,
+  isUnreachableError,
+  wasNotSent,
+} from './errors'
+import {
+  DEFAULT_HUB_LIMITS,
+  WatchHub,
+  type HubLimits,
+  type WatchSink,
+  type WatchSource,
+} from './watch-hub'
 
 /** Store keys begin with this; the configured --etcd-prefix takes its place in etcd. */
 const STORE_ROOT = '/registry'
@@ -39,7 +62,9 @@ export class EtcdStore implements Store {
     this.prefix = (opts.prefix ?? STORE_ROOT).replace(/\/+$/, '')
     this.readTimeoutMs = opts.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS
     this.writeTimeoutMs = Math.min(this.readTimeoutMs, WRITE_TIMEOUT_UPPER_BOUND_MS)
-    const source: WatchSource = { open: (prefix, after, sink) => this.openWatch(prefix, after, sink) }
+    const source: WatchSource = {
+      open: (prefix, after, sink) => this.openWatch(prefix, after, sink),
+    }
     this.hub = new WatchHub(source, opts.hubLimits ?? DEFAULT_HUB_LIMITS)
   }
 
@@ -49,13 +74,24 @@ export class EtcdStore implements Store {
   }
 
   async get(key: string): Promise<{ kv?: KeyValue; revision: number }> {
-    const res = await this.call(key, 'read', (options) => this.client.kv.range({ key: this.etcdKey(key) }, options))
-    return { kv: res.kvs[0] ? this.keyValue(res.kvs[0]) : undefined, revision: revisionOf(res.header) }
+    const res = await this.call(key, 'read', (options) =>
+      this.client.kv.range({ key: this.etcdKey(key) }, options),
+    )
+    return {
+      kv: res.kvs[0] ? this.keyValue(res.kvs[0]) : undefined,
+      revision: revisionOf(res.header),
+    }
   }
 
-  async list(prefix: string, opts: ListOptions = {}): Promise<{ kvs: KeyValue[]; revision: number; more: boolean; count: number }> {
+  async list(
+    prefix: string,
+    opts: ListOptions = {},
+  ): Promise<{ kvs: KeyValue[]; revision: number; more: boolean; count: number }> {
     const from = opts.after !== undefined && opts.after >= prefix ? opts.after + '\0' : prefix
-    const req: IRangeRequest = { key: this.etcdKey(from), range_end: rangeEnd(this.etcdKey(prefix)) }
+    const req: IRangeRequest = {
+      key: this.etcdKey(from),
+      range_end: rangeEnd(this.etcdKey(prefix)),
+    }
     if (opts.revision) req.revision = opts.revision
     if (opts.limit && opts.limit > 0) req.limit = opts.limit
     let res
@@ -75,11 +111,18 @@ export class EtcdStore implements Store {
   async readBatch(reads: BatchRead[]): Promise<{ results: BatchReadResult[]; revision: number }> {
     const ranges = reads.map((r): IRangeRequest => {
       if ('key' in r) return { key: this.etcdKey(r.key) }
-      const req: IRangeRequest = { key: this.etcdKey(r.prefix), range_end: rangeEnd(this.etcdKey(r.prefix)) }
+      const req: IRangeRequest = {
+        key: this.etcdKey(r.prefix),
+        range_end: rangeEnd(this.etcdKey(r.prefix)),
+      }
       if (r.limit && r.limit > 0) req.limit = r.limit
       return req
     })
-    const res = await this.txn('', { success: ranges.map((request_range) => ({ request_range })) }, 'read')
+    const res = await this.txn(
+      '',
+      { success: ranges.map((request_range) => ({ request_range })) },
+      'read',
+    )
     const results = res.responses.map(({ response_range }) => ({
       kvs: response_range!.kvs.map((kv) => this.keyValue(kv)),
       more: response_range!.more,
@@ -116,13 +159,20 @@ export class EtcdStore implements Store {
       throw current ? new StoreError('Conflict', key, current) : new StoreError('NotFound', key)
     }
     const prev = res.responses[0]!.response_put.prev_kv
-    return { key, value, createRevision: Number(prev.create_revision), modRevision: revisionOf(res.header), version: Number(prev.version) + 1 }
+    return {
+      key,
+      value,
+      createRevision: Number(prev.create_revision),
+      modRevision: revisionOf(res.header),
+      version: Number(prev.version) + 1,
+    }
   }
 
   async delete(key: string, expectModRevision?: number): Promise<KeyValue> {
     const k = this.etcdKey(key)
     const compare: ICompare[] = [{ key: k, target: 'Version', result: 'Greater', version: 0 }]
-    if (expectModRevision !== undefined) compare.push({ key: k, target: 'Mod', result: 'Equal', mod_revision: expectModRevision })
+    if (expectModRevision !== undefined)
+      compare.push({ key: k, target: 'Mod', result: 'Equal', mod_revision: expectModRevision })
     const res = await this.txn(key, {
       compare,
       success: [{ request_delete_range: { key: k, prev_kv: true } }],
@@ -136,7 +186,12 @@ export class EtcdStore implements Store {
     return { ...prev, modRevision: revisionOf(res.header) }
   }
 
-  watch(prefix: string, afterRevision: number, signal: AbortSignal, opts?: WatchOptions): AsyncIterable<StoreEvent> {
+  watch(
+    prefix: string,
+    afterRevision: number,
+    signal: AbortSignal,
+    opts?: WatchOptions,
+  ): AsyncIterable<StoreEvent> {
     const hub = this.hub
     const current = () => this.currentRevision()
     return {
@@ -153,14 +208,17 @@ export class EtcdStore implements Store {
       await this.call('', 'write', (options) => this.client.kv.compact({ revision }, options))
     } catch (e) {
       if (isCompactedError(e)) return // compacted there or later already (by this or another server)
-      if (isFutureRevisionError(e)) throw new StoreError('FutureRevision', '', undefined, await this.currentRevision())
+      if (isFutureRevisionError(e))
+        throw new StoreError('FutureRevision', '', undefined, await this.currentRevision())
       throw e
     }
     if (revision > this.compacted) this.compacted = revision
   }
 
   async currentRevision(): Promise<number> {
-    const res = await this.call('', 'read', (options) => this.client.kv.range({ key: this.etcdKey(STORE_ROOT), count_only: true }, options))
+    const res = await this.call('', 'read', (options) =>
+      this.client.kv.range({ key: this.etcdKey(STORE_ROOT), count_only: true }, options),
+    )
     return revisionOf(res.header)
   }
 
@@ -207,7 +265,9 @@ export class EtcdStore implements Store {
     }
   }
 
-  private currentOf(res: { responses: { response_range: { kvs: IKeyValue[] } }[] }): KeyValue | undefined {
+  private currentOf(res: {
+    responses: { response_range: { kvs: IKeyValue[] } }[]
+  }): KeyValue | undefined {
     const kv = res.responses[0]?.response_range?.kvs[0]
     return kv ? this.keyValue(kv) : undefined
   }
@@ -220,7 +280,11 @@ export class EtcdStore implements Store {
     if (exceedsValueLimit(value)) throw new StoreError('TooLarge', key)
   }
 
-  private async txn(key: string, req: Parameters<Etcd3['kv']['txn']>[0], mode: 'read' | 'write' = 'write') {
+  private async txn(
+    key: string,
+    req: Parameters<Etcd3['kv']['txn']>[0],
+    mode: 'read' | 'write' = 'write',
+  ) {
     try {
       return await this.call(key, mode, (options) => this.client.kv.txn(req, options))
     } catch (e) {
@@ -234,7 +298,11 @@ export class EtcdStore implements Store {
    * until the request's deadline: a read is sent again until then; a write only while it cannot have
    * been sent, since any other failure leaves its outcome unknown. Then StoreError 'Unreachable'.
    */
-  private async call<T>(key: string, mode: 'read' | 'write', fn: (options: { deadline: number }) => Promise<T>): Promise<T> {
+  private async call<T>(
+    key: string,
+    mode: 'read' | 'write',
+    fn: (options: { deadline: number }) => Promise<T>,
+  ): Promise<T> {
     const deadline = Date.now() + (mode === 'read' ? this.readTimeoutMs : this.writeTimeoutMs)
     for (let backoff = 25; ; backoff = Math.min(backoff * 2, 1_000)) {
       try {
@@ -243,7 +311,14 @@ export class EtcdStore implements Store {
       } catch (e) {
         if (!isUnreachableError(e)) throw e
         const again = (mode === 'read' || wasNotSent(e)) && Date.now() < deadline
-        if (!again) throw new StoreError('Unreachable', key, undefined, undefined, e instanceof Error ? e.message : String(e))
+        if (!again)
+          throw new StoreError(
+            'Unreachable',
+            key,
+            undefined,
+            undefined,
+            e instanceof Error ? e.message : String(e),
+          )
         await new Promise((r) => setTimeout(r, Math.min(backoff, deadline - Date.now())))
       }
     }
@@ -251,8 +326,15 @@ export class EtcdStore implements Store {
 
   /** A failed read at `revision`: Compacted (with the compaction revision) or FutureRevision, else as it came. */
   private async readError(e: unknown, key: string, revision: number): Promise<unknown> {
-    if (isCompactedError(e)) return new StoreError('Compacted', key, undefined, await this.compactedRevision(revision))
-    if (isFutureRevisionError(e)) return new StoreError('FutureRevision', key, undefined, await this.currentRevision().catch(() => undefined))
+    if (isCompactedError(e))
+      return new StoreError('Compacted', key, undefined, await this.compactedRevision(revision))
+    if (isFutureRevisionError(e))
+      return new StoreError(
+        'FutureRevision',
+        key,
+        undefined,
+        await this.currentRevision().catch(() => undefined),
+      )
     return e
   }
 
@@ -316,9 +398,15 @@ export class EtcdStore implements Store {
         const kv = this.keyValue(ev.kv)
         const prev = ev.prev_kv ? this.keyValue(ev.prev_kv) : undefined
         if (ev.type === 'Delete') {
-          events.push({ type: 'delete', kv: { ...(prev ?? kv), modRevision: kv.modRevision }, prevKv: prev ?? kv })
+          events.push({
+            type: 'delete',
+            kv: { ...(prev ?? kv), modRevision: kv.modRevision },
+            prevKv: prev ?? kv,
+          })
         } else {
-          events.push(prev && kv.version > 1 ? { type: 'put', kv, prevKv: prev } : { type: 'put', kv })
+          events.push(
+            prev && kv.version > 1 ? { type: 'put', kv, prevKv: prev } : { type: 'put', kv },
+          )
         }
         if (kv.modRevision > seen) seen = kv.modRevision
       }
@@ -334,7 +422,17 @@ export class EtcdStore implements Store {
       done = true
       // A cancelled watch does not say why in etcd 3.4 (nor the compact revision): ask etcd.
       void this.readableAt(seen + 1).then(
-        async (ok) => sink.fail(ok ? err : new StoreError('Compacted', prefix, undefined, await this.compactedRevision(seen + 1))),
+        async (ok) =>
+          sink.fail(
+            ok
+              ? err
+              : new StoreError(
+                  'Compacted',
+                  prefix,
+                  undefined,
+                  await this.compactedRevision(seen + 1),
+                ),
+          ),
         (e) => sink.fail(isCompactedError(e) ? new StoreError('Compacted', prefix) : e),
       )
     })

@@ -27,7 +27,11 @@ export interface HubLimits {
 }
 
 // A feed lives as long as the store and there is one per watched resource: keep each ring modest.
-export const DEFAULT_HUB_LIMITS: HubLimits = { ringEvents: 1_000, ringBytes: 8 * 1024 * 1024, clientQueue: 100_000 }
+export const DEFAULT_HUB_LIMITS: HubLimits = {
+  ringEvents: 1_000,
+  ringBytes: 8 * 1024 * 1024,
+  clientQueue: 100_000,
+}
 
 export function eventRevision(ev: StoreEvent): number {
   return ev.type === 'progress' ? ev.revision : ev.kv.modRevision
@@ -57,12 +61,19 @@ export class WatchHub {
     return this.feeds.size
   }
 
-  async *watch(prefix: string, after: number, signal: AbortSignal, opts: WatchOptions = {}): AsyncGenerator<StoreEvent> {
+  async *watch(
+    prefix: string,
+    after: number,
+    signal: AbortSignal,
+    opts: WatchOptions = {},
+  ): AsyncGenerator<StoreEvent> {
     if (this.closed || signal.aborted) return
     const sub = new Subscription(prefix, after, this.limits.clientQueue)
     const wake = () => sub.wake()
     signal.addEventListener('abort', wake)
-    const timer = opts.progressIntervalMs ? setInterval(() => sub.tick(), opts.progressIntervalMs) : undefined
+    const timer = opts.progressIntervalMs
+      ? setInterval(() => sub.tick(), opts.progressIntervalMs)
+      : undefined
     this.subscribe(sub)
     try {
       for (;;) {
@@ -176,7 +187,10 @@ class Feed {
   private remember(ev: StoreEvent): void {
     this.ring.push(ev)
     this.ringSize += eventSize(ev)
-    while (this.ring.length - this.ringHead > this.limits.ringEvents || (this.ringSize > this.limits.ringBytes && this.ring.length - this.ringHead > 1)) {
+    while (
+      this.ring.length - this.ringHead > this.limits.ringEvents ||
+      (this.ringSize > this.limits.ringBytes && this.ring.length - this.ringHead > 1)
+    ) {
       const dropped = this.ring[this.ringHead]!
       this.ring[this.ringHead++] = undefined as never
       this.ringSize -= eventSize(dropped)
@@ -225,7 +239,11 @@ class Subscription {
   }
 
   catchUp(source: WatchSource, joinAt: number): void {
-    const catching: NonNullable<Subscription['catching']> = { watch: { cancel() {} }, joinAt, held: [] }
+    const catching: NonNullable<Subscription['catching']> = {
+      watch: { cancel() {} },
+      joinAt,
+      held: [],
+    }
     this.catching = catching
     catching.watch = source.open(this.prefix, this.delivered, {
       events: (evs) => {
@@ -287,7 +305,9 @@ class Subscription {
   }
 
   wait(): Promise<void> {
-    return new Promise((resolve) => { this.waiter = resolve })
+    return new Promise((resolve) => {
+      this.waiter = resolve
+    })
   }
 
   wake(): void {

@@ -54,19 +54,30 @@ const SECRETBOX_KEY_SIZES = [32]
  * Decodes and validates the configuration text (YAML or JSON). `source` names it in the message for an empty
  * file, as kube names the file.
  */
-export function parseEncryptionConfiguration(text: string, source: string): EncryptionConfiguration {
-  if (text.length === 0) throw new EncryptionConfigError(`encryption provider configuration file ${JSON.stringify(source)} is empty`)
+export function parseEncryptionConfiguration(
+  text: string,
+  source: string,
+): EncryptionConfiguration {
+  if (text.length === 0)
+    throw new EncryptionConfigError(
+      `encryption provider configuration file ${JSON.stringify(source)} is empty`,
+    )
   let doc: unknown
   try {
     doc = parseYaml(text)
   } catch (e) {
-    throw new EncryptionConfigError(`error converting YAML to JSON: ${(e as Error).message.split('\n')[0]}`)
+    throw new EncryptionConfigError(
+      `error converting YAML to JSON: ${(e as Error).message.split('\n')[0]}`,
+    )
   }
   const head = (doc ?? {}) as { apiVersion?: unknown; kind?: unknown }
   if (typeof head !== 'object' || Array.isArray(head)) {
-    throw new EncryptionConfigError("couldn't get version/kind; json parse error: cannot unmarshal into Go value of type struct")
+    throw new EncryptionConfigError(
+      "couldn't get version/kind; json parse error: cannot unmarshal into Go value of type struct",
+    )
   }
-  if (!head.kind) throw new EncryptionConfigError(`Object 'Kind' is missing in '${JSON.stringify(doc)}'`)
+  if (!head.kind)
+    throw new EncryptionConfigError(`Object 'Kind' is missing in '${JSON.stringify(doc)}'`)
   const known =
     (head.apiVersion === 'apiserver.config.k8s.io/v1' && head.kind === 'EncryptionConfiguration') ||
     (head.apiVersion === 'v1' && head.kind === 'EncryptionConfig')
@@ -79,7 +90,10 @@ export function parseEncryptionConfiguration(text: string, source: string): Encr
   const parsed = encryptionConfiguration.safeParse(doc)
   if (!parsed.success) throw new EncryptionConfigError(decodingError(parsed.error))
   const config: EncryptionConfiguration = {
-    resources: (parsed.data.resources ?? []).map((r) => ({ resources: r.resources ?? [], providers: r.providers ?? [] })),
+    resources: (parsed.data.resources ?? []).map((r) => ({
+      resources: r.resources ?? [],
+      providers: r.providers ?? [],
+    })),
   }
   const errs = validateEncryptionConfiguration(config)
   if (errs.length === 1) throw new EncryptionConfigError(fieldErrorString(errs[0]!))
@@ -89,9 +103,14 @@ export function parseEncryptionConfiguration(text: string, source: string): Encr
 
 /** A strict decoding failure as kube's decoder words it: unknown fields by path, else the type that did not fit. */
 function decodingError(error: z.ZodError): string {
-  const path = (p: PropertyKey[]) => p.map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? String(s) : `.${String(s)}`)).join('')
+  const path = (p: PropertyKey[]) =>
+    p
+      .map((s, i) => (typeof s === 'number' ? `[${s}]` : i === 0 ? String(s) : `.${String(s)}`))
+      .join('')
   const unknown = error.issues.flatMap((i) =>
-    i.code === 'unrecognized_keys' ? i.keys.map((k) => `unknown field ${JSON.stringify(path([...i.path, k]))}`) : [],
+    i.code === 'unrecognized_keys'
+      ? i.keys.map((k) => `unknown field ${JSON.stringify(path([...i.path, k]))}`)
+      : [],
   )
   if (unknown.length) return `strict decoding error: ${unknown.join(', ')}`
   const first = error.issues[0]!
@@ -100,21 +119,29 @@ function decodingError(error: z.ZodError): string {
 
 const MESSAGES = {
   atLeastOneRequired: (what: string) => `at least one ${what} is required`,
-  moreThanOneElement: 'more than one provider specified in a single element, should split into different list elements',
-  noProvider: 'provider does not contain any of the expected providers: KMS, AESGCM, AESCBC, Secretbox, Identity',
-  keyLen: (got: number, expected: number[]) => `secret is not of the expected length, got ${got}, expected one of [${expected.join(' ')}]`,
+  moreThanOneElement:
+    'more than one provider specified in a single element, should split into different list elements',
+  noProvider:
+    'provider does not contain any of the expected providers: KMS, AESGCM, AESCBC, Secretbox, Identity',
+  keyLen: (got: number, expected: number[]) =>
+    `secret is not of the expected length, got ${got}, expected one of [${expected.join(' ')}]`,
   mandatoryField: (field: string, of: string) => `${field} is a mandatory field for a ${of}`,
   base64: 'secrets must be base64 encoded',
-  eventsGroup: "'*.events.k8s.io' objects are stored using the 'events' API group in etcd. Use 'events' instead in the config file",
+  eventsGroup:
+    "'*.events.k8s.io' objects are stored using the 'events' API group in etcd. Use 'events' instead in the config file",
   extensionsGroup: "'extensions' group has been removed and cannot be used for encryption",
-  starResource: "use '*.' to encrypt all the resources from core API group or *.* to encrypt all resources",
-  overlap: "using overlapping resources such as 'secrets' and '*.' in the same resource list is not allowed as they will be masked",
+  starResource:
+    "use '*.' to encrypt all the resources from core API group or *.* to encrypt all resources",
+  overlap:
+    "using overlapping resources such as 'secrets' and '*.' in the same resource list is not allowed as they will be masked",
   nonRESTAPIResource: 'resources which do not have REST API/s cannot be encrypted',
   resourceName: 'resource name should not contain capital letters',
   resourceAcrossGroup: 'encrypting the same resource across groups is not supported',
   duplicateResource: 'the same resource cannot be specified multiple times',
-  unsupportedScheme: (scheme: string) => `unsupported scheme ${JSON.stringify(scheme)} for KMS provider, only unix is supported`,
-  unsupportedKMSAPIVersion: 'unsupported apiVersion apiVersion for KMS provider, only v1 and v2 are supported',
+  unsupportedScheme: (scheme: string) =>
+    `unsupported scheme ${JSON.stringify(scheme)} for KMS provider, only unix is supported`,
+  unsupportedKMSAPIVersion:
+    'unsupported apiVersion apiVersion for KMS provider, only v1 and v2 are supported',
   invalidKMSName: (name: string) => `invalid KMS provider name ${name}, must not contain ':'`,
   duplicateKMSName: (name: string) => `duplicate KMS provider name ${name}, names must be unique`,
   positive: (field: string) => `${field} should be a positive value`,
@@ -131,17 +158,23 @@ export function parseGroupResource(s: string): { group: string; resource: string
 /** ValidateEncryptionConfiguration, rule for rule and in kube's order. */
 export function validateEncryptionConfiguration(c: EncryptionConfiguration): FieldError[] {
   const errs: FieldError[] = []
-  if (c.resources.length === 0) return [fieldRequired('resources', MESSAGES.atLeastOneRequired('resources'))]
+  if (c.resources.length === 0)
+    return [fieldRequired('resources', MESSAGES.atLeastOneRequired('resources'))]
   const kmsNames = new Set<string>()
   c.resources.forEach((conf, i) => {
     const r = `resources[${i}].resources`
     const p = `resources[${i}].providers`
     if (conf.resources.length === 0) errs.push(fieldRequired(r, MESSAGES.atLeastOneRequired(r)))
-    errs.push(...validateResourceOverlap(conf.resources, r), ...validateResourceNames(conf.resources, r))
+    errs.push(
+      ...validateResourceOverlap(conf.resources, r),
+      ...validateResourceNames(conf.resources, r),
+    )
     if (conf.providers.length === 0) errs.push(fieldRequired(p, MESSAGES.atLeastOneRequired(p)))
     conf.providers.forEach((provider, j) => {
       const path = `${p}[${j}]`
-      const found = (['kms', 'aesgcm', 'aescbc', 'secretbox', 'identity'] as const).filter((k) => provider[k] != null).length
+      const found = (['kms', 'aesgcm', 'aescbc', 'secretbox', 'identity'] as const).filter(
+        (k) => provider[k] != null,
+      ).length
       if (found === 0) errs.push(fieldInvalid(path, provider, MESSAGES.noProvider))
       if (found > 1) errs.push(fieldInvalid(path, provider, MESSAGES.moreThanOneElement))
       if (provider.kms) {
@@ -152,7 +185,13 @@ export function validateEncryptionConfiguration(c: EncryptionConfiguration): Fie
       } else if (provider.aescbc) {
         errs.push(...validateKeys(provider.aescbc.keys ?? [], `${path}.aescbc.keys`, AES_KEY_SIZES))
       } else if (provider.secretbox) {
-        errs.push(...validateKeys(provider.secretbox.keys ?? [], `${path}.secretbox.keys`, SECRETBOX_KEY_SIZES))
+        errs.push(
+          ...validateKeys(
+            provider.secretbox.keys ?? [],
+            `${path}.secretbox.keys`,
+            SECRETBOX_KEY_SIZES,
+          ),
+        )
       }
     })
   })
@@ -164,16 +203,19 @@ function validateResourceOverlap(resources: string[], path: string): FieldError[
   const grs = resources.map(parseGroupResource)
   let hasOverlap = false
   let hasDuplicate = false
-  grs.forEach((r1, i) => grs.forEach((r2, j) => {
-    if (i === j) return
-    if (r1.group === r2.group && r1.resource === r2.resource && !hasDuplicate) {
-      hasDuplicate = true
-      return
-    }
-    if (hasOverlap) return
-    if (r1.group === '*' && r1.resource === '*') hasOverlap = true
-    else if (r1.group === r2.group && (r1.resource === '*' || r2.resource === '*')) hasOverlap = true
-  }))
+  grs.forEach((r1, i) =>
+    grs.forEach((r2, j) => {
+      if (i === j) return
+      if (r1.group === r2.group && r1.resource === r2.resource && !hasDuplicate) {
+        hasDuplicate = true
+        return
+      }
+      if (hasOverlap) return
+      if (r1.group === '*' && r1.resource === '*') hasOverlap = true
+      else if (r1.group === r2.group && (r1.resource === '*' || r2.resource === '*'))
+        hasOverlap = true
+    }),
+  )
   const errs: FieldError[] = []
   if (hasDuplicate) errs.push(fieldInvalid(path, resources, MESSAGES.duplicateResource))
   if (hasOverlap) errs.push(fieldInvalid(path, resources, MESSAGES.overlap))
@@ -189,10 +231,12 @@ function validateResourceNames(resources: string[], path: string): FieldError[] 
     const gr = parseGroupResource(res)
     if (res.toLowerCase() !== res) errs.push(fieldInvalid(at, res, MESSAGES.resourceName))
     else if (res === '*') errs.push(fieldInvalid(at, res, MESSAGES.starResource))
-    else if (NON_REST_RESOURCES.includes(res)) errs.push(fieldInvalid(at, res, MESSAGES.nonRESTAPIResource))
+    else if (NON_REST_RESOURCES.includes(res))
+      errs.push(fieldInvalid(at, res, MESSAGES.nonRESTAPIResource))
     else if (gr.group === 'events.k8s.io') errs.push(fieldInvalid(at, res, MESSAGES.eventsGroup))
     else if (gr.group === 'extensions') errs.push(fieldInvalid(at, res, MESSAGES.extensionsGroup))
-    else if (gr.group === '*' && gr.resource !== '*') errs.push(fieldInvalid(at, res, MESSAGES.resourceAcrossGroup))
+    else if (gr.group === '*' && gr.resource !== '*')
+      errs.push(fieldInvalid(at, res, MESSAGES.resourceAcrossGroup))
   })
   return errs
 }
@@ -209,7 +253,8 @@ function validateKeys(list: Key[], path: string, sizes: number[]): FieldError[] 
     }
     const secret = decodeBase64(k.secret)
     if (!secret) errs.push(fieldInvalid(`${at}.secret`, 'REDACTED', MESSAGES.base64))
-    else if (!sizes.includes(secret.length)) errs.push(fieldInvalid(`${at}.secret`, 'REDACTED', MESSAGES.keyLen(secret.length, sizes)))
+    else if (!sizes.includes(secret.length))
+      errs.push(fieldInvalid(`${at}.secret`, 'REDACTED', MESSAGES.keyLen(secret.length, sizes)))
   })
   return errs
 }
@@ -219,11 +264,19 @@ function validateKMS(c: KMSConfiguration, path: string, names: Set<string>): Fie
   const apiVersion = c.apiVersion || 'v1' // kube's default
   const name = c.name ?? ''
   if (!name) errs.push(fieldRequired(`${path}.name`, MESSAGES.mandatoryField('name', 'provider')))
-  if (apiVersion !== 'v1' && name.includes(':')) errs.push(fieldInvalid(`${path}.name`, name, MESSAGES.invalidKMSName(name)))
-  if (apiVersion !== 'v1' && names.has(name)) errs.push(fieldInvalid(`${path}.name`, name, MESSAGES.duplicateKMSName(name)))
+  if (apiVersion !== 'v1' && name.includes(':'))
+    errs.push(fieldInvalid(`${path}.name`, name, MESSAGES.invalidKMSName(name)))
+  if (apiVersion !== 'v1' && names.has(name))
+    errs.push(fieldInvalid(`${path}.name`, name, MESSAGES.duplicateKMSName(name)))
   const timeout = c.timeout === undefined ? 3000 : tryParseGoDuration(c.timeout)
   if (timeout === undefined) {
-    errs.push(fieldInvalid(`${path}.timeout`, c.timeout, `time: invalid duration ${JSON.stringify(c.timeout)}`))
+    errs.push(
+      fieldInvalid(
+        `${path}.timeout`,
+        c.timeout,
+        `time: invalid duration ${JSON.stringify(c.timeout)}`,
+      ),
+    )
   } else if (timeout <= 0) {
     errs.push(fieldInvalid(`${path}.timeout`, c.timeout, MESSAGES.positive('timeout')))
   }
@@ -232,11 +285,15 @@ function validateKMS(c: KMSConfiguration, path: string, names: Set<string>): Fie
     errs.push(fieldInvalid(`${path}.endpoint`, '', MESSAGES.mandatoryField('endpoint', 'kms')))
   } else {
     const scheme = /^([a-zA-Z][a-zA-Z0-9+.-]*):/.exec(endpoint)?.[1] ?? ''
-    if (scheme !== 'unix') errs.push(fieldInvalid(`${path}.endpoint`, endpoint, MESSAGES.unsupportedScheme(scheme)))
+    if (scheme !== 'unix')
+      errs.push(fieldInvalid(`${path}.endpoint`, endpoint, MESSAGES.unsupportedScheme(scheme)))
   }
-  if (apiVersion !== 'v1' && c.cachesize !== undefined) errs.push(fieldInvalid(`${path}.cachesize`, c.cachesize, MESSAGES.cacheSizeV2))
-  if (apiVersion === 'v1' && c.cachesize === 0) errs.push(fieldInvalid(`${path}.cachesize`, 0, MESSAGES.cacheSizeNonZero))
-  if (apiVersion !== 'v1' && apiVersion !== 'v2') errs.push(fieldInvalid(`${path}.apiVersion`, apiVersion, MESSAGES.unsupportedKMSAPIVersion))
+  if (apiVersion !== 'v1' && c.cachesize !== undefined)
+    errs.push(fieldInvalid(`${path}.cachesize`, c.cachesize, MESSAGES.cacheSizeV2))
+  if (apiVersion === 'v1' && c.cachesize === 0)
+    errs.push(fieldInvalid(`${path}.cachesize`, 0, MESSAGES.cacheSizeNonZero))
+  if (apiVersion !== 'v1' && apiVersion !== 'v2')
+    errs.push(fieldInvalid(`${path}.apiVersion`, apiVersion, MESSAGES.unsupportedKMSAPIVersion))
   return errs
 }
 

@@ -10,14 +10,24 @@ export { EncryptionConfigError } from './encryption-config'
 export { TransformingStore } from './transforming-store'
 
 interface StoredTypes {
-  all(): readonly { group: string; resource: string; storagePrefix: string; convert?: unknown; virtualCreate?: unknown }[]
+  all(): readonly {
+    group: string
+    resource: string
+    storagePrefix: string
+    convert?: unknown
+    virtualCreate?: unknown
+  }[]
 }
 
 /**
  * The transformers of a configuration text; a configuration kube would refuse throws with kube's message,
  * prefixed as kube-apiserver's LoadEncryptionConfig prefixes it.
  */
-export function loadEncryptionConfiguration(text: string, source: string, opts: TransformerOptions = {}): ResourceTransformers {
+export function loadEncryptionConfiguration(
+  text: string,
+  source: string,
+  opts: TransformerOptions = {},
+): ResourceTransformers {
   try {
     return new ResourceTransformers(parseEncryptionConfiguration(text, source), opts)
   } catch (e) {
@@ -53,5 +63,8 @@ export function withEncryption(
   if (cached.transformers instanceof Error) throw cached.transformers
   let resourceOf = resources.get(types)
   if (!resourceOf) resources.set(types, (resourceOf = storageResources(types.all())))
-  return new TransformingStore(store, cached.transformers, { resourceOf, authenticatedData: opts.authenticatedData })
+  return new TransformingStore(store, cached.transformers, {
+    resourceOf,
+    authenticatedData: opts.authenticatedData,
+  })
 }

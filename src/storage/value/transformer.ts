@@ -4,11 +4,21 @@
 // new first entry. The providers are encrypt/aes/aes.go, encrypt/secretbox/secretbox.go and
 // encrypt/identity/identity.go, with WebCrypto for AES (workerd has it) and @noble/ciphers for XSalsa20-Poly1305.
 import { xsalsa20poly1305 } from '@noble/ciphers/salsa.js'
-import { decodeBase64, parseGroupResource, type EncryptionConfiguration, type Key, type KMSConfiguration, type ProviderConfiguration } from './encryption-config'
+import {
+  decodeBase64,
+  parseGroupResource,
+  type EncryptionConfiguration,
+  type Key,
+  type KMSConfiguration,
+  type ProviderConfiguration,
+} from './encryption-config'
 
 export interface Transformer {
   /** The value as stored, back to what was written; `stale` when it was not written by the first transformer. */
-  fromStorage(data: Uint8Array, authenticatedData: Uint8Array): Promise<{ data: Uint8Array; stale: boolean }>
+  fromStorage(
+    data: Uint8Array,
+    authenticatedData: Uint8Array,
+  ): Promise<{ data: Uint8Array; stale: boolean }>
   toStorage(data: Uint8Array, authenticatedData: Uint8Array): Promise<Uint8Array>
 }
 
@@ -27,7 +37,8 @@ const KMS_V1_DEPRECATED =
 /** identity.NewEncryptCheckTransformer: values as they are, refusing to hand out one that is encrypted. */
 export const identityTransformer: Transformer = {
   async fromStorage(data) {
-    if (hasPrefix(data, ENCRYPTED)) throw new Error('identity transformer tried to read encrypted data')
+    if (hasPrefix(data, ENCRYPTED))
+      throw new Error('identity transformer tried to read encrypted data')
     return { data, stale: false }
   },
   async toStorage(data) {
@@ -47,7 +58,10 @@ export class PrefixTransformers implements Transformer {
     private readonly noMatch: string,
   ) {}
 
-  async fromStorage(data: Uint8Array, authenticatedData: Uint8Array): Promise<{ data: Uint8Array; stale: boolean }> {
+  async fromStorage(
+    data: Uint8Array,
+    authenticatedData: Uint8Array,
+  ): Promise<{ data: Uint8Array; stale: boolean }> {
     const errs: Error[] = []
     for (let i = 0; i < this.transformers.length; i++) {
       const { prefix, transformer } = this.transformers[i]!
@@ -83,12 +97,17 @@ export class AESCBCTransformer implements Transformer {
   async fromStorage(data: Uint8Array): Promise<{ data: Uint8Array; stale: boolean }> {
     if (data.length < 16) throw new Error('the stored data was shorter than the required size')
     const body = data.subarray(16)
-    if (body.length % 16 !== 0) throw new Error('the stored data is not a multiple of the block size')
+    if (body.length % 16 !== 0)
+      throw new Error('the stored data is not a multiple of the block size')
     if (body.length === 0) throw new Error('invalid PKCS7 data (empty or not padded)')
     let plain: ArrayBuffer
     try {
       // WebCrypto checks and strips the PKCS#7 padding itself.
-      plain = await crypto.subtle.decrypt({ name: 'AES-CBC', iv: buf(data.subarray(0, 16)) }, await this.key, buf(body))
+      plain = await crypto.subtle.decrypt(
+        { name: 'AES-CBC', iv: buf(data.subarray(0, 16)) },
+        await this.key,
+        buf(body),
+      )
     } catch {
       throw new Error('invalid padding on input')
     }
@@ -97,7 +116,12 @@ export class AESCBCTransformer implements Transformer {
 
   async toStorage(data: Uint8Array): Promise<Uint8Array> {
     const iv = crypto.getRandomValues(new Uint8Array(16))
-    return concat(iv, new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-CBC', iv }, await this.key, buf(data))))
+    return concat(
+      iv,
+      new Uint8Array(
+        await crypto.subtle.encrypt({ name: 'AES-CBC', iv }, await this.key, buf(data)),
+      ),
+    )
   }
 }
 
@@ -109,11 +133,18 @@ export class AESGCMTransformer implements Transformer {
     this.key = crypto.subtle.importKey('raw', buf(secret), 'AES-GCM', false, ['encrypt', 'decrypt'])
   }
 
-  async fromStorage(data: Uint8Array, authenticatedData: Uint8Array): Promise<{ data: Uint8Array; stale: boolean }> {
+  async fromStorage(
+    data: Uint8Array,
+    authenticatedData: Uint8Array,
+  ): Promise<{ data: Uint8Array; stale: boolean }> {
     if (data.length < 12) throw new Error('the stored data was shorter than the required size')
     let plain: ArrayBuffer
     try {
-      const params = { name: 'AES-GCM', iv: buf(data.subarray(0, 12)), additionalData: buf(authenticatedData) }
+      const params = {
+        name: 'AES-GCM',
+        iv: buf(data.subarray(0, 12)),
+        additionalData: buf(authenticatedData),
+      }
       plain = await crypto.subtle.decrypt(params, await this.key, buf(data.subarray(12)))
     } catch {
       throw new Error('cipher: message authentication failed') // Go's crypto/cipher words
@@ -123,7 +154,16 @@ export class AESGCMTransformer implements Transformer {
 
   async toStorage(data: Uint8Array, authenticatedData: Uint8Array): Promise<Uint8Array> {
     const iv = crypto.getRandomValues(new Uint8Array(12))
-    return concat(iv, new Uint8Array(await crypto.subtle.encrypt({ name: 'AES-GCM', iv, additionalData: buf(authenticatedData) }, await this.key, buf(data))))
+    return concat(
+      iv,
+      new Uint8Array(
+        await crypto.subtle.encrypt(
+          { name: 'AES-GCM', iv, additionalData: buf(authenticatedData) },
+          await this.key,
+          buf(data),
+        ),
+      ),
+    )
   }
 }
 
@@ -134,7 +174,10 @@ export class SecretboxTransformer implements Transformer {
   async fromStorage(data: Uint8Array): Promise<{ data: Uint8Array; stale: boolean }> {
     if (data.length < 16 + 24) throw new Error('the stored data was shorter than the required size')
     try {
-      return { data: xsalsa20poly1305(this.key, data.subarray(0, 24)).decrypt(data.subarray(24)), stale: false }
+      return {
+        data: xsalsa20poly1305(this.key, data.subarray(0, 24)).decrypt(data.subarray(24)),
+        stale: false,
+      }
     } catch {
       throw new Error('output array was not large enough for encryption') // kube's words for a failed Open
     }
@@ -152,10 +195,21 @@ export interface TransformerOptions {
 }
 
 /** One provider entry as its prefixed transformer (config.go's prefixTransformers). */
-function providerTransformer(p: ProviderConfiguration, opts: TransformerOptions): PrefixTransformer {
-  if (p.aesgcm) return keyed('k8s:enc:aesgcm:v1:', p.aesgcm.keys ?? [], (k) => new AESGCMTransformer(k), 'AES')
-  if (p.aescbc) return keyed('k8s:enc:aescbc:v1:', p.aescbc.keys ?? [], (k) => new AESCBCTransformer(k), 'AES')
-  if (p.secretbox) return keyed('k8s:enc:secretbox:v1:', p.secretbox.keys ?? [], (k) => new SecretboxTransformer(k), 'Secretbox')
+function providerTransformer(
+  p: ProviderConfiguration,
+  opts: TransformerOptions,
+): PrefixTransformer {
+  if (p.aesgcm)
+    return keyed('k8s:enc:aesgcm:v1:', p.aesgcm.keys ?? [], (k) => new AESGCMTransformer(k), 'AES')
+  if (p.aescbc)
+    return keyed('k8s:enc:aescbc:v1:', p.aescbc.keys ?? [], (k) => new AESCBCTransformer(k), 'AES')
+  if (p.secretbox)
+    return keyed(
+      'k8s:enc:secretbox:v1:',
+      p.secretbox.keys ?? [],
+      (k) => new SecretboxTransformer(k),
+      'Secretbox',
+    )
   if (p.identity) return { prefix: new Uint8Array(0), transformer: identityTransformer }
   if (p.kms) {
     const name = p.kms.name ?? ''
@@ -167,12 +221,28 @@ function providerTransformer(p: ProviderConfiguration, opts: TransformerOptions)
         `(${p.kms.endpoint}); use the aescbc, aesgcm or secretbox provider at the edge, or Node mode`,
     )
   }
-  throw new Error('provider does not contain any of the expected providers: KMS, AESGCM, AESCBC, Secretbox, Identity')
+  throw new Error(
+    'provider does not contain any of the expected providers: KMS, AESGCM, AESCBC, Secretbox, Identity',
+  )
 }
 
-function keyed(prefix: string, keys: Key[], make: (secret: Uint8Array) => Transformer, kind: string): PrefixTransformer {
-  const perKey = keys.map((k) => ({ prefix: bytes(`${k.name}:`), transformer: make(decodeBase64(k.secret ?? '')!) }))
-  return { prefix: bytes(prefix), transformer: new PrefixTransformers(perKey, `no matching key was found for the provided ${kind} transformer`) }
+function keyed(
+  prefix: string,
+  keys: Key[],
+  make: (secret: Uint8Array) => Transformer,
+  kind: string,
+): PrefixTransformer {
+  const perKey = keys.map((k) => ({
+    prefix: bytes(`${k.name}:`),
+    transformer: make(decodeBase64(k.secret ?? '')!),
+  }))
+  return {
+    prefix: bytes(prefix),
+    transformer: new PrefixTransformers(
+      perKey,
+      `no matching key was found for the provided ${kind} transformer`,
+    ),
+  }
 }
 
 export interface GroupResource {
@@ -193,26 +263,41 @@ export class ResourceTransformers {
       const transformers = rc.providers.map((p) => providerTransformer(p, opts))
       for (const res of rc.resources) {
         const gr = parseGroupResource(res)
-        for (const masking of [{ group: gr.group, resource: '*' }, { group: '*', resource: '*' }]) {
+        for (const masking of [
+          { group: gr.group, resource: '*' },
+          { group: '*', resource: '*' },
+        ]) {
           if (lists.has(grKey(masking))) {
-            throw new Error(`resource ${JSON.stringify(grYAML(gr))} is masked by earlier rule ${JSON.stringify(grYAML(masking))}`)
+            throw new Error(
+              `resource ${JSON.stringify(grYAML(gr))} is masked by earlier rule ${JSON.stringify(grYAML(masking))}`,
+            )
           }
         }
         lists.set(grKey(gr), [...(lists.get(grKey(gr)) ?? []), ...transformers])
       }
     }
-    for (const [k, list] of lists) this.byResource.set(k, new PrefixTransformers(list, 'no matching prefix found'))
+    for (const [k, list] of lists)
+      this.byResource.set(k, new PrefixTransformers(list, 'no matching prefix found'))
   }
 
   /** The transformer for a group resource, or undefined when its values are stored as they are. */
   forResource(gr: GroupResource): Transformer | undefined {
-    return this.byResource.get(grKey(gr)) ?? this.byResource.get(grKey({ group: gr.group, resource: '*' })) ?? this.byResource.get('*/*')
+    return (
+      this.byResource.get(grKey(gr)) ??
+      this.byResource.get(grKey({ group: gr.group, resource: '*' })) ??
+      this.byResource.get('*/*')
+    )
   }
 }
 
 const grKey = (gr: GroupResource) => `${gr.group}/${gr.resource}`
 /** How kube names a group resource in these messages: "*." for every core resource, else resource.group. */
-const grYAML = (gr: GroupResource) => (gr.group === '' && gr.resource === '*' ? '*.' : gr.group ? `${gr.resource}.${gr.group}` : gr.resource)
+const grYAML = (gr: GroupResource) =>
+  gr.group === '' && gr.resource === '*'
+    ? '*.'
+    : gr.group
+      ? `${gr.resource}.${gr.group}`
+      : gr.resource
 
 /** WebCrypto's types want an ArrayBuffer-backed view; these always are. */
 const buf = (u: Uint8Array) => u as Uint8Array<ArrayBuffer>

@@ -6,8 +6,28 @@
 // A Store value is a string: an encrypted value travels as a byte string (one character per byte, U+0000 to
 // U+00FF), which EtcdStore writes to etcd as those bytes (kube's exact layout, "k8s:enc:aescbc:v1:key1:" and
 // the ciphertext) and the Durable Object keeps as text.
-import { fromByteString, isStoreError, StoreError, toByteString, type BatchRead, type BatchReadResult, type KeyValue, type ListOptions, type Store, type StoreEvent, type WatchOptions } from '../store'
-import { bytes, ENCRYPTED_PREFIX, hasPrefix, identityTransformer, type GroupResource, type ResourceTransformers, type Transformer } from './transformer'
+import {
+  fromByteString,
+  isStoreError,
+  StoreError,
+  toByteString,
+  type BatchRead,
+  type BatchReadResult,
+  type KeyValue,
+  type ListOptions,
+  type Store,
+  type StoreEvent,
+  type WatchOptions,
+} from '../store'
+import {
+  bytes,
+  ENCRYPTED_PREFIX,
+  hasPrefix,
+  identityTransformer,
+  type GroupResource,
+  type ResourceTransformers,
+  type Transformer,
+} from './transformer'
 
 export interface TransformingStoreOptions {
   /** The group resource a key belongs to (storageResources builds it from the registry). */
@@ -28,14 +48,22 @@ export class TransformingStore implements Store {
     return r.kv ? { kv: await this.read(r.kv), revision: r.revision } : r
   }
 
-  async list(prefix: string, opts?: ListOptions): Promise<{ kvs: KeyValue[]; revision: number; more: boolean; count: number }> {
+  async list(
+    prefix: string,
+    opts?: ListOptions,
+  ): Promise<{ kvs: KeyValue[]; revision: number; more: boolean; count: number }> {
     const r = await this.inner.list(prefix, opts)
     return { ...r, kvs: await Promise.all(r.kvs.map((kv) => this.read(kv))) }
   }
 
   async readBatch(reads: BatchRead[]): Promise<{ results: BatchReadResult[]; revision: number }> {
     const r = await this.inner.readBatch(reads)
-    const results = await Promise.all(r.results.map(async (x) => ({ kvs: await Promise.all(x.kvs.map((kv) => this.read(kv))), more: x.more })))
+    const results = await Promise.all(
+      r.results.map(async (x) => ({
+        kvs: await Promise.all(x.kvs.map((kv) => this.read(kv))),
+        more: x.more,
+      })),
+    )
     return { results, revision: r.revision }
   }
 
@@ -55,7 +83,12 @@ export class TransformingStore implements Store {
     return this.read(await this.failures(key, () => this.inner.delete(key, expectModRevision)))
   }
 
-  watch(prefix: string, afterRevision: number, signal: AbortSignal, opts?: WatchOptions): AsyncIterable<StoreEvent> {
+  watch(
+    prefix: string,
+    afterRevision: number,
+    signal: AbortSignal,
+    opts?: WatchOptions,
+  ): AsyncIterable<StoreEvent> {
     const events = this.inner.watch(prefix, afterRevision, signal, opts)
     return {
       [Symbol.asyncIterator]: async function* (this: TransformingStore) {
@@ -77,7 +110,8 @@ export class TransformingStore implements Store {
     if (e.type === 'progress') return e
     const kv = await this.read(e.kv)
     if (e.type === 'delete') {
-      const prevKv = e.prevKv.value === e.kv.value ? { ...e.prevKv, value: kv.value } : await this.read(e.prevKv)
+      const prevKv =
+        e.prevKv.value === e.kv.value ? { ...e.prevKv, value: kv.value } : await this.read(e.prevKv)
       return { type: 'delete', kv, prevKv }
     }
     return e.prevKv ? { type: 'put', kv, prevKv: await this.read(e.prevKv) } : { type: 'put', kv }
@@ -118,7 +152,8 @@ export class TransformingStore implements Store {
     try {
       return await op()
     } catch (e) {
-      if (isStoreError(e) && e.current) throw new StoreError(e.code, e.key, await this.read(e.current), e.revision)
+      if (isStoreError(e) && e.current)
+        throw new StoreError(e.code, e.key, await this.read(e.current), e.revision)
       throw e
     }
   }
@@ -145,12 +180,15 @@ export function storageResources(types: readonly StoredType[]): (key: string) =>
   const byPrefix = new Map<string, GroupResource>()
   // A view of another type's storage (events.k8s.io Events over core Events) is stored, and encrypted, as that type.
   for (const t of types) {
-    if (!t.convert && !t.virtualCreate && !byPrefix.has(t.storagePrefix)) byPrefix.set(t.storagePrefix, { group: t.group, resource: t.resource })
+    if (!t.convert && !t.virtualCreate && !byPrefix.has(t.storagePrefix))
+      byPrefix.set(t.storagePrefix, { group: t.group, resource: t.resource })
   }
   return (key) => {
     const segs = key.slice('/registry/'.length).split('/')
     const known = byPrefix.get(`${segs[0]}/${segs[1]}`) ?? byPrefix.get(segs[0]!)
     if (known) return known
-    return segs[0]!.includes('.') ? { group: segs[0]!, resource: segs[1] ?? '' } : { group: '', resource: segs[0]! }
+    return segs[0]!.includes('.')
+      ? { group: segs[0]!, resource: segs[1] ?? '' }
+      : { group: '', resource: segs[0]! }
   }
 }

@@ -1,6 +1,10 @@
 import { thrownStatus } from '../../helpers/status'
 import { describe, expect, it } from 'vitest'
-import { applyConfiguration, updateManagedFields, type FieldManagerScope } from '../../../src/api/fieldmanager'
+import {
+  applyConfiguration,
+  updateManagedFields,
+  type FieldManagerScope,
+} from '../../../src/api/fieldmanager'
 import { FieldSet } from '../../../src/api/fieldmanager/fieldpath'
 import { compare, merge, toFieldSet } from '../../../src/api/fieldmanager/typed'
 import { publishedSchema } from '../../../src/api/openapi/schema'
@@ -11,13 +15,30 @@ import type { KubeObject } from '../../../src/registry/types'
 const registry = new Registry(builtinResources)
 const deployments = registry.lookup('apps', 'v1', 'deployments')!
 const schema = publishedSchema(deployments)!
-const scope: FieldManagerScope = { schema, apiVersion: 'apps/v1', kind: 'Deployment', subresource: '', statusIsSubresource: true }
+const scope: FieldManagerScope = {
+  schema,
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  subresource: '',
+  statusIsSubresource: true,
+}
 
 const deploy = (spec: Record<string, unknown>, meta: Record<string, unknown> = {}): KubeObject => ({
-  apiVersion: 'apps/v1', kind: 'Deployment', metadata: { name: 'web', namespace: 'default', ...meta }, spec,
+  apiVersion: 'apps/v1',
+  kind: 'Deployment',
+  metadata: { name: 'web', namespace: 'default', ...meta },
+  spec,
 })
-const podSpec = (containers: unknown[]) => ({ selector: { matchLabels: { app: 'web' } }, template: { metadata: { labels: { app: 'web' } }, spec: { containers } } })
-type Entry = { manager: string; operation: string; fieldsV1: Record<string, any>; apiVersion: string }
+const podSpec = (containers: unknown[]) => ({
+  selector: { matchLabels: { app: 'web' } },
+  template: { metadata: { labels: { app: 'web' } }, spec: { containers } },
+})
+type Entry = {
+  manager: string
+  operation: string
+  fieldsV1: Record<string, any>
+  apiVersion: string
+}
 const entries = (o: KubeObject) => o.metadata!.managedFields as Entry[]
 const statusOf = (fn: () => unknown) => {
   return thrownStatus(() => fn())
@@ -25,15 +46,32 @@ const statusOf = (fn: () => unknown) => {
 
 describe('field sets', () => {
   it('writes fieldsV1 the way structured-merge-diff does: keyed items, "." for members with children', () => {
-    const set = toFieldSet(deploy(podSpec([{ name: 'nginx', image: 'nginx', ports: [{ containerPort: 80 }] }]), { labels: { app: 'web' } }), schema)
+    const set = toFieldSet(
+      deploy(podSpec([{ name: 'nginx', image: 'nginx', ports: [{ containerPort: 80 }] }]), {
+        labels: { app: 'web' },
+      }),
+      schema,
+    )
     expect(set.toFieldsV1()).toEqual({
-      'f:apiVersion': {}, 'f:kind': {},
+      'f:apiVersion': {},
+      'f:kind': {},
       'f:metadata': { 'f:labels': { 'f:app': {} }, 'f:name': {}, 'f:namespace': {} },
       'f:spec': {
         'f:selector': {},
         'f:template': {
           'f:metadata': { 'f:labels': { 'f:app': {} } },
-          'f:spec': { 'f:containers': { 'k:{"name":"nginx"}': { '.': {}, 'f:image': {}, 'f:name': {}, 'f:ports': { 'k:{"containerPort":80,"protocol":"TCP"}': { '.': {}, 'f:containerPort': {} } } } } },
+          'f:spec': {
+            'f:containers': {
+              'k:{"name":"nginx"}': {
+                '.': {},
+                'f:image': {},
+                'f:name': {},
+                'f:ports': {
+                  'k:{"containerPort":80,"protocol":"TCP"}': { '.': {}, 'f:containerPort': {} },
+                },
+              },
+            },
+          },
         },
       },
     })
@@ -50,25 +88,60 @@ describe('field sets', () => {
   })
 
   it('merges associative lists by key, keeping live-only items where they were', () => {
-    const live = podSpec([{ name: 'a', image: 'a:1' }, { name: 'b', image: 'b:1' }, { name: 'c', image: 'c:1' }])
-    const cfg = podSpec([{ name: 'c', image: 'c:2' }, { name: 'a', image: 'a:2' }])
+    const live = podSpec([
+      { name: 'a', image: 'a:1' },
+      { name: 'b', image: 'b:1' },
+      { name: 'c', image: 'c:1' },
+    ])
+    const cfg = podSpec([
+      { name: 'c', image: 'c:2' },
+      { name: 'a', image: 'a:2' },
+    ])
     const merged = merge(deploy(live), deploy(cfg), schema) as any
-    expect(merged.spec.template.spec.containers.map((c: any) => `${c.name}=${c.image}`)).toEqual(['b=b:1', 'c=c:2', 'a=a:2'])
+    expect(merged.spec.template.spec.containers.map((c: any) => `${c.name}=${c.image}`)).toEqual([
+      'b=b:1',
+      'c=c:2',
+      'a=a:2',
+    ])
   })
 })
 
 describe('managedFields for updates', () => {
   it('records an Update entry for a create, without the fields the server owns', () => {
-    const out = updateManagedFields(undefined, deploy({ replicas: 1 }, { labels: { app: 'web' } }), 'kubectl-create', scope)
-    expect(entries(out)).toEqual([{
-      manager: 'kubectl-create', operation: 'Update', apiVersion: 'apps/v1', time: expect.any(String), fieldsType: 'FieldsV1',
-      fieldsV1: { 'f:metadata': { 'f:labels': { '.': {}, 'f:app': {} } }, 'f:spec': { 'f:replicas': {} } },
-    }])
+    const out = updateManagedFields(
+      undefined,
+      deploy({ replicas: 1 }, { labels: { app: 'web' } }),
+      'kubectl-create',
+      scope,
+    )
+    expect(entries(out)).toEqual([
+      {
+        manager: 'kubectl-create',
+        operation: 'Update',
+        apiVersion: 'apps/v1',
+        time: expect.any(String),
+        fieldsType: 'FieldsV1',
+        fieldsV1: {
+          'f:metadata': { 'f:labels': { '.': {}, 'f:app': {} } },
+          'f:spec': { 'f:replicas': {} },
+        },
+      },
+    ])
   })
 
   it('moves a changed field from its owner to the updater', () => {
-    const created = updateManagedFields(undefined, deploy({ replicas: 1, paused: false }), 'a', scope)
-    const updated = updateManagedFields(created, { ...deploy({ replicas: 3, paused: false }), metadata: created.metadata }, 'b', scope)
+    const created = updateManagedFields(
+      undefined,
+      deploy({ replicas: 1, paused: false }),
+      'a',
+      scope,
+    )
+    const updated = updateManagedFields(
+      created,
+      { ...deploy({ replicas: 3, paused: false }), metadata: created.metadata },
+      'b',
+      scope,
+    )
     expect(entries(updated).map((e) => [e.manager, e.fieldsV1])).toEqual([
       ['a', { 'f:spec': { 'f:paused': {} } }],
       ['b', { 'f:spec': { 'f:replicas': {} } }],
@@ -77,7 +150,8 @@ describe('managedFields for updates', () => {
 })
 
 describe('server-side apply', () => {
-  const cfg = (replicas: number, extra: Record<string, unknown> = {}) => deploy({ replicas, ...podSpec([{ name: 'nginx', image: 'nginx:1' }]), ...extra })
+  const cfg = (replicas: number, extra: Record<string, unknown> = {}) =>
+    deploy({ replicas, ...podSpec([{ name: 'nginx', image: 'nginx:1' }]), ...extra })
 
   it('creates with an Apply entry owning exactly the configuration', () => {
     const out = applyConfiguration(undefined, cfg(2), 'mgr', false, scope)
@@ -93,7 +167,9 @@ describe('server-side apply', () => {
     expect(s.code).toBe(409)
     expect(s.reason).toBe('Conflict')
     expect(s.message).toBe('Apply failed with 1 conflict: conflict with "alice": .spec.replicas')
-    expect(s.details?.causes).toEqual([{ reason: 'FieldManagerConflict', message: 'conflict with "alice"', field: '.spec.replicas' }])
+    expect(s.details?.causes).toEqual([
+      { reason: 'FieldManagerConflict', message: 'conflict with "alice"', field: '.spec.replicas' },
+    ])
     const forced = applyConfiguration(a, cfg(5), 'bob', true, scope)
     expect((forced.spec as any).replicas).toBe(5)
     const alice = entries(forced).find((e) => e.manager === 'alice')!
@@ -108,16 +184,37 @@ describe('server-side apply', () => {
 
   it('lists the conflicts of an Update manager with its apiVersion, grouped by manager', () => {
     const created = updateManagedFields(undefined, cfg(1, { paused: true }), 'kubectl-edit', scope)
-    const s = statusOf(() => applyConfiguration(created, cfg(3, { paused: false }), 'bob', false, scope))
-    expect(s.message).toBe('Apply failed with 2 conflicts: conflicts with "kubectl-edit" using apps/v1:\n- .spec.paused\n- .spec.replicas')
+    const s = statusOf(() =>
+      applyConfiguration(created, cfg(3, { paused: false }), 'bob', false, scope),
+    )
+    expect(s.message).toBe(
+      'Apply failed with 2 conflicts: conflicts with "kubectl-edit" using apps/v1:\n- .spec.paused\n- .spec.replicas',
+    )
   })
 
   it('removes a field the applier stops applying when nobody else owns it', () => {
     const a = applyConfiguration(undefined, cfg(2, { paused: true }), 'alice', false, scope)
     const b = applyConfiguration(a, cfg(2), 'alice', false, scope)
     expect((b.spec as any).paused).toBeUndefined()
-    const c = applyConfiguration(undefined, deploy({ ...podSpec([{ name: 'a', image: 'a' }, { name: 'b', image: 'b' }]) }), 'alice', false, scope)
-    const d = applyConfiguration(c, deploy({ ...podSpec([{ name: 'b', image: 'b' }]) }), 'alice', false, scope)
+    const c = applyConfiguration(
+      undefined,
+      deploy({
+        ...podSpec([
+          { name: 'a', image: 'a' },
+          { name: 'b', image: 'b' },
+        ]),
+      }),
+      'alice',
+      false,
+      scope,
+    )
+    const d = applyConfiguration(
+      c,
+      deploy({ ...podSpec([{ name: 'b', image: 'b' }]) }),
+      'alice',
+      false,
+      scope,
+    )
     expect((d.spec as any).template.spec.containers.map((x: any) => x.name)).toEqual(['b'])
   })
 
@@ -132,19 +229,46 @@ describe('server-side apply', () => {
     const s = statusOf(() => applyConfiguration(undefined, cfg(1, { foo: 1 }), 'a', false, scope))
     expect(s.code).toBe(500)
     expect(s.reason).toBeUndefined()
-    expect(s.message).toBe('failed to create typed patch object (default/web; apps/v1, Kind=Deployment): .spec.foo: field not declared in schema')
-    expect(statusOf(() => applyConfiguration(undefined, { ...cfg(1), apiVersion: 'apps/v2' }, 'a', false, scope)).message)
-      .toBe('Incorrect version specified in apply patch. Specified patch version: apps/v2, expected: apps/v1')
-    expect(statusOf(() => applyConfiguration(undefined, { ...cfg(1), metadata: { name: 'web', managedFields: [] } }, 'a', false, scope)).message)
-      .toBe('metadata.managedFields must be nil')
+    expect(s.message).toBe(
+      'failed to create typed patch object (default/web; apps/v1, Kind=Deployment): .spec.foo: field not declared in schema',
+    )
+    expect(
+      statusOf(() =>
+        applyConfiguration(undefined, { ...cfg(1), apiVersion: 'apps/v2' }, 'a', false, scope),
+      ).message,
+    ).toBe(
+      'Incorrect version specified in apply patch. Specified patch version: apps/v2, expected: apps/v1',
+    )
+    expect(
+      statusOf(() =>
+        applyConfiguration(
+          undefined,
+          { ...cfg(1), metadata: { name: 'web', managedFields: [] } },
+          'a',
+          false,
+          scope,
+        ),
+      ).message,
+    ).toBe('metadata.managedFields must be nil')
   })
 
   it('lets kubectl take over the fields its client-side last-applied annotation set, and keeps the annotation in step', () => {
     const lastApplied = JSON.stringify(cfg(2))
-    const csa = updateManagedFields(undefined, deploy({ replicas: 2, ...podSpec([{ name: 'nginx', image: 'nginx:1' }]) }, { annotations: { 'kubectl.kubernetes.io/last-applied-configuration': lastApplied } }), 'kubectl-client-side-apply', scope)
+    const csa = updateManagedFields(
+      undefined,
+      deploy(
+        { replicas: 2, ...podSpec([{ name: 'nginx', image: 'nginx:1' }]) },
+        { annotations: { 'kubectl.kubernetes.io/last-applied-configuration': lastApplied } },
+      ),
+      'kubectl-client-side-apply',
+      scope,
+    )
     const out = applyConfiguration(csa, cfg(4), 'kubectl', false, scope)
     expect((out.spec as any).replicas).toBe(4)
-    expect(JSON.parse(out.metadata!.annotations!['kubectl.kubernetes.io/last-applied-configuration']).spec.replicas).toBe(4)
+    expect(
+      JSON.parse(out.metadata!.annotations!['kubectl.kubernetes.io/last-applied-configuration'])
+        .spec.replicas,
+    ).toBe(4)
     // Another manager gets the conflict.
     expect(statusOf(() => applyConfiguration(csa, cfg(4), 'someone', false, scope)).code).toBe(409)
   })

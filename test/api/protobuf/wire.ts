@@ -29,7 +29,10 @@ export function concat(...parts: Uint8Array[]): Uint8Array {
 
 /** A varint field; negative numbers are sign-extended to ten bytes, as int32 and int64 are. */
 export function varint(no: number, v: number | bigint | boolean): Part {
-  return new Uint8Array([...key(no, 0), ...varintBytes(BigInt(typeof v === 'boolean' ? Number(v) : v))])
+  return new Uint8Array([
+    ...key(no, 0),
+    ...varintBytes(BigInt(typeof v === 'boolean' ? Number(v) : v)),
+  ])
 }
 
 export function bytes(no: number, b: Uint8Array): Part {
@@ -52,7 +55,13 @@ export function entry(no: number, k: string, v: string): Part {
 
 /** The k8s\0 envelope around a runtime.Unknown carrying the object's message. */
 export function envelope(apiVersion: string, kind: string, ...fields: Part[]): Uint8Array {
-  return concat(new Uint8Array([0x6b, 0x38, 0x73, 0x00]), msg(1, str(1, apiVersion), str(2, kind)), bytes(2, concat(...fields)), str(3, ''), str(4, ''))
+  return concat(
+    new Uint8Array([0x6b, 0x38, 0x73, 0x00]),
+    msg(1, str(1, apiVersion), str(2, kind)),
+    bytes(2, concat(...fields)),
+    str(3, ''),
+    str(4, ''),
+  )
 }
 
 /** A metav1.Time / Timestamp message body. */

@@ -12,7 +12,15 @@
 import type { Registry } from '../../../registry/registry'
 import { conflict, OPTIMISTIC_LOCK_MESSAGE } from '../../../server/errors'
 import { isStoreError } from '../../../storage/store'
-import { add, cmp, formatQuantity, parseResourceList, sub, ZERO, type ResourceList } from '../../../registry/quantity'
+import {
+  add,
+  cmp,
+  formatQuantity,
+  parseResourceList,
+  sub,
+  ZERO,
+  type ResourceList,
+} from '../../../registry/quantity'
 import type { StoredObject } from '../../reader'
 import { admissionForbidden, type AdmissionPlugin, type Attributes } from '../../types'
 import { evaluatorFor, format, resourcesFor, type Evaluator } from './evaluators'
@@ -52,7 +60,11 @@ function needsRecount(q: Obj): boolean {
 }
 
 /** What the quota controller computes: usage of every hard resource, counted from the namespace's objects. */
-export async function recountUsage(a: Pick<Attributes, 'reader'>, registry: Registry, q: Obj): Promise<Record<string, string>> {
+export async function recountUsage(
+  a: Pick<Attributes, 'reader'>,
+  registry: Registry,
+  q: Obj,
+): Promise<Record<string, string>> {
   const hard = canonicalHard(q.spec)
   const names = Object.keys(hard)
   const used: ResourceList = new Map(names.map((n) => [n, ZERO]))
@@ -62,7 +74,8 @@ export async function recountUsage(a: Pick<Attributes, 'reader'>, registry: Regi
     const matching = evaluator.matchingResources(names)
     for (const obj of await a.reader.list(t.storagePrefix, ns)) {
       if (!evaluator.matchesScopes(q, obj as Obj)) continue
-      for (const [k, v] of mask(evaluator.usage(obj as Obj), matching)) used.set(k, add(used.get(k) ?? ZERO, v))
+      for (const [k, v] of mask(evaluator.usage(obj as Obj), matching))
+        used.set(k, add(used.get(k) ?? ZERO, v))
     }
   }
   const out: Record<string, string> = {}
@@ -71,11 +84,19 @@ export async function recountUsage(a: Pick<Attributes, 'reader'>, registry: Regi
 }
 
 /** Writes status.hard and a fresh status.used for one quota, compare-and-swap; returns the stored quota. */
-async function syncStatus(a: Attributes, registry: Registry, stored: StoredObject): Promise<StoredObject | undefined> {
+async function syncStatus(
+  a: Attributes,
+  registry: Registry,
+  stored: StoredObject,
+): Promise<StoredObject | undefined> {
   const q = structuredClone(stored.object) as Obj
   q.status = { hard: canonicalHard(q.spec), used: await recountUsage(a, registry, q) }
   try {
-    const kv = await a.store.update(keyOf(q.metadata.namespace, q.metadata.name), encodeQuota(q), stored.modRevision)
+    const kv = await a.store.update(
+      keyOf(q.metadata.namespace, q.metadata.name),
+      encodeQuota(q),
+      stored.modRevision,
+    )
     q.metadata.resourceVersion = String(kv.modRevision)
     return { object: q, modRevision: kv.modRevision }
   } catch (e) {
@@ -84,13 +105,20 @@ async function syncStatus(a: Attributes, registry: Registry, stored: StoredObjec
   }
 }
 
-interface Charge { quota: string; delta: ResourceList }
+interface Charge {
+  quota: string
+  delta: ResourceList
+}
 
 /**
  * Checks a request against every quota in its namespace and charges it, retrying the whole check on a conflict.
  * Returns the charges made, so that a failed store can give them back.
  */
-async function checkAndCharge(a: Attributes, registry: Registry, evaluator: Evaluator): Promise<Charge[]> {
+async function checkAndCharge(
+  a: Attributes,
+  registry: Registry,
+  evaluator: Evaluator,
+): Promise<Charge[]> {
   const obj = a.object as Obj
   for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
     if (attempt > 0) await backoff(attempt)
@@ -101,7 +129,10 @@ async function checkAndCharge(a: Attributes, registry: Registry, evaluator: Eval
     for (let i = 0; i < quotas.length; i++) {
       if (!needsRecount(quotas[i].object as Obj)) continue
       const synced = await syncStatus(a, registry, quotas[i])
-      if (!synced) { resynced = true; break }
+      if (!synced) {
+        resynced = true
+        break
+      }
       quotas[i] = synced
     }
     if (resynced) continue
@@ -117,15 +148,28 @@ async function checkAndCharge(a: Attributes, registry: Registry, evaluator: Eval
       const why = evaluator.constraints?.(restricted, obj)
       if (why) throw admissionForbidden(a, `failed quota: ${q.metadata.name}: ${why}`)
       inputUsage ??= evaluator.usage(obj)
-      const negative = [...inputUsage].filter(([, v]) => v.nano < 0n).map(([k]) => k).sort()
-      if (negative.length) throw admissionForbidden(a, `quota usage is negative for resource(s): ${negative.join(',')}`)
+      const negative = [...inputUsage]
+        .filter(([, v]) => v.nano < 0n)
+        .map(([k]) => k)
+        .sort()
+      if (negative.length)
+        throw admissionForbidden(
+          a,
+          `quota usage is negative for resource(s): ${negative.join(',')}`,
+        )
       let delta = inputUsage
-      if (a.operation === 'UPDATE' && a.oldObject && evaluator.matchesScopes(q, a.oldObject as Obj)) {
+      if (
+        a.operation === 'UPDATE' &&
+        a.oldObject &&
+        evaluator.matchesScopes(q, a.oldObject as Obj)
+      ) {
         const prev = evaluator.usage(a.oldObject as Obj)
-        delta = new Map([...inputUsage].map(([k, v]) => {
-          const d = sub(v, prev.get(k) ?? ZERO)
-          return [k, d.nano < 0n ? { ...d, nano: 0n } : d]
-        }))
+        delta = new Map(
+          [...inputUsage].map(([k, v]) => {
+            const d = sub(v, prev.get(k) ?? ZERO)
+            return [k, d.nano < 0n ? { ...d, nano: 0n } : d]
+          }),
+        )
       }
       const requested = new Map([...mask(delta, hardNames)].filter(([, v]) => v.nano !== 0n))
       if (!requested.size) continue
@@ -134,9 +178,14 @@ async function checkAndCharge(a: Attributes, registry: Registry, evaluator: Eval
       const newUsed = new Map(used)
       for (const [k, v] of requested) newUsed.set(k, add(used.get(k) ?? ZERO, v))
       if (a.subresource !== 'status') {
-        const exceeded = [...requested.keys()].filter((k) => hard.has(k) && cmp(newUsed.get(k)!, hard.get(k)!) > 0)
+        const exceeded = [...requested.keys()].filter(
+          (k) => hard.has(k) && cmp(newUsed.get(k)!, hard.get(k)!) > 0,
+        )
         if (exceeded.length) {
-          throw admissionForbidden(a, `exceeded quota: ${q.metadata.name}, requested: ${format(mask(requested, exceeded))}, used: ${format(mask(used, exceeded))}, limited: ${format(mask(hard, exceeded))}`)
+          throw admissionForbidden(
+            a,
+            `exceeded quota: ${q.metadata.name}, requested: ${format(mask(requested, exceeded))}, used: ${format(mask(used, exceeded))}, limited: ${format(mask(hard, exceeded))}`,
+          )
         }
       }
       charges.push({ stored, delta: requested, newUsed })
@@ -152,7 +201,11 @@ async function checkAndCharge(a: Attributes, registry: Registry, evaluator: Eval
       for (const [k, v] of c.newUsed) used[k] = formatQuantity(v)
       q.status = { ...q.status, used }
       try {
-        await a.store.update(keyOf(a.namespace, q.metadata.name), encodeQuota(q), c.stored.modRevision)
+        await a.store.update(
+          keyOf(a.namespace, q.metadata.name),
+          encodeQuota(q),
+          c.stored.modRevision,
+        )
         done.push({ quota: q.metadata.name, delta: c.delta })
       } catch (e) {
         if (!isStoreError(e, 'Conflict') && !isStoreError(e, 'NotFound')) throw e
@@ -167,7 +220,10 @@ async function checkAndCharge(a: Attributes, registry: Registry, evaluator: Eval
 }
 
 /** Gives charged usage back (a failed store, or a deleted object), compare-and-swap, never below zero. */
-async function release(a: Pick<Attributes, 'store' | 'namespace'>, charges: Charge[]): Promise<void> {
+async function release(
+  a: Pick<Attributes, 'store' | 'namespace'>,
+  charges: Charge[],
+): Promise<void> {
   for (const c of charges) {
     const key = keyOf(a.namespace, c.quota)
     for (let attempt = 0; attempt < MAX_ATTEMPTS; attempt++) {
@@ -198,7 +254,13 @@ export function resourceQuota(registry: Registry): AdmissionPlugin {
     async validate(a) {
       if (!a.namespace || (a.type.group === '' && a.type.resource === 'namespaces')) return
       const evaluator = evaluatorFor(a.type.group, a.type.resource)
-      if (a.type.group === '' && a.type.resource === 'resourcequotas' && (a.operation === 'CREATE' || a.operation === 'UPDATE') && !a.dryRun && a.subresource === '') {
+      if (
+        a.type.group === '' &&
+        a.type.resource === 'resourcequotas' &&
+        (a.operation === 'CREATE' || a.operation === 'UPDATE') &&
+        !a.dryRun &&
+        a.subresource === ''
+      ) {
         // The controller's recount, right after a quota is written, so `kubectl describe quota` shows usage at once.
         const name = (a.object as Obj)?.metadata?.name ?? a.name
         a.onCommit(async () => {
@@ -218,7 +280,10 @@ export function resourceQuota(registry: Registry): AdmissionPlugin {
           const usage = evaluator.usage(old)
           for (const { object: q } of quotas) {
             if (!evaluator.matchesScopes(q as Obj, old) || needsRecount(q as Obj)) continue
-            const delta = mask(usage, evaluator.matchingResources(Object.keys((q as Obj).status?.hard ?? {})))
+            const delta = mask(
+              usage,
+              evaluator.matchingResources(Object.keys((q as Obj).status?.hard ?? {})),
+            )
             if (delta.size) charges.push({ quota: (q as Obj).metadata.name, delta })
           }
           await release(a, charges)
