@@ -80,6 +80,11 @@ function answerClientError(err: NodeJS.ErrnoException, socket: import('node:stre
   socket.end(
     `HTTP/1.1 ${publicErr}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${publicErr}`,
   )
+  // Go's lingering close (conn.closeWriteAndWait): keep reading what the client still sends for a moment, so
+  // that closing with unread bytes does not reset the connection before the client reads the answer.
+  socket.on('data', () => {})
+  socket.resume()
+  setTimeout(() => socket.destroy(), 500).unref()
 }
 
 /** A failure to start that deserves one line, not a stack trace. */
