@@ -106,6 +106,13 @@ describe('kubelet TLS bootstrap in Node mode', () => {
       '--clusterrole=system:certificates.k8s.io:certificatesigningrequests:nodeclient',
       '--group=system:bootstrappers:kubeadm:default-node-token',
     )
+    await admin(
+      'create',
+      'clusterrolebinding',
+      'kubeadm:node-autoapprove-certificate-rotation',
+      '--clusterrole=system:certificates.k8s.io:certificatesigningrequests:selfnodeclient',
+      '--group=system:nodes',
+    )
   }, 120_000)
 
   afterAll(async () => {
@@ -208,5 +215,105 @@ describe('kubelet TLS bootstrap in Node mode', () => {
       username: 'jane',
       groups: ['devs', 'system:authenticated'],
     })
+  }, 60_000)
+
+  it('approves the node renewing its own client certificate by selfnodeclient', async () => {
+    openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'worker-1b.key'], dir)
+    openssl(
+      [
+        'req',
+        '-new',
+        '-key',
+        'worker-1b.key',
+        '-subj',
+        '/O=system:nodes/CN=system:node:worker-1',
+        '-out',
+        'worker-1b.csr',
+      ],
+      dir,
+    )
+    const node = { cert: join(dir, 'worker-1.crt'), key: join(dir, 'worker-1.key') }
+    await create(
+      node,
+      csrManifest(
+        'node-csr-worker-1-renew',
+        'worker-1b.csr',
+        'kubernetes.io/kube-apiserver-client-kubelet',
+        ['digital signature', 'client auth'],
+      ),
+    )
+    const pem = await issued('node-csr-worker-1-renew')
+    const csr = JSON.parse(
+      await ok(server.kubectl('get', 'csr', 'node-csr-worker-1-renew', '-o', 'json')),
+    )
+    expect(csr.spec.username).toBe('system:node:worker-1')
+    expect(csr.status.conditions[0].message).toBe(
+      'Auto approving self kubelet client certificate after SubjectAccessReview.',
+    )
+    const certFile = join(dir, 'worker-1b.crt')
+    writeFileSync(certFile, pem)
+    const whoami = JSON.parse(
+      await ok(
+        as({ cert: certFile, key: join(dir, 'worker-1b.key') }, 'auth', 'whoami', '-o', 'json'),
+      ),
+    )
+    expect(whoami.status.userInfo.username).toBe('system:node:worker-1')
+  }, 60_000)
+
+  it('signs nothing denied, and fails an approved request its signer refuses', async () => {
+    openssl(['genrsa', '-out', 'other.key', '2048'], dir)
+    openssl(
+      [
+        'req',
+        '-new',
+        '-key',
+        'other.key',
+        '-subj',
+        '/O=devs/CN=system:node:x',
+        '-out',
+        'other.csr',
+      ],
+      dir,
+    )
+    const denied = join(dir, 'denied.json')
+    writeFileSync(
+      denied,
+      csrManifest('denied', 'other.csr', 'kubernetes.io/kube-apiserver-client', ['client auth']),
+    )
+    const refused = join(dir, 'refused.json')
+    writeFileSync(
+      refused,
+      csrManifest('refused', 'other.csr', 'kubernetes.io/kube-apiserver-client-kubelet', [
+        'digital signature',
+        'client auth',
+      ]),
+    )
+    await ok(server.kubectl('create', '-f', denied, '-f', refused))
+    expect(await ok(server.kubectl('certificate', 'deny', 'denied'))).toContain(
+      'certificatesigningrequest.certificates.k8s.io/denied denied',
+    )
+    expect(await ok(server.kubectl('certificate', 'approve', 'refused'))).toContain(
+      'certificatesigningrequest.certificates.k8s.io/refused approved',
+    )
+    const deadline = Date.now() + 15_000
+    let csr
+    for (;;) {
+      csr = JSON.parse(await ok(server.kubectl('get', 'csr', 'refused', '-o', 'json')))
+      if (csr.status.conditions.length > 1 || Date.now() > deadline) break
+      await new Promise((r) => setTimeout(r, 250))
+    }
+    expect(csr.status.conditions[1]).toMatchObject({
+      type: 'Failed',
+      status: 'True',
+      reason: 'SignerValidationFailure',
+      message: 'subject organization is not system:nodes',
+    })
+    expect(csr.status.certificate).toBeUndefined()
+    const table = await ok(server.kubectl('get', 'csr', 'denied', 'refused'))
+    expect(table).toMatch(/denied .* Denied\n/)
+    expect(table).toMatch(/refused .* Approved,Failed\n/)
+    expect(
+      await ok(server.kubectl('get', 'csr', 'denied', '-o', 'jsonpath={.status.certificate}')),
+    ).toBe('')
   }, 60_000)
 })
