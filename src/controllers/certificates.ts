@@ -12,7 +12,13 @@ import {
 import { storageKey } from '../registry/store'
 import { bytesOf } from '../registry/builtin/certificates'
 import { parseCSR, type ParsedCSR } from '../registry/validation/csr'
-import { isGoneOrSkipped, nowTimestamp, Skip, type ControllerContext } from './context'
+import {
+  IgnorableError,
+  isGoneOrSkipped,
+  nowTimestamp,
+  Skip,
+  type ControllerContext,
+} from './context'
 
 type Obj = Record<string, any>
 
@@ -129,13 +135,15 @@ const RECOGNIZERS = [
 
 /**
  * sarApprover.handle: the first recognizer whose SubjectAccessReview for the requester allows it approves.
- * Returns the approval message, or undefined when the request is not one to approve.
+ * Returns the approval message, or undefined when the request is not one to approve; throws IgnorableError
+ * when it is one but the requester may not have it approved.
  */
 export async function autoApproval(csr: Obj, authorizer: Authorizer): Promise<string | undefined> {
   if (csr.status?.certificate) return undefined
   if (hasTrue(csr, 'Approved') || hasTrue(csr, 'Denied')) return undefined
   const req = parseCSR(bytesOf(csr.spec?.request))
   const spec = csr.spec ?? {}
+  const tried: string[] = []
   for (const r of RECOGNIZERS) {
     if (!r.recognize(csr, req)) continue
     const result = await authorizer.authorize({
@@ -156,7 +164,13 @@ export async function autoApproval(csr: Obj, authorizer: Authorizer): Promise<st
       name: '',
     })
     if (result.decision === 'Allow') return r.message
+    tried.push(r.subresource)
   }
+  // Retried with backoff, as kube requeues it: the permission may be granted (or the policy cache catch up).
+  if (tried.length)
+    throw new IgnorableError(
+      `recognized csr ${JSON.stringify(csr.metadata?.name ?? '')} as [${tried.join(' ')}] but subject access review was not approved`,
+    )
   return undefined
 }
 
@@ -210,6 +224,7 @@ export async function syncCertificateSigningRequest(
     try {
       message = await autoApproval(csr, c.authorizer)
     } catch (e) {
+      if (e instanceof IgnorableError) throw e
       c.log(`csrapproving: unable to parse csr ${JSON.stringify(name)}: ${(e as Error).message}`)
       return
     }

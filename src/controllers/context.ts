@@ -35,6 +35,12 @@ export function controllerRequest(): RequestContext {
   return { dryRun: false, warnings: [], user: CONTROLLER_USER }
 }
 
+/**
+ * certificates.IgnorableError: the sync could not finish for an expected reason (a request its requester may
+ * not have approved yet); it is retried with backoff like any failure, but not logged as one.
+ */
+export class IgnorableError extends Error {}
+
 /** Thrown from an update's mutate to leave the object alone (it is not the object the loop meant). */
 export class Skip extends Error {
   constructor() {

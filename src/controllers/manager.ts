@@ -13,7 +13,13 @@ import type { KubeObject, ResourceType } from '../registry/types'
 import type { Store, StoreEvent } from '../storage/store'
 import { CSR_PREFIX, syncCertificateSigningRequest, type ClusterSigner } from './certificates'
 import { CLUSTER_ROLES_PREFIX, syncClusterRoleAggregation } from './clusterrole-aggregation'
-import { controllerRequest, finalizersOf, type ControllerContext, type SyncResult } from './context'
+import {
+  controllerRequest,
+  finalizersOf,
+  IgnorableError,
+  type ControllerContext,
+  type SyncResult,
+} from './context'
 import {
   attemptToDelete,
   attemptToOrphan,
@@ -232,7 +238,8 @@ export class ControllerManager {
       } catch (e) {
         const failures = item.failures + 1
         const backoff = Math.min(BASE_BACKOFF_MS * 2 ** (failures - 1), MAX_BACKOFF_MS)
-        this.log(`controllers: ${id} failed (retrying in ${backoff}ms): ${(e as Error).message}`)
+        if (!(e instanceof IgnorableError))
+          this.log(`controllers: ${id} failed (retrying in ${backoff}ms): ${(e as Error).message}`)
         this.enqueue(item.work, backoff, failures)
         continue
       }

@@ -140,8 +140,10 @@ describe("csrapproving's rules", () => {
         name: '',
       },
     ])
-    // Without the permission nothing is approved.
-    expect(await autoApproval(csr, authorizer([]))).toBeUndefined()
+    // Without the permission nothing is approved, and the loop retries it later (kube's IgnorableError).
+    await expect(autoApproval(csr, authorizer([]))).rejects.toThrow(
+      'recognized csr "x" as [nodeclient] but subject access review was not approved',
+    )
   })
 
   it('approves a node renewing its own certificate by selfnodeclient first', async () => {

@@ -316,4 +316,65 @@ describe('kubelet TLS bootstrap in Node mode', () => {
       await ok(server.kubectl('get', 'csr', 'denied', '-o', 'jsonpath={.status.certificate}')),
     ).toBe('')
   }, 60_000)
+
+  it('approves a request once its requester is allowed, retrying as kube requeues it', async () => {
+    const admin = (...args: string[]) => ok(server.kubectl(...args))
+    await admin(
+      'create',
+      'secret',
+      'generic',
+      'bootstrap-token-ghijkl',
+      '-n',
+      'kube-system',
+      '--type=bootstrap.kubernetes.io/token',
+      '--from-literal=token-id=ghijkl',
+      '--from-literal=token-secret=0123456789abcdef',
+      '--from-literal=usage-bootstrap-authentication=true',
+      '--from-literal=auth-extra-groups=system:bootstrappers:late',
+    )
+    await admin(
+      'create',
+      'clusterrolebinding',
+      'late-bootstrap',
+      '--clusterrole=system:node-bootstrapper',
+      '--group=system:bootstrappers:late',
+    )
+    openssl(['ecparam', '-name', 'prime256v1', '-genkey', '-noout', '-out', 'worker-2.key'], dir)
+    openssl(
+      [
+        'req',
+        '-new',
+        '-key',
+        'worker-2.key',
+        '-subj',
+        '/O=system:nodes/CN=system:node:worker-2',
+        '-out',
+        'worker-2.csr',
+      ],
+      dir,
+    )
+    await create(
+      { token: 'ghijkl.0123456789abcdef' },
+      csrManifest(
+        'node-csr-worker-2',
+        'worker-2.csr',
+        'kubernetes.io/kube-apiserver-client-kubelet',
+        ['digital signature', 'client auth'],
+      ),
+    )
+    await new Promise((r) => setTimeout(r, 1500))
+    expect(await ok(server.kubectl('get', 'csr', 'node-csr-worker-2'))).toMatch(/ Pending\n/)
+    await admin(
+      'create',
+      'clusterrolebinding',
+      'late-autoapprove',
+      '--clusterrole=system:certificates.k8s.io:certificatesigningrequests:nodeclient',
+      '--group=system:bootstrappers:late',
+    )
+    const pem = await issued('node-csr-worker-2')
+    expect(pem).toContain('-----BEGIN CERTIFICATE-----')
+    expect(await ok(server.kubectl('get', 'csr', 'node-csr-worker-2'))).toMatch(
+      / Approved,Issued\n/,
+    )
+  }, 60_000)
 })
