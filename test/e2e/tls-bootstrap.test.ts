@@ -44,7 +44,10 @@ describe('kubelet TLS bootstrap at the edge', () => {
 
   beforeAll(async () => {
     server = await LocalServer.start()
-    ca = new X509Certificate(readFileSync(join(server.stateDir, 'pki', 'ca.crt')))
+    // The signing CA: the serving CA npm start passes as CLUSTER_SIGNING_KEY, or in Node mode (the mirror,
+    // test/node/e2e/tls-bootstrap.test.ts) the client CA it generates, whose certificates authenticate.
+    const signing = server.runtime === 'node' ? 'client-ca.crt' : 'ca.crt'
+    ca = new X509Certificate(readFileSync(join(server.stateDir, 'pki', signing)))
     await server.k(
       'create',
       'secret',
