@@ -161,16 +161,16 @@ export interface CertificateAuthority {
   subjectKeyId?: Uint8Array
   notAfterMs: number
   key: CryptoKey
-  /** The signature AlgorithmIdentifier and the WebCrypto parameters that make it. */
+  /** The AlgorithmIdentifier of the signatures sign() makes (SHA-256 with RSA, ECDSA with the curve's hash). */
   signatureAlgorithm: Uint8Array
   sign(data: Uint8Array): Promise<Uint8Array>
 }
 
-function parseTime(der: Uint8Array, t: { tag: number }, text: string): number {
-  const full = t.tag === 0x17 ? (Number(text.slice(0, 2)) < 50 ? '20' : '19') + text : text
+/** A certificate's UTCTime (two-digit year, 1950-2049) or GeneralizedTime, as milliseconds. */
+function parseTime(tag: number, text: string): number {
+  const full = tag === 0x17 ? (Number(text.slice(0, 2)) < 50 ? '20' : '19') + text : text
   const m = /^(\d{4})(\d\d)(\d\d)(\d\d)(\d\d)(\d\d)Z$/.exec(full)
   if (!m) throw new Error('x509: malformed validity')
-  void der
   return Date.UTC(+m[1]!, +m[2]! - 1, +m[3]!, +m[4]!, +m[5]!, +m[6]!)
 }
 
@@ -234,7 +234,7 @@ export async function loadCertificateAuthority(
   const validityT = fields[off + 3]!
   const subjectT = fields[off + 4]!
   const [, notAfterT] = children(der, expect(validityT, 0x30, 'validity'))
-  const notAfterMs = parseTime(der, notAfterT!, new TextDecoder().decode(body(der, notAfterT!)))
+  const notAfterMs = parseTime(notAfterT!.tag, new TextDecoder().decode(body(der, notAfterT!)))
   let subjectKeyId: Uint8Array | undefined
   const extsT = fields.find((t) => t.tag === 0xa3)
   if (extsT) {

@@ -101,8 +101,9 @@ function validAPIServerClientUsages(usages: string[]): string | undefined {
   return clientAuth ? undefined : 'missing required usage for client certificate: client auth'
 }
 
+/** pkix.Name's CommonName: the last CN attribute of the subject. */
 function commonName(req: ParsedCSR): string {
-  return req.subject.find((a) => a.oid === COMMON_NAME)?.value ?? ''
+  return req.subject.filter((a) => a.oid === COMMON_NAME).pop()?.value ?? ''
 }
 
 /** isNodeClientCert: the kubelet client signer and a kubelet client request. */
