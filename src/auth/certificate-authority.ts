@@ -3,6 +3,7 @@
 // request's subject, public key and subject alternative names, the usages the CSR asks for, and
 // BasicConstraints CA:false, under the CA's name. DER is written by hand and signed with WebCrypto so the
 // same code runs on workerd (the ClusterStore's alarm) and in Node mode.
+import { concatBytes } from '../util/bytes'
 import {
   body,
   children,
@@ -16,18 +17,8 @@ import {
 
 // --- DER writing -------------------------------------------------------------------------------
 
-function concat(parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
-}
-
 function tlv(tag: number, ...content: Uint8Array[]): Uint8Array {
-  const c = concat(content)
+  const c = concatBytes(...content)
   const n = c.length
   let len: number[]
   if (n < 0x80) len = [n]
@@ -36,7 +27,7 @@ function tlv(tag: number, ...content: Uint8Array[]): Uint8Array {
     for (let v = n; v > 0; v = Math.floor(v / 256)) bytes.unshift(v & 0xff)
     len = [0x80 | bytes.length, ...bytes]
   }
-  return concat([Uint8Array.of(tag, ...len), c])
+  return concatBytes(Uint8Array.of(tag, ...len), c)
 }
 
 const seq = (...c: Uint8Array[]) => tlv(0x30, ...c)
@@ -47,7 +38,7 @@ function uint(bytes: Uint8Array): Uint8Array {
   let i = 0
   while (i < bytes.length - 1 && bytes[i] === 0) i++
   const b = bytes.subarray(i)
-  return tlv(0x02, b[0]! & 0x80 ? concat([Uint8Array.of(0), b]) : b)
+  return tlv(0x02, b[0]! & 0x80 ? concatBytes(Uint8Array.of(0), b) : b)
 }
 
 function objectId(dotted: string): Uint8Array {

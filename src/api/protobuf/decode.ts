@@ -4,6 +4,7 @@
 // drops zero values of omitempty fields, writes null for nil pointers, slices and maps without omitempty, and
 // always writes structs. So each field is read into what the Go struct would hold and written the way
 // encoding/json writes that struct.
+import { concatBytes } from '../../util/bytes'
 import {
   ProtobufError,
   WireReader,
@@ -107,14 +108,7 @@ function goName(qualified: string): string {
 function joined(occ: Occurrence[]): Uint8Array {
   if (occ.length === 0) return EMPTY
   if (occ.length === 1) return occ[0].value as Uint8Array
-  const parts = occ.map((o) => o.value as Uint8Array)
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let off = 0
-  for (const p of parts) {
-    out.set(p, off)
-    off += p.length
-  }
-  return out
+  return concatBytes(...occ.map((o) => o.value as Uint8Array))
 }
 
 /** One field's JSON value, or undefined where encoding/json leaves the field out. */

@@ -3,6 +3,7 @@
 // that carry its prefix ("k8s:enc:aescbc:v1:<key name>:" and so on), so a key rotation needs nothing but a
 // new first entry. The providers are encrypt/aes/aes.go, encrypt/secretbox/secretbox.go and
 // encrypt/identity/identity.go, with WebCrypto for AES (workerd has it) and @noble/ciphers for XSalsa20-Poly1305.
+import { concatBytes } from '../../util/bytes'
 import { xsalsa20poly1305 } from '@noble/ciphers/salsa.js'
 import {
   decodeBase64,
@@ -82,7 +83,7 @@ export class PrefixTransformers implements Transformer {
 
   async toStorage(data: Uint8Array, authenticatedData: Uint8Array): Promise<Uint8Array> {
     const { prefix, transformer } = this.transformers[0]!
-    return concat(prefix, await transformer.toStorage(data, authenticatedData))
+    return concatBytes(prefix, await transformer.toStorage(data, authenticatedData))
   }
 }
 
@@ -116,7 +117,7 @@ export class AESCBCTransformer implements Transformer {
 
   async toStorage(data: Uint8Array): Promise<Uint8Array> {
     const iv = crypto.getRandomValues(new Uint8Array(16))
-    return concat(
+    return concatBytes(
       iv,
       new Uint8Array(
         await crypto.subtle.encrypt({ name: 'AES-CBC', iv }, await this.key, buf(data)),
@@ -154,7 +155,7 @@ export class AESGCMTransformer implements Transformer {
 
   async toStorage(data: Uint8Array, authenticatedData: Uint8Array): Promise<Uint8Array> {
     const iv = crypto.getRandomValues(new Uint8Array(12))
-    return concat(
+    return concatBytes(
       iv,
       new Uint8Array(
         await crypto.subtle.encrypt(
@@ -185,7 +186,7 @@ export class SecretboxTransformer implements Transformer {
 
   async toStorage(data: Uint8Array): Promise<Uint8Array> {
     const nonce = crypto.getRandomValues(new Uint8Array(24))
-    return concat(nonce, xsalsa20poly1305(this.key, nonce).encrypt(data))
+    return concatBytes(nonce, xsalsa20poly1305(this.key, nonce).encrypt(data))
   }
 }
 
@@ -310,11 +311,4 @@ export function hasPrefix(data: Uint8Array, prefix: Uint8Array): boolean {
   if (data.length < prefix.length) return false
   for (let i = 0; i < prefix.length; i++) if (data[i] !== prefix[i]) return false
   return true
-}
-
-function concat(a: Uint8Array, b: Uint8Array): Uint8Array {
-  const out = new Uint8Array(a.length + b.length)
-  out.set(a)
-  out.set(b, a.length)
-  return out
 }
