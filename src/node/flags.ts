@@ -232,7 +232,13 @@ export const FLAGS: Def[] = [
   no('Generic flags', 'shutdown-send-retry-after', 'bool', NOT_YET),
   no('Generic flags', 'shutdown-watch-termination-grace-period', 'duration', NOT_YET),
   no('Generic flags', 'storage-backend', 'string', 'etcd3 is the only backend'),
-  no('Generic flags', 'storage-media-type', 'string', 'objects are stored as JSON'),
+  f(
+    'Generic flags',
+    'storage-media-type',
+    'string',
+    'The media type to use to store objects in storage. Values kube-apiserver stored in application/vnd.kubernetes.protobuf are read whatever this is; objects are written as application/json, the only value accepted (kube-apiserver: application/vnd.kubernetes.protobuf for built-in kinds).',
+    { def: '"application/json" (ours)' },
+  ),
   no('Generic flags', 'watch-cache', 'bool', 'the watch cache is always on'),
   no('Generic flags', 'watch-cache-sizes', 'strings', 'the watch cache is not sized per resource'),
   // Etcd flags
@@ -893,6 +899,25 @@ function webhookVersion(flag: string, v: string | undefined): 'v1' | 'v1beta1' {
   return version
 }
 
+/** kube's storage media types (etcd options' storageMediaTypes); this server writes JSON only. */
+const STORAGE_MEDIA_TYPES = [
+  'application/json',
+  'application/vnd.kubernetes.protobuf',
+  'application/yaml',
+]
+
+function checkStorageMediaType(v: string | undefined): void {
+  if (v === undefined || v === 'application/json') return
+  if (!STORAGE_MEDIA_TYPES.includes(v))
+    throw new FlagError(
+      `--storage-media-type ${JSON.stringify(v)} invalid, allowed values: ${STORAGE_MEDIA_TYPES.join(', ')}`,
+    )
+  // Never taken silently: objects would still be written as JSON.
+  throw new FlagError(
+    `--storage-media-type=${v} is not supported by this server: objects are written as application/json (values kube-apiserver stored as application/vnd.kubernetes.protobuf are read)`,
+  )
+}
+
 export function parseFlags(argv: string[]): NodeConfig | 'help' {
   const { flags, args } = FLAG_SET.parse(argv)
   if (flags.get('help')) return 'help'
@@ -927,6 +952,7 @@ function toConfig(flags: ParsedFlags): NodeConfig {
     throw new FlagError('--etcd-certfile needs --etcd-keyfile')
   if (str('etcd-keyfile') !== undefined && str('etcd-certfile') === undefined)
     throw new FlagError('--etcd-keyfile needs --etcd-certfile')
+  checkStorageMediaType(str('storage-media-type'))
   const securePort = int('secure-port', 6443)
   if (securePort < 1 || securePort > 65535) {
     throw new FlagError(

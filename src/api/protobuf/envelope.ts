@@ -63,6 +63,21 @@ export function decodeProtobufObject(body: Uint8Array, into?: DecodeInto): Recor
   }
 }
 
+/**
+ * Decodes a value kube-apiserver stored (its storage codec writes built-in kinds in this envelope) to the
+ * object's JSON form, with kind and apiVersion from the envelope. Throws ProtobufError where kube's codec
+ * would fail the read: a malformed value, or a kind we have no message table for.
+ */
+export function decodeStoredProtobuf(value: Uint8Array): Record<string, unknown> {
+  const unk = readEnvelope(value)
+  const msg = messageForKind(unk.apiVersion, unk.kind)
+  if (!msg)
+    throw new ProtobufError(
+      `no kind ${JSON.stringify(unk.kind)} is registered for version ${JSON.stringify(unk.apiVersion)}`,
+    )
+  return { kind: unk.kind, apiVersion: unk.apiVersion, ...decodeMessage(msg, unk.raw) }
+}
+
 function readEnvelope(body: Uint8Array): Unknown {
   // The checks and texts of the protobuf Serializer's Decode.
   if (body.length === 0) throw new ProtobufError('empty data')
