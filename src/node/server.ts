@@ -458,6 +458,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
           authenticatedData: (key) => store.etcdKeyOf(key),
         })
       : store,
+    cfg.storageMediaType,
   )
   try {
     await waitForEtcd(store, cfg.etcdServers, cfg.etcdStartTimeoutMs)

@@ -2,13 +2,15 @@
 // runtime.Unknown, its --storage-media-type default for built-in kinds) is read as the JSON of the same object,
 // so that everything above the Store (gets, the list fast paths, watches, controllers, admission) sees what a
 // value this server wrote looks like. Encryption at rest sits below: a value is decrypted first, then decoded.
-// Values are written as they are given (JSON), which kube-apiserver reads too.
-import { decodeStoredProtobuf } from '../api/protobuf/envelope'
+// Values are written as JSON, or with --storage-media-type=application/vnd.kubernetes.protobuf built-in kinds
+// in kube's envelope (custom resources and CustomResourceDefinitions stay JSON, as kube-apiserver's do).
+import { decodeStoredProtobuf, encodeStoredProtobuf } from '../api/protobuf/envelope'
 import {
   fromByteString,
   isStoreError,
   PROTOBUF_VALUE_PREFIX,
   StoreError,
+  toByteString,
   type BatchRead,
   type BatchReadResult,
   type KeyValue,
@@ -32,8 +34,46 @@ export function storedJson(key: string, value: string): string {
   return JSON.stringify({ apiVersion, kind, metadata, ...rest })
 }
 
+/** kube-apiserver's --storage-media-type values this server writes. */
+export const STORAGE_MEDIA_TYPE_JSON = 'application/json'
+export const STORAGE_MEDIA_TYPE_PROTOBUF = 'application/vnd.kubernetes.protobuf'
+export type StorageMediaType = typeof STORAGE_MEDIA_TYPE_JSON | typeof STORAGE_MEDIA_TYPE_PROTOBUF
+
+/**
+ * The value to store for an object's JSON: with protobuf, a built-in kind in kube's envelope. An object the
+ * protobuf types would not hold exactly (a field they lack) stays JSON, which kube-apiserver reads as well,
+ * rather than lose the field.
+ */
+export function encodeForStorage(value: string, mediaType: StorageMediaType): string {
+  if (mediaType !== STORAGE_MEDIA_TYPE_PROTOBUF) return value
+  let obj: Record<string, unknown>
+  let bytes: Uint8Array | undefined
+  try {
+    obj = JSON.parse(value) as Record<string, unknown>
+    bytes = encodeStoredProtobuf(obj)
+    if (!bytes || !sameJson(decodeStoredProtobuf(bytes), obj)) return value
+  } catch {
+    return value
+  }
+  return toByteString(bytes)
+}
+
+function sameJson(a: unknown, b: unknown): boolean {
+  if (a === b) return true
+  if (typeof a !== 'object' || typeof b !== 'object' || a === null || b === null) return false
+  if (Array.isArray(a) !== Array.isArray(b)) return false
+  const ak = Object.keys(a)
+  const bk = Object.keys(b)
+  if (ak.length !== bk.length) return false
+  const bo = b as Record<string, unknown>
+  return ak.every((k) => k in bo && sameJson((a as Record<string, unknown>)[k], bo[k]))
+}
+
 export class StorageCodecStore implements Store {
-  constructor(readonly inner: Store) {}
+  constructor(
+    readonly inner: Store,
+    readonly mediaType: StorageMediaType = STORAGE_MEDIA_TYPE_JSON,
+  ) {}
 
   async get(key: string): Promise<{ kv?: KeyValue; revision: number }> {
     const r = await this.inner.get(key)
@@ -56,12 +96,14 @@ export class StorageCodecStore implements Store {
     }
   }
 
-  create(key: string, value: string): Promise<KeyValue> {
-    return failures(() => this.inner.create(key, value))
+  async create(key: string, value: string): Promise<KeyValue> {
+    const stored = encodeForStorage(value, this.mediaType)
+    return { ...(await failures(() => this.inner.create(key, stored))), value }
   }
 
-  update(key: string, value: string, expectModRevision: number): Promise<KeyValue> {
-    return failures(() => this.inner.update(key, value, expectModRevision))
+  async update(key: string, value: string, expectModRevision: number): Promise<KeyValue> {
+    const stored = encodeForStorage(value, this.mediaType)
+    return { ...(await failures(() => this.inner.update(key, stored, expectModRevision))), value }
   }
 
   async delete(key: string, expectModRevision?: number): Promise<KeyValue> {
