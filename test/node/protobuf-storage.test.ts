@@ -239,15 +239,15 @@ describe('protobuf under encryption at rest', () => {
 })
 
 describe('--storage-media-type', () => {
-  it('refuses protobuf by name rather than writing JSON under it', async () => {
+  it('refuses application/yaml by name rather than writing something else under it', async () => {
     const r = await run(process.execPath, [
       join(ROOT, 'dist', 'node.js'),
       '--etcd-servers=http://127.0.0.1:1',
-      '--storage-media-type=application/vnd.kubernetes.protobuf',
+      '--storage-media-type=application/yaml',
     ])
     expect(r.code).not.toBe(0)
     expect(r.stderr).toContain(
-      '--storage-media-type=application/vnd.kubernetes.protobuf is not supported by this server',
+      '--storage-media-type=application/yaml is not supported by this server: objects are written as application/json or application/vnd.kubernetes.protobuf',
     )
   })
 
