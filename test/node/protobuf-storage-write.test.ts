@@ -29,6 +29,8 @@ message ConfigMap { optional ObjectMeta metadata = 1; map<string, string> data =
 message Container { optional string name = 1; optional string image = 2; }
 message PodSpec { repeated Container containers = 2; optional string restartPolicy = 3; }
 message Pod { optional ObjectMeta metadata = 1; optional PodSpec spec = 2; }
+// Any kind's field 1, its ObjectMeta; the rest is skipped.
+message Object { optional ObjectMeta metadata = 1; }
 `
 const root = protobuf.parse(PROTO).root
 const Unknown = root.lookupType('k8s.Unknown')
@@ -113,6 +115,26 @@ describe('writing built-in kinds in protobuf', () => {
       'jsonpath={.spec.containers[0].image}',
     )
     expect(image.stdout).toBe('nginx:1.27')
+  })
+
+  it('drives the control loops from protobuf values: a new Namespace gets its ServiceAccount', async () => {
+    const r = await server.kubectl('create', 'namespace', 'pbns')
+    expect(r.stderr).toBe('')
+    let sa = ''
+    for (let i = 0; i < 100 && !sa; i++) {
+      sa = (await server.kubectl('get', 'serviceaccount', 'default', '-n', 'pbns', '-o', 'name'))
+        .stdout
+      if (!sa) await new Promise((res) => setTimeout(res, 100))
+    }
+    expect(sa).toBe('serviceaccount/default\n')
+    const ns = decodeEnvelope(stored('/registry/namespaces/pbns'), 'Object')
+    expect(ns.typeMeta).toEqual({ apiVersion: 'v1', kind: 'Namespace' })
+    const { typeMeta, obj } = decodeEnvelope(
+      stored('/registry/serviceaccounts/pbns/default'),
+      'Object',
+    )
+    expect(typeMeta).toEqual({ apiVersion: 'v1', kind: 'ServiceAccount' })
+    expect(obj.metadata).toMatchObject({ name: 'default', namespace: 'pbns' })
   })
 
   it('keeps a CustomResourceDefinition and its custom resources JSON', async () => {
