@@ -8,7 +8,11 @@ import { join } from 'node:path'
 import { describe, expect, it } from 'vitest'
 import { Registry } from '../../src/registry/registry'
 import { builtinResources } from '../../src/registry/builtin'
-import { StorageCodecStore } from '../../src/storage/storage-codec'
+import {
+  encodeForStorage,
+  StorageCodecStore,
+  STORAGE_MEDIA_TYPE_PROTOBUF,
+} from '../../src/storage/storage-codec'
 import { isByteString, StoreError, toByteString, type StoreEvent } from '../../src/storage/store'
 import { loadEncryptionConfiguration, TransformingStore } from '../../src/storage/value'
 import { storageResources } from '../../src/storage/value/transforming-store'
@@ -162,5 +166,40 @@ resources:
     )
     const got = (await store.get(KEY)).kv!
     expect(podOf(got.value).metadata.uid).toBe('198b1e4e-20ea-4577-a487-07413aa11ec5')
+  })
+})
+
+describe('writing with --storage-media-type=application/vnd.kubernetes.protobuf', () => {
+  const CM = JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name: 'c', namespace: 'default', creationTimestamp: '2026-01-01T00:00:00Z' },
+    data: { a: 'b' },
+  })
+
+  it('stores a built-in kind in the envelope and hands back its JSON', async () => {
+    const inner = new MemoryStore()
+    const store = new StorageCodecStore(inner, STORAGE_MEDIA_TYPE_PROTOBUF)
+    const kv = await store.create('/registry/configmaps/default/c', CM)
+    expect(kv.value).toBe(CM)
+    const raw = (await inner.get('/registry/configmaps/default/c')).kv!.value
+    expect(raw.startsWith('k8s\0')).toBe(true)
+    expect(JSON.parse((await store.get('/registry/configmaps/default/c')).kv!.value)).toEqual(
+      JSON.parse(CM),
+    )
+    const updated = await store.update('/registry/configmaps/default/c', CM, kv.modRevision)
+    expect(updated.value).toBe(CM)
+  })
+
+  it('keeps JSON for custom resources, CRDs, and objects the types would not hold exactly', () => {
+    const cr = '{"apiVersion":"example.com/v1","kind":"Widget","metadata":{"name":"w"}}'
+    expect(encodeForStorage(cr, STORAGE_MEDIA_TYPE_PROTOBUF)).toBe(cr)
+    const crd =
+      '{"apiVersion":"apiextensions.k8s.io/v1","kind":"CustomResourceDefinition","metadata":{"name":"a.b"}}'
+    expect(encodeForStorage(crd, STORAGE_MEDIA_TYPE_PROTOBUF)).toBe(crd)
+    const extra = JSON.stringify({ ...JSON.parse(CM), notAField: 1 })
+    expect(encodeForStorage(extra, STORAGE_MEDIA_TYPE_PROTOBUF)).toBe(extra)
+    expect(encodeForStorage(CM, 'application/json')).toBe(CM)
+    expect(encodeForStorage(CM, STORAGE_MEDIA_TYPE_PROTOBUF).startsWith('k8s\0')).toBe(true)
   })
 })
