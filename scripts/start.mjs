@@ -95,6 +95,9 @@ const serving = pki.ensurePair(join(stateDir, 'pki'), 'apiserver', () => pki.sig
 // The cluster CA the control loops publish in every namespace as the kube-root-ca.crt ConfigMap (what pods use
 // to verify kubernetes.default.svc); a deployed Worker gets it as the CLUSTER_CA_CERT secret.
 appendFileSync(join(stateDir, 'dev.env'), `CLUSTER_CA_CERT='${ca.certPem.trim()}'\n`)
+// csrsigning's CA key (kube-controller-manager's --cluster-signing-key-file), signing with that CA; a deployed
+// Worker gets it as the CLUSTER_SIGNING_KEY secret.
+appendFileSync(join(stateDir, 'dev.env'), `CLUSTER_SIGNING_KEY='${ca.keyPem.trim()}'\n`)
 
 const server = `https://127.0.0.1:${port}`
 const kubeconfigPath = join(stateDir, 'kubeconfig')

@@ -1,8 +1,10 @@
 // What every control loop is handed: the Store, the kinds, and the identity its writes are made as.
+import type { Authorizer } from '../auth/authorizer'
 import type { RegistryStore } from '../registry/store'
 import type { KubeObject, RequestContext, ResourceType } from '../registry/types'
 import { isStatusErrorReason } from '../server/errors'
 import type { Store } from '../storage/store'
+import type { ClusterSigner } from './certificates'
 import type { ResourceTable } from './resources'
 
 export interface ControllerContext {
@@ -12,6 +14,10 @@ export interface ControllerContext {
   request: RequestContext
   /** The cluster CA bundle published as kube-root-ca.crt; without it no ConfigMap is published. */
   rootCA?: string
+  /** The server's authorizer, for csrapproving's SubjectAccessReviews; without it nothing is auto-approved. */
+  authorizer?: Authorizer
+  /** csrsigning's CA; without it approved requests wait for another signer. */
+  signer?: ClusterSigner
   now(): number
   log(msg: string): void
   registryStore(type: ResourceType): RegistryStore
@@ -28,6 +34,12 @@ export const CONTROLLER_USER = {
 export function controllerRequest(): RequestContext {
   return { dryRun: false, warnings: [], user: CONTROLLER_USER }
 }
+
+/**
+ * certificates.IgnorableError: the sync could not finish for an expected reason (a request its requester may
+ * not have approved yet); it is retried with backoff like any failure, but not logged as one.
+ */
+export class IgnorableError extends Error {}
 
 /** Thrown from an update's mutate to leave the object alone (it is not the object the loop meant). */
 export class Skip extends Error {

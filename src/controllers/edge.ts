@@ -1,6 +1,10 @@
 // The control loops at the edge: the ClusterStore Durable Object hands each committed write to the manager
 // and runs it from its alarm, a moment after the writes that need it (coalesced), and resyncs it on start
-// and on every compaction tick. The loops read and write the object's own tables: no outbound I/O.
+// and on every compaction tick. The loops read and write the object's own tables: no outbound I/O (but for
+// csrapproving's SubjectAccessReviews when the Webhook authorization mode is on).
+import { loadCertificateAuthority, type CertificateAuthority } from '../auth/certificate-authority'
+import { authOptionsFromEnv, ServerAuth } from '../auth/server-auth'
+import { tryParseGoDuration } from '../go/duration'
 import type { Registry } from '../registry/registry'
 import {
   ClusterStore,
@@ -10,6 +14,7 @@ import {
 import { LocalStore } from '../storage/durable/local-store'
 import type { StoreEvent } from '../storage/store'
 import { TransformingStore, withEncryption } from '../storage/value'
+import { DEFAULT_CLUSTER_SIGNING_DURATION_MS, type ClusterSigner } from './certificates'
 import { COALESCE_MS, ControllerManager } from './manager'
 
 export interface ControllersEnv extends ClusterStoreEnv {
@@ -18,6 +23,15 @@ export interface ControllersEnv extends ClusterStoreEnv {
    * or var; npm start passes the serving CA it writes into the state dir (<state-dir>/pki/ca.crt).
    */
   CLUSTER_CA_CERT?: string
+  /**
+   * csrsigning's CA, kube-controller-manager's --cluster-signing-key-file and -cert-file: a private key (PEM:
+   * PKCS#8, PKCS#1 or SEC 1) as a Worker secret, with its certificate (CLUSTER_CA_CERT when not given). npm
+   * start passes the serving CA's key, which the certificates that CA signs are verified with.
+   */
+  CLUSTER_SIGNING_KEY?: string
+  CLUSTER_SIGNING_CERT?: string
+  /** --cluster-signing-duration, a Go duration (8760h0m0s when unset). */
+  CLUSTER_SIGNING_DURATION?: string
   /** The Worker's encryption at rest configuration (src/worker.ts): the loops read Secrets too. */
   ENCRYPTION_PROVIDER_CONFIG?: string
 }
@@ -39,9 +53,49 @@ export function withControllers(registry: Registry): typeof ClusterStore {
         return undefined
       }
       // A PEM file ends with a newline; secrets and env files tend to lose it.
-      const manager = new ControllerManager(store, registry, { rootCA: ca ? `${ca}\n` : undefined })
+      // csrapproving's SubjectAccessReviews go to the authorizer the Worker's requests are authorized by,
+      // reading the same RBAC objects from this object's tables.
+      let authorizer
+      try {
+        authorizer = new ServerAuth(
+          authOptionsFromEnv(env as unknown as Record<string, unknown>),
+        ).authorizer(store)
+      } catch (e) {
+        console.error(
+          `ClusterStore control loops: csrapproving not started: ${(e as Error).message}`,
+        )
+      }
+      const manager = new ControllerManager(store, registry, {
+        rootCA: ca ? `${ca}\n` : undefined,
+        authorizer,
+        signer: clusterSigner(env),
+      })
       return store instanceof TransformingStore ? new DecryptingWork(manager, store) : manager
     }
+  }
+}
+
+function clusterSigner(env: ControllersEnv): ClusterSigner | undefined {
+  const key = env.CLUSTER_SIGNING_KEY?.trim()
+  const cert = (env.CLUSTER_SIGNING_CERT ?? env.CLUSTER_CA_CERT)?.trim()
+  if (!key || !cert) return undefined
+  const durationMs = env.CLUSTER_SIGNING_DURATION
+    ? tryParseGoDuration(env.CLUSTER_SIGNING_DURATION)
+    : DEFAULT_CLUSTER_SIGNING_DURATION_MS
+  if (durationMs === undefined || durationMs <= 0) {
+    console.error(
+      `ClusterStore control loops: CLUSTER_SIGNING_DURATION: invalid duration ${JSON.stringify(env.CLUSTER_SIGNING_DURATION)}; csrsigning not started`,
+    )
+    return undefined
+  }
+  let loaded: Promise<CertificateAuthority> | undefined
+  return {
+    ca: () =>
+      (loaded ??= loadCertificateAuthority(`${cert}\n`, `${key}\n`).catch((e) => {
+        loaded = undefined
+        throw new Error(`CLUSTER_SIGNING_KEY / CLUSTER_SIGNING_CERT: ${(e as Error).message}`)
+      })),
+    durationMs,
   }
 }
 

@@ -6,12 +6,20 @@
 // At the edge the ClusterStore Durable Object calls observe() on each committed write and run() from its
 // alarm (src/controllers/edge.ts); in Node mode startControllers (src/controllers/run.ts) feeds it from a
 // watch and runs it on timers.
+import type { Authorizer } from '../auth/authorizer'
 import type { Registry } from '../registry/registry'
 import type { RegistryStore } from '../registry/store'
 import type { KubeObject, ResourceType } from '../registry/types'
 import type { Store, StoreEvent } from '../storage/store'
+import { CSR_PREFIX, syncCertificateSigningRequest, type ClusterSigner } from './certificates'
 import { CLUSTER_ROLES_PREFIX, syncClusterRoleAggregation } from './clusterrole-aggregation'
-import { controllerRequest, finalizersOf, type ControllerContext, type SyncResult } from './context'
+import {
+  controllerRequest,
+  finalizersOf,
+  IgnorableError,
+  type ControllerContext,
+  type SyncResult,
+} from './context'
 import {
   attemptToDelete,
   attemptToOrphan,
@@ -27,6 +35,10 @@ import { DEFAULT_SERVICE_ACCOUNT, ROOT_CA_CONFIGMAP, syncServiceAccounts } from 
 export interface ControllerOptions {
   /** PEM bundle published in every namespace as kube-root-ca.crt (the cluster CA). */
   rootCA?: string
+  /** The server's authorizer: csrapproving asks it what a CSR's requester may do. */
+  authorizer?: Authorizer
+  /** The cluster signing CA of csrsigning. */
+  signer?: ClusterSigner
   log?: (msg: string) => void
   now?: () => number
   /** Syncs one run() makes at most before it hands the thread back (the rest runs at once, next time). */
@@ -41,6 +53,7 @@ type Work =
   | { loop: 'orphan'; key: string }
   | { loop: 'aggregation' }
   | { loop: 'quota'; namespace: string }
+  | { loop: 'csr'; name: string }
 
 const workId = (w: Work): string => {
   switch (w.loop) {
@@ -56,6 +69,8 @@ const workId = (w: Work): string => {
       return 'aggregation'
     case 'quota':
       return `quota:${w.namespace}`
+    case 'csr':
+      return `csr:${w.name}`
   }
 }
 
@@ -110,6 +125,8 @@ export class ControllerManager {
       resources: this.resources,
       request: controllerRequest(),
       rootCA: opts.rootCA,
+      authorizer: opts.authorizer,
+      signer: opts.signer,
       now: this.now,
       log: this.log,
       registryStore: (t: ResourceType) => {
@@ -221,7 +238,8 @@ export class ControllerManager {
       } catch (e) {
         const failures = item.failures + 1
         const backoff = Math.min(BASE_BACKOFF_MS * 2 ** (failures - 1), MAX_BACKOFF_MS)
-        this.log(`controllers: ${id} failed (retrying in ${backoff}ms): ${(e as Error).message}`)
+        if (!(e instanceof IgnorableError))
+          this.log(`controllers: ${id} failed (retrying in ${backoff}ms): ${(e as Error).message}`)
         this.enqueue(item.work, backoff, failures)
         continue
       }
@@ -245,6 +263,8 @@ export class ControllerManager {
         return syncClusterRoleAggregation(c)
       case 'quota':
         return syncResourceQuotas(c, w.namespace)
+      case 'csr':
+        return syncCertificateSigningRequest(c, w.name)
     }
   }
 
@@ -307,6 +327,15 @@ export class ControllerManager {
     }
 
     if (key.startsWith(CLUSTER_ROLES_PREFIX) && !initial) this.enqueue({ loop: 'aggregation' })
+
+    // csrapproving and csrsigning: a request not yet issued, failed or denied may have work.
+    if (
+      key.startsWith(CSR_PREFIX) &&
+      !deleted &&
+      (this.context.authorizer || this.context.signer) &&
+      !(obj.status as { certificate?: string } | undefined)?.certificate
+    )
+      this.enqueue({ loop: 'csr', name: meta.name ?? key.slice(CSR_PREFIX.length) })
 
     this.handleOwnership(key, obj, prev, deleted, initial)
   }

@@ -113,6 +113,11 @@ export interface NodeConfig {
   endpointReconcilerType: 'lease' | 'none'
   verbosity: number
   stateDir: string
+  /** kube-controller-manager's --cluster-signing-cert-file and -key-file: csrsigning's CA. */
+  clusterSigningCertFile?: string
+  clusterSigningKeyFile?: string
+  /** --cluster-signing-duration: the longest certificate csrsigning issues. */
+  clusterSigningDurationMs: number
   /** How long start keeps trying to reach etcd before giving up. */
   etcdStartTimeoutMs: number
   /** How long shutdown waits for requests in flight before closing their connections. */
@@ -723,6 +728,27 @@ export const FLAGS: Def[] = [
   ),
   f(
     'Misc flags',
+    'cluster-signing-cert-file',
+    'string',
+    "Filename containing a PEM-encoded X509 CA certificate used to issue cluster-scoped certificates (kube-controller-manager's flag; the in-process csrsigning controller). Without it and --cluster-signing-key-file, the client CA generated in --state-dir signs, so issued client certificates authenticate.",
+    { ours: true },
+  ),
+  f(
+    'Misc flags',
+    'cluster-signing-key-file',
+    'string',
+    'Filename containing a PEM-encoded RSA or ECDSA private key used to sign cluster-scoped certificates.',
+    { ours: true },
+  ),
+  f(
+    'Misc flags',
+    'cluster-signing-duration',
+    'duration',
+    'The max length of duration signed certificates will be given. Individual CSRs may request shorter certs by setting spec.expirationSeconds.',
+    { def: '8760h0m0s', ours: true },
+  ),
+  f(
+    'Misc flags',
     'state-dir',
     'string',
     'Generated certificates and the admin kubeconfig (edge-apiserver).',
@@ -1180,6 +1206,9 @@ function toConfig(flags: ParsedFlags): NodeConfig {
     verbosity: int('v', 0),
     shutdownTimeoutMs: duration('shutdown-timeout', '60s'),
     stateDir: str('state-dir') ?? '.local/node',
+    clusterSigningCertFile: str('cluster-signing-cert-file'),
+    clusterSigningKeyFile: str('cluster-signing-key-file'),
+    clusterSigningDurationMs: duration('cluster-signing-duration', '8760h0m0s'),
     enableAdmissionPlugins: list('enable-admission-plugins')?.join(','),
     disableAdmissionPlugins: list('disable-admission-plugins')?.join(','),
   }

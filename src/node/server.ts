@@ -34,6 +34,8 @@ import {
 } from '../auth/server-auth'
 import { etcdClient } from '../storage/etcd/client'
 import { EtcdStore } from '../storage/etcd/store'
+import { loadCertificateAuthority, type CertificateAuthority } from '../auth/certificate-authority'
+import type { ClusterSigner } from '../controllers/certificates'
 import { startControllers } from '../controllers/run'
 import { kmsV2Transformer, type KMSv2Transformer } from './kms'
 import { loadEncryptionConfiguration, TransformingStore } from '../storage/value'
@@ -81,6 +83,11 @@ function answerClientError(err: NodeJS.ErrnoException, socket: import('node:stre
   socket.end(
     `HTTP/1.1 ${publicErr}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${publicErr}`,
   )
+  // Go's lingering close (conn.closeWriteAndWait): keep reading what the client still sends for a moment, so
+  // that closing with unread bytes does not reset the connection before the client reads the answer.
+  socket.on('data', () => {})
+  socket.resume()
+  setTimeout(() => socket.destroy(), 500).unref()
 }
 
 /** A failure to start that deserves one line, not a stack trace. */
@@ -113,6 +120,8 @@ interface Tls {
   /** The serving CA, for kubeconfigs (only when generated). */
   servingCA?: string
   clientCA: string
+  /** The generated client CA's key (no --client-ca-file): csrsigning's default CA. */
+  clientCAKey?: string
   /** --requestheader-client-ca-file */
   requestHeaderCA?: string
   admin?: { certPem: string; keyPem: string }
@@ -158,12 +167,14 @@ function prepareTls(cfg: NodeConfig, stateDir: string, advertiseAddress: string)
     servingCA = ca.certPem
   }
   let clientCA: string
+  let clientCAKey: string | undefined
   let admin: Tls['admin']
   if (cfg.clientCAFile) {
     clientCA = read('client-ca-file', cfg.clientCAFile)
   } else {
     const ca = ensurePair(pki, 'client-ca', () => createCA('edge-apiserver-client-ca'))
     clientCA = ca.certPem
+    clientCAKey = ca.keyPem
     admin = ensurePair(
       pki,
       'admin',
@@ -178,7 +189,7 @@ function prepareTls(cfg: NodeConfig, stateDir: string, advertiseAddress: string)
   const requestHeaderCA = cfg.requestHeaderClientCAFile
     ? read('requestheader-client-ca-file', cfg.requestHeaderClientCAFile)
     : undefined
-  return { key, cert, servingCA, clientCA, requestHeaderCA, admin }
+  return { key, cert, servingCA, clientCA, clientCAKey, requestHeaderCA, admin }
 }
 
 const PEM_BLOCK = /-----BEGIN ([A-Z ]+)-----[\s\S]+?-----END \1-----/g
@@ -254,6 +265,38 @@ function defaultAdvertiseAddress(bindAddress: string): string {
     if (a) return a.address
   }
   return '127.0.0.1'
+}
+
+/**
+ * csrsigning's CA: --cluster-signing-cert-file and -key-file, or else the client CA generated in the state dir,
+ * so that what it issues authenticates here (as kubeadm points both at one CA). None: nothing is signed.
+ */
+function clusterSigner(tls: Tls, cfg: NodeConfig): ClusterSigner | undefined {
+  let certPem: string
+  let keyPem: string
+  if (cfg.clusterSigningCertFile || cfg.clusterSigningKeyFile) {
+    if (!cfg.clusterSigningCertFile || !cfg.clusterSigningKeyFile)
+      throw new StartupError(
+        '--cluster-signing-cert-file and --cluster-signing-key-file must be given together',
+      )
+    certPem = readFlagFile('cluster-signing-cert-file', cfg.clusterSigningCertFile)
+    keyPem = readFlagFile('cluster-signing-key-file', cfg.clusterSigningKeyFile)
+  } else if (tls.clientCAKey) {
+    certPem = tls.clientCA
+    keyPem = tls.clientCAKey
+  } else {
+    return undefined
+  }
+  try {
+    keyPem = createPrivateKey(keyPem).export({ format: 'pem', type: 'pkcs8' }).toString()
+  } catch (e) {
+    throw new StartupError(`--cluster-signing-key-file: ${(e as Error).message}`)
+  }
+  let loaded: Promise<CertificateAuthority> | undefined
+  return {
+    ca: () => (loaded ??= loadCertificateAuthority(certPem, keyPem)),
+    durationMs: cfg.clusterSigningDurationMs,
+  }
 }
 
 function rootCA(tls: Tls, cfg: NodeConfig): string {
@@ -405,6 +448,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     : undefined
 
   const tls = prepareTls(cfg, stateDir, advertiseAddress)
+  const signer = clusterSigner(tls, cfg)
   let clientCAs, requestHeaderCAs
   try {
     clientCAs = certificateBundle(tls.clientCA)
@@ -607,7 +651,13 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   const compactor = startCompactor(store, cfg.etcdCompactionIntervalMs, log)
   // kube-controller-manager's loops this server owns (namespaces, garbage collection, service accounts,
   // kube-root-ca.crt, quota), fed by a watch of the store; several servers repeat each other harmlessly.
-  const controllers = startControllers(apiStore, registry, { rootCA: rootCA(tls, cfg), log })
+  // csrapproving asks the server's own authorizer; csrsigning signs with the cluster signing CA.
+  const controllers = startControllers(apiStore, registry, {
+    rootCA: rootCA(tls, cfg),
+    authorizer: serverAuth.authorizer(apiStore),
+    signer,
+    log,
+  })
 
   const host =
     cfg.bindAddress === '0.0.0.0' || cfg.bindAddress === '::' ? '127.0.0.1' : cfg.bindAddress

@@ -211,7 +211,10 @@ describe('client certificates through Cloudflare mTLS', () => {
       certVerified: 'FAILED:unable to get local issuer certificate',
     })
     expect(await a.authenticate(failed)).toBeUndefined()
-    expect(await authenticateRequest(failed, [a], true)).toEqual({ rejected: true })
+    expect(await authenticateRequest(failed, [a], true)).toEqual({
+      rejected: true,
+      presented: true,
+    })
     expect(
       await a.authenticate(withCf({ ...verifiedCert('CN=eve'), certRevoked: '1' })),
     ).toBeUndefined()
@@ -243,10 +246,10 @@ describe('front proxy request headers', () => {
     })
     expect(
       await authenticateRequest(withCf(verifiedCert('CN=someone-else'), headers), [proxy], true),
-    ).toEqual({ rejected: true })
+    ).toEqual({ rejected: true, presented: true })
     expect(
       await authenticateRequest(new Request('https://edge.example/', { headers }), [proxy], true),
-    ).toEqual({ rejected: true })
+    ).toEqual({ rejected: true, presented: true })
   })
 
   it('is wired by ServerAuth from bindings', async () => {

@@ -2,6 +2,7 @@
 // (Go's net/http with MaxHeaderBytes 1 MiB) serves a 64 KiB label selector and answers past 1 MiB with 431.
 // Node mode does the same; workerd under `npm start` refuses a request line past ~64 KiB and headers past
 // 128 KiB itself, before the Worker runs (the README's list of differences says so).
+import { connect } from 'node:tls'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LocalServer } from './harness'
 
@@ -24,6 +25,32 @@ function selector(bytes: number): string {
   let s = ''
   for (let i = 0; s.length < bytes; i++) s += `${s ? ',' : ''}k${i}=v`
   return s
+}
+
+/**
+ * The headers past the limit, sent over a raw TLS connection, and what came back before the server closed
+ * it. A server that refuses a request while the client still writes it may reset the connection under the
+ * client's write (Node's TLS server does now and then, though it reads on for a moment as Go's lingering
+ * close does); Go's client returns the answer it already read, and so does this one. The answer comes
+ * before authentication, so no credential is sent.
+ */
+function sendOversizedHeaders(url: string, path: string, headerBytes: number): Promise<string> {
+  const { hostname, port } = new URL(url)
+  return new Promise((resolve, reject) => {
+    let received = ''
+    const socket = connect(
+      { host: hostname, port: Number(port), rejectUnauthorized: false },
+      () => {
+        socket.write(
+          `GET ${path} HTTP/1.1\r\nHost: ${hostname}\r\nX-Padding: ${'a'.repeat(headerBytes)}\r\n\r\n`,
+        )
+      },
+    )
+    socket.setEncoding('utf8')
+    socket.on('data', (d: string) => (received += d))
+    socket.on('error', (e) => (received ? resolve(received) : reject(e)))
+    socket.on('close', () => resolve(received))
+  })
 }
 
 describe('limits of the runtime', () => {
@@ -70,7 +97,13 @@ describe('limits of the runtime', () => {
   })
 
   it("headers past 1 MiB get Go's 431 text in Node mode, workerd's in workerd", async () => {
-    const r = await server.request('GET', CM, undefined, { 'X-Padding': 'a'.repeat(1100 * 1024) })
+    const answer = await sendOversizedHeaders(server.url, CM, 1100 * 1024)
+    const [head = '', body] = answer.split('\r\n\r\n')
+    const r = {
+      status: Number(head.split(' ')[1]),
+      body,
+      headers: { 'content-type': /^content-type: (.*)$/im.exec(head)?.[1] },
+    }
     expect(r.status).toBe(431)
     if (server.runtime === 'node') {
       expect({ body: r.body, type: r.headers['content-type'] }).toEqual({

@@ -528,7 +528,9 @@ describe("Node mode with the flags of kubeadm 1.32's kube-apiserver manifest", (
           `${pki}/super-admin.key`,
           `https://127.0.0.2:${port}${path}`,
         ])
-      expect((await curl('/api/v1/namespaces/default')).stdout).toContain('"name":"default"')
+      expect(JSON.parse((await curl('/api/v1/namespaces/default')).stdout).metadata.name).toBe(
+        'default',
+      )
       expect((await curl('/readyz?verbose')).stdout).toContain(
         '[-]shutdown failed: reason withheld',
       )

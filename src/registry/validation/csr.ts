@@ -15,6 +15,10 @@ export interface ParsedCSR {
   signature: Uint8Array
   /** Subject attributes by OID (commonName 2.5.4.3, organization 2.5.4.10). */
   subject: { oid: string; value: string }[]
+  /** The DER of the subject Name, copied as is into a certificate issued for it. */
+  subjectDer: Uint8Array
+  /** The requested extensions (the extensionRequest attribute): each Extension's DER, by its OID. */
+  extensions: { oid: string; der: Uint8Array }[]
 }
 
 interface Tlv {
@@ -114,13 +118,15 @@ export function pemDecode(
   return undefined
 }
 
+const EXTENSION_REQUEST = '1.2.840.113549.1.9.14'
+
 /** x509.ParseCertificateRequest, as far as the signature check needs. Throws Go's message on failure. */
 export function parseCertificateRequest(der: Uint8Array): ParsedCSR {
   const top = expect(readTlv(der, 0), 0x30, 'CertificationRequest')
   if (top.end !== der.length) throw new Asn1Error('asn1: syntax error: trailing data')
   const [infoT, algT, sigT] = children(der, top)
   expect(infoT, 0x30, 'certificationRequestInfo')
-  const [, subjectT, spkiT] = children(der, infoT)
+  const [, subjectT, spkiT, attrsT] = children(der, infoT)
   expect(subjectT, 0x30, 'subject')
   expect(spkiT, 0x30, 'subjectPKInfo')
   const [keyAlgT] = children(der, spkiT)
@@ -137,9 +143,23 @@ export function parseCertificateRequest(der: Uint8Array): ParsedCSR {
       })
     }
   }
+  const extensions: { oid: string; der: Uint8Array }[] = []
+  if (attrsT?.tag === 0xa0) {
+    for (const attr of children(der, attrsT)) {
+      const [type, values] = children(der, attr)
+      if (oid(der, expect(type, 0x06, 'attribute type')) !== EXTENSION_REQUEST) continue
+      for (const exts of children(der, expect(values, 0x31, 'attribute values')))
+        for (const ext of children(der, expect(exts, 0x30, 'extensions'))) {
+          const [extOid] = children(der, ext)
+          extensions.push({ oid: oid(der, expect(extOid, 0x06, 'extnID')), der: whole(der, ext) })
+        }
+    }
+  }
   return {
     info: whole(der, infoT),
     spki: whole(der, spkiT),
+    subjectDer: whole(der, subjectT),
+    extensions,
     keyAlgorithm: oid(der, expect(keyOid, 0x06, 'algorithm')),
     keyCurve: keyParams?.tag === 0x06 ? oid(der, keyParams) : undefined,
     signatureAlgorithm: oid(der, expect(sigOid, 0x06, 'algorithm')),
@@ -269,4 +289,4 @@ export function validateCertificatePEM(pemBytes: Uint8Array): string | undefined
   return blocks ? undefined : 'must contain at least one CERTIFICATE PEM block'
 }
 
-export { base64Decode }
+export { base64Decode, readTlv, children, expect, oid, body, whole, type Tlv }
