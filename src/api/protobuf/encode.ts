@@ -20,8 +20,12 @@ export function encodeMessage(msg: Message, obj: Obj): Uint8Array {
   return w.finish()
 }
 
+// A message's fields in number order, the order gogo writes them (the table keeps Go struct order).
+const byNumber = new WeakMap<Message, Field[]>()
+
 function writeFields(w: WireWriter, msg: Message, obj: Obj): void {
-  const fields = [...msg.fields].sort((a, b) => a.no - b.no)
+  let fields = byNumber.get(msg)
+  if (!fields) byNumber.set(msg, (fields = [...msg.fields].sort((a, b) => a.no - b.no)))
   for (const f of fields) writeField(w, msg, f, f.json === '' ? obj : obj[f.json])
 }
 
