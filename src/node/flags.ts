@@ -3,6 +3,7 @@
 import { isIP } from 'node:net'
 import { GoDurationError, parseGoDuration } from '../go/duration'
 import { FEATURE_GATES } from './feature-gates'
+import type { StorageMediaType } from '../storage/storage-codec'
 import {
   FlagError,
   FlagSet,
@@ -59,6 +60,8 @@ export interface WebhookFlags {
 
 export interface NodeConfig {
   etcdServers: string[]
+  /** --storage-media-type: how objects are written to etcd (both forms are read). */
+  storageMediaType: StorageMediaType
   etcdPrefix: string
   etcdCAFile?: string
   etcdCertFile?: string
@@ -237,7 +240,13 @@ export const FLAGS: Def[] = [
   no('Generic flags', 'shutdown-send-retry-after', 'bool', NOT_YET),
   no('Generic flags', 'shutdown-watch-termination-grace-period', 'duration', NOT_YET),
   no('Generic flags', 'storage-backend', 'string', 'etcd3 is the only backend'),
-  no('Generic flags', 'storage-media-type', 'string', 'objects are stored as JSON'),
+  f(
+    'Generic flags',
+    'storage-media-type',
+    'string',
+    'The media type to use to store objects in storage: application/json, or application/vnd.kubernetes.protobuf for built-in kinds (custom resources stay JSON). Values in either are read whatever this is. Unlike kube-apiserver (application/vnd.kubernetes.protobuf), the default is JSON; application/yaml is refused.',
+    { def: '"application/json" (ours)' },
+  ),
   no('Generic flags', 'watch-cache', 'bool', 'the watch cache is always on'),
   no('Generic flags', 'watch-cache-sizes', 'strings', 'the watch cache is not sized per resource'),
   // Etcd flags
@@ -919,6 +928,26 @@ function webhookVersion(flag: string, v: string | undefined): 'v1' | 'v1beta1' {
   return version
 }
 
+/** kube's storage media types (etcd options' storageMediaTypes); this server writes JSON or protobuf. */
+const STORAGE_MEDIA_TYPES = [
+  'application/json',
+  'application/vnd.kubernetes.protobuf',
+  'application/yaml',
+]
+
+function storageMediaType(v: string | undefined): StorageMediaType {
+  if (v === undefined || v === 'application/json') return 'application/json'
+  if (v === 'application/vnd.kubernetes.protobuf') return v
+  if (!STORAGE_MEDIA_TYPES.includes(v))
+    throw new FlagError(
+      `--storage-media-type ${JSON.stringify(v)} invalid, allowed values: ${STORAGE_MEDIA_TYPES.join(', ')}`,
+    )
+  // Never taken silently: objects would be written as something else.
+  throw new FlagError(
+    `--storage-media-type=${v} is not supported by this server: objects are written as application/json or application/vnd.kubernetes.protobuf`,
+  )
+}
+
 export function parseFlags(argv: string[]): NodeConfig | 'help' {
   const { flags, args } = FLAG_SET.parse(argv)
   if (flags.get('help')) return 'help'
@@ -953,6 +982,7 @@ function toConfig(flags: ParsedFlags): NodeConfig {
     throw new FlagError('--etcd-certfile needs --etcd-keyfile')
   if (str('etcd-keyfile') !== undefined && str('etcd-certfile') === undefined)
     throw new FlagError('--etcd-keyfile needs --etcd-certfile')
+  const mediaType = storageMediaType(str('storage-media-type'))
   const securePort = int('secure-port', 6443)
   if (securePort < 1 || securePort > 65535) {
     throw new FlagError(
@@ -1112,6 +1142,7 @@ function toConfig(flags: ParsedFlags): NodeConfig {
 
   return {
     etcdServers: servers,
+    storageMediaType: mediaType,
     etcdPrefix: str('etcd-prefix') ?? '/registry', // joined to keys as kube-apiserver's path.Join does
     etcdCAFile: str('etcd-cafile'),
     etcdCertFile: str('etcd-certfile'),

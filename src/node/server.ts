@@ -41,6 +41,7 @@ import { kmsV2Transformer, type KMSv2Transformer } from './kms'
 import { loadEncryptionConfiguration, TransformingStore } from '../storage/value'
 import { storageResources } from '../storage/value/transforming-store'
 import type { Store } from '../storage/store'
+import { StorageCodecStore } from '../storage/storage-codec'
 import { startCompactor } from './compactor'
 import type { NodeConfig } from './flags'
 import { writeKubeconfig } from './kubeconfig'
@@ -492,13 +493,17 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     requestTimeoutMs: cfg.requestTimeoutMs,
   })
   // Everything but the compactor and shutdown goes through encryption at rest, when configured; the
-  // authenticated data of a value is its etcd key, as kube-apiserver's.
-  const apiStore: Store = encryption
-    ? new TransformingStore(store, encryption, {
-        resourceOf: storageResources(registry.all()),
-        authenticatedData: (key) => store.etcdKeyOf(key),
-      })
-    : store
+  // authenticated data of a value is its etcd key, as kube-apiserver's. Above it, values kube-apiserver
+  // stored in protobuf are read as their JSON (decrypted first, then decoded, as kube's etcd3 store does).
+  const apiStore: Store = new StorageCodecStore(
+    encryption
+      ? new TransformingStore(store, encryption, {
+          resourceOf: storageResources(registry.all()),
+          authenticatedData: (key) => store.etcdKeyOf(key),
+        })
+      : store,
+    cfg.storageMediaType,
+  )
   try {
     await waitForEtcd(store, cfg.etcdServers, cfg.etcdStartTimeoutMs)
     // kube-apiserver's post-start hooks, before serving: system namespaces, the kubernetes service, RBAC policy.

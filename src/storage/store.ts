@@ -139,12 +139,17 @@ export function prefixEnd(prefix: string): string {
 export const MAX_VALUE_BYTES = 1.5 * 1024 * 1024
 
 /**
- * A value encrypted at rest (src/storage/value: "k8s:enc:" and ciphertext) is bytes, carried in a Store value as a
- * byte string, one character (U+0000 to U+00FF) per byte; each store keeps it as those bytes. Other values are text.
+ * A value encrypted at rest (src/storage/value: "k8s:enc:" and ciphertext) or in kube's protobuf storage
+ * envelope ("k8s\0" and a runtime.Unknown, as kube-apiserver stores built-in kinds) is bytes, carried in a
+ * Store value as a byte string, one character (U+0000 to U+00FF) per byte; each store keeps it as those
+ * bytes. Other values are text.
  */
 export function isByteString(s: string): boolean {
-  return s.startsWith('k8s:enc:')
+  return s.startsWith('k8s:enc:') || s.startsWith(PROTOBUF_VALUE_PREFIX)
 }
+
+/** The start of a value in kube's protobuf storage envelope (runtime/serializer/protobuf). */
+export const PROTOBUF_VALUE_PREFIX = 'k8s\0'
 
 export function toByteString(data: Uint8Array): string {
   let s = ''

@@ -6,7 +6,10 @@
 // encoding/json writes that struct.
 import { concatBytes } from '../../util/bytes'
 import {
+  int32Of,
+  int64Of,
   ProtobufError,
+  uint32Of,
   WireReader,
   WIRE_BYTES,
   WIRE_FIXED32,
@@ -223,11 +226,11 @@ function scalar(s: Scalar, o: Occurrence): Json {
     case 'b':
       return (v as bigint) !== 0n
     case 'i32':
-      return Number(BigInt.asIntN(32, v as bigint))
+      return int32Of(v as bigint)
     case 'i64':
-      return Number(BigInt.asIntN(64, v as bigint))
+      return Number(int64Of(v as bigint))
     case 'u32':
-      return Number(BigInt.asUintN(32, v as bigint))
+      return uint32Of(v as bigint)
     case 'u64':
       return Number(v as bigint)
     case 'f64':
@@ -255,7 +258,7 @@ function smallFields(bytes: Uint8Array, name: string): Map<number, bigint | Uint
 }
 
 const num = (v: bigint | Uint8Array | undefined, bits: 32 | 64 = 64): number =>
-  typeof v === 'bigint' ? Number(BigInt.asIntN(bits, v)) : 0
+  typeof v === 'bigint' ? (bits === 32 ? int32Of(v) : Number(int64Of(v))) : 0
 const text = (v: bigint | Uint8Array | undefined): string =>
   v instanceof Uint8Array ? utf8.decode(v) : ''
 
@@ -276,7 +279,7 @@ function specialJson(special: Special, bytes: Uint8Array): Json {
     }
     case 'metav1.Duration':
       return formatDuration(
-        BigInt.asIntN(64, (smallFields(bytes, 'Duration').get(1) as bigint | undefined) ?? 0n),
+        int64Of((smallFields(bytes, 'Duration').get(1) as bigint | undefined) ?? 0n),
       )
     case 'resource.Quantity': {
       // Quantity { string string = 1 }, already canonical (Quantity.Marshal writes q.String()); zero is "0".

@@ -3,8 +3,10 @@
 // contentType = 4 } whose raw is the object's own message.
 import { badRequest, unsupportedMediaType, type StatusError } from '../../server/errors'
 import { decodeMessage } from './decode'
+import { encodeMessage } from './encode'
 import { messageForKind } from './messages'
 import { ProtobufError, WireReader, WIRE_BYTES } from './reader'
+import { WireWriter } from './writer'
 
 export const PROTOBUF_MEDIA_TYPE = 'application/vnd.kubernetes.protobuf'
 const MAGIC = [0x6b, 0x38, 0x73, 0x00] // "k8s\0"
@@ -61,6 +63,43 @@ export function decodeProtobufObject(body: Uint8Array, into?: DecodeInto): Recor
       `${unk.kind} in version ${JSON.stringify(version)} cannot be handled as a ${into?.kind ?? unk.kind}: ${e.message}`,
     )
   }
+}
+
+/**
+ * Decodes a value kube-apiserver stored (its storage codec writes built-in kinds in this envelope) to the
+ * object's JSON form, with kind and apiVersion from the envelope. Throws ProtobufError where kube's codec
+ * would fail the read: a malformed value, or a kind we have no message table for.
+ */
+export function decodeStoredProtobuf(value: Uint8Array): Record<string, unknown> {
+  const unk = readEnvelope(value)
+  const msg = messageForKind(unk.apiVersion, unk.kind)
+  if (!msg)
+    throw new ProtobufError(
+      `no kind ${JSON.stringify(unk.kind)} is registered for version ${JSON.stringify(unk.apiVersion)}`,
+    )
+  return { kind: unk.kind, apiVersion: unk.apiVersion, ...decodeMessage(msg, unk.raw) }
+}
+
+/**
+ * An object (JSON, with apiVersion and kind) in kube-apiserver's storage envelope, as its protobuf serializer
+ * writes it for etcd; undefined for a kind without a message table (custom resources stay JSON, as kube's do).
+ */
+export function encodeStoredProtobuf(obj: Record<string, unknown>): Uint8Array | undefined {
+  const apiVersion = typeof obj.apiVersion === 'string' ? obj.apiVersion : ''
+  const kind = typeof obj.kind === 'string' ? obj.kind : ''
+  const msg = kind === 'DeleteOptions' ? undefined : messageForKind(apiVersion, kind)
+  if (!msg) return undefined
+  const raw = encodeMessage(msg, obj as Parameters<typeof encodeMessage>[1])
+  const unknown = new WireWriter()
+    .message(1, (t) => t.string(1, apiVersion).string(2, kind))
+    .bytes(2, raw)
+    .string(3, '')
+    .string(4, '')
+    .finish()
+  const out = new Uint8Array(MAGIC.length + unknown.length)
+  out.set(MAGIC)
+  out.set(unknown, MAGIC.length)
+  return out
 }
 
 function readEnvelope(body: Uint8Array): Unknown {

@@ -20,17 +20,20 @@ export class WireWriter {
 
   /** An unsigned varint; negative numbers are written as their 64-bit two's complement, ten bytes. */
   varint(v: number): this {
+    this.room(10)
     if (v < 0 || v > Number.MAX_SAFE_INTEGER) {
-      let big = BigInt.asUintN(64, BigInt(Math.trunc(v)))
-      this.room(10)
-      while (big >= 0x80n) {
-        this.buf[this.len++] = Number(big & 0x7fn) | 0x80
-        big >>= 7n
+      // As two 32-bit halves, not BigInt (see reader.ts on Node 20's optimizer).
+      const t = Math.trunc(v)
+      let lo = t >>> 0
+      let hi = Math.floor(t / 2 ** 32) >>> 0
+      while (hi !== 0 || lo >= 0x80) {
+        this.buf[this.len++] = (lo & 0x7f) | 0x80
+        lo = ((lo >>> 7) | (hi << 25)) >>> 0
+        hi = hi >>> 7
       }
-      this.buf[this.len++] = Number(big)
+      this.buf[this.len++] = lo
       return this
     }
-    this.room(10)
     while (v >= 0x80) {
       this.buf[this.len++] = (v % 0x80) | 0x80
       v = Math.floor(v / 0x80)

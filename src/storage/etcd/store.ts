@@ -447,15 +447,20 @@ export class EtcdStore implements Store {
 }
 
 /**
- * An encrypted value ("k8s:enc:..." and ciphertext, src/storage/value) is bytes, which the Store carries as a
- * byte string (a character per byte) and etcd holds as they are, in kube-apiserver's layout; other values are UTF-8.
+ * An encrypted value ("k8s:enc:..." and ciphertext, src/storage/value) or one in kube's protobuf envelope
+ * ("k8s\0", as kube-apiserver stores built-in kinds) is bytes, which the Store carries as a byte string (a
+ * character per byte) and etcd holds as they are, in kube-apiserver's layout; other values are UTF-8.
  */
 const ENCRYPTED = Buffer.from('k8s:enc:')
+const PROTOBUF = Buffer.from('k8s\0', 'latin1')
 function storedValue(value: string): Buffer {
   return Buffer.from(value, isByteString(value) ? 'latin1' : 'utf8')
 }
 function valueOf(buf: Buffer): string {
-  return buf.toString(buf.subarray(0, ENCRYPTED.length).equals(ENCRYPTED) ? 'latin1' : 'utf8')
+  const bytes =
+    buf.subarray(0, ENCRYPTED.length).equals(ENCRYPTED) ||
+    buf.subarray(0, PROTOBUF.length).equals(PROTOBUF)
+  return buf.toString(bytes ? 'latin1' : 'utf8')
 }
 
 function revisionOf(header: IResponseHeader): number {

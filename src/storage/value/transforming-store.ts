@@ -8,7 +8,9 @@
 // the ciphertext) and the Durable Object keeps as text.
 import {
   fromByteString,
+  isByteString,
   isStoreError,
+  PROTOBUF_VALUE_PREFIX,
   StoreError,
   toByteString,
   type BatchRead,
@@ -134,17 +136,19 @@ export class TransformingStore implements Store {
     const encrypted = kv.value.startsWith(ENCRYPTED_PREFIX)
     const t = this.transformerOf(kv.key) ?? (encrypted ? identityTransformer : undefined)
     if (!t) return kv
-    const data = encrypted ? fromByteString(kv.value) : bytes(kv.value)
+    const data = isByteString(kv.value) ? fromByteString(kv.value) : bytes(kv.value)
     const out = await t.fromStorage(data, this.aad(kv.key))
-    const value = out.data === data && !encrypted ? kv.value : new TextDecoder().decode(out.data)
+    // The plaintext is the object's JSON or, as kube-apiserver stores built-in kinds, its protobuf envelope.
+    const value = out.data === data && !encrypted ? kv.value : plaintextValue(out.data)
     return out.stale ? { ...kv, value, stale: true } : { ...kv, value }
   }
 
   private async write(key: string, value: string): Promise<string> {
     const t = this.transformerOf(key)
     if (!t) return value
-    const out = await t.toStorage(bytes(value), this.aad(key))
-    return hasPrefix(out, ENCRYPTED_BYTES) ? toByteString(out) : new TextDecoder().decode(out)
+    const data = isByteString(value) ? fromByteString(value) : bytes(value)
+    const out = await t.toStorage(data, this.aad(key))
+    return hasPrefix(out, ENCRYPTED_BYTES) ? toByteString(out) : plaintextValue(out)
   }
 
   /** A Conflict or KeyExists carries the current pair: readable, as everything this store hands out. */
@@ -160,6 +164,12 @@ export class TransformingStore implements Store {
 }
 
 const ENCRYPTED_BYTES = bytes(ENCRYPTED_PREFIX)
+const PROTOBUF_BYTES = fromByteString(PROTOBUF_VALUE_PREFIX)
+
+/** A value in the clear as the Store carries it: protobuf as a byte string, JSON as text. */
+function plaintextValue(data: Uint8Array): string {
+  return hasPrefix(data, PROTOBUF_BYTES) ? toByteString(data) : new TextDecoder().decode(data)
+}
 
 export { fromByteString, toByteString }
 
