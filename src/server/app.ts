@@ -1,5 +1,6 @@
-// Builds the Hono app from a Config and a Store factory: request info → metrics → authentication →
-// impersonation → authorization → the API. No globals: the Worker and Node mode each build their own.
+// Builds the Hono app from a Config and a Store factory: JSON indenting → request info → request deadline →
+// warning recorder → metrics → authentication → impersonation → authorization → the API. No globals: the
+// Worker and Node mode each build their own.
 import { Hono } from 'hono'
 import {
   aggregatedContentType,
