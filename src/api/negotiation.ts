@@ -14,7 +14,7 @@ import {
   jsonKind,
   type DecodeOptions,
   type JsonValue,
-} from './patch/gojson'
+} from '../go/json'
 import {
   decodeProtobufObject,
   PROTOBUF_MEDIA_TYPE,

@@ -10,7 +10,7 @@ import {
   invalid,
   type FieldError,
 } from '../server/errors'
-import { goEqualFold, goQuote } from '../server/gofmt'
+import { goEqualFold, goQuote } from '../go/fmt'
 
 /** The Go type a parameter converts to; a pointer is unset when the parameter is absent. */
 export type QueryParameterType =

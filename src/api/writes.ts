@@ -28,7 +28,7 @@ import {
 import { decodeObject } from './negotiation'
 import { YamlError, yamlToJson } from './yaml'
 import { APPLY_PATCH_YAML, STRATEGIC_MERGE_PATCH } from './patch'
-import { decodeGoJson, goJsonMarshal, goSprint } from './patch/gojson'
+import { decodeGoJson, goJsonMarshal, goSprint } from '../go/json'
 import { publishedSchema } from './openapi/schema'
 import type { Scope } from './scope'
 import { decodeWriteOptions } from './query'

@@ -4,7 +4,7 @@
 // without recursion: past goyaml's limit the answer is goyaml's, and a document deeper than the library
 // can compose is read as JSON when it is JSON (flow style, as deep bodies are), else refused.
 import { parse as parseYaml, Parser } from 'yaml'
-import { decodeGoJson, GoJsonSyntaxError } from './patch/gojson'
+import { decodeGoJson, GoJsonSyntaxError } from '../go/json'
 
 /** goyaml's max_flow_level and max_indents. */
 export const YAML_MAX_DEPTH = 10000

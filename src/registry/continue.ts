@@ -2,8 +2,8 @@
 // without padding of {"v":"meta.k8s.io/v1","rv":<revision>,"start":"<key after the prefix>\u0000"}, and
 // every way a token can be refused is the storage layer's 400 "invalid continue token: ...".
 import { badRequest, type StatusError } from '../server/errors'
-import { goEqualFold } from '../server/gofmt'
-import { decodeGoJson, GoJsonSyntaxError, jsonKind, type JsonValue } from '../api/patch/gojson'
+import { goEqualFold } from '../go/fmt'
+import { decodeGoJson, GoJsonSyntaxError, jsonKind, type JsonValue } from '../go/json'
 
 /** rv < 0: the inconsistent continuation kube-apiserver hands out with an expired token; read at the latest revision. */
 export interface ContinueToken {

@@ -1,5 +1,5 @@
 // Errors as values, named after k8s.io/apimachinery/pkg/api/errors, rendered to a Status in one place.
-import { goValue } from './gofmt'
+import { goValue } from '../go/fmt'
 
 export type StatusReason =
   | 'NotFound'

@@ -2,7 +2,7 @@ import { decodeObject, negotiate, readBodyText, respond } from '../negotiation'
 import type { Scope } from '../scope'
 import { decodeDeleteOptions, validateDryRun } from '../query'
 import { badRequest, methodNotAllowed } from '../../server/errors'
-import { jsonKind, type JsonValue } from '../patch/gojson'
+import { jsonKind, type JsonValue } from '../../go/json'
 import type { DeleteOptions } from '../../registry/store'
 import type { KubeObject, ResourceType } from '../../registry/types'
 

@@ -2,7 +2,7 @@
 // (v4.12), including its leniencies (replace of a missing object key adds it, negative array indices count
 // from the end, copy from a missing key copies null) and its byte-wise comparison in "test".
 import { StatusError, badRequest } from '../../server/errors'
-import { GoJsonSyntaxError, cloneJson, decodeGoJson, jsonKind, type JsonValue } from './gojson'
+import { GoJsonSyntaxError, cloneJson, decodeGoJson, jsonKind, type JsonValue } from '../../go/json'
 
 /** handlers/patch.go maxJSONPatchOperations. */
 export const MAX_JSON_PATCH_OPERATIONS = 10000

@@ -10,7 +10,7 @@ import {
   isObject,
   jsonKind,
   type JsonValue,
-} from './gojson'
+} from '../../go/json'
 
 type Obj = { [k: string]: JsonValue }
 const has = (o: object, k: string) => Object.prototype.hasOwnProperty.call(o, k)

@@ -14,7 +14,7 @@ import {
   isObject,
   jsonKind,
   type JsonValue,
-} from './gojson'
+} from '../../go/json'
 import { lookupPatchMetadata, rootPatchType, type PatchType } from './patch-meta'
 
 type Obj = { [k: string]: JsonValue }

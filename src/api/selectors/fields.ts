@@ -2,7 +2,7 @@
 // values escaped with \ , = ), and the per-kind check of which fields a kind can be selected by
 // (the scheme's field label conversion functions, run by the list handler through Selector.Transform).
 import { badRequest } from '../../server/errors'
-import { compareStrings, goQuote } from '../../server/gofmt'
+import { compareStrings, goQuote } from '../../go/fmt'
 
 export type FieldOperator = '=' | '!='
 

@@ -1,7 +1,7 @@
 // Label selectors as k8s.io/apimachinery/pkg/labels parses and matches them: the query-string grammar
 // (labels.Parse), metav1.LabelSelector (LabelSelectorAsSelector) and their String() forms.
 import { badRequest } from '../../server/errors'
-import { compareStrings } from '../../server/gofmt'
+import { compareStrings } from '../../go/fmt'
 import { aggregateError, goQuote, invalidValueError, isLabelKey, isLabelValue } from './validation'
 
 /** selection.Operator values. */

@@ -2,7 +2,7 @@
 // errors.Aggregate), and the label key and value rules they apply.
 
 // The rules themselves are the registry's (one copy of kube's wording for label keys and values).
-import { goQuote } from '../../server/gofmt'
+import { goQuote } from '../../go/fmt'
 
 export { goQuote }
 export {

@@ -16,7 +16,7 @@ import {
 } from '../../admission/webhook/client'
 import { validateAnnotations, validateLabels } from '../../registry/validation/objectmeta'
 import type { CRD } from '../types'
-import { goTypeName } from '../../api/patch/gojson'
+import { goTypeName } from '../../go/json'
 
 type Obj = Record<string, any>
 

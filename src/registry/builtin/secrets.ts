@@ -1,11 +1,5 @@
 // core/v1 Secret (ValidateSecret, ValidateSecretUpdate; stringData folds into data on decode).
-import {
-  decodeGoJson,
-  GoJsonSyntaxError,
-  isObject,
-  jsonKind,
-  type JsonValue,
-} from '../../api/patch/gojson'
+import { decodeGoJson, GoJsonSyntaxError, isObject, jsonKind, type JsonValue } from '../../go/json'
 import { fieldInvalid, fieldRequired, fieldTooLong, type FieldError } from '../../server/errors'
 import { isConfigMapKey } from '../validation/names'
 import { validateImmutableField } from '../validation/objectmeta'

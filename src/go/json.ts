@@ -1,7 +1,7 @@
 // Decoding JSON the way Go's encoding/json reports it (the messages kube-apiserver returns for a malformed
 // patch body come from there), and printing decoded values as Go's fmt does (%v, %s, reflect type names),
 // which strategic merge patch errors embed.
-import { compareStrings } from '../../server/gofmt'
+import { compareStrings } from './fmt'
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [k: string]: JsonValue }
 

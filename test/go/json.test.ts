@@ -1,11 +1,5 @@
 import { describe, expect, it } from 'vitest'
-import {
-  GoJsonSyntaxError,
-  decodeGoJson,
-  goSprint,
-  goSprintS,
-  goTypeName,
-} from '../../src/api/patch/gojson'
+import { GoJsonSyntaxError, decodeGoJson, goSprint, goSprintS, goTypeName } from '../../src/go/json'
 import { goQuote } from '../../src/api/selectors/validation'
 
 const syntax = (s: string) => {
