@@ -157,6 +157,14 @@ export interface CertificateAuthority {
   sign(data: Uint8Array): Promise<Uint8Array>
 }
 
+/** The CA that signs for kube's signers (kube-controller-manager's --cluster-signing-* flags). */
+export interface ClusterSigner {
+  /** The CA (loaded once, lazily: importing a key is asynchronous). */
+  ca(): Promise<CertificateAuthority>
+  /** --cluster-signing-duration: the longest certificate issued. */
+  durationMs: number
+}
+
 /** A certificate's UTCTime (two-digit year, 1950-2049) or GeneralizedTime, as milliseconds. */
 function parseTime(tag: number, text: string): number {
   const full = tag === 0x17 ? (Number(text.slice(0, 2)) < 50 ? '20' : '19') + text : text

@@ -4,11 +4,7 @@
 // bootstrap token) or /selfnodeclient (the node renewing its own), and csrsigning
 // (pkg/controller/certificates/signer) signs approved requests for kube's signers with the cluster CA.
 import type { Authorizer } from '../auth/authorizer'
-import {
-  signCertificateRequest,
-  subjectAltNameKinds,
-  type CertificateAuthority,
-} from '../auth/certificate-authority'
+import { signCertificateRequest, subjectAltNameKinds } from '../auth/certificate-authority'
 import { storageKey } from '../registry/store'
 import { bytesOf } from '../registry/builtin/certificates'
 import { parseCSR, type ParsedCSR } from '../registry/validation/csr'
@@ -31,13 +27,6 @@ export const LEGACY_UNKNOWN = 'kubernetes.io/legacy-unknown'
 
 /** kube-controller-manager's --cluster-signing-duration default: one year. */
 export const DEFAULT_CLUSTER_SIGNING_DURATION_MS = 365 * 24 * 3600 * 1000
-
-export interface ClusterSigner {
-  /** The CA (loaded once, lazily: importing a key is asynchronous). */
-  ca(): Promise<CertificateAuthority>
-  /** --cluster-signing-duration: the longest certificate issued. */
-  durationMs: number
-}
 
 const COMMON_NAME = '2.5.4.3'
 const ORGANIZATION = '2.5.4.10'

@@ -4,7 +4,7 @@ import type { RegistryStore } from '../registry/store'
 import type { KubeObject, RequestContext, ResourceType } from '../registry/types'
 import { isStatusErrorReason } from '../server/errors'
 import type { Store } from '../storage/store'
-import type { ClusterSigner } from './certificates'
+import type { ClusterSigner } from '../auth/certificate-authority'
 import type { ResourceTable } from './resources'
 
 export interface ControllerContext {

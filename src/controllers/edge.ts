@@ -14,7 +14,8 @@ import {
 import { LocalStore } from '../storage/durable/local-store'
 import type { StoreEvent } from '../storage/store'
 import { TransformingStore, withEncryption } from '../storage/value'
-import { DEFAULT_CLUSTER_SIGNING_DURATION_MS, type ClusterSigner } from './certificates'
+import type { ClusterSigner } from '../auth/certificate-authority'
+import { DEFAULT_CLUSTER_SIGNING_DURATION_MS } from './certificates'
 import { COALESCE_MS, ControllerManager } from './manager'
 
 export interface ControllersEnv extends ClusterStoreEnv {

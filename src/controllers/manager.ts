@@ -11,7 +11,8 @@ import type { Registry } from '../registry/registry'
 import type { RegistryStore } from '../registry/store'
 import type { KubeObject, ResourceType } from '../registry/types'
 import type { Store, StoreEvent } from '../storage/store'
-import { CSR_PREFIX, syncCertificateSigningRequest, type ClusterSigner } from './certificates'
+import type { ClusterSigner } from '../auth/certificate-authority'
+import { CSR_PREFIX, syncCertificateSigningRequest } from './certificates'
 import { CLUSTER_ROLES_PREFIX, syncClusterRoleAggregation } from './clusterrole-aggregation'
 import {
   controllerRequest,

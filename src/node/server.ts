@@ -35,7 +35,7 @@ import {
 import { etcdClient } from '../storage/etcd/client'
 import { EtcdStore } from '../storage/etcd/store'
 import { loadCertificateAuthority, type CertificateAuthority } from '../auth/certificate-authority'
-import type { ClusterSigner } from '../controllers/certificates'
+import type { ClusterSigner } from '../auth/certificate-authority'
 import { startControllers } from '../controllers/run'
 import { kmsV2Transformer, type KMSv2Transformer } from './kms'
 import { loadEncryptionConfiguration, TransformingStore } from '../storage/value'
