@@ -8,9 +8,8 @@ import { X509Certificate } from 'node:crypto'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BOOTSTRAP_TOKEN as TOKEN, createKubeadmBootstrapToken } from '../helpers/bootstrap-token'
 import { KUBECTL, LocalServer, run } from './harness'
-
-const TOKEN = 'abcdef.0123456789abcdef'
 
 describe('kubelet TLS bootstrap at the edge', () => {
   let server: LocalServer
@@ -48,33 +47,7 @@ describe('kubelet TLS bootstrap at the edge', () => {
     // test/node/e2e/tls-bootstrap.test.ts) the client CA it generates, whose certificates authenticate.
     const signing = server.runtime === 'node' ? 'client-ca.crt' : 'ca.crt'
     ca = new X509Certificate(readFileSync(join(server.stateDir, 'pki', signing)))
-    await server.k(
-      'create',
-      'secret',
-      'generic',
-      'bootstrap-token-abcdef',
-      '-n',
-      'kube-system',
-      '--type=bootstrap.kubernetes.io/token',
-      '--from-literal=token-id=abcdef',
-      '--from-literal=token-secret=0123456789abcdef',
-      '--from-literal=usage-bootstrap-authentication=true',
-      '--from-literal=auth-extra-groups=system:bootstrappers:kubeadm:default-node-token',
-    )
-    await server.k(
-      'create',
-      'clusterrolebinding',
-      'kubeadm:kubelet-bootstrap',
-      '--clusterrole=system:node-bootstrapper',
-      '--group=system:bootstrappers:kubeadm:default-node-token',
-    )
-    await server.k(
-      'create',
-      'clusterrolebinding',
-      'kubeadm:node-autoapprove-bootstrap',
-      '--clusterrole=system:certificates.k8s.io:certificatesigningrequests:nodeclient',
-      '--group=system:bootstrappers:kubeadm:default-node-token',
-    )
+    await createKubeadmBootstrapToken((...args) => server.k(...args))
   }, 120_000)
 
   afterAll(async () => {

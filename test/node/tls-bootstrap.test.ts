@@ -7,10 +7,9 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { BOOTSTRAP_TOKEN as TOKEN, createKubeadmBootstrapToken } from '../helpers/bootstrap-token'
 import { startEtcd, type EtcdCluster } from '../helpers/etcd'
 import { KUBECTL, NodeServer, run } from './harness'
-
-const TOKEN = 'abcdef.0123456789abcdef'
 
 const openssl = (args: string[], cwd: string) =>
   execFileSync('openssl', args, { cwd, stdio: ['ignore', 'pipe', 'pipe'] })
@@ -76,36 +75,8 @@ describe('kubelet TLS bootstrap in Node mode', () => {
     ])
     caFile = join(dir, 'ca.crt')
     writeFileSync(caFile, server.credentials().ca)
-    // kubeadm's bootstrap token and its two bindings for it (kubeadm:kubelet-bootstrap and
-    // kubeadm:node-autoapprove-bootstrap).
     const admin = (...args: string[]) => ok(server.kubectl(...args))
-    await admin(
-      'create',
-      'secret',
-      'generic',
-      'bootstrap-token-abcdef',
-      '-n',
-      'kube-system',
-      '--type=bootstrap.kubernetes.io/token',
-      '--from-literal=token-id=abcdef',
-      '--from-literal=token-secret=0123456789abcdef',
-      '--from-literal=usage-bootstrap-authentication=true',
-      '--from-literal=auth-extra-groups=system:bootstrappers:kubeadm:default-node-token',
-    )
-    await admin(
-      'create',
-      'clusterrolebinding',
-      'kubeadm:kubelet-bootstrap',
-      '--clusterrole=system:node-bootstrapper',
-      '--group=system:bootstrappers:kubeadm:default-node-token',
-    )
-    await admin(
-      'create',
-      'clusterrolebinding',
-      'kubeadm:node-autoapprove-bootstrap',
-      '--clusterrole=system:certificates.k8s.io:certificatesigningrequests:nodeclient',
-      '--group=system:bootstrappers:kubeadm:default-node-token',
-    )
+    await createKubeadmBootstrapToken(admin)
     await admin(
       'create',
       'clusterrolebinding',
