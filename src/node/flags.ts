@@ -135,24 +135,7 @@ interface Def extends FlagDef {
   ours?: boolean
 }
 
-type Group =
-  | 'Generic flags'
-  | 'Etcd flags'
-  | 'Secure serving flags'
-  | 'Auditing flags'
-  | 'Features flags'
-  | 'Authentication flags'
-  | 'Authorization flags'
-  | 'API enablement flags'
-  | 'Egress selector flags'
-  | 'Admission flags'
-  | 'Metrics flags'
-  | 'Logs flags'
-  | 'Traces flags'
-  | 'Misc flags'
-  | 'Global flags'
-
-const GROUPS: Group[] = [
+const GROUPS = [
   'Generic flags',
   'Etcd flags',
   'Secure serving flags',
@@ -168,7 +151,8 @@ const GROUPS: Group[] = [
   'Traces flags',
   'Misc flags',
   'Global flags',
-]
+] as const
+type Group = (typeof GROUPS)[number]
 
 const f = (
   group: Group,
