@@ -17,15 +17,20 @@ const { values } = parseArgs({
     port: { type: 'string', default: '8787' },
     'state-dir': { type: 'string', default: '.local' },
     'encryption-provider-config': { type: 'string' },
+    'enable-admission-plugins': { type: 'string' },
+    'disable-admission-plugins': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 })
 if (values.help) {
   console.log(`Usage: npm start -- [--port N] [--state-dir DIR] [--encryption-provider-config FILE]
+                 [--enable-admission-plugins LIST] [--disable-admission-plugins LIST]
 
   --encryption-provider-config FILE  kube-apiserver's EncryptionConfiguration: the Worker gets it as the
                                      ENCRYPTION_PROVIDER_CONFIG secret and encrypts Secrets (or what it names)
-                                     before they reach the Durable Object`)
+                                     before they reach the Durable Object
+  --enable-admission-plugins LIST    kube-apiserver's flags, comma-separated (e.g. NodeRestriction): the
+  --disable-admission-plugins LIST   Worker vars ENABLE_ADMISSION_PLUGINS and DISABLE_ADMISSION_PLUGINS`)
   process.exit(0)
 }
 const port = Number(values.port)
@@ -61,6 +66,8 @@ writeFileSync(join(stateDir, 'dev.env'), [
   // Single-quoted dotenv values are literal and may span lines (one token per line).
   `TOKEN_AUTH_FILE='${tokenFile.trim()}'`,
   `SERVICE_ACCOUNT_SIGNING_KEY='${saKeyJwk}'`,
+  ...(values['enable-admission-plugins'] !== undefined ? [`ENABLE_ADMISSION_PLUGINS='${values['enable-admission-plugins']}'`] : []),
+  ...(values['disable-admission-plugins'] !== undefined ? [`DISABLE_ADMISSION_PLUGINS='${values['disable-admission-plugins']}'`] : []),
   '',
 ].join('\n'), { mode: 0o600 })
 

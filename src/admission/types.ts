@@ -12,6 +12,11 @@ export interface Attributes {
   operation: Operation
   /** The kind being written (its group, version, resource and kind). */
   type: ResourceType
+  /**
+   * The object's own kind where a subresource takes one (pods/eviction an Eviction, pods/binding a Binding),
+   * as a.GetKind() tells it; the resource's kind when absent.
+   */
+  kind?: { group: string; version: string; kind: string }
   subresource: string
   /** '' for cluster-scoped kinds. */
   namespace: string

@@ -28,6 +28,13 @@ import {
   ORPHAN_FINALIZER,
   OwnerIndex,
 } from './garbage-collector'
+import {
+  PDB_PREFIX,
+  SCALED_KINDS,
+  staleDisruptionIn,
+  syncDisruptionBudgets,
+  syncStalePodDisruption,
+} from './disruption'
 import { syncNamespace } from './namespace'
 import { CRD_PREFIX, parse, ResourceTable } from './resources'
 import { RESOURCE_QUOTAS_PREFIX, syncResourceQuotas } from './resourcequota'
@@ -55,6 +62,8 @@ type Work =
   | { loop: 'aggregation' }
   | { loop: 'quota'; namespace: string }
   | { loop: 'csr'; name: string }
+  | { loop: 'disruption'; namespace: string }
+  | { loop: 'staleDisruption'; namespace: string; name: string }
 
 const workId = (w: Work): string => {
   switch (w.loop) {
@@ -72,6 +81,10 @@ const workId = (w: Work): string => {
       return `quota:${w.namespace}`
     case 'csr':
       return `csr:${w.name}`
+    case 'disruption':
+      return `disruption:${w.namespace}`
+    case 'staleDisruption':
+      return `staleDisruption:${w.namespace}/${w.name}`
   }
 }
 
@@ -108,6 +121,8 @@ export class ControllerManager {
   private readonly terminating = new Set<string>()
   /** Namespaces holding ResourceQuotas, with their quota names: a write in one recomputes usage. */
   private readonly quotas = new Map<string, Set<string>>()
+  /** Namespaces holding PodDisruptionBudgets: a pod or workload written in one recomputes their status. */
+  private readonly budgets = new Map<string, Set<string>>()
   private readonly context: ControllerContext
   private readonly resources: ResourceTable
   private readonly maxSyncs: number
@@ -266,6 +281,10 @@ export class ControllerManager {
         return syncResourceQuotas(c, w.namespace)
       case 'csr':
         return syncCertificateSigningRequest(c, w.name)
+      case 'disruption':
+        return syncDisruptionBudgets(c, w.namespace)
+      case 'staleDisruption':
+        return syncStalePodDisruption(c, w.namespace, w.name)
     }
   }
 
@@ -327,6 +346,8 @@ export class ControllerManager {
       }
     }
 
+    if (namespace) this.handleDisruption(key, obj, deleted, initial, namespace)
+
     if (key.startsWith(CLUSTER_ROLES_PREFIX) && !initial) this.enqueue({ loop: 'aggregation' })
 
     // csrapproving and csrsigning: a request not yet issued, failed or denied may have work.
@@ -339,6 +360,36 @@ export class ControllerManager {
       this.enqueue({ loop: 'csr', name: meta.name ?? key.slice(CSR_PREFIX.length) })
 
     this.handleOwnership(key, obj, prev, deleted, initial)
+  }
+
+  /** The disruption controller's share of a write: budgets, the pods they count and the workloads' scale. */
+  private handleDisruption(
+    key: string,
+    obj: KubeObject,
+    deleted: boolean,
+    initial: boolean,
+    namespace: string,
+  ): void {
+    const name = obj.metadata?.name ?? ''
+    if (key.startsWith(PDB_PREFIX)) {
+      let names = this.budgets.get(namespace)
+      if (!names) this.budgets.set(namespace, (names = new Set()))
+      if (deleted) names.delete(name)
+      else names.add(name)
+      if (!names.size) this.budgets.delete(namespace)
+      if (!deleted) this.enqueue({ loop: 'disruption', namespace })
+      return
+    }
+    if (obj.kind === 'Pod' && !deleted) {
+      const wait = staleDisruptionIn(obj, this.now())
+      if (wait !== undefined) this.enqueue({ loop: 'staleDisruption', namespace, name }, wait)
+    }
+    if (
+      !initial &&
+      this.budgets.has(namespace) &&
+      (obj.kind === 'Pod' || SCALED_KINDS.has(obj.kind ?? ''))
+    )
+      this.enqueue({ loop: 'disruption', namespace })
   }
 
   /** The garbage collector's share of a write (graph_builder.go's processGraphChanges). */

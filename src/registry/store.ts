@@ -255,6 +255,35 @@ export class RegistryStore {
     }
   }
 
+  /**
+   * The admission a create-only subresource's REST storage gets (pods/eviction, pods/binding): mutating
+   * admission as the create handler runs it, then the createValidation the storage calls with its object.
+   * The object is the subresource's own kind; the resource is this one, as kube's attributes have them.
+   */
+  async admitSubresourceCreate(
+    namespace: string | undefined,
+    name: string,
+    obj: KubeObject,
+    kind: { group: string; version: string; kind: string },
+    ctx: RequestContext,
+    subresource: string,
+  ): Promise<void> {
+    if (!this.admission) return
+    const hooks: PendingHooks = { commit: [], abort: [] }
+    const attrs = {
+      ...this.attributes('CREATE', namespace, name, obj, undefined, ctx, subresource, hooks),
+      kind,
+    }
+    try {
+      await this.admission.admit(attrs)
+      await this.admission.validate({ ...attrs, object: structuredClone(attrs.object) })
+    } catch (e) {
+      await RegistryStore.runHooks(hooks.abort)
+      throw e
+    }
+    await RegistryStore.runHooks(hooks.commit)
+  }
+
   /** decode, and for a type with batch conversion (a conversion webhook) the call that converts. */
   private async fromStorage(kv: KeyValue): Promise<KubeObject> {
     return this.type.convertBatch

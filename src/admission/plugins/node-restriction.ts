@@ -1,7 +1,7 @@
 // NodeRestriction (plugin/pkg/admission/noderestriction): a kubelet (user system:node:<name> in group
 // system:nodes) may only touch its own Node, its own Lease and CSINode, the status of pods bound to it, and
 // mirror pods it owns.
-import { forbidden } from '../../server/errors'
+import { badRequest, forbidden, notFound } from '../../server/errors'
 import { admissionForbidden, type AdmissionPlugin, type Attributes } from '../types'
 
 type Obj = Record<string, any>
@@ -154,6 +154,19 @@ function admitPodStatus(node: string, a: Attributes): void {
   }
 }
 
+/** admitPodEviction: a kubelet evicts only pods bound to its own node. */
+async function admitPodEviction(node: string, a: Attributes): Promise<void> {
+  if (a.operation !== 'CREATE') throw admissionForbidden(a, `unexpected operation ${a.operation}`)
+  // The pod named by the request, rather than by the Eviction it carries.
+  const podName = a.name || a.object?.metadata?.name
+  if (!podName) throw badRequest('could not determine pod from request data')
+  const pod = (await a.reader.get('pods', a.namespace, podName)) as Obj | undefined
+  // The pod lister's NotFound, which names the resource in the singular.
+  if (!pod) throw notFound({ group: '', resource: 'pod' }, podName)
+  if (pod.spec?.nodeName !== node)
+    throw admissionForbidden(a, `node ${node} can only evict pods with spec.nodeName set to itself`)
+}
+
 function admitNode(node: string, a: Attributes): void {
   if (
     a.name !== node &&
@@ -199,7 +212,7 @@ export function nodeRestriction(): AdmissionPlugin {
         case '/pods':
           if (a.subresource === '') return admitPod(node, a)
           if (a.subresource === 'status') return admitPodStatus(node, a)
-          if (a.subresource === 'eviction') return
+          if (a.subresource === 'eviction') return admitPodEviction(node, a)
           throw admissionForbidden(
             a,
             `unexpected pod subresource "${a.subresource}", only 'status' and 'eviction' are allowed`,

@@ -7,7 +7,7 @@ type Obj = Record<string, any>
 
 /** The AdmissionRequest for these attributes; also the `request` variable of CEL expressions. */
 export function admissionRequest(a: Attributes, uid: string): Obj {
-  const kind = { group: a.type.group, version: a.type.version, kind: a.type.kind }
+  const kind = a.kind ?? { group: a.type.group, version: a.type.version, kind: a.type.kind }
   const resource = { group: a.type.group, version: a.type.version, resource: a.type.resource }
   const req: Obj = {
     uid,

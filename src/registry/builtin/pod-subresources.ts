@@ -27,7 +27,6 @@ import type {
 } from '../types'
 import { selectorMatches } from './workload'
 import { defaultPod } from './podspec'
-import { nodeIdentity } from '../../auth/node-authorizer'
 import type { Obj } from './define'
 
 const PODS = { group: '', resource: 'pods' }
@@ -78,6 +77,7 @@ async function bind(
   name: string,
   req: VirtualCreateRequest,
   pods: ResourceType,
+  admitAs: { type: ResourceType; subresource: string },
 ): Promise<KubeObject> {
   checkTypeMeta(binding, 'v1', 'Binding')
   const meta = binding.metadata ?? {}
@@ -89,6 +89,14 @@ async function bind(
     throw plainError(
       errs.length === 1 ? fieldErrorString(errs[0]) : `[${errs.map(fieldErrorString).join(', ')}]`,
     )
+  await podsStore(req, admitAs.type).admitSubresourceCreate(
+    req.namespace,
+    name,
+    binding,
+    { group: '', version: 'v1', kind: 'Binding' },
+    req.ctx,
+    admitAs.subresource,
+  )
   const node = String((binding.target as Obj).name)
   await podsStore(req, pods).guaranteedUpdate(
     req.namespace,
@@ -140,13 +148,13 @@ export function bindingSubresource(pods: ResourceType): CreateSubresource {
     group: '',
     version: 'v1',
     kind: 'Binding',
-    create: (obj, req) => bind(obj, req.name, req, pods),
+    create: (obj, req) => bind(obj, req.name, req, pods, { type: pods, subresource: 'binding' }),
   }
 }
 
 /** The bindings collection (LegacyBindingREST): the pod is named by the Binding itself. */
 export function bindingsType(pods: ResourceType): ResourceType {
-  return {
+  const bindings: ResourceType = {
     group: '',
     version: 'v1',
     resource: 'bindings',
@@ -157,8 +165,10 @@ export function bindingsType(pods: ResourceType): ResourceType {
     verbs: ['create'],
     storagePrefix: 'bindings',
     strategy: {},
-    virtualCreate: (obj, req) => bind(obj, obj.metadata?.name ?? '', req, pods),
+    virtualCreate: (obj, req) =>
+      bind(obj, obj.metadata?.name ?? '', req, pods, { type: bindings, subresource: '' }),
   }
+  return bindings
 }
 
 // ---- eviction ----
@@ -284,18 +294,16 @@ async function evict(
   if (options.dryRun?.length) req.ctx.dryRun = true
   const podStore = podsStore(req, pods)
   const pdbStore = podsStore(req, pdbType)
+  // createValidation with the Eviction (NodeRestriction's admitPodEviction, webhooks on pods/eviction).
+  await podStore.admitSubresourceCreate(
+    req.namespace,
+    name,
+    eviction,
+    { group: 'policy', version: 'v1', kind: 'Eviction' },
+    req.ctx,
+    'eviction',
+  )
   const pod = (await podStore.get(req.namespace, name)) as Obj
-  // NodeRestriction's admitPodEviction: a kubelet evicts only pods bound to its own node.
-  const node = req.ctx.user ? nodeIdentity(req.ctx.user) : undefined
-  if (node !== undefined && pod.spec?.nodeName !== node) {
-    throw forbidden(
-      PODS,
-      name,
-      node
-        ? `node ${node} can only evict pods with spec.nodeName set to itself`
-        : `could not determine node from user "${req.ctx.user!.username}"`,
-    )
-  }
   const del = async (opts: DeleteOptionsBody) => {
     await podStore.delete(
       req.namespace,
