@@ -33,6 +33,7 @@ import {
 import type { Registry } from '../registry/registry'
 import type { UserInfo } from '../registry/types'
 import type { Store } from '../storage/store'
+import type { KubeletClient } from '../kubelet/transport'
 import { methodNotAllowed, notFoundPath, StatusError, toStatusError, unauthorized } from './errors'
 import { interpretStrayStoreError } from '../registry/store-errors'
 import { authenticateRequest, type Authenticator } from './filters/authentication'
@@ -71,6 +72,11 @@ export interface AppConfig {
   readyChecks?: HealthCheck[]
   /** --request-timeout in milliseconds (default one minute, as kube-apiserver's); 0: no deadline. */
   requestTimeoutMs?: number
+  /**
+   * How the connect subresources (pods/log, exec, attach, portforward, proxy; nodes/proxy) reach kubelets:
+   * the runtime's transports (src/kubelet/transport.ts), per request (Node mode hands over the socket).
+   */
+  kubelet?(env: unknown): KubeletClient | undefined
 }
 
 type Variables = {
