@@ -10,8 +10,9 @@ import { withControllers } from './controllers/edge'
 import { buildAdmission, type AdmissionChain } from './admission/chain'
 import { ClusterMetrics } from './metrics/cluster'
 import { withEncryption } from './storage/value'
+import { edgeTunnels, NodeTunnel, type TunnelEnv } from './tunnel/edge'
 
-export interface Env {
+export interface Env extends TunnelEnv {
   CLUSTER: DurableObjectNamespace<ClusterStoreObject>
   /** --token-auth-file contents, from a Worker secret (the local state dir in development). */
   TOKEN_AUTH_FILE?: string
@@ -43,6 +44,8 @@ installAuthResources(registry)
 
 /** The cluster's Durable Object: the store, with the control loops (src/controllers) run by its alarm. */
 export const ClusterStore = withControllers(registry)
+/** A node agent's tunnel (src/tunnel/edge.ts): one object per node, holding the agent's WebSocket. */
+export { NodeTunnel }
 
 // One ServerAuth per isolate (its RBAC cache lives across requests), rebuilt only if the bindings change.
 let serverAuth: { source: string; auth: ServerAuth } | undefined
@@ -87,6 +90,7 @@ const app = buildApp({
   ready: (store) => bootstrapCluster(registry, store),
   // Counts are cluster-wide: each isolate's are flushed to the cluster's object (src/metrics/cluster.ts).
   metrics: new ClusterMetrics((env) => (env as Env).CLUSTER.getByName('default')),
+  tunnels: (env) => edgeTunnels(env as Env),
 })
 
 export default app

@@ -9,6 +9,7 @@ import type { Attributes, AuthorizationResult, Authorizer, RulesResult } from '.
 import { nodeRules } from './rbac/bootstrap-policy'
 import { ruleAllows } from './rbac/rules'
 import { readObject } from './serviceaccount/tokens'
+import { TUNNEL_PATH } from '../tunnel/frames'
 
 const NODE_PREFIX = 'system:node:'
 const NO_OPINION: AuthorizationResult = { decision: 'NoOpinion', reason: '' }
@@ -120,6 +121,13 @@ export class NodeAuthorizer {
           if (a.subresource) return deny('cannot authorize CSINode subresources')
           return this.ownObject(node, a, 'a CSINode', 'CSINode')
       }
+    }
+    // The agent tunnel (src/tunnel): a node opens its own, as it may keep only its own Lease.
+    if (!a.isResourceRequest && a.path.startsWith(`${TUNNEL_PATH}/`)) {
+      if (a.verb !== 'get') return deny('can only get the tunnel path')
+      return a.path === `${TUNNEL_PATH}/${node}`
+        ? ALLOW
+        : deny('can only open the tunnel of the requesting node')
     }
     return this.rules.some((r) => ruleAllows(a, r)) ? ALLOW : NO_OPINION
   }

@@ -34,6 +34,7 @@ import type { Registry } from '../registry/registry'
 import type { UserInfo } from '../registry/types'
 import type { Store } from '../storage/store'
 import type { KubeletClient } from '../kubelet/transport'
+import { checkTunnelRequest, TUNNEL_PATH, type TunnelServer } from '../tunnel/registry'
 import { methodNotAllowed, notFoundPath, StatusError, toStatusError, unauthorized } from './errors'
 import { interpretStrayStoreError } from '../registry/store-errors'
 import { authenticateRequest, type Authenticator } from './filters/authentication'
@@ -77,6 +78,8 @@ export interface AppConfig {
    * the runtime's transports (src/kubelet/transport.ts), per request (Node mode hands over the socket).
    */
   kubelet?(env: unknown): KubeletClient | undefined
+  /** Where a node agent's tunnel (TUNNEL_PATH/<node>) is kept: this process, or a Durable Object. */
+  tunnels?(env: unknown): TunnelServer | undefined
 }
 
 type Variables = {
@@ -268,6 +271,16 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   app.get('/openapi/v3/*', (c) =>
     serveOpenAPIV3GroupVersion(c.req.raw, new URL(c.req.url), cfg.registry),
   )
+
+  // A node agent dialling out (src/tunnel): authenticated and authorized as any request, then only the
+  // node itself may go on.
+  app.get(`${TUNNEL_PATH}/:name`, (c) => {
+    const tunnels = cfg.tunnels?.(c.env)
+    if (!tunnels) throw notFoundPath()
+    const name = c.req.param('name')
+    checkTunnelRequest(c.get('user'), name, c.req.raw)
+    return tunnels.accept(name, c.req.raw)
+  })
 
   app.all('*', async (c) => {
     const info = c.get('info')

@@ -1,0 +1,225 @@
+// The agent tunnel at the edge. Isolates are many and short-lived, and any of them may serve the
+// `kubectl logs` of a node whose agent dialled a different one, so the tunnel's server end cannot live
+// in an isolate. It lives in a Durable Object per (cluster, node), NodeTunnel:
+//
+//   agent ──wss──▶ Worker (authenticates, only system:node:<name> for <name>) ──fetch──▶ NodeTunnel
+//                                                                   holds the agent's WebSocket
+//   kubectl ──▶ Worker (connect handler) ──fetch /request or /upgrade──▶ NodeTunnel ──frames──▶ agent
+//
+// The agent's WebSocket is accepted with the hibernation API (ctx.acceptWebSocket), so a connected but
+// idle node costs nothing and the object sleeps; a message from the agent wakes it and the session is
+// rebuilt from the socket (no stream outlives the object's sleep: a stream in flight is a request in
+// flight, which keeps it awake). Each kubelet stream is one fetch from the Worker to the object: a plain
+// request's body and response stream through it; an upgrade is answered with a WebSocket whose messages
+// the object relays one for one as MESSAGE frames (a Worker relays only WebSockets, so the agent speaks
+// WebSocket to the kubelet for it). The ClusterStore object is not involved: its thread serializes the
+// cluster's writes and must not carry log bytes.
+import { DurableObject } from 'cloudflare:workers'
+import type {
+  KubeletNode,
+  KubeletRequest,
+  KubeletTransport,
+  KubeletTransportChooser,
+  KubeletUpgrade,
+} from '../kubelet/transport'
+import { KubeletDialError } from '../kubelet/transport'
+import { headerPairs } from './frames'
+import type { TunnelServer } from './registry'
+import { TunnelKubeletTransport, TunnelSession, upgradeOver } from './session'
+
+export interface TunnelEnv {
+  /** The NodeTunnel Durable Object namespace ([[durable_objects.bindings]] NODE_TUNNEL). */
+  NODE_TUNNEL?: DurableObjectNamespace<NodeTunnel>
+}
+
+const AGENT_TAG = 'agent'
+const DIAL_ERROR_HEADER = 'x-tunnel-dial-error'
+const WS_OPEN = 1
+
+/** The object of a node's tunnel; one cluster per deployment for now, named as the store's is. */
+function tunnelStub(env: TunnelEnv, nodeName: string): DurableObjectStub<NodeTunnel> | undefined {
+  return env.NODE_TUNNEL?.getByName(`default/${nodeName}`)
+}
+
+/** The kubelet request as the Worker hands it to the object: its method, path and headers. */
+function describe(req: KubeletRequest): Record<string, string> {
+  return {
+    'x-tunnel-method': req.method,
+    'x-tunnel-path': req.path,
+    'x-tunnel-headers': JSON.stringify(headerPairs(req.headers)),
+  }
+}
+
+function described(request: Request): KubeletRequest {
+  const h = request.headers
+  return {
+    method: h.get('x-tunnel-method') ?? 'GET',
+    path: h.get('x-tunnel-path') ?? '/',
+    headers: new Headers(JSON.parse(h.get('x-tunnel-headers') ?? '[]') as [string, string][]),
+    body: request.body,
+    signal: request.signal,
+  }
+}
+
+const dialFailure = (e: unknown) =>
+  new Response(null, {
+    status: 502,
+    headers: { [DIAL_ERROR_HEADER]: encodeURIComponent((e as Error).message) },
+  })
+
+function throwIfDialFailed(res: Response): void {
+  const why = res.headers.get(DIAL_ERROR_HEADER)
+  if (why !== null) throw new KubeletDialError(decodeURIComponent(why))
+}
+
+export class NodeTunnel extends DurableObject {
+  private session?: TunnelSession
+  private agentSocket?: WebSocket
+
+  /** The agent's socket: the newest one still open. */
+  private agent(): WebSocket | undefined {
+    const open = this.ctx.getWebSockets(AGENT_TAG).filter((ws) => ws.readyState === WS_OPEN)
+    return open[open.length - 1]
+  }
+
+  private sessionFor(ws: WebSocket): TunnelSession {
+    if (this.session && this.agentSocket === ws && !this.session.closed) return this.session
+    this.session?.close('replaced by a newer connection of the agent')
+    this.agentSocket = ws
+    this.session = new TunnelSession((frame) => ws.send(frame), {
+      log: (m) => console.error(m),
+    })
+    return this.session
+  }
+
+  /** Whether the node's agent is connected (the Worker's chooser asks before each kubelet stream). */
+  connected(): boolean {
+    return this.agent() !== undefined
+  }
+
+  override async fetch(request: Request): Promise<Response> {
+    const path = new URL(request.url).pathname
+    if (path === '/agent') return this.acceptAgent()
+    const ws = this.agent()
+    if (!ws) return dialFailure(new Error('no agent tunnel is connected for this node'))
+    const transport = new TunnelKubeletTransport(() => this.sessionFor(ws))
+    const node: KubeletNode = { name: '', host: '', port: 0 }
+    try {
+      if (path === '/request') return await transport.request(node, described(request))
+      if (path === '/upgrade') return await this.upgrade(this.sessionFor(ws), described(request))
+    } catch (e) {
+      return dialFailure(e)
+    }
+    return new Response('not found', { status: 404 })
+  }
+
+  private acceptAgent(): Response {
+    const reason = 'replaced by a newer connection of the agent'
+    for (const old of this.ctx.getWebSockets(AGENT_TAG)) old.close(1012, reason)
+    this.session?.close(reason)
+    this.session = undefined
+    const pair = new WebSocketPair()
+    this.ctx.acceptWebSocket(pair[1], [AGENT_TAG])
+    return new Response(null, { status: 101, webSocket: pair[0] })
+  }
+
+  /** A WebSocket upgrade: the kubelet's messages and the client's, relayed one for one. */
+  private async upgrade(session: TunnelSession, req: KubeletRequest): Promise<Response> {
+    const up = await upgradeOver(session, req, 'messages')
+    if (up.status !== 101)
+      return new Response(up.body ?? null, { status: up.status, headers: up.headers })
+    const stream = up.tunnelStream
+    const pair = new WebSocketPair()
+    const [client, server] = [pair[0], pair[1]]
+    server.accept()
+    // Messages keep their order while they wait for the agent's window.
+    let sending = Promise.resolve()
+    server.addEventListener('message', (e) => {
+      const data = typeof e.data === 'string' ? e.data : new Uint8Array(e.data as ArrayBuffer)
+      sending = sending
+        .then(() => stream.sendMessage(data))
+        .catch(() => server.close(1011, 'tunnel closed'))
+    })
+    server.addEventListener('close', () => {
+      void sending.then(() => stream.end())
+    })
+    stream.onMessage((m) => server.send(m.data))
+    stream.onClose((reason) => {
+      try {
+        server.close(reason ? 1011 : 1000, (reason ?? '').slice(0, 120))
+      } catch {
+        /* already closed */
+      }
+    })
+    const headers = new Headers()
+    const protocol = up.headers.get('sec-websocket-protocol')
+    if (protocol) headers.set('Sec-WebSocket-Protocol', protocol)
+    return new Response(null, { status: 101, webSocket: client, headers })
+  }
+
+  override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
+    this.sessionFor(ws).receive(message)
+  }
+
+  override webSocketClose(ws: WebSocket, code: number, reason: string): void {
+    if (ws === this.agentSocket) {
+      this.session?.close(`the agent tunnel closed (${code}${reason ? `: ${reason}` : ''})`)
+      this.session = undefined
+      this.agentSocket = undefined
+    }
+    try {
+      ws.close(code === 1005 || code === 1006 ? 1000 : code, reason)
+    } catch {
+      /* already closed */
+    }
+  }
+
+  override webSocketError(ws: WebSocket, error: unknown): void {
+    this.webSocketClose(ws, 1006, (error as Error)?.message ?? 'error')
+  }
+}
+
+/** The Worker's transport to a node's kubelet through its NodeTunnel object. */
+export class EdgeTunnelTransport implements KubeletTransport {
+  constructor(private readonly stub: DurableObjectStub<NodeTunnel>) {}
+
+  async request(_node: KubeletNode, req: KubeletRequest): Promise<Response> {
+    const res = await this.stub.fetch('https://tunnel/request', {
+      method: 'POST',
+      headers: describe(req),
+      body: req.body,
+      signal: req.signal,
+    })
+    throwIfDialFailed(res)
+    return res
+  }
+
+  async upgrade(_node: KubeletNode, req: KubeletRequest): Promise<KubeletUpgrade> {
+    const res = await this.stub.fetch('https://tunnel/upgrade', {
+      headers: { ...describe(req), Upgrade: 'websocket' },
+      signal: req.signal,
+    })
+    throwIfDialFailed(res)
+    if (res.status === 101 && res.webSocket)
+      return { status: 101, headers: res.headers, webSocket: res.webSocket }
+    return { status: res.status, headers: res.headers, body: res.body }
+  }
+}
+
+/** For KubeletTransports.use(): a node whose agent is connected is reached through its tunnel. */
+export function edgeTunnelChooser(env: TunnelEnv): KubeletTransportChooser {
+  return async (node) => {
+    const stub = tunnelStub(env, node.name)
+    if (!stub || !(await stub.connected())) return undefined
+    return new EdgeTunnelTransport(stub)
+  }
+}
+
+/** The Worker's TunnelServer: an authorized agent's upgrade goes to its node's object. */
+export function edgeTunnels(env: TunnelEnv): TunnelServer | undefined {
+  if (!env.NODE_TUNNEL) return undefined
+  return {
+    accept: (nodeName, request) =>
+      tunnelStub(env, nodeName)!.fetch('https://tunnel/agent', { headers: request.headers }),
+  }
+}
