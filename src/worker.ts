@@ -10,8 +10,9 @@ import { withControllers } from './controllers/edge'
 import { buildAdmission, type AdmissionChain } from './admission/chain'
 import { ClusterMetrics } from './metrics/cluster'
 import { withEncryption } from './storage/value'
+import { edgeKubeletClient, type KubeletEnv } from './kubelet/edge'
 
-export interface Env {
+export interface Env extends KubeletEnv {
   CLUSTER: DurableObjectNamespace<ClusterStoreObject>
   /** --token-auth-file contents, from a Worker secret (the local state dir in development). */
   TOKEN_AUTH_FILE?: string
@@ -87,6 +88,7 @@ const app = buildApp({
   ready: (store) => bootstrapCluster(registry, store),
   // Counts are cluster-wide: each isolate's are flushed to the cluster's object (src/metrics/cluster.ts).
   metrics: new ClusterMetrics((env) => (env as Env).CLUSTER.getByName('default')),
+  kubelet: (env) => edgeKubeletClient(env as Env),
 })
 
 export default app

@@ -18,12 +18,12 @@ export class FetchKubeletTransport implements KubeletTransport {
   /** `fetcher`: an mTLS certificate binding's fetch, or the global fetch. */
   constructor(private readonly fetcher: Fetch = (i, init) => fetch(i, init)) {}
 
-  private url(node: KubeletNode, path: string): string {
-    return `https://${joinHostPort(node.host, node.port)}${path}`
+  private url(node: KubeletNode, req: KubeletRequest): string {
+    return `${req.scheme ?? 'https'}://${joinHostPort(node.host, node.port)}${req.path}`
   }
 
   async request(node: KubeletNode, req: KubeletRequest): Promise<Response> {
-    const url = this.url(node, req.path)
+    const url = this.url(node, req)
     try {
       return await this.fetcher(url, {
         method: req.method,
@@ -53,7 +53,7 @@ export class FetchKubeletTransport implements KubeletTransport {
       headers.delete(h)
     let res: Response
     try {
-      res = await this.fetcher(this.url(node, req.path), {
+      res = await this.fetcher(this.url(node, req), {
         method: 'GET',
         headers,
         signal: req.signal,
