@@ -40,8 +40,18 @@ export class FetchKubeletTransport implements KubeletTransport {
   }
 
   async upgrade(node: KubeletNode, req: KubeletRequest): Promise<KubeletUpgrade> {
-    if (!/websocket/i.test(req.headers.get('upgrade') ?? ''))
-      return refuseUpgrade('the Worker relays only WebSocket upgrades')
+    if (!/websocket/i.test(req.headers.get('upgrade') ?? '')) {
+      // A SPDY/3.1 upgrade cannot be relayed by a Worker; a kubelet that cannot be reached at all
+      // still gives kube's dial error (kubectl shows its fallback's error, this one).
+      const probe = await this.request(node, {
+        ...req,
+        method: 'GET',
+        headers: new Headers(),
+        body: null,
+      })
+      await probe.body?.cancel()
+      return refuseUpgrade(SPDY_REFUSED)
+    }
     const headers = new Headers(req.headers)
     // workerd makes the WebSocket handshake itself from Upgrade: websocket.
     for (const h of [
@@ -67,9 +77,14 @@ export class FetchKubeletTransport implements KubeletTransport {
   }
 }
 
+export const SPDY_REFUSED =
+  'SPDY/3.1 upgrades cannot be relayed at the edge: use kubectl 1.30 or newer (WebSocket) for exec and attach, 1.31 or newer for port-forward'
+
+/** A Status, which kubectl's SPDY dialer prints as the error. */
 function refuseUpgrade(message: string): KubeletUpgrade {
-  const body = new Blob([message]).stream()
-  return { status: 400, headers: new Headers({ 'Content-Type': 'text/plain' }), body }
+  const status = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message }
+  const body = new Blob([JSON.stringify({ ...status, reason: 'BadRequest', code: 400 })]).stream()
+  return { status: 400, headers: new Headers({ 'Content-Type': 'application/json' }), body }
 }
 
 /** Go's dial error as kube-apiserver reports it; workerd's own wording follows for the reason. */

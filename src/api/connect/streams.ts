@@ -67,7 +67,11 @@ export async function podStream(r: ConnectRequest, kind: StreamSubresource): Pro
       : `/${kind}/${namespace}/${name}/${container}`
   const path = query ? `${base}?${query}` : base
   // UpgradeAwareHandler with upgradeRequired: a plain request is refused before the kubelet is asked.
-  if (!isUpgradeRequest(r.req.headers)) throw badRequest('Upgrade request required')
+  // workerd drops Upgrade and Connection from a request it will not upgrade (SPDY/3.1): kubectl's SPDY
+  // dialer still names its protocols in X-Stream-Protocol-Version, so it is still an upgrade here.
+  const spdyAtTheEdge = r.req.headers.has('x-stream-protocol-version')
+  if (!isUpgradeRequest(r.req.headers) && !spdyAtTheEdge)
+    throw badRequest('Upgrade request required')
   let up
   try {
     up = await transport.upgrade(node, {
