@@ -10,9 +10,10 @@ import { withControllers } from './controllers/edge'
 import { buildAdmission, type AdmissionChain } from './admission/chain'
 import { ClusterMetrics } from './metrics/cluster'
 import { withEncryption } from './storage/value'
-import { edgeTunnels, NodeTunnel, type TunnelEnv } from './tunnel/edge'
+import { edgeKubeletClient, type KubeletEnv } from './kubelet/edge'
+import { edgeTunnels, NodeTunnel, withTunnels, type TunnelEnv } from './tunnel/edge'
 
-export interface Env extends TunnelEnv {
+export interface Env extends KubeletEnv, TunnelEnv {
   CLUSTER: DurableObjectNamespace<ClusterStoreObject>
   /** --token-auth-file contents, from a Worker secret (the local state dir in development). */
   TOKEN_AUTH_FILE?: string
@@ -90,6 +91,7 @@ const app = buildApp({
   ready: (store) => bootstrapCluster(registry, store),
   // Counts are cluster-wide: each isolate's are flushed to the cluster's object (src/metrics/cluster.ts).
   metrics: new ClusterMetrics((env) => (env as Env).CLUSTER.getByName('default')),
+  kubelet: (env) => withTunnels(edgeKubeletClient(env as Env), env as Env),
   tunnels: (env) => edgeTunnels(env as Env),
 })
 

@@ -18,12 +18,12 @@ export class FetchKubeletTransport implements KubeletTransport {
   /** `fetcher`: an mTLS certificate binding's fetch, or the global fetch. */
   constructor(private readonly fetcher: Fetch = (i, init) => fetch(i, init)) {}
 
-  private url(node: KubeletNode, path: string): string {
-    return `https://${joinHostPort(node.host, node.port)}${path}`
+  private url(node: KubeletNode, req: KubeletRequest): string {
+    return `${req.scheme ?? 'https'}://${joinHostPort(node.host, node.port)}${req.path}`
   }
 
   async request(node: KubeletNode, req: KubeletRequest): Promise<Response> {
-    const url = this.url(node, req.path)
+    const url = this.url(node, req)
     try {
       return await this.fetcher(url, {
         method: req.method,
@@ -40,8 +40,18 @@ export class FetchKubeletTransport implements KubeletTransport {
   }
 
   async upgrade(node: KubeletNode, req: KubeletRequest): Promise<KubeletUpgrade> {
-    if (!/websocket/i.test(req.headers.get('upgrade') ?? ''))
-      return refuseUpgrade('the Worker relays only WebSocket upgrades')
+    if (!/websocket/i.test(req.headers.get('upgrade') ?? '')) {
+      // A SPDY/3.1 upgrade cannot be relayed by a Worker; a kubelet that cannot be reached at all
+      // still gives kube's dial error (kubectl shows its fallback's error, this one).
+      const probe = await this.request(node, {
+        ...req,
+        method: 'GET',
+        headers: new Headers(),
+        body: null,
+      })
+      await probe.body?.cancel()
+      return refuseUpgrade(SPDY_REFUSED)
+    }
     const headers = new Headers(req.headers)
     // workerd makes the WebSocket handshake itself from Upgrade: websocket.
     for (const h of [
@@ -53,7 +63,7 @@ export class FetchKubeletTransport implements KubeletTransport {
       headers.delete(h)
     let res: Response
     try {
-      res = await this.fetcher(this.url(node, req.path), {
+      res = await this.fetcher(this.url(node, req), {
         method: 'GET',
         headers,
         signal: req.signal,
@@ -67,9 +77,14 @@ export class FetchKubeletTransport implements KubeletTransport {
   }
 }
 
+export const SPDY_REFUSED =
+  'SPDY/3.1 upgrades cannot be relayed at the edge: use kubectl 1.30 or newer (WebSocket) for exec and attach, 1.31 or newer for port-forward'
+
+/** A Status, which kubectl's SPDY dialer prints as the error. */
 function refuseUpgrade(message: string): KubeletUpgrade {
-  const body = new Blob([message]).stream()
-  return { status: 400, headers: new Headers({ 'Content-Type': 'text/plain' }), body }
+  const status = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message }
+  const body = new Blob([JSON.stringify({ ...status, reason: 'BadRequest', code: 400 })]).stream()
+  return { status: 400, headers: new Headers({ 'Content-Type': 'application/json' }), body }
 }
 
 /** Go's dial error as kube-apiserver reports it; workerd's own wording follows for the reason. */

@@ -45,6 +45,10 @@ export interface KubeletRequest {
   headers: Headers
   body: ReadableStream<Uint8Array> | null
   signal?: AbortSignal
+  /** https unless said (a pod's or a service's endpoint may be plain http). */
+  scheme?: 'http' | 'https'
+  /** PodLogOptions.insecureSkipTLSVerifyBackend: do not verify the kubelet's serving certificate. */
+  insecureSkipTLSVerify?: boolean
 }
 
 export interface KubeletUpgrade {
@@ -108,4 +112,10 @@ export interface KubeletClient {
   defaultPort?: number
   /** Answers the client's upgrade with what the kubelet answered (status 101). */
   respondUpgraded(up: KubeletUpgrade): Response
+  /**
+   * How pods and service endpoints are reached (pods/proxy, services/proxy): kube-apiserver's
+   * proxy transport, which dials the pod network without a client certificate and without
+   * verifying the endpoint's certificate. `node.host` is the pod's IP.
+   */
+  endpoints: KubeletTransport
 }

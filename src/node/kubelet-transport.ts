@@ -3,7 +3,7 @@
 // otherwise (kube's KubeletClientConfig sets TLS Insecure when it has no CA). Upgrades are relayed at the
 // byte level, as kube's UpgradeAwareHandler does, so WebSocket and SPDY/3.1 both pass.
 import { request as httpsRequest, type RequestOptions } from 'node:https'
-import type { IncomingMessage } from 'node:http'
+import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { Readable, Writable } from 'node:stream'
 import type { Duplex } from 'node:stream'
 import { joinHostPort, type KubeletNode } from '../kubelet/node-address'
@@ -17,12 +17,11 @@ import {
 export interface KubeletTLS {
   clientCertPem?: string
   clientKeyPem?: string
-  /** --kubelet-certificate-authority contents. */
+  /** --kubelet-certificate-authority contents; without it the kubelet's certificate is not verified. */
   caPem?: string
+  /** --kubelet-timeout (kube's default 5 s): how long connecting may take. */
+  timeoutMs?: number
 }
-
-/** kube's kubelet client dials with utilnet's default 30 s timeout. */
-const DIAL_TIMEOUT_MS = 30_000
 
 export class NodeKubeletTransport implements KubeletTransport {
   constructor(private readonly tls: KubeletTLS) {}
@@ -39,18 +38,34 @@ export class NodeKubeletTransport implements KubeletTransport {
       cert: this.tls.clientCertPem,
       key: this.tls.clientKeyPem,
       ca: this.tls.caPem,
-      rejectUnauthorized: this.tls.caPem !== undefined,
+      rejectUnauthorized: this.tls.caPem !== undefined && !req.insecureSkipTLSVerify,
       // The kubelet's certificate names the node, not necessarily the address dialled.
       servername: node.host.includes(':') || /^[\d.]+$/.test(node.host) ? undefined : node.host,
       agent: false,
-      timeout: DIAL_TIMEOUT_MS,
       signal: req.signal,
     }
   }
 
+  private send(node: KubeletNode, req: KubeletRequest) {
+    const opts = this.options(node, req)
+    const out = req.scheme === 'http' ? httpRequest(opts) : httpsRequest(opts)
+    // --kubelet-timeout bounds the dial (kube's net.Dialer Timeout), not a stream that runs for hours.
+    const timeoutMs = this.tls.timeoutMs ?? 5_000
+    const timer = setTimeout(() => {
+      out.destroy(Object.assign(new Error('i/o timeout'), { code: 'ETIMEDOUT' }))
+    }, timeoutMs)
+    out.on('socket', (s) => {
+      if (!s.connecting) return clearTimeout(timer)
+      s.once(req.scheme === 'http' ? 'connect' : 'secureConnect', () => clearTimeout(timer))
+    })
+    out.on('close', () => clearTimeout(timer))
+    return out
+  }
+
   request(node: KubeletNode, req: KubeletRequest): Promise<Response> {
     return new Promise((resolve, reject) => {
-      const out = httpsRequest(this.options(node, req), (res) => resolve(toResponse(res)))
+      const out = this.send(node, req)
+      out.on('response', (res) => resolve(toResponse(res)))
       failOnDial(out, node, reject)
       if (req.body) Readable.fromWeb(req.body as any).pipe(out)
       else out.end()
@@ -59,15 +74,13 @@ export class NodeKubeletTransport implements KubeletTransport {
 
   upgrade(node: KubeletNode, req: KubeletRequest): Promise<KubeletUpgrade> {
     return new Promise((resolve, reject) => {
-      const out = httpsRequest(this.options(node, req))
+      const out = this.send(node, req)
       failOnDial(out, node, reject)
       out.on('response', (res) => {
         const r = toResponse(res)
         resolve({ status: r.status, headers: r.headers, body: r.body })
       })
       out.on('upgrade', (res: IncomingMessage, socket: Duplex, head: Buffer) => {
-        out.setTimeout(0)
-        ;(socket as import('node:net').Socket).setTimeout(0)
         if (head.length) socket.unshift(head)
         resolve({
           status: 101,
@@ -88,9 +101,6 @@ function failOnDial(
   node: KubeletNode,
   reject: (e: unknown) => void,
 ): void {
-  out.on('timeout', () =>
-    out.destroy(Object.assign(new Error('i/o timeout'), { code: 'ETIMEDOUT' })),
-  )
   out.on('error', (e) =>
     reject(new KubeletDialError(goDialError(node, e as NodeJS.ErrnoException))),
   )

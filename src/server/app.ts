@@ -20,6 +20,7 @@ import {
   serveOpenAPIV3Root,
 } from '../api/openapi/handler'
 import { serveResource } from '../api/resources'
+import { connectHandler } from '../api/connect'
 import { checkCustomResourceRequest, CustomResourceDefinitions } from '../apiextensions/serving'
 import { versionInfo } from '../api/version'
 import type { AuthContext } from '../auth/context'
@@ -285,6 +286,17 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   app.all('*', async (c) => {
     const info = c.get('info')
     if (!info.isResourceRequest) throw notFoundPath()
+    const connect = connectHandler(info)
+    if (connect)
+      return connect({
+        req: c.req.raw,
+        info,
+        registry: cfg.registry,
+        store: c.get('store'),
+        user: c.get('user'),
+        auth: c.get('auth'),
+        kubelet: cfg.kubelet?.(c.env),
+      })
     if (!['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(c.req.method))
       throw methodNotAllowed()
     const store = c.get('store')

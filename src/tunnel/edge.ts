@@ -16,6 +16,7 @@
 // cluster's writes and must not carry log bytes.
 import { DurableObject } from 'cloudflare:workers'
 import type {
+  KubeletClient,
   KubeletNode,
   KubeletRequest,
   KubeletTransport,
@@ -222,4 +223,15 @@ export function edgeTunnels(env: TunnelEnv): TunnelServer | undefined {
     accept: (nodeName, request) =>
       tunnelStub(env, nodeName)!.fetch('https://tunnel/agent', { headers: request.headers }),
   }
+}
+
+const tunnelled = new WeakSet<object>()
+
+/** The Worker's kubelet client with the tunnels asked first, once per env (its transports are kept). */
+export function withTunnels(client: KubeletClient, env: TunnelEnv): KubeletClient {
+  if (env.NODE_TUNNEL && !tunnelled.has(client.transports)) {
+    tunnelled.add(client.transports)
+    client.transports.use(edgeTunnelChooser(env))
+  }
+  return client
 }
