@@ -17,6 +17,7 @@ import type { Socket } from 'node:net'
 import { KubeletTransports } from '../kubelet/transport'
 import { NodeKubeletTransport } from './kubelet-transport'
 import { serveUpgrade, type UpgradeEnv } from './upgrade'
+import { TunnelRegistry } from '../tunnel/registry'
 import { networkInterfaces } from 'node:os'
 import { join, resolve } from 'node:path'
 import { respondError } from '../api/negotiation'
@@ -457,6 +458,10 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   const kubeletTransports = new KubeletTransports(
     new NodeKubeletTransport({ ...kubelet, timeoutMs: cfg.kubelet.timeoutMs }),
   )
+  // Node agents dial out to this process (src/tunnel): a node whose agent is connected is reached
+  // through its tunnel. With several processes on one etcd, only the one the agent dialled has it.
+  const tunnels = new TunnelRegistry()
+  kubeletTransports.use(tunnels.chooser)
   // kube-apiserver's proxy transport for pods and service endpoints: no client certificate, and the
   // endpoint's certificate not verified.
   const endpointsTransport = new NodeKubeletTransport({ timeoutMs: cfg.kubelet.timeoutMs })
@@ -596,6 +601,13 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
       },
     ],
     requestTimeoutMs: cfg.requestTimeoutMs,
+    tunnels: (env) => ({
+      accept: async (nodeName, request) => {
+        // The upgrade listener writes the 101 and relays the bytes, as for a kubelet's upgrade.
+        ;(env as UpgradeEnv).upgraded = await tunnels.acceptBytes(nodeName, request)
+        return new Response(null, { status: 204 })
+      },
+    }),
     kubelet: (env) => ({
       transports: kubeletTransports,
       preferredAddressTypes: kubelet.preferredAddressTypes,

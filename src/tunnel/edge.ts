@@ -24,7 +24,7 @@ import type {
   KubeletUpgrade,
 } from '../kubelet/transport'
 import { KubeletDialError } from '../kubelet/transport'
-import { headerPairs } from './frames'
+import { headerPairs, REPLACED_CLOSE_CODE } from './frames'
 import type { TunnelServer } from './registry'
 import { TunnelKubeletTransport, TunnelSession, upgradeOver } from './session'
 
@@ -73,6 +73,19 @@ function throwIfDialFailed(res: Response): void {
   if (why !== null) throw new KubeletDialError(decodeURIComponent(why))
 }
 
+/**
+ * A message's data, copied at once: the event's buffer does not outlive the handler, and the send may
+ * wait for the agent's credit.
+ */
+function messageData(data: unknown): Promise<Uint8Array | string> | Uint8Array | string {
+  if (typeof data === 'string') return data
+  if (data instanceof ArrayBuffer) return new Uint8Array(data.slice(0))
+  if (ArrayBuffer.isView(data))
+    return new Uint8Array(data.buffer, data.byteOffset, data.byteLength).slice()
+  if (data instanceof Blob) return data.arrayBuffer().then((b) => new Uint8Array(b))
+  return new TextEncoder().encode(String(data))
+}
+
 export class NodeTunnel extends DurableObject {
   private session?: TunnelSession
   private agentSocket?: WebSocket
@@ -116,7 +129,7 @@ export class NodeTunnel extends DurableObject {
 
   private acceptAgent(): Response {
     const reason = 'replaced by a newer connection of the agent'
-    for (const old of this.ctx.getWebSockets(AGENT_TAG)) old.close(1012, reason)
+    for (const old of this.ctx.getWebSockets(AGENT_TAG)) old.close(REPLACED_CLOSE_CODE, reason)
     this.session?.close(reason)
     this.session = undefined
     const pair = new WebSocketPair()
@@ -136,15 +149,17 @@ export class NodeTunnel extends DurableObject {
     // Messages keep their order while they wait for the agent's window.
     let sending = Promise.resolve()
     server.addEventListener('message', (e) => {
-      const data = typeof e.data === 'string' ? e.data : new Uint8Array(e.data as ArrayBuffer)
+      const data = messageData(e.data)
       sending = sending
-        .then(() => stream.sendMessage(data))
+        .then(async () => stream.sendMessage(await data))
         .catch(() => server.close(1011, 'tunnel closed'))
     })
     server.addEventListener('close', () => {
       void sending.then(() => stream.end())
     })
     stream.onMessage((m) => server.send(m.data))
+    // The kubelet closed its WebSocket: so does the client's, once what came before is sent.
+    stream.onRemoteEnd(() => server.close(1000, ''))
     stream.onClose((reason) => {
       try {
         server.close(reason ? 1011 : 1000, (reason ?? '').slice(0, 120))

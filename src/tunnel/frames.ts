@@ -21,6 +21,12 @@
 /** The non-resource path an agent dials: GET TUNNEL_PATH/<node name> with a WebSocket upgrade. */
 export const TUNNEL_PATH = '/tunnel/v1/nodes'
 
+/**
+ * The close code of an agent's WebSocket that a newer connection for the same node replaced: the agent
+ * then waits long before it dials again, so that two agents of one node do not take turns.
+ */
+export const REPLACED_CLOSE_CODE = 4000
+
 export const FrameType = {
   OPEN: 1,
   RESPONSE: 2,

@@ -9,7 +9,7 @@ import { badRequest, StatusError } from '../server/errors'
 import { TunnelKubeletTransport, TunnelSession } from './session'
 import { acceptKey, ByteWebSocket } from './websocket'
 
-import { TUNNEL_PATH } from './frames'
+import { REPLACED_CLOSE_CODE, TUNNEL_PATH } from './frames'
 
 export { TUNNEL_PATH }
 
@@ -96,7 +96,7 @@ export class TunnelRegistry {
         detach()
       },
     }))
-    detach = this.attach(nodeName, session, (reason) => ws.close(1012, reason))
+    detach = this.attach(nodeName, session, (reason) => ws.close(REPLACED_CLOSE_CODE, reason))
     return {
       status: 101,
       headers: new Headers({

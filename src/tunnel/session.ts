@@ -48,6 +48,7 @@ export class TunnelStream {
   private messageHandler?: (m: TunnelMessage) => void
   private pendingMessages: TunnelMessage[] = []
   private closeHandlers: ((reason?: string) => void)[] = []
+  private remoteEndHandlers: (() => void)[] = []
   done = false
 
   constructor(
@@ -124,6 +125,16 @@ export class TunnelStream {
   onMessage(handler: (m: TunnelMessage) => void): void {
     this.messageHandler = handler
     for (const m of this.pendingMessages.splice(0)) this.deliverMessage(m)
+    if (this.remoteEnded) {
+      for (const h of this.remoteEndHandlers.splice(0)) h()
+      this.maybeDone()
+    }
+  }
+
+  /** Called when the other end has sent everything (its END), after what it sent before. */
+  onRemoteEnd(handler: () => void): void {
+    if (this.remoteEnded && !this.pendingMessages.length) handler()
+    else this.remoteEndHandlers.push(handler)
   }
 
   /** Called once the stream is over, with the other end's reason if it failed. */
@@ -201,7 +212,10 @@ export class TunnelStream {
       case FrameType.END:
         this.remoteEnded = true
         this.wake()
-        if (this.messageHandler || !this.pendingMessages.length) this.maybeDone()
+        if (this.messageHandler || !this.pendingMessages.length) {
+          for (const h of this.remoteEndHandlers.splice(0)) h()
+          this.maybeDone()
+        }
         return
       case FrameType.RESET:
         this.finish(payloadText(payload) || 'reset by the other end')
@@ -312,10 +326,13 @@ function sendBody(stream: TunnelStream, body: ReadableStream<Uint8Array> | null)
   body.pipeTo(stream.writable).catch((e) => stream.reset(`request body: ${(e as Error).message}`))
 }
 
-function abortOn(stream: TunnelStream, signal?: AbortSignal): void {
-  if (!signal) return
-  if (signal.aborted) stream.reset('context canceled')
-  else signal.addEventListener('abort', () => stream.reset('context canceled'), { once: true })
+/** The client went away: the stream is abandoned. Returns what stops listening. */
+function abortOn(stream: TunnelStream, signal?: AbortSignal): () => void {
+  if (!signal) return () => {}
+  const abort = () => stream.reset('context canceled')
+  if (signal.aborted) abort()
+  else signal.addEventListener('abort', abort, { once: true })
+  return () => signal.removeEventListener('abort', abort)
 }
 
 /**
@@ -357,8 +374,10 @@ export async function upgradeOver(
   mode: 'bytes' | 'messages',
 ): Promise<KubeletUpgrade & { tunnelStream: TunnelStream }> {
   const stream = session.open(openRequest(req, mode))
-  abortOn(stream, req.signal)
-  const head = await stream.response
+  // Only until the answer: an upgraded connection lives on after its request (at the edge the
+  // request's signal fires once the 101 is handed over), and ends with its WebSocket or bytes.
+  const stopListening = abortOn(stream, req.signal)
+  const head = await stream.response.finally(stopListening)
   const headers = new Headers(head.headers)
   if (head.status !== 101) {
     stream.end()

@@ -17,7 +17,7 @@ import { Readable } from 'node:stream'
 import WebSocket from 'ws'
 import { TUNNEL_PATH } from '../../tunnel/registry'
 import { TunnelSession, type TunnelStream } from '../../tunnel/session'
-import type { OpenRequest } from '../../tunnel/frames'
+import { REPLACED_CLOSE_CODE, type OpenRequest } from '../../tunnel/frames'
 import { goDialError } from '../kubelet-transport'
 
 export interface AgentOptions {
@@ -167,6 +167,7 @@ export function startAgent(opts: AgentOptions): RunningAgent {
         headers: ws.protocol ? [['sec-websocket-protocol', ws.protocol]] : [],
       })
       stream.onMessage((m) => ws.send(m.data))
+      stream.onRemoteEnd(() => ws.close())
     })
     ws.on('message', (data, isBinary) => {
       const buf = Buffer.isBuffer(data) ? data : Buffer.concat(data as Buffer[])
@@ -234,13 +235,17 @@ export function startAgent(opts: AgentOptions): RunningAgent {
     ws.on('error', (e) => {
       if (!refused) log(`agent: ${e.message}`)
     })
-    ws.on('close', () => {
+    ws.on('close', (code) => {
       session.close('the agent tunnel closed')
       if (stopped) return
-      // A refusal (bad credentials, another node's name) is retried slowly: it rarely heals by itself.
-      const delay = refused
-        ? RECONNECT_MAX_MS
-        : Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** Math.min(attempt, 10))
+      // A refusal (bad credentials, another node's name) is retried slowly: it rarely heals by itself;
+      // so is a connection another agent of this node replaced.
+      if (code === REPLACED_CLOSE_CODE)
+        log('agent: another agent of this node took over the tunnel')
+      const delay =
+        refused || code === REPLACED_CLOSE_CODE
+          ? RECONNECT_MAX_MS
+          : Math.min(RECONNECT_MAX_MS, RECONNECT_MIN_MS * 2 ** Math.min(attempt, 10))
       setTimeout(() => connect(attempt + 1), delay).unref?.()
     })
   }
