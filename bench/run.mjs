@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --smoke] [-- --only=ceiling,reads,writes,watch,node,store,bundle] [-- --help]
+// npm run bench [-- --smoke] [-- --only=ceiling,reads,writes,watch,node,store,bundle,heartbeats] [-- --help]
 //
 // Starts each mode itself on 127.0.0.1 with a fresh state dir, loads it from this process (autocannon,
 // and forked watcher processes), and writes bench/results/<date>.json and .md. Every process it starts
@@ -17,9 +17,10 @@ import { cannon, loop, measure, median, percentile } from './lib/load.mjs'
 import { installCleanup, memorySampler, sleep, startProcess, stopAll, treeMembers, treeRss } from './lib/procs.mjs'
 import { directTarget, etcdVersion, projectEtcdClient, removeTempDirs, startEdge, startEtcd, startNode, startWranglerWorker, tempDir } from './lib/servers.mjs'
 import { renderMarkdown } from './lib/report.mjs'
+import { apiHeartbeats, etcdHeartbeats, renderHeartbeats } from './heartbeats.mjs'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const ALL = ['ceiling', 'reads', 'writes', 'crd', 'watch', 'node', 'store', 'bundle', 'micro']
+const ALL = ['ceiling', 'reads', 'writes', 'crd', 'watch', 'node', 'store', 'bundle', 'micro', 'heartbeats']
 
 const { values: a } = parseArgs({
   options: {
@@ -45,6 +46,9 @@ const { values: a } = parseArgs({
     'seed-connections': { type: 'string' },
     'crd-objects': { type: 'string' },
     'crd-node': { type: 'boolean', default: false },
+    'heartbeat-nodes': { type: 'string' },
+    'heartbeat-seconds': { type: 'string' },
+    'heartbeat-compression': { type: 'string' },
     out: { type: 'string' },
     worktree: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
@@ -72,6 +76,9 @@ if (a.help) {
   --seed-connections=N    concurrent clients seeding objects through the API (default 16)
   --crd-node              the crd scenario in Node mode too (half a minute more)
   --crd-objects=N         custom resources (and ConfigMaps) per LIST in the crd scenario (default 1000)
+  --heartbeat-nodes=LIST  simulated kubelets in the heartbeats scenario (default 100,1000)
+  --heartbeat-seconds=S   how long each N renews its Leases and patches its status (default 30)
+  --heartbeat-compression=C  time compression: each node renews every 10/C s (default 1)
   --out=DIR               results directory (default bench/results)
   --worktree              bench the working tree as it is, not HEAD (see "What is measured" in bench/README.md)
   --keep                  keep the servers' state dirs (temp dir, edge-bench-*) for a look afterwards`)
@@ -104,6 +111,9 @@ const P = {
   seedConnections: num(a['seed-connections'], 16, 16),
   crdNode: a['crd-node'],
   crdObjects: num(a['crd-objects'], 1000, 50),
+  heartbeatNodes: list(a['heartbeat-nodes'], '100,1000', '20'),
+  heartbeatSeconds: num(a['heartbeat-seconds'], 30, 3),
+  heartbeatCompression: num(a['heartbeat-compression'], 1, 5),
   smoke,
 }
 for (const s of P.only) if (!ALL.includes(s)) throw new Error(`--only: unknown scenario ${s} (${ALL.join(', ')})`)
@@ -132,6 +142,7 @@ const results = {
   bundle: undefined,
   crd: {},
   micro: [],
+  heartbeats: undefined,
   notes: [],
   phases: [], // [{name, seconds}]: where the run's time goes
 }
@@ -150,6 +161,7 @@ try {
   if (want('store')) await phase('store', storeScenario)
   if (want('node')) await nodeScenarios()
   if (want('micro')) await phase('micro', microBenchmarks)
+  if (want('heartbeats')) await heartbeatScenarios()
 } catch (err) {
   results.notes.push(`aborted: ${err?.stack ?? err}`)
   console.error(err)
@@ -163,7 +175,7 @@ results.finishedAt = new Date().toISOString()
 results.elapsedS = Math.round((Date.now() - startedAt.getTime()) / 1000)
 mkdirSync(outDir, { recursive: true })
 const stamp = startedAt.toISOString().replace(/:/g, '-').replace(/\..*$/, 'Z')
-const md = renderMarkdown(results)
+const md = renderMarkdown(results) + renderHeartbeats(results.heartbeats)
 writeFileSync(join(outDir, `${stamp}.json`), JSON.stringify(results, null, 2) + '\n')
 writeFileSync(join(outDir, `${stamp}.md`), md)
 console.log(md)
@@ -369,6 +381,48 @@ async function nodeScenarios() {
   const direct = await phase('node: etcd3 directly', () => etcdDirect(etcd))
   results.node = { etcd: etcd.endpoint && 'loopback', ours, etcd3: direct }
   await etcd.proc.stop()
+}
+
+/** Node heartbeats (bench/heartbeats.mjs) in Node mode, at the edge, and on etcd by itself. */
+async function heartbeatScenarios() {
+  const h = (results.heartbeats = { node: [], edge: [], etcd3: [] })
+  const opts = (nodes) => ({
+    nodes,
+    durationS: P.heartbeatSeconds,
+    compression: P.heartbeatCompression,
+    seedConnections: P.seedConnections,
+    log,
+  })
+  const each = async (list, fn) => {
+    for (const n of P.heartbeatNodes) {
+      try {
+        list.push(await fn(n))
+      } catch (err) {
+        list.push({ nodes: n, error: String(err?.message ?? err) })
+      }
+    }
+  }
+  const build = await (nodeBuild ??= runQuiet('npm', ['run', 'build:node', '--silent']).then((r) =>
+    r.status === 0 ? undefined : `npm run build:node failed: ${r.output.slice(-2000)}`))
+  const etcd = await startEtcd()
+  try {
+    if (build) h.node.push({ error: build })
+    else {
+      const srv = await phase('heartbeats: node start', () => startNode(root, etcd.endpoint))
+      await phase('heartbeats: node', () => each(h.node, (n) => apiHeartbeats(srv.client, opts(n))))
+      srv.client.close()
+      await srv.proc.stop()
+    }
+    const client = await projectEtcdClient(root, etcd.endpoint)
+    await phase('heartbeats: etcd3', () => each(h.etcd3, (n) => etcdHeartbeats(client, opts(n))))
+    client.close()
+  } finally {
+    await etcd.proc.stop()
+  }
+  const edge = await phase('heartbeats: edge start', () => startEdge(root))
+  await phase('heartbeats: edge', () => each(h.edge, (n) => apiHeartbeats(edge.client, opts(n))))
+  edge.client.close()
+  await edge.proc.stop()
 }
 
 // ---- HTTP scenarios (shared by edge and node mode) -------------------------------------------------
