@@ -36,6 +36,12 @@ export interface Env {
    * Worker secret: Secrets (or what it names) are encrypted before they reach the Durable Object.
    */
   ENCRYPTION_PROVIDER_CONFIG?: string
+  /**
+   * --max-requests-inflight and --max-mutating-requests-inflight (400 and 200 by default): the seats API
+   * priority and fairness shares out, per isolate (see README, "API priority and fairness").
+   */
+  MAX_REQUESTS_INFLIGHT?: string
+  MAX_MUTATING_REQUESTS_INFLIGHT?: string
 }
 
 const registry = new Registry(builtinResources)
@@ -87,6 +93,11 @@ const app = buildApp({
   ready: (store) => bootstrapCluster(registry, store),
   // Counts are cluster-wide: each isolate's are flushed to the cluster's object (src/metrics/cluster.ts).
   metrics: new ClusterMetrics((env) => (env as Env).CLUSTER.getByName('default')),
+  priorityAndFairness: (env) => ({
+    maxRequestsInflight: Number((env as Env).MAX_REQUESTS_INFLIGHT || 400),
+    maxMutatingRequestsInflight: Number((env as Env).MAX_MUTATING_REQUESTS_INFLIGHT || 200),
+    requestTimeoutMs: 60_000,
+  }),
 })
 
 export default app

@@ -1,0 +1,342 @@
+// API priority and fairness as an operator and its clients see it: kubectl lists kube's bootstrap
+// FlowSchemas and PriorityLevelConfigurations, every response names its schema and level by UID, one
+// user flooding a small priority level gets 429 with Retry-After while system:masters and a
+// leader-election client (system:kube-controller-manager renewing its Lease) keep being served, the
+// debug dumps answer as kube's do, and the configuration is kept up to date across a restart as kube's
+// `apf.kubernetes.io/autoupdate-spec` annotation says.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { LocalServer } from './harness'
+
+let server: LocalServer
+
+beforeAll(async () => {
+  server = await LocalServer.start()
+}, 180_000)
+afterAll(async () => {
+  await server?.dispose()
+})
+
+const FS_HEADER = 'x-kubernetes-pf-flowschema-uid'
+const PL_HEADER = 'x-kubernetes-pf-prioritylevel-uid'
+
+async function uid(resource: string, name: string): Promise<string> {
+  return (await server.k('get', resource, name, '-o', 'jsonpath={.metadata.uid}')).trim()
+}
+
+/** Polls until check passes (the configuration is re-read at most a second after it changes). */
+async function eventually(check: () => Promise<void>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  for (;;) {
+    try {
+      return await check()
+    } catch (e) {
+      if (Date.now() > deadline) throw e
+      await new Promise((r) => setTimeout(r, 250))
+    }
+  }
+}
+
+const table = (out: string) =>
+  out
+    .trim()
+    .split('\n')
+    .map((l) => l.trim().split(/\s+/))
+
+describe('kubectl get flowschemas,prioritylevelconfigurations', () => {
+  it("lists kube's mandatory and suggested objects with kube's columns", async () => {
+    await eventually(async () => {
+      const rows = table(await server.k('get', 'flowschemas'))
+      expect(rows[0]).toEqual([
+        'NAME',
+        'PRIORITYLEVEL',
+        'MATCHINGPRECEDENCE',
+        'DISTINGUISHERMETHOD',
+        'AGE',
+        'MISSINGPL',
+      ])
+      const byName = new Map(rows.slice(1).map((r) => [r[0], r]))
+      // Listed by name, as the store keeps them.
+      expect([...byName.keys()]).toEqual([
+        'catch-all',
+        'endpoint-controller',
+        'exempt',
+        'global-default',
+        'kube-controller-manager',
+        'kube-scheduler',
+        'kube-system-service-accounts',
+        'probes',
+        'service-accounts',
+        'system-leader-election',
+        'system-node-high',
+        'system-nodes',
+        'workload-leader-election',
+      ])
+      const cells = (n: string) => {
+        const r = byName.get(n)!
+        return [r[1], r[2], r[3], r[5]]
+      }
+      expect(cells('exempt')).toEqual(['exempt', '1', '<none>', 'False'])
+      expect(cells('system-leader-election')).toEqual(['leader-election', '100', 'ByUser', 'False'])
+      expect(cells('kube-scheduler')).toEqual(['workload-high', '800', 'ByNamespace', 'False'])
+      expect(cells('catch-all')).toEqual(['catch-all', '10000', 'ByUser', 'False'])
+    })
+    const levels = table(await server.k('get', 'prioritylevelconfigurations'))
+    expect(levels).toEqual([
+      ['NAME', 'TYPE', 'NOMINALCONCURRENCYSHARES', 'QUEUES', 'HANDSIZE', 'QUEUELENGTHLIMIT', 'AGE'],
+      ['catch-all', 'Limited', '5', '<none>', '<none>', '<none>', expect.any(String)],
+      ['exempt', 'Exempt', '<none>', '<none>', '<none>', '<none>', expect.any(String)],
+      ['global-default', 'Limited', '20', '128', '6', '50', expect.any(String)],
+      ['leader-election', 'Limited', '10', '16', '4', '50', expect.any(String)],
+      ['node-high', 'Limited', '40', '64', '6', '50', expect.any(String)],
+      ['system', 'Limited', '30', '64', '6', '50', expect.any(String)],
+      ['workload-high', 'Limited', '40', '128', '6', '50', expect.any(String)],
+      ['workload-low', 'Limited', '100', '128', '6', '50', expect.any(String)],
+    ])
+    const both = await server.k('get', 'flowschemas,prioritylevelconfigurations', '-o', 'name')
+    expect(both).toContain('flowschema.flowcontrol.apiserver.k8s.io/global-default')
+    expect(both).toContain('prioritylevelconfiguration.flowcontrol.apiserver.k8s.io/workload-low')
+    const wl = JSON.parse(
+      await server.k('get', 'prioritylevelconfiguration', 'workload-low', '-o', 'json'),
+    )
+    expect(wl.metadata.annotations).toEqual({ 'apf.kubernetes.io/autoupdate-spec': 'true' })
+    expect(wl.spec).toEqual({
+      type: 'Limited',
+      limited: {
+        nominalConcurrencyShares: 100,
+        lendablePercent: 90,
+        limitResponse: {
+          type: 'Queue',
+          queuing: { queues: 128, handSize: 6, queueLengthLimit: 50 },
+        },
+      },
+    })
+  })
+
+  it("refuses an invalid FlowSchema with kube's field errors", async () => {
+    const manifest = server.file(
+      'bad-fs.yaml',
+      [
+        'apiVersion: flowcontrol.apiserver.k8s.io/v1',
+        'kind: FlowSchema',
+        'metadata: {name: bad}',
+        'spec:',
+        '  matchingPrecedence: 1',
+        '  priorityLevelConfiguration: {name: global-default}',
+        '  rules:',
+        '  - subjects: [{kind: User, user: {name: someone}}]',
+        '',
+      ].join('\n'),
+    )
+    const r = await server.kubectl(['create', '-f', manifest])
+    expect(r.code).not.toBe(0)
+    expect(r.stderr).toContain(
+      'The FlowSchema "bad" is invalid: \n* spec.matchingPrecedence: Invalid value: 1: ' +
+        "only the schema named 'exempt' may have matchingPrecedence 1\n" +
+        '* spec.rules[0]: Required value: at least one of resourceRules and nonResourceRules has to be non-empty',
+    )
+  })
+})
+
+describe('classification', () => {
+  it('names the FlowSchema and priority level of every response by UID', async () => {
+    const admin = await server.request('GET', '/api/v1/namespaces/default/configmaps')
+    expect(admin.status).toBe(200)
+    expect(admin.headers[FS_HEADER]).toBe(await uid('flowschema', 'exempt'))
+    expect(admin.headers[PL_HEADER]).toBe(await uid('prioritylevelconfiguration', 'exempt'))
+
+    // Impersonation comes first: the impersonated user is classified, and a denial still carries them.
+    const jane = await server.request('GET', '/api/v1/namespaces/default/configmaps', undefined, {
+      'Impersonate-User': 'jane',
+    })
+    expect(jane.status).toBe(403)
+    expect(jane.headers[FS_HEADER]).toBe(await uid('flowschema', 'global-default'))
+    expect(jane.headers[PL_HEADER]).toBe(await uid('prioritylevelconfiguration', 'global-default'))
+
+    const kcm = await server.request(
+      'GET',
+      '/apis/coordination.k8s.io/v1/namespaces/kube-system/leases/kube-controller-manager',
+      undefined,
+      { 'Impersonate-User': 'system:kube-controller-manager' },
+    )
+    expect(kcm.headers[FS_HEADER]).toBe(await uid('flowschema', 'system-leader-election'))
+    expect(kcm.headers[PL_HEADER]).toBe(await uid('prioritylevelconfiguration', 'leader-election'))
+
+    const probe = await server.request('GET', '/readyz', undefined, { 'Impersonate-User': 'jane' })
+    expect(probe.headers[FS_HEADER]).toBe(await uid('flowschema', 'probes'))
+  })
+
+  it('serves the debug dumps to system:masters only, as kube authorizes nonResourceURLs', async () => {
+    const levels = await server.request(
+      'GET',
+      '/debug/api_priority_and_fairness/dump_priority_levels',
+    )
+    expect(levels.status).toBe(200)
+    const lines = levels.body.trim().split('\n')
+    expect(lines[0].split(/,\s+/)).toEqual([
+      'PriorityLevelName',
+      'ActiveQueues',
+      'IsIdle',
+      'IsQuiescing',
+      'WaitingRequests',
+      'ExecutingRequests',
+      'DispatchedRequests',
+      'RejectedRequests',
+      'TimedoutRequests',
+      'CancelledRequests',
+    ])
+    expect(lines.map((l) => l.split(',')[0].trim())).toContain('workload-low')
+    // The dump request itself is executing in the exempt level.
+    const exempt = lines.find((l) => l.startsWith('exempt,'))!.split(/,\s*/)
+    expect(Number(exempt[5])).toBeGreaterThanOrEqual(1)
+    const queues = await server.request('GET', '/debug/api_priority_and_fairness/dump_queues')
+    expect(queues.body.split('\n')[0]).toMatch(/^PriorityLevelName,\s+Index,\s+PendingRequests,/)
+    expect(queues.body.match(/^leader-election,/gm)).toHaveLength(16)
+    const requests = await server.request(
+      'GET',
+      '/debug/api_priority_and_fairness/dump_requests?includeRequestDetails=1',
+    )
+    expect(requests.body.split('\n')[0]).toMatch(/FlowDistingsher,.*UserName,\s+Verb,/)
+    const denied = await server.request(
+      'GET',
+      '/debug/api_priority_and_fairness/dump_priority_levels',
+      undefined,
+      { 'Impersonate-User': 'jane' },
+    )
+    expect(denied.status).toBe(403)
+    expect(JSON.parse(denied.body).message).toBe(
+      'forbidden: User "jane" cannot get path "/debug/api_priority_and_fairness/dump_priority_levels"',
+    )
+  })
+})
+
+describe('a flood from one low-priority user', () => {
+  it('gets 429 with Retry-After while system:masters and leader election keep working', async () => {
+    // A level of one share with no borrowing: ceil(600 * 1 / 246) = 3 seats, one queue of one.
+    await server.k(
+      'create',
+      'clusterrolebinding',
+      'flooder-view',
+      '--clusterrole=view',
+      '--user=flooder',
+    )
+    const manifest = server.file(
+      'flood.yaml',
+      [
+        'apiVersion: flowcontrol.apiserver.k8s.io/v1',
+        'kind: PriorityLevelConfiguration',
+        'metadata: {name: flood}',
+        'spec:',
+        '  type: Limited',
+        '  limited:',
+        '    nominalConcurrencyShares: 1',
+        '    lendablePercent: 0',
+        '    borrowingLimitPercent: 0',
+        '    limitResponse: {type: Queue, queuing: {queues: 1, handSize: 1, queueLengthLimit: 1}}',
+        '---',
+        'apiVersion: flowcontrol.apiserver.k8s.io/v1',
+        'kind: FlowSchema',
+        'metadata: {name: flood}',
+        'spec:',
+        '  matchingPrecedence: 500',
+        '  priorityLevelConfiguration: {name: flood}',
+        '  distinguisherMethod: {type: ByUser}',
+        '  rules:',
+        '  - subjects: [{kind: User, user: {name: flooder}}]',
+        "    resourceRules: [{verbs: ['*'], apiGroups: ['*'], resources: ['*'], namespaces: ['*'], clusterScope: true}]",
+        '',
+      ].join('\n'),
+    )
+    await server.k('create', '-f', manifest)
+    const floodUID = await uid('flowschema', 'flood')
+    const asFlooder = { 'Impersonate-User': 'flooder' }
+    const path = '/api/v1/namespaces/kube-system/configmaps'
+    await eventually(async () => {
+      const r = await server.request('GET', path, undefined, asFlooder)
+      expect(r.headers[FS_HEADER]).toBe(floodUID)
+    })
+
+    const lease = server.file(
+      'lease.yaml',
+      [
+        'apiVersion: coordination.k8s.io/v1',
+        'kind: Lease',
+        'metadata: {name: kube-controller-manager, namespace: kube-system}',
+        'spec: {holderIdentity: kcm-1, leaseDurationSeconds: 15}',
+        '',
+      ].join('\n'),
+    )
+    const asKCM = ['--as=system:kube-controller-manager']
+    await server.k(...asKCM, 'create', '-f', lease)
+
+    const FLOOD_MS = 4000
+    const floodUntil = Date.now() + FLOOD_MS
+    const statuses = new Map<number, number>()
+    const retryAfters = new Set<string>()
+    const bodies = new Set<string>()
+    const flooder = async () => {
+      while (Date.now() < floodUntil) {
+        const r = await server.request('GET', path, undefined, asFlooder)
+        statuses.set(r.status, (statuses.get(r.status) ?? 0) + 1)
+        if (r.status === 429) {
+          retryAfters.add(String(r.headers['retry-after']))
+          bodies.add(r.body)
+          expect(r.headers[FS_HEADER]).toBe(floodUID)
+        }
+      }
+    }
+    const timed = async (args: string[]) => {
+      const started = Date.now()
+      const out = await server.k(...args)
+      return { out, ms: Date.now() - started }
+    }
+    const others = async () => {
+      const latencies: number[] = []
+      let renewals = 0
+      while (Date.now() < floodUntil) {
+        const admin = await timed(['get', 'configmaps', '-n', 'kube-system', '-o', 'name'])
+        latencies.push(admin.ms)
+        const got = await timed([
+          ...asKCM,
+          'get',
+          'lease',
+          'kube-controller-manager',
+          '-n',
+          'kube-system',
+          '-o',
+          'json',
+        ])
+        latencies.push(got.ms)
+        const l = JSON.parse(got.out)
+        l.spec.renewTime = new Date().toISOString().replace('Z', '000Z')
+        const renewed = server.file('lease-renewed.json', JSON.stringify(l))
+        latencies.push((await timed([...asKCM, 'replace', '-f', renewed])).ms)
+        renewals++
+      }
+      return { latencies, renewals }
+    }
+    const [{ latencies, renewals }] = await Promise.all([
+      others(),
+      ...Array.from({ length: 24 }, flooder),
+    ])
+
+    expect(statuses.get(429) ?? 0).toBeGreaterThan(0)
+    expect(statuses.get(200) ?? 0).toBeGreaterThan(0)
+    expect([...statuses.keys()].sort()).toEqual([200, 429])
+    expect(bodies).toEqual(new Set(['Too many requests, please try again later.\n']))
+    for (const v of retryAfters) expect(Number(v)).toBeGreaterThanOrEqual(1)
+    // Every kubectl call of system:masters and of the leader-election client succeeded (k() throws
+    // otherwise), each within a bound far below the flood's own queueing and retrying.
+    expect(renewals).toBeGreaterThan(0)
+    expect(Math.max(...latencies)).toBeLessThan(5000)
+
+    const dump = await server.request(
+      'GET',
+      '/debug/api_priority_and_fairness/dump_priority_levels',
+    )
+    const flood = dump.body
+      .split('\n')
+      .find((l) => l.startsWith('flood,'))!
+      .split(/,\s*/)
+    expect(Number(flood[7])).toBeGreaterThan(0) // RejectedRequests
+  }, 120_000)
+})
