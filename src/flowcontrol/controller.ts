@@ -39,6 +39,7 @@ export const CONFIG_TTL_MS = 1000
 /** kube's borrowing adjustment period. */
 export const BORROWING_PERIOD_MS = 10_000
 const MAX_RETRY_AFTER_S = 60
+const LOAD_TIMEOUT_MS = 10_000
 
 export interface FlowControlOptions {
   /** --max-requests-inflight + --max-mutating-requests-inflight. */
@@ -108,6 +109,7 @@ export class FlowControl {
   private levels = new Map<string, PriorityLevelState>()
   private loadedAt = -Infinity
   private loading?: Promise<void>
+  private loadingSince = 0
   private adjustedAt: number
   private fairFrac = 0
   private readonly now: () => number
@@ -124,13 +126,27 @@ export class FlowControl {
     )
   }
 
-  /** Reloads the configuration from the store when it is older than CONFIG_TTL_MS. */
-  async refresh(registry: Registry, store: Store): Promise<void> {
-    if (this.now() - this.loadedAt < CONFIG_TTL_MS) return
-    this.loading ??= this.load(registry, store).finally(() => {
-      this.loading = undefined
-    })
-    // The first load is waited for; later ones run while the configuration in hand keeps serving.
+  /**
+   * Reloads the configuration from the store when it is older than CONFIG_TTL_MS. The first load is
+   * waited for; later ones run while the configuration in hand keeps serving, and the caller is handed
+   * the load to keep alive (an edge isolate's waitUntil).
+   */
+  async refresh(
+    registry: Registry,
+    store: Store,
+    keepAlive: (p: Promise<void>) => void = () => {},
+  ): Promise<void> {
+    const now = this.now()
+    if (now - this.loadedAt < CONFIG_TTL_MS) return
+    // A load that never ended (its isolate's request was cut short) does not block the next one.
+    if (!this.loading || now - this.loadingSince > LOAD_TIMEOUT_MS) {
+      this.loadingSince = now
+      const loading: Promise<void> = this.load(registry, store).finally(() => {
+        if (this.loading === loading) this.loading = undefined
+      })
+      this.loading = loading
+      keepAlive(loading)
+    }
     if (this.loadedAt === -Infinity) await this.loading
   }
 

@@ -201,13 +201,14 @@ export class QueueSet {
         const q = this.queues[(this.robin + k) % this.queues.length]
         if (q.waiting.length) {
           queue = q
-          this.robin = (q.index + 1) % this.queues.length
           break
         }
       }
       if (!queue) return
       const head = queue.waiting[0]
       if (this.seatsInUse + head.req.seats > this.concurrencyLimit) return
+      // The turn passes only when the head was dispatched.
+      this.robin = (queue.index + 1) % this.queues.length
       queue.waiting.shift()
       this.waitingRequests--
       this.waitingSeats -= head.req.seats

@@ -8,7 +8,8 @@ const REQUEST_DURATION_BUCKETS = [0, 0.005, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 
 const QUEUE_LENGTH_BUCKETS = [0, 10, 25, 50, 100, 250, 500, 1000]
 const FS_PL = ['flow_schema', 'priority_level']
 
-function flowcontrolMetrics(r: Registry) {
+/** The APF metrics, registered in r. */
+export function flowcontrolMetricsIn(r: Registry) {
   const counter = (name: string, s: StabilityLevel, help: string, labelNames: string[]) =>
     r.register(new Counter({ name, help, stability: s, labelNames }))
   const gauge = (name: string, s: StabilityLevel, help: string, labelNames: string[]) =>
@@ -111,10 +112,10 @@ function flowcontrolMetrics(r: Registry) {
   }
 }
 
-export type FlowcontrolMetrics = ReturnType<typeof flowcontrolMetrics>
+export type FlowcontrolMetrics = ReturnType<typeof flowcontrolMetricsIn>
 
 /** This process's or isolate's APF metrics, rendered with the rest of /metrics. */
-export const apfMetrics: FlowcontrolMetrics = flowcontrolMetrics(metrics.registry)
+export const apfMetrics: FlowcontrolMetrics = flowcontrolMetricsIn(metrics.registry)
 
 /** The APF gauges that add up across edge isolates: each isolate's own queued and executing requests. */
 export const APF_CLUSTER_GAUGES = [

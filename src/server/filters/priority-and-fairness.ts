@@ -50,7 +50,13 @@ export function priorityAndFairness(
     const apf = flowControl(c.env)
     const info = c.get('info')
     if (!apf || (isLongRunning(info) && info.verb !== 'watch')) return next()
-    await apf.refresh(registry, c.get('store'))
+    await apf.refresh(registry, c.get('store'), (p) => {
+      try {
+        c.executionCtx.waitUntil(p)
+      } catch {
+        // Node mode and tests have no execution context: the load runs on by itself.
+      }
+    })
     const admission = await apf.admit(c.get('user'), info, c.req.raw.signal)
     const headers: Record<string, string> = {}
     const fsUID = admission.flowSchema.metadata?.uid
