@@ -118,8 +118,24 @@ export type FlowcontrolMetrics = ReturnType<typeof flowcontrolMetricsIn>
 export const apfMetrics: FlowcontrolMetrics = flowcontrolMetricsIn(metrics.registry)
 
 /** The APF gauges that add up across edge isolates: each isolate's own queued and executing requests. */
-export const APF_CLUSTER_GAUGES = [
+export const APF_CLUSTER_GAUGES = new Set([
   'apiserver_flowcontrol_current_inqueue_requests',
   'apiserver_flowcontrol_current_executing_requests',
   'apiserver_flowcontrol_current_executing_seats',
-]
+])
+
+/**
+ * The APF gauges that describe one isolate's seats (at the edge each isolate enforces its own limits):
+ * a scrape reports the scraping isolate's.
+ */
+export function apfIsolateGauges() {
+  const m = apfMetrics
+  return [
+    m.nominalLimitSeats,
+    m.currentLimitSeats,
+    m.lowerLimitSeats,
+    m.upperLimitSeats,
+    m.requestConcurrencyLimit,
+    m.seatFairFrac,
+  ].flatMap((g) => g.samples())
+}

@@ -36,6 +36,17 @@ async function eventually(check: () => Promise<void>, timeoutMs = 15_000): Promi
   }
 }
 
+/** Sample lines of a Prometheus text exposition by their series (name and labels). */
+function samples(text: string): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue
+    const i = line.lastIndexOf(' ')
+    out.set(line.slice(0, i), Number(line.slice(i + 1)))
+  }
+  return out
+}
+
 const table = (out: string) =>
   out
     .trim()
@@ -268,6 +279,7 @@ describe('a flood from one low-priority user', () => {
     const asKCM = ['--as=system:kube-controller-manager']
     await server.k(...asKCM, 'create', '-f', lease)
 
+    const before = samples((await server.request('GET', '/metrics')).body)
     const FLOOD_MS = 4000
     const floodUntil = Date.now() + FLOOD_MS
     const statuses = new Map<number, number>()
@@ -328,6 +340,29 @@ describe('a flood from one low-priority user', () => {
     // otherwise), each within a bound far below the flood's own queueing and retrying.
     expect(renewals).toBeGreaterThan(0)
     expect(Math.max(...latencies)).toBeLessThan(5000)
+
+    // The flood's counters moved by exactly what the flooder saw (at the edge, once every isolate's
+    // counts have reached the cluster's object).
+    const series = (name: string, extra = '') =>
+      `${name}{flow_schema="flood",priority_level="flood"${extra}}`
+    await eventually(async () => {
+      const text = (await server.request('GET', '/metrics')).body
+      const after = samples(text)
+      const moved = (k: string) => (after.get(k) ?? 0) - (before.get(k) ?? 0)
+      const rejected = ['queue-full', 'concurrency-limit', 'time-out', 'cancelled']
+        .map((r) =>
+          moved(series('apiserver_flowcontrol_rejected_requests_total', `,reason="${r}"`)),
+        )
+        .reduce((a, b) => a + b)
+      expect(rejected).toBe(statuses.get(429))
+      expect(moved(series('apiserver_flowcontrol_dispatched_requests_total'))).toBe(
+        statuses.get(200),
+      )
+      expect(text).toContain(
+        '# HELP apiserver_flowcontrol_rejected_requests_total [BETA] Number of requests rejected by API Priority and Fairness subsystem',
+      )
+      expect(after.get('apiserver_flowcontrol_nominal_limit_seats{priority_level="flood"}')).toBe(3)
+    })
 
     const dump = await server.request(
       'GET',
