@@ -5,7 +5,7 @@
 // debug dumps answer as kube's do, and the configuration is kept up to date across a restart as kube's
 // `apf.kubernetes.io/autoupdate-spec` annotation says.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { LocalServer } from './harness'
+import { backgroundKubectl, LocalServer } from './harness'
 
 let server: LocalServer
 
@@ -374,4 +374,76 @@ describe('a flood from one low-priority user', () => {
       .split(/,\s*/)
     expect(Number(flood[7])).toBeGreaterThan(0) // RejectedRequests
   }, 120_000)
+
+  it("holds a watch's seat only while the watch starts, as kube counts watches", async () => {
+    // A Reject level of 3 seats: were each watch holding a seat, the fourth request would get 429.
+    await server.k(
+      'create',
+      'clusterrolebinding',
+      'watcher-view',
+      '--clusterrole=view',
+      '--user=watcher',
+    )
+    const manifest = server.file(
+      'watchers.yaml',
+      [
+        'apiVersion: flowcontrol.apiserver.k8s.io/v1',
+        'kind: PriorityLevelConfiguration',
+        'metadata: {name: watchers}',
+        'spec:',
+        '  type: Limited',
+        '  limited:',
+        '    nominalConcurrencyShares: 1',
+        '    borrowingLimitPercent: 0',
+        '    limitResponse: {type: Reject}',
+        '---',
+        'apiVersion: flowcontrol.apiserver.k8s.io/v1',
+        'kind: FlowSchema',
+        'metadata: {name: watchers}',
+        'spec:',
+        '  matchingPrecedence: 500',
+        '  priorityLevelConfiguration: {name: watchers}',
+        '  rules:',
+        '  - subjects: [{kind: User, user: {name: watcher}}]',
+        "    resourceRules: [{verbs: ['*'], apiGroups: ['*'], resources: ['*'], namespaces: ['*'], clusterScope: true}]",
+        '',
+      ].join('\n'),
+    )
+    await server.k('create', '-f', manifest)
+    await server.k('create', 'configmap', 'apf-watched', '-n', 'default', '--from-literal=a=1')
+    const fsUID = await uid('flowschema', 'watchers')
+    const path = '/api/v1/namespaces/default/configmaps'
+    await eventually(async () => {
+      const r = await server.request('GET', path, undefined, { 'Impersonate-User': 'watcher' })
+      expect(r.headers[FS_HEADER]).toBe(fsUID)
+    })
+    const watches = Array.from({ length: 6 }, () =>
+      backgroundKubectl(server.kubeconfig, [
+        '--as=watcher',
+        'get',
+        'configmaps',
+        '-n',
+        'default',
+        '-w',
+      ]),
+    )
+    try {
+      for (const w of watches) await w.waitFor(/apf-watched/)
+      for (let i = 0; i < 3; i++) {
+        const r = await server.request('GET', path, undefined, { 'Impersonate-User': 'watcher' })
+        expect(r.status).toBe(200)
+      }
+      const dump = await server.request(
+        'GET',
+        '/debug/api_priority_and_fairness/dump_priority_levels',
+      )
+      const row = dump.body
+        .split('\n')
+        .find((l) => l.startsWith('watchers,'))!
+        .split(/,\s*/)
+      expect(row[5]).toBe('0') // ExecutingRequests, with six watches open
+    } finally {
+      for (const w of watches) w.kill()
+    }
+  })
 })
