@@ -147,7 +147,7 @@ describe('FlowSchema', () => {
       'spec.priorityLevelConfiguration.name: Required value: must reference a priority level',
       "spec.rules[0].subjects[0].user: Required value: user is required when subject kind is 'User'",
       'spec.rules[0].subjects[1].kind: Unsupported value: "Robot": supported values: "Group", "ServiceAccount", "User"',
-      'spec.rules[0].resourceRules[0].verbs: Invalid value: ["*","get"]: if \'*\' is present, must not specify other verbs',
+      'spec.rules[0].resourceRules[0].verbs: Invalid value: []string{"*", "get"}: if \'*\' is present, must not specify other verbs',
       'spec.rules[0].resourceRules[0].apiGroups: Required value: resource rules must supply at least one api group',
       'spec.rules[0].resourceRules[0].namespaces: Required value: resource rules that are not cluster scoped must supply at least one namespace',
       'spec.rules[0].nonResourceRules[0].nonResourceURLs[0]: Invalid value: "healthz": must start with slash',
