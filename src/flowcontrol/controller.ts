@@ -22,7 +22,7 @@ import {
   SUGGESTED_PRIORITY_LEVELS,
 } from './bootstrap'
 import { flowDistinguisher, matchesFlowSchema, sortFlowSchemas } from './classify'
-import { updateFlowSchemaStatuses } from './ensurer'
+import { ensureAPFBootstrapConfiguration, updateFlowSchemaStatuses } from './ensurer'
 import {
   QueueSet,
   type QueuingConfig,
@@ -40,6 +40,8 @@ export const CONFIG_TTL_MS = 1000
 export const BORROWING_PERIOD_MS = 10_000
 const MAX_RETRY_AFTER_S = 60
 const LOAD_TIMEOUT_MS = 10_000
+/** kube's APF bootstrap ensurer period. */
+export const ENSURE_INTERVAL_MS = 60_000
 
 export interface FlowControlOptions {
   /** --max-requests-inflight + --max-mutating-requests-inflight. */
@@ -110,6 +112,8 @@ export class FlowControl {
   private loadedAt = -Infinity
   private loading?: Promise<void>
   private loadingSince = 0
+  /** The bootstrap hook ensured the configuration as the process or isolate started. */
+  private ensuredAt: number
   private adjustedAt: number
   private fairFrac = 0
   private readonly now: () => number
@@ -119,6 +123,7 @@ export class FlowControl {
     this.now = opts.now ?? (() => performance.now())
     this.m = opts.metrics ?? apfMetrics
     this.adjustedAt = this.now()
+    this.ensuredAt = this.now()
     // Until the API has been read (or when it cannot be), the bootstrap configuration serves.
     this.apply(
       [...MANDATORY_FLOW_SCHEMAS, ...SUGGESTED_FLOW_SCHEMAS],
@@ -155,6 +160,12 @@ export class FlowControl {
     const plType = registry.lookup(GROUP, 'v1', 'prioritylevelconfigurations')
     if (!fsType || !plType) return
     try {
+      // kube's ensurer re-applies the bootstrap configuration every minute (deleted mandatory objects
+      // come back, autoupdate specs are restored); here, every minute that requests come in.
+      if (this.now() - this.ensuredAt >= ENSURE_INTERVAL_MS) {
+        this.ensuredAt = this.now()
+        await ensureAPFBootstrapConfiguration(registry, store)
+      }
       const [fs, pl] = await Promise.all([
         new RegistryStore(fsType, store).list(undefined),
         new RegistryStore(plType, store).list(undefined),

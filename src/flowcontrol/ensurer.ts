@@ -157,6 +157,9 @@ export async function updateFlowSchemaStatuses(
         (cur) => {
           const next = clone(cur!)
           const status = ((next.status as any) ??= {})
+          const now = (status.conditions ?? []).find((c: any) => c.type === 'Dangling')
+          // Another isolate or process wrote the same condition meanwhile: keep its transition time.
+          if (now && now.status === want.status && now.message === want.message) return next
           const others = (status.conditions ?? []).filter((c: any) => c.type !== 'Dangling')
           status.conditions = [...others, want]
           return next
