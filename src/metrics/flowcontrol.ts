@@ -103,6 +103,13 @@ export function flowcontrolMetricsIn(r: Registry) {
       'Nominal number of execution seats configured for each priority level',
       ['priority_level'],
     ),
+    // Recorded for the requests priority and fairness drops (kube's RecordRequestTermination).
+    requestTerminations: counter(
+      'apiserver_request_terminations_total',
+      'ALPHA',
+      'Number of requests which apiserver terminated in self-defense.',
+      ['verb', 'group', 'version', 'resource', 'subresource', 'scope', 'component', 'code'],
+    ),
     seatFairFrac: gauge(
       'apiserver_flowcontrol_seat_fair_frac',
       'ALPHA',

@@ -362,6 +362,17 @@ describe('a flood from one low-priority user', () => {
         '# HELP apiserver_flowcontrol_rejected_requests_total [BETA] Number of requests rejected by API Priority and Fairness subsystem',
       )
       expect(after.get('apiserver_flowcontrol_nominal_limit_seats{priority_level="flood"}')).toBe(3)
+      // kube counts a dropped request in apiserver_request_total with code 429.
+      const dropped =
+        'apiserver_request_total{code="429",component="apiserver",dry_run="",group="",' +
+        'resource="configmaps",scope="namespace",subresource="",verb="LIST",version="v1"}'
+      expect(moved(dropped)).toBe(statuses.get(429))
+      expect(
+        moved(
+          'apiserver_request_terminations_total{code="429",component="apiserver",group="",' +
+            'resource="configmaps",scope="namespace",subresource="",verb="LIST",version="v1"}',
+        ),
+      ).toBe(statuses.get(429))
     })
 
     const dump = await server.request(

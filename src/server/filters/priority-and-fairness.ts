@@ -11,6 +11,7 @@ import type { Store } from '../../storage/store'
 import type { FlowControl } from '../../flowcontrol/controller'
 import type { RequestInfo } from './request-info'
 import { isLongRunning } from './request-deadline'
+import { DROPPED_BY_APF } from '../../metrics/middleware'
 
 export const FLOW_SCHEMA_UID_HEADER = 'X-Kubernetes-PF-FlowSchema-UID'
 export const PRIORITY_LEVEL_UID_HEADER = 'X-Kubernetes-PF-PriorityLevel-UID'
@@ -64,6 +65,7 @@ export function priorityAndFairness(
     if (fsUID) headers[FLOW_SCHEMA_UID_HEADER] = fsUID
     if (plUID) headers[PRIORITY_LEVEL_UID_HEADER] = plUID
     if (!admission.executed) {
+      c.set(DROPPED_BY_APF as never, true as never)
       c.res = tooManyRequests(admission.retryAfterSeconds, headers)
       return
     }
