@@ -61,6 +61,8 @@ interface Limits {
 
 class PriorityLevelState {
   queues?: QueueSet
+  /** An exempt level's executing requests, for dump_requests. */
+  readonly exemptRunning = new Set<{ req: RequestDescription; arrived: number }>()
   exemptExecuting = 0
   exemptDispatched = 0
   limits: Limits = { nominal: 0, min: 0, max: 0 }
@@ -308,23 +310,6 @@ export class FlowControl {
       this.m.currentExecutingSeats.dec(labels)
       this.m.requestExecution.observe([...labels, 'regular'], (this.now() - started) / 1000)
     }
-    if (state.exempt) {
-      state.exemptExecuting++
-      state.exemptDispatched++
-      executing()
-      this.m.requestWaitDuration.observe([...labels, 'true'], 0)
-      let done = false
-      return {
-        ...c,
-        executed: true,
-        finish: () => {
-          if (done) return
-          done = true
-          state.exemptExecuting--
-          finished()
-        },
-      }
-    }
     const req: RequestDescription = {
       flowSchema: fsName,
       distinguisher: c.distinguisher,
@@ -338,6 +323,26 @@ export class FlowControl {
       apiVersion: info.apiGroup ? `${info.apiGroup}/${info.apiVersion}` : info.apiVersion,
       resource: info.resource,
       subresource: info.subresource,
+    }
+    if (state.exempt) {
+      const running = { req, arrived: started }
+      state.exemptRunning.add(running)
+      state.exemptExecuting++
+      state.exemptDispatched++
+      executing()
+      this.m.requestWaitDuration.observe([...labels, 'true'], 0)
+      let done = false
+      return {
+        ...c,
+        executed: true,
+        finish: () => {
+          if (done) return
+          done = true
+          state.exemptRunning.delete(running)
+          state.exemptExecuting--
+          finished()
+        },
+      }
     }
     const queues = state.queues!
     this.m.currentInqueueRequests.inc(labels)
@@ -461,19 +466,24 @@ export class FlowControl {
       )
     const rows: string[][] = [header]
     const origin = Date.now() - this.now()
+    const time = (t: number | undefined) =>
+      t === undefined ? GO_ZERO_TIME : rfc3339Nano(new Date(origin + t))
     for (const s of this.sortedLevels()) {
-      for (const w of s.queues?.waiting() ?? []) {
+      const dumped =
+        s.queues?.requests() ??
+        [...s.exemptRunning].map((r) => ({ queue: -1, position: -1, ...r, started: r.arrived }))
+      for (const w of dumped) {
         const row = [
           s.name,
           w.req.flowSchema,
           String(w.queue),
           String(w.position),
           w.req.distinguisher,
-          new Date(origin + w.arrived).toISOString(),
+          time(w.arrived),
           String(w.req.seats),
           '0',
           '0s',
-          '0.00000000ss',
+          time(w.started),
         ]
         if (includeDetails)
           row.push(
@@ -497,6 +507,13 @@ export class FlowControl {
       a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
     )
   }
+}
+
+const GO_ZERO_TIME = '0001-01-01T00:00:00Z'
+
+/** Go's time.RFC3339Nano in UTC: fractional seconds without trailing zeros. */
+function rfc3339Nano(d: Date): string {
+  return d.toISOString().replace(/\.?0+Z$/, 'Z')
 }
 
 /**

@@ -47,7 +47,21 @@ interface Queue {
   seatsInUse: number
 }
 
+/** One row of kube's dump_requests; times on the QueueSet's clock. */
+export interface DumpedRequest {
+  queue: number
+  position: number
+  req: RequestDescription
+  arrived: number
+  started?: number
+}
+
 export class QueueSet {
+  /** Executing requests, with the index of the queue they were dealt. */
+  private readonly running = new Map<
+    { req: RequestDescription; arrived: number; started: number },
+    number
+  >()
   readonly queues: Queue[]
   executingRequests = 0
   seatsInUse = 0
@@ -176,6 +190,8 @@ export class QueueSet {
     this.executingRequests++
     this.seatsInUse += req.seats
     this.dispatched++
+    const running = { req, arrived, started: this.now() }
+    this.running.set(running, queue.index)
     let done = false
     return {
       executed: true,
@@ -184,6 +200,7 @@ export class QueueSet {
       finish: () => {
         if (done) return
         done = true
+        this.running.delete(running)
         queue.executingRequests--
         queue.seatsInUse -= req.seats
         this.executingRequests--
@@ -216,13 +233,30 @@ export class QueueSet {
     }
   }
 
-  /** The requests waiting, per queue, for the debug dumps. */
-  waiting(): { queue: number; position: number; req: RequestDescription; arrived: number }[] {
-    const out: { queue: number; position: number; req: RequestDescription; arrived: number }[] = []
-    for (const q of this.queues)
+  /**
+   * The requests waiting and executing, as kube's dump_requests lists them: each queue's waiting ones
+   * (with their position), then its executing ones (position -1); a level without queues (Reject)
+   * reports its executing requests with queue -1.
+   */
+  requests(): DumpedRequest[] {
+    const out: DumpedRequest[] = []
+    for (const q of this.queues) {
       q.waiting.forEach((w, position) =>
         out.push({ queue: q.index, position, req: w.req, arrived: w.arrived }),
       )
+      for (const [r, index] of this.running)
+        if (index === q.index && this.queuing)
+          out.push({
+            queue: q.index,
+            position: -1,
+            req: r.req,
+            arrived: r.arrived,
+            started: r.started,
+          })
+    }
+    if (!this.queuing)
+      for (const [r] of this.running)
+        out.push({ queue: -1, position: -1, req: r.req, arrived: r.arrived, started: r.started })
     return out
   }
 }

@@ -207,6 +207,22 @@ describe('classification', () => {
       '/debug/api_priority_and_fairness/dump_requests?includeRequestDetails=1',
     )
     expect(requests.body.split('\n')[0]).toMatch(/FlowDistingsher,.*UserName,\s+Verb,/)
+    // The dump request itself, executing in the exempt level (which has no queues: index -1).
+    const own = requests.body
+      .split('\n')
+      .find((l) => l.includes('/debug/api_priority_and_fairness/dump_requests'))!
+      .split(/,\s+/)
+    expect([own[0], own[1], own[2], own[3], own[6], own[7], own[8], own[11]]).toEqual([
+      'exempt',
+      'exempt',
+      '-1',
+      '-1',
+      '1',
+      '0',
+      '0s',
+      'get',
+    ])
+    expect(own[5]).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/)
     const denied = await server.request(
       'GET',
       '/debug/api_priority_and_fairness/dump_priority_levels',
