@@ -40,6 +40,7 @@ export const CONFIG_TTL_MS = 1000
 export const BORROWING_PERIOD_MS = 10_000
 const MAX_RETRY_AFTER_S = 60
 const LOAD_TIMEOUT_MS = 10_000
+const FLOW_HASH_CACHE_SIZE = 10_000
 /** kube's APF bootstrap ensurer period. */
 export const ENSURE_INTERVAL_MS = 60_000
 
@@ -278,6 +279,19 @@ export class FlowControl {
     this.m.seatFairFrac.set([], this.fairFrac)
   }
 
+  /** Flows repeat: their hashes are kept (a bounded cache, emptied when full). */
+  private readonly hashes = new Map<string, bigint>()
+  private flowHash(flowSchema: string, distinguisher: string): bigint {
+    const key = `${flowSchema}\u0000${distinguisher}`
+    let h = this.hashes.get(key)
+    if (h === undefined) {
+      if (this.hashes.size >= FLOW_HASH_CACHE_SIZE) this.hashes.clear()
+      h = hashFlowID(flowSchema, distinguisher)
+      this.hashes.set(key, h)
+    }
+    return h
+  }
+
   classify(user: UserInfo, info: RequestInfo): Classification {
     for (const fs of this.schemas) {
       if (!matchesFlowSchema(fs, user, info)) continue
@@ -313,7 +327,7 @@ export class FlowControl {
     const req: RequestDescription = {
       flowSchema: fsName,
       distinguisher: c.distinguisher,
-      hash: hashFlowID(fsName, c.distinguisher),
+      hash: state.exempt ? 0n : this.flowHash(fsName, c.distinguisher),
       seats: 1,
       userName: user.username,
       verb: info.verb,

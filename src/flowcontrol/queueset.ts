@@ -56,7 +56,11 @@ export interface DumpedRequest {
   started?: number
 }
 
+/** Flows repeat: each one's hand is dealt once (a bounded cache, emptied when full). */
+const HAND_CACHE_SIZE = 10_000
+
 export class QueueSet {
+  private readonly hands = new Map<bigint, number[]>()
   /** Executing requests, with the index of the queue they were dealt. */
   private readonly running = new Map<
     { req: RequestDescription; arrived: number; started: number },
@@ -112,7 +116,13 @@ export class QueueSet {
     if (!this.queuing || this.queues.length === 1) return this.queues[0]
     let best: Queue | undefined
     let bestLen = Infinity
-    for (const i of deal(req.hash, this.queuing.queues, this.queuing.handSize)) {
+    let hand = this.hands.get(req.hash)
+    if (!hand) {
+      if (this.hands.size >= HAND_CACHE_SIZE) this.hands.clear()
+      hand = deal(req.hash, this.queuing.queues, this.queuing.handSize)
+      this.hands.set(req.hash, hand)
+    }
+    for (const i of hand) {
       const q = this.queues[i]
       const len = q.waiting.reduce((s, w) => s + w.req.seats, 0) + q.seatsInUse
       if (len < bestLen) {
