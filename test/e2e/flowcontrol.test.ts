@@ -474,3 +474,57 @@ describe('a flood from one low-priority user', () => {
     }
   })
 })
+
+describe('a restart', () => {
+  it('re-applies the bootstrap configuration as autoupdate-spec says, and takes the seats it is given', async () => {
+    await server.k(
+      'patch',
+      'prioritylevelconfiguration',
+      'workload-high',
+      '--type=merge',
+      '-p',
+      '{"spec":{"limited":{"nominalConcurrencyShares":7}}}',
+    )
+    await server.k(
+      'patch',
+      'prioritylevelconfiguration',
+      'workload-low',
+      '--type=merge',
+      '-p',
+      '{"metadata":{"annotations":{"apf.kubernetes.io/autoupdate-spec":"false"}},"spec":{"limited":{"nominalConcurrencyShares":9}}}',
+    )
+    await server.k('delete', 'flowschema', 'catch-all')
+    await server.restart(['--max-requests-inflight=10', '--max-mutating-requests-inflight=5'])
+    const shares = async (name: string) =>
+      (
+        await server.k(
+          'get',
+          'prioritylevelconfiguration',
+          name,
+          '-o',
+          'jsonpath={.spec.limited.nominalConcurrencyShares}',
+        )
+      ).trim()
+    expect(await shares('workload-high')).toBe('40')
+    expect(await shares('workload-low')).toBe('9')
+    await server.k('get', 'flowschema', 'catch-all')
+    // 15 seats over the shares left (245 - 100 + 9 for workload-low, plus the test's levels):
+    // each level's nominal limit is ceil(15 * shares / sum).
+    const levels = JSON.parse(await server.k('get', 'prioritylevelconfigurations', '-o', 'json'))
+    const sum = levels.items.reduce(
+      (t: number, l: any) =>
+        t +
+        (l.spec.limited?.nominalConcurrencyShares ?? l.spec.exempt?.nominalConcurrencyShares ?? 0),
+      0,
+    )
+    await eventually(async () => {
+      const after = samples((await server.request('GET', '/metrics')).body)
+      expect(
+        after.get('apiserver_flowcontrol_nominal_limit_seats{priority_level="workload-high"}'),
+      ).toBe(Math.ceil((15 * 40) / sum))
+      expect(
+        after.get('apiserver_flowcontrol_nominal_limit_seats{priority_level="global-default"}'),
+      ).toBe(Math.ceil((15 * 20) / sum))
+    })
+  }, 180_000)
+})
