@@ -74,7 +74,9 @@ export function priorityAndFairness(
     } finally {
       admission.finish()
     }
-    c.res = withHeaders(c.res, headers)
+    // Hono's c.res setter copies the response: assign only when the headers could not be set in place.
+    const res = withHeaders(c.res, headers)
+    if (res !== c.res) c.res = res
   }
 }
 
