@@ -618,6 +618,11 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
         return new Response(null, { status: 204 })
       },
     }),
+    priorityAndFairness: () => ({
+      maxRequestsInflight: cfg.maxRequestsInflight,
+      maxMutatingRequestsInflight: cfg.maxMutatingRequestsInflight,
+      requestTimeoutMs: cfg.requestTimeoutMs,
+    }),
   })
   const fetchWithFilters = withCORS(cfg.corsAllowedOrigins, app.fetch)
 
