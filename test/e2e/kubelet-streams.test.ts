@@ -425,6 +425,14 @@ describe('pods/portforward', () => {
       expect(await res.text()).toContain('GET /through/the/tunnel')
       const again = await fetch(`http://127.0.0.1:${local}/second`)
       expect(await again.text()).toContain('GET /second')
+      // kubectl's WebSocket (SPDY tunnelled) was accepted: the kubelet was asked for SPDY/3.1 only.
+      const asked = kubelet.requests.filter((q) => q.path.startsWith(`/portForward/${NS}/web`))
+      expect(asked.length).toBeGreaterThan(0)
+      for (const q of asked)
+        expect(q.headers).toMatchObject({
+          upgrade: 'SPDY/3.1',
+          'x-stream-protocol-version': 'portforward.k8s.io',
+        })
     } finally {
       pf.kill()
     }
