@@ -80,13 +80,16 @@ export async function podStream(r: ConnectRequest, kind: StreamSubresource): Pro
       .split(',')
       .map((p) => p.trim())
       .includes(PORT_FORWARD_TUNNEL)
-  const headers = tunnel
-    ? new Headers({
-        Connection: 'Upgrade',
-        Upgrade: 'SPDY/3.1',
-        'X-Stream-Protocol-Version': 'portforward.k8s.io',
-      })
-    : forwardedHeaders(r.req.headers, true)
+  const headers =
+    tunnel || (spdyAtTheEdge && !isUpgradeRequest(r.req.headers))
+      ? new Headers({
+          Connection: 'Upgrade',
+          Upgrade: 'SPDY/3.1',
+          'X-Stream-Protocol-Version': tunnel
+            ? 'portforward.k8s.io'
+            : (r.req.headers.get('x-stream-protocol-version') ?? ''),
+        })
+      : forwardedHeaders(r.req.headers, true)
   let up
   try {
     up = await transport.upgrade(node, {
