@@ -596,6 +596,11 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
       },
     ],
     requestTimeoutMs: cfg.requestTimeoutMs,
+    priorityAndFairness: () => ({
+      maxRequestsInflight: cfg.maxRequestsInflight,
+      maxMutatingRequestsInflight: cfg.maxMutatingRequestsInflight,
+      requestTimeoutMs: cfg.requestTimeoutMs,
+    }),
     kubelet: (env) => ({
       transports: kubeletTransports,
       preferredAddressTypes: kubelet.preferredAddressTypes,
