@@ -3,7 +3,8 @@
 // --kubelet-client-certificate/--kubelet-client-key), KUBELET_PREFERRED_ADDRESS_TYPES for
 // --kubelet-preferred-address-types, and a kubelet's WebSocket handed to the client with a 101.
 import { badRequest } from '../server/errors'
-import { FetchKubeletTransport } from './fetch-transport'
+import { FetchKubeletTransport, SPDY_REFUSED } from './fetch-transport'
+import { socketUpgrade } from './socket-upgrade'
 import { DEFAULT_KUBELET_PREFERRED_ADDRESS_TYPES } from './node-address'
 import { KubeletTransports, type KubeletClient, type KubeletUpgrade } from './transport'
 
@@ -22,7 +23,10 @@ export function edgeKubeletTransports(env: KubeletEnv): KubeletTransports {
   if (!t) {
     const binding = env.KUBELET_CLIENT_CERT
     t = new KubeletTransports(
-      new FetchKubeletTransport(binding ? (i, init) => binding.fetch(i, init) : undefined),
+      new FetchKubeletTransport(
+        binding ? (i, init) => binding.fetch(i, init) : undefined,
+        socketUpgrade,
+      ),
     )
     transportsByEnv.set(env, t)
   }
@@ -42,11 +46,72 @@ export function edgeKubeletClient(env: KubeletEnv): KubeletClient {
   }
 }
 
-function respondUpgraded(up: KubeletUpgrade): Response {
+function respondUpgraded(up: KubeletUpgrade, tunnelAs?: string): Response {
+  if (up.stream && tunnelAs) return tunnel(up.stream, tunnelAs)
   // A Worker cannot take over a raw connection: only a WebSocket goes back to the client.
-  if (!up.webSocket) throw badRequest('this server relays only WebSocket upgrades at the edge')
+  if (!up.webSocket) {
+    void up.stream?.readable.cancel().catch(() => {})
+    throw badRequest(SPDY_REFUSED)
+  }
   const headers = new Headers()
   const protocol = up.headers.get('sec-websocket-protocol')
   if (protocol) headers.set('Sec-WebSocket-Protocol', protocol)
   return new Response(null, { status: 101, webSocket: up.webSocket, headers })
+}
+
+/**
+ * kube-apiserver's tunneling handler at the edge: the client's WebSocket, accepted with `protocol`,
+ * carries the kubelet's bytes, one binary message per chunk each way.
+ */
+function tunnel(stream: NonNullable<KubeletUpgrade['stream']>, protocol: string): Response {
+  const [client, server] = Object.values(new WebSocketPair())
+  server.accept()
+  const writer = stream.writable.getWriter()
+  const close = () => {
+    try {
+      server.close(1000)
+    } catch {
+      /* already closed */
+    }
+    void writer.close().catch(() => {})
+    void stream.readable.cancel().catch(() => {})
+  }
+  // Messages are written in order; a binary one may come as a Blob (wrangler dev's proxy) or a buffer.
+  let writes = Promise.resolve()
+  server.addEventListener('message', (e) => {
+    const data = e.data as unknown
+    writes = writes
+      .then(async () => {
+        const bytes =
+          typeof data === 'string'
+            ? new TextEncoder().encode(data)
+            : data instanceof Blob
+              ? new Uint8Array(await data.arrayBuffer())
+              : ArrayBuffer.isView(data)
+                ? new Uint8Array(data.buffer, data.byteOffset, data.byteLength)
+                : new Uint8Array(data as ArrayBuffer)
+        await writer.write(bytes)
+      })
+      .catch(close)
+  })
+  server.addEventListener('close', close)
+  server.addEventListener('error', close)
+  void (async () => {
+    const reader = stream.readable.getReader()
+    try {
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done) break
+        server.send(value)
+      }
+    } catch {
+      /* the kubelet went away */
+    }
+    close()
+  })()
+  return new Response(null, {
+    status: 101,
+    webSocket: client,
+    headers: { 'Sec-WebSocket-Protocol': protocol },
+  })
 }

@@ -16,7 +16,14 @@ type Fetch = (input: Request | string, init?: RequestInit) => Promise<Response>
 
 export class FetchKubeletTransport implements KubeletTransport {
   /** `fetcher`: an mTLS certificate binding's fetch, or the global fetch. */
-  constructor(private readonly fetcher: Fetch = (i, init) => fetch(i, init)) {}
+  constructor(
+    private readonly fetcher: Fetch = (i, init) => fetch(i, init),
+    /** A raw HTTP upgrade (src/kubelet/socket-upgrade.ts), for what fetch cannot upgrade. */
+    private readonly socketUpgrade?: (
+      node: KubeletNode,
+      req: KubeletRequest,
+    ) => Promise<KubeletUpgrade>,
+  ) {}
 
   private url(node: KubeletNode, req: KubeletRequest): string {
     return `${req.scheme ?? 'https'}://${joinHostPort(node.host, node.port)}${req.path}`
@@ -40,9 +47,9 @@ export class FetchKubeletTransport implements KubeletTransport {
   }
 
   async upgrade(node: KubeletNode, req: KubeletRequest): Promise<KubeletUpgrade> {
+    // Not a WebSocket (SPDY/3.1, for the port-forward tunnel): over a TCP socket, when the Worker has one.
     if (!/websocket/i.test(req.headers.get('upgrade') ?? '')) {
-      // A SPDY/3.1 upgrade cannot be relayed by a Worker; a kubelet that cannot be reached at all
-      // still gives kube's dial error (kubectl shows its fallback's error, this one).
+      if (this.socketUpgrade) return this.socketUpgrade(node, req)
       const probe = await this.request(node, {
         ...req,
         method: 'GET',
@@ -81,7 +88,7 @@ export const SPDY_REFUSED =
   'SPDY/3.1 upgrades cannot be relayed at the edge: use kubectl 1.30 or newer (WebSocket) for exec and attach, 1.31 or newer for port-forward'
 
 /** A Status, which kubectl's SPDY dialer prints as the error. */
-function refuseUpgrade(message: string): KubeletUpgrade {
+export function refuseUpgrade(message: string): KubeletUpgrade {
   const status = { kind: 'Status', apiVersion: 'v1', metadata: {}, status: 'Failure', message }
   const body = new Blob([JSON.stringify({ ...status, reason: 'BadRequest', code: 400 })]).stream()
   return { status: 400, headers: new Headers({ 'Content-Type': 'application/json' }), body }

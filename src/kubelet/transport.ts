@@ -110,8 +110,13 @@ export interface KubeletClient {
   preferredAddressTypes: string[]
   /** --kubelet-port's default when a Node has no daemonEndpoints port (10250). */
   defaultPort?: number
-  /** Answers the client's upgrade with what the kubelet answered (status 101). */
-  respondUpgraded(up: KubeletUpgrade): Response
+  /**
+   * Answers the client's upgrade with what the kubelet answered (status 101). With `tunnelAs`, the
+   * client asked for a WebSocket and the kubelet's `stream` is another protocol's bytes: the client's
+   * WebSocket is accepted with subprotocol `tunnelAs` and carries those bytes in binary messages, as
+   * kube-apiserver's tunneling handler does for `SPDY/3.1+portforward.k8s.io`.
+   */
+  respondUpgraded(up: KubeletUpgrade, tunnelAs?: string): Response
   /**
    * How pods and service endpoints are reached (pods/proxy, services/proxy): kube-apiserver's
    * proxy transport, which dials the pod network without a client certificate and without

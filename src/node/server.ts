@@ -613,8 +613,9 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
       preferredAddressTypes: kubelet.preferredAddressTypes,
       endpoints: endpointsTransport,
       // The upgrade listener below takes over the client's socket once the app has answered.
-      respondUpgraded: (up) => {
+      respondUpgraded: (up, tunnelAs) => {
         ;(env as UpgradeEnv).upgraded = up
+        ;(env as UpgradeEnv).tunnelAs = tunnelAs
         return new Response(null, { status: 204 })
       },
     }),

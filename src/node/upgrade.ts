@@ -6,6 +6,7 @@
 import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
 import { Readable, Writable } from 'node:stream'
+import { WebSocketServer } from 'ws'
 import { respondError } from '../api/negotiation'
 import type { KubeletUpgrade } from '../kubelet/transport'
 import { unauthorized } from '../server/errors'
@@ -13,6 +14,8 @@ import { unauthorized } from '../server/errors'
 export interface UpgradeEnv {
   incoming: IncomingMessage
   upgraded?: KubeletUpgrade
+  /** The WebSocket subprotocol that carries the kubelet's bytes (KubeletClient.respondUpgraded). */
+  tunnelAs?: string
 }
 
 type Fetch = (req: Request, env?: unknown) => Response | Promise<Response>
@@ -41,6 +44,7 @@ export async function serveUpgrade(
     const res = await app(request, env)
     const up = env.upgraded
     if (!up?.stream) return await writeResponse(socket, res)
+    if (env.tunnelAs) return tunnel(req, socket, head, up.stream, env.tunnelAs)
     const lines = ['HTTP/1.1 101 Switching Protocols']
     up.headers.forEach((v, k) => lines.push(`${k}: ${v}`))
     socket.write(lines.join('\r\n') + '\r\n\r\n')
@@ -61,6 +65,38 @@ export async function serveUpgrade(
     console.error('upgrade failed', e)
     socket.destroy()
   }
+}
+
+/**
+ * kube-apiserver's tunneling handler: the client's WebSocket, accepted with `protocol`, carries the
+ * kubelet's bytes, each binary message as it comes.
+ */
+function tunnel(
+  req: IncomingMessage,
+  socket: Socket,
+  head: Buffer,
+  stream: NonNullable<KubeletUpgrade['stream']>,
+  protocol: string,
+): void {
+  const fromKubelet = Readable.fromWeb(stream.readable as any)
+  const toKubelet = Writable.fromWeb(stream.writable as any)
+  const wss = new WebSocketServer({
+    noServer: true,
+    handleProtocols: (offered) => (offered.has(protocol) ? protocol : false),
+  })
+  wss.handleUpgrade(req, socket, head, (ws) => {
+    const end = () => {
+      fromKubelet.destroy()
+      toKubelet.destroy()
+      ws.terminate()
+      wss.close()
+    }
+    ws.on('message', (data: Buffer) => toKubelet.write(data))
+    ws.on('close', end).on('error', end)
+    fromKubelet.on('data', (d: Buffer) => ws.send(d))
+    fromKubelet.on('end', () => ws.close(1000)).on('error', end)
+    toKubelet.on('error', end)
+  })
 }
 
 async function writeResponse(socket: Socket, res: Response): Promise<void> {

@@ -136,7 +136,9 @@ beforeAll(async () => {
     '--subresource=status',
     '--type=merge',
     '-p',
-    JSON.stringify({ status: { podIP: kubelet.host, podIPs: [{ ip: kubelet.host }] } }),
+    JSON.stringify({
+      status: { phase: 'Running', podIP: kubelet.host, podIPs: [{ ip: kubelet.host }] },
+    }),
   )
   kubelet.addPod(NS, 'web', ['app'])
   kubelet.addPod(NS, 'multi', ['a', 'b', 'init'], { a: ['from the last run'] })
@@ -404,5 +406,35 @@ describe('proxy subresources', () => {
       `/api/v1/namespaces/${NS}/pods/web:${webPort}/proxy/hello`,
     )
     expect(out).toContain('GET /hello')
+  })
+})
+
+describe('pods/portforward', () => {
+  it('kubectl port-forward carries a request through the forwarded port', async () => {
+    const local = await freePort()
+    const pf = backgroundKubectl(server.kubeconfig, [
+      'port-forward',
+      '-n',
+      NS,
+      'pod/web',
+      `${local}:${webPort}`,
+    ])
+    try {
+      await pf.waitFor(/Forwarding from 127\.0\.0\.1/)
+      const res = await fetch(`http://127.0.0.1:${local}/through/the/tunnel`)
+      expect(await res.text()).toContain('GET /through/the/tunnel')
+      const again = await fetch(`http://127.0.0.1:${local}/second`)
+      expect(await again.text()).toContain('GET /second')
+      // kubectl's WebSocket (SPDY tunnelled) was accepted: the kubelet was asked for SPDY/3.1 only.
+      const asked = kubelet.requests.filter((q) => q.path.startsWith(`/portForward/${NS}/web`))
+      expect(asked.length).toBeGreaterThan(0)
+      for (const q of asked)
+        expect(q.headers).toMatchObject({
+          upgrade: 'SPDY/3.1',
+          'x-stream-protocol-version': 'portforward.k8s.io',
+        })
+    } finally {
+      pf.kill()
+    }
   })
 })

@@ -10,14 +10,30 @@
 // A "container" is not isolated: exec runs the command as a process of the test's user on this machine
 // (so `kubectl cp`'s tar works on host paths the test chooses), its main process is `cat` kept in memory
 // (what attach writes comes back as output and as log lines), and its log is what the test appends.
-// Port-forward is not served (it needs SPDY/3.1, which this stand-in does not speak).
+//   POST /portForward/{ns}/{pod}                         SPDY/3.1 upgrade, portforward.k8s.io: a pair of
+//                                                         streams (error, data) per connection, as kubelet's
+//                                                         httpstream port-forward serves them (the framing
+//                                                         is spdy-transport's); the pod's ports are this
+//                                                         machine's, at the stand-in's address
 import { spawn } from 'node:child_process'
+import { connect } from 'node:net'
+import spdy from 'spdy-transport'
 import { createServer, type Server } from 'node:https'
 import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { AddressInfo, Socket } from 'node:net'
 import type { TLSSocket } from 'node:tls'
 import { WebSocketServer, type WebSocket } from 'ws'
 import { createCA, signCertificate, type KeyPair } from '../../src/node/pki'
+
+// spdy-transport insists on HTTP's :method and :path in every SYN_STREAM; the streams of kube's
+// httpstream carry only their own headers (streamtype, port, requestid). Give them placeholders.
+const spdyParser = Object.getPrototypeOf(spdy.protocol.spdy.parser.create({}))
+const parseKVs = spdyParser.parseKVs
+spdyParser.parseKVs = function (buffer: unknown, callback: (e: unknown, h?: object) => void) {
+  parseKVs.call(this, buffer, (err: unknown, headers?: Record<string, string>) =>
+    callback(err, headers && { ':method': 'POST', ':path': '/', ...headers }),
+  )
+}
 
 /** Channels of k8s.io/client-go/tools/remotecommand's WebSocket protocols. */
 const STDIN = 0
@@ -191,6 +207,14 @@ export async function startKubeletStandin(
     const url = new URL(req.url ?? '/', 'https://kubelet')
     const parts = url.pathname.split('/').filter(Boolean)
     const c = parts.length === 4 ? container(parts[1], parts[2], parts[3]) : undefined
+    if (parts[0] === 'portForward' && parts.length === 3 && pods.has(`${parts[1]}/${parts[2]}`)) {
+      if (!/^spdy\/3\.1$/i.test(req.headers.upgrade ?? '')) {
+        // The kubelet's own WebSocket port-forward protocol is not kubectl's: kubectl falls back to SPDY.
+        socket.end('HTTP/1.1 400 Bad Request\r\nContent-Type: text/plain\r\n\r\nSPDY/3.1 required')
+        return
+      }
+      return portForward(socket, head, parts[2])
+    }
     if ((parts[0] !== 'exec' && parts[0] !== 'attach') || !c) {
       socket.end('HTTP/1.1 404 Not Found\r\nContent-Type: text/plain\r\n\r\n404 page not found')
       return
@@ -264,6 +288,37 @@ export async function startKubeletStandin(
       }
     })
     ws.on('close', stop)
+  }
+
+  // kubelet's httpstream port-forward: every connection the client forwards is a data stream and an error
+  // stream with the same requestid; the kubelet dials the pod's port and copies both ways, and writes a
+  // failure to dial on the error stream.
+  function portForward(socket: Socket, head: Buffer, pod: string): void {
+    socket.write(
+      'HTTP/1.1 101 Switching Protocols\r\nConnection: Upgrade\r\nUpgrade: SPDY/3.1\r\n' +
+        'X-Stream-Protocol-Version: portforward.k8s.io\r\n\r\n',
+    )
+    if (head.length) socket.unshift(head)
+    const conn = spdy.connection.create(socket, { protocol: 'spdy', isServer: true })
+    conn.start(3.1)
+    conn.on('error', () => socket.destroy())
+    const pairs = new Map<string, Record<string, import('node:stream').Duplex>>()
+    conn.on('stream', (stream) => {
+      stream.respond(200, {})
+      const { requestid, streamtype, port } = stream.headers
+      const pair = pairs.get(requestid) ?? {}
+      pair[streamtype] = stream
+      pairs.set(requestid, pair)
+      if (!pair.error || !pair.data) return
+      pairs.delete(requestid)
+      const target = connect(Number(port), host)
+      target.on('error', (e) => {
+        pair.error.end(`error forwarding port ${port} to pod ${pod}: ${e.message}`)
+        pair.data.destroy()
+      })
+      pair.data.pipe(target).on('close', () => pair.data.end())
+      target.pipe(pair.data)
+    })
   }
 
   await new Promise<void>((r) => server.listen(0, host, () => r()))

@@ -72,12 +72,30 @@ export async function podStream(r: ConnectRequest, kind: StreamSubresource): Pro
   const spdyAtTheEdge = r.req.headers.has('x-stream-protocol-version')
   if (!isUpgradeRequest(r.req.headers) && !spdyAtTheEdge)
     throw badRequest('Upgrade request required')
+  // kubectl 1.31+ port-forward: SPDY tunnelled in a WebSocket. As kube-apiserver's tunneling handler,
+  // ask the kubelet for SPDY/3.1 and carry its bytes in the client's WebSocket.
+  const tunnel =
+    kind === 'portforward' &&
+    (r.req.headers.get('sec-websocket-protocol') ?? '')
+      .split(',')
+      .map((p) => p.trim())
+      .includes(PORT_FORWARD_TUNNEL)
+  const headers =
+    tunnel || (spdyAtTheEdge && !isUpgradeRequest(r.req.headers))
+      ? new Headers({
+          Connection: 'Upgrade',
+          Upgrade: 'SPDY/3.1',
+          'X-Stream-Protocol-Version': tunnel
+            ? 'portforward.k8s.io'
+            : (r.req.headers.get('x-stream-protocol-version') ?? ''),
+        })
+      : forwardedHeaders(r.req.headers, true)
   let up
   try {
     up = await transport.upgrade(node, {
-      method: r.req.method,
+      method: tunnel ? 'POST' : r.req.method,
       path,
-      headers: forwardedHeaders(r.req.headers, true),
+      headers,
       body: null,
       signal: r.req.signal,
     })
@@ -87,5 +105,8 @@ export async function podStream(r: ConnectRequest, kind: StreamSubresource): Pro
   }
   if (up.status !== 101)
     return new Response(up.body ?? null, { status: up.status, headers: up.headers })
-  return r.kubelet!.respondUpgraded(up)
+  return r.kubelet!.respondUpgraded(up, tunnel ? PORT_FORWARD_TUNNEL : undefined)
 }
+
+/** client-go's portforward.PortForwardProtocolV1Name tunnelled over WebSocket. */
+const PORT_FORWARD_TUNNEL = 'SPDY/3.1+portforward.k8s.io'
