@@ -86,6 +86,88 @@ function messageData(data: unknown): Promise<Uint8Array | string> | Uint8Array |
   return new TextEncoder().encode(String(data))
 }
 
+/** Closes a WebSocket that may be closed already (a close after close throws). */
+function safeClose(ws: WebSocket, code: number, reason: string): void {
+  try {
+    ws.close(code, reason)
+  } catch {
+    /* already closed */
+  }
+}
+
+/** The 101's headers as one header of this object's own 101 (the Worker's fetch keeps only its own). */
+const UPGRADE_HEADERS = 'x-tunnel-upgrade-headers'
+
+/** The object's side of a byte-level upgrade: a WebSocket whose binary messages are the bytes. */
+function bytesOverWebSocket(up: KubeletUpgrade): Response {
+  const pair = new WebSocketPair()
+  const [client, server] = [pair[0], pair[1]]
+  server.accept()
+  const writer = up.stream!.writable.getWriter()
+  let writing = Promise.resolve()
+  server.addEventListener('message', (e) => {
+    const data = messageData(e.data)
+    writing = writing
+      .then(async () => {
+        const d = await data
+        await writer.write(typeof d === 'string' ? new TextEncoder().encode(d) : d)
+      })
+      .catch(() => safeClose(server, 1011, 'tunnel closed'))
+  })
+  const ended = () => void writing.then(() => writer.close()).catch(() => {})
+  server.addEventListener('close', ended)
+  server.addEventListener('error', ended)
+  void (async () => {
+    const reader = up.stream!.readable.getReader()
+    try {
+      for (;;) {
+        const { value, done } = await reader.read()
+        if (done) break
+        // The client went: stop reading, and let the kubelet's side end.
+        if (server.readyState !== 1) throw new Error('the client closed')
+        server.send(value)
+      }
+      safeClose(server, 1000, '')
+    } catch (e) {
+      safeClose(server, 1011, String((e as Error).message).slice(0, 120))
+      void reader.cancel().catch(() => {})
+    }
+  })()
+  return new Response(null, {
+    status: 101,
+    webSocket: client,
+    headers: { [UPGRADE_HEADERS]: JSON.stringify(headerPairs(up.headers)) },
+  })
+}
+
+/** The Worker's side: the object's WebSocket as the upgraded connection's two byte streams. */
+function bytesFromWebSocket(ws: WebSocket): NonNullable<KubeletUpgrade['stream']> {
+  ws.accept()
+  let controller!: ReadableStreamDefaultController<Uint8Array>
+  const readable = new ReadableStream<Uint8Array>({
+    start: (c) => {
+      controller = c
+    },
+    cancel: () => safeClose(ws, 1000, ''),
+  })
+  let order = Promise.resolve()
+  ws.addEventListener('message', (e) => {
+    const data = messageData(e.data)
+    order = order.then(async () => {
+      const d = await data
+      controller.enqueue(typeof d === 'string' ? new TextEncoder().encode(d) : d)
+    })
+  })
+  ws.addEventListener('close', () => void order.then(() => controller.close()).catch(() => {}))
+  ws.addEventListener('error', () => void order.then(() => controller.close()).catch(() => {}))
+  const writable = new WritableStream<Uint8Array>({
+    write: (chunk) => ws.send(chunk),
+    close: () => safeClose(ws, 1000, ''),
+    abort: () => safeClose(ws, 1011, 'aborted'),
+  })
+  return { readable, writable }
+}
+
 export class NodeTunnel extends DurableObject {
   private session?: TunnelSession
   private agentSocket?: WebSocket
@@ -120,7 +202,12 @@ export class NodeTunnel extends DurableObject {
     const node: KubeletNode = { name: '', host: '', port: 0 }
     try {
       if (path === '/request') return await transport.request(node, described(request))
-      if (path === '/upgrade') return await this.upgrade(this.sessionFor(ws), described(request))
+      if (path === '/upgrade')
+        return await this.upgrade(
+          this.sessionFor(ws),
+          described(request),
+          request.headers.get('x-tunnel-upgrade') === 'bytes',
+        )
     } catch (e) {
       return dialFailure(e)
     }
@@ -137,11 +224,20 @@ export class NodeTunnel extends DurableObject {
     return new Response(null, { status: 101, webSocket: pair[0] })
   }
 
-  /** A WebSocket upgrade: the kubelet's messages and the client's, relayed one for one. */
-  private async upgrade(session: TunnelSession, req: KubeletRequest): Promise<Response> {
-    const up = await upgradeOver(session, req, 'messages')
+  /**
+   * An upgrade. WebSocket: the kubelet's messages and the client's, relayed one for one. Anything else
+   * (SPDY/3.1, for port-forward): the kubelet's bytes after its 101, carried to the Worker as binary
+   * messages of this object's WebSocket.
+   */
+  private async upgrade(
+    session: TunnelSession,
+    req: KubeletRequest,
+    bytes: boolean,
+  ): Promise<Response> {
+    const up = await upgradeOver(session, req, bytes ? 'bytes' : 'messages')
     if (up.status !== 101)
       return new Response(up.body ?? null, { status: up.status, headers: up.headers })
+    if (bytes) return bytesOverWebSocket(up)
     const stream = up.tunnelStream
     const pair = new WebSocketPair()
     const [client, server] = [pair[0], pair[1]]
@@ -211,11 +307,23 @@ export class EdgeTunnelTransport implements KubeletTransport {
   }
 
   async upgrade(_node: KubeletNode, req: KubeletRequest): Promise<KubeletUpgrade> {
+    // A WebSocket crosses message by message; anything else (SPDY/3.1) as bytes.
+    const bytes = !/websocket/i.test(req.headers.get('upgrade') ?? '')
     const res = await this.stub.fetch('https://tunnel/upgrade', {
-      headers: { ...describe(req), Upgrade: 'websocket' },
+      headers: {
+        ...describe(req),
+        Upgrade: 'websocket',
+        ...(bytes ? { 'x-tunnel-upgrade': 'bytes' } : {}),
+      },
       signal: req.signal,
     })
     throwIfDialFailed(res)
+    if (res.status === 101 && res.webSocket && bytes) {
+      const headers = new Headers(
+        JSON.parse(res.headers.get(UPGRADE_HEADERS) ?? '[]') as [string, string][],
+      )
+      return { status: 101, headers, stream: bytesFromWebSocket(res.webSocket) }
+    }
     if (res.status === 101 && res.webSocket)
       return { status: 101, headers: res.headers, webSocket: res.webSocket }
     return { status: res.status, headers: res.headers, body: res.body }

@@ -83,10 +83,12 @@ export class TunnelStream {
       { highWaterMark: 0 },
     )
     this.writable = new WritableStream<Uint8Array>({
+      // Bytes written after the stream ended go nowhere, as on a socket the peer reset: the writer is
+      // not failed for it (a relay piping into it would otherwise have to handle that rejection).
       write: async (chunk) => {
         for (let off = 0; off < chunk.length; off += MAX_DATA) {
           const part = chunk.subarray(off, Math.min(chunk.length, off + MAX_DATA))
-          await this.takeCredit(part.length)
+          if (!(await this.takeCredit(part.length))) return
           this.session.send(FrameType.DATA, this.id, part)
         }
       },
@@ -96,13 +98,14 @@ export class TunnelStream {
   }
 
   /** Waits until the other end has room for n more bytes (a message larger than the window: an empty one). */
-  private async takeCredit(n: number): Promise<void> {
+  private async takeCredit(n: number): Promise<boolean> {
     while (this.credit < Math.min(n, INITIAL_WINDOW)) {
-      if (this.done) throw new Error('tunnel stream closed')
+      if (this.done) return false
       await new Promise<void>((r) => this.creditWaiters.push(r))
     }
-    if (this.done) throw new Error('tunnel stream closed')
+    if (this.done) return false
     this.credit -= n
+    return true
   }
 
   private wake(): void {
@@ -117,8 +120,7 @@ export class TunnelStream {
     const payload = new Uint8Array(bytes.length + 1)
     payload[0] = typeof data === 'string' ? 1 : 0
     payload.set(bytes, 1)
-    await this.takeCredit(bytes.length)
-    this.session.send(FrameType.MESSAGE, this.id, payload)
+    if (await this.takeCredit(bytes.length)) this.session.send(FrameType.MESSAGE, this.id, payload)
   }
 
   /** Receives the other end's WebSocket messages; those that came before are handed over first. */
@@ -179,12 +181,12 @@ export class TunnelStream {
     this.done = true
     this.session.forget(this.id)
     this.rejectResponse(new KubeletDialError(reason ?? 'tunnel stream closed'))
-    if (reason !== undefined) {
-      try {
-        this.readController.error(new Error(reason))
-      } catch {
-        /* already closed */
-      }
+    // What came is what there is: the body or upgraded connection ends, as a connection to the kubelet
+    // that drops ends it, rather than failing a reader that a relay may not be listening to for errors.
+    try {
+      this.readController.close()
+    } catch {
+      /* already closed */
     }
     this.wake()
     for (const h of this.closeHandlers.splice(0)) h(reason)

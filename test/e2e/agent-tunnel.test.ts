@@ -14,7 +14,9 @@ import { parse as parseYAML } from 'yaml'
 import { createCA, signCertificate } from '../../src/node/pki'
 import { startAgent } from '../../src/node/agent/agent'
 import { startKubeletStandin, type KubeletStandin } from '../helpers/kubelet-standin'
-import { backgroundKubectl, LocalServer } from './harness'
+import { backgroundKubectl, freePort, LocalServer } from './harness'
+import { createServer as createHTTPServer, type Server as HTTPServer } from 'node:http'
+import type { AddressInfo } from 'node:net'
 
 const ROOT = resolve(__dirname, '..', '..')
 const NS = 'tunnelled'
@@ -29,6 +31,8 @@ let kubelet: KubeletStandin
 let dir: string
 let serverCA: string
 let agent: ChildProcess | undefined
+let web: HTTPServer
+let webPort: number
 let agentLog = ''
 
 /** Starts the shipped command, as a node's operator would, and waits until its tunnel is up. */
@@ -115,13 +119,30 @@ beforeAll(async () => {
     metadata: { name: 'web', namespace: NS },
     spec: { nodeName: NODE, containers: [{ name: 'app', image: 'busybox' }] },
   })
+  // kubectl port-forward wants a Running pod.
+  await server.k(
+    'patch',
+    'pod',
+    'web',
+    '-n',
+    NS,
+    '--subresource=status',
+    '--type=merge',
+    '-p',
+    JSON.stringify({ status: { phase: 'Running' } }),
+  )
   kubelet.addPod(NS, 'web', ['app'])
+  // What the pod serves on its port (the stand-in forwards to it on this machine).
+  web = createHTTPServer((req, res) => res.end(`${req.method} ${req.url}`))
+  await new Promise<void>((r) => web.listen(0, '127.0.0.1', () => r()))
+  webPort = (web.address() as AddressInfo).port
   for (const line of ['first line', 'second line']) kubelet.log(NS, 'web', 'app', line)
   await startAgentCommand()
 }, 240_000)
 
 afterAll(async () => {
   agent?.kill('SIGTERM')
+  await new Promise((r) => web?.close(r))
   await server?.dispose()
   await kubelet?.close()
   rmSync(dir, { recursive: true, force: true })
@@ -235,6 +256,26 @@ describe('node agent tunnel', () => {
       { input: 'hello\nworld\n' },
     )
     expect(i).toMatchObject({ code: 0, stdout: 'hello\nworld\ndone\n' })
+  })
+
+  it('kubectl port-forward carries requests through the forwarded port', async () => {
+    const local = await freePort()
+    const pf = backgroundKubectl(server.kubeconfig, [
+      'port-forward',
+      '-n',
+      NS,
+      'pod/web',
+      `${local}:${webPort}`,
+    ])
+    try {
+      await pf.waitFor(/Forwarding from 127\.0\.0\.1/)
+      const res = await fetch(`http://127.0.0.1:${local}/through/the/agent`)
+      expect(await res.text()).toBe('GET /through/the/agent')
+      const again = await fetch(`http://127.0.0.1:${local}/second`)
+      expect(await again.text()).toBe('GET /second')
+    } finally {
+      pf.kill()
+    }
   })
 
   it('an agent that restarts gets its node’s tunnel back', async () => {
