@@ -204,9 +204,15 @@ spec:
         server.file(`${n}.yaml`, POD(n, '{app: web}', 'drain-b', rsOwner)),
       )
       await ready(n)
-      await eventually(`eviction ${i + 2}`, async () =>
-        (await left()) === 1 - i ? true : undefined,
-      )
+      // drain retries every 5 s; a loaded machine may take a few rounds.
+      await eventually(
+        `eviction ${i + 2}`,
+        async () => ((await left()) === 1 - i ? true : undefined),
+        45_000,
+      ).catch(async (e) => {
+        const pdb = JSON.stringify(await pdbStatus('web'))
+        throw new Error(`${(e as Error).message}\nPDB status: ${pdb}\ndrain: ${drain.output()}`)
+      })
     }
     expect(await drain.exited).toBe(0)
     const out = drain.output()
