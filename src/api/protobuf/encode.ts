@@ -20,6 +20,11 @@ export function encodeMessage(msg: Message, obj: Obj): Uint8Array {
   return w.finish()
 }
 
+/** The message's fields for obj, written into w (a list's items, one after another in one buffer). */
+export function writeMessage(w: WireWriter, msg: Message, obj: Obj): void {
+  writeFields(w, msg, obj)
+}
+
 // A message's fields in number order, the order gogo writes them (the table keeps Go struct order).
 const byNumber = new WeakMap<Message, Field[]>()
 
@@ -134,11 +139,7 @@ function writeSpecial(w: WireWriter, special: Special, v: Json): void {
     case 'metav1.Time':
     case 'metav1.MicroTime': {
       if (typeof v !== 'string') return
-      const ms = Date.parse(v)
-      if (Number.isNaN(ms)) throw new ProtobufError(`proto: bad time ${JSON.stringify(v)}`)
-      const seconds = Math.floor(ms / 1000)
-      const frac = /\.(\d+)/.exec(v)?.[1] ?? ''
-      const nanos = frac ? Number(frac.padEnd(9, '0').slice(0, 9)) : 0
+      const [seconds, nanos] = parsedTime(v)
       w.int64(1, seconds).int64(2, nanos)
       return
     }
@@ -162,6 +163,21 @@ function writeSpecial(w: WireWriter, special: Special, v: Json): void {
       if (v !== null) w.bytes(1, utf8.encode(JSON.stringify(v)))
       return
   }
+}
+
+// The objects of a list share few distinct timestamps (creation, managed fields): each is parsed once.
+const times = new Map<string, [number, number]>()
+
+function parsedTime(v: string): [number, number] {
+  let t = times.get(v)
+  if (t) return t
+  const ms = Date.parse(v)
+  if (Number.isNaN(ms)) throw new ProtobufError(`proto: bad time ${JSON.stringify(v)}`)
+  const frac = /\.(\d+)/.exec(v)?.[1] ?? ''
+  t = [Math.floor(ms / 1000), frac ? Number(frac.padEnd(9, '0').slice(0, 9)) : 0]
+  if (times.size >= 4096) times.clear()
+  times.set(v, t)
+  return t
 }
 
 function unbase64(s: string): Uint8Array {

@@ -1,18 +1,17 @@
 // application/vnd.kubernetes.protobuf responses: lists written item by item, and watch events in the
 // length-delimited frames of kube's protobuf stream serializer.
-import { encodeMessage } from './encode'
-import { ENVELOPE_TAIL, envelopeHead } from './envelope'
+import { writeMessage, type encodeMessage } from './encode'
 import { messageForKind, messages, type FieldType, type Message } from './messages'
-import { ProtobufError, WIRE_BYTES } from './reader'
+import { ProtobufError } from './reader'
 import { WireWriter } from './writer'
 
 type Obj = Parameters<typeof encodeMessage>[1]
 
 /**
  * A list (PodList, PartialObjectMetadataList, ...) in the protobuf envelope, as chunks to send one after
- * another: kube's streaming collections encoder likewise sizes every item first and then writes the envelope,
- * the list metadata and each item in turn, so that no buffer holds the whole list. Every <Kind>List message
- * is { ListMeta metadata = 1; repeated <Kind> items = 2 }.
+ * another: the envelope, the list metadata and each item written in turn into one growing buffer (no buffer
+ * per item to copy again), then sent in slices of it. Every <Kind>List message is
+ * { ListMeta metadata = 1; repeated <Kind> items = 2 }.
  */
 export function protobufListChunks(
   apiVersion: string,
@@ -26,23 +25,22 @@ export function protobufListChunks(
   const itemMsg = messageOf(itemsType?.kind === 'repeated' ? itemsType.elem : undefined)
   if (!metaMsg || !itemMsg)
     throw new ProtobufError(`no protobuf message for ${listKind} in ${apiVersion}`)
-  const head = new WireWriter().bytes(1, encodeMessage(metaMsg, listMeta as Obj)).finish()
-  const chunks: Uint8Array[] = [head]
-  let rawLength = head.length
-  for (const obj of items) {
-    const body = encodeMessage(itemMsg, obj as Obj)
-    const key = new WireWriter()
-      .varint((2 << 3) | WIRE_BYTES)
-      .varint(body.length)
-      .finish()
-    chunks.push(key, body)
-    rawLength += key.length + body.length
-  }
-  chunks.unshift(envelopeHead(apiVersion, listKind, rawLength))
-  chunks.push(ENVELOPE_TAIL)
+  const w = new WireWriter(64 * 1024)
+  for (const b of MAGIC) w.varint(b)
+  w.message(1, (t) => t.string(1, apiVersion).string(2, listKind))
+  w.message(2, (raw) => {
+    raw.message(1, (m) => writeMessage(m, metaMsg, listMeta as Obj))
+    for (const obj of items) raw.message(2, (m) => writeMessage(m, itemMsg, obj as Obj))
+  })
+  w.string(3, '').string(4, '')
+  const body = w.finish()
+  const chunks: Uint8Array[] = []
+  for (let at = 0; at < body.length; at += CHUNK) chunks.push(body.subarray(at, at + CHUNK))
   return chunks
 }
 
+const MAGIC = [0x6b, 0x38, 0x73, 0x00] // "k8s\0"
+const CHUNK = 256 * 1024
 function messageOf(t: FieldType | undefined): Message | undefined {
   return t?.kind === 'message' ? messages().get(t.message) : undefined
 }

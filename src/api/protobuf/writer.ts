@@ -6,8 +6,12 @@ import { WIRE_BYTES, WIRE_FIXED64, WIRE_VARINT } from './reader'
 const utf8 = new TextEncoder()
 
 export class WireWriter {
-  private buf: Uint8Array<ArrayBuffer> = new Uint8Array(256)
+  private buf: Uint8Array<ArrayBuffer>
   private len = 0
+
+  constructor(size = 256) {
+    this.buf = new Uint8Array(size)
+  }
 
   private room(n: number): void {
     if (this.len + n <= this.buf.length) return
@@ -56,6 +60,32 @@ export class WireWriter {
   }
 
   string(no: number, s: string): this {
+    // Most strings of an object are short ASCII (names, keys, images): their bytes are their chars and
+    // their length one byte, written in place without the encoder or a closure.
+    const n = s.length
+    if (n < 0x80) {
+      this.key(no, WIRE_BYTES)
+      this.room(1 + n)
+      const buf = this.buf
+      const at = this.len + 1
+      let i = 0
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i)
+        if (c >= 0x80) break
+        buf[at + i] = c
+      }
+      if (i === n) {
+        buf[this.len] = n
+        this.len = at + n
+        return this
+      }
+      const bytes = utf8.encode(s)
+      this.varint(bytes.length)
+      this.room(bytes.length)
+      this.buf.set(bytes, this.len)
+      this.len += bytes.length
+      return this
+    }
     return this.delimited(no, () => {
       this.room(s.length * 3)
       this.len += utf8.encodeInto(s, this.buf.subarray(this.len)).written
