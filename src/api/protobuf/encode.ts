@@ -12,6 +12,7 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json }
 type Obj = { [k: string]: Json }
 
 const utf8 = new TextEncoder()
+const EMPTY: Obj = Object.freeze({}) as Obj
 
 /** The message's bytes for obj (a JSON object). */
 export function encodeMessage(msg: Message, obj: Obj): Uint8Array {
@@ -41,7 +42,9 @@ function writeField(w: WireWriter, msg: Message, f: Field, v: Json | undefined):
     if (t.kind !== 'message')
       throw new ProtobufError(`proto: ${msg.name}: unsupported inline field`)
     if (t.pointer && !hasAnyField(messages().get(t.message)!, v as Obj)) return
-    w.message(f.no, (m) => writeFields(m, messages().get(t.message)!, v as Obj))
+    const at = w.begin(f.no)
+    writeFields(w, messages().get(t.message)!, v as Obj)
+    w.end(at)
     return
   }
   switch (t.kind) {
@@ -103,7 +106,9 @@ function writeValue(
         })
         return
       }
-      w.message(no, (m) => writeFields(m, msg, set ? (v as Obj) : {}))
+      const at = w.begin(no)
+      writeFields(w, msg, set ? (v as Obj) : EMPTY)
+      w.end(at)
       return
     }
     case 'special':

@@ -28,10 +28,16 @@ export function protobufListChunks(
   const w = new WireWriter(64 * 1024)
   for (const b of MAGIC) w.varint(b)
   w.message(1, (t) => t.string(1, apiVersion).string(2, listKind))
-  w.message(2, (raw) => {
-    raw.message(1, (m) => writeMessage(m, metaMsg, listMeta as Obj))
-    for (const obj of items) raw.message(2, (m) => writeMessage(m, itemMsg, obj as Obj))
-  })
+  const raw = w.begin(2)
+  let at = w.begin(1)
+  writeMessage(w, metaMsg, listMeta as Obj)
+  w.end(at)
+  for (const obj of items) {
+    at = w.begin(2)
+    writeMessage(w, itemMsg, obj as Obj)
+    w.end(at)
+  }
+  w.end(raw)
   w.string(3, '').string(4, '')
   const body = w.finish()
   const chunks: Uint8Array[] = []
