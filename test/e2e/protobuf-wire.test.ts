@@ -465,6 +465,16 @@ describe('protobuf responses for every built-in kind', () => {
       details: { name: 'absent', kind: 'configmaps' },
       code: 404,
     })
+    const refused = await server.request('GET', '/api/v1/namespaces', undefined, {
+      Accept: PB,
+      Authorization: 'Bearer not-a-token',
+    })
+    expect(refused.status).toBe(401)
+    expect(decodeObject(bodyOf(refused))).toMatchObject({
+      kind: 'Status',
+      reason: 'Unauthorized',
+      code: 401,
+    })
     const unknownPath = await server.request('GET', '/api/v1/nothings', undefined, { Accept: PB })
     expect(unknownPath.status).toBe(404)
     expect(decodeObject(bodyOf(unknownPath))).toMatchObject({ kind: 'Status', code: 404 })
@@ -617,6 +627,32 @@ describe('kubectl', () => {
       /selfsubjectaccessreviews[\s\S]*Content-Type: application\/vnd\.kubernetes\.protobuf/,
     )
     expect(can.stdout.trim()).toBe('yes')
+    // kubectl drain: cordon (a patch), the node's pods (a LIST), an Eviction each, all through typed clients.
+    await server.kubectl(['create', '-f', '-'], {
+      input: JSON.stringify({ apiVersion: 'v1', kind: 'Node', metadata: { name: 'pb-drained' } }),
+    })
+    await server.kubectl(['create', '-n', NS, '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'Pod',
+        metadata: { name: 'on-node' },
+        spec: { ...podSpec, nodeName: 'pb-drained' },
+      }),
+    })
+    const drain = await server.kubectl([
+      'drain',
+      'pb-drained',
+      '--force',
+      '--grace-period=0',
+      '--timeout=60s',
+      '-v=8',
+    ])
+    expect(drain.code, drain.stderr).toBe(0)
+    expect(drain.stderr).toMatch(
+      /eviction[\s\S]*Content-Type: application\/vnd\.kubernetes\.protobuf/,
+    )
+    expect(drain.stdout).toContain(`pod/on-node evicted`)
+    expect(drain.stdout).toContain('node/pb-drained drained')
     await server.k('create', 'serviceaccount', 'pb', '-n', NS)
     expect((await server.k('create', 'token', 'pb', '-n', NS)).trim()).toMatch(/^eyJ/)
   })
