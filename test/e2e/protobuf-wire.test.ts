@@ -530,6 +530,32 @@ describe('protobuf watch streams', () => {
     })
   })
 
+  it("serves a metadata informer's watch as PartialObjectMetadata, bookmarks included", async () => {
+    const r = await server.request(
+      'GET',
+      `/api/v1/namespaces/${NS}/pods?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1`,
+      undefined,
+      {
+        Accept: `${PB};as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json`,
+      },
+    )
+    expect(r.headers['content-type']).toBe(`${PB};stream=watch`)
+    const events = decodeWatchFrames(bodyOf(r))
+    expect(events.map((e) => [e.type, e.object.apiVersion, e.object.kind])).toContainEqual([
+      'ADDED',
+      'meta.k8s.io/v1',
+      'PartialObjectMetadata',
+    ])
+    expect(events.at(-1)).toMatchObject({
+      type: 'BOOKMARK',
+      object: {
+        kind: 'PartialObjectMetadata',
+        metadata: { annotations: { 'k8s.io/initial-events-end': 'true' } },
+      },
+    })
+    expect(new Set(events.map((e) => e.object.kind))).toEqual(new Set(['PartialObjectMetadata']))
+  })
+
   it('refuses a YAML watch with the stream media types', async () => {
     const r = await server.request('GET', `/api/v1/namespaces/${NS}/pods?watch=1`, undefined, {
       Accept: 'application/yaml',
