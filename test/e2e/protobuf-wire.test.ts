@@ -436,6 +436,35 @@ describe('protobuf responses for every built-in kind', () => {
       kind: 'PartialObjectMetadata',
       metadata: { name: 'pb', namespace: NS, labels: { app: 'pb' } },
     })
+    // client-go's metadata client writes with this Accept too: the answer is the object's metadata.
+    const metadataClient = `${PB};as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json`
+    const patched = await server.request(
+      'PATCH',
+      `${pods}/pb`,
+      JSON.stringify({ metadata: { labels: { patched: 'yes' } } }),
+      { 'Content-Type': 'application/merge-patch+json', Accept: metadataClient },
+    )
+    expect(patched.status, patched.body).toBe(200)
+    expect(decodeObject(bodyOf(patched))).toMatchObject({
+      kind: 'PartialObjectMetadata',
+      metadata: { name: 'pb', labels: { app: 'pb', patched: 'yes' } },
+    })
+    expect(decodeObject(bodyOf(patched)).spec).toBeUndefined()
+    // A transform that does not fit the answer: kube's 406, the Go type as %T prints it.
+    const listAsOne = await server.request('GET', pods, undefined, { Accept: metadataClient })
+    expect(listAsOne.status).toBe(406)
+    // Errors are negotiated without transforms (ErrorNegotiated): only the plain JSON clause fits.
+    expect(listAsOne.headers['content-type']).toBe('application/json')
+    expect(JSON.parse(listAsOne.body).message).toBe(
+      'you requested PartialObjectMetadata, but the requested object is a list (*v1.PodList)',
+    )
+    const oneAsList = await server.request('GET', `${pods}/pb`, undefined, {
+      Accept: `application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`,
+    })
+    expect(oneAsList.status).toBe(406)
+    expect(JSON.parse(oneAsList.body).message).toBe(
+      'you requested PartialObjectMetadataList, but the requested object is not a list (*v1.Pod)',
+    )
     const table = await server.request('GET', pods, undefined, {
       Accept: `${PB};as=Table;g=meta.k8s.io;v=v1,application/json;as=Table;g=meta.k8s.io;v=v1`,
     })

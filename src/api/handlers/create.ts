@@ -2,13 +2,14 @@ import { negotiate, readBodyText, respondAs } from '../negotiation'
 import { endpointFor, parseDryRun, type Scope } from '../scope'
 import { decodeForWrite, withManagedFields, writeOptions } from '../writes'
 import { methodNotAllowed } from '../../server/errors'
+import { transformObject } from '../transform'
 
 export async function create(s: Scope): Promise<Response> {
   // POST goes to the collection; a named path takes no POST (virtual subresources like token are routed elsewhere).
   if (s.info.subresource || s.info.name) throw methodNotAllowed()
   const target = negotiate(
     s.req.headers.get('accept'),
-    endpointFor(s, { table: false, metadata: false }),
+    endpointFor(s, { table: true, metadata: true }),
   )
   s.ctx.dryRun = parseDryRun(s.query)
   const opts = writeOptions(s, 'CreateOptions')
@@ -23,5 +24,5 @@ export async function create(s: Scope): Promise<Response> {
     withManagedFields(s, undefined, obj, opts.manager),
     s.ctx,
   )
-  return respondAs(201, created, target)
+  return respondAs(201, transformObject(s, target, created), target)
 }

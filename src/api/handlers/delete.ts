@@ -5,6 +5,7 @@ import { badRequest, methodNotAllowed } from '../../server/errors'
 import { jsonKind, type JsonValue } from '../../go/json'
 import type { DeleteOptions } from '../../registry/store'
 import type { KubeObject, ResourceType } from '../../registry/types'
+import { transformObject } from '../transform'
 
 /**
  * DeleteOptions from the body when there is one, else from the query, never both (kube's delete and
@@ -116,10 +117,10 @@ export async function del(s: Scope): Promise<Response> {
   if (s.info.subresource) throw methodNotAllowed()
   const target = negotiate(
     s.req.headers.get('accept'),
-    endpointFor(s, { table: false, metadata: false }),
+    endpointFor(s, { table: true, metadata: true }),
   )
   const opts = await parseDeleteOptions(s)
   const { object, deleted } = await s.rs.delete(s.namespace, s.info.name, opts, s.ctx)
   const body = deleted && !s.type.returnDeletedObject ? deletedStatus(s.type, object) : object
-  return respondAs(200, body, target)
+  return respondAs(200, transformObject(s, target, body), target)
 }

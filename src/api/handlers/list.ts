@@ -7,6 +7,7 @@ import { decodeListOptions, decodeTableOptions, validateListOptions } from '../q
 import { groupVersion } from '../../registry/types'
 import type { ListResult } from '../../registry/store'
 import { protobufListChunks } from '../protobuf/response'
+import { listAsPartialObjectMetadata } from '../transform'
 
 export async function list(s: Scope): Promise<Response> {
   const target = negotiate(
@@ -51,7 +52,8 @@ export async function list(s: Scope): Promise<Response> {
       target.yaml,
     )
   }
-  if (target.as === 'PartialObjectMetadata' || target.as === 'PartialObjectMetadataList') {
+  if (target.as === 'PartialObjectMetadata') throw listAsPartialObjectMetadata(s)
+  if (target.as === 'PartialObjectMetadataList') {
     const items = result.items.map((o) => partialObjectMetadata(o, target.version))
     const apiVersion = `meta.k8s.io/${target.version}`
     if (target.protobuf)

@@ -13,11 +13,12 @@ import {
   writeOptions,
 } from '../writes'
 import type { KubeObject } from '../../registry/types'
+import { transformObject } from '../transform'
 
 export async function patch(s: Scope): Promise<Response> {
   const target = negotiate(
     s.req.headers.get('accept'),
-    endpointFor(s, { table: false, metadata: false }),
+    endpointFor(s, { table: true, metadata: true }),
   )
   s.ctx.dryRun = parseDryRun(s.query)
   const contentType = mediaType(s.req.headers.get('content-type'))
@@ -79,7 +80,7 @@ export async function patch(s: Scope): Promise<Response> {
       sub,
       { forceAllowCreate: true },
     )
-    return respondAs(created ? 201 : 200, object, target)
+    return respondAs(created ? 201 : 200, transformObject(s, target, object), target)
   }
   // A retried attempt warns again; the recorder keeps each text once, as kube's does.
   const { object } = await s.rs.update(
@@ -89,5 +90,5 @@ export async function patch(s: Scope): Promise<Response> {
     s.ctx,
     sub,
   )
-  return respondAs(200, object, target)
+  return respondAs(200, transformObject(s, target, object), target)
 }

@@ -3,11 +3,12 @@ import { endpointFor, parseDryRun, type Scope } from '../scope'
 import { applyScale, getScale } from '../scale'
 import { decodeForWrite, withManagedFields, writeOptions } from '../writes'
 import type { KubeObject } from '../../registry/types'
+import { transformObject } from '../transform'
 
 export async function update(s: Scope): Promise<Response> {
   const target = negotiate(
     s.req.headers.get('accept'),
-    endpointFor(s, { table: false, metadata: false }),
+    endpointFor(s, { table: true, metadata: true }),
   )
   s.ctx.dryRun = parseDryRun(s.query)
   const opts = writeOptions(s, 'UpdateOptions')
@@ -46,5 +47,5 @@ export async function update(s: Scope): Promise<Response> {
     sub,
     { preconditions },
   )
-  return respondAs(created ? 201 : 200, object, target)
+  return respondAs(created ? 201 : 200, transformObject(s, target, object), target)
 }
