@@ -34,6 +34,7 @@ const KINDS = {
   'discovery.k8s.io/v1': 'EndpointSlice',
   'events.k8s.io/v1': 'Event',
   'admissionregistration.k8s.io/v1': 'MutatingWebhookConfiguration ValidatingAdmissionPolicy ValidatingAdmissionPolicyBinding ValidatingWebhookConfiguration',
+  'flowcontrol.apiserver.k8s.io/v1': 'FlowSchema PriorityLevelConfiguration',
   'meta.k8s.io/v1': 'DeleteOptions PartialObjectMetadata PartialObjectMetadataList Status',
 }
 
@@ -55,6 +56,7 @@ const LISTED = {
   'discovery.k8s.io/v1': 'EndpointSlice',
   'events.k8s.io/v1': 'Event',
   'admissionregistration.k8s.io/v1': 'MutatingWebhookConfiguration ValidatingAdmissionPolicy ValidatingAdmissionPolicyBinding ValidatingWebhookConfiguration',
+  'flowcontrol.apiserver.k8s.io/v1': 'FlowSchema PriorityLevelConfiguration',
 }
 for (const [apiVersion, kinds] of Object.entries(LISTED))
   KINDS[apiVersion] += ' ' + kinds.split(' ').map((k) => `${k}List`).join(' ')
@@ -277,7 +279,7 @@ if (problems.length) {
   process.exit(1)
 }
 
-const ORDER = ['metav1', 'corev1', 'appsv1', 'batchv1', 'autoscalingv1', 'autoscalingv2', 'rbacv1', 'policyv1', 'networkingv1', 'schedulingv1', 'coordinationv1', 'authenticationv1', 'authorizationv1', 'storagev1', 'certificatesv1', 'nodev1', 'discoveryv1', 'eventsv1', 'admissionregistrationv1']
+const ORDER = ['metav1', 'corev1', 'appsv1', 'batchv1', 'autoscalingv1', 'autoscalingv2', 'rbacv1', 'policyv1', 'networkingv1', 'schedulingv1', 'coordinationv1', 'authenticationv1', 'authorizationv1', 'storagev1', 'certificatesv1', 'nodev1', 'discoveryv1', 'eventsv1', 'admissionregistrationv1', 'flowcontrolv1']
 const aliases = [...out.keys()].sort((x, y) => ORDER.indexOf(x) - ORDER.indexOf(y))
 if (aliases.some((x) => !ORDER.includes(x))) throw new Error(`unordered package in ${aliases}`)
 const body = aliases.map((x) => {

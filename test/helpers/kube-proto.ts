@@ -28,6 +28,7 @@ export function kubeProtos(): protobuf.Root {
     'core/v1',
     'discovery/v1',
     'events/v1',
+    'flowcontrol/v1',
     'networking/v1',
     'node/v1',
     'policy/v1',

@@ -32,6 +32,7 @@ export const PROTOBUF_KINDS: Record<string, string> = {
   'discovery.k8s.io/v1': 'EndpointSlice EndpointSliceList',
   'events.k8s.io/v1': 'Event EventList',
   'admissionregistration.k8s.io/v1': 'MutatingWebhookConfiguration ValidatingAdmissionPolicy ValidatingAdmissionPolicyBinding ValidatingWebhookConfiguration MutatingWebhookConfigurationList ValidatingAdmissionPolicyList ValidatingAdmissionPolicyBindingList ValidatingWebhookConfigurationList',
+  'flowcontrol.apiserver.k8s.io/v1': 'FlowSchema PriorityLevelConfiguration FlowSchemaList PriorityLevelConfigurationList',
   'meta.k8s.io/v1': 'DeleteOptions PartialObjectMetadata PartialObjectMetadataList Status',
 }
 
@@ -521,5 +522,30 @@ export const PROTOBUF_MESSAGES: Record<string, string> = {
     Validation: 1 expression! s, 2 message s, 3 reason *s, 4 messageExpression s
     Variable: 1 name! s, 2 expression! s
     WebhookClientConfig: 3 url *s, 1 service *ServiceReference, 2 caBundle bytes
+  `,
+  flowcontrolv1: `
+    ExemptPriorityLevelConfiguration: 1 nominalConcurrencyShares *i32, 2 lendablePercent *i32
+    FlowDistinguisherMethod: 1 type! s
+    FlowSchema: 1 metadata metav1.ObjectMeta, 2 spec FlowSchemaSpec, 3 status FlowSchemaStatus
+    FlowSchemaCondition: 1 type s, 2 status s, 3 lastTransitionTime metav1.Time, 4 reason s, 5 message s
+    FlowSchemaList: 1 metadata metav1.ListMeta, 2 items! []FlowSchema
+    FlowSchemaSpec: 1 priorityLevelConfiguration! PriorityLevelConfigurationReference, 2 matchingPrecedence! i32, 3 distinguisherMethod *FlowDistinguisherMethod, 4 rules []PolicyRulesWithSubjects
+    FlowSchemaStatus: 1 conditions []FlowSchemaCondition
+    GroupSubject: 1 name! s
+    LimitResponse: 1 type! s, 2 queuing *QueuingConfiguration
+    LimitedPriorityLevelConfiguration: 1 nominalConcurrencyShares! *i32, 2 limitResponse LimitResponse, 3 lendablePercent *i32, 4 borrowingLimitPercent *i32
+    NonResourcePolicyRule: 1 verbs! []s, 6 nonResourceURLs! []s
+    PolicyRulesWithSubjects: 1 subjects! []Subject, 2 resourceRules []ResourcePolicyRule, 3 nonResourceRules []NonResourcePolicyRule
+    PriorityLevelConfiguration: 1 metadata metav1.ObjectMeta, 2 spec PriorityLevelConfigurationSpec, 3 status PriorityLevelConfigurationStatus
+    PriorityLevelConfigurationCondition: 1 type s, 2 status s, 3 lastTransitionTime metav1.Time, 4 reason s, 5 message s
+    PriorityLevelConfigurationList: 1 metadata metav1.ListMeta, 2 items! []PriorityLevelConfiguration
+    PriorityLevelConfigurationReference: 1 name! s
+    PriorityLevelConfigurationSpec: 1 type! s, 2 limited *LimitedPriorityLevelConfiguration, 3 exempt *ExemptPriorityLevelConfiguration
+    PriorityLevelConfigurationStatus: 1 conditions []PriorityLevelConfigurationCondition
+    QueuingConfiguration: 1 queues! i32, 2 handSize! i32, 3 queueLengthLimit! i32
+    ResourcePolicyRule: 1 verbs! []s, 2 apiGroups! []s, 3 resources! []s, 4 clusterScope b, 5 namespaces! []s
+    ServiceAccountSubject: 1 namespace! s, 2 name! s
+    Subject: 1 kind! s, 2 user *UserSubject, 3 group *GroupSubject, 4 serviceAccount *ServiceAccountSubject
+    UserSubject: 1 name! s
   `,
 }
