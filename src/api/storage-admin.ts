@@ -83,13 +83,14 @@ export function mountStorageAdmin(app: Hono<any>, admin: (env: unknown) => Stora
     const dryRun = url.searchParams.getAll('dryRun')
     if (dryRun.some((d) => d !== 'All'))
       throw badRequest(`Invalid dry run value: ${dryRun.join(', ')}`)
-    const answer =
-      dryRun.length > 0 ? await a.pointInTime.dryRun(time) : await a.pointInTime.restore(time)
-    return Response.json({
-      ...answer,
-      time: new Date(answer.time).toISOString(),
-      dryRun: dryRun.length > 0,
-    })
+    const probe = await a.pointInTime.dryRun(time)
+    if (dryRun.length > 0)
+      return Response.json({ ...probe, time: new Date(probe.time).toISOString(), dryRun: true })
+    // Nothing to restore to (the local runtime keeps no history; a time out of the window): say why.
+    if (!probe.bookmark)
+      throw badRequest(`point-in-time restore to ${at} is not possible: ${probe.bookmarkError}`)
+    const answer = await a.pointInTime.restore(time)
+    return Response.json({ ...answer, time: new Date(answer.time).toISOString(), dryRun: false })
   })
 }
 
