@@ -15,16 +15,12 @@ import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { parse } from 'yaml'
-import { Registry } from '../../registry/registry'
-import { builtinResources } from '../../registry/builtin'
 import { etcdClient } from '../../storage/etcd/client'
 import { EtcdStore } from '../../storage/etcd/store'
 import { EtcdSnapshots } from '../../storage/etcd/snapshots'
 import { keyValueOf, readSnapshot } from '../../storage/snapshot/format'
 import { compareDigests, SnapshotDigest, type ResourceDigest } from '../../storage/snapshot/digest'
 import { snapshotStream } from '../../storage/snapshot/stream'
-import { loadEncryptionConfiguration, TransformingStore } from '../../storage/value'
-import { storageResources } from '../../storage/value/transforming-store'
 import { parseGoDuration } from '../../go/duration'
 import type { Store } from '../../storage/store'
 import { Progress } from './progress'
@@ -127,7 +123,7 @@ async function failure(res: IncomingMessage, what: string): Promise<Error> {
 
 // ---- etcd straight ----
 
-function etcdStore(flags: Map<string, string>): { store: Store; raw: EtcdStore } {
+async function etcdStore(flags: Map<string, string>): Promise<{ store: Store; raw: EtcdStore }> {
   const client = etcdClient({
     endpoints: flags.get('etcd-servers')!.split(','),
     caFile: flags.get('etcd-cafile'),
@@ -140,6 +136,11 @@ function etcdStore(flags: Map<string, string>): { store: Store; raw: EtcdStore }
   if (!configFile) return { store: raw, raw }
   // Values kube-apiserver encrypted are decrypted with its own EncryptionConfiguration; the file then
   // holds them in the clear, and the target encrypts them as its configuration says when they are next written.
+  // Loaded only here: the registry's schemas are most of the command's start-up time.
+  const { loadEncryptionConfiguration, TransformingStore } = await import('../../storage/value')
+  const { storageResources } = await import('../../storage/value/transforming-store')
+  const { Registry } = await import('../../registry/registry')
+  const { builtinResources } = await import('../../registry/builtin')
   const transformers = loadEncryptionConfiguration(readFileSync(configFile, 'utf8'), configFile)
   const store = new TransformingStore(raw, transformers, {
     resourceOf: storageResources(new Registry(builtinResources).all()),
@@ -173,7 +174,7 @@ async function digestOfStream(
 /** A snapshot of the live cluster, read only to be compared. */
 async function liveSnapshot(flags: Map<string, string>): Promise<AsyncIterable<Uint8Array>> {
   if (flags.has('etcd-servers')) {
-    const { store, raw } = etcdStore(flags)
+    const { store, raw } = await etcdStore(flags)
     const stream = snapshotStream(new EtcdSnapshots(store), { cluster: '', source: 'etcd' })
     return (async function* () {
       try {
@@ -238,7 +239,7 @@ async function save(file: string, flags: Map<string, string>): Promise<number> {
   const out = createWriteStream(file)
   let progress: Progress | undefined
   if (flags.has('etcd-servers')) {
-    const { store, raw } = etcdStore(flags)
+    const { store, raw } = await etcdStore(flags)
     const keepApiserverState = flags.get('keep-apiserver-state') === 'true'
     const ttl = flags.has('event-ttl')
       ? parseGoDuration(flags.get('event-ttl')!)
@@ -325,7 +326,7 @@ async function restore(file: string, flags: Map<string, string>): Promise<number
   const header = await firstLine(file)
   const progress = new Progress('restore', header.count)
   if (flags.has('etcd-servers')) {
-    const { raw } = etcdStore(flags)
+    const { raw } = await etcdStore(flags)
     try {
       const r = await restoreIntoEtcd(file, raw.client, {
         prefix: flags.get('etcd-prefix'),
