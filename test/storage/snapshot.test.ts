@@ -193,6 +193,10 @@ describe('snapshots of the Durable Object store', () => {
       }
     })()
     expect(isStoreError(watchErr, 'Compacted')).toBe(true)
+    // A point-in-time dry run for now answers the restored revision.
+    expect(await rpc<{ revision: number }>(dst.name, 'pointInTime', Date.now())).toMatchObject({
+      revision,
+    })
     // New writes go on from the snapshot's revision.
     const next = await dst.store.create('/registry/configmaps/ns/new', '{}')
     expect(next.modRevision).toBe(revision + 1)

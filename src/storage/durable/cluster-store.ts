@@ -418,6 +418,8 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
       this.tables.setMeta('compaction_mark', revision)
       this.tables.setMeta('fanout_from', 0)
       this.tables.setMeta('restoring', 0)
+      // From now on a point-in-time restore's dry run answers the restored revision.
+      this.tables.recordTime(Date.now(), revision)
     })
     this.revision = revision
     this.compacted = revision
