@@ -38,7 +38,6 @@ export function isStorageAdminPath(path: string): boolean {
   return path === SNAPSHOT_PATH || path === POINT_IN_TIME_RESTORE_PATH
 }
 
-// eslint-disable-next-line @typescript-eslint/no-explicit-any
 export function mountStorageAdmin(app: Hono<any>, admin: (env: unknown) => StorageAdmin): void {
   app.get(SNAPSHOT_PATH, (c) => {
     const a = admin(c.env)

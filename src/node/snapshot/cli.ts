@@ -20,7 +20,7 @@ import { EtcdStore } from '../../storage/etcd/store'
 import { EtcdSnapshots } from '../../storage/etcd/snapshots'
 import { keyValueOf, readSnapshot } from '../../storage/snapshot/format'
 import { compareDigests, SnapshotDigest, type ResourceDigest } from '../../storage/snapshot/digest'
-import { snapshotStream } from '../../storage/snapshot/stream'
+import { snapshotStream, type SnapshotSource } from '../../storage/snapshot/stream'
 import { parseGoDuration } from '../../go/duration'
 import type { Store } from '../../storage/store'
 import { Progress } from './progress'
@@ -201,11 +201,10 @@ async function verify(
   file: string,
   flags: Map<string, string>,
   withRevisions: boolean,
-  skipped?: SkipCounter,
 ): Promise<number> {
   const expected = await digestOfFile(file, withRevisions)
   const actual = await digestOfStream(await liveSnapshot(flags), withRevisions)
-  return report(expected, actual, 'snapshot', 'cluster', skipped)
+  return report(expected, actual, 'snapshot', 'cluster')
 }
 
 function report(
@@ -213,7 +212,6 @@ function report(
   b: Record<string, ResourceDigest>,
   aName: string,
   bName: string,
-  _skipped?: SkipCounter,
 ): number {
   const diffs = compareDigests(a, b)
   const resources = Object.keys(a).length
@@ -235,6 +233,32 @@ function report(
 
 // ---- commands ----
 
+/** The source without what `skips` leaves out, counting what it reads for the progress line. */
+function filtered(source: SnapshotSource, skips: SkipCounter, progress: Progress): SnapshotSource {
+  return {
+    beginSnapshot: async () => {
+      const p = await source.beginSnapshot()
+      progress.setTotal(p.count)
+      return p
+    },
+    snapshotPage: async (revision, after, limit) => {
+      // A page whose keys were all left out does not end the paging: the last key read carries it on.
+      for (;;) {
+        const page = await source.snapshotPage(revision, after, limit)
+        progress.add(
+          page.kvs.length,
+          page.kvs.reduce((n, kv) => n + kv.value.length, 0),
+        )
+        const kvs = page.kvs.filter((kv) => skips.keep(kv))
+        const last = page.kvs[page.kvs.length - 1]?.key
+        if (kvs.length > 0 || !page.more || last === undefined)
+          return { kvs, more: page.more, after: last }
+        after = last
+      }
+    },
+  }
+}
+
 async function save(file: string, flags: Map<string, string>): Promise<number> {
   const out = createWriteStream(file)
   let progress: Progress | undefined
@@ -245,42 +269,15 @@ async function save(file: string, flags: Map<string, string>): Promise<number> {
       ? parseGoDuration(flags.get('event-ttl')!)
       : DEFAULT_EVENT_TTL_MS
     const skips = new SkipCounter(keepApiserverState ? [] : kubeApiserverSkipRules(ttl))
-    const snapshots = new EtcdSnapshots(store)
     progress = new Progress('save', undefined)
-    const source = {
-      beginSnapshot: async () => {
-        const p = await snapshots.beginSnapshot()
-        progress!.setTotal(p.count)
-        return p
-      },
-      snapshotPage: async (revision: number, after: string, limit: number) => {
-        const page = await snapshots.snapshotPage(revision, after, limit)
-        const kvs = page.kvs.filter((kv) => skips.keep(kv))
-        progress!.add(
-          page.kvs.length,
-          page.kvs.reduce((n, kv) => n + kv.value.length, 0),
-        )
-        // The last key read carries the paging on, kept or not.
-        return { kvs, more: page.more, last: page.kvs[page.kvs.length - 1]?.key }
-      },
-    }
+    const source = filtered(new EtcdSnapshots(store), skips, progress)
     try {
       await pipeline(
         Readable.fromWeb(
-          snapshotStream(
-            {
-              beginSnapshot: source.beginSnapshot,
-              snapshotPage: async (revision, after, limit) => {
-                // Keep paging past a page that was all skipped.
-                for (;;) {
-                  const p = await source.snapshotPage(revision, after, limit)
-                  if (p.kvs.length > 0 || !p.more || !p.last) return p
-                  after = p.last
-                }
-              },
-            },
-            { cluster: flags.get('etcd-prefix') ?? '/registry', source: 'etcd' },
-          ) as never,
+          snapshotStream(source, {
+            cluster: flags.get('etcd-prefix') ?? '/registry',
+            source: 'etcd',
+          }) as never,
         ),
         out,
       )

@@ -15,14 +15,15 @@ export interface SnapshotSource {
   /** The revision the snapshot is taken at (the current one), the compacted one and how many keys it has. */
   beginSnapshot(): Promise<SnapshotPoint>
   /**
-   * Keys strictly after `after` in key order as each was at `revision`, at most `limit`. Throws StoreError
+   * Keys strictly after `after` in key order as each was at `revision`, at most `limit`, and the key the
+   * next page follows (the last one returned unless the source left some out). Throws StoreError
    * Compacted when the revision has been compacted away meanwhile.
    */
   snapshotPage(
     revision: number,
     after: string,
     limit: number,
-  ): Promise<{ kvs: KeyValue[]; more: boolean }>
+  ): Promise<{ kvs: KeyValue[]; more: boolean; after?: string }>
 }
 
 /** A store a snapshot can be restored into, keeping each pair's revisions. */
@@ -72,11 +73,10 @@ export function snapshotStream(
           return
         }
         const page = await source.snapshotPage(point.revision, after, pageSize)
-        if (page.kvs.length > 0) {
-          after = page.kvs[page.kvs.length - 1].key
-          controller.enqueue(enc.records(page.kvs))
-        }
-        if (!page.more || page.kvs.length === 0) done = true
+        if (page.kvs.length > 0) controller.enqueue(enc.records(page.kvs))
+        const next = page.after ?? page.kvs[page.kvs.length - 1]?.key
+        if (!page.more || next === undefined) done = true
+        else after = next
       },
     },
     { highWaterMark: 1 },
