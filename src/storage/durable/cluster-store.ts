@@ -33,6 +33,8 @@ export interface ClusterStoreEnv {
 }
 
 export const DEFAULT_COMPACTION_INTERVAL_MS = 5 * 60 * 1000
+/** A snapshot page stops at about this much of values (besides its count of keys). */
+export const SNAPSHOT_PAGE_BYTES = 8 * 1024 * 1024
 /** A snapshot that has not read a page for this long no longer holds compaction back. */
 export const SNAPSHOT_HOLD_MS = 10 * 60 * 1000
 /** Cloudflare's point-in-time recovery window for a Durable Object's SQLite storage. */
@@ -314,7 +316,10 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     const bad = this.checkRevision(revision)
     if (bad) return bad
     this.holdCompaction(revision)
-    return { ok: true, ...this.tables.pageAt(revision, after, Math.max(1, limit)) }
+    return {
+      ok: true,
+      ...this.tables.pageAt(revision, after, Math.max(1, limit), SNAPSHOT_PAGE_BYTES),
+    }
   }
 
   /**

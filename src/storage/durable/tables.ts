@@ -180,20 +180,32 @@ export class Tables {
    * A page of a snapshot: keys after `after` as of `revision`, in key order, without the count listAt
    * pays for (a snapshot reads every page; a count per page would read the range again each time).
    */
-  pageAt(revision: number, after: string, limit: number): { kvs: KeyValue[]; more: boolean } {
-    const kvs = kvsOf(
-      this.sql.exec(
-        `SELECT l.key, l.value, l.create_rev, l.rev AS mod_rev, l.version FROM log AS l
-         WHERE l.key > ? AND l.rev = (SELECT max(n.rev) FROM log AS n WHERE n.key = l.key AND n.rev <= ?)
-           AND l.value IS NOT NULL ORDER BY l.key LIMIT ?`,
-        after,
-        revision,
-        limit + 1,
-      ),
+  pageAt(
+    revision: number,
+    after: string,
+    limit: number,
+    maxBytes: number,
+  ): { kvs: KeyValue[]; more: boolean } {
+    const cursor = this.sql.exec(
+      `SELECT l.key, l.value, l.create_rev, l.rev AS mod_rev, l.version FROM log AS l
+       WHERE l.key > ? AND l.rev = (SELECT max(n.rev) FROM log AS n WHERE n.key = l.key AND n.rev <= ?)
+         AND l.value IS NOT NULL ORDER BY l.key LIMIT ?`,
+      after,
+      revision,
+      limit + 1,
     )
-    const more = kvs.length > limit
-    if (more) kvs.pop()
-    return { kvs, more }
+    const kvs: KeyValue[] = []
+    let size = 0
+    // Cut by size too: an RPC answer of 2,000 values near the 1.5 MiB limit would not fit in memory.
+    for (const [key, value, createRevision, modRevision, version] of cursor.raw<
+      [string, string | ArrayBuffer, number, number, number]
+    >()) {
+      if (kvs.length === limit || (kvs.length > 0 && size >= maxBytes)) return { kvs, more: true }
+      const v = typeof value === 'string' ? value : storeValue(value)
+      kvs.push({ key, value: v, createRevision, modRevision, version })
+      size += v.length
+    }
+    return { kvs, more: false }
   }
 
   // ---- restore (the caller holds transactionSync) ----
