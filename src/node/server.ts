@@ -653,7 +653,9 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
       throw new StartupError(`endpoint reconciler: ${e instanceof Error ? e.message : String(e)}`)
     }
   }
-  const compactor = startCompactor(store, cfg.etcdCompactionIntervalMs, log)
+  const compactor = startCompactor(store, cfg.etcdCompactionIntervalMs, log, () =>
+    snapshots.compactionFloor(),
+  )
   // kube-controller-manager's loops this server owns (namespaces, garbage collection, service accounts,
   // kube-root-ca.crt, quota), fed by a watch of the store; several servers repeat each other harmlessly.
   // csrapproving asks the server's own authorizer; csrsigning signs with the cluster signing CA.
