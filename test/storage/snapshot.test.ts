@@ -241,6 +241,31 @@ describe('snapshots of the Durable Object store', () => {
     )
   })
 
+  it('cuts a page of large values at 8 MiB, whatever its count', async () => {
+    const src = fresh()
+    const big = (i: number) => `{"i":${i},"pad":"${'x'.repeat(1_400_000)}"}`
+    for (let i = 0; i < 7; i++) await src.store.create(`/registry/configmaps/ns/big${i}`, big(i))
+    const point = await rpc<{ revision: number }>(src.name, 'beginSnapshot')
+    const first = await rpc<{ kvs: KeyValue[]; more: boolean }>(
+      src.name,
+      'snapshotPage',
+      point.revision,
+      '',
+      100,
+    )
+    expect(first.kvs).toHaveLength(6) // 6 x 1.4 MB passes 8 MiB
+    expect(first.more).toBe(true)
+    const rest = await rpc<{ kvs: KeyValue[]; more: boolean }>(
+      src.name,
+      'snapshotPage',
+      point.revision,
+      first.kvs[5]!.key,
+      100,
+    )
+    expect(rest.kvs.map((kv) => kv.value)).toEqual([big(6)])
+    expect(rest.more).toBe(false)
+  })
+
   it('refuses other writes while a restore is under way', async () => {
     const { name, store } = fresh()
     await store.create('/registry/configmaps/ns/a', '{}')
