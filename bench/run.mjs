@@ -4,6 +4,7 @@
 // Starts each mode itself on 127.0.0.1 with a fresh state dir, loads it from this process (autocannon,
 // and forked watcher processes), and writes bench/results/<date>.json and .md. Every process it starts
 // is in its own process group and is ended on exit, on failure and on Ctrl-C. See bench/README.md.
+import { renderSnapshot, snapshotScenario } from './lib/snapshot.mjs'
 import { execFileSync, fork, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
@@ -20,7 +21,7 @@ import { renderMarkdown } from './lib/report.mjs'
 import { protobufScenario } from './lib/protobuf.mjs'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const ALL = ['ceiling', 'reads', 'writes', 'crd', 'watch', 'protobuf', 'node', 'store', 'bundle', 'micro']
+const ALL = ['ceiling', 'reads', 'writes', 'crd', 'watch', 'protobuf', 'node', 'store', 'bundle', 'micro', 'snapshot']
 
 const { values: a } = parseArgs({
   options: {
@@ -48,6 +49,7 @@ const { values: a } = parseArgs({
     'crd-node': { type: 'boolean', default: false },
     'pb-pods': { type: 'string' },
     'pb-events': { type: 'string' },
+    'snapshot-objects': { type: 'string' },
     out: { type: 'string' },
     worktree: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
@@ -77,6 +79,7 @@ if (a.help) {
   --crd-objects=N         custom resources (and ConfigMaps) per LIST in the crd scenario (default 1000)
   --pb-pods=LIST          Pods per LIST in the protobuf scenario (default 1000,10000)
   --pb-events=N           events of the protobuf scenario's watch (default 1000)
+  --snapshot-objects=LIST objects per snapshot run (default 10000,100000; smoke 200)
   --out=DIR               results directory (default bench/results)
   --worktree              bench the working tree as it is, not HEAD (see "What is measured" in bench/README.md)
   --keep                  keep the servers' state dirs (temp dir, edge-bench-*) for a look afterwards`)
@@ -158,6 +161,9 @@ try {
   if (want('store')) await phase('store', storeScenario)
   if (want('node')) await nodeScenarios()
   if (want('micro')) await phase('micro', microBenchmarks)
+  if (want('snapshot'))
+    results.snapshot = await phase('snapshot', () =>
+      snapshotScenario({ root, sizes: list(a['snapshot-objects'], '10000,100000', '200'), log, nodeBuilt: () => (nodeBuild ??= buildNodeQuietly()) }))
 } catch (err) {
   results.notes.push(`aborted: ${err?.stack ?? err}`)
   console.error(err)
@@ -171,7 +177,7 @@ results.finishedAt = new Date().toISOString()
 results.elapsedS = Math.round((Date.now() - startedAt.getTime()) / 1000)
 mkdirSync(outDir, { recursive: true })
 const stamp = startedAt.toISOString().replace(/:/g, '-').replace(/\..*$/, 'Z')
-const md = renderMarkdown(results)
+const md = renderMarkdown(results) + renderSnapshot(results.snapshot).join('\n')
 writeFileSync(join(outDir, `${stamp}.json`), JSON.stringify(results, null, 2) + '\n')
 writeFileSync(join(outDir, `${stamp}.md`), md)
 console.log(md)
@@ -197,6 +203,10 @@ function startSideWork() {
   return Promise.all([want('bundle') ? bundleScenario() : undefined, nodeBuild]).then(() => {
     results.phases.push({ name: 'bundle and build:node (during the edge seeding when there is one)', seconds: +((performance.now() - t0) / 1000).toFixed(1) })
   })
+}
+
+function buildNodeQuietly() {
+  return runQuiet('npm', ['run', 'build:node', '--silent']).then((r) => (r.status === 0 ? undefined : `npm run build:node failed: ${r.output.slice(-2000)}`))
 }
 
 /** A command in its own process group (ended with the bench), its output kept: {status, output}. */

@@ -10,6 +10,7 @@ import { withControllers } from './controllers/edge'
 import { buildAdmission, type AdmissionChain } from './admission/chain'
 import { ClusterMetrics } from './metrics/cluster'
 import { withEncryption } from './storage/value'
+import { DurableSnapshots } from './storage/durable/snapshots'
 
 export interface Env {
   CLUSTER: DurableObjectNamespace<ClusterStoreObject>
@@ -91,6 +92,20 @@ const app = buildApp({
   anonymous: (env) => (env as Env).ANONYMOUS_AUTH !== 'false',
   admission: (env) => admissionFor(env as Env),
   ready: (store) => bootstrapCluster(registry, store),
+  storageAdmin: (env) => {
+    const stub = () => (env as Env).CLUSTER.getByName('default')
+    const snapshots = new DurableSnapshots(stub(), stub)
+    return {
+      cluster: 'default',
+      source: 'edge',
+      snapshots,
+      restore: snapshots,
+      pointInTime: {
+        dryRun: (time) => snapshots.pointInTime(time),
+        restore: (time) => snapshots.restoreToTime(time),
+      },
+    }
+  },
   // Counts are cluster-wide: each isolate's are flushed to the cluster's object (src/metrics/cluster.ts).
   metrics: new ClusterMetrics((env) => (env as Env).CLUSTER.getByName('default')),
   priorityAndFairness: (env) => {

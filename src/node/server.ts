@@ -34,6 +34,7 @@ import {
 } from '../auth/server-auth'
 import { etcdClient } from '../storage/etcd/client'
 import { EtcdStore } from '../storage/etcd/store'
+import { EtcdSnapshots } from '../storage/etcd/snapshots'
 import { loadCertificateAuthority, type CertificateAuthority } from '../auth/certificate-authority'
 import type { ClusterSigner } from '../auth/certificate-authority'
 import { startControllers } from '../controllers/run'
@@ -540,9 +541,13 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
         headers: new RequestHeaderAuthenticator(requestHeader),
       }
     : undefined
+  const snapshots = new EtcdSnapshots(store)
   const app = buildApp({
     registry,
     store: () => apiStore,
+    // Restores go straight to etcd while no server runs (npm run snapshot -- restore --etcd-servers):
+    // etcd gives a client no say over revisions except on a fresh etcd written in revision order.
+    storageAdmin: () => ({ cluster: cfg.etcdPrefix, source: 'etcd', snapshots }),
     // kube-apiserver's order: the front proxy's headers, x509 client certificates, then bearer tokens.
     authenticators: (env, s) => [
       ...(frontProxy
@@ -653,7 +658,9 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
       throw new StartupError(`endpoint reconciler: ${e instanceof Error ? e.message : String(e)}`)
     }
   }
-  const compactor = startCompactor(store, cfg.etcdCompactionIntervalMs, log)
+  const compactor = startCompactor(store, cfg.etcdCompactionIntervalMs, log, () =>
+    snapshots.compactionFloor(),
+  )
   // kube-controller-manager's loops this server owns (namespaces, garbage collection, service accounts,
   // kube-root-ca.crt, quota), fed by a watch of the store; several servers repeat each other harmlessly.
   // csrapproving asks the server's own authorizer; csrsigning signs with the cluster signing CA.

@@ -20,6 +20,7 @@ import {
   serveOpenAPIV3Root,
 } from '../api/openapi/handler'
 import { serveResource } from '../api/resources'
+import { mountStorageAdmin, type StorageAdmin } from '../api/storage-admin'
 import { checkCustomResourceRequest, CustomResourceDefinitions } from '../apiextensions/serving'
 import { versionInfo } from '../api/version'
 import type { AuthContext } from '../auth/context'
@@ -76,6 +77,8 @@ export interface AppConfig {
   healthChecks?: HealthCheck[]
   /** More /readyz checks (Node mode's `shutdown`, which fails once a graceful shutdown has begun). */
   readyChecks?: HealthCheck[]
+  /** Snapshots and restores of the cluster's store (src/api/storage-admin.ts); not served without. */
+  storageAdmin?(env: unknown): StorageAdmin
   /** --request-timeout in milliseconds (default one minute, as kube-apiserver's); 0: no deadline. */
   requestTimeoutMs?: number
   /** API priority and fairness' server concurrency limit and queue wait; off when it answers undefined. */
@@ -241,6 +244,8 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     if (!tokens?.publicKeys().length) throw notFoundPath()
     return jwks(tokens)
   })
+
+  if (cfg.storageAdmin) mountStorageAdmin(app, cfg.storageAdmin)
 
   // Discovery and the OpenAPI documents list every CRD first; a resource request re-reads only the CRD it names.
   const customResources = new CustomResourceDefinitions(cfg.registry, cfg.conversion)

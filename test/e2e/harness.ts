@@ -1,6 +1,6 @@
 // Starts the server the way a user does (npm start) and drives it with the real kubectl.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import {
@@ -117,6 +117,25 @@ export class LocalServer {
   async dispose(): Promise<void> {
     await this.stop()
     if (this.ownsStateDir) rmSync(this.stateDir, { recursive: true, force: true })
+  }
+
+  /**
+   * A second server with this one's CA and credentials and an empty cluster of its own (a fresh Durable
+   * Object), into which `restore` puts a snapshot through the server's kubeconfig.
+   */
+  async restoredTwin(
+    restore: (target: { kubeconfig?: string; etcdServers?: string[] }) => Promise<void>,
+  ): Promise<LocalServer> {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-apiserver-e2e-'))
+    cpSync(this.stateDir, dir, {
+      recursive: true,
+      filter: (src) => !/[/\\](workerd|logs)$/.test(src),
+    })
+    const twin = new LocalServer(await freePort(), dir, true)
+    twin.args = this.args
+    await twin.boot()
+    await restore({ kubeconfig: twin.kubeconfig })
+    return twin
   }
 
   /** A raw HTTPS request as the admin (or with the given headers), for what kubectl checks client-side. */
