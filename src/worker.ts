@@ -11,8 +11,9 @@ import { buildAdmission, type AdmissionChain } from './admission/chain'
 import { ClusterMetrics } from './metrics/cluster'
 import { withEncryption } from './storage/value'
 import { DurableSnapshots } from './storage/durable/snapshots'
+import { edgeKubeletClient, type KubeletEnv } from './kubelet/edge'
 
-export interface Env {
+export interface Env extends KubeletEnv {
   CLUSTER: DurableObjectNamespace<ClusterStoreObject>
   /** --token-auth-file contents, from a Worker secret (the local state dir in development). */
   TOKEN_AUTH_FILE?: string
@@ -122,6 +123,7 @@ const app = buildApp({
         }
       : { maxRequestsInflight: 400, maxMutatingRequestsInflight: 200, requestTimeoutMs: 60_000 }
   },
+  kubelet: (env) => edgeKubeletClient(env as Env),
 })
 
 export default app

@@ -98,8 +98,15 @@ export interface NodeConfig {
   /** --service-cluster-ip-range: one CIDR, or two comma separated (dual-stack, the first primary). */
   serviceClusterIPRange: string
   serviceNodePortRange: { min: number; max: number }
-  /** --kubelet-* (kept for the node proxy paths). */
-  kubelet: { clientCertificate?: string; clientKey?: string; preferredAddressTypes: string[] }
+  /** --kubelet-*: how the connect subresources reach kubelets (src/node/kubelet-transport.ts). */
+  kubelet: {
+    clientCertificate?: string
+    clientKey?: string
+    certificateAuthority?: string
+    preferredAddressTypes: string[]
+    /** --kubelet-timeout: how long dialling a kubelet may take. */
+    timeoutMs: number
+  }
   /** --proxy-client-cert-file / --proxy-client-key-file (kept for aggregation). */
   proxyClient?: { certFile: string; keyFile: string }
   featureGates: Record<string, boolean>
@@ -662,20 +669,10 @@ export const FLAGS: Def[] = [
     'Misc flags',
     'kubelet-certificate-authority',
     'string',
-    'Path to a cert file for the certificate authority (kept for the node proxy paths).',
+    'Path to a cert file for the certificate authority.',
   ),
-  f(
-    'Misc flags',
-    'kubelet-client-certificate',
-    'string',
-    'Path to a client cert file for TLS (kept for the node proxy paths).',
-  ),
-  f(
-    'Misc flags',
-    'kubelet-client-key',
-    'string',
-    'Path to a client key file for TLS (kept for the node proxy paths).',
-  ),
+  f('Misc flags', 'kubelet-client-certificate', 'string', 'Path to a client cert file for TLS.'),
+  f('Misc flags', 'kubelet-client-key', 'string', 'Path to a client key file for TLS.'),
   f(
     'Misc flags',
     'kubelet-preferred-address-types',
@@ -683,7 +680,9 @@ export const FLAGS: Def[] = [
     'List of the preferred NodeAddressTypes to use for kubelet connections.',
     { def: '[Hostname,InternalDNS,InternalIP,ExternalDNS,ExternalIP]' },
   ),
-  no('Misc flags', 'kubelet-timeout', 'duration', 'kubelets are not contacted yet'),
+  f('Misc flags', 'kubelet-timeout', 'duration', 'Timeout for kubelet operations.', {
+    def: '5s',
+  }),
   no('Misc flags', 'kubernetes-service-node-port', 'int', 'the kubernetes Service is ClusterIP'),
   no('Misc flags', 'max-connection-bytes-per-sec', 'int', 'connections are not throttled'),
   f(
@@ -1201,7 +1200,9 @@ function toConfig(flags: ParsedFlags): NodeConfig {
     kubelet: {
       clientCertificate: str('kubelet-client-certificate'),
       clientKey: str('kubelet-client-key'),
+      certificateAuthority: str('kubelet-certificate-authority'),
       preferredAddressTypes: kubeletTypes,
+      timeoutMs: duration('kubelet-timeout', '5s'),
     },
     proxyClient: str('proxy-client-cert-file')
       ? { certFile: str('proxy-client-cert-file')!, keyFile: str('proxy-client-key-file')! }

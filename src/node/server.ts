@@ -13,6 +13,10 @@ import {
 import { readFileSync, mkdirSync } from 'node:fs'
 import { createServer, type Server } from 'node:https'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
+import { KubeletTransports } from '../kubelet/transport'
+import { NodeKubeletTransport } from './kubelet-transport'
+import { serveUpgrade, type UpgradeEnv } from './upgrade'
 import { networkInterfaces } from 'node:os'
 import { join, resolve } from 'node:path'
 import { respondError } from '../api/negotiation'
@@ -103,7 +107,14 @@ export interface NodeServer {
   /** The IP the `kubernetes` Service's endpoints carry for this server. */
   advertiseAddress: string
   /** --kubelet-client-* and --kubelet-preferred-address-types, read at start, for the node proxy paths. */
-  kubelet: { clientCertPem?: string; clientKeyPem?: string; preferredAddressTypes: string[] }
+  kubelet: {
+    clientCertPem?: string
+    clientKeyPem?: string
+    caPem?: string
+    preferredAddressTypes: string[]
+  }
+  /** How kubelets are reached: the direct transport, and others (a tunnel) added with use(). */
+  kubeletTransports: KubeletTransports
   /** --proxy-client-cert-file / --proxy-client-key-file, read at start, for aggregation. */
   proxyClient?: { certPem: string; keyPem: string }
   /** Stop accepting, let requests in flight finish, end watches, close etcd. */
@@ -439,8 +450,17 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     clientKeyPem: cfg.kubelet.clientKey
       ? readFlagFile('kubelet-client-key', cfg.kubelet.clientKey)
       : undefined,
+    caPem: cfg.kubelet.certificateAuthority
+      ? readFlagFile('kubelet-certificate-authority', cfg.kubelet.certificateAuthority)
+      : undefined,
     preferredAddressTypes: cfg.kubelet.preferredAddressTypes,
   }
+  const kubeletTransports = new KubeletTransports(
+    new NodeKubeletTransport({ ...kubelet, timeoutMs: cfg.kubelet.timeoutMs }),
+  )
+  // kube-apiserver's proxy transport for pods and service endpoints: no client certificate, and the
+  // endpoint's certificate not verified.
+  const endpointsTransport = new NodeKubeletTransport({ timeoutMs: cfg.kubelet.timeoutMs })
   const proxyClient = cfg.proxyClient
     ? {
         certPem: readFlagFile('proxy-client-cert-file', cfg.proxyClient.certFile),
@@ -586,6 +606,17 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
       maxMutatingRequestsInflight: cfg.maxMutatingRequestsInflight,
       requestTimeoutMs: cfg.requestTimeoutMs,
     }),
+    kubelet: (env) => ({
+      transports: kubeletTransports,
+      preferredAddressTypes: kubelet.preferredAddressTypes,
+      endpoints: endpointsTransport,
+      // The upgrade listener below takes over the client's socket once the app has answered.
+      respondUpgraded: (up, tunnelAs) => {
+        ;(env as UpgradeEnv).upgraded = up
+        ;(env as UpgradeEnv).tunnelAs = tunnelAs
+        return new Response(null, { status: 204 })
+      },
+    }),
   })
   const fetchWithFilters = withCORS(cfg.corsAllowedOrigins, app.fetch)
 
@@ -628,6 +659,13 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     handle,
   )
   server.on('clientError', answerClientError)
+  // Upgrades (exec, attach, port-forward, proxied WebSockets) go through the same app; what the kubelet
+  // answered with 101 is then relayed byte for byte on the client's socket.
+  server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
+    const proxy = frontProxy && new NodeRequestHeaderAuthenticator(req, frontProxy)
+    const rejected = rejectedClientCertificate(tlsSocket({ incoming: req }), clientCAs, proxy)
+    void serveUpgrade(req, socket, head, rejected ? undefined : fetchWithFilters)
+  })
   await new Promise<void>((resolveListen, reject) => {
     server.once('error', (e: NodeJS.ErrnoException) => {
       store.close()
@@ -692,6 +730,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     store,
     advertiseAddress,
     kubelet,
+    kubeletTransports,
     proxyClient,
     shutdown: () =>
       (shutdown ??= (async () => {

@@ -21,6 +21,7 @@ import {
 } from '../api/openapi/handler'
 import { serveResource } from '../api/resources'
 import { mountStorageAdmin, type StorageAdmin } from '../api/storage-admin'
+import { connectHandler } from '../api/connect'
 import { checkCustomResourceRequest, CustomResourceDefinitions } from '../apiextensions/serving'
 import { versionInfo } from '../api/version'
 import type { AuthContext } from '../auth/context'
@@ -34,6 +35,7 @@ import {
 import type { Registry } from '../registry/registry'
 import type { UserInfo } from '../registry/types'
 import type { Store } from '../storage/store'
+import type { KubeletClient } from '../kubelet/transport'
 import { methodNotAllowed, notFoundPath, StatusError, toStatusError, unauthorized } from './errors'
 import { interpretStrayStoreError } from '../registry/store-errors'
 import { authenticateRequest, type Authenticator } from './filters/authentication'
@@ -83,6 +85,11 @@ export interface AppConfig {
   requestTimeoutMs?: number
   /** API priority and fairness' server concurrency limit and queue wait; off when it answers undefined. */
   priorityAndFairness?(env: unknown): PriorityAndFairnessOptions | undefined
+  /**
+   * How the connect subresources (pods/log, exec, attach, portforward, proxy; nodes/proxy) reach kubelets:
+   * the runtime's transports (src/kubelet/transport.ts), per request (Node mode hands over the socket).
+   */
+  kubelet?(env: unknown): KubeletClient | undefined
 }
 
 type Variables = {
@@ -293,6 +300,17 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   app.all('*', async (c) => {
     const info = c.get('info')
     if (!info.isResourceRequest) throw notFoundPath()
+    const connect = connectHandler(info)
+    if (connect)
+      return connect({
+        req: c.req.raw,
+        info,
+        registry: cfg.registry,
+        store: c.get('store'),
+        user: c.get('user'),
+        auth: c.get('auth'),
+        kubelet: cfg.kubelet?.(c.env),
+      })
     if (!['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(c.req.method))
       throw methodNotAllowed()
     const store = c.get('store')
