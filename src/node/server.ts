@@ -43,6 +43,8 @@ import { storageResources } from '../storage/value/transforming-store'
 import type { Store } from '../storage/store'
 import { StorageCodecStore } from '../storage/storage-codec'
 import { startCompactor } from './compactor'
+import { nodeAggregatorFetch, startAvailabilityLoop } from './aggregator'
+import { Aggregator } from '../aggregator/aggregator'
 import type { NodeConfig } from './flags'
 import { writeKubeconfig } from './kubeconfig'
 import { InProcessMetrics } from '../metrics/cluster'
@@ -540,7 +542,13 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
         headers: new RequestHeaderAuthenticator(requestHeader),
       }
     : undefined
+  const aggregator = new Aggregator(registry, {
+    fetch: nodeAggregatorFetch(proxyClient),
+    endpointRouting: cfg.enableAggregatorRouting,
+    checkOnRequests: false,
+  })
   const app = buildApp({
+    aggregator,
     registry,
     store: () => apiStore,
     // kube-apiserver's order: the front proxy's headers, x509 client certificates, then bearer tokens.
@@ -652,6 +660,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   // kube-controller-manager's loops this server owns (namespaces, garbage collection, service accounts,
   // kube-root-ca.crt, quota), fed by a watch of the store; several servers repeat each other harmlessly.
   // csrapproving asks the server's own authorizer; csrsigning signs with the cluster signing CA.
+  const availability = startAvailabilityLoop(apiStore, aggregator, log)
   const controllers = startControllers(apiStore, registry, {
     rootCA: rootCA(tls, cfg),
     authorizer: serverAuth.authorizer(apiStore),
@@ -694,6 +703,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
         server.closeIdleConnections()
         // Before the watches end: the loops would otherwise take the end of their watch for a reason to resync.
         await controllers.stop()
+        await availability.stop()
         // Watches end with a clean end of their streams; clients watch again elsewhere.
         store.endWatches()
         if (inFlight.size > 0) {

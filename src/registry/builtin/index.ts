@@ -34,6 +34,7 @@ import {
 } from './storage'
 import { certificatesigningrequests } from './certificates'
 import { runtimeclasses } from './node'
+import { apiservices } from './apiregistration'
 import { customresourcedefinitions } from '../../apiextensions/crd'
 
 // pods/binding and pods/eviction write pods and PodDisruptionBudgets through their own kinds.
@@ -82,6 +83,7 @@ export const builtinResources: ResourceType[] = [
   ...rbacResources,
   ...admissionregistrationResources,
   customresourcedefinitions,
+  apiservices,
 ]
 
 export { SERVICE_CIDR, NODE_PORT_RANGE } from './allocator'
