@@ -86,11 +86,11 @@ export function storageVersionHash(group: string, version: string, kind: string)
 /**
  * The hash a resource publishes: that of the group-version objects are stored in (events.k8s.io/v1 Events
  * are core v1 Events in storage, a CRD's resources are in its storage version), under the type's own kind.
- * Kinds that are never stored (the review kinds) publish none: their kube registries are no
+ * Kinds that are never stored (the review kinds, ComponentStatus) publish none: their kube registries are no
  * StorageVersionProvider.
  */
 function resourceStorageHash(t: ResourceType): Promise<string> | undefined {
-  if (t.virtualCreate) return undefined
+  if (t.virtualCreate || t.virtualRead) return undefined
   const stored = t.storageVersion ?? groupVersion(t)
   const slash = stored.indexOf('/')
   return slash < 0

@@ -44,6 +44,7 @@ import type { Store } from '../storage/store'
 import { StorageCodecStore } from '../storage/storage-codec'
 import { startCompactor } from './compactor'
 import { nodeAggregatorFetch, startAvailabilityLoop } from './aggregator'
+import { nodeHTTPProbe } from './probe'
 import { Aggregator } from '../aggregator/aggregator'
 import type { NodeConfig } from './flags'
 import { writeKubeconfig } from './kubeconfig'
@@ -549,6 +550,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   })
   const app = buildApp({
     aggregator,
+    httpProbe: nodeHTTPProbe,
     registry,
     store: () => apiStore,
     // kube-apiserver's order: the front proxy's headers, x509 client certificates, then bearer tokens.

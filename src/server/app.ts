@@ -31,7 +31,7 @@ import {
   openIDConfiguration,
 } from '../auth/serviceaccount/discovery'
 import type { Registry } from '../registry/registry'
-import type { UserInfo } from '../registry/types'
+import type { HTTPProbe, UserInfo } from '../registry/types'
 import type { Store } from '../storage/store'
 import { methodNotAllowed, notFoundPath, StatusError, toStatusError, unauthorized } from './errors'
 import { interpretStrayStoreError } from '../registry/store-errors'
@@ -79,6 +79,8 @@ export interface AppConfig {
    * requests.
    */
   aggregator?: Aggregator
+  /** The HTTP prober of componentstatuses (Node mode: TLS unverified, as kube's); fetch by default. */
+  httpProbe?: HTTPProbe
 }
 
 /** How often requests trigger the availability checks where no loop runs them (the Worker). */
@@ -348,6 +350,7 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
       c.get('auth'),
       cfg.admission?.(c.env),
       c.get('warnings'),
+      cfg.httpProbe ?? fetchProbe,
     )
     await customResources.afterRequest(store, info, res)
     return res
@@ -360,6 +363,19 @@ function discoveryResponse(body: unknown, contentType: string): Response {
     status: 200,
     headers: { 'Content-Type': contentType, 'Cache-Control': 'no-cache, private' },
   })
+}
+
+/**
+ * The Worker's HTTP prober: fetch verifies TLS against the platform's roots (kube's prober does not verify),
+ * so a component with a self-signed serving certificate shows as a TLS failure here.
+ */
+const fetchProbe: HTTPProbe = async (url, timeoutMs) => {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' })
+    return { status: res.status, body: await res.text() }
+  } catch (e) {
+    throw new Error(`Get "${url}": ${(e as Error).message}`)
+  }
 }
 
 const ETCD_HEALTHCHECK_TIMEOUT_MS = 2_000

@@ -4,6 +4,7 @@ import { admissionregistrationResources } from './admissionregistration'
 import { appsResources } from './apps'
 import { horizontalpodautoscalers } from './autoscaling'
 import { batchResources } from './batch'
+import { componentstatuses } from './componentstatuses'
 import { configmaps } from './configmaps'
 import { leases } from './coordination'
 import { endpointslices } from './discovery'
@@ -49,6 +50,7 @@ const pods: ResourceType = {
 export const builtinResources: ResourceType[] = [
   // core/v1
   bindingsType(podsType),
+  componentstatuses,
   configmaps,
   endpoints,
   events,
