@@ -125,6 +125,7 @@ export async function checkAvailability(
 export class AvailabilityChecker {
   private lastSync = 0
   private running: Promise<void> | undefined
+  private again = false
 
   constructor(
     private readonly table: APIServiceTable,
@@ -137,13 +138,23 @@ export class AvailabilityChecker {
     return Date.now() - this.lastSync >= ms
   }
 
-  /** One pass over every remote APIService; concurrent callers share the pass in progress. */
+  /**
+   * One pass over every remote APIService. A call while a pass runs shares it, and another pass follows,
+   * so that a write the running pass may have read too early is looked at again.
+   */
   syncAll(store: Store): Promise<void> {
-    this.running ??= (async () => {
+    if (this.running) {
+      this.again = true
+      return this.running
+    }
+    this.running = (async () => {
       try {
-        const all = await this.table.refreshAll(store)
-        for (const a of all) if (isRemote(a)) await this.syncOne(store, a)
-        this.lastSync = Date.now()
+        do {
+          this.again = false
+          const all = await this.table.refreshAll(store)
+          for (const a of all) if (isRemote(a)) await this.syncOne(store, a)
+          this.lastSync = Date.now()
+        } while (this.again)
       } finally {
         this.running = undefined
       }

@@ -74,11 +74,8 @@ function goError(e: NodeJS.ErrnoException, url: URL): string {
 
 const RESYNC_MS = 30_000
 const COALESCE_MS = 100
-const WATCHED = [
-  '/registry/apiregistration.k8s.io/apiservices/',
-  '/registry/services/specs/',
-  '/registry/services/endpoints/',
-]
+// The writes that can change an APIService's availability: APIServices, and Services with their Endpoints.
+const WATCHED = ['/registry/apiregistration.k8s.io/apiservices/', '/registry/services/']
 
 /** The availability loop; stop() ends it. */
 export function startAvailabilityLoop(
@@ -102,21 +99,20 @@ export function startAvailabilityLoop(
   const interval = setInterval(() => soon(0), RESYNC_MS)
   interval.unref?.()
   soon(0)
-  const watching = (async () => {
+  const watch = async (prefix: string) => {
     while (!ctl.signal.aborted) {
       try {
-        const { revision } = await store.get(WATCHED[0]!)
-        for await (const ev of store.watch('/registry/', revision, ctl.signal)) {
-          if (ev.type === 'progress') continue
-          if (WATCHED.some((p) => ev.kv.key.startsWith(p))) soon(COALESCE_MS)
-        }
+        const { revision } = await store.get(prefix)
+        for await (const ev of store.watch(prefix, revision, ctl.signal))
+          if (ev.type !== 'progress') soon(COALESCE_MS)
       } catch (e) {
         if (ctl.signal.aborted) break
-        log(`APIService availability: watch failed: ${(e as Error).message}`)
+        log(`APIService availability: watch of ${prefix} failed: ${(e as Error).message}`)
         await new Promise((r) => setTimeout(r, 1000))
       }
     }
-  })()
+  }
+  const watching = Promise.all(WATCHED.map(watch))
   return {
     async stop() {
       ctl.abort()

@@ -428,6 +428,14 @@ describe('metrics.k8s.io through a stand-in metrics-server', () => {
     expect(v2.definitions['io.k8s.metrics.pkg.apis.metrics.v1beta1.NodeMetrics']).toBeDefined()
     expect(v2.definitions['io.k8s.api.core.v1.Pod']).toBeDefined()
     expect(v2.paths[`/apis/${METRICS_GV}/nodes`]).toBeDefined()
+    // client-go's protobuf form of the merged document too.
+    const pb = await server.request('GET', '/openapi/v2', undefined, {
+      Accept: 'application/com.github.proto-openapi.spec.v2@v1.0+protobuf',
+    })
+    expect(pb.status).toBe(200)
+    expect(
+      pb.raw.includes(Buffer.from('io.k8s.metrics.pkg.apis.metrics.v1beta1.NodeMetrics')),
+    ).toBe(true)
   })
 })
 
