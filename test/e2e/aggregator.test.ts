@@ -387,6 +387,40 @@ describe('metrics.k8s.io through a stand-in metrics-server', () => {
     else expect(seen.clientCN).toBeUndefined()
   })
 
+  it('authorizes here before proxying, and passes an impersonated user with groups and extra', async () => {
+    await server.k(
+      'create',
+      'clusterrolebinding',
+      'alice-admin',
+      '--clusterrole=cluster-admin',
+      '--user=alice',
+    )
+    const path = `/apis/${METRICS_GV}/namespaces/top/pods/web`
+    const before = metrics.seen.length
+    const denied = await server.request('GET', path, undefined, { 'Impersonate-User': 'bob' })
+    expect(denied.status).toBe(403)
+    expect(JSON.parse(denied.body).message).toBe(
+      'pods.metrics.k8s.io "web" is forbidden: User "bob" cannot get resource "pods" in API group "metrics.k8s.io" in the namespace "top"',
+    )
+    expect(metrics.seen.slice(before).some((s) => s.path.startsWith(path))).toBe(false)
+    const res = await waitFor(
+      'alice allowed',
+      () =>
+        server.request('GET', path, undefined, {
+          'Impersonate-User': 'alice',
+          'Impersonate-Group': 'devs',
+          'Impersonate-Extra-Scopes': 'view',
+        }),
+      (r) => r.status === 200,
+    )
+    expect(JSON.parse(res.body)).toMatchObject({ kind: 'PodMetrics' })
+    const seen = metrics.seen.filter((s) => s.path.startsWith(path)).at(-1)!
+    expect(seen.user).toBe('alice')
+    expect(seen.groups).toEqual(['devs', 'system:authenticated'])
+    expect(seen.extra).toEqual({ scopes: ['view'] })
+    expect(seen.headerNames.filter((h) => h.startsWith('impersonate-'))).toEqual([])
+  })
+
   it("lists the extension server's group in legacy and aggregated discovery", async () => {
     const apis = JSON.parse(await server.k('get', '--raw', '/apis')) as Obj
     const group = (apis.groups as Obj[]).find((g) => g.name === 'metrics.k8s.io')

@@ -23,6 +23,8 @@ export interface SeenRequest {
   /** The CommonName of the client certificate presented, if one was. */
   clientCN?: string
   authorization?: string
+  /** The names of the headers received, lower-cased. */
+  headerNames: string[]
 }
 
 export interface ExtensionServer {
@@ -93,6 +95,7 @@ export async function startExtensionServer(
           extra,
           clientCN: cert && cert.subject ? String(cert.subject.CN) : undefined,
           authorization: req.headers.authorization,
+          headerNames: Object.keys(req.headers),
         })
         let answer: Obj | undefined | 'streaming'
         try {
