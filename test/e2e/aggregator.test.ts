@@ -569,6 +569,64 @@ describe('unavailable and removed APIServices', () => {
     await server.k('delete', 'apiservice', 'v1.nowhere.example.com')
   })
 
+  it('marks an APIService whose server does not serve its group version FailedDiscoveryCheck', async () => {
+    await mustApply({
+      apiVersion: 'apiregistration.k8s.io/v1',
+      kind: 'APIService',
+      metadata: { name: 'v1.other.example.com' },
+      spec: {
+        group: 'other.example.com',
+        version: 'v1',
+        service: { ...WARDLE_SVC, port: 443 },
+        caBundle: wardle.caBundle,
+        groupPriorityMinimum: 100,
+        versionPriority: 10,
+      },
+    })
+    const a = await waitFor(
+      'unavailable',
+      () => apiservice('v1.other.example.com'),
+      (x) => available(x)?.status === 'False',
+    )
+    const url = `https://127.0.0.1:${wardle.port}/apis/other.example.com/v1`
+    expect(available(a)).toMatchObject({
+      reason: 'FailedDiscoveryCheck',
+      message: `failing or missing response from ${url}: bad status from ${url}: 404`,
+    })
+    await server.k('delete', 'apiservice', 'v1.other.example.com')
+  })
+
+  it("verifies the extension server against the APIService's caBundle", async () => {
+    const name = 'v1beta1.metrics.k8s.io'
+    const patch = (caBundle: string) =>
+      server.k(
+        'patch',
+        'apiservice',
+        name,
+        '--type=merge',
+        '-p',
+        JSON.stringify({ spec: { caBundle } }),
+      )
+    await patch(wardle.caBundle)
+    try {
+      const res = await waitFor(
+        'the new caBundle in use',
+        () => server.request('GET', `/apis/${METRICS_GV}/nodes`),
+        (r) => server.runtime !== 'node' || r.status === 503,
+      )
+      if (server.runtime === 'node') {
+        expect(res.body).toBe(
+          'tls: failed to verify certificate: x509: certificate signed by unknown authority\n',
+        )
+      } else {
+        // The Worker's fetch takes no CA per call: the runtime's roots (here NODE_EXTRA_CA_CERTS) decide.
+        expect(res.status).toBe(200)
+      }
+    } finally {
+      await patch(metrics.caBundle)
+    }
+  })
+
   it('removes the group from discovery when its APIService is deleted', async () => {
     await server.k('delete', 'apiservice', 'v1alpha1.wardle.example.com')
     const apis = JSON.parse(await server.k('get', '--raw', '/apis')) as Obj
