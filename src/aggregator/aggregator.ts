@@ -19,6 +19,7 @@ import { proxyToAPIService, resolveService, type AggregatorOptions } from './pro
 /** How long an extension server's discovery or OpenAPI document is served from memory. */
 const DOCUMENT_TTL_MS = 5000
 const DOCUMENT_TIMEOUT_MS = 5000
+const INLINE_RECHECK_MS = 10_000
 
 type Obj = Record<string, any>
 
@@ -55,7 +56,11 @@ export class Aggregator {
     return this.table.remoteFor(store, group, version)
   }
 
-  /** The request, proxied; an APIService not yet seen available is checked first. */
+  /**
+   * The request, proxied. Where requests drive the availability checks (the Worker), an APIService not seen
+   * available is checked first, at most once per recheck interval, so that a new one answers at once and
+   * clients retrying an unavailable one do not each cause a check.
+   */
   async proxy(
     req: Request,
     url: URL,
@@ -64,7 +69,11 @@ export class Aggregator {
     store: Store,
   ): Promise<Response> {
     let a = apiService
-    if (!isAvailable(a)) {
+    if (
+      !isAvailable(a) &&
+      (this.opts.checkOnRequests ?? true) &&
+      !this.availability.checkedWithin(a.metadata.name, INLINE_RECHECK_MS)
+    ) {
       await this.availability.syncOne(store, a)
       a = (await this.table.remoteFor(store, a.spec.group, a.spec.version)) ?? a
     }

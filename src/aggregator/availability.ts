@@ -126,6 +126,8 @@ export class AvailabilityChecker {
   private lastSync = 0
   private running: Promise<void> | undefined
   private again = false
+  /** When this isolate or process last checked each APIService. */
+  private checkedAt = new Map<string, number>()
 
   constructor(
     private readonly table: APIServiceTable,
@@ -136,6 +138,12 @@ export class AvailabilityChecker {
   /** Whether a sync is older than `ms` (or never ran in this isolate or process). */
   due(ms: number): boolean {
     return Date.now() - this.lastSync >= ms
+  }
+
+  /** Whether this APIService was checked here within the last `ms`. */
+  checkedWithin(name: string, ms: number): boolean {
+    const at = this.checkedAt.get(name)
+    return at !== undefined && Date.now() - at < ms
   }
 
   /**
@@ -163,6 +171,7 @@ export class AvailabilityChecker {
   }
 
   async syncOne(store: Store, a: APIService): Promise<void> {
+    this.checkedAt.set(a.metadata.name, Date.now())
     let cond: AvailableCondition
     try {
       cond = await checkAvailability(store, a, this.opts)
