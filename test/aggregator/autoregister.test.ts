@@ -67,9 +67,16 @@ describe('autoregister', () => {
     const names = await c.names()
     for (const n of ['v1.', 'v1.apps', 'v2.autoscaling', 'v1.rbac.authorization.k8s.io'])
       expect(names).toContain(n)
-    // The aggregator's own group has none; nothing but what we serve is registered.
-    expect(names).not.toContain('v1.apiregistration.k8s.io')
-    expect(names).not.toContain('v1.flowcontrol.apiserver.k8s.io')
+    // Exactly what we serve, but for the aggregator's own group, which has none.
+    const served = c.registry
+      .groupVersions()
+      .filter((g) => g.group !== 'apiregistration.k8s.io')
+      .flatMap((g) => g.versions.map((v) => `${v}.${g.group}`))
+    expect([...names].sort()).toEqual(served.sort())
+    expect((await c.get('v1.flowcontrol.apiserver.k8s.io'))!.spec).toMatchObject({
+      groupPriorityMinimum: 16100,
+      versionPriority: 21,
+    })
     expect((await c.get('v2.autoscaling'))!.spec).toEqual({
       group: 'autoscaling',
       version: 'v2',

@@ -68,15 +68,6 @@ storageclasses                      sc           storage.k8s.io/v1              
 volumeattachments                                storage.k8s.io/v1                 false        VolumeAttachment
 `
 
-/**
- * Kinds of kube's default list that another change brings (API Priority and Fairness, branch apf): they may
- * be absent until it lands, and once served their rows must match kube's like every other.
- */
-const NOT_YET_SERVED = new Set([
-  'flowschemas flowcontrol.apiserver.k8s.io/v1',
-  'prioritylevelconfigurations flowcontrol.apiserver.k8s.io/v1',
-])
-
 /** kubectl api-resources' table as rows of its five columns, split at the header's column starts. */
 function parseTable(text: string): string[][] {
   const lines = text.split('\n').filter((l) => l.trim())
@@ -104,7 +95,7 @@ describe('kubectl api-resources', () => {
   it("lists kube-apiserver 1.32's default resources, each as kube does, and nothing else", async () => {
     const want = new Map(parseTable(KUBE_1_32).map((r) => [key(r), r]))
     const got = new Map(parseTable(await server.k('api-resources')).map((r) => [key(r), r]))
-    const missing = [...want.keys()].filter((k) => !got.has(k) && !NOT_YET_SERVED.has(k))
+    const missing = [...want.keys()].filter((k) => !got.has(k))
     const extra = [...got.keys()].filter((k) => !want.has(k))
     const different = [...got].filter(
       ([k, r]) => want.has(k) && r.join('|') !== want.get(k)!.join('|'),
