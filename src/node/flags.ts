@@ -107,8 +107,10 @@ export interface NodeConfig {
     /** --kubelet-timeout: how long dialling a kubelet may take. */
     timeoutMs: number
   }
-  /** --proxy-client-cert-file / --proxy-client-key-file (kept for aggregation). */
+  /** --proxy-client-cert-file / --proxy-client-key-file: presented to extension API servers. */
   proxyClient?: { certFile: string; keyFile: string }
+  /** --enable-aggregator-routing: extension servers are dialled at an endpoint, not the cluster IP. */
+  enableAggregatorRouting: boolean
   featureGates: Record<string, boolean>
   /** --runtime-config: group versions turned on or off ("api/all", "api/ga", "apps/v1", ...). */
   runtimeConfig: Record<string, boolean>
@@ -656,7 +658,12 @@ export const FLAGS: Def[] = [
     'int',
     'the master-count reconciler is not implemented; the lease reconciler needs no count',
   ),
-  no('Misc flags', 'enable-aggregator-routing', 'bool', 'API aggregation is not implemented'),
+  f(
+    'Misc flags',
+    'enable-aggregator-routing',
+    'bool',
+    'Turns on aggregator routing requests to endpoints IP rather than cluster IP.',
+  ),
   f(
     'Misc flags',
     'endpoint-reconciler-type',
@@ -689,13 +696,13 @@ export const FLAGS: Def[] = [
     'Misc flags',
     'proxy-client-cert-file',
     'string',
-    'Client certificate used to prove the identity of the aggregator or kube-apiserver when it must call out during a request (kept for aggregation).',
+    "Client certificate used to prove the identity of the aggregator or kube-apiserver when it must call out during a request. This includes proxying requests to a user api-server and calling out to webhook admission plugins. It is expected that this cert includes a signature from the CA in the --requestheader-client-ca-file flag. That CA is published in the 'extension-apiserver-authentication' configmap in the kube-system namespace. Components receiving calls from kube-aggregator should use that CA to perform their half of the mutual TLS verification.",
   ),
   f(
     'Misc flags',
     'proxy-client-key-file',
     'string',
-    'Private key for the client certificate used to prove the identity of the aggregator or kube-apiserver when it must call out during a request (kept for aggregation).',
+    'Private key for the client certificate used to prove the identity of the aggregator or kube-apiserver when it must call out during a request. This includes proxying requests to a user api-server and calling out to webhook admission plugins.',
   ),
   f(
     'Misc flags',
@@ -1195,6 +1202,7 @@ function toConfig(flags: ParsedFlags): NodeConfig {
         }
       : undefined,
     allowPrivileged: bool('allow-privileged', false),
+    enableAggregatorRouting: bool('enable-aggregator-routing', false),
     serviceClusterIPRange: serviceRange(str('service-cluster-ip-range') ?? '10.96.0.0/12'),
     serviceNodePortRange: parsePortRange(str('service-node-port-range') ?? '30000-32767'),
     kubelet: {

@@ -48,6 +48,9 @@ import { storageResources } from '../storage/value/transforming-store'
 import type { Store } from '../storage/store'
 import { StorageCodecStore } from '../storage/storage-codec'
 import { startCompactor } from './compactor'
+import { nodeAggregatorFetch, startAvailabilityLoop } from './aggregator'
+import { nodeHTTPProbe } from './probe'
+import { Aggregator } from '../aggregator/aggregator'
 import type { NodeConfig } from './flags'
 import { writeKubeconfig } from './kubeconfig'
 import { InProcessMetrics } from '../metrics/cluster'
@@ -562,7 +565,14 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
       }
     : undefined
   const snapshots = new EtcdSnapshots(store)
+  const aggregator = new Aggregator(registry, {
+    fetch: nodeAggregatorFetch(proxyClient),
+    endpointRouting: cfg.enableAggregatorRouting,
+    checkOnRequests: false,
+  })
   const app = buildApp({
+    aggregator,
+    httpProbe: nodeHTTPProbe,
     registry,
     store: () => apiStore,
     // Restores go straight to etcd while no server runs (npm run snapshot -- restore --etcd-servers):
@@ -702,6 +712,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   // kube-controller-manager's loops this server owns (namespaces, garbage collection, service accounts,
   // kube-root-ca.crt, quota), fed by a watch of the store; several servers repeat each other harmlessly.
   // csrapproving asks the server's own authorizer; csrsigning signs with the cluster signing CA.
+  const availability = startAvailabilityLoop(apiStore, aggregator, log)
   const controllers = startControllers(apiStore, registry, {
     rootCA: rootCA(tls, cfg),
     authorizer: serverAuth.authorizer(apiStore),
@@ -745,6 +756,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
         server.closeIdleConnections()
         // Before the watches end: the loops would otherwise take the end of their watch for a reason to resync.
         await controllers.stop()
+        await availability.stop()
         // Watches end with a clean end of their streams; clients watch again elsewhere.
         store.endWatches()
         if (inFlight.size > 0) {

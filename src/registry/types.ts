@@ -252,7 +252,33 @@ export interface ResourceType {
   virtualCreate?(obj: KubeObject, req: VirtualCreateRequest): Promise<KubeObject>
   /** Subresources that take a POST of their own kind (serviceaccounts/token takes a TokenRequest). */
   createSubresources?: Record<string, CreateSubresource>
+  /**
+   * Read-only kinds computed on each read rather than stored (ComponentStatus): get and list answer with
+   * what these return.
+   */
+  virtualRead?: VirtualRead
+  /** The warning every request for the kind carries ("v1 ComponentStatus is deprecated in v1.19+"). */
+  deprecationWarning?: string
   strategy: Strategy
+}
+
+/** What a computed read may use: the store, and the runtime's HTTP health probe. */
+export interface VirtualReadRequest {
+  store: Store
+  /** GETs a URL as kube's HTTP prober does (TLS unverified where the runtime can), within the timeout. */
+  probe?: HTTPProbe
+}
+
+/** An HTTP GET's status and body; throws on transport errors with Go's wording. */
+export type HTTPProbe = (
+  url: string,
+  timeoutMs: number,
+) => Promise<{ status: number; body: string }>
+
+export interface VirtualRead {
+  /** The object, or a thrown StatusError (NotFound) when there is none. */
+  get(name: string, req: VirtualReadRequest): Promise<KubeObject>
+  list(req: VirtualReadRequest): Promise<KubeObject[]>
 }
 
 export const ALL_VERBS = [

@@ -1,7 +1,7 @@
 // Builds the Hono app from a Config and a Store factory: JSON indenting → request info → request deadline →
 // warning recorder → metrics → authentication → impersonation → authorization → the API. No globals: the
 // Worker and Node mode each build their own.
-import { Hono } from 'hono'
+import { Hono, type Context } from 'hono'
 import {
   aggregatedContentType,
   aggregatedDiscovery,
@@ -33,7 +33,7 @@ import {
   openIDConfiguration,
 } from '../auth/serviceaccount/discovery'
 import type { Registry } from '../registry/registry'
-import type { UserInfo } from '../registry/types'
+import type { HTTPProbe, UserInfo } from '../registry/types'
 import type { Store } from '../storage/store'
 import type { KubeletClient } from '../kubelet/transport'
 import { methodNotAllowed, notFoundPath, StatusError, toStatusError, unauthorized } from './errors'
@@ -57,6 +57,8 @@ import { InProcessMetrics, type MetricsBackend } from '../metrics/cluster'
 import { REACHED_HANDLER, requestMetrics } from '../metrics/middleware'
 import type { Registry as MetricsRegistry } from '../metrics/registry'
 import { instrumentStore, KeyResources } from '../metrics/store'
+import { Aggregator } from '../aggregator/aggregator'
+import { fetchAggregatorCall } from '../aggregator/proxy'
 
 export interface AppConfig {
   registry: Registry
@@ -83,6 +85,14 @@ export interface AppConfig {
   storageAdmin?(env: unknown): StorageAdmin
   /** --request-timeout in milliseconds (default one minute, as kube-apiserver's); 0: no deadline. */
   requestTimeoutMs?: number
+  /**
+   * The aggregation layer: how extension servers are called (Node mode: their caBundle and the front-proxy
+   * client certificate); by default the Worker's fetch with endpoint routing, availability checked from
+   * requests.
+   */
+  aggregator?: Aggregator
+  /** The HTTP prober of componentstatuses (Node mode: TLS unverified, as kube's); fetch by default. */
+  httpProbe?: HTTPProbe
   /** API priority and fairness' server concurrency limit and queue wait; off when it answers undefined. */
   priorityAndFairness?(env: unknown): PriorityAndFairnessOptions | undefined
   /**
@@ -91,6 +101,9 @@ export interface AppConfig {
    */
   kubelet?(env: unknown): KubeletClient | undefined
 }
+
+/** How often requests trigger the availability checks where no loop runs them (the Worker). */
+const AVAILABILITY_RECHECK_MS = 10_000
 
 type Variables = {
   info: RequestInfo
@@ -112,6 +125,23 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   })
   app.notFound((c) => respondError(notFoundPath(), c.req.header('accept')))
 
+  const aggregator =
+    cfg.aggregator ??
+    new Aggregator(cfg.registry, { fetch: fetchAggregatorCall, endpointRouting: true })
+  const checkOnRequests = aggregator.opts.checkOnRequests ?? true
+  // At the edge no timer runs between requests (an idle cluster hibernates): requests touching the
+  // aggregator run the availability checks, after answering, when the last ones are old.
+  const recheckAvailability = (c: Context<{ Variables: Variables }>) => {
+    if (!checkOnRequests || !aggregator.availability.due(AVAILABILITY_RECHECK_MS)) return
+    const p = aggregator.availability
+      .syncAll(c.get('store'))
+      .catch((e) => console.error(`APIService availability: ${(e as Error).message}`))
+    try {
+      c.executionCtx.waitUntil(p)
+    } catch {
+      // No execution context (Node): the promise runs on by itself.
+    }
+  }
   const metricsBackend = cfg.metrics ?? new InProcessMetrics()
   const keyResources = new KeyResources(cfg.registry)
 
@@ -253,6 +283,17 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   })
 
   if (cfg.storageAdmin) mountStorageAdmin(app, cfg.storageAdmin)
+  // A group version an extension server serves is proxied to it, after authentication and authorization
+  // (kube-aggregator sits in front of everything else).
+  app.use('/apis/*', async (c, next) => {
+    const url = new URL(c.req.url)
+    const store = c.get('store')
+    if (url.pathname.startsWith('/apis/apiregistration.k8s.io/')) recheckAvailability(c)
+    const remote = await aggregator.remoteFor(store, url.pathname)
+    if (!remote) return next()
+    recheckAvailability(c)
+    return aggregator.proxy(c.req.raw, url, c.get('user'), remote, store)
+  })
 
   // Discovery and the OpenAPI documents list every CRD first; a resource request re-reads only the CRD it names.
   const customResources = new CustomResourceDefinitions(cfg.registry, cfg.conversion)
@@ -263,27 +304,39 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     await next()
   })
 
+  const served = async (c: Context<{ Variables: Variables }>) => {
+    recheckAvailability(c)
+    return aggregator.served(c.get('store'))
+  }
   app.get('/api', (c) => {
     const v = aggregatedDiscoveryVersion(c.req.header('accept') ?? null)
     if (v)
       return discoveryResponse(aggregatedDiscovery(cfg.registry, true, v), aggregatedContentType(v))
     return respond(200, apiVersions(new URL(c.req.url).host))
   })
-  app.get('/apis', (c) => {
+  app.get('/apis', async (c) => {
     const v = aggregatedDiscoveryVersion(c.req.header('accept') ?? null)
+    const { groups, remote } = await served(c)
     if (v)
       return discoveryResponse(
-        aggregatedDiscovery(cfg.registry, false, v),
+        aggregatedDiscovery(
+          cfg.registry,
+          false,
+          v,
+          groups,
+          await aggregator.remoteResources(c.get('store'), remote),
+        ),
         aggregatedContentType(v),
       )
-    return respond(200, apiGroupList(cfg.registry))
+    return respond(200, apiGroupList(cfg.registry, groups))
   })
   app.get('/api/:version', async (c) => {
     const doc = await apiResourceList(cfg.registry, '', c.req.param('version'))
     return doc ? respond(200, doc) : respondError(notFoundPath())
   })
-  app.get('/apis/:group', (c) => {
-    const doc = apiGroupDoc(cfg.registry, c.req.param('group'))
+  app.get('/apis/:group', async (c) => {
+    const { groups } = await served(c)
+    const doc = apiGroupDoc(cfg.registry, c.req.param('group'), groups)
     return doc ? respond(200, doc) : respondError(notFoundPath())
   })
   app.get('/apis/:group/:version', async (c) => {
@@ -291,11 +344,27 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     return doc ? respond(200, doc) : respondError(notFoundPath())
   })
 
-  app.get('/openapi/v2', (c) => serveOpenAPIV2(c.req.raw, cfg.registry))
-  app.get('/openapi/v3', (c) => serveOpenAPIV3Root(c.req.raw, cfg.registry))
-  app.get('/openapi/v3/*', (c) =>
-    serveOpenAPIV3GroupVersion(c.req.raw, new URL(c.req.url), cfg.registry),
-  )
+  app.get('/openapi/v2', async (c) => {
+    const { remote } = await served(c)
+    return serveOpenAPIV2(
+      c.req.raw,
+      cfg.registry,
+      await aggregator.openAPIV2Documents(c.get('store'), remote),
+    )
+  })
+  app.get('/openapi/v3', async (c) => {
+    const { remote } = await served(c)
+    return serveOpenAPIV3Root(
+      c.req.raw,
+      cfg.registry,
+      await aggregator.openAPIV3Paths(c.get('store'), remote),
+    )
+  })
+  app.get('/openapi/v3/*', async (c) => {
+    const url = new URL(c.req.url)
+    const remote = await aggregator.openAPIV3Document(c.get('store'), c.req.raw, url)
+    return remote ?? serveOpenAPIV3GroupVersion(c.req.raw, url, cfg.registry)
+  })
 
   app.all('*', async (c) => {
     const info = c.get('info')
@@ -325,6 +394,7 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
       c.get('auth'),
       cfg.admission?.(c.env),
       c.get('warnings'),
+      cfg.httpProbe ?? fetchProbe,
     )
     await customResources.afterRequest(store, info, res)
     return res
@@ -337,6 +407,19 @@ function discoveryResponse(body: unknown, contentType: string): Response {
     status: 200,
     headers: { 'Content-Type': contentType, 'Cache-Control': 'no-cache, private' },
   })
+}
+
+/**
+ * The Worker's HTTP prober: fetch verifies TLS against the platform's roots (kube's prober does not verify),
+ * so a component with a self-signed serving certificate shows as a TLS failure here.
+ */
+const fetchProbe: HTTPProbe = async (url, timeoutMs) => {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' })
+    return { status: res.status, body: await res.text() }
+  } catch (e) {
+    throw new Error(`Get "${url}": ${(e as Error).message}`)
+  }
 }
 
 const ETCD_HEALTHCHECK_TIMEOUT_MS = 2_000
