@@ -17,6 +17,8 @@ const { values } = parseArgs({
     port: { type: 'string', default: '8787' },
     'state-dir': { type: 'string', default: '.local' },
     'encryption-provider-config': { type: 'string' },
+    'max-requests-inflight': { type: 'string' },
+    'max-mutating-requests-inflight': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 })
@@ -25,7 +27,9 @@ if (values.help) {
 
   --encryption-provider-config FILE  kube-apiserver's EncryptionConfiguration: the Worker gets it as the
                                      ENCRYPTION_PROVIDER_CONFIG secret and encrypts Secrets (or what it names)
-                                     before they reach the Durable Object`)
+                                     before they reach the Durable Object
+  --max-requests-inflight N, --max-mutating-requests-inflight N
+                                     API priority and fairness' seats (400 + 200), per isolate`)
   process.exit(0)
 }
 const port = Number(values.port)
@@ -94,6 +98,15 @@ const serving = pki.ensurePair(join(stateDir, 'pki'), 'apiserver', () => pki.sig
 }), ca.renewed)
 // The cluster CA the control loops publish in every namespace as the kube-root-ca.crt ConfigMap (what pods use
 // to verify kubernetes.default.svc); a deployed Worker gets it as the CLUSTER_CA_CERT secret.
+for (const flag of ['max-requests-inflight', 'max-mutating-requests-inflight']) {
+  const v = values[flag]
+  if (v === undefined) continue
+  if (!/^\d+$/.test(v)) {
+    console.error(`--${flag}: invalid value "${v}"`)
+    process.exit(1)
+  }
+  appendFileSync(join(stateDir, 'dev.env'), `${flag.toUpperCase().replace(/-/g, '_')}=${v}\n`)
+}
 appendFileSync(join(stateDir, 'dev.env'), `CLUSTER_CA_CERT='${ca.certPem.trim()}'\n`)
 // csrsigning's CA key (kube-controller-manager's --cluster-signing-key-file), signing with that CA; a deployed
 // Worker gets it as the CLUSTER_SIGNING_KEY secret.

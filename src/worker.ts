@@ -36,6 +36,12 @@ export interface Env {
    * Worker secret: Secrets (or what it names) are encrypted before they reach the Durable Object.
    */
   ENCRYPTION_PROVIDER_CONFIG?: string
+  /**
+   * --max-requests-inflight and --max-mutating-requests-inflight (400 and 200 by default): the seats API
+   * priority and fairness shares out, per isolate (see README, "API priority and fairness").
+   */
+  MAX_REQUESTS_INFLIGHT?: string
+  MAX_MUTATING_REQUESTS_INFLIGHT?: string
 }
 
 const registry = new Registry(builtinResources)
@@ -87,6 +93,20 @@ const app = buildApp({
   ready: (store) => bootstrapCluster(registry, store),
   // Counts are cluster-wide: each isolate's are flushed to the cluster's object (src/metrics/cluster.ts).
   metrics: new ClusterMetrics((env) => (env as Env).CLUSTER.getByName('default')),
+  priorityAndFairness: (env) => {
+    const e = env as Env
+    const seats = (v: string | undefined, d: number) => (v && /^\d+$/.test(v) ? Number(v) : d)
+    const max = seats(e.MAX_REQUESTS_INFLIGHT, 400)
+    const mutating = seats(e.MAX_MUTATING_REQUESTS_INFLIGHT, 200)
+    // kube-apiserver refuses to start without a positive sum; a Worker keeps the defaults instead.
+    return max + mutating > 0
+      ? {
+          maxRequestsInflight: max,
+          maxMutatingRequestsInflight: mutating,
+          requestTimeoutMs: 60_000,
+        }
+      : { maxRequestsInflight: 400, maxMutatingRequestsInflight: 200, requestTimeoutMs: 60_000 }
+  },
 })
 
 export default app

@@ -576,6 +576,11 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
       },
     ],
     requestTimeoutMs: cfg.requestTimeoutMs,
+    priorityAndFairness: () => ({
+      maxRequestsInflight: cfg.maxRequestsInflight,
+      maxMutatingRequestsInflight: cfg.maxMutatingRequestsInflight,
+      requestTimeoutMs: cfg.requestTimeoutMs,
+    }),
   })
   const fetchWithFilters = withCORS(cfg.corsAllowedOrigins, app.fetch)
 

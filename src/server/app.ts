@@ -41,6 +41,13 @@ import { impersonate } from './filters/impersonation'
 import { DEFAULT_REQUEST_TIMEOUT_MS, withRequestDeadline } from './filters/request-deadline'
 import { parseRequestInfo, type RequestInfo } from './filters/request-info'
 import { withWarningRecorder, type Warnings } from './filters/warnings'
+import {
+  flowControlFor,
+  priorityAndFairness,
+  serveFlowControlDump,
+  type PriorityAndFairnessOptions,
+} from './filters/priority-and-fairness'
+import { FlowControl } from '../flowcontrol/controller'
 import type { ConversionOptions } from '../apiextensions/conversion/webhook'
 import { compressUsername, metrics, SLI_METRICS } from '../metrics/apiserver'
 import { InProcessMetrics, type MetricsBackend } from '../metrics/cluster'
@@ -71,6 +78,8 @@ export interface AppConfig {
   readyChecks?: HealthCheck[]
   /** --request-timeout in milliseconds (default one minute, as kube-apiserver's); 0: no deadline. */
   requestTimeoutMs?: number
+  /** API priority and fairness' server concurrency limit and queue wait; off when it answers undefined. */
+  priorityAndFairness?(env: unknown): PriorityAndFairnessOptions | undefined
 }
 
 type Variables = {
@@ -140,7 +149,15 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     const user = await impersonate(c.req.raw.headers, auth.user, authContext.authorizer)
     c.set('user', user)
     c.set('auth', authContext)
-    await authorize(authContext.authorizer, user, c.get('info'))
+    await next()
+  })
+  const flowControl = flowControlFor(
+    (env) => cfg.priorityAndFairness?.(env),
+    (o) => new FlowControl(o),
+  )
+  app.use('*', priorityAndFairness(flowControl, cfg.registry))
+  app.use('*', async (c, next) => {
+    await authorize(c.get('auth').authorizer, c.get('user'), c.get('info'))
     c.set(REACHED_HANDLER, true)
     await next()
   })
@@ -208,6 +225,11 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     exposition(await metricsBackend.collect(c, c.get('store'), keyResources), true),
   )
   app.get('/version', () => respond(200, versionInfo()))
+  app.get('/debug/api_priority_and_fairness/:dump', (c) => {
+    const res = serveFlowControlDump(flowControl(c.env), c.req.param('dump'), new URL(c.req.url))
+    if (!res) throw notFoundPath()
+    return res
+  })
   // Service account issuer discovery, served only when a signing key is configured.
   app.get(OPENID_CONFIGURATION_PATH, (c) => {
     const tokens = c.get('auth').serviceAccountTokens
