@@ -98,9 +98,9 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   app.onError((err, c) => {
     const se = toStatusError(interpretStrayStoreError(err, c.req.method))
     if (!(err instanceof StatusError) && se.code >= 500) console.error('internal error', err)
-    return respondError(se)
+    return respondError(se, c.req.header('accept'))
   })
-  app.notFound(() => respondError(notFoundPath()))
+  app.notFound((c) => respondError(notFoundPath(), c.req.header('accept')))
 
   const metricsBackend = cfg.metrics ?? new InProcessMetrics()
   const keyResources = new KeyResources(cfg.registry)
@@ -143,7 +143,7 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     const result = auth.user ? 'success' : auth.presented ? 'error' : 'failure'
     metrics.authenticationAttempts.inc([result])
     metrics.authenticationDuration.observe([result], (performance.now() - started) / 1000)
-    if (!auth.user) return respondError(unauthorized())
+    if (!auth.user) return respondError(unauthorized(), c.req.header('accept'))
     metrics.authenticatedUserRequests.inc([compressUsername(auth.user.username)])
     const authContext = cfg.auth ? await cfg.auth(c.env, store) : { authorizer: allowAuthenticated }
     const user = await impersonate(c.req.raw.headers, auth.user, authContext.authorizer)
