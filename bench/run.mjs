@@ -14,8 +14,8 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { gzipSync } from 'node:zlib'
 import { forEachConcurrent } from './lib/http.mjs'
-import { cannon, loop, measure, median, percentile } from './lib/load.mjs'
-import { installCleanup, memorySampler, sleep, startProcess, stopAll, treeMembers, treeRss } from './lib/procs.mjs'
+import { cannon, loop, measure, median, medianCpu, percentile } from './lib/load.mjs'
+import { installCleanup, memorySampler, processCpuMs, sleep, startProcess, stopAll, treeCpu, treeMembers, treeRss } from './lib/procs.mjs'
 import { directTarget, etcdVersion, projectEtcdClient, removeTempDirs, startEdge, startEtcd, startNode, startWranglerWorker, tempDir } from './lib/servers.mjs'
 import { renderMarkdown } from './lib/report.mjs'
 import { protobufScenario } from './lib/protobuf.mjs'
@@ -147,6 +147,7 @@ const results = {
   phases: [], // [{name, seconds}]: where the run's time goes
 }
 let ceilingSrv // the ceiling's server, kept between its two halves
+const workerdRoles = new Map() // workerd pid → 'proxy' or 'worker' (cpuReading)
 const log = (...m) => console.error(`[bench ${((performance.now()) / 1000).toFixed(0)}s]`, ...m)
 
 // Building the bundle and Node mode measures no time, so both run while the edge is being seeded
@@ -304,7 +305,7 @@ async function ceilingScenario(half) {
     const runs = [...prev.runs, ...m.runs]
     results.edge[key] = {
       ...m, runs, ops: prev.ops + m.ops, failed: prev.failed + m.failed,
-      rps: median(runs.map((r) => r.rps)), p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)),
+      rps: median(runs.map((r) => r.rps)), p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)), cpuMsPerOp: medianCpu(runs),
       rss: Math.max(prev.rss ?? 0, m.rss ?? 0), workerdRss: Math.max(prev.workerdRss ?? 0, m.workerdRss ?? 0),
     }
   }
@@ -418,9 +419,44 @@ async function httpScenario(srv, name, spec, extraRoots = {}) {
       path: spec.path, method: spec.method, body: spec.body, requests: spec.requests?.(), perClient: spec.perClient,
     })
   })
-  const m = await measure(run, spec.timing ?? timing)
+  // every run's server CPU per operation, read from /proc around it (see "CPU per operation" in bench/README.md)
+  const timedRun = async (durationS, warm) => {
+    const before = cpuReading(srv, extraRoots)
+    const r = await run(durationS, warm)
+    if (r?.ops) r.cpuMsPerOp = cpuPerOp(before, cpuReading(srv, extraRoots), r.ops)
+    return r
+  }
+  const m = await measure(timedRun, spec.timing ?? timing)
   const peak = sampler.stop()
   return { ...m, connections: spec.connections ?? P.connections, rss: peak.server?.total, workerdRss: peak.server?.byComm.workerd, etcdRss: peak.etcd?.total }
+}
+
+/**
+ * CPU ms used so far by a server's parts: `server` (its whole process tree), and for wrangler dev
+ * `worker` (the workerd that runs the Worker and its Durable Object: workerd runs both on one thread, so
+ * /proc cannot part them) and `proxy` (the workerd of wrangler dev's proxy Worker); plus each extra root
+ * (Node mode's etcd).
+ */
+function cpuReading(srv, extraRoots = {}) {
+  const members = treeCpu(srv.proc.pid)
+  const out = { server: members.reduce((a, m) => a + m.cpuMs, 0) }
+  for (const m of members) {
+    if (m.comm !== 'workerd' || !srv.port) continue
+    let role = workerdRoles.get(m.pid)
+    if (!role) {
+      try {
+        role = readFileSync(`/proc/${m.pid}/cmdline`, 'utf8').includes(`entry=127.0.0.1:${srv.port}`) ? 'proxy' : 'worker'
+      } catch { continue }
+      workerdRoles.set(m.pid, role)
+    }
+    out[role] = (out[role] ?? 0) + m.cpuMs
+  }
+  for (const [label, pid] of Object.entries(extraRoots)) if (pid) out[label] = treeCpu(pid).reduce((a, m) => a + m.cpuMs, 0)
+  return out
+}
+
+function cpuPerOp(before, after, ops) {
+  return Object.fromEntries(Object.keys(after).map((k) => [k, (after[k] - (before[k] ?? 0)) / ops]))
 }
 
 function ns(n) { return `bench-l${n}` }
@@ -972,6 +1008,7 @@ async function watchStep(live, base, n, r) {
     // at least 5 writes (45,000 events at 9,000 watchers): delivery takes seconds per write there
     const burst = Math.max(5, Math.min(200, Math.ceil(P.watchEvents / r.opened)))
     const t0 = process.hrtime.bigint()
+    const cpu0 = cpuReading(srv)
     await forEachConcurrent(burst, 16, (i) => patchOnce(`w-${i % 16}`, `b-${r.watchers}-${i}`))
     const writesDone = process.hrtime.bigint()
     const target = (live.kk += burst)
@@ -980,7 +1017,9 @@ async function watchStep(live, base, n, r) {
     else if (reached) {
       const s = Number(lastArrival(target) - t0) / 1e9
       const alive = procs.reduce((x, e) => x + e.alive, 0)
-      r.delivery = { writes: burst, seconds: s, writeSeconds: Number(writesDone - t0) / 1e9, eventsPerS: (alive * burst) / s }
+      // the writes and every event's fan-out, per event delivered (in µs)
+      const perEvent = cpuPerOp(cpu0, cpuReading(srv), (alive * burst) / 1000)
+      r.delivery = { writes: burst, seconds: s, writeSeconds: Number(writesDone - t0) / 1e9, eventsPerS: (alive * burst) / s, cpuUsPerEvent: perEvent }
     } else r.timeout = `the burst of ${burst} writes did not reach every watcher within 300 s`
   }
   r.closedByServer = procs.reduce((x, e) => x + e.closedByServer, 0)
@@ -1009,10 +1048,13 @@ async function storeScenario() {
   const out = {}
   const sampler = memorySampler({ server: srv.proc.pid })
   let runId = 0
+  const cpus = {}
   const loopOnce = async (where, op, n, c, run) => {
+    const before = cpuReading(srv)
     const r = await srv.client.must('GET', `/loop?where=${where}&op=${op}&n=${n}&c=${c}&run=${run}`, { timeoutMs: 600_000 })
     const j = r.json()
     if (j.failed) throw new Error(`store ${where} ${op}: ${j.failed} of ${n} failed`)
+    if (!run.startsWith('warm-')) (cpus[`${where}-${c}-${op}`] ??= []).push({ cpuMsPerOp: cpuPerOp(before, cpuReading(srv), n) })
     return j.ms
   }
   for (const [where, n, c] of [['inside', P.storeOps, 1], ['rpc', P.storeRpcOps, 1], ['rpc', P.storeRpcOps, 16]]) {
@@ -1026,7 +1068,8 @@ async function storeScenario() {
         ms.push(await loopOnce(where, op, n, c, run))
       }
       const m = median(ms)
-      out[`${where}${c > 1 ? `-c${c}` : ''}-${op}`] = { where, op, n, concurrency: c, ms, opsPerS: m > 0 ? (n / m) * 1000 : null, usPerOp: (m * 1000) / n }
+      const cpu = medianCpu(cpus[`${where}-${c}-${op}`] ?? [])
+      out[`${where}${c > 1 ? `-c${c}` : ''}-${op}`] = { where, op, n, concurrency: c, ms, opsPerS: m > 0 ? (n / m) * 1000 : null, usPerOp: (m * 1000) / n, cpuUsPerOp: cpu?.worker != null ? cpu.worker * 1000 : undefined }
     }
   }
   out.peak = sampler.stop().server
@@ -1036,13 +1079,25 @@ async function storeScenario() {
 
 // ---- etcd directly (the same operations Node mode does, with its client) ----------------------------
 
+/** A run of the etcd3 client in this process, with its CPU per operation: the client's and etcd's. */
+function withClientCpu(etcd, run) {
+  return async (durationS, warm) => {
+    const u0 = process.cpuUsage()
+    const e0 = processCpuMs(etcd.proc.pid)
+    const r = await run(durationS, warm)
+    const u = process.cpuUsage(u0)
+    if (r?.ops) r.cpuMsPerOp = { client: (u.user + u.system) / 1000 / r.ops, etcd: (processCpuMs(etcd.proc.pid) - e0) / r.ops }
+    return r
+  }
+}
+
 async function etcdDirect(etcd) {
   const client = await projectEtcdClient(root, etcd.endpoint)
   const out = {}
   const etcdTiming = { ...timing, durationS: P.etcdDurationS }
   const run = (name, op, { concurrency = P.connections } = {}) => {
     log(`  etcd3 ${name}`)
-    return measure((durationS) => loop({ concurrency, durationS, op }), etcdTiming)
+    return measure(withClientCpu(etcd, (durationS) => loop({ concurrency, durationS, op })), etcdTiming)
   }
   const first = P.listSizes[0]
   const cmKey = (n) => `/registry/configmaps/${ns(n)}/`
@@ -1095,14 +1150,14 @@ async function etcdDirect(etcd) {
   })
   const per = Math.floor(created.length / (P.runs + (P.warmupS > 0 ? 1 : 0)))
   if (per > 0) {
-    out.delete = await measure(() => loop({
+    out.delete = await measure(withClientCpu(etcd, () => loop({
       concurrency: Math.min(P.connections, per), amount: per,
       op: async () => {
         const key = created.shift()
         const r = await client.if(key, 'Version', '>', 0).then(client.delete().key(key)).commit()
         if (!r.succeeded) throw new Error('not found')
       },
-    }), etcdTiming)
+    })), etcdTiming)
   }
   let pseq = 0
   out['create-pod'] = await run('create pod', async () => {

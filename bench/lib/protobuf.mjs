@@ -4,30 +4,17 @@
 // 10 ms ticks), the body's size, and the client's decode time: for JSON what @kubernetes/client-node does
 // with a response (ObjectSerializer.parse and deserialize into V1PodList; JSON.parse per watch line, as its
 // Watch does), for protobuf protobufjs decoding kube's generated.proto messages (test/fixtures/proto).
-import { readFileSync } from 'node:fs'
 import { request } from 'node:https'
 import { join } from 'node:path'
 import protobuf from 'protobufjs'
 import { ObjectSerializer } from '@kubernetes/client-node/dist/gen/models/ObjectSerializer.js'
 import { median } from './load.mjs'
-import { treeMembers } from './procs.mjs'
+import { treeCpu } from './procs.mjs'
 
 const PB = 'application/vnd.kubernetes.protobuf'
-const TICK_MS = 10 // USER_HZ is 100 on Linux
-
-/** CPU milliseconds the server's process tree has used so far. */
+/** CPU milliseconds the server's process tree has used so far (procs.mjs reads /proc for every scenario). */
 function treeCpuMs(rootPid) {
-  let ticks = 0
-  for (const m of treeMembers(rootPid)) {
-    try {
-      const stat = readFileSync(`/proc/${m.pid}/stat`, 'utf8')
-      const f = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-      ticks += Number(f[11]) + Number(f[12]) // utime, stime (fields 14 and 15)
-    } catch {
-      /* gone */
-    }
-  }
-  return ticks * TICK_MS
+  return treeCpu(rootPid).reduce((a, m) => a + m.cpuMs, 0)
 }
 
 function loadProtos(repo) {
