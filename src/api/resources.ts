@@ -4,6 +4,7 @@ import type { RequestInfo } from '../server/filters/request-info'
 import type { Registry } from '../registry/registry'
 import { RegistryStore } from '../registry/store'
 import type { RequestContext, UserInfo } from '../registry/types'
+import type { RequestAudit } from '../audit/request'
 import type { Store } from '../storage/store'
 import type { AuthContext } from '../auth/context'
 import type { Admission } from '../admission/types'
@@ -41,6 +42,7 @@ export async function serveResource(
   auth?: AuthContext,
   admission?: Admission,
   warnings: string[] = [],
+  audit?: RequestAudit,
 ): Promise<Response> {
   const type = registry.lookup(info.apiGroup, info.apiVersion, info.resource)
   if (!type) throw notFoundPath()
@@ -81,6 +83,8 @@ export async function serveResource(
     dryRun: false,
     warnings,
     auth,
+    audit,
+    auditAnnotations: audit?.admissionAnnotations,
   }
   const scope: Scope = {
     req,

@@ -41,6 +41,8 @@ import { impersonate } from './filters/impersonation'
 import { DEFAULT_REQUEST_TIMEOUT_MS, withRequestDeadline } from './filters/request-deadline'
 import { parseRequestInfo, type RequestInfo } from './filters/request-info'
 import { withWarningRecorder, type Warnings } from './filters/warnings'
+import { withAudit, type AuditOptions } from './filters/audit'
+import type { RequestAudit } from '../audit/request'
 import type { ConversionOptions } from '../apiextensions/conversion/webhook'
 import { compressUsername, metrics, SLI_METRICS } from '../metrics/apiserver'
 import { InProcessMetrics, type MetricsBackend } from '../metrics/cluster'
@@ -71,6 +73,8 @@ export interface AppConfig {
   readyChecks?: HealthCheck[]
   /** --request-timeout in milliseconds (default one minute, as kube-apiserver's); 0: no deadline. */
   requestTimeoutMs?: number
+  /** The audit policy and backends (--audit-policy-file, --audit-log-*, --audit-webhook-*); none: no audit. */
+  audit?: AuditOptions
 }
 
 type Variables = {
@@ -79,6 +83,7 @@ type Variables = {
   store: Store
   auth: AuthContext
   warnings: Warnings
+  audit?: RequestAudit
   [REACHED_HANDLER]: boolean
 }
 
@@ -114,6 +119,8 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   // layer may warn, and every response, errors included, carries what was recorded.
   app.use('*', withWarningRecorder())
   app.use('*', requestMetrics({ recorded: (c) => metricsBackend.recorded(c) }))
+  // WithAuditInit and WithAudit: the event is begun once authentication has named the user.
+  app.use('*', withAudit(cfg.audit ?? { config: () => undefined }))
   app.use('*', async (c, next) => {
     const store = instrumentStore(cfg.store(c.env), keyResources)
     c.set('store', store)
@@ -135,12 +142,14 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     metrics.authenticationAttempts.inc([result])
     metrics.authenticationDuration.observe([result], (performance.now() - started) / 1000)
     if (!auth.user) return respondError(unauthorized())
+    c.get('audit')?.begin(auth.user)
     metrics.authenticatedUserRequests.inc([compressUsername(auth.user.username)])
     const authContext = cfg.auth ? await cfg.auth(c.env, store) : { authorizer: allowAuthenticated }
     const user = await impersonate(c.req.raw.headers, auth.user, authContext.authorizer)
+    if (user !== auth.user) c.get('audit')?.impersonated(user)
     c.set('user', user)
     c.set('auth', authContext)
-    await authorize(authContext.authorizer, user, c.get('info'))
+    await authorize(authContext.authorizer, user, c.get('info'), c.get('audit'))
     c.set(REACHED_HANDLER, true)
     await next()
   })
@@ -280,6 +289,7 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
       c.get('auth'),
       cfg.admission?.(c.env),
       c.get('warnings'),
+      c.get('audit'),
     )
     await customResources.afterRequest(store, info, res)
     return res
