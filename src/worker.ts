@@ -10,8 +10,9 @@ import { withControllers } from './controllers/edge'
 import { buildAdmission, type AdmissionChain } from './admission/chain'
 import { ClusterMetrics } from './metrics/cluster'
 import { withEncryption } from './storage/value'
+import { auditFromEnv, type AuditEnv } from './audit/edge'
 
-export interface Env {
+export interface Env extends AuditEnv {
   CLUSTER: DurableObjectNamespace<ClusterStoreObject>
   /** --token-auth-file contents, from a Worker secret (the local state dir in development). */
   TOKEN_AUTH_FILE?: string
@@ -87,6 +88,12 @@ const app = buildApp({
   ready: (store) => bootstrapCluster(registry, store),
   // Counts are cluster-wide: each isolate's are flushed to the cluster's object (src/metrics/cluster.ts).
   metrics: new ClusterMetrics((env) => (env as Env).CLUSTER.getByName('default')),
+  // AUDIT_POLICY and its backends (src/audit/edge.ts): Workers Logs, and a batched webhook.
+  audit: {
+    config: (c) => auditFromEnv(c.env as Env),
+    remoteAddress: (c) => c.req.header('cf-connecting-ip'),
+    defer: (c, p) => c.executionCtx.waitUntil(p),
+  },
 })
 
 export default app

@@ -8,6 +8,8 @@ export interface AuditBackend {
   processEvents(events: string[]): boolean
   /** Sends what is buffered now; resolves once it is sent (or given up). */
   flush?(): Promise<void>
+  /** Resolves once everything taken so far is sent, when its batch leaves (the Worker waits for it). */
+  delivered?(): Promise<void>
   /** Stops taking events and delivers everything taken (Node mode's SIGTERM). */
   shutdown?(): Promise<void>
   /** Its plugin name in apiserver_audit_error_total: log, webhook. */
@@ -25,6 +27,9 @@ export class UnionBackend implements AuditBackend {
   }
   async flush(): Promise<void> {
     await Promise.all(this.backends.map((b) => b.flush?.()))
+  }
+  async delivered(): Promise<void> {
+    await Promise.all(this.backends.map((b) => b.delivered?.()))
   }
   async shutdown(): Promise<void> {
     await Promise.all(this.backends.map((b) => b.shutdown?.()))
@@ -89,6 +94,7 @@ export class BufferedWebhookBackend implements AuditBackend {
   private tokens: number
   private lastRefill = Date.now()
   private stopped = false
+  private waiters: (() => void)[] = []
 
   constructor(
     private readonly target: WebhookTarget,
@@ -128,6 +134,11 @@ export class BufferedWebhookBackend implements AuditBackend {
     return this.sending
   }
 
+  delivered(): Promise<void> {
+    if (!this.buffer.length) return this.sending
+    return new Promise((resolve) => this.waiters.push(resolve))
+  }
+
   async shutdown(): Promise<void> {
     await this.flush()
     this.stopped = true
@@ -143,6 +154,9 @@ export class BufferedWebhookBackend implements AuditBackend {
       // Batches go one after another, as kube's single sending goroutine sends them.
       this.sending = this.sending.then(() => this.send(batch))
     }
+    const waiters = this.waiters
+    this.waiters = []
+    if (waiters.length) void this.sending.then(() => waiters.forEach((w) => w()))
   }
 
   private async throttle(): Promise<void> {

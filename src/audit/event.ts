@@ -52,12 +52,12 @@ export function microTime(ms: number): string {
   return `${iso.slice(0, 23)}${String(micros).padStart(3, '0')}Z`
 }
 
-/** A clock with microseconds: the epoch at start plus performance.now(). */
-const epochOffset = Date.now() - performance.now()
+/**
+ * Now, with the microseconds the platform gives: Node's performance clock counts from timeOrigin; workerd's
+ * counts from the epoch (timeOrigin 0) and moves only between I/O, as its Date does.
+ */
 export function nowMs(): number {
-  const t = epochOffset + performance.now()
-  // workerd freezes both clocks during a request; keep at least Date.now()'s reading.
-  return Math.max(t, Date.now())
+  return Math.max(performance.timeOrigin + performance.now(), Date.now())
 }
 
 function userInfo(u: UserInfo): Record<string, unknown> {

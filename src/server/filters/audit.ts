@@ -160,5 +160,5 @@ async function logResponse(audit: RequestAudit, res: Response, longRunning: bool
 }
 
 function deliver(opts: AuditOptions, c: Context, backend: AuditBackend): void {
-  if (opts.defer && backend.flush) opts.defer(c, backend.flush())
+  if (opts.defer && backend.delivered) opts.defer(c, backend.delivered())
 }
