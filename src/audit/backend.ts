@@ -119,18 +119,18 @@ export class BufferedWebhookBackend implements AuditBackend {
       }
       this.buffer.push(e)
     }
-    if (this.buffer.length >= this.cfg.maxBatchSize) this.sendBatches()
-    else if (this.buffer.length && this.timer === undefined)
+    if (this.buffer.length >= this.cfg.maxBatchSize) this.sendBatches(true)
+    if (this.buffer.length && this.timer === undefined)
       this.timer = setTimeout(() => {
         this.timer = undefined
-        this.sendBatches()
+        this.sendBatches(false)
       }, this.cfg.maxBatchWaitMs)
     return ok
   }
 
   /** Everything buffered is sent now; resolves when every batch so far has been delivered or given up. */
   flush(): Promise<void> {
-    this.sendBatches()
+    this.sendBatches(false)
     return this.sending
   }
 
@@ -144,16 +144,19 @@ export class BufferedWebhookBackend implements AuditBackend {
     this.stopped = true
   }
 
-  private sendBatches(): void {
-    if (this.timer !== undefined) {
+  /** Sends the full batches held, or (fullOnly false) everything held. */
+  private sendBatches(fullOnly: boolean): void {
+    if (!fullOnly && this.timer !== undefined) {
       clearTimeout(this.timer)
       this.timer = undefined
     }
-    while (this.buffer.length) {
+    while (this.buffer.length >= (fullOnly ? this.cfg.maxBatchSize : 1)) {
       const batch = this.buffer.splice(0, this.cfg.maxBatchSize)
       // Batches go one after another, as kube's single sending goroutine sends them.
       this.sending = this.sending.then(() => this.send(batch))
     }
+    // Waiters' events are all on their way only once nothing is held.
+    if (this.buffer.length) return
     const waiters = this.waiters
     this.waiters = []
     if (waiters.length) void this.sending.then(() => waiters.forEach((w) => w()))
