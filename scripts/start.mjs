@@ -21,6 +21,7 @@ const { values } = parseArgs({
     'audit-webhook-config-file': { type: 'string' },
     'audit-webhook-batch-max-size': { type: 'string' },
     'audit-webhook-batch-max-wait': { type: 'string' },
+    'request-metrics': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 })
@@ -34,7 +35,8 @@ if (values.help) {
                                      writes each event as a JSON line to Workers Logs (printed here locally)
   --audit-webhook-config-file FILE   a kubeconfig naming an audit webhook (AUDIT_WEBHOOK_CONFIG): batched EventLists
   --audit-webhook-batch-max-size N   events per EventList (AUDIT_WEBHOOK_BATCH_MAX_SIZE, default 400)
-  --audit-webhook-batch-max-wait D   how long a batch waits (AUDIT_WEBHOOK_BATCH_MAX_WAIT, default 1s)`)
+  --audit-webhook-batch-max-wait D   how long a batch waits (AUDIT_WEBHOOK_BATCH_MAX_WAIT, default 1s)
+  --request-metrics false            record no request or storage metrics (REQUEST_METRICS; npm run bench)`)
   process.exit(0)
 }
 const port = Number(values.port)
@@ -109,7 +111,7 @@ for (const [flag, name] of [['audit-policy-file', 'AUDIT_POLICY'], ['audit-webho
   }
   appendFileSync(join(stateDir, 'dev.env'), `${name}=${quote}${text.trimEnd()}${quote}\n`)
 }
-for (const [flag, name] of [['audit-webhook-batch-max-size', 'AUDIT_WEBHOOK_BATCH_MAX_SIZE'], ['audit-webhook-batch-max-wait', 'AUDIT_WEBHOOK_BATCH_MAX_WAIT']]) {
+for (const [flag, name] of [['audit-webhook-batch-max-size', 'AUDIT_WEBHOOK_BATCH_MAX_SIZE'], ['audit-webhook-batch-max-wait', 'AUDIT_WEBHOOK_BATCH_MAX_WAIT'], ['request-metrics', 'REQUEST_METRICS']]) {
   if (values[flag] !== undefined) appendFileSync(join(stateDir, 'dev.env'), `${name}='${values[flag]}'\n`)
 }
 

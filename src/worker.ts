@@ -37,6 +37,8 @@ export interface Env extends AuditEnv {
    * Worker secret: Secrets (or what it names) are encrypted before they reach the Durable Object.
    */
   ENCRYPTION_PROVIDER_CONFIG?: string
+  /** "false": the request path records no metrics (npm run bench measures their cost so). */
+  REQUEST_METRICS?: string
 }
 
 const registry = new Registry(builtinResources)
@@ -88,6 +90,7 @@ const app = buildApp({
   ready: (store) => bootstrapCluster(registry, store),
   // Counts are cluster-wide: each isolate's are flushed to the cluster's object (src/metrics/cluster.ts).
   metrics: new ClusterMetrics((env) => (env as Env).CLUSTER.getByName('default')),
+  requestMetrics: (env) => (env as Env).REQUEST_METRICS !== 'false',
   // AUDIT_POLICY and its backends (src/audit/edge.ts): Workers Logs, and a batched webhook.
   audit: {
     config: (c) => auditFromEnv(c.env as Env),

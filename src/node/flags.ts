@@ -126,6 +126,8 @@ export interface NodeConfig {
   /** --enable-admission-plugins / --disable-admission-plugins, as given (validated when the chain is built). */
   enableAdmissionPlugins?: string
   disableAdmissionPlugins?: string
+  /** --request-metrics=false: the request path records no metrics (to measure their cost). */
+  requestMetrics: boolean
   /** --audit-policy-file and the backends' flags; the policy is read at start. */
   audit: AuditFlags
 }
@@ -770,6 +772,13 @@ export const FLAGS: Def[] = [
   ),
   // Metrics flags
   no('Metrics flags', 'allow-metric-labels', 'strings', 'there are no metrics'),
+  f(
+    'Metrics flags',
+    'request-metrics',
+    'bool',
+    "Record each request's and each storage call's metrics for /metrics (edge-apiserver; false only to measure what they cost, as npm run bench does).",
+    { def: 'true', ours: true },
+  ),
   no('Metrics flags', 'disabled-metrics', 'strings', 'there are no metrics'),
   no('Metrics flags', 'show-hidden-metrics-for-version', 'string', 'there are no metrics'),
   // Logs flags
@@ -1358,6 +1367,7 @@ function toConfig(flags: ParsedFlags): NodeConfig {
     enableAdmissionPlugins: list('enable-admission-plugins')?.join(','),
     disableAdmissionPlugins: list('disable-admission-plugins')?.join(','),
     audit: auditFlags(str, int, bool, duration),
+    requestMetrics: bool('request-metrics', true),
   }
 }
 

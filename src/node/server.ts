@@ -636,6 +636,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
       },
     ],
     requestTimeoutMs: cfg.requestTimeoutMs,
+    requestMetrics: () => cfg.requestMetrics,
     audit: audit && {
       config: () => audit,
       remoteAddress: (c) =>

@@ -73,6 +73,8 @@ export interface AppConfig {
   readyChecks?: HealthCheck[]
   /** --request-timeout in milliseconds (default one minute, as kube-apiserver's); 0: no deadline. */
   requestTimeoutMs?: number
+  /** false: no request or storage metrics are recorded (npm run bench measures their cost so). */
+  requestMetrics?(env: unknown): boolean
   /** The audit policy and backends (--audit-policy-file, --audit-log-*, --audit-webhook-*); none: no audit. */
   audit?: AuditOptions
 }
@@ -118,11 +120,15 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   // Inside the deadline and outside everything else, as kube's DefaultBuildHandlerChain places it: any
   // layer may warn, and every response, errors included, carries what was recorded.
   app.use('*', withWarningRecorder())
-  app.use('*', requestMetrics({ recorded: (c) => metricsBackend.recorded(c) }))
+  const recordMetrics = (env: unknown) => cfg.requestMetrics?.(env) !== false
+  const metricsFilter = requestMetrics({ recorded: (c) => metricsBackend.recorded(c) })
+  app.use('*', (c, next) => (recordMetrics(c.env) ? metricsFilter(c, next) : next()))
   // WithAuditInit and WithAudit: the event is begun once authentication has named the user.
   app.use('*', withAudit(cfg.audit ?? { config: () => undefined }))
   app.use('*', async (c, next) => {
-    const store = instrumentStore(cfg.store(c.env), keyResources)
+    const store = recordMetrics(c.env)
+      ? instrumentStore(cfg.store(c.env), keyResources)
+      : cfg.store(c.env)
     c.set('store', store)
     if (cfg.ready) {
       ready ??= cfg.ready(store).catch((e) => {
