@@ -126,6 +126,8 @@ export function withAudit(opts: AuditOptions): MiddlewareHandler<{ Variables: Au
 
 /** The Audit-ID response header (WithAuditInit), on a response whose headers may be immutable. */
 function withAuditID(res: Response, auditID: string): Response {
+  // A protocol switch's response is the runtime's to keep (workerd's carries its WebSocket).
+  if (res.status === 101) return res
   try {
     res.headers.set(HEADER_AUDIT_ID, auditID)
     return res
