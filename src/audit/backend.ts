@@ -108,13 +108,14 @@ export class BufferedWebhookBackend implements AuditBackend {
 
   processEvents(events: string[]): boolean {
     if (this.stopped) return false
-    let ok = true
     for (const e of events) {
       if (this.buffer.length >= this.cfg.bufferSize) {
-        // bufferedBackend.ProcessEvents: a full buffer drops the event rather than block the request.
-        this.log('audit: webhook buffer full, event dropped')
+        // bufferedBackend.ProcessEvents: a full buffer drops the event (an error counted) rather than
+        // block or fail the request.
+        this.log(
+          "Error in audit plugin 'buffered' affecting 1 audit events: audit buffer queue blocked",
+        )
         this.onError(1)
-        ok = false
         continue
       }
       this.buffer.push(e)
@@ -125,7 +126,7 @@ export class BufferedWebhookBackend implements AuditBackend {
         this.timer = undefined
         this.sendBatches(false)
       }, this.cfg.maxBatchWaitMs)
-    return ok
+    return true
   }
 
   /** Everything buffered is sent now; resolves when every batch so far has been delivered or given up. */

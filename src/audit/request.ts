@@ -5,6 +5,7 @@
 import type { Attributes } from '../auth/authorizer'
 import type { KubeObject, UserInfo } from '../registry/types'
 import type { AuditBackend } from './backend'
+import { internalError } from '../server/errors'
 import { auditUserAgent, eventJSON, nowMs, type AuditEvent, type ResponseStatus } from './event'
 import {
   levelAtLeast,
@@ -92,8 +93,12 @@ export class RequestAudit implements AuditRecorder {
       stageTimestamp: this.receivedAt,
       annotations: {},
     }
-    // WithFailedAuthenticationAudit writes its event once, at ResponseStarted.
-    if (!opts.failedAuthentication) this.process('RequestReceived')
+    // WithFailedAuthenticationAudit writes its event once, at ResponseStarted. A RequestReceived event the
+    // backend could not take fails the request, as WithAudit does.
+    if (!opts.failedAuthentication && !this.process('RequestReceived')) {
+      this.observer.rejected?.()
+      throw internalError(new Error('failed to store audit event'))
+    }
   }
 
   /** LogImpersonatedUser. */
@@ -155,12 +160,15 @@ export class RequestAudit implements AuditRecorder {
     ev.responseStatus = { ...(ev.responseStatus ?? {}), code } as ResponseStatus
   }
 
-  /** processAuditEvent: unless the policy omits the stage, stamp it and hand the event to the backend. */
-  process(stage: Stage): void {
+  /**
+   * processAuditEvent: unless the policy omits the stage, stamp it and hand the event to the backend;
+   * false when the backend could not take it.
+   */
+  process(stage: Stage): boolean {
     const ev = this.event
-    if (!ev || !this.config) return
+    if (!ev || !this.config) return true
     ev.stage = stage
-    if (this.config.omitStages.includes(stage)) return
+    if (this.config.omitStages.includes(stage)) return true
     ev.stageTimestamp = stage === 'RequestReceived' ? ev.requestReceivedTimestamp : nowMs()
     const annotations = { ...ev.annotations }
     for (const [k, v] of Object.entries(this.admissionAnnotations)) {
@@ -169,7 +177,7 @@ export class RequestAudit implements AuditRecorder {
       if (!(k in annotations)) annotations[k] = v
     }
     this.observer.event?.()
-    if (!this.backend.processEvents([eventJSON({ ...ev, annotations })])) this.observer.rejected?.()
+    return this.backend.processEvents([eventJSON({ ...ev, annotations })])
   }
 }
 

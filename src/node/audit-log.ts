@@ -122,20 +122,35 @@ export class RotatingFile {
 export class AuditLogBackend implements AuditBackend {
   readonly name = 'log'
   private readonly file?: RotatingFile
+  private closed = false
 
-  constructor(path: string, rotation: RotationOptions) {
+  constructor(
+    path: string,
+    rotation: RotationOptions,
+    private readonly onError: (message: string) => void = (m) => console.error(m),
+  ) {
     if (path !== '-') this.file = new RotatingFile(path, rotation)
   }
 
+  /** false when a line could not be written (the log backend's ProcessEvents). */
   processEvents(events: string[]): boolean {
-    for (const e of events) {
-      if (this.file) this.file.write(e)
-      else writeSync(1, e + '\n')
+    if (this.closed) return false
+    try {
+      for (const e of events) {
+        if (this.file) this.file.write(e)
+        else writeSync(1, e + '\n')
+      }
+      return true
+    } catch (e) {
+      this.onError(
+        `Error in audit plugin 'log' affecting ${events.length} audit events: ${(e as Error).message}`,
+      )
+      return false
     }
-    return true
   }
 
   async shutdown(): Promise<void> {
+    this.closed = true
     this.file?.close()
   }
 }

@@ -389,7 +389,12 @@ function loadAudit(cfg: NodeConfig, log: (msg: string) => void): AuditConfig | u
   const backends: AuditBackend[] = []
   if (flags.log) {
     try {
-      backends.push(new AuditLogBackend(flags.log.path, flags.log))
+      backends.push(
+        new AuditLogBackend(flags.log.path, flags.log, (m) => {
+          log(m)
+          observer.error('log', 1)
+        }),
+      )
     } catch (e) {
       throw new StartupError(`--audit-log-path: ${(e as Error).message}`)
     }

@@ -36,7 +36,7 @@ const labeller: WebhookFetch = async (call) => {
   }
 }
 
-function setup(policy: string) {
+function setup(policy: string, failing = false) {
   const registry = new Registry(builtinResources)
   installAuthResources(registry)
   const memory = new MemoryStore()
@@ -53,7 +53,9 @@ function setup(policy: string) {
   const admission = buildAdmission({ registry, webhook: { fetch: labeller } })
   const lines: Ev[] = []
   const evaluator = new PolicyRuleEvaluator(parsePolicy(policy))
-  const backend = new LineBackend((l) => lines.push(JSON.parse(l)))
+  const backend = failing
+    ? { name: 'log', processEvents: () => false }
+    : new LineBackend((l) => lines.push(JSON.parse(l)))
   const app = buildApp({
     registry,
     store: () => store,
@@ -157,5 +159,14 @@ describe('audit filter', () => {
     expect(
       lines.filter((e) => e.auditID === 'client chosen, not a UUID').map((e) => e.stage),
     ).toEqual(['ResponseComplete'])
+  })
+
+  it('fails a request whose RequestReceived event the backend cannot take, as WithAudit does', async () => {
+    const { call } = setup(policyAt('Metadata'), true)
+    const r = await call('GET', '/api/v1/namespaces/default/configmaps')
+    expect(r.status).toBe(500)
+    expect((await r.json()).message).toBe('Internal error occurred: failed to store audit event')
+    // What the policy does not audit is served.
+    expect((await call('GET', '/api/v1/namespaces/default/secrets')).status).toBe(200)
   })
 })
