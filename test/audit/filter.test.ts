@@ -165,7 +165,9 @@ describe('audit filter', () => {
     const { call } = setup(policyAt('Metadata'), true)
     const r = await call('GET', '/api/v1/namespaces/default/configmaps')
     expect(r.status).toBe(500)
-    expect((await r.json()).message).toBe('Internal error occurred: failed to store audit event')
+    expect(((await r.json()) as { message: string }).message).toBe(
+      'Internal error occurred: failed to store audit event',
+    )
     // What the policy does not audit is served.
     expect((await call('GET', '/api/v1/namespaces/default/secrets')).status).toBe(200)
   })
