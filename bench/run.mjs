@@ -17,9 +17,10 @@ import { cannon, loop, measure, median, percentile } from './lib/load.mjs'
 import { installCleanup, memorySampler, sleep, startProcess, stopAll, treeMembers, treeRss } from './lib/procs.mjs'
 import { directTarget, etcdVersion, projectEtcdClient, removeTempDirs, startEdge, startEtcd, startNode, startWranglerWorker, tempDir } from './lib/servers.mjs'
 import { renderMarkdown } from './lib/report.mjs'
+import { protobufScenario } from './lib/protobuf.mjs'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const ALL = ['ceiling', 'reads', 'writes', 'crd', 'watch', 'node', 'store', 'bundle', 'observe', 'micro']
+const ALL = ['ceiling', 'reads', 'writes', 'crd', 'watch', 'protobuf', 'node', 'store', 'bundle', 'observe', 'micro']
 
 const { values: a } = parseArgs({
   options: {
@@ -45,6 +46,8 @@ const { values: a } = parseArgs({
     'seed-connections': { type: 'string' },
     'crd-objects': { type: 'string' },
     'crd-node': { type: 'boolean', default: false },
+    'pb-pods': { type: 'string' },
+    'pb-events': { type: 'string' },
     out: { type: 'string' },
     worktree: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
@@ -72,6 +75,8 @@ if (a.help) {
   --seed-connections=N    concurrent clients seeding objects through the API (default 16)
   --crd-node              the crd scenario in Node mode too (half a minute more)
   --crd-objects=N         custom resources (and ConfigMaps) per LIST in the crd scenario (default 1000)
+  --pb-pods=LIST          Pods per LIST in the protobuf scenario (default 1000,10000)
+  --pb-events=N           events of the protobuf scenario's watch (default 1000)
   --out=DIR               results directory (default bench/results)
   --worktree              bench the working tree as it is, not HEAD (see "What is measured" in bench/README.md)
   --keep                  keep the servers' state dirs (temp dir, edge-bench-*) for a look afterwards`)
@@ -104,6 +109,8 @@ const P = {
   seedConnections: num(a['seed-connections'], 16, 16),
   crdNode: a['crd-node'],
   crdObjects: num(a['crd-objects'], 1000, 50),
+  pbPods: list(a['pb-pods'], '1000,10000', '20,100'),
+  pbEvents: num(a['pb-events'], 1000, 50),
   smoke,
 }
 for (const s of P.only) if (!ALL.includes(s)) throw new Error(`--only: unknown scenario ${s} (${ALL.join(', ')})`)
@@ -132,6 +139,7 @@ const results = {
   bundle: undefined,
   crd: {},
   observe: {},
+  protobuf: undefined,
   micro: [],
   notes: [],
   phases: [], // [{name, seconds}]: where the run's time goes
@@ -143,7 +151,7 @@ const log = (...m) => console.error(`[bench ${((performance.now()) / 1000).toFix
 // (which measures nothing either) instead of on their own.
 let sideWork
 let nodeBuild
-const edgeWanted = ['reads', 'writes', 'crd', 'watch'].some(want)
+const edgeWanted = ['reads', 'writes', 'crd', 'watch', 'protobuf'].some(want)
 try {
   if (want('ceiling')) await phase('ceiling (before)', () => ceilingScenario('before'))
   if (edgeWanted) await edgeScenarios()
@@ -318,6 +326,11 @@ async function edgeScenarios() {
   if (want('reads')) Object.assign(results.edge, await phase('edge: reads', () => readScenarios(srv)))
   if (want('writes')) Object.assign(results.edge, await phase('edge: writes', () => writeScenarios(srv)))
   if (want('crd')) results.crd.edge = await phase('edge: crd', () => crdScenarios(srv))
+  if (want('protobuf'))
+    results.protobuf = await phase('edge: protobuf', () => protobufScenario({
+      srv, repo, sizes: P.pbPods, events: P.pbEvents, runs: P.runs, podBody, log,
+      seed: (path, n, body) => seedObjects(srv, path, n, body),
+    }))
   // the same GET and create without wrangler dev's proxy Worker and TLS in front (see bench/README.md)
   const direct = directTarget(srv.stateDir)
   if (direct && (want('reads') || want('writes'))) {

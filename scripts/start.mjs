@@ -22,6 +22,8 @@ const { values } = parseArgs({
     'audit-webhook-batch-max-size': { type: 'string' },
     'audit-webhook-batch-max-wait': { type: 'string' },
     'request-metrics': { type: 'string' },
+    'max-requests-inflight': { type: 'string' },
+    'max-mutating-requests-inflight': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
   },
 })
@@ -36,7 +38,9 @@ if (values.help) {
   --audit-webhook-config-file FILE   a kubeconfig naming an audit webhook (AUDIT_WEBHOOK_CONFIG): batched EventLists
   --audit-webhook-batch-max-size N   events per EventList (AUDIT_WEBHOOK_BATCH_MAX_SIZE, default 400)
   --audit-webhook-batch-max-wait D   how long a batch waits (AUDIT_WEBHOOK_BATCH_MAX_WAIT, default 1s)
-  --request-metrics false            record no request or storage metrics (REQUEST_METRICS; npm run bench)`)
+  --request-metrics false            record no request or storage metrics (REQUEST_METRICS; npm run bench)
+  --max-requests-inflight N, --max-mutating-requests-inflight N
+                                     API priority and fairness' seats (400 + 200), per isolate`)
   process.exit(0)
 }
 const port = Number(values.port)
@@ -126,6 +130,15 @@ const serving = pki.ensurePair(join(stateDir, 'pki'), 'apiserver', () => pki.sig
 }), ca.renewed)
 // The cluster CA the control loops publish in every namespace as the kube-root-ca.crt ConfigMap (what pods use
 // to verify kubernetes.default.svc); a deployed Worker gets it as the CLUSTER_CA_CERT secret.
+for (const flag of ['max-requests-inflight', 'max-mutating-requests-inflight']) {
+  const v = values[flag]
+  if (v === undefined) continue
+  if (!/^\d+$/.test(v)) {
+    console.error(`--${flag}: invalid value "${v}"`)
+    process.exit(1)
+  }
+  appendFileSync(join(stateDir, 'dev.env'), `${flag.toUpperCase().replace(/-/g, '_')}=${v}\n`)
+}
 appendFileSync(join(stateDir, 'dev.env'), `CLUSTER_CA_CERT='${ca.certPem.trim()}'\n`)
 // csrsigning's CA key (kube-controller-manager's --cluster-signing-key-file), signing with that CA; a deployed
 // Worker gets it as the CLUSTER_SIGNING_KEY secret.

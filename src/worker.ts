@@ -39,6 +39,12 @@ export interface Env extends AuditEnv {
   ENCRYPTION_PROVIDER_CONFIG?: string
   /** "false": the request path records no metrics (npm run bench measures their cost so). */
   REQUEST_METRICS?: string
+  /**
+   * --max-requests-inflight and --max-mutating-requests-inflight (400 and 200 by default): the seats API
+   * priority and fairness shares out, per isolate (see README, "API priority and fairness").
+   */
+  MAX_REQUESTS_INFLIGHT?: string
+  MAX_MUTATING_REQUESTS_INFLIGHT?: string
 }
 
 const registry = new Registry(builtinResources)
@@ -96,6 +102,20 @@ const app = buildApp({
     config: (c) => auditFromEnv(c.env as Env),
     remoteAddress: (c) => c.req.header('cf-connecting-ip'),
     defer: (c, p) => c.executionCtx.waitUntil(p),
+  },
+  priorityAndFairness: (env) => {
+    const e = env as Env
+    const seats = (v: string | undefined, d: number) => (v && /^\d+$/.test(v) ? Number(v) : d)
+    const max = seats(e.MAX_REQUESTS_INFLIGHT, 400)
+    const mutating = seats(e.MAX_MUTATING_REQUESTS_INFLIGHT, 200)
+    // kube-apiserver refuses to start without a positive sum; a Worker keeps the defaults instead.
+    return max + mutating > 0
+      ? {
+          maxRequestsInflight: max,
+          maxMutatingRequestsInflight: mutating,
+          requestTimeoutMs: 60_000,
+        }
+      : { maxRequestsInflight: 400, maxMutatingRequestsInflight: 200, requestTimeoutMs: 60_000 }
   },
 })
 

@@ -1,4 +1,5 @@
 // The Markdown report of one bench run (bench/results/<date>.md, printed, and pasted into the README).
+import { renderProtobuf } from './protobuf.mjs'
 
 const f0 = (x) => (x == null || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2))
 const ms = (x) => (x == null || !Number.isFinite(x) ? '–' : x >= 100 ? x.toFixed(0) : x >= 10 ? x.toFixed(1) : x.toFixed(2))
@@ -134,6 +135,7 @@ export function renderMarkdown(r) {
     }
     L.push('')
   }
+  L.push(...renderProtobuf(r.protobuf))
   const storeKeys = Object.keys(r.store ?? {}).filter((k) => k !== 'peak')
   if (storeKeys.length) {
     L.push('**Store (the ClusterStore Durable Object without HTTP, `bench/store`)**: `inside` is a loop in the object (SQLite, revision, event ring; no I/O between operations); `rpc` is one Worker→object RPC per operation (what the API server pays per store call), sequential or 16 at a time.')

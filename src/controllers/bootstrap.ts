@@ -1,6 +1,7 @@
 // What kube-apiserver's bootstrap controller and system namespaces controller create on a new cluster:
 // the system namespaces and the `kubernetes` service in default.
 import { ensureBootstrapPolicy } from '../auth/rbac/bootstrap-policy'
+import { ensureAPFBootstrapConfiguration } from '../flowcontrol/ensurer'
 import type { Registry } from '../registry/registry'
 import { kubernetesServiceIP } from '../registry/builtin/allocator'
 import { RegistryStore } from '../registry/store'
@@ -45,6 +46,8 @@ export async function bootstrapCluster(
   const namespaces = new RegistryStore(lookup('', 'v1', 'namespaces'), store)
   // The RBAC post-start hook: default roles and bindings, reconciled on every start as kube-apiserver does.
   await ensureBootstrapPolicy(store)
+  // The priority-and-fairness-config-producer post-start hook: kube's APF objects, kept up to date.
+  await ensureAPFBootstrapConfiguration(registry, store)
   // Fast path for every later start: the last object bootstrap writes is there.
   const { kv } = await store.get(
     endpoints

@@ -9,6 +9,7 @@ import type { Context } from 'hono'
 import type { Store } from '../storage/store'
 import { CLUSTER_GAUGES, metrics as defaultMetrics, type ApiserverMetrics } from './apiserver'
 import { inflightRequests } from './middleware'
+import { APF_CLUSTER_GAUGES, apfIsolateGauges } from './flowcontrol'
 import type { Registry, SeriesSample } from './registry'
 import type { KeyResources } from './store'
 
@@ -126,7 +127,7 @@ export class ClusterMetrics implements MetricsBackend {
     inflightRequests.roll()
     return this.m.registry
       .all()
-      .filter((g) => CLUSTER_GAUGES.has(g.name))
+      .filter((g) => CLUSTER_GAUGES.has(g.name) || APF_CLUSTER_GAUGES.has(g.name))
       .flatMap((g) => g.samples())
       .filter((s) => s.value !== 0)
   }
@@ -140,6 +141,7 @@ export class ClusterMetrics implements MetricsBackend {
     cluster.merge(snapshot.gauges)
     // The health-check gauge describes the checks this isolate ran (the counters are cluster-wide).
     cluster.merge(this.m.healthcheck.samples())
+    cluster.merge(apfIsolateGauges())
     const storageObjects = cluster.get('apiserver_storage_objects')
     if (storageObjects?.type === 'gauge') {
       prefixes.forEach((p, i) =>

@@ -11,6 +11,7 @@ import type { Context, MiddlewareHandler } from 'hono'
 import type { RequestInfo } from '../server/filters/request-info'
 import { metrics as defaultMetrics, type ApiserverMetrics } from './apiserver'
 import { knownSize } from './response-size'
+import { apfMetrics } from './flowcontrol'
 
 const VALID_VERBS = new Set([
   'APPLY',
@@ -163,6 +164,11 @@ export interface RequestMetricsOptions {
 
 /** Whether the request reached a handler (authenticated and authorized), as the metrics middleware asks. */
 export const REACHED_HANDLER = 'reachedHandler'
+/**
+ * Whether API priority and fairness answered 429: kube's RecordDroppedRequest counts such a request in
+ * apiserver_request_total (code 429, no duration) and apiserver_request_terminations_total.
+ */
+export const DROPPED_BY_APF = 'droppedByPriorityAndFairness'
 
 export function requestMetrics(opts: RequestMetricsOptions = {}): MiddlewareHandler {
   const m = opts.metrics ?? defaultMetrics
@@ -195,6 +201,20 @@ export function requestMetrics(opts: RequestMetricsOptions = {}): MiddlewareHand
     const counted =
       c.get(REACHED_HANDLER as never) === true && (info.isResourceRequest || res.status !== 404)
     const record = (size?: number) => {
+      if (c.get(DROPPED_BY_APF as never) === true) {
+        // RecordDroppedRequest: a non-resource request's labels are empty but for verb and scope.
+        const sub = info.isResourceRequest ? labels.subresource : ''
+        const where = [
+          labels.group,
+          labels.version,
+          labels.resource,
+          sub,
+          labels.scope,
+          'apiserver',
+        ]
+        m.requestTotal.inc([labels.verb, labels.dryRun, ...where, '429'])
+        apfMetrics.requestTerminations.inc([labels.verb, ...where, '429'])
+      }
       if (counted) {
         const base = [
           labels.verb,

@@ -108,6 +108,9 @@ export interface NodeConfig {
   runtimeConfig: Record<string, boolean>
   requestTimeoutMs: number
   minRequestTimeoutSeconds: number
+  /** --max-requests-inflight and --max-mutating-requests-inflight: API priority and fairness' seats. */
+  maxRequestsInflight: number
+  maxMutatingRequestsInflight: number
   /** --cors-allowed-origins, as regular expressions. */
   corsAllowedOrigins: string[]
   shutdownDelayMs: number
@@ -211,8 +214,20 @@ export const FLAGS: Def[] = [
   ),
   no('Generic flags', 'goaway-chance', 'string', 'connections are never sent GOAWAY', 'float'),
   no('Generic flags', 'livez-grace-period', 'duration', NOT_YET),
-  no('Generic flags', 'max-mutating-requests-inflight', 'int', 'there is no max-in-flight limit'),
-  no('Generic flags', 'max-requests-inflight', 'int', 'there is no max-in-flight limit'),
+  f(
+    'Generic flags',
+    'max-mutating-requests-inflight',
+    'int',
+    "This and --max-requests-inflight are summed to determine the server's total concurrency limit (which must be positive) if --enable-priority-and-fairness is true. Otherwise, this flag limits the maximum number of mutating requests in flight, or a zero value disables the limit completely.",
+    { def: '200' },
+  ),
+  f(
+    'Generic flags',
+    'max-requests-inflight',
+    'int',
+    "This and --max-mutating-requests-inflight are summed to determine the server's total concurrency limit (which must be positive) if --enable-priority-and-fairness is true. Otherwise, this flag limits the maximum number of non-mutating requests in flight, or a zero value disables the limit completely.",
+    { def: '400' },
+  ),
   f(
     'Generic flags',
     'min-request-timeout',
@@ -1294,6 +1309,17 @@ function toConfig(flags: ParsedFlags): NodeConfig {
   if (minRequestTimeout < 0) throw new FlagError('--min-request-timeout can not be negative value')
   const requestTimeoutMs = duration('request-timeout', '1m0s')
   if (requestTimeoutMs < 0) throw new FlagError('--request-timeout can not be negative value')
+  const maxRequestsInflight = int('max-requests-inflight', 400)
+  const maxMutatingRequestsInflight = int('max-mutating-requests-inflight', 200)
+  // ServerRunOptions.Validate, with priority and fairness on (the only mode here).
+  if (maxRequestsInflight < 0)
+    throw new FlagError('--max-requests-inflight can not be negative value')
+  if (maxMutatingRequestsInflight < 0)
+    throw new FlagError('--max-mutating-requests-inflight can not be negative value')
+  if (maxRequestsInflight + maxMutatingRequestsInflight <= 0)
+    throw new FlagError(
+      '--max-requests-inflight plus --max-mutating-requests-inflight must be positive if --enable-priority-and-fairness is true',
+    )
 
   return {
     etcdServers: servers,
@@ -1355,6 +1381,8 @@ function toConfig(flags: ParsedFlags): NodeConfig {
     runtimeConfig,
     requestTimeoutMs,
     minRequestTimeoutSeconds: minRequestTimeout,
+    maxRequestsInflight,
+    maxMutatingRequestsInflight,
     corsAllowedOrigins: list('cors-allowed-origins') ?? [],
     shutdownDelayMs: duration('shutdown-delay-duration', '0s'),
     endpointReconcilerType: reconciler,

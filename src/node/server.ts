@@ -647,6 +647,11 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
       remoteAddress: (c) =>
         (c.env as { incoming?: IncomingMessage }).incoming?.socket.remoteAddress,
     },
+    priorityAndFairness: () => ({
+      maxRequestsInflight: cfg.maxRequestsInflight,
+      maxMutatingRequestsInflight: cfg.maxMutatingRequestsInflight,
+      requestTimeoutMs: cfg.requestTimeoutMs,
+    }),
   })
   const fetchWithFilters = withCORS(cfg.corsAllowedOrigins, app.fetch)
 
@@ -666,9 +671,9 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     // (kube-apiserver's union authenticator fails on error before anonymous is tried).
     const proxy = frontProxy && new NodeRequestHeaderAuthenticator(req, frontProxy)
     if (rejectedClientCertificate(tlsSocket({ incoming: req }), clientCAs, proxy)) {
-      const r = respondError(unauthorized())
+      const r = respondError(unauthorized(), req.headers.accept)
       res.writeHead(r.status, Object.fromEntries(r.headers))
-      void r.text().then((body) => res.end(body))
+      void r.arrayBuffer().then((body) => res.end(Buffer.from(body)))
       return
     }
     void listener(req, res)

@@ -43,6 +43,13 @@ import { parseRequestInfo, type RequestInfo } from './filters/request-info'
 import { withWarningRecorder, type Warnings } from './filters/warnings'
 import { withAudit, type AuditOptions } from './filters/audit'
 import type { RequestAudit } from '../audit/request'
+import {
+  flowControlFor,
+  priorityAndFairness,
+  serveFlowControlDump,
+  type PriorityAndFairnessOptions,
+} from './filters/priority-and-fairness'
+import { FlowControl } from '../flowcontrol/controller'
 import type { ConversionOptions } from '../apiextensions/conversion/webhook'
 import { compressUsername, metrics, SLI_METRICS } from '../metrics/apiserver'
 import { InProcessMetrics, type MetricsBackend } from '../metrics/cluster'
@@ -77,6 +84,8 @@ export interface AppConfig {
   requestMetrics?(env: unknown): boolean
   /** The audit policy and backends (--audit-policy-file, --audit-log-*, --audit-webhook-*); none: no audit. */
   audit?: AuditOptions
+  /** API priority and fairness' server concurrency limit and queue wait; off when it answers undefined. */
+  priorityAndFairness?(env: unknown): PriorityAndFairnessOptions | undefined
 }
 
 type Variables = {
@@ -96,9 +105,9 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   app.onError((err, c) => {
     const se = toStatusError(interpretStrayStoreError(err, c.req.method))
     if (!(err instanceof StatusError) && se.code >= 500) console.error('internal error', err)
-    return respondError(se)
+    return respondError(se, c.req.header('accept'))
   })
-  app.notFound(() => respondError(notFoundPath()))
+  app.notFound((c) => respondError(notFoundPath(), c.req.header('accept')))
 
   const metricsBackend = cfg.metrics ?? new InProcessMetrics()
   const keyResources = new KeyResources(cfg.registry)
@@ -147,7 +156,7 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     const result = auth.user ? 'success' : auth.presented ? 'error' : 'failure'
     metrics.authenticationAttempts.inc([result])
     metrics.authenticationDuration.observe([result], (performance.now() - started) / 1000)
-    if (!auth.user) return respondError(unauthorized())
+    if (!auth.user) return respondError(unauthorized(), c.req.header('accept'))
     c.get('audit')?.begin(auth.user)
     metrics.authenticatedUserRequests.inc([compressUsername(auth.user.username)])
     const authContext = cfg.auth ? await cfg.auth(c.env, store) : { authorizer: allowAuthenticated }
@@ -155,7 +164,15 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     if (user !== auth.user) c.get('audit')?.impersonated(user)
     c.set('user', user)
     c.set('auth', authContext)
-    await authorize(authContext.authorizer, user, c.get('info'), c.get('audit'))
+    await next()
+  })
+  const flowControl = flowControlFor(
+    (env) => cfg.priorityAndFairness?.(env),
+    (o) => new FlowControl(o),
+  )
+  app.use('*', priorityAndFairness(flowControl, cfg.registry))
+  app.use('*', async (c, next) => {
+    await authorize(c.get('auth').authorizer, c.get('user'), c.get('info'), c.get('audit'))
     c.set(REACHED_HANDLER, true)
     await next()
   })
@@ -223,6 +240,11 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     exposition(await metricsBackend.collect(c, c.get('store'), keyResources), true),
   )
   app.get('/version', () => respond(200, versionInfo()))
+  app.get('/debug/api_priority_and_fairness/:dump', (c) => {
+    const res = serveFlowControlDump(flowControl(c.env), c.req.param('dump'), new URL(c.req.url))
+    if (!res) throw notFoundPath()
+    return res
+  })
   // Service account issuer discovery, served only when a signing key is configured.
   app.get(OPENID_CONFIGURATION_PATH, (c) => {
     const tokens = c.get('auth').serviceAccountTokens

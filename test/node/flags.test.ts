@@ -252,8 +252,21 @@ describe('Node mode flags', () => {
     expect(() => parse('--authentication-config=/a.yaml')).toThrow(
       '--authentication-config is not supported by this server: not implemented yet',
     )
-    expect(() => parse('--max-requests-inflight', '400')).toThrow(
-      '--max-requests-inflight is not supported by this server',
+    expect(() => parse('--goaway-chance', '0.1')).toThrow(
+      '--goaway-chance is not supported by this server',
+    )
+  })
+
+  it("takes API priority and fairness' seats from the two max-inflight flags, with kube's checks", () => {
+    expect(parse()).toMatchObject({ maxRequestsInflight: 400, maxMutatingRequestsInflight: 200 })
+    expect(
+      parse('--max-requests-inflight=4', '--max-mutating-requests-inflight', '0'),
+    ).toMatchObject({ maxRequestsInflight: 4, maxMutatingRequestsInflight: 0 })
+    expect(() => parse('--max-requests-inflight=-1')).toThrow(
+      '--max-requests-inflight can not be negative value',
+    )
+    expect(() => parse('--max-requests-inflight=0', '--max-mutating-requests-inflight=0')).toThrow(
+      '--max-requests-inflight plus --max-mutating-requests-inflight must be positive if --enable-priority-and-fairness is true',
     )
   })
 

@@ -1,7 +1,7 @@
 import { badRequest } from '../../server/errors'
-import { mediaType, negotiate, readBodyText, respond } from '../negotiation'
+import { mediaType, negotiate, readBodyText, respondAs } from '../negotiation'
 import { APPLY_PATCH_YAML, applyPatchWithWarnings } from '../patch'
-import { parseDryRun, type Scope } from '../scope'
+import { endpointFor, parseDryRun, type Scope } from '../scope'
 import { applyScale, getScale } from '../scale'
 import {
   applyToLive,
@@ -14,9 +14,13 @@ import {
 } from '../writes'
 import type { KubeObject } from '../../registry/types'
 import { yamlToJson } from '../yaml'
+import { transformObject } from '../transform'
 
 export async function patch(s: Scope): Promise<Response> {
-  const target = negotiate(s.req.headers.get('accept'), { table: false, metadata: false })
+  const target = negotiate(
+    s.req.headers.get('accept'),
+    endpointFor(s, { table: true, metadata: true }),
+  )
   s.ctx.dryRun = parseDryRun(s.query)
   const contentType = mediaType(s.req.headers.get('content-type'))
   const opts = writeOptions(s, 'PatchOptions', contentType)
@@ -63,7 +67,7 @@ export async function patch(s: Scope): Promise<Response> {
       },
       s.ctx,
     )
-    return respond(200, getScale(s.type, object), target.yaml)
+    return respondAs(200, getScale(s.type, object), target)
   }
   const sub = s.info.subresource
   // A patch that leaves resourceVersion alone carries the current one, so it applies to whatever is current
@@ -78,7 +82,7 @@ export async function patch(s: Scope): Promise<Response> {
       sub,
       { forceAllowCreate: true },
     )
-    return respond(created ? 201 : 200, object, target.yaml)
+    return respondAs(created ? 201 : 200, transformObject(s, target, object), target)
   }
   // A retried attempt warns again; the recorder keeps each text once, as kube's does.
   const { object } = await s.rs.update(
@@ -88,7 +92,7 @@ export async function patch(s: Scope): Promise<Response> {
     s.ctx,
     sub,
   )
-  return respond(200, object, target.yaml)
+  return respondAs(200, transformObject(s, target, object), target)
 }
 
 /** LogRequestPatch keeps the patch as sent; an apply's YAML is kept as the JSON it reads as. */

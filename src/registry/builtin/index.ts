@@ -8,6 +8,7 @@ import { configmaps } from './configmaps'
 import { leases } from './coordination'
 import { endpointslices } from './discovery'
 import { endpoints } from './endpoints'
+import { flowcontrolResources } from './flowcontrol'
 import { events, eventsV1 } from './events'
 import { limitranges } from './limitranges'
 import { namespaces } from './namespaces'
@@ -81,6 +82,7 @@ export const builtinResources: ResourceType[] = [
   horizontalpodautoscalers,
   ...rbacResources,
   ...admissionregistrationResources,
+  ...flowcontrolResources,
   customresourcedefinitions,
 ]
 

@@ -14,6 +14,8 @@ import { validate as AutoscalingV2HorizontalPodAutoscaler } from 'kubernetes-mod
 import { validate as BatchV1CronJob } from 'kubernetes-models/_schemas/IoK8sApiBatchV1CronJob'
 import { validate as BatchV1Job } from 'kubernetes-models/_schemas/IoK8sApiBatchV1Job'
 import { validate as CoordinationV1Lease } from 'kubernetes-models/_schemas/IoK8sApiCoordinationV1Lease'
+import { validate as FlowcontrolV1FlowSchema } from 'kubernetes-models/_schemas/IoK8sApiFlowcontrolV1FlowSchema'
+import { validate as FlowcontrolV1PriorityLevelConfiguration } from 'kubernetes-models/_schemas/IoK8sApiFlowcontrolV1PriorityLevelConfiguration'
 import { validate as CoreV1ConfigMap } from 'kubernetes-models/_schemas/IoK8sApiCoreV1ConfigMap'
 import { validate as CoreV1Endpoints } from 'kubernetes-models/_schemas/IoK8sApiCoreV1Endpoints'
 import { validate as CoreV1Event } from 'kubernetes-models/_schemas/IoK8sApiCoreV1Event'
@@ -64,6 +66,8 @@ export const schemas = {
   BatchV1CronJob,
   BatchV1Job,
   CoordinationV1Lease,
+  FlowcontrolV1FlowSchema,
+  FlowcontrolV1PriorityLevelConfiguration,
   CoreV1ConfigMap,
   CoreV1Endpoints,
   CoreV1Event,

@@ -60,7 +60,7 @@ export function withRequestDeadline(
       served.catch(() => {}) // a handler failing after the deadline has no one left to answer
       if ((await Promise.race([served, deadline])) === 'deadline') {
         const read = c.req.method === 'GET' || c.req.method === 'HEAD'
-        c.res = respondError(read ? readTimeout() : writeTimeout())
+        c.res = respondError(read ? readTimeout() : writeTimeout(), c.req.header('accept'))
       }
     } finally {
       stopTimer()
