@@ -10,6 +10,9 @@ import { RequestAudit, type AuditObserver } from '../../audit/request'
 import { interpretStrayStoreError } from '../../registry/store-errors'
 import type { UserInfo } from '../../registry/types'
 import { StatusError } from '../errors'
+import { mediaType } from '../../api/negotiation'
+import { decodeProtobufObject, PROTOBUF_MEDIA_TYPE } from '../../api/protobuf/envelope'
+import { yamlToJson } from '../../api/yaml'
 import type { RequestInfo } from './request-info'
 import { requestAttributes } from './authorization'
 
@@ -139,26 +142,36 @@ function withAuditID(res: Response, auditID: string): Response {
 }
 
 /**
- * What WriteObjectNegotiated hands LogResponseObject: the body's object, read from the response once it is
- * JSON and the level keeps it, or it may be a Status (an error, or a delete's answer).
+ * What WriteObjectNegotiated hands LogResponseObject: the body's object, read back from the response
+ * (JSON, YAML or protobuf, as negotiated; kube logs it as JSON whatever went out) when the level keeps
+ * it, or when it may be a Status (an error, or a delete's answer).
  */
 async function logResponse(audit: RequestAudit, res: Response, longRunning: boolean) {
   const ev = audit.event!
   const code = res.status
-  const json = (res.headers.get('content-type') ?? '').startsWith('application/json')
+  const type = mediaType(res.headers.get('content-type'))
   const wanted =
     !longRunning &&
-    json &&
     res.body &&
+    OBJECT_MEDIA_TYPES.has(type) &&
     (ev.level === 'RequestResponse' || code >= 300 || ev.verb.startsWith('delete'))
   if (wanted) {
     try {
-      audit.logResponseObject(JSON.parse(await res.clone().text()), code)
+      audit.logResponseObject(await readObject(res.clone(), type), code)
     } catch {
-      // A body that is not JSON is no object to log.
+      // A body that does not decode is no object to log.
     }
   }
   audit.responseCode(code)
+}
+
+const OBJECT_MEDIA_TYPES = new Set(['application/json', 'application/yaml', PROTOBUF_MEDIA_TYPE])
+
+async function readObject(res: Response, type: string): Promise<unknown> {
+  if (type === PROTOBUF_MEDIA_TYPE)
+    return decodeProtobufObject(new Uint8Array(await res.arrayBuffer()))
+  const text = await res.text()
+  return type === 'application/yaml' ? yamlToJson(text) : JSON.parse(text)
 }
 
 function deliver(opts: AuditOptions, c: Context, backend: AuditBackend): void {
