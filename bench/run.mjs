@@ -21,7 +21,7 @@ import { renderMarkdown } from './lib/report.mjs'
 import { protobufScenario } from './lib/protobuf.mjs'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const ALL = ['ceiling', 'reads', 'writes', 'crd', 'watch', 'protobuf', 'node', 'store', 'bundle', 'micro', 'snapshot']
+const ALL = ['ceiling', 'reads', 'writes', 'crd', 'watch', 'protobuf', 'node', 'store', 'bundle', 'observe', 'micro', 'snapshot']
 
 const { values: a } = parseArgs({
   options: {
@@ -141,6 +141,7 @@ const results = {
   store: {},
   bundle: undefined,
   crd: {},
+  observe: {},
   protobuf: undefined,
   micro: [],
   notes: [],
@@ -161,6 +162,7 @@ try {
   await (sideWork ??= startSideWork())
   if (want('store')) await phase('store', storeScenario)
   if (want('node')) await nodeScenarios()
+  if (want('observe')) await observeScenario()
   if (want('micro')) await phase('micro', microBenchmarks)
   if (want('snapshot'))
     results.snapshot = await phase('snapshot', () =>
@@ -199,8 +201,8 @@ async function phase(name, fn) {
 /** The bundle and `npm run build:node`, side by side; nodeBuild resolves to an error message or undefined. */
 function startSideWork() {
   const t0 = performance.now()
-  if (want('node')) nodeBuild = runQuiet('npm', ['run', 'build:node', '--silent']).then((r) => (r.status === 0 ? undefined : `npm run build:node failed: ${r.output.slice(-2000)}`))
-  if (!want('bundle') && !want('node')) return Promise.resolve()
+  if (want('node') || want('observe')) nodeBuild = runQuiet('npm', ['run', 'build:node', '--silent']).then((r) => (r.status === 0 ? undefined : `npm run build:node failed: ${r.output.slice(-2000)}`))
+  if (!want('bundle') && !want('node') && !want('observe')) return Promise.resolve()
   return Promise.all([want('bundle') ? bundleScenario() : undefined, nodeBuild]).then(() => {
     results.phases.push({ name: 'bundle and build:node (during the edge seeding when there is one)', seconds: +((performance.now() - t0) / 1000).toFixed(1) })
   })
@@ -393,6 +395,64 @@ async function nodeScenarios() {
   const direct = await phase('node: etcd3 directly', () => etcdDirect(etcd))
   results.node = { etcd: etcd.endpoint && 'loopback', ours, etcd3: direct }
   await etcd.proc.stop()
+}
+
+// ---- the cost of metrics and audit (issue #17) ------------------------------------------------------
+
+/**
+ * The same GET and create, each mode started three times: with the request path's metrics off
+ * (--request-metrics=false, REQUEST_METRICS=false), with them on (the default), and with them on and an
+ * audit policy at Metadata for every request (Node mode: --audit-log-path to a file; the edge: Workers
+ * Logs lines). The cost per request is the difference of the server's time per request (1 / req/s) to
+ * the run with both off.
+ */
+async function observeScenario() {
+  const dir = tempDir('observe')
+  const policy = join(dir, 'policy.yaml')
+  writeFileSync(policy, 'apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n')
+  const configs = {
+    off: { edge: ['--request-metrics', 'false'], node: ['--request-metrics=false'] },
+    metrics: { edge: [], node: [] },
+    'metrics+audit': {
+      edge: ['--audit-policy-file', policy],
+      node: [`--audit-policy-file=${policy}`, `--audit-log-path=${join(dir, 'audit.log')}`],
+    },
+  }
+  const buildError = await nodeBuild
+  let etcd
+  for (const mode of ['node', 'edge']) {
+    if (mode === 'node' && buildError) {
+      results.observe.node = { error: buildError }
+      continue
+    }
+    results.observe[mode] = {}
+    for (const [name, args] of Object.entries(configs)) {
+      await phase(`observe: ${mode} ${name}`, async () => {
+        if (mode === 'node') etcd ??= await startEtcd()
+        const srv = mode === 'node' ? await startNode(root, etcd.endpoint, args.node) : await startEdge(root, args.edge)
+        try {
+          // Node mode's runs share one etcd: a namespace of each run's own.
+          const nsName = `bench-o-${Object.keys(results.observe[mode]).length}`
+          await createNamespaces(srv, [nsName])
+          const base = `/api/v1/namespaces/${nsName}/configmaps`
+          await srv.client.must('POST', base, { body: cmBody('o-0', 0) })
+          const out = (results.observe[mode][name] = {})
+          out.get = await httpScenario(srv, `${name}: get`, { path: `${base}/o-0` })
+          let seq = 0
+          out.create = await httpScenario(srv, `${name}: create`, {
+            perClient: () => [{
+              method: 'POST', path: base,
+              setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'content-type': 'application/json' }, body: JSON.stringify(cmBody(`o-${++seq}`, seq)) }),
+            }],
+          })
+        } finally {
+          srv.client.close()
+          await srv.proc.stop()
+        }
+      })
+    }
+  }
+  await etcd?.proc.stop()
 }
 
 // ---- HTTP scenarios (shared by edge and node mode) -------------------------------------------------

@@ -13,7 +13,9 @@ import { withEncryption } from './storage/value'
 import { DurableSnapshots } from './storage/durable/snapshots'
 import { edgeKubeletClient, type KubeletEnv } from './kubelet/edge'
 
-export interface Env extends KubeletEnv {
+import { auditFromEnv, type AuditEnv } from './audit/edge'
+
+export interface Env extends KubeletEnv, AuditEnv {
   CLUSTER: DurableObjectNamespace<ClusterStoreObject>
   /** --token-auth-file contents, from a Worker secret (the local state dir in development). */
   TOKEN_AUTH_FILE?: string
@@ -38,6 +40,8 @@ export interface Env extends KubeletEnv {
    * Worker secret: Secrets (or what it names) are encrypted before they reach the Durable Object.
    */
   ENCRYPTION_PROVIDER_CONFIG?: string
+  /** "false": the request path records no metrics (npm run bench measures their cost so). */
+  REQUEST_METRICS?: string
   /**
    * --max-requests-inflight and --max-mutating-requests-inflight (400 and 200 by default): the seats API
    * priority and fairness shares out, per isolate (see README, "API priority and fairness").
@@ -109,6 +113,13 @@ const app = buildApp({
   },
   // Counts are cluster-wide: each isolate's are flushed to the cluster's object (src/metrics/cluster.ts).
   metrics: new ClusterMetrics((env) => (env as Env).CLUSTER.getByName('default')),
+  requestMetrics: (env) => (env as Env).REQUEST_METRICS !== 'false',
+  // AUDIT_POLICY and its backends (src/audit/edge.ts): Workers Logs, and a batched webhook.
+  audit: {
+    config: (c) => auditFromEnv(c.env as Env),
+    remoteAddress: (c) => c.req.header('cf-connecting-ip'),
+    defer: (c, p) => c.executionCtx.waitUntil(p),
+  },
   priorityAndFairness: (env) => {
     const e = env as Env
     const seats = (v: string | undefined, d: number) => (v && /^\d+$/.test(v) ? Number(v) : d)

@@ -123,6 +123,25 @@ export function renderMarkdown(r) {
     }
     L.push('')
   }
+  const obs = Object.entries(r.observe ?? {})
+  if (obs.length) {
+    L.push(`**Metrics and audit per request** (issue #17): each mode started three times, the request path's metrics off, on (the default), and on with an audit policy at Metadata for every request (Node mode: \`--audit-log-path\` to a file; the edge: Workers Logs lines). Cost: the server's time per request (1 / req/s, ${p.connections} clients) minus that with both off.`)
+    L.push('')
+    L.push('| mode | operation | off req/s | metrics req/s | metrics + audit req/s | metrics µs/request | metrics + audit µs/request | p50 ms off / metrics / + audit |')
+    L.push('|---|---|---:|---:|---:|---:|---:|---:|')
+    const us = (x, base) => (x?.rps && base?.rps ? (1e6 / x.rps - 1e6 / base.rps).toFixed(0) : '–')
+    for (const [mode, o] of obs) {
+      if (o.error) {
+        L.push(`| ${mode} | not measured: ${o.error.split('\n')[0].slice(0, 200)} | | | | | | |`)
+        continue
+      }
+      for (const op of ['get', 'create']) {
+        const [off, met, aud] = [o.off?.[op], o.metrics?.[op], o['metrics+audit']?.[op]]
+        L.push(`| ${mode} | ${label(op)} | ${f0(off?.rps)} | ${f0(met?.rps)} | ${f0(aud?.rps)} | ${us(met, off)} | ${us(aud, off)} | ${ms(off?.p50)} / ${ms(met?.p50)} / ${ms(aud?.p50)} |`)
+      }
+    }
+    L.push('')
+  }
   L.push(...renderProtobuf(r.protobuf))
   const storeKeys = Object.keys(r.store ?? {}).filter((k) => k !== 'peak')
   if (storeKeys.length) {

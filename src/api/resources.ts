@@ -4,6 +4,7 @@ import type { RequestInfo } from '../server/filters/request-info'
 import type { Registry } from '../registry/registry'
 import { RegistryStore } from '../registry/store'
 import type { HTTPProbe, RequestContext, UserInfo } from '../registry/types'
+import type { RequestAudit } from '../audit/request'
 import type { Store } from '../storage/store'
 import type { AuthContext } from '../auth/context'
 import type { Admission } from '../admission/types'
@@ -31,18 +32,25 @@ const HANDLERS: Record<string, (s: Scope) => Promise<Response>> = {
 }
 const SUBRESOURCE_VERBS = new Set(['get', 'update', 'patch'])
 
-/** `warnings` is the request's recorder (server/filters/warnings.ts): whatever the verb adds reaches the client. */
+/** What the request path learned about a request before it reached its resource. */
+export interface ServedRequest {
+  user?: UserInfo
+  auth?: AuthContext
+  admission?: Admission
+  /** The request's recorder (server/filters/warnings.ts): whatever the verb adds reaches the client. */
+  warnings?: string[]
+  /** How computed reads (componentstatuses) probe components over HTTP. */
+  probe?: HTTPProbe
+  audit?: RequestAudit
+}
+
 export async function serveResource(
   req: Request,
   url: URL,
   info: RequestInfo,
   registry: Registry,
   store: Store,
-  user?: UserInfo,
-  auth?: AuthContext,
-  admission?: Admission,
-  warnings: string[] = [],
-  probe?: HTTPProbe,
+  { user, auth, admission, warnings = [], probe, audit }: ServedRequest = {},
 ): Promise<Response> {
   const type = registry.lookup(info.apiGroup, info.apiVersion, info.resource)
   if (!type) throw notFoundPath()
@@ -89,6 +97,8 @@ export async function serveResource(
     dryRun: false,
     warnings,
     auth,
+    audit,
+    auditAnnotations: audit?.admissionAnnotations,
   }
   const scope: Scope = {
     req,

@@ -60,6 +60,11 @@ import { leaseEndpointReconciler, type EndpointReconciler } from './endpoints'
 import { applyRuntimeConfig } from './runtime-config'
 import { FlagError } from './pflag'
 import { loadWebhookKubeconfig, WebhookConfigError } from './webhook-config'
+import { AuditLogBackend } from './audit-log'
+import { BufferedWebhookBackend, UnionBackend, type AuditBackend } from '../audit/backend'
+import { parsePolicy, PolicyError, PolicyRuleEvaluator } from '../audit/policy'
+import type { AuditConfig } from '../server/filters/audit'
+import { auditObserver } from '../metrics/apiserver'
 import {
   certificateBundle,
   ClientCertificateAuthenticator,
@@ -377,6 +382,65 @@ async function waitForEtcd(
   }
 }
 
+/**
+ * --audit-policy-file and the backends (--audit-log-path, --audit-webhook-config-file), as kube's
+ * AuditOptions.ApplyTo reads them: no policy or no backend, nothing is audited.
+ */
+function loadAudit(cfg: NodeConfig, log: (msg: string) => void): AuditConfig | undefined {
+  const flags = cfg.audit
+  if (!flags.policyFile) return undefined
+  const text = readFlagFile('audit-policy-file', flags.policyFile)
+  let evaluator: PolicyRuleEvaluator
+  try {
+    evaluator = new PolicyRuleEvaluator(parsePolicy(text))
+  } catch (e) {
+    if (e instanceof PolicyError)
+      throw new StartupError(
+        `loading audit policy file: ${e.message}: from file ${flags.policyFile}`,
+      )
+    throw e
+  }
+  const observer = auditObserver()
+  const backends: AuditBackend[] = []
+  if (flags.log) {
+    try {
+      backends.push(
+        new AuditLogBackend(flags.log.path, flags.log, (m) => {
+          log(m)
+          observer.error('log', 1)
+        }),
+      )
+    } catch (e) {
+      throw new StartupError(`--audit-log-path: ${(e as Error).message}`)
+    }
+  }
+  if (flags.webhook) {
+    let target
+    try {
+      target = loadWebhookKubeconfig('audit-webhook-config-file', flags.webhook.configFile)
+    } catch (e) {
+      if (e instanceof WebhookConfigError) throw new StartupError(e.message)
+      throw e
+    }
+    backends.push(
+      new BufferedWebhookBackend(target, flags.webhook.batch, log, (n) =>
+        observer.error('webhook', n),
+      ),
+    )
+  }
+  if (!backends.length) {
+    log(
+      'audit: --audit-policy-file is set but no backend is (--audit-log-path, --audit-webhook-config-file): nothing is audited',
+    )
+    return undefined
+  }
+  return {
+    evaluator,
+    backend: backends.length === 1 ? backends[0]! : new UnionBackend(backends),
+    observer,
+  }
+}
+
 export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Promise<NodeServer> {
   const log = opts.log ?? ((msg: string) => console.error(msg))
   const stateDir = resolve(cfg.stateDir)
@@ -500,6 +564,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   }
   const kmsProviders: KMSv2Transformer[] = []
   const encryption = loadEncryption(cfg.encryptionProviderConfig, kmsProviders)
+  const audit = loadAudit(cfg, log)
 
   let client
   try {
@@ -611,6 +676,12 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
       },
     ],
     requestTimeoutMs: cfg.requestTimeoutMs,
+    requestMetrics: () => cfg.requestMetrics,
+    audit: audit && {
+      config: () => audit,
+      remoteAddress: (c) =>
+        (c.env as { incoming?: IncomingMessage }).incoming?.socket.remoteAddress,
+    },
     priorityAndFairness: () => ({
       maxRequestsInflight: cfg.maxRequestsInflight,
       maxMutatingRequestsInflight: cfg.maxMutatingRequestsInflight,
@@ -769,6 +840,8 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
         }
         server.closeAllConnections()
         await closed
+        // The audit backends deliver what they hold (the webhook's batch) before the process ends.
+        await audit?.backend.shutdown?.()
         store.close()
         for (const t of kmsProviders) t.close()
       })()),

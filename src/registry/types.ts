@@ -1,5 +1,6 @@
 // The resource-type table and the per-kind strategy seam (the role of k8s.io/apiserver's
 // rest.RESTCreateStrategy / RESTUpdateStrategy and the generic registry store's options).
+import type { AuditRecorder } from '../audit/request'
 import type { AuthContext } from '../auth/context'
 import type { FieldError } from '../server/errors'
 import type { Store } from '../storage/store'
@@ -57,6 +58,8 @@ export interface RequestContext {
   warnings: string[]
   /** Audit annotations added by admission plugins (webhooks, PodSecurity, policies) for the audit log. */
   auditAnnotations?: Record<string, string>
+  /** The request's audit event, for the handlers that log the request object into it. */
+  audit?: AuditRecorder
   /** The request's authorizer and credentials machinery, for kinds that answer with them (reviews, TokenRequest). */
   auth?: AuthContext
 }

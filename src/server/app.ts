@@ -44,6 +44,8 @@ import { impersonate } from './filters/impersonation'
 import { DEFAULT_REQUEST_TIMEOUT_MS, withRequestDeadline } from './filters/request-deadline'
 import { parseRequestInfo, type RequestInfo } from './filters/request-info'
 import { withWarningRecorder, type Warnings } from './filters/warnings'
+import { withAudit, type AuditOptions } from './filters/audit'
+import type { RequestAudit } from '../audit/request'
 import {
   flowControlFor,
   priorityAndFairness,
@@ -93,6 +95,10 @@ export interface AppConfig {
   aggregator?: Aggregator
   /** The HTTP prober of componentstatuses (Node mode: TLS unverified, as kube's); fetch by default. */
   httpProbe?: HTTPProbe
+  /** false: no request or storage metrics are recorded (npm run bench measures their cost so). */
+  requestMetrics?(env: unknown): boolean
+  /** The audit policy and backends (--audit-policy-file, --audit-log-*, --audit-webhook-*); none: no audit. */
+  audit?: AuditOptions
   /** API priority and fairness' server concurrency limit and queue wait; off when it answers undefined. */
   priorityAndFairness?(env: unknown): PriorityAndFairnessOptions | undefined
   /**
@@ -111,6 +117,7 @@ type Variables = {
   store: Store
   auth: AuthContext
   warnings: Warnings
+  audit?: RequestAudit
   [REACHED_HANDLER]: boolean
 }
 
@@ -162,9 +169,15 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   // Inside the deadline and outside everything else, as kube's DefaultBuildHandlerChain places it: any
   // layer may warn, and every response, errors included, carries what was recorded.
   app.use('*', withWarningRecorder())
-  app.use('*', requestMetrics({ recorded: (c) => metricsBackend.recorded(c) }))
+  const recordMetrics = (env: unknown) => cfg.requestMetrics?.(env) !== false
+  const metricsFilter = requestMetrics({ recorded: (c) => metricsBackend.recorded(c) })
+  app.use('*', (c, next) => (recordMetrics(c.env) ? metricsFilter(c, next) : next()))
+  // WithAuditInit and WithAudit: the event is begun once authentication has named the user.
+  app.use('*', withAudit(cfg.audit ?? { config: () => undefined }))
   app.use('*', async (c, next) => {
-    const store = instrumentStore(cfg.store(c.env), keyResources)
+    const store = recordMetrics(c.env)
+      ? instrumentStore(cfg.store(c.env), keyResources)
+      : cfg.store(c.env)
     c.set('store', store)
     if (cfg.ready) {
       ready ??= cfg.ready(store).catch((e) => {
@@ -184,9 +197,11 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     metrics.authenticationAttempts.inc([result])
     metrics.authenticationDuration.observe([result], (performance.now() - started) / 1000)
     if (!auth.user) return respondError(unauthorized(), c.req.header('accept'))
+    c.get('audit')?.begin(auth.user)
     metrics.authenticatedUserRequests.inc([compressUsername(auth.user.username)])
     const authContext = cfg.auth ? await cfg.auth(c.env, store) : { authorizer: allowAuthenticated }
     const user = await impersonate(c.req.raw.headers, auth.user, authContext.authorizer)
+    if (user !== auth.user) c.get('audit')?.impersonated(user)
     c.set('user', user)
     c.set('auth', authContext)
     await next()
@@ -197,7 +212,7 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   )
   app.use('*', priorityAndFairness(flowControl, cfg.registry))
   app.use('*', async (c, next) => {
-    await authorize(c.get('auth').authorizer, c.get('user'), c.get('info'))
+    await authorize(c.get('auth').authorizer, c.get('user'), c.get('info'), c.get('audit'))
     c.set(REACHED_HANDLER, true)
     await next()
   })
@@ -384,18 +399,14 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
       throw methodNotAllowed()
     const store = c.get('store')
     checkCustomResourceRequest(await customResources.forRequest(store, info), info)
-    const res = await serveResource(
-      c.req.raw,
-      new URL(c.req.url),
-      info,
-      cfg.registry,
-      store,
-      c.get('user'),
-      c.get('auth'),
-      cfg.admission?.(c.env),
-      c.get('warnings'),
-      cfg.httpProbe ?? fetchProbe,
-    )
+    const res = await serveResource(c.req.raw, new URL(c.req.url), info, cfg.registry, store, {
+      user: c.get('user'),
+      auth: c.get('auth'),
+      admission: cfg.admission?.(c.env),
+      warnings: c.get('warnings'),
+      probe: cfg.httpProbe ?? fetchProbe,
+      audit: c.get('audit'),
+    })
     await customResources.afterRequest(store, info, res)
     return res
   })

@@ -25,6 +25,8 @@ export class LocalServer {
 
   /** Flags of npm start beyond --port and --state-dir (restart() changes them). */
   private args: string[] = []
+  /** What npm start has printed so far (the Worker's console output among it). */
+  output = ''
 
   constructor(
     readonly port: number,
@@ -63,16 +65,16 @@ export class LocalServer {
       },
     )
     this.child = child
-    let output = ''
+    this.output = ''
     await new Promise<void>((res, rej) => {
       const onData = (d: Buffer) => {
-        output += d
-        if (output.includes('export KUBECONFIG=')) res()
+        this.output += d
+        if (this.output.includes('export KUBECONFIG=')) res()
       }
       child.stdout!.on('data', onData)
-      child.stderr!.on('data', (d) => (output += d))
-      child.on('exit', (code) => rej(new Error(`npm start exited with ${code}:\n${output}`)))
-      setTimeout(() => rej(new Error(`npm start did not become ready:\n${output}`)), 120_000)
+      child.stderr!.on('data', (d) => (this.output += d))
+      child.on('exit', (code) => rej(new Error(`npm start exited with ${code}:\n${this.output}`)))
+      setTimeout(() => rej(new Error(`npm start did not become ready:\n${this.output}`)), 120_000)
     })
   }
 

@@ -251,6 +251,10 @@ export class NodeModeLocalServer {
   get kubeconfig(): string {
     return this.server.kubeconfig
   }
+  /** What the server has printed so far. */
+  get output(): string {
+    return this.server.output
+  }
   get url(): string {
     return this.server.url
   }

@@ -13,6 +13,7 @@ import {
   writeOptions,
 } from '../writes'
 import type { KubeObject } from '../../registry/types'
+import { yamlToJson } from '../yaml'
 import { transformObject } from '../transform'
 
 export async function patch(s: Scope): Promise<Response> {
@@ -25,6 +26,7 @@ export async function patch(s: Scope): Promise<Response> {
   const opts = writeOptions(s, 'PatchOptions', contentType)
   const text = await readBodyText(s.req)
   if (!text.trim()) throw badRequest('the body of the request was empty')
+  s.ctx.audit?.logRequestPatch(() => patchForAudit(text))
   const builtin = !s.type.custom
   const patchOne = (doc: KubeObject): KubeObject => {
     const { object, strictErrors } = applyPatchWithWarnings(contentType, doc, text, {
@@ -91,4 +93,17 @@ export async function patch(s: Scope): Promise<Response> {
     sub,
   )
   return respondAs(200, transformObject(s, target, object), target)
+}
+
+/** LogRequestPatch keeps the patch as sent; an apply's YAML is kept as the JSON it reads as. */
+function patchForAudit(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    try {
+      return yamlToJson(text)
+    } catch {
+      return text
+    }
+  }
 }
