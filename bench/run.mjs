@@ -1,9 +1,10 @@
 #!/usr/bin/env node
-// npm run bench [-- --smoke] [-- --only=ceiling,reads,writes,watch,node,store,bundle,heartbeats] [-- --help]
+// npm run bench [-- --smoke] [-- --only=ceiling,reads,writes,watch,node,store,bundle] [-- --help]
 //
 // Starts each mode itself on 127.0.0.1 with a fresh state dir, loads it from this process (autocannon,
 // and forked watcher processes), and writes bench/results/<date>.json and .md. Every process it starts
 // is in its own process group and is ended on exit, on failure and on Ctrl-C. See bench/README.md.
+import { renderSnapshot, snapshotScenario } from './lib/snapshot.mjs'
 import { execFileSync, fork, spawnSync } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
@@ -13,14 +14,15 @@ import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { gzipSync } from 'node:zlib'
 import { forEachConcurrent } from './lib/http.mjs'
-import { cannon, loop, measure, median, percentile } from './lib/load.mjs'
-import { installCleanup, memorySampler, sleep, startProcess, stopAll, treeMembers, treeRss } from './lib/procs.mjs'
+import { cannon, loop, measure, median, medianCpu, percentile } from './lib/load.mjs'
+import { installCleanup, memorySampler, processCpuMs, sleep, startProcess, stopAll, treeCpu, treeMembers, treeRss } from './lib/procs.mjs'
 import { directTarget, etcdVersion, projectEtcdClient, removeTempDirs, startEdge, startEtcd, startNode, startWranglerWorker, tempDir } from './lib/servers.mjs'
 import { renderMarkdown } from './lib/report.mjs'
 import { apiHeartbeats, etcdHeartbeats, renderHeartbeats } from './heartbeats.mjs'
+import { protobufScenario } from './lib/protobuf.mjs'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const ALL = ['ceiling', 'reads', 'writes', 'crd', 'watch', 'node', 'store', 'bundle', 'micro', 'heartbeats']
+const ALL = ['ceiling', 'reads', 'writes', 'crd', 'watch', 'protobuf', 'node', 'store', 'bundle', 'observe', 'micro', 'snapshot', 'heartbeats']
 
 const { values: a } = parseArgs({
   options: {
@@ -49,6 +51,9 @@ const { values: a } = parseArgs({
     'heartbeat-nodes': { type: 'string' },
     'heartbeat-seconds': { type: 'string' },
     'heartbeat-compression': { type: 'string' },
+    'pb-pods': { type: 'string' },
+    'pb-events': { type: 'string' },
+    'snapshot-objects': { type: 'string' },
     out: { type: 'string' },
     worktree: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
@@ -79,6 +84,9 @@ if (a.help) {
   --heartbeat-nodes=LIST  simulated kubelets in the heartbeats scenario (default 100,1000)
   --heartbeat-seconds=S   how long each N renews its Leases and patches its status (default 30)
   --heartbeat-compression=C  time compression: each node renews every 10/C s (default 1)
+  --pb-pods=LIST          Pods per LIST in the protobuf scenario (default 1000,10000)
+  --pb-events=N           events of the protobuf scenario's watch (default 1000)
+  --snapshot-objects=LIST objects per snapshot run (default 10000,100000; smoke 200)
   --out=DIR               results directory (default bench/results)
   --worktree              bench the working tree as it is, not HEAD (see "What is measured" in bench/README.md)
   --keep                  keep the servers' state dirs (temp dir, edge-bench-*) for a look afterwards`)
@@ -114,6 +122,8 @@ const P = {
   heartbeatNodes: list(a['heartbeat-nodes'], '100,1000', '20'),
   heartbeatSeconds: num(a['heartbeat-seconds'], 30, 3),
   heartbeatCompression: num(a['heartbeat-compression'], 1, 5),
+  pbPods: list(a['pb-pods'], '1000,10000', '20,100'),
+  pbEvents: num(a['pb-events'], 1000, 50),
   smoke,
 }
 for (const s of P.only) if (!ALL.includes(s)) throw new Error(`--only: unknown scenario ${s} (${ALL.join(', ')})`)
@@ -141,26 +151,33 @@ const results = {
   store: {},
   bundle: undefined,
   crd: {},
+  observe: {},
+  protobuf: undefined,
   micro: [],
   heartbeats: undefined,
   notes: [],
   phases: [], // [{name, seconds}]: where the run's time goes
 }
 let ceilingSrv // the ceiling's server, kept between its two halves
+const workerdRoles = new Map() // workerd pid → 'proxy' or 'worker' (cpuReading)
 const log = (...m) => console.error(`[bench ${((performance.now()) / 1000).toFixed(0)}s]`, ...m)
 
 // Building the bundle and Node mode measures no time, so both run while the edge is being seeded
 // (which measures nothing either) instead of on their own.
 let sideWork
 let nodeBuild
-const edgeWanted = ['reads', 'writes', 'crd', 'watch'].some(want)
+const edgeWanted = ['reads', 'writes', 'crd', 'watch', 'protobuf'].some(want)
 try {
   if (want('ceiling')) await phase('ceiling (before)', () => ceilingScenario('before'))
   if (edgeWanted) await edgeScenarios()
   await (sideWork ??= startSideWork())
   if (want('store')) await phase('store', storeScenario)
   if (want('node')) await nodeScenarios()
+  if (want('observe')) await observeScenario()
   if (want('micro')) await phase('micro', microBenchmarks)
+  if (want('snapshot'))
+    results.snapshot = await phase('snapshot', () =>
+      snapshotScenario({ root, sizes: list(a['snapshot-objects'], '10000,100000', '200'), log, nodeBuilt: () => (nodeBuild ??= buildNodeQuietly()) }))
   if (want('heartbeats')) await heartbeatScenarios()
 } catch (err) {
   results.notes.push(`aborted: ${err?.stack ?? err}`)
@@ -175,7 +192,7 @@ results.finishedAt = new Date().toISOString()
 results.elapsedS = Math.round((Date.now() - startedAt.getTime()) / 1000)
 mkdirSync(outDir, { recursive: true })
 const stamp = startedAt.toISOString().replace(/:/g, '-').replace(/\..*$/, 'Z')
-const md = renderMarkdown(results) + renderHeartbeats(results.heartbeats)
+const md = renderMarkdown(results) + renderSnapshot(results.snapshot).join('\n') + renderHeartbeats(results.heartbeats)
 writeFileSync(join(outDir, `${stamp}.json`), JSON.stringify(results, null, 2) + '\n')
 writeFileSync(join(outDir, `${stamp}.md`), md)
 console.log(md)
@@ -196,11 +213,15 @@ async function phase(name, fn) {
 /** The bundle and `npm run build:node`, side by side; nodeBuild resolves to an error message or undefined. */
 function startSideWork() {
   const t0 = performance.now()
-  if (want('node')) nodeBuild = runQuiet('npm', ['run', 'build:node', '--silent']).then((r) => (r.status === 0 ? undefined : `npm run build:node failed: ${r.output.slice(-2000)}`))
-  if (!want('bundle') && !want('node')) return Promise.resolve()
+  if (want('node') || want('observe')) nodeBuild = runQuiet('npm', ['run', 'build:node', '--silent']).then((r) => (r.status === 0 ? undefined : `npm run build:node failed: ${r.output.slice(-2000)}`))
+  if (!want('bundle') && !want('node') && !want('observe')) return Promise.resolve()
   return Promise.all([want('bundle') ? bundleScenario() : undefined, nodeBuild]).then(() => {
     results.phases.push({ name: 'bundle and build:node (during the edge seeding when there is one)', seconds: +((performance.now() - t0) / 1000).toFixed(1) })
   })
+}
+
+function buildNodeQuietly() {
+  return runQuiet('npm', ['run', 'build:node', '--silent']).then((r) => (r.status === 0 ? undefined : `npm run build:node failed: ${r.output.slice(-2000)}`))
 }
 
 /** A command in its own process group (ended with the bench), its output kept: {status, output}. */
@@ -298,7 +319,7 @@ async function ceilingScenario(half) {
     const runs = [...prev.runs, ...m.runs]
     results.edge[key] = {
       ...m, runs, ops: prev.ops + m.ops, failed: prev.failed + m.failed,
-      rps: median(runs.map((r) => r.rps)), p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)),
+      rps: median(runs.map((r) => r.rps)), p50: median(runs.map((r) => r.p50)), p99: median(runs.map((r) => r.p99)), cpuMsPerOp: medianCpu(runs),
       rss: Math.max(prev.rss ?? 0, m.rss ?? 0), workerdRss: Math.max(prev.workerdRss ?? 0, m.workerdRss ?? 0),
     }
   }
@@ -328,6 +349,11 @@ async function edgeScenarios() {
   if (want('reads')) Object.assign(results.edge, await phase('edge: reads', () => readScenarios(srv)))
   if (want('writes')) Object.assign(results.edge, await phase('edge: writes', () => writeScenarios(srv)))
   if (want('crd')) results.crd.edge = await phase('edge: crd', () => crdScenarios(srv))
+  if (want('protobuf'))
+    results.protobuf = await phase('edge: protobuf', () => protobufScenario({
+      srv, repo, sizes: P.pbPods, events: P.pbEvents, runs: P.runs, podBody, log,
+      seed: (path, n, body) => seedObjects(srv, path, n, body),
+    }))
   // the same GET and create without wrangler dev's proxy Worker and TLS in front (see bench/README.md)
   const direct = directTarget(srv.stateDir)
   if (direct && (want('reads') || want('writes'))) {
@@ -383,6 +409,64 @@ async function nodeScenarios() {
   await etcd.proc.stop()
 }
 
+// ---- the cost of metrics and audit (issue #17) ------------------------------------------------------
+
+/**
+ * The same GET and create, each mode started three times: with the request path's metrics off
+ * (--request-metrics=false, REQUEST_METRICS=false), with them on (the default), and with them on and an
+ * audit policy at Metadata for every request (Node mode: --audit-log-path to a file; the edge: Workers
+ * Logs lines). The cost per request is the difference of the server's time per request (1 / req/s) to
+ * the run with both off.
+ */
+async function observeScenario() {
+  const dir = tempDir('observe')
+  const policy = join(dir, 'policy.yaml')
+  writeFileSync(policy, 'apiVersion: audit.k8s.io/v1\nkind: Policy\nrules:\n- level: Metadata\n')
+  const configs = {
+    off: { edge: ['--request-metrics', 'false'], node: ['--request-metrics=false'] },
+    metrics: { edge: [], node: [] },
+    'metrics+audit': {
+      edge: ['--audit-policy-file', policy],
+      node: [`--audit-policy-file=${policy}`, `--audit-log-path=${join(dir, 'audit.log')}`],
+    },
+  }
+  const buildError = await nodeBuild
+  let etcd
+  for (const mode of ['node', 'edge']) {
+    if (mode === 'node' && buildError) {
+      results.observe.node = { error: buildError }
+      continue
+    }
+    results.observe[mode] = {}
+    for (const [name, args] of Object.entries(configs)) {
+      await phase(`observe: ${mode} ${name}`, async () => {
+        if (mode === 'node') etcd ??= await startEtcd()
+        const srv = mode === 'node' ? await startNode(root, etcd.endpoint, args.node) : await startEdge(root, args.edge)
+        try {
+          // Node mode's runs share one etcd: a namespace of each run's own.
+          const nsName = `bench-o-${Object.keys(results.observe[mode]).length}`
+          await createNamespaces(srv, [nsName])
+          const base = `/api/v1/namespaces/${nsName}/configmaps`
+          await srv.client.must('POST', base, { body: cmBody('o-0', 0) })
+          const out = (results.observe[mode][name] = {})
+          out.get = await httpScenario(srv, `${name}: get`, { path: `${base}/o-0` })
+          let seq = 0
+          out.create = await httpScenario(srv, `${name}: create`, {
+            perClient: () => [{
+              method: 'POST', path: base,
+              setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'content-type': 'application/json' }, body: JSON.stringify(cmBody(`o-${++seq}`, seq)) }),
+            }],
+          })
+        } finally {
+          srv.client.close()
+          await srv.proc.stop()
+        }
+      })
+    }
+  }
+  await etcd?.proc.stop()
+}
+
 /** Node heartbeats (bench/heartbeats.mjs) in Node mode, at the edge, and on etcd by itself. */
 async function heartbeatScenarios() {
   const h = (results.heartbeats = { node: [], edge: [], etcd3: [] })
@@ -402,8 +486,7 @@ async function heartbeatScenarios() {
       }
     }
   }
-  const build = await (nodeBuild ??= runQuiet('npm', ['run', 'build:node', '--silent']).then((r) =>
-    r.status === 0 ? undefined : `npm run build:node failed: ${r.output.slice(-2000)}`))
+  const build = await (nodeBuild ??= buildNodeQuietly())
   const etcd = await startEtcd()
   try {
     if (build) h.node.push({ error: build })
@@ -449,9 +532,44 @@ async function httpScenario(srv, name, spec, extraRoots = {}) {
       path: spec.path, method: spec.method, body: spec.body, requests: spec.requests?.(), perClient: spec.perClient,
     })
   })
-  const m = await measure(run, spec.timing ?? timing)
+  // every run's server CPU per operation, read from /proc around it (see "CPU per operation" in bench/README.md)
+  const timedRun = async (durationS, warm) => {
+    const before = cpuReading(srv, extraRoots)
+    const r = await run(durationS, warm)
+    if (r?.ops) r.cpuMsPerOp = cpuPerOp(before, cpuReading(srv, extraRoots), r.ops)
+    return r
+  }
+  const m = await measure(timedRun, spec.timing ?? timing)
   const peak = sampler.stop()
   return { ...m, connections: spec.connections ?? P.connections, rss: peak.server?.total, workerdRss: peak.server?.byComm.workerd, etcdRss: peak.etcd?.total }
+}
+
+/**
+ * CPU ms used so far by a server's parts: `server` (its whole process tree), and for wrangler dev
+ * `worker` (the workerd that runs the Worker and its Durable Object: workerd runs both on one thread, so
+ * /proc cannot part them) and `proxy` (the workerd of wrangler dev's proxy Worker); plus each extra root
+ * (Node mode's etcd).
+ */
+function cpuReading(srv, extraRoots = {}) {
+  const members = treeCpu(srv.proc.pid)
+  const out = { server: members.reduce((a, m) => a + m.cpuMs, 0) }
+  for (const m of members) {
+    if (m.comm !== 'workerd' || !srv.port) continue
+    let role = workerdRoles.get(m.pid)
+    if (!role) {
+      try {
+        role = readFileSync(`/proc/${m.pid}/cmdline`, 'utf8').includes(`entry=127.0.0.1:${srv.port}`) ? 'proxy' : 'worker'
+      } catch { continue }
+      workerdRoles.set(m.pid, role)
+    }
+    out[role] = (out[role] ?? 0) + m.cpuMs
+  }
+  for (const [label, pid] of Object.entries(extraRoots)) if (pid) out[label] = treeCpu(pid).reduce((a, m) => a + m.cpuMs, 0)
+  return out
+}
+
+function cpuPerOp(before, after, ops) {
+  return Object.fromEntries(Object.keys(after).map((k) => [k, (after[k] - (before[k] ?? 0)) / ops]))
 }
 
 function ns(n) { return `bench-l${n}` }
@@ -1003,6 +1121,7 @@ async function watchStep(live, base, n, r) {
     // at least 5 writes (45,000 events at 9,000 watchers): delivery takes seconds per write there
     const burst = Math.max(5, Math.min(200, Math.ceil(P.watchEvents / r.opened)))
     const t0 = process.hrtime.bigint()
+    const cpu0 = cpuReading(srv)
     await forEachConcurrent(burst, 16, (i) => patchOnce(`w-${i % 16}`, `b-${r.watchers}-${i}`))
     const writesDone = process.hrtime.bigint()
     const target = (live.kk += burst)
@@ -1011,7 +1130,9 @@ async function watchStep(live, base, n, r) {
     else if (reached) {
       const s = Number(lastArrival(target) - t0) / 1e9
       const alive = procs.reduce((x, e) => x + e.alive, 0)
-      r.delivery = { writes: burst, seconds: s, writeSeconds: Number(writesDone - t0) / 1e9, eventsPerS: (alive * burst) / s }
+      // the writes and every event's fan-out, per event delivered (in µs)
+      const perEvent = cpuPerOp(cpu0, cpuReading(srv), (alive * burst) / 1000)
+      r.delivery = { writes: burst, seconds: s, writeSeconds: Number(writesDone - t0) / 1e9, eventsPerS: (alive * burst) / s, cpuUsPerEvent: perEvent }
     } else r.timeout = `the burst of ${burst} writes did not reach every watcher within 300 s`
   }
   r.closedByServer = procs.reduce((x, e) => x + e.closedByServer, 0)
@@ -1040,10 +1161,13 @@ async function storeScenario() {
   const out = {}
   const sampler = memorySampler({ server: srv.proc.pid })
   let runId = 0
+  const cpus = {}
   const loopOnce = async (where, op, n, c, run) => {
+    const before = cpuReading(srv)
     const r = await srv.client.must('GET', `/loop?where=${where}&op=${op}&n=${n}&c=${c}&run=${run}`, { timeoutMs: 600_000 })
     const j = r.json()
     if (j.failed) throw new Error(`store ${where} ${op}: ${j.failed} of ${n} failed`)
+    if (!run.startsWith('warm-')) (cpus[`${where}-${c}-${op}`] ??= []).push({ cpuMsPerOp: cpuPerOp(before, cpuReading(srv), n) })
     return j.ms
   }
   for (const [where, n, c] of [['inside', P.storeOps, 1], ['rpc', P.storeRpcOps, 1], ['rpc', P.storeRpcOps, 16]]) {
@@ -1057,7 +1181,8 @@ async function storeScenario() {
         ms.push(await loopOnce(where, op, n, c, run))
       }
       const m = median(ms)
-      out[`${where}${c > 1 ? `-c${c}` : ''}-${op}`] = { where, op, n, concurrency: c, ms, opsPerS: m > 0 ? (n / m) * 1000 : null, usPerOp: (m * 1000) / n }
+      const cpu = medianCpu(cpus[`${where}-${c}-${op}`] ?? [])
+      out[`${where}${c > 1 ? `-c${c}` : ''}-${op}`] = { where, op, n, concurrency: c, ms, opsPerS: m > 0 ? (n / m) * 1000 : null, usPerOp: (m * 1000) / n, cpuUsPerOp: cpu?.worker != null ? cpu.worker * 1000 : undefined }
     }
   }
   out.peak = sampler.stop().server
@@ -1067,13 +1192,25 @@ async function storeScenario() {
 
 // ---- etcd directly (the same operations Node mode does, with its client) ----------------------------
 
+/** A run of the etcd3 client in this process, with its CPU per operation: the client's and etcd's. */
+function withClientCpu(etcd, run) {
+  return async (durationS, warm) => {
+    const u0 = process.cpuUsage()
+    const e0 = processCpuMs(etcd.proc.pid)
+    const r = await run(durationS, warm)
+    const u = process.cpuUsage(u0)
+    if (r?.ops) r.cpuMsPerOp = { client: (u.user + u.system) / 1000 / r.ops, etcd: (processCpuMs(etcd.proc.pid) - e0) / r.ops }
+    return r
+  }
+}
+
 async function etcdDirect(etcd) {
   const client = await projectEtcdClient(root, etcd.endpoint)
   const out = {}
   const etcdTiming = { ...timing, durationS: P.etcdDurationS }
   const run = (name, op, { concurrency = P.connections } = {}) => {
     log(`  etcd3 ${name}`)
-    return measure((durationS) => loop({ concurrency, durationS, op }), etcdTiming)
+    return measure(withClientCpu(etcd, (durationS) => loop({ concurrency, durationS, op })), etcdTiming)
   }
   const first = P.listSizes[0]
   const cmKey = (n) => `/registry/configmaps/${ns(n)}/`
@@ -1126,14 +1263,14 @@ async function etcdDirect(etcd) {
   })
   const per = Math.floor(created.length / (P.runs + (P.warmupS > 0 ? 1 : 0)))
   if (per > 0) {
-    out.delete = await measure(() => loop({
+    out.delete = await measure(withClientCpu(etcd, () => loop({
       concurrency: Math.min(P.connections, per), amount: per,
       op: async () => {
         const key = created.shift()
         const r = await client.if(key, 'Version', '>', 0).then(client.delete().key(key)).commit()
         if (!r.succeeded) throw new Error('not found')
       },
-    }), etcdTiming)
+    })), etcdTiming)
   }
   let pseq = 0
   out['create-pod'] = await run('create pod', async () => {

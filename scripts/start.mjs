@@ -19,6 +19,11 @@ const { values } = parseArgs({
     'encryption-provider-config': { type: 'string' },
     'enable-admission-plugins': { type: 'string' },
     'disable-admission-plugins': { type: 'string' },
+    'audit-policy-file': { type: 'string' },
+    'audit-webhook-config-file': { type: 'string' },
+    'audit-webhook-batch-max-size': { type: 'string' },
+    'audit-webhook-batch-max-wait': { type: 'string' },
+    'request-metrics': { type: 'string' },
     'max-requests-inflight': { type: 'string' },
     'max-mutating-requests-inflight': { type: 'string' },
     help: { type: 'boolean', short: 'h' },
@@ -33,6 +38,12 @@ if (values.help) {
                                      before they reach the Durable Object
   --enable-admission-plugins LIST    kube-apiserver's flags, comma-separated (e.g. NodeRestriction): the
   --disable-admission-plugins LIST   Worker vars ENABLE_ADMISSION_PLUGINS and DISABLE_ADMISSION_PLUGINS
+  --audit-policy-file FILE           kube-apiserver's audit Policy: the Worker gets it as the AUDIT_POLICY var and
+                                     writes each event as a JSON line to Workers Logs (printed here locally)
+  --audit-webhook-config-file FILE   a kubeconfig naming an audit webhook (AUDIT_WEBHOOK_CONFIG): batched EventLists
+  --audit-webhook-batch-max-size N   events per EventList (AUDIT_WEBHOOK_BATCH_MAX_SIZE, default 400)
+  --audit-webhook-batch-max-wait D   how long a batch waits (AUDIT_WEBHOOK_BATCH_MAX_WAIT, default 1s)
+  --request-metrics false            record no request or storage metrics (REQUEST_METRICS; npm run bench)
   --max-requests-inflight N, --max-mutating-requests-inflight N
                                      API priority and fairness' seats (400 + 200), per isolate`)
   process.exit(0)
@@ -92,6 +103,27 @@ if (values['encryption-provider-config'] !== undefined) {
     process.exit(2)
   }
   appendFileSync(join(stateDir, 'dev.env'), `ENCRYPTION_PROVIDER_CONFIG=${quote}${config.trimEnd()}${quote}\n`)
+}
+
+// Audit: the policy and the webhook's kubeconfig as the Worker vars a deployment would set.
+for (const [flag, name] of [['audit-policy-file', 'AUDIT_POLICY'], ['audit-webhook-config-file', 'AUDIT_WEBHOOK_CONFIG']]) {
+  if (values[flag] === undefined) continue
+  let text
+  try {
+    text = readFileSync(resolve(values[flag]), 'utf8')
+  } catch (e) {
+    console.error(`--${flag}: cannot read ${values[flag]}: ${e.code ?? e.message}`)
+    process.exit(2)
+  }
+  const quote = ["'", '`', '"'].find((q) => !text.includes(q))
+  if (!quote) {
+    console.error(`--${flag}: the file uses every quote character (' \` "); a .env value cannot hold it`)
+    process.exit(2)
+  }
+  appendFileSync(join(stateDir, 'dev.env'), `${name}=${quote}${text.trimEnd()}${quote}\n`)
+}
+for (const [flag, name] of [['audit-webhook-batch-max-size', 'AUDIT_WEBHOOK_BATCH_MAX_SIZE'], ['audit-webhook-batch-max-wait', 'AUDIT_WEBHOOK_BATCH_MAX_WAIT'], ['request-metrics', 'REQUEST_METRICS']]) {
+  if (values[flag] !== undefined) appendFileSync(join(stateDir, 'dev.env'), `${name}='${values[flag]}'\n`)
 }
 
 // kubectl sends credentials only over TLS, as kube-apiserver always serves it: a serving CA and certificate

@@ -10,10 +10,13 @@ import { withControllers } from './controllers/edge'
 import { buildAdmission, type AdmissionChain } from './admission/chain'
 import { ClusterMetrics } from './metrics/cluster'
 import { withEncryption } from './storage/value'
+import { DurableSnapshots } from './storage/durable/snapshots'
 import { edgeKubeletClient, type KubeletEnv } from './kubelet/edge'
 import { edgeTunnels, NodeTunnel, withTunnels, type TunnelEnv } from './tunnel/edge'
 
-export interface Env extends KubeletEnv, TunnelEnv {
+import { auditFromEnv, type AuditEnv } from './audit/edge'
+
+export interface Env extends KubeletEnv, AuditEnv, TunnelEnv {
   CLUSTER: DurableObjectNamespace<ClusterStoreObject>
   /** --token-auth-file contents, from a Worker secret (the local state dir in development). */
   TOKEN_AUTH_FILE?: string
@@ -38,6 +41,8 @@ export interface Env extends KubeletEnv, TunnelEnv {
    * Worker secret: Secrets (or what it names) are encrypted before they reach the Durable Object.
    */
   ENCRYPTION_PROVIDER_CONFIG?: string
+  /** "false": the request path records no metrics (npm run bench measures their cost so). */
+  REQUEST_METRICS?: string
   /**
    * --max-requests-inflight and --max-mutating-requests-inflight (400 and 200 by default): the seats API
    * priority and fairness shares out, per isolate (see README, "API priority and fairness").
@@ -95,10 +100,31 @@ const app = buildApp({
   anonymous: (env) => (env as Env).ANONYMOUS_AUTH !== 'false',
   admission: (env) => admissionFor(env as Env),
   ready: (store) => bootstrapCluster(registry, store),
+  storageAdmin: (env) => {
+    const stub = () => (env as Env).CLUSTER.getByName('default')
+    const snapshots = new DurableSnapshots(stub(), stub)
+    return {
+      cluster: 'default',
+      source: 'edge',
+      snapshots,
+      restore: snapshots,
+      pointInTime: {
+        dryRun: (time) => snapshots.pointInTime(time),
+        restore: (time) => snapshots.restoreToTime(time),
+      },
+    }
+  },
   // Counts are cluster-wide: each isolate's are flushed to the cluster's object (src/metrics/cluster.ts).
   metrics: new ClusterMetrics((env) => (env as Env).CLUSTER.getByName('default')),
   kubelet: (env) => withTunnels(edgeKubeletClient(env as Env), env as Env),
   tunnels: (env) => edgeTunnels(env as Env),
+  requestMetrics: (env) => (env as Env).REQUEST_METRICS !== 'false',
+  // AUDIT_POLICY and its backends (src/audit/edge.ts): Workers Logs, and a batched webhook.
+  audit: {
+    config: (c) => auditFromEnv(c.env as Env),
+    remoteAddress: (c) => c.req.header('cf-connecting-ip'),
+    defer: (c, p) => c.executionCtx.waitUntil(p),
+  },
   priorityAndFairness: (env) => {
     const e = env as Env
     const seats = (v: string | undefined, d: number) => (v && /^\d+$/.test(v) ? Number(v) : d)

@@ -122,6 +122,7 @@ export async function measure(run, { warmupS, durationS, runs, minOps = 8, maxDu
   for (let i = 0; i < runs; i++) results.push(await run(d, false))
   return {
     durationS: d,
+    cpuMsPerOp: medianCpu(results),
     rps: median(results.map((r) => r.rps)),
     p50: median(results.map((r) => r.p50)),
     p99: median(results.map((r) => r.p99)),
@@ -129,4 +130,11 @@ export async function measure(run, { warmupS, durationS, runs, minOps = 8, maxDu
     failed: results.reduce((a, r) => a + r.failed, 0),
     runs: results,
   }
+}
+
+/** The median, part by part, of runs' server CPU ms per operation ({server, worker, proxy, etcd, ...}). */
+export function medianCpu(runs) {
+  const parts = new Set(runs.flatMap((r) => Object.keys(r?.cpuMsPerOp ?? {})))
+  if (!parts.size) return undefined
+  return Object.fromEntries([...parts].map((k) => [k, median(runs.map((r) => r?.cpuMsPerOp?.[k]))]))
 }

@@ -1,6 +1,6 @@
 // Processes the bench starts: each in its own process group, stopped by that group's id, and all of
 // them stopped on exit, on a signal and on failure. Memory is read from /proc for a whole process tree.
-import { spawn } from 'node:child_process'
+import { execFileSync, spawn } from 'node:child_process'
 import { readdirSync, readFileSync } from 'node:fs'
 import { createServer } from 'node:net'
 
@@ -91,6 +91,37 @@ export function freePort() {
       s.close(() => resolve(port))
     })
   })
+}
+
+// ---- CPU time from /proc ----------------------------------------------------------------------
+
+/** Clock ticks per second of /proc/<pid>/stat's times (USER_HZ: 100 on Linux). */
+const TICKS_PER_S = (() => {
+  try {
+    return Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
+  } catch {
+    return 100
+  }
+})()
+
+/** User + system CPU time a process has used so far, in ms (0 once it is gone). */
+export function processCpuMs(pid) {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
+    // after "pid (comm) ": state ppid pgrp session tty tpgid flags minflt cminflt majflt cmajflt utime stime
+    const rest = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    return ((Number(rest[11]) + Number(rest[12])) * 1000) / TICKS_PER_S
+  } catch {
+    return 0
+  }
+}
+
+/**
+ * CPU ms used so far by each process of a tree: [{pid, comm, cpuMs}]. A delta of two readings is what the
+ * tree spent in between (a member that exited in between is not counted: the servers' members live on).
+ */
+export function treeCpu(rootPid) {
+  return treeMembers(rootPid).map((m) => ({ pid: m.pid, comm: m.comm, cpuMs: processCpuMs(m.pid) }))
 }
 
 // ---- memory from /proc -------------------------------------------------------------------------

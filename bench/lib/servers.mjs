@@ -38,11 +38,11 @@ function readyCheck(client) {
 }
 
 /** `npm start` (scripts/start.mjs, run directly), timed from spawn until /readyz answers 200. */
-export async function startEdge(root) {
+export async function startEdge(root, extraArgs = []) {
   const stateDir = tempDir('edge')
   const port = await freePort()
   const t0 = performance.now()
-  const proc = startProcess(process.execPath, [join(root, 'scripts', 'start.mjs'), '--port', String(port), '--state-dir', stateDir], {
+  const proc = startProcess(process.execPath, [join(root, 'scripts', 'start.mjs'), '--port', String(port), '--state-dir', stateDir, ...extraArgs], {
     cwd: root,
     env: { ...process.env, ...quietEnv },
   })
@@ -125,7 +125,7 @@ export function etcdVersion() {
 }
 
 /** Node mode (`npm run start:node`'s dist/node.js, built once by the caller) on the given etcd. */
-export async function startNode(root, etcdEndpoint) {
+export async function startNode(root, etcdEndpoint, extraArgs = []) {
   const stateDir = tempDir('node')
   mkdirSync(stateDir, { recursive: true })
   const port = await freePort()
@@ -135,7 +135,7 @@ export async function startNode(root, etcdEndpoint) {
   const t0 = performance.now()
   const proc = startProcess(process.execPath, [join(root, 'dist', 'node.js'),
     `--etcd-servers=${etcdEndpoint}`, `--secure-port=${port}`, `--bind-address=127.0.0.1`, `--state-dir=${stateDir}`,
-    `--token-auth-file=${tokenFile}`,
+    `--token-auth-file=${tokenFile}`, ...extraArgs,
   ], { cwd: root })
   await waitFor(() => pem(join(stateDir, 'pki', 'ca.crt')), { what: 'node mode pki', proc, intervalMs: 50 })
   const ca = pem(join(stateDir, 'pki', 'ca.crt'))

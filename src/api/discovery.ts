@@ -40,9 +40,14 @@ function apiGroup(name: string, versions: string[]): Record<string, unknown> {
   return { name, versions: vs, preferredVersion: vs[0] }
 }
 
-export function apiGroupList(registry: Registry): Record<string, unknown> {
-  const groups = registry
-    .groupVersions()
+/**
+ * The served groups and their versions, in discovery order: the aggregator's (src/aggregator/apiservices.ts
+ * orderedGroups, extension servers' groups included) when given, the registry's otherwise.
+ */
+export type ServedGroups = { group: string; versions: string[] }[]
+
+export function apiGroupList(registry: Registry, served?: ServedGroups): Record<string, unknown> {
+  const groups = (served ?? registry.groupVersions())
     .filter((g) => g.group !== '')
     .map((g) => apiGroup(g.group, g.versions))
   return { kind: 'APIGroupList', apiVersion: 'v1', groups }
@@ -51,8 +56,9 @@ export function apiGroupList(registry: Registry): Record<string, unknown> {
 export function apiGroupDoc(
   registry: Registry,
   group: string,
+  served?: ServedGroups,
 ): Record<string, unknown> | undefined {
-  const g = registry.groupVersions().find((x) => x.group === group && group !== '')
+  const g = (served ?? registry.groupVersions()).find((x) => x.group === group && group !== '')
   return g && { kind: 'APIGroup', apiVersion: 'v1', ...apiGroup(g.group, g.versions) }
 }
 
@@ -80,11 +86,11 @@ export function storageVersionHash(group: string, version: string, kind: string)
 /**
  * The hash a resource publishes: that of the group-version objects are stored in (events.k8s.io/v1 Events
  * are core v1 Events in storage, a CRD's resources are in its storage version), under the type's own kind.
- * Kinds that are never stored (the review kinds) publish none: their kube registries are no
+ * Kinds that are never stored (the review kinds, ComponentStatus) publish none: their kube registries are no
  * StorageVersionProvider.
  */
 function resourceStorageHash(t: ResourceType): Promise<string> | undefined {
-  if (t.virtualCreate) return undefined
+  if (t.virtualCreate || t.virtualRead) return undefined
   const stored = t.storageVersion ?? groupVersion(t)
   const slash = stored.indexOf('/')
   return slash < 0
@@ -223,22 +229,76 @@ function discoveryResource(t: ResourceType): Record<string, unknown> {
   return r
 }
 
+/**
+ * An extension server's APIResourceList in the aggregated form, as kube-aggregator converts the legacy
+ * discovery of servers that do not serve the aggregated one: "<resource>/<sub>" entries become subresources
+ * of their resource, and responseKind defaults to the group version.
+ */
+export function aggregatedFromResourceList(
+  group: string,
+  version: string,
+  list: { resources?: Record<string, any>[] },
+): Record<string, unknown>[] {
+  const out = new Map<string, Record<string, any>>()
+  const kindOf = (r: Record<string, any>) => ({
+    group: r.group ?? group,
+    version: r.version ?? version,
+    kind: r.kind ?? '',
+  })
+  for (const r of list.resources ?? []) {
+    const name = String(r.name ?? '')
+    if (name.includes('/')) continue
+    const d: Record<string, any> = {
+      resource: name,
+      responseKind: kindOf(r),
+      scope: r.namespaced ? 'Namespaced' : 'Cluster',
+      singularResource: r.singularName ?? '',
+      verbs: r.verbs ?? [],
+    }
+    if (r.shortNames?.length) d.shortNames = r.shortNames
+    if (r.categories?.length) d.categories = r.categories
+    out.set(name, d)
+  }
+  for (const r of list.resources ?? []) {
+    const [parent, sub] = String(r.name ?? '').split('/')
+    const p = sub && out.get(parent!)
+    if (!p) continue
+    ;(p.subresources ??= []).push({
+      subresource: sub,
+      responseKind: kindOf(r),
+      verbs: r.verbs ?? [],
+    })
+  }
+  return [...out.values()]
+}
+
 /** /api (core only) or /apis (every named group) in the aggregated form kubectl 1.30+ asks for first. */
 export function aggregatedDiscovery(
   registry: Registry,
   legacy: boolean,
   version: string,
+  served?: ServedGroups,
+  /** Extension servers' group versions ("<group>/<version>"): their resources, or undefined when unreachable. */
+  remote: Map<string, Record<string, unknown>[] | undefined> = new Map(),
 ): Record<string, unknown> {
-  const items = registry
-    .groupVersions()
+  const items = (served ?? registry.groupVersions())
     .filter((g) => (g.group === '') === legacy)
     .map((g) => ({
       metadata: { name: g.group, creationTimestamp: null },
-      versions: g.versions.map((v) => ({
-        version: v,
-        resources: typesOf(registry, g.group, v).map(discoveryResource),
-        freshness: 'Current',
-      })),
+      versions: g.versions.map((v) => {
+        const gv = `${g.group}/${v}`
+        if (!remote.has(gv))
+          return {
+            version: v,
+            resources: typesOf(registry, g.group, v).map(discoveryResource),
+            freshness: 'Current',
+          }
+        const resources = remote.get(gv)
+        // kube keeps an unreachable server's group version, marked Stale, so clients can say why.
+        return resources
+          ? { version: v, resources, freshness: 'Current' }
+          : { version: v, freshness: 'Stale' }
+      }),
     }))
   return { kind: AGGREGATED_AS, apiVersion: `apidiscovery.k8s.io/${version}`, metadata: {}, items }
 }

@@ -1,8 +1,9 @@
 // Request bodies in and response bodies out: the content types kube-apiserver accepts and produces.
-import { sizedResponse } from '../metrics/response-size'
+import { sizedBytesResponse, sizedResponse } from '../metrics/response-size'
 import { stringify as stringifyYaml } from 'yaml'
 import {
   badRequest,
+  internalError,
   notAcceptable,
   requestEntityTooLarge,
   StatusError,
@@ -17,6 +18,7 @@ import {
 } from '../go/json'
 import {
   decodeProtobufObject,
+  encodeProtobufObject,
   PROTOBUF_MEDIA_TYPE,
   summarizeData,
   type DecodeInto,
@@ -162,49 +164,204 @@ export interface AcceptTarget {
   /** 'Table' | 'PartialObjectMetadata' | 'PartialObjectMetadataList' | '' for the plain object. */
   as: string
   version: string
+  /** The response's media type: application/json, application/yaml or application/vnd.kubernetes.protobuf. */
+  mediaType: string
   yaml: boolean
+  protobuf: boolean
+}
+
+/** What an endpoint can answer beyond its plain object (kube's RequestScope as EndpointRestrictions). */
+export interface Endpoint {
+  table: boolean
+  metadata: boolean
+  /**
+   * The plain object may go out as protobuf: built-in kinds. Custom resources (and CRDs here) have only
+   * JSON and YAML, kube's StandardSerializers for them; their PartialObjectMetadata may still be protobuf.
+   */
+  protobuf?: boolean
+}
+
+/** kube-apiserver's serializers in its codec factory's order; the first answers a request without Accept. */
+const SERIALIZERS = [
+  { mediaType: 'application/json', type: 'application', subType: 'json', stream: true },
+  { mediaType: 'application/yaml', type: 'application', subType: 'yaml', stream: false },
+  {
+    mediaType: PROTOBUF_MEDIA_TYPE,
+    type: 'application',
+    subType: 'vnd.kubernetes.protobuf',
+    stream: true,
+  },
+]
+type Serializer = (typeof SERIALIZERS)[number]
+
+export const SERVED_MEDIA_TYPES = SERIALIZERS.map((s) => s.mediaType)
+const STREAM_MEDIA_TYPES = SERIALIZERS.filter((s) => s.stream).map(
+  (s) => `${s.mediaType};stream=watch`,
+)
+
+interface AcceptClause {
+  type: string
+  subType: string
+  q: number
+  params: Record<string, string>
 }
 
 /**
- * Picks the first acceptable representation from Accept, as kube-apiserver's negotiation does:
- * kubectl asks for a Table first and plain JSON as a fallback.
+ * goautoneg.ParseAccept, which kube's negotiation uses: clauses split on "," and ";", trimmed of spaces
+ * only, compared case-sensitively; a bad q is 0; a media range that is neither "*" nor type/subtype is
+ * dropped. Sorted by sort.Sort with its Less (higher q first, then a concrete type or subtype before a
+ * wildcard), which for the few clauses of a header is Go's insertion sort, so ties keep their order.
  */
-export function negotiate(
-  accept: string | null | undefined,
-  allowed: { table: boolean; metadata: boolean },
-): AcceptTarget {
-  if (!accept) return { as: '', version: '', yaml: false }
-  for (const raw of accept.split(',')) {
-    const [typePart, ...paramParts] = raw.split(';').map((s) => s.trim())
-    const params: Record<string, string> = {}
-    for (const p of paramParts) {
-      const [k, v] = p.split('=').map((s) => s.trim())
-      if (k) params[k] = v ?? ''
+export function parseAccept(header: string): AcceptClause[] {
+  const out: AcceptClause[] = []
+  for (const raw of header.split(',')) {
+    const [range, ...params] = trimSpaces(raw).split(';')
+    const sp = range.split('/')
+    const type = trimSpaces(sp[0])
+    let subType: string
+    if (sp.length === 1 && type === '*') subType = '*'
+    else if (sp.length === 2) subType = trimSpaces(sp[1])
+    else continue
+    const clause: AcceptClause = { type, subType, q: 1, params: {} }
+    for (const param of params) {
+      const eq = param.indexOf('=')
+      if (eq < 0) continue
+      const token = trimSpaces(param.slice(0, eq))
+      if (token === 'q') clause.q = parseGoFloat32(param.slice(eq + 1))
+      else clause.params[token] = trimSpaces(param.slice(eq + 1))
     }
-    const t = typePart.toLowerCase()
-    if (
-      t !== 'application/json' &&
-      t !== 'application/yaml' &&
-      t !== '*/*' &&
-      t !== 'application/*'
-    )
-      continue
-    const yaml = t === 'application/yaml'
-    if (!params.as) return { as: '', version: '', yaml }
-    if (params.g !== 'meta.k8s.io' || (params.v !== 'v1' && params.v !== 'v1beta1')) continue
-    if (params.as === 'Table' && allowed.table) return { as: 'Table', version: params.v, yaml }
-    if (
-      (params.as === 'PartialObjectMetadata' || params.as === 'PartialObjectMetadataList') &&
-      allowed.metadata
-    ) {
-      return { as: params.as, version: params.v, yaml }
+    out.push(clause)
+  }
+  const less = (a: AcceptClause, b: AcceptClause) =>
+    a.q > b.q || (a.type !== '*' && b.type === '*') || (a.subType !== '*' && b.subType === '*')
+  for (let i = 1; i < out.length; i++)
+    for (let j = i; j > 0 && less(out[j], out[j - 1]); j--)
+      [out[j], out[j - 1]] = [out[j - 1], out[j]]
+  return out
+}
+
+function trimSpaces(s: string): string {
+  return s.replace(/^ +| +$/g, '')
+}
+
+/** strconv.ParseFloat(s, 32), 0 when it does not parse (goautoneg ignores the error). */
+function parseGoFloat32(s: string): number {
+  if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(s)) return 0
+  return Math.fround(Number(s))
+}
+
+/**
+ * NegotiateOutputMediaType: the first clause of Accept, best first, that a serializer matches (exactly,
+ * type/*, or * / *) and whose parameters the endpoint allows (as/g/v a transform it offers, stream=watch
+ * only where the serializer streams, sv the meta group's version); no Accept is JSON. None acceptable is
+ * 406 naming every serializer's media type.
+ */
+export function negotiate(accept: string | null | undefined, endpoint: Endpoint): AcceptTarget {
+  const found = negotiateSerializer(accept, endpoint)
+  if (!found) throw notAcceptable(SERVED_MEDIA_TYPES)
+  return found.target
+}
+
+/**
+ * A watch negotiates twice, as kube's ListResource and serveWatchHandler do: first as any read, then for a
+ * serializer that streams (not YAML), whose refusal lists the stream media types.
+ */
+export function negotiateWatch(
+  accept: string | null | undefined,
+  endpoint: Endpoint,
+): AcceptTarget {
+  const target = negotiate(accept, endpoint)
+  const found = negotiateSerializer(accept, endpoint)
+  if (!found?.serializer.stream) throw notAcceptable(STREAM_MEDIA_TYPES)
+  return target
+}
+
+function negotiateSerializer(
+  accept: string | null | undefined,
+  endpoint: Endpoint,
+): { target: AcceptTarget; serializer: Serializer } | undefined {
+  if (!accept) return { target: targetFor(SERIALIZERS[0], '', ''), serializer: SERIALIZERS[0] }
+  for (const clause of parseAccept(accept)) {
+    for (const ser of SERIALIZERS) {
+      const matches =
+        (clause.type === ser.type && (clause.subType === ser.subType || clause.subType === '*')) ||
+        (clause.type === '*' && clause.subType === '*')
+      if (!matches) continue
+      const target = acceptMediaTypeOptions(clause.params, ser, endpoint)
+      if (target) return { target, serializer: ser }
     }
   }
-  throw notAcceptable([
-    'application/json',
-    'application/yaml',
-    'application/vnd.kubernetes.protobuf',
-  ])
+  return undefined
+}
+
+function targetFor(ser: Serializer, as: string, version: string): AcceptTarget {
+  return {
+    as,
+    version,
+    mediaType: ser.mediaType,
+    yaml: ser.subType === 'yaml',
+    protobuf: ser.mediaType === PROTOBUF_MEDIA_TYPE,
+  }
+}
+
+/** acceptMediaTypeOptions with RequestScope's AllowsMediaTypeTransform, AllowsServerVersion and AllowsStreamSchema. */
+function acceptMediaTypeOptions(
+  params: Record<string, string>,
+  ser: Serializer,
+  endpoint: Endpoint,
+): AcceptTarget | undefined {
+  let convert: { kind: string; group: string; version: string } | undefined
+  for (const [k, v] of Object.entries(params)) {
+    if (k === 'as' || k === 'g' || k === 'v') {
+      convert ??= { kind: '', group: '', version: '' }
+      convert[k === 'as' ? 'kind' : k === 'g' ? 'group' : 'version'] = v
+    } else if (k === 'stream') {
+      if (v && (!ser.stream || v !== 'watch')) return undefined
+    } else if (k === 'sv') {
+      if (v && v !== 'v1') return undefined
+    }
+  }
+  if (!convert) {
+    if (ser.mediaType === PROTOBUF_MEDIA_TYPE && !endpoint.protobuf) return undefined
+    return targetFor(ser, '', '')
+  }
+  if (
+    convert.group !== 'meta.k8s.io' ||
+    (convert.version !== 'v1' && convert.version !== 'v1beta1')
+  )
+    return undefined
+  if (convert.kind === 'Table') {
+    if (!endpoint.table || ser.mediaType === PROTOBUF_MEDIA_TYPE) return undefined
+    return targetFor(ser, 'Table', convert.version)
+  }
+  if (convert.kind === 'PartialObjectMetadata' || convert.kind === 'PartialObjectMetadataList') {
+    if (!endpoint.metadata) return undefined
+    // Our protobuf tables hold meta.k8s.io/v1's PartialObjectMetadata; v1beta1's stays JSON and YAML.
+    if (ser.mediaType === PROTOBUF_MEDIA_TYPE && convert.version !== 'v1') return undefined
+    return targetFor(ser, convert.kind, convert.version)
+  }
+  return undefined
+}
+
+/** A response body in the negotiated media type; protobuf for a kind without a message is a 500. */
+export function respondAs(status: number, body: unknown, target: AcceptTarget): Response {
+  if (!target.protobuf) return respond(status, body, target.yaml)
+  const bytes = encodeProtobufObject(body as Record<string, unknown>)
+  if (!bytes) {
+    const { kind, apiVersion } = body as Record<string, unknown>
+    throw internalError(
+      new Error(`no protobuf message for ${String(kind)} in ${String(apiVersion)}`),
+    )
+  }
+  return respondProtobuf(status, [bytes])
+}
+
+/** A protobuf body made of chunks sent one after another (a list's items). */
+export function respondProtobuf(status: number, chunks: Uint8Array[]): Response {
+  return sizedBytesResponse(chunks, {
+    status,
+    headers: { 'Content-Type': PROTOBUF_MEDIA_TYPE, 'Cache-Control': 'no-cache, private' },
+  })
 }
 
 export function respond(status: number, body: unknown, yaml = false): Response {
@@ -223,7 +380,17 @@ export function respondJSON(status: number, text: string): Response {
   })
 }
 
-export function respondError(err: StatusError): Response {
+/**
+ * An error as a Status, negotiated as kube's ErrorNegotiated does (no transforms; protobuf for any client
+ * that accepts it, as every scope's serializer offers it); where negotiation fails, JSON, so that the
+ * error is never hidden behind a 406.
+ */
+export function respondError(err: StatusError, accept?: string | null): Response {
+  if (!err.bare && accept) {
+    const found = negotiateSerializer(accept, { table: false, metadata: false, protobuf: true })
+    if (found?.target.protobuf) return respondAs(err.code, err.toStatus(), found.target)
+    if (found?.target.yaml) return respond(err.code, err.toStatus(), true)
+  }
   if (err.bare) {
     // Go's json.Encoder on a Status without TypeMeta, and net/http's sniffed content type.
     const { kind: _k, apiVersion: _a, ...status } = err.toStatus()

@@ -3,12 +3,14 @@ import { methodNotSupported, notFoundPath } from '../server/errors'
 import type { RequestInfo } from '../server/filters/request-info'
 import type { Registry } from '../registry/registry'
 import { RegistryStore } from '../registry/store'
-import type { RequestContext, UserInfo } from '../registry/types'
+import type { HTTPProbe, RequestContext, UserInfo } from '../registry/types'
+import type { RequestAudit } from '../audit/request'
 import type { Store } from '../storage/store'
 import type { AuthContext } from '../auth/context'
 import type { Admission } from '../admission/types'
 import type { Scope } from './scope'
 import { virtualCreate } from './handlers/virtual-create'
+import { virtualRead } from './handlers/virtual-read'
 import { get } from './handlers/get'
 import { list } from './handlers/list'
 import { watch } from './handlers/watch'
@@ -30,20 +32,30 @@ const HANDLERS: Record<string, (s: Scope) => Promise<Response>> = {
 }
 const SUBRESOURCE_VERBS = new Set(['get', 'update', 'patch'])
 
-/** `warnings` is the request's recorder (server/filters/warnings.ts): whatever the verb adds reaches the client. */
+/** What the request path learned about a request before it reached its resource. */
+export interface ServedRequest {
+  user?: UserInfo
+  auth?: AuthContext
+  admission?: Admission
+  /** The request's recorder (server/filters/warnings.ts): whatever the verb adds reaches the client. */
+  warnings?: string[]
+  /** How computed reads (componentstatuses) probe components over HTTP. */
+  probe?: HTTPProbe
+  audit?: RequestAudit
+}
+
 export async function serveResource(
   req: Request,
   url: URL,
   info: RequestInfo,
   registry: Registry,
   store: Store,
-  user?: UserInfo,
-  auth?: AuthContext,
-  admission?: Admission,
-  warnings: string[] = [],
+  { user, auth, admission, warnings = [], probe, audit }: ServedRequest = {},
 ): Promise<Response> {
   const type = registry.lookup(info.apiGroup, info.apiVersion, info.resource)
   if (!type) throw notFoundPath()
+  // The deprecated kinds' warning, on every request for them (kube's deprecation warning filter).
+  if (type.deprecationWarning) warnings.push(type.deprecationWarning)
   // A cluster-scoped kind has no path under /namespaces/<ns>/ (the namespace kind itself aside).
   const underNamespace = info.namespace !== '' && info.resource !== 'namespaces'
   if (!type.namespaced && underNamespace) throw notFoundPath()
@@ -70,7 +82,11 @@ export async function serveResource(
   } else if (!computed && info.parts.length > 2) {
     throw notFoundPath()
   }
-  const handler = computed ? virtualCreate : HANDLERS[info.verb]
+  const handler = computed
+    ? virtualCreate
+    : type.virtualRead && (info.verb === 'get' || info.verb === 'list')
+      ? (sc: Scope) => virtualRead(sc, probe)
+      : HANDLERS[info.verb]
   if (!handler) throw methodNotSupported({ group: type.group, resource: type.resource }, info.verb)
   if (!computed && !info.subresource && !type.verbs.includes(info.verb))
     throw methodNotSupported({ group: type.group, resource: type.resource }, info.verb)
@@ -81,6 +97,8 @@ export async function serveResource(
     dryRun: false,
     warnings,
     auth,
+    audit,
+    auditAnnotations: audit?.admissionAnnotations,
   }
   const scope: Scope = {
     req,

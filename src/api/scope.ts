@@ -4,6 +4,8 @@ import type { RegistryStore } from '../registry/store'
 import type { RequestContext, ResourceType } from '../registry/types'
 import type { RequestInfo } from '../server/filters/request-info'
 import type { Store } from '../storage/store'
+import type { Endpoint } from './negotiation'
+import { messageForKind } from './protobuf/messages'
 import { decodeWriteOptions, validateDryRun } from './query'
 
 export interface Scope {
@@ -23,4 +25,17 @@ export interface Scope {
 /** The dryRun of CreateOptions, UpdateOptions or PatchOptions (DeleteOptions may carry it in the body). */
 export function parseDryRun(query: URLSearchParams): boolean {
   return validateDryRun(decodeWriteOptions(query, 'CreateOptions').dryRun)
+}
+
+/**
+ * What the endpoint answers beyond its plain object, for content negotiation: built-in kinds in protobuf
+ * too (kube's legacy codecs), custom resources only in JSON and YAML (their StandardSerializers), and so
+ * CRDs here, whose messages we do not have. The scale subresource answers autoscaling/v1 Scale.
+ */
+export function endpointFor(s: Scope, transforms: { table: boolean; metadata: boolean }): Endpoint {
+  const [apiVersion, kind] =
+    s.info.subresource === 'scale'
+      ? ['autoscaling/v1', 'Scale']
+      : [s.type.group ? `${s.type.group}/${s.type.version}` : s.type.version, s.type.kind]
+  return { ...transforms, protobuf: !s.type.custom && !!messageForKind(apiVersion, kind) }
 }

@@ -117,6 +117,11 @@ export function decodeForWrite(
     s.ctx,
     decodeFailure(s.type.kind, version),
   )
+  // LogRequestObject, once decoded (kube's decoding also defaults, which the handlers do later).
+  s.ctx.audit?.logRequestObject(
+    obj,
+    s.info.subresource ? undefined : (o) => s.type.strategy.defaults?.(o),
+  )
   return obj
 }
 

@@ -12,6 +12,7 @@ import type { RegistryStore } from '../registry/store'
 import type { KubeObject, ResourceType } from '../registry/types'
 import type { Store, StoreEvent } from '../storage/store'
 import type { ClusterSigner } from '../auth/certificate-authority'
+import { APISERVICES_PREFIX, AutoRegisterState, syncAPIServices } from './apiservices'
 import { CSR_PREFIX, syncCertificateSigningRequest } from './certificates'
 import { CLUSTER_ROLES_PREFIX, syncClusterRoleAggregation } from './clusterrole-aggregation'
 import {
@@ -64,6 +65,7 @@ type Work =
   | { loop: 'csr'; name: string }
   | { loop: 'disruption'; namespace: string }
   | { loop: 'staleDisruption'; namespace: string; name: string }
+  | { loop: 'apiservices' }
 
 const workId = (w: Work): string => {
   switch (w.loop) {
@@ -85,6 +87,8 @@ const workId = (w: Work): string => {
       return `disruption:${w.namespace}`
     case 'staleDisruption':
       return `staleDisruption:${w.namespace}/${w.name}`
+    case 'apiservices':
+      return 'apiservices'
   }
 }
 
@@ -129,12 +133,15 @@ export class ControllerManager {
   private readonly now: () => number
   private readonly log: (msg: string) => void
   private synced = false
+  private readonly registry: Registry
+  private readonly autoRegister = new AutoRegisterState()
 
   constructor(store: Store, registry: Registry, opts: ControllerOptions = {}) {
     this.now = opts.now ?? (() => Date.now())
     this.log = opts.log ?? ((msg) => console.error(msg))
     this.maxSyncs = opts.maxSyncsPerRun ?? DEFAULT_MAX_SYNCS
     this.resources = new ResourceTable(registry)
+    this.registry = registry
     const stores = new Map<string, RegistryStore>()
     this.context = {
       store,
@@ -226,6 +233,7 @@ export class ControllerManager {
       if (ownerUids.some((uid) => !uids.has(uid))) this.enqueue({ loop: 'gc', key })
     }
     this.enqueue({ loop: 'aggregation' })
+    this.enqueue({ loop: 'apiservices' })
     this.synced = true
     return revision
   }
@@ -285,6 +293,8 @@ export class ControllerManager {
         return syncDisruptionBudgets(c, w.namespace)
       case 'staleDisruption':
         return syncStalePodDisruption(c, w.namespace, w.name)
+      case 'apiservices':
+        return syncAPIServices(c, this.registry, this.autoRegister)
     }
   }
 
@@ -349,6 +359,9 @@ export class ControllerManager {
     if (namespace) this.handleDisruption(key, obj, deleted, initial, namespace)
 
     if (key.startsWith(CLUSTER_ROLES_PREFIX) && !initial) this.enqueue({ loop: 'aggregation' })
+    // A CRD's served versions changed, or an APIService was written or deleted: autoregister looks again.
+    if ((key.startsWith(CRD_PREFIX) || key.startsWith(APISERVICES_PREFIX)) && !initial)
+      this.enqueue({ loop: 'apiservices' })
 
     // csrapproving and csrsigning: a request not yet issued, failed or denied may have work.
     if (

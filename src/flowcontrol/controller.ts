@@ -304,7 +304,11 @@ export class FlowControl {
   }
 
   /** Classifies the request and waits for its seat, or answers why it gets none. */
-  async admit(user: UserInfo, info: RequestInfo, signal?: AbortSignal): Promise<Admission> {
+  async admit(
+    user: UserInfo,
+    info: RequestInfo,
+    abortSignal?: () => AbortSignal | undefined,
+  ): Promise<Admission> {
     if (this.now() - this.adjustedAt >= BORROWING_PERIOD_MS) {
       this.adjustedAt = this.now()
       this.adjustLimits()
@@ -360,7 +364,7 @@ export class FlowControl {
     }
     const queues = state.queues!
     this.m.currentInqueueRequests.inc(labels)
-    const outcome = await queues.enqueue(req, signal, (length) =>
+    const outcome = await queues.enqueue(req, abortSignal, (length) =>
       this.m.queueLengthAfterEnqueue.observe(labels, length),
     )
     this.m.currentInqueueRequests.dec(labels)

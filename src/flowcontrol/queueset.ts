@@ -133,10 +133,13 @@ export class QueueSet {
     return best!
   }
 
-  /** Runs the request now, queues it, or turns it away; resolves once it runs or is turned away. */
+  /**
+   * Runs the request now, queues it, or turns it away; resolves once it runs or is turned away. The
+   * request's abort signal is asked for only when it has to wait (@hono/node-server builds one on demand).
+   */
   enqueue(
     req: RequestDescription,
-    signal?: AbortSignal,
+    abortSignal?: () => AbortSignal | undefined,
     onEnqueued?: (queueLength: number) => void,
   ): Promise<Outcome> {
     const arrived = this.now()
@@ -154,6 +157,7 @@ export class QueueSet {
       return Promise.resolve({ executed: false, reason: 'queue-full', waitedMs: 0 })
     }
     this.noteDemand(req.seats)
+    const signal = abortSignal?.()
     return new Promise<Outcome>((resolve) => {
       let timer: ReturnType<typeof setTimeout> | undefined
       const onAbort = () => leave('cancelled')

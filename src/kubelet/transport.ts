@@ -14,7 +14,7 @@
 //     chose (may be '' when the Node has none a transport can use, e.g. behind NAT) and the port
 //     (status.daemonEndpoints.kubeletEndpoint.Port, else 10250).
 //   - `req` is what to ask the kubelet: method, path and query on the kubelet (/containerLogs/ns/pod/c?
-//     follow=true, /exec/ns/pod/c?command=ls&output=1, /portForward/ns/pod, or /<anything> for
+//     follow=true, /exec/ns/pod/c?command=ls&stdout=1, /portForward/ns/pod, or /<anything> for
 //     nodes/proxy), the headers to send (hop-by-hop headers already removed, except Connection/Upgrade on
 //     an upgrade), the body (null for none) and a signal that aborts when the client goes away.
 //   - request(): a plain request. Resolves with the kubelet's response, its body streamed as it comes
@@ -28,7 +28,11 @@
 //
 //   Choosing a transport per node: KubeletTransports.use(choose) adds a chooser asked before the direct
 //   transport; the first that returns a transport for the Node wins (a tunnel's chooser returns its
-//   transport when that node's agent is connected, undefined otherwise).
+//   transport when that node's agent is connected, undefined otherwise). The server's KubeletTransports:
+//   NodeServer.kubeletTransports (src/node/server.ts) in Node mode, edgeKubeletTransports(env)
+//   (src/kubelet/edge.ts) in the Worker. At the edge, answer a WebSocket upgrade with `webSocket` and a
+//   SPDY/3.1 one (port-forward's tunnel) with `stream`; the Worker cannot hand a raw stream to the client
+//   otherwise.
 //
 // Direct transports: src/kubelet/fetch-transport.ts (the Worker: fetch, a WebSocket upgrade through
 // fetch, the client certificate from an mTLS certificate binding) and src/node/kubelet-transport.ts (Node

@@ -192,6 +192,39 @@ export function apiserverMetrics() {
         exponentialBuckets(0.001, 2, 15),
       ),
     ),
+    // k8s.io/apiserver/pkg/audit/metrics.go
+    auditEventTotal: r.register(
+      counter(
+        'apiserver_audit_event_total',
+        'ALPHA',
+        'Counter of audit events generated and sent to the audit backend.',
+        [],
+      ),
+    ),
+    auditErrorTotal: r.register(
+      counter(
+        'apiserver_audit_error_total',
+        'ALPHA',
+        'Counter of audit events that failed to be audited properly. Plugin identifies the plugin affected by the error.',
+        ['plugin'],
+      ),
+    ),
+    auditLevelTotal: r.register(
+      counter(
+        'apiserver_audit_level_total',
+        'ALPHA',
+        'Counter of policy levels for audit events (1 per request).',
+        ['level'],
+      ),
+    ),
+    auditRequestsRejectedTotal: r.register(
+      counter(
+        'apiserver_audit_requests_rejected_total',
+        'ALPHA',
+        'Counter of apiserver requests rejected due to an error in audit logging backend.',
+        [],
+      ),
+    ),
     healthcheck: r.register(
       gauge(
         'kubernetes_healthcheck',
@@ -212,6 +245,16 @@ export function apiserverMetrics() {
 }
 
 export type ApiserverMetrics = ReturnType<typeof apiserverMetrics>
+
+/** The audit layer's counts, as kube's audit package observes them. */
+export function auditObserver(m: ApiserverMetrics = metrics) {
+  return {
+    event: () => m.auditEventTotal.inc([]),
+    level: (level: string) => m.auditLevelTotal.inc([level]),
+    rejected: () => m.auditRequestsRejectedTotal.inc([]),
+    error: (plugin: string, events: number) => m.auditErrorTotal.inc([plugin], events),
+  }
+}
 
 /** This process's or isolate's metrics (kube's legacyregistry). */
 export const metrics: ApiserverMetrics = apiserverMetrics()

@@ -265,18 +265,22 @@ export function requestMetrics(opts: RequestMetricsOptions = {}): MiddlewareHand
       return
     }
     // kube observes response sizes of reads only; reading the body here also gives it a Content-Length.
+    // The known size first: touching res.body makes @hono/node-server build the real Response and
+    // stream its bytes instead of writing them at once (a third of a GET's CPU in Node mode).
     const read = labels.verb === 'GET' || labels.verb === 'LIST'
-    if (read && res.body && counted && res.status !== 204 && res.status !== 304) {
+    if (read && counted && res.status !== 204 && res.status !== 304) {
       const known = knownSize(res)
       if (known !== undefined) {
         record(known)
         return
       }
-      // A body not made by respond() (protobuf, text): read it once, which also gives it a Content-Length.
-      const body = await res.arrayBuffer()
-      replaceResponse(c, new Response(body, res))
-      record(body.byteLength)
-      return
+      if (res.body) {
+        // A body not made by respond() (protobuf, text): read it once, which also gives it a Content-Length.
+        const body = await res.arrayBuffer()
+        replaceResponse(c, new Response(body, res))
+        record(body.byteLength)
+        return
+      }
     }
     record()
   }

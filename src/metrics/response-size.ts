@@ -13,3 +13,26 @@ export function sizedResponse(text: string, init: ResponseInit): Response {
 export function knownSize(res: Response): number | undefined {
   return sizes.get(res)
 }
+
+/** A binary body from chunks, sent one after another, its size noted as for text. */
+export function sizedBytesResponse(chunks: Uint8Array[], init: ResponseInit): Response {
+  const size = chunks.reduce((n, c) => n + c.byteLength, 0)
+  let next = 0
+  const body =
+    chunks.length === 1
+      ? (chunks[0] as Uint8Array<ArrayBuffer>)
+      : new ReadableStream<Uint8Array>({
+          pull(controller) {
+            // A few hundred kilobytes per pull: fewer calls than one per chunk, no whole-body copy.
+            let budget = 256 * 1024
+            while (next < chunks.length && budget > 0) {
+              budget -= chunks[next].byteLength
+              controller.enqueue(chunks[next++])
+            }
+            if (next === chunks.length) controller.close()
+          },
+        })
+  const res = new Response(body, init)
+  sizes.set(res, size)
+  return res
+}

@@ -15,6 +15,8 @@ export function startCompactor(
   store: EtcdStore,
   intervalMs: number,
   log: (msg: string) => void = () => {},
+  /** The lowest revision something in this process still reads at (a snapshot being taken), if any. */
+  floor: () => number | undefined = () => undefined,
 ): Compactor {
   const key = Buffer.from(COMPACT_REV_KEY)
   // The version of compact_rev_key this server last saw, and the revision it saw then.
@@ -36,7 +38,9 @@ export function startCompactor(
       return
     }
     compactTime++
-    const target = rev
+    // Never past a snapshot this process is taking at a revision: it would fail half-way.
+    const held = floor()
+    const target = held !== undefined ? Math.min(rev, held) : rev
     rev = curRev
     if (target === 0) return // not on the first round: there is no revision from an interval ago yet
     await store.compact(target)

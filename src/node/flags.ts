@@ -4,6 +4,7 @@ import { isIP } from 'node:net'
 import { GoDurationError, parseGoDuration } from '../go/duration'
 import { FEATURE_GATES } from './feature-gates'
 import type { StorageMediaType } from '../storage/storage-codec'
+import type { BatchConfig } from '../audit/backend'
 import {
   FlagError,
   FlagSet,
@@ -107,8 +108,10 @@ export interface NodeConfig {
     /** --kubelet-timeout: how long dialling a kubelet may take. */
     timeoutMs: number
   }
-  /** --proxy-client-cert-file / --proxy-client-key-file (kept for aggregation). */
+  /** --proxy-client-cert-file / --proxy-client-key-file: presented to extension API servers. */
   proxyClient?: { certFile: string; keyFile: string }
+  /** --enable-aggregator-routing: extension servers are dialled at an endpoint, not the cluster IP. */
+  enableAggregatorRouting: boolean
   featureGates: Record<string, boolean>
   /** --runtime-config: group versions turned on or off ("api/all", "api/ga", "apps/v1", ...). */
   runtimeConfig: Record<string, boolean>
@@ -135,6 +138,16 @@ export interface NodeConfig {
   /** --enable-admission-plugins / --disable-admission-plugins, as given (validated when the chain is built). */
   enableAdmissionPlugins?: string
   disableAdmissionPlugins?: string
+  /** --request-metrics=false: the request path records no metrics (to measure their cost). */
+  requestMetrics: boolean
+  /** --audit-policy-file and the backends' flags; the policy is read at start. */
+  audit: AuditFlags
+}
+
+export interface AuditFlags {
+  policyFile?: string
+  log?: { path: string; maxAgeDays: number; maxBackups: number; maxSizeMB: number }
+  webhook?: { configFile: string; batch: BatchConfig }
 }
 
 interface Def extends FlagDef {
@@ -182,6 +195,8 @@ const no = (group: Group, name: string, kind: FlagKind, why: string, typeName?: 
 })
 
 const NOT_YET = 'not implemented yet'
+const LOG_WRITES_EACH_EVENT =
+  'the log backend writes each event as it happens (--audit-log-mode=blocking)'
 
 export const FLAGS: Def[] = [
   // Generic flags
@@ -361,15 +376,166 @@ export const FLAGS: Def[] = [
   ),
   no('Secure serving flags', 'tls-sni-cert-key', 'string', 'one serving certificate'),
   // Auditing flags
-  no('Auditing flags', 'audit-log-path', 'string', 'there is no audit log'),
-  no('Auditing flags', 'audit-policy-file', 'string', 'there is no audit log'),
-  no('Auditing flags', 'audit-log-maxage', 'int', 'there is no audit log'),
-  no('Auditing flags', 'audit-log-maxbackup', 'int', 'there is no audit log'),
-  no('Auditing flags', 'audit-log-maxsize', 'int', 'there is no audit log'),
-  no('Auditing flags', 'audit-log-format', 'string', 'there is no audit log'),
-  no('Auditing flags', 'audit-log-mode', 'string', 'there is no audit log'),
-  no('Auditing flags', 'audit-webhook-config-file', 'string', 'there is no audit log'),
-  no('Auditing flags', 'audit-webhook-mode', 'string', 'there is no audit log'),
+  // The log's batch mode: refused, each with its type so that its value still parses as kube's does.
+  ...(
+    [
+      ['audit-log-batch-buffer-size', 'int'],
+      ['audit-log-batch-max-size', 'int'],
+      ['audit-log-batch-max-wait', 'duration'],
+      ['audit-log-batch-throttle-burst', 'int'],
+      ['audit-log-batch-throttle-enable', 'bool'],
+      ['audit-log-batch-throttle-qps', 'string', 'float32'],
+    ] as [string, FlagKind, string?][]
+  ).map(([name, kind, typeName]) =>
+    no('Auditing flags', name, kind, LOG_WRITES_EACH_EVENT, typeName),
+  ),
+  no('Auditing flags', 'audit-log-compress', 'bool', 'rotated audit logs are not compressed'),
+  f(
+    'Auditing flags',
+    'audit-log-format',
+    'string',
+    'Format of saved audits. "json" indicates structured json format. Known formats are legacy,json; this server writes json only.',
+    { def: '"json"' },
+  ),
+  f(
+    'Auditing flags',
+    'audit-log-maxage',
+    'int',
+    'The maximum number of days to retain old audit log files based on the timestamp encoded in their filename.',
+  ),
+  f(
+    'Auditing flags',
+    'audit-log-maxbackup',
+    'int',
+    "The maximum number of old audit log files to retain. Setting a value of 0 will mean there's no restriction on the number of files.",
+  ),
+  f(
+    'Auditing flags',
+    'audit-log-maxsize',
+    'int',
+    'The maximum size in megabytes of the audit log file before it gets rotated.',
+  ),
+  f(
+    'Auditing flags',
+    'audit-log-mode',
+    'string',
+    'Strategy for sending audit events. Blocking indicates sending events should block server responses. Known modes are batch,blocking,blocking-strict; this server writes the log in blocking modes only.',
+    { def: '"blocking"' },
+  ),
+  f(
+    'Auditing flags',
+    'audit-log-path',
+    'string',
+    "If set, all requests coming to the apiserver will be logged to this file.  '-' means standard out.",
+  ),
+  no('Auditing flags', 'audit-log-truncate-enabled', 'bool', 'audit events are not truncated'),
+  no(
+    'Auditing flags',
+    'audit-log-truncate-max-batch-size',
+    'int',
+    'audit events are not truncated',
+  ),
+  no(
+    'Auditing flags',
+    'audit-log-truncate-max-event-size',
+    'int',
+    'audit events are not truncated',
+  ),
+  f(
+    'Auditing flags',
+    'audit-log-version',
+    'string',
+    'API group and version used for serializing audit events written to log.',
+    { def: '"audit.k8s.io/v1"' },
+  ),
+  f(
+    'Auditing flags',
+    'audit-policy-file',
+    'string',
+    'Path to the file that defines the audit policy configuration.',
+  ),
+  f(
+    'Auditing flags',
+    'audit-webhook-batch-buffer-size',
+    'int',
+    'The size of the buffer to store events before batching and writing. Only used in batch mode.',
+    { def: '10000' },
+  ),
+  f(
+    'Auditing flags',
+    'audit-webhook-batch-max-size',
+    'int',
+    'The maximum size of a batch. Only used in batch mode.',
+    { def: '400' },
+  ),
+  f(
+    'Auditing flags',
+    'audit-webhook-batch-max-wait',
+    'duration',
+    "The amount of time to wait before force writing the batch that hadn't reached the max size. Only used in batch mode.",
+    { def: '30s' },
+  ),
+  f(
+    'Auditing flags',
+    'audit-webhook-batch-throttle-burst',
+    'int',
+    'Maximum number of requests sent at the same moment if ThrottleQPS was not utilized before. Only used in batch mode.',
+    { def: '15' },
+  ),
+  f(
+    'Auditing flags',
+    'audit-webhook-batch-throttle-enable',
+    'bool',
+    'Whether batching throttling is enabled. Only used in batch mode.',
+    { def: 'true' },
+  ),
+  f(
+    'Auditing flags',
+    'audit-webhook-batch-throttle-qps',
+    'string',
+    'Maximum average number of batches per second. Only used in batch mode.',
+    { def: '10', typeName: 'float32' },
+  ),
+  f(
+    'Auditing flags',
+    'audit-webhook-config-file',
+    'string',
+    'Path to a kubeconfig formatted file that defines the audit webhook configuration.',
+  ),
+  f(
+    'Auditing flags',
+    'audit-webhook-initial-backoff',
+    'duration',
+    'The amount of time to wait before retrying the first failed request.',
+    { def: '10s' },
+  ),
+  f(
+    'Auditing flags',
+    'audit-webhook-mode',
+    'string',
+    'Strategy for sending audit events. Batch causes the backend to buffer and write events asynchronously. Known modes are batch,blocking,blocking-strict; this server sends webhooks in batch mode only.',
+    { def: '"batch"' },
+  ),
+  no('Auditing flags', 'audit-webhook-truncate-enabled', 'bool', 'audit events are not truncated'),
+  no(
+    'Auditing flags',
+    'audit-webhook-truncate-max-batch-size',
+    'int',
+    'audit events are not truncated',
+  ),
+  no(
+    'Auditing flags',
+    'audit-webhook-truncate-max-event-size',
+    'int',
+    'audit events are not truncated',
+  ),
+  f(
+    'Auditing flags',
+    'audit-webhook-version',
+    'string',
+    'API group and version used for serializing audit events written to webhook.',
+    { def: '"audit.k8s.io/v1"' },
+  ),
   // Features flags
   no('Features flags', 'contention-profiling', 'bool', 'there are no profiling endpoints'),
   no('Features flags', 'debug-socket-path', 'string', 'there are no profiling endpoints'),
@@ -630,6 +796,13 @@ export const FLAGS: Def[] = [
   ),
   // Metrics flags
   no('Metrics flags', 'allow-metric-labels', 'strings', 'there are no metrics'),
+  f(
+    'Metrics flags',
+    'request-metrics',
+    'bool',
+    "Record each request's and each storage call's metrics for /metrics (edge-apiserver; false only to measure what they cost, as npm run bench does).",
+    { def: 'true', ours: true },
+  ),
   no('Metrics flags', 'disabled-metrics', 'strings', 'there are no metrics'),
   no('Metrics flags', 'show-hidden-metrics-for-version', 'string', 'there are no metrics'),
   // Logs flags
@@ -656,7 +829,12 @@ export const FLAGS: Def[] = [
     'int',
     'the master-count reconciler is not implemented; the lease reconciler needs no count',
   ),
-  no('Misc flags', 'enable-aggregator-routing', 'bool', 'API aggregation is not implemented'),
+  f(
+    'Misc flags',
+    'enable-aggregator-routing',
+    'bool',
+    'Turns on aggregator routing requests to endpoints IP rather than cluster IP.',
+  ),
   f(
     'Misc flags',
     'endpoint-reconciler-type',
@@ -689,13 +867,13 @@ export const FLAGS: Def[] = [
     'Misc flags',
     'proxy-client-cert-file',
     'string',
-    'Client certificate used to prove the identity of the aggregator or kube-apiserver when it must call out during a request (kept for aggregation).',
+    "Client certificate used to prove the identity of the aggregator or kube-apiserver when it must call out during a request. This includes proxying requests to a user api-server and calling out to webhook admission plugins. It is expected that this cert includes a signature from the CA in the --requestheader-client-ca-file flag. That CA is published in the 'extension-apiserver-authentication' configmap in the kube-system namespace. Components receiving calls from kube-aggregator should use that CA to perform their half of the mutual TLS verification.",
   ),
   f(
     'Misc flags',
     'proxy-client-key-file',
     'string',
-    'Private key for the client certificate used to prove the identity of the aggregator or kube-apiserver when it must call out during a request (kept for aggregation).',
+    'Private key for the client certificate used to prove the identity of the aggregator or kube-apiserver when it must call out during a request. This includes proxying requests to a user api-server and calling out to webhook admission plugins.',
   ),
   f(
     'Misc flags',
@@ -1195,6 +1373,7 @@ function toConfig(flags: ParsedFlags): NodeConfig {
         }
       : undefined,
     allowPrivileged: bool('allow-privileged', false),
+    enableAggregatorRouting: bool('enable-aggregator-routing', false),
     serviceClusterIPRange: serviceRange(str('service-cluster-ip-range') ?? '10.96.0.0/12'),
     serviceNodePortRange: parsePortRange(str('service-node-port-range') ?? '30000-32767'),
     kubelet: {
@@ -1224,5 +1403,110 @@ function toConfig(flags: ParsedFlags): NodeConfig {
     clusterSigningDurationMs: duration('cluster-signing-duration', '8760h0m0s'),
     enableAdmissionPlugins: list('enable-admission-plugins')?.join(','),
     disableAdmissionPlugins: list('disable-admission-plugins')?.join(','),
+    audit: auditFlags(str, int, bool, duration),
+    requestMetrics: bool('request-metrics', true),
   }
+}
+
+const AUDIT_VERSION = 'audit.k8s.io/v1'
+const AUDIT_MODES = ['batch', 'blocking', 'blocking-strict']
+
+/** options.AuditOptions' flags, validated with its words. */
+function auditFlags(
+  str: (k: string) => string | undefined,
+  int: (k: string, d: number) => number,
+  bool: (k: string, d: boolean) => boolean,
+  duration: (k: string, d: string) => number,
+): AuditFlags {
+  const out: AuditFlags = { policyFile: str('audit-policy-file') }
+  const mode = (backend: 'log' | 'webhook', def: string) => {
+    const m = str(`audit-${backend}-mode`) ?? def
+    if (!AUDIT_MODES.includes(m))
+      throw new FlagError(
+        `invalid audit ${backend} mode ${m}, allowed modes are "${AUDIT_MODES.join(',')}"`,
+      )
+    return m
+  }
+  const version = (backend: 'log' | 'webhook') => {
+    const v = str(`audit-${backend}-version`) ?? AUDIT_VERSION
+    if (v !== AUDIT_VERSION)
+      throw new FlagError(
+        `--audit-${backend}-version=${v} is not supported by this server: events are written as ${AUDIT_VERSION}`,
+      )
+  }
+  const path = str('audit-log-path')
+  if (path) {
+    const format = str('audit-log-format') ?? 'json'
+    if (format !== 'json' && format !== 'legacy')
+      throw new FlagError(`invalid audit log format ${format}, allowed formats are "legacy,json"`)
+    if (format === 'legacy')
+      throw new FlagError(
+        '--audit-log-format=legacy is not supported by this server: the audit log is written as json',
+      )
+    if (mode('log', 'blocking') === 'batch')
+      throw new FlagError(
+        '--audit-log-mode=batch is not supported by this server: the log backend writes each event as it happens (blocking)',
+      )
+    version('log')
+    const log = {
+      path,
+      maxAgeDays: int('audit-log-maxage', 0),
+      maxBackups: int('audit-log-maxbackup', 0),
+      maxSizeMB: int('audit-log-maxsize', 0),
+    }
+    if (log.maxAgeDays < 0)
+      throw new FlagError(`--audit-log-maxage ${log.maxAgeDays} can't be a negative number`)
+    if (log.maxBackups < 0)
+      throw new FlagError(`--audit-log-maxbackup ${log.maxBackups} can't be a negative number`)
+    if (log.maxSizeMB < 0)
+      throw new FlagError(`--audit-log-maxsize ${log.maxSizeMB} can't be a negative number`)
+    out.log = log
+  }
+  const configFile = str('audit-webhook-config-file')
+  if (configFile) {
+    const m = mode('webhook', 'batch')
+    if (m !== 'batch')
+      throw new FlagError(
+        `--audit-webhook-mode=${m} is not supported by this server: webhook events are sent in batches`,
+      )
+    version('webhook')
+    const qpsText = str('audit-webhook-batch-throttle-qps') ?? '10'
+    const qps = Number(qpsText)
+    if (!Number.isFinite(qps) || qpsText.trim() === '')
+      throw new FlagError(
+        `invalid argument "${qpsText}" for "--audit-webhook-batch-throttle-qps" flag: strconv.ParseFloat: parsing "${qpsText}": invalid syntax`,
+      )
+    const throttle = bool('audit-webhook-batch-throttle-enable', true)
+    const batch: BatchConfig = {
+      bufferSize: int('audit-webhook-batch-buffer-size', 10000),
+      maxBatchSize: int('audit-webhook-batch-max-size', 400),
+      maxBatchWaitMs: duration('audit-webhook-batch-max-wait', '30s'),
+      throttleQPS: throttle ? qps : 0,
+      throttleBurst: int('audit-webhook-batch-throttle-burst', 15),
+      initialBackoffMs: duration('audit-webhook-initial-backoff', '10s'),
+    }
+    // validateBatchOptions
+    if (batch.bufferSize <= 0)
+      throw new FlagError(
+        `invalid audit batch webhook buffer size ${batch.bufferSize}, must be a positive number`,
+      )
+    if (batch.maxBatchSize <= 0)
+      throw new FlagError(
+        `invalid audit batch webhook max batch size ${batch.maxBatchSize}, must be a positive number`,
+      )
+    if (batch.maxBatchSize > batch.bufferSize)
+      throw new FlagError(
+        `invalid audit batch webhook max batch size ${batch.maxBatchSize}, must be less than or equal to buffer size ${batch.bufferSize}`,
+      )
+    if (throttle && qps <= 0)
+      throw new FlagError(
+        `invalid audit batch webhook throttle QPS ${qps}, should be greater than 0`,
+      )
+    if (throttle && batch.throttleBurst <= 0)
+      throw new FlagError(
+        `invalid audit batch webhook throttle burst ${batch.throttleBurst}, must be a positive number`,
+      )
+    out.webhook = { configFile, batch }
+  }
+  return out
 }

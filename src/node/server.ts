@@ -39,6 +39,7 @@ import {
 } from '../auth/server-auth'
 import { etcdClient } from '../storage/etcd/client'
 import { EtcdStore } from '../storage/etcd/store'
+import { EtcdSnapshots } from '../storage/etcd/snapshots'
 import { loadCertificateAuthority, type CertificateAuthority } from '../auth/certificate-authority'
 import type { ClusterSigner } from '../auth/certificate-authority'
 import { startControllers } from '../controllers/run'
@@ -48,6 +49,9 @@ import { storageResources } from '../storage/value/transforming-store'
 import type { Store } from '../storage/store'
 import { StorageCodecStore } from '../storage/storage-codec'
 import { startCompactor } from './compactor'
+import { nodeAggregatorFetch, startAvailabilityLoop } from './aggregator'
+import { nodeHTTPProbe } from './probe'
+import { Aggregator } from '../aggregator/aggregator'
 import type { NodeConfig } from './flags'
 import { writeKubeconfig } from './kubeconfig'
 import { InProcessMetrics } from '../metrics/cluster'
@@ -57,6 +61,11 @@ import { leaseEndpointReconciler, type EndpointReconciler } from './endpoints'
 import { applyRuntimeConfig } from './runtime-config'
 import { FlagError } from './pflag'
 import { loadWebhookKubeconfig, WebhookConfigError } from './webhook-config'
+import { AuditLogBackend } from './audit-log'
+import { BufferedWebhookBackend, UnionBackend, type AuditBackend } from '../audit/backend'
+import { parsePolicy, PolicyError, PolicyRuleEvaluator } from '../audit/policy'
+import type { AuditConfig } from '../server/filters/audit'
+import { auditObserver } from '../metrics/apiserver'
 import {
   certificateBundle,
   ClientCertificateAuthenticator,
@@ -374,6 +383,65 @@ async function waitForEtcd(
   }
 }
 
+/**
+ * --audit-policy-file and the backends (--audit-log-path, --audit-webhook-config-file), as kube's
+ * AuditOptions.ApplyTo reads them: no policy or no backend, nothing is audited.
+ */
+function loadAudit(cfg: NodeConfig, log: (msg: string) => void): AuditConfig | undefined {
+  const flags = cfg.audit
+  if (!flags.policyFile) return undefined
+  const text = readFlagFile('audit-policy-file', flags.policyFile)
+  let evaluator: PolicyRuleEvaluator
+  try {
+    evaluator = new PolicyRuleEvaluator(parsePolicy(text))
+  } catch (e) {
+    if (e instanceof PolicyError)
+      throw new StartupError(
+        `loading audit policy file: ${e.message}: from file ${flags.policyFile}`,
+      )
+    throw e
+  }
+  const observer = auditObserver()
+  const backends: AuditBackend[] = []
+  if (flags.log) {
+    try {
+      backends.push(
+        new AuditLogBackend(flags.log.path, flags.log, (m) => {
+          log(m)
+          observer.error('log', 1)
+        }),
+      )
+    } catch (e) {
+      throw new StartupError(`--audit-log-path: ${(e as Error).message}`)
+    }
+  }
+  if (flags.webhook) {
+    let target
+    try {
+      target = loadWebhookKubeconfig('audit-webhook-config-file', flags.webhook.configFile)
+    } catch (e) {
+      if (e instanceof WebhookConfigError) throw new StartupError(e.message)
+      throw e
+    }
+    backends.push(
+      new BufferedWebhookBackend(target, flags.webhook.batch, log, (n) =>
+        observer.error('webhook', n),
+      ),
+    )
+  }
+  if (!backends.length) {
+    log(
+      'audit: --audit-policy-file is set but no backend is (--audit-log-path, --audit-webhook-config-file): nothing is audited',
+    )
+    return undefined
+  }
+  return {
+    evaluator,
+    backend: backends.length === 1 ? backends[0]! : new UnionBackend(backends),
+    observer,
+  }
+}
+
 export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Promise<NodeServer> {
   const log = opts.log ?? ((msg: string) => console.error(msg))
   const stateDir = resolve(cfg.stateDir)
@@ -501,6 +569,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   }
   const kmsProviders: KMSv2Transformer[] = []
   const encryption = loadEncryption(cfg.encryptionProviderConfig, kmsProviders)
+  const audit = loadAudit(cfg, log)
 
   let client
   try {
@@ -565,9 +634,20 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
         headers: new RequestHeaderAuthenticator(requestHeader),
       }
     : undefined
+  const snapshots = new EtcdSnapshots(store)
+  const aggregator = new Aggregator(registry, {
+    fetch: nodeAggregatorFetch(proxyClient),
+    endpointRouting: cfg.enableAggregatorRouting,
+    checkOnRequests: false,
+  })
   const app = buildApp({
+    aggregator,
+    httpProbe: nodeHTTPProbe,
     registry,
     store: () => apiStore,
+    // Restores go straight to etcd while no server runs (npm run snapshot -- restore --etcd-servers):
+    // etcd gives a client no say over revisions except on a fresh etcd written in revision order.
+    storageAdmin: () => ({ cluster: cfg.etcdPrefix, source: 'etcd', snapshots }),
     // kube-apiserver's order: the front proxy's headers, x509 client certificates, then bearer tokens.
     authenticators: (env, s) => [
       ...(frontProxy
@@ -608,6 +688,17 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
         return new Response(null, { status: 204 })
       },
     }),
+    requestMetrics: () => cfg.requestMetrics,
+    audit: audit && {
+      config: () => audit,
+      remoteAddress: (c) =>
+        (c.env as { incoming?: IncomingMessage }).incoming?.socket.remoteAddress,
+    },
+    priorityAndFairness: () => ({
+      maxRequestsInflight: cfg.maxRequestsInflight,
+      maxMutatingRequestsInflight: cfg.maxMutatingRequestsInflight,
+      requestTimeoutMs: cfg.requestTimeoutMs,
+    }),
     kubelet: (env) => ({
       transports: kubeletTransports,
       preferredAddressTypes: kubelet.preferredAddressTypes,
@@ -618,11 +709,6 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
         ;(env as UpgradeEnv).tunnelAs = tunnelAs
         return new Response(null, { status: 204 })
       },
-    }),
-    priorityAndFairness: () => ({
-      maxRequestsInflight: cfg.maxRequestsInflight,
-      maxMutatingRequestsInflight: cfg.maxMutatingRequestsInflight,
-      requestTimeoutMs: cfg.requestTimeoutMs,
     }),
   })
   const fetchWithFilters = withCORS(cfg.corsAllowedOrigins, app.fetch)
@@ -643,9 +729,9 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     // (kube-apiserver's union authenticator fails on error before anonymous is tried).
     const proxy = frontProxy && new NodeRequestHeaderAuthenticator(req, frontProxy)
     if (rejectedClientCertificate(tlsSocket({ incoming: req }), clientCAs, proxy)) {
-      const r = respondError(unauthorized())
+      const r = respondError(unauthorized(), req.headers.accept)
       res.writeHead(r.status, Object.fromEntries(r.headers))
-      void r.text().then((body) => res.end(body))
+      void r.arrayBuffer().then((body) => res.end(Buffer.from(body)))
       return
     }
     void listener(req, res)
@@ -703,10 +789,13 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
       throw new StartupError(`endpoint reconciler: ${e instanceof Error ? e.message : String(e)}`)
     }
   }
-  const compactor = startCompactor(store, cfg.etcdCompactionIntervalMs, log)
+  const compactor = startCompactor(store, cfg.etcdCompactionIntervalMs, log, () =>
+    snapshots.compactionFloor(),
+  )
   // kube-controller-manager's loops this server owns (namespaces, garbage collection, service accounts,
   // kube-root-ca.crt, quota), fed by a watch of the store; several servers repeat each other harmlessly.
   // csrapproving asks the server's own authorizer; csrsigning signs with the cluster signing CA.
+  const availability = startAvailabilityLoop(apiStore, aggregator, log)
   const controllers = startControllers(apiStore, registry, {
     rootCA: rootCA(tls, cfg),
     authorizer: serverAuth.authorizer(apiStore),
@@ -750,6 +839,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
         server.closeIdleConnections()
         // Before the watches end: the loops would otherwise take the end of their watch for a reason to resync.
         await controllers.stop()
+        await availability.stop()
         // Watches end with a clean end of their streams; clients watch again elsewhere.
         store.endWatches()
         if (inFlight.size > 0) {
@@ -762,6 +852,8 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
         }
         server.closeAllConnections()
         await closed
+        // The audit backends deliver what they hold (the webhook's batch) before the process ends.
+        await audit?.backend.shutdown?.()
         store.close()
         for (const t of kmsProviders) t.close()
       })()),

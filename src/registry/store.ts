@@ -316,6 +316,17 @@ export class RegistryStore {
     return this.fromStorage(kv)
   }
 
+  /** The object as JSON text, for a caller that only writes it out: not parsed and serialized again. */
+  async getJSON(namespace: string | undefined, name: string): Promise<string> {
+    const kv = await this.read(this.key(namespace, name), (e) =>
+      interpretGetError(e, this.gr, name),
+    )
+    if (!kv) throw notFound(this.gr, name)
+    return this.type.convertBatch
+      ? JSON.stringify(await this.fromStorage(kv))
+      : jsonWithRevision(this.type, kv)
+  }
+
   /** The pair at key, with the store's errors interpreted for the verb reading it. */
   private async read(
     key: string,

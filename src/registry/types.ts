@@ -1,5 +1,6 @@
 // The resource-type table and the per-kind strategy seam (the role of k8s.io/apiserver's
 // rest.RESTCreateStrategy / RESTUpdateStrategy and the generic registry store's options).
+import type { AuditRecorder } from '../audit/request'
 import type { AuthContext } from '../auth/context'
 import type { FieldError } from '../server/errors'
 import type { Store } from '../storage/store'
@@ -57,6 +58,8 @@ export interface RequestContext {
   warnings: string[]
   /** Audit annotations added by admission plugins (webhooks, PodSecurity, policies) for the audit log. */
   auditAnnotations?: Record<string, string>
+  /** The request's audit event, for the handlers that log the request object into it. */
+  audit?: AuditRecorder
   /** The request's authorizer and credentials machinery, for kinds that answer with them (reviews, TokenRequest). */
   auth?: AuthContext
 }
@@ -252,7 +255,33 @@ export interface ResourceType {
   virtualCreate?(obj: KubeObject, req: VirtualCreateRequest): Promise<KubeObject>
   /** Subresources that take a POST of their own kind (serviceaccounts/token takes a TokenRequest). */
   createSubresources?: Record<string, CreateSubresource>
+  /**
+   * Read-only kinds computed on each read rather than stored (ComponentStatus): get and list answer with
+   * what these return.
+   */
+  virtualRead?: VirtualRead
+  /** The warning every request for the kind carries ("v1 ComponentStatus is deprecated in v1.19+"). */
+  deprecationWarning?: string
   strategy: Strategy
+}
+
+/** What a computed read may use: the store, and the runtime's HTTP health probe. */
+export interface VirtualReadRequest {
+  store: Store
+  /** GETs a URL as kube's HTTP prober does (TLS unverified where the runtime can), within the timeout. */
+  probe?: HTTPProbe
+}
+
+/** An HTTP GET's status and body; throws on transport errors with Go's wording. */
+export type HTTPProbe = (
+  url: string,
+  timeoutMs: number,
+) => Promise<{ status: number; body: string }>
+
+export interface VirtualRead {
+  /** The object, or a thrown StatusError (NotFound) when there is none. */
+  get(name: string, req: VirtualReadRequest): Promise<KubeObject>
+  list(req: VirtualReadRequest): Promise<KubeObject[]>
 }
 
 export const ALL_VERBS = [

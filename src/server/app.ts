@@ -1,7 +1,7 @@
 // Builds the Hono app from a Config and a Store factory: JSON indenting → request info → request deadline →
 // warning recorder → metrics → authentication → impersonation → authorization → the API. No globals: the
 // Worker and Node mode each build their own.
-import { Hono } from 'hono'
+import { Hono, type Context } from 'hono'
 import {
   aggregatedContentType,
   aggregatedDiscovery,
@@ -20,6 +20,7 @@ import {
   serveOpenAPIV3Root,
 } from '../api/openapi/handler'
 import { serveResource } from '../api/resources'
+import { mountStorageAdmin, type StorageAdmin } from '../api/storage-admin'
 import { connectHandler } from '../api/connect'
 import { checkCustomResourceRequest, CustomResourceDefinitions } from '../apiextensions/serving'
 import { versionInfo } from '../api/version'
@@ -32,7 +33,7 @@ import {
   openIDConfiguration,
 } from '../auth/serviceaccount/discovery'
 import type { Registry } from '../registry/registry'
-import type { UserInfo } from '../registry/types'
+import type { HTTPProbe, UserInfo } from '../registry/types'
 import type { Store } from '../storage/store'
 import type { KubeletClient } from '../kubelet/transport'
 import { checkTunnelRequest, TUNNEL_PATH, type TunnelServer } from '../tunnel/registry'
@@ -44,6 +45,8 @@ import { impersonate } from './filters/impersonation'
 import { DEFAULT_REQUEST_TIMEOUT_MS, withRequestDeadline } from './filters/request-deadline'
 import { parseRequestInfo, type RequestInfo } from './filters/request-info'
 import { withWarningRecorder, type Warnings } from './filters/warnings'
+import { withAudit, type AuditOptions } from './filters/audit'
+import type { RequestAudit } from '../audit/request'
 import {
   flowControlFor,
   priorityAndFairness,
@@ -57,6 +60,8 @@ import { InProcessMetrics, type MetricsBackend } from '../metrics/cluster'
 import { REACHED_HANDLER, requestMetrics } from '../metrics/middleware'
 import type { Registry as MetricsRegistry } from '../metrics/registry'
 import { instrumentStore, KeyResources } from '../metrics/store'
+import { Aggregator } from '../aggregator/aggregator'
+import { fetchAggregatorCall } from '../aggregator/proxy'
 
 export interface AppConfig {
   registry: Registry
@@ -79,8 +84,24 @@ export interface AppConfig {
   healthChecks?: HealthCheck[]
   /** More /readyz checks (Node mode's `shutdown`, which fails once a graceful shutdown has begun). */
   readyChecks?: HealthCheck[]
+  /** Snapshots and restores of the cluster's store (src/api/storage-admin.ts); not served without. */
+  storageAdmin?(env: unknown): StorageAdmin
   /** --request-timeout in milliseconds (default one minute, as kube-apiserver's); 0: no deadline. */
   requestTimeoutMs?: number
+  /**
+   * The aggregation layer: how extension servers are called (Node mode: their caBundle and the front-proxy
+   * client certificate); by default the Worker's fetch with endpoint routing, availability checked from
+   * requests.
+   */
+  aggregator?: Aggregator
+  /** The HTTP prober of componentstatuses (Node mode: TLS unverified, as kube's); fetch by default. */
+  httpProbe?: HTTPProbe
+  /** false: no request or storage metrics are recorded (npm run bench measures their cost so). */
+  requestMetrics?(env: unknown): boolean
+  /** The audit policy and backends (--audit-policy-file, --audit-log-*, --audit-webhook-*); none: no audit. */
+  audit?: AuditOptions
+  /** API priority and fairness' server concurrency limit and queue wait; off when it answers undefined. */
+  priorityAndFairness?(env: unknown): PriorityAndFairnessOptions | undefined
   /**
    * How the connect subresources (pods/log, exec, attach, portforward, proxy; nodes/proxy) reach kubelets:
    * the runtime's transports (src/kubelet/transport.ts), per request (Node mode hands over the socket).
@@ -92,12 +113,16 @@ export interface AppConfig {
   priorityAndFairness?(env: unknown): PriorityAndFairnessOptions | undefined
 }
 
+/** How often requests trigger the availability checks where no loop runs them (the Worker). */
+const AVAILABILITY_RECHECK_MS = 10_000
+
 type Variables = {
   info: RequestInfo
   user: UserInfo
   store: Store
   auth: AuthContext
   warnings: Warnings
+  audit?: RequestAudit
   [REACHED_HANDLER]: boolean
 }
 
@@ -108,10 +133,27 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   app.onError((err, c) => {
     const se = toStatusError(interpretStrayStoreError(err, c.req.method))
     if (!(err instanceof StatusError) && se.code >= 500) console.error('internal error', err)
-    return respondError(se)
+    return respondError(se, c.req.header('accept'))
   })
-  app.notFound(() => respondError(notFoundPath()))
+  app.notFound((c) => respondError(notFoundPath(), c.req.header('accept')))
 
+  const aggregator =
+    cfg.aggregator ??
+    new Aggregator(cfg.registry, { fetch: fetchAggregatorCall, endpointRouting: true })
+  const checkOnRequests = aggregator.opts.checkOnRequests ?? true
+  // At the edge no timer runs between requests (an idle cluster hibernates): requests touching the
+  // aggregator run the availability checks, after answering, when the last ones are old.
+  const recheckAvailability = (c: Context<{ Variables: Variables }>) => {
+    if (!checkOnRequests || !aggregator.availability.due(AVAILABILITY_RECHECK_MS)) return
+    const p = aggregator.availability
+      .syncAll(c.get('store'))
+      .catch((e) => console.error(`APIService availability: ${(e as Error).message}`))
+    try {
+      c.executionCtx.waitUntil(p)
+    } catch {
+      // No execution context (Node): the promise runs on by itself.
+    }
+  }
   const metricsBackend = cfg.metrics ?? new InProcessMetrics()
   const keyResources = new KeyResources(cfg.registry)
 
@@ -132,9 +174,15 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   // Inside the deadline and outside everything else, as kube's DefaultBuildHandlerChain places it: any
   // layer may warn, and every response, errors included, carries what was recorded.
   app.use('*', withWarningRecorder())
-  app.use('*', requestMetrics({ recorded: (c) => metricsBackend.recorded(c) }))
+  const recordMetrics = (env: unknown) => cfg.requestMetrics?.(env) !== false
+  const metricsFilter = requestMetrics({ recorded: (c) => metricsBackend.recorded(c) })
+  app.use('*', (c, next) => (recordMetrics(c.env) ? metricsFilter(c, next) : next()))
+  // WithAuditInit and WithAudit: the event is begun once authentication has named the user.
+  app.use('*', withAudit(cfg.audit ?? { config: () => undefined }))
   app.use('*', async (c, next) => {
-    const store = instrumentStore(cfg.store(c.env), keyResources)
+    const store = recordMetrics(c.env)
+      ? instrumentStore(cfg.store(c.env), keyResources)
+      : cfg.store(c.env)
     c.set('store', store)
     if (cfg.ready) {
       ready ??= cfg.ready(store).catch((e) => {
@@ -153,10 +201,12 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     const result = auth.user ? 'success' : auth.presented ? 'error' : 'failure'
     metrics.authenticationAttempts.inc([result])
     metrics.authenticationDuration.observe([result], (performance.now() - started) / 1000)
-    if (!auth.user) return respondError(unauthorized())
+    if (!auth.user) return respondError(unauthorized(), c.req.header('accept'))
+    c.get('audit')?.begin(auth.user)
     metrics.authenticatedUserRequests.inc([compressUsername(auth.user.username)])
     const authContext = cfg.auth ? await cfg.auth(c.env, store) : { authorizer: allowAuthenticated }
     const user = await impersonate(c.req.raw.headers, auth.user, authContext.authorizer)
+    if (user !== auth.user) c.get('audit')?.impersonated(user)
     c.set('user', user)
     c.set('auth', authContext)
     await next()
@@ -167,7 +217,7 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   )
   app.use('*', priorityAndFairness(flowControl, cfg.registry))
   app.use('*', async (c, next) => {
-    await authorize(c.get('auth').authorizer, c.get('user'), c.get('info'))
+    await authorize(c.get('auth').authorizer, c.get('user'), c.get('info'), c.get('audit'))
     c.set(REACHED_HANDLER, true)
     await next()
   })
@@ -252,6 +302,19 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     return jwks(tokens)
   })
 
+  if (cfg.storageAdmin) mountStorageAdmin(app, cfg.storageAdmin)
+  // A group version an extension server serves is proxied to it, after authentication and authorization
+  // (kube-aggregator sits in front of everything else).
+  app.use('/apis/*', async (c, next) => {
+    const url = new URL(c.req.url)
+    const store = c.get('store')
+    if (url.pathname.startsWith('/apis/apiregistration.k8s.io/')) recheckAvailability(c)
+    const remote = await aggregator.remoteFor(store, url.pathname)
+    if (!remote) return next()
+    recheckAvailability(c)
+    return aggregator.proxy(c.req.raw, url, c.get('user'), remote, store)
+  })
+
   // Discovery and the OpenAPI documents list every CRD first; a resource request re-reads only the CRD it names.
   const customResources = new CustomResourceDefinitions(cfg.registry, cfg.conversion)
   app.use('*', async (c, next) => {
@@ -261,27 +324,39 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     await next()
   })
 
+  const served = async (c: Context<{ Variables: Variables }>) => {
+    recheckAvailability(c)
+    return aggregator.served(c.get('store'))
+  }
   app.get('/api', (c) => {
     const v = aggregatedDiscoveryVersion(c.req.header('accept') ?? null)
     if (v)
       return discoveryResponse(aggregatedDiscovery(cfg.registry, true, v), aggregatedContentType(v))
     return respond(200, apiVersions(new URL(c.req.url).host))
   })
-  app.get('/apis', (c) => {
+  app.get('/apis', async (c) => {
     const v = aggregatedDiscoveryVersion(c.req.header('accept') ?? null)
+    const { groups, remote } = await served(c)
     if (v)
       return discoveryResponse(
-        aggregatedDiscovery(cfg.registry, false, v),
+        aggregatedDiscovery(
+          cfg.registry,
+          false,
+          v,
+          groups,
+          await aggregator.remoteResources(c.get('store'), remote),
+        ),
         aggregatedContentType(v),
       )
-    return respond(200, apiGroupList(cfg.registry))
+    return respond(200, apiGroupList(cfg.registry, groups))
   })
   app.get('/api/:version', async (c) => {
     const doc = await apiResourceList(cfg.registry, '', c.req.param('version'))
     return doc ? respond(200, doc) : respondError(notFoundPath())
   })
-  app.get('/apis/:group', (c) => {
-    const doc = apiGroupDoc(cfg.registry, c.req.param('group'))
+  app.get('/apis/:group', async (c) => {
+    const { groups } = await served(c)
+    const doc = apiGroupDoc(cfg.registry, c.req.param('group'), groups)
     return doc ? respond(200, doc) : respondError(notFoundPath())
   })
   app.get('/apis/:group/:version', async (c) => {
@@ -289,11 +364,27 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     return doc ? respond(200, doc) : respondError(notFoundPath())
   })
 
-  app.get('/openapi/v2', (c) => serveOpenAPIV2(c.req.raw, cfg.registry))
-  app.get('/openapi/v3', (c) => serveOpenAPIV3Root(c.req.raw, cfg.registry))
-  app.get('/openapi/v3/*', (c) =>
-    serveOpenAPIV3GroupVersion(c.req.raw, new URL(c.req.url), cfg.registry),
-  )
+  app.get('/openapi/v2', async (c) => {
+    const { remote } = await served(c)
+    return serveOpenAPIV2(
+      c.req.raw,
+      cfg.registry,
+      await aggregator.openAPIV2Documents(c.get('store'), remote),
+    )
+  })
+  app.get('/openapi/v3', async (c) => {
+    const { remote } = await served(c)
+    return serveOpenAPIV3Root(
+      c.req.raw,
+      cfg.registry,
+      await aggregator.openAPIV3Paths(c.get('store'), remote),
+    )
+  })
+  app.get('/openapi/v3/*', async (c) => {
+    const url = new URL(c.req.url)
+    const remote = await aggregator.openAPIV3Document(c.get('store'), c.req.raw, url)
+    return remote ?? serveOpenAPIV3GroupVersion(c.req.raw, url, cfg.registry)
+  })
 
   // A node agent dialling out (src/tunnel): authenticated and authorized as any request, then only the
   // node itself may go on.
@@ -323,17 +414,14 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
       throw methodNotAllowed()
     const store = c.get('store')
     checkCustomResourceRequest(await customResources.forRequest(store, info), info)
-    const res = await serveResource(
-      c.req.raw,
-      new URL(c.req.url),
-      info,
-      cfg.registry,
-      store,
-      c.get('user'),
-      c.get('auth'),
-      cfg.admission?.(c.env),
-      c.get('warnings'),
-    )
+    const res = await serveResource(c.req.raw, new URL(c.req.url), info, cfg.registry, store, {
+      user: c.get('user'),
+      auth: c.get('auth'),
+      admission: cfg.admission?.(c.env),
+      warnings: c.get('warnings'),
+      probe: cfg.httpProbe ?? fetchProbe,
+      audit: c.get('audit'),
+    })
     await customResources.afterRequest(store, info, res)
     return res
   })
@@ -345,6 +433,19 @@ function discoveryResponse(body: unknown, contentType: string): Response {
     status: 200,
     headers: { 'Content-Type': contentType, 'Cache-Control': 'no-cache, private' },
   })
+}
+
+/**
+ * The Worker's HTTP prober: fetch verifies TLS against the platform's roots (kube's prober does not verify),
+ * so a component with a self-signed serving certificate shows as a TLS failure here.
+ */
+const fetchProbe: HTTPProbe = async (url, timeoutMs) => {
+  try {
+    const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' })
+    return { status: res.status, body: await res.text() }
+  } catch (e) {
+    throw new Error(`Get "${url}": ${(e as Error).message}`)
+  }
 }
 
 const ETCD_HEALTHCHECK_TIMEOUT_MS = 2_000

@@ -1,6 +1,6 @@
 // Starts the server the way a user does (npm start) and drives it with the real kubectl.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import {
@@ -25,6 +25,8 @@ export class LocalServer {
 
   /** Flags of npm start beyond --port and --state-dir (restart() changes them). */
   private args: string[] = []
+  /** What npm start has printed so far (the Worker's console output among it). */
+  output = ''
 
   constructor(
     readonly port: number,
@@ -63,16 +65,16 @@ export class LocalServer {
       },
     )
     this.child = child
-    let output = ''
+    this.output = ''
     await new Promise<void>((res, rej) => {
       const onData = (d: Buffer) => {
-        output += d
-        if (output.includes('export KUBECONFIG=')) res()
+        this.output += d
+        if (this.output.includes('export KUBECONFIG=')) res()
       }
       child.stdout!.on('data', onData)
-      child.stderr!.on('data', (d) => (output += d))
-      child.on('exit', (code) => rej(new Error(`npm start exited with ${code}:\n${output}`)))
-      setTimeout(() => rej(new Error(`npm start did not become ready:\n${output}`)), 120_000)
+      child.stderr!.on('data', (d) => (this.output += d))
+      child.on('exit', (code) => rej(new Error(`npm start exited with ${code}:\n${this.output}`)))
+      setTimeout(() => rej(new Error(`npm start did not become ready:\n${this.output}`)), 120_000)
     })
   }
 
@@ -117,6 +119,25 @@ export class LocalServer {
   async dispose(): Promise<void> {
     await this.stop()
     if (this.ownsStateDir) rmSync(this.stateDir, { recursive: true, force: true })
+  }
+
+  /**
+   * A second server with this one's CA and credentials and an empty cluster of its own (a fresh Durable
+   * Object), into which `restore` puts a snapshot through the server's kubeconfig.
+   */
+  async restoredTwin(
+    restore: (target: { kubeconfig?: string; etcdServers?: string[] }) => Promise<void>,
+  ): Promise<LocalServer> {
+    const dir = mkdtempSync(join(tmpdir(), 'edge-apiserver-e2e-'))
+    cpSync(this.stateDir, dir, {
+      recursive: true,
+      filter: (src) => !/[/\\](workerd|logs)$/.test(src),
+    })
+    const twin = new LocalServer(await freePort(), dir, true)
+    twin.args = this.args
+    await twin.boot()
+    await restore({ kubeconfig: twin.kubeconfig })
+    return twin
   }
 
   /** A raw HTTPS request as the admin (or with the given headers), for what kubectl checks client-side. */

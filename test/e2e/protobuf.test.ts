@@ -3,6 +3,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { LocalServer } from './harness'
 import { envelope, entry, msg, str, varint } from '../api/protobuf/wire'
+import { decodeObject } from '../helpers/kube-proto'
 
 let server: LocalServer
 const PROTOBUF = {
@@ -127,7 +128,7 @@ describe('kubectl create with protobuf bodies', () => {
 describe('raw protobuf bodies', () => {
   const CM = '/api/v1/namespaces/default/configmaps'
 
-  it('creates and replaces (PUT) a ConfigMap sent as protobuf and answers JSON', async () => {
+  it('creates and replaces (PUT) a ConfigMap sent as protobuf and answers protobuf', async () => {
     const body = (data: string, rv?: string) =>
       Buffer.from(
         envelope(
@@ -139,11 +140,12 @@ describe('raw protobuf bodies', () => {
       )
     const c = await server.request('POST', CM, body('one'), PROTOBUF)
     expect(c.status, c.body).toBe(201)
-    expect(c.headers['content-type']).toBe('application/json')
-    const rv = JSON.parse(c.body).metadata.resourceVersion
+    expect(c.headers['content-type']).toBe('application/vnd.kubernetes.protobuf')
+    const rv = (decodeObject(c.raw) as { metadata: { resourceVersion: string } }).metadata
+      .resourceVersion
     const u = await server.request('PUT', `${CM}/pb-put`, body('two', rv), PROTOBUF)
     expect(u.status, u.body).toBe(200)
-    expect(JSON.parse(u.body).data).toEqual({ k: 'two' })
+    expect(decodeObject(u.raw).data).toEqual({ k: 'two' })
   })
 
   it('takes DeleteOptions sent as protobuf', async () => {
@@ -161,7 +163,7 @@ describe('raw protobuf bodies', () => {
     // Preconditions { uid = "not-it" }: kube's precondition failure, so the options were read.
     const bad = await del(envelope('v1', 'DeleteOptions', varint(1, 0), msg(2, str(1, 'not-it'))))
     expect(bad.status, bad.body).toBe(409)
-    expect(JSON.parse(bad.body).message).toContain(
+    expect(decodeObject(bad.raw).message).toContain(
       'the UID in the precondition (not-it) does not match the UID in record',
     )
     const ok = await del(envelope('v1', 'DeleteOptions', varint(1, 0)))
@@ -188,6 +190,6 @@ describe('raw protobuf bodies', () => {
       PROTOBUF,
     )
     expect(r.status).toBe(415)
-    expect(JSON.parse(r.body).reason).toBe('UnsupportedMediaType')
+    expect(decodeObject(r.raw).reason).toBe('UnsupportedMediaType')
   })
 })

@@ -79,7 +79,7 @@ describe('QueueSet', () => {
       await qs.enqueue(req('a'))
       const late = qs.enqueue(req('b'))
       const ctl = new AbortController()
-      const gone = qs.enqueue(req('c'), ctl.signal)
+      const gone = qs.enqueue(req('c'), () => ctl.signal)
       ctl.abort()
       expect(await gone).toMatchObject({ executed: false, reason: 'cancelled' })
       vi.advanceTimersByTime(1001)

@@ -6,6 +6,7 @@ import { bootstrapCluster } from '../../src/controllers/bootstrap'
 import { builtinResources } from '../../src/registry/builtin'
 import { Registry } from '../../src/registry/registry'
 import { buildApp } from '../../src/server/app'
+import type { KubeletClient } from '../../src/kubelet/transport'
 import { MemoryStore } from './memory-store'
 
 export const ADMIN = 'admin-token'
@@ -17,6 +18,8 @@ export function makeApp(
     disable?: string
     fetch?: WebhookFetch
     conversionFetch?: WebhookFetch
+    /** How the connect subresources reach kubelets (src/kubelet/transport.ts). */
+    kubelet?: KubeletClient
   } = {},
 ) {
   const registry = new Registry(builtinResources)
@@ -40,6 +43,7 @@ export function makeApp(
     admission: () => admission,
     conversion: { fetch: opts.conversionFetch },
     ready: (s) => bootstrapCluster(registry, s),
+    kubelet: () => opts.kubelet,
   })
   const call = async (method: string, path: string, body?: unknown, token = ADMIN) => {
     const headers: Record<string, string> = { authorization: `Bearer ${token}` }

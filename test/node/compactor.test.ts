@@ -4,6 +4,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startCompactor } from '../../src/node/compactor'
 import { etcdClient } from '../../src/storage/etcd/client'
 import { EtcdStore } from '../../src/storage/etcd/store'
+import { EtcdSnapshots } from '../../src/storage/etcd/snapshots'
 import { StoreError } from '../../src/storage/store'
 import { startEtcd, type EtcdCluster } from '../helpers/etcd'
 
@@ -54,6 +55,38 @@ describe('etcd compactor', () => {
       cb.stop()
       a.close()
       b.close()
+    }
+  })
+
+  it('stays below the revision a snapshot is reading at until it has read its last page', async () => {
+    const a = new EtcdStore(etcdClient({ endpoints: etcd.endpoints }))
+    const snapshots = new EtcdSnapshots(a)
+    const c = startCompactor(
+      a,
+      0,
+      () => {},
+      () => snapshots.compactionFloor(),
+    )
+    try {
+      const p = '/registry/held/'
+      for (let i = 0; i < 3; i++) await a.create(`${p}k${i}`, String(i))
+      const point = await snapshots.beginSnapshot()
+      const first = await snapshots.snapshotPage(point.revision, '', 1)
+      expect(first.more).toBe(true)
+      for (let i = 0; i < 3; i++) await a.create(`${p}later${i}`, String(i))
+      await c.tick()
+      await c.tick()
+      await c.tick() // rounds that would compact past the snapshot's revision
+      const rest = await snapshots.snapshotPage(point.revision, first.kvs[0]!.key, 10_000)
+      expect(rest.more).toBe(false)
+      expect(snapshots.compactionFloor()).toBeUndefined()
+      await a.create(`${p}after`, 'x')
+      await c.tick()
+      await c.tick()
+      expect(await code(a.list(p, { revision: point.revision }))).toBe('Compacted')
+    } finally {
+      c.stop()
+      a.close()
     }
   })
 })

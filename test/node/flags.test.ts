@@ -246,8 +246,8 @@ describe('Node mode flags', () => {
   })
 
   it("refuses kube-apiserver's flags this server cannot honour yet, naming them", () => {
-    expect(() => parse('--audit-log-path=/var/log/audit.log')).toThrow(
-      '--audit-log-path is not supported by this server: there is no audit log',
+    expect(() => parse('--audit-log-compress')).toThrow(
+      '--audit-log-compress is not supported by this server: rotated audit logs are not compressed',
     )
     expect(() => parse('--authentication-config=/a.yaml')).toThrow(
       '--authentication-config is not supported by this server: not implemented yet',
@@ -268,6 +268,67 @@ describe('Node mode flags', () => {
     expect(() => parse('--max-requests-inflight=0', '--max-mutating-requests-inflight=0')).toThrow(
       '--max-requests-inflight plus --max-mutating-requests-inflight must be positive if --enable-priority-and-fairness is true',
     )
+  })
+
+  it("takes kube-apiserver's audit flags, validated with its words", () => {
+    const cfg = parse(
+      '--audit-policy-file=/p.yaml',
+      '--audit-log-path=/var/log/audit.log',
+      '--audit-log-maxage=30',
+      '--audit-log-maxbackup=3',
+      '--audit-log-maxsize=100',
+      '--audit-webhook-config-file=/w.kubeconfig',
+      '--audit-webhook-batch-max-size=10',
+      '--audit-webhook-batch-max-wait=5s',
+      '--audit-webhook-batch-throttle-qps=2.5',
+    )
+    expect(cfg.audit).toEqual({
+      policyFile: '/p.yaml',
+      log: { path: '/var/log/audit.log', maxAgeDays: 30, maxBackups: 3, maxSizeMB: 100 },
+      webhook: {
+        configFile: '/w.kubeconfig',
+        batch: {
+          bufferSize: 10000,
+          maxBatchSize: 10,
+          maxBatchWaitMs: 5000,
+          throttleQPS: 2.5,
+          throttleBurst: 15,
+          initialBackoffMs: 10000,
+        },
+      },
+    })
+    expect(parse().audit).toEqual({ policyFile: undefined })
+    const refused: [string[], string][] = [
+      [
+        ['--audit-log-path=-', '--audit-log-maxage=-1'],
+        "--audit-log-maxage -1 can't be a negative number",
+      ],
+      [
+        ['--audit-log-path=-', '--audit-log-maxsize=-2'],
+        "--audit-log-maxsize -2 can't be a negative number",
+      ],
+      [
+        ['--audit-log-path=-', '--audit-log-format=text'],
+        'invalid audit log format text, allowed formats are "legacy,json"',
+      ],
+      [
+        ['--audit-log-path=-', '--audit-log-format=legacy'],
+        '--audit-log-format=legacy is not supported by this server: the audit log is written as json',
+      ],
+      [
+        ['--audit-log-path=-', '--audit-log-mode=fast'],
+        'invalid audit log mode fast, allowed modes are "batch,blocking,blocking-strict"',
+      ],
+      [
+        ['--audit-webhook-config-file=/w', '--audit-webhook-batch-max-size=0'],
+        'invalid audit batch webhook max batch size 0, must be a positive number',
+      ],
+      [
+        ['--audit-webhook-config-file=/w', '--audit-webhook-version=audit.k8s.io/v1beta1'],
+        '--audit-webhook-version=audit.k8s.io/v1beta1 is not supported by this server',
+      ],
+    ]
+    for (const [args, message] of refused) expect(() => parse(...args)).toThrow(message)
   })
 
   it("lists the flags in kube-apiserver's groups in --help", () => {
@@ -295,6 +356,9 @@ describe('Node mode flags', () => {
       /^ {6}--advertise-address ip +The IP address on which to advertise the apiserver/m,
     )
     expect(USAGE).toMatch(/^ {2}-v, --v Level +number for the log level verbosity/m)
-    expect(USAGE).toContain('(refused: --audit-log-path')
+    expect(USAGE).toContain('(refused: --audit-log-batch-buffer-size')
+    expect(USAGE).toMatch(
+      /^ {6}--audit-policy-file string +Path to the file that defines the audit/m,
+    )
   })
 })

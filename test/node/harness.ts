@@ -1,7 +1,7 @@
 // Starts Node mode the way a user does (the built dist/node.js with kube-apiserver flags) and talks
 // to it with the real kubectl, etcdctl, or a raw HTTPS request with a chosen client certificate.
 import { spawn, type ChildProcess } from 'node:child_process'
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
 import { request } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
@@ -66,8 +66,11 @@ export class NodeServer {
   }
 
   /** Starts dist/node.js against etcd and waits until it says it serves (the kubeconfig is written by then). */
-  static async start(etcdServers: string[], extra: string[] = []): Promise<NodeServer> {
-    const stateDir = mkdtempSync(join(tmpdir(), 'edge-node-e2e-'))
+  static async start(
+    etcdServers: string[],
+    extra: string[] = [],
+    stateDir = mkdtempSync(join(tmpdir(), 'edge-node-e2e-')),
+  ): Promise<NodeServer> {
     const port = await freePort()
     const server = new NodeServer(port, stateDir, [
       `--etcd-servers=${etcdServers.join(',')}`,
@@ -248,6 +251,10 @@ export class NodeModeLocalServer {
   get kubeconfig(): string {
     return this.server.kubeconfig
   }
+  /** What the server has printed so far. */
+  get output(): string {
+    return this.server.output
+  }
   get url(): string {
     return this.server.url
   }
@@ -290,6 +297,28 @@ export class NodeModeLocalServer {
   async dispose(): Promise<void> {
     await this.server.destroy()
     await this.etcd.stop()
+  }
+
+  /**
+   * A second server with this one's CA and credentials on an etcd of its own, into which `restore`
+   * puts a snapshot before the server starts (etcd cannot be given revisions under a running server).
+   */
+  async restoredTwin(
+    restore: (target: { kubeconfig?: string; etcdServers?: string[] }) => Promise<void>,
+  ): Promise<NodeModeLocalServer> {
+    const etcd = await startEtcd()
+    try {
+      await restore({ etcdServers: etcd.endpoints })
+      const dir = mkdtempSync(join(tmpdir(), 'edge-node-e2e-'))
+      cpSync(this.server.stateDir, dir, { recursive: true })
+      const args = this.server.args.filter(
+        (a) => !/^--(etcd-servers|secure-port|state-dir)=/.test(a),
+      )
+      return new NodeModeLocalServer(etcd, await NodeServer.start(etcd.endpoints, args, dir))
+    } catch (e) {
+      await etcd.stop()
+      throw e
+    }
   }
 
   kubectl(args: string[], opts: { input?: string; timeoutMs?: number } = {}): Promise<RunResult> {

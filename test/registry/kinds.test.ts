@@ -67,7 +67,7 @@ describe('the resource table', () => {
   it('serves every requested resource once', () => {
     const ids = builtinResources.map((r) => `${r.group}/${r.resource}`)
     expect(new Set(ids).size).toBe(ids.length)
-    expect(ids).toHaveLength(48)
+    expect(ids).toHaveLength(52)
   })
 })
 

@@ -9,6 +9,8 @@
 import { clusterStore } from '../../src/storage/durable/client'
 import type { ClusterStore } from '../../src/storage/durable/cluster-store'
 import type { StoreEvent } from '../../src/storage/store'
+import { DurableSnapshots, type SnapshotStub } from '../../src/storage/durable/snapshots'
+import { restoreSnapshot, snapshotStream } from '../../src/storage/snapshot/stream'
 
 export { ClusterStore } from '../../src/storage/durable/cluster-store'
 
@@ -27,6 +29,12 @@ const METHODS = new Set([
   'currentRevision',
   'recordMetrics',
   'scrapeMetrics',
+  'beginSnapshot',
+  'snapshotPage',
+  'beginRestore',
+  'restorePage',
+  'endRestore',
+  'pointInTime',
 ])
 
 export default {
@@ -39,6 +47,40 @@ export default {
       // Called as a method: an RPC stub's properties are remote too, so no `.apply`.
       const rpc = stub as unknown as Record<string, (...a: unknown[]) => Promise<unknown>>
       return Response.json((await rpc[rest[0]!]!(...args)) ?? null)
+    }
+    // Snapshots and restores through the Worker-side code the admin paths use (src/api/storage-admin.ts).
+    //   GET /snapshot/<cluster>?pageSize=   POST /snapshot/<cluster> (body: a snapshot)
+    //   POST /pitr/<cluster>?time=<ms>[&dryRun=All]
+    if (kind === 'snapshot') {
+      const snapshots = new DurableSnapshots(stub as unknown as SnapshotStub)
+      if (request.method === 'GET')
+        return new Response(
+          snapshotStream(snapshots, {
+            cluster: cluster ?? '',
+            source: 'edge',
+            pageSize: Number(url.searchParams.get('pageSize')) || undefined,
+          }),
+        )
+      try {
+        return Response.json(await restoreSnapshot(request.body!, snapshots))
+      } catch (e) {
+        return Response.json({ error: (e as Error).message }, { status: 400 })
+      }
+    }
+    if (kind === 'pitr') {
+      const name = decodeURIComponent(cluster ?? '')
+      const fresh = () => env.CLUSTER.getByName(name) as unknown as SnapshotStub
+      const snapshots = new DurableSnapshots(fresh(), fresh)
+      const time = Number(url.searchParams.get('time'))
+      try {
+        return Response.json(
+          url.searchParams.has('dryRun')
+            ? await snapshots.pointInTime(time)
+            : await snapshots.restoreToTime(time),
+        )
+      } catch (e) {
+        return Response.json({ error: (e as Error).message }, { status: 500 })
+      }
     }
     if (kind === 'in-worker')
       return watchInWorker(env, decodeURIComponent(cluster ?? ''), url.searchParams)

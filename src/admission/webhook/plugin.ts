@@ -183,8 +183,19 @@ export function mutatingAdmissionWebhook(ctx: PluginContext): AdmissionPlugin {
       const hooks = await listConfigurations(a, 'mutatingwebhookconfigurations')
       if (!hooks.length) return
       const invoked: { w: Obj; index: number; changedSince: boolean }[] = []
+      // callAttrMutatingHook records every call it makes, whatever its outcome, for the audit log.
       const runOne = async (w: Obj, index: number, round: number): Promise<boolean> => {
         if (!(await shouldCall(w, a))) return false
+        let mutated = false
+        try {
+          mutated = await callOne(w, index, round)
+          return mutated
+        } finally {
+          a.annotations[`mutation.webhook.admission.k8s.io/round_${round}_index_${index}`] ??=
+            JSON.stringify({ configuration: w.__config, webhook: w.name, mutated })
+        }
+      }
+      const callOne = async (w: Obj, index: number, round: number): Promise<boolean> => {
         if (a.dryRun && !sideEffectsAllowDryRun(w))
           throw badRequest(`admission webhook "${w.name}" does not support dry run`)
         let r: Obj

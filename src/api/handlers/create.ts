@@ -1,12 +1,16 @@
-import { negotiate, readBodyText, respond } from '../negotiation'
-import { parseDryRun, type Scope } from '../scope'
+import { negotiate, readBodyText, respondAs } from '../negotiation'
+import { endpointFor, parseDryRun, type Scope } from '../scope'
 import { decodeForWrite, withManagedFields, writeOptions } from '../writes'
 import { methodNotAllowed } from '../../server/errors'
+import { transformObject } from '../transform'
 
 export async function create(s: Scope): Promise<Response> {
   // POST goes to the collection; a named path takes no POST (virtual subresources like token are routed elsewhere).
   if (s.info.subresource || s.info.name) throw methodNotAllowed()
-  const target = negotiate(s.req.headers.get('accept'), { table: false, metadata: false })
+  const target = negotiate(
+    s.req.headers.get('accept'),
+    endpointFor(s, { table: true, metadata: true }),
+  )
   s.ctx.dryRun = parseDryRun(s.query)
   const opts = writeOptions(s, 'CreateOptions')
   const obj = decodeForWrite(
@@ -20,5 +24,5 @@ export async function create(s: Scope): Promise<Response> {
     withManagedFields(s, undefined, obj, opts.manager),
     s.ctx,
   )
-  return respond(201, created, target.yaml)
+  return respondAs(201, transformObject(s, target, created), target)
 }

@@ -1,10 +1,11 @@
-import { decodeObject, negotiate, readBodyText, respond } from '../negotiation'
-import type { Scope } from '../scope'
+import { decodeObject, negotiate, readBodyText, respondAs } from '../negotiation'
+import { endpointFor, type Scope } from '../scope'
 import { decodeDeleteOptions, validateDryRun } from '../query'
 import { badRequest, methodNotAllowed } from '../../server/errors'
 import { jsonKind, type JsonValue } from '../../go/json'
 import type { DeleteOptions } from '../../registry/store'
 import type { KubeObject, ResourceType } from '../../registry/types'
+import { transformObject } from '../transform'
 
 /**
  * DeleteOptions from the body when there is one, else from the query, never both (kube's delete and
@@ -114,9 +115,12 @@ export function deletedStatus(type: ResourceType, obj: KubeObject): KubeObject {
 
 export async function del(s: Scope): Promise<Response> {
   if (s.info.subresource) throw methodNotAllowed()
-  const target = negotiate(s.req.headers.get('accept'), { table: false, metadata: false })
+  const target = negotiate(
+    s.req.headers.get('accept'),
+    endpointFor(s, { table: true, metadata: true }),
+  )
   const opts = await parseDeleteOptions(s)
   const { object, deleted } = await s.rs.delete(s.namespace, s.info.name, opts, s.ctx)
   const body = deleted && !s.type.returnDeletedObject ? deletedStatus(s.type, object) : object
-  return respond(200, body, target.yaml)
+  return respondAs(200, transformObject(s, target, body), target)
 }

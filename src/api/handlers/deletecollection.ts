@@ -1,13 +1,16 @@
 import { selectorFilter } from '../list-filter'
 import { decodeListOptions, validateListOptions } from '../query'
-import { negotiate, respond } from '../negotiation'
-import type { Scope } from '../scope'
+import { negotiate, respondAs } from '../negotiation'
+import { endpointFor, type Scope } from '../scope'
 import { groupVersion, type KubeObject } from '../../registry/types'
 import { isStatusErrorReason } from '../../server/errors'
 import { parseDeleteOptions } from './delete'
 
 export async function deletecollection(s: Scope): Promise<Response> {
-  const target = negotiate(s.req.headers.get('accept'), { table: false, metadata: false })
+  const target = negotiate(
+    s.req.headers.get('accept'),
+    endpointFor(s, { table: false, metadata: false }),
+  )
   // kube's DeleteCollection: the list options first, then the delete options.
   const listOptions = decodeListOptions(s.query)
   const filter = selectorFilter(s.type, listOptions)
@@ -29,7 +32,7 @@ export async function deletecollection(s: Scope): Promise<Response> {
       if (!isStatusErrorReason(e, 'NotFound')) throw e
     }
   }
-  return respond(
+  return respondAs(
     200,
     {
       kind: s.type.listKind,
@@ -37,6 +40,6 @@ export async function deletecollection(s: Scope): Promise<Response> {
       metadata: { resourceVersion },
       items: deleted,
     },
-    target.yaml,
+    target,
   )
 }

@@ -1,14 +1,19 @@
 import { badRequest } from '../../server/errors'
 import { selectorFilter } from '../list-filter'
-import { negotiate, respond, respondJSON } from '../negotiation'
+import { negotiate, respond, respondJSON, respondProtobuf } from '../negotiation'
 import { partialObjectMetadata, parseIncludeObject, toTable } from '../table'
-import type { Scope } from '../scope'
+import { endpointFor, type Scope } from '../scope'
 import { decodeListOptions, decodeTableOptions, validateListOptions } from '../query'
 import { groupVersion } from '../../registry/types'
 import type { ListResult } from '../../registry/store'
+import { protobufListChunks } from '../protobuf/response'
+import { listAsPartialObjectMetadata } from '../transform'
 
 export async function list(s: Scope): Promise<Response> {
-  const target = negotiate(s.req.headers.get('accept'), { table: true, metadata: true })
+  const target = negotiate(
+    s.req.headers.get('accept'),
+    endpointFor(s, { table: true, metadata: true }),
+  )
   const options = decodeListOptions(s.query)
   const filter = selectorFilter(s.type, options)
   validateListOptions(options)
@@ -22,7 +27,7 @@ export async function list(s: Scope): Promise<Response> {
     resourceVersion: options.resourceVersion || undefined,
     resourceVersionMatch: options.resourceVersionMatch || undefined,
   }
-  if (!target.as && !target.yaml && !filter) {
+  if (!target.as && !target.yaml && !target.protobuf && !filter) {
     // Items go out as stored: no object is parsed and serialized again.
     const result = await s.rs.listJSON(s.namespace, opts)
     const head = JSON.stringify({
@@ -47,18 +52,31 @@ export async function list(s: Scope): Promise<Response> {
       target.yaml,
     )
   }
-  if (target.as === 'PartialObjectMetadata' || target.as === 'PartialObjectMetadataList') {
+  if (target.as === 'PartialObjectMetadata') throw listAsPartialObjectMetadata(s)
+  if (target.as === 'PartialObjectMetadataList') {
+    const items = result.items.map((o) => partialObjectMetadata(o, target.version))
+    const apiVersion = `meta.k8s.io/${target.version}`
+    if (target.protobuf)
+      return respondProtobuf(
+        200,
+        protobufListChunks(apiVersion, 'PartialObjectMetadataList', listMeta, items),
+      )
     return respond(
       200,
       {
         kind: 'PartialObjectMetadataList',
-        apiVersion: `meta.k8s.io/${target.version}`,
+        apiVersion,
         metadata: listMeta,
-        items: result.items.map((o) => partialObjectMetadata(o, target.version)),
+        items,
       },
       target.yaml,
     )
   }
+  if (target.protobuf)
+    return respondProtobuf(
+      200,
+      protobufListChunks(groupVersion(s.type), s.type.listKind, listMeta, result.items),
+    )
   return respond(
     200,
     {

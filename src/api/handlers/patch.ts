@@ -1,7 +1,7 @@
 import { badRequest } from '../../server/errors'
-import { mediaType, negotiate, readBodyText, respond } from '../negotiation'
+import { mediaType, negotiate, readBodyText, respondAs } from '../negotiation'
 import { APPLY_PATCH_YAML, applyPatchWithWarnings } from '../patch'
-import { parseDryRun, type Scope } from '../scope'
+import { endpointFor, parseDryRun, type Scope } from '../scope'
 import { applyScale, getScale } from '../scale'
 import {
   applyToLive,
@@ -13,14 +13,20 @@ import {
   writeOptions,
 } from '../writes'
 import type { KubeObject } from '../../registry/types'
+import { yamlToJson } from '../yaml'
+import { transformObject } from '../transform'
 
 export async function patch(s: Scope): Promise<Response> {
-  const target = negotiate(s.req.headers.get('accept'), { table: false, metadata: false })
+  const target = negotiate(
+    s.req.headers.get('accept'),
+    endpointFor(s, { table: true, metadata: true }),
+  )
   s.ctx.dryRun = parseDryRun(s.query)
   const contentType = mediaType(s.req.headers.get('content-type'))
   const opts = writeOptions(s, 'PatchOptions', contentType)
   const text = await readBodyText(s.req)
   if (!text.trim()) throw badRequest('the body of the request was empty')
+  s.ctx.audit?.logRequestPatch(() => patchForAudit(text))
   const builtin = !s.type.custom
   const patchOne = (doc: KubeObject): KubeObject => {
     const { object, strictErrors } = applyPatchWithWarnings(contentType, doc, text, {
@@ -61,7 +67,7 @@ export async function patch(s: Scope): Promise<Response> {
       },
       s.ctx,
     )
-    return respond(200, getScale(s.type, object), target.yaml)
+    return respondAs(200, getScale(s.type, object), target)
   }
   const sub = s.info.subresource
   // A patch that leaves resourceVersion alone carries the current one, so it applies to whatever is current
@@ -76,7 +82,7 @@ export async function patch(s: Scope): Promise<Response> {
       sub,
       { forceAllowCreate: true },
     )
-    return respond(created ? 201 : 200, object, target.yaml)
+    return respondAs(created ? 201 : 200, transformObject(s, target, object), target)
   }
   // A retried attempt warns again; the recorder keeps each text once, as kube's does.
   const { object } = await s.rs.update(
@@ -86,5 +92,18 @@ export async function patch(s: Scope): Promise<Response> {
     s.ctx,
     sub,
   )
-  return respond(200, object, target.yaml)
+  return respondAs(200, transformObject(s, target, object), target)
+}
+
+/** LogRequestPatch keeps the patch as sent; an apply's YAML is kept as the JSON it reads as. */
+function patchForAudit(text: string): unknown {
+  try {
+    return JSON.parse(text)
+  } catch {
+    try {
+      return yamlToJson(text)
+    } catch {
+      return text
+    }
+  }
 }

@@ -1,11 +1,15 @@
-import { decodeObject, negotiate, readBodyText, respond } from '../negotiation'
-import { parseDryRun, type Scope } from '../scope'
+import { decodeObject, negotiate, readBodyText, respondAs } from '../negotiation'
+import { endpointFor, parseDryRun, type Scope } from '../scope'
 import { applyScale, getScale } from '../scale'
 import { decodeForWrite, withManagedFields, writeOptions } from '../writes'
 import type { KubeObject } from '../../registry/types'
+import { transformObject } from '../transform'
 
 export async function update(s: Scope): Promise<Response> {
-  const target = negotiate(s.req.headers.get('accept'), { table: false, metadata: false })
+  const target = negotiate(
+    s.req.headers.get('accept'),
+    endpointFor(s, { table: true, metadata: true }),
+  )
   s.ctx.dryRun = parseDryRun(s.query)
   const opts = writeOptions(s, 'UpdateOptions')
   const text = await readBodyText(s.req)
@@ -28,7 +32,7 @@ export async function update(s: Scope): Promise<Response> {
         ),
       s.ctx,
     )
-    return respond(200, getScale(s.type, object), target.yaml)
+    return respondAs(200, getScale(s.type, object), target)
   }
   const body = decodeForWrite(s, text, contentType, opts.fieldValidation)
   const sub = s.info.subresource
@@ -43,5 +47,5 @@ export async function update(s: Scope): Promise<Response> {
     sub,
     { preconditions },
   )
-  return respond(created ? 201 : 200, object, target.yaml)
+  return respondAs(created ? 201 : 200, transformObject(s, target, object), target)
 }

@@ -1,8 +1,8 @@
 // POST to a kind that is computed rather than stored (the access reviews, TokenReview, SelfSubjectReview) or to a
 // subresource that takes a kind of its own (serviceaccounts/<name>/token): kube-apiserver's NamedCreater and
 // create-only REST storages. Anything but create is not routed for them.
-import { decodeObject, negotiate, readBodyText, respond } from '../negotiation'
-import { parseDryRun, type Scope } from '../scope'
+import { decodeObject, negotiate, readBodyText, respondAs } from '../negotiation'
+import { endpointFor, parseDryRun, type Scope } from '../scope'
 import { methodNotAllowed, notFoundPath } from '../../server/errors'
 import { groupVersion, type ResourceType } from '../../registry/types'
 
@@ -11,7 +11,10 @@ export async function virtualCreate(s: Scope): Promise<Response> {
   if (s.info.subresource ? !sub || s.info.parts.length !== 3 : s.info.parts.length !== 1)
     throw notFoundPath()
   if (s.info.verb !== 'create') throw methodNotAllowed()
-  const target = negotiate(s.req.headers.get('accept'), { table: false, metadata: false })
+  const target = negotiate(
+    s.req.headers.get('accept'),
+    endpointFor(s, { table: false, metadata: false }),
+  )
   s.ctx.dryRun = parseDryRun(s.query)
   const into = sub
     ? { apiVersion: `${sub.group}/${sub.version}`, kind: sub.kind }
@@ -29,5 +32,5 @@ export async function virtualCreate(s: Scope): Promise<Response> {
     storeFor: (t: ResourceType) => s.rs.forType(t),
   }
   const out = sub ? await sub.create(body, req) : await s.type.virtualCreate!(body, req)
-  return respond(201, out, target.yaml)
+  return respondAs(201, out, target)
 }

@@ -6,9 +6,11 @@ import { interpretWatchError } from '../../registry/store-errors'
 import { type KeyValue, type Store, type StoreEvent } from '../../storage/store'
 import { groupVersion, type KubeObject, type ResourceType } from '../../registry/types'
 import { selectorFilter } from '../list-filter'
-import { negotiate } from '../negotiation'
+import { negotiateWatch } from '../negotiation'
+import { encodeProtobufObject, PROTOBUF_MEDIA_TYPE } from '../protobuf/envelope'
+import { watchEventFrame } from '../protobuf/response'
 import { partialObjectMetadata, parseIncludeObject, toTable } from '../table'
-import type { Scope } from '../scope'
+import { endpointFor, type Scope } from '../scope'
 import {
   decodeListOptions,
   decodeTableOptions,
@@ -33,7 +35,10 @@ export function setMinRequestTimeout(seconds: number): void {
 }
 
 export async function watch(s: Scope): Promise<Response> {
-  const target = negotiate(s.req.headers.get('accept'), { table: true, metadata: true })
+  const target = negotiateWatch(
+    s.req.headers.get('accept'),
+    endpointFor(s, { table: true, metadata: true }),
+  )
   const includeObject = parseIncludeObject(decodeTableOptions(s.query).includeObject)
   const options = watchedName(decodeListOptions(s.query), s.info.name)
   const filter = selectorFilter(s.type, options)
@@ -68,7 +73,12 @@ export async function watch(s: Scope): Promise<Response> {
       let columnsSent = false
       // kubectl get -w asks for Table rows; like kube-apiserver, only the first row carries the column definitions.
       const render = (t: WatchEventType, object: KubeObject): unknown => {
-        if (t === 'ERROR' || t === 'BOOKMARK') return object
+        if (t === 'ERROR') return object
+        // A metadata informer decodes every event as PartialObjectMetadata, its bookmarks too.
+        if (t === 'BOOKMARK')
+          return target.as && target.as !== 'Table'
+            ? partialObjectMetadata(object, target.version)
+            : object
         if (target.as === 'Table') {
           const table = toTable(
             type,
@@ -87,7 +97,9 @@ export async function watch(s: Scope): Promise<Response> {
       // The watched kind's series (handlers/watch.go: apiserver_watch_events_total and _sizes).
       const kindLabels = [type.group, type.version, type.kind]
       const send = (t: WatchEventType, object: KubeObject) => {
-        const bytes = encoder.encode(JSON.stringify({ type: t, object: render(t, object) }) + '\n')
+        const bytes = target.protobuf
+          ? watchEventFrame(t, protobufObject(render(t, object)))
+          : encoder.encode(JSON.stringify({ type: t, object: render(t, object) }) + '\n')
         metrics.watchEvents.inc(kindLabels)
         metrics.watchEventsSizes.observe(kindLabels, bytes.byteLength)
         controller.enqueue(bytes)
@@ -147,12 +159,19 @@ export async function watch(s: Scope): Promise<Response> {
   return new Response(stream, {
     status: 200,
     headers: {
-      'Content-Type': 'application/json',
+      // handlers/watch.go: a stream other than JSON says so.
+      'Content-Type': target.protobuf ? `${PROTOBUF_MEDIA_TYPE};stream=watch` : 'application/json',
       // kubectl asks for gzip; a compressed stream would be held back until it ends.
       'Content-Encoding': 'identity',
       'Cache-Control': 'no-cache, private',
     },
   })
+}
+
+function protobufObject(obj: unknown): Uint8Array {
+  const bytes = encodeProtobufObject(obj as Record<string, unknown>)
+  if (!bytes) throw new Error(`no protobuf message for ${(obj as KubeObject).kind}`)
+  return bytes
 }
 
 /**

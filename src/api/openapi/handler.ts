@@ -142,17 +142,38 @@ const NOT_FOUND = () =>
     headers: { 'Content-Type': 'text/plain; charset=utf-8', 'Cache-Control': 'no-cache, private' },
   })
 
-/** GET /openapi/v2 */
-export async function serveOpenAPIV2(req: Request, registry: Registry): Promise<Response> {
+/**
+ * GET /openapi/v2. Extension servers' documents (`merged`) add their paths and definitions, as
+ * kube-aggregator's OpenAPI aggregation merges them; ours win where both have one.
+ */
+export async function serveOpenAPIV2(
+  req: Request,
+  registry: Registry,
+  merged: Record<string, any>[] = [],
+): Promise<Response> {
   const as = negotiateV2(req.headers.get('accept'))
   if (!as) return NOT_ACCEPTABLE()
-  const entry = (await cached(registry, 'v2', registry.all(), () => openapiV2Document(registry)))!
+  let entry = (await cached(registry, 'v2', registry.all(), () => openapiV2Document(registry)))!
+  if (merged.length) {
+    const doc = JSON.parse(entry.body) as Record<string, any>
+    for (const m of merged) {
+      doc.paths = { ...m.paths, ...doc.paths }
+      doc.definitions = { ...m.definitions, ...doc.definitions }
+    }
+    const body = JSON.stringify(doc)
+    entry = { sig: [], body, etag: await sha512Hex(body) }
+  }
   return documentResponse(req, entry, { 'Cache-Control': 'no-cache, private' }, as === 'protobuf')
 }
 
 /** GET /openapi/v3: the group-versions and the hashed URL of each document. */
-export async function serveOpenAPIV3Root(req: Request, registry: Registry): Promise<Response> {
-  const paths: Record<string, { serverRelativeURL: string }> = {}
+export async function serveOpenAPIV3Root(
+  req: Request,
+  registry: Registry,
+  /** Extension servers' entries (their group versions), as their own roots list them. */
+  merged: Record<string, { serverRelativeURL: string }> = {},
+): Promise<Response> {
+  const paths: Record<string, { serverRelativeURL: string }> = { ...merged }
   for (const gv of openapiV3Paths(registry)) {
     const entry = await groupVersionDoc(registry, gv.group, gv.version)
     if (entry) paths[gv.path] = { serverRelativeURL: `/openapi/v3/${gv.path}?hash=${entry.etag}` }

@@ -12,12 +12,18 @@ type Json = null | boolean | number | string | Json[] | { [k: string]: Json }
 type Obj = { [k: string]: Json }
 
 const utf8 = new TextEncoder()
+const EMPTY: Obj = Object.freeze({}) as Obj
 
 /** The message's bytes for obj (a JSON object). */
 export function encodeMessage(msg: Message, obj: Obj): Uint8Array {
   const w = new WireWriter()
   writeFields(w, msg, obj)
   return w.finish()
+}
+
+/** The message's fields for obj, written into w (a list's items, one after another in one buffer). */
+export function writeMessage(w: WireWriter, msg: Message, obj: Obj): void {
+  writeFields(w, msg, obj)
 }
 
 // A message's fields in number order, the order gogo writes them (the table keeps Go struct order).
@@ -36,7 +42,9 @@ function writeField(w: WireWriter, msg: Message, f: Field, v: Json | undefined):
     if (t.kind !== 'message')
       throw new ProtobufError(`proto: ${msg.name}: unsupported inline field`)
     if (t.pointer && !hasAnyField(messages().get(t.message)!, v as Obj)) return
-    w.message(f.no, (m) => writeFields(m, messages().get(t.message)!, v as Obj))
+    const at = w.begin(f.no)
+    writeFields(w, messages().get(t.message)!, v as Obj)
+    w.end(at)
     return
   }
   switch (t.kind) {
@@ -98,7 +106,9 @@ function writeValue(
         })
         return
       }
-      w.message(no, (m) => writeFields(m, msg, set ? (v as Obj) : {}))
+      const at = w.begin(no)
+      writeFields(w, msg, set ? (v as Obj) : EMPTY)
+      w.end(at)
       return
     }
     case 'special':
@@ -134,11 +144,7 @@ function writeSpecial(w: WireWriter, special: Special, v: Json): void {
     case 'metav1.Time':
     case 'metav1.MicroTime': {
       if (typeof v !== 'string') return
-      const ms = Date.parse(v)
-      if (Number.isNaN(ms)) throw new ProtobufError(`proto: bad time ${JSON.stringify(v)}`)
-      const seconds = Math.floor(ms / 1000)
-      const frac = /\.(\d+)/.exec(v)?.[1] ?? ''
-      const nanos = frac ? Number(frac.padEnd(9, '0').slice(0, 9)) : 0
+      const [seconds, nanos] = parsedTime(v)
       w.int64(1, seconds).int64(2, nanos)
       return
     }
@@ -162,6 +168,21 @@ function writeSpecial(w: WireWriter, special: Special, v: Json): void {
       if (v !== null) w.bytes(1, utf8.encode(JSON.stringify(v)))
       return
   }
+}
+
+// The objects of a list share few distinct timestamps (creation, managed fields): each is parsed once.
+const times = new Map<string, [number, number]>()
+
+function parsedTime(v: string): [number, number] {
+  let t = times.get(v)
+  if (t) return t
+  const ms = Date.parse(v)
+  if (Number.isNaN(ms)) throw new ProtobufError(`proto: bad time ${JSON.stringify(v)}`)
+  const frac = /\.(\d+)/.exec(v)?.[1] ?? ''
+  t = [Math.floor(ms / 1000), frac ? Number(frac.padEnd(9, '0').slice(0, 9)) : 0]
+  if (times.size >= 4096) times.clear()
+  times.set(v, t)
+  return t
 }
 
 function unbase64(s: string): Uint8Array {

@@ -7,6 +7,7 @@ import { encodeMessage } from './encode'
 import { messageForKind } from './messages'
 import { ProtobufError, WireReader, WIRE_BYTES } from './reader'
 import { WireWriter } from './writer'
+import { concatBytes } from '../../util/bytes'
 
 export const PROTOBUF_MEDIA_TYPE = 'application/vnd.kubernetes.protobuf'
 const MAGIC = [0x6b, 0x38, 0x73, 0x00] // "k8s\0"
@@ -85,22 +86,38 @@ export function decodeStoredProtobuf(value: Uint8Array): Record<string, unknown>
  * writes it for etcd; undefined for a kind without a message table (custom resources stay JSON, as kube's do).
  */
 export function encodeStoredProtobuf(obj: Record<string, unknown>): Uint8Array | undefined {
+  if (obj.kind === 'DeleteOptions' || obj.kind === 'Status') return undefined
+  return encodeProtobufObject(obj)
+}
+
+/**
+ * An object (JSON, with apiVersion and kind) as kube's protobuf serializer encodes it, for etcd and for
+ * responses alike: "k8s\0" and a runtime.Unknown whose raw is the object's message. Fields the Go type lacks
+ * are not written, as a Go struct never holds them. Undefined for a kind without a message table.
+ */
+export function encodeProtobufObject(obj: Record<string, unknown>): Uint8Array | undefined {
   const apiVersion = typeof obj.apiVersion === 'string' ? obj.apiVersion : ''
   const kind = typeof obj.kind === 'string' ? obj.kind : ''
-  const msg = kind === 'DeleteOptions' ? undefined : messageForKind(apiVersion, kind)
+  const msg = messageForKind(apiVersion, kind)
   if (!msg) return undefined
   const raw = encodeMessage(msg, obj as Parameters<typeof encodeMessage>[1])
-  const unknown = new WireWriter()
-    .message(1, (t) => t.string(1, apiVersion).string(2, kind))
-    .bytes(2, raw)
-    .string(3, '')
-    .string(4, '')
-    .finish()
-  const out = new Uint8Array(MAGIC.length + unknown.length)
-  out.set(MAGIC)
-  out.set(unknown, MAGIC.length)
-  return out
+  return concatBytes(envelopeHead(apiVersion, kind, raw.length), raw, ENVELOPE_TAIL)
 }
+
+/**
+ * The envelope's bytes up to its raw field's content, for a raw of rawLength bytes: a list's items can then
+ * follow as they are written, without copying them into one buffer.
+ */
+export function envelopeHead(apiVersion: string, kind: string, rawLength: number): Uint8Array {
+  const w = new WireWriter()
+  for (const b of MAGIC) w.varint(b) // each byte is below 0x80: one varint byte apiece
+  w.message(1, (t) => t.string(1, apiVersion).string(2, kind))
+  w.varint((2 << 3) | WIRE_BYTES).varint(rawLength)
+  return w.finish()
+}
+
+/** Unknown's contentEncoding and contentType: gogo writes the empty strings of non-pointer fields. */
+export const ENVELOPE_TAIL = new WireWriter().string(3, '').string(4, '').finish()
 
 function readEnvelope(body: Uint8Array): Unknown {
   // The checks and texts of the protobuf Serializer's Decode.

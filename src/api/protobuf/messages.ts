@@ -124,6 +124,8 @@ export function packageOf(apiVersion: string): string {
 export function messageForKind(apiVersion: string, kind: string): Message | undefined {
   // kube registers the option kinds in every group version (metav1.AddToGroupVersion).
   if (kind === 'DeleteOptions') return messages().get('metav1.DeleteOptions')
+  // metav1.Status is registered unversioned and goes out as apiVersion v1.
+  if (kind === 'Status' && apiVersion === 'v1') return messages().get('metav1.Status')
   const kinds = PROTOBUF_KINDS[apiVersion]
   if (!kinds || !kinds.split(' ').includes(kind)) return undefined
   return messages().get(`${packageOf(apiVersion)}.${kind}`)

@@ -6,8 +6,12 @@ import { WIRE_BYTES, WIRE_FIXED64, WIRE_VARINT } from './reader'
 const utf8 = new TextEncoder()
 
 export class WireWriter {
-  private buf: Uint8Array<ArrayBuffer> = new Uint8Array(256)
+  private buf: Uint8Array<ArrayBuffer>
   private len = 0
+
+  constructor(size = 256) {
+    this.buf = new Uint8Array(size)
+  }
 
   private room(n: number): void {
     if (this.len + n <= this.buf.length) return
@@ -56,6 +60,32 @@ export class WireWriter {
   }
 
   string(no: number, s: string): this {
+    // Most strings of an object are short ASCII (names, keys, images): their bytes are their chars and
+    // their length one byte, written in place without the encoder or a closure.
+    const n = s.length
+    if (n < 0x80) {
+      this.key(no, WIRE_BYTES)
+      this.room(1 + n)
+      const buf = this.buf
+      const at = this.len + 1
+      let i = 0
+      for (; i < n; i++) {
+        const c = s.charCodeAt(i)
+        if (c >= 0x80) break
+        buf[at + i] = c
+      }
+      if (i === n) {
+        buf[this.len] = n
+        this.len = at + n
+        return this
+      }
+      const bytes = utf8.encode(s)
+      this.varint(bytes.length)
+      this.room(bytes.length)
+      this.buf.set(bytes, this.len)
+      this.len += bytes.length
+      return this
+    }
     return this.delimited(no, () => {
       this.room(s.length * 3)
       this.len += utf8.encodeInto(s, this.buf.subarray(this.len)).written
@@ -64,11 +94,24 @@ export class WireWriter {
 
   /** A length-delimited field whose content write puts at the end of the buffer. */
   private delimited(no: number, write: () => void): this {
+    const start = this.begin(no)
+    write()
+    return this.end(start)
+  }
+
+  /**
+   * Opens a length-delimited field (a nested message) and returns where it starts; its content is written
+   * next and end(start) closes it: a message without a closure, for the encoder's hot path.
+   */
+  begin(no: number): number {
     this.key(no, WIRE_BYTES)
     this.room(5)
     const start = this.len
     this.len += 5
-    write()
+    return start
+  }
+
+  end(start: number): this {
     const size = this.len - start - 5
     let n = 1
     while (size >= 2 ** (7 * n)) n++

@@ -4,6 +4,7 @@ import { admissionregistrationResources } from './admissionregistration'
 import { appsResources } from './apps'
 import { horizontalpodautoscalers } from './autoscaling'
 import { batchResources } from './batch'
+import { componentstatuses } from './componentstatuses'
 import { configmaps } from './configmaps'
 import { leases } from './coordination'
 import { endpointslices } from './discovery'
@@ -35,6 +36,7 @@ import {
 } from './storage'
 import { certificatesigningrequests } from './certificates'
 import { runtimeclasses } from './node'
+import { apiservices } from './apiregistration'
 import { customresourcedefinitions } from '../../apiextensions/crd'
 
 // pods/binding and pods/eviction write pods and PodDisruptionBudgets through their own kinds.
@@ -49,6 +51,7 @@ const pods: ResourceType = {
 export const builtinResources: ResourceType[] = [
   // core/v1
   bindingsType(podsType),
+  componentstatuses,
   configmaps,
   endpoints,
   events,
@@ -84,6 +87,7 @@ export const builtinResources: ResourceType[] = [
   ...admissionregistrationResources,
   ...flowcontrolResources,
   customresourcedefinitions,
+  apiservices,
 ]
 
 export { SERVICE_CIDR, NODE_PORT_RANGE } from './allocator'

@@ -38,6 +38,8 @@ export function builtinDefinitions(): Readonly<Record<string, JSONSchema>> {
 
 // The Go package group of each API group, as in the definition names (io.k8s.api.<short>.<version>.<Kind>).
 export function builtinDefinitionName(group: string, version: string, kind: string): string {
+  if (group === 'apiregistration.k8s.io')
+    return `io.k8s.kube-aggregator.pkg.apis.apiregistration.${version}.${kind}`
   const short = group === '' ? 'core' : group.split('.')[0]
   return `io.k8s.api.${short}.${version}.${kind}`
 }

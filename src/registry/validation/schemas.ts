@@ -43,6 +43,8 @@ import { validate as RbacV1Role } from 'kubernetes-models/_schemas/IoK8sApiRbacV
 import { validate as RbacV1RoleBinding } from 'kubernetes-models/_schemas/IoK8sApiRbacV1RoleBinding'
 import { validate as SchedulingV1PriorityClass } from 'kubernetes-models/_schemas/IoK8sApiSchedulingV1PriorityClass'
 import { validate as StorageV1StorageClass } from 'kubernetes-models/_schemas/IoK8sApiStorageV1StorageClass'
+import { validate as ApiregistrationV1APIService } from 'kubernetes-models/_schemas/IoK8sKubeAggregatorPkgApisApiregistrationV1APIService'
+import { validate as CoreV1ComponentStatus } from 'kubernetes-models/_schemas/IoK8sApiCoreV1ComponentStatus'
 import { validate as CertificatesV1CertificateSigningRequest } from 'kubernetes-models/_schemas/IoK8sApiCertificatesV1CertificateSigningRequest'
 import { validate as NodeV1RuntimeClass } from 'kubernetes-models/_schemas/IoK8sApiNodeV1RuntimeClass'
 import { validate as StorageV1CSIDriver } from 'kubernetes-models/_schemas/IoK8sApiStorageV1CSIDriver'
@@ -96,6 +98,8 @@ export const schemas = {
   SchedulingV1PriorityClass,
   StorageV1StorageClass,
   CertificatesV1CertificateSigningRequest,
+  ApiregistrationV1APIService,
+  CoreV1ComponentStatus,
   NodeV1RuntimeClass,
   StorageV1CSIDriver,
   StorageV1CSINode,

@@ -21,16 +21,34 @@ export function requestAttributes(user: UserInfo, info: RequestInfo): Attributes
   }
 }
 
+/** Where the decision is recorded for the audit log (audit.AddAuditAnnotations). */
+export interface AuthorizationAnnotations {
+  annotate(key: string, value: string): void
+}
+
+export const DECISION_ANNOTATION_KEY = 'authorization.k8s.io/decision'
+export const REASON_ANNOTATION_KEY = 'authorization.k8s.io/reason'
+
 export async function authorize(
   authorizer: Authorizer,
   user: UserInfo,
   info: RequestInfo,
+  audit?: AuthorizationAnnotations,
 ): Promise<void> {
   const a = requestAttributes(user, info)
   const { decision, reason, error } = await authorizer.authorize(a)
-  if (decision === 'Allow') return
+  if (decision === 'Allow') {
+    audit?.annotate(DECISION_ANNOTATION_KEY, 'allow')
+    audit?.annotate(REASON_ANNOTATION_KEY, reason)
+    return
+  }
   // An authorizer that could not decide (a webhook out of reach) fails the request rather than denying it.
-  if (error) throw internalError(new Error(error))
+  if (error) {
+    audit?.annotate(REASON_ANNOTATION_KEY, 'internal error')
+    throw internalError(new Error(error))
+  }
+  audit?.annotate(DECISION_ANNOTATION_KEY, 'forbid')
+  audit?.annotate(REASON_ANNOTATION_KEY, reason)
   throw forbiddenError(a, reason)
 }
 

@@ -58,7 +58,7 @@ export function priorityAndFairness(
         // Node mode and tests have no execution context: the load runs on by itself.
       }
     })
-    const admission = await apf.admit(c.get('user'), info, c.req.raw.signal)
+    const admission = await apf.admit(c.get('user'), info, () => c.req.raw.signal)
     const headers: Record<string, string> = {}
     const fsUID = admission.flowSchema.metadata?.uid
     const plUID = admission.priorityLevel.metadata?.uid

@@ -3,6 +3,7 @@
 // that is not long-running gets a deadline of --request-timeout, or the shorter `?timeout=` it asks for,
 // and is answered 504 when it runs over. Long-running requests (watches, proxy, exec, attach, log,
 // port-forward) have none.
+import { isStorageAdminPath } from '../../api/storage-admin'
 import type { MiddlewareHandler } from 'hono'
 import { respondError } from '../../api/negotiation'
 import { GoDurationError, parseGoDuration } from '../../go/duration'
@@ -19,6 +20,7 @@ const LONG_RUNNING_SUBRESOURCES = new Set(['attach', 'exec', 'proxy', 'log', 'po
 /** genericfilters.BasicLongRunningRequestCheck with kube-apiserver's verbs and subresources. */
 export function isLongRunning(info: RequestInfo): boolean {
   if (LONG_RUNNING_VERBS.has(info.verb)) return true
+  if (!info.isResourceRequest && isStorageAdminPath(info.path)) return true
   return info.isResourceRequest && LONG_RUNNING_SUBRESOURCES.has(info.subresource)
 }
 
@@ -60,7 +62,7 @@ export function withRequestDeadline(
       served.catch(() => {}) // a handler failing after the deadline has no one left to answer
       if ((await Promise.race([served, deadline])) === 'deadline') {
         const read = c.req.method === 'GET' || c.req.method === 'HEAD'
-        c.res = respondError(read ? readTimeout() : writeTimeout())
+        c.res = respondError(read ? readTimeout() : writeTimeout(), c.req.header('accept'))
       }
     } finally {
       stopTimer()

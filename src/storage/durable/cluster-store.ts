@@ -21,6 +21,8 @@ import {
 } from './protocol'
 import { Tables } from './tables'
 import { MAX_PREFIX_LENGTH, WatchHub } from './watch-hub'
+import { CLOSE_RESTARTED, type PointInTimeAnswer } from './protocol'
+import type { SnapshotPoint } from '../snapshot/stream'
 import { MetricsTable } from './metrics-table'
 import { GAUGE_TTL_MS, type ClusterMetricsSnapshot } from '../../metrics/cluster'
 import type { SeriesSample } from '../../metrics/registry'
@@ -31,6 +33,13 @@ export interface ClusterStoreEnv {
 }
 
 export const DEFAULT_COMPACTION_INTERVAL_MS = 5 * 60 * 1000
+/** A snapshot page stops at about this much of values (besides its count of keys). */
+export const SNAPSHOT_PAGE_BYTES = 8 * 1024 * 1024
+/** A snapshot that has not read a page for this long no longer holds compaction back. */
+export const SNAPSHOT_HOLD_MS = 10 * 60 * 1000
+/** Cloudflare's point-in-time recovery window for a Durable Object's SQLite storage. */
+export const RECOVERY_WINDOW_MS = 30 * 24 * 60 * 60 * 1000
+
 /** A new instance runs its background work this soon: whatever an evicted instance had queued is gone. */
 export const BACKGROUND_START_DELAY_MS = 100
 const BACKGROUND_RETRY_MS = 1000
@@ -65,6 +74,13 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
   private compactionDue = 0
   private background?: BackgroundWork
   private inBackground = false
+  /** A snapshot is reading at this revision: compaction stays below it until `until` (ms). */
+  private snapshotHold?: { revision: number; until: number }
+  /** A restore is under way (meta `restoring`): only its own writes are taken. */
+  private restoring = false
+  /** Tells this instance from the one a point-in-time restore replaces. */
+  private readonly instance = crypto.randomUUID()
+  private aborting = false
 
   constructor(ctx: DurableObjectState, env: ClusterStoreEnv) {
     super(ctx, env)
@@ -76,13 +92,8 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
       applyMigrations(ctx.storage)
       this.revision = this.tables.loadRevision()
       this.compacted = this.tables.meta('compacted')
-      this.hub = new WatchHub({
-        revision: () => this.revision,
-        compacted: () => this.compacted,
-        readLog: (prefix, after, maxEvents, maxSize) =>
-          this.tables.readLog({ prefix }, after, this.revision, maxEvents, maxSize),
-        fanoutPending: (from) => this.tables.setMeta('fanout_from', from),
-      })
+      this.restoring = this.tables.meta('restoring') === 1
+      this.hub = this.newHub()
       this.hub.restore(ctx.getWebSockets(), this.tables.meta('fanout_from'))
       this.alarmAt = await ctx.storage.getAlarm()
       this.compactionDue = this.tables.meta('compaction_due')
@@ -90,6 +101,16 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
       if (!this.compactionDue && this.alarmAt !== null) this.setCompactionDue(this.alarmAt)
       this.background = this.startBackground()
       if (this.background) this.schedule(Date.now() + BACKGROUND_START_DELAY_MS)
+    })
+  }
+
+  private newHub(): WatchHub {
+    return new WatchHub({
+      revision: () => this.revision,
+      compacted: () => this.compacted,
+      readLog: (prefix, after, maxEvents, maxSize) =>
+        this.tables.readLog({ prefix }, after, this.revision, maxEvents, maxSize),
+      fanoutPending: (from) => this.tables.setMeta('fanout_from', from),
     })
   }
 
@@ -194,8 +215,9 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     let tick = false
     if (this.compactionDue && Date.now() >= this.compactionDue) {
       tick = true
-      const mark = this.tables.meta('compaction_mark')
+      const mark = this.compactionFloor(this.tables.meta('compaction_mark'))
       if (mark > this.compacted) this.compactTo(mark)
+      this.tables.pruneTimes(Date.now() - RECOVERY_WINDOW_MS)
       this.tables.setMeta('compaction_mark', this.revision)
       // Nothing left to compact: let an idle cluster sleep until its next write.
       this.setCompactionDue(
@@ -203,7 +225,7 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
       )
     }
     if (this.compactionDue) this.schedule(this.compactionDue)
-    if (!this.background) return
+    if (!this.background || this.restoring) return
     // The background work resyncs on each compaction tick: as long as the cluster has writes to compact,
     // nothing depends on the loops having seen every write.
     this.inBackground = true
@@ -275,7 +297,155 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     this.hub.closed(ws)
   }
 
+  // ---- snapshots (src/storage/snapshot): read at one revision in pages while the cluster serves ----
+
+  beginSnapshot(): SnapshotPoint {
+    this.holdCompaction(this.revision)
+    return {
+      revision: this.revision,
+      compactedRevision: this.compacted,
+      count: this.tables.countKeys(''),
+    }
+  }
+
+  snapshotPage(
+    revision: number,
+    after: string,
+    limit: number,
+  ): { ok: true; kvs: KeyValue[]; more: boolean } | Failure {
+    const bad = this.checkRevision(revision)
+    if (bad) return bad
+    this.holdCompaction(revision)
+    return {
+      ok: true,
+      ...this.tables.pageAt(revision, after, Math.max(1, limit), SNAPSHOT_PAGE_BYTES),
+    }
+  }
+
+  /**
+   * Replaces the cluster's state with a snapshot's, keeping its revisions: the tables are emptied, and
+   * until endRestore every other write is refused (StoreError Unreachable), as the cluster is only half
+   * there. An interrupted restore leaves it so until a restore completes.
+   */
+  beginRestore(): void {
+    this.ctx.storage.transactionSync(() => {
+      this.tables.wipe()
+      this.tables.setMeta('restoring', 1)
+    })
+    this.restoring = true
+    this.snapshotHold = undefined
+    this.hub.closeAll(CLOSE_RESTARTED, 'the cluster is being restored from a snapshot')
+  }
+
+  restorePage(kvs: KeyValue[]): { ok: true } | { ok: false; message: string } {
+    if (!this.restoring) return { ok: false, message: 'no restore is under way' }
+    for (const kv of kvs)
+      if (kv.modRevision < 1 || kv.modRevision < kv.createRevision || kv.version < 1)
+        return { ok: false, message: `the record of ${kv.key} has invalid revisions` }
+    try {
+      this.ctx.storage.transactionSync(() => this.tables.restore(kvs))
+    } catch (e) {
+      // kv's key and log's rev are unique: the same key twice, or two keys at one revision (etcd puts
+      // several keys at one revision only in a multi-key transaction, which kube-apiserver never writes).
+      return { ok: false, message: `the snapshot cannot be restored: ${(e as Error).message}` }
+    }
+    return { ok: true }
+  }
+
+  /**
+   * The cluster is at the snapshot's revision, and that is also its compacted revision: the history
+   * before it is not in the snapshot, so a watch or a list from an older resourceVersion answers
+   * 410 Gone, as kube-apiserver does after `etcdctl snapshot restore`.
+   */
+  endRestore(revision: number): { ok: true } | { ok: false; message: string } {
+    if (!this.restoring) return { ok: false, message: 'no restore is under way' }
+    const newest = this.tables.loadRevision()
+    if (revision < newest)
+      return { ok: false, message: `the snapshot's revision ${revision} is older than its records` }
+    this.finishRestore(revision)
+    return { ok: true }
+  }
+
+  // ---- point-in-time restore: the storage's own bookmarks, within its recovery window ----
+
+  /**
+   * What a restore to `time` (ms) brings back: the revision current then, from revision_times, and the
+   * storage bookmark for it (`bookmarkError` when the runtime has none to give).
+   */
+  async pointInTime(time: number): Promise<PointInTimeAnswer> {
+    const answer: PointInTimeAnswer = {
+      time,
+      revision: this.tables.revisionAt(time) ?? null,
+      currentRevision: this.revision,
+    }
+    try {
+      answer.bookmark = await this.ctx.storage.getBookmarkForTime(time)
+    } catch (e) {
+      answer.bookmarkError = (e as Error).message
+    }
+    return answer
+  }
+
+  /**
+   * Arms the restore of `bookmark` and ends this instance, so the next request finds the storage as it
+   * was at the bookmark's time (the storage API's onNextSessionRestoreBookmark, then abort). Watches
+   * are closed first, for their clients to watch again.
+   */
+  async restoreBookmark(bookmark: string): Promise<{ revision: number; instance: string }> {
+    await this.ctx.storage.onNextSessionRestoreBookmark(bookmark)
+    this.hub.closeAll(CLOSE_RESTARTED, 'the cluster was restored to an earlier point in time')
+    const revision = this.revision
+    // After this call answers: abort() throws into whatever call makes it.
+    this.aborting = true
+    setTimeout(() => this.ctx.abort('point-in-time restore'), 0)
+    return { revision, instance: this.instance }
+  }
+
+  /**
+   * After a point-in-time restore, revisions move on past every one handed out before it (`past`, the
+   * revision before the restore) and everything older reads as compacted: a client's resourceVersion
+   * from the abandoned timeline is never reused for other data, and its watch gets 410 and relists.
+   * etcdutl snapshot restore --bump-revision --mark-compacted does the same for the same reason.
+   */
+  bumpRevision(past: number, notInstance: string): { revision: number } | null {
+    if (this.aborting || this.instance === notInstance) return null
+    const revision = Math.max(past, this.revision) + 1
+    this.finishRestore(revision)
+    return { revision }
+  }
+
   // ---- internals ----
+
+  private finishRestore(revision: number): void {
+    this.ctx.storage.transactionSync(() => {
+      this.tables.setMeta('revision', revision)
+      this.tables.setMeta('compacted', revision)
+      this.tables.setMeta('compaction_mark', revision)
+      this.tables.setMeta('fanout_from', 0)
+      this.tables.setMeta('restoring', 0)
+      // From now on a point-in-time restore's dry run answers the restored revision.
+      this.tables.recordTime(Date.now(), revision)
+    })
+    this.revision = revision
+    this.compacted = revision
+    this.restoring = false
+    this.hub.closeAll(CLOSE_RESTARTED, 'the cluster was restored from a snapshot')
+    this.hub = this.newHub()
+    // The control loops' state is of the old cluster: start them over on what was restored.
+    this.background = this.startBackground()
+    if (this.background) this.schedule(Date.now() + BACKGROUND_START_DELAY_MS)
+  }
+
+  private holdCompaction(revision: number): void {
+    this.snapshotHold = { revision, until: Date.now() + SNAPSHOT_HOLD_MS }
+  }
+
+  /** The revision compaction may go up to: below a snapshot being read. */
+  private compactionFloor(mark: number): number {
+    const hold = this.snapshotHold
+    if (!hold || hold.until < Date.now()) return mark
+    return Math.min(mark, hold.revision)
+  }
 
   /**
    * One compare-and-swap write at the next revision. `decide` sees the current pair and returns the new
@@ -287,6 +457,7 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     decide: (current: KeyValue | undefined, revision: number) => KeyValue | Failure | null,
   ): WriteResult {
     if (value !== undefined && exceedsValueLimit(value)) return { ok: false, code: 'TooLarge' }
+    if (this.restoring) return { ok: false, code: 'Unreachable' }
     const revision = this.revision + 1
     const outcome = this.ctx.storage.transactionSync(() => {
       const current = this.tables.get(key)
@@ -294,9 +465,11 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
       if (next && 'ok' in next) return next
       if (next) {
         this.tables.put(next, current)
+        this.tables.recordTime(Date.now(), revision)
         return { kv: next, prev: current, deleted: false }
       }
       this.tables.remove(current!, revision)
+      this.tables.recordTime(Date.now(), revision)
       return { kv: { ...current!, modRevision: revision }, prev: current, deleted: true }
     })
     if ('ok' in outcome) return outcome

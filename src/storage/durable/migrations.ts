@@ -4,6 +4,7 @@ import init from '../../../migrations/0001_init.sql'
 import compactionDue from '../../../migrations/0002_compaction_due.sql'
 import fanoutFrom from '../../../migrations/0003_fanout_from.sql'
 import metrics from '../../../migrations/0004_metrics.sql'
+import snapshots from '../../../migrations/0005_snapshots.sql'
 
 export interface Migration {
   name: string
@@ -15,6 +16,7 @@ export const MIGRATIONS: readonly Migration[] = [
   { name: '0002_compaction_due', sql: compactionDue },
   { name: '0003_fanout_from', sql: fanoutFrom },
   { name: '0004_metrics', sql: metrics },
+  { name: '0005_snapshots', sql: snapshots },
 ]
 
 /** Applies the migrations not yet recorded, each in its own transaction. Returns the names applied. */

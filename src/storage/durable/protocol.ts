@@ -18,6 +18,19 @@ export type WriteResult = { ok: true; kv: KeyValue } | Failure
 export type ListResult =
   { ok: true; kvs: KeyValue[]; revision: number; more: boolean; count: number } | Failure
 export type CompactResult = { ok: true } | Failure
+/** A point-in-time restore's dry run (and what it would do). */
+export interface PointInTimeAnswer {
+  /** The time asked for, ms since the epoch. */
+  time: number
+  /** The revision current at that time (null: before the first write this object recorded a time for). */
+  revision: number | null
+  currentRevision: number
+  /** The storage's bookmark for that time. */
+  bookmark?: string
+  /** Why there is no bookmark (the runtime does not keep the history, the time is out of the window). */
+  bookmarkError?: string
+}
+
 export interface GetResult {
   kv?: KeyValue
   revision: number

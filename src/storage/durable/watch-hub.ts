@@ -129,6 +129,14 @@ export class WatchHub {
     return this.watchers.size
   }
 
+  /**
+   * Closes every watcher, live or catching up, for their clients to watch again: after a restore the
+   * history they were reading is gone (they then get Compacted, 410, as after an etcd restore).
+   */
+  closeAll(code: number, reason: string): void {
+    for (const w of [...this.watchers.values()]) this.close(w, code, reason)
+  }
+
   /** Starts a watcher on an accepted socket: events after `after` under `prefix`. */
   open(ws: WebSocket, prefix: string, after: number): void {
     if (after > this.source.revision())

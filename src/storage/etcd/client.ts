@@ -5,6 +5,8 @@ import { Etcd3, type IOptions } from 'etcd3'
 
 type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>
 
+const NO_CANCEL = Object.freeze({ signal: new AbortController().signal, attempt: 0 })
+
 /**
  * A call straight through: no retries and no circuit breaker in the client. etcd3's defaults answer every
  * call "circuit breaker is open" for seconds after three failures, also once etcd is back; EtcdStore
@@ -12,8 +14,8 @@ type Policy = NonNullable<NonNullable<IOptions['faultHandling']>['global']>
  */
 const PASS_THROUGH = {
   // async: a callback that throws at once (etcd3's markFailed passes one) rejects, as cockatiel's policies do.
-  execute: async (fn: (ctx: { signal: AbortSignal; attempt: number }) => unknown) =>
-    fn({ signal: new AbortController().signal, attempt: 0 }),
+  // One context for every call: nothing aborts it, and an AbortController per call cost ~19 µs of a GET.
+  execute: async (fn: (ctx: { signal: AbortSignal; attempt: number }) => unknown) => fn(NO_CANCEL),
 } as unknown as Policy
 
 export interface EtcdClientOptions {

@@ -539,16 +539,15 @@ describe('negotiation with protobuf clients', () => {
     expect(obj).toStrictEqual(JSON.parse(readFileSync(join(FIXTURES, 'configmap.json'), 'utf8')))
   })
 
-  it('answers JSON to the Accept headers client-go sends with protobuf bodies', () => {
-    expect(
-      negotiate('application/vnd.kubernetes.protobuf,application/json', {
-        table: false,
-        metadata: false,
-      }),
-    ).toEqual({ as: '', version: '', yaml: false })
-    expect(
-      negotiate('application/vnd.kubernetes.protobuf, */*', { table: false, metadata: false }),
-    ).toEqual({ as: '', version: '', yaml: false })
+  it('answers protobuf to the Accept headers client-go sends for built-in kinds, JSON for custom resources', () => {
+    const builtin = { table: false, metadata: false, protobuf: true }
+    const custom = { table: false, metadata: false, protobuf: false }
+    const accept = 'application/vnd.kubernetes.protobuf,application/json'
+    expect(negotiate(accept, builtin).mediaType).toBe(PROTOBUF)
+    expect(negotiate(accept, custom).mediaType).toBe('application/json')
+    expect(negotiate('application/vnd.kubernetes.protobuf, */*', custom).mediaType).toBe(
+      'application/json',
+    )
   })
 })
 

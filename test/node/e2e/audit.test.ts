@@ -1,0 +1,9 @@
+// test/e2e/audit.test.ts, unchanged, against Node mode on etcd: the events also go to --audit-log-path.
+import { vi } from 'vitest'
+
+vi.mock('../../e2e/harness', async (importOriginal) => ({
+  ...(await importOriginal<typeof import('../../e2e/harness')>()),
+  LocalServer: (await import('../harness')).NodeModeLocalServer,
+}))
+
+await import('../../e2e/audit.test')
