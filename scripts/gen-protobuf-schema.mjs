@@ -11,12 +11,17 @@
 //   (name, omitempty, inline) and whether a field is a Go pointer. gogo encodes every non-pointer field, zero or
 //   not, so pointer-ness and omitempty decide which zero values a JSON client would have sent.
 // Field numbers are also cross-checked against the protobuf:"..." struct tags. Reads Go 1.23 ABI (kubectl 1.32).
+//
+// Kinds kubectl does not compile in (kube-aggregator's APIService) come from EXTRA below instead: the published
+// generated.proto in test/fixtures/proto for the descriptor, and the Go facts of their types.go written out by hand.
 import { execFileSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
+import { dirname, join } from 'node:path'
+import { fileURLToPath } from 'node:url'
 import { inflateRawSync } from 'node:zlib'
 
 const KINDS = {
-  'v1': 'Binding ConfigMap Endpoints Event LimitRange Namespace Node PersistentVolume PersistentVolumeClaim Pod PodTemplate ReplicationController ResourceQuota Secret Service ServiceAccount',
+  'v1': 'Binding ComponentStatus ConfigMap Endpoints Event LimitRange Namespace Node PersistentVolume PersistentVolumeClaim Pod PodTemplate ReplicationController ResourceQuota Secret Service ServiceAccount',
   'apps/v1': 'ControllerRevision DaemonSet Deployment ReplicaSet StatefulSet',
   'batch/v1': 'CronJob Job',
   'autoscaling/v1': 'HorizontalPodAutoscaler Scale',
@@ -36,11 +41,12 @@ const KINDS = {
   'admissionregistration.k8s.io/v1': 'MutatingWebhookConfiguration ValidatingAdmissionPolicy ValidatingAdmissionPolicyBinding ValidatingWebhookConfiguration',
   'flowcontrol.apiserver.k8s.io/v1': 'FlowSchema PriorityLevelConfiguration',
   'meta.k8s.io/v1': 'DeleteOptions PartialObjectMetadata PartialObjectMetadataList Status',
+  'apiregistration.k8s.io/v1': 'APIService',
 }
 
 // The list kinds of the stored kinds above, which responses carry (a LIST, a deletecollection).
 const LISTED = {
-  'v1': 'ConfigMap Endpoints Event LimitRange Namespace Node PersistentVolume PersistentVolumeClaim Pod PodTemplate ReplicationController ResourceQuota Secret Service ServiceAccount',
+  'v1': 'ComponentStatus ConfigMap Endpoints Event LimitRange Namespace Node PersistentVolume PersistentVolumeClaim Pod PodTemplate ReplicationController ResourceQuota Secret Service ServiceAccount',
   'apps/v1': 'ControllerRevision DaemonSet Deployment ReplicaSet StatefulSet',
   'batch/v1': 'CronJob Job',
   'autoscaling/v1': 'HorizontalPodAutoscaler',
@@ -57,9 +63,33 @@ const LISTED = {
   'events.k8s.io/v1': 'Event',
   'admissionregistration.k8s.io/v1': 'MutatingWebhookConfiguration ValidatingAdmissionPolicy ValidatingAdmissionPolicyBinding ValidatingWebhookConfiguration',
   'flowcontrol.apiserver.k8s.io/v1': 'FlowSchema PriorityLevelConfiguration',
+  'apiregistration.k8s.io/v1': 'APIService',
 }
 for (const [apiVersion, kinds] of Object.entries(LISTED))
   KINDS[apiVersion] += ' ' + kinds.split(' ').map((k) => `${k}List`).join(' ')
+
+// Packages that kubectl's binary does not carry. `proto` is the package's published generated.proto (under
+// test/fixtures/proto, where the wire tests read it too); `go` are the fields of its types.go that protobuf
+// carries, per struct in Go struct order, each "<Go type> <json tag>", the proto field being the one named as the
+// json name (as go-to-protobuf names them). Go types: string bool int32 int64 []byte, a message of the
+// package or metav1.X, []T, *T.
+const EXTRA = [
+  {
+    proto: 'k8s.io/kube-aggregator/pkg/apis/apiregistration/v1/generated.proto',
+    go: {
+      APIService: ['metav1.ObjectMeta metadata,omitempty', 'APIServiceSpec spec,omitempty', 'APIServiceStatus status,omitempty'],
+      APIServiceCondition: ['string type', 'string status', 'metav1.Time lastTransitionTime,omitempty', 'string reason,omitempty', 'string message,omitempty'],
+      APIServiceList: ['metav1.ListMeta metadata,omitempty', '[]APIService items'],
+      APIServiceSpec: [
+        '*ServiceReference service', 'string group,omitempty', 'string version,omitempty', 'bool insecureSkipTLSVerify,omitempty',
+        '[]byte caBundle,omitempty', 'int32 groupPriorityMinimum', 'int32 versionPriority',
+      ],
+      APIServiceStatus: ['[]APIServiceCondition conditions,omitempty'],
+      ServiceReference: ['string namespace,omitempty', 'string name,omitempty', '*int32 port,omitempty'],
+    },
+  },
+]
+const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'test', 'fixtures', 'proto')
 
 // Types with their own protobuf and JSON forms, decoded by hand in decode.ts.
 const SPECIAL = new Set(['metav1.Time', 'metav1.MicroTime', 'metav1.Duration', 'metav1.FieldsV1', 'resource.Quantity', 'intstr.IntOrString', 'runtime.RawExtension'])
@@ -108,6 +138,7 @@ const KIND = ['invalid', 'bool', 'int', 'int8', 'int16', 'int32', 'int64', 'uint
 const TYPE_SIZE = { ptr: 56, slice: 56, array: 72, chan: 64, func: 56, interface: 80, map: 88, struct: 80 }
 const goTypes = new Map()
 function goType(va) {
+  if (typeof va === 'object') return va // EXTRA's, made by hand
   if (goTypes.has(va)) return goTypes.get(va)
   const t = { kind: KIND[u8(va + 23) & 31] }
   goTypes.set(va, t)
@@ -188,16 +219,65 @@ const messages = new Map() // ".k8s.io.api.core.v1.Container" → { fields: Map<
 
 // ---- the table ----
 function alias(protoPkg) { // "k8s.io.api.core.v1" → corev1, "k8s.io.apimachinery.pkg.apis.meta.v1" → metav1
-  const m = /^k8s\.io\.(?:api\.([a-z0-9]+)\.([a-z0-9]+)|apimachinery\.pkg\.(?:apis\.meta\.(v1)|api\.(resource)|util\.(intstr)|(runtime)))$/.exec(protoPkg)
+  const m = /^k8s\.io\.(?:(?:api|kube_aggregator\.pkg\.apis)\.([a-z0-9]+)\.([a-z0-9]+)|apimachinery\.pkg\.(?:apis\.meta\.(v1)|api\.(resource)|util\.(intstr)|(runtime)))$/.exec(protoPkg)
   if (!m) throw new Error(`no alias for ${protoPkg}`)
   return m[1] ? m[1] + m[2] : m[3] ? 'meta' + m[3] : m[4] ?? m[5] ?? m[6]
 }
 function packageOfApiVersion(apiVersion) {
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['core', apiVersion]
-  return group === 'meta.k8s.io' ? 'k8s.io.apimachinery.pkg.apis.meta.v1' : `k8s.io.api.${group.split('.')[0]}.${version}`
+  if (group === 'meta.k8s.io') return 'k8s.io.apimachinery.pkg.apis.meta.v1'
+  if (group === 'apiregistration.k8s.io') return `k8s.io.kube_aggregator.pkg.apis.apiregistration.${version}`
+  return `k8s.io.api.${group.split('.')[0]}.${version}`
 }
 const splitFull = (full) => { const i = full.lastIndexOf('.'); return [full.slice(1, i), full.slice(i + 1)] }
-const goPath = (protoPkg) => protoPkg.replace(/\./g, '/').replace(/^k8s\/io/, 'k8s.io')
+const goPath = (protoPkg) => protoPkg.replace(/\./g, '/').replace(/^k8s\/io/, 'k8s.io').replace('kube_aggregator', 'kube-aggregator')
+
+// ---- EXTRA: descriptors from .proto text, Go facts from the table ----
+const PROTO_SCALAR = { double: 'f64', float: 'f32', int64: 'i64', uint64: 'u64', int32: 'i32', bool: 'b', string: 's', bytes: 'bytes', uint32: 'u32' }
+for (const { proto, go } of EXTRA) {
+  // The subset of proto2 that go-to-protobuf writes for these packages: top-level messages of optional and
+  // repeated fields, fully qualified message types; anything else (maps, nesting, enums) is refused.
+  const text = readFileSync(join(FIXTURES, proto), 'utf8').replace(/\/\/.*$/gm, '')
+  const pkg = /^package ([\w.]+);/m.exec(text)?.[1]
+  if (!pkg) throw new Error(`${proto}: no package`)
+  const seen = new Set()
+  for (const [, name, body] of text.matchAll(/^message (\w+) \{\n([^{}]*)^\}/gm)) {
+    const fields = new Map()
+    for (const line of body.split('\n').map((l) => l.trim()).filter(Boolean)) {
+      const f = /^(optional|repeated) ([\w.]+) (\w+) = (\d+);$/.exec(line)
+      if (!f) throw new Error(`${proto} ${name}: cannot read "${line}"`)
+      const [, label, type, fname, no] = f
+      const scalar = PROTO_SCALAR[type]
+      if (!scalar && !type.startsWith('.')) throw new Error(`${proto} ${name}.${fname}: type ${type} is not fully qualified`)
+      fields.set(Number(no), { name: fname, repeated: label === 'repeated', type: scalar ?? 'message', typeName: scalar ? '' : type })
+    }
+    messages.set(`.${pkg}.${name}`, { fields, mapEntry: false })
+    seen.add(name)
+  }
+  if (/^\s*(enum|map<|oneof)/m.test(text) || seen.size !== (text.match(/^message /gm) ?? []).length)
+    throw new Error(`${proto}: more than this reader takes`)
+  const goKind = (t) => {
+    if (t.startsWith('*')) return { kind: 'ptr', elem: goKind(t.slice(1)) }
+    if (t.startsWith('[]')) return { kind: 'slice', elem: goKind(t.slice(2)) }
+    if (/^(string|bool|int32|int64|byte)$/.test(t)) return { kind: t === 'byte' ? 'uint8' : t, str: t }
+    return { kind: 'struct', str: t }
+  }
+  for (const [name, decls] of Object.entries(go)) {
+    const desc = messages.get(`.${pkg}.${name}`)
+    if (!desc) throw new Error(`${proto}: no message ${name}`)
+    const byName = new Map([...desc.fields].map(([no, f]) => [f.name, no]))
+    const fields = decls.map((d) => {
+      const [type, json] = d.split(' ')
+      const jsonName = json.split(',')[0]
+      if (!byName.has(jsonName)) throw new Error(`${proto} ${name}: no proto field ${jsonName}`)
+      const no = byName.get(jsonName)
+      const wire = ['s', 'bytes', 'message'].includes(desc.fields.get(no).type) ? 'bytes' : 'varint'
+      const tag = `json:"${json}" protobuf:"${wire},${no},opt,name=${jsonName}"`
+      return { name: jsonName, tag, embedded: false, type: goKind(type) }
+    })
+    goStructs.set(`${goPath(pkg)}.${name}`, { kind: 'struct', str: name, fields })
+  }
+}
 
 const out = new Map() // alias → Map<name, line>
 const queue = []
@@ -279,7 +359,7 @@ if (problems.length) {
   process.exit(1)
 }
 
-const ORDER = ['metav1', 'corev1', 'appsv1', 'batchv1', 'autoscalingv1', 'autoscalingv2', 'rbacv1', 'policyv1', 'networkingv1', 'schedulingv1', 'coordinationv1', 'authenticationv1', 'authorizationv1', 'storagev1', 'certificatesv1', 'nodev1', 'discoveryv1', 'eventsv1', 'admissionregistrationv1', 'flowcontrolv1']
+const ORDER = ['metav1', 'corev1', 'appsv1', 'batchv1', 'autoscalingv1', 'autoscalingv2', 'rbacv1', 'policyv1', 'networkingv1', 'schedulingv1', 'coordinationv1', 'authenticationv1', 'authorizationv1', 'storagev1', 'certificatesv1', 'nodev1', 'discoveryv1', 'eventsv1', 'admissionregistrationv1', 'flowcontrolv1', 'apiregistrationv1']
 const aliases = [...out.keys()].sort((x, y) => ORDER.indexOf(x) - ORDER.indexOf(y))
 if (aliases.some((x) => !ORDER.includes(x))) throw new Error(`unordered package in ${aliases}`)
 const body = aliases.map((x) => {
@@ -289,10 +369,13 @@ const body = aliases.map((x) => {
 const kinds = Object.entries(KINDS).map(([v, k]) => `  '${v}': '${k}',`).join('\n')
 
 const version = JSON.parse(execFileSync(kubectl, ['version', '--client', '-o', 'json'], { encoding: 'utf8' })).clientVersion.gitVersion
-process.stdout.write(`// Generated by scripts/gen-protobuf-schema.mjs from the k8s.io/api and apimachinery types compiled into kubectl ${version}.
+process.stdout.write(`// Generated by scripts/gen-protobuf-schema.mjs from the k8s.io/api and apimachinery types compiled into kubectl ${version}
+// and, for kube-aggregator (not in kubectl), from its published generated.proto (test/fixtures/proto) and the
+// script's table of its Go types.
 // The protobuf messages of the built-in kinds (and their lists, Status, PartialObjectMetadata) that client-go sends
-// and kube-apiserver answers as application/vnd.kubernetes.protobuf, one message
-// a line, in each package of k8s.io/api (corev1 = k8s.io/api/core/v1) or apimachinery (metav1 = pkg/apis/meta/v1).
+// and kube-apiserver answers as application/vnd.kubernetes.protobuf, one message a line, in each package of
+// k8s.io/api (corev1 = k8s.io/api/core/v1), apimachinery (metav1 = pkg/apis/meta/v1) or kube-aggregator
+// (apiregistrationv1 = pkg/apis/apiregistration/v1).
 //
 //   Message: <number> <jsonName> <type>, ...          fields in Go struct order (the order Go's encoding/json writes)
 //   <type>   s  b  i32  i64  u32  u64  f32  f64  bytes  a message of the same package  pkg.Message

@@ -71,7 +71,8 @@ async function desiredAPIServices(
 
 function specOf(d: Desired): Obj {
   return {
-    group: d.group,
+    // Group is omitempty: the legacy group's APIService (v1.) has none, as kube-apiserver writes it.
+    ...(d.group ? { group: d.group } : {}),
     version: d.version,
     groupPriorityMinimum: d.priority.group,
     versionPriority: d.priority.version,
@@ -80,7 +81,7 @@ function specOf(d: Desired): Obj {
 
 const sameSpec = (cur: Obj, want: Obj) =>
   !cur.service &&
-  cur.group === want.group &&
+  (cur.group ?? '') === (want.group ?? '') &&
   cur.version === want.version &&
   cur.groupPriorityMinimum === want.groupPriorityMinimum &&
   cur.versionPriority === want.versionPriority &&

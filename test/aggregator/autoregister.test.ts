@@ -77,11 +77,20 @@ describe('autoregister', () => {
       groupPriorityMinimum: 16100,
       versionPriority: 21,
     })
+    // A local APIService's service is null (a nil pointer without omitempty, as kube writes it).
     expect((await c.get('v2.autoscaling'))!.spec).toEqual({
+      service: null,
       group: 'autoscaling',
       version: 'v2',
       groupPriorityMinimum: 17500,
       versionPriority: 30,
+    })
+    // The legacy group's has no group at all (omitempty).
+    expect((await c.get('v1.'))!.spec).toEqual({
+      service: null,
+      version: 'v1',
+      groupPriorityMinimum: 18000,
+      versionPriority: 1,
     })
     expect((await c.get('v1.apps'))!.status.conditions).toEqual([
       expect.objectContaining({

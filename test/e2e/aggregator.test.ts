@@ -259,7 +259,9 @@ describe('APIServices of the server itself', () => {
     expect(apps!.metadata.labels).toEqual({
       'kube-aggregator.kubernetes.io/automanaged': 'onstart',
     })
+    // service is a nil pointer without omitempty, which kube writes as null.
     expect(apps!.spec).toEqual({
+      service: null,
       group: 'apps',
       version: 'v1',
       groupPriorityMinimum: 17800,
@@ -271,7 +273,13 @@ describe('APIServices of the server itself', () => {
       message: 'Local APIServices are always available',
     })
     const core = await waitForAvailable('v1.')
-    expect(core!.spec).toMatchObject({ group: '', version: 'v1', groupPriorityMinimum: 18000 })
+    // The legacy group's APIService has no group (omitempty), as kube-apiserver's v1. has none.
+    expect(core!.spec).toEqual({
+      service: null,
+      version: 'v1',
+      groupPriorityMinimum: 18000,
+      versionPriority: 1,
+    })
   })
 
   it('prints NAME, SERVICE, AVAILABLE and AGE with kubectl get apiservices', async () => {
@@ -310,6 +318,7 @@ describe('APIServices of the server itself', () => {
     const a = await waitForAvailable('v1.toys.example.com')
     expect(a!.metadata.labels).toEqual({ 'kube-aggregator.kubernetes.io/automanaged': 'true' })
     expect(a!.spec).toEqual({
+      service: null,
       group: 'toys.example.com',
       version: 'v1',
       groupPriorityMinimum: 1000,

@@ -36,19 +36,27 @@ export function kubeProtos(): protobuf.Root {
     'scheduling/v1',
     'storage/v1',
   ]
-  r.loadSync(groups.map((g) => `k8s.io/api/${g}/generated.proto`))
+  r.loadSync([
+    ...groups.map((g) => `k8s.io/api/${g}/generated.proto`),
+    'k8s.io/kube-aggregator/pkg/apis/apiregistration/v1/generated.proto',
+  ])
   r.resolveAll()
   root = r
   return r
 }
 
-/** The proto message of an apiVersion and kind, as client-go's scheme maps them (Status is meta/v1's). */
+/**
+ * The proto message of an apiVersion and kind, as client-go's scheme maps them (Status is meta/v1's),
+ * and kube-aggregator's for apiregistration.k8s.io.
+ */
 export function messageType(apiVersion: string, kind: string): protobuf.Type {
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion]
   const pkg =
     group === 'meta.k8s.io' || kind === 'Status'
       ? META
-      : `k8s.io.api.${group ? group.split('.')[0] : 'core'}.${version}`
+      : group === 'apiregistration.k8s.io'
+        ? `k8s.io.kube_aggregator.pkg.apis.apiregistration.${version}`
+        : `k8s.io.api.${group ? group.split('.')[0] : 'core'}.${version}`
   return kubeProtos().lookupType(`${pkg}.${kind}`)
 }
 

@@ -1,10 +1,10 @@
 import { badRequest } from '../../server/errors'
 import { selectorFilter } from '../list-filter'
-import { negotiate, respond, respondJSON, respondProtobuf } from '../negotiation'
+import { negotiate, respond, respondJSON, respondProtobuf, type AcceptTarget } from '../negotiation'
 import { partialObjectMetadata, parseIncludeObject, toTable } from '../table'
 import { endpointFor, type Scope } from '../scope'
 import { decodeListOptions, decodeTableOptions, validateListOptions } from '../query'
-import { groupVersion } from '../../registry/types'
+import { groupVersion, type KubeObject } from '../../registry/types'
 import type { ListResult } from '../../registry/store'
 import { protobufListChunks } from '../protobuf/response'
 import { listAsPartialObjectMetadata } from '../transform'
@@ -38,13 +38,25 @@ export async function list(s: Scope): Promise<Response> {
     return respondJSON(200, `${head.slice(0, -1)},"items":[${result.items.join(',')}]}`)
   }
   const result = await s.rs.list(s.namespace, { ...opts, filter })
-  const listMeta = listMetadata(result)
+  return respondList(s, target, listMetadata(result), result.items)
+}
+
+/**
+ * A list's answer as negotiated (kube's transformResponseObject on a list): a Table, a
+ * PartialObjectMetadataList (406 for PartialObjectMetadata), or the <Kind>List in JSON, YAML or protobuf.
+ */
+export function respondList(
+  s: Scope,
+  target: AcceptTarget,
+  listMeta: Record<string, unknown>,
+  items: KubeObject[],
+): Response {
   if (target.as === 'Table') {
     return respond(
       200,
       toTable(
         s.type,
-        result.items,
+        items,
         listMeta,
         parseIncludeObject(decodeTableOptions(s.query).includeObject),
         target.version,
@@ -54,37 +66,27 @@ export async function list(s: Scope): Promise<Response> {
   }
   if (target.as === 'PartialObjectMetadata') throw listAsPartialObjectMetadata(s)
   if (target.as === 'PartialObjectMetadataList') {
-    const items = result.items.map((o) => partialObjectMetadata(o, target.version))
+    const partial = items.map((o) => partialObjectMetadata(o, target.version))
     const apiVersion = `meta.k8s.io/${target.version}`
     if (target.protobuf)
       return respondProtobuf(
         200,
-        protobufListChunks(apiVersion, 'PartialObjectMetadataList', listMeta, items),
+        protobufListChunks(apiVersion, 'PartialObjectMetadataList', listMeta, partial),
       )
     return respond(
       200,
-      {
-        kind: 'PartialObjectMetadataList',
-        apiVersion,
-        metadata: listMeta,
-        items,
-      },
+      { kind: 'PartialObjectMetadataList', apiVersion, metadata: listMeta, items: partial },
       target.yaml,
     )
   }
   if (target.protobuf)
     return respondProtobuf(
       200,
-      protobufListChunks(groupVersion(s.type), s.type.listKind, listMeta, result.items),
+      protobufListChunks(groupVersion(s.type), s.type.listKind, listMeta, items),
     )
   return respond(
     200,
-    {
-      kind: s.type.listKind,
-      apiVersion: groupVersion(s.type),
-      metadata: listMeta,
-      items: result.items,
-    },
+    { kind: s.type.listKind, apiVersion: groupVersion(s.type), metadata: listMeta, items },
     target.yaml,
   )
 }

@@ -102,12 +102,20 @@ export const apiservices = defineKind({
   storagePrefix: 'apiregistration.k8s.io/apiservices',
   subresources: { status: true },
   schema: 'ApiregistrationV1APIService',
+  // PrepareForCreate resets the status to the empty APIServiceStatus, a struct encoding/json always writes.
+  initialStatus: () => ({}),
   strategy: {
     validateName: validatePathSegmentName,
     defaults(obj) {
+      const spec = (obj.spec ??= {}) as Obj
+      // APIServiceSpec.Service is a pointer without omitempty: encoding/json writes a local APIService's as
+      // null, as kube-apiserver answers and stores it (and as its protobuf form reads back).
+      if (spec.service === undefined) spec.service = null
       // SetDefaults_ServiceReference: port 443.
-      const svc = (obj.spec as Obj | undefined)?.service as Obj | undefined
-      if (svc && svc.port === undefined) svc.port = 443
+      else if (spec.service && spec.service.port === undefined) spec.service.port = 443
+    },
+    prepareForStatusUpdate(obj) {
+      obj.status ??= {}
     },
     validate: validateAPIService,
     validateUpdate: (obj) => validateAPIService(obj),
