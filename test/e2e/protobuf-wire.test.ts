@@ -494,6 +494,49 @@ describe('protobuf responses for every built-in kind', () => {
     )
   })
 
+  it('negotiates a computed read (componentstatuses) as any get and list', async () => {
+    const cs = '/api/v1/componentstatuses'
+    const names = JSON.parse((await server.request('GET', cs)).body).items.map(
+      (i: { metadata: { name: string } }) => i.metadata.name,
+    )
+    expect(names.length).toBeGreaterThan(0)
+    const metadataList = await server.request('GET', cs, undefined, {
+      Accept: `${PB};as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`,
+    })
+    expect(metadataList.headers['content-type']).toBe(PB)
+    const decoded = decodeObject(bodyOf(metadataList)) as {
+      kind: string
+      items: { metadata: { name: string } }[]
+    }
+    expect(decoded.kind).toBe('PartialObjectMetadataList')
+    expect(decoded.items.map((i) => i.metadata.name)).toEqual(names)
+    const one = await server.request('GET', `${cs}/${names[0]}`, undefined, {
+      Accept: `${PB};as=PartialObjectMetadata;g=meta.k8s.io;v=v1`,
+    })
+    expect(decodeObject(bodyOf(one))).toMatchObject({
+      kind: 'PartialObjectMetadata',
+      metadata: { name: names[0] },
+    })
+    const listAsOne = await server.request('GET', cs, undefined, {
+      Accept: 'application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1',
+    })
+    expect(listAsOne.status).toBe(406)
+    expect(JSON.parse(listAsOne.body).message).toBe(
+      'you requested PartialObjectMetadata, but the requested object is a list (*v1.ComponentStatusList)',
+    )
+    const oneAsList = await server.request('GET', `${cs}/${names[0]}`, undefined, {
+      Accept: 'application/json;as=PartialObjectMetadataList;g=meta.k8s.io;v=v1',
+    })
+    expect(oneAsList.status).toBe(406)
+    expect(JSON.parse(oneAsList.body).message).toBe(
+      'you requested PartialObjectMetadataList, but the requested object is not a list (*v1.ComponentStatus)',
+    )
+    const table = await server.request('GET', cs, undefined, {
+      Accept: 'application/json;as=Table;g=meta.k8s.io;v=v1',
+    })
+    expect(JSON.parse(table.body).rows.map((r: { cells: string[] }) => r.cells[0])).toEqual(names)
+  })
+
   it('answers errors as a protobuf Status to a protobuf client', async () => {
     const r = await server.request('GET', `/api/v1/namespaces/${NS}/configmaps/absent`, undefined, {
       Accept: `${PB}, application/json`,
