@@ -7,13 +7,14 @@
 // - a log of --log-mb MiB read whole, and the same with ?follow=true read until that many MiB arrived:
 //   MiB/s, the time to the first byte of the body, and the server's CPU ms per MiB.
 import { request as httpsRequest, Agent } from 'node:https'
+import { request as httpRequest, Agent as HttpAgent } from 'node:http'
 import { writeFileSync } from 'node:fs'
 import { networkInterfaces } from 'node:os'
 import { join } from 'node:path'
 import { pathToFileURL } from 'node:url'
 import { build } from 'esbuild'
 import { loop, measure, median } from './load.mjs'
-import { startEdge, startEtcd, startNode, tempDir } from './servers.mjs'
+import { directTarget, startEdge, startEtcd, startNode, tempDir } from './servers.mjs'
 
 const NS = 'bench-logs'
 const NODE = 'bench-node'
@@ -48,9 +49,9 @@ function read(target, path, stopAfter) {
       done = true
       resolve({ ms: performance.now() - t0, ttfbMs: ttfb, bytes })
     }
-    const headers = { accept: '*/*' }
+    const headers = { accept: '*/*', ...target.headers }
     if (target.token) headers.authorization = `Bearer ${target.token}`
-    const req = httpsRequest({ host: target.host, port: target.port, path, headers, agent: target.agent, timeout: 120_000 }, (res) => {
+    const req = (target.http ? httpRequest : httpsRequest)({ host: target.host, port: target.port, path, headers, agent: target.agent, timeout: 120_000 }, (res) => {
       if (res.statusCode !== 200) {
         let text = ''
         res.on('data', (d) => (text += d))
@@ -194,6 +195,14 @@ export async function logsScenario(o) {
       const t = serverTarget('edge', srv)
       out.edge = await measureTarget(t, o)
       t.agent.destroy()
+      // the same without wrangler dev's proxy Worker and TLS in front (a deployed Worker has neither)
+      const d = directTarget(srv.stateDir)
+      if (d) {
+        const u = new URL(d.url)
+        const dt = { ...t, name: 'edge, direct to workerd', http: true, host: u.hostname, port: Number(u.port), headers: d.headers, agent: new HttpAgent({ keepAlive: true }) }
+        out['edge-direct'] = await measureTarget(dt, o)
+        dt.agent.destroy()
+      }
     } catch (err) {
       out.edge = { error: String(err?.message ?? err).slice(0, 2000) }
     } finally {
@@ -215,7 +224,7 @@ export function renderLogs(r) {
   L.push('| target | one-line log p50 / p99 ms | added p50 ms | whole log MiB/s | first byte ms | CPU ms/MiB | follow MiB/s | first byte ms | CPU ms/MiB |')
   L.push('|---|---:|---:|---:|---:|---:|---:|---:|---:|')
   const base = r.kubelet?.latency?.p50
-  for (const [k, label] of [['kubelet', 'kubelet stand-in directly'], ['node', 'Node mode'], ['edge', 'edge (`npm start`)']]) {
+  for (const [k, label] of [['kubelet', 'kubelet stand-in directly'], ['node', 'Node mode'], ['edge', 'edge (`npm start`)'], ['edge-direct', 'edge, direct to workerd (no dev proxy, HTTP)']]) {
     const x = r[k]
     if (!x) continue
     if (x.error) {
