@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --smoke] [-- --only=ceiling,reads,writes,watch,node,store,bundle] [-- --help]
+// npm run bench [-- --smoke] [-- --only=SCENARIO,...] [-- --help]   (scenarios: see --help or bench/README.md)
 //
 // Starts each mode itself on 127.0.0.1 with a fresh state dir, loads it from this process (autocannon,
 // and forked watcher processes), and writes bench/results/<date>.json and .md. Every process it starts
