@@ -7,5 +7,6 @@ export default defineConfig({
     hookTimeout: 120_000,
     // End-to-end suites start servers on loopback ports; run files one at a time on these 2-core machines.
     fileParallelism: false,
+    globalSetup: ['test/global-setup.ts'],
   },
 })

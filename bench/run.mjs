@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// npm run bench [-- --smoke] [-- --only=ceiling,reads,writes,watch,node,store,bundle] [-- --help]
+// npm run bench [-- --smoke] [-- --only=SCENARIO,...] [-- --help]   (scenarios: see --help or bench/README.md)
 //
 // Starts each mode itself on 127.0.0.1 with a fresh state dir, loads it from this process (autocannon,
 // and forked watcher processes), and writes bench/results/<date>.json and .md. Every process it starts
@@ -20,9 +20,11 @@ import { directTarget, etcdVersion, projectEtcdClient, removeTempDirs, startEdge
 import { renderMarkdown } from './lib/report.mjs'
 import { apiHeartbeats, etcdHeartbeats, renderHeartbeats } from './heartbeats.mjs'
 import { protobufScenario } from './lib/protobuf.mjs'
+import { MEDIA_KINDS, renderStorageMedia } from './lib/storage-media.mjs'
+import { logsScenario, renderLogs } from './lib/logs.mjs'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const ALL = ['ceiling', 'reads', 'writes', 'crd', 'watch', 'protobuf', 'node', 'store', 'bundle', 'observe', 'micro', 'snapshot', 'heartbeats']
+const ALL = ['ceiling', 'reads', 'writes', 'crd', 'watch', 'protobuf', 'node', 'store', 'bundle', 'observe', 'micro', 'snapshot', 'heartbeats', 'storage-media', 'logs']
 
 const { values: a } = parseArgs({
   options: {
@@ -54,6 +56,8 @@ const { values: a } = parseArgs({
     'pb-pods': { type: 'string' },
     'pb-events': { type: 'string' },
     'snapshot-objects': { type: 'string' },
+    'media-objects': { type: 'string' },
+    'log-mb': { type: 'string' },
     out: { type: 'string' },
     worktree: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
@@ -87,6 +91,8 @@ if (a.help) {
   --pb-pods=LIST          Pods per LIST in the protobuf scenario (default 1000,10000)
   --pb-events=N           events of the protobuf scenario's watch (default 1000)
   --snapshot-objects=LIST objects per snapshot run (default 10000,100000; smoke 200)
+  --media-objects=N       ConfigMaps and Pods per LIST in the storage-media scenario (default 500; smoke 20)
+  --log-mb=N              MiB of container log read in the logs scenario (default 64; smoke 2)
   --out=DIR               results directory (default bench/results)
   --worktree              bench the working tree as it is, not HEAD (see "What is measured" in bench/README.md)
   --keep                  keep the servers' state dirs (temp dir, edge-bench-*) for a look afterwards`)
@@ -124,6 +130,8 @@ const P = {
   heartbeatCompression: num(a['heartbeat-compression'], 1, 5),
   pbPods: list(a['pb-pods'], '1000,10000', '20,100'),
   pbEvents: num(a['pb-events'], 1000, 50),
+  mediaObjects: num(a['media-objects'], 500, 20),
+  logMB: num(a['log-mb'], 64, 2),
   smoke,
 }
 for (const s of P.only) if (!ALL.includes(s)) throw new Error(`--only: unknown scenario ${s} (${ALL.join(', ')})`)
@@ -155,6 +163,8 @@ const results = {
   protobuf: undefined,
   micro: [],
   heartbeats: undefined,
+  storageMedia: undefined,
+  logs: undefined,
   notes: [],
   phases: [], // [{name, seconds}]: where the run's time goes
 }
@@ -179,6 +189,12 @@ try {
     results.snapshot = await phase('snapshot', () =>
       snapshotScenario({ root, sizes: list(a['snapshot-objects'], '10000,100000', '200'), log, nodeBuilt: () => (nodeBuild ??= buildNodeQuietly()) }))
   if (want('heartbeats')) await heartbeatScenarios()
+  if (want('storage-media')) await storageMediaScenario()
+  if (want('logs'))
+    results.logs = await phase('logs', () => logsScenario({
+      root, log, runs: P.runs, warmupS: P.warmupS, durationS: P.durationS, mb: P.logMB, cpuReading,
+      nodeBuilt: () => (nodeBuild ??= buildNodeQuietly()),
+    }))
 } catch (err) {
   results.notes.push(`aborted: ${err?.stack ?? err}`)
   console.error(err)
@@ -192,7 +208,8 @@ results.finishedAt = new Date().toISOString()
 results.elapsedS = Math.round((Date.now() - startedAt.getTime()) / 1000)
 mkdirSync(outDir, { recursive: true })
 const stamp = startedAt.toISOString().replace(/:/g, '-').replace(/\..*$/, 'Z')
-const md = renderMarkdown(results) + renderSnapshot(results.snapshot).join('\n') + renderHeartbeats(results.heartbeats)
+const md = renderMarkdown(results) + renderSnapshot(results.snapshot).join('\n') + renderHeartbeats(results.heartbeats) +
+  ['', ...renderStorageMedia(results.storageMedia), ...renderLogs(results.logs)].join('\n')
 writeFileSync(join(outDir, `${stamp}.json`), JSON.stringify(results, null, 2) + '\n')
 writeFileSync(join(outDir, `${stamp}.md`), md)
 console.log(md)
@@ -506,6 +523,89 @@ async function heartbeatScenarios() {
   await phase('heartbeats: edge', () => each(h.edge, (n) => apiHeartbeats(edge.client, opts(n))))
   edge.client.close()
   await edge.proc.stop()
+}
+
+// ---- storage media type (issue #18) -----------------------------------------------------------------
+
+/**
+ * Node mode with --storage-media-type protobuf, then JSON (each its own server and namespace on one
+ * etcd), create / get / LIST of ConfigMaps and Pods measured as the node scenario measures (JSON on the
+ * wire in both: only what is stored differs); then the etcd3 client doing the same on that etcd with
+ * the values each server stored: a get, a range of the namespace's prefix, a create-if-absent.
+ */
+async function storageMediaScenario() {
+  const build = await (nodeBuild ??= buildNodeQuietly())
+  if (build) {
+    results.storageMedia = { error: build }
+    return
+  }
+  const out = (results.storageMedia = { objects: P.mediaObjects, protobuf: {}, json: {}, etcd3: {}, stored: {} })
+  const etcd = await startEtcd()
+  const types = { protobuf: 'application/vnd.kubernetes.protobuf', json: 'application/json' }
+  const nsFor = (form) => `bench-sm-${form}`
+  const kindBody = { configmaps: (name, i) => cmBody(name, i), pods: (name) => podBody(name) }
+  try {
+    for (const [form, type] of Object.entries(types)) {
+      log(`storage-media: node dist/node.js --storage-media-type=${type}`)
+      const srv = await phase(`storage-media: node ${form} start`, () => startNode(root, etcd.endpoint, [`--storage-media-type=${type}`]))
+      try {
+        await phase(`storage-media: node ${form}`, async () => {
+          await createNamespaces(srv, [nsFor(form)])
+          for (const kind of MEDIA_KINDS) {
+            const base = `/api/v1/namespaces/${nsFor(form)}/${kind}`
+            await forEachConcurrent(P.mediaObjects, P.seedConnections, (i) => srv.client.must('POST', base, { body: kindBody[kind](`o-${pad(i)}`, i) }))
+            out[form][`${kind}-get`] = await httpScenario(srv, `${form}: get ${kind}`, { path: `${base}/o-00000` }, { etcd: etcd.proc.pid })
+            out[form][`${kind}-list`] = await httpScenario(srv, `${form}: list ${P.mediaObjects} ${kind}`, { path: base, connections: P.listConnections }, { etcd: etcd.proc.pid })
+            let seq = 0
+            out[form][`${kind}-create`] = await httpScenario(srv, `${form}: create ${kind}`, {
+              perClient: () => [{
+                method: 'POST', path: base,
+                setupRequest: (req) => ({ ...req, headers: { ...req.headers, 'content-type': 'application/json' }, body: JSON.stringify(kindBody[kind](`c-${++seq}`, seq)) }),
+              }],
+            }, { etcd: etcd.proc.pid })
+          }
+        })
+      } finally {
+        srv.client.close()
+        await srv.proc.stop()
+      }
+    }
+    const client = await projectEtcdClient(root, etcd.endpoint)
+    const etcdTiming = { ...timing, durationS: P.etcdDurationS }
+    const t0 = performance.now()
+    for (const form of Object.keys(types)) {
+      const r = (out.etcd3[form] = {})
+      for (const kind of MEDIA_KINDS) {
+        const prefix = `/registry/${kind}/${nsFor(form)}/`
+        const value = await client.get(`${prefix}o-00000`).buffer()
+        if (!value) throw new Error(`storage-media: ${prefix}o-00000 is not in etcd`)
+        // kube's protobuf envelope starts with "k8s\0"; JSON with "{"
+        const got = value.subarray(0, 4).toString('latin1') === 'k8s\0' ? 'protobuf' : value[0] === 0x7b ? 'json' : 'other'
+        out.stored[`${kind} (${form})`] = got
+        if (got !== form) throw new Error(`storage-media: --storage-media-type=${types[form]} stored ${kind} as ${got}`)
+        const run = (name, op, concurrency = P.connections) => {
+          log(`  etcd3 (${form} value) ${name} ${kind}`)
+          return measure(withClientCpu(etcd, (durationS) => loop({ concurrency, durationS, op })), etcdTiming)
+        }
+        r[`${kind}-get`] = await run('get', () => client.get(`${prefix}o-00000`).buffer())
+        r[`${kind}-list`] = await run('list', () => client.getAll().prefix(prefix).exec(), P.listConnections)
+        let seq = 0
+        r[`${kind}-create`] = await run('create', async () => {
+          const key = `/bench-direct/${form}/${kind}/c-${seq++}`
+          const t = await client.if(key, 'Create', '==', 0).then(client.put(key).value(value)).commit()
+          if (!t.succeeded) throw new Error('exists')
+        })
+      }
+    }
+    client.close()
+    results.phases.push({ name: 'storage-media: etcd3 directly', seconds: +((performance.now() - t0) / 1000).toFixed(1) })
+  } catch (err) {
+    // what was measured stays in the report, with what stopped the rest
+    out.error = String(err?.stack ?? err)
+    log(`storage-media: ${out.error}`)
+  } finally {
+    await etcd.proc.stop()
+  }
 }
 
 // ---- HTTP scenarios (shared by edge and node mode) -------------------------------------------------

@@ -2,6 +2,7 @@
 // every one, read again for discovery and OpenAPI, and the one a request's group/version names, re-read
 // at most once a second per isolate so that proxied requests cost no store read each.
 import type { Store } from '../storage/store'
+import { freshOrLastKnown } from '../storage/last-known'
 import {
   APIREGISTRATION_GROUP_PRIORITY,
   builtinPriority,
@@ -58,9 +59,20 @@ function parse(value: string, modRevision: number): APIService | undefined {
 export class APIServiceTable {
   private all = new Map<string, APIService>()
   private verifiedAt = new Map<string, number>()
+  /** Whether every APIService has been read once (before that, a store outage is the caller's error). */
+  private loadedAll = false
 
-  /** Every APIService, read again (discovery, OpenAPI and the availability checks). */
+  /**
+   * Every APIService, read again (discovery, OpenAPI and the availability checks); the ones last read
+   * while the store is out of reach, as kube-aggregator's informer keeps serving them.
+   */
   async refreshAll(store: Store): Promise<APIService[]> {
+    return freshOrLastKnown(this.readAll(store), () =>
+      this.loadedAll ? [...this.all.values()] : undefined,
+    )
+  }
+
+  private async readAll(store: Store): Promise<APIService[]> {
     const { kvs } = await store.list(APISERVICES_PREFIX)
     const next = new Map<string, APIService>()
     const now = Date.now()
@@ -72,6 +84,7 @@ export class APIServiceTable {
     }
     for (const name of this.all.keys()) if (!next.has(name)) this.verifiedAt.set(name, now)
     this.all = next
+    this.loadedAll = true
     return [...next.values()]
   }
 
@@ -83,15 +96,21 @@ export class APIServiceTable {
   ): Promise<RemoteAPIService | undefined> {
     const name = `${version}.${group}`
     const at = this.verifiedAt.get(name)
-    if (at === undefined || Date.now() - at >= VERIFY_TTL_MS) {
-      const { kv } = await store.get(APISERVICES_PREFIX + name)
-      const a = kv && parse(kv.value, kv.modRevision)
-      if (a) this.all.set(name, a)
-      else this.all.delete(name)
-      this.verifiedAt.set(name, Date.now())
-    }
+    if (at === undefined || Date.now() - at >= VERIFY_TTL_MS)
+      await freshOrLastKnown(this.readOne(store, name), () =>
+        this.loadedAll || at !== undefined ? true : undefined,
+      )
     const a = this.all.get(name)
     return a && isRemote(a) ? a : undefined
+  }
+
+  private async readOne(store: Store, name: string): Promise<true> {
+    const { kv } = await store.get(APISERVICES_PREFIX + name)
+    const a = kv && parse(kv.value, kv.modRevision)
+    if (a) this.all.set(name, a)
+    else this.all.delete(name)
+    this.verifiedAt.set(name, Date.now())
+    return true
   }
 
   /** Remembers an APIService written by this process (its status after a check). */

@@ -10,13 +10,14 @@ import type { Registry } from '../registry/registry'
 import type { ResourceType } from '../registry/types'
 import type { RequestInfo } from '../server/filters/request-info'
 import { StatusError } from '../server/errors'
-import { isStoreError, type KeyValue, type Store } from '../storage/store'
+import type { KeyValue, Store } from '../storage/store'
 import {
   finalizeCustomResourceDefinition,
   finalizeTerminatingCustomResourceDefinitions,
 } from '../controllers/crd-finalizer'
 import { customResourceTypes } from './custom-resource'
 import type { ConversionOptions } from './conversion/webhook'
+import { freshOrLastKnown } from '../storage/last-known'
 import { CRD_GROUP, CRD_PREFIX, isCRDConditionTrue, type CRD } from './types'
 
 interface Known {
@@ -27,8 +28,6 @@ interface Known {
 }
 
 const VERIFY_TTL_MS = 1000
-/** How long discovery waits for the store before it serves the CRDs it knows. */
-const DISCOVERY_WAIT_MS = 1000
 
 // kube's version priority (version.CompareKubeAwareVersionStrings): GA > beta > alpha > other, higher numbers first.
 const KUBE_VERSION = /^v(\d+)(?:(alpha|beta)(\d+))?$/
@@ -68,21 +67,14 @@ export class CustomResourceDefinitions {
 
   /**
    * refreshAll for discovery and OpenAPI, which kube-apiserver serves from memory: with the store out of
-   * reach, or not answering within DISCOVERY_WAIT_MS, the CRDs last read are served.
+   * reach, or late, the CRDs last read are served.
    */
   async refreshForDiscovery(store: Store): Promise<void> {
-    let timer: ReturnType<typeof setTimeout> | undefined
-    const waited = new Promise<'late'>((resolve) => {
-      timer = setTimeout(() => resolve('late'), DISCOVERY_WAIT_MS)
-    })
-    const refreshed = this.refreshAll(store).catch((e) => {
-      if (!isStoreError(e, 'Unreachable')) throw e
-    })
-    try {
-      await Promise.race([refreshed, waited])
-    } finally {
-      if (timer !== undefined) clearTimeout(timer)
-    }
+    // `true`: the table in hand, whatever it holds, is what discovery goes on with.
+    await freshOrLastKnown(
+      this.refreshAll(store).then(() => true),
+      () => true,
+    )
   }
 
   /** Reconciles the table with every CRD in the store. */

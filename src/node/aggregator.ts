@@ -3,7 +3,7 @@
 // --proxy-client-cert-file; and the availability loop kube-aggregator runs (a full pass every 30s, and one
 // soon after an APIService, Service or Endpoints write).
 import { request } from 'node:https'
-import { Readable } from 'node:stream'
+import { pipeline, Readable } from 'node:stream'
 import type { Aggregator } from '../aggregator/aggregator'
 import type { AggregatorFetch } from '../aggregator/proxy'
 import type { Store } from '../storage/store'
@@ -44,7 +44,8 @@ export function nodeAggregatorFetch(client?: { certPem: string; keyPem: string }
         resolve(new Response(body, { status, headers: out }))
       })
       req.on('error', (e: NodeJS.ErrnoException) => reject(new Error(goError(e, url))))
-      if (call.body) Readable.fromWeb(call.body as never).pipe(req)
+      // pipeline: a client that goes away mid-body destroys the request (reported by its 'error').
+      if (call.body) pipeline(Readable.fromWeb(call.body as never), req, () => {})
       else req.end()
     })
 }

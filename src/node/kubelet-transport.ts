@@ -4,7 +4,7 @@
 // byte level, as kube's UpgradeAwareHandler does, so WebSocket and SPDY/3.1 both pass.
 import { request as httpsRequest, type RequestOptions } from 'node:https'
 import { request as httpRequest, type IncomingMessage } from 'node:http'
-import { Readable, Writable } from 'node:stream'
+import { pipeline, Readable, Writable } from 'node:stream'
 import type { Duplex } from 'node:stream'
 import { joinHostPort, type KubeletNode } from '../kubelet/node-address'
 import {
@@ -67,7 +67,8 @@ export class NodeKubeletTransport implements KubeletTransport {
       const out = this.send(node, req)
       out.on('response', (res) => resolve(toResponse(res)))
       failOnDial(out, node, reject)
-      if (req.body) Readable.fromWeb(req.body as any).pipe(out)
+      // pipeline: a client that goes away mid-body destroys the request (reported by its 'error').
+      if (req.body) pipeline(Readable.fromWeb(req.body as any), out, () => {})
       else out.end()
     })
   }

@@ -5,8 +5,7 @@
 // answer is written as a plain HTTP response, and the connection closed.
 import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
-import { Readable, Writable } from 'node:stream'
-import { WebSocketServer } from 'ws'
+import { WebSocketServer, type WebSocket } from 'ws'
 import { respondError } from '../api/negotiation'
 import type { KubeletUpgrade } from '../kubelet/transport'
 import { unauthorized } from '../server/errors'
@@ -48,23 +47,88 @@ export async function serveUpgrade(
     const lines = ['HTTP/1.1 101 Switching Protocols']
     up.headers.forEach((v, k) => lines.push(`${k}: ${v}`))
     socket.write(lines.join('\r\n') + '\r\n\r\n')
-    const fromKubelet = Readable.fromWeb(up.stream.readable as any)
-    const toKubelet = Writable.fromWeb(up.stream.writable as any)
-    if (head.length) toKubelet.write(head)
-    const end = () => {
-      fromKubelet.destroy()
-      toKubelet.destroy()
-      socket.destroy()
-    }
-    fromKubelet.on('error', end).on('close', end)
-    toKubelet.on('error', end).on('close', end)
-    socket.on('close', end)
-    fromKubelet.pipe(socket)
-    socket.pipe(toKubelet)
+    relayBytes(socket, head, up.stream)
   } catch (e) {
     console.error('upgrade failed', e)
     socket.destroy()
   }
+}
+
+type UpgradedStream = NonNullable<KubeletUpgrade['stream']>
+
+/**
+ * The two ends of one upgraded connection, torn down together and once: whichever side fails or goes
+ * away first (a client that resets, a kubelet that dies, an agent tunnel that drops) ends this stream and
+ * nothing else, as kube's UpgradeAwareHandler does. A peer going away is the ordinary end of a stream and
+ * is not logged; anything else is, in one line.
+ */
+function relayEnds(stream: UpgradedStream, closeClient: () => void) {
+  const reader = stream.readable.getReader()
+  const writer = stream.writable.getWriter()
+  let closed = false
+  const close = (why?: unknown) => {
+    if (closed) return
+    closed = true
+    if (why !== undefined && !peerWentAway(why))
+      console.error(`upgrade relay: ${why instanceof Error ? why.message : String(why)}`)
+    reader.cancel().catch(() => {})
+    writer.abort().catch(() => {})
+    closeClient()
+  }
+  return { reader, writer, close, closed: () => closed }
+}
+
+function peerWentAway(e: unknown): boolean {
+  const code = (e as NodeJS.ErrnoException | undefined)?.code
+  return (
+    code === 'ECONNRESET' ||
+    code === 'EPIPE' ||
+    code === 'ECONNABORTED' ||
+    code === 'ERR_STREAM_PREMATURE_CLOSE' ||
+    code === 'ERR_STREAM_DESTROYED' ||
+    code === 'ERR_STREAM_WRITE_AFTER_END' ||
+    code === 'ABORT_ERR'
+  )
+}
+
+/** SPDY/3.1 and WebSocket alike: the bytes both ways untouched, with backpressure each way. */
+function relayBytes(socket: Socket, head: Buffer, stream: UpgradedStream): void {
+  const { reader, writer, close, closed } = relayEnds(stream, () => socket.destroy())
+  socket.on('error', close)
+  socket.on('close', () => close())
+  // The client may have gone while the kubelet was dialled.
+  if (socket.destroyed) return close()
+  const toKubelet = (chunk: Buffer) => {
+    writer.write(chunk).catch(close)
+    // Stop reading the client while the kubelet's side is full.
+    if ((writer.desiredSize ?? 1) <= 0) {
+      socket.pause()
+      writer.ready.then(() => socket.resume(), close)
+    }
+  }
+  if (head.length) toKubelet(head)
+  socket.on('data', toKubelet)
+  // The client's half-close (kubectl cp's end of stdin) reaches the kubelet as its end.
+  socket.on('end', () => void writer.close().catch(close))
+  void (async () => {
+    for (;;) {
+      const { done, value } = await reader.read()
+      if (done || closed()) break
+      if (!socket.write(value)) await drained(socket)
+    }
+    // The kubelet is done: what it wrote reaches the client before the connection closes.
+    if (!closed()) socket.end(() => close())
+  })().catch(close)
+}
+
+function drained(socket: Socket): Promise<void> {
+  return new Promise((resolve) => {
+    const done = () => {
+      socket.off('drain', done).off('close', done)
+      resolve()
+    }
+    socket.on('drain', done).on('close', done)
+  })
 }
 
 /**
@@ -75,27 +139,44 @@ function tunnel(
   req: IncomingMessage,
   socket: Socket,
   head: Buffer,
-  stream: NonNullable<KubeletUpgrade['stream']>,
+  stream: UpgradedStream,
   protocol: string,
 ): void {
-  const fromKubelet = Readable.fromWeb(stream.readable as any)
-  const toKubelet = Writable.fromWeb(stream.writable as any)
   const wss = new WebSocketServer({
     noServer: true,
     handleProtocols: (offered) => (offered.has(protocol) ? protocol : false),
   })
-  wss.handleUpgrade(req, socket, head, (ws) => {
-    const end = () => {
-      fromKubelet.destroy()
-      toKubelet.destroy()
-      ws.terminate()
-      wss.close()
-    }
-    ws.on('message', (data: Buffer) => toKubelet.write(data))
-    ws.on('close', end).on('error', end)
-    fromKubelet.on('data', (d: Buffer) => ws.send(d))
-    fromKubelet.on('end', () => ws.close(1000)).on('error', end)
-    toKubelet.on('error', end)
+  let ws: WebSocket | undefined
+  const { reader, writer, close, closed } = relayEnds(stream, () => {
+    if (ws) ws.terminate()
+    else socket.destroy()
+    wss.close()
+  })
+  // A handshake that fails (or a client gone before it completes) never reaches the callback.
+  socket.on('close', () => close())
+  if (socket.destroyed) return close()
+  wss.handleUpgrade(req, socket, head, (accepted) => {
+    ws = accepted
+    if (closed()) return void ws.terminate()
+    ws.on('error', close).on('close', () => close())
+    ws.on('message', (data: Buffer) => {
+      writer.write(data).catch(close)
+      if ((writer.desiredSize ?? 1) <= 0) {
+        accepted.pause()
+        writer.ready.then(() => accepted.resume(), close)
+      }
+    })
+    void (async () => {
+      for (;;) {
+        const { done, value } = await reader.read()
+        if (done || closed()) break
+        // Each message waits for the one before to be written: the kubelet is read no faster.
+        await new Promise<void>((resolve, reject) =>
+          accepted.send(value, (e) => (e ? reject(e) : resolve())),
+        )
+      }
+      if (!closed()) accepted.close(1000)
+    })().catch(close)
   })
 }
 

@@ -284,4 +284,29 @@ describe('node agent tunnel', () => {
     await startAgentCommand()
     expect(await server.k('logs', '-n', NS, 'web', '--tail=1')).toBe('through the tunnel\n')
   })
+
+  // A peer going away ends its stream, never the server: kubectl killed (its socket reset) and the
+  // agent killed (the tunnel reset) while an exec streams through the tunnel.
+  it('a kubectl or an agent killed mid-exec leaves the server serving', async () => {
+    const ticking = ['sh', '-c', 'echo started; while :; do echo tick; sleep 0.01; done']
+    const exec = () =>
+      backgroundKubectl(server.kubeconfig, ['exec', '-i', '-n', NS, 'web', '--', ...ticking])
+    const first = exec()
+    await first.waitFor(/tick\n/)
+    first.kill('SIGKILL')
+    await first.exited
+    const second = exec()
+    try {
+      await second.waitFor(/tick\n/)
+      agent!.kill('SIGKILL')
+      await new Promise((r) => agent!.once('exit', r))
+      expect(await second.exited).not.toBe(0)
+    } finally {
+      second.kill('SIGKILL')
+    }
+    expect(await server.k('get', '--raw', '/readyz')).toBe('ok')
+    expect(await server.k('get', 'pod', 'web', '-n', NS, '-o', 'name')).toBe('pod/web\n')
+    await startAgentCommand()
+    expect(await server.k('exec', '-n', NS, 'web', '--', 'echo', 'again')).toBe('again\n')
+  })
 })

@@ -438,3 +438,87 @@ describe('pods/portforward', () => {
     }
   })
 })
+
+// kube-apiserver outlives any peer: a client or a kubelet whose connection resets while bytes flow ends
+// that one stream, never the server.
+describe('a peer that goes away mid-stream', () => {
+  const ticking = ['sh', '-c', 'echo started; while :; do echo tick; sleep 0.01; done']
+
+  async function stillServing(): Promise<void> {
+    expect(await server.k('get', '--raw', '/readyz')).toBe('ok')
+    expect(await server.k('get', 'pod', 'web', '-n', NS, '-o', 'name')).toBe('pod/web\n')
+  }
+
+  it('a kubectl killed during exec, attach or port-forward (its socket reset)', async () => {
+    for (const args of [
+      ['exec', '-i', '-n', NS, 'web', '--', ...ticking],
+      ['exec', '-n', NS, 'web', '--', ...ticking],
+    ]) {
+      const exec = backgroundKubectl(server.kubeconfig, args)
+      await exec.waitFor(/tick\n/)
+      // SIGKILL with unread bytes in its socket: the kernel answers the server with a reset.
+      exec.kill('SIGKILL')
+      await exec.exited
+    }
+    const attach = backgroundKubectl(server.kubeconfig, ['attach', '-i', '-n', NS, 'web'])
+    await new Promise((r) => setTimeout(r, 500))
+    for (let i = 0; i < 50; i++) kubelet.log(NS, 'web', 'app', `attached ${i}`)
+    attach.kill('SIGKILL')
+    await attach.exited
+
+    const local = await freePort()
+    const pf = backgroundKubectl(server.kubeconfig, [
+      'port-forward',
+      '-n',
+      NS,
+      'pod/web',
+      `${local}:${webPort}`,
+    ])
+    await pf.waitFor(/Forwarding from 127\.0\.0\.1/)
+    const inFlight = fetch(`http://127.0.0.1:${local}/${'x'.repeat(4000)}`).catch(() => {})
+    pf.kill('SIGKILL')
+    await pf.exited
+    await inFlight
+    await stillServing()
+  })
+
+  it('a kubelet that resets its connections during exec and port-forward', async () => {
+    const exec = backgroundKubectl(server.kubeconfig, [
+      'exec',
+      '-i',
+      '-n',
+      NS,
+      'web',
+      '--',
+      ...ticking,
+    ])
+    try {
+      await exec.waitFor(/tick\n/)
+      kubelet.resetConnections()
+      expect(await exec.exited).not.toBe(0)
+    } finally {
+      exec.kill('SIGKILL')
+    }
+
+    const local = await freePort()
+    const pf = backgroundKubectl(server.kubeconfig, [
+      'port-forward',
+      '-n',
+      NS,
+      'pod/web',
+      `${local}:${webPort}`,
+    ])
+    try {
+      await pf.waitFor(/Forwarding from 127\.0\.0\.1/)
+      const res = await fetch(`http://127.0.0.1:${local}/before`)
+      expect(await res.text()).toContain('GET /before')
+      kubelet.resetConnections()
+      await fetch(`http://127.0.0.1:${local}/after`).catch(() => {})
+    } finally {
+      pf.kill('SIGKILL')
+    }
+    await stillServing()
+    // The next exec dials the kubelet afresh.
+    expect(await server.k('exec', '-n', NS, 'web', '--', 'echo', 'again')).toBe('again\n')
+  })
+})

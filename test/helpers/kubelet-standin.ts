@@ -93,6 +93,8 @@ export interface KubeletStandin {
   ): void
   /** Appends a line to a container's log (and to what attach shows). */
   log(namespace: string, pod: string, container: string, text: string): void
+  /** Resets every connection (TCP RST), as a kubelet that crashes or a network that drops does. */
+  resetConnections(): void
   close(): Promise<void>
 }
 
@@ -337,6 +339,9 @@ export async function startKubeletStandin(
       const found = container(namespace, pod, c)
       if (!found) throw new Error(`no container ${namespace}/${pod}/${c}`)
       found.append(line)
+    },
+    resetConnections() {
+      for (const s of sockets) s.resetAndDestroy()
     },
     close: () =>
       new Promise<void>((r) => {

@@ -42,7 +42,7 @@ export interface BackgroundKubectl {
   output(): string
   /** Its exit code, once it exits. */
   exited: Promise<number>
-  kill(): void
+  kill(signal?: NodeJS.Signals): void
   /** Waits up to 30s for stdout to match. */
   waitFor(re: RegExp): Promise<void>
   /** Waits up to 30s for stderr to match: where -v=6 logs the watch request, so a test writes only once it is open. */
@@ -65,7 +65,7 @@ export function backgroundKubectl(kubeconfig: string, args: string[]): Backgroun
   return {
     output: () => out,
     exited,
-    kill: () => child.kill('SIGTERM'),
+    kill: (signal: NodeJS.Signals = 'SIGTERM') => child.kill(signal),
     waitFor: (re) => poll(() => out, re),
     waitForLog: (re) => poll(() => err, re),
   }
