@@ -211,7 +211,9 @@ spec:
         45_000,
       ).catch(async (e) => {
         const pdb = JSON.stringify(await pdbStatus('web'))
-        throw new Error(`${(e as Error).message}\nPDB status: ${pdb}\ndrain: ${drain.output()}`)
+        throw new Error(
+          `${(e as Error).message}\nPDB status: ${pdb}\ndrain: ${drain.output()}\n${drain.log()}`,
+        )
       })
     }
     expect(await drain.exited).toBe(0)

@@ -40,6 +40,8 @@ export function run(
 /** A kubectl left running (get -w, wait), whose output a test waits for while it changes what kubectl watches. */
 export interface BackgroundKubectl {
   output(): string
+  /** What it wrote to stderr so far (kubectl's errors and retries). */
+  log(): string
   /** Its exit code, once it exits. */
   exited: Promise<number>
   kill(signal?: NodeJS.Signals): void
@@ -64,6 +66,7 @@ export function backgroundKubectl(kubeconfig: string, args: string[]): Backgroun
   }
   return {
     output: () => out,
+    log: () => err,
     exited,
     kill: (signal: NodeJS.Signals = 'SIGTERM') => child.kill(signal),
     waitFor: (re) => poll(() => out, re),
