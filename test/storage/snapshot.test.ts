@@ -4,6 +4,7 @@
 import type { Miniflare } from 'miniflare'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { DurableStore } from '../../src/storage/durable/client'
+import { concatBytes } from '../../src/util/bytes'
 import {
   readSnapshot,
   SnapshotEncoder,
@@ -42,13 +43,7 @@ function encode(kvs: KeyValue[]): Uint8Array {
     enc.records(kvs.slice(1)),
     enc.trailer(),
   ]
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
+  return concatBytes(...parts)
 }
 
 const sample: KeyValue[] = [

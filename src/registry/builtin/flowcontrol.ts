@@ -9,6 +9,7 @@ import {
   type FieldError,
 } from '../../server/errors'
 import { builtinDescription } from '../schema/builtin'
+import { ALL_VERBS } from '../types'
 import { nameIsDNSSubdomain, validateNamespaceName } from '../validation/names'
 import { col } from '../printers/format'
 import { defineKind, printer, type Obj } from './define'
@@ -16,17 +17,7 @@ import { defineKind, printer, type Obj } from './define'
 const FS_MAX_MATCHING_PRECEDENCE = 10000
 const DISTINGUISHER_METHODS = ['ByNamespace', 'ByUser']
 const SUBJECT_KINDS = ['Group', 'ServiceAccount', 'User']
-const RESOURCE_VERBS = [
-  '*',
-  'create',
-  'delete',
-  'deletecollection',
-  'get',
-  'list',
-  'patch',
-  'update',
-  'watch',
-]
+const RESOURCE_VERBS = ['*', ...ALL_VERBS]
 const ENABLEMENTS = ['Exempt', 'Limited']
 const LIMIT_RESPONSE_TYPES = ['Queue', 'Reject']
 const NS_ERR_INTRO = "each member of this list must be '*' or a DNS-1123 label; "

@@ -4,6 +4,7 @@
 import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { isByteString, type KeyValue } from '../store'
+import { concatBytes } from '../../util/bytes'
 
 export const SNAPSHOT_FORMAT = 'edge-apiserver-snapshot'
 export const SNAPSHOT_FORMAT_VERSION = 1
@@ -197,7 +198,7 @@ export async function* readSnapshot(
       if (nl < 0) break
       let line = chunk.subarray(start, nl)
       if (pending.length > 0) {
-        line = concat([...pending, line])
+        line = concatBytes(...pending, line)
         pending = []
       }
       start = nl + 1
@@ -208,7 +209,10 @@ export async function* readSnapshot(
     const item = flush()
     if (item) yield item
   }
-  if (pending.length > 0 && concat(pending).some((b) => b !== NEWLINE && b !== 13 && b !== 32))
+  if (
+    pending.length > 0 &&
+    concatBytes(...pending).some((b) => b !== NEWLINE && b !== 13 && b !== 32)
+  )
     throw new SnapshotFormatError('snapshot: cut short (the last line is incomplete)')
   if (!header) throw new SnapshotFormatError('snapshot: empty')
   if (!trailer) throw new SnapshotFormatError('snapshot: cut short (no trailer)')
@@ -222,16 +226,4 @@ export async function* readSnapshot(
       `snapshot: checksum mismatch (trailer ${trailer.sha256}, file ${digest})`,
     )
   yield { type: 'trailer', trailer }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0
-  for (const p of parts) n += p.length
-  const out = new Uint8Array(n)
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.length
-  }
-  return out
 }
