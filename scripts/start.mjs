@@ -128,9 +128,11 @@ for (const [flag, name] of [['audit-webhook-batch-max-size', 'AUDIT_WEBHOOK_BATC
 
 // kubectl sends credentials only over TLS, as kube-apiserver always serves it: a serving CA and certificate
 // are made once into the state dir (the same PKI code Node mode uses, bundled for this script).
-const pkiModule = join(root, 'node_modules', '.cache', 'edge-apiserver', 'pki.mjs')
-await build({ entryPoints: [join(root, 'src', 'node', 'pki.ts')], bundle: true, packages: 'external', platform: 'node', format: 'esm', outfile: pkiModule, logLevel: 'warning' })
-const pki = await import(pathToFileURL(pkiModule).href)
+// The HTTPS listener in front of workerd (src/node/dev-front.ts) is bundled the same way.
+const cacheDir = join(root, 'node_modules', '.cache', 'edge-apiserver')
+await build({ entryPoints: [join(root, 'src', 'node', 'pki.ts'), join(root, 'src', 'node', 'dev-front.ts')], bundle: true, packages: 'external', platform: 'node', format: 'esm', outdir: cacheDir, outExtension: { '.js': '.mjs' }, logLevel: 'warning' })
+const pki = await import(pathToFileURL(join(cacheDir, 'pki.mjs')).href)
+const { startDevFront } = await import(pathToFileURL(join(cacheDir, 'dev-front.mjs')).href)
 const ca = pki.ensurePair(join(stateDir, 'pki'), 'ca', () => pki.createCA('edge-apiserver-ca'))
 const serving = pki.ensurePair(join(stateDir, 'pki'), 'apiserver', () => pki.signCertificate(ca, {
   subject: { commonName: 'kube-apiserver' }, usage: 'server', hosts: pki.servingHosts('127.0.0.1', '10.96.0.1'),
@@ -173,10 +175,12 @@ contexts:
 current-context: edge-apiserver
 `, { mode: 0o600 })
 
+// wrangler dev serves plain HTTP on an internal loopback port; src/node/dev-front.ts serves HTTPS on --port
+// (why: there).
+const internalPort = await anyFreePort()
 const wrangler = join(root, 'node_modules', '.bin', 'wrangler')
 const child = spawn(wrangler, [
-  'dev', '--local', '--ip', '127.0.0.1', '--port', String(port),
-  '--local-protocol', 'https', '--https-key-path', serving.keyPath, '--https-cert-path', serving.certPath,
+  'dev', '--local', '--ip', '127.0.0.1', '--port', String(internalPort), '--local-protocol', 'http',
   '--persist-to', join(stateDir, 'workerd'),
   '--env-file', join(stateDir, 'dev.env'),
   '--inspector-port', '0',
@@ -197,6 +201,13 @@ const child = spawn(wrangler, [
 
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig))
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 0 : 1)))
+try {
+  await startDevFront({ port, key: readFileSync(serving.keyPath), cert: readFileSync(serving.certPath), upstreamPort: internalPort })
+} catch (e) {
+  console.error(`--port ${port}: cannot listen on 127.0.0.1:${port}: ${e.code ?? e.message}`)
+  child.kill('SIGTERM')
+  process.exit(1)
+}
 
 // Announce once the API answers.
 const started = Date.now()
@@ -222,6 +233,17 @@ function ready(port, caPem) {
     })
     req.on('error', () => resolve(false))
     req.on('timeout', () => { req.destroy(); resolve(false) })
+  })
+}
+
+function anyFreePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer()
+    probe.once('error', reject)
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address()
+      probe.close(() => resolve(port))
+    })
   })
 }
 

@@ -74,35 +74,7 @@ import {
   tlsSocket,
   type FrontProxyConfig,
 } from './x509'
-
-/**
- * kube-apiserver's http.Server takes MaxHeaderBytes 1 MiB, and Go reads up to 4 KiB past it before it
- * gives up on the request line and headers. Node's default (16 KiB) would refuse, say, a 64 KiB label
- * selector that kube-apiserver serves.
- */
-export const MAX_HEADER_BYTES = (1 << 20) + 4096
-
-/**
- * What Go's net/http writes, before any handler, for a request it cannot read: 431 with its fixed text for a
- * request line and headers over the limit, 400 for one that does not parse. Node's own answers carry no body.
- */
-function answerClientError(err: NodeJS.ErrnoException, socket: import('node:stream').Duplex): void {
-  // Go answers only what it could not parse; a reset or a read timeout just closes the connection.
-  if (!socket.writable || !err.code?.startsWith('HPE_')) {
-    socket.destroy()
-    return
-  }
-  const publicErr =
-    err.code === 'HPE_HEADER_OVERFLOW' ? '431 Request Header Fields Too Large' : '400 Bad Request'
-  socket.end(
-    `HTTP/1.1 ${publicErr}\r\nContent-Type: text/plain; charset=utf-8\r\nConnection: close\r\n\r\n${publicErr}`,
-  )
-  // Go's lingering close (conn.closeWriteAndWait): keep reading what the client still sends for a moment, so
-  // that closing with unread bytes does not reset the connection before the client reads the answer.
-  socket.on('data', () => {})
-  socket.resume()
-  setTimeout(() => socket.destroy(), 500).unref()
-}
+import { MAX_HEADER_BYTES, servesAsKubeApiserver } from './listener'
 
 /** A failure to start that deserves one line, not a stack trace. */
 export class StartupError extends Error {}
@@ -751,7 +723,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     },
     handle,
   )
-  server.on('clientError', answerClientError)
+  servesAsKubeApiserver(server)
   // Upgrades (exec, attach, port-forward, proxied WebSockets) go through the same app; what the kubelet
   // answered with 101 is then relayed byte for byte on the client's socket.
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
