@@ -43,6 +43,22 @@ function tooManyRequests(retryAfterSeconds: number, headers: Record<string, stri
   })
 }
 
+const FLOWCONTROL_GROUP = 'flowcontrol.apiserver.k8s.io'
+const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection'])
+
+/**
+ * A FlowSchema or PriorityLevelConfiguration write: once answered, the configuration is read again
+ * before the next request is classified (kube's configuration controller sees it from its informers).
+ */
+function changesConfiguration(info: RequestInfo): boolean {
+  return (
+    info.isResourceRequest &&
+    info.apiGroup === FLOWCONTROL_GROUP &&
+    (info.resource === 'flowschemas' || info.resource === 'prioritylevelconfigurations') &&
+    WRITE_VERBS.has(info.verb)
+  )
+}
+
 export function priorityAndFairness(
   flowControl: (env: unknown) => FlowControl | undefined,
   registry: Registry,
@@ -74,6 +90,7 @@ export function priorityAndFairness(
     } finally {
       admission.finish()
     }
+    if (changesConfiguration(info) && c.res.status < 300) apf.noteWrite()
     // Hono's c.res setter copies the response: assign only when the headers could not be set in place.
     const res = withHeaders(c.res, headers)
     if (res !== c.res) c.res = res
