@@ -175,7 +175,7 @@ export interface Endpoint {
   table: boolean
   metadata: boolean
   /**
-   * The plain object may go out as protobuf: built-in kinds. Custom resources (and CRDs here) have only
+   * The plain object may go out as protobuf: built-in kinds. Custom resources have only
    * JSON and YAML, kube's StandardSerializers for them; their PartialObjectMetadata may still be protobuf.
    */
   protobuf?: boolean
@@ -336,8 +336,6 @@ function acceptMediaTypeOptions(
   }
   if (convert.kind === 'PartialObjectMetadata' || convert.kind === 'PartialObjectMetadataList') {
     if (!endpoint.metadata) return undefined
-    // Our protobuf tables hold meta.k8s.io/v1's PartialObjectMetadata; v1beta1's stays JSON and YAML.
-    if (ser.mediaType === PROTOBUF_MEDIA_TYPE && convert.version !== 'v1') return undefined
     return targetFor(ser, convert.kind, convert.version)
   }
   return undefined
