@@ -258,12 +258,26 @@ export function buildApp(cfg: AppConfig): Hono {
     c.set('auth', authContext)
     await next()
   })
-  const flowControl = flowControlFor(
-    (env) => cfg.priorityAndFairness?.(env),
-    (o) => new FlowControl(o),
+  // Each cluster is classified by its own FlowSchemas into seats of its own (per isolate at the edge):
+  // one cluster's load does not queue another's requests.
+  const flowControls = new WeakMap<ClusterContext, (env: unknown) => FlowControl | undefined>()
+  const flowControl = (c: Context) => {
+    const cluster = c.get('cluster')
+    let of = flowControls.get(cluster)
+    if (!of)
+      flowControls.set(
+        cluster,
+        (of = flowControlFor(
+          (env) => cfg.priorityAndFairness?.(env),
+          (o) => new FlowControl(o),
+        )),
+      )
+    return of(c.env)
+  }
+  app.use(
+    '*',
+    priorityAndFairness(flowControl, (c) => (c.get('cluster') as ClusterContext).registry),
   )
-  // FlowSchemas and PriorityLevelConfigurations are built-in kinds, the same in every cluster's registry.
-  app.use('*', priorityAndFairness(flowControl, cfg.registry))
   app.use('*', async (c, next) => {
     await authorize(c.get('auth').authorizer, c.get('user'), c.get('info'), c.get('audit'))
     c.set(REACHED_HANDLER, true)
@@ -340,7 +354,7 @@ export function buildApp(cfg: AppConfig): Hono {
   )
   app.get('/version', () => respond(200, versionInfo()))
   app.get('/debug/api_priority_and_fairness/:dump', (c) => {
-    const res = serveFlowControlDump(flowControl(c.env), c.req.param('dump'), new URL(c.req.url))
+    const res = serveFlowControlDump(flowControl(c), c.req.param('dump'), new URL(c.req.url))
     if (!res) throw notFoundPath()
     return res
   })

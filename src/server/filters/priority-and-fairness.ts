@@ -4,7 +4,7 @@
 // level, or is answered 429 with Retry-After. A watch holds its seat only while it starts (until its
 // response begins), as kube's does for the watch's initialization; other long-running requests (exec,
 // attach, port-forward, proxy, log) are not tracked at all.
-import type { MiddlewareHandler } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import type { Registry } from '../../registry/registry'
 import type { UserInfo } from '../../registry/types'
 import type { Store } from '../../storage/store'
@@ -60,11 +60,13 @@ function changesConfiguration(info: RequestInfo): boolean {
 }
 
 export function priorityAndFairness(
-  flowControl: (env: unknown) => FlowControl | undefined,
-  registry: Registry,
+  // Of the request's cluster (src/server/cluster.ts): its configuration, seats and kinds.
+  flowControl: (c: Context) => FlowControl | undefined,
+  registryOf: (c: Context) => Registry,
 ): MiddlewareHandler<Vars> {
   return async (c, next) => {
-    const apf = flowControl(c.env)
+    const apf = flowControl(c)
+    const registry = registryOf(c)
     const info = c.get('info')
     if (!apf || (isLongRunning(info) && info.verb !== 'watch')) return next()
     await apf.refresh(registry, c.get('store'), (p) => {
