@@ -2,11 +2,10 @@
 // default cluster holds a Ready Cluster of that name, with the settings that cluster's own store holds.
 // Both runtimes use it; each says where the stores are and how a cluster is put together from its settings.
 import type { ClusterConfig } from '../server/app'
-import type { TenantRecord } from '../storage/durable/cluster-store'
 import type { Store } from '../storage/store'
 import { LruMap } from '../util/lru'
 import { CLUSTERS_KEY_PREFIX, clusterServed, type ClusterObject } from './api'
-import type { ClusterSettings } from './settings'
+import type { ClusterSettings, TenantRecord } from './settings'
 
 export interface TenantSource<E> {
   /** The default cluster's store, which holds the Cluster objects. */

@@ -9,6 +9,12 @@ import { createCertificateAuthority } from '../auth/certificate-authority'
 
 export type ClusterSettings = Record<string, string>
 
+/** What a cluster's own store keeps of it: the uid of the Cluster it was provisioned for, and its settings. */
+export interface TenantRecord {
+  uid: string
+  settings: ClusterSettings
+}
+
 /** Provisioned once per cluster; replace the deployment's values of the same names. */
 const OWN = [
   'TOKEN_AUTH_FILE',

@@ -25,6 +25,7 @@ import { MAX_PREFIX_LENGTH, WatchHub } from './watch-hub'
 import { CLOSE_RESTARTED, type PointInTimeAnswer } from './protocol'
 import type { SnapshotPoint } from '../snapshot/stream'
 import { MetricsTable } from './metrics-table'
+import type { TenantRecord } from '../../tenancy/settings'
 import { GAUGE_TTL_MS, type ClusterMetricsSnapshot } from '../../metrics/cluster'
 import type { SeriesSample } from '../../metrics/registry'
 
@@ -33,11 +34,6 @@ export interface ClusterStoreEnv {
   COMPACTION_INTERVAL_MS?: string
 }
 
-/** What the management API's provisioner gave a cluster (src/tenancy/settings.ts): its Cluster's uid and settings. */
-export interface TenantRecord {
-  uid: string
-  settings: Record<string, string>
-}
 const TENANT_KEY = 'tenant'
 const RETIRED_KEY = 'retired'
 
