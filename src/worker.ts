@@ -17,11 +17,16 @@ import { edgeTunnels, NodeTunnel, withTunnels, type TunnelEnv } from './tunnel/e
 import { auditFromEnv, type AuditEnv } from './audit/edge'
 import { ensureClusterAPI } from './tenancy/api'
 import { clusterEnv } from './tenancy/settings'
-import { TenantClusters } from './tenancy/serving'
+import { clusterOfHost, TenantClusters } from './tenancy/serving'
 
 export interface Env extends KubeletEnv, AuditEnv, TunnelEnv {
   /** Where the deployment is reached (https://host), for the clusters made through the management API. */
   EXTERNAL_URL?: string
+  /**
+   * A host name suffix (".clusters.example.com") under which each cluster also has a host name of its own
+   * (team-a.clusters.example.com, through a Worker route pattern *.clusters.example.com/*).
+   */
+  CLUSTER_HOST_SUFFIX?: string
   CLUSTER: DurableObjectNamespace<ClusterStoreObject>
   /** --token-auth-file contents, from a Worker secret (the local state dir in development). */
   TOKEN_AUTH_FILE?: string
@@ -153,6 +158,7 @@ const app = buildApp({
   },
   // The clusters made through the management API (src/tenancy): served while their Cluster is Ready.
   clusters: (name, env) => tenants.resolve(name, env as Env),
+  clusterOfHost: (hostname, env) => clusterOfHost(hostname, (env as Env).CLUSTER_HOST_SUFFIX),
   storageAdmin: (env) => {
     const stub = () => (env as Env).CLUSTER.getByName('default')
     const snapshots = new DurableSnapshots(stub(), stub)

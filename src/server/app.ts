@@ -101,6 +101,8 @@ export interface AppConfig extends ClusterConfig {
     name: string,
     env: unknown,
   ): ClusterConfig | undefined | Promise<ClusterConfig | undefined>
+  /** The cluster a host name names, for bare paths (<name>.<zone> through a Worker route); none by default. */
+  clusterOfHost?(hostname: string, env: unknown): string | undefined
   /** How conversion webhooks of CRDs are called (Node mode verifies against their caBundle). */
   conversion?: ConversionOptions
   /** Where /metrics counts live (the edge: the cluster's Durable Object); in this process by default. */
@@ -509,7 +511,7 @@ export function buildApp(cfg: AppConfig): Hono {
     await c.get('cluster').customResources.afterRequest(store, info, res)
     return res
   })
-  return servedUnderClusterPaths(app)
+  return servedUnderClusterPaths(app, cfg.clusterOfHost)
 }
 
 /** Which cluster the (already rewritten) request is for: see servedUnderClusterPaths. */
@@ -522,13 +524,22 @@ function clusterNameOf(req: Request): string {
  * Takes /clusters/<name> off a request's path before the app routes it, and remembers the cluster for the
  * request the app is then given: every route and filter serves bare paths, for one cluster.
  */
-function servedUnderClusterPaths(app: Hono<{ Variables: Variables }>): Hono {
+function servedUnderClusterPaths(
+  app: Hono<{ Variables: Variables }>,
+  clusterOfHost: AppConfig['clusterOfHost'],
+): Hono {
   const outer = new Hono()
   outer.all('*', (c) => {
     const url = new URL(c.req.url)
     const { cluster, path } = clusterOfPath(url.pathname)
-    if (cluster === DEFAULT_CLUSTER && path === url.pathname)
-      return app.fetch(c.req.raw, c.env, executionContext(c))
+    if (cluster === DEFAULT_CLUSTER && path === url.pathname) {
+      // A bare path on a cluster's own host name (<name>.<zone>) is that cluster's.
+      const named = clusterOfHost?.(url.hostname, c.env)
+      if (named === undefined) return app.fetch(c.req.raw, c.env, executionContext(c))
+      const req = new Request(url, c.req.raw)
+      clusterOfRequest.set(req, named)
+      return app.fetch(req, c.env, executionContext(c))
+    }
     if (cluster === undefined) return respondError(notFoundPath(), c.req.header('accept'))
     url.pathname = path
     const req = new Request(url, c.req.raw)

@@ -4,7 +4,7 @@
 import type { ClusterConfig } from '../server/app'
 import type { Store } from '../storage/store'
 import { LruMap } from '../util/lru'
-import { CLUSTERS_KEY_PREFIX, clusterServed, type ClusterObject } from './api'
+import { CLUSTERS_KEY_PREFIX, clusterServed, isClusterName, type ClusterObject } from './api'
 import type { ClusterSettings, TenantRecord } from './settings'
 
 export interface TenantSource<E> {
@@ -45,4 +45,13 @@ export class TenantClusters<E> {
     this.built.set(name, { uid, config })
     return config
   }
+}
+
+/** The cluster named by a host name's first label under a suffix (".clusters.example.com"), if any. */
+export function clusterOfHost(hostname: string, suffix: string | undefined): string | undefined {
+  if (!suffix) return undefined
+  const dotted = suffix.startsWith('.') ? suffix : `.${suffix}`
+  if (!hostname.endsWith(dotted)) return undefined
+  const name = hostname.slice(0, -dotted.length)
+  return isClusterName(name) ? name : undefined
 }

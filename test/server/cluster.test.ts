@@ -8,6 +8,7 @@ import { Registry } from '../../src/registry/registry'
 import { buildApp, type ClusterConfig } from '../../src/server/app'
 import { clusterOfPath, DEFAULT_CLUSTER } from '../../src/server/cluster'
 import { LruMap } from '../../src/util/lru'
+import { clusterOfHost } from '../../src/tenancy/serving'
 import { MemoryStore } from '../helpers/memory-store'
 
 function cluster(adminToken: string): ClusterConfig & { store(): MemoryStore } {
@@ -34,6 +35,7 @@ function serve() {
       resolved++
       return name === 'tenant' ? tenant : undefined
     },
+    clusterOfHost: (hostname) => clusterOfHost(hostname, '.clusters.test'),
   })
   const call = async (
     path: string,
@@ -197,5 +199,29 @@ describe('a request path for a cluster', () => {
     ).toBe(200)
     expect((await call('/clusters/tenant/readyz', 'tenant-admin')).status).toBe(200)
     expect((await tenant.store().get('/registry/namespaces/kube-system')).kv).toBeDefined()
+  })
+
+  it("serves a cluster's bare paths at its own host name, and the default cluster's elsewhere", async () => {
+    const { call } = serve()
+    await call('/clusters/tenant/api/v1/namespaces/default/configmaps', 'tenant-admin', {
+      method: 'POST',
+      body: configMap('by-host'),
+    })
+    const byHost = await call(
+      'https://tenant.clusters.test/api/v1/namespaces/default/configmaps/by-host',
+      'tenant-admin',
+    )
+    expect(byHost.status).toBe(200)
+    expect(
+      (
+        await call(
+          'https://other.example/api/v1/namespaces/default/configmaps/by-host',
+          'default-admin',
+        )
+      ).status,
+    ).toBe(404)
+    expect(clusterOfHost('a.b.clusters.test', '.clusters.test')).toBeUndefined()
+    expect(clusterOfHost('clusters.test', 'clusters.test')).toBeUndefined()
+    expect(clusterOfHost('team-1.clusters.test', 'clusters.test')).toBe('team-1')
   })
 })
