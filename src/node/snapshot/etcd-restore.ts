@@ -62,8 +62,11 @@ export interface EtcdRestoreResult {
  * caps the nesting at two compares a level.
  */
 export const BATCH_WRITES = 16
-/** With --renumber, where the order does not matter: puts in flight at once. */
+/** With --renumber, and in a run of writes that only fill revisions: puts in flight at once. */
 const RENUMBER_IN_FLIGHT = 128
+/** Writes that only fill revisions go unordered from this many in a row, up to RUN_WRITES at once. */
+const MIN_RUN = 8
+const RUN_WRITES = 4096
 /**
  * Values in a batch, which each of its requests carries: at most this much (and one write at least),
  * well under etcd's --max-request-bytes (1.5 MiB). Fillers and the writes before a key's last carry
@@ -416,20 +419,82 @@ export async function restoreIntoEtcd(
     // batch goes once this one has applied. (Requests that could make writes of the next batch too
     // would keep etcd busy between batches, but a request that comes too early then makes none and
     // must be sent again, which cost more than it saved.)
+    // Steps read ahead of the batch being made.
+    const queue: RestoreStep[] = []
+    const peek = (k: number): RestoreStep | undefined => {
+      while (queue.length <= k) {
+        const next = steps.next()
+        if (next.done) return undefined
+        queue.push(next.value)
+      }
+      return queue[k]
+    }
+    // A run of writes that only fill revisions (fillers, and a key's writes between its first and
+    // its last) may land in any order: anchored by the writes before and after, which wait for it.
+    const anonymous = (k: number) => {
+      const st = peek(k)
+      return st !== undefined && st.ops.every((op) => op.kind === 'update')
+    }
+    const runAhead = () => {
+      for (let k = 0; k < MIN_RUN; k++) if (!anonymous(k)) return false
+      return true
+    }
     const batchOf = (): Write[] => {
       const batch: Write[] = []
       let bytes = 0
-      while (batch.length < batchWrites) {
-        const next = steps.next()
-        if (next.done) break
-        const w = writeOf(next.value)
+      while (batch.length < batchWrites && peek(0)) {
+        if (batch.length > 0 && runAhead()) break
+        const w = writeOf(queue.shift()!)
         batch.push(w)
         bytes += w.puts.reduce((n, p) => n + p.value.length, 0)
         if (bytes >= BATCH_BYTES) break
       }
       return batch
     }
+    const fillRun = async () => {
+      const run: { key: Buffer; index: number }[] = []
+      while (run.length < RUN_WRITES && anonymous(0)) {
+        const st = queue.shift()!
+        const op = st.ops[0]
+        run.push(
+          op
+            ? { key: Buffer.from(etcdKey(record(op.index).key)), index: op.index }
+            : { key: fillerKey, index: -1 },
+        )
+      }
+      const running = new Set<Promise<void>>()
+      const landed: number[] = []
+      for (const [n, w] of run.entries()) {
+        const p: Promise<void> = client.kv.put({ key: w.key, value: Buffer.alloc(0) }).then((r) => {
+          running.delete(p)
+          landed[n] = Number(r.header.revision)
+        })
+        running.add(p)
+        p.catch(() => undefined) // Promise.race below throws it
+        if (running.size >= RENUMBER_IN_FLIGHT) await Promise.race(running)
+      }
+      await Promise.all(running)
+      const end = revision + run.length
+      const seen = new Set(landed)
+      if (seen.size !== run.length || Math.min(...landed) !== revision + 1 || !seen.has(end))
+        throw new Error(
+          `etcd put the writes of revisions ${revision + 1} to ${end} elsewhere: something else ` +
+            'wrote to it during the restore',
+        )
+      // Where each key ended is wherever its last write landed.
+      for (const [n, w] of run.entries()) {
+        if (w.index < 0) fillerAt = Math.max(fillerAt, landed[n])
+        else at[w.index] = Math.max(at[w.index], landed[n])
+        if (landed[n] === end) previous = { key: w.key, revision: end }
+      }
+      revision = end
+    }
     for (;;) {
+      if (!peek(0)) break
+      if (runAhead()) {
+        await fillRun()
+        continue
+      }
       const batch = batchOf()
       if (batch.length === 0) break
       const results = await Promise.all(
