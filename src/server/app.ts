@@ -22,7 +22,7 @@ import {
 import { serveResource } from '../api/resources'
 import { mountStorageAdmin, type StorageAdmin } from '../api/storage-admin'
 import { connectHandler } from '../api/connect'
-import { checkCustomResourceRequest, CustomResourceDefinitions } from '../apiextensions/serving'
+import { checkCustomResourceRequest } from '../apiextensions/serving'
 import { versionInfo } from '../api/version'
 import type { AuthContext } from '../auth/context'
 import type { Admission } from '../admission/types'
@@ -37,6 +37,7 @@ import type { HTTPProbe, UserInfo } from '../registry/types'
 import type { Store } from '../storage/store'
 import type { KubeletClient } from '../kubelet/transport'
 import { checkTunnelRequest, TUNNEL_PATH, type TunnelServer } from '../tunnel/registry'
+import { ClusterContext, ClusterContexts, clusterOfPath, DEFAULT_CLUSTER } from './cluster'
 import { methodNotAllowed, notFoundPath, StatusError, toStatusError, unauthorized } from './errors'
 import { interpretStrayStoreError } from '../registry/store-errors'
 import { authenticateRequest, type Authenticator } from './filters/authentication'
@@ -59,11 +60,14 @@ import { compressUsername, metrics, SLI_METRICS } from '../metrics/apiserver'
 import { InProcessMetrics, type MetricsBackend } from '../metrics/cluster'
 import { REACHED_HANDLER, requestMetrics } from '../metrics/middleware'
 import type { Registry as MetricsRegistry } from '../metrics/registry'
-import { instrumentStore, KeyResources } from '../metrics/store'
+import { instrumentStore } from '../metrics/store'
 import { Aggregator } from '../aggregator/aggregator'
-import { fetchAggregatorCall } from '../aggregator/proxy'
 
-export interface AppConfig {
+/**
+ * What one cluster is served from: its store, its registry of served types (built-ins and its CRDs), and
+ * who may do what in it. Every request is served for exactly one cluster (see ClusterContext).
+ */
+export interface ClusterConfig {
   registry: Registry
   /** The cluster's Store for this request (the Worker makes a Durable Object stub per request). */
   store(env: unknown): Store
@@ -74,26 +78,38 @@ export interface AppConfig {
   anonymous?(env: unknown): boolean
   /** The admission chain for writes (--enable/--disable-admission-plugins); without it nothing is admitted. */
   admission?(env: unknown): Admission | undefined
-  /** How conversion webhooks of CRDs are called (Node mode verifies against their caBundle). */
-  conversion?: ConversionOptions
-  /** Runs before the first request is served in an isolate or process: bootstrap objects, for example. */
+  /** Runs before the cluster's first request is served in an isolate or process: bootstrap objects, for example. */
   ready?(store: Store): Promise<void>
-  /** Where /metrics counts live (the edge: the cluster's Durable Object); in this process by default. */
-  metrics?: MetricsBackend
-  /** Checks of /healthz, /livez and /readyz beyond the store's (the KMS plugins': kms-provider-0, ...). */
-  healthChecks?: HealthCheck[]
-  /** More /readyz checks (Node mode's `shutdown`, which fails once a graceful shutdown has begun). */
-  readyChecks?: HealthCheck[]
   /** Snapshots and restores of the cluster's store (src/api/storage-admin.ts); not served without. */
   storageAdmin?(env: unknown): StorageAdmin
-  /** --request-timeout in milliseconds (default one minute, as kube-apiserver's); 0: no deadline. */
-  requestTimeoutMs?: number
   /**
    * The aggregation layer: how extension servers are called (Node mode: their caBundle and the front-proxy
    * client certificate); by default the Worker's fetch with endpoint routing, availability checked from
    * requests.
    */
   aggregator?: Aggregator
+}
+
+/** The default cluster's configuration (served at the bare paths), and what the whole server shares. */
+export interface AppConfig extends ClusterConfig {
+  /**
+   * The clusters served under /clusters/<name>/ besides the default one (which is also there as
+   * /clusters/default/); a name it answers undefined for is not found. None by default.
+   */
+  clusters?(
+    name: string,
+    env: unknown,
+  ): ClusterConfig | undefined | Promise<ClusterConfig | undefined>
+  /** How conversion webhooks of CRDs are called (Node mode verifies against their caBundle). */
+  conversion?: ConversionOptions
+  /** Where /metrics counts live (the edge: the cluster's Durable Object); in this process by default. */
+  metrics?: MetricsBackend
+  /** Checks of /healthz, /livez and /readyz beyond the store's (the KMS plugins': kms-provider-0, ...). */
+  healthChecks?: HealthCheck[]
+  /** More /readyz checks (Node mode's `shutdown`, which fails once a graceful shutdown has begun). */
+  readyChecks?: HealthCheck[]
+  /** --request-timeout in milliseconds (default one minute, as kube-apiserver's); 0: no deadline. */
+  requestTimeoutMs?: number
   /** The HTTP prober of componentstatuses (Node mode: TLS unverified, as kube's); fetch by default. */
   httpProbe?: HTTPProbe
   /** false: no request or storage metrics are recorded (npm run bench measures their cost so). */
@@ -109,14 +125,13 @@ export interface AppConfig {
   kubelet?(env: unknown): KubeletClient | undefined
   /** Where a node agent's tunnel (TUNNEL_PATH/<node>) is kept: this process, or a Durable Object. */
   tunnels?(env: unknown): TunnelServer | undefined
-  /** API priority and fairness' server concurrency limit and queue wait; off when it answers undefined. */
-  priorityAndFairness?(env: unknown): PriorityAndFairnessOptions | undefined
 }
 
 /** How often requests trigger the availability checks where no loop runs them (the Worker). */
 const AVAILABILITY_RECHECK_MS = 10_000
 
 type Variables = {
+  cluster: ClusterContext<ClusterConfig>
   info: RequestInfo
   user: UserInfo
   store: Store
@@ -126,9 +141,23 @@ type Variables = {
   [REACHED_HANDLER]: boolean
 }
 
-export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
+/** The clusters besides the default one an isolate or process keeps contexts for (the least recently used go). */
+const MAX_CLUSTER_CONTEXTS = 256
+
+export function buildApp(cfg: AppConfig): Hono {
   const app = new Hono<{ Variables: Variables }>()
-  let ready: Promise<void> | undefined
+  const defaultCluster = new ClusterContext<ClusterConfig>(DEFAULT_CLUSTER, cfg, cfg.conversion)
+  const clusters = new ClusterContexts<ClusterConfig>(MAX_CLUSTER_CONTEXTS)
+  const clusterContext = async (name: string, env: unknown) => {
+    if (name === DEFAULT_CLUSTER) return defaultCluster
+    const known = clusters.get(name)
+    if (known) return known
+    const config = await cfg.clusters?.(name, env)
+    if (!config) return undefined
+    const context = new ClusterContext(name, config, cfg.conversion)
+    clusters.set(name, context)
+    return context
+  }
 
   app.onError((err, c) => {
     const se = toStatusError(interpretStrayStoreError(err, c.req.method))
@@ -137,14 +166,12 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   })
   app.notFound((c) => respondError(notFoundPath(), c.req.header('accept')))
 
-  const aggregator =
-    cfg.aggregator ??
-    new Aggregator(cfg.registry, { fetch: fetchAggregatorCall, endpointRouting: true })
-  const checkOnRequests = aggregator.opts.checkOnRequests ?? true
   // At the edge no timer runs between requests (an idle cluster hibernates): requests touching the
   // aggregator run the availability checks, after answering, when the last ones are old.
   const recheckAvailability = (c: Context<{ Variables: Variables }>) => {
-    if (!checkOnRequests || !aggregator.availability.due(AVAILABILITY_RECHECK_MS)) return
+    const aggregator = c.get('cluster').aggregator
+    if (!(aggregator.opts.checkOnRequests ?? true)) return
+    if (!aggregator.availability.due(AVAILABILITY_RECHECK_MS)) return
     const p = aggregator.availability
       .syncAll(c.get('store'))
       .catch((e) => console.error(`APIService availability: ${(e as Error).message}`))
@@ -155,7 +182,6 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     }
   }
   const metricsBackend = cfg.metrics ?? new InProcessMetrics()
-  const keyResources = new KeyResources(cfg.registry)
 
   // Registered first, so that it indents errors from every later step too.
   app.use('*', async (c, next) => {
@@ -167,6 +193,9 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   })
 
   app.use('*', async (c, next) => {
+    const cluster = await clusterContext(clusterNameOf(c.req.raw), c.env)
+    if (!cluster) return respondError(notFoundPath(), c.req.header('accept'))
+    c.set('cluster', cluster)
     c.set('info', parseRequestInfo(c.req.method, new URL(c.req.url)))
     await next()
   })
@@ -180,22 +209,18 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   // WithAuditInit and WithAudit: the event is begun once authentication has named the user.
   app.use('*', withAudit(cfg.audit ?? { config: () => undefined }))
   app.use('*', async (c, next) => {
+    const cluster = c.get('cluster')
+    const config = cluster.config
     const store = recordMetrics(c.env)
-      ? instrumentStore(cfg.store(c.env), keyResources)
-      : cfg.store(c.env)
+      ? instrumentStore(config.store(c.env), cluster.keyResources)
+      : config.store(c.env)
     c.set('store', store)
-    if (cfg.ready) {
-      ready ??= cfg.ready(store).catch((e) => {
-        ready = undefined
-        throw e
-      })
-      await ready
-    }
+    await cluster.ready(store)
     const started = performance.now()
     const auth = await authenticateRequest(
       c.req.raw,
-      cfg.authenticators(c.env, store),
-      cfg.anonymous?.(c.env) ?? false,
+      config.authenticators(c.env, store),
+      config.anonymous?.(c.env) ?? false,
     )
     // WithAuthentication's metrics: "error" when a credential was refused, "failure" when there was none.
     const result = auth.user ? 'success' : auth.presented ? 'error' : 'failure'
@@ -204,7 +229,9 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     if (!auth.user) return respondError(unauthorized(), c.req.header('accept'))
     c.get('audit')?.begin(auth.user)
     metrics.authenticatedUserRequests.inc([compressUsername(auth.user.username)])
-    const authContext = cfg.auth ? await cfg.auth(c.env, store) : { authorizer: allowAuthenticated }
+    const authContext = config.auth
+      ? await config.auth(c.env, store)
+      : { authorizer: allowAuthenticated }
     const user = await impersonate(c.req.raw.headers, auth.user, authContext.authorizer)
     if (user !== auth.user) c.get('audit')?.impersonated(user)
     c.set('user', user)
@@ -215,6 +242,7 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     (env) => cfg.priorityAndFairness?.(env),
     (o) => new FlowControl(o),
   )
+  // FlowSchemas and PriorityLevelConfigurations are built-in kinds, the same in every cluster's registry.
   app.use('*', priorityAndFairness(flowControl, cfg.registry))
   app.use('*', async (c, next) => {
     await authorize(c.get('auth').authorizer, c.get('user'), c.get('info'), c.get('audit'))
@@ -222,27 +250,29 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     await next()
   })
 
-  const healthChecks = (store: Store): HealthCheck[] => [
+  const healthChecks = (cluster: ClusterContext, store: Store): HealthCheck[] => [
     { name: 'ping', check: async () => {} },
     { name: 'log', check: async () => {} },
     // kube-apiserver's etcd check gives up after --etcd-healthcheck-timeout (2s), sooner than a request
     // waits for etcd.
     { name: 'etcd', check: () => withinHealthcheckTimeout(store.currentRevision()) },
     ...(cfg.healthChecks ?? []),
-    {
-      name: 'poststarthook/bootstrap-cluster',
-      check: async () => {
-        if (cfg.ready) await ready
-      },
-    },
+    { name: 'poststarthook/bootstrap-cluster', check: () => cluster.bootstrapped() },
   ]
-  const checksFor = (endpoint: 'healthz' | 'livez' | 'readyz', store: Store) =>
+  const checksFor = (
+    endpoint: 'healthz' | 'livez' | 'readyz',
+    cluster: ClusterContext,
+    store: Store,
+  ) =>
     endpoint === 'readyz'
-      ? [...healthChecks(store), ...(cfg.readyChecks ?? [])]
-      : healthChecks(store)
+      ? [...healthChecks(cluster, store), ...(cfg.readyChecks ?? [])]
+      : healthChecks(cluster, store)
   // Each check's outcome goes to /metrics/slis (component-base's slis: kubernetes_healthcheck{,s_total}).
-  const recordedChecks = (endpoint: 'healthz' | 'livez' | 'readyz', store: Store): HealthCheck[] =>
-    checksFor(endpoint, store).map((h) => ({
+  const recordedChecks = (
+    endpoint: 'healthz' | 'livez' | 'readyz',
+    c: Context<{ Variables: Variables }>,
+  ): HealthCheck[] =>
+    checksFor(endpoint, c.get('cluster'), c.get('store')).map((h) => ({
       name: h.name,
       check: async () => {
         try {
@@ -258,12 +288,12 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     }))
   for (const endpoint of ['healthz', 'livez', 'readyz'] as const) {
     app.get(`/${endpoint}`, (c) =>
-      healthResponse(endpoint, recordedChecks(endpoint, c.get('store')), new URL(c.req.url)),
+      healthResponse(endpoint, recordedChecks(endpoint, c), new URL(c.req.url)),
     )
     app.get(`/${endpoint}/:check{.+}`, (c) =>
       healthResponse(
         endpoint,
-        recordedChecks(endpoint, c.get('store')),
+        recordedChecks(endpoint, c),
         new URL(c.req.url),
         c.req.param('check'),
       ),
@@ -278,11 +308,15 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
       },
     )
   app.get('/metrics', async (c) => {
-    await customResources.refreshAll(c.get('store'))
-    return exposition(await metricsBackend.collect(c, c.get('store'), keyResources), false)
+    const cluster = c.get('cluster')
+    await cluster.customResources.refreshAll(c.get('store'))
+    return exposition(await metricsBackend.collect(c, c.get('store'), cluster.keyResources), false)
   })
   app.get('/metrics/slis', async (c) =>
-    exposition(await metricsBackend.collect(c, c.get('store'), keyResources), true),
+    exposition(
+      await metricsBackend.collect(c, c.get('store'), c.get('cluster').keyResources),
+      true,
+    ),
   )
   app.get('/version', () => respond(200, versionInfo()))
   app.get('/debug/api_priority_and_fairness/:dump', (c) => {
@@ -302,12 +336,13 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     return jwks(tokens)
   })
 
-  if (cfg.storageAdmin) mountStorageAdmin(app, cfg.storageAdmin)
+  mountStorageAdmin(app, (c) => c.get('cluster').config.storageAdmin?.(c.env))
   // A group version an extension server serves is proxied to it, after authentication and authorization
   // (kube-aggregator sits in front of everything else).
   app.use('/apis/*', async (c, next) => {
     const url = new URL(c.req.url)
     const store = c.get('store')
+    const aggregator = c.get('cluster').aggregator
     if (url.pathname.startsWith('/apis/apiregistration.k8s.io/')) recheckAvailability(c)
     const remote = await aggregator.remoteFor(store, url.pathname)
     if (!remote) return next()
@@ -316,22 +351,24 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   })
 
   // Discovery and the OpenAPI documents list every CRD first; a resource request re-reads only the CRD it names.
-  const customResources = new CustomResourceDefinitions(cfg.registry, cfg.conversion)
   app.use('*', async (c, next) => {
     const info = c.get('info')
     if (!info.isResourceRequest && /^\/(api|apis|openapi)(\/|$)/.test(info.path))
-      await customResources.refreshForDiscovery(c.get('store'))
+      await c.get('cluster').customResources.refreshForDiscovery(c.get('store'))
     await next()
   })
 
   const served = async (c: Context<{ Variables: Variables }>) => {
     recheckAvailability(c)
-    return aggregator.served(c.get('store'))
+    return c.get('cluster').aggregator.served(c.get('store'))
   }
   app.get('/api', (c) => {
     const v = aggregatedDiscoveryVersion(c.req.header('accept') ?? null)
     if (v)
-      return discoveryResponse(aggregatedDiscovery(cfg.registry, true, v), aggregatedContentType(v))
+      return discoveryResponse(
+        aggregatedDiscovery(c.get('cluster').registry, true, v),
+        aggregatedContentType(v),
+      )
     return respond(200, apiVersions(new URL(c.req.url).host))
   })
   app.get('/apis', async (c) => {
@@ -340,27 +377,31 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     if (v)
       return discoveryResponse(
         aggregatedDiscovery(
-          cfg.registry,
+          c.get('cluster').registry,
           false,
           v,
           groups,
-          await aggregator.remoteResources(c.get('store'), remote),
+          await c.get('cluster').aggregator.remoteResources(c.get('store'), remote),
         ),
         aggregatedContentType(v),
       )
-    return respond(200, apiGroupList(cfg.registry, groups))
+    return respond(200, apiGroupList(c.get('cluster').registry, groups))
   })
   app.get('/api/:version', async (c) => {
-    const doc = await apiResourceList(cfg.registry, '', c.req.param('version'))
+    const doc = await apiResourceList(c.get('cluster').registry, '', c.req.param('version'))
     return doc ? respond(200, doc) : respondError(notFoundPath())
   })
   app.get('/apis/:group', async (c) => {
     const { groups } = await served(c)
-    const doc = apiGroupDoc(cfg.registry, c.req.param('group'), groups)
+    const doc = apiGroupDoc(c.get('cluster').registry, c.req.param('group'), groups)
     return doc ? respond(200, doc) : respondError(notFoundPath())
   })
   app.get('/apis/:group/:version', async (c) => {
-    const doc = await apiResourceList(cfg.registry, c.req.param('group'), c.req.param('version'))
+    const doc = await apiResourceList(
+      c.get('cluster').registry,
+      c.req.param('group'),
+      c.req.param('version'),
+    )
     return doc ? respond(200, doc) : respondError(notFoundPath())
   })
 
@@ -368,22 +409,24 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     const { remote } = await served(c)
     return serveOpenAPIV2(
       c.req.raw,
-      cfg.registry,
-      await aggregator.openAPIV2Documents(c.get('store'), remote),
+      c.get('cluster').registry,
+      await c.get('cluster').aggregator.openAPIV2Documents(c.get('store'), remote),
     )
   })
   app.get('/openapi/v3', async (c) => {
     const { remote } = await served(c)
     return serveOpenAPIV3Root(
       c.req.raw,
-      cfg.registry,
-      await aggregator.openAPIV3Paths(c.get('store'), remote),
+      c.get('cluster').registry,
+      await c.get('cluster').aggregator.openAPIV3Paths(c.get('store'), remote),
     )
   })
   app.get('/openapi/v3/*', async (c) => {
     const url = new URL(c.req.url)
-    const remote = await aggregator.openAPIV3Document(c.get('store'), c.req.raw, url)
-    return remote ?? serveOpenAPIV3GroupVersion(c.req.raw, url, cfg.registry)
+    const remote = await c
+      .get('cluster')
+      .aggregator.openAPIV3Document(c.get('store'), c.req.raw, url)
+    return remote ?? serveOpenAPIV3GroupVersion(c.req.raw, url, c.get('cluster').registry)
   })
 
   // A node agent dialling out (src/tunnel): authenticated and authorized as any request, then only the
@@ -404,7 +447,7 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
       return connect({
         req: c.req.raw,
         info,
-        registry: cfg.registry,
+        registry: c.get('cluster').registry,
         store: c.get('store'),
         user: c.get('user'),
         auth: c.get('auth'),
@@ -413,19 +456,60 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     if (!['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(c.req.method))
       throw methodNotAllowed()
     const store = c.get('store')
-    checkCustomResourceRequest(await customResources.forRequest(store, info), info)
-    const res = await serveResource(c.req.raw, new URL(c.req.url), info, cfg.registry, store, {
-      user: c.get('user'),
-      auth: c.get('auth'),
-      admission: cfg.admission?.(c.env),
-      warnings: c.get('warnings'),
-      probe: cfg.httpProbe ?? fetchProbe,
-      audit: c.get('audit'),
-    })
-    await customResources.afterRequest(store, info, res)
+    checkCustomResourceRequest(await c.get('cluster').customResources.forRequest(store, info), info)
+    const res = await serveResource(
+      c.req.raw,
+      new URL(c.req.url),
+      info,
+      c.get('cluster').registry,
+      store,
+      {
+        user: c.get('user'),
+        auth: c.get('auth'),
+        admission: c.get('cluster').config.admission?.(c.env),
+        warnings: c.get('warnings'),
+        probe: cfg.httpProbe ?? fetchProbe,
+        audit: c.get('audit'),
+      },
+    )
+    await c.get('cluster').customResources.afterRequest(store, info, res)
     return res
   })
-  return app
+  return servedUnderClusterPaths(app)
+}
+
+/** Which cluster the (already rewritten) request is for: see servedUnderClusterPaths. */
+const clusterOfRequest = new WeakMap<Request, string>()
+function clusterNameOf(req: Request): string {
+  return clusterOfRequest.get(req) ?? DEFAULT_CLUSTER
+}
+
+/**
+ * Takes /clusters/<name> off a request's path before the app routes it, and remembers the cluster for the
+ * request the app is then given: every route and filter serves bare paths, for one cluster.
+ */
+function servedUnderClusterPaths(app: Hono<{ Variables: Variables }>): Hono {
+  const outer = new Hono()
+  outer.all('*', (c) => {
+    const url = new URL(c.req.url)
+    const { cluster, path } = clusterOfPath(url.pathname)
+    if (cluster === DEFAULT_CLUSTER && path === url.pathname)
+      return app.fetch(c.req.raw, c.env, executionContext(c))
+    if (cluster === undefined) return respondError(notFoundPath(), c.req.header('accept'))
+    url.pathname = path
+    const req = new Request(url, c.req.raw)
+    clusterOfRequest.set(req, cluster)
+    return app.fetch(req, c.env, executionContext(c))
+  })
+  return outer
+}
+
+function executionContext(c: Context): Context['executionCtx'] | undefined {
+  try {
+    return c.executionCtx
+  } catch {
+    return undefined // Node: no execution context
+  }
 }
 
 function discoveryResponse(body: unknown, contentType: string): Response {
