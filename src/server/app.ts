@@ -34,10 +34,11 @@ import {
 } from '../auth/serviceaccount/discovery'
 import type { Registry } from '../registry/registry'
 import type { HTTPProbe, UserInfo } from '../registry/types'
-import type { Store } from '../storage/store'
+import { CLUSTER_DELETED, type Store } from '../storage/store'
 import type { KubeletClient } from '../kubelet/transport'
 import { checkTunnelRequest, TUNNEL_PATH, type TunnelServer } from '../tunnel/registry'
-import { ClusterContext, ClusterContexts, clusterOfPath, DEFAULT_CLUSTER } from './cluster'
+import { ClusterContext, clusterOfPath, DEFAULT_CLUSTER } from './cluster'
+import { LruMap } from '../util/lru'
 import { methodNotAllowed, notFoundPath, StatusError, toStatusError, unauthorized } from './errors'
 import { interpretStrayStoreError } from '../registry/store-errors'
 import { authenticateRequest, type Authenticator } from './filters/authentication'
@@ -143,23 +144,42 @@ type Variables = {
 
 /** The clusters besides the default one an isolate or process keeps contexts for (the least recently used go). */
 const MAX_CLUSTER_CONTEXTS = 256
+/** How long a cluster other than the default one is served on what was last learned of it. */
+const CLUSTER_RECHECK_MS = 5_000
 
 export function buildApp(cfg: AppConfig): Hono {
   const app = new Hono<{ Variables: Variables }>()
   const defaultCluster = new ClusterContext<ClusterConfig>(DEFAULT_CLUSTER, cfg, cfg.conversion)
-  const clusters = new ClusterContexts<ClusterConfig>(MAX_CLUSTER_CONTEXTS)
+  // An isolate touched by thousands of clusters keeps only the most recently used ones' registries and caches.
+  const clusters = new LruMap<
+    string,
+    { context: ClusterContext<ClusterConfig>; checkedAt: number }
+  >(MAX_CLUSTER_CONTEXTS)
   const clusterContext = async (name: string, env: unknown) => {
     if (name === DEFAULT_CLUSTER) return defaultCluster
     const known = clusters.get(name)
-    if (known) return known
+    const now = Date.now()
+    if (known && now - known.checkedAt < CLUSTER_RECHECK_MS) return known.context
+    // Asked again now and then: a cluster deleted meanwhile stops being served here within that time.
     const config = await cfg.clusters?.(name, env)
-    if (!config) return undefined
-    const context = new ClusterContext(name, config, cfg.conversion)
-    clusters.set(name, context)
+    if (!config) {
+      clusters.delete(name)
+      return undefined
+    }
+    const context =
+      known?.context.config === config
+        ? known.context
+        : new ClusterContext(name, config, cfg.conversion)
+    clusters.set(name, { context, checkedAt: now })
     return context
   }
 
   app.onError((err, c) => {
+    // A cluster deleted since this isolate last looked (its store refuses everything): not found from now on.
+    if (err instanceof Error && err.message.includes(CLUSTER_DELETED)) {
+      clusters.delete(c.get('cluster')?.name)
+      return respondError(notFoundPath(), c.req.header('accept'))
+    }
     const se = toStatusError(interpretStrayStoreError(err, c.req.method))
     if (!(err instanceof StatusError) && se.code >= 500) console.error('internal error', err)
     return respondError(se, c.req.header('accept'))
@@ -238,12 +258,26 @@ export function buildApp(cfg: AppConfig): Hono {
     c.set('auth', authContext)
     await next()
   })
-  const flowControl = flowControlFor(
-    (env) => cfg.priorityAndFairness?.(env),
-    (o) => new FlowControl(o),
+  // Each cluster is classified by its own FlowSchemas into seats of its own (per isolate at the edge):
+  // one cluster's load does not queue another's requests.
+  const flowControls = new WeakMap<ClusterContext, (env: unknown) => FlowControl | undefined>()
+  const flowControl = (c: Context) => {
+    const cluster = c.get('cluster')
+    let of = flowControls.get(cluster)
+    if (!of)
+      flowControls.set(
+        cluster,
+        (of = flowControlFor(
+          (env) => cfg.priorityAndFairness?.(env),
+          (o) => new FlowControl(o),
+        )),
+      )
+    return of(c.env)
+  }
+  app.use(
+    '*',
+    priorityAndFairness(flowControl, (c) => (c.get('cluster') as ClusterContext).registry),
   )
-  // FlowSchemas and PriorityLevelConfigurations are built-in kinds, the same in every cluster's registry.
-  app.use('*', priorityAndFairness(flowControl, cfg.registry))
   app.use('*', async (c, next) => {
     await authorize(c.get('auth').authorizer, c.get('user'), c.get('info'), c.get('audit'))
     c.set(REACHED_HANDLER, true)
@@ -320,7 +354,7 @@ export function buildApp(cfg: AppConfig): Hono {
   )
   app.get('/version', () => respond(200, versionInfo()))
   app.get('/debug/api_priority_and_fairness/:dump', (c) => {
-    const res = serveFlowControlDump(flowControl(c.env), c.req.param('dump'), new URL(c.req.url))
+    const res = serveFlowControlDump(flowControl(c), c.req.param('dump'), new URL(c.req.url))
     if (!res) throw notFoundPath()
     return res
   })

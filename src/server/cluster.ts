@@ -11,12 +11,10 @@ import { CustomResourceDefinitions } from '../apiextensions/serving'
 import { KeyResources } from '../metrics/store'
 import type { Registry } from '../registry/registry'
 import type { Store } from '../storage/store'
+import { isClusterName } from '../tenancy/api'
 
 export const DEFAULT_CLUSTER = 'default'
 const CLUSTERS_PREFIX = '/clusters/'
-
-/** A cluster's name is a DNS label, so that it can also be a host name's first label. */
-const CLUSTER_NAME = /^[a-z0-9]([-a-z0-9]{0,61}[a-z0-9])?$/
 
 export type ClusterPath =
   | { cluster: string; path: string }
@@ -30,12 +28,7 @@ export function clusterOfPath(pathname: string): ClusterPath {
   const slash = rest.indexOf('/')
   const name = slash < 0 ? rest : rest.slice(0, slash)
   const path = slash < 0 ? '/' : rest.slice(slash)
-  return CLUSTER_NAME.test(name) ? { cluster: name, path } : { cluster: undefined, path }
-}
-
-/** The path prefix under which a cluster's own paths are reached: '' for the default cluster's bare paths. */
-export function clusterPathPrefix(pathname: string, servedPath: string): string {
-  return pathname.slice(0, pathname.length - servedPath.length)
+  return isClusterName(name) ? { cluster: name, path } : { cluster: undefined, path }
 }
 
 /** What ClusterContext needs of the cluster's configuration (AppConfig's ClusterConfig). */
@@ -85,35 +78,5 @@ export class ClusterContext<C extends ClusterParts = ClusterParts> {
   /** Whether the bootstrap has finished (/readyz's poststarthook/bootstrap-cluster), waiting for it if begun. */
   async bootstrapped(): Promise<void> {
     if (this.config.ready) await this.readied
-  }
-}
-
-/**
- * The clusters an isolate or process has served lately, by name, at most `max` of them: an isolate touched
- * by thousands of clusters keeps only the most recently used ones' registries and caches.
- */
-export class ClusterContexts<C extends ClusterParts> {
-  private readonly known = new Map<string, ClusterContext<C>>()
-
-  constructor(private readonly max: number) {}
-
-  get(name: string): ClusterContext<C> | undefined {
-    const c = this.known.get(name)
-    if (c) {
-      // Map keeps insertion order: taking it out and back in makes it the most recently used.
-      this.known.delete(name)
-      this.known.set(name, c)
-    }
-    return c
-  }
-
-  set(name: string, c: ClusterContext<C>): void {
-    this.known.delete(name)
-    this.known.set(name, c)
-    while (this.known.size > this.max) this.known.delete(this.known.keys().next().value!)
-  }
-
-  delete(name: string): void {
-    this.known.delete(name)
   }
 }

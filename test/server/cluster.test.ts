@@ -6,7 +6,8 @@ import { bootstrapCluster } from '../../src/controllers/bootstrap'
 import { builtinResources } from '../../src/registry/builtin'
 import { Registry } from '../../src/registry/registry'
 import { buildApp, type ClusterConfig } from '../../src/server/app'
-import { ClusterContexts, clusterOfPath, DEFAULT_CLUSTER } from '../../src/server/cluster'
+import { clusterOfPath, DEFAULT_CLUSTER } from '../../src/server/cluster'
+import { LruMap } from '../../src/util/lru'
 import { MemoryStore } from '../helpers/memory-store'
 
 function cluster(adminToken: string): ClusterConfig & { store(): MemoryStore } {
@@ -76,10 +77,10 @@ describe('clusterOfPath', () => {
   })
 })
 
-describe('ClusterContexts', () => {
-  it('keeps the most recently used clusters, at most its bound', () => {
-    const contexts = new ClusterContexts<never>(2)
-    const ctx = (n: string) => ({ name: n }) as never
+describe('LruMap', () => {
+  it('keeps the most recently used entries, at most its bound', () => {
+    const contexts = new LruMap<string, { name: string }>(2)
+    const ctx = (n: string) => ({ name: n })
     contexts.set('a', ctx('a'))
     contexts.set('b', ctx('b'))
     expect(contexts.get('a')).toEqual({ name: 'a' }) // a is now the most recent
