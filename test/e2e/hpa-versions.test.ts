@@ -24,6 +24,8 @@ const getJSON = async (resource: string, name: string) =>
   JSON.parse(await server.k('get', resource, name, '-n', NS, '-o', 'json'))
 
 const ref = { kind: 'Deployment', name: 'web', apiVersion: 'apps/v1' }
+// The versioned resource is named in full: client-go's shortcut expander (restmapper/shortcut.go) drops the
+// version of a short name, so kubectl maps `hpa.v1.autoscaling` to the preferred v2, against kube as here.
 
 describe('written in v2, read in v1', () => {
   it('maps the cpu target to targetCPUUtilizationPercentage and carries the rest in annotations', async () => {
