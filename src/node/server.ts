@@ -75,6 +75,7 @@ import {
   type FrontProxyConfig,
 } from './x509'
 import { MAX_HEADER_BYTES, servesAsKubeApiserver } from './listener'
+import { WatchCaches } from '../api/watch-cache'
 
 /** A failure to start that deserves one line, not a stack trace. */
 export class StartupError extends Error {}
@@ -612,6 +613,8 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     endpointRouting: cfg.enableAggregatorRouting,
     checkOnRequests: false,
   })
+  // kube-apiserver's watch cache: one etcd watch per resource for all of its watchers.
+  const watchCache = cfg.watchCache ? new WatchCaches() : undefined
   const app = buildApp({
     aggregator,
     httpProbe: nodeHTTPProbe,
@@ -661,6 +664,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
       },
     }),
     requestMetrics: () => cfg.requestMetrics,
+    watchCache,
     audit: audit && {
       config: () => audit,
       remoteAddress: (c) =>
@@ -813,6 +817,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
         await controllers.stop()
         await availability.stop()
         // Watches end with a clean end of their streams; clients watch again elsewhere.
+        watchCache?.close()
         store.endWatches()
         if (inFlight.size > 0) {
           await Promise.race([

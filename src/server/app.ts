@@ -62,6 +62,7 @@ import type { Registry as MetricsRegistry } from '../metrics/registry'
 import { instrumentStore, KeyResources } from '../metrics/store'
 import { Aggregator } from '../aggregator/aggregator'
 import { fetchAggregatorCall } from '../aggregator/proxy'
+import type { WatchCaches } from '../api/watch-cache'
 
 export interface AppConfig {
   registry: Registry
@@ -111,6 +112,11 @@ export interface AppConfig {
   tunnels?(env: unknown): TunnelServer | undefined
   /** API priority and fairness' server concurrency limit and queue wait; off when it answers undefined. */
   priorityAndFairness?(env: unknown): PriorityAndFairnessOptions | undefined
+  /**
+   * kube-apiserver's watch cache (--watch-cache): one Store watch per resource shared by every watch of
+   * it. Only where a Store watch can outlive the request that opened it (Node mode, not a Worker).
+   */
+  watchCache?: WatchCaches
 }
 
 /** How often requests trigger the availability checks where no loop runs them (the Worker). */
@@ -421,6 +427,7 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
       warnings: c.get('warnings'),
       probe: cfg.httpProbe ?? fetchProbe,
       audit: c.get('audit'),
+      watchCache: cfg.watchCache,
     })
     await customResources.afterRequest(store, info, res)
     return res
