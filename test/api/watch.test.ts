@@ -7,7 +7,7 @@ type Event = { type: string; object: Record<string, any> }
 
 /** Opens a watch and reads events until `count` arrived or the stream ended. */
 async function watchEvents(
-  t: ReturnType<typeof makeApp>,
+  t: ReturnType<typeof makeAppWith>,
   path: string,
   count: number,
   during?: () => Promise<void>,
