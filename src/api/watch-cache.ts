@@ -200,6 +200,7 @@ export class Cacher {
   private readonly watchers = new Set<CacheWatcher>()
   private readonly abort = new AbortController()
   private started = false
+  private starting?: Promise<boolean>
   private stopped = false
   private idleTimer?: ReturnType<typeof setTimeout>
   private bookmarkTimer?: ReturnType<typeof setInterval>
@@ -232,14 +233,17 @@ export class Cacher {
     signal: AbortSignal,
     known: boolean,
   ): Promise<CacheWatcher | undefined> {
-    if (this.stopped) return undefined
-    if (this.started && from < this.ringFrom) return undefined
-    if (!known && (!this.started || from > this.position)) {
-      if (from > (await this.store.currentRevision())) return undefined
-      if (this.stopped || (this.started && from < this.ringFrom)) return undefined
+    // A cacher starts at the store's current revision, never at a client's: a watch from far back (or
+    // from a compacted revision) reads the Store on its own rather than drag every later watcher through
+    // that history, or into its 410.
+    if (!this.started && !(await (this.starting ??= this.begin()))) return undefined
+    if (this.stopped || from < this.ringFrom) return undefined
+    if (!known && from > this.position) {
+      const current = await this.store.currentRevision().catch(() => undefined)
+      if (current === undefined || from > current) return undefined
+      if (this.stopped || from < this.ringFrom) return undefined
     }
     if (signal.aborted) return undefined
-    if (!this.started) this.start(from)
     const w = new CacheWatcher(
       client,
       from,
@@ -275,11 +279,23 @@ export class Cacher {
     this.onStop(this)
   }
 
-  private start(from: number): void {
-    this.started = true
-    this.position = from
-    this.ringFrom = from
-    void this.run(from)
+  /** Starts the Store watch at the current revision; false when the store cannot say which that is. */
+  private async begin(): Promise<boolean> {
+    let current: number
+    try {
+      current = await this.store.currentRevision()
+    } catch {
+      this.starting = undefined // the next watcher tries again; this one reads the Store (and its error)
+      return false
+    }
+    if (this.stopped) return false
+    if (!this.started) {
+      this.started = true
+      this.position = current
+      this.ringFrom = current
+      void this.run(current)
+    }
+    return true
   }
 
   private async run(from: number): Promise<void> {

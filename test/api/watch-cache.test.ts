@@ -10,7 +10,7 @@ import {
 } from '../../src/api/watch-cache'
 import { builtinResources } from '../../src/registry/builtin'
 import type { KubeObject, ResourceType } from '../../src/registry/types'
-import type { StoreEvent, WatchOptions } from '../../src/storage/store'
+import { StoreError, type StoreEvent, type WatchOptions } from '../../src/storage/store'
 import { makeApp } from '../helpers/app'
 import { MemoryStore } from '../helpers/memory-store'
 
@@ -21,6 +21,8 @@ const KEY = '/registry/configmaps/default/'
 class CountingStore extends MemoryStore {
   watchesOpened = 0
   watchesOpen = 0
+  /** Set: open watches fail with it at their next event (etcd compacted past them, or went away). */
+  broken?: unknown
   override async *watch(
     prefix: string,
     after: number,
@@ -30,7 +32,10 @@ class CountingStore extends MemoryStore {
     this.watchesOpened++
     this.watchesOpen++
     try {
-      yield* super.watch(prefix, after, signal, opts)
+      for await (const ev of super.watch(prefix, after, signal, opts)) {
+        if (this.broken) throw this.broken
+        yield ev
+      }
     } finally {
       this.watchesOpen--
     }
@@ -318,13 +323,33 @@ describe('watch cache', () => {
     const store = new CountingStore()
     const caches = new WatchCaches()
     const abort = new AbortController()
+    const w = await caches
+      .for('default', configmaps, store)!
+      .join(await store.currentRevision(), client(), abort.signal, true)
+    store.broken = new StoreError('Compacted', KEY, undefined, 7)
     await store.create(`${KEY}a`, value('a'))
-    const b = await store.create(`${KEY}b`, value('b'))
-    await store.compact(b.modRevision)
-    const w = await caches.for('default', configmaps, store)!.join(1, client(), abort.signal, true)
     const end = await w!.ended
     expect(end.reason).toBe('cache-ended')
     expect(end.error).toMatchObject({ code: 'Compacted' })
     expect(caches.size).toBe(0)
+  })
+
+  it('starts at the current revision: a first watch from further back reads the Store itself', async () => {
+    const store = new CountingStore()
+    const caches = new WatchCaches()
+    const abort = new AbortController()
+    const a = await store.create(`${KEY}a`, value('a'))
+    await store.create(`${KEY}b`, value('b'))
+    await store.compact(a.modRevision)
+    const cacher = caches.for('default', configmaps, store)!
+    // From before the compaction, or from before the cacher's start: not served (no 410 for the others).
+    expect(await cacher.join(1, client(), abort.signal, false)).toBeUndefined()
+    expect(await cacher.join(a.modRevision, client(), abort.signal, true)).toBeUndefined()
+    const now = client()
+    expect(await cacher.join(await store.currentRevision(), now, abort.signal, false)).toBeDefined()
+    await store.create(`${KEY}c`, value('c'))
+    await flush()
+    expect(now.got.map((e) => e[1])).toEqual(['c'])
+    abort.abort()
   })
 })
