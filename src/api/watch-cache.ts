@@ -51,9 +51,11 @@ export class CacheEvent {
   private obj?: KubeObject
   private prevObj?: KubeObject
   private leftObj?: KubeObject
+  /** Encoded forms, for the watches that each read this event from a Store watch of their own. */
+  frames?: Map<string, Uint8Array>
 
   constructor(
-    private readonly type: ResourceType,
+    readonly type: ResourceType,
     readonly ev: StoreEvent & { type: 'put' | 'delete' },
   ) {}
 
@@ -439,5 +441,53 @@ export class WatchCaches {
       }
     }
     return false
+  }
+}
+
+/**
+ * Where watches cannot share a Store watch (a Worker: each keeps its own WebSocket to the Durable
+ * Object), they can still share what they make of the same event: plain data, which workerd lets one
+ * request hand to another where it refuses I/O objects. The events most recently seen in this isolate or
+ * process, by cluster, type and (key, revision), each decoded once and encoded once per wire form for all
+ * the watches that receive it. Bounded by count; a watch a little behind the others decodes again.
+ */
+export class SharedEvents {
+  private readonly events = new Map<string, CacheEvent>()
+  private bytes = 0
+
+  constructor(
+    private readonly max = 256,
+    /** Values' bytes kept (their encoded forms come on top, a few times as much). */
+    private readonly maxBytes = 4 * 1024 * 1024,
+  ) {}
+
+  get size(): number {
+    return this.events.size
+  }
+
+  event(
+    cluster: string,
+    type: ResourceType,
+    ev: StoreEvent & { type: 'put' | 'delete' },
+  ): CacheEvent {
+    const id = `${cluster}\u0000${groupVersion(type)}\u0000${type.kind}\u0000${ev.type}\u0000${ev.kv.key}\u0000${ev.kv.modRevision}`
+    const hit = this.events.get(id)
+    // The same type (a CRD changed since: decode again) and the same value (a store restored to an
+    // earlier point may reuse a revision for another write).
+    if (hit && hit.type === type && hit.ev.kv.value === ev.kv.value) return hit
+    const made = new CacheEvent(type, ev)
+    if (hit) this.forget(id, hit)
+    this.events.set(id, made)
+    this.bytes += made.size
+    while (this.events.size > this.max || (this.bytes > this.maxBytes && this.events.size > 1)) {
+      const [oldest, e] = this.events.entries().next().value!
+      this.forget(oldest, e)
+    }
+    return made
+  }
+
+  private forget(id: string, e: CacheEvent): void {
+    this.events.delete(id)
+    this.bytes -= e.size
   }
 }

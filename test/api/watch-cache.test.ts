@@ -3,6 +3,7 @@
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   DEFAULT_WATCH_CACHE_LIMITS,
+  SharedEvents,
   WatchCaches,
   type CacheWatchClient,
   type WatchCacheLimits,
@@ -351,5 +352,29 @@ describe('watch cache', () => {
     await flush()
     expect(now.got.map((e) => e[1])).toEqual(['c'])
     abort.abort()
+  })
+
+  it('shares one decoded event between watches that each read it from their own Store watch', () => {
+    const shared = new SharedEvents(2)
+    const kv = (rev: number, v: string) => ({
+      key: `${KEY}a`,
+      value: v,
+      createRevision: 2,
+      modRevision: rev,
+      version: 1,
+    })
+    const put = (rev: number, v = value('a')) => ({ type: 'put' as const, kv: kv(rev, v) })
+    const first = shared.event('default', configmaps, put(5))
+    // Another watch's copy of the same event: the same decoded object, the same encoded forms.
+    expect(shared.event('default', configmaps, put(5))).toBe(first)
+    expect(shared.event('default', configmaps, put(5)).object()).toBe(first.object())
+    // Another cluster, another value at that revision (a restored store), another type: decoded anew.
+    expect(shared.event('other', configmaps, put(5))).not.toBe(first)
+    expect(shared.event('default', configmaps, put(5, value('a', { x: 'y' })))).not.toBe(first)
+    expect(shared.event('default', { ...configmaps }, put(5))).not.toBe(first)
+    expect(shared.size).toBeLessThanOrEqual(2)
+    const big = new SharedEvents(100, 1000)
+    for (let i = 0; i < 10; i++) big.event('default', configmaps, put(i, 'x'.repeat(300)))
+    expect(big.size).toBeLessThanOrEqual(3)
   })
 })

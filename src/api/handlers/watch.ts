@@ -19,12 +19,14 @@ import {
 } from '../query'
 import { escapeFieldValue, parseFieldSelector } from '../selectors/fields'
 import { metrics } from '../../metrics/apiserver'
-import type { CacheWatchClient } from '../watch-cache'
+import { SharedEvents, watchEventFor, type CacheWatchClient } from '../watch-cache'
 
 const BOOKMARK_INTERVAL_MS = 60_000
 const INITIAL_EVENTS_END_ANNOTATION = 'k8s.io/initial-events-end'
 /** Until the request path names its cluster (issue #19), every watch is of the default one. */
 const CLUSTER = 'default'
+/** The recent events of this isolate (or process), shared by the watches that each read them. */
+const sharedEvents = new SharedEvents()
 
 type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR'
 
@@ -112,6 +114,10 @@ export async function watch(s: Scope): Promise<Response> {
         if (target.as === 'Table' && t !== 'ERROR' && t !== 'BOOKMARK') columnsSent = true
       }
       const send = (t: WatchEventType, object: KubeObject) => emit(t, frame(t, object))
+      // Bytes are shared between watches asking for the same form; the Table's first row differs.
+      const form = `${target.protobuf ? 'pb' : 'json'}|${target.as ?? ''}|${target.version ?? ''}|${includeObject}`
+      const frameKey = (t: WatchEventType) =>
+        `${form}|${t}|${target.as === 'Table' && !columnsSent ? 'columns' : ''}`
       // Chunks the client has not taken yet (the stream's queue, highWaterMark 1).
       const queued = () => 1 - (controller.desiredSize ?? 1)
       metrics.registeredWatchers.inc(kindLabels)
@@ -157,6 +163,17 @@ export async function watch(s: Scope): Promise<Response> {
           progressIntervalMs: allowBookmarks ? BOOKMARK_INTERVAL_MS : undefined,
         })
         for await (const ev of events) {
+          if (ev.type !== 'progress' && !type.convertBatch) {
+            // Decoded and encoded once for every watch of this isolate or process that receives it.
+            const shared = sharedEvents.event(CLUSTER, type, ev)
+            const out = watchEventFor(shared, filter)
+            if (!out) continue
+            const key = frameKey(out.type)
+            let bytes = (shared.frames ??= new Map()).get(key)
+            if (!bytes) shared.frames.set(key, (bytes = frame(out.type, out.object())))
+            emit(out.type, bytes)
+            continue
+          }
           const decodeKv =
             type.convertBatch && ev.type !== 'progress'
               ? await eventDecoder(type, ev, s.store)
