@@ -649,27 +649,36 @@ async function httpScenario(srv, name, spec, extraRoots = {}) {
 }
 
 /**
- * CPU ms used so far by a server's parts: `server` (its whole process tree), and for wrangler dev
+ * CPU ms used so far by a server's parts: `server` (its whole process tree), and for `npm start`
  * `worker` (the workerd that runs the Worker and its Durable Object: workerd runs both on one thread, so
- * /proc cannot part them) and `proxy` (the workerd of wrangler dev's proxy Worker); plus each extra root
- * (Node mode's etcd).
+ * /proc cannot part them) and `proxy` (what a deployed Worker does not have: the HTTPS listener of
+ * scripts/start.mjs in front, src/node/dev-front.ts, and the workerd of wrangler dev's proxy Worker);
+ * plus each extra root (Node mode's etcd).
  */
 function cpuReading(srv, extraRoots = {}) {
   const members = treeCpu(srv.proc.pid)
   const out = { server: members.reduce((a, m) => a + m.cpuMs, 0) }
   for (const m of members) {
-    if (m.comm !== 'workerd' || !srv.port) continue
-    let role = workerdRoles.get(m.pid)
-    if (!role) {
+    if (!srv.port) continue
+    let role = m.pid === srv.proc.pid ? 'proxy' : workerdRoles.get(m.pid)
+    if (!role && m.comm === 'workerd') {
       try {
-        role = readFileSync(`/proc/${m.pid}/cmdline`, 'utf8').includes(`entry=127.0.0.1:${srv.port}`) ? 'proxy' : 'worker'
+        role = workerdRole(readFileSync(`/proc/${m.pid}/cmdline`, 'utf8'))
       } catch { continue }
       workerdRoles.set(m.pid, role)
     }
-    out[role] = (out[role] ?? 0) + m.cpuMs
+    if (role) out[role] = (out[role] ?? 0) + m.cpuMs
   }
   for (const [label, pid] of Object.entries(extraRoots)) if (pid) out[label] = treeCpu(pid).reduce((a, m) => a + m.cpuMs, 0)
   return out
+}
+
+/**
+ * Which workerd of wrangler dev a command line is: the user Worker's listens on a port the system picks
+ * (entry=127.0.0.1:0), the proxy Worker's on the one it was given.
+ */
+function workerdRole(cmdline) {
+  return /entry=127\.0\.0\.1:0(\0|$)/.test(cmdline) ? 'worker' : 'proxy'
 }
 
 function cpuPerOp(before, after, ops) {
@@ -988,16 +997,16 @@ async function crdScenarios(srv, extraRoots) {
 // ---- watch ------------------------------------------------------------------------------------------
 
 /**
- * Each workerd in a tree: [{pid, role, fds, rss}]. The proxy (wrangler dev's proxy Worker) serves the
- * port; the user worker runs the API server and the Durable Object.
+ * Each workerd in a tree: [{pid, role, fds, rss}]. The user worker runs the API server and the Durable
+ * Object; the proxy is wrangler dev's proxy Worker.
  */
-function workerdFds(rootPid, port) {
+function workerdFds(rootPid) {
   const out = []
   for (const m of treeMembers(rootPid)) {
     if (m.comm !== 'workerd') continue
     try {
-      const cmd = readFileSync(`/proc/${m.pid}/cmdline`, 'utf8')
-      out.push({ pid: m.pid, role: cmd.includes(`entry=127.0.0.1:${port}`) ? 'proxy' : 'user worker', fds: readdirSync(`/proc/${m.pid}/fd`).length, rss: m.rss })
+      const role = workerdRole(readFileSync(`/proc/${m.pid}/cmdline`, 'utf8')) === 'worker' ? 'user worker' : 'proxy'
+      out.push({ pid: m.pid, role, fds: readdirSync(`/proc/${m.pid}/fd`).length, rss: m.rss })
     } catch { /* gone */ }
   }
   return out
@@ -1074,7 +1083,7 @@ async function startWatchServer(base, server) {
   await sleep(1000)
   const live = { srv, etcd, c, pid: srv.proc.pid, procs: [], total: 0, kk: 0, healthy: true, waiters: [] }
   live.before = treeRss(live.pid)
-  live.beforeWorkerd = workerdFds(live.pid, srv.port)
+  live.beforeWorkerd = workerdFds(live.pid)
   for (let p = 0; p < P.watchProcs; p++) {
     const child = fork(join(root, 'bench', 'lib', 'watchers.mjs'), [], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] })
     const entry = { child, k: 0, t: [], opened: undefined, alive: 0, closedByServer: 0 }
@@ -1159,7 +1168,7 @@ async function watchStep(live, base, n, r) {
   r.openSeconds = (performance.now() - tOpen) / 1000
   live.total += r.openedNow
   r.opened = procs.reduce((s, e) => s + e.alive, 0)
-  r.workerdFds = workerdFds(pid, srv.port)
+  r.workerdFds = workerdFds(pid)
   log(`    opened ${r.openedNow}/${add} in ${r.openSeconds.toFixed(1)} s, ${r.opened} open${r.openError ? ` (first error: ${r.openError})` : ''}`)
   if (died()) throw new Error(`the server died: ${fatal}${r.openError ? ` (first open error: ${r.openError})` : ''}`)
   if (!r.opened) throw new Error(`no watcher open: ${r.openError}`)
@@ -1222,11 +1231,11 @@ async function watchStep(live, base, n, r) {
     // memory is read once every watcher is open and has had an event (later, watchers may be gone)
     if (i === 0) {
       r.rssAfterFirstEvent = treeRss(pid)
-      r.workerdAfterFirstEvent = workerdFds(pid, srv.port)
+      r.workerdAfterFirstEvent = workerdFds(pid)
     }
   }
   const after = r.rssAfterFirstEvent ?? treeRss(pid)
-  const afterWorkerd = r.workerdAfterFirstEvent ?? workerdFds(pid, srv.port)
+  const afterWorkerd = r.workerdAfterFirstEvent ?? workerdFds(pid)
   for (const xs of [lat, fromSend, writeMs]) xs.sort((x, y) => x - y)
   r.latency = { writes: lat.length, p50: percentile(lat, 50), p99: percentile(lat, 99), max: lat.at(-1) }
   // the write's own time, and from sending it: a write may answer only after its fan-out

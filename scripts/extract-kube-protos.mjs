@@ -20,6 +20,8 @@ const ROOTS = [
   'autoscaling/v2', 'batch/v1', 'certificates/v1', 'coordination/v1', 'core/v1', 'discovery/v1', 'events/v1', 'flowcontrol/v1',
   'networking/v1', 'node/v1', 'policy/v1', 'rbac/v1', 'scheduling/v1', 'storage/v1',
 ].map((gv) => `k8s.io/api/${gv}/generated.proto`)
+// PartialObjectMetadataList of meta.k8s.io/v1beta1 (its PartialObjectMetadata is v1's, a Go alias).
+ROOTS.push('k8s.io/apimachinery/pkg/apis/meta/v1beta1/generated.proto')
 
 const bin = readFileSync(kubectl)
 

@@ -41,7 +41,10 @@ const KINDS = {
   'admissionregistration.k8s.io/v1': 'MutatingWebhookConfiguration ValidatingAdmissionPolicy ValidatingAdmissionPolicyBinding ValidatingWebhookConfiguration',
   'flowcontrol.apiserver.k8s.io/v1': 'FlowSchema PriorityLevelConfiguration',
   'meta.k8s.io/v1': 'DeleteOptions PartialObjectMetadata PartialObjectMetadataList Status',
+  // v1beta1's PartialObjectMetadata is v1's (a Go alias); its list is its own message.
+  'meta.k8s.io/v1beta1': 'PartialObjectMetadataList',
   'apiregistration.k8s.io/v1': 'APIService',
+  'apiextensions.k8s.io/v1': 'CustomResourceDefinition',
 }
 
 // The list kinds of the stored kinds above, which responses carry (a LIST, a deletecollection).
@@ -64,15 +67,16 @@ const LISTED = {
   'admissionregistration.k8s.io/v1': 'MutatingWebhookConfiguration ValidatingAdmissionPolicy ValidatingAdmissionPolicyBinding ValidatingWebhookConfiguration',
   'flowcontrol.apiserver.k8s.io/v1': 'FlowSchema PriorityLevelConfiguration',
   'apiregistration.k8s.io/v1': 'APIService',
+  'apiextensions.k8s.io/v1': 'CustomResourceDefinition',
 }
 for (const [apiVersion, kinds] of Object.entries(LISTED))
   KINDS[apiVersion] += ' ' + kinds.split(' ').map((k) => `${k}List`).join(' ')
 
 // Packages that kubectl's binary does not carry. `proto` is the package's published generated.proto (under
 // test/fixtures/proto, where the wire tests read it too); `go` are the fields of its types.go that protobuf
-// carries, per struct in Go struct order, each "<Go type> <json tag>", the proto field being the one named as the
-// json name (as go-to-protobuf names them). Go types: string bool int32 int64 []byte, a message of the
-// package or metav1.X, []T, *T.
+// carries, per struct in Go struct order, each "<Go type> <json tag> [<proto name>]", the proto field being the
+// one named as the json name (as go-to-protobuf names them) unless named. Go types: string bool int32 int64
+// float64 []byte, a message of the package or metav1.X, []T, *T, map (the descriptor has its types).
 const EXTRA = [
   {
     proto: 'k8s.io/kube-aggregator/pkg/apis/apiregistration/v1/generated.proto',
@@ -89,10 +93,76 @@ const EXTRA = [
     },
   },
 ]
+EXTRA.push({
+  // kube-apiserver serves CRDs from apiextensions-apiserver, whose types kubectl does not compile in. JSON and
+  // the JSONSchemaPropsOr* types are SPECIAL: their JSON is marshal.go's, not a struct's.
+  proto: 'k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1/generated.proto',
+  go: {
+    CustomResourceDefinition: ['metav1.ObjectMeta metadata,omitempty', 'CustomResourceDefinitionSpec spec', 'CustomResourceDefinitionStatus status,omitempty'],
+    CustomResourceDefinitionList: ['metav1.ListMeta metadata,omitempty', '[]CustomResourceDefinition items'],
+    CustomResourceDefinitionSpec: [
+      'string group', 'CustomResourceDefinitionNames names', 'string scope', '[]CustomResourceDefinitionVersion versions',
+      '*CustomResourceConversion conversion,omitempty', 'bool preserveUnknownFields,omitempty',
+    ],
+    CustomResourceConversion: ['string strategy', '*WebhookConversion webhook,omitempty'],
+    WebhookConversion: ['*WebhookClientConfig clientConfig,omitempty', '[]string conversionReviewVersions'],
+    WebhookClientConfig: ['*string url,omitempty', '*ServiceReference service,omitempty', '[]byte caBundle,omitempty'],
+    ServiceReference: ['string namespace', 'string name', '*string path,omitempty', '*int32 port,omitempty'],
+    CustomResourceDefinitionVersion: [
+      'string name', 'bool served', 'bool storage', 'bool deprecated,omitempty', '*string deprecationWarning,omitempty',
+      '*CustomResourceValidation schema,omitempty', '*CustomResourceSubresources subresources,omitempty',
+      '[]CustomResourceColumnDefinition additionalPrinterColumns,omitempty', '[]SelectableField selectableFields,omitempty',
+    ],
+    SelectableField: ['string jsonPath'],
+    CustomResourceColumnDefinition: [
+      'string name', 'string type', 'string format,omitempty', 'string description,omitempty', 'int32 priority,omitempty', 'string jsonPath',
+    ],
+    CustomResourceDefinitionNames: [
+      'string plural', 'string singular,omitempty', '[]string shortNames,omitempty', 'string kind', 'string listKind,omitempty',
+      '[]string categories,omitempty',
+    ],
+    CustomResourceDefinitionCondition: [
+      'string type', 'string status', 'metav1.Time lastTransitionTime,omitempty', 'string reason,omitempty', 'string message,omitempty',
+    ],
+    CustomResourceDefinitionStatus: ['[]CustomResourceDefinitionCondition conditions', 'CustomResourceDefinitionNames acceptedNames', '[]string storedVersions'],
+    CustomResourceValidation: ['*JSONSchemaProps openAPIV3Schema,omitempty'],
+    CustomResourceSubresources: ['*CustomResourceSubresourceStatus status,omitempty', '*CustomResourceSubresourceScale scale,omitempty'],
+    CustomResourceSubresourceStatus: [],
+    CustomResourceSubresourceScale: ['string specReplicasPath', 'string statusReplicasPath', '*string labelSelectorPath,omitempty'],
+    ExternalDocumentation: ['string description,omitempty', 'string url,omitempty'],
+    JSONSchemaProps: [
+      'string id,omitempty', 'string $schema,omitempty schema', '*string $ref,omitempty ref', 'string description,omitempty',
+      'string type,omitempty', 'string format,omitempty', 'string title,omitempty', '*JSON default,omitempty',
+      '*float64 maximum,omitempty', 'bool exclusiveMaximum,omitempty', '*float64 minimum,omitempty', 'bool exclusiveMinimum,omitempty',
+      '*int64 maxLength,omitempty', '*int64 minLength,omitempty', 'string pattern,omitempty', '*int64 maxItems,omitempty',
+      '*int64 minItems,omitempty', 'bool uniqueItems,omitempty', '*float64 multipleOf,omitempty', '[]JSON enum,omitempty',
+      '*int64 maxProperties,omitempty', '*int64 minProperties,omitempty', '[]string required,omitempty',
+      '*JSONSchemaPropsOrArray items,omitempty', '[]JSONSchemaProps allOf,omitempty', '[]JSONSchemaProps oneOf,omitempty',
+      '[]JSONSchemaProps anyOf,omitempty', '*JSONSchemaProps not,omitempty', 'map properties,omitempty',
+      '*JSONSchemaPropsOrBool additionalProperties,omitempty', 'map patternProperties,omitempty', 'map dependencies,omitempty',
+      '*JSONSchemaPropsOrBool additionalItems,omitempty', 'map definitions,omitempty', '*ExternalDocumentation externalDocs,omitempty',
+      '*JSON example,omitempty', 'bool nullable,omitempty',
+      '*bool x-kubernetes-preserve-unknown-fields,omitempty xKubernetesPreserveUnknownFields',
+      'bool x-kubernetes-embedded-resource,omitempty xKubernetesEmbeddedResource',
+      'bool x-kubernetes-int-or-string,omitempty xKubernetesIntOrString',
+      '[]string x-kubernetes-list-map-keys,omitempty xKubernetesListMapKeys',
+      '*string x-kubernetes-list-type,omitempty xKubernetesListType', '*string x-kubernetes-map-type,omitempty xKubernetesMapType',
+      '[]ValidationRule x-kubernetes-validations,omitempty xKubernetesValidations',
+    ],
+    ValidationRule: [
+      'string rule', 'string message,omitempty', 'string messageExpression,omitempty', '*string reason,omitempty',
+      'string fieldPath,omitempty', '*bool optionalOldSelf,omitempty',
+    ],
+  },
+})
 const FIXTURES = join(dirname(fileURLToPath(import.meta.url)), '..', 'test', 'fixtures', 'proto')
 
 // Types with their own protobuf and JSON forms, decoded by hand in decode.ts.
-const SPECIAL = new Set(['metav1.Time', 'metav1.MicroTime', 'metav1.Duration', 'metav1.FieldsV1', 'resource.Quantity', 'intstr.IntOrString', 'runtime.RawExtension'])
+const SPECIAL = new Set([
+  'metav1.Time', 'metav1.MicroTime', 'metav1.Duration', 'metav1.FieldsV1', 'resource.Quantity', 'intstr.IntOrString', 'runtime.RawExtension',
+  'apiextensionsv1.JSON', 'apiextensionsv1.JSONSchemaPropsOrArray', 'apiextensionsv1.JSONSchemaPropsOrBool',
+  'apiextensionsv1.JSONSchemaPropsOrStringArray',
+])
 
 const kubectl = process.argv[2] ?? '/usr/bin/kubectl'
 const bin = readFileSync(kubectl)
@@ -219,24 +289,25 @@ const messages = new Map() // ".k8s.io.api.core.v1.Container" → { fields: Map<
 
 // ---- the table ----
 function alias(protoPkg) { // "k8s.io.api.core.v1" → corev1, "k8s.io.apimachinery.pkg.apis.meta.v1" → metav1
-  const m = /^k8s\.io\.(?:(?:api|kube_aggregator\.pkg\.apis)\.([a-z0-9]+)\.([a-z0-9]+)|apimachinery\.pkg\.(?:apis\.meta\.(v1)|api\.(resource)|util\.(intstr)|(runtime)))$/.exec(protoPkg)
+  const m = /^k8s\.io\.(?:(?:api|kube_aggregator\.pkg\.apis|apiextensions_apiserver\.pkg\.apis)\.([a-z0-9]+)\.([a-z0-9]+)|apimachinery\.pkg\.(?:apis\.meta\.(v1|v1beta1)|api\.(resource)|util\.(intstr)|(runtime)))$/.exec(protoPkg)
   if (!m) throw new Error(`no alias for ${protoPkg}`)
   return m[1] ? m[1] + m[2] : m[3] ? 'meta' + m[3] : m[4] ?? m[5] ?? m[6]
 }
 function packageOfApiVersion(apiVersion) {
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['core', apiVersion]
-  if (group === 'meta.k8s.io') return 'k8s.io.apimachinery.pkg.apis.meta.v1'
+  if (group === 'meta.k8s.io') return `k8s.io.apimachinery.pkg.apis.meta.${version}`
   if (group === 'apiregistration.k8s.io') return `k8s.io.kube_aggregator.pkg.apis.apiregistration.${version}`
+  if (group === 'apiextensions.k8s.io') return `k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.${version}`
   return `k8s.io.api.${group.split('.')[0]}.${version}`
 }
 const splitFull = (full) => { const i = full.lastIndexOf('.'); return [full.slice(1, i), full.slice(i + 1)] }
-const goPath = (protoPkg) => protoPkg.replace(/\./g, '/').replace(/^k8s\/io/, 'k8s.io').replace('kube_aggregator', 'kube-aggregator')
+const goPath = (protoPkg) => protoPkg.replace(/\./g, '/').replace(/^k8s\/io/, 'k8s.io').replace('kube_aggregator', 'kube-aggregator').replace('apiextensions_apiserver', 'apiextensions-apiserver')
 
 // ---- EXTRA: descriptors from .proto text, Go facts from the table ----
 const PROTO_SCALAR = { double: 'f64', float: 'f32', int64: 'i64', uint64: 'u64', int32: 'i32', bool: 'b', string: 's', bytes: 'bytes', uint32: 'u32' }
 for (const { proto, go } of EXTRA) {
-  // The subset of proto2 that go-to-protobuf writes for these packages: top-level messages of optional and
-  // repeated fields, fully qualified message types; anything else (maps, nesting, enums) is refused.
+  // The subset of proto2 that go-to-protobuf writes for these packages: top-level messages of optional,
+  // repeated and map<string, T> fields, fully qualified message types; anything else (nesting, enums) is refused.
   const text = readFileSync(join(FIXTURES, proto), 'utf8').replace(/\/\/.*$/gm, '')
   const pkg = /^package ([\w.]+);/m.exec(text)?.[1]
   if (!pkg) throw new Error(`${proto}: no package`)
@@ -244,6 +315,19 @@ for (const { proto, go } of EXTRA) {
   for (const [, name, body] of text.matchAll(/^message (\w+) \{\n([^{}]*)^\}/gm)) {
     const fields = new Map()
     for (const line of body.split('\n').map((l) => l.trim()).filter(Boolean)) {
+      const mapField = /^map<string, ([\w.]+)> (\w+) = (\d+);$/.exec(line)
+      if (mapField) { // carried as repeated <Name>Entry { key = 1; value = 2 }, as protoc writes a map
+        const [, type, fname, no] = mapField
+        const scalar = PROTO_SCALAR[type]
+        if (!scalar && !type.startsWith('.')) throw new Error(`${proto} ${name}.${fname}: type ${type} is not fully qualified`)
+        const entry = `.${pkg}.${name}.${fname[0].toUpperCase()}${fname.slice(1)}Entry`
+        messages.set(entry, {
+          fields: new Map([[1, { name: 'key', repeated: false, type: 's', typeName: '' }], [2, { name: 'value', repeated: false, type: scalar ?? 'message', typeName: scalar ? '' : type }]]),
+          mapEntry: true,
+        })
+        fields.set(Number(no), { name: fname, repeated: true, type: 'message', typeName: entry })
+        continue
+      }
       const f = /^(optional|repeated) ([\w.]+) (\w+) = (\d+);$/.exec(line)
       if (!f) throw new Error(`${proto} ${name}: cannot read "${line}"`)
       const [, label, type, fname, no] = f
@@ -254,12 +338,13 @@ for (const { proto, go } of EXTRA) {
     messages.set(`.${pkg}.${name}`, { fields, mapEntry: false })
     seen.add(name)
   }
-  if (/^\s*(enum|map<|oneof)/m.test(text) || seen.size !== (text.match(/^message /gm) ?? []).length)
+  if (/^\s*(enum|oneof)/m.test(text) || seen.size !== (text.match(/^message /gm) ?? []).length)
     throw new Error(`${proto}: more than this reader takes`)
   const goKind = (t) => {
     if (t.startsWith('*')) return { kind: 'ptr', elem: goKind(t.slice(1)) }
     if (t.startsWith('[]')) return { kind: 'slice', elem: goKind(t.slice(2)) }
-    if (/^(string|bool|int32|int64|byte)$/.test(t)) return { kind: t === 'byte' ? 'uint8' : t, str: t }
+    if (/^(string|bool|int32|int64|float64|byte)$/.test(t)) return { kind: t === 'byte' ? 'uint8' : t, str: t }
+    if (t === 'map') return { kind: 'map', str: t }
     return { kind: 'struct', str: t }
   }
   for (const [name, decls] of Object.entries(go)) {
@@ -267,12 +352,12 @@ for (const { proto, go } of EXTRA) {
     if (!desc) throw new Error(`${proto}: no message ${name}`)
     const byName = new Map([...desc.fields].map(([no, f]) => [f.name, no]))
     const fields = decls.map((d) => {
-      const [type, json] = d.split(' ')
+      const [type, json, protoName] = d.split(' ')
       const jsonName = json.split(',')[0]
-      if (!byName.has(jsonName)) throw new Error(`${proto} ${name}: no proto field ${jsonName}`)
-      const no = byName.get(jsonName)
+      if (!byName.has(protoName ?? jsonName)) throw new Error(`${proto} ${name}: no proto field ${protoName ?? jsonName}`)
+      const no = byName.get(protoName ?? jsonName)
       const wire = ['s', 'bytes', 'message'].includes(desc.fields.get(no).type) ? 'bytes' : 'varint'
-      const tag = `json:"${json}" protobuf:"${wire},${no},opt,name=${jsonName}"`
+      const tag = `json:"${json}" protobuf:"${wire},${no},opt,name=${protoName ?? jsonName}"`
       return { name: jsonName, tag, embedded: false, type: goKind(type) }
     })
     goStructs.set(`${goPath(pkg)}.${name}`, { kind: 'struct', str: name, fields })
@@ -352,14 +437,14 @@ while (queue.length) {
   }
   for (const n of desc.fields.keys()) if (!seenNumbers.has(n)) problems.push(`${full}: proto field ${n} has no Go field`)
   if (!out.has(a)) out.set(a, new Map())
-  out.get(a).set(name, `${name}: ${fields.join(', ')}`)
+  out.get(a).set(name, `${name}:${fields.length ? ' ' : ''}${fields.join(', ')}`)
 }
 if (problems.length) {
   console.error(problems.join('\n'))
   process.exit(1)
 }
 
-const ORDER = ['metav1', 'corev1', 'appsv1', 'batchv1', 'autoscalingv1', 'autoscalingv2', 'rbacv1', 'policyv1', 'networkingv1', 'schedulingv1', 'coordinationv1', 'authenticationv1', 'authorizationv1', 'storagev1', 'certificatesv1', 'nodev1', 'discoveryv1', 'eventsv1', 'admissionregistrationv1', 'flowcontrolv1', 'apiregistrationv1']
+const ORDER = ['metav1', 'metav1beta1', 'corev1', 'appsv1', 'batchv1', 'autoscalingv1', 'autoscalingv2', 'rbacv1', 'policyv1', 'networkingv1', 'schedulingv1', 'coordinationv1', 'authenticationv1', 'authorizationv1', 'storagev1', 'certificatesv1', 'nodev1', 'discoveryv1', 'eventsv1', 'admissionregistrationv1', 'flowcontrolv1', 'apiregistrationv1', 'apiextensionsv1']
 const aliases = [...out.keys()].sort((x, y) => ORDER.indexOf(x) - ORDER.indexOf(y))
 if (aliases.some((x) => !ORDER.includes(x))) throw new Error(`unordered package in ${aliases}`)
 const body = aliases.map((x) => {
@@ -370,12 +455,12 @@ const kinds = Object.entries(KINDS).map(([v, k]) => `  '${v}': '${k}',`).join('\
 
 const version = JSON.parse(execFileSync(kubectl, ['version', '--client', '-o', 'json'], { encoding: 'utf8' })).clientVersion.gitVersion
 process.stdout.write(`// Generated by scripts/gen-protobuf-schema.mjs from the k8s.io/api and apimachinery types compiled into kubectl ${version}
-// and, for kube-aggregator (not in kubectl), from its published generated.proto (test/fixtures/proto) and the
-// script's table of its Go types.
+// and, for kube-aggregator and apiextensions-apiserver (not in kubectl), from their published generated.proto
+// (test/fixtures/proto) and the script's table of their Go types.
 // The protobuf messages of the built-in kinds (and their lists, Status, PartialObjectMetadata) that client-go sends
 // and kube-apiserver answers as application/vnd.kubernetes.protobuf, one message a line, in each package of
-// k8s.io/api (corev1 = k8s.io/api/core/v1), apimachinery (metav1 = pkg/apis/meta/v1) or kube-aggregator
-// (apiregistrationv1 = pkg/apis/apiregistration/v1).
+// k8s.io/api (corev1 = k8s.io/api/core/v1), apimachinery (metav1 = pkg/apis/meta/v1), kube-aggregator
+// (apiregistrationv1 = pkg/apis/apiregistration/v1) or apiextensions-apiserver (apiextensionsv1).
 //
 //   Message: <number> <jsonName> <type>, ...          fields in Go struct order (the order Go's encoding/json writes)
 //   <type>   s  b  i32  i64  u32  u64  f32  f64  bytes  a message of the same package  pkg.Message
@@ -383,8 +468,8 @@ process.stdout.write(`// Generated by scripts/gen-protobuf-schema.mjs from the k
 //   name!    the json tag has no omitempty: Go writes the zero value ("", 0, false, null) where others are dropped
 //   ...      an embedded struct (json:",inline") whose fields JSON lifts into the parent
 //   Name: []T  a named slice type (ExtraValue) carried as message { repeated T items = 1 }
-// metav1.Time, MicroTime, Duration, FieldsV1, resource.Quantity, intstr.IntOrString and runtime.RawExtension have
-// their own wire and JSON forms (decode.ts).
+// metav1.Time, MicroTime, Duration, FieldsV1, resource.Quantity, intstr.IntOrString, runtime.RawExtension and
+// apiextensionsv1's JSON and JSONSchemaPropsOr{Array,Bool,StringArray} have their own wire and JSON forms (decode.ts).
 
 /** Kinds a protobuf body may carry, by apiVersion; DeleteOptions is accepted under every apiVersion, as kube registers it in each group version, and Status is apiVersion v1. */
 export const PROTOBUF_KINDS: Record<string, string> = {

@@ -149,6 +149,8 @@ for (const flag of ['max-requests-inflight', 'max-mutating-requests-inflight']) 
   appendFileSync(join(stateDir, 'dev.env'), `${flag.toUpperCase().replace(/-/g, '_')}=${v}\n`)
 }
 appendFileSync(join(stateDir, 'dev.env'), `CLUSTER_CA_CERT='${ca.certPem.trim()}'\n`)
+// The clusters made through the management API are reached at this address plus /clusters/<name>.
+appendFileSync(join(stateDir, 'dev.env'), `EXTERNAL_URL='https://127.0.0.1:${port}'\n`)
 // csrsigning's CA key (kube-controller-manager's --cluster-signing-key-file), signing with that CA; a deployed
 // Worker gets it as the CLUSTER_SIGNING_KEY secret.
 appendFileSync(join(stateDir, 'dev.env'), `CLUSTER_SIGNING_KEY='${ca.keyPem.trim()}'\n`)
@@ -224,6 +226,7 @@ for (;;) {
 }
 console.log(`edge-apiserver is serving at ${server}`)
 console.log(`export KUBECONFIG=${kubeconfigPath}`)
+console.log(`More clusters (README, "Many clusters"): printf 'apiVersion: tenancy.edge-apiserver.dev/v1alpha1\\nkind: Cluster\\nmetadata:\\n  name: team-a\\n' | kubectl create -f -`)
 
 function ready(port, caPem) {
   return new Promise((resolve) => {

@@ -15,8 +15,18 @@ import { edgeKubeletClient, type KubeletEnv } from './kubelet/edge'
 import { edgeTunnels, NodeTunnel, withTunnels, type TunnelEnv } from './tunnel/edge'
 
 import { auditFromEnv, type AuditEnv } from './audit/edge'
+import { ensureClusterAPI } from './tenancy/api'
+import { clusterEnv } from './tenancy/settings'
+import { clusterOfHost, TenantClusters } from './tenancy/serving'
 
 export interface Env extends KubeletEnv, AuditEnv, TunnelEnv {
+  /** Where the deployment is reached (https://host), for the clusters made through the management API. */
+  EXTERNAL_URL?: string
+  /**
+   * A host name suffix (".clusters.example.com") under which each cluster also has a host name of its own
+   * (team-a.clusters.example.com, through a Worker route pattern *.clusters.example.com/*).
+   */
+  CLUSTER_HOST_SUFFIX?: string
   CLUSTER: DurableObjectNamespace<ClusterStoreObject>
   /** --token-auth-file contents, from a Worker secret (the local state dir in development). */
   TOKEN_AUTH_FILE?: string
@@ -51,11 +61,16 @@ export interface Env extends KubeletEnv, AuditEnv, TunnelEnv {
   MAX_MUTATING_REQUESTS_INFLIGHT?: string
 }
 
-const registry = new Registry(builtinResources)
-installAuthResources(registry)
+/** The types a cluster serves before its CRDs: every cluster has a registry of its own. */
+function newRegistry(): Registry {
+  const registry = new Registry(builtinResources)
+  installAuthResources(registry)
+  return registry
+}
+const registry = newRegistry()
 
-/** The cluster's Durable Object: the store, with the control loops (src/controllers) run by its alarm. */
-export const ClusterStore = withControllers(registry)
+/** A cluster's Durable Object: the store, with the control loops (src/controllers) run by its alarm. */
+export const ClusterStore = withControllers(newRegistry)
 /** A node agent's tunnel (src/tunnel/edge.ts): one object per node, holding the agent's WebSocket. */
 export { NodeTunnel }
 
@@ -89,17 +104,61 @@ function admissionFor(env: Env): AdmissionChain {
   return admission.chain
 }
 
+/**
+ * The clusters other than the default one, each served with its own registry, credentials (its settings
+ * over the deployment's variables: src/tenancy/settings.ts) and admission chain, built once per isolate
+ * for as long as its Cluster keeps its uid.
+ */
+const tenants = new TenantClusters<Env>({
+  defaultStore,
+  settings: (env, name) => env.CLUSTER.getByName(name).tenantSettings(),
+  config: (env, name, own) => {
+    const tenantEnv = clusterEnv(env, own)
+    const tenantRegistry = newRegistry()
+    const auth = new ServerAuth(authOptionsFromEnv(tenantEnv as unknown as Record<string, unknown>))
+    const chain = buildAdmission({
+      registry: tenantRegistry,
+      enable: tenantEnv.ENABLE_ADMISSION_PLUGINS,
+      disable: tenantEnv.DISABLE_ADMISSION_PLUGINS,
+    })
+    return {
+      registry: tenantRegistry,
+      store: (e) =>
+        withEncryption(
+          clusterStore(e as Env, name),
+          (e as Env).ENCRYPTION_PROVIDER_CONFIG,
+          tenantRegistry,
+          { source: 'ENCRYPTION_PROVIDER_CONFIG' },
+        ),
+      authenticators: (_e, store) => auth.authenticators(store),
+      auth: (_e, store) => auth.context(store),
+      anonymous: (e) => (e as Env).ANONYMOUS_AUTH !== 'false',
+      admission: () => chain,
+      ready: (store) => bootstrapCluster(tenantRegistry, store),
+    }
+  },
+})
+
+function defaultStore(env: Env) {
+  return withEncryption(clusterStore(env), env.ENCRYPTION_PROVIDER_CONFIG, registry, {
+    source: 'ENCRYPTION_PROVIDER_CONFIG',
+  })
+}
+
 const app = buildApp({
   registry,
-  store: (env) =>
-    withEncryption(clusterStore(env as Env), (env as Env).ENCRYPTION_PROVIDER_CONFIG, registry, {
-      source: 'ENCRYPTION_PROVIDER_CONFIG',
-    }),
+  store: (env) => defaultStore(env as Env),
   authenticators: (env, store) => authFor(env as Env).authenticators(store),
   auth: (env, store) => authFor(env as Env).context(store),
   anonymous: (env) => (env as Env).ANONYMOUS_AUTH !== 'false',
   admission: (env) => admissionFor(env as Env),
-  ready: (store) => bootstrapCluster(registry, store),
+  ready: async (store) => {
+    await bootstrapCluster(registry, store)
+    await ensureClusterAPI(registry, store)
+  },
+  // The clusters made through the management API (src/tenancy): served while their Cluster is Ready.
+  clusters: (name, env) => tenants.resolve(name, env as Env),
+  clusterOfHost: (hostname, env) => clusterOfHost(hostname, (env as Env).CLUSTER_HOST_SUFFIX),
   storageAdmin: (env) => {
     const stub = () => (env as Env).CLUSTER.getByName('default')
     const snapshots = new DurableSnapshots(stub(), stub)

@@ -1,4 +1,5 @@
 // Discovery documents: legacy (/api, /apis, /api/v1, /apis/<g>/<v>) and aggregated (apidiscovery.k8s.io/v2).
+import { LruMap } from '../util/lru'
 import type { Registry } from '../registry/registry'
 import { groupVersion, type ResourceType } from '../registry/types'
 
@@ -62,7 +63,8 @@ export function apiGroupDoc(
   return g && { kind: 'APIGroup', apiVersion: 'v1', ...apiGroup(g.group, g.versions) }
 }
 
-const hashes = new Map<string, Promise<string>>()
+// Bounded: an isolate serving many clusters sees the kinds of all their CRDs.
+const hashes = new LruMap<string, Promise<string>>(4096)
 
 /**
  * kube's StorageVersionHash (apiserver/pkg/endpoints/discovery/storageversionhash.go): the first 8 bytes of

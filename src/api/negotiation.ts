@@ -175,7 +175,7 @@ export interface Endpoint {
   table: boolean
   metadata: boolean
   /**
-   * The plain object may go out as protobuf: built-in kinds. Custom resources (and CRDs here) have only
+   * The plain object may go out as protobuf: built-in kinds. Custom resources have only
    * JSON and YAML, kube's StandardSerializers for them; their PartialObjectMetadata may still be protobuf.
    */
   protobuf?: boolean
@@ -336,8 +336,6 @@ function acceptMediaTypeOptions(
   }
   if (convert.kind === 'PartialObjectMetadata' || convert.kind === 'PartialObjectMetadataList') {
     if (!endpoint.metadata) return undefined
-    // Our protobuf tables hold meta.k8s.io/v1's PartialObjectMetadata; v1beta1's stays JSON and YAML.
-    if (ser.mediaType === PROTOBUF_MEDIA_TYPE && convert.version !== 'v1') return undefined
     return targetFor(ser, convert.kind, convert.version)
   }
   return undefined
@@ -383,13 +381,15 @@ export function respondJSON(status: number, text: string): Response {
 /**
  * An error as a Status, negotiated as kube's ErrorNegotiated does (no transforms; protobuf for any client
  * that accepts it, as every scope's serializer offers it); where negotiation fails, JSON, so that the
- * error is never hidden behind a 406.
+ * error is never hidden behind a 406: WriteObjectNegotiated's WriteRawJSON, json.MarshalIndent with two
+ * spaces.
  */
 export function respondError(err: StatusError, accept?: string | null): Response {
   if (!err.bare && accept) {
     const found = negotiateSerializer(accept, { table: false, metadata: false, protobuf: true })
     if (found?.target.protobuf) return respondAs(err.code, err.toStatus(), found.target)
     if (found?.target.yaml) return respond(err.code, err.toStatus(), true)
+    if (!found) return respondJSON(err.code, JSON.stringify(err.toStatus(), null, 2))
   }
   if (err.bare) {
     // Go's json.Encoder on a Status without TypeMeta, and net/http's sniffed content type.

@@ -45,6 +45,8 @@ export interface ServedRequest {
   audit?: RequestAudit
   /** The process's watch cache, where watches of one resource can share a Store watch (Node mode). */
   watchCache?: WatchCaches
+  /** The cluster the request is for (what per-process caches are keyed by); 'default' when unnamed. */
+  cluster?: string
 }
 
 export async function serveResource(
@@ -53,7 +55,16 @@ export async function serveResource(
   info: RequestInfo,
   registry: Registry,
   store: Store,
-  { user, auth, admission, warnings = [], probe, audit, watchCache }: ServedRequest = {},
+  {
+    user,
+    auth,
+    admission,
+    warnings = [],
+    probe,
+    audit,
+    watchCache,
+    cluster = 'default',
+  }: ServedRequest = {},
 ): Promise<Response> {
   const type = registry.lookup(info.apiGroup, info.apiVersion, info.resource)
   if (!type) throw notFoundPath()
@@ -115,6 +126,7 @@ export async function serveResource(
     rs: new RegistryStore(type, store, { admission }),
     namespace: type.namespaced && underNamespace ? info.namespace : undefined,
     watchCache,
+    cluster,
   }
   return handler(scope)
 }

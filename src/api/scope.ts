@@ -23,6 +23,8 @@ export interface Scope {
   namespace: string | undefined
   /** Where watches share one Store watch per resource (Node mode); none: each watch has its own. */
   watchCache?: WatchCaches
+  /** The cluster's name: per-process caches (the watch cache, shared watch events) are keyed by it. */
+  cluster: string
 }
 
 /** The dryRun of CreateOptions, UpdateOptions or PatchOptions (DeleteOptions may carry it in the body). */
@@ -31,9 +33,9 @@ export function parseDryRun(query: URLSearchParams): boolean {
 }
 
 /**
- * What the endpoint answers beyond its plain object, for content negotiation: built-in kinds in protobuf
- * too (kube's legacy codecs), custom resources only in JSON and YAML (their StandardSerializers), and so
- * CRDs here, whose messages we do not have. The scale subresource answers autoscaling/v1 Scale.
+ * What the endpoint answers beyond its plain object, for content negotiation: built-in kinds (CRDs among
+ * them) in protobuf too (kube's legacy codecs), custom resources only in JSON and YAML (their
+ * StandardSerializers). The scale subresource answers autoscaling/v1 Scale.
  */
 export function endpointFor(s: Scope, transforms: { table: boolean; metadata: boolean }): Endpoint {
   const [apiVersion, kind] =

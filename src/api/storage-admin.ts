@@ -2,8 +2,8 @@
 // from one, and at the edge a point-in-time restore. They are non-resource URLs, authorized as any other
 // (RBAC nonResourceURLs: cluster-admin, which system:masters holds, has them through "*"; a dedicated
 // ClusterRole may grant "/storage/*"), and long-running, as a snapshot of a large cluster takes its time.
-import type { Hono } from 'hono'
-import { badRequest, methodNotAllowed } from '../server/errors'
+import type { Context, Hono } from 'hono'
+import { badRequest, methodNotAllowed, notFoundPath } from '../server/errors'
 import { storedJson } from '../storage/storage-codec'
 import { PROTOBUF_VALUE_PREFIX, type KeyValue } from '../storage/store'
 import { SNAPSHOT_MEDIA_TYPE, SnapshotFormatError } from '../storage/snapshot/format'
@@ -38,9 +38,18 @@ export function isStorageAdminPath(path: string): boolean {
   return path === SNAPSHOT_PATH || path === POINT_IN_TIME_RESTORE_PATH
 }
 
-export function mountStorageAdmin(app: Hono<any>, admin: (env: unknown) => StorageAdmin): void {
+export function mountStorageAdmin(
+  app: Hono<any>,
+  admin: (c: Context<any>) => StorageAdmin | undefined,
+): void {
+  // A cluster whose runtime keeps no snapshots serves nothing here.
+  const adminOf = (c: Context<any>) => {
+    const a = admin(c)
+    if (!a) throw notFoundPath()
+    return a
+  }
   app.get(SNAPSHOT_PATH, (c) => {
-    const a = admin(c.env)
+    const a = adminOf(c)
     return new Response(snapshotStream(a.snapshots, { cluster: a.cluster, source: a.source }), {
       headers: {
         'Content-Type': SNAPSHOT_MEDIA_TYPE,
@@ -52,7 +61,7 @@ export function mountStorageAdmin(app: Hono<any>, admin: (env: unknown) => Stora
   })
 
   app.post(SNAPSHOT_PATH, async (c) => {
-    const a = admin(c.env)
+    const a = adminOf(c)
     if (!a.restore) throw methodNotAllowed()
     const body = c.req.raw.body
     if (!body) throw badRequest('the request body must be a snapshot')
@@ -72,7 +81,7 @@ export function mountStorageAdmin(app: Hono<any>, admin: (env: unknown) => Stora
   })
 
   app.post(POINT_IN_TIME_RESTORE_PATH, async (c) => {
-    const a = admin(c.env)
+    const a = adminOf(c)
     if (!a.pointInTime) throw methodNotAllowed()
     const url = new URL(c.req.url)
     const at = url.searchParams.get('time')

@@ -356,3 +356,55 @@ export function subjectAltNameKinds(csr: ParsedCSR): Set<string> {
   }
   return kinds
 }
+
+/** How long a CA made by createCertificateAuthority is valid: kubeadm's 10 years. */
+const NEW_CA_VALIDITY_MS = 10 * 365 * 24 * 3600 * 1000
+
+/**
+ * A new self-signed CA (ECDSA P-256, kubeadm's layout: CN only, CA:true, keyCertSign | digitalSignature |
+ * keyEncipherment, a subject key identifier), as PEM: the certificate and its PKCS#8 key.
+ */
+export async function createCertificateAuthority(
+  commonName: string,
+  now = Date.now(),
+): Promise<{ certPem: string; keyPem: string }> {
+  const subtle = crypto.subtle
+  const pair = (await subtle.generateKey({ name: 'ECDSA', namedCurve: 'P-256' }, true, [
+    'sign',
+    'verify',
+  ])) as CryptoKeyPair
+  const spki = new Uint8Array((await subtle.exportKey('spki', pair.publicKey)) as ArrayBuffer)
+  const pkcs8 = new Uint8Array((await subtle.exportKey('pkcs8', pair.privateKey)) as ArrayBuffer)
+  // RFC 5280's method 1: the SHA-1 of the subjectPublicKey BIT STRING's bits.
+  const spkiParts = children(spki, readTlv(spki, 0))
+  const publicKeyBits = body(spki, spkiParts[1]!).subarray(1)
+  const keyId = new Uint8Array(await subtle.digest('SHA-1', publicKeyBits.slice()))
+  const name = seq(
+    tlv(0x31, seq(objectId('2.5.4.3'), tlv(0x0c, new TextEncoder().encode(commonName)))),
+  )
+  const signatureAlgorithm = seq(objectId(OID_ECDSA_SHA256))
+  const serial = crypto.getRandomValues(new Uint8Array(16))
+  serial[0]! &= 0x7f
+  const tbs = seq(
+    tlv(0xa0, Uint8Array.of(0x02, 0x01, 0x02)),
+    uint(serial),
+    signatureAlgorithm,
+    name,
+    seq(time(now - BACKDATE_MS), time(now + NEW_CA_VALIDITY_MS)),
+    name,
+    spki,
+    tlv(
+      0xa3,
+      seq(
+        extension('2.5.29.15', true, keyUsageBits([0, 2, 5])),
+        extension('2.5.29.19', true, seq(Uint8Array.of(0x01, 0x01, 0xff))),
+        extension(OID_SUBJECT_KEY_ID, false, octets(keyId)),
+      ),
+    ),
+  )
+  const raw = new Uint8Array(
+    await subtle.sign({ name: 'ECDSA', hash: 'SHA-256' }, pair.privateKey, tbs.slice()),
+  )
+  const cert = seq(tbs, signatureAlgorithm, tlv(0x03, Uint8Array.of(0), ecdsaSigValue(raw)))
+  return { certPem: pemEncode('CERTIFICATE', cert), keyPem: pemEncode('PRIVATE KEY', pkcs8) }
+}

@@ -17,6 +17,9 @@ import { TransformingStore, withEncryption } from '../storage/value'
 import type { ClusterSigner } from '../auth/certificate-authority'
 import { DEFAULT_CLUSTER_SIGNING_DURATION_MS } from './certificates'
 import { COALESCE_MS, ControllerManager } from './manager'
+import { DEFAULT_CLUSTER } from '../server/cluster'
+import { edgeTenants } from '../tenancy/edge'
+import { clusterEnv } from '../tenancy/settings'
 
 export interface ControllersEnv extends ClusterStoreEnv {
   /**
@@ -35,13 +38,30 @@ export interface ControllersEnv extends ClusterStoreEnv {
   CLUSTER_SIGNING_DURATION?: string
   /** The Worker's encryption at rest configuration (src/worker.ts): the loops read Secrets too. */
   ENCRYPTION_PROVIDER_CONFIG?: string
+  /** The clusters' objects: the default cluster's loops provision the others (src/tenancy). */
+  CLUSTER?: DurableObjectNamespace<ClusterStore>
+  /**
+   * Where the deployment is reached (https://host), for the server URL of the clusters made through the
+   * management API; npm start sets it. Without it a new Cluster is not Ready.
+   */
+  EXTERNAL_URL?: string
 }
 
-/** The ClusterStore class the Worker exports: the store, with the control loops in its alarm. */
-export function withControllers(registry: Registry): typeof ClusterStore {
+/**
+ * The ClusterStore class the Worker exports: the store, with the control loops in its alarm. Each object is
+ * one cluster, with a registry of its own (its CRDs are its own); a cluster made through the management API
+ * runs its loops with its own settings, and the default cluster's loops provision the others.
+ */
+export function withControllers(newRegistry: () => Registry): typeof ClusterStore {
   return class ClusterStoreWithControllers extends ClusterStore {
     protected override startBackground(): BackgroundWork | undefined {
-      const env = this.env as ControllersEnv
+      const deployment = this.env as ControllersEnv
+      const name = this.ctx.id.name
+      const isDefault = name ? name === DEFAULT_CLUSTER : !this.tenant
+      // An object no provisioner has made a cluster yet has nothing to run.
+      if (!isDefault && !this.tenant) return undefined
+      const env = this.tenant ? clusterEnv(deployment, this.tenant.settings) : deployment
+      const registry = newRegistry()
       const ca = env.CLUSTER_CA_CERT?.trim()
       let store
       try {
@@ -70,6 +90,14 @@ export function withControllers(registry: Registry): typeof ClusterStore {
         rootCA: ca ? `${ca}\n` : undefined,
         authorizer,
         signer: clusterSigner(env),
+        provisioning:
+          isDefault && deployment.CLUSTER
+            ? {
+                tenants: edgeTenants(deployment.CLUSTER),
+                externalURL: deployment.EXTERNAL_URL,
+                servingCA: ca,
+              }
+            : undefined,
       })
       return store instanceof TransformingStore ? new DecryptingWork(manager, store) : manager
     }

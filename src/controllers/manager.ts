@@ -37,6 +37,8 @@ import {
   syncStalePodDisruption,
 } from './disruption'
 import { syncNamespace } from './namespace'
+import { CLUSTERS_KEY_PREFIX } from '../tenancy/api'
+import { syncCluster, type Provisioning } from '../tenancy/controller'
 import { CRD_PREFIX, parse, ResourceTable } from './resources'
 import { RESOURCE_QUOTAS_PREFIX, syncResourceQuotas } from './resourcequota'
 import { DEFAULT_SERVICE_ACCOUNT, ROOT_CA_CONFIGMAP, syncServiceAccounts } from './serviceaccounts'
@@ -50,6 +52,8 @@ export interface ControllerOptions {
   signer?: ClusterSigner
   log?: (msg: string) => void
   now?: () => number
+  /** The cluster provisioner (src/tenancy): the default cluster's loops only. */
+  provisioning?: Provisioning
   /** Syncs one run() makes at most before it hands the thread back (the rest runs at once, next time). */
   maxSyncsPerRun?: number
 }
@@ -66,6 +70,7 @@ type Work =
   | { loop: 'disruption'; namespace: string }
   | { loop: 'staleDisruption'; namespace: string; name: string }
   | { loop: 'apiservices' }
+  | { loop: 'cluster'; name: string }
 
 const workId = (w: Work): string => {
   switch (w.loop) {
@@ -89,6 +94,8 @@ const workId = (w: Work): string => {
       return `staleDisruption:${w.namespace}/${w.name}`
     case 'apiservices':
       return 'apiservices'
+    case 'cluster':
+      return `cluster:${w.name}`
   }
 }
 
@@ -135,6 +142,7 @@ export class ControllerManager {
   private synced = false
   private readonly registry: Registry
   private readonly autoRegister = new AutoRegisterState()
+  private readonly provisioning: Provisioning | undefined
 
   constructor(store: Store, registry: Registry, opts: ControllerOptions = {}) {
     this.now = opts.now ?? (() => Date.now())
@@ -142,6 +150,7 @@ export class ControllerManager {
     this.maxSyncs = opts.maxSyncsPerRun ?? DEFAULT_MAX_SYNCS
     this.resources = new ResourceTable(registry)
     this.registry = registry
+    this.provisioning = opts.provisioning
     const stores = new Map<string, RegistryStore>()
     this.context = {
       store,
@@ -295,6 +304,8 @@ export class ControllerManager {
         return syncStalePodDisruption(c, w.namespace, w.name)
       case 'apiservices':
         return syncAPIServices(c, this.registry, this.autoRegister)
+      case 'cluster':
+        return syncCluster(c, w.name, this.provisioning!)
     }
   }
 
@@ -322,6 +333,8 @@ export class ControllerManager {
       }
     } else if (key.startsWith(CRD_PREFIX)) {
       this.resources.observeCRD(key, deleted ? undefined : obj)
+    } else if (key.startsWith(CLUSTERS_KEY_PREFIX) && this.provisioning && !deleted) {
+      this.enqueue({ loop: 'cluster', name: key.slice(CLUSTERS_KEY_PREFIX.length) })
     }
 
     if (namespace) {

@@ -25,7 +25,12 @@ interface CRDObject {
     group?: string
     scope?: string
     names?: { plural?: string; singular?: string; kind?: string; listKind?: string }
-    versions?: { name?: string; served?: boolean; storage?: boolean }[]
+    versions?: {
+      name?: string
+      served?: boolean
+      storage?: boolean
+      subresources?: { status?: unknown }
+    }[]
   }
 }
 
@@ -38,7 +43,8 @@ export function customResourceType(crd: CRDObject): ResourceType | undefined {
   const group = spec?.group
   const plural = spec?.names?.plural
   const kind = spec?.names?.kind
-  const version = spec?.versions?.find((v) => v.storage)?.name ?? spec?.versions?.[0]?.name
+  const stored = spec?.versions?.find((v) => v.storage) ?? spec?.versions?.[0]
+  const version = stored?.name
   if (!group || !plural || !kind || !version) return undefined
   return {
     group,
@@ -51,7 +57,10 @@ export function customResourceType(crd: CRDObject): ResourceType | undefined {
     verbs: ALL_VERBS,
     storagePrefix: `${group}/${plural}`,
     custom: true,
-    strategy: {},
+    // Writes of the loops keep what every custom resource has: its generation, and its status apart from
+    // the main resource where the CRD has a status subresource.
+    ...(stored?.subresources?.status ? { subresources: { status: true } } : {}),
+    strategy: { trackGeneration: true },
   }
 }
 

@@ -9,7 +9,7 @@
 // clamp(fairFrac * demand, NominalCL - LendableCL, NominalCL + BorrowingCL), with the one fairFrac that
 // hands out ServerCL seats in all (demand is the most seats the level had executing and waiting in the
 // period). Exempt levels are never limited.
-import { RegistryStore } from '../registry/store'
+import { decode, storageKey } from '../registry/store'
 import type { Registry } from '../registry/registry'
 import type { KubeObject, UserInfo } from '../registry/types'
 import type { RequestInfo } from '../server/filters/request-info'
@@ -34,8 +34,19 @@ import { hashFlowID } from './shuffle-sharding'
 type Obj = Record<string, any>
 
 const GROUP = 'flowcontrol.apiserver.k8s.io'
-/** How long a loaded configuration serves before the next request reloads it. */
-export const CONFIG_TTL_MS = 1000
+/**
+ * The longest a FlowSchema or PriorityLevelConfiguration written through another isolate or process
+ * goes unseen here while requests come in. kube's configuration controller follows both kinds with
+ * informers, so a change takes effect within a watch delay; the edge has no watch an idle isolate may
+ * hold (it would keep the cluster's Durable Object awake), so the configuration is checked when a request
+ * arrives and the last check is older than this: one read of both prefixes, and no decoding unless a key
+ * or its mod revision moved. 5 s keeps a change prompt for an operator applying a FlowSchema and then
+ * sending requests (and well inside the 10 s in which borrowing moves the limits anyway), for at most
+ * one store read per 5 s per isolate that is serving requests, and none for an idle cluster. A write of
+ * either kind through this isolate or process is seen at once (noteWrite): the next request waits for
+ * the configuration it made.
+ */
+export const CONFIG_MAX_STALENESS_MS = 5000
 /** kube's borrowing adjustment period. */
 export const BORROWING_PERIOD_MS = 10_000
 const MAX_RETRY_AFTER_S = 60
@@ -112,9 +123,16 @@ export type Admission =
 export class FlowControl {
   private schemas: Obj[] = []
   private levels = new Map<string, PriorityLevelState>()
-  private loadedAt = -Infinity
-  private loading?: Promise<void>
-  private loadingSince = 0
+  /** When the store was last read: a check that found nothing new counts. */
+  private checkedAt = -Infinity
+  /** The objects in hand, each key with its mod revision: a read that finds the same decodes nothing. */
+  private appliedKeys?: string
+  private appliedRevision = 0
+  private loading?: { done: Promise<void>; since: number; writes: number }
+  /** FlowSchema and PriorityLevelConfiguration writes this isolate or process answered. */
+  private writes = 0
+  /** The writes the last completed read began after. */
+  private seenWrites = 0
   /** The bootstrap hook ensured the configuration as the process or isolate started. */
   private ensuredAt: number
   private adjustedAt: number
@@ -134,10 +152,16 @@ export class FlowControl {
     )
   }
 
+  /** A FlowSchema or PriorityLevelConfiguration write was answered here: the next request reads it. */
+  noteWrite(): void {
+    this.writes++
+  }
+
   /**
-   * Reloads the configuration from the store when it is older than CONFIG_TTL_MS. The first load is
-   * waited for; later ones run while the configuration in hand keeps serving, and the caller is handed
-   * the load to keep alive (an edge isolate's waitUntil).
+   * Reads the configuration again when a write was seen here, or when the last read is older than
+   * CONFIG_MAX_STALENESS_MS; nothing runs between requests. The first read, and one after a write seen
+   * here, is waited for; other reads run while the configuration in hand keeps serving, and the caller
+   * is handed the read to keep alive (an edge isolate's waitUntil).
    */
   async refresh(
     registry: Registry,
@@ -145,20 +169,26 @@ export class FlowControl {
     keepAlive: (p: Promise<void>) => void = () => {},
   ): Promise<void> {
     const now = this.now()
-    if (now - this.loadedAt < CONFIG_TTL_MS) return
-    // A load that never ended (its isolate's request was cut short) does not block the next one.
-    if (!this.loading || now - this.loadingSince > LOAD_TIMEOUT_MS) {
-      this.loadingSince = now
-      const loading: Promise<void> = this.load(registry, store).finally(() => {
+    const written = this.writes !== this.seenWrites
+    if (!written && now - this.checkedAt < CONFIG_MAX_STALENESS_MS) return
+    // Join a read in flight, unless it began before a write seen here or never ended (its isolate's
+    // request was cut short).
+    const joinable =
+      this.loading &&
+      this.loading.writes === this.writes &&
+      now - this.loading.since <= LOAD_TIMEOUT_MS
+    if (!joinable) {
+      const loading = { done: Promise.resolve(), since: now, writes: this.writes }
+      loading.done = this.load(registry, store, loading.writes).finally(() => {
         if (this.loading === loading) this.loading = undefined
       })
       this.loading = loading
-      keepAlive(loading)
+      keepAlive(loading.done)
     }
-    if (this.loadedAt === -Infinity) await this.loading
+    if (this.checkedAt === -Infinity || written) await this.loading!.done
   }
 
-  private async load(registry: Registry, store: Store): Promise<void> {
+  private async load(registry: Registry, store: Store, writes: number): Promise<void> {
     const fsType = registry.lookup(GROUP, 'v1', 'flowschemas')
     const plType = registry.lookup(GROUP, 'v1', 'prioritylevelconfigurations')
     if (!fsType || !plType) return
@@ -169,18 +199,25 @@ export class FlowControl {
         this.ensuredAt = this.now()
         await ensureAPFBootstrapConfiguration(registry, store)
       }
-      const [fs, pl] = await Promise.all([
-        new RegistryStore(fsType, store).list(undefined),
-        new RegistryStore(plType, store).list(undefined),
+      // Both kinds in one round trip, at one revision.
+      const { results, revision } = await store.readBatch([
+        { prefix: storageKey(fsType, undefined) },
+        { prefix: storageKey(plType, undefined) },
       ])
-      this.loadedAt = this.now()
-      this.apply(fs.items, pl.items)
-      await updateFlowSchemaStatuses(
-        registry,
-        store,
-        fs.items,
-        new Set(pl.items.map((p) => p.metadata!.name!)),
-      )
+      const [fsKvs, plKvs] = results.map((r) => r.kvs)
+      this.checkedAt = this.now()
+      this.seenWrites = Math.max(this.seenWrites, writes)
+      // An older read that ended after a newer one changes nothing.
+      if (revision < this.appliedRevision) return
+      this.appliedRevision = revision
+      const keys = [...fsKvs, ...plKvs].map((kv) => `${kv.key}@${kv.modRevision}`).join('\n')
+      if (keys === this.appliedKeys) return
+      this.appliedKeys = keys
+      // Decoded and applied with no await in between, so that reads apply in revision order.
+      const fs = fsKvs.map((kv) => decode(fsType, kv))
+      const pl = plKvs.map((kv) => decode(plType, kv))
+      this.apply(fs, pl)
+      await updateFlowSchemaStatuses(registry, store, fs, new Set(pl.map((p) => p.metadata!.name!)))
     } catch (e) {
       // The configuration in hand keeps serving; the next request tries again.
       console.error('priority and fairness: reading the configuration failed', e)

@@ -26,7 +26,6 @@ import { RequestHeaderAuthenticator } from '../auth/client-cert'
 import { bootstrapCluster } from '../controllers/bootstrap'
 import { configureServiceNetwork, kubernetesServiceIP } from '../registry/builtin/allocator'
 import { setAllowPrivileged } from '../registry/builtin/podspec'
-import type { Registry } from '../registry/registry'
 import { buildApp } from '../server/app'
 import { AdmissionConfigError, buildAdmission, type AdmissionChain } from '../admission/chain'
 import { nodeWebhookFetch } from './webhook-fetch'
@@ -39,6 +38,11 @@ import {
 } from '../auth/server-auth'
 import { etcdClient } from '../storage/etcd/client'
 import { EtcdStore } from '../storage/etcd/store'
+import { NodeTenants } from './tenants'
+import { clusterOfPath, DEFAULT_CLUSTER } from '../server/cluster'
+import { ensureClusterAPI } from '../tenancy/api'
+import { builtinResources } from '../registry/builtin'
+import { Registry } from '../registry/registry'
 import { EtcdSnapshots } from '../storage/etcd/snapshots'
 import { loadCertificateAuthority, type CertificateAuthority } from '../auth/certificate-authority'
 import type { ClusterSigner } from '../auth/certificate-authority'
@@ -76,6 +80,10 @@ import {
 } from './x509'
 import { MAX_HEADER_BYTES, servesAsKubeApiserver } from './listener'
 import { WatchCaches } from '../api/watch-cache'
+
+function defaultClusterPath(url: string | undefined): boolean {
+  return clusterOfPath(new URL(url ?? '/', 'https://x').pathname).cluster === DEFAULT_CLUSTER
+}
 
 /** A failure to start that deserves one line, not a stack trace. */
 export class StartupError extends Error {}
@@ -562,19 +570,22 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   // Everything but the compactor and shutdown goes through encryption at rest, when configured; the
   // authenticated data of a value is its etcd key, as kube-apiserver's. Above it, values kube-apiserver
   // stored in protobuf are read as their JSON (decrypted first, then decoded, as kube's etcd3 store does).
-  const apiStore: Store = new StorageCodecStore(
-    encryption
-      ? new TransformingStore(store, encryption, {
-          resourceOf: storageResources(registry.all()),
-          authenticatedData: (key) => store.etcdKeyOf(key),
-        })
-      : store,
-    cfg.storageMediaType,
-  )
+  const apiStoreOn = (etcd: EtcdStore, types: Registry): Store =>
+    new StorageCodecStore(
+      encryption
+        ? new TransformingStore(etcd, encryption, {
+            resourceOf: storageResources(types.all()),
+            authenticatedData: (key) => etcd.etcdKeyOf(key),
+          })
+        : etcd,
+      cfg.storageMediaType,
+    )
+  const apiStore = apiStoreOn(store, registry)
   try {
     await waitForEtcd(store, cfg.etcdServers, cfg.etcdStartTimeoutMs)
     // kube-apiserver's post-start hooks, before serving: system namespaces, the kubernetes service, RBAC policy.
     await bootstrapCluster(registry, apiStore, cfg.securePort, false)
+    await ensureClusterAPI(registry, apiStore)
   } catch (e) {
     store.close()
     if (e instanceof StartupError) throw e
@@ -594,6 +605,37 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     if (e instanceof AdmissionConfigError) throw new StartupError(e.message)
     throw e
   }
+  const host =
+    cfg.bindAddress === '0.0.0.0' || cfg.bindAddress === '::' ? '127.0.0.1' : cfg.bindAddress
+  const url = `https://${host.includes(':') ? `[${host}]` : host}:${cfg.securePort}`
+  // The clusters made through the management API, each under an etcd prefix of its own.
+  const tenants = new NodeTenants({
+    client,
+    defaultStore: apiStore,
+    newRegistry: () => {
+      const r = new Registry(builtinResources)
+      installAuthResources(r)
+      applyRuntimeConfig(r, cfg.runtimeConfig)
+      return r
+    },
+    apiStore: apiStoreOn,
+    authEnv,
+    admission: (r) =>
+      buildAdmission({
+        registry: r,
+        enable: cfg.enableAdmissionPlugins,
+        disable: cfg.disableAdmissionPlugins,
+        webhook: { fetch: nodeWebhookFetch },
+      }),
+    anonymous: cfg.anonymousAuth,
+    securePort: cfg.securePort,
+    requestTimeoutMs: cfg.requestTimeoutMs,
+    clusterSigningDurationMs: cfg.clusterSigningDurationMs,
+    rootCA: rootCA(tls, cfg),
+    clientCertificates: (env, caPem) =>
+      new ClientCertificateAuthenticator(tlsSocket(env), certificateBundle(caPem)),
+    log,
+  })
   let shutdownInitiated = false
   const requestHeader = authOptions.requestHeader ?? { allowedNames: [] }
   const frontProxy: FrontProxyConfig | undefined = requestHeaderCAs.length
@@ -620,6 +662,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     httpProbe: nodeHTTPProbe,
     registry,
     store: () => apiStore,
+    clusters: (name, env) => tenants.clusters.resolve(name, env),
     // Restores go straight to etcd while no server runs (npm run snapshot -- restore --etcd-servers):
     // etcd gives a client no say over revisions except on a fresh etcd written in revision order.
     storageAdmin: () => ({ cluster: cfg.etcdPrefix, source: 'etcd', snapshots }),
@@ -704,7 +747,11 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     // A client certificate that does not verify is a rejected credential: 401, anonymous or not
     // (kube-apiserver's union authenticator fails on error before anonymous is tried).
     const proxy = frontProxy && new NodeRequestHeaderAuthenticator(req, frontProxy)
-    if (rejectedClientCertificate(tlsSocket({ incoming: req }), clientCAs, proxy)) {
+    // Another cluster's client certificates are its own CA's: its authenticators decide (src/node/tenants.ts).
+    if (
+      defaultClusterPath(req.url) &&
+      rejectedClientCertificate(tlsSocket({ incoming: req }), clientCAs, proxy)
+    ) {
       const r = respondError(unauthorized(), req.headers.accept)
       res.writeHead(r.status, Object.fromEntries(r.headers))
       void r.arrayBuffer().then((body) => res.end(Buffer.from(body)))
@@ -732,7 +779,9 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   // answered with 101 is then relayed byte for byte on the client's socket.
   server.on('upgrade', (req: IncomingMessage, socket: Socket, head: Buffer) => {
     const proxy = frontProxy && new NodeRequestHeaderAuthenticator(req, frontProxy)
-    const rejected = rejectedClientCertificate(tlsSocket({ incoming: req }), clientCAs, proxy)
+    const rejected =
+      defaultClusterPath(req.url) &&
+      rejectedClientCertificate(tlsSocket({ incoming: req }), clientCAs, proxy)
     void serveUpgrade(req, socket, head, rejected ? undefined : fetchWithFilters)
   })
   await new Promise<void>((resolveListen, reject) => {
@@ -777,11 +826,10 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     authorizer: serverAuth.authorizer(apiStore),
     signer,
     log,
+    // Served at this server's own address, as its kubeconfig is.
+    provisioning: { tenants, externalURL: url, servingCA: tls.servingCA },
   })
 
-  const host =
-    cfg.bindAddress === '0.0.0.0' || cfg.bindAddress === '::' ? '127.0.0.1' : cfg.bindAddress
-  const url = `https://${host.includes(':') ? `[${host}]` : host}:${cfg.securePort}`
   let kubeconfigPath: string | undefined
   if (tls.admin) {
     kubeconfigPath = join(stateDir, 'kubeconfig')
@@ -815,6 +863,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
         server.closeIdleConnections()
         // Before the watches end: the loops would otherwise take the end of their watch for a reason to resync.
         await controllers.stop()
+        await tenants.close()
         await availability.stop()
         // Watches end with a clean end of their streams; clients watch again elsewhere.
         watchCache?.close()

@@ -73,6 +73,11 @@ export class ClientCertificateAuthenticator implements Authenticator {
     private readonly clientCAs: X509Certificate[],
   ) {}
 
+  /** A certificate no CA of this authenticator issued is then a refused credential: 401, not anonymous. */
+  presented(): boolean {
+    return peerCertificate(this.socket) !== undefined
+  }
+
   async authenticate(): Promise<UserInfo | undefined> {
     const cert = peerCertificate(this.socket)
     if (!cert || !issuedByOneOf(this.socket, this.clientCAs)) return undefined

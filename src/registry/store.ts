@@ -123,14 +123,37 @@ const ENCODED_HEAD = /^\{"apiVersion":"((?:[^"\\]|\\.)*)","kind":"(?:[^"\\]|\\.)
  * leaves it unchanged), gets its resourceVersion spliced in as the first key of metadata, so a large list is not
  * parsed and serialized again object by object. A value that names a resourceVersion anywhere (an object written
  * by other code, or one with a resourceVersion field of its own) goes the long way, so the spliced key is never
- * a duplicate.
+ * a duplicate. asListItem drops apiVersion and kind for a built-in kind (see withoutTypeMeta) by starting the
+ * text at metadata, which costs nothing more than the splice.
  */
-function jsonWithRevision(t: ResourceType, kv: KeyValue): string {
+function jsonWithRevision(t: ResourceType, kv: KeyValue, asListItem = false): string {
   const head = ENCODED_HEAD.exec(kv.value)
   const asStored = head && (!t.convert || t.convert.unchanged?.(head[1]))
-  if (!asStored || kv.value.includes('"resourceVersion":')) return JSON.stringify(decode(t, kv))
+  const dropTypeMeta = asListItem && !t.custom
+  if (!asStored || kv.value.includes('"resourceVersion":')) {
+    const obj = decode(t, kv)
+    return JSON.stringify(dropTypeMeta ? withoutTypeMeta(obj) : obj)
+  }
   const at = head[0].length
-  return `${kv.value.slice(0, at)}"resourceVersion":"${kv.modRevision}"${kv.value[at] === '}' ? '' : ','}${kv.value.slice(at)}`
+  const start = dropTypeMeta ? '{"metadata":{' : kv.value.slice(0, at)
+  const rest = kv.value.slice(at)
+  return `${start}"resourceVersion":"${kv.modRevision}"${rest[0] === '}' ? '' : ','}${rest}`
+}
+
+/**
+ * An object as an item of its kind's list. kube-apiserver's lists of built-in kinds carry no apiVersion
+ * and kind on their items: the items are converted from internal objects, whose TypeMeta conversion
+ * clears, and the encoder sets TypeMeta only on the list (kubernetes/kubernetes#3030; clients such as
+ * kubectl fill them in while decoding). Custom resources are unstructured and keep both on every item.
+ * Watch events, Table rows with includeObject=Object and PartialObjectMetadataList items keep theirs.
+ */
+export function asListItem(t: ResourceType, obj: KubeObject): KubeObject {
+  return t.custom ? obj : withoutTypeMeta(obj)
+}
+
+function withoutTypeMeta(obj: KubeObject): KubeObject {
+  const { apiVersion: _a, kind: _k, ...rest } = obj
+  return rest as KubeObject
 }
 
 function encode(t: ResourceType, obj: KubeObject): string {
@@ -343,15 +366,20 @@ export class RegistryStore {
     return this.listItems(namespace, opts, (kvs) => decodeAll(this.type, kvs, this.store))
   }
 
-  /** The list with each item as JSON text, for a caller that only writes the items out (see jsonWithRevision). */
+  /**
+   * The list with each item as JSON text as a <Kind>List carries it (asListItem), for a caller that only
+   * writes the items out (see jsonWithRevision).
+   */
   listJSON(
     namespace: string | undefined,
     opts: Omit<ListOptions, 'filter'> = {},
   ): Promise<ListResult<string>> {
     return this.listItems(namespace, opts, async (kvs) =>
       this.type.convertBatch
-        ? (await decodeAll(this.type, kvs, this.store)).map((o) => JSON.stringify(o))
-        : kvs.map((kv) => jsonWithRevision(this.type, kv)),
+        ? (await decodeAll(this.type, kvs, this.store)).map((o) =>
+            JSON.stringify(asListItem(this.type, o)),
+          )
+        : kvs.map((kv) => jsonWithRevision(this.type, kv, true)),
     )
   }
 

@@ -1,6 +1,7 @@
-// Builds the Hono app from a Config and a Store factory: JSON indenting → request info → request deadline →
-// warning recorder → metrics → authentication → impersonation → authorization → the API. No globals: the
-// Worker and Node mode each build their own.
+// Builds the Hono app: /clusters/<name> taken off the path, then kube's handler chain, one filter a concern
+// (src/server/filters): JSON indenting → cluster → request info → deadline → warnings → metrics → audit →
+// the cluster's store → authentication → impersonation → priority and fairness → authorization → the API.
+// No globals: the Worker and Node mode each build their own, and say where each cluster is (AppConfig).
 import { Hono, type Context } from 'hono'
 import {
   aggregatedContentType,
@@ -22,7 +23,7 @@ import {
 import { serveResource } from '../api/resources'
 import { mountStorageAdmin, type StorageAdmin } from '../api/storage-admin'
 import { connectHandler } from '../api/connect'
-import { checkCustomResourceRequest, CustomResourceDefinitions } from '../apiextensions/serving'
+import { checkCustomResourceRequest } from '../apiextensions/serving'
 import { versionInfo } from '../api/version'
 import type { AuthContext } from '../auth/context'
 import type { Admission } from '../admission/types'
@@ -34,16 +35,19 @@ import {
 } from '../auth/serviceaccount/discovery'
 import type { Registry } from '../registry/registry'
 import type { HTTPProbe, UserInfo } from '../registry/types'
-import type { Store } from '../storage/store'
+import { CLUSTER_DELETED, type Store } from '../storage/store'
 import type { KubeletClient } from '../kubelet/transport'
 import { checkTunnelRequest, TUNNEL_PATH, type TunnelServer } from '../tunnel/registry'
-import { methodNotAllowed, notFoundPath, StatusError, toStatusError, unauthorized } from './errors'
+import { ClusterContext, clusterOfPath, DEFAULT_CLUSTER } from './cluster'
+import { LruMap } from '../util/lru'
+import { methodNotAllowed, notFoundPath, StatusError, toStatusError } from './errors'
 import { interpretStrayStoreError } from '../registry/store-errors'
-import { authenticateRequest, type Authenticator } from './filters/authentication'
-import { allowAuthenticated, authorize } from './filters/authorization'
-import { impersonate } from './filters/impersonation'
+import { withAuthentication, type Authenticator } from './filters/authentication'
+import { allowAuthenticated, withAuthorization } from './filters/authorization'
+import { withCluster, withClusterStore } from './filters/cluster'
+import { withImpersonation } from './filters/impersonation'
 import { DEFAULT_REQUEST_TIMEOUT_MS, withRequestDeadline } from './filters/request-deadline'
-import { parseRequestInfo, type RequestInfo } from './filters/request-info'
+import { withRequestInfo, type RequestInfo } from './filters/request-info'
 import { withWarningRecorder, type Warnings } from './filters/warnings'
 import { withAudit, type AuditOptions } from './filters/audit'
 import type { RequestAudit } from '../audit/request'
@@ -55,16 +59,19 @@ import {
 } from './filters/priority-and-fairness'
 import { FlowControl } from '../flowcontrol/controller'
 import type { ConversionOptions } from '../apiextensions/conversion/webhook'
-import { compressUsername, metrics, SLI_METRICS } from '../metrics/apiserver'
+import { metrics, SLI_METRICS } from '../metrics/apiserver'
 import { InProcessMetrics, type MetricsBackend } from '../metrics/cluster'
 import { REACHED_HANDLER, requestMetrics } from '../metrics/middleware'
 import type { Registry as MetricsRegistry } from '../metrics/registry'
-import { instrumentStore, KeyResources } from '../metrics/store'
+import { instrumentStore } from '../metrics/store'
 import { Aggregator } from '../aggregator/aggregator'
-import { fetchAggregatorCall } from '../aggregator/proxy'
 import type { WatchCaches } from '../api/watch-cache'
 
-export interface AppConfig {
+/**
+ * What one cluster is served from: its store, its registry of served types (built-ins and its CRDs), and
+ * who may do what in it. Every request is served for exactly one cluster (see ClusterContext).
+ */
+export interface ClusterConfig {
   registry: Registry
   /** The cluster's Store for this request (the Worker makes a Durable Object stub per request). */
   store(env: unknown): Store
@@ -75,26 +82,40 @@ export interface AppConfig {
   anonymous?(env: unknown): boolean
   /** The admission chain for writes (--enable/--disable-admission-plugins); without it nothing is admitted. */
   admission?(env: unknown): Admission | undefined
-  /** How conversion webhooks of CRDs are called (Node mode verifies against their caBundle). */
-  conversion?: ConversionOptions
-  /** Runs before the first request is served in an isolate or process: bootstrap objects, for example. */
+  /** Runs before the cluster's first request is served in an isolate or process: bootstrap objects, for example. */
   ready?(store: Store): Promise<void>
-  /** Where /metrics counts live (the edge: the cluster's Durable Object); in this process by default. */
-  metrics?: MetricsBackend
-  /** Checks of /healthz, /livez and /readyz beyond the store's (the KMS plugins': kms-provider-0, ...). */
-  healthChecks?: HealthCheck[]
-  /** More /readyz checks (Node mode's `shutdown`, which fails once a graceful shutdown has begun). */
-  readyChecks?: HealthCheck[]
   /** Snapshots and restores of the cluster's store (src/api/storage-admin.ts); not served without. */
   storageAdmin?(env: unknown): StorageAdmin
-  /** --request-timeout in milliseconds (default one minute, as kube-apiserver's); 0: no deadline. */
-  requestTimeoutMs?: number
   /**
    * The aggregation layer: how extension servers are called (Node mode: their caBundle and the front-proxy
    * client certificate); by default the Worker's fetch with endpoint routing, availability checked from
    * requests.
    */
   aggregator?: Aggregator
+}
+
+/** The default cluster's configuration (served at the bare paths), and what the whole server shares. */
+export interface AppConfig extends ClusterConfig {
+  /**
+   * The clusters served under /clusters/<name>/ besides the default one (which is also there as
+   * /clusters/default/); a name it answers undefined for is not found. None by default.
+   */
+  clusters?(
+    name: string,
+    env: unknown,
+  ): ClusterConfig | undefined | Promise<ClusterConfig | undefined>
+  /** The cluster a host name names, for bare paths (<name>.<zone> through a Worker route); none by default. */
+  clusterOfHost?(hostname: string, env: unknown): string | undefined
+  /** How conversion webhooks of CRDs are called (Node mode verifies against their caBundle). */
+  conversion?: ConversionOptions
+  /** Where /metrics counts live (the edge: the cluster's Durable Object); in this process by default. */
+  metrics?: MetricsBackend
+  /** Checks of /healthz, /livez and /readyz beyond the store's (the KMS plugins': kms-provider-0, ...). */
+  healthChecks?: HealthCheck[]
+  /** More /readyz checks (Node mode's `shutdown`, which fails once a graceful shutdown has begun). */
+  readyChecks?: HealthCheck[]
+  /** --request-timeout in milliseconds (default one minute, as kube-apiserver's); 0: no deadline. */
+  requestTimeoutMs?: number
   /** The HTTP prober of componentstatuses (Node mode: TLS unverified, as kube's); fetch by default. */
   httpProbe?: HTTPProbe
   /** false: no request or storage metrics are recorded (npm run bench measures their cost so). */
@@ -110,11 +131,9 @@ export interface AppConfig {
   kubelet?(env: unknown): KubeletClient | undefined
   /** Where a node agent's tunnel (TUNNEL_PATH/<node>) is kept: this process, or a Durable Object. */
   tunnels?(env: unknown): TunnelServer | undefined
-  /** API priority and fairness' server concurrency limit and queue wait; off when it answers undefined. */
-  priorityAndFairness?(env: unknown): PriorityAndFairnessOptions | undefined
   /**
-   * kube-apiserver's watch cache (--watch-cache): one Store watch per resource shared by every watch of
-   * it. Only where a Store watch can outlive the request that opened it (Node mode, not a Worker).
+   * kube-apiserver's watch cache (--watch-cache): one Store watch per (cluster, resource) shared by every
+   * watch of it. Only where a Store watch can outlive the request that opened it (Node mode, not a Worker).
    */
   watchCache?: WatchCaches
 }
@@ -123,6 +142,7 @@ export interface AppConfig {
 const AVAILABILITY_RECHECK_MS = 10_000
 
 type Variables = {
+  cluster: ClusterContext<ClusterConfig>
   info: RequestInfo
   user: UserInfo
   store: Store
@@ -132,25 +152,56 @@ type Variables = {
   [REACHED_HANDLER]: boolean
 }
 
-export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
+/** The clusters besides the default one an isolate or process keeps contexts for (the least recently used go). */
+const MAX_CLUSTER_CONTEXTS = 256
+/** How long a cluster other than the default one is served on what was last learned of it. */
+const CLUSTER_RECHECK_MS = 5_000
+
+export function buildApp(cfg: AppConfig): Hono {
   const app = new Hono<{ Variables: Variables }>()
-  let ready: Promise<void> | undefined
+  const defaultCluster = new ClusterContext<ClusterConfig>(DEFAULT_CLUSTER, cfg, cfg.conversion)
+  // An isolate touched by thousands of clusters keeps only the most recently used ones' registries and caches.
+  const clusters = new LruMap<
+    string,
+    { context: ClusterContext<ClusterConfig>; checkedAt: number }
+  >(MAX_CLUSTER_CONTEXTS)
+  const clusterContext = async (name: string, env: unknown) => {
+    if (name === DEFAULT_CLUSTER) return defaultCluster
+    const known = clusters.get(name)
+    const now = Date.now()
+    if (known && now - known.checkedAt < CLUSTER_RECHECK_MS) return known.context
+    // Asked again now and then: a cluster deleted meanwhile stops being served here within that time.
+    const config = await cfg.clusters?.(name, env)
+    if (!config) {
+      clusters.delete(name)
+      return undefined
+    }
+    const context =
+      known?.context.config === config
+        ? known.context
+        : new ClusterContext(name, config, cfg.conversion)
+    clusters.set(name, { context, checkedAt: now })
+    return context
+  }
 
   app.onError((err, c) => {
+    // A cluster deleted since this isolate last looked (its store refuses everything): not found from now on.
+    if (err instanceof Error && err.message.includes(CLUSTER_DELETED)) {
+      clusters.delete(c.get('cluster')?.name)
+      return respondError(notFoundPath(), c.req.header('accept'))
+    }
     const se = toStatusError(interpretStrayStoreError(err, c.req.method))
     if (!(err instanceof StatusError) && se.code >= 500) console.error('internal error', err)
     return respondError(se, c.req.header('accept'))
   })
   app.notFound((c) => respondError(notFoundPath(), c.req.header('accept')))
 
-  const aggregator =
-    cfg.aggregator ??
-    new Aggregator(cfg.registry, { fetch: fetchAggregatorCall, endpointRouting: true })
-  const checkOnRequests = aggregator.opts.checkOnRequests ?? true
   // At the edge no timer runs between requests (an idle cluster hibernates): requests touching the
   // aggregator run the availability checks, after answering, when the last ones are old.
   const recheckAvailability = (c: Context<{ Variables: Variables }>) => {
-    if (!checkOnRequests || !aggregator.availability.due(AVAILABILITY_RECHECK_MS)) return
+    const aggregator = c.get('cluster').aggregator
+    if (!(aggregator.opts.checkOnRequests ?? true)) return
+    if (!aggregator.availability.due(AVAILABILITY_RECHECK_MS)) return
     const p = aggregator.availability
       .syncAll(c.get('store'))
       .catch((e) => console.error(`APIService availability: ${(e as Error).message}`))
@@ -161,7 +212,6 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     }
   }
   const metricsBackend = cfg.metrics ?? new InProcessMetrics()
-  const keyResources = new KeyResources(cfg.registry)
 
   // Registered first, so that it indents errors from every later step too.
   app.use('*', async (c, next) => {
@@ -172,10 +222,12 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
       c.res = await prettyJSON(c.res)
   })
 
-  app.use('*', async (c, next) => {
-    c.set('info', parseRequestInfo(c.req.method, new URL(c.req.url)))
-    await next()
-  })
+  // kube's handler chain (DefaultBuildHandlerChain), outermost first, each filter one concern.
+  app.use(
+    '*',
+    withCluster((req, env) => clusterContext(clusterNameOf(req), env)),
+  )
+  app.use('*', withRequestInfo())
   app.use('*', withRequestDeadline(cfg.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS))
   // Inside the deadline and outside everything else, as kube's DefaultBuildHandlerChain places it: any
   // layer may warn, and every response, errors included, carries what was recorded.
@@ -185,70 +237,76 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   app.use('*', (c, next) => (recordMetrics(c.env) ? metricsFilter(c, next) : next()))
   // WithAuditInit and WithAudit: the event is begun once authentication has named the user.
   app.use('*', withAudit(cfg.audit ?? { config: () => undefined }))
-  app.use('*', async (c, next) => {
-    const store = recordMetrics(c.env)
-      ? instrumentStore(cfg.store(c.env), keyResources)
-      : cfg.store(c.env)
-    c.set('store', store)
-    if (cfg.ready) {
-      ready ??= cfg.ready(store).catch((e) => {
-        ready = undefined
-        throw e
-      })
-      await ready
-    }
-    const started = performance.now()
-    const auth = await authenticateRequest(
-      c.req.raw,
-      cfg.authenticators(c.env, store),
-      cfg.anonymous?.(c.env) ?? false,
-    )
-    // WithAuthentication's metrics: "error" when a credential was refused, "failure" when there was none.
-    const result = auth.user ? 'success' : auth.presented ? 'error' : 'failure'
-    metrics.authenticationAttempts.inc([result])
-    metrics.authenticationDuration.observe([result], (performance.now() - started) / 1000)
-    if (!auth.user) return respondError(unauthorized(), c.req.header('accept'))
-    c.get('audit')?.begin(auth.user)
-    metrics.authenticatedUserRequests.inc([compressUsername(auth.user.username)])
-    const authContext = cfg.auth ? await cfg.auth(c.env, store) : { authorizer: allowAuthenticated }
-    const user = await impersonate(c.req.raw.headers, auth.user, authContext.authorizer)
-    if (user !== auth.user) c.get('audit')?.impersonated(user)
-    c.set('user', user)
-    c.set('auth', authContext)
-    await next()
-  })
-  const flowControl = flowControlFor(
-    (env) => cfg.priorityAndFairness?.(env),
-    (o) => new FlowControl(o),
+  app.use(
+    '*',
+    withClusterStore<ClusterContext<ClusterConfig>>(
+      (cluster, env) =>
+        recordMetrics(env)
+          ? instrumentStore(cluster.config.store(env), cluster.keyResources)
+          : cluster.config.store(env),
+      (cluster, store) => cluster.ready(store),
+    ),
   )
-  app.use('*', priorityAndFairness(flowControl, cfg.registry))
+  const configOf = (c: Context) => (c.get('cluster') as ClusterContext<ClusterConfig>).config
+  app.use(
+    '*',
+    withAuthentication({
+      authenticators: (c) => configOf(c).authenticators(c.env, c.get('store')),
+      anonymous: (c) => configOf(c).anonymous?.(c.env) ?? false,
+      authContext: (c) =>
+        configOf(c).auth?.(c.env, c.get('store')) ?? { authorizer: allowAuthenticated },
+    }),
+  )
+  app.use('*', withImpersonation())
+  // Each cluster is classified by its own FlowSchemas into seats of its own (per isolate at the edge):
+  // one cluster's load does not queue another's requests.
+  const flowControls = new WeakMap<ClusterContext, (env: unknown) => FlowControl | undefined>()
+  const flowControl = (c: Context) => {
+    const cluster = c.get('cluster')
+    let of = flowControls.get(cluster)
+    if (!of)
+      flowControls.set(
+        cluster,
+        (of = flowControlFor(
+          (env) => cfg.priorityAndFairness?.(env),
+          (o) => new FlowControl(o),
+        )),
+      )
+    return of(c.env)
+  }
+  app.use(
+    '*',
+    priorityAndFairness(flowControl, (c) => (c.get('cluster') as ClusterContext).registry),
+  )
+  app.use('*', withAuthorization())
   app.use('*', async (c, next) => {
-    await authorize(c.get('auth').authorizer, c.get('user'), c.get('info'), c.get('audit'))
     c.set(REACHED_HANDLER, true)
     await next()
   })
 
-  const healthChecks = (store: Store): HealthCheck[] => [
+  const healthChecks = (cluster: ClusterContext, store: Store): HealthCheck[] => [
     { name: 'ping', check: async () => {} },
     { name: 'log', check: async () => {} },
     // kube-apiserver's etcd check gives up after --etcd-healthcheck-timeout (2s), sooner than a request
     // waits for etcd.
     { name: 'etcd', check: () => withinHealthcheckTimeout(store.currentRevision()) },
     ...(cfg.healthChecks ?? []),
-    {
-      name: 'poststarthook/bootstrap-cluster',
-      check: async () => {
-        if (cfg.ready) await ready
-      },
-    },
+    { name: 'poststarthook/bootstrap-cluster', check: () => cluster.bootstrapped() },
   ]
-  const checksFor = (endpoint: 'healthz' | 'livez' | 'readyz', store: Store) =>
+  const checksFor = (
+    endpoint: 'healthz' | 'livez' | 'readyz',
+    cluster: ClusterContext,
+    store: Store,
+  ) =>
     endpoint === 'readyz'
-      ? [...healthChecks(store), ...(cfg.readyChecks ?? [])]
-      : healthChecks(store)
+      ? [...healthChecks(cluster, store), ...(cfg.readyChecks ?? [])]
+      : healthChecks(cluster, store)
   // Each check's outcome goes to /metrics/slis (component-base's slis: kubernetes_healthcheck{,s_total}).
-  const recordedChecks = (endpoint: 'healthz' | 'livez' | 'readyz', store: Store): HealthCheck[] =>
-    checksFor(endpoint, store).map((h) => ({
+  const recordedChecks = (
+    endpoint: 'healthz' | 'livez' | 'readyz',
+    c: Context<{ Variables: Variables }>,
+  ): HealthCheck[] =>
+    checksFor(endpoint, c.get('cluster'), c.get('store')).map((h) => ({
       name: h.name,
       check: async () => {
         try {
@@ -264,12 +322,12 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     }))
   for (const endpoint of ['healthz', 'livez', 'readyz'] as const) {
     app.get(`/${endpoint}`, (c) =>
-      healthResponse(endpoint, recordedChecks(endpoint, c.get('store')), new URL(c.req.url)),
+      healthResponse(endpoint, recordedChecks(endpoint, c), new URL(c.req.url)),
     )
     app.get(`/${endpoint}/:check{.+}`, (c) =>
       healthResponse(
         endpoint,
-        recordedChecks(endpoint, c.get('store')),
+        recordedChecks(endpoint, c),
         new URL(c.req.url),
         c.req.param('check'),
       ),
@@ -284,15 +342,19 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
       },
     )
   app.get('/metrics', async (c) => {
-    await customResources.refreshAll(c.get('store'))
-    return exposition(await metricsBackend.collect(c, c.get('store'), keyResources), false)
+    const cluster = c.get('cluster')
+    await cluster.customResources.refreshAll(c.get('store'))
+    return exposition(await metricsBackend.collect(c, c.get('store'), cluster.keyResources), false)
   })
   app.get('/metrics/slis', async (c) =>
-    exposition(await metricsBackend.collect(c, c.get('store'), keyResources), true),
+    exposition(
+      await metricsBackend.collect(c, c.get('store'), c.get('cluster').keyResources),
+      true,
+    ),
   )
   app.get('/version', () => respond(200, versionInfo()))
   app.get('/debug/api_priority_and_fairness/:dump', (c) => {
-    const res = serveFlowControlDump(flowControl(c.env), c.req.param('dump'), new URL(c.req.url))
+    const res = serveFlowControlDump(flowControl(c), c.req.param('dump'), new URL(c.req.url))
     if (!res) throw notFoundPath()
     return res
   })
@@ -308,12 +370,13 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     return jwks(tokens)
   })
 
-  if (cfg.storageAdmin) mountStorageAdmin(app, cfg.storageAdmin)
+  mountStorageAdmin(app, (c) => c.get('cluster').config.storageAdmin?.(c.env))
   // A group version an extension server serves is proxied to it, after authentication and authorization
   // (kube-aggregator sits in front of everything else).
   app.use('/apis/*', async (c, next) => {
     const url = new URL(c.req.url)
     const store = c.get('store')
+    const aggregator = c.get('cluster').aggregator
     if (url.pathname.startsWith('/apis/apiregistration.k8s.io/')) recheckAvailability(c)
     const remote = await aggregator.remoteFor(store, url.pathname)
     if (!remote) return next()
@@ -322,22 +385,24 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
   })
 
   // Discovery and the OpenAPI documents list every CRD first; a resource request re-reads only the CRD it names.
-  const customResources = new CustomResourceDefinitions(cfg.registry, cfg.conversion)
   app.use('*', async (c, next) => {
     const info = c.get('info')
     if (!info.isResourceRequest && /^\/(api|apis|openapi)(\/|$)/.test(info.path))
-      await customResources.refreshForDiscovery(c.get('store'))
+      await c.get('cluster').customResources.refreshForDiscovery(c.get('store'))
     await next()
   })
 
   const served = async (c: Context<{ Variables: Variables }>) => {
     recheckAvailability(c)
-    return aggregator.served(c.get('store'))
+    return c.get('cluster').aggregator.served(c.get('store'))
   }
   app.get('/api', (c) => {
     const v = aggregatedDiscoveryVersion(c.req.header('accept') ?? null)
     if (v)
-      return discoveryResponse(aggregatedDiscovery(cfg.registry, true, v), aggregatedContentType(v))
+      return discoveryResponse(
+        aggregatedDiscovery(c.get('cluster').registry, true, v),
+        aggregatedContentType(v),
+      )
     return respond(200, apiVersions(new URL(c.req.url).host))
   })
   app.get('/apis', async (c) => {
@@ -346,27 +411,31 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     if (v)
       return discoveryResponse(
         aggregatedDiscovery(
-          cfg.registry,
+          c.get('cluster').registry,
           false,
           v,
           groups,
-          await aggregator.remoteResources(c.get('store'), remote),
+          await c.get('cluster').aggregator.remoteResources(c.get('store'), remote),
         ),
         aggregatedContentType(v),
       )
-    return respond(200, apiGroupList(cfg.registry, groups))
+    return respond(200, apiGroupList(c.get('cluster').registry, groups))
   })
   app.get('/api/:version', async (c) => {
-    const doc = await apiResourceList(cfg.registry, '', c.req.param('version'))
+    const doc = await apiResourceList(c.get('cluster').registry, '', c.req.param('version'))
     return doc ? respond(200, doc) : respondError(notFoundPath())
   })
   app.get('/apis/:group', async (c) => {
     const { groups } = await served(c)
-    const doc = apiGroupDoc(cfg.registry, c.req.param('group'), groups)
+    const doc = apiGroupDoc(c.get('cluster').registry, c.req.param('group'), groups)
     return doc ? respond(200, doc) : respondError(notFoundPath())
   })
   app.get('/apis/:group/:version', async (c) => {
-    const doc = await apiResourceList(cfg.registry, c.req.param('group'), c.req.param('version'))
+    const doc = await apiResourceList(
+      c.get('cluster').registry,
+      c.req.param('group'),
+      c.req.param('version'),
+    )
     return doc ? respond(200, doc) : respondError(notFoundPath())
   })
 
@@ -374,22 +443,24 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     const { remote } = await served(c)
     return serveOpenAPIV2(
       c.req.raw,
-      cfg.registry,
-      await aggregator.openAPIV2Documents(c.get('store'), remote),
+      c.get('cluster').registry,
+      await c.get('cluster').aggregator.openAPIV2Documents(c.get('store'), remote),
     )
   })
   app.get('/openapi/v3', async (c) => {
     const { remote } = await served(c)
     return serveOpenAPIV3Root(
       c.req.raw,
-      cfg.registry,
-      await aggregator.openAPIV3Paths(c.get('store'), remote),
+      c.get('cluster').registry,
+      await c.get('cluster').aggregator.openAPIV3Paths(c.get('store'), remote),
     )
   })
   app.get('/openapi/v3/*', async (c) => {
     const url = new URL(c.req.url)
-    const remote = await aggregator.openAPIV3Document(c.get('store'), c.req.raw, url)
-    return remote ?? serveOpenAPIV3GroupVersion(c.req.raw, url, cfg.registry)
+    const remote = await c
+      .get('cluster')
+      .aggregator.openAPIV3Document(c.get('store'), c.req.raw, url)
+    return remote ?? serveOpenAPIV3GroupVersion(c.req.raw, url, c.get('cluster').registry)
   })
 
   // A node agent dialling out (src/tunnel): authenticated and authorized as any request, then only the
@@ -410,7 +481,7 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
       return connect({
         req: c.req.raw,
         info,
-        registry: cfg.registry,
+        registry: c.get('cluster').registry,
         store: c.get('store'),
         user: c.get('user'),
         auth: c.get('auth'),
@@ -419,20 +490,71 @@ export function buildApp(cfg: AppConfig): Hono<{ Variables: Variables }> {
     if (!['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE'].includes(c.req.method))
       throw methodNotAllowed()
     const store = c.get('store')
-    checkCustomResourceRequest(await customResources.forRequest(store, info), info)
-    const res = await serveResource(c.req.raw, new URL(c.req.url), info, cfg.registry, store, {
-      user: c.get('user'),
-      auth: c.get('auth'),
-      admission: cfg.admission?.(c.env),
-      warnings: c.get('warnings'),
-      probe: cfg.httpProbe ?? fetchProbe,
-      audit: c.get('audit'),
-      watchCache: cfg.watchCache,
-    })
-    await customResources.afterRequest(store, info, res)
+    checkCustomResourceRequest(await c.get('cluster').customResources.forRequest(store, info), info)
+    const res = await serveResource(
+      c.req.raw,
+      new URL(c.req.url),
+      info,
+      c.get('cluster').registry,
+      store,
+      {
+        user: c.get('user'),
+        auth: c.get('auth'),
+        admission: c.get('cluster').config.admission?.(c.env),
+        warnings: c.get('warnings'),
+        probe: cfg.httpProbe ?? fetchProbe,
+        audit: c.get('audit'),
+        watchCache: cfg.watchCache,
+        cluster: c.get('cluster').name,
+      },
+    )
+    await c.get('cluster').customResources.afterRequest(store, info, res)
     return res
   })
-  return app
+  return servedUnderClusterPaths(app, cfg.clusterOfHost)
+}
+
+/** Which cluster the (already rewritten) request is for: see servedUnderClusterPaths. */
+const clusterOfRequest = new WeakMap<Request, string>()
+function clusterNameOf(req: Request): string {
+  return clusterOfRequest.get(req) ?? DEFAULT_CLUSTER
+}
+
+/**
+ * Takes /clusters/<name> off a request's path before the app routes it, and remembers the cluster for the
+ * request the app is then given: every route and filter serves bare paths, for one cluster.
+ */
+function servedUnderClusterPaths(
+  app: Hono<{ Variables: Variables }>,
+  clusterOfHost: AppConfig['clusterOfHost'],
+): Hono {
+  const outer = new Hono()
+  outer.all('*', (c) => {
+    const url = new URL(c.req.url)
+    const { cluster, path } = clusterOfPath(url.pathname)
+    if (cluster === DEFAULT_CLUSTER && path === url.pathname) {
+      // A bare path on a cluster's own host name (<name>.<zone>) is that cluster's.
+      const named = clusterOfHost?.(url.hostname, c.env)
+      if (named === undefined) return app.fetch(c.req.raw, c.env, executionContext(c))
+      const req = new Request(url, c.req.raw)
+      clusterOfRequest.set(req, named)
+      return app.fetch(req, c.env, executionContext(c))
+    }
+    if (cluster === undefined) return respondError(notFoundPath(), c.req.header('accept'))
+    url.pathname = path
+    const req = new Request(url, c.req.raw)
+    clusterOfRequest.set(req, cluster)
+    return app.fetch(req, c.env, executionContext(c))
+  })
+  return outer
+}
+
+function executionContext(c: Context): Context['executionCtx'] | undefined {
+  try {
+    return c.executionCtx
+  } catch {
+    return undefined // Node: no execution context
+  }
 }
 
 function discoveryResponse(body: unknown, contentType: string): Response {

@@ -111,6 +111,9 @@ export type StoreErrorCode =
   | 'TooLarge'
   | 'Unreachable'
 
+/** What the store of a cluster deleted through the management API answers every call with (src/tenancy). */
+export const CLUSTER_DELETED = 'this cluster has been deleted'
+
 export class StoreError extends Error {
   constructor(
     readonly code: StoreErrorCode,

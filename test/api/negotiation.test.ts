@@ -1,7 +1,7 @@
 // Content negotiation as kube-apiserver's (handlers/negotiation with goautoneg's Accept parsing and
 // RequestScope's endpoint restrictions): q-values, wildcards, as=/g=/v=, stream=, sv=, and the 406 wording.
 import { describe, expect, it } from 'vitest'
-import { negotiate, negotiateWatch, parseAccept } from '../../src/api/negotiation'
+import { negotiate, negotiateWatch, parseAccept, respondError } from '../../src/api/negotiation'
 import { StatusError } from '../../src/server/errors'
 
 const PB = 'application/vnd.kubernetes.protobuf'
@@ -79,6 +79,18 @@ describe('negotiate', () => {
       version: 'v1',
       mediaType: PB,
     })
+    // meta.k8s.io/v1beta1's too, as older metadata clients ask.
+    const beta = `${PB};as=PartialObjectMetadata;g=meta.k8s.io;v=v1beta1`
+    expect(negotiate(beta, builtin)).toMatchObject({ version: 'v1beta1', mediaType: PB })
+  })
+
+  it('writes an error no serializer fits as WriteRawJSON does: indented JSON', async () => {
+    const err = new StatusError(406, 'NotAcceptable', 'no')
+    const r = respondError(err, `${PB};as=Table;g=meta.k8s.io;v=v1`)
+    expect(r.headers.get('content-type')).toBe('application/json')
+    expect(await r.text()).toBe(JSON.stringify(err.toStatus(), null, 2))
+    const pb = respondError(err, `${PB};as=Table;g=meta.k8s.io;v=v1, ${PB}`)
+    expect(pb.headers.get('content-type')).toBe(PB)
   })
 
   it('skips a transform the endpoint does not offer and falls back to the next clause', () => {

@@ -8,6 +8,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Attributes, Authorizer } from '../../src/auth/authorizer'
 import {
+  createCertificateAuthority,
   loadCertificateAuthority,
   signCertificateRequest,
 } from '../../src/auth/certificate-authority'
@@ -305,5 +306,32 @@ describe("csrsigning's certificates", () => {
     expect(signingDuration(2 * 365 * 24 * 3600, year)).toBe(year)
     expect(signingDuration(3600, year)).toBe(3600_000)
     expect(signingDuration(60, year)).toBe(600_000)
+  })
+})
+
+describe('createCertificateAuthority', () => {
+  it('makes a self-signed CA openssl accepts, which then signs certificates that verify against it', async () => {
+    const now = Date.now()
+    const made = await createCertificateAuthority('tenant-a-ca', now)
+    const caCert = new X509Certificate(made.certPem)
+    expect(caCert.subject).toBe('CN=tenant-a-ca')
+    expect(caCert.issuer).toBe('CN=tenant-a-ca')
+    expect(caCert.ca).toBe(true)
+    expect(caCert.verify(caCert.publicKey)).toBe(true)
+    expect(new Date(caCert.validTo).getTime() - now).toBeGreaterThan(9 * 365 * 24 * 3600 * 1000)
+    writeFileSync(join(dir, 'made-ca.crt'), made.certPem)
+    const text = openssl('x509', '-in', 'made-ca.crt', '-noout', '-text')
+    expect(text).toMatch(/CA:TRUE/)
+    expect(text).toMatch(/Digital Signature, Key Encipherment, Certificate Sign/)
+    expect(text).toMatch(/Subject Key Identifier/)
+
+    const ca = await loadCertificateAuthority(made.certPem, made.keyPem)
+    const issued = await signCertificateRequest(ca, parsed(makeCSR('/O=devs/CN=jane')), {
+      ttlMs: 3600_000,
+      usages: ['client auth'],
+      now,
+    })
+    writeFileSync(join(dir, 'issued.crt'), issued)
+    expect(openssl('verify', '-CAfile', 'made-ca.crt', 'issued.crt')).toBe('issued.crt: OK\n')
   })
 })

@@ -81,6 +81,12 @@ function parseTable(text: string): string[][] {
     .map((l) => starts.map((s, i) => l.slice(s, starts[i + 1] ?? undefined).trim()))
 }
 
+/** This project's own API: the management API of the clusters a deployment serves (src/tenancy). */
+const OWN = `
+NAME       SHORTNAMES   APIVERSION                            NAMESPACED   KIND
+clusters                tenancy.edge-apiserver.dev/v1alpha1   false        Cluster
+`
+
 const key = (row: string[]) => `${row[0]} ${row[2]}`
 
 let server: LocalServer
@@ -92,8 +98,8 @@ afterAll(async () => {
 })
 
 describe('kubectl api-resources', () => {
-  it("lists kube-apiserver 1.32's default resources, each as kube does, and nothing else", async () => {
-    const want = new Map(parseTable(KUBE_1_32).map((r) => [key(r), r]))
+  it("lists kube-apiserver 1.32's default resources, each as kube does, and this project's own", async () => {
+    const want = new Map([...parseTable(KUBE_1_32), ...parseTable(OWN)].map((r) => [key(r), r]))
     const got = new Map(parseTable(await server.k('api-resources')).map((r) => [key(r), r]))
     const missing = [...want.keys()].filter((k) => !got.has(k))
     const extra = [...got.keys()].filter((k) => !want.has(k))

@@ -34,7 +34,7 @@ export class LocalServer {
     private readonly ownsStateDir: boolean,
   ) {
     this.kubeconfig = join(stateDir, 'kubeconfig')
-    this.url = `http://127.0.0.1:${port}`
+    this.url = `https://127.0.0.1:${port}`
   }
 
   /** Starts `npm start` on a free port with a fresh (or the given) state dir and waits until it says it serves. */

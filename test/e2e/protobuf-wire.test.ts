@@ -288,8 +288,110 @@ function manifests(): Record<string, Record<string, unknown>> {
       { spec: { policyName: 'pb', validationActions: ['Deny'] } },
       false,
     ),
+    // A CRD whose schema has every JSON-valued and recursive form JSONSchemaProps carries.
+    customresourcedefinitions: {
+      apiVersion: 'apiextensions.k8s.io/v1',
+      kind: 'CustomResourceDefinition',
+      metadata: { name: 'gadgets.pbwalk.example.com' },
+      spec: {
+        group: 'pbwalk.example.com',
+        names: { plural: 'gadgets', singular: 'gadget', kind: 'Gadget', listKind: 'GadgetList' },
+        scope: 'Namespaced',
+        versions: [
+          {
+            name: 'v1',
+            served: true,
+            storage: true,
+            schema: {
+              openAPIV3Schema: {
+                type: 'object',
+                properties: {
+                  spec: {
+                    type: 'object',
+                    'x-kubernetes-validations': [{ rule: 'self.size <= 10', message: 'big' }],
+                    properties: {
+                      size: { type: 'integer', minimum: 0, maximum: 10, default: 1 },
+                      mode: { type: 'string', enum: ['a', 'b'] },
+                      tags: { type: 'array', items: { type: 'string' } },
+                      labels: { type: 'object', additionalProperties: { type: 'string' } },
+                      port: { 'x-kubernetes-int-or-string': true },
+                      extra: { type: 'object', 'x-kubernetes-preserve-unknown-fields': true },
+                    },
+                  },
+                },
+              },
+            },
+            subresources: {
+              status: {},
+              scale: { specReplicasPath: '.spec.size', statusReplicasPath: '.status.size' },
+            },
+            selectableFields: [{ jsonPath: '.spec.mode' }],
+          },
+        ],
+      },
+    },
   }
 }
+
+/** Kinds that are only created (reviews, bindings), one body each, by resource or resource/subresource. */
+function createOnly(): Record<string, Record<string, unknown>> {
+  const attrs = { namespace: NS, verb: 'get', resource: 'pods' }
+  return {
+    bindings: {
+      apiVersion: 'v1',
+      kind: 'Binding',
+      metadata: { name: 'pb-bound', namespace: NS },
+      target: { kind: 'Node', name: 'pb-node' },
+    },
+    'pods/binding': {
+      apiVersion: 'v1',
+      kind: 'Binding',
+      metadata: { name: 'pb-bound2', namespace: NS },
+      target: { kind: 'Node', name: 'pb-node' },
+    },
+    'pods/eviction': {
+      apiVersion: 'policy/v1',
+      kind: 'Eviction',
+      metadata: { name: 'pb-evicted', namespace: NS },
+    },
+    'serviceaccounts/token': {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenRequest',
+      spec: { audiences: ['pb'], expirationSeconds: 600 },
+    },
+    tokenreviews: {
+      apiVersion: 'authentication.k8s.io/v1',
+      kind: 'TokenReview',
+      spec: { token: 'not-a-token' },
+    },
+    selfsubjectreviews: { apiVersion: 'authentication.k8s.io/v1', kind: 'SelfSubjectReview' },
+    selfsubjectaccessreviews: {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SelfSubjectAccessReview',
+      spec: { resourceAttributes: attrs },
+    },
+    subjectaccessreviews: {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SubjectAccessReview',
+      spec: { user: 'pb', groups: ['system:authenticated'], resourceAttributes: attrs },
+    },
+    localsubjectaccessreviews: {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'LocalSubjectAccessReview',
+      metadata: { namespace: NS },
+      spec: { user: 'pb', resourceAttributes: attrs },
+    },
+    selfsubjectrulesreviews: {
+      apiVersion: 'authorization.k8s.io/v1',
+      kind: 'SelfSubjectRulesReview',
+      spec: { namespace: NS },
+    },
+  }
+}
+
+// Subresources that are no API object (a log's text, exec/attach/port-forward streams, a proxy), which have
+// no protobuf in kube; every other one answers an object to a GET, a PUT or a POST.
+const STREAM_SUBRESOURCES = new Set(['log', 'exec', 'attach', 'portforward', 'proxy'])
 
 interface Resource {
   path: string
@@ -297,23 +399,78 @@ interface Resource {
   namespaced: boolean
   apiVersion: string
   kind: string
+  verbs: string[]
+  subresources: { name: string; kind: string; group?: string; version?: string; verbs: string[] }[]
 }
 
-/** Every stored built-in resource served, from discovery (custom resources aside). */
+/**
+ * Every built-in resource served, from discovery: every served version of every group (not only the
+ * preferred one), with its subresources; the groups of custom resources aside.
+ */
 async function servedResources(): Promise<Resource[]> {
   const json = async (path: string) => JSON.parse((await server.request('GET', path)).body)
+  const crds = await json('/apis/apiextensions.k8s.io/v1/customresourcedefinitions')
+  const custom = new Set(crds.items.map((c: { spec: { group: string } }) => c.spec.group))
   const versions: [string, string][] = [['/api/v1', 'v1']]
-  for (const g of (await json('/apis')).groups)
-    versions.push([`/apis/${g.preferredVersion.groupVersion}`, g.preferredVersion.groupVersion])
+  for (const g of (await json('/apis')).groups) {
+    if (custom.has(g.name)) continue
+    for (const v of g.versions) versions.push([`/apis/${v.groupVersion}`, v.groupVersion])
+  }
   const out: Resource[] = []
   for (const [path, apiVersion] of versions) {
-    if (apiVersion.startsWith('apiextensions.k8s.io/')) continue
-    for (const r of (await json(path)).resources) {
-      if (r.name.includes('/') || !r.verbs.includes('list')) continue
-      out.push({ path, name: r.name, namespaced: r.namespaced, apiVersion, kind: r.kind })
+    const list = (await json(path)).resources
+    for (const r of list) {
+      if (r.name.includes('/')) continue
+      const subresources = list
+        .filter((s: { name: string }) => s.name.startsWith(`${r.name}/`))
+        .map((s: Resource['subresources'][number]) => ({ ...s, name: s.name.split('/')[1] }))
+      out.push({ path, apiVersion, subresources, ...r })
     }
   }
   return out
+}
+
+/**
+ * POSTs a JSON body with a protobuf-only Accept: the answer is the kind created, or the Success Status a
+ * Binding and an Eviction answer, in protobuf.
+ */
+async function createdInProtobuf(path: string, body: Record<string, unknown>, kind: string) {
+  const r = await server.request('POST', path, JSON.stringify(body), {
+    'Content-Type': 'application/json',
+    Accept: PB,
+  })
+  expect(r.status, `POST ${path}: ${r.body}`).toBeGreaterThanOrEqual(200)
+  expect(r.status, `POST ${path}: ${r.body}`).toBeLessThan(300)
+  expect(r.headers['content-type']).toBe(PB)
+  const obj = decodeObject(bodyOf(r))
+  if (obj.kind === 'Status') expect(obj.status, `POST ${path}`).toBe('Success')
+  else expect(obj.kind, `POST ${path}`).toBe(kind)
+}
+
+/** A Binding or an Eviction names a fresh unscheduled Pod of its own. */
+async function forScratchPod(body: Record<string, unknown>): Promise<Record<string, unknown>> {
+  if (body.kind !== 'Binding' && body.kind !== 'Eviction') return body
+  const name = await scratchPod()
+  return { ...body, metadata: { ...(body.metadata as object), name } }
+}
+
+let scratchPods = 0
+async function scratchPod(): Promise<string> {
+  const name = `pb-scratch-${++scratchPods}`
+  const c = await server.request(
+    'POST',
+    `/api/v1/namespaces/${NS}/pods`,
+    JSON.stringify({ apiVersion: 'v1', kind: 'Pod', metadata: { name }, spec: podSpec }),
+    { 'Content-Type': 'application/json' },
+  )
+  expect(c.status, c.body).toBe(201)
+  return name
+}
+
+/** The collection path of a resource in the namespace the test uses. */
+function collectionOf(r: Resource, apiVersion = r.apiVersion): string {
+  const base = apiVersion === 'v1' ? '/api/v1' : `/apis/${apiVersion}`
+  return `${base}${r.namespaced ? `/namespaces/${NS}` : ''}/${r.name}`
 }
 
 beforeAll(async () => {
@@ -325,23 +482,40 @@ afterAll(async () => {
 })
 
 describe('protobuf responses for every built-in kind', () => {
-  it("GET and LIST of one object of each kind decode against kube's .proto to the JSON answer", async () => {
+  it("answers a protobuf-only Accept in protobuf for every built-in resource in discovery, decoded with kube's .proto", async () => {
     const resources = await servedResources()
     const all = manifests()
+    const creates = createOnly()
     const kinds = new Set<string>()
+    const watched: Resource[] = []
     for (const r of resources) {
-      const collection = `${r.path}${r.namespaced ? `/namespaces/${NS}` : ''}/${r.name}`
+      if (!r.verbs.includes('list')) {
+        // A kind that is only created: its answer to a protobuf-only client.
+        const body = creates[r.name]
+        expect(body, `a body to create ${r.apiVersion} ${r.name}`).toBeDefined()
+        await createdInProtobuf(collectionOf(r), await forScratchPod(body), r.kind)
+        kinds.add(`${r.apiVersion} ${r.kind}`)
+        continue
+      }
+      const collection = collectionOf(r)
       const manifest =
         all[r.path.startsWith('/apis/events.k8s.io') ? `events.k8s.io/${r.name}` : r.name]
       const listed = JSON.parse((await server.request('GET', collection)).body)
-      if (!listed.items?.length) {
-        expect(manifest, `a manifest for ${r.name}`).toBeDefined()
-        const c = await server.request('POST', collection, JSON.stringify(manifest), {
-          'Content-Type': 'application/json',
-        })
+      // The manifest's object when there is one (the other tests use it), else what the server holds.
+      const names = (listed.items ?? []).map((i: { metadata: { name: string } }) => i.metadata.name)
+      const wanted = (manifest?.metadata as { name?: string } | undefined)?.name
+      if (manifest && !names.includes(wanted)) {
+        // Created through the manifest's own version (one group version may read what another wrote).
+        const c = await server.request(
+          'POST',
+          collectionOf(r, manifest.apiVersion as string),
+          JSON.stringify(manifest),
+          { 'Content-Type': 'application/json' },
+        )
         expect(c.status, `${r.name}: ${c.body}`).toBe(201)
       }
-      const name = JSON.parse((await server.request('GET', collection)).body).items[0].metadata.name
+      expect(manifest ?? names[0], `a manifest for ${r.name}`).toBeDefined()
+      const name = wanted ?? names[0]
       const path = `${collection}/${name}`
 
       // Controllers may write an object just created (a PodDisruptionBudget's status) between the two
@@ -351,7 +525,7 @@ describe('protobuf responses for every built-in kind', () => {
       for (let i = 0; ; i++) {
         json = JSON.parse((await server.request('GET', path)).body)
         pb = await server.request('GET', path, undefined, { Accept: PB })
-        expect(pb.status, `${r.name}: ${pb.body}`).toBe(200)
+        expect(pb.status, `${r.apiVersion} ${r.name}: ${pb.body}`).toBe(200)
         const rv = (decodeObject(bodyOf(pb)) as typeof json).metadata?.resourceVersion
         if (rv === json.metadata?.resourceVersion || i === 5) break
       }
@@ -372,23 +546,85 @@ describe('protobuf responses for every built-in kind', () => {
       // (componentstatuses) has none.
       const rv = jsonList.metadata.resourceVersion
       const at = rv ? `?resourceVersion=${rv}&resourceVersionMatch=Exact` : ''
-      const pbList = await server.request('GET', `${collection}${at}`, undefined, {
-        Accept: `${PB}, application/json`,
-      })
+      const pbList = await server.request('GET', `${collection}${at}`, undefined, { Accept: PB })
+      expect(pbList.status, `${r.apiVersion} ${r.name} list: ${pbList.body}`).toBe(200)
       expect(pbList.headers['content-type']).toBe(PB)
       const decoded = decodeObject(bodyOf(pbList))
       expect(decoded.kind).toBe(`${r.kind}List`)
-      // Items in protobuf carry no TypeMeta (runtime.Unknown types only the list).
-      for (const item of jsonList.items) (delete item.kind, delete item.apiVersion)
+      // Items carry no TypeMeta in either (runtime.Unknown types only the list; JSON as kube's).
+      for (const item of jsonList.items) expect(Object.keys(item)).not.toContain('kind')
       expect(withoutEmpty(decoded), `${r.kind}List`).toEqual(withoutEmpty(jsonList))
+
+      for (const sub of r.subresources) {
+        if (STREAM_SUBRESOURCES.has(sub.name)) continue
+        if (sub.verbs.includes('get')) {
+          const s = await server.request('GET', `${path}/${sub.name}`, undefined, { Accept: PB })
+          expect(s.status, `${r.name}/${sub.name}: ${s.body}`).toBe(200)
+          expect(s.headers['content-type']).toBe(PB)
+          const obj = decodeObject(bodyOf(s)) as { kind: string; metadata: { name: string } }
+          expect([obj.kind, obj.metadata.name]).toEqual([sub.kind, name])
+          continue
+        }
+        if (sub.verbs.includes('update')) {
+          // namespaces/finalize: the object put back as it is.
+          const current = (await server.request('GET', path)).body
+          const u = await server.request('PUT', `${path}/${sub.name}`, current, {
+            'Content-Type': 'application/json',
+            Accept: PB,
+          })
+          expect(u.status, `${r.name}/${sub.name}: ${u.body}`).toBe(200)
+          expect(decodeObject(bodyOf(u))).toMatchObject({ kind: sub.kind, metadata: { name } })
+          continue
+        }
+        // Everything else is created: an Eviction, a Binding, a TokenRequest.
+        const body = creates[`${r.name}/${sub.name}`]
+        expect(body, `a body to create ${r.apiVersion} ${r.name}/${sub.name}`).toBeDefined()
+        const bound = await forScratchPod(body)
+        const target = r.name === 'pods' ? (bound.metadata as { name: string }).name : name
+        await createdInProtobuf(`${collection}/${target}/${sub.name}`, bound, sub.kind)
+      }
+      if (r.verbs.includes('watch')) watched.push(r)
       kinds.add(`${r.apiVersion} ${r.kind}`)
     }
+
+    // A watch of each, from its current objects: every frame a WatchEvent of the kind in protobuf.
+    for (let i = 0; i < watched.length; i += 8) {
+      await Promise.all(
+        watched.slice(i, i + 8).map(async (r) => {
+          const w = await server.request(
+            'GET',
+            `${collectionOf(r)}?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1`,
+            undefined,
+            { Accept: PB },
+          )
+          expect(w.status, `watch ${r.apiVersion} ${r.name}: ${w.body}`).toBe(200)
+          expect(w.headers['content-type']).toBe(`${PB};stream=watch`)
+          const events = decodeWatchFrames(bodyOf(w))
+          expect(
+            events
+              .filter((e) => e.type === 'ADDED')
+              .map((e) => [e.object.apiVersion, e.object.kind]),
+            `watch ${r.apiVersion} ${r.name}`,
+          ).toContainEqual([r.apiVersion, r.kind])
+          expect(events.at(-1)?.type).toBe('BOOKMARK')
+        }),
+      )
+    }
+    // The other tests of this file count the namespace's Pods.
+    for (let i = 1; i <= scratchPods; i++)
+      await server.request(
+        'DELETE',
+        `/api/v1/namespaces/${NS}/pods/pb-scratch-${i}?gracePeriodSeconds=0`,
+      )
     // The kinds the server serves: at least those of kube's default API this server implements.
-    expect(kinds.size).toBeGreaterThanOrEqual(45)
-    // A computed read, and kube-aggregator's kind (its .proto is not in kubectl's binary).
+    expect(kinds.size).toBeGreaterThanOrEqual(55)
+    // A computed read, kube-aggregator's and apiextensions-apiserver's kinds (not in kubectl's binary),
+    // and a kind that is only created.
     expect(kinds).toContain('v1 ComponentStatus')
     expect(kinds).toContain('apiregistration.k8s.io/v1 APIService')
-  }, 240_000)
+    expect(kinds).toContain('apiextensions.k8s.io/v1 CustomResourceDefinition')
+    expect(kinds).toContain('authorization.k8s.io/v1 SubjectAccessReview')
+  }, 360_000)
 
   it('answers create, update, patch and delete in protobuf, and takes protobuf-only Accept for writes', async () => {
     const cm = `/api/v1/namespaces/${NS}/configmaps`
@@ -450,6 +686,24 @@ describe('protobuf responses for every built-in kind', () => {
       apiVersion: 'meta.k8s.io/v1',
       kind: 'PartialObjectMetadata',
       metadata: { name: 'pb', namespace: NS, labels: { app: 'pb' } },
+    })
+    // meta.k8s.io/v1beta1 too: its PartialObjectMetadata is v1's message, its list a message of its own.
+    const betaList = await server.request('GET', pods, undefined, {
+      Accept: `${PB};as=PartialObjectMetadataList;g=meta.k8s.io;v=v1beta1`,
+    })
+    expect(betaList.headers['content-type']).toBe(PB)
+    expect(decodeObject(bodyOf(betaList))).toMatchObject({
+      apiVersion: 'meta.k8s.io/v1beta1',
+      kind: 'PartialObjectMetadataList',
+      items: [{ metadata: { name: 'pb', namespace: NS } }],
+    })
+    const betaOne = await server.request('GET', `${pods}/pb`, undefined, {
+      Accept: `${PB};as=PartialObjectMetadata;g=meta.k8s.io;v=v1beta1`,
+    })
+    expect(decodeObject(bodyOf(betaOne))).toMatchObject({
+      apiVersion: 'meta.k8s.io/v1beta1',
+      kind: 'PartialObjectMetadata',
+      metadata: { name: 'pb', labels: { app: 'pb' } },
     })
     // client-go's metadata client writes with this Accept too: the answer is the object's metadata.
     const metadataClient = `${PB};as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json;as=PartialObjectMetadata;g=meta.k8s.io;v=v1,application/json`
@@ -641,6 +895,16 @@ describe('protobuf watch streams', () => {
       },
     })
     expect(new Set(events.map((e) => e.object.kind))).toEqual(new Set(['PartialObjectMetadata']))
+    const beta = await server.request(
+      'GET',
+      `/api/v1/namespaces/${NS}/pods?watch=1&sendInitialEvents=true&resourceVersionMatch=NotOlderThan&allowWatchBookmarks=true&timeoutSeconds=1`,
+      undefined,
+      { Accept: `${PB};as=PartialObjectMetadata;g=meta.k8s.io;v=v1beta1` },
+    )
+    expect(beta.headers['content-type']).toBe(`${PB};stream=watch`)
+    expect(
+      decodeWatchFrames(bodyOf(beta)).map((e) => [e.type, e.object.apiVersion, e.object.kind]),
+    ).toContainEqual(['ADDED', 'meta.k8s.io/v1beta1', 'PartialObjectMetadata'])
   })
 
   it('refuses a YAML watch with the stream media types', async () => {
@@ -692,19 +956,63 @@ describe('custom resources', () => {
       Accept: `${PB},application/json`,
     })
     expect(mixed.headers['content-type']).toBe('application/json')
-    const only = await server.request('GET', `${widgets}/w`, undefined, { Accept: PB })
-    expect(only.status).toBe(406)
-    // The refusal is an error, negotiated as every error is (ErrorNegotiated): a protobuf Status.
-    expect(only.headers['content-type']).toBe(PB)
-    expect(decodeObject(bodyOf(only))).toMatchObject({
-      reason: 'NotAcceptable',
-      message: `only the following media types are accepted: application/json, application/yaml, ${PB}`,
+    // kube's CR scopes leave protobuf out of their StandardSerializers, so a GET, a LIST and a WATCH (and
+    // a Table, JSON and YAML only) refuse a protobuf-only client in negotiation: 406 naming every media type
+    // of the CR serializer, which has protobuf (for PartialObjectMetadata). The refusal is an error,
+    // negotiated as every error is (ErrorNegotiated, no transforms): a protobuf Status.
+    for (const [path, accept] of [
+      [`${widgets}/w`, PB],
+      [widgets, PB],
+      [`${widgets}?watch=1&timeoutSeconds=1`, PB],
+    ]) {
+      const only = await server.request('GET', path, undefined, { Accept: accept })
+      expect(only.status, `${path} ${accept}`).toBe(406)
+      expect(only.headers['content-type']).toBe(PB)
+      expect(withoutEmpty(decodeObject(bodyOf(only)))).toEqual({
+        apiVersion: 'v1',
+        kind: 'Status',
+        status: 'Failure',
+        reason: 'NotAcceptable',
+        message: `only the following media types are accepted: application/json, application/yaml, ${PB}`,
+        code: 406,
+      })
+    }
+    // A Table asked for in protobuf alone: no serializer fits the error either (ErrorNegotiated negotiates
+    // without transforms), so WriteRawJSON writes it, indented.
+    const table = await server.request('GET', widgets, undefined, {
+      Accept: `${PB};as=Table;g=meta.k8s.io;v=v1`,
     })
+    expect(table.status).toBe(406)
+    expect(table.headers['content-type']).toBe('application/json')
+    expect(table.body).toBe(
+      JSON.stringify(
+        {
+          kind: 'Status',
+          apiVersion: 'v1',
+          metadata: {},
+          status: 'Failure',
+          message: `only the following media types are accepted: application/json, application/yaml, ${PB}`,
+          reason: 'NotAcceptable',
+          code: 406,
+        },
+        null,
+        2,
+      ),
+    )
     const meta = await server.request('GET', widgets, undefined, {
       Accept: `${PB};as=PartialObjectMetadataList;g=meta.k8s.io;v=v1`,
     })
     expect(meta.headers['content-type']).toBe(PB)
     expect(decodeObject(bodyOf(meta))).toMatchObject({
+      kind: 'PartialObjectMetadataList',
+      items: [{ metadata: { name: 'w', namespace: NS } }],
+    })
+    const metaBeta = await server.request('GET', widgets, undefined, {
+      Accept: `${PB};as=PartialObjectMetadataList;g=meta.k8s.io;v=v1beta1`,
+    })
+    expect(metaBeta.headers['content-type']).toBe(PB)
+    expect(decodeObject(bodyOf(metaBeta))).toMatchObject({
+      apiVersion: 'meta.k8s.io/v1beta1',
       kind: 'PartialObjectMetadataList',
       items: [{ metadata: { name: 'w', namespace: NS } }],
     })
@@ -766,7 +1074,7 @@ describe('kubectl', () => {
     )
     expect(drain.stdout).toContain(`pod/on-node evicted`)
     expect(drain.stdout).toContain('node/pb-drained drained')
-    await server.k('create', 'serviceaccount', 'pb', '-n', NS)
-    expect((await server.k('create', 'token', 'pb', '-n', NS)).trim()).toMatch(/^eyJ/)
+    await server.k('create', 'serviceaccount', 'pb-token', '-n', NS)
+    expect((await server.k('create', 'token', 'pb-token', '-n', NS)).trim()).toMatch(/^eyJ/)
   })
 })

@@ -6,6 +6,7 @@ import protobuf from 'protobufjs'
 
 const PROTO_DIR = join(__dirname, '..', 'fixtures', 'proto')
 const META = 'k8s.io.apimachinery.pkg.apis.meta.v1'
+const APIEXTENSIONS = 'k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.v1'
 const MAGIC = [0x6b, 0x38, 0x73, 0x00]
 
 let root: protobuf.Root | undefined
@@ -39,6 +40,8 @@ export function kubeProtos(): protobuf.Root {
   r.loadSync([
     ...groups.map((g) => `k8s.io/api/${g}/generated.proto`),
     'k8s.io/kube-aggregator/pkg/apis/apiregistration/v1/generated.proto',
+    'k8s.io/apiextensions-apiserver/pkg/apis/apiextensions/v1/generated.proto',
+    'k8s.io/apimachinery/pkg/apis/meta/v1beta1/generated.proto',
   ])
   r.resolveAll()
   root = r
@@ -46,17 +49,22 @@ export function kubeProtos(): protobuf.Root {
 }
 
 /**
- * The proto message of an apiVersion and kind, as client-go's scheme maps them (Status is meta/v1's),
- * and kube-aggregator's for apiregistration.k8s.io.
+ * The proto message of an apiVersion and kind, as client-go's scheme maps them (Status is meta/v1's, and so
+ * is meta/v1beta1's PartialObjectMetadata, a Go alias), kube-aggregator's for apiregistration.k8s.io and
+ * apiextensions-apiserver's for apiextensions.k8s.io.
  */
 export function messageType(apiVersion: string, kind: string): protobuf.Type {
   const [group, version] = apiVersion.includes('/') ? apiVersion.split('/') : ['', apiVersion]
   const pkg =
-    group === 'meta.k8s.io' || kind === 'Status'
+    kind === 'Status' || (group === 'meta.k8s.io' && kind === 'PartialObjectMetadata')
       ? META
-      : group === 'apiregistration.k8s.io'
-        ? `k8s.io.kube_aggregator.pkg.apis.apiregistration.${version}`
-        : `k8s.io.api.${group ? group.split('.')[0] : 'core'}.${version}`
+      : group === 'meta.k8s.io'
+        ? `k8s.io.apimachinery.pkg.apis.meta.${version}`
+        : group === 'apiregistration.k8s.io'
+          ? `k8s.io.kube_aggregator.pkg.apis.apiregistration.${version}`
+          : group === 'apiextensions.k8s.io'
+            ? `k8s.io.apiextensions_apiserver.pkg.apis.apiextensions.${version}`
+            : `k8s.io.api.${group ? group.split('.')[0] : 'core'}.${version}`
   return kubeProtos().lookupType(`${pkg}.${kind}`)
 }
 
@@ -163,6 +171,12 @@ function toJson(type: protobuf.Type, message: protobuf.Message): { [k: string]: 
  */
 function jsonName(type: protobuf.Type, field: protobuf.Field): string {
   if (type.name === 'DaemonEndpoint') return field.name
+  // JSONSchemaProps' json tags are JSON Schema's: $schema, $ref, x-kubernetes-list-type.
+  if (type.fullName === `.${APIEXTENSIONS}.JSONSchemaProps`) {
+    if (field.name === 'schema' || field.name === 'ref') return `$${field.name}`
+    if (field.name.startsWith('xKubernetes'))
+      return 'x' + field.name.slice(1).replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`)
+  }
   return field.name[0].toLowerCase() + field.name.slice(1)
 }
 
@@ -193,13 +207,33 @@ function specialJson(type: protobuf.Type, m: protobuf.Message): Json | undefined
       return (msg.string as string) ?? ''
     case '.k8s.io.apimachinery.pkg.util.intstr.IntOrString':
       return num(msg.type) === 1 ? ((msg.strVal as string) ?? '') : num(msg.intVal)
+    // apiextensions v1 marshal.go: JSON is its raw text; the JSONSchemaPropsOr* unions are the schema when
+    // set, else the array of schemas or strings, or the bool.
+    case `.${APIEXTENSIONS}.JSONSchemaPropsOrArray`: {
+      const schemas = (msg.jSONSchemas ?? []) as protobuf.Message[]
+      if (schemas.length) return schemas.map((x) => toJson(schemaType(), x))
+      return msg.schema ? toJson(schemaType(), msg.schema as protobuf.Message) : null
+    }
+    case `.${APIEXTENSIONS}.JSONSchemaPropsOrBool`:
+      if (msg.schema) return toJson(schemaType(), msg.schema as protobuf.Message)
+      return msg.allows === true
+    case `.${APIEXTENSIONS}.JSONSchemaPropsOrStringArray`: {
+      const property = (msg.property ?? []) as string[]
+      if (property.length) return property
+      return msg.schema ? toJson(schemaType(), msg.schema as protobuf.Message) : null
+    }
+    case `.${APIEXTENSIONS}.JSON`:
     case '.k8s.io.apimachinery.pkg.runtime.RawExtension':
     case `.${META}.FieldsV1`: {
       const raw = (msg.raw ?? msg.Raw) as Uint8Array | undefined // FieldsV1's field is "Raw"
-      return raw ? (JSON.parse(Buffer.from(raw).toString('utf8')) as Json) : null
+      return raw?.length ? (JSON.parse(Buffer.from(raw).toString('utf8')) as Json) : null
     }
   }
   return undefined
+}
+
+function schemaType(): protobuf.Type {
+  return kubeProtos().lookupType(`${APIEXTENSIONS}.JSONSchemaProps`)
 }
 
 /**

@@ -288,7 +288,7 @@ export class NodeModeLocalServer {
       `--endpoints=${this.etcd.endpoints.join(',')}`,
       'get',
       '--prefix',
-      '/registry',
+      '', // every key: kube's /registry and the other clusters' prefixes (src/node/tenants.ts)
     ])
     if (r.code !== 0) throw new Error(`etcdctl get failed: ${r.stderr}`)
     return Buffer.from(r.stdout)

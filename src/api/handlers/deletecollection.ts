@@ -5,6 +5,7 @@ import { endpointFor, type Scope } from '../scope'
 import { groupVersion, type KubeObject } from '../../registry/types'
 import { isStatusErrorReason } from '../../server/errors'
 import { parseDeleteOptions } from './delete'
+import { asListItem } from '../../registry/store'
 
 export async function deletecollection(s: Scope): Promise<Response> {
   const target = negotiate(
@@ -38,7 +39,8 @@ export async function deletecollection(s: Scope): Promise<Response> {
       kind: s.type.listKind,
       apiVersion: groupVersion(s.type),
       metadata: { resourceVersion },
-      items: deleted,
+      // The deleted objects as a list's items (kube's DeleteCollection answers with the list it read).
+      items: deleted.map((o) => asListItem(s.type, o)),
     },
     target,
   )

@@ -5,7 +5,7 @@ import { partialObjectMetadata, parseIncludeObject, toTable } from '../table'
 import { endpointFor, type Scope } from '../scope'
 import { decodeListOptions, decodeTableOptions, validateListOptions } from '../query'
 import { groupVersion, type KubeObject } from '../../registry/types'
-import type { ListResult } from '../../registry/store'
+import { asListItem, type ListResult } from '../../registry/store'
 import { protobufListChunks } from '../protobuf/response'
 import { listAsPartialObjectMetadata } from '../transform'
 
@@ -79,6 +79,7 @@ export function respondList(
       target.yaml,
     )
   }
+  // Protobuf items have no TypeMeta to carry; JSON and YAML items drop theirs as kube's do (asListItem).
   if (target.protobuf)
     return respondProtobuf(
       200,
@@ -86,7 +87,12 @@ export function respondList(
     )
   return respond(
     200,
-    { kind: s.type.listKind, apiVersion: groupVersion(s.type), metadata: listMeta, items },
+    {
+      kind: s.type.listKind,
+      apiVersion: groupVersion(s.type),
+      metadata: listMeta,
+      items: items.map((o) => asListItem(s.type, o)),
+    },
     target.yaml,
   )
 }

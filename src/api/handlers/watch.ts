@@ -23,8 +23,6 @@ import { SharedEvents, watchEventFor, type CacheWatchClient } from '../watch-cac
 
 const BOOKMARK_INTERVAL_MS = 60_000
 const INITIAL_EVENTS_END_ANNOTATION = 'k8s.io/initial-events-end'
-/** Until the request path names its cluster (issue #19), every watch is of the default one. */
-const CLUSTER = 'default'
 /** The recent events of this isolate (or process), shared by the watches that each read them. */
 const sharedEvents = new SharedEvents()
 
@@ -74,7 +72,7 @@ export async function watch(s: Scope): Promise<Response> {
   })
 
   // One Store watch per resource for every watcher where the process can share it (Node mode).
-  const cacher = s.watchCache?.for(CLUSTER, type, s.store)
+  const cacher = s.watchCache?.for(s.cluster, type, s.store)
 
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
@@ -165,7 +163,7 @@ export async function watch(s: Scope): Promise<Response> {
         for await (const ev of events) {
           if (ev.type !== 'progress' && !type.convertBatch) {
             // Decoded and encoded once for every watch of this isolate or process that receives it.
-            const shared = sharedEvents.event(CLUSTER, type, ev)
+            const shared = sharedEvents.event(s.cluster, type, ev)
             const out = watchEventFor(shared, filter)
             if (!out) continue
             const key = frameKey(out.type)

@@ -291,22 +291,69 @@ function specialJson(special: Special, bytes: Uint8Array): Json {
       return num(f.get(1)) === 1 ? text(f.get(3)) : num(f.get(2), 32)
     }
     case 'runtime.RawExtension':
-    case 'metav1.FieldsV1': {
-      // Both carry raw JSON in field 1 and write it as is; nil is null.
-      const raw = smallFields(
-        bytes,
-        special === 'metav1.FieldsV1' ? 'FieldsV1' : 'RawExtension',
-      ).get(1)
+    case 'metav1.FieldsV1':
+    case 'apiextensionsv1.JSON': {
+      // All carry raw JSON in field 1 and write it as is; nil is null.
+      const goType = GO_TYPE[special]
+      const raw = smallFields(bytes, goType.slice(goType.indexOf('.') + 1)).get(1)
       if (!(raw instanceof Uint8Array) || raw.length === 0) return null
       try {
         return JSON.parse(utf8.decode(raw)) as Json
       } catch (e) {
         throw new ProtobufError(
-          `json: error calling MarshalJSON for type *${special === 'metav1.FieldsV1' ? 'v1.FieldsV1' : 'runtime.RawExtension'}: ${(e as Error).message}`,
+          `json: error calling MarshalJSON for type *${goType}: ${(e as Error).message}`,
         )
       }
     }
+    // apiextensions v1 marshal.go's MarshalJSON of the JSONSchemaPropsOr* unions.
+    case 'apiextensionsv1.JSONSchemaPropsOrArray': {
+      const f = unionFields(bytes, 'JSONSchemaPropsOrArray')
+      if (f.repeated.length) return f.repeated.map((b) => schemaJson([b]))
+      return f.schema.length ? schemaJson(f.schema) : null
+    }
+    case 'apiextensionsv1.JSONSchemaPropsOrBool': {
+      const f = unionFields(bytes, 'JSONSchemaPropsOrBool')
+      if (f.schema.length) return schemaJson(f.schema)
+      return f.allows
+    }
+    case 'apiextensionsv1.JSONSchemaPropsOrStringArray': {
+      const f = unionFields(bytes, 'JSONSchemaPropsOrStringArray')
+      if (f.repeated.length) return f.repeated.map((b) => utf8.decode(b))
+      return f.schema.length ? schemaJson(f.schema) : null
+    }
   }
+}
+
+const GO_TYPE: Record<string, string> = {
+  'runtime.RawExtension': 'runtime.RawExtension',
+  'metav1.FieldsV1': 'v1.FieldsV1',
+  'apiextensionsv1.JSON': 'v1.JSON',
+}
+
+/**
+ * A JSONSchemaPropsOr* message: its schema (field 1, or 2 in OrBool; occurrences merge), its repeated field
+ * (2: schemas or strings) and OrBool's allows (1).
+ */
+function unionFields(
+  bytes: Uint8Array,
+  name: string,
+): { schema: Uint8Array[]; repeated: Uint8Array[]; allows: boolean } {
+  const out = { schema: [] as Uint8Array[], repeated: [] as Uint8Array[], allows: false }
+  const orBool = name === 'JSONSchemaPropsOrBool'
+  const r = new WireReader(bytes)
+  while (!r.done) {
+    const { no, wire } = r.key(name)
+    if (orBool && no === 1 && wire === WIRE_VARINT) out.allows = r.uint64() !== 0n
+    else if (no === (orBool ? 2 : 1) && wire === WIRE_BYTES) out.schema.push(r.bytes())
+    else if (!orBool && no === 2 && wire === WIRE_BYTES) out.repeated.push(r.bytes())
+    else r.skip(wire, name)
+  }
+  return out
+}
+
+function schemaJson(occurrences: Uint8Array[]): Json {
+  const msg = messages().get('apiextensionsv1.JSONSchemaProps')!
+  return decodeMessage(msg, occurrences.length === 1 ? occurrences[0] : concatBytes(...occurrences))
 }
 
 /** time.RFC3339 in UTC for metav1.Time (whole seconds), RFC3339Micro for MicroTime. */

@@ -165,9 +165,37 @@ function writeSpecial(w: WireWriter, special: Special, v: Json): void {
       return
     case 'runtime.RawExtension':
     case 'metav1.FieldsV1':
+    case 'apiextensionsv1.JSON':
+      // JSON.UnmarshalJSON keeps the value's text as Raw, and leaves it nil for null.
       if (v !== null) w.bytes(1, utf8.encode(JSON.stringify(v)))
       return
+    // The JSONSchemaPropsOr* unions hold what their UnmarshalJSON (apiextensions v1 marshal.go) read: an object
+    // is the schema; otherwise an array of schemas, a bool, or an array of strings.
+    case 'apiextensionsv1.JSONSchemaPropsOrArray':
+      if (Array.isArray(v)) for (const item of v) writeSchema(w, 2, item)
+      else if (isObject(v)) writeSchema(w, 1, v)
+      return
+    case 'apiextensionsv1.JSONSchemaPropsOrBool':
+      // Allows is a plain bool, always written; an object allows too.
+      w.bool(1, v === true || isObject(v))
+      if (isObject(v)) writeSchema(w, 2, v)
+      return
+    case 'apiextensionsv1.JSONSchemaPropsOrStringArray':
+      if (isObject(v)) writeSchema(w, 1, v)
+      else if (Array.isArray(v))
+        for (const item of v) w.string(2, typeof item === 'string' ? item : '')
+      return
   }
+}
+
+function isObject(v: Json): v is Obj {
+  return typeof v === 'object' && v !== null && !Array.isArray(v)
+}
+
+function writeSchema(w: WireWriter, no: number, v: Json): void {
+  const at = w.begin(no)
+  writeFields(w, messages().get('apiextensionsv1.JSONSchemaProps')!, isObject(v) ? v : EMPTY)
+  w.end(at)
 }
 
 // The objects of a list share few distinct timestamps (creation, managed fields): each is parsed once.

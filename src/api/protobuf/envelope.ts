@@ -83,10 +83,14 @@ export function decodeStoredProtobuf(value: Uint8Array): Record<string, unknown>
 
 /**
  * An object (JSON, with apiVersion and kind) in kube-apiserver's storage envelope, as its protobuf serializer
- * writes it for etcd; undefined for a kind without a message table (custom resources stay JSON, as kube's do).
+ * writes it for etcd; undefined for a kind without a message table (custom resources stay JSON, as kube's do)
+ * and for CustomResourceDefinitions, which kube-apiserver stores as JSON whatever --storage-media-type says
+ * (its apiextensions storage codec is Codecs.LegacyCodec, a JSON one).
  */
 export function encodeStoredProtobuf(obj: Record<string, unknown>): Uint8Array | undefined {
   if (obj.kind === 'DeleteOptions' || obj.kind === 'Status') return undefined
+  if (typeof obj.apiVersion === 'string' && obj.apiVersion.startsWith('apiextensions.k8s.io/'))
+    return undefined
   return encodeProtobufObject(obj)
 }
 

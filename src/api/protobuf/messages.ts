@@ -12,6 +12,11 @@ export const SPECIAL_TYPES = [
   'resource.Quantity',
   'intstr.IntOrString',
   'runtime.RawExtension',
+  // apiextensions.k8s.io/v1: any JSON value, and the schema-or-something unions of marshal.go.
+  'apiextensionsv1.JSON',
+  'apiextensionsv1.JSONSchemaPropsOrArray',
+  'apiextensionsv1.JSONSchemaPropsOrBool',
+  'apiextensionsv1.JSONSchemaPropsOrStringArray',
 ] as const
 export type Special = (typeof SPECIAL_TYPES)[number]
 
@@ -65,9 +70,9 @@ function load(): Map<string, Message> {
     for (const raw of block.split('\n')) {
       const line = raw.trim()
       if (!line) continue
-      const colon = line.indexOf(': ')
+      const colon = line.indexOf(':')
       const name = `${pkg}.${line.slice(0, colon)}`
-      const body = line.slice(colon + 2)
+      const body = line.slice(colon + 1).trim() // '' for a struct without fields
       const msg: Message = { name, fields: [], byNumber: new Map() }
       if (body.startsWith('[]')) {
         msg.list = parseType(body.slice(2), pkg, name)
@@ -77,7 +82,7 @@ function load(): Map<string, Message> {
           always: false,
           type: { kind: 'repeated', elem: msg.list },
         })
-      } else {
+      } else if (body) {
         for (const spec of body.split(', ')) {
           const [no, jsonName, type] = spec.split(' ')
           const always = jsonName.endsWith('!')
@@ -126,6 +131,9 @@ export function messageForKind(apiVersion: string, kind: string): Message | unde
   if (kind === 'DeleteOptions') return messages().get('metav1.DeleteOptions')
   // metav1.Status is registered unversioned and goes out as apiVersion v1.
   if (kind === 'Status' && apiVersion === 'v1') return messages().get('metav1.Status')
+  // meta/v1beta1's PartialObjectMetadata is a Go alias of v1's: the same message under either apiVersion.
+  if (kind === 'PartialObjectMetadata' && apiVersion === 'meta.k8s.io/v1beta1')
+    return messages().get('metav1.PartialObjectMetadata')
   const kinds = PROTOBUF_KINDS[apiVersion]
   if (!kinds || !kinds.split(' ').includes(kind)) return undefined
   return messages().get(`${packageOf(apiVersion)}.${kind}`)

@@ -10,8 +10,9 @@ type Obj = Parameters<typeof encodeMessage>[1]
 /**
  * A list (PodList, PartialObjectMetadataList, ...) in the protobuf envelope, as chunks to send one after
  * another: the envelope, the list metadata and each item written in turn into one growing buffer (no buffer
- * per item to copy again), then sent in slices of it. Every <Kind>List message is
- * { ListMeta metadata = 1; repeated <Kind> items = 2 }.
+ * per item to copy again), then sent in slices of it. A <Kind>List message is { ListMeta metadata = 1;
+ * repeated <Kind> items = 2 }, but for meta/v1beta1's PartialObjectMetadataList, whose items are 1 and
+ * metadata 2: fields go out in number order, as gogo writes them.
  */
 export function protobufListChunks(
   apiVersion: string,
@@ -20,23 +21,29 @@ export function protobufListChunks(
   items: Record<string, unknown>[],
 ): Uint8Array[] {
   const list = messageForKind(apiVersion, listKind)
-  const metaMsg = messageOf(list?.byNumber.get(1)?.type)
-  const itemsType = list?.byNumber.get(2)?.type
+  const metaField = list?.fields.find((f) => f.json === 'metadata')
+  const itemsField = list?.fields.find((f) => f.json === 'items')
+  const metaMsg = messageOf(metaField?.type)
+  const itemsType = itemsField?.type
   const itemMsg = messageOf(itemsType?.kind === 'repeated' ? itemsType.elem : undefined)
-  if (!metaMsg || !itemMsg)
+  if (!metaField || !itemsField || !metaMsg || !itemMsg)
     throw new ProtobufError(`no protobuf message for ${listKind} in ${apiVersion}`)
   const w = new WireWriter(64 * 1024)
   for (const b of MAGIC) w.varint(b)
   w.message(1, (t) => t.string(1, apiVersion).string(2, listKind))
   const raw = w.begin(2)
-  let at = w.begin(1)
-  writeMessage(w, metaMsg, listMeta as Obj)
-  w.end(at)
+  const writeMeta = () => {
+    const at = w.begin(metaField.no)
+    writeMessage(w, metaMsg, listMeta as Obj)
+    w.end(at)
+  }
+  if (metaField.no < itemsField.no) writeMeta()
   for (const obj of items) {
-    at = w.begin(2)
+    const at = w.begin(itemsField.no)
     writeMessage(w, itemMsg, obj as Obj)
     w.end(at)
   }
+  if (metaField.no > itemsField.no) writeMeta()
   w.end(raw)
   w.string(3, '').string(4, '')
   const body = w.finish()

@@ -4,7 +4,7 @@
 // level, or is answered 429 with Retry-After. A watch holds its seat only while it starts (until its
 // response begins), as kube's does for the watch's initialization; other long-running requests (exec,
 // attach, port-forward, proxy, log) are not tracked at all.
-import type { MiddlewareHandler } from 'hono'
+import type { Context, MiddlewareHandler } from 'hono'
 import type { Registry } from '../../registry/registry'
 import type { UserInfo } from '../../registry/types'
 import type { Store } from '../../storage/store'
@@ -43,12 +43,30 @@ function tooManyRequests(retryAfterSeconds: number, headers: Record<string, stri
   })
 }
 
+const FLOWCONTROL_GROUP = 'flowcontrol.apiserver.k8s.io'
+const WRITE_VERBS = new Set(['create', 'update', 'patch', 'delete', 'deletecollection'])
+
+/**
+ * A FlowSchema or PriorityLevelConfiguration write: once answered, the configuration is read again
+ * before the next request is classified (kube's configuration controller sees it from its informers).
+ */
+function changesConfiguration(info: RequestInfo): boolean {
+  return (
+    info.isResourceRequest &&
+    info.apiGroup === FLOWCONTROL_GROUP &&
+    (info.resource === 'flowschemas' || info.resource === 'prioritylevelconfigurations') &&
+    WRITE_VERBS.has(info.verb)
+  )
+}
+
 export function priorityAndFairness(
-  flowControl: (env: unknown) => FlowControl | undefined,
-  registry: Registry,
+  // Of the request's cluster (src/server/cluster.ts): its configuration, seats and kinds.
+  flowControl: (c: Context) => FlowControl | undefined,
+  registryOf: (c: Context) => Registry,
 ): MiddlewareHandler<Vars> {
   return async (c, next) => {
-    const apf = flowControl(c.env)
+    const apf = flowControl(c)
+    const registry = registryOf(c)
     const info = c.get('info')
     if (!apf || (isLongRunning(info) && info.verb !== 'watch')) return next()
     await apf.refresh(registry, c.get('store'), (p) => {
@@ -74,6 +92,7 @@ export function priorityAndFairness(
     } finally {
       admission.finish()
     }
+    if (changesConfiguration(info) && c.res.status < 300) apf.noteWrite()
     // Hono's c.res setter copies the response: assign only when the headers could not be set in place.
     const res = withHeaders(c.res, headers)
     if (res !== c.res) c.res = res

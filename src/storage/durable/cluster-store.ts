@@ -3,6 +3,7 @@
 // transactionSync, so the revision, the current state and the history change together or not at all.
 import { DurableObject } from 'cloudflare:workers'
 import {
+  CLUSTER_DELETED,
   exceedsValueLimit,
   type BatchRead,
   type BatchReadResult,
@@ -24,6 +25,7 @@ import { MAX_PREFIX_LENGTH, WatchHub } from './watch-hub'
 import { CLOSE_RESTARTED, type PointInTimeAnswer } from './protocol'
 import type { SnapshotPoint } from '../snapshot/stream'
 import { MetricsTable } from './metrics-table'
+import type { TenantRecord } from '../../tenancy/settings'
 import { GAUGE_TTL_MS, type ClusterMetricsSnapshot } from '../../metrics/cluster'
 import type { SeriesSample } from '../../metrics/registry'
 
@@ -31,6 +33,9 @@ export interface ClusterStoreEnv {
   /** Milliseconds between compactions (default 5 minutes, kube-apiserver's --etcd-compaction-interval). */
   COMPACTION_INTERVAL_MS?: string
 }
+
+const TENANT_KEY = 'tenant'
+const RETIRED_KEY = 'retired'
 
 export const DEFAULT_COMPACTION_INTERVAL_MS = 5 * 60 * 1000
 /** A snapshot page stops at about this much of values (besides its count of keys). */
@@ -81,6 +86,13 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
   /** Tells this instance from the one a point-in-time restore replaces. */
   private readonly instance = crypto.randomUUID()
   private aborting = false
+  /**
+   * A cluster other than the default one: the settings its provisioner gave it (src/tenancy). Its loops run
+   * with them; the Worker serves it with them.
+   */
+  protected tenant: TenantRecord | undefined
+  /** Deleted through the management API: every call fails until the cluster is provisioned anew. */
+  private retired = false
 
   constructor(ctx: DurableObjectState, env: ClusterStoreEnv) {
     super(ctx, env)
@@ -93,6 +105,8 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
       this.revision = this.tables.loadRevision()
       this.compacted = this.tables.meta('compacted')
       this.restoring = this.tables.meta('restoring') === 1
+      this.tenant = await ctx.storage.get<TenantRecord>(TENANT_KEY)
+      this.retired = (await ctx.storage.get<boolean>(RETIRED_KEY)) === true
       this.hub = this.newHub()
       this.hub.restore(ctx.getWebSockets(), this.tables.meta('fanout_from'))
       this.alarmAt = await ctx.storage.getAlarm()
@@ -122,10 +136,12 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
   // ---- reads ----
 
   currentRevision(): number {
+    this.checkServing()
     return this.revision
   }
 
   get(key: string): GetResult {
+    this.checkServing()
     return { kv: this.tables.get(key), revision: this.revision }
   }
 
@@ -135,6 +151,7 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
    * from which kube-apiserver computes remainingItemCount.
    */
   list(prefix: string, opts: ListOptions = {}): ListResult {
+    this.checkServing()
     const revision = opts.revision || this.revision
     const bad = this.checkRevision(revision)
     if (bad) return bad
@@ -149,6 +166,7 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
 
   /** Several reads at the current revision in one RPC: a write's admission reads, for one round trip. */
   readBatch(reads: BatchRead[]): { results: BatchReadResult[]; revision: number } {
+    this.checkServing()
     const results = reads.map((r): BatchReadResult => {
       if ('key' in r) {
         const kv = this.tables.get(r.key)
@@ -199,6 +217,7 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
    * revision does nothing (kube-apiserver's compactor treats etcd's ErrCompacted as done).
    */
   compact(revision: number): CompactResult {
+    this.checkServing()
     if (revision > this.revision)
       return { ok: false, code: 'FutureRevision', revision: this.revision }
     if (revision > this.compacted) this.compactTo(revision)
@@ -260,6 +279,7 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
   override async fetch(request: Request): Promise<Response> {
     const url = new URL(request.url)
     if (url.pathname !== '/watch') return new Response('not found', { status: 404 })
+    if (this.retired) return new Response(CLUSTER_DELETED, { status: 410 })
     if (request.headers.get('Upgrade')?.toLowerCase() !== 'websocket')
       return new Response('expected a WebSocket upgrade', { status: 426 })
     const prefix = url.searchParams.get('prefix')
@@ -295,6 +315,48 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
 
   override webSocketError(ws: WebSocket): void {
     this.hub.closed(ws)
+  }
+
+  // ---- clusters made through the management API (src/tenancy) ----
+
+  /** The settings this object's cluster was provisioned with; undefined for the default cluster or a deleted one. */
+  tenantSettings(): TenantRecord | undefined {
+    return this.retired ? undefined : this.tenant
+  }
+
+  /** Makes this (empty) object a cluster with these settings, and starts its control loops with them. */
+  async provisionTenant(record: TenantRecord): Promise<void> {
+    await this.ctx.storage.put(TENANT_KEY, record)
+    await this.ctx.storage.delete(RETIRED_KEY)
+    this.tenant = record
+    this.retired = false
+    this.background = this.startBackground()
+    if (this.background) this.schedule(Date.now() + BACKGROUND_START_DELAY_MS)
+  }
+
+  /**
+   * Deletes everything the cluster stored, its settings included, and refuses every later call (the
+   * Worker's isolates may still think it served for a moment): nothing of it is served half deleted.
+   */
+  async destroyTenant(): Promise<void> {
+    this.retired = true
+    this.background = undefined
+    this.hub.closeAll(CLOSE_RESTARTED, CLUSTER_DELETED)
+    await this.ctx.storage.deleteAlarm()
+    await this.ctx.storage.deleteAll()
+    this.alarmAt = null
+    this.compactionDue = 0
+    this.tenant = undefined
+    // The tables again, empty, for a cluster of the same name provisioned later.
+    applyMigrations(this.ctx.storage)
+    this.revision = this.tables.loadRevision()
+    this.compacted = 0
+    this.hub = this.newHub()
+    await this.ctx.storage.put(RETIRED_KEY, true)
+  }
+
+  private checkServing(): void {
+    if (this.retired) throw new Error(CLUSTER_DELETED)
   }
 
   // ---- snapshots (src/storage/snapshot): read at one revision in pages while the cluster serves ----
@@ -456,6 +518,7 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     value: string | undefined,
     decide: (current: KeyValue | undefined, revision: number) => KeyValue | Failure | null,
   ): WriteResult {
+    this.checkServing()
     if (value !== undefined && exceedsValueLimit(value)) return { ok: false, code: 'TooLarge' }
     if (this.restoring) return { ok: false, code: 'Unreachable' }
     const revision = this.revision + 1

@@ -1,0 +1,164 @@
+// Node mode's clusters made through the management API (src/tenancy): each one's objects under an etcd
+// prefix of its own, in kube-apiserver's layout below it (/edge-apiserver/clusters/<name>/registry/...),
+// its settings beside them, and its control loops in this process while it is served here.
+import type { Etcd3 } from 'etcd3'
+import { authOptionsFromEnv, ServerAuth } from '../auth/server-auth'
+import { loadCertificateAuthority } from '../auth/certificate-authority'
+import type { AdmissionChain } from '../admission/chain'
+import { bootstrapCluster } from '../controllers/bootstrap'
+import { startControllers, type RunningControllers } from '../controllers/run'
+import type { Registry } from '../registry/registry'
+import type { ClusterConfig } from '../server/app'
+import type { Authenticator } from '../server/filters/authentication'
+import { EtcdStore } from '../storage/etcd/store'
+import { CLUSTER_DELETED, type Store } from '../storage/store'
+import type { Tenants } from '../tenancy/controller'
+import { TenantClusters } from '../tenancy/serving'
+import { clusterEnv, type ClusterSettings, type TenantRecord } from '../tenancy/settings'
+
+const TENANTS_ROOT = '/edge-apiserver/clusters/'
+
+/** The etcd prefix a cluster's objects are under (outside kube-apiserver's /registry). */
+export function tenantEtcdPrefix(name: string): string {
+  return `${TENANTS_ROOT}${name}/registry`
+}
+
+const settingsKey = (name: string) => `${TENANTS_ROOT}${name}/settings`
+
+export interface NodeTenantOptions {
+  client: Etcd3
+  /** The default cluster's store, which holds the Cluster objects. */
+  defaultStore: Store
+  /** A new registry of served types, as the default cluster's (--runtime-config applied). */
+  newRegistry(): Registry
+  /** The store API over an etcd store: encryption at rest and the storage media type, as the default's. */
+  apiStore(etcd: EtcdStore, registry: Registry): Store
+  /** The deployment's auth settings, as environment variables (built from the flags). */
+  authEnv: Record<string, string>
+  admission(registry: Registry): AdmissionChain
+  anonymous: boolean
+  securePort: number
+  requestTimeoutMs: number
+  clusterSigningDurationMs: number
+  /** kube-root-ca.crt: the CA clients in the cluster verify this server with. */
+  rootCA: string
+  /** x509 client certificates of the request's connection, verified against a cluster's own CA. */
+  clientCertificates(env: unknown, caPem: string): Authenticator
+  log(msg: string): void
+}
+
+interface Served {
+  etcd: EtcdStore
+  controllers: RunningControllers
+  /** Its store refuses every call from now on: it is being deleted, or was put together anew. */
+  retire(): void
+}
+
+/** The clusters of a Node server: provisioned by its loops (Tenants), served by its app (resolve). */
+export class NodeTenants implements Tenants {
+  private readonly served = new Map<string, Served>()
+  readonly clusters: TenantClusters<unknown>
+
+  constructor(private readonly o: NodeTenantOptions) {
+    this.clusters = new TenantClusters<unknown>({
+      defaultStore: () => o.defaultStore,
+      settings: (_env, name) => this.settings(name),
+      config: (_env, name, own) => this.config(name, own),
+    })
+  }
+
+  async settings(name: string): Promise<TenantRecord | undefined> {
+    const text = await this.o.client.get(settingsKey(name)).string()
+    return text ? (JSON.parse(text) as TenantRecord) : undefined
+  }
+
+  async provision(name: string, uid: string, settings: ClusterSettings): Promise<void> {
+    await this.o.client.put(settingsKey(name)).value(JSON.stringify({ uid, settings }))
+  }
+
+  /**
+   * Ends serving it in this process at once (its store refuses every call; other processes on this etcd
+   * find out within seconds), then deletes its settings and every object in one range delete.
+   */
+  async destroy(name: string): Promise<void> {
+    await this.stop(name)
+    await this.o.client.delete().prefix(`${TENANTS_ROOT}${name}/`)
+  }
+
+  async close(): Promise<void> {
+    for (const name of [...this.served.keys()]) await this.stop(name)
+  }
+
+  private async stop(name: string): Promise<void> {
+    const s = this.served.get(name)
+    if (!s) return
+    this.served.delete(name)
+    s.retire()
+    await s.controllers.stop()
+    s.etcd.endWatches()
+  }
+
+  private config(name: string, own: ClusterSettings): ClusterConfig {
+    const o = this.o
+    // A cluster put together again (a new Cluster of the same name) replaces the one before.
+    void this.stop(name)
+    const registry = o.newRegistry()
+    const etcd = new EtcdStore(o.client, {
+      prefix: tenantEtcdPrefix(name),
+      requestTimeoutMs: o.requestTimeoutMs,
+    })
+    let retired = false
+    const store = fenced(o.apiStore(etcd, registry), () => retired)
+    const env = clusterEnv(o.authEnv, own)
+    const auth = new ServerAuth({ ...authOptionsFromEnv(env), rootCA: o.rootCA })
+    const admission = o.admission(registry)
+    const signing = { cert: own.CLUSTER_SIGNING_CERT, key: own.CLUSTER_SIGNING_KEY }
+    let ca: ReturnType<typeof loadCertificateAuthority> | undefined
+    const controllers = startControllers(store, registry, {
+      rootCA: o.rootCA,
+      authorizer: auth.authorizer(store),
+      signer:
+        signing.cert && signing.key
+          ? {
+              ca: () => (ca ??= loadCertificateAuthority(signing.cert!, signing.key!)),
+              durationMs: o.clusterSigningDurationMs,
+            }
+          : undefined,
+      log: (msg) => o.log(`cluster ${name}: ${msg}`),
+    })
+    this.served.set(name, {
+      etcd,
+      controllers,
+      retire: () => {
+        retired = true
+      },
+    })
+    return {
+      registry,
+      store: () => store,
+      // Its client certificates are those its own CA signed (its CertificateSigningRequests'), no other.
+      authenticators: (env, s) => [
+        ...(own.CLUSTER_SIGNING_CERT ? [o.clientCertificates(env, own.CLUSTER_SIGNING_CERT)] : []),
+        ...auth.authenticators(s),
+      ],
+      auth: (_env, s) => auth.context(s),
+      anonymous: () => o.anonymous,
+      admission: () => admission,
+      ready: (s) => bootstrapCluster(registry, s, o.securePort, false),
+    }
+  }
+}
+
+/** The store of a cluster being deleted refuses every call, as the edge's Durable Object does. */
+function fenced(store: Store, retired: () => boolean): Store {
+  return new Proxy(store, {
+    get(target, prop, receiver) {
+      const v = Reflect.get(target, prop, receiver) as unknown
+      if (typeof v !== 'function') return v
+      return (...args: unknown[]) => {
+        if (retired()) throw new Error(CLUSTER_DELETED)
+        return (v as (...a: unknown[]) => unknown).apply(target, args)
+      }
+    },
+  })
+}
