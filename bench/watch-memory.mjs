@@ -6,7 +6,7 @@
 // not yet collected shows as heap before GC, memory the process keeps from the OS as RSS alone.
 import { fork, execFileSync } from 'node:child_process'
 import WebSocket from 'ws'
-import { readFileSync } from 'node:fs'
+import { readFileSync, readdirSync } from 'node:fs'
 import { join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startEdge } from './lib/servers.mjs'
@@ -26,7 +26,9 @@ const rss = () => {
   for (const m of treeMembers(srv.proc.pid)) {
     if (m.comm !== 'workerd') continue
     const cmd = readFileSync(`/proc/${m.pid}/cmdline`, 'utf8')
-    out[cmd.includes(`entry=127.0.0.1:${srv.port}`) ? 'proxy' : 'user'] = Math.round(m.rss / 1048576)
+    // MiB and open descriptors (a watch the server kept after its client left would hold its own)
+    const role = /entry=127\.0\.0\.1:0(\0|$)/.test(cmd) ? 'worker' : 'proxy'
+    out[role] = `${Math.round(m.rss / 1048576)} MiB, ${readdirSync(`/proc/${m.pid}/fd`).length} fds`
   }
   return out
 }
