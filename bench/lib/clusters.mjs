@@ -140,6 +140,8 @@ export async function clustersScenario(o) {
     })
     await sleep(500)
     const rss2 = workerdRss(srv)
+    const used = [...objectFiles(srv.dir.path)].filter(([id]) => !before.has(id)).map(([, b]) => b)
+    r.usedClusterBytes = { objects: used.length, median: median(used), max: Math.max(...used) }
     r.memory = { workerdBeforeMB: rss1 / 2 ** 20, workerdAfterMB: rss2 / 2 ** 20, perClusterKB: (rss2 - rss1) / 1024 / o.n }
 
     // The same loads on all N in turn and on one cluster.
@@ -249,6 +251,7 @@ export function renderClusters(r) {
   out.push(`| create until Ready, p50 / p99 / max (${r.create.concurrency} at a time) | ${f(r.create.p50)} / ${f(r.create.p99)} / ${f(r.create.max)} ms |`)
   out.push(`| clusters Ready per second | ${f(r.create.perSecond, 2)} |`)
   out.push(`| SQLite bytes of a new cluster's object, median / max (${r.emptyClusterBytes.objects} objects) | ${f(r.emptyClusterBytes.median)} / ${f(r.emptyClusterBytes.max)} |`)
+  if (r.usedClusterBytes) out.push(`| … once used (bootstrapped: system namespaces, RBAC and APF defaults), median / max | ${f(r.usedClusterBytes.median)} / ${f(r.usedClusterBytes.max)} |`)
   out.push(`| workerd RSS growth per cluster used once | ${f(r.memory.perClusterKB, 1)} KiB (${f(r.memory.workerdBeforeMB)} → ${f(r.memory.workerdAfterMB)} MiB) |`)
   for (const op of ['get', 'create'])
     out.push(`| ${op}: round robin across ${r.n} / on one cluster (req/s), one ÷ all | ${f(r.load[op].all.rps)} / ${f(r.load[op].one.rps)}, ${f(r.load[op].ratio, 2)}x (p50 ${f(r.load[op].all.p50, 1)} / ${f(r.load[op].one.p50, 1)} ms) |`)
