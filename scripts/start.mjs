@@ -226,6 +226,7 @@ for (;;) {
 }
 console.log(`edge-apiserver is serving at ${server}`)
 console.log(`export KUBECONFIG=${kubeconfigPath}`)
+console.log(`More clusters (README, "Many clusters"): printf 'apiVersion: tenancy.edge-apiserver.dev/v1alpha1\\nkind: Cluster\\nmetadata:\\n  name: team-a\\n' | kubectl create -f -`)
 
 function ready(port, caPem) {
   return new Promise((resolve) => {

@@ -127,7 +127,7 @@ export function renderSnapshot(s) {
   const names = {
     edgeRestore: 'edge: restore (POST /storage/snapshot)',
     edgeSave: 'edge: save (GET /storage/snapshot)',
-    nodeRestore: 'Node mode: restore into a fresh etcd (revision order, gap filling)',
+    nodeRestore: 'Node mode: restore into a fresh etcd (every revision kept)',
     nodeSave: 'Node mode: save through the server',
     etcdSave: 'Node mode: save straight from etcd',
     etcdctlSave: '`etcdctl snapshot save` (the db file) on the same etcd',

@@ -1,6 +1,7 @@
-// Builds the Hono app from a Config and a Store factory: JSON indenting → request info → request deadline →
-// warning recorder → metrics → authentication → impersonation → authorization → the API. No globals: the
-// Worker and Node mode each build their own.
+// Builds the Hono app: /clusters/<name> taken off the path, then kube's handler chain, one filter a concern
+// (src/server/filters): JSON indenting → cluster → request info → deadline → warnings → metrics → audit →
+// the cluster's store → authentication → impersonation → priority and fairness → authorization → the API.
+// No globals: the Worker and Node mode each build their own, and say where each cluster is (AppConfig).
 import { Hono, type Context } from 'hono'
 import {
   aggregatedContentType,
@@ -39,13 +40,14 @@ import type { KubeletClient } from '../kubelet/transport'
 import { checkTunnelRequest, TUNNEL_PATH, type TunnelServer } from '../tunnel/registry'
 import { ClusterContext, clusterOfPath, DEFAULT_CLUSTER } from './cluster'
 import { LruMap } from '../util/lru'
-import { methodNotAllowed, notFoundPath, StatusError, toStatusError, unauthorized } from './errors'
+import { methodNotAllowed, notFoundPath, StatusError, toStatusError } from './errors'
 import { interpretStrayStoreError } from '../registry/store-errors'
-import { authenticateRequest, type Authenticator } from './filters/authentication'
-import { allowAuthenticated, authorize } from './filters/authorization'
-import { impersonate } from './filters/impersonation'
+import { withAuthentication, type Authenticator } from './filters/authentication'
+import { allowAuthenticated, withAuthorization } from './filters/authorization'
+import { withCluster, withClusterStore } from './filters/cluster'
+import { withImpersonation } from './filters/impersonation'
 import { DEFAULT_REQUEST_TIMEOUT_MS, withRequestDeadline } from './filters/request-deadline'
-import { parseRequestInfo, type RequestInfo } from './filters/request-info'
+import { withRequestInfo, type RequestInfo } from './filters/request-info'
 import { withWarningRecorder, type Warnings } from './filters/warnings'
 import { withAudit, type AuditOptions } from './filters/audit'
 import type { RequestAudit } from '../audit/request'
@@ -57,7 +59,7 @@ import {
 } from './filters/priority-and-fairness'
 import { FlowControl } from '../flowcontrol/controller'
 import type { ConversionOptions } from '../apiextensions/conversion/webhook'
-import { compressUsername, metrics, SLI_METRICS } from '../metrics/apiserver'
+import { metrics, SLI_METRICS } from '../metrics/apiserver'
 import { InProcessMetrics, type MetricsBackend } from '../metrics/cluster'
 import { REACHED_HANDLER, requestMetrics } from '../metrics/middleware'
 import type { Registry as MetricsRegistry } from '../metrics/registry'
@@ -214,13 +216,12 @@ export function buildApp(cfg: AppConfig): Hono {
       c.res = await prettyJSON(c.res)
   })
 
-  app.use('*', async (c, next) => {
-    const cluster = await clusterContext(clusterNameOf(c.req.raw), c.env)
-    if (!cluster) return respondError(notFoundPath(), c.req.header('accept'))
-    c.set('cluster', cluster)
-    c.set('info', parseRequestInfo(c.req.method, new URL(c.req.url)))
-    await next()
-  })
+  // kube's handler chain (DefaultBuildHandlerChain), outermost first, each filter one concern.
+  app.use(
+    '*',
+    withCluster((req, env) => clusterContext(clusterNameOf(req), env)),
+  )
+  app.use('*', withRequestInfo())
   app.use('*', withRequestDeadline(cfg.requestTimeoutMs ?? DEFAULT_REQUEST_TIMEOUT_MS))
   // Inside the deadline and outside everything else, as kube's DefaultBuildHandlerChain places it: any
   // layer may warn, and every response, errors included, carries what was recorded.
@@ -230,36 +231,27 @@ export function buildApp(cfg: AppConfig): Hono {
   app.use('*', (c, next) => (recordMetrics(c.env) ? metricsFilter(c, next) : next()))
   // WithAuditInit and WithAudit: the event is begun once authentication has named the user.
   app.use('*', withAudit(cfg.audit ?? { config: () => undefined }))
-  app.use('*', async (c, next) => {
-    const cluster = c.get('cluster')
-    const config = cluster.config
-    const store = recordMetrics(c.env)
-      ? instrumentStore(config.store(c.env), cluster.keyResources)
-      : config.store(c.env)
-    c.set('store', store)
-    await cluster.ready(store)
-    const started = performance.now()
-    const auth = await authenticateRequest(
-      c.req.raw,
-      config.authenticators(c.env, store),
-      config.anonymous?.(c.env) ?? false,
-    )
-    // WithAuthentication's metrics: "error" when a credential was refused, "failure" when there was none.
-    const result = auth.user ? 'success' : auth.presented ? 'error' : 'failure'
-    metrics.authenticationAttempts.inc([result])
-    metrics.authenticationDuration.observe([result], (performance.now() - started) / 1000)
-    if (!auth.user) return respondError(unauthorized(), c.req.header('accept'))
-    c.get('audit')?.begin(auth.user)
-    metrics.authenticatedUserRequests.inc([compressUsername(auth.user.username)])
-    const authContext = config.auth
-      ? await config.auth(c.env, store)
-      : { authorizer: allowAuthenticated }
-    const user = await impersonate(c.req.raw.headers, auth.user, authContext.authorizer)
-    if (user !== auth.user) c.get('audit')?.impersonated(user)
-    c.set('user', user)
-    c.set('auth', authContext)
-    await next()
-  })
+  app.use(
+    '*',
+    withClusterStore<ClusterContext<ClusterConfig>>(
+      (cluster, env) =>
+        recordMetrics(env)
+          ? instrumentStore(cluster.config.store(env), cluster.keyResources)
+          : cluster.config.store(env),
+      (cluster, store) => cluster.ready(store),
+    ),
+  )
+  const configOf = (c: Context) => (c.get('cluster') as ClusterContext<ClusterConfig>).config
+  app.use(
+    '*',
+    withAuthentication({
+      authenticators: (c) => configOf(c).authenticators(c.env, c.get('store')),
+      anonymous: (c) => configOf(c).anonymous?.(c.env) ?? false,
+      authContext: (c) =>
+        configOf(c).auth?.(c.env, c.get('store')) ?? { authorizer: allowAuthenticated },
+    }),
+  )
+  app.use('*', withImpersonation())
   // Each cluster is classified by its own FlowSchemas into seats of its own (per isolate at the edge):
   // one cluster's load does not queue another's requests.
   const flowControls = new WeakMap<ClusterContext, (env: unknown) => FlowControl | undefined>()
@@ -280,8 +272,8 @@ export function buildApp(cfg: AppConfig): Hono {
     '*',
     priorityAndFairness(flowControl, (c) => (c.get('cluster') as ClusterContext).registry),
   )
+  app.use('*', withAuthorization())
   app.use('*', async (c, next) => {
-    await authorize(c.get('auth').authorizer, c.get('user'), c.get('info'), c.get('audit'))
     c.set(REACHED_HANDLER, true)
     await next()
   })

@@ -6,9 +6,11 @@ import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { backgroundKubectl, KUBECTL, run } from '../helpers/process'
+import { startWebhookServer, type WebhookServer } from '../helpers/webhook-server'
 import { LocalServer } from './harness'
 
 let server: LocalServer
+let webhook: WebhookServer
 const kubeconfigs: Record<string, string> = {}
 
 /** kubectl against a cluster made through the management API, as its admin. */
@@ -30,6 +32,12 @@ metadata:
 `
 
 beforeAll(async () => {
+  // Before the server: the Worker's fetch takes the webhook's CA from the runtime's start.
+  webhook = await startWebhookServer('tenancy-e2e', (review) => ({
+    apiVersion: 'admission.k8s.io/v1',
+    kind: 'AdmissionReview',
+    response: { uid: review.request.uid, allowed: false, status: { message: 'denied by team-a' } },
+  }))
   server = await LocalServer.start()
   await server.kubectl(['create', '-f', '-'], {
     input: manifest('team-a') + '---\n' + manifest('team-b'),
@@ -51,6 +59,7 @@ beforeAll(async () => {
 }, 180_000)
 afterAll(async () => {
   await server?.dispose()
+  await webhook?.close()
 })
 
 describe('the Cluster API', () => {
@@ -119,6 +128,58 @@ spec:
     expect(await server.k('api-resources', '--api-group=example.com', '-o', 'name')).toBe('')
     const get = await at('team-b', 'get', 'widgets')
     expect(get.stderr).toBe(`error: the server doesn't have a resource type "widgets"\n`)
+  })
+
+  it('calls the admission webhooks of the cluster written to, and no other cluster’s', async () => {
+    const config = {
+      apiVersion: 'admissionregistration.k8s.io/v1',
+      kind: 'ValidatingWebhookConfiguration',
+      metadata: { name: 'deny-configmaps' },
+      webhooks: [
+        {
+          name: 'deny.team-a.example.com',
+          clientConfig: { url: `${webhook.url}/validate`, caBundle: webhook.caBundle },
+          rules: [
+            {
+              operations: ['CREATE'],
+              apiGroups: [''],
+              apiVersions: ['v1'],
+              resources: ['configmaps'],
+            },
+          ],
+          objectSelector: { matchLabels: { hooked: 'yes' } },
+          sideEffects: 'None',
+          admissionReviewVersions: ['v1'],
+          timeoutSeconds: 5,
+        },
+      ],
+    }
+    const created = await run(
+      KUBECTL,
+      ['--kubeconfig', kubeconfigs['team-a']!, 'create', '-f', '-'],
+      {
+        input: JSON.stringify(config),
+      },
+    )
+    expect(created.code).toBe(0)
+    const labelled = (name: string) =>
+      JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name, labels: { hooked: 'yes' } },
+      })
+    const inA = await run(KUBECTL, ['--kubeconfig', kubeconfigs['team-a']!, 'create', '-f', '-'], {
+      input: labelled('hooked'),
+    })
+    expect(inA.stderr).toBe(
+      'Error from server: error when creating "STDIN": admission webhook "deny.team-a.example.com" denied the request: denied by team-a\n',
+    )
+    const inB = await run(KUBECTL, ['--kubeconfig', kubeconfigs['team-b']!, 'create', '-f', '-'], {
+      input: labelled('hooked'),
+    })
+    expect(inB).toMatchObject({ code: 0, stdout: 'configmap/hooked created\n' })
+    const inDefault = await server.kubectl(['create', '-f', '-'], { input: labelled('hooked') })
+    expect(inDefault).toMatchObject({ code: 0, stdout: 'configmap/hooked created\n' })
   })
 
   it('takes a credential of one cluster for nothing in another: 401', async () => {

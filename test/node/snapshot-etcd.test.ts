@@ -32,6 +32,17 @@ async function revisions(client: Etcd3, prefix: string): Promise<Record<string, 
   return Object.fromEntries(r.kvs.map((kv) => [kv.key.toString(), Number(kv.mod_revision)]))
 }
 
+/** Each key's mod revision, create revision and version: all that etcd keeps of a key's history. */
+async function histories(client: Etcd3, prefix: string): Promise<Record<string, number[]>> {
+  const r = await client.getAll().prefix(prefix).exec()
+  return Object.fromEntries(
+    r.kvs.map((kv) => [
+      kv.key.toString(),
+      [Number(kv.mod_revision), Number(kv.create_revision), Number(kv.version)],
+    ]),
+  )
+}
+
 function fileOf(path: string) {
   const lines = readFileSync(path, 'utf8').trim().split('\n')
   return {
@@ -85,9 +96,10 @@ describe('npm run snapshot against etcd', () => {
     const out = await snapshotOk('restore', file, '--etcd-servers', target.endpoints)
     expect(out).toMatch(/restore: 3\/3 objects, [\d.]+ MB, \d+ objects\/s/)
     expect(out).toContain('verify: 3 objects in 1 resources match (counts and checksums)')
-    expect(await revisions(target.client, '/registry/')).toEqual(
-      await revisions(source.client, '/registry/'),
-    )
+    // c1 and c4 were written twice: their create revision and version come back too.
+    const kept = await histories(source.client, '/registry/')
+    expect(kept['/registry/configmaps/a/c1']![2]).toBe(2)
+    expect(await histories(target.client, '/registry/')).toEqual(kept)
     const { header } = fileOf(file)
     const now = Number((await target.client.get('/x').exec()).header.revision)
     expect(now).toBe(header.revision) // the snapshot ended with deletes: the filler's delete lands on it
@@ -121,6 +133,41 @@ describe('npm run snapshot against etcd', () => {
       '/registry/configmaps/a/c4',
     ])
     expect(Math.min(...Object.values(revs))).toBeGreaterThan(11)
+  })
+
+  it('gives back the create revision and version of every key of a long history, in batches', async () => {
+    // Many keys written, rewritten, deleted and created again, with writes outside the prefix in
+    // between: the restore writes many at once, in whatever order etcd takes them, and every key
+    // must come back with all three revisions of the source.
+    const src = await etcd()
+    const c = src.client
+    const names = Array.from({ length: 60 }, (_, i) => `/registry/secrets/ns/s${i}`)
+    for (let round = 0; round < 8; round++)
+      for (let i = 0; i < names.length; i++) {
+        const pick = (i * 7 + round * 13) % 10
+        if (pick < 6) await c.put(names[i]!).value(`{"round":${round},"i":${i}}`)
+        else if (pick < 8) await c.delete().key(names[i]!)
+        else await c.put(`/elsewhere/${i % 3}`).value(String(round))
+      }
+    // Long stretches of writes the file has no record of: a key written over and over, and writes
+    // outside the prefix. The restore fills them without order, between the writes it orders.
+    for (let i = 0; i < 20; i++) await c.put('/registry/secrets/ns/hot').value(`{"n":${i}}`)
+    for (let i = 0; i < 30; i++) await c.put('/elsewhere/x').value(String(i))
+    await c.put('/registry/secrets/ns/s1').value('{"last":true}')
+    const long = join(dir, 'long.snapshot')
+    await snapshotOk('save', long, '--etcd-servers', src.endpoints)
+    const target = await etcd()
+    const out = await snapshotOk('restore', long, '--etcd-servers', target.endpoints)
+    expect(out).not.toContain('kept their mod revision but not')
+    const kept = await histories(c, '/registry/')
+    expect(Object.values(kept).some(([mod, create]) => create < mod)).toBe(true)
+    expect(await histories(target.client, '/registry/')).toEqual(kept)
+    expect(await target.client.getAll().prefix('/registry/').strings()).toEqual(
+      await c.getAll().prefix('/registry/').strings(),
+    )
+    const { header } = fileOf(long)
+    const now = Number((await target.client.get('/x').exec()).header.revision)
+    expect([header.revision, header.revision + 1]).toContain(now)
   })
 
   it('refuses a prefix that is not empty', async () => {

@@ -337,6 +337,11 @@ async function restore(file: string, flags: Map<string, string>): Promise<number
             ? `, renumbered up to revision ${r.revision}\n`
             : `; etcd is at revision ${r.revision}\n`),
       )
+      if (!r.renumbered && r.approximated > 0)
+        process.stderr.write(
+          `restore: ${r.approximated} keys kept their mod revision but not their create revision ` +
+            'or version (etcd was past the first, or too few revisions lay between them)\n',
+        )
       if (flags.get('verify') === 'false') return 0
       return await verify(file, flags, !r.renumbered)
     } finally {

@@ -1,6 +1,12 @@
 // Authenticators in a chain (kube-apiserver's union authenticator): the first that recognises the
 // credential decides; a credential nobody accepts is 401, never a fall-through to anonymous.
+import type { Context, MiddlewareHandler } from 'hono'
+import { respondError } from '../../api/negotiation'
+import type { RequestAudit } from '../../audit/request'
+import type { AuthContext } from '../../auth/context'
+import { compressUsername, metrics } from '../../metrics/apiserver'
 import type { UserInfo } from '../../registry/types'
+import { unauthorized } from '../errors'
 
 export interface Authenticator {
   /** undefined: this authenticator does not recognise the credential. Throws nothing for bad input. */
@@ -103,5 +109,40 @@ export class TokenFileAuthenticator implements Authenticator {
   async authenticate(req: Request): Promise<UserInfo | undefined> {
     const token = bearerToken(req)
     return token ? this.tokens.get(token) : undefined
+  }
+}
+
+export interface AuthenticationOptions {
+  /** The request's cluster's authenticators, in kube-apiserver's order. */
+  authenticators(c: Context): Authenticator[]
+  /** --anonymous-auth of the request's cluster. */
+  anonymous(c: Context): boolean
+  /** The authorizer and the rest of the auth machinery of the request's cluster. */
+  authContext(c: Context): AuthContext | Promise<AuthContext>
+}
+
+type AuthenticationVariables = { user: UserInfo; auth: AuthContext; audit?: RequestAudit }
+
+/**
+ * WithAuthentication: the user the request's credential names (anonymous when it has none and the cluster
+ * allows it), else kube's 401 Status; with its metrics, and the audit event begun for that user. Sets the
+ * cluster's auth machinery for the filters after it.
+ */
+export function withAuthentication(
+  o: AuthenticationOptions,
+): MiddlewareHandler<{ Variables: AuthenticationVariables }> {
+  return async (c, next) => {
+    const started = performance.now()
+    const auth = await authenticateRequest(c.req.raw, o.authenticators(c), o.anonymous(c))
+    // WithAuthentication's metrics: "error" when a credential was refused, "failure" when there was none.
+    const result = auth.user ? 'success' : auth.presented ? 'error' : 'failure'
+    metrics.authenticationAttempts.inc([result])
+    metrics.authenticationDuration.observe([result], (performance.now() - started) / 1000)
+    if (!auth.user) return respondError(unauthorized(), c.req.header('accept'))
+    c.get('audit')?.begin(auth.user)
+    metrics.authenticatedUserRequests.inc([compressUsername(auth.user.username)])
+    c.set('user', auth.user)
+    c.set('auth', await o.authContext(c))
+    await next()
   }
 }

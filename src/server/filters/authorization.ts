@@ -1,6 +1,7 @@
 // The authorization filter (k8s.io/apiserver's WithAuthorization): builds the request's attributes from its
 // RequestInfo and the (possibly impersonated) user, asks the configured authorizer, and answers a denial with
 // kube-apiserver's Forbidden Status.
+import type { MiddlewareHandler } from 'hono'
 import { forbiddenError, type Attributes, type Authorizer } from '../../auth/authorizer'
 import type { UserInfo } from '../../registry/types'
 import { internalError } from '../errors'
@@ -65,4 +66,19 @@ export const allowAuthenticated: Authorizer = {
       return { decision: 'Allow', reason: '' }
     return { decision: 'NoOpinion', reason: '' }
   },
+}
+
+type AuthorizationVariables = {
+  user: UserInfo
+  info: RequestInfo
+  auth: { authorizer: Authorizer }
+  audit?: AuthorizationAnnotations
+}
+
+/** WithAuthorization: the request goes on only if the cluster's authorizer allows what it asks. */
+export function withAuthorization(): MiddlewareHandler<{ Variables: AuthorizationVariables }> {
+  return async (c, next) => {
+    await authorize(c.get('auth').authorizer, c.get('user'), c.get('info'), c.get('audit'))
+    await next()
+  }
 }

@@ -1,5 +1,6 @@
 // The impersonation filter (k8s.io/apiserver's WithImpersonation): Impersonate-User, -Group, -Uid and
 // -Extra-<key> headers switch the request's user once the requester is allowed to impersonate each of them.
+import type { MiddlewareHandler } from 'hono'
 import { forbiddenError, type Attributes, type Authorizer } from '../../auth/authorizer'
 import {
   serviceAccountGroups,
@@ -139,4 +140,23 @@ export async function impersonate(
   if (uid) user.uid = uid
   if (Object.keys(extra).length) user.extra = extra
   return user
+}
+
+type ImpersonationVariables = {
+  user: UserInfo
+  auth: { authorizer: Authorizer }
+  audit?: { impersonated(user: UserInfo): void }
+}
+
+/** WithImpersonation: the request acts as the user its Impersonate-* headers name, once each is allowed. */
+export function withImpersonation(): MiddlewareHandler<{ Variables: ImpersonationVariables }> {
+  return async (c, next) => {
+    const requestor = c.get('user')
+    const user = await impersonate(c.req.raw.headers, requestor, c.get('auth').authorizer)
+    if (user !== requestor) {
+      c.get('audit')?.impersonated(user)
+      c.set('user', user)
+    }
+    await next()
+  }
 }

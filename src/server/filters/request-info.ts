@@ -1,4 +1,5 @@
 // What a request is about, parsed from its path and method the way k8s.io/apiserver's RequestInfoFactory does.
+import type { MiddlewareHandler } from 'hono'
 import { decodeListOptions, isWatchRequest } from '../../api/query'
 
 export interface RequestInfo {
@@ -108,4 +109,12 @@ function exactNameSelector(selector: string): string {
     if (name && name !== '.' && name !== '..' && !/[/%]/.test(name)) return name
   }
   return ''
+}
+
+/** WithRequestInfo: what the request is about, for every later filter. */
+export function withRequestInfo(): MiddlewareHandler<{ Variables: { info: RequestInfo } }> {
+  return async (c, next) => {
+    c.set('info', parseRequestInfo(c.req.method, new URL(c.req.url)))
+    await next()
+  }
 }
