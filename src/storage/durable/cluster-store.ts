@@ -151,6 +151,12 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     })
   }
 
+  /**
+   * Subclasses bootstrap a newly provisioned cluster here, in the object, before the provisioner calls it
+   * Ready: its first request then finds it bootstrapped rather than doing it (src/controllers/edge.ts).
+   */
+  protected async prepareTenant(): Promise<void> {}
+
   /** Subclasses that run work in the alarm (src/controllers/edge.ts) return it; called once the tables are ready. */
   protected startBackground(): BackgroundWork | undefined {
     return undefined
@@ -362,6 +368,7 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     await this.ctx.storage.delete(RETIRED_KEY)
     this.tenant = record
     this.retired = false
+    await this.prepareTenant()
     this.background = this.startBackground()
     this.setSettled(false)
     if (this.background) this.schedule(Date.now() + BACKGROUND_START_DELAY_MS)
