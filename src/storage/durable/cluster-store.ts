@@ -256,7 +256,8 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
   /**
    * kube-apiserver compacts etcd every 5 minutes to the revision that was current at the previous tick
    * (storage/etcd3/compact.go), so a client has at least one interval to resume a watch or a paged list.
-   * The same alarm runs the background work (the control loops) when a subclass has any.
+   * Here a tick is due an interval after the previous one and runs at the first write after that (see
+   * write()), so that a cluster nobody writes to sleeps. The same alarm runs the background work (the control loops) when a subclass has any.
    */
   override async alarm(): Promise<void> {
     this.activity('alarm')
@@ -274,7 +275,6 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
         this.revision > this.compacted ? Date.now() + this.compactionInterval() : 0,
       )
     }
-    if (this.compactionDue) this.schedule(this.compactionDue)
     if (!this.background || this.restoring) return
     // The background work resyncs on each compaction tick: as long as the cluster has writes to compact,
     // nothing depends on the loops having seen every write.
@@ -587,10 +587,11 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
       key,
       json: JSON.stringify(encodeEvent(outcome.kv, outcome.prev, outcome.deleted)),
     })
-    if (!this.compactionDue) {
-      this.setCompactionDue(Date.now() + this.compactionInterval())
-      this.schedule(this.compactionDue)
-    }
+    // The compaction tick runs at the first write once it is due, not on a clock of its own: an idle
+    // cluster's object is not woken to compact (its last interval's history stays until it is written to
+    // again, which kube's clients cannot tell from a slower compactor).
+    if (!this.compactionDue) this.setCompactionDue(Date.now() + this.compactionInterval())
+    else if (Date.now() >= this.compactionDue) this.schedule(Date.now())
     if (this.background) this.observe(outcome.kv, outcome.prev, outcome.deleted)
     return { ok: true, kv: outcome.kv }
   }
