@@ -46,6 +46,7 @@ const { values: a } = parseArgs({
     'watch-open-seconds': { type: 'string' },
     'watch-write-seconds': { type: 'string' },
     'watch-event-seconds': { type: 'string' },
+    'watch-servers': { type: 'string' },
     'store-ops': { type: 'string' },
     'store-rpc-ops': { type: 'string' },
     'seed-connections': { type: 'string' },
@@ -85,6 +86,8 @@ if (a.help) {
   --watch-open-seconds=S  opening watchers for one N stops after S (default 150)
   --watch-write-seconds=S timed writes for one N stop after S once 10 are done (default 20)
   --watch-event-seconds=S an event that has not reached every watcher after S ends that N (default 30)
+  --watch-servers=LIST    whose watchers: edge (npm start), node (Node mode on etcd, its watch cache on),
+                          node-no-cache (--watch-cache=false: a Store watch per watcher) (default edge,node)
   --store-ops=N           operations per in-object store loop (default 20000)
   --store-rpc-ops=N       operations per Worker→object RPC loop (default 500)
   --seed-connections=N    concurrent clients seeding objects through the API (default 16)
@@ -129,6 +132,7 @@ const P = {
   watchOpenS: num(a['watch-open-seconds'], 150, 30),
   watchWriteS: num(a['watch-write-seconds'], 20, 5),
   watchEventS: num(a['watch-event-seconds'], 30, 10),
+  watchServers: String(a['watch-servers'] ?? 'edge,node').split(',').filter(Boolean),
   storeOps: num(a['store-ops'], 20_000, 500),
   storeRpcOps: num(a['store-rpc-ops'], 500, 50),
   seedConnections: num(a['seed-connections'], 16, 16),
@@ -1042,6 +1046,10 @@ async function watchScenarios() {
   const base = '/api/v1/namespaces/bench-watch/configmaps'
   const limit = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'))
   results.notes.push(`watch: open-file limit of this run and its children: ${limit?.replace(/\s+/g, ' ').trim()} (the bench does not change it)`)
+  for (const server of P.watchServers) await watchServerScenario(base, server)
+}
+
+async function watchServerScenario(base, server) {
   let live
   try {
     for (const n of [...P.watchers].sort((x, y) => x - y)) {
@@ -1049,12 +1057,12 @@ async function watchScenarios() {
         await endWatchServer(live)
         live = undefined
       }
-      const r = { watchers: n }
+      const r = { server, watchers: n }
       results.watch.push(r)
       try {
-        if (!live) live = await startWatchServer(base)
+        if (!live) live = await startWatchServer(base, server)
         else r.addedTo = live.total
-        log(`  watch: ${n} watchers (${r.addedTo ? `${n - r.addedTo} more on the server with ${r.addedTo}` : 'fresh npm start'})`)
+        log(`  watch (${server}): ${n} watchers (${r.addedTo ? `${n - r.addedTo} more on the server with ${r.addedTo}` : 'fresh server'})`)
         await watchStep(live, base, n, r)
       } catch (err) {
         r.error = String(err?.message ?? err).slice(0, 2000)
@@ -1072,13 +1080,27 @@ async function watchScenarios() {
   }
 }
 
-async function startWatchServer(base) {
-  const srv = await startEdge(root)
+/** npm start, or Node mode (`dist/node.js`, built once) on an etcd of its own, its watch cache on or off. */
+async function startWatchServer(base, server) {
+  let etcd
+  let srv
+  if (server === 'edge') srv = await startEdge(root)
+  else {
+    const buildError = await (nodeBuild ??= buildNodeQuietly())
+    if (buildError) throw new Error(buildError)
+    etcd = await startEtcd()
+    try {
+      srv = await startNode(root, etcd.endpoint, server === 'node-no-cache' ? ['--watch-cache=false'] : [])
+    } catch (err) {
+      await etcd.proc.stop()
+      throw err
+    }
+  }
   const c = srv.client
   await c.must('POST', '/api/v1/namespaces', { body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'bench-watch' } } })
   for (let i = 0; i < 16; i++) await c.must('POST', base, { body: cmBody(`w-${i}`, i) })
   await sleep(1000)
-  const live = { srv, c, pid: srv.proc.pid, procs: [], total: 0, kk: 0, healthy: true, waiters: [] }
+  const live = { srv, etcd, c, pid: srv.proc.pid, procs: [], total: 0, kk: 0, healthy: true, waiters: [] }
   live.before = treeRss(live.pid)
   live.beforeWorkerd = workerdFds(live.pid)
   for (let p = 0; p < P.watchProcs; p++) {
@@ -1113,6 +1135,7 @@ async function endWatchServer(live) {
   for (const e of live.procs) if (!e.exited) e.child.kill('SIGKILL')
   live.c.close()
   await live.srv.proc.stop()
+  await live.etcd?.proc.stop()
 }
 
 /** Brings the server's watchers up to n, then the latency, memory and delivery figures at n. */
@@ -1249,7 +1272,7 @@ async function watchStep(live, base, n, r) {
     // at least 5 writes (45,000 events at 9,000 watchers): delivery takes seconds per write there
     const burst = Math.max(5, Math.min(200, Math.ceil(P.watchEvents / r.opened)))
     const t0 = process.hrtime.bigint()
-    const cpu0 = cpuReading(srv)
+    const cpu0 = cpuReading(srv, { etcd: live.etcd?.proc.pid })
     await forEachConcurrent(burst, 16, (i) => patchOnce(`w-${i % 16}`, `b-${r.watchers}-${i}`))
     const writesDone = process.hrtime.bigint()
     const target = (live.kk += burst)
@@ -1259,7 +1282,7 @@ async function watchStep(live, base, n, r) {
       const s = Number(lastArrival(target) - t0) / 1e9
       const alive = procs.reduce((x, e) => x + e.alive, 0)
       // the writes and every event's fan-out, per event delivered (in µs)
-      const perEvent = cpuPerOp(cpu0, cpuReading(srv), (alive * burst) / 1000)
+      const perEvent = cpuPerOp(cpu0, cpuReading(srv, { etcd: live.etcd?.proc.pid }), (alive * burst) / 1000)
       r.delivery = { writes: burst, seconds: s, writeSeconds: Number(writesDone - t0) / 1e9, eventsPerS: (alive * burst) / s, cpuUsPerEvent: perEvent }
     } else r.timeout = `the burst of ${burst} writes did not reach every watcher within 300 s`
   }

@@ -66,20 +66,33 @@ export function renderMarkdown(r) {
     }
     L.push('')
   }
-  if (r.watch?.length) {
-    L.push(`**Watch (edge)**: N watchers, each its own HTTP/1.1 keep-alive connection to \`?watch=true&resourceVersion=<rv>\` on one namespace, held by ${p.watchProcs} client process(es). ` +
-      `Latency: ${p.watchWrites} merge patches one at a time, from the write's response (and from sending it) to its event at the last watcher (the Durable Object answers a write first and sends its event to watchers after). Delivery: a burst of writes from 16 clients until every event reached every watcher. ` +
-      'Memory per watcher: RSS growth since the fresh server divided by N, of the server tree, of the workerd running the API server and its Durable Object (user worker), and of the workerd running wrangler dev\'s proxy Worker. ' +
-      `One \`npm start\` for every N, watchers added to those already open (a fresh one after an N that lost watchers or failed); at most ${p.watchWriteS ?? '–'} s of timed writes per N once 10 are done.`)
+  // Older results have no server: they are the edge's.
+  for (const server of [...new Set((r.watch ?? []).map((w) => w.server ?? 'edge'))]) {
+    const rows = r.watch.filter((w) => (w.server ?? 'edge') === server)
+    const edge = server === 'edge'
+    const title = edge
+      ? '**Watch (edge)**'
+      : `**Watch (Node mode on etcd, ${server === 'node' ? 'watch cache on: one etcd watch per resource, each event serialized once per wire form' : '--watch-cache=false: a Store watch per watcher, each event decoded and serialized per watcher'})**`
+    L.push(`${title}: N watchers, each its own HTTP/1.1 keep-alive connection to \`?watch=true&resourceVersion=<rv>\` on one namespace, held by ${p.watchProcs} client process(es). ` +
+      `Latency: ${p.watchWrites} merge patches one at a time, from the write's response (and from sending it) to its event at the last watcher${edge ? ' (the Durable Object answers a write first and sends its event to watchers after)' : ''}. Delivery: a burst of writes from 16 clients until every event reached every watcher. ` +
+      (edge
+        ? 'Memory per watcher: RSS growth since the fresh server divided by N, of the server tree, of the workerd running the API server and its Durable Object (user worker), and of the workerd running wrangler dev\'s proxy Worker. '
+        : 'Memory per watcher: RSS growth of the node process since the fresh server divided by N (etcd apart); CPU: node, and etcd after the slash. ') +
+      `One server for every N, watchers added to those already open (a fresh one after an N that lost watchers or failed); at most ${p.watchWriteS ?? '–'} s of timed writes per N once 10 are done.`)
     L.push('')
-    L.push('| watchers | open (+ added, s to open) | write response → last watcher p50 / p99 ms | write sent → last watcher p50 / p99 ms | write itself p50 / p99 ms | memory / watcher KiB: tree / user worker / dev proxy | events/s delivered | CPU µs/event delivered: worker (+ DO) / dev proxy | closed by server | note |')
+    L.push(edge
+      ? '| watchers | open (+ added, s to open) | write response → last watcher p50 / p99 ms | write sent → last watcher p50 / p99 ms | write itself p50 / p99 ms | memory / watcher KiB: tree / user worker / dev proxy | events/s delivered | CPU µs/event delivered: worker (+ DO) / dev proxy | closed by server | note |'
+      : '| watchers | open (+ added, s to open) | write response → last watcher p50 / p99 ms | write sent → last watcher p50 / p99 ms | write itself p50 / p99 ms | memory / watcher KiB: node | events/s delivered | CPU µs/event delivered: node / etcd | closed by server | note |')
     L.push('|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|')
-    for (const w of r.watch) {
+    for (const w of rows) {
       const fds = w.workerdFds?.length ? `open fds after opening: ${w.workerdFds.map((x) => `${x.role} ${x.fds}`).join(', ')}` : undefined
       const note = [fds, w.error, w.timeout, w.openStopped, w.writesStopped, w.openError && `first open error: ${w.openError}`,
         w.writeRetries && `${w.writeRetries} writes failed (first: ${(w.writeError ?? '').slice(0, 70)}…) and were checked and sent again`].filter(Boolean).join('; ').replace(/\|/g, '/').replace(/\n/g, ' ').slice(0, 300)
       const opened = w.opened == null ? '–' : w.addedTo ? `${w.opened.toLocaleString('en-US')} (+${w.openedNow?.toLocaleString('en-US')} in ${w.openSeconds?.toFixed(1)})` : `${w.opened.toLocaleString('en-US')} (${w.openSeconds?.toFixed(1)})`
-      L.push(`| ${w.watchers.toLocaleString('en-US')} | ${opened} | ${ms(w.latency?.p50)} / ${ms(w.latency?.p99)} | ${ms(w.fromSend?.p50)} / ${ms(w.fromSend?.p99)} | ${ms(w.writeMs?.p50)} / ${ms(w.writeMs?.p99)} | ${kib(w.memPerWatcher?.tree)} / ${kib(w.memPerWatcher?.userWorker)} / ${kib(w.memPerWatcher?.proxy)} | ${f0(w.delivery?.eventsPerS)}${w.delivery ? ` (${w.delivery.writes} writes)` : ""} | ${f0(w.delivery?.cpuUsPerEvent?.worker)} / ${f0(w.delivery?.cpuUsPerEvent?.proxy)} | ${w.closedByServer ?? '–'} | ${note} |`)
+      const mem = edge ? `${kib(w.memPerWatcher?.tree)} / ${kib(w.memPerWatcher?.userWorker)} / ${kib(w.memPerWatcher?.proxy)}` : kib(w.memPerWatcher?.tree)
+      const c = w.delivery?.cpuUsPerEvent
+      const cpuCol = edge ? `${f0(c?.worker)} / ${f0(c?.proxy)}` : `${f0(c?.server)} / ${f0(c?.etcd)}`
+      L.push(`| ${w.watchers.toLocaleString('en-US')} | ${opened} | ${ms(w.latency?.p50)} / ${ms(w.latency?.p99)} | ${ms(w.fromSend?.p50)} / ${ms(w.fromSend?.p99)} | ${ms(w.writeMs?.p50)} / ${ms(w.writeMs?.p99)} | ${mem} | ${f0(w.delivery?.eventsPerS)}${w.delivery ? ` (${w.delivery.writes} writes)` : ""} | ${cpuCol} | ${w.closedByServer ?? '–'} | ${note} |`)
     }
     L.push('')
   }

@@ -4,6 +4,7 @@
 // APIService's caBundle with the front-proxy client certificate, and the extension server authorizes on its
 // own (a SubjectAccessReview back to us). Where the Service is reached: one of its ready endpoints, as
 // --enable-aggregator-routing does, or its clusterIP:port.
+import { HOP_BY_HOP_HEADERS } from '../util/http'
 import type { UserInfo } from '../registry/types'
 import type { Store } from '../storage/store'
 import type { APIService, ServiceReference } from './apiservices'
@@ -107,13 +108,7 @@ const hostOf = (ip: string) => (ip.includes(':') ? `[${ip}]` : ip)
 // Hop-by-hop headers, and the credentials this server consumed: kube's authentication and impersonation
 // filters delete Authorization and Impersonate-* before the proxy sees the request.
 const DROPPED = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
+  ...HOP_BY_HOP_HEADERS,
   'host',
   'authorization',
   'content-length',

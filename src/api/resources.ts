@@ -9,6 +9,7 @@ import type { Store } from '../storage/store'
 import type { AuthContext } from '../auth/context'
 import type { Admission } from '../admission/types'
 import type { Scope } from './scope'
+import type { WatchCaches } from './watch-cache'
 import { virtualCreate } from './handlers/virtual-create'
 import { virtualRead } from './handlers/virtual-read'
 import { get } from './handlers/get'
@@ -42,6 +43,10 @@ export interface ServedRequest {
   /** How computed reads (componentstatuses) probe components over HTTP. */
   probe?: HTTPProbe
   audit?: RequestAudit
+  /** The process's watch cache, where watches of one resource can share a Store watch (Node mode). */
+  watchCache?: WatchCaches
+  /** The cluster the request is for (what per-process caches are keyed by); 'default' when unnamed. */
+  cluster?: string
 }
 
 export async function serveResource(
@@ -50,7 +55,16 @@ export async function serveResource(
   info: RequestInfo,
   registry: Registry,
   store: Store,
-  { user, auth, admission, warnings = [], probe, audit }: ServedRequest = {},
+  {
+    user,
+    auth,
+    admission,
+    warnings = [],
+    probe,
+    audit,
+    watchCache,
+    cluster = 'default',
+  }: ServedRequest = {},
 ): Promise<Response> {
   const type = registry.lookup(info.apiGroup, info.apiVersion, info.resource)
   if (!type) throw notFoundPath()
@@ -111,6 +125,8 @@ export async function serveResource(
     ctx,
     rs: new RegistryStore(type, store, { admission }),
     namespace: type.namespaced && underNamespace ? info.namespace : undefined,
+    watchCache,
+    cluster,
   }
   return handler(scope)
 }

@@ -5,6 +5,7 @@ import type { RequestContext, ResourceType } from '../registry/types'
 import type { RequestInfo } from '../server/filters/request-info'
 import type { Store } from '../storage/store'
 import type { Endpoint } from './negotiation'
+import type { WatchCaches } from './watch-cache'
 import { messageForKind } from './protobuf/messages'
 import { decodeWriteOptions, validateDryRun } from './query'
 
@@ -20,6 +21,10 @@ export interface Scope {
   ctx: RequestContext
   /** The request's namespace for namespaced kinds (undefined: all namespaces); always undefined for cluster-scoped kinds. */
   namespace: string | undefined
+  /** Where watches share one Store watch per resource (Node mode); none: each watch has its own. */
+  watchCache?: WatchCaches
+  /** The cluster's name: per-process caches (the watch cache, shared watch events) are keyed by it. */
+  cluster: string
 }
 
 /** The dryRun of CreateOptions, UpdateOptions or PatchOptions (DeleteOptions may carry it in the body). */

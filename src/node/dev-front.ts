@@ -8,18 +8,10 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http'
 import { createServer, type Server } from 'node:https'
 import type { Duplex } from 'node:stream'
+import { HOP_BY_HOP_HEADERS } from '../util/http'
 import { MAX_HEADER_BYTES, servesAsKubeApiserver } from './listener'
 
-// RFC 9110 section 7.6.1: a proxy does not forward these.
-const HOP_BY_HOP = new Set([
-  'connection',
-  'keep-alive',
-  'proxy-connection',
-  'transfer-encoding',
-  'te',
-  'trailer',
-  'upgrade',
-])
+const HOP_BY_HOP = new Set(HOP_BY_HOP_HEADERS)
 
 export interface DevFrontOptions {
   port: number

@@ -140,6 +140,8 @@ export interface NodeConfig {
   disableAdmissionPlugins?: string
   /** --request-metrics=false: the request path records no metrics (to measure their cost). */
   requestMetrics: boolean
+  /** --watch-cache: one etcd watch per resource shared by every watch of it (src/api/watch-cache.ts). */
+  watchCache: boolean
   /** --audit-policy-file and the backends' flags; the policy is read at start. */
   audit: AuditFlags
 }
@@ -268,7 +270,7 @@ export const FLAGS: Def[] = [
     'The media type to use to store objects in storage: application/json, or application/vnd.kubernetes.protobuf for built-in kinds (custom resources stay JSON). Values in either are read whatever this is. Unlike kube-apiserver (application/vnd.kubernetes.protobuf), the default is JSON; application/yaml is refused.',
     { def: '"application/json" (ours)' },
   ),
-  no('Generic flags', 'watch-cache', 'bool', 'the watch cache is always on'),
+  f('Etcd flags', 'watch-cache', 'bool', 'Enable watch caching in the apiserver', { def: 'true' }),
   no('Generic flags', 'watch-cache-sizes', 'strings', 'the watch cache is not sized per resource'),
   // Etcd flags
   f(
@@ -1405,6 +1407,7 @@ function toConfig(flags: ParsedFlags): NodeConfig {
     disableAdmissionPlugins: list('disable-admission-plugins')?.join(','),
     audit: auditFlags(str, int, bool, duration),
     requestMetrics: bool('request-metrics', true),
+    watchCache: bool('watch-cache', true),
   }
 }
 

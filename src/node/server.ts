@@ -79,6 +79,7 @@ import {
   type FrontProxyConfig,
 } from './x509'
 import { MAX_HEADER_BYTES, servesAsKubeApiserver } from './listener'
+import { WatchCaches } from '../api/watch-cache'
 
 function defaultClusterPath(url: string | undefined): boolean {
   return clusterOfPath(new URL(url ?? '/', 'https://x').pathname).cluster === DEFAULT_CLUSTER
@@ -654,6 +655,8 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     endpointRouting: cfg.enableAggregatorRouting,
     checkOnRequests: false,
   })
+  // kube-apiserver's watch cache: one etcd watch per resource for all of its watchers.
+  const watchCache = cfg.watchCache ? new WatchCaches() : undefined
   const app = buildApp({
     aggregator,
     httpProbe: nodeHTTPProbe,
@@ -704,6 +707,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
       },
     }),
     requestMetrics: () => cfg.requestMetrics,
+    watchCache,
     audit: audit && {
       config: () => audit,
       remoteAddress: (c) =>
@@ -862,6 +866,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
         await tenants.close()
         await availability.stop()
         // Watches end with a clean end of their streams; clients watch again elsewhere.
+        watchCache?.close()
         store.endWatches()
         if (inFlight.size > 0) {
           await Promise.race([

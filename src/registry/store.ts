@@ -735,12 +735,13 @@ export class RegistryStore {
       const status = obj.status
       // The field manager's record of this write stays (metav1's ResetObjectMetaForStatus keeps managedFields).
       const managedFields = obj.metadata?.managedFields
+      const sent = { ...obj }
       for (const k of Object.keys(obj)) delete obj[k]
       Object.assign(obj, structuredClone(old))
       if (status === undefined) delete obj.status
       else obj.status = status
       if (managedFields !== undefined) obj.metadata = { ...obj.metadata, managedFields }
-      s.prepareForStatusUpdate?.(obj, old)
+      s.prepareForStatusUpdate?.(obj, old, sent)
     } else if (subresource === 'finalize') {
       s.prepareForFinalizeUpdate?.(obj, old)
     } else if (subresource) {

@@ -143,8 +143,11 @@ export interface Strategy {
   prepareForUpdate?(obj: KubeObject, old: KubeObject, ctx: RequestContext): void
   validate?(obj: KubeObject, ctx: RequestContext): FieldError[]
   validateUpdate?(obj: KubeObject, old: KubeObject, ctx: RequestContext): FieldError[]
-  /** For a status subresource update: keep everything but status from old. Defaults to that. */
-  prepareForStatusUpdate?(obj: KubeObject, old: KubeObject): void
+  /**
+   * For a status subresource update, after everything but status was taken from old: what else to keep. `sent`
+   * is the object as the client sent it (autoscaling/v1 HPAs carry status in annotations).
+   */
+  prepareForStatusUpdate?(obj: KubeObject, old: KubeObject, sent?: KubeObject): void
   /** The status subresource's own update validation, when it differs from validateUpdate (CSR's may set a certificate). */
   validateStatusUpdate?(obj: KubeObject, old: KubeObject, ctx: RequestContext): FieldError[]
   /** PUT on a missing object creates it (kube-apiserver: true for a few kinds like Lease? no: for none of ours by default). */

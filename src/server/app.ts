@@ -65,6 +65,7 @@ import { REACHED_HANDLER, requestMetrics } from '../metrics/middleware'
 import type { Registry as MetricsRegistry } from '../metrics/registry'
 import { instrumentStore } from '../metrics/store'
 import { Aggregator } from '../aggregator/aggregator'
+import type { WatchCaches } from '../api/watch-cache'
 
 /**
  * What one cluster is served from: its store, its registry of served types (built-ins and its CRDs), and
@@ -130,6 +131,11 @@ export interface AppConfig extends ClusterConfig {
   kubelet?(env: unknown): KubeletClient | undefined
   /** Where a node agent's tunnel (TUNNEL_PATH/<node>) is kept: this process, or a Durable Object. */
   tunnels?(env: unknown): TunnelServer | undefined
+  /**
+   * kube-apiserver's watch cache (--watch-cache): one Store watch per (cluster, resource) shared by every
+   * watch of it. Only where a Store watch can outlive the request that opened it (Node mode, not a Worker).
+   */
+  watchCache?: WatchCaches
 }
 
 /** How often requests trigger the availability checks where no loop runs them (the Worker). */
@@ -498,6 +504,8 @@ export function buildApp(cfg: AppConfig): Hono {
         warnings: c.get('warnings'),
         probe: cfg.httpProbe ?? fetchProbe,
         audit: c.get('audit'),
+        watchCache: cfg.watchCache,
+        cluster: c.get('cluster').name,
       },
     )
     await c.get('cluster').customResources.afterRequest(store, info, res)

@@ -1,12 +1,13 @@
 // Watch semantics of kube-apiserver's watch handler and cacher, through the whole request path.
 import { describe, expect, it } from 'vitest'
-import { makeApp } from '../helpers/app'
+import { makeApp as makeAppWith } from '../helpers/app'
+import { WatchCaches } from '../../src/api/watch-cache'
 
 type Event = { type: string; object: Record<string, any> }
 
 /** Opens a watch and reads events until `count` arrived or the stream ended. */
 async function watchEvents(
-  t: ReturnType<typeof makeApp>,
+  t: ReturnType<typeof makeAppWith>,
   path: string,
   count: number,
   during?: () => Promise<void>,
@@ -45,7 +46,13 @@ const cm = (name: string, labels: Record<string, string> = {}) => ({
 })
 const CMS = '/api/v1/namespaces/default/configmaps'
 
-describe('watch', () => {
+// Every case runs twice: each watch on its own Store watch (the edge), and through the watch cache (Node mode).
+describe.each([
+  ['its own Store watch', false],
+  ['the watch cache', true],
+])('watch on %s', (_, cached) => {
+  const makeApp = () => makeAppWith(cached ? { watchCache: new WatchCaches() } : {})
+
   it('starts with the current state as ADDED when resourceVersion is unset, then streams changes', async () => {
     const t = makeApp()
     await t.call('POST', CMS, cm('before'))
@@ -95,11 +102,15 @@ describe('watch', () => {
         await t.call('PATCH', `${CMS}/moving`, { metadata: { labels: { team: 'red' } } })
       },
     )
+    // Leaving the selection is DELETED with the object the watcher selected (its previous state) at the
+    // resourceVersion of the change, as kube's cacheWatcher sends it.
     expect(events.map((e) => [e.type, e.object.metadata.labels?.team])).toEqual([
       ['ADDED', 'blue'],
       ['MODIFIED', 'blue'],
-      ['DELETED', 'red'],
+      ['DELETED', 'blue'],
     ])
+    const current = await t.call('GET', `${CMS}/moving`)
+    expect(events[2].object.metadata.resourceVersion).toBe(current.json.metadata.resourceVersion)
   })
 
   it('answers a compacted resourceVersion with an ERROR event carrying 410 Expired', async () => {

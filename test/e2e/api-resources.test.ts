@@ -110,6 +110,45 @@ describe('kubectl api-resources', () => {
   })
 })
 
+// `kubectl api-versions` of a kube-apiserver 1.32 started with its defaults: every GA group version, and no
+// beta or alpha one (those added since 1.24 are off by default; flowcontrol's v1beta3 went in 1.32). Kube serves
+// HorizontalPodAutoscaler in autoscaling/v1 and v2 alike: api-resources shows only the preferred v2, this list
+// shows both.
+const KUBE_1_32_VERSIONS = `
+admissionregistration.k8s.io/v1
+apiextensions.k8s.io/v1
+apiregistration.k8s.io/v1
+apps/v1
+authentication.k8s.io/v1
+authorization.k8s.io/v1
+autoscaling/v1
+autoscaling/v2
+batch/v1
+certificates.k8s.io/v1
+coordination.k8s.io/v1
+discovery.k8s.io/v1
+events.k8s.io/v1
+flowcontrol.apiserver.k8s.io/v1
+networking.k8s.io/v1
+node.k8s.io/v1
+policy/v1
+rbac.authorization.k8s.io/v1
+scheduling.k8s.io/v1
+storage.k8s.io/v1
+v1
+`
+
+describe('kubectl api-versions', () => {
+  it("lists kube-apiserver 1.32's default group versions, and this project's own", async () => {
+    const want = [
+      ...KUBE_1_32_VERSIONS.trim().split('\n'),
+      'tenancy.edge-apiserver.dev/v1alpha1',
+    ].sort()
+    const got = (await server.k('api-versions')).trim().split('\n')
+    expect(got).toEqual(want)
+  })
+})
+
 describe('componentstatuses', () => {
   it('lists etcd, the scheduler and the controller-manager as kube 1.32 does, with its deprecation warning', async () => {
     const r = await server.kubectl(['get', 'componentstatuses'])

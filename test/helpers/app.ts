@@ -8,6 +8,7 @@ import { Registry } from '../../src/registry/registry'
 import { buildApp } from '../../src/server/app'
 import type { KubeletClient } from '../../src/kubelet/transport'
 import { MemoryStore } from './memory-store'
+import type { WatchCaches } from '../../src/api/watch-cache'
 
 export const ADMIN = 'admin-token'
 
@@ -20,6 +21,8 @@ export function makeApp(
     conversionFetch?: WebhookFetch
     /** How the connect subresources reach kubelets (src/kubelet/transport.ts). */
     kubelet?: KubeletClient
+    /** Watches share one Store watch per resource (Node mode's --watch-cache). */
+    watchCache?: WatchCaches
   } = {},
 ) {
   const registry = new Registry(builtinResources)
@@ -44,6 +47,7 @@ export function makeApp(
     conversion: { fetch: opts.conversionFetch },
     ready: (s) => bootstrapCluster(registry, s),
     kubelet: () => opts.kubelet,
+    watchCache: opts.watchCache,
   })
   const call = async (method: string, path: string, body?: unknown, token = ADMIN) => {
     const headers: Record<string, string> = { authorization: `Bearer ${token}` }

@@ -128,11 +128,18 @@ export class MemoryStore implements Store {
         yield e
       }
       if (!events.length) {
+        // Each wait's listener and timer go with it: a long watch (the watch cache's) waits many times.
+        let onAbort = () => {}
+        let timer: ReturnType<typeof setTimeout> | undefined
         const woken = await new Promise<boolean>((resolve) => {
+          onAbort = () => resolve(true)
           this.wake.push(() => resolve(true))
-          signal.addEventListener('abort', () => resolve(true), { once: true })
-          if (opts.progressIntervalMs) setTimeout(() => resolve(false), opts.progressIntervalMs)
+          signal.addEventListener('abort', onAbort, { once: true })
+          if (opts.progressIntervalMs)
+            timer = setTimeout(() => resolve(false), opts.progressIntervalMs)
         })
+        signal.removeEventListener('abort', onAbort)
+        clearTimeout(timer)
         // Nothing happened for a while: every event up to the current revision has been delivered.
         if (!woken && !signal.aborted) yield { type: 'progress', revision: this.rev }
       }

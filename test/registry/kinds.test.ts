@@ -48,13 +48,14 @@ describe('the resource table', () => {
     expect(
       builtinResources
         .filter((r) => r.categories?.includes('all'))
-        .map((r) => r.resource)
+        .map((r) => `${r.resource}${r.group === 'autoscaling' ? `.${r.version}` : ''}`)
         .sort(),
     ).toEqual([
       'cronjobs',
       'daemonsets',
       'deployments',
-      'horizontalpodautoscalers',
+      'horizontalpodautoscalers.v1',
+      'horizontalpodautoscalers.v2',
       'jobs',
       'pods',
       'replicasets',
@@ -64,10 +65,11 @@ describe('the resource table', () => {
     ])
   })
 
-  it('serves every requested resource once', () => {
-    const ids = builtinResources.map((r) => `${r.group}/${r.resource}`)
+  it('serves every requested resource once (HorizontalPodAutoscaler in two versions)', () => {
+    const ids = builtinResources.map((r) => `${r.group}/${r.version}/${r.resource}`)
     expect(new Set(ids).size).toBe(ids.length)
-    expect(ids).toHaveLength(52)
+    expect(ids).toHaveLength(53)
+    expect(new Set(builtinResources.map((r) => `${r.group}/${r.resource}`)).size).toBe(52)
   })
 })
 

@@ -19,9 +19,12 @@ import {
 } from '../query'
 import { escapeFieldValue, parseFieldSelector } from '../selectors/fields'
 import { metrics } from '../../metrics/apiserver'
+import { SharedEvents, watchEventFor, type CacheWatchClient } from '../watch-cache'
 
 const BOOKMARK_INTERVAL_MS = 60_000
 const INITIAL_EVENTS_END_ANNOTATION = 'k8s.io/initial-events-end'
+/** The recent events of this isolate (or process), shared by the watches that each read them. */
+const sharedEvents = new SharedEvents()
 
 type WatchEventType = 'ADDED' | 'MODIFIED' | 'DELETED' | 'BOOKMARK' | 'ERROR'
 
@@ -68,6 +71,9 @@ export async function watch(s: Scope): Promise<Response> {
       : { resourceVersion: String(revision) },
   })
 
+  // One Store watch per resource for every watcher where the process can share it (Node mode).
+  const cacher = s.watchCache?.for(s.cluster, type, s.store)
+
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
       let columnsSent = false
@@ -88,38 +94,84 @@ export async function watch(s: Scope): Promise<Response> {
             target.version,
           )
           if (columnsSent) table.columnDefinitions = []
-          columnsSent = true
           return table
         }
         if (target.as) return partialObjectMetadata(object, target.version)
         return object
       }
-      // The watched kind's series (handlers/watch.go: apiserver_watch_events_total and _sizes).
-      const kindLabels = [type.group, type.version, type.kind]
-      const send = (t: WatchEventType, object: KubeObject) => {
-        const bytes = target.protobuf
+      const frame = (t: WatchEventType, object: KubeObject): Uint8Array =>
+        target.protobuf
           ? watchEventFrame(t, protobufObject(render(t, object)))
           : encoder.encode(JSON.stringify({ type: t, object: render(t, object) }) + '\n')
+      // The watched kind's series (handlers/watch.go: apiserver_watch_events_total and _sizes).
+      const kindLabels = [type.group, type.version, type.kind]
+      const emit = (t: WatchEventType, bytes: Uint8Array) => {
         metrics.watchEvents.inc(kindLabels)
         metrics.watchEventsSizes.observe(kindLabels, bytes.byteLength)
         controller.enqueue(bytes)
+        if (target.as === 'Table' && t !== 'ERROR' && t !== 'BOOKMARK') columnsSent = true
       }
+      const send = (t: WatchEventType, object: KubeObject) => emit(t, frame(t, object))
+      // Bytes are shared between watches asking for the same form; the Table's first row differs.
+      const form = `${target.protobuf ? 'pb' : 'json'}|${target.as ?? ''}|${target.version ?? ''}|${includeObject}`
+      const frameKey = (t: WatchEventType) =>
+        `${form}|${t}|${target.as === 'Table' && !columnsSent ? 'columns' : ''}`
+      // Chunks the client has not taken yet (the stream's queue, highWaterMark 1).
+      const queued = () => 1 - (controller.desiredSize ?? 1)
       metrics.registeredWatchers.inc(kindLabels)
       try {
         let from = rv
+        let known = false
         if (initialEvents) {
           const listed = await s.rs.list(s.namespace, {
             resourceVersion: rvParam && rvParam !== '0' ? rvParam : undefined,
           })
           for (const obj of listed.items) if (!filter || filter(obj)) send('ADDED', obj)
           from = Number(listed.resourceVersion)
+          known = true
           if (sendInitialEvents)
             send('BOOKMARK', bookmark(from, { [INITIAL_EVENTS_END_ANNOTATION]: 'true' }))
+        }
+        if (cacher) {
+          // Bytes are shared between watchers asking for the same form; the Table's first row differs.
+          const form = `${target.protobuf ? 'pb' : 'json'}|${target.as ?? ''}|${target.version ?? ''}|${includeObject}`
+          const client: CacheWatchClient = {
+            matches: filter,
+            allowBookmarks: !!allowBookmarks,
+            deadline: Date.now() + timeoutMs,
+            frameKey: (t) =>
+              `${form}|${t}|${target.as === 'Table' && !columnsSent ? 'columns' : ''}`,
+            encode: frame,
+            write: (bytes, t) => {
+              emit(t, bytes)
+              return queued()
+            },
+            bookmark: (revision) => {
+              if (queued() <= 0) send('BOOKMARK', bookmark(revision))
+            },
+          }
+          const joined = await cacher.join(from, client, abort.signal, known)
+          if (joined) {
+            const end = await joined.ended
+            if (end.error !== undefined) throw end.error
+            return
+          }
         }
         const events = s.store.watch(prefix, from, abort.signal, {
           progressIntervalMs: allowBookmarks ? BOOKMARK_INTERVAL_MS : undefined,
         })
         for await (const ev of events) {
+          if (ev.type !== 'progress' && !type.convertBatch) {
+            // Decoded and encoded once for every watch of this isolate or process that receives it.
+            const shared = sharedEvents.event(s.cluster, type, ev)
+            const out = watchEventFor(shared, filter)
+            if (!out) continue
+            const key = frameKey(out.type)
+            let bytes = (shared.frames ??= new Map()).get(key)
+            if (!bytes) shared.frames.set(key, (bytes = frame(out.type, out.object())))
+            emit(out.type, bytes)
+            continue
+          }
           const decodeKv =
             type.convertBatch && ev.type !== 'progress'
               ? await eventDecoder(type, ev, s.store)
@@ -253,9 +305,15 @@ function translate(
   if (!matches) return { type: ev.prevKv ? 'MODIFIED' : 'ADDED', object: cur }
   const curMatch = matches(cur)
   if (!ev.prevKv) return curMatch ? { type: 'ADDED', object: cur } : undefined
-  const prevMatch = matches(decodeKv(ev.prevKv))
+  const prev = decodeKv(ev.prevKv)
+  const prevMatch = matches(prev)
   if (curMatch && prevMatch) return { type: 'MODIFIED', object: cur }
   if (curMatch) return { type: 'ADDED', object: cur }
-  if (prevMatch) return { type: 'DELETED', object: cur }
+  // cache_watcher.go: the previous object, the one the watcher selected, at the event's resourceVersion.
+  if (prevMatch) return { type: 'DELETED', object: atRevision(prev, ev.kv.modRevision) }
   return undefined
+}
+
+function atRevision(obj: KubeObject, revision: number): KubeObject {
+  return { ...obj, metadata: { ...obj.metadata, resourceVersion: String(revision) } }
 }

@@ -2,7 +2,7 @@
 import type { ResourceType } from '../types'
 import { admissionregistrationResources } from './admissionregistration'
 import { appsResources } from './apps'
-import { horizontalpodautoscalers } from './autoscaling'
+import { horizontalpodautoscalers, horizontalpodautoscalersV1 } from './autoscaling'
 import { batchResources } from './batch'
 import { componentstatuses } from './componentstatuses'
 import { configmaps } from './configmaps'
@@ -82,7 +82,9 @@ export const builtinResources: ResourceType[] = [
   certificatesigningrequests,
   runtimeclasses,
   priorityclasses,
+  // v2 first: the group's preferred version.
   horizontalpodautoscalers,
+  horizontalpodautoscalersV1,
   ...rbacResources,
   ...admissionregistrationResources,
   ...flowcontrolResources,

@@ -10,6 +10,7 @@ import { validate as AppsV1DaemonSet } from 'kubernetes-models/_schemas/IoK8sApi
 import { validate as AppsV1Deployment } from 'kubernetes-models/_schemas/IoK8sApiAppsV1Deployment'
 import { validate as AppsV1ReplicaSet } from 'kubernetes-models/_schemas/IoK8sApiAppsV1ReplicaSet'
 import { validate as AppsV1StatefulSet } from 'kubernetes-models/_schemas/IoK8sApiAppsV1StatefulSet'
+import { validate as AutoscalingV1HorizontalPodAutoscaler } from 'kubernetes-models/_schemas/IoK8sApiAutoscalingV1HorizontalPodAutoscaler'
 import { validate as AutoscalingV2HorizontalPodAutoscaler } from 'kubernetes-models/_schemas/IoK8sApiAutoscalingV2HorizontalPodAutoscaler'
 import { validate as BatchV1CronJob } from 'kubernetes-models/_schemas/IoK8sApiBatchV1CronJob'
 import { validate as BatchV1Job } from 'kubernetes-models/_schemas/IoK8sApiBatchV1Job'
@@ -64,6 +65,7 @@ export const schemas = {
   AppsV1Deployment,
   AppsV1ReplicaSet,
   AppsV1StatefulSet,
+  AutoscalingV1HorizontalPodAutoscaler,
   AutoscalingV2HorizontalPodAutoscaler,
   BatchV1CronJob,
   BatchV1Job,

@@ -1,0 +1,380 @@
+// The watch cache's semantics (src/api/watch-cache.ts): one Store watch per resource, the window of
+// recent events, the Store beyond it, selector transitions, bookmarks, slow watchers, stopping when idle.
+import { afterEach, describe, expect, it, vi } from 'vitest'
+import {
+  DEFAULT_WATCH_CACHE_LIMITS,
+  SharedEvents,
+  WatchCaches,
+  type CacheWatchClient,
+  type WatchCacheLimits,
+  type WatchEventType,
+} from '../../src/api/watch-cache'
+import { builtinResources } from '../../src/registry/builtin'
+import type { KubeObject, ResourceType } from '../../src/registry/types'
+import { StoreError, type StoreEvent, type WatchOptions } from '../../src/storage/store'
+import { makeApp } from '../helpers/app'
+import { MemoryStore } from '../helpers/memory-store'
+
+const configmaps = builtinResources.find((t) => t.resource === 'configmaps' && !t.group)!
+const KEY = '/registry/configmaps/default/'
+
+/** A MemoryStore that counts the watches opened on it and the ones still open. */
+class CountingStore extends MemoryStore {
+  watchesOpened = 0
+  watchesOpen = 0
+  /** Set: open watches fail with it at their next event (etcd compacted past them, or went away). */
+  broken?: unknown
+  override async *watch(
+    prefix: string,
+    after: number,
+    signal: AbortSignal,
+    opts?: WatchOptions,
+  ): AsyncIterable<StoreEvent> {
+    this.watchesOpened++
+    this.watchesOpen++
+    try {
+      for await (const ev of super.watch(prefix, after, signal, opts)) {
+        if (this.broken) throw this.broken
+        yield ev
+      }
+    } finally {
+      this.watchesOpen--
+    }
+  }
+}
+
+const value = (
+  name: string,
+  labels: Record<string, string> = {},
+  data: Record<string, string> = {},
+) =>
+  JSON.stringify({
+    apiVersion: 'v1',
+    kind: 'ConfigMap',
+    metadata: { name, namespace: 'default', labels },
+    data,
+  })
+
+/** A client that records what it is sent, as the watch handler's would write it. */
+function client(
+  opts: Partial<CacheWatchClient> & { encodes?: { n: number } } = {},
+): CacheWatchClient & { got: [string, string, string][]; bookmarks: number[] } {
+  const got: [string, string, string][] = []
+  const bookmarks: number[] = []
+  return {
+    got,
+    bookmarks,
+    allowBookmarks: false,
+    deadline: Date.now() + 3_600_000,
+    frameKey: (t) => `json|${t}`,
+    encode: (t: WatchEventType, o: KubeObject) => {
+      if (opts.encodes) opts.encodes.n++
+      return new TextEncoder().encode(JSON.stringify({ type: t, object: o }))
+    },
+    write: (bytes) => {
+      const e = JSON.parse(new TextDecoder().decode(bytes))
+      got.push([e.type, e.object.metadata.name, e.object.metadata.resourceVersion])
+      return 0
+    },
+    bookmark: (rv) => bookmarks.push(rv),
+    ...opts,
+  }
+}
+
+const flush = () => new Promise((r) => setTimeout(r, 20))
+const limits = (l: Partial<WatchCacheLimits>) => ({ ...DEFAULT_WATCH_CACHE_LIMITS, ...l })
+
+describe('watch cache', () => {
+  afterEach(() => vi.useRealTimers())
+
+  it('feeds every watcher of a resource from one Store watch, serializing each event once per form', async () => {
+    const store = new CountingStore()
+    const caches = new WatchCaches()
+    const rev = await store.currentRevision()
+    const encodes = { n: 0 }
+    const clients = Array.from({ length: 50 }, () => client({ encodes }))
+    // One request each, as each client watch is.
+    const aborts = clients.map(() => new AbortController())
+    for (const [i, c] of clients.entries())
+      expect(
+        await caches.for('default', configmaps, store)!.join(rev, c, aborts[i]!.signal, true),
+      ).toBeDefined()
+    const a = await store.create(`${KEY}a`, value('a'))
+    const b = await store.update(`${KEY}a`, value('a', {}, { x: '1' }), a.modRevision)
+    await store.delete(`${KEY}a`)
+    await flush()
+    expect(store.watchesOpened).toBe(1)
+    for (const c of clients)
+      expect(c.got).toEqual([
+        ['ADDED', 'a', String(a.modRevision)],
+        ['MODIFIED', 'a', String(b.modRevision)],
+        ['DELETED', 'a', String(b.modRevision + 1)],
+      ])
+    expect(encodes.n).toBe(3) // once per event, not once per watcher
+    for (const a of aborts) a.abort()
+  })
+
+  it('serves a watch from a resourceVersion in its window with exactly the events after it', async () => {
+    const store = new CountingStore()
+    const caches = new WatchCaches()
+    const abort = new AbortController()
+    const first = client()
+    await caches
+      .for('default', configmaps, store)!
+      .join(await store.currentRevision(), first, abort.signal, true)
+    const revs: number[] = []
+    for (const n of ['a', 'b', 'c', 'd'])
+      revs.push((await store.create(`${KEY}${n}`, value(n))).modRevision)
+    await flush()
+    const late = client()
+    const joined = await caches
+      .for('default', configmaps, store)!
+      .join(revs[1]!, late, abort.signal, false)
+    expect(joined).toBeDefined()
+    expect(late.got.map((e) => e[1])).toEqual(['c', 'd'])
+    await store.create(`${KEY}e`, value('e'))
+    await flush()
+    expect(late.got.map((e) => e[1])).toEqual(['c', 'd', 'e'])
+    expect(first.got.map((e) => e[1])).toEqual(['a', 'b', 'c', 'd', 'e'])
+    expect(store.watchesOpened).toBe(1)
+    abort.abort()
+  })
+
+  it('leaves a watch from before its window to the Store, and a future one too', async () => {
+    const store = new CountingStore()
+    const caches = new WatchCaches(limits({ ringEvents: 2 }))
+    const abort = new AbortController()
+    const start = await store.currentRevision()
+    await caches.for('default', configmaps, store)!.join(start, client(), abort.signal, true)
+    for (const n of ['a', 'b', 'c', 'd']) await store.create(`${KEY}${n}`, value(n))
+    await flush()
+    const cacher = caches.for('default', configmaps, store)!
+    expect(await cacher.join(start, client(), abort.signal, false)).toBeUndefined()
+    expect(await cacher.join(start + 3, client(), abort.signal, false)).toBeDefined()
+    const future = (await store.currentRevision()) + 10
+    expect(await cacher.join(future, client(), abort.signal, false)).toBeUndefined()
+    abort.abort()
+  })
+
+  it('through the API: a watch before the window reads the Store; one before the compaction is 410', async () => {
+    const caches = new WatchCaches(limits({ ringEvents: 2 }))
+    const t = makeApp({ watchCache: caches })
+    // Bootstrap first, so that the revisions below are the test's.
+    await t.call('GET', '/api/v1/namespaces/default/configmaps')
+    const CMS = '/api/v1/namespaces/default/configmaps'
+    const created: number[] = []
+    for (const n of ['a', 'b', 'c', 'd', 'e']) {
+      const r = await t.call('POST', CMS, {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: n },
+      })
+      created.push(Number(r.json.metadata.resourceVersion))
+    }
+    const read = async (rv: number, count: number) => {
+      const res = await t.app.request(`${CMS}?watch=true&resourceVersion=${rv}`, {
+        headers: { authorization: 'Bearer admin-token' },
+      })
+      const reader = res.body!.getReader()
+      let text = ''
+      while (text.split('\n').length <= count) {
+        const { done, value } = await reader.read()
+        if (done) break
+        text += new TextDecoder().decode(value)
+      }
+      await reader.cancel()
+      return text
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l))
+    }
+    // Starts the cacher at the last revision; its window then holds the next two events only.
+    const live = t.app.request(`${CMS}?watch=true&resourceVersion=${created[4]}`, {
+      headers: { authorization: 'Bearer admin-token' },
+    })
+    await flush()
+    for (const n of ['f', 'g', 'h'])
+      await t.call('POST', CMS, { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: n } })
+    // From the second object on: before the window, so from the Store, in order and complete.
+    const fromStore = await read(created[1]!, 6)
+    expect(fromStore.map((e) => e.object.metadata.name)).toEqual(['c', 'd', 'e', 'f', 'g', 'h'])
+    await t.store.compact(created[3]!)
+    const gone = await read(created[1]!, 1)
+    expect(gone).toEqual([
+      {
+        type: 'ERROR',
+        object: expect.objectContaining({
+          code: 410,
+          reason: 'Expired',
+          message: `too old resource version: ${created[1]} (${created[3]})`,
+        }),
+      },
+    ])
+    await (await live).body!.cancel()
+  })
+
+  it('turns selector transitions into ADDED and DELETED, the latter with the previous object', async () => {
+    const store = new CountingStore()
+    const caches = new WatchCaches()
+    const abort = new AbortController()
+    const blue = client({ matches: (o) => o.metadata?.labels?.team === 'blue' })
+    await caches
+      .for('default', configmaps, store)!
+      .join(await store.currentRevision(), blue, abort.signal, true)
+    const a = await store.create(`${KEY}a`, value('a', { team: 'red' }))
+    const b = await store.update(`${KEY}a`, value('a', { team: 'blue' }), a.modRevision)
+    const c = await store.update(`${KEY}a`, value('a', { team: 'blue' }, { x: '1' }), b.modRevision)
+    const d = await store.update(`${KEY}a`, value('a', { team: 'red' }), c.modRevision)
+    await store.update(`${KEY}a`, value('a', { team: 'green' }), d.modRevision)
+    await flush()
+    expect(blue.got).toEqual([
+      ['ADDED', 'a', String(b.modRevision)],
+      ['MODIFIED', 'a', String(c.modRevision)],
+      ['DELETED', 'a', String(d.modRevision)],
+    ])
+    abort.abort()
+  })
+
+  it('sends bookmarks about every interval to the watchers that asked for them', async () => {
+    const store = new CountingStore()
+    const caches = new WatchCaches(limits({ bookmarkIntervalMs: 50 }))
+    const abort = new AbortController()
+    const asked = client({ allowBookmarks: true })
+    const not = client()
+    const cacher = caches.for('default', configmaps, store)!
+    await cacher.join(await store.currentRevision(), asked, abort.signal, true)
+    await cacher.join(await store.currentRevision(), not, abort.signal, true)
+    const a = await store.create(`${KEY}a`, value('a'))
+    await new Promise((r) => setTimeout(r, 1_300))
+    expect(asked.bookmarks.length).toBeGreaterThan(0)
+    expect(asked.bookmarks.every((rv) => rv >= a.modRevision)).toBe(true)
+    expect(not.bookmarks).toEqual([])
+    abort.abort()
+  })
+
+  it('closes a watcher that cannot keep up, and only that one', async () => {
+    const store = new CountingStore()
+    const caches = new WatchCaches(limits({ watcherQueue: 5 }))
+    const abort = new AbortController()
+    let backlog = 0
+    const slow = client({ write: () => ++backlog })
+    const fast = client()
+    const cacher = caches.for('default', configmaps, store)!
+    const s = await cacher.join(await store.currentRevision(), slow, abort.signal, true)
+    await cacher.join(await store.currentRevision(), fast, abort.signal, true)
+    for (let i = 0; i < 10; i++) await store.create(`${KEY}n${i}`, value(`n${i}`))
+    await flush()
+    expect(await s!.ended).toEqual({ reason: 'slow' })
+    expect(backlog).toBe(6)
+    expect(fast.got).toHaveLength(10)
+    abort.abort()
+  })
+
+  it('stops its Store watch a while after the last watcher left, and starts again for the next', async () => {
+    const store = new CountingStore()
+    const caches = new WatchCaches(limits({ idleMs: 30 }))
+    const abort = new AbortController()
+    await caches
+      .for('default', configmaps, store)!
+      .join(await store.currentRevision(), client(), abort.signal, true)
+    await caches
+      .for('default', configmaps, store)!
+      .join(await store.currentRevision(), client(), abort.signal, true)
+    await flush()
+    expect(store.watchesOpen).toBe(1)
+    abort.abort()
+    await new Promise((r) => setTimeout(r, 100))
+    expect(caches.size).toBe(0)
+    expect(store.watchesOpen).toBe(0)
+    const again = client()
+    const abort2 = new AbortController()
+    await caches
+      .for('default', configmaps, store)!
+      .join(await store.currentRevision(), again, abort2.signal, true)
+    await store.create(`${KEY}z`, value('z'))
+    await flush()
+    expect(again.got.map((e) => e[1])).toEqual(['z'])
+    expect(store.watchesOpened).toBe(2)
+    abort2.abort()
+  })
+
+  it('keeps one cacher per cluster and resource, bounded, and none for a conversion webhook', async () => {
+    const store = new CountingStore()
+    const caches = new WatchCaches(limits({ maxCachers: 2 }))
+    const abort = new AbortController()
+    const one = caches.for('one', configmaps, store)!
+    expect(caches.for('two', configmaps, store)).not.toBe(one)
+    expect(caches.for('one', configmaps, store)).toBe(one)
+    await one.join(await store.currentRevision(), client(), abort.signal, true)
+    await caches
+      .for('two', configmaps, store)!
+      .join(await store.currentRevision(), client(), abort.signal, true)
+    // Both slots hold watchers: a third cluster's watch is not cached (it watches the Store itself).
+    expect(caches.for('three', configmaps, store)).toBeUndefined()
+    const converted: ResourceType = {
+      ...configmaps,
+      convertBatch: { toStorage: async (o) => o, fromStorage: async (o) => o },
+    }
+    expect(caches.for('one', converted, store)).toBeUndefined()
+    abort.abort()
+    caches.close()
+  })
+
+  it('ends its watchers with the Store watch error, as their own Store watches would', async () => {
+    const store = new CountingStore()
+    const caches = new WatchCaches()
+    const abort = new AbortController()
+    const w = await caches
+      .for('default', configmaps, store)!
+      .join(await store.currentRevision(), client(), abort.signal, true)
+    store.broken = new StoreError('Compacted', KEY, undefined, 7)
+    await store.create(`${KEY}a`, value('a'))
+    const end = await w!.ended
+    expect(end.reason).toBe('cache-ended')
+    expect(end.error).toMatchObject({ code: 'Compacted' })
+    expect(caches.size).toBe(0)
+  })
+
+  it('starts at the current revision: a first watch from further back reads the Store itself', async () => {
+    const store = new CountingStore()
+    const caches = new WatchCaches()
+    const abort = new AbortController()
+    const a = await store.create(`${KEY}a`, value('a'))
+    await store.create(`${KEY}b`, value('b'))
+    await store.compact(a.modRevision)
+    const cacher = caches.for('default', configmaps, store)!
+    // From before the compaction, or from before the cacher's start: not served (no 410 for the others).
+    expect(await cacher.join(1, client(), abort.signal, false)).toBeUndefined()
+    expect(await cacher.join(a.modRevision, client(), abort.signal, true)).toBeUndefined()
+    const now = client()
+    expect(await cacher.join(await store.currentRevision(), now, abort.signal, false)).toBeDefined()
+    await store.create(`${KEY}c`, value('c'))
+    await flush()
+    expect(now.got.map((e) => e[1])).toEqual(['c'])
+    abort.abort()
+  })
+
+  it('shares one decoded event between watches that each read it from their own Store watch', () => {
+    const shared = new SharedEvents(2)
+    const kv = (rev: number, v: string) => ({
+      key: `${KEY}a`,
+      value: v,
+      createRevision: 2,
+      modRevision: rev,
+      version: 1,
+    })
+    const put = (rev: number, v = value('a')) => ({ type: 'put' as const, kv: kv(rev, v) })
+    const first = shared.event('default', configmaps, put(5))
+    // Another watch's copy of the same event: the same decoded object, the same encoded forms.
+    expect(shared.event('default', configmaps, put(5))).toBe(first)
+    expect(shared.event('default', configmaps, put(5)).object()).toBe(first.object())
+    // Another cluster, another value at that revision (a restored store), another type: decoded anew.
+    expect(shared.event('other', configmaps, put(5))).not.toBe(first)
+    expect(shared.event('default', configmaps, put(5, value('a', { x: 'y' })))).not.toBe(first)
+    expect(shared.event('default', { ...configmaps }, put(5))).not.toBe(first)
+    expect(shared.size).toBeLessThanOrEqual(2)
+    const big = new SharedEvents(100, 1000)
+    for (let i = 0; i < 10; i++) big.event('default', configmaps, put(i, 'x'.repeat(300)))
+    expect(big.size).toBeLessThanOrEqual(3)
+  })
+})

@@ -1,0 +1,103 @@
+// Many watchers of one resource at once, through real clients: @kubernetes/client-node informers (with and
+// without a label selector) and kubectl get -w. In Node mode they share one etcd watch (the watch cache);
+// at the edge each has its own; either way each must see every change, in order, selector transitions
+// included.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { CoreV1Api, KubeConfig, makeInformer, type V1ConfigMap } from '@kubernetes/client-node'
+import { backgroundKubectl, LocalServer } from './harness'
+
+let server: LocalServer
+
+beforeAll(async () => {
+  server = await LocalServer.start()
+  await server.k('create', 'ns', 'fan')
+})
+afterAll(async () => {
+  await server?.dispose()
+})
+
+async function eventually<T>(fn: () => T | Promise<T>, ok: (v: T) => boolean): Promise<T> {
+  let v = await fn()
+  for (let i = 0; i < 300 && !ok(v); i++) {
+    await new Promise((r) => setTimeout(r, 100))
+    v = await fn()
+  }
+  return v
+}
+
+const INFORMERS = 30
+
+describe('watch fan-out', () => {
+  it('every informer and kubectl get -w of a resource sees each change in order', async () => {
+    const kc = new KubeConfig()
+    kc.loadFromFile(server.kubeconfig)
+    const api = kc.makeApiClient(CoreV1Api)
+    const path = '/api/v1/namespaces/fan/configmaps'
+    const informers = Array.from({ length: INFORMERS }, (_, i) => {
+      const selector = i % 2 === 1 ? 'team=blue' : undefined
+      const seen: string[] = []
+      const informer = makeInformer<V1ConfigMap>(
+        kc,
+        path,
+        () => api.listNamespacedConfigMap({ namespace: 'fan', labelSelector: selector }),
+        selector,
+      )
+      const name = (o: V1ConfigMap) => o.metadata?.name
+      informer.on('add', (o) => seen.push(`add ${name(o)}`))
+      informer.on('update', (o) => seen.push(`update ${name(o)} ${o.data?.v ?? ''}`))
+      informer.on('delete', (o) => seen.push(`delete ${name(o)}`))
+      return { informer, seen, selector }
+    })
+    await Promise.all(informers.map((x) => x.informer.start()))
+    const kubectls = [0, 1, 2].map(() =>
+      backgroundKubectl(server.kubeconfig, [
+        'get',
+        'cm',
+        '-n',
+        'fan',
+        '-l',
+        'team=blue',
+        '-w',
+        '--output-watch-events',
+        '--watch-only',
+        '-v=6',
+      ]),
+    )
+    for (const w of kubectls) await w.waitForLog(/configmaps\?.*watch=true.* 200 OK/)
+
+    const patch = (name: string, body: object) =>
+      api.patchNamespacedConfigMap({ namespace: 'fan', name, body: [body] })
+    await api.createNamespacedConfigMap({
+      namespace: 'fan',
+      body: { metadata: { name: 'a', labels: { team: 'red' } }, data: { v: '1' } },
+    })
+    await api.createNamespacedConfigMap({
+      namespace: 'fan',
+      body: { metadata: { name: 'b', labels: { team: 'blue' } }, data: { v: '1' } },
+    })
+    await patch('a', { op: 'replace', path: '/metadata/labels/team', value: 'blue' }) // a enters
+    await patch('b', { op: 'replace', path: '/data/v', value: '2' })
+    await patch('a', { op: 'replace', path: '/metadata/labels/team', value: 'red' }) // a leaves
+    await api.deleteNamespacedConfigMap({ namespace: 'fan', name: 'b' })
+
+    const all = ['add a', 'add b', 'update a 1', 'update b 2', 'update a 1', 'delete b']
+    const blue = ['add b', 'add a', 'update b 2', 'delete a', 'delete b']
+    for (const x of informers) {
+      const want = x.selector ? blue : all
+      const seen = await eventually(
+        () => x.seen.filter((s) => !s.includes('kube-root-ca')),
+        (s) => s.length >= want.length,
+      )
+      expect(seen).toEqual(want)
+    }
+    for (const w of kubectls) {
+      await w.waitFor(/DELETED\s+b\s+1\s+\d+s\n/) // the whole line: output may arrive mid-line
+      w.kill()
+      // Table rows (kubectl's own request): the columns once, then one row per event.
+      expect(w.output()).toMatch(
+        /^EVENT\s+NAME\s+DATA\s+AGE\nADDED\s+b\s+1\s+\d+s\nADDED\s+a\s+1\s+\d+s\nMODIFIED\s+b\s+1\s+\d+s\nDELETED\s+a\s+1\s+\d+s\nDELETED\s+b\s+1\s+\d+s\n$/,
+      )
+    }
+    await Promise.all(informers.map((x) => x.informer.stop()))
+  })
+})
