@@ -22,9 +22,10 @@ import { apiHeartbeats, etcdHeartbeats, renderHeartbeats } from './heartbeats.mj
 import { protobufScenario } from './lib/protobuf.mjs'
 import { MEDIA_KINDS, renderStorageMedia } from './lib/storage-media.mjs'
 import { logsScenario, renderLogs } from './lib/logs.mjs'
+import { clustersScenario, renderClusters } from './lib/clusters.mjs'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const ALL = ['ceiling', 'reads', 'writes', 'crd', 'watch', 'protobuf', 'node', 'store', 'bundle', 'observe', 'micro', 'snapshot', 'heartbeats', 'storage-media', 'logs']
+const ALL = ['ceiling', 'reads', 'writes', 'crd', 'watch', 'protobuf', 'node', 'store', 'bundle', 'observe', 'micro', 'snapshot', 'heartbeats', 'storage-media', 'logs', 'clusters']
 
 const { values: a } = parseArgs({
   options: {
@@ -59,6 +60,10 @@ const { values: a } = parseArgs({
     'snapshot-objects': { type: 'string' },
     'media-objects': { type: 'string' },
     'log-mb': { type: 'string' },
+    clusters: { type: 'string' },
+    'clusters-concurrency': { type: 'string' },
+    'clusters-idle-seconds': { type: 'string' },
+    'clusters-cold': { type: 'string' },
     out: { type: 'string' },
     worktree: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
@@ -96,6 +101,10 @@ if (a.help) {
   --snapshot-objects=LIST objects per snapshot run (default 10000,100000; smoke 200)
   --media-objects=N       ConfigMaps and Pods per LIST in the storage-media scenario (default 500; smoke 20)
   --log-mb=N              MiB of container log read in the logs scenario (default 64; smoke 2)
+  --clusters=N            clusters made through the management API in the clusters scenario (default 1000; smoke 5)
+  --clusters-concurrency=N  Cluster creations at a time (default 8)
+  --clusters-idle-seconds=S how long one cluster with 10 watches is watched for object activity (default 600; smoke 20)
+  --clusters-cold=N       clusters whose first request after a runtime restart is timed (default 50; smoke 3)
   --out=DIR               results directory (default bench/results)
   --worktree              bench the working tree as it is, not HEAD (see "What is measured" in bench/README.md)
   --keep                  keep the servers' state dirs (temp dir, edge-bench-*) for a look afterwards`)
@@ -136,6 +145,10 @@ const P = {
   pbEvents: num(a['pb-events'], 1000, 50),
   mediaObjects: num(a['media-objects'], 500, 20),
   logMB: num(a['log-mb'], 64, 2),
+  clusters: num(a.clusters, 1000, 5),
+  clustersConcurrency: num(a['clusters-concurrency'], 8, 4),
+  clustersIdleS: num(a['clusters-idle-seconds'], 600, 20),
+  clustersCold: num(a['clusters-cold'], 50, 3),
   smoke,
 }
 for (const s of P.only) if (!ALL.includes(s)) throw new Error(`--only: unknown scenario ${s} (${ALL.join(', ')})`)
@@ -169,6 +182,7 @@ const results = {
   heartbeats: undefined,
   storageMedia: undefined,
   logs: undefined,
+  clusters: undefined,
   notes: [],
   phases: [], // [{name, seconds}]: where the run's time goes
 }
@@ -199,6 +213,11 @@ try {
       root, log, runs: P.runs, warmupS: P.warmupS, durationS: P.durationS, mb: P.logMB, cpuReading,
       nodeBuilt: () => (nodeBuild ??= buildNodeQuietly()),
     }))
+  if (want('clusters'))
+    results.clusters = await phase('clusters', () => clustersScenario({
+      root, log, n: P.clusters, concurrency: P.clustersConcurrency, idleS: P.clustersIdleS, coldN: P.clustersCold,
+      durationS: P.durationS, warmupS: P.warmupS, runs: P.runs, connections: P.connections,
+    }).catch((e) => ({ error: String(e?.stack ?? e) })))
 } catch (err) {
   results.notes.push(`aborted: ${err?.stack ?? err}`)
   console.error(err)
@@ -213,7 +232,7 @@ results.elapsedS = Math.round((Date.now() - startedAt.getTime()) / 1000)
 mkdirSync(outDir, { recursive: true })
 const stamp = startedAt.toISOString().replace(/:/g, '-').replace(/\..*$/, 'Z')
 const md = renderMarkdown(results) + renderSnapshot(results.snapshot).join('\n') + renderHeartbeats(results.heartbeats) +
-  ['', ...renderStorageMedia(results.storageMedia), ...renderLogs(results.logs)].join('\n')
+  ['', ...renderStorageMedia(results.storageMedia), ...renderLogs(results.logs), ...renderClusters(results.clusters)].join('\n')
 writeFileSync(join(outDir, `${stamp}.json`), JSON.stringify(results, null, 2) + '\n')
 writeFileSync(join(outDir, `${stamp}.md`), md)
 console.log(md)

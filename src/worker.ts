@@ -3,7 +3,7 @@ import { buildApp } from './server/app'
 import { Registry } from './registry/registry'
 import { builtinResources } from './registry/builtin'
 import { clusterStore } from './storage/durable/client'
-import { bootstrapCluster } from './controllers/bootstrap'
+import { bootstrapCluster, bootstrapClusterOnce } from './controllers/bootstrap'
 import { authOptionsFromEnv, installAuthResources, ServerAuth } from './auth/server-auth'
 import type { ClusterStore as ClusterStoreObject } from './storage/durable/cluster-store'
 import { withControllers } from './controllers/edge'
@@ -134,7 +134,7 @@ const tenants = new TenantClusters<Env>({
       auth: (_e, store) => auth.context(store),
       anonymous: (e) => (e as Env).ANONYMOUS_AUTH !== 'false',
       admission: () => chain,
-      ready: (store) => bootstrapCluster(tenantRegistry, store),
+      ready: (store) => bootstrapClusterOnce(tenantRegistry, store),
     }
   },
 })

@@ -18,6 +18,7 @@ import type { ClusterSigner } from '../auth/certificate-authority'
 import { DEFAULT_CLUSTER_SIGNING_DURATION_MS } from './certificates'
 import { COALESCE_MS, ControllerManager } from './manager'
 import { DEFAULT_CLUSTER } from '../server/cluster'
+import { bootstrapClusterOnce } from './bootstrap'
 import { edgeTenants } from '../tenancy/edge'
 import { clusterEnv } from '../tenancy/settings'
 
@@ -54,6 +55,20 @@ export interface ControllersEnv extends ClusterStoreEnv {
  */
 export function withControllers(newRegistry: () => Registry): typeof ClusterStore {
   return class ClusterStoreWithControllers extends ClusterStore {
+    /**
+     * kube-apiserver's post-start hooks for a new cluster (namespaces, the kubernetes Service, RBAC policy,
+     * APF objects), over the object's own tables: no request of the cluster pays for them.
+     */
+    protected override async prepareTenant(): Promise<void> {
+      if (!this.tenant) return
+      const env = clusterEnv(this.env as ControllersEnv, this.tenant.settings)
+      const registry = newRegistry()
+      const store = withEncryption(new LocalStore(this), env.ENCRYPTION_PROVIDER_CONFIG, registry, {
+        source: 'ENCRYPTION_PROVIDER_CONFIG',
+      })
+      await bootstrapClusterOnce(registry, store)
+    }
+
     protected override startBackground(): BackgroundWork | undefined {
       const deployment = this.env as ControllersEnv
       const name = this.ctx.id.name

@@ -58,15 +58,23 @@ describe('ClusterStore background work', () => {
       await new Promise((r) => setTimeout(r, 150))
       await store.create(`/registry/in/y${i}`, String(i)) // more alarms for the work, none of them a compaction tick
     }
+    // Compaction ticks run at the first write once due: keep writing.
+    let z = 0
     const compacted = await until(
-      () =>
-        store.list('/registry/', { revision: a.modRevision }).then(
+      async () => {
+        await store.create(`/registry/in/z${z++}`, 'z')
+        return store.list('/registry/', { revision: a.modRevision }).then(
           () => undefined,
           (e: unknown) => e,
-        ),
+        )
+      },
       (e) => e instanceof StoreError,
     )
     expect(compacted).toMatchObject({ code: 'Compacted' })
-    expect((await store.list('/registry/out/')).kvs.length).toBe(6)
+    await until(
+      () => store.list('/registry/out/'),
+      (r) => r.kvs.length === 6 + z,
+    )
+    expect((await store.list('/registry/out/')).kvs.length).toBe(6 + z)
   })
 })

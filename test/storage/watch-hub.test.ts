@@ -176,6 +176,21 @@ describe('WatchHub', () => {
     expect(s.messages().at(-1)).toEqual({ t: 'p', r: 3 })
   })
 
+  it('tells every live watcher its progress unasked (the compaction tick), so Worker-side bookmarks keep up', () => {
+    const src = new FakeSource()
+    const hub = newHub(src)
+    const quiet = new FakeSocket()
+    const busy = new FakeSocket()
+    hub.open(asWs(quiet), '/r/quiet/', 1)
+    hub.open(asWs(busy), '/r/busy/', 1)
+    hub.publish(src.write('/r/busy/a'))
+    hub.publish(src.write('/r/busy/b'))
+    hub.flush()
+    hub.progressAll()
+    expect(quiet.messages()).toEqual([{ t: 'p', r: 3 }])
+    expect(busy.messages().at(-1)).toEqual({ t: 'p', r: 3 })
+  })
+
   it('replays from the log what the ring no longer holds', () => {
     const src = new FakeSource()
     for (let i = 0; i < 5; i++) src.write(`/r/${i}`) // committed before this hub's ring began

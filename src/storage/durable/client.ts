@@ -117,8 +117,13 @@ export class DurableStore implements Store {
       throw new Error(`watch ${prefix}: HTTP ${res.status}: ${await res.text()}`)
     ws.accept()
     const inbox = new Inbox()
+    // Bookmarks are answered here, at the revision this watch has been sent everything up to, without
+    // asking the store: a question would wake an idle cluster's object from hibernation once a minute per
+    // watcher. The revision moves with each event and with the progress the store sends on its own (on
+    // each compaction tick, so a watcher's bookmark is never one that compaction has passed).
+    let seen = afterRevision
     const progress = opts.progressIntervalMs
-      ? new Ticker(opts.progressIntervalMs, () => send(ws, '{"t":"p"}'))
+      ? new Ticker(opts.progressIntervalMs, () => inbox.push(LOCAL_PROGRESS))
       : undefined
     ws.addEventListener('message', (e) => {
       progress?.reset() // progress is only asked for when nothing else arrives
@@ -136,16 +141,23 @@ export class DurableStore implements Store {
       for (;;) {
         const next = await inbox.next()
         if (next === undefined) return // aborted
+        if (next === LOCAL_PROGRESS) {
+          if (seen > 0) yield { type: 'progress', revision: seen }
+          continue
+        }
         if (typeof next !== 'string') return closedByStore(prefix, next.code, next.reason)
         const msg = JSON.parse(next) as ServerMessage
         if (msg.t === 'x') throw new StoreError(msg.c, prefix, undefined, msg.r)
         if (msg.t === 'c') return closedByStore(prefix, msg.c, msg.m)
         if (msg.t === 'p') {
+          seen = Math.max(seen, msg.r)
           yield { type: 'progress', revision: msg.r }
         } else {
           for (const e of msg.e) {
             if (signal.aborted) return
-            yield decodeEvent(e)
+            const event = decodeEvent(e)
+            if (event.type !== 'progress') seen = Math.max(seen, event.kv.modRevision)
+            yield event
           }
         }
         // Acknowledge only what the consumer took, so a slow consumer slows the DO's sending rather than
@@ -210,6 +222,8 @@ function send(ws: WatchSocket, msg: string): void {
 }
 
 type Closed = { code: number; reason: string }
+/** A bookmark is due (the watch's Ticker): answered from what the watch has seen, not by the store. */
+const LOCAL_PROGRESS = 'local progress'
 
 /** Messages in arrival order, then the close; abort() ends it at once. */
 class Inbox {

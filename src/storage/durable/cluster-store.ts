@@ -36,6 +36,23 @@ export interface ClusterStoreEnv {
 
 const TENANT_KEY = 'tenant'
 const RETIRED_KEY = 'retired'
+/**
+ * Set when the background work last ran with nothing left queued, cleared by the first write that queues
+ * some: an instance that starts (a wake from hibernation, say) with it set has nothing to catch up on, so
+ * it does not run the loops' full resync, nor set an alarm for it, on every wake. Work queued and not yet
+ * done always has the (durable) alarm set for it.
+ */
+const SETTLED_KEY = 'background-settled'
+
+/**
+ * Object activity, for an operator (and the tests and bench) to see whether an idle cluster lets its
+ * object hibernate without waking it to ask: one console.log line (`wrangler dev --log-level log`,
+ * EDGE_LOG_LEVEL=log npm start) when an instance starts (a wake from hibernation or eviction), for each
+ * alarm, and for the first call or socket message after ACTIVITY_QUIET_MS without any. A busy object
+ * logs once, not once per call.
+ */
+export const ACTIVITY_LOG_PREFIX = 'object activity:'
+const ACTIVITY_QUIET_MS = 1000
 
 export const DEFAULT_COMPACTION_INTERVAL_MS = 5 * 60 * 1000
 /** A snapshot page stops at about this much of values (besides its count of keys). */
@@ -79,6 +96,8 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
   private compactionDue = 0
   private background?: BackgroundWork
   private inBackground = false
+  /** SETTLED_KEY as stored. */
+  private settled = false
   /** A snapshot is reading at this revision: compaction stays below it until `until` (ms). */
   private snapshotHold?: { revision: number; until: number }
   /** A restore is under way (meta `restoring`): only its own writes are taken. */
@@ -93,9 +112,12 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
   protected tenant: TenantRecord | undefined
   /** Deleted through the management API: every call fails until the cluster is provisioned anew. */
   private retired = false
+  /** When this instance last logged or did something (ACTIVITY_LOG_PREFIX). */
+  private lastActivity = 0
 
   constructor(ctx: DurableObjectState, env: ClusterStoreEnv) {
     super(ctx, env)
+    this.activity('start')
     this.tables = new Tables(ctx.storage.sql)
     this.metrics = new MetricsTable(ctx.storage, GAUGE_TTL_MS)
     // Nothing is delivered to the object (requests, socket events after a wake from hibernation) until
@@ -113,8 +135,9 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
       this.compactionDue = this.tables.meta('compaction_due')
       // Before compaction_due existed, a pending alarm was always a compaction tick.
       if (!this.compactionDue && this.alarmAt !== null) this.setCompactionDue(this.alarmAt)
+      this.settled = (await ctx.storage.get<boolean>(SETTLED_KEY)) === true
       this.background = this.startBackground()
-      if (this.background) this.schedule(Date.now() + BACKGROUND_START_DELAY_MS)
+      if (this.background && !this.settled) this.schedule(Date.now() + BACKGROUND_START_DELAY_MS)
     })
   }
 
@@ -127,6 +150,12 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
       fanoutPending: (from) => this.tables.setMeta('fanout_from', from),
     })
   }
+
+  /**
+   * Subclasses bootstrap a newly provisioned cluster here, in the object, before the provisioner calls it
+   * Ready: its first request then finds it bootstrapped rather than doing it (src/controllers/edge.ts).
+   */
+  protected async prepareTenant(): Promise<void> {}
 
   /** Subclasses that run work in the alarm (src/controllers/edge.ts) return it; called once the tables are ready. */
   protected startBackground(): BackgroundWork | undefined {
@@ -227,13 +256,16 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
   /**
    * kube-apiserver compacts etcd every 5 minutes to the revision that was current at the previous tick
    * (storage/etcd3/compact.go), so a client has at least one interval to resume a watch or a paged list.
-   * The same alarm runs the background work (the control loops) when a subclass has any.
+   * Here a tick is due an interval after the previous one and runs at the first write after that (see
+   * write()), so that a cluster nobody writes to sleeps. The same alarm runs the background work (the control loops) when a subclass has any.
    */
   override async alarm(): Promise<void> {
+    this.activity('alarm')
     this.alarmAt = null
     let tick = false
     if (this.compactionDue && Date.now() >= this.compactionDue) {
       tick = true
+      this.hub.progressAll()
       const mark = this.compactionFloor(this.tables.meta('compaction_mark'))
       if (mark > this.compacted) this.compactTo(mark)
       this.tables.pruneTimes(Date.now() - RECOVERY_WINDOW_MS)
@@ -243,7 +275,6 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
         this.revision > this.compacted ? Date.now() + this.compactionInterval() : 0,
       )
     }
-    if (this.compactionDue) this.schedule(this.compactionDue)
     if (!this.background || this.restoring) return
     // The background work resyncs on each compaction tick: as long as the cluster has writes to compact,
     // nothing depends on the loops having seen every write.
@@ -258,15 +289,18 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
       this.inBackground = false
     }
     if (next !== undefined) this.schedule(Date.now() + next)
+    else this.setSettled(true)
   }
 
   // ---- metrics (src/metrics/cluster.ts): totals across the Worker isolates, no alarm of their own ----
 
   recordMetrics(isolate: string, counts: SeriesSample[], gauges: SeriesSample[] | null): void {
+    this.activity('call')
     this.metrics.record(isolate, counts, gauges)
   }
 
   scrapeMetrics(prefixes: string[]): ClusterMetricsSnapshot {
+    this.activity('call')
     return {
       counts: this.metrics.totals(),
       gauges: this.metrics.liveGauges(),
@@ -277,6 +311,7 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
   // ---- watch ----
 
   override async fetch(request: Request): Promise<Response> {
+    this.activity('call')
     const url = new URL(request.url)
     if (url.pathname !== '/watch') return new Response('not found', { status: 404 })
     if (this.retired) return new Response(CLUSTER_DELETED, { status: 410 })
@@ -301,10 +336,12 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
   }
 
   override webSocketMessage(ws: WebSocket, message: string | ArrayBuffer): void {
+    this.activity('socket')
     this.hub.message(ws, message)
   }
 
   override webSocketClose(ws: WebSocket): void {
+    this.activity('socket')
     this.hub.closed(ws)
     try {
       ws.close(1000, 'watch closed') // complete the close handshake where workerd does not do it for us
@@ -321,6 +358,7 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
 
   /** The settings this object's cluster was provisioned with; undefined for the default cluster or a deleted one. */
   tenantSettings(): TenantRecord | undefined {
+    this.activity('call')
     return this.retired ? undefined : this.tenant
   }
 
@@ -330,7 +368,9 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     await this.ctx.storage.delete(RETIRED_KEY)
     this.tenant = record
     this.retired = false
+    await this.prepareTenant()
     this.background = this.startBackground()
+    this.setSettled(false)
     if (this.background) this.schedule(Date.now() + BACKGROUND_START_DELAY_MS)
   }
 
@@ -344,6 +384,7 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     this.hub.closeAll(CLOSE_RESTARTED, CLUSTER_DELETED)
     await this.ctx.storage.deleteAlarm()
     await this.ctx.storage.deleteAll()
+    this.settled = false
     this.alarmAt = null
     this.compactionDue = 0
     this.tenant = undefined
@@ -356,6 +397,7 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
   }
 
   private checkServing(): void {
+    this.activity('call')
     if (this.retired) throw new Error(CLUSTER_DELETED)
   }
 
@@ -495,6 +537,7 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     this.hub = this.newHub()
     // The control loops' state is of the old cluster: start them over on what was restored.
     this.background = this.startBackground()
+    this.setSettled(false)
     if (this.background) this.schedule(Date.now() + BACKGROUND_START_DELAY_MS)
   }
 
@@ -544,10 +587,11 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
       key,
       json: JSON.stringify(encodeEvent(outcome.kv, outcome.prev, outcome.deleted)),
     })
-    if (!this.compactionDue) {
-      this.setCompactionDue(Date.now() + this.compactionInterval())
-      this.schedule(this.compactionDue)
-    }
+    // The compaction tick runs at the first write once it is due, not on a clock of its own: an idle
+    // cluster's object is not woken to compact (its last interval's history stays until it is written to
+    // again, which kube's clients cannot tell from a slower compactor).
+    if (!this.compactionDue) this.setCompactionDue(Date.now() + this.compactionInterval())
+    else if (Date.now() >= this.compactionDue) this.schedule(Date.now())
     if (this.background) this.observe(outcome.kv, outcome.prev, outcome.deleted)
     return { ok: true, kv: outcome.kv }
   }
@@ -566,8 +610,17 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
       console.error('ClusterStore background work failed to observe a write', e)
       ms = BACKGROUND_RETRY_MS
     }
+    if (ms === undefined) return
+    this.setSettled(false)
     // Writes the work makes itself are followed up by what its run returns.
-    if (ms !== undefined && !this.inBackground) this.schedule(Date.now() + ms)
+    if (!this.inBackground) this.schedule(Date.now() + ms)
+  }
+
+  private setSettled(settled: boolean): void {
+    if (this.settled === settled) return
+    this.settled = settled
+    // Committed with the write or alarm that changes it (the object's output gate).
+    void (settled ? this.ctx.storage.put(SETTLED_KEY, true) : this.ctx.storage.delete(SETTLED_KEY))
   }
 
   /** Sets the alarm for `at` unless it is already set for earlier: one alarm serves compaction and background work. */
@@ -580,6 +633,17 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
   private setCompactionDue(at: number): void {
     this.compactionDue = at
     this.tables.setMeta('compaction_due', at)
+  }
+
+  /** Logs what woke or kept the object busy (ACTIVITY_LOG_PREFIX); calls in a burst log once. */
+  private activity(kind: 'start' | 'alarm' | 'call' | 'socket'): void {
+    const now = Date.now()
+    const quiet = now - this.lastActivity >= ACTIVITY_QUIET_MS
+    this.lastActivity = now
+    if (kind === 'call' || kind === 'socket' ? !quiet : false) return
+    console.log(
+      `${ACTIVITY_LOG_PREFIX} cluster ${this.ctx.id.name ?? this.ctx.id.toString()}: ${kind}`,
+    )
   }
 
   private compactTo(revision: number): void {

@@ -42,6 +42,7 @@ export interface GetResult {
 //
 //   DO → client  {"t":"e","e":[event, ...]}    events in revision order
 //                {"t":"p","r":rev}             progress: every event <= rev under the prefix came before
+//                                              (asked for, or sent unasked on each compaction tick)
 //                {"t":"x","c":code,"r":rev}    a StoreError (Compacted, FutureRevision); the DO closes next
 //                {"t":"c","c":code,"m":reason} the DO is closing the socket with this code (CLOSE_SLOW...)
 //   client → DO  {"t":"p"}                     progress request, answered in order with {"t":"p"}

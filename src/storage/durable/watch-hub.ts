@@ -189,6 +189,17 @@ export class WatchHub {
     }
   }
 
+  /**
+   * Tells each live watcher the revision it has been sent everything up to, unasked: the compaction tick
+   * does, before it compacts, so that the bookmarks the Worker answers by itself between ticks
+   * (client.ts) name a revision the next compaction keeps, as kube-apiserver's cacher's bookmarks carry
+   * its current resourceVersion.
+   */
+  progressAll(): void {
+    for (const w of this.watchers.values())
+      if (w.live) this.send(w, `{"t":"p","r":${Math.max(w.cursor, this.frontier)}}`)
+  }
+
   /** The socket closed or failed: forget it at once. */
   closed(ws: WebSocket): void {
     const w = this.watchers.get(ws)
