@@ -64,6 +64,8 @@ export class NodeTenants implements Tenants {
       defaultStore: () => o.defaultStore,
       settings: (_env, name) => this.settings(name),
       config: (_env, name, own) => this.config(name, own),
+      // Its loops and watches stop with it; a later request puts it together again.
+      released: (name) => void this.stop(name),
     })
   }
 

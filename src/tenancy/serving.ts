@@ -14,15 +14,19 @@ export interface TenantSource<E> {
   settings(env: E, name: string): Promise<TenantRecord | undefined | null>
   /** The cluster as it is served, put together from its settings once per runtime. */
   config(env: E, name: string, own: ClusterSettings): ClusterConfig
+  /** A cluster put together here is no longer kept (more than MAX_TENANTS were used): let it go. */
+  released?(name: string): void
 }
 
 /** Clusters put together at most, per isolate or process (the least recently used go). */
 const MAX_TENANTS = 256
 
 export class TenantClusters<E> {
-  private readonly built = new LruMap<string, { uid: string; config: ClusterConfig }>(MAX_TENANTS)
+  private readonly built: LruMap<string, { uid: string; config: ClusterConfig }>
 
-  constructor(private readonly source: TenantSource<E>) {}
+  constructor(private readonly source: TenantSource<E>) {
+    this.built = new LruMap(MAX_TENANTS, (name) => source.released?.(name))
+  }
 
   /**
    * The cluster of that name, or undefined when none is served: no Cluster, not Ready, being deleted, or

@@ -91,6 +91,18 @@ describe('LruMap', () => {
     expect(contexts.get('a')).toEqual({ name: 'a' })
     expect(contexts.get('c')).toEqual({ name: 'c' })
   })
+
+  it('tells of each entry it drops for the bound, and of no other', () => {
+    const dropped: string[] = []
+    const m = new LruMap<string, number>(2, (k) => dropped.push(k))
+    m.set('a', 1)
+    m.set('b', 2)
+    m.set('b', 3) // replaced, not dropped
+    m.delete('a') // deleted, not dropped
+    m.set('c', 4)
+    m.set('d', 5)
+    expect(dropped).toEqual(['b'])
+  })
 })
 
 describe('a request path for a cluster', () => {
