@@ -14,7 +14,7 @@ import { parse as parseYAML } from 'yaml'
 import { createCA, signCertificate } from '../../src/node/pki'
 import { startAgent } from '../../src/node/agent/agent'
 import { startKubeletStandin, type KubeletStandin } from '../helpers/kubelet-standin'
-import { backgroundKubectl, freePort, LocalServer } from './harness'
+import { backgroundKubectl, LocalServer, portForward } from './harness'
 import { createServer as createHTTPServer, type Server as HTTPServer } from 'node:http'
 import type { AddressInfo } from 'node:net'
 
@@ -259,16 +259,8 @@ describe('node agent tunnel', () => {
   })
 
   it('kubectl port-forward carries requests through the forwarded port', async () => {
-    const local = await freePort()
-    const pf = backgroundKubectl(server.kubeconfig, [
-      'port-forward',
-      '-n',
-      NS,
-      'pod/web',
-      `${local}:${webPort}`,
-    ])
+    const { local, pf } = await portForward(server.kubeconfig, NS, 'pod/web', webPort)
     try {
-      await pf.waitFor(/Forwarding from 127\.0\.0\.1/)
       const res = await fetch(`http://127.0.0.1:${local}/through/the/agent`)
       expect(await res.text()).toBe('GET /through/the/agent')
       const again = await fetch(`http://127.0.0.1:${local}/second`)

@@ -8,13 +8,14 @@ import {
   freePort,
   httpsRequest,
   KUBECTL,
+  portForward,
   run,
   type HttpsResponse,
   type RunResult,
 } from '../helpers/process'
 
 const ROOT = resolve(__dirname, '..', '..')
-export { backgroundKubectl, KUBECTL, run, freePort, type RunResult }
+export { backgroundKubectl, KUBECTL, portForward, run, freePort, type RunResult }
 
 export class LocalServer {
   /** Which runtime serves: a test of a runtime's own limits asserts what each one answers. */

@@ -13,7 +13,7 @@ import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { createCA, signCertificate } from '../../src/node/pki'
 import { startKubeletStandin, type KubeletStandin } from '../helpers/kubelet-standin'
-import { backgroundKubectl, freePort, LocalServer } from './harness'
+import { backgroundKubectl, freePort, LocalServer, portForward } from './harness'
 
 const NS = 'streams'
 const NODE = 'standin-node'
@@ -411,16 +411,8 @@ describe('proxy subresources', () => {
 
 describe('pods/portforward', () => {
   it('kubectl port-forward carries a request through the forwarded port', async () => {
-    const local = await freePort()
-    const pf = backgroundKubectl(server.kubeconfig, [
-      'port-forward',
-      '-n',
-      NS,
-      'pod/web',
-      `${local}:${webPort}`,
-    ])
+    const { local, pf } = await portForward(server.kubeconfig, NS, 'pod/web', webPort)
     try {
-      await pf.waitFor(/Forwarding from 127\.0\.0\.1/)
       const res = await fetch(`http://127.0.0.1:${local}/through/the/tunnel`)
       expect(await res.text()).toContain('GET /through/the/tunnel')
       const again = await fetch(`http://127.0.0.1:${local}/second`)
@@ -466,15 +458,7 @@ describe('a peer that goes away mid-stream', () => {
     attach.kill('SIGKILL')
     await attach.exited
 
-    const local = await freePort()
-    const pf = backgroundKubectl(server.kubeconfig, [
-      'port-forward',
-      '-n',
-      NS,
-      'pod/web',
-      `${local}:${webPort}`,
-    ])
-    await pf.waitFor(/Forwarding from 127\.0\.0\.1/)
+    const { local, pf } = await portForward(server.kubeconfig, NS, 'pod/web', webPort)
     const inFlight = fetch(`http://127.0.0.1:${local}/${'x'.repeat(4000)}`).catch(() => {})
     pf.kill('SIGKILL')
     await pf.exited
@@ -500,16 +484,8 @@ describe('a peer that goes away mid-stream', () => {
       exec.kill('SIGKILL')
     }
 
-    const local = await freePort()
-    const pf = backgroundKubectl(server.kubeconfig, [
-      'port-forward',
-      '-n',
-      NS,
-      'pod/web',
-      `${local}:${webPort}`,
-    ])
+    const { local, pf } = await portForward(server.kubeconfig, NS, 'pod/web', webPort)
     try {
-      await pf.waitFor(/Forwarding from 127\.0\.0\.1/)
       const res = await fetch(`http://127.0.0.1:${local}/before`)
       expect(await res.text()).toContain('GET /before')
       kubelet.resetConnections()

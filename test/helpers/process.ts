@@ -75,6 +75,33 @@ export function backgroundKubectl(kubeconfig: string, args: string[]): Backgroun
 }
 
 /** A port nothing listens on now, on 127.0.0.1. */
+/**
+ * `kubectl port-forward -n <namespace> <target> <local>:<remotePort>` on a free local port, once kubectl
+ * says it is forwarding (killed if it never does).
+ */
+export async function portForward(
+  kubeconfig: string,
+  namespace: string,
+  target: string,
+  remotePort: number,
+): Promise<{ local: number; pf: BackgroundKubectl }> {
+  const local = await freePort()
+  const pf = backgroundKubectl(kubeconfig, [
+    'port-forward',
+    '-n',
+    namespace,
+    target,
+    `${local}:${remotePort}`,
+  ])
+  try {
+    await pf.waitFor(/Forwarding from 127\.0\.0\.1/)
+  } catch (e) {
+    pf.kill()
+    throw e
+  }
+  return { local, pf }
+}
+
 export function freePort(): Promise<number> {
   return new Promise((res, rej) => {
     const srv = createServer()
