@@ -3,6 +3,8 @@
 // Worker's runtime has WebSocketPair instead). Only what the agent tunnel needs: binary and text
 // messages (fragmented or not), ping/pong, close; client frames must be masked, server frames are not.
 
+import { concatBytes } from '../util/bytes'
+
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 
 /** Sec-WebSocket-Accept for a client's Sec-WebSocket-Key. */
@@ -49,7 +51,7 @@ export class ByteWebSocket {
       for (;;) {
         const { value, done } = await reader.read()
         if (done) break
-        this.buf = concat(this.buf, value)
+        this.buf = concatBytes(this.buf, value)
         while (this.parseOne()) {
           /* one frame handled */
         }
@@ -116,7 +118,8 @@ export class ByteWebSocket {
           return
         }
         if (!fin) return
-        const whole = this.fragments.length === 1 ? this.fragments[0] : concat(...this.fragments)
+        const whole =
+          this.fragments.length === 1 ? this.fragments[0] : concatBytes(...this.fragments)
         this.fragments = []
         this.handlers.onMessage(
           this.fragmentOp === OP_TEXT ? new TextDecoder().decode(whole) : whole,
@@ -176,14 +179,4 @@ export class ByteWebSocket {
     payload.set(r, 2)
     void this.write(OP_CLOSE, payload)
   }
-}
-
-function concat(...parts: Uint8Array[]): Uint8Array {
-  const out = new Uint8Array(parts.reduce((n, p) => n + p.length, 0))
-  let off = 0
-  for (const p of parts) {
-    out.set(p, off)
-    off += p.length
-  }
-  return out
 }
