@@ -68,6 +68,8 @@ function newRegistry(): Registry {
   return registry
 }
 const registry = newRegistry()
+/** The default cluster's counts in this isolate (the audit backends' failures are counted there too). */
+const defaultClusterMetrics = new ClusterMetrics((env) => (env as Env).CLUSTER.getByName('default'))
 
 /** A cluster's Durable Object: the store, with the control loops (src/controllers) run by its alarm. */
 export const ClusterStore = withControllers(newRegistry)
@@ -174,13 +176,16 @@ const app = buildApp({
     }
   },
   // Counts are cluster-wide: each isolate's are flushed to the cluster's object (src/metrics/cluster.ts).
-  metrics: new ClusterMetrics((env) => (env as Env).CLUSTER.getByName('default')),
+  metrics: (name) =>
+    name === 'default'
+      ? defaultClusterMetrics
+      : new ClusterMetrics((env) => (env as Env).CLUSTER.getByName(name)),
   kubelet: (env) => withTunnels(edgeKubeletClient(env as Env), env as Env),
   tunnels: (env) => edgeTunnels(env as Env),
   requestMetrics: (env) => (env as Env).REQUEST_METRICS !== 'false',
   // AUDIT_POLICY and its backends (src/audit/edge.ts): Workers Logs, and a batched webhook.
   audit: {
-    config: (c) => auditFromEnv(c.env as Env),
+    config: (c) => auditFromEnv(c.env as Env, defaultClusterMetrics.metrics),
     remoteAddress: (c) => c.req.header('cf-connecting-ip'),
     defer: (c, p) => c.executionCtx.waitUntil(p),
   },

@@ -20,7 +20,6 @@ import {
   type WebhookOptions,
 } from './webhook/plugin'
 import { validatingAdmissionPolicy } from './policy/plugin'
-import { metrics } from '../metrics/apiserver'
 
 export interface PluginContext {
   registry: Registry
@@ -189,7 +188,7 @@ async function timedStep(
     await run()
     rejected = false
   } finally {
-    metrics.admissionStep.observe(
+    a.metrics?.admissionStep.observe(
       [type, a.operation, String(rejected)],
       (performance.now() - start) / 1000,
     )
@@ -208,7 +207,7 @@ async function timedPlugin(
     await run()
     rejected = false
   } finally {
-    metrics.admissionController.observe(
+    a.metrics?.admissionController.observe(
       [name, type, a.operation, String(rejected)],
       (performance.now() - start) / 1000,
     )

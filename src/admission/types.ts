@@ -2,6 +2,7 @@
 // every write passes through, mutating then validating, as kube-apiserver runs them.
 import { forbidden, type StatusError } from '../server/errors'
 import type { KubeObject, ResourceType, UserInfo } from '../registry/types'
+import type { ApiserverMetrics } from '../metrics/apiserver'
 import type { Store } from '../storage/store'
 import type { ObjectReader } from './reader'
 
@@ -34,6 +35,8 @@ export interface Attributes {
   store: Store
   /** Memoized reads of other objects for this request. */
   reader: ObjectReader
+  /** The series of the request's cluster (admission latencies); none for the server's own loops. */
+  metrics?: ApiserverMetrics
   /** `Warning:` headers for the response. */
   warnings: string[]
   /** Audit annotations added by plugins (webhooks, PodSecurity, policies). */

@@ -1,6 +1,7 @@
 // Routes a resource request to its verb handler.
 import { methodNotSupported, notFoundPath } from '../server/errors'
 import type { RequestInfo } from '../server/filters/request-info'
+import { apiserverMetrics, type ApiserverMetrics } from '../metrics/apiserver'
 import type { Registry } from '../registry/registry'
 import { RegistryStore } from '../registry/store'
 import type { HTTPProbe, RequestContext, UserInfo } from '../registry/types'
@@ -47,6 +48,8 @@ export interface ServedRequest {
   watchCache?: WatchCaches
   /** The cluster the request is for (what per-process caches are keyed by); 'default' when unnamed. */
   cluster?: string
+  /** The series of the request's cluster (watches, admission); a set of its own when none is given. */
+  metrics?: ApiserverMetrics
 }
 
 export async function serveResource(
@@ -64,6 +67,7 @@ export async function serveResource(
     audit,
     watchCache,
     cluster = 'default',
+    metrics = apiserverMetrics(),
   }: ServedRequest = {},
 ): Promise<Response> {
   const type = registry.lookup(info.apiGroup, info.apiVersion, info.resource)
@@ -113,6 +117,7 @@ export async function serveResource(
     auth,
     audit,
     auditAnnotations: audit?.admissionAnnotations,
+    metrics,
   }
   const scope: Scope = {
     req,
@@ -127,6 +132,7 @@ export async function serveResource(
     namespace: type.namespaced && underNamespace ? info.namespace : undefined,
     watchCache,
     cluster,
+    metrics,
   }
   return handler(scope)
 }

@@ -1,4 +1,5 @@
 // Everything a verb handler needs about one resource request.
+import type { ApiserverMetrics } from '../metrics/apiserver'
 import type { Registry } from '../registry/registry'
 import type { RegistryStore } from '../registry/store'
 import type { RequestContext, ResourceType } from '../registry/types'
@@ -25,6 +26,8 @@ export interface Scope {
   watchCache?: WatchCaches
   /** The cluster's name: per-process caches (the watch cache, shared watch events) are keyed by it. */
   cluster: string
+  /** The cluster's series (watch events, registered watchers). */
+  metrics: ApiserverMetrics
 }
 
 /** The dryRun of CreateOptions, UpdateOptions or PatchOptions (DeleteOptions may carry it in the body). */

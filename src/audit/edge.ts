@@ -6,7 +6,7 @@
 // the isolate keeps a request's delivery going with waitUntil, which lasts 30s past the response).
 import { yamlToJson } from '../api/yaml'
 import { parseGoDuration } from '../go/duration'
-import { auditObserver } from '../metrics/apiserver'
+import type { ApiserverMetrics } from '../metrics/apiserver'
 import { internalError } from '../server/errors'
 import type { AuditConfig } from '../server/filters/audit'
 import {
@@ -43,8 +43,11 @@ const EDGE_BATCH: BatchConfig = {
 
 let cached: { source: string; config: AuditConfig | undefined } | undefined
 
-/** The isolate's audit configuration, rebuilt only when the bindings change. */
-export function auditFromEnv(env: AuditEnv): AuditConfig | undefined {
+/**
+ * The isolate's audit configuration, rebuilt only when the bindings change. The backends serve every
+ * cluster: their failures (apiserver_audit_error_total) are counted in `errors`, the default cluster's.
+ */
+export function auditFromEnv(env: AuditEnv, errors: ApiserverMetrics): AuditConfig | undefined {
   const source = JSON.stringify([
     env.AUDIT_POLICY,
     env.AUDIT_LOG,
@@ -53,11 +56,11 @@ export function auditFromEnv(env: AuditEnv): AuditConfig | undefined {
     env.AUDIT_WEBHOOK_BATCH_MAX_WAIT,
     env.AUDIT_WEBHOOK_INITIAL_BACKOFF,
   ])
-  if (cached?.source !== source) cached = { source, config: build(env) }
+  if (cached?.source !== source) cached = { source, config: build(env, errors) }
   return cached.config
 }
 
-function build(env: AuditEnv): AuditConfig | undefined {
+function build(env: AuditEnv, errors: ApiserverMetrics): AuditConfig | undefined {
   if (!env.AUDIT_POLICY) return undefined
   // A policy kube-apiserver would refuse to start with: no request is served unaudited.
   const fail = (what: string, e: unknown) =>
@@ -68,7 +71,6 @@ function build(env: AuditEnv): AuditConfig | undefined {
   } catch (e) {
     throw fail('loading audit policy from AUDIT_POLICY', e)
   }
-  const observer = auditObserver()
   const backends: AuditBackend[] = []
   if (env.AUDIT_LOG !== 'false') backends.push(new LineBackend((line) => console.log(line)))
   if (env.AUDIT_WEBHOOK_CONFIG) {
@@ -102,7 +104,7 @@ function build(env: AuditEnv): AuditConfig | undefined {
         { ...target, fetch: (input, init) => fetch(input, init) },
         batch,
         (m) => console.error(m),
-        (n) => observer.error('webhook', n),
+        (n) => errors.auditErrorTotal.inc(['webhook'], n),
       ),
     )
   }
@@ -110,6 +112,5 @@ function build(env: AuditEnv): AuditConfig | undefined {
   return {
     evaluator,
     backend: backends.length === 1 ? backends[0]! : new UnionBackend(backends),
-    observer,
   }
 }

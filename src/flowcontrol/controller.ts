@@ -14,7 +14,8 @@ import type { Registry } from '../registry/registry'
 import type { KubeObject, UserInfo } from '../registry/types'
 import type { RequestInfo } from '../server/filters/request-info'
 import type { Store } from '../storage/store'
-import { apfMetrics, type FlowcontrolMetrics } from '../metrics/flowcontrol'
+import { flowcontrolMetricsIn, type FlowcontrolMetrics } from '../metrics/flowcontrol'
+import { Registry as MetricsRegistry } from '../metrics/registry'
 import {
   MANDATORY_FLOW_SCHEMAS,
   MANDATORY_PRIORITY_LEVELS,
@@ -61,6 +62,7 @@ export interface FlowControlOptions {
   /** How long a request may wait in a queue (kube: a quarter of --request-timeout). */
   requestWaitLimitMs: number
   now?: () => number
+  /** The cluster's APF series (ApiserverMetrics.apf); a set of its own when none is given. */
   metrics?: FlowcontrolMetrics
 }
 
@@ -142,7 +144,7 @@ export class FlowControl {
 
   constructor(private readonly opts: FlowControlOptions) {
     this.now = opts.now ?? (() => performance.now())
-    this.m = opts.metrics ?? apfMetrics
+    this.m = opts.metrics ?? flowcontrolMetricsIn(new MetricsRegistry())
     this.adjustedAt = this.now()
     this.ensuredAt = this.now()
     // Until the API has been read (or when it cannot be), the bootstrap configuration serves.

@@ -1,8 +1,11 @@
 // kube-apiserver's metrics for what this server does, with its names, HELP texts, labels and buckets:
 // k8s.io/apiserver/pkg/endpoints/metrics (requests, watches), pkg/endpoints/filters/metrics.go
 // (authentication), pkg/admission/metrics (admission), pkg/storage/etcd3/metrics (storage) and
-// k8s.io/component-base/metrics/prometheus/slis (health checks). Like kube's legacyregistry, one set per
-// process or isolate: every layer records into it without being handed it.
+// k8s.io/component-base/metrics/prometheus/slis (health checks), with API priority and fairness' beside
+// them. kube-apiserver keeps one set per process (its legacyregistry); here a process or isolate serves
+// many clusters, so each cluster has a set of its own (its ClusterContext's), and every layer records
+// into the set of the request's cluster: one cluster's /metrics never shows another's requests.
+import { flowcontrolMetricsIn } from './flowcontrol'
 import {
   Counter,
   exponentialBuckets,
@@ -42,9 +45,10 @@ const REQUEST_LABELS = [
   'component',
 ]
 
+/** One cluster's series, in a registry of their own. */
 export function apiserverMetrics() {
   const r = new Registry()
-  return {
+  const m = {
     registry: r,
     requestTotal: r.register(
       counter(
@@ -241,23 +245,60 @@ export function apiserverMetrics() {
         ['name', 'status', 'type'],
       ),
     ),
+    apf: flowcontrolMetricsIn(r),
   }
+  return { ...m, inflight: new InflightRequests(m.currentInflight) }
 }
 
 export type ApiserverMetrics = ReturnType<typeof apiserverMetrics>
 
-/** The audit layer's counts, as kube's audit package observes them. */
-export function auditObserver(m: ApiserverMetrics = metrics) {
+/**
+ * apiserver_current_inflight_requests: the peak of each kind over the last second (long-running requests
+ * excluded, as WithMaxInFlightLimit counts them).
+ */
+export class InflightRequests {
+  private current = { readOnly: 0, mutating: 0 }
+  private peak = { readOnly: 0, mutating: 0 }
+  private windowStart = 0
+
+  constructor(private readonly gauge: Gauge) {}
+
+  begin(kind: 'readOnly' | 'mutating'): void {
+    this.roll()
+    this.current[kind]++
+    if (this.current[kind] > this.peak[kind]) this.peak[kind] = this.current[kind]
+    this.publish()
+  }
+
+  end(kind: 'readOnly' | 'mutating'): void {
+    this.roll()
+    this.current[kind]--
+    this.publish()
+  }
+
+  /** Before a scrape: a window that has passed reports what is in flight now. */
+  roll(): void {
+    const now = Date.now()
+    if (now - this.windowStart < 1000) return
+    this.windowStart = now
+    this.peak = { ...this.current }
+    this.publish()
+  }
+
+  private publish(): void {
+    this.gauge.set(['readOnly'], this.peak.readOnly)
+    this.gauge.set(['mutating'], this.peak.mutating)
+  }
+}
+
+/** The audit layer's counts of a request, as kube's audit package observes them. */
+export function auditObserver(m: ApiserverMetrics) {
   return {
     event: () => m.auditEventTotal.inc([]),
     level: (level: string) => m.auditLevelTotal.inc([level]),
     rejected: () => m.auditRequestsRejectedTotal.inc([]),
-    error: (plugin: string, events: number) => m.auditErrorTotal.inc([plugin], events),
   }
 }
-
-/** This process's or isolate's metrics (kube's legacyregistry). */
-export const metrics: ApiserverMetrics = apiserverMetrics()
 
 /** The health-check series, served on /metrics/slis rather than /metrics (component-base's slis registry). */
 export const SLI_METRICS = new Set(['kubernetes_healthcheck', 'kubernetes_healthchecks_total'])

@@ -5,10 +5,12 @@
 // flushes its own isolate, then reads the totals, the gauges each live isolate last reported, and the
 // object counts of the object's own tables, in one call. Nothing runs while nobody sends requests: no
 // alarm, no timer beyond the flush that follows a request, so an idle cluster still hibernates.
+//
+// Either way a backend is one cluster's: it holds that cluster's series (ApiserverMetrics) and goes with its
+// ClusterContext, so a process or isolate keeps counts only for the clusters it keeps contexts for.
 import type { Context } from 'hono'
 import type { Store } from '../storage/store'
-import { CLUSTER_GAUGES, metrics as defaultMetrics, type ApiserverMetrics } from './apiserver'
-import { inflightRequests } from './middleware'
+import { apiserverMetrics, CLUSTER_GAUGES, type ApiserverMetrics } from './apiserver'
 import { APF_CLUSTER_GAUGES, apfIsolateGauges } from './flowcontrol'
 import type { Registry, SeriesSample } from './registry'
 import type { KeyResources } from './store'
@@ -19,8 +21,10 @@ export const GAUGE_REFRESH_MS = 60_000
 /** Gauges of an isolate not heard from for this long are dropped: the isolate is gone. */
 export const GAUGE_TTL_MS = 2 * GAUGE_REFRESH_MS + 10_000
 
-/** What a scrape serves: the registries to render, the first one the apiserver's. */
+/** Where one cluster's counts are kept, and what its scrape serves (the registries to render). */
 export interface MetricsBackend {
+  /** The cluster's series, which every layer of its requests records into. */
+  readonly metrics: ApiserverMetrics
   /** A request's counts are recorded. */
   recorded(c: Context): void
   collect(c: Context, store: Store, keys: KeyResources): Promise<Registry[]>
@@ -48,13 +52,14 @@ export interface ClusterMetricsSnapshot {
 export class InProcessMetrics implements MetricsBackend {
   constructor(
     private readonly extra: () => Registry[] = () => [],
-    private readonly m: ApiserverMetrics = defaultMetrics,
+    readonly metrics: ApiserverMetrics = apiserverMetrics(),
   ) {}
 
   recorded(): void {}
 
   async collect(_c: Context, store: Store, keys: KeyResources): Promise<Registry[]> {
-    inflightRequests.roll()
+    const m = this.metrics
+    m.inflight.roll()
     const prefixes = keys.prefixes()
     // kube-apiserver counts each resource's keys in etcd (a count-only range); so does this, per scrape.
     const counts = await Promise.all(
@@ -65,8 +70,8 @@ export class InProcessMetrics implements MetricsBackend {
         ),
       ),
     )
-    setStorageObjects(this.m, prefixes, counts)
-    return [this.m.registry, ...this.extra()]
+    setStorageObjects(m, prefixes, counts)
+    return [m.registry, ...this.extra()]
   }
 }
 
@@ -81,7 +86,7 @@ export class ClusterMetrics implements MetricsBackend {
 
   constructor(
     private readonly stub: (env: unknown) => ClusterMetricsStub,
-    private readonly m: ApiserverMetrics = defaultMetrics,
+    readonly metrics: ApiserverMetrics = apiserverMetrics(),
   ) {}
 
   recorded(c: Context): void {
@@ -106,7 +111,7 @@ export class ClusterMetrics implements MetricsBackend {
   /** Sends what this isolate counted since the last flush; on failure the counts are kept for the next. */
   flush(env: unknown): Promise<void> {
     this.flushing = this.flushing.then(async () => {
-      const counts = this.m.registry.drain()
+      const counts = this.metrics.registry.drain()
       const gauges = this.gauges()
       const text = JSON.stringify(gauges)
       const now = Date.now()
@@ -120,7 +125,7 @@ export class ClusterMetrics implements MetricsBackend {
           this.gaugesSentAt = now
         }
       } catch (e) {
-        this.m.registry.merge(counts)
+        this.metrics.registry.merge(counts)
         console.error('metrics flush failed', e)
       }
     })
@@ -128,8 +133,8 @@ export class ClusterMetrics implements MetricsBackend {
   }
 
   private gauges(): SeriesSample[] {
-    inflightRequests.roll()
-    return this.m.registry
+    this.metrics.inflight.roll()
+    return this.metrics.registry
       .all()
       .filter((g) => CLUSTER_GAUGES.has(g.name) || APF_CLUSTER_GAUGES.has(g.name))
       .flatMap((g) => g.samples())
@@ -140,12 +145,12 @@ export class ClusterMetrics implements MetricsBackend {
     await this.flush(c.env)
     const prefixes = keys.prefixes()
     const snapshot = await this.stub(c.env).scrapeMetrics(prefixes.map((p) => p.prefix))
-    const cluster = this.m.registry.emptyCopy()
+    const cluster = this.metrics.registry.emptyCopy()
     cluster.merge(snapshot.counts)
     cluster.merge(snapshot.gauges)
     // The health-check gauge describes the checks this isolate ran (the counters are cluster-wide).
-    cluster.merge(this.m.healthcheck.samples())
-    cluster.merge(apfIsolateGauges())
+    cluster.merge(this.metrics.healthcheck.samples())
+    cluster.merge(apfIsolateGauges(this.metrics.apf))
     const storageObjects = cluster.get('apiserver_storage_objects')
     if (storageObjects?.type === 'gauge') {
       prefixes.forEach((p, i) =>

@@ -1,6 +1,6 @@
 // API priority and fairness' metrics (k8s.io/apiserver/pkg/util/flowcontrol/metrics), with kube's names,
-// HELP texts, labels and buckets, in the apiserver's registry beside the request metrics.
-import { metrics } from './apiserver'
+// HELP texts, labels and buckets, in the apiserver's registry beside the request metrics (a cluster's
+// ApiserverMetrics.apf).
 import { Counter, Gauge, Histogram, type Registry, type StabilityLevel } from './registry'
 
 /** kube's queue-wait and execution-time buckets. */
@@ -121,9 +121,6 @@ export function flowcontrolMetricsIn(r: Registry) {
 
 export type FlowcontrolMetrics = ReturnType<typeof flowcontrolMetricsIn>
 
-/** This process's or isolate's APF metrics, rendered with the rest of /metrics. */
-export const apfMetrics: FlowcontrolMetrics = flowcontrolMetricsIn(metrics.registry)
-
 /** The APF gauges that add up across edge isolates: each isolate's own queued and executing requests. */
 export const APF_CLUSTER_GAUGES = new Set([
   'apiserver_flowcontrol_current_inqueue_requests',
@@ -135,8 +132,7 @@ export const APF_CLUSTER_GAUGES = new Set([
  * The APF gauges that describe one isolate's seats (at the edge each isolate enforces its own limits):
  * a scrape reports the scraping isolate's.
  */
-export function apfIsolateGauges() {
-  const m = apfMetrics
+export function apfIsolateGauges(m: FlowcontrolMetrics) {
   return [
     m.nominalLimitSeats,
     m.currentLimitSeats,

@@ -1,17 +1,15 @@
 // The request metrics of k8s.io/apiserver/pkg/endpoints/metrics: apiserver_request_total,
 // apiserver_request_duration_seconds, apiserver_response_sizes (GET and LIST only),
 // apiserver_longrunning_requests (watches and connections, while they last) and
-// apiserver_current_inflight_requests (the most in flight in the last second, long-running ones
-// excluded, as WithMaxInFlightLimit counts them).
+// apiserver_current_inflight_requests (InflightRequests), in the series of the request's cluster.
 //
 // As in kube-apiserver, a request is counted once it reaches a handler: one that authentication or
 // authorization turned away is counted by authentication_attempts (and not here), and /metrics itself is
 // not instrumented. A long-running request is counted when it ends, as kube's InstrumentRouteFunc does.
 import type { Context, MiddlewareHandler } from 'hono'
 import type { RequestInfo } from '../server/filters/request-info'
-import { metrics as defaultMetrics, type ApiserverMetrics } from './apiserver'
+import type { ApiserverMetrics } from './apiserver'
 import { knownSize } from './response-size'
-import { apfMetrics } from './flowcontrol'
 
 const VALID_VERBS = new Set([
   'APPLY',
@@ -116,48 +114,9 @@ export function requestLabels(req: Request, url: URL, info: RequestInfo): Reques
   }
 }
 
-/** apiserver_current_inflight_requests: the peak of each kind over the last second. */
-export class InflightRequests {
-  private current = { readOnly: 0, mutating: 0 }
-  private peak = { readOnly: 0, mutating: 0 }
-  private windowStart = 0
-
-  constructor(private readonly m: ApiserverMetrics) {}
-
-  begin(kind: 'readOnly' | 'mutating'): void {
-    this.roll()
-    this.current[kind]++
-    if (this.current[kind] > this.peak[kind]) this.peak[kind] = this.current[kind]
-    this.publish()
-  }
-
-  end(kind: 'readOnly' | 'mutating'): void {
-    this.roll()
-    this.current[kind]--
-    this.publish()
-  }
-
-  /** Before a scrape: a window that has passed reports what is in flight now. */
-  roll(): void {
-    const now = Date.now()
-    if (now - this.windowStart < 1000) return
-    this.windowStart = now
-    this.peak = { ...this.current }
-    this.publish()
-  }
-
-  private publish(): void {
-    this.m.currentInflight.set(['readOnly'], this.peak.readOnly)
-    this.m.currentInflight.set(['mutating'], this.peak.mutating)
-  }
-}
-
-/** This process's or isolate's requests in flight. */
-export const inflightRequests = new InflightRequests(defaultMetrics)
-
 export interface RequestMetricsOptions {
-  metrics?: ApiserverMetrics
-  inflight?: InflightRequests
+  /** The series of the request's cluster (its ClusterContext's). */
+  metrics(c: Context): ApiserverMetrics
   /** Called once a request's counts are recorded (the edge schedules their flush to the cluster). */
   recorded?(c: Context): void
 }
@@ -170,12 +129,12 @@ export const REACHED_HANDLER = 'reachedHandler'
  */
 export const DROPPED_BY_APF = 'droppedByPriorityAndFairness'
 
-export function requestMetrics(opts: RequestMetricsOptions = {}): MiddlewareHandler {
-  const m = opts.metrics ?? defaultMetrics
-  const inflight = opts.inflight ?? inflightRequests
+export function requestMetrics(opts: RequestMetricsOptions): MiddlewareHandler {
   return async (c, next) => {
     const info = c.get('info') as RequestInfo
     if (UNINSTRUMENTED.has(info.path)) return next()
+    const m = opts.metrics(c)
+    const inflight = m.inflight
     const start = performance.now()
     const url = new URL(c.req.url)
     const labels = requestLabels(c.req.raw, url, info)
@@ -213,7 +172,7 @@ export function requestMetrics(opts: RequestMetricsOptions = {}): MiddlewareHand
           'apiserver',
         ]
         m.requestTotal.inc([labels.verb, labels.dryRun, ...where, '429'])
-        apfMetrics.requestTerminations.inc([labels.verb, ...where, '429'])
+        m.apf.requestTerminations.inc([labels.verb, ...where, '429'])
       }
       if (counted) {
         const base = [

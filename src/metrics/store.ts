@@ -5,7 +5,7 @@
 // precondition that fails in an etcd transaction is not an etcd error for kube-apiserver.
 import { isStoreError, type Store } from '../storage/store'
 import type { Registry } from '../registry/registry'
-import { metrics as defaultMetrics, type ApiserverMetrics } from './apiserver'
+import type { ApiserverMetrics } from './apiserver'
 
 type GroupResource = { group: string; resource: string }
 
@@ -54,12 +54,11 @@ export class KeyResources {
 
 const instrumented = new WeakMap<Store, Store>()
 
-/** The store with each call recorded; the same wrapper for the same store, so caches keyed by it still hit. */
-export function instrumentStore(
-  store: Store,
-  keys: KeyResources,
-  m: ApiserverMetrics = defaultMetrics,
-): Store {
+/**
+ * The store with each call recorded in its cluster's series; the same wrapper for the same store, so caches
+ * keyed by it still hit.
+ */
+export function instrumentStore(store: Store, keys: KeyResources, m: ApiserverMetrics): Store {
   const known = instrumented.get(store)
   if (known) return known
   const timed = async <T>(operation: string, key: string, call: () => Promise<T>): Promise<T> => {

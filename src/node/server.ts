@@ -69,7 +69,7 @@ import { AuditLogBackend } from './audit-log'
 import { BufferedWebhookBackend, UnionBackend, type AuditBackend } from '../audit/backend'
 import { parsePolicy, PolicyError, PolicyRuleEvaluator } from '../audit/policy'
 import type { AuditConfig } from '../server/filters/audit'
-import { auditObserver } from '../metrics/apiserver'
+import { apiserverMetrics, type ApiserverMetrics } from '../metrics/apiserver'
 import {
   certificateBundle,
   ClientCertificateAuthenticator,
@@ -368,7 +368,11 @@ async function waitForEtcd(
  * --audit-policy-file and the backends (--audit-log-path, --audit-webhook-config-file), as kube's
  * AuditOptions.ApplyTo reads them: no policy or no backend, nothing is audited.
  */
-function loadAudit(cfg: NodeConfig, log: (msg: string) => void): AuditConfig | undefined {
+function loadAudit(
+  cfg: NodeConfig,
+  log: (msg: string) => void,
+  errors: ApiserverMetrics,
+): AuditConfig | undefined {
   const flags = cfg.audit
   if (!flags.policyFile) return undefined
   const text = readFlagFile('audit-policy-file', flags.policyFile)
@@ -382,14 +386,15 @@ function loadAudit(cfg: NodeConfig, log: (msg: string) => void): AuditConfig | u
       )
     throw e
   }
-  const observer = auditObserver()
+  // The backends serve every cluster: their failures are counted in the default cluster's series.
+  const failed = (plugin: string, n: number) => errors.auditErrorTotal.inc([plugin], n)
   const backends: AuditBackend[] = []
   if (flags.log) {
     try {
       backends.push(
         new AuditLogBackend(flags.log.path, flags.log, (m) => {
           log(m)
-          observer.error('log', 1)
+          failed('log', 1)
         }),
       )
     } catch (e) {
@@ -405,9 +410,7 @@ function loadAudit(cfg: NodeConfig, log: (msg: string) => void): AuditConfig | u
       throw e
     }
     backends.push(
-      new BufferedWebhookBackend(target, flags.webhook.batch, log, (n) =>
-        observer.error('webhook', n),
-      ),
+      new BufferedWebhookBackend(target, flags.webhook.batch, log, (n) => failed('webhook', n)),
     )
   }
   if (!backends.length) {
@@ -419,7 +422,6 @@ function loadAudit(cfg: NodeConfig, log: (msg: string) => void): AuditConfig | u
   return {
     evaluator,
     backend: backends.length === 1 ? backends[0]! : new UnionBackend(backends),
-    observer,
   }
 }
 
@@ -550,7 +552,10 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   }
   const kmsProviders: KMSv2Transformer[] = []
   const encryption = loadEncryption(cfg.encryptionProviderConfig, kmsProviders)
-  const audit = loadAudit(cfg, log)
+  // Each cluster's /metrics series are its own; the process_* series describe the process serving them all.
+  const defaultClusterMetrics = apiserverMetrics()
+  const processSeries = processMetrics()
+  const audit = loadAudit(cfg, log, defaultClusterMetrics)
 
   let client
   try {
@@ -683,7 +688,11 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     anonymous: () => cfg.anonymousAuth,
     admission: () => admission,
     conversion: { fetch: nodeWebhookFetch },
-    metrics: new InProcessMetrics(processMetrics()),
+    metrics: (name) =>
+      new InProcessMetrics(
+        processSeries,
+        name === DEFAULT_CLUSTER ? defaultClusterMetrics : apiserverMetrics(),
+      ),
     // kube-apiserver names a check per KMS plugin when the configuration is not reloaded automatically.
     healthChecks: kmsProviders.map((t, i) => ({
       name: `kms-provider-${i}`,

@@ -257,6 +257,7 @@ export class RegistryStore {
       user: ctx.user,
       store: this.store,
       reader: this.reader,
+      metrics: ctx.metrics,
       warnings: ctx.warnings,
       annotations: (ctx.auditAnnotations ??= {}),
       onCommit: (fn) => {

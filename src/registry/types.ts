@@ -3,6 +3,7 @@
 import type { AuditRecorder } from '../audit/request'
 import type { AuthContext } from '../auth/context'
 import type { FieldError } from '../server/errors'
+import type { ApiserverMetrics } from '../metrics/apiserver'
 import type { Store } from '../storage/store'
 import type { TypeSchema } from './schema/types'
 import type { RegistryStore } from './store'
@@ -62,6 +63,8 @@ export interface RequestContext {
   audit?: AuditRecorder
   /** The request's authorizer and credentials machinery, for kinds that answer with them (reviews, TokenRequest). */
   auth?: AuthContext
+  /** The series of the request's cluster (admission latencies); none for the server's own loops. */
+  metrics?: ApiserverMetrics
 }
 
 /** A POST answered by code rather than by storing the body: the review kinds, and subresources like serviceaccounts/token. */

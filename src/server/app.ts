@@ -59,7 +59,7 @@ import {
 } from './filters/priority-and-fairness'
 import { FlowControl } from '../flowcontrol/controller'
 import type { ConversionOptions } from '../apiextensions/conversion/webhook'
-import { metrics, SLI_METRICS } from '../metrics/apiserver'
+import { auditObserver, SLI_METRICS } from '../metrics/apiserver'
 import { InProcessMetrics, type MetricsBackend } from '../metrics/cluster'
 import { REACHED_HANDLER, requestMetrics } from '../metrics/middleware'
 import type { Registry as MetricsRegistry } from '../metrics/registry'
@@ -108,8 +108,11 @@ export interface AppConfig extends ClusterConfig {
   clusterOfHost?(hostname: string, env: unknown): string | undefined
   /** How conversion webhooks of CRDs are called (Node mode verifies against their caBundle). */
   conversion?: ConversionOptions
-  /** Where /metrics counts live (the edge: the cluster's Durable Object); in this process by default. */
-  metrics?: MetricsBackend
+  /**
+   * Where a cluster's /metrics counts live (the edge: its Durable Object); in this process by default. Made
+   * once per cluster context, so that each cluster's series are its own.
+   */
+  metrics?(cluster: string): MetricsBackend
   /** Checks of /healthz, /livez and /readyz beyond the store's (the KMS plugins': kms-provider-0, ...). */
   healthChecks?: HealthCheck[]
   /** More /readyz checks (Node mode's `shutdown`, which fails once a graceful shutdown has begun). */
@@ -159,7 +162,13 @@ const CLUSTER_RECHECK_MS = 5_000
 
 export function buildApp(cfg: AppConfig): Hono {
   const app = new Hono<{ Variables: Variables }>()
-  const defaultCluster = new ClusterContext<ClusterConfig>(DEFAULT_CLUSTER, cfg, cfg.conversion)
+  const metricsOf = (name: string) => cfg.metrics?.(name) ?? new InProcessMetrics()
+  const defaultCluster = new ClusterContext<ClusterConfig>(
+    DEFAULT_CLUSTER,
+    cfg,
+    cfg.conversion,
+    metricsOf(DEFAULT_CLUSTER),
+  )
   // An isolate touched by thousands of clusters keeps only the most recently used ones' registries and caches.
   const clusters = new LruMap<
     string,
@@ -179,7 +188,7 @@ export function buildApp(cfg: AppConfig): Hono {
     const context =
       known?.context.config === config
         ? known.context
-        : new ClusterContext(name, config, cfg.conversion)
+        : new ClusterContext(name, config, cfg.conversion, metricsOf(name))
     clusters.set(name, { context, checkedAt: now })
     return context
   }
@@ -211,7 +220,6 @@ export function buildApp(cfg: AppConfig): Hono {
       // No execution context (Node): the promise runs on by itself.
     }
   }
-  const metricsBackend = cfg.metrics ?? new InProcessMetrics()
 
   // Registered first, so that it indents errors from every later step too.
   app.use('*', async (c, next) => {
@@ -233,16 +241,26 @@ export function buildApp(cfg: AppConfig): Hono {
   // layer may warn, and every response, errors included, carries what was recorded.
   app.use('*', withWarningRecorder())
   const recordMetrics = (env: unknown) => cfg.requestMetrics?.(env) !== false
-  const metricsFilter = requestMetrics({ recorded: (c) => metricsBackend.recorded(c) })
+  const metricsFilter = requestMetrics({
+    metrics: (c) => c.get('cluster').metrics,
+    recorded: (c) => c.get('cluster').metricsBackend.recorded(c),
+  })
   app.use('*', (c, next) => (recordMetrics(c.env) ? metricsFilter(c, next) : next()))
   // WithAuditInit and WithAudit: the event is begun once authentication has named the user.
-  app.use('*', withAudit(cfg.audit ?? { config: () => undefined }))
+  app.use(
+    '*',
+    withAudit({
+      config: () => undefined,
+      ...cfg.audit,
+      observer: (c) => auditObserver(c.get('cluster').metrics),
+    }),
+  )
   app.use(
     '*',
     withClusterStore<ClusterContext<ClusterConfig>>(
       (cluster, env) =>
         recordMetrics(env)
-          ? instrumentStore(cluster.config.store(env), cluster.keyResources)
+          ? instrumentStore(cluster.config.store(env), cluster.keyResources, cluster.metrics)
           : cluster.config.store(env),
       (cluster, store) => cluster.ready(store),
     ),
@@ -255,6 +273,7 @@ export function buildApp(cfg: AppConfig): Hono {
       anonymous: (c) => configOf(c).anonymous?.(c.env) ?? false,
       authContext: (c) =>
         configOf(c).auth?.(c.env, c.get('store')) ?? { authorizer: allowAuthenticated },
+      metrics: (c) => c.get('cluster').metrics,
     }),
   )
   app.use('*', withImpersonation())
@@ -269,7 +288,7 @@ export function buildApp(cfg: AppConfig): Hono {
         cluster,
         (of = flowControlFor(
           (env) => cfg.priorityAndFairness?.(env),
-          (o) => new FlowControl(o),
+          (o) => new FlowControl({ ...o, metrics: cluster.metrics.apf }),
         )),
       )
     return of(c.env)
@@ -309,6 +328,7 @@ export function buildApp(cfg: AppConfig): Hono {
     checksFor(endpoint, c.get('cluster'), c.get('store')).map((h) => ({
       name: h.name,
       check: async () => {
+        const metrics = c.get('cluster').metrics
         try {
           await h.check()
           metrics.healthcheck.set([h.name, endpoint], 1)
@@ -344,14 +364,18 @@ export function buildApp(cfg: AppConfig): Hono {
   app.get('/metrics', async (c) => {
     const cluster = c.get('cluster')
     await cluster.customResources.refreshAll(c.get('store'))
-    return exposition(await metricsBackend.collect(c, c.get('store'), cluster.keyResources), false)
+    return exposition(
+      await cluster.metricsBackend.collect(c, c.get('store'), cluster.keyResources),
+      false,
+    )
   })
-  app.get('/metrics/slis', async (c) =>
-    exposition(
-      await metricsBackend.collect(c, c.get('store'), c.get('cluster').keyResources),
+  app.get('/metrics/slis', async (c) => {
+    const cluster = c.get('cluster')
+    return exposition(
+      await cluster.metricsBackend.collect(c, c.get('store'), cluster.keyResources),
       true,
-    ),
-  )
+    )
+  })
   app.get('/version', () => respond(200, versionInfo()))
   app.get('/debug/api_priority_and_fairness/:dump', (c) => {
     const res = serveFlowControlDump(flowControl(c), c.req.param('dump'), new URL(c.req.url))
@@ -506,6 +530,7 @@ export function buildApp(cfg: AppConfig): Hono {
         audit: c.get('audit'),
         watchCache: cfg.watchCache,
         cluster: c.get('cluster').name,
+        metrics: c.get('cluster').metrics,
       },
     )
     await c.get('cluster').customResources.afterRequest(store, info, res)

@@ -8,6 +8,8 @@ import { Aggregator } from '../aggregator/aggregator'
 import { fetchAggregatorCall } from '../aggregator/proxy'
 import type { ConversionOptions } from '../apiextensions/conversion/webhook'
 import { CustomResourceDefinitions } from '../apiextensions/serving'
+import type { ApiserverMetrics } from '../metrics/apiserver'
+import type { MetricsBackend } from '../metrics/cluster'
 import { KeyResources } from '../metrics/store'
 import type { Registry } from '../registry/registry'
 import type { Store } from '../storage/store'
@@ -40,8 +42,8 @@ export interface ClusterParts {
 
 /**
  * A cluster as an isolate or process serves it between requests: its served types (built-ins and its
- * CRDs), its extension servers, and whether its bootstrap has run here. Nothing in it is shared with
- * another cluster.
+ * CRDs), its extension servers, its metrics, and whether its bootstrap has run here. Nothing in it is
+ * shared with another cluster.
  */
 export class ClusterContext<C extends ClusterParts = ClusterParts> {
   readonly customResources: CustomResourceDefinitions
@@ -53,6 +55,8 @@ export class ClusterContext<C extends ClusterParts = ClusterParts> {
     readonly name: string,
     readonly config: C,
     conversion: ConversionOptions | undefined,
+    /** Where its /metrics counts are kept (its series are recorded there, by every layer of its requests). */
+    readonly metricsBackend: MetricsBackend,
   ) {
     this.customResources = new CustomResourceDefinitions(config.registry, conversion)
     this.aggregator =
@@ -63,6 +67,11 @@ export class ClusterContext<C extends ClusterParts = ClusterParts> {
 
   get registry(): Registry {
     return this.config.registry
+  }
+
+  /** The cluster's series (kube's metric names and labels), this cluster's requests only. */
+  get metrics(): ApiserverMetrics {
+    return this.metricsBackend.metrics
   }
 
   /** The cluster's bootstrap, run once here before its first request is served (again after a failure). */

@@ -3,6 +3,7 @@
 import { Hono, type MiddlewareHandler } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { respondError } from '../../src/api/negotiation'
+import { apiserverMetrics } from '../../src/metrics/apiserver'
 import type { Authorizer } from '../../src/auth/authorizer'
 import type { UserInfo } from '../../src/registry/types'
 import { toStatusError } from '../../src/server/errors'
@@ -15,6 +16,8 @@ import { allowAuthenticated, withAuthorization } from '../../src/server/filters/
 import { withCluster } from '../../src/server/filters/cluster'
 import { withImpersonation } from '../../src/server/filters/impersonation'
 import { withRequestInfo } from '../../src/server/filters/request-info'
+
+const clusterMetrics = apiserverMetrics()
 
 /** An app of the filters given and two routes that answer what the filters set. */
 function twoRoutes(...filters: MiddlewareHandler<any>[]) {
@@ -36,6 +39,7 @@ const authentication = (anonymous: boolean, authorizer: Authorizer = allowAuthen
     authenticators: () => [tokens],
     anonymous: () => anonymous,
     authContext: () => ({ authorizer }),
+    metrics: () => clusterMetrics,
   })
 const get = (app: Hono<any>, path: string, headers: Record<string, string> = {}) =>
   app.request(path, { headers })

@@ -4,7 +4,6 @@
 // let other writes interleave). Mutating webhooks run in order and patch the object with JSON patch; validating
 // webhooks run in parallel. failurePolicy decides what a failed call means; errors name the webhook.
 import { applyJsonPatch } from '../../api/patch'
-import { metrics } from '../../metrics/apiserver'
 import { StatusError, badRequest, internalError, type StatusReason } from '../../server/errors'
 import type { KubeObject } from '../../registry/types'
 import { CelCompileError, CelEvalError, evaluateBool, toCel } from '../cel'
@@ -83,7 +82,7 @@ async function call(
     return r
   } finally {
     const type = w.__mutating === true ? 'admit' : 'validate'
-    metrics.admissionWebhook.observe(
+    a.metrics?.admissionWebhook.observe(
       [String(w.name), type, a.operation, String(rejected)],
       (performance.now() - start) / 1000,
     )

@@ -18,7 +18,6 @@ import {
   type ListOptions,
 } from '../query'
 import { escapeFieldValue, parseFieldSelector } from '../selectors/fields'
-import { metrics } from '../../metrics/apiserver'
 import { SharedEvents, watchEventFor, type CacheWatchClient } from '../watch-cache'
 
 const BOOKMARK_INTERVAL_MS = 60_000
@@ -105,6 +104,7 @@ export async function watch(s: Scope): Promise<Response> {
           : encoder.encode(JSON.stringify({ type: t, object: render(t, object) }) + '\n')
       // The watched kind's series (handlers/watch.go: apiserver_watch_events_total and _sizes).
       const kindLabels = [type.group, type.version, type.kind]
+      const metrics = s.metrics
       const emit = (t: WatchEventType, bytes: Uint8Array) => {
         metrics.watchEvents.inc(kindLabels)
         metrics.watchEventsSizes.observe(kindLabels, bytes.byteLength)

@@ -31,6 +31,8 @@ export interface AuditOptions {
   remoteAddress?(c: Context): string | undefined
   /** Keeps delivery going past the response (the Worker's waitUntil). */
   defer?(c: Context, p: Promise<void>): void
+  /** Where a request's audit counts go (its cluster's series); the configuration's observer otherwise. */
+  observer?(c: Context): AuditObserver
 }
 
 export type AuditVariables = { audit?: RequestAudit; info: RequestInfo; user?: UserInfo }
@@ -69,7 +71,7 @@ export function withAudit(opts: AuditOptions): MiddlewareHandler<{ Variables: Au
         sourceIPs: () => sourceIPs(c.req.raw.headers, opts.remoteAddress?.(c)),
         attributes: (user) => requestAttributes(user, info),
       },
-      cfg.observer,
+      opts.observer?.(c) ?? cfg.observer,
     )
     c.set('audit', audit)
     await next()

@@ -4,7 +4,7 @@ import type { Context, MiddlewareHandler } from 'hono'
 import { respondError } from '../../api/negotiation'
 import type { RequestAudit } from '../../audit/request'
 import type { AuthContext } from '../../auth/context'
-import { compressUsername, metrics } from '../../metrics/apiserver'
+import { compressUsername, type ApiserverMetrics } from '../../metrics/apiserver'
 import type { UserInfo } from '../../registry/types'
 import { unauthorized } from '../errors'
 
@@ -119,6 +119,8 @@ export interface AuthenticationOptions {
   anonymous(c: Context): boolean
   /** The authorizer and the rest of the auth machinery of the request's cluster. */
   authContext(c: Context): AuthContext | Promise<AuthContext>
+  /** The series of the request's cluster, which its authentication metrics go to. */
+  metrics(c: Context): ApiserverMetrics
 }
 
 type AuthenticationVariables = { user: UserInfo; auth: AuthContext; audit?: RequestAudit }
@@ -136,6 +138,7 @@ export function withAuthentication(
     const auth = await authenticateRequest(c.req.raw, o.authenticators(c), o.anonymous(c))
     // WithAuthentication's metrics: "error" when a credential was refused, "failure" when there was none.
     const result = auth.user ? 'success' : auth.presented ? 'error' : 'failure'
+    const metrics = o.metrics(c)
     metrics.authenticationAttempts.inc([result])
     metrics.authenticationDuration.observe([result], (performance.now() - started) / 1000)
     if (!auth.user) return respondError(unauthorized(), c.req.header('accept'))

@@ -1,0 +1,165 @@
+// What every cluster of a deployment has, not only the default one, for clusters made through the
+// management API and driven by real kubectl through the admin kubeconfigs their Secrets hold: /metrics
+// with that cluster's requests only (scraped with `kubectl get --raw`, parsed by promtool).
+// test/node/e2e/tenancy-services.test.ts runs the same against Node mode on etcd.
+import { writeFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { KUBECTL, run } from '../helpers/process'
+import { LocalServer } from './harness'
+
+const PROMTOOL = process.env.PROMTOOL ?? '/usr/bin/promtool'
+
+let server: LocalServer
+const kubeconfigs: Record<string, string> = {}
+
+/** kubectl against a cluster made through the management API, as its admin. */
+const at = (cluster: string, ...args: string[]) =>
+  run(KUBECTL, ['--kubeconfig', kubeconfigs[cluster]!, ...args])
+const atOk = async (cluster: string, ...args: string[]) => {
+  const r = await at(cluster, ...args)
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} in ${cluster}: ${r.stderr}`)
+  return r.stdout
+}
+
+/**
+ * kubectl get --raw of a path of a cluster: --raw takes the path as the whole request URI (client-go's
+ * RequestURI), past the /clusters/<name> of the kubeconfig's server, so the path names the cluster itself.
+ */
+const raw = (cluster: string, path: string) =>
+  atOk(cluster, 'get', '--raw', `/clusters/${cluster}${path}`)
+
+const manifest = (name: string) => `apiVersion: tenancy.edge-apiserver.dev/v1alpha1
+kind: Cluster
+metadata:
+  name: ${name}
+`
+
+beforeAll(async () => {
+  server = await LocalServer.start()
+  await server.kubectl(['create', '-f', '-'], {
+    input: manifest('team-a') + '---\n' + manifest('team-b'),
+  })
+  for (const name of ['team-a', 'team-b']) {
+    await server.k('wait', '--for=condition=Ready', `cluster/${name}`, '--timeout=60s')
+    const data = await server.k(
+      'get',
+      'secret',
+      '-n',
+      'kube-system',
+      `cluster-${name}-admin-kubeconfig`,
+      '-o',
+      'jsonpath={.data.kubeconfig}',
+    )
+    kubeconfigs[name] = join(server.stateDir, `${name}.kubeconfig`)
+    writeFileSync(kubeconfigs[name]!, Buffer.from(data, 'base64'))
+  }
+}, 180_000)
+afterAll(async () => {
+  await server?.dispose()
+})
+
+/** Sample lines by their full series text (name and labels) → value. */
+function samples(text: string): Map<string, number> {
+  const out = new Map<string, number>()
+  for (const line of text.split('\n')) {
+    if (!line || line.startsWith('#')) continue
+    const i = line.lastIndexOf(' ')
+    out.set(line.slice(0, i), Number(line.slice(i + 1)))
+  }
+  return out
+}
+
+/** The series of one metric that name a resource. */
+const seriesOf = (text: string, metric: string, resource: string) =>
+  [...samples(text).keys()].filter(
+    (k) => k.startsWith(`${metric}{`) && k.includes(`resource="${resource}"`),
+  )
+
+const requestSeries = (verb: string, scope: string, code: number, resource: string) =>
+  `apiserver_request_total{code="${code}",component="apiserver",dry_run="",group="",resource="${resource}",` +
+  `scope="${scope}",subresource="",verb="${verb}",version="v1"}`
+
+/** What promtool says of an exposition beyond the names kube-apiserver itself uses (which it flags too). */
+async function promtoolFindings(text: string): Promise<{ code: number; findings: string[] }> {
+  const r = await run(PROMTOOL, ['check', 'metrics'], { input: text })
+  const kubeNames = new Set(['authenticated_user_requests', 'authentication_attempts'])
+  const findings = (r.stdout + r.stderr)
+    .split('\n')
+    .filter((l) => l.trim() && !kubeNames.has(l.split(' ')[0]!))
+  return { code: r.code, findings }
+}
+
+describe('/metrics of each cluster', () => {
+  it("shows a cluster's own requests only, under kube's names and labels; the default cluster's at bare /metrics", async () => {
+    // Requests each cluster alone gets: podtemplates in team-a, resourcequotas in team-b.
+    for (let i = 0; i < 3; i++) {
+      const r = await at('team-a', 'get', 'podtemplate', 'absent')
+      expect(r.stderr).toBe('Error from server (NotFound): podtemplates "absent" not found\n')
+    }
+    for (let i = 0; i < 2; i++) await atOk('team-b', 'get', 'resourcequotas', '-A')
+    await atOk('team-b', 'create', 'configmap', 'only-in-b')
+
+    // Each cluster at /clusters/<name>/metrics, with its own credential: the default cluster's is
+    // nothing there.
+    const a = await raw('team-a', '/metrics')
+    const b = await raw('team-b', '/metrics')
+    const refused = await server.kubectl(['get', '--raw', '/clusters/team-a/metrics'])
+    expect(refused.stderr).toBe('error: You must be logged in to the server (Unauthorized)\n')
+    const d = await server.k('get', '--raw', '/metrics')
+
+    expect(samples(a).get(requestSeries('GET', 'resource', 404, 'podtemplates'))).toBe(3)
+    expect(samples(b).get(requestSeries('LIST', 'cluster', 200, 'resourcequotas'))).toBe(2)
+    expect(samples(b).get(requestSeries('POST', 'resource', 201, 'configmaps'))).toBe(1)
+    for (const [text, absent] of [
+      [a, 'resourcequotas'],
+      [b, 'podtemplates'],
+      [d, 'podtemplates'],
+      [d, 'resourcequotas'],
+    ] as const) {
+      expect(seriesOf(text, 'apiserver_request_total', absent)).toEqual([])
+      expect(seriesOf(text, 'apiserver_request_duration_seconds_count', absent)).toEqual([])
+      // Node mode counts each resource's keys at scrape time (a count-only range, kube's listWithCount).
+      const storageCalls = seriesOf(text, 'etcd_requests_total', absent)
+      expect(storageCalls.filter((k) => !k.includes('operation="listWithCount"'))).toEqual([])
+    }
+    // The storage calls behind them, in the same cluster's series.
+    expect(
+      samples(a).get('etcd_requests_total{group="",operation="get",resource="podtemplates"}'),
+    ).toBeGreaterThanOrEqual(3)
+    // Each cluster's stored objects are its own store's.
+    const configmaps = (cluster: string) =>
+      atOk(cluster, 'get', 'configmaps', '-A', '-o', 'name').then(
+        (out) => out.trim().split('\n').length,
+      )
+    expect(samples(b).get('apiserver_storage_objects{resource="configmaps"}')).toBe(
+      await configmaps('team-b'),
+    )
+    expect(samples(a).get('apiserver_storage_objects{resource="configmaps"}')).toBe(
+      await configmaps('team-a'),
+    )
+    // The admission of team-b's create, in team-b's series only.
+    const admitted = (text: string) =>
+      [...samples(text).keys()].filter((k) =>
+        k.startsWith('apiserver_admission_step_admission_duration_seconds_count{'),
+      )
+    expect(admitted(b).length).toBeGreaterThan(0)
+    expect(admitted(a)).toEqual([])
+
+    for (const text of [a, b, d]) {
+      const { code, findings } = await promtoolFindings(text)
+      expect(findings).toEqual([])
+      expect([0, 3]).toContain(code) // 3: lint findings only (kube's own names), no parse error (1)
+    }
+  })
+
+  it('serves /metrics/slis per cluster: the health checks a cluster was asked for', async () => {
+    await raw('team-a', '/readyz')
+    const a = await raw('team-a', '/metrics/slis')
+    const b = await raw('team-b', '/metrics/slis')
+    expect(a).toMatch(
+      /^kubernetes_healthchecks_total\{name="etcd",status="success",type="readyz"\} 1$/m,
+    )
+    expect(b).not.toContain('type="readyz"')
+  })
+})
