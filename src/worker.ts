@@ -11,6 +11,7 @@ import { buildAdmission, type AdmissionChain } from './admission/chain'
 import { ClusterMetrics } from './metrics/cluster'
 import { withEncryption } from './storage/value'
 import { DurableSnapshots } from './storage/durable/snapshots'
+import type { StorageAdmin } from './api/storage-admin'
 import { edgeKubeletClient, type KubeletEnv } from './kubelet/edge'
 import { edgeTunnels, NodeTunnel, withTunnels, type TunnelEnv } from './tunnel/edge'
 
@@ -137,9 +138,30 @@ const tenants = new TenantClusters<Env>({
       anonymous: (e) => (e as Env).ANONYMOUS_AUTH !== 'false',
       admission: () => chain,
       ready: (store) => bootstrapClusterOnce(tenantRegistry, store),
+      storageAdmin: (e) => durableStorageAdmin(e as Env, name),
     }
   },
 })
+
+/**
+ * Snapshots, restores and point-in-time restores of a cluster's own Durable Object: what the default
+ * cluster has, every cluster has, of its own keys only (a restore keeps the cluster's settings, which
+ * are not among its keys).
+ */
+function durableStorageAdmin(env: Env, name: string): StorageAdmin {
+  const stub = () => env.CLUSTER.getByName(name)
+  const snapshots = new DurableSnapshots(stub(), stub)
+  return {
+    cluster: name,
+    source: 'edge',
+    snapshots,
+    restore: snapshots,
+    pointInTime: {
+      dryRun: (time) => snapshots.pointInTime(time),
+      restore: (time) => snapshots.restoreToTime(time),
+    },
+  }
+}
 
 function defaultStore(env: Env) {
   return withEncryption(clusterStore(env), env.ENCRYPTION_PROVIDER_CONFIG, registry, {
@@ -161,20 +183,7 @@ const app = buildApp({
   // The clusters made through the management API (src/tenancy): served while their Cluster is Ready.
   clusters: (name, env) => tenants.resolve(name, env as Env),
   clusterOfHost: (hostname, env) => clusterOfHost(hostname, (env as Env).CLUSTER_HOST_SUFFIX),
-  storageAdmin: (env) => {
-    const stub = () => (env as Env).CLUSTER.getByName('default')
-    const snapshots = new DurableSnapshots(stub(), stub)
-    return {
-      cluster: 'default',
-      source: 'edge',
-      snapshots,
-      restore: snapshots,
-      pointInTime: {
-        dryRun: (time) => snapshots.pointInTime(time),
-        restore: (time) => snapshots.restoreToTime(time),
-      },
-    }
-  },
+  storageAdmin: (env) => durableStorageAdmin(env as Env, 'default'),
   // Counts are cluster-wide: each isolate's are flushed to the cluster's object (src/metrics/cluster.ts).
   metrics: (name) =>
     name === 'default'

@@ -522,6 +522,14 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
         keyPem: readFlagFile('proxy-client-key-file', cfg.proxyClient.keyFile),
       }
     : undefined
+  // Every cluster's aggregation layer calls its extension servers over this process's transport (the
+  // APIService's caBundle, --proxy-client-cert-file); kube-aggregator's loop checks availability.
+  const newAggregator = (types: Registry) =>
+    new Aggregator(types, {
+      fetch: nodeAggregatorFetch(proxyClient),
+      endpointRouting: cfg.enableAggregatorRouting,
+      checkOnRequests: false,
+    })
 
   const tls = prepareTls(cfg, stateDir, advertiseAddress)
   const signer = clusterSigner(tls, cfg)
@@ -632,6 +640,8 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
         disable: cfg.disableAdmissionPlugins,
         webhook: { fetch: nodeWebhookFetch },
       }),
+    aggregator: (r) => newAggregator(r),
+    availabilityLoop: (s, a) => startAvailabilityLoop(s, a, log),
     anonymous: cfg.anonymousAuth,
     securePort: cfg.securePort,
     requestTimeoutMs: cfg.requestTimeoutMs,
@@ -655,11 +665,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
       }
     : undefined
   const snapshots = new EtcdSnapshots(store)
-  const aggregator = new Aggregator(registry, {
-    fetch: nodeAggregatorFetch(proxyClient),
-    endpointRouting: cfg.enableAggregatorRouting,
-    checkOnRequests: false,
-  })
+  const aggregator = newAggregator(registry)
   // kube-apiserver's watch cache: one etcd watch per resource for all of its watchers.
   const watchCache = cfg.watchCache ? new WatchCaches() : undefined
   const app = buildApp({
@@ -823,9 +829,11 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
       throw new StartupError(`endpoint reconciler: ${e instanceof Error ? e.message : String(e)}`)
     }
   }
-  const compactor = startCompactor(store, cfg.etcdCompactionIntervalMs, log, () =>
-    snapshots.compactionFloor(),
-  )
+  const compactor = startCompactor(store, cfg.etcdCompactionIntervalMs, log, () => {
+    const floors = [snapshots.compactionFloor(), tenants.compactionFloor()]
+    const held = floors.filter((f): f is number => f !== undefined)
+    return held.length ? Math.min(...held) : undefined
+  })
   // kube-controller-manager's loops this server owns (namespaces, garbage collection, service accounts,
   // kube-root-ca.crt, quota), fed by a watch of the store; several servers repeat each other harmlessly.
   // csrapproving asks the server's own authorizer; csrsigning signs with the cluster signing CA.

@@ -1,15 +1,20 @@
 // Node mode's clusters made through the management API (src/tenancy): each one's objects under an etcd
 // prefix of its own, in kube-apiserver's layout below it (/edge-apiserver/clusters/<name>/registry/...),
-// its settings beside them, and its control loops in this process while it is served here.
+// its settings beside them, and its control loops in this process while it is served here. Each is served
+// as the default cluster is: snapshots of its own keys, and its extension API servers reached over the
+// process's transport (the APIService's caBundle, the front-proxy client certificate) with kube-aggregator's
+// availability loop.
 import type { Etcd3 } from 'etcd3'
 import { authOptionsFromEnv, ServerAuth } from '../auth/server-auth'
 import { loadCertificateAuthority } from '../auth/certificate-authority'
 import type { AdmissionChain } from '../admission/chain'
+import type { Aggregator } from '../aggregator/aggregator'
 import { bootstrapCluster } from '../controllers/bootstrap'
 import { startControllers, type RunningControllers } from '../controllers/run'
 import type { Registry } from '../registry/registry'
 import type { ClusterConfig } from '../server/app'
 import type { Authenticator } from '../server/filters/authentication'
+import { EtcdSnapshots } from '../storage/etcd/snapshots'
 import { EtcdStore } from '../storage/etcd/store'
 import { CLUSTER_DELETED, type Store } from '../storage/store'
 import type { Tenants } from '../tenancy/controller'
@@ -36,6 +41,10 @@ export interface NodeTenantOptions {
   /** The deployment's auth settings, as environment variables (built from the flags). */
   authEnv: Record<string, string>
   admission(registry: Registry): AdmissionChain
+  /** The aggregation layer over a cluster's registry, calling extension servers as the default's does. */
+  aggregator(registry: Registry): Aggregator
+  /** kube-aggregator's availability loop for a cluster's APIServices, as the default cluster runs it. */
+  availabilityLoop(store: Store, aggregator: Aggregator): { stop(): Promise<void> }
   anonymous: boolean
   securePort: number
   requestTimeoutMs: number
@@ -50,6 +59,8 @@ export interface NodeTenantOptions {
 interface Served {
   etcd: EtcdStore
   controllers: RunningControllers
+  availability: { stop(): Promise<void> }
+  snapshots: EtcdSnapshots
   /** Its store refuses every call from now on: it is being deleted, or was put together anew. */
   retire(): void
 }
@@ -91,12 +102,25 @@ export class NodeTenants implements Tenants {
     for (const name of [...this.served.keys()]) await this.stop(name)
   }
 
+  /**
+   * The lowest revision a snapshot of a cluster served here is reading at: etcd compacts every prefix at
+   * once, so the process's compactor stays below it as below the default cluster's.
+   */
+  compactionFloor(): number | undefined {
+    let floor: number | undefined
+    for (const s of this.served.values()) {
+      const f = s.snapshots.compactionFloor()
+      if (f !== undefined && (floor === undefined || f < floor)) floor = f
+    }
+    return floor
+  }
+
   private async stop(name: string): Promise<void> {
     const s = this.served.get(name)
     if (!s) return
     this.served.delete(name)
     s.retire()
-    await s.controllers.stop()
+    await Promise.all([s.controllers.stop(), s.availability.stop()])
     s.etcd.endWatches()
   }
 
@@ -114,6 +138,9 @@ export class NodeTenants implements Tenants {
     const env = clusterEnv(o.authEnv, own)
     const auth = new ServerAuth({ ...authOptionsFromEnv(env), rootCA: o.rootCA })
     const admission = o.admission(registry)
+    const aggregator = o.aggregator(registry)
+    // Snapshots read the keys as etcd holds them, as the default cluster's do (its --etcd-prefix).
+    const snapshots = new EtcdSnapshots(fenced(etcd, () => retired))
     const signing = { cert: own.CLUSTER_SIGNING_CERT, key: own.CLUSTER_SIGNING_KEY }
     let ca: ReturnType<typeof loadCertificateAuthority> | undefined
     const controllers = startControllers(store, registry, {
@@ -131,6 +158,8 @@ export class NodeTenants implements Tenants {
     this.served.set(name, {
       etcd,
       controllers,
+      availability: o.availabilityLoop(store, aggregator),
+      snapshots,
       retire: () => {
         retired = true
       },
@@ -147,12 +176,14 @@ export class NodeTenants implements Tenants {
       anonymous: () => o.anonymous,
       admission: () => admission,
       ready: (s) => bootstrapCluster(registry, s, o.securePort, false),
+      aggregator,
+      storageAdmin: () => ({ cluster: tenantEtcdPrefix(name), source: 'etcd', snapshots }),
     }
   }
 }
 
 /** The store of a cluster being deleted refuses every call, as the edge's Durable Object does. */
-function fenced(store: Store, retired: () => boolean): Store {
+function fenced<S extends object>(store: S, retired: () => boolean): S {
   return new Proxy(store, {
     get(target, prop, receiver) {
       const v = Reflect.get(target, prop, receiver) as unknown

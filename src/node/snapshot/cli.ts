@@ -95,7 +95,10 @@ function call(
   body?: NodeJS.ReadableStream,
   contentType?: string,
 ): Promise<IncomingMessage> {
-  const url = new URL(path, conn.url)
+  // Under the server's own path, as client-go puts a request under its base path: a kubeconfig of a
+  // cluster at /clusters/<name> reaches that cluster's /storage/snapshot, not the default cluster's.
+  const url = new URL(conn.url)
+  url.pathname = conn.url.pathname.replace(/\/+$/, '') + path
   const req = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, {
     ...conn.options,
     method,
