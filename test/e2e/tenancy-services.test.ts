@@ -2,13 +2,20 @@
 // management API and driven by real kubectl through the admin kubeconfigs their Secrets hold: /metrics
 // with that cluster's requests only (scraped with `kubectl get --raw`, parsed by promtool); snapshots of
 // its own keys through `npm run snapshot` with its kubeconfig, restored in place at the edge and moved into
-// an etcd under its Node-mode prefix.
+// an etcd under its Node-mode prefix; and its extension API servers, reached as the default cluster's are
+// (in Node mode over the process's transport: the APIService's caBundle and the front-proxy certificate).
 // test/node/e2e/tenancy-services.test.ts runs the same against Node mode on etcd.
 import { readFileSync, writeFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startEtcd } from '../helpers/etcd'
+import {
+  registration,
+  startExtensionServer,
+  type ExtensionServer,
+} from '../helpers/extension-server'
 import { KUBECTL, run } from '../helpers/process'
+import { createCA } from '../../src/node/pki'
 import { tenantEtcdPrefix } from '../../src/node/tenants'
 import { LocalServer } from './harness'
 import { snapshotOk } from './snapshot-cli'
@@ -16,6 +23,7 @@ import { snapshotOk } from './snapshot-cli'
 const PROMTOOL = process.env.PROMTOOL ?? '/usr/bin/promtool'
 
 let server: LocalServer
+let wardle: ExtensionServer
 const kubeconfigs: Record<string, string> = {}
 
 /** kubectl against a cluster made through the management API, as its admin. */
@@ -40,7 +48,29 @@ metadata:
   name: ${name}
 `
 
+const WARDLE_SVC = { namespace: 'wardle', name: 'api' }
+const WARDLE_GV = 'wardle.example.com/v1alpha1'
+
 beforeAll(async () => {
+  // Before the server: the Worker's fetch takes the extension server's CA from the runtime's start.
+  wardle = await startExtensionServer('tenancy-wardle', WARDLE_SVC, (req) =>
+    (req.url ?? '').split('?')[0] === `/apis/${WARDLE_GV}`
+      ? {
+          kind: 'APIResourceList',
+          apiVersion: 'v1',
+          groupVersion: WARDLE_GV,
+          resources: [
+            {
+              name: 'flunders',
+              singularName: 'flunder',
+              namespaced: true,
+              kind: 'Flunder',
+              verbs: ['get', 'list'],
+            },
+          ],
+        }
+      : undefined,
+  )
   server = await LocalServer.start()
   await server.kubectl(['create', '-f', '-'], {
     input: manifest('team-a') + '---\n' + manifest('team-b'),
@@ -62,6 +92,7 @@ beforeAll(async () => {
 }, 180_000)
 afterAll(async () => {
   await server?.dispose()
+  await wardle?.close()
 })
 
 /** Sample lines by their full series text (name and labels) → value. */
@@ -255,5 +286,85 @@ describe('snapshots of each cluster', () => {
   it("is for that cluster's admins only", async () => {
     const r = await server.kubectl(['get', '--raw', '/clusters/team-a/storage/snapshot'])
     expect(r.stderr).toBe('error: You must be logged in to the server (Unauthorized)\n')
+  })
+})
+
+describe('extension API servers of each cluster', () => {
+  it('proxies to the APIServices of the cluster asked, over the transport the default cluster uses', async () => {
+    await atOk('team-a', 'create', 'namespace', WARDLE_SVC.namespace)
+    const r = await run(KUBECTL, ['--kubeconfig', kubeconfigs['team-a']!, 'apply', '-f', '-'], {
+      input: JSON.stringify({
+        apiVersion: 'v1',
+        kind: 'List',
+        items: registration(wardle, WARDLE_SVC, 'wardle.example.com', 'v1alpha1'),
+      }),
+    })
+    expect(r.stderr).toBe('')
+    // Polled with requests: at the edge no timer runs, requests touching the aggregator run its checks.
+    const available = () =>
+      atOk(
+        'team-a',
+        'get',
+        'apiservice',
+        'v1alpha1.wardle.example.com',
+        '-o',
+        'jsonpath={.status.conditions[?(@.type=="Available")].status}',
+      )
+    for (let i = 0; i < 150 && (await available()) !== 'True'; i++)
+      await new Promise((r) => setTimeout(r, 200))
+    expect(await available()).toBe('True')
+    const before = wardle.seen.length
+    const doc = JSON.parse(await raw('team-a', `/apis/${WARDLE_GV}`))
+    expect(doc).toMatchObject({ kind: 'APIResourceList', groupVersion: WARDLE_GV })
+    // The request proxied for the user (not an availability check, which runs as the aggregator).
+    const seen = wardle.seen
+      .slice(before)
+      .find((s) => s.path.startsWith(`/apis/${WARDLE_GV}`) && s.user !== 'system:kube-aggregator')!
+    // Its own admin, in the front-proxy headers; Node mode presents --proxy-client-cert-file for every
+    // cluster, the Worker's fetch none.
+    const admin = await atOk(
+      'team-a',
+      'auth',
+      'whoami',
+      '-o',
+      'jsonpath={.status.userInfo.username}',
+    )
+    expect(seen.user).toBe(admin)
+    expect(seen.authorization).toBeUndefined()
+    if (server.runtime === 'node') expect(seen.clientCN).toBe('front-proxy-client')
+    else expect(seen.clientCN).toBeUndefined()
+    // Another cluster has no such group.
+    const b = await at('team-b', 'get', '--raw', `/clusters/team-b/apis/${WARDLE_GV}`)
+    expect(b.stderr).toBe(
+      'Error from server (NotFound): the server could not find the requested resource\n',
+    )
+  })
+
+  it("verifies a cluster's extension server against its APIService's caBundle (Node mode)", async () => {
+    await raw('team-a', `/apis/${WARDLE_GV}`)
+    const other = Buffer.from(createCA('not-the-wardle-ca').certPem).toString('base64')
+    await atOk(
+      'team-a',
+      'patch',
+      'apiservice',
+      'v1alpha1.wardle.example.com',
+      '--type=merge',
+      '-p',
+      JSON.stringify({ spec: { caBundle: other } }),
+    )
+    let last = { code: 0, stdout: '', stderr: '' }
+    for (let i = 0; i < 50; i++) {
+      last = await at('team-a', 'get', '--raw', `/clusters/team-a/apis/${WARDLE_GV}`)
+      if (server.runtime !== 'node' || last.code !== 0) break
+      await new Promise((r) => setTimeout(r, 200))
+    }
+    if (server.runtime === 'node') {
+      expect(last.stderr).toBe(
+        'Error from server (ServiceUnavailable): the server is currently unable to handle the request\n',
+      )
+    } else {
+      // The Worker's fetch takes no CA per call: the runtime's roots (here NODE_EXTRA_CA_CERTS) decide.
+      expect(last.code).toBe(0)
+    }
   })
 })
