@@ -4,7 +4,7 @@
 // as the default cluster is: snapshots of its own keys, and its extension API servers reached over the
 // process's transport (the APIService's caBundle, the front-proxy client certificate) with kube-aggregator's
 // availability loop.
-import type { Etcd3 } from 'etcd3'
+import type { Etcd3, Watcher } from 'etcd3'
 import { authOptionsFromEnv, ServerAuth } from '../auth/server-auth'
 import { loadCertificateAuthority } from '../auth/certificate-authority'
 import type { AdmissionChain } from '../admission/chain'
@@ -57,10 +57,14 @@ export interface NodeTenantOptions {
 }
 
 interface Served {
+  /** The settings it was put together with. */
+  own: ClusterSettings
   etcd: EtcdStore
   controllers: RunningControllers
   availability: { stop(): Promise<void> }
   snapshots: EtcdSnapshots
+  /** The watch of its settings key, which ends serving it here once another process deletes it. */
+  settingsWatch: Promise<Watcher | undefined>
   /** Its store refuses every call from now on: it is being deleted, or was put together anew. */
   retire(): void
 }
@@ -120,8 +124,40 @@ export class NodeTenants implements Tenants {
     if (!s) return
     this.served.delete(name)
     s.retire()
-    await Promise.all([s.controllers.stop(), s.availability.stop()])
+    await Promise.all([
+      s.controllers.stop(),
+      s.availability.stop(),
+      s.settingsWatch.then((w) => w?.cancel()),
+    ])
     s.etcd.endWatches()
+  }
+
+  /**
+   * Another process on this etcd deleting the cluster (or provisioning it anew) deletes or replaces its
+   * settings key: this process stops serving it at once (its store refuses every call, which answers 404)
+   * rather than when it next checks the Cluster (TenantClusters, every 5 s). One watch of one key per
+   * cluster served here, multiplexed on the client's watch stream.
+   */
+  private async watchSettings(name: string, own: ClusterSettings): Promise<Watcher | undefined> {
+    const current = (text: string | null) =>
+      !!text && JSON.stringify((JSON.parse(text) as TenantRecord).settings) === JSON.stringify(own)
+    const gone = () => {
+      if (this.served.get(name)?.own === own) void this.stop(name)
+    }
+    try {
+      const watcher = await this.o.client.watch().key(settingsKey(name)).create()
+      watcher.on('delete', gone)
+      watcher.on('put', (kv) => {
+        if (!current(kv.value.toString())) gone()
+      })
+      watcher.on('error', (e) => this.o.log(`cluster ${name}: settings watch: ${e.message}`))
+      // A change before the watch began is not in it: read the key once it is watched.
+      if (!current(await this.o.client.get(settingsKey(name)).string())) gone()
+      return watcher
+    } catch (e) {
+      this.o.log(`cluster ${name}: settings watch: ${(e as Error).message}`)
+      return undefined
+    }
   }
 
   private config(name: string, own: ClusterSettings): ClusterConfig {
@@ -156,10 +192,12 @@ export class NodeTenants implements Tenants {
       log: (msg) => o.log(`cluster ${name}: ${msg}`),
     })
     this.served.set(name, {
+      own,
       etcd,
       controllers,
       availability: o.availabilityLoop(store, aggregator),
       snapshots,
+      settingsWatch: this.watchSettings(name, own),
       retire: () => {
         retired = true
       },
