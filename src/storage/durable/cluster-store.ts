@@ -296,6 +296,9 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
 
   recordMetrics(isolate: string, counts: SeriesSample[], gauges: SeriesSample[] | null): void {
     this.activity('call')
+    // A deleted cluster keeps nothing: an isolate's flush of requests from just before the deletion
+    // (or of its gauges) is dropped rather than written into the emptied storage.
+    if (this.retired) return
     this.metrics.record(isolate, counts, gauges)
   }
 
