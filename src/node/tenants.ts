@@ -87,6 +87,18 @@ export class NodeTenants implements Tenants {
     await this.o.client.delete().prefix(`${TENANTS_ROOT}${name}/`)
   }
 
+  /**
+   * Ends serving it as it was here (its store refuses every call from now on, its loops stop, its next
+   * request puts it together anew and bootstraps it), then deletes its objects, keeping its settings.
+   * etcd's revisions go on, so no resourceVersion names other data. Another process on this etcd that
+   * serves it goes on with its caches until its watches see the deletions.
+   */
+  async reset(name: string): Promise<void> {
+    await this.stop(name)
+    this.clusters.forget(name)
+    await this.o.client.delete().prefix(`${tenantEtcdPrefix(name)}/`)
+  }
+
   async close(): Promise<void> {
     for (const name of [...this.served.keys()]) await this.stop(name)
   }

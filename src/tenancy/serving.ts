@@ -49,6 +49,11 @@ export class TenantClusters<E> {
     this.built.set(name, { uid, config })
     return config
   }
+
+  /** The cluster is put together anew on its next request (it was reset). */
+  forget(name: string): void {
+    this.built.delete(name)
+  }
 }
 
 /** The cluster named by a host name's first label under a suffix (".clusters.example.com"), if any. */
