@@ -162,6 +162,31 @@ export class TestCluster extends TestClusterAccess {
   }
 }
 
+/** What a started server offers for its clusters (EdgeServer has these). */
+export interface ClusterTools {
+  /** A client-node KubeConfig acting as the default cluster's admin. */
+  kubeConfig(): KubeConfig
+  /** A user with groups in the default cluster (see TestClusterAccess.user). */
+  user(name: string, groups?: string[]): TestUser
+  /** Loads CRDs into the default cluster (see TestClusterAccess.loadCRDs). */
+  loadCRDs(...sources: CRDSource[]): Promise<Obj[]>
+  /** A new, empty cluster of this server's, Ready: for a test's beforeEach. */
+  newCluster(opts?: NewClusterOptions): Promise<TestCluster>
+}
+
+/** The tools of a server whose default cluster's admin is `access`; close() ends their connections. */
+export function clusterTools(access: ClusterAccess, dir: string): ClusterTools & { close(): void } {
+  let cluster: TestClusterAccess | undefined
+  const defaultCluster = () => (cluster ??= new TestClusterAccess('default', access, dir))
+  return {
+    kubeConfig: () => defaultCluster().kubeConfig(),
+    user: (name, groups) => defaultCluster().user(name, groups),
+    loadCRDs: (...sources) => defaultCluster().loadCRDs(...sources),
+    newCluster: (opts) => newCluster(defaultCluster().client, dir, opts),
+    close: () => cluster?.close(),
+  }
+}
+
 export interface NewClusterOptions {
   /** A DNS label; a random one by default. */
   name?: string
@@ -206,7 +231,10 @@ export async function newCluster(
   const caData = cluster['certificate-authority-data'] as string | undefined
   const access: ClusterAccess = {
     server: cluster.server,
-    ca: caData ? Buffer.from(caData, 'base64').toString('utf8') : undefined,
+    ca:
+      caData && cluster.server.startsWith('https:')
+        ? Buffer.from(caData, 'base64').toString('utf8')
+        : undefined,
     token: config.users[0].user.token,
   }
   return new TestCluster(name, access, dir, management)

@@ -19,8 +19,10 @@ import {
   type ServerSettings,
 } from '../dev-state'
 import { workerBundle, workerConfig } from './worker'
+import { clusterTools, type ClusterTools } from './clusters'
 
 export type { Kubeconfig, ServerSettings }
+export type { TestCluster, TestClusterAccess, TestUser, NewClusterOptions } from './clusters'
 
 export interface StartOptions extends ServerSettings {
   /**
@@ -45,7 +47,8 @@ export interface StartOptions extends ServerSettings {
   onLog?: (line: string, level: string) => void
 }
 
-export interface EdgeServer {
+/** Also: newCluster(), user(), loadCRDs(), kubeConfig() (./clusters.ts). */
+export interface EdgeServer extends ClusterTools {
   /** https://127.0.0.1:port (or http://). */
   readonly url: string
   readonly port: number
@@ -73,8 +76,10 @@ export async function start(options: StartOptions = {}): Promise<EdgeServer> {
   let mf: Miniflare | undefined
   let output = ''
   let disposed: Promise<void> | undefined
+  let tools: ReturnType<typeof clusterTools> | undefined
   const dispose = () =>
     (disposed ??= (async () => {
+      tools?.close()
       if (front) {
         const closed = new Promise((r) => front!.close(r))
         front.closeAllConnections()
@@ -125,8 +130,17 @@ export async function start(options: StartOptions = {}): Promise<EdgeServer> {
     })
     upstreamPort = Number((await mf.ready).port)
     await untilReady(url, credentials.ca.certPem)
+    tools = clusterTools(
+      {
+        server: url,
+        ca: protocol === 'https' ? credentials.ca.certPem : undefined,
+        token: credentials.token,
+      },
+      stateDir,
+    )
 
     return {
+      ...tools,
       url,
       port,
       stateDir,
