@@ -31,7 +31,8 @@ export interface StartOptions extends ServerSettings {
   stateDir?: string
   /**
    * A directory for the Durable Objects' SQLite files, kept across servers started on it. Default: none,
-   * storage in memory, gone with dispose().
+   * a temporary one that dispose() removes. (wrangler dev --persist-to DIR, so npm start's state dir,
+   * keeps them in DIR/v3/do: a server started on that directory serves the same clusters.)
    */
   persist?: string
   /** The loopback port to serve on. Default: any free one. */
@@ -107,6 +108,9 @@ export async function start(options: StartOptions = {}): Promise<EdgeServer> {
       // No Request.cf download (wrangler dev is started with CLOUDFLARE_CF_FETCH_ENABLED=false too).
       cf: false,
       logRequests: false,
+      // Without a directory, Miniflare keeps the objects' SQLite files in a temporary one of its own that
+      // dispose() removes.
+      durableObjectsPersist: options.persist ?? false,
       handleStructuredLogs: ({ level, message }: { level: string; message: string }) => {
         output += message + '\n'
         options.onLog?.(message, level)
@@ -118,7 +122,6 @@ export async function start(options: StartOptions = {}): Promise<EdgeServer> {
           compatibilityDate: config.compatibilityDate,
           compatibilityFlags: config.compatibilityFlags,
           durableObjects: config.durableObjects,
-          durableObjectsPersist: options.persist ?? false,
           bindings: { ...config.vars, ...env },
         },
       ],
