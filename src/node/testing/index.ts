@@ -2,7 +2,7 @@
 // on Miniflare from the calling Node process, for tests that want a real API server, as controller-runtime's
 // envtest gives Go. It is `npm start` without wrangler's child process: the same wrangler.toml, the same
 // state dir (src/node/dev-state.ts), the same listener in front of workerd (src/node/dev-front.ts).
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import type { Server } from 'node:https'
 import { request as httpRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
@@ -33,7 +33,8 @@ export interface StartOptions extends ServerSettings {
   stateDir?: string
   /**
    * A directory for the Durable Objects' SQLite files, kept across servers started on it. Default: none,
-   * storage in memory, gone with dispose().
+   * a temporary one that dispose() removes. (wrangler dev --persist-to DIR, so npm start's state dir,
+   * keeps them in DIR/v3/do: a server started on that directory serves the same clusters.)
    */
   persist?: string
   /** The loopback port to serve on. Default: any free one. */
@@ -45,6 +46,12 @@ export interface StartOptions extends ServerSettings {
   protocol?: 'https' | 'http'
   /** Each line the Worker logs (console.log, console.error, ...) as it comes, with its level. */
   onLog?: (line: string, level: string) => void
+  /**
+   * CA certificates (PEM) the Worker trusts beyond the public ones when it calls out: admission and audit
+   * webhooks, aggregated APIs. Those in the file NODE_EXTRA_CA_CERTS names when start() is called are
+   * trusted too, as a workerd started as a child process then would.
+   */
+  trustedCertificates?: string[]
 }
 
 /** Also: newCluster(), user(), loadCRDs(), kubeConfig() (./clusters.ts). */
@@ -112,6 +119,9 @@ export async function start(options: StartOptions = {}): Promise<EdgeServer> {
       // No Request.cf download (wrangler dev is started with CLOUDFLARE_CF_FETCH_ENABLED=false too).
       cf: false,
       logRequests: false,
+      // Without a directory, Miniflare keeps the objects' SQLite files in a temporary one of its own that
+      // dispose() removes.
+      durableObjectsPersist: options.persist ?? false,
       handleStructuredLogs: ({ level, message }: { level: string; message: string }) => {
         output += message + '\n'
         options.onLog?.(message, level)
@@ -123,8 +133,22 @@ export async function start(options: StartOptions = {}): Promise<EdgeServer> {
           compatibilityDate: config.compatibilityDate,
           compatibilityFlags: config.compatibilityFlags,
           durableObjects: config.durableObjects,
-          durableObjectsPersist: options.persist ?? false,
           bindings: { ...config.vars, ...env },
+          outboundService: {
+            network: {
+              // Miniflare's own outbound network, but for the CAs: it reads NODE_EXTRA_CA_CERTS once, when it
+              // is imported, and a test sets it for the webhook servers it starts later.
+              allow: ['public', 'private', '240.0.0.0/4'],
+              deny: [],
+              tlsOptions: {
+                trustBrowserCas: true,
+                trustedCertificates: [
+                  ...extraCACertificates(),
+                  ...(options.trustedCertificates ?? []),
+                ],
+              },
+            },
+          },
         },
       ],
     })
@@ -156,6 +180,20 @@ export async function start(options: StartOptions = {}): Promise<EdgeServer> {
   } catch (e) {
     await dispose().catch(() => {})
     throw e
+  }
+}
+
+function extraCACertificates(): string[] {
+  const file = process.env.NODE_EXTRA_CA_CERTS
+  if (!file) return []
+  try {
+    return (
+      readFileSync(file, 'utf8').match(
+        /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g,
+      ) ?? []
+    )
+  } catch {
+    return [] // as Node does with a file it cannot read
   }
 }
 

@@ -45,6 +45,11 @@ interface WranglerToml {
 
 /** wrangler's module rule types as esbuild loaders, for the ones a glob of *.ext can say. */
 const RULE_LOADERS: Record<string, Loader> = { Text: 'text', Data: 'binary' }
+/** The rules wrangler adds after a project's own (its CompiledWasm one aside). */
+const DEFAULT_RULES = [
+  { type: 'Text', globs: ['**/*.txt', '**/*.html', '**/*.sql'] },
+  { type: 'Data', globs: ['**/*.bin'] },
+]
 
 let config: WorkerConfig | undefined
 
@@ -55,7 +60,8 @@ export function workerConfig(): WorkerConfig {
     throw new Error('wrangler.toml: main and compatibility_date are required')
   const sqlite = new Set((toml.migrations ?? []).flatMap((m) => m.new_sqlite_classes ?? []))
   const loaders: Record<string, Loader> = {}
-  for (const rule of toml.rules ?? []) {
+  // wrangler takes the first rule that matches, a project's before its own: the first is set last here.
+  for (const rule of [...(toml.rules ?? []), ...DEFAULT_RULES].reverse()) {
     const loader = RULE_LOADERS[rule.type]
     if (!loader) throw new Error(`wrangler.toml: rules of type ${rule.type} are not supported here`)
     for (const glob of rule.globs) {
