@@ -88,15 +88,25 @@ export class NodeTenants implements Tenants {
   }
 
   /**
-   * Ends serving it as it was here (its store refuses every call from now on, its loops stop, its next
-   * request puts it together anew and bootstraps it), then deletes its objects, keeping its settings.
-   * etcd's revisions go on, so no resourceVersion names other data. Another process on this etcd that
-   * serves it goes on with its caches until its watches see the deletions.
+   * Deletes its objects, keeping its settings, and bootstraps it again, as a new cluster; etcd's
+   * revisions go on, so no resourceVersion names other data. It is served on meanwhile: what this process
+   * keeps of it (its loops, CRD types, caches) is put together anew when its Cluster is next checked
+   * (TenantClusters keys it by its last reset too). Another process on this etcd that serves it goes on
+   * with its caches until its watches see the deletions.
    */
   async reset(name: string): Promise<void> {
-    await this.stop(name)
-    this.clusters.forget(name)
-    await this.o.client.delete().prefix(`${tenantEtcdPrefix(name)}/`)
+    const o = this.o
+    await o.client.delete().prefix(`${tenantEtcdPrefix(name)}/`)
+    const registry = o.newRegistry()
+    const etcd = new EtcdStore(o.client, {
+      prefix: tenantEtcdPrefix(name),
+      requestTimeoutMs: o.requestTimeoutMs,
+    })
+    try {
+      await bootstrapCluster(registry, o.apiStore(etcd, registry), o.securePort, false)
+    } finally {
+      etcd.endWatches()
+    }
   }
 
   async close(): Promise<void> {

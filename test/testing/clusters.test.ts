@@ -130,7 +130,19 @@ describe('a new cluster per test', () => {
     await kubectlOk(cluster.kubeconfig.path, 'create', 'namespace', 'scratch')
     await kubectlOk(cluster.kubeconfig.path, 'create', 'configmap', 'before')
     const core = cluster.kubeConfig().makeApiClient(CoreV1Api)
+    const custom = cluster.kubeConfig().makeApiClient(CustomObjectsApi)
+    const widget = {
+      group: 'example.com',
+      version: 'v1',
+      namespace: 'default',
+      plural: 'widgets',
+      body: { apiVersion: 'example.com/v1', kind: 'Widget', metadata: { name: 'w' }, spec: {} },
+    }
+    await custom.createNamespacedCustomObject(widget)
     await cluster.reset()
+    // Its CRDs are gone from what the server serves at once, not only from its store.
+    const refused = await custom.createNamespacedCustomObject(widget).catch((e: unknown) => e)
+    expect((refused as ApiException<string>).code).toBe(404)
     expect(await kubectlOk(cluster.kubeconfig.path, 'get', 'ns', '-o', 'name')).toBe(
       'namespace/default\nnamespace/kube-node-lease\nnamespace/kube-public\nnamespace/kube-system\n',
     )

@@ -18,6 +18,7 @@ import {
 } from './kubeconfig'
 
 const CLUSTERS = '/apis/tenancy.edge-apiserver.dev/v1alpha1/clusters'
+const CRDS = '/apis/apiextensions.k8s.io/v1/customresourcedefinitions'
 
 /** A kubeconfig as a file (for kubectl, or a process under test) and as an object. */
 export interface KubeconfigFile {
@@ -115,6 +116,7 @@ export class TestCluster extends TestClusterAccess {
    * its URL and credentials: a new spec.resetAt, then until status.resetAt says it is done.
    */
   async reset(timeoutMs = 30_000): Promise<void> {
+    const crds = await this.client.json('GET', CRDS)
     // A new value each time, even within one millisecond.
     this.lastReset = Math.max(Date.now(), this.lastReset + 1)
     const resetAt = new Date(this.lastReset).toISOString()
@@ -134,6 +136,32 @@ export class TestCluster extends TestClusterAccess {
       },
       timeoutMs,
     )
+    await this.untilNotServed(crds.items as Obj[], timeoutMs)
+  }
+
+  /**
+   * The server keeps a CRD's served types for up to a second after it last read the CRD (see
+   * src/apiextensions/serving.ts), and the reset did not go through it: until then the cluster would
+   * still take objects of a CRD it no longer has.
+   */
+  private async untilNotServed(crds: Obj[], timeoutMs: number): Promise<void> {
+    const deadline = Date.now() + timeoutMs
+    for (const crd of crds) {
+      const { group, names, scope } = crd.spec as Obj
+      for (const v of (crd.spec.versions as Obj[]).filter((v) => v.served)) {
+        const path =
+          scope === 'Namespaced'
+            ? `/apis/${group}/${v.name}/namespaces/default/${names.plural}?limit=1`
+            : `/apis/${group}/${v.name}/${names.plural}?limit=1`
+        while ((await this.client.request('GET', path)).status !== 404) {
+          if (Date.now() > deadline)
+            throw new Error(
+              `${names.plural}.${group} is still served ${timeoutMs} ms after the reset`,
+            )
+          await new Promise((r) => setTimeout(r, 25))
+        }
+      }
+    }
   }
 
   /** Deletes the cluster (its data and credentials) and returns once it is gone. */
