@@ -2,6 +2,8 @@
 // on Miniflare from the calling Node process, for tests that want a real API server, as controller-runtime's
 // envtest gives Go. It is `npm start` without wrangler's child process: the same wrangler.toml, the same
 // state dir (src/node/dev-state.ts), the same listener in front of workerd (src/node/dev-front.ts).
+// That listener runs on the caller's event loop: a synchronous call that waits on the server
+// (execFileSync('kubectl', ...)) never gets its answer; run clients asynchronously.
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import type { Server } from 'node:https'
 import { request as httpRequest } from 'node:http'
