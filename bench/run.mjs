@@ -23,9 +23,10 @@ import { protobufScenario } from './lib/protobuf.mjs'
 import { MEDIA_KINDS, renderStorageMedia } from './lib/storage-media.mjs'
 import { logsScenario, renderLogs } from './lib/logs.mjs'
 import { clustersScenario, renderClusters } from './lib/clusters.mjs'
+import { renderTesting, testingScenario } from './lib/testing.mjs'
 
 const repo = resolve(dirname(fileURLToPath(import.meta.url)), '..')
-const ALL = ['ceiling', 'reads', 'writes', 'crd', 'watch', 'protobuf', 'node', 'store', 'bundle', 'observe', 'micro', 'snapshot', 'heartbeats', 'storage-media', 'logs', 'clusters']
+const ALL = ['ceiling', 'reads', 'writes', 'crd', 'watch', 'protobuf', 'node', 'store', 'bundle', 'observe', 'micro', 'snapshot', 'heartbeats', 'storage-media', 'logs', 'clusters', 'testing']
 
 const { values: a } = parseArgs({
   options: {
@@ -64,6 +65,7 @@ const { values: a } = parseArgs({
     'clusters-concurrency': { type: 'string' },
     'clusters-idle-seconds': { type: 'string' },
     'clusters-cold': { type: 'string' },
+    'testing-clusters': { type: 'string' },
     out: { type: 'string' },
     worktree: { type: 'boolean', default: false },
     keep: { type: 'boolean', default: false },
@@ -105,6 +107,7 @@ if (a.help) {
   --clusters-concurrency=N  Cluster creations at a time (default 8)
   --clusters-idle-seconds=S how long one cluster with 10 watches is watched for object activity (default 600; smoke 20)
   --clusters-cold=N       clusters whose first request after a runtime restart is timed (default 50; smoke 3)
+  --testing-clusters=N    clusters made one after the other in the testing scenario (default 100; smoke 5)
   --out=DIR               results directory (default bench/results)
   --worktree              bench the working tree as it is, not HEAD (see "What is measured" in bench/README.md)
   --keep                  keep the servers' state dirs (temp dir, edge-bench-*) for a look afterwards`)
@@ -149,6 +152,7 @@ const P = {
   clustersConcurrency: num(a['clusters-concurrency'], 8, 4),
   clustersIdleS: num(a['clusters-idle-seconds'], 600, 20),
   clustersCold: num(a['clusters-cold'], 50, 3),
+  testingClusters: num(a['testing-clusters'], 100, 5),
   smoke,
 }
 for (const s of P.only) if (!ALL.includes(s)) throw new Error(`--only: unknown scenario ${s} (${ALL.join(', ')})`)
@@ -183,6 +187,7 @@ const results = {
   storageMedia: undefined,
   logs: undefined,
   clusters: undefined,
+  testing: undefined,
   notes: [],
   phases: [], // [{name, seconds}]: where the run's time goes
 }
@@ -218,6 +223,11 @@ try {
       root, log, n: P.clusters, concurrency: P.clustersConcurrency, idleS: P.clustersIdleS, coldN: P.clustersCold,
       durationS: P.durationS, warmupS: P.warmupS, runs: P.runs, connections: P.connections,
     }).catch((e) => ({ error: String(e?.stack ?? e) })))
+  if (want('testing'))
+    results.testing = await phase('testing', () => testingScenario({
+      root, log, n: P.testingClusters, burst: smoke ? 8 : 50, concurrency: 8, resets: smoke ? 3 : 10,
+      nodeBuilt: () => (nodeBuild ??= buildNodeQuietly()),
+    }).catch((e) => ({ error: String(e?.stack ?? e) })))
 } catch (err) {
   results.notes.push(`aborted: ${err?.stack ?? err}`)
   console.error(err)
@@ -232,7 +242,7 @@ results.elapsedS = Math.round((Date.now() - startedAt.getTime()) / 1000)
 mkdirSync(outDir, { recursive: true })
 const stamp = startedAt.toISOString().replace(/:/g, '-').replace(/\..*$/, 'Z')
 const md = renderMarkdown(results) + renderSnapshot(results.snapshot).join('\n') + renderHeartbeats(results.heartbeats) +
-  ['', ...renderStorageMedia(results.storageMedia), ...renderLogs(results.logs), ...renderClusters(results.clusters)].join('\n')
+  ['', ...renderStorageMedia(results.storageMedia), ...renderLogs(results.logs), ...renderClusters(results.clusters), ...renderTesting(results.testing)].join('\n')
 writeFileSync(join(outDir, `${stamp}.json`), JSON.stringify(results, null, 2) + '\n')
 writeFileSync(join(outDir, `${stamp}.md`), md)
 console.log(md)

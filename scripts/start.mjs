@@ -4,28 +4,26 @@
 import { spawn } from 'node:child_process'
 import { get as httpsGet } from 'node:https'
 import { createServer } from 'node:net'
-import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto'
-import { appendFileSync, existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
+import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { build } from 'esbuild'
 import { parseArgs } from 'node:util'
 
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..')
+// The state dir's credentials and the Worker's vars (src/node/dev-state.ts, shared with the in-process
+// server of edge-apiserver/testing) and the HTTPS listener in front of workerd (src/node/dev-front.ts),
+// bundled for this script.
+const cacheDir = join(root, 'node_modules', '.cache', 'edge-apiserver')
+await build({ entryPoints: [join(root, 'src', 'node', 'dev-state.ts'), join(root, 'src', 'node', 'dev-front.ts')], bundle: true, packages: 'external', platform: 'node', format: 'esm', outdir: cacheDir, outExtension: { '.js': '.mjs' }, logLevel: 'warning' })
+const devState = await import(pathToFileURL(join(cacheDir, 'dev-state.mjs')).href)
+const { startDevFront } = await import(pathToFileURL(join(cacheDir, 'dev-front.mjs')).href)
+
 const { values } = parseArgs({
   options: {
     port: { type: 'string', default: '8787' },
     'state-dir': { type: 'string', default: '.local' },
-    'encryption-provider-config': { type: 'string' },
-    'enable-admission-plugins': { type: 'string' },
-    'disable-admission-plugins': { type: 'string' },
-    'audit-policy-file': { type: 'string' },
-    'audit-webhook-config-file': { type: 'string' },
-    'audit-webhook-batch-max-size': { type: 'string' },
-    'audit-webhook-batch-max-wait': { type: 'string' },
-    'request-metrics': { type: 'string' },
-    'max-requests-inflight': { type: 'string' },
-    'max-mutating-requests-inflight': { type: 'string' },
+    ...devState.SETTINGS_FLAGS,
     help: { type: 'boolean', short: 'h' },
   },
 })
@@ -45,7 +43,9 @@ if (values.help) {
   --audit-webhook-batch-max-wait D   how long a batch waits (AUDIT_WEBHOOK_BATCH_MAX_WAIT, default 1s)
   --request-metrics false            record no request or storage metrics (REQUEST_METRICS; npm run bench)
   --max-requests-inflight N, --max-mutating-requests-inflight N
-                                     API priority and fairness' seats (400 + 200), per isolate`)
+                                     API priority and fairness' seats (400 + 200), per isolate
+  --authorization-mode LIST          Node,RBAC by default; also AlwaysAllow, AlwaysDeny, Webhook (AUTHORIZATION_MODE)
+  --anonymous-auth false             refuse anonymous requests (ANONYMOUS_AUTH)`)
   process.exit(0)
 }
 const port = Number(values.port)
@@ -60,122 +60,17 @@ if (!(await portFree(port))) {
 const stateDir = resolve(values['state-dir'])
 mkdirSync(stateDir, { recursive: true, mode: 0o700 })
 
-// The admin credential is made once and kept, so a restart on the same state dir keeps working kubeconfigs.
-const tokenPath = join(stateDir, 'admin-token')
-if (!existsSync(tokenPath)) writeFileSync(tokenPath, randomBytes(32).toString('hex') + '\n', { mode: 0o600 })
-const token = readFileSync(tokenPath, 'utf8').trim()
-// More users for local testing: lines in <state-dir>/tokens.csv (the --token-auth-file format) are added.
-const extraTokensPath = join(stateDir, 'tokens.csv')
-const extraTokens = existsSync(extraTokensPath) ? readFileSync(extraTokensPath, 'utf8').split(/\r?\n/).filter((l) => l.trim() && !l.trim().startsWith('#')) : []
-const tokenFile = [`${token},admin,admin,"system:masters"`, ...extraTokens].join('\n') + '\n'
-writeFileSync(join(stateDir, 'token-auth-file.csv'), tokenFile, { mode: 0o600 })
-// The service account signing key (kube-apiserver's --service-account-signing-key-file), made once and kept so
-// that tokens issued before a restart still verify. The Worker reads it as a JWK from SERVICE_ACCOUNT_SIGNING_KEY.
-const saKeyPath = join(stateDir, 'service-account.key')
-if (!existsSync(saKeyPath)) {
-  const { privateKey } = generateKeyPairSync('ec', { namedCurve: 'P-256' })
-  writeFileSync(saKeyPath, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 })
-}
-const saKeyJwk = JSON.stringify(createPrivateKey(readFileSync(saKeyPath, 'utf8')).export({ format: 'jwk' }))
-writeFileSync(join(stateDir, 'dev.env'), [
-  // Single-quoted dotenv values are literal and may span lines (one token per line).
-  `TOKEN_AUTH_FILE='${tokenFile.trim()}'`,
-  `SERVICE_ACCOUNT_SIGNING_KEY='${saKeyJwk}'`,
-  ...(values['enable-admission-plugins'] !== undefined ? [`ENABLE_ADMISSION_PLUGINS='${values['enable-admission-plugins']}'`] : []),
-  ...(values['disable-admission-plugins'] !== undefined ? [`DISABLE_ADMISSION_PLUGINS='${values['disable-admission-plugins']}'`] : []),
-  '',
-].join('\n'), { mode: 0o600 })
-
-// Encryption at rest: the configuration file's text, keys included, as the Worker secret a deployment would set
-// (wrangler secret put ENCRYPTION_PROVIDER_CONFIG < file).
-if (values['encryption-provider-config'] !== undefined) {
-  let config
-  try {
-    config = readFileSync(resolve(values['encryption-provider-config']), 'utf8')
-  } catch (e) {
-    console.error(`--encryption-provider-config: cannot read ${values['encryption-provider-config']}: ${e.code ?? e.message}`)
-    process.exit(2)
-  }
-  // A dotenv value may span lines inside quotes that do not occur in it (double quotes would expand \n).
-  const quote = ["'", '`', '"'].find((q) => !config.includes(q))
-  if (!quote) {
-    console.error('--encryption-provider-config: the file uses every quote character (\' ` "); a .env value cannot hold it')
-    process.exit(2)
-  }
-  appendFileSync(join(stateDir, 'dev.env'), `ENCRYPTION_PROVIDER_CONFIG=${quote}${config.trimEnd()}${quote}\n`)
-}
-
-// Audit: the policy and the webhook's kubeconfig as the Worker vars a deployment would set.
-for (const [flag, name] of [['audit-policy-file', 'AUDIT_POLICY'], ['audit-webhook-config-file', 'AUDIT_WEBHOOK_CONFIG']]) {
-  if (values[flag] === undefined) continue
-  let text
-  try {
-    text = readFileSync(resolve(values[flag]), 'utf8')
-  } catch (e) {
-    console.error(`--${flag}: cannot read ${values[flag]}: ${e.code ?? e.message}`)
-    process.exit(2)
-  }
-  const quote = ["'", '`', '"'].find((q) => !text.includes(q))
-  if (!quote) {
-    console.error(`--${flag}: the file uses every quote character (' \` "); a .env value cannot hold it`)
-    process.exit(2)
-  }
-  appendFileSync(join(stateDir, 'dev.env'), `${name}=${quote}${text.trimEnd()}${quote}\n`)
-}
-for (const [flag, name] of [['audit-webhook-batch-max-size', 'AUDIT_WEBHOOK_BATCH_MAX_SIZE'], ['audit-webhook-batch-max-wait', 'AUDIT_WEBHOOK_BATCH_MAX_WAIT'], ['request-metrics', 'REQUEST_METRICS']]) {
-  if (values[flag] !== undefined) appendFileSync(join(stateDir, 'dev.env'), `${name}='${values[flag]}'\n`)
-}
-
-// kubectl sends credentials only over TLS, as kube-apiserver always serves it: a serving CA and certificate
-// are made once into the state dir (the same PKI code Node mode uses, bundled for this script).
-// The HTTPS listener in front of workerd (src/node/dev-front.ts) is bundled the same way.
-const cacheDir = join(root, 'node_modules', '.cache', 'edge-apiserver')
-await build({ entryPoints: [join(root, 'src', 'node', 'pki.ts'), join(root, 'src', 'node', 'dev-front.ts')], bundle: true, packages: 'external', platform: 'node', format: 'esm', outdir: cacheDir, outExtension: { '.js': '.mjs' }, logLevel: 'warning' })
-const pki = await import(pathToFileURL(join(cacheDir, 'pki.mjs')).href)
-const { startDevFront } = await import(pathToFileURL(join(cacheDir, 'dev-front.mjs')).href)
-const ca = pki.ensurePair(join(stateDir, 'pki'), 'ca', () => pki.createCA('edge-apiserver-ca'))
-const serving = pki.ensurePair(join(stateDir, 'pki'), 'apiserver', () => pki.signCertificate(ca, {
-  subject: { commonName: 'kube-apiserver' }, usage: 'server', hosts: pki.servingHosts('127.0.0.1', '10.96.0.1'),
-}), ca.renewed)
-// The cluster CA the control loops publish in every namespace as the kube-root-ca.crt ConfigMap (what pods use
-// to verify kubernetes.default.svc); a deployed Worker gets it as the CLUSTER_CA_CERT secret.
-for (const flag of ['max-requests-inflight', 'max-mutating-requests-inflight']) {
-  const v = values[flag]
-  if (v === undefined) continue
-  if (!/^\d+$/.test(v)) {
-    console.error(`--${flag}: invalid value "${v}"`)
-    process.exit(1)
-  }
-  appendFileSync(join(stateDir, 'dev.env'), `${flag.toUpperCase().replace(/-/g, '_')}=${v}\n`)
-}
-appendFileSync(join(stateDir, 'dev.env'), `CLUSTER_CA_CERT='${ca.certPem.trim()}'\n`)
-// The clusters made through the management API are reached at this address plus /clusters/<name>.
-appendFileSync(join(stateDir, 'dev.env'), `EXTERNAL_URL='https://127.0.0.1:${port}'\n`)
-// csrsigning's CA key (kube-controller-manager's --cluster-signing-key-file), signing with that CA; a deployed
-// Worker gets it as the CLUSTER_SIGNING_KEY secret.
-appendFileSync(join(stateDir, 'dev.env'), `CLUSTER_SIGNING_KEY='${ca.keyPem.trim()}'\n`)
-
 const server = `https://127.0.0.1:${port}`
-const kubeconfigPath = join(stateDir, 'kubeconfig')
-writeFileSync(kubeconfigPath, `apiVersion: v1
-kind: Config
-clusters:
-- name: edge-apiserver
-  cluster:
-    server: ${server}
-    certificate-authority-data: ${Buffer.from(ca.certPem).toString('base64')}
-users:
-- name: admin
-  user:
-    token: ${token}
-contexts:
-- name: edge-apiserver
-  context:
-    cluster: edge-apiserver
-    user: admin
-    namespace: default
-current-context: edge-apiserver
-`, { mode: 0o600 })
+let state
+try {
+  state = devState.prepareLocalState(stateDir, server, devState.settingsFromFlags(values))
+  writeFileSync(join(stateDir, 'dev.env'), devState.toDotenv(state.env), { mode: 0o600 })
+} catch (e) {
+  if (!(e instanceof devState.FlagError)) throw e
+  console.error(e.message)
+  process.exit(e.exitCode)
+}
+const { ca, serving, kubeconfigPath } = state
 
 // wrangler dev serves plain HTTP on an internal loopback port; src/node/dev-front.ts serves HTTPS on --port
 // (why: there).
@@ -204,7 +99,7 @@ const child = spawn(wrangler, [
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => child.kill(sig))
 child.on('exit', (code, signal) => process.exit(code ?? (signal ? 0 : 1)))
 try {
-  await startDevFront({ port, key: readFileSync(serving.keyPath), cert: readFileSync(serving.certPath), upstreamPort: internalPort })
+  await startDevFront({ port, key: serving.keyPem, cert: serving.certPem, upstreamPort: internalPort })
 } catch (e) {
   console.error(`--port ${port}: cannot listen on 127.0.0.1:${port}: ${e.code ?? e.message}`)
   child.kill('SIGTERM')

@@ -11,7 +11,7 @@ import {
   SUGGESTED_FLOW_SCHEMAS,
   SUGGESTED_PRIORITY_LEVELS,
 } from '../flowcontrol/bootstrap'
-import { ensureAPFBootstrapConfiguration } from '../flowcontrol/ensurer'
+import { ensureAPFBootstrapConfiguration, ensureFlowSchemaStatuses } from '../flowcontrol/ensurer'
 import type { Registry } from '../registry/registry'
 import { kubernetesServiceIP } from '../registry/builtin/allocator'
 import { RegistryStore } from '../registry/store'
@@ -65,6 +65,8 @@ export async function bootstrapCluster(
       : '/registry/services/specs/default/kubernetes',
   )
   if (kv) return
+  // The APF controller's first act on a new cluster, done here, before its first request waits for it.
+  await ensureFlowSchemaStatuses(registry, store)
   for (const name of SYSTEM_NAMESPACES)
     await ensure(namespaces, undefined, { apiVersion: 'v1', kind: 'Namespace', metadata: { name } })
   const services = new RegistryStore(lookup('', 'v1', 'services'), store)

@@ -143,6 +143,8 @@ export class ControllerManager {
   private readonly registry: Registry
   private readonly autoRegister = new AutoRegisterState()
   private readonly provisioning: Provisioning | undefined
+  /** The write observe() is looking at queued work that should not wait for others to pile up. */
+  private urgent = false
 
   constructor(store: Store, registry: Registry, opts: ControllerOptions = {}) {
     this.now = opts.now ?? (() => Date.now())
@@ -187,6 +189,7 @@ export class ControllerManager {
   observe(event: StoreEvent): number | undefined {
     if (event.type === 'progress') return undefined
     const before = this.queue.size
+    this.urgent = false
     try {
       const deleted = event.type === 'delete'
       const key = event.kv.key
@@ -207,6 +210,7 @@ export class ControllerManager {
     } catch (e) {
       this.log(`controllers: observing a write failed: ${(e as Error).message}`)
     }
+    if (this.urgent) return 0
     return this.queue.size > before ? COALESCE_MS : undefined
   }
 
@@ -335,6 +339,9 @@ export class ControllerManager {
       this.resources.observeCRD(key, deleted ? undefined : obj)
     } else if (key.startsWith(CLUSTERS_KEY_PREFIX) && this.provisioning && !deleted) {
       this.enqueue({ loop: 'cluster', name: key.slice(CLUSTERS_KEY_PREFIX.length) })
+      // Someone waits for a Cluster to be Ready (kubectl wait, a test's beforeEach): its provisioning
+      // runs at once rather than after COALESCE_MS. Cluster writes are few; nothing is gained by batching.
+      if (!initial) this.urgent = true
     }
 
     if (namespace) {

@@ -5,7 +5,7 @@
 // metadata.generation is 1, that is, never edited); objects marked "true" that the bootstrap set no longer
 // names are deleted.
 import type { Registry } from '../registry/registry'
-import { RegistryStore } from '../registry/store'
+import { decode, RegistryStore, storageKey } from '../registry/store'
 import type { KubeObject, RequestContext } from '../registry/types'
 import { clone, semanticEqual } from '../registry/validation/equality'
 import { isStatusErrorReason } from '../server/errors'
@@ -119,6 +119,27 @@ export async function ensureAPFBootstrapConfiguration(
     ...MANDATORY_FLOW_SCHEMAS.map(tag(true)),
     ...SUGGESTED_FLOW_SCHEMAS.map(tag(false)),
   ])
+}
+
+/**
+ * The Dangling condition of every FlowSchema, as the APF controller writes it once it has read the
+ * configuration: part of a new cluster's bootstrap, so that its first request (which reads the
+ * configuration and waits for that) finds them written rather than writing a dozen statuses itself.
+ */
+export async function ensureFlowSchemaStatuses(registry: Registry, store: Store): Promise<void> {
+  const fs = registry.lookup(GROUP, 'v1', 'flowschemas')
+  const pl = registry.lookup(GROUP, 'v1', 'prioritylevelconfigurations')
+  if (!fs || !pl) return
+  const [schemas, levels] = await Promise.all([
+    store.list(storageKey(fs, undefined)),
+    store.list(storageKey(pl, undefined)),
+  ])
+  await updateFlowSchemaStatuses(
+    registry,
+    store,
+    schemas.kvs.map((kv) => decode(fs, kv)),
+    new Set(levels.kvs.map((kv) => decode(pl, kv).metadata!.name!)),
+  )
 }
 
 /** The Dangling condition kube's APF controller keeps on each FlowSchema's status. */

@@ -5,7 +5,12 @@
 // servesAsKubeApiserver). This listener serves as kube-apiserver's does and gives each request a connection
 // of its own to workerd, so it never sends on one workerd may be closing. A deployed Worker is behind
 // Cloudflare's listener instead, which keeps idle connections longer than either.
-import { request as httpRequest, type IncomingMessage } from 'node:http'
+import {
+  createServer as createHttpServer,
+  request as httpRequest,
+  type IncomingMessage,
+  type RequestListener,
+} from 'node:http'
 import { createServer, type Server } from 'node:https'
 import type { Duplex } from 'node:stream'
 import { HOP_BY_HOP_HEADERS } from '../util/http'
@@ -14,11 +19,16 @@ import { MAX_HEADER_BYTES, servesAsKubeApiserver } from './listener'
 const HOP_BY_HOP = new Set(HOP_BY_HOP_HEADERS)
 
 export interface DevFrontOptions {
+  /** 0: any free port (the server's address() tells which). */
   port: number
-  key: string | Buffer
-  cert: string | Buffer
-  /** wrangler dev's plain-HTTP port on 127.0.0.1. */
-  upstreamPort: number
+  /** The serving key and certificate; without them the listener serves plain HTTP (edge-apiserver/testing). */
+  key?: string | Buffer
+  cert?: string | Buffer
+  /**
+   * wrangler dev's (or Miniflare's) plain-HTTP port on 127.0.0.1; a function when the listener is up before
+   * workerd is (the Worker is told the listener's address at start).
+   */
+  upstreamPort: number | (() => number)
 }
 
 /** Serves HTTPS on 127.0.0.1:port, relaying every request, upgrades included, to workerd. */
@@ -26,14 +36,14 @@ export function startDevFront({ port, key, cert, upstreamPort }: DevFrontOptions
   const upstream = (req: IncomingMessage, headers: string[]) =>
     httpRequest({
       host: '127.0.0.1',
-      port: upstreamPort,
+      port: typeof upstreamPort === 'number' ? upstreamPort : upstreamPort(),
       method: req.method,
       path: req.url,
       headers,
       agent: false,
     })
 
-  const server = createServer({ key, cert, maxHeaderSize: MAX_HEADER_BYTES }, (req, res) => {
+  const relay: RequestListener = (req, res) => {
     const up = upstream(req, withoutHopByHop(req.rawHeaders))
     up.on('response', (answer) => {
       res.writeHead(answer.statusCode!, answer.statusMessage, withoutHopByHop(answer.rawHeaders))
@@ -50,7 +60,12 @@ export function startDevFront({ port, key, cert, upstreamPort }: DevFrontOptions
     // A client that goes away ends the request in the Worker too: a watch stops, a log follow closes.
     res.on('close', () => up.destroy())
     req.pipe(up)
-  })
+  }
+  // The two listeners take the same calls: only the https one's type is named.
+  const server: Server =
+    key && cert
+      ? createServer({ key, cert, maxHeaderSize: MAX_HEADER_BYTES }, relay)
+      : (createHttpServer({ maxHeaderSize: MAX_HEADER_BYTES }, relay) as Server)
   servesAsKubeApiserver(server)
 
   // exec, attach, port-forward and WebSocket watches: the 101 and every byte after it pass through unchanged.

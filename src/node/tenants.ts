@@ -102,6 +102,28 @@ export class NodeTenants implements Tenants {
     await this.o.client.delete().prefix(`${TENANTS_ROOT}${name}/`)
   }
 
+  /**
+   * Deletes its objects, keeping its settings, and bootstraps it again, as a new cluster; etcd's
+   * revisions go on, so no resourceVersion names other data. It is served on meanwhile: what this process
+   * keeps of it (its loops, CRD types, caches) is put together anew when its Cluster is next checked
+   * (TenantClusters keys it by its last reset too). Another process on this etcd that serves it goes on
+   * with its caches until its watches see the deletions.
+   */
+  async reset(name: string): Promise<void> {
+    const o = this.o
+    await o.client.delete().prefix(`${tenantEtcdPrefix(name)}/`)
+    const registry = o.newRegistry()
+    const etcd = new EtcdStore(o.client, {
+      prefix: tenantEtcdPrefix(name),
+      requestTimeoutMs: o.requestTimeoutMs,
+    })
+    try {
+      await bootstrapCluster(registry, o.apiStore(etcd, registry), o.securePort, false)
+    } finally {
+      etcd.endWatches()
+    }
+  }
+
   async close(): Promise<void> {
     for (const name of [...this.served.keys()]) await this.stop(name)
   }

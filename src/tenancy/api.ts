@@ -26,7 +26,13 @@ export function adminKubeconfigSecretName(cluster: string): string {
 }
 
 export interface ClusterObject extends KubeObject {
-  spec?: Record<string, never>
+  spec?: {
+    /**
+     * Set (to a new value) to empty the cluster: the value is any string, by convention the time it was
+     * asked for, as `kubectl rollout restart` sets restartedAt. Done when status.resetAt equals it.
+     */
+    resetAt?: string
+  }
   status?: {
     conditions?: {
       type: string
@@ -38,6 +44,8 @@ export interface ClusterObject extends KubeObject {
     /** The server URL of the cluster: this deployment's address and /clusters/<name>. */
     server?: string
     adminKubeconfigSecret?: { namespace: string; name: string }
+    /** The spec.resetAt the cluster was last emptied for. */
+    resetAt?: string
   }
 }
 
@@ -101,7 +109,18 @@ export const CLUSTERS_CRD: KubeObject = {
                   },
                 },
               },
-              spec: { type: 'object', description: 'Nothing to set yet.' },
+              spec: {
+                type: 'object',
+                properties: {
+                  resetAt: {
+                    type: 'string',
+                    description:
+                      'Setting it to a new value (by convention the time) empties the cluster: its objects, ' +
+                      'CRDs and RBAC go, and it is bootstrapped as a new one, keeping its name and ' +
+                      'credentials. Done when status.resetAt equals it.',
+                  },
+                },
+              },
               status: {
                 type: 'object',
                 properties: {
@@ -111,6 +130,10 @@ export const CLUSTERS_CRD: KubeObject = {
                     type: 'object',
                     description: 'The Secret in the default cluster holding an admin kubeconfig.',
                     properties: { namespace: { type: 'string' }, name: { type: 'string' } },
+                  },
+                  resetAt: {
+                    type: 'string',
+                    description: 'The spec.resetAt the cluster was last emptied for.',
                   },
                 },
               },
@@ -122,18 +145,42 @@ export const CLUSTERS_CRD: KubeObject = {
   },
 }
 
-/** Installs the Cluster kind (the default cluster's bootstrap); a CRD already there is left as it is. */
+/**
+ * Installs the Cluster kind (the default cluster's bootstrap); a CRD already there gets this release's
+ * versions (a schema with new fields) and is otherwise left as it is, as kube-apiserver's bootstrap
+ * reconciles its own objects.
+ */
 export async function ensureClusterAPI(registry: Registry, store: Store): Promise<void> {
   const crds = registry.lookup('apiextensions.k8s.io', 'v1', 'customresourcedefinitions')
   if (!crds) throw new Error('bootstrap: customresourcedefinitions is not served')
   const rs = new RegistryStore(crds, store)
+  const ctx = {
+    dryRun: false,
+    warnings: [],
+    user: { username: 'system:apiserver', groups: ['system:masters'] },
+  }
   try {
-    await rs.create(undefined, structuredClone(CLUSTERS_CRD), {
-      dryRun: false,
-      warnings: [],
-      user: { username: 'system:apiserver', groups: ['system:masters'] },
-    })
+    await rs.create(undefined, structuredClone(CLUSTERS_CRD), ctx)
+    return
   } catch (e) {
     if (!isStatusErrorReason(e, 'AlreadyExists')) throw e
   }
+  const versions = (CLUSTERS_CRD.spec as { versions: unknown[] }).versions
+  const current = (await rs.get(undefined, CLUSTERS_CRD.metadata!.name!)) as KubeObject
+  if (schemas(current) === schemas(CLUSTERS_CRD)) return
+  await rs.update(
+    undefined,
+    CLUSTERS_CRD.metadata!.name!,
+    (cur) => {
+      const next = structuredClone(cur!) as KubeObject & { spec: { versions: unknown[] } }
+      next.spec.versions = structuredClone(versions)
+      return next
+    },
+    ctx,
+  )
+}
+
+function schemas(crd: KubeObject): string {
+  const versions = (crd.spec as { versions?: { name: string; schema?: unknown }[] }).versions ?? []
+  return JSON.stringify(versions.map((v) => [v.name, v.schema]))
 }

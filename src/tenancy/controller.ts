@@ -36,6 +36,11 @@ export interface Tenants {
   provision(name: string, uid: string, settings: ClusterSettings): Promise<void>
   /** Ends serving the cluster and deletes everything its store holds, settings included. */
   destroy(name: string): Promise<void>
+  /**
+   * Empties the cluster's store but for its settings and bootstraps it anew, as a new cluster: its
+   * credentials stay, its watches end, and its revisions go on past every one it handed out.
+   */
+  reset(name: string): Promise<void>
 }
 
 export interface Provisioning {
@@ -108,6 +113,9 @@ export async function syncCluster(
   const settings =
     stored?.settings ?? (await newClusterSettings({ name, externalURL: p.externalURL }))
   if (!stored) await p.tenants.provision(name, uid, settings)
+  // A new spec.resetAt empties a cluster that has been served; a new one is empty already.
+  const resetAt = cluster.spec?.resetAt
+  if (stored && resetAt && resetAt !== cluster.status?.resetAt) await p.tenants.reset(name)
   const server = clusterServer(p.externalURL, name)
   await writeSecret(c, cluster, adminKubeconfig(name, server, settings, p.servingCA))
   await setReady(
@@ -121,6 +129,7 @@ export async function syncCluster(
         namespace: ADMIN_KUBECONFIG_NAMESPACE,
         name: adminKubeconfigSecretName(name),
       },
+      ...(resetAt ? { resetAt } : {}),
     },
   )
 }

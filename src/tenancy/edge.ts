@@ -9,5 +9,6 @@ export function edgeTenants(namespace: DurableObjectNamespace<ClusterStore>): Te
     provision: (name, uid, settings) =>
       namespace.getByName(name).provisionTenant({ uid, settings }),
     destroy: (name) => namespace.getByName(name).destroyTenant(),
+    reset: (name) => namespace.getByName(name).resetTenant(),
   }
 }

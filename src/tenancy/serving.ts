@@ -22,7 +22,8 @@ export interface TenantSource<E> {
 const MAX_TENANTS = 256
 
 export class TenantClusters<E> {
-  private readonly built: LruMap<string, { uid: string; config: ClusterConfig }>
+  /** By name: the cluster as put together here, for its Cluster's uid and last reset (`key`). */
+  private readonly built: LruMap<string, { key: string; config: ClusterConfig }>
 
   constructor(private readonly source: TenantSource<E>) {
     this.built = new LruMap(MAX_TENANTS, (name) => source.released?.(name))
@@ -41,12 +42,15 @@ export class TenantClusters<E> {
       this.built.delete(name)
       return undefined
     }
+    // A cluster that was reset (spec.resetAt, src/tenancy/controller.ts) is put together anew: nothing
+    // this runtime kept of it (its CRDs' served types, its RBAC, its admission) outlives the reset.
+    const key = `${uid}/${cluster.status?.resetAt ?? ''}`
     const known = this.built.get(name)
-    if (known?.uid === uid) return known.config
+    if (known?.key === key) return known.config
     const record = await this.source.settings(env, name)
     if (!record || record.uid !== uid) return undefined
     const config = this.source.config(env, name, record.settings)
-    this.built.set(name, { uid, config })
+    this.built.set(name, { key, config })
     return config
   }
 }

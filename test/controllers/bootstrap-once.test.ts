@@ -32,6 +32,25 @@ function counting(store: MemoryStore) {
 }
 
 describe('bootstrapClusterOnce', () => {
+  it('writes every FlowSchema’s Dangling condition, so a first request has none to write', async () => {
+    const backing = new MemoryStore()
+    await bootstrapClusterOnce(registry(), backing)
+    const schemas = await backing.list('/registry/flowschemas/')
+    expect(schemas.kvs.length).toBeGreaterThan(10)
+    for (const kv of schemas.kvs) {
+      const fs = JSON.parse(kv.value)
+      const level = fs.spec.priorityLevelConfiguration.name
+      expect(fs.status.conditions).toEqual([
+        expect.objectContaining({
+          type: 'Dangling',
+          status: 'False',
+          reason: 'Found',
+          message: `This FlowSchema references the PriorityLevelConfiguration object named "${level}" and it exists`,
+        }),
+      ])
+    }
+  })
+
   it('bootstraps a new cluster, then reads only its marker', async () => {
     const backing = new MemoryStore()
     await bootstrapClusterOnce(registry(), backing)

@@ -1,7 +1,8 @@
 // Zero idle cost at the edge: a cluster made through the management API, with 10 watches open (half of
 // them asking for bookmarks, as informers do), lets its Durable Object alone. Nothing the object does is
-// logged but through its activity lines (ClusterStore's ACTIVITY_LOG_PREFIX, printed at
-// EDGE_LOG_LEVEL=log), which are read from npm start's output without waking it. The watchers still get
+// logged but through its activity lines (ClusterStore's ACTIVITY_LOG_PREFIX, printed by npm start at
+// EDGE_LOG_LEVEL=log, kept by LocalServer in any case), which are read from the Worker's output without
+// waking it. The watchers still get
 // kube's bookmarks once a minute, answered by the Worker, and the next write's event after the object
 // woke up for it. Edge only: Node mode has no object to hibernate.
 import { request as httpsRequest } from 'node:https'

@@ -3,10 +3,13 @@
 // Node mode does the same; under `npm start` the HTTPS listener in front of workerd does too, and workerd
 // behind it refuses a request line past ~64 KiB and headers past 128 KiB itself, before the Worker runs (the
 // README's list of differences says so). Both listeners keep an idle connection as kube's does.
+// The URL limit is wrangler dev's stack's (its proxy Worker copies the URL into an MF-Original-URL header,
+// so the URL counts twice against workerd's 128 KiB of headers): this file runs on `npm start` itself, not
+// on the in-process server, which serves the 64 KiB selector.
 import { connect } from 'node:tls'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { LocalServer } from './harness'
+import { NpmStartServer as LocalServer } from './harness'
 
 let server: LocalServer
 const NS = 'limits'

@@ -250,6 +250,98 @@ spec:
   })
 })
 
+describe('resetting a cluster', () => {
+  it('empties it to a new cluster’s state on a new spec.resetAt, keeping its credentials', async () => {
+    await atOk('team-b', 'create', 'configmap', 'before-reset')
+    await atOk('team-b', 'create', 'namespace', 'scratch')
+    const crd = `apiVersion: apiextensions.k8s.io/v1
+kind: CustomResourceDefinition
+metadata:
+  name: gadgets.example.com
+spec:
+  group: example.com
+  scope: Namespaced
+  names: { plural: gadgets, singular: gadget, kind: Gadget }
+  versions:
+  - name: v1
+    served: true
+    storage: true
+    schema: { openAPIV3Schema: { type: object, x-kubernetes-preserve-unknown-fields: true } }
+`
+    const created = await run(
+      KUBECTL,
+      ['--kubeconfig', kubeconfigs['team-b']!, 'create', '-f', '-'],
+      {
+        input: crd,
+      },
+    )
+    expect(created.stderr).toBe('')
+    const before = await atOk(
+      'team-b',
+      'get',
+      'configmap',
+      'before-reset',
+      '-o',
+      'jsonpath={.metadata.resourceVersion}',
+    )
+    const fresh = (await atOk('team-b', 'get', 'ns', '-o', 'name')).replace(
+      'namespace/scratch\n',
+      '',
+    )
+
+    const resetAt = '2026-12-05T04:40:00Z'
+    await server.k(
+      'patch',
+      'cluster',
+      'team-b',
+      '--type=merge',
+      '-p',
+      `{"spec":{"resetAt":"${resetAt}"}}`,
+    )
+    await server.k(
+      'wait',
+      `--for=jsonpath={.status.resetAt}=${resetAt}`,
+      'cluster/team-b',
+      '--timeout=30s',
+    )
+
+    expect((await at('team-b', 'get', 'configmap', 'before-reset')).stderr).toBe(
+      'Error from server (NotFound): configmaps "before-reset" not found\n',
+    )
+    expect(await atOk('team-b', 'get', 'ns', '-o', 'name')).toBe(fresh)
+    expect(await atOk('team-b', 'get', 'crd', '-o', 'name')).toBe('')
+    expect(await atOk('team-b', 'get', 'clusterrole', 'cluster-admin', '-o', 'name')).toBe(
+      'clusterrole.rbac.authorization.k8s.io/cluster-admin\n',
+    )
+    // Its revisions went on: a new object's resourceVersion is past every one handed out before.
+    await atOk('team-b', 'create', 'configmap', 'after-reset')
+    const after = await atOk(
+      'team-b',
+      'get',
+      'configmap',
+      'after-reset',
+      '-o',
+      'jsonpath={.metadata.resourceVersion}',
+    )
+    expect(Number(after)).toBeGreaterThan(Number(before))
+    // The same spec.resetAt again empties nothing.
+    await server.k(
+      'patch',
+      'cluster',
+      'team-b',
+      '--type=merge',
+      '-p',
+      `{"spec":{"resetAt":"${resetAt}"}}`,
+    )
+    expect(await atOk('team-b', 'get', 'configmap', 'after-reset', '-o', 'name')).toBe(
+      'configmap/after-reset\n',
+    )
+    expect(await atOk('team-a', 'get', 'configmap', 'only-in-a', '-o', 'name')).toBe(
+      'configmap/only-in-a\n',
+    )
+  })
+})
+
 describe('deleting a cluster', () => {
   it('deletes everything it stored and its credentials, then the Cluster', async () => {
     const marker = 'team-b-marker-6f1d2c'

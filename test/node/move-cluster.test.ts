@@ -9,7 +9,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { Etcd3 } from 'etcd3'
 import { afterAll, describe, expect, it } from 'vitest'
-import { LocalServer } from '../e2e/harness'
+import { LocalServer, run } from '../e2e/harness'
 import { snapshotCommand, snapshotOk } from '../e2e/snapshot-cli'
 import { startEtcd, type EtcdCluster } from '../helpers/etcd'
 import { buildNode, ETCDCTL, NodeServer, ROOT } from './harness'
@@ -53,10 +53,11 @@ async function modRevision(endpoints: string[], key: string): Promise<number> {
 interface Kubectl {
   kubeconfig: string
 }
-function kubectl(s: Kubectl, ...args: string[]): string {
-  return execFileSync('/usr/bin/kubectl', ['--kubeconfig', s.kubeconfig, ...args], {
-    encoding: 'utf8',
-  })
+/** kubectl that must succeed. Not a synchronous call: the edge server answers from this process. */
+async function kubectl(s: Kubectl, ...args: string[]): Promise<string> {
+  const r = await run('/usr/bin/kubectl', ['--kubeconfig', s.kubeconfig, ...args])
+  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`)
+  return r.stdout
 }
 
 describe('from an etcd kube-apiserver filled', () => {
@@ -131,8 +132,10 @@ resources:
     expect(saved).toContain('save: skipped 1: events past their TTL')
     expect(saved).toContain('save: skipped 3 in all')
 
-    const check = (s: Kubectl) => {
-      const pod = JSON.parse(kubectl(s, 'get', 'pod', 'nginxpod', '-n', 'default', '-o', 'json'))
+    const check = async (s: Kubectl) => {
+      const pod = JSON.parse(
+        await kubectl(s, 'get', 'pod', 'nginxpod', '-n', 'default', '-o', 'json'),
+      )
       expect(pod).toMatchObject({
         apiVersion: 'v1',
         kind: 'Pod',
@@ -144,13 +147,15 @@ resources:
         status: { phase: 'Pending', qosClass: 'BestEffort' },
       })
       expect(pod.spec.containers[0]).toMatchObject({ name: 'nginx', image: 'nginx' })
-      const s2 = JSON.parse(kubectl(s, 'get', 'secret', 'db', '-n', 'default', '-o', 'json'))
+      const s2 = JSON.parse(await kubectl(s, 'get', 'secret', 'db', '-n', 'default', '-o', 'json'))
       expect(Buffer.from(s2.data.password, 'base64').toString()).toBe('s3cret')
       expect(s2.metadata.resourceVersion).toBe(String(secretRevision))
-      expect(kubectl(s, 'get', 'leases', '-n', 'kube-system', '-o', 'name')).not.toContain(
+      expect(await kubectl(s, 'get', 'leases', '-n', 'kube-system', '-o', 'name')).not.toContain(
         'apiserver-abcdef',
       )
-      expect(kubectl(s, 'get', 'events', '-n', 'default', '-o', 'name')).not.toContain('old.1')
+      expect(await kubectl(s, 'get', 'events', '-n', 'default', '-o', 'name')).not.toContain(
+        'old.1',
+      )
     }
 
     const edge = await edgeServer()
@@ -158,12 +163,12 @@ resources:
     expect(await snapshotOk('restore', file, '--kubeconfig', edge.kubeconfig)).toMatch(
       /verify: \d+ objects in \d+ resources match/,
     )
-    check(edge)
+    await check(edge)
 
     const target = await etcd()
     await snapshotOk('restore', file, '--etcd-servers', target.endpoints.join(','))
     const node = await nodeServer(target.endpoints)
-    check(node)
+    await check(node)
   }, 600_000)
 })
 
@@ -187,19 +192,20 @@ spec:
 `
 
 /** What the move must keep: the test namespace's objects, the CRD and its custom resources, as kubectl shows them. */
-function view(s: Kubectl): unknown {
-  const get = (...args: string[]) => JSON.parse(kubectl(s, 'get', ...args, '-o', 'json'))
-  const cms = get('configmaps', '-n', 'move').items.filter(
+async function view(s: Kubectl): Promise<unknown> {
+  const get = async (...args: string[]) =>
+    JSON.parse(await kubectl(s, 'get', ...args, '-o', 'json'))
+  const cms = (await get('configmaps', '-n', 'move')).items.filter(
     // each server publishes its own CA here
     (c: { metadata: { name: string } }) => c.metadata.name !== 'kube-root-ca.crt',
   )
   return {
-    namespace: get('namespace', 'move'),
+    namespace: await get('namespace', 'move'),
     configmaps: cms,
-    secrets: get('secrets', '-n', 'move').items,
-    deployments: get('deployments', '-n', 'move').items,
-    crd: get('crd', 'gadgets.example.com'),
-    gadgets: get('gadgets', '-n', 'move').items,
+    secrets: (await get('secrets', '-n', 'move')).items,
+    deployments: (await get('deployments', '-n', 'move')).items,
+    crd: await get('crd', 'gadgets.example.com'),
+    gadgets: (await get('gadgets', '-n', 'move')).items,
   }
 }
 
@@ -224,7 +230,7 @@ describe('a cluster moved edge → Node mode → edge', () => {
           `apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: ${name}, namespace: move}\nspec: {size: ${size}}\n`,
         ),
       )
-    const atEdge = view(edge)
+    const atEdge = await view(edge)
 
     const first = join(dir, 'edge.snapshot')
     await snapshotOk('save', first, '--kubeconfig', edge.kubeconfig)
@@ -237,14 +243,14 @@ describe('a cluster moved edge → Node mode → edge', () => {
     )
     expect(restored).toMatch(/verify: \d+ objects in \d+ resources match/)
     const node = await nodeServer(nodeEtcd.endpoints)
-    expect(view(node)).toEqual(atEdge)
+    expect(await view(node)).toEqual(atEdge)
 
     const second = join(dir, 'node.snapshot')
     await snapshotOk('save', second, '--kubeconfig', node.kubeconfig)
     const back = await edgeServer()
     // Not verified: the edge's control loops publish its own CA in kube-root-ca.crt on arrival.
     await snapshotOk('restore', second, '--kubeconfig', back.kubeconfig, '--verify=false')
-    expect(view(back)).toEqual(atEdge)
+    expect(await view(back)).toEqual(atEdge)
     // A snapshot file names what differs between two of them, per resource.
     const diff = await snapshotCommand('diff', first, second)
     expect(diff.stderr).toMatch(/verify: configmaps: /) // kube-root-ca.crt: the Node server's own CA

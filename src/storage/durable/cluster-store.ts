@@ -399,6 +399,25 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     await this.ctx.storage.put(RETIRED_KEY, true)
   }
 
+  /**
+   * Empties the cluster but for its settings and bootstraps it again: a new cluster with the same name and
+   * credentials. Its revisions go on past every one handed out before and everything older reads as
+   * compacted (as after a restore), so no client's resourceVersion names other data, each watch ends for
+   * its client to relist, and every isolate's caches (RBAC, CRDs, watch caches) see the revision move.
+   */
+  async resetTenant(): Promise<void> {
+    this.checkServing()
+    if (!this.tenant) throw new Error('only a cluster made through the management API is reset')
+    const past = this.revision
+    this.ctx.storage.transactionSync(() => this.tables.wipe())
+    this.snapshotHold = undefined
+    this.background = undefined
+    this.finishRestore(past + 1, 'the cluster was reset', false)
+    // Its loops see the bootstrap by their first resync, as a new cluster's do.
+    await this.prepareTenant()
+    this.startOver()
+  }
+
   private checkServing(): void {
     this.activity('call')
     if (this.retired) throw new Error(CLUSTER_DELETED)
@@ -523,7 +542,11 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
 
   // ---- internals ----
 
-  private finishRestore(revision: number): void {
+  private finishRestore(
+    revision: number,
+    why = 'the cluster was restored from a snapshot',
+    startBackground = true,
+  ): void {
     this.ctx.storage.transactionSync(() => {
       this.tables.setMeta('revision', revision)
       this.tables.setMeta('compacted', revision)
@@ -536,9 +559,13 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     this.revision = revision
     this.compacted = revision
     this.restoring = false
-    this.hub.closeAll(CLOSE_RESTARTED, 'the cluster was restored from a snapshot')
+    this.hub.closeAll(CLOSE_RESTARTED, why)
     this.hub = this.newHub()
-    // The control loops' state is of the old cluster: start them over on what was restored.
+    if (startBackground) this.startOver()
+  }
+
+  /** The control loops' state is of the old cluster: start them over on what the store holds now. */
+  private startOver(): void {
     this.background = this.startBackground()
     this.setSettled(false)
     if (this.background) this.schedule(Date.now() + BACKGROUND_START_DELAY_MS)
