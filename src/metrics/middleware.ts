@@ -12,6 +12,7 @@ import type { RequestInfo } from '../server/filters/request-info'
 import { metrics as defaultMetrics, type ApiserverMetrics } from './apiserver'
 import { knownSize } from './response-size'
 import { apfMetrics } from './flowcontrol'
+import { requestURL } from '../server/request-url'
 
 const VALID_VERBS = new Set([
   'APPLY',
@@ -177,7 +178,7 @@ export function requestMetrics(opts: RequestMetricsOptions = {}): MiddlewareHand
     const info = c.get('info') as RequestInfo
     if (UNINSTRUMENTED.has(info.path)) return next()
     const start = performance.now()
-    const url = new URL(c.req.url)
+    const url = requestURL(c.req.raw)
     const labels = requestLabels(c.req.raw, url, info)
     const longRunning = labels.verb === 'WATCH' || labels.verb === 'CONNECT'
     const kind = READ_ONLY_VERBS.has(info.verb) && info.verb !== 'watch' ? 'readOnly' : 'mutating'

@@ -66,6 +66,7 @@ import type { Registry as MetricsRegistry } from '../metrics/registry'
 import { instrumentStore } from '../metrics/store'
 import { Aggregator } from '../aggregator/aggregator'
 import type { WatchCaches } from '../api/watch-cache'
+import { requestURL } from './request-url'
 
 /**
  * What one cluster is served from: its store, its registry of served types (built-ins and its CRDs), and
@@ -216,7 +217,7 @@ export function buildApp(cfg: AppConfig): Hono {
   // Registered first, so that it indents errors from every later step too.
   app.use('*', async (c, next) => {
     await next()
-    const url = new URL(c.req.url)
+    const url = requestURL(c.req.raw)
     if (!/^\/apis?(\/|$)/.test(url.pathname) || c.get('info')?.verb === 'watch') return
     if (wantsPrettyJSON(url.searchParams, c.req.header('user-agent')))
       c.res = await prettyJSON(c.res)
