@@ -2,8 +2,8 @@
 // API server's Worker and the ClusterStore object share it) under a GET or create load sent straight to
 // workerd (no dev proxy), as the bench's "direct to workerd" rows. Prints workerd's CPU ms per operation
 // (from /proc) with and without the profiler, and the functions with the most self and total time.
-//   OPS=get,create N=3000 CONCURRENCY=16 CLUSTERS=0 PROFILE=1 TOP=40 node bench/profile-edge.mjs
-// CLUSTERS=K spreads the GETs round robin over K clusters made through the management API (the
+//   OPS=get,create (get1, create1: on the first cluster only) N=3000 CONCURRENCY=16 CLUSTERS=0 PROFILE=1 TOP=40 node bench/profile-edge.mjs
+// PACE=R sends R requests a second, one at a time, instead. CLUSTERS=K spreads the GETs round robin over K clusters made through the management API (the
 // "clusters" bench's load); PROFILE_ROOT=<dir> runs another checkout (a `git archive` of a commit, with
 // node_modules linked in: wrangler dev reloads on edits, so do not edit the tree it runs meanwhile).
 import WebSocket from 'ws'
@@ -23,6 +23,7 @@ const CONCURRENCY = Number(process.env.CONCURRENCY ?? 16)
 const CLUSTERS = Number(process.env.CLUSTERS ?? 0)
 const PROFILE = process.env.PROFILE !== '0'
 const TOP = Number(process.env.TOP ?? 40)
+const PACE = Number(process.env.PACE ?? 0)
 
 const srv = await startEdge(root)
 const c = srv.client
@@ -75,6 +76,9 @@ const at = (i) => targets[i % targets.length]
 const ops = {
   get: (i) => d.must('GET', `${at(i).prefix}/api/v1/namespaces/prof/configmaps/cm-0`, { headers: as(at(i)) }),
   create: (i) => d.must('POST', `${at(i).prefix}/api/v1/namespaces/prof/configmaps`, { headers: as(at(i)), body: cm(`c-${seq++}`) }, [201]),
+  // the same on the first cluster only (next to a load spread over CLUSTERS)
+  get1: () => ops.get(0),
+  create1: () => ops.create(0),
 }
 
 async function inspector() {
@@ -110,7 +114,14 @@ async function inspector() {
 async function run(op, n) {
   const cpu0 = processCpuMs(pid)
   const t0 = performance.now()
-  await forEachConcurrent(n, CONCURRENCY, ops[op])
+  if (PACE) {
+    // one at a time, PACE a second: over K clusters each is visited every K / PACE s (a rarely used one)
+    for (let i = 0; i < n; i++) {
+      const due = t0 + (i * 1000) / PACE
+      if (due > performance.now()) await sleep(due - performance.now())
+      await ops[op](i)
+    }
+  } else await forEachConcurrent(n, CONCURRENCY, ops[op])
   const s = (performance.now() - t0) / 1000
   return { cpuPerOp: (processCpuMs(pid) - cpu0) / n, rate: n / s }
 }

@@ -529,33 +529,33 @@ function servedUnderClusterPaths(
   app: Hono<{ Variables: Variables }>,
   clusterOfHost: AppConfig['clusterOfHost'],
 ): Hono {
-  const outer = new Hono()
-  outer.all('*', (c) => {
-    const url = new URL(c.req.url)
+  const route = (
+    raw: Request,
+    env: unknown,
+    ctx: Context['executionCtx'] | undefined,
+  ): Response | Promise<Response> => {
+    const url = requestURL(raw)
     const { cluster, path } = clusterOfPath(url.pathname)
     if (cluster === DEFAULT_CLUSTER && path === url.pathname) {
       // A bare path on a cluster's own host name (<name>.<zone>) is that cluster's.
-      const named = clusterOfHost?.(url.hostname, c.env)
-      if (named === undefined) return app.fetch(c.req.raw, c.env, executionContext(c))
-      const req = new Request(url, c.req.raw)
+      const named = clusterOfHost?.(url.hostname, env)
+      if (named === undefined) return app.fetch(raw, env, ctx)
+      const req = new Request(url, raw)
       clusterOfRequest.set(req, named)
-      return app.fetch(req, c.env, executionContext(c))
+      return app.fetch(req, env, ctx)
     }
-    if (cluster === undefined) return respondError(notFoundPath(), c.req.header('accept'))
-    url.pathname = path
-    const req = new Request(url, c.req.raw)
+    if (cluster === undefined) return respondError(notFoundPath(), raw.headers.get('accept'))
+    const rewritten = new URL(url)
+    rewritten.pathname = path
+    const req = new Request(rewritten, raw)
     clusterOfRequest.set(req, cluster)
-    return app.fetch(req, c.env, executionContext(c))
-  })
-  return outer
-}
-
-function executionContext(c: Context): Context['executionCtx'] | undefined {
-  try {
-    return c.executionCtx
-  } catch {
-    return undefined // Node: no execution context
+    return app.fetch(req, env, ctx)
   }
+  const outer = new Hono()
+  // The runtime calls fetch (Hono's request() does too): routed here without a Hono dispatch of its own
+  // (a Context and a router match per request) before the app's.
+  outer.fetch = (req, env, ctx) => route(req, env, ctx)
+  return outer
 }
 
 function discoveryResponse(body: unknown, contentType: string): Response {
