@@ -41,10 +41,12 @@ const EDGE_BATCH: BatchConfig = {
   initialBackoffMs: 1000,
 }
 
-let cached: { source: string; config: AuditConfig | undefined } | undefined
+let cached: { env: AuditEnv; source: string; config: AuditConfig | undefined } | undefined
 
 /** The isolate's audit configuration, rebuilt only when the bindings change. */
 export function auditFromEnv(env: AuditEnv): AuditConfig | undefined {
+  // The same bindings object from request to request (the isolate's): nothing to compare.
+  if (cached && cached.env === env) return cached.config
   const source = JSON.stringify([
     env.AUDIT_POLICY,
     env.AUDIT_LOG,
@@ -53,7 +55,8 @@ export function auditFromEnv(env: AuditEnv): AuditConfig | undefined {
     env.AUDIT_WEBHOOK_BATCH_MAX_WAIT,
     env.AUDIT_WEBHOOK_INITIAL_BACKOFF,
   ])
-  if (cached?.source !== source) cached = { source, config: build(env) }
+  if (cached?.source !== source) cached = { env, source, config: build(env) }
+  else cached.env = env
   return cached.config
 }
 

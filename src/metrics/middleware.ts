@@ -125,17 +125,20 @@ export class InflightRequests {
 
   constructor(private readonly m: ApiserverMetrics) {}
 
+  // The gauges show the peaks, so they are set only when a peak moves (two gauge writes per request
+  // fewer at each end of it).
   begin(kind: 'readOnly' | 'mutating'): void {
     this.roll()
     this.current[kind]++
-    if (this.current[kind] > this.peak[kind]) this.peak[kind] = this.current[kind]
-    this.publish()
+    if (this.current[kind] > this.peak[kind]) {
+      this.peak[kind] = this.current[kind]
+      this.publish()
+    }
   }
 
   end(kind: 'readOnly' | 'mutating'): void {
     this.roll()
     this.current[kind]--
-    this.publish()
   }
 
   /** Before a scrape: a window that has passed reports what is in flight now. */
@@ -182,15 +185,17 @@ export function requestMetrics(opts: RequestMetricsOptions = {}): MiddlewareHand
     const labels = requestLabels(c.req.raw, url, info)
     const longRunning = labels.verb === 'WATCH' || labels.verb === 'CONNECT'
     const kind = READ_ONLY_VERBS.has(info.verb) && info.verb !== 'watch' ? 'readOnly' : 'mutating'
-    const longRunningLabels = [
-      labels.verb,
-      labels.group,
-      labels.version,
-      labels.resource,
-      labels.subresource,
-      labels.scope,
-      labels.component,
-    ]
+    const longRunningLabels = longRunning
+      ? [
+          labels.verb,
+          labels.group,
+          labels.version,
+          labels.resource,
+          labels.subresource,
+          labels.scope,
+          labels.component,
+        ]
+      : []
     if (longRunning) m.longRunning.inc(longRunningLabels)
     else inflight.begin(kind)
     try {
