@@ -79,7 +79,13 @@ function objectFiles(stateDir) {
     if (!e.isFile() || !/\.sqlite(-wal|-shm)?$/.test(e.name)) continue
     const id = join(e.parentPath, e.name.replace(/\.sqlite(-wal|-shm)?$/, ''))
     if (!id.includes('ClusterStore')) continue
-    byObject.set(id, (byObject.get(id) ?? 0) + statSync(join(e.parentPath, e.name)).size)
+    let size
+    try {
+      size = statSync(join(e.parentPath, e.name)).size
+    } catch {
+      continue // SQLite removed it since the listing (a -shm or -wal file at a checkpoint)
+    }
+    byObject.set(id, (byObject.get(id) ?? 0) + size)
   }
   return byObject
 }

@@ -41,13 +41,15 @@ const EDGE_BATCH: BatchConfig = {
   initialBackoffMs: 1000,
 }
 
-let cached: { source: string; config: AuditConfig | undefined } | undefined
+let cached: { env: AuditEnv; source: string; config: AuditConfig | undefined } | undefined
 
 /**
  * The isolate's audit configuration, rebuilt only when the bindings change. The backends serve every
  * cluster: their failures (apiserver_audit_error_total) are counted in `errors`, the default cluster's.
  */
 export function auditFromEnv(env: AuditEnv, errors: ApiserverMetrics): AuditConfig | undefined {
+  // The same bindings object from request to request (the isolate's): nothing to compare.
+  if (cached && cached.env === env) return cached.config
   const source = JSON.stringify([
     env.AUDIT_POLICY,
     env.AUDIT_LOG,
@@ -56,7 +58,8 @@ export function auditFromEnv(env: AuditEnv, errors: ApiserverMetrics): AuditConf
     env.AUDIT_WEBHOOK_BATCH_MAX_WAIT,
     env.AUDIT_WEBHOOK_INITIAL_BACKOFF,
   ])
-  if (cached?.source !== source) cached = { source, config: build(env, errors) }
+  if (cached?.source !== source) cached = { env, source, config: build(env, errors) }
+  else cached.env = env
   return cached.config
 }
 

@@ -263,17 +263,20 @@ export class InflightRequests {
 
   constructor(private readonly gauge: Gauge) {}
 
+  // The gauges show the peaks, so they are set only when a peak moves (two gauge writes per request
+  // fewer at each end of it).
   begin(kind: 'readOnly' | 'mutating'): void {
     this.roll()
     this.current[kind]++
-    if (this.current[kind] > this.peak[kind]) this.peak[kind] = this.current[kind]
-    this.publish()
+    if (this.current[kind] > this.peak[kind]) {
+      this.peak[kind] = this.current[kind]
+      this.publish()
+    }
   }
 
   end(kind: 'readOnly' | 'mutating'): void {
     this.roll()
     this.current[kind]--
-    this.publish()
   }
 
   /** Before a scrape: a window that has passed reports what is in flight now. */

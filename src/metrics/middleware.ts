@@ -10,6 +10,7 @@ import type { Context, MiddlewareHandler } from 'hono'
 import type { RequestInfo } from '../server/filters/request-info'
 import type { ApiserverMetrics } from './apiserver'
 import { knownSize } from './response-size'
+import { requestURL } from '../server/request-url'
 
 const VALID_VERBS = new Set([
   'APPLY',
@@ -136,19 +137,21 @@ export function requestMetrics(opts: RequestMetricsOptions): MiddlewareHandler {
     const m = opts.metrics(c)
     const inflight = m.inflight
     const start = performance.now()
-    const url = new URL(c.req.url)
+    const url = requestURL(c.req.raw)
     const labels = requestLabels(c.req.raw, url, info)
     const longRunning = labels.verb === 'WATCH' || labels.verb === 'CONNECT'
     const kind = READ_ONLY_VERBS.has(info.verb) && info.verb !== 'watch' ? 'readOnly' : 'mutating'
-    const longRunningLabels = [
-      labels.verb,
-      labels.group,
-      labels.version,
-      labels.resource,
-      labels.subresource,
-      labels.scope,
-      labels.component,
-    ]
+    const longRunningLabels = longRunning
+      ? [
+          labels.verb,
+          labels.group,
+          labels.version,
+          labels.resource,
+          labels.subresource,
+          labels.scope,
+          labels.component,
+        ]
+      : []
     if (longRunning) m.longRunning.inc(longRunningLabels)
     else inflight.begin(kind)
     try {

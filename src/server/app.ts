@@ -66,6 +66,7 @@ import type { Registry as MetricsRegistry } from '../metrics/registry'
 import { instrumentStore } from '../metrics/store'
 import { Aggregator } from '../aggregator/aggregator'
 import type { WatchCaches } from '../api/watch-cache'
+import { requestURL } from './request-url'
 
 /**
  * What one cluster is served from: its store, its registry of served types (built-ins and its CRDs), and
@@ -224,7 +225,7 @@ export function buildApp(cfg: AppConfig): Hono {
   // Registered first, so that it indents errors from every later step too.
   app.use('*', async (c, next) => {
     await next()
-    const url = new URL(c.req.url)
+    const url = requestURL(c.req.raw)
     if (!/^\/apis?(\/|$)/.test(url.pathname) || c.get('info')?.verb === 'watch') return
     if (wantsPrettyJSON(url.searchParams, c.req.header('user-agent')))
       c.res = await prettyJSON(c.res)
@@ -553,33 +554,33 @@ function servedUnderClusterPaths(
   app: Hono<{ Variables: Variables }>,
   clusterOfHost: AppConfig['clusterOfHost'],
 ): Hono {
-  const outer = new Hono()
-  outer.all('*', (c) => {
-    const url = new URL(c.req.url)
+  const route = (
+    raw: Request,
+    env: unknown,
+    ctx: Context['executionCtx'] | undefined,
+  ): Response | Promise<Response> => {
+    const url = requestURL(raw)
     const { cluster, path } = clusterOfPath(url.pathname)
     if (cluster === DEFAULT_CLUSTER && path === url.pathname) {
       // A bare path on a cluster's own host name (<name>.<zone>) is that cluster's.
-      const named = clusterOfHost?.(url.hostname, c.env)
-      if (named === undefined) return app.fetch(c.req.raw, c.env, executionContext(c))
-      const req = new Request(url, c.req.raw)
+      const named = clusterOfHost?.(url.hostname, env)
+      if (named === undefined) return app.fetch(raw, env, ctx)
+      const req = new Request(url, raw)
       clusterOfRequest.set(req, named)
-      return app.fetch(req, c.env, executionContext(c))
+      return app.fetch(req, env, ctx)
     }
-    if (cluster === undefined) return respondError(notFoundPath(), c.req.header('accept'))
-    url.pathname = path
-    const req = new Request(url, c.req.raw)
+    if (cluster === undefined) return respondError(notFoundPath(), raw.headers.get('accept'))
+    const rewritten = new URL(url)
+    rewritten.pathname = path
+    const req = new Request(rewritten, raw)
     clusterOfRequest.set(req, cluster)
-    return app.fetch(req, c.env, executionContext(c))
-  })
-  return outer
-}
-
-function executionContext(c: Context): Context['executionCtx'] | undefined {
-  try {
-    return c.executionCtx
-  } catch {
-    return undefined // Node: no execution context
+    return app.fetch(req, env, ctx)
   }
+  const outer = new Hono()
+  // The runtime calls fetch (Hono's request() does too): routed here without a Hono dispatch of its own
+  // (a Context and a router match per request) before the app's.
+  outer.fetch = (req, env, ctx) => route(req, env, ctx)
+  return outer
 }
 
 function discoveryResponse(body: unknown, contentType: string): Response {

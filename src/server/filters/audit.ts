@@ -15,6 +15,7 @@ import { decodeProtobufObject, PROTOBUF_MEDIA_TYPE } from '../../api/protobuf/en
 import { yamlToJson } from '../../api/yaml'
 import type { RequestInfo } from './request-info'
 import { requestAttributes } from './authorization'
+import { requestURL } from '../request-url'
 
 export const HEADER_AUDIT_ID = 'Audit-ID'
 
@@ -54,12 +55,12 @@ export function withAudit(opts: AuditOptions): MiddlewareHandler<{ Variables: Au
     const cfg = opts.config(c)
     if (!cfg) {
       await next()
-      c.res = withAuditID(c.res, auditID)
+      keepResponse(c, withAuditID(c.res, auditID))
       return
     }
     const received = nowMs()
     const info = c.get('info')
-    const url = new URL(c.req.url)
+    const url = requestURL(c.req.raw)
     const audit = new RequestAudit(
       cfg.evaluator,
       cfg.backend,
@@ -84,7 +85,7 @@ export function withAudit(opts: AuditOptions): MiddlewareHandler<{ Variables: Au
         audit.process('ResponseStarted')
         deliver(opts, c, cfg.backend)
       }
-      c.res = res
+      keepResponse(c, res)
       return
     }
     const err = c.error
@@ -98,7 +99,7 @@ export function withAudit(opts: AuditOptions): MiddlewareHandler<{ Variables: Au
       }
       audit.process('Panic')
       deliver(opts, c, cfg.backend)
-      c.res = res
+      keepResponse(c, res)
       return
     }
     const longRunning = isLongRunning(info)
@@ -116,17 +117,26 @@ export function withAudit(opts: AuditOptions): MiddlewareHandler<{ Variables: Au
         }
         const relay = new TransformStream<Uint8Array, Uint8Array>({ flush: finish })
         res.body.pipeTo(relay.writable).catch(finish)
-        res = new Response(relay.readable, res)
-        c.res = undefined
-        c.res = res
+        keepResponse(c, new Response(relay.readable, res))
         deliver(opts, c, cfg.backend)
         return
       }
     }
     audit.process('ResponseComplete')
     deliver(opts, c, cfg.backend)
-    c.res = res
+    keepResponse(c, res)
   }
+}
+
+/**
+ * Makes res the response, which has every header of the one it replaces (or is it). Hono's c.res setter
+ * copies whatever it is given (the body and every header) when a response is already set; a copy per
+ * request also lost the body's known size, so the metrics filter read every GET's body once more.
+ */
+function keepResponse(c: Context, res: Response): void {
+  if (res === c.res) return
+  c.res = undefined
+  c.res = res
 }
 
 /** The Audit-ID response header (WithAuditInit), on a response whose headers may be immutable. */

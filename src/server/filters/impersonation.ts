@@ -55,7 +55,7 @@ export function impersonationRequests(headers: Headers): ImpersonationRequest[] 
   const groups = headerValues(headers, GROUP)
   for (const g of groups) out.push({ kind: 'Group', name: g })
   let hasExtra = false
-  for (const [name] of headers) {
+  for (const name of headers.keys()) {
     if (!name.toLowerCase().startsWith(EXTRA_PREFIX)) continue
     hasExtra = true
     const key = unescapeExtraKey(name.toLowerCase().slice(EXTRA_PREFIX.length))

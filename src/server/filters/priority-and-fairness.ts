@@ -117,8 +117,15 @@ export function flowControlFor(
   make: (o: { serverConcurrencyLimit: number; requestWaitLimitMs: number }) => FlowControl,
 ): (env: unknown) => FlowControl | undefined {
   let held: { key: string; fc: FlowControl } | undefined
+  // The same bindings object from request to request (a Worker isolate's): its answer is kept.
+  let last: { env: unknown; fc: FlowControl | undefined } | undefined
   return (env) => {
-    const o = options(env)
+    if (last && last.env === env && env !== undefined) return last.fc
+    const fc = forOptions(options(env))
+    last = { env, fc }
+    return fc
+  }
+  function forOptions(o: PriorityAndFairnessOptions | undefined): FlowControl | undefined {
     if (!o) return undefined
     const key = JSON.stringify(o)
     if (held?.key !== key) {

@@ -10,6 +10,7 @@ import { GoDurationError, parseGoDuration } from '../../go/duration'
 import { readTimeout, writeTimeout } from '../../registry/store-errors'
 import { badRequest } from '../errors'
 import type { RequestInfo } from './request-info'
+import { requestURL } from '../request-url'
 
 /** kube-apiserver's --request-timeout default. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000
@@ -51,7 +52,7 @@ export function withRequestDeadline(
 ): MiddlewareHandler<{ Variables: { info: RequestInfo } }> {
   return async (c, next) => {
     if (maxMs <= 0 || isLongRunning(c.get('info'))) return next()
-    const ms = requestDeadlineMs(new URL(c.req.url).searchParams, maxMs)
+    const ms = requestDeadlineMs(requestURL(c.req.raw).searchParams, maxMs)
     let stopTimer = () => {}
     const deadline = new Promise<'deadline'>((resolve) => {
       const timer = setTimeout(() => resolve('deadline'), ms)

@@ -1,6 +1,7 @@
 // What a request is about, parsed from its path and method the way k8s.io/apiserver's RequestInfoFactory does.
 import type { MiddlewareHandler } from 'hono'
 import { decodeListOptions, isWatchRequest } from '../../api/query'
+import { requestURL } from '../request-url'
 
 export interface RequestInfo {
   isResourceRequest: boolean
@@ -114,7 +115,7 @@ function exactNameSelector(selector: string): string {
 /** WithRequestInfo: what the request is about, for every later filter. */
 export function withRequestInfo(): MiddlewareHandler<{ Variables: { info: RequestInfo } }> {
   return async (c, next) => {
-    c.set('info', parseRequestInfo(c.req.method, new URL(c.req.url)))
+    c.set('info', parseRequestInfo(c.req.method, requestURL(c.req.raw)))
     await next()
   }
 }

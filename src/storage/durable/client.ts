@@ -12,8 +12,11 @@ import {
   type WatchOptions,
 } from '../store'
 import type { ClusterStore } from './cluster-store'
+import { LruMap } from '../../util/lru'
 import {
   ACK_STEP,
+  isAdmissionRead,
+  type AdmissionMark,
   CLOSE_RESTARTED,
   CLOSE_SLOW,
   decodeEvent,
@@ -40,7 +43,9 @@ export interface WatchSocket {
 export interface ClusterStoreStub {
   get(key: string): Promise<GetResult>
   list(prefix: string, opts?: ListOptions): Promise<ListResult>
-  readBatch(reads: BatchRead[]): Promise<{ results: BatchReadResult[]; revision: number }>
+  readBatch(
+    reads: BatchRead[],
+  ): Promise<{ results: BatchReadResult[]; revision: number; am?: AdmissionMark }>
   create(key: string, value: string): Promise<WriteResult>
   update(key: string, value: string, expectModRevision: number): Promise<WriteResult>
   delete(key: string, expectModRevision?: number): Promise<WriteResult>
@@ -53,10 +58,18 @@ export interface ClusterStoreStub {
 }
 
 export class DurableStore implements Store {
-  constructor(private readonly stub: ClusterStoreStub) {}
+  /**
+   * cluster: the object's name, under which this isolate keeps the admission reads it made (see
+   * AdmissionReads); none: every read goes to the object.
+   */
+  constructor(
+    private readonly stub: ClusterStoreStub,
+    private readonly cluster?: string,
+  ) {}
 
   async get(key: string): Promise<{ kv?: KeyValue; revision: number }> {
     const r = await this.stub.get(key)
+    this.heard(r.am)
     return r.kv ? { kv: copyKv(r.kv), revision: r.revision } : { revision: r.revision }
   }
 
@@ -65,27 +78,45 @@ export class DurableStore implements Store {
     opts?: ListOptions,
   ): Promise<{ kvs: KeyValue[]; revision: number; more: boolean; count: number }> {
     const r = ok(prefix, await this.stub.list(prefix, opts))
+    this.heard(r.am)
     return { kvs: r.kvs.map(copyKv), revision: r.revision, more: r.more, count: r.count }
   }
 
   async readBatch(reads: BatchRead[]): Promise<{ results: BatchReadResult[]; revision: number }> {
+    const cache =
+      this.cluster !== undefined &&
+      reads.every((r) => isAdmissionRead('key' in r ? r.key : r.prefix)) &&
+      admissionReads.of(this.cluster)
+    const key = cache ? JSON.stringify(reads) : ''
+    const known = cache ? cache.get(key) : undefined
+    if (known) return copyBatch(known)
     const r = await this.stub.readBatch(reads)
-    return {
-      results: r.results.map((x) => ({ kvs: x.kvs.map(copyKv), more: x.more })),
-      revision: r.revision,
-    }
+    this.heard(r.am)
+    const out = { results: r.results.map(copyResult), revision: r.revision }
+    if (cache && r.am) cache.set(key, r.am, copyBatch(out))
+    return out
   }
 
   async create(key: string, value: string): Promise<KeyValue> {
-    return copyKv(ok(key, await this.stub.create(key, value)).kv)
+    const r = ok(key, await this.stub.create(key, value))
+    this.heard(r.am)
+    return copyKv(r.kv)
   }
 
   async update(key: string, value: string, expectModRevision: number): Promise<KeyValue> {
-    return copyKv(ok(key, await this.stub.update(key, value, expectModRevision)).kv)
+    const r = ok(key, await this.stub.update(key, value, expectModRevision))
+    this.heard(r.am)
+    return copyKv(r.kv)
   }
 
   async delete(key: string, expectModRevision?: number): Promise<KeyValue> {
-    return copyKv(ok(key, await this.stub.delete(key, expectModRevision)).kv)
+    const r = ok(key, await this.stub.delete(key, expectModRevision))
+    this.heard(r.am)
+    return copyKv(r.kv)
+  }
+
+  private heard(mark: AdmissionMark | undefined): void {
+    if (mark && this.cluster !== undefined) admissionReads.of(this.cluster).heard(mark)
   }
 
   async compact(revision: number): Promise<void> {
@@ -185,8 +216,64 @@ export function clusterStore(
   env: { CLUSTER: DurableObjectNamespace<ClusterStore> },
   cluster = 'default',
 ): Store {
-  return new DurableStore(env.CLUSTER.getByName(cluster))
+  return new DurableStore(env.CLUSTER.getByName(cluster), cluster)
 }
+
+/**
+ * How long after the object last answered an isolate still answers admission reads from what it read:
+ * a change made meanwhile by another isolate or by the object's own control loops is seen at the latest
+ * this late (kube-apiserver's admission plugins read informer caches, which lag behind etcd too; the
+ * RBAC snapshot here is trusted as long, src/auth/rbac/authorizer.ts). Every answer of the object, to
+ * any request of this isolate, says whether they are still current.
+ */
+export const ADMISSION_READS_MAX_STALENESS_MS = 1000
+
+/**
+ * One cluster's admission reads in this isolate: the batches read, each with the mark the object gave
+ * with it, and the newest mark heard from the object (with when). A batch is answered again while its
+ * mark is the newest heard, heard within ADMISSION_READS_MAX_STALENESS_MS.
+ */
+class AdmissionReads {
+  private mark: AdmissionMark = { epoch: '', rev: -1 }
+  private heardAt = -Infinity
+  private readonly batches = new LruMap<
+    string,
+    { mark: AdmissionMark; batch: { results: BatchReadResult[]; revision: number } }
+  >(64)
+
+  heard(mark: AdmissionMark): void {
+    // Answers of one epoch may arrive out of order: the mark only moves forward within one. Another
+    // epoch (a restore, a new instance) replaces it, and no batch of the old one matches again.
+    if (mark.epoch === this.mark.epoch && mark.rev < this.mark.rev) return
+    this.mark = mark
+    this.heardAt = Date.now()
+  }
+
+  get(key: string): { results: BatchReadResult[]; revision: number } | undefined {
+    const known = this.batches.get(key)
+    if (!known) return undefined
+    const current =
+      known.mark.epoch === this.mark.epoch &&
+      known.mark.rev === this.mark.rev &&
+      Date.now() - this.heardAt <= ADMISSION_READS_MAX_STALENESS_MS
+    return current ? known.batch : undefined
+  }
+
+  set(key: string, mark: AdmissionMark, batch: { results: BatchReadResult[]; revision: number }) {
+    this.batches.set(key, { mark, batch })
+  }
+}
+
+/** Per cluster; as many as the app keeps clusters' contexts (src/server/app.ts). */
+const admissionReads = new (class {
+  private readonly clusters = new LruMap<string, AdmissionReads>(256)
+
+  of(cluster: string): AdmissionReads {
+    let reads = this.clusters.get(cluster)
+    if (!reads) this.clusters.set(cluster, (reads = new AdmissionReads()))
+    return reads
+  }
+})()
 
 /**
  * A watch the store ended: fine for a watcher dropped as too slow or cut off by a restart (the consumer
@@ -200,6 +287,14 @@ function closedByStore(prefix: string, code: number, reason: string): void {
 function ok<T extends { ok: true }>(key: string, r: T | Failure): T {
   if (r.ok) return r
   throw new StoreError(r.code, key, r.current && copyKv(r.current), r.revision)
+}
+
+function copyResult(x: BatchReadResult): BatchReadResult {
+  return { kvs: x.kvs.map(copyKv), more: x.more }
+}
+
+function copyBatch(b: { results: BatchReadResult[]; revision: number }) {
+  return { results: b.results.map(copyResult), revision: b.revision }
 }
 
 // RPC results carry a disposer; hand callers plain pairs.

@@ -14,6 +14,8 @@ import {
 import { applyMigrations } from './migrations'
 import {
   encodeEvent,
+  isAdmissionRead,
+  type AdmissionMark,
   type CompactResult,
   type Failure,
   type GetResult,
@@ -114,6 +116,11 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
   private retired = false
   /** When this instance last logged or did something (ACTIVITY_LOG_PREFIX). */
   private lastActivity = 0
+  /**
+   * The last change admission reads would see (protocol.ts, ADMISSION_READ_PREFIXES), in every answer to
+   * the Worker; a new instance starts a new epoch, as it cannot tell what changed before it.
+   */
+  private admissionMark: AdmissionMark = { epoch: crypto.randomUUID(), rev: 0 }
 
   constructor(ctx: DurableObjectState, env: ClusterStoreEnv) {
     super(ctx, env)
@@ -171,7 +178,7 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
 
   get(key: string): GetResult {
     this.checkServing()
-    return { kv: this.tables.get(key), revision: this.revision }
+    return { kv: this.tables.get(key), revision: this.revision, am: this.admissionMark }
   }
 
   /**
@@ -190,11 +197,15 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
       revision === this.revision
         ? this.tables.listCurrent(range, limit)
         : this.tables.listAt(range, revision, limit)
-    return { ok: true, kvs, revision, more: count > kvs.length, count }
+    return { ok: true, kvs, revision, more: count > kvs.length, count, am: this.admissionMark }
   }
 
   /** Several reads at the current revision in one RPC: a write's admission reads, for one round trip. */
-  readBatch(reads: BatchRead[]): { results: BatchReadResult[]; revision: number } {
+  readBatch(reads: BatchRead[]): {
+    results: BatchReadResult[]
+    revision: number
+    am: AdmissionMark
+  } {
     this.checkServing()
     const results = reads.map((r): BatchReadResult => {
       if ('key' in r) {
@@ -205,7 +216,7 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
       const { kvs, count } = this.tables.listCurrent({ prefix: r.prefix }, limit)
       return { kvs, more: count > kvs.length }
     })
-    return { results, revision: this.revision }
+    return { results, revision: this.revision, am: this.admissionMark }
   }
 
   // ---- writes ----
@@ -395,6 +406,7 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     applyMigrations(this.ctx.storage)
     this.revision = this.tables.loadRevision()
     this.compacted = 0
+    this.newAdmissionEpoch()
     this.hub = this.newHub()
     await this.ctx.storage.put(RETIRED_KEY, true)
   }
@@ -458,6 +470,7 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
       this.tables.wipe()
       this.tables.setMeta('restoring', 1)
     })
+    this.newAdmissionEpoch()
     this.restoring = true
     this.snapshotHold = undefined
     this.hub.closeAll(CLOSE_RESTARTED, 'the cluster is being restored from a snapshot')
@@ -468,6 +481,7 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     for (const kv of kvs)
       if (kv.modRevision < 1 || kv.modRevision < kv.createRevision || kv.version < 1)
         return { ok: false, message: `the record of ${kv.key} has invalid revisions` }
+    this.newAdmissionEpoch()
     try {
       this.ctx.storage.transactionSync(() => this.tables.restore(kvs))
     } catch (e) {
@@ -559,6 +573,7 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     this.revision = revision
     this.compacted = revision
     this.restoring = false
+    this.newAdmissionEpoch()
     this.hub.closeAll(CLOSE_RESTARTED, why)
     this.hub = this.newHub()
     if (startBackground) this.startOver()
@@ -623,7 +638,9 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     if (!this.compactionDue) this.setCompactionDue(Date.now() + this.compactionInterval())
     else if (Date.now() >= this.compactionDue) this.schedule(Date.now())
     if (this.background) this.observe(outcome.kv, outcome.prev, outcome.deleted)
-    return { ok: true, kv: outcome.kv }
+    if (isAdmissionRead(key))
+      this.admissionMark = { epoch: this.admissionMark.epoch, rev: revision }
+    return { ok: true, kv: outcome.kv, am: this.admissionMark }
   }
 
   /** Hands a committed write to the background work and wakes it when it asks. */
@@ -663,6 +680,11 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
   private setCompactionDue(at: number): void {
     this.compactionDue = at
     this.tables.setMeta('compaction_due', at)
+  }
+
+  /** Everything may have changed at once (a restore, a deleted cluster): no admission read is current. */
+  private newAdmissionEpoch(): void {
+    this.admissionMark = { epoch: crypto.randomUUID(), rev: this.revision }
   }
 
   /** Logs what woke or kept the object busy (ACTIVITY_LOG_PREFIX); calls in a burst log once. */
