@@ -378,6 +378,14 @@ export function respondJSON(status: number, text: string): Response {
   })
 }
 
+/** respondJSON for a body already in UTF-8 (a LIST's items put together from their cached bytes). */
+export function respondJSONBytes(status: number, body: Uint8Array): Response {
+  return sizedBytesResponse([body], {
+    status,
+    headers: { 'Content-Type': 'application/json', 'Cache-Control': 'no-cache, private' },
+  })
+}
+
 /**
  * An error as a Status, negotiated as kube's ErrorNegotiated does (no transforms; protobuf for any client
  * that accepts it, as every scope's serializer offers it); where negotiation fails, JSON, so that the

@@ -126,7 +126,29 @@ const ENCODED_HEAD = /^\{"apiVersion":"((?:[^"\\]|\\.)*)","kind":"(?:[^"\\]|\\.)
  * a duplicate. asListItem drops apiVersion and kind for a built-in kind (see withoutTypeMeta) by starting the
  * text at metadata, which costs nothing more than the splice.
  */
-function jsonWithRevision(t: ResourceType, kv: KeyValue, asListItem = false): string {
+function jsonWithRevision(t: ResourceType, kv: KeyValue): string {
+  return jsonText(t, kv, false)
+}
+
+const utf8 = new TextEncoder()
+
+/**
+ * jsonWithRevision as a <Kind>List item (asListItem), in UTF-8. A store that keeps its pairs in memory
+ * (Node mode's mirror of etcd, kube's watch cache) hands every LIST the same pair objects: each is
+ * written out once per type, as kube's cachingObject serializes an object once for every LIST and
+ * watch that sends it, and the list is the items' bytes put together.
+ */
+function listItemBytes(t: ResourceType, kv: KeyValue): Uint8Array {
+  const known = listItemCache.get(kv)
+  if (known?.type === t) return known.bytes
+  const bytes = utf8.encode(jsonText(t, kv, true))
+  listItemCache.set(kv, { type: t, bytes })
+  return bytes
+}
+
+const listItemCache = new WeakMap<KeyValue, { type: ResourceType; bytes: Uint8Array }>()
+
+function jsonText(t: ResourceType, kv: KeyValue, asListItem: boolean): string {
   const head = ENCODED_HEAD.exec(kv.value)
   const asStored = head && (!t.convert || t.convert.unchanged?.(head[1]))
   const dropTypeMeta = asListItem && !t.custom
@@ -367,19 +389,19 @@ export class RegistryStore {
   }
 
   /**
-   * The list with each item as JSON text as a <Kind>List carries it (asListItem), for a caller that only
-   * writes the items out (see jsonWithRevision).
+   * The list with each item as UTF-8 JSON as a <Kind>List carries it (asListItem), for a caller that
+   * only writes the items out (see jsonWithRevision).
    */
   listJSON(
     namespace: string | undefined,
     opts: Omit<ListOptions, 'filter'> = {},
-  ): Promise<ListResult<string>> {
+  ): Promise<ListResult<Uint8Array>> {
     return this.listItems(namespace, opts, async (kvs) =>
       this.type.convertBatch
         ? (await decodeAll(this.type, kvs, this.store)).map((o) =>
-            JSON.stringify(asListItem(this.type, o)),
+            utf8.encode(JSON.stringify(asListItem(this.type, o))),
           )
-        : kvs.map((kv) => jsonWithRevision(this.type, kv, true)),
+        : kvs.map((kv) => listItemBytes(this.type, kv)),
     )
   }
 
