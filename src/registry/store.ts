@@ -14,7 +14,7 @@ import {
   type GroupKind,
   type GroupResource,
 } from '../server/errors'
-import { isStoreError, type KeyValue, type Store } from '../storage/store'
+import { heldPairs, isStoreError, type KeyValue, type Store } from '../storage/store'
 import {
   interpretCreateError,
   interpretDeleteError,
@@ -139,6 +139,7 @@ const utf8 = new TextEncoder()
  * watch that sends it, and the list is the items' bytes put together.
  */
 function listItemBytes(t: ResourceType, kv: KeyValue): Uint8Array {
+  if (!heldPairs.has(kv)) return utf8.encode(jsonText(t, kv, true))
   const known = listItemCache.get(kv)
   if (known?.type === t) return known.bytes
   const bytes = utf8.encode(jsonText(t, kv, true))
@@ -147,6 +148,26 @@ function listItemBytes(t: ResourceType, kv: KeyValue): Uint8Array {
 }
 
 const listItemCache = new WeakMap<KeyValue, { type: ResourceType; bytes: Uint8Array }>()
+
+/** decode(), frozen and remembered per stored pair and type (listReadOnly). */
+function sharedObject(t: ResourceType, kv: KeyValue): KubeObject {
+  if (!heldPairs.has(kv)) return decode(t, kv) // read for this request only: nobody else sees it
+  const known = sharedObjects.get(kv)
+  if (known?.type === t) return known.object
+  const object = deepFreeze(decode(t, kv))
+  sharedObjects.set(kv, { type: t, object })
+  return object
+}
+
+const sharedObjects = new WeakMap<KeyValue, { type: ResourceType; object: KubeObject }>()
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v)
+    for (const x of Object.values(v)) deepFreeze(x)
+  }
+  return v
+}
 
 function jsonText(t: ResourceType, kv: KeyValue, asListItem: boolean): string {
   const head = ENCODED_HEAD.exec(kv.value)
@@ -386,6 +407,17 @@ export class RegistryStore {
 
   list(namespace: string | undefined, opts: ListOptions = {}): Promise<ListResult> {
     return this.listItems(namespace, opts, (kvs) => decodeAll(this.type, kvs, this.store))
+  }
+
+  /**
+   * list() for a reader that only writes the items out (a LIST as a Table, filtered, in YAML or
+   * protobuf): from a store that holds its pairs (heldPairs), the objects are frozen and shared by
+   * every such LIST of the same stored revision, as kube's watch cache hands its LISTs the objects it
+   * holds instead of decoding them per request.
+   */
+  listReadOnly(namespace: string | undefined, opts: ListOptions = {}): Promise<ListResult> {
+    if (this.type.convertBatch) return this.list(namespace, opts)
+    return this.listItems(namespace, opts, (kvs) => kvs.map((kv) => sharedObject(this.type, kv)))
   }
 
   /**

@@ -15,6 +15,13 @@ export interface KeyValue {
   stale?: boolean
 }
 
+/**
+ * Pairs a store keeps and hands to every later read as the same objects (Node mode's mirror of etcd, as
+ * kube's watch cache holds its objects): what a reader derives from one (its decoded object, its JSON)
+ * may be remembered with it. Such a pair is never changed.
+ */
+export const heldPairs = new WeakSet<KeyValue>()
+
 export type StoreEvent =
   | { type: 'put'; kv: KeyValue; prevKv?: KeyValue }
   | { type: 'delete'; kv: KeyValue; prevKv: KeyValue } // kv.modRevision is the deletion revision, kv.value the last value

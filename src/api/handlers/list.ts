@@ -43,7 +43,7 @@ export async function list(s: Scope): Promise<Response> {
     })
     return respondJSONBytes(200, joinItems(`${head.slice(0, -1)},"items":[`, result.items, ']}'))
   }
-  const result = await s.rs.list(s.namespace, { ...opts, filter })
+  const result = await s.rs.listReadOnly(s.namespace, { ...opts, filter })
   return respondList(s, target, listMetadata(result), result.items)
 }
 

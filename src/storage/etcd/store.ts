@@ -4,6 +4,7 @@
 import type { Etcd3, ICompare, IKeyValue, IRangeRequest, IResponseHeader, Watcher } from 'etcd3'
 import {
   exceedsValueLimit,
+  heldPairs,
   isByteString,
   StoreError,
   type BatchRead,
@@ -378,6 +379,7 @@ export class EtcdStore implements Store {
     if (this.mirrored.get(rp) !== m) return undefined // the feed was reset meanwhile
     for (const kv of res.kvs) {
       const pair = this.keyValue(kv)
+      heldPairs.add(pair)
       m.put(pair.key, pair)
     }
     for (const [key, kv] of m.pending!) {
@@ -394,6 +396,7 @@ export class EtcdStore implements Store {
     const m = rp && this.mirrored.get(rp)
     if (!m) return
     const pair = kv ? this.keyValue(kv) : undefined
+    if (pair) heldPairs.add(pair)
     if (m.pending) {
       // Only what the initial read at its revision did not see.
       m.pending.push([key, pair])
