@@ -212,6 +212,21 @@ function scenario(srv, op) {
         connections: listConns,
         headers: { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' },
       })
+    case 'paged':
+      // a LIST of every ConfigMap in pages of 500 (following continue): one operation per walk
+      return (durationS) =>
+        loop({
+          concurrency: listConns,
+          durationS,
+          op: async () => {
+            let cont = ''
+            do {
+              const q = `?limit=500${cont ? `&continue=${encodeURIComponent(cont)}` : ''}`
+              const r = await srv.client.must('GET', `/api/v1/namespaces/bench-list/configmaps${q}`)
+              cont = r.json().metadata.continue ?? ''
+            } while (cont)
+          },
+        })
     case 'create':
       return http({
         perClient: () => {
