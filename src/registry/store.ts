@@ -608,7 +608,14 @@ export class RegistryStore {
     const key = this.key(namespace, name)
     const s = this.type.strategy
     const deadline = Date.now() + WRITE_TIMEOUT_MS
-    let kv = await this.read(key, (e) => interpretUpdateError(e, this.gr, name))
+    const interpret = (e: unknown) => interpretUpdateError(e, this.gr, name)
+    // GuaranteedUpdate starts from the object the watch cache holds (cachedExistingObject) where there
+    // is one, which may be behind etcd: whatever fails on it, or finds nothing to change, reads etcd
+    // before it counts (origStateIsCurrent). A dry run reads the store, as kube's dry-run storage does.
+    let fromCache = false
+    let kv = ctx.dryRun ? undefined : await this.store.cached?.(key)
+    if (kv) fromCache = true
+    else kv = await this.read(key, interpret)
     for (;;) {
       if (!kv) {
         if (!(s.allowCreateOnUpdate || opts.forceAllowCreate) || subresource)
@@ -635,39 +642,53 @@ export class RegistryStore {
           continue
         }
       }
-      const old = await this.fromStorage(kv)
-      const uid = opts.preconditions?.uid
-      if (uid && uid !== old.metadata?.uid) {
-        // storage.Preconditions.Check in GuaranteedUpdate, before the object is handed to the update.
-        throw preconditionFailed(
-          this.gr,
-          name,
-          key,
-          `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${old.metadata?.uid ?? ''}`,
-        )
-      }
-      const obj = await mutate(structuredClone(old))
-      this.checkTypeMeta(obj)
-      const meta = (obj.metadata ??= {})
-      if (meta.name !== undefined && meta.name !== name) {
-        throw badRequest(
-          `the name of the object (${meta.name}) does not match the name on the URL (${name})`,
-        )
-      }
-      this.checkNamespace(meta, namespace)
-      meta.name = name
-      if (this.type.namespaced) meta.namespace = namespace
-      this.checkResourceVersion(meta, kv, name)
-      const hooks: PendingHooks = { commit: [], abort: [] }
-      const attrs = this.attributes('UPDATE', namespace, name, obj, old, ctx, subresource, hooks)
+      let old: KubeObject
+      let obj: KubeObject
+      let hooks: PendingHooks
       try {
-        await this.prepareUpdate(obj, old, ctx, subresource, attrs)
-        const own = this.type.subresources?.updates?.[subresource]
-        if (own) await own.beforeWrite?.(obj, old, this.store, ctx)
-        else await s.beforeWrite?.(obj, old, this.store, ctx, subresource)
+        const current = kv
+        old = await this.fromStorage(current)
+        const uid = opts.preconditions?.uid
+        if (uid && uid !== old.metadata?.uid) {
+          // storage.Preconditions.Check in GuaranteedUpdate, before the object is handed to the update.
+          throw preconditionFailed(
+            this.gr,
+            name,
+            key,
+            `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${old.metadata?.uid ?? ''}`,
+          )
+        }
+        obj = await mutate(structuredClone(old))
+        this.checkTypeMeta(obj)
+        const meta = (obj.metadata ??= {})
+        if (meta.name !== undefined && meta.name !== name) {
+          throw badRequest(
+            `the name of the object (${meta.name}) does not match the name on the URL (${name})`,
+          )
+        }
+        this.checkNamespace(meta, namespace)
+        meta.name = name
+        if (this.type.namespaced) meta.namespace = namespace
+        this.checkResourceVersion(meta, current, name)
+        hooks = { commit: [], abort: [] }
+        const attrs = this.attributes('UPDATE', namespace, name, obj, old, ctx, subresource, hooks)
+        try {
+          await this.prepareUpdate(obj, old, ctx, subresource, attrs)
+          const own = this.type.subresources?.updates?.[subresource]
+          if (own) await own.beforeWrite?.(obj, old, this.store, ctx)
+          else await s.beforeWrite?.(obj, old, this.store, ctx, subresource)
+        } catch (e) {
+          await RegistryStore.runHooks(hooks.abort)
+          throw e
+        }
       } catch (e) {
-        await RegistryStore.runHooks(hooks.abort)
-        throw e
+        if (!fromCache) throw e
+        // store.go: the cached object may be stale; the same revision in etcd means the error stands.
+        const cachedRevision = kv.modRevision
+        kv = await this.read(key, interpret)
+        fromCache = false
+        if (kv && kv.modRevision === cachedRevision) throw e
+        continue
       }
       if (ctx.dryRun) {
         await RegistryStore.runHooks(hooks.abort)
@@ -700,6 +721,13 @@ export class RegistryStore {
           }
         } else if (!kv.stale && deepEqual(specAndMeta(obj), specAndMeta(old))) {
           await RegistryStore.runHooks(hooks.abort)
+          if (fromCache) {
+            // Nothing to change in the cached object: only so if etcd has the same revision.
+            const cachedRevision = kv.modRevision
+            kv = await this.read(key, interpret)
+            fromCache = false
+            if (!kv || kv.modRevision !== cachedRevision) continue
+          }
           return { object: old, created: false }
         } else {
           result = {
@@ -716,8 +744,8 @@ export class RegistryStore {
         // Another write came first: start again from what it left (GuaranteedUpdate's retry).
         if (isStoreError(e, 'Conflict') || isStoreError(e, 'NotFound')) {
           if (Date.now() > deadline) throw writeTimeout()
-          kv =
-            e.current ?? (await this.read(key, (err) => interpretUpdateError(err, this.gr, name)))
+          kv = e.current ?? (await this.read(key, interpret))
+          fromCache = false
           continue
         }
         throw interpretUpdateError(e, this.gr, name)

@@ -91,6 +91,28 @@ describe('two Node-mode servers on a 3-member etcd cluster', () => {
     expect(names(await list(b))).toEqual(['ryw-1', 'ryw-2', 'ryw-3', 'ryw-4'])
   })
 
+  it('updates at once through one server what the other has just changed (from a copy behind etcd)', async () => {
+    const made = JSON.parse((await create(a, 'hop', { v: '0' })).body)
+    const put = (s: NodeServer, body: unknown) =>
+      s.request(`${CM}/hop`, admin, { method: 'PUT', body, ca: admin.ca })
+    let cur = made
+    for (let i = 1; i <= 6; i++) {
+      const r = await put(i % 2 ? b : a, { ...cur, data: { v: String(i) } })
+      expect(r.status).toBe(200)
+      expect(Number(JSON.parse(r.body).metadata.resourceVersion)).toBeGreaterThan(
+        Number(cur.metadata.resourceVersion),
+      )
+      cur = JSON.parse(r.body)
+    }
+    // A resourceVersion etcd has moved past is still a 409, and a PUT that changes nothing keeps it.
+    const stale = await put(b, { ...made, data: { v: 'x' } })
+    expect(stale.status).toBe(409)
+    const same = await put(a, cur)
+    expect(same.status).toBe(200)
+    expect(JSON.parse(same.body).metadata.resourceVersion).toBe(cur.metadata.resourceVersion)
+    expect(JSON.parse((await get(b, 'hop')).body).data).toEqual({ v: '6' })
+  })
+
   it('admits a write into a namespace the other server has just made', async () => {
     for (let i = 0; i < 3; i++) {
       const ns = `fresh-${i}`

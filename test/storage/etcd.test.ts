@@ -173,6 +173,13 @@ describe('EtcdStore on etcd', () => {
       await other.create(`${res}b`, 'b1')
       const b = await ours.readBatch([{ key: `${res}b` }])
       expect(b.results[0]!.kvs.map((kv) => kv.value)).toEqual(['b1'])
+      // GuaranteedUpdate's cached object: this store's own update at once, nothing for a missing key.
+      const a2 = await ours.update(`${res}a`, 'a2', a.modRevision)
+      expect(await ours.cached(`${res}a`)).toEqual({ ...a2, value: 'a2' })
+      expect(await ours.cached(`${res}none`)).toBeUndefined()
+      const plain = newStore()
+      expect(await plain.cached(`${res}a`)).toBeUndefined() // no mirror: no copy
+      plain.close()
     } finally {
       ours.close()
       other.close()

@@ -341,6 +341,21 @@ export class EtcdStore implements Store {
     return { results, revision: this.feed.position }
   }
 
+  /** The key's pair in the mirror once it has every write etcd answered this store with. */
+  async cached(key: string): Promise<KeyValue | undefined> {
+    if (!this.feed) return undefined
+    try {
+      const m = await this.mirrorOf(key)
+      if (!m || !(await this.feed.reach(this.seen))) return undefined
+      if (this.mirrored.get(resourcePrefix(key)!) !== m) return undefined
+      const kv = m.kvs.get(key)
+      if (kv) this.readsFromMemory++
+      return kv
+    } catch {
+      return undefined
+    }
+  }
+
   /** The mirror of the resource a key or prefix is under, read from etcd the first time. */
   private async mirrorOf(keyOrPrefix: string): Promise<MirroredResource | undefined> {
     const rp = resourcePrefix(keyOrPrefix)
