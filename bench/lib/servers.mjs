@@ -125,7 +125,7 @@ export function etcdVersion() {
 }
 
 /** Node mode (`npm run start:node`'s dist/node.js, built once by the caller) on the given etcd. */
-export async function startNode(root, etcdEndpoint, extraArgs = []) {
+export async function startNode(root, etcdEndpoint, extraArgs = [], nodeFlags = []) {
   const stateDir = tempDir('node')
   mkdirSync(stateDir, { recursive: true })
   const port = await freePort()
@@ -133,7 +133,7 @@ export async function startNode(root, etcdEndpoint, extraArgs = []) {
   const tokenFile = join(stateDir, 'tokens.csv')
   writeFileSync(tokenFile, `${token},admin,admin,"system:masters"\n`, { mode: 0o600 })
   const t0 = performance.now()
-  const proc = startProcess(process.execPath, [join(root, 'dist', 'node.js'),
+  const proc = startProcess(process.execPath, [...nodeFlags, join(root, 'dist', 'node.js'),
     `--etcd-servers=${etcdEndpoint}`, `--secure-port=${port}`, `--bind-address=127.0.0.1`, `--state-dir=${stateDir}`,
     `--token-auth-file=${tokenFile}`, ...extraArgs,
   ], { cwd: root })

@@ -97,6 +97,7 @@ export function instrumentStore(store: Store, keys: KeyResources, m: ApiserverMe
     update: (key, value, rev) => timed('update', key, () => store.update(key, value, rev)),
     delete: (key, rev) => timed('delete', key, () => store.delete(key, rev)),
     watch: (prefix, after, signal, opts) => store.watch(prefix, after, signal, opts),
+    cached: async (key) => store.cached?.(key),
     compact: (revision) => store.compact(revision),
     currentRevision: () => store.currentRevision(),
   }

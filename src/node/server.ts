@@ -579,6 +579,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   const store = new EtcdStore(client, {
     prefix: cfg.etcdPrefix,
     requestTimeoutMs: cfg.requestTimeoutMs,
+    mirror: cfg.watchCache,
   })
   // Everything but the compactor and shutdown goes through encryption at rest, when configured; the
   // authenticated data of a value is its etcd key, as kube-apiserver's. Above it, values kube-apiserver
@@ -645,6 +646,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     anonymous: cfg.anonymousAuth,
     securePort: cfg.securePort,
     requestTimeoutMs: cfg.requestTimeoutMs,
+    watchCache: cfg.watchCache,
     clusterSigningDurationMs: cfg.clusterSigningDurationMs,
     rootCA: rootCA(tls, cfg),
     clientCertificates: (env, caPem) =>

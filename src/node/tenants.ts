@@ -48,6 +48,8 @@ export interface NodeTenantOptions {
   anonymous: boolean
   securePort: number
   requestTimeoutMs: number
+  /** --watch-cache: each cluster's consistent LISTs and admission reads from memory. */
+  watchCache?: boolean
   clusterSigningDurationMs: number
   /** kube-root-ca.crt: the CA clients in the cluster verify this server with. */
   rootCA: string
@@ -190,6 +192,7 @@ export class NodeTenants implements Tenants {
     const etcd = new EtcdStore(o.client, {
       prefix: tenantEtcdPrefix(name),
       requestTimeoutMs: o.requestTimeoutMs,
+      mirror: o.watchCache,
     })
     let retired = false
     const store = fenced(o.apiStore(etcd, registry), () => retired)

@@ -14,7 +14,7 @@ import {
   type GroupKind,
   type GroupResource,
 } from '../server/errors'
-import { isStoreError, type KeyValue, type Store } from '../storage/store'
+import { heldPairs, isStoreError, type KeyValue, type Store } from '../storage/store'
 import {
   interpretCreateError,
   interpretDeleteError,
@@ -126,7 +126,50 @@ const ENCODED_HEAD = /^\{"apiVersion":"((?:[^"\\]|\\.)*)","kind":"(?:[^"\\]|\\.)
  * a duplicate. asListItem drops apiVersion and kind for a built-in kind (see withoutTypeMeta) by starting the
  * text at metadata, which costs nothing more than the splice.
  */
-function jsonWithRevision(t: ResourceType, kv: KeyValue, asListItem = false): string {
+function jsonWithRevision(t: ResourceType, kv: KeyValue): string {
+  return jsonText(t, kv, false)
+}
+
+const utf8 = new TextEncoder()
+
+/**
+ * jsonWithRevision as a <Kind>List item (asListItem), in UTF-8. A store that keeps its pairs in memory
+ * (Node mode's mirror of etcd, kube's watch cache) hands every LIST the same pair objects: each is
+ * written out once per type, as kube's cachingObject serializes an object once for every LIST and
+ * watch that sends it, and the list is the items' bytes put together.
+ */
+function listItemBytes(t: ResourceType, kv: KeyValue): Uint8Array {
+  if (!heldPairs.has(kv)) return utf8.encode(jsonText(t, kv, true))
+  const known = listItemCache.get(kv)
+  if (known?.type === t) return known.bytes
+  const bytes = utf8.encode(jsonText(t, kv, true))
+  listItemCache.set(kv, { type: t, bytes })
+  return bytes
+}
+
+const listItemCache = new WeakMap<KeyValue, { type: ResourceType; bytes: Uint8Array }>()
+
+/** decode(), frozen and remembered per stored pair and type (listReadOnly). */
+function sharedObject(t: ResourceType, kv: KeyValue): KubeObject {
+  if (!heldPairs.has(kv)) return decode(t, kv) // read for this request only: nobody else sees it
+  const known = sharedObjects.get(kv)
+  if (known?.type === t) return known.object
+  const object = deepFreeze(decode(t, kv))
+  sharedObjects.set(kv, { type: t, object })
+  return object
+}
+
+const sharedObjects = new WeakMap<KeyValue, { type: ResourceType; object: KubeObject }>()
+
+function deepFreeze<T>(v: T): T {
+  if (typeof v === 'object' && v !== null && !Object.isFrozen(v)) {
+    Object.freeze(v)
+    for (const x of Object.values(v)) deepFreeze(x)
+  }
+  return v
+}
+
+function jsonText(t: ResourceType, kv: KeyValue, asListItem: boolean): string {
   const head = ENCODED_HEAD.exec(kv.value)
   const asStored = head && (!t.convert || t.convert.unchanged?.(head[1]))
   const dropTypeMeta = asListItem && !t.custom
@@ -368,19 +411,30 @@ export class RegistryStore {
   }
 
   /**
-   * The list with each item as JSON text as a <Kind>List carries it (asListItem), for a caller that only
-   * writes the items out (see jsonWithRevision).
+   * list() for a reader that only writes the items out (a LIST as a Table, filtered, in YAML or
+   * protobuf): from a store that holds its pairs (heldPairs), the objects are frozen and shared by
+   * every such LIST of the same stored revision, as kube's watch cache hands its LISTs the objects it
+   * holds instead of decoding them per request.
+   */
+  listReadOnly(namespace: string | undefined, opts: ListOptions = {}): Promise<ListResult> {
+    if (this.type.convertBatch) return this.list(namespace, opts)
+    return this.listItems(namespace, opts, (kvs) => kvs.map((kv) => sharedObject(this.type, kv)))
+  }
+
+  /**
+   * The list with each item as UTF-8 JSON as a <Kind>List carries it (asListItem), for a caller that
+   * only writes the items out (see jsonWithRevision).
    */
   listJSON(
     namespace: string | undefined,
     opts: Omit<ListOptions, 'filter'> = {},
-  ): Promise<ListResult<string>> {
+  ): Promise<ListResult<Uint8Array>> {
     return this.listItems(namespace, opts, async (kvs) =>
       this.type.convertBatch
         ? (await decodeAll(this.type, kvs, this.store)).map((o) =>
-            JSON.stringify(asListItem(this.type, o)),
+            utf8.encode(JSON.stringify(asListItem(this.type, o))),
           )
-        : kvs.map((kv) => jsonWithRevision(this.type, kv, true)),
+        : kvs.map((kv) => listItemBytes(this.type, kv)),
     )
   }
 
@@ -555,7 +609,14 @@ export class RegistryStore {
     const key = this.key(namespace, name)
     const s = this.type.strategy
     const deadline = Date.now() + WRITE_TIMEOUT_MS
-    let kv = await this.read(key, (e) => interpretUpdateError(e, this.gr, name))
+    const interpret = (e: unknown) => interpretUpdateError(e, this.gr, name)
+    // GuaranteedUpdate starts from the object the watch cache holds (cachedExistingObject) where there
+    // is one, which may be behind etcd: whatever fails on it, or finds nothing to change, reads etcd
+    // before it counts (origStateIsCurrent). A dry run reads the store, as kube's dry-run storage does.
+    let fromCache = false
+    let kv = ctx.dryRun ? undefined : await this.store.cached?.(key)
+    if (kv) fromCache = true
+    else kv = await this.read(key, interpret)
     for (;;) {
       if (!kv) {
         if (!(s.allowCreateOnUpdate || opts.forceAllowCreate) || subresource)
@@ -582,39 +643,53 @@ export class RegistryStore {
           continue
         }
       }
-      const old = await this.fromStorage(kv)
-      const uid = opts.preconditions?.uid
-      if (uid && uid !== old.metadata?.uid) {
-        // storage.Preconditions.Check in GuaranteedUpdate, before the object is handed to the update.
-        throw preconditionFailed(
-          this.gr,
-          name,
-          key,
-          `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${old.metadata?.uid ?? ''}`,
-        )
-      }
-      const obj = await mutate(structuredClone(old))
-      this.checkTypeMeta(obj)
-      const meta = (obj.metadata ??= {})
-      if (meta.name !== undefined && meta.name !== name) {
-        throw badRequest(
-          `the name of the object (${meta.name}) does not match the name on the URL (${name})`,
-        )
-      }
-      this.checkNamespace(meta, namespace)
-      meta.name = name
-      if (this.type.namespaced) meta.namespace = namespace
-      this.checkResourceVersion(meta, kv, name)
-      const hooks: PendingHooks = { commit: [], abort: [] }
-      const attrs = this.attributes('UPDATE', namespace, name, obj, old, ctx, subresource, hooks)
+      let old: KubeObject
+      let obj: KubeObject
+      let hooks: PendingHooks
       try {
-        await this.prepareUpdate(obj, old, ctx, subresource, attrs)
-        const own = this.type.subresources?.updates?.[subresource]
-        if (own) await own.beforeWrite?.(obj, old, this.store, ctx)
-        else await s.beforeWrite?.(obj, old, this.store, ctx, subresource)
+        const current = kv
+        old = await this.fromStorage(current)
+        const uid = opts.preconditions?.uid
+        if (uid && uid !== old.metadata?.uid) {
+          // storage.Preconditions.Check in GuaranteedUpdate, before the object is handed to the update.
+          throw preconditionFailed(
+            this.gr,
+            name,
+            key,
+            `Precondition failed: UID in precondition: ${uid}, UID in object meta: ${old.metadata?.uid ?? ''}`,
+          )
+        }
+        obj = await mutate(structuredClone(old))
+        this.checkTypeMeta(obj)
+        const meta = (obj.metadata ??= {})
+        if (meta.name !== undefined && meta.name !== name) {
+          throw badRequest(
+            `the name of the object (${meta.name}) does not match the name on the URL (${name})`,
+          )
+        }
+        this.checkNamespace(meta, namespace)
+        meta.name = name
+        if (this.type.namespaced) meta.namespace = namespace
+        this.checkResourceVersion(meta, current, name)
+        hooks = { commit: [], abort: [] }
+        const attrs = this.attributes('UPDATE', namespace, name, obj, old, ctx, subresource, hooks)
+        try {
+          await this.prepareUpdate(obj, old, ctx, subresource, attrs)
+          const own = this.type.subresources?.updates?.[subresource]
+          if (own) await own.beforeWrite?.(obj, old, this.store, ctx)
+          else await s.beforeWrite?.(obj, old, this.store, ctx, subresource)
+        } catch (e) {
+          await RegistryStore.runHooks(hooks.abort)
+          throw e
+        }
       } catch (e) {
-        await RegistryStore.runHooks(hooks.abort)
-        throw e
+        if (!fromCache) throw e
+        // store.go: the cached object may be stale; the same revision in etcd means the error stands.
+        const cachedRevision = kv.modRevision
+        kv = await this.read(key, interpret)
+        fromCache = false
+        if (kv && kv.modRevision === cachedRevision) throw e
+        continue
       }
       if (ctx.dryRun) {
         await RegistryStore.runHooks(hooks.abort)
@@ -647,6 +722,13 @@ export class RegistryStore {
           }
         } else if (!kv.stale && deepEqual(specAndMeta(obj), specAndMeta(old))) {
           await RegistryStore.runHooks(hooks.abort)
+          if (fromCache) {
+            // Nothing to change in the cached object: only so if etcd has the same revision.
+            const cachedRevision = kv.modRevision
+            kv = await this.read(key, interpret)
+            fromCache = false
+            if (!kv || kv.modRevision !== cachedRevision) continue
+          }
           return { object: old, created: false }
         } else {
           result = {
@@ -663,8 +745,8 @@ export class RegistryStore {
         // Another write came first: start again from what it left (GuaranteedUpdate's retry).
         if (isStoreError(e, 'Conflict') || isStoreError(e, 'NotFound')) {
           if (Date.now() > deadline) throw writeTimeout()
-          kv =
-            e.current ?? (await this.read(key, (err) => interpretUpdateError(err, this.gr, name)))
+          kv = e.current ?? (await this.read(key, interpret))
+          fromCache = false
           continue
         }
         throw interpretUpdateError(e, this.gr, name)

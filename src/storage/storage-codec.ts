@@ -88,6 +88,11 @@ export class StorageCodecStore implements Store {
     return { ...r, kvs: r.kvs.map(decoded) }
   }
 
+  async cached(key: string): Promise<KeyValue | undefined> {
+    const kv = await this.inner.cached?.(key)
+    return kv && decoded(kv)
+  }
+
   async readBatch(reads: BatchRead[]): Promise<{ results: BatchReadResult[]; revision: number }> {
     const r = await this.inner.readBatch(reads)
     return {

@@ -15,6 +15,13 @@ export interface KeyValue {
   stale?: boolean
 }
 
+/**
+ * Pairs a store keeps and hands to every later read as the same objects (Node mode's mirror of etcd, as
+ * kube's watch cache holds its objects): what a reader derives from one (its decoded object, its JSON)
+ * may be remembered with it. Such a pair is never changed.
+ */
+export const heldPairs = new WeakSet<KeyValue>()
+
 export type StoreEvent =
   | { type: 'put'; kv: KeyValue; prevKv?: KeyValue }
   | { type: 'delete'; kv: KeyValue; prevKv: KeyValue } // kv.modRevision is the deletion revision, kv.value the last value
@@ -90,6 +97,13 @@ export interface Store {
     signal: AbortSignal,
     opts?: WatchOptions,
   ): AsyncIterable<StoreEvent>
+  /**
+   * The pair as a copy the store keeps in memory has it, once that copy holds every write the store
+   * has answered (kube's cacher hands GuaranteedUpdate its cached object): possibly older than the
+   * store's, so a caller that fails on it reads the store again. Undefined: no copy of the key here
+   * (read the store). Optional: stores without such a copy leave it out. Throws nothing.
+   */
+  cached?(key: string): Promise<KeyValue | undefined>
   /** At or below an earlier compaction it does nothing. Throws: FutureRevision, Unreachable. */
   compact(revision: number): Promise<void>
   /** Throws: Unreachable. */

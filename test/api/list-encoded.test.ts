@@ -169,7 +169,7 @@ describe('LIST as stored JSON text, custom resources', () => {
     for (const v of ['v1', 'v2']) {
       const asText = await of(v).listJSON('default')
       const parsed = await of(v).list('default')
-      expect(asText.items.map((t) => JSON.parse(t))).toEqual(parsed.items)
+      expect(asText.items.map((t) => JSON.parse(new TextDecoder().decode(t)))).toEqual(parsed.items)
       expect(parsed.items.map((o) => o.apiVersion)).toEqual([
         `example.com/${v}`,
         `example.com/${v}`,

@@ -1,6 +1,12 @@
 import { badRequest } from '../../server/errors'
 import { selectorFilter } from '../list-filter'
-import { negotiate, respond, respondJSON, respondProtobuf, type AcceptTarget } from '../negotiation'
+import {
+  negotiate,
+  respond,
+  respondJSONBytes,
+  respondProtobuf,
+  type AcceptTarget,
+} from '../negotiation'
 import { partialObjectMetadata, parseIncludeObject, toTable } from '../table'
 import { endpointFor, type Scope } from '../scope'
 import { decodeListOptions, decodeTableOptions, validateListOptions } from '../query'
@@ -35,9 +41,9 @@ export async function list(s: Scope): Promise<Response> {
       apiVersion: groupVersion(s.type),
       metadata: listMetadata(result),
     })
-    return respondJSON(200, `${head.slice(0, -1)},"items":[${result.items.join(',')}]}`)
+    return respondJSONBytes(200, joinItems(`${head.slice(0, -1)},"items":[`, result.items, ']}'))
   }
-  const result = await s.rs.list(s.namespace, { ...opts, filter })
+  const result = await s.rs.listReadOnly(s.namespace, { ...opts, filter })
   return respondList(s, target, listMetadata(result), result.items)
 }
 
@@ -103,4 +109,25 @@ function listMetadata(result: ListResult<unknown>): Record<string, unknown> {
   if (result.remainingItemCount !== undefined)
     listMeta.remainingItemCount = result.remainingItemCount
   return listMeta
+}
+
+const utf8 = new TextEncoder()
+const COMMA = 44
+
+/** head, the items separated by commas, and tail, in one buffer: one copy of each item's bytes. */
+function joinItems(head: string, items: Uint8Array[], tail: string): Uint8Array {
+  const h = utf8.encode(head)
+  const t = utf8.encode(tail)
+  let size = h.byteLength + t.byteLength + Math.max(items.length - 1, 0)
+  for (const item of items) size += item.byteLength
+  const out = new Uint8Array(size)
+  out.set(h, 0)
+  let at = h.byteLength
+  for (let i = 0; i < items.length; i++) {
+    if (i > 0) out[at++] = COMMA
+    out.set(items[i]!, at)
+    at += items[i]!.byteLength
+  }
+  out.set(t, at)
+  return out
 }

@@ -4,6 +4,7 @@
 import type { Etcd3, ICompare, IKeyValue, IRangeRequest, IResponseHeader, Watcher } from 'etcd3'
 import {
   exceedsValueLimit,
+  heldPairs,
   isByteString,
   StoreError,
   type BatchRead,
@@ -21,6 +22,7 @@ import {
   isUnreachableError,
   wasNotSent,
 } from './errors'
+import { MirroredResource, revisionFeed, type MirrorClient, type RevisionFeed } from './mirror'
 import {
   DEFAULT_HUB_LIMITS,
   WatchHub,
@@ -45,6 +47,11 @@ export interface EtcdStoreOptions {
    * StoreError 'Unreachable' (writes: at most 34 s).
    */
   requestTimeoutMs?: number
+  /**
+   * Answer consistent LISTs and batch reads from memory (mirror.ts), as kube-apiserver's watch cache
+   * does (--watch-cache); false: every read goes to etcd.
+   */
+  mirror?: boolean
 }
 
 export class EtcdStore implements Store {
@@ -54,6 +61,15 @@ export class EtcdStore implements Store {
   private compacted = 0
   private readonly readTimeoutMs: number
   private readonly writeTimeoutMs: number
+  /** The resources kept in memory, by Store key prefix (/registry/<resource>/). */
+  private readonly mirrored = new Map<string, MirroredResource>()
+  private readonly loading = new Map<string, Promise<MirroredResource | undefined>>()
+  private readonly feed?: RevisionFeed
+  private readonly mirrorClient: MirrorClient
+  /** The highest revision etcd has answered this store with: what its next batch read must see. */
+  private seen = 0
+  /** Reads answered from memory (consistent LISTs and batch reads), for tests and metrics. */
+  readsFromMemory = 0
 
   constructor(
     readonly client: Etcd3,
@@ -66,6 +82,18 @@ export class EtcdStore implements Store {
       open: (prefix, after, sink) => this.openWatch(prefix, after, sink),
     }
     this.hub = new WatchHub(source, opts.hubLimits ?? DEFAULT_HUB_LIMITS)
+    this.mirrorClient = {
+      etcdPrefix: this.prefix + '/',
+      event: (rest, kv) => this.mirrorEvent(rest, kv),
+      reset: () => {
+        this.mirrored.clear()
+        this.loading.clear()
+      },
+    }
+    if (opts.mirror) {
+      this.feed = revisionFeed(client, () => this.currentRevision())
+      this.feed.add(this.mirrorClient)
+    }
   }
 
   /** How many etcd watches the store holds for its clients' watches, besides catch-up reads. */
@@ -79,7 +107,7 @@ export class EtcdStore implements Store {
     )
     return {
       kv: res.kvs[0] ? this.keyValue(res.kvs[0]) : undefined,
-      revision: revisionOf(res.header),
+      revision: this.saw(revisionOf(res.header)),
     }
   }
 
@@ -87,6 +115,12 @@ export class EtcdStore implements Store {
     prefix: string,
     opts: ListOptions = {},
   ): Promise<{ kvs: KeyValue[]; revision: number; more: boolean; count: number }> {
+    // kube's cacher answers a LIST without a resourceVersion to read at, a continue token or a limit
+    // from memory (shouldDelegateList); everything else reads etcd.
+    if (!opts.revision && opts.after === undefined && !opts.limit) {
+      const cached = await this.listFromMirror(prefix)
+      if (cached) return cached
+    }
     const from = opts.after !== undefined && opts.after >= prefix ? opts.after + '\0' : prefix
     const req: IRangeRequest = {
       key: this.etcdKey(from),
@@ -100,6 +134,7 @@ export class EtcdStore implements Store {
     } catch (e) {
       throw await this.readError(e, prefix, opts.revision ?? 0)
     }
+    this.saw(revisionOf(res.header))
     return {
       kvs: res.kvs.map((kv) => this.keyValue(kv)),
       revision: opts.revision || revisionOf(res.header),
@@ -109,6 +144,12 @@ export class EtcdStore implements Store {
   }
 
   async readBatch(reads: BatchRead[]): Promise<{ results: BatchReadResult[]; revision: number }> {
+    return (await this.readBatchFromMirror(reads)) ?? this.readBatchFromEtcd(reads)
+  }
+
+  private async readBatchFromEtcd(
+    reads: BatchRead[],
+  ): Promise<{ results: BatchReadResult[]; revision: number }> {
     const ranges = reads.map((r): IRangeRequest => {
       if ('key' in r) return { key: this.etcdKey(r.key) }
       const req: IRangeRequest = {
@@ -219,7 +260,7 @@ export class EtcdStore implements Store {
     const res = await this.call('', 'read', (options) =>
       this.client.kv.range({ key: this.etcdKey(STORE_ROOT), count_only: true }, options),
     )
-    return revisionOf(res.header)
+    return this.saw(revisionOf(res.header))
   }
 
   /** The current revision, asked once without waiting for etcd: startup's probe, which says why it failed. */
@@ -230,13 +271,154 @@ export class EtcdStore implements Store {
 
   /** Ends every watch and closes the etcd connections. */
   close(): void {
-    this.hub.close()
+    this.endWatches()
+    this.feed?.close()
     this.client.close()
   }
 
   /** Ends every watch, keeping the connection for writes still in flight (shutdown's first step). */
   endWatches(): void {
     this.hub.close()
+    this.feed?.remove(this.mirrorClient)
+    this.mirrorClient.reset()
+  }
+
+  // ---- the mirror: consistent reads from memory ----
+
+  private saw(revision: number): number {
+    if (revision > this.seen) this.seen = revision
+    return revision
+  }
+
+  /**
+   * A consistent LIST from memory, as kube's cacher serves one (KEP-2340): etcd's current revision
+   * first (a count-only range), then the mirror once it has every write up to it. Undefined: etcd
+   * answers instead (no mirror of this prefix, or the feed is not there yet, as the cacher falls back
+   * to etcd when it cannot catch up).
+   */
+  private async listFromMirror(
+    prefix: string,
+  ): Promise<{ kvs: KeyValue[]; revision: number; more: boolean; count: number } | undefined> {
+    if (!this.feed || !resourcePrefix(prefix)) return undefined
+    const current = await this.currentRevision()
+    const m = await this.mirrorOf(prefix)
+    if (!m || !(await this.feed.reach(current)) || this.mirrored.get(resourcePrefix(prefix)!) !== m)
+      return undefined
+    const { kvs } = m.range(prefix, rangeEndOf(prefix))
+    this.readsFromMemory++
+    return { kvs, revision: this.feed.position, more: false, count: kvs.length }
+  }
+
+  /**
+   * Batch reads (admission's namespace, quotas, limit ranges, webhook configurations) from memory once
+   * it holds every write etcd has answered this store with: kube's plugins read informers, which lag
+   * behind etcd; this mirror reads what this server wrote, and anyone's write it has received. A key
+   * it does not hold is read from etcd (kube's NamespaceLifecycle looks a namespace missing from its
+   * informer up live).
+   */
+  private async readBatchFromMirror(
+    reads: BatchRead[],
+  ): Promise<{ results: BatchReadResult[]; revision: number } | undefined> {
+    if (!this.feed) return undefined
+    const wanted = reads.map((r) => ('key' in r ? r.key : r.prefix))
+    if (!wanted.every((k) => resourcePrefix(k))) return undefined
+    const mirrors = await Promise.all(wanted.map((k) => this.mirrorOf(k)))
+    if (!(await this.feed.reach(this.seen))) return undefined
+    const results: BatchReadResult[] = []
+    for (let i = 0; i < reads.length; i++) {
+      const r = reads[i]!
+      const m = mirrors[i]
+      if (!m || this.mirrored.get(resourcePrefix(wanted[i]!)!) !== m) return undefined
+      if ('key' in r) {
+        const kv = m.kvs.get(r.key)
+        if (!kv) return undefined
+        results.push({ kvs: [kv], more: false })
+      } else {
+        results.push(m.range(r.prefix, rangeEndOf(r.prefix), r.limit))
+      }
+    }
+    this.readsFromMemory++
+    return { results, revision: this.feed.position }
+  }
+
+  /** The key's pair in the mirror once it has every write etcd answered this store with. */
+  async cached(key: string): Promise<KeyValue | undefined> {
+    if (!this.feed) return undefined
+    try {
+      const m = await this.mirrorOf(key)
+      if (!m || !(await this.feed.reach(this.seen))) return undefined
+      if (this.mirrored.get(resourcePrefix(key)!) !== m) return undefined
+      const kv = m.kvs.get(key)
+      if (kv) this.readsFromMemory++
+      return kv
+    } catch {
+      return undefined
+    }
+  }
+
+  /** The mirror of the resource a key or prefix is under, read from etcd the first time. */
+  private async mirrorOf(keyOrPrefix: string): Promise<MirroredResource | undefined> {
+    const rp = resourcePrefix(keyOrPrefix)
+    if (!rp || !this.feed) return undefined
+    const have = this.mirrored.get(rp)
+    if (have && !have.pending) return have
+    let p = this.loading.get(rp)
+    if (!p) {
+      p = this.loadMirror(rp).finally(() => {
+        if (this.loading.get(rp) === p) this.loading.delete(rp)
+      })
+      this.loading.set(rp, p)
+    }
+    return p
+  }
+
+  private async loadMirror(rp: string): Promise<MirroredResource | undefined> {
+    const feed = this.feed!
+    if (!(await feed.start())) return undefined
+    // Everything up to `at` is read from etcd at `at`; what the feed brings meanwhile waits in pending.
+    const at = feed.position
+    const m = new MirroredResource()
+    this.mirrored.set(rp, m)
+    let res
+    try {
+      res = await this.call(rp, 'read', (options) =>
+        this.client.kv.range(
+          { key: this.etcdKey(rp), range_end: rangeEnd(this.etcdKey(rp)), revision: at },
+          options,
+        ),
+      )
+    } catch {
+      if (this.mirrored.get(rp) === m) this.mirrored.delete(rp)
+      return undefined
+    }
+    if (this.mirrored.get(rp) !== m) return undefined // the feed was reset meanwhile
+    for (const kv of res.kvs) {
+      const pair = this.keyValue(kv)
+      heldPairs.add(pair)
+      m.put(pair.key, pair)
+    }
+    for (const [key, kv] of m.pending!) {
+      if (kv) m.put(key, kv)
+      else m.delete(key)
+    }
+    m.pending = undefined
+    return m
+  }
+
+  private mirrorEvent(rest: string, kv: IKeyValue | undefined): void {
+    const key = STORE_ROOT + '/' + rest
+    const rp = resourcePrefix(key)
+    const m = rp && this.mirrored.get(rp)
+    if (!m) return
+    const pair = kv ? this.keyValue(kv) : undefined
+    if (pair) heldPairs.add(pair)
+    if (m.pending) {
+      // Only what the initial read at its revision did not see.
+      m.pending.push([key, pair])
+      return
+    }
+    if (pair) m.put(key, pair)
+    else m.delete(key)
   }
 
   // ---- etcd keys and values ----
@@ -286,7 +468,9 @@ export class EtcdStore implements Store {
     mode: 'read' | 'write' = 'write',
   ) {
     try {
-      return await this.call(key, mode, (options) => this.client.kv.txn(req, options))
+      const res = await this.call(key, mode, (options) => this.client.kv.txn(req, options))
+      this.saw(revisionOf(res.header))
+      return res
     } catch (e) {
       if (isTooLargeError(e)) throw new StoreError('TooLarge', key)
       throw e
@@ -461,6 +645,16 @@ function valueOf(buf: Buffer): string {
     buf.subarray(0, ENCRYPTED.length).equals(ENCRYPTED) ||
     buf.subarray(0, PROTOBUF.length).equals(PROTOBUF)
   return buf.toString(bytes ? 'latin1' : 'utf8')
+}
+
+/** The resource a Store key or prefix is under (/registry/<resource>/), which the mirror keeps whole. */
+function resourcePrefix(keyOrPrefix: string): string | undefined {
+  return /^\/registry\/[^/]+\//.exec(keyOrPrefix)?.[0]
+}
+
+/** prefixEnd for Store keys, as text (etcd's range end of a prefix). */
+function rangeEndOf(prefix: string): string {
+  return prefix.slice(0, -1) + String.fromCharCode(prefix.charCodeAt(prefix.length - 1) + 1)
 }
 
 function revisionOf(header: IResponseHeader): number {

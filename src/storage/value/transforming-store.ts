@@ -58,6 +58,15 @@ export class TransformingStore implements Store {
     return { ...r, kvs: await Promise.all(r.kvs.map((kv) => this.read(kv))) }
   }
 
+  async cached(key: string): Promise<KeyValue | undefined> {
+    const kv = await this.inner.cached?.(key)
+    try {
+      return kv && (await this.read(kv))
+    } catch {
+      return undefined // read from the store, which answers with the error
+    }
+  }
+
   async readBatch(reads: BatchRead[]): Promise<{ results: BatchReadResult[]; revision: number }> {
     const r = await this.inner.readBatch(reads)
     const results = await Promise.all(
