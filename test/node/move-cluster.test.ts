@@ -1,7 +1,10 @@
 // Moving a cluster with `npm run snapshot`: from an etcd kube-apiserver filled (the Pod kube-apiserver 1.24
 // stored in protobuf, a Secret it encrypted with aescbc, and its own state, which does not move) into the
 // edge and into Node mode; and a cluster moved edge → Node mode → edge, with the real kubectl showing the
-// same objects, CRDs and custom resources, with their resourceVersions, at each stop.
+// same objects, CRDs and custom resources, with their resourceVersions, at each stop; and a cluster made
+// through the management API moved the same ways (under its Node prefix, then served there as a cluster
+// made on that server), its snapshot carrying kube's /registry keys only, each restored cluster
+// bootstrapping again on its next start as kube-apiserver does.
 import { execFileSync } from 'node:child_process'
 import { createCipheriv, randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -269,10 +272,18 @@ const clusterManifest = (name: string) =>
   `apiVersion: tenancy.edge-apiserver.dev/v1alpha1\nkind: Cluster\nmetadata: {name: ${name}}\n`
 
 /** A cluster made through the management API, with its admin kubeconfig from its Secret. */
-async function tenantOf(edge: LocalServer, name: string): Promise<Kubectl> {
-  await edge.kubectl(['create', '-f', '-'], { input: clusterManifest(name) })
-  await edge.k('wait', '--for=condition=Ready', `cluster/${name}`, '--timeout=60s')
-  const data = await edge.k(
+async function tenantOf(server: Kubectl, name: string): Promise<Kubectl> {
+  const created = await run(
+    '/usr/bin/kubectl',
+    ['--kubeconfig', server.kubeconfig, 'create', '-f', '-'],
+    {
+      input: clusterManifest(name),
+    },
+  )
+  if (created.code !== 0) throw new Error(`creating cluster ${name}: ${created.stderr}`)
+  await kubectl(server, 'wait', '--for=condition=Ready', `cluster/${name}`, '--timeout=60s')
+  const data = await kubectl(
+    server,
     'get',
     'secret',
     '-n',
@@ -281,7 +292,7 @@ async function tenantOf(edge: LocalServer, name: string): Promise<Kubectl> {
     '-o',
     'jsonpath={.data.kubeconfig}',
   )
-  const kubeconfig = join(dir, `${name}.kubeconfig`)
+  const kubeconfig = join(dir, `${name}-${Math.random().toString(36).slice(2)}.kubeconfig`)
   writeFileSync(kubeconfig, Buffer.from(data, 'base64'))
   return { kubeconfig }
 }
@@ -376,6 +387,13 @@ describe('a cluster made through the management API moved edge → Node mode →
     } finally {
       keys.close()
     }
+    // Served there once its Cluster is made on that server: the data as it was, with credentials of
+    // the new server's own (the settings are not in the file: a move does not carry the old ones).
+    const nodeWithTenant = await nodeServer(underPrefix.endpoints)
+    const teamOnNode = await tenantOf(nodeWithTenant, 'team')
+    expect(await view(teamOnNode)).toEqual(atEdge)
+    await kubectl(teamOnNode, 'get', 'clusterrole', 'system:public-info-viewer')
+
     const asDefault = await etcd()
     expect(
       await snapshotOk('restore', file, '--etcd-servers', asDefault.endpoints.join(',')),
