@@ -24,6 +24,7 @@ import {
   type DecodeInto,
 } from './protobuf/envelope'
 import { YamlError, yamlToJson } from './yaml'
+import { discardBody } from '../util/http'
 
 /** kube-apiserver's default --max-request-bytes for a single object body. */
 export const MAX_REQUEST_BYTES = 3 * 1024 * 1024
@@ -61,7 +62,7 @@ export async function readBodyText(req: Request, limit = MAX_REQUEST_BYTES): Pro
     if (done) break
     total += value.byteLength
     if (total > limit) {
-      await reader.cancel()
+      await discardBody(reader)
       throw requestEntityTooLarge(limit)
     }
     chunks.push(value)
