@@ -41,7 +41,8 @@ export function mediaType(contentType: string | undefined | null): string {
 
 /**
  * Reads the body up to MAX_REQUEST_BYTES: a declared Content-Length over it is refused before reading
- * (the runtime holds the body to it), and a body without one stops being read once past it.
+ * (the runtime holds the body to it; src/worker.ts reads the rest before the 413 goes out), and a body
+ * without one is refused once past it, its rest read and dropped (discardBody) rather than cancelled.
  */
 export async function readBodyText(req: Request, limit = MAX_REQUEST_BYTES): Promise<string> {
   const length = req.headers.get('content-length')

@@ -11,15 +11,17 @@ export const HOP_BY_HOP_HEADERS: readonly string[] = [
 
 /**
  * How long an answer given before its request body was read waits for the rest of that body. Go's
- * net/http, kube-apiserver's server, answers, half-closes and keeps reading for 500 ms before it closes;
- * a Worker cannot read once it has answered, so it reads first, for up to this long.
+ * net/http, kube-apiserver's server, answers, half-closes and waits (closeWriteAndWait, 500 ms) so that
+ * the client reads the answer before any reset; a Worker cannot read once it has answered (workerd:
+ * "Can't read from request stream after response has been sent"), so it reads first, for up to this long.
  */
 export const UNREAD_BODY_DRAIN_MS = 5_000
 
 /**
  * Reads and drops the rest of a request body, then its answer can go out and reach the client: a
- * server that closes with request bytes still unread resets the connection (TCP RST), and the client's
- * side may drop the answer with it (workerd behind Miniflare does; see test/testing/unread-body.test.ts).
+ * server that closes with request bytes still unread resets the connection (TCP RST), and a client still
+ * writing may drop the answer with it: workerd's HTTP server closes so, and the listener in front of it
+ * (src/node/dev-front.ts) got a 502 or a reset for the 413 (test/testing/unread-body.test.ts).
  * Stops at the deadline and cancels what is left, as Go gives up after its linger.
  */
 export async function discardBody(
