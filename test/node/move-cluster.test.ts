@@ -15,6 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { LocalServer, run } from '../e2e/harness'
 import { snapshotCommand, snapshotOk } from '../e2e/snapshot-cli'
 import { startEtcd, type EtcdCluster } from '../helpers/etcd'
+import { clusterManifest } from '../helpers/tenancy'
 import { BOOTSTRAP_MARKER_KEY } from '../../src/controllers/bootstrap'
 import { tenantEtcdPrefix } from '../../src/node/tenants'
 import {
@@ -268,10 +269,10 @@ describe('a cluster moved edge → Node mode → edge', () => {
   }, 600_000)
 })
 
-const clusterManifest = (name: string) =>
-  `apiVersion: tenancy.edge-apiserver.dev/v1alpha1\nkind: Cluster\nmetadata: {name: ${name}}\n`
-
-/** A cluster made through the management API, with its admin kubeconfig from its Secret. */
+/**
+ * A cluster made through the management API, with its admin kubeconfig from its Secret (as
+ * test/helpers/tenancy.ts's createClusters, for the edge's and Node mode's servers alike).
+ */
 async function tenantOf(server: Kubectl, name: string): Promise<Kubectl> {
   const created = await run(
     '/usr/bin/kubectl',
