@@ -70,7 +70,7 @@ export function mountStorageAdmin(
       const summary = await restoreSnapshot(body, a.restore, { transform })
       return Response.json({
         cluster: a.cluster,
-        revision: summary.header.revision,
+        revision: summary.revision,
         count: summary.count,
         bytes: summary.bytes,
         // The server's bookkeeping an older file carries (src/storage/snapshot/format.ts).

@@ -287,6 +287,51 @@ describe('snapshots of the Durable Object store', () => {
     expect(rest.more).toBe(false)
   })
 
+  it("restored in place, moves the revision past every one the cluster served, whatever the snapshot's", async () => {
+    const { name, store } = fresh()
+    await store.create('/registry/configmaps/ns/a', '{"v":1}')
+    const early = await snapshot(name)
+    const earlyRevision = (await readAll(early)).header.revision
+    await store.create('/registry/configmaps/ns/b', '{}')
+    const late = await snapshot(name)
+    const lateKvs = await allKvs(store)
+    // Ordinary writes past the snapshot: their resourceVersions were handed out to clients.
+    for (let i = 0; i < 5; i++) await store.create(`/registry/configmaps/ns/x${i}`, '{}')
+    const served = await store.currentRevision()
+
+    // kube's rule for an etcd restored under clients (etcdutl --bump-revision --mark-compacted): the
+    // revision goes on past every one served, and everything before it is compacted, so every client
+    // relists and no later write reuses a resourceVersion a client saw.
+    await restore(name, late)
+    expect(await allKvs(store)).toEqual(lateKvs)
+    const first = await store.currentRevision()
+    expect(first).toBe(served + 1)
+    const err = await store.list('/registry/', { revision: served }).catch((e) => e)
+    expect(isStoreError(err, 'Compacted')).toBe(true)
+    const next = await store.create('/registry/configmaps/ns/after', '{}')
+    expect(next.modRevision).toBe(first + 1)
+
+    // A snapshot older than the one restored before (and than the cluster's revision): the same rule.
+    expect(await restore(name, early)).toMatchObject({ count: 1, revision: first + 2 })
+    expect((await allKvs(store)).map((kv) => [kv.key, kv.modRevision])).toEqual([
+      ['/registry/configmaps/ns/a', earlyRevision],
+    ])
+    expect(await store.currentRevision()).toBe(first + 2)
+    const again = await store.create('/registry/configmaps/ns/again', '{}')
+    expect(again.modRevision).toBe(first + 3)
+  })
+
+  it('refuses a snapshot whose records are newer than its revision, whatever the cluster served', async () => {
+    const { name, store } = fresh()
+    for (let i = 0; i < 12; i++) await store.create(`/registry/configmaps/ns/c${i}`, '{}')
+    // encode() writes revision 9; a record at 12 cannot have been read at 9.
+    const bad = encode([{ key: '/registry/configmaps/ns/z', value: '{}', ...revs(12) }])
+    expect(await restore(name, bad)).toEqual({
+      error:
+        'the snapshot is invalid: its revision is 9, but /registry/configmaps/ns/z was written at revision 12',
+    })
+  })
+
   it('refuses other writes while a restore is under way', async () => {
     const { name, store } = fresh()
     await store.create('/registry/configmaps/ns/a', '{}')

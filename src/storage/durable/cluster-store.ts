@@ -469,6 +469,9 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
   beginRestore(): void {
     this.ctx.storage.transactionSync(() => {
       this.tables.wipe()
+      // The newest revision served, kept while the history is gone: endRestore goes on past it, even
+      // if the object restarts half-way (loadRevision reads it back).
+      this.tables.setMeta('revision', this.revision)
       this.tables.setMeta('restoring', 1)
     })
     this.newAdmissionEpoch()
@@ -494,17 +497,26 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
   }
 
   /**
-   * The cluster is at the snapshot's revision, and that is also its compacted revision: the history
-   * before it is not in the snapshot, so a watch or a list from an older resourceVersion answers
-   * 410 Gone, as kube-apiserver does after `etcdctl snapshot restore`.
+   * The cluster goes on at the snapshot's revision or, if it served that one or later already, at the
+   * next past every revision it served; that is also its compacted revision. So no resourceVersion goes
+   * backwards or names other data for a client that kept watching or caching, a list or a watch from
+   * before answers 410 Gone and clients relist, as kube-apiserver does after `etcdutl snapshot restore
+   * --bump-revision --mark-compacted`. The records keep their own revisions (resourceVersions), as
+   * etcd's do there.
    */
-  endRestore(revision: number): { ok: true } | { ok: false; message: string } {
+  endRestore(revision: number): { ok: true; revision: number } | { ok: false; message: string } {
     if (!this.restoring) return { ok: false, message: 'no restore is under way' }
-    const newest = this.tables.loadRevision()
-    if (revision < newest)
-      return { ok: false, message: `the snapshot's revision ${revision} is older than its records` }
-    this.finishRestore(revision)
-    return { ok: true }
+    const newest = this.tables.newestRecord()
+    if (newest && newest.rev > revision)
+      return {
+        ok: false,
+        message:
+          `the snapshot is invalid: its revision is ${revision}, ` +
+          `but ${newest.key} was written at revision ${newest.rev}`,
+      }
+    const next = Math.max(revision, this.revision + 1)
+    this.finishRestore(next)
+    return { ok: true, revision: next }
   }
 
   // ---- point-in-time restore: the storage's own bookmarks, within its recovery window ----

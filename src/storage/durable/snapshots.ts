@@ -15,7 +15,9 @@ export interface SnapshotStub {
   ): Promise<{ ok: true; kvs: KeyValue[]; more: boolean } | Failure>
   beginRestore(): Promise<void>
   restorePage(kvs: KeyValue[]): Promise<{ ok: true } | { ok: false; message: string }>
-  endRestore(revision: number): Promise<{ ok: true } | { ok: false; message: string }>
+  endRestore(
+    revision: number,
+  ): Promise<{ ok: true; revision: number } | { ok: false; message: string }>
   pointInTime(time: number): Promise<PointInTimeAnswer>
   restoreBookmark(bookmark: string): Promise<{ revision: number; instance: string }>
   bumpRevision(past: number, notInstance: string): Promise<{ revision: number } | null>
@@ -61,9 +63,10 @@ export class DurableSnapshots implements SnapshotSource, RestoreTarget {
     if (!r.ok) throw new Error(r.message)
   }
 
-  async endRestore(header: SnapshotHeader): Promise<void> {
+  async endRestore(header: SnapshotHeader): Promise<{ revision: number }> {
     const r = await this.stub.endRestore(header.revision)
     if (!r.ok) throw new Error(r.message)
+    return { revision: r.revision }
   }
 
   /** The dry run of a point-in-time restore: the revision current at `time` and its bookmark. */

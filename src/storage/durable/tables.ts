@@ -217,6 +217,13 @@ export class Tables {
     this.sql.exec('DELETE FROM revision_times')
   }
 
+  /** The history's newest row (during a restore: the newest record restored so far). */
+  newestRecord(): { key: string; rev: number } | undefined {
+    return this.sql
+      .exec<{ key: string; rev: number }>('SELECT key, rev FROM log ORDER BY rev DESC LIMIT 1')
+      .toArray()[0]
+  }
+
   /** Pairs with their own revisions, each its current row and its one history row. */
   restore(kvs: KeyValue[]): void {
     for (const kv of kvs) {

@@ -38,8 +38,11 @@ export interface RestoreTarget {
   beginRestore(header: SnapshotHeader): Promise<void>
   /** Pairs in the order of the file (key order). */
   restorePage(kvs: KeyValue[]): Promise<void>
-  /** Sets the store's revision to the snapshot's; older revisions answer as compacted. */
-  endRestore(header: SnapshotHeader): Promise<void>
+  /**
+   * Sets the store's revision to the snapshot's, or past every revision the store served if it served
+   * that one already (the revision it is at now is the answer); older revisions answer as compacted.
+   */
+  endRestore(header: SnapshotHeader): Promise<{ revision: number }>
 }
 
 /**
@@ -95,6 +98,8 @@ export function snapshotStream(
 
 export interface RestoreSummary {
   header: SnapshotHeader
+  /** The store's revision after the restore: the snapshot's, or past every one the store served. */
+  revision: number
   count: number
   bytes: number
   /** Records of an older file outside /registry/ (the server's bookkeeping), not restored. */
@@ -121,6 +126,7 @@ export async function restoreSnapshot(
   let count = 0
   let bytes = 0
   let leftOut = 0
+  let revision = 0
   const flush = async () => {
     if (page.length === 0) return
     await target.restorePage(page)
@@ -148,8 +154,8 @@ export async function restoreSnapshot(
       }
     } else {
       await flush()
-      await target.endRestore(header!)
+      revision = (await target.endRestore(header!)).revision
     }
   }
-  return { header: header!, count, bytes: Math.round(bytes), leftOut }
+  return { header: header!, revision, count, bytes: Math.round(bytes), leftOut }
 }
