@@ -5,7 +5,8 @@
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { LocalServer } from './harness'
+import { CoreV1Api, KubeConfig, makeInformer, type V1ConfigMap } from '@kubernetes/client-node'
+import { backgroundKubectl, LocalServer } from './harness'
 import { snapshotOk } from './snapshot-cli'
 
 let server: LocalServer
@@ -190,21 +191,85 @@ describe('snapshot and restore', () => {
     const before = await everything(server)
     await snapshotOk('save', file, '--kubeconfig', server.kubeconfig)
     await server.k('create', 'configmap', 'dropped', '-n', 'inplace')
-    const rv = JSON.parse(await server.k('get', 'configmaps', '-n', 'inplace', '-o', 'json'))
-      .metadata.resourceVersion
+    // Ordinary writes past the snapshot: resourceVersions clients have seen, which the restore must
+    // never hand out again.
+    for (let i = 0; i < 3; i++)
+      await server.k('label', 'configmap', 'dropped', '-n', 'inplace', `step=${i}`, '--overwrite')
+    // The list's resourceVersion (kubectl get -o json prints a List without one).
+    const listRv = async () =>
+      Number(
+        JSON.parse((await server.request('GET', '/api/v1/namespaces/inplace/configmaps')).body)
+          .metadata.resourceVersion,
+      )
+    const rv = await listRv()
+    expect(rv).toBeGreaterThan(0)
     const started = Date.now()
     const watch = server.request(
       'GET',
       `/api/v1/namespaces/inplace/configmaps?watch=1&resourceVersion=${rv}&timeoutSeconds=60`,
     )
+    const getW = backgroundKubectl(server.kubeconfig, [
+      ...['get', 'configmaps', '-n', 'inplace', '-w', '--output-watch-events', '--watch-only'],
+      '-v=6',
+    ])
+    await getW.waitForLog(/configmaps\?.*watch=true.* 200 OK/)
+    // An informer (list, then watch, relist on 410) across the restore, as client-go's reflector.
+    const kc = new KubeConfig()
+    kc.loadFromFile(server.kubeconfig)
+    const api = kc.makeApiClient(CoreV1Api)
+    const seen: string[] = []
+    const informer = makeInformer<V1ConfigMap>(kc, '/api/v1/namespaces/inplace/configmaps', () =>
+      api.listNamespacedConfigMap({ namespace: 'inplace' }),
+    )
+    informer.on('delete', (o) => seen.push(`delete ${o.metadata?.name}`))
+    informer.on('error', () => setTimeout(() => informer.start().catch(() => {}), 500))
+    await informer.start()
     await new Promise((r) => setTimeout(r, 1000))
     await snapshotOk('restore', file, '--kubeconfig', server.kubeconfig, '--verify=false')
     const ended = await watch
     expect(ended.status).toBe(200)
     expect(Date.now() - started).toBeLessThan(30_000) // closed by the restore, not by its timeout
+    // kubectl get -w ends with its watch, as against kube-apiserver when etcd is restored under it.
+    expect(await Promise.race([getW.exited, new Promise((r) => setTimeout(r, 30_000))])).toBe(0)
+
+    // A client that goes on watching from what it saw is told to relist, in kube's words, ...
+    const again = await server.request(
+      'GET',
+      `/api/v1/namespaces/inplace/configmaps?watch=1&resourceVersion=${rv}&timeoutSeconds=5`,
+    )
+    expect(JSON.parse(again.body.trim().split('\n')[0]!)).toMatchObject({
+      type: 'ERROR',
+      object: { kind: 'Status', code: 410, reason: 'Expired' },
+    })
+    expect(JSON.parse(again.body.trim().split('\n')[0]!).object.message).toMatch(
+      /^too old resource version: \d+ \(\d+\)$/,
+    )
+    // ... and the informer did: the object the restore took away is gone from its cache.
+    for (let i = 0; i < 300 && !seen.includes('delete dropped'); i++)
+      await new Promise((r) => setTimeout(r, 100))
+    await informer.stop()
+    expect(seen).toContain('delete dropped')
+    expect(informer.list('inplace').map((o) => o.metadata?.name)).not.toContain('dropped')
+    // The revision went on past every resourceVersion handed out before, and so do later writes.
+    const rvAfter = await listRv()
+    expect(rvAfter).toBeGreaterThan(rv)
+    await server.k('create', 'configmap', 'later', '-n', 'inplace')
+    const later = JSON.parse(
+      await server.k('get', 'configmap', 'later', '-n', 'inplace', '-o', 'json'),
+    )
+    expect(Number(later.metadata.resourceVersion)).toBeGreaterThan(rvAfter)
+    await server.k('delete', 'configmap', 'later', '-n', 'inplace')
     expect(
       (await server.kubectl(['get', 'configmap', 'dropped', '-n', 'inplace'])).stderr,
     ).toContain('Error from server (NotFound): configmaps "dropped" not found')
+    expect(await everything(server)).toEqual(before)
+
+    // The same snapshot again, now older than the cluster's revision and than the restore before it:
+    // taken the same way, and the revision goes on again.
+    const restored = await snapshotOk('restore', file, '--kubeconfig', server.kubeconfig)
+    const at = Number(/restore: \d+ objects at revision (\d+)/.exec(restored)?.[1])
+    expect(at).toBeGreaterThan(Number(later.metadata.resourceVersion))
+    expect(restored).toMatch(/verify: \d+ objects in \d+ resources match/)
     expect(await everything(server)).toEqual(before)
   }, 300_000)
 

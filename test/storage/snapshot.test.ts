@@ -147,6 +147,18 @@ async function restore(cluster: string, body: Uint8Array): Promise<Record<string
 
 const revs = (r: number) => ({ createRevision: r, modRevision: r, version: 1 })
 
+/** What a watch from `from` fails with (undefined if its first event comes instead). */
+async function watchError(store: Store, from: number): Promise<unknown> {
+  const ctl = new AbortController()
+  try {
+    for await (const _ of store.watch('/registry/', from, ctl.signal)) break
+  } catch (e) {
+    return e
+  } finally {
+    ctl.abort()
+  }
+}
+
 async function allKvs(store: Store): Promise<KeyValue[]> {
   return (await store.list('/registry/')).kvs
 }
@@ -308,6 +320,7 @@ describe('snapshots of the Durable Object store', () => {
     expect(first).toBe(served + 1)
     const err = await store.list('/registry/', { revision: served }).catch((e) => e)
     expect(isStoreError(err, 'Compacted')).toBe(true)
+    expect(isStoreError(await watchError(store, served), 'Compacted')).toBe(true)
     const next = await store.create('/registry/configmaps/ns/after', '{}')
     expect(next.modRevision).toBe(first + 1)
 
