@@ -19,6 +19,7 @@ import { auditFromEnv, type AuditEnv } from './audit/edge'
 import { ensureClusterAPI } from './tenancy/api'
 import { clusterEnv } from './tenancy/settings'
 import { clusterOfHost, TenantClusters } from './tenancy/serving'
+import { discardBody } from './util/http'
 
 export interface Env extends KubeletEnv, AuditEnv, TunnelEnv {
   /** Where the deployment is reached (https://host), for the clusters made through the management API. */
@@ -214,4 +215,13 @@ const app = buildApp({
   },
 })
 
-export default app
+export default {
+  async fetch(request, env, ctx) {
+    const response = await app.fetch(request, env, ctx)
+    // An answer given before the body was read (413 from the declared length, 401, 403, 404): the body
+    // is read to its end first, as kube-apiserver's server reads on after answering, or workerd closes
+    // with it unread and the reset can take the answer with it.
+    if (request.body && !request.body.locked) await discardBody(request.body)
+    return response
+  },
+} satisfies ExportedHandler<Env>

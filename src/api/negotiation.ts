@@ -24,6 +24,7 @@ import {
   type DecodeInto,
 } from './protobuf/envelope'
 import { YamlError, yamlToJson } from './yaml'
+import { discardBody } from '../util/http'
 
 /** kube-apiserver's default --max-request-bytes for a single object body. */
 export const MAX_REQUEST_BYTES = 3 * 1024 * 1024
@@ -40,7 +41,8 @@ export function mediaType(contentType: string | undefined | null): string {
 
 /**
  * Reads the body up to MAX_REQUEST_BYTES: a declared Content-Length over it is refused before reading
- * (the runtime holds the body to it), and a body without one stops being read once past it.
+ * (the runtime holds the body to it; src/worker.ts reads the rest before the 413 goes out), and a body
+ * without one is refused once past it, its rest read and dropped (discardBody) rather than cancelled.
  */
 export async function readBodyText(req: Request, limit = MAX_REQUEST_BYTES): Promise<string> {
   const length = req.headers.get('content-length')
@@ -61,7 +63,7 @@ export async function readBodyText(req: Request, limit = MAX_REQUEST_BYTES): Pro
     if (done) break
     total += value.byteLength
     if (total > limit) {
-      await reader.cancel()
+      await discardBody(reader)
       throw requestEntityTooLarge(limit)
     }
     chunks.push(value)

@@ -73,6 +73,8 @@ export function mountStorageAdmin(
         revision: summary.header.revision,
         count: summary.count,
         bytes: summary.bytes,
+        // The server's bookkeeping an older file carries (src/storage/snapshot/format.ts).
+        ...(summary.leftOut > 0 ? { leftOut: summary.leftOut } : {}),
       })
     } catch (e) {
       if (e instanceof SnapshotFormatError) throw badRequest(e.message)

@@ -141,18 +141,17 @@ export function requestMetrics(opts: RequestMetricsOptions): MiddlewareHandler {
     const labels = requestLabels(c.req.raw, url, info)
     const longRunning = labels.verb === 'WATCH' || labels.verb === 'CONNECT'
     const kind = READ_ONLY_VERBS.has(info.verb) && info.verb !== 'watch' ? 'readOnly' : 'mutating'
-    const longRunningLabels = longRunning
-      ? [
-          labels.verb,
-          labels.group,
-          labels.version,
-          labels.resource,
-          labels.subresource,
-          labels.scope,
-          labels.component,
-        ]
-      : []
-    if (longRunning) m.longRunning.inc(longRunningLabels)
+    // The labels of apiserver_longrunning_requests and apiserver_response_sizes.
+    const endpoint = [
+      labels.verb,
+      labels.group,
+      labels.version,
+      labels.resource,
+      labels.subresource,
+      labels.scope,
+      labels.component,
+    ]
+    if (longRunning) m.longRunning.inc(endpoint)
     else inflight.begin(kind)
     try {
       await next()
@@ -191,25 +190,14 @@ export function requestMetrics(opts: RequestMetricsOptions): MiddlewareHandler {
         m.requestTotal.inc([...base, String(res.status)])
         m.requestDuration.observe(base, (performance.now() - start) / 1000)
         if (size !== undefined) {
-          m.responseSizes.observe(
-            [
-              labels.verb,
-              labels.group,
-              labels.version,
-              labels.resource,
-              labels.subresource,
-              labels.scope,
-              labels.component,
-            ],
-            size,
-          )
+          m.responseSizes.observe(endpoint, size)
         }
       }
       opts.recorded?.(c)
     }
     if (longRunning) {
       if (!res.body || res.status === 101) {
-        m.longRunning.dec(longRunningLabels)
+        m.longRunning.dec(endpoint)
         record()
         return
       }
@@ -218,7 +206,7 @@ export function requestMetrics(opts: RequestMetricsOptions): MiddlewareHandler {
       const finish = () => {
         if (done) return
         done = true
-        m.longRunning.dec(longRunningLabels)
+        m.longRunning.dec(endpoint)
         record()
       }
       const relay = new TransformStream<Uint8Array, Uint8Array>({ flush: finish })

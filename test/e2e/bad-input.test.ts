@@ -1,10 +1,7 @@
 // Every write path with malformed, oversized, conflicting and unauthorized input: kube-apiserver's Status,
 // the server keeps serving, and stored data does not change.
-// It runs on `npm start` itself (NpmStartServer): a body over the request limit is answered 413 before the
-// Worker reads it, and in-process, behind Miniflare's entry Worker, workerd then resets the connection with
-// the unread body in it, so the listener in front loses the answer; wrangler dev's proxy Worker reads on.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { NpmStartServer as LocalServer } from './harness'
+import { LocalServer } from './harness'
 
 let server: LocalServer
 const CM = '/api/v1/namespaces/default/configmaps'

@@ -2,11 +2,8 @@
 // exponentially under a JS RegExp, CEL rules whose cost has no bound, custom resources far over the size
 // limits. Each is answered with kube-apiserver's Status and the server goes on serving others. A hang here
 // shows up as the test's timeout.
-// It runs on `npm start` itself (NpmStartServer): a body over the request limit is answered 413 before the
-// Worker reads it, and in-process, behind Miniflare's entry Worker, workerd then resets the connection with
-// the unread body in it, so the listener in front loses the answer; wrangler dev's proxy Worker reads on.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { NpmStartServer as LocalServer, type RunResult } from './harness'
+import { LocalServer, type RunResult } from './harness'
 
 let server: LocalServer
 const kubectl = (...args: string[]): Promise<RunResult> => server.kubectl(args)

@@ -5,7 +5,7 @@
 // an etcd under its Node-mode prefix; and its extension API servers, reached as the default cluster's are
 // (in Node mode over the process's transport: the APIService's caBundle and the front-proxy certificate).
 // test/node/e2e/tenancy-services.test.ts runs the same against Node mode on etcd.
-import { readFileSync, writeFileSync } from 'node:fs'
+import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { startEtcd } from '../helpers/etcd'
@@ -17,6 +17,7 @@ import {
 import { KUBECTL, run } from '../helpers/process'
 import { createCA } from '../../src/node/pki'
 import { tenantEtcdPrefix } from '../../src/node/tenants'
+import { createClusters } from '../helpers/tenancy'
 import { LocalServer } from './harness'
 import { snapshotOk } from './snapshot-cli'
 
@@ -42,12 +43,6 @@ const atOk = async (cluster: string, ...args: string[]) => {
 const raw = (cluster: string, path: string) =>
   atOk(cluster, 'get', '--raw', `/clusters/${cluster}${path}`)
 
-const manifest = (name: string) => `apiVersion: tenancy.edge-apiserver.dev/v1alpha1
-kind: Cluster
-metadata:
-  name: ${name}
-`
-
 const WARDLE_SVC = { namespace: 'wardle', name: 'api' }
 const WARDLE_GV = 'wardle.example.com/v1alpha1'
 
@@ -72,23 +67,7 @@ beforeAll(async () => {
       : undefined,
   )
   server = await LocalServer.start()
-  await server.kubectl(['create', '-f', '-'], {
-    input: manifest('team-a') + '---\n' + manifest('team-b'),
-  })
-  for (const name of ['team-a', 'team-b']) {
-    await server.k('wait', '--for=condition=Ready', `cluster/${name}`, '--timeout=60s')
-    const data = await server.k(
-      'get',
-      'secret',
-      '-n',
-      'kube-system',
-      `cluster-${name}-admin-kubeconfig`,
-      '-o',
-      'jsonpath={.data.kubeconfig}',
-    )
-    kubeconfigs[name] = join(server.stateDir, `${name}.kubeconfig`)
-    writeFileSync(kubeconfigs[name]!, Buffer.from(data, 'base64'))
-  }
+  Object.assign(kubeconfigs, await createClusters(server, ['team-a', 'team-b']))
 }, 180_000)
 afterAll(async () => {
   await server?.dispose()

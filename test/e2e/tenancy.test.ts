@@ -2,11 +2,11 @@
 // cluster), used side by side with real kubectl through the admin kubeconfigs their Secrets hold: nothing of
 // one (objects, CRDs, credentials, service account tokens, watches) is visible in another, and a deleted
 // cluster's data and credentials are gone.
-import { readFileSync, writeFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { backgroundKubectl, KUBECTL, run } from '../helpers/process'
 import { startWebhookServer, type WebhookServer } from '../helpers/webhook-server'
+import { clusterManifest, createClusters } from '../helpers/tenancy'
 import { LocalServer } from './harness'
 
 let server: LocalServer
@@ -25,12 +25,6 @@ const atOk = async (cluster: string, ...args: string[]) => {
 const withToken = (cluster: string, token: string, ...args: string[]) =>
   run(KUBECTL, ['--kubeconfig', kubeconfigs[cluster]!, '--token', token, ...args])
 
-const manifest = (name: string) => `apiVersion: tenancy.edge-apiserver.dev/v1alpha1
-kind: Cluster
-metadata:
-  name: ${name}
-`
-
 beforeAll(async () => {
   // Before the server: the Worker's fetch takes the webhook's CA from the runtime's start.
   webhook = await startWebhookServer('tenancy-e2e', (review) => ({
@@ -39,23 +33,7 @@ beforeAll(async () => {
     response: { uid: review.request.uid, allowed: false, status: { message: 'denied by team-a' } },
   }))
   server = await LocalServer.start()
-  await server.kubectl(['create', '-f', '-'], {
-    input: manifest('team-a') + '---\n' + manifest('team-b'),
-  })
-  for (const name of ['team-a', 'team-b']) {
-    await server.k('wait', '--for=condition=Ready', `cluster/${name}`, '--timeout=60s')
-    const data = await server.k(
-      'get',
-      'secret',
-      '-n',
-      'kube-system',
-      `cluster-${name}-admin-kubeconfig`,
-      '-o',
-      'jsonpath={.data.kubeconfig}',
-    )
-    kubeconfigs[name] = join(server.stateDir, `${name}.kubeconfig`)
-    writeFileSync(kubeconfigs[name]!, Buffer.from(data, 'base64'))
-  }
+  Object.assign(kubeconfigs, await createClusters(server, ['team-a', 'team-b']))
 }, 180_000)
 afterAll(async () => {
   await server?.dispose()
@@ -78,7 +56,7 @@ describe('the Cluster API', () => {
   })
 
   it('refuses a name that is no DNS label, as a path segment could not carry it', async () => {
-    const r = await server.kubectl(['create', '-f', '-'], { input: manifest('a.b') })
+    const r = await server.kubectl(['create', '-f', '-'], { input: clusterManifest('a.b') })
     expect(r.stderr).toBe(
       `The Cluster "a.b" is invalid: metadata.name: Invalid value: "a.b": metadata.name in body should match '^[a-z0-9]([-a-z0-9]*[a-z0-9])?$'\n`,
     )

@@ -1,7 +1,10 @@
 // Moving a cluster with `npm run snapshot`: from an etcd kube-apiserver filled (the Pod kube-apiserver 1.24
 // stored in protobuf, a Secret it encrypted with aescbc, and its own state, which does not move) into the
 // edge and into Node mode; and a cluster moved edge → Node mode → edge, with the real kubectl showing the
-// same objects, CRDs and custom resources, with their resourceVersions, at each stop.
+// same objects, CRDs and custom resources, with their resourceVersions, at each stop; and a cluster made
+// through the management API moved the same ways (under its Node prefix, then served there as a cluster
+// made on that server), its snapshot carrying kube's /registry keys only, each restored cluster
+// bootstrapping again on its next start as kube-apiserver does.
 import { execFileSync } from 'node:child_process'
 import { createCipheriv, randomBytes } from 'node:crypto'
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
@@ -12,6 +15,15 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { LocalServer, run } from '../e2e/harness'
 import { snapshotCommand, snapshotOk } from '../e2e/snapshot-cli'
 import { startEtcd, type EtcdCluster } from '../helpers/etcd'
+import { clusterManifest } from '../helpers/tenancy'
+import { BOOTSTRAP_MARKER_KEY } from '../../src/controllers/bootstrap'
+import { tenantEtcdPrefix } from '../../src/node/tenants'
+import {
+  keyValueOf,
+  SnapshotEncoder,
+  type SnapshotHeader,
+  type SnapshotRecord,
+} from '../../src/storage/snapshot/format'
 import { buildNode, ETCDCTL, NodeServer, ROOT } from './harness'
 
 const FIXTURE = readFileSync(join(ROOT, 'test', 'fixtures', 'etcd-pod-kube-apiserver-1.24.bin'))
@@ -254,5 +266,159 @@ describe('a cluster moved edge → Node mode → edge', () => {
     // A snapshot file names what differs between two of them, per resource.
     const diff = await snapshotCommand('diff', first, second)
     expect(diff.stderr).toMatch(/verify: configmaps: /) // kube-root-ca.crt: the Node server's own CA
+  }, 600_000)
+})
+
+/**
+ * A cluster made through the management API, with its admin kubeconfig from its Secret (as
+ * test/helpers/tenancy.ts's createClusters, for the edge's and Node mode's servers alike).
+ */
+async function tenantOf(server: Kubectl, name: string): Promise<Kubectl> {
+  const created = await run(
+    '/usr/bin/kubectl',
+    ['--kubeconfig', server.kubeconfig, 'create', '-f', '-'],
+    {
+      input: clusterManifest(name),
+    },
+  )
+  if (created.code !== 0) throw new Error(`creating cluster ${name}: ${created.stderr}`)
+  await kubectl(server, 'wait', '--for=condition=Ready', `cluster/${name}`, '--timeout=60s')
+  const data = await kubectl(
+    server,
+    'get',
+    'secret',
+    '-n',
+    'kube-system',
+    `cluster-${name}-admin-kubeconfig`,
+    '-o',
+    'jsonpath={.data.kubeconfig}',
+  )
+  const kubeconfig = join(dir, `${name}-${Math.random().toString(36).slice(2)}.kubeconfig`)
+  writeFileSync(kubeconfig, Buffer.from(data, 'base64'))
+  return { kubeconfig }
+}
+
+/** The file as one saved before carried the edge's bootstrap marker, as its first record. */
+function withMarker(file: string): Buffer {
+  const lines = readFileSync(file, 'utf8').trim().split('\n')
+  const header = JSON.parse(lines[0]!) as SnapshotHeader
+  const records = lines.slice(1, -1).map((l) => JSON.parse(l) as SnapshotRecord)
+  // At a revision no record of the file holds, as the marker's own write was.
+  const taken = new Set(records.map((r) => r.mod_revision))
+  let at = 1
+  while (taken.has(at)) at++
+  const enc = new SnapshotEncoder()
+  return Buffer.concat([
+    enc.header({ ...header, count: header.count + 1 }),
+    enc.records([
+      { key: BOOTSTRAP_MARKER_KEY, value: 'v1-0', createRevision: at, modRevision: at, version: 1 },
+    ]),
+    enc.records(records.map(keyValueOf)),
+    enc.trailer(),
+  ])
+}
+
+/** The keys a snapshot file holds. */
+function keysOf(file: string): string[] {
+  const lines = readFileSync(file, 'utf8').trim().split('\n')
+  return lines.slice(1, -1).map((l) => (JSON.parse(l) as { key: string }).key)
+}
+
+describe('a cluster made through the management API moved edge → Node mode → edge', () => {
+  it("carries kube's data only: restored under its Node prefix or as a fresh etcd's default cluster, and back in place, it verifies and bootstraps as a new start of kube-apiserver", async () => {
+    const edge = await edgeServer()
+    const team = await tenantOf(edge, 'team')
+    await kubectl(team, 'create', 'namespace', 'move')
+    await kubectl(team, 'create', 'configmap', 'settings', '-n', 'move', '--from-literal=m=f')
+    await kubectl(team, 'create', 'secret', 'generic', 'token', '-n', 'move', '--from-literal=t=a')
+    await kubectl(team, 'create', 'deployment', 'api', '-n', 'move', '--image=nginx')
+    await kubectl(team, 'apply', '-f', edge.file('team-crd.yaml', CRD))
+    await kubectl(team, 'wait', '--for=condition=Established', 'crd/gadgets.example.com')
+    await kubectl(
+      team,
+      'apply',
+      '-f',
+      edge.file(
+        'team-g1.yaml',
+        'apiVersion: example.com/v1\nkind: Gadget\nmetadata: {name: g1, namespace: move}\nspec: {size: 1}\n',
+      ),
+    )
+    // A bootstrap role removed: kube-apiserver puts it back on its next start, and so must a cluster
+    // restored from this snapshot (its bootstrap is its own, not the source's).
+    await kubectl(team, 'delete', 'clusterrole', 'system:public-info-viewer')
+    const atEdge = await view(team)
+
+    const file = join(dir, 'team.snapshot')
+    await snapshotOk('save', file, '--kubeconfig', team.kubeconfig)
+    // The server's own bookkeeping (its bootstrap marker) is not kube's data: an etcd snapshot of
+    // kube-apiserver holds only what it wrote under its prefix, and so does this one.
+    expect(keysOf(file).filter((k) => !k.startsWith('/registry/'))).toEqual([])
+
+    // Edge to edge, in place: the cluster bootstraps again on its next start (a new isolate), as
+    // kube-apiserver does after its etcd was restored, not skipping it on the source's word.
+    await snapshotOk('restore', file, '--kubeconfig', team.kubeconfig)
+    await edge.restart([])
+    await kubectl(team, 'get', 'clusterrole', 'system:public-info-viewer')
+    expect(await view(team)).toEqual(atEdge)
+
+    // A file saved before carried the marker: the restore leaves it out.
+    const older = join(dir, 'team-older.snapshot')
+    writeFileSync(older, withMarker(file))
+
+    // Under its Node-mode prefix, and as the default cluster of a fresh etcd: every key reads back
+    // as it was saved.
+    const underPrefix = await etcd()
+    const restored = await snapshotOk(
+      'restore',
+      older,
+      '--etcd-servers',
+      underPrefix.endpoints.join(','),
+      '--etcd-prefix',
+      tenantEtcdPrefix('team'),
+    )
+    expect(restored).toContain(
+      "restore: left out 1 keys outside /registry/ (the server's own bookkeeping",
+    )
+    expect(restored).toMatch(/verify: \d+ objects in \d+ resources match/)
+    const keys = new Etcd3({ hosts: underPrefix.endpoints })
+    try {
+      const all = await keys.getAll().keys()
+      expect(all.filter((k) => !k.startsWith(`${tenantEtcdPrefix('team')}/`))).toEqual([])
+      expect(all.filter((k) => k.includes('bootstrapped'))).toEqual([])
+    } finally {
+      keys.close()
+    }
+    // Served there once its Cluster is made on that server: the data as it was, with credentials of
+    // the new server's own (the settings are not in the file: a move does not carry the old ones).
+    const nodeWithTenant = await nodeServer(underPrefix.endpoints)
+    const teamOnNode = await tenantOf(nodeWithTenant, 'team')
+    expect(await view(teamOnNode)).toEqual(atEdge)
+    await kubectl(teamOnNode, 'get', 'clusterrole', 'system:public-info-viewer')
+
+    const asDefault = await etcd()
+    expect(
+      await snapshotOk('restore', file, '--etcd-servers', asDefault.endpoints.join(',')),
+    ).toMatch(/verify: \d+ objects in \d+ resources match/)
+    const node = await nodeServer(asDefault.endpoints)
+    expect(await view(node)).toEqual(atEdge)
+    // Node mode bootstraps on its start, as kube-apiserver does.
+    await kubectl(node, 'get', 'clusterrole', 'system:public-info-viewer')
+
+    // Back into the edge cluster in place (bootstrapped in its object, which marks it so), and into
+    // another edge's default cluster (bootstrapped by each isolate).
+    await kubectl(node, 'delete', 'clusterrole', 'system:public-info-viewer')
+    const back = join(dir, 'team-back.snapshot')
+    await snapshotOk('save', back, '--kubeconfig', node.kubeconfig)
+    // Not verified: the edge's control loops publish its own CA in kube-root-ca.crt on arrival.
+    await snapshotOk('restore', back, '--kubeconfig', team.kubeconfig, '--verify=false')
+    const other = await edgeServer()
+    await snapshotOk('restore', back, '--kubeconfig', other.kubeconfig, '--verify=false')
+    expect(await view(team)).toEqual(atEdge)
+    expect(await view(other)).toEqual(atEdge)
+    // And so does each cluster restored from Node mode.
+    await edge.restart([])
+    await other.restart([])
+    await kubectl(team, 'get', 'clusterrole', 'system:public-info-viewer')
+    await kubectl(other, 'get', 'clusterrole', 'system:public-info-viewer')
   }, 600_000)
 })

@@ -18,7 +18,12 @@ import { parse } from 'yaml'
 import { etcdClient } from '../../storage/etcd/client'
 import { EtcdStore } from '../../storage/etcd/store'
 import { EtcdSnapshots } from '../../storage/etcd/snapshots'
-import { keyValueOf, readSnapshot } from '../../storage/snapshot/format'
+import {
+  isSnapshotKey,
+  keyValueOf,
+  readSnapshot,
+  SNAPSHOT_KEY_ROOT,
+} from '../../storage/snapshot/format'
 import { compareDigests, SnapshotDigest, type ResourceDigest } from '../../storage/snapshot/digest'
 import { snapshotStream, type SnapshotSource } from '../../storage/snapshot/stream'
 import { parseGoDuration } from '../../go/duration'
@@ -327,13 +332,22 @@ async function restore(file: string, flags: Map<string, string>): Promise<number
   const progress = new Progress('restore', header.count)
   if (flags.has('etcd-servers')) {
     const { raw } = await etcdStore(flags)
+    // An older file's records outside /registry/ (the server's own bookkeeping) stay out: under the
+    // prefix they would read back as /registry/... keys that are no object of kube's.
+    const leftOut = new Set<string>()
     try {
       const r = await restoreIntoEtcd(file, raw.client, {
         prefix: flags.get('etcd-prefix'),
         renumber: flags.get('renumber') === 'true',
         progress,
+        transform: (kv) => {
+          if (isSnapshotKey(kv.key)) return kv
+          leftOut.add(kv.key)
+          return undefined
+        },
       })
       progress.done()
+      leftOutLine(leftOut.size)
       process.stderr.write(
         `restore: ${r.count} objects at revision ${r.header.revision}` +
           (r.renumbered
@@ -364,12 +378,21 @@ async function restore(file: string, flags: Map<string, string>): Promise<number
   if (res.statusCode !== 200) throw await failure(res, 'restore')
   let text = ''
   for await (const c of res) text += c
-  const r = JSON.parse(text) as { count: number; revision: number }
+  const r = JSON.parse(text) as { count: number; revision: number; leftOut?: number }
   progress.settle(r.count)
   progress.done()
+  leftOutLine(r.leftOut ?? 0)
   process.stderr.write(`restore: ${r.count} objects at revision ${r.revision}\n`)
   if (flags.get('verify') === 'false') return 0
   return await verify(file, flags, true)
+}
+
+function leftOutLine(n: number): void {
+  if (n > 0)
+    process.stderr.write(
+      `restore: left out ${n} keys outside ${SNAPSHOT_KEY_ROOT} (the server's own bookkeeping, ` +
+        'which the target keeps for itself)\n',
+    )
 }
 
 async function firstLine(file: string): Promise<{ count: number; revision: number }> {

@@ -26,6 +26,7 @@ import { Tables } from './tables'
 import { MAX_PREFIX_LENGTH, WatchHub } from './watch-hub'
 import { CLOSE_RESTARTED, type PointInTimeAnswer } from './protocol'
 import type { SnapshotPoint } from '../snapshot/stream'
+import { SNAPSHOT_KEY_ROOT } from '../snapshot/format'
 import { MetricsTable } from './metrics-table'
 import type { TenantRecord } from '../../tenancy/settings'
 import { GAUGE_TTL_MS, type ClusterMetricsSnapshot } from '../../metrics/cluster'
@@ -442,7 +443,7 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     return {
       revision: this.revision,
       compactedRevision: this.compacted,
-      count: this.tables.countKeys(''),
+      count: this.tables.countKeys(SNAPSHOT_KEY_ROOT),
     }
   }
 

@@ -5,6 +5,7 @@ import { sha256 } from '@noble/hashes/sha2.js'
 import { bytesToHex } from '@noble/hashes/utils.js'
 import { storedJson } from '../storage-codec'
 import type { KeyValue } from '../store'
+import { isSnapshotKey } from './format'
 
 /**
  * The resource a key belongs to in kube's layout: /registry/<resource>/..., or for a group whose keys
@@ -33,6 +34,8 @@ export class SnapshotDigest {
   constructor(private readonly withRevisions = true) {}
 
   add(kv: KeyValue): void {
+    // An older file's bookkeeping, which a restore leaves out: not compared either.
+    if (!isSnapshotKey(kv.key)) return
     const resource = resourceOfKey(kv.key)
     let h = this.hashes.get(resource)
     if (!h) this.hashes.set(resource, (h = { count: 0, hash: sha256.create() }))

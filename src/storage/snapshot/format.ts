@@ -28,6 +28,19 @@ export interface SnapshotHeader {
   created: string
 }
 
+/**
+ * What a snapshot holds: kube's data, the keys under /registry/, as an etcd snapshot of kube-apiserver
+ * holds what it wrote under its --etcd-prefix. Keys outside it are the server's own bookkeeping about
+ * the store it serves (a cluster's bootstrap marker, /edge-apiserver/bootstrapped): it does not travel,
+ * so a restored cluster decides for itself (bootstraps again on its next start, as kube-apiserver
+ * reconciles its bootstrap objects on every start), and is left out of older files on restore.
+ */
+export const SNAPSHOT_KEY_ROOT = '/registry/'
+
+export function isSnapshotKey(key: string): boolean {
+  return key.startsWith(SNAPSHOT_KEY_ROOT)
+}
+
 /** One key, as etcd's mvccpb.KeyValue names its fields. */
 export interface SnapshotRecord {
   key: string

@@ -2,7 +2,13 @@
 // pairs with their revisions: the Durable Object (src/storage/durable) and etcd (src/storage/etcd,
 // src/node/snapshot). The file streams through: a page is read, encoded and handed on before the next.
 import type { KeyValue } from '../store'
-import { keyValueOf, readSnapshot, SnapshotEncoder, type SnapshotHeader } from './format'
+import {
+  isSnapshotKey,
+  keyValueOf,
+  readSnapshot,
+  SnapshotEncoder,
+  type SnapshotHeader,
+} from './format'
 
 export interface SnapshotPoint {
   revision: number
@@ -76,7 +82,8 @@ export function snapshotStream(
           return
         }
         const page = await source.snapshotPage(point.revision, after, pageSize)
-        if (page.kvs.length > 0) controller.enqueue(enc.records(page.kvs))
+        const kvs = page.kvs.filter((kv) => isSnapshotKey(kv.key))
+        if (kvs.length > 0) controller.enqueue(enc.records(kvs))
         const next = page.after ?? page.kvs[page.kvs.length - 1]?.key
         if (!page.more || next === undefined) done = true
         else after = next
@@ -90,6 +97,8 @@ export interface RestoreSummary {
   header: SnapshotHeader
   count: number
   bytes: number
+  /** Records of an older file outside /registry/ (the server's bookkeeping), not restored. */
+  leftOut: number
 }
 
 /**
@@ -111,6 +120,7 @@ export async function restoreSnapshot(
   let pageBytes = 0
   let count = 0
   let bytes = 0
+  let leftOut = 0
   const flush = async () => {
     if (page.length === 0) return
     await target.restorePage(page)
@@ -127,6 +137,10 @@ export async function restoreSnapshot(
     } else if (item.type === 'records') {
       const per = item.bytes / item.records.length
       for (const r of item.records) {
+        if (!isSnapshotKey(r.key)) {
+          leftOut++
+          continue
+        }
         const kv = keyValueOf(r)
         page.push(opts.transform ? opts.transform(kv) : kv)
         pageBytes += per
@@ -137,5 +151,5 @@ export async function restoreSnapshot(
       await target.endRestore(header!)
     }
   }
-  return { header: header!, count, bytes: Math.round(bytes) }
+  return { header: header!, count, bytes: Math.round(bytes), leftOut }
 }

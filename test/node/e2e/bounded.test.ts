@@ -5,8 +5,6 @@ import { vi } from 'vitest'
 vi.mock('../../e2e/harness', async (importOriginal) => ({
   ...(await importOriginal<typeof import('../../e2e/harness')>()),
   LocalServer: (await import('../harness')).NodeModeLocalServer,
-  // The edge file runs on npm start itself (a 413 before the body is read).
-  NpmStartServer: (await import('../harness')).NodeModeLocalServer,
 }))
 
 await import('../../e2e/bounded.test')
