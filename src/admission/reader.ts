@@ -98,12 +98,9 @@ export class ObjectReader {
     const batch = this.store.readBatch(todo.map((r) => r.read))
     todo.forEach((r, i) => {
       const load = async () => {
-        const { kvs, more } = (await batch).results[i]
-        if ('key' in r.read) return kvs[0] ? decode(kvs[0]) : undefined
-        const objects = kvs.map(decode)
-        return more
-          ? [...objects, ...(await this.listFrom(r.read.prefix, kvs[kvs.length - 1].key))]
-          : objects
+        const page = (await batch).results[i]!
+        if ('key' in r.read) return page.kvs[0] ? decode(page.kvs[0]) : undefined
+        return this.rest(r.read.prefix, page)
       }
       this.once(r.memo, load)
     })
@@ -116,13 +113,28 @@ export class ObjectReader {
     fresh = false,
   ): Promise<StoredObject[]> {
     const prefix = listPrefix(storagePrefix, namespace)
-    const load = () => this.listFrom(prefix)
+    // A batch read, not a LIST: Node mode answers it from memory once its copy holds every write this
+    // server has seen (a quota write that lost a race included), where a paged LIST always reads etcd.
+    const load = async () => {
+      const { results } = await this.store.readBatch([{ prefix, limit: LIST_PAGE }])
+      return this.rest(prefix, results[0]!)
+    }
     if (fresh) {
       const p = load()
       this.memo.set('list:' + prefix, p)
       return p
     }
     return this.once('list:' + prefix, load)
+  }
+
+  /** A first page's objects and, when there is more, every one after it. */
+  private async rest(
+    prefix: string,
+    { kvs, more }: { kvs: KeyValue[]; more: boolean },
+  ): Promise<StoredObject[]> {
+    const objects = kvs.map(decode)
+    if (!more || !kvs.length) return objects
+    return [...objects, ...(await this.listFrom(prefix, kvs[kvs.length - 1]!.key))]
   }
 
   /** The objects under prefix after the key `after`, a page at a time. */

@@ -139,6 +139,11 @@ describe('built-in admission plugins through kubectl', () => {
     )
     const q = await json('get', 'resourcequota', 'pods', '-n', 'quota')
     expect(q.status.used).toEqual({ pods: '2' })
+    // A deleted pod gives its share back as its delete commits, so the third fits at once.
+    await server.k('delete', 'pod', 'p1', '-n', 'quota', '--wait=false')
+    const after = await json('get', 'resourcequota', 'pods', '-n', 'quota')
+    expect(after.status.used).toEqual({ pods: '1' })
+    await mustCreate(pod('p3', 'quota'))
   })
 
   it('lets exactly 2 of 10 racing creates through a quota of 2', async () => {

@@ -164,6 +164,42 @@ describe('Node mode on a real etcd', () => {
     expect(bad.stderr).toContain('error: You must be logged in to the server (Unauthorized)')
   })
 
+  it('impersonates a user with extras read from the raw header names, and refuses extras alone', async () => {
+    const { ca, cert, key } = server.credentials()
+    const review = (headers: Record<string, string>) =>
+      httpsRequest({
+        port: server.port,
+        method: 'POST',
+        path: '/apis/authentication.k8s.io/v1/selfsubjectreviews',
+        ca,
+        cert,
+        key,
+        headers: { 'Content-Type': 'application/json', ...headers },
+        body: JSON.stringify({
+          apiVersion: 'authentication.k8s.io/v1',
+          kind: 'SelfSubjectReview',
+          metadata: {},
+        }),
+      })
+    const as = await review({
+      'Impersonate-User': 'bob',
+      'Impersonate-Group': 'devs',
+      'Impersonate-Extra-Scopes': 'view, edit',
+      'impersonate-extra-reason%2Fwhy': 'oncall',
+    })
+    expect(as.status).toBe(201)
+    expect(JSON.parse(as.body).status.userInfo).toEqual({
+      username: 'bob',
+      groups: ['devs', 'system:authenticated'],
+      extra: { 'reason/why': ['oncall'], scopes: ['view', 'edit'] },
+    })
+    const alone = await review({ 'Impersonate-Extra-Scopes': 'view' })
+    expect(alone.status).toBe(500)
+    expect(JSON.parse(alone.body).message).toBe(
+      'Internal error occurred: requested [{UserExtra  view}] without impersonating a user',
+    )
+  })
+
   it('refuses an unknown --authorization-mode in one line', async () => {
     await buildNode()
     const r = await run(

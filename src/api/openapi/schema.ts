@@ -119,11 +119,24 @@ function applyPatchMeta(
   walk(root, rootPatchType(group, kind))
 }
 
+/**
+ * A built-in kind's schema, found once: every write asks for it several times (decoding, pruning,
+ * managedFields), and each time built its definition's name and a new TypeSchema.
+ */
+const builtinSchemas = new WeakMap<ResourceType, TypeSchema | undefined>()
+
 /** The schema a resource type publishes and is checked against, or undefined for a schemaless kind. */
 export function publishedSchema(type: ResourceType): TypeSchema | undefined {
   const own = type.schema?.()
   if (own) return own
   if (type.custom) return undefined
+  if (builtinSchemas.has(type)) return builtinSchemas.get(type)
+  const schema = builtinSchema(type)
+  builtinSchemas.set(type, schema)
+  return schema
+}
+
+function builtinSchema(type: ResourceType): TypeSchema | undefined {
   const schema = builtinTypeSchema(type.group, type.version, type.kind)
   if (!schema) return undefined
   const defs = builtinDefinitions() as Record<string, JSONSchema>
