@@ -67,7 +67,10 @@ beforeAll(async () => {
       : undefined,
   )
   server = await LocalServer.start()
-  Object.assign(kubeconfigs, await createClusters(server, ['team-a', 'team-b']))
+  Object.assign(
+    kubeconfigs,
+    await createClusters(server.kubeconfig, ['team-a', 'team-b'], server.stateDir),
+  )
 }, 180_000)
 afterAll(async () => {
   await server?.dispose()

@@ -33,7 +33,10 @@ beforeAll(async () => {
     response: { uid: review.request.uid, allowed: false, status: { message: 'denied by team-a' } },
   }))
   server = await LocalServer.start()
-  Object.assign(kubeconfigs, await createClusters(server, ['team-a', 'team-b']))
+  Object.assign(
+    kubeconfigs,
+    await createClusters(server.kubeconfig, ['team-a', 'team-b'], server.stateDir),
+  )
 }, 180_000)
 afterAll(async () => {
   await server?.dispose()

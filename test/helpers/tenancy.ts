@@ -2,7 +2,7 @@
 // is Ready, and take its admin kubeconfig from its Secret in the default cluster.
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import type { RunResult } from './process'
+import { KUBECTL, run } from './process'
 
 export const clusterManifest = (name: string) => `apiVersion: tenancy.edge-apiserver.dev/v1alpha1
 kind: Cluster
@@ -10,25 +10,25 @@ metadata:
   name: ${name}
 `
 
-interface DefaultCluster {
-  readonly stateDir: string
-  kubectl(args: string[], opts?: { input?: string }): Promise<RunResult>
-  k(...args: string[]): Promise<string>
-}
-
-/** Creates the clusters and returns the path of each one's admin kubeconfig, written into the state dir. */
+/**
+ * Creates the clusters through the default cluster's admin kubeconfig and returns the path of each one's
+ * admin kubeconfig, written into `dir`.
+ */
 export async function createClusters(
-  server: DefaultCluster,
+  kubeconfig: string,
   names: string[],
+  dir: string,
 ): Promise<Record<string, string>> {
-  const created = await server.kubectl(['create', '-f', '-'], {
-    input: names.map(clusterManifest).join('---\n'),
-  })
-  if (created.code !== 0) throw new Error(`kubectl create Cluster failed: ${created.stderr}`)
+  const kubectl = async (args: string[], input?: string) => {
+    const r = await run(KUBECTL, ['--kubeconfig', kubeconfig, ...args], { input })
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} failed (${r.code}): ${r.stderr}`)
+    return r.stdout
+  }
+  await kubectl(['create', '-f', '-'], names.map(clusterManifest).join('---\n'))
   const kubeconfigs: Record<string, string> = {}
   for (const name of names) {
-    await server.k('wait', '--for=condition=Ready', `cluster/${name}`, '--timeout=60s')
-    const data = await server.k(
+    await kubectl(['wait', '--for=condition=Ready', `cluster/${name}`, '--timeout=60s'])
+    const data = await kubectl([
       'get',
       'secret',
       '-n',
@@ -36,8 +36,8 @@ export async function createClusters(
       `cluster-${name}-admin-kubeconfig`,
       '-o',
       'jsonpath={.data.kubeconfig}',
-    )
-    kubeconfigs[name] = join(server.stateDir, `${name}.kubeconfig`)
+    ])
+    kubeconfigs[name] = join(dir, `${name}-${Math.random().toString(36).slice(2)}.kubeconfig`)
     writeFileSync(kubeconfigs[name], Buffer.from(data, 'base64'))
   }
   return kubeconfigs

@@ -15,7 +15,7 @@ import { afterAll, describe, expect, it } from 'vitest'
 import { LocalServer, run } from '../e2e/harness'
 import { snapshotCommand, snapshotOk } from '../e2e/snapshot-cli'
 import { startEtcd, type EtcdCluster } from '../helpers/etcd'
-import { clusterManifest } from '../helpers/tenancy'
+import { createClusters } from '../helpers/tenancy'
 import { BOOTSTRAP_MARKER_KEY } from '../../src/controllers/bootstrap'
 import { tenantEtcdPrefix } from '../../src/node/tenants'
 import {
@@ -269,33 +269,10 @@ describe('a cluster moved edge → Node mode → edge', () => {
   }, 600_000)
 })
 
-/**
- * A cluster made through the management API, with its admin kubeconfig from its Secret (as
- * test/helpers/tenancy.ts's createClusters, for the edge's and Node mode's servers alike).
- */
+/** A cluster made through the management API, with its admin kubeconfig from its Secret. */
 async function tenantOf(server: Kubectl, name: string): Promise<Kubectl> {
-  const created = await run(
-    '/usr/bin/kubectl',
-    ['--kubeconfig', server.kubeconfig, 'create', '-f', '-'],
-    {
-      input: clusterManifest(name),
-    },
-  )
-  if (created.code !== 0) throw new Error(`creating cluster ${name}: ${created.stderr}`)
-  await kubectl(server, 'wait', '--for=condition=Ready', `cluster/${name}`, '--timeout=60s')
-  const data = await kubectl(
-    server,
-    'get',
-    'secret',
-    '-n',
-    'kube-system',
-    `cluster-${name}-admin-kubeconfig`,
-    '-o',
-    'jsonpath={.data.kubeconfig}',
-  )
-  const kubeconfig = join(dir, `${name}-${Math.random().toString(36).slice(2)}.kubeconfig`)
-  writeFileSync(kubeconfig, Buffer.from(data, 'base64'))
-  return { kubeconfig }
+  const kubeconfigs = await createClusters(server.kubeconfig, [name], dir)
+  return { kubeconfig: kubeconfigs[name]! }
 }
 
 /** The file as one saved before carried the edge's bootstrap marker, as its first record. */
