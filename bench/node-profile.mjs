@@ -7,12 +7,12 @@
 //   npm run build:node && node bench/node-profile.mjs --ops=create,get --seconds=5 --prof
 //   node bench/node-profile.mjs --summarize=<file.cpuprofile>
 // BENCH_ROOT=<another checkout> runs that checkout's dist/node.js (an A/B of two builds on one etcd).
-import { randomUUID } from 'node:crypto'
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { forEachConcurrent } from './lib/http.mjs'
+import { seedCopiesInEtcd } from './lib/seed.mjs'
 import { cannon, loop } from './lib/load.mjs'
 import { installCleanup, processCpuMs, startProcess, stopAll } from './lib/procs.mjs'
 import { projectEtcdClient, startEtcd, startNode, tempDir } from './lib/servers.mjs'
@@ -163,31 +163,9 @@ async function seed(srv) {
     })
 }
 
-/** As bench/run.mjs seeds Node mode: the first through the API, the rest copies put into etcd. */
-async function copies(srv, path, n, body) {
-  await srv.client.must('POST', path, { body: body(0) })
-  const ns = /\/namespaces\/([^/]+)\//.exec(path)[1]
-  const first = body(0).metadata.name
-  const key = (await direct.getAll().prefix('/registry/').keys()).find((k) =>
-    k.endsWith(`/${ns}/${first}`),
-  )
-  const stored = await direct.get(key).string()
-  const dir = key.slice(0, -first.length)
-  for (let i = 1; i < n; i += 128) {
-    const ops = []
-    for (let j = i; j < Math.min(n, i + 128); j++) {
-      const b = body(j)
-      const o = JSON.parse(stored)
-      o.metadata.name = b.metadata.name
-      o.metadata.uid = randomUUID()
-      if (b.data) o.data = b.data
-      ops.push(direct.put(dir + b.metadata.name).value(JSON.stringify(o)))
-    }
-    await direct
-      .if(dir + body(i).metadata.name, 'Create', '==', 0)
-      .then(...ops)
-      .commit()
-  }
+/** As bench/run.mjs seeds Node mode (./lib/seed.mjs). */
+function copies(srv, path, n, body) {
+  return seedCopiesInEtcd(srv.client, direct, path, n, body)
 }
 
 function scenario(srv, op) {

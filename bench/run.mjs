@@ -4,9 +4,9 @@
 // Starts each mode itself on 127.0.0.1 with a fresh state dir, loads it from this process (autocannon,
 // and forked watcher processes), and writes bench/results/<date>.json and .md. Every process it starts
 // is in its own process group and is ended on exit, on failure and on Ctrl-C. See bench/README.md.
+import { seedCopiesInEtcd } from './lib/seed.mjs'
 import { renderSnapshot, snapshotScenario } from './lib/snapshot.mjs'
 import { execFileSync, fork, spawnSync } from 'node:child_process'
-import { randomUUID } from 'node:crypto'
 import { cpSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs'
 import { cpus, loadavg, release, tmpdir, totalmem } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
@@ -725,35 +725,11 @@ async function createNamespaces(srv, names) {
 
 /**
  * n objects body(0) … body(n-1) in the collection at `path`, for the reads to read. Through the API with
- * --seed-connections clients; in Node mode (srv.etcd) only the first goes through the API and the others
- * are copies of its stored value (their own name, uid and data or spec) put into etcd directly, 128 to a
- * transaction: the server then reads them as it reads what it wrote itself, and the minute that seeding
- * 12,000 objects through a server that writes ~200/s would take measures nothing the writes do not.
+ * --seed-connections clients; in Node mode (srv.etcd) as copies put into etcd (./lib/seed.mjs).
  */
 async function seedObjects(srv, path, n, body) {
   if (!srv.etcd) return forEachConcurrent(n, P.seedConnections, (i) => srv.client.must('POST', path, { body: body(i) }))
-  if (n < 1) return
-  const first = body(0).metadata.name
-  await srv.client.must('POST', path, { body: body(0) })
-  const namespace = /\/namespaces\/([^/]+)\//.exec(path)[1]
-  const key = (await srv.etcd.getAll().prefix('/registry/').keys()).find((k) => k.endsWith(`/${namespace}/${first}`))
-  if (!key) throw new Error(`seeding: ${path}/${first} is not in etcd`)
-  const stored = await srv.etcd.get(key).string()
-  const dir = key.slice(0, -first.length)
-  for (let i = 1; i < n; i += 128) {
-    const ops = []
-    for (let j = i; j < Math.min(n, i + 128); j++) {
-      const b = body(j)
-      const o = JSON.parse(stored)
-      o.metadata.name = b.metadata.name
-      o.metadata.uid = randomUUID()
-      if (b.data) o.data = b.data
-      if (b.spec && b.kind !== 'Pod') o.spec = b.spec // a Pod's spec is the same for all, as the server defaulted it
-      ops.push(srv.etcd.put(dir + b.metadata.name).value(JSON.stringify(o)))
-    }
-    const r = await srv.etcd.if(dir + body(i).metadata.name, 'Create', '==', 0).then(...ops).commit()
-    if (!r.succeeded) throw new Error(`seeding: ${dir}${body(i).metadata.name} exists`)
-  }
+  await seedCopiesInEtcd(srv.client, srv.etcd, path, n, body)
   // the server must list every copy as its own object (beside what controllers add: kube-root-ca.crt)
   const items = (await srv.client.must('GET', path)).json().items
   const names = new Set(Array.from({ length: n }, (_, i) => body(i).metadata.name))
