@@ -6,6 +6,7 @@ import { request } from 'node:https'
 import { tmpdir } from 'node:os'
 import { join, resolve } from 'node:path'
 import { parse } from 'yaml'
+import { createCA, signCertificate } from '../../src/node/pki'
 import { startEtcd, type EtcdCluster } from '../helpers/etcd'
 import {
   freePort,
@@ -360,4 +361,25 @@ export class NodeModeLocalServer {
     writeFileSync(p, text)
     return p
   }
+}
+
+/**
+ * kube-apiserver's aggregator flags as kubeadm sets them: --enable-aggregator-routing (extension servers
+ * reached at their Endpoints on loopback) and a front-proxy client certificate (CN front-proxy-client,
+ * signed by a CA of its own) for --proxy-client-cert-file/--proxy-client-key-file.
+ */
+export function aggregatorFlags(): string[] {
+  const dir = mkdtempSync(join(tmpdir(), 'edge-front-proxy-'))
+  const ca = createCA('front-proxy-ca')
+  const client = signCertificate(ca, {
+    subject: { commonName: 'front-proxy-client' },
+    usage: 'client',
+  })
+  writeFileSync(join(dir, 'front-proxy-client.crt'), client.certPem)
+  writeFileSync(join(dir, 'front-proxy-client.key'), client.keyPem)
+  return [
+    '--enable-aggregator-routing=true',
+    `--proxy-client-cert-file=${join(dir, 'front-proxy-client.crt')}`,
+    `--proxy-client-key-file=${join(dir, 'front-proxy-client.key')}`,
+  ]
 }

@@ -2,27 +2,11 @@
 // aggregator flags: --enable-aggregator-routing (the stand-ins are reached at their Endpoints on loopback)
 // and --proxy-client-cert-file/--proxy-client-key-file, a front-proxy client certificate as kubeadm makes
 // one (CN front-proxy-client), which the stand-ins see presented.
-import { mkdtempSync, writeFileSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
 import { vi } from 'vitest'
-import { createCA, signCertificate } from '../../../src/node/pki'
 
 vi.mock('../../e2e/harness', async (importOriginal) => {
-  const { NodeModeLocalServer } = await import('../harness')
-  const dir = mkdtempSync(join(tmpdir(), 'edge-front-proxy-'))
-  const ca = createCA('front-proxy-ca')
-  const client = signCertificate(ca, {
-    subject: { commonName: 'front-proxy-client' },
-    usage: 'client',
-  })
-  writeFileSync(join(dir, 'front-proxy-client.crt'), client.certPem)
-  writeFileSync(join(dir, 'front-proxy-client.key'), client.keyPem)
-  const flags = [
-    '--enable-aggregator-routing=true',
-    `--proxy-client-cert-file=${join(dir, 'front-proxy-client.crt')}`,
-    `--proxy-client-key-file=${join(dir, 'front-proxy-client.key')}`,
-  ]
+  const { aggregatorFlags, NodeModeLocalServer } = await import('../harness')
+  const flags = aggregatorFlags()
   return {
     ...(await importOriginal<typeof import('../../e2e/harness')>()),
     LocalServer: {
