@@ -17,7 +17,7 @@ import {
 import { KUBECTL, run } from '../helpers/process'
 import { createCA } from '../../src/node/pki'
 import { tenantEtcdPrefix } from '../../src/node/tenants'
-import { createClusters } from '../helpers/tenancy'
+import { createClusters, kubectlIn } from '../helpers/tenancy'
 import { LocalServer } from './harness'
 import { snapshotOk } from './snapshot-cli'
 
@@ -28,13 +28,7 @@ let wardle: ExtensionServer
 const kubeconfigs: Record<string, string> = {}
 
 /** kubectl against a cluster made through the management API, as its admin. */
-const at = (cluster: string, ...args: string[]) =>
-  run(KUBECTL, ['--kubeconfig', kubeconfigs[cluster]!, ...args])
-const atOk = async (cluster: string, ...args: string[]) => {
-  const r = await at(cluster, ...args)
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} in ${cluster}: ${r.stderr}`)
-  return r.stdout
-}
+const { at, atOk } = kubectlIn(kubeconfigs)
 
 /**
  * kubectl get --raw of a path of a cluster: --raw takes the path as the whole request URI (client-go's

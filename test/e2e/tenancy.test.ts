@@ -6,7 +6,7 @@ import { readFileSync } from 'node:fs'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { backgroundKubectl, KUBECTL, run } from '../helpers/process'
 import { startWebhookServer, type WebhookServer } from '../helpers/webhook-server'
-import { clusterManifest, createClusters } from '../helpers/tenancy'
+import { clusterManifest, createClusters, kubectlIn } from '../helpers/tenancy'
 import { LocalServer } from './harness'
 
 let server: LocalServer
@@ -14,13 +14,7 @@ let webhook: WebhookServer
 const kubeconfigs: Record<string, string> = {}
 
 /** kubectl against a cluster made through the management API, as its admin. */
-const at = (cluster: string, ...args: string[]) =>
-  run(KUBECTL, ['--kubeconfig', kubeconfigs[cluster]!, ...args])
-const atOk = async (cluster: string, ...args: string[]) => {
-  const r = await at(cluster, ...args)
-  if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} in ${cluster}: ${r.stderr}`)
-  return r.stdout
-}
+const { at, atOk } = kubectlIn(kubeconfigs)
 /** kubectl against a cluster with another credential: a token from somewhere else. */
 const withToken = (cluster: string, token: string, ...args: string[]) =>
   run(KUBECTL, ['--kubeconfig', kubeconfigs[cluster]!, '--token', token, ...args])

@@ -42,3 +42,15 @@ export async function createClusters(
   }
   return kubeconfigs
 }
+
+/** kubectl against the clusters of `kubeconfigs` as their admins: `at` answers, `atOk` must succeed. */
+export function kubectlIn(kubeconfigs: Record<string, string>) {
+  const at = (cluster: string, ...args: string[]) =>
+    run(KUBECTL, ['--kubeconfig', kubeconfigs[cluster]!, ...args])
+  const atOk = async (cluster: string, ...args: string[]) => {
+    const r = await at(cluster, ...args)
+    if (r.code !== 0) throw new Error(`kubectl ${args.join(' ')} in ${cluster}: ${r.stderr}`)
+    return r.stdout
+  }
+  return { at, atOk }
+}
