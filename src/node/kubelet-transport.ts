@@ -4,8 +4,9 @@
 // byte level, as kube's UpgradeAwareHandler does, so WebSocket and SPDY/3.1 both pass.
 import { request as httpsRequest, type RequestOptions } from 'node:https'
 import { request as httpRequest, type IncomingMessage } from 'node:http'
-import { pipeline, Readable, Writable } from 'node:stream'
+import { pipeline, Readable } from 'node:stream'
 import type { Duplex } from 'node:stream'
+import { socketStreams } from './socket-streams'
 import { joinHostPort, type KubeletNode } from '../kubelet/node-address'
 import {
   KubeletDialError,
@@ -83,14 +84,7 @@ export class NodeKubeletTransport implements KubeletTransport {
       })
       out.on('upgrade', (res: IncomingMessage, socket: Duplex, head: Buffer) => {
         if (head.length) socket.unshift(head)
-        resolve({
-          status: 101,
-          headers: headersOf(res),
-          stream: {
-            readable: Readable.toWeb(socket) as ReadableStream<Uint8Array>,
-            writable: Writable.toWeb(socket) as WritableStream<Uint8Array>,
-          },
-        })
+        resolve({ status: 101, headers: headersOf(res), stream: socketStreams(socket) })
       })
       out.end()
     })

@@ -40,6 +40,7 @@ export interface ClientCert {
 
 export class NodeServer {
   private child?: ChildProcess
+  private stopping = false
   output = ''
   readonly kubeconfig: string
 
@@ -86,6 +87,7 @@ export class NodeServer {
   async boot(): Promise<void> {
     await buildNode()
     this.output = ''
+    this.stopping = false
     const child = spawn(process.execPath, [join(ROOT, 'dist', 'node.js'), ...this.args], {
       cwd: this.cwd,
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -104,9 +106,15 @@ export class NodeServer {
         }
       })
       child.stderr!.on('data', (d) => (this.output += d))
-      child.on('exit', (code) => {
+      child.on('exit', (code, signal) => {
         clearTimeout(timer)
         rej(new Error(`Node mode exited with ${code}:\n${this.output}`))
+        // After it was ready, an exit nobody asked for shows up in a later test as a refused
+        // connection; the server's own last words are what explain it.
+        if (!this.stopping)
+          process.stderr.write(
+            `Node mode exited unasked (code ${code}, signal ${signal}); its last output:\n${this.output.slice(-8000)}\n`,
+          )
       })
     })
   }
@@ -117,6 +125,7 @@ export class NodeServer {
     if (!child || child.exitCode !== null || child.signalCode !== null)
       return child?.exitCode ?? null
     const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)))
+    this.stopping = true
     child.kill('SIGTERM')
     const timer = setTimeout(() => child.kill('SIGKILL'), 30_000)
     const code = await exited
