@@ -262,7 +262,7 @@ function scenario(srv, op) {
         })
       run.prepare = async (durationS) => {
         names.length = 0
-        const want = Math.max(200, Math.round(durationS * 400))
+        const want = Math.max(200, Math.round(durationS * 1200))
         await forEachConcurrent(want, conns, async () => {
           const name = `d-${createSeq++}`
           await srv.client.must('POST', base, { body: cm(name, 0) })

@@ -169,6 +169,7 @@ const root = snapshot()
 process.on('exit', () => rmSync(root, { recursive: true, force: true }))
 
 const startedAt = new Date()
+const stamp = startedAt.toISOString().replace(/:/g, '-').replace(/\..*$/, 'Z')
 const results = {
   date: startedAt.toISOString(),
   machine: machineInfo(),
@@ -239,10 +240,9 @@ try {
 results.machine.loadAvgEnd = loadavg().map((x) => +x.toFixed(2))
 results.finishedAt = new Date().toISOString()
 results.elapsedS = Math.round((Date.now() - startedAt.getTime()) / 1000)
-mkdirSync(outDir, { recursive: true })
-const stamp = startedAt.toISOString().replace(/:/g, '-').replace(/\..*$/, 'Z')
 const md = renderMarkdown(results) + renderSnapshot(results.snapshot).join('\n') + renderHeartbeats(results.heartbeats) +
   ['', ...renderStorageMedia(results.storageMedia), ...renderLogs(results.logs), ...renderClusters(results.clusters), ...renderTesting(results.testing)].join('\n')
+mkdirSync(outDir, { recursive: true })
 writeFileSync(join(outDir, `${stamp}.json`), JSON.stringify(results, null, 2) + '\n')
 writeFileSync(join(outDir, `${stamp}.md`), md)
 console.log(md)
@@ -257,6 +257,9 @@ async function phase(name, fn) {
     return await fn()
   } finally {
     results.phases.push({ name, seconds: +((performance.now() - t0) / 1000).toFixed(1) })
+    // What was measured so far outlives a run stopped before its end (the .md is written at the end).
+    mkdirSync(outDir, { recursive: true })
+    writeFileSync(join(outDir, `${stamp}.json`), JSON.stringify(results, null, 2) + '\n')
   }
 }
 
