@@ -48,6 +48,7 @@ export async function readBodyText(req: Request, limit = MAX_REQUEST_BYTES): Pro
   const length = req.headers.get('content-length')
   const declared = Number(length ?? '0')
   if (declared > limit) throw requestEntityTooLarge(limit)
+  if (length === '0') return ''
   if (length !== null && /^\d+$/.test(length)) {
     // A declared length the runtime holds the body to (Node's HTTP parser, workerd): read whole, which
     // @hono/node-server does straight from the socket instead of through a web stream (a twentieth of

@@ -50,6 +50,8 @@ export interface ServedRequest {
   cluster?: string
   /** The series of the request's cluster (watches, admission); a set of its own when none is given. */
   metrics?: ApiserverMetrics
+  /** The request's deadline (epoch ms) when it has one: RequestContext.deadline. */
+  deadline?: number
 }
 
 export async function serveResource(
@@ -68,6 +70,7 @@ export async function serveResource(
     watchCache,
     cluster = 'default',
     metrics = apiserverMetrics(),
+    deadline,
   }: ServedRequest = {},
 ): Promise<Response> {
   const type = registry.lookup(info.apiGroup, info.apiVersion, info.resource)
@@ -118,6 +121,7 @@ export async function serveResource(
     audit,
     auditAnnotations: audit?.admissionAnnotations,
     metrics,
+    deadline,
   }
   const scope: Scope = {
     req,

@@ -93,9 +93,10 @@ export function instrumentStore(store: Store, keys: KeyResources, m: ApiserverMe
         }
       }
     },
-    create: (key, value) => timed('create', key, () => store.create(key, value)),
-    update: (key, value, rev) => timed('update', key, () => store.update(key, value, rev)),
-    delete: (key, rev) => timed('delete', key, () => store.delete(key, rev)),
+    create: (key, value, opts) => timed('create', key, () => store.create(key, value, opts)),
+    update: (key, value, rev, opts) =>
+      timed('update', key, () => store.update(key, value, rev, opts)),
+    delete: (key, rev, opts) => timed('delete', key, () => store.delete(key, rev, opts)),
     watch: (prefix, after, signal, opts) => store.watch(prefix, after, signal, opts),
     cached: async (key) => store.cached?.(key),
     compact: (revision) => store.compact(revision),

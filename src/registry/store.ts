@@ -14,7 +14,13 @@ import {
   type GroupKind,
   type GroupResource,
 } from '../server/errors'
-import { heldPairs, isStoreError, type KeyValue, type Store } from '../storage/store'
+import {
+  heldPairs,
+  isStoreError,
+  type KeyValue,
+  type Store,
+  type WriteOptions,
+} from '../storage/store'
 import {
   interpretCreateError,
   interpretDeleteError,
@@ -578,7 +584,9 @@ export class RegistryStore {
       await s.beforeCreate?.(obj, this.store, ctx)
       let created: KubeObject
       try {
-        created = await this.fromStorage(await this.store.create(key, await this.toStorage(obj)))
+        created = await this.fromStorage(
+          await this.store.create(key, await this.toStorage(obj), writeOptions(ctx)),
+        )
       } catch (e) {
         await s.afterDelete?.(obj, this.store)
         throw interpretCreateError(e, this.gr, m.name!)
@@ -711,7 +719,7 @@ export class RegistryStore {
       try {
         let result: { object: KubeObject; created: boolean }
         if (finishDeletion) {
-          const deleted = await this.store.delete(key, kv.modRevision)
+          const deleted = await this.store.delete(key, kv.modRevision, writeOptions(ctx))
           await s.afterDelete?.(old, this.store)
           result = {
             object: {
@@ -733,7 +741,12 @@ export class RegistryStore {
         } else {
           result = {
             object: await this.fromStorage(
-              await this.store.update(key, await this.toStorage(obj), kv.modRevision),
+              await this.store.update(
+                key,
+                await this.toStorage(obj),
+                kv.modRevision,
+                writeOptions(ctx),
+              ),
             ),
             created: false,
           }
@@ -873,14 +886,36 @@ export class RegistryStore {
     const key = this.key(namespace, name)
     const deadline = Date.now() + WRITE_TIMEOUT_MS
     const interpret = (e: unknown) => interpretDeleteError(e, this.gr, name)
-    let kv = await this.read(key, interpret)
+    // As update(): start from the object the mirror holds (kube reads etcd here; its conditional delete
+    // then takes that read as cachedExistingObject). A stale one loses the compare-and-swap and is read
+    // again; an answer given without a write is only given on etcd's current object.
+    let fromCache = false
+    let kv = ctx.dryRun ? undefined : await this.store.cached?.(key)
+    if (kv) fromCache = true
+    else kv = await this.read(key, interpret)
+    /** After reading etcd again: whether the cached object was behind it (then start over). */
+    const wasStale = async (): Promise<boolean> => {
+      if (!fromCache) return false
+      const cachedRevision = kv?.modRevision
+      kv = await this.read(key, interpret)
+      fromCache = false
+      return kv?.modRevision !== cachedRevision
+    }
     const pre = opts.preconditions
-    for (let attempt = 0; ; attempt++) {
+    let beforeDeleteChecked = false
+    for (;;) {
       if (!kv) throw notFound(this.gr, name)
       const obj = await this.fromStorage(kv)
       const meta = obj.metadata!
-      if (attempt === 0) this.checkDeletePreconditions(meta, name, pre)
-      else if (pre?.uid && pre.uid !== meta.uid) {
+      if (!beforeDeleteChecked) {
+        try {
+          this.checkDeletePreconditions(meta, name, pre)
+        } catch (e) {
+          if (await wasStale()) continue
+          throw e
+        }
+        beforeDeleteChecked = true
+      } else if (pre?.uid && pre.uid !== meta.uid) {
         throw preconditionFailed(
           this.gr,
           name,
@@ -908,17 +943,30 @@ export class RegistryStore {
             : {}),
           ...(opts.preconditions ? { preconditions: opts.preconditions } : {}),
         }
-        await this.admission.admit(attrs)
-        await this.admission.validate(attrs)
+        try {
+          await this.admission.admit(attrs)
+          await this.admission.validate(attrs)
+        } catch (e) {
+          if (await wasStale()) continue
+          throw e
+        }
       }
       try {
         const own = this.type.strategy.beforeDelete?.(obj, opts)
-        if (own === 'keep') return { object: obj, deleted: false }
+        if (own === 'keep') {
+          if (await wasStale()) continue
+          return { object: obj, deleted: false }
+        }
         if (own) {
           if (ctx.dryRun) return { object: own, deleted: false }
           return {
             object: await this.fromStorage(
-              await this.store.update(key, await this.toStorage(own), kv.modRevision),
+              await this.store.update(
+                key,
+                await this.toStorage(own),
+                kv.modRevision,
+                writeOptions(ctx),
+              ),
             ),
             deleted: false,
           }
@@ -940,15 +988,21 @@ export class RegistryStore {
             if (ctx.dryRun) return { object: obj, deleted: false }
             return {
               object: await this.fromStorage(
-                await this.store.update(key, await this.toStorage(obj), kv.modRevision),
+                await this.store.update(
+                  key,
+                  await this.toStorage(obj),
+                  kv.modRevision,
+                  writeOptions(ctx),
+                ),
               ),
               deleted: false,
             }
           }
+          if (await wasStale()) continue
           return { object: obj, deleted: false }
         }
         if (ctx.dryRun) return { object: obj, deleted: true }
-        const gone = await this.store.delete(key, kv.modRevision)
+        const gone = await this.store.delete(key, kv.modRevision, writeOptions(ctx))
         await this.type.strategy.afterDelete?.(obj, this.store)
         await RegistryStore.runHooks(hooks.commit)
         return {
@@ -960,6 +1014,7 @@ export class RegistryStore {
         if (isStoreError(e, 'Conflict') || isStoreError(e, 'NotFound')) {
           if (Date.now() > deadline) throw writeTimeout()
           kv = e.current ?? (await this.read(key, interpret))
+          fromCache = false
           continue
         }
         throw interpret(e)
@@ -982,7 +1037,7 @@ export class RegistryStore {
     namespace: string | undefined,
     name: string,
     tryUpdate: (current: KubeObject) => KubeObject,
-    opts: { dryRun?: boolean } = {},
+    opts: { dryRun?: boolean; deadline?: number } = {},
   ): Promise<KubeObject> {
     const key = this.key(namespace, name)
     for (;;) {
@@ -992,7 +1047,12 @@ export class RegistryStore {
       if (opts.dryRun) return obj
       try {
         return await this.fromStorage(
-          await this.store.update(key, await this.toStorage(obj), kv.modRevision),
+          await this.store.update(
+            key,
+            await this.toStorage(obj),
+            kv.modRevision,
+            writeOptions(opts),
+          ),
         )
       } catch (e) {
         // Another write came first: start again from what it left, as GuaranteedUpdate does.
@@ -1084,3 +1144,8 @@ function specAndMeta(obj: KubeObject): unknown {
 }
 
 export { tooLargeResourceVersion }
+
+/** What a store write carries of the request it serves: its deadline (RequestContext.deadline). */
+function writeOptions(ctx: { deadline?: number }): WriteOptions | undefined {
+  return ctx.deadline === undefined ? undefined : { deadline: ctx.deadline }
+}

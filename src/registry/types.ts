@@ -65,6 +65,11 @@ export interface RequestContext {
   auth?: AuthContext
   /** The series of the request's cluster (admission latencies); none for the server's own loops. */
   metrics?: ApiserverMetrics
+  /**
+   * When the request is answered at the latest (epoch ms; the request deadline filter's): its store
+   * writes end by then, as kube's end with the request context. None for long-running requests and loops.
+   */
+  deadline?: number
 }
 
 /** A POST answered by code rather than by storing the body: the review kinds, and subresources like serviceaccounts/token. */

@@ -46,7 +46,11 @@ import { withAuthentication, type Authenticator } from './filters/authentication
 import { allowAuthenticated, withAuthorization } from './filters/authorization'
 import { withCluster, withClusterStore } from './filters/cluster'
 import { withImpersonation } from './filters/impersonation'
-import { DEFAULT_REQUEST_TIMEOUT_MS, withRequestDeadline } from './filters/request-deadline'
+import {
+  DEFAULT_REQUEST_TIMEOUT_MS,
+  REQUEST_DEADLINE,
+  withRequestDeadline,
+} from './filters/request-deadline'
 import { withRequestInfo, type RequestInfo } from './filters/request-info'
 import { withWarningRecorder, type Warnings } from './filters/warnings'
 import { withAudit, type AuditOptions } from './filters/audit'
@@ -154,6 +158,7 @@ type Variables = {
   warnings: Warnings
   audit?: RequestAudit
   [REACHED_HANDLER]: boolean
+  [REQUEST_DEADLINE]?: number
 }
 
 /** The clusters besides the default one an isolate or process keeps contexts for (the least recently used go). */
@@ -532,6 +537,7 @@ export function buildApp(cfg: AppConfig): Hono {
         watchCache: cfg.watchCache,
         cluster: c.get('cluster').name,
         metrics: c.get('cluster').metrics,
+        deadline: c.get(REQUEST_DEADLINE),
       },
     )
     await c.get('cluster').customResources.afterRequest(store, info, res)

@@ -18,6 +18,7 @@ import {
   type Store,
   type StoreEvent,
   type WatchOptions,
+  type WriteOptions,
 } from './store'
 
 /** A value as JSON text: a protobuf one decoded (apiVersion, kind and metadata first, as our JSON is stored). */
@@ -101,18 +102,26 @@ export class StorageCodecStore implements Store {
     }
   }
 
-  async create(key: string, value: string): Promise<KeyValue> {
+  async create(key: string, value: string, opts?: WriteOptions): Promise<KeyValue> {
     const stored = encodeForStorage(value, this.mediaType)
-    return { ...(await failures(() => this.inner.create(key, stored))), value }
+    return { ...(await failures(() => this.inner.create(key, stored, opts))), value }
   }
 
-  async update(key: string, value: string, expectModRevision: number): Promise<KeyValue> {
+  async update(
+    key: string,
+    value: string,
+    expectModRevision: number,
+    opts?: WriteOptions,
+  ): Promise<KeyValue> {
     const stored = encodeForStorage(value, this.mediaType)
-    return { ...(await failures(() => this.inner.update(key, stored, expectModRevision))), value }
+    return {
+      ...(await failures(() => this.inner.update(key, stored, expectModRevision, opts))),
+      value,
+    }
   }
 
-  async delete(key: string, expectModRevision?: number): Promise<KeyValue> {
-    return decoded(await failures(() => this.inner.delete(key, expectModRevision)))
+  async delete(key: string, expectModRevision?: number, opts?: WriteOptions): Promise<KeyValue> {
+    return decoded(await failures(() => this.inner.delete(key, expectModRevision, opts)))
   }
 
   watch(

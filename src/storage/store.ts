@@ -55,6 +55,15 @@ export interface WatchOptions {
  * deadline passed). Anything else an implementation throws is a fault it cannot name, which the API
  * answers as kube-apiserver answers an unclassified storage error: 500.
  */
+/** What a write carries of the request it serves, as Go's context carries it into clientv3. */
+export interface WriteOptions {
+  /**
+   * When the request is answered at the latest (epoch ms): a write the store could not send by then is
+   * never sent, so that one answered 504 does not happen later (the store waiting for its backend).
+   */
+  deadline?: number
+}
+
 export interface Store {
   /** A missing key is no error: `kv` is undefined. Throws: Unreachable. */
   get(key: string): Promise<{ kv?: KeyValue; revision: number }>
@@ -75,17 +84,22 @@ export interface Store {
    */
   readBatch(reads: BatchRead[]): Promise<{ results: BatchReadResult[]; revision: number }>
   /** Throws: KeyExists (with the `current` pair), TooLarge (value over MAX_VALUE_BYTES), Unreachable. */
-  create(key: string, value: string): Promise<KeyValue>
+  create(key: string, value: string, opts?: WriteOptions): Promise<KeyValue>
   /**
    * Writes only over the pair at expectModRevision.
    * Throws: Conflict (another revision is current: `current` is that pair), NotFound, TooLarge, Unreachable.
    */
-  update(key: string, value: string, expectModRevision: number): Promise<KeyValue>
+  update(
+    key: string,
+    value: string,
+    expectModRevision: number,
+    opts?: WriteOptions,
+  ): Promise<KeyValue>
   /**
    * Returns the deleted pair at the deletion revision; with expectModRevision, only if that is current.
    * Throws: Conflict (with the `current` pair), NotFound, Unreachable.
    */
-  delete(key: string, expectModRevision?: number): Promise<KeyValue>
+  delete(key: string, expectModRevision?: number, opts?: WriteOptions): Promise<KeyValue>
   /**
    * Events with revision > afterRevision under prefix, in revision order, until signal aborts.
    * Throws, on starting or while iterating: Compacted (the history after afterRevision is gone),

@@ -13,7 +13,7 @@ import {
   storageErrorMessage,
 } from '../../src/registry/store-errors'
 import { StatusError } from '../../src/server/errors'
-import { StoreError, type KeyValue } from '../../src/storage/store'
+import { StoreError, type KeyValue, type WriteOptions } from '../../src/storage/store'
 import type { KubeObject } from '../../src/registry/types'
 import { MemoryStore } from '../helpers/memory-store'
 import { ctx, kind } from './helpers'
@@ -369,5 +369,142 @@ describe('writes that retry until they win, as GuaranteedUpdate', () => {
     expect(
       status(await rs.delete('default', 'x', {}, { ...ctx, warnings: [] }).catch((e) => e)),
     ).toEqual(WRITE_TIMEOUT)
+  })
+})
+
+/** A MemoryStore with a mirror (Node mode's cached()) that stays where freeze() left it while etcd moves on. */
+class BehindStore extends MemoryStore {
+  private mirror = new Map<string, KeyValue>()
+  freeze(): void {
+    this.mirror = new Map(this.data)
+  }
+  async cached(key: string) {
+    return this.mirror.get(key)
+  }
+}
+
+describe('writes that start from a mirror behind etcd, as from kube’s watch cache', () => {
+  const c = () => ({ ...ctx, warnings: [] })
+  async function behind(change: (rs: RegistryStore) => Promise<unknown>) {
+    const store = new BehindStore()
+    const rs = new RegistryStore(kind('', 'configmaps'), store)
+    await rs.create(
+      'default',
+      { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' }, data: { a: '1' } },
+      c(),
+    )
+    store.freeze()
+    await change(rs)
+    return { store, rs, now: await rs.get('default', 'x').catch(() => undefined) }
+  }
+  const touch = (rs: RegistryStore, finalizers?: string[]) =>
+    rs.update(
+      'default',
+      'x',
+      (cur) => ({ ...cur!, metadata: { ...cur!.metadata, finalizers }, data: { a: 'changed' } }),
+      c(),
+    )
+
+  it('deletes with the resourceVersion etcd holds as its precondition, which the mirror has not seen', async () => {
+    const { store, rs, now } = await behind((rs) => touch(rs))
+    const rv = now!.metadata!.resourceVersion
+    expect((await store.cached(KEY))!.modRevision).toBeLessThan(Number(rv))
+    const { deleted } = await rs.delete(
+      'default',
+      'x',
+      { preconditions: { resourceVersion: rv } },
+      c(),
+    )
+    expect(deleted).toBe(true)
+    expect(store.data.has(KEY)).toBe(false)
+  })
+
+  it('marks for deletion an object whose finalizer only etcd has', async () => {
+    const { store, rs } = await behind((rs) => touch(rs, ['example.com/keep']))
+    const { deleted, object } = await rs.delete('default', 'x', {}, c())
+    expect(deleted).toBe(false)
+    expect(object.metadata!.deletionTimestamp).toBeDefined()
+    expect(JSON.parse(store.data.get(KEY)!.value).metadata.finalizers).toEqual(['example.com/keep'])
+  })
+
+  it('answers an object already marked with what etcd holds, not the mirror’s copy', async () => {
+    const store = new BehindStore()
+    const rs = new RegistryStore(kind('', 'configmaps'), store)
+    const cm = { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } }
+    await rs.create(
+      'default',
+      { ...cm, metadata: { name: 'x', finalizers: ['example.com/keep'] } },
+      c(),
+    )
+    await rs.delete('default', 'x', {}, c()) // marked
+    store.freeze()
+    const { object: now } = await rs.update(
+      'default',
+      'x',
+      (cur) => ({ ...cur!, data: { a: 'changed' } }),
+      c(),
+    )
+    const { deleted, object } = await rs.delete('default', 'x', {}, c())
+    expect(deleted).toBe(false)
+    expect(object.metadata!.resourceVersion).toBe(now.metadata!.resourceVersion)
+    expect(object.data).toEqual({ a: 'changed' })
+  })
+
+  it('answers 404 for what etcd has deleted and the mirror still holds', async () => {
+    const { rs } = await behind((rs) => rs.delete('default', 'x', {}, c()))
+    const err = await rs.delete('default', 'x', {}, c()).catch((e) => e)
+    expect(status(err)).toMatchObject({ code: 404, message: 'configmaps "x" not found' })
+  })
+
+  it("fails a precondition neither matches in rest.BeforeDelete's words, after reading etcd", async () => {
+    const { store, rs, now } = await behind((rs) => touch(rs))
+    const reads = store.reads
+    const err = await rs
+      .delete('default', 'x', { preconditions: { resourceVersion: '1' } }, c())
+      .catch((e) => e)
+    expect(status(err).message).toBe(
+      `Operation cannot be fulfilled on ConfigMap "x": the ResourceVersion in the precondition (1) does not match the ResourceVersion in record (${now!.metadata!.resourceVersion}). The object might have been modified`,
+    )
+    expect(store.reads).toBe(reads + 1)
+  })
+
+  it('deletes from the mirror alone, without reading etcd, when it is current', async () => {
+    const { store, rs } = await behind(async () => {})
+    const reads = store.reads
+    const { deleted } = await rs.delete('default', 'x', {}, c())
+    expect(deleted).toBe(true)
+    expect(store.reads).toBe(reads)
+  })
+
+  it('updates with the resourceVersion etcd holds, which the mirror has not seen', async () => {
+    const { rs, now } = await behind((rs) => touch(rs))
+    const { object } = await rs.update('default', 'x', () => ({ ...now!, data: { b: '2' } }), c())
+    expect(object.data).toEqual({ b: '2' })
+  })
+})
+
+describe("the request's deadline on every write", () => {
+  it('reaches the store with each create, update and delete made for the request', async () => {
+    const seen: (number | undefined)[] = []
+    class Recording extends MemoryStore {
+      override create(key: string, value: string, opts?: WriteOptions) {
+        seen.push(opts?.deadline)
+        return super.create(key, value)
+      }
+      override update(key: string, value: string, rev: number, opts?: WriteOptions) {
+        seen.push(opts?.deadline)
+        return super.update(key, value, rev)
+      }
+      override delete(key: string, rev?: number, opts?: WriteOptions) {
+        seen.push(opts?.deadline)
+        return super.delete(key, rev)
+      }
+    }
+    const rs = new RegistryStore(kind('', 'configmaps'), new Recording())
+    const c = { ...ctx, warnings: [], deadline: 1_234 }
+    await rs.create('default', { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: 'x' } }, c)
+    await rs.update('default', 'x', withData('y'), c)
+    await rs.delete('default', 'x', {}, c)
+    expect(seen).toEqual([1_234, 1_234, 1_234])
   })
 })

@@ -2,7 +2,11 @@
 import { Hono } from 'hono'
 import { describe, expect, it } from 'vitest'
 import { parseRequestInfo, type RequestInfo } from '../../src/server/filters/request-info'
-import { isLongRunning, withRequestDeadline } from '../../src/server/filters/request-deadline'
+import {
+  isLongRunning,
+  REQUEST_DEADLINE,
+  withRequestDeadline,
+} from '../../src/server/filters/request-deadline'
 import { respondError } from '../../src/api/negotiation'
 import { toStatusError } from '../../src/server/errors'
 
@@ -24,6 +28,21 @@ function app(maxMs: number, handlerMs: number) {
 }
 
 describe('withRequestDeadline', () => {
+  it('hands the handlers the deadline it answers by (for their store writes), and a watch none', async () => {
+    const a = new Hono<{ Variables: { info: RequestInfo; [REQUEST_DEADLINE]?: number } }>()
+    a.use('*', async (c, next) => {
+      c.set('info', parseRequestInfo(c.req.method, new URL(c.req.url)))
+      await next()
+    })
+    a.use('*', withRequestDeadline(60_000))
+    a.get('/api/v1/configmaps', (c) => c.json({ deadline: c.get(REQUEST_DEADLINE) ?? null }))
+    const before = Date.now()
+    const { deadline } = await (await a.request('/api/v1/configmaps?timeout=2s')).json()
+    expect(deadline).toBeGreaterThanOrEqual(before + 2_000)
+    expect(deadline).toBeLessThanOrEqual(Date.now() + 2_000)
+    expect(await (await a.request('/api/v1/configmaps?watch=1')).json()).toEqual({ deadline: null })
+  })
+
   it("answers a read that runs over with the timeout filter's bare 504 Status", async () => {
     const r = await app(50, 2000).request('/api/v1/configmaps')
     expect(r.status).toBe(504)

@@ -289,8 +289,17 @@ describe('EtcdStore on etcd', () => {
         code: 'Unreachable',
       })
 
-      // A write sent while etcd is down waits for it (clientv3's WaitForReady) and lands once it is back.
+      // A write made for a request gives up at that request's deadline, however long the store would
+      // wait, and is not sent once etcd is back (the request was answered 504 by then): the update of
+      // `a` below, at the revision this one would have replaced, succeeds.
       const patient = new EtcdStore(store.client, { requestTimeoutMs: 30_000 })
+      const begun = Date.now()
+      expect(
+        await failure(patient.update(`${p}a`, 'late', a.modRevision, { deadline: begun + 400 })),
+      ).toMatchObject({ code: 'Unreachable' })
+      expect(Date.now() - begun).toBeLessThan(1_500)
+
+      // A write sent while etcd is down waits for it (clientv3's WaitForReady) and lands once it is back.
       const waiting = patient.update(`${p}a`, '3', a.modRevision)
       await own.members[0]!.start()
       const c = await waiting

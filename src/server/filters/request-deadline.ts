@@ -12,6 +12,9 @@ import { badRequest } from '../errors'
 import type { RequestInfo } from './request-info'
 import { requestURL } from '../request-url'
 
+/** The context variable of a request's deadline (epoch ms), for the handlers that pass it to the store. */
+export const REQUEST_DEADLINE = 'requestDeadline'
+
 /** kube-apiserver's --request-timeout default. */
 export const DEFAULT_REQUEST_TIMEOUT_MS = 60_000
 
@@ -49,10 +52,11 @@ export function requestDeadlineMs(query: URLSearchParams, maxMs: number): number
  */
 export function withRequestDeadline(
   maxMs: number,
-): MiddlewareHandler<{ Variables: { info: RequestInfo } }> {
+): MiddlewareHandler<{ Variables: { info: RequestInfo; [REQUEST_DEADLINE]: number } }> {
   return async (c, next) => {
     if (maxMs <= 0 || isLongRunning(c.get('info'))) return next()
     const ms = requestDeadlineMs(requestURL(c.req.raw).searchParams, maxMs)
+    c.set(REQUEST_DEADLINE, Date.now() + ms)
     let stopTimer = () => {}
     const deadline = new Promise<'deadline'>((resolve) => {
       const timer = setTimeout(() => resolve('deadline'), ms)

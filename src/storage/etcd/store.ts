@@ -14,6 +14,7 @@ import {
   type Store,
   type StoreEvent,
   type WatchOptions,
+  type WriteOptions,
 } from '../store'
 import {
   isCompactedError,
@@ -162,6 +163,7 @@ export class EtcdStore implements Store {
     const res = await this.txn(
       '',
       { success: ranges.map((request_range) => ({ request_range })) },
+      undefined,
       'read',
     )
     const results = res.responses.map(({ response_range }) => ({
@@ -171,30 +173,43 @@ export class EtcdStore implements Store {
     return { results, revision: revisionOf(res.header) }
   }
 
-  async create(key: string, value: string): Promise<KeyValue> {
+  async create(key: string, value: string, opts?: WriteOptions): Promise<KeyValue> {
     this.checkSize(key, value)
     const k = this.etcdKey(key)
-    const res = await this.txn(key, {
-      compare: [{ key: k, target: 'Create', result: 'Equal', create_revision: 0 }],
-      success: [{ request_put: { key: k, value: storedValue(value) } }],
-      failure: [{ request_range: { key: k } }],
-    })
+    const res = await this.txn(
+      key,
+      {
+        compare: [{ key: k, target: 'Create', result: 'Equal', create_revision: 0 }],
+        success: [{ request_put: { key: k, value: storedValue(value) } }],
+        failure: [{ request_range: { key: k } }],
+      },
+      opts,
+    )
     if (!res.succeeded) throw new StoreError('KeyExists', key, this.currentOf(res))
     const rev = revisionOf(res.header)
     return { key, value, createRevision: rev, modRevision: rev, version: 1 }
   }
 
-  async update(key: string, value: string, expectModRevision: number): Promise<KeyValue> {
+  async update(
+    key: string,
+    value: string,
+    expectModRevision: number,
+    opts?: WriteOptions,
+  ): Promise<KeyValue> {
     this.checkSize(key, value)
     const k = this.etcdKey(key)
-    const res = await this.txn(key, {
-      compare: [
-        { key: k, target: 'Version', result: 'Greater', version: 0 },
-        { key: k, target: 'Mod', result: 'Equal', mod_revision: expectModRevision },
-      ],
-      success: [{ request_put: { key: k, value: storedValue(value), prev_kv: true } }],
-      failure: [{ request_range: { key: k } }],
-    })
+    const res = await this.txn(
+      key,
+      {
+        compare: [
+          { key: k, target: 'Version', result: 'Greater', version: 0 },
+          { key: k, target: 'Mod', result: 'Equal', mod_revision: expectModRevision },
+        ],
+        success: [{ request_put: { key: k, value: storedValue(value), prev_kv: true } }],
+        failure: [{ request_range: { key: k } }],
+      },
+      opts,
+    )
     if (!res.succeeded) {
       const current = this.currentOf(res)
       throw current ? new StoreError('Conflict', key, current) : new StoreError('NotFound', key)
@@ -209,16 +224,20 @@ export class EtcdStore implements Store {
     }
   }
 
-  async delete(key: string, expectModRevision?: number): Promise<KeyValue> {
+  async delete(key: string, expectModRevision?: number, opts?: WriteOptions): Promise<KeyValue> {
     const k = this.etcdKey(key)
     const compare: ICompare[] = [{ key: k, target: 'Version', result: 'Greater', version: 0 }]
     if (expectModRevision !== undefined)
       compare.push({ key: k, target: 'Mod', result: 'Equal', mod_revision: expectModRevision })
-    const res = await this.txn(key, {
-      compare,
-      success: [{ request_delete_range: { key: k, prev_kv: true } }],
-      failure: [{ request_range: { key: k } }],
-    })
+    const res = await this.txn(
+      key,
+      {
+        compare,
+        success: [{ request_delete_range: { key: k, prev_kv: true } }],
+        failure: [{ request_range: { key: k } }],
+      },
+      opts,
+    )
     if (!res.succeeded) {
       const current = this.currentOf(res)
       throw current ? new StoreError('Conflict', key, current) : new StoreError('NotFound', key)
@@ -462,13 +481,20 @@ export class EtcdStore implements Store {
     if (exceedsValueLimit(value)) throw new StoreError('TooLarge', key)
   }
 
+  /** A write unless `mode` says it reads; it ends by `opts.deadline` (its request's) when that is sooner. */
   private async txn(
     key: string,
     req: Parameters<Etcd3['kv']['txn']>[0],
+    opts?: WriteOptions,
     mode: 'read' | 'write' = 'write',
   ) {
     try {
-      const res = await this.call(key, mode, (options) => this.client.kv.txn(req, options))
+      const res = await this.call(
+        key,
+        mode,
+        (options) => this.client.kv.txn(req, options),
+        opts?.deadline,
+      )
       this.saw(revisionOf(res.header))
       return res
     } catch (e) {
@@ -486,8 +512,10 @@ export class EtcdStore implements Store {
     key: string,
     mode: 'read' | 'write',
     fn: (options: { deadline: number }) => Promise<T>,
+    requestDeadline?: number,
   ): Promise<T> {
-    const deadline = Date.now() + (mode === 'read' ? this.readTimeoutMs : this.writeTimeoutMs)
+    const own = Date.now() + (mode === 'read' ? this.readTimeoutMs : this.writeTimeoutMs)
+    const deadline = Math.min(own, requestDeadline ?? own)
     for (let backoff = 25; ; backoff = Math.min(backoff * 2, 1_000)) {
       try {
         // The request's deadline bounds the call, as kube-apiserver's request context bounds clientv3's.

@@ -20,6 +20,7 @@ import {
   type Store,
   type StoreEvent,
   type WatchOptions,
+  type WriteOptions,
 } from '../store'
 import {
   bytes,
@@ -78,20 +79,29 @@ export class TransformingStore implements Store {
     return { results, revision: r.revision }
   }
 
-  async create(key: string, value: string): Promise<KeyValue> {
+  async create(key: string, value: string, opts?: WriteOptions): Promise<KeyValue> {
     const stored = await this.write(key, value)
-    const kv = await this.failures(key, () => this.inner.create(key, stored))
+    const kv = await this.failures(key, () => this.inner.create(key, stored, opts))
     return { ...kv, value }
   }
 
-  async update(key: string, value: string, expectModRevision: number): Promise<KeyValue> {
+  async update(
+    key: string,
+    value: string,
+    expectModRevision: number,
+    opts?: WriteOptions,
+  ): Promise<KeyValue> {
     const stored = await this.write(key, value)
-    const kv = await this.failures(key, () => this.inner.update(key, stored, expectModRevision))
+    const kv = await this.failures(key, () =>
+      this.inner.update(key, stored, expectModRevision, opts),
+    )
     return { ...kv, value }
   }
 
-  async delete(key: string, expectModRevision?: number): Promise<KeyValue> {
-    return this.read(await this.failures(key, () => this.inner.delete(key, expectModRevision)))
+  async delete(key: string, expectModRevision?: number, opts?: WriteOptions): Promise<KeyValue> {
+    return this.read(
+      await this.failures(key, () => this.inner.delete(key, expectModRevision, opts)),
+    )
   }
 
   watch(
