@@ -37,7 +37,9 @@ describe('withRequestDeadline', () => {
     a.use('*', withRequestDeadline(60_000))
     a.get('/api/v1/configmaps', (c) => c.json({ deadline: c.get(REQUEST_DEADLINE) ?? null }))
     const before = Date.now()
-    const { deadline } = await (await a.request('/api/v1/configmaps?timeout=2s')).json()
+    const { deadline } = (await (await a.request('/api/v1/configmaps?timeout=2s')).json()) as {
+      deadline: number
+    }
     expect(deadline).toBeGreaterThanOrEqual(before + 2_000)
     expect(deadline).toBeLessThanOrEqual(Date.now() + 2_000)
     expect(await (await a.request('/api/v1/configmaps?watch=1')).json()).toEqual({ deadline: null })
