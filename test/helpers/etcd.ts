@@ -100,7 +100,21 @@ class Member implements EtcdMember {
   }
 }
 
+/**
+ * A new etcd cluster on free loopback ports. A port found free can be taken by another test file's
+ * process before etcd binds it: then the cluster starts again on other ports.
+ */
 export async function startEtcd(opts: EtcdOptions = {}): Promise<EtcdCluster> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startEtcdOnPorts(opts)
+    } catch (e) {
+      if (attempt >= 3 || !/address already in use/.test(String(e))) throw e
+    }
+  }
+}
+
+async function startEtcdOnPorts(opts: EtcdOptions): Promise<EtcdCluster> {
   const n = opts.members ?? 1
   const root = mkdtempSync(join(tmpdir(), 'edge-etcd-'))
   const specs: { name: string; client: number; peer: number; metrics: number }[] = []
