@@ -886,36 +886,14 @@ export class RegistryStore {
     const key = this.key(namespace, name)
     const deadline = Date.now() + WRITE_TIMEOUT_MS
     const interpret = (e: unknown) => interpretDeleteError(e, this.gr, name)
-    // As update(): start from the object the mirror holds (kube reads etcd here; its conditional delete
-    // then takes that read as cachedExistingObject). A stale one loses the compare-and-swap and is read
-    // again; an answer given without a write is only given on etcd's current object.
-    let fromCache = false
-    let kv = ctx.dryRun ? undefined : await this.store.cached?.(key)
-    if (kv) fromCache = true
-    else kv = await this.read(key, interpret)
-    /** After reading etcd again: whether the cached object was behind it (then start over). */
-    const wasStale = async (): Promise<boolean> => {
-      if (!fromCache) return false
-      const cachedRevision = kv?.modRevision
-      kv = await this.read(key, interpret)
-      fromCache = false
-      return kv?.modRevision !== cachedRevision
-    }
+    let kv = await this.read(key, interpret)
     const pre = opts.preconditions
-    let beforeDeleteChecked = false
-    for (;;) {
+    for (let attempt = 0; ; attempt++) {
       if (!kv) throw notFound(this.gr, name)
       const obj = await this.fromStorage(kv)
       const meta = obj.metadata!
-      if (!beforeDeleteChecked) {
-        try {
-          this.checkDeletePreconditions(meta, name, pre)
-        } catch (e) {
-          if (await wasStale()) continue
-          throw e
-        }
-        beforeDeleteChecked = true
-      } else if (pre?.uid && pre.uid !== meta.uid) {
+      if (attempt === 0) this.checkDeletePreconditions(meta, name, pre)
+      else if (pre?.uid && pre.uid !== meta.uid) {
         throw preconditionFailed(
           this.gr,
           name,
@@ -943,20 +921,12 @@ export class RegistryStore {
             : {}),
           ...(opts.preconditions ? { preconditions: opts.preconditions } : {}),
         }
-        try {
-          await this.admission.admit(attrs)
-          await this.admission.validate(attrs)
-        } catch (e) {
-          if (await wasStale()) continue
-          throw e
-        }
+        await this.admission.admit(attrs)
+        await this.admission.validate(attrs)
       }
       try {
         const own = this.type.strategy.beforeDelete?.(obj, opts)
-        if (own === 'keep') {
-          if (await wasStale()) continue
-          return { object: obj, deleted: false }
-        }
+        if (own === 'keep') return { object: obj, deleted: false }
         if (own) {
           if (ctx.dryRun) return { object: own, deleted: false }
           return {
@@ -998,7 +968,6 @@ export class RegistryStore {
               deleted: false,
             }
           }
-          if (await wasStale()) continue
           return { object: obj, deleted: false }
         }
         if (ctx.dryRun) return { object: obj, deleted: true }
@@ -1014,7 +983,6 @@ export class RegistryStore {
         if (isStoreError(e, 'Conflict') || isStoreError(e, 'NotFound')) {
           if (Date.now() > deadline) throw writeTimeout()
           kv = e.current ?? (await this.read(key, interpret))
-          fromCache = false
           continue
         }
         throw interpret(e)

@@ -468,14 +468,6 @@ describe('writes that start from a mirror behind etcd, as from kube’s watch ca
     expect(store.reads).toBe(reads + 1)
   })
 
-  it('deletes from the mirror alone, without reading etcd, when it is current', async () => {
-    const { store, rs } = await behind(async () => {})
-    const reads = store.reads
-    const { deleted } = await rs.delete('default', 'x', {}, c())
-    expect(deleted).toBe(true)
-    expect(store.reads).toBe(reads)
-  })
-
   it('updates with the resourceVersion etcd holds, which the mirror has not seen', async () => {
     const { rs, now } = await behind((rs) => touch(rs))
     const { object } = await rs.update('default', 'x', () => ({ ...now!, data: { b: '2' } }), c())
