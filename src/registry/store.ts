@@ -1005,7 +1005,7 @@ export class RegistryStore {
     namespace: string | undefined,
     name: string,
     tryUpdate: (current: KubeObject) => KubeObject,
-    opts: { dryRun?: boolean; deadline?: number } = {},
+    opts: { dryRun?: boolean } = {},
   ): Promise<KubeObject> {
     const key = this.key(namespace, name)
     for (;;) {
@@ -1015,12 +1015,7 @@ export class RegistryStore {
       if (opts.dryRun) return obj
       try {
         return await this.fromStorage(
-          await this.store.update(
-            key,
-            await this.toStorage(obj),
-            kv.modRevision,
-            writeOptions(opts),
-          ),
+          await this.store.update(key, await this.toStorage(obj), kv.modRevision),
         )
       } catch (e) {
         // Another write came first: start again from what it left, as GuaranteedUpdate does.

@@ -383,7 +383,7 @@ class BehindStore extends MemoryStore {
   }
 }
 
-describe('writes that start from a mirror behind etcd, as from kube’s watch cache', () => {
+describe('writes over a mirror behind etcd (updates start from it, as from kube’s watch cache)', () => {
   const c = () => ({ ...ctx, warnings: [] })
   async function behind(change: (rs: RegistryStore) => Promise<unknown>) {
     const store = new BehindStore()
