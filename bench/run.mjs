@@ -13,7 +13,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { gzipSync } from 'node:zlib'
-import { forEachConcurrent } from './lib/http.mjs'
+import { Client, forEachConcurrent, waitFor } from './lib/http.mjs'
 import { cannon, loop, measure, median, medianCpu, percentile } from './lib/load.mjs'
 import { installCleanup, memorySampler, processCpuMs, sleep, startProcess, stopAll, treeCpu, treeMembers, treeRss } from './lib/procs.mjs'
 import { directTarget, etcdVersion, projectEtcdClient, removeTempDirs, startEdge, startEtcd, startNode, startWranglerWorker, tempDir } from './lib/servers.mjs'
@@ -88,8 +88,10 @@ if (a.help) {
   --watch-open-seconds=S  opening watchers for one N stops after S (default 150)
   --watch-write-seconds=S timed writes for one N stop after S once 10 are done (default 20)
   --watch-event-seconds=S an event that has not reached every watcher after S ends that N (default 30)
-  --watch-servers=LIST    whose watchers: edge (npm start), node (Node mode on etcd, its watch cache on),
-                          node-no-cache (--watch-cache=false: a Store watch per watcher) (default edge,node)
+  --watch-servers=LIST    whose watchers: edge (npm start), edge-direct (npm start, watchers and writes sent
+                          to its user Worker directly: no dev front or proxy Worker), node (Node mode on
+                          etcd, its watch cache on), node-no-cache (--watch-cache=false: a Store watch per
+                          watcher) (default edge,edge-direct,node)
   --store-ops=N           operations per in-object store loop (default 20000)
   --store-rpc-ops=N       operations per Worker→object RPC loop (default 500)
   --seed-connections=N    concurrent clients seeding objects through the API (default 16)
@@ -135,7 +137,7 @@ const P = {
   watchOpenS: num(a['watch-open-seconds'], 150, 30),
   watchWriteS: num(a['watch-write-seconds'], 20, 5),
   watchEventS: num(a['watch-event-seconds'], 30, 10),
-  watchServers: String(a['watch-servers'] ?? 'edge,node').split(',').filter(Boolean),
+  watchServers: String(a['watch-servers'] ?? 'edge,edge-direct,node').split(',').filter(Boolean),
   storeOps: num(a['store-ops'], 20_000, 500),
   storeRpcOps: num(a['store-rpc-ops'], 500, 50),
   seedConnections: num(a['seed-connections'], 16, 16),
@@ -156,6 +158,8 @@ const P = {
   smoke,
 }
 for (const s of P.only) if (!ALL.includes(s)) throw new Error(`--only: unknown scenario ${s} (${ALL.join(', ')})`)
+const WATCH_SERVERS = ['edge', 'edge-direct', 'node', 'node-no-cache']
+for (const s of P.watchServers) if (!WATCH_SERVERS.includes(s)) throw new Error(`--watch-servers: unknown server ${s} (${WATCH_SERVERS.join(', ')})`)
 const outDir = resolve(a.out ?? (smoke ? tempDir('smoke-results') : join(repo, 'bench', 'results')))
 const timing = { warmupS: P.warmupS, durationS: P.durationS, runs: P.runs }
 const want = (s) => P.only.includes(s)
@@ -1069,11 +1073,15 @@ async function watchServerScenario(base, server) {
   }
 }
 
-/** npm start, or Node mode (`dist/node.js`, built once) on an etcd of its own, its watch cache on or off. */
+/**
+ * npm start (for edge-direct addressed at its user Worker), or Node mode (`dist/node.js`, built once) on
+ * an etcd of its own, its watch cache on or off.
+ */
 async function startWatchServer(base, server) {
   let etcd
   let srv
   if (server === 'edge') srv = await startEdge(root)
+  else if (server === 'edge-direct') srv = await edgeDirect(await startEdge(root))
   else {
     const buildError = await (nodeBuild ??= buildNodeQuietly())
     if (buildError) throw new Error(buildError)
@@ -1112,6 +1120,25 @@ async function startWatchServer(base, server) {
     live.procs.push(entry)
   }
   return live
+}
+
+/**
+ * The same npm start with its client (setup and writes) and watchers sent to the user Worker directly:
+ * plain HTTP to its own address with the headers wrangler dev's proxy adds. The figures are then the API
+ * server's own, without the Node front and the proxy Worker (and their two descriptors per watcher) that
+ * a deployed Worker does not have.
+ */
+async function edgeDirect(srv) {
+  let direct
+  try {
+    await waitFor(() => (direct = directTarget(srv.stateDir)), { what: 'the user Worker address in the wrangler log', proc: srv.proc, timeoutMs: 10_000 })
+  } catch (err) {
+    srv.client.close()
+    await srv.proc.stop()
+    throw err
+  }
+  srv.client.close()
+  return { ...directServer(srv, direct), client: new Client(direct.url, { token: srv.token, headers: direct.headers }) }
 }
 
 async function endWatchServer(live) {
@@ -1158,7 +1185,7 @@ async function watchStep(live, base, n, r) {
   const path = `${base}?watch=true&resourceVersion=${rv}`
   procs.forEach((e, i) => {
     e.opened = undefined
-    e.child.send({ cmd: 'open', url: srv.url, path, token: srv.token, ca: srv.ca, count: Math.floor(add / k) + (i < add % k ? 1 : 0), k0: live.kk })
+    e.child.send({ cmd: 'open', url: srv.url, path, token: srv.token, ca: srv.ca, headers: srv.extraHeaders, count: Math.floor(add / k) + (i < add % k ? 1 : 0), k0: live.kk })
   })
   const allOpened = () => procs.every((e) => e.opened || e.exited)
   // stopped as soon as the server is gone: the rest of the opening would only count errors
@@ -1279,7 +1306,7 @@ async function watchStep(live, base, n, r) {
   if (r.timeout || r.closedByServer) live.healthy = false
   if (r.writeRetries) r.serverOutput = srv.proc.output.slice(-4000)
   r.peak = sampler.stop().server
-  log(`    p50 ${r.latency.p50?.toFixed(1)} ms, p99 ${r.latency.p99?.toFixed(1)} ms over ${lat.length} writes, ${(r.memPerWatcher.tree / 1024).toFixed(1)} KiB/watcher, ${r.delivery?.eventsPerS?.toFixed(0)} events/s${r.closedByServer ? `, ${r.closedByServer} closed by the server` : ''}`)
+  log(`    p50 ${r.latency.p50?.toFixed(1)} ms, p99 ${r.latency.p99?.toFixed(1)} ms over ${lat.length} writes, ${(r.memPerWatcher.tree / 1024).toFixed(1)} KiB/watcher${srv.kind.startsWith('edge') ? ` (user worker ${(r.memPerWatcher.userWorker / 1024).toFixed(1)})` : ''}, ${r.delivery?.eventsPerS?.toFixed(0)} events/s${r.closedByServer ? `, ${r.closedByServer} closed by the server` : ''}`)
 }
 
 /** A fatal error in the wrangler log of an `npm start` state dir (workerd aborting), if any. */

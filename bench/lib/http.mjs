@@ -4,9 +4,10 @@ import { Agent, request as httpsRequest } from 'node:https'
 import { request as httpRequest, Agent as HttpAgent } from 'node:http'
 
 export class Client {
-  constructor(base, { token, ca, maxSockets = 32 } = {}) {
+  constructor(base, { token, ca, maxSockets = 32, headers = {} } = {}) {
     this.base = new URL(base)
     this.token = token
+    this.headers = headers // sent with every request (e.g. those wrangler dev's proxy adds, see directTarget)
     this.https = this.base.protocol === 'https:'
     this.agent = this.https ? new Agent({ keepAlive: true, maxSockets, ca }) : new HttpAgent({ keepAlive: true, maxSockets })
   }
@@ -14,7 +15,7 @@ export class Client {
   /** → {status, body (string), json()} ; never throws on an HTTP status. */
   request(method, path, { body, headers = {}, timeoutMs = 120_000 } = {}) {
     const data = body === undefined ? undefined : typeof body === 'string' ? body : JSON.stringify(body)
-    const h = { ...headers }
+    const h = { ...this.headers, ...headers }
     if (this.token) h.authorization = `Bearer ${this.token}`
     if (data !== undefined) {
       h['content-type'] ??= 'application/json'

@@ -69,14 +69,16 @@ export function renderMarkdown(r) {
   // Older results have no server: they are the edge's.
   for (const server of [...new Set((r.watch ?? []).map((w) => w.server ?? 'edge'))]) {
     const rows = r.watch.filter((w) => (w.server ?? 'edge') === server)
-    const edge = server === 'edge'
-    const title = edge
+    const edge = server.startsWith('edge')
+    const title = server === 'edge'
       ? '**Watch (edge)**'
-      : `**Watch (Node mode on etcd, ${server === 'node' ? 'watch cache on: one etcd watch per resource, each event serialized once per wire form' : '--watch-cache=false: a Store watch per watcher, each event decoded and serialized per watcher'})**`
+      : server === 'edge-direct'
+        ? '**Watch (edge, direct to the user Worker: plain HTTP to its own address with the headers wrangler dev\'s proxy adds, for the watchers and the writes; no dev front or proxy Worker, as deployed)**'
+        : `**Watch (Node mode on etcd, ${server === 'node' ? 'watch cache on: one etcd watch per resource, each event serialized once per wire form' : '--watch-cache=false: a Store watch per watcher, each event decoded and serialized per watcher'})**`
     L.push(`${title}: N watchers, each its own HTTP/1.1 keep-alive connection to \`?watch=true&resourceVersion=<rv>\` on one namespace, held by ${p.watchProcs} client process(es). ` +
       `Latency: ${p.watchWrites} merge patches one at a time, from the write's response (and from sending it) to its event at the last watcher${edge ? ' (the Durable Object answers a write first and sends its event to watchers after)' : ''}. Delivery: a burst of writes from 16 clients until every event reached every watcher. ` +
       (edge
-        ? 'Memory per watcher: RSS growth since the fresh server divided by N, of the server tree, of the workerd running the API server and its Durable Object (user worker), and of the workerd running wrangler dev\'s proxy Worker. '
+        ? `Memory per watcher: RSS growth since the fresh server divided by N, of the server tree, of the workerd running the API server and its Durable Object (user worker: the API server's runtime), and of the workerd running wrangler dev's proxy Worker${server === 'edge-direct' ? ' (which these watchers do not cross)' : ''}. `
         : 'Memory per watcher: RSS growth of the node process since the fresh server divided by N (etcd apart); CPU: node, and etcd after the slash. ') +
       `One server for every N, watchers added to those already open (a fresh one after an N that lost watchers or failed); at most ${p.watchWriteS ?? '–'} s of timed writes per N once 10 are done.`)
     L.push('')

@@ -3,14 +3,16 @@
 // reached every open watcher, with the monotonic clock (process.hrtime, CLOCK_MONOTONIC, shared by every
 // process on the machine) of the last arrival.
 //
-// parent → {cmd: 'open', url, path, token, ca, count, parallel, k0}  child → {type: 'opened', ok, failed, firstError, ms, alive}
+// parent → {cmd: 'open', url, path, token, ca, headers, count, parallel, k0}  child → {type: 'opened', ok, failed, firstError, ms, alive}
+//   (url https: or http:, the latter for the user Worker's own address; headers: sent with each watch)
 //   (sent again to add watchers: the new ones start at the path's resourceVersion, after event k0)
 // parent → {cmd: 'stop-opening'}                                   open no more; 'opened' follows
 // parent → {cmd: 'close'}                                          child exits
 // child  → {type: 'event', k, t (ns, string)}  every time event k has reached every watcher still open
 // child  → {type: 'ended', watchers, closedByServer}                a watch stream ended before we closed it
 //   (watchers: how many are still open)
-import { Agent, request } from 'node:https'
+import { Agent as HttpAgent, request as httpRequest } from 'node:http'
+import { Agent, request as httpsRequest } from 'node:https'
 
 let watchers = [] // {res, req, count}
 let expected = 0
@@ -42,10 +44,12 @@ function flush() {
 }
 
 let agent
-function open({ url, path, token, ca, count, parallel = 64, k0 = 0 }) {
+function open({ url, path, token, ca, headers = {}, count, parallel = 64, k0 = 0 }) {
   const base = new URL(url)
+  const https = base.protocol === 'https:'
+  const request = https ? httpsRequest : httpRequest
   // one agent for every round, so that later rounds resume the TLS sessions of the first
-  agent ??= new Agent({ keepAlive: true, maxSockets: Infinity, ca, maxCachedSessions: 1000 })
+  agent ??= https ? new Agent({ keepAlive: true, maxSockets: Infinity, ca, maxCachedSessions: 1000 }) : new HttpAgent({ keepAlive: true, maxSockets: Infinity })
   stopOpening = false
   const t0 = performance.now()
   let next = 0
@@ -56,7 +60,7 @@ function open({ url, path, token, ca, count, parallel = 64, k0 = 0 }) {
     const w = { count: k0, res: undefined, req: undefined }
     const req = request({
       host: base.hostname, port: base.port, path, method: 'GET', agent,
-      headers: { authorization: `Bearer ${token}`, accept: 'application/json', connection: 'keep-alive' },
+      headers: { ...headers, authorization: `Bearer ${token}`, accept: 'application/json', connection: 'keep-alive' },
     }, (res) => {
       if (res.statusCode !== 200) {
         failed++
