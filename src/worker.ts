@@ -1,5 +1,6 @@
 // The edge entry: the Hono app as the Worker's fetch handler, and the ClusterStore Durable Object class.
 import { buildApp } from './server/app'
+import { WatchCaches, WORKER_WATCH_CACHE_LIMITS } from './api/watch-cache'
 import { Registry } from './registry/registry'
 import { builtinResources } from './registry/builtin'
 import { clusterStore } from './storage/durable/client'
@@ -192,6 +193,8 @@ const app = buildApp({
       : new ClusterMetrics((env) => (env as Env).CLUSTER.getByName(name)),
   kubelet: (env) => withTunnels(edgeKubeletClient(env as Env), env as Env),
   tunnels: (env) => edgeTunnels(env as Env),
+  // One WebSocket to the object per (cluster, resource) in this isolate for all of its client watches.
+  watchCache: new WatchCaches(WORKER_WATCH_CACHE_LIMITS),
   requestMetrics: (env) => (env as Env).REQUEST_METRICS !== 'false',
   // AUDIT_POLICY and its backends (src/audit/edge.ts): Workers Logs, and a batched webhook.
   audit: {

@@ -5,8 +5,12 @@
 // (kube's watchCache ring) serves a watch that starts a little in the past; one that starts before the
 // window goes to the Store as it would without the cache, which answers 410 once it is compacted.
 //
-// Runs wherever its Store's watch can be shared between requests: Node mode. A Worker cannot share one
-// (workerd binds a WebSocket and every stream to the request that made it: see bench/README.md).
+// In a Worker the Store watch (a WebSocket to the Durable Object) belongs to the request that opened it,
+// as do streams and timers: workerd refuses another request's I/O. Requests may share plain data, and a
+// promise one request resolves runs its continuation in the request that awaits it. So the cacher hands
+// each watch only encoded frames and a wake-up, every watch writes its own stream from its own pump, and
+// the Store watch is held by one watch's request and handed on when that one ends
+// (bench/experiments/cross-request-watch/).
 import { decode, storageKey } from '../registry/store'
 import { groupVersion, type KubeObject, type ResourceType } from '../registry/types'
 import type { KeyValue, Store, StoreEvent } from '../storage/store'
@@ -28,6 +32,18 @@ export interface WatchCacheLimits {
   idleMs: number
   /** Bookmarks to a watcher that asked for them, roughly this often (kube: every minute). */
   bookmarkIntervalMs: number
+  /**
+   * The Store watch lives only as long as the request it runs in (a Worker: workerd ends a request's
+   * sockets with it), so it moves to another watcher when its own ends, and the cacher stops with its
+   * last watcher (idleMs does not apply).
+   */
+  requestBound: boolean
+  /**
+   * Bound to requests: events times watchers one request fans out before the Store watch moves to
+   * another watcher's request, so that no request's CPU grows with the others' (a Worker's request has a
+   * CPU limit).
+   */
+  ownerFanout: number
 }
 
 export const DEFAULT_WATCH_CACHE_LIMITS: WatchCacheLimits = {
@@ -37,10 +53,24 @@ export const DEFAULT_WATCH_CACHE_LIMITS: WatchCacheLimits = {
   maxCachers: 512,
   idleMs: 60_000,
   bookmarkIntervalMs: 60_000,
+  requestBound: false,
+  ownerFanout: Infinity,
 }
 
-/** How often a cacher checks which watchers are due a bookmark (kube's bookmark timer ticks every second). */
-const BOOKMARK_TICK_MS = 1_000
+/**
+ * A Worker isolate's: its memory is small (128 MB deployed), and each Store watch is held by a request.
+ * A watch from before a smaller window still works: it reads the Store (the Durable Object's ring).
+ */
+export const WORKER_WATCH_CACHE_LIMITS: WatchCacheLimits = {
+  ...DEFAULT_WATCH_CACHE_LIMITS,
+  ringEvents: 256,
+  ringBytes: 1024 * 1024,
+  maxCachers: 64,
+  idleMs: 0,
+  requestBound: true,
+  ownerFanout: 1_000_000,
+}
+
 /** kube sends a bookmark 2 s before a watch's deadline, so that its client resumes from close to now. */
 const BOOKMARK_BEFORE_DEADLINE_MS = 2_000
 
@@ -137,60 +167,147 @@ export interface CacheWatchClient {
 /** How a cache watch ended: cleanly (the client watches again from where it was), or with an error. */
 export type CacheWatchEnd = { error?: unknown; reason: 'stopped' | 'slow' | 'cache-ended' }
 
+/**
+ * One client watch fed by a cacher. The cacher only hands it plain data (encoded frames) and wakes it;
+ * everything that touches the client's stream or a timer runs in the watch's own pump, started in the
+ * request that joined. A Worker needs that: workerd binds streams and timers to the request that made
+ * them, and runs a promise continuation in the request that awaited it, whoever resolved it.
+ */
 export class CacheWatcher {
   /** Every event up to this revision has been offered to the client. */
   delivered: number
-  nextBookmark: number
-  private resolve!: (end: CacheWatchEnd) => void
+  private nextBookmark: number
+  private bookmarkDue = false
+  private bookmarkTimer?: ReturnType<typeof setTimeout>
+  /** Frames offered and not yet written by the pump. */
+  private queue: { bytes: Uint8Array; type: WatchEventType }[] = []
+  /** Chunks the client had waiting when the pump last wrote (plain data, read by the cacher). */
+  private backlog = 0
+  /** Work the cacher asked to run in this watch's request: holding the Store watch. */
+  private task?: () => void
+  private wake?: () => void
+  private endedWith?: CacheWatchEnd
   readonly ended: Promise<CacheWatchEnd>
-  private done = false
 
   constructor(
+    /** The Store as this watch's request reaches it, for holding the cacher's Store watch. */
+    readonly store: Store,
     readonly client: CacheWatchClient,
     from: number,
-    now: number,
-    private readonly bookmarkIntervalMs: number,
-    private readonly maxQueue: number,
+    private readonly limits: Pick<WatchCacheLimits, 'bookmarkIntervalMs' | 'watcherQueue'>,
+    /** The revision the cacher has seen everything up to, for bookmarks. */
+    private readonly position: () => number,
     private readonly detach: (w: CacheWatcher) => void,
   ) {
     this.delivered = from
-    this.nextBookmark = this.nextBookmarkAfter(now)
-    this.ended = new Promise((r) => (this.resolve = r))
+    this.nextBookmark = this.nextBookmarkAfter(Date.now())
+    this.ended = this.pump()
+  }
+
+  get isEnded(): boolean {
+    return this.endedWith !== undefined
   }
 
   offer(ev: CacheEvent, frames: Map<string, Uint8Array>): void {
-    if (this.done || ev.revision <= this.delivered) return
+    if (this.endedWith || ev.revision <= this.delivered) return
     this.delivered = ev.revision
     const out = watchEventFor(ev, this.client.matches)
     if (!out) return
     const key = this.client.frameKey(out.type)
     let bytes = frames.get(key)
     if (!bytes) frames.set(key, (bytes = this.client.encode(out.type, out.object())))
-    if (this.client.write(bytes, out.type) > this.maxQueue) this.end({ reason: 'slow' })
+    this.queue.push({ bytes, type: out.type })
+    if (this.queue.length + this.backlog > this.limits.watcherQueue) this.end({ reason: 'slow' })
+    else this.poke()
+  }
+
+  /** Runs `task` in this watch's request, from its pump. */
+  assign(task: () => void): void {
+    this.task = task
+    this.poke()
+  }
+
+  end(end: CacheWatchEnd): void {
+    if (this.endedWith) return
+    this.endedWith = end
+    this.detach(this)
+    this.poke()
+  }
+
+  private poke(): void {
+    const w = this.wake
+    this.wake = undefined
+    w?.()
+  }
+
+  private async pump(): Promise<CacheWatchEnd> {
+    this.armBookmark()
+    try {
+      for (;;) {
+        while (!this.endedWith && !this.queue.length && !this.task && !this.bookmarkDue)
+          await new Promise<void>((resolve) => (this.wake = resolve))
+        const end = this.endedWith
+        // A client that left or fell behind is sent nothing more; one whose cacher ended gets what came before.
+        if (end?.reason === 'stopped' || end?.reason === 'slow') return end
+        const frames = this.queue
+        this.queue = []
+        for (const f of frames) this.backlog = this.client.write(f.bytes, f.type)
+        if (end) return end
+        if (this.backlog > this.limits.watcherQueue) {
+          this.end({ reason: 'slow' })
+          continue
+        }
+        const task = this.task
+        this.task = undefined
+        task?.()
+        if (this.bookmarkDue) this.bookmarkTick()
+      }
+    } catch {
+      // The client's stream is gone.
+      this.end({ reason: 'stopped' })
+      return { reason: 'stopped' }
+    } finally {
+      if (this.bookmarkTimer !== undefined) clearTimeout(this.bookmarkTimer)
+    }
+  }
+
+  private armBookmark(): void {
+    if (!this.client.allowBookmarks) return
+    this.bookmarkTimer = unref(
+      setTimeout(
+        () => {
+          this.bookmarkDue = true
+          this.poke()
+        },
+        Math.max(0, this.nextBookmark - Date.now()),
+      ),
+    )
+  }
+
+  private bookmarkTick(): void {
+    this.bookmarkDue = false
+    const now = Date.now()
+    if (now >= this.nextBookmark) {
+      this.nextBookmark = this.nextBookmarkAfter(now)
+      this.client.bookmark(Math.max(this.delivered, this.position()))
+    }
+    this.armBookmark()
   }
 
   /** kube's nextBookmarkTime: about every interval, and 2 s before the deadline. */
   private nextBookmarkAfter(now: number): number {
-    const beat = now + this.bookmarkIntervalMs
+    const beat = now + this.limits.bookmarkIntervalMs
     const pre = this.client.deadline - BOOKMARK_BEFORE_DEADLINE_MS
     return pre < beat && pre > now ? pre : beat
   }
-
-  maybeBookmark(now: number, position: number): void {
-    if (this.done || !this.client.allowBookmarks || now < this.nextBookmark) return
-    this.nextBookmark = this.nextBookmarkAfter(now)
-    this.client.bookmark(Math.max(this.delivered, position))
-  }
-
-  end(end: CacheWatchEnd): void {
-    if (this.done) return
-    this.done = true
-    this.detach(this)
-    this.resolve(end)
-  }
 }
 
-/** One Store watch of a resource's prefix and the client watches it feeds. */
+/**
+ * One Store watch of a resource's prefix and the client watches it feeds. The Store watch runs in the
+ * request of one of its watchers, its owner: where requests bind their I/O (a Worker), it moves to another
+ * watcher when the owner ends and every so many events (the owner's request pays the fan-out's CPU), and
+ * the cacher stops with its last watcher; in a process it simply outlives its first watcher.
+ */
 export class Cacher {
   /** Every event under the prefix up to this revision has been received. */
   private position = 0
@@ -200,17 +317,18 @@ export class Cacher {
   private ringHead = 0
   private ringBytes = 0
   private readonly watchers = new Set<CacheWatcher>()
-  private readonly abort = new AbortController()
   private started = false
-  private starting?: Promise<boolean>
   private stopped = false
+  /** The Store watch being followed; aborted when it moves or the cacher stops. */
+  private run?: AbortController
+  private owner?: CacheWatcher
+  /** Events times watchers the owner's request has fanned out since it took the Store watch. */
+  private ownerFanout = 0
   private idleTimer?: ReturnType<typeof setTimeout>
-  private bookmarkTimer?: ReturnType<typeof setInterval>
 
   constructor(
     readonly type: ResourceType,
     readonly prefix: string,
-    private readonly store: Store,
     private readonly limits: WatchCacheLimits,
     private readonly onStop: (c: Cacher) => void,
   ) {}
@@ -227,9 +345,12 @@ export class Cacher {
    * Joins a client watch from revision `from`: served from memory when the window reaches back to it.
    * `known`: `from` is a revision the store has reached (a LIST's); otherwise one newer than anything the
    * cacher has seen is checked against the store first. Undefined: the cacher cannot serve it (before
-   * its window, newer than the store, or stopped); the caller watches the Store itself.
+   * its window, newer than the store, or stopped); the caller watches the Store itself. Called in the
+   * client watch's own request, which it may hold the Store watch in.
    */
   async join(
+    /** The Store as this request reaches it: a Worker's Durable Object stub is bound to its request. */
+    store: Store,
     from: number,
     client: CacheWatchClient,
     signal: AbortSignal,
@@ -237,21 +358,34 @@ export class Cacher {
   ): Promise<CacheWatcher | undefined> {
     // A cacher starts at the store's current revision, never at a client's: a watch from far back (or
     // from a compacted revision) reads the Store on its own rather than drag every later watcher through
-    // that history, or into its 410.
-    if (!this.started && !(await (this.starting ??= this.begin()))) return undefined
+    // that history, or into its 410. Each first joiner asks for itself: a promise shared between
+    // requests would run one request's continuation in another's.
+    if (!this.started) {
+      let current: number
+      try {
+        current = await store.currentRevision()
+      } catch {
+        return undefined // this watch reads the Store (and its error)
+      }
+      if (!this.started) {
+        this.started = true
+        this.position = current
+        this.ringFrom = current
+      }
+    }
     if (this.stopped || from < this.ringFrom) return undefined
     if (!known && from > this.position) {
-      const current = await this.store.currentRevision().catch(() => undefined)
+      const current = await store.currentRevision().catch(() => undefined)
       if (current === undefined || from > current) return undefined
       if (this.stopped || from < this.ringFrom) return undefined
     }
     if (signal.aborted) return undefined
     const w = new CacheWatcher(
+      store,
       client,
       from,
-      Date.now(),
-      this.limits.bookmarkIntervalMs,
-      this.limits.watcherQueue,
+      this.limits,
+      () => this.position,
       (x) => this.remove(x),
     )
     // What the window holds after `from`, then live; nothing can come in between (one thread).
@@ -264,7 +398,7 @@ export class Cacher {
       clearTimeout(this.idleTimer)
       this.idleTimer = undefined
     }
-    if (client.allowBookmarks) this.startBookmarks()
+    if (!this.run) this.hold(w)
     signal.addEventListener('abort', () => w.end({ reason: 'stopped' }), { once: true })
     return w
   }
@@ -273,41 +407,53 @@ export class Cacher {
   stop(): void {
     if (this.stopped) return
     this.stopped = true
-    this.abort.abort()
+    this.run?.abort()
+    this.run = undefined
     if (this.idleTimer) clearTimeout(this.idleTimer)
-    if (this.bookmarkTimer) clearInterval(this.bookmarkTimer)
     for (const w of [...this.watchers]) w.end({ reason: 'cache-ended' })
     this.ring = []
     this.onStop(this)
   }
 
-  /** Starts the Store watch at the current revision; false when the store cannot say which that is. */
-  private async begin(): Promise<boolean> {
-    let current: number
-    try {
-      current = await this.store.currentRevision()
-    } catch {
-      this.starting = undefined // the next watcher tries again; this one reads the Store (and its error)
-      return false
-    }
-    if (this.stopped) return false
-    if (!this.started) {
-      this.started = true
-      this.position = current
-      this.ringFrom = current
-      void this.run(current)
-    }
-    return true
+  /** Follows the Store from the cacher's position in the current request, that of watcher `w`. */
+  private hold(w: CacheWatcher): void {
+    this.owner = w
+    this.ownerFanout = 0
+    const run = new AbortController()
+    this.run = run
+    void this.follow(w.store, run)
   }
 
-  private async run(from: number): Promise<void> {
+  /**
+   * Gives the Store watch to another watcher, which starts it again from the cacher's position in its
+   * own request; the old one is let go (its events up to the position are in).
+   */
+  private handOver(): void {
+    const previous = this.owner
+    this.run?.abort()
+    this.run = undefined
+    this.owner = undefined
+    // To the first watcher in line; the previous holder, if it still watches, goes to the back.
+    if (previous && this.watchers.delete(previous)) this.watchers.add(previous)
+    for (const next of this.watchers) {
+      if (next.isEnded) continue
+      this.owner = next
+      next.assign(() => {
+        if (this.owner === next && !this.run && !this.stopped) this.hold(next)
+      })
+      return
+    }
+  }
+
+  private async follow(store: Store, run: AbortController): Promise<void> {
     let error: unknown
     try {
       // Progress from the store moves the position, so that bookmarks carry a recent resourceVersion.
-      const events = this.store.watch(this.prefix, from, this.abort.signal, {
+      const events = store.watch(this.prefix, this.position, run.signal, {
         progressIntervalMs: this.limits.bookmarkIntervalMs / 2,
       })
       for await (const ev of events) {
+        if (this.run !== run) return
         if (ev.type === 'progress') {
           if (ev.revision > this.position) this.position = ev.revision
           continue
@@ -318,13 +464,13 @@ export class Cacher {
     } catch (e) {
       error = e
     }
-    if (this.stopped) return
+    if (this.run !== run || this.stopped) return
     // The Store ended or failed the watch: every watcher ends as its own Store watch would have (an
     // error such as 410 goes to the client; a clean end lets it watch again), as kube's cacher
     // terminates all watchers when its reflector's watch breaks.
     this.stopped = true
+    this.run = undefined
     if (this.idleTimer) clearTimeout(this.idleTimer)
-    if (this.bookmarkTimer) clearInterval(this.bookmarkTimer)
     for (const w of [...this.watchers]) w.end({ reason: 'cache-ended', error })
     this.ring = []
     this.onStop(this)
@@ -336,6 +482,9 @@ export class Cacher {
     // Each event is serialized once per wire form for all watchers; the bytes live as long as their queues.
     const frames = new Map<string, Uint8Array>()
     for (const w of this.watchers) w.offer(ev, frames)
+    if (!this.limits.requestBound) return
+    this.ownerFanout += this.watchers.size
+    if (this.ownerFanout >= this.limits.ownerFanout && this.watchers.size > 1) this.handOver()
   }
 
   private remember(ev: CacheEvent): void {
@@ -359,26 +508,16 @@ export class Cacher {
 
   private remove(w: CacheWatcher): void {
     this.watchers.delete(w)
-    if (this.watchers.size > 0 || this.stopped) return
-    if (this.bookmarkTimer) {
-      clearInterval(this.bookmarkTimer)
-      this.bookmarkTimer = undefined
+    if (this.stopped) return
+    if (w === this.owner) {
+      this.owner = undefined
+      if (this.limits.requestBound) this.handOver()
     }
+    if (this.watchers.size > 0) return
+    // Bound to requests, the Store watch went with its last one.
+    if (this.limits.requestBound || this.limits.idleMs <= 0) return this.stop()
     // The last watcher left: keep the Store watch a while for the next one, then let it go.
     this.idleTimer = unref(setTimeout(() => this.stop(), this.limits.idleMs))
-  }
-
-  private startBookmarks(): void {
-    if (this.bookmarkTimer) return
-    this.bookmarkTimer = unref(
-      setInterval(
-        () => {
-          const now = Date.now()
-          for (const w of this.watchers) w.maybeBookmark(now, this.position)
-        },
-        Math.min(BOOKMARK_TICK_MS, this.limits.bookmarkIntervalMs),
-      ),
-    )
   }
 }
 
@@ -407,7 +546,7 @@ export class WatchCaches {
    * answer may differ per call), so those watches keep their own Store watch; and when every cacher
    * slot is taken by one with watchers.
    */
-  for(cluster: string, type: ResourceType, store: Store): Cacher | undefined {
+  for(cluster: string, type: ResourceType): Cacher | undefined {
     if (type.convertBatch) return undefined
     const prefix = storageKey(type, undefined)
     const key = `${cluster}\u0000${prefix}\u0000${groupVersion(type)}\u0000${type.kind}`
@@ -420,7 +559,7 @@ export class WatchCaches {
     }
     if (c) return c
     if (this.cachers.size >= this.limits.maxCachers && !this.evictIdle()) return undefined
-    const made = new Cacher(type, prefix, store, this.limits, (x) => {
+    const made = new Cacher(type, prefix, this.limits, (x) => {
       if (this.cachers.get(key) === x) this.cachers.delete(key)
     })
     this.cachers.set(key, made)
@@ -445,9 +584,9 @@ export class WatchCaches {
 }
 
 /**
- * Where watches cannot share a Store watch (a Worker: each keeps its own WebSocket to the Durable
- * Object), they can still share what they make of the same event: plain data, which workerd lets one
- * request hand to another where it refuses I/O objects. The events most recently seen in this isolate or
+ * Where the cache does not serve a watch (one from before its window, a type converted by a webhook, every
+ * cacher slot taken) and it keeps a Store watch of its own, watches can still share what they make of the
+ * same event: plain data, which workerd lets one request hand to another where it refuses I/O objects. The events most recently seen in this isolate or
  * process, by cluster, type and (key, revision), each decoded once and encoded once per wire form for all
  * the watches that receive it. Bounded by count; a watch a little behind the others decodes again.
  */

@@ -141,7 +141,7 @@ export interface AppConfig extends ClusterConfig {
   tunnels?(env: unknown): TunnelServer | undefined
   /**
    * kube-apiserver's watch cache (--watch-cache): one Store watch per (cluster, resource) shared by every
-   * watch of it. Only where a Store watch can outlive the request that opened it (Node mode, not a Worker).
+   * watch of it, per process or Worker isolate.
    */
   watchCache?: WatchCaches
 }

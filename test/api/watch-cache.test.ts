@@ -1,17 +1,19 @@
 // The watch cache's semantics (src/api/watch-cache.ts): one Store watch per resource, the window of
 // recent events, the Store beyond it, selector transitions, bookmarks, slow watchers, stopping when idle.
+import { AsyncLocalStorage } from 'node:async_hooks'
 import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   DEFAULT_WATCH_CACHE_LIMITS,
   SharedEvents,
   WatchCaches,
+  WORKER_WATCH_CACHE_LIMITS,
   type CacheWatchClient,
   type WatchCacheLimits,
   type WatchEventType,
 } from '../../src/api/watch-cache'
 import { builtinResources } from '../../src/registry/builtin'
 import type { KubeObject, ResourceType } from '../../src/registry/types'
-import { StoreError, type StoreEvent, type WatchOptions } from '../../src/storage/store'
+import { StoreError, type Store, type StoreEvent, type WatchOptions } from '../../src/storage/store'
 import { makeApp } from '../helpers/app'
 import { MemoryStore } from '../helpers/memory-store'
 
@@ -97,7 +99,7 @@ describe('watch cache', () => {
     const aborts = clients.map(() => new AbortController())
     for (const [i, c] of clients.entries())
       expect(
-        await caches.for('default', configmaps, store)!.join(rev, c, aborts[i]!.signal, true),
+        await caches.for('default', configmaps)!.join(store, rev, c, aborts[i]!.signal, true),
       ).toBeDefined()
     const a = await store.create(`${KEY}a`, value('a'))
     const b = await store.update(`${KEY}a`, value('a', {}, { x: '1' }), a.modRevision)
@@ -120,16 +122,16 @@ describe('watch cache', () => {
     const abort = new AbortController()
     const first = client()
     await caches
-      .for('default', configmaps, store)!
-      .join(await store.currentRevision(), first, abort.signal, true)
+      .for('default', configmaps)!
+      .join(store, await store.currentRevision(), first, abort.signal, true)
     const revs: number[] = []
     for (const n of ['a', 'b', 'c', 'd'])
       revs.push((await store.create(`${KEY}${n}`, value(n))).modRevision)
     await flush()
     const late = client()
     const joined = await caches
-      .for('default', configmaps, store)!
-      .join(revs[1]!, late, abort.signal, false)
+      .for('default', configmaps)!
+      .join(store, revs[1]!, late, abort.signal, false)
     expect(joined).toBeDefined()
     expect(late.got.map((e) => e[1])).toEqual(['c', 'd'])
     await store.create(`${KEY}e`, value('e'))
@@ -145,14 +147,14 @@ describe('watch cache', () => {
     const caches = new WatchCaches(limits({ ringEvents: 2 }))
     const abort = new AbortController()
     const start = await store.currentRevision()
-    await caches.for('default', configmaps, store)!.join(start, client(), abort.signal, true)
+    await caches.for('default', configmaps)!.join(store, start, client(), abort.signal, true)
     for (const n of ['a', 'b', 'c', 'd']) await store.create(`${KEY}${n}`, value(n))
     await flush()
-    const cacher = caches.for('default', configmaps, store)!
-    expect(await cacher.join(start, client(), abort.signal, false)).toBeUndefined()
-    expect(await cacher.join(start + 3, client(), abort.signal, false)).toBeDefined()
+    const cacher = caches.for('default', configmaps)!
+    expect(await cacher.join(store, start, client(), abort.signal, false)).toBeUndefined()
+    expect(await cacher.join(store, start + 3, client(), abort.signal, false)).toBeDefined()
     const future = (await store.currentRevision()) + 10
-    expect(await cacher.join(future, client(), abort.signal, false)).toBeUndefined()
+    expect(await cacher.join(store, future, client(), abort.signal, false)).toBeUndefined()
     abort.abort()
   })
 
@@ -219,8 +221,8 @@ describe('watch cache', () => {
     const abort = new AbortController()
     const blue = client({ matches: (o) => o.metadata?.labels?.team === 'blue' })
     await caches
-      .for('default', configmaps, store)!
-      .join(await store.currentRevision(), blue, abort.signal, true)
+      .for('default', configmaps)!
+      .join(store, await store.currentRevision(), blue, abort.signal, true)
     const a = await store.create(`${KEY}a`, value('a', { team: 'red' }))
     const b = await store.update(`${KEY}a`, value('a', { team: 'blue' }), a.modRevision)
     const c = await store.update(`${KEY}a`, value('a', { team: 'blue' }, { x: '1' }), b.modRevision)
@@ -241,9 +243,9 @@ describe('watch cache', () => {
     const abort = new AbortController()
     const asked = client({ allowBookmarks: true })
     const not = client()
-    const cacher = caches.for('default', configmaps, store)!
-    await cacher.join(await store.currentRevision(), asked, abort.signal, true)
-    await cacher.join(await store.currentRevision(), not, abort.signal, true)
+    const cacher = caches.for('default', configmaps)!
+    await cacher.join(store, await store.currentRevision(), asked, abort.signal, true)
+    await cacher.join(store, await store.currentRevision(), not, abort.signal, true)
     const a = await store.create(`${KEY}a`, value('a'))
     await new Promise((r) => setTimeout(r, 1_300))
     expect(asked.bookmarks.length).toBeGreaterThan(0)
@@ -259,13 +261,14 @@ describe('watch cache', () => {
     let backlog = 0
     const slow = client({ write: () => ++backlog })
     const fast = client()
-    const cacher = caches.for('default', configmaps, store)!
-    const s = await cacher.join(await store.currentRevision(), slow, abort.signal, true)
-    await cacher.join(await store.currentRevision(), fast, abort.signal, true)
+    const cacher = caches.for('default', configmaps)!
+    const s = await cacher.join(store, await store.currentRevision(), slow, abort.signal, true)
+    await cacher.join(store, await store.currentRevision(), fast, abort.signal, true)
     for (let i = 0; i < 10; i++) await store.create(`${KEY}n${i}`, value(`n${i}`))
     await flush()
     expect(await s!.ended).toEqual({ reason: 'slow' })
-    expect(backlog).toBe(6)
+    // Five chunks waiting for the client, and a sixth event for it: closed, the sixth not written.
+    expect(backlog).toBe(5)
     expect(fast.got).toHaveLength(10)
     abort.abort()
   })
@@ -275,11 +278,11 @@ describe('watch cache', () => {
     const caches = new WatchCaches(limits({ idleMs: 30 }))
     const abort = new AbortController()
     await caches
-      .for('default', configmaps, store)!
-      .join(await store.currentRevision(), client(), abort.signal, true)
+      .for('default', configmaps)!
+      .join(store, await store.currentRevision(), client(), abort.signal, true)
     await caches
-      .for('default', configmaps, store)!
-      .join(await store.currentRevision(), client(), abort.signal, true)
+      .for('default', configmaps)!
+      .join(store, await store.currentRevision(), client(), abort.signal, true)
     await flush()
     expect(store.watchesOpen).toBe(1)
     abort.abort()
@@ -289,8 +292,8 @@ describe('watch cache', () => {
     const again = client()
     const abort2 = new AbortController()
     await caches
-      .for('default', configmaps, store)!
-      .join(await store.currentRevision(), again, abort2.signal, true)
+      .for('default', configmaps)!
+      .join(store, await store.currentRevision(), again, abort2.signal, true)
     await store.create(`${KEY}z`, value('z'))
     await flush()
     expect(again.got.map((e) => e[1])).toEqual(['z'])
@@ -302,20 +305,20 @@ describe('watch cache', () => {
     const store = new CountingStore()
     const caches = new WatchCaches(limits({ maxCachers: 2 }))
     const abort = new AbortController()
-    const one = caches.for('one', configmaps, store)!
-    expect(caches.for('two', configmaps, store)).not.toBe(one)
-    expect(caches.for('one', configmaps, store)).toBe(one)
-    await one.join(await store.currentRevision(), client(), abort.signal, true)
+    const one = caches.for('one', configmaps)!
+    expect(caches.for('two', configmaps)).not.toBe(one)
+    expect(caches.for('one', configmaps)).toBe(one)
+    await one.join(store, await store.currentRevision(), client(), abort.signal, true)
     await caches
-      .for('two', configmaps, store)!
-      .join(await store.currentRevision(), client(), abort.signal, true)
+      .for('two', configmaps)!
+      .join(store, await store.currentRevision(), client(), abort.signal, true)
     // Both slots hold watchers: a third cluster's watch is not cached (it watches the Store itself).
-    expect(caches.for('three', configmaps, store)).toBeUndefined()
+    expect(caches.for('three', configmaps)).toBeUndefined()
     const converted: ResourceType = {
       ...configmaps,
       convertBatch: { toStorage: async (o) => o, fromStorage: async (o) => o },
     }
-    expect(caches.for('one', converted, store)).toBeUndefined()
+    expect(caches.for('one', converted)).toBeUndefined()
     abort.abort()
     caches.close()
   })
@@ -325,8 +328,8 @@ describe('watch cache', () => {
     const caches = new WatchCaches()
     const abort = new AbortController()
     const w = await caches
-      .for('default', configmaps, store)!
-      .join(await store.currentRevision(), client(), abort.signal, true)
+      .for('default', configmaps)!
+      .join(store, await store.currentRevision(), client(), abort.signal, true)
     store.broken = new StoreError('Compacted', KEY, undefined, 7)
     await store.create(`${KEY}a`, value('a'))
     const end = await w!.ended
@@ -342,12 +345,14 @@ describe('watch cache', () => {
     const a = await store.create(`${KEY}a`, value('a'))
     await store.create(`${KEY}b`, value('b'))
     await store.compact(a.modRevision)
-    const cacher = caches.for('default', configmaps, store)!
+    const cacher = caches.for('default', configmaps)!
     // From before the compaction, or from before the cacher's start: not served (no 410 for the others).
-    expect(await cacher.join(1, client(), abort.signal, false)).toBeUndefined()
-    expect(await cacher.join(a.modRevision, client(), abort.signal, true)).toBeUndefined()
+    expect(await cacher.join(store, 1, client(), abort.signal, false)).toBeUndefined()
+    expect(await cacher.join(store, a.modRevision, client(), abort.signal, true)).toBeUndefined()
     const now = client()
-    expect(await cacher.join(await store.currentRevision(), now, abort.signal, false)).toBeDefined()
+    expect(
+      await cacher.join(store, await store.currentRevision(), now, abort.signal, false),
+    ).toBeDefined()
     await store.create(`${KEY}c`, value('c'))
     await flush()
     expect(now.got.map((e) => e[1])).toEqual(['c'])
@@ -376,5 +381,133 @@ describe('watch cache', () => {
     const big = new SharedEvents(100, 1000)
     for (let i = 0; i < 10; i++) big.event('default', configmaps, put(i, 'x'.repeat(300)))
     expect(big.size).toBeLessThanOrEqual(3)
+  })
+})
+
+// A Worker binds I/O and timers to the request that made them and runs a promise's continuation in the
+// request that awaited it (workerd's cross-request promise resolution). AsyncLocalStorage follows the
+// same rule in Node, so each client watch joins inside its own "request" and the test checks where the
+// cacher opens its Store watch and where each client's stream is written.
+describe('watch cache bound to requests (a Worker)', () => {
+  const request = new AsyncLocalStorage<string>()
+
+  /** A CountingStore that records the request each Store watch was opened in. */
+  class RequestStore extends CountingStore {
+    openedIn: (string | undefined)[] = []
+    override watch(prefix: string, after: number, signal: AbortSignal, opts?: WatchOptions) {
+      this.openedIn.push(request.getStore())
+      return super.watch(prefix, after, signal, opts)
+    }
+  }
+
+  /** A client whose writes and bookmarks must come from its own request. */
+  function requestClient(name: string, opts: Partial<CacheWatchClient> = {}) {
+    const wrongRequest: string[] = []
+    const c = client({
+      ...opts,
+      write: (bytes) => {
+        if (request.getStore() !== name) wrongRequest.push(String(request.getStore()))
+        const e = JSON.parse(new TextDecoder().decode(bytes))
+        c.got.push([e.type, e.object.metadata.name, e.object.metadata.resourceVersion])
+        return 0
+      },
+      bookmark: (rv) => {
+        if (request.getStore() !== name) wrongRequest.push(String(request.getStore()))
+        c.bookmarks.push(rv)
+      },
+    })
+    return Object.assign(c, { wrongRequest })
+  }
+
+  const bound = (l: Partial<WatchCacheLimits> = {}) =>
+    new WatchCaches({ ...WORKER_WATCH_CACHE_LIMITS, ...l })
+
+  /** The Store as request `name` reaches it: like a Durable Object stub, usable in that request only. */
+  function storeOf(store: MemoryStore, name: string): Store {
+    return new Proxy(store, {
+      get(target, prop, receiver) {
+        const v = Reflect.get(target, prop, receiver)
+        if (typeof v !== 'function') return v
+        return (...args: unknown[]) => {
+          if (request.getStore() !== name)
+            throw new Error(`${String(prop)}: the store of ${name} used by ${request.getStore()}`)
+          return v.apply(target, args)
+        }
+      },
+    })
+  }
+
+  async function join(caches: WatchCaches, store: MemoryStore, name: string, c: CacheWatchClient) {
+    const abort = new AbortController()
+    const rev = await store.currentRevision()
+    const w = await request.run(name, () =>
+      caches.for('default', configmaps)!.join(storeOf(store, name), rev, c, abort.signal, true),
+    )
+    expect(w).toBeDefined()
+    return { abort, w: w! }
+  }
+
+  it("holds the Store watch in its first watcher's request and hands it on when that one ends", async () => {
+    const store = new RequestStore()
+    const caches = bound()
+    const clients = ['w0', 'w1', 'w2'].map((n) => requestClient(n))
+    const joined = []
+    for (const [i, c] of clients.entries()) joined.push(await join(caches, store, `w${i}`, c))
+    const a = await store.create(`${KEY}a`, value('a'))
+    await flush()
+    expect(store.openedIn).toEqual(['w0'])
+    // The holder leaves; the next write comes at once, before anyone has taken the watch over.
+    joined[0]!.abort.abort()
+    const b = await store.create(`${KEY}b`, value('b'))
+    await flush()
+    const c = await store.create(`${KEY}c`, value('c'))
+    await flush()
+    expect(store.openedIn).toEqual(['w0', 'w1'])
+    expect(store.watchesOpen).toBe(1)
+    const all = [a, b, c].map((kv, i) => ['ADDED', 'abc'[i], String(kv.modRevision)])
+    expect(clients[0]!.got).toEqual(all.slice(0, 1))
+    for (const x of clients.slice(1)) expect(x.got).toEqual(all)
+    for (const x of clients) expect(x.wrongRequest).toEqual([])
+    // The others leave too: the cacher stops with its last watcher, its Store watch closed at once.
+    joined[1]!.abort.abort()
+    joined[2]!.abort.abort()
+    await flush()
+    expect(store.watchesOpen).toBe(0)
+    expect(caches.size).toBe(0)
+  })
+
+  it('moves the Store watch on after its share of fan-out, missing and repeating nothing', async () => {
+    const store = new RequestStore()
+    const caches = bound({ ownerFanout: 4 })
+    const clients = ['w0', 'w1'].map((n) => requestClient(n))
+    const joined = []
+    for (const [i, c] of clients.entries()) joined.push(await join(caches, store, `w${i}`, c))
+    const want: string[][] = []
+    for (let i = 0; i < 10; i++) {
+      const kv = await store.create(`${KEY}n${i}`, value(`n${i}`))
+      want.push(['ADDED', `n${i}`, String(kv.modRevision)])
+      if (i % 3 === 0) await flush()
+    }
+    await flush()
+    for (const x of clients) expect(x.got).toEqual(want)
+    for (const x of clients) expect(x.wrongRequest).toEqual([])
+    // Two watchers, 4 offers each turn: the watch moved every second event, to each request in turn.
+    expect(store.openedIn.length).toBeGreaterThanOrEqual(3)
+    expect(new Set(store.openedIn)).toEqual(new Set(['w0', 'w1']))
+    expect(store.watchesOpen).toBe(1)
+    for (const j of joined) j.abort.abort()
+  })
+
+  it("sends each watcher's bookmarks from its own request", async () => {
+    const store = new RequestStore()
+    const caches = bound({ bookmarkIntervalMs: 50 })
+    const c = requestClient('w0', { allowBookmarks: true })
+    const { abort } = await join(caches, store, 'w0', c)
+    const other = await join(caches, store, 'w1', requestClient('w1'))
+    await new Promise((r) => setTimeout(r, 300))
+    expect(c.bookmarks.length).toBeGreaterThan(2)
+    expect(c.wrongRequest).toEqual([])
+    abort.abort()
+    other.abort.abort()
   })
 })

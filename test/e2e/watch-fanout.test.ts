@@ -1,7 +1,8 @@
 // Many watchers of one resource at once, through real clients: @kubernetes/client-node informers (with and
-// without a label selector) and kubectl get -w. In Node mode they share one etcd watch (the watch cache);
-// at the edge each has its own; either way each must see every change, in order, selector transitions
-// included.
+// without a label selector) and kubectl get -w. They share one Store watch (the watch cache): in Node mode
+// one etcd watch per process, at the edge one WebSocket to the Durable Object per Worker isolate, held by
+// one of the watches' requests and handed on when that one ends; either way each must see every change,
+// in order, selector transitions included.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CoreV1Api, KubeConfig, makeInformer, type V1ConfigMap } from '@kubernetes/client-node'
 import { backgroundKubectl, LocalServer } from './harness'
@@ -99,5 +100,49 @@ describe('watch fan-out', () => {
       )
     }
     await Promise.all(informers.map((x) => x.informer.stop()))
+  })
+
+  it('keeps every other watch fed when the one that opened the shared Store watch ends', async () => {
+    const watch = () =>
+      backgroundKubectl(server.kubeconfig, [
+        'get',
+        'cm',
+        '-n',
+        'fan',
+        '-w',
+        '--output-watch-events',
+        '--watch-only',
+        '-v=6',
+      ])
+    // At the edge the first watch's request holds the isolate's WebSocket to the object; in Node mode
+    // the process holds the etcd watch.
+    const first = watch()
+    await first.waitForLog(/configmaps\?.*watch=true.* 200 OK/)
+    const others = [watch(), watch()]
+    for (const w of others) await w.waitForLog(/configmaps\?.*watch=true.* 200 OK/)
+    await server.k('create', 'cm', 'h1', '-n', 'fan')
+    // kubectl's rows: EVENT NAME DATA AGE, the whole line (output may arrive mid-line).
+    const row = (event: string, name: string) => new RegExp(`${event}\\s+${name}\\s+0\\s+\\d+s\\n`)
+    for (const w of [first, ...others]) await w.waitFor(row('ADDED', 'h1'))
+    first.kill()
+    await server.k('create', 'cm', 'h2', '-n', 'fan')
+    await server.k('delete', 'cm', 'h1', '-n', 'fan')
+    for (const w of others) await w.waitFor(row('DELETED', 'h1'))
+    // A watch that comes after joins what is there now.
+    const late = watch()
+    await late.waitForLog(/configmaps\?.*watch=true.* 200 OK/)
+    await server.k('delete', 'cm', 'h2', '-n', 'fan')
+    for (const w of [...others, late]) await w.waitFor(row('DELETED', 'h2'))
+    for (const w of [...others, late]) w.kill()
+    const events = (w: (typeof others)[number]) =>
+      w
+        .output()
+        .split('\n')
+        .slice(1)
+        .filter(Boolean)
+        .map((l) => l.split(/\s+/).slice(0, 2).join(' '))
+    for (const w of others)
+      expect(events(w)).toEqual(['ADDED h1', 'ADDED h2', 'DELETED h1', 'DELETED h2'])
+    expect(events(late)).toEqual(['DELETED h2'])
   })
 })

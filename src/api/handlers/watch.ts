@@ -70,8 +70,8 @@ export async function watch(s: Scope): Promise<Response> {
       : { resourceVersion: String(revision) },
   })
 
-  // One Store watch per resource for every watcher where the process can share it (Node mode).
-  const cacher = s.watchCache?.for(s.cluster, type, s.store)
+  // One Store watch per resource for every watcher of this process or Worker isolate (the watch cache).
+  const cacher = s.watchCache?.for(s.cluster, type)
 
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
@@ -150,7 +150,7 @@ export async function watch(s: Scope): Promise<Response> {
               if (queued() <= 0) send('BOOKMARK', bookmark(revision))
             },
           }
-          const joined = await cacher.join(from, client, abort.signal, known)
+          const joined = await cacher.join(s.store, from, client, abort.signal, known)
           if (joined) {
             const end = await joined.ended
             if (end.error !== undefined) throw end.error
