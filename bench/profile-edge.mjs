@@ -3,6 +3,7 @@
 // workerd (no dev proxy), as the bench's "direct to workerd" rows. Prints workerd's CPU ms per operation
 // (from /proc) with and without the profiler, and the functions with the most self and total time.
 //   OPS=get,create (get1, create1: on the first cluster only) N=3000 CONCURRENCY=16 CLUSTERS=0 PROFILE=1 TOP=40 node bench/profile-edge.mjs
+// OPS=patch WATCHERS=1000: merge patches of a ConfigMap that many watches follow (each op's CPU includes its fan-out).
 // PACE=R sends R requests a second, one at a time, instead. CLUSTERS=K spreads the GETs round robin over K clusters made through the management API (the
 // "clusters" bench's load); PROFILE_ROOT=<dir> runs another checkout (a `git archive` of a commit, with
 // node_modules linked in: wrangler dev reloads on edits, so do not edit the tree it runs meanwhile).
@@ -79,6 +80,26 @@ const ops = {
   // the same on the first cluster only (next to a load spread over CLUSTERS)
   get1: () => ops.get(0),
   create1: () => ops.create(0),
+  // a merge patch of the ConfigMap WATCHERS watches follow: its CPU includes sending the event to each
+  patch: (i) => d.must('PATCH', `${at(0).prefix}/api/v1/namespaces/prof/configmaps/cm-0`, { headers: { ...as(at(0)), 'content-type': 'application/merge-patch+json' }, body: { data: { key: `v${i}` } } }),
+}
+
+// WATCHERS=N: that many watches of the first cluster's ConfigMaps, open for the whole run (read and dropped).
+const WATCHERS = Number(process.env.WATCHERS ?? 0)
+if (WATCHERS) {
+  const { Agent, request } = await import('node:http')
+  const agent = new Agent({ keepAlive: true, maxSockets: Infinity })
+  const base = new URL(direct.url)
+  await forEachConcurrent(WATCHERS, 64, () => new Promise((res, rej) => {
+    const r = request({ host: base.hostname, port: base.port, path: `${at(0).prefix}/api/v1/namespaces/prof/configmaps?watch=true&resourceVersion=0&allowWatchBookmarks=true`, headers: as(at(0)), agent }, (x) => {
+      if (x.statusCode !== 200) rej(new Error(`watch: HTTP ${x.statusCode}`))
+      x.on('data', () => {})
+      res()
+    })
+    r.on('error', rej)
+    r.end()
+  }))
+  console.log(`${WATCHERS} watches open`)
 }
 
 async function inspector() {

@@ -44,6 +44,8 @@ export interface WatchCacheLimits {
    * CPU limit).
    */
   ownerFanout: number
+  /** Watchers woken to write an event before the thread is let go to other work for a moment. */
+  wakeSlice: number
 }
 
 export const DEFAULT_WATCH_CACHE_LIMITS: WatchCacheLimits = {
@@ -55,6 +57,7 @@ export const DEFAULT_WATCH_CACHE_LIMITS: WatchCacheLimits = {
   bookmarkIntervalMs: 60_000,
   requestBound: false,
   ownerFanout: Infinity,
+  wakeSlice: Infinity,
 }
 
 /**
@@ -69,6 +72,7 @@ export const WORKER_WATCH_CACHE_LIMITS: WatchCacheLimits = {
   idleMs: 0,
   requestBound: true,
   ownerFanout: 1_000_000,
+  wakeSlice: 256,
 }
 
 /** kube sends a bookmark 2 s before a watch's deadline, so that its client resumes from close to now. */
@@ -185,7 +189,7 @@ export class CacheWatcher {
   private backlog = 0
   /** Work the cacher asked to run in this watch's request: holding the Store watch. */
   private task?: () => void
-  private wake?: () => void
+  private waiter?: () => void
   private endedWith?: CacheWatchEnd
   readonly ended: Promise<CacheWatchEnd>
 
@@ -208,36 +212,39 @@ export class CacheWatcher {
     return this.endedWith !== undefined
   }
 
-  offer(ev: CacheEvent, frames: Map<string, Uint8Array>): void {
-    if (this.endedWith || ev.revision <= this.delivered) return
+  /** Queues the event's frame for the client; true when the pump has it to write (see wake). */
+  offer(ev: CacheEvent, frames: Map<string, Uint8Array>): boolean {
+    if (this.endedWith || ev.revision <= this.delivered) return false
     this.delivered = ev.revision
     const out = watchEventFor(ev, this.client.matches)
-    if (!out) return
+    if (!out) return false
     const key = this.client.frameKey(out.type)
     let bytes = frames.get(key)
     if (!bytes) frames.set(key, (bytes = this.client.encode(out.type, out.object())))
     this.queue.push({ bytes, type: out.type })
-    if (this.queue.length + this.backlog > this.limits.watcherQueue) this.end({ reason: 'slow' })
-    else this.poke()
+    if (this.queue.length + this.backlog <= this.limits.watcherQueue) return true
+    this.end({ reason: 'slow' })
+    return false
+  }
+
+  /** Lets the pump write what was offered. */
+  wake(): void {
+    const w = this.waiter
+    this.waiter = undefined
+    w?.()
   }
 
   /** Runs `task` in this watch's request, from its pump. */
   assign(task: () => void): void {
     this.task = task
-    this.poke()
+    this.wake()
   }
 
   end(end: CacheWatchEnd): void {
     if (this.endedWith) return
     this.endedWith = end
     this.detach(this)
-    this.poke()
-  }
-
-  private poke(): void {
-    const w = this.wake
-    this.wake = undefined
-    w?.()
+    this.wake()
   }
 
   private async pump(): Promise<CacheWatchEnd> {
@@ -245,7 +252,7 @@ export class CacheWatcher {
     try {
       for (;;) {
         while (!this.endedWith && !this.queue.length && !this.task && !this.bookmarkDue)
-          await new Promise<void>((resolve) => (this.wake = resolve))
+          await new Promise<void>((resolve) => (this.waiter = resolve))
         const end = this.endedWith
         // A client that left or fell behind is sent nothing more; one whose cacher ended gets what came before.
         if (end?.reason === 'stopped' || end?.reason === 'slow') return end
@@ -277,7 +284,7 @@ export class CacheWatcher {
       setTimeout(
         () => {
           this.bookmarkDue = true
-          this.poke()
+          this.wake()
         },
         Math.max(0, this.nextBookmark - Date.now()),
       ),
@@ -325,6 +332,9 @@ export class Cacher {
   /** Events times watchers the owner's request has fanned out since it took the Store watch. */
   private ownerFanout = 0
   private idleTimer?: ReturnType<typeof setTimeout>
+  /** Watchers with frames to write that have not been woken yet (see wakeSome). */
+  private readonly waking = new Set<CacheWatcher>()
+  private wakeTimer?: ReturnType<typeof setTimeout>
 
   constructor(
     readonly type: ResourceType,
@@ -393,6 +403,7 @@ export class Cacher {
       const ev = this.ring[i]!
       if (ev.revision > from) w.offer(ev, new Map())
     }
+    w.wake()
     this.watchers.add(w)
     if (this.idleTimer) {
       clearTimeout(this.idleTimer)
@@ -410,6 +421,7 @@ export class Cacher {
     this.run?.abort()
     this.run = undefined
     if (this.idleTimer) clearTimeout(this.idleTimer)
+    this.wakeAll()
     for (const w of [...this.watchers]) w.end({ reason: 'cache-ended' })
     this.ring = []
     this.onStop(this)
@@ -430,6 +442,7 @@ export class Cacher {
    */
   private handOver(): void {
     const previous = this.owner
+    this.wakeAll()
     this.run?.abort()
     this.run = undefined
     this.owner = undefined
@@ -471,6 +484,7 @@ export class Cacher {
     this.stopped = true
     this.run = undefined
     if (this.idleTimer) clearTimeout(this.idleTimer)
+    this.wakeAll()
     for (const w of [...this.watchers]) w.end({ reason: 'cache-ended', error })
     this.ring = []
     this.onStop(this)
@@ -481,10 +495,39 @@ export class Cacher {
     this.remember(ev)
     // Each event is serialized once per wire form for all watchers; the bytes live as long as their queues.
     const frames = new Map<string, Uint8Array>()
-    for (const w of this.watchers) w.offer(ev, frames)
+    for (const w of this.watchers) if (w.offer(ev, frames)) this.waking.add(w)
+    this.wakeSome()
     if (!this.limits.requestBound) return
     this.ownerFanout += this.watchers.size
     if (this.ownerFanout >= this.limits.ownerFanout && this.watchers.size > 1) this.handOver()
+  }
+
+  /**
+   * Wakes the watchers with frames to write, at most wakeSlice at a time: each wake runs its watch's
+   * pump, and between slices the thread serves other requests (a write must not wait for thousands of
+   * watchers to be sent its predecessor's event). The timer is the current holder's: a hand-over wakes
+   * the rest at once rather than leave them to a timer that dies with its request.
+   */
+  private wakeSome(): void {
+    let n = 0
+    for (const w of this.waking) {
+      if (n++ === this.limits.wakeSlice) {
+        this.wakeTimer ??= setTimeout(() => {
+          this.wakeTimer = undefined
+          this.wakeSome()
+        }, 0)
+        return
+      }
+      this.waking.delete(w)
+      w.wake()
+    }
+  }
+
+  private wakeAll(): void {
+    if (this.wakeTimer !== undefined) clearTimeout(this.wakeTimer)
+    this.wakeTimer = undefined
+    for (const w of this.waking) w.wake()
+    this.waking.clear()
   }
 
   private remember(ev: CacheEvent): void {

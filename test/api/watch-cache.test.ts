@@ -498,6 +498,22 @@ describe('watch cache bound to requests (a Worker)', () => {
     for (const j of joined) j.abort.abort()
   })
 
+  it('wakes its watchers a slice at a time, every one of them, also across a hand-over', async () => {
+    const store = new RequestStore()
+    const caches = bound({ wakeSlice: 2 })
+    const clients = ['w0', 'w1', 'w2', 'w3', 'w4'].map((n) => requestClient(n))
+    const joined = []
+    for (const [i, c] of clients.entries()) joined.push(await join(caches, store, `w${i}`, c))
+    const a = await store.create(`${KEY}a`, value('a'))
+    joined[0]!.abort.abort() // the holder leaves while the slices are under way
+    const b = await store.create(`${KEY}b`, value('b'))
+    await flush()
+    const want = [a, b].map((kv, i) => ['ADDED', 'ab'[i], String(kv.modRevision)])
+    for (const x of clients.slice(1)) expect(x.got).toEqual(want)
+    for (const x of clients) expect(x.wrongRequest).toEqual([])
+    for (const j of joined) j.abort.abort()
+  })
+
   it("sends each watcher's bookmarks from its own request", async () => {
     const store = new RequestStore()
     const caches = bound({ bookmarkIntervalMs: 50 })
