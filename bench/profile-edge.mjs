@@ -86,7 +86,17 @@ const ops = {
 
 // WATCHERS=N: that many watches of the first cluster's ConfigMaps, open for the whole run (read and dropped).
 const WATCHERS = Number(process.env.WATCHERS ?? 0)
+/** The isolate's JS heap after a full GC (bytes), and the user workerd's RSS (KiB). */
+async function memory() {
+  const insp = await inspector()
+  await insp.call('HeapProfiler.collectGarbage')
+  const { usedSize } = await insp.call('Runtime.getHeapUsage')
+  insp.close()
+  const rss = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))[1])
+  return { heap: usedSize, rss }
+}
 if (WATCHERS) {
+  const before = await memory()
   const { Agent, request } = await import('node:http')
   const agent = new Agent({ keepAlive: true, maxSockets: Infinity })
   const base = new URL(direct.url)
@@ -99,7 +109,9 @@ if (WATCHERS) {
     r.on('error', rej)
     r.end()
   }))
-  console.log(`${WATCHERS} watches open`)
+  await sleep(2000)
+  const after = await memory()
+  console.log(`${WATCHERS} watches open: per watch ${((after.heap - before.heap) / WATCHERS / 1024).toFixed(1)} KiB of the isolate's JS heap (after a full GC), ${((after.rss - before.rss) / WATCHERS).toFixed(1)} KiB of the user workerd's RSS`)
 }
 
 async function inspector() {
