@@ -14,6 +14,7 @@
 import { decode, storageKey } from '../registry/store'
 import { groupVersion, type KubeObject, type ResourceType } from '../registry/types'
 import type { KeyValue, Store, StoreEvent } from '../storage/store'
+import type { ApiserverMetrics } from '../metrics/apiserver'
 
 export interface WatchCacheLimits {
   /** Recent events kept per cacher (kube's watch cache capacity, which grows up to 100 × its default). */
@@ -201,7 +202,7 @@ export class CacheWatcher {
     private readonly limits: Pick<WatchCacheLimits, 'bookmarkIntervalMs' | 'watcherQueue'>,
     /** The revision the cacher has seen everything up to, for bookmarks. */
     private readonly position: () => number,
-    private readonly detach: (w: CacheWatcher) => void,
+    private readonly detach: (w: CacheWatcher, end: CacheWatchEnd) => void,
   ) {
     this.delivered = from
     this.nextBookmark = this.nextBookmarkAfter(Date.now())
@@ -243,7 +244,7 @@ export class CacheWatcher {
   end(end: CacheWatchEnd): void {
     if (this.endedWith) return
     this.endedWith = end
-    this.detach(this)
+    this.detach(this, end)
     this.wake()
   }
 
@@ -336,12 +337,18 @@ export class Cacher {
   private readonly waking = new Set<CacheWatcher>()
   private wakeTimer?: ReturnType<typeof setTimeout>
 
+  private readonly labels: string[]
+
   constructor(
     readonly type: ResourceType,
     readonly prefix: string,
     private readonly limits: WatchCacheLimits,
+    /** The cluster's: kube's watch cache counters. */
+    private readonly metrics: ApiserverMetrics | undefined,
     private readonly onStop: (c: Cacher) => void,
-  ) {}
+  ) {
+    this.labels = [type.group, type.resource]
+  }
 
   get watcherCount(): number {
     return this.watchers.size
@@ -381,6 +388,7 @@ export class Cacher {
         this.started = true
         this.position = current
         this.ringFrom = current
+        this.metrics?.watchCacheInitializations.inc(this.labels)
       }
     }
     if (this.stopped || from < this.ringFrom) return undefined
@@ -396,7 +404,7 @@ export class Cacher {
       from,
       this.limits,
       () => this.position,
-      (x) => this.remove(x),
+      (x, end) => this.remove(x, end),
     )
     // What the window holds after `from`, then live; nothing can come in between (one thread).
     for (let i = this.ringHead; i < this.ring.length; i++) {
@@ -491,6 +499,7 @@ export class Cacher {
   }
 
   private publish(ev: CacheEvent): void {
+    this.metrics?.watchCacheEventsReceived.inc(this.labels)
     this.position = ev.revision
     this.remember(ev)
     // Each event is serialized once per wire form for all watchers; the bytes live as long as their queues.
@@ -549,8 +558,9 @@ export class Cacher {
     }
   }
 
-  private remove(w: CacheWatcher): void {
+  private remove(w: CacheWatcher, end: CacheWatchEnd): void {
     this.watchers.delete(w)
+    if (end.reason === 'slow') this.metrics?.terminatedWatchers.inc(this.labels)
     if (this.stopped) return
     if (w === this.owner) {
       this.owner = undefined
@@ -589,7 +599,7 @@ export class WatchCaches {
    * answer may differ per call), so those watches keep their own Store watch; and when every cacher
    * slot is taken by one with watchers.
    */
-  for(cluster: string, type: ResourceType): Cacher | undefined {
+  for(cluster: string, type: ResourceType, metrics?: ApiserverMetrics): Cacher | undefined {
     if (type.convertBatch) return undefined
     const prefix = storageKey(type, undefined)
     const key = `${cluster}\u0000${prefix}\u0000${groupVersion(type)}\u0000${type.kind}`
@@ -602,7 +612,7 @@ export class WatchCaches {
     }
     if (c) return c
     if (this.cachers.size >= this.limits.maxCachers && !this.evictIdle()) return undefined
-    const made = new Cacher(type, prefix, this.limits, (x) => {
+    const made = new Cacher(type, prefix, this.limits, metrics, (x) => {
       if (this.cachers.get(key) === x) this.cachers.delete(key)
     })
     this.cachers.set(key, made)

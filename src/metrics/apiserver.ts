@@ -116,6 +116,31 @@ export function apiserverMetrics() {
         exponentialBuckets(1024, 2, 8),
       ),
     ),
+    // The watch cache's (storage/cacher/metrics): per resource, how often it started and what it took in.
+    watchCacheInitializations: r.register(
+      counter(
+        'apiserver_watch_cache_initializations_total',
+        'ALPHA',
+        'Counter of watch cache initializations broken by resource type.',
+        ['group', 'resource'],
+      ),
+    ),
+    watchCacheEventsReceived: r.register(
+      counter(
+        'apiserver_watch_cache_events_received_total',
+        'ALPHA',
+        'Counter of events received in watch cache broken by resource type.',
+        ['group', 'resource'],
+      ),
+    ),
+    terminatedWatchers: r.register(
+      counter(
+        'apiserver_terminated_watchers_total',
+        'ALPHA',
+        'Counter of watchers closed due to unresponsiveness broken by resource type.',
+        ['group', 'resource'],
+      ),
+    ),
     storageObjects: r.register(
       gauge(
         'apiserver_storage_objects',

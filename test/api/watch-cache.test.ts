@@ -12,6 +12,7 @@ import {
   type WatchEventType,
 } from '../../src/api/watch-cache'
 import { builtinResources } from '../../src/registry/builtin'
+import { apiserverMetrics } from '../../src/metrics/apiserver'
 import type { KubeObject, ResourceType } from '../../src/registry/types'
 import { StoreError, type Store, type StoreEvent, type WatchOptions } from '../../src/storage/store'
 import { makeApp } from '../helpers/app'
@@ -261,7 +262,8 @@ describe('watch cache', () => {
     let backlog = 0
     const slow = client({ write: () => ++backlog })
     const fast = client()
-    const cacher = caches.for('default', configmaps)!
+    const metrics = apiserverMetrics()
+    const cacher = caches.for('default', configmaps, metrics)!
     const s = await cacher.join(store, await store.currentRevision(), slow, abort.signal, true)
     await cacher.join(store, await store.currentRevision(), fast, abort.signal, true)
     for (let i = 0; i < 10; i++) await store.create(`${KEY}n${i}`, value(`n${i}`))
@@ -270,6 +272,10 @@ describe('watch cache', () => {
     // Five chunks waiting for the client, and a sixth event for it: closed, the sixth not written.
     expect(backlog).toBe(5)
     expect(fast.got).toHaveLength(10)
+    const count = (c: { samples(): { value?: number }[] }) => c.samples()[0]?.value
+    expect(count(metrics.terminatedWatchers)).toBe(1)
+    expect(count(metrics.watchCacheEventsReceived)).toBe(10)
+    expect(count(metrics.watchCacheInitializations)).toBe(1)
     abort.abort()
   })
 

@@ -193,6 +193,32 @@ describe('/metrics', () => {
     ).toBe(0)
   })
 
+  it('counts each event the watch cache takes in once, however many watches it feeds', async () => {
+    const list = await server.request('GET', '/api/v1/namespaces/default/secrets')
+    const rv = JSON.parse(list.body).metadata.resourceVersion
+    const before = samples(await scrape())
+    // Three watches of Secrets (other tests count ConfigMap requests) share one Store watch (per process, or per Worker isolate).
+    const watches = [0, 1, 2].map(() =>
+      server.request(
+        'GET',
+        `/api/v1/namespaces/default/secrets?watch=1&resourceVersion=${rv}&timeoutSeconds=3`,
+      ),
+    )
+    await new Promise((r) => setTimeout(r, 1000))
+    await server.k('create', 'secret', 'generic', 'cached-1', '-n', 'default')
+    await server.k('create', 'secret', 'generic', 'cached-2', '-n', 'default')
+    for (const w of await Promise.all(watches))
+      expect(w.body.split('\n').filter((l) => l.includes('"ADDED"'))).toHaveLength(2)
+    await new Promise((r) => setTimeout(r, FLUSH_WAIT_MS))
+    const after = samples(await scrape())
+    const d = (series: string) => (after.get(series) ?? 0) - (before.get(series) ?? 0)
+    expect(d('apiserver_watch_events_total{group="",kind="Secret",version="v1"}')).toBe(6)
+    expect(d('apiserver_watch_cache_events_received_total{group="",resource="secrets"}')).toBe(2)
+    expect(
+      after.get('apiserver_watch_cache_initializations_total{group="",resource="secrets"}'),
+    ).toBeGreaterThanOrEqual(1)
+  })
+
   it('passes promtool check metrics; its only lint findings are names kube-apiserver itself uses', async () => {
     const text = await scrape()
     const r = await run(PROMTOOL, ['check', 'metrics'], { input: text })

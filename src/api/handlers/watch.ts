@@ -71,7 +71,7 @@ export async function watch(s: Scope): Promise<Response> {
   })
 
   // One Store watch per resource for every watcher of this process or Worker isolate (the watch cache).
-  const cacher = s.watchCache?.for(s.cluster, type)
+  const cacher = s.watchCache?.for(s.cluster, type, s.metrics)
 
   const stream = new ReadableStream<Uint8Array>({
     async start(controller) {
