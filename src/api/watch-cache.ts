@@ -412,6 +412,7 @@ export class Cacher {
       if (ev.revision > from) w.offer(ev, new Map())
     }
     w.wake()
+    if (w.isEnded) return w // the window alone was more than it may have waiting: it watches again
     this.watchers.add(w)
     if (this.idleTimer) {
       clearTimeout(this.idleTimer)

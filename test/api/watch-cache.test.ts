@@ -279,6 +279,25 @@ describe('watch cache', () => {
     abort.abort()
   })
 
+  it('closes at once a watch whose window alone is more than it may have waiting', async () => {
+    const store = new CountingStore()
+    const caches = new WatchCaches(limits({ watcherQueue: 5 }))
+    const abort = new AbortController()
+    const start = await store.currentRevision()
+    const first = client()
+    await caches.for('default', configmaps)!.join(store, start, first, abort.signal, true)
+    for (let i = 0; i < 8; i++) await store.create(`${KEY}n${i}`, value(`n${i}`))
+    await flush()
+    const late = await caches
+      .for('default', configmaps)!
+      .join(store, start, client(), abort.signal, true)
+    expect(await late!.ended).toEqual({ reason: 'slow' })
+    await store.create(`${KEY}z`, value('z'))
+    await flush()
+    expect(first.got).toHaveLength(9)
+    abort.abort()
+  })
+
   it('stops its Store watch a while after the last watcher left, and starts again for the next', async () => {
     const store = new CountingStore()
     const caches = new WatchCaches(limits({ idleMs: 30 }))
