@@ -62,8 +62,8 @@ export const DEFAULT_WATCH_CACHE_LIMITS: WatchCacheLimits = {
 }
 
 /**
- * A Worker isolate's: its memory is small (128 MB deployed), and each Store watch is held by a request.
- * A watch from before a smaller window still works: it reads the Store (the Durable Object's ring).
+ * The limits in a Worker isolate: its memory is small (128 MB deployed), and each Store watch is held by
+ * a request. A watch from before the smaller window still works: it reads the Store (the object's ring).
  */
 export const WORKER_WATCH_CACHE_LIMITS: WatchCacheLimits = {
   ...DEFAULT_WATCH_CACHE_LIMITS,
