@@ -159,7 +159,8 @@ export interface CacheWatchClient {
   deadline: number
   /**
    * The key of the bytes `encode` makes for an event type: equal keys, equal bytes, so one event is
-   * serialized once for every watcher that asks for it in the same form.
+   * serialized once for every watcher that asks for it in the same form. Called once per event offered,
+   * in order, and `encode` (when no watcher has made those bytes yet) right after it for that event.
    */
   frameKey(type: WatchEventType): string
   encode(type: WatchEventType, object: KubeObject): Uint8Array

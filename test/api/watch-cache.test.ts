@@ -216,6 +216,41 @@ describe('watch cache', () => {
     await (await live).body!.cancel()
   })
 
+  it("through the API: a Table watch's first row alone has the columns, events offered at once too", async () => {
+    // One watcher woken at a time: the second one's events are all offered before its pump writes.
+    const caches = new WatchCaches({ ...WORKER_WATCH_CACHE_LIMITS, wakeSlice: 1 })
+    const t = makeApp({ watchCache: caches })
+    const CMS = '/api/v1/namespaces/default/configmaps'
+    const rv = (await t.call('GET', CMS)).json.metadata.resourceVersion
+    const watches = [0, 1].map(async () => {
+      const res = await t.app.request(`${CMS}?watch=true&resourceVersion=${rv}`, {
+        headers: {
+          authorization: 'Bearer admin-token',
+          accept: 'application/json;as=Table;v=v1;g=meta.k8s.io',
+        },
+      })
+      const reader = res.body!.getReader()
+      let text = ''
+      while (text.split('\n').length <= 3) {
+        const { done, value } = await reader.read()
+        if (done) break
+        text += new TextDecoder().decode(value)
+      }
+      await reader.cancel()
+      return text
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l).object.columnDefinitions.length)
+    })
+    await flush()
+    for (const n of ['a', 'b', 'c']) await t.store.create(`${KEY}${n}`, value(n))
+    for (const columns of await Promise.all(watches)) {
+      expect(columns).toHaveLength(3)
+      expect(columns[0]).toBeGreaterThan(0)
+      expect(columns.slice(1)).toEqual([0, 0])
+    }
+  })
+
   it('turns selector transitions into ADDED and DELETED, the latter with the previous object', async () => {
     const store = new CountingStore()
     const caches = new WatchCaches()

@@ -77,7 +77,7 @@ export async function watch(s: Scope): Promise<Response> {
     async start(controller) {
       let columnsSent = false
       // kubectl get -w asks for Table rows; like kube-apiserver, only the first row carries the column definitions.
-      const render = (t: WatchEventType, object: KubeObject): unknown => {
+      const render = (t: WatchEventType, object: KubeObject, withColumns: boolean): unknown => {
         if (t === 'ERROR') return object
         // A metadata informer decodes every event as PartialObjectMetadata, its bookmarks too.
         if (t === 'BOOKMARK')
@@ -92,16 +92,22 @@ export async function watch(s: Scope): Promise<Response> {
             includeObject,
             target.version,
           )
-          if (columnsSent) table.columnDefinitions = []
+          if (!withColumns) table.columnDefinitions = []
           return table
         }
         if (target.as) return partialObjectMetadata(object, target.version)
         return object
       }
-      const frame = (t: WatchEventType, object: KubeObject): Uint8Array =>
+      const frame = (
+        t: WatchEventType,
+        object: KubeObject,
+        withColumns = !columnsSent,
+      ): Uint8Array =>
         target.protobuf
-          ? watchEventFrame(t, protobufObject(render(t, object)))
-          : encoder.encode(JSON.stringify({ type: t, object: render(t, object) }) + '\n')
+          ? watchEventFrame(t, protobufObject(render(t, object, withColumns)))
+          : encoder.encode(
+              JSON.stringify({ type: t, object: render(t, object, withColumns) }) + '\n',
+            )
       // The watched kind's series (handlers/watch.go: apiserver_watch_events_total and _sizes).
       const kindLabels = [type.group, type.version, type.kind]
       const metrics = s.metrics
@@ -135,13 +141,20 @@ export async function watch(s: Scope): Promise<Response> {
         if (cacher) {
           // Bytes are shared between watchers asking for the same form; the Table's first row differs.
           const form = `${target.protobuf ? 'pb' : 'json'}|${target.as ?? ''}|${target.version ?? ''}|${includeObject}`
+          // The cacher offers events before this watch's pump writes them: whether a row carries the
+          // Table's columns is decided as each is offered (the first one), not as it is written.
+          let columnsOffered = columnsSent
+          let withColumns = false
           const client: CacheWatchClient = {
             matches: filter,
             allowBookmarks: !!allowBookmarks,
             deadline: Date.now() + timeoutMs,
-            frameKey: (t) =>
-              `${form}|${t}|${target.as === 'Table' && !columnsSent ? 'columns' : ''}`,
-            encode: frame,
+            frameKey: (t) => {
+              withColumns = target.as === 'Table' && !columnsOffered
+              if (withColumns) columnsOffered = true
+              return `${form}|${t}|${withColumns ? 'columns' : ''}`
+            },
+            encode: (t, object) => frame(t, object, withColumns),
             write: (bytes, t) => {
               emit(t, bytes)
               return queued()
