@@ -164,11 +164,14 @@ export interface CacheWatchClient {
    */
   frameKey(type: WatchEventType): string
   encode(type: WatchEventType, object: KubeObject): Uint8Array
-  /** Queues bytes for the client; answers how many chunks are waiting for it. */
-  write(bytes: Uint8Array, type: WatchEventType): number
+  /** Queues the frames of events for the client, in order; answers how many chunks are waiting for it. */
+  write(frames: readonly CacheFrame[]): number
   /** A bookmark is never worth waiting for: the client drops it while events are queued, as kube does. */
   bookmark(revision: number): void
 }
+
+/** One event's bytes as a client asked for them. */
+export type CacheFrame = { bytes: Uint8Array; type: WatchEventType }
 
 /** How a cache watch ended: cleanly (the client watches again from where it was), or with an error. */
 export type CacheWatchEnd = { error?: unknown; reason: 'stopped' | 'slow' | 'cache-ended' }
@@ -186,7 +189,7 @@ export class CacheWatcher {
   private bookmarkDue = false
   private bookmarkTimer?: ReturnType<typeof setTimeout>
   /** Frames offered and not yet written by the pump. */
-  private queue: { bytes: Uint8Array; type: WatchEventType }[] = []
+  private queue: CacheFrame[] = []
   /** Chunks the client had waiting when the pump last wrote (plain data, read by the cacher). */
   private backlog = 0
   /** Work the cacher asked to run in this watch's request: holding the Store watch. */
@@ -258,9 +261,11 @@ export class CacheWatcher {
         const end = this.endedWith
         // A client that left or fell behind is sent nothing more; one whose cacher ended gets what came before.
         if (end?.reason === 'stopped' || end?.reason === 'slow') return end
-        const frames = this.queue
-        this.queue = []
-        for (const f of frames) this.backlog = this.client.write(f.bytes, f.type)
+        if (this.queue.length) {
+          const frames = this.queue
+          this.queue = []
+          this.backlog = this.client.write(frames)
+        }
         if (end) return end
         if (this.backlog > this.limits.watcherQueue) {
           this.end({ reason: 'slow' })

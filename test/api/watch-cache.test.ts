@@ -74,9 +74,11 @@ function client(
       if (opts.encodes) opts.encodes.n++
       return new TextEncoder().encode(JSON.stringify({ type: t, object: o }))
     },
-    write: (bytes) => {
-      const e = JSON.parse(new TextDecoder().decode(bytes))
-      got.push([e.type, e.object.metadata.name, e.object.metadata.resourceVersion])
+    write: (frames) => {
+      for (const { bytes } of frames) {
+        const e = JSON.parse(new TextDecoder().decode(bytes))
+        got.push([e.type, e.object.metadata.name, e.object.metadata.resourceVersion])
+      }
       return 0
     },
     bookmark: (rv) => bookmarks.push(rv),
@@ -465,10 +467,12 @@ describe('watch cache bound to requests (a Worker)', () => {
     const wrongRequest: string[] = []
     const c = client({
       ...opts,
-      write: (bytes) => {
+      write: (frames) => {
         if (request.getStore() !== name) wrongRequest.push(String(request.getStore()))
-        const e = JSON.parse(new TextDecoder().decode(bytes))
-        c.got.push([e.type, e.object.metadata.name, e.object.metadata.resourceVersion])
+        for (const { bytes } of frames) {
+          const e = JSON.parse(new TextDecoder().decode(bytes))
+          c.got.push([e.type, e.object.metadata.name, e.object.metadata.resourceVersion])
+        }
         return 0
       },
       bookmark: (rv) => {

@@ -111,12 +111,13 @@ export async function watch(s: Scope): Promise<Response> {
       // The watched kind's series (handlers/watch.go: apiserver_watch_events_total and _sizes).
       const kindLabels = [type.group, type.version, type.kind]
       const metrics = s.metrics
-      const emit = (t: WatchEventType, bytes: Uint8Array) => {
+      const counted = (t: WatchEventType, bytes: Uint8Array) => {
         metrics.watchEvents.inc(kindLabels)
         metrics.watchEventsSizes.observe(kindLabels, bytes.byteLength)
-        controller.enqueue(bytes)
         if (target.as === 'Table' && t !== 'ERROR' && t !== 'BOOKMARK') columnsSent = true
+        return bytes
       }
+      const emit = (t: WatchEventType, bytes: Uint8Array) => controller.enqueue(counted(t, bytes))
       const send = (t: WatchEventType, object: KubeObject) => emit(t, frame(t, object))
       // Bytes are shared between watches asking for the same form; the Table's first row differs.
       const form = `${target.protobuf ? 'pb' : 'json'}|${target.as ?? ''}|${target.version ?? ''}|${includeObject}`
@@ -155,8 +156,10 @@ export async function watch(s: Scope): Promise<Response> {
               return `${form}|${t}|${withColumns ? 'columns' : ''}`
             },
             encode: (t, object) => frame(t, object, withColumns),
-            write: (bytes, t) => {
-              emit(t, bytes)
+            // Several events waiting go out as one chunk: one write to the connection, not one each.
+            write: (frames) => {
+              if (frames.length === 1) emit(frames[0]!.type, frames[0]!.bytes)
+              else controller.enqueue(concatBytes(frames.map((f) => counted(f.type, f.bytes))))
               return queued()
             },
             bookmark: (revision) => {
@@ -231,6 +234,18 @@ export async function watch(s: Scope): Promise<Response> {
       'Cache-Control': 'no-cache, private',
     },
   })
+}
+
+function concatBytes(parts: Uint8Array[]): Uint8Array {
+  let size = 0
+  for (const p of parts) size += p.byteLength
+  const out = new Uint8Array(size)
+  let at = 0
+  for (const p of parts) {
+    out.set(p, at)
+    at += p.byteLength
+  }
+  return out
 }
 
 function protobufObject(obj: unknown): Uint8Array {
