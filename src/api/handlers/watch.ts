@@ -18,6 +18,7 @@ import {
   type ListOptions,
 } from '../query'
 import { escapeFieldValue, parseFieldSelector } from '../selectors/fields'
+import { concatBytes } from '../../util/bytes'
 import { SharedEvents, watchEventFor, type CacheWatchClient } from '../watch-cache'
 
 const BOOKMARK_INTERVAL_MS = 60_000
@@ -159,7 +160,7 @@ export async function watch(s: Scope): Promise<Response> {
             // Several events waiting go out as one chunk: one write to the connection, not one each.
             write: (frames) => {
               if (frames.length === 1) emit(frames[0]!.type, frames[0]!.bytes)
-              else controller.enqueue(concatBytes(frames.map((f) => counted(f.type, f.bytes))))
+              else controller.enqueue(concatBytes(...frames.map((f) => counted(f.type, f.bytes))))
               return queued()
             },
             bookmark: (revision) => {
@@ -234,18 +235,6 @@ export async function watch(s: Scope): Promise<Response> {
       'Cache-Control': 'no-cache, private',
     },
   })
-}
-
-function concatBytes(parts: Uint8Array[]): Uint8Array {
-  let size = 0
-  for (const p of parts) size += p.byteLength
-  const out = new Uint8Array(size)
-  let at = 0
-  for (const p of parts) {
-    out.set(p, at)
-    at += p.byteLength
-  }
-  return out
 }
 
 function protobufObject(obj: unknown): Uint8Array {
