@@ -141,8 +141,6 @@ export async function watch(s: Scope): Promise<Response> {
             send('BOOKMARK', bookmark(from, { [INITIAL_EVENTS_END_ANNOTATION]: 'true' }))
         }
         if (cacher) {
-          // Bytes are shared between watchers asking for the same form; the Table's first row differs.
-          const form = `${target.protobuf ? 'pb' : 'json'}|${target.as ?? ''}|${target.version ?? ''}|${includeObject}`
           // The cacher offers events before this watch's pump writes them: whether a row carries the
           // Table's columns is decided as each is offered (the first one), not as it is written.
           let columnsOffered = columnsSent
