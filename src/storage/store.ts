@@ -48,13 +48,6 @@ export interface WatchOptions {
   progressIntervalMs?: number
 }
 
-/**
- * Each method says which StoreErrors it throws, as k8s.io/apiserver's storage.Interface does; callers turn
- * them into API errors per verb in one place (src/registry/store-errors.ts, kube's storeerr). Any method
- * may also throw StoreError 'Unreachable' when the backend cannot be reached (etcd down, its client's
- * deadline passed). Anything else an implementation throws is a fault it cannot name, which the API
- * answers as kube-apiserver answers an unclassified storage error: 500.
- */
 /** What a write carries of the request it serves, as Go's context carries it into clientv3. */
 export interface WriteOptions {
   /**
@@ -64,6 +57,13 @@ export interface WriteOptions {
   deadline?: number
 }
 
+/**
+ * Each method says which StoreErrors it throws, as k8s.io/apiserver's storage.Interface does; callers turn
+ * them into API errors per verb in one place (src/registry/store-errors.ts, kube's storeerr). Any method
+ * may also throw StoreError 'Unreachable' when the backend cannot be reached (etcd down, its client's
+ * deadline passed). Anything else an implementation throws is a fault it cannot name, which the API
+ * answers as kube-apiserver answers an unclassified storage error: 500.
+ */
 export interface Store {
   /** A missing key is no error: `kv` is undefined. Throws: Unreachable. */
   get(key: string): Promise<{ kv?: KeyValue; revision: number }>
