@@ -429,15 +429,20 @@ export class Cacher {
     return w
   }
 
-  /** Ends every watcher cleanly and the Store watch (the process shuts down, or the type changed). */
-  stop(): void {
+  /**
+   * Ends the Store watch and every watcher: cleanly (the process shuts down, the type changed, the last
+   * watcher left), or with the error the Store watch failed with.
+   */
+  stop(error?: unknown): void {
     if (this.stopped) return
     this.stopped = true
     this.run?.abort()
     this.run = undefined
     if (this.idleTimer) clearTimeout(this.idleTimer)
     this.wakeAll()
-    for (const w of [...this.watchers]) w.end({ reason: 'cache-ended' })
+    const end: CacheWatchEnd =
+      error === undefined ? { reason: 'cache-ended' } : { reason: 'cache-ended', error }
+    for (const w of [...this.watchers]) w.end(end)
     this.ring = []
     this.onStop(this)
   }
@@ -492,17 +497,11 @@ export class Cacher {
     } catch (e) {
       error = e
     }
-    if (this.run !== run || this.stopped) return
+    if (this.run !== run) return
     // The Store ended or failed the watch: every watcher ends as its own Store watch would have (an
     // error such as 410 goes to the client; a clean end lets it watch again), as kube's cacher
     // terminates all watchers when its reflector's watch breaks.
-    this.stopped = true
-    this.run = undefined
-    if (this.idleTimer) clearTimeout(this.idleTimer)
-    this.wakeAll()
-    for (const w of [...this.watchers]) w.end({ reason: 'cache-ended', error })
-    this.ring = []
-    this.onStop(this)
+    this.stop(error)
   }
 
   private publish(ev: CacheEvent): void {
