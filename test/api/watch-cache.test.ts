@@ -87,6 +87,22 @@ function client(
 }
 
 const flush = () => new Promise((r) => setTimeout(r, 20))
+
+/** The first `count` events of a watch response (fewer if it ends), then the stream is let go. */
+async function watchEvents(res: Response, count: number) {
+  const reader = res.body!.getReader()
+  let text = ''
+  while (text.split('\n').length <= count) {
+    const { done, value } = await reader.read()
+    if (done) break
+    text += new TextDecoder().decode(value)
+  }
+  await reader.cancel()
+  return text
+    .trim()
+    .split('\n')
+    .map((l) => JSON.parse(l))
+}
 const limits = (l: Partial<WatchCacheLimits>) => ({ ...DEFAULT_WATCH_CACHE_LIMITS, ...l })
 
 describe('watch cache', () => {
@@ -180,18 +196,7 @@ describe('watch cache', () => {
       const res = await t.app.request(`${CMS}?watch=true&resourceVersion=${rv}`, {
         headers: { authorization: 'Bearer admin-token' },
       })
-      const reader = res.body!.getReader()
-      let text = ''
-      while (text.split('\n').length <= count) {
-        const { done, value } = await reader.read()
-        if (done) break
-        text += new TextDecoder().decode(value)
-      }
-      await reader.cancel()
-      return text
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l))
+      return watchEvents(res, count)
     }
     // Starts the cacher at the last revision; its window then holds the next two events only.
     const live = t.app.request(`${CMS}?watch=true&resourceVersion=${created[4]}`, {
@@ -231,18 +236,7 @@ describe('watch cache', () => {
           accept: 'application/json;as=Table;v=v1;g=meta.k8s.io',
         },
       })
-      const reader = res.body!.getReader()
-      let text = ''
-      while (text.split('\n').length <= 3) {
-        const { done, value } = await reader.read()
-        if (done) break
-        text += new TextDecoder().decode(value)
-      }
-      await reader.cancel()
-      return text
-        .trim()
-        .split('\n')
-        .map((l) => JSON.parse(l).object.columnDefinitions.length)
+      return (await watchEvents(res, 3)).map((e) => e.object.columnDefinitions.length)
     })
     await flush()
     for (const n of ['a', 'b', 'c']) await t.store.create(`${KEY}${n}`, value(n))
