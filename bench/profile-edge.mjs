@@ -3,6 +3,7 @@
 // workerd (no dev proxy), as the bench's "direct to workerd" rows. Prints workerd's CPU ms per operation
 // (from /proc) with and without the profiler, and the functions with the most self and total time.
 //   OPS=get,create (get1, create1: on the first cluster only) N=3000 CONCURRENCY=16 CLUSTERS=0 PROFILE=1 TOP=40 node bench/profile-edge.mjs
+// OPS=list LIST=10000: LISTs of a namespace seeded with that many ConfigMaps (N is then the number of LISTs).
 // OPS=patch WATCHERS=1000: merge patches of a ConfigMap that many watches follow (each op's CPU includes its fan-out).
 // PACE=R sends R requests a second, one at a time, instead. CLUSTERS=K spreads the GETs round robin over K clusters made through the management API (the
 // "clusters" bench's load); PROFILE_ROOT=<dir> runs another checkout (a `git archive` of a commit, with
@@ -72,11 +73,21 @@ await forEachConcurrent(targets.length, 8, async (i) => {
   await d.must('POST', `${t.prefix}/api/v1/namespaces/prof/configmaps`, { headers: as(t), body: cm('cm-0') }, [201, 409])
 })
 
+const LIST = Number(process.env.LIST ?? 0)
+if (LIST) {
+  const t = targets[0]
+  await d.must('POST', `${t.prefix}/api/v1/namespaces`, { headers: as(t), body: { apiVersion: 'v1', kind: 'Namespace', metadata: { name: 'prof-list' } } }, [201, 409])
+  await forEachConcurrent(LIST, 16, (i) => d.must('POST', `${t.prefix}/api/v1/namespaces/prof-list/configmaps`, { headers: as(t), body: cm(`l-${i}`) }, [201, 409]))
+}
+
 let seq = 0
 const at = (i) => targets[i % targets.length]
 const ops = {
   get: (i) => d.must('GET', `${at(i).prefix}/api/v1/namespaces/prof/configmaps/cm-0`, { headers: as(at(i)) }),
   create: (i) => d.must('POST', `${at(i).prefix}/api/v1/namespaces/prof/configmaps`, { headers: as(at(i)), body: cm(`c-${seq++}`) }, [201]),
+  list: () => d.must('GET', `${at(0).prefix}/api/v1/namespaces/prof-list/configmaps`, { headers: as(at(0)) }),
+  // the same LIST through npm start's front and wrangler dev's proxy Worker
+  'list-front': () => c.must('GET', '/api/v1/namespaces/prof-list/configmaps'),
   // the same on the first cluster only (next to a load spread over CLUSTERS)
   get1: () => ops.get(0),
   create1: () => ops.create(0),
@@ -217,7 +228,7 @@ function summarize(profile) {
 }
 
 for (const op of OPS) {
-  await run(op, Math.min(N, 500)) // warm-up
+  await run(op, Math.min(N, op.startsWith('list') ? 3 : 500)) // warm-up
   const plain = await run(op, N)
   console.log(`${op}${CLUSTERS ? ` over ${CLUSTERS} clusters` : ''}: workerd CPU ${plain.cpuPerOp.toFixed(3)} ms/op, ${plain.rate.toFixed(0)}/s (no profiler)`)
   if (!PROFILE) continue

@@ -42,6 +42,8 @@ if (values.help) {
   --audit-webhook-batch-max-size N   events per EventList (AUDIT_WEBHOOK_BATCH_MAX_SIZE, default 400)
   --audit-webhook-batch-max-wait D   how long a batch waits (AUDIT_WEBHOOK_BATCH_MAX_WAIT, default 1s)
   --request-metrics false            record no request or storage metrics (REQUEST_METRICS; npm run bench)
+  --watch-cache false                each watch gets a WebSocket to the Durable Object of its own, not one
+                                     per resource and isolate (WATCH_CACHE; kube-apiserver's --watch-cache)
   --max-requests-inflight N, --max-mutating-requests-inflight N
                                      API priority and fairness' seats (400 + 200), per isolate
   --authorization-mode LIST          Node,RBAC by default; also AlwaysAllow, AlwaysDeny, Webhook (AUTHORIZATION_MODE)

@@ -57,6 +57,11 @@ export interface Env extends KubeletEnv, AuditEnv, TunnelEnv {
   /** "false": the request path records no metrics (npm run bench measures their cost so). */
   REQUEST_METRICS?: string
   /**
+   * "false" (kube-apiserver's --watch-cache=false): each client watch gets a WebSocket to the cluster's
+   * object of its own, instead of one per (cluster, resource) in the isolate fanned out from memory.
+   */
+  WATCH_CACHE?: string
+  /**
    * --max-requests-inflight and --max-mutating-requests-inflight (400 and 200 by default): the seats API
    * priority and fairness shares out, per isolate (see README, "API priority and fairness").
    */
@@ -171,6 +176,8 @@ function defaultStore(env: Env) {
   })
 }
 
+const watchCaches = new WatchCaches(WORKER_WATCH_CACHE_LIMITS)
+
 const app = buildApp({
   registry,
   store: (env) => defaultStore(env as Env),
@@ -193,8 +200,9 @@ const app = buildApp({
       : new ClusterMetrics((env) => (env as Env).CLUSTER.getByName(name)),
   kubelet: (env) => withTunnels(edgeKubeletClient(env as Env), env as Env),
   tunnels: (env) => edgeTunnels(env as Env),
-  // One WebSocket to the object per (cluster, resource) in this isolate for all of its client watches.
-  watchCache: new WatchCaches(WORKER_WATCH_CACHE_LIMITS),
+  // One WebSocket to the object per (cluster, resource) in this isolate for all of its client watches;
+  // WATCH_CACHE=false, one per client watch (kube-apiserver's --watch-cache=false).
+  watchCache: (env) => ((env as Env).WATCH_CACHE === 'false' ? undefined : watchCaches),
   requestMetrics: (env) => (env as Env).REQUEST_METRICS !== 'false',
   // AUDIT_POLICY and its backends (src/audit/edge.ts): Workers Logs, and a batched webhook.
   audit: {

@@ -31,6 +31,8 @@ export interface ServerSettings {
   auditWebhookBatchMaxWait?: string
   /** false: the request path records no request or storage metrics (npm run bench measures their cost). */
   requestMetrics?: boolean
+  /** --watch-cache=false: each client watch gets a watch of the Durable Object of its own. */
+  watchCache?: boolean
   /** --max-requests-inflight and --max-mutating-requests-inflight: API priority and fairness' seats. */
   maxRequestsInflight?: number
   maxMutatingRequestsInflight?: number
@@ -61,6 +63,7 @@ export const SETTINGS_FLAGS = {
   'audit-webhook-batch-max-size': { type: 'string' },
   'audit-webhook-batch-max-wait': { type: 'string' },
   'request-metrics': { type: 'string' },
+  'watch-cache': { type: 'string' },
   'max-requests-inflight': { type: 'string' },
   'max-mutating-requests-inflight': { type: 'string' },
   'authorization-mode': { type: 'string' },
@@ -94,6 +97,7 @@ export function settingsFromFlags(values: FlagValues): ServerSettings {
     auditWebhookBatchMaxSize: count('audit-webhook-batch-max-size', 2),
     auditWebhookBatchMaxWait: values['audit-webhook-batch-max-wait'],
     requestMetrics: bool('request-metrics'),
+    watchCache: bool('watch-cache'),
     maxRequestsInflight: count('max-requests-inflight', 1),
     maxMutatingRequestsInflight: count('max-mutating-requests-inflight', 1),
     authorizationMode: list(values['authorization-mode']),
@@ -242,6 +246,7 @@ function settingsEnv(s: ServerSettings): Record<string, string> {
   set('AUDIT_WEBHOOK_BATCH_MAX_SIZE', s.auditWebhookBatchMaxSize)
   set('AUDIT_WEBHOOK_BATCH_MAX_WAIT', s.auditWebhookBatchMaxWait)
   set('REQUEST_METRICS', s.requestMetrics)
+  set('WATCH_CACHE', s.watchCache)
   set('MAX_REQUESTS_INFLIGHT', s.maxRequestsInflight)
   set('MAX_MUTATING_REQUESTS_INFLIGHT', s.maxMutatingRequestsInflight)
   set('AUTHORIZATION_MODE', s.authorizationMode?.join(','))

@@ -724,7 +724,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
       },
     }),
     requestMetrics: () => cfg.requestMetrics,
-    watchCache,
+    watchCache: () => watchCache,
     audit: audit && {
       config: () => audit,
       remoteAddress: (c) =>

@@ -141,9 +141,9 @@ export interface AppConfig extends ClusterConfig {
   tunnels?(env: unknown): TunnelServer | undefined
   /**
    * kube-apiserver's watch cache (--watch-cache): one Store watch per (cluster, resource) shared by every
-   * watch of it, per process or Worker isolate.
+   * watch of it, per process or Worker isolate; none, each watch has a Store watch of its own.
    */
-  watchCache?: WatchCaches
+  watchCache?(env: unknown): WatchCaches | undefined
 }
 
 /** How often requests trigger the availability checks where no loop runs them (the Worker). */
@@ -534,7 +534,7 @@ export function buildApp(cfg: AppConfig): Hono {
         warnings: c.get('warnings'),
         probe: cfg.httpProbe ?? fetchProbe,
         audit: c.get('audit'),
-        watchCache: cfg.watchCache,
+        watchCache: cfg.watchCache?.(c.env),
         cluster: c.get('cluster').name,
         metrics: c.get('cluster').metrics,
         deadline: c.get(REQUEST_DEADLINE),

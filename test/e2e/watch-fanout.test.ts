@@ -2,7 +2,7 @@
 // without a label selector) and kubectl get -w. They share one Store watch (the watch cache): in Node mode
 // one etcd watch per process, at the edge one WebSocket to the Durable Object per Worker isolate, held by
 // one of the watches' requests and handed on when that one ends; either way each must see every change,
-// in order, selector transitions included.
+// in order, selector transitions included. And without the cache (--watch-cache=false), as before it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CoreV1Api, KubeConfig, makeInformer, type V1ConfigMap } from '@kubernetes/client-node'
 import { backgroundKubectl, LocalServer } from './harness'
@@ -144,5 +144,47 @@ describe('watch fan-out', () => {
     for (const w of others)
       expect(events(w)).toEqual(['ADDED h1', 'ADDED h2', 'DELETED h1', 'DELETED h2'])
     expect(events(late)).toEqual(['DELETED h2'])
+  })
+
+  // Last: it restarts the server without the cache.
+  it('with --watch-cache=false each watch has a Store watch of its own, and sees the same', async () => {
+    await server.restart(['--watch-cache=false'])
+    const received = async () => {
+      const text = await server.k('get', '--raw', '/metrics')
+      const line = text
+        .split('\n')
+        .find((l) =>
+          l.startsWith(
+            'apiserver_watch_cache_events_received_total{group="",resource="configmaps"}',
+          ),
+        )
+      return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0
+    }
+    const before = await received()
+    const watches = [0, 1].map(() =>
+      backgroundKubectl(server.kubeconfig, [
+        'get',
+        'cm',
+        '-n',
+        'fan',
+        '-w',
+        '--output-watch-events',
+        '--watch-only',
+        '-v=6',
+      ]),
+    )
+    for (const w of watches) await w.waitForLog(/configmaps\?.*watch=true.* 200 OK/)
+    await server.k('create', 'cm', 'u1', '-n', 'fan')
+    await server.k('delete', 'cm', 'u1', '-n', 'fan')
+    for (const w of watches) await w.waitFor(/DELETED\s+u1\s+0\s+\d+s\n/)
+    for (const w of watches) {
+      w.kill()
+      expect(w.output()).toMatch(
+        /^EVENT\s+NAME\s+DATA\s+AGE\nADDED\s+u1\s+0\s+\d+s\nDELETED\s+u1\s+0\s+\d+s\n$/,
+      )
+    }
+    // At the edge counts reach /metrics through the cluster's object, flushed every second.
+    await new Promise((r) => setTimeout(r, 1500))
+    expect(await received()).toBe(before)
   })
 })

@@ -47,7 +47,7 @@ export function makeApp(
     conversion: { fetch: opts.conversionFetch },
     ready: (s) => bootstrapCluster(registry, s),
     kubelet: () => opts.kubelet,
-    watchCache: opts.watchCache,
+    watchCache: () => opts.watchCache,
   })
   const call = async (method: string, path: string, body?: unknown, token = ADMIN) => {
     const headers: Record<string, string> = { authorization: `Bearer ${token}` }
