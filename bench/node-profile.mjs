@@ -7,6 +7,8 @@
 //   npm run build:node && node bench/node-profile.mjs --ops=create,get --seconds=5 --prof
 //   node bench/node-profile.mjs --summarize=<file.cpuprofile>
 // BENCH_ROOT=<another checkout> runs that checkout's dist/node.js (an A/B of two builds on one etcd).
+// --floor: the same GET and create loads against ./lib/node-floor.mjs (a bare HTTPS server on the etcd3
+// client, no API server), the least a Node.js server answering from etcd spends on them.
 import { mkdirSync, readdirSync, readFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -14,7 +16,7 @@ import { parseArgs } from 'node:util'
 import { forEachConcurrent } from './lib/http.mjs'
 import { seedCopiesInEtcd } from './lib/seed.mjs'
 import { cannon, loop } from './lib/load.mjs'
-import { installCleanup, processCpuMs, startProcess, stopAll } from './lib/procs.mjs'
+import { freePort, installCleanup, processCpuMs, startProcess, stopAll } from './lib/procs.mjs'
 import { projectEtcdClient, startEtcd, startNode, tempDir } from './lib/servers.mjs'
 
 const repo = resolve(fileURLToPath(new URL('..', import.meta.url)))
@@ -33,6 +35,7 @@ const { values: a } = parseArgs({
     window: { type: 'string' },
     'node-args': { type: 'string', default: '' },
     direct: { type: 'boolean', default: false },
+    floor: { type: 'boolean', default: false },
     rounds: { type: 'string', default: '1' },
   },
 })
@@ -65,6 +68,7 @@ const pod = (name) => ({
 const etcd = await startEtcd()
 const direct = await projectEtcdClient(repo, etcd.endpoint)
 let seeded = false
+let pkiDir // the last server's: the floor serves with its certificate
 let createSeq = 0
 const created = []
 
@@ -81,6 +85,7 @@ for (let round = 0; round < Number(a.rounds); round++)
         root,
         a.prof ? [`--cpu-prof`, `--cpu-prof-dir=${profDir}`] : [],
       )
+      pkiDir = join(srv.stateDir, 'pki')
       if (!seeded) {
         await seed(srv)
         seeded = true
@@ -130,6 +135,7 @@ if (Number(a.rounds) > 1) {
         `etcd ${med(fs.map((f) => f.etcd)).toFixed(3)} ms/op  (node ms/op: ${fs.map((f) => f.node.toFixed(2)).join(' ')})`,
     )
 }
+if (a.floor) await floorRuns()
 if (a.direct) await directRuns()
 direct.close()
 await stopAll()
@@ -274,6 +280,32 @@ function scenario(srv, op) {
     default:
       throw new Error(`unknown op ${op}`)
   }
+}
+
+async function floorRuns() {
+  const port = await freePort()
+  const clientModule = join(repo, 'node_modules', '.cache', 'edge-apiserver-bench', 'etcd-client.mjs')
+  const proc = startProcess(process.execPath, [
+    join(repo, 'bench', 'lib', 'node-floor.mjs'), clientModule, etcd.endpoint, String(port),
+    join(pkiDir, 'apiserver.crt'), join(pkiDir, 'apiserver.key'), '/registry/configmaps/bench-get/cm-0',
+  ])
+  for (let i = 0; !proc.output.includes('listening'); i++) {
+    if (proc.exited || i > 100) throw new Error(`node-floor did not start: ${proc.output}`)
+    await new Promise((r) => setTimeout(r, 50))
+  }
+  const floor = { url: `https://127.0.0.1:${port}`, token: 'none' }
+  for (const op of ['get', 'create']) {
+    const run = scenario(floor, op)
+    await run(Number(a.warmup))
+    const n0 = processCpuMs(proc.pid)
+    const e0 = processCpuMs(etcd.proc.pid)
+    const r = await run(S)
+    console.log(
+      `floor ${op.padEnd(8)} ${r.rps.toFixed(0).padStart(6)}/s  p50 ${r.p50?.toFixed(2)} ms  ` +
+        `node ${((processCpuMs(proc.pid) - n0) / r.ops).toFixed(3)} ms/op  etcd ${((processCpuMs(etcd.proc.pid) - e0) / r.ops).toFixed(3)} ms/op  failed ${r.failed}`,
+    )
+  }
+  await proc.stop()
 }
 
 async function directRuns() {

@@ -4,6 +4,8 @@
 // (from /proc) with and without the profiler, and the functions with the most self and total time.
 //   OPS=get,create (get1, create1: on the first cluster only) N=3000 CONCURRENCY=16 CLUSTERS=0 PROFILE=1 TOP=40 node bench/profile-edge.mjs
 // OPS=list LIST=10000: LISTs of a namespace seeded with that many ConfigMaps (N is then the number of LISTs).
+// FLOOR=1 first runs the same GET load against bench/store's /get-one (a bare route and one RPC get of the
+// object: the least an edge GET costs) and prints its workerd CPU per request.
 // OPS=patch WATCHERS=1000: merge patches of a ConfigMap that many watches follow (each op's CPU includes its fan-out).
 // PACE=R sends R requests a second, one at a time, instead. CLUSTERS=K spreads the GETs round robin over K clusters made through the management API (the
 // "clusters" bench's load); PROFILE_ROOT=<dir> runs another checkout (a `git archive` of a commit, with
@@ -13,7 +15,7 @@ import { execFileSync } from 'node:child_process'
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
-import { directTarget, startEdge } from './lib/servers.mjs'
+import { directTarget, startEdge, startWranglerWorker } from './lib/servers.mjs'
 import { Client, forEachConcurrent } from './lib/http.mjs'
 import { installCleanup, processCpuMs, sleep, treeMembers } from './lib/procs.mjs'
 installCleanup()
@@ -27,14 +29,13 @@ const PROFILE = process.env.PROFILE !== '0'
 const TOP = Number(process.env.TOP ?? 40)
 const PACE = Number(process.env.PACE ?? 0)
 
-const srv = await startEdge(root)
-const c = srv.client
-let direct
-for (let i = 0; i < 100 && !(direct = directTarget(srv.stateDir)); i++) await sleep(100)
-if (!direct) throw new Error('the user Worker address was not found in the wrangler log')
-const d = new Client(direct.url, { maxSockets: CONCURRENCY })
-const dh = direct.headers
-const workerPid = () => {
+async function directOf(srv) {
+  let direct
+  for (let i = 0; i < 100 && !(direct = directTarget(srv.stateDir)); i++) await sleep(100)
+  if (!direct) throw new Error('the user Worker address was not found in the wrangler log')
+  return direct
+}
+const workerPid = (srv) => {
   for (const m of treeMembers(srv.proc.pid)) {
     if (m.comm !== 'workerd') continue
     const cmd = execFileSync('cat', [`/proc/${m.pid}/cmdline`]).toString()
@@ -42,7 +43,30 @@ const workerPid = () => {
   }
   throw new Error('no user workerd')
 }
-const pid = workerPid()
+
+if (process.env.FLOOR) {
+  const store = await startWranglerWorker(root, join(root, 'bench', 'store', 'wrangler.toml'), 'store')
+  const sd = await directOf(store)
+  const sc = new Client(sd.url, { maxSockets: CONCURRENCY, headers: sd.headers })
+  await sc.must('GET', '/loop?where=inside&op=create&n=1&run=floor')
+  const spid = workerPid(store)
+  const get = () => sc.must('GET', '/get-one?run=floor')
+  await forEachConcurrent(Math.min(N, 500), CONCURRENCY, get)
+  const cpu0 = processCpuMs(spid)
+  const t0 = performance.now()
+  await forEachConcurrent(N, CONCURRENCY, get)
+  const s = (performance.now() - t0) / 1000
+  console.log(`floor (a bare route and one RPC get): workerd CPU ${((processCpuMs(spid) - cpu0) / N).toFixed(3)} ms/op, ${(N / s).toFixed(0)}/s`)
+  sc.close()
+  await store.proc.stop()
+}
+
+const srv = await startEdge(root)
+const c = srv.client
+const direct = await directOf(srv)
+const d = new Client(direct.url, { maxSockets: CONCURRENCY })
+const dh = direct.headers
+const pid = workerPid(srv)
 
 // Setup: a namespace with one ConfigMap in each cluster the load visits, with that cluster's admin token.
 const cm = (name) => ({ apiVersion: 'v1', kind: 'ConfigMap', metadata: { name }, data: { key: 'value' } })

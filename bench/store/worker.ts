@@ -4,6 +4,8 @@
 // per operation, which is what the API server pays per store call.
 //
 //   GET /loop?where=inside|rpc&op=create|update|get&n=N&size=BYTES&run=ID[&c=CONCURRENCY]  ->  {n, ms, failed}
+//   GET /get-one?run=ID  ->  the value of the run's first key: a bare route and one RPC get, the least an
+//                            API server's GET at the edge costs (bench/profile-edge.mjs FLOOR=1)
 import { ClusterStore } from '../../src/storage/durable/cluster-store'
 
 type Op = 'create' | 'update' | 'get'
@@ -42,6 +44,10 @@ export class BenchStore extends ClusterStore {
 export default {
   async fetch(request: Request, env: Env): Promise<Response> {
     const url = new URL(request.url)
+    if (url.pathname === '/get-one') {
+      const r = await env.CLUSTER.getByName('bench').get(key(url.searchParams.get('run') ?? 'r', 0))
+      return r.kv ? new Response(r.kv.value, { headers: { 'content-type': 'application/json' } }) : new Response('{}', { status: 404 })
+    }
     if (url.pathname !== '/loop') return Response.json({ ok: true })
     const where = url.searchParams.get('where') ?? 'inside'
     const op = (url.searchParams.get('op') ?? 'create') as Op
