@@ -99,6 +99,11 @@ export function instrumentStore(store: Store, keys: KeyResources, m: ApiserverMe
     delete: (key, rev, opts) => timed('delete', key, () => store.delete(key, rev, opts)),
     watch: (prefix, after, signal, opts) => store.watch(prefix, after, signal, opts),
     cached: async (key) => store.cached?.(key),
+    // What kube's consistent read from cache asks etcd first (storage.GetCurrentResourceVersion).
+    lastChange:
+      store.lastChange &&
+      ((prefix, after) =>
+        timed('getCurrentResourceVersion', prefix, () => store.lastChange!(prefix, after))),
     compact: (revision) => store.compact(revision),
     currentRevision: () => store.currentRevision(),
   }

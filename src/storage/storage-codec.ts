@@ -94,6 +94,10 @@ export class StorageCodecStore implements Store {
     return kv && decoded(kv)
   }
 
+  get lastChange(): Store['lastChange'] {
+    return this.inner.lastChange?.bind(this.inner)
+  }
+
   async readBatch(reads: BatchRead[]): Promise<{ results: BatchReadResult[]; revision: number }> {
     const r = await this.inner.readBatch(reads)
     return {

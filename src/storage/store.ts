@@ -118,6 +118,14 @@ export interface Store {
    * (read the store). Optional: stores without such a copy leave it out. Throws nothing.
    */
   cached?(key: string): Promise<KeyValue | undefined>
+  /**
+   * The current revision, and the newest revision in (after, current] at which a key under prefix was
+   * written or deleted (0: none): what a copy holding every change up to `after` still lacks (kube's
+   * consistent read from its cache, which confirms the current revision first). `last` undefined: too
+   * many writes since `after` to look through; read the store instead. Optional: a store without it has
+   * its reads served by itself. Throws: Compacted (the history after `after` may be gone), Unreachable.
+   */
+  lastChange?(prefix: string, after: number): Promise<{ revision: number; last?: number }>
   /** At or below an earlier compaction it does nothing. Throws: FutureRevision, Unreachable. */
   compact(revision: number): Promise<void>
   /** Throws: Unreachable. */

@@ -54,6 +54,7 @@ function countingStub() {
   const stub: ClusterStoreStub = {
     get: async (key) => ({ kv: kv(key)[0], revision: rev, am: state.mark }),
     list: unused,
+    lastChange: unused,
     readBatch: async (reads: BatchRead[]) => {
       state.batches++
       return {

@@ -50,6 +50,7 @@ function storeWith(socket: ScriptedSocket): { store: DurableStore; urls: string[
     delete: unused,
     compact: unused,
     currentRevision: unused,
+    lastChange: unused,
     fetch: async (url) => {
       urls.push(url)
       return { status: 101, webSocket: socket, text: async () => '' }

@@ -96,6 +96,28 @@ describe('ClusterStore', () => {
     expect(await rejection(store.compact(9))).toMatchObject({ code: 'FutureRevision' })
   })
 
+  it('tells the newest change under a prefix since a revision, deletes included, and Compacted below the compaction', async () => {
+    const store = fresh()
+    const start = await store.currentRevision()
+    expect(await store.lastChange!('/registry/cm/', start)).toEqual({ revision: start, last: 0 })
+    const a = await store.create('/registry/cm/a', '1')
+    await store.create('/registry/other/x', '1')
+    expect(await store.lastChange!('/registry/cm/', start)).toEqual({
+      revision: a.modRevision + 1,
+      last: a.modRevision,
+    })
+    // Only what came after `after` counts: nothing under the prefix since a's write.
+    expect((await store.lastChange!('/registry/cm/', a.modRevision)).last).toBe(0)
+    const gone = await store.delete('/registry/cm/a')
+    expect((await store.lastChange!('/registry/cm/', a.modRevision)).last).toBe(gone.modRevision)
+    // A prefix that is not a resource's: keys merely starting with it do not count.
+    expect((await store.lastChange!('/registry/cm/b', start)).last).toBe(0)
+    await store.compact(gone.modRevision)
+    const e = await rejection(store.lastChange!('/registry/cm/', a.modRevision))
+    expect([e.code, e.revision]).toEqual(['Compacted', gone.modRevision])
+    expect((await store.lastChange!('/registry/cm/', gone.modRevision)).last).toBe(0)
+  })
+
   it('delivers a backlog larger than the watch window completely, paced by the consumer', async () => {
     const store = fresh()
     const written = []

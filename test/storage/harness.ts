@@ -86,6 +86,7 @@ export function clusterStub(mf: Miniflare, cluster: string): ClusterStoreStub {
     delete: rpc('delete'),
     compact: rpc('compact'),
     currentRevision: rpc('currentRevision'),
+    lastChange: rpc('lastChange'),
     fetch: async (url, init) => {
       const u = new URL(url)
       const res = await mf.dispatchFetch(`${base}/fetch/${name}${u.pathname}${u.search}`, init)

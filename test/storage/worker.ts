@@ -27,6 +27,7 @@ const METHODS = new Set([
   'delete',
   'compact',
   'currentRevision',
+  'lastChange',
   'recordMetrics',
   'scrapeMetrics',
   'beginSnapshot',

@@ -24,6 +24,7 @@ import {
   type CompactResult,
   type Failure,
   type GetResult,
+  type LastChangeResult,
   type ListResult,
   type ServerMessage,
   type WriteResult,
@@ -51,6 +52,7 @@ export interface ClusterStoreStub {
   delete(key: string, expectModRevision?: number): Promise<WriteResult>
   compact(revision: number): Promise<CompactResult>
   currentRevision(): Promise<number>
+  lastChange(prefix: string, after: number): Promise<LastChangeResult>
   fetch(
     url: string,
     init: { headers: Record<string, string> },
@@ -125,6 +127,11 @@ export class DurableStore implements Store {
 
   currentRevision(): Promise<number> {
     return this.stub.currentRevision()
+  }
+
+  async lastChange(prefix: string, after: number): Promise<{ revision: number; last?: number }> {
+    const r = ok(prefix, await this.stub.lastChange(prefix, after))
+    return r.last === undefined ? { revision: r.revision } : { revision: r.revision, last: r.last }
   }
 
   /**

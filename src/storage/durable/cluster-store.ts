@@ -19,6 +19,7 @@ import {
   type CompactResult,
   type Failure,
   type GetResult,
+  type LastChangeResult,
   type ListResult,
   type WriteResult,
 } from './protocol'
@@ -36,6 +37,12 @@ export interface ClusterStoreEnv {
   /** Milliseconds between compactions (default 5 minutes, kube-apiserver's --etcd-compaction-interval). */
   COMPACTION_INTERVAL_MS?: string
 }
+
+/**
+ * Writes lastChange looks through at most: the cluster's writes since the watch cache last heard (an
+ * event of its resource, or a progress tick every 30 s); beyond it the LIST reads the object.
+ */
+const LAST_CHANGE_SCAN = 10_000
 
 const TENANT_KEY = 'tenant'
 const RETIRED_KEY = 'retired'
@@ -199,6 +206,20 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
         ? this.tables.listCurrent(range, limit)
         : this.tables.listAt(range, revision, limit)
     return { ok: true, kvs, revision, more: count > kvs.length, count, am: this.admissionMark }
+  }
+
+  /**
+   * Store.lastChange: an isolate's watch cache asks before it answers a consistent LIST from memory
+   * (src/api/watch-cache.ts). Every log row after the compacted revision is kept, so one after `after`
+   * can only be missing when `after` is below it.
+   */
+  lastChange(prefix: string, after: number): LastChangeResult {
+    this.checkServing()
+    if (after < this.compacted) return { ok: false, code: 'Compacted', revision: this.compacted }
+    const last = this.tables.lastChange(prefix, after, LAST_CHANGE_SCAN)
+    return last === undefined
+      ? { ok: true, revision: this.revision }
+      : { ok: true, revision: this.revision, last }
   }
 
   /** Several reads at the current revision in one RPC: a write's admission reads, for one round trip. */

@@ -26,6 +26,7 @@ export type ListResult =
     }
   | Failure
 export type CompactResult = { ok: true } | Failure
+export type LastChangeResult = { ok: true; revision: number; last?: number } | Failure
 /** A point-in-time restore's dry run (and what it would do). */
 export interface PointInTimeAnswer {
   /** The time asked for, ms since the epoch. */

@@ -114,6 +114,24 @@ export class Tables {
     return Math.max(newest, this.meta('revision'))
   }
 
+  /**
+   * The newest log row after revision `after` under prefix, 0 when none. It walks the rows after `after`
+   * in revision order (the primary key), so it costs the writes since then, whatever their keys: at most
+   * `scan` of them, undefined past that.
+   */
+  lastChange(prefix: string, after: number, scan: number): number | undefined {
+    const { where, args } = rangeSql('key', { prefix })
+    const r = this.sql
+      .exec<{ last: number | null; n: number }>(
+        `SELECT max(CASE WHEN ${where} THEN rev END) AS last, count(*) AS n FROM (SELECT rev, key FROM log WHERE rev > ? ORDER BY rev LIMIT ?)`,
+        ...args,
+        after,
+        scan + 1,
+      )
+      .one()
+    return r.n > scan ? undefined : (r.last ?? 0)
+  }
+
   // ---- current state ----
 
   get(key: string): KeyValue | undefined {

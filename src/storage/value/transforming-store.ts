@@ -59,6 +59,10 @@ export class TransformingStore implements Store {
     return { ...r, kvs: await Promise.all(r.kvs.map((kv) => this.read(kv))) }
   }
 
+  get lastChange(): Store['lastChange'] {
+    return this.inner.lastChange?.bind(this.inner)
+  }
+
   async cached(key: string): Promise<KeyValue | undefined> {
     const kv = await this.inner.cached?.(key)
     try {
