@@ -13,7 +13,15 @@
 // (bench/experiments/cross-request-watch/).
 import { decode, storageKey } from '../registry/store'
 import { groupVersion, type KubeObject, type ResourceType } from '../registry/types'
-import type { KeyValue, Store, StoreEvent } from '../storage/store'
+import {
+  heldPairs,
+  isStoreError,
+  prefixEnd,
+  type KeyValue,
+  type Store,
+  type StoreEvent,
+} from '../storage/store'
+import { SortedPairs, sortedRange } from '../storage/sorted-pairs'
 import type { ApiserverMetrics } from '../metrics/apiserver'
 
 export interface WatchCacheLimits {
@@ -47,6 +55,12 @@ export interface WatchCacheLimits {
   ownerFanout: number
   /** Watchers woken to write an event before the thread is let go to other work for a moment. */
   wakeSlice: number
+  /**
+   * Bytes of stored values the cachers together may hold to answer consistent LISTs from memory, each
+   * every pair of its resource (see withListsFromCache); 0: LISTs read the Store (Node mode, whose etcd
+   * store keeps such a copy itself: src/storage/etcd/mirror.ts).
+   */
+  listBytes: number
 }
 
 export const DEFAULT_WATCH_CACHE_LIMITS: WatchCacheLimits = {
@@ -59,6 +73,7 @@ export const DEFAULT_WATCH_CACHE_LIMITS: WatchCacheLimits = {
   requestBound: false,
   ownerFanout: Infinity,
   wakeSlice: Infinity,
+  listBytes: 0,
 }
 
 /**
@@ -74,7 +89,11 @@ export const WORKER_WATCH_CACHE_LIMITS: WatchCacheLimits = {
   requestBound: true,
   ownerFanout: 1_000_000,
   wakeSlice: 256,
+  listBytes: 16 * 1024 * 1024,
 }
+
+/** How long a consistent LIST waits for the cache to have a change the store named (the cacher's 3 s). */
+export const CONSISTENT_READ_WAIT_MS = 3_000
 
 /** kube sends a bookmark 2 s before a watch's deadline, so that its client resumes from close to now. */
 const BOOKMARK_BEFORE_DEADLINE_MS = 2_000
@@ -342,6 +361,15 @@ export class Cacher {
   /** Watchers with frames to write that have not been woken yet (see wakeSome). */
   private readonly waking = new Set<CacheWatcher>()
   private wakeTimer?: ReturnType<typeof setTimeout>
+  /** Every pair under the prefix once a LIST filled them in (fill), kept current by the events. */
+  private pairs?: SortedPairs
+  /** The pairs have every change up to max(pairsFrom, position) (see covered). */
+  private pairsFrom = 0
+  private pairsBytes = 0
+  /** A fill did not fit the budget: not tried again while this cacher lives. */
+  private unfillable = false
+  /** LISTs waiting for the pairs to have a revision (reach). */
+  private reaching: { revision: number; done: (ok: boolean) => void }[] = []
 
   private readonly labels: string[]
 
@@ -352,6 +380,8 @@ export class Cacher {
     /** The cluster's: kube's watch cache counters. */
     private readonly metrics: ApiserverMetrics | undefined,
     private readonly onStop: (c: Cacher) => void,
+    /** Shared by the process's cachers: what their pairs may take together (limits.listBytes). */
+    private readonly budget: ListBudget = new ListBudget(limits.listBytes),
   ) {
     this.labels = [type.group, type.resource]
   }
@@ -362,6 +392,75 @@ export class Cacher {
 
   get isStopped(): boolean {
     return this.stopped
+  }
+
+  /** Whether consistent LISTs are answered here (holdsPairs), or may be once a LIST fills it in. */
+  get holdsPairs(): boolean {
+    return this.pairs !== undefined
+  }
+
+  get fillable(): boolean {
+    return this.started && !this.stopped && !this.pairs && !this.unfillable && this.budget.max > 0
+  }
+
+  /** The pairs hold every change up to this revision. */
+  get covered(): number {
+    return Math.max(this.pairsFrom, this.position)
+  }
+
+  /**
+   * Takes every pair under the prefix as the Store had them at `revision` (a LIST's), with the events
+   * after it this cacher has received, and keeps them current from then on. Nothing, when events after
+   * `revision` have left the window already or the pairs do not fit the budget.
+   */
+  fill(kvs: KeyValue[], revision: number): void {
+    if (!this.fillable || revision < this.ringFrom) return
+    let bytes = 0
+    for (const kv of kvs) bytes += pairBytes(kv)
+    if (!this.budget.take(bytes)) {
+      this.unfillable = true
+      return
+    }
+    const pairs = new SortedPairs()
+    for (const kv of kvs) {
+      heldPairs.add(kv)
+      pairs.put(kv.key, kv)
+    }
+    this.pairs = pairs
+    this.pairsBytes = bytes
+    this.pairsFrom = revision
+    for (let i = this.ringHead; i < this.ring.length; i++) this.keep(this.ring[i]!)
+  }
+
+  /**
+   * Once the pairs have every change up to `revision`: true; false when they are let go, or after
+   * `waitMs` (the caller reads the Store). Called in the LIST's own request; the holder's request settles it.
+   */
+  async reach(revision: number, waitMs: number): Promise<boolean> {
+    if (!this.pairs) return false
+    if (this.covered >= revision) return true
+    let timer: ReturnType<typeof setTimeout> | undefined
+    let waiter: { revision: number; done: (ok: boolean) => void } | undefined
+    try {
+      return await new Promise<boolean>((resolve) => {
+        waiter = { revision, done: resolve }
+        this.reaching.push(waiter)
+        timer = setTimeout(() => resolve(false), waitMs)
+      })
+    } finally {
+      clearTimeout(timer)
+      this.reaching = this.reaching.filter((x) => x !== waiter)
+    }
+  }
+
+  /** The pairs under `prefix` in key order (the first `limit`), as of `covered`; undefined when none are held. */
+  list(
+    prefix: string,
+    limit?: number,
+  ): { kvs: KeyValue[]; more: boolean; count: number } | undefined {
+    if (!this.pairs) return undefined
+    this.metrics?.cacheList.inc([...this.labels, ''])
+    return this.pairs.range(prefix, prefixEnd(prefix), limit)
   }
 
   /**
@@ -444,6 +543,7 @@ export class Cacher {
       error === undefined ? { reason: 'cache-ended' } : { reason: 'cache-ended', error }
     for (const w of [...this.watchers]) w.end(end)
     this.ring = []
+    this.letPairsGo()
     this.onStop(this)
   }
 
@@ -489,6 +589,7 @@ export class Cacher {
         if (this.run !== run) return
         if (ev.type === 'progress') {
           if (ev.revision > this.position) this.position = ev.revision
+          this.settle()
           continue
         }
         if (ev.kv.modRevision <= this.position) continue
@@ -508,6 +609,8 @@ export class Cacher {
     this.metrics?.watchCacheEventsReceived.inc(this.labels)
     this.position = ev.revision
     this.remember(ev)
+    this.keep(ev)
+    this.settle()
     // Each event is serialized once per wire form for all watchers; the bytes live as long as their queues.
     const frames = new Map<string, Uint8Array>()
     for (const w of this.watchers) if (w.offer(ev, frames)) this.waking.add(w)
@@ -564,6 +667,39 @@ export class Cacher {
     }
   }
 
+  /** An event into the pairs, if they do not have it yet; over the budget they are let go. */
+  private keep(ev: CacheEvent): void {
+    const pairs = this.pairs
+    if (!pairs || ev.revision <= this.pairsFrom) return
+    const { kv } = ev.ev
+    const before = pairs.kvs.get(kv.key)
+    let grew = -(before ? pairBytes(before) : 0)
+    if (ev.ev.type === 'delete') pairs.delete(kv.key)
+    else {
+      heldPairs.add(kv)
+      pairs.put(kv.key, kv)
+      grew += pairBytes(kv)
+    }
+    if (grew <= 0) this.budget.give(-grew)
+    else if (!this.budget.take(grew)) return this.letPairsGo(true)
+    this.pairsBytes += grew
+  }
+
+  /** Wakes the LISTs waiting for a revision the pairs now have. */
+  private settle(): void {
+    if (this.reaching.length === 0) return
+    const covered = this.covered
+    for (const x of this.reaching) if (x.revision <= covered) x.done(true)
+  }
+
+  private letPairsGo(unfillable = false): void {
+    if (this.pairs) this.budget.give(this.pairsBytes)
+    this.pairs = undefined
+    this.pairsBytes = 0
+    this.unfillable ||= unfillable
+    for (const x of this.reaching) x.done(false)
+  }
+
   private remove(w: CacheWatcher, end: CacheWatchEnd): void {
     this.watchers.delete(w)
     if (end.reason === 'slow') this.metrics?.terminatedWatchers.inc(this.labels)
@@ -580,6 +716,28 @@ export class Cacher {
   }
 }
 
+/** What a cacher's pairs are counted as taking: values and keys, and a little for the rest. */
+function pairBytes(kv: KeyValue): number {
+  return kv.key.length + kv.value.length + 64
+}
+
+/** Bytes the cachers of a process may hold in pairs together. */
+class ListBudget {
+  private used = 0
+
+  constructor(readonly max: number) {}
+
+  take(bytes: number): boolean {
+    if (this.used + bytes > this.max) return false
+    this.used += bytes
+    return true
+  }
+
+  give(bytes: number): void {
+    this.used -= bytes
+  }
+}
+
 /** A Node timer does not hold the process open for the cache (workerd's timers have no unref). */
 function unref<T>(t: T): T {
   ;(t as { unref?: () => void }).unref?.()
@@ -592,8 +750,11 @@ function unref<T>(t: T): T {
  */
 export class WatchCaches {
   private readonly cachers = new Map<string, Cacher>()
+  private readonly budget: ListBudget
 
-  constructor(readonly limits: WatchCacheLimits = DEFAULT_WATCH_CACHE_LIMITS) {}
+  constructor(readonly limits: WatchCacheLimits = DEFAULT_WATCH_CACHE_LIMITS) {
+    this.budget = new ListBudget(limits.listBytes)
+  }
 
   get size(): number {
     return this.cachers.size
@@ -618,11 +779,32 @@ export class WatchCaches {
     }
     if (c) return c
     if (this.cachers.size >= this.limits.maxCachers && !this.evictIdle()) return undefined
-    const made = new Cacher(type, prefix, this.limits, metrics, (x) => {
-      if (this.cachers.get(key) === x) this.cachers.delete(key)
-    })
+    const made = new Cacher(
+      type,
+      prefix,
+      this.limits,
+      metrics,
+      (x) => {
+        if (this.cachers.get(key) === x) this.cachers.delete(key)
+      },
+      this.budget,
+    )
     this.cachers.set(key, made)
     return made
+  }
+
+  /**
+   * A cacher of `cluster` whose resource holds the keys under `prefix` and that answers consistent LISTs
+   * (holding the pairs, or able to be filled with them); one holding them first.
+   */
+  lister(cluster: string, prefix: string): Cacher | undefined {
+    let fillable: Cacher | undefined
+    for (const [key, c] of this.cachers) {
+      if (!key.startsWith(`${cluster}\u0000`) || !prefix.startsWith(c.prefix)) continue
+      if (c.holdsPairs) return c
+      if (c.fillable) fillable ??= c
+    }
+    return fillable
   }
 
   /** Ends every cached watch cleanly (shutdown: clients watch again elsewhere). */
@@ -639,6 +821,62 @@ export class WatchCaches {
       }
     }
     return false
+  }
+}
+
+/**
+ * The store with consistent LISTs (no resourceVersion to read at, no continue) answered from the watch
+ * cache, as kube's cacher answers them (KEP-2340, consistent reads from cache); a first page's continue
+ * token names the revision it was read at, so the store answers the next pages as of it. The first such
+ * LIST of a resource whose cacher runs (a watch of it is open in this isolate) reads the whole resource
+ * and fills the cacher with it; later ones ask the store what changed under their prefix since the cacher
+ * last heard (lastChange: the current revision, as kube confirms etcd's first), wait up to 3 s for the
+ * cacher to have that, and answer from memory. Otherwise, as without the cache, the store answers.
+ */
+export function withListsFromCache(store: Store, caches: WatchCaches, cluster: string): Store {
+  const lastChange = store.lastChange?.bind(store)
+  if (!lastChange || caches.limits.listBytes <= 0) return store
+  const fromCache = async (
+    prefix: string,
+    limit: number | undefined,
+  ): Promise<{ kvs: KeyValue[]; revision: number; more: boolean; count: number } | undefined> => {
+    const cacher = caches.lister(cluster, prefix)
+    if (!cacher) return undefined
+    if (!cacher.holdsPairs) {
+      const all = await store.list(cacher.prefix)
+      cacher.fill(all.kvs, all.revision)
+      return { ...sortedRange(all.kvs, prefix, prefixEnd(prefix), limit), revision: all.revision }
+    }
+    let change: { revision: number; last?: number }
+    try {
+      change = await lastChange(prefix, cacher.covered)
+    } catch (e) {
+      if (isStoreError(e, 'Compacted')) return undefined
+      throw e
+    }
+    if (change.last === undefined) return undefined
+    if (!(await cacher.reach(change.last, CONSISTENT_READ_WAIT_MS))) return undefined
+    // Nothing under the prefix changed after `last` up to the store's revision: the pairs are as of
+    // whichever is newer, theirs or the store's.
+    const revision = Math.max(cacher.covered, change.revision)
+    const listed = cacher.list(prefix, limit)
+    return listed && { ...listed, revision }
+  }
+  return {
+    get: (key) => store.get(key),
+    list: async (prefix, opts = {}) => {
+      const consistent = !opts.revision && opts.after === undefined
+      return (consistent && (await fromCache(prefix, opts.limit))) || store.list(prefix, opts)
+    },
+    readBatch: (reads) => store.readBatch(reads),
+    create: (key, value, opts) => store.create(key, value, opts),
+    update: (key, value, rev, opts) => store.update(key, value, rev, opts),
+    delete: (key, rev, opts) => store.delete(key, rev, opts),
+    watch: (prefix, after, signal, opts) => store.watch(prefix, after, signal, opts),
+    cached: store.cached?.bind(store),
+    lastChange,
+    compact: (revision) => store.compact(revision),
+    currentRevision: () => store.currentRevision(),
   }
 }
 

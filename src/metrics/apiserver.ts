@@ -133,6 +133,14 @@ export function apiserverMetrics() {
         ['group', 'resource'],
       ),
     ),
+    cacheList: r.register(
+      counter(
+        'apiserver_cache_list_total',
+        'ALPHA',
+        'Number of LIST requests served from watch cache',
+        ['group', 'resource', 'index'],
+      ),
+    ),
     terminatedWatchers: r.register(
       counter(
         'apiserver_terminated_watchers_total',

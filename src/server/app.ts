@@ -69,7 +69,7 @@ import { REACHED_HANDLER, requestMetrics } from '../metrics/middleware'
 import type { Registry as MetricsRegistry } from '../metrics/registry'
 import { instrumentStore } from '../metrics/store'
 import { Aggregator } from '../aggregator/aggregator'
-import type { WatchCaches } from '../api/watch-cache'
+import { withListsFromCache, type WatchCaches } from '../api/watch-cache'
 import { requestURL } from './request-url'
 
 /**
@@ -264,10 +264,13 @@ export function buildApp(cfg: AppConfig): Hono {
   app.use(
     '*',
     withClusterStore<ClusterContext<ClusterConfig>>(
-      (cluster, env) =>
-        recordMetrics(env)
+      (cluster, env) => {
+        const store = recordMetrics(env)
           ? instrumentStore(cluster.config.store(env), cluster.keyResources, cluster.metrics)
-          : cluster.config.store(env),
+          : cluster.config.store(env)
+        const caches = cfg.watchCache?.(env)
+        return caches ? withListsFromCache(store, caches, cluster.name) : store
+      },
       (cluster, store) => cluster.ready(store),
     ),
   )

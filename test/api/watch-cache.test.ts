@@ -5,7 +5,9 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   DEFAULT_WATCH_CACHE_LIMITS,
   SharedEvents,
+  CONSISTENT_READ_WAIT_MS,
   WatchCaches,
+  withListsFromCache,
   WORKER_WATCH_CACHE_LIMITS,
   type CacheWatchClient,
   type WatchCacheLimits,
@@ -495,11 +497,19 @@ describe('watch cache bound to requests (a Worker)', () => {
     })
   }
 
-  async function join(caches: WatchCaches, store: MemoryStore, name: string, c: CacheWatchClient) {
+  async function join(
+    caches: WatchCaches,
+    store: MemoryStore,
+    name: string,
+    c: CacheWatchClient,
+    metrics?: ReturnType<typeof apiserverMetrics>,
+  ) {
     const abort = new AbortController()
     const rev = await store.currentRevision()
     const w = await request.run(name, () =>
-      caches.for('default', configmaps)!.join(storeOf(store, name), rev, c, abort.signal, true),
+      caches
+        .for('default', configmaps, metrics)!
+        .join(storeOf(store, name), rev, c, abort.signal, true),
     )
     expect(w).toBeDefined()
     return { abort, w: w! }
@@ -583,5 +593,130 @@ describe('watch cache bound to requests (a Worker)', () => {
     expect(c.wrongRequest).toEqual([])
     abort.abort()
     other.abort.abort()
+  })
+
+  describe('consistent LISTs from memory', () => {
+    afterEach(() => vi.useRealTimers())
+    const OTHER = '/registry/configmaps/other/'
+    /** A LIST in request `name`, through the store as that request has it. */
+    const list = (caches: WatchCaches, store: MemoryStore, name: string, prefix = KEY, opts = {}) =>
+      request.run(name, () =>
+        withListsFromCache(storeOf(store, name), caches, 'default').list(prefix, opts),
+      )
+    const names = (r: { kvs: { key: string }[] }) => r.kvs.map((kv) => kv.key.split('/').pop())
+
+    async function seeded() {
+      const store = new RequestStore()
+      await store.create(`${KEY}a`, value('a'))
+      await store.create(`${KEY}b`, value('b'))
+      await store.create(`${OTHER}x`, value('x'))
+      return store
+    }
+
+    it('fills in with the first one, then answers each from memory with what the store has', async () => {
+      const store = await seeded()
+      const metrics = apiserverMetrics()
+      const caches = bound({ listBytes: 1024 * 1024 })
+      const { abort } = await join(caches, store, 'w0', requestClient('w0'), metrics)
+      const reads = store.reads
+      const first = await list(caches, store, 'l1')
+      expect(names(first)).toEqual(['a', 'b'])
+      expect(store.reads).toBe(reads + 1) // the whole resource, once
+      // A write the cache has not received yet: the LIST waits for it.
+      await store.create(`${KEY}c`, value('c'))
+      const second = await list(caches, store, 'l2')
+      expect(names(second)).toEqual(['a', 'b', 'c'])
+      expect(second).toEqual({ ...(await store.list(KEY)), revision: second.revision })
+      expect(second.revision).toBe(await store.currentRevision())
+      // A write elsewhere moves the revision only.
+      await store.create(`${OTHER}y`, value('y'))
+      const third = await list(caches, store, 'l3')
+      expect([names(third), third.revision]).toEqual([
+        ['a', 'b', 'c'],
+        await store.currentRevision(),
+      ])
+      await store.delete(`${KEY}a`)
+      expect(names(await list(caches, store, 'l4'))).toEqual(['b', 'c'])
+      // A first page from memory; the next ones read the store as of its revision.
+      const page = await list(caches, store, 'l5', KEY, { limit: 1 })
+      expect([names(page), page.more, page.count]).toEqual([['b'], true, 2])
+      expect(store.reads).toBe(reads + 2) // the fill and the `store.list` above
+      const next = await list(caches, store, 'l6', KEY, {
+        revision: page.revision,
+        after: page.kvs[0]!.key,
+        limit: 1,
+      })
+      expect(names(next)).toEqual(['c'])
+      expect(store.reads).toBe(reads + 3)
+      expect(metrics.cacheList.samples()).toEqual([
+        { name: 'apiserver_cache_list_total', labels: ['', 'configmaps', ''], value: 4 },
+      ])
+      abort.abort()
+    })
+
+    it('reads the store without a running cacher, or when the pairs would not fit', async () => {
+      const store = await seeded()
+      const caches = bound({ listBytes: 100 })
+      expect(names(await list(caches, store, 'l0'))).toEqual(['a', 'b'])
+      const { abort } = await join(caches, store, 'w0', requestClient('w0'))
+      const reads = store.reads
+      for (const name of ['l1', 'l2'])
+        expect(names(await list(caches, store, name))).toEqual(['a', 'b'])
+      // The fill was refused once; after it every LIST reads only what it asked for.
+      expect(store.reads).toBe(reads + 2)
+      expect(store.lastChanges).toBe(0)
+      abort.abort()
+    })
+
+    it('reads the store when the history since the cache last heard is compacted', async () => {
+      const store = await seeded()
+      const caches = bound({ listBytes: 1024 * 1024 })
+      const { abort } = await join(caches, store, 'w0', requestClient('w0'))
+      await list(caches, store, 'l1')
+      await store.create(`${OTHER}y`, value('y'))
+      await store.compact(await store.currentRevision())
+      const reads = store.reads
+      expect(names(await list(caches, store, 'l2'))).toEqual(['a', 'b'])
+      expect(store.reads).toBe(reads + 1)
+      abort.abort()
+    })
+
+    it('reads the store when the change the store names does not reach the cache in time', async () => {
+      const store = await seeded()
+      const caches = bound({ listBytes: 1024 * 1024 })
+      const { abort } = await join(caches, store, 'w0', requestClient('w0'))
+      await list(caches, store, 'l1')
+      // The store names a change the cache's watch never brings.
+      const real = store.lastChange.bind(store)
+      store.lastChange = async (prefix, after) => {
+        const r = await real(prefix, after)
+        return { ...r, last: r.revision + 1 }
+      }
+      vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
+      const reads = store.reads
+      const answer = list(caches, store, 'l2')
+      await vi.advanceTimersByTimeAsync(CONSISTENT_READ_WAIT_MS)
+      expect(names(await answer)).toEqual(['a', 'b'])
+      expect(store.reads).toBe(reads + 1)
+      abort.abort()
+    })
+
+    it('lets the pairs go with the last watcher, and gives their bytes back', async () => {
+      const store = await seeded()
+      const caches = bound({ listBytes: 1024 * 1024 })
+      const first = await join(caches, store, 'w0', requestClient('w0'))
+      await list(caches, store, 'l1')
+      first.abort.abort()
+      await flush()
+      const reads = store.reads
+      expect(names(await list(caches, store, 'l2'))).toEqual(['a', 'b'])
+      expect(store.reads).toBe(reads + 1)
+      // A new cacher fills in again within the same budget.
+      const again = await join(caches, store, 'w1', requestClient('w1'))
+      await list(caches, store, 'l3')
+      await list(caches, store, 'l4')
+      expect(store.reads).toBe(reads + 2)
+      again.abort.abort()
+    })
   })
 })

@@ -155,6 +155,19 @@ export class MemoryStore implements Store {
     return this.rev
   }
 
+  /** Calls of lastChange, for tests of the watch cache's consistent LISTs. */
+  lastChanges = 0
+
+  async lastChange(prefix: string, after: number) {
+    this.lastChanges++
+    if (after < this.compacted) throw new StoreError('Compacted', prefix, undefined, this.compacted)
+    let last = 0
+    for (const e of this.log)
+      if (e.type !== 'progress' && e.kv.modRevision > after && e.kv.key.startsWith(prefix))
+        last = Math.max(last, e.kv.modRevision)
+    return { revision: this.rev, last }
+  }
+
   /** Stores an object as JSON under its key, with uid and creationTimestamp. */
   async put(key: string, obj: Record<string, unknown>): Promise<Record<string, unknown>> {
     const meta = (obj.metadata ?? {}) as Record<string, unknown>

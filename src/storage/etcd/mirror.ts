@@ -12,6 +12,7 @@
 // from 3.4.31 on.
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3'
 import type { KeyValue } from '../store'
+import { SortedPairs } from '../sorted-pairs'
 
 /** How long a read waits for the cache to reach a revision before it asks etcd (the cacher's 3 s). */
 export const MIRROR_WAIT_MS = 3_000
@@ -169,39 +170,8 @@ export function revisionFeed(client: Etcd3, currentRevision: () => Promise<numbe
   return f
 }
 
-/** The pairs of one resource (a Store key prefix /registry/<resource>/), sorted by key as etcd sorts them. */
-export class MirroredResource {
-  readonly kvs = new Map<string, KeyValue>()
-  private sorted?: string[]
+/** The pairs of one resource (a Store key prefix /registry/<resource>/), as etcd holds them. */
+export class MirroredResource extends SortedPairs {
   /** Events that arrived while the initial read was in flight. */
   pending?: [string, KeyValue | undefined][] = []
-
-  put(key: string, kv: KeyValue): void {
-    if (!this.kvs.has(key)) this.sorted = undefined
-    this.kvs.set(key, kv)
-  }
-
-  delete(key: string): void {
-    if (this.kvs.delete(key)) this.sorted = undefined
-  }
-
-  /** The keys in [from, end) in order: from is inclusive. */
-  range(from: string, end: string, limit?: number): { kvs: KeyValue[]; more: boolean } {
-    // Sorted again only after a key came or went (an update keeps the order): a LIST after a burst
-    // of creates pays one sort; etcd sorts bytewise, as < does for the ASCII of Kubernetes keys.
-    const keys = (this.sorted ??= [...this.kvs.keys()].sort())
-    let lo = 0
-    let hi = keys.length
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (keys[mid]! < from) lo = mid + 1
-      else hi = mid
-    }
-    const kvs: KeyValue[] = []
-    for (let i = lo; i < keys.length && keys[i]! < end; i++) {
-      if (limit && kvs.length >= limit) return { kvs, more: true }
-      kvs.push(this.kvs.get(keys[i]!)!)
-    }
-    return { kvs, more: false }
-  }
 }
