@@ -14,7 +14,6 @@
 import { decode, storageKey } from '../registry/store'
 import { groupVersion, type KubeObject, type ResourceType } from '../registry/types'
 import {
-  heldPairs,
   isStoreError,
   prefixEnd,
   type KeyValue,
@@ -421,11 +420,10 @@ export class Cacher {
       this.unfillable = true
       return
     }
+    // Not heldPairs: what readers would remember with each pair (its JSON, its decoded object, several
+    // times its size) is more than a Worker isolate's memory has room for; each LIST makes its own.
     const pairs = new SortedPairs()
-    for (const kv of kvs) {
-      heldPairs.add(kv)
-      pairs.put(kv.key, kv)
-    }
+    for (const kv of kvs) pairs.put(kv.key, kv)
     this.pairs = pairs
     this.pairsBytes = bytes
     this.pairsFrom = revision
@@ -676,7 +674,6 @@ export class Cacher {
     let grew = -(before ? pairBytes(before) : 0)
     if (ev.ev.type === 'delete') pairs.delete(kv.key)
     else {
-      heldPairs.add(kv)
       pairs.put(kv.key, kv)
       grew += pairBytes(kv)
     }

@@ -2,7 +2,7 @@
 // a watch of the resource is open in the isolate, through the real kubectl and @kubernetes/client-node:
 // every LIST right after a write has it, pages included, and kube's apiserver_cache_list_total counts
 // the LISTs the cache answered. Edge only: Node mode answers such LISTs from its etcd mirror
-// (src/storage/etcd/mirror.ts, test/node/etcd-mirror.test.ts).
+// (src/storage/etcd/mirror.ts, tested in test/storage/etcd.test.ts).
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node'
 import { backgroundKubectl, LocalServer } from './harness'
