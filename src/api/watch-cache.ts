@@ -451,6 +451,17 @@ export class Cacher {
     }
   }
 
+  /**
+   * The store's word that nothing under the prefix changed after `last` up to `revision`: once the Store
+   * watch has brought `last`, it has every event up to `revision` (none of that range is on its way).
+   * Not from the pairs' revision: a fill may have taken in events the Store watch has yet to bring.
+   */
+  confirm(last: number, revision: number): void {
+    if (this.stopped || last > this.position || revision <= this.position) return
+    this.position = revision
+    this.settle()
+  }
+
   /** The pairs under `prefix` in key order (the first `limit`), as of `covered`; undefined when none are held. */
   list(
     prefix: string,
@@ -844,20 +855,21 @@ export function withListsFromCache(store: Store, caches: WatchCaches, cluster: s
       cacher.fill(all.kvs, all.revision)
       return { ...sortedRange(all.kvs, prefix, prefixEnd(prefix), limit), revision: all.revision }
     }
+    // Asked of the whole resource, not only the LIST's part of it, so that the answer moves the
+    // cacher on: a quiet resource in a busy cluster would otherwise have the store look through more
+    // and more writes.
     let change: { revision: number; last?: number }
     try {
-      change = await lastChange(prefix, cacher.covered)
+      change = await lastChange(cacher.prefix, cacher.covered)
     } catch (e) {
       if (isStoreError(e, 'Compacted')) return undefined
       throw e
     }
     if (change.last === undefined) return undefined
     if (!(await cacher.reach(change.last, CONSISTENT_READ_WAIT_MS))) return undefined
-    // Nothing under the prefix changed after `last` up to the store's revision: the pairs are as of
-    // whichever is newer, theirs or the store's.
-    const revision = Math.max(cacher.covered, change.revision)
+    cacher.confirm(change.last, change.revision)
     const listed = cacher.list(prefix, limit)
-    return listed && { ...listed, revision }
+    return listed && { ...listed, revision: cacher.covered }
   }
   return {
     get: (key) => store.get(key),

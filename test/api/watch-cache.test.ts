@@ -701,6 +701,25 @@ describe('watch cache bound to requests (a Worker)', () => {
       abort.abort()
     })
 
+    it("moves on with the store's word only past what its own Store watch has brought", async () => {
+      const store = await seeded()
+      const caches = bound({ listBytes: 1024 * 1024 })
+      const c = requestClient('w0')
+      const { abort } = await join(caches, store, 'w0', c)
+      const cacher = caches.for('default', configmaps)!
+      const at = await store.currentRevision()
+      // Pairs read at a revision the Store watch has not reached: its events up to there are on their way.
+      cacher.fill((await store.list(KEY)).kvs, at + 2)
+      cacher.confirm(at + 2, at + 5)
+      const made = await store.create(`${KEY}z`, value('z'))
+      await flush()
+      expect(c.got).toEqual([['ADDED', 'z', String(made.modRevision)]])
+      // Past what the watch brought: the store's word moves the cacher (and its bookmarks) on.
+      cacher.confirm(made.modRevision, made.modRevision + 3)
+      expect(cacher.covered).toBe(made.modRevision + 3)
+      abort.abort()
+    })
+
     it('lets the pairs go with the last watcher, and gives their bytes back', async () => {
       const store = await seeded()
       const caches = bound({ listBytes: 1024 * 1024 })
