@@ -467,9 +467,7 @@ export class Cacher {
     prefix: string,
     limit?: number,
   ): { kvs: KeyValue[]; more: boolean; count: number } | undefined {
-    if (!this.pairs) return undefined
-    this.metrics?.cacheList.inc([...this.labels, ''])
-    return this.pairs.range(prefix, prefixEnd(prefix), limit)
+    return this.pairs?.range(prefix, prefixEnd(prefix), limit)
   }
 
   /**
@@ -847,7 +845,7 @@ export function withListsFromCache(store: Store, caches: WatchCaches, cluster: s
   const fromCache = async (
     prefix: string,
     limit: number | undefined,
-  ): Promise<{ kvs: KeyValue[]; revision: number; more: boolean; count: number } | undefined> => {
+  ): Promise<Awaited<ReturnType<Store['list']>> | undefined> => {
     const cacher = caches.lister(cluster, prefix)
     if (!cacher) return undefined
     if (!cacher.holdsPairs) {
@@ -869,7 +867,7 @@ export function withListsFromCache(store: Store, caches: WatchCaches, cluster: s
     if (!(await cacher.reach(change.last, CONSISTENT_READ_WAIT_MS))) return undefined
     cacher.confirm(change.last, change.revision)
     const listed = cacher.list(prefix, limit)
-    return listed && { ...listed, revision: cacher.covered }
+    return listed && { ...listed, revision: cacher.covered, fromCache: true }
   }
   return {
     get: (key) => store.get(key),

@@ -77,7 +77,14 @@ export function instrumentStore(store: Store, keys: KeyResources, m: ApiserverMe
   }
   const wrapped: Store = {
     get: (key) => timed('get', key, () => store.get(key)),
-    list: (prefix, opts) => timed('listWithCount', prefix, () => store.list(prefix, opts)),
+    list: async (prefix, opts) => {
+      const r = await timed('listWithCount', prefix, () => store.list(prefix, opts))
+      if (r.fromCache) {
+        const { group, resource } = keys.of(prefix)
+        m.cacheList.inc([group, resource, ''])
+      }
+      return r
+    },
     readBatch: async (reads) => {
       const start = performance.now()
       try {
@@ -99,11 +106,7 @@ export function instrumentStore(store: Store, keys: KeyResources, m: ApiserverMe
     delete: (key, rev, opts) => timed('delete', key, () => store.delete(key, rev, opts)),
     watch: (prefix, after, signal, opts) => store.watch(prefix, after, signal, opts),
     cached: async (key) => store.cached?.(key),
-    // What kube's consistent read from cache asks etcd first (storage.GetCurrentResourceVersion).
-    lastChange:
-      store.lastChange &&
-      ((prefix, after) =>
-        timed('getCurrentResourceVersion', prefix, () => store.lastChange!(prefix, after))),
+    lastChange: store.lastChange?.bind(store),
     compact: (revision) => store.compact(revision),
     currentRevision: () => store.currentRevision(),
   }

@@ -265,11 +265,14 @@ export function buildApp(cfg: AppConfig): Hono {
     '*',
     withClusterStore<ClusterContext<ClusterConfig>>(
       (cluster, env) => {
-        const store = recordMetrics(env)
-          ? instrumentStore(cluster.config.store(env), cluster.keyResources, cluster.metrics)
-          : cluster.config.store(env)
+        // The watch cache's LISTs are inside the Store's instrumentation, as Node mode's etcd mirror is.
         const caches = cfg.watchCache?.(env)
-        return caches ? withListsFromCache(store, caches, cluster.name) : store
+        const store = caches
+          ? withListsFromCache(cluster.config.store(env), caches, cluster.name)
+          : cluster.config.store(env)
+        return recordMetrics(env)
+          ? instrumentStore(store, cluster.keyResources, cluster.metrics)
+          : store
       },
       (cluster, store) => cluster.ready(store),
     ),

@@ -69,14 +69,15 @@ export interface Store {
   get(key: string): Promise<{ kv?: KeyValue; revision: number }>
   /**
    * `count` is how many keys the read range holds (keys under prefix after `after`), as etcd's range count:
-   * remainingItemCount = count - kvs.length.
+   * remainingItemCount = count - kvs.length. `fromCache`: answered from a copy kept in memory (kube's
+   * cacher answering from its watch cache; apiserver_cache_list_total counts these).
    * Throws: Compacted (opts.revision is older than the compaction, `revision` is the compacted one when
    * known), FutureRevision (opts.revision is newer than the store's), Unreachable.
    */
   list(
     prefix: string,
     opts?: ListOptions,
-  ): Promise<{ kvs: KeyValue[]; revision: number; more: boolean; count: number }>
+  ): Promise<{ kvs: KeyValue[]; revision: number; more: boolean; count: number; fromCache?: true }>
   /**
    * Several reads in one round trip, all at the current revision (etcd: one Txn of ranges). What a request
    * needs to read before it writes costs one trip to the store instead of one per object.

@@ -317,7 +317,7 @@ export class EtcdStore implements Store {
    */
   private async listFromMirror(
     prefix: string,
-  ): Promise<{ kvs: KeyValue[]; revision: number; more: boolean; count: number } | undefined> {
+  ): Promise<Awaited<ReturnType<Store['list']>> | undefined> {
     if (!this.feed || !resourcePrefix(prefix)) return undefined
     const current = await this.currentRevision()
     const m = await this.mirrorOf(prefix)
@@ -325,7 +325,7 @@ export class EtcdStore implements Store {
       return undefined
     const { kvs } = m.range(prefix, rangeEndOf(prefix))
     this.readsFromMemory++
-    return { kvs, revision: this.feed.position, more: false, count: kvs.length }
+    return { kvs, revision: this.feed.position, more: false, count: kvs.length, fromCache: true }
   }
 
   /**
