@@ -20,7 +20,7 @@ import {
   type Store,
   type StoreEvent,
 } from '../storage/store'
-import { SortedPairs, sortedRange } from '../storage/sorted-pairs'
+import { SortedPairs } from '../storage/sorted-pairs'
 import type { ApiserverMetrics } from '../metrics/apiserver'
 
 export interface WatchCacheLimits {
@@ -452,12 +452,14 @@ export class Cacher {
   }
 
   /**
-   * The store's word that nothing under the prefix changed after `last` up to `revision`: once the Store
-   * watch has brought `last`, it has every event up to `revision` (none of that range is on its way).
-   * Not from the pairs' revision: a fill may have taken in events the Store watch has yet to bring.
+   * The store's word that nothing under the prefix changed in (after, revision] but up to `last`
+   * (lastChange's answer from `after`): once the Store watch itself has brought both `after` and `last`,
+   * it has every event up to `revision`, none of that range being on its way. Not from what a fill took
+   * in: those events may still be on their way to the Store watch, and its watchers are owed them.
    */
-  confirm(last: number, revision: number): void {
-    if (this.stopped || last > this.position || revision <= this.position) return
+  confirm(after: number, last: number, revision: number): void {
+    if (this.stopped || after > this.position || last > this.position) return
+    if (revision <= this.position) return
     this.position = revision
     this.settle()
   }
@@ -833,11 +835,12 @@ export class WatchCaches {
 /**
  * The store with consistent LISTs (no resourceVersion to read at, no continue) answered from the watch
  * cache, as kube's cacher answers them (KEP-2340, consistent reads from cache); a first page's continue
- * token names the revision it was read at, so the store answers the next pages as of it. The first such
- * LIST of a resource whose cacher runs (a watch of it is open in this isolate) reads the whole resource
- * and fills the cacher with it; later ones ask the store what changed under their prefix since the cacher
- * last heard (lastChange: the current revision, as kube confirms etcd's first), wait up to 3 s for the
- * cacher to have that, and answer from memory. Otherwise, as without the cache, the store answers.
+ * token names the revision it was read at, so the store answers the next pages as of it. While a watch of
+ * the resource is open in this isolate (its cacher runs), the first LIST of the whole resource that reads
+ * it in one page fills the cacher with what it read; later LISTs of it or of a namespace ask the store
+ * what changed in the resource since the cacher last heard (lastChange: the current revision, as kube
+ * confirms etcd's first), wait up to 3 s for the cacher to have that, and answer from memory. Otherwise,
+ * as without the cache, the store answers.
  */
 export function withListsFromCache(store: Store, caches: WatchCaches, cluster: string): Store {
   const lastChange = store.lastChange?.bind(store)
@@ -849,23 +852,27 @@ export function withListsFromCache(store: Store, caches: WatchCaches, cluster: s
     const cacher = caches.lister(cluster, prefix)
     if (!cacher) return undefined
     if (!cacher.holdsPairs) {
-      const all = await store.list(cacher.prefix)
-      cacher.fill(all.kvs, all.revision)
-      return { ...sortedRange(all.kvs, prefix, prefixEnd(prefix), limit), revision: all.revision }
+      // Only a LIST of the whole resource fills the cacher in, with what it read anyway: reading the
+      // whole for a namespace's LIST could be more than the isolate's memory (or the LIST) bargained for.
+      if (prefix !== cacher.prefix) return undefined
+      const all = await store.list(prefix, limit ? { limit } : undefined)
+      if (!all.more) cacher.fill(all.kvs, all.revision)
+      return all
     }
     // Asked of the whole resource, not only the LIST's part of it, so that the answer moves the
     // cacher on: a quiet resource in a busy cluster would otherwise have the store look through more
     // and more writes.
     let change: { revision: number; last?: number }
+    const after = cacher.covered
     try {
-      change = await lastChange(cacher.prefix, cacher.covered)
+      change = await lastChange(cacher.prefix, after)
     } catch (e) {
       if (isStoreError(e, 'Compacted')) return undefined
       throw e
     }
     if (change.last === undefined) return undefined
     if (!(await cacher.reach(change.last, CONSISTENT_READ_WAIT_MS))) return undefined
-    cacher.confirm(change.last, change.revision)
+    cacher.confirm(after, change.last, change.revision)
     const listed = cacher.list(prefix, limit)
     return listed && { ...listed, revision: cacher.covered, fromCache: true }
   }

@@ -27,56 +27,23 @@ export class SortedPairs {
     // Sorted again only after a key came or went (an update keeps the order): a LIST after a burst
     // of creates pays one sort; etcd sorts bytewise, as < does for the ASCII of Kubernetes keys.
     const keys = (this.sorted ??= [...this.kvs.keys()].sort())
-    return rangeOf(
-      keys.length,
-      (i) => keys[i]!,
-      (i) => this.kvs.get(keys[i]!)!,
-      from,
-      end,
-      limit,
-    )
+    const lo = firstAtOrAfter(keys, from)
+    const count = firstAtOrAfter(keys, end) - lo
+    const n = limit && limit < count ? limit : count
+    const kvs: KeyValue[] = new Array(n)
+    for (let i = 0; i < n; i++) kvs[i] = this.kvs.get(keys[lo + i]!)!
+    return { kvs, more: n < count, count }
   }
 }
 
-/** SortedPairs.range over pairs already in key order (a store's LIST). */
-export function sortedRange(
-  sorted: KeyValue[],
-  from: string,
-  end: string,
-  limit?: number,
-): { kvs: KeyValue[]; more: boolean; count: number } {
-  return rangeOf(
-    sorted.length,
-    (i) => sorted[i]!.key,
-    (i) => sorted[i]!,
-    from,
-    end,
-    limit,
-  )
-}
-
-function rangeOf(
-  length: number,
-  keyAt: (i: number) => string,
-  pairAt: (i: number) => KeyValue,
-  from: string,
-  end: string,
-  limit?: number,
-): { kvs: KeyValue[]; more: boolean; count: number } {
-  const firstAtOrAfter = (key: string) => {
-    let lo = 0
-    let hi = length
-    while (lo < hi) {
-      const mid = (lo + hi) >>> 1
-      if (keyAt(mid) < key) lo = mid + 1
-      else hi = mid
-    }
-    return lo
+/** The index of the first of the sorted keys not below `key`. */
+function firstAtOrAfter(keys: string[], key: string): number {
+  let lo = 0
+  let hi = keys.length
+  while (lo < hi) {
+    const mid = (lo + hi) >>> 1
+    if (keys[mid]! < key) lo = mid + 1
+    else hi = mid
   }
-  const lo = firstAtOrAfter(from)
-  const count = firstAtOrAfter(end) - lo
-  const n = limit && limit < count ? limit : count
-  const kvs: KeyValue[] = new Array(n)
-  for (let i = 0; i < n; i++) kvs[i] = pairAt(lo + i)
-  return { kvs, more: n < count, count }
+  return lo
 }

@@ -589,6 +589,7 @@ describe('watch cache bound to requests (a Worker)', () => {
 
   describe('consistent LISTs from memory', () => {
     afterEach(() => vi.useRealTimers())
+    const ALL = '/registry/configmaps/'
     const OTHER = '/registry/configmaps/other/'
     /** A LIST in request `name`, through the store as that request has it. */
     const list = (caches: WatchCaches, store: MemoryStore, name: string, prefix = KEY, opts = {}) =>
@@ -605,14 +606,18 @@ describe('watch cache bound to requests (a Worker)', () => {
       return store
     }
 
-    it('fills in with the first one, then answers each from memory with what the store has', async () => {
+    it('fills in with a LIST of the whole resource, then answers each from memory as the store has it', async () => {
       const store = await seeded()
       const caches = bound({ listBytes: 1024 * 1024 })
       const { abort } = await join(caches, store, 'w0', requestClient('w0'))
       const reads = store.reads
-      const first = await list(caches, store, 'l1')
-      expect([names(first), first.fromCache]).toEqual([['a', 'b'], undefined])
-      expect(store.reads).toBe(reads + 1) // the whole resource, once
+      // A namespace's LIST reads only the namespace, and fills nothing in.
+      expect(names(await list(caches, store, 'l0'))).toEqual(['a', 'b'])
+      // Nor does a page of the whole resource that leaves more to read.
+      expect((await list(caches, store, 'lp', ALL, { limit: 2 })).more).toBe(true)
+      const first = await list(caches, store, 'l1', ALL)
+      expect([names(first), first.fromCache]).toEqual([['a', 'b', 'x'], undefined])
+      expect(store.reads).toBe(reads + 3)
       // A write the cache has not received yet: the LIST waits for it.
       await store.create(`${KEY}c`, value('c'))
       const second = await list(caches, store, 'l2')
@@ -631,14 +636,14 @@ describe('watch cache bound to requests (a Worker)', () => {
       // A first page from memory; the next ones read the store as of its revision.
       const page = await list(caches, store, 'l5', KEY, { limit: 1 })
       expect([names(page), page.more, page.count]).toEqual([['b'], true, 2])
-      expect(store.reads).toBe(reads + 2) // the fill and the `store.list` above
+      expect(store.reads).toBe(reads + 4) // the three above and the test's own `store.list`
       const next = await list(caches, store, 'l6', KEY, {
         revision: page.revision,
         after: page.kvs[0]!.key,
         limit: 1,
       })
       expect(names(next)).toEqual(['c'])
-      expect(store.reads).toBe(reads + 3)
+      expect(store.reads).toBe(reads + 5)
       abort.abort()
     })
 
@@ -648,10 +653,11 @@ describe('watch cache bound to requests (a Worker)', () => {
       expect(names(await list(caches, store, 'l0'))).toEqual(['a', 'b'])
       const { abort } = await join(caches, store, 'w0', requestClient('w0'))
       const reads = store.reads
-      for (const name of ['l1', 'l2'])
-        expect(names(await list(caches, store, name))).toEqual(['a', 'b'])
-      // The fill was refused once; after it every LIST reads only what it asked for.
-      expect(store.reads).toBe(reads + 2)
+      expect(names(await list(caches, store, 'l1', ALL))).toEqual(['a', 'b', 'x'])
+      expect(names(await list(caches, store, 'l2', ALL))).toEqual(['a', 'b', 'x'])
+      expect(names(await list(caches, store, 'l3'))).toEqual(['a', 'b'])
+      // The fill did not fit: every LIST reads the store.
+      expect(store.reads).toBe(reads + 3)
       expect(store.lastChanges).toBe(0)
       abort.abort()
     })
@@ -660,7 +666,7 @@ describe('watch cache bound to requests (a Worker)', () => {
       const store = await seeded()
       const caches = bound({ listBytes: 1024 * 1024 })
       const { abort } = await join(caches, store, 'w0', requestClient('w0'))
-      await list(caches, store, 'l1')
+      await list(caches, store, 'l1', ALL)
       await store.create(`${OTHER}y`, value('y'))
       await store.compact(await store.currentRevision())
       const reads = store.reads
@@ -673,7 +679,7 @@ describe('watch cache bound to requests (a Worker)', () => {
       const store = await seeded()
       const caches = bound({ listBytes: 1024 * 1024 })
       const { abort } = await join(caches, store, 'w0', requestClient('w0'))
-      await list(caches, store, 'l1')
+      await list(caches, store, 'l1', ALL)
       // The store names a change the cache's watch never brings.
       const real = store.lastChange.bind(store)
       store.lastChange = async (prefix, after) => {
@@ -698,12 +704,13 @@ describe('watch cache bound to requests (a Worker)', () => {
       const at = await store.currentRevision()
       // Pairs read at a revision the Store watch has not reached: its events up to there are on their way.
       cacher.fill((await store.list(KEY)).kvs, at + 2)
-      cacher.confirm(at + 2, at + 5)
+      cacher.confirm(at + 2, 0, at + 5) // asked from the fill's revision: nothing changed since
+      cacher.confirm(at, at + 2, at + 5) // asked from its own, the change the fill took in
       const made = await store.create(`${KEY}z`, value('z'))
       await flush()
       expect(c.got).toEqual([['ADDED', 'z', String(made.modRevision)]])
       // Past what the watch brought: the store's word moves the cacher (and its bookmarks) on.
-      cacher.confirm(made.modRevision, made.modRevision + 3)
+      cacher.confirm(at, made.modRevision, made.modRevision + 3)
       expect(cacher.covered).toBe(made.modRevision + 3)
       abort.abort()
     })
@@ -712,7 +719,7 @@ describe('watch cache bound to requests (a Worker)', () => {
       const store = await seeded()
       const caches = bound({ listBytes: 1024 * 1024 })
       const first = await join(caches, store, 'w0', requestClient('w0'))
-      await list(caches, store, 'l1')
+      await list(caches, store, 'l1', ALL)
       first.abort.abort()
       await flush()
       const reads = store.reads
@@ -720,7 +727,7 @@ describe('watch cache bound to requests (a Worker)', () => {
       expect(store.reads).toBe(reads + 1)
       // A new cacher fills in again within the same budget.
       const again = await join(caches, store, 'w1', requestClient('w1'))
-      await list(caches, store, 'l3')
+      await list(caches, store, 'l3', ALL)
       await list(caches, store, 'l4')
       expect(store.reads).toBe(reads + 2)
       again.abort.abort()
