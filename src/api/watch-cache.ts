@@ -873,8 +873,12 @@ export function withListsFromCache(store: Store, caches: WatchCaches, cluster: s
     if (change.last === undefined) return undefined
     if (!(await cacher.reach(change.last, CONSISTENT_READ_WAIT_MS))) return undefined
     cacher.confirm(after, change.last, change.revision)
+    // Nothing in the resource changed after `last` up to the store's revision: the pairs are as of
+    // that revision too, which is what kube's consistent read answers with.
     const listed = cacher.list(prefix, limit)
-    return listed && { ...listed, revision: cacher.covered, fromCache: true }
+    return (
+      listed && { ...listed, revision: Math.max(cacher.covered, change.revision), fromCache: true }
+    )
   }
   return {
     get: (key) => store.get(key),
