@@ -446,7 +446,7 @@ export class Cacher {
         timer = setTimeout(() => resolve(false), waitMs)
       })
     } finally {
-      clearTimeout(timer)
+      if (timer !== undefined) clearTimeout(timer)
       this.reaching = this.reaching.filter((x) => x !== waiter)
     }
   }
