@@ -662,11 +662,17 @@ describe('watch cache bound to requests (a Worker)', () => {
       abort.abort()
     })
 
-    it('reads the store when the history since the cache last heard is compacted', async () => {
+    /** The seeded store with one watch open, its cacher filled in by a LIST of the whole resource. */
+    async function filled(listBytes = 1024 * 1024) {
       const store = await seeded()
-      const caches = bound({ listBytes: 1024 * 1024 })
+      const caches = bound({ listBytes })
       const { abort } = await join(caches, store, 'w0', requestClient('w0'))
       await list(caches, store, 'l1', ALL)
+      return { store, caches, abort }
+    }
+
+    it('reads the store when the history since the cache last heard is compacted', async () => {
+      const { store, caches, abort } = await filled()
       await store.create(`${OTHER}y`, value('y'))
       await store.compact(await store.currentRevision())
       const reads = store.reads
@@ -676,10 +682,7 @@ describe('watch cache bound to requests (a Worker)', () => {
     })
 
     it('reads the store when the change the store names does not reach the cache in time', async () => {
-      const store = await seeded()
-      const caches = bound({ listBytes: 1024 * 1024 })
-      const { abort } = await join(caches, store, 'w0', requestClient('w0'))
-      await list(caches, store, 'l1', ALL)
+      const { store, caches, abort } = await filled()
       // The store names a change the cache's watch never brings.
       const real = store.lastChange.bind(store)
       store.lastChange = async (prefix, after) => {
@@ -716,16 +719,17 @@ describe('watch cache bound to requests (a Worker)', () => {
     })
 
     it('lets the pairs go with the last watcher, and gives their bytes back', async () => {
-      const store = await seeded()
-      const caches = bound({ listBytes: 1024 * 1024 })
-      const first = await join(caches, store, 'w0', requestClient('w0'))
-      await list(caches, store, 'l1', ALL)
-      first.abort.abort()
+      // A budget for one copy of the resource (each pair counted as its key, value and 64 bytes).
+      const one = (await (await seeded()).list(ALL)).kvs
+        .map((kv) => kv.key.length + kv.value.length + 64)
+        .reduce((a, b) => a + b)
+      const { store, caches, abort } = await filled(one + 32)
+      abort.abort()
       await flush()
       const reads = store.reads
       expect(names(await list(caches, store, 'l2'))).toEqual(['a', 'b'])
       expect(store.reads).toBe(reads + 1)
-      // A new cacher fills in again within the same budget.
+      // A new cacher fills in again: the first one's bytes are free.
       const again = await join(caches, store, 'w1', requestClient('w1'))
       await list(caches, store, 'l3', ALL)
       await list(caches, store, 'l4')

@@ -28,6 +28,19 @@ async function eventually<T>(fn: () => T | Promise<T>, ok: (v: T) => boolean): P
 
 const INFORMERS = 30
 
+/** kubectl get -w of the namespace's ConfigMaps, its events only. */
+const watch = () =>
+  backgroundKubectl(server.kubeconfig, [
+    'get',
+    'cm',
+    '-n',
+    'fan',
+    '-w',
+    '--output-watch-events',
+    '--watch-only',
+    '-v=6',
+  ])
+
 describe('watch fan-out', () => {
   it('every informer and kubectl get -w of a resource sees each change in order', async () => {
     const kc = new KubeConfig()
@@ -103,17 +116,6 @@ describe('watch fan-out', () => {
   })
 
   it('keeps every other watch fed when the one that opened the shared Store watch ends', async () => {
-    const watch = () =>
-      backgroundKubectl(server.kubeconfig, [
-        'get',
-        'cm',
-        '-n',
-        'fan',
-        '-w',
-        '--output-watch-events',
-        '--watch-only',
-        '-v=6',
-      ])
     // At the edge the first watch's request holds the isolate's WebSocket to the object; in Node mode
     // the process holds the etcd watch.
     const first = watch()
@@ -161,18 +163,7 @@ describe('watch fan-out', () => {
       return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0
     }
     const before = await received()
-    const watches = [0, 1].map(() =>
-      backgroundKubectl(server.kubeconfig, [
-        'get',
-        'cm',
-        '-n',
-        'fan',
-        '-w',
-        '--output-watch-events',
-        '--watch-only',
-        '-v=6',
-      ]),
-    )
+    const watches = [watch(), watch()]
     for (const w of watches) await w.waitForLog(/configmaps\?.*watch=true.* 200 OK/)
     await server.k('create', 'cm', 'u1', '-n', 'fan')
     await server.k('delete', 'cm', 'u1', '-n', 'fan')
