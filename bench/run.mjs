@@ -13,6 +13,7 @@ import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { parseArgs } from 'node:util'
 import { gzipSync } from 'node:zlib'
+import { request as httpsRequest } from 'node:https'
 import { Client, forEachConcurrent, waitFor } from './lib/http.mjs'
 import { cannon, loop, measure, median, medianCpu, percentile } from './lib/load.mjs'
 import { installCleanup, memorySampler, processCpuMs, sleep, startProcess, stopAll, treeCpu, treeMembers, treeRss } from './lib/procs.mjs'
@@ -404,6 +405,9 @@ async function edgeScenarios() {
     await sideWork
   }
   if (want('reads')) Object.assign(results.edge, await phase('edge: reads', () => readScenarios(srv)))
+  const watchedN = P.listSizes[1]
+  if (want('reads') && watchedN)
+    results.edge[`list-${watchedN}-watched`] = await phase('edge: LIST from the watch cache', () => watchedListScenario(srv, watchedN))
   if (want('writes')) Object.assign(results.edge, await phase('edge: writes', () => writeScenarios(srv)))
   if (want('crd')) results.crd.edge = await phase('edge: crd', () => crdScenarios(srv))
   if (want('protobuf'))
@@ -780,6 +784,34 @@ async function readScenarios(srv, extraRoots) {
     headers: { accept: 'application/json;as=Table;v=v1;g=meta.k8s.io' },
   }, extraRoots)
   return out
+}
+
+/**
+ * The LIST of n ConfigMaps again with a watch of ConfigMaps open, after one LIST of every ConfigMap (an
+ * informer's start): the isolate's watch cache answers it from memory (src/api/watch-cache.ts).
+ */
+async function watchedListScenario(srv, n) {
+  const path = `/api/v1/namespaces/${ns(n)}/configmaps`
+  const u = new URL(srv.url)
+  const watch = httpsRequest({
+    host: u.hostname, port: u.port, ca: srv.ca, headers: authHeaders(srv),
+    path: `${path}?watch=true&resourceVersion=0`,
+  })
+  await new Promise((resolve, reject) => {
+    watch.on('response', (res) => {
+      if (res.statusCode !== 200) reject(new Error(`watch: HTTP ${res.statusCode}`))
+      res.resume()
+      resolve()
+    })
+    watch.on('error', reject)
+    watch.end()
+  })
+  try {
+    await srv.client.must('GET', '/api/v1/configmaps')
+    return await httpScenario(srv, `list-${n}-watched`, { path, connections: P.listConnections })
+  } finally {
+    watch.destroy()
+  }
 }
 
 /** A paginated LIST walk (limit=500, following continue) as one operation: walks/s and walk latency. */

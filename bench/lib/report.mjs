@@ -27,6 +27,8 @@ function label(key) {
   if (LABELS[key]) return LABELS[key]
   let m = /^list-(\d+)-paged$/.exec(key)
   if (m) return `LIST ${Number(m[1]).toLocaleString('en-US')} ConfigMaps, limit=500 pages (whole walk)`
+  m = /^list-(\d+)-watched$/.exec(key)
+  if (m) return `LIST ${Number(m[1]).toLocaleString('en-US')} ConfigMaps, a watch of ConfigMaps open (the watch cache answers)`
   m = /^list-(\d+)$/.exec(key)
   if (m) return `LIST ${Number(m[1]).toLocaleString('en-US')} ConfigMaps`
   m = /^table-pods-(\d+)$/.exec(key)
