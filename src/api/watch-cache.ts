@@ -14,6 +14,7 @@
 import { decode, storageKey } from '../registry/store'
 import { groupVersion, type KubeObject, type ResourceType } from '../registry/types'
 import {
+  CACHE_READ_WAIT_MS,
   isStoreError,
   prefixEnd,
   type KeyValue,
@@ -90,9 +91,6 @@ export const WORKER_WATCH_CACHE_LIMITS: WatchCacheLimits = {
   wakeSlice: 256,
   listBytes: 16 * 1024 * 1024,
 }
-
-/** How long a consistent LIST waits for the cache to have a change the store named (the cacher's 3 s). */
-export const CONSISTENT_READ_WAIT_MS = 3_000
 
 /** kube sends a bookmark 2 s before a watch's deadline, so that its client resumes from close to now. */
 const BOOKMARK_BEFORE_DEADLINE_MS = 2_000
@@ -871,7 +869,7 @@ export function withListsFromCache(store: Store, caches: WatchCaches, cluster: s
       throw e
     }
     if (change.last === undefined) return undefined
-    if (!(await cacher.reach(change.last, CONSISTENT_READ_WAIT_MS))) return undefined
+    if (!(await cacher.reach(change.last, CACHE_READ_WAIT_MS))) return undefined
     cacher.confirm(after, change.last, change.revision)
     // Nothing in the resource changed after `last` up to the store's revision: the pairs are as of
     // that revision too, which is what kube's consistent read answers with.

@@ -22,6 +22,12 @@ export interface KeyValue {
  */
 export const heldPairs = new WeakSet<KeyValue>()
 
+/**
+ * How long a consistent read waits for a copy in memory to have what the store has before it asks the
+ * store itself (kube's cacher waits 3 s): Node mode's etcd mirror, the edge's watch cache.
+ */
+export const CACHE_READ_WAIT_MS = 3_000
+
 export type StoreEvent =
   | { type: 'put'; kv: KeyValue; prevKv?: KeyValue }
   | { type: 'delete'; kv: KeyValue; prevKv: KeyValue } // kv.modRevision is the deletion revision, kv.value the last value

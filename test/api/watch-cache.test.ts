@@ -5,7 +5,6 @@ import { afterEach, describe, expect, it, vi } from 'vitest'
 import {
   DEFAULT_WATCH_CACHE_LIMITS,
   SharedEvents,
-  CONSISTENT_READ_WAIT_MS,
   WatchCaches,
   withListsFromCache,
   WORKER_WATCH_CACHE_LIMITS,
@@ -16,7 +15,13 @@ import {
 import { builtinResources } from '../../src/registry/builtin'
 import { apiserverMetrics } from '../../src/metrics/apiserver'
 import type { KubeObject, ResourceType } from '../../src/registry/types'
-import { StoreError, type Store, type StoreEvent, type WatchOptions } from '../../src/storage/store'
+import {
+  CACHE_READ_WAIT_MS,
+  StoreError,
+  type Store,
+  type StoreEvent,
+  type WatchOptions,
+} from '../../src/storage/store'
 import { makeApp } from '../helpers/app'
 import { MemoryStore } from '../helpers/memory-store'
 
@@ -692,7 +697,7 @@ describe('watch cache bound to requests (a Worker)', () => {
       vi.useFakeTimers({ toFake: ['setTimeout', 'clearTimeout'] })
       const reads = store.reads
       const answer = list(caches, store, 'l2')
-      await vi.advanceTimersByTimeAsync(CONSISTENT_READ_WAIT_MS)
+      await vi.advanceTimersByTimeAsync(CACHE_READ_WAIT_MS)
       expect(names(await answer)).toEqual(['a', 'b'])
       expect(store.reads).toBe(reads + 1)
       abort.abort()

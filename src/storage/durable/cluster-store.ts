@@ -39,8 +39,8 @@ export interface ClusterStoreEnv {
 }
 
 /**
- * Writes lastChange looks through at most: the cluster's writes since the watch cache last heard (an
- * event of its resource, or a progress tick every 30 s); beyond it the LIST reads the object.
+ * Writes lastChange looks through at most: the cluster's writes since the watch cache last heard of its
+ * resource (an event of it, or this answer to an earlier LIST); beyond it the LIST reads the object.
  */
 const LAST_CHANGE_SCAN = 10_000
 

@@ -11,11 +11,8 @@
 // etcd for a progress notification instead (RequestWatchProgress), which etcd 3.4 answers correctly only
 // from 3.4.31 on.
 import type { Etcd3, IKeyValue, Watcher } from 'etcd3'
-import type { KeyValue } from '../store'
+import { CACHE_READ_WAIT_MS, type KeyValue } from '../store'
 import { SortedPairs } from '../sorted-pairs'
-
-/** How long a read waits for the cache to reach a revision before it asks etcd (the cacher's 3 s). */
-export const MIRROR_WAIT_MS = 3_000
 
 export interface MirrorClient {
   /** The etcd key prefix of this client's keys ("<--etcd-prefix>/"). */
@@ -117,7 +114,7 @@ export class RevisionFeed {
   }
 
   /** Resolves true once every write up to `revision` has arrived; false after waitMs or if the feed breaks. */
-  reach(revision: number, waitMs = MIRROR_WAIT_MS): Promise<boolean> {
+  reach(revision: number, waitMs = CACHE_READ_WAIT_MS): Promise<boolean> {
     if (this.position >= revision) return Promise.resolve(true)
     if (!this.live) return Promise.resolve(false)
     return new Promise((resolve) => {
