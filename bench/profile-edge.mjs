@@ -255,6 +255,8 @@ for (const op of OPS) {
   await run(op, Math.min(N, op.startsWith('list') ? 3 : 500)) // warm-up
   const plain = await run(op, N)
   console.log(`${op}${CLUSTERS ? ` over ${CLUSTERS} clusters` : ''}: workerd CPU ${plain.cpuPerOp.toFixed(3)} ms/op, ${plain.rate.toFixed(0)}/s (no profiler)`)
+  const after = await memory()
+  console.log(`${op}: then the isolate's JS heap after a full GC ${(after.heap / 1048576).toFixed(1)} MiB, the user workerd's RSS ${(after.rss / 1024).toFixed(0)} MiB`)
   if (!PROFILE) continue
   const insp = await inspector()
   await insp.call('Profiler.enable')
