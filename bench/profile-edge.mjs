@@ -4,6 +4,7 @@
 // (from /proc) with and without the profiler, and the functions with the most self and total time.
 //   OPS=get,create (get1, create1: on the first cluster only) N=3000 CONCURRENCY=16 CLUSTERS=0 PROFILE=1 TOP=40 node bench/profile-edge.mjs
 // OPS=list LIST=10000: LISTs of a namespace seeded with that many ConfigMaps (N is then the number of LISTs).
+// N_<OP>=n (N_LIST=40, N_GET=20000) sets N for one operation.
 // FLOOR=1 first runs the same GET load against bench/store's /get-one (a bare route and one RPC get of the
 // object: the least an edge GET costs) and prints its workerd CPU per request.
 // OPS=patch WATCHERS=1000: merge patches of a ConfigMap that many watches follow (each op's CPU includes its fan-out).
@@ -252,8 +253,9 @@ function summarize(profile) {
 }
 
 for (const op of OPS) {
-  await run(op, Math.min(N, op.startsWith('list') ? 3 : 500)) // warm-up
-  const plain = await run(op, N)
+  const n = Number(process.env[`N_${op.toUpperCase().replace(/-/g, '_')}`] ?? N) // N_LIST=40: per op
+  await run(op, Math.min(n, op.startsWith('list') ? 3 : 500)) // warm-up
+  const plain = await run(op, n)
   console.log(`${op}${CLUSTERS ? ` over ${CLUSTERS} clusters` : ''}: workerd CPU ${plain.cpuPerOp.toFixed(3)} ms/op, ${plain.rate.toFixed(0)}/s (no profiler)`)
   const after = await memory()
   console.log(`${op}: then the isolate's JS heap after a full GC ${(after.heap / 1048576).toFixed(1)} MiB, the user workerd's RSS ${(after.rss / 1024).toFixed(0)} MiB`)
@@ -262,7 +264,7 @@ for (const op of OPS) {
   await insp.call('Profiler.enable')
   await insp.call('Profiler.setSamplingInterval', { interval: 100 })
   await insp.call('Profiler.start')
-  const prof = await run(op, N)
+  const prof = await run(op, n)
   const { profile } = await insp.call('Profiler.stop')
   insp.close()
   const file = join(srv.stateDir, `${op}.cpuprofile`)
