@@ -1,6 +1,7 @@
 // The aggregation layer of one server (kube-aggregator's APIAggregator): which group versions extension
 // servers serve, their requests proxied, their discovery and OpenAPI merged into ours, and the availability
 // checks of their APIServices.
+import { errorText } from '../util/errors'
 import { aggregatedFromResourceList } from '../api/discovery'
 import type { Registry } from '../registry/registry'
 import type { UserInfo } from '../registry/types'
@@ -169,7 +170,7 @@ export class Aggregator {
       if (res.ok) body = (await res.json()) as Obj
       else await res.body?.cancel()
     } catch (e) {
-      console.error(`APIService ${a.metadata.name}: GET ${path}: ${(e as Error).message}`)
+      console.error(`APIService ${a.metadata.name}: GET ${path}: ${errorText(e)}`)
     } finally {
       clearTimeout(timer)
     }

@@ -4,6 +4,7 @@
 // must answer 2xx or 3xx, as system:kube-aggregator in system:masters; the status is written only when it
 // changed. It calls out of the cluster, so it runs in the Node process (a loop, src/node/) and in the Worker
 // (when requests reach the aggregator, src/server/app.ts), never in the cluster's Durable Object.
+import { errorText } from '../util/errors'
 import { apiservices } from '../registry/builtin/apiregistration'
 import { RegistryStore } from '../registry/store'
 import type { KubeObject } from '../registry/types'
@@ -45,7 +46,7 @@ export async function checkAvailability(
     return {
       status: 'Unknown',
       reason: 'ServiceAccessError',
-      message: `${where} cannot be checked due to: ${(e as Error).message}`,
+      message: `${where} cannot be checked due to: ${errorText(e)}`,
     }
   }
   if (!service)
@@ -108,7 +109,7 @@ export async function checkAvailability(
   } catch (e) {
     lastError = ctl.signal.aborted
       ? `timed out waiting for ${discoveryURL}`
-      : `Get "${discoveryURL}": ${(e as Error).message}`
+      : `Get "${discoveryURL}": ${errorText(e)}`
   } finally {
     clearTimeout(timer)
   }
@@ -176,7 +177,7 @@ export class AvailabilityChecker {
     try {
       cond = await checkAvailability(store, a, this.opts)
     } catch (e) {
-      this.log(`APIService ${a.metadata.name}: availability check failed: ${(e as Error).message}`)
+      this.log(`APIService ${a.metadata.name}: availability check failed: ${errorText(e)}`)
       return
     }
     const cur = a.status?.conditions?.find((c) => c.type === 'Available')

@@ -4,6 +4,7 @@
 // APIService's caBundle with the front-proxy client certificate, and the extension server authorizes on its
 // own (a SubjectAccessReview back to us). Where the Service is reached: one of its ready endpoints, as
 // --enable-aggregator-routing does, or its clusterIP:port.
+import { errorText } from '../util/errors'
 import { HOP_BY_HOP_HEADERS } from '../util/http'
 import type { UserInfo } from '../registry/types'
 import type { Store } from '../storage/store'
@@ -195,6 +196,6 @@ export async function proxyToAPIService(
     return new Response(res.body, { status: res.status, headers })
   } catch (e) {
     // The upgrade-aware proxy's responder: 503 with the transport's error.
-    return proxyError((e as Error).message ?? String(e), 503)
+    return proxyError(errorText(e) ?? String(e), 503)
   }
 }

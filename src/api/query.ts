@@ -3,6 +3,7 @@
 // k8s.io/apimachinery/pkg/apis/meta/v1 with the string conversions of pkg/runtime/conversion.go).
 // Every handler decodes its options here, so that `watch=True` (what the Python client sends) is a watch
 // everywhere and `limit=abc` is the same 400 on a list, a watch and a deletecollection.
+import { errorText } from '../util/errors'
 import {
   badRequest,
   fieldForbidden,
@@ -144,7 +145,7 @@ class Reader {
     try {
       return goParseInt64(v)
     } catch (e) {
-      throw badRequest((e as Error).message)
+      throw badRequest(errorText(e))
     }
   }
   int64(name: string): bigint {

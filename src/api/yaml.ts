@@ -3,6 +3,7 @@
 // hundreds of levels down, so the nesting is measured first on its concrete syntax tree, which it builds
 // without recursion: past goyaml's limit the answer is goyaml's, and a document deeper than the library
 // can compose is read as JSON when it is JSON (flow style, as deep bodies are), else refused.
+import { errorText } from '../util/errors'
 import { parse as parseYaml, Parser } from 'yaml'
 import { decodeGoJson, GoJsonSyntaxError } from '../go/json'
 
@@ -35,7 +36,7 @@ export function yamlToJson(text: string): unknown {
     return parseYaml(text, { maxAliasCount: 100 }) ?? null
   } catch (e) {
     if (e instanceof RangeError) throw new YamlError(`exceeded max depth of ${COMPOSE_MAX_DEPTH}`)
-    throw new YamlError((e as Error).message.split('\n')[0])
+    throw new YamlError(errorText(e).split('\n')[0])
   }
 }
 

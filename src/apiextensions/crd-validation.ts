@@ -1,6 +1,7 @@
 // kube-apiserver's validation of a CustomResourceDefinition (apiextensions/validation/validation.go):
 // names, versions with exactly one storage version, printer columns, subresources, conversion, and the
 // structural schema rules (structural/validation.go) with their messages.
+import { errorText } from '../util/errors'
 import {
   fieldForbidden,
   fieldInvalid,
@@ -298,9 +299,7 @@ function validateVersion(v: CRDVersion, path: string, ownSchema: boolean): Field
       try {
         parseJSONPath(c.jsonPath)
       } catch (e) {
-        errs.push(
-          fieldInvalid(`${cp}.jsonPath`, c.jsonPath, `invalid JSONPath: ${(e as Error).message}`),
-        )
+        errs.push(fieldInvalid(`${cp}.jsonPath`, c.jsonPath, `invalid JSONPath: ${errorText(e)}`))
       }
     }
   })

@@ -1,6 +1,7 @@
 // Audit backends (k8s.io/apiserver/pkg/audit's Backend and plugin/pkg/audit/*): each receives an event
 // once per stage, already written as JSON, so that what one stage wrote stays as it was while the request
 // goes on. Edge-safe: the log file backend is Node mode's (src/node/audit-log.ts).
+import { errorText } from '../util/errors'
 import { eventListJSON } from './event'
 
 export interface AuditBackend {
@@ -204,7 +205,7 @@ export class BufferedWebhookBackend implements AuditBackend {
         // kube's rest client retries only what may pass on a retry: 5xx and 429.
         if (res.status < 500 && res.status !== 429) break
       } catch (e) {
-        last = (e as Error).message
+        last = errorText(e)
       }
       if (attempt < WEBHOOK_TRIES && !this.stopped) {
         await new Promise((r) => setTimeout(r, wait))

@@ -4,6 +4,7 @@
 // locally wrangler dev prints it. A webhook (AUDIT_WEBHOOK_CONFIG, a kubeconfig's text): kube's batched
 // EventList POSTs, a batch held at most AUDIT_WEBHOOK_BATCH_MAX_WAIT (1s by default, not kube's 30s:
 // the isolate keeps a request's delivery going with waitUntil, which lasts 30s past the response).
+import { errorText } from '../util/errors'
 import { yamlToJson } from '../api/yaml'
 import { parseGoDuration } from '../go/duration'
 import type { ApiserverMetrics } from '../metrics/apiserver'
@@ -66,8 +67,7 @@ export function auditFromEnv(env: AuditEnv, errors: ApiserverMetrics): AuditConf
 function build(env: AuditEnv, errors: ApiserverMetrics): AuditConfig | undefined {
   if (!env.AUDIT_POLICY) return undefined
   // A policy kube-apiserver would refuse to start with: no request is served unaudited.
-  const fail = (what: string, e: unknown) =>
-    internalError(new Error(`${what}: ${(e as Error).message}`))
+  const fail = (what: string, e: unknown) => internalError(new Error(`${what}: ${errorText(e)}`))
   let evaluator: PolicyRuleEvaluator
   try {
     evaluator = new PolicyRuleEvaluator(parsePolicy(env.AUDIT_POLICY))

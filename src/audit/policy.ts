@@ -1,6 +1,7 @@
 // The audit policy (audit.k8s.io Policy): read and validated as k8s.io/apiserver's policy/reader.go and
 // apis/audit/validation do, and evaluated per request as policy/checker.go's EvaluatePolicyRule does: the
 // first rule that matches decides the level, its omitStages joined with the policy's.
+import { errorText } from '../util/errors'
 import type { Attributes } from '../auth/authorizer'
 import { yamlToJson } from '../api/yaml'
 import {
@@ -68,7 +69,7 @@ export function parsePolicy(text: string): Policy {
   try {
     doc = yamlToJson(text)
   } catch (e) {
-    throw new PolicyError(`failed decoding: ${(e as Error).message}`)
+    throw new PolicyError(`failed decoding: ${errorText(e)}`)
   }
   if (!doc || typeof doc !== 'object' || Array.isArray(doc))
     throw new PolicyError(`failed decoding: Object 'Kind' is missing in '${text.trim()}'`)

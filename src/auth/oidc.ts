@@ -2,6 +2,7 @@
 // ID tokens from the configured issuer for the configured client id, verified against the issuer's JWKS
 // (discovered from /.well-known/openid-configuration, fetched and cached with jose), mapped to a user through the
 // username and groups claims and their prefixes.
+import { errorText } from '../util/errors'
 import {
   createRemoteJWKSet,
   customFetch,
@@ -87,7 +88,7 @@ export class OIDCAuthenticator implements TokenAuthenticator {
     try {
       keys = await this.keySet()
     } catch (e) {
-      throw new TokenRejected(`oidc: authenticator not initialized: ${(e as Error).message}`)
+      throw new TokenRejected(`oidc: authenticator not initialized: ${errorText(e)}`)
     }
     let claims: JWTPayload
     try {
@@ -105,7 +106,7 @@ export class OIDCAuthenticator implements TokenAuthenticator {
           `oidc: verify token: oidc: expected audience "${this.options.clientID}" got ${goQuote(got)}`,
         )
       }
-      throw new TokenRejected(`oidc: verify token: ${(e as Error).message}`)
+      throw new TokenRejected(`oidc: verify token: ${errorText(e)}`)
     }
     for (const [k, v] of Object.entries(this.options.requiredClaims ?? {})) {
       if (!(k in claims))

@@ -2,6 +2,7 @@
 // Node mode: the token authenticator chain (token file, service account tokens, bootstrap tokens), the
 // authorizer chain in --authorization-mode order behind the system:masters shortcut, and the per-request context
 // the review kinds and TokenRequest use.
+import { errorText } from '../util/errors'
 import type { JWK } from 'jose'
 import type { Registry } from '../registry/registry'
 import type { UserInfo } from '../registry/types'
@@ -237,7 +238,7 @@ export class ServerAuth {
           key = await loadSigningKey(o.serviceAccountSigningKey)
         } catch (e) {
           console.error(
-            `SERVICE_ACCOUNT_SIGNING_KEY: ${(e as Error).message}; service account tokens are disabled`,
+            `SERVICE_ACCOUNT_SIGNING_KEY: ${errorText(e)}; service account tokens are disabled`,
           )
         }
       }
@@ -247,7 +248,7 @@ export class ServerAuth {
           const parsed = JSON.parse(o.serviceAccountPublicKeys) as { keys?: JWK[] } | JWK
           extraPublicKeys = 'keys' in parsed && parsed.keys ? parsed.keys : [parsed as JWK]
         } catch (e) {
-          console.error(`SERVICE_ACCOUNT_PUBLIC_KEYS: ${(e as Error).message}`)
+          console.error(`SERVICE_ACCOUNT_PUBLIC_KEYS: ${errorText(e)}`)
         }
       }
       return new ServiceAccountTokens({

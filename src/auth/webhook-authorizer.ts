@@ -1,6 +1,7 @@
 // The Webhook authorization mode (--authorization-webhook-config-file): a SubjectAccessReview POSTed to a
 // configured URL decides. Allowed answers are cached for 5 minutes and denials for 30 seconds by default, as
 // kube-apiserver does; a webhook that cannot be reached gives no opinion and an evaluation error.
+import { errorText } from '../util/errors'
 import type { Attributes, AuthorizationResult, Authorizer, RulesResult } from './authorizer'
 
 export interface WebhookAuthorizerOptions {
@@ -83,7 +84,7 @@ export class WebhookAuthorizer implements Authorizer {
       return {
         decision: 'NoOpinion',
         reason: '',
-        error: `error contacting the authorization webhook: ${(e as Error).message}`,
+        error: `error contacting the authorization webhook: ${errorText(e)}`,
       }
     }
     const result: AuthorizationResult = {

@@ -1,5 +1,6 @@
 // Webhook token authentication (--authentication-token-webhook-config-file): a TokenReview POSTed to a
 // configured URL decides; answers are cached for the configured ttl (kube's default: two minutes).
+import { errorText } from '../util/errors'
 import type { UserInfo } from '../registry/types'
 import { TokenRejected, type TokenAuthenticator, type TokenResult } from './token'
 
@@ -53,7 +54,7 @@ export class WebhookTokenAuthenticator implements TokenAuthenticator {
       if (!res.ok) throw new Error(`the webhook answered ${res.status}`)
       status = ((await res.json()) as { status?: TokenReviewStatus }).status ?? {}
     } catch (e) {
-      throw new TokenRejected(`webhook token authenticator: ${(e as Error).message}`)
+      throw new TokenRejected(`webhook token authenticator: ${errorText(e)}`)
     }
     let result: TokenResult | undefined
     if (status.authenticated && status.user?.username) {

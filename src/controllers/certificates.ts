@@ -3,6 +3,7 @@
 // request when a SubjectAccessReview says its requester may create certificatesigningrequests/nodeclient (a
 // bootstrap token) or /selfnodeclient (the node renewing its own), and csrsigning
 // (pkg/controller/certificates/signer) signs approved requests for kube's signers with the cluster CA.
+import { errorText } from '../util/errors'
 import type { Authorizer } from '../auth/authorizer'
 import { signCertificateRequest, subjectAltNameKinds } from '../auth/certificate-authority'
 import { storageKey } from '../registry/store'
@@ -215,7 +216,7 @@ export async function syncCertificateSigningRequest(
       message = await autoApproval(csr, c.authorizer)
     } catch (e) {
       if (e instanceof IgnorableError) throw e
-      c.log(`csrapproving: unable to parse csr ${JSON.stringify(name)}: ${(e as Error).message}`)
+      c.log(`csrapproving: unable to parse csr ${JSON.stringify(name)}: ${errorText(e)}`)
       return
     }
     if (!message) return
@@ -261,7 +262,7 @@ async function sign(
   try {
     req = parseCSR(bytesOf(csr.spec?.request))
   } catch (e) {
-    c.log(`csrsigning: unable to parse csr ${JSON.stringify(name)}: ${(e as Error).message}`)
+    c.log(`csrsigning: unable to parse csr ${JSON.stringify(name)}: ${errorText(e)}`)
     return
   }
   const usages = usagesOf(csr)

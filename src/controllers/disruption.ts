@@ -7,6 +7,7 @@
 //
 // Kube keys its queue by budget; the loop here syncs every budget of a namespace at once (as the quota loop
 // does), listing the namespace's pods once for all of them.
+import { errorText } from '../util/errors'
 import { storageKey } from '../registry/store'
 import type { KubeObject, ResourceType } from '../registry/types'
 import { conflict, isStatusErrorReason } from '../server/errors'
@@ -313,7 +314,7 @@ async function syncBudget(
   try {
     counts = await expectedPodCount(finder, pdb, pods)
   } catch (e) {
-    await failSafe(c, pdbType, pdb, (e as Error).message)
+    await failSafe(c, pdbType, pdb, errorText(e))
     return undefined
   }
   const { disrupted, recheckAt } = disruptedPodMap(pods, pdb, now)

@@ -2,6 +2,7 @@
 // and runs it from its alarm, a moment after the writes that need it (coalesced), and resyncs it on start
 // and on every compaction tick. The loops read and write the object's own tables: no outbound I/O (but for
 // csrapproving's SubjectAccessReviews when the Webhook authorization mode is on).
+import { errorText } from '../util/errors'
 import { loadCertificateAuthority, type CertificateAuthority } from '../auth/certificate-authority'
 import { authOptionsFromEnv, ServerAuth } from '../auth/server-auth'
 import { tryParseGoDuration } from '../go/duration'
@@ -85,7 +86,7 @@ export function withControllers(newRegistry: () => Registry): typeof ClusterStor
         })
       } catch (e) {
         // The Worker refuses every request with the same message; the loops have nothing to do meanwhile.
-        console.error(`ClusterStore control loops not started: ${(e as Error).message}`)
+        console.error(`ClusterStore control loops not started: ${errorText(e)}`)
         return undefined
       }
       // A PEM file ends with a newline; secrets and env files tend to lose it.
@@ -97,9 +98,7 @@ export function withControllers(newRegistry: () => Registry): typeof ClusterStor
           authOptionsFromEnv(env as unknown as Record<string, unknown>),
         ).authorizer(store)
       } catch (e) {
-        console.error(
-          `ClusterStore control loops: csrapproving not started: ${(e as Error).message}`,
-        )
+        console.error(`ClusterStore control loops: csrapproving not started: ${errorText(e)}`)
       }
       const manager = new ControllerManager(store, registry, {
         rootCA: ca ? `${ca}\n` : undefined,
@@ -137,7 +136,7 @@ function clusterSigner(env: ControllersEnv): ClusterSigner | undefined {
     ca: () =>
       (loaded ??= loadCertificateAuthority(`${cert}\n`, `${key}\n`).catch((e) => {
         loaded = undefined
-        throw new Error(`CLUSTER_SIGNING_KEY / CLUSTER_SIGNING_CERT: ${(e as Error).message}`)
+        throw new Error(`CLUSTER_SIGNING_KEY / CLUSTER_SIGNING_CERT: ${errorText(e)}`)
       })),
     durationMs,
   }
@@ -173,7 +172,7 @@ class DecryptingWork implements BackgroundWork {
         this.manager.observe(await this.store.readEvent(event))
       } catch (e) {
         console.error(
-          `ClusterStore control loops: cannot read a write to ${event.type === 'progress' ? '' : event.kv.key}: ${(e as Error).message}`,
+          `ClusterStore control loops: cannot read a write to ${event.type === 'progress' ? '' : event.kv.key}: ${errorText(e)}`,
         )
       }
     }

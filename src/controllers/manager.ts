@@ -6,6 +6,7 @@
 // At the edge the ClusterStore Durable Object calls observe() on each committed write and run() from its
 // alarm (src/controllers/edge.ts); in Node mode startControllers (src/controllers/run.ts) feeds it from a
 // watch and runs it on timers.
+import { errorText } from '../util/errors'
 import type { Authorizer } from '../auth/authorizer'
 import type { Registry } from '../registry/registry'
 import type { RegistryStore } from '../registry/store'
@@ -208,7 +209,7 @@ export class ControllerManager {
       const prev = prevValue && prevNeeded ? parse(prevValue) : undefined
       this.handle(key, obj, prev, deleted, false)
     } catch (e) {
-      this.log(`controllers: observing a write failed: ${(e as Error).message}`)
+      this.log(`controllers: observing a write failed: ${errorText(e)}`)
     }
     if (this.urgent) return 0
     return this.queue.size > before ? COALESCE_MS : undefined
@@ -260,7 +261,7 @@ export class ControllerManager {
       try {
         await this.resync()
       } catch (e) {
-        this.log(`controllers: resync failed: ${(e as Error).message}`)
+        this.log(`controllers: resync failed: ${errorText(e)}`)
         return MAX_BACKOFF_MS / 10
       }
     }
@@ -276,7 +277,7 @@ export class ControllerManager {
         const failures = item.failures + 1
         const backoff = Math.min(BASE_BACKOFF_MS * 2 ** (failures - 1), MAX_BACKOFF_MS)
         if (!(e instanceof IgnorableError))
-          this.log(`controllers: ${id} failed (retrying in ${backoff}ms): ${(e as Error).message}`)
+          this.log(`controllers: ${id} failed (retrying in ${backoff}ms): ${errorText(e)}`)
         this.enqueue(item.work, backoff, failures)
         continue
       }

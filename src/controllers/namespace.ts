@@ -1,6 +1,7 @@
 // The namespace controller (pkg/controller/namespace/deletion): a namespace with a deletionTimestamp goes
 // Terminating, everything in it of every kind is deleted, its status conditions say what is left, and once
 // nothing is left the `kubernetes` finalizer is removed through namespaces/finalize, which deletes it.
+import { errorText } from '../util/errors'
 import { decode, storageKey } from '../registry/store'
 import type { KubeObject, ResourceType } from '../registry/types'
 import { isStatusErrorReason } from '../server/errors'
@@ -134,7 +135,7 @@ export async function syncNamespace(c: ControllerContext, name: string): Promise
     } catch (e) {
       if (isGoneOrSkipped(e)) return
       c.log(
-        `namespace controller: couldn't update status condition for namespace "${name}": ${(e as Error).message}`,
+        `namespace controller: couldn't update status condition for namespace "${name}": ${errorText(e)}`,
       )
     }
   }
@@ -185,7 +186,7 @@ async function deleteAllContent(c: ControllerContext, namespace: string): Promis
       status: 'True',
       lastTransitionTime: now,
       reason: 'DiscoveryFailed',
-      message: (e as Error).message,
+      message: errorText(e),
     })
   }
   let estimate = 0
@@ -269,7 +270,7 @@ async function deleteAllContentForType(
     } catch (e) {
       if (!isGoneOrSkipped(e) && !isStatusErrorReason(e, 'MethodNotAllowed')) {
         throw new ContentError(
-          `${type.resource}.${type.group} "${item.metadata?.name}": ${(e as Error).message}`,
+          `${type.resource}.${type.group} "${item.metadata?.name}": ${errorText(e)}`,
         )
       }
     }

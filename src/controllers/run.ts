@@ -1,6 +1,7 @@
 // The control loops in a long-running process (Node mode): a full resync, then the store's watch of every key
 // feeding the manager, with timers running due work and a periodic resync. A watch that ends or fails is
 // followed by another resync, so nothing depends on having seen every event.
+import { errorText } from '../util/errors'
 import type { Registry } from '../registry/registry'
 import type { Store } from '../storage/store'
 import { ControllerManager, type ControllerOptions } from './manager'
@@ -58,7 +59,7 @@ export function startControllers(
           if (next !== undefined) schedule(next)
         },
         (e) => {
-          log(`controllers: ${(e as Error).message}`)
+          log(`controllers: ${errorText(e)}`)
           schedule(WATCH_RETRY_MS)
         },
       )
@@ -82,7 +83,7 @@ export function startControllers(
         }
       } catch (e) {
         if (ctl.signal.aborted) break
-        log(`controllers: watch failed, resyncing: ${(e as Error).message}`)
+        log(`controllers: watch failed, resyncing: ${errorText(e)}`)
         await new Promise((r) => setTimeout(r, WATCH_RETRY_MS))
       }
     }

@@ -2,6 +2,7 @@
 // APIService's caBundle (or not at all with insecureSkipTLSVerify) under the Service's DNS name, presenting
 // --proxy-client-cert-file; and the availability loop kube-aggregator runs (a full pass every 30s, and one
 // soon after an APIService, Service or Endpoints write).
+import { errorText } from '../util/errors'
 import { request } from 'node:https'
 import { pipeline, Readable } from 'node:stream'
 import type { Aggregator } from '../aggregator/aggregator'
@@ -90,7 +91,7 @@ export function startAvailabilityLoop(
     timer = undefined
     aggregator.availability
       .syncAll(store)
-      .catch((e) => log(`APIService availability: ${(e as Error).message}`))
+      .catch((e) => log(`APIService availability: ${errorText(e)}`))
   }
   const soon = (ms: number) => {
     if (timer !== undefined || ctl.signal.aborted) return
@@ -108,7 +109,7 @@ export function startAvailabilityLoop(
           if (ev.type !== 'progress') soon(COALESCE_MS)
       } catch (e) {
         if (ctl.signal.aborted) break
-        log(`APIService availability: watch of ${prefix} failed: ${(e as Error).message}`)
+        log(`APIService availability: watch of ${prefix} failed: ${errorText(e)}`)
         await new Promise((r) => setTimeout(r, 1000))
       }
     }

@@ -3,6 +3,7 @@
 // blocking mode), so that nothing taken is lost when the process stops. Past --audit-log-maxsize MB the
 // file is renamed to <name>-<UTC time><ext> and a new one started; backups beyond --audit-log-maxbackup
 // or older than --audit-log-maxage days are removed.
+import { errorText } from '../util/errors'
 import {
   closeSync,
   fstatSync,
@@ -143,7 +144,7 @@ export class AuditLogBackend implements AuditBackend {
       return true
     } catch (e) {
       this.onError(
-        `Error in audit plugin 'log' affecting ${events.length} audit events: ${(e as Error).message}`,
+        `Error in audit plugin 'log' affecting ${events.length} audit events: ${errorText(e)}`,
       )
       return false
     }

@@ -3,6 +3,7 @@
 // file, the service account signing key, the serving CA and certificate, the admin kubeconfig, and the
 // Worker's vars and secrets that a deployment would set (wrangler secret put ...) made from kube-apiserver's
 // flags. One place, so that both start the same server.
+import { errorText } from '../util/errors'
 import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
@@ -111,7 +112,7 @@ export function settingsFromArgs(args: string[]): ServerSettings {
     return settingsFromFlags(parseArgs({ args, options: SETTINGS_FLAGS, strict: true }).values)
   } catch (e) {
     if (e instanceof FlagError) throw e
-    throw new FlagError((e as Error).message)
+    throw new FlagError(errorText(e))
   }
 }
 

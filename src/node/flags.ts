@@ -1,5 +1,6 @@
 // The command line: kube-apiserver's flags, in its syntax (./pflag.ts) and groups, each honoured or
 // refused with a message naming it. A kubeadm control plane's kube-apiserver manifest runs unchanged.
+import { errorText } from '../util/errors'
 import { isIP } from 'node:net'
 import { GoDurationError, parseGoDuration } from '../go/duration'
 import { FEATURE_GATES } from './feature-gates'
@@ -1302,7 +1303,7 @@ function toConfig(flags: ParsedFlags): NodeConfig {
       new RegExp(re)
     } catch (e) {
       throw new FlagError(
-        `--cors-allowed-origins has an invalid regular expression: ${re}: ${(e as Error).message}`,
+        `--cors-allowed-origins has an invalid regular expression: ${re}: ${errorText(e)}`,
       )
     }
   }

@@ -4,6 +4,7 @@
 // from the seed with HKDF-SHA256 (expand only) over 32 random bytes, and AES-GCM with the etcd key as
 // additional data; etcd holds "k8s:enc:kms:v2:<name>:" and the EncryptedObject protobuf
 // { encryptedData: info(32) nonce(12) ciphertext+tag, keyID, encryptedDEKSource, annotations, encryptedDEKSourceType }.
+import { errorText } from '../util/errors'
 import { createHmac, randomBytes, randomUUID } from 'node:crypto'
 import { Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js'
 import type { KMSConfiguration } from '../storage/value/encryption-config'
@@ -315,7 +316,7 @@ export class KMSv2Transformer implements Transformer {
       try {
         resp = await this.service.encrypt(randomUUID(), seed)
       } catch (e) {
-        throw new Error(`failed to encrypt DEK, error: ${(e as Error).message}`)
+        throw new Error(`failed to encrypt DEK, error: ${errorText(e)}`)
       }
       if (!resp.keyID) throw new Error('failed to validate key id: keyID is empty')
       this.seeds.set(
@@ -372,7 +373,7 @@ export class KMSv2Transformer implements Transformer {
         )
     } catch (e) {
       err = new Error(
-        `failed to perform status section of the healthz check for KMS Provider ${this.name}, error: ${(e as Error).message}`,
+        `failed to perform status section of the healthz check for KMS Provider ${this.name}, error: ${errorText(e)}`,
       )
     }
     this.health = { err, at: Date.now(), ttl: err ? 3_000 : 20_000 }

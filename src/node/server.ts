@@ -2,6 +2,7 @@
 // adapter, with EtcdStore as the store, x509 client certificates ahead of the shared token and RBAC
 // machinery (ServerAuth), admission, the control loops on timers, kube-apiserver's etcd compactor, and a
 // graceful shutdown.
+import { errorText } from '../util/errors'
 import { getRequestListener } from '@hono/node-server'
 import {
   createHash,
@@ -134,7 +135,7 @@ function readFlagFile(flag: string, path: string): string {
     return readFileSync(path, 'utf8')
   } catch (e) {
     throw new StartupError(
-      `--${flag}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      `--${flag}: cannot read ${path}: ${(e as NodeJS.ErrnoException).code ?? errorText(e)}`,
     )
   }
 }
@@ -254,7 +255,7 @@ function signingKeyPkcs8(file: string): { pem: string; kid?: string } {
     }
   } catch (e) {
     throw new StartupError(
-      `failed to parse service-account-issuer-key-file: ${file}: ${(e as Error).message}`,
+      `failed to parse service-account-issuer-key-file: ${file}: ${errorText(e)}`,
     )
   }
 }
@@ -292,7 +293,7 @@ function clusterSigner(tls: Tls, cfg: NodeConfig): ClusterSigner | undefined {
   try {
     keyPem = createPrivateKey(keyPem).export({ format: 'pem', type: 'pkcs8' }).toString()
   } catch (e) {
-    throw new StartupError(`--cluster-signing-key-file: ${(e as Error).message}`)
+    throw new StartupError(`--cluster-signing-key-file: ${errorText(e)}`)
   }
   let loaded: Promise<CertificateAuthority> | undefined
   return {
@@ -321,9 +322,7 @@ function loadEncryption(file: string | undefined, kmsProviders: KMSv2Transformer
     text = readFileSync(file, 'utf8')
   } catch (e) {
     const why =
-      (e as NodeJS.ErrnoException).code === 'ENOENT'
-        ? 'no such file or directory'
-        : (e as Error).message
+      (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file or directory' : errorText(e)
     throw new StartupError(
       `error while parsing file: error opening encryption provider configuration file ${JSON.stringify(file)}: open ${file}: ${why}`,
     )
@@ -337,7 +336,7 @@ function loadEncryption(file: string | undefined, kmsProviders: KMSv2Transformer
       },
     })
   } catch (e) {
-    throw new StartupError((e as Error).message)
+    throw new StartupError(errorText(e))
   }
 }
 
@@ -398,7 +397,7 @@ function loadAudit(
         }),
       )
     } catch (e) {
-      throw new StartupError(`--audit-log-path: ${(e as Error).message}`)
+      throw new StartupError(`--audit-log-path: ${errorText(e)}`)
     }
   }
   if (flags.webhook) {
@@ -473,7 +472,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   try {
     authOptions = authOptionsFromEnv(authEnv)
   } catch (e) {
-    throw new StartupError(flagNames((e as Error).message))
+    throw new StartupError(flagNames(errorText(e)))
   }
   if (authzWebhook && cfg.authorizationWebhook) {
     authOptions.webhookAuthorizer = {
@@ -538,9 +537,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     clientCAs = certificateBundle(tls.clientCA)
     requestHeaderCAs = tls.requestHeaderCA ? certificateBundle(tls.requestHeaderCA) : []
   } catch (e) {
-    throw new StartupError(
-      `--client-ca-file / --requestheader-client-ca-file: ${(e as Error).message}`,
-    )
+    throw new StartupError(`--client-ca-file / --requestheader-client-ca-file: ${errorText(e)}`)
   }
   let serverAuth: ServerAuth
   try {
@@ -548,7 +545,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     // serving certificate is the operator's; kube takes it from kube-controller-manager's --root-ca-file.
     serverAuth = new ServerAuth({ ...authOptions, rootCA: rootCA(tls, cfg) })
   } catch (e) {
-    throw new StartupError(flagNames((e as Error).message)) // a malformed --token-auth-file, say
+    throw new StartupError(flagNames(errorText(e))) // a malformed --token-auth-file, say
   }
   const registry = opts.registry
   installAuthResources(registry)
@@ -574,7 +571,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
       keyFile: cfg.etcdKeyFile,
     })
   } catch (e) {
-    throw new StartupError(`etcd client: ${(e as Error).message}`)
+    throw new StartupError(`etcd client: ${errorText(e)}`)
   }
   const store = new EtcdStore(client, {
     prefix: cfg.etcdPrefix,

@@ -4,6 +4,7 @@
 // as the default cluster is: snapshots of its own keys, and its extension API servers reached over the
 // process's transport (the APIService's caBundle, the front-proxy client certificate) with kube-aggregator's
 // availability loop.
+import { errorText } from '../util/errors'
 import type { Etcd3, Watcher } from 'etcd3'
 import { authOptionsFromEnv, ServerAuth } from '../auth/server-auth'
 import { loadCertificateAuthority } from '../auth/certificate-authority'
@@ -179,7 +180,7 @@ export class NodeTenants implements Tenants {
       if (!current(await this.o.client.get(settingsKey(name)).string())) gone()
       return watcher
     } catch (e) {
-      this.o.log(`cluster ${name}: settings watch: ${(e as Error).message}`)
+      this.o.log(`cluster ${name}: settings watch: ${errorText(e)}`)
       return undefined
     }
   }

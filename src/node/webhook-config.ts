@@ -2,6 +2,7 @@
 // --authentication-token-webhook-config-file: the current context's cluster is the webhook (its server
 // URL, the CA that verifies it), its user is how this server authenticates to it (a client certificate,
 // a token or a token file), and a fetch that calls it over node:https with those.
+import { errorText } from '../util/errors'
 import { readFileSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
@@ -30,7 +31,7 @@ export function loadWebhookKubeconfig(flag: string, path: string): WebhookTarget
   try {
     cfg = (parse(readFileSync(path, 'utf8')) ?? {}) as Kubeconfig
   } catch (e) {
-    throw fail((e as NodeJS.ErrnoException).code ?? (e as Error).message)
+    throw fail((e as NodeJS.ErrnoException).code ?? errorText(e))
   }
   const dir = dirname(path)
   const file = (p: string) => readFileSync(isAbsolute(p) ? p : join(dir, p), 'utf8')

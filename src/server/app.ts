@@ -2,6 +2,7 @@
 // (src/server/filters): JSON indenting → cluster → request info → deadline → warnings → metrics → audit →
 // the cluster's store → authentication → impersonation → priority and fairness → authorization → the API.
 // No globals: the Worker and Node mode each build their own, and say where each cluster is (AppConfig).
+import { errorText } from '../util/errors'
 import { Hono, type Context } from 'hono'
 import {
   aggregatedContentType,
@@ -219,7 +220,7 @@ export function buildApp(cfg: AppConfig): Hono {
     if (!aggregator.availability.due(AVAILABILITY_RECHECK_MS)) return
     const p = aggregator.availability
       .syncAll(c.get('store'))
-      .catch((e) => console.error(`APIService availability: ${(e as Error).message}`))
+      .catch((e) => console.error(`APIService availability: ${errorText(e)}`))
     try {
       c.executionCtx.waitUntil(p)
     } catch {
@@ -611,7 +612,7 @@ const fetchProbe: HTTPProbe = async (url, timeoutMs) => {
     const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs), redirect: 'manual' })
     return { status: res.status, body: await res.text() }
   } catch (e) {
-    throw new Error(`Get "${url}": ${(e as Error).message}`)
+    throw new Error(`Get "${url}": ${errorText(e)}`)
   }
 }
 

@@ -4,6 +4,7 @@
 // value this server wrote looks like. Encryption at rest sits below: a value is decrypted first, then decoded.
 // Values are written as JSON, or with --storage-media-type=application/vnd.kubernetes.protobuf built-in kinds
 // in kube's envelope (custom resources and CustomResourceDefinitions stay JSON, as kube-apiserver's do).
+import { errorText } from '../util/errors'
 import { decodeStoredProtobuf, encodeStoredProtobuf } from '../api/protobuf/envelope'
 import {
   fromByteString,
@@ -29,7 +30,7 @@ export function storedJson(key: string, value: string): string {
     obj = decodeStoredProtobuf(fromByteString(value))
   } catch (e) {
     // kube's etcd3 store fails the read of a value its codec cannot decode; ours answers 500 with why.
-    throw new Error(`unable to decode the protobuf value at ${key}: ${(e as Error).message}`)
+    throw new Error(`unable to decode the protobuf value at ${key}: ${errorText(e)}`)
   }
   const { apiVersion, kind, metadata, ...rest } = obj
   return JSON.stringify({ apiVersion, kind, metadata, ...rest })

@@ -14,6 +14,7 @@
 // the object relays one for one as MESSAGE frames (a Worker relays only WebSockets, so the agent speaks
 // WebSocket to the kubelet for it). The ClusterStore object is not involved: its thread serializes the
 // cluster's writes and must not carry log bytes.
+import { errorText } from '../util/errors'
 import { DurableObject } from 'cloudflare:workers'
 import type {
   KubeletClient,
@@ -65,7 +66,7 @@ function described(request: Request): KubeletRequest {
 const dialFailure = (e: unknown) =>
   new Response(null, {
     status: 502,
-    headers: { [DIAL_ERROR_HEADER]: encodeURIComponent((e as Error).message) },
+    headers: { [DIAL_ERROR_HEADER]: encodeURIComponent(errorText(e)) },
   })
 
 function throwIfDialFailed(res: Response): void {
@@ -129,7 +130,7 @@ function bytesOverWebSocket(up: KubeletUpgrade): Response {
       }
       safeClose(server, 1000, '')
     } catch (e) {
-      safeClose(server, 1011, String((e as Error).message).slice(0, 120))
+      safeClose(server, 1011, String(errorText(e)).slice(0, 120))
       void reader.cancel().catch(() => {})
     }
   })()

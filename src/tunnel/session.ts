@@ -2,6 +2,7 @@
 // server's end opens streams (a kubelet request, or an upgrade) and implements the kubelet transport
 // seam with them; the agent's end is handed each stream the server opens and answers it from the local
 // kubelet. Runs on workerd and Node alike: it only needs a function that sends a frame.
+import { errorText } from '../util/errors'
 import type { KubeletRequest, KubeletTransport, KubeletUpgrade } from '../kubelet/transport'
 import { KubeletDialError, type KubeletNode } from '../kubelet/transport'
 import {
@@ -276,7 +277,7 @@ export class TunnelSession {
     try {
       frame = decodeFrame(data)
     } catch (e) {
-      this.opts.log?.((e as Error).message)
+      this.opts.log?.(errorText(e))
       return
     }
     if (frame.type === FrameType.OPEN) {
@@ -325,7 +326,7 @@ function sendBody(stream: TunnelStream, body: ReadableStream<Uint8Array> | null)
     stream.end()
     return
   }
-  body.pipeTo(stream.writable).catch((e) => stream.reset(`request body: ${(e as Error).message}`))
+  body.pipeTo(stream.writable).catch((e) => stream.reset(`request body: ${errorText(e)}`))
 }
 
 /** The client went away: the stream is abandoned. Returns what stops listening. */

@@ -3,6 +3,7 @@
 // Worker's runtime has WebSocketPair instead). Only what the agent tunnel needs: binary and text
 // messages (fragmented or not), ping/pong, close; client frames must be masked, server frames are not.
 
+import { errorText } from '../util/errors'
 import { concatBytes } from '../util/bytes'
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
@@ -59,7 +60,7 @@ export class ByteWebSocket {
       }
       this.finish(1006, 'connection closed')
     } catch (e) {
-      this.finish(1006, (e as Error).message)
+      this.finish(1006, errorText(e))
     }
   }
 

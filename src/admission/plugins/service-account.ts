@@ -1,6 +1,7 @@
 // ServiceAccount (plugin/pkg/admission/serviceaccount): a pod runs as the namespace's "default" service account
 // unless it names one, the account must exist, and its token reaches every container through the projected
 // kube-api-access-<suffix> volume, exactly as kube-apiserver adds it.
+import { errorText } from '../../util/errors'
 import { notFound } from '../../server/errors'
 import { admissionForbidden, isResource, type AdmissionPlugin, type Attributes } from '../types'
 
@@ -74,7 +75,7 @@ async function lookupOrForbid(a: Attributes, pod: Obj): Promise<Obj> {
   } catch (e) {
     throw admissionForbidden(
       a,
-      `error looking up service account ${a.namespace}/${pod.spec.serviceAccountName}: ${(e as Error).message}`,
+      `error looking up service account ${a.namespace}/${pod.spec.serviceAccountName}: ${errorText(e)}`,
     )
   }
 }

@@ -1,6 +1,7 @@
 // ValidatingAdmissionPolicy (k8s.io/apiserver/pkg/admission/plugin/policy/validating): in-process CEL
 // validations, bound to requests by ValidatingAdmissionPolicyBindings, with params, variables,
 // matchConditions, validationActions Deny/Warn/Audit and messageExpression.
+import { errorText } from '../../util/errors'
 import { StatusError, type StatusReason } from '../../server/errors'
 import type { PluginContext } from '../chain'
 import { CelCompileError, CelEvalError, evaluate, evaluateBool, toCel } from '../cel'
@@ -105,7 +106,7 @@ function evaluateValidations(
     try {
       variables[v.name] = evaluate(v.expression, { ...vars, variables })
     } catch (e) {
-      varErrors[v.name] = (e as Error).message
+      varErrors[v.name] = errorText(e)
     }
   }
   const all = { ...vars, variables }
@@ -231,7 +232,7 @@ export function validatingAdmissionPolicy(ctx: PluginContext): AdmissionPlugin {
             if (failurePolicy === 'Fail')
               record({
                 action: 'deny',
-                message: `failed to evaluate match conditions: expression '${mc.expression}' resulted in error: ${(e as Error).message}`,
+                message: `failed to evaluate match conditions: expression '${mc.expression}' resulted in error: ${errorText(e)}`,
                 evalError: true,
               })
             skip = true

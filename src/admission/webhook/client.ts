@@ -3,6 +3,7 @@
 // a caBundle cannot be honoured there (workerd has no per-request CA; in `npm start` the local runtime trusts
 // the file named by NODE_EXTRA_CA_CERTS). Node mode passes a WebhookFetch that verifies against the caBundle.
 // Admission webhooks and CRD conversion webhooks share it.
+import { errorText } from '../../util/errors'
 import type { ObjectReader } from '../reader'
 
 type Obj = Record<string, any>
@@ -81,7 +82,7 @@ export async function postWebhook(
   try {
     return JSON.parse(res.body)
   } catch (e) {
-    throw new WebhookPostError('response', (e as Error).message)
+    throw new WebhookPostError('response', errorText(e))
   }
 }
 

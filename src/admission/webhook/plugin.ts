@@ -3,6 +3,7 @@
 // called with AdmissionReview v1 from the Worker (never from the Durable Object: an awaited fetch there would
 // let other writes interleave). Mutating webhooks run in order and patch the object with JSON patch; validating
 // webhooks run in parallel. failurePolicy decides what a failed call means; errors name the webhook.
+import { errorText } from '../../util/errors'
 import { applyJsonPatch } from '../../api/patch'
 import { StatusError, badRequest, internalError, type StatusReason } from '../../server/errors'
 import type { KubeObject } from '../../registry/types'
@@ -119,7 +120,7 @@ async function callOnce(
   try {
     return verifyResponse(parsed, uid, !!w.reinvocationPolicy || w.__mutating === true)
   } catch (e) {
-    throw new CallError(`received invalid webhook response: ${(e as Error).message}`)
+    throw new CallError(`received invalid webhook response: ${errorText(e)}`)
   }
 }
 
@@ -151,7 +152,7 @@ function recordResponse(w: Obj, a: Attributes, r: Obj): void {
 function onCallFailure(w: Obj, a: Attributes, e: unknown, key: string): void {
   // An object too deep to encode into the review is the request's failure, not the webhook's.
   if (e instanceof StatusError || e instanceof RangeError) throw e
-  const msg = `failed calling webhook "${w.name}": ${(e as Error).message}`
+  const msg = `failed calling webhook "${w.name}": ${errorText(e)}`
   if ((w.failurePolicy ?? 'Fail') === 'Ignore') {
     a.annotations[key] = JSON.stringify({ name: w.name })
     return
@@ -223,9 +224,7 @@ export function mutatingAdmissionWebhook(ctx: PluginContext): AdmissionPlugin {
           patched = applyJsonPatch(a.object, atob(r.patch)) as KubeObject
         } catch (e) {
           throw internalError(
-            new Error(
-              `failed calling webhook "${w.name}": JSONPatch failed: ${(e as Error).message}`,
-            ),
+            new Error(`failed calling webhook "${w.name}": JSONPatch failed: ${errorText(e)}`),
           )
         }
         const before = JSON.stringify(a.object)
@@ -239,7 +238,7 @@ export function mutatingAdmissionWebhook(ctx: PluginContext): AdmissionPlugin {
         } catch (e) {
           throw internalError(
             new Error(
-              `admission webhook "${w.name}" returned a patch that does not decode: ${(e as Error).message}`,
+              `admission webhook "${w.name}" returned a patch that does not decode: ${errorText(e)}`,
             ),
           )
         }

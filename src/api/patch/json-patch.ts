@@ -1,6 +1,7 @@
 // application/json-patch+json: RFC 6902 as kube-apiserver applies it, through gopkg.in/evanphx/json-patch.v4
 // (v4.12), including its leniencies (replace of a missing object key adds it, negative array indices count
 // from the end, copy from a missing key copies null) and its byte-wise comparison in "test".
+import { errorText } from '../../util/errors'
 import { StatusError, badRequest } from '../../server/errors'
 import { GoJsonSyntaxError, cloneJson, decodeGoJson, jsonKind, type JsonValue } from '../../go/json'
 
@@ -176,7 +177,7 @@ function aryContainer(a: Node[]): Container {
         idx = atoi(key)
       } catch (e) {
         if (e instanceof RangeError) throw e // stack exhaustion is not the patch's failure
-        throw wrap((e as Error).message, `value was not a proper array index: '${key}'`)
+        throw wrap(errorText(e), `value was not a proper array index: '${key}'`)
       }
       const size = a.length + 1
       if (idx >= size) throw invalid(idx)
@@ -277,7 +278,7 @@ function applyOperation(root: { doc: Node }, op: Operation): void {
         f.con.add(f.key, copyNode(valueOf(op) ?? null))
       } catch (e) {
         if (e instanceof RangeError) throw e
-        throw wrap((e as Error).message, `error in add for path: '${path}'`)
+        throw wrap(errorText(e), `error in add for path: '${path}'`)
       }
       return
     }
@@ -291,7 +292,7 @@ function applyOperation(root: { doc: Node }, op: Operation): void {
         f.con.remove(f.key)
       } catch (e) {
         if (e instanceof RangeError) throw e
-        throw wrap((e as Error).message, `error in remove for path: '${path}'`)
+        throw wrap(errorText(e), `error in remove for path: '${path}'`)
       }
       return
     }
@@ -317,7 +318,7 @@ function applyOperation(root: { doc: Node }, op: Operation): void {
         f.con.set(f.key, copyNode(valueOf(op) ?? null))
       } catch (e) {
         if (e instanceof RangeError) throw e
-        throw wrap((e as Error).message, `error in remove for path: '${path}'`)
+        throw wrap(errorText(e), `error in remove for path: '${path}'`)
       }
       return
     }
@@ -333,7 +334,7 @@ function applyOperation(root: { doc: Node }, op: Operation): void {
         src.con.remove(src.key)
       } catch (e) {
         if (e instanceof RangeError) throw e
-        throw wrap((e as Error).message, `error in move for path: '${src.key}'`)
+        throw wrap(errorText(e), `error in move for path: '${src.key}'`)
       }
       const path = pathOf(op, 'path')
       if (typeof path !== 'string') throw wrap(path.err, 'move operation failed to decode path')
@@ -347,7 +348,7 @@ function applyOperation(root: { doc: Node }, op: Operation): void {
         dst.con.add(dst.key, val ?? null)
       } catch (e) {
         if (e instanceof RangeError) throw e
-        throw wrap((e as Error).message, `error in move for path: '${path}'`)
+        throw wrap(errorText(e), `error in move for path: '${path}'`)
       }
       return
     }
@@ -367,7 +368,7 @@ function applyOperation(root: { doc: Node }, op: Operation): void {
         val = f.con.get(f.key)
       } catch (e) {
         if (e instanceof RangeError) throw e
-        throw wrap((e as Error).message, `error in test for path: '${path}'`)
+        throw wrap(errorText(e), `error in test for path: '${path}'`)
       }
       // A missing key and a null both read as a nil node, which only a null value matches.
       if (val === undefined || val === null) {
@@ -388,7 +389,7 @@ function applyOperation(root: { doc: Node }, op: Operation): void {
         val = src.con.get(src.key)
       } catch (e) {
         if (e instanceof RangeError) throw e
-        throw wrap((e as Error).message, `error in copy for from: '${from}'`)
+        throw wrap(errorText(e), `error in copy for from: '${from}'`)
       }
       const path = pathOf(op, 'path')
       if (typeof path !== 'string') throw wrap(errMissing, 'copy operation failed to decode path')
@@ -402,7 +403,7 @@ function applyOperation(root: { doc: Node }, op: Operation): void {
         dst.con.add(dst.key, val === undefined ? null : copyNode(val))
       } catch (e) {
         if (e instanceof RangeError) throw e
-        throw wrap((e as Error).message, 'error while adding value during copy')
+        throw wrap(errorText(e), 'error while adding value during copy')
       }
       return
     }

@@ -4,6 +4,7 @@
 // drops zero values of omitempty fields, writes null for nil pointers, slices and maps without omitempty, and
 // always writes structs. So each field is read into what the Go struct would hold and written the way
 // encoding/json writes that struct.
+import { errorText } from '../../util/errors'
 import { concatBytes } from '../../util/bytes'
 import {
   int32Of,
@@ -301,7 +302,7 @@ function specialJson(special: Special, bytes: Uint8Array): Json {
         return JSON.parse(utf8.decode(raw)) as Json
       } catch (e) {
         throw new ProtobufError(
-          `json: error calling MarshalJSON for type *${goType}: ${(e as Error).message}`,
+          `json: error calling MarshalJSON for type *${goType}: ${errorText(e)}`,
         )
       }
     }

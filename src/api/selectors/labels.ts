@@ -1,5 +1,6 @@
 // Label selectors as k8s.io/apimachinery/pkg/labels parses and matches them: the query-string grammar
 // (labels.Parse), metav1.LabelSelector (LabelSelectorAsSelector) and their String() forms.
+import { errorText } from '../../util/errors'
 import { badRequest } from '../../server/errors'
 import { compareStrings } from '../../go/fmt'
 import { aggregateError, goQuote, invalidValueError, isLabelKey, isLabelValue } from './validation'
@@ -319,7 +320,7 @@ class Parser {
         try {
           r = this.parseRequirement()
         } catch (e) {
-          throw new SelectorParseError(`unable to parse requirement: ${(e as Error).message}`)
+          throw new SelectorParseError(`unable to parse requirement: ${errorText(e)}`)
         }
         reqs.push(r)
         const t = this.consume(true)

@@ -3,6 +3,7 @@
 // checks it (uid, count, apiVersion and kind, metadata that only labels and annotations may change) before the
 // original metadata is restored under the webhook's labels and annotations. Any failure is kube's bare 500
 // (ErrorToAPIStatus of an error that is no Status: no reason), worded `conversion webhook for <gvk> failed: ...`.
+import { errorText } from '../../util/errors'
 import { StatusError, fieldErrorString, type StatusReason } from '../../server/errors'
 import type { KubeObject } from '../../registry/types'
 import type { Store } from '../../storage/store'
@@ -172,7 +173,7 @@ export function webhookConverter(crd: CRD, opts: ConversionOptions = {}): Conver
       converted = convertedObjects(answer, version, uid)
     } catch (e) {
       if (e instanceof StatusError) throw e
-      throw fail(`conversion webhook for ${what} failed: ${(e as Error).message}`)
+      throw fail(`conversion webhook for ${what} failed: ${errorText(e)}`)
     }
     if (converted.length !== sent.length)
       throw fail(

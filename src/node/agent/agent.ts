@@ -10,6 +10,7 @@
 // does without that flag). End-to-end TLS from the server through the tunnel is what Konnectivity
 // carries; a Worker cannot run TLS over a stream of its own making, so the agent terminates it, and the
 // kubelet sees the agent's client certificate.
+import { errorText } from '../../util/errors'
 import { request as httpsRequest, type RequestOptions } from 'node:https'
 import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
@@ -65,7 +66,7 @@ async function pump(from: NodeJS.ReadableStream, stream: TunnelStream): Promise<
       await writer.write(new Uint8Array(chunk.buffer, chunk.byteOffset, chunk.byteLength))
     await writer.close()
   } catch (e) {
-    stream.reset((e as Error).message)
+    stream.reset(errorText(e))
   }
 }
 

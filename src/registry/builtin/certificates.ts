@@ -1,5 +1,6 @@
 // certificates.k8s.io/v1 CertificateSigningRequest: pkg/apis/certificates/validation and
 // pkg/registry/certificates/certificates (the main, status and approval strategies), with the CSR printer.
+import { errorText } from '../../util/errors'
 import {
   fieldDuplicate,
   fieldForbidden,
@@ -199,7 +200,7 @@ export function validateCSR(csr: Obj, opts: Options = {}): FieldError[] {
   try {
     parseCSR(request)
   } catch (e) {
-    errs.push(fieldInvalid('spec.request', request, (e as Error).message))
+    errs.push(fieldInvalid('spec.request', request, errorText(e)))
   }
   const usages = usagesOf(csr)
   if (!usages.length) errs.push(fieldRequired('spec.usages'))
@@ -461,7 +462,7 @@ export const certificatesigningrequests = defineKind({
         await checkSignature(parsed)
       } catch (e) {
         throw invalid(GK, obj.metadata?.name ?? '', [
-          fieldInvalid('spec.request', request, (e as Error).message),
+          fieldInvalid('spec.request', request, errorText(e)),
         ])
       }
       // The CertificateSubjectRestriction admission plugin: no system:masters certificates from the client signer.

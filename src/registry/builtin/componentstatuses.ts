@@ -3,6 +3,7 @@
 // current revision, a real etcd round trip in Node mode and the cluster's Durable Object at the edge),
 // and the scheduler and controller-manager probed at https://127.0.0.1:10259/healthz and :10257/healthz,
 // the default secure ports kube still assumes, whatever runs there.
+import { errorText } from '../../util/errors'
 import { notFound } from '../../server/errors'
 import { col } from '../printers/format'
 import { defineKind, printer, type Obj } from './define'
@@ -24,7 +25,7 @@ function httpCheck(url: string): Check {
       res = await (probe as HTTPProbe)(url, PROBE_TIMEOUT_MS)
     } catch (e) {
       // The prober reports a transport error as its output, not as an error.
-      return { healthy: false, message: (e as Error).message, error: '' }
+      return { healthy: false, message: errorText(e), error: '' }
     }
     if (res.status >= 400)
       return {
@@ -48,7 +49,7 @@ const etcdCheck: Check = async ({ store }) => {
     ])
     return { healthy: true, message: 'ok', error: '' }
   } catch (e) {
-    return { healthy: false, message: '', error: (e as Error).message }
+    return { healthy: false, message: '', error: errorText(e) }
   } finally {
     if (timer !== undefined) clearTimeout(timer)
   }

@@ -1,6 +1,7 @@
 // One cluster's store: etcd's revisioned key-value model on a Durable Object's SQLite. The object's
 // single thread serializes writes, as a single etcd raft group does, and each write is one
 // transactionSync, so the revision, the current state and the history change together or not at all.
+import { errorText } from '../../util/errors'
 import { DurableObject } from 'cloudflare:workers'
 import {
   CLUSTER_DELETED,
@@ -512,7 +513,7 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     } catch (e) {
       // kv's key and log's rev are unique: the same key twice, or two keys at one revision (etcd puts
       // several keys at one revision only in a multi-key transaction, which kube-apiserver never writes).
-      return { ok: false, message: `the snapshot cannot be restored: ${(e as Error).message}` }
+      return { ok: false, message: `the snapshot cannot be restored: ${errorText(e)}` }
     }
     return { ok: true }
   }
@@ -555,7 +556,7 @@ export class ClusterStore extends DurableObject<ClusterStoreEnv> {
     try {
       answer.bookmark = await this.ctx.storage.getBookmarkForTime(time)
     } catch (e) {
-      answer.bookmarkError = (e as Error).message
+      answer.bookmarkError = errorText(e)
     }
     return answer
   }

@@ -2,6 +2,7 @@
 // or the legacy `apiVersion: v1, kind: EncryptionConfig` kube still registers "due to a docs bug"), decoded
 // strictly as kube's loadConfig does and checked with the rules and words of
 // k8s.io/apiserver/pkg/apis/apiserver/validation/validation_encryption.go.
+import { errorText } from '../../util/errors'
 import { tryParseGoDuration } from '../../go/duration'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
@@ -66,9 +67,7 @@ export function parseEncryptionConfiguration(
   try {
     doc = parseYaml(text)
   } catch (e) {
-    throw new EncryptionConfigError(
-      `error converting YAML to JSON: ${(e as Error).message.split('\n')[0]}`,
-    )
+    throw new EncryptionConfigError(`error converting YAML to JSON: ${errorText(e).split('\n')[0]}`)
   }
   const head = (doc ?? {}) as { apiVersion?: unknown; kind?: unknown }
   if (typeof head !== 'object' || Array.isArray(head)) {

@@ -1,6 +1,7 @@
 // Encryption at rest for a Store, from kube-apiserver's EncryptionConfiguration text: the
 // --encryption-provider-config file in Node mode, the ENCRYPTION_PROVIDER_CONFIG Worker secret at the edge
 // (read by the Worker and by the ClusterStore Durable Object's control loops alike).
+import { errorText } from '../../util/errors'
 import type { Store } from '../store'
 import { EncryptionConfigError, parseEncryptionConfiguration } from './encryption-config'
 import { ResourceTransformers, type TransformerOptions } from './transformer'
@@ -31,7 +32,7 @@ export function loadEncryptionConfiguration(
   try {
     return new ResourceTransformers(parseEncryptionConfiguration(text, source), opts)
   } catch (e) {
-    throw new EncryptionConfigError(`error while parsing file: ${(e as Error).message}`)
+    throw new EncryptionConfigError(`error while parsing file: ${errorText(e)}`)
   }
 }
 
