@@ -251,3 +251,14 @@ export class NpmStartServer extends StateDirServer {
     return new NpmStartServer(port, stateDir, true)
   }
 }
+
+/** A series' value in the server's /metrics as the admin's kubectl reads it (0 while it is absent). */
+export async function metricValue(
+  server: { k(...args: string[]): Promise<string> },
+  series: string,
+): Promise<number> {
+  const line = (await server.k('get', '--raw', '/metrics'))
+    .split('\n')
+    .find((l) => l.startsWith(`${series} `))
+  return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0
+}

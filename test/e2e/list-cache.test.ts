@@ -5,7 +5,7 @@
 // (src/storage/etcd/mirror.ts) answers those without a limit.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CoreV1Api, KubeConfig } from '@kubernetes/client-node'
-import { backgroundKubectl, LocalServer } from './harness'
+import { backgroundKubectl, LocalServer, metricValue } from './harness'
 
 /** The edge flushes each isolate's counts about a second after a request (src/metrics/cluster.ts). */
 const FLUSH_WAIT_MS = 1500
@@ -25,12 +25,10 @@ async function listedFromCache(atLeast = 0): Promise<number> {
   let n = 0
   for (let i = 0; i < 10 && (i === 0 || n < atLeast); i++) {
     await new Promise((r) => setTimeout(r, FLUSH_WAIT_MS))
-    const line = (await server.k('get', '--raw', '/metrics'))
-      .split('\n')
-      .find((l) =>
-        l.startsWith('apiserver_cache_list_total{group="",index="",resource="configmaps"}'),
-      )
-    n = line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0
+    n = await metricValue(
+      server,
+      'apiserver_cache_list_total{group="",index="",resource="configmaps"}',
+    )
   }
   return n
 }

@@ -5,7 +5,7 @@
 // in order, selector transitions included. And without the cache (--watch-cache=false), as before it.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { CoreV1Api, KubeConfig, makeInformer, type V1ConfigMap } from '@kubernetes/client-node'
-import { backgroundKubectl, LocalServer } from './harness'
+import { backgroundKubectl, LocalServer, metricValue } from './harness'
 
 let server: LocalServer
 
@@ -151,17 +151,11 @@ describe('watch fan-out', () => {
   // Last: it restarts the server without the cache.
   it('with --watch-cache=false each watch has a Store watch of its own, and sees the same', async () => {
     await server.restart(['--watch-cache=false'])
-    const received = async () => {
-      const text = await server.k('get', '--raw', '/metrics')
-      const line = text
-        .split('\n')
-        .find((l) =>
-          l.startsWith(
-            'apiserver_watch_cache_events_received_total{group="",resource="configmaps"}',
-          ),
-        )
-      return line ? Number(line.slice(line.lastIndexOf(' ') + 1)) : 0
-    }
+    const received = () =>
+      metricValue(
+        server,
+        'apiserver_watch_cache_events_received_total{group="",resource="configmaps"}',
+      )
     const before = await received()
     const watches = [watch(), watch()]
     for (const w of watches) await w.waitForLog(/configmaps\?.*watch=true.* 200 OK/)
