@@ -1,7 +1,6 @@
 // The aggregation layer of one server (kube-aggregator's APIAggregator): which group versions extension
 // servers serve, their requests proxied, their discovery and OpenAPI merged into ours, and the availability
 // checks of their APIServices.
-import { errorText } from '../util/errors'
 import { aggregatedFromResourceList } from '../api/discovery'
 import type { Registry } from '../registry/registry'
 import type { UserInfo } from '../registry/types'
@@ -16,6 +15,7 @@ import {
 } from './apiservices'
 import { AvailabilityChecker } from './availability'
 import { proxyToAPIService, resolveService, type AggregatorOptions } from './proxy'
+import { errorText } from '../util/errors'
 
 /** How long an extension server's discovery or OpenAPI document is served from memory. */
 const DOCUMENT_TTL_MS = 5000

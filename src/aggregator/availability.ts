@@ -4,7 +4,6 @@
 // must answer 2xx or 3xx, as system:kube-aggregator in system:masters; the status is written only when it
 // changed. It calls out of the cluster, so it runs in the Node process (a loop, src/node/) and in the Worker
 // (when requests reach the aggregator, src/server/app.ts), never in the cluster's Durable Object.
-import { errorText } from '../util/errors'
 import { apiservices } from '../registry/builtin/apiregistration'
 import { RegistryStore } from '../registry/store'
 import type { KubeObject } from '../registry/types'
@@ -14,6 +13,7 @@ import { setAvailableCondition } from '../controllers/apiservices'
 import { controllerRequest } from '../controllers/context'
 import { isRemote, type APIService, type APIServiceTable } from './apiservices'
 import { resolveService, ResolveError, type AggregatorOptions } from './proxy'
+import { errorText } from '../util/errors'
 
 type Obj = Record<string, any>
 

@@ -4,11 +4,11 @@
 // APIService's caBundle with the front-proxy client certificate, and the extension server authorizes on its
 // own (a SubjectAccessReview back to us). Where the Service is reached: one of its ready endpoints, as
 // --enable-aggregator-routing does, or its clusterIP:port.
-import { errorText } from '../util/errors'
 import { HOP_BY_HOP_HEADERS } from '../util/http'
 import type { UserInfo } from '../registry/types'
 import type { Store } from '../storage/store'
 import type { APIService, ServiceReference } from './apiservices'
+import { errorText } from '../util/errors'
 
 /** One outbound HTTPS request to an extension server; the answer streams back. */
 export interface AggregatorCall {

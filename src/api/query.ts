@@ -3,7 +3,6 @@
 // k8s.io/apimachinery/pkg/apis/meta/v1 with the string conversions of pkg/runtime/conversion.go).
 // Every handler decodes its options here, so that `watch=True` (what the Python client sends) is a watch
 // everywhere and `limit=abc` is the same 400 on a list, a watch and a deletecollection.
-import { errorText } from '../util/errors'
 import {
   badRequest,
   fieldForbidden,
@@ -12,6 +11,7 @@ import {
   type FieldError,
 } from '../server/errors'
 import { goEqualFold, goQuote } from '../go/fmt'
+import { errorText } from '../util/errors'
 
 /** The Go type a parameter converts to; a pointer is unset when the parameter is absent. */
 export type QueryParameterType =

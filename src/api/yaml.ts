@@ -3,9 +3,9 @@
 // hundreds of levels down, so the nesting is measured first on its concrete syntax tree, which it builds
 // without recursion: past goyaml's limit the answer is goyaml's, and a document deeper than the library
 // can compose is read as JSON when it is JSON (flow style, as deep bodies are), else refused.
-import { errorText } from '../util/errors'
 import { parse as parseYaml, Parser } from 'yaml'
 import { decodeGoJson, GoJsonSyntaxError } from '../go/json'
+import { errorText } from '../util/errors'
 
 /** goyaml's max_flow_level and max_indents. */
 export const YAML_MAX_DEPTH = 10000

@@ -1,7 +1,6 @@
 // kube-apiserver's validation of a CustomResourceDefinition (apiextensions/validation/validation.go):
 // names, versions with exactly one storage version, printer columns, subresources, conversion, and the
 // structural schema rules (structural/validation.go) with their messages.
-import { errorText } from '../util/errors'
 import {
   fieldForbidden,
   fieldInvalid,
@@ -25,6 +24,7 @@ import { isObject, type JSONSchemaProps } from './schema/types'
 import { compilePattern, jsonEqual, validateValue } from './schema/validate'
 import { prune } from './schema/prune'
 import type { CRD, CRDNames, CRDVersion } from './types'
+import { errorText } from '../util/errors'
 
 const PRINTER_COLUMN_TYPES = ['boolean', 'date', 'integer', 'number', 'string']
 const PRINTER_COLUMN_FORMATS = [

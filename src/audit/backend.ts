@@ -1,8 +1,8 @@
 // Audit backends (k8s.io/apiserver/pkg/audit's Backend and plugin/pkg/audit/*): each receives an event
 // once per stage, already written as JSON, so that what one stage wrote stays as it was while the request
 // goes on. Edge-safe: the log file backend is Node mode's (src/node/audit-log.ts).
-import { errorText } from '../util/errors'
 import { eventListJSON } from './event'
+import { errorText } from '../util/errors'
 
 export interface AuditBackend {
   /** Sink.ProcessEvents; false when the event could not be taken (a full buffer). */

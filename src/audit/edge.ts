@@ -4,7 +4,6 @@
 // locally wrangler dev prints it. A webhook (AUDIT_WEBHOOK_CONFIG, a kubeconfig's text): kube's batched
 // EventList POSTs, a batch held at most AUDIT_WEBHOOK_BATCH_MAX_WAIT (1s by default, not kube's 30s:
 // the isolate keeps a request's delivery going with waitUntil, which lasts 30s past the response).
-import { errorText } from '../util/errors'
 import { yamlToJson } from '../api/yaml'
 import { parseGoDuration } from '../go/duration'
 import type { ApiserverMetrics } from '../metrics/apiserver'
@@ -20,6 +19,7 @@ import {
   type BatchConfig,
 } from './backend'
 import { parsePolicy, PolicyRuleEvaluator } from './policy'
+import { errorText } from '../util/errors'
 
 export interface AuditEnv {
   /** The audit policy (audit.k8s.io Policy, YAML or JSON); unset: nothing is audited. */

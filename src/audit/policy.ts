@@ -1,7 +1,6 @@
 // The audit policy (audit.k8s.io Policy): read and validated as k8s.io/apiserver's policy/reader.go and
 // apis/audit/validation do, and evaluated per request as policy/checker.go's EvaluatePolicyRule does: the
 // first rule that matches decides the level, its omitStages joined with the policy's.
-import { errorText } from '../util/errors'
 import type { Attributes } from '../auth/authorizer'
 import { yamlToJson } from '../api/yaml'
 import {
@@ -12,6 +11,7 @@ import {
   type FieldError,
 } from '../server/errors'
 import { isDNS1123Subdomain } from '../registry/validation/names'
+import { errorText } from '../util/errors'
 
 export type Level = 'None' | 'Metadata' | 'Request' | 'RequestResponse'
 export type Stage = 'RequestReceived' | 'ResponseStarted' | 'ResponseComplete' | 'Panic'

@@ -2,7 +2,6 @@
 // ID tokens from the configured issuer for the configured client id, verified against the issuer's JWKS
 // (discovered from /.well-known/openid-configuration, fetched and cached with jose), mapped to a user through the
 // username and groups claims and their prefixes.
-import { errorText } from '../util/errors'
 import {
   createRemoteJWKSet,
   customFetch,
@@ -14,6 +13,7 @@ import {
 import type { UserInfo } from '../registry/types'
 import { goQuote } from './serviceaccount/tokens'
 import { TokenRejected, type TokenAuthenticator } from './token'
+import { errorText } from '../util/errors'
 
 export interface OIDCOptions {
   issuerURL: string

@@ -2,7 +2,6 @@
 // Node mode: the token authenticator chain (token file, service account tokens, bootstrap tokens), the
 // authorizer chain in --authorization-mode order behind the system:masters shortcut, and the per-request context
 // the review kinds and TokenRequest use.
-import { errorText } from '../util/errors'
 import type { JWK } from 'jose'
 import type { Registry } from '../registry/registry'
 import type { UserInfo } from '../registry/types'
@@ -36,6 +35,7 @@ import { OIDCAuthenticator, type OIDCOptions } from './oidc'
 import { WebhookTokenAuthenticator, type WebhookTokenOptions } from './webhook-token'
 import { WebhookAuthorizer, type WebhookAuthorizerOptions } from './webhook-authorizer'
 import { NodeAuthorizer } from './node-authorizer'
+import { errorText } from '../util/errors'
 
 export type AuthorizationMode = 'Node' | 'RBAC' | 'Webhook' | 'AlwaysAllow' | 'AlwaysDeny'
 const MODES: AuthorizationMode[] = ['Node', 'RBAC', 'Webhook', 'AlwaysAllow', 'AlwaysDeny']

@@ -1,8 +1,8 @@
 // The Webhook authorization mode (--authorization-webhook-config-file): a SubjectAccessReview POSTed to a
 // configured URL decides. Allowed answers are cached for 5 minutes and denials for 30 seconds by default, as
 // kube-apiserver does; a webhook that cannot be reached gives no opinion and an evaluation error.
-import { errorText } from '../util/errors'
 import type { Attributes, AuthorizationResult, Authorizer, RulesResult } from './authorizer'
+import { errorText } from '../util/errors'
 
 export interface WebhookAuthorizerOptions {
   url: string

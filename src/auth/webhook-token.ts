@@ -1,8 +1,8 @@
 // Webhook token authentication (--authentication-token-webhook-config-file): a TokenReview POSTed to a
 // configured URL decides; answers are cached for the configured ttl (kube's default: two minutes).
-import { errorText } from '../util/errors'
 import type { UserInfo } from '../registry/types'
 import { TokenRejected, type TokenAuthenticator, type TokenResult } from './token'
+import { errorText } from '../util/errors'
 
 export interface WebhookTokenOptions {
   url: string

@@ -3,7 +3,6 @@
 // request when a SubjectAccessReview says its requester may create certificatesigningrequests/nodeclient (a
 // bootstrap token) or /selfnodeclient (the node renewing its own), and csrsigning
 // (pkg/controller/certificates/signer) signs approved requests for kube's signers with the cluster CA.
-import { errorText } from '../util/errors'
 import type { Authorizer } from '../auth/authorizer'
 import { signCertificateRequest, subjectAltNameKinds } from '../auth/certificate-authority'
 import { storageKey } from '../registry/store'
@@ -16,6 +15,7 @@ import {
   Skip,
   type ControllerContext,
 } from './context'
+import { errorText } from '../util/errors'
 
 type Obj = Record<string, any>
 

@@ -7,7 +7,6 @@
 //
 // Kube keys its queue by budget; the loop here syncs every budget of a namespace at once (as the quota loop
 // does), listing the namespace's pods once for all of them.
-import { errorText } from '../util/errors'
 import { storageKey } from '../registry/store'
 import type { KubeObject, ResourceType } from '../registry/types'
 import { conflict, isStatusErrorReason } from '../server/errors'
@@ -15,6 +14,7 @@ import { selectorMatches } from '../registry/builtin/workload'
 import { CRD_PREFIX, parse } from './resources'
 import { isGoneOrSkipped, nowTimestamp, Skip, type ControllerContext } from './context'
 import type { SyncResult } from './context'
+import { errorText } from '../util/errors'
 
 type Obj = Record<string, any>
 

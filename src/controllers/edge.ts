@@ -2,7 +2,6 @@
 // and runs it from its alarm, a moment after the writes that need it (coalesced), and resyncs it on start
 // and on every compaction tick. The loops read and write the object's own tables: no outbound I/O (but for
 // csrapproving's SubjectAccessReviews when the Webhook authorization mode is on).
-import { errorText } from '../util/errors'
 import { loadCertificateAuthority, type CertificateAuthority } from '../auth/certificate-authority'
 import { authOptionsFromEnv, ServerAuth } from '../auth/server-auth'
 import { tryParseGoDuration } from '../go/duration'
@@ -22,6 +21,7 @@ import { DEFAULT_CLUSTER } from '../server/cluster'
 import { bootstrapClusterOnce } from './bootstrap'
 import { edgeTenants } from '../tenancy/edge'
 import { clusterEnv } from '../tenancy/settings'
+import { errorText } from '../util/errors'
 
 export interface ControllersEnv extends ClusterStoreEnv {
   /**

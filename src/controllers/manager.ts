@@ -6,7 +6,6 @@
 // At the edge the ClusterStore Durable Object calls observe() on each committed write and run() from its
 // alarm (src/controllers/edge.ts); in Node mode startControllers (src/controllers/run.ts) feeds it from a
 // watch and runs it on timers.
-import { errorText } from '../util/errors'
 import type { Authorizer } from '../auth/authorizer'
 import type { Registry } from '../registry/registry'
 import type { RegistryStore } from '../registry/store'
@@ -43,6 +42,7 @@ import { syncCluster, type Provisioning } from '../tenancy/controller'
 import { CRD_PREFIX, parse, ResourceTable } from './resources'
 import { RESOURCE_QUOTAS_PREFIX, syncResourceQuotas } from './resourcequota'
 import { DEFAULT_SERVICE_ACCOUNT, ROOT_CA_CONFIGMAP, syncServiceAccounts } from './serviceaccounts'
+import { errorText } from '../util/errors'
 
 export interface ControllerOptions {
   /** PEM bundle published in every namespace as kube-root-ca.crt (the cluster CA). */

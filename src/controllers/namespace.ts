@@ -1,7 +1,6 @@
 // The namespace controller (pkg/controller/namespace/deletion): a namespace with a deletionTimestamp goes
 // Terminating, everything in it of every kind is deleted, its status conditions say what is left, and once
 // nothing is left the `kubernetes` finalizer is removed through namespaces/finalize, which deletes it.
-import { errorText } from '../util/errors'
 import { decode, storageKey } from '../registry/store'
 import type { KubeObject, ResourceType } from '../registry/types'
 import { isStatusErrorReason } from '../server/errors'
@@ -13,6 +12,7 @@ import {
   type ControllerContext,
   type SyncResult,
 } from './context'
+import { errorText } from '../util/errors'
 
 export const NAMESPACE_FINALIZER = 'kubernetes'
 /** finalizerEstimateSeconds: how long to wait for content that has finalizers before looking again. */

@@ -1,10 +1,10 @@
 // The control loops in a long-running process (Node mode): a full resync, then the store's watch of every key
 // feeding the manager, with timers running due work and a periodic resync. A watch that ends or fails is
 // followed by another resync, so nothing depends on having seen every event.
-import { errorText } from '../util/errors'
 import type { Registry } from '../registry/registry'
 import type { Store } from '../storage/store'
 import { ControllerManager, type ControllerOptions } from './manager'
+import { errorText } from '../util/errors'
 
 /** kube-controller-manager's namespace controller resyncs every 5 minutes; the loops here do the same. */
 export const DEFAULT_RESYNC_INTERVAL_MS = 5 * 60 * 1000

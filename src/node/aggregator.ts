@@ -2,12 +2,12 @@
 // APIService's caBundle (or not at all with insecureSkipTLSVerify) under the Service's DNS name, presenting
 // --proxy-client-cert-file; and the availability loop kube-aggregator runs (a full pass every 30s, and one
 // soon after an APIService, Service or Endpoints write).
-import { errorText } from '../util/errors'
 import { request } from 'node:https'
 import { pipeline, Readable } from 'node:stream'
 import type { Aggregator } from '../aggregator/aggregator'
 import type { AggregatorFetch } from '../aggregator/proxy'
 import type { Store } from '../storage/store'
+import { errorText } from '../util/errors'
 
 export function nodeAggregatorFetch(client?: { certPem: string; keyPem: string }): AggregatorFetch {
   return (call) =>

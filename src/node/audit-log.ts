@@ -3,7 +3,6 @@
 // blocking mode), so that nothing taken is lost when the process stops. Past --audit-log-maxsize MB the
 // file is renamed to <name>-<UTC time><ext> and a new one started; backups beyond --audit-log-maxbackup
 // or older than --audit-log-maxage days are removed.
-import { errorText } from '../util/errors'
 import {
   closeSync,
   fstatSync,
@@ -16,6 +15,7 @@ import {
 } from 'node:fs'
 import { basename, dirname, extname, join } from 'node:path'
 import type { AuditBackend } from '../audit/backend'
+import { errorText } from '../util/errors'
 
 /** lumberjack's size when MaxSize is 0. */
 const DEFAULT_MAX_SIZE_MB = 100

@@ -3,13 +3,13 @@
 // file, the service account signing key, the serving CA and certificate, the admin kubeconfig, and the
 // Worker's vars and secrets that a deployment would set (wrangler secret put ...) made from kube-apiserver's
 // flags. One place, so that both start the same server.
-import { errorText } from '../util/errors'
 import { createPrivateKey, generateKeyPairSync, randomBytes } from 'node:crypto'
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { parseArgs, type ParseArgsConfig } from 'node:util'
 import { stringify } from 'yaml'
 import { createCA, ensurePair, servingHosts, signCertificate, type KeyPair } from './pki'
+import { errorText } from '../util/errors'
 
 /** kube-apiserver's flags a local edge server takes, as the Worker's vars and secrets. */
 export interface ServerSettings {

@@ -1,6 +1,5 @@
 // The command line: kube-apiserver's flags, in its syntax (./pflag.ts) and groups, each honoured or
 // refused with a message naming it. A kubeadm control plane's kube-apiserver manifest runs unchanged.
-import { errorText } from '../util/errors'
 import { isIP } from 'node:net'
 import { GoDurationError, parseGoDuration } from '../go/duration'
 import { FEATURE_GATES } from './feature-gates'
@@ -14,6 +13,7 @@ import {
   type FlagKind,
   type ParsedFlags,
 } from './pflag'
+import { errorText } from '../util/errors'
 
 export { FlagError } from './pflag'
 

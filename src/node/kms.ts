@@ -4,11 +4,11 @@
 // from the seed with HKDF-SHA256 (expand only) over 32 random bytes, and AES-GCM with the etcd key as
 // additional data; etcd holds "k8s:enc:kms:v2:<name>:" and the EncryptedObject protobuf
 // { encryptedData: info(32) nonce(12) ciphertext+tag, keyID, encryptedDEKSource, annotations, encryptedDEKSourceType }.
-import { errorText } from '../util/errors'
 import { createHmac, randomBytes, randomUUID } from 'node:crypto'
 import { Client, credentials, Metadata, type ServiceError } from '@grpc/grpc-js'
 import type { KMSConfiguration } from '../storage/value/encryption-config'
 import type { Transformer } from '../storage/value/transformer'
+import { errorText } from '../util/errors'
 
 // ---- the few protobuf messages, by hand: proto3, fields in order, maps as repeated entries ----
 

@@ -2,7 +2,6 @@
 // adapter, with EtcdStore as the store, x509 client certificates ahead of the shared token and RBAC
 // machinery (ServerAuth), admission, the control loops on timers, kube-apiserver's etcd compactor, and a
 // graceful shutdown.
-import { errorText } from '../util/errors'
 import { getRequestListener } from '@hono/node-server'
 import {
   createHash,
@@ -81,6 +80,7 @@ import {
 } from './x509'
 import { MAX_HEADER_BYTES, servesAsKubeApiserver } from './listener'
 import { WatchCaches } from '../api/watch-cache'
+import { errorText } from '../util/errors'
 
 function defaultClusterPath(url: string | undefined): boolean {
   return clusterOfPath(new URL(url ?? '/', 'https://x').pathname).cluster === DEFAULT_CLUSTER

@@ -4,7 +4,6 @@
 // as the default cluster is: snapshots of its own keys, and its extension API servers reached over the
 // process's transport (the APIService's caBundle, the front-proxy client certificate) with kube-aggregator's
 // availability loop.
-import { errorText } from '../util/errors'
 import type { Etcd3, Watcher } from 'etcd3'
 import { authOptionsFromEnv, ServerAuth } from '../auth/server-auth'
 import { loadCertificateAuthority } from '../auth/certificate-authority'
@@ -21,6 +20,7 @@ import { CLUSTER_DELETED, type Store } from '../storage/store'
 import type { Tenants } from '../tenancy/controller'
 import { TenantClusters } from '../tenancy/serving'
 import { clusterEnv, type ClusterSettings, type TenantRecord } from '../tenancy/settings'
+import { errorText } from '../util/errors'
 
 const TENANTS_ROOT = '/edge-apiserver/clusters/'
 

@@ -2,12 +2,12 @@
 // --authentication-token-webhook-config-file: the current context's cluster is the webhook (its server
 // URL, the CA that verifies it), its user is how this server authenticates to it (a client certificate,
 // a token or a token file), and a fetch that calls it over node:https with those.
-import { errorText } from '../util/errors'
 import { readFileSync } from 'node:fs'
 import { request as httpRequest } from 'node:http'
 import { request as httpsRequest } from 'node:https'
 import { dirname, isAbsolute, join } from 'node:path'
 import { parse } from 'yaml'
+import { errorText } from '../util/errors'
 
 export interface WebhookTarget {
   url: string

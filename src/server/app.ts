@@ -2,7 +2,6 @@
 // (src/server/filters): JSON indenting → cluster → request info → deadline → warnings → metrics → audit →
 // the cluster's store → authentication → impersonation → priority and fairness → authorization → the API.
 // No globals: the Worker and Node mode each build their own, and say where each cluster is (AppConfig).
-import { errorText } from '../util/errors'
 import { Hono, type Context } from 'hono'
 import {
   aggregatedContentType,
@@ -72,6 +71,7 @@ import { instrumentStore } from '../metrics/store'
 import { Aggregator } from '../aggregator/aggregator'
 import { withListsFromCache, type WatchCaches } from '../api/watch-cache'
 import { requestURL } from './request-url'
+import { errorText } from '../util/errors'
 
 /**
  * What one cluster is served from: its store, its registry of served types (built-ins and its CRDs), and

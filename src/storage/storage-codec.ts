@@ -4,7 +4,6 @@
 // value this server wrote looks like. Encryption at rest sits below: a value is decrypted first, then decoded.
 // Values are written as JSON, or with --storage-media-type=application/vnd.kubernetes.protobuf built-in kinds
 // in kube's envelope (custom resources and CustomResourceDefinitions stay JSON, as kube-apiserver's do).
-import { errorText } from '../util/errors'
 import { decodeStoredProtobuf, encodeStoredProtobuf } from '../api/protobuf/envelope'
 import {
   fromByteString,
@@ -21,6 +20,7 @@ import {
   type WatchOptions,
   type WriteOptions,
 } from './store'
+import { errorText } from '../util/errors'
 
 /** A value as JSON text: a protobuf one decoded (apiVersion, kind and metadata first, as our JSON is stored). */
 export function storedJson(key: string, value: string): string {

@@ -14,7 +14,6 @@
 // the object relays one for one as MESSAGE frames (a Worker relays only WebSockets, so the agent speaks
 // WebSocket to the kubelet for it). The ClusterStore object is not involved: its thread serializes the
 // cluster's writes and must not carry log bytes.
-import { errorText } from '../util/errors'
 import { DurableObject } from 'cloudflare:workers'
 import type {
   KubeletClient,
@@ -28,6 +27,7 @@ import { KubeletDialError } from '../kubelet/transport'
 import { headerPairs, REPLACED_CLOSE_CODE } from './frames'
 import type { TunnelServer } from './registry'
 import { TunnelKubeletTransport, TunnelSession, upgradeOver } from './session'
+import { errorText } from '../util/errors'
 
 export interface TunnelEnv {
   /** The NodeTunnel Durable Object namespace ([[durable_objects.bindings]] NODE_TUNNEL). */

@@ -2,7 +2,6 @@
 // server's end opens streams (a kubelet request, or an upgrade) and implements the kubelet transport
 // seam with them; the agent's end is handed each stream the server opens and answers it from the local
 // kubelet. Runs on workerd and Node alike: it only needs a function that sends a frame.
-import { errorText } from '../util/errors'
 import type { KubeletRequest, KubeletTransport, KubeletUpgrade } from '../kubelet/transport'
 import { KubeletDialError, type KubeletNode } from '../kubelet/transport'
 import {
@@ -21,6 +20,7 @@ import {
   type OpenRequest,
   type OpenResponse,
 } from './frames'
+import { errorText } from '../util/errors'
 
 /** Sends one frame as one binary WebSocket message. */
 export type SendFrame = (frame: Uint8Array) => void

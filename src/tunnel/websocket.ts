@@ -3,8 +3,8 @@
 // Worker's runtime has WebSocketPair instead). Only what the agent tunnel needs: binary and text
 // messages (fragmented or not), ping/pong, close; client frames must be masked, server frames are not.
 
-import { errorText } from '../util/errors'
 import { concatBytes } from '../util/bytes'
+import { errorText } from '../util/errors'
 
 const GUID = '258EAFA5-E914-47DA-95CA-C5AB0DC85B11'
 

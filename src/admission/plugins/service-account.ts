@@ -1,9 +1,9 @@
 // ServiceAccount (plugin/pkg/admission/serviceaccount): a pod runs as the namespace's "default" service account
 // unless it names one, the account must exist, and its token reaches every container through the projected
 // kube-api-access-<suffix> volume, exactly as kube-apiserver adds it.
-import { errorText } from '../../util/errors'
 import { notFound } from '../../server/errors'
 import { admissionForbidden, isResource, type AdmissionPlugin, type Attributes } from '../types'
+import { errorText } from '../../util/errors'
 
 type Obj = Record<string, any>
 

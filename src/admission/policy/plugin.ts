@@ -1,7 +1,6 @@
 // ValidatingAdmissionPolicy (k8s.io/apiserver/pkg/admission/plugin/policy/validating): in-process CEL
 // validations, bound to requests by ValidatingAdmissionPolicyBindings, with params, variables,
 // matchConditions, validationActions Deny/Warn/Audit and messageExpression.
-import { errorText } from '../../util/errors'
 import { StatusError, type StatusReason } from '../../server/errors'
 import type { PluginContext } from '../chain'
 import { CelCompileError, CelEvalError, evaluate, evaluateBool, toCel } from '../cel'
@@ -9,6 +8,7 @@ import { admissionForbidden, type AdmissionPlugin, type Attributes } from '../ty
 import { namespaceSelectorMatches, objectSelectorMatches, ruleMatches } from '../webhook/matching'
 import { admissionRequest } from '../webhook/review'
 import { labelSelectorFromObjectOrError } from '../../api/selectors/labels'
+import { errorText } from '../../util/errors'
 
 type Obj = Record<string, any>
 

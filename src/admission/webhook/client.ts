@@ -3,8 +3,8 @@
 // a caBundle cannot be honoured there (workerd has no per-request CA; in `npm start` the local runtime trusts
 // the file named by NODE_EXTRA_CA_CERTS). Node mode passes a WebhookFetch that verifies against the caBundle.
 // Admission webhooks and CRD conversion webhooks share it.
-import { errorText } from '../../util/errors'
 import type { ObjectReader } from '../reader'
+import { errorText } from '../../util/errors'
 
 type Obj = Record<string, any>
 

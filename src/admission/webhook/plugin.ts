@@ -3,7 +3,6 @@
 // called with AdmissionReview v1 from the Worker (never from the Durable Object: an awaited fetch there would
 // let other writes interleave). Mutating webhooks run in order and patch the object with JSON patch; validating
 // webhooks run in parallel. failurePolicy decides what a failed call means; errors name the webhook.
-import { errorText } from '../../util/errors'
 import { applyJsonPatch } from '../../api/patch'
 import { StatusError, badRequest, internalError, type StatusReason } from '../../server/errors'
 import type { KubeObject } from '../../registry/types'
@@ -20,6 +19,7 @@ import {
 } from './client'
 import { namespaceSelectorMatches, objectSelectorMatches, rulesMatch } from './matching'
 import { admissionRequest, verifyResponse } from './review'
+import { errorText } from '../../util/errors'
 
 type Obj = Record<string, any>
 

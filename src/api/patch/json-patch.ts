@@ -1,9 +1,9 @@
 // application/json-patch+json: RFC 6902 as kube-apiserver applies it, through gopkg.in/evanphx/json-patch.v4
 // (v4.12), including its leniencies (replace of a missing object key adds it, negative array indices count
 // from the end, copy from a missing key copies null) and its byte-wise comparison in "test".
-import { errorText } from '../../util/errors'
 import { StatusError, badRequest } from '../../server/errors'
 import { GoJsonSyntaxError, cloneJson, decodeGoJson, jsonKind, type JsonValue } from '../../go/json'
+import { errorText } from '../../util/errors'
 
 /** handlers/patch.go maxJSONPatchOperations. */
 export const MAX_JSON_PATCH_OPERATIONS = 10000

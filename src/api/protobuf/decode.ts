@@ -4,7 +4,6 @@
 // drops zero values of omitempty fields, writes null for nil pointers, slices and maps without omitempty, and
 // always writes structs. So each field is read into what the Go struct would hold and written the way
 // encoding/json writes that struct.
-import { errorText } from '../../util/errors'
 import { concatBytes } from '../../util/bytes'
 import {
   int32Of,
@@ -25,6 +24,7 @@ import {
   type Scalar,
   type Special,
 } from './messages'
+import { errorText } from '../../util/errors'
 
 type Json = null | boolean | number | string | Json[] | { [k: string]: Json }
 

@@ -1,9 +1,9 @@
 // Label selectors as k8s.io/apimachinery/pkg/labels parses and matches them: the query-string grammar
 // (labels.Parse), metav1.LabelSelector (LabelSelectorAsSelector) and their String() forms.
-import { errorText } from '../../util/errors'
 import { badRequest } from '../../server/errors'
 import { compareStrings } from '../../go/fmt'
 import { aggregateError, goQuote, invalidValueError, isLabelKey, isLabelValue } from './validation'
+import { errorText } from '../../util/errors'
 
 /** selection.Operator values. */
 export type LabelOperator = 'in' | 'notin' | '=' | '==' | '!=' | 'exists' | '!' | 'gt' | 'lt'

@@ -3,7 +3,6 @@
 // checks it (uid, count, apiVersion and kind, metadata that only labels and annotations may change) before the
 // original metadata is restored under the webhook's labels and annotations. Any failure is kube's bare 500
 // (ErrorToAPIStatus of an error that is no Status: no reason), worded `conversion webhook for <gvk> failed: ...`.
-import { errorText } from '../../util/errors'
 import { StatusError, fieldErrorString, type StatusReason } from '../../server/errors'
 import type { KubeObject } from '../../registry/types'
 import type { Store } from '../../storage/store'
@@ -18,6 +17,7 @@ import {
 import { validateAnnotations, validateLabels } from '../../registry/validation/objectmeta'
 import type { CRD } from '../types'
 import { goTypeName } from '../../go/json'
+import { errorText } from '../../util/errors'
 
 type Obj = Record<string, any>
 

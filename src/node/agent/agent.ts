@@ -10,7 +10,6 @@
 // does without that flag). End-to-end TLS from the server through the tunnel is what Konnectivity
 // carries; a Worker cannot run TLS over a stream of its own making, so the agent terminates it, and the
 // kubelet sees the agent's client certificate.
-import { errorText } from '../../util/errors'
 import { request as httpsRequest, type RequestOptions } from 'node:https'
 import type { IncomingMessage } from 'node:http'
 import type { Socket } from 'node:net'
@@ -20,6 +19,7 @@ import { TUNNEL_PATH } from '../../tunnel/registry'
 import { TunnelSession, type TunnelStream } from '../../tunnel/session'
 import { REPLACED_CLOSE_CODE, type OpenRequest } from '../../tunnel/frames'
 import { goDialError } from '../kubelet-transport'
+import { errorText } from '../../util/errors'
 
 export interface AgentOptions {
   /** The API server, https://host:port. */

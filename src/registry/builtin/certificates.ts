@@ -1,6 +1,5 @@
 // certificates.k8s.io/v1 CertificateSigningRequest: pkg/apis/certificates/validation and
 // pkg/registry/certificates/certificates (the main, status and approval strategies), with the CSR printer.
-import { errorText } from '../../util/errors'
 import {
   fieldDuplicate,
   fieldForbidden,
@@ -30,6 +29,7 @@ import { col } from '../printers/format'
 import { humanDuration } from '../printers/duration'
 import type { RequestContext, UpdateSubresource } from '../types'
 import { defineKind, printer, type Obj } from './define'
+import { errorText } from '../../util/errors'
 
 const GK = { group: 'certificates.k8s.io', kind: 'CertificateSigningRequest' }
 export const LEGACY_UNKNOWN_SIGNER = 'kubernetes.io/legacy-unknown'

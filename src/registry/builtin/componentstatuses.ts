@@ -3,11 +3,11 @@
 // current revision, a real etcd round trip in Node mode and the cluster's Durable Object at the edge),
 // and the scheduler and controller-manager probed at https://127.0.0.1:10259/healthz and :10257/healthz,
 // the default secure ports kube still assumes, whatever runs there.
-import { errorText } from '../../util/errors'
 import { notFound } from '../../server/errors'
 import { col } from '../printers/format'
 import { defineKind, printer, type Obj } from './define'
 import type { HTTPProbe, KubeObject, VirtualReadRequest } from '../types'
+import { errorText } from '../../util/errors'
 
 /** componentstatus' probeTimeOut. */
 const PROBE_TIMEOUT_MS = 20_000

@@ -1,7 +1,6 @@
 // One cluster's store: etcd's revisioned key-value model on a Durable Object's SQLite. The object's
 // single thread serializes writes, as a single etcd raft group does, and each write is one
 // transactionSync, so the revision, the current state and the history change together or not at all.
-import { errorText } from '../../util/errors'
 import { DurableObject } from 'cloudflare:workers'
 import {
   CLUSTER_DELETED,
@@ -33,6 +32,7 @@ import { MetricsTable } from './metrics-table'
 import type { TenantRecord } from '../../tenancy/settings'
 import { GAUGE_TTL_MS, type ClusterMetricsSnapshot } from '../../metrics/cluster'
 import type { SeriesSample } from '../../metrics/registry'
+import { errorText } from '../../util/errors'
 
 export interface ClusterStoreEnv {
   /** Milliseconds between compactions (default 5 minutes, kube-apiserver's --etcd-compaction-interval). */

@@ -2,11 +2,11 @@
 // or the legacy `apiVersion: v1, kind: EncryptionConfig` kube still registers "due to a docs bug"), decoded
 // strictly as kube's loadConfig does and checked with the rules and words of
 // k8s.io/apiserver/pkg/apis/apiserver/validation/validation_encryption.go.
-import { errorText } from '../../util/errors'
 import { tryParseGoDuration } from '../../go/duration'
 import { parse as parseYaml } from 'yaml'
 import { z } from 'zod'
 import { fieldErrorString, fieldInvalid, fieldRequired, type FieldError } from '../../server/errors'
+import { errorText } from '../../util/errors'
 
 const key = z.strictObject({ name: z.string().optional(), secret: z.string().optional() })
 const keys = z.strictObject({ keys: z.array(key).nullish() })

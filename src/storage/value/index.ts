@@ -1,11 +1,11 @@
 // Encryption at rest for a Store, from kube-apiserver's EncryptionConfiguration text: the
 // --encryption-provider-config file in Node mode, the ENCRYPTION_PROVIDER_CONFIG Worker secret at the edge
 // (read by the Worker and by the ClusterStore Durable Object's control loops alike).
-import { errorText } from '../../util/errors'
 import type { Store } from '../store'
 import { EncryptionConfigError, parseEncryptionConfiguration } from './encryption-config'
 import { ResourceTransformers, type TransformerOptions } from './transformer'
 import { storageResources, TransformingStore } from './transforming-store'
+import { errorText } from '../../util/errors'
 
 export { EncryptionConfigError } from './encryption-config'
 export { TransformingStore } from './transforming-store'
