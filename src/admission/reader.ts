@@ -1,5 +1,6 @@
 // Reads of other objects that plugins need (the namespace, LimitRanges, ResourceQuotas, webhook
 // configurations), memoized for one request so that two plugins asking for the same thing cost one Store call.
+// The memo holds the stored pairs; each call decodes its own objects, which the caller may change.
 // kube-apiserver's plugins read informer caches; at the edge the Store is the cache.
 import type { KubeObject } from '../registry/types'
 import type { BatchRead, KeyValue, Store } from '../storage/store'
@@ -67,16 +68,12 @@ export class ObjectReader {
     fresh = false,
   ): Promise<StoredObject | undefined> {
     const key = objectKey(storagePrefix, namespace, name)
-    const load = async () => {
-      const { kv } = await this.store.get(key)
-      return kv ? decode(kv) : undefined
-    }
-    if (fresh) {
-      const p = load()
-      this.memo.set('get:' + key, p)
-      return p
-    }
-    return this.once('get:' + key, load)
+    const load = async () => (await this.store.get(key)).kv
+    let read: Promise<KeyValue | undefined>
+    if (fresh) this.memo.set('get:' + key, (read = load()))
+    else read = this.once('get:' + key, load)
+    const kv = await read
+    return kv ? decode(kv) : undefined
   }
 
   async get(
@@ -84,8 +81,7 @@ export class ObjectReader {
     namespace: string,
     name: string,
   ): Promise<KubeObject | undefined> {
-    const found = await this.getWithRevision(storagePrefix, namespace, name)
-    return found ? structuredClone(found.object) : undefined
+    return (await this.getWithRevision(storagePrefix, namespace, name))?.object
   }
 
   /**
@@ -99,7 +95,7 @@ export class ObjectReader {
     todo.forEach((r, i) => {
       const load = async () => {
         const page = (await batch).results[i]!
-        if ('key' in r.read) return page.kvs[0] ? decode(page.kvs[0]) : undefined
+        if ('key' in r.read) return page.kvs[0]
         return this.rest(r.read.prefix, page)
       }
       this.once(r.memo, load)
@@ -119,38 +115,33 @@ export class ObjectReader {
       const { results } = await this.store.readBatch([{ prefix, limit: LIST_PAGE }])
       return this.rest(prefix, results[0]!)
     }
-    if (fresh) {
-      const p = load()
-      this.memo.set('list:' + prefix, p)
-      return p
-    }
-    return this.once('list:' + prefix, load)
+    let read: Promise<KeyValue[]>
+    if (fresh) this.memo.set('list:' + prefix, (read = load()))
+    else read = this.once('list:' + prefix, load)
+    return (await read).map(decode)
   }
 
-  /** A first page's objects and, when there is more, every one after it. */
+  /** A first page's pairs and, when there is more, every one after it. */
   private async rest(
     prefix: string,
     { kvs, more }: { kvs: KeyValue[]; more: boolean },
-  ): Promise<StoredObject[]> {
-    const objects = kvs.map(decode)
-    if (!more || !kvs.length) return objects
-    return [...objects, ...(await this.listFrom(prefix, kvs[kvs.length - 1]!.key))]
+  ): Promise<KeyValue[]> {
+    if (!more || !kvs.length) return kvs
+    return [...kvs, ...(await this.listFrom(prefix, kvs[kvs.length - 1]!.key))]
   }
 
-  /** The objects under prefix after the key `after`, a page at a time. */
-  private async listFrom(prefix: string, after?: string): Promise<StoredObject[]> {
-    const out: StoredObject[] = []
+  /** The pairs under prefix after the key `after`, a page at a time. */
+  private async listFrom(prefix: string, after?: string): Promise<KeyValue[]> {
+    const out: KeyValue[] = []
     for (;;) {
       const page = await this.store.list(prefix, { after, limit: LIST_PAGE })
-      for (const kv of page.kvs) out.push(decode(kv))
+      out.push(...page.kvs)
       if (!page.more || !page.kvs.length) return out
       after = page.kvs[page.kvs.length - 1].key
     }
   }
 
   async list(storagePrefix: string, namespace: string): Promise<KubeObject[]> {
-    return (await this.listWithRevisions(storagePrefix, namespace)).map((s) =>
-      structuredClone(s.object),
-    )
+    return (await this.listWithRevisions(storagePrefix, namespace)).map((s) => s.object)
   }
 }
