@@ -1,12 +1,15 @@
-// Runs `npm run snapshot` (src/node/snapshot/cli.ts) as a user does, built once per test process into a
-// file of its own, so test files running at once do not write over each other's build.
-import { existsSync } from 'node:fs'
+// Runs `npm run snapshot` (src/node/snapshot/cli.ts) as a user does, built once per test file into a file
+// of its own, so test files running at once do not write over each other's build; the build is removed
+// when the file's tests end (each test file loads this module afresh).
+import { existsSync, rmSync } from 'node:fs'
 import { join, resolve } from 'node:path'
+import { afterAll } from 'vitest'
 import { run, type RunResult } from '../helpers/process'
 
 const ROOT = resolve(__dirname, '..', '..')
 const OUT = join(ROOT, 'dist', `snapshot-test-${process.pid}.js`)
 let built: Promise<void> | undefined
+afterAll(() => rmSync(OUT, { force: true }))
 
 function build(): Promise<void> {
   built ??= run(
