@@ -758,7 +758,7 @@ function seedNote(srv, created, t0) {
 
 async function seedReads(srv) {
   const t0 = performance.now()
-  await createNamespaces(srv, [...P.listSizes.map(ns), 'bench-pods', 'bench-w', 'bench-pw'])
+  await createNamespaces(srv, [...P.listSizes.map(ns), 'bench-pods'])
   let created = 0
   for (const n of P.listSizes) {
     await seedObjects(srv, `/api/v1/namespaces/${ns(n)}/configmaps`, n, (i) => cmBody(`cm-${pad(i)}`, i))
@@ -854,6 +854,7 @@ function pagedRun(srv, path, connections, pagesPerWalk) {
 async function writeScenarios(srv, extraRoots) {
   const out = {}
   const c = srv.client
+  await createNamespaces(srv, ['bench-w', 'bench-pw'])
   const base = '/api/v1/namespaces/bench-w/configmaps'
   // create: unique names; what was created is deleted by the delete scenario
   let seq = 0
