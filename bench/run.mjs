@@ -94,7 +94,7 @@ if (a.help) {
                           etcd, its watch cache on), node-no-cache (--watch-cache=false: a Store watch per
                           watcher) (default edge,edge-direct,node)
   --store-ops=N           operations per in-object store loop (default 20000)
-  --store-rpc-ops=N       operations per Worker→object RPC loop (default 500)
+  --store-rpc-ops=N       operations per Worker→object RPC loop (default 3000)
   --seed-connections=N    concurrent clients seeding objects through the API (default 16)
   --crd-node              the crd scenario in Node mode too (half a minute more)
   --crd-objects=N         custom resources (and ConfigMaps) per LIST in the crd scenario (default 1000)
@@ -140,7 +140,7 @@ const P = {
   watchEventS: num(a['watch-event-seconds'], 30, 10),
   watchServers: String(a['watch-servers'] ?? 'edge,edge-direct,node').split(',').filter(Boolean),
   storeOps: num(a['store-ops'], 20_000, 500),
-  storeRpcOps: num(a['store-rpc-ops'], 500, 50),
+  storeRpcOps: num(a['store-rpc-ops'], 3_000, 50),
   seedConnections: num(a['seed-connections'], 16, 16),
   crdNode: a['crd-node'],
   crdObjects: num(a['crd-objects'], 1000, 50),
