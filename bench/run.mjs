@@ -16,7 +16,7 @@ import { gzipSync } from 'node:zlib'
 import { request as httpsRequest } from 'node:https'
 import { Client, forEachConcurrent, waitFor } from './lib/http.mjs'
 import { cannon, loop, measure, median, medianCpu, percentile } from './lib/load.mjs'
-import { installCleanup, memorySampler, processCpuMs, sleep, startProcess, stopAll, treeCpu, treeMembers, treeRss } from './lib/procs.mjs'
+import { installCleanup, machineStealMs, memorySampler, processCpuMs, sleep, startProcess, stopAll, treeCpu, treeMembers, treeRss } from './lib/procs.mjs'
 import { directTarget, etcdVersion, projectEtcdClient, removeTempDirs, startEdge, startEtcd, startNode, startWranglerWorker, tempDir } from './lib/servers.mjs'
 import { renderMarkdown } from './lib/report.mjs'
 import { apiHeartbeats, etcdHeartbeats, renderHeartbeats } from './heartbeats.mjs'
@@ -243,6 +243,7 @@ try {
   if (!a.keep) removeTempDirs([root, outDir])
 }
 results.machine.loadAvgEnd = loadavg().map((x) => +x.toFixed(2))
+results.machine.stealS = +((machineStealMs() - results.machine.stealMsStart) / 1000).toFixed(1)
 results.finishedAt = new Date().toISOString()
 results.elapsedS = Math.round((Date.now() - startedAt.getTime()) / 1000)
 const md = renderMarkdown(results) + renderSnapshot(results.snapshot).join('\n') + renderHeartbeats(results.heartbeats) +
@@ -258,10 +259,11 @@ process.exit()
 
 async function phase(name, fn) {
   const t0 = performance.now()
+  const steal0 = machineStealMs()
   try {
     return await fn()
   } finally {
-    results.phases.push({ name, seconds: +((performance.now() - t0) / 1000).toFixed(1) })
+    results.phases.push({ name, seconds: +((performance.now() - t0) / 1000).toFixed(1), stealS: +((machineStealMs() - steal0) / 1000).toFixed(1) })
     // What was measured so far outlives a run stopped before its end (the .md is written at the end).
     mkdirSync(outDir, { recursive: true })
     writeFileSync(join(outDir, `${stamp}.json`), JSON.stringify(results, null, 2) + '\n')
@@ -1508,6 +1510,7 @@ function machineInfo() {
     etcd: existsSync('/usr/bin/etcd') ? etcdVersion() : undefined,
     gitCommit,
     loadAvgStart: loadavg().map((x) => +x.toFixed(2)),
+    stealMsStart: machineStealMs(),
     tmp: tmpdir(),
   }
 }

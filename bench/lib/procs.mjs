@@ -105,6 +105,20 @@ const TICKS_PER_S = (() => {
 })()
 
 /** User + system CPU time a process has used so far, in ms (0 once it is gone). */
+/**
+ * CPU time this virtual machine's cores were ready to run but the hypervisor ran another guest
+ * (/proc/stat's steal), ms summed over the cores: a noisy neighbour slows every figure taken meanwhile.
+ */
+export function machineStealMs() {
+  try {
+    // cpu user nice system idle iowait irq softirq steal ...
+    const fields = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0].trim().split(/\s+/)
+    return (Number(fields[8]) * 1000) / TICKS_PER_S
+  } catch {
+    return 0
+  }
+}
+
 export function processCpuMs(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')

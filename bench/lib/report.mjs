@@ -44,6 +44,7 @@ export function renderMarkdown(r) {
   L.push('')
   L.push(`Machine: ${m.cpu}, ${m.cores} cores, ${m.memoryGiB} GiB RAM, Linux ${m.kernel}; Node ${m.node}, wrangler ${m.wrangler} (workerd ${m.workerd}), etcd ${m.etcd ?? '–'}; commit ${m.gitCommit ?? '–'}. ` +
     `Load average at start ${m.loadAvgStart?.join(' ')}, at end ${m.loadAvgEnd?.join(' ')} (other work on the machine shares its 2 cores). ` +
+    (m.stealS !== undefined ? `CPU time the hypervisor gave other guests while this one's cores waited (/proc/stat steal) during the run: ${m.stealS} s, over the run's ${r.elapsedS ?? '–'} s on ${m.cores} cores. ` : '') +
     `Each figure: median of ${p.runs} runs of ${p.durationS} s after a ${p.warmupS} s warm-up (the ceiling: of ${p.runs} runs before the edge's reads and writes and ${p.runs} after), the warm-up not counted (a run lasts longer when fewer than 8 operations would complete in it); ${p.connections} connections (LISTs of 1,000+ and Table: ${p.listConnections}); client: autocannon ${m.autocannon} over HTTPS keep-alive from the bench process. ` +
     `RSS is the peak during the scenario of the whole server process tree (wrangler + workerd + esbuild for the edge), and of workerd alone. Whole run: ${r.elapsedS ?? '–'} s (pessimistic: the machine is shared).`)
   L.push('')
@@ -193,7 +194,7 @@ export function renderMarkdown(r) {
     L.push('')
   }
   if (r.phases?.length) {
-    L.push(`Time per part of the run (s): ${r.phases.map((x) => `${x.name} ${x.seconds}`).join('; ')}.`)
+    L.push(`Time per part of the run (s): ${r.phases.map((x) => `${x.name} ${x.seconds}${x.stealS ? ` (steal ${x.stealS})` : ''}`).join('; ')}.`)
     L.push('')
   }
   if (r.notes?.length) {
