@@ -11,13 +11,13 @@
 // PACE=R sends R requests a second, one at a time, instead. CLUSTERS=K spreads the GETs round robin over K clusters made through the management API (the
 // "clusters" bench's load); PROFILE_ROOT=<dir> runs another checkout (a `git archive` of a commit, with
 // node_modules linked in: wrangler dev reloads on edits, so do not edit the tree it runs meanwhile).
-import WebSocket from 'ws'
 import { execFileSync } from 'node:child_process'
 import { readFileSync, readdirSync, statSync, writeFileSync } from 'node:fs'
 import { join, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { directTarget, startEdge, startWranglerWorker } from './lib/servers.mjs'
 import { Client, forEachConcurrent } from './lib/http.mjs'
+import { workerInspector } from './lib/inspector.mjs'
 import { installCleanup, processCpuMs, sleep, treeMembers } from './lib/procs.mjs'
 installCleanup()
 
@@ -150,35 +150,7 @@ if (WATCHERS) {
   console.log(`${WATCHERS} watches open: per watch ${((after.heap - before.heap) / WATCHERS / 1024).toFixed(1)} KiB of the isolate's JS heap (after a full GC), ${((after.rss - before.rss) / WATCHERS).toFixed(1)} KiB of the user workerd's RSS`)
 }
 
-async function inspector() {
-  const pids = treeMembers(srv.proc.pid).filter((m) => m.comm === 'workerd').map((m) => m.pid)
-  const lines = execFileSync('ss', ['-ltnpH']).toString().split('\n')
-  for (const l of lines) {
-    if (!pids.some((p) => l.includes(`pid=${p},`))) continue
-    const m = /127\.0\.0\.1:(\d+)|\[::1?\]:(\d+)|\*:(\d+)/.exec(l)
-    const port = m && (m[1] ?? m[2] ?? m[3])
-    let targets
-    try {
-      targets = await (await fetch(`http://127.0.0.1:${port}/json/list`, { signal: AbortSignal.timeout(1000) })).json()
-    } catch { continue }
-    if (!Array.isArray(targets)) continue
-    // the API server's Worker (wrangler's proxy Worker is named after it, with a prefix)
-    const t = targets.find((x) => x.webSocketDebuggerUrl && x.description === 'workers' && !/^__|proxy/i.test(x.title ?? ''))
-    if (process.env.DEBUG) console.log(targets)
-    if (!t) continue
-    const ws = new WebSocket(t.webSocketDebuggerUrl, { maxPayload: 1 << 30 })
-    await new Promise((r, j) => { ws.on('open', r); ws.on('error', j) })
-    let id = 0
-    const call = (method, params = {}) => new Promise((r) => {
-      const my = ++id
-      const on = (data) => { const msg = JSON.parse(data); if (msg.id === my) { ws.off('message', on); r(msg.result) } }
-      ws.on('message', on)
-      ws.send(JSON.stringify({ id: my, method, params }))
-    })
-    return { call, close: () => ws.close() }
-  }
-  throw new Error('no inspector for the user workerd')
-}
+const inspector = () => workerInspector(srv)
 
 async function run(op, n) {
   const cpu0 = processCpuMs(pid)

@@ -4,13 +4,12 @@
 //   node bench/experiments/list-slowdown/run.mjs
 //   CONC=n: clients of the LIST of 10,000 (1)   ROUNDS=n (3)   GC=1: a full GC after each phase
 //   HEAP=0: no heap read, no inspector attached   FIRST_PAGES=1: first pages of 100 instead of paged walks
-import WebSocket from 'ws'
-import { execFileSync } from 'node:child_process'
 import { resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { directTarget, startEdge } from '../../lib/servers.mjs'
 import { Client, forEachConcurrent } from '../../lib/http.mjs'
-import { installCleanup, sleep, treeMembers } from '../../lib/procs.mjs'
+import { workerInspector } from '../../lib/inspector.mjs'
+import { installCleanup, sleep } from '../../lib/procs.mjs'
 installCleanup()
 
 const root = resolve(fileURLToPath(new URL('../../..', import.meta.url)))
@@ -32,29 +31,12 @@ for (const [ns, n] of [['a', 1000], ['b', 10000]]) {
 
 /** One DevTools call to the API server's isolate, on a connection of its own. */
 async function inspect(method) {
-  const pids = treeMembers(srv.proc.pid).filter((m) => m.comm === 'workerd').map((m) => m.pid)
-  for (const l of execFileSync('ss', ['-ltnpH']).toString().split('\n')) {
-    const port = pids.some((p) => l.includes(`pid=${p},`)) && /127\.0\.0\.1:(\d+)/.exec(l)?.[1]
-    if (!port) continue
-    let targets
-    try {
-      targets = await (await fetch(`http://127.0.0.1:${port}/json/list`, { signal: AbortSignal.timeout(1000) })).json()
-    } catch { continue }
-    const t = Array.isArray(targets) && targets.find((x) => x.webSocketDebuggerUrl && x.description === 'workers' && !/^__|proxy/i.test(x.title ?? ''))
-    if (!t) continue
-    const ws = new WebSocket(t.webSocketDebuggerUrl, { maxPayload: 1 << 30 })
-    try {
-      await new Promise((r, j) => { ws.on('open', r); ws.on('error', j) })
-      return await new Promise((r, j) => {
-        const timer = setTimeout(() => j(new Error(`${method}: no answer in 30 s`)), 30_000)
-        ws.on('message', (data) => { const msg = JSON.parse(data); if (msg.id === 1) { clearTimeout(timer); r(msg.result) } })
-        ws.send(JSON.stringify({ id: 1, method, params: {} }))
-      })
-    } finally {
-      ws.close()
-    }
+  const insp = await workerInspector(srv, { timeoutMs: 30_000 })
+  try {
+    return await insp.call(method)
+  } finally {
+    insp.close()
   }
-  throw new Error('no inspector for the user workerd')
 }
 async function heap() {
   if (!HEAP) return ''
