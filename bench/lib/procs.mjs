@@ -104,7 +104,6 @@ const TICKS_PER_S = (() => {
   }
 })()
 
-/** User + system CPU time a process has used so far, in ms (0 once it is gone). */
 /**
  * CPU time this virtual machine's cores were ready to run but the hypervisor ran another guest
  * (/proc/stat's steal), ms summed over the cores: a noisy neighbour slows every figure taken meanwhile.
@@ -119,6 +118,7 @@ export function machineStealMs() {
   }
 }
 
+/** User + system CPU time a process has used so far, in ms (0 once it is gone). */
 export function processCpuMs(pid) {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
