@@ -2,6 +2,7 @@
 // without eval or new Function, so it runs on workerd. JSON numbers that are integers become CEL ints (BigInt),
 // as kube's unstructured conversion makes int64s of them.
 import { Environment } from '@marcbachmann/cel-js'
+import { errorText } from '../util/errors'
 
 export const ADMISSION_VARIABLES = [
   'object',
@@ -34,7 +35,7 @@ const cache = new Map<string, Program>()
 const MAX_CACHE = 1000
 
 function firstLine(e: unknown): string {
-  return (e instanceof Error ? e.message : String(e)).split('\n')[0].trim()
+  return errorText(e).split('\n')[0].trim()
 }
 
 /** Parses and type-checks an expression; throws CelCompileError with the compiler's message. */

@@ -196,6 +196,6 @@ export async function proxyToAPIService(
     return new Response(res.body, { status: res.status, headers })
   } catch (e) {
     // The upgrade-aware proxy's responder: 503 with the transport's error.
-    return proxyError(errorText(e) ?? String(e), 503)
+    return proxyError(errorText(e), 503)
   }
 }

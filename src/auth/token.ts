@@ -2,6 +2,7 @@
 // that the request authenticator and TokenReview share.
 import type { UserInfo } from '../registry/types'
 import { bearerToken, type Authenticator } from '../server/filters/authentication'
+import { errorText } from '../util/errors'
 
 export interface TokenResult {
   user: UserInfo
@@ -38,7 +39,7 @@ export async function authenticateToken(
       const result = await a.authenticateToken(token, audiences)
       if (result) return { result, errors }
     } catch (e) {
-      errors.push(e instanceof Error ? e.message : String(e))
+      errors.push(errorText(e))
     }
   }
   return { errors }

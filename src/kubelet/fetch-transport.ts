@@ -11,6 +11,7 @@ import {
   type KubeletTransport,
   type KubeletUpgrade,
 } from './transport'
+import { errorText } from '../util/errors'
 
 type Fetch = (input: Request | string, init?: RequestInit) => Promise<Response>
 
@@ -96,6 +97,6 @@ export function refuseUpgrade(message: string): KubeletUpgrade {
 
 /** Go's dial error as kube-apiserver reports it; workerd's own wording follows for the reason. */
 function dialMessage(node: KubeletNode, e: unknown): string {
-  const why = e instanceof Error ? e.message : String(e)
+  const why = errorText(e)
   return `dial tcp ${joinHostPort(node.host, node.port)}: ${why}`
 }

@@ -5,6 +5,7 @@
 import { connect } from 'cloudflare:sockets'
 import { joinHostPort, type KubeletNode } from './node-address'
 import { KubeletDialError, type KubeletRequest, type KubeletUpgrade } from './transport'
+import { errorText } from '../util/errors'
 
 const CRLFCRLF = [13, 10, 13, 10]
 
@@ -20,7 +21,7 @@ export async function socketUpgrade(
   try {
     await socket.opened
   } catch (e) {
-    throw new KubeletDialError(`dial tcp ${addr}: ${e instanceof Error ? e.message : String(e)}`)
+    throw new KubeletDialError(`dial tcp ${addr}: ${errorText(e)}`)
   }
   const lines = [`${req.method} ${req.path} HTTP/1.1`, `Host: ${addr}`]
   req.headers.forEach((v, k) => lines.push(`${k}: ${v}`))
@@ -39,7 +40,7 @@ export async function socketUpgrade(
     }
   } catch (e) {
     await socket.close().catch(() => {})
-    throw new KubeletDialError(`dial tcp ${addr}: ${e instanceof Error ? e.message : String(e)}`)
+    throw new KubeletDialError(`dial tcp ${addr}: ${errorText(e)}`)
   }
   const head = new TextDecoder().decode(buf.subarray(0, end)).split('\r\n')
   const status = Number(/^HTTP\/1\.[01] (\d{3})/.exec(head[0])?.[1] ?? 502)

@@ -2,6 +2,7 @@
 // seen one interval ago, so watchers and paginated lists keep that much history. Several servers on one
 // etcd take turns through a compare-and-swap on the version of compact_rev_key, as kube-apiserver does.
 import type { EtcdStore } from '../storage/etcd/store'
+import { errorText } from '../util/errors'
 
 export const COMPACT_REV_KEY = 'compact_rev_key'
 
@@ -49,7 +50,7 @@ export function startCompactor(
 
   const tick = (): Promise<void> => {
     running ??= compactOnce()
-      .catch((e) => log(`etcd compaction failed: ${e instanceof Error ? e.message : String(e)}`))
+      .catch((e) => log(`etcd compaction failed: ${errorText(e)}`))
       .finally(() => {
         running = undefined
       })

@@ -9,6 +9,7 @@ import { RegistryStore } from '../registry/store'
 import type { KubeObject, RequestContext } from '../registry/types'
 import { isStatusErrorReason } from '../server/errors'
 import { isStoreError, type Store } from '../storage/store'
+import { errorText } from '../util/errors'
 
 /** kube's defaults: leases live 15 s (--endpoint-reconciler lease TTL), refreshed every 10 s. */
 export const LEASE_TTL_MS = 15_000
@@ -186,9 +187,7 @@ export function leaseEndpointReconciler(opts: {
   const tick = () => {
     running = running
       .then(() => reconcile(true))
-      .catch((e) =>
-        opts.log?.(`endpoint reconciler: ${e instanceof Error ? e.message : String(e)}`),
-      )
+      .catch((e) => opts.log?.(`endpoint reconciler: ${errorText(e)}`))
   }
 
   return {
@@ -205,9 +204,7 @@ export function leaseEndpointReconciler(opts: {
         if (kv) await store.delete(kv.key, kv.modRevision)
         await reconcile(false)
       } catch (e) {
-        opts.log?.(
-          `endpoint reconciler: removing ${ip}: ${e instanceof Error ? e.message : String(e)}`,
-        )
+        opts.log?.(`endpoint reconciler: removing ${ip}: ${errorText(e)}`)
       }
     },
   }

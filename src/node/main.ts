@@ -3,6 +3,7 @@ import { builtinResources } from '../registry/builtin'
 import { Registry } from '../registry/registry'
 import { FlagError, parseFlags, USAGE } from './flags'
 import { startNodeServer, StartupError } from './server'
+import { errorText } from '../util/errors'
 
 async function main(): Promise<number> {
   let cfg
@@ -43,7 +44,7 @@ async function main(): Promise<number> {
       server.shutdown().then(
         () => resolve(0),
         (e) => {
-          console.error(`shutdown: ${e instanceof Error ? e.message : String(e)}`)
+          console.error(`shutdown: ${errorText(e)}`)
           resolve(1)
         },
       )

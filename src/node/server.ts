@@ -352,7 +352,7 @@ async function waitForEtcd(
       await store.probeRevision()
       return
     } catch (e) {
-      const msg = (e instanceof Error ? e.message : String(e))
+      const msg = errorText(e)
         .split('\n')[0]!
         .replace(/\s*Resolution note:.*$/, '')
       reason = msg
@@ -600,7 +600,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
   } catch (e) {
     store.close()
     if (e instanceof StartupError) throw e
-    throw new StartupError(`bootstrap: ${e instanceof Error ? e.message : String(e)}`)
+    throw new StartupError(`bootstrap: ${errorText(e)}`)
   }
 
   let admission: AdmissionChain
@@ -826,7 +826,7 @@ export async function startNodeServer(cfg: NodeConfig, opts: StartOptions): Prom
     } catch (e) {
       server.close()
       store.close()
-      throw new StartupError(`endpoint reconciler: ${e instanceof Error ? e.message : String(e)}`)
+      throw new StartupError(`endpoint reconciler: ${errorText(e)}`)
     }
   }
   const compactor = startCompactor(store, cfg.etcdCompactionIntervalMs, log, () => {

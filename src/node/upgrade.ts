@@ -9,6 +9,7 @@ import { WebSocketServer, type WebSocket } from 'ws'
 import { respondError } from '../api/negotiation'
 import type { KubeletUpgrade } from '../kubelet/transport'
 import { unauthorized } from '../server/errors'
+import { errorText } from '../util/errors'
 
 export interface UpgradeEnv {
   incoming: IncomingMessage
@@ -69,8 +70,7 @@ function relayEnds(stream: UpgradedStream, closeClient: () => void) {
   const close = (why?: unknown) => {
     if (closed) return
     closed = true
-    if (why !== undefined && !peerWentAway(why))
-      console.error(`upgrade relay: ${why instanceof Error ? why.message : String(why)}`)
+    if (why !== undefined && !peerWentAway(why)) console.error(`upgrade relay: ${errorText(why)}`)
     reader.cancel().catch(() => {})
     writer.abort().catch(() => {})
     closeClient()

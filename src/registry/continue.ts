@@ -3,7 +3,8 @@
 // every way a token can be refused is the storage layer's 400 "invalid continue token: ...".
 import { badRequest, type StatusError } from '../server/errors'
 import { goEqualFold } from '../go/fmt'
-import { decodeGoJson, GoJsonSyntaxError, jsonKind, type JsonValue } from '../go/json'
+import { decodeGoJson, jsonKind, type JsonValue } from '../go/json'
+import { errorText } from '../util/errors'
 
 /** rv < 0: the inconsistent continuation kube-apiserver hands out with an expired token; read at the latest revision. */
 export interface ContinueToken {
@@ -140,7 +141,7 @@ export function decodeContinue(token: string): ContinueToken {
     const data = decodeRawURL(token)
     c = unmarshalToken(new TextDecoder().decode(data))
   } catch (e) {
-    const why = e instanceof GoJsonSyntaxError || e instanceof Error ? e.message : String(e)
+    const why = errorText(e)
     throw invalidToken(`${GENERIC}: ${why}`)
   }
   if (c.v !== 'meta.k8s.io/v1')

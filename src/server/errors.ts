@@ -1,5 +1,6 @@
 // Errors as values, named after k8s.io/apimachinery/pkg/api/errors, rendered to a Status in one place.
 import { goValue } from '../go/fmt'
+import { errorText } from '../util/errors'
 
 export type StatusReason =
   | 'NotFound'
@@ -312,7 +313,7 @@ export function notAcceptable(accepted: string[]): StatusError {
 }
 
 export function internalError(err: unknown): StatusError {
-  const msg = err instanceof Error ? err.message : String(err)
+  const msg = errorText(err)
   return new StatusError(500, 'InternalError', `Internal error occurred: ${msg}`, {
     causes: [{ message: msg }],
   })

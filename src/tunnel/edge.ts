@@ -130,7 +130,7 @@ function bytesOverWebSocket(up: KubeletUpgrade): Response {
       }
       safeClose(server, 1000, '')
     } catch (e) {
-      safeClose(server, 1011, String(errorText(e)).slice(0, 120))
+      safeClose(server, 1011, errorText(e).slice(0, 120))
       void reader.cancel().catch(() => {})
     }
   })()

@@ -15,6 +15,7 @@ import { isDNS1035Label } from '../../registry/validation/names'
 import { childPath, isObject, type JSONSchemaProps } from './types'
 import { checkFormat } from './formats'
 import { RE2JS } from 're2js'
+import { errorText } from '../../util/errors'
 
 /** Field of errors kube-openapi reports without a path of their own (oneOf/anyOf/allOf/not): a nil field.Path. */
 export const NIL_PATH = '<nil>'
@@ -52,7 +53,7 @@ export function compilePattern(pattern: string): CompiledPattern {
       c = { ok: true, re: RE2JS.compile(pattern) }
     } catch (e) {
       // re2js words its syntax errors as Go does: "error parsing regexp: missing closing ): `(`".
-      c = { ok: false, error: e instanceof Error ? e.message : String(e) }
+      c = { ok: false, error: errorText(e) }
     }
     if (patternCache.size > 2000) patternCache.clear()
     patternCache.set(pattern, c)

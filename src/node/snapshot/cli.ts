@@ -31,6 +31,7 @@ import type { Store } from '../../storage/store'
 import { Progress } from './progress'
 import { restoreIntoEtcd } from './etcd-restore'
 import { DEFAULT_EVENT_TTL_MS, kubeApiserverSkipRules, SkipCounter } from './kube-state'
+import { errorText } from '../../util/errors'
 
 const SNAPSHOT_PATH = '/storage/snapshot'
 
@@ -451,7 +452,7 @@ export async function main(argv: string[]): Promise<number> {
 main(process.argv.slice(2)).then(
   (code) => process.exit(code),
   (e) => {
-    process.stderr.write(`error: ${e instanceof Error ? e.message : String(e)}\n`)
+    process.stderr.write(`error: ${errorText(e)}\n`)
     process.exit(1)
   },
 )

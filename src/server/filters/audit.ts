@@ -16,6 +16,7 @@ import { yamlToJson } from '../../api/yaml'
 import type { RequestInfo } from './request-info'
 import { requestAttributes } from './authorization'
 import { requestURL } from '../request-url'
+import { errorText } from '../../util/errors'
 
 export const HEADER_AUDIT_ID = 'Audit-ID'
 
@@ -95,7 +96,7 @@ export function withAudit(opts: AuditOptions): MiddlewareHandler<{ Variables: Au
         code: 500,
         status: 'Failure',
         reason: 'InternalError',
-        message: `APIServer panic'd: ${err instanceof Error ? err.message : String(err)}`,
+        message: `APIServer panic'd: ${errorText(err)}`,
       }
       audit.process('Panic')
       deliver(opts, c, cfg.backend)

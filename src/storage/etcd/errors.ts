@@ -1,23 +1,20 @@
 // etcd's errors arrive as gRPC status messages (etcd's rpctypes); the Store speaks StoreError.
 import { GRPCUnavailableError, isRecoverableError } from 'etcd3'
-
-function message(e: unknown): string {
-  return e instanceof Error ? e.message : String(e)
-}
+import { errorText } from '../../util/errors'
 
 /** mvcc.ErrCompacted: a read or watch at a revision compaction has removed. */
 export function isCompactedError(e: unknown): boolean {
-  return message(e).includes('required revision has been compacted')
+  return errorText(e).includes('required revision has been compacted')
 }
 
 /** mvcc.ErrFutureRev: a read at a revision the store has not reached. */
 export function isFutureRevisionError(e: unknown): boolean {
-  return message(e).includes('required revision is a future revision')
+  return errorText(e).includes('required revision is a future revision')
 }
 
 /** rpctypes.ErrRequestTooLarge (--max-request-bytes), or the gRPC message size limit. */
 export function isTooLargeError(e: unknown): boolean {
-  const m = message(e)
+  const m = errorText(e)
   return (
     m.includes('request is too large') ||
     m.includes('message larger than max') ||

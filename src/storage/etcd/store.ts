@@ -31,6 +31,7 @@ import {
   type WatchSink,
   type WatchSource,
 } from './watch-hub'
+import { errorText } from '../../util/errors'
 
 /** Store keys begin with this; the configured --etcd-prefix takes its place in etcd. */
 const STORE_ROOT = '/registry'
@@ -523,14 +524,7 @@ export class EtcdStore implements Store {
       } catch (e) {
         if (!isUnreachableError(e)) throw e
         const again = (mode === 'read' || wasNotSent(e)) && Date.now() < deadline
-        if (!again)
-          throw new StoreError(
-            'Unreachable',
-            key,
-            undefined,
-            undefined,
-            e instanceof Error ? e.message : String(e),
-          )
+        if (!again) throw new StoreError('Unreachable', key, undefined, undefined, errorText(e))
         await new Promise((r) => setTimeout(r, Math.min(backoff, deadline - Date.now())))
       }
     }
