@@ -124,7 +124,7 @@ const ops = {
 const WATCHERS = Number(process.env.WATCHERS ?? 0)
 /** The isolate's JS heap after a full GC (bytes), and the user workerd's RSS (KiB). */
 async function memory() {
-  const insp = await inspector()
+  const insp = await workerInspector(srv)
   await insp.call('HeapProfiler.collectGarbage')
   const { usedSize } = await insp.call('Runtime.getHeapUsage')
   insp.close()
@@ -149,8 +149,6 @@ if (WATCHERS) {
   const after = await memory()
   console.log(`${WATCHERS} watches open: per watch ${((after.heap - before.heap) / WATCHERS / 1024).toFixed(1)} KiB of the isolate's JS heap (after a full GC), ${((after.rss - before.rss) / WATCHERS).toFixed(1)} KiB of the user workerd's RSS`)
 }
-
-const inspector = () => workerInspector(srv)
 
 async function run(op, n) {
   const cpu0 = processCpuMs(pid)
@@ -232,7 +230,7 @@ for (const op of OPS) {
   const after = await memory()
   console.log(`${op}: then the isolate's JS heap after a full GC ${(after.heap / 1048576).toFixed(1)} MiB, the user workerd's RSS ${(after.rss / 1024).toFixed(0)} MiB`)
   if (!PROFILE) continue
-  const insp = await inspector()
+  const insp = await workerInspector(srv)
   await insp.call('Profiler.enable')
   await insp.call('Profiler.setSamplingInterval', { interval: 100 })
   await insp.call('Profiler.start')
